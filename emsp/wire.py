@@ -1,0 +1,64 @@
+"""Wire form of an HTTP exchange, shared by every OCPI party (eMSP, mock CPO, hub).
+
+Sans-IO cores take an `HttpRequest` and return an `HttpResponse`; the runtimes move these over a
+simpy link (`sim`) or real sockets (`live`). Bodies stay JSON *text* so that what is traced and
+parsed is exactly what would cross the network.
+"""
+
+from __future__ import annotations
+
+import simplejson
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path
+
+    @property
+    def query(self) -> dict[str, str]:
+        return dict(parse_qsl(urlsplit(self.url).query))
+
+    def header(self, name: str) -> str | None:
+        """Case-insensitive header lookup (HTTP header names are case-insensitive)."""
+        wanted = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == wanted:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == wanted:
+                return value
+        return None
+
+    def json(self) -> Any:
+        return loads(self.body) if self.body else None
+
+
+def dumps(data: Any) -> str:
+    """Compact, deterministic JSON text; Decimal becomes a JSON number with its exact digits."""
+    return simplejson.dumps(data, use_decimal=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse JSON with every non-integer number as Decimal (money and energy stay exact)."""
+    return simplejson.loads(text, use_decimal=True)
