@@ -62,3 +62,12 @@ def dumps(data: Any) -> str:
 def loads(text: str | bytes) -> Any:
     """Parse JSON with every non-integer number as Decimal (money and energy stay exact)."""
     return simplejson.loads(text, use_decimal=True)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundRequest:
+    """A request a sans-IO party wants sent; its response comes back under the same request_id."""
+
+    request_id: str
+    partner: str
+    request: HttpRequest
