@@ -7,10 +7,11 @@ parsed is exactly what would cross the network.
 
 from __future__ import annotations
 
-import simplejson
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+import simplejson
 
 
 @dataclass(frozen=True, slots=True)

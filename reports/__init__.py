@@ -1,0 +1,15 @@
+"""Run records -> tables, plots, a static HTML report and JUnit XML. Reads run directories only."""
+
+from reports.html import write_report
+from reports.junit import JunitCase, cases_from_expectations, write_junit
+from reports.load import RunRecords, RunRecordsError, load_run
+
+__all__ = [
+    "JunitCase",
+    "RunRecords",
+    "RunRecordsError",
+    "cases_from_expectations",
+    "load_run",
+    "write_junit",
+    "write_report",
+]

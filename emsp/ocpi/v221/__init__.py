@@ -1,0 +1,23 @@
+"""OCPI 2.2.1, eMSP role: one module per OCPI module."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from emsp.ocpi.context import Ctx
+from emsp.ocpi.envelope import OcpiResult
+from emsp.ocpi.v221 import cdrs, credentials, locations, sessions, tariffs, tokens
+
+VERSION = "2.2.1"
+
+MODULES: dict[str, Callable[[Ctx], OcpiResult]] = {
+    "credentials": credentials.handle,
+    "locations": locations.handle,
+    "tariffs": tariffs.handle,
+    "sessions": sessions.handle,
+    "cdrs": cdrs.handle,
+    "tokens": tokens.handle,
+}
+
+# Configuration modules: reachable with token A, never routed (transport_and_format, message routing).
+CONFIGURATION_MODULES = frozenset({"credentials"})

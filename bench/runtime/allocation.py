@@ -1,0 +1,26 @@
+"""Which connector an arriving driver takes: the same rule in both runtimes."""
+
+from __future__ import annotations
+
+from bench.world import StationPlace
+
+
+class ConnectorAllocator:
+    """Tracks occupancy as the drivers see it (a car in the bay), independent of OCPP state."""
+
+    def __init__(self, places: list[StationPlace]) -> None:
+        self._places = places
+        self._taken: set[tuple[str, int]] = set()
+
+    def take(self, preference: tuple[int, ...]) -> tuple[str, int] | None:
+        for index in preference:
+            place = self._places[index]
+            for connector in range(1, place.connectors + 1):
+                key = (place.station_id, connector)
+                if key not in self._taken:
+                    self._taken.add(key)
+                    return key
+        return None
+
+    def release(self, key: tuple[str, int]) -> None:
+        self._taken.discard(key)

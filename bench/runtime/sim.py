@@ -1,0 +1,199 @@
+"""The `sim` runtime: simpy drives virtual time in one process (principle 2).
+
+Time unit is the integer millisecond, so every timestamp in the run is exact and reproducible.
+Links are FIFO per direction (TCP keeps order) with latency + uniform jitter from the scenario,
+drawn from the run's own seeded generator.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+import simpy
+
+from bench.runtime.allocation import ConnectorAllocator
+from bench.scenario import LinkSpec
+from bench.trace import WireTrace
+from bench.world import World
+from emsp.wire import HttpResponse, OutboundRequest
+from simulators.cpo.mock_cpo import MockCpoOutput
+from simulators.ocppj import subprotocol
+from simulators.station.base import EvProfile
+
+EMSP = "emsp"
+OCPI_PROTO = "ocpi2.2.1"
+
+
+class Link:
+    def __init__(self, env: simpy.Environment, spec: LinkSpec, rng: random.Random) -> None:
+        self._env, self._spec, self._rng = env, spec, rng
+        self._last_arrival = 0
+
+    def send(self, deliver: Callable[[], None]) -> None:
+        delay = self._spec.latency_ms + (self._rng.uniform(0, self._spec.jitter_ms) if self._spec.jitter_ms else 0)
+        arrival = max(int(self._env.now) + round(delay), self._last_arrival)
+        self._last_arrival = arrival
+        self._env.timeout(arrival - int(self._env.now)).callbacks.append(lambda _event: deliver())
+
+
+@dataclass
+class SimResult:
+    ended_at: datetime
+    unserved_arrivals: int
+    trace_counts: dict[str, int] = field(default_factory=dict)
+
+
+class SimRuntime:
+    def __init__(self, world: World, trace: WireTrace, progress: Callable[[float], None] | None = None) -> None:
+        self.world = world
+        self.trace = trace
+        self._progress = progress
+        self.env = simpy.Environment()
+        self._rng = random.Random(f"links-{world.scenario.seed}")
+        self._start = world.scenario.start
+        self._allocator = ConnectorAllocator(world.places)
+        self._unserved = 0
+        scenario = world.scenario
+        cpo_specs = {cpo.id: cpo for cpo in scenario.cpos}
+        self._up = {sid: Link(self.env, cpo_specs[world.cpo_of(sid)].ocpp_link, self._rng) for sid in world.stations}
+        self._down = {sid: Link(self.env, cpo_specs[world.cpo_of(sid)].ocpp_link, self._rng) for sid in world.stations}
+        self._to_emsp = {cid: Link(self.env, cpo_specs[cid].ocpi_link, self._rng) for cid in world.cpos}
+        self._from_emsp = {cid: Link(self.env, cpo_specs[cid].ocpi_link, self._rng) for cid in world.cpos}
+        self._hosts = {urlsplit(url).netloc: cid for cid, url in world.cpo_base_urls.items()}
+        self._wakeup_at: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ time
+    def now(self) -> datetime:
+        return self._start + timedelta(milliseconds=int(self.env.now))
+
+    def _at_ms(self, moment: datetime) -> int:
+        delta = moment - self._start
+        # Round *up* to the next millisecond so an actor is never woken before its deadline.
+        return -((-delta // timedelta(microseconds=1)) // 1000)
+
+    # ------------------------------------------------------------------ OCPP
+    def _station_send(self, station_id: str, frames: list[str]) -> None:
+        station = self.world.stations[station_id]
+        cpo_id = self.world.cpo_of(station_id)
+        for frame in frames:
+            self.trace.ocpp(self.now(), subprotocol(station.version), station_id, cpo_id, frame)
+            self._up[station_id].send(lambda f=frame: self._at_cpo(station_id, f))
+        self._schedule_wakeup(station_id)
+
+    def _at_cpo(self, station_id: str, frame: str) -> None:
+        cpo = self.world.cpos[self.world.cpo_of(station_id)]
+        self._cpo_emit(cpo.cpo_id, cpo.on_station_frame(station_id, frame, self.now()))
+
+    def _at_station(self, station_id: str, frame: str) -> None:
+        self._station_send(station_id, self.world.stations[station_id].on_frame(frame, self.now()))
+
+    def _schedule_wakeup(self, station_id: str) -> None:
+        deadline = self.world.stations[station_id].next_wakeup()
+        if deadline is None:
+            return
+        at = max(self._at_ms(deadline), int(self.env.now))
+        if self._wakeup_at.get(station_id) == at:
+            return
+        self._wakeup_at[station_id] = at
+
+        def fire(_event: simpy.Event) -> None:
+            if self._wakeup_at.get(station_id) != at:
+                return  # superseded by a later schedule
+            del self._wakeup_at[station_id]
+            self._station_send(station_id, self.world.stations[station_id].on_wakeup(self.now()))
+
+        self.env.timeout(at - int(self.env.now)).callbacks.append(fire)
+
+    # ------------------------------------------------------------------ OCPI
+    def _cpo_emit(self, cpo_id: str, output: MockCpoOutput) -> None:
+        for station_id, frame in output.frames:
+            version = self.world.stations[station_id].version
+            self.trace.ocpp(self.now(), subprotocol(version), cpo_id, station_id, frame)
+            self._down[station_id].send(lambda s=station_id, f=frame: self._at_station(s, f))
+        for outbound in output.requests:
+            self._cpo_to_emsp(cpo_id, outbound)
+
+    def _cpo_to_emsp(self, cpo_id: str, outbound: OutboundRequest) -> None:
+        request = outbound.request
+        self.trace.ocpi_request(self.now(), OCPI_PROTO, cpo_id, EMSP, request)
+
+        def at_emsp() -> None:
+            response = self.world.emsp.handle(request, self.now())
+            self.trace.ocpi_response(self.now(), OCPI_PROTO, EMSP, cpo_id, request, response)
+            self._from_emsp[cpo_id].send(lambda: self._cpo_got(cpo_id, outbound.request_id, response))
+            self._emsp_outbound()
+
+        self._to_emsp[cpo_id].send(at_emsp)
+
+    def _cpo_got(self, cpo_id: str, request_id: str, response: HttpResponse) -> None:
+        self._cpo_emit(cpo_id, self.world.cpos[cpo_id].on_ocpi_response(request_id, response, self.now()))
+
+    def _emsp_outbound(self) -> None:
+        for outbound in self.world.emsp.pending_requests():
+            cpo_id = self._hosts[urlsplit(outbound.request.url).netloc]
+            request = outbound.request
+            self.trace.ocpi_request(self.now(), OCPI_PROTO, EMSP, cpo_id, request)
+
+            def at_cpo(cpo_id: str = cpo_id, outbound: OutboundRequest = outbound) -> None:
+                response = self.world.cpos[cpo_id].handle_ocpi(outbound.request, self.now())
+                self.trace.ocpi_response(self.now(), OCPI_PROTO, cpo_id, EMSP, outbound.request, response)
+                self._to_emsp[cpo_id].send(lambda: self._emsp_got(outbound.request_id, response))
+
+            self._from_emsp[cpo_id].send(at_cpo)
+
+    def _emsp_got(self, request_id: str, response: HttpResponse) -> None:
+        self.world.emsp.on_response(request_id, response, self.now())
+        self._emsp_outbound()
+
+    # ------------------------------------------------------------------ drivers
+    def _arrive(self, index: int) -> None:
+        arrival = self.world.arrivals[index]
+        key = self._allocator.take(arrival.station_preference)
+        if key is None:
+            self._unserved += 1
+            return
+        station_id, connector = key
+        ev = EvProfile(power_kw=arrival.ev_power_kw, energy_kwh=arrival.energy_kwh)
+        station = self.world.stations[station_id]
+        self._station_send(station_id, station.plug_in(connector, token_uid=arrival.driver.token_uid, ev=ev,
+                                                       now=self.now()))
+
+        def depart(_event: simpy.Event) -> None:
+            self._allocator.release(key)
+            self._station_send(station_id, station.unplug(connector, self.now()))
+
+        self.env.timeout(self._at_ms(arrival.at + arrival.stay) - int(self.env.now)).callbacks.append(depart)
+
+    def _ticker(self, until_ms: int) -> simpy.events.ProcessGenerator:
+        while True:
+            yield self.env.timeout(60_000)
+            if self._progress is not None:
+                self._progress(min(int(self.env.now) / until_ms, 1.0))
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> SimResult:
+        world, scenario = self.world, self.world.scenario
+        for cpo_id, cpo in world.cpos.items():
+            self._cpo_emit(cpo_id, cpo.start(self.now()))
+        for offset, (station_id, station) in enumerate(world.stations.items()):
+            def connect(_event: simpy.Event, sid: str = station_id) -> None:
+                st = world.stations[sid]
+                cpo_id = world.cpo_of(sid)
+                self._cpo_emit(cpo_id, world.cpos[cpo_id].on_station_connected(sid, st.version, self.now()))
+                self._station_send(sid, st.on_connected(self.now()))
+
+            self.env.timeout(100 * (offset + 1)).callbacks.append(connect)
+        for index, arrival in enumerate(world.arrivals):
+            self.env.timeout(self._at_ms(arrival.at)).callbacks.append(lambda _e, i=index: self._arrive(i))
+        last = max([a.at + a.stay for a in world.arrivals], default=scenario.end)
+        until = self._at_ms(max(last, scenario.end) + timedelta(minutes=scenario.settle_minutes))
+        if self._progress is not None:
+            self.env.process(self._ticker(until))
+        self.env.run(until=until)
+        if self._progress is not None:
+            self._progress(1.0)
+        return SimResult(ended_at=self.now(), unserved_arrivals=self._unserved, trace_counts=dict(self.trace.counts))

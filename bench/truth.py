@@ -1,0 +1,66 @@
+"""Assemble the ground truth of a run from the simulators' own records (principle 5).
+
+Stations know what physically happened (energy, times); the mock CPO knows which OCPI session a
+transaction became and which tariff was in effect. The truthful price is that tariff applied to the
+physical delivery — constant power while charging, then parked — through the same tariff engine.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bench.world import World
+from emsp.reconciliation import TruthSession
+from emsp.settlement.tariff import MeterSample, price_session
+from emsp.timeutil import format_utc
+
+KWH = Decimal(1000)
+
+
+def truth_sessions(world: World) -> list[TruthSession]:
+    known = {d.token_uid for d in world.drivers if d.known}
+    sessions: list[TruthSession] = []
+    for station_id, station in world.stations.items():
+        cpo = world.cpos[world.cpo_of(station_id)]
+        for charge in station.truth:
+            session_id = None
+            if charge.transaction_id is not None:
+                session_id = cpo.ocpi.truth.session_ids.get((station_id, charge.transaction_id))
+            energy = Decimal(charge.energy_wh) / KWH
+            cost_excl = cost_incl = None
+            currency = ""
+            if session_id is not None and charge.started_at is not None and charge.unplugged_at is not None:
+                tariff_id, tz = cpo.ocpi.truth.tariff_in_effect[session_id]
+                tariff = cpo.ocpi.tariff(tariff_id)
+                full_at = charge.charging_ended_at or charge.unplugged_at
+                samples = [MeterSample(timestamp=charge.started_at, energy_kwh=Decimal(0))]
+                if full_at < charge.unplugged_at:
+                    samples.append(MeterSample(timestamp=full_at, energy_kwh=energy))
+                samples.append(MeterSample(timestamp=charge.unplugged_at, energy_kwh=energy))
+                _, priced = price_session(tariff, samples, start=charge.started_at, end=charge.unplugged_at, tz=tz)
+                total = priced.totals.total_cost
+                if total is not None:
+                    cost_excl, cost_incl = total.excl_vat, total.incl_vat
+                currency = tariff.currency
+            sessions.append(
+                TruthSession(
+                    key=f"{station_id}/{charge.connector_id}/{format_utc(charge.plugged_at)}",
+                    cpo=cpo.cpo_id,
+                    station_id=station_id,
+                    connector_id=charge.connector_id,
+                    token_uid=charge.token_uid,
+                    token_known=charge.token_uid in known,
+                    authorized=charge.authorized,
+                    transaction_id=charge.transaction_id,
+                    session_id=session_id,
+                    plugged_at=charge.plugged_at,
+                    started_at=charge.started_at,
+                    ended_at=charge.unplugged_at if charge.transaction_id is not None else None,
+                    energy_kwh=energy,
+                    cost_excl_vat=cost_excl,
+                    cost_incl_vat=cost_incl,
+                    currency=currency,
+                )
+            )
+    sessions.sort(key=lambda s: (s.plugged_at, s.station_id, s.connector_id))
+    return sessions

@@ -1,0 +1,143 @@
+"""The one composition root (principle 9): a scenario becomes a world of sans-IO actors.
+
+Runtimes only move messages between these actors; they add no behaviour of their own.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.demand import Arrival, Driver, make_drivers, plan_arrivals
+from bench.scenario import CpoSpec, Scenario, ScenarioError
+from emsp.core import EmspCore, EmspSettings
+from emsp.timeutil import format_utc
+from emsp.wire import loads
+from simulators.cpo.csms import Csms
+from simulators.cpo.locations import SiteSpec, StationSite
+from simulators.cpo.mock_cpo import MockCpo
+from simulators.cpo.ocpi_cpo import OcpiCpo
+from simulators.dialects.profile import DialectError, load_profile
+from simulators.station.base import VirtualStation
+from simulators.station.v16 import Station16
+from simulators.station.v201 import Station201
+
+
+@dataclass(frozen=True, slots=True)
+class StationPlace:
+    station_id: str
+    cpo_id: str
+    connectors: int
+
+
+@dataclass
+class World:
+    scenario: Scenario
+    drivers: list[Driver]
+    arrivals: list[Arrival]
+    emsp: EmspCore
+    emsp_base_url: str
+    cpos: dict[str, MockCpo]
+    cpo_base_urls: dict[str, str]
+    stations: dict[str, VirtualStation]
+    places: list[StationPlace]  # the order demand preferences index into
+
+    def cpo_of(self, station_id: str) -> str:
+        return self._cpo_by_station[station_id]
+
+    def __post_init__(self) -> None:
+        self._cpo_by_station = {place.station_id: place.cpo_id for place in self.places}
+
+
+def load_tariffs(cpo: CpoSpec, cpo_index: int, base_dir: Path, scenario_file: str) -> dict[str, dict[str, Any]]:
+    tariffs: dict[str, dict[str, Any]] = {}
+    for tariff_id, rel in cpo.tariffs.items():
+        field = f"cpos[{cpo_index}].tariffs.{tariff_id}"
+        try:
+            data = loads((base_dir / rel).read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise ScenarioError(scenario_file, field, f"{rel} is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ScenarioError(scenario_file, field, f"{rel} must hold one OCPI Tariff object")
+        # The file holds the commercial content; identity comes from the scenario.
+        data |= {"country_code": cpo.country_code, "party_id": cpo.party_id, "id": tariff_id}
+        data.setdefault("last_updated", "2026-01-01T00:00:00Z")
+        tariffs[tariff_id] = data
+    return tariffs
+
+
+def build_world(
+    scenario: Scenario,
+    base_dir: Path,
+    *,
+    emsp_base_url: str,
+    cpo_base_urls: dict[str, str],
+    database_url: str = "sqlite://",
+    scenario_file: str = "<scenario>",
+) -> World:
+    rng = random.Random(scenario.seed)
+    emsp = EmspCore(
+        EmspSettings(
+            country_code=scenario.emsp.country_code,
+            party_id=scenario.emsp.party_id,
+            business_name=scenario.emsp.business_name,
+            base_url=emsp_base_url,
+            database_url=database_url,
+        )
+    )
+    drivers = make_drivers(scenario.demand, rng, scenario.emsp.country_code, scenario.emsp.party_id)
+    for driver in drivers:
+        if driver.known:
+            emsp.issue_token(driver.token_uid, contract_id=driver.contract_id, now=scenario.start)
+
+    cpos: dict[str, MockCpo] = {}
+    stations: dict[str, VirtualStation] = {}
+    places: list[StationPlace] = []
+    for index, cpo in enumerate(scenario.cpos):
+        try:
+            dialect = load_profile(cpo.dialect)
+        except DialectError as exc:
+            raise ScenarioError(scenario_file, f"cpos[{index}].dialect", str(exc)) from exc
+        token_a = f"token-a-{cpo.id}"
+        emsp.register_partner(cpo.id, token_a)
+        sites = []
+        for location in cpo.locations:
+            sites.append(
+                SiteSpec(
+                    location_id=location.id, name=location.name or location.id, address=location.address,
+                    city=location.city, country=location.country, latitude=location.latitude,
+                    longitude=location.longitude, time_zone=location.time_zone, tariff_id=location.tariff,
+                    stations=tuple(
+                        StationSite(s.id, s.connectors, s.max_power_kw) for s in location.stations
+                    ),
+                )
+            )
+            for spec in location.stations:
+                kind = Station16 if spec.ocpp == "1.6" else Station201
+                stations[spec.id] = kind(
+                    spec.id, connectors=spec.connectors, max_power_kw=spec.max_power_kw,
+                    meter_interval_s=spec.meter_interval_s,
+                )
+                places.append(StationPlace(spec.id, cpo.id, spec.connectors))
+        ocpi = OcpiCpo(
+            cpo_id=cpo.id, country_code=cpo.country_code, party_id=cpo.party_id,
+            business_name=f"{cpo.id} (mock CPO, {dialect.name})", base_url=cpo_base_urls[cpo.id],
+            emsp_versions_url=f"{emsp_base_url.rstrip('/')}/versions", token_a=token_a, dialect=dialect,
+            tariffs=load_tariffs(cpo, index, base_dir, scenario_file), sites=sites,
+        )
+        cpos[cpo.id] = MockCpo(Csms(cpo.id), ocpi)
+
+    arrivals = plan_arrivals(scenario.demand, drivers, scenario.start, scenario.end, len(places), rng)
+    return World(
+        scenario=scenario, drivers=drivers, arrivals=arrivals, emsp=emsp, emsp_base_url=emsp_base_url,
+        cpos=cpos, cpo_base_urls=cpo_base_urls, stations=stations, places=places,
+    )
+
+
+def describe(world: World) -> str:
+    return (
+        f"{world.scenario.name}: {len(world.cpos)} CPO, {len(world.stations)} stations, "
+        f"{len(world.drivers)} drivers, {len(world.arrivals)} arrivals from {format_utc(world.scenario.start)}"
+    )

@@ -1,0 +1,211 @@
+"""The eMSP core facade: a sans-IO OCPI 2.2.1 eMSP (design principle 1).
+
+Runtimes call `handle()` for every inbound request, send what `pending_requests()` returns and
+feed the answers to `on_response()`. Time always comes in as `now`; ids come from counters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from emsp.bus import Bus, CdrReceived, Event, SessionUpserted
+from emsp.model import DuplicateCdrRecord, EmspRecords, PartyRef
+from emsp.observability import EmspMetrics, make_logger
+from emsp.ocpi.errors import OcpiError
+from emsp.ocpi.router import handle_request
+from emsp.ocpi.v221 import credentials
+from emsp.services import cdrs as cdr_service
+from emsp.services import sessions as session_service
+from emsp.services import tokens as token_service
+from emsp.services.cdrs import CdrHandlers
+from emsp.services.sessions import SessionHandlers
+from emsp.settlement.invoice import to_record
+from emsp.settlement.settle import Pricer, TariffEnginePricer
+from emsp.storage.db import Database, next_value
+from emsp.storage.tables import (
+    CdrRow,
+    DuplicateCdrRow,
+    InvoiceLineRow,
+    PartnerRow,
+    ProcessedEventRow,
+    SessionRow,
+)
+from emsp.wire import HttpRequest, HttpResponse, OutboundRequest, loads
+
+
+@dataclass(frozen=True)
+class EmspSettings:
+    country_code: str = "NL"
+    party_id: str = "EMS"
+    business_name: str = "emsp-bench eMSP"
+    base_url: str = (
+        "http://emsp.local/ocpi"  # public base of the OCPI API; /versions is base_url + "/versions"
+    )
+    database_url: str = "sqlite://"  # in-memory by default; a file or postgresql URL works too
+    page_limit: int = 100  # X-Limit of paginated GETs
+    max_pending_per_partner: int = 1000  # bus bound per partner queue
+
+
+class _StoreUnitOfWork:
+    """Bus effects and their idempotency key in one transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def run_once(self, key: str, effect: Any) -> bool:
+        with self.db.unit() as session:
+            if session.get(ProcessedEventRow, key) is not None:
+                return False
+            effect(session)
+            session.add(ProcessedEventRow(key=key))
+        return True
+
+
+class EmspCore:
+    def __init__(self, settings: EmspSettings, *, pricer: Pricer | None = None) -> None:
+        self.settings = settings
+        self.db = Database(settings.database_url)
+        self.metrics = EmspMetrics()
+        self.log = make_logger(emsp=f"{settings.country_code}*{settings.party_id}")
+        self.pricer: Pricer = pricer if pricer is not None else TariffEnginePricer()
+        self.bus = Bus(_StoreUnitOfWork(self.db), max_pending_per_partner=settings.max_pending_per_partner)
+        self.bus.on_error = lambda name, event, exc: self.log.error(
+            "bus_handler_failed", handler=name, event=type(event).__name__, error=str(exc)
+        )
+        sessions = SessionHandlers(self.metrics)
+        cdrs = CdrHandlers(self.metrics, self.pricer)
+        self.bus.subscribe(SessionUpserted, "sessions.count_started", sessions.count_started)
+        self.bus.subscribe(CdrReceived, "cdrs.count_received", cdrs.count_received)
+        self.bus.subscribe(CdrReceived, "settlement.settle", cdrs.settle)
+        self._outbox: list[OutboundRequest] = []
+        self._in_flight: dict[str, tuple[str, str]] = {}  # request_id -> (partner, purpose)
+
+    # ---- inbound ----
+
+    def handle(self, request: HttpRequest, now: datetime) -> HttpResponse:
+        return handle_request(self, request, now)
+
+    def register_partner(self, partner_id: str, token_a: str) -> None:
+        with self.db.unit() as db:
+            row = db.get(PartnerRow, partner_id)
+            if row is None:
+                row = PartnerRow(
+                    partner_id=partner_id, registered=False, roles_json="[]", endpoints_json="[]"
+                )
+                row.endpoints_status = "none"
+                db.add(row)
+            row.token_a = token_a
+
+    def issue_token(
+        self,
+        uid: str,
+        *,
+        contract_id: str,
+        type: str = "RFID",
+        valid: bool = True,
+        now: datetime,
+        whitelist: str = "ALLOWED",
+        issuer: str | None = None,
+        has_credit: bool = True,
+        expires_at: datetime | None = None,
+        allowed_location_ids: list[str] | None = None,
+    ) -> None:
+        spec = token_service.TokenSpec(
+            uid=uid,
+            contract_id=contract_id,
+            type=type,
+            valid=valid,
+            whitelist=whitelist,
+            issuer=issuer if issuer is not None else self.settings.business_name,
+            has_credit=has_credit,
+            expires_at=expires_at,
+            allowed_location_ids=allowed_location_ids,
+        )
+        with self.db.unit() as db:
+            token_service.upsert_token(db, spec, now)
+
+    def publish(self, event: Event) -> None:
+        """Put a canonical event on the bus and drain (adapters and tests use this)."""
+        self.bus.publish(event)
+        self.bus.drain()
+
+    # ---- outbound ----
+
+    def queue_outbound(
+        self, db: Session, partner: str, request: HttpRequest, purpose: str
+    ) -> OutboundRequest:
+        request_id = f"emsp-out-{next_value(db, 'outbound')}"
+        headers = {**request.headers, "X-Request-ID": request_id, "X-Correlation-ID": request_id}
+        outbound = OutboundRequest(request_id, partner, HttpRequest(request.method, request.url, headers))
+        self._outbox.append(outbound)
+        self._in_flight[request_id] = (partner, purpose)
+        return outbound
+
+    def new_id(self, db: Session, counter: str) -> int:
+        return next_value(db, counter)
+
+    def check_tariff(self, tariff: dict[str, Any]) -> str | None:
+        return TariffEnginePricer.check(tariff)
+
+    def pending_requests(self) -> list[OutboundRequest]:
+        out, self._outbox = self._outbox, []
+        return out
+
+    def on_response(self, request_id: str, response: HttpResponse, now: datetime) -> None:
+        flight = self._in_flight.pop(request_id, None)
+        if flight is None:
+            self.log.warning("unexpected_response", request_id=request_id)
+            return
+        partner_id, purpose = flight
+        log = self.log.bind(partner=partner_id, request_id=request_id, purpose=purpose)
+        with self.db.unit() as db:
+            partner = db.get(PartnerRow, partner_id)
+            if partner is None:
+                return
+            try:
+                body = loads(response.body) if response.body else None
+                status = body.get("status_code") if isinstance(body, dict) else None
+                if response.status != 200 or status != 1000:
+                    raise OcpiError(3001, f"HTTP {response.status}, OCPI status {status}")
+                if purpose == "versions":
+                    credentials.on_versions(self, db, partner, body)
+                else:
+                    credentials.on_details(partner, body)
+                    log.info("partner_endpoints_stored")
+            except (OcpiError, ValueError) as exc:
+                partner.endpoints_status = "failed"
+                log.warning("partner_endpoints_fetch_failed", error=str(exc))
+
+    # ---- reading ----
+
+    def partner_endpoints(self, partner_id: str) -> list[dict[str, Any]]:
+        with self.db.unit() as db:
+            row = db.get(PartnerRow, partner_id)
+            return [] if row is None else list(loads(row.endpoints_json))
+
+    def records(self) -> EmspRecords:
+        with self.db.unit() as db:
+            sessions = db.scalars(select(SessionRow).order_by(SessionRow.pk)).all()
+            cdrs = db.scalars(select(CdrRow).order_by(CdrRow.pk)).all()
+            dups = db.scalars(select(DuplicateCdrRow).order_by(DuplicateCdrRow.pk)).all()
+            lines = db.scalars(select(InvoiceLineRow).order_by(InvoiceLineRow.line_no)).all()
+            return EmspRecords(
+                authorizations=tuple(token_service.records(db)),
+                sessions=tuple(session_service.row_to_info(r) for r in sessions),
+                cdrs=tuple(cdr_service.row_to_info(r) for r in cdrs),
+                duplicate_cdrs=tuple(
+                    DuplicateCdrRecord(
+                        d.partner, PartyRef(d.country_code, d.party_id), d.cdr_id, d.at, d.identical
+                    )
+                    for d in dups
+                ),
+                invoice_lines=tuple(to_record(r) for r in lines),
+            )
+
+    def metrics_text(self) -> str:
+        return self.metrics.text()

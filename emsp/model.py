@@ -1,0 +1,150 @@
+"""Canonical, partner-agnostic model of the eMSP core (design principles 4 and 7).
+
+These are the shapes the rest of the bench (reconciliation, summary, reports) reads. They carry
+partner identity only as metadata (`partner`), money as `Decimal` with its currency, energy in kWh
+and times as aware UTC. OCPI wire objects are kept verbatim beside them (`raw`) in storage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+class AllowedType(StrEnum):
+    """Result of a real-time authorization (OCPI 2.2.1 tokens, AllowedType)."""
+
+    ALLOWED = "ALLOWED"
+    BLOCKED = "BLOCKED"
+    EXPIRED = "EXPIRED"
+    NO_CREDIT = "NO_CREDIT"
+    NOT_ALLOWED = "NOT_ALLOWED"
+
+
+# Recorded (not sent on the wire): the token was unknown, the answer was OCPI 2004.
+UNKNOWN_TOKEN = "UNKNOWN"
+
+
+@dataclass(frozen=True, slots=True)
+class PartyRef:
+    """Owner of a client-owned object: OCPI country_code + party_id."""
+
+    country_code: str
+    party_id: str
+
+    def key(self) -> str:
+        return f"{self.country_code.upper()}*{self.party_id.upper()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    excl_vat: Decimal
+    incl_vat: Decimal | None
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class LocationInfo:
+    partner: str
+    party: PartyRef
+    location_id: str
+    time_zone: str
+    last_updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TariffInfo:
+    partner: str
+    party: PartyRef
+    tariff_id: str
+    currency: str
+    last_updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    partner: str
+    party: PartyRef
+    session_id: str
+    status: str
+    token_uid: str
+    contract_id: str
+    authorization_reference: str | None
+    location_id: str
+    kwh: Decimal
+    start: datetime
+    end: datetime | None
+    last_updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CdrInfo:
+    partner: str
+    party: PartyRef
+    cdr_id: str
+    session_id: str | None
+    token_uid: str
+    contract_id: str
+    authorization_reference: str | None
+    location_id: str
+    total_energy_kwh: Decimal
+    total_cost: Money
+    start: datetime
+    end: datetime
+    received_at: datetime
+    credit: bool
+
+
+# ---- records handed to reconciliation and the summary (plain frozen dataclasses) ----
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationRecord:
+    partner: str
+    token_uid: str
+    token_type: str
+    result: str  # an AllowedType value or UNKNOWN_TOKEN
+    authorization_reference: str | None
+    location_id: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateCdrRecord:
+    partner: str
+    party: PartyRef
+    cdr_id: str
+    at: datetime
+    identical: bool  # False: same id, different content (a CDR may never change; spec: credit CDRs)
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceLine:
+    line_no: int
+    partner: str
+    cdr_id: str
+    party: PartyRef
+    session_id: str | None
+    token_uid: str
+    contract_id: str
+    currency: str
+    energy_kwh: Decimal
+    amount_excl_vat: Decimal | None  # our independent re-price; None when it could not be priced
+    amount_incl_vat: Decimal | None
+    cpo_excl_vat: Decimal
+    cpo_incl_vat: Decimal | None
+    delta_excl_vat: Decimal | None  # ours - CPO's
+    tariff_id: str | None
+    note: str  # "", or why the price is missing / which mismatch was seen
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EmspRecords:
+    authorizations: tuple[AuthorizationRecord, ...]
+    sessions: tuple[SessionInfo, ...]
+    cdrs: tuple[CdrInfo, ...]
+    duplicate_cdrs: tuple[DuplicateCdrRecord, ...]
+    invoice_lines: tuple[InvoiceLine, ...]

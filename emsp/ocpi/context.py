@@ -1,0 +1,116 @@
+"""What a module handler gets: the request, the authenticated partner, a unit of work, services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
+
+from emsp.bus import Bus, Event
+from emsp.observability import EmspMetrics
+from emsp.ocpi.errors import invalid
+from emsp.storage.tables import PartnerRow
+from emsp.wire import HttpRequest, OutboundRequest, loads
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Settings(Protocol):
+    @property
+    def country_code(self) -> str: ...
+    @property
+    def party_id(self) -> str: ...
+    @property
+    def business_name(self) -> str: ...
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def page_limit(self) -> int: ...
+
+
+class Services(Protocol):
+    """The parts of the core a module handler may use (implemented by `EmspCore`)."""
+
+    settings: Settings
+    bus: Bus
+    metrics: EmspMetrics
+
+    def queue_outbound(
+        self, db: Session, partner: str, request: HttpRequest, purpose: str
+    ) -> OutboundRequest: ...
+
+    def new_id(self, db: Session, counter: str) -> int: ...
+
+    def check_tariff(self, tariff: dict[str, Any]) -> str | None:
+        """None if the tariff engine accepts it (or is absent), else the reason."""
+        ...
+
+
+@dataclass
+class Ctx:
+    request: HttpRequest
+    now: datetime
+    segments: list[str]  # path segments after /{version}/{module}
+    partner: PartnerRow
+    db: Session
+    services: Services
+    log: Any
+    events: list[Event] = field(default_factory=list)  # published by the router after commit
+
+    def publish(self, event: Event) -> None:
+        self.events.append(event)
+
+    @property
+    def method(self) -> str:
+        return self.request.method.upper()
+
+    def url_for(self, *segments: str) -> str:
+        return "/".join([self.services.settings.base_url.rstrip("/"), "2.2.1", *segments])
+
+    def json(self) -> Any:
+        """The parsed body; invalid JSON is a transport error: HTTP 400 (status_codes)."""
+        if self.request.body is None or self.request.body.strip() == "":
+            raise invalid("request body missing")
+        try:
+            return loads(self.request.body)
+        except (ValueError, RecursionError):
+            raise invalid("request body is not valid JSON") from None
+
+    def json_object(self) -> dict[str, Any]:
+        body = self.json()
+        if not isinstance(body, dict):
+            raise invalid("request body must be a JSON object")
+        return body
+
+    def busy_check(self) -> None:
+        from emsp.ocpi.errors import busy
+
+        if not self.services.bus.has_capacity(self.partner.partner_id, len(self.events) + 1):
+            raise busy("too many pending updates from this partner; retry later")
+
+
+def validate(model: type[M], data: Any) -> M:
+    """pydantic validation with the first failing field named in an OCPI 2001."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err.get("loc", ())) or "body"
+        raise invalid(f"invalid field '{where}': {err.get('msg', 'invalid')}") from None
+
+
+def require_segments(ctx: Ctx, minimum: int, maximum: int) -> list[str]:
+    from emsp.ocpi.errors import not_found
+
+    if not minimum <= len(ctx.segments) <= maximum or any(s == "" for s in ctx.segments):
+        raise not_found("unknown resource", status_code=2000)
+    return ctx.segments
+
+
+def check_same(field: str, path_value: str, body_value: Any) -> None:
+    """Object id/party in the URL must match the body (transport_and_format, client owned push)."""
+    if body_value is not None and str(body_value) != path_value:
+        raise invalid(f"'{field}' in body ({body_value}) differs from the URL ({path_value})")

@@ -1,0 +1,51 @@
+"""The OCPI response envelope (transport_and_format, response format) on every JSON response."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from emsp.timeutil import format_utc
+from emsp.wire import HttpResponse, dumps
+
+_MISSING: Any = object()
+
+
+@dataclass
+class OcpiResult:
+    """What a module handler returns; the router wraps it in the envelope."""
+
+    data: Any = _MISSING  # _MISSING: no `data` field at all (e.g. 2004 on authorize)
+    status_code: int = 1000
+    message: str = "Success"
+    http_status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def envelope_body(data: Any, status_code: int, message: str | None, now: datetime) -> str:
+    body: dict[str, Any] = {}
+    if data is not _MISSING:
+        body["data"] = data
+    body["status_code"] = status_code
+    if message:
+        body["status_message"] = message
+    body["timestamp"] = format_utc(now)
+    return dumps(body)
+
+
+def respond(
+    *,
+    http_status: int,
+    status_code: int,
+    message: str | None,
+    now: datetime,
+    data: Any = _MISSING,
+    headers: dict[str, str] | None = None,
+) -> HttpResponse:
+    merged = {"Content-Type": "application/json"}
+    merged.update(headers or {})
+    return HttpResponse(http_status, merged, envelope_body(data, status_code, message, now))
+
+
+MISSING = _MISSING

@@ -1,0 +1,155 @@
+"""From an `HttpRequest` to an `HttpResponse`: routing, authentication, envelope, ids, metrics.
+
+Never raises: OCPI errors become their envelope, anything unexpected becomes a logged 3000.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from emsp.ocpi.auth import decode_authorization
+from emsp.ocpi.context import Ctx, Services
+from emsp.ocpi.envelope import MISSING, OcpiResult, respond
+from emsp.ocpi.errors import OcpiError, method_not_allowed, not_found, unauthorized
+from emsp.ocpi.v221 import CONFIGURATION_MODULES, MODULES, VERSION
+from emsp.ocpi.v221.versions import version_details, versions_list
+from emsp.storage.db import Database, next_value
+from emsp.storage.tables import PartnerRow
+from emsp.wire import HttpRequest, HttpResponse
+
+ROUTING_HEADERS = ("country-code", "party-id")
+
+
+class RouterHost(Services, Protocol):
+    db: Database
+    log: Any
+
+
+@dataclass
+class _Route:
+    module: str  # "versions", "details", or an OCPI module id; "unknown" when nothing matched
+    segments: list[str]
+
+
+def _route(base_path: str, path: str) -> _Route:
+    base = base_path.rstrip("/")
+    if path != base and not path.startswith(base + "/"):
+        return _Route("unknown", [])
+    rest = (
+        [unquote(s) for s in path[len(base) :].strip("/").split("/")] if path[len(base) :].strip("/") else []
+    )
+    if rest == ["versions"]:
+        return _Route("versions", [])
+    if rest == [VERSION]:
+        return _Route("details", [])
+    if len(rest) >= 2 and rest[0] == VERSION and rest[1] in MODULES:
+        segs = rest[2:]
+        if segs and segs[-1] == "":
+            segs = segs[:-1]  # tolerate a trailing slash
+        return _Route(rest[1], segs)
+    return _Route("unknown", [])
+
+
+def _authenticate(db: Session, request: HttpRequest) -> tuple[PartnerRow, str]:
+    token = decode_authorization(request.header("Authorization"))
+    if token is None:
+        raise unauthorized("missing or malformed Authorization header (expected: Token <base64>)")
+    rows = db.scalars(
+        select(PartnerRow)
+        .where(or_(PartnerRow.token_c == token, PartnerRow.token_a == token))
+        .order_by(PartnerRow.partner_id)
+    ).all()
+    for row in rows:
+        if row.registered and row.token_c == token:
+            return row, "C"
+    for row in rows:
+        if row.token_a == token:
+            return row, "A"
+    raise unauthorized("unknown credentials token")
+
+
+def handle_request(host: RouterHost, request: HttpRequest, now: datetime) -> HttpResponse:
+    route = _route(urlsplit(host.settings.base_url).path, request.path)
+    with host.db.unit() as db:
+        request_id = request.header("X-Request-ID") or f"emsp-req-{next_value(db, 'request_id')}"
+    correlation_id = request.header("X-Correlation-ID") or request_id
+    log = host.log.bind(request_id=request_id, correlation_id=correlation_id, module=route.module)
+    who = _Who()
+    try:
+        result = _dispatch(host, request, now, route, log, who)
+    except OcpiError as err:
+        result = OcpiResult(MISSING, err.status_code, err.message, err.http_status, err.headers)
+    except Exception:  # a bug, never the client's input: log it, answer OCPI 3000
+        log.exception("internal_error")
+        result = OcpiResult(MISSING, 3000, "internal server error", 500)
+    headers = {"X-Request-ID": request_id, "X-Correlation-ID": correlation_id}
+    if route.module in MODULES and route.module not in CONFIGURATION_MODULES:
+        headers.update(_routing_headers(host, request))
+    headers.update(result.headers)
+    host.metrics.ocpi_requests.labels(
+        partner=who.partner_id, module=route.module, status_code=str(result.status_code)
+    ).inc()
+    log.info("ocpi_request", partner=who.partner_id, method=request.method, status_code=result.status_code)
+    return respond(
+        http_status=result.http_status,
+        status_code=result.status_code,
+        message=result.message,
+        now=now,
+        data=result.data,
+        headers=headers,
+    )
+
+
+@dataclass
+class _Who:
+    partner_id: str = "-"
+
+
+def _dispatch(
+    host: RouterHost, request: HttpRequest, now: datetime, route: _Route, log: Any, who: _Who
+) -> OcpiResult:
+    if route.module == "unknown":
+        raise not_found("unknown endpoint", status_code=2000)
+    refused: OcpiError | None = None
+    with host.db.unit() as db:
+        partner, kind = _authenticate(db, request)
+        who.partner_id = partner.partner_id
+        if kind == "A" and route.module not in ("versions", "details", *CONFIGURATION_MODULES):
+            # Token A only opens versions and credentials (transport_and_format, authorization header).
+            raise unauthorized("credentials token A is only valid for versions and credentials")
+        if route.module in ("versions", "details"):
+            if request.method.upper() != "GET":
+                raise method_not_allowed("only GET", ["GET"])
+            base = host.settings.base_url
+            return OcpiResult(versions_list(base) if route.module == "versions" else version_details(base))
+        ctx = Ctx(request, now, route.segments, partner, db, host, log.bind(partner=partner.partner_id))
+        try:
+            result = MODULES[route.module](ctx)
+        except OcpiError as err:
+            if not err.commit:
+                raise  # the unit of work rolls back: a refused request changes nothing
+            refused = err
+    # Committed: only now do the events become visible to the bus (no event for a rolled-back write).
+    for event in ctx.events:
+        host.bus.publish(event)
+    host.bus.drain()  # synchronous drain in this slice (see emsp.bus)
+    if refused is not None:
+        raise refused
+    return result
+
+
+def _routing_headers(host: RouterHost, request: HttpRequest) -> dict[str, str]:
+    """Answer to whoever sent (OCPI-from-*), from us (transport_and_format, message routing)."""
+    s = host.settings
+    headers = {"OCPI-from-country-code": s.country_code, "OCPI-from-party-id": s.party_id}
+    for part in ROUTING_HEADERS:
+        value = request.header(f"OCPI-from-{part}")
+        if value:
+            headers[f"OCPI-to-{part}"] = value
+    return headers

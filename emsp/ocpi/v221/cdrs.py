@@ -1,0 +1,80 @@
+"""CDRs module, Receiver interface (2.2.1 cdrs): POST {cdrs}, GET at the URL we return.
+
+The POST answer carries a `Location` header with the URL of the stored CDR (cdrs, response
+headers). We choose {cdrs}/{country_code}/{party_id}/{id}: a CDR id is unique only per party.
+A CDR can never be changed (cdrs, flow and lifecycle). A repeated POST of the same id is recorded
+as a duplicate and never billed again: identical content is answered as success (a retry), a
+different content with 2001 (a change must come as a Credit CDR with a new id).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from emsp.bus import CdrReceived
+from emsp.model import PartyRef
+from emsp.ocpi.context import Ctx, validate
+from emsp.ocpi.envelope import OcpiResult
+from emsp.ocpi.errors import invalid, method_not_allowed, not_found
+from emsp.ocpi.v221 import schemas
+from emsp.ocpi.v221.common import party_and_ids
+from emsp.services.cdrs import cdr_info, new_row
+from emsp.storage.tables import CdrRow, DuplicateCdrRow
+from emsp.wire import dumps, loads
+
+
+def find(ctx: Ctx, party: PartyRef, cdr_id: str) -> CdrRow | None:
+    return ctx.db.scalars(
+        select(CdrRow).where(
+            CdrRow.country_code == party.country_code,
+            CdrRow.party_id == party.party_id,
+            CdrRow.cdr_id == cdr_id,
+        )
+    ).one_or_none()
+
+
+def handle(ctx: Ctx) -> OcpiResult:
+    method = ctx.method
+    if not ctx.segments:
+        if method != "POST":
+            raise method_not_allowed(f"{method} not supported on the CDRs receiver endpoint", ["POST"])
+        return _post(ctx)
+    if method != "GET":
+        raise method_not_allowed(f"{method} not supported on a CDR (CDRs cannot be changed)", ["GET"])
+    party, (cdr_id,) = party_and_ids(ctx, 1, 1)
+    row = find(ctx, party, cdr_id)
+    if row is None or row.partner != ctx.partner.partner_id:
+        raise not_found("unknown CDR")
+    return OcpiResult(loads(row.raw))
+
+
+def _post(ctx: Ctx) -> OcpiResult:
+    ctx.busy_check()
+    body = ctx.json_object()
+    model = validate(schemas.Cdr, body)
+    party = PartyRef(model.country_code.upper(), model.party_id.upper())
+    location = {"Location": ctx.url_for("cdrs", party.country_code, party.party_id, model.id)}
+    row = find(ctx, party, model.id)
+    if row is not None:
+        identical = loads(row.raw) == body
+        ctx.db.add(
+            DuplicateCdrRow(
+                partner=ctx.partner.partner_id,
+                country_code=party.country_code,
+                party_id=party.party_id,
+                cdr_id=model.id,
+                at=ctx.now,
+                identical=identical,
+            )
+        )
+        ctx.log.warning("duplicate_cdr", cdr_id=model.id, identical=identical)
+        if identical:
+            return OcpiResult(message="CDR already received", headers=location)
+        err = invalid("CDR id already received with other content; CDRs cannot be changed, send a Credit CDR")
+        err.commit = True  # the duplicate must be recorded even though the request is refused
+        raise err
+    info = cdr_info(ctx.partner.partner_id, model, ctx.now)
+    ctx.db.add(new_row(info, dumps(body)))
+    ctx.db.flush()
+    ctx.publish(CdrReceived(ctx.partner.partner_id, info))
+    return OcpiResult(http_status=201, headers=location)

@@ -1,0 +1,32 @@
+"""Helpers shared by the client-owned-object modules (transport_and_format, client owned push)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emsp.model import PartyRef
+from emsp.ocpi.context import Ctx
+from emsp.ocpi.errors import invalid, not_found
+
+
+def party_and_ids(ctx: Ctx, min_ids: int, max_ids: int) -> tuple[PartyRef, list[str]]:
+    """{country_code}/{party_id}/{id}[/...]: party upper-cased (CiString is case-insensitive)."""
+    segs = ctx.segments
+    if not 2 + min_ids <= len(segs) <= 2 + max_ids or any(s == "" for s in segs):
+        raise not_found("unknown resource", status_code=2000)
+    cc, pid = segs[0], segs[1]
+    if len(cc) != 2 or len(pid) != 3:
+        raise invalid("country_code must have 2 and party_id 3 characters")
+    return PartyRef(cc.upper(), pid.upper()), segs[2:]
+
+
+def check_owner(body: dict[str, Any], party: PartyRef, id_field: str | None, object_id: str | None) -> None:
+    """The URL and the pushed object must agree; a mismatch is a 2001 (transport_and_format)."""
+    for field, expected in (("country_code", party.country_code), ("party_id", party.party_id)):
+        value = body.get(field)
+        if value is not None and (not isinstance(value, str) or value.upper() != expected):
+            raise invalid(f"'{field}' in body ({value}) differs from the URL ({expected})")
+    if id_field is not None and object_id is not None:
+        value = body.get(id_field)
+        if value is not None and value != object_id:
+            raise invalid(f"'{id_field}' in body ({value}) differs from the URL ({object_id})")

@@ -1,0 +1,79 @@
+"""Sessions module, Receiver interface (2.2.1 sessions): GET, PUT, PATCH {sessions}/{cc}/{pid}/{id}.
+
+PUT replaces the whole Session including charging_periods (absent/empty list removes them).
+PATCH replaces the fields it carries, except charging_periods, which are *added* to the existing
+list; an absent or empty list changes nothing (sessions, PATCH method). A PATCH of a session we do
+not know answers HTTP 404 so the CPO does a GET/PUT (transport_and_format, PATCH).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from emsp.bus import SessionUpserted
+from emsp.model import PartyRef
+from emsp.ocpi.context import Ctx, validate
+from emsp.ocpi.envelope import OcpiResult
+from emsp.ocpi.errors import invalid, method_not_allowed, not_found
+from emsp.ocpi.v221 import schemas
+from emsp.ocpi.v221.common import check_owner, party_and_ids
+from emsp.services.sessions import apply_to_row, session_info
+from emsp.storage.tables import SessionRow
+from emsp.wire import dumps, loads
+
+ALLOWED = ["GET", "PUT", "PATCH"]
+
+
+def find(ctx: Ctx, party: PartyRef, session_id: str) -> SessionRow | None:
+    return ctx.db.scalars(
+        select(SessionRow).where(
+            SessionRow.country_code == party.country_code,
+            SessionRow.party_id == party.party_id,
+            SessionRow.session_id == session_id,
+        )
+    ).one_or_none()
+
+
+def merge_patch(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(current)
+    for key, value in patch.items():
+        if key == "charging_periods":
+            if not isinstance(value, list):
+                raise invalid("invalid field 'charging_periods': must be a list")
+            merged["charging_periods"] = list(current.get("charging_periods") or []) + value
+        else:
+            merged[key] = value
+    return merged
+
+
+def handle(ctx: Ctx) -> OcpiResult:
+    method = ctx.method
+    if method not in ALLOWED:
+        raise method_not_allowed(f"{method} not supported on sessions (receiver)", ALLOWED)
+    party, (session_id,) = party_and_ids(ctx, 1, 1)
+    row = find(ctx, party, session_id)
+    if method == "GET":
+        if row is None:
+            raise not_found("unknown session")
+        return OcpiResult(loads(row.raw))
+    ctx.busy_check()
+    body = ctx.json_object()
+    check_owner(body, party, "id", session_id)
+    if method == "PATCH":
+        validate(schemas.PatchBody, body)
+        if row is None:
+            raise not_found("unknown session; PUT the full Session first")
+        body = merge_patch(loads(row.raw), body)
+    model = validate(schemas.Session, body)
+    info = session_info(ctx.partner.partner_id, model)
+    created = row is None
+    if row is None:
+        row = SessionRow(country_code=party.country_code, party_id=party.party_id, session_id=session_id)
+        ctx.db.add(row)
+    apply_to_row(row, info)
+    row.raw = dumps(body)
+    ctx.db.flush()
+    ctx.publish(SessionUpserted(ctx.partner.partner_id, info, created))
+    return OcpiResult(http_status=201 if created else 200)

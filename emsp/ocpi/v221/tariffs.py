@@ -1,0 +1,67 @@
+"""Tariffs module, Receiver interface (2.2.1 tariffs): PUT, GET, DELETE {tariffs}/{cc}/{pid}/{id}.
+
+Validation here is the minimal shape; when the tariff engine is importable its `parse_tariff`
+also runs so a tariff we could never price is refused (2001) at the door, not at settlement.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from emsp.bus import TariffDeleted, TariffUpserted
+from emsp.model import PartyRef
+from emsp.ocpi.context import Ctx, validate
+from emsp.ocpi.envelope import OcpiResult
+from emsp.ocpi.errors import invalid, method_not_allowed, not_found
+from emsp.ocpi.v221 import schemas
+from emsp.ocpi.v221.common import check_owner, party_and_ids
+from emsp.storage.tables import TariffRow
+from emsp.wire import dumps, loads
+
+ALLOWED = ["GET", "PUT", "DELETE"]
+
+
+def find(ctx: Ctx, party: PartyRef, tariff_id: str) -> TariffRow | None:
+    return ctx.db.scalars(
+        select(TariffRow).where(
+            TariffRow.country_code == party.country_code,
+            TariffRow.party_id == party.party_id,
+            TariffRow.tariff_id == tariff_id,
+        )
+    ).one_or_none()
+
+
+def handle(ctx: Ctx) -> OcpiResult:
+    method = ctx.method
+    if method not in ALLOWED:
+        raise method_not_allowed(f"{method} not supported on tariffs (receiver)", ALLOWED)
+    party, (tariff_id,) = party_and_ids(ctx, 1, 1)
+    row = find(ctx, party, tariff_id)
+    if method == "GET":
+        if row is None:
+            raise not_found("unknown tariff")
+        return OcpiResult(loads(row.raw))
+    ctx.busy_check()
+    if method == "DELETE":
+        if row is None:
+            raise not_found("unknown tariff")
+        ctx.db.delete(row)
+        ctx.publish(TariffDeleted(ctx.partner.partner_id, party, tariff_id, ctx.now))
+        return OcpiResult()
+    body = ctx.json_object()
+    check_owner(body, party, "id", tariff_id)
+    model = validate(schemas.Tariff, body)
+    problem = ctx.services.check_tariff(body)
+    if problem is not None:
+        raise invalid(f"tariff rejected: {problem}")
+    created = row is None
+    if row is None:
+        row = TariffRow(country_code=party.country_code, party_id=party.party_id, tariff_id=tariff_id)
+        ctx.db.add(row)
+    row.partner = ctx.partner.partner_id
+    row.currency = model.currency
+    row.last_updated = model.last_updated
+    row.raw = dumps(body)
+    ctx.db.flush()
+    ctx.publish(TariffUpserted(ctx.partner.partner_id, party, tariff_id, model.last_updated))
+    return OcpiResult(http_status=201 if created else 200)

@@ -1,0 +1,90 @@
+"""Tokens module, Sender interface (2.2.1 tokens): GET list (paginated) and real-time authorize.
+
+POST {tokens}/{token_uid}/authorize[?type=RFID] answers from local state only; an unknown token
+gets HTTP 404 with status 2004 and no `data` field (tokens, POST method). Every answer is recorded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emsp.model import AllowedType
+from emsp.ocpi.context import Ctx, validate
+from emsp.ocpi.envelope import OcpiResult
+from emsp.ocpi.errors import invalid, method_not_allowed, not_found
+from emsp.ocpi.pagination import paginate
+from emsp.ocpi.v221 import schemas
+from emsp.services import tokens as token_service
+
+TOKEN_TYPES = ("AD_HOC_USER", "APP_USER", "OTHER", "RFID")
+
+
+def handle(ctx: Ctx) -> OcpiResult:
+    method = ctx.method
+    segs = ctx.segments
+    if not segs:
+        if method != "GET":
+            raise method_not_allowed(f"{method} not supported on the tokens sender endpoint", ["GET"])
+        return _list(ctx)
+    if len(segs) == 2 and segs[1] == "authorize" and segs[0]:
+        if method != "POST":
+            raise method_not_allowed("real-time authorization is a POST", ["POST"])
+        return _authorize(ctx, segs[0])
+    raise not_found("unknown resource", status_code=2000)
+
+
+def _list(ctx: Ctx) -> OcpiResult:
+    s = ctx.services.settings
+    rows = token_service.all_tokens(ctx.db)
+    page = paginate(
+        rows,
+        url=ctx.request.url,
+        query=ctx.request.query,
+        last_updated=lambda r: r.last_updated,
+        max_limit=s.page_limit,
+    )
+    data = [token_service.token_object(r, s.country_code, s.party_id) for r in page.items]
+    return OcpiResult(data, headers=page.headers)
+
+
+def _authorize(ctx: Ctx, uid: str) -> OcpiResult:
+    token_type = ctx.request.query.get("type", "RFID")  # default RFID (tokens, POST parameters)
+    if token_type not in TOKEN_TYPES:
+        raise invalid(f"query parameter 'type' must be one of {', '.join(TOKEN_TYPES)}")
+    refs: schemas.LocationReferences | None = None
+    if ctx.request.body is not None and ctx.request.body.strip():
+        body = ctx.json()
+        if body is not None:  # LocationReferences is optional (card. ?); JSON null means absent
+            refs = validate(schemas.LocationReferences, body)
+    s = ctx.services.settings
+    decision = token_service.authorize(
+        ctx.db,
+        partner=ctx.partner.partner_id,
+        uid=uid,
+        token_type=token_type,
+        location_id=None if refs is None else refs.location_id,
+        now=ctx.now,
+        reference_prefix=f"{s.country_code}{s.party_id}",
+    )
+    result = decision.record.result
+    ctx.services.metrics.authorizations.labels(partner=ctx.partner.partner_id, result=result).inc()
+    ctx.log.info(
+        "authorization", token_uid=uid, result=result, reference=decision.record.authorization_reference
+    )
+    if decision.token is None:
+        err = not_found("unknown token", status_code=2004)
+        err.commit = True  # the refused authorization is still recorded
+        raise err
+    info: dict[str, Any] = {
+        "allowed": result,
+        "token": token_service.token_object(decision.token, s.country_code, s.party_id),
+    }
+    if refs is not None and result == AllowedType.ALLOWED.value:
+        # Echo only where the driver may charge; we do not restrict EVSEs, so all requested ones.
+        location: dict[str, Any] = {"location_id": refs.location_id}
+        if refs.evse_uids:
+            location["evse_uids"] = list(refs.evse_uids)
+        info["location"] = location
+    if decision.record.authorization_reference is not None:
+        info["authorization_reference"] = decision.record.authorization_reference
+    return OcpiResult(info)

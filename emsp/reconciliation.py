@@ -1,0 +1,146 @@
+"""Reconciliation: grade what the eMSP recorded and billed against what really happened.
+
+The ground truth arrives as neutral `TruthSession`s (the simulators' records, or a real partner's
+export); the eMSP side is its own `EmspRecords`. Every truth session gets exactly one row and one
+class; every CDR the eMSP holds that no truth session explains gets an `orphan_cdr` row.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from emsp.model import CdrInfo, EmspRecords, InvoiceLine
+
+# In order of precedence: a row takes the first class whose condition holds.
+CLASSES = (
+    "matched",
+    "refused",
+    "wrongly_refused",
+    "wrongly_authorized",
+    "open_session",
+    "missing_cdr",
+    "duplicate_cdr",
+    "orphan_cdr",
+    "energy_mismatch",
+    "missing_invoice",
+    "price_mismatch",
+)
+
+DEFAULT_PRICE_TOLERANCE = Decimal("0.005")  # half a cent: what still rounds to the same invoice amount
+
+
+@dataclass(frozen=True, slots=True)
+class TruthSession:
+    """One visit at a connector as the simulators (or a real partner's records) saw it."""
+
+    key: str
+    cpo: str
+    station_id: str
+    connector_id: int
+    token_uid: str
+    token_known: bool  # issued by the eMSP: authorization is expected to succeed
+    authorized: bool
+    transaction_id: str | None
+    session_id: str | None  # the CPO's OCPI session id, the join key toward the eMSP
+    plugged_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    energy_kwh: Decimal
+    cost_excl_vat: Decimal | None
+    cost_incl_vat: Decimal | None
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReconciliationRow:
+    truth: TruthSession | None
+    cdrs: tuple[CdrInfo, ...]
+    invoice: InvoiceLine | None
+    klass: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    rows: tuple[ReconciliationRow, ...]
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(CLASSES, 0)
+        for row in self.rows:
+            counts[row.klass] = counts.get(row.klass, 0) + 1
+        return counts
+
+
+def _classify(
+    truth: TruthSession,
+    cdrs: Sequence[CdrInfo],
+    duplicates: int,
+    invoice: InvoiceLine | None,
+    tolerance: Decimal,
+) -> tuple[str, str]:
+    if not truth.authorized:
+        if truth.token_known:
+            return "wrongly_refused", "an eMSP-issued token was refused"
+        return "refused", "unknown token refused"
+    if not truth.token_known:
+        return "wrongly_authorized", "a token the eMSP never issued was allowed to charge"
+    if truth.ended_at is None:
+        return "open_session", "still plugged in when the run ended"
+    if not cdrs:
+        return "missing_cdr", f"no CDR for session {truth.session_id}"
+    if len(cdrs) > 1 or duplicates:
+        ids = ", ".join(c.cdr_id for c in cdrs)
+        return "duplicate_cdr", f"{len(cdrs)} CDR(s) [{ids}], {duplicates} repeated POST(s)"
+    cdr = cdrs[0]
+    if cdr.total_energy_kwh != truth.energy_kwh:
+        return "energy_mismatch", f"CDR {cdr.total_energy_kwh} kWh vs truth {truth.energy_kwh} kWh"
+    if invoice is None or invoice.amount_excl_vat is None:
+        return "missing_invoice", invoice.note if invoice is not None else "CDR was not invoiced"
+    billed, expected = invoice.amount_incl_vat, truth.cost_incl_vat
+    if billed is None or expected is None:
+        billed, expected = invoice.amount_excl_vat, truth.cost_excl_vat
+    if expected is None or abs(billed - expected) > tolerance:
+        return "price_mismatch", f"invoiced {billed} vs truth {expected} {truth.currency}"
+    return "matched", ""
+
+
+def reconcile(
+    truths: Sequence[TruthSession],
+    records: EmspRecords,
+    *,
+    tolerance: Decimal = DEFAULT_PRICE_TOLERANCE,
+) -> Reconciliation:
+    by_session: dict[str, list[CdrInfo]] = defaultdict(list)
+    for cdr in records.cdrs:
+        if cdr.session_id is not None and not cdr.credit:
+            by_session[cdr.session_id].append(cdr)
+    repeats: dict[str, int] = defaultdict(int)
+    for dup in records.duplicate_cdrs:
+        repeats[dup.cdr_id] += 1
+    invoices = {line.cdr_id: line for line in records.invoice_lines}
+
+    rows: list[ReconciliationRow] = []
+    explained: set[str] = set()
+    for truth in truths:
+        cdrs = tuple(by_session.get(truth.session_id, ())) if truth.session_id else ()
+        explained.update(c.cdr_id for c in cdrs)
+        invoice = invoices.get(cdrs[0].cdr_id) if cdrs else None
+        duplicates = sum(repeats[c.cdr_id] for c in cdrs)
+        klass, detail = _classify(truth, cdrs, duplicates, invoice, tolerance)
+        rows.append(ReconciliationRow(truth, cdrs, invoice, klass, detail))
+    for cdr in records.cdrs:
+        if cdr.cdr_id not in explained:
+            rows.append(
+                ReconciliationRow(
+                    None,
+                    (cdr,),
+                    invoices.get(cdr.cdr_id),
+                    "orphan_cdr",
+                    f"CDR {cdr.cdr_id} matches no session that happened",
+                )
+            )
+    return Reconciliation(tuple(rows))

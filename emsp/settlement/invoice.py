@@ -1,0 +1,83 @@
+"""Pay-as-you-go invoice lines: exactly one per distinct CDR (unique on party + CDR id)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from emsp.model import InvoiceLine, PartyRef
+from emsp.storage.tables import CdrRow, InvoiceLineRow
+
+
+@dataclass(frozen=True, slots=True)
+class Priced:
+    excl_vat: Decimal | None
+    incl_vat: Decimal | None
+    tariff_id: str | None
+    note: str
+
+
+def existing_line(db: Session, cdr: CdrRow) -> InvoiceLineRow | None:
+    return db.scalars(
+        select(InvoiceLineRow).where(
+            InvoiceLineRow.country_code == cdr.country_code,
+            InvoiceLineRow.party_id == cdr.party_id,
+            InvoiceLineRow.cdr_id == cdr.cdr_id,
+        )
+    ).one_or_none()
+
+
+def write_line(db: Session, cdr: CdrRow, priced: Priced, now: datetime) -> InvoiceLineRow:
+    """Idempotent: a second call for the same CDR returns the first line unchanged."""
+    line = existing_line(db, cdr)
+    if line is not None:
+        return line
+    delta = None if priced.excl_vat is None else priced.excl_vat - cdr.total_cost_excl
+    line = InvoiceLineRow(
+        partner=cdr.partner,
+        country_code=cdr.country_code,
+        party_id=cdr.party_id,
+        cdr_id=cdr.cdr_id,
+        session_id=cdr.session_id,
+        token_uid=cdr.token_uid,
+        contract_id=cdr.contract_id,
+        currency=cdr.currency,
+        energy_kwh=cdr.total_energy,
+        amount_excl_vat=priced.excl_vat,
+        amount_incl_vat=priced.incl_vat,
+        cpo_excl_vat=cdr.total_cost_excl,
+        cpo_incl_vat=cdr.total_cost_incl,
+        delta_excl_vat=delta,
+        tariff_id=priced.tariff_id,
+        note=priced.note,
+        at=now,
+    )
+    db.add(line)
+    db.flush()
+    return line
+
+
+def to_record(row: InvoiceLineRow) -> InvoiceLine:
+    return InvoiceLine(
+        line_no=row.line_no,
+        partner=row.partner,
+        cdr_id=row.cdr_id,
+        party=PartyRef(row.country_code, row.party_id),
+        session_id=row.session_id,
+        token_uid=row.token_uid,
+        contract_id=row.contract_id,
+        currency=row.currency,
+        energy_kwh=row.energy_kwh,
+        amount_excl_vat=row.amount_excl_vat,
+        amount_incl_vat=row.amount_incl_vat,
+        cpo_excl_vat=row.cpo_excl_vat,
+        cpo_incl_vat=row.cpo_incl_vat,
+        delta_excl_vat=row.delta_excl_vat,
+        tariff_id=row.tariff_id,
+        note=row.note,
+        at=row.at,
+    )

@@ -1,0 +1,142 @@
+"""Independent re-pricing of each received CDR from the tariff *we* received, then one invoice line.
+
+The tariff engine (`emsp.settlement.tariff`) is imported lazily so the core works before it lands;
+tests inject a fake through the `Pricer` protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from emsp.settlement.invoice import Priced, write_line
+from emsp.storage.tables import CdrRow, InvoiceLineRow, LocationRow, TariffRow
+from emsp.wire import loads
+
+
+@dataclass(frozen=True, slots=True)
+class PricedTotal:
+    excl_vat: Decimal
+    incl_vat: Decimal | None
+    energy_kwh: Decimal
+
+
+class Pricer(Protocol):
+    def price(self, tariff: Mapping[str, Any], cdr: Mapping[str, Any], *, tz: str) -> PricedTotal: ...
+
+
+class PricingUnavailable(Exception):
+    """No tariff engine installed (yet)."""
+
+
+class TariffEnginePricer:
+    """Adapter to `emsp.settlement.tariff` (parse_tariff / price_cdr), imported on first use."""
+
+    def price(self, tariff: Mapping[str, Any], cdr: Mapping[str, Any], *, tz: str) -> PricedTotal:
+        try:
+            from emsp.settlement.tariff import parse_tariff, price_cdr
+        except ImportError as exc:
+            raise PricingUnavailable(str(exc)) from None
+        result = price_cdr(parse_tariff(tariff), cdr, tz=tz)
+        total = result.totals.total_cost
+        return PricedTotal(total.excl_vat, total.incl_vat, result.totals.total_energy)
+
+    @staticmethod
+    def check(tariff: Mapping[str, Any]) -> str | None:
+        try:
+            from emsp.settlement.tariff import TariffError, parse_tariff
+        except ImportError:
+            return None  # engine not there yet: minimal validation only
+        try:
+            parse_tariff(tariff)
+        except TariffError as exc:
+            return str(exc) or type(exc).__name__
+        return None
+
+
+def _tariff_ids(cdr: Mapping[str, Any], location: Mapping[str, Any] | None) -> list[str]:
+    """CDR tariffs, then charging periods' tariff_id, then the connector's tariff_ids."""
+    ids: list[str] = []
+    for tariff in cdr.get("tariffs") or []:
+        if isinstance(tariff, Mapping) and isinstance(tariff.get("id"), str):
+            ids.append(tariff["id"])
+    for period in cdr.get("charging_periods") or []:
+        if isinstance(period, Mapping) and isinstance(period.get("tariff_id"), str):
+            ids.append(period["tariff_id"])
+    if not ids and location is not None:
+        where = cdr.get("cdr_location") or {}
+        for evse in location.get("evses") or []:
+            if evse.get("uid") != where.get("evse_uid"):
+                continue
+            for connector in evse.get("connectors") or []:
+                if connector.get("id") == where.get("connector_id"):
+                    ids.extend(t for t in connector.get("tariff_ids") or [] if isinstance(t, str))
+    return list(dict.fromkeys(ids))  # ordered de-duplication (deterministic)
+
+
+def _strip(tariff: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in tariff.items() if k != "last_updated"}
+
+
+def reprice(db: Session, cdr_row: CdrRow, pricer: Pricer) -> Priced:
+    cdr = loads(cdr_row.raw)
+    location_row = db.scalars(
+        select(LocationRow).where(
+            LocationRow.country_code == cdr_row.country_code,
+            LocationRow.party_id == cdr_row.party_id,
+            LocationRow.location_id == cdr_row.location_id,
+        )
+    ).one_or_none()
+    location = loads(location_row.raw) if location_row is not None else None
+    notes: list[str] = []
+    tz = (
+        location_row.time_zone
+        if location_row is not None
+        else (cdr.get("cdr_location") or {}).get("time_zone")
+    )
+    if not isinstance(tz, str) or not tz:
+        tz = "UTC"
+        notes.append("no time zone known: priced in UTC")
+    ids = _tariff_ids(cdr, location)
+    if not ids:
+        return Priced(None, None, None, "no tariff referenced by CDR or connector")
+    if len(ids) > 1:
+        notes.append(f"several tariffs {ids}: priced with {ids[0]}")
+    tariff_id = ids[0]
+    stored = db.scalars(
+        select(TariffRow).where(
+            TariffRow.country_code == cdr_row.country_code,
+            TariffRow.party_id == cdr_row.party_id,
+            TariffRow.tariff_id == tariff_id,
+        )
+    ).one_or_none()
+    embedded = next((t for t in cdr.get("tariffs") or [] if t.get("id") == tariff_id), None)
+    if stored is not None:
+        tariff = loads(stored.raw)
+        if embedded is not None and _strip(embedded) != _strip(tariff):
+            notes.append("tariff embedded in CDR differs from the one received")
+    elif embedded is not None:
+        tariff = embedded
+        notes.append("tariff not received: priced from the CDR-embedded tariff")
+    else:
+        return Priced(None, None, tariff_id, f"tariff {tariff_id} unknown")
+    try:
+        total = pricer.price(tariff, cdr, tz=tz)
+    except Exception as exc:  # the engine refusing one CDR must still leave exactly one line
+        return Priced(
+            None, None, tariff_id, "; ".join([*notes, f"pricing failed: {type(exc).__name__}: {exc}"])
+        )
+    excl, incl = total.excl_vat, total.incl_vat
+    if cdr_row.credit:  # credit CDRs carry negative totals (cdrs, credit CDRs)
+        excl, incl = -excl, (None if incl is None else -incl)
+    return Priced(excl, incl, tariff_id, "; ".join(notes))
+
+
+def settle_cdr(db: Session, cdr_row: CdrRow, pricer: Pricer, now: datetime) -> InvoiceLineRow:
+    return write_line(db, cdr_row, reprice(db, cdr_row, pricer), now)

@@ -1,0 +1,398 @@
+"""CDR-based pricing: charging periods + tariff -> CDR totals and a breakdown.
+
+Rules implemented (OCPI 2.2.1):
+- per dimension, the first element whose restrictions match the period start is used
+  (mod_tariffs, Tariff object); no match and no fallback element = that volume is free;
+- FLAT is billed once per session (the first period where a FLAT element matches), and once
+  for the reservation part when there is one (tariff example 16 bills both fees);
+- step_size is applied once per session on the totals with the step of the last relevant
+  component, the extra volume billed at that component's price (mod_cdrs, step_size): once for
+  ENERGY, once for TIME/PARKING_TIME (see PricingPolicy.time_step) and once for reservation time;
+- min_price/max_price bound total_cost, excl. and incl. VAT independently (Tariff object notes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .cdr import CdrTotals, ChargingPeriod, PricedLine, PriceResult, parse_cdr_time, parse_charging_periods
+from .model import (
+    ENERGY,
+    FLAT,
+    PARKING_TIME,
+    RESERVATION,
+    RESERVATION_EXPIRES,
+    TIME,
+    Price,
+    PriceComponent,
+    Tariff,
+    TariffElement,
+    TariffError,
+)
+from .policy import DEFAULT_POLICY, PricingPolicy
+from .restrictions import MatchContext, matches
+
+_ZERO = Decimal(0)
+_HOUR_S = Decimal(3600)
+_KWH_WH = Decimal(1000)
+_NOISE = Decimal("1e-6")
+_US_PER_HOUR = Decimal(3_600_000_000)
+# category of a priced dimension inside a session part / reservation part
+_CATEGORY = {ENERGY: "energy", TIME: "time", PARKING_TIME: "parking"}
+
+
+@lru_cache(maxsize=64)
+def _zone_by_name(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def zone(tz: str | ZoneInfo) -> ZoneInfo:
+    if isinstance(tz, ZoneInfo):
+        return tz
+    try:
+        return _zone_by_name(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise TariffError("tz", f"unknown time zone {tz!r}") from None
+
+
+class _Line:
+    """Mutable working line; frozen into a PricedLine at the end."""
+
+    __slots__ = ("billed", "category", "comp", "dimension", "element", "period", "start", "volume")
+
+    def __init__(
+        self,
+        period: int,
+        start: datetime,
+        category: str,
+        dimension: str,
+        volume: Decimal,
+        element: TariffElement | None,
+        comp: PriceComponent | None,
+    ) -> None:
+        self.period = period
+        self.start = start
+        self.category = category
+        self.dimension = dimension
+        self.volume = volume
+        self.billed = volume
+        self.element = element
+        self.comp = comp
+
+
+def _first_match(
+    scan: tuple[tuple[TariffElement, PriceComponent], ...],
+    ctx: MatchContext,
+    cache: dict[int, bool],
+    unknown_ok: bool,
+) -> tuple[TariffElement | None, PriceComponent | None]:
+    for el, comp in scan:
+        hit = cache.get(el.index)
+        if hit is None:
+            hit = matches(el.restrictions, ctx, unknown_measure_matches=unknown_ok)
+            cache[el.index] = hit
+        if hit:
+            return el, comp
+    return None, None
+
+
+def _step_round(lines: list[_Line], multiplier: Decimal, snap: bool) -> None:
+    """Round the group's total up to the step of its last line; bill the extra on that line."""
+    if not lines:
+        return
+    target = lines[-1]
+    assert target.comp is not None
+    step = target.comp.step_size
+    if step == 0:  # nothing to round to (lint warns on step_size 0 for non-FLAT components)
+        return
+    total = _ZERO
+    for line in lines:
+        total += line.volume
+    units = total * multiplier
+    # Snap away representation noise (and, for time, sub-second CDR rounding) before ceiling.
+    units = units.to_integral_value(ROUND_HALF_EVEN) if snap else units.quantize(_NOISE)
+    units = (units / step).to_integral_value(ROUND_CEILING) * step
+    delta = units / multiplier - total
+    if delta > 0:  # step_size never bills less than was used
+        target.billed = target.volume + delta
+
+
+def _apply_steps(lines: list[_Line], policy: PricingPolicy) -> None:
+    energy = [ln for ln in lines if ln.category == "energy" and ln.comp is not None]
+    _step_round(energy, _KWH_WH, False)
+    time = [ln for ln in lines if ln.category == "time" and ln.comp is not None]
+    parking = [ln for ln in lines if ln.category == "parking" and ln.comp is not None]
+    if policy.time_step == "combined" and time and parking:
+        # Step of the last relevant component, the extra billed as parking (tariff_14 examples).
+        _combined_round(time + parking, parking[-1], policy.snap_seconds)
+    elif parking:
+        _step_round(parking, _HOUR_S, policy.snap_seconds)
+    else:
+        _step_round(time, _HOUR_S, policy.snap_seconds)
+    reservation = [ln for ln in lines if ln.category == "reservation" and ln.dimension == TIME and ln.comp]
+    _step_round(reservation, _HOUR_S, policy.snap_seconds)
+
+
+def _combined_round(lines: list[_Line], target: _Line, snap: bool) -> None:
+    """Like _step_round but the step comes from the chronologically last line, the extra goes to target."""
+    last = max(lines, key=lambda ln: (ln.period, ln.category == "parking"))
+    assert last.comp is not None
+    step = last.comp.step_size
+    total = sum((ln.volume for ln in lines), _ZERO)
+    units = total * _HOUR_S
+    units = units.to_integral_value(ROUND_HALF_EVEN) if snap else units.quantize(_NOISE)
+    if step >= 1:
+        units = (units / step).to_integral_value(ROUND_CEILING) * step
+    delta = units / _HOUR_S - total
+    if delta > 0:
+        target.billed = target.volume + delta
+
+
+def price_charging_periods(
+    tariff: Tariff,
+    periods: Sequence[ChargingPeriod],
+    *,
+    end: datetime,
+    tz: str | ZoneInfo,
+    policy: PricingPolicy = DEFAULT_POLICY,
+) -> PriceResult:
+    """Price a CDR's charging periods; `end` is the CDR end_date_time (end of the last period)."""
+    if not periods:
+        raise TariffError("charging_periods", "must contain at least one period")
+    local_zone = zone(tz)
+    unknown_ok = policy.unknown_measure_matches
+    n = len(periods)
+    for i in range(1, n):
+        if periods[i].start_date_time < periods[i - 1].start_date_time:
+            raise TariffError(
+                f"charging_periods[{i}].start_date_time", "must not be before the previous period"
+            )
+    if end < periods[-1].start_date_time:
+        raise TariffError("end_date_time", "must not be before the start of the last charging period")
+
+    # A period carrying RESERVATION_TIME belongs to the reservation; a CDR made only of such
+    # periods is a reservation that expired without a session (mod_cdrs: start_date_time note).
+    is_res = [any(d.type == "RESERVATION_TIME" for d in p.dimensions) for p in periods]
+    expired = all(is_res)
+    lines: list[_Line] = []
+    energy_total = time_total = parking_total = _ZERO
+    has_time_dims = False
+    flat_done: dict[str | None, bool] = {}
+    origin: dict[str | None, datetime] = {}
+    energy_so_far = _ZERO
+
+    for i, period in enumerate(periods):
+        start = period.start_date_time
+        kind = (RESERVATION_EXPIRES if expired else RESERVATION) if is_res[i] else None
+        base = origin.setdefault(kind, start)
+        energy = tvol = pvol = rvol = None
+        min_p = max_p = min_c = max_c = None
+        for d in period.dimensions:
+            t = d.type
+            if t == ENERGY:
+                energy = d.volume
+            elif t == TIME:
+                tvol = d.volume
+            elif t == PARKING_TIME:
+                pvol = d.volume
+            elif t == "RESERVATION_TIME":
+                rvol = d.volume
+            elif t == "MIN_POWER":
+                min_p = d.volume
+            elif t == "MAX_POWER":
+                max_p = d.volume
+            elif t == "MIN_CURRENT":
+                min_c = d.volume
+            elif t == "MAX_CURRENT":
+                max_c = d.volume
+        if min_p is None and max_p is None and policy.average_power and energy is not None:
+            if tvol:
+                min_p = max_p = energy / tvol
+            elif pvol is not None:
+                min_p = max_p = _ZERO
+        local = start.astimezone(local_zone)
+        delta = start - base
+        ctx = MatchContext(
+            local.date(),
+            local.weekday(),
+            local.hour * 3600 + local.minute * 60 + local.second,
+            energy_so_far,
+            (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds,
+            min_p,
+            max_p,
+            min_c,
+            max_c,
+            kind,
+        )
+        scan = tariff.scan[kind]
+        cache: dict[int, bool] = {}
+        if not flat_done.get(kind):
+            el, comp = _first_match(scan[FLAT], ctx, cache, unknown_ok)
+            if comp is not None:
+                flat_done[kind] = True
+                cat = "fixed" if kind is None else "reservation"
+                lines.append(_Line(i, start, cat, FLAT, Decimal(1), el, comp))
+        if kind is None:
+            for dim, vol in ((ENERGY, energy), (TIME, tvol), (PARKING_TIME, pvol)):
+                if vol:
+                    el, comp = _first_match(scan[dim], ctx, cache, unknown_ok)
+                    lines.append(_Line(i, start, _CATEGORY[dim], dim, vol, el, comp))
+            if energy is not None:
+                energy_total += energy
+                energy_so_far += energy
+            if tvol is not None:
+                time_total += tvol
+                has_time_dims = True
+            if pvol is not None:
+                parking_total += pvol
+                has_time_dims = True
+        elif rvol:
+            # Reservation time is priced by the TIME component of a reservation element.
+            el, comp = _first_match(scan[TIME], ctx, cache, unknown_ok)
+            lines.append(_Line(i, start, "reservation", TIME, rvol, el, comp))
+
+    _apply_steps(lines, policy)
+    if not has_time_dims:
+        first = origin.get(None, periods[0].start_date_time)
+        span = end - first
+        time_total = (
+            Decimal((span.days * 86400 + span.seconds) * 1_000_000 + span.microseconds) / _US_PER_HOUR
+        )
+    return _finish(tariff, lines, policy, energy_total, time_total, parking_total, periods[0].start_date_time)
+
+
+def _finish(
+    tariff: Tariff,
+    work: list[_Line],
+    policy: PricingPolicy,
+    energy_total: Decimal,
+    time_total: Decimal,
+    parking_total: Decimal,
+    session_start: datetime,
+) -> PriceResult:
+    per_line = policy.round_at == "line"
+    money = policy.money
+    zero_known = policy.zero_cost_vat_known
+    sums: dict[str, list[Any]] = {}  # category -> [excl, incl | None]
+    out: list[PricedLine] = []
+    for ln in work:
+        comp = ln.comp
+        if comp is None:
+            out.append(
+                PricedLine(
+                    ln.period,
+                    ln.start,
+                    ln.category,
+                    ln.dimension,
+                    ln.volume,
+                    ln.billed,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                )
+            )
+            continue
+        excl = ln.billed * comp.price
+        pi = comp.price_incl_vat
+        if pi is None and zero_known and not comp.price:
+            pi = _ZERO
+        incl = None if pi is None else ln.billed * pi
+        if per_line:
+            excl = money(excl)
+            incl = None if incl is None else money(incl)
+        acc = sums.get(ln.category)
+        if acc is None:
+            sums[ln.category] = [excl, incl]
+        else:
+            acc[0] += excl
+            acc[1] = None if acc[1] is None or incl is None else acc[1] + incl
+        assert ln.element is not None
+        out.append(
+            PricedLine(
+                ln.period, ln.start, ln.category, ln.dimension, ln.volume, ln.billed,
+                ln.element.index, comp.price, comp.vat, comp.step_size, Price(excl, incl),
+            )
+        )  # fmt: skip
+    cats: dict[str, Price] = {}
+    total_excl = _ZERO
+    total_incl: Decimal | None = _ZERO
+    for cat, (excl, incl) in sums.items():
+        total_excl += excl
+        total_incl = None if total_incl is None or incl is None else total_incl + incl
+        cats[cat] = Price(money(excl), None if incl is None else money(incl))
+    if policy.round_at == "dimension":
+        total_excl = sum((p.excl_vat for p in cats.values()), _ZERO)
+        incls = [p.incl_vat for p in cats.values()]
+        total_incl = (
+            None if any(v is None for v in incls) else sum((v for v in incls if v is not None), _ZERO)
+        )
+    total_excl = money(total_excl)
+    total_incl = None if total_incl is None else money(total_incl)
+    bounded_excl, bounded_incl = _bounds(tariff, total_excl, total_incl)
+    adjustment = None
+    if bounded_excl != total_excl or bounded_incl != total_incl:
+        adj_incl = None if bounded_incl is None or total_incl is None else bounded_incl - total_incl
+        adjustment = Price(bounded_excl - total_excl, adj_incl)
+    totals = CdrTotals(
+        total_energy=energy_total,
+        total_time=time_total,
+        total_parking_time=parking_total,
+        total_cost=Price(bounded_excl, bounded_incl),
+        total_energy_cost=cats.get("energy"),
+        total_time_cost=cats.get("time"),
+        total_parking_cost=cats.get("parking"),
+        total_fixed_cost=cats.get("fixed"),
+        total_reservation_cost=cats.get("reservation"),
+    )
+    warnings = []
+    if tariff.start_date_time is not None and session_start < tariff.start_date_time:
+        warnings.append("tariff start_date_time is after the session start")
+    if tariff.end_date_time is not None and session_start > tariff.end_date_time:
+        warnings.append("tariff end_date_time is before the session start")
+    return PriceResult(totals, tuple(out), tariff.currency, adjustment, tuple(warnings), policy.name)
+
+
+def _bounds(tariff: Tariff, excl: Decimal, incl: Decimal | None) -> tuple[Decimal, Decimal | None]:
+    """min_price/max_price apply to excl. and incl. VAT separately (Tariff object notes)."""
+    lo, hi = tariff.min_price, tariff.max_price
+    if lo is not None:
+        excl = max(excl, lo.excl_vat)
+        if incl is not None and lo.incl_vat is not None:
+            incl = max(incl, lo.incl_vat)
+    if hi is not None:
+        excl = min(excl, hi.excl_vat)
+        if incl is not None and hi.incl_vat is not None:
+            incl = min(incl, hi.incl_vat)
+    return excl, incl
+
+
+def price_cdr(
+    tariff: Tariff,
+    cdr: Mapping[str, Any],
+    *,
+    tz: str | ZoneInfo,
+    policy: PricingPolicy = DEFAULT_POLICY,
+) -> PriceResult:
+    """Price a (partial) CDR: start_date_time, end_date_time, currency and charging_periods suffice."""
+    if not isinstance(cdr, Mapping):
+        raise TariffError("cdr", "must be a JSON object")
+    start = parse_cdr_time(cdr, "start_date_time")
+    end = parse_cdr_time(cdr, "end_date_time")
+    if end < start:
+        raise TariffError("end_date_time", "must not be before start_date_time")
+    currency = cdr.get("currency")
+    if not isinstance(currency, str):
+        raise TariffError("currency", "is required")
+    if currency != tariff.currency:
+        raise TariffError("currency", f"{currency} differs from the tariff currency {tariff.currency}")
+    periods = parse_charging_periods(cdr.get("charging_periods"))
+    if periods[0].start_date_time < start:
+        raise TariffError("charging_periods[0].start_date_time", "must not be before the CDR start_date_time")
+    return price_charging_periods(tariff, periods, end=end, tz=tz, policy=policy)

@@ -1,0 +1,59 @@
+"""The choices OCPI 2.2.1 leaves open (or states inconsistently), made explicit and named."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
+
+RoundAt = Literal["line", "dimension", "total"]
+TimeStep = Literal["parking", "combined"]
+
+
+@dataclass(frozen=True, slots=True)
+class PricingPolicy:
+    """How to turn a tariff plus charging periods into money.
+
+    DEFAULT_POLICY ("default"):
+    - decimals=4, rounding=ROUND_HALF_UP: OCPI numbers "use 4 decimals" (types, number) and the
+      spec examples quote amounts such as 12.375 that 2 decimals would lose;
+    - round_at="dimension": line costs stay exact, each total_*_cost is rounded once and
+      total_cost is the sum of the rounded dimension totals (so a CDR adds up). "line" rounds every
+      breakdown line first; "total" rounds total_cost from the exact sum;
+    - time_step="parking": when TIME and PARKING_TIME are both priced, step_size rounds only the
+      total parking duration (mod_cdrs step_size text and its 21+16 min example, tariff example 4).
+      "combined" rounds charging+parking time together and bills the rest as parking, which is what
+      the tariff_14 element-switching examples compute; the spec is not consistent here;
+    - zero_cost_vat_known=True: a component with price 0 and no `vat` contributes 0 incl. VAT
+      instead of making incl_vat unknown (the free-of-charge example omits VAT "as it is not
+      necessary");
+    - unknown_measure_matches=False: a power/current restriction does not match a period that
+      carries neither the measure nor enough data to derive it (later elements/fallback apply);
+    - average_power=True: a period without MIN_POWER/MAX_POWER is judged by ENERGY / TIME;
+    - snap_seconds=True: time volumes (hours, 4 decimals in CDRs = 0.36 s resolution) are snapped
+      to whole seconds before step_size rounding, so 0.1167 h does not become an extra minute;
+    - volume_decimals=4: decimals of total_energy/total_time/total_parking_time in `to_ocpi`.
+    """
+
+    name: str = "default"
+    decimals: int = 4
+    rounding: str = ROUND_HALF_UP
+    round_at: RoundAt = "dimension"
+    time_step: TimeStep = "parking"
+    zero_cost_vat_known: bool = True
+    unknown_measure_matches: bool = False
+    average_power: bool = True
+    snap_seconds: bool = True
+    volume_decimals: int = 4
+
+    @property
+    def quantum(self) -> Decimal:
+        return Decimal(1).scaleb(-self.decimals)
+
+    def money(self, value: Decimal) -> Decimal:
+        return value.quantize(self.quantum, rounding=self.rounding)
+
+
+DEFAULT_POLICY = PricingPolicy()
+COMBINED_TIME_STEP_POLICY = replace(DEFAULT_POLICY, name="combined-time-step", time_step="combined")
+POLICIES: dict[str, PricingPolicy] = {p.name: p for p in (DEFAULT_POLICY, COMBINED_TIME_STEP_POLICY)}

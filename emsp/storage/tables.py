@@ -1,0 +1,178 @@
+"""SQLAlchemy 2.0 typed ORM tables. Raw OCPI JSON (text) is kept beside the canonical columns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Boolean, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from emsp.storage.types import DecimalText, UtcDateTime
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class PartnerRow(Base):
+    __tablename__ = "partners"
+    partner_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_a: Mapped[str | None] = mapped_column(String(64), index=True)  # None once used (spec: thrown away)
+    token_b: Mapped[str | None] = mapped_column(String(64))  # theirs: we send it on calls to them
+    token_c: Mapped[str | None] = mapped_column(String(64), index=True)  # ours: they send it to us
+    registered: Mapped[bool] = mapped_column(Boolean, default=False)
+    versions_url: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[str | None] = mapped_column(String(16))
+    roles_json: Mapped[str] = mapped_column(Text, default="[]")
+    endpoints_json: Mapped[str] = mapped_column(Text, default="[]")
+    endpoints_status: Mapped[str] = mapped_column(String(32), default="none")  # none|fetching|ok|failed
+
+
+class CounterRow(Base):
+    """Deterministic id generation that survives a restart on a file/PostgreSQL database."""
+
+    __tablename__ = "counters"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LocationRow(Base):
+    __tablename__ = "locations"
+    __table_args__ = (UniqueConstraint("country_code", "party_id", "location_id"),)
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    partner: Mapped[str] = mapped_column(String(64))
+    country_code: Mapped[str] = mapped_column(String(2))
+    party_id: Mapped[str] = mapped_column(String(3))
+    location_id: Mapped[str] = mapped_column(String(36))
+    time_zone: Mapped[str] = mapped_column(String(255))
+    last_updated: Mapped[datetime] = mapped_column(UtcDateTime)
+    raw: Mapped[str] = mapped_column(Text)
+
+
+class TariffRow(Base):
+    __tablename__ = "tariffs"
+    __table_args__ = (UniqueConstraint("country_code", "party_id", "tariff_id"),)
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    partner: Mapped[str] = mapped_column(String(64))
+    country_code: Mapped[str] = mapped_column(String(2))
+    party_id: Mapped[str] = mapped_column(String(3))
+    tariff_id: Mapped[str] = mapped_column(String(36))
+    currency: Mapped[str] = mapped_column(String(3))
+    last_updated: Mapped[datetime] = mapped_column(UtcDateTime)
+    raw: Mapped[str] = mapped_column(Text)
+
+
+class SessionRow(Base):
+    __tablename__ = "sessions"
+    __table_args__ = (UniqueConstraint("country_code", "party_id", "session_id"),)
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    partner: Mapped[str] = mapped_column(String(64))
+    country_code: Mapped[str] = mapped_column(String(2))
+    party_id: Mapped[str] = mapped_column(String(3))
+    session_id: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(16))
+    token_uid: Mapped[str] = mapped_column(String(36))
+    contract_id: Mapped[str] = mapped_column(String(36))
+    authorization_reference: Mapped[str | None] = mapped_column(String(36))
+    location_id: Mapped[str] = mapped_column(String(36))
+    kwh: Mapped[Decimal] = mapped_column(DecimalText)
+    start: Mapped[datetime] = mapped_column(UtcDateTime)
+    end: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_updated: Mapped[datetime] = mapped_column(UtcDateTime)
+    raw: Mapped[str] = mapped_column(Text)
+
+
+class CdrRow(Base):
+    __tablename__ = "cdrs"
+    __table_args__ = (UniqueConstraint("country_code", "party_id", "cdr_id"),)
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    partner: Mapped[str] = mapped_column(String(64))
+    country_code: Mapped[str] = mapped_column(String(2))
+    party_id: Mapped[str] = mapped_column(String(3))
+    cdr_id: Mapped[str] = mapped_column(String(39))
+    session_id: Mapped[str | None] = mapped_column(String(36))
+    token_uid: Mapped[str] = mapped_column(String(36))
+    contract_id: Mapped[str] = mapped_column(String(36))
+    authorization_reference: Mapped[str | None] = mapped_column(String(36))
+    location_id: Mapped[str] = mapped_column(String(36))
+    currency: Mapped[str] = mapped_column(String(3))
+    total_energy: Mapped[Decimal] = mapped_column(DecimalText)
+    total_cost_excl: Mapped[Decimal] = mapped_column(DecimalText)
+    total_cost_incl: Mapped[Decimal | None] = mapped_column(DecimalText)
+    start: Mapped[datetime] = mapped_column(UtcDateTime)
+    end: Mapped[datetime] = mapped_column(UtcDateTime)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    credit: Mapped[bool] = mapped_column(Boolean, default=False)
+    raw: Mapped[str] = mapped_column(Text)
+
+
+class DuplicateCdrRow(Base):
+    __tablename__ = "duplicate_cdrs"
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    partner: Mapped[str] = mapped_column(String(64))
+    country_code: Mapped[str] = mapped_column(String(2))
+    party_id: Mapped[str] = mapped_column(String(3))
+    cdr_id: Mapped[str] = mapped_column(String(39))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    identical: Mapped[bool] = mapped_column(Boolean)
+
+
+class TokenRow(Base):
+    """Our own tokens (the eMSP is the data owner)."""
+
+    __tablename__ = "tokens"
+    __table_args__ = (UniqueConstraint("uid", "type"),)
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uid: Mapped[str] = mapped_column(String(36))
+    type: Mapped[str] = mapped_column(String(16))
+    contract_id: Mapped[str] = mapped_column(String(36))
+    valid: Mapped[bool] = mapped_column(Boolean)
+    whitelist: Mapped[str] = mapped_column(String(16))
+    issuer: Mapped[str] = mapped_column(String(64))
+    has_credit: Mapped[bool] = mapped_column(Boolean, default=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    allowed_locations_json: Mapped[str | None] = mapped_column(Text)  # None: anywhere
+    last_updated: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AuthorizationRow(Base):
+    __tablename__ = "authorizations"
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    partner: Mapped[str] = mapped_column(String(64))
+    token_uid: Mapped[str] = mapped_column(String(36))
+    token_type: Mapped[str] = mapped_column(String(16))
+    result: Mapped[str] = mapped_column(String(16))
+    authorization_reference: Mapped[str | None] = mapped_column(String(36))
+    location_id: Mapped[str | None] = mapped_column(String(36))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class InvoiceLineRow(Base):
+    __tablename__ = "invoice_lines"
+    __table_args__ = (UniqueConstraint("country_code", "party_id", "cdr_id"),)  # one line per CDR
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    partner: Mapped[str] = mapped_column(String(64))
+    country_code: Mapped[str] = mapped_column(String(2))
+    party_id: Mapped[str] = mapped_column(String(3))
+    cdr_id: Mapped[str] = mapped_column(String(39))
+    session_id: Mapped[str | None] = mapped_column(String(36))
+    token_uid: Mapped[str] = mapped_column(String(36))
+    contract_id: Mapped[str] = mapped_column(String(36))
+    currency: Mapped[str] = mapped_column(String(3))
+    energy_kwh: Mapped[Decimal] = mapped_column(DecimalText)
+    amount_excl_vat: Mapped[Decimal | None] = mapped_column(DecimalText)
+    amount_incl_vat: Mapped[Decimal | None] = mapped_column(DecimalText)
+    cpo_excl_vat: Mapped[Decimal] = mapped_column(DecimalText)
+    cpo_incl_vat: Mapped[Decimal | None] = mapped_column(DecimalText)
+    delta_excl_vat: Mapped[Decimal | None] = mapped_column(DecimalText)
+    tariff_id: Mapped[str | None] = mapped_column(String(36))
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ProcessedEventRow(Base):
+    """Idempotency keys of bus handler effects already applied."""
+
+    __tablename__ = "processed_events"
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)

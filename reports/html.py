@@ -1,0 +1,219 @@
+"""Self-contained static HTML report: one page, inline CSS, no JS, no external assets.
+
+Plots are PNG files next to `report.html` (relative `<img src>`), so the run directory can be
+archived or served as is. Every value from the records is escaped: token uids, ids and details
+come from partners and simulators and must never become markup.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from reports import plots, tables
+from reports.load import RunRecords, load_run
+
+REPORT_FILE = "report.html"
+MAX_SESSION_ROWS = 500
+
+
+@dataclass(frozen=True)
+class Plot:
+    file: str
+    title: str
+
+
+PLOT_SESSIONS = Plot("plot_sessions_over_time.png", "Sessions over time")
+PLOT_LATENCY = Plot("plot_authorization_latency.png", "Authorization latency")
+PLOT_ENERGY = Plot("plot_energy.png", "Energy per session: truth vs CDR")
+PLOTS: tuple[Plot, ...] = (PLOT_SESSIONS, PLOT_LATENCY, PLOT_ENERGY)
+
+
+def write_report(run_dir: Path, *, max_session_rows: int = MAX_SESSION_ROWS) -> Path:
+    """Write report.html and its PNG plots into `run_dir`; return the report's path."""
+    run_dir = Path(run_dir)
+    records = load_run(run_dir)
+    write_plots(records, run_dir)
+    out = run_dir / REPORT_FILE
+    out.write_text(render_report(records, max_session_rows=max_session_rows), encoding="utf-8")
+    return out
+
+
+def write_plots(records: RunRecords, out_dir: Path) -> list[Path]:
+    auth = records.summary.get("authorizations")
+    latency = auth.get("latency_ms") if isinstance(auth, dict) else None
+    marks = latency if isinstance(latency, dict) else None
+    return [
+        plots.plot_sessions_over_time(records.sessions, out_dir / PLOT_SESSIONS.file),
+        plots.plot_authorization_latency(records.authorizations, out_dir / PLOT_LATENCY.file, marks=marks),
+        plots.plot_energy(records.sessions, out_dir / PLOT_ENERGY.file),
+    ]
+
+
+def render_report(records: RunRecords, *, max_session_rows: int = MAX_SESSION_ROWS) -> str:
+    """The page as a string (pure: the plots are referenced by file name, not read)."""
+    summary = records.summary
+    scenario, seed, runtime = (str(summary.get(k, "?")) for k in ("scenario", "seed", "runtime"))
+    title = f"emsp-bench report: {scenario} (seed {seed}, {runtime})"
+    sessions = records.sessions
+    mismatched = tables.mismatches(sessions)
+    body = [
+        f"<h1>{_e(title)}</h1>",
+        f'<p class="meta">{_e(_period(summary))}</p>',
+        _banner(summary),
+        _section("Key figures", _table(tables.kpi_table(summary))),
+        _section("Reconciliation", _reconciliation(summary, sessions)),
+        _section("Expectations", _expectations(summary)),
+        _section("Per CPO", _table(tables.per_cpo(sessions))),
+        _section("Authorizations per partner", _table(tables.authorization_results(records.authorizations))),
+        _section("Plots", _plots()),
+        _section("Wire messages (trace.jsonl)", _table(records.trace_counts)),
+        _section(
+            f"Mismatched sessions ({len(mismatched)})",
+            _capped(mismatched, max_session_rows, "mismatched sessions", row_bad=_is_mismatch),
+        ),
+        _section(
+            f"All sessions ({len(sessions)})",
+            _capped(
+                tables.sessions_mismatches_first(sessions), max_session_rows, "sessions", row_bad=_is_mismatch
+            ),
+        ),
+    ]
+    return _PAGE.format(title=_e(title), css=_CSS, body="\n".join(body))
+
+
+def _is_mismatch(row: pd.Series) -> bool:
+    return bool(row.get("class") != tables.MATCHED)
+
+
+def _banner(summary: dict[str, Any]) -> str:
+    exp = tables.expectations_table(summary)
+    verdict = tables.expectations_verdict(summary)
+    if verdict is None:
+        return '<div class="banner none">NO EXPECTATIONS: the scenario defines none</div>'
+    failed = int((~exp["passed"]).sum())
+    if verdict:
+        return f'<div class="banner pass">PASS: all {len(exp)} expectations held</div>'
+    return f'<div class="banner fail">FAIL: {failed} of {len(exp)} expectations failed</div>'
+
+
+def _reconciliation(summary: dict[str, Any], sessions: pd.DataFrame) -> str:
+    counts = tables.reconciliation_counts(summary, sessions)
+    note = (
+        "<p class=note><code>count</code> is from summary.json, <code>rows</code> from "
+        "reconciliation.csv; they should agree.</p>"
+    )
+    return (
+        _table(counts, row_bad=lambda r: r["class"] != tables.MATCHED and bool(r["count"] or r["rows"]))
+        + note
+    )
+
+
+def _expectations(summary: dict[str, Any]) -> str:
+    exp = tables.expectations_table(summary)
+    if exp.empty:
+        return "<p class=note>None.</p>"
+    exp = exp.assign(passed=exp["passed"].map(lambda p: "PASS" if p else "FAIL"))
+    return _table(exp, row_bad=lambda r: r["passed"] == "FAIL")
+
+
+def _plots() -> str:
+    figures = (
+        f'<figure><img src="{_e(p.file)}" alt="{_e(p.title)}" width="800" height="450">'
+        f"<figcaption>{_e(p.title)}</figcaption></figure>"
+        for p in PLOTS
+    )
+    return "\n".join(figures)
+
+
+def _capped(df: pd.DataFrame, limit: int, what: str, *, row_bad: Callable[[pd.Series], bool]) -> str:
+    if len(df) <= limit:
+        return _table(df, row_bad=row_bad)
+    note = f"<p class=note>Showing the first {limit} of {len(df)} {_e(what)}; reconciliation.csv has all.</p>"
+    return note + _table(df.head(limit), row_bad=row_bad)
+
+
+def _table(df: pd.DataFrame, *, row_bad: Callable[[pd.Series], bool] | None = None) -> str:
+    if df.empty:
+        return "<p class=note>No data.</p>"
+    head = "".join(f"<th>{_e(str(col))}</th>" for col in df.columns)
+    rows = []
+    for _, row in df.iterrows():
+        cells = "".join(_cell(value) for value in row.tolist())
+        cls = ' class="bad"' if row_bad is not None and row_bad(row) else ""
+        rows.append(f"<tr{cls}>{cells}</tr>")
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return f'<div class="scroll">{table}</div>'
+
+
+def _cell(value: Any) -> str:
+    numeric = isinstance(value, Decimal | int | float) and not isinstance(value, bool)
+    cls = ' class="num"' if numeric else ""
+    return f"<td{cls}>{_e(fmt(value))}</td>"
+
+
+def fmt(value: Any) -> str:
+    """Display text of a table cell: Decimals verbatim (scale kept), times ISO UTC, unknown empty."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.6g}"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    return str(value)
+
+
+def _period(summary: dict[str, Any]) -> str:
+    start, end = summary.get("started_at", ""), summary.get("ended_at", "")
+    return f"Scenario time {start} to {end}" if start or end else ""
+
+
+def _section(title: str, content: str) -> str:
+    return f"<section><h2>{_e(title)}</h2>\n{content}\n</section>"
+
+
+def _e(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+_CSS = "\n".join(
+    (
+        "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:1.5rem;color:#222}",
+        "h1{font-size:1.5rem;margin-bottom:.2rem} h2{font-size:1.15rem;margin-top:2rem}",
+        ".meta,.note{color:#666;font-size:.9rem}",
+        ".banner{padding:.7rem 1rem;font-weight:600;border-radius:4px;margin:1rem 0}",
+        ".pass{background:#dff3e3;color:#135c25} .fail{background:#fbe0e0;color:#8a1414}",
+        ".none{background:#eee;color:#444}",
+        ".scroll{overflow-x:auto}",
+        "table{border-collapse:collapse;font-size:.85rem}",
+        "th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;white-space:nowrap}",
+        "th{background:#f4f4f4} td.num{text-align:right;font-variant-numeric:tabular-nums}",
+        "tr.bad td{background:#fff1f0}",
+        "figure{display:inline-block;margin:0 1rem 1rem 0} img{max-width:100%;height:auto}",
+    )
+)
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+<style>
+{css}
+</style>
+</head>
+<body>
+{body}
+</body>
+</html>
+"""

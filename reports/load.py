@@ -1,0 +1,181 @@
+"""Read a run directory's records (the files the runner writes) into typed tables.
+
+Only the files named in the run-directory contract are read; nothing here imports the bench,
+simulators or eMSP, so a report can be rebuilt from an archived run directory alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+SUMMARY_FILE = "summary.json"
+SESSIONS_FILE = "reconciliation.csv"
+AUTHORIZATIONS_FILE = "authorizations.csv"
+TRACE_FILE = "trace.jsonl"
+
+SESSION_COLUMNS: tuple[str, ...] = (
+    "session_key",
+    "cpo",
+    "station_id",
+    "connector_id",
+    "token_uid",
+    "transaction_id",
+    "session_id",
+    "cdr_id",
+    "plugged_at",
+    "started_at",
+    "ended_at",
+    "truth_energy_kwh",
+    "cdr_energy_kwh",
+    "invoiced_energy_kwh",
+    "truth_cost",
+    "cdr_cost",
+    "invoiced_cost",
+    "currency",
+    "class",
+    "detail",
+)
+SESSION_TIME_COLUMNS: tuple[str, ...] = ("plugged_at", "started_at", "ended_at")
+# Money and energy stay Decimal (object column, None where unknown) so sums are exact.
+SESSION_DECIMAL_COLUMNS: tuple[str, ...] = (
+    "truth_energy_kwh",
+    "cdr_energy_kwh",
+    "invoiced_energy_kwh",
+    "truth_cost",
+    "cdr_cost",
+    "invoiced_cost",
+)
+AUTHORIZATION_COLUMNS: tuple[str, ...] = ("at", "partner", "token_uid", "result", "latency_ms")
+TRACE_COUNT_COLUMNS: tuple[str, ...] = ("proto", "src", "dst", "messages")
+
+
+class RunRecordsError(ValueError):
+    """A run record is missing or malformed; the message names the file and the reason."""
+
+
+@dataclass(frozen=True)
+class RunRecords:
+    run_dir: Path
+    summary: dict[str, Any]
+    sessions: pd.DataFrame
+    authorizations: pd.DataFrame
+    # Messages per (proto, src, dst) from trace.jsonl; empty when there is no trace.
+    trace_counts: pd.DataFrame = field(default_factory=lambda: empty_frame(TRACE_COUNT_COLUMNS))
+
+
+def load_run(run_dir: Path, *, trace: bool = True) -> RunRecords:
+    """Load a run directory. Only summary.json is mandatory; absent CSVs give empty tables."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunRecordsError(f"{run_dir}: not a directory (expected a run directory)")
+    trace_path = run_dir / TRACE_FILE
+    return RunRecords(
+        run_dir=run_dir,
+        summary=load_summary(run_dir / SUMMARY_FILE),
+        sessions=load_sessions(run_dir / SESSIONS_FILE),
+        authorizations=load_authorizations(run_dir / AUTHORIZATIONS_FILE),
+        trace_counts=count_trace(trace_path) if trace else empty_frame(TRACE_COUNT_COLUMNS),
+    )
+
+
+def load_summary(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise RunRecordsError(f"{path}: summary.json not found; is {path.parent} a complete run directory?")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise RunRecordsError(f"{path}: invalid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise RunRecordsError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def load_sessions(path: Path) -> pd.DataFrame:
+    """reconciliation.csv: text columns as str ('' where unknown), times UTC, money/energy Decimal."""
+    if not path.is_file():
+        return empty_frame(SESSION_COLUMNS)
+    df = _read_text_csv(path, SESSION_COLUMNS)
+    for col in SESSION_TIME_COLUMNS:
+        df[col] = _parse_times(df[col], path, col)
+    for col in SESSION_DECIMAL_COLUMNS:
+        df[col] = _parse_decimals(df[col], path, col)
+    return df
+
+
+def load_authorizations(path: Path) -> pd.DataFrame:
+    """authorizations.csv (optional): `at` UTC, `latency_ms` float (a measurement, not money)."""
+    if not path.is_file():
+        return empty_frame(AUTHORIZATION_COLUMNS)
+    df = _read_text_csv(path, AUTHORIZATION_COLUMNS)
+    df["at"] = _parse_times(df["at"], path, "at")
+    latency = pd.to_numeric(df["latency_ms"].replace("", None), errors="coerce")
+    bad = latency.isna() & (df["latency_ms"] != "")
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0])
+        raise RunRecordsError(
+            f"{path}: column latency_ms, data row {row + 1}: not a number: {df['latency_ms'].iloc[row]!r}"
+        )
+    df["latency_ms"] = latency.astype("float64")
+    return df
+
+
+def count_trace(path: Path) -> pd.DataFrame:
+    """Messages per (proto, src, dst). Streams the file: traces run to 100k+ lines."""
+    if not path.is_file():
+        return empty_frame(TRACE_COUNT_COLUMNS)
+    counts: Counter[tuple[str, str, str]] = Counter()
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                msg = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise RunRecordsError(f"{path}: line {lineno}: invalid JSON: {exc}") from exc
+            counts[(str(msg.get("proto", "")), str(msg.get("src", "")), str(msg.get("dst", "")))] += 1
+    # Sorted so the table (and the report) does not depend on first-seen order.
+    rows = [(*key, n) for key, n in sorted(counts.items())]
+    return pd.DataFrame(rows, columns=list(TRACE_COUNT_COLUMNS))
+
+
+def empty_frame(columns: tuple[str, ...]) -> pd.DataFrame:
+    return pd.DataFrame({col: pd.Series([], dtype=object) for col in columns})
+
+
+def _read_text_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
+    # dtype=str + keep_default_na=False: ids like "007" or "NA" stay verbatim; unknown cells are "".
+    df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    missing = [col for col in required if col not in df.columns]
+    if missing:
+        raise RunRecordsError(f"{path}: missing column(s): {', '.join(missing)}")
+    return df
+
+
+def _parse_times(values: pd.Series, path: Path, col: str) -> pd.Series:
+    try:
+        return pd.to_datetime(values.replace("", None), utc=True, format="ISO8601")
+    except (ValueError, TypeError) as exc:
+        raise RunRecordsError(f"{path}: column {col}: not an ISO-8601 time: {exc}") from exc
+
+
+def _parse_decimals(values: pd.Series, path: Path, col: str) -> pd.Series:
+    parsed: list[Decimal | None] = []
+    for row, text in enumerate(values.tolist()):
+        if text == "":
+            parsed.append(None)
+            continue
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            value = Decimal("NaN")
+        if not value.is_finite():
+            raise RunRecordsError(f"{path}: column {col}, data row {row + 1}: not a decimal number: {text!r}")
+        parsed.append(value)
+    return pd.Series(parsed, index=values.index, dtype=object, name=col)

@@ -1,0 +1,232 @@
+"""The OCPP side of a mock CPO: a sans-IO CSMS for OCPP 1.6J and 2.0.1 stations.
+
+It answers at once everything but Authorize, whose answer waits for the CPO's OCPI side (the eMSP's
+real-time authorization) through `on_authorization`. What it observes comes out as events. An invalid
+frame is answered with a CALLERROR (or dropped, for an invalid answer) and never raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from emsp.timeutil import format_utc, parse_utc
+from simulators.cpo.events import (
+    AuthorizationRequested,
+    ChargingStateChanged,
+    ConnectorStatusChanged,
+    CsmsEvent,
+    MeterSampled,
+    StationBooted,
+    TransactionEnded,
+    TransactionStarted,
+)
+from simulators.ocppj import Call, Endpoint, OcppVersion, Payload
+from simulators.ocppj.meter import read_sample
+
+# Status for a token the CSMS never asked about: 1.6 has no "Unknown"; 2.0.1 C01 does.
+_UNDECIDED: Mapping[OcppVersion, str] = {"1.6": "Invalid", "2.0.1": "Unknown"}
+# What a refusal from the eMSP becomes: the token is known and not allowed -> "Invalid" in both versions.
+_REFUSED = "Invalid"
+_INFO_KEY: Mapping[OcppVersion, str] = {"1.6": "idTagInfo", "2.0.1": "idTokenInfo"}
+
+
+@dataclass(frozen=True, slots=True)
+class CsmsOutput:
+    frames: list[tuple[str, str]] = field(default_factory=list)  # (station_id, frame text)
+    events: list[CsmsEvent] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Link:
+    station_id: str
+    version: OcppVersion
+    endpoint: Endpoint
+    charging: dict[str, bool] = field(default_factory=dict)  # transaction id -> EV drawing power
+    by_connector: dict[int, str] = field(default_factory=dict)  # 1.6: connector -> transaction id
+    last_energy: dict[str, int] = field(default_factory=dict)  # transaction id -> last register
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    station_id: str
+    endpoint: Endpoint
+    unique_id: str
+    token_uid: str
+
+
+Handler = Callable[["Csms", _Link, Payload, datetime, list[CsmsEvent]], Payload]
+
+
+class Csms:
+    def __init__(self, cpo_id: str, *, heartbeat_interval_s: int = 300) -> None:
+        self.cpo_id = cpo_id
+        self.heartbeat_interval_s = heartbeat_interval_s
+        self._links: dict[str, _Link] = {}
+        self._held: dict[str, _Held] = {}
+        self._decisions: dict[str, bool] = {}  # token uid -> latest decision of the OCPI side
+        self._refs = 0
+        self._transactions = 0  # 1.6: the CSMS assigns transaction ids
+
+    def on_connected(self, station_id: str, version: OcppVersion, now: datetime) -> CsmsOutput:
+        # A reconnection starts a new OCPP-J session: a fresh endpoint, nothing in flight.
+        self._links[station_id] = _Link(station_id, version, Endpoint(f"{self.cpo_id}", version))
+        return CsmsOutput()
+
+    def on_frame(self, station_id: str, text: str, now: datetime) -> CsmsOutput:
+        link = self._links[station_id]
+        incoming = link.endpoint.receive(text)
+        frames = list(incoming.replies)
+        events: list[CsmsEvent] = []
+        call = incoming.message
+        if isinstance(call, Call) and call.action == "Authorize":
+            self._hold(link, call, now, events)  # answered by on_authorization
+        elif isinstance(call, Call):
+            handler = _HANDLERS[link.version].get(call.action)
+            if handler is None:
+                # Schema-known action this CSMS does not handle: NotSupported (1.6 §4.2.3 table 7).
+                frames.append(link.endpoint.reply_error(call.unique_id, "NotSupported", call.action))
+            else:
+                answer = handler(self, link, call.payload, now, events)
+                frames.append(link.endpoint.reply(call.unique_id, answer))
+        frames += link.endpoint.drain()
+        return CsmsOutput([(station_id, f) for f in frames], events)
+
+    def on_authorization(self, ref: str, accepted: bool, now: datetime) -> CsmsOutput:
+        held = self._held.pop(ref)
+        self._decisions[held.token_uid] = accepted
+        link = self._links.get(held.station_id)
+        if link is None or link.endpoint is not held.endpoint:
+            return CsmsOutput()  # the station reconnected meanwhile: that CALL is gone with its session
+        status = "Accepted" if accepted else _REFUSED
+        frame = link.endpoint.reply(held.unique_id, {_INFO_KEY[link.version]: {"status": status}})
+        return CsmsOutput([(held.station_id, f) for f in [frame, *link.endpoint.drain()]])
+
+    # -- handlers shared by both versions --------------------------------------------------------
+    def _boot(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
+        events.append(StationBooted(link.station_id, link.version, now))
+        return {"currentTime": format_utc(now), "interval": self.heartbeat_interval_s, "status": "Accepted"}
+
+    def _heartbeat(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
+        return {"currentTime": format_utc(now)}
+
+    def _hold(self, link: _Link, call: Call, now: datetime, events: list[CsmsEvent]) -> None:
+        token = call.payload["idTag"] if link.version == "1.6" else call.payload["idToken"]["idToken"]
+        self._refs += 1
+        ref = f"{self.cpo_id}-A{self._refs}"
+        self._held[ref] = _Held(link.station_id, link.endpoint, call.unique_id, token)
+        events.append(AuthorizationRequested(ref, link.station_id, token, now))
+
+    def _id_info(self, version: OcppVersion, token: str) -> Payload:
+        decision = self._decisions.get(token)
+        status = _UNDECIDED[version] if decision is None else ("Accepted" if decision else _REFUSED)
+        return {"status": status}
+
+    def _samples(self, link: _Link, tx: str, values: list[Payload], events: list[CsmsEvent]) -> None:
+        for value in values:
+            energy, power = read_sample(link.version, value)
+            if energy is not None:
+                link.last_energy[tx] = energy
+                events.append(MeterSampled(link.station_id, tx, parse_utc(value["timestamp"]), energy, power))
+
+    def _charging(self, link: _Link, tx: str, charging: bool, at: datetime, events: list[CsmsEvent]) -> None:
+        if link.charging.get(tx, True) != charging:
+            events.append(ChargingStateChanged(link.station_id, tx, charging, at))
+        link.charging[tx] = charging
+
+    # -- OCPP 1.6 -------------------------------------------------------------------------------
+    def _status16(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
+        at = parse_utc(payload["timestamp"]) if "timestamp" in payload else now
+        cid, status = payload["connectorId"], payload["status"]
+        events.append(ConnectorStatusChanged(link.station_id, cid, status, at))
+        tx = link.by_connector.get(cid)
+        if tx is not None and status in ("Charging", "SuspendedEV"):
+            self._charging(link, tx, status == "Charging", at, events)
+        return {}
+
+    def _start16(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
+        self._transactions += 1
+        tx = str(self._transactions)
+        cid, token = payload["connectorId"], payload["idTag"]
+        link.by_connector[cid] = tx
+        link.charging[tx] = True
+        at = parse_utc(payload["timestamp"])
+        events.append(TransactionStarted(link.station_id, cid, tx, token, payload["meterStart"], at))
+        return {"idTagInfo": self._id_info("1.6", token), "transactionId": self._transactions}
+
+    def _meter16(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
+        tx_id = payload.get("transactionId")
+        tx = str(tx_id) if tx_id is not None else link.by_connector.get(payload["connectorId"])
+        if tx is not None:
+            self._samples(link, tx, payload["meterValue"], events)
+        return {}
+
+    def _stop16(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
+        tx = str(payload["transactionId"])
+        link.by_connector = {c: t for c, t in link.by_connector.items() if t != tx}
+        at, meter_stop = parse_utc(payload["timestamp"]), payload["meterStop"]
+        # 1.6 §6.49: an absent reason means "Local".
+        events.append(TransactionEnded(link.station_id, tx, at, meter_stop, payload.get("reason", "Local")))
+        return {"idTagInfo": self._id_info("1.6", payload["idTag"])} if "idTag" in payload else {}
+
+    # -- OCPP 2.0.1 ------------------------------------------------------------------------------
+    def _meter201(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
+        return {}  # 2.0.1 MeterValues carry no transaction (those go in TransactionEvent): nothing to report
+
+    def _status201(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
+        at = parse_utc(payload["timestamp"])
+        events.append(
+            ConnectorStatusChanged(link.station_id, payload["evseId"], payload["connectorStatus"], at)
+        )
+        return {}
+
+    def _transaction_event(
+        self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]
+    ) -> Payload:
+        info, kind = payload["transactionInfo"], payload["eventType"]
+        tx, at = info["transactionId"], parse_utc(payload["timestamp"])
+        values: list[Payload] = payload.get("meterValue", [])
+        state = info.get("chargingState")
+        if kind == "Started":
+            token = payload.get("idToken", {}).get("idToken", "")
+            start = next((e for e in (read_sample("2.0.1", v)[0] for v in values) if e is not None), 0)
+            link.charging[tx] = state in (None, "Charging")
+            link.last_energy[tx] = start
+            evse = payload.get("evse", {}).get("id", 0)
+            events.append(TransactionStarted(link.station_id, evse, tx, token, start, at))
+        elif kind == "Updated":
+            if state is not None:
+                self._charging(link, tx, state == "Charging", at, events)
+            self._samples(link, tx, values, events)
+        else:
+            stops = [e for e in (read_sample("2.0.1", v)[0] for v in values) if e is not None]
+            meter_stop = stops[-1] if stops else link.last_energy.get(tx, 0)
+            # 2.0.1 TransactionType.stoppedReason: may only be omitted when the reason is "Local".
+            events.append(
+                TransactionEnded(link.station_id, tx, at, meter_stop, info.get("stoppedReason", "Local"))
+            )
+        if "idToken" in payload:
+            return {"idTokenInfo": self._id_info("2.0.1", payload["idToken"]["idToken"])}
+        return {}
+
+
+_COMMON: dict[str, Handler] = {
+    "BootNotification": Csms._boot,
+    "Heartbeat": Csms._heartbeat,
+}
+_HANDLERS: Mapping[OcppVersion, Mapping[str, Handler]] = {
+    "1.6": {
+        **_COMMON,
+        "StatusNotification": Csms._status16,
+        "StartTransaction": Csms._start16,
+        "MeterValues": Csms._meter16,
+        "StopTransaction": Csms._stop16,
+    },
+    "2.0.1": {
+        **_COMMON,
+        "StatusNotification": Csms._status201,
+        "TransactionEvent": Csms._transaction_event,
+        "MeterValues": Csms._meter201,
+    },
+}

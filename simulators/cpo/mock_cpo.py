@@ -1,0 +1,59 @@
+"""A mock CPO: an OCPP CSMS for its stations plus the OCPI CPO role toward the eMSP, in one box.
+
+Both halves are sans-IO; this class only wires CSMS events into the OCPI role and the OCPI role's
+authorization decisions back into the CSMS. Runtimes talk to it through four inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from emsp.wire import HttpRequest, HttpResponse, OutboundRequest
+from simulators.cpo.csms import Csms, CsmsOutput
+from simulators.cpo.ocpi_cpo import CpoOutput, OcpiCpo
+from simulators.ocppj import OcppVersion
+
+
+@dataclass(slots=True)
+class MockCpoOutput:
+    frames: list[tuple[str, str]] = field(default_factory=list)  # (station id, OCPP-J text)
+    requests: list[OutboundRequest] = field(default_factory=list)
+
+
+class MockCpo:
+    def __init__(self, csms: Csms, ocpi: OcpiCpo) -> None:
+        self.cpo_id = ocpi.cpo_id
+        self.csms = csms
+        self.ocpi = ocpi
+
+    def start(self, now: datetime) -> MockCpoOutput:
+        return self._from_ocpi(self.ocpi.start(now), now)
+
+    def on_station_connected(self, station_id: str, version: OcppVersion, now: datetime) -> MockCpoOutput:
+        return self._from_csms(self.csms.on_connected(station_id, version, now), now)
+
+    def on_station_frame(self, station_id: str, text: str, now: datetime) -> MockCpoOutput:
+        return self._from_csms(self.csms.on_frame(station_id, text, now), now)
+
+    def on_ocpi_response(self, request_id: str, response: HttpResponse, now: datetime) -> MockCpoOutput:
+        return self._from_ocpi(self.ocpi.on_response(request_id, response, now), now)
+
+    def handle_ocpi(self, request: HttpRequest, now: datetime) -> HttpResponse:
+        return self.ocpi.handle(request, now)
+
+    def _from_csms(self, output: CsmsOutput, now: datetime) -> MockCpoOutput:
+        result = MockCpoOutput(frames=list(output.frames))
+        for event in output.events:
+            more = self._from_ocpi(self.ocpi.on_event(event, now), now)
+            result.frames.extend(more.frames)
+            result.requests.extend(more.requests)
+        return result
+
+    def _from_ocpi(self, output: CpoOutput, now: datetime) -> MockCpoOutput:
+        result = MockCpoOutput(requests=list(output.requests))
+        for decision in output.decisions:
+            more = self._from_csms(self.csms.on_authorization(decision.ref, decision.accepted, now), now)
+            result.frames.extend(more.frames)
+            result.requests.extend(more.requests)
+        return result

@@ -1,0 +1,86 @@
+"""Client-side OCPI plumbing for simulated parties: request headers, token encoding, envelopes."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+from emsp.wire import HttpRequest, HttpResponse, dumps, loads
+
+
+def authorization_value(token: str, encoding: str) -> str:
+    # OCPI 2.2.1 transport_and_format, "Authorization header": the token is base64-encoded;
+    # 2.1.1 (and some 2.2.1 partners in practice) send it as is.
+    if encoding == "base64":
+        return "Token " + base64.b64encode(token.encode()).decode()
+    return "Token " + token
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    http_status: int
+    status_code: int | None
+    status_message: str
+    data: Any
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.http_status < 300 and self.status_code == 1000
+
+
+def read_envelope(response: HttpResponse) -> Envelope:
+    """Parse an OCPI response envelope; anything unparseable is a failed call, not a crash."""
+    try:
+        body = loads(response.body) if response.body else None
+    except ValueError:
+        return Envelope(response.status, None, "response body is not JSON", None)
+    if not isinstance(body, dict):
+        return Envelope(response.status, None, "response body is not an OCPI envelope", None)
+    code = body.get("status_code")
+    return Envelope(
+        response.status,
+        code if isinstance(code, int) else None,
+        str(body.get("status_message") or ""),
+        body.get("data"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PartyHeaders:
+    """OCPI 2.2.1 routing headers (transport_and_format: OCPI-from/to-country-code/party-id)."""
+
+    from_country: str
+    from_party: str
+    to_country: str
+    to_party: str
+
+
+def build_request(
+    method: str,
+    url: str,
+    *,
+    token: str,
+    token_encoding: str,
+    request_id: str,
+    correlation_id: str,
+    parties: PartyHeaders | None,
+    body: Any = None,
+) -> HttpRequest:
+    headers = {
+        "Authorization": authorization_value(token, token_encoding),
+        "X-Request-ID": request_id,
+        "X-Correlation-ID": correlation_id,
+    }
+    if parties is not None:
+        headers |= {
+            "OCPI-from-country-code": parties.from_country,
+            "OCPI-from-party-id": parties.from_party,
+            "OCPI-to-country-code": parties.to_country,
+            "OCPI-to-party-id": parties.to_party,
+        }
+    text = None
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+        text = dumps(body)
+    return HttpRequest(method=method, url=url, headers=headers, body=text)

@@ -1,0 +1,38 @@
+"""What the mock CPO really did: the simulator side of the ground truth (principle 5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationRecord:
+    at: datetime
+    station_id: str
+    token_uid: str
+    result: str  # ALLOWED, NOT_ALLOWED, BLOCKED, ..., UNKNOWN (2004), ERROR_<code>
+    latency_ms: Decimal  # as the CPO saw it: request sent -> answer received
+
+
+@dataclass(frozen=True, slots=True)
+class SentCdr:
+    cdr_id: str
+    session_id: str
+    station_id: str
+    transaction_id: str
+    energy_kwh: Decimal
+    total_cost: Any  # OCPI Price object as sent, or None
+    sent_at: datetime
+
+
+@dataclass(slots=True)
+class CpoTruth:
+    registered_at: datetime | None = None
+    authorizations: list[AuthorizationRecord] = field(default_factory=list)
+    session_ids: dict[tuple[str, str], str] = field(default_factory=dict)  # (station, transaction) -> session
+    tariff_in_effect: dict[str, tuple[str, str]] = field(default_factory=dict)  # session -> (tariff id, tz)
+    cdrs: list[SentCdr] = field(default_factory=list)
+    failed_calls: list[tuple[str, str, int | None, str]] = field(default_factory=list)

@@ -1,0 +1,255 @@
+"""OCPP-J framing (RPC framework) with validation against the official JSON schemas.
+
+Every frame we emit and every frame we accept passes the schema shipped in the `ocpp` package
+(design principle 3). Remote faults raise `FrameError` carrying the CALLERROR code of the version;
+faults in our own payloads raise `LocalProtocolError` (h11's local/remote split) because they are bugs
+here, never something to answer on the wire.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from importlib import resources
+from typing import Any, Literal
+
+import fastjsonschema
+import simplejson
+
+OcppVersion = Literal["1.6", "2.0.1"]
+Payload = dict[str, Any]
+
+CALL, CALLRESULT, CALLERROR = 2, 3, 4
+
+
+def subprotocol(version: OcppVersion) -> str:
+    """WebSocket subprotocol; also the `proto` name of OCPP frames in the wire trace."""
+    return "ocpp1.6" if version == "1.6" else "ocpp2.0.1"
+
+
+# CALLERROR codes by version, as data. OCPP-J 1.6 §4.2.3 table 7 keeps two typos ("FormationViolation",
+# "OccurenceConstraintViolation"; errata 5.1/5.2: will not be fixed). OCPP 2.0.1 part 4 §4.3 fixes the
+# first only; "OccurrenceConstraintViolation" is spelled right from 2.1 on (see ocpp.exceptions). 2.0.1
+# adds RpcFrameworkError (message not a valid RPC frame) and MessageTypeNotSupported; 1.6 has neither
+# and answers both with FormationViolation.
+ErrorKind = Literal["format", "occurrence", "type", "property", "rpc", "message_type", "not_implemented"]
+ERROR_CODES: Mapping[OcppVersion, Mapping[ErrorKind, str]] = {
+    "1.6": {
+        "format": "FormationViolation",
+        "occurrence": "OccurenceConstraintViolation",
+        "type": "TypeConstraintViolation",
+        "property": "PropertyConstraintViolation",
+        "rpc": "FormationViolation",
+        "message_type": "FormationViolation",
+        "not_implemented": "NotImplemented",
+    },
+    "2.0.1": {
+        "format": "FormatViolation",
+        "occurrence": "OccurenceConstraintViolation",
+        "type": "TypeConstraintViolation",
+        "property": "PropertyConstraintViolation",
+        "rpc": "RpcFrameworkError",
+        "message_type": "MessageTypeNotSupported",
+        "not_implemented": "NotImplemented",
+    },
+}
+
+# Which JSON-schema keyword failed -> which constraint class of the OCPP-J error table.
+_RULE_KIND: Mapping[str, ErrorKind] = {
+    "required": "occurrence",
+    "minItems": "occurrence",
+    "maxItems": "occurrence",
+    "type": "type",
+    "additionalProperties": "format",  # a field the PDU does not define: structure, not a value
+}
+
+# OCPP-J 1.6 §4.1.3 and 2.0.1 part 4 §4.1.4: the message id is a string of at most 36 characters.
+MAX_UNIQUE_ID = 36
+_ACTION = re.compile(r"^[A-Za-z0-9]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    unique_id: str
+    action: str
+    payload: Payload
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    unique_id: str
+    payload: Payload
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallError:
+    unique_id: str
+    error_code: str
+    error_description: str
+    error_details: Payload = field(default_factory=dict)
+
+
+Message = Call | CallResult | CallError
+
+
+class FrameError(Exception):
+    """A frame from the peer is invalid. `reply` says whether a CALLERROR must answer it: only a CALL
+    (or, in 2.0.1, an unknown message type) whose id could be read is answered (1.6 §4.2.3)."""
+
+    def __init__(self, error_code: str, description: str, unique_id: str | None, *, reply: bool = True):
+        super().__init__(f"{error_code}: {description}")
+        self.error_code = error_code
+        self.description = description
+        self.unique_id = unique_id
+        self.reply = reply and unique_id is not None
+
+
+class LocalProtocolError(ValueError):
+    """We were about to emit an invalid frame: a bug on our side."""
+
+
+def _schema_dir(version: OcppVersion) -> Any:
+    return resources.files("ocpp") / ("v16" if version == "1.6" else "v201") / "schemas"
+
+
+def _schema_name(version: OcppVersion, action: str, response: bool) -> str:
+    if response:
+        return f"{action}Response"
+    return action if version == "1.6" else f"{action}Request"
+
+
+# Pure caches (same input, same output; no state to reset between runs), so process-wide is fine:
+# each schema is read and compiled once per (version, action, direction) on first use.
+@functools.cache
+def _validator(version: OcppVersion, action: str, response: bool) -> Callable[[Any], Any] | None:
+    if not _ACTION.match(action):
+        return None
+    entry = _schema_dir(version) / f"{_schema_name(version, action, response)}.json"
+    if not entry.is_file():
+        return None
+    schema = json.loads(entry.read_text(encoding="utf-8-sig"))
+    return fastjsonschema.compile(schema)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+class Codec:
+    """Encoder/decoder for one OCPP version. Stateless: pending calls are passed in."""
+
+    def __init__(self, version: OcppVersion) -> None:
+        self.version: OcppVersion = version
+        self.codes = ERROR_CODES[version]
+
+    # -- encoding (our frames) --------------------------------------------------------------------
+    def encode_call(self, unique_id: str, action: str, payload: Payload) -> str:
+        self._check_local(action, payload, response=False)
+        return self._dump([CALL, self._check_id(unique_id), action, payload])
+
+    def encode_result(self, unique_id: str, action: str, payload: Payload) -> str:
+        self._check_local(action, payload, response=True)
+        return self._dump([CALLRESULT, self._check_id(unique_id), payload])
+
+    def encode_error(
+        self, unique_id: str, code: str, description: str, details: Payload | None = None
+    ) -> str:
+        return self._dump([CALLERROR, unique_id, code, description, details or {}])
+
+    # -- decoding (peer frames) -------------------------------------------------------------------
+    def decode(self, text: str, *, pending: Mapping[str, str]) -> Message:
+        """Parse and validate one frame. `pending` maps the ids of our outstanding CALLs to their
+        action, which tells which response schema a CALLRESULT must match."""
+        try:
+            frame = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+        except ValueError as exc:
+            raise FrameError(self.codes["rpc"], f"not JSON: {exc}", None) from None
+        if not isinstance(frame, list) or len(frame) < 3:
+            raise FrameError(self.codes["rpc"], "a frame is a JSON array of 3 to 5 elements", None)
+        kind, uid = frame[0], frame[1]
+        unique_id = uid if isinstance(uid, str) and 0 < len(uid) <= MAX_UNIQUE_ID else None
+        if unique_id is None:
+            raise FrameError(self.codes["rpc"], "message id is not a string of 1..36 chars", None)
+        if type(kind) is int and kind == CALL:  # type() rather than isinstance: no bool, no 2.0
+            return self._decode_call(frame, unique_id)
+        if type(kind) is int and kind == CALLRESULT:
+            return self._decode_result(frame, unique_id, pending)
+        if type(kind) is int and kind == CALLERROR:
+            return self._decode_error(frame, unique_id)
+        raise FrameError(self.codes["message_type"], f"unknown message type {kind!r}", unique_id)
+
+    def _decode_call(self, frame: list[Any], unique_id: str) -> Call:
+        if len(frame) != 4 or not isinstance(frame[2], str) or not isinstance(frame[3], dict):
+            raise FrameError(self.codes["rpc"], "CALL is [2, id, action, {payload}]", unique_id)
+        action, payload = frame[2], frame[3]
+        validate = _validator(self.version, action, False)
+        if validate is None:
+            raise FrameError(self.codes["not_implemented"], f"unknown action {action!r}", unique_id)
+        self._check_remote(validate, payload, unique_id, reply=True)
+        return Call(unique_id, action, payload)
+
+    def _decode_result(self, frame: list[Any], unique_id: str, pending: Mapping[str, str]) -> CallResult:
+        # A CALLRESULT or CALLERROR is never answered with a CALLERROR (1.6 §4.2.3), hence reply=False.
+        if len(frame) != 3 or not isinstance(frame[2], dict):
+            raise FrameError(self.codes["rpc"], "CALLRESULT is [3, id, {payload}]", unique_id, reply=False)
+        action = pending.get(unique_id)
+        if action is None:
+            raise FrameError(self.codes["rpc"], "CALLRESULT for no pending CALL", unique_id, reply=False)
+        validate = _validator(self.version, action, True)
+        assert validate is not None, "pending actions were validated when sent"
+        self._check_remote(validate, frame[2], unique_id, reply=False)
+        return CallResult(unique_id, frame[2], action)
+
+    def _decode_error(self, frame: list[Any], unique_id: str) -> CallError:
+        shape_ok = len(frame) == 5 and all(isinstance(x, str) for x in frame[2:4])
+        if not shape_ok or not isinstance(frame[4], dict):
+            raise FrameError(
+                self.codes["rpc"],
+                "CALLERROR is [4, id, code, description, {details}]",
+                unique_id,
+                reply=False,
+            )
+        return CallError(unique_id, frame[2], frame[3], frame[4])
+
+    # -- helpers ------------------------------------------------------------------------------------
+    def _check_remote(
+        self, validate: Callable[[Any], Any], payload: Payload, unique_id: str, *, reply: bool
+    ) -> None:
+        try:
+            validate(payload)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            kind = _RULE_KIND.get(exc.rule or "", "property")
+            raise FrameError(self.codes[kind], exc.message, unique_id, reply=reply) from None
+
+    def _check_local(self, action: str, payload: Payload, *, response: bool) -> None:
+        validate = _validator(self.version, action, response)
+        if validate is None:
+            raise LocalProtocolError(f"OCPP {self.version} has no action {action!r}")
+        try:
+            validate(payload)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            raise LocalProtocolError(f"{action}{'Response' if response else ''}: {exc.message}") from None
+
+    @staticmethod
+    def _check_id(unique_id: str) -> str:
+        if not 0 < len(unique_id) <= MAX_UNIQUE_ID:
+            raise LocalProtocolError(f"message id {unique_id!r} must have 1..36 characters")
+        return unique_id
+
+    @staticmethod
+    def _dump(frame: list[Any]) -> str:
+        # simplejson writes Decimal as an exact JSON number; compact separators keep traces small.
+        return simplejson.dumps(frame, separators=(",", ":"), use_decimal=True, ensure_ascii=False)
+
+
+@functools.cache
+def codec(version: OcppVersion) -> Codec:
+    """The codec of a version. A pure cache: a Codec holds no per-connection state."""
+    if version not in ERROR_CODES:
+        raise ValueError(f"unsupported OCPP version {version!r}")
+    return Codec(version)

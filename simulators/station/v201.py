@@ -1,0 +1,103 @@
+"""OCPP 2.0.1 virtual station: the 2.0.1 wire form of the shared station.
+
+One connector per EVSE: the bench's connector id is the EVSE id and connectorId is always 1.
+Transactions use the default TxStartPoint/TxStopPoint (2.0.1 E01/E06: EVConnected + Authorized):
+the transaction starts when the authorization arrives and ends when the cable is unplugged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import ClassVar
+
+from emsp.timeutil import format_utc
+from simulators.ocppj import OcppVersion, Payload
+from simulators.ocppj.meter import meter_value
+from simulators.station.base import Connector, SampleReason, Session, VirtualStation
+from simulators.station.states import ConnectorState
+
+S = ConnectorState
+# ConnectorStatusEnumType: all in-use states are "Occupied"; the detail goes in chargingState.
+STATUS: Mapping[ConnectorState, str] = MappingProxyType(
+    {s: ("Available" if s is S.AVAILABLE else "Occupied") for s in ConnectorState}
+)
+CHARGING_STATE: Mapping[ConnectorState, str] = MappingProxyType(
+    {
+        S.AVAILABLE: "Idle",
+        S.PREPARING: "EVConnected",
+        S.CHARGING: "Charging",
+        S.SUSPENDED_EV: "SuspendedEV",
+        S.FINISHING: "Idle",
+    }
+)
+TRIGGER: Mapping[SampleReason, str] = MappingProxyType(
+    {"periodic": "MeterValuePeriodic", "ev_full": "ChargingStateChanged"}
+)
+CONTEXT: Mapping[SampleReason, str] = MappingProxyType({"periodic": "Sample.Periodic", "ev_full": "Other"})
+
+
+class Station201(VirtualStation):
+    version: ClassVar[OcppVersion] = "2.0.1"
+    wire_status = STATUS
+
+    def _boot_payload(self) -> Payload:
+        return {"chargingStation": {"model": self.model, "vendorName": self.vendor}, "reason": "PowerUp"}
+
+    def _status_payload(self, connector_id: int, status: str, at: datetime) -> Payload:
+        return {
+            "timestamp": format_utc(at),
+            "connectorStatus": status,
+            "evseId": connector_id,
+            "connectorId": 1,
+        }
+
+    def _authorize_payload(self, token_uid: str) -> Payload:
+        return {"idToken": _id_token(token_uid)}
+
+    def _auth_status(self, payload: Payload) -> str:
+        return str(payload["idTokenInfo"]["status"])
+
+    def _event(
+        self, session: Session, event_type: str, trigger: str, at: datetime, info: Payload, value: Payload
+    ) -> Payload:
+        payload: Payload = {
+            "eventType": event_type,
+            "timestamp": format_utc(at),
+            "triggerReason": trigger,
+            "seqNo": session.seq_no,  # E01: 0 for the first event of a transaction, +1 for each next
+            "transactionInfo": {"transactionId": session.transaction_id, **info},
+            "meterValue": [value],
+        }
+        session.seq_no += 1
+        return payload
+
+    def _start(self, conn: Connector, session: Session, at: datetime) -> None:
+        session.transaction_id = self._new_transaction_id()
+        value = meter_value(
+            self.version, at, session.meter_start_wh, session.power_at(at), "Transaction.Begin"
+        )
+        payload = self._event(session, "Started", "Authorized", at, {"chargingState": "Charging"}, value)
+        payload["idToken"] = _id_token(session.token_uid)
+        payload["evse"] = {"id": conn.connector_id, "connectorId": 1}
+        self.endpoint.call("TransactionEvent", payload, tag=conn.connector_id)
+
+    def _sample(self, conn: Connector, session: Session, at: datetime, reason: SampleReason) -> None:
+        value = meter_value(self.version, at, session.reading_wh(at), session.power_at(at), CONTEXT[reason])
+        info = {"chargingState": CHARGING_STATE[conn.state]}
+        payload = self._event(session, "Updated", TRIGGER[reason], at, info, value)
+        self.endpoint.call("TransactionEvent", payload, tag=conn.connector_id)
+
+    def _stop(self, conn: Connector, session: Session, at: datetime, meter_stop: int) -> None:
+        # TriggerReasonEnumType: EVCommunicationLost is "cable disconnected"; EVDeparted is for the
+        # parking-bay detector (TxStopPoint ParkingBayOccupancy), which a virtual AC station lacks.
+        value = meter_value(self.version, at, meter_stop, None, "Transaction.End")
+        info = {"chargingState": "Idle", "stoppedReason": "EVDisconnected"}
+        payload = self._event(session, "Ended", "EVCommunicationLost", at, info, value)
+        self.endpoint.call("TransactionEvent", payload, tag=conn.connector_id)
+
+
+def _id_token(token_uid: str) -> Payload:
+    # RFID cards are ISO 14443 tags (2.0.1 IdTokenEnumType).
+    return {"idToken": token_uid, "type": "ISO14443"}
