@@ -209,3 +209,9 @@ class EmspCore:
 
     def metrics_text(self) -> str:
         return self.metrics.text()
+
+
+def _duplicate(row: DuplicateCdrRow) -> DuplicateCdrRecord:
+    return DuplicateCdrRecord(
+        row.partner, PartyRef(row.country_code, row.party_id), row.cdr_id, row.at, row.identical
+    )

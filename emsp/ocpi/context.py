@@ -34,9 +34,12 @@ class Settings(Protocol):
 class Services(Protocol):
     """The parts of the core a module handler may use (implemented by `EmspCore`)."""
 
-    settings: Settings
-    bus: Bus
-    metrics: EmspMetrics
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def bus(self) -> Bus: ...
+    @property
+    def metrics(self) -> EmspMetrics: ...
 
     def queue_outbound(
         self, db: Session, partner: str, request: HttpRequest, purpose: str

@@ -27,8 +27,10 @@ ROUTING_HEADERS = ("country-code", "party-id")
 
 
 class RouterHost(Services, Protocol):
-    db: Database
-    log: Any
+    @property
+    def db(self) -> Database: ...
+    @property
+    def log(self) -> Any: ...
 
 
 @dataclass

@@ -76,9 +76,9 @@ def decide(row: TokenRow, location_id: str | None, now: datetime) -> AllowedType
         return AllowedType.EXPIRED
     if not row.has_credit:
         return AllowedType.NO_CREDIT
-    if location_id is not None and row.allowed_locations_json is not None:
-        if location_id not in loads(row.allowed_locations_json):
-            return AllowedType.NOT_ALLOWED
+    allowed = None if row.allowed_locations_json is None else loads(row.allowed_locations_json)
+    if location_id is not None and allowed is not None and location_id not in allowed:
+        return AllowedType.NOT_ALLOWED
     return AllowedType.ALLOWED
 
 

@@ -6,6 +6,7 @@ tests inject a fake through the `Pricer` protocol.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,27 +36,33 @@ class PricingUnavailable(Exception):
     """No tariff engine installed (yet)."""
 
 
+def _engine() -> Any:
+    """The tariff engine package, imported lazily (it is built in parallel with this module)."""
+    try:
+        return importlib.import_module("emsp.settlement.tariff")
+    except ImportError:
+        return None
+
+
 class TariffEnginePricer:
     """Adapter to `emsp.settlement.tariff` (parse_tariff / price_cdr), imported on first use."""
 
     def price(self, tariff: Mapping[str, Any], cdr: Mapping[str, Any], *, tz: str) -> PricedTotal:
-        try:
-            from emsp.settlement.tariff import parse_tariff, price_cdr
-        except ImportError as exc:
-            raise PricingUnavailable(str(exc)) from None
-        result = price_cdr(parse_tariff(tariff), cdr, tz=tz)
+        engine = _engine()
+        if engine is None or not hasattr(engine, "price_cdr"):
+            raise PricingUnavailable("tariff engine not installed")
+        result = engine.price_cdr(engine.parse_tariff(tariff), cdr, tz=tz)
         total = result.totals.total_cost
         return PricedTotal(total.excl_vat, total.incl_vat, result.totals.total_energy)
 
     @staticmethod
     def check(tariff: Mapping[str, Any]) -> str | None:
-        try:
-            from emsp.settlement.tariff import TariffError, parse_tariff
-        except ImportError:
+        engine = _engine()
+        if engine is None or not hasattr(engine, "parse_tariff"):
             return None  # engine not there yet: minimal validation only
         try:
-            parse_tariff(tariff)
-        except TariffError as exc:
+            engine.parse_tariff(tariff)
+        except engine.TariffError as exc:
             return str(exc) or type(exc).__name__
         return None
 

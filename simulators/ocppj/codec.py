@@ -136,6 +136,11 @@ def _validator(version: OcppVersion, action: str, response: bool) -> Callable[[A
     return fastjsonschema.compile(schema)
 
 
+def _describe(exc: fastjsonschema.JsonSchemaValueException) -> str:
+    # fastjsonschema names the validated value "data"; on the wire it is the payload.
+    return exc.message.replace("data", "payload", 1)
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -224,7 +229,7 @@ class Codec:
             validate(payload)
         except fastjsonschema.JsonSchemaValueException as exc:
             kind = _RULE_KIND.get(exc.rule or "", "property")
-            raise FrameError(self.codes[kind], exc.message, unique_id, reply=reply) from None
+            raise FrameError(self.codes[kind], _describe(exc), unique_id, reply=reply) from None
 
     def _check_local(self, action: str, payload: Payload, *, response: bool) -> None:
         validate = _validator(self.version, action, response)
@@ -233,7 +238,7 @@ class Codec:
         try:
             validate(payload)
         except fastjsonschema.JsonSchemaValueException as exc:
-            raise LocalProtocolError(f"{action}{'Response' if response else ''}: {exc.message}") from None
+            raise LocalProtocolError(f"{action}{'Response' if response else ''}: {_describe(exc)}") from None
 
     @staticmethod
     def _check_id(unique_id: str) -> str:

@@ -90,13 +90,14 @@ class Pair:
         for event in output.events:
             if isinstance(event, AuthorizationRequested):
                 if self.auto_authorize:
-                    frames += self._take(self.csms.on_authorization(event.ref, self.policy(event.token_uid), now), now)
+                    frames += self._take(
+                        self.csms.on_authorization(event.ref, self.policy(event.token_uid), now), now
+                    )
                 else:
                     self.held.append(event)
         return frames
 
     def decide(self, event: AuthorizationRequested, accepted: bool, now: datetime) -> None:
-        self.pump([], now)
         down = self._take(self.csms.on_authorization(event.ref, accepted, now), now)
         for frame in down:
             self._record(now, self.csms.cpo_id, self.sid, frame)

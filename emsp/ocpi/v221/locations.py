@@ -71,7 +71,7 @@ def handle(ctx: Ctx) -> OcpiResult:
     ctx.busy_check()
     body = ctx.json_object()
     if method == "PATCH":
-        patch = validate(schemas.PatchBody, body)
+        validate(schemas.PatchBody, body)
         if current is None:
             raise not_found("unknown location; PUT it first", status_code=2003)
         target = _target(current, ids)
@@ -108,13 +108,14 @@ def _target(location: dict[str, Any], ids: list[str]) -> dict[str, Any]:
     """The Location, EVSE or Connector addressed by the URL; unknown -> 2003 with HTTP 404."""
     if len(ids) == 1:
         return location
-    evses = location.get("evses") if isinstance(location.get("evses"), list) else []
-    evse = _pick(evses, "uid", ids[1])
+    evses = location.get("evses")
+    evse = _pick(evses if isinstance(evses, list) else [], "uid", ids[1])
     if evse is None:
         raise not_found(f"unknown EVSE {ids[1]} at location {ids[0]}", status_code=2003)
     if len(ids) == 2:
         return evse
-    connector = _pick(evse.get("connectors") or [], "id", ids[2])
+    connectors = evse.get("connectors")
+    connector = _pick(connectors if isinstance(connectors, list) else [], "id", ids[2])
     if connector is None:
         raise not_found(f"unknown connector {ids[2]} at EVSE {ids[1]}", status_code=2003)
     return connector

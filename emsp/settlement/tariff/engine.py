@@ -257,6 +257,9 @@ def price_charging_periods(
             lines.append(_Line(i, start, "reservation", TIME, rvol, el, comp))
 
     _apply_steps(lines, policy)
+    # total_time covers charging and not charging (mod_cdrs CDR object); without any time
+    # dimension in the periods (partial CDRs) it is the wall-clock span of the session part.
+    time_total += parking_total
     if not has_time_dims:
         first = origin.get(None, periods[0].start_date_time)
         span = end - first

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from .cdr import CdrDimension, ChargingPeriod, MeterSample, PriceResult
 from .engine import price_charging_periods, zone
-from .model import ENERGY, PARKING_TIME, TIME, Tariff, TariffError, to_decimal
+from .model import ENERGY, PARKING_TIME, TIME, PriceComponent, Tariff, TariffElement, TariffError, to_decimal
 from .policy import DEFAULT_POLICY, PricingPolicy
 from .restrictions import MatchContext, matches
 
@@ -109,9 +109,9 @@ def _cuts(
                 cuts.setdefault(local.astimezone(UTC), None)
             day += timedelta(days=1)
     for k in kwh:
-        t = curve.crossing(k)
-        if t is not None and t not in curve.times:
-            cuts[t] = k  # the next period must start at exactly k kWh (min_kwh inclusive)
+        at = curve.crossing(k)
+        if at is not None and at not in curve.times:
+            cuts[at] = k  # the next period must start at exactly k kWh (min_kwh inclusive)
     return {t: e for t, e in cuts.items() if start <= t <= end}
 
 
@@ -157,16 +157,10 @@ def build_charging_periods(
             current,
             current,
         )
-        sig: tuple[object, ...] = (charging,) + tuple(
-            next(
-                (
-                    el.index
-                    for el, _c in table[dim]
-                    if matches(el.restrictions, ctx, unknown_measure_matches=unknown_ok)
-                ),
-                None,
-            )
-            for dim in (ENERGY, TIME if charging else PARKING_TIME)
+        sig = (
+            charging,
+            _select(table[ENERGY], ctx, unknown_ok),
+            _select(table[TIME if charging else PARKING_TIME], ctx, unknown_ok),
         )
         if merged and merged[-1].signature == sig:
             merged[-1].extend(energy, _us(b - a), power, current)
@@ -217,6 +211,15 @@ class _Slice:
         self.us += us
         self.min_p, self.max_p = _min(self.min_p, power), _max(self.max_p, power)
         self.min_c, self.max_c = _min(self.min_c, current), _max(self.max_c, current)
+
+
+def _select(
+    scan: tuple[tuple[TariffElement, PriceComponent], ...], ctx: MatchContext, unknown_ok: bool
+) -> int | None:
+    for el, _comp in scan:
+        if matches(el.restrictions, ctx, unknown_measure_matches=unknown_ok):
+            return el.index
+    return None
 
 
 def _min(a: Decimal | None, b: Decimal | None) -> Decimal | None:

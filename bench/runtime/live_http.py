@@ -1,0 +1,60 @@
+"""Real HTTP for the `live` runtime: uvicorn serves sans-IO handlers, httpx sends requests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Callable
+from datetime import datetime
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from emsp.api import create_app, handler_app
+from emsp.core import EmspCore
+from emsp.wire import HttpRequest, HttpResponse
+
+Handler = Callable[[HttpRequest, datetime], HttpResponse]
+
+
+class HttpServer:
+    def __init__(self, app: FastAPI, sock: socket.socket) -> None:
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._sock = sock
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def for_emsp(cls, core: EmspCore, clock: Callable[[], datetime], sock: socket.socket) -> HttpServer:
+        return cls(create_app(core, clock), sock)
+
+    @classmethod
+    def for_handler(cls, handle: Handler, clock: Callable[[], datetime], sock: socket.socket) -> HttpServer:
+        return cls(handler_app(handle, clock, title="mock CPO"), sock)
+
+    async def start(self) -> None:
+        self._task = asyncio.ensure_future(self._server.serve(sockets=[self._sock]))
+        while not self._server.started:
+            await asyncio.sleep(0.005)
+
+    async def stop(self) -> None:
+        self._server.should_exit = True
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+async def send_http(client: httpx.AsyncClient, request: HttpRequest) -> HttpResponse:
+    """Send for real; a transport failure becomes a 599 response so the models see a failed call."""
+    try:
+        response = await client.request(
+            request.method, request.url, headers=request.headers,
+            content=request.body.encode("utf-8") if request.body is not None else None,
+        )
+    except httpx.HTTPError:
+        return HttpResponse(status=599, headers={}, body=None)
+    skip = {"content-length", "date", "server", "transfer-encoding", "connection"}
+    headers = {k: v for k, v in response.headers.items() if k.lower() not in skip}
+    return HttpResponse(status=response.status_code, headers=headers, body=response.text or None)

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import pytest
+
+from bench.expectations import evaluate
+from bench.scenario import Expectation
+from bench.summary import percentile
+
+SUMMARY = {"sessions": {"started": 10, "completed": 10}, "energy_kwh": {"truth": "12.50", "cdr": "12.5"},
+           "authorizations": {"rejected": 1}}
+
+
+@pytest.mark.parametrize(
+    ("metric", "op", "value", "passed"),
+    [
+        ("sessions.completed", "==", "sessions.started", True),
+        ("energy_kwh.cdr", "==", "energy_kwh.truth", True),  # decimal equality, not string equality
+        ("authorizations.rejected", ">=", 1, True),
+        ("authorizations.rejected", ">", 1, False),
+        ("sessions.completed", "<", "9.5", False),
+        ("sessions.nope", "==", 1, False),
+    ],
+)
+def test_expectations(metric: str, op: str, value: object, passed: bool) -> None:
+    [result] = evaluate([Expectation(metric=metric, op=op, value=value)], SUMMARY)  # type: ignore[arg-type]
+    assert result.passed is passed
+
+
+@pytest.mark.parametrize(("values", "pct", "expected"), [([], 50, 0), ([5], 99, 5), ([1, 2, 3, 4], 50, 2),
+                                                          ([1, 2, 3, 4], 95, 4), (list(range(1, 101)), 95, 95)])
+def test_nearest_rank_percentile(values: list[int], pct: int, expected: int) -> None:
+    from decimal import Decimal
+
+    assert percentile([Decimal(v) for v in values], pct) == Decimal(expected)

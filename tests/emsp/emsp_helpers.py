@@ -1,0 +1,171 @@
+"""Helpers driving the eMSP core through `EmspCore.handle` (no sockets). Test data is our own."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from emsp.core import EmspCore, EmspSettings
+from emsp.settlement.settle import PricedTotal
+from emsp.wire import HttpRequest, HttpResponse, dumps
+
+BASE = "http://emsp.local/ocpi"
+V = f"{BASE}/2.2.1"
+T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+CPO_VERSIONS = "http://cpo.test/ocpi/versions"
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": "Token " + base64.b64encode(token.encode()).decode()}
+
+
+class FakePricer:
+    """Prices every CDR at 0.30 per kWh excl. VAT, 21% VAT; records its calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+
+    def price(self, tariff: Mapping[str, Any], cdr: Mapping[str, Any], *, tz: str) -> PricedTotal:
+        self.calls.append((str(tariff["id"]), str(cdr["id"]), tz))
+        energy = Decimal(str(cdr["total_energy"]))
+        excl = (energy * Decimal("0.30")).quantize(Decimal("0.01"))
+        return PricedTotal(excl, (excl * Decimal("1.21")).quantize(Decimal("0.01")), energy)
+
+
+class Client:
+    """A CPO talking to the core; `token` is what it currently sends."""
+
+    def __init__(self, core: EmspCore, token: str) -> None:
+        self.core = core
+        self.token = token
+        self.now = T0
+
+    def call(
+        self, method: str, url: str, body: Any = None, *, raw: str | None = None, headers: dict[str, str] | None = None
+    ) -> HttpResponse:
+        text = raw if raw is not None else (None if body is None else dumps(body))
+        hdrs = {**auth(self.token), **(headers or {})}
+        if text is not None:
+            hdrs["Content-Type"] = "application/json"
+        self.now += timedelta(seconds=1)
+        return self.core.handle(HttpRequest(method, url, hdrs, text), self.now)
+
+
+def cpo_credentials(token_b: str = "token-B-cpo1") -> dict[str, Any]:
+    return {
+        "token": token_b,
+        "url": CPO_VERSIONS,
+        "roles": [
+            {"role": "CPO", "business_details": {"name": "Test CPO"}, "party_id": "CPA", "country_code": "DE"}
+        ],
+    }
+
+
+def register(core: EmspCore, partner: str = "cpo1", token_a: str = "token-A-cpo1") -> Client:
+    """Full handshake; returns a client using token C."""
+    core.register_partner(partner, token_a)
+    client = Client(core, token_a)
+    resp = client.call("POST", f"{V}/credentials", cpo_credentials(f"token-B-{partner}"))
+    assert resp.status == 200, resp.body
+    client.token = resp.json()["data"]["token"]
+    core.pending_requests()  # the versions fetch is exercised in its own test
+    return client
+
+
+def location(loc_id: str = "LOC1", tz: str = "Europe/Berlin") -> dict[str, Any]:
+    return {
+        "country_code": "DE",
+        "party_id": "CPA",
+        "id": loc_id,
+        "publish": True,
+        "address": "Teststrasse 1",
+        "city": "Berlin",
+        "country": "DEU",
+        "coordinates": {"latitude": "52.520008", "longitude": "13.404954"},
+        "time_zone": tz,
+        "evses": [
+            {
+                "uid": "EVSE1",
+                "status": "AVAILABLE",
+                "connectors": [
+                    {
+                        "id": "1",
+                        "standard": "IEC_62196_T2",
+                        "format": "SOCKET",
+                        "power_type": "AC_3_PHASE",
+                        "max_voltage": 230,
+                        "max_amperage": 32,
+                        "tariff_ids": ["TAR1"],
+                        "last_updated": "2025-03-01T08:00:00Z",
+                    }
+                ],
+                "last_updated": "2025-03-01T08:00:00Z",
+            }
+        ],
+        "last_updated": "2025-03-01T08:00:00Z",
+    }
+
+
+def tariff(tariff_id: str = "TAR1") -> dict[str, Any]:
+    return {
+        "country_code": "DE",
+        "party_id": "CPA",
+        "id": tariff_id,
+        "currency": "EUR",
+        "elements": [{"price_components": [{"type": "ENERGY", "price": Decimal("0.30"), "step_size": 1}]}],
+        "last_updated": "2025-03-01T08:00:00Z",
+    }
+
+
+def session(session_id: str = "S1", **changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "country_code": "DE",
+        "party_id": "CPA",
+        "id": session_id,
+        "start_date_time": "2025-03-01T09:00:00Z",
+        "kwh": 0,
+        "cdr_token": {"uid": "RFID1", "type": "RFID", "contract_id": "NL-EMS-C00000001-X", "country_code": "NL",
+                      "party_id": "EMS"},
+        "auth_method": "AUTH_REQUEST",
+        "location_id": "LOC1",
+        "evse_uid": "EVSE1",
+        "connector_id": "1",
+        "currency": "EUR",
+        "status": "ACTIVE",
+        "last_updated": "2025-03-01T09:00:00Z",
+    }  # fmt: skip
+    body.update(changes)
+    return body
+
+
+def period(start: str, kwh: str) -> dict[str, Any]:
+    return {"start_date_time": start, "dimensions": [{"type": "ENERGY", "volume": Decimal(kwh)}], "tariff_id": "TAR1"}
+
+
+def cdr(cdr_id: str = "CDR1", **changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "country_code": "DE",
+        "party_id": "CPA",
+        "id": cdr_id,
+        "start_date_time": "2025-03-01T09:00:00Z",
+        "end_date_time": "2025-03-01T10:00:00Z",
+        "session_id": "S1",
+        "cdr_token": {"uid": "RFID1", "type": "RFID", "contract_id": "NL-EMS-C00000001-X", "country_code": "NL",
+                      "party_id": "EMS"},
+        "auth_method": "AUTH_REQUEST",
+        "cdr_location": {"id": "LOC1", "evse_uid": "EVSE1", "connector_id": "1", "evse_id": "DE*CPA*E1",
+                         "connector_standard": "IEC_62196_T2", "connector_format": "SOCKET",
+                         "connector_power_type": "AC_3_PHASE", "country": "DEU", "city": "Berlin",
+                         "address": "Teststrasse 1", "coordinates": {"latitude": "52.5", "longitude": "13.4"}},
+        "currency": "EUR",
+        "charging_periods": [period("2025-03-01T09:00:00Z", "10.5")],
+        "total_cost": {"excl_vat": Decimal("3.15"), "incl_vat": Decimal("3.81")},
+        "total_energy": Decimal("10.5"),
+        "total_time": Decimal("1.0"),
+        "last_updated": "2025-03-01T10:05:00Z",
+    }  # fmt: skip
+    body.update(changes)
+    return body

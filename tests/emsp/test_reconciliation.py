@@ -1,0 +1,80 @@
+"""Reconciliation classes, table-driven: each case changes one thing about a clean session."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from emsp.model import CdrInfo, DuplicateCdrRecord, EmspRecords, InvoiceLine, Money, PartyRef
+from emsp.reconciliation import CLASSES, TruthSession, reconcile
+
+T0 = datetime(2026, 3, 2, 8, tzinfo=UTC)
+PARTY = PartyRef("DE", "CPA")
+
+TRUTH = TruthSession(
+    key="CS-1/1/T0", cpo="cpo-a", station_id="CS-1", connector_id=1, token_uid="AA11", token_known=True,
+    authorized=True, transaction_id="1", session_id="S1", plugged_at=T0, started_at=T0,
+    ended_at=T0 + timedelta(hours=1), energy_kwh=Decimal("10.000"), cost_excl_vat=Decimal("5.50"),
+    cost_incl_vat=Decimal("6.545"), currency="EUR",
+)
+CDR = CdrInfo(
+    partner="cpo-a", party=PARTY, cdr_id="S1-CDR", session_id="S1", token_uid="AA11", contract_id="NL-EMS-C1",
+    authorization_reference=None, location_id="L1", total_energy_kwh=Decimal("10.000"),
+    total_cost=Money(Decimal("5.50"), Decimal("6.545"), "EUR"), start=T0, end=T0 + timedelta(hours=1),
+    received_at=T0 + timedelta(hours=1, seconds=1), credit=False,
+)
+LINE = InvoiceLine(
+    line_no=1, partner="cpo-a", cdr_id="S1-CDR", party=PARTY, session_id="S1", token_uid="AA11",
+    contract_id="NL-EMS-C1", currency="EUR", energy_kwh=Decimal("10.000"), amount_excl_vat=Decimal("5.50"),
+    amount_incl_vat=Decimal("6.545"), cpo_excl_vat=Decimal("5.50"), cpo_incl_vat=Decimal("6.545"),
+    delta_excl_vat=Decimal(0), tariff_id="STD", note="", at=T0 + timedelta(hours=1, seconds=1),
+)
+
+
+def _records(cdrs: tuple[CdrInfo, ...] = (CDR,), lines: tuple[InvoiceLine, ...] = (LINE,),
+             dups: tuple[DuplicateCdrRecord, ...] = ()) -> EmspRecords:
+    return EmspRecords(authorizations=(), sessions=(), cdrs=cdrs, duplicate_cdrs=dups, invoice_lines=lines)
+
+
+CASES = [
+    ("clean", [TRUTH], _records(), ["matched"]),
+    ("unknown token refused", [replace(TRUTH, token_known=False, authorized=False, transaction_id=None,
+                                       session_id=None)], _records((), ()), ["refused"]),
+    ("known token refused", [replace(TRUTH, authorized=False, transaction_id=None, session_id=None)],
+     _records((), ()), ["wrongly_refused"]),
+    ("unknown token charged", [replace(TRUTH, token_known=False)], _records(), ["wrongly_authorized"]),
+    ("still plugged in", [replace(TRUTH, ended_at=None)], _records((), ()), ["open_session"]),
+    ("no CDR", [TRUTH], _records((), ()), ["missing_cdr"]),
+    ("two CDRs", [TRUTH], _records((CDR, replace(CDR, cdr_id="S1-CDR-2"))), ["duplicate_cdr"]),
+    ("CDR posted twice", [TRUTH],
+     _records(dups=(DuplicateCdrRecord("cpo-a", PARTY, "S1-CDR", T0, identical=True),)), ["duplicate_cdr"]),
+    ("CDR without session", [], _records(), ["orphan_cdr"]),
+    ("energy off by a Wh", [TRUTH], _records((replace(CDR, total_energy_kwh=Decimal("10.001")),)),
+     ["energy_mismatch"]),
+    ("not invoiced", [TRUTH], _records(lines=()), ["missing_invoice"]),
+    ("invoiced a cent too much", [TRUTH], _records(lines=(replace(LINE, amount_incl_vat=Decimal("6.555")),)),
+     ["price_mismatch"]),
+    ("within half a cent", [TRUTH], _records(lines=(replace(LINE, amount_incl_vat=Decimal("6.549")),)),
+     ["matched"]),
+    ("VAT unknown: compare excl. VAT", [replace(TRUTH, cost_incl_vat=None)],
+     _records(lines=(replace(LINE, amount_incl_vat=None),)), ["matched"]),
+]
+
+
+@pytest.mark.parametrize(("name", "truths", "records", "classes"), CASES, ids=[c[0] for c in CASES])
+def test_classes(name: str, truths: list[TruthSession], records: EmspRecords, classes: list[str]) -> None:
+    result = reconcile(truths, records)
+    assert [row.klass for row in result.rows] == classes
+    counts = result.counts()
+    assert set(CLASSES) <= set(counts)
+    assert sum(counts.values()) == len(result.rows)
+
+
+def test_one_row_per_truth_session_plus_orphans() -> None:
+    other = replace(TRUTH, key="CS-1/2/T0", connector_id=2, session_id="S2")
+    orphan = replace(CDR, cdr_id="X-CDR", session_id="SX")
+    result = reconcile([TRUTH, other], _records((CDR, orphan)))
+    assert [row.klass for row in result.rows] == ["matched", "missing_cdr", "orphan_cdr"]

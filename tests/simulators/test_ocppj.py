@@ -1,0 +1,139 @@
+"""OCPP-J codec and Endpoint: framing, error codes per version, one CALL in flight."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from simulators.ocppj import (
+    ERROR_CODES,
+    Call,
+    CallError,
+    CallResult,
+    Endpoint,
+    FrameError,
+    LocalProtocolError,
+    OcppVersion,
+    codec,
+    subprotocol,
+)
+
+VERSIONS: list[OcppVersion] = ["1.6", "2.0.1"]
+BOOT = {
+    "1.6": {"chargePointVendor": "v", "chargePointModel": "m"},
+    "2.0.1": {"chargingStation": {"model": "m", "vendorName": "v"}, "reason": "PowerUp"},
+}
+BOOT_OK = {"currentTime": "2024-01-01T00:00:00Z", "interval": 300, "status": "Accepted"}
+
+
+def test_subprotocol_and_cache() -> None:
+    assert (subprotocol("1.6"), subprotocol("2.0.1")) == ("ocpp1.6", "ocpp2.0.1")
+    assert codec("1.6") is codec("1.6") and codec("1.6") is not codec("2.0.1")
+    with pytest.raises(ValueError):
+        codec("2.1")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_round_trip(version: OcppVersion) -> None:
+    c = codec(version)
+    text = c.encode_call("a-1", "BootNotification", BOOT[version])
+    assert text.startswith('[2,"a-1","BootNotification",{')
+    assert c.decode(text, pending={}) == Call("a-1", "BootNotification", BOOT[version])
+    result = c.encode_result("a-1", "BootNotification", BOOT_OK)
+    assert c.decode(result, pending={"a-1": "BootNotification"}) == CallResult(
+        "a-1", BOOT_OK, "BootNotification"
+    )
+    error = c.encode_error("a-1", "InternalError", "boom")
+    assert c.decode(error, pending={}) == CallError("a-1", "InternalError", "boom", {})
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_encode_rejects_invalid_payloads(version: OcppVersion) -> None:
+    c = codec(version)
+    with pytest.raises(LocalProtocolError):
+        c.encode_call("a-1", "BootNotification", {})
+    with pytest.raises(LocalProtocolError):
+        c.encode_call("a-1", "NoSuchAction", {})
+    with pytest.raises(LocalProtocolError):
+        c.encode_result("a-1", "BootNotification", {"status": "Maybe"})
+    with pytest.raises(LocalProtocolError):
+        c.encode_call("x" * 37, "Heartbeat", {})
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize(
+    ("text", "kind", "uid", "reply"),
+    [
+        ("nope", "rpc", None, False),
+        ('{"a":1}', "rpc", None, False),
+        ('[2,5,"Heartbeat",{}]', "rpc", None, False),
+        ('[2,"u","Heartbeat",{},1]', "rpc", "u", True),
+        ('[2.0,"u","Heartbeat",{}]', "message_type", "u", True),
+        ('[true,"u","Heartbeat",{}]', "message_type", "u", True),
+        ('[2,"u","Heartbeat",NaN]', "rpc", None, False),
+        ('[2,"u","../x",{}]', "not_implemented", "u", True),
+        ('[3,"u",{}]', "rpc", "u", False),  # answer to nothing pending
+        ('[4,"u","GenericError"]', "rpc", "u", False),
+    ],
+)
+def test_decode_errors(version: OcppVersion, text: str, kind: str, uid: str | None, reply: bool) -> None:
+    with pytest.raises(FrameError) as info:
+        codec(version).decode(text, pending={})
+    assert info.value.error_code == ERROR_CODES[version][kind]
+    assert (info.value.unique_id, info.value.reply) == (uid, reply)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_invalid_callresult_is_not_answered(version: OcppVersion) -> None:
+    with pytest.raises(FrameError) as info:
+        codec(version).decode('[3,"u",{"status":"Accepted"}]', pending={"u": "BootNotification"})
+    assert info.value.error_code == ERROR_CODES[version]["occurrence"] and not info.value.reply
+
+
+def test_error_code_spellings_follow_each_spec() -> None:
+    assert ERROR_CODES["1.6"]["format"] == "FormationViolation"
+    assert ERROR_CODES["2.0.1"]["format"] == "FormatViolation"
+    assert {ERROR_CODES[v]["occurrence"] for v in VERSIONS} == {"OccurenceConstraintViolation"}
+    assert ERROR_CODES["2.0.1"]["rpc"] == "RpcFrameworkError"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_endpoint_one_call_in_flight(version: OcppVersion) -> None:
+    station, csms = Endpoint("CS-9", version), Endpoint("CPO", version)
+    station.call("BootNotification", BOOT[version])
+    station.call("Heartbeat", {}, tag=7)
+    [boot] = station.drain()
+    assert station.drain() == [] and station.queued == 1  # Heartbeat waits for the Boot answer
+    incoming = csms.receive(boot)
+    assert isinstance(incoming.message, Call) and csms.inbound == {"CS-9-1": "BootNotification"}
+    answered = station.receive(csms.reply("CS-9-1", BOOT_OK))
+    assert answered.answered is not None and answered.answered.action == "BootNotification"
+    [heartbeat] = station.drain()
+    assert heartbeat == '[2,"CS-9-2","Heartbeat",{}]'
+    error = station.receive(csms.reply_error("CS-9-2", "InternalError", "x"))
+    assert isinstance(error.message, CallError) and error.tag == 7 and station.in_flight is None
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_endpoint_answers_invalid_call_and_releases_on_invalid_answer(version: OcppVersion) -> None:
+    end = Endpoint("E", version)
+    bad = end.receive('[2,"r1","Heartbeat",{"x":1}]')
+    assert bad.error is not None
+    [reply] = bad.replies
+    assert json.loads(reply) == [4, "r1", ERROR_CODES[version]["format"], bad.error.description, {}]
+    end.call("Heartbeat", {})
+    end.call("Heartbeat", lambda: None)  # a factory returning None is dropped
+    assert len(end.drain()) == 1
+    broken = end.receive('[3,"E-1",{}]')  # HeartbeatResponse needs currentTime
+    assert broken.error is not None and broken.answered is not None and broken.replies == ()
+    assert end.in_flight is None and end.drain() == [] and end.queued == 0
+    stray = end.receive('[4,"zz","GenericError","",{}]')
+    assert stray.error is not None and stray.message is None
+
+
+def test_endpoint_id_prefix_keeps_ids_within_36_chars() -> None:
+    end = Endpoint("X" * 60, "1.6")
+    end.call("Heartbeat", {})
+    [frame] = end.drain()
+    assert frame == '[2,"' + "X" * 24 + '-1","Heartbeat",{}]'
