@@ -3,7 +3,7 @@ from __future__ import annotations
 from emsp_helpers import BASE, CPO_VERSIONS, T0, V, Client, auth, cpo_credentials, register
 
 from emsp.core import EmspCore
-from emsp.wire import HttpResponse, dumps
+from emsp.wire import HttpRequest, HttpResponse, dumps
 
 
 def test_versions_and_details_with_token_a(core: EmspCore) -> None:
@@ -94,9 +94,7 @@ def test_auth_failures(core: EmspCore) -> None:
         ({"Authorization": "Token " + client.token}, 401),  # raw token: 2.2.1 requires Base64
     ]
     for headers, status in cases:
-        resp = core.handle(
-            __import__("emsp.wire", fromlist=["HttpRequest"]).HttpRequest("GET", f"{V}/tokens", headers), T0
-        )
+        resp = core.handle(HttpRequest("GET", f"{V}/tokens", headers), T0)
         assert resp.status == status, headers
         body = resp.json()
         assert body["status_code"] == 2000 and "timestamp" in body

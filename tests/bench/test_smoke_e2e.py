@@ -1,0 +1,94 @@
+"""`smoke` end to end: both runtimes, determinism, and the wire trace's contract."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import simplejson
+
+from bench.runner import RunOutcome, run_scenario
+from simulators.ocppj import CALL, CALLRESULT, codec
+
+
+@pytest.fixture(scope="module")
+def sim_run(tmp_path_factory: pytest.TempPathFactory) -> RunOutcome:
+    return run_scenario("smoke", runtime="sim", seed=7, out=tmp_path_factory.mktemp("sim"))
+
+
+def _trace(run_dir: Path) -> list[dict[str, Any]]:
+    return [simplejson.loads(line, use_decimal=True) for line in (run_dir / "trace.jsonl").read_text().splitlines()]
+
+
+def test_smoke_sim_completes_and_matches_every_session(sim_run: RunOutcome) -> None:
+    s = sim_run.summary
+    assert sim_run.exit_code == 0, s["expectations"]
+    assert s["sessions"]["started"] >= 10
+    assert s["sessions"]["completed"] == s["sessions"]["started"]
+    assert s["reconciliation"]["matched"] == s["sessions"]["completed"]
+    for klass in ("missing_cdr", "duplicate_cdr", "orphan_cdr", "energy_mismatch", "price_mismatch"):
+        assert s["reconciliation"][klass] == 0, klass
+    assert Decimal(s["energy_kwh"]["truth"]) == Decimal(s["energy_kwh"]["cdr"]) == Decimal(s["energy_kwh"]["invoiced"])
+    assert Decimal(s["energy_kwh"]["truth"]) > 0
+    assert s["authorizations"]["rejected"] >= 1
+    assert s["reconciliation"]["refused"] >= 1
+    assert Decimal(s["revenue"]["EUR"]) > 0
+    for name in ("trace.jsonl", "summary.json", "reconciliation.csv", "report.html", "junit.xml"):
+        assert (sim_run.run_dir / name).stat().st_size > 0, name
+
+
+def test_every_ocpp_frame_passes_the_official_schemas(sim_run: RunOutcome) -> None:
+    trace = _trace(sim_run.run_dir)
+    versions = {"ocpp1.6": "1.6", "ocpp2.0.1": "2.0.1"}
+    pending: dict[str, dict[str, str]] = {}
+    seen = set()
+    for entry in (e for e in trace if e["proto"] in versions):
+        seen.add(entry["proto"])
+        version = versions[entry["proto"]]
+        frame = simplejson.loads(entry["frame"])
+        link = pending.setdefault(f"{min(entry['src'], entry['dst'])}|{max(entry['src'], entry['dst'])}", {})
+        message = codec(version).decode(entry["frame"], pending=link)  # raises FrameError when invalid
+        if frame[0] == CALL:
+            link[frame[1]] = frame[2]
+        elif frame[0] == CALLRESULT:
+            link.pop(frame[1], None)
+        assert message is not None
+    assert seen == {"ocpp1.6", "ocpp2.0.1"}
+
+
+def test_every_ocpi_json_response_carries_the_envelope(sim_run: RunOutcome) -> None:
+    responses = [e for e in _trace(sim_run.run_dir) if e["proto"].startswith("ocpi") and e["kind"] == "response"]
+    assert responses
+    for response in responses:
+        body = response["body"]
+        assert isinstance(body, dict), response
+        assert isinstance(body["status_code"], int) and "timestamp" in body
+    modules = {r["url"].split("/ocpi/")[-1].split("/")[1] if "/2.2.1/" in r["url"] else "versions" for r in responses}
+    assert {"credentials", "locations", "tariffs", "sessions", "cdrs", "tokens"} <= modules
+
+
+def test_same_seed_gives_byte_identical_trace_and_summary(sim_run: RunOutcome, tmp_path: Path) -> None:
+    again = run_scenario("smoke", runtime="sim", seed=7, out=tmp_path)
+    for name in ("trace.jsonl", "summary.json", "reconciliation.csv"):
+        assert (again.run_dir / name).read_bytes() == (sim_run.run_dir / name).read_bytes(), name
+
+
+def test_another_seed_gives_another_run(sim_run: RunOutcome, tmp_path: Path) -> None:
+    other = run_scenario("smoke", runtime="sim", seed=8, out=tmp_path)
+    assert (other.run_dir / "trace.jsonl").read_bytes() != (sim_run.run_dir / "trace.jsonl").read_bytes()
+    assert other.exit_code == 0
+
+
+def test_live_run_matches_the_sim_run(sim_run: RunOutcome, tmp_path: Path) -> None:
+    live = run_scenario("smoke", runtime="live", seed=7, out=tmp_path, speed=900)
+    s, ref = live.summary, sim_run.summary
+    assert live.exit_code == 0, s["expectations"]
+    assert s["runtime"] == "live"
+    assert s["sessions"]["completed"] == ref["sessions"]["completed"]
+    assert s["reconciliation"]["matched"] == ref["reconciliation"]["matched"]
+    sim_kwh, live_kwh = Decimal(ref["energy_kwh"]["truth"]), Decimal(s["energy_kwh"]["truth"])
+    assert abs(live_kwh - sim_kwh) <= sim_kwh / 100
+    assert Decimal(s["energy_kwh"]["cdr"]) == live_kwh
+    assert {"ocpp1.6", "ocpp2.0.1", "ocpi2.2.1"} <= set(s["messages"])

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from emsp_helpers import V, Client, cdr, location, period, session, tariff
+
+from emsp.core import EmspCore
+
+S = f"{V}/sessions/DE/CPA/S1"
+
+
+def test_session_put_patch_appends_charging_periods(cpo: Client, core: EmspCore) -> None:
+    assert cpo.call("PUT", S, session(charging_periods=[period("2025-03-01T09:00:00Z", "1")])).status == 201
+    patch = {"kwh": Decimal("2.5"), "charging_periods": [period("2025-03-01T09:15:00Z", "1.5")],
+             "last_updated": "2025-03-01T09:15:00Z"}  # fmt: skip
+    assert cpo.call("PATCH", S, patch).status == 200
+    got = cpo.call("GET", S).json()["data"]
+    assert got["kwh"] == Decimal("2.5") and len(got["charging_periods"]) == 2
+    # an empty list on PATCH changes nothing (sessions, PATCH)
+    cpo.call("PATCH", S, {"charging_periods": [], "last_updated": "2025-03-01T09:16:00Z"})
+    assert len(cpo.call("GET", S).json()["data"]["charging_periods"]) == 2
+    # PUT replaces the whole object, periods included
+    cpo.call("PUT", S, session(status="COMPLETED", end_date_time="2025-03-01T10:00:00Z",
+                               last_updated="2025-03-01T10:00:00Z"))  # fmt: skip
+    got = cpo.call("GET", S).json()["data"]
+    assert got["status"] == "COMPLETED" and "charging_periods" not in got
+    (rec,) = core.records().sessions
+    assert rec.status == "COMPLETED" and rec.token_uid == "RFID1" and rec.end is not None
+    assert 'emsp_sessions_started_total{partner="cpo1"} 1.0' in core.metrics_text()
+
+
+def test_session_patch_unknown_and_invalid(cpo: Client) -> None:
+    cases = [
+        ({"status": "COMPLETED", "last_updated": "2025-03-01T09:00:00Z"}, 404, 2001),
+    ]
+    for body, http, code in cases:
+        resp = cpo.call("PATCH", S, body)
+        assert (resp.status, resp.json()["status_code"]) == (http, code)
+    cpo.call("PUT", S, session())
+    for body in ({"status": "ACTIVE"}, {"kwh": "12", "last_updated": "2025-03-01T09:00:00Z"},
+                 {"id": "S2", "last_updated": "2025-03-01T09:00:00Z"}):  # fmt: skip
+        resp = cpo.call("PATCH", S, body)
+        assert (resp.status, resp.json()["status_code"]) == (400, 2001), body
+
+
+def _setup_priced(cpo: Client) -> None:
+    cpo.call("PUT", f"{V}/locations/DE/CPA/LOC1", location(tz="Europe/Amsterdam"))
+    cpo.call("PUT", f"{V}/tariffs/DE/CPA/TAR1", tariff())
+
+
+def test_cdr_post_location_get_and_duplicates(cpo: Client, core: EmspCore, pricer) -> None:  # type: ignore[no-untyped-def]
+    _setup_priced(cpo)
+    resp = cpo.call("POST", f"{V}/cdrs", cdr())
+    assert resp.status == 201 and resp.json()["status_code"] == 1000
+    where = resp.header("Location")
+    assert where == f"{V}/cdrs/DE/CPA/CDR1"
+    assert cpo.call("GET", where).json()["data"]["id"] == "CDR1"
+
+    again = cpo.call("POST", f"{V}/cdrs", cdr())  # identical retry: success, not billed twice
+    assert again.status == 200 and again.json()["status_code"] == 1000 and again.header("Location") == where
+    changed = cpo.call("POST", f"{V}/cdrs", cdr(total_energy=Decimal("11")))
+    assert changed.json()["status_code"] == 2001
+
+    recs = core.records()
+    assert len(recs.cdrs) == 1 and len(recs.invoice_lines) == 1
+    assert [d.identical for d in recs.duplicate_cdrs] == [True, False]
+    line = recs.invoice_lines[0]
+    assert (line.amount_excl_vat, line.cpo_excl_vat, line.delta_excl_vat) == (
+        Decimal("3.15"), Decimal("3.15"), Decimal("0.00"))  # fmt: skip
+    assert pricer.calls == [("TAR1", "CDR1", "Europe/Amsterdam")]  # tz from OUR stored location
+    text = core.metrics_text()
+    assert 'emsp_cdrs_received_total{partner="cpo1"} 1.0' in text
+    assert "emsp_cdr_settlement_lag_seconds_count 1.0" in text
+
+
+def test_cdr_invalid(cpo: Client) -> None:
+    no_cost = {k: v for k, v in cdr().items() if k != "total_cost"}
+    for body in (no_cost, cdr(total_energy="10"), cdr(charging_periods=[])):
+        resp = cpo.call("POST", f"{V}/cdrs", body)
+        assert (resp.status, resp.json()["status_code"]) == (400, 2001)
+    assert cpo.call("PUT", f"{V}/cdrs/DE/CPA/CDR1", cdr()).status == 405
+    assert cpo.call("GET", f"{V}/cdrs/DE/CPA/NOPE").status == 404
