@@ -14,8 +14,11 @@ from rich.table import Table
 from bench.cli_tariff import tariff_app
 from bench.scenario import ScenarioError, builtin_names, load_scenario
 
-app = typer.Typer(help="Hardware-in-the-loop simulation and conformance test bench for eMSPs.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Hardware-in-the-loop simulation and conformance test bench for eMSPs.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 app.add_typer(tariff_app, name="tariff")
 err = Console(stderr=True)
 out = Console()
@@ -23,10 +26,14 @@ out = Console()
 
 @app.command()
 def run(
-    scenario: Annotated[str, typer.Argument(help="A built-in scenario name (see `scenarios`) or a YAML file.")],
+    scenario: Annotated[
+        str, typer.Argument(help="A built-in scenario name (see `scenarios`) or a YAML file.")
+    ],
     runtime: Annotated[str, typer.Option(help="sim (simpy, virtual time) or live (real sockets).")] = "sim",
     seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory [runs/<scenario>-<seed>].")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Run directory [runs/<scenario>-<seed>].")
+    ] = None,
     speed: Annotated[float, typer.Option(help="live: scenario seconds per wall second.")] = 600.0,
     database_url: Annotated[str, typer.Option(help="eMSP storage (SQLAlchemy URL).")] = "sqlite://",
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
@@ -39,12 +46,25 @@ def run(
         raise typer.Exit(2)
     show = progress and sys.stderr.isatty() and not _ci()
     try:
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                      TimeElapsedColumn(), console=err, disable=not show, transient=True) as bar:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=err,
+            disable=not show,
+            transient=True,
+        ) as bar:
             task = bar.add_task(f"{scenario} ({runtime})", total=1.0)
-            outcome = run_scenario(scenario, runtime=runtime, seed=seed, out=out_dir, speed=speed,  # type: ignore[arg-type]
-                                   database_url=database_url,
-                                   progress=lambda done: bar.update(task, completed=done))
+            outcome = run_scenario(
+                scenario,
+                runtime=runtime,
+                seed=seed,
+                out=out_dir,
+                speed=speed,  # type: ignore[arg-type]
+                database_url=database_url,
+                progress=lambda done: bar.update(task, completed=done),
+            )
     except ScenarioError as exc:
         err.print(f"[red]invalid scenario[/]: {exc}")
         raise typer.Exit(2) from exc
@@ -64,21 +84,30 @@ def _print_outcome(outcome: object) -> None:
     assert isinstance(outcome, RunOutcome)
     s, perf = outcome.summary, outcome.performance
     table = Table(title=f"{s['scenario']} · seed {s['seed']} · {s['runtime']}", show_header=False)
-    table.add_row("sessions started / completed", f"{s['sessions']['started']} / {s['sessions']['completed']}")
+    table.add_row(
+        "sessions started / completed", f"{s['sessions']['started']} / {s['sessions']['completed']}"
+    )
     auth = s["authorizations"]
     table.add_row("authorizations accepted / rejected", f"{auth['accepted']} / {auth['rejected']}")
-    table.add_row("authorization latency p50 / p95 ms", f"{auth['latency_ms']['p50']} / {auth['latency_ms']['p95']}")
+    table.add_row(
+        "authorization latency p50 / p95 ms", f"{auth['latency_ms']['p50']} / {auth['latency_ms']['p95']}"
+    )
     e = s["energy_kwh"]
     table.add_row("energy kWh truth / cdr / invoiced", f"{e['truth']} / {e['cdr']} / {e['invoiced']}")
     table.add_row("revenue", ", ".join(f"{v} {k}" for k, v in s["revenue"].items()) or "-")
     table.add_row("reconciliation", ", ".join(f"{k} {v}" for k, v in s["reconciliation"].items() if v) or "-")
     table.add_row("messages", ", ".join(f"{k} {v}" for k, v in s["messages"].items()))
-    table.add_row("wall time", f"{perf['wall_seconds']} s ({perf['sim_seconds_per_wall_second']}x real time, "
-                  f"{perf['messages_per_wall_second']} msg/s)")
+    table.add_row(
+        "wall time",
+        f"{perf['wall_seconds']} s ({perf['sim_seconds_per_wall_second']}x real time, "
+        f"{perf['messages_per_wall_second']} msg/s)",
+    )
     out.print(table)
     for result in outcome.expectations:
         mark = "[green]PASS[/]" if result.passed else "[red]FAIL[/]"
-        out.print(f"{mark} {result.name}: {result.metric} {result.op} {result.expected} (got {result.actual})")
+        out.print(
+            f"{mark} {result.name}: {result.metric} {result.op} {result.expected} (got {result.actual})"
+        )
     out.print(f"run directory: {outcome.run_dir}")
 
 

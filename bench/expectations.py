@@ -12,7 +12,12 @@ from bench.scenario import Expectation
 from bench.summary import lookup
 
 OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "==": operator.eq, "!=": operator.ne, ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
 }
 
 
@@ -46,9 +51,13 @@ def evaluate(expectations: Sequence[Expectation], summary: dict[str, Any]) -> li
         try:
             actual, expected = lookup(summary, exp.metric), _resolve(summary, exp.value)
         except KeyError as missing:
-            results.append(ExpectationResult(name, exp.metric, exp.op, str(exp.value), f"no metric {missing}", False))
+            results.append(
+                ExpectationResult(name, exp.metric, exp.op, str(exp.value), f"no metric {missing}", False)
+            )
             continue
         a, e = _number(actual), _number(expected)
-        passed = OPS[exp.op](a, e) if a is not None and e is not None else OPS[exp.op](str(actual), str(expected))
+        passed = (
+            OPS[exp.op](a, e) if a is not None and e is not None else OPS[exp.op](str(actual), str(expected))
+        )
         results.append(ExpectationResult(name, exp.metric, exp.op, str(expected), str(actual), bool(passed)))
     return results

@@ -14,9 +14,26 @@ from emsp.timeutil import format_utc
 from simulators.cpo.truth import AuthorizationRecord
 
 RECONCILIATION_COLUMNS = (
-    "session_key", "cpo", "station_id", "connector_id", "token_uid", "transaction_id", "session_id", "cdr_id",
-    "plugged_at", "started_at", "ended_at", "truth_energy_kwh", "cdr_energy_kwh", "invoiced_energy_kwh",
-    "truth_cost", "cdr_cost", "invoiced_cost", "currency", "class", "detail",
+    "session_key",
+    "cpo",
+    "station_id",
+    "connector_id",
+    "token_uid",
+    "transaction_id",
+    "session_id",
+    "cdr_id",
+    "plugged_at",
+    "started_at",
+    "ended_at",
+    "truth_energy_kwh",
+    "cdr_energy_kwh",
+    "invoiced_energy_kwh",
+    "truth_cost",
+    "cdr_cost",
+    "invoiced_cost",
+    "currency",
+    "class",
+    "detail",
 )
 
 
@@ -43,7 +60,11 @@ def write_reconciliation(path: Path, reconciliation: Reconciliation) -> None:
                 cdr_cost = cost.incl_vat if cost.incl_vat is not None else cost.excl_vat
             invoiced_cost = None
             if invoice is not None:
-                invoiced_cost = invoice.amount_incl_vat if invoice.amount_incl_vat is not None else invoice.amount_excl_vat
+                invoiced_cost = (
+                    invoice.amount_incl_vat
+                    if invoice.amount_incl_vat is not None
+                    else invoice.amount_excl_vat
+                )
             writer.writerow(
                 [
                     truth.key if truth else f"orphan/{cdr.cdr_id if cdr else ''}",
@@ -70,12 +91,20 @@ def write_reconciliation(path: Path, reconciliation: Reconciliation) -> None:
             )
 
 
-def write_authorizations(path: Path, records: Sequence[AuthorizationRecord], partner_of: dict[str, str]) -> None:
+def write_authorizations(
+    path: Path, records: Sequence[AuthorizationRecord], partner_of: dict[str, str]
+) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(("at", "partner", "station_id", "token_uid", "result", "latency_ms"))
         for record in records:
             writer.writerow(
-                (format_utc(record.at), partner_of.get(record.station_id, ""), record.station_id,
-                 record.token_uid, record.result, record.latency_ms)
+                (
+                    format_utc(record.at),
+                    partner_of.get(record.station_id, ""),
+                    record.station_id,
+                    record.token_uid,
+                    record.result,
+                    record.latency_ms,
+                )
             )

@@ -61,15 +61,28 @@ def run_scenario(
             from bench.runtime.sim import SimRuntime
 
             emsp_url, cpo_urls = sim_urls([c.id for c in scenario.cpos])
-            world = build_world(scenario, base_dir, emsp_base_url=emsp_url, cpo_base_urls=cpo_urls,
-                                database_url=database_url, scenario_file=name_or_path)
+            world = build_world(
+                scenario,
+                base_dir,
+                emsp_base_url=emsp_url,
+                cpo_base_urls=cpo_urls,
+                database_url=database_url,
+                scenario_file=name_or_path,
+            )
             result = SimRuntime(world, trace, progress).run()
             unserved, ended_at = result.unserved_arrivals, result.ended_at
         else:
             from bench.runtime.live import run_live
 
-            live = run_live(scenario, base_dir, trace, speed=speed, database_url=database_url,
-                            scenario_file=name_or_path, progress=progress)
+            live = run_live(
+                scenario,
+                base_dir,
+                trace,
+                speed=speed,
+                database_url=database_url,
+                scenario_file=name_or_path,
+                progress=progress,
+            )
             world, unserved, ended_at = live.world, live.unserved_arrivals, live.ended_at
     finally:
         trace.close()
@@ -79,12 +92,19 @@ def run_scenario(
     records = world.emsp.records()
     reconciliation = reconcile(truths, records)
     authorizations = sorted(
-        (a for cpo in world.cpos.values() for a in cpo.ocpi.truth.authorizations), key=lambda a: (a.at, a.token_uid)
+        (a for cpo in world.cpos.values() for a in cpo.ocpi.truth.authorizations),
+        key=lambda a: (a.at, a.token_uid),
     )
     summary = build_summary(
-        scenario=scenario.name, seed=scenario.seed, runtime=runtime, truths=truths,
-        authorizations=authorizations, records=records, reconciliation=reconciliation,
-        messages=dict(trace.counts), unserved_arrivals=unserved,
+        scenario=scenario.name,
+        seed=scenario.seed,
+        runtime=runtime,
+        truths=truths,
+        authorizations=authorizations,
+        records=records,
+        reconciliation=reconciliation,
+        messages=dict(trace.counts),
+        unserved_arrivals=unserved,
     )
     results = evaluate(scenario.expectations, summary)
     summary["expectations"] = [asdict(r) for r in results]
@@ -100,12 +120,22 @@ def run_scenario(
     write_json(run_dir / "summary.json", summary)
     write_json(run_dir / "performance.json", performance)  # wall-clock figures: kept out of summary.json
     write_reconciliation(run_dir / "reconciliation.csv", reconciliation)
-    write_authorizations(run_dir / "authorizations.csv", authorizations,
-                         {sid: world.cpo_of(sid) for sid in world.stations})
+    write_authorizations(
+        run_dir / "authorizations.csv", authorizations, {sid: world.cpo_of(sid) for sid in world.stations}
+    )
     if results:
-        write_junit(run_dir / "junit.xml", f"emsp-bench.{scenario.name}",
-                    [JunitCase(name=r.name, passed=r.passed, classname=f"{scenario.name}.{runtime}",
-                               message=f"{r.metric}: expected {r.op} {r.expected}, got {r.actual}")
-                     for r in results])
+        write_junit(
+            run_dir / "junit.xml",
+            f"emsp-bench.{scenario.name}",
+            [
+                JunitCase(
+                    name=r.name,
+                    passed=r.passed,
+                    classname=f"{scenario.name}.{runtime}",
+                    message=f"{r.metric}: expected {r.op} {r.expected}, got {r.actual}",
+                )
+                for r in results
+            ],
+        )
     write_report(run_dir)
     return RunOutcome(run_dir, summary, results, performance, world)

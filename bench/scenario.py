@@ -86,7 +86,9 @@ class CpoSpec(_Strict):
     def _tariffs_exist(self) -> CpoSpec:
         for index, location in enumerate(self.locations):
             if location.tariff not in self.tariffs:
-                raise ValueError(f"locations[{index}].tariff {location.tariff!r} is not one of {sorted(self.tariffs)}")
+                raise ValueError(
+                    f"locations[{index}].tariff {location.tariff!r} is not one of {sorted(self.tariffs)}"
+                )
         return self
 
 
@@ -116,6 +118,7 @@ class DemandSpec(_Strict):
     ev_power_kw: Range = Range(min=Decimal("7.4"), max=Decimal("22"))
     energy_kwh: Range = Range(min=Decimal("4"), max=Decimal("30"))
     stay_minutes: Range = Range(min=Decimal("20"), max=Decimal("90"))
+    patience_minutes: Annotated[int, Field(ge=0)] = 15  # how long a driver waits for a free connector
 
 
 class Expectation(_Strict):
@@ -177,7 +180,9 @@ def resolve(name_or_path: str) -> Path:
         return candidate
     builtin = BUILTIN_DIR / f"{name_or_path}.yaml"
     if not builtin.is_file():
-        raise ScenarioError(name_or_path, "(name)", f"not a file and not a built-in scenario {builtin_names()}")
+        raise ScenarioError(
+            name_or_path, "(name)", f"not a file and not a built-in scenario {builtin_names()}"
+        )
     return builtin
 
 
@@ -210,5 +215,7 @@ def load_scenario(name_or_path: str) -> tuple[Scenario, Path]:
     for cpo_index, cpo in enumerate(scenario.cpos):
         for tariff_id, rel in cpo.tariffs.items():
             if not (path.parent / rel).is_file():
-                raise ScenarioError(str(path), f"cpos[{cpo_index}].tariffs.{tariff_id}", f"no such file {rel!r}")
+                raise ScenarioError(
+                    str(path), f"cpos[{cpo_index}].tariffs.{tariff_id}", f"no such file {rel!r}"
+                )
     return scenario, path.parent

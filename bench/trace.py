@@ -51,8 +51,14 @@ class WireTrace:
 
     def ocpi_request(self, t: datetime, proto: str, src: str, dst: str, request: HttpRequest) -> None:
         head: dict[str, object] = {
-            "t": format_utc(t), "proto": proto, "src": src, "dst": dst, "kind": "request",
-            "method": request.method, "url": request.url, "headers": request.headers,
+            "t": format_utc(t),
+            "proto": proto,
+            "src": src,
+            "dst": dst,
+            "kind": "request",
+            "method": request.method,
+            "url": request.url,
+            "headers": request.headers,
         }
         self._write(head, request.body)
 
@@ -60,8 +66,14 @@ class WireTrace:
         self, t: datetime, proto: str, src: str, dst: str, request: HttpRequest, response: HttpResponse
     ) -> None:
         head: dict[str, object] = {
-            "t": format_utc(t), "proto": proto, "src": src, "dst": dst, "kind": "response",
-            "method": request.method, "url": request.url, "headers": response.headers,
+            "t": format_utc(t),
+            "proto": proto,
+            "src": src,
+            "dst": dst,
+            "kind": "response",
+            "method": request.method,
+            "url": request.url,
+            "headers": response.headers,
             "status": response.status,
         }
         self._write(head, response.body)

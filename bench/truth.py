@@ -37,7 +37,9 @@ def truth_sessions(world: World) -> list[TruthSession]:
                 if full_at < charge.unplugged_at:
                     samples.append(MeterSample(timestamp=full_at, energy_kwh=energy))
                 samples.append(MeterSample(timestamp=charge.unplugged_at, energy_kwh=energy))
-                _, priced = price_session(tariff, samples, start=charge.started_at, end=charge.unplugged_at, tz=tz)
+                _, priced = price_session(
+                    tariff, samples, start=charge.started_at, end=charge.unplugged_at, tz=tz
+                )
                 total = priced.totals.total_cost
                 if total is not None:
                     cost_excl, cost_incl = total.excl_vat, total.incl_vat

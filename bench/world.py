@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,9 @@ class World:
         self._cpo_by_station = {place.station_id: place.cpo_id for place in self.places}
 
 
-def load_tariffs(cpo: CpoSpec, cpo_index: int, base_dir: Path, scenario_file: str) -> dict[str, dict[str, Any]]:
+def load_tariffs(
+    cpo: CpoSpec, cpo_index: int, base_dir: Path, scenario_file: str
+) -> dict[str, dict[str, Any]]:
     tariffs: dict[str, dict[str, Any]] = {}
     for tariff_id, rel in cpo.tariffs.items():
         field = f"cpos[{cpo_index}].tariffs.{tariff_id}"
@@ -106,9 +109,15 @@ def build_world(
         for location in cpo.locations:
             sites.append(
                 SiteSpec(
-                    location_id=location.id, name=location.name or location.id, address=location.address,
-                    city=location.city, country=location.country, latitude=location.latitude,
-                    longitude=location.longitude, time_zone=location.time_zone, tariff_id=location.tariff,
+                    location_id=location.id,
+                    name=location.name or location.id,
+                    address=location.address,
+                    city=location.city,
+                    country=location.country,
+                    latitude=location.latitude,
+                    longitude=location.longitude,
+                    time_zone=location.time_zone,
+                    tariff_id=location.tariff,
                     stations=tuple(
                         StationSite(s.id, s.connectors, s.max_power_kw) for s in location.stations
                     ),
@@ -117,23 +126,46 @@ def build_world(
             for spec in location.stations:
                 kind = Station16 if spec.ocpp == "1.6" else Station201
                 stations[spec.id] = kind(
-                    spec.id, connectors=spec.connectors, max_power_kw=spec.max_power_kw,
+                    spec.id,
+                    connectors=spec.connectors,
+                    max_power_kw=spec.max_power_kw,
                     meter_interval_s=spec.meter_interval_s,
                 )
                 places.append(StationPlace(spec.id, cpo.id, spec.connectors))
         ocpi = OcpiCpo(
-            cpo_id=cpo.id, country_code=cpo.country_code, party_id=cpo.party_id,
-            business_name=f"{cpo.id} (mock CPO, {dialect.name})", base_url=cpo_base_urls[cpo.id],
-            emsp_versions_url=f"{emsp_base_url.rstrip('/')}/versions", token_a=token_a, dialect=dialect,
-            tariffs=load_tariffs(cpo, index, base_dir, scenario_file), sites=sites,
+            cpo_id=cpo.id,
+            country_code=cpo.country_code,
+            party_id=cpo.party_id,
+            business_name=f"{cpo.id} (mock CPO, {dialect.name})",
+            base_url=cpo_base_urls[cpo.id],
+            emsp_versions_url=f"{emsp_base_url.rstrip('/')}/versions",
+            token_a=token_a,
+            dialect=dialect,
+            tariffs=load_tariffs(cpo, index, base_dir, scenario_file),
+            sites=sites,
         )
         cpos[cpo.id] = MockCpo(Csms(cpo.id), ocpi)
 
     arrivals = plan_arrivals(scenario.demand, drivers, scenario.start, scenario.end, len(places), rng)
     return World(
-        scenario=scenario, drivers=drivers, arrivals=arrivals, emsp=emsp, emsp_base_url=emsp_base_url,
-        cpos=cpos, cpo_base_urls=cpo_base_urls, stations=stations, places=places,
+        scenario=scenario,
+        drivers=drivers,
+        arrivals=arrivals,
+        emsp=emsp,
+        emsp_base_url=emsp_base_url,
+        cpos=cpos,
+        cpo_base_urls=cpo_base_urls,
+        stations=stations,
+        places=places,
     )
+
+
+def horizon(world: World) -> datetime:
+    """When a run stops: the last possible departure (with patience) or the scenario end, plus settling."""
+    scenario = world.scenario
+    patience = timedelta(minutes=scenario.demand.patience_minutes)
+    last = max([a.at + patience + a.stay for a in world.arrivals], default=scenario.end)
+    return max(last, scenario.end) + timedelta(minutes=scenario.settle_minutes)
 
 
 def describe(world: World) -> str:

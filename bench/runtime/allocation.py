@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bench.world import StationPlace
+
+RETRY_EVERY = timedelta(minutes=5)  # a driver finding every bay taken looks again this often
+
+
+def retries_for(patience_minutes: int) -> int:
+    return patience_minutes * 60 // int(RETRY_EVERY.total_seconds())
 
 
 class ConnectorAllocator:

@@ -9,6 +9,7 @@ than the wall clock. This is the one place (with live_http) allowed to read the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from collections.abc import Callable
@@ -22,11 +23,11 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from bench.runtime.allocation import ConnectorAllocator
+from bench.runtime.allocation import RETRY_EVERY, ConnectorAllocator, retries_for
 from bench.runtime.live_http import HttpServer, send_http
 from bench.scenario import Scenario
 from bench.trace import WireTrace
-from bench.world import World, build_world
+from bench.world import World, build_world, horizon
 from emsp.wire import OutboundRequest
 from simulators.cpo.mock_cpo import MockCpoOutput
 from simulators.ocppj import subprotocol
@@ -87,7 +88,9 @@ class _Ordered:
 
 
 class LiveRuntime:
-    def __init__(self, world: World, trace: WireTrace, clock: ScaledClock, ocpp_ports: dict[str, int]) -> None:
+    def __init__(
+        self, world: World, trace: WireTrace, clock: ScaledClock, ocpp_ports: dict[str, int]
+    ) -> None:
         self.world, self.trace, self.clock = world, trace, clock
         self._ocpp_ports = ocpp_ports
         self._allocator = ConnectorAllocator(world.places)
@@ -140,7 +143,9 @@ class LiveRuntime:
                 cpo_id = hosts.get(outbound.request.url.split("/")[2], "?")
                 self.trace.ocpi_request(self.clock.now(), OCPI_PROTO, EMSP, cpo_id, outbound.request)
                 response = await send_http(self._client, outbound.request)
-                self.trace.ocpi_response(self.clock.now(), OCPI_PROTO, cpo_id, EMSP, outbound.request, response)
+                self.trace.ocpi_response(
+                    self.clock.now(), OCPI_PROTO, cpo_id, EMSP, outbound.request, response
+                )
                 emsp.on_response(outbound.request_id, response, self.clock.now())
             await asyncio.sleep(0.01)
 
@@ -170,8 +175,13 @@ class LiveRuntime:
     def station_emit(self, station_id: str, frames: list[str]) -> None:
         station = self.world.stations[station_id]
         for frame in frames:
-            self.trace.ocpp(self.clock.now(), subprotocol(station.version), station_id,
-                            self.world.cpo_of(station_id), frame)
+            self.trace.ocpp(
+                self.clock.now(),
+                subprotocol(station.version),
+                station_id,
+                self.world.cpo_of(station_id),
+                frame,
+            )
             self._to_csms[station_id].queue.put_nowait(frame)
         self._pokes[station_id].set()
 
@@ -207,10 +217,8 @@ class LiveRuntime:
             deadline = station.next_wakeup()
             poke.clear()
             timeout = self.clock.wall_seconds_until(deadline) if deadline is not None else 0.5
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(poke.wait(), timeout=timeout)
-            except TimeoutError:
-                pass
             deadline = station.next_wakeup()
             if deadline is not None and self.clock.now() >= deadline:
                 self.station_emit(station_id, station.on_wakeup(self.clock.now()))
@@ -219,15 +227,22 @@ class LiveRuntime:
         arrival = self.world.arrivals[index]
         await self.clock.sleep_until(arrival.at)
         key = self._allocator.take(arrival.station_preference)
+        for _ in range(retries_for(self.world.scenario.demand.patience_minutes)):
+            if key is not None:
+                break
+            await self.clock.sleep_until(self.clock.now() + RETRY_EVERY)
+            key = self._allocator.take(arrival.station_preference)
         if key is None:
             self._unserved += 1
             return
         station_id, connector = key
         station = self.world.stations[station_id]
         ev = EvProfile(power_kw=arrival.ev_power_kw, energy_kwh=arrival.energy_kwh)
-        self.station_emit(station_id, station.plug_in(connector, token_uid=arrival.driver.token_uid, ev=ev,
-                                                      now=self.clock.now()))
-        await self.clock.sleep_until(arrival.at + arrival.stay)
+        self.station_emit(
+            station_id,
+            station.plug_in(connector, token_uid=arrival.driver.token_uid, ev=ev, now=self.clock.now()),
+        )
+        await self.clock.sleep_until(self.clock.now() + arrival.stay)
         self._allocator.release(key)
         self.station_emit(station_id, station.unplug(connector, self.clock.now()))
 
@@ -262,33 +277,49 @@ class LiveRuntime:
 
 
 async def _run_live(
-    scenario: Scenario, base_dir: Path, trace: WireTrace, *, speed: float, database_url: str,
-    scenario_file: str, progress: Callable[[float], None] | None,
+    scenario: Scenario,
+    base_dir: Path,
+    trace: WireTrace,
+    *,
+    speed: float,
+    database_url: str,
+    scenario_file: str,
+    progress: Callable[[float], None] | None,
 ) -> LiveResult:
     emsp_sock = _bound_socket()
     cpo_http = {cpo.id: _bound_socket() for cpo in scenario.cpos}
     cpo_ocpp = {cpo.id: _bound_socket() for cpo in scenario.cpos}
     emsp_url = f"http://127.0.0.1:{emsp_sock.getsockname()[1]}/ocpi"
     cpo_urls = {cid: f"http://127.0.0.1:{sock.getsockname()[1]}/ocpi" for cid, sock in cpo_http.items()}
-    world = build_world(scenario, base_dir, emsp_base_url=emsp_url, cpo_base_urls=cpo_urls,
-                        database_url=database_url, scenario_file=scenario_file)
+    world = build_world(
+        scenario,
+        base_dir,
+        emsp_base_url=emsp_url,
+        cpo_base_urls=cpo_urls,
+        database_url=database_url,
+        scenario_file=scenario_file,
+    )
     clock = ScaledClock(scenario.start, speed)
     runtime = LiveRuntime(world, trace, clock, {cid: s.getsockname()[1] for cid, s in cpo_ocpp.items()})
 
     servers = [HttpServer.for_emsp(world.emsp, clock.now, emsp_sock)]
-    servers += [HttpServer.for_handler(world.cpos[cid].handle_ocpi, clock.now, sock) for cid, sock in cpo_http.items()]
+    servers += [
+        HttpServer.for_handler(world.cpos[cid].handle_ocpi, clock.now, sock) for cid, sock in cpo_http.items()
+    ]
     ws_servers = []
     for cid, sock in cpo_ocpp.items():
         sock.listen()
         ws_servers.append(
-            await serve(lambda ws, cid=cid: runtime.csms_connection(cid, ws), sock=sock,
-                        subprotocols=["ocpp1.6", "ocpp2.0.1"])  # type: ignore[list-item]
+            await serve(
+                lambda ws, cid=cid: runtime.csms_connection(cid, ws),
+                sock=sock,
+                subprotocols=["ocpp1.6", "ocpp2.0.1"],
+            )  # type: ignore[list-item]
         )
     for server in servers:
         await server.start()
     clock.restart()
-    last = max([a.at + a.stay for a in world.arrivals], default=scenario.end)
-    until = max(last, scenario.end) + timedelta(minutes=scenario.settle_minutes)
+    until = horizon(world)
     try:
         unserved = await runtime.run(until, progress)
     finally:
@@ -301,16 +332,36 @@ async def _run_live(
     for cpo in world.cpos.values():
         truth = cpo.ocpi.truth
         truth.authorizations[:] = [
-            type(a)(a.at, a.station_id, a.token_uid, a.result,
-                    (a.latency_ms / Decimal(str(speed))).quantize(Decimal("0.001")))
+            type(a)(
+                a.at,
+                a.station_id,
+                a.token_uid,
+                a.result,
+                (a.latency_ms / Decimal(str(speed))).quantize(Decimal("0.001")),
+            )
             for a in truth.authorizations
         ]
     return LiveResult(world=world, unserved_arrivals=unserved, ended_at=clock.now())
 
 
 def run_live(
-    scenario: Scenario, base_dir: Path, trace: WireTrace, *, speed: float, database_url: str = "sqlite://",
-    scenario_file: str = "<scenario>", progress: Callable[[float], None] | None = None,
+    scenario: Scenario,
+    base_dir: Path,
+    trace: WireTrace,
+    *,
+    speed: float,
+    database_url: str = "sqlite://",
+    scenario_file: str = "<scenario>",
+    progress: Callable[[float], None] | None = None,
 ) -> LiveResult:
-    return asyncio.run(_run_live(scenario, base_dir, trace, speed=speed, database_url=database_url,
-                                 scenario_file=scenario_file, progress=progress))
+    return asyncio.run(
+        _run_live(
+            scenario,
+            base_dir,
+            trace,
+            speed=speed,
+            database_url=database_url,
+            scenario_file=scenario_file,
+            progress=progress,
+        )
+    )

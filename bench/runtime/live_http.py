@@ -50,7 +50,9 @@ async def send_http(client: httpx.AsyncClient, request: HttpRequest) -> HttpResp
     """Send for real; a transport failure becomes a 599 response so the models see a failed call."""
     try:
         response = await client.request(
-            request.method, request.url, headers=request.headers,
+            request.method,
+            request.url,
+            headers=request.headers,
             content=request.body.encode("utf-8") if request.body is not None else None,
         )
     except httpx.HTTPError:

@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 
 import simpy
 
-from bench.runtime.allocation import ConnectorAllocator
+from bench.runtime.allocation import RETRY_EVERY, ConnectorAllocator, retries_for
 from bench.scenario import LinkSpec
 from bench.trace import WireTrace
-from bench.world import World
+from bench.world import World, horizon
 from emsp.wire import HttpResponse, OutboundRequest
 from simulators.cpo.mock_cpo import MockCpoOutput
 from simulators.ocppj import subprotocol
@@ -34,7 +34,9 @@ class Link:
         self._last_arrival = 0
 
     def send(self, deliver: Callable[[], None]) -> None:
-        delay = self._spec.latency_ms + (self._rng.uniform(0, self._spec.jitter_ms) if self._spec.jitter_ms else 0)
+        delay = self._spec.latency_ms + (
+            self._rng.uniform(0, self._spec.jitter_ms) if self._spec.jitter_ms else 0
+        )
         arrival = max(int(self._env.now) + round(delay), self._last_arrival)
         self._last_arrival = arrival
         self._env.timeout(arrival - int(self._env.now)).callbacks.append(lambda _event: deliver())
@@ -48,7 +50,9 @@ class SimResult:
 
 
 class SimRuntime:
-    def __init__(self, world: World, trace: WireTrace, progress: Callable[[float], None] | None = None) -> None:
+    def __init__(
+        self, world: World, trace: WireTrace, progress: Callable[[float], None] | None = None
+    ) -> None:
         self.world = world
         self.trace = trace
         self._progress = progress
@@ -59,8 +63,12 @@ class SimRuntime:
         self._unserved = 0
         scenario = world.scenario
         cpo_specs = {cpo.id: cpo for cpo in scenario.cpos}
-        self._up = {sid: Link(self.env, cpo_specs[world.cpo_of(sid)].ocpp_link, self._rng) for sid in world.stations}
-        self._down = {sid: Link(self.env, cpo_specs[world.cpo_of(sid)].ocpp_link, self._rng) for sid in world.stations}
+        self._up = {
+            sid: Link(self.env, cpo_specs[world.cpo_of(sid)].ocpp_link, self._rng) for sid in world.stations
+        }
+        self._down = {
+            sid: Link(self.env, cpo_specs[world.cpo_of(sid)].ocpp_link, self._rng) for sid in world.stations
+        }
         self._to_emsp = {cid: Link(self.env, cpo_specs[cid].ocpi_link, self._rng) for cid in world.cpos}
         self._from_emsp = {cid: Link(self.env, cpo_specs[cid].ocpi_link, self._rng) for cid in world.cpos}
         self._hosts = {urlsplit(url).netloc: cid for cid, url in world.cpo_base_urls.items()}
@@ -150,23 +158,28 @@ class SimRuntime:
         self._emsp_outbound()
 
     # ------------------------------------------------------------------ drivers
-    def _arrive(self, index: int) -> None:
+    def _arrive(self, index: int, attempt: int = 0) -> None:
         arrival = self.world.arrivals[index]
         key = self._allocator.take(arrival.station_preference)
         if key is None:
-            self._unserved += 1
+            if attempt < retries_for(self.world.scenario.demand.patience_minutes):
+                later = self._at_ms(self.now() + RETRY_EVERY) - int(self.env.now)
+                self.env.timeout(later).callbacks.append(lambda _e: self._arrive(index, attempt + 1))
+            else:
+                self._unserved += 1
             return
         station_id, connector = key
         ev = EvProfile(power_kw=arrival.ev_power_kw, energy_kwh=arrival.energy_kwh)
         station = self.world.stations[station_id]
-        self._station_send(station_id, station.plug_in(connector, token_uid=arrival.driver.token_uid, ev=ev,
-                                                       now=self.now()))
+        self._station_send(
+            station_id, station.plug_in(connector, token_uid=arrival.driver.token_uid, ev=ev, now=self.now())
+        )
 
         def depart(_event: simpy.Event) -> None:
             self._allocator.release(key)
             self._station_send(station_id, station.unplug(connector, self.now()))
 
-        self.env.timeout(self._at_ms(arrival.at + arrival.stay) - int(self.env.now)).callbacks.append(depart)
+        self.env.timeout(self._at_ms(self.now() + arrival.stay) - int(self.env.now)).callbacks.append(depart)
 
     def _ticker(self, until_ms: int) -> simpy.events.ProcessGenerator:
         while True:
@@ -176,10 +189,11 @@ class SimRuntime:
 
     # ------------------------------------------------------------------ run
     def run(self) -> SimResult:
-        world, scenario = self.world, self.world.scenario
+        world = self.world
         for cpo_id, cpo in world.cpos.items():
             self._cpo_emit(cpo_id, cpo.start(self.now()))
-        for offset, (station_id, station) in enumerate(world.stations.items()):
+        for offset, station_id in enumerate(world.stations):
+
             def connect(_event: simpy.Event, sid: str = station_id) -> None:
                 st = world.stations[sid]
                 cpo_id = world.cpo_of(sid)
@@ -189,11 +203,12 @@ class SimRuntime:
             self.env.timeout(100 * (offset + 1)).callbacks.append(connect)
         for index, arrival in enumerate(world.arrivals):
             self.env.timeout(self._at_ms(arrival.at)).callbacks.append(lambda _e, i=index: self._arrive(i))
-        last = max([a.at + a.stay for a in world.arrivals], default=scenario.end)
-        until = self._at_ms(max(last, scenario.end) + timedelta(minutes=scenario.settle_minutes))
+        until = self._at_ms(horizon(world))
         if self._progress is not None:
             self.env.process(self._ticker(until))
         self.env.run(until=until)
         if self._progress is not None:
             self._progress(1.0)
-        return SimResult(ended_at=self.now(), unserved_arrivals=self._unserved, trace_counts=dict(self.trace.counts))
+        return SimResult(
+            ended_at=self.now(), unserved_arrivals=self._unserved, trace_counts=dict(self.trace.counts)
+        )

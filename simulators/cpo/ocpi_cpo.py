@@ -90,8 +90,11 @@ class OcpiCpo:
         self._token = token_a  # token A until registered, then token C
         self._token_b = f"{cpo_id}-token-b"
         self._server = CpoOcpiServer(
-            base_url=base_url, country_code=country_code, party_id=party_id,
-            business_name=business_name, accepted_token=self._token_b,
+            base_url=base_url,
+            country_code=country_code,
+            party_id=party_id,
+            business_name=business_name,
+            accepted_token=self._token_b,
         )
         self._tariff_json = dict(tariffs)
         self._tariffs = {tid: parse_tariff(data) for tid, data in tariffs.items()}
@@ -122,16 +125,29 @@ class OcpiCpo:
         return f"{self.cpo_id}-{self._counter:06d}"
 
     def _send(
-        self, kind: str, method: str, url: str, now: datetime, *, body: Any = None,
-        correlation: str | None = None, **context: Any,
+        self,
+        kind: str,
+        method: str,
+        url: str,
+        now: datetime,
+        *,
+        body: Any = None,
+        correlation: str | None = None,
+        **context: Any,
     ) -> OutboundRequest:
         request_id = self._next_id()
         parties = None
         if self._emsp_party is not None:
             parties = PartyHeaders(self.country_code, self.party_id, *self._emsp_party)
         request = build_request(
-            method, url, token=self._token, token_encoding=self.dialect.authorization_header,
-            request_id=request_id, correlation_id=correlation or request_id, parties=parties, body=body,
+            method,
+            url,
+            token=self._token,
+            token_encoding=self.dialect.authorization_header,
+            request_id=request_id,
+            correlation_id=correlation or request_id,
+            parties=parties,
+            body=body,
         )
         self._pending[request_id] = _Pending(kind, now, context)
         return OutboundRequest(request_id=request_id, partner="emsp", request=request)
@@ -153,7 +169,9 @@ class OcpiCpo:
         if pending.kind == "authorize":
             return handler(envelope, pending, now)
         if not envelope.ok:
-            self.truth.failed_calls.append((format_utc(now), pending.kind, envelope.status_code, envelope.status_message))
+            self.truth.failed_calls.append(
+                (format_utc(now), pending.kind, envelope.status_code, envelope.status_message)
+            )
             return CpoOutput()
         return handler(envelope.data, pending, now)
 
@@ -211,17 +229,17 @@ class OcpiCpo:
     # ---------------------------------------------------------------- CSMS events
     def on_event(self, event: CsmsEvent, now: datetime) -> CpoOutput:
         if not self._registered:
-            if isinstance(event, AuthorizationRequested):
-                self._deferred.append((event, now))
-            elif isinstance(event, (TransactionStarted, MeterSampled, TransactionEnded)):
-                self._deferred.append((event, now))
+            # Nothing can be reported before the handshake; replay it in order once registered.
+            self._deferred.append((event, now))
             return CpoOutput()
         if isinstance(event, AuthorizationRequested):
             return self._authorize(event, now)
         if isinstance(event, TransactionStarted):
             return self._session_started(event, now)
         if isinstance(event, MeterSampled):
-            return self._sampled(event.station_id, event.transaction_id, event.at, event.energy_wh, event.power_w, now)
+            return self._sampled(
+                event.station_id, event.transaction_id, event.at, event.energy_wh, event.power_w, now
+            )
         if isinstance(event, TransactionEnded):
             return self._session_ended(event, now)
         # ChargingStateChanged needs nothing here: the station sends a meter sample at that instant.
@@ -235,8 +253,15 @@ class OcpiCpo:
             body = {"location_id": site.location_id, "evse_uids": evses}
         url = f"{self._endpoint('tokens')}/{event.token_uid}/authorize?type=RFID"
         request = self._send(
-            "authorize", "POST", url, now, body=body, correlation=f"{self.cpo_id}-auth-{event.ref}",
-            ref=event.ref, station_id=event.station_id, token_uid=event.token_uid,
+            "authorize",
+            "POST",
+            url,
+            now,
+            body=body,
+            correlation=f"{self.cpo_id}-auth-{event.ref}",
+            ref=event.ref,
+            station_id=event.station_id,
+            token_uid=event.token_uid,
         )
         return CpoOutput(requests=[request])
 
@@ -264,7 +289,8 @@ class OcpiCpo:
                 "contract_id": token.get("contract_id", ctx["token_uid"]),
             }
             self._authorized[(ctx["station_id"], ctx["token_uid"])] = (
-                cdr_token, data.get("authorization_reference"),
+                cdr_token,
+                data.get("authorization_reference"),
             )
         return CpoOutput(decisions=[AuthorizationDecision(ctx["ref"], allowed)])
 
@@ -272,27 +298,49 @@ class OcpiCpo:
         evse = self._evses[(event.station_id, event.connector_id)]
         cdr_token, auth_ref = self._authorized.get(
             (event.station_id, event.token_uid),
-            ({"country_code": "", "party_id": "", "uid": event.token_uid, "type": "RFID",
-              "contract_id": event.token_uid}, None),
+            (
+                {
+                    "country_code": "",
+                    "party_id": "",
+                    "uid": event.token_uid,
+                    "type": "RFID",
+                    "contract_id": event.token_uid,
+                },
+                None,
+            ),
         )
         site = self._station_site[event.station_id]
         session_id = f"{self.cpo_id}-S{len(self._sessions) + 1:05d}"
         session = _Session(
-            session_id=session_id, station_id=event.station_id, transaction_id=event.transaction_id,
-            evse=evse, cdr_token=cdr_token, authorization_reference=auth_ref, tariff_id=site.tariff_id,
-            start=event.at, meter_start_wh=event.meter_start_wh,
+            session_id=session_id,
+            station_id=event.station_id,
+            transaction_id=event.transaction_id,
+            evse=evse,
+            cdr_token=cdr_token,
+            authorization_reference=auth_ref,
+            tariff_id=site.tariff_id,
+            start=event.at,
+            meter_start_wh=event.meter_start_wh,
             samples=[MeterSample(timestamp=event.at, energy_kwh=Decimal(0))],
         )
         self._sessions[(event.station_id, event.transaction_id)] = session
         self.truth.session_ids[(event.station_id, event.transaction_id)] = session_id
         self.truth.tariff_in_effect[session_id] = (site.tariff_id, site.time_zone)
         body = self._session_body(session, now, status="ACTIVE", kwh=Decimal(0))
-        return CpoOutput(requests=[self._send("put", "PUT", self._session_url(session), now, body=body,
-                                              correlation=session_id)])
+        return CpoOutput(
+            requests=[
+                self._send("put", "PUT", self._session_url(session), now, body=body, correlation=session_id)
+            ]
+        )
 
     def _sampled(
-        self, station_id: str, transaction_id: str, at: datetime, energy_wh: int,
-        power_w: Decimal | None, now: datetime,
+        self,
+        station_id: str,
+        transaction_id: str,
+        at: datetime,
+        energy_wh: int,
+        power_w: Decimal | None,
+        now: datetime,
     ) -> CpoOutput:
         session = self._sessions.get((station_id, transaction_id))
         if session is None:
@@ -306,8 +354,18 @@ class OcpiCpo:
         if self.dialect.session_updates == "none":
             return CpoOutput()
         body = {"kwh": kwh, "last_updated": format_utc(now)}
-        return CpoOutput(requests=[self._send("patch", "PATCH", self._session_url(session), now, body=body,
-                                              correlation=session.session_id)])
+        return CpoOutput(
+            requests=[
+                self._send(
+                    "patch",
+                    "PATCH",
+                    self._session_url(session),
+                    now,
+                    body=body,
+                    correlation=session.session_id,
+                )
+            ]
+        )
 
     def _session_ended(self, event: TransactionEnded, now: datetime) -> CpoOutput:
         session = self._sessions.get((event.station_id, event.transaction_id))
@@ -327,13 +385,26 @@ class OcpiCpo:
         body |= {"end_date_time": format_utc(event.at), "charging_periods": [p.to_ocpi() for p in periods]}
         if "total_cost" in totals:
             body["total_cost"] = totals["total_cost"]
-        out.requests.append(self._send("put", "PUT", self._session_url(session), now, body=body,
-                                       correlation=session.session_id))
+        out.requests.append(
+            self._send(
+                "put", "PUT", self._session_url(session), now, body=body, correlation=session.session_id
+            )
+        )
         cdr = self._cdr_body(session, event, periods, totals, now)
-        out.requests.append(self._send("cdr", "POST", self._endpoint("cdrs"), now, body=cdr,
-                                       correlation=session.session_id))
-        self.truth.cdrs.append(SentCdr(cdr["id"], session.session_id, event.station_id, event.transaction_id,
-                                       kwh, totals.get("total_cost"), now))
+        out.requests.append(
+            self._send("cdr", "POST", self._endpoint("cdrs"), now, body=cdr, correlation=session.session_id)
+        )
+        self.truth.cdrs.append(
+            SentCdr(
+                cdr["id"],
+                session.session_id,
+                event.station_id,
+                event.transaction_id,
+                kwh,
+                totals.get("total_cost"),
+                now,
+            )
+        )
         return out
 
     def _session_url(self, session: _Session) -> str:
@@ -360,7 +431,11 @@ class OcpiCpo:
         return body
 
     def _cdr_body(
-        self, session: _Session, event: TransactionEnded, periods: list[Any], totals: dict[str, Any],
+        self,
+        session: _Session,
+        event: TransactionEnded,
+        periods: list[Any],
+        totals: dict[str, Any],
         now: datetime,
     ) -> dict[str, Any]:
         site = self._station_site[event.station_id]
@@ -374,12 +449,18 @@ class OcpiCpo:
             "cdr_token": session.cdr_token,
             "auth_method": "AUTH_REQUEST",
             "cdr_location": {
-                "id": site.location_id, "name": site.name, "address": site.address, "city": site.city,
+                "id": site.location_id,
+                "name": site.name,
+                "address": site.address,
+                "city": site.city,
                 "country": site.country,
                 "coordinates": {"latitude": site.latitude, "longitude": site.longitude},
-                "evse_uid": session.evse.evse_uid, "evse_id": session.evse.evse_id,
-                "connector_id": session.evse.connector_id, "connector_standard": "IEC_62196_T2",
-                "connector_format": "SOCKET", "connector_power_type": "AC_3_PHASE",
+                "evse_uid": session.evse.evse_uid,
+                "evse_id": session.evse.evse_id,
+                "connector_id": session.evse.connector_id,
+                "connector_standard": "IEC_62196_T2",
+                "connector_format": "SOCKET",
+                "connector_power_type": "AC_3_PHASE",
             },
             "currency": str(self._tariff_json[session.tariff_id]["currency"]),
             "charging_periods": [p.to_ocpi() for p in periods],

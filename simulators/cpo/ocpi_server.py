@@ -66,12 +66,18 @@ class CpoOcpiServer:
         if request.method != "GET":
             return self._reply(405, 2000, "method not allowed", None, now, headers)
         if path == f"{prefix}/versions":
-            return self._reply(200, 1000, "", [{"version": VERSION, "url": f"{self.base_url}/{VERSION}"}], now, headers)
+            return self._reply(
+                200, 1000, "", [{"version": VERSION, "url": f"{self.base_url}/{VERSION}"}], now, headers
+            )
         if path == f"{prefix}/{VERSION}":
             details = {
                 "version": VERSION,
                 "endpoints": [
-                    {"identifier": "credentials", "role": "SENDER", "url": f"{self.base_url}/{VERSION}/credentials"}
+                    {
+                        "identifier": "credentials",
+                        "role": "SENDER",
+                        "url": f"{self.base_url}/{VERSION}/credentials",
+                    }
                 ],
             }
             return self._reply(200, 1000, "", details, now, headers)

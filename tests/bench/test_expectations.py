@@ -6,8 +6,11 @@ from bench.expectations import evaluate
 from bench.scenario import Expectation
 from bench.summary import percentile
 
-SUMMARY = {"sessions": {"started": 10, "completed": 10}, "energy_kwh": {"truth": "12.50", "cdr": "12.5"},
-           "authorizations": {"rejected": 1}}
+SUMMARY = {
+    "sessions": {"started": 10, "completed": 10},
+    "energy_kwh": {"truth": "12.50", "cdr": "12.5"},
+    "authorizations": {"rejected": 1},
+}
 
 
 @pytest.mark.parametrize(
@@ -26,8 +29,10 @@ def test_expectations(metric: str, op: str, value: object, passed: bool) -> None
     assert result.passed is passed
 
 
-@pytest.mark.parametrize(("values", "pct", "expected"), [([], 50, 0), ([5], 99, 5), ([1, 2, 3, 4], 50, 2),
-                                                          ([1, 2, 3, 4], 95, 4), (list(range(1, 101)), 95, 95)])
+@pytest.mark.parametrize(
+    ("values", "pct", "expected"),
+    [([], 50, 0), ([5], 99, 5), ([1, 2, 3, 4], 50, 2), ([1, 2, 3, 4], 95, 4), (list(range(1, 101)), 95, 95)],
+)
 def test_nearest_rank_percentile(values: list[int], pct: int, expected: int) -> None:
     from decimal import Decimal
 

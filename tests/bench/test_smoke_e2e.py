@@ -19,7 +19,10 @@ def sim_run(tmp_path_factory: pytest.TempPathFactory) -> RunOutcome:
 
 
 def _trace(run_dir: Path) -> list[dict[str, Any]]:
-    return [simplejson.loads(line, use_decimal=True) for line in (run_dir / "trace.jsonl").read_text().splitlines()]
+    return [
+        simplejson.loads(line, use_decimal=True)
+        for line in (run_dir / "trace.jsonl").read_text().splitlines()
+    ]
 
 
 def test_smoke_sim_completes_and_matches_every_session(sim_run: RunOutcome) -> None:
@@ -30,7 +33,11 @@ def test_smoke_sim_completes_and_matches_every_session(sim_run: RunOutcome) -> N
     assert s["reconciliation"]["matched"] == s["sessions"]["completed"]
     for klass in ("missing_cdr", "duplicate_cdr", "orphan_cdr", "energy_mismatch", "price_mismatch"):
         assert s["reconciliation"][klass] == 0, klass
-    assert Decimal(s["energy_kwh"]["truth"]) == Decimal(s["energy_kwh"]["cdr"]) == Decimal(s["energy_kwh"]["invoiced"])
+    assert (
+        Decimal(s["energy_kwh"]["truth"])
+        == Decimal(s["energy_kwh"]["cdr"])
+        == Decimal(s["energy_kwh"]["invoiced"])
+    )
     assert Decimal(s["energy_kwh"]["truth"]) > 0
     assert s["authorizations"]["rejected"] >= 1
     assert s["reconciliation"]["refused"] >= 1
@@ -59,13 +66,17 @@ def test_every_ocpp_frame_passes_the_official_schemas(sim_run: RunOutcome) -> No
 
 
 def test_every_ocpi_json_response_carries_the_envelope(sim_run: RunOutcome) -> None:
-    responses = [e for e in _trace(sim_run.run_dir) if e["proto"].startswith("ocpi") and e["kind"] == "response"]
+    responses = [
+        e for e in _trace(sim_run.run_dir) if e["proto"].startswith("ocpi") and e["kind"] == "response"
+    ]
     assert responses
     for response in responses:
         body = response["body"]
         assert isinstance(body, dict), response
         assert isinstance(body["status_code"], int) and "timestamp" in body
-    modules = {r["url"].split("/ocpi/")[-1].split("/")[1] if "/2.2.1/" in r["url"] else "versions" for r in responses}
+    modules = {
+        r["url"].split("/ocpi/")[-1].split("/")[1] if "/2.2.1/" in r["url"] else "versions" for r in responses
+    }
     assert {"credentials", "locations", "tariffs", "sessions", "cdrs", "tokens"} <= modules
 
 

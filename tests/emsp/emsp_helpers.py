@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from emsp.core import EmspCore, EmspSettings
+from emsp.core import EmspCore
 from emsp.settlement.settle import PricedTotal
 from emsp.wire import HttpRequest, HttpResponse, dumps
 
@@ -44,7 +44,13 @@ class Client:
         self.now = T0
 
     def call(
-        self, method: str, url: str, body: Any = None, *, raw: str | None = None, headers: dict[str, str] | None = None
+        self,
+        method: str,
+        url: str,
+        body: Any = None,
+        *,
+        raw: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> HttpResponse:
         text = raw if raw is not None else (None if body is None else dumps(body))
         hdrs = {**auth(self.token), **(headers or {})}
@@ -127,8 +133,13 @@ def session(session_id: str = "S1", **changes: Any) -> dict[str, Any]:
         "id": session_id,
         "start_date_time": "2025-03-01T09:00:00Z",
         "kwh": 0,
-        "cdr_token": {"uid": "RFID1", "type": "RFID", "contract_id": "NL-EMS-C00000001-X", "country_code": "NL",
-                      "party_id": "EMS"},
+        "cdr_token": {
+            "uid": "RFID1",
+            "type": "RFID",
+            "contract_id": "NL-EMS-C00000001-X",
+            "country_code": "NL",
+            "party_id": "EMS",
+        },
         "auth_method": "AUTH_REQUEST",
         "location_id": "LOC1",
         "evse_uid": "EVSE1",
@@ -136,13 +147,17 @@ def session(session_id: str = "S1", **changes: Any) -> dict[str, Any]:
         "currency": "EUR",
         "status": "ACTIVE",
         "last_updated": "2025-03-01T09:00:00Z",
-    }  # fmt: skip
+    }
     body.update(changes)
     return body
 
 
 def period(start: str, kwh: str) -> dict[str, Any]:
-    return {"start_date_time": start, "dimensions": [{"type": "ENERGY", "volume": Decimal(kwh)}], "tariff_id": "TAR1"}
+    return {
+        "start_date_time": start,
+        "dimensions": [{"type": "ENERGY", "volume": Decimal(kwh)}],
+        "tariff_id": "TAR1",
+    }
 
 
 def cdr(cdr_id: str = "CDR1", **changes: Any) -> dict[str, Any]:
@@ -153,19 +168,33 @@ def cdr(cdr_id: str = "CDR1", **changes: Any) -> dict[str, Any]:
         "start_date_time": "2025-03-01T09:00:00Z",
         "end_date_time": "2025-03-01T10:00:00Z",
         "session_id": "S1",
-        "cdr_token": {"uid": "RFID1", "type": "RFID", "contract_id": "NL-EMS-C00000001-X", "country_code": "NL",
-                      "party_id": "EMS"},
+        "cdr_token": {
+            "uid": "RFID1",
+            "type": "RFID",
+            "contract_id": "NL-EMS-C00000001-X",
+            "country_code": "NL",
+            "party_id": "EMS",
+        },
         "auth_method": "AUTH_REQUEST",
-        "cdr_location": {"id": "LOC1", "evse_uid": "EVSE1", "connector_id": "1", "evse_id": "DE*CPA*E1",
-                         "connector_standard": "IEC_62196_T2", "connector_format": "SOCKET",
-                         "connector_power_type": "AC_3_PHASE", "country": "DEU", "city": "Berlin",
-                         "address": "Teststrasse 1", "coordinates": {"latitude": "52.5", "longitude": "13.4"}},
+        "cdr_location": {
+            "id": "LOC1",
+            "evse_uid": "EVSE1",
+            "connector_id": "1",
+            "evse_id": "DE*CPA*E1",
+            "connector_standard": "IEC_62196_T2",
+            "connector_format": "SOCKET",
+            "connector_power_type": "AC_3_PHASE",
+            "country": "DEU",
+            "city": "Berlin",
+            "address": "Teststrasse 1",
+            "coordinates": {"latitude": "52.5", "longitude": "13.4"},
+        },
         "currency": "EUR",
         "charging_periods": [period("2025-03-01T09:00:00Z", "10.5")],
         "total_cost": {"excl_vat": Decimal("3.15"), "incl_vat": Decimal("3.81")},
         "total_energy": Decimal("10.5"),
         "total_time": Decimal("1.0"),
         "last_updated": "2025-03-01T10:05:00Z",
-    }  # fmt: skip
+    }
     body.update(changes)
     return body

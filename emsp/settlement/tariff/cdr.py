@@ -151,7 +151,29 @@ class PriceResult:
     policy: str = "default"
 
 
+def _period_fast(raw: Any) -> ChargingPeriod | None:
+    """The common case (Decimals from emsp.wire.loads, valid types) without per-field checks;
+    None sends the period through the validating path, which names the faulty field."""
+    try:
+        dims = tuple(
+            CdrDimension(d["type"], d["volume"])
+            for d in raw["dimensions"]
+            if type(d["volume"]) is Decimal and d["type"] in CDR_DIMENSIONS
+        )
+        if not dims or len(dims) != len(raw["dimensions"]) or any(not v.volume.is_finite() for v in dims):
+            return None
+        tariff_id = raw.get("tariff_id")
+        return ChargingPeriod(
+            parse_utc(raw["start_date_time"]), dims, tariff_id if isinstance(tariff_id, str) else None
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
 def _period(raw: Any, path: str) -> ChargingPeriod:
+    fast = _period_fast(raw)
+    if fast is not None:
+        return fast
     if not isinstance(raw, Mapping):
         raise TariffError(path, "must be a ChargingPeriod object")
     start_raw = raw.get("start_date_time")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
@@ -45,10 +45,10 @@ class PricingPolicy:
     average_power: bool = True
     snap_seconds: bool = True
     volume_decimals: int = 4
+    quantum: Decimal = field(init=False, repr=False, compare=False)  # 10**-decimals, computed once
 
-    @property
-    def quantum(self) -> Decimal:
-        return Decimal(1).scaleb(-self.decimals)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "quantum", Decimal(1).scaleb(-self.decimals))
 
     def money(self, value: Decimal) -> Decimal:
         return value.quantize(self.quantum, rounding=self.rounding)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from emsp_helpers import V, Client, location, tariff
+from emsp_helpers import Client, V, location, tariff
 
 U = f"{V}/locations/DE/CPA/LOC1"
 

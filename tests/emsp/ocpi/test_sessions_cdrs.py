@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from emsp_helpers import V, Client, cdr, location, period, session, tariff
+from emsp_helpers import Client, V, cdr, location, period, session, tariff
 
 from emsp.core import EmspCore
 
@@ -11,8 +11,11 @@ S = f"{V}/sessions/DE/CPA/S1"
 
 def test_session_put_patch_appends_charging_periods(cpo: Client, core: EmspCore) -> None:
     assert cpo.call("PUT", S, session(charging_periods=[period("2025-03-01T09:00:00Z", "1")])).status == 201
-    patch = {"kwh": Decimal("2.5"), "charging_periods": [period("2025-03-01T09:15:00Z", "1.5")],
-             "last_updated": "2025-03-01T09:15:00Z"}  # fmt: skip
+    patch = {
+        "kwh": Decimal("2.5"),
+        "charging_periods": [period("2025-03-01T09:15:00Z", "1.5")],
+        "last_updated": "2025-03-01T09:15:00Z",
+    }
     assert cpo.call("PATCH", S, patch).status == 200
     got = cpo.call("GET", S).json()["data"]
     assert got["kwh"] == Decimal("2.5") and len(got["charging_periods"]) == 2
@@ -20,8 +23,13 @@ def test_session_put_patch_appends_charging_periods(cpo: Client, core: EmspCore)
     cpo.call("PATCH", S, {"charging_periods": [], "last_updated": "2025-03-01T09:16:00Z"})
     assert len(cpo.call("GET", S).json()["data"]["charging_periods"]) == 2
     # PUT replaces the whole object, periods included
-    cpo.call("PUT", S, session(status="COMPLETED", end_date_time="2025-03-01T10:00:00Z",
-                               last_updated="2025-03-01T10:00:00Z"))  # fmt: skip
+    cpo.call(
+        "PUT",
+        S,
+        session(
+            status="COMPLETED", end_date_time="2025-03-01T10:00:00Z", last_updated="2025-03-01T10:00:00Z"
+        ),
+    )
     got = cpo.call("GET", S).json()["data"]
     assert got["status"] == "COMPLETED" and "charging_periods" not in got
     (rec,) = core.records().sessions
@@ -37,8 +45,11 @@ def test_session_patch_unknown_and_invalid(cpo: Client) -> None:
         resp = cpo.call("PATCH", S, body)
         assert (resp.status, resp.json()["status_code"]) == (http, code)
     cpo.call("PUT", S, session())
-    for body in ({"status": "ACTIVE"}, {"kwh": "12", "last_updated": "2025-03-01T09:00:00Z"},
-                 {"id": "S2", "last_updated": "2025-03-01T09:00:00Z"}):  # fmt: skip
+    for body in (
+        {"status": "ACTIVE"},
+        {"kwh": "12", "last_updated": "2025-03-01T09:00:00Z"},
+        {"id": "S2", "last_updated": "2025-03-01T09:00:00Z"},
+    ):
         resp = cpo.call("PATCH", S, body)
         assert (resp.status, resp.json()["status_code"]) == (400, 2001), body
 
@@ -66,7 +77,10 @@ def test_cdr_post_location_get_and_duplicates(cpo: Client, core: EmspCore, price
     assert [d.identical for d in recs.duplicate_cdrs] == [True, False]
     line = recs.invoice_lines[0]
     assert (line.amount_excl_vat, line.cpo_excl_vat, line.delta_excl_vat) == (
-        Decimal("3.15"), Decimal("3.15"), Decimal("0.00"))  # fmt: skip
+        Decimal("3.15"),
+        Decimal("3.15"),
+        Decimal("0.00"),
+    )
     assert pricer.calls == [("TAR1", "CDR1", "Europe/Amsterdam")]  # tz from OUR stored location
     text = core.metrics_text()
     assert 'emsp_cdrs_received_total{partner="cpo1"} 1.0' in text

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from emsp_helpers import BASE, CPO_VERSIONS, T0, V, Client, auth, cpo_credentials, register
+from emsp_helpers import BASE, CPO_VERSIONS, T0, Client, V, auth, cpo_credentials, register
 
 from emsp.core import EmspCore
 from emsp.wire import HttpRequest, HttpResponse, dumps
@@ -34,14 +34,20 @@ def test_full_handshake_fetches_cpo_versions_and_details(core: EmspCore) -> None
     assert fetch.request.method == "GET" and fetch.request.url == CPO_VERSIONS
     assert fetch.request.header("Authorization") == auth("tokB")["Authorization"]
     assert core.pending_requests() == []  # drained
-    versions = {"data": [{"version": "2.2.1", "url": "http://cpo.test/ocpi/2.2.1"}], "status_code": 1000,
-                "timestamp": "2025-03-01T09:00:00Z"}  # fmt: skip
+    versions = {
+        "data": [{"version": "2.2.1", "url": "http://cpo.test/ocpi/2.2.1"}],
+        "status_code": 1000,
+        "timestamp": "2025-03-01T09:00:00Z",
+    }
     core.on_response(fetch.request_id, HttpResponse(200, {}, dumps(versions)), T0)
     (details_req,) = core.pending_requests()
     assert details_req.request.url == "http://cpo.test/ocpi/2.2.1"
     endpoints = [{"identifier": "locations", "role": "SENDER", "url": "http://cpo.test/ocpi/2.2.1/locations"}]
-    details = {"data": {"version": "2.2.1", "endpoints": endpoints}, "status_code": 1000,
-               "timestamp": "2025-03-01T09:00:00Z"}  # fmt: skip
+    details = {
+        "data": {"version": "2.2.1", "endpoints": endpoints},
+        "status_code": 1000,
+        "timestamp": "2025-03-01T09:00:00Z",
+    }
     core.on_response(details_req.request_id, HttpResponse(200, {}, dumps(details)), T0)
     assert core.partner_endpoints("cpo1") == endpoints
 

@@ -1,0 +1,1 @@
+"""Micro-benchmarks of hot paths (`python -m bench.perf.<name>`)."""
