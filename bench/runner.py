@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bench.expectations import ExpectationResult, evaluate
+from bench.logs import configure_run_logging
 from bench.rundir import write_authorizations, write_json, write_reconciliation
 from bench.scenario import load_scenario
 from bench.summary import build_summary
@@ -55,6 +56,7 @@ def run_scenario(
     run_dir = out or Path("runs") / f"{scenario.name}-{scenario.seed}"
     run_dir.mkdir(parents=True, exist_ok=True)
     trace = WireTrace(run_dir / "trace.jsonl")
+    log_file = configure_run_logging(run_dir / "log.jsonl")
     wall_start = time.perf_counter()  # performance figures only; never reaches the models
     try:
         if runtime == "sim":
@@ -86,6 +88,8 @@ def run_scenario(
             world, unserved, ended_at = live.world, live.unserved_arrivals, live.ended_at
     finally:
         trace.close()
+        if log_file is not None:
+            log_file.flush()
     wall = time.perf_counter() - wall_start
 
     truths = truth_sessions(world)
@@ -138,4 +142,7 @@ def run_scenario(
             ],
         )
     write_report(run_dir)
+    if log_file is not None:
+        log_file.close()
+        configure_run_logging(None)
     return RunOutcome(run_dir, summary, results, performance, world)

@@ -14,7 +14,6 @@ from typing import Any
 from bench.demand import Arrival, Driver, make_drivers, plan_arrivals
 from bench.scenario import CpoSpec, Scenario, ScenarioError
 from emsp.core import EmspCore, EmspSettings
-from emsp.timeutil import format_utc
 from emsp.wire import loads
 from simulators.cpo.csms import Csms
 from simulators.cpo.locations import SiteSpec, StationSite
@@ -166,10 +165,3 @@ def horizon(world: World) -> datetime:
     patience = timedelta(minutes=scenario.demand.patience_minutes)
     last = max([a.at + patience + a.stay for a in world.arrivals], default=scenario.end)
     return max(last, scenario.end) + timedelta(minutes=scenario.settle_minutes)
-
-
-def describe(world: World) -> str:
-    return (
-        f"{world.scenario.name}: {len(world.cpos)} CPO, {len(world.stations)} stations, "
-        f"{len(world.drivers)} drivers, {len(world.arrivals)} arrivals from {format_utc(world.scenario.start)}"
-    )

@@ -133,15 +133,11 @@ def main() -> None:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
         return
     mean_periods = sum(len(c["charging_periods"]) for c in cdrs) / len(cdrs)
-    print(
-        f"tariff: 3 elements (energy, time-of-day time, parking); {len(cdrs)} CDRs, {mean_periods:.1f} periods each"
-    )
-    print(
-        f"price_cdr (CDR JSON with Decimals -> totals):  {_rate(from_json, len(cdrs), args.seconds):,.0f} CDRs/s"
-    )
-    print(
-        f"price_charging_periods (pre-parsed periods): {_rate(from_periods, len(cdrs), args.seconds):,.0f} CDRs/s"
-    )
+    print(f"tariff: 3 elements (energy, time of day, parking); {len(cdrs)} CDRs, {mean_periods:.1f} periods")
+    json_rate = _rate(from_json, len(cdrs), args.seconds)
+    print(f"price_cdr (CDR JSON with Decimals -> totals): {json_rate:,.0f} CDRs/s")
+    periods_rate = _rate(from_periods, len(cdrs), args.seconds)
+    print(f"price_charging_periods (pre-parsed periods): {periods_rate:,.0f} CDRs/s")
 
 
 if __name__ == "__main__":

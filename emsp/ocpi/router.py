@@ -21,6 +21,7 @@ from emsp.ocpi.v221 import CONFIGURATION_MODULES, MODULES, VERSION
 from emsp.ocpi.v221.versions import version_details, versions_list
 from emsp.storage.db import Database, next_value
 from emsp.storage.tables import PartnerRow
+from emsp.timeutil import format_utc
 from emsp.wire import HttpRequest, HttpResponse
 
 ROUTING_HEADERS = ("country-code", "party-id")
@@ -97,7 +98,10 @@ def handle_request(host: RouterHost, request: HttpRequest, now: datetime) -> Htt
     host.metrics.ocpi_requests.labels(
         partner=who.partner_id, module=route.module, status_code=str(result.status_code)
     ).inc()
-    log.info("ocpi_request", partner=who.partner_id, method=request.method, status_code=result.status_code)
+    log.info(
+        "ocpi_request", at=format_utc(now), partner=who.partner_id, method=request.method,
+        status_code=result.status_code,
+    )  # fmt: skip
     return respond(
         http_status=result.http_status,
         status_code=result.status_code,

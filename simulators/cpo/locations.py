@@ -48,6 +48,11 @@ def evse_uid(station_id: str, connector_id: int) -> str:
     return f"{station_id}-{connector_id}"
 
 
+def evse_id(country_code: str, party_id: str, station_id: str, connector_id: int) -> str:
+    """An eMI3-style EVSE ID (OCPI mod_locations, EVSE.evse_id)."""
+    return f"{country_code}*{party_id}*E{station_id.replace('-', '')}*{connector_id}"
+
+
 def build_location(site: SiteSpec, country_code: str, party_id: str, now: datetime) -> dict[str, Any]:
     stamp = format_utc(now)
     evses = []
@@ -58,7 +63,7 @@ def build_location(site: SiteSpec, country_code: str, party_id: str, now: dateti
             evses.append(
                 {
                     "uid": evse_uid(station.station_id, connector),
-                    "evse_id": f"{country_code}*{party_id}*E{station.station_id.replace('-', '')}*{connector}",
+                    "evse_id": evse_id(country_code, party_id, station.station_id, connector),
                     "status": "AVAILABLE",
                     "connectors": [
                         {
@@ -99,7 +104,7 @@ def evse_index(site: SiteSpec, country_code: str, party_id: str) -> dict[tuple[s
             index[(station.station_id, connector)] = EvseRef(
                 location_id=site.location_id,
                 evse_uid=evse_uid(station.station_id, connector),
-                evse_id=f"{country_code}*{party_id}*E{station.station_id.replace('-', '')}*{connector}",
+                evse_id=evse_id(country_code, party_id, station.station_id, connector),
                 connector_id="1",
                 max_power_kw=station.max_power_kw,
             )

@@ -155,16 +155,18 @@ def _period_fast(raw: Any) -> ChargingPeriod | None:
     """The common case (Decimals from emsp.wire.loads, valid types) without per-field checks;
     None sends the period through the validating path, which names the faulty field."""
     try:
-        dims = tuple(
-            CdrDimension(d["type"], d["volume"])
-            for d in raw["dimensions"]
-            if type(d["volume"]) is Decimal and d["type"] in CDR_DIMENSIONS
-        )
-        if not dims or len(dims) != len(raw["dimensions"]) or any(not v.volume.is_finite() for v in dims):
+        dims = []
+        for d in raw["dimensions"]:
+            volume = d["volume"]
+            kind = d["type"]
+            if type(volume) is not Decimal or kind not in CDR_DIMENSIONS or not volume.is_finite():
+                return None
+            dims.append(CdrDimension(kind, volume))
+        if not dims:
             return None
         tariff_id = raw.get("tariff_id")
         return ChargingPeriod(
-            parse_utc(raw["start_date_time"]), dims, tariff_id if isinstance(tariff_id, str) else None
+            parse_utc(raw["start_date_time"]), tuple(dims), tariff_id if isinstance(tariff_id, str) else None
         )
     except (KeyError, TypeError, ValueError, AttributeError):
         return None

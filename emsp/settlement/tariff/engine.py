@@ -38,12 +38,23 @@ from .policy import DEFAULT_POLICY, PricingPolicy
 from .restrictions import MatchContext, matches
 
 _ZERO = Decimal(0)
+_ONE = Decimal(1)
 _HOUR_S = Decimal(3600)
 _KWH_WH = Decimal(1000)
 _NOISE = Decimal("1e-6")
 _US_PER_HOUR = Decimal(3_600_000_000)
 # category of a priced dimension inside a session part / reservation part
 _CATEGORY = {ENERGY: "energy", TIME: "time", PARKING_TIME: "parking"}
+_SLOT = {
+    ENERGY: 0,
+    TIME: 1,
+    PARKING_TIME: 2,
+    "RESERVATION_TIME": 3,
+    "MIN_POWER": 4,
+    "MAX_POWER": 5,
+    "MIN_CURRENT": 6,
+    "MAX_CURRENT": 7,
+}
 
 
 @lru_cache(maxsize=64)
@@ -123,10 +134,12 @@ def _step_round(lines: list[_Line], multiplier: Decimal, snap: bool) -> None:
 
 
 def _apply_steps(lines: list[_Line], policy: PricingPolicy) -> None:
-    energy = [ln for ln in lines if ln.category == "energy" and ln.comp is not None]
-    _step_round(energy, _KWH_WH, False)
-    time = [ln for ln in lines if ln.category == "time" and ln.comp is not None]
-    parking = [ln for ln in lines if ln.category == "parking" and ln.comp is not None]
+    groups: dict[str, list[_Line]] = {"energy": [], "time": [], "parking": [], "reservation": []}
+    for ln in lines:
+        if ln.comp is not None and ln.dimension != FLAT:
+            groups[ln.category].append(ln)
+    _step_round(groups["energy"], _KWH_WH, False)
+    time, parking = groups["time"], groups["parking"]
     if policy.time_step == "combined" and time and parking:
         # Step of the last relevant component, the extra billed as parking (tariff_14 examples).
         _combined_round(time + parking, parking[-1], policy.snap_seconds)
@@ -134,8 +147,7 @@ def _apply_steps(lines: list[_Line], policy: PricingPolicy) -> None:
         _step_round(parking, _HOUR_S, policy.snap_seconds)
     else:
         _step_round(time, _HOUR_S, policy.snap_seconds)
-    reservation = [ln for ln in lines if ln.category == "reservation" and ln.dimension == TIME and ln.comp]
-    _step_round(reservation, _HOUR_S, policy.snap_seconds)
+    _step_round(groups["reservation"], _HOUR_S, policy.snap_seconds)
 
 
 def _combined_round(lines: list[_Line], target: _Line, snap: bool) -> None:
@@ -166,19 +178,28 @@ def price_charging_periods(
         raise TariffError("charging_periods", "must contain at least one period")
     local_zone = zone(tz)
     unknown_ok = policy.unknown_measure_matches
-    n = len(periods)
-    for i in range(1, n):
-        if periods[i].start_date_time < periods[i - 1].start_date_time:
+    derive_power = policy.average_power and tariff.uses_power
+    if end < periods[-1].start_date_time:
+        raise TariffError("end_date_time", "must not be before the start of the last charging period")
+    # One pass over the dimensions: (energy, time, parking, reservation, min/max power, min/max current).
+    volumes: list[list[Decimal | None]] = []
+    previous = periods[0].start_date_time
+    for i, period in enumerate(periods):
+        if period.start_date_time < previous:
             raise TariffError(
                 f"charging_periods[{i}].start_date_time", "must not be before the previous period"
             )
-    if end < periods[-1].start_date_time:
-        raise TariffError("end_date_time", "must not be before the start of the last charging period")
+        previous = period.start_date_time
+        row: list[Decimal | None] = [None] * 8
+        for d in period.dimensions:
+            slot = _SLOT.get(d.type)
+            if slot is not None:
+                row[slot] = d.volume
+        volumes.append(row)
 
     # A period carrying RESERVATION_TIME belongs to the reservation; a CDR made only of such
     # periods is a reservation that expired without a session (mod_cdrs: start_date_time note).
-    is_res = [any(d.type == "RESERVATION_TIME" for d in p.dimensions) for p in periods]
-    expired = all(is_res)
+    expired = all(row[3] is not None for row in volumes)
     lines: list[_Line] = []
     energy_total = time_total = parking_total = _ZERO
     has_time_dims = False
@@ -188,29 +209,10 @@ def price_charging_periods(
 
     for i, period in enumerate(periods):
         start = period.start_date_time
-        kind = (RESERVATION_EXPIRES if expired else RESERVATION) if is_res[i] else None
+        energy, tvol, pvol, rvol, min_p, max_p, min_c, max_c = volumes[i]
+        kind = None if rvol is None else RESERVATION_EXPIRES if expired else RESERVATION
         base = origin.setdefault(kind, start)
-        energy = tvol = pvol = rvol = None
-        min_p = max_p = min_c = max_c = None
-        for d in period.dimensions:
-            t = d.type
-            if t == ENERGY:
-                energy = d.volume
-            elif t == TIME:
-                tvol = d.volume
-            elif t == PARKING_TIME:
-                pvol = d.volume
-            elif t == "RESERVATION_TIME":
-                rvol = d.volume
-            elif t == "MIN_POWER":
-                min_p = d.volume
-            elif t == "MAX_POWER":
-                max_p = d.volume
-            elif t == "MIN_CURRENT":
-                min_c = d.volume
-            elif t == "MAX_CURRENT":
-                max_c = d.volume
-        if min_p is None and max_p is None and policy.average_power and energy is not None:
+        if min_p is None and max_p is None and derive_power and energy is not None:
             if tvol:
                 min_p = max_p = energy / tvol
             elif pvol is not None:
@@ -236,7 +238,7 @@ def price_charging_periods(
             if comp is not None:
                 flat_done[kind] = True
                 cat = "fixed" if kind is None else "reservation"
-                lines.append(_Line(i, start, cat, FLAT, Decimal(1), el, comp))
+                lines.append(_Line(i, start, cat, FLAT, _ONE, el, comp))
         if kind is None:
             for dim, vol in ((ENERGY, energy), (TIME, tvol), (PARKING_TIME, pvol)):
                 if vol:
@@ -279,65 +281,53 @@ def _finish(
     session_start: datetime,
 ) -> PriceResult:
     per_line = policy.round_at == "line"
-    money = policy.money
+    quantum, rounding = policy.quantum, policy.rounding
     zero_known = policy.zero_cost_vat_known
     sums: dict[str, list[Any]] = {}  # category -> [excl, incl | None]
     out: list[PricedLine] = []
     for ln in work:
         comp = ln.comp
-        if comp is None:
+        element = ln.element
+        if comp is None or element is None:
             out.append(
-                PricedLine(
-                    ln.period,
-                    ln.start,
-                    ln.category,
-                    ln.dimension,
-                    ln.volume,
-                    ln.billed,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                )
-            )
+                PricedLine(ln.period, ln.start, ln.category, ln.dimension, ln.volume, ln.billed,
+                           None, None, None, None, None)
+            )  # fmt: skip
             continue
-        excl = ln.billed * comp.price
+        billed = ln.billed
+        excl = billed * comp.price
         pi = comp.price_incl_vat
         if pi is None and zero_known and not comp.price:
             pi = _ZERO
-        incl = None if pi is None else ln.billed * pi
+        incl = None if pi is None else billed * pi
         if per_line:
-            excl = money(excl)
-            incl = None if incl is None else money(incl)
+            excl = excl.quantize(quantum, rounding)
+            incl = None if incl is None else incl.quantize(quantum, rounding)
         acc = sums.get(ln.category)
         if acc is None:
             sums[ln.category] = [excl, incl]
         else:
             acc[0] += excl
             acc[1] = None if acc[1] is None or incl is None else acc[1] + incl
-        assert ln.element is not None
         out.append(
-            PricedLine(
-                ln.period, ln.start, ln.category, ln.dimension, ln.volume, ln.billed,
-                ln.element.index, comp.price, comp.vat, comp.step_size, Price(excl, incl),
-            )
+            PricedLine(ln.period, ln.start, ln.category, ln.dimension, ln.volume, billed,
+                       element.index, comp.price, comp.vat, comp.step_size, Price(excl, incl))
         )  # fmt: skip
     cats: dict[str, Price] = {}
-    total_excl = _ZERO
+    exact_excl = total_excl = _ZERO
+    exact_incl: Decimal | None = _ZERO
     total_incl: Decimal | None = _ZERO
     for cat, (excl, incl) in sums.items():
-        total_excl += excl
-        total_incl = None if total_incl is None or incl is None else total_incl + incl
-        cats[cat] = Price(money(excl), None if incl is None else money(incl))
-    if policy.round_at == "dimension":
-        total_excl = sum((p.excl_vat for p in cats.values()), _ZERO)
-        incls = [p.incl_vat for p in cats.values()]
-        total_incl = (
-            None if any(v is None for v in incls) else sum((v for v in incls if v is not None), _ZERO)
-        )
-    total_excl = money(total_excl)
-    total_incl = None if total_incl is None else money(total_incl)
+        r_excl = excl.quantize(quantum, rounding)
+        r_incl = None if incl is None else incl.quantize(quantum, rounding)
+        cats[cat] = Price(r_excl, r_incl)
+        exact_excl += excl
+        exact_incl = None if exact_incl is None or incl is None else exact_incl + incl
+        total_excl += r_excl
+        total_incl = None if total_incl is None or r_incl is None else total_incl + r_incl
+    if policy.round_at == "total":
+        total_excl = exact_excl.quantize(quantum, rounding)
+        total_incl = None if exact_incl is None else exact_incl.quantize(quantum, rounding)
     bounded_excl, bounded_incl = _bounds(tariff, total_excl, total_incl)
     adjustment = None
     if bounded_excl != total_excl or bounded_incl != total_incl:

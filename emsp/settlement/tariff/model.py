@@ -131,13 +131,9 @@ class Tariff:
         default_factory=dict, compare=False, repr=False
     )
 
-    @property
-    def uses_power(self) -> bool:
-        return any(e.restrictions is not None and e.restrictions.uses_power for e in self.elements)
-
-    @property
-    def uses_current(self) -> bool:
-        return any(e.restrictions is not None and e.restrictions.uses_current for e in self.elements)
+    # Whether any element restricts by power/current: the engine derives those measures only then.
+    uses_power: bool = field(default=False, compare=False)
+    uses_current: bool = field(default=False, compare=False)
 
 
 def to_decimal(value: Any, path: str) -> Decimal:
@@ -367,6 +363,8 @@ def _build(data: Mapping[str, Any], *, v211: bool, country_code: str, party_id: 
         version="2.1.1" if v211 else "2.2.1",
         by_dimension=_index(elements),
         scan=_scan(elements),
+        uses_power=any(e.restrictions is not None and e.restrictions.uses_power for e in elements),
+        uses_current=any(e.restrictions is not None and e.restrictions.uses_current for e in elements),
     )
 
 
