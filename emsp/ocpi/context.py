@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from emsp.bus import Bus, Event
 from emsp.observability import EmspMetrics
-from emsp.ocpi.errors import invalid
+from emsp.ocpi.errors import OcpiError, invalid
 from emsp.storage.tables import PartnerRow
 from emsp.wire import HttpRequest, OutboundRequest, loads
 
@@ -76,11 +76,11 @@ class Ctx:
     def json(self) -> Any:
         """The parsed body; invalid JSON is a transport error: HTTP 400 (status_codes)."""
         if self.request.body is None or self.request.body.strip() == "":
-            raise invalid("request body missing")
+            raise OcpiError(2001, "request body missing", http_status=400)
         try:
             return loads(self.request.body)
         except (ValueError, RecursionError):
-            raise invalid("request body is not valid JSON") from None
+            raise OcpiError(2001, "request body is not valid JSON", http_status=400) from None
 
     def json_object(self) -> dict[str, Any]:
         body = self.json()

@@ -1,9 +1,9 @@
 """OCPI errors as exceptions carrying their OCPI status code and the HTTP status paired with it.
 
 Pairing (OCPI 2.2.1 status_codes + transport_and_format):
-- invalid JSON -> HTTP 400 (a MUST); other 2001s (missing/ill-typed fields, id mismatch) also 400,
-  as the common practice. NOTE: status_codes also says a syntactically valid request to an existing
-  resource MUST NOT get an HTTP error; to follow that strictly, map 2001 to 200 in `HTTP_STATUS`.
+- invalid JSON -> HTTP 400 (a MUST). Every other 2001/2002 (missing or ill-typed fields, id
+  mismatch) reached the OCPI layer: status_codes says a syntactically valid request to an existing
+  resource MUST NOT get an HTTP error, so those answer HTTP 200 with the OCPI status code.
 - unknown object on GET -> HTTP 404 (status_codes); unknown token on authorize -> 404 + 2004 (tokens).
 - missing/unknown credentials token, or token A outside versions/credentials -> HTTP 401.
 - credentials POST when registered / PUT, DELETE when not -> HTTP 405 (credentials).
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 HTTP_STATUS: dict[int, int] = {
     2000: 400,
-    2001: 400,
-    2002: 400,
+    2001: 200,
+    2002: 200,
     2003: 404,
     2004: 404,
     3000: 503,

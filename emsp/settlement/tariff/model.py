@@ -163,11 +163,13 @@ def _opt_decimal(
 def _int(value: Any, path: str, *, allow_none: bool = False) -> int | None:
     if value is None and allow_none:
         return None
-    if isinstance(value, bool):
+    try:
+        number = to_decimal(value, path)
+    except TariffError:
+        raise TariffError(path, "must be an integer >= 0") from None
+    if number != number.to_integral_value() or number < 0:
         raise TariffError(path, "must be an integer >= 0")
-    if isinstance(value, int | Decimal | float) and value == int(value) and value >= 0:
-        return int(value)
-    raise TariffError(path, "must be an integer >= 0")
+    return int(number)
 
 
 def _str(data: Mapping[str, Any], key: str, path: str, *, required: bool) -> str | None:

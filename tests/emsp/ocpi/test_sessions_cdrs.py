@@ -51,7 +51,7 @@ def test_session_patch_unknown_and_invalid(cpo: Client) -> None:
         {"id": "S2", "last_updated": "2025-03-01T09:00:00Z"},
     ):
         resp = cpo.call("PATCH", S, body)
-        assert (resp.status, resp.json()["status_code"]) == (400, 2001), body
+        assert (resp.status, resp.json()["status_code"]) == (200, 2001), body
 
 
 def _setup_priced(cpo: Client) -> None:
@@ -91,6 +91,6 @@ def test_cdr_invalid(cpo: Client) -> None:
     no_cost = {k: v for k, v in cdr().items() if k != "total_cost"}
     for body in (no_cost, cdr(total_energy="10"), cdr(charging_periods=[])):
         resp = cpo.call("POST", f"{V}/cdrs", body)
-        assert (resp.status, resp.json()["status_code"]) == (400, 2001)
+        assert (resp.status, resp.json()["status_code"]) == (200, 2001)
     assert cpo.call("PUT", f"{V}/cdrs/DE/CPA/CDR1", cdr()).status == 405
     assert cpo.call("GET", f"{V}/cdrs/DE/CPA/NOPE").status == 404
