@@ -58,10 +58,10 @@ def run(
             task = bar.add_task(f"{scenario} ({runtime})", total=1.0)
             outcome = run_scenario(
                 scenario,
-                runtime=runtime,
+                runtime="live" if runtime == "live" else "sim",
                 seed=seed,
                 out=out_dir,
-                speed=speed,  # type: ignore[arg-type]
+                speed=speed,
                 database_url=database_url,
                 progress=lambda done: bar.update(task, completed=done),
             )

@@ -43,7 +43,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the recomputed tota
 
 
 def _fail(message: str) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
+    # Plain text, never wrapped: the message names a file path and a field path to grep for.
+    typer.echo(f"error: {message}", err=True)
     return typer.Exit(2)
 
 
@@ -193,7 +194,7 @@ def price_command(
                 table.add_row(key, "-", str(value), "")
         console.print(table)
         for warning in result.warnings:
-            console.print(f"[yellow]warning:[/yellow] {warning}")
+            typer.echo(f"warning: {warning}")
     raise typer.Exit(0 if agree else 1)
 
 
@@ -258,11 +259,10 @@ def quote_command(
 def lint_command(path: Annotated[Path, typer.Argument(help="OCPI 2.2.1 Tariff JSON file.")]) -> None:
     """Check a tariff: errors exit 2, warnings are printed and exit 0."""
     report = lint_tariff(_read_json(path))
-    console = Console()
     for error in report.errors:
-        console.print(f"[red]error:[/red] {path}: {error}", highlight=False)
+        typer.echo(f"error: {path}: {error}")
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/yellow] {path}: {warning}", highlight=False)
+        typer.echo(f"warning: {path}: {warning}")
     if report.errors:
         raise typer.Exit(2)
-    console.print(f"{path}: ok ({len(report.warnings)} warning(s))", highlight=False)
+    typer.echo(f"{path}: ok ({len(report.warnings)} warning(s))")

@@ -16,12 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 from bench.runtime.allocation import RETRY_EVERY, ConnectorAllocator, retries_for
 from bench.runtime.live_http import HttpServer, send_http
@@ -190,7 +192,7 @@ class LiveRuntime:
         port = self._ocpp_ports[self.world.cpo_of(station_id)]
         proto = subprotocol(station.version)
         uri = f"ws://127.0.0.1:{port}/ocpp/{station_id}"
-        async with connect(uri, subprotocols=[proto], open_timeout=10) as ws:  # type: ignore[list-item]
+        async with connect(uri, subprotocols=[Subprotocol(proto)], open_timeout=10) as ws:
             await self._connected[station_id].wait()
             writer = _Ordered(ws.send)
             self._to_csms[station_id] = writer
@@ -311,10 +313,10 @@ async def _run_live(
         sock.listen()
         ws_servers.append(
             await serve(
-                lambda ws, cid=cid: runtime.csms_connection(cid, ws),
+                partial(runtime.csms_connection, cid),
                 sock=sock,
-                subprotocols=["ocpp1.6", "ocpp2.0.1"],
-            )  # type: ignore[list-item]
+                subprotocols=[Subprotocol(subprotocol("1.6")), Subprotocol(subprotocol("2.0.1"))],
+            )
         )
     for server in servers:
         await server.start()

@@ -11,6 +11,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from urllib.parse import urlsplit
 
 import simpy
@@ -89,7 +90,7 @@ class SimRuntime:
         cpo_id = self.world.cpo_of(station_id)
         for frame in frames:
             self.trace.ocpp(self.now(), subprotocol(station.version), station_id, cpo_id, frame)
-            self._up[station_id].send(lambda f=frame: self._at_cpo(station_id, f))
+            self._up[station_id].send(partial(self._at_cpo, station_id, frame))
         self._schedule_wakeup(station_id)
 
     def _at_cpo(self, station_id: str, frame: str) -> None:
@@ -121,7 +122,7 @@ class SimRuntime:
         for station_id, frame in output.frames:
             version = self.world.stations[station_id].version
             self.trace.ocpp(self.now(), subprotocol(version), cpo_id, station_id, frame)
-            self._down[station_id].send(lambda s=station_id, f=frame: self._at_station(s, f))
+            self._down[station_id].send(partial(self._at_station, station_id, frame))
         for outbound in output.requests:
             self._cpo_to_emsp(cpo_id, outbound)
 
@@ -158,6 +159,9 @@ class SimRuntime:
         self._emsp_outbound()
 
     # ------------------------------------------------------------------ drivers
+    def _on_arrival(self, index: int, _event: simpy.Event) -> None:
+        self._arrive(index)
+
     def _arrive(self, index: int, attempt: int = 0) -> None:
         arrival = self.world.arrivals[index]
         key = self._allocator.take(arrival.station_preference)
@@ -202,7 +206,7 @@ class SimRuntime:
 
             self.env.timeout(100 * (offset + 1)).callbacks.append(connect)
         for index, arrival in enumerate(world.arrivals):
-            self.env.timeout(self._at_ms(arrival.at)).callbacks.append(lambda _e, i=index: self._arrive(i))
+            self.env.timeout(self._at_ms(arrival.at)).callbacks.append(partial(self._on_arrival, index))
         until = self._at_ms(horizon(world))
         if self._progress is not None:
             self.env.process(self._ticker(until))
