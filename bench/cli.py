@@ -42,7 +42,7 @@ def run(
     from bench.runner import run_scenario
 
     if runtime not in ("sim", "live"):
-        err.print(f"[red]error[/]: --runtime: must be 'sim' or 'live', not {runtime!r}")
+        typer.echo(f"error: --runtime: must be 'sim' or 'live', not {runtime!r}", err=True)
         raise typer.Exit(2)
     show = progress and sys.stderr.isatty() and not _ci()
     try:
@@ -66,7 +66,8 @@ def run(
                 progress=lambda done: bar.update(task, completed=done),
             )
     except ScenarioError as exc:
-        err.print(f"[red]invalid scenario[/]: {exc}")
+        # Plain, unwrapped text: one line a CI log or a script can grep.
+        typer.echo(f"invalid scenario: {exc}", err=True)
         raise typer.Exit(2) from exc
     _print_outcome(outcome)
     raise typer.Exit(outcome.exit_code)

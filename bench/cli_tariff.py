@@ -79,6 +79,13 @@ def _fmt(value: Decimal | None) -> str:
     return "-" if value is None else f"{value.normalize():f}"
 
 
+def _show(value: Any) -> str:
+    """A total for humans: volumes as numbers, prices as 'excl / incl' (incl '-' when unknown)."""
+    if isinstance(value, dict):
+        return f"{_fmt(value['excl_vat'])} excl / {_fmt(value.get('incl_vat'))} incl VAT"
+    return _fmt(value)
+
+
 def _breakdown(result: PriceResult) -> Table:
     table = Table(title=f"Breakdown ({result.currency}, policy {result.policy})")
     for col in (
@@ -191,7 +198,7 @@ def price_command(
         if not rows:
             console.print("The CDR states no totals; recomputed:")
             for key, value in result.totals.to_ocpi(policy.volume_decimals).items():
-                table.add_row(key, "-", str(value), "")
+                table.add_row(key, "-", _show(value), "")
         console.print(table)
         for warning in result.warnings:
             typer.echo(f"warning: {warning}")
@@ -251,7 +258,7 @@ def quote_command(
     table.add_column("field")
     table.add_column("value")
     for key, value in result.totals.to_ocpi(policy.volume_decimals).items():
-        table.add_row(key, str(value))
+        table.add_row(key, _show(value))
     console.print(table)
 
 

@@ -1,0 +1,67 @@
+"""The `emsp-bench` command line: exit codes are a contract (0 held, 1 failed, 2 invalid input)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from bench.cli import app
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+runner = CliRunner()
+
+
+def _small_scenario(tmp_path: Path, expectations: list[dict[str, object]]) -> Path:
+    data = yaml.safe_load((SCENARIOS / "smoke.yaml").read_text())
+    data["name"] = "small"
+    data["duration_minutes"] = 30
+    data["demand"] |= {"drivers": 4, "arrivals_per_hour": 6}
+    data["expectations"] = expectations
+    data["cpos"][0]["tariffs"]["STD"] = str(SCENARIOS / "tariffs" / "standard.json")
+    path = tmp_path / "small.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_scenarios_lists_smoke() -> None:
+    result = runner.invoke(app, ["scenarios"])
+    assert result.exit_code == 0
+    assert "smoke" in result.stdout
+
+
+def test_run_exit_0_when_expectations_hold(tmp_path: Path) -> None:
+    path = _small_scenario(tmp_path, [{"metric": "reconciliation.missing_cdr", "op": "==", "value": 0}])
+    result = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "run"), "--no-progress"])
+    assert result.exit_code == 0, result.stdout
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["scenario"] == "small" and summary["runtime"] == "sim"
+    assert (tmp_path / "run" / "junit.xml").read_text().count("<testcase") == 1
+
+
+def test_run_exit_1_when_an_expectation_fails(tmp_path: Path) -> None:
+    path = _small_scenario(
+        tmp_path, [{"name": "impossible", "metric": "sessions.completed", "op": ">", "value": 999}]
+    )
+    result = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "run"), "--no-progress"])
+    assert result.exit_code == 1
+    assert "FAIL impossible" in result.stdout
+    assert "<failure" in (tmp_path / "run" / "junit.xml").read_text()
+
+
+def test_run_exit_2_names_file_field_and_reason(tmp_path: Path) -> None:
+    path = _small_scenario(tmp_path, [])
+    data = yaml.safe_load(path.read_text())
+    data["demand"]["drivers"] = -3
+    path.write_text(yaml.safe_dump(data))
+    result = runner.invoke(app, ["run", str(path), "--no-progress"])
+    assert result.exit_code == 2
+    assert str(path) in result.output and "demand.drivers" in result.output
+
+
+def test_run_exit_2_for_unknown_runtime_and_unknown_scenario() -> None:
+    assert runner.invoke(app, ["run", "smoke", "--runtime", "warp"]).exit_code == 2
+    result = runner.invoke(app, ["run", "no-such-scenario"])
+    assert result.exit_code == 2 and "smoke" in result.output
