@@ -26,6 +26,7 @@ from simulators.cpo.events import (
 )
 from simulators.cpo.locations import EvseRef, SiteSpec, build_location, evse_index
 from simulators.cpo.ocpi_client import PartyHeaders, build_request, read_envelope
+from simulators.cpo.ocpi_objects import CpoSession, cdr_object, session_object
 from simulators.cpo.ocpi_server import CpoOcpiServer
 from simulators.cpo.truth import AuthorizationRecord, CpoTruth, SentCdr
 from simulators.dialects.profile import DialectProfile
@@ -44,20 +45,6 @@ class AuthorizationDecision:
 class CpoOutput:
     requests: list[OutboundRequest] = field(default_factory=list)
     decisions: list[AuthorizationDecision] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class _Session:
-    session_id: str
-    station_id: str
-    transaction_id: str
-    evse: EvseRef
-    cdr_token: dict[str, Any]
-    authorization_reference: str | None
-    tariff_id: str
-    start: datetime
-    meter_start_wh: int
-    samples: list[MeterSample]
 
 
 @dataclass(slots=True)
@@ -84,6 +71,7 @@ class OcpiCpo:
     ) -> None:
         self.cpo_id = cpo_id
         self.country_code, self.party_id = country_code, party_id
+        self._party = (country_code, party_id)
         self.dialect = dialect
         self.truth = CpoTruth()
         self._emsp_versions_url = emsp_versions_url
@@ -114,7 +102,7 @@ class OcpiCpo:
         self._counter = 0
         self._authorized: dict[tuple[str, str], tuple[dict[str, Any], str | None]] = {}
         self._auth_refs: dict[str, tuple[str, str]] = {}
-        self._sessions: dict[tuple[str, str], _Session] = {}
+        self._sessions: dict[tuple[str, str], CpoSession] = {}
 
     def tariff(self, tariff_id: str) -> Tariff:
         return self._tariffs[tariff_id]
@@ -311,7 +299,7 @@ class OcpiCpo:
         )
         site = self._station_site[event.station_id]
         session_id = f"{self.cpo_id}-S{len(self._sessions) + 1:05d}"
-        session = _Session(
+        session = CpoSession(
             session_id=session_id,
             station_id=event.station_id,
             transaction_id=event.transaction_id,
@@ -326,7 +314,9 @@ class OcpiCpo:
         self._sessions[(event.station_id, event.transaction_id)] = session
         self.truth.session_ids[(event.station_id, event.transaction_id)] = session_id
         self.truth.tariff_in_effect[session_id] = (site.tariff_id, site.time_zone)
-        body = self._session_body(session, now, status="ACTIVE", kwh=Decimal(0))
+        body = session_object(
+            self._party, session, self._currency(session), now, status="ACTIVE", kwh=Decimal(0)
+        )
         return CpoOutput(
             requests=[
                 self._send("put", "PUT", self._session_url(session), now, body=body, correlation=session_id)
@@ -381,7 +371,7 @@ class OcpiCpo:
         periods, priced = price_session(tariff, session.samples, start=session.start, end=event.at, tz=tz)
         totals = priced.totals.to_ocpi()
         out = CpoOutput()
-        body = self._session_body(session, now, status="COMPLETED", kwh=kwh)
+        body = session_object(self._party, session, self._currency(session), now, status="COMPLETED", kwh=kwh)
         body |= {"end_date_time": format_utc(event.at), "charging_periods": [p.to_ocpi() for p in periods]}
         if "total_cost" in totals:
             body["total_cost"] = totals["total_cost"]
@@ -390,7 +380,11 @@ class OcpiCpo:
                 "put", "PUT", self._session_url(session), now, body=body, correlation=session.session_id
             )
         )
-        cdr = self._cdr_body(session, event, periods, totals, now)
+        embedded = self._tariff_json[session.tariff_id] if self.dialect.cdr_embeds_tariffs else None
+        site = self._station_site[event.station_id]
+        cdr = cdr_object(
+            self._party, session, site, self._currency(session), event.at, periods, totals, embedded, now
+        )
         out.requests.append(
             self._send("cdr", "POST", self._endpoint("cdrs"), now, body=cdr, correlation=session.session_id)
         )
@@ -407,68 +401,8 @@ class OcpiCpo:
         )
         return out
 
-    def _session_url(self, session: _Session) -> str:
+    def _currency(self, session: CpoSession) -> str:
+        return str(self._tariff_json[session.tariff_id]["currency"])
+
+    def _session_url(self, session: CpoSession) -> str:
         return f"{self._endpoint('sessions')}/{self.country_code}/{self.party_id}/{session.session_id}"
-
-    def _session_body(self, session: _Session, now: datetime, *, status: str, kwh: Decimal) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "country_code": self.country_code,
-            "party_id": self.party_id,
-            "id": session.session_id,
-            "start_date_time": format_utc(session.start),
-            "kwh": kwh,
-            "cdr_token": session.cdr_token,
-            "auth_method": "AUTH_REQUEST",
-            "location_id": session.evse.location_id,
-            "evse_uid": session.evse.evse_uid,
-            "connector_id": session.evse.connector_id,
-            "currency": str(self._tariff_json[session.tariff_id]["currency"]),
-            "status": status,
-            "last_updated": format_utc(now),
-        }
-        if session.authorization_reference:
-            body["authorization_reference"] = session.authorization_reference
-        return body
-
-    def _cdr_body(
-        self,
-        session: _Session,
-        event: TransactionEnded,
-        periods: list[Any],
-        totals: dict[str, Any],
-        now: datetime,
-    ) -> dict[str, Any]:
-        site = self._station_site[event.station_id]
-        cdr: dict[str, Any] = {
-            "country_code": self.country_code,
-            "party_id": self.party_id,
-            "id": f"{session.session_id}-CDR",
-            "start_date_time": format_utc(session.start),
-            "end_date_time": format_utc(event.at),
-            "session_id": session.session_id,
-            "cdr_token": session.cdr_token,
-            "auth_method": "AUTH_REQUEST",
-            "cdr_location": {
-                "id": site.location_id,
-                "name": site.name,
-                "address": site.address,
-                "city": site.city,
-                "country": site.country,
-                "coordinates": {"latitude": site.latitude, "longitude": site.longitude},
-                "evse_uid": session.evse.evse_uid,
-                "evse_id": session.evse.evse_id,
-                "connector_id": session.evse.connector_id,
-                "connector_standard": "IEC_62196_T2",
-                "connector_format": "SOCKET",
-                "connector_power_type": "AC_3_PHASE",
-            },
-            "currency": str(self._tariff_json[session.tariff_id]["currency"]),
-            "charging_periods": [p.to_ocpi() for p in periods],
-            "last_updated": format_utc(now),
-        }
-        if session.authorization_reference:
-            cdr["authorization_reference"] = session.authorization_reference
-        if self.dialect.cdr_embeds_tariffs:
-            cdr["tariffs"] = [self._tariff_json[session.tariff_id]]
-        cdr |= totals
-        return cdr

@@ -1,0 +1,98 @@
+"""OCPI 2.2.1 Session and CDR objects as the mock CPO sends them (mod_sessions, mod_cdrs)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from emsp.settlement.tariff import ChargingPeriod, MeterSample
+from emsp.timeutil import format_utc
+from simulators.cpo.locations import EvseRef, SiteSpec
+
+
+@dataclass(slots=True)
+class CpoSession:
+    """A transaction as the CPO's OCPI side tracks it, with the meter samples that will price it."""
+
+    session_id: str
+    station_id: str
+    transaction_id: str
+    evse: EvseRef
+    cdr_token: dict[str, Any]
+    authorization_reference: str | None
+    tariff_id: str
+    start: datetime
+    meter_start_wh: int
+    samples: list[MeterSample]
+
+
+def session_object(
+    party: tuple[str, str], session: CpoSession, currency: str, now: datetime, *, status: str, kwh: Decimal
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "country_code": party[0],
+        "party_id": party[1],
+        "id": session.session_id,
+        "start_date_time": format_utc(session.start),
+        "kwh": kwh,
+        "cdr_token": session.cdr_token,
+        "auth_method": "AUTH_REQUEST",
+        "location_id": session.evse.location_id,
+        "evse_uid": session.evse.evse_uid,
+        "connector_id": session.evse.connector_id,
+        "currency": currency,
+        "status": status,
+        "last_updated": format_utc(now),
+    }
+    if session.authorization_reference:
+        body["authorization_reference"] = session.authorization_reference
+    return body
+
+
+def cdr_object(
+    party: tuple[str, str],
+    session: CpoSession,
+    site: SiteSpec,
+    currency: str,
+    end: datetime,
+    periods: Sequence[ChargingPeriod],
+    totals: Mapping[str, Any],
+    embedded_tariff: Mapping[str, Any] | None,
+    now: datetime,
+) -> dict[str, Any]:
+    cdr: dict[str, Any] = {
+        "country_code": party[0],
+        "party_id": party[1],
+        "id": f"{session.session_id}-CDR",
+        "start_date_time": format_utc(session.start),
+        "end_date_time": format_utc(end),
+        "session_id": session.session_id,
+        "cdr_token": session.cdr_token,
+        "auth_method": "AUTH_REQUEST",
+        "cdr_location": {
+            "id": site.location_id,
+            "name": site.name,
+            "address": site.address,
+            "city": site.city,
+            "country": site.country,
+            "coordinates": {"latitude": site.latitude, "longitude": site.longitude},
+            "evse_uid": session.evse.evse_uid,
+            "evse_id": session.evse.evse_id,
+            "connector_id": session.evse.connector_id,
+            "connector_standard": "IEC_62196_T2",
+            "connector_format": "SOCKET",
+            "connector_power_type": "AC_3_PHASE",
+        },
+        "currency": currency,
+        "charging_periods": [p.to_ocpi() for p in periods],
+        "last_updated": format_utc(now),
+    }
+    if session.authorization_reference:
+        cdr["authorization_reference"] = session.authorization_reference
+    if embedded_tariff is not None:
+        cdr["tariffs"] = [dict(embedded_tariff)]
+    cdr |= totals
+    return cdr
