@@ -5,6 +5,7 @@ Exit codes follow the bench convention: 0 agree/valid, 1 totals differ, 2 invali
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -13,6 +14,7 @@ from typing import Annotated, Any
 
 import simplejson
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -86,37 +88,42 @@ def _show(value: Any) -> str:
     return _fmt(value)
 
 
+# Wide enough for the breakdown when stdout is not a terminal (CI logs, pipes); a terminal's own width wins.
+_WIDTH = None if sys.stdout.isatty() else 120
+
+
 def _breakdown(result: PriceResult) -> Table:
-    table = Table(title=f"Breakdown ({result.currency}, policy {result.policy})")
+    table = Table(title=f"Breakdown ({result.currency}, policy {result.policy})", box=box.SIMPLE_HEAD)
     for col in (
-        "period",
-        "start",
+        "#",
+        "start (UTC)",
         "dimension",
-        "element",
+        "elem",
         "volume",
         "billed",
         "price",
-        "vat %",
+        "vat%",
         "step",
         "excl",
         "incl",
     ):
-        table.add_column(col, justify="right" if col not in ("start", "dimension") else "left")
+        table.add_column(
+            col, justify="left" if col in ("start (UTC)", "dimension") else "right", no_wrap=True
+        )
+    q = Decimal("1e-4")
     for ln in result.lines:
         table.add_row(
             str(ln.period_index),
-            ln.start.strftime("%Y-%m-%d %H:%M:%S"),
-            f"{ln.dimension} ({ln.category})",
+            ln.start.strftime("%m-%d %H:%M:%S"),
+            ln.dimension,
             "-" if ln.element_index is None else str(ln.element_index),
-            _fmt(ln.volume.quantize(Decimal("1e-6"))),
-            _fmt(ln.billed_volume.quantize(Decimal("1e-6"))),
+            _fmt(ln.volume.quantize(q)),
+            _fmt(ln.billed_volume.quantize(q)),
             _fmt(ln.unit_price),
             _fmt(ln.vat),
             "-" if ln.step_size is None else str(ln.step_size),
-            "free" if ln.cost is None else _fmt(ln.cost.excl_vat.quantize(Decimal("1e-6"))),
-            "-"
-            if ln.cost is None or ln.cost.incl_vat is None
-            else _fmt(ln.cost.incl_vat.quantize(Decimal("1e-6"))),
+            "free" if ln.cost is None else _fmt(ln.cost.excl_vat.quantize(q)),
+            "-" if ln.cost is None or ln.cost.incl_vat is None else _fmt(ln.cost.incl_vat.quantize(q)),
         )
     return table
 
@@ -183,7 +190,7 @@ def price_command(
         where = "--tz" if exc.field == "tz" else str(cdr)
         raise _fail(f"{where}: {exc}") from None
     agree = all(ok for *_rest, ok in rows)
-    console = Console()
+    console = Console(width=_WIDTH)
     if as_json:
         typer.echo(
             simplejson.dumps(result.totals.to_ocpi(policy.volume_decimals), use_decimal=True, indent=2)
@@ -252,7 +259,7 @@ def quote_command(
             simplejson.dumps(result.totals.to_ocpi(policy.volume_decimals), use_decimal=True, indent=2)
         )
         return
-    console = Console()
+    console = Console(width=_WIDTH)
     console.print(_breakdown(result))
     table = Table(title="Quote")
     table.add_column("field")

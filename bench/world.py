@@ -63,7 +63,7 @@ def load_tariffs(
             raise ScenarioError(scenario_file, field, f"{rel} is not valid JSON: {exc}") from exc
         if not isinstance(data, dict):
             raise ScenarioError(scenario_file, field, f"{rel} must hold one OCPI Tariff object")
-        # The file holds the commercial content; identity comes from the scenario.
+        # Identity comes from the scenario, so one tariff file can serve several CPOs.
         data |= {"country_code": cpo.country_code, "party_id": cpo.party_id, "id": tariff_id}
         data.setdefault("last_updated", "2026-01-01T00:00:00Z")
         tariffs[tariff_id] = data

@@ -14,6 +14,7 @@ Rules implemented (OCPI 2.2.1):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
@@ -112,13 +113,8 @@ def _first_match(
     return None, None
 
 
-def _step_round(lines: list[_Line], multiplier: Decimal, snap: bool) -> None:
-    """Round the group's total up to the step of its last line; bill the extra on that line."""
-    if not lines:
-        return
-    target = lines[-1]
-    assert target.comp is not None
-    step = target.comp.step_size
+def _round_group(lines: list[_Line], step: int, target: _Line, multiplier: Decimal, snap: bool) -> None:
+    """Round the group's total volume up to `step` units; bill the extra on `target`."""
     if step == 0:  # nothing to round to (lint warns on step_size 0 for non-FLAT components)
         return
     total = _ZERO
@@ -133,6 +129,14 @@ def _step_round(lines: list[_Line], multiplier: Decimal, snap: bool) -> None:
         target.billed = target.volume + delta
 
 
+def _step_round(lines: list[_Line], multiplier: Decimal, snap: bool) -> None:
+    """The step of the last relevant component rounds the total; that component bills the extra."""
+    if lines:
+        last = lines[-1]
+        assert last.comp is not None
+        _round_group(lines, last.comp.step_size, last, multiplier, snap)
+
+
 def _apply_steps(lines: list[_Line], policy: PricingPolicy) -> None:
     groups: dict[str, list[_Line]] = {"energy": [], "time": [], "parking": [], "reservation": []}
     for ln in lines:
@@ -141,28 +145,16 @@ def _apply_steps(lines: list[_Line], policy: PricingPolicy) -> None:
     _step_round(groups["energy"], _KWH_WH, False)
     time, parking = groups["time"], groups["parking"]
     if policy.time_step == "combined" and time and parking:
-        # Step of the last relevant component, the extra billed as parking (tariff_14 examples).
-        _combined_round(time + parking, parking[-1], policy.snap_seconds)
+        # Step of the chronologically last relevant component, the extra billed as parking
+        # (tariff_14 examples; within a period parking comes after charging).
+        last = max(time[-1], parking[-1], key=lambda ln: (ln.period, ln.category == "parking"))
+        assert last.comp is not None
+        _round_group(time + parking, last.comp.step_size, parking[-1], _HOUR_S, policy.snap_seconds)
     elif parking:
         _step_round(parking, _HOUR_S, policy.snap_seconds)
     else:
         _step_round(time, _HOUR_S, policy.snap_seconds)
     _step_round(groups["reservation"], _HOUR_S, policy.snap_seconds)
-
-
-def _combined_round(lines: list[_Line], target: _Line, snap: bool) -> None:
-    """Like _step_round but the step comes from the chronologically last line, the extra goes to target."""
-    last = max(lines, key=lambda ln: (ln.period, ln.category == "parking"))
-    assert last.comp is not None
-    step = last.comp.step_size
-    total = sum((ln.volume for ln in lines), _ZERO)
-    units = total * _HOUR_S
-    units = units.to_integral_value(ROUND_HALF_EVEN) if snap else units.quantize(_NOISE)
-    if step >= 1:
-        units = (units / step).to_integral_value(ROUND_CEILING) * step
-    delta = units / _HOUR_S - total
-    if delta > 0:
-        target.billed = target.volume + delta
 
 
 def price_charging_periods(
@@ -183,6 +175,7 @@ def price_charging_periods(
         raise TariffError("end_date_time", "must not be before the start of the last charging period")
     # One pass over the dimensions: (energy, time, parking, reservation, min/max power, min/max current).
     volumes: list[list[Decimal | None]] = []
+    foreign: list[int] = []  # periods naming another tariff: priced with this one anyway
     previous = periods[0].start_date_time
     for i, period in enumerate(periods):
         if period.start_date_time < previous:
@@ -190,6 +183,8 @@ def price_charging_periods(
                 f"charging_periods[{i}].start_date_time", "must not be before the previous period"
             )
         previous = period.start_date_time
+        if period.tariff_id is not None and tariff.id and period.tariff_id != tariff.id:
+            foreign.append(i)
         row: list[Decimal | None] = [None] * 8
         for d in period.dimensions:
             slot = _SLOT.get(d.type)
@@ -268,7 +263,13 @@ def price_charging_periods(
         time_total = (
             Decimal((span.days * 86400 + span.seconds) * 1_000_000 + span.microseconds) / _US_PER_HOUR
         )
-    return _finish(tariff, lines, policy, energy_total, time_total, parking_total, periods[0].start_date_time)
+    result = _finish(
+        tariff, lines, policy, energy_total, time_total, parking_total, periods[0].start_date_time
+    )
+    if foreign:
+        note = f"charging_periods{foreign} name a tariff_id other than {tariff.id!r}; priced with it anyway"
+        result = replace(result, warnings=(*result.warnings, note))
+    return result
 
 
 def _finish(

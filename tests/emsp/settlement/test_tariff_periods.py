@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from tariff_cases import fixture, utc
@@ -12,6 +13,7 @@ from tariff_cases import fixture, utc
 from emsp.settlement.tariff import (
     COMBINED_TIME_STEP_POLICY,
     MeterSample,
+    Price,
     TariffError,
     build_charging_periods,
     parse_tariff,
@@ -26,7 +28,7 @@ def _kinds(periods: list[Any]) -> list[tuple[str, str]]:
     """(local HH:MM start, TIME/PARKING_TIME) per period, for compact assertions."""
     out = []
     for p in periods:
-        local = p.start_date_time.astimezone(__import__("zoneinfo").ZoneInfo(AMS))
+        local = p.start_date_time.astimezone(ZoneInfo(AMS))
         kind = "TIME" if p.volume("TIME") is not None else "PARKING_TIME"
         out.append((local.strftime("%H:%M"), kind))
     return out
@@ -37,7 +39,12 @@ def test_time_of_day_and_parking_split_reproduces_tariff14_example_1() -> None:
     start = utc("2024-01-08T15:55:00Z")  # 16:55 local
     samples = [MeterSample(start, Decimal(0)), MeterSample(start + timedelta(minutes=10), Decimal("2.5"))]
     periods, result = price_session(
-        tariff, samples, start=start, end=start + timedelta(minutes=12), tz=AMS, policy=COMBINED_TIME_STEP_POLICY
+        tariff,
+        samples,
+        start=start,
+        end=start + timedelta(minutes=12),
+        tz=AMS,
+        policy=COMBINED_TIME_STEP_POLICY,
     )
     assert _kinds(periods) == [("16:55", "TIME"), ("17:00", "TIME"), ("17:05", "PARKING_TIME")]
     assert [p.volume("ENERGY") for p in periods] == [Decimal("1.25"), Decimal("1.25"), Decimal(0)]
@@ -72,7 +79,7 @@ def test_power_changes_split_and_carry_power_dimensions() -> None:
     ]
     periods, result = price_session(tariff, samples, start=t0, end=samples[-1].timestamp, tz=AMS)
     assert [p.volume("MAX_POWER") for p in periods] == [Decimal(6), Decimal(48), Decimal(4)]
-    assert result.totals.total_cost == result.totals.total_cost.__class__(Decimal("20.30"), Decimal("24.36"))
+    assert result.totals.total_cost == Price(Decimal("20.30"), Decimal("24.36"))
 
 
 def test_samples_without_power_use_the_energy_slope() -> None:
@@ -102,8 +109,9 @@ def test_window_wrapping_past_midnight_and_merging() -> None:
     )
     start = utc("2024-01-08T20:00:00Z")  # 21:00 local, to 07:00 local next day
     end = start + timedelta(hours=10)
-    periods = build_charging_periods(tariff, [MeterSample(start, Decimal(0)), MeterSample(end, Decimal(30))],
-                                     start=start, end=end, tz=AMS)  # fmt: skip
+    periods = build_charging_periods(
+        tariff, [MeterSample(start, Decimal(0)), MeterSample(end, Decimal(30))], start=start, end=end, tz=AMS
+    )
     # local midnight is a candidate cut but changes nothing here, so it is merged away
     assert _kinds(periods) == [("21:00", "TIME"), ("22:00", "TIME"), ("06:00", "TIME")]
     assert [p.volume("TIME") for p in periods] == [Decimal(1), Decimal(8), Decimal(1)]
@@ -211,3 +219,24 @@ def test_samples_must_increase() -> None:
             end=t0 + timedelta(hours=1),
             tz="UTC",
         )
+
+
+def test_local_boundary_on_dst_change_day() -> None:
+    # 2024-03-31: Amsterdam jumps 02:00 -> 03:00. Session 00:00-04:00 local = 23:00Z-02:00Z (3 real hours);
+    # the night window ends at 03:00 local = 01:00Z, so 2 h at night price and 1 h at day price.
+    night = {"start_time": "00:00", "end_time": "03:00"}
+    tariff = parse_tariff(
+        {
+            "currency": "EUR",
+            "elements": [
+                {"price_components": [{"type": "TIME", "price": 1, "step_size": 1}], "restrictions": night},
+                {"price_components": [{"type": "TIME", "price": 5, "step_size": 1}]},
+            ],
+        }
+    )
+    start, end = utc("2024-03-30T23:00:00Z"), utc("2024-03-31T02:00:00Z")
+    periods, result = price_session(
+        tariff, [MeterSample(start, Decimal(0)), MeterSample(end, Decimal(30))], start=start, end=end, tz=AMS
+    )
+    assert [p.volume("TIME") for p in periods] == [Decimal(2), Decimal(1)]
+    assert result.totals.total_cost.excl_vat == Decimal(7)
