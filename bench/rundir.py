@@ -11,30 +11,11 @@ import simplejson
 
 from emsp.reconciliation import Reconciliation
 from emsp.timeutil import format_utc
+from reports.load import SESSION_COLUMNS
 from simulators.cpo.truth import AuthorizationRecord
 
-RECONCILIATION_COLUMNS = (
-    "session_key",
-    "cpo",
-    "station_id",
-    "connector_id",
-    "token_uid",
-    "transaction_id",
-    "session_id",
-    "cdr_id",
-    "plugged_at",
-    "started_at",
-    "ended_at",
-    "truth_energy_kwh",
-    "cdr_energy_kwh",
-    "invoiced_energy_kwh",
-    "truth_cost",
-    "cdr_cost",
-    "invoiced_cost",
-    "currency",
-    "class",
-    "detail",
-)
+# The column contract is owned by its reader (reports), so writer and reader cannot drift apart.
+RECONCILIATION_COLUMNS = SESSION_COLUMNS
 
 
 def write_json(path: Path, data: Any) -> None:
