@@ -122,6 +122,7 @@ def run_scenario(
         "messages_per_wall_second": round(messages / wall, 1) if wall else None,
     }
     write_json(run_dir / "summary.json", summary)
+    (run_dir / "metrics.prom").write_text(world.emsp.metrics_text(), encoding="utf-8")
     write_json(run_dir / "performance.json", performance)  # wall-clock figures: kept out of summary.json
     write_reconciliation(run_dir / "reconciliation.csv", reconciliation)
     write_authorizations(

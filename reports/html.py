@@ -76,6 +76,8 @@ def render_report(records: RunRecords, *, max_session_rows: int = MAX_SESSION_RO
         _section("Authorizations per partner", _table(tables.authorization_results(records.authorizations))),
         _section("Plots", _plots()),
         _section("Wire messages (trace.jsonl)", _table(records.trace_counts)),
+        _section("eMSP business metrics (metrics.prom)", _table(records.metrics)),
+        _section("Performance (wall clock, performance.json)", _table(_key_values(records.performance))),
         _section(
             f"Mismatched sessions ({len(mismatched)})",
             _capped(mismatched, max_session_rows, "mismatched sessions", row_bad=_is_mismatch),
@@ -88,6 +90,10 @@ def render_report(records: RunRecords, *, max_session_rows: int = MAX_SESSION_RO
         ),
     ]
     return _PAGE.format(title=_e(title), css=_CSS, body="\n".join(body))
+
+
+def _key_values(data: dict[str, Any]) -> pd.DataFrame:
+    return pd.DataFrame([(str(k), v) for k, v in data.items()], columns=["figure", "value"])
 
 
 def _is_mismatch(row: pd.Series) -> bool:

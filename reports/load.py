@@ -14,11 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from prometheus_client.parser import text_string_to_metric_families
 
 SUMMARY_FILE = "summary.json"
 SESSIONS_FILE = "reconciliation.csv"
 AUTHORIZATIONS_FILE = "authorizations.csv"
 TRACE_FILE = "trace.jsonl"
+METRICS_FILE = "metrics.prom"
+PERFORMANCE_FILE = "performance.json"
+METRIC_COLUMNS: tuple[str, ...] = ("metric", "labels", "value")
 
 SESSION_COLUMNS: tuple[str, ...] = (
     "session_key",
@@ -68,6 +72,10 @@ class RunRecords:
     authorizations: pd.DataFrame
     # Messages per (proto, src, dst) from trace.jsonl; empty when there is no trace.
     trace_counts: pd.DataFrame = field(default_factory=lambda: empty_frame(TRACE_COUNT_COLUMNS))
+    # The eMSP's business metrics at the end of the run (Prometheus exposition in metrics.prom).
+    metrics: pd.DataFrame = field(default_factory=lambda: empty_frame(METRIC_COLUMNS))
+    # Wall-clock figures (performance.json): kept apart from summary.json, which must be reproducible.
+    performance: dict[str, Any] = field(default_factory=dict)
 
 
 def load_run(run_dir: Path, *, trace: bool = True) -> RunRecords:
@@ -82,7 +90,33 @@ def load_run(run_dir: Path, *, trace: bool = True) -> RunRecords:
         sessions=load_sessions(run_dir / SESSIONS_FILE),
         authorizations=load_authorizations(run_dir / AUTHORIZATIONS_FILE),
         trace_counts=count_trace(trace_path) if trace else empty_frame(TRACE_COUNT_COLUMNS),
+        metrics=load_metrics(run_dir / METRICS_FILE),
+        performance=_optional_json(run_dir / PERFORMANCE_FILE),
     )
+
+
+def load_metrics(path: Path) -> pd.DataFrame:
+    """metrics.prom as rows (metric, labels, value); histogram buckets are left out (sum and count stay)."""
+    if not path.is_file():
+        return empty_frame(METRIC_COLUMNS)
+    rows = []
+    for family in text_string_to_metric_families(path.read_text(encoding="utf-8")):
+        for sample in family.samples:
+            if sample.name.endswith("_bucket"):
+                continue
+            labels = ", ".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+            rows.append((sample.name, labels, sample.value))
+    return pd.DataFrame(rows, columns=list(METRIC_COLUMNS)) if rows else empty_frame(METRIC_COLUMNS)
+
+
+def _optional_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise RunRecordsError(f"{path}: invalid JSON: {exc}") from exc
+    return data if isinstance(data, dict) else {}
 
 
 def load_summary(path: Path) -> dict[str, Any]:

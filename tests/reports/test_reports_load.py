@@ -68,3 +68,27 @@ def test_missing_column_is_named(run_dir: Path) -> None:
     (run_dir / "authorizations.csv").write_text("at,partner\n", encoding="utf-8")
     with pytest.raises(RunRecordsError, match=r"authorizations\.csv: missing column"):
         load_run(run_dir)
+
+
+def test_metrics_and_performance_are_loaded_when_present(tmp_path: Path) -> None:
+    from reports.load import load_metrics, load_run
+
+    (tmp_path / "summary.json").write_text('{"scenario": "x"}')
+    (tmp_path / "metrics.prom").write_text(
+        "# TYPE emsp_authorizations_total counter\n"
+        'emsp_authorizations_total{partner="cpo-a",result="ALLOWED"} 3.0\n'
+        "# TYPE emsp_cdr_settlement_lag_seconds histogram\n"
+        'emsp_cdr_settlement_lag_seconds_bucket{le="+Inf"} 2.0\n'
+        "emsp_cdr_settlement_lag_seconds_count 2.0\n"
+        "emsp_cdr_settlement_lag_seconds_sum 5.5\n"
+    )
+    (tmp_path / "performance.json").write_text('{"wall_seconds": 1.5}')
+    records = load_run(tmp_path)
+    rows = {(r.metric, r.labels): r.value for r in records.metrics.itertuples()}
+    assert rows == {
+        ("emsp_authorizations_total", "partner=cpo-a, result=ALLOWED"): 3.0,
+        ("emsp_cdr_settlement_lag_seconds_count", ""): 2.0,
+        ("emsp_cdr_settlement_lag_seconds_sum", ""): 5.5,
+    }
+    assert records.performance == {"wall_seconds": 1.5}
+    assert load_metrics(tmp_path / "absent.prom").empty
