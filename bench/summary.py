@@ -14,6 +14,11 @@ from simulators.cpo.truth import AuthorizationRecord
 MS = Decimal("0.001")
 
 
+def plain(value: Decimal) -> str:
+    """Exact decimal text without trailing zeros or exponent: 113.0960 -> '113.096', 100 -> '100'."""
+    return format(value.normalize(), "f")
+
+
 def percentile(values: Sequence[Decimal], pct: int) -> Decimal:
     """Nearest-rank percentile: always one of the observed values, so it is exact and reproducible."""
     if not values:
@@ -60,9 +65,9 @@ def build_summary(
             "latency_ms": {f"p{p}": percentile(latencies, p).quantize(MS) for p in (50, 95, 99)},
         },
         "energy_kwh": {
-            "truth": str(sum((t.energy_kwh for t in completed), Decimal(0))),
-            "cdr": str(cdr_energy),
-            "invoiced": str(sum((line.energy_kwh for line in records.invoice_lines), Decimal(0))),
+            "truth": plain(sum((t.energy_kwh for t in completed), Decimal(0))),
+            "cdr": plain(cdr_energy),
+            "invoiced": plain(sum((line.energy_kwh for line in records.invoice_lines), Decimal(0))),
         },
         "revenue": {currency: str(amount) for currency, amount in sorted(revenue.items())},
         "reconciliation": reconciliation.counts(),

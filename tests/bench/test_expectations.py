@@ -37,3 +37,14 @@ def test_nearest_rank_percentile(values: list[int], pct: int, expected: int) -> 
     from decimal import Decimal
 
     assert percentile([Decimal(v) for v in values], pct) == Decimal(expected)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [("113.0960", "113.096"), ("100", "100"), ("1E+2", "100"), ("0.000", "0")]
+)
+def test_plain_decimal_text(value: str, text: str) -> None:
+    from decimal import Decimal
+
+    from bench.summary import plain
+
+    assert plain(Decimal(value)) == text
