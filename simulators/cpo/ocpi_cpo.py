@@ -372,7 +372,10 @@ class OcpiCpo:
         totals = priced.totals.to_ocpi()
         out = CpoOutput()
         body = session_object(self._party, session, self._currency(session), now, status="COMPLETED", kwh=kwh)
-        body |= {"end_date_time": format_utc(event.at), "charging_periods": [p.to_ocpi() for p in periods]}
+        body |= {
+            "end_date_time": format_utc(event.at),
+            "charging_periods": [p.to_ocpi(decimals=4) for p in periods],
+        }
         if "total_cost" in totals:
             body["total_cost"] = totals["total_cost"]
         out.requests.append(

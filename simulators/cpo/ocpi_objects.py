@@ -87,7 +87,8 @@ def cdr_object(
             "connector_power_type": "AC_3_PHASE",
         },
         "currency": currency,
-        "charging_periods": [p.to_ocpi() for p in periods],
+        # OCPI types: numbers carry 4 decimals unless a field says otherwise.
+        "charging_periods": [p.to_ocpi(decimals=4) for p in periods],
         "last_updated": format_utc(now),
     }
     if session.authorization_reference:

@@ -107,11 +107,15 @@ class VirtualStation:
         self._transactions = 0
 
     # -- public API -------------------------------------------------------------------------------
+    # A station's clock ticks in whole seconds, as real chargers' OCPP timestamps do: every input
+    # instant is floored once here, so frames, meter physics and truth all share one exact clock
+    # and CDR volumes rounded to OCPI's 4 decimals (0.36 s) still resolve to the same second.
     def on_connected(self, now: datetime) -> list[str]:
         self.endpoint.call("BootNotification", self._boot_payload())
         return self.endpoint.drain()
 
     def on_frame(self, text: str, now: datetime) -> list[str]:
+        now = now.replace(microsecond=0)
         incoming = self.endpoint.receive(text)
         out = list(incoming.replies)
         if isinstance(incoming.message, Call):
@@ -122,6 +126,7 @@ class VirtualStation:
         return out + self.endpoint.drain()
 
     def plug_in(self, connector_id: int, *, token_uid: str, ev: EvProfile, now: datetime) -> list[str]:
+        now = now.replace(microsecond=0)
         self._run_due(now)
         conn = self.connectors[connector_id]
         self._transition(conn, ConnectorEvent.PLUG, now)
@@ -130,6 +135,7 @@ class VirtualStation:
         return self.endpoint.drain()
 
     def unplug(self, connector_id: int, now: datetime) -> list[str]:
+        now = now.replace(microsecond=0)
         self._run_due(now)
         conn = self.connectors[connector_id]
         session = conn.session
@@ -151,6 +157,7 @@ class VirtualStation:
         return min(due)[0] if due else None
 
     def on_wakeup(self, now: datetime) -> list[str]:
+        now = now.replace(microsecond=0)
         self._run_due(now)
         return self.endpoint.drain()
 

@@ -354,16 +354,22 @@ def _finish(
 
 
 def _bounds(tariff: Tariff, excl: Decimal, incl: Decimal | None) -> tuple[Decimal, Decimal | None]:
-    """min_price/max_price apply to excl. and incl. VAT separately (Tariff object notes)."""
+    """min_price/max_price apply to excl. and incl. VAT separately (Tariff object notes).
+
+    When a bound moves the excl. VAT total but states no incl. VAT amount, the incl. VAT total can
+    no longer be derived from the components: it becomes unknown rather than inconsistent.
+    """
     lo, hi = tariff.min_price, tariff.max_price
-    if lo is not None:
-        excl = max(excl, lo.excl_vat)
-        if incl is not None and lo.incl_vat is not None:
-            incl = max(incl, lo.incl_vat)
-    if hi is not None:
-        excl = min(excl, hi.excl_vat)
-        if incl is not None and hi.incl_vat is not None:
-            incl = min(incl, hi.incl_vat)
+    for bound, pick in ((lo, max), (hi, min)):
+        if bound is None:
+            continue
+        bounded = pick(excl, bound.excl_vat)
+        if incl is not None:
+            if bound.incl_vat is not None:
+                incl = pick(incl, bound.incl_vat)
+            elif bounded != excl:
+                incl = None
+        excl = bounded
     return excl, incl
 
 

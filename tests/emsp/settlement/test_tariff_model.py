@@ -228,3 +228,30 @@ def test_warnings_for_foreign_tariff_id_and_validity() -> None:
     warnings = price_cdr(tariff, data, tz="UTC").warnings
     assert any("end_date_time" in w for w in warnings)
     assert any("tariff_id other than 't06'" in w for w in warnings)
+
+
+def test_a_bound_without_incl_vat_that_bites_makes_incl_vat_unknown() -> None:
+    """Review finding: min/max_price with only excl_vat must not leave incl. VAT below excl. VAT."""
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from emsp.settlement.tariff import parse_tariff, quote
+
+    energy = {"type": "ENERGY", "price": "0.25", "vat": "10", "step_size": 1}
+    base = {
+        "country_code": "DE", "party_id": "CPA", "id": "B", "currency": "EUR",
+        "elements": [{"price_components": [energy]}], "last_updated": "2026-01-01T00:00:00Z",
+    }  # fmt: skip
+    start = datetime(2026, 3, 2, 8, tzinfo=UTC)
+
+    def total(extra: dict[str, object], kwh: str) -> object:
+        tariff = parse_tariff(base | extra)
+        result = quote(tariff, start=start, energy_kwh=Decimal(kwh), duration=timedelta(hours=1), tz="UTC")
+        return result.totals.total_cost
+
+    low = total({"min_price": {"excl_vat": "5"}}, "1")
+    assert low is not None and low.excl_vat == Decimal(5) and low.incl_vat is None
+    high = total({"max_price": {"excl_vat": "1"}}, "20")
+    assert high is not None and high.excl_vat == Decimal(1) and high.incl_vat is None
+    untouched = total({"max_price": {"excl_vat": "100"}}, "20")
+    assert untouched is not None and untouched.incl_vat == Decimal("5.5")
