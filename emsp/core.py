@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from emsp.bus import Bus, CdrReceived, Event, SessionUpserted
 from emsp.model import DuplicateCdrRecord, EmspRecords, PartyRef
 from emsp.observability import EmspMetrics, make_logger
+from emsp.ocpi.credentials_cache import CredentialsCache
 from emsp.ocpi.errors import OcpiError
 from emsp.ocpi.router import handle_request
 from emsp.ocpi.v221 import credentials
@@ -52,24 +54,39 @@ class EmspSettings:
 
 
 class _StoreUnitOfWork:
-    """Bus effects and their idempotency key in one transaction."""
+    """Bus effects and their idempotency key in one transaction.
+
+    The key is inserted first: a key already applied fails on the primary key, which rolls the unit
+    back before the effect runs. One statement instead of a lookup followed by an insert.
+    """
+
+    _insert_key = insert(cast(Table, ProcessedEventRow.__table__))  # Core: no ORM bookkeeping needed
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
     def run_once(self, key: str, effect: Any) -> bool:
-        with self.db.unit() as session:
-            if session.get(ProcessedEventRow, key) is not None:
-                return False
-            effect(session)
-            session.add(ProcessedEventRow(key=key))
+        try:
+            with self.db.unit() as session:
+                try:
+                    session.connection().execute(self._insert_key, {"key": key})
+                except IntegrityError:
+                    raise _AlreadyApplied from None
+                effect(session)
+        except _AlreadyApplied:
+            return False
         return True
+
+
+class _AlreadyApplied(Exception):
+    """The idempotency key is already stored (roll the unit back, skip the effect)."""
 
 
 class EmspCore:
     def __init__(self, settings: EmspSettings, *, pricer: Pricer | None = None) -> None:
         self.settings = settings
         self.db = Database(settings.database_url)
+        self.credentials_cache = CredentialsCache(self.db.session_factory)
         self.metrics = EmspMetrics()
         self.log = make_logger(emsp=f"{settings.country_code}*{settings.party_id}")
         self.pricer: Pricer = pricer if pricer is not None else TariffEnginePricer()

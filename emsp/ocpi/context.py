@@ -57,11 +57,22 @@ class Ctx:
     request: HttpRequest
     now: datetime
     segments: list[str]  # path segments after /{version}/{module}
-    partner: PartnerRow
+    partner_id: str  # the authenticated partner
     db: Session
     services: Services
     log: Any
     events: list[Event] = field(default_factory=list)  # published by the router after commit
+    _partner: PartnerRow | None = field(default=None, repr=False)
+
+    @property
+    def partner(self) -> PartnerRow:
+        """The partner's row, loaded in this unit of work on first use (most modules need only the id)."""
+        if self._partner is None:
+            row = self.db.get(PartnerRow, self.partner_id)
+            if row is None:  # authenticated a moment ago in this very transaction
+                raise RuntimeError(f"partner {self.partner_id} vanished")
+            self._partner = row
+        return self._partner
 
     def publish(self, event: Event) -> None:
         self.events.append(event)
@@ -91,7 +102,7 @@ class Ctx:
     def busy_check(self) -> None:
         from emsp.ocpi.errors import busy
 
-        if not self.services.bus.has_capacity(self.partner.partner_id, len(self.events) + 1):
+        if not self.services.bus.has_capacity(self.partner_id, len(self.events) + 1):
             raise busy("too many pending updates from this partner; retry later")
 
 

@@ -10,17 +10,16 @@ from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from emsp.ocpi.auth import decode_authorization
 from emsp.ocpi.context import Ctx, Services
+from emsp.ocpi.credentials_cache import CredentialsCache
 from emsp.ocpi.envelope import MISSING, OcpiResult, respond
 from emsp.ocpi.errors import OcpiError, method_not_allowed, not_found, unauthorized
 from emsp.ocpi.v221 import CONFIGURATION_MODULES, MODULES, VERSION
 from emsp.ocpi.v221.versions import version_details, versions_list
-from emsp.storage.db import Database, next_value
-from emsp.storage.tables import PartnerRow
+from emsp.storage.db import Database
 from emsp.timeutil import format_utc
 from emsp.wire import HttpRequest, HttpResponse
 
@@ -32,6 +31,8 @@ class RouterHost(Services, Protocol):
     def db(self) -> Database: ...
     @property
     def log(self) -> Any: ...
+    @property
+    def credentials_cache(self) -> CredentialsCache: ...
 
 
 @dataclass
@@ -59,28 +60,26 @@ def _route(base_path: str, path: str) -> _Route:
     return _Route("unknown", [])
 
 
-def _authenticate(db: Session, request: HttpRequest) -> tuple[PartnerRow, str]:
+def _authenticate(host: RouterHost, db: Session, request: HttpRequest) -> tuple[str, str]:
+    """(partner_id, "A" | "C"): token C of a registered partner first, then a token A."""
     token = decode_authorization(request.header("Authorization"))
     if token is None:
         raise unauthorized("missing or malformed Authorization header (expected: Token <base64>)")
-    rows = db.scalars(
-        select(PartnerRow)
-        .where(or_(PartnerRow.token_c == token, PartnerRow.token_a == token))
-        .order_by(PartnerRow.partner_id)
-    ).all()
-    for row in rows:
-        if row.registered and row.token_c == token:
-            return row, "C"
-    for row in rows:
-        if row.token_a == token:
-            return row, "A"
-    raise unauthorized("unknown credentials token")
+    found = host.credentials_cache.lookup(db, token)
+    if found is None:
+        raise unauthorized("unknown credentials token")
+    return found
 
 
 def handle_request(host: RouterHost, request: HttpRequest, now: datetime) -> HttpResponse:
     route = _route(urlsplit(host.settings.base_url).path, request.path)
-    with host.db.unit() as db:
-        request_id = request.header("X-Request-ID") or f"emsp-req-{next_value(db, 'request_id')}"
+    # One session for the whole request: authentication + module, then the bus drain's units.
+    with host.db.scope():
+        return _handle(host, request, now, route)
+
+
+def _handle(host: RouterHost, request: HttpRequest, now: datetime, route: _Route) -> HttpResponse:
+    request_id = request.header("X-Request-ID") or f"emsp-req-{host.db.counters.next('request_id')}"
     correlation_id = request.header("X-Correlation-ID") or request_id
     log = host.log.bind(request_id=request_id, correlation_id=correlation_id, module=route.module)
     who = _Who()
@@ -124,8 +123,8 @@ def _dispatch(
         raise not_found("unknown endpoint", status_code=2000)
     refused: OcpiError | None = None
     with host.db.unit() as db:
-        partner, kind = _authenticate(db, request)
-        who.partner_id = partner.partner_id
+        partner_id, kind = _authenticate(host, db, request)
+        who.partner_id = partner_id
         if kind == "A" and route.module not in ("versions", "details", *CONFIGURATION_MODULES):
             # Token A only opens versions and credentials (transport_and_format, authorization header).
             raise unauthorized("credentials token A is only valid for versions and credentials")
@@ -134,7 +133,7 @@ def _dispatch(
                 raise method_not_allowed("only GET", ["GET"])
             base = host.settings.base_url
             return OcpiResult(versions_list(base) if route.module == "versions" else version_details(base))
-        ctx = Ctx(request, now, route.segments, partner, db, host, log.bind(partner=partner.partner_id))
+        ctx = Ctx(request, now, route.segments, partner_id, db, host, log.bind(partner=partner_id))
         try:
             result = MODULES[route.module](ctx)
         except OcpiError as err:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session as DbSession
 
 from emsp.bus import CdrReceived
@@ -10,6 +10,7 @@ from emsp.model import CdrInfo, Money, PartyRef
 from emsp.observability import EmspMetrics
 from emsp.ocpi.v221 import schemas
 from emsp.settlement.settle import Pricer, settle_cdr
+from emsp.storage.queries import find_cdr
 from emsp.storage.tables import CdrRow
 
 
@@ -87,11 +88,7 @@ class CdrHandlers:
 
     def settle(self, event: CdrReceived, db: DbSession) -> None:
         c = event.cdr
-        row = db.scalars(
-            select(CdrRow).where(
-                CdrRow.country_code == c.party.country_code,
-                CdrRow.party_id == c.party.party_id,
-                CdrRow.cdr_id == c.cdr_id,
-            )
-        ).one()
+        row = find_cdr(db, c.party.country_code, c.party.party_id, c.cdr_id)
+        if row is None:
+            raise NoResultFound("No row was found when one was required")  # as Result.one() says it
         settle_cdr(db, row, self.pricer, c.received_at)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session as DbSession
 
 from emsp.bus import SessionUpserted
@@ -45,17 +47,20 @@ def row_to_info(row: SessionRow) -> SessionInfo:
     )
 
 
-def apply_to_row(row: SessionRow, info: SessionInfo) -> None:
-    row.partner = info.partner
-    row.status = info.status
-    row.token_uid = info.token_uid
-    row.contract_id = info.contract_id
-    row.authorization_reference = info.authorization_reference
-    row.location_id = info.location_id
-    row.kwh = info.kwh
-    row.start = info.start
-    row.end = info.end
-    row.last_updated = info.last_updated
+def row_values(info: SessionInfo) -> dict[str, Any]:
+    """The canonical columns of a stored session (the row's identity columns excepted)."""
+    return {
+        "partner": info.partner,
+        "status": info.status,
+        "token_uid": info.token_uid,
+        "contract_id": info.contract_id,
+        "authorization_reference": info.authorization_reference,
+        "location_id": info.location_id,
+        "kwh": info.kwh,
+        "start": info.start,
+        "end": info.end,
+        "last_updated": info.last_updated,
+    }
 
 
 class SessionHandlers:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from emsp.model import UNKNOWN_TOKEN, AllowedType, AuthorizationRecord
 from emsp.storage.db import next_value
+from emsp.storage.queries import find_token
 from emsp.storage.tables import AuthorizationRow, TokenRow
 from emsp.timeutil import format_utc
 from emsp.wire import dumps, loads
@@ -31,9 +32,7 @@ class TokenSpec:
 
 
 def upsert_token(db: Session, spec: TokenSpec, now: datetime) -> TokenRow:
-    row = db.scalars(
-        select(TokenRow).where(TokenRow.uid == spec.uid, TokenRow.type == spec.type)
-    ).one_or_none()
+    row = find_token(db, spec.uid, spec.type)
     if row is None:
         row = TokenRow(uid=spec.uid, type=spec.type)
         db.add(row)
@@ -98,7 +97,7 @@ def authorize(
     now: datetime,
     reference_prefix: str,
 ) -> Decision:
-    row = db.scalars(select(TokenRow).where(TokenRow.uid == uid, TokenRow.type == token_type)).one_or_none()
+    row = find_token(db, uid, token_type)
     result = UNKNOWN_TOKEN if row is None else decide(row, location_id, now).value
     reference = None
     if result == AllowedType.ALLOWED.value:

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from emsp.model import InvoiceLine, PartyRef
+from emsp.storage.queries import find_invoice_line
 from emsp.storage.tables import CdrRow, InvoiceLineRow
 
 
@@ -22,13 +22,7 @@ class Priced:
 
 
 def existing_line(db: Session, cdr: CdrRow) -> InvoiceLineRow | None:
-    return db.scalars(
-        select(InvoiceLineRow).where(
-            InvoiceLineRow.country_code == cdr.country_code,
-            InvoiceLineRow.party_id == cdr.party_id,
-            InvoiceLineRow.cdr_id == cdr.cdr_id,
-        )
-    ).one_or_none()
+    return find_invoice_line(db, cdr.country_code, cdr.party_id, cdr.cdr_id)
 
 
 def write_line(db: Session, cdr: CdrRow, priced: Priced, now: datetime) -> InvoiceLineRow:

@@ -13,11 +13,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from emsp.settlement.invoice import Priced, write_line
-from emsp.storage.tables import CdrRow, InvoiceLineRow, LocationRow, TariffRow
+from emsp.storage.queries import find_location, find_tariff
+from emsp.storage.tables import CdrRow, InvoiceLineRow
 from emsp.wire import loads
 
 
@@ -93,13 +93,7 @@ def _strip(tariff: Mapping[str, Any]) -> dict[str, Any]:
 
 def reprice(db: Session, cdr_row: CdrRow, pricer: Pricer) -> Priced:
     cdr = loads(cdr_row.raw)
-    location_row = db.scalars(
-        select(LocationRow).where(
-            LocationRow.country_code == cdr_row.country_code,
-            LocationRow.party_id == cdr_row.party_id,
-            LocationRow.location_id == cdr_row.location_id,
-        )
-    ).one_or_none()
+    location_row = find_location(db, cdr_row.country_code, cdr_row.party_id, cdr_row.location_id)
     location = loads(location_row.raw) if location_row is not None else None
     notes: list[str] = []
     tz = (
@@ -116,13 +110,7 @@ def reprice(db: Session, cdr_row: CdrRow, pricer: Pricer) -> Priced:
     if len(ids) > 1:
         notes.append(f"several tariffs {ids}: priced with {ids[0]}")
     tariff_id = ids[0]
-    stored = db.scalars(
-        select(TariffRow).where(
-            TariffRow.country_code == cdr_row.country_code,
-            TariffRow.party_id == cdr_row.party_id,
-            TariffRow.tariff_id == tariff_id,
-        )
-    ).one_or_none()
+    stored = find_tariff(db, cdr_row.country_code, cdr_row.party_id, tariff_id)
     embedded = next((t for t in cdr.get("tariffs") or [] if t.get("id") == tariff_id), None)
     if stored is not None:
         tariff = loads(stored.raw)

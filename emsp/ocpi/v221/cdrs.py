@@ -9,8 +9,6 @@ different content with 2001 (a change must come as a Credit CDR with a new id).
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from emsp.bus import CdrReceived
 from emsp.model import PartyRef
 from emsp.ocpi.context import Ctx, validate
@@ -19,18 +17,13 @@ from emsp.ocpi.errors import invalid, method_not_allowed, not_found
 from emsp.ocpi.v221 import schemas
 from emsp.ocpi.v221.common import party_and_ids
 from emsp.services.cdrs import cdr_info, new_row
+from emsp.storage.queries import find_cdr
 from emsp.storage.tables import CdrRow, DuplicateCdrRow
 from emsp.wire import dumps, loads
 
 
 def find(ctx: Ctx, party: PartyRef, cdr_id: str) -> CdrRow | None:
-    return ctx.db.scalars(
-        select(CdrRow).where(
-            CdrRow.country_code == party.country_code,
-            CdrRow.party_id == party.party_id,
-            CdrRow.cdr_id == cdr_id,
-        )
-    ).one_or_none()
+    return find_cdr(ctx.db, party.country_code, party.party_id, cdr_id)
 
 
 def handle(ctx: Ctx) -> OcpiResult:
@@ -43,7 +36,7 @@ def handle(ctx: Ctx) -> OcpiResult:
         raise method_not_allowed(f"{method} not supported on a CDR (CDRs cannot be changed)", ["GET"])
     party, (cdr_id,) = party_and_ids(ctx, 1, 1)
     row = find(ctx, party, cdr_id)
-    if row is None or row.partner != ctx.partner.partner_id:
+    if row is None or row.partner != ctx.partner_id:
         raise not_found("unknown CDR")
     return OcpiResult(loads(row.raw))
 
@@ -59,7 +52,7 @@ def _post(ctx: Ctx) -> OcpiResult:
         identical = loads(row.raw) == body
         ctx.db.add(
             DuplicateCdrRow(
-                partner=ctx.partner.partner_id,
+                partner=ctx.partner_id,
                 country_code=party.country_code,
                 party_id=party.party_id,
                 cdr_id=model.id,
@@ -73,8 +66,8 @@ def _post(ctx: Ctx) -> OcpiResult:
         err = invalid("CDR id already received with other content; CDRs cannot be changed, send a Credit CDR")
         err.commit = True  # the duplicate must be recorded even though the request is refused
         raise err
-    info = cdr_info(ctx.partner.partner_id, model, ctx.now)
+    info = cdr_info(ctx.partner_id, model, ctx.now)
     ctx.db.add(new_row(info, dumps(body)))
     ctx.db.flush()
-    ctx.publish(CdrReceived(ctx.partner.partner_id, info))
+    ctx.publish(CdrReceived(ctx.partner_id, info))
     return OcpiResult(http_status=201, headers=location)

@@ -43,7 +43,7 @@ def _new_token_c(ctx: Ctx) -> str:
     # Deterministic (principle 6) yet distinct per partner and per issue; never equal to token A/B.
     n = ctx.services.new_id(ctx.db, "token_c")
     s = ctx.services.settings
-    digest = hashlib.sha256(f"{s.country_code}{s.party_id}|{ctx.partner.partner_id}|{n}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{s.country_code}{s.party_id}|{ctx.partner_id}|{n}".encode()).hexdigest()
     return f"C{n}-{digest[:40]}"
 
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from emsp.bus import LocationUpserted
 from emsp.model import PartyRef
 from emsp.ocpi.context import Ctx, validate
@@ -17,6 +15,7 @@ from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, method_not_allowed, not_found
 from emsp.ocpi.v221 import schemas
 from emsp.ocpi.v221.common import check_owner, party_and_ids
+from emsp.storage.queries import find_location
 from emsp.storage.tables import LocationRow
 from emsp.wire import dumps, loads
 
@@ -24,13 +23,7 @@ ALLOWED = ["GET", "PUT", "PATCH"]
 
 
 def find(ctx: Ctx, party: PartyRef, location_id: str) -> LocationRow | None:
-    return ctx.db.scalars(
-        select(LocationRow).where(
-            LocationRow.country_code == party.country_code,
-            LocationRow.party_id == party.party_id,
-            LocationRow.location_id == location_id,
-        )
-    ).one_or_none()
+    return find_location(ctx.db, party.country_code, party.party_id, location_id)
 
 
 def _pick(items: list[dict[str, Any]], key: str, value: str) -> dict[str, Any] | None:
@@ -45,12 +38,12 @@ def _save(ctx: Ctx, party: PartyRef, location_id: str, body: dict[str, Any], row
         created = True
     else:
         created = False
-    row.partner = ctx.partner.partner_id
+    row.partner = ctx.partner_id
     row.time_zone = model.time_zone
     row.last_updated = model.last_updated
     row.raw = dumps(body)
     ctx.db.flush()
-    ctx.publish(LocationUpserted(ctx.partner.partner_id, party, location_id, model.last_updated))
+    ctx.publish(LocationUpserted(ctx.partner_id, party, location_id, model.last_updated))
     return created
 
 

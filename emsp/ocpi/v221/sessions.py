@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from emsp.bus import SessionUpserted
 from emsp.model import PartyRef
 from emsp.ocpi.context import Ctx, validate
@@ -19,21 +17,16 @@ from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, method_not_allowed, not_found
 from emsp.ocpi.v221 import schemas
 from emsp.ocpi.v221.common import check_owner, party_and_ids
-from emsp.services.sessions import apply_to_row, session_info
-from emsp.storage.tables import SessionRow
+from emsp.services.sessions import row_values, session_info
+from emsp.storage.queries import insert_session, session_raw, update_session
 from emsp.wire import dumps, loads
 
 ALLOWED = ["GET", "PUT", "PATCH"]
 
 
-def find(ctx: Ctx, party: PartyRef, session_id: str) -> SessionRow | None:
-    return ctx.db.scalars(
-        select(SessionRow).where(
-            SessionRow.country_code == party.country_code,
-            SessionRow.party_id == party.party_id,
-            SessionRow.session_id == session_id,
-        )
-    ).one_or_none()
+def find(ctx: Ctx, party: PartyRef, session_id: str) -> tuple[int, str] | None:
+    """(row key, raw JSON) of the stored session, or None."""
+    return session_raw(ctx.db, party.country_code, party.party_id, session_id)
 
 
 def merge_patch(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
@@ -57,7 +50,7 @@ def handle(ctx: Ctx) -> OcpiResult:
     if method == "GET":
         if row is None:
             raise not_found("unknown session")
-        return OcpiResult(loads(row.raw))
+        return OcpiResult(loads(row[1]))
     ctx.busy_check()
     body = ctx.json_object()
     check_owner(body, party, "id", session_id)
@@ -65,15 +58,15 @@ def handle(ctx: Ctx) -> OcpiResult:
         validate(schemas.PatchBody, body)
         if row is None:
             raise not_found("unknown session; PUT the full Session first")
-        body = merge_patch(loads(row.raw), body)
+        body = merge_patch(loads(row[1]), body)
     model = validate(schemas.Session, body)
-    info = session_info(ctx.partner.partner_id, model)
+    info = session_info(ctx.partner_id, model)
+    values = {**row_values(info), "raw": dumps(body)}
     created = row is None
     if row is None:
-        row = SessionRow(country_code=party.country_code, party_id=party.party_id, session_id=session_id)
-        ctx.db.add(row)
-    apply_to_row(row, info)
-    row.raw = dumps(body)
-    ctx.db.flush()
-    ctx.publish(SessionUpserted(ctx.partner.partner_id, info, created))
+        identity = {"country_code": party.country_code, "party_id": party.party_id, "session_id": session_id}
+        insert_session(ctx.db, {**identity, **values})
+    else:
+        update_session(ctx.db, row[0], values)
+    ctx.publish(SessionUpserted(ctx.partner_id, info, created))
     return OcpiResult(http_status=201 if created else 200)

@@ -6,8 +6,6 @@ also runs so a tariff we could never price is refused (2001) at the door, not at
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from emsp.bus import TariffDeleted, TariffUpserted
 from emsp.model import PartyRef
 from emsp.ocpi.context import Ctx, validate
@@ -15,6 +13,7 @@ from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, method_not_allowed, not_found
 from emsp.ocpi.v221 import schemas
 from emsp.ocpi.v221.common import check_owner, party_and_ids
+from emsp.storage.queries import find_tariff
 from emsp.storage.tables import TariffRow
 from emsp.wire import dumps, loads
 
@@ -22,13 +21,7 @@ ALLOWED = ["GET", "PUT", "DELETE"]
 
 
 def find(ctx: Ctx, party: PartyRef, tariff_id: str) -> TariffRow | None:
-    return ctx.db.scalars(
-        select(TariffRow).where(
-            TariffRow.country_code == party.country_code,
-            TariffRow.party_id == party.party_id,
-            TariffRow.tariff_id == tariff_id,
-        )
-    ).one_or_none()
+    return find_tariff(ctx.db, party.country_code, party.party_id, tariff_id)
 
 
 def handle(ctx: Ctx) -> OcpiResult:
@@ -46,7 +39,7 @@ def handle(ctx: Ctx) -> OcpiResult:
         if row is None:
             raise not_found("unknown tariff")
         ctx.db.delete(row)
-        ctx.publish(TariffDeleted(ctx.partner.partner_id, party, tariff_id, ctx.now))
+        ctx.publish(TariffDeleted(ctx.partner_id, party, tariff_id, ctx.now))
         return OcpiResult()
     body = ctx.json_object()
     check_owner(body, party, "id", tariff_id)
@@ -58,10 +51,10 @@ def handle(ctx: Ctx) -> OcpiResult:
     if row is None:
         row = TariffRow(country_code=party.country_code, party_id=party.party_id, tariff_id=tariff_id)
         ctx.db.add(row)
-    row.partner = ctx.partner.partner_id
+    row.partner = ctx.partner_id
     row.currency = model.currency
     row.last_updated = model.last_updated
     row.raw = dumps(body)
     ctx.db.flush()
-    ctx.publish(TariffUpserted(ctx.partner.partner_id, party, tariff_id, model.last_updated))
+    ctx.publish(TariffUpserted(ctx.partner_id, party, tariff_id, model.last_updated))
     return OcpiResult(http_status=201 if created else 200)

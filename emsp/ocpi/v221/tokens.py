@@ -59,7 +59,7 @@ def _authorize(ctx: Ctx, uid: str) -> OcpiResult:
     s = ctx.services.settings
     decision = token_service.authorize(
         ctx.db,
-        partner=ctx.partner.partner_id,
+        partner=ctx.partner_id,
         uid=uid,
         token_type=token_type,
         location_id=None if refs is None else refs.location_id,
@@ -67,7 +67,7 @@ def _authorize(ctx: Ctx, uid: str) -> OcpiResult:
         reference_prefix=f"{s.country_code}{s.party_id}",
     )
     result = decision.record.result
-    ctx.services.metrics.authorizations.labels(partner=ctx.partner.partner_id, result=result).inc()
+    ctx.services.metrics.authorizations.labels(partner=ctx.partner_id, result=result).inc()
     ctx.log.info(
         "authorization", token_uid=uid, result=result, reference=decision.record.authorization_reference
     )

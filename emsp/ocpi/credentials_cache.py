@@ -1,0 +1,59 @@
+"""Credentials token -> authenticated partner, kept in memory so a request needs no SELECT to log in.
+
+Authentication asks the database once per token; the answer is reused until any partner row
+changes. Every flush that inserts, updates or deletes a `PartnerRow` empties the cache, and so does
+the end (commit or rollback) of a transaction that did, so a token rotated, thrown away or
+unregistered (register_partner, credentials POST/PUT/DELETE) is never accepted from the cache, and
+nothing seen only inside a rolled-back transaction is remembered. Unknown tokens are not cached.
+
+Only this process's writes are seen: several eMSP processes sharing one PostgreSQL database would
+need a shared invalidation signal, as would partner rows edited behind the core's back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from emsp.storage.tables import PartnerRow
+
+_TOUCHED = "emsp.partners_touched"
+
+
+class CredentialsCache:
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self._known: dict[str, tuple[str, str]] = {}  # token -> (partner_id, "A" | "C")
+        event.listen(factory, "after_flush", self._after_flush)
+        event.listen(factory, "after_commit", self._after_end)
+        event.listen(factory, "after_rollback", self._after_end)
+
+    def lookup(self, db: Session, token: str) -> tuple[str, str] | None:
+        """(partner_id, kind) of the partner `token` authenticates, or None if it is unknown."""
+        known = self._known.get(token)
+        if known is not None:
+            return known
+        rows = db.scalars(
+            select(PartnerRow)
+            .where(or_(PartnerRow.token_c == token, PartnerRow.token_a == token))
+            .order_by(PartnerRow.partner_id)
+        ).all()
+        found = next(((r.partner_id, "C") for r in rows if r.registered and r.token_c == token), None)
+        if found is None:
+            found = next(((r.partner_id, "A") for r in rows if r.token_a == token), None)
+        if found is not None and not db.info.get(_TOUCHED):
+            self._known[token] = found  # never from a transaction that changed partners
+        return found
+
+    def clear(self) -> None:
+        self._known.clear()
+
+    def _after_flush(self, session: Session, _context: Any) -> None:
+        if any(isinstance(o, PartnerRow) for o in (*session.new, *session.dirty, *session.deleted)):
+            session.info[_TOUCHED] = True
+            self._known.clear()
+
+    def _after_end(self, session: Session) -> None:
+        if session.info.pop(_TOUCHED, False):
+            self._known.clear()

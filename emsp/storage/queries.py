@@ -1,0 +1,77 @@
+"""Lookups built once, executed with bound parameters.
+
+Building a `select(...).where(col == value)` costs more than running it on SQLite: the expression
+is constructed and its cache key computed on every call. A statement built once with `bindparam`s
+memoizes its cache key, so only the parameters change per call (same SQL, same rows).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from emsp.storage.tables import CdrRow, InvoiceLineRow, LocationRow, SessionRow, TariffRow, TokenRow
+
+R = TypeVar("R")
+
+
+class PartyLookup(Generic[R]):
+    """The row of `model` with (country_code, party_id, <id column>), or None."""
+
+    def __init__(self, model: type[R], id_column: str) -> None:
+        table: Any = model
+        self._stmt: Select[Any] = select(model).where(
+            table.country_code == bindparam("cc"),
+            table.party_id == bindparam("pid"),
+            getattr(table, id_column) == bindparam("oid"),
+        )
+
+    def __call__(self, db: Session, country_code: str, party_id: str, object_id: str) -> R | None:
+        return db.scalars(self._stmt, {"cc": country_code, "pid": party_id, "oid": object_id}).one_or_none()
+
+
+find_location = PartyLookup(LocationRow, "location_id")
+find_tariff = PartyLookup(TariffRow, "tariff_id")
+find_session = PartyLookup(SessionRow, "session_id")
+find_cdr = PartyLookup(CdrRow, "cdr_id")
+find_invoice_line = PartyLookup(InvoiceLineRow, "cdr_id")
+
+_token_stmt = select(TokenRow).where(TokenRow.uid == bindparam("uid"), TokenRow.type == bindparam("type"))
+
+
+def find_token(db: Session, uid: str, token_type: str) -> TokenRow | None:
+    return db.scalars(_token_stmt, {"uid": uid, "type": token_type}).one_or_none()
+
+
+# ---- sessions: most of an eMSP's OCPI traffic (a PUT, then a PATCH per meter update) ----
+# Plain Core statements: the receiver needs only the stored JSON and the row's key, and writes all
+# canonical columns at once, so the ORM's identity map and change tracking would be pure overhead.
+
+_sessions: Any = SessionRow.__table__
+_session_raw = select(_sessions.c.pk, _sessions.c.raw).where(
+    _sessions.c.country_code == bindparam("cc"),
+    _sessions.c.party_id == bindparam("pid"),
+    _sessions.c.session_id == bindparam("oid"),
+)
+_session_insert = insert(_sessions)
+_session_update = update(_sessions).where(_sessions.c.pk == bindparam("row_pk"))
+
+
+def session_raw(db: Session, country_code: str, party_id: str, session_id: str) -> tuple[int, str] | None:
+    """(primary key, raw JSON) of a stored session, or None."""
+    row = (
+        db.connection()
+        .execute(_session_raw, {"cc": country_code, "pid": party_id, "oid": session_id})
+        .one_or_none()
+    )
+    return None if row is None else (row[0], row[1])
+
+
+def insert_session(db: Session, values: dict[str, Any]) -> None:
+    db.connection().execute(_session_insert, values)
+
+
+def update_session(db: Session, pk: int, values: dict[str, Any]) -> None:
+    db.connection().execute(_session_update, {"row_pk": pk, **values})

@@ -1,0 +1,132 @@
+"""Storage and request-path mechanics: shared session per request, counters, credentials cache."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from emsp_helpers import BASE, T0, Client, V, auth, register, session
+
+from emsp.core import EmspCore, EmspSettings
+from emsp.storage.db import Counters, Database, next_value
+from emsp.storage.tables import CounterRow, PartnerRow, ProcessedEventRow, SessionRow
+from emsp.wire import HttpRequest
+
+
+def _count(db: Database, model: type) -> int:
+    with db.unit() as s:
+        return len(s.query(model).all())
+
+
+def test_units_in_a_scope_are_separate_transactions() -> None:
+    db = Database("sqlite://")
+    with db.scope():
+        with db.unit() as s:
+            s.add(CounterRow(name="kept", value=1))
+        with pytest.raises(RuntimeError), db.unit() as s:
+            s.add(CounterRow(name="rolled-back", value=1))
+            s.flush()
+            raise RuntimeError("boom")
+        with db.unit() as s:  # the session is usable after a rollback
+            assert s.get(CounterRow, "kept") is not None
+    with db.unit() as s:
+        assert [r.name for r in s.query(CounterRow).all()] == ["kept"]
+
+
+def test_next_value_is_transactional() -> None:
+    db = Database("sqlite://")
+    with db.unit() as s:
+        assert [next_value(s, "x") for _ in range(3)] == [1, 2, 3]
+    with pytest.raises(RuntimeError), db.unit() as s:
+        assert next_value(s, "x") == 4
+        raise RuntimeError("boom")
+    with db.unit() as s:
+        assert next_value(s, "x") == 4  # the rolled-back value is given again
+
+
+def test_memory_counters_reserve_blocks_and_continue_after_restart(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'emsp.db'}"
+    first = Database(url)
+    assert [first.counters.next("request_id") for _ in range(Counters.BLOCK + 2)] == list(
+        range(1, Counters.BLOCK + 3)
+    )
+    with first.unit() as s:
+        assert s.get(CounterRow, "request_id").value == 2 * Counters.BLOCK  # type: ignore[union-attr]
+    first.engine.dispose()
+    again = Database(url)  # a restart: continues above everything reserved, never repeats
+    assert again.counters.next("request_id") == 2 * Counters.BLOCK + 1
+    again.engine.dispose()
+
+
+def test_request_ids_count_up_from_one(core: EmspCore) -> None:
+    ids = [
+        core.handle(HttpRequest("GET", f"{BASE}/versions", {}), T0).header("X-Request-ID") for _ in range(3)
+    ]
+    assert ids == ["emsp-req-1", "emsp-req-2", "emsp-req-3"]
+
+
+def test_credentials_cache_follows_token_rotation_and_direct_changes(core: EmspCore, cpo: Client) -> None:
+    assert cpo.call("GET", f"{V}/credentials").status == 200  # token C now cached
+    with core.db.unit() as db:
+        row = db.get(PartnerRow, "cpo1")
+        assert row is not None
+        old, row.token_c = row.token_c, "rotated-behind-the-core"
+    assert old is not None
+    assert Client(core, old).call("GET", f"{V}/credentials").status == 401
+    assert Client(core, "rotated-behind-the-core").call("GET", f"{V}/credentials").status == 200
+
+
+def test_credentials_cache_never_keeps_a_rolled_back_change(core: EmspCore, cpo: Client) -> None:
+    with pytest.raises(RuntimeError), core.db.unit() as db:
+        row = db.get(PartnerRow, "cpo1")
+        assert row is not None
+        row.token_c = "never-committed"
+        db.flush()
+        assert core.credentials_cache.lookup(db, "never-committed") == ("cpo1", "C")
+        raise RuntimeError("boom")
+    assert Client(core, "never-committed").call("GET", f"{V}/credentials").status == 401
+    assert cpo.call("GET", f"{V}/credentials").status == 200
+
+
+def test_unregister_and_register_again_with_the_cache_warm(core: EmspCore, cpo: Client) -> None:
+    assert cpo.call("GET", f"{V}/sessions/DE/CPA/S0").status == 404  # authenticated (and cached)
+    assert cpo.call("DELETE", f"{V}/credentials").status == 200
+    assert cpo.call("GET", f"{V}/sessions/DE/CPA/S0").status == 401
+    again = register(core, token_a="token-A-again")
+    assert again.token != cpo.token
+    assert again.call("GET", f"{V}/sessions/DE/CPA/S0").status == 404
+
+
+def test_refused_session_write_changes_nothing(cpo: Client) -> None:
+    patch = {"kwh": 1, "last_updated": "2025-03-01T09:30:00Z"}
+    assert cpo.call("PATCH", f"{V}/sessions/DE/CPA/S1", patch).status == 404
+    refused = cpo.call("PUT", f"{V}/sessions/DE/CPA/S1", session(kwh="1"))  # kwh as a string
+    assert refused.json()["status_code"] == 2001
+    assert _count(cpo.core.db, SessionRow) == 0
+    assert cpo.call("PUT", f"{V}/sessions/DE/CPA/S1", session()).status == 201
+    assert cpo.call("PUT", f"{V}/sessions/DE/CPA/S1", session(kwh=2)).status == 200
+    assert _count(cpo.core.db, SessionRow) == 1
+    assert cpo.call("GET", f"{V}/sessions/DE/CPA/S1").json()["data"]["kwh"] == 2
+
+
+def test_a_file_database_survives_a_restart(tmp_path: Path) -> None:
+    settings = EmspSettings(database_url=f"sqlite:///{tmp_path / 'emsp.db'}")
+    core = EmspCore(settings)
+    cpo = register(core)
+    assert cpo.call("PUT", f"{V}/sessions/DE/CPA/S1", session()).status == 201
+    patch = {"kwh": 5, "last_updated": "2025-03-01T09:30:00Z"}
+    assert cpo.call("PATCH", f"{V}/sessions/DE/CPA/S1", patch).status == 200
+    keys = _count(core.db, ProcessedEventRow)
+    core.db.engine.dispose()
+
+    again = EmspCore(settings)  # same database, empty caches
+    client = Client(again, cpo.token)
+    client.now = cpo.now + timedelta(seconds=1)
+    assert client.call("GET", f"{V}/sessions/DE/CPA/S1").json()["data"]["kwh"] == 5
+    assert client.call("PATCH", f"{V}/sessions/DE/CPA/S1", patch).status == 200  # replayed: no effect
+    assert again.records().sessions[0].kwh == 5
+    assert _count(again.db, ProcessedEventRow) == keys and again.bus.dead_letters == []
+    resp = again.handle(HttpRequest("GET", f"{V}/credentials", auth(cpo.token)), T0)
+    assert resp.status == 200 and resp.header("X-Request-ID") not in (None, "emsp-req-1")
+    again.db.engine.dispose()
