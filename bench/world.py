@@ -89,6 +89,13 @@ def build_world(
             database_url=database_url,
         )
     )
+    if emsp.db.holds_data():
+        # A run is graded against its own ground truth; state left by another run would corrupt it.
+        raise ScenarioError(
+            database_url,
+            "--database-url",
+            "the database already holds eMSP data; give the bench an empty one",
+        )
     drivers = make_drivers(scenario.demand, rng, scenario.emsp.country_code, scenario.emsp.party_id)
     for driver in drivers:
         if driver.known:

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from emsp.storage.tables import Base, CounterRow
+from emsp.storage.tables import Base, CounterRow, PartnerRow
 
 _MEMORY_URLS = ("sqlite://", "sqlite:///:memory:")
 
@@ -60,6 +60,11 @@ class Database:
         self._shared: Session | None = None  # the session of the current scope()
         self._in_unit = False  # a unit of work is open on the shared session
         self.counters = Counters(self)
+
+    def holds_data(self) -> bool:
+        """True when any partner is stored: the database is not a fresh one."""
+        with self.session_factory() as session:
+            return session.scalar(select(PartnerRow.partner_id).limit(1)) is not None
 
     @contextmanager
     def scope(self) -> Iterator[None]:
