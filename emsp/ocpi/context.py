@@ -62,7 +62,17 @@ class Ctx:
     services: Services
     log: Any
     events: list[Event] = field(default_factory=list)  # published by the router after commit
+    # (country_code, party_id) pairs of the partner's CredentialsRoles; None: any (a hub).
+    parties: frozenset[tuple[str, str]] | None = None
     _partner: PartnerRow | None = field(default=None, repr=False)
+
+    def require_owner(self, country_code: str, party_id: str) -> None:
+        """A client pushes objects only for its own parties (transport_and_format, client owned
+        object push, errors): any other party is answered 404, so no partner can touch another's data."""
+        if self.parties is not None and (country_code.upper(), party_id.upper()) not in self.parties:
+            raise OcpiError(
+                2001, f"{country_code}/{party_id} is not one of your credentials roles", http_status=404
+            )
 
     @property
     def partner(self) -> PartnerRow:

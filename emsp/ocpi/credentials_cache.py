@@ -18,19 +18,33 @@ from sqlalchemy import event, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from emsp.storage.tables import PartnerRow
+from emsp.wire import loads
+
+# Parties a partner may push objects for; None means any (a hub forwards other parties' objects).
+Parties = frozenset[tuple[str, str]] | None
+
+
+def _parties(row: PartnerRow) -> Parties:
+    roles = loads(row.roles_json or "[]")
+    if any(role.get("role") == "HUB" for role in roles):
+        return None
+    return frozenset(
+        (str(r.get("country_code", "")).upper(), str(r.get("party_id", "")).upper()) for r in roles
+    )
+
 
 _TOUCHED = "emsp.partners_touched"
 
 
 class CredentialsCache:
     def __init__(self, factory: sessionmaker[Session]) -> None:
-        self._known: dict[str, tuple[str, str]] = {}  # token -> (partner_id, "A" | "C")
+        self._known: dict[str, tuple[str, str, Parties]] = {}  # token -> (partner_id, "A" | "C", parties)
         event.listen(factory, "after_flush", self._after_flush)
         event.listen(factory, "after_commit", self._after_end)
         event.listen(factory, "after_rollback", self._after_end)
 
-    def lookup(self, db: Session, token: str) -> tuple[str, str] | None:
-        """(partner_id, kind) of the partner `token` authenticates, or None if it is unknown."""
+    def lookup(self, db: Session, token: str) -> tuple[str, str, Parties] | None:
+        """(partner_id, kind, parties) of the partner `token` authenticates, or None if it is unknown."""
         known = self._known.get(token)
         if known is not None:
             return known
@@ -39,9 +53,11 @@ class CredentialsCache:
             .where(or_(PartnerRow.token_c == token, PartnerRow.token_a == token))
             .order_by(PartnerRow.partner_id)
         ).all()
-        found = next(((r.partner_id, "C") for r in rows if r.registered and r.token_c == token), None)
+        found = next(
+            ((r.partner_id, "C", _parties(r)) for r in rows if r.registered and r.token_c == token), None
+        )
         if found is None:
-            found = next(((r.partner_id, "A") for r in rows if r.token_a == token), None)
+            found = next(((r.partner_id, "A", _parties(r)) for r in rows if r.token_a == token), None)
         if found is not None and not db.info.get(_TOUCHED):
             self._known[token] = found  # never from a transaction that changed partners
         return found

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from emsp.ocpi.auth import decode_authorization
 from emsp.ocpi.context import Ctx, Services
-from emsp.ocpi.credentials_cache import CredentialsCache
+from emsp.ocpi.credentials_cache import CredentialsCache, Parties
 from emsp.ocpi.envelope import MISSING, OcpiResult, respond
 from emsp.ocpi.errors import OcpiError, method_not_allowed, not_found, unauthorized
 from emsp.ocpi.v221 import CONFIGURATION_MODULES, MODULES, VERSION
@@ -60,8 +60,8 @@ def _route(base_path: str, path: str) -> _Route:
     return _Route("unknown", [])
 
 
-def _authenticate(host: RouterHost, db: Session, request: HttpRequest) -> tuple[str, str]:
-    """(partner_id, "A" | "C"): token C of a registered partner first, then a token A."""
+def _authenticate(host: RouterHost, db: Session, request: HttpRequest) -> tuple[str, str, Parties]:
+    """(partner_id, "A" | "C", parties): token C of a registered partner first, then a token A."""
     token = decode_authorization(request.header("Authorization"))
     if token is None:
         raise unauthorized("missing or malformed Authorization header (expected: Token <base64>)")
@@ -123,7 +123,7 @@ def _dispatch(
         raise not_found("unknown endpoint", status_code=2000)
     refused: OcpiError | None = None
     with host.db.unit() as db:
-        partner_id, kind = _authenticate(host, db, request)
+        partner_id, kind, parties = _authenticate(host, db, request)
         who.partner_id = partner_id
         if kind == "A" and route.module not in ("versions", "details", *CONFIGURATION_MODULES):
             # Token A only opens versions and credentials (transport_and_format, authorization header).
@@ -133,7 +133,9 @@ def _dispatch(
                 raise method_not_allowed("only GET", ["GET"])
             base = host.settings.base_url
             return OcpiResult(versions_list(base) if route.module == "versions" else version_details(base))
-        ctx = Ctx(request, now, route.segments, partner_id, db, host, log.bind(partner=partner_id))
+        ctx = Ctx(
+            request, now, route.segments, partner_id, db, host, log.bind(partner=partner_id), parties=parties
+        )
         try:
             result = MODULES[route.module](ctx)
         except OcpiError as err:

@@ -83,7 +83,7 @@ def test_credentials_cache_never_keeps_a_rolled_back_change(core: EmspCore, cpo:
         assert row is not None
         row.token_c = "never-committed"
         db.flush()
-        assert core.credentials_cache.lookup(db, "never-committed") == ("cpo1", "C")
+        assert core.credentials_cache.lookup(db, "never-committed") == ("cpo1", "C", {("DE", "CPA")})
         raise RuntimeError("boom")
     assert Client(core, "never-committed").call("GET", f"{V}/credentials").status == 401
     assert cpo.call("GET", f"{V}/credentials").status == 200

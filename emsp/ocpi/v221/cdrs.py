@@ -46,6 +46,7 @@ def _post(ctx: Ctx) -> OcpiResult:
     body = ctx.json_object()
     model = validate(schemas.Cdr, body)
     party = PartyRef(model.country_code.upper(), model.party_id.upper())
+    ctx.require_owner(party.country_code, party.party_id)
     location = {"Location": ctx.url_for("cdrs", party.country_code, party.party_id, model.id)}
     row = find(ctx, party, model.id)
     if row is not None:

@@ -17,6 +17,7 @@ def party_and_ids(ctx: Ctx, min_ids: int, max_ids: int) -> tuple[PartyRef, list[
     cc, pid = segs[0], segs[1]
     if len(cc) != 2 or len(pid) != 3:
         raise invalid("country_code must have 2 and party_id 3 characters")
+    ctx.require_owner(cc, pid)
     return PartyRef(cc.upper(), pid.upper()), segs[2:]
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from emsp_helpers import Client, V, cdr, location, period, session, tariff
+from emsp_helpers import Client, V, cdr, cpo_credentials, location, period, register, session, tariff
 
 from emsp.core import EmspCore
 
@@ -94,3 +94,25 @@ def test_cdr_invalid(cpo: Client) -> None:
         assert (resp.status, resp.json()["status_code"]) == (200, 2001)
     assert cpo.call("PUT", f"{V}/cdrs/DE/CPA/CDR1", cdr()).status == 405
     assert cpo.call("GET", f"{V}/cdrs/DE/CPA/NOPE").status == 404
+
+
+def test_a_partner_cannot_push_objects_for_another_party(core: EmspCore, cpo: Client) -> None:
+    """transport_and_format, client owned object push, errors: another party's URL is answered 404."""
+    from emsp.wire import dumps
+
+    other = register(core, partner="cpo2", token_a="token-A-cpo2")  # registers as DE/CPA too (helper)
+    assert other.call("PUT", S, session()).status in (200, 201)  # same party in its roles: allowed
+    core.register_partner("cpo3", "token-A-cpo3")
+    intruder = Client(core, "token-A-cpo3")
+    creds = cpo_credentials("token-B-cpo3")
+    creds["roles"][0] |= {"country_code": "FR", "party_id": "XYZ"}
+    intruder.token = intruder.call("POST", f"{V}/credentials", creds).json()["data"]["token"]
+    for method, url, body in (
+        ("PUT", S, session()),
+        ("PATCH", S, {"kwh": 99, "last_updated": "2025-03-01T09:00:00Z"}),
+        ("POST", f"{V}/cdrs", cdr()),
+        ("PUT", f"{V}/locations/DE/CPA/LOC1", location()),
+    ):
+        resp = intruder.call(method, url, body)
+        assert (resp.status, resp.json()["status_code"]) == (404, 2001), (method, url, dumps(resp.json()))
+    assert all(s.kwh != 99 for s in core.records().sessions)
