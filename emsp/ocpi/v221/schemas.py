@@ -106,6 +106,9 @@ class Tariff(_Open):
 
 
 class CdrToken(_Open):
+    # mod_cdrs CdrToken: all five fields are required (country_code/party_id of the token's eMSP).
+    country_code: CountryCode
+    party_id: PartyId
     uid: CiString
     type: StrictStr
     contract_id: CiString

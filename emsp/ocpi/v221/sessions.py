@@ -35,7 +35,11 @@ def merge_patch(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any
         if key == "charging_periods":
             if not isinstance(value, list):
                 raise invalid("invalid field 'charging_periods': must be a list")
-            merged["charging_periods"] = list(current.get("charging_periods") or []) + value
+            # mod_sessions PATCH: periods are *added*. A period already stored (same content) is a
+            # replayed PATCH (a retry after a lost response), not new charging: adding it again would
+            # count its energy twice, so handlers stay idempotent (design principle 8).
+            stored = list(current.get("charging_periods") or [])
+            merged["charging_periods"] = stored + [p for p in value if p not in stored]
         else:
             merged[key] = value
     return merged

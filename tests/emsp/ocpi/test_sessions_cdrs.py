@@ -19,6 +19,9 @@ def test_session_put_patch_appends_charging_periods(cpo: Client, core: EmspCore)
     assert cpo.call("PATCH", S, patch).status == 200
     got = cpo.call("GET", S).json()["data"]
     assert got["kwh"] == Decimal("2.5") and len(got["charging_periods"]) == 2
+    # the same PATCH replayed (a retry after a lost response) adds no period twice
+    assert cpo.call("PATCH", S, patch).status == 200
+    assert len(cpo.call("GET", S).json()["data"]["charging_periods"]) == 2
     # an empty list on PATCH changes nothing (sessions, PATCH)
     cpo.call("PATCH", S, {"charging_periods": [], "last_updated": "2025-03-01T09:16:00Z"})
     assert len(cpo.call("GET", S).json()["data"]["charging_periods"]) == 2
@@ -116,3 +119,12 @@ def test_a_partner_cannot_push_objects_for_another_party(core: EmspCore, cpo: Cl
         resp = intruder.call(method, url, body)
         assert (resp.status, resp.json()["status_code"]) == (404, 2001), (method, url, dumps(resp.json()))
     assert all(s.kwh != 99 for s in core.records().sessions)
+
+
+def test_a_cdr_token_without_its_emsp_party_is_refused(cpo: Client) -> None:
+    """mod_cdrs CdrToken: country_code and party_id are required, not optional."""
+    body = cdr()
+    body["cdr_token"] = {k: v for k, v in body["cdr_token"].items() if k not in ("country_code", "party_id")}
+    resp = cpo.call("POST", f"{V}/cdrs", body)
+    assert (resp.status, resp.json()["status_code"]) == (200, 2001)
+    assert "country_code" in resp.json()["status_message"]
