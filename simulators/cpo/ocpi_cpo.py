@@ -288,8 +288,10 @@ class OcpiCpo:
             (event.station_id, event.token_uid),
             (
                 {
-                    "country_code": "",
-                    "party_id": "",
+                    # Never authorized over OCPI (e.g. a station that starts before it asks): the
+                    # token can only belong to the eMSP we are registered with.
+                    "country_code": self._emsp_party[0] if self._emsp_party else "",
+                    "party_id": self._emsp_party[1] if self._emsp_party else "",
                     "uid": event.token_uid,
                     "type": "RFID",
                     "contract_id": event.token_uid,
