@@ -93,7 +93,7 @@ def test_another_seed_gives_another_run(sim_run: RunOutcome, tmp_path: Path) -> 
 
 
 def test_live_run_matches_the_sim_run(sim_run: RunOutcome, tmp_path: Path) -> None:
-    live = run_scenario("smoke", runtime="live", seed=7, out=tmp_path, speed=900)
+    live = run_scenario("smoke", runtime="live", seed=7, out=tmp_path, speed=600)
     s, ref = live.summary, sim_run.summary
     assert live.exit_code == 0, s["expectations"]
     assert s["runtime"] == "live"
