@@ -168,7 +168,12 @@ def _compare(
 
 @tariff_app.command("price")
 def price_command(
-    tariff: Annotated[Path, typer.Option("--tariff", help="OCPI 2.2.1 Tariff JSON file.")],
+    tariff: Annotated[
+        list[Path],
+        typer.Option(
+            "--tariff", help="OCPI 2.2.1 Tariff JSON file; repeat it when the CDR's periods switch tariffs."
+        ),
+    ],
     cdr: Annotated[Path, typer.Option("--cdr", help="CDR JSON file (partial CDRs accepted).")],
     tz: TzOpt = None,
     as_json: JsonOpt = False,
@@ -177,7 +182,8 @@ def price_command(
 ) -> None:
     """Recompute a CDR's totals from a tariff and show the difference to the CDR's own totals."""
     policy = _policy(policy_name, decimals)
-    parsed = _load_tariff(tariff)
+    loaded = [_load_tariff(path) for path in tariff]
+    parsed = loaded[0] if len(loaded) == 1 else {t.id: t for t in loaded}
     data = _read_json(cdr)
     if not isinstance(data, dict):
         raise _fail(f"{cdr}: must be a JSON object (a CDR)")

@@ -29,7 +29,11 @@ class PricedTotal:
 
 
 class Pricer(Protocol):
-    def price(self, tariff: Mapping[str, Any], cdr: Mapping[str, Any], *, tz: str) -> PricedTotal: ...
+    def price(
+        self, tariffs: Mapping[str, Mapping[str, Any]], cdr: Mapping[str, Any], *, tz: str
+    ) -> PricedTotal:
+        """Price `cdr` with the tariffs it references, by id (the first is in effect at the start)."""
+        ...
 
 
 class PricingUnavailable(Exception):
@@ -47,11 +51,15 @@ def _engine() -> Any:
 class TariffEnginePricer:
     """Adapter to `emsp.settlement.tariff` (parse_tariff / price_cdr), imported on first use."""
 
-    def price(self, tariff: Mapping[str, Any], cdr: Mapping[str, Any], *, tz: str) -> PricedTotal:
+    def price(
+        self, tariffs: Mapping[str, Mapping[str, Any]], cdr: Mapping[str, Any], *, tz: str
+    ) -> PricedTotal:
         engine = _engine()
         if engine is None or not hasattr(engine, "price_cdr"):
             raise PricingUnavailable("tariff engine not installed")
-        result = engine.price_cdr(engine.parse_tariff(tariff), cdr, tz=tz)
+        parsed = {tariff_id: engine.parse_tariff(t) for tariff_id, t in tariffs.items()}
+        # One tariff: the engine prices every period with it (and warns about foreign tariff_ids).
+        result = engine.price_cdr(next(iter(parsed.values())) if len(parsed) == 1 else parsed, cdr, tz=tz)
         total = result.totals.total_cost
         return PricedTotal(total.excl_vat, total.incl_vat, result.totals.total_energy)
 
@@ -108,21 +116,23 @@ def reprice(db: Session, cdr_row: CdrRow, pricer: Pricer) -> Priced:
     if not ids:
         return Priced(None, None, None, "no tariff referenced by CDR or connector")
     if len(ids) > 1:
-        notes.append(f"several tariffs {ids}: priced with {ids[0]}")
+        notes.append(f"periods switch tariffs {ids}")
+    tariffs: dict[str, Mapping[str, Any]] = {}
+    for tariff_id in ids:
+        stored = find_tariff(db, cdr_row.country_code, cdr_row.party_id, tariff_id)
+        embedded = next((t for t in cdr.get("tariffs") or [] if t.get("id") == tariff_id), None)
+        if stored is not None:
+            tariffs[tariff_id] = loads(stored.raw)
+            if embedded is not None and _strip(embedded) != _strip(tariffs[tariff_id]):
+                notes.append(f"tariff {tariff_id} embedded in CDR differs from the one received")
+        elif embedded is not None:
+            tariffs[tariff_id] = embedded
+            notes.append(f"tariff {tariff_id} not received: priced from the CDR-embedded tariff")
+        else:
+            return Priced(None, None, ids[0], "; ".join([*notes, f"tariff {tariff_id} unknown"]))
     tariff_id = ids[0]
-    stored = find_tariff(db, cdr_row.country_code, cdr_row.party_id, tariff_id)
-    embedded = next((t for t in cdr.get("tariffs") or [] if t.get("id") == tariff_id), None)
-    if stored is not None:
-        tariff = loads(stored.raw)
-        if embedded is not None and _strip(embedded) != _strip(tariff):
-            notes.append("tariff embedded in CDR differs from the one received")
-    elif embedded is not None:
-        tariff = embedded
-        notes.append("tariff not received: priced from the CDR-embedded tariff")
-    else:
-        return Priced(None, None, tariff_id, f"tariff {tariff_id} unknown")
     try:
-        total = pricer.price(tariff, cdr, tz=tz)
+        total = pricer.price(tariffs, cdr, tz=tz)
     except Exception as exc:  # the engine refusing one CDR must still leave exactly one line
         return Priced(
             None, None, tariff_id, "; ".join([*notes, f"pricing failed: {type(exc).__name__}: {exc}"])

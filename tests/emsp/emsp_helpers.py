@@ -28,8 +28,10 @@ class FakePricer:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, str]] = []
 
-    def price(self, tariff: Mapping[str, Any], cdr: Mapping[str, Any], *, tz: str) -> PricedTotal:
-        self.calls.append((str(tariff["id"]), str(cdr["id"]), tz))
+    def price(
+        self, tariffs: Mapping[str, Mapping[str, Any]], cdr: Mapping[str, Any], *, tz: str
+    ) -> PricedTotal:
+        self.calls.append((",".join(tariffs), str(cdr["id"]), tz))
         energy = Decimal(str(cdr["total_energy"]))
         excl = (energy * Decimal("0.30")).quantize(Decimal("0.01"))
         return PricedTotal(excl, (excl * Decimal("1.21")).quantize(Decimal("0.01")), energy)

@@ -45,7 +45,9 @@ def test_stored_tariff_preferred_over_embedded(core: EmspCore, cpo: Client) -> N
 
 def test_unpriceable_cdr_still_gets_exactly_one_line() -> None:
     class Broken:
-        def price(self, tariff: Mapping[str, Any], cdr: Mapping[str, Any], *, tz: str) -> PricedTotal:
+        def price(
+            self, tariffs: Mapping[str, Mapping[str, Any]], cdr: Mapping[str, Any], *, tz: str
+        ) -> PricedTotal:
             raise ValueError("no")
 
     core = EmspCore(EmspSettings(), pricer=Broken())
@@ -67,3 +69,20 @@ def test_credit_cdr_is_negated(core: EmspCore, cpo: Client) -> None:
     )
     (line,) = core.records().invoice_lines
     assert line.amount_excl_vat == Decimal("-3.15") and line.delta_excl_vat == Decimal("0.00")
+
+
+def test_a_cdr_switching_tariffs_is_repriced_with_each_tariff() -> None:
+    """Mid-session tariff change: each charging period names its tariff (mod_cdrs ChargingPeriod)."""
+    core = EmspCore(EmspSettings())  # the real tariff engine
+    cpo = register(core)
+    cheap, dear = tariff("TAR1"), tariff("TAR2")
+    dear["elements"][0]["price_components"][0]["price"] = Decimal("0.50")
+    cpo.call("PUT", f"{V}/tariffs/DE/CPA/TAR1", cheap)
+    cpo.call("PUT", f"{V}/tariffs/DE/CPA/TAR2", dear)
+    second = period("2025-03-01T09:30:00Z", "4") | {"tariff_id": "TAR2"}
+    body = cdr(charging_periods=[period("2025-03-01T09:00:00Z", "6"), second])
+    body |= {"total_energy": Decimal(10), "total_cost": {"excl_vat": Decimal("3.80")}}
+    assert cpo.call("POST", f"{V}/cdrs", body).status == 201
+    (line,) = core.records().invoice_lines
+    assert line.amount_excl_vat == Decimal("3.80")  # 6 x 0.30 + 4 x 0.50
+    assert line.delta_excl_vat == Decimal(0) and "switch tariffs" in line.note

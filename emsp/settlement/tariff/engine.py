@@ -157,25 +157,67 @@ def _apply_steps(lines: list[_Line], policy: PricingPolicy) -> None:
     _step_round(groups["reservation"], _HOUR_S, policy.snap_seconds)
 
 
+Tariffs = Tariff | Mapping[str, Tariff]
+
+
+def _tariff_per_period(tariffs: Tariffs, periods: Sequence[ChargingPeriod]) -> tuple[list[Tariff], list[int]]:
+    """The tariff each period is priced with, and the periods that name a tariff we were not given.
+
+    mod_cdrs ChargingPeriod.tariff_id names the tariff relevant for that period (a session can
+    switch tariffs, e.g. a mid-session tariff change). A period without tariff_id keeps the tariff
+    of the period before it (the first one: the first tariff given), as CPOs commonly omit the id.
+    """
+    if isinstance(tariffs, Tariff):
+        single: Tariff | None = tariffs
+        by_id = {tariffs.id: tariffs}
+    else:
+        if not tariffs:
+            raise TariffError("tariffs", "at least one tariff is needed")
+        single = None
+        by_id = dict(tariffs)
+    current = single or next(iter(by_id.values()))
+    chosen, foreign = [], []
+    for i, period in enumerate(periods):
+        if period.tariff_id is not None and period.tariff_id != current.id:
+            named = by_id.get(period.tariff_id)
+            if named is not None:
+                current = named
+            elif single is not None and single.id:
+                foreign.append(i)  # one tariff given: priced with it anyway, and said so
+            elif single is None:
+                raise TariffError(
+                    f"charging_periods[{i}].tariff_id", f"tariff {period.tariff_id!r} was not given"
+                )
+        chosen.append(current)
+    if len({t.currency for t in chosen}) > 1:
+        raise TariffError("tariffs", "the tariffs of one CDR must share a currency")
+    return chosen, foreign
+
+
 def price_charging_periods(
-    tariff: Tariff,
+    tariff: Tariffs,
     periods: Sequence[ChargingPeriod],
     *,
     end: datetime,
     tz: str | ZoneInfo,
     policy: PricingPolicy = DEFAULT_POLICY,
 ) -> PriceResult:
-    """Price a CDR's charging periods; `end` is the CDR end_date_time (end of the last period)."""
+    """Price a CDR's charging periods; `end` is the CDR end_date_time (end of the last period).
+
+    `tariff` is one Tariff, or several by id when the periods switch tariffs (their tariff_id).
+    Across a switch the rules between elements hold (mod_cdrs step_size: not applied at a switch
+    between tariffs; the last relevant component's step rounds the session total); FLAT is billed
+    once per session part, and min_price/max_price come from the tariff in effect at the start.
+    """
     if not periods:
         raise TariffError("charging_periods", "must contain at least one period")
     local_zone = zone(tz)
     unknown_ok = policy.unknown_measure_matches
-    derive_power = policy.average_power and tariff.uses_power
+    per_period, foreign = _tariff_per_period(tariff, periods)
     if end < periods[-1].start_date_time:
         raise TariffError("end_date_time", "must not be before the start of the last charging period")
     # One pass over the dimensions: (energy, time, parking, reservation, min/max power, min/max current).
     volumes: list[list[Decimal | None]] = []
-    foreign: list[int] = []  # periods naming another tariff: priced with this one anyway
     previous = periods[0].start_date_time
     for i, period in enumerate(periods):
         if period.start_date_time < previous:
@@ -183,8 +225,6 @@ def price_charging_periods(
                 f"charging_periods[{i}].start_date_time", "must not be before the previous period"
             )
         previous = period.start_date_time
-        if period.tariff_id is not None and tariff.id and period.tariff_id != tariff.id:
-            foreign.append(i)
         row: list[Decimal | None] = [None] * 8
         for d in period.dimensions:
             slot = _SLOT.get(d.type)
@@ -207,7 +247,14 @@ def price_charging_periods(
         energy, tvol, pvol, rvol, min_p, max_p, min_c, max_c = volumes[i]
         kind = None if rvol is None else RESERVATION_EXPIRES if expired else RESERVATION
         base = origin.setdefault(kind, start)
-        if min_p is None and max_p is None and derive_power and energy is not None:
+        in_effect = per_period[i]
+        if (
+            min_p is None
+            and max_p is None
+            and policy.average_power
+            and in_effect.uses_power
+            and energy is not None
+        ):
             if tvol:
                 min_p = max_p = energy / tvol
             elif pvol is not None:
@@ -226,7 +273,7 @@ def price_charging_periods(
             max_c,
             kind,
         )
-        scan = tariff.scan[kind]
+        scan = in_effect.scan[kind]
         cache: dict[int, bool] = {}
         if not flat_done.get(kind):
             el, comp = _first_match(scan[FLAT], ctx, cache, unknown_ok)
@@ -264,10 +311,11 @@ def price_charging_periods(
             Decimal((span.days * 86400 + span.seconds) * 1_000_000 + span.microseconds) / _US_PER_HOUR
         )
     result = _finish(
-        tariff, lines, policy, energy_total, time_total, parking_total, periods[0].start_date_time
+        per_period[0], lines, policy, energy_total, time_total, parking_total, periods[0].start_date_time
     )
     if foreign:
-        note = f"charging_periods{foreign} name a tariff_id other than {tariff.id!r}; priced with it anyway"
+        named = per_period[0].id
+        note = f"charging_periods{foreign} name a tariff_id other than {named!r}; priced with it anyway"
         result = replace(result, warnings=(*result.warnings, note))
     return result
 
@@ -374,7 +422,7 @@ def _bounds(tariff: Tariff, excl: Decimal, incl: Decimal | None) -> tuple[Decima
 
 
 def price_cdr(
-    tariff: Tariff,
+    tariff: Tariffs,
     cdr: Mapping[str, Any],
     *,
     tz: str | ZoneInfo,
@@ -390,9 +438,10 @@ def price_cdr(
     currency = cdr.get("currency")
     if not isinstance(currency, str):
         raise TariffError("currency", "is required")
-    if currency != tariff.currency:
-        raise TariffError("currency", f"{currency} differs from the tariff currency {tariff.currency}")
     periods = parse_charging_periods(cdr.get("charging_periods"))
+    tariff_currency = _tariff_per_period(tariff, periods)[0][0].currency
+    if currency != tariff_currency:
+        raise TariffError("currency", f"{currency} differs from the tariff currency {tariff_currency}")
     if periods[0].start_date_time < start:
         raise TariffError("charging_periods[0].start_date_time", "must not be before the CDR start_date_time")
     return price_charging_periods(tariff, periods, end=end, tz=tz, policy=policy)
