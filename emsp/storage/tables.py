@@ -37,39 +37,36 @@ class CounterRow(Base):
     value: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class LocationRow(Base):
-    __tablename__ = "locations"
-    __table_args__ = (UniqueConstraint("country_code", "party_id", "location_id"),)
+class PartyObject:
+    """The key columns of every row about a party's object: which partner sent it, for which party."""
+
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     partner: Mapped[str] = mapped_column(String(64))
     country_code: Mapped[str] = mapped_column(String(2))
     party_id: Mapped[str] = mapped_column(String(3))
+
+
+class LocationRow(PartyObject, Base):
+    __tablename__ = "locations"
+    __table_args__ = (UniqueConstraint("country_code", "party_id", "location_id"),)
     location_id: Mapped[str] = mapped_column(String(36))
     time_zone: Mapped[str] = mapped_column(String(255))
     last_updated: Mapped[datetime] = mapped_column(UtcDateTime)
     raw: Mapped[str] = mapped_column(Text)
 
 
-class TariffRow(Base):
+class TariffRow(PartyObject, Base):
     __tablename__ = "tariffs"
     __table_args__ = (UniqueConstraint("country_code", "party_id", "tariff_id"),)
-    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    partner: Mapped[str] = mapped_column(String(64))
-    country_code: Mapped[str] = mapped_column(String(2))
-    party_id: Mapped[str] = mapped_column(String(3))
     tariff_id: Mapped[str] = mapped_column(String(36))
     currency: Mapped[str] = mapped_column(String(3))
     last_updated: Mapped[datetime] = mapped_column(UtcDateTime)
     raw: Mapped[str] = mapped_column(Text)
 
 
-class SessionRow(Base):
+class SessionRow(PartyObject, Base):
     __tablename__ = "sessions"
     __table_args__ = (UniqueConstraint("country_code", "party_id", "session_id"),)
-    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    partner: Mapped[str] = mapped_column(String(64))
-    country_code: Mapped[str] = mapped_column(String(2))
-    party_id: Mapped[str] = mapped_column(String(3))
     session_id: Mapped[str] = mapped_column(String(36))
     status: Mapped[str] = mapped_column(String(16))
     token_uid: Mapped[str] = mapped_column(String(36))
@@ -83,13 +80,9 @@ class SessionRow(Base):
     raw: Mapped[str] = mapped_column(Text)
 
 
-class CdrRow(Base):
+class CdrRow(PartyObject, Base):
     __tablename__ = "cdrs"
     __table_args__ = (UniqueConstraint("country_code", "party_id", "cdr_id"),)
-    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    partner: Mapped[str] = mapped_column(String(64))
-    country_code: Mapped[str] = mapped_column(String(2))
-    party_id: Mapped[str] = mapped_column(String(3))
     cdr_id: Mapped[str] = mapped_column(String(39))
     session_id: Mapped[str | None] = mapped_column(String(36))
     token_uid: Mapped[str] = mapped_column(String(36))
@@ -107,12 +100,8 @@ class CdrRow(Base):
     raw: Mapped[str] = mapped_column(Text)
 
 
-class DuplicateCdrRow(Base):
+class DuplicateCdrRow(PartyObject, Base):
     __tablename__ = "duplicate_cdrs"
-    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    partner: Mapped[str] = mapped_column(String(64))
-    country_code: Mapped[str] = mapped_column(String(2))
-    party_id: Mapped[str] = mapped_column(String(3))
     cdr_id: Mapped[str] = mapped_column(String(39))
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     identical: Mapped[bool] = mapped_column(Boolean)
