@@ -113,6 +113,19 @@ def _print_outcome(outcome: object) -> None:
 
 
 @app.command()
+def report(run_dir: Annotated[Path, typer.Argument(help="A run directory (holds summary.json).")]) -> None:
+    """(Re)build report.html and its plots from a run directory's records."""
+    from reports import RunRecordsError, write_report
+
+    try:
+        page = write_report(run_dir)
+    except RunRecordsError as exc:
+        typer.echo(f"invalid run directory: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    out.print(f"report: {page}")
+
+
+@app.command()
 def scenarios() -> None:
     """List the built-in scenarios."""
     table = Table("name", "description")

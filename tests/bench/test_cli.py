@@ -65,3 +65,14 @@ def test_run_exit_2_for_unknown_runtime_and_unknown_scenario() -> None:
     assert runner.invoke(app, ["run", "smoke", "--runtime", "warp"]).exit_code == 2
     result = runner.invoke(app, ["run", "no-such-scenario"])
     assert result.exit_code == 2 and "smoke" in result.output
+
+
+def test_report_rebuilds_the_page_and_refuses_a_non_run_directory(tmp_path: Path) -> None:
+    path = _small_scenario(tmp_path, [])
+    assert (
+        runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "run"), "--no-progress"]).exit_code == 0
+    )
+    (tmp_path / "run" / "report.html").unlink()
+    result = runner.invoke(app, ["report", str(tmp_path / "run")])
+    assert result.exit_code == 0 and (tmp_path / "run" / "report.html").stat().st_size > 0
+    assert runner.invoke(app, ["report", str(tmp_path)]).exit_code == 2
