@@ -79,34 +79,34 @@ def matches(r: TariffRestrictions | None, ctx: MatchContext, *, unknown_measure_
         return False
     if r.max_duration is not None and ctx.duration_us >= r.max_duration * 1_000_000:
         return False
-    # min_*: active while the value is >= the bound; max_*: while it is < the bound. A period is
-    # judged by its extreme in the unfavourable direction (it must hold during the whole period).
-    if r.min_power is not None:
-        value = ctx.min_power if ctx.min_power is not None else ctx.max_power
+    if (r.min_power is not None or r.max_power is not None) and not _within(
+        r.min_power, r.max_power, ctx.min_power, ctx.max_power, unknown_measure_matches
+    ):
+        return False
+    no_current_bounds = r.min_current is None and r.max_current is None
+    return no_current_bounds or _within(
+        r.min_current, r.max_current, ctx.min_current, ctx.max_current, unknown_measure_matches
+    )
+
+
+def _within(
+    bound_min: Decimal | None,
+    bound_max: Decimal | None,
+    low: Decimal | None,
+    high: Decimal | None,
+    unknown_matches: bool,
+) -> bool:
+    """min_*: active while the value is >= the bound; max_*: while it is < the bound. A period is
+    judged by its extreme in the unfavourable direction (it must hold during the whole period)."""
+    for bound, value, fails in (
+        (bound_min, low if low is not None else high, lambda v, b: v < b),
+        (bound_max, high if high is not None else low, lambda v, b: v >= b),
+    ):
+        if bound is None:
+            continue
         if value is None:
-            if not unknown_measure_matches:
+            if not unknown_matches:
                 return False
-        elif value < r.min_power:
-            return False
-    if r.max_power is not None:
-        value = ctx.max_power if ctx.max_power is not None else ctx.min_power
-        if value is None:
-            if not unknown_measure_matches:
-                return False
-        elif value >= r.max_power:
-            return False
-    if r.min_current is not None:
-        value = ctx.min_current if ctx.min_current is not None else ctx.max_current
-        if value is None:
-            if not unknown_measure_matches:
-                return False
-        elif value < r.min_current:
-            return False
-    if r.max_current is not None:
-        value = ctx.max_current if ctx.max_current is not None else ctx.min_current
-        if value is None:
-            if not unknown_measure_matches:
-                return False
-        elif value >= r.max_current:
+        elif fails(value, bound):
             return False
     return True

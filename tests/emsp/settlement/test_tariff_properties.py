@@ -108,7 +108,12 @@ def test_growing_the_last_period_never_costs_less(tariff: Tariff, session: Any, 
     periods = build_charging_periods(tariff, samples, start=start, end=end, tz=TZ)
     before = _price(tariff, periods, end).totals.total_cost
     last = periods[-1]
-    grown = tuple(CdrDimension(d.type, d.volume + extra) for d in last.dimensions)
+    # Only volumes already > 0 grow: turning a zero volume into a positive one can make another
+    # component "the last relevant one" whose step_size rounds less (mod_cdrs step_size rule), which
+    # legitimately lowers the price (e.g. a free element with step 0 after a 100 Wh step element).
+    grown = tuple(
+        CdrDimension(d.type, d.volume + extra if d.volume > 0 else d.volume) for d in last.dimensions
+    )
     after = _price(tariff, [*periods[:-1], replace(last, dimensions=grown)], end + timedelta(hours=3)).totals
     assert after.total_cost.excl_vat >= before.excl_vat
     if before.incl_vat is not None and after.total_cost.incl_vat is not None:
