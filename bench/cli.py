@@ -38,8 +38,10 @@ def run(
     database_url: Annotated[str, typer.Option(help="eMSP storage (SQLAlchemy URL).")] = "sqlite://",
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Run a scenario; exit 0 when every expectation held, 1 when one failed, 2 on invalid input."""
+    """Run a scenario; exit 0 when every expectation held, 1 when one failed, 2 on invalid input,
+    3 when the run could not complete (a fault of the bench itself)."""
     from bench.runner import run_scenario
+    from bench.runtime.live import LiveRuntimeError
 
     if runtime not in ("sim", "live"):
         typer.echo(f"error: --runtime: must be 'sim' or 'live', not {runtime!r}", err=True)
@@ -67,8 +69,14 @@ def run(
             )
     except ScenarioError as exc:
         # Plain, unwrapped text: one line a CI log or a script can grep.
-        typer.echo(f"invalid scenario: {exc}", err=True)
+        typer.echo(f"invalid input: {exc}", err=True)
         raise typer.Exit(2) from exc
+    except LiveRuntimeError as exc:
+        typer.echo(f"run aborted (a fault of the bench, not of the eMSP): {exc}", err=True)
+        raise typer.Exit(3) from exc
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(130) from None
     _print_outcome(outcome)
     raise typer.Exit(outcome.exit_code)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -11,7 +12,7 @@ from typing import Any, Literal
 from bench.expectations import ExpectationResult, evaluate
 from bench.logs import configure_run_logging
 from bench.rundir import write_authorizations, write_json, write_reconciliation
-from bench.scenario import load_scenario
+from bench.scenario import ScenarioError, load_scenario
 from bench.summary import build_summary
 from bench.trace import WireTrace
 from bench.truth import truth_sessions
@@ -52,9 +53,18 @@ def run_scenario(
 ) -> RunOutcome:
     scenario, base_dir = load_scenario(name_or_path)
     if seed is not None:
+        if seed < 0:
+            raise ScenarioError("emsp-bench run", "--seed", "must be a whole number >= 0")
         scenario = scenario.model_copy(update={"seed": seed})
+    if not math.isfinite(speed) or speed <= 0:
+        raise ScenarioError("emsp-bench run", "--speed", f"must be a finite number > 0, not {speed}")
     run_dir = out or Path("runs") / f"{scenario.name}-{scenario.seed}"
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ScenarioError(
+            str(run_dir), "--out", f"cannot be used as the run directory: {exc.strerror}"
+        ) from exc
     trace = WireTrace(run_dir / "trace.jsonl")
     log_file = configure_run_logging(run_dir / "log.jsonl")
     wall_start = time.perf_counter()  # performance figures only; never reaches the models
@@ -73,8 +83,9 @@ def run_scenario(
             )
             result = SimRuntime(world, trace, progress).run()
             unserved, ended_at = result.unserved_arrivals, result.ended_at
+            backlog = None
         else:
-            from bench.runtime.live import run_live
+            from bench.runtime.live_run import run_live
 
             live = run_live(
                 scenario,
@@ -86,6 +97,7 @@ def run_scenario(
                 progress=progress,
             )
             world, unserved, ended_at = live.world, live.unserved_arrivals, live.ended_at
+            backlog = live.ocpi_backlog_max
     finally:
         trace.close()
         if log_file is not None:
@@ -121,6 +133,8 @@ def run_scenario(
         "messages": messages,
         "messages_per_wall_second": round(messages / wall, 1) if wall else None,
     }
+    if backlog is not None:  # live: how far the OCPI streams fell behind (0-1: they kept up)
+        performance["ocpi_backlog_max"] = backlog
     write_json(run_dir / "summary.json", summary)
     (run_dir / "metrics.prom").write_text(world.emsp.metrics_text(), encoding="utf-8")
     write_json(run_dir / "performance.json", performance)  # wall-clock figures: kept out of summary.json

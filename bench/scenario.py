@@ -41,7 +41,8 @@ class LinkSpec(_Strict):
 
 
 class StationSpec(_Strict):
-    id: Annotated[str, Field(min_length=1, max_length=48)]
+    # The id is the last segment of the station's OCPP-J WebSocket URL: keep it URL-safe.
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,48}$")]
     ocpp: OcppVersionName
     connectors: Annotated[int, Field(ge=1, le=8)] = 2
     max_power_kw: Annotated[Decimal, Field(gt=0)] = Decimal("22")
@@ -133,7 +134,7 @@ class Expectation(_Strict):
 class Scenario(_Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
     description: str = ""
-    seed: int = 1
+    seed: Annotated[int, Field(ge=0)] = 1
     start: datetime = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
     duration_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = 120
     settle_minutes: Annotated[int, Field(ge=0)] = 30  # time after the last departure for CDRs to arrive
@@ -174,10 +175,11 @@ def builtin_names() -> list[str]:
 def resolve(name_or_path: str) -> Path:
     """A built-in name (`smoke`) or a path to a YAML file."""
     candidate = Path(name_or_path)
-    if candidate.suffix in {".yaml", ".yml"} or candidate.exists():
-        if not candidate.is_file():
-            raise ScenarioError(name_or_path, "(file)", "no such file")
+    if candidate.is_file():
         return candidate
+    if candidate.suffix in {".yaml", ".yml"} or "/" in name_or_path:
+        reason = "is a directory, not a scenario file" if candidate.is_dir() else "no such file"
+        raise ScenarioError(name_or_path, "(file)", reason)
     builtin = BUILTIN_DIR / f"{name_or_path}.yaml"
     if not builtin.is_file():
         raise ScenarioError(
@@ -201,6 +203,8 @@ def load_scenario(name_or_path: str) -> tuple[Scenario, Path]:
     path = resolve(name_or_path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(str(path), "(file)", f"cannot be read as UTF-8 text: {exc}") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(yaml)"

@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bench.demand import Arrival, Driver, make_drivers, plan_arrivals
 from bench.scenario import CpoSpec, Scenario, ScenarioError
 from emsp.core import EmspCore, EmspSettings
@@ -80,16 +82,21 @@ def build_world(
     scenario_file: str = "<scenario>",
 ) -> World:
     rng = random.Random(scenario.seed)
-    emsp = EmspCore(
-        EmspSettings(
-            country_code=scenario.emsp.country_code,
-            party_id=scenario.emsp.party_id,
-            business_name=scenario.emsp.business_name,
-            base_url=emsp_base_url,
-            database_url=database_url,
+    try:
+        emsp = EmspCore(
+            EmspSettings(
+                country_code=scenario.emsp.country_code,
+                party_id=scenario.emsp.party_id,
+                business_name=scenario.emsp.business_name,
+                base_url=emsp_base_url,
+                database_url=database_url,
+            )
         )
-    )
-    if emsp.db.holds_data():
+        holds_data = emsp.db.holds_data()
+    except SQLAlchemyError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ScenarioError(database_url, "--database-url", f"unusable: {reason}") from exc
+    if holds_data:
         # A run is graded against its own ground truth; state left by another run would corrupt it.
         raise ScenarioError(
             database_url,

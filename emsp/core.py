@@ -169,6 +169,9 @@ class EmspCore:
     def check_tariff(self, tariff: dict[str, Any]) -> str | None:
         return TariffEnginePricer.check(tariff)
 
+    def has_pending_requests(self) -> bool:
+        return bool(self._outbox)
+
     def pending_requests(self) -> list[OutboundRequest]:
         out, self._outbox = self._outbox, []
         return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 import httpx
@@ -19,10 +19,19 @@ from emsp.wire import HttpRequest, HttpResponse
 Handler = Callable[[HttpRequest, datetime], HttpResponse]
 
 
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own SIGINT/SIGTERM handlers: Ctrl-C must stop the whole run, not
+    silently stop the servers while the run goes on and blames the eMSP for the silence."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 class HttpServer:
     def __init__(self, app: FastAPI, sock: socket.socket) -> None:
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-        self._server = uvicorn.Server(config)
+        self._server = _QuietServer(config)
         self._sock = sock
         self._task: asyncio.Task[None] | None = None
 
@@ -37,6 +46,9 @@ class HttpServer:
     async def start(self) -> None:
         self._task = asyncio.ensure_future(self._server.serve(sockets=[self._sock]))
         while not self._server.started:
+            if self._task.done():  # startup failed: surface it instead of waiting forever
+                self._task.result()
+                raise RuntimeError("HTTP server stopped during startup")
             await asyncio.sleep(0.005)
 
     async def stop(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -76,3 +77,27 @@ def test_report_rebuilds_the_page_and_refuses_a_non_run_directory(tmp_path: Path
     result = runner.invoke(app, ["report", str(tmp_path / "run")])
     assert result.exit_code == 0 and (tmp_path / "run" / "report.html").stat().st_size > 0
     assert runner.invoke(app, ["report", str(tmp_path)]).exit_code == 2
+
+
+def test_run_options_are_validated_before_anything_runs(tmp_path: Path) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    for args, option in (
+        (["--speed", "0", "--runtime", "live"], "--speed"),
+        (["--speed", "nan"], "--speed"),
+        (["--seed", "-1"], "--seed"),
+        (["--out", str(a_file)], "--out"),
+        (["--database-url", "nonsense"], "--database-url"),
+    ):
+        result = runner.invoke(app, ["run", "smoke", "--no-progress", *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert option in result.output and "Traceback" not in result.output
+
+
+def test_a_directory_named_like_a_builtin_does_not_hide_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "smoke").mkdir()
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["run", "smoke", "--no-progress", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output

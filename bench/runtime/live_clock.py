@@ -1,0 +1,28 @@
+"""Scenario time for the `live` runtime: the one clock in the bench that reads the wall clock."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta
+
+
+class ScaledClock:
+    """Scenario time = start + wall time elapsed x speed, whole milliseconds."""
+
+    def __init__(self, start: datetime, speed: float) -> None:
+        self.start, self.speed = start, speed
+        self._t0 = time.monotonic()
+
+    def restart(self) -> None:
+        self._t0 = time.monotonic()
+
+    def now(self) -> datetime:
+        elapsed_ms = int((time.monotonic() - self._t0) * self.speed * 1000)
+        return self.start + timedelta(milliseconds=elapsed_ms)
+
+    def wall_seconds_until(self, moment: datetime) -> float:
+        return max(0.0, (moment - self.now()).total_seconds() / self.speed)
+
+    async def sleep_until(self, moment: datetime) -> None:
+        await asyncio.sleep(self.wall_seconds_until(moment))

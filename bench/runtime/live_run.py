@@ -1,0 +1,116 @@
+"""Sets up and tears down the sockets of a `live` run around the LiveRuntime."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from functools import partial
+from pathlib import Path
+
+from websockets.asyncio.server import Server, serve
+from websockets.typing import Subprotocol
+
+from bench.runtime.live import LiveRuntime, LiveRuntimeError
+from bench.runtime.live_clock import ScaledClock
+from bench.runtime.live_http import HttpServer
+from bench.scenario import Scenario
+from bench.trace import WireTrace
+from bench.world import World, build_world, horizon
+from simulators.ocppj import subprotocol
+
+__all__ = ["LiveResult", "LiveRuntimeError", "run_live"]
+
+
+@dataclass
+class LiveResult:
+    world: World
+    unserved_arrivals: int
+    ended_at: datetime
+    ocpi_backlog_max: int
+
+
+def _bound_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def _port(sock: socket.socket) -> int:
+    return int(sock.getsockname()[1])
+
+
+async def _run_live(
+    scenario: Scenario,
+    base_dir: Path,
+    trace: WireTrace,
+    *,
+    speed: float,
+    database_url: str,
+    scenario_file: str,
+    progress: Callable[[float], None] | None,
+) -> LiveResult:
+    emsp_sock = _bound_socket()
+    cpo_http = {cpo.id: _bound_socket() for cpo in scenario.cpos}
+    cpo_ocpp = {cpo.id: _bound_socket() for cpo in scenario.cpos}
+    sockets = [emsp_sock, *cpo_http.values(), *cpo_ocpp.values()]
+    servers: list[HttpServer] = []
+    ws_servers: list[Server] = []
+    try:
+        emsp_url = f"http://127.0.0.1:{_port(emsp_sock)}/ocpi"
+        cpo_urls = {cid: f"http://127.0.0.1:{_port(sock)}/ocpi" for cid, sock in cpo_http.items()}
+        world = build_world(scenario, base_dir, emsp_base_url=emsp_url, cpo_base_urls=cpo_urls,
+                            database_url=database_url, scenario_file=scenario_file)  # fmt: skip
+        clock = ScaledClock(scenario.start, speed)
+        runtime = LiveRuntime(world, trace, clock, {cid: _port(s) for cid, s in cpo_ocpp.items()})
+        servers.append(HttpServer.for_emsp(world.emsp, clock.now, emsp_sock))
+        servers += [
+            HttpServer.for_handler(world.cpos[cid].handle_ocpi, clock.now, s) for cid, s in cpo_http.items()
+        ]
+        protocols = [Subprotocol(subprotocol("1.6")), Subprotocol(subprotocol("2.0.1"))]
+        for cid, sock in cpo_ocpp.items():
+            sock.listen()
+            ws_servers.append(
+                await serve(partial(runtime.csms_connection, cid), sock=sock, subprotocols=protocols)
+            )
+        for server in servers:
+            await server.start()
+        clock.restart()
+        unserved = await runtime.run(horizon(world), progress)
+    finally:
+        for ws_server in ws_servers:
+            ws_server.close()
+            await ws_server.wait_closed()
+        for server in servers:
+            await server.stop()
+        for sock in sockets:
+            sock.close()
+    # Latencies were measured on the scaled clock; report them in real milliseconds.
+    for cpo in world.cpos.values():
+        truth = cpo.ocpi.truth
+        truth.authorizations[:] = [
+            type(a)(a.at, a.station_id, a.token_uid, a.result,
+                    (a.latency_ms / Decimal(str(speed))).quantize(Decimal("0.001")))
+            for a in truth.authorizations
+        ]  # fmt: skip
+    return LiveResult(world, unserved, clock.now(), runtime.backlog_max)
+
+
+def run_live(
+    scenario: Scenario,
+    base_dir: Path,
+    trace: WireTrace,
+    *,
+    speed: float,
+    database_url: str = "sqlite://",
+    scenario_file: str = "<scenario>",
+    progress: Callable[[float], None] | None = None,
+) -> LiveResult:
+    return asyncio.run(
+        _run_live(scenario, base_dir, trace, speed=speed, database_url=database_url,
+                  scenario_file=scenario_file, progress=progress)
+    )  # fmt: skip
