@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import simplejson
 import typer
@@ -30,6 +31,8 @@ from emsp.settlement.tariff import (
     quote,
 )
 from emsp.settlement.tariff.cdr import COST_FIELDS, VOLUME_FIELDS
+from emsp.settlement.tariff.engine import zone
+from emsp.settlement.tariff.model import to_decimal
 from emsp.timeutil import parse_utc
 from emsp.wire import loads
 
@@ -128,36 +131,66 @@ def _breakdown(result: PriceResult) -> Table:
     return table
 
 
+# Largest magnitude accepted for a stated CDR total (and for --kwh). Totals are compared after
+# quantizing to at most 10 decimals (--decimals) in Python's default 28-digit decimal context, so
+# 15 integer digits always fit exactly; beyond that `quantize` raises InvalidOperation. No real
+# CDR states an amount, energy or duration anywhere near 10**15.
+_MAX_DIGITS = 15
+_RANGE = f"out of range (magnitude must be below 1e{_MAX_DIGITS})"
+
+
+def _too_big(value: Decimal) -> bool:
+    # adjusted() is the exponent of the leading digit; unlike abs() or arithmetic it never touches
+    # the context, which would itself overflow on e.g. 1e999999999.
+    return not value.is_zero() and value.adjusted() >= _MAX_DIGITS
+
+
+def _number(value: Any, field: str) -> Decimal:
+    """A stated number: finite (to_decimal) and below 1e15 in magnitude."""
+    result = to_decimal(value, field)
+    if _too_big(result):
+        raise TariffError(field, _RANGE)
+    return result
+
+
+def _stated_volume(cdr: dict[str, Any], name: str) -> Decimal | None:
+    raw = cdr.get(name)
+    return None if raw is None else _number(raw, name)
+
+
 def _stated(cdr: dict[str, Any], name: str) -> dict[str, Decimal] | None:
     """A CDR total as {excl_vat, incl_vat}; 2.1.1 CDRs state total_cost as a bare number (excl. VAT)."""
     raw = cdr.get(name)
     if raw is None:
         return None
-    try:
-        if isinstance(raw, dict):
-            return {k: Decimal(str(raw[k])) for k in ("excl_vat", "incl_vat") if raw.get(k) is not None}
-        return {"excl_vat": Decimal(str(raw))}
-    except (InvalidOperation, ValueError):
-        raise TariffError(name, "must be a Price object or number") from None
+    if isinstance(raw, dict):
+        return {k: _number(raw[k], f"{name}.{k}") for k in ("excl_vat", "incl_vat") if raw.get(k) is not None}
+    if isinstance(raw, bool) or not isinstance(raw, Decimal | int | float | str):
+        raise TariffError(name, "must be a Price object or number")
+    return {"excl_vat": _number(raw, name)}
+
+
+def _stated_totals(cdr: dict[str, Any]) -> tuple[dict[str, Decimal], dict[str, dict[str, Decimal]]]:
+    """Every total the CDR states, validated before anything is computed from them."""
+    volumes = {name: v for name in VOLUME_FIELDS if (v := _stated_volume(cdr, name)) is not None}
+    costs = {name: p for name in COST_FIELDS if (p := _stated(cdr, name)) is not None}
+    return volumes, costs
 
 
 def _compare(
-    cdr: dict[str, Any], result: PriceResult, policy: PricingPolicy
+    stated: tuple[dict[str, Decimal], dict[str, dict[str, Decimal]]],
+    result: PriceResult,
+    policy: PricingPolicy,
 ) -> list[tuple[str, str, str, bool]]:
-    """(field, stated, recomputed, agrees) for every total the CDR states."""
+    """(field, stated, recomputed, agrees) for every total the CDR states (see _stated_totals)."""
+    volumes, costs = stated
     mine = result.totals.to_ocpi(volume_decimals=None)
     rows = []
     vq = Decimal(1).scaleb(-policy.volume_decimals)
-    for name in VOLUME_FIELDS:
-        if cdr.get(name) is None:
-            continue
-        stated = Decimal(str(cdr[name]))
-        ok = stated.quantize(vq, policy.rounding) == Decimal(mine[name]).quantize(vq, policy.rounding)
-        rows.append((name, _fmt(stated), _fmt(Decimal(mine[name]).quantize(vq)), ok))
-    for name in COST_FIELDS:
-        stated_price = _stated(cdr, name)
-        if stated_price is None:
-            continue
+    for name, value in volumes.items():
+        ok = value.quantize(vq, policy.rounding) == Decimal(mine[name]).quantize(vq, policy.rounding)
+        rows.append((name, _fmt(value), _fmt(Decimal(mine[name]).quantize(vq)), ok))
+    for name, stated_price in costs.items():
         computed = mine.get(name, {})
         for part, value in stated_price.items():
             other = computed.get(part)
@@ -187,14 +220,20 @@ def price_command(
     data = _read_json(cdr)
     if not isinstance(data, dict):
         raise _fail(f"{cdr}: must be a JSON object (a CDR)")
-    location = data.get("cdr_location")
-    zone_name = tz or (location.get("time_zone") if isinstance(location, dict) else None) or "UTC"
+    zone_name, tzinfo = _price_zone(tz, data, cdr)
     try:
-        result = price_cdr(parsed, data, tz=zone_name, policy=policy)
-        rows = _compare(data, result, policy)
+        claimed = _stated_totals(data)
+        result = price_cdr(parsed, data, tz=tzinfo, policy=policy)
+        rows = _compare(claimed, result, policy)
     except TariffError as exc:
-        where = "--tz" if exc.field == "tz" else str(cdr)
-        raise _fail(f"{where}: {exc}") from None
+        raise _fail(f"{cdr}: {exc}") from None
+    except ArithmeticError:
+        # Safety net (OverflowError included): charging-period volumes or tariff prices so large
+        # that the totals leave the decimal context, or period times so close to year 9999 that a
+        # local-time conversion overflows. The stated totals are bounded above and never get here.
+        raise _fail(
+            f"{cdr}: charging_periods: a volume or time is out of the range that can be priced"
+        ) from None
     agree = all(ok for *_rest, ok in rows)
     console = Console(width=_WIDTH)
     if as_json:
@@ -216,6 +255,50 @@ def price_command(
         for warning in result.warnings:
             typer.echo(f"warning: {warning}")
     raise typer.Exit(0 if agree else 1)
+
+
+def _price_zone(tz: str | None, data: dict[str, Any], cdr: Path) -> tuple[str, ZoneInfo]:
+    """The zone for time restrictions: --tz, else the CDR's cdr_location.time_zone, else UTC.
+
+    Resolved here so that an error names where the bad zone came from: the option or the file.
+    """
+    if tz is not None:
+        try:
+            return tz, zone(tz)
+        except TariffError as exc:
+            raise _fail(f"--tz: {exc.reason}") from None
+    location = data.get("cdr_location")
+    name = location.get("time_zone") if isinstance(location, dict) else None
+    if name is None:
+        return "UTC", zone("UTC")
+    field = "cdr_location.time_zone"
+    if not isinstance(name, str):
+        raise _fail(f"{cdr}: {field}: must be an IANA time zone name (a string)")
+    try:
+        return name, zone(name)
+    except TariffError as exc:
+        raise _fail(f"{cdr}: {field}: {exc.reason}") from None
+
+
+# Quote bounds: a "session" longer than a year is not a charging session, and pricing time runs in
+# charging periods (one per restriction boundary), so far longer durations only burn CPU; --kwh
+# shares the stated-total bound so that energy * price still quantizes exactly.
+_MAX_QUOTE_DURATION = timedelta(days=366)
+_MAX_QUOTE_MINUTES = Decimal(int(_MAX_QUOTE_DURATION.total_seconds()) // 60)
+# The period builder scans local days from the day before the start to the day after the end
+# (plus up to 14 h of zone offset), so keep two days clear of datetime's year 1 / year 9999 limits.
+_QUOTE_FIRST = datetime(1, 1, 3, tzinfo=UTC)
+_QUOTE_LAST = datetime(9999, 12, 29, tzinfo=UTC)
+
+
+def _option_number(text: str, option: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise _fail(f"{option}: must be a number, got {text!r}") from None
+    if not value.is_finite():
+        raise _fail(f"{option}: must be a finite number")
+    return value
 
 
 _QUOTE_OPTIONS = {"energy_kwh": "--kwh", "duration": "--duration", "power_kw": "--power", "tz": "--tz"}
@@ -240,26 +323,39 @@ def quote_command(
         begin = parse_utc(start)
     except ValueError:
         raise _fail(f"--start: not an ISO 8601 timestamp: {start!r}") from None
-    try:
-        energy, minutes = Decimal(kwh), Decimal(duration)
-        power_kw = None if power is None else Decimal(power)
-    except InvalidOperation:
-        raise _fail("--kwh/--duration/--power: must be numbers") from None
-    if not minutes.is_finite() or minutes <= 0:
+    if begin < _QUOTE_FIRST:
+        raise _fail(f"--start: must not be before {_QUOTE_FIRST:%Y-%m-%d}")
+    energy = _option_number(kwh, "--kwh")
+    if _too_big(energy):
+        raise _fail(f"--kwh: {_RANGE}")
+    minutes = _option_number(duration, "--duration")
+    if minutes <= 0:
         raise _fail("--duration: must be a positive number of minutes")
+    if minutes > _MAX_QUOTE_MINUTES:
+        raise _fail(f"--duration: at most {_MAX_QUOTE_MINUTES} minutes ({_MAX_QUOTE_DURATION.days} days)")
+    power_kw = None if power is None else _option_number(power, "--power")
+    span = timedelta(microseconds=int(minutes * 60_000_000))
+    if begin > _QUOTE_LAST - span:
+        raise _fail(f"--start/--duration: the session must end by {_QUOTE_LAST:%Y-%m-%d}")
     try:
         result = quote(
             parsed,
             start=begin,
             energy_kwh=energy,
-            duration=timedelta(microseconds=int(minutes * 60_000_000)),
+            duration=span,
             power_kw=power_kw,
             tz=tz,
             policy=policy,
         )
     except TariffError as exc:
+        if exc.field.startswith("samples"):  # meter samples derived from --kwh/--power/--duration
+            raise _fail(f"--kwh/--power/--duration: {exc}") from None
         option = _QUOTE_OPTIONS.get(exc.field, exc.field)
         raise _fail(f"{option}: {exc.reason}") from None
+    except ArithmeticError:
+        # Safety net (OverflowError included): tariff prices or durations (max_duration) so extreme
+        # that totals or times leave the supported range; the options themselves are bounded above.
+        raise _fail(f"{tariff}: cannot price this session: a price or duration is out of range") from None
     if as_json:
         typer.echo(
             simplejson.dumps(result.totals.to_ocpi(policy.volume_decimals), use_decimal=True, indent=2)

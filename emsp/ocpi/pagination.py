@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from emsp.ocpi.errors import invalid
 from emsp.timeutil import parse_utc
@@ -21,7 +21,7 @@ class Page(Generic[T]):
     headers: dict[str, str]
 
 
-def _int_param(query: dict[str, str], name: str, default: int) -> int:
+def _int_param(query: dict[str, str], name: str, default: int, *, minimum: int = 0) -> int:
     text = query.get(name)
     if text is None or text == "":
         return default
@@ -29,8 +29,12 @@ def _int_param(query: dict[str, str], name: str, default: int) -> int:
         value = int(text)
     except ValueError:
         raise invalid(f"query parameter '{name}' must be an integer") from None
-    if value < 0:
-        raise invalid(f"query parameter '{name}' must not be negative")
+    if value < minimum:
+        raise invalid(
+            f"query parameter '{name}' must not be negative"
+            if minimum == 0
+            else f"query parameter '{name}' must be at least {minimum}"
+        )
     return value
 
 
@@ -54,7 +58,14 @@ def paginate(
 ) -> Page[T]:
     """`items` must already be in a stable order (oldest first) so pages never shift."""
     offset = _int_param(query, "offset", 0)
-    limit = min(_int_param(query, "limit", max_limit), max_limit)
+    # limit=0 is refused with 2001 rather than answered with an empty page. transport_and_format
+    # (Paginated Request) defines limit as "The maximum number of objects to GET"; the server
+    # "might decide to return fewer objects" but never more, so 0 cannot be read as the default.
+    # Answered literally it breaks pagination: the Link to the 'next' page "should be provided when
+    # this is NOT the last page" (Paginated Response), yet a next page at limit=0 is this same page,
+    # so a client following Links would either loop forever or, without a Link, wrongly conclude
+    # it has every object. 2001 is "Invalid or missing parameters" (status_codes).
+    limit = min(_int_param(query, "limit", max_limit, minimum=1), max_limit)
     date_from, date_to = _date_param(query, "date_from"), _date_param(query, "date_to")
     matching = [
         item
@@ -64,10 +75,15 @@ def paginate(
     ]
     page = matching[offset : offset + limit]
     headers = {"X-Total-Count": str(len(matching)), "X-Limit": str(max_limit)}
-    if offset + limit < len(matching) and limit > 0:
-        params = {k: v for k, v in query.items() if k not in ("offset", "limit")}
-        params = {"offset": str(offset + limit), "limit": str(limit), **params}
+    if limit > 0 and offset + limit < len(matching):  # limit > 0: a misconfigured max_limit=0
+        # "The Link should also contain any filters present in the original request": every
+        # pair of the original query, repeated keys included (a dict such as HttpRequest.query
+        # keeps only the last value of a repeated key), except offset/limit which are replaced.
         parts = urlsplit(url)
+        kept = [
+            (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ("offset", "limit")
+        ]
+        params = [("offset", str(offset + limit)), ("limit", str(limit)), *kept]
         next_url = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(params), ""))
         headers["Link"] = f'<{next_url}>; rel="next"'
     return Page(page, headers)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from tariff_cases import FIXTURES, cdr
 from typer.testing import CliRunner
 
@@ -128,3 +129,133 @@ def test_lint_exit_codes(tmp_path: Path) -> None:
     )
     result = RUNNER.invoke(tariff_app, ["lint", str(broken)])
     assert result.exit_code == 2 and "step_size" in result.output
+
+
+def _raw_cdr_file(tmp_path: Path, extra: str) -> str:
+    """The tariff_10 CDR (valid charging_periods) with `extra` JSON members spliced in verbatim,
+    so numbers such as 1e400 reach the CLI exactly as written."""
+    text = dumps(
+        cdr("2024-01-08T08:00:00Z", [(0, {"ENERGY": 20, "TIME": 1}), (60, {"PARKING_TIME": "0.6667"})], 100)
+    )
+    path = tmp_path / "malformed_cdr.json"
+    path.write_text("{" + extra + "," + text[1:])
+    return str(path)
+
+
+def _one_error_line(output: str) -> str:
+    lines = [ln for ln in output.splitlines() if ln.strip()]
+    assert len(lines) == 1, output
+    assert "Traceback" not in output
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ('"total_energy":"abc"', "total_energy"),
+        ('"total_energy":[1]', "total_energy"),
+        ('"total_energy":1e400', "total_energy"),
+        ('"total_energy":"NaN"', "total_energy"),
+        ('"total_time":{"a":1}', "total_time"),
+        ('"total_time":"-Infinity"', "total_time"),
+        ('"total_parking_time":true', "total_parking_time"),
+        ('"total_cost":{"excl_vat":1e400}', "total_cost.excl_vat"),
+        ('"total_cost":{"excl_vat":7,"incl_vat":"x"}', "total_cost.incl_vat"),
+        ('"total_cost":"1e999999999"', "total_cost"),
+        ('"total_cost":[7]', "total_cost"),
+        ('"total_energy_cost":{"excl_vat":1e15}', "total_energy_cost.excl_vat"),
+        ('"total_fixed_cost":-1e999999999', "total_fixed_cost"),
+        ('"cdr_location":{"time_zone":5}', "cdr_location.time_zone"),
+        ('"cdr_location":{"time_zone":"Mars/Olympus"}', "cdr_location.time_zone"),
+        ('"cdr_location":{"time_zone":""}', "cdr_location.time_zone"),
+    ],
+)
+def test_price_malformed_cdr_exit_2_names_file_and_field(tmp_path: Path, extra: str, field: str) -> None:
+    path = _raw_cdr_file(tmp_path, extra)
+    result = RUNNER.invoke(tariff_app, ["price", "--tariff", TARIFF10, "--cdr", path])
+    assert result.exit_code == 2, result.output
+    line = _one_error_line(result.output)
+    assert line.startswith(f"error: {path}: {field}: "), line
+    assert "--tz" not in line
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        '"total_energy":999999999999999',  # just inside the 1e15 bound: compared, not rejected
+        '"total_cost":{"excl_vat":-999999999999999.9999}',
+        '"total_cost":0E+999999999',
+    ],
+)
+def test_price_large_but_bounded_totals_just_differ(tmp_path: Path, extra: str) -> None:
+    path = _raw_cdr_file(tmp_path, extra)
+    result = RUNNER.invoke(tariff_app, ["price", "--tariff", TARIFF10, "--cdr", path, "--decimals", "10"])
+    assert result.exit_code == 1, result.output  # compared (and different), not rejected
+
+
+def test_price_explicit_bad_tz_names_the_option(tmp_path: Path) -> None:
+    path = _raw_cdr_file(tmp_path, '"cdr_location":{"time_zone":5}')  # --tz wins over the CDR
+    for tz in ("Mars/Olympus", ""):
+        result = RUNNER.invoke(tariff_app, ["price", "--tariff", TARIFF10, "--cdr", path, "--tz", tz])
+        assert result.exit_code == 2
+        assert _one_error_line(result.output).startswith("error: --tz: unknown time zone"), result.output
+    ok = RUNNER.invoke(tariff_app, ["price", "--tariff", TARIFF10, "--cdr", path, "--tz", "Europe/Paris"])
+    assert ok.exit_code == 0, ok.output
+
+
+def test_price_huge_charging_period_volume_exit_2(tmp_path: Path) -> None:
+    data = cdr("2024-01-08T08:00:00Z", [(0, {"ENERGY": "1e30", "TIME": 1})], 60)
+    path = tmp_path / "huge.json"
+    path.write_text(dumps(data))
+    result = RUNNER.invoke(tariff_app, ["price", "--tariff", TARIFF10, "--cdr", str(path)])
+    assert result.exit_code == 2
+    assert _one_error_line(result.output).startswith(f"error: {path}: charging_periods: ")
+
+
+_QUOTE_BASE = {"--start": "2024-01-08T08:00:00Z", "--kwh": "20", "--duration": "60"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "option"),
+    [
+        ({"--duration": "1e30"}, "--duration"),
+        ({"--duration": "1e12"}, "--duration"),
+        ({"--duration": "527041"}, "--duration"),
+        ({"--duration": "1e999999999"}, "--duration"),
+        ({"--duration": "Infinity"}, "--duration"),
+        ({"--duration": "0"}, "--duration"),
+        ({"--duration": "soon"}, "--duration"),
+        ({"--start": "9999-12-31T23:59:00Z"}, "--start/--duration"),
+        ({"--start": "9999-12-30T08:00:00Z"}, "--start/--duration"),  # past the last local day scanned
+        ({"--start": "0001-01-01T00:00:00Z"}, "--start"),
+        ({"--kwh": "1e30"}, "--kwh"),
+        ({"--kwh": "1e999999999"}, "--kwh"),
+        ({"--kwh": "NaN"}, "--kwh"),
+        ({"--kwh": "-1"}, "--kwh"),
+        ({"--kwh": "lots"}, "--kwh"),
+        ({"--power": "fast"}, "--power"),
+        ({"--power": "0"}, "--power"),
+        ({"--power": "1e30"}, "--kwh/--power/--duration"),
+    ],
+)
+def test_quote_out_of_range_exit_2_names_option(overrides: dict[str, str], option: str) -> None:
+    opts = {**_QUOTE_BASE, **overrides}
+    args = ["quote", "--tariff", str(FIXTURES / "t14_step_size_switching.json"), "--json"]
+    for name, value in opts.items():
+        args += [name, value]
+    result = RUNNER.invoke(tariff_app, args)
+    assert result.exit_code == 2, result.output
+    assert _one_error_line(result.output).startswith(f"error: {option}: "), result.output
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"--duration": "527040"}, {"--start": "9999-12-27T08:00:00Z"}, {"--start": "0001-01-03T00:00:00Z"}],
+)
+def test_quote_at_the_bounds_still_prices(overrides: dict[str, str]) -> None:
+    opts = {**_QUOTE_BASE, **overrides}
+    args = ["quote", "--tariff", str(FIXTURES / "t14_step_size_switching.json"), "--json"]
+    for name, value in opts.items():
+        args += [name, value]
+    result = RUNNER.invoke(tariff_app, args)
+    assert result.exit_code == 0, result.output
