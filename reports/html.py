@@ -97,7 +97,7 @@ def _key_values(data: dict[str, Any]) -> pd.DataFrame:
 
 
 def _is_mismatch(row: pd.Series) -> bool:
-    return bool(row.get("class") != tables.MATCHED)
+    return not tables.is_good(row.get("class"))
 
 
 def _banner(summary: dict[str, Any]) -> str:
@@ -118,7 +118,7 @@ def _reconciliation(summary: dict[str, Any], sessions: pd.DataFrame) -> str:
         "reconciliation.csv; they should agree.</p>"
     )
     return (
-        _table(counts, row_bad=lambda r: r["class"] != tables.MATCHED and bool(r["count"] or r["rows"]))
+        _table(counts, row_bad=lambda r: not tables.is_good(r["class"]) and bool(r["count"] or r["rows"]))
         + note
     )
 

@@ -13,6 +13,14 @@ from typing import Any
 import pandas as pd
 
 MATCHED = "matched"
+# Classes where the eMSP did the right thing: a matched session, or a token it rightly refused.
+GOOD_CLASSES = frozenset({MATCHED, "refused"})
+
+
+def is_good(klass: object) -> bool:
+    return klass in GOOD_CLASSES
+
+
 TOTAL_LABEL = "(all)"
 # Summary sections shown in their own tables rather than flattened into the KPI table.
 _OWN_TABLE_SECTIONS = frozenset({"reconciliation", "expectations"})
@@ -71,13 +79,13 @@ def reconciliation_counts(summary: Mapping[str, Any], sessions: pd.DataFrame | N
 
 
 def mismatches(sessions: pd.DataFrame) -> pd.DataFrame:
-    """Rows whose class is not `matched`, in file order."""
-    return sessions.loc[sessions["class"] != MATCHED].reset_index(drop=True)
+    """Rows whose class is not a good outcome (see GOOD_CLASSES), in file order."""
+    return sessions.loc[~sessions["class"].map(is_good).astype(bool)].reset_index(drop=True)
 
 
 def sessions_mismatches_first(sessions: pd.DataFrame) -> pd.DataFrame:
-    """All rows, non-matched first; a stable sort keeps the runner's order within each group."""
-    order = (sessions["class"] == MATCHED).to_numpy().argsort(kind="stable")
+    """All rows, mismatches first; a stable sort keeps the runner's order within each group."""
+    order = sessions["class"].map(is_good).astype(bool).to_numpy().argsort(kind="stable")
     return sessions.iloc[order].reset_index(drop=True)
 
 
@@ -92,7 +100,7 @@ def per_cpo(sessions: pd.DataFrame, *, total: bool = True) -> pd.DataFrame:
             acc = groups.setdefault(key, _empty_cpo_row(key, currencies))
             acc["rows"] += 1
             acc["sessions"] += 0 if pd.isna(rec["started_at"]) else 1
-            acc["mismatched"] += 0 if rec["class"] == MATCHED else 1
+            acc["mismatched"] += 0 if is_good(rec["class"]) else 1
             for src, dst in (
                 ("truth_energy_kwh", "truth_kwh"),
                 ("cdr_energy_kwh", "cdr_kwh"),

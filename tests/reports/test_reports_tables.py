@@ -96,3 +96,11 @@ def test_to_decimal_refuses_floats() -> None:
         and tables.to_decimal("abc") is None
         and tables.to_decimal(None) is None
     )
+
+
+def test_a_rightly_refused_token_is_not_a_mismatch() -> None:
+    from reports import tables
+
+    frame = pd.DataFrame({"class": ["matched", "refused", "missing_cdr", "wrongly_refused"]})
+    assert list(tables.mismatches(frame)["class"]) == ["missing_cdr", "wrongly_refused"]
+    assert list(tables.sessions_mismatches_first(frame)["class"])[:2] == ["missing_cdr", "wrongly_refused"]
