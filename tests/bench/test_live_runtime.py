@@ -11,6 +11,10 @@ from bench.runner import run_scenario
 from bench.runtime.live import LiveRuntimeError
 from simulators.cpo.mock_cpo import MockCpo
 
+# Live runs share one xdist worker: two at once would stretch each other's real latency (scaled
+# into scenario time) and make the timing-sensitive comparisons flaky.
+pytestmark = pytest.mark.xdist_group("live")
+
 
 def test_calls_still_queued_at_the_horizon_are_delivered_not_dropped(tmp_path: Path) -> None:
     # At 3000x the CPO's ordered OCPI stream falls behind real HTTP; the backlog must be delivered

@@ -92,6 +92,7 @@ def test_another_seed_gives_another_run(sim_run: RunOutcome, tmp_path: Path) -> 
     assert other.exit_code == 0
 
 
+@pytest.mark.xdist_group("live")  # see tests/bench/test_live_runtime.py
 def test_live_run_matches_the_sim_run(sim_run: RunOutcome, tmp_path: Path) -> None:
     live = run_scenario("smoke", runtime="live", seed=7, out=tmp_path, speed=600)
     s, ref = live.summary, sim_run.summary
