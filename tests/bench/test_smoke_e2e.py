@@ -104,3 +104,18 @@ def test_live_run_matches_the_sim_run(sim_run: RunOutcome, tmp_path: Path) -> No
     assert abs(live_kwh - sim_kwh) <= sim_kwh / 100
     assert Decimal(s["energy_kwh"]["cdr"]) == live_kwh
     assert {"ocpp1.6", "ocpp2.0.1", "ocpi2.2.1"} <= set(s["messages"])
+
+
+def test_runs_are_identical_across_processes_with_different_hash_seeds(tmp_path: Path) -> None:
+    """Principle 6: no ordering may depend on hashing, which changes from process to process."""
+    import os
+    import subprocess
+    import sys
+
+    for hash_seed in ("1", "2"):
+        env = os.environ | {"PYTHONHASHSEED": hash_seed}
+        cmd = [sys.executable, "-m", "bench.cli", "run", "smoke", "--seed", "11", "--no-progress",
+               "--out", str(tmp_path / hash_seed)]  # fmt: skip
+        assert subprocess.run(cmd, env=env, capture_output=True, check=False).returncode == 0
+    for name in ("trace.jsonl", "summary.json", "reconciliation.csv", "log.jsonl", "metrics.prom"):
+        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes(), name
