@@ -439,7 +439,11 @@ def price_cdr(
     if not isinstance(currency, str):
         raise TariffError("currency", "is required")
     periods = parse_charging_periods(cdr.get("charging_periods"))
-    tariff_currency = _tariff_per_period(tariff, periods)[0][0].currency
+    # The tariffs of one CDR share a currency (checked when the periods are priced), so any will do.
+    first = tariff if isinstance(tariff, Tariff) else next(iter(tariff.values()), None)
+    if first is None:
+        raise TariffError("tariffs", "at least one tariff is needed")
+    tariff_currency = first.currency
     if currency != tariff_currency:
         raise TariffError("currency", f"{currency} differs from the tariff currency {tariff_currency}")
     if periods[0].start_date_time < start:
