@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bench.events import EVENT_TYPES, Event, TariffPolicy, Window
+
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
 OcppVersionName = Literal["1.6", "2.0.1"]
@@ -38,6 +40,9 @@ class LinkSpec(_Strict):
 
     latency_ms: Annotated[float, Field(ge=0)] = 20.0
     jitter_ms: Annotated[float, Field(ge=0)] = 0.0
+    loss: Annotated[float, Field(ge=0, le=1)] = 0.0  # share of messages needing a TCP retransmission
+    duplicate: Annotated[float, Field(ge=0, le=1)] = 0.0  # OCPI only: share of requests delivered twice
+    reorder: Annotated[float, Field(ge=0, le=1)] = 0.0  # OCPI only: share not waiting for earlier ones
 
 
 class StationSpec(_Strict):
@@ -46,6 +51,7 @@ class StationSpec(_Strict):
     ocpp: OcppVersionName
     connectors: Annotated[int, Field(ge=1, le=8)] = 2
     max_power_kw: Annotated[Decimal, Field(gt=0)] = Decimal("22")
+    current: Literal["AC", "DC"] = "AC"  # AC: the EV's onboard charger limits; DC: its taper curve
     meter_interval_s: Annotated[int, Field(ge=10)] = 300
 
 
@@ -82,6 +88,14 @@ class CpoSpec(_Strict):
     locations: Annotated[list[LocationSpec], Field(min_length=1)]
     ocpp_link: LinkSpec = LinkSpec(latency_ms=30)
     ocpi_link: LinkSpec = LinkSpec(latency_ms=80, jitter_ms=20)
+    # What a session in progress gets when a tariff changes (bench/events.py tariff_change): one
+    # policy for every tariff, or one per tariff id (tariffs not named: price_at_start).
+    mid_session_tariff: TariffPolicy | dict[str, TariffPolicy] = "price_at_start"
+
+    def tariff_policy(self, tariff_id: str) -> TariffPolicy:
+        if isinstance(self.mid_session_tariff, str):
+            return self.mid_session_tariff
+        return self.mid_session_tariff.get(tariff_id, "price_at_start")
 
     @model_validator(mode="after")
     def _tariffs_exist(self) -> CpoSpec:
@@ -110,16 +124,74 @@ class Range(_Strict):
         return self
 
 
+class RateStep(_Strict):
+    """From this time of day (in the demand's time zone) on, until the next step, this arrival rate."""
+
+    start: str = Field(alias="from", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    per_hour: Annotated[float, Field(ge=0)]
+
+    @property
+    def minute_of_day(self) -> int:
+        return int(self.start[:2]) * 60 + int(self.start[3:])
+
+
+class EvModel(_Strict):
+    """A kind of EV: its battery, its limits, and (DC) the state of charge its power tapers from."""
+
+    name: Annotated[str, Field(min_length=1, max_length=40)]
+    share: Annotated[float, Field(gt=0)] = 1.0  # relative weight among the models
+    battery_kwh: Annotated[Decimal, Field(gt=0, le=300)]
+    ac_max_kw: Annotated[Decimal, Field(gt=0)] = Decimal("11")  # onboard charger limit
+    dc_max_kw: Annotated[Decimal, Field(gt=0)] = Decimal("50")
+    taper_from_soc: Annotated[Decimal, Field(ge=0, le=100)] = Decimal("80")  # percent; DC only
+    taper_min_kw: Annotated[Decimal, Field(gt=0)] = Decimal("5")  # DC power as the SoC nears 100%
+
+
 class DemandSpec(_Strict):
-    """Drivers with eMSP-issued RFID tokens arrive as a Poisson process over the scenario."""
+    """Drivers with eMSP-issued RFID tokens arrive as a Poisson process over the scenario.
+
+    The rate is `arrivals_per_hour`, or a piecewise `arrival_profile` by time of day. With `ev_models`
+    each arrival draws a model, a state of charge at arrival and a target; the energy wanted follows
+    from the battery (and `ev_power_kw`/`energy_kwh` are not used).
+    """
 
     drivers: Annotated[int, Field(ge=1)]
     unknown_tokens: Annotated[int, Field(ge=0)] = 1
     arrivals_per_hour: Annotated[float, Field(gt=0)] = 12.0
+    arrival_profile: list[RateStep] = []
+    time_zone: str = "UTC"  # of the arrival profile's times of day
+    ev_models: list[EvModel] = []
+    soc_at_arrival: Range = Range(min=Decimal("10"), max=Decimal("60"))  # percent
+    soc_target: Range = Range(min=Decimal("80"), max=Decimal("100"))  # percent
     ev_power_kw: Range = Range(min=Decimal("7.4"), max=Decimal("22"))
     energy_kwh: Range = Range(min=Decimal("4"), max=Decimal("30"))
     stay_minutes: Range = Range(min=Decimal("20"), max=Decimal("90"))
     patience_minutes: Annotated[int, Field(ge=0)] = 15  # how long a driver waits for a free connector
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return LocationSpec._known_zone(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DemandSpec:
+        minutes = [step.minute_of_day for step in self.arrival_profile]
+        if minutes != sorted(set(minutes)):
+            raise ValueError("arrival_profile: steps must be in increasing time of day, each time once")
+        if self.arrival_profile and not any(step.per_hour > 0 for step in self.arrival_profile):
+            raise ValueError("arrival_profile: at least one step needs per_hour > 0")
+        if "arrivals_per_hour" in self.model_fields_set and self.arrival_profile:
+            raise ValueError("give arrivals_per_hour or arrival_profile, not both")
+        if len({m.name for m in self.ev_models}) != len(self.ev_models):
+            raise ValueError("ev_models: names must be unique")
+        for bound in ("min", "max"):
+            if not Decimal(0) <= getattr(self.soc_at_arrival, bound) <= Decimal(100):
+                raise ValueError("soc_at_arrival is a percentage (0-100)")
+            if not Decimal(0) <= getattr(self.soc_target, bound) <= Decimal(100):
+                raise ValueError("soc_target is a percentage (0-100)")
+        if self.ev_models and self.soc_at_arrival.max > self.soc_target.min:
+            raise ValueError("soc_at_arrival.max must not exceed soc_target.min (an EV arrives to charge)")
+        return self
 
 
 class Expectation(_Strict):
@@ -141,6 +213,7 @@ class Scenario(_Strict):
     emsp: EmspSpec = EmspSpec()
     cpos: Annotated[list[CpoSpec], Field(min_length=1)]
     demand: DemandSpec
+    events: list[Event] = []
     expectations: list[Expectation] = []
 
     @field_validator("start")
@@ -167,6 +240,77 @@ class Scenario(_Strict):
     def end(self) -> datetime:
         return self.start + timedelta(minutes=self.duration_minutes)
 
+    def station_ids(self) -> list[str]:
+        return [s.id for cpo in self.cpos for loc in cpo.locations for s in loc.stations]
+
+
+def timeline_error(scenario: Scenario) -> tuple[str, str] | None:
+    """The first event naming something the scenario lacks, or meaningless in time: (field, reason)."""
+    cpos = {cpo.id for cpo in scenario.cpos}
+    stations = set(scenario.station_ids())
+    tariffs = {cpo.id: set(cpo.tariffs) for cpo in scenario.cpos}
+    windows: dict[tuple[str, ...], list[tuple[int, Window]]] = {}
+    blocked: set[int] = set()
+    # In time order, so a later tariff_change may build on an earlier one's new_id.
+    order = sorted(range(len(scenario.events)), key=lambda i: (_event_time(scenario.events[i]), i))
+    for index in order:
+        event = scenario.events[index]
+        where = f"events[{index}]"
+        if isinstance(event, Window):
+            moments = [("from", event.start), ("until", event.end)]
+        else:
+            moments = [("at", event.at)]
+        for name, moment in moments:
+            if not scenario.start <= moment <= scenario.end:
+                return f"{where}.{name}", (
+                    f"{moment.isoformat()} is outside the scenario "
+                    f"[{scenario.start.isoformat()}, {scenario.end.isoformat()}]"
+                )
+        party_field, cpo_id = "cpo", getattr(event, "cpo", None)
+        if event.type == "outage":
+            party_field, cpo_id = "party", (None if event.party == "emsp" else event.party)
+        if cpo_id is not None and cpo_id not in cpos:
+            return f"{where}.{party_field}", f"unknown CPO {cpo_id!r}; known: {sorted(cpos)}"
+        keys: list[tuple[str, ...]] = []
+        if event.type == "tariff_change":
+            known = tariffs[event.cpo]
+            if event.tariff not in known:
+                return f"{where}.tariff", f"{event.tariff!r} is not one of {sorted(known)}"
+            new_id = event.published_id()
+            if new_id in known:
+                return f"{where}.new_id", f"tariff id {new_id!r} is already taken at CPO {event.cpo!r}"
+            known.add(new_id)
+        elif event.type == "token_block":
+            if event.driver >= scenario.demand.drivers:
+                return f"{where}.driver", f"no driver {event.driver} (0..{scenario.demand.drivers - 1})"
+            if event.driver in blocked:
+                return f"{where}.driver", f"driver {event.driver} is blocked twice"
+            blocked.add(event.driver)
+        elif event.type == "station_offline":
+            for sid in event.stations:
+                if sid not in stations:
+                    return f"{where}.stations", f"unknown station {sid!r}"
+            if len(set(event.stations)) != len(event.stations):
+                return f"{where}.stations", "a station is named twice"
+            keys = [("station_offline", sid) for sid in event.stations]
+        elif event.type == "link":
+            keys = [("link", event.cpo, event.link)]
+        elif event.type == "outage":
+            keys = [("outage", event.party)]
+        elif event.type == "cdr_hold":
+            keys = [("cdr_hold", event.cpo)]
+        for key in keys:
+            assert isinstance(event, Window)
+            for other_index, other in windows.get(key, []):
+                if other.overlaps(event):
+                    return where, f"overlaps events[{other_index}] ({' '.join(key)}): windows may not overlap"
+            windows.setdefault(key, []).append((index, event))
+    return None
+
+
+def _event_time(event: Event) -> datetime:
+    return event.start if isinstance(event, Window) else event.at
+
 
 def builtin_names() -> list[str]:
     return sorted(path.stem for path in BUILTIN_DIR.glob("*.yaml"))
@@ -189,6 +333,10 @@ def resolve(name_or_path: str) -> Path:
 
 
 def _field_path(location: tuple[Any, ...]) -> str:
+    if len(location) > 2 and location[0] == "events" and location[2] in EVENT_TYPES:
+        location = location[:2] + location[3:]  # drop pydantic's union tag: events[3].at, not .link.at
+    # Union members appear as type names ("literal['a','b']", "dict[str,...]"): not fields.
+    location = tuple(p for p in location if not (isinstance(p, str) and ("[" in p or "(" in p)))
     parts: list[str] = []
     for item in location:
         if isinstance(item, int):
@@ -222,4 +370,10 @@ def load_scenario(name_or_path: str) -> tuple[Scenario, Path]:
                 raise ScenarioError(
                     str(path), f"cpos[{cpo_index}].tariffs.{tariff_id}", f"no such file {rel!r}"
                 )
+    problem = timeline_error(scenario)
+    if problem is not None:
+        raise ScenarioError(str(path), *problem)
+    for index, event in enumerate(scenario.events):
+        if event.type == "tariff_change" and not (path.parent / event.file).is_file():
+            raise ScenarioError(str(path), f"events[{index}].file", f"no such file {event.file!r}")
     return scenario, path.parent

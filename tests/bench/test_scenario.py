@@ -90,3 +90,165 @@ def test_unknown_name_lists_builtins() -> None:
     with pytest.raises(ScenarioError) as caught:
         load_scenario("no-such-scenario")
     assert "smoke" in caught.value.reason
+
+
+T0 = "2026-03-02T07:30:00Z"
+T1 = "2026-03-02T08:00:00Z"
+
+
+def _events(*events: dict[str, object]) -> object:
+    return lambda d: d.update(events=list(events))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field", "reason"),
+    [
+        (_events({"type": "meteor", "at": T0}), "events[0]", "does not match any of the expected tags"),
+        (
+            _events({"type": "token_block", "at": "2026-03-02T12:00:00Z", "driver": 1}),
+            "events[0].at",
+            "outside the scenario",
+        ),
+        (_events({"type": "token_block", "at": T0, "driver": 24}), "events[0].driver", "no driver 24"),
+        (
+            _events(
+                {"type": "token_block", "at": T0, "driver": 2}, {"type": "token_block", "at": T1, "driver": 2}
+            ),
+            "events[1].driver",
+            "blocked twice",
+        ),
+        (
+            _events({"type": "outage", "party": "cpo-z", "from": T0, "until": T1}),
+            "events[0].party",
+            "unknown CPO 'cpo-z'",
+        ),
+        (
+            _events(
+                {"type": "link", "cpo": "cpo-a", "link": "ocpp", "from": T0, "until": T1, "reorder": 0.1}
+            ),
+            "events[0]",
+            "OCPI links only",
+        ),
+        (
+            _events({"type": "link", "cpo": "cpo-a", "link": "ocpi", "from": T1, "until": T0}),
+            "events[0]",
+            "must be after",
+        ),
+        (
+            _events(
+                {"type": "link", "cpo": "cpo-a", "link": "ocpi", "from": T0, "until": T1},
+                {"type": "link", "cpo": "cpo-a", "link": "ocpi", "from": "2026-03-02T07:45:00Z", "until": T1},
+            ),
+            "events[1]",
+            "windows may not overlap",
+        ),
+        (
+            _events({"type": "station_offline", "stations": ["CS-NOPE"], "from": T0, "until": T1}),
+            "events[0].stations",
+            "unknown station 'CS-NOPE'",
+        ),
+        (
+            _events({"type": "tariff_change", "at": T0, "cpo": "cpo-a", "tariff": "NOPE", "file": "t.json"}),
+            "events[0].tariff",
+            "is not one of",
+        ),
+        (
+            _events(
+                {
+                    "type": "tariff_change",
+                    "at": T0,
+                    "cpo": "cpo-a",
+                    "tariff": "STD",
+                    "file": "tariffs/standard.json",
+                },
+                {
+                    "type": "tariff_change",
+                    "at": T1,
+                    "cpo": "cpo-a",
+                    "tariff": "STD",
+                    "file": "tariffs/x.json",
+                },
+            ),
+            "events[1].file",
+            "no such file",
+        ),
+        (
+            _events(
+                {
+                    "type": "tariff_change",
+                    "at": T0,
+                    "cpo": "cpo-a",
+                    "tariff": "STD",
+                    "file": "t.json",
+                    "new_id": "STD",
+                }
+            ),
+            "events[0].new_id",
+            "already taken",
+        ),
+        (lambda d: d["demand"].update(time_zone="Nowhere/City"), "demand.time_zone", "unknown IANA"),
+        (
+            lambda d: d["demand"].update(arrival_profile=[{"from": "17:00", "per_hour": 3}]),
+            "demand",
+            "not both",
+        ),
+        (
+            lambda d: (
+                d["demand"].pop("arrivals_per_hour"),
+                d["demand"].update(
+                    arrival_profile=[{"from": "17:00", "per_hour": 3}, {"from": "09:00", "per_hour": 1}]
+                ),
+            ),
+            "demand",
+            "increasing time of day",
+        ),
+        (
+            lambda d: d["demand"].update(
+                ev_models=[{"name": "x", "battery_kwh": 50}], soc_at_arrival={"min": 10, "max": 90}
+            ),
+            "demand",
+            "soc_at_arrival.max",
+        ),
+        (lambda d: d["cpos"][0].update(mid_session_tariff="whatever"), "cpos[0].mid_session_tariff", "Input"),
+    ],
+)
+def test_invalid_timeline_names_file_field_and_reason(
+    tmp_path: Path, mutate: object, field: str, reason: str
+) -> None:
+    path = _variant(tmp_path, mutate)
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(str(path))
+    assert caught.value.file == str(path)
+    assert caught.value.field == field, caught.value
+    assert reason in caught.value.reason
+
+
+def test_a_chain_of_tariff_changes_and_every_event_type_loads(tmp_path: Path) -> None:
+    path = _variant(
+        tmp_path,
+        _events(
+            {
+                "type": "tariff_change",
+                "at": T0,
+                "cpo": "cpo-a",
+                "tariff": "STD",
+                "file": "tariffs/standard.json",
+                "new_id": "STD-2",
+            },
+            {
+                "type": "tariff_change",
+                "at": T1,
+                "cpo": "cpo-a",
+                "tariff": "STD-2",
+                "file": "tariffs/standard.json",
+            },
+            {"type": "link", "cpo": "cpo-a", "link": "ocpi", "from": T0, "until": T1, "latency_ms": 2000},
+            {"type": "outage", "party": "emsp", "from": T0, "until": T1, "mode": "refused"},
+            {"type": "station_offline", "stations": ["CS-A-16-1", "CS-A-201-1"], "from": T0, "until": T1},
+            {"type": "token_block", "at": T0, "driver": 0},
+            {"type": "cdr_hold", "cpo": "cpo-a", "from": T0, "until": T1, "duplicate": 0.1},
+        ),
+    )
+    scenario, _ = load_scenario(str(path))
+    assert [e.type for e in scenario.events][:2] == ["tariff_change", "tariff_change"]
+    assert scenario.events[1].published_id() == "STD-2-202603020800"  # type: ignore[union-attr]
