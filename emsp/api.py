@@ -34,8 +34,8 @@ def handler_app(
     return app
 
 
-def create_app(core: EmspCore, clock: Callable[[], datetime]) -> FastAPI:
-    app = FastAPI(title="emsp-bench eMSP", openapi_url=None, docs_url=None, redoc_url=None)
+def create_app(core: EmspCore, clock: Callable[[], datetime], *, app: FastAPI | None = None) -> FastAPI:
+    app = app or FastAPI(title="emsp-bench eMSP", openapi_url=None, docs_url=None, redoc_url=None)
 
     @app.get("/metrics")
     def metrics() -> Response:

@@ -1,0 +1,51 @@
+"""`create_contract_app`: the `/api/v1` sub-application, one router per resource.
+
+Each resource lives in its own module exposing `make_router(core) -> APIRouter`; list it in
+`ROUTERS`. The admin-token check is applied here, when a router is included, so no endpoint can
+forget it. Endpoints are `async def`: like the OCPI handler they run on the event loop, one at a
+time, because the core is not thread-safe (a plain `def` endpoint would run in a thread pool).
+The current time comes from `Depends(emsp.contract.deps.now)`, never from the wall clock directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from emsp.contract import health
+from emsp.contract.auth import bearer_auth
+from emsp.core import EmspCore
+
+RouterFactory = Callable[[EmspCore], APIRouter]
+
+API_VERSION = "1"
+ROUTERS: tuple[RouterFactory, ...] = (health.make_router,)
+
+
+def create_contract_app(
+    core: EmspCore,
+    admin_token: str,
+    clock: Callable[[], datetime],
+    *,
+    routers: Sequence[RouterFactory] = ROUTERS,
+) -> FastAPI:
+    """The contract API, to be mounted at `/api/v1` (its OpenAPI is then `/api/v1/openapi.json`)."""
+    if not admin_token:
+        raise ValueError("the contract API needs a non-empty admin token")
+    app = FastAPI(
+        title="emsp-bench eMSP contract API",
+        version=API_VERSION,
+        description="The partner-agnostic API of the eMSP: partners, drivers and tokens, sessions, "
+        "CDRs, invoice lines, quotes, events. Every endpoint wants `Authorization: Bearer <admin token>`.",
+        openapi_url="/openapi.json",
+        docs_url=None,  # the service serves the docs at the top-level /docs
+        redoc_url=None,
+    )
+    app.state.core = core
+    app.state.clock = clock
+    authenticated = [Depends(bearer_auth(admin_token))]
+    for make_router in routers:
+        app.include_router(make_router(core), dependencies=authenticated)
+    return app

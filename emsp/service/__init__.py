@@ -1,0 +1,1 @@
+"""The eMSP as a long-running service: configuration (`config.py`) and composition (`app.py`)."""
