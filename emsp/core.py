@@ -87,6 +87,9 @@ class EmspCore:
         self.settings = settings
         self.db = Database(settings.database_url)
         self.credentials_cache = CredentialsCache(self.db.session_factory)
+        self.tokens = token_service.TokenAuthority(
+            self.db.session_factory, self.db.counters, f"{settings.country_code}{settings.party_id}"
+        )
         self.metrics = EmspMetrics()
         self.log = make_logger(emsp=f"{settings.country_code}*{settings.party_id}")
         self.pricer: Pricer = pricer if pricer is not None else TariffEnginePricer()

@@ -25,6 +25,9 @@ class AllowedType(StrEnum):
 
 # Recorded (not sent on the wire): the token was unknown, the answer was OCPI 2004.
 UNKNOWN_TOKEN = "UNKNOWN"
+# Recorded (not sent on the wire): the token is restricted to locations and the request named none,
+# the answer was OCPI 2002 (tokens, POST method).
+NOT_ENOUGH_INFORMATION = "NOT_ENOUGH_INFORMATION"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from emsp.bus import Bus, Event
 from emsp.observability import EmspMetrics
 from emsp.ocpi.errors import OcpiError, invalid
+from emsp.services.tokens import TokenAuthority
 from emsp.storage.tables import PartnerRow
 from emsp.wire import HttpRequest, OutboundRequest, loads
 
@@ -40,6 +41,8 @@ class Services(Protocol):
     def bus(self) -> Bus: ...
     @property
     def metrics(self) -> EmspMetrics: ...
+    @property
+    def tokens(self) -> TokenAuthority: ...
 
     def queue_outbound(
         self, db: Session, partner: str, request: HttpRequest, purpose: str

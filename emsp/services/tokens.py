@@ -1,17 +1,24 @@
-"""Our tokens and real-time authorization, answered from local state only (principle 8)."""
+"""Our tokens and real-time authorization, answered from local state only (principle 8).
+
+The decision (`decide`) is a pure function of the token's state, the request and `now`; the rules
+and their spec references are listed there. `TokenAuthority` answers authorizations for the OCPI
+layer: tokens come from an in-memory index kept coherent with every ORM write to `TokenRow`, and
+each answer is recorded with one precompiled INSERT (no ORM, no counter round trip) in the
+request's transaction, so the record is as durable as the answer (see `authorize`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, bindparam, event, insert, select
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
-from emsp.model import UNKNOWN_TOKEN, AllowedType, AuthorizationRecord
-from emsp.storage.db import next_value
+from emsp.model import NOT_ENOUGH_INFORMATION, UNKNOWN_TOKEN, AllowedType, AuthorizationRecord
+from emsp.storage.db import Counters
 from emsp.storage.queries import find_token
 from emsp.storage.tables import AuthorizationRow, TokenRow
 from emsp.timeutil import format_utc
@@ -49,7 +56,7 @@ def upsert_token(db: Session, spec: TokenSpec, now: datetime) -> TokenRow:
     return row
 
 
-def token_object(row: TokenRow, country_code: str, party_id: str) -> dict[str, Any]:
+def token_object(row: TokenRow | TokenState, country_code: str, party_id: str) -> dict[str, Any]:
     """The OCPI 2.2.1 Token object of one of our tokens."""
     return {
         "country_code": country_code,
@@ -68,55 +75,189 @@ def all_tokens(db: Session) -> list[TokenRow]:
     return list(db.scalars(select(TokenRow).order_by(TokenRow.pk)))  # creation order: stable pages
 
 
-def decide(row: TokenRow, location_id: str | None, now: datetime) -> AllowedType:
-    if not row.valid:
-        return AllowedType.BLOCKED
-    if row.expires_at is not None and now >= row.expires_at:
-        return AllowedType.EXPIRED
-    if not row.has_credit:
-        return AllowedType.NO_CREDIT
-    allowed = None if row.allowed_locations_json is None else loads(row.allowed_locations_json)
-    if location_id is not None and allowed is not None and location_id not in allowed:
-        return AllowedType.NOT_ALLOWED
-    return AllowedType.ALLOWED
+@dataclass(frozen=True, slots=True)
+class TokenState:
+    """What authorization needs of one token, immutable (shared by every request that reads it)."""
+
+    uid: str
+    type: str
+    contract_id: str
+    issuer: str
+    valid: bool
+    whitelist: str
+    has_credit: bool
+    expires_at: datetime | None
+    allowed_locations: frozenset[str] | None  # None: may charge anywhere
+    last_updated: datetime
+
+
+def decide(token: TokenState | None, location_id: str | None, now: datetime) -> str:
+    """The answer to one real-time authorization (mod_tokens 2.2.1, POST method), first rule wins:
+
+    1. unknown (uid, type) -> UNKNOWN_TOKEN (answered 2004, HTTP 404, no data);
+    2. valid = false -> BLOCKED (NOT_ALLOWED is for a *valid* token at a location, AllowedType);
+    3. past its expiry -> EXPIRED; 4. no credit on the account -> NO_CREDIT;
+    5. restricted to some locations and the request names none -> NOT_ENOUGH_INFORMATION
+       (answered 2002: "too little information (no LocationReferences provided)");
+    6. restricted and the named location is not one of them -> NOT_ALLOWED;
+    7. otherwise ALLOWED.
+
+    Status rules come before the location rules: a blocked, expired or empty-account token is
+    refused wherever it is, so no LocationReferences are needed to decide. The whitelist type does
+    not change the answer: it tells the CPO when it may skip real-time authorization
+    (WhitelistType), and the eMSP answers from the token's current state whatever the CPO's reason
+    for asking. Opening hours or EVSE status are never checked (real-time authorization, NOTE).
+    """
+    if token is None:
+        return UNKNOWN_TOKEN
+    if not token.valid:
+        return AllowedType.BLOCKED.value
+    if token.expires_at is not None and now >= token.expires_at:
+        return AllowedType.EXPIRED.value
+    if not token.has_credit:
+        return AllowedType.NO_CREDIT.value
+    if token.allowed_locations is not None:
+        if location_id is None:
+            return NOT_ENOUGH_INFORMATION
+        if location_id not in token.allowed_locations:
+            return AllowedType.NOT_ALLOWED.value
+    return AllowedType.ALLOWED.value
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
     record: AuthorizationRecord
-    token: TokenRow | None
+    token: TokenState | None
 
 
-def authorize(
-    db: Session,
-    *,
-    partner: str,
-    uid: str,
-    token_type: str,
-    location_id: str | None,
-    now: datetime,
-    reference_prefix: str,
-) -> Decision:
-    row = find_token(db, uid, token_type)
-    result = UNKNOWN_TOKEN if row is None else decide(row, location_id, now).value
-    reference = None
-    if result == AllowedType.ALLOWED.value:
-        # Deterministic and <= 36 chars (CiString(36)); the CPO echoes it in Session and CDR.
-        reference = f"{reference_prefix}{next_value(db, 'authorization_reference'):010d}"
-    record = AuthorizationRecord(partner, uid, token_type, result, reference, location_id, now)
-    db.add(
-        AuthorizationRow(
-            partner=partner,
-            token_uid=uid,
-            token_type=token_type,
-            result=result,
-            authorization_reference=reference,
-            location_id=location_id,
-            at=now,
-        )
+_tokens: Any = TokenRow.__table__
+_token_state = select(
+    _tokens.c.uid, _tokens.c.type, _tokens.c.contract_id, _tokens.c.issuer, _tokens.c.valid,
+    _tokens.c.whitelist, _tokens.c.has_credit, _tokens.c.expires_at, _tokens.c.allowed_locations_json,
+    _tokens.c.last_updated,
+).where(_tokens.c.uid == bindparam("uid"), _tokens.c.type == bindparam("type"))  # fmt: skip
+_record = insert(cast(Table, AuthorizationRow.__table__))
+_TOUCHED = "emsp.tokens_touched"
+
+
+def _state(row: Any) -> TokenState:
+    allowed = row.allowed_locations_json
+    return TokenState(
+        uid=row.uid,
+        type=row.type,
+        contract_id=row.contract_id,
+        issuer=row.issuer,
+        valid=bool(row.valid),
+        whitelist=row.whitelist,
+        has_credit=bool(row.has_credit),
+        expires_at=row.expires_at,
+        allowed_locations=None if allowed is None else frozenset(str(x) for x in loads(allowed)),
+        last_updated=row.last_updated,
     )
-    db.flush()
-    return Decision(record, row)
+
+
+class TokenAuthority:
+    """Real-time authorization from local state: an in-memory token index over the tokens table.
+
+    Coherence: the index holds only committed state. Any ORM flush that inserts, updates or
+    deletes a `TokenRow` evicts that token at once and again when the transaction ends (commit or
+    rollback); an ORM bulk UPDATE/DELETE on tokens empties the index. A transaction that changed
+    tokens never fills the index. A miss reads the row (one SELECT) and caches it; unknown tokens
+    are not cached, so a token issued by another process is found on its first use. A token
+    *changed* by another process on a shared database is seen after `invalidate()` (the hook for a
+    cross-process signal); tokens written behind SQLAlchemy's ORM are not seen either.
+
+    Not thread-safe, like the rest of the core: one thread at a time (see `emsp.api`).
+    """
+
+    MAX_CACHED = 200_000  # tokens kept in memory; beyond it the index starts over (a miss is one SELECT)
+
+    def __init__(self, factory: sessionmaker[Session], counters: Counters, reference_prefix: str) -> None:
+        self._index: dict[tuple[str, str], TokenState] = {}
+        self._counters = counters
+        self._prefix = reference_prefix
+        event.listen(factory, "after_flush", self._after_flush)
+        event.listen(factory, "after_commit", self._after_end)
+        event.listen(factory, "after_rollback", self._after_end)
+        event.listen(factory, "do_orm_execute", self._on_orm_execute)
+
+    def lookup(self, db: Session, uid: str, token_type: str) -> TokenState | None:
+        key = (uid, token_type)
+        state = self._index.get(key)
+        if state is not None:
+            return state
+        row = db.connection().execute(_token_state, {"uid": uid, "type": token_type}).one_or_none()
+        if row is None:
+            return None
+        state = _state(row)
+        if _TOUCHED not in db.info:  # never remember what a transaction that wrote tokens sees
+            if len(self._index) >= self.MAX_CACHED:
+                self._index.clear()
+            self._index[key] = state
+        return state
+
+    def invalidate(self) -> None:
+        self._index.clear()
+
+    def authorize(
+        self,
+        db: Session,
+        *,
+        partner: str,
+        uid: str,
+        token_type: str,
+        location_id: str | None,
+        now: datetime,
+    ) -> Decision:
+        """Decide and record the answer in `db`'s transaction (committed before the answer is sent).
+
+        Durability: the record and the answer commit together, so no answer is ever sent whose
+        record a crash of the eMSP process could lose (SQLite WAL and PostgreSQL both keep a
+        committed transaction across a process kill). The reference comes from an in-memory block
+        of the `authorization_reference` counter whose high-water mark is committed before any
+        value of the block is handed out: after a restart, references continue above it, never
+        reused (a crashed process only leaves a gap).
+        """
+        token = self.lookup(db, uid, token_type)
+        result = decide(token, location_id, now)
+        reference = None
+        if result == AllowedType.ALLOWED.value:
+            # Deterministic and <= 36 chars (CiString(36)); the CPO echoes it in Session and CDR.
+            reference = f"{self._prefix}{self._counters.next('authorization_reference'):010d}"
+        values = {
+            "partner": partner,
+            "token_uid": uid,
+            "token_type": token_type,
+            "result": result,
+            "authorization_reference": reference,
+            "location_id": location_id,
+            "at": now,
+        }
+        db.connection().execute(_record, values)
+        return Decision(
+            AuthorizationRecord(partner, uid, token_type, result, reference, location_id, now), token
+        )
+
+    # ---- coherence with writes ----
+
+    def _after_flush(self, session: Session, _context: Any) -> None:
+        changed = [o for o in (*session.new, *session.dirty, *session.deleted) if isinstance(o, TokenRow)]
+        if changed:
+            keys: set[tuple[str, str]] = session.info.setdefault(_TOUCHED, set())
+            for row in changed:
+                keys.add((row.uid, row.type))
+                self._index.pop((row.uid, row.type), None)
+
+    def _after_end(self, session: Session) -> None:
+        for key in session.info.pop(_TOUCHED, ()):
+            self._index.pop(key, None)
+
+    def _on_orm_execute(self, state: ORMExecuteState) -> None:
+        if (state.is_update or state.is_delete) and any(
+            m.class_ is TokenRow for m in state.all_mappers
+        ):  # a bulk statement: which rows changed is unknown
+            self._index.clear()
+            state.session.info.setdefault(_TOUCHED, set())
 
 
 def records(db: Session) -> list[AuthorizationRecord]:

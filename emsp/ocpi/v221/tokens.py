@@ -1,17 +1,19 @@
 """Tokens module, Sender interface (2.2.1 tokens): GET list (paginated) and real-time authorize.
 
-POST {tokens}/{token_uid}/authorize[?type=RFID] answers from local state only; an unknown token
-gets HTTP 404 with status 2004 and no `data` field (tokens, POST method). Every answer is recorded.
+POST {tokens}/{token_uid}/authorize[?type=RFID] answers from local state only (the rules are in
+`emsp.services.tokens.decide`): an unknown token gets HTTP 404 with status 2004 and no `data`
+field; a token restricted to locations asked about without LocationReferences gets 2002 (HTTP 200:
+the request reached the OCPI layer, status_codes). Every answer is recorded.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from emsp.model import AllowedType
+from emsp.model import NOT_ENOUGH_INFORMATION, AllowedType
 from emsp.ocpi.context import Ctx, validate
 from emsp.ocpi.envelope import OcpiResult
-from emsp.ocpi.errors import invalid, method_not_allowed, not_found
+from emsp.ocpi.errors import OcpiError, invalid, method_not_allowed, not_found
 from emsp.ocpi.pagination import paginate
 from emsp.ocpi.v221 import schemas
 from emsp.services import tokens as token_service
@@ -47,7 +49,15 @@ def _list(ctx: Ctx) -> OcpiResult:
     return OcpiResult(data, headers=page.headers)
 
 
+def _ci_string(value: str, what: str) -> str:
+    """CiString(36) (types): printable ASCII, at most 36 characters; longer never matches a token."""
+    if not 0 < len(value) <= 36 or not all(" " <= ch <= "~" for ch in value):
+        raise invalid(f"{what} must be a CiString(36): 1 to 36 printable ASCII characters")
+    return value
+
+
 def _authorize(ctx: Ctx, uid: str) -> OcpiResult:
+    _ci_string(uid, "token_uid")
     token_type = ctx.request.query.get("type", "RFID")  # default RFID (tokens, POST parameters)
     if token_type not in TOKEN_TYPES:
         raise invalid(f"query parameter 'type' must be one of {', '.join(TOKEN_TYPES)}")
@@ -56,15 +66,14 @@ def _authorize(ctx: Ctx, uid: str) -> OcpiResult:
         body = ctx.json()
         if body is not None:  # LocationReferences is optional (card. ?); JSON null means absent
             refs = validate(schemas.LocationReferences, body)
-    s = ctx.services.settings
-    decision = token_service.authorize(
+            _ci_string(refs.location_id, "location_id")
+    decision = ctx.services.tokens.authorize(
         ctx.db,
         partner=ctx.partner_id,
         uid=uid,
         token_type=token_type,
         location_id=None if refs is None else refs.location_id,
         now=ctx.now,
-        reference_prefix=f"{s.country_code}{s.party_id}",
     )
     result = decision.record.result
     ctx.services.metrics.authorizations.labels(partner=ctx.partner_id, result=result).inc()
@@ -75,6 +84,12 @@ def _authorize(ctx: Ctx, uid: str) -> OcpiResult:
         err = not_found("unknown token", status_code=2004)
         err.commit = True  # the refused authorization is still recorded
         raise err
+    if result == NOT_ENOUGH_INFORMATION:
+        # The token may charge only at some locations: without LocationReferences we cannot tell.
+        err = OcpiError(2002, "this token is restricted to locations: LocationReferences required")
+        err.commit = True
+        raise err
+    s = ctx.services.settings
     info: dict[str, Any] = {
         "allowed": result,
         "token": token_service.token_object(decision.token, s.country_code, s.party_id),

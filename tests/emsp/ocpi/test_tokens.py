@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
-from emsp_helpers import T0, Client, V
+from emsp_helpers import T0, Client, V, register
 
-from emsp.core import EmspCore
+from emsp.core import EmspCore, EmspSettings
 
 
 @pytest.mark.parametrize(
@@ -69,3 +70,115 @@ def test_tokens_list_pagination(core: EmspCore, cpo: Client) -> None:
     assert dated.header("X-Total-Count") == "3"
     assert "date_from=2025-03-01T09%3A02%3A00Z" in (dated.header("Link") or "")
     assert cpo.call("GET", f"{V}/tokens?limit=abc").json()["status_code"] == 2001
+
+
+def _authorize(cpo: Client, uid: str, body: object = None, query: str = "") -> tuple[int, dict]:  # type: ignore[type-arg]
+    resp = cpo.call("POST", f"{V}/tokens/{uid}/authorize{query}", body)
+    return resp.status, resp.json()
+
+
+def test_restricted_token_without_location_references_is_2002(core: EmspCore, cpo: Client) -> None:
+    """mod_tokens, POST: too little information (no LocationReferences) to decide SHALL get 2002."""
+    core.issue_token("RFID1", contract_id="NL-EMS-C1", now=T0, allowed_location_ids=["LOC1"])
+    for body in (None, "null"):
+        resp = cpo.call("POST", f"{V}/tokens/RFID1/authorize", raw=body)
+        envelope = resp.json()
+        assert (resp.status, envelope["status_code"]) == (200, 2002)
+        assert "data" not in envelope and "LocationReferences" in envelope["status_message"]
+    _, ok = _authorize(cpo, "RFID1", {"location_id": "LOC1", "evse_uids": ["E1", "E2"]})
+    assert ok["data"]["allowed"] == "ALLOWED" and ok["data"]["location"] == {
+        "location_id": "LOC1",
+        "evse_uids": ["E1", "E2"],
+    }
+    _, elsewhere = _authorize(cpo, "RFID1", {"location_id": "LOC2"})
+    assert (
+        elsewhere["data"]["allowed"] == "NOT_ALLOWED" and "authorization_reference" not in elsewhere["data"]
+    )
+    results = [r.result for r in core.records().authorizations]
+    assert results == ["NOT_ENOUGH_INFORMATION", "NOT_ENOUGH_INFORMATION", "ALLOWED", "NOT_ALLOWED"]
+    metrics = core.metrics_text()
+    assert 'emsp_authorizations_total{partner="cpo1",result="NOT_ENOUGH_INFORMATION"} 2.0' in metrics
+
+
+def test_blocked_restricted_token_needs_no_location(core: EmspCore, cpo: Client) -> None:
+    core.issue_token("RFID1", contract_id="C1", now=T0, valid=False, allowed_location_ids=["LOC1"])
+    status, body = _authorize(cpo, "RFID1")
+    assert (status, body["status_code"], body["data"]["allowed"]) == (200, 1000, "BLOCKED")
+
+
+def test_type_defaults_to_rfid(core: EmspCore, cpo: Client) -> None:
+    core.issue_token("APP1", contract_id="C1", type="APP_USER", whitelist="NEVER", now=T0)
+    assert _authorize(cpo, "APP1")[0] == 404  # no type: RFID, and there is no RFID token APP1
+    status, body = _authorize(cpo, "APP1", query="?type=APP_USER")
+    assert status == 200 and body["data"]["token"]["type"] == "APP_USER"
+    assert body["data"]["token"]["whitelist"] == "NEVER"
+
+
+def test_references_are_issued_only_when_allowed_and_are_unique(core: EmspCore, cpo: Client) -> None:
+    core.issue_token("RFID1", contract_id="C1", now=T0)
+    core.issue_token("RFID2", contract_id="C2", now=T0, has_credit=False)
+    refs = [_authorize(cpo, "RFID1")[1]["data"]["authorization_reference"] for _ in range(3)]
+    assert refs == ["NLEMS0000000001", "NLEMS0000000002", "NLEMS0000000003"]
+    assert "authorization_reference" not in _authorize(cpo, "RFID2")[1]["data"]
+    stored = [r.authorization_reference for r in core.records().authorizations]
+    assert stored == [*refs, None]
+
+
+def test_references_continue_after_a_restart(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'emsp.db'}"
+    first = EmspCore(EmspSettings(database_url=url))
+    first.issue_token("RFID1", contract_id="C1", now=T0)
+    ref1 = _authorize(register(first), "RFID1")[1]["data"]["authorization_reference"]
+    second = EmspCore(EmspSettings(database_url=url))  # same database, a new process's core
+    ref2 = _authorize(register(second, "cpo2", "token-A-cpo2"), "RFID1")[1]["data"]["authorization_reference"]
+    assert ref1 != ref2 and int(ref2[5:]) > int(ref1[5:])
+
+
+def test_answers_follow_token_changes(core: EmspCore, cpo: Client) -> None:
+    """The in-memory index never answers from a token state that was replaced or rolled back."""
+    core.issue_token("RFID1", contract_id="C1", now=T0)
+    assert _authorize(cpo, "RFID1")[1]["data"]["allowed"] == "ALLOWED"  # now cached
+    core.issue_token("RFID1", contract_id="C1", now=T0, valid=False)
+    assert _authorize(cpo, "RFID1")[1]["data"]["allowed"] == "BLOCKED"
+    with pytest.raises(RuntimeError), core.db.unit() as db:
+        from emsp.services.tokens import TokenSpec, upsert_token
+
+        upsert_token(db, TokenSpec("RFID1", "C1"), T0)  # valid again, then rolled back
+        raise RuntimeError
+    assert _authorize(cpo, "RFID1")[1]["data"]["allowed"] == "BLOCKED"
+    core.issue_token("RFID1", contract_id="C1", now=T0, allowed_location_ids=["LOC1"])
+    assert _authorize(cpo, "RFID1")[1]["status_code"] == 2002
+
+
+def test_ids_longer_than_the_spec_allows_are_2001(core: EmspCore, cpo: Client) -> None:
+    core.issue_token("RFID1", contract_id="C1", now=T0)
+    for uid, body in (("X" * 37, None), ("RFID1", {"location_id": "L" * 37})):
+        status, envelope = _authorize(cpo, uid, body)
+        assert (status, envelope["status_code"]) == (200, 2001)
+    assert core.records().authorizations == ()
+
+
+def test_authorization_needs_no_outbound_call(core: EmspCore, cpo: Client) -> None:
+    core.issue_token("RFID1", contract_id="C1", now=T0)
+    _authorize(cpo, "RFID1", {"location_id": "LOC1"})
+    _authorize(cpo, "NOPE")
+    assert not core.has_pending_requests()
+
+
+def test_statements_per_authorization_are_pinned(core: EmspCore, cpo: Client) -> None:
+    """Behaviour, not timing: a known token is answered from memory and costs one INSERT (the
+    authorization record); the first use of a token reads it once."""
+    from sqlalchemy import event
+
+    for i in range(3):
+        core.issue_token(f"RFID{i}", contract_id=f"C{i}", now=T0)
+    _authorize(cpo, "RFID0")  # the reference block is reserved on the first authorization
+    statements: list[str] = []
+    event.listen(core.db.engine, "before_cursor_execute", lambda *a: statements.append(a[2].split()[0:3]))
+    _authorize(cpo, "RFID1")
+    assert statements == [["SELECT", "tokens.uid,", "tokens.type,"], ["INSERT", "INTO", "authorizations"]]
+    statements.clear()
+    for _ in range(5):
+        _authorize(cpo, "RFID1", {"location_id": "LOC1"})
+    _authorize(cpo, "RFID0")
+    assert statements == [["INSERT", "INTO", "authorizations"]] * 6
