@@ -117,7 +117,8 @@ def build_world(
         except DialectError as exc:
             raise ScenarioError(scenario_file, f"cpos[{index}].dialect", str(exc)) from exc
         token_a = f"token-a-{cpo.id}"
-        emsp.register_partner(cpo.id, token_a)
+        # The operator's configuration: this CPO acts for its scenario party only.
+        emsp.register_partner(cpo.id, token_a, parties=[(cpo.country_code, cpo.party_id, "CPO")])
         sites = []
         for location in cpo.locations:
             sites.append(

@@ -6,6 +6,7 @@ feed the answers to `on_response()`. Time always comes in as `now`; ids come fro
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -25,6 +26,7 @@ from emsp.services import cdrs as cdr_service
 from emsp.services import sessions as session_service
 from emsp.services import tokens as token_service
 from emsp.services.cdrs import CdrHandlers
+from emsp.services.partners import PartyRole, normalize_parties, upsert_partner
 from emsp.services.sessions import SessionHandlers
 from emsp.settlement.invoice import to_record
 from emsp.settlement.settle import Pricer, TariffEnginePricer
@@ -110,16 +112,20 @@ class EmspCore:
     def handle(self, request: HttpRequest, now: datetime) -> HttpResponse:
         return handle_request(self, request, now)
 
-    def register_partner(self, partner_id: str, token_a: str) -> None:
+    def register_partner(
+        self,
+        partner_id: str,
+        token_a: str,
+        *,
+        parties: Iterable[PartyRole | tuple[str, str, str]] = (),
+        hub: bool = False,
+    ) -> None:
+        """Configure (or update) a partner: its token A and the parties it may act for.
+
+        Raises PartnerConfigError (nothing stored) when a party is invalid or another partner's."""
+        checked = normalize_parties(parties, hub)
         with self.db.unit() as db:
-            row = db.get(PartnerRow, partner_id)
-            if row is None:
-                row = PartnerRow(
-                    partner_id=partner_id, registered=False, roles_json="[]", endpoints_json="[]"
-                )
-                row.endpoints_status = "none"
-                db.add(row)
-            row.token_a = token_a
+            upsert_partner(db, partner_id, token_a, checked, hub)
 
     def issue_token(
         self,

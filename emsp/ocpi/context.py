@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from emsp.bus import Bus, Event
 from emsp.observability import EmspMetrics
+from emsp.ocpi.credentials_cache import PartyScope
 from emsp.ocpi.errors import OcpiError, invalid
 from emsp.services.tokens import TokenAuthority
 from emsp.storage.tables import PartnerRow
@@ -65,16 +66,16 @@ class Ctx:
     services: Services
     log: Any
     events: list[Event] = field(default_factory=list)  # published by the router after commit
-    # (country_code, party_id) pairs of the partner's CredentialsRoles; None: any (a hub).
-    parties: frozenset[tuple[str, str]] | None = None
+    # The parties the partner may push for (operator-configured); None: no restriction (tests only).
+    parties: PartyScope | None = None
     _partner: PartnerRow | None = field(default=None, repr=False)
 
     def require_owner(self, country_code: str, party_id: str) -> None:
         """A client pushes objects only for its own parties (transport_and_format, client owned
         object push, errors): any other party is answered 404, so no partner can touch another's data."""
-        if self.parties is not None and (country_code.upper(), party_id.upper()) not in self.parties:
+        if self.parties is not None and not self.parties.allows(country_code, party_id):
             raise OcpiError(
-                2001, f"{country_code}/{party_id} is not one of your credentials roles", http_status=404
+                2001, f"{country_code}/{party_id} is not a party configured for you", http_status=404
             )
 
     @property

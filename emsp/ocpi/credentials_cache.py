@@ -12,6 +12,7 @@ need a shared invalidation signal, as would partner rows edited behind the core'
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event, or_, select
@@ -20,17 +21,41 @@ from sqlalchemy.orm import Session, sessionmaker
 from emsp.storage.tables import PartnerRow
 from emsp.wire import loads
 
-# Parties a partner may push objects for; None means any (a hub forwards other parties' objects).
-Parties = frozenset[tuple[str, str]] | None
+
+@dataclass(frozen=True, slots=True)
+class PartyScope:
+    """The parties a partner may push objects for, decided by the operator's configuration.
+
+    `own`: configured parties the partner also declared in its credentials roles (a party the
+    operator removed, or the partner no longer declares, is out). A hub (configured as one) may also
+    forward objects of any party that is not configured for another partner.
+    """
+
+    own: frozenset[tuple[str, str]]
+    hub: bool = False
+    others: frozenset[tuple[str, str]] = frozenset()
+
+    def allows(self, country_code: str, party_id: str) -> bool:
+        party = (country_code.upper(), party_id.upper())
+        return party in self.own or (self.hub and party not in self.others)
 
 
-def _parties(row: PartnerRow) -> Parties:
-    roles = loads(row.roles_json or "[]")
-    if any(role.get("role") == "HUB" for role in roles):
-        return None
-    return frozenset(
-        (str(r.get("country_code", "")).upper(), str(r.get("party_id", "")).upper()) for r in roles
-    )
+Parties = PartyScope
+
+
+def _scope(row: PartnerRow, db: Session) -> PartyScope:
+    configured = {(cc, pid) for cc, pid, _role in loads(row.parties_json or "[]")}
+    declared = {
+        (str(r.get("country_code", "")).upper(), str(r.get("party_id", "")).upper())
+        for r in loads(row.roles_json or "[]")
+    }
+    others: set[tuple[str, str]] = set()
+    if row.hub:
+        for parties_json in db.scalars(
+            select(PartnerRow.parties_json).where(PartnerRow.partner_id != row.partner_id)
+        ):
+            others |= {(cc, pid) for cc, pid, _role in loads(parties_json or "[]")}
+    return PartyScope(frozenset(configured & declared), row.hub, frozenset(others))
 
 
 _TOUCHED = "emsp.partners_touched"
@@ -54,10 +79,10 @@ class CredentialsCache:
             .order_by(PartnerRow.partner_id)
         ).all()
         found = next(
-            ((r.partner_id, "C", _parties(r)) for r in rows if r.registered and r.token_c == token), None
+            ((r.partner_id, "C", _scope(r, db)) for r in rows if r.registered and r.token_c == token), None
         )
         if found is None:
-            found = next(((r.partner_id, "A", _parties(r)) for r in rows if r.token_a == token), None)
+            found = next(((r.partner_id, "A", _scope(r, db)) for r in rows if r.token_a == token), None)
         if found is not None and not db.info.get(_TOUCHED):
             self._known[token] = found  # never from a transaction that changed partners
         return found

@@ -24,7 +24,11 @@ class PartnerRow(Base):
     registered: Mapped[bool] = mapped_column(Boolean, default=False)
     versions_url: Mapped[str | None] = mapped_column(Text)
     version: Mapped[str | None] = mapped_column(String(16))
-    roles_json: Mapped[str] = mapped_column(Text, default="[]")
+    roles_json: Mapped[str] = mapped_column(Text, default="[]")  # as the partner declared them
+    # The operator's configuration: [[country_code, party_id, role], ...] this partner may act for;
+    # its own credentials never widen it. `hub`: may forward objects of parties no other partner owns.
+    parties_json: Mapped[str] = mapped_column(Text, default="[]")
+    hub: Mapped[bool] = mapped_column(Boolean, default=False)
     endpoints_json: Mapped[str] = mapped_column(Text, default="[]")
     endpoints_status: Mapped[str] = mapped_column(String(32), default="none")  # none|fetching|ok|failed
 

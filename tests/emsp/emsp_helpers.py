@@ -62,21 +62,29 @@ class Client:
         return self.core.handle(HttpRequest(method, url, hdrs, text), self.now)
 
 
-def cpo_credentials(token_b: str = "token-B-cpo1") -> dict[str, Any]:
+def cpo_credentials(
+    token_b: str = "token-B-cpo1", party: tuple[str, str] = ("DE", "CPA"), role: str = "CPO"
+) -> dict[str, Any]:
+    cc, pid = party
     return {
         "token": token_b,
         "url": CPO_VERSIONS,
         "roles": [
-            {"role": "CPO", "business_details": {"name": "Test CPO"}, "party_id": "CPA", "country_code": "DE"}
+            {"role": role, "business_details": {"name": "Test CPO"}, "party_id": pid, "country_code": cc}
         ],
     }
 
 
-def register(core: EmspCore, partner: str = "cpo1", token_a: str = "token-A-cpo1") -> Client:
-    """Full handshake; returns a client using token C."""
-    core.register_partner(partner, token_a)
+def register(
+    core: EmspCore,
+    partner: str = "cpo1",
+    token_a: str = "token-A-cpo1",
+    party: tuple[str, str] = ("DE", "CPA"),
+) -> Client:
+    """Configure the partner for `party` (CPO role), do the full handshake; a client using token C."""
+    core.register_partner(partner, token_a, parties=[(*party, "CPO")])
     client = Client(core, token_a)
-    resp = client.call("POST", f"{V}/credentials", cpo_credentials(f"token-B-{partner}"))
+    resp = client.call("POST", f"{V}/credentials", cpo_credentials(f"token-B-{partner}", party))
     assert resp.status == 200, resp.body
     client.token = resp.json()["data"]["token"]
     core.pending_requests()  # the versions fetch is exercised in its own test

@@ -9,7 +9,7 @@ from emsp.core import EmspCore, EmspSettings
 
 def test_app_passes_requests_through_and_serves_metrics() -> None:
     core = EmspCore(EmspSettings(base_url="http://testserver/ocpi"), pricer=FakePricer())
-    core.register_partner("cpo1", "tokA")
+    core.register_partner("cpo1", "tokA", parties=[("DE", "CPA", "CPO")])
     client = TestClient(create_app(core, lambda: T0))
     resp = client.get("/ocpi/versions", headers={**auth("tokA"), "X-Request-ID": "abc"})
     assert resp.status_code == 200

@@ -9,6 +9,7 @@ import pytest
 from emsp_helpers import BASE, T0, Client, V, auth, register, session
 
 from emsp.core import EmspCore, EmspSettings
+from emsp.ocpi.credentials_cache import PartyScope
 from emsp.storage.db import Counters, Database, next_value
 from emsp.storage.tables import CounterRow, PartnerRow, ProcessedEventRow, SessionRow
 from emsp.wire import HttpRequest
@@ -83,7 +84,11 @@ def test_credentials_cache_never_keeps_a_rolled_back_change(core: EmspCore, cpo:
         assert row is not None
         row.token_c = "never-committed"
         db.flush()
-        assert core.credentials_cache.lookup(db, "never-committed") == ("cpo1", "C", {("DE", "CPA")})
+        assert core.credentials_cache.lookup(db, "never-committed") == (
+            "cpo1",
+            "C",
+            PartyScope(frozenset({("DE", "CPA")})),
+        )
         raise RuntimeError("boom")
     assert Client(core, "never-committed").call("GET", f"{V}/credentials").status == 401
     assert cpo.call("GET", f"{V}/credentials").status == 200

@@ -21,7 +21,7 @@ SITE = SiteSpec("LOC1", "Site", "Street 1", "Utrecht", "NLD", "52.0", "5.1", "Eu
 
 def _world() -> tuple[OcpiCpo, EmspCore]:
     emsp = EmspCore(EmspSettings(base_url="http://emsp.local/ocpi"))
-    emsp.register_partner("cpo-a", "token-a")
+    emsp.register_partner("cpo-a", "token-a", parties=[("DE", "CPA", "CPO")])
     emsp.issue_token("AA11", contract_id="NL-EMS-C00000001", now=T0)
     cpo = OcpiCpo(
         cpo_id="cpo-a",

@@ -17,6 +17,7 @@ from emsp.ocpi.context import Ctx, Services, validate
 from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import OcpiError, method_not_allowed, not_found
 from emsp.ocpi.v221 import schemas
+from emsp.services.partners import PartyRole, parties_of
 from emsp.storage.tables import PartnerRow
 from emsp.wire import HttpRequest, dumps
 
@@ -54,8 +55,27 @@ def fetch_versions(services: Services, db: Session, partner: PartnerRow) -> None
     services.queue_outbound(db, partner.partner_id, request, "versions")
 
 
+def check_roles(partner: PartnerRow, creds: schemas.Credentials) -> None:
+    """Every declared role must be configured for this partner by the operator; HUB only for a hub.
+
+    Refused as a client error before anything is stored: token A (or C) stays as it was."""
+    configured = set(parties_of(partner))
+    for index, role in enumerate(creds.roles):
+        declared = PartyRole(role.country_code.upper(), role.party_id.upper(), role.role.upper())
+        if declared.role == "HUB" and not partner.hub:
+            raise OcpiError(2001, f"roles[{index}]: HUB is not configured for this partner", http_status=400)
+        if declared not in configured:
+            raise OcpiError(
+                2001,
+                f"roles[{index}]: {declared.country_code}/{declared.party_id} {declared.role} "
+                "is not configured for this partner",
+                http_status=400,
+            )
+
+
 def _store_client_credentials(ctx: Ctx, creds: schemas.Credentials) -> str:
     partner = ctx.partner
+    check_roles(partner, creds)
     partner.token_b = creds.token
     partner.versions_url = creds.url
     partner.roles_json = dumps([r.model_dump(mode="json") for r in creds.roles])

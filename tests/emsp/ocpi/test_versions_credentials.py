@@ -7,7 +7,7 @@ from emsp.wire import HttpRequest, HttpResponse, dumps
 
 
 def test_versions_and_details_with_token_a(core: EmspCore) -> None:
-    core.register_partner("cpo1", "tokA")
+    core.register_partner("cpo1", "tokA", parties=[("DE", "CPA", "CPO")])
     client = Client(core, "tokA")
     versions = client.call("GET", f"{BASE}/versions").json()
     assert versions["status_code"] == 1000
@@ -20,7 +20,7 @@ def test_versions_and_details_with_token_a(core: EmspCore) -> None:
 
 
 def test_full_handshake_fetches_cpo_versions_and_details(core: EmspCore) -> None:
-    core.register_partner("cpo1", "tokA")
+    core.register_partner("cpo1", "tokA", parties=[("DE", "CPA", "CPO")])
     client = Client(core, "tokA")
     resp = client.call("POST", f"{V}/credentials", cpo_credentials("tokB"))
     assert resp.status == 200
@@ -74,7 +74,7 @@ def test_credentials_put_rotates_token_c_and_delete_unregisters(core: EmspCore) 
 
 
 def test_put_credentials_before_registration_is_405(core: EmspCore) -> None:
-    core.register_partner("cpo1", "tokA")
+    core.register_partner("cpo1", "tokA", parties=[("DE", "CPA", "CPO")])
     resp = Client(core, "tokA").call("PUT", f"{V}/credentials", cpo_credentials())
     assert resp.status == 405 and resp.json()["status_code"] == 2000
 
@@ -82,9 +82,9 @@ def test_put_credentials_before_registration_is_405(core: EmspCore) -> None:
 def test_failed_versions_fetch_marks_partner(core: EmspCore) -> None:
     register(core)
     client = Client(core, "x")
-    client.core.register_partner("cpo2", "tokA2")
+    client.core.register_partner("cpo2", "tokA2", parties=[("FR", "XYZ", "CPO")])
     client.token = "tokA2"
-    client.call("POST", f"{V}/credentials", cpo_credentials("tokB2"))
+    client.call("POST", f"{V}/credentials", cpo_credentials("tokB2", ("FR", "XYZ")))
     (fetch,) = core.pending_requests()
     core.on_response(fetch.request_id, HttpResponse(503, {}, "down"), T0)
     assert core.partner_endpoints("cpo2") == []
@@ -107,7 +107,7 @@ def test_auth_failures(core: EmspCore) -> None:
 
 
 def test_token_a_only_opens_versions_and_credentials(core: EmspCore) -> None:
-    core.register_partner("cpo1", "tokA")
+    core.register_partner("cpo1", "tokA", parties=[("DE", "CPA", "CPO")])
     client = Client(core, "tokA")
     assert client.call("GET", f"{V}/tokens").status == 401
     assert client.call("PUT", f"{V}/locations/DE/CPA/L1", {}).status == 401
