@@ -130,7 +130,9 @@ def test_references_continue_after_a_restart(tmp_path: Path) -> None:
     first.issue_token("RFID1", contract_id="C1", now=T0)
     ref1 = _authorize(register(first), "RFID1")[1]["data"]["authorization_reference"]
     second = EmspCore(EmspSettings(database_url=url))  # same database, a new process's core
-    ref2 = _authorize(register(second, "cpo2", "token-A-cpo2"), "RFID1")[1]["data"]["authorization_reference"]
+    ref2 = _authorize(register(second, "cpo2", "token-A-cpo2", ("FR", "XYZ")), "RFID1")[1]["data"][
+        "authorization_reference"
+    ]
     assert ref1 != ref2 and int(ref2[5:]) > int(ref1[5:])
 
 
