@@ -41,6 +41,7 @@ def run(
     """Run a scenario; exit 0 when every expectation held, 1 when one failed, 2 on invalid input,
     3 when the run could not complete (a fault of the bench itself)."""
     from bench.runner import run_scenario
+    from bench.runtime.faults import SimRuntimeError
     from bench.runtime.live import LiveRuntimeError
 
     if runtime not in ("sim", "live"):
@@ -71,7 +72,7 @@ def run(
         # Plain, unwrapped text: one line a CI log or a script can grep.
         typer.echo(f"invalid input: {exc}", err=True)
         raise typer.Exit(2) from exc
-    except LiveRuntimeError as exc:
+    except (LiveRuntimeError, SimRuntimeError) as exc:
         typer.echo(f"run aborted (a fault of the bench, not of the eMSP): {exc}", err=True)
         raise typer.Exit(3) from exc
     except KeyboardInterrupt:

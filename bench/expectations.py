@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bench.scenario import Expectation
-from bench.summary import lookup
+from bench.scenario import Expectation, ScenarioError
+from bench.summary import known_paths, lookup
 
 OPS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
@@ -38,8 +38,53 @@ def _number(value: Any) -> Decimal | None:
         return None
 
 
+def _is_path(value: Any) -> bool:
+    return isinstance(value, str) and _number(value) is None
+
+
+def check_paths(expectations: Sequence[Expectation], skeleton: dict[str, Any], scenario_file: str) -> None:
+    """Refuse, before anything runs, an expectation naming a path the summary will not have (exit 2).
+
+    `skeleton` is the summary of this scenario's world with nothing in it: its paths are the ones
+    every run of the scenario produces.
+    """
+    known = known_paths(skeleton)
+    for index, exp in enumerate(expectations):
+        for what, path in (("metric", exp.metric), ("value", exp.value)):
+            if (what == "metric" or _is_path(path)) and str(path) not in known:
+                near = sorted(p for p in known if p.split(".")[0] == str(path).split(".")[0])
+                hint = f"; known under {str(path).split('.')[0]!r}: {', '.join(near)}" if near else ""
+                raise ScenarioError(
+                    scenario_file,
+                    f"expectations[{index}].{what}",
+                    f"expectation {_name(exp)!r} names {path!r}, which is not a summary path{hint}",
+                )
+
+
+def _name(exp: Expectation) -> str:
+    return exp.name or f"{exp.metric} {exp.op} {exp.value}"
+
+
+NO_SESSIONS = "bench: sessions started"
+
+
+def sessions_check(summary: dict[str, Any]) -> ExpectationResult:
+    """Guards every other expectation against passing vacuously (0 == 0) when nothing ran at all."""
+    started = summary["sessions"]["started"]
+    return ExpectationResult(
+        NO_SESSIONS,
+        "sessions.started",
+        ">",
+        "0",
+        str(started)
+        if started
+        else "0 (no session started: set expect_sessions: false if none are expected)",
+        started > 0,
+    )
+
+
 def _resolve(summary: dict[str, Any], value: Any) -> Any:
-    if isinstance(value, str) and _number(value) is None:
+    if _is_path(value):
         return lookup(summary, value)
     return value
 
@@ -47,7 +92,7 @@ def _resolve(summary: dict[str, Any], value: Any) -> Any:
 def evaluate(expectations: Sequence[Expectation], summary: dict[str, Any]) -> list[ExpectationResult]:
     results = []
     for exp in expectations:
-        name = exp.name or f"{exp.metric} {exp.op} {exp.value}"
+        name = _name(exp)
         try:
             actual, expected = lookup(summary, exp.metric), _resolve(summary, exp.value)
         except KeyError as missing:

@@ -5,20 +5,22 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from bench.expectations import ExpectationResult, evaluate
+from bench.expectations import ExpectationResult, check_paths, evaluate, sessions_check
 from bench.logs import configure_run_logging
 from bench.rundir import write_authorizations, write_json, write_reconciliation
-from bench.scenario import ScenarioError, load_scenario
+from bench.scenario import Scenario, ScenarioError, load_scenario, resolve
 from bench.summary import build_summary
 from bench.trace import WireTrace
 from bench.truth import truth_sessions
-from bench.world import World, build_world
-from emsp.reconciliation import reconcile
-from reports import JunitCase, write_junit, write_report
+from bench.world import World, build_world, preflight
+from emsp.model import EmspRecords
+from emsp.reconciliation import Reconciliation, reconcile
+from reports import REPORT_FILES, JunitCase, write_junit, write_report
+from simulators.ocppj import subprotocol
 
 Runtime = Literal["sim", "live"]
 
@@ -41,6 +43,55 @@ def sim_urls(cpo_ids: list[str]) -> tuple[str, dict[str, str]]:
     return "http://emsp.local/ocpi", {cid: f"http://{cid}.cpo.local/ocpi" for cid in cpo_ids}
 
 
+# Every file a run writes into its run directory: cleared before it writes any, so nothing stale
+# (an earlier run's all-PASS junit.xml or report.html) can survive a crashed or a different run.
+RUN_FILES = (
+    "trace.jsonl",
+    "log.jsonl",
+    "summary.json",
+    "metrics.prom",
+    "performance.json",
+    "reconciliation.csv",
+    "authorizations.csv",
+    "junit.xml",
+    *REPORT_FILES,
+)
+
+
+def _protocols(scenario: Scenario) -> list[str]:
+    ocpp = {subprotocol(s.ocpp) for c in scenario.cpos for loc in c.locations for s in loc.stations}
+    return sorted(ocpp | {f"ocpi{c.ocpi_version}" for c in scenario.cpos})
+
+
+def summary_skeleton(scenario: Scenario, currencies: list[str]) -> dict[str, Any]:
+    """The summary of this scenario's world with nothing in it: the paths every run of it will have."""
+    empty = EmspRecords(**{f.name: () for f in fields(EmspRecords)})
+    return build_summary(
+        scenario=scenario.name,
+        seed=scenario.seed,
+        runtime="sim",
+        truths=[],
+        authorizations={c.id: [] for c in scenario.cpos},
+        records=empty,
+        reconciliation=Reconciliation(()),
+        messages=dict.fromkeys(_protocols(scenario), 0),
+        unserved_arrivals=0,
+        currencies=currencies,
+    )
+
+
+def prepare_run_dir(run_dir: Path) -> Path:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        for name in RUN_FILES:
+            (run_dir / name).unlink(missing_ok=True)
+    except OSError as exc:
+        raise ScenarioError(
+            str(run_dir), "--out", f"cannot be used as the run directory: {exc.strerror}"
+        ) from exc
+    return run_dir
+
+
 def run_scenario(
     name_or_path: str,
     *,
@@ -51,6 +102,7 @@ def run_scenario(
     database_url: str = "sqlite://",
     progress: Callable[[float], None] | None = None,
 ) -> RunOutcome:
+    # Validate everything first: invalid input (exit 2) must leave an earlier run directory untouched.
     scenario, base_dir = load_scenario(name_or_path)
     if seed is not None:
         if seed < 0:
@@ -58,13 +110,9 @@ def run_scenario(
         scenario = scenario.model_copy(update={"seed": seed})
     if not math.isfinite(speed) or speed <= 0:
         raise ScenarioError("emsp-bench run", "--speed", f"must be a finite number > 0, not {speed}")
-    run_dir = out or Path("runs") / f"{scenario.name}-{scenario.seed}"
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ScenarioError(
-            str(run_dir), "--out", f"cannot be used as the run directory: {exc.strerror}"
-        ) from exc
+    currencies = preflight(scenario, base_dir, database_url=database_url, scenario_file=name_or_path)
+    check_paths(scenario.expectations, summary_skeleton(scenario, currencies), str(resolve(name_or_path)))
+    run_dir = prepare_run_dir(out or Path("runs") / f"{scenario.name}-{scenario.seed}")
     trace = WireTrace(run_dir / "trace.jsonl")
     log_file = configure_run_logging(run_dir / "log.jsonl")
     wall_start = time.perf_counter()  # performance figures only; never reaches the models
@@ -98,31 +146,42 @@ def run_scenario(
             )
             world, unserved, ended_at = live.world, live.unserved_arrivals, live.ended_at
             backlog = live.ocpi_backlog_max
+    except BaseException:
+        if log_file is not None:
+            log_file.close()
+            configure_run_logging(None)
+        raise
     finally:
         trace.close()
-        if log_file is not None:
+        if log_file is not None and not log_file.closed:
             log_file.flush()
     wall = time.perf_counter() - wall_start
 
     truths = truth_sessions(world)
     records = world.emsp.records()
     reconciliation = reconcile(truths, records)
+    by_partner = {
+        cid: sorted(cpo.ocpi.truth.authorizations, key=lambda a: (a.at, a.token_uid))
+        for cid, cpo in world.cpos.items()
+    }
     authorizations = sorted(
-        (a for cpo in world.cpos.values() for a in cpo.ocpi.truth.authorizations),
-        key=lambda a: (a.at, a.token_uid),
+        (a for of_one in by_partner.values() for a in of_one), key=lambda a: (a.at, a.token_uid)
     )
     summary = build_summary(
         scenario=scenario.name,
         seed=scenario.seed,
         runtime=runtime,
         truths=truths,
-        authorizations=authorizations,
+        authorizations=by_partner,
         records=records,
         reconciliation=reconciliation,
-        messages=dict(trace.counts),
+        messages=dict.fromkeys(_protocols(scenario), 0) | dict(trace.counts),
         unserved_arrivals=unserved,
+        currencies=currencies,
     )
     results = evaluate(scenario.expectations, summary)
+    if scenario.expect_sessions:
+        results.insert(0, sessions_check(summary))
     summary["expectations"] = [asdict(r) for r in results]
     simulated = (ended_at - scenario.start).total_seconds()
     messages = sum(trace.counts.values())

@@ -215,6 +215,8 @@ class Scenario(_Strict):
     demand: DemandSpec
     events: list[Event] = []
     expectations: list[Expectation] = []
+    # False for a scenario in which no session is meant to start; otherwise a run where none did fails.
+    expect_sessions: bool = True
 
     @field_validator("start")
     @classmethod

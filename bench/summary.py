@@ -1,14 +1,17 @@
-"""summary.json (design: Contracts): counts as integers, money and energy as decimal strings."""
+"""summary.json (design: Contracts): counts as integers, money and energy as decimal strings.
+
+The same figures are given for the whole run and, under `partners.<cpo id>`, for each CPO, so an
+expectation can say "the other partners did not move". Key order is fixed (deterministic files).
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from emsp.model import EmspRecords
-from emsp.reconciliation import Reconciliation, TruthSession
+from emsp.reconciliation import CLASSES, Reconciliation, ReconciliationRow, TruthSession
 from simulators.cpo.truth import AuthorizationRecord
 
 MS = Decimal("0.001")
@@ -28,57 +31,125 @@ def percentile(values: Sequence[Decimal], pct: int) -> Decimal:
     return ordered[rank - 1]
 
 
+def _row_partner(row: ReconciliationRow) -> str:
+    if row.truth is not None:
+        return row.truth.cpo
+    return row.cdrs[0].partner if row.cdrs else (row.invoice.partner if row.invoice else "")
+
+
+def _findings(records: EmspRecords) -> Sequence[Any]:
+    # `findings` (what the eMSP noticed about a partner's conduct) is a newer field of EmspRecords.
+    found: Sequence[Any] = getattr(records, "findings", ())
+    return found
+
+
+def _figures(
+    truths: Sequence[TruthSession],
+    authorizations: Sequence[AuthorizationRecord],
+    records: EmspRecords,
+    rows: Iterable[ReconciliationRow],
+    currencies: Iterable[str],
+    partner: str | None,
+) -> dict[str, Any]:
+    """Sessions, authorizations, energy, revenue and reconciliation of one partner (None: all)."""
+
+    def mine(owner: str) -> bool:
+        return partner is None or owner == partner
+
+    started = [t for t in truths if t.transaction_id is not None and mine(t.cpo)]
+    completed = [t for t in started if t.ended_at is not None]
+    latencies = [a.latency_ms for a in authorizations]
+    lines = [line for line in records.invoice_lines if mine(line.partner)]
+    cdrs = [c for c in records.cdrs if not c.credit and mine(c.partner)]
+    revenue: dict[str, Decimal] = dict.fromkeys(currencies, Decimal(0))
+    for line in lines:
+        amount = line.amount_incl_vat if line.amount_incl_vat is not None else line.amount_excl_vat
+        if amount is not None:
+            revenue[line.currency] = revenue.get(line.currency, Decimal(0)) + amount
+    classes = dict.fromkeys(CLASSES, 0)
+    for row in rows:
+        if mine(_row_partner(row)):
+            classes[row.klass] = classes.get(row.klass, 0) + 1
+    return {
+        "sessions": {"started": len(started), "completed": len(completed)},
+        "authorizations": {
+            "accepted": sum(1 for a in authorizations if a.result == "ALLOWED"),
+            "rejected": sum(1 for a in authorizations if a.result != "ALLOWED"),
+            "latency_ms": {f"p{p}": percentile(latencies, p).quantize(MS) for p in (50, 95, 99)},
+        },
+        "cdrs": len(cdrs),
+        "energy_kwh": {
+            "truth": plain(sum((t.energy_kwh for t in completed), Decimal(0))),
+            "cdr": plain(sum((c.total_energy_kwh for c in cdrs), Decimal(0))),
+            "invoiced": plain(sum((line.energy_kwh for line in lines), Decimal(0))),
+        },
+        "revenue": {currency: str(amount) for currency, amount in sorted(revenue.items())},
+        "reconciliation": classes,
+    }
+
+
 def build_summary(
     *,
     scenario: str,
     seed: int,
     runtime: str,
     truths: Sequence[TruthSession],
-    authorizations: Sequence[AuthorizationRecord],
+    authorizations: Mapping[str, Sequence[AuthorizationRecord]],
     records: EmspRecords,
     reconciliation: Reconciliation,
     messages: dict[str, int],
     unserved_arrivals: int,
+    currencies: Iterable[str] = (),
 ) -> dict[str, Any]:
-    started = [t for t in truths if t.transaction_id is not None]
-    completed = [t for t in started if t.ended_at is not None]
-    latencies = [a.latency_ms for a in authorizations]
-    revenue: dict[str, Decimal] = defaultdict(Decimal)
-    for line in records.invoice_lines:
-        amount = line.amount_incl_vat if line.amount_incl_vat is not None else line.amount_excl_vat
-        if amount is not None:
-            revenue[line.currency] += amount
-    cdr_energy = sum((c.total_energy_kwh for c in records.cdrs if not c.credit), Decimal(0))
+    """`authorizations` maps each CPO id (in scenario order) to the authorizations its CPO measured."""
+    currencies = sorted(set(currencies))
+    every = [a for records_of_one in authorizations.values() for a in records_of_one]
+    overall = _figures(truths, every, records, reconciliation.rows, currencies, None)
+    findings = _findings(records)
+    partners: dict[str, Any] = {}
+    for cpo_id, of_one in authorizations.items():
+        figures = _figures(truths, of_one, records, reconciliation.rows, currencies, cpo_id)
+        figures["findings"] = sum(1 for f in findings if getattr(f, "partner", None) == cpo_id)
+        partners[cpo_id] = figures
     return {
         "scenario": scenario,
         "seed": seed,
         "runtime": runtime,
-        "sessions": {
-            "started": len(started),
-            "completed": len(completed),
-            "emsp_received": len(records.sessions),
-            "unserved_arrivals": unserved_arrivals,
-        },
-        "authorizations": {
-            "accepted": sum(1 for a in authorizations if a.result == "ALLOWED"),
-            "rejected": sum(1 for a in authorizations if a.result != "ALLOWED"),
-            "latency_ms": {f"p{p}": percentile(latencies, p).quantize(MS) for p in (50, 95, 99)},
-        },
-        "energy_kwh": {
-            "truth": plain(sum((t.energy_kwh for t in completed), Decimal(0))),
-            "cdr": plain(cdr_energy),
-            "invoiced": plain(sum((line.energy_kwh for line in records.invoice_lines), Decimal(0))),
-        },
-        "revenue": {currency: str(amount) for currency, amount in sorted(revenue.items())},
-        "reconciliation": reconciliation.counts(),
+        "sessions": overall["sessions"]
+        | {"emsp_received": len(records.sessions), "unserved_arrivals": unserved_arrivals},
+        "authorizations": overall["authorizations"],
+        "cdrs": overall["cdrs"],
+        "energy_kwh": overall["energy_kwh"],
+        "revenue": overall["revenue"],
+        "reconciliation": overall["reconciliation"],
         "messages": dict(sorted(messages.items())),
+        "partners": partners,
     }
 
 
+def known_paths(summary: Mapping[str, Any], prefix: str = "") -> set[str]:
+    """Every dotted path to a leaf of a summary (what an expectation may name)."""
+    paths: set[str] = set()
+    for key, value in summary.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            paths |= known_paths(value, f"{path}.")
+        else:
+            paths.add(path)
+    return paths
+
+
 def lookup(summary: dict[str, Any], path: str) -> Any:
+    """Follow a dotted path; a key may itself hold dots (`messages.ocpp2.0.1`): the longest one wins."""
     node: Any = summary
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
+    rest = path
+    while rest:
+        if not isinstance(node, dict):
             raise KeyError(path)
-        node = node[part]
+        for key in sorted(node, key=len, reverse=True):
+            if rest == key or rest.startswith(f"{key}."):
+                node, rest = node[key], rest[len(key) + 1 :]
+                break
+        else:
+            raise KeyError(path)
     return node

@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bench.demand import Arrival, Driver, make_drivers, plan_arrivals
 from bench.scenario import CpoSpec, Scenario, ScenarioError
 from emsp.core import EmspCore, EmspSettings
+from emsp.storage.db import Database
 from emsp.wire import loads
 from simulators.cpo.csms import Csms
 from simulators.cpo.locations import SiteSpec, StationSite
@@ -72,6 +73,53 @@ def load_tariffs(
     return tariffs
 
 
+_IN_MEMORY = ("sqlite://", "sqlite:///:memory:")
+
+
+def _unusable(database_url: str, exc: SQLAlchemyError) -> ScenarioError:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return ScenarioError(database_url, "--database-url", f"unusable: {reason}")
+
+
+def _refuse_data(database_url: str, holds_data: bool) -> None:
+    if holds_data:
+        # A run is graded against its own ground truth; state left by another run would corrupt it.
+        raise ScenarioError(
+            database_url,
+            "--database-url",
+            "the database already holds eMSP data; give the bench an empty one",
+        )
+
+
+def _check_database(database_url: str) -> None:
+    try:
+        db = Database(database_url)
+        try:
+            holds = db.holds_data()
+        finally:
+            db.engine.dispose()
+    except SQLAlchemyError as exc:
+        raise _unusable(database_url, exc) from exc
+    _refuse_data(database_url, holds)
+
+
+def preflight(scenario: Scenario, base_dir: Path, *, database_url: str, scenario_file: str) -> list[str]:
+    """Everything `build_world` could refuse, checked without building anything (so a run can refuse
+    invalid input before it touches its run directory). Returns the currencies of the tariffs."""
+    currencies: set[str] = set()
+    for index, cpo in enumerate(scenario.cpos):
+        try:
+            load_profile(cpo.dialect)
+        except DialectError as exc:
+            raise ScenarioError(scenario_file, f"cpos[{index}].dialect", str(exc)) from exc
+        for tariff in load_tariffs(cpo, index, base_dir, scenario_file).values():
+            if isinstance(tariff.get("currency"), str):
+                currencies.add(tariff["currency"])
+    if database_url not in _IN_MEMORY:  # a fresh in-memory database holds nothing by construction
+        _check_database(database_url)
+    return sorted(currencies)
+
+
 def build_world(
     scenario: Scenario,
     base_dir: Path,
@@ -82,27 +130,19 @@ def build_world(
     scenario_file: str = "<scenario>",
 ) -> World:
     rng = random.Random(scenario.seed)
+    settings = EmspSettings(
+        country_code=scenario.emsp.country_code,
+        party_id=scenario.emsp.party_id,
+        business_name=scenario.emsp.business_name,
+        base_url=emsp_base_url,
+        database_url=database_url,
+    )
     try:
-        emsp = EmspCore(
-            EmspSettings(
-                country_code=scenario.emsp.country_code,
-                party_id=scenario.emsp.party_id,
-                business_name=scenario.emsp.business_name,
-                base_url=emsp_base_url,
-                database_url=database_url,
-            )
-        )
+        emsp = EmspCore(settings)
         holds_data = emsp.db.holds_data()
     except SQLAlchemyError as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ScenarioError(database_url, "--database-url", f"unusable: {reason}") from exc
-    if holds_data:
-        # A run is graded against its own ground truth; state left by another run would corrupt it.
-        raise ScenarioError(
-            database_url,
-            "--database-url",
-            "the database already holds eMSP data; give the bench an empty one",
-        )
+        raise _unusable(database_url, exc) from exc
+    _refuse_data(database_url, holds_data)
     drivers = make_drivers(scenario.demand, rng, scenario.emsp.country_code, scenario.emsp.party_id)
     for driver in drivers:
         if driver.known:

@@ -1,10 +1,11 @@
 """Run records -> tables, plots, a static HTML report and JUnit XML. Reads run directories only."""
 
-from reports.html import write_report
+from reports.html import REPORT_FILES, write_report
 from reports.junit import JunitCase, cases_from_expectations, write_junit
 from reports.load import RunRecords, RunRecordsError, load_run
 
 __all__ = [
+    "REPORT_FILES",
     "JunitCase",
     "RunRecords",
     "RunRecordsError",

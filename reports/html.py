@@ -35,6 +35,8 @@ PLOT_SESSIONS = Plot("plot_sessions_over_time.png", "Sessions over time")
 PLOT_LATENCY = Plot("plot_authorization_latency.png", "Authorization latency")
 PLOT_ENERGY = Plot("plot_energy.png", "Energy per session: truth vs CDR")
 PLOTS: tuple[Plot, ...] = (PLOT_SESSIONS, PLOT_LATENCY, PLOT_ENERGY)
+# Everything write_report writes: a run clears these before it starts, so none can go stale.
+REPORT_FILES: tuple[str, ...] = (REPORT_FILE, *(plot.file for plot in PLOTS))
 
 
 def write_report(run_dir: Path, *, max_session_rows: int = MAX_SESSION_ROWS) -> Path:

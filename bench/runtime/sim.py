@@ -17,9 +17,11 @@ from urllib.parse import urlsplit
 import simpy
 
 from bench.runtime.allocation import RETRY_EVERY, ConnectorAllocator, retries_for
+from bench.runtime.faults import SimRuntimeError, describe_fault
 from bench.scenario import LinkSpec
 from bench.trace import WireTrace
 from bench.world import World, horizon
+from emsp.timeutil import format_utc
 from emsp.wire import HttpResponse, OutboundRequest
 from simulators.cpo.mock_cpo import MockCpoOutput
 from simulators.ocppj import subprotocol
@@ -74,6 +76,8 @@ class SimRuntime:
         self._from_emsp = {cid: Link(self.env, cpo_specs[cid].ocpi_link, self._rng) for cid in world.cpos}
         self._hosts = {urlsplit(url).netloc: cid for cid, url in world.cpo_base_urls.items()}
         self._wakeup_at: dict[str, int] = {}
+        # Drivers who took a bay at a station that has not booted yet: they plug in once it has.
+        self._awaiting_boot: dict[str, list[Callable[[], None]]] = {}
 
     # ------------------------------------------------------------------ time
     def now(self) -> datetime:
@@ -98,7 +102,11 @@ class SimRuntime:
         self._cpo_emit(cpo.cpo_id, cpo.on_station_frame(station_id, frame, self.now()))
 
     def _at_station(self, station_id: str, frame: str) -> None:
-        self._station_send(station_id, self.world.stations[station_id].on_frame(frame, self.now()))
+        station = self.world.stations[station_id]
+        self._station_send(station_id, station.on_frame(frame, self.now()))
+        if station.booted and station_id in self._awaiting_boot:
+            for plug in self._awaiting_boot.pop(station_id):
+                plug()
 
     def _schedule_wakeup(self, station_id: str) -> None:
         deadline = self.world.stations[station_id].next_wakeup()
@@ -172,6 +180,26 @@ class SimRuntime:
             else:
                 self._unserved += 1
             return
+        station_id = key[0]
+        if self.world.stations[station_id].booted:
+            self._plug_in(index, key)
+            return
+        # As in life, a driver at a charger that is still starting up waits for it, up to their patience.
+        waiting = partial(self._plug_in, index, key)
+        self._awaiting_boot.setdefault(station_id, []).append(waiting)
+
+        def give_up(_event: simpy.Event) -> None:
+            queue = self._awaiting_boot.get(station_id, [])
+            if waiting in queue:
+                queue.remove(waiting)
+                self._allocator.release(key)
+                self._unserved += 1
+
+        patience = timedelta(minutes=self.world.scenario.demand.patience_minutes)
+        self.env.timeout(self._at_ms(self.now() + patience) - int(self.env.now)).callbacks.append(give_up)
+
+    def _plug_in(self, index: int, key: tuple[str, int]) -> None:
+        arrival = self.world.arrivals[index]
         station_id, connector = key
         ev = EvProfile(power_kw=arrival.ev_power_kw, energy_kwh=arrival.energy_kwh)
         station = self.world.stations[station_id]
@@ -210,7 +238,10 @@ class SimRuntime:
         until = self._at_ms(horizon(world))
         if self._progress is not None:
             self.env.process(self._ticker(until))
-        self.env.run(until=until)
+        try:
+            self.env.run(until=until)
+        except Exception as exc:  # a simulated party (or the bench's wiring) raised: the run cannot go on
+            raise SimRuntimeError(f"at {format_utc(self.now())}: {describe_fault(exc)}") from exc
         if self._progress is not None:
             self._progress(1.0)
         return SimResult(
