@@ -89,9 +89,7 @@ class EmspCore:
         self.settings = settings
         self.db = Database(settings.database_url)
         self.credentials_cache = CredentialsCache(self.db.session_factory)
-        self.tokens = token_service.TokenAuthority(
-            self.db.session_factory, self.db.counters, f"{settings.country_code}{settings.party_id}"
-        )
+        self.tokens = token_service.TokenAuthority(self.db, f"{settings.country_code}{settings.party_id}")
         self.metrics = EmspMetrics()
         self.log = make_logger(emsp=f"{settings.country_code}*{settings.party_id}")
         self.pricer: Pricer = pricer if pricer is not None else TariffEnginePricer()
@@ -154,6 +152,10 @@ class EmspCore:
         )
         with self.db.unit() as db:
             token_service.upsert_token(db, spec, now)
+
+    def commit_deferred(self) -> None:
+        """Write what handlers deferred (authorization records under group commit, emsp.core_thread)."""
+        self.tokens.flush_records()
 
     def publish(self, event: Event) -> None:
         """Put a canonical event on the bus and drain (adapters and tests use this)."""
@@ -218,6 +220,7 @@ class EmspCore:
             return [] if row is None else list(loads(row.endpoints_json))
 
     def records(self) -> EmspRecords:
+        self.commit_deferred()
         with self.db.unit() as db:
             sessions = db.scalars(select(SessionRow).order_by(SessionRow.pk)).all()
             cdrs = db.scalars(select(CdrRow).order_by(CdrRow.pk)).all()

@@ -15,10 +15,10 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, event, insert, select
-from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from emsp.model import NOT_ENOUGH_INFORMATION, UNKNOWN_TOKEN, AllowedType, AuthorizationRecord
-from emsp.storage.db import Counters
+from emsp.storage.db import Database
 from emsp.storage.queries import find_token
 from emsp.storage.tables import AuthorizationRow, TokenRow
 from emsp.timeutil import format_utc
@@ -172,10 +172,16 @@ class TokenAuthority:
 
     MAX_CACHED = 200_000  # tokens kept in memory; beyond it the index starts over (a miss is one SELECT)
 
-    def __init__(self, factory: sessionmaker[Session], counters: Counters, reference_prefix: str) -> None:
+    def __init__(self, database: Database, reference_prefix: str) -> None:
         self._index: dict[tuple[str, str], TokenState] = {}
-        self._counters = counters
+        self._database = database
+        self._counters = database.counters
         self._prefix = reference_prefix
+        # Group commit (set by a runtime that calls `flush_records` before it sends the answers of a
+        # batch, see emsp.core_thread): records wait in memory instead of one INSERT per request.
+        self.defer_records = False
+        self._pending: list[dict[str, Any]] = []
+        factory = database.session_factory
         event.listen(factory, "after_flush", self._after_flush)
         event.listen(factory, "after_commit", self._after_end)
         event.listen(factory, "after_rollback", self._after_end)
@@ -199,6 +205,18 @@ class TokenAuthority:
     def invalidate(self) -> None:
         self._index.clear()
 
+    def flush_records(self) -> None:
+        """Write the deferred records in one transaction (one multi-row INSERT).
+
+        Called before any answer they back is sent. On failure they are dropped, not retried:
+        the caller fails those answers too, so no record exists of an answer never given.
+        """
+        if not self._pending:
+            return
+        rows, self._pending = self._pending, []
+        with self._database.engine.begin() as connection:
+            connection.execute(_record, rows)
+
     def authorize(
         self,
         db: Session,
@@ -211,9 +229,11 @@ class TokenAuthority:
     ) -> Decision:
         """Decide and record the answer in `db`'s transaction (committed before the answer is sent).
 
-        Durability: the record and the answer commit together, so no answer is ever sent whose
-        record a crash of the eMSP process could lose (SQLite WAL and PostgreSQL both keep a
-        committed transaction across a process kill). The reference comes from an in-memory block
+        Durability: the record commits in the request's transaction, or, with `defer_records`, in
+        the batch's transaction that the runtime commits before it sends any answer of the batch
+        (group commit); either way no answer is ever sent whose record a crash of the eMSP process
+        could lose (SQLite WAL and PostgreSQL both keep a committed transaction across a process
+        kill). The reference comes from an in-memory block
         of the `authorization_reference` counter whose high-water mark is committed before any
         value of the block is handed out: after a restart, references continue above it, never
         reused (a crashed process only leaves a gap).
@@ -233,7 +253,10 @@ class TokenAuthority:
             "location_id": location_id,
             "at": now,
         }
-        db.connection().execute(_record, values)
+        if self.defer_records:
+            self._pending.append(values)
+        else:
+            db.connection().execute(_record, values)
         return Decision(
             AuthorizationRecord(partner, uid, token_type, result, reference, location_id, now), token
         )

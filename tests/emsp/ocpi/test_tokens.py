@@ -184,3 +184,20 @@ def test_statements_per_authorization_are_pinned(core: EmspCore, cpo: Client) ->
         _authorize(cpo, "RFID1", {"location_id": "LOC1"})
     _authorize(cpo, "RFID0")
     assert statements == [["INSERT", "INTO", "authorizations"]] * 6
+
+
+def test_group_commit_writes_a_batch_of_records_in_one_statement(core: EmspCore, cpo: Client) -> None:
+    from sqlalchemy import event
+
+    for i in range(3):
+        core.issue_token(f"RFID{i}", contract_id=f"C{i}", now=T0)
+        _authorize(cpo, f"RFID{i}")  # cached; written at once (no deferral yet)
+    core.tokens.defer_records = True
+    statements: list[str] = []
+    event.listen(core.db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    refs = [_authorize(cpo, f"RFID{i % 3}")[1]["data"]["authorization_reference"] for i in range(6)]
+    assert statements == []  # answered from memory, records waiting for the batch's commit
+    core.commit_deferred()
+    assert len(statements) == 1 and statements[0].startswith("INSERT INTO authorizations")
+    stored = [r.authorization_reference for r in core.records().authorizations]
+    assert stored[3:] == refs and len(set(stored)) == 9
