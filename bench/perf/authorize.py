@@ -88,7 +88,10 @@ def _emsp_app(database_url: str, port: int, tokens: int, log_path: Path, inline:
     configure_run_logging(log_path)
     base = f"http://127.0.0.1:{port}/ocpi"
     core = EmspCore(EmspSettings(base_url=base, database_url=database_url))
-    core.register_partner(PARTNER, TOKEN_A)
+    try:
+        core.register_partner(PARTNER, TOKEN_A, parties=[("DE", "CPA", "CPO")])
+    except TypeError:  # an eMSP from before operator-configured parties (a "before" measurement)
+        core.register_partner(PARTNER, TOKEN_A)
     credentials = {
         "token": "perf-token-b",
         "url": "http://127.0.0.1:9/ocpi/versions",  # never fetched here: nobody sends the core's calls
