@@ -1,7 +1,15 @@
-"""Thin FastAPI app for the `live` runtime: Starlette request -> HttpRequest -> handler -> response.
+"""Thin FastAPI app for the `live` runtime: ASGI request -> HttpRequest -> handler -> response.
 
 `handler_app` serves any sans-IO OCPI party (the eMSP, or a simulated CPO); `create_app` adds the
-eMSP's /metrics. No logic lives here.
+eMSP's /metrics. No logic lives here beyond what HTTP itself needs:
+
+- the handler is a plain ASGI app mounted last, so every path and every method (HEAD, OPTIONS, any
+  verb) that no other route takes reaches it and is answered with the OCPI envelope, never the
+  framework's `{"detail": ...}` 404/405;
+- the body is read as a stream and refused with HTTP 413 (envelope) once it passes the limit, so a
+  huge upload is never held in memory; a body that is not UTF-8 is HTTP 400 (it cannot be JSON);
+- with a core thread, the handler's database work runs off the loop; without, inline (a simulated
+  CPO whose state the live runtime also changes from the loop).
 """
 
 from __future__ import annotations
@@ -9,13 +17,100 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
+from starlette.types import Receive, Scope, Send
 
 from emsp.core import EmspCore
 from emsp.core_thread import CoreThread
+from emsp.ocpi.envelope import respond
 from emsp.wire import HttpRequest, HttpResponse
 
 Handler = Callable[[HttpRequest, datetime], HttpResponse]
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class OcpiAsgi:
+    """Every request as an `HttpRequest` to the sans-IO handler (on the core thread when given)."""
+
+    def __init__(
+        self,
+        handle: Handler,
+        clock: Callable[[], datetime],
+        max_body_bytes: int,
+        core_thread: CoreThread | None = None,
+    ) -> None:
+        self.handle = handle
+        self.clock = clock
+        self.max_body_bytes = max_body_bytes
+        self.core_thread = core_thread
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        try:
+            raw = await self._body(scope, receive)
+            body = raw.decode("utf-8") if raw else None
+        except _BodyTooLarge:
+            resp = self._error(413, f"request body larger than {self.max_body_bytes} bytes")
+            resp.headers["Connection"] = "close"  # the rest of the upload is not read
+        except UnicodeDecodeError:
+            resp = self._error(400, "request body is not valid JSON: not UTF-8")
+        else:
+            req = self._request(scope, body)
+            if self.core_thread is not None:
+                resp = await self.core_thread.call(self.handle, req, self.clock())
+            else:
+                resp = self.handle(req, self.clock())
+        await _send(send, resp, head=scope["method"] == "HEAD")
+
+    async def _body(self, scope: Scope, receive: Receive) -> bytes:
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_body_bytes:
+                raise _BodyTooLarge
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise _BodyTooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    def _request(self, scope: Scope, body: str | None) -> HttpRequest:
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        host = headers.get("host") or "localhost"
+        query = scope.get("query_string", b"").decode("latin-1")
+        path = scope.get("raw_path") or scope["path"].encode("utf-8")
+        url = f"{scope.get('scheme', 'http')}://{host}{path.decode('latin-1')}" + (
+            f"?{query}" if query else ""
+        )
+        return HttpRequest(scope["method"], url, headers, body)
+
+    def _error(self, http_status: int, message: str) -> HttpResponse:
+        return respond(http_status=http_status, status_code=2000 if http_status == 413 else 2001,
+                       message=message, now=self.clock())  # fmt: skip
+
+
+async def _send(send: Send, resp: HttpResponse, *, head: bool) -> None:
+    payload = (resp.body or "").encode("utf-8")
+    headers: list[tuple[bytes, bytes]] = [
+        (k.lower().encode("latin-1"), v.encode("latin-1"))
+        for k, v in resp.headers.items()
+        if k.lower() != "content-length"
+    ]
+    headers.append((b"content-length", str(len(payload)).encode()))
+    await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else payload})
 
 
 def handler_app(
@@ -25,20 +120,11 @@ def handler_app(
     title: str,
     app: FastAPI | None = None,
     core_thread: CoreThread | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> FastAPI:
     app = app or FastAPI(title=title, openapi_url=None, docs_url=None, redoc_url=None)
-
-    # async: the body is read on the loop; the sans-IO handler runs one request at a time (below).
-    @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-    async def ocpi(request: Request, path: str) -> Response:
-        raw = await request.body()
-        body = raw.decode("utf-8", errors="replace") if raw else None
-        req = HttpRequest(request.method, str(request.url), dict(request.headers.items()), body)
-        # With a core thread, database work runs off the loop; without, inline (a simulated CPO
-        # whose state the live runtime also changes from the loop).
-        resp = await core_thread.call(handle, req, clock()) if core_thread else handle(req, clock())
-        return Response(resp.body or b"", status_code=resp.status, headers=resp.headers)
-
+    # Mounted at "" after every other route: it takes whatever they do not (any path, any method).
+    app.mount("", OcpiAsgi(handle, clock, max_body_bytes, core_thread))
     return app
 
 
@@ -61,4 +147,7 @@ def create_app(
     def metrics() -> Response:
         return Response(core.metrics_text(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    return handler_app(core.handle, clock, title="emsp-bench eMSP", app=app, core_thread=core_thread)
+    return handler_app(
+        core.handle, clock, title="emsp-bench eMSP", app=app, core_thread=core_thread,
+        max_body_bytes=core.settings.max_body_bytes,
+    )  # fmt: skip

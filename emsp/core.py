@@ -52,6 +52,7 @@ class EmspSettings:
     )
     database_url: str = "sqlite://"  # in-memory by default; a file or postgresql URL works too
     page_limit: int = 100  # X-Limit of paginated GETs
+    max_body_bytes: int = 4 * 1024 * 1024  # larger request bodies are refused with HTTP 413
     max_pending_per_partner: int = 1000  # bus bound per partner queue
 
 

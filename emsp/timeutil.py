@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+
+_DATETIME = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})T(?P<time>\d{2}:\d{2}:\d{2})(?P<frac>\.\d{1,9})?(?P<zone>Z|[+-]\d{2}:\d{2})?",
+    re.IGNORECASE,
+)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)  # exclusive
 
 
 def parse_utc(text: str) -> datetime:
@@ -10,7 +18,10 @@ def parse_utc(text: str) -> datetime:
     value = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 with an offset: a bad value like any other
+        raise ValueError(f"{text!r} is out of range in UTC") from None
 
 
 def format_utc(moment: datetime) -> str:
@@ -21,3 +32,26 @@ def format_utc(moment: datetime) -> str:
     if moment.microsecond:
         return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_ocpi_datetime(text: str) -> datetime:
+    """An OCPI DateTime (types, DateTime) as aware UTC; ValueError naming what is wrong.
+
+    RFC 3339 `YYYY-MM-DDThh:mm:ss[.f][Z]`, no zone designator meaning UTC. A numeric offset is
+    tolerated and converted (the spec wants UTC, but refusing a correct instant helps no one).
+    Instants outside 1970..9998 are refused: no charging happened then, and they would overflow
+    later date arithmetic (offsets, local time zones, +/- days) into a server error.
+    """
+    match = _DATETIME.fullmatch(text)
+    if match is None:
+        raise ValueError("not an RFC 3339 DateTime (YYYY-MM-DDThh:mm:ss[.fff][Z])")
+    frac = (match["frac"] or "")[:7]  # datetime keeps microseconds: drop what it cannot hold
+    zone = match["zone"] or "Z"
+    iso = f"{match['date']}T{match['time']}{frac}{'+00:00' if zone.upper() == 'Z' else zone}"
+    try:
+        value = datetime.fromisoformat(iso).astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise ValueError("DateTime is not a valid date and time, or out of range") from None
+    if not EARLIEST <= value < LATEST:
+        raise ValueError("DateTime outside the years 1970..9998")
+    return value

@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session
 
 from emsp.bus import Bus, Event
 from emsp.observability import EmspMetrics
+from emsp.ocpi.body import parse_json
 from emsp.ocpi.credentials_cache import PartyScope
 from emsp.ocpi.errors import OcpiError, invalid
 from emsp.services.tokens import TokenAuthority
 from emsp.storage.tables import PartnerRow
-from emsp.wire import HttpRequest, OutboundRequest, loads
+from emsp.wire import HttpRequest, OutboundRequest
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -31,6 +32,8 @@ class Settings(Protocol):
     def base_url(self) -> str: ...
     @property
     def page_limit(self) -> int: ...
+    @property
+    def max_body_bytes(self) -> int: ...
 
 
 class Services(Protocol):
@@ -100,12 +103,7 @@ class Ctx:
 
     def json(self) -> Any:
         """The parsed body; invalid JSON is a transport error: HTTP 400 (status_codes)."""
-        if self.request.body is None or self.request.body.strip() == "":
-            raise OcpiError(2001, "request body missing", http_status=400)
-        try:
-            return loads(self.request.body)
-        except (ValueError, RecursionError):
-            raise OcpiError(2001, "request body is not valid JSON", http_status=400) from None
+        return parse_json(self.request.body)
 
     def json_object(self) -> dict[str, Any]:
         body = self.json()

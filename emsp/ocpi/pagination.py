@@ -10,7 +10,7 @@ from typing import Generic, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from emsp.ocpi.errors import invalid
-from emsp.timeutil import parse_utc
+from emsp.timeutil import parse_ocpi_datetime
 
 T = TypeVar("T")
 
@@ -43,7 +43,7 @@ def _date_param(query: dict[str, str], name: str) -> datetime | None:
     if not text:
         return None
     try:
-        return parse_utc(text)
+        return parse_ocpi_datetime(text)
     except ValueError:
         raise invalid(f"query parameter '{name}' must be a DateTime") from None
 

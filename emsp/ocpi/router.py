@@ -1,14 +1,19 @@
 """From an `HttpRequest` to an `HttpResponse`: routing, authentication, envelope, ids, metrics.
 
 Never raises: OCPI errors become their envelope, anything unexpected becomes a logged 3000.
+Before anything is routed: a body above `max_body_bytes` is HTTP 413; path segments that are not
+printable (a `%00`, a control character) name no resource (404); request ids that could not be
+echoed safely in a header are replaced by our own. Modules see the request under the configured
+public base URL, so every URL they build (pagination links) is the public one, whatever the Host.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from sqlalchemy.orm import Session
 
@@ -24,6 +29,9 @@ from emsp.timeutil import format_utc
 from emsp.wire import HttpRequest, HttpResponse
 
 ROUTING_HEADERS = ("country-code", "party-id")
+# Every id in a 2.2.1 receiver URL is a CiString(36) (token uids included), CDR ids CiString(39).
+_MAX_SEGMENT = {"cdrs": 39}
+_HEADER_VALUE = re.compile(r"[\x21-\x7e][\x20-\x7e]{0,254}")  # printable ASCII, safe to echo
 
 
 class RouterHost(Services, Protocol):
@@ -39,6 +47,7 @@ class RouterHost(Services, Protocol):
 class _Route:
     module: str  # "versions", "details", or an OCPI module id; "unknown" when nothing matched
     segments: list[str]
+    reason: str = "unknown endpoint"
 
 
 def _route(base_path: str, path: str) -> _Route:
@@ -48,6 +57,8 @@ def _route(base_path: str, path: str) -> _Route:
     rest = (
         [unquote(s) for s in path[len(base) :].strip("/").split("/")] if path[len(base) :].strip("/") else []
     )
+    if any(not segment.isprintable() for segment in rest):
+        return _Route("unknown", [])
     if rest == ["versions"]:
         return _Route("versions", [])
     if rest == [VERSION]:
@@ -56,6 +67,9 @@ def _route(base_path: str, path: str) -> _Route:
         segs = rest[2:]
         if segs and segs[-1] == "":
             segs = segs[:-1]  # tolerate a trailing slash
+        if any(len(s) > _MAX_SEGMENT.get(rest[1], 36) for s in segs):
+            limit = _MAX_SEGMENT.get(rest[1], 36)  # no object of this module can have that id
+            return _Route("unknown", [], f"unknown resource: ids in {rest[1]} URLs are CiString({limit})")
         return _Route(rest[1], segs)
     return _Route("unknown", [])
 
@@ -71,19 +85,42 @@ def _authenticate(host: RouterHost, db: Session, request: HttpRequest) -> tuple[
     return found
 
 
+def _echo(value: str | None) -> str | None:
+    return value if value is not None and _HEADER_VALUE.fullmatch(value) else None
+
+
+def _public(base_url: str, request: HttpRequest) -> HttpRequest:
+    """The request as addressed under our public base URL (the Host header is the client's say)."""
+    base, url = urlsplit(base_url), urlsplit(request.url)
+    public = urlunsplit((base.scheme, base.netloc, url.path, url.query, ""))  # path: routed under base
+    return HttpRequest(request.method, public, request.headers, request.body)
+
+
+def _too_large(body: str | None, limit: int) -> bool:
+    if body is None or len(body) * 4 <= limit:  # a character is at most 4 bytes of UTF-8
+        return False
+    return len(body) > limit or len(body.encode("utf-8", "surrogatepass")) > limit
+
+
 def handle_request(host: RouterHost, request: HttpRequest, now: datetime) -> HttpResponse:
     route = _route(urlsplit(host.settings.base_url).path, request.path)
+    if route.module != "unknown":
+        request = _public(host.settings.base_url, request)
     # One session for the whole request: authentication + module, then the bus drain's units.
     with host.db.scope():
         return _handle(host, request, now, route)
 
 
 def _handle(host: RouterHost, request: HttpRequest, now: datetime, route: _Route) -> HttpResponse:
-    request_id = request.header("X-Request-ID") or f"emsp-req-{host.db.counters.next('request_id')}"
-    correlation_id = request.header("X-Correlation-ID") or request_id
+    request_id = _echo(request.header("X-Request-ID")) or f"emsp-req-{host.db.counters.next('request_id')}"
+    correlation_id = _echo(request.header("X-Correlation-ID")) or request_id
     log = host.log.bind(request_id=request_id, correlation_id=correlation_id, module=route.module)
     who = _Who()
     try:
+        limit = host.settings.max_body_bytes
+        if _too_large(request.body, limit):
+            # transport_and_format: errors on the HTTP layer use HTTP status codes, with the envelope.
+            raise OcpiError(2000, f"request body larger than {limit} bytes", http_status=413)
         result = _dispatch(host, request, now, route, log, who)
     except OcpiError as err:
         result = OcpiResult(MISSING, err.status_code, err.message, err.http_status, err.headers)
@@ -120,7 +157,7 @@ def _dispatch(
     host: RouterHost, request: HttpRequest, now: datetime, route: _Route, log: Any, who: _Who
 ) -> OcpiResult:
     if route.module == "unknown":
-        raise not_found("unknown endpoint", status_code=2000)
+        raise not_found(route.reason, status_code=2000)
     refused: OcpiError | None = None
     with host.db.unit() as db:
         partner_id, kind, parties = _authenticate(host, db, request)
@@ -156,7 +193,7 @@ def _routing_headers(host: RouterHost, request: HttpRequest) -> dict[str, str]:
     s = host.settings
     headers = {"OCPI-from-country-code": s.country_code, "OCPI-from-party-id": s.party_id}
     for part in ROUTING_HEADERS:
-        value = request.header(f"OCPI-from-{part}")
+        value = _echo(request.header(f"OCPI-from-{part}"))
         if value:
             headers[f"OCPI-to-{part}"] = value
     return headers

@@ -34,7 +34,7 @@ def handle(ctx: Ctx) -> OcpiResult:
         return _post(ctx)
     if method != "GET":
         raise method_not_allowed(f"{method} not supported on a CDR (CDRs cannot be changed)", ["GET"])
-    party, (cdr_id,) = party_and_ids(ctx, 1, 1)
+    party, (cdr_id,) = party_and_ids(ctx, 1, 1, id_length=39)
     row = find(ctx, party, cdr_id)
     if row is None or row.partner != ctx.partner_id:
         raise not_found("unknown CDR")

@@ -9,16 +9,27 @@ from emsp.ocpi.context import Ctx
 from emsp.ocpi.errors import invalid, not_found
 
 
-def party_and_ids(ctx: Ctx, min_ids: int, max_ids: int) -> tuple[PartyRef, list[str]]:
-    """{country_code}/{party_id}/{id}[/...]: party upper-cased (CiString is case-insensitive)."""
+def party_and_ids(ctx: Ctx, min_ids: int, max_ids: int, *, id_length: int = 36) -> tuple[PartyRef, list[str]]:
+    """{country_code}/{party_id}/{id}[/...]: party upper-cased (CiString is case-insensitive).
+
+    Ids are CiString(36) (CiString(39) for CDRs): an id that is not one names no object that can
+    exist, so it is a 404 on every method and every database alike (before any lookup or write).
+    """
     segs = ctx.segments
     if not 2 + min_ids <= len(segs) <= 2 + max_ids or any(s == "" for s in segs):
         raise not_found("unknown resource", status_code=2000)
     cc, pid = segs[0], segs[1]
-    if len(cc) != 2 or len(pid) != 3:
+    if len(cc) != 2 or len(pid) != 3 or not (_ascii(cc) and _ascii(pid)):
         raise invalid("country_code must have 2 and party_id 3 characters")
+    for object_id in segs[2:]:
+        if len(object_id) > id_length or not _ascii(object_id):
+            raise not_found(f"invalid id in the URL: ids are CiString({id_length}), printable ASCII")
     ctx.require_owner(cc, pid)
     return PartyRef(cc.upper(), pid.upper()), segs[2:]
+
+
+def _ascii(text: str) -> bool:
+    return text.isascii() and text.isprintable()
 
 
 def check_owner(body: dict[str, Any], party: PartyRef, id_field: str | None, object_id: str | None) -> None:

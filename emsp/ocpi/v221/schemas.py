@@ -2,44 +2,72 @@
 
 Only what this slice relies on is required (as the spec marks it required); every other field is
 allowed and kept in the raw JSON. Types are checked JSON-strictly: a number given as a string, or a
-DateTime that is not a string, is a 2001 rather than being coerced.
+DateTime that is not a string, is a 2001 rather than being coerced. Every field the eMSP stores in a
+column, and the common optional fields of each object, carry the spec's type and length
+(`emsp.ocpi.v221.types`); the enums the eMSP reads are closed (a status it cannot know is refused).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
-from emsp.timeutil import parse_utc
+from emsp.ocpi.v221.types import (
+    CiString2,
+    CiString3,
+    CiString36,
+    CiString39,
+    CiString48,
+    Currency,
+    DateTime,
+    Int,
+    Number,
+    String2,
+    String3,
+    String4,
+    String10,
+    String11,
+    String16,
+    String20,
+    String45,
+    String255,
+    String512,
+    Url,
+)
 
-
-def _number(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        raise ValueError("must be a JSON number")
-    return Decimal(value)
-
-
-def _datetime(value: Any) -> datetime:
-    if not isinstance(value, str):
-        raise ValueError("must be a DateTime string")
-    try:
-        return parse_utc(value)
-    except ValueError:
-        raise ValueError("not a valid RFC 3339 DateTime") from None
-
-
-Number = Annotated[Decimal, BeforeValidator(_number)]
-DateTime = Annotated[datetime, BeforeValidator(_datetime)]
-CiString = Annotated[StrictStr, Field(min_length=1)]
-CountryCode = Annotated[StrictStr, Field(min_length=2, max_length=2)]
-PartyId = Annotated[StrictStr, Field(min_length=3, max_length=3)]
+CiString = CiString36
+CountryCode = CiString2
+PartyId = CiString3
+TokenType = Literal["AD_HOC_USER", "APP_USER", "OTHER", "RFID"]
+AuthMethod = Literal["AUTH_REQUEST", "COMMAND", "WHITELIST"]
+SessionStatus = Literal["ACTIVE", "COMPLETED", "INVALID", "PENDING", "RESERVATION"]
+EvseStatus = Literal[
+    "AVAILABLE",
+    "BLOCKED",
+    "CHARGING",
+    "INOPERATIVE",
+    "OUTOFORDER",
+    "PLANNED",
+    "REMOVED",
+    "RESERVED",
+    "UNKNOWN",
+]
+TariffDimension = Literal["ENERGY", "FLAT", "PARKING_TIME", "TIME"]
 
 
 class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
+
+
+class DisplayText(_Open):
+    language: String2
+    text: String512
+
+
+class GeoLocation(_Open):
+    latitude: String10
+    longitude: String11
 
 
 class Price(_Open):
@@ -66,13 +94,25 @@ class Credentials(_Open):
 
 class Connector(_Open):
     id: CiString
+    standard: StrictStr | None = None  # an enum in the spec; the eMSP only stores it
+    format: StrictStr | None = None
+    power_type: StrictStr | None = None
+    max_voltage: Int | None = None
+    max_amperage: Int | None = None
+    max_electric_power: Int | None = None
     tariff_ids: list[CiString] | None = None
+    terms_and_conditions: Url | None = None
     last_updated: DateTime
 
 
 class Evse(_Open):
     uid: CiString
-    status: StrictStr
+    evse_id: CiString48 | None = None
+    status: EvseStatus
+    floor_level: String4 | None = None
+    coordinates: GeoLocation | None = None
+    physical_reference: String16 | None = None
+    directions: list[DisplayText] | None = None
     connectors: Annotated[list[Connector], Field(min_length=1)]
     last_updated: DateTime
 
@@ -81,15 +121,25 @@ class Location(_Open):
     country_code: CountryCode
     party_id: PartyId
     id: CiString
-    time_zone: Annotated[StrictStr, Field(min_length=1)]
+    publish: StrictBool | None = None
+    name: String255 | None = None
+    address: String45 | None = None
+    city: String45 | None = None
+    postal_code: String10 | None = None
+    state: String20 | None = None
+    country: String3 | None = None
+    coordinates: GeoLocation | None = None
+    directions: list[DisplayText] | None = None
+    time_zone: Annotated[String255, Field(min_length=1)]
     evses: list[Evse] | None = None
     last_updated: DateTime
 
 
 class PriceComponent(_Open):
-    type: StrictStr
+    type: TariffDimension
     price: Number
-    step_size: int
+    vat: Number | None = None
+    step_size: Int
 
 
 class TariffElement(_Open):
@@ -100,8 +150,15 @@ class Tariff(_Open):
     country_code: CountryCode
     party_id: PartyId
     id: CiString
-    currency: Annotated[StrictStr, Field(min_length=3, max_length=3)]
+    currency: Currency
+    type: StrictStr | None = None
+    tariff_alt_text: list[DisplayText] | None = None
+    tariff_alt_url: Url | None = None
+    min_price: Price | None = None
+    max_price: Price | None = None
     elements: Annotated[list[TariffElement], Field(min_length=1)]
+    start_date_time: DateTime | None = None
+    end_date_time: DateTime | None = None
     last_updated: DateTime
 
 
@@ -110,13 +167,18 @@ class CdrToken(_Open):
     country_code: CountryCode
     party_id: PartyId
     uid: CiString
-    type: StrictStr
+    type: TokenType
     contract_id: CiString
+
+
+class CdrDimension(_Open):
+    type: StrictStr
+    volume: Number
 
 
 class ChargingPeriod(_Open):
     start_date_time: DateTime
-    dimensions: Annotated[list[dict[str, Any]], Field(min_length=1)]
+    dimensions: Annotated[list[CdrDimension], Field(min_length=1)]
     tariff_id: CiString | None = None
 
 
@@ -128,43 +190,62 @@ class Session(_Open):
     end_date_time: DateTime | None = None
     kwh: Number
     cdr_token: CdrToken
-    auth_method: StrictStr
+    auth_method: AuthMethod
     authorization_reference: CiString | None = None
     location_id: CiString
     evse_uid: CiString
     connector_id: CiString
-    currency: StrictStr
+    meter_id: String255 | None = None
+    currency: Currency
     charging_periods: list[ChargingPeriod] | None = None
     total_cost: Price | None = None
-    status: StrictStr
+    status: SessionStatus
     last_updated: DateTime
 
 
 class CdrLocation(_Open):
     id: CiString
+    name: String255 | None = None
+    address: String45 | None = None
+    city: String45 | None = None
+    postal_code: String10 | None = None
+    state: String20 | None = None
+    country: String3 | None = None
+    coordinates: GeoLocation | None = None
     evse_uid: CiString
+    evse_id: CiString48 | None = None
     connector_id: CiString
 
 
 class Cdr(_Open):
     country_code: CountryCode
     party_id: PartyId
-    id: CiString
+    id: CiString39
     start_date_time: DateTime
     end_date_time: DateTime
     session_id: CiString | None = None
     cdr_token: CdrToken
-    auth_method: StrictStr
+    auth_method: AuthMethod
     authorization_reference: CiString | None = None
     cdr_location: CdrLocation
-    currency: Annotated[StrictStr, Field(min_length=3, max_length=3)]
+    meter_id: String255 | None = None
+    currency: Currency
     tariffs: list[dict[str, Any]] | None = None
     charging_periods: Annotated[list[ChargingPeriod], Field(min_length=1)]
     total_cost: Price
+    total_fixed_cost: Price | None = None
     total_energy: Number
+    total_energy_cost: Price | None = None
     total_time: Number
+    total_time_cost: Price | None = None
+    total_parking_time: Number | None = None
+    total_parking_cost: Price | None = None
+    total_reservation_cost: Price | None = None
+    remark: String255 | None = None
+    invoice_reference_id: CiString39 | None = None
     credit: StrictBool | None = None
-    credit_reference_id: CiString | None = None
+    credit_reference_id: CiString39 | None = None
+    home_charging_compensation: StrictBool | None = None
     last_updated: DateTime
 
 

@@ -1,0 +1,114 @@
+"""The OCPI 2.2.1 primitive types (types.asciidoc) as pydantic annotations, checked before storage.
+
+- CiString(n): printable ASCII only, at most n characters (ids are also non-empty).
+- string(n): printable UTF-8, at most n characters. "Non-printable" is read as control characters
+  (tabs, CR, LF, NUL...), line/paragraph separators and lone surrogates (which no UTF-8 can carry):
+  letters, marks and symbols of every script stay allowed.
+- DateTime: see `emsp.timeutil.parse_ocpi_datetime`.
+- number: a finite JSON number with a bounded size (Decimal arithmetic stays exact and cheap).
+
+Lengths are checked on every field the eMSP stores in a column, on every database alike: a value
+that SQLite would take and PostgreSQL would refuse must never reach either.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, StrictStr
+
+from emsp.timeutil import parse_ocpi_datetime
+
+_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
+_BAD_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
+MAX_INTEGER_DIGITS = 15  # 10^15 kWh or EUR: beyond anything one charging session can be
+MAX_FRACTION_DIGITS = 12
+
+
+def bad_character(text: str) -> str | None:
+    """The first character OCPI's string type does not allow, as a description, else None."""
+    for char in text:
+        if unicodedata.category(char) in _BAD_CATEGORIES:
+            return f"non-printable character U+{ord(char):04X}"
+    return None
+
+
+def _ci(value: str) -> str:
+    if not _PRINTABLE_ASCII.fullmatch(value):
+        raise ValueError("CiString allows printable ASCII only")
+    return value
+
+
+def _string(value: str) -> str:
+    problem = bad_character(value)
+    if problem is not None:
+        raise ValueError(f"string has a {problem}")
+    return value
+
+
+def _datetime(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError("must be a DateTime string")
+    return parse_ocpi_datetime(value)
+
+
+def check_number(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise ValueError("must be a finite number")
+    _sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    integer_digits = len(digits) + exponent
+    if integer_digits > MAX_INTEGER_DIGITS or -exponent > MAX_FRACTION_DIGITS:
+        raise ValueError(
+            f"number too large or too precise (at most {MAX_INTEGER_DIGITS} digits"
+            f" before and {MAX_FRACTION_DIGITS} after the decimal point)"
+        )
+    return value
+
+
+def _number(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise ValueError("must be a JSON number")
+    return check_number(Decimal(value))
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be a JSON integer")
+    if not -(2**31) <= value < 2**31:
+        raise ValueError("integer out of range")
+    return value
+
+
+Number = Annotated[Decimal, BeforeValidator(_number)]
+Int = Annotated[int, BeforeValidator(_int)]
+DateTime = Annotated[datetime, BeforeValidator(_datetime)]
+
+# CiString(n): the ids of OCPI objects (non-empty, case-insensitive, printable ASCII).
+CiString2 = Annotated[StrictStr, Field(min_length=2, max_length=2), AfterValidator(_ci)]
+CiString3 = Annotated[StrictStr, Field(min_length=3, max_length=3), AfterValidator(_ci)]
+CiString36 = Annotated[StrictStr, Field(min_length=1, max_length=36), AfterValidator(_ci)]
+CiString39 = Annotated[StrictStr, Field(min_length=1, max_length=39), AfterValidator(_ci)]
+CiString48 = Annotated[StrictStr, Field(min_length=1, max_length=48), AfterValidator(_ci)]
+
+# string(n): case-sensitive printable UTF-8.
+String2 = Annotated[StrictStr, Field(max_length=2), AfterValidator(_string)]
+String3 = Annotated[StrictStr, Field(max_length=3), AfterValidator(_string)]
+String4 = Annotated[StrictStr, Field(max_length=4), AfterValidator(_string)]
+String5 = Annotated[StrictStr, Field(max_length=5), AfterValidator(_string)]
+String10 = Annotated[StrictStr, Field(max_length=10), AfterValidator(_string)]
+String11 = Annotated[StrictStr, Field(max_length=11), AfterValidator(_string)]
+String16 = Annotated[StrictStr, Field(max_length=16), AfterValidator(_string)]
+String20 = Annotated[StrictStr, Field(max_length=20), AfterValidator(_string)]
+String45 = Annotated[StrictStr, Field(max_length=45), AfterValidator(_string)]
+String64 = Annotated[StrictStr, Field(max_length=64), AfterValidator(_string)]
+String100 = Annotated[StrictStr, Field(max_length=100), AfterValidator(_string)]
+String255 = Annotated[StrictStr, Field(max_length=255), AfterValidator(_string)]
+String512 = Annotated[StrictStr, Field(max_length=512), AfterValidator(_string)]
+Url = String255  # types, URL: a string(255)
+Currency = Annotated[StrictStr, Field(min_length=3, max_length=3), AfterValidator(_ci)]  # ISO 4217
