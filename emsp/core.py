@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from emsp.bus import Bus, CdrReceived, Event, SessionUpserted
-from emsp.model import DuplicateCdrRecord, EmspRecords, PartyRef
+from emsp.model import DuplicateCdrRecord, EmspRecords, FindingRecord, PartyRef
 from emsp.observability import EmspMetrics, make_logger
 from emsp.ocpi.credentials_cache import CredentialsCache
 from emsp.ocpi.errors import OcpiError
@@ -34,6 +34,7 @@ from emsp.storage.db import Database, next_value
 from emsp.storage.tables import (
     CdrRow,
     DuplicateCdrRow,
+    FindingRow,
     InvoiceLineRow,
     PartnerRow,
     ProcessedEventRow,
@@ -227,6 +228,7 @@ class EmspCore:
             cdrs = db.scalars(select(CdrRow).order_by(CdrRow.pk)).all()
             dups = db.scalars(select(DuplicateCdrRow).order_by(DuplicateCdrRow.pk)).all()
             lines = db.scalars(select(InvoiceLineRow).order_by(InvoiceLineRow.line_no)).all()
+            findings = db.scalars(select(FindingRow).order_by(FindingRow.pk)).all()
             return EmspRecords(
                 authorizations=tuple(token_service.records(db)),
                 sessions=tuple(session_service.row_to_info(r) for r in sessions),
@@ -238,6 +240,18 @@ class EmspCore:
                     for d in dups
                 ),
                 invoice_lines=tuple(to_record(r) for r in lines),
+                findings=tuple(
+                    FindingRecord(
+                        f.partner,
+                        PartyRef(f.country_code, f.party_id),
+                        f.kind,
+                        f.module,
+                        f.object_id,
+                        f.detail,
+                        f.at,
+                    )
+                    for f in findings
+                ),  # fmt: skip
             )
 
     def metrics_text(self) -> str:

@@ -124,6 +124,22 @@ class DuplicateCdrRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class FindingRecord:
+    """Something a partner did that the spec does not want, kept without failing the request.
+
+    kind: `stale_update` (an object older, by last_updated, than the one stored: not applied).
+    """
+
+    partner: str
+    party: PartyRef
+    kind: str
+    module: str  # the OCPI module of the object: locations, tariffs, sessions, ...
+    object_id: str  # the object's id; EVSE/connector pushes as LOC/EVSE[/CONNECTOR]
+    detail: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class InvoiceLine:
     line_no: int
     partner: str
@@ -151,3 +167,4 @@ class EmspRecords:
     cdrs: tuple[CdrInfo, ...]
     duplicate_cdrs: tuple[DuplicateCdrRecord, ...]
     invoice_lines: tuple[InvoiceLine, ...]
+    findings: tuple[FindingRecord, ...] = ()

@@ -32,6 +32,10 @@ class EmspMetrics:
             "emsp_cdr_settlement_lag_seconds", "CDR received time minus session end",
             buckets=_LAG_BUCKETS, registry=self.registry,
         )  # fmt: skip
+        self.findings = Counter(
+            "emsp_partner_findings", "Partner behaviour the spec does not want, accepted and recorded",
+            ["partner", "kind"], registry=self.registry,
+        )  # fmt: skip
         self.ocpi_requests = Counter(
             "emsp_ocpi_requests", "OCPI requests served, by module and OCPI status code",
             ["partner", "module", "status_code"], registry=self.registry,

@@ -111,6 +111,17 @@ class DuplicateCdrRow(PartyObject, Base):
     identical: Mapped[bool] = mapped_column(Boolean)
 
 
+class FindingRow(PartyObject, Base):
+    """What a partner did that the spec does not want, recorded while the request was accepted."""
+
+    __tablename__ = "findings"
+    kind: Mapped[str] = mapped_column(String(32))
+    module: Mapped[str] = mapped_column(String(16))
+    object_id: Mapped[str] = mapped_column(String(128))  # up to LOC/EVSE/CONNECTOR (3 x CiString(36))
+    detail: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class TokenRow(Base):
     """Our own tokens (the eMSP is the data owner)."""
 

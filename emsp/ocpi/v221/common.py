@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from emsp.model import PartyRef
 from emsp.ocpi.context import Ctx
+from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, not_found
+from emsp.storage.tables import FindingRow
+from emsp.timeutil import format_utc, parse_ocpi_datetime
 
 
 def party_and_ids(ctx: Ctx, min_ids: int, max_ids: int, *, id_length: int = 36) -> tuple[PartyRef, list[str]]:
@@ -42,3 +46,50 @@ def check_owner(body: dict[str, Any], party: PartyRef, id_field: str | None, obj
         value = body.get(id_field)
         if value is not None and value != object_id:
             raise invalid(f"'{id_field}' in body ({value}) differs from the URL ({object_id})")
+
+
+def stored_last_updated(obj: dict[str, Any] | None) -> datetime | None:
+    """last_updated of a stored object (validated when it was stored); None when absent."""
+    value = None if obj is None else obj.get("last_updated")
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_ocpi_datetime(value)
+    except ValueError:
+        return None
+
+
+def stale_update(
+    ctx: Ctx,
+    party: PartyRef,
+    module: str,
+    object_id: str,
+    incoming: datetime,
+    stored: datetime | None,
+) -> OcpiResult | None:
+    """The answer to a push older than what is stored, which is then not applied; None: apply it.
+
+    Pushes can overtake each other (retries, parallel connections, a hub), and last_updated is the
+    only order OCPI gives (transport_and_format: the Hub SHALL NOT change it), so an older object
+    must never replace a newer one. Equal times are a replay and apply again (idempotent). The push
+    itself is a valid object, so it is answered as accepted (status_codes: HTTP 200 + 1000; an
+    error would only make the CPO resend it) and kept as a finding on the partner.
+    """
+    if stored is None or incoming >= stored:
+        return None
+    detail = f"last_updated {format_utc(incoming)} is older than the stored {format_utc(stored)}: not applied"
+    ctx.db.add(
+        FindingRow(
+            partner=ctx.partner_id,
+            country_code=party.country_code,
+            party_id=party.party_id,
+            kind="stale_update",
+            module=module,
+            object_id=object_id,
+            detail=detail,
+            at=ctx.now,
+        )
+    )
+    ctx.services.metrics.findings.labels(partner=ctx.partner_id, kind="stale_update").inc()
+    ctx.log.warning("stale_update", module=module, object_id=object_id, detail=detail)
+    return OcpiResult(message=f"accepted, not applied: {detail}")

@@ -2,10 +2,12 @@
 
 PATCH merges the top-level fields of the addressed object (transport_and_format, PATCH) and SHALL
 carry last_updated; a PUT/PATCH on an EVSE or Connector also moves the parents' last_updated.
+A push older (last_updated) than the stored object it addresses is accepted but not applied.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from emsp.bus import LocationUpserted
@@ -14,7 +16,7 @@ from emsp.ocpi.context import Ctx, validate
 from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, method_not_allowed, not_found
 from emsp.ocpi.v221 import schemas
-from emsp.ocpi.v221.common import check_owner, party_and_ids
+from emsp.ocpi.v221.common import check_owner, party_and_ids, stale_update, stored_last_updated
 from emsp.storage.queries import find_location
 from emsp.storage.tables import LocationRow
 from emsp.wire import dumps, loads
@@ -64,13 +66,16 @@ def handle(ctx: Ctx) -> OcpiResult:
     ctx.busy_check()
     body = ctx.json_object()
     if method == "PATCH":
-        validate(schemas.PatchBody, body)
+        patch = validate(schemas.PatchBody, body)
         if current is None:
             raise not_found("unknown location; PUT it first", status_code=2003)
         target = _target(current, ids)
         _check_ids(body, ids)
         if len(ids) == 1:
             check_owner(body, party, None, None)
+        kept = _stale(ctx, party, ids, patch.last_updated, target)
+        if kept is not None:
+            return kept
         target.update(body)
         _touch_parents(current, ids, body["last_updated"])
         _save(ctx, party, location_id, current, row)
@@ -79,22 +84,45 @@ def handle(ctx: Ctx) -> OcpiResult:
     # PUT
     if len(ids) == 1:
         check_owner(body, party, "id", location_id)
+        model = validate(schemas.Location, body)
+        kept = _stale(ctx, party, ids, model.last_updated, current)
+        if kept is not None:
+            return kept
         created = _save(ctx, party, location_id, body, row)
         return OcpiResult(http_status=201 if created else 200)
     if current is None:
         raise not_found("unknown location; PUT the location first", status_code=2003)
     _check_ids(body, ids)
     if len(ids) == 2:
-        validate(schemas.Evse, body)
+        evse_model = validate(schemas.Evse, body)
         evses = current.setdefault("evses", [])
+        kept = _stale(ctx, party, ids, evse_model.last_updated, _pick(_list(evses), "uid", ids[1]))
+        if kept is not None:
+            return kept
         _replace(evses, "uid", ids[1], body)
     else:
-        validate(schemas.Connector, body)
+        connector_model = validate(schemas.Connector, body)
         evse = _target(current, ids[:2])
-        _replace(evse.setdefault("connectors", []), "id", ids[2], body)
+        connectors = evse.setdefault("connectors", [])
+        stored = _pick(_list(connectors), "id", ids[2])
+        kept = _stale(ctx, party, ids, connector_model.last_updated, stored)
+        if kept is not None:
+            return kept
+        _replace(connectors, "id", ids[2], body)
     _touch_parents(current, ids, body["last_updated"])
     _save(ctx, party, location_id, current, row)
     return OcpiResult()
+
+
+def _list(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _stale(
+    ctx: Ctx, party: PartyRef, ids: list[str], incoming: datetime, stored: dict[str, Any] | None
+) -> OcpiResult | None:
+    """An older Location, EVSE or Connector than the one stored is not applied (a finding)."""
+    return stale_update(ctx, party, "locations", "/".join(ids), incoming, stored_last_updated(stored))
 
 
 def _target(location: dict[str, Any], ids: list[str]) -> dict[str, Any]:

@@ -2,12 +2,14 @@
 
 PUT replaces the whole Session including charging_periods (absent/empty list removes them).
 PATCH replaces the fields it carries, except charging_periods, which are *added* to the existing
-list; an absent or empty list changes nothing (sessions, PATCH method). A PATCH of a session we do
+list; an absent or empty list changes nothing (sessions, PATCH method). A PUT or PATCH whose
+last_updated is older than the stored session's is accepted but not applied (a finding). A PATCH of a session we do
 not know answers HTTP 404 so the CPO does a GET/PUT (transport_and_format, PATCH).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from emsp.bus import SessionUpserted
@@ -16,7 +18,7 @@ from emsp.ocpi.context import Ctx, validate
 from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, method_not_allowed, not_found
 from emsp.ocpi.v221 import schemas
-from emsp.ocpi.v221.common import check_owner, party_and_ids
+from emsp.ocpi.v221.common import check_owner, party_and_ids, stale_update
 from emsp.services.sessions import row_values, session_info
 from emsp.storage.queries import insert_session, session_raw, update_session
 from emsp.wire import dumps, loads
@@ -24,8 +26,8 @@ from emsp.wire import dumps, loads
 ALLOWED = ["GET", "PUT", "PATCH"]
 
 
-def find(ctx: Ctx, party: PartyRef, session_id: str) -> tuple[int, str] | None:
-    """(row key, raw JSON) of the stored session, or None."""
+def find(ctx: Ctx, party: PartyRef, session_id: str) -> tuple[int, str, datetime] | None:
+    """(row key, raw JSON, last_updated) of the stored session, or None."""
     return session_raw(ctx.db, party.country_code, party.party_id, session_id)
 
 
@@ -59,11 +61,18 @@ def handle(ctx: Ctx) -> OcpiResult:
     body = ctx.json_object()
     check_owner(body, party, "id", session_id)
     if method == "PATCH":
-        validate(schemas.PatchBody, body)
+        patch = validate(schemas.PatchBody, body)
         if row is None:
             raise not_found("unknown session; PUT the full Session first")
+        kept = stale_update(ctx, party, "sessions", session_id, patch.last_updated, row[2])
+        if kept is not None:
+            return kept
         body = merge_patch(loads(row[1]), body)
     model = validate(schemas.Session, body)
+    if method == "PUT" and row is not None:
+        kept = stale_update(ctx, party, "sessions", session_id, model.last_updated, row[2])
+        if kept is not None:
+            return kept
     info = session_info(ctx.partner_id, model)
     values = {**row_values(info), "raw": dumps(body)}
     created = row is None

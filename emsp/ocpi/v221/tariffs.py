@@ -2,6 +2,7 @@
 
 Validation here is the minimal shape; when the tariff engine is importable its `parse_tariff`
 also runs so a tariff we could never price is refused (2001) at the door, not at settlement.
+A PUT older (last_updated) than the stored tariff is accepted but not applied (a finding).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from emsp.ocpi.context import Ctx, validate
 from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, method_not_allowed, not_found
 from emsp.ocpi.v221 import schemas
-from emsp.ocpi.v221.common import check_owner, party_and_ids
+from emsp.ocpi.v221.common import check_owner, party_and_ids, stale_update
 from emsp.storage.queries import find_tariff
 from emsp.storage.tables import TariffRow
 from emsp.wire import dumps, loads
@@ -47,6 +48,10 @@ def handle(ctx: Ctx) -> OcpiResult:
     problem = ctx.services.check_tariff(body)
     if problem is not None:
         raise invalid(f"tariff rejected: {problem}")
+    if row is not None:
+        kept = stale_update(ctx, party, "tariffs", tariff_id, model.last_updated, row.last_updated)
+        if kept is not None:
+            return kept
     created = row is None
     if row is None:
         row = TariffRow(country_code=party.country_code, party_id=party.party_id, tariff_id=tariff_id)
