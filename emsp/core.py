@@ -240,18 +240,7 @@ class EmspCore:
                     for d in dups
                 ),
                 invoice_lines=tuple(to_record(r) for r in lines),
-                findings=tuple(
-                    FindingRecord(
-                        f.partner,
-                        PartyRef(f.country_code, f.party_id),
-                        f.kind,
-                        f.module,
-                        f.object_id,
-                        f.detail,
-                        f.at,
-                    )
-                    for f in findings
-                ),  # fmt: skip
+                findings=tuple(_finding(f) for f in findings),
             )
 
     def metrics_text(self) -> str:
@@ -262,3 +251,8 @@ def _duplicate(row: DuplicateCdrRow) -> DuplicateCdrRecord:
     return DuplicateCdrRecord(
         row.partner, PartyRef(row.country_code, row.party_id), row.cdr_id, row.at, row.identical
     )
+
+
+def _finding(row: FindingRow) -> FindingRecord:
+    party = PartyRef(row.country_code, row.party_id)
+    return FindingRecord(row.partner, party, row.kind, row.module, row.object_id, row.detail, row.at)

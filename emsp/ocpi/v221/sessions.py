@@ -2,9 +2,9 @@
 
 PUT replaces the whole Session including charging_periods (absent/empty list removes them).
 PATCH replaces the fields it carries, except charging_periods, which are *added* to the existing
-list; an absent or empty list changes nothing (sessions, PATCH method). A PUT or PATCH whose
-last_updated is older than the stored session's is accepted but not applied (a finding). A PATCH of a session we do
-not know answers HTTP 404 so the CPO does a GET/PUT (transport_and_format, PATCH).
+list; an absent or empty list changes nothing (sessions, PATCH method). A PATCH of a session we do
+not know answers HTTP 404 so the CPO does a GET/PUT (transport_and_format, PATCH). A PUT or PATCH
+whose last_updated is older than the stored session's is accepted but not applied (a finding).
 """
 
 from __future__ import annotations
