@@ -29,8 +29,6 @@ from emsp.timeutil import format_utc
 from emsp.wire import HttpRequest, HttpResponse
 
 ROUTING_HEADERS = ("country-code", "party-id")
-# Every id in a 2.2.1 receiver URL is a CiString(36) (token uids included), CDR ids CiString(39).
-_MAX_SEGMENT = {"cdrs": 39}
 _HEADER_VALUE = re.compile(r"[\x21-\x7e][\x20-\x7e]{0,254}")  # printable ASCII, safe to echo
 
 
@@ -47,7 +45,6 @@ class RouterHost(Services, Protocol):
 class _Route:
     module: str  # "versions", "details", or an OCPI module id; "unknown" when nothing matched
     segments: list[str]
-    reason: str = "unknown endpoint"
 
 
 def _route(base_path: str, path: str) -> _Route:
@@ -67,9 +64,6 @@ def _route(base_path: str, path: str) -> _Route:
         segs = rest[2:]
         if segs and segs[-1] == "":
             segs = segs[:-1]  # tolerate a trailing slash
-        if any(len(s) > _MAX_SEGMENT.get(rest[1], 36) for s in segs):
-            limit = _MAX_SEGMENT.get(rest[1], 36)  # no object of this module can have that id
-            return _Route("unknown", [], f"unknown resource: ids in {rest[1]} URLs are CiString({limit})")
         return _Route(rest[1], segs)
     return _Route("unknown", [])
 
@@ -157,7 +151,7 @@ def _dispatch(
     host: RouterHost, request: HttpRequest, now: datetime, route: _Route, log: Any, who: _Who
 ) -> OcpiResult:
     if route.module == "unknown":
-        raise not_found(route.reason, status_code=2000)
+        raise not_found("unknown endpoint", status_code=2000)
     refused: OcpiError | None = None
     with host.db.unit() as db:
         partner_id, kind, parties = _authenticate(host, db, request)
