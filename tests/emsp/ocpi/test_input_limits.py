@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from databases import BACKENDS, database_url
-from emsp_helpers import T0, V, Client, FakePricer, auth, cdr, location, register, session, tariff
+from emsp_helpers import T0, Client, FakePricer, V, auth, cdr, location, register, session, tariff
 
 from emsp.core import EmspCore, EmspSettings
 from emsp.wire import HttpRequest, dumps
@@ -35,25 +35,31 @@ CASES: list[tuple[str, str, str, Any, int, int]] = [
     ("37-char session id GET", "GET", f"/sessions/DE/CPA/{X37}", None, 404, 2001),
     ("40-char CDR id", "POST", "/cdrs", cdr("C" * 40), 200, 2001),
     ("37-char location_id in a session", "PUT", "/sessions/DE/CPA/S1", session(location_id=X37), 200, 2001),
-    ("37-char token uid in a CDR", "POST", "/cdrs", cdr(cdr_token={**cdr()["cdr_token"], "uid": X37}), 200, 2001),
+    ("37-char token uid in a CDR", "POST", "/cdrs",
+     cdr(cdr_token={**cdr()["cdr_token"], "uid": X37}), 200, 2001),
     ("unknown session status", "PUT", "/sessions/DE/CPA/S1", session(status="X" * 20), 200, 2001),
     ("year 9999 with an offset", "PUT", "/sessions/DE/CPA/S1",
      session(start_date_time="9999-12-31T23:59:59-01:00"), 200, 2001),
     ("year 1 with an offset", "PUT", "/sessions/DE/CPA/S1",
      session(last_updated="0001-01-01T00:00:00+01:00"), 200, 2001),
-    ("no seconds", "PUT", "/tariffs/DE/CPA/TAR1", {**tariff(), "last_updated": "2025-03-01T08:00Z"}, 200, 2001),
-    ("space for T", "PUT", "/tariffs/DE/CPA/TAR1", {**tariff(), "last_updated": "2025-03-01 08:00:00"}, 200, 2001),
-    ("February 30", "PUT", "/locations/DE/CPA/LOC1", {**location(), "last_updated": "2025-02-30T08:00:00Z"}, 200, 2001),
+    ("no seconds", "PUT", "/tariffs/DE/CPA/TAR1", {**tariff(), "last_updated": "2025-03-01T08:00Z"},
+     200, 2001),
+    ("space for T", "PUT", "/tariffs/DE/CPA/TAR1", {**tariff(), "last_updated": "2025-03-01 08:00:00"},
+     200, 2001),
+    ("February 30", "PUT", "/locations/DE/CPA/LOC1",
+     {**location(), "last_updated": "2025-02-30T08:00:00Z"}, 200, 2001),
     ("NUL in an id", "PUT", "/sessions/DE/CPA/S1", session(authorization_reference="a\x00b"), 200, 2001),
     ("NUL in an unknown field", "PUT", "/locations/DE/CPA/LOC1", {**location(), "note": "a\x00"}, 200, 2001),
     ("lone surrogate", "PUT", "/locations/DE/CPA/LOC1", '{"id": "LOC1", "name": "\\ud800"}', 400, 2001),
     ("lone surrogate in a key", "PUT", "/tariffs/DE/CPA/TAR1", '{"\\udfff": 1}', 400, 2001),
-    ("NaN is not JSON", "PUT", "/sessions/DE/CPA/S1", dumps(session()).replace('"kwh":0', '"kwh":NaN'), 400, 2001),
+    ("NaN is not JSON", "PUT", "/sessions/DE/CPA/S1",
+     dumps(session()).replace('"kwh":0', '"kwh":NaN'), 400, 2001),
     ("deep nesting", "PUT", "/locations/DE/CPA/LOC1", {**location(), "deep": _deep(40)}, 400, 2001),
     ("very deep nesting", "PUT", "/locations/DE/CPA/LOC1", "[" * 100_000 + "]" * 100_000, 413, 2000),
     ("body over the limit", "PUT", "/locations/DE/CPA/LOC1", {**location(), "pad": "x" * 70_000}, 413, 2000),
     ("huge number", "PUT", "/sessions/DE/CPA/S1", session(kwh=10**40), 200, 2001),
-    ("control character in a string", "PUT", "/locations/DE/CPA/LOC1", {**location(), "city": "Ber\nlin"}, 200, 2001),
+    ("control character in a string", "PUT", "/locations/DE/CPA/LOC1",
+     {**location(), "city": "Ber\nlin"}, 200, 2001),
     ("46-char address", "PUT", "/locations/DE/CPA/LOC1", {**location(), "address": "a" * 46}, 200, 2001),
     ("non-ASCII id", "PUT", "/sessions/DE/CPA/S%C3%A9", session("S\u00e9"), 404, 2001),
     ("NUL in the path", "GET", "/sessions/DE/CPA/S%00", None, 404, 2000),
