@@ -21,7 +21,7 @@ from emsp.observability import EmspMetrics, make_logger
 from emsp.ocpi.credentials_cache import CredentialsCache
 from emsp.ocpi.errors import OcpiError
 from emsp.ocpi.router import handle_request
-from emsp.ocpi.v221 import credentials
+from emsp.ocpi.v221 import credentials, token_push
 from emsp.services import cdrs as cdr_service
 from emsp.services import sessions as session_service
 from emsp.services import tokens as token_service
@@ -171,7 +171,9 @@ class EmspCore:
     ) -> OutboundRequest:
         request_id = f"emsp-out-{next_value(db, 'outbound')}"
         headers = {**request.headers, "X-Request-ID": request_id, "X-Correlation-ID": request_id}
-        outbound = OutboundRequest(request_id, partner, HttpRequest(request.method, request.url, headers))
+        outbound = OutboundRequest(
+            request_id, partner, HttpRequest(request.method, request.url, headers, request.body)
+        )
         self._outbox.append(outbound)
         self._in_flight[request_id] = (partner, purpose)
         return outbound
@@ -196,6 +198,13 @@ class EmspCore:
             return
         partner_id, purpose = flight
         log = self.log.bind(partner=partner_id, request_id=request_id, purpose=purpose)
+        if purpose == token_push.PURPOSE:
+            # The CPO can always re-read our tokens (Sender GET); a refused push is only logged.
+            if 200 <= response.status < 300:
+                log.info("token_pushed", http_status=response.status)
+            else:
+                log.warning("token_push_failed", http_status=response.status)
+            return
         with self.db.unit() as db:
             partner = db.get(PartnerRow, partner_id)
             if partner is None:

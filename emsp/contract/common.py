@@ -1,0 +1,112 @@
+"""What every contract router shares: a database unit, pagination, party keys and errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+from fastapi import HTTPException, Query
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from emsp.contract.models import Page, utc_in_range
+from emsp.storage.db import Database
+
+T = TypeVar("T")
+
+MAX_LIMIT = 1000
+Clock = Callable[[], datetime]
+
+
+@contextmanager
+def unit(db: Database) -> Iterator[Session]:
+    """A transaction of its own session: never the shared session of an OCPI request's `scope()`."""
+    with db.session_factory() as session, session.begin():
+        yield session
+
+
+def not_found(what: str) -> HTTPException:
+    return HTTPException(status_code=404, detail=f"{what} not found")
+
+
+def invalid(message: str) -> HTTPException:
+    return HTTPException(status_code=422, detail=message)
+
+
+@dataclass(frozen=True)
+class PageParams:
+    limit: int
+    offset: int
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = 100,
+    offset: Annotated[int, Query(ge=0, le=2**31, description="Items to skip.")] = 0,
+) -> PageParams:
+    return PageParams(limit, offset)
+
+
+@dataclass(frozen=True)
+class DateRange:
+    date_from: datetime | None
+    date_to: datetime | None
+
+
+def date_range(
+    date_from: Annotated[datetime | None, Query(description="Inclusive, RFC 3339.")] = None,
+    date_to: Annotated[datetime | None, Query(description="Exclusive, RFC 3339.")] = None,
+) -> DateRange:
+    try:
+        start = utc_in_range(_aware(date_from, "date_from"))
+        end = utc_in_range(_aware(date_to, "date_to"))
+    except ValueError as exc:
+        raise invalid(str(exc)) from None
+    if start is not None and end is not None and end < start:
+        raise invalid("date_to must not be before date_from")
+    return DateRange(start, end)
+
+
+def _aware(value: datetime | None, name: str) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise invalid(f"{name} must carry a time zone offset (e.g. Z)")
+    return value
+
+
+def upper(value: str | None) -> str | None:
+    """Parties are stored upper-case (CiString: compared case-insensitively)."""
+    return None if value is None else value.upper()
+
+
+def paginate(
+    db: Session, stmt: Select[Any], order: Any, page: PageParams, convert: Callable[[Any], T]
+) -> Page[T]:
+    """Count every match, then fetch one page in a stable order (the primary key)."""
+    total = db.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    rows = db.scalars(stmt.order_by(order).limit(page.limit).offset(page.offset)).all()
+    following = page.offset + len(rows)
+    return Page[T](
+        items=[convert(r) for r in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+        next_offset=following if following < total else None,
+    )
+
+
+def filter_eq(stmt: Select[Any], pairs: list[tuple[Any, Any]]) -> Select[Any]:
+    """Add `column == value` for each pair whose value was given (None: no filter)."""
+    for column, value in pairs:
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return stmt
+
+
+def filter_range(stmt: Select[Any], column: Any, span: DateRange) -> Select[Any]:
+    if span.date_from is not None:
+        stmt = stmt.where(column >= span.date_from)
+    if span.date_to is not None:
+        stmt = stmt.where(column < span.date_to)
+    return stmt

@@ -1,0 +1,98 @@
+"""`/api/v1/sessions`: charging sessions as the CPOs reported them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy import select
+
+from emsp.contract.common import (
+    DateRange,
+    PageParams,
+    date_range,
+    filter_eq,
+    filter_range,
+    not_found,
+    page_params,
+    paginate,
+    unit,
+    upper,
+)
+from emsp.contract.models import Money, Page, SessionOut, money, text
+from emsp.core import EmspCore
+from emsp.storage.queries import find_session
+from emsp.storage.tables import SessionRow
+from emsp.wire import loads
+
+
+def session_out(row: SessionRow) -> SessionOut:
+    return SessionOut(
+        partner=row.partner,
+        country_code=row.country_code,
+        party_id=row.party_id,
+        id=row.session_id,
+        status=row.status,
+        token_uid=row.token_uid,
+        contract_id=row.contract_id,
+        authorization_reference=row.authorization_reference,
+        location_id=row.location_id,
+        kwh=text(row.kwh),
+        start=row.start,
+        end=row.end,
+        total_cost=_stated_cost(row.raw),
+        last_updated=row.last_updated,
+    )
+
+
+def _stated_cost(raw: str) -> Money | None:
+    """The Session's optional total_cost (mod_sessions: may be sent while charging)."""
+    body: Any = loads(raw)
+    cost = body.get("total_cost") if isinstance(body, dict) else None
+    if not isinstance(cost, dict) or cost.get("excl_vat") is None:
+        return None
+    incl = cost.get("incl_vat")
+    return money(
+        Decimal(str(cost["excl_vat"])),
+        None if incl is None else Decimal(str(incl)),
+        str(body.get("currency")),
+    )
+
+
+def make_router(core: EmspCore) -> APIRouter:
+    router = APIRouter(tags=["sessions"])
+
+    @router.get("/sessions", response_model=Page[SessionOut])
+    async def list_sessions(
+        page: Annotated[PageParams, Depends(page_params)],
+        span: Annotated[DateRange, Depends(date_range)],
+        partner: str | None = None,
+        country_code: str | None = None,
+        party_id: str | None = None,
+        status: Annotated[str | None, Query(description="ACTIVE, COMPLETED, ...")] = None,
+        contract_id: str | None = None,
+    ) -> Page[SessionOut]:
+        """Sessions, oldest first; `date_from`/`date_to` filter on the session start."""
+        stmt = filter_eq(
+            select(SessionRow),
+            [
+                (SessionRow.partner, partner),
+                (SessionRow.country_code, upper(country_code)),
+                (SessionRow.party_id, upper(party_id)),
+                (SessionRow.status, upper(status)),
+                (SessionRow.contract_id, contract_id),
+            ],
+        )
+        with unit(core.db) as db:
+            return paginate(db, filter_range(stmt, SessionRow.start, span), SessionRow.pk, page, session_out)
+
+    @router.get("/sessions/{country_code}/{party_id}/{session_id}", response_model=SessionOut)
+    async def get_session(country_code: str, party_id: str, session_id: str) -> SessionOut:
+        with unit(core.db) as db:
+            row = find_session(db, country_code.upper(), party_id.upper(), session_id)
+            if row is None:
+                raise not_found(f"session {country_code}/{party_id}/{session_id}")
+            return session_out(row)
+
+    return router

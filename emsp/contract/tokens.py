@@ -1,0 +1,163 @@
+"""`/api/v1/tokens` and `/api/v1/drivers`: issue, read, list, block and unblock our Tokens.
+
+The eMSP owns its Tokens (mod_tokens): every change is pushed to the CPOs that offer a Tokens
+Receiver endpoint (see `emsp.ocpi.v221.token_push`) and is served by our Sender interface.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from emsp.contract.common import Clock, PageParams, filter_eq, invalid, not_found, page_params, paginate, unit
+from emsp.contract.models import DriverOut, Page, TokenIssue, TokenOut, TokenType, Whitelist
+from emsp.core import EmspCore
+from emsp.ocpi.v221.token_push import push_token
+from emsp.storage.queries import find_token
+from emsp.storage.tables import TokenRow
+from emsp.wire import loads
+
+TypeQuery = Annotated[TokenType, Query(description="Token type (default RFID, as in OCPI).")]
+
+
+def token_out(row: TokenRow, pushed_to: list[str] | None = None) -> TokenOut:
+    allowed = (
+        None if row.allowed_locations_json is None else [str(x) for x in loads(row.allowed_locations_json)]
+    )
+    return TokenOut(
+        uid=row.uid,
+        type=row.type,
+        contract_id=row.contract_id,
+        issuer=row.issuer,
+        whitelist=row.whitelist,
+        valid=row.valid,
+        has_credit=row.has_credit,
+        expires_at=row.expires_at,
+        allowed_location_ids=allowed,
+        last_updated=row.last_updated,
+        pushed_to=pushed_to or [],
+    )
+
+
+def _check_enforceable(spec: TokenIssue) -> None:
+    # Only real-time authorization can enforce a location restriction; with ALWAYS the CPO never
+    # asks (mod_tokens WhitelistType), so the restriction would silently not apply.
+    if spec.allowed_location_ids is not None and spec.whitelist == Whitelist.ALWAYS:
+        raise invalid(
+            "allowed_location_ids needs real-time authorization: whitelist ALWAYS lets the CPO accept "
+            "the token anywhere without asking (use NEVER to always be asked)"
+        )
+
+
+def make_router(core: EmspCore, clock: Clock) -> APIRouter:
+    router = APIRouter(tags=["tokens"])
+
+    def _load(db: Session, uid: str, token_type: TokenType) -> TokenRow:
+        row = find_token(db, uid, token_type.value)
+        if row is None:
+            raise not_found(f"token {uid} of type {token_type.value}")
+        return row
+
+    def _push(uid: str, token_type: str) -> list[str]:
+        # After the token's own commit, so a push is never queued for a change that rolled back.
+        with unit(core.db) as db:
+            row = find_token(db, uid, token_type)
+            assert row is not None
+            return push_token(core, db, row)
+
+    @router.post("/tokens", status_code=201, response_model=TokenOut)
+    async def issue_token(spec: TokenIssue) -> TokenOut:
+        """Issue a token for a driver's contract; 409 when (uid, type) is already issued."""
+        _check_enforceable(spec)
+        with unit(core.db) as db:
+            if find_token(db, spec.uid, spec.type.value) is not None:
+                raise HTTPException(409, f"token {spec.uid} of type {spec.type.value} already exists")
+        core.issue_token(  # the core's one write path for tokens (caches may hang off it)
+            spec.uid,
+            contract_id=spec.contract_id,
+            type=spec.type.value,
+            valid=spec.valid,
+            now=clock(),
+            whitelist=spec.whitelist.value,
+            issuer=spec.issuer,
+            has_credit=spec.has_credit,
+            expires_at=spec.expires_at,
+            allowed_location_ids=spec.allowed_location_ids,
+        )
+        pushed = _push(spec.uid, spec.type.value)
+        with unit(core.db) as db:
+            return token_out(_load(db, spec.uid, spec.type), pushed)
+
+    @router.get("/tokens", response_model=Page[TokenOut])
+    async def list_tokens(
+        page: Annotated[PageParams, Depends(page_params)],
+        contract_id: str | None = None,
+        type: TokenType | None = None,
+        valid: bool | None = None,
+        whitelist: Whitelist | None = None,
+    ) -> Page[TokenOut]:
+        """Tokens in the order they were issued."""
+        stmt = filter_eq(
+            select(TokenRow),
+            [
+                (TokenRow.contract_id, contract_id),
+                (TokenRow.type, None if type is None else type.value),
+                (TokenRow.valid, valid),
+                (TokenRow.whitelist, None if whitelist is None else whitelist.value),
+            ],
+        )
+        with unit(core.db) as db:
+            return paginate(db, stmt, TokenRow.pk, page, token_out)
+
+    @router.get("/tokens/{uid}", response_model=TokenOut)
+    async def get_token(uid: str, type: TypeQuery = TokenType.RFID) -> TokenOut:
+        with unit(core.db) as db:
+            return token_out(_load(db, uid, type))
+
+    async def _set_valid(uid: str, token_type: TokenType, valid: bool) -> TokenOut:
+        with unit(core.db) as db:
+            row = _load(db, uid, token_type)
+            if row.valid == valid:  # nothing changes: no new last_updated, nothing to push
+                return token_out(row)
+            current = token_out(row)
+        core.issue_token(
+            uid,
+            contract_id=current.contract_id,
+            type=current.type,
+            valid=valid,
+            now=clock(),
+            whitelist=current.whitelist,
+            issuer=current.issuer,
+            has_credit=current.has_credit,
+            expires_at=current.expires_at,
+            allowed_location_ids=current.allowed_location_ids,
+        )
+        pushed = _push(uid, token_type.value)
+        with unit(core.db) as db:
+            return token_out(_load(db, uid, token_type), pushed)
+
+    @router.post("/tokens/{uid}/block", response_model=TokenOut)
+    async def block_token(uid: str, type: TypeQuery = TokenType.RFID) -> TokenOut:
+        """valid=false: real-time authorization answers BLOCKED; the CPOs are told by a push."""
+        return await _set_valid(uid, type, False)
+
+    @router.post("/tokens/{uid}/unblock", response_model=TokenOut)
+    async def unblock_token(uid: str, type: TypeQuery = TokenType.RFID) -> TokenOut:
+        return await _set_valid(uid, type, True)
+
+    @router.get("/drivers/{contract_id}", response_model=DriverOut)
+    async def get_driver(contract_id: str) -> DriverOut:
+        """A driver's contract and every token issued for it."""
+        with unit(core.db) as db:
+            rows = db.scalars(
+                select(TokenRow).where(TokenRow.contract_id == contract_id).order_by(TokenRow.pk)
+            )
+            tokens = [token_out(r) for r in rows]
+        if not tokens:
+            raise not_found(f"driver with contract {contract_id}")
+        return DriverOut(contract_id=contract_id, tokens=tokens)
+
+    return router

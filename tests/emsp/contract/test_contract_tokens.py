@@ -1,0 +1,170 @@
+"""Drivers and tokens through `/api/v1`: issue, read, list, block/unblock, and the push to CPOs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from emsp_helpers import V, Client, auth
+from fastapi.testclient import TestClient
+
+from emsp.core import EmspCore
+from emsp.storage.tables import PartnerRow
+from emsp.wire import dumps, loads
+
+TOKEN = {"uid": "RFID-001", "contract_id": "NL-EMS-C00000001-X"}
+
+
+def issue(api: TestClient, **fields: Any) -> dict[str, Any]:
+    resp = api.post("/api/v1/tokens", json={**TOKEN, **fields})
+    assert resp.status_code == 201, resp.text
+    return dict(resp.json())
+
+
+def authorize(cpo: Client, uid: str, location_id: str | None = None) -> str:
+    body = None if location_id is None else {"location_id": location_id}
+    resp = cpo.call("POST", f"{V}/tokens/{uid}/authorize", body)
+    assert resp.status == 200, resp.body
+    return str(resp.json()["data"]["allowed"])
+
+
+def test_issue_then_get_returns_the_token_with_defaults(api: TestClient) -> None:
+    created = issue(api)
+    assert created["type"] == "RFID" and created["whitelist"] == "ALLOWED" and created["valid"] is True
+    assert created["issuer"] == "emsp-bench eMSP" and created["pushed_to"] == []
+    got = api.get("/api/v1/tokens/RFID-001").json()
+    assert {k: v for k, v in got.items() if k != "pushed_to"} == {
+        k: v for k, v in created.items() if k != "pushed_to"
+    }
+
+
+def test_issued_token_is_authorized_over_ocpi(api: TestClient, cpo: Client) -> None:
+    issue(api, allowed_location_ids=["LOC1"], whitelist="NEVER")
+    assert authorize(cpo, "RFID-001", "LOC1") == "ALLOWED"
+    assert authorize(cpo, "RFID-001", "LOC9") == "NOT_ALLOWED"
+
+
+def test_a_second_issue_of_the_same_uid_and_type_conflicts(api: TestClient) -> None:
+    issue(api)
+    resp = api.post("/api/v1/tokens", json=TOKEN)
+    assert resp.status_code == 409 and "already exists" in resp.json()["detail"]
+    assert issue(api, type="APP_USER")["type"] == "APP_USER"  # another type is another token
+
+
+@pytest.mark.parametrize(
+    ("fields", "where"),
+    [
+        ({"uid": ""}, "uid"),
+        ({"uid": "x" * 37}, "uid"),  # CiString(36)
+        ({"uid": "has space"}, "uid"),
+        ({"uid": "nul\u0000"}, "uid"),
+        ({"contract_id": None}, "contract_id"),
+        ({"type": "CARD"}, "type"),
+        ({"whitelist": "SOMETIMES"}, "whitelist"),
+        ({"valid": "maybe"}, "valid"),
+        ({"expires_at": "2030-01-01T00:00:00"}, "expires_at"),  # no offset
+        ({"expires_at": "0001-01-01T00:00:00+05:00"}, "expires_at"),  # overflows in UTC
+        ({"expires_at": "9999-12-31T23:59:59-05:00"}, "expires_at"),
+        ({"allowed_location_ids": ["L" * 37]}, "allowed_location_ids"),
+        ({"colour": "red"}, "colour"),  # unknown fields are refused, not ignored
+    ],
+)
+def test_invalid_token_fields_are_422_naming_the_field(
+    api: TestClient, fields: dict[str, Any], where: str
+) -> None:
+    resp = api.post("/api/v1/tokens", json={**TOKEN, **fields})
+    assert resp.status_code == 422, resp.text
+    assert where in dumps(resp.json()["detail"])
+
+
+def test_location_restriction_with_whitelist_always_is_refused(api: TestClient) -> None:
+    resp = api.post("/api/v1/tokens", json={**TOKEN, "whitelist": "ALWAYS", "allowed_location_ids": ["L1"]})
+    assert resp.status_code == 422 and "real-time authorization" in resp.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/tokens/NOPE", "/api/v1/tokens/RFID-001?type=APP_USER", "/api/v1/drivers/NL-EMS-NOBODY"],
+)
+def test_unknown_tokens_and_drivers_are_404(api: TestClient, path: str) -> None:
+    issue(api)
+    resp = api.get(path)
+    assert resp.status_code == 404 and "not found" in resp.json()["detail"]
+
+
+def test_block_and_unblock_reach_real_time_authorization(api: TestClient, cpo: Client) -> None:
+    issue(api)
+    blocked = api.post("/api/v1/tokens/RFID-001/block")
+    assert blocked.status_code == 200 and blocked.json()["valid"] is False
+    assert authorize(cpo, "RFID-001") == "BLOCKED"
+    unblocked = api.post("/api/v1/tokens/RFID-001/unblock").json()
+    assert unblocked["valid"] is True and unblocked["last_updated"] > blocked.json()["last_updated"]
+    assert authorize(cpo, "RFID-001") == "ALLOWED"
+    assert api.post("/api/v1/tokens/NOPE/block").status_code == 404
+    assert api.post("/api/v1/tokens/RFID-001/block?type=CARD").status_code == 422
+
+
+def test_list_filters_and_driver_view(api: TestClient) -> None:
+    issue(api, uid="A1", contract_id="C-1")
+    issue(api, uid="A2", contract_id="C-1", type="APP_USER", whitelist="NEVER")
+    issue(api, uid="B1", contract_id="C-2", valid=False)
+    cases = {
+        "": ["A1", "A2", "B1"],
+        "?contract_id=C-1": ["A1", "A2"],
+        "?type=APP_USER": ["A2"],
+        "?valid=false": ["B1"],
+        "?whitelist=NEVER": ["A2"],
+        "?contract_id=C-1&valid=false": [],
+    }
+    for query, uids in cases.items():
+        page = api.get(f"/api/v1/tokens{query}").json()
+        assert [t["uid"] for t in page["items"]] == uids, query
+        assert page["total"] == len(uids)
+    driver = api.get("/api/v1/drivers/C-1").json()
+    assert driver["contract_id"] == "C-1" and [t["uid"] for t in driver["tokens"]] == ["A1", "A2"]
+
+
+def _give_tokens_receiver(core: EmspCore, partner: str = "cpo1") -> None:
+    endpoints = [
+        {"identifier": "tokens", "role": "RECEIVER", "url": "http://cpo.test/ocpi/2.2.1/tokens/"},
+        {"identifier": "tokens", "role": "SENDER", "url": "http://cpo.test/ocpi/2.2.1/wrong"},
+    ]
+    with core.db.unit() as db:
+        row = db.get(PartnerRow, partner)
+        assert row is not None
+        row.endpoints_json = dumps(endpoints)
+
+
+def test_token_changes_are_put_to_the_cpo_tokens_receiver(
+    api: TestClient, api_core: EmspCore, cpo: Client
+) -> None:
+    _give_tokens_receiver(api_core)
+    assert issue(api, type="APP_USER")["pushed_to"] == ["cpo1"]
+    [put] = api_core.pending_requests()
+    req = put.request
+    assert req.method == "PUT" and put.partner == "cpo1"
+    assert req.url == "http://cpo.test/ocpi/2.2.1/tokens/NL/EMS/RFID-001?type=APP_USER"
+    assert req.header("Authorization") == auth("token-B-cpo1")["Authorization"]  # their token B
+    assert req.header("OCPI-to-party-id") == "CPA" and req.header("OCPI-from-party-id") == "EMS"
+    body = loads(req.body or "")
+    assert body["uid"] == "RFID-001" and body["valid"] is True and body["contract_id"] == TOKEN["contract_id"]
+    assert api.post("/api/v1/tokens/RFID-001/block?type=APP_USER").json()["pushed_to"] == ["cpo1"]
+    [block] = api_core.pending_requests()
+    assert loads(block.request.body or "")["valid"] is False
+    api.post("/api/v1/tokens/RFID-001/block?type=APP_USER")  # no change: nothing to tell
+    assert api_core.pending_requests() == []
+
+
+def test_push_answers_are_consumed_without_touching_the_partner_endpoints(
+    api: TestClient, api_core: EmspCore, cpo: Client
+) -> None:
+    from emsp.wire import HttpResponse
+
+    _give_tokens_receiver(api_core)
+    issue(api)
+    for out in api_core.pending_requests():
+        api_core.on_response(out.request_id, HttpResponse(500, {}, "oops"), cpo.now)
+    assert api_core.partner_endpoints("cpo1")[0]["identifier"] == "tokens"
+    with api_core.db.unit() as db:
+        row = db.get(PartnerRow, "cpo1")
+        assert row is not None and row.endpoints_status != "failed"
