@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from emsp_helpers import V, Client, auth
+from emsp_helpers import Client, V, auth
 from fastapi.testclient import TestClient
 
 from emsp.core import EmspCore
