@@ -14,14 +14,21 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from emsp.contract import health
+from emsp.contract import cdrs, health, invoices, quotes, sessions, tokens
 from emsp.contract.auth import bearer_auth
 from emsp.core import EmspCore
 
 RouterFactory = Callable[[EmspCore], APIRouter]
 
 API_VERSION = "1"
-ROUTERS: tuple[RouterFactory, ...] = (health.make_router,)
+ROUTERS: tuple[RouterFactory, ...] = (
+    health.make_router,
+    tokens.make_router,
+    sessions.make_router,
+    cdrs.make_router,
+    invoices.make_router,
+    quotes.make_router,
+)
 
 
 def create_contract_app(

@@ -18,7 +18,6 @@ from emsp.storage.db import Database
 T = TypeVar("T")
 
 MAX_LIMIT = 1000
-Clock = Callable[[], datetime]
 
 
 @contextmanager

@@ -12,13 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from emsp.contract.common import Clock, invalid, not_found, unit
+from emsp.contract.common import invalid, not_found, unit
+from emsp.contract.deps import now
 from emsp.contract.models import (
     ConnectorRef,
     DisplayText,
@@ -131,15 +132,15 @@ def _tariff_quote(stored: _Stored, where: list[ConnectorRef], result: PriceResul
     )
 
 
-def make_router(core: EmspCore, clock: Clock) -> APIRouter:
+def make_router(core: EmspCore) -> APIRouter:
     router = APIRouter(tags=["quotes"])
 
     @router.post("/quotes", response_model=QuoteOut)
-    async def make_quote(req: QuoteRequest) -> QuoteOut:
+    async def make_quote(req: QuoteRequest, at: Annotated[datetime, Depends(now)]) -> QuoteOut:
         """Price `energy_kwh` over `duration_minutes` at a location (or one EVSE / connector)."""
         if req.connector_id is not None and req.evse_uid is None:
             raise invalid("connector_id needs evse_uid (connector ids are unique per EVSE only)")
-        start = req.start or clock()
+        start = req.start or at
         cc, pid = req.country_code.upper(), req.party_id.upper()
         with unit(core.db) as db:
             row = find_location(db, cc, pid, req.location_id)

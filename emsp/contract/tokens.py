@@ -6,13 +6,15 @@ Receiver endpoint (see `emsp.ocpi.v221.token_push`) and is served by our Sender 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from emsp.contract.common import Clock, PageParams, filter_eq, invalid, not_found, page_params, paginate, unit
+from emsp.contract.common import PageParams, filter_eq, invalid, not_found, page_params, paginate, unit
+from emsp.contract.deps import now
 from emsp.contract.models import DriverOut, Page, TokenIssue, TokenOut, TokenType, Whitelist
 from emsp.core import EmspCore
 from emsp.ocpi.v221.token_push import push_token
@@ -20,6 +22,7 @@ from emsp.storage.queries import find_token
 from emsp.storage.tables import TokenRow
 from emsp.wire import loads
 
+Now = Annotated[datetime, Depends(now)]
 TypeQuery = Annotated[TokenType, Query(description="Token type (default RFID, as in OCPI).")]
 
 
@@ -52,7 +55,7 @@ def _check_enforceable(spec: TokenIssue) -> None:
         )
 
 
-def make_router(core: EmspCore, clock: Clock) -> APIRouter:
+def make_router(core: EmspCore) -> APIRouter:
     router = APIRouter(tags=["tokens"])
 
     def _load(db: Session, uid: str, token_type: TokenType) -> TokenRow:
@@ -69,7 +72,7 @@ def make_router(core: EmspCore, clock: Clock) -> APIRouter:
             return push_token(core, db, row)
 
     @router.post("/tokens", status_code=201, response_model=TokenOut)
-    async def issue_token(spec: TokenIssue) -> TokenOut:
+    async def issue_token(spec: TokenIssue, at: Now) -> TokenOut:
         """Issue a token for a driver's contract; 409 when (uid, type) is already issued."""
         _check_enforceable(spec)
         with unit(core.db) as db:
@@ -80,7 +83,7 @@ def make_router(core: EmspCore, clock: Clock) -> APIRouter:
             contract_id=spec.contract_id,
             type=spec.type.value,
             valid=spec.valid,
-            now=clock(),
+            now=at,
             whitelist=spec.whitelist.value,
             issuer=spec.issuer,
             has_credit=spec.has_credit,
@@ -117,7 +120,7 @@ def make_router(core: EmspCore, clock: Clock) -> APIRouter:
         with unit(core.db) as db:
             return token_out(_load(db, uid, type))
 
-    async def _set_valid(uid: str, token_type: TokenType, valid: bool) -> TokenOut:
+    async def _set_valid(uid: str, token_type: TokenType, valid: bool, at: datetime) -> TokenOut:
         with unit(core.db) as db:
             row = _load(db, uid, token_type)
             if row.valid == valid:  # nothing changes: no new last_updated, nothing to push
@@ -128,7 +131,7 @@ def make_router(core: EmspCore, clock: Clock) -> APIRouter:
             contract_id=current.contract_id,
             type=current.type,
             valid=valid,
-            now=clock(),
+            now=at,
             whitelist=current.whitelist,
             issuer=current.issuer,
             has_credit=current.has_credit,
@@ -140,13 +143,13 @@ def make_router(core: EmspCore, clock: Clock) -> APIRouter:
             return token_out(_load(db, uid, token_type), pushed)
 
     @router.post("/tokens/{uid}/block", response_model=TokenOut)
-    async def block_token(uid: str, type: TypeQuery = TokenType.RFID) -> TokenOut:
+    async def block_token(uid: str, at: Now, type: TypeQuery = TokenType.RFID) -> TokenOut:
         """valid=false: real-time authorization answers BLOCKED; the CPOs are told by a push."""
-        return await _set_valid(uid, type, False)
+        return await _set_valid(uid, type, False, at)
 
     @router.post("/tokens/{uid}/unblock", response_model=TokenOut)
-    async def unblock_token(uid: str, type: TypeQuery = TokenType.RFID) -> TokenOut:
-        return await _set_valid(uid, type, True)
+    async def unblock_token(uid: str, at: Now, type: TypeQuery = TokenType.RFID) -> TokenOut:
+        return await _set_valid(uid, type, True, at)
 
     @router.get("/drivers/{contract_id}", response_model=DriverOut)
     async def get_driver(contract_id: str) -> DriverOut:

@@ -1,4 +1,7 @@
-"""Fixtures for the contract API: the routers on `/api/v1` over a core fed through OCPI."""
+"""Fixtures for the contract API: the whole service app over a core fed through OCPI.
+
+`api` sends the admin bearer token on every request; `anonymous` sends none.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,12 @@ from datetime import datetime, timedelta
 
 import pytest
 from emsp_helpers import T0, Client, FakePricer, register
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from emsp.contract.routes import include_routers
 from emsp.core import EmspCore, EmspSettings
+from emsp.service.app import create_service_app
+
+ADMIN_TOKEN = "admin-secret"
 
 
 class Clock:
@@ -24,23 +28,20 @@ class Clock:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
 def api_core() -> EmspCore:
     return EmspCore(EmspSettings(), pricer=FakePricer())
 
 
 @pytest.fixture
-def api(api_core: EmspCore, clock: Clock) -> Iterator[TestClient]:
-    app = FastAPI()
-    router = FastAPI()
-    include_routers(router.router, api_core, clock)
-    app.mount("/api/v1", router)
-    with TestClient(app) as client:
+def anonymous(api_core: EmspCore) -> Iterator[TestClient]:
+    with TestClient(create_service_app(api_core, ADMIN_TOKEN, Clock())) as client:
         yield client
+
+
+@pytest.fixture
+def api(anonymous: TestClient) -> TestClient:
+    anonymous.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
+    return anonymous
 
 
 @pytest.fixture
