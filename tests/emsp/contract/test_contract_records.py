@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from emsp_helpers import Client, V, cdr, cpo_credentials, location, session, tariff
+from emsp_helpers import Client, V, cdr, location, register, session, tariff
 from fastapi.testclient import TestClient
 
 from emsp.core import EmspCore
@@ -147,12 +147,7 @@ def test_unknown_objects_are_404(api: TestClient, filled: Client, path: str) -> 
 
 
 def test_same_ids_from_two_parties_stay_apart(api: TestClient, api_core: EmspCore, filled: Client) -> None:
-    api_core.register_partner("cpo2", "token-A-cpo2")
-    other = Client(api_core, "token-A-cpo2")
-    creds = cpo_credentials("token-B-cpo2")
-    creds["roles"][0]["party_id"] = "CPB"
-    resp = other.call("POST", f"{V}/credentials", creds)
-    other.token = resp.json()["data"]["token"]
+    other = register(api_core, "cpo2", "token-A-cpo2", party=("DE", "CPB"))
     push(other, "locations", {**location(), "party_id": "CPB"})
     push(other, "cdrs", {**cdr("CDR1"), "party_id": "CPB", "total_energy": Decimal("7")})
     lines = api.get("/api/v1/invoice-lines").json()["items"]
