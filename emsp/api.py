@@ -131,7 +131,7 @@ def handler_app(
 def core_thread(core: EmspCore) -> CoreThread:
     """The thread that serves every request into `core`, with group commit of its deferred writes."""
     core.tokens.defer_records = True
-    return CoreThread(after_batch=core.commit_deferred)
+    return CoreThread(after_batch=core.commit_deferred, batch_scope=core.db.scope)
 
 
 def create_app(

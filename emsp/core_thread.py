@@ -11,14 +11,18 @@ the other, then runs `after_batch` (the core writes what it deferred, e.g. autho
 in one transaction) and only then hands the results back. No answer leaves before what it depends
 on is committed, and under load many requests share one commit. If `after_batch` fails, every call
 of the batch fails with its error: none of their answers is sent as if it had been recorded.
+`batch_scope` wraps a batch (the core's database scope: one connection and session for the batch,
+each request still its own transaction).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -31,10 +35,12 @@ class CoreThread:
         self,
         *,
         after_batch: Callable[[], None] | None = None,
+        batch_scope: Callable[[], AbstractContextManager[Any]] | None = None,
         max_batch: int = 64,
         name: str = "emsp-core",
     ) -> None:
         self._after_batch = after_batch
+        self._batch_scope = batch_scope or contextlib.nullcontext
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -66,19 +72,24 @@ class CoreThread:
                     self._queue.put(None)  # stop after this batch
                     break
                 batch.append(item)
-            outcomes: list[tuple[bool, Any]] = []
-            for fn, args, _loop, _future in batch:
-                try:
-                    outcomes.append((True, fn(*args)))
-                except BaseException as exc:  # handed to the awaiting coroutine, never lost here
-                    outcomes.append((False, exc))
-            if self._after_batch is not None:
-                try:
-                    self._after_batch()
-                except BaseException as exc:
-                    outcomes = [(False, exc)] * len(batch)
+            outcomes = self._run_batch(batch)
             for (_fn, _args, loop, future), (ok, value) in zip(batch, outcomes, strict=True):
                 loop.call_soon_threadsafe(_settle, future, ok, value)
+
+    def _run_batch(self, batch: list[_Item]) -> list[tuple[bool, Any]]:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            with self._batch_scope():
+                for fn, args, _loop, _future in batch:
+                    try:
+                        outcomes.append((True, fn(*args)))
+                    except BaseException as exc:  # handed to the awaiting coroutine, never lost here
+                        outcomes.append((False, exc))
+                if self._after_batch is not None:
+                    self._after_batch()
+        except BaseException as exc:  # the commit (or the scope) failed: no answer of the batch stands
+            return [(False, exc)] * len(batch)
+        return outcomes
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:

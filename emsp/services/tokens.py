@@ -67,7 +67,8 @@ def token_object(row: TokenRow | TokenState, country_code: str, party_id: str) -
         "issuer": row.issuer,
         "valid": row.valid,
         "whitelist": row.whitelist,
-        "last_updated": format_utc(row.last_updated),
+        "last_updated": (isinstance(row, TokenState) and row.last_updated_text)
+        or format_utc(row.last_updated),
     }
 
 
@@ -89,6 +90,7 @@ class TokenState:
     expires_at: datetime | None
     allowed_locations: frozenset[str] | None  # None: may charge anywhere
     last_updated: datetime
+    last_updated_text: str = ""  # its wire form, formatted once per token rather than per answer
 
 
 def decide(token: TokenState | None, location_id: str | None, now: datetime) -> str:
@@ -153,6 +155,7 @@ def _state(row: Any) -> TokenState:
         expires_at=row.expires_at,
         allowed_locations=None if allowed is None else frozenset(str(x) for x in loads(allowed)),
         last_updated=row.last_updated,
+        last_updated_text=format_utc(row.last_updated),
     )
 
 
@@ -214,8 +217,8 @@ class TokenAuthority:
         if not self._pending:
             return
         rows, self._pending = self._pending, []
-        with self._database.engine.begin() as connection:
-            connection.execute(_record, rows)
+        with self._database.unit() as db:  # the batch's scope and connection, when there is one
+            db.connection().execute(_record, rows)
 
     def authorize(
         self,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+from collections.abc import Iterator
 
 import pytest
 
@@ -35,7 +37,14 @@ def test_the_loop_keeps_running_while_the_core_blocks() -> None:
 def test_calls_waiting_together_share_one_commit_that_precedes_their_answers() -> None:
     log: list[str] = []
     gate = threading.Event()
-    thread = CoreThread(after_batch=lambda: log.append("commit"))
+
+    @contextlib.contextmanager
+    def scope() -> Iterator[None]:
+        log.append("(")
+        yield
+        log.append(")")
+
+    thread = CoreThread(after_batch=lambda: log.append("commit"), batch_scope=scope)
 
     def work(name: str) -> str:
         if name == "first":
@@ -50,7 +59,8 @@ def test_calls_waiting_together_share_one_commit_that_precedes_their_answers() -
         await asyncio.sleep(0.05)
         gate.set()
         answers = await asyncio.gather(first, *rest)
-        assert log == ["first", "commit", "r0", "r1", "r2", "commit"]  # one commit for the three
+        # One scope and one commit for the three that waited together, inside the scope.
+        assert log == ["(", "first", "commit", ")", "(", "r0", "r1", "r2", "commit", ")"]
         return answers
 
     try:
