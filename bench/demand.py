@@ -1,7 +1,8 @@
 """Demand model: who arrives when, with which EV, wanting how much energy, staying how long.
 
 Everything is drawn up front from one seeded generator, so a scenario and a seed give the same plan
-in both runtimes (principle 6). A driver never has two visits that overlap in time.
+in both runtimes (principle 6). A driver never has two visits that overlap in time; unknown tokens
+try before the first driver arrives, so each meets a free connector.
 """
 
 from __future__ import annotations
@@ -79,8 +80,13 @@ def plan_arrivals(
         stay = timedelta(seconds=int(_draw(rng, spec.stay_minutes, Decimal("0.1")) * 60))
         busy_until[driver.token_uid] = at + stay
         arrivals.append(_arrival(at, driver, stay, spec, stations, rng))
+    # An unknown token is there to be refused, which a run can only show if it meets a free connector:
+    # it comes before the first planned visit, when every bay is free by construction (drawn at random
+    # anywhere in the window, it found all of them taken on some seeds and the run graded nothing).
+    first_visit = min((a.at for a in arrivals), default=end)
+    lead = max(int((first_visit - start).total_seconds()), 1)
     for driver in (d for d in drivers if not d.known):
-        at = start + timedelta(seconds=rng.randrange(max(window - 600, 1)))
+        at = start + timedelta(seconds=rng.randrange(lead))
         arrivals.append(_arrival(at, driver, UNKNOWN_TOKEN_STAY, spec, stations, rng))
     arrivals.sort(key=lambda a: (a.at, a.driver.token_uid))
     return arrivals

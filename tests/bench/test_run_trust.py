@@ -169,3 +169,18 @@ def test_no_session_started_fails_unless_none_are_expected(tmp_path: Path) -> No
     path.write_text(yaml.safe_dump(data))
     assert _run(path, out).exit_code == 0
     assert not (out / "junit.xml").exists()
+
+
+@pytest.mark.slow
+def test_smoke_holds_its_expectations_on_seeds_1_to_50(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The report does not take part in grading; skipping its plots keeps 50 runs affordable.
+    monkeypatch.setattr("bench.runner.write_report", lambda run_dir: run_dir / "report.html")
+    failed = {}
+    for seed in range(1, 51):
+        outcome = run_scenario("smoke", seed=seed, out=tmp_path / str(seed))
+        bad = [f"{e.name}: {e.actual}" for e in outcome.expectations if not e.passed]
+        if bad:
+            failed[seed] = bad
+    assert failed == {}
