@@ -201,8 +201,10 @@ def price_charging_periods(
     end: datetime,
     tz: str | ZoneInfo,
     policy: PricingPolicy = DEFAULT_POLICY,
+    start: datetime | None = None,
 ) -> PriceResult:
-    """Price a CDR's charging periods; `end` is the CDR end_date_time (end of the last period).
+    """Price a CDR's charging periods; `end` is the CDR end_date_time (end of the last period),
+    `start` its start_date_time (default: the start of the first period).
 
     `tariff` is one Tariff, or several by id when the periods switch tariffs (their tariff_id).
     Across a switch the rules between elements hold (mod_cdrs step_size: not applied at a switch
@@ -211,6 +213,7 @@ def price_charging_periods(
     """
     if not periods:
         raise TariffError("charging_periods", "must contain at least one period")
+    cdr_start = start  # (the loop below reuses the name `start` for each period's start)
     local_zone = zone(tz)
     unknown_ok = policy.unknown_measure_matches
     per_period, foreign = _tariff_per_period(tariff, periods)
@@ -236,8 +239,7 @@ def price_charging_periods(
     # periods is a reservation that expired without a session (mod_cdrs: start_date_time note).
     expired = all(row[3] is not None for row in volumes)
     lines: list[_Line] = []
-    energy_total = time_total = parking_total = _ZERO
-    has_time_dims = False
+    energy_total = parking_total = _ZERO
     flat_done: dict[str | None, bool] = {}
     origin: dict[str | None, datetime] = {}
     energy_so_far = _ZERO
@@ -289,27 +291,24 @@ def price_charging_periods(
             if energy is not None:
                 energy_total += energy
                 energy_so_far += energy
-            if tvol is not None:
-                time_total += tvol
-                has_time_dims = True
             if pvol is not None:
                 parking_total += pvol
-                has_time_dims = True
         elif rvol:
             # Reservation time is priced by the TIME component of a reservation element.
             el, comp = _first_match(scan[TIME], ctx, cache, unknown_ok)
             lines.append(_Line(i, start, "reservation", TIME, rvol, el, comp))
 
     _apply_steps(lines, policy)
-    # total_time covers charging and not charging (mod_cdrs CDR object); without any time
-    # dimension in the periods (partial CDRs) it is the wall-clock span of the session part.
-    time_total += parking_total
-    if not has_time_dims:
+    # mod_cdrs, CDR object: total_time is the duration of the charging session, charging and not
+    # charging: start to end, not the sum of the periods' TIME and PARKING_TIME volumes (a CPO may
+    # omit a dimension, leave a gap, or round each period). A reservation ahead of the session is
+    # not part of it (it has total_reservation_cost); an expired reservation spans its own periods.
+    if cdr_start is not None and not origin.keys() - {None}:
+        first = min(cdr_start, periods[0].start_date_time)
+    else:
         first = origin.get(None, periods[0].start_date_time)
-        span = end - first
-        time_total = (
-            Decimal((span.days * 86400 + span.seconds) * 1_000_000 + span.microseconds) / _US_PER_HOUR
-        )
+    span = end - first
+    time_total = Decimal((span.days * 86400 + span.seconds) * 1_000_000 + span.microseconds) / _US_PER_HOUR
     result = _finish(
         per_period[0], lines, policy, energy_total, time_total, parking_total, periods[0].start_date_time
     )
@@ -448,4 +447,4 @@ def price_cdr(
         raise TariffError("currency", f"{currency} differs from the tariff currency {tariff_currency}")
     if periods[0].start_date_time < start:
         raise TariffError("charging_periods[0].start_date_time", "must not be before the CDR start_date_time")
-    return price_charging_periods(tariff, periods, end=end, tz=tz, policy=policy)
+    return price_charging_periods(tariff, periods, end=end, tz=tz, policy=policy, start=start)

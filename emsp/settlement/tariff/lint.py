@@ -51,7 +51,10 @@ def _check_components(tariff: Tariff, out: list[str]) -> None:
                 out.append(f"{path}: second {c.type} component in one element is never used")
             seen.add(c.type)
             if c.vat is None and c.price != 0:
-                out.append(f"{path}.vat: missing, so costs incl. VAT cannot be computed (absent is not 0 %)")
+                if tariff.version == "2.1.1":
+                    out.append(f"{path}: OCPI 2.1.1 has no vat, so costs incl. VAT are unknown")
+                else:  # 2.2.1 PriceComponent: omitted means no VAT applies (not the same as 0 %)
+                    out.append(f"{path}.vat: missing, read as no VAT applicable (incl_vat = excl_vat)")
             if c.type != FLAT and c.step_size == 0:
                 out.append(f"{path}.step_size: 0 has no block size; it is billed unrounded, use 1 for exact")
             if c.type == FLAT and c.step_size > 1:

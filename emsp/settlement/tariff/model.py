@@ -43,7 +43,7 @@ class TariffError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Price:
-    """OCPI Price: `incl_vat` is None when VAT is unknown (a component without `vat`)."""
+    """OCPI Price: `incl_vat` is None when VAT is unknown (a 2.1.1 component: it has no `vat`)."""
 
     excl_vat: Decimal
     incl_vat: Decimal | None
@@ -59,9 +59,10 @@ class Price:
 class PriceComponent:
     type: str
     price: Decimal
-    vat: Decimal | None  # percent; None = "no VAT applicable/known", which differs from 0 %
+    vat: Decimal | None  # percent; None: 2.2.1 "no VAT applicable" (not 0 %), 2.1.1 unknown
     step_size: int
-    # Precomputed (price * (1 + vat/100)) so the engine does one multiplication per line.
+    # Precomputed (price * (1 + vat/100); the price when no VAT applies; None when unknown, 2.1.1)
+    # so the engine does one multiplication per line.
     price_incl_vat: Decimal | None = field(default=None, compare=False)
 
 
@@ -279,13 +280,18 @@ def _component(data: Any, path: str, *, v211: bool) -> PriceComponent:
     if data.get("price") is None:
         raise TariffError(f"{path}.price", "is required")
     price = to_decimal(data["price"], f"{path}.price")
-    # 2.1.1 has no VAT field at all: VAT is unknown, never "0 %".
+    # 2.1.1 has no VAT field at all: VAT is unknown, never "0 %", and so is the price incl. VAT.
     vat = None if v211 else _opt_decimal(data, "vat", path)
     if data.get("step_size") is None:
         raise TariffError(f"{path}.step_size", "is required")
     step = _int(data["step_size"], f"{path}.step_size")
     assert step is not None
-    incl = None if vat is None else price * (1 + vat / 100)
+    # 2.2.1 mod_tariffs, PriceComponent class: an omitted `vat` means no VAT is applicable, so the
+    # price incl. VAT is the price itself (which still differs from a stated 0 %: `vat` stays None).
+    if vat is not None:
+        incl: Decimal | None = price * (1 + vat / 100)
+    else:
+        incl = None if v211 else price
     return PriceComponent(type=ctype, price=price, vat=vat, step_size=step, price_incl_vat=incl)
 
 

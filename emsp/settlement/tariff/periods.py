@@ -240,7 +240,7 @@ def price_session(
     policy: PricingPolicy = DEFAULT_POLICY,
 ) -> tuple[list[ChargingPeriod], PriceResult]:
     periods = build_charging_periods(tariff, samples, start=start, end=end, tz=tz, policy=policy)
-    return periods, price_charging_periods(tariff, periods, end=end, tz=tz, policy=policy)
+    return periods, price_charging_periods(tariff, periods, end=end, tz=tz, policy=policy, start=start)
 
 
 def quote(
@@ -277,4 +277,4 @@ def quote(
         if full < end:
             samples.append(MeterSample(end, energy, _ZERO))
     periods = build_charging_periods(tariff, samples, start=start, end=end, tz=tz, policy=policy)
-    return price_charging_periods(tariff, periods, end=end, tz=tz, policy=policy)
+    return price_charging_periods(tariff, periods, end=end, tz=tz, policy=policy, start=start)

@@ -24,9 +24,9 @@ class PricingPolicy:
       total parking duration (mod_cdrs step_size text and its 21+16 min example, tariff example 4).
       "combined" rounds charging+parking time together and bills the rest as parking, which is what
       the tariff_14 element-switching examples compute; the spec is not consistent here;
-    - zero_cost_vat_known=True: a component with price 0 and no `vat` contributes 0 incl. VAT
-      instead of making incl_vat unknown (the free-of-charge example omits VAT "as it is not
-      necessary");
+    - zero_cost_vat_known=True: a 2.1.1 component (which has no `vat`, so incl. VAT is unknown)
+      with price 0 contributes 0 incl. VAT instead of making incl_vat unknown (in 2.2.1 an omitted
+      `vat` means no VAT applies, so there incl_vat is always known);
     - unknown_measure_matches=False: a power/current restriction does not match a period that
       carries neither the measure nor enough data to derive it (later elements/fallback apply);
     - average_power=True: a period without MIN_POWER/MAX_POWER is judged by ENERGY / TIME;

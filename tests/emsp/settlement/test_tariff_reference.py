@@ -2,8 +2,8 @@
 
 The reference below is written straight from the OCPI 2.2.1 text for restriction-free tariffs, in
 the plainest possible way (totals first, then step_size, then money), sharing no code with the
-engine. It covers ENERGY, TIME, PARKING_TIME and FLAT components, step_size, VAT absent or
-present, and min_price/max_price, over random CDRs of charging and parking periods.
+engine. It covers ENERGY, TIME, PARKING_TIME and FLAT components, step_size, VAT absent (no VAT
+applies, 2.2.1) or present, and min_price/max_price, over random CDRs of charging and parking periods.
 """
 
 from __future__ import annotations
@@ -60,15 +60,14 @@ def reference_price(tariff: dict[str, Any], cdr: dict[str, Any]) -> dict[str, De
         billed["total_fixed_cost"] = ("FLAT", Decimal(1))
     out: dict[str, Decimal | None] = {}
     total_excl, total_incl = Decimal(0), Decimal(0)
-    incl_known = True
+    incl_known = True  # stays so: in 2.2.1 every component's incl. VAT is known
     for field, (kind, volume) in billed.items():
         price = Decimal(str(comps[kind]["price"]))
         excl = (volume * price).quantize(Q, ROUND_HALF_UP)
-        vat = comps[kind].get("vat")
-        if vat is None and price != 0:
-            incl: Decimal | None = None
-        else:
-            incl = (volume * price * (1 + Decimal(str(vat or 0)) / 100)).quantize(Q, ROUND_HALF_UP)
+        # 2.2.1 mod_tariffs, PriceComponent: an omitted vat means no VAT applies (incl = excl).
+        # (This reference used to leave incl_vat unknown then, which only a 2.1.1 tariff does.)
+        vat = Decimal(str(comps[kind].get("vat", 0)))
+        incl: Decimal | None = (volume * price * (1 + vat / 100)).quantize(Q, ROUND_HALF_UP)
         out[f"{field}.excl_vat"], out[f"{field}.incl_vat"] = excl, incl
         total_excl += excl
         if incl is None:
@@ -86,7 +85,10 @@ def reference_price(tariff: dict[str, Any], cdr: dict[str, Any]) -> dict[str, De
                     result_incl = None
             total_excl = moved
     out["total_cost.excl_vat"], out["total_cost.incl_vat"] = total_excl, result_incl
-    out["total_energy"], out["total_time"], out["total_parking_time"] = energy, time + parking, parking
+    # mod_cdrs, CDR object: total_time is the session's duration, start to end (charging or not).
+    span = datetime.fromisoformat(cdr["end_date_time"]) - datetime.fromisoformat(cdr["start_date_time"])
+    out["total_energy"], out["total_parking_time"] = energy, parking
+    out["total_time"] = Decimal(int(span.total_seconds())) / 3600
     return out
 
 
