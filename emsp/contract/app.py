@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from emsp.contract import cdrs, health, invoices, quotes, sessions, tokens
 from emsp.contract.auth import bearer_auth
 from emsp.core import EmspCore
+from emsp.core_thread import CoreThread
 
 RouterFactory = Callable[[EmspCore], APIRouter]
 
@@ -37,6 +38,7 @@ def create_contract_app(
     clock: Callable[[], datetime],
     *,
     routers: Sequence[RouterFactory] = ROUTERS,
+    core_thread: CoreThread | None = None,
 ) -> FastAPI:
     """The contract API, to be mounted at `/api/v1` (its OpenAPI is then `/api/v1/openapi.json`)."""
     if not admin_token:
@@ -52,6 +54,7 @@ def create_contract_app(
     )
     app.state.core = core
     app.state.clock = clock
+    app.state.core_thread = core_thread  # endpoints run their database work there (emsp.contract.deps)
     authenticated = [Depends(bearer_auth(admin_token))]
     for make_router in routers:
         app.include_router(make_router(core), dependencies=authenticated)

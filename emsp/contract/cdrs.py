@@ -16,9 +16,9 @@ from emsp.contract.common import (
     not_found,
     page_params,
     paginate,
-    unit,
     upper,
 )
+from emsp.contract.deps import Run
 from emsp.contract.models import CdrOut, Money, Page, dec, text
 from emsp.core import EmspCore
 from emsp.storage.queries import find_cdr
@@ -54,6 +54,7 @@ def make_router(core: EmspCore) -> APIRouter:
 
     @router.get("/cdrs", response_model=Page[CdrOut])
     async def list_cdrs(
+        run: Run,
         page: Annotated[PageParams, Depends(page_params)],
         span: Annotated[DateRange, Depends(date_range)],
         partner: str | None = None,
@@ -63,25 +64,32 @@ def make_router(core: EmspCore) -> APIRouter:
         session_id: str | None = None,
     ) -> Page[CdrOut]:
         """CDRs in the order received; `date_from`/`date_to` filter on the session start."""
-        stmt = filter_eq(
-            select(CdrRow),
-            [
-                (CdrRow.partner, partner),
-                (CdrRow.country_code, upper(country_code)),
-                (CdrRow.party_id, upper(party_id)),
-                (CdrRow.contract_id, contract_id),
-                (CdrRow.session_id, session_id),
-            ],
-        )
-        with unit(core.db) as db:
-            return paginate(db, filter_range(stmt, CdrRow.start, span), CdrRow.pk, page, cdr_out)
+
+        def work() -> Page[CdrOut]:
+            stmt = filter_eq(
+                select(CdrRow),
+                [
+                    (CdrRow.partner, partner),
+                    (CdrRow.country_code, upper(country_code)),
+                    (CdrRow.party_id, upper(party_id)),
+                    (CdrRow.contract_id, contract_id),
+                    (CdrRow.session_id, session_id),
+                ],
+            )
+            with core.db.unit() as db:
+                return paginate(db, filter_range(stmt, CdrRow.start, span), CdrRow.pk, page, cdr_out)
+
+        return await run(work)
 
     @router.get("/cdrs/{country_code}/{party_id}/{cdr_id}", response_model=CdrOut)
-    async def get_cdr(country_code: str, party_id: str, cdr_id: str) -> CdrOut:
-        with unit(core.db) as db:
-            row = find_cdr(db, country_code.upper(), party_id.upper(), cdr_id)
-            if row is None:
-                raise not_found(f"CDR {country_code}/{party_id}/{cdr_id}")
-            return cdr_out(row)
+    async def get_cdr(country_code: str, party_id: str, cdr_id: str, run: Run) -> CdrOut:
+        def work() -> CdrOut:
+            with core.db.unit() as db:
+                row = find_cdr(db, country_code.upper(), party_id.upper(), cdr_id)
+                if row is None:
+                    raise not_found(f"CDR {country_code}/{party_id}/{cdr_id}")
+                return cdr_out(row)
+
+        return await run(work)
 
     return router

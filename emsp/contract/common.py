@@ -1,9 +1,8 @@
-"""What every contract router shares: a database unit, pagination, party keys and errors."""
+"""What every contract router shares: pagination, date ranges, filters, party keys and errors."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
@@ -13,18 +12,10 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from emsp.contract.models import Page, utc_in_range
-from emsp.storage.db import Database
 
 T = TypeVar("T")
 
 MAX_LIMIT = 1000
-
-
-@contextmanager
-def unit(db: Database) -> Iterator[Session]:
-    """A transaction of its own session: never the shared session of an OCPI request's `scope()`."""
-    with db.session_factory() as session, session.begin():
-        yield session
 
 
 def not_found(what: str) -> HTTPException:

@@ -16,9 +16,9 @@ from emsp.contract.common import (
     not_found,
     page_params,
     paginate,
-    unit,
     upper,
 )
+from emsp.contract.deps import Run
 from emsp.contract.models import InvoiceLineOut, Money, Page, dec, money, text
 from emsp.core import EmspCore
 from emsp.storage.queries import find_invoice_line
@@ -52,6 +52,7 @@ def make_router(core: EmspCore) -> APIRouter:
 
     @router.get("/invoice-lines", response_model=Page[InvoiceLineOut])
     async def list_invoice_lines(
+        run: Run,
         page: Annotated[PageParams, Depends(page_params)],
         span: Annotated[DateRange, Depends(date_range)],
         partner: str | None = None,
@@ -60,26 +61,34 @@ def make_router(core: EmspCore) -> APIRouter:
         contract_id: str | None = None,
     ) -> Page[InvoiceLineOut]:
         """Invoice lines by line number; `date_from`/`date_to` filter on when the line was written."""
-        stmt = filter_eq(
-            select(InvoiceLineRow),
-            [
-                (InvoiceLineRow.partner, partner),
-                (InvoiceLineRow.country_code, upper(country_code)),
-                (InvoiceLineRow.party_id, upper(party_id)),
-                (InvoiceLineRow.contract_id, contract_id),
-            ],
-        )
-        stmt = filter_range(stmt, InvoiceLineRow.at, span)
-        with unit(core.db) as db:
-            return paginate(db, stmt, InvoiceLineRow.line_no, page, line_out)
+
+        def work() -> Page[InvoiceLineOut]:
+            stmt = filter_eq(
+                select(InvoiceLineRow),
+                [
+                    (InvoiceLineRow.partner, partner),
+                    (InvoiceLineRow.country_code, upper(country_code)),
+                    (InvoiceLineRow.party_id, upper(party_id)),
+                    (InvoiceLineRow.contract_id, contract_id),
+                ],
+            )
+            stmt = filter_range(stmt, InvoiceLineRow.at, span)
+            with core.db.unit() as db:
+                return paginate(db, stmt, InvoiceLineRow.line_no, page, line_out)
+
+        return await run(work)
 
     @router.get("/invoice-lines/{country_code}/{party_id}/{cdr_id}", response_model=InvoiceLineOut)
-    async def get_invoice_line(country_code: str, party_id: str, cdr_id: str) -> InvoiceLineOut:
+    async def get_invoice_line(country_code: str, party_id: str, cdr_id: str, run: Run) -> InvoiceLineOut:
         """The line of one CDR, keyed like the CDR (ids are unique per party only)."""
-        with unit(core.db) as db:
-            row = find_invoice_line(db, country_code.upper(), party_id.upper(), cdr_id)
-            if row is None:
-                raise not_found(f"invoice line for CDR {country_code}/{party_id}/{cdr_id}")
-            return line_out(row)
+
+        def work() -> InvoiceLineOut:
+            with core.db.unit() as db:
+                row = find_invoice_line(db, country_code.upper(), party_id.upper(), cdr_id)
+                if row is None:
+                    raise not_found(f"invoice line for CDR {country_code}/{party_id}/{cdr_id}")
+                return line_out(row)
+
+        return await run(work)
 
     return router

@@ -18,8 +18,8 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from emsp.contract.common import invalid, not_found, unit
-from emsp.contract.deps import now
+from emsp.contract.common import invalid, not_found
+from emsp.contract.deps import Run, now
 from emsp.contract.models import (
     ConnectorRef,
     DisplayText,
@@ -132,22 +132,50 @@ def _tariff_quote(stored: _Stored, where: list[ConnectorRef], result: PriceResul
     )
 
 
+def _priced(
+    stored: _Stored,
+    where: list[ConnectorRef],
+    req: QuoteRequest,
+    start: datetime,
+    duration: timedelta,
+    tz: str,
+) -> TariffQuote:
+    try:
+        result = quote(
+            stored.tariff,
+            start=start,
+            energy_kwh=req.energy_kwh,
+            duration=duration,
+            power_kw=req.power_kw,
+            tz=tz,
+        )
+    except TariffError as exc:
+        raise invalid(f"cannot quote with tariff {stored.tariff.id}: {exc}") from None
+    except (ArithmeticError, ValueError) as exc:  # OverflowError: times at the end of the calendar
+        raise invalid(f"cannot quote with tariff {stored.tariff.id}: out of range ({exc})") from None
+    return _tariff_quote(stored, where, result)
+
+
 def make_router(core: EmspCore) -> APIRouter:
     router = APIRouter(tags=["quotes"])
 
     @router.post("/quotes", response_model=QuoteOut)
-    async def make_quote(req: QuoteRequest, at: Annotated[datetime, Depends(now)]) -> QuoteOut:
+    async def make_quote(req: QuoteRequest, at: Annotated[datetime, Depends(now)], run: Run) -> QuoteOut:
         """Price `energy_kwh` over `duration_minutes` at a location (or one EVSE / connector)."""
         if req.connector_id is not None and req.evse_uid is None:
             raise invalid("connector_id needs evse_uid (connector ids are unique per EVSE only)")
         start = req.start or at
         cc, pid = req.country_code.upper(), req.party_id.upper()
-        with unit(core.db) as db:
-            row = find_location(db, cc, pid, req.location_id)
-            if row is None:
-                raise not_found(f"location {cc}/{pid}/{req.location_id}")
-            location, tz = loads(row.raw), row.time_zone
-            tariffs = _Tariffs(db, cc, pid)
+
+        def load() -> tuple[Any, str, _Tariffs]:
+            with core.db.unit() as db:
+                row = find_location(db, cc, pid, req.location_id)
+                if row is None:
+                    raise not_found(f"location {cc}/{pid}/{req.location_id}")
+                return loads(row.raw), row.time_zone, _Tariffs(db, cc, pid)
+
+        # Only the reads go where the core runs; pricing needs no database and stays off its thread.
+        location, tz, tariffs = await run(load)
         groups: dict[str, list[ConnectorRef]] = {}
         unpriced: list[ConnectorRef] = []
         for ref, ids in _connectors(location, req):
@@ -159,23 +187,6 @@ def make_router(core: EmspCore) -> APIRouter:
         if not groups:
             raise not_found(f"tariff in effect at {start:%Y-%m-%dT%H:%M:%SZ} for the connectors asked about")
         duration = timedelta(microseconds=int(req.duration_minutes * 60_000_000))
-        quotes = []
-        for tariff_id, where in groups.items():
-            stored = tariffs.by_id[tariff_id]
-            try:
-                result = quote(
-                    stored.tariff,
-                    start=start,
-                    energy_kwh=req.energy_kwh,
-                    duration=duration,
-                    power_kw=req.power_kw,
-                    tz=tz,
-                )
-            except TariffError as exc:
-                raise invalid(f"cannot quote with tariff {tariff_id}: {exc}") from None
-            except (ArithmeticError, ValueError) as exc:  # OverflowError: times at the end of the calendar
-                raise invalid(f"cannot quote with tariff {tariff_id}: out of range ({exc})") from None
-            quotes.append(_tariff_quote(stored, where, result))
         return QuoteOut(
             country_code=cc,
             party_id=pid,
@@ -183,7 +194,9 @@ def make_router(core: EmspCore) -> APIRouter:
             start=start,
             energy_kwh=text(req.energy_kwh),
             duration_minutes=text(req.duration_minutes),
-            quotes=quotes,
+            quotes=[
+                _priced(tariffs.by_id[t], where, req, start, duration, tz) for t, where in groups.items()
+            ],
             unpriced=unpriced,
         )
 

@@ -17,9 +17,9 @@ from emsp.contract.common import (
     not_found,
     page_params,
     paginate,
-    unit,
     upper,
 )
+from emsp.contract.deps import Run
 from emsp.contract.models import Money, Page, SessionOut, money, text
 from emsp.core import EmspCore
 from emsp.storage.queries import find_session
@@ -65,6 +65,7 @@ def make_router(core: EmspCore) -> APIRouter:
 
     @router.get("/sessions", response_model=Page[SessionOut])
     async def list_sessions(
+        run: Run,
         page: Annotated[PageParams, Depends(page_params)],
         span: Annotated[DateRange, Depends(date_range)],
         partner: str | None = None,
@@ -74,25 +75,34 @@ def make_router(core: EmspCore) -> APIRouter:
         contract_id: str | None = None,
     ) -> Page[SessionOut]:
         """Sessions, oldest first; `date_from`/`date_to` filter on the session start."""
-        stmt = filter_eq(
-            select(SessionRow),
-            [
-                (SessionRow.partner, partner),
-                (SessionRow.country_code, upper(country_code)),
-                (SessionRow.party_id, upper(party_id)),
-                (SessionRow.status, upper(status)),
-                (SessionRow.contract_id, contract_id),
-            ],
-        )
-        with unit(core.db) as db:
-            return paginate(db, filter_range(stmt, SessionRow.start, span), SessionRow.pk, page, session_out)
+
+        def work() -> Page[SessionOut]:
+            stmt = filter_eq(
+                select(SessionRow),
+                [
+                    (SessionRow.partner, partner),
+                    (SessionRow.country_code, upper(country_code)),
+                    (SessionRow.party_id, upper(party_id)),
+                    (SessionRow.status, upper(status)),
+                    (SessionRow.contract_id, contract_id),
+                ],
+            )
+            with core.db.unit() as db:
+                return paginate(
+                    db, filter_range(stmt, SessionRow.start, span), SessionRow.pk, page, session_out
+                )
+
+        return await run(work)
 
     @router.get("/sessions/{country_code}/{party_id}/{session_id}", response_model=SessionOut)
-    async def get_session(country_code: str, party_id: str, session_id: str) -> SessionOut:
-        with unit(core.db) as db:
-            row = find_session(db, country_code.upper(), party_id.upper(), session_id)
-            if row is None:
-                raise not_found(f"session {country_code}/{party_id}/{session_id}")
-            return session_out(row)
+    async def get_session(country_code: str, party_id: str, session_id: str, run: Run) -> SessionOut:
+        def work() -> SessionOut:
+            with core.db.unit() as db:
+                row = find_session(db, country_code.upper(), party_id.upper(), session_id)
+                if row is None:
+                    raise not_found(f"session {country_code}/{party_id}/{session_id}")
+                return session_out(row)
+
+        return await run(work)
 
     return router

@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from emsp.contract.common import PageParams, filter_eq, invalid, not_found, page_params, paginate, unit
-from emsp.contract.deps import now
+from emsp.contract.common import PageParams, filter_eq, invalid, not_found, page_params, paginate
+from emsp.contract.deps import Run, now
 from emsp.contract.models import DriverOut, Page, TokenIssue, TokenOut, TokenType, Whitelist
 from emsp.core import EmspCore
 from emsp.ocpi.v221.token_push import push_token
@@ -66,19 +66,16 @@ def make_router(core: EmspCore) -> APIRouter:
 
     def _push(uid: str, token_type: str) -> list[str]:
         # After the token's own commit, so a push is never queued for a change that rolled back.
-        with unit(core.db) as db:
+        with core.db.unit() as db:
             row = find_token(db, uid, token_type)
             assert row is not None
             return push_token(core, db, row)
 
-    @router.post("/tokens", status_code=201, response_model=TokenOut)
-    async def issue_token(spec: TokenIssue, at: Now) -> TokenOut:
-        """Issue a token for a driver's contract; 409 when (uid, type) is already issued."""
-        _check_enforceable(spec)
-        with unit(core.db) as db:
+    def _issue(spec: TokenIssue, at: datetime) -> TokenOut:
+        with core.db.unit() as db:
             if find_token(db, spec.uid, spec.type.value) is not None:
                 raise HTTPException(409, f"token {spec.uid} of type {spec.type.value} already exists")
-        core.issue_token(  # the core's one write path for tokens (caches may hang off it)
+        core.issue_token(  # the core's one write path for tokens (its caches and events hang off it)
             spec.uid,
             contract_id=spec.contract_id,
             type=spec.type.value,
@@ -91,11 +88,18 @@ def make_router(core: EmspCore) -> APIRouter:
             allowed_location_ids=spec.allowed_location_ids,
         )
         pushed = _push(spec.uid, spec.type.value)
-        with unit(core.db) as db:
+        with core.db.unit() as db:
             return token_out(_load(db, spec.uid, spec.type), pushed)
+
+    @router.post("/tokens", status_code=201, response_model=TokenOut)
+    async def issue_token(spec: TokenIssue, at: Now, run: Run) -> TokenOut:
+        """Issue a token for a driver's contract; 409 when (uid, type) is already issued."""
+        _check_enforceable(spec)
+        return await run(lambda: _issue(spec, at))
 
     @router.get("/tokens", response_model=Page[TokenOut])
     async def list_tokens(
+        run: Run,
         page: Annotated[PageParams, Depends(page_params)],
         contract_id: str | None = None,
         type: TokenType | None = None,
@@ -112,16 +116,23 @@ def make_router(core: EmspCore) -> APIRouter:
                 (TokenRow.whitelist, None if whitelist is None else whitelist.value),
             ],
         )
-        with unit(core.db) as db:
-            return paginate(db, stmt, TokenRow.pk, page, token_out)
+
+        def work() -> Page[TokenOut]:
+            with core.db.unit() as db:
+                return paginate(db, stmt, TokenRow.pk, page, token_out)
+
+        return await run(work)
 
     @router.get("/tokens/{uid}", response_model=TokenOut)
-    async def get_token(uid: str, type: TypeQuery = TokenType.RFID) -> TokenOut:
-        with unit(core.db) as db:
-            return token_out(_load(db, uid, type))
+    async def get_token(uid: str, run: Run, type: TypeQuery = TokenType.RFID) -> TokenOut:
+        def work() -> TokenOut:
+            with core.db.unit() as db:
+                return token_out(_load(db, uid, type))
 
-    async def _set_valid(uid: str, token_type: TokenType, valid: bool, at: datetime) -> TokenOut:
-        with unit(core.db) as db:
+        return await run(work)
+
+    def _set_valid(uid: str, token_type: TokenType, valid: bool, at: datetime) -> TokenOut:
+        with core.db.unit() as db:
             row = _load(db, uid, token_type)
             if row.valid == valid:  # nothing changes: no new last_updated, nothing to push
                 return token_out(row)
@@ -139,26 +150,28 @@ def make_router(core: EmspCore) -> APIRouter:
             allowed_location_ids=current.allowed_location_ids,
         )
         pushed = _push(uid, token_type.value)
-        with unit(core.db) as db:
+        with core.db.unit() as db:
             return token_out(_load(db, uid, token_type), pushed)
 
     @router.post("/tokens/{uid}/block", response_model=TokenOut)
-    async def block_token(uid: str, at: Now, type: TypeQuery = TokenType.RFID) -> TokenOut:
+    async def block_token(uid: str, at: Now, run: Run, type: TypeQuery = TokenType.RFID) -> TokenOut:
         """valid=false: real-time authorization answers BLOCKED; the CPOs are told by a push."""
-        return await _set_valid(uid, type, False, at)
+        return await run(lambda: _set_valid(uid, type, False, at))
 
     @router.post("/tokens/{uid}/unblock", response_model=TokenOut)
-    async def unblock_token(uid: str, at: Now, type: TypeQuery = TokenType.RFID) -> TokenOut:
-        return await _set_valid(uid, type, True, at)
+    async def unblock_token(uid: str, at: Now, run: Run, type: TypeQuery = TokenType.RFID) -> TokenOut:
+        return await run(lambda: _set_valid(uid, type, True, at))
 
     @router.get("/drivers/{contract_id}", response_model=DriverOut)
-    async def get_driver(contract_id: str) -> DriverOut:
+    async def get_driver(contract_id: str, run: Run) -> DriverOut:
         """A driver's contract and every token issued for it."""
-        with unit(core.db) as db:
-            rows = db.scalars(
-                select(TokenRow).where(TokenRow.contract_id == contract_id).order_by(TokenRow.pk)
-            )
-            tokens = [token_out(r) for r in rows]
+
+        def work() -> list[TokenOut]:
+            stmt = select(TokenRow).where(TokenRow.contract_id == contract_id).order_by(TokenRow.pk)
+            with core.db.unit() as db:
+                return [token_out(r) for r in db.scalars(stmt)]
+
+        tokens = await run(work)
         if not tokens:
             raise not_found(f"driver with contract {contract_id}")
         return DriverOut(contract_id=contract_id, tokens=tokens)

@@ -13,13 +13,21 @@ from fastapi.responses import HTMLResponse
 from emsp.api import create_app
 from emsp.contract.app import create_contract_app
 from emsp.core import EmspCore
+from emsp.core_thread import CoreThread
 
 CONTRACT_PREFIX = "/api/v1"
 
 
-def create_service_app(core: EmspCore, admin_token: str, clock: Callable[[], datetime]) -> FastAPI:
+def create_service_app(
+    core: EmspCore,
+    admin_token: str,
+    clock: Callable[[], datetime],
+    *,
+    core_thread: CoreThread | None = None,
+) -> FastAPI:
+    """With `core_thread`, OCPI and the contract API both do their core work on it (one thread)."""
     app = FastAPI(title="emsp-bench eMSP", openapi_url=None, docs_url=None, redoc_url=None)
-    contract = create_contract_app(core, admin_token, clock)
+    contract = create_contract_app(core, admin_token, clock, core_thread=core_thread)
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
@@ -29,4 +37,4 @@ def create_service_app(core: EmspCore, admin_token: str, clock: Callable[[], dat
 
     # Mounted before the OCPI catch-all route, which would otherwise answer /api/v1 with an OCPI 404.
     app.mount(CONTRACT_PREFIX, contract)
-    return create_app(core, clock, app=app)
+    return create_app(core, clock, app=app, core_thread=core_thread)

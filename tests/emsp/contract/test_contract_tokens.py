@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from emsp_helpers import Client, V, auth
+from emsp_helpers import T0, Client, V, auth
 from fastapi.testclient import TestClient
 
 from emsp.core import EmspCore
@@ -168,3 +168,30 @@ def test_push_answers_are_consumed_without_touching_the_partner_endpoints(
     with api_core.db.unit() as db:
         row = db.get(PartnerRow, "cpo1")
         assert row is not None and row.endpoints_status != "failed"
+
+
+def test_with_a_core_thread_the_contract_work_runs_on_it(api_core: EmspCore) -> None:
+    import threading
+
+    from emsp.api import core_thread
+    from emsp.service.app import create_service_app
+
+    thread = core_thread(api_core)
+    where: list[str] = []
+    issue_on_core = api_core.issue_token
+
+    def recording(*args: Any, **kwargs: Any) -> None:
+        where.append(threading.current_thread().name)
+        issue_on_core(*args, **kwargs)
+
+    api_core.issue_token = recording  # type: ignore[method-assign]
+    try:
+        app = create_service_app(api_core, "admin-secret", lambda: T0, core_thread=thread)
+        with TestClient(app, headers={"Authorization": "Bearer admin-secret"}) as client:
+            assert client.post("/api/v1/tokens", json=TOKEN).status_code == 201
+            assert client.post("/api/v1/tokens/RFID-001/block").json()["valid"] is False
+            assert client.get("/api/v1/tokens").json()["total"] == 1
+            assert client.post("/api/v1/tokens", json=TOKEN).status_code == 409  # errors cross the thread
+    finally:
+        thread.close()
+    assert where == ["emsp-core", "emsp-core"]
