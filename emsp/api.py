@@ -9,13 +9,17 @@ eMSP's /metrics. No logic lives here beyond what HTTP itself needs:
 - the body is read as a stream and refused with HTTP 413 (envelope) once it passes the limit, so a
   huge upload is never held in memory; a body that is not UTF-8 is HTTP 400 (it cannot be JSON);
 - with a core thread, the handler's database work runs off the loop; without, inline (a simulated
-  CPO whose state the live runtime also changes from the loop).
+  CPO whose state the live runtime also changes from the loop);
+- a deferred response (credentials POST/PUT wait on the eMSP's own calls to the client) is awaited
+  on the loop while the runtime's outbound pump sends those calls and feeds their answers back.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any, Protocol, TypeVar
 
 from fastapi import FastAPI, Response
 from starlette.types import Receive, Scope, Send
@@ -23,10 +27,47 @@ from starlette.types import Receive, Scope, Send
 from emsp.core import EmspCore
 from emsp.core_thread import CoreThread
 from emsp.ocpi.envelope import respond
-from emsp.wire import HttpRequest, HttpResponse
+from emsp.wire import Deferred, HttpRequest, HttpResponse
 
-Handler = Callable[[HttpRequest, datetime], HttpResponse]
+Handler = Callable[[HttpRequest, datetime], HttpResponse | Deferred]
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+DEFERRED_TIMEOUT_S = 20.0  # wall seconds a deferred response may wait on the partner (then 3001)
+_POLL_S = 0.005
+T = TypeVar("T")
+
+
+class DeferredResponses(Protocol):
+    """Where a deferred response shows up (the eMSP core); someone else sends its outbound calls."""
+
+    def take_response(self, deferred_id: str) -> HttpResponse | None: ...
+    def abort_deferred(self, deferred_id: str, now: datetime, reason: str = ...) -> None: ...
+
+
+async def _run(core_thread: CoreThread | None, fn: Callable[..., T], *args: Any) -> T:
+    """On the core thread when there is one (the core is not thread-safe), else inline."""
+    return await core_thread.call(fn, *args) if core_thread else fn(*args)
+
+
+async def await_deferred(
+    source: DeferredResponses,
+    deferred_id: str,
+    clock: Callable[[], datetime],
+    timeout_s: float,
+    core_thread: CoreThread | None = None,
+) -> HttpResponse:
+    """Wait for a deferred response; past `timeout_s` the handshake is failed (3001) and answered."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + timeout_s
+    while (resp := await _run(core_thread, source.take_response, deferred_id)) is None:
+        if loop.time() >= give_up:
+            reason = f"no answer within {timeout_s:g} s"
+            await _run(core_thread, source.abort_deferred, deferred_id, clock(), reason)
+            resp = await _run(core_thread, source.take_response, deferred_id)
+            if resp is None:  # cannot happen: abort always produces the response
+                raise RuntimeError(f"deferred response {deferred_id} vanished")
+            return resp
+        await asyncio.sleep(_POLL_S)  # the outbound calls complete meanwhile (the runtime's pump)
+    return resp
 
 
 class _BodyTooLarge(Exception):
@@ -42,11 +83,15 @@ class OcpiAsgi:
         clock: Callable[[], datetime],
         max_body_bytes: int,
         core_thread: CoreThread | None = None,
+        deferred: DeferredResponses | None = None,
+        deferred_timeout_s: float = DEFERRED_TIMEOUT_S,
     ) -> None:
         self.handle = handle
         self.clock = clock
         self.max_body_bytes = max_body_bytes
         self.core_thread = core_thread
+        self.deferred = deferred
+        self.deferred_timeout_s = deferred_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,12 +105,18 @@ class OcpiAsgi:
         except UnicodeDecodeError:
             resp = self._error(400, "request body is not valid JSON: not UTF-8")
         else:
-            req = self._request(scope, body)
-            if self.core_thread is not None:
-                resp = await self.core_thread.call(self.handle, req, self.clock())
-            else:
-                resp = self.handle(req, self.clock())
+            resp = await self._answer(self._request(scope, body))
         await _send(send, resp, head=scope["method"] == "HEAD")
+
+    async def _answer(self, req: HttpRequest) -> HttpResponse:
+        answer = await _run(self.core_thread, self.handle, req, self.clock())
+        if not isinstance(answer, Deferred):
+            return answer
+        if self.deferred is None:
+            raise RuntimeError("the handler deferred a response but nothing delivers it")
+        return await await_deferred(
+            self.deferred, answer.deferred_id, self.clock, self.deferred_timeout_s, self.core_thread
+        )
 
     async def _body(self, scope: Scope, receive: Receive) -> bytes:
         for name, value in scope["headers"]:
@@ -121,10 +172,12 @@ def handler_app(
     app: FastAPI | None = None,
     core_thread: CoreThread | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    deferred: DeferredResponses | None = None,
+    deferred_timeout_s: float = DEFERRED_TIMEOUT_S,
 ) -> FastAPI:
     app = app or FastAPI(title=title, openapi_url=None, docs_url=None, redoc_url=None)
     # Mounted at "" after every other route: it takes whatever they do not (any path, any method).
-    app.mount("", OcpiAsgi(handle, clock, max_body_bytes, core_thread))
+    app.mount("", OcpiAsgi(handle, clock, max_body_bytes, core_thread, deferred, deferred_timeout_s))
     return app
 
 
@@ -140,6 +193,7 @@ def create_app(
     *,
     app: FastAPI | None = None,
     core_thread: CoreThread | None = None,
+    deferred_timeout_s: float = DEFERRED_TIMEOUT_S,
 ) -> FastAPI:
     app = app or FastAPI(title="emsp-bench eMSP", openapi_url=None, docs_url=None, redoc_url=None)
 
@@ -149,5 +203,5 @@ def create_app(
 
     return handler_app(
         core.handle, clock, title="emsp-bench eMSP", app=app, core_thread=core_thread,
-        max_body_bytes=core.settings.max_body_bytes,
+        max_body_bytes=core.settings.max_body_bytes, deferred=core, deferred_timeout_s=deferred_timeout_s,
     )  # fmt: skip

@@ -6,9 +6,10 @@ feed the answers to `on_response()`. Time always comes in as `now`; ids come fro
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
@@ -16,12 +17,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from emsp.bus import Bus, CdrReceived, Event, SessionUpserted
+from emsp.handshakes import PURPOSE as HANDSHAKE
+from emsp.handshakes import Handshakes, RegistrationOutcome
 from emsp.model import DuplicateCdrRecord, EmspRecords, FindingRecord, PartyRef
 from emsp.observability import EmspMetrics, make_logger
 from emsp.ocpi.credentials_cache import CredentialsCache
-from emsp.ocpi.errors import OcpiError
+from emsp.ocpi.envelope import OcpiResult, Pending
 from emsp.ocpi.router import handle_request
 from emsp.ocpi.v221 import credentials, token_push
+from emsp.ocpi.v221.handshake import Handshake
 from emsp.services import cdrs as cdr_service
 from emsp.services import sessions as session_service
 from emsp.services import tokens as token_service
@@ -40,7 +44,7 @@ from emsp.storage.tables import (
     ProcessedEventRow,
     SessionRow,
 )
-from emsp.wire import HttpRequest, HttpResponse, OutboundRequest, loads
+from emsp.wire import Deferred, HttpRequest, HttpResponse, OutboundRequest, loads
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class EmspSettings:
     page_limit: int = 100  # X-Limit of paginated GETs
     max_body_bytes: int = 4 * 1024 * 1024  # larger request bodies are refused with HTTP 413
     max_pending_per_partner: int = 1000  # bus bound per partner queue
+    fetch_timeout: timedelta = timedelta(seconds=30)  # a handshake's partner must answer within this
 
 
 class _StoreUnitOfWork:
@@ -86,6 +91,10 @@ class _AlreadyApplied(Exception):
     """The idempotency key is already stored (roll the unit back, skip the effect)."""
 
 
+class RegistrationRefused(ValueError):
+    """A registration cannot start (unknown partner, already registered, handshake running)."""
+
+
 class EmspCore:
     def __init__(self, settings: EmspSettings, *, pricer: Pricer | None = None) -> None:
         self.settings = settings
@@ -104,12 +113,16 @@ class EmspCore:
         self.bus.subscribe(SessionUpserted, "sessions.count_started", sessions.count_started)
         self.bus.subscribe(CdrReceived, "cdrs.count_received", cdrs.count_received)
         self.bus.subscribe(CdrReceived, "settlement.settle", cdrs.settle)
+        self.handshakes = Handshakes(self, settings.fetch_timeout)
         self._outbox: list[OutboundRequest] = []
         self._in_flight: dict[str, tuple[str, str]] = {}  # request_id -> (partner, purpose)
 
     # ---- inbound ----
 
-    def handle(self, request: HttpRequest, now: datetime) -> HttpResponse:
+    def handle(self, request: HttpRequest, now: datetime) -> HttpResponse | Deferred:
+        """The response, or `Deferred` when it waits on our calls to the partner (credentials POST/PUT
+        fetch the client's versions first): send `pending_requests()`, feed `on_response()`, and
+        the response appears in `completed_responses()` / `take_response()`."""
         return handle_request(self, request, now)
 
     def register_partner(
@@ -205,23 +218,75 @@ class EmspCore:
             else:
                 log.warning("token_push_failed", http_status=response.status)
             return
+        if purpose.startswith(HANDSHAKE):
+            self.handshakes.on_response(purpose[len(HANDSHAKE) :], response, now)
+
+    # ---- deferred responses and handshakes (credentials) ----
+
+    def defer(
+        self, pending: Pending, answer: Callable[[OcpiResult, datetime], HttpResponse], now: datetime
+    ) -> Deferred:
+        deferred_id = f"emsp-deferred-{self.db.counters.next('deferred')}"
+        self.handshakes.start(
+            deferred_id, pending.partner_id, pending.handshake, pending.complete, now, finish=answer
+        )
+        return Deferred(deferred_id)
+
+    def handshake_pending(self, partner_id: str) -> bool:
+        return self.handshakes.pending_for(partner_id)
+
+    def completed_responses(self) -> list[tuple[str, HttpResponse]]:
+        """Final responses of deferred requests, in the order they were produced (each given once)."""
+        done = list(self.handshakes.completed.items())
+        self.handshakes.completed.clear()
+        return done
+
+    def take_response(self, deferred_id: str) -> HttpResponse | None:
+        """The final response of one deferred request, once it is there (given once)."""
+        return self.handshakes.completed.pop(deferred_id, None)
+
+    def next_deadline(self) -> datetime | None:
+        """When `expire_overdue` must next be called (a handshake waits on the partner until then)."""
+        return self.handshakes.next_deadline()
+
+    def expire_overdue(self, now: datetime) -> None:
+        """Fail (3001) every handshake whose partner has not answered within `fetch_timeout`."""
+        self.handshakes.expire_overdue(now)
+
+    def abort_deferred(self, deferred_id: str, now: datetime, reason: str = "no answer in time") -> None:
+        """Fail one handshake now (3001): a runtime that gave up waiting on its own clock."""
+        self.handshakes.abort(deferred_id, now, reason)
+
+    def start_registration(self, partner_id: str, versions_url: str, token: str, now: datetime) -> str:
+        """Register with a partner ourselves (we are the credentials Sender): GET its versions and
+        details with its token A, POST our credentials with a fresh token B, keep the token it returns.
+
+        Returns the run id; the result comes from `take_registration(run_id)`. Raises
+        RegistrationRefused when the partner is unknown, registered, or a handshake is running."""
         with self.db.unit() as db:
             partner = db.get(PartnerRow, partner_id)
             if partner is None:
-                return
-            try:
-                body = loads(response.body) if response.body else None
-                status = body.get("status_code") if isinstance(body, dict) else None
-                if response.status != 200 or status != 1000:
-                    raise OcpiError(3001, f"HTTP {response.status}, OCPI status {status}")
-                if purpose == "versions":
-                    credentials.on_versions(self, db, partner, body)
-                else:
-                    credentials.on_details(partner, body)
-                    log.info("partner_endpoints_stored")
-            except (OcpiError, ValueError) as exc:
-                partner.endpoints_status = "failed"
-                log.warning("partner_endpoints_fetch_failed", error=str(exc))
+                raise RegistrationRefused(f"no partner {partner_id!r} is configured")
+            if partner.registered:
+                raise RegistrationRefused(f"partner {partner_id!r} is already registered")
+            if self.handshakes.pending_for(partner_id):
+                raise RegistrationRefused(f"a handshake with partner {partner_id!r} is in progress")
+            offered = credentials.new_token(self, db, partner_id, "token_b")
+            partner.token_pending = offered  # the partner may call our versions with it meanwhile
+        run_id = f"emsp-registration-{self.db.counters.next('registration')}"
+        handshake = Handshake(versions_url, token, our_credentials=credentials.our_credentials(self, offered))
+        self.handshakes.start(
+            run_id,
+            partner_id,
+            handshake,
+            credentials.outbound_completion(partner_id),
+            now,
+            on_fail=partial(credentials.forget_offer, partner_id),
+        )
+        return run_id
+
+    def take_registration(self, run_id: str) -> RegistrationOutcome | None:
+        return self.handshakes.outcomes.pop(run_id, None)
 
     # ---- reading ----
 

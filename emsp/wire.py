@@ -72,3 +72,12 @@ class OutboundRequest:
     request_id: str
     partner: str
     request: HttpRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """What `handle()` answers when the response must wait for the party's own outbound calls
+    (credentials POST/PUT fetch the client's versions first). The runtime sends what
+    `pending_requests()` returns as usual; the final response comes later under `deferred_id`."""
+
+    deferred_id: str

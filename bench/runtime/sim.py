@@ -22,7 +22,7 @@ from bench.scenario import LinkSpec
 from bench.trace import WireTrace
 from bench.world import World, horizon
 from emsp.timeutil import format_utc
-from emsp.wire import HttpResponse, OutboundRequest
+from emsp.wire import Deferred, HttpResponse, OutboundRequest
 from simulators.cpo.mock_cpo import MockCpoOutput
 from simulators.ocppj import subprotocol
 from simulators.station.base import EvProfile
@@ -78,6 +78,7 @@ class SimRuntime:
         self._wakeup_at: dict[str, int] = {}
         # Drivers who took a bay at a station that has not booted yet: they plug in once it has.
         self._awaiting_boot: dict[str, list[Callable[[], None]]] = {}
+        self._deferred: dict[str, tuple[str, OutboundRequest]] = {}  # deferred id -> (CPO, its request)
 
     # ------------------------------------------------------------------ time
     def now(self) -> datetime:
@@ -140,11 +141,37 @@ class SimRuntime:
 
         def at_emsp() -> None:
             response = self.world.emsp.handle(request, self.now())
-            self.trace.ocpi_response(self.now(), OCPI_PROTO, EMSP, cpo_id, request, response)
-            self._from_emsp[cpo_id].send(lambda: self._cpo_got(cpo_id, outbound.request_id, response))
+            if isinstance(response, Deferred):
+                # Answered once the eMSP's own calls to the CPO are done (credentials POST/PUT).
+                self._deferred[response.deferred_id] = (cpo_id, outbound)
+                self._schedule_expiry()
+            else:
+                self._emsp_answers(cpo_id, outbound, response)
             self._emsp_outbound()
 
         self._to_emsp[cpo_id].send(at_emsp)
+
+    def _emsp_answers(self, cpo_id: str, outbound: OutboundRequest, response: HttpResponse) -> None:
+        self.trace.ocpi_response(self.now(), OCPI_PROTO, EMSP, cpo_id, outbound.request, response)
+        self._from_emsp[cpo_id].send(lambda: self._cpo_got(cpo_id, outbound.request_id, response))
+
+    def _emsp_completed(self) -> None:
+        for deferred_id, response in self.world.emsp.completed_responses():
+            cpo_id, outbound = self._deferred.pop(deferred_id)
+            self._emsp_answers(cpo_id, outbound, response)
+
+    def _schedule_expiry(self) -> None:
+        """A CPO that never answers the eMSP's handshake calls: the eMSP fails it at its deadline."""
+        deadline = self.world.emsp.next_deadline()
+        if deadline is None:
+            return
+
+        def expire(_event: simpy.Event) -> None:
+            self.world.emsp.expire_overdue(self.now())
+            self._emsp_completed()
+
+        at = max(self._at_ms(deadline), int(self.env.now))
+        self.env.timeout(at - int(self.env.now)).callbacks.append(expire)
 
     def _cpo_got(self, cpo_id: str, request_id: str, response: HttpResponse) -> None:
         self._cpo_emit(cpo_id, self.world.cpos[cpo_id].on_ocpi_response(request_id, response, self.now()))
@@ -164,6 +191,7 @@ class SimRuntime:
 
     def _emsp_got(self, request_id: str, response: HttpResponse) -> None:
         self.world.emsp.on_response(request_id, response, self.now())
+        self._emsp_completed()
         self._emsp_outbound()
 
     # ------------------------------------------------------------------ drivers

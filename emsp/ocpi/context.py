@@ -54,6 +54,10 @@ class Services(Protocol):
 
     def new_id(self, db: Session, counter: str) -> int: ...
 
+    def handshake_pending(self, partner_id: str) -> bool:
+        """A credentials handshake with this partner is running (its answer is deferred)."""
+        ...
+
     def check_tariff(self, tariff: dict[str, Any]) -> str | None:
         """None if the tariff engine accepts it (or is absent), else the reason."""
         ...

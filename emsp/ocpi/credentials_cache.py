@@ -75,14 +75,23 @@ class CredentialsCache:
             return known
         rows = db.scalars(
             select(PartnerRow)
-            .where(or_(PartnerRow.token_c == token, PartnerRow.token_a == token))
+            .where(
+                or_(
+                    PartnerRow.token_c == token,
+                    PartnerRow.token_a == token,
+                    PartnerRow.token_pending == token,
+                )
+            )
             .order_by(PartnerRow.partner_id)
         ).all()
         found = next(
             ((r.partner_id, "C", _scope(r, db)) for r in rows if r.registered and r.token_c == token), None
         )
-        if found is None:
-            found = next(((r.partner_id, "A", _scope(r, db)) for r in rows if r.token_a == token), None)
+        if found is None:  # token A, or the token we offered in a registration we started
+            found = next(
+                ((r.partner_id, "A", _scope(r, db)) for r in rows if token in (r.token_a, r.token_pending)),
+                None,
+            )
         if found is not None and not db.info.get(_TOUCHED):
             self._known[token] = found  # never from a transaction that changed partners
         return found

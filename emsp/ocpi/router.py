@@ -10,6 +10,7 @@ public base URL, so every URL they build (pagination links) is the public one, w
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -20,13 +21,13 @@ from sqlalchemy.orm import Session
 from emsp.ocpi.auth import decode_authorization
 from emsp.ocpi.context import Ctx, Services
 from emsp.ocpi.credentials_cache import CredentialsCache, Parties
-from emsp.ocpi.envelope import MISSING, OcpiResult, respond
+from emsp.ocpi.envelope import MISSING, OcpiResult, Pending, respond
 from emsp.ocpi.errors import OcpiError, method_not_allowed, not_found, unauthorized
 from emsp.ocpi.v221 import CONFIGURATION_MODULES, MODULES, VERSION
 from emsp.ocpi.v221.versions import version_details, versions_list
 from emsp.storage.db import Database
 from emsp.timeutil import format_utc
-from emsp.wire import HttpRequest, HttpResponse
+from emsp.wire import Deferred, HttpRequest, HttpResponse
 
 ROUTING_HEADERS = ("country-code", "party-id")
 _HEADER_VALUE = re.compile(r"[\x21-\x7e][\x20-\x7e]{0,254}")  # printable ASCII, safe to echo
@@ -39,6 +40,9 @@ class RouterHost(Services, Protocol):
     def log(self) -> Any: ...
     @property
     def credentials_cache(self) -> CredentialsCache: ...
+    def defer(
+        self, pending: Pending, answer: Callable[[OcpiResult, datetime], HttpResponse], now: datetime
+    ) -> Deferred: ...
 
 
 @dataclass
@@ -96,7 +100,7 @@ def _too_large(body: str | None, limit: int) -> bool:
     return len(body) > limit or len(body.encode("utf-8", "surrogatepass")) > limit
 
 
-def handle_request(host: RouterHost, request: HttpRequest, now: datetime) -> HttpResponse:
+def handle_request(host: RouterHost, request: HttpRequest, now: datetime) -> HttpResponse | Deferred:
     route = _route(urlsplit(host.settings.base_url).path, request.path)
     if route.module != "unknown":
         request = _public(host.settings.base_url, request)
@@ -105,7 +109,7 @@ def handle_request(host: RouterHost, request: HttpRequest, now: datetime) -> Htt
         return _handle(host, request, now, route)
 
 
-def _handle(host: RouterHost, request: HttpRequest, now: datetime, route: _Route) -> HttpResponse:
+def _handle(host: RouterHost, request: HttpRequest, now: datetime, route: _Route) -> HttpResponse | Deferred:
     request_id = _echo(request.header("X-Request-ID")) or f"emsp-req-{host.db.counters.next('request_id')}"
     correlation_id = _echo(request.header("X-Correlation-ID")) or request_id
     log = host.log.bind(request_id=request_id, correlation_id=correlation_id, module=route.module)
@@ -121,25 +125,32 @@ def _handle(host: RouterHost, request: HttpRequest, now: datetime, route: _Route
     except Exception:  # a bug, never the client's input: log it, answer OCPI 3000
         log.exception("internal_error")
         result = OcpiResult(MISSING, 3000, "internal server error", 500)
-    headers = {"X-Request-ID": request_id, "X-Correlation-ID": correlation_id}
-    if route.module in MODULES and route.module not in CONFIGURATION_MODULES:
-        headers.update(_routing_headers(host, request))
-    headers.update(result.headers)
-    host.metrics.ocpi_requests.labels(
-        partner=who.partner_id, module=route.module, status_code=str(result.status_code)
-    ).inc()
-    log.info(
-        "ocpi_request", at=format_utc(now), partner=who.partner_id, method=request.method,
-        status_code=result.status_code,
-    )  # fmt: skip
-    return respond(
-        http_status=result.http_status,
-        status_code=result.status_code,
-        message=result.message,
-        now=now,
-        data=result.data,
-        headers=headers,
-    )
+
+    def answer(result: OcpiResult, at: datetime) -> HttpResponse:
+        headers = {"X-Request-ID": request_id, "X-Correlation-ID": correlation_id}
+        if route.module in MODULES and route.module not in CONFIGURATION_MODULES:
+            headers.update(_routing_headers(host, request))
+        headers.update(result.headers)
+        host.metrics.ocpi_requests.labels(
+            partner=who.partner_id, module=route.module, status_code=str(result.status_code)
+        ).inc()
+        log.info(
+            "ocpi_request", at=format_utc(at), partner=who.partner_id, method=request.method,
+            status_code=result.status_code,
+        )  # fmt: skip
+        return respond(
+            http_status=result.http_status,
+            status_code=result.status_code,
+            message=result.message,
+            now=at,
+            data=result.data,
+            headers=headers,
+        )
+
+    if isinstance(result, Pending):
+        # Answered when the partner's side of the handshake is in (or has failed).
+        return host.defer(result, answer, now)
+    return answer(result, now)
 
 
 @dataclass
@@ -149,7 +160,7 @@ class _Who:
 
 def _dispatch(
     host: RouterHost, request: HttpRequest, now: datetime, route: _Route, log: Any, who: _Who
-) -> OcpiResult:
+) -> OcpiResult | Pending:
     if route.module == "unknown":
         raise not_found("unknown endpoint", status_code=2000)
     refused: OcpiError | None = None

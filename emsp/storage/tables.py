@@ -21,6 +21,9 @@ class PartnerRow(Base):
     token_a: Mapped[str | None] = mapped_column(String(64), index=True)  # None once used (spec: thrown away)
     token_b: Mapped[str | None] = mapped_column(String(64))  # theirs: we send it on calls to them
     token_c: Mapped[str | None] = mapped_column(String(64), index=True)  # ours: they send it to us
+    # Ours, offered in a registration we started: opens versions and credentials (like token A) until
+    # the partner's answer makes it token C, or the handshake fails.
+    token_pending: Mapped[str | None] = mapped_column(String(64), index=True)
     registered: Mapped[bool] = mapped_column(Boolean, default=False)
     versions_url: Mapped[str | None] = mapped_column(Text)
     version: Mapped[str | None] = mapped_column(String(16))

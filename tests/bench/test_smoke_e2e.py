@@ -46,6 +46,32 @@ def test_smoke_sim_completes_and_matches_every_session(sim_run: RunOutcome) -> N
         assert (sim_run.run_dir / name).stat().st_size > 0, name
 
 
+def _registration_order(trace: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """From the CPO's credentials POST to the eMSP's answer: who called what, in trace order."""
+    ocpi = [e for e in trace if e["proto"] == "ocpi2.2.1"]
+    start = next(i for i, e in enumerate(ocpi) if e["method"] == "POST" and e["url"].endswith("/credentials"))
+    end = next(
+        i for i, e in enumerate(ocpi) if i > start and e["kind"] == "response" and e["method"] == "POST"
+    )
+    return [(e["src"], e["kind"], e["url"].rsplit("/ocpi/", 1)[-1]) for e in ocpi[start : end + 1]]
+
+
+def assert_emsp_fetched_before_answering(trace: list[dict[str, Any]]) -> None:
+    """credentials POST: the eMSP GETs the CPO's versions and details before it answers."""
+    assert _registration_order(trace) == [
+        ("cpo-a", "request", "2.2.1/credentials"),
+        ("emsp", "request", "versions"),
+        ("cpo-a", "response", "versions"),
+        ("emsp", "request", "2.2.1"),
+        ("cpo-a", "response", "2.2.1"),
+        ("emsp", "response", "2.2.1/credentials"),
+    ]
+
+
+def test_the_emsp_fetches_the_cpos_versions_before_answering_its_credentials(sim_run: RunOutcome) -> None:
+    assert_emsp_fetched_before_answering(_trace(sim_run.run_dir))
+
+
 def test_every_ocpp_frame_passes_the_official_schemas(sim_run: RunOutcome) -> None:
     trace = _trace(sim_run.run_dir)
     versions = {"ocpp1.6": "1.6", "ocpp2.0.1": "2.0.1"}
@@ -104,6 +130,7 @@ def test_live_run_matches_the_sim_run(sim_run: RunOutcome, tmp_path: Path) -> No
     assert abs(live_kwh - sim_kwh) <= sim_kwh / 100
     assert Decimal(s["energy_kwh"]["cdr"]) == live_kwh
     assert {"ocpp1.6", "ocpp2.0.1", "ocpi2.2.1"} <= set(s["messages"])
+    assert_emsp_fetched_before_answering(_trace(live.run_dir))
 
 
 def test_runs_are_identical_across_processes_with_different_hash_seeds(tmp_path: Path) -> None:

@@ -10,12 +10,39 @@ from typing import Any
 
 from emsp.core import EmspCore
 from emsp.settlement.settle import PricedTotal
-from emsp.wire import HttpRequest, HttpResponse, dumps
+from emsp.wire import Deferred, HttpRequest, HttpResponse, dumps
 
 BASE = "http://emsp.local/ocpi"
 V = f"{BASE}/2.2.1"
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 CPO_VERSIONS = "http://cpo.test/ocpi/versions"
+CPO_V221 = "http://cpo.test/ocpi/2.2.1"
+CPO_ENDPOINTS = [{"identifier": "locations", "role": "SENDER", "url": f"{CPO_V221}/locations"}]
+
+
+def ocpi_ok(data: Any) -> HttpResponse:
+    return HttpResponse(
+        200, {}, dumps({"data": data, "status_code": 1000, "timestamp": "2025-03-01T09:00:00Z"})
+    )
+
+
+def fake_cpo(request: HttpRequest) -> HttpResponse:
+    """The CPO side of the eMSP's handshake calls: its versions, then its 2.2.1 details."""
+    if request.url == CPO_VERSIONS:
+        return ocpi_ok([{"version": "2.2.1", "url": CPO_V221}])
+    if request.url == CPO_V221:
+        return ocpi_ok({"version": "2.2.1", "endpoints": CPO_ENDPOINTS})
+    return HttpResponse(404, {}, None)
+
+
+def answer_outbound(core: EmspCore, now: datetime, cpo: Any = fake_cpo) -> list[HttpRequest]:
+    """Answer every call the eMSP makes (and the ones those lead to) with `cpo`; returns them in order."""
+    seen = []
+    while pending := core.pending_requests():
+        for outbound in pending:
+            seen.append(outbound.request)
+            core.on_response(outbound.request_id, cpo(outbound.request), now)
+    return seen
 
 
 def auth(token: str) -> dict[str, str]:
@@ -59,7 +86,13 @@ class Client:
         if text is not None:
             hdrs["Content-Type"] = "application/json"
         self.now += timedelta(seconds=1)
-        return self.core.handle(HttpRequest(method, url, hdrs, text), self.now)
+        resp = self.core.handle(HttpRequest(method, url, hdrs, text), self.now)
+        if isinstance(resp, Deferred):  # credentials POST/PUT: the eMSP calls our versions first
+            answer_outbound(self.core, self.now)
+            final = self.core.take_response(resp.deferred_id)
+            assert final is not None, "the handshake did not finish"
+            return final
+        return resp
 
 
 def cpo_credentials(
@@ -87,7 +120,6 @@ def register(
     resp = client.call("POST", f"{V}/credentials", cpo_credentials(f"token-B-{partner}", party))
     assert resp.status == 200, resp.body
     client.token = resp.json()["data"]["token"]
-    core.pending_requests()  # the versions fetch is exercised in its own test
     return client
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from emsp.core import EmspCore, EmspSettings
-from emsp.wire import HttpResponse, OutboundRequest, loads
+from emsp.wire import Deferred, HttpResponse, OutboundRequest, loads
 from simulators.cpo.events import AuthorizationRequested, MeterSampled, TransactionEnded, TransactionStarted
 from simulators.cpo.locations import SiteSpec, StationSite
 from simulators.cpo.ocpi_cpo import CpoOutput, OcpiCpo
@@ -45,8 +45,13 @@ def _pump(cpo: OcpiCpo, emsp: EmspCore, output: CpoOutput, now: datetime) -> lis
     while queue:
         outbound = queue.pop(0)
         response = emsp.handle(outbound.request, now)
-        for back in emsp.pending_requests():
-            emsp.on_response(back.request_id, cpo.handle(back.request, now), now)
+        while backs := emsp.pending_requests():  # the eMSP's own calls (its handshake fetches)
+            for back in backs:
+                emsp.on_response(back.request_id, cpo.handle(back.request, now), now)
+        if isinstance(response, Deferred):
+            final = emsp.take_response(response.deferred_id)
+            assert final is not None, "the eMSP's deferred answer did not come"
+            response = final
         more = cpo.on_response(outbound.request_id, response, now)
         decisions += [d.accepted for d in more.decisions]
         queue += more.requests

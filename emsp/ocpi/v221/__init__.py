@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from emsp.ocpi.context import Ctx
-from emsp.ocpi.envelope import OcpiResult
+from emsp.ocpi.envelope import OcpiResult, Pending
 from emsp.ocpi.v221 import cdrs, credentials, locations, sessions, tariffs, tokens
 
 VERSION = "2.2.1"
 
-MODULES: dict[str, Callable[[Ctx], OcpiResult]] = {
+MODULES: dict[str, Callable[[Ctx], OcpiResult | Pending]] = {
     "credentials": credentials.handle,
     "locations": locations.handle,
     "tariffs": tariffs.handle,

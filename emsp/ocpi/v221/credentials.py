@@ -1,25 +1,26 @@
 """Credentials module (2.2.1 credentials): registration, update and unregistration.
 
-The spec wants the server to fetch the client's versions/details during the POST. A sans-IO core
-cannot block on the network, so we answer at once and emit the fetches as `OutboundRequest`s;
-their outcome is stored on the partner (`endpoints_status`). A failed fetch is logged, not 3001.
+POST and PUT are answered only after the client's versions and details are fetched (credentials,
+POST/PUT): the module returns `Pending` and the core defers the response until the handshake
+ends; an unusable client API answers 3001, no common version 3002, and nothing is stored.
 """
 
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from emsp.ocpi.auth import encode_token
 from emsp.ocpi.context import Ctx, Services, validate
-from emsp.ocpi.envelope import OcpiResult
+from emsp.ocpi.envelope import OcpiResult, Pending
 from emsp.ocpi.errors import OcpiError, method_not_allowed, not_found
 from emsp.ocpi.v221 import schemas
+from emsp.ocpi.v221.handshake import Fetched, Handshake
 from emsp.services.partners import PartyRole, parties_of
 from emsp.storage.tables import PartnerRow
-from emsp.wire import HttpRequest, dumps
+from emsp.wire import dumps
 
 ALLOWED = ["GET", "POST", "PUT", "DELETE"]
 
@@ -40,19 +41,13 @@ def our_credentials(services: Services, token_c: str) -> dict[str, Any]:
     }
 
 
-def _new_token_c(ctx: Ctx) -> str:
-    # Deterministic (principle 6) yet distinct per partner and per issue; never equal to token A/B.
-    n = ctx.services.new_id(ctx.db, "token_c")
-    s = ctx.services.settings
-    digest = hashlib.sha256(f"{s.country_code}{s.party_id}|{ctx.partner_id}|{n}".encode()).hexdigest()
-    return f"C{n}-{digest[:40]}"
-
-
-def fetch_versions(services: Services, db: Session, partner: PartnerRow) -> None:
-    assert partner.versions_url is not None and partner.token_b is not None
-    partner.endpoints_status = "fetching"
-    request = HttpRequest("GET", partner.versions_url, {"Authorization": encode_token(partner.token_b)})
-    services.queue_outbound(db, partner.partner_id, request, "versions")
+def new_token(services: Services, db: Session, partner_id: str, kind: str) -> str:
+    """A fresh credentials token: deterministic (principle 6), distinct per partner and per issue."""
+    n = services.new_id(db, kind)
+    s = services.settings
+    salt = "" if kind == "token_c" else f"{kind}|"  # token C as it always was: traces stay comparable
+    digest = hashlib.sha256(f"{s.country_code}{s.party_id}|{partner_id}|{salt}{n}".encode()).hexdigest()
+    return f"{kind[-1].upper()}{n}-{digest[:40]}"
 
 
 def check_roles(partner: PartnerRow, creds: schemas.Credentials) -> None:
@@ -73,20 +68,68 @@ def check_roles(partner: PartnerRow, creds: schemas.Credentials) -> None:
             )
 
 
-def _store_client_credentials(ctx: Ctx, creds: schemas.Credentials) -> str:
-    partner = ctx.partner
-    check_roles(partner, creds)
+def store_partner_api(partner: PartnerRow, creds: schemas.Credentials, fetched: Fetched) -> None:
+    """The partner's side of a finished handshake: its token, versions URL, roles and endpoints."""
     partner.token_b = creds.token
     partner.versions_url = creds.url
     partner.roles_json = dumps([r.model_dump(mode="json") for r in creds.roles])
-    partner.token_c = _new_token_c(ctx)
+    partner.version = fetched.version
+    partner.endpoints_json = dumps(fetched.endpoints)
+    partner.endpoints_status = "ok"
     partner.token_a = None  # token A MAY no longer be used (credentials, registration)
     partner.registered = True
-    fetch_versions(ctx.services, ctx.db, partner)
-    return partner.token_c
 
 
-def handle(ctx: Ctx) -> OcpiResult:
+def _completion(services: Services, partner_id: str, method: str, creds: schemas.Credentials) -> Any:
+    """What runs when the client's versions and details are in: store, issue token C, answer."""
+
+    def complete(db: Session, fetched: Fetched, _now: datetime) -> OcpiResult:
+        partner = db.get(PartnerRow, partner_id)
+        if partner is None:
+            raise OcpiError(2000, "the partner is no longer configured", http_status=401)
+        # Re-checked: the operator's configuration or the registration may have changed meanwhile.
+        if partner.registered != (method == "PUT"):
+            raise method_not_allowed(f"{method} no longer applies to this partner's state", ALLOWED)
+        check_roles(partner, creds)
+        store_partner_api(partner, creds, fetched)
+        partner.token_c = new_token(services, db, partner_id, "token_c")
+        return OcpiResult(our_credentials(services, partner.token_c))
+
+    return complete
+
+
+def outbound_completion(partner_id: str) -> Any:
+    """What runs when a partner answered the registration we started with its credentials."""
+
+    def complete(db: Session, fetched: Fetched, _now: datetime) -> OcpiResult:
+        partner = db.get(PartnerRow, partner_id)
+        theirs = fetched.credentials
+        if partner is None or partner.token_pending is None or theirs is None:
+            raise OcpiError(3001, "the partner's registration state changed during the handshake")
+        check_roles(partner, theirs)  # the operator's configuration decides here too
+        store_partner_api(partner, theirs, fetched)
+        partner.token_c, partner.token_pending = partner.token_pending, None
+        return OcpiResult()
+
+    return complete
+
+
+def forget_offer(partner_id: str, db: Session) -> None:
+    """A registration we started failed: the token we offered opens nothing any more."""
+    partner = db.get(PartnerRow, partner_id)
+    if partner is not None:
+        partner.token_pending = None
+
+
+def _fetch_then_answer(ctx: Ctx, creds: schemas.Credentials) -> Pending:
+    check_roles(ctx.partner, creds)
+    if ctx.services.handshake_pending(ctx.partner_id):
+        raise OcpiError(2000, "a credentials handshake with this partner is in progress", http_status=409)
+    handshake = Handshake(creds.url, creds.token)
+    return Pending(ctx.partner_id, handshake, _completion(ctx.services, ctx.partner_id, ctx.method, creds))
+
+
+def handle(ctx: Ctx) -> OcpiResult | Pending:
     if ctx.segments:
         raise not_found("unknown resource", status_code=2000)
     partner = ctx.partner
@@ -96,20 +139,16 @@ def handle(ctx: Ctx) -> OcpiResult:
     if method == "POST":
         if partner.registered:
             raise method_not_allowed("already registered; use PUT to update", ALLOWED)
-        creds = validate(schemas.Credentials, ctx.json_object())
-        token_c = _store_client_credentials(ctx, creds)
-        ctx.log.info("partner_registered", roles=len(creds.roles))
-        return OcpiResult(our_credentials(ctx.services, token_c))
+        # Nothing is stored before the client's versions and details are fetched (credentials, POST).
+        return _fetch_then_answer(ctx, validate(schemas.Credentials, ctx.json_object()))
     if not partner.registered:
         raise method_not_allowed("not registered; use POST to register", ALLOWED)
     if method == "GET":
         assert partner.token_c is not None
         return OcpiResult(our_credentials(ctx.services, partner.token_c))
     if method == "PUT":
-        creds = validate(schemas.Credentials, ctx.json_object())
-        token_c = _store_client_credentials(ctx, creds)
-        ctx.log.info("partner_credentials_updated")
-        return OcpiResult(our_credentials(ctx.services, token_c))
+        # The endpoints are fetched again even if the version did not change (credentials, PUT).
+        return _fetch_then_answer(ctx, validate(schemas.Credentials, ctx.json_object()))
     # DELETE: unregister; both parties end automated communication.
     partner.registered = False
     partner.token_c = None
@@ -117,22 +156,3 @@ def handle(ctx: Ctx) -> OcpiResult:
     partner.endpoints_status = "none"
     ctx.log.info("partner_unregistered")
     return OcpiResult()
-
-
-def on_versions(services: Services, db: Session, partner: PartnerRow, body: Any) -> None:
-    """The client's versions list arrived: fetch the 2.2.1 details with token B."""
-    data = body.get("data") if isinstance(body, dict) else None
-    refs = [validate(schemas.VersionRef, item) for item in data] if isinstance(data, list) else []
-    match = [r for r in refs if r.version == "2.2.1"]
-    if not match or partner.token_b is None:
-        raise OcpiError(3002, "partner offers no OCPI 2.2.1")
-    request = HttpRequest("GET", match[0].url, {"Authorization": encode_token(partner.token_b)})
-    services.queue_outbound(db, partner.partner_id, request, "details")
-
-
-def on_details(partner: PartnerRow, body: Any) -> None:
-    data = body.get("data") if isinstance(body, dict) else None
-    details = validate(schemas.VersionDetails, data)
-    partner.version = details.version
-    partner.endpoints_json = dumps([e.model_dump(mode="json") for e in details.endpoints])
-    partner.endpoints_status = "ok"

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from emsp_helpers import T0, FakePricer, auth, cpo_credentials, location, register, session, tariff
+from emsp_helpers import T0, Client, FakePricer, auth, cpo_credentials, location, register, session, tariff
 from fastapi.testclient import TestClient
 
 from emsp.api import create_app
@@ -154,10 +154,10 @@ def test_a_hub_forwards_other_parties_but_never_a_directly_connected_one(
 
 
 def register_hub(core: EmspCore, http: TestClient) -> str:
+    """The handshake itself in-process (the eMSP's calls to the hub answered by a fake)."""
     creds = cpo_credentials("token-B-hub", ("NL", "HUB"), role="HUB")
-    resp = http.post(f"{V}/credentials", json=creds, headers=auth("token-A-hub"))
-    assert resp.json()["status_code"] == 1000, resp.text
-    core.pending_requests()
+    resp = Client(core, "token-A-hub").call("POST", f"{V}/credentials", creds)
+    assert resp.json()["status_code"] == 1000, resp.body
     return str(resp.json()["data"]["token"])
 
 
