@@ -78,12 +78,35 @@ def _bare_app() -> Any:
     return app
 
 
+def _answer_handshake(core: Any, deferred: Any, now: datetime) -> Any:
+    """The eMSP fetches the CPO's versions and details before it answers: answer them in-process."""
+    from emsp.wire import HttpResponse, dumps
+
+    details = "http://127.0.0.1:9/ocpi/2.2.1"
+    data = {
+        "versions": [{"version": "2.2.1", "url": details}],
+        "2.2.1": {"version": "2.2.1", "endpoints": []},
+    }
+    while pending := core.pending_requests():
+        for outbound in pending:
+            body = {
+                "data": data[outbound.request.url.rsplit("/", 1)[-1]],
+                "status_code": 1000,
+                "timestamp": "x",
+            }
+            core.on_response(outbound.request_id, HttpResponse(200, {}, dumps(body)), now)
+    final = core.take_response(deferred.deferred_id)
+    if final is None:
+        raise SystemExit("registration failed: the eMSP did not answer its credentials POST")
+    return final
+
+
 def _emsp_app(database_url: str, port: int, tokens: int, log_path: Path, inline: bool) -> tuple[Any, str]:
     from bench.logs import configure_run_logging
     from emsp.api import create_app
     from emsp.core import EmspCore, EmspSettings
     from emsp.services.tokens import TokenSpec, upsert_token
-    from emsp.wire import HttpRequest, dumps, loads
+    from emsp.wire import HttpRequest, HttpResponse, dumps, loads
 
     configure_run_logging(log_path)
     base = f"http://127.0.0.1:{port}/ocpi"
@@ -101,7 +124,8 @@ def _emsp_app(database_url: str, port: int, tokens: int, log_path: Path, inline:
     }
     now = datetime.now(UTC)
     auth = {"Authorization": "Token " + base64.b64encode(TOKEN_A.encode()).decode()}
-    resp = core.handle(HttpRequest("POST", f"{base}/2.2.1/credentials", auth, dumps(credentials)), now)
+    answer = core.handle(HttpRequest("POST", f"{base}/2.2.1/credentials", auth, dumps(credentials)), now)
+    resp = answer if isinstance(answer, HttpResponse) else _answer_handshake(core, answer, now)
     if resp.status != 200:
         raise SystemExit(f"registration failed: HTTP {resp.status} {resp.body}")
     core.pending_requests()
