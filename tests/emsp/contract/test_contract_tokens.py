@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from emsp_helpers import T0, Client, V, auth
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from emsp.core import EmspCore
 from emsp.storage.tables import PartnerRow
@@ -195,3 +197,16 @@ def test_with_a_core_thread_the_contract_work_runs_on_it(api_core: EmspCore) -> 
     finally:
         thread.close()
     assert where == ["emsp-core", "emsp-core"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(limit=st.integers(1, 10), offset=st.integers(0, 12))
+def test_pages_are_slices_of_the_whole_list(api: TestClient, limit: int, offset: int) -> None:
+    if api.get("/api/v1/tokens").json()["total"] == 0:  # once per test: the fixture outlives examples
+        for n in range(7):
+            issue(api, uid=f"P{n}")
+    everything = [t["uid"] for t in api.get("/api/v1/tokens").json()["items"]]
+    page = api.get(f"/api/v1/tokens?limit={limit}&offset={offset}").json()
+    assert [t["uid"] for t in page["items"]] == everything[offset : offset + limit]
+    assert page["total"] == len(everything) == 7
+    assert page["next_offset"] == (offset + limit if offset + limit < 7 else None)
