@@ -43,6 +43,9 @@ _ONE = Decimal(1)
 _HOUR_S = Decimal(3600)
 _KWH_WH = Decimal(1000)
 _NOISE = Decimal("1e-6")
+# Billed hours such as 120 s = 1/30 h are not finite decimals, so an amount can land a hair below a
+# rounding boundary (0.00594999... for exactly 0.00595); snap that noise away before rounding money.
+_MONEY_NOISE = Decimal("1e-18")
 _US_PER_HOUR = Decimal(3_600_000_000)
 # category of a priced dimension inside a session part / reservation part
 _CATEGORY = {ENERGY: "energy", TIME: "time", PARKING_TIME: "parking"}
@@ -319,6 +322,10 @@ def price_charging_periods(
     return result
 
 
+def _money(amount: Decimal, quantum: Decimal, rounding: str) -> Decimal:
+    return amount.quantize(_MONEY_NOISE, ROUND_HALF_EVEN).quantize(quantum, rounding)
+
+
 def _finish(
     tariff: Tariff,
     work: list[_Line],
@@ -349,8 +356,8 @@ def _finish(
             pi = _ZERO
         incl = None if pi is None else billed * pi
         if per_line:
-            excl = excl.quantize(quantum, rounding)
-            incl = None if incl is None else incl.quantize(quantum, rounding)
+            excl = _money(excl, quantum, rounding)
+            incl = None if incl is None else _money(incl, quantum, rounding)
         acc = sums.get(ln.category)
         if acc is None:
             sums[ln.category] = [excl, incl]
@@ -366,16 +373,16 @@ def _finish(
     exact_incl: Decimal | None = _ZERO
     total_incl: Decimal | None = _ZERO
     for cat, (excl, incl) in sums.items():
-        r_excl = excl.quantize(quantum, rounding)
-        r_incl = None if incl is None else incl.quantize(quantum, rounding)
+        r_excl = _money(excl, quantum, rounding)
+        r_incl = None if incl is None else _money(incl, quantum, rounding)
         cats[cat] = Price(r_excl, r_incl)
         exact_excl += excl
         exact_incl = None if exact_incl is None or incl is None else exact_incl + incl
         total_excl += r_excl
         total_incl = None if total_incl is None or r_incl is None else total_incl + r_incl
     if policy.round_at == "total":
-        total_excl = exact_excl.quantize(quantum, rounding)
-        total_incl = None if exact_incl is None else exact_incl.quantize(quantum, rounding)
+        total_excl = _money(exact_excl, quantum, rounding)
+        total_incl = None if exact_incl is None else _money(exact_incl, quantum, rounding)
     bounded_excl, bounded_incl = _bounds(tariff, total_excl, total_incl)
     adjustment = None
     if bounded_excl != total_excl or bounded_incl != total_incl:

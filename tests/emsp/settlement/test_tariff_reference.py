@@ -9,8 +9,10 @@ applies, 2.2.1) or present, and min_price/max_price, over random CDRs of chargin
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,12 @@ def _ceil_to(value: Decimal, step: int) -> Decimal:
     return (value / step).to_integral_value(rounding=ROUND_CEILING) * step
 
 
+def _half_up(amount: Fraction) -> Decimal:
+    """Round an exact amount half up to 4 decimals (amounts here are never negative)."""
+    units = math.floor(amount * 10_000 + Fraction(1, 2))
+    return Decimal(units) / 10_000
+
+
 def reference_price(tariff: dict[str, Any], cdr: dict[str, Any]) -> dict[str, Decimal | None]:
     """Totals of a CDR under a one-element tariff without restrictions (default policy choices:
     4 decimals half-up per total_*_cost; with parking priced, step_size rounds only parking)."""
@@ -42,32 +50,32 @@ def reference_price(tariff: dict[str, Any], cdr: dict[str, Any]) -> dict[str, De
                 time += volume
             elif dim["type"] == "PARKING_TIME":
                 parking += volume
-    billed: dict[str, tuple[str, Decimal]] = {}  # cost field -> (component type, billed volume)
+    # Billed volumes as exact fractions (120 s is 1/30 h, not a finite decimal).
+    billed: dict[str, tuple[str, Fraction]] = {}  # cost field -> (component type, billed volume)
     if "ENERGY" in comps and energy:
-        billed["total_energy_cost"] = ("ENERGY", _ceil_to(energy * 1000, comps["ENERGY"]["step_size"]) / 1000)
+        wh = _ceil_to(energy * 1000, comps["ENERGY"]["step_size"])
+        billed["total_energy_cost"] = ("ENERGY", Fraction(wh) / 1000)
     parking_priced = "PARKING_TIME" in comps and parking > 0
     if "TIME" in comps and time:
         seconds = time * 3600
         if not parking_priced:  # mod_cdrs step_size: with parking, only the parking time is rounded
             seconds = _ceil_to(seconds, comps["TIME"]["step_size"])
-        billed["total_time_cost"] = ("TIME", seconds / 3600)
+        billed["total_time_cost"] = ("TIME", Fraction(seconds) / 3600)
     if parking_priced:
-        billed["total_parking_cost"] = (
-            "PARKING_TIME",
-            _ceil_to(parking * 3600, comps["PARKING_TIME"]["step_size"]) / 3600,
-        )
+        parked = _ceil_to(parking * 3600, comps["PARKING_TIME"]["step_size"])
+        billed["total_parking_cost"] = ("PARKING_TIME", Fraction(parked) / 3600)
     if "FLAT" in comps:
-        billed["total_fixed_cost"] = ("FLAT", Decimal(1))
+        billed["total_fixed_cost"] = ("FLAT", Fraction(1))
     out: dict[str, Decimal | None] = {}
     total_excl, total_incl = Decimal(0), Decimal(0)
     incl_known = True  # stays so: in 2.2.1 every component's incl. VAT is known
     for field, (kind, volume) in billed.items():
-        price = Decimal(str(comps[kind]["price"]))
-        excl = (volume * price).quantize(Q, ROUND_HALF_UP)
+        price = Fraction(str(comps[kind]["price"]))
+        excl = _half_up(volume * price)
         # 2.2.1 mod_tariffs, PriceComponent: an omitted vat means no VAT applies (incl = excl).
         # (This reference used to leave incl_vat unknown then, which only a 2.1.1 tariff does.)
-        vat = Decimal(str(comps[kind].get("vat", 0)))
-        incl: Decimal | None = (volume * price * (1 + vat / 100)).quantize(Q, ROUND_HALF_UP)
+        vat = Fraction(str(comps[kind].get("vat", 0)))
+        incl: Decimal | None = _half_up(volume * price * (1 + vat / 100))
         out[f"{field}.excl_vat"], out[f"{field}.incl_vat"] = excl, incl
         total_excl += excl
         if incl is None:

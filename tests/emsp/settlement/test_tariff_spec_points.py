@@ -95,3 +95,16 @@ def test_211_tariff_leaves_incl_vat_unknown() -> None:
     tariff = parse_tariff_211(raw, country_code="DE", party_id="CPA")
     cost = price_cdr(tariff, _cdr([(START, [("TIME", "2")])]), tz="UTC").totals.total_cost
     assert cost.excl_vat == Decimal("4.0000") and cost.incl_vat is None
+
+
+def test_an_amount_exactly_on_a_rounding_boundary_rounds_half_up() -> None:
+    # 72 s of parking, step 60 s -> 120 s = 1/30 h (not a finite decimal) at 0.15/h, 19 % VAT:
+    # exactly 0.005 excl. and 0.00595 incl., which rounds half up to 0.0060 (not 0.0059 from 0.0059499...).
+    tariff = _tariff(vat=19)
+    tariff["elements"][0]["price_components"] = [
+        {"type": "PARKING_TIME", "price": "0.15", "step_size": 60, "vat": 19}
+    ]
+    data = _cdr([(START, [("PARKING_TIME", "0.02")])])
+    data["end_date_time"] = "2026-03-02T07:01:12Z"
+    cost = price_cdr(parse_tariff(tariff), data, tz="UTC").totals.total_cost
+    assert (cost.excl_vat, cost.incl_vat) == (Decimal("0.0050"), Decimal("0.0060"))
