@@ -34,7 +34,8 @@ class Plot:
 PLOT_SESSIONS = Plot("plot_sessions_over_time.png", "Sessions over time")
 PLOT_LATENCY = Plot("plot_authorization_latency.png", "Authorization latency")
 PLOT_ENERGY = Plot("plot_energy.png", "Energy per session: truth vs CDR")
-PLOTS: tuple[Plot, ...] = (PLOT_SESSIONS, PLOT_LATENCY, PLOT_ENERGY)
+PLOT_PARTNER_LATENCY = Plot("plot_latency_per_partner.png", "Authorization latency per partner over time")
+PLOTS: tuple[Plot, ...] = (PLOT_SESSIONS, PLOT_LATENCY, PLOT_PARTNER_LATENCY, PLOT_ENERGY)
 # Everything write_report writes: a run clears these before it starts, so none can go stale.
 REPORT_FILES: tuple[str, ...] = (REPORT_FILE, *(plot.file for plot in PLOTS))
 
@@ -56,6 +57,7 @@ def write_plots(records: RunRecords, out_dir: Path) -> list[Path]:
     return [
         plots.plot_sessions_over_time(records.sessions, out_dir / PLOT_SESSIONS.file),
         plots.plot_authorization_latency(records.authorizations, out_dir / PLOT_LATENCY.file, marks=marks),
+        plots.plot_latency_per_partner(records.authorizations, out_dir / PLOT_PARTNER_LATENCY.file),
         plots.plot_energy(records.sessions, out_dir / PLOT_ENERGY.file),
     ]
 
@@ -74,6 +76,7 @@ def render_report(records: RunRecords, *, max_session_rows: int = MAX_SESSION_RO
         _section("Key figures", _table(tables.kpi_table(summary))),
         _section("Reconciliation", _reconciliation(summary, sessions)),
         _section("Expectations", _expectations(summary)),
+        _section("Per partner (summary.json partners)", _table(tables.partners_table(summary))),
         _section("Per CPO", _table(tables.per_cpo(sessions))),
         _section("Authorizations per partner", _table(tables.authorization_results(records.authorizations))),
         _section("Plots", _plots()),

@@ -78,6 +78,38 @@ def plot_authorization_latency(
         return _save(fig, path)
 
 
+def plot_latency_per_partner(authorizations: pd.DataFrame, path: Path) -> Path:
+    """Authorization latency over scenario time, one colour per partner: every answer as a dot and the
+    p95 of each 15-minute bin as a line, so one partner degrading stands out against the others."""
+    if not len(authorizations):
+        return _save_no_data(path, "Authorization latency per partner")
+    data = pd.DataFrame(
+        {
+            "at": _naive_utc(authorizations["at"]),
+            "partner": authorizations["partner"].astype(str),
+            "latency": pd.to_numeric(authorizations["latency_ms"], errors="coerce"),
+        }
+    ).dropna()
+    if data.empty:
+        return _save_no_data(path, "Authorization latency per partner")
+    with _figure() as fig:
+        ax = fig.subplots()
+        for index, (partner, rows) in enumerate(sorted(data.groupby("partner"), key=lambda kv: str(kv[0]))):
+            colour = f"C{index % 10}"
+            ax.scatter(rows["at"].to_numpy(), rows["latency"].to_numpy(), s=6, color=colour, alpha=0.35)
+            p95 = rows.groupby(rows["at"].dt.floor(BIN))["latency"].quantile(0.95, interpolation="higher")
+            middle = p95.index + pd.Timedelta(BIN) / 2  # a bin's figure belongs to its middle
+            ax.plot(middle.to_numpy(), p95.to_numpy(), color=colour, marker="o", markersize=3,
+                    label=f"{partner} p95 / {BIN}")  # fmt: skip
+        ax.set_title("Authorization latency per partner (at the CPO, scenario time)")
+        ax.set_xlabel("time (UTC)")
+        ax.set_ylabel("latency (ms)")
+        ax.set_ylim(bottom=0)
+        ax.legend(loc="upper left", fontsize="small")
+        _date_axis(ax)
+        return _save(fig, path)
+
+
 def plot_energy(sessions: pd.DataFrame, path: Path) -> Path:
     """Truth vs CDR energy per session, matched vs mismatched, with the y = x diagonal."""
     if len(sessions):

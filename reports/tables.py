@@ -137,6 +137,31 @@ def expectations_table(summary: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(EXPECTATION_COLUMNS))
 
 
+def partners_table(summary: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per partner from summary.json `partners`: sessions, authorizations and their latency,
+    CDRs, energy, revenue, reconciliation classes that occurred, findings."""
+    partners = summary.get("partners")
+    if not isinstance(partners, Mapping) or not partners:
+        return pd.DataFrame({"partner": pd.Series([], dtype=object)})
+    rows = []
+    for partner, figures in partners.items():
+        if not isinstance(figures, Mapping):
+            continue
+        row: dict[str, Any] = {"partner": str(partner)}
+        for key, value in _flatten("", figures, decimal=True):
+            row[key.lstrip(".").replace("authorizations.latency_ms.", "latency_ms ")] = value
+        rows.append(row)
+    columns = [
+        col
+        for col in dict.fromkeys(col for row in rows for col in row)
+        # a class no partner had would only widen the table
+        if not col.startswith("reconciliation.") or any(row.get(col) for row in rows)
+    ]
+    return pd.DataFrame(
+        {col: pd.Series([row.get(col) for row in rows], dtype=object) for col in columns}, columns=columns
+    )
+
+
 def expectations_verdict(summary: Mapping[str, Any]) -> bool | None:
     """True if all expectations held, False if any failed, None when the scenario has none."""
     table = expectations_table(summary)

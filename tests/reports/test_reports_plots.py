@@ -16,6 +16,7 @@ def _draw_all(rec: RunRecords, out: Path) -> list[Path]:
     return [
         plots.plot_sessions_over_time(rec.sessions, out / "sessions.png"),
         plots.plot_authorization_latency(rec.authorizations, out / "latency.png"),
+        plots.plot_latency_per_partner(rec.authorizations, out / "latency_per_partner.png"),
         plots.plot_energy(rec.sessions, out / "energy.png"),
     ]
 
@@ -68,3 +69,11 @@ def test_active_steps_ends_before_starts_at_same_instant() -> None:
     _, active = plots._active_steps(starts, ends)
     assert active.max() == 1
     assert active[-1] == 0
+
+
+def test_latency_per_partner_draws_each_partner(run_dir: Path, tmp_path: Path) -> None:
+    rec = load_run(run_dir)
+    both = plots.plot_latency_per_partner(rec.authorizations, tmp_path / "both.png").read_bytes()
+    one = rec.authorizations[rec.authorizations["partner"] == "CPO-A"]
+    only_a = plots.plot_latency_per_partner(one, tmp_path / "a.png").read_bytes()
+    assert both.startswith(PNG_SIGNATURE) and both != only_a

@@ -104,3 +104,25 @@ def test_a_rightly_refused_token_is_not_a_mismatch() -> None:
     frame = pd.DataFrame({"class": ["matched", "refused", "missing_cdr", "wrongly_refused"]})
     assert list(tables.mismatches(frame)["class"]) == ["missing_cdr", "wrongly_refused"]
     assert list(tables.sessions_mismatches_first(frame)["class"])[:2] == ["missing_cdr", "wrongly_refused"]
+
+
+def test_partners_table_one_row_per_partner_with_the_classes_that_occurred() -> None:
+    def figures(started: int, p99: str, refused: int) -> dict[str, object]:
+        return {
+            "sessions": {"started": started, "completed": started},
+            "authorizations": {"accepted": started, "rejected": refused,
+                               "latency_ms": {"p50": "100", "p95": "150", "p99": p99}},
+            "cdrs": started,
+            "energy_kwh": {"truth": "10.5", "cdr": "10.5", "invoiced": "10.5"},
+            "revenue": {"EUR": "3.1000"},
+            "reconciliation": {"matched": started, "refused": refused, "missing_cdr": 0},
+            "findings": 0,
+        }  # fmt: skip
+
+    summary = make_summary(partners={"cpo-a": figures(3, "180", 0), "cpo-b": figures(2, "2100", 1)})
+    table = tables.partners_table(summary)
+    assert table["partner"].tolist() == ["cpo-a", "cpo-b"]
+    assert table["latency_ms p99"].tolist() == [Decimal("180"), Decimal("2100")]
+    assert table["revenue.EUR"].tolist() == [Decimal("3.1000"), Decimal("3.1000")]
+    assert "reconciliation.refused" in table.columns and "reconciliation.missing_cdr" not in table.columns
+    assert tables.partners_table(make_summary()).empty  # a summary from before per-partner figures
