@@ -37,12 +37,6 @@ def _row_partner(row: ReconciliationRow) -> str:
     return row.cdrs[0].partner if row.cdrs else (row.invoice.partner if row.invoice else "")
 
 
-def _findings(records: EmspRecords) -> Sequence[Any]:
-    # `findings` (what the eMSP noticed about a partner's conduct) is a newer field of EmspRecords.
-    found: Sequence[Any] = getattr(records, "findings", ())
-    return found
-
-
 def _figures(
     truths: Sequence[TruthSession],
     authorizations: Sequence[AuthorizationRecord],
@@ -105,11 +99,11 @@ def build_summary(
     currencies = sorted(set(currencies))
     every = [a for records_of_one in authorizations.values() for a in records_of_one]
     overall = _figures(truths, every, records, reconciliation.rows, currencies, None)
-    findings = _findings(records)
+    findings = records.findings  # what the eMSP noticed about a partner's conduct (kept, not failed)
     partners: dict[str, Any] = {}
     for cpo_id, of_one in authorizations.items():
         figures = _figures(truths, of_one, records, reconciliation.rows, currencies, cpo_id)
-        figures["findings"] = sum(1 for f in findings if getattr(f, "partner", None) == cpo_id)
+        figures["findings"] = sum(1 for f in findings if f.partner == cpo_id)
         partners[cpo_id] = figures
     return {
         "scenario": scenario,

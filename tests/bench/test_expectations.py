@@ -48,3 +48,23 @@ def test_plain_decimal_text(value: str, text: str) -> None:
     from bench.summary import plain
 
     assert plain(Decimal(value)) == text
+
+
+def test_findings_are_counted_per_partner() -> None:
+    from datetime import UTC, datetime
+
+    from bench.summary import build_summary
+    from emsp.model import EmspRecords, FindingRecord, PartyRef
+    from emsp.reconciliation import Reconciliation
+
+    def finding(partner: str) -> FindingRecord:
+        at = datetime(2026, 3, 2, 7, tzinfo=UTC)
+        return FindingRecord(partner, PartyRef("DE", "CPA"), "stale_update", "locations", "L1", "", at)
+
+    records = EmspRecords((), (), (), (), (), findings=(finding("cpo-b"), finding("cpo-b"), finding("x")))
+    summary = build_summary(
+        scenario="s", seed=1, runtime="sim", truths=[], authorizations={"cpo-a": [], "cpo-b": []},
+        records=records, reconciliation=Reconciliation(()), messages={}, unserved_arrivals=0,
+    )  # fmt: skip
+    assert list(summary["partners"]) == ["cpo-a", "cpo-b"]
+    assert [summary["partners"][p]["findings"] for p in ("cpo-a", "cpo-b")] == [0, 2]
