@@ -48,7 +48,7 @@ def write_reconciliation(path: Path, reconciliation: Reconciliation) -> None:
                 )
             writer.writerow(
                 [
-                    truth.key if truth else f"orphan/{cdr.cdr_id if cdr else ''}",
+                    truth.key if truth else f"orphan/{cdr.party.key() + '/' + cdr.cdr_id if cdr else ''}",
                     truth.cpo if truth else (cdr.partner if cdr else ""),
                     _s(truth.station_id if truth else None),
                     _s(truth.connector_id if truth else None),

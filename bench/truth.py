@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bench.world import World
+from emsp.model import PartyRef
 from emsp.reconciliation import TruthSession
 from emsp.settlement.tariff import MeterSample, price_session
 from emsp.timeutil import format_utc
@@ -62,6 +63,7 @@ def truth_sessions(world: World) -> list[TruthSession]:
                     cost_excl_vat=cost_excl,
                     cost_incl_vat=cost_incl,
                     currency=currency,
+                    party=PartyRef(cpo.ocpi.country_code, cpo.ocpi.party_id),
                 )
             )
     sessions.sort(key=lambda s: (s.plugged_at, s.station_id, s.connector_id))

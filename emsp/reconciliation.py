@@ -3,6 +3,11 @@
 The ground truth arrives as neutral `TruthSession`s (the simulators' records, or a real partner's
 export); the eMSP side is its own `EmspRecords`. Every truth session gets exactly one row and one
 class; every CDR the eMSP holds that no truth session explains gets an `orphan_cdr` row.
+
+OCPI ids are unique per party only (mod_cdrs, mod_sessions: country_code + party_id + id), so every
+join is on (country_code, party_id, id): two CPOs that both send `CDR-1` for their own `S1` are
+graded independently. A CDR POSTed again with identical content is a retry the eMSP absorbed (it
+bills once), not a mismatch; the same key with other content is `duplicate_cdr`.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from emsp.model import CdrInfo, EmspRecords, InvoiceLine
+from emsp.model import CdrInfo, EmspRecords, InvoiceLine, PartyRef
 
 # In order of precedence: a row takes the first class whose condition holds.
 CLASSES = (
@@ -53,6 +58,16 @@ class TruthSession:
     cost_excl_vat: Decimal | None
     cost_incl_vat: Decimal | None
     currency: str
+    # The party (country_code, party_id) whose OCPI session this was; None: an export that does
+    # not say, joined on the session id alone.
+    party: PartyRef | None = None
+
+
+Key = tuple[str, str, str]  # (country_code, party_id, id), party upper-cased (CiString)
+
+
+def _key(party: PartyRef, object_id: str) -> Key:
+    return (party.country_code.upper(), party.party_id.upper(), object_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +109,7 @@ def _classify(
         return "missing_cdr", f"no CDR for session {truth.session_id}"
     if len(cdrs) > 1 or duplicates:
         ids = ", ".join(c.cdr_id for c in cdrs)
-        return "duplicate_cdr", f"{len(cdrs)} CDR(s) [{ids}], {duplicates} repeated POST(s)"
+        return "duplicate_cdr", f"{len(cdrs)} CDR(s) [{ids}], {duplicates} resent with other content"
     cdr = cdrs[0]
     if cdr.total_energy_kwh != truth.energy_kwh:
         return "energy_mismatch", f"CDR {cdr.total_energy_kwh} kWh vs truth {truth.energy_kwh} kWh"
@@ -114,33 +129,45 @@ def reconcile(
     *,
     tolerance: Decimal = DEFAULT_PRICE_TOLERANCE,
 ) -> Reconciliation:
-    by_session: dict[str, list[CdrInfo]] = defaultdict(list)
+    by_session: dict[Key, list[CdrInfo]] = defaultdict(list)
+    by_bare_session: dict[str, list[CdrInfo]] = defaultdict(list)  # for truths without a party
     for cdr in records.cdrs:
         if cdr.session_id is not None and not cdr.credit:
-            by_session[cdr.session_id].append(cdr)
-    repeats: dict[str, int] = defaultdict(int)
+            by_session[_key(cdr.party, cdr.session_id)].append(cdr)
+            by_bare_session[cdr.session_id].append(cdr)
+    changed: dict[Key, int] = defaultdict(int)
     for dup in records.duplicate_cdrs:
-        repeats[dup.cdr_id] += 1
-    invoices = {line.cdr_id: line for line in records.invoice_lines}
+        if not dup.identical:  # an identical resend is a retry, billed once: not a mismatch
+            changed[_key(dup.party, dup.cdr_id)] += 1
+    invoices = {_key(line.party, line.cdr_id): line for line in records.invoice_lines}
 
     rows: list[ReconciliationRow] = []
-    explained: set[str] = set()
+    explained: set[Key] = set()
     for truth in truths:
-        cdrs = tuple(by_session.get(truth.session_id, ())) if truth.session_id else ()
-        explained.update(c.cdr_id for c in cdrs)
-        invoice = invoices.get(cdrs[0].cdr_id) if cdrs else None
-        duplicates = sum(repeats[c.cdr_id] for c in cdrs)
+        cdrs: tuple[CdrInfo, ...] = ()
+        if truth.session_id is not None:
+            found = (
+                by_session.get(_key(truth.party, truth.session_id), [])
+                if truth.party is not None
+                else by_bare_session.get(truth.session_id, [])
+            )
+            cdrs = tuple(found)
+        keys = [_key(c.party, c.cdr_id) for c in cdrs]
+        explained.update(keys)
+        invoice = invoices.get(keys[0]) if keys else None
+        duplicates = sum(changed[k] for k in keys)
         klass, detail = _classify(truth, cdrs, duplicates, invoice, tolerance)
         rows.append(ReconciliationRow(truth, cdrs, invoice, klass, detail))
     for cdr in records.cdrs:
-        if cdr.cdr_id not in explained:
+        key = _key(cdr.party, cdr.cdr_id)
+        if key not in explained:
             rows.append(
                 ReconciliationRow(
                     None,
                     (cdr,),
-                    invoices.get(cdr.cdr_id),
+                    invoices.get(key),
                     "orphan_cdr",
-                    f"CDR {cdr.cdr_id} matches no session that happened",
+                    f"CDR {cdr.party.key()}/{cdr.cdr_id} matches no session that happened",
                 )
             )
     return Reconciliation(tuple(rows))

@@ -15,6 +15,7 @@ T0 = datetime(2026, 3, 2, 8, tzinfo=UTC)
 PARTY = PartyRef("DE", "CPA")
 
 TRUTH = TruthSession(
+    party=PARTY,
     key="CS-1/1/T0",
     cpo="cpo-a",
     station_id="CS-1",
@@ -96,10 +97,22 @@ CASES = [
     ("no CDR", [TRUTH], _records((), ()), ["missing_cdr"]),
     ("two CDRs", [TRUTH], _records((CDR, replace(CDR, cdr_id="S1-CDR-2"))), ["duplicate_cdr"]),
     (
-        "CDR posted twice",
+        "identical CDR retried: billed once, not a mismatch",
         [TRUTH],
         _records(dups=(DuplicateCdrRecord("cpo-a", PARTY, "S1-CDR", T0, identical=True),)),
+        ["matched"],
+    ),
+    (
+        "CDR id resent with other content",
+        [TRUTH],
+        _records(dups=(DuplicateCdrRecord("cpo-a", PARTY, "S1-CDR", T0, identical=False),)),
         ["duplicate_cdr"],
+    ),
+    (
+        "another party's changed resend of the same id is not ours",
+        [TRUTH],
+        _records(dups=(DuplicateCdrRecord("cpo-b", PartyRef("FR", "CPB"), "S1-CDR", T0, identical=False),)),
+        ["matched"],
     ),
     ("CDR without session", [], _records(), ["orphan_cdr"]),
     (
@@ -144,3 +157,29 @@ def test_one_row_per_truth_session_plus_orphans() -> None:
     orphan = replace(CDR, cdr_id="X-CDR", session_id="SX")
     result = reconcile([TRUTH, other], _records((CDR, orphan)))
     assert [row.klass for row in result.rows] == ["matched", "missing_cdr", "orphan_cdr"]
+
+
+def test_two_cpos_sending_the_same_ids_are_graded_independently() -> None:
+    """OCPI ids are unique per party: DE*CPA's CDR-1 for S1 says nothing about FR*CPB's S1."""
+    other = PartyRef("FR", "CPB")
+    truth_b = replace(TRUTH, key="CS-9/1/T0", cpo="cpo-b", station_id="CS-9", party=other)
+    cdr_b = replace(CDR, partner="cpo-b", party=other, total_energy_kwh=Decimal("10.000"))
+    # B's invoice is off by a euro; A's is right. Same cdr_id and session_id on both sides.
+    line_b = replace(LINE, line_no=2, partner="cpo-b", party=other, amount_incl_vat=Decimal("7.545"))
+    result = reconcile([TRUTH, truth_b], _records((CDR, cdr_b), (LINE, line_b)))
+    assert [(row.truth.cpo if row.truth else None, row.klass) for row in result.rows] == [
+        ("cpo-a", "matched"),
+        ("cpo-b", "price_mismatch"),
+    ]
+    assert result.rows[1].invoice is line_b and result.rows[1].cdrs == (cdr_b,)
+
+
+def test_a_cdr_of_an_unknown_party_is_an_orphan_even_with_a_known_session_id() -> None:
+    stranger = replace(CDR, partner="cpo-x", party=PartyRef("BE", "XXX"), cdr_id="S1-CDR")
+    result = reconcile([TRUTH], _records((CDR, stranger)))
+    assert [row.klass for row in result.rows] == ["matched", "orphan_cdr"]
+    assert result.rows[1].cdrs == (stranger,) and "BE*XXX" in result.rows[1].detail
+
+
+def test_truth_without_a_party_joins_on_the_session_id() -> None:
+    assert [r.klass for r in reconcile([replace(TRUTH, party=None)], _records()).rows] == ["matched"]
