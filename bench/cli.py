@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bench.cli_serve import serve_app
 from bench.cli_tariff import tariff_app
 from bench.scenario import ScenarioError, builtin_names, load_scenario
 
@@ -20,6 +21,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(tariff_app, name="tariff")
+app.add_typer(serve_app, name="serve")
 err = Console(stderr=True)
 out = Console()
 

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from emsp.contract import cdrs, health, invoices, quotes, sessions, tokens
+from emsp.contract import cdrs, health, invoices, partners, quotes, sessions, tokens
 from emsp.contract.auth import bearer_auth
 from emsp.core import EmspCore
 from emsp.core_thread import CoreThread
@@ -24,6 +24,7 @@ RouterFactory = Callable[[EmspCore], APIRouter]
 API_VERSION = "1"
 ROUTERS: tuple[RouterFactory, ...] = (
     health.make_router,
+    partners.make_router,
     tokens.make_router,
     sessions.make_router,
     cdrs.make_router,

@@ -1,0 +1,51 @@
+"""Contract models of `/api/v1/partners` (beside emsp.contract.models; never OCPI wire models or rows)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["CPO", "EMSP", "HUB", "NAP", "NSP", "OTHER", "SCSP"]
+
+
+class Party(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    country_code: Annotated[str, Field(pattern=r"^[A-Z]{2}$", examples=["DE"])]
+    party_id: Annotated[str, Field(pattern=r"^[A-Z0-9]{3}$", examples=["CPA"])]
+    role: Role
+
+
+class PartnerIn(BaseModel):
+    """A partner the operator allows to connect: its token A and the parties it may act for."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: Annotated[str, Field(min_length=1, max_length=64)]
+    token_a: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")]
+    parties: Annotated[list[Party], Field(min_length=1)]
+    hub: bool = False
+
+
+class PartnerOut(BaseModel):
+    id: str
+    parties: list[Party]
+    hub: bool
+    registered: bool
+    version: str | None
+    versions_url: str | None
+    endpoints: list[str]  # module identifiers the partner offers
+
+
+class RegisterIn(BaseModel):
+    """Where to register: the partner's versions URL and the token A it gave us out of band."""
+
+    model_config = ConfigDict(extra="forbid")
+    versions_url: Annotated[str, Field(pattern=r"^https?://\S+$")]
+    token: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")]
+
+
+class RegistrationOut(BaseModel):
+    registered: bool
+    status_code: int  # OCPI status code: 1000, or why not (3001 unreachable, 3002 no common version)
+    message: str
+    partner: PartnerOut

@@ -1,0 +1,124 @@
+"""`/api/v1/partners`: who may connect as which parties (the operator decides), and registering
+with a partner ourselves (credentials handshake, the eMSP as Sender)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, status
+from sqlalchemy import select
+
+from emsp.contract.deps import Run, now
+from emsp.contract.partner_models import PartnerIn, PartnerOut, Party, RegisterIn, RegistrationOut
+from emsp.core import EmspCore, RegistrationRefused
+from emsp.handshakes import RegistrationOutcome
+from emsp.services.partners import PartnerConfigError, PartyRole, parties_of
+from emsp.storage.tables import PartnerRow
+from emsp.wire import loads
+
+Now = Annotated[datetime, Depends(now)]
+REGISTER_TIMEOUT_S = 30.0  # wall seconds the partner gets to answer our handshake (then 3001)
+
+
+def _asdict(party: PartyRole) -> dict[str, str]:
+    return {"country_code": party.country_code, "party_id": party.party_id, "role": party.role}
+
+
+def partner_out(row: PartnerRow) -> PartnerOut:
+    return PartnerOut(
+        id=row.partner_id,
+        parties=[Party.model_validate(_asdict(p)) for p in parties_of(row)],
+        hub=row.hub,
+        registered=row.registered,
+        version=row.version,
+        versions_url=row.versions_url,
+        endpoints=sorted({str(e.get("identifier")) for e in loads(row.endpoints_json or "[]")}),
+    )
+
+
+def make_router(core: EmspCore) -> APIRouter:
+    router = APIRouter(prefix="/partners", tags=["partners"])
+
+    def read(partner_id: str) -> PartnerOut | None:
+        with core.db.unit() as db:
+            row = db.get(PartnerRow, partner_id)
+            return None if row is None else partner_out(row)
+
+    def unknown(partner_id: str) -> HTTPException:
+        return HTTPException(status.HTTP_404_NOT_FOUND, f"no partner {partner_id!r}")
+
+    @router.get("", response_model=list[PartnerOut])
+    async def list_partners(run: Run) -> list[PartnerOut]:
+        def work() -> list[PartnerOut]:
+            with core.db.unit() as db:
+                rows = db.scalars(select(PartnerRow).order_by(PartnerRow.partner_id)).all()
+                return [partner_out(r) for r in rows]
+
+        return await run(work)
+
+    @router.get("/{partner_id}", response_model=PartnerOut, responses={404: {"description": "unknown"}})
+    async def get_partner(partner_id: str, run: Run) -> PartnerOut:
+        found = await run(lambda: read(partner_id))
+        if found is None:
+            raise unknown(partner_id)
+        return found
+
+    @router.post(
+        "",
+        response_model=PartnerOut,
+        status_code=status.HTTP_201_CREATED,
+        responses={409: {"description": "a party or the token is another partner's"}},
+    )
+    async def add_partner(body: PartnerIn, run: Run) -> PartnerOut:
+        """Configure a partner (same rules as the config file); an existing one is updated."""
+
+        def work() -> PartnerOut:
+            parties = [(p.country_code, p.party_id, p.role) for p in body.parties]
+            core.register_partner(body.id, body.token_a, parties=parties, hub=body.hub)
+            found = read(body.id)
+            assert found is not None
+            return found
+
+        try:
+            return await run(work)
+        except PartnerConfigError as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+
+    @router.post(
+        "/{partner_id}/register",
+        response_model=RegistrationOut,
+        responses={404: {"description": "unknown"}, 409: {"description": "registered or in progress"}},
+    )
+    async def register(partner_id: str, body: RegisterIn, run: Run, at: Now) -> RegistrationOut:
+        """Register with the partner: GET its versions and details with its token, POST our
+        credentials, keep the token it returns. 200 with `registered: false` and the OCPI status
+        code when the partner's side failed (3001 unreachable, 3002 no common version)."""
+        try:
+            run_id = await run(lambda: core.start_registration(partner_id, body.versions_url, body.token, at))
+        except RegistrationRefused as exc:
+            code = status.HTTP_404_NOT_FOUND if "no partner" in str(exc) else status.HTTP_409_CONFLICT
+            raise HTTPException(code, str(exc)) from exc
+        outcome = await _outcome(run, core, run_id, at)
+        partner = await run(lambda: read(partner_id))
+        assert partner is not None
+        return RegistrationOut(
+            registered=outcome.registered,
+            status_code=outcome.status_code,
+            message=outcome.message,
+            partner=partner,
+        )
+
+    return router
+
+
+async def _outcome(run: Run, core: EmspCore, run_id: str, at: datetime) -> RegistrationOutcome:
+    """Wait for the handshake (the service's outbound pump sends its calls meanwhile)."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + REGISTER_TIMEOUT_S
+    while (outcome := await run(lambda: core.take_registration(run_id))) is None:
+        if loop.time() >= give_up:
+            await run(lambda: core.abort_deferred(run_id, at, f"no answer within {REGISTER_TIMEOUT_S:g} s"))
+        await asyncio.sleep(0.01)
+    return outcome

@@ -1,0 +1,134 @@
+"""The service's configuration: a YAML file validated by pydantic; `EMSP_...` variables override it.
+
+Environment variables win over the file (EMSP_ADMIN_TOKEN, EMSP_DATABASE_URL, EMSP_EMSP__PUBLIC_URL
+for nested fields), so a secret need not be written into the file. The operator's `partners` list
+decides who may connect, as which parties (a party belongs to one partner; HUB only with hub: true).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+Role = Literal["CPO", "EMSP", "HUB", "NAP", "NSP", "OTHER", "SCSP"]
+Token = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")]
+
+
+class ConfigError(Exception):
+    """Invalid configuration; the CLI turns it into exit code 2 with this one line."""
+
+    def __init__(self, file: str, field: str, reason: str) -> None:
+        super().__init__(f"{file}: {field}: {reason}")
+        self.file, self.field, self.reason = file, field, reason
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PartyConfig(_Strict):
+    country_code: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    party_id: Annotated[str, Field(pattern=r"^[A-Z0-9]{3}$")]
+    role: Role
+
+
+class PartnerConfig(_Strict):
+    id: Annotated[str, Field(min_length=1, max_length=64)]
+    token_a: Token
+    parties: Annotated[list[PartyConfig], Field(min_length=1)]
+    hub: bool = False
+
+    @model_validator(mode="after")
+    def _hub_role_needs_hub(self) -> PartnerConfig:
+        if any(p.role == "HUB" for p in self.parties) and not self.hub:
+            raise ValueError("role HUB is only for a partner configured with hub: true")
+        return self
+
+
+class EmspIdentity(_Strict):
+    country_code: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    party_id: Annotated[str, Field(pattern=r"^[A-Z0-9]{3}$")]
+    business_name: Annotated[str, Field(min_length=1, max_length=100)]
+    public_url: Annotated[str, Field(pattern=r"^https?://[^/\s]+(/\S*)?$")]
+
+    @field_validator("public_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+
+class ServiceConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EMSP_", env_nested_delimiter="__", extra="forbid")
+
+    emsp: EmspIdentity
+    admin_token: Token
+    partners: list[PartnerConfig] = []
+    database_url: str | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (env_settings, init_settings)  # the environment overrides the file
+
+    @model_validator(mode="after")
+    def _one_owner_per_party(self) -> ServiceConfig:
+        ids: set[str] = set()
+        tokens: set[str] = set()
+        owner: dict[tuple[str, str], str] = {}
+        for index, partner in enumerate(self.partners):
+            if partner.id in ids:
+                raise ValueError(f"partners[{index}].id: {partner.id!r} is configured twice")
+            if partner.token_a in tokens:
+                raise ValueError(f"partners[{index}].token_a: already the token A of another partner")
+            ids.add(partner.id)
+            tokens.add(partner.token_a)
+            for party in partner.parties:
+                key = (party.country_code, party.party_id)
+                if owner.get(key, partner.id) != partner.id:
+                    raise ValueError(
+                        f"partners[{index}].parties: {key[0]}/{key[1]} is already configured for "
+                        f"partner {owner[key]!r} (a party belongs to one partner)"
+                    )
+                owner[key] = partner.id
+        return self
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(root)"
+
+
+def load_config(path: Path) -> ServiceConfig:
+    """The validated configuration of `path` (with environment overrides), or ConfigError."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(str(path), "(file)", exc.strerror or str(exc)) from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "(yaml)"
+        raise ConfigError(str(path), where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(str(path), "(root)", "must be a mapping with emsp, admin_token and partners")
+    try:
+        return ServiceConfig(**raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(first["loc"])
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if not loc and ": " in message:  # a whole-config rule names its own field
+            field, _, message = message.partition(": ")
+            raise ConfigError(str(path), field, message) from exc
+        raise ConfigError(str(path), _field_path(loc), message) from exc

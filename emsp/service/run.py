@@ -1,0 +1,107 @@
+"""Run the eMSP as a long-running service: core from the configuration, partners upserted, one
+uvicorn server, and the pump that sends the core's outbound calls (credentials handshakes,
+token pushes) and feeds their answers back. Restart-safe: everything lives in the database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from emsp.core import EmspCore, EmspSettings
+from emsp.service.app import create_service_app
+from emsp.service.config import ConfigError, ServiceConfig
+from emsp.services.partners import PartnerConfigError
+from emsp.wire import HttpRequest, HttpResponse
+
+PUMP_INTERVAL_S = 0.01
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)  # the service runs in real time; the core only ever gets `now` passed
+
+
+def build_core(config: ServiceConfig, database_url: str, config_file: str) -> EmspCore:
+    e = config.emsp
+    settings = EmspSettings(
+        country_code=e.country_code,
+        party_id=e.party_id,
+        business_name=e.business_name,
+        base_url=f"{e.public_url}/ocpi",
+        database_url=database_url,
+    )
+    core = EmspCore(settings)
+    for index, partner in enumerate(config.partners):
+        parties = [(p.country_code, p.party_id, p.role) for p in partner.parties]
+        try:  # upsert: a registered partner keeps its registration across restarts
+            core.register_partner(partner.id, partner.token_a, parties=parties, hub=partner.hub)
+        except PartnerConfigError as exc:
+            raise ConfigError(config_file, f"partners[{index}].{exc.field}", exc.reason) from exc
+    return core
+
+
+async def _send(client: httpx.AsyncClient, request: HttpRequest) -> HttpResponse:
+    try:
+        body = request.body.encode("utf-8") if request.body is not None else None
+        response = await client.request(request.method, request.url, headers=request.headers, content=body)
+    except httpx.HTTPError:
+        return HttpResponse(599, {}, None)  # the core sees a failed call (3001 in a handshake)
+    return HttpResponse(response.status_code, dict(response.headers.items()), response.text or None)
+
+
+async def pump_outbound(core: EmspCore, clock: Callable[[], datetime], stop: asyncio.Event) -> None:
+    """Send what the core asks for, each call on its own task; expire handshakes nobody answers."""
+    calls: set[asyncio.Task[None]] = set()
+    async with httpx.AsyncClient(timeout=10.0) as client:
+
+        async def call(request_id: str, request: HttpRequest) -> None:
+            response = await _send(client, request)
+            core.on_response(request_id, response, clock())
+
+        while not stop.is_set():
+            for outbound in core.pending_requests():
+                task = asyncio.ensure_future(call(outbound.request_id, outbound.request))
+                calls.add(task)
+                task.add_done_callback(calls.discard)
+            core.expire_overdue(clock())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), PUMP_INTERVAL_S)
+        for task in calls:
+            task.cancel()
+
+
+async def serve(
+    core: EmspCore,
+    admin_token: str,
+    sock: socket.socket,
+    *,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
+    app = create_service_app(core, admin_token, wall_clock)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    stop = asyncio.Event()
+    pump = asyncio.ensure_future(pump_outbound(core, wall_clock, stop))
+    task = asyncio.ensure_future(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+                return
+            await asyncio.sleep(0.01)
+        if on_ready is not None:
+            on_ready()
+        await task
+    finally:
+        stop.set()
+        await pump
+
+
+def default_database_url(cwd: Path) -> str:
+    return f"sqlite:///{cwd / 'emsp-service.db'}"

@@ -1,0 +1,172 @@
+"""`emsp-bench serve emsp`: configuration validation (exit 2), start-up, restart on the same database."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from bench.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD = """
+emsp: {country_code: NL, party_id: EMS, business_name: Test eMSP, public_url: http://127.0.0.1:9}
+admin_token: admin-secret
+partners:
+  - id: cpo-a
+    token_a: secret-a
+    parties: [{country_code: DE, party_id: CPA, role: CPO}]
+"""
+PARTY_B = "[{country_code: FR, party_id: CPB, role: CPO}]"
+
+INVALID = [
+    ("emsp: [1, 2", "line", "not valid YAML"),
+    ("- just a list", "(root)", "must be a mapping"),
+    (GOOD.replace("admin_token: admin-secret", "admin_token: ''"), "admin_token", "at least 1"),
+    (GOOD.replace("country_code: NL", "country_code: nl"), "emsp.country_code", "match pattern"),
+    (GOOD.replace("public_url: http://127.0.0.1:9", "public_url: ftp://x"), "emsp.public_url", "pattern"),
+    (GOOD.replace("role: CPO", "role: BOSS"), "partners[0].parties[0].role", "Input should be"),
+    (GOOD.replace("role: CPO", "role: HUB"), "partners[0]", "hub: true"),
+    (GOOD.replace("token_a: secret-a", "token_a: secret-a\n    colour: red"), "partners[0].colour", "Extra"),
+    (GOOD + "  - {id: cpo-a, token_a: other, parties: " + PARTY_B + "}\n", "partners[1].id", "twice"),
+    (GOOD + "  - {id: cpo-b, token_a: secret-a, parties: " + PARTY_B + "}\n", "partners[1].token_a", "token"),
+    (
+        GOOD + "  - {id: cpo-b, token_a: t2, parties: [{country_code: DE, party_id: CPA, role: EMSP}]}\n",
+        "partners[1].parties",
+        "already configured for partner 'cpo-a'",
+    ),
+    (GOOD.replace("    parties: [{country_code: DE, party_id: CPA, role: CPO}]", "    parties: []"),
+     "partners[0].parties", "at least 1"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "field", "reason"), INVALID)
+def test_an_invalid_config_exits_2_naming_file_field_and_reason(
+    tmp_path: Path, text: str, field: str, reason: str
+) -> None:
+    config = tmp_path / "emsp.yaml"
+    config.write_text(text)
+    result = CliRunner().invoke(app, ["serve", "emsp", "--config", str(config), "--port", "0"])
+    assert result.exit_code == 2, result.output
+    message = result.output.strip().splitlines()[-1]
+    assert message.startswith(f"invalid input: {config}: {field}"), message
+    assert reason in message, message
+
+
+def test_a_missing_config_file_exits_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["serve", "emsp", "--config", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2 and "nope.yaml: (file)" in result.output
+
+
+def test_the_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from emsp.service.config import load_config
+
+    config = tmp_path / "emsp.yaml"
+    config.write_text(GOOD)
+    monkeypatch.setenv("EMSP_ADMIN_TOKEN", "from-env")
+    monkeypatch.setenv("EMSP_DATABASE_URL", "sqlite:///x.db")
+    loaded = load_config(config)
+    assert (loaded.admin_token, loaded.database_url) == ("from-env", "sqlite:///x.db")
+
+
+class _Cpo(BaseHTTPRequestHandler):
+    """A CPO's versions and 2.2.1 details (what the eMSP fetches before answering credentials)."""
+
+    def do_GET(self) -> None:
+        base = f"http://127.0.0.1:{self.server.server_address[1]}/ocpi"
+        data: Any = (
+            [{"version": "2.2.1", "url": f"{base}/2.2.1"}]
+            if self.path.endswith("/versions")
+            else {"version": "2.2.1", "endpoints": [{"identifier": "locations", "role": "SENDER",
+                                                     "url": f"{base}/2.2.1/locations"}]}
+        )  # fmt: skip
+        body = json.dumps({"data": data, "status_code": 1000, "timestamp": "2026-01-01T00:00:00Z"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def cpo() -> Iterator[str]:
+    server = HTTPServer(("127.0.0.1", 0), _Cpo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/ocpi/versions"
+    server.shutdown()
+
+
+def _start(config: Path, db: str) -> tuple[subprocess.Popen[str], str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EMSP_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.cli", "serve", "emsp", "--config", str(config), "--port", "0",
+         "--database-url", db],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    versions = proc.stdout.readline().strip()
+    listening = proc.stdout.readline().strip()
+    if not listening.startswith("listening on "):
+        proc.kill()
+        raise AssertionError(f"{versions} {listening} {proc.stderr.read() if proc.stderr else ''}")
+    return proc, versions, listening.split()[2]
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=20)
+
+
+def _token(value: str) -> dict[str, str]:
+    return {"Authorization": "Token " + base64.b64encode(value.encode()).decode()}
+
+
+@pytest.mark.xdist_group("live")
+def test_serve_starts_answers_health_and_keeps_registrations_across_a_restart(
+    tmp_path: Path, cpo: str
+) -> None:
+    config = tmp_path / "emsp.yaml"
+    config.write_text(GOOD)
+    db = f"sqlite:///{tmp_path / 'emsp.db'}"
+    admin = {"Authorization": "Bearer admin-secret"}
+    proc, versions, base = _start(config, db)
+    try:
+        assert versions == "OCPI versions: http://127.0.0.1:9/ocpi/versions"
+        assert httpx.get(f"{base}/api/v1/health", headers=admin).json()["status"] == "ok"
+        assert httpx.get(f"{base}/api/v1/health").status_code == 401
+        role = {"role": "CPO", "business_details": {"name": "A"}, "party_id": "CPA", "country_code": "DE"}
+        creds = {"token": "token-b", "url": cpo, "roles": [role]}
+        resp = httpx.post(
+            f"{base}/ocpi/2.2.1/credentials", json=creds, headers=_token("secret-a"), timeout=30
+        )
+        assert resp.json()["status_code"] == 1000, resp.text
+        token_c = resp.json()["data"]["token"]
+    finally:
+        _stop(proc)
+    proc, _, base = _start(config, db)  # same database: the config's partners are upserted again
+    try:
+        assert (
+            httpx.get(f"{base}/ocpi/2.2.1/credentials", headers=_token(token_c)).json()["status_code"] == 1000
+        )
+        assert httpx.get(f"{base}/ocpi/versions", headers=_token("secret-a")).status_code == 401  # spent
+        partner = httpx.get(f"{base}/api/v1/partners/cpo-a", headers=admin).json()
+        assert partner["registered"] and partner["endpoints"] == ["locations"]
+        assert partner["parties"] == [{"country_code": "DE", "party_id": "CPA", "role": "CPO"}]
+    finally:
+        _stop(proc)
