@@ -90,8 +90,20 @@ class _Cpo(BaseHTTPRequestHandler):
             [{"version": "2.2.1", "url": f"{base}/2.2.1"}]
             if self.path.endswith("/versions")
             else {"version": "2.2.1", "endpoints": [{"identifier": "locations", "role": "SENDER",
-                                                     "url": f"{base}/2.2.1/locations"}]}
+                                                     "url": f"{base}/2.2.1/locations"},
+                                                    {"identifier": "credentials", "role": "RECEIVER",
+                                                     "url": f"{base}/2.2.1/credentials"}]}
         )  # fmt: skip
+        self._answer(data)
+
+    def do_POST(self) -> None:
+        """Our registration as Sender: the CPO answers with its credentials (for party FR/CPB)."""
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        role = {"role": "CPO", "business_details": {"name": "B"}, "party_id": "CPB", "country_code": "FR"}
+        port = self.server.server_address[1]
+        self._answer({"token": "their-c", "url": f"http://127.0.0.1:{port}/ocpi/versions", "roles": [role]})
+
+    def _answer(self, data: Any) -> None:
         body = json.dumps({"data": data, "status_code": 1000, "timestamp": "2026-01-01T00:00:00Z"}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -166,7 +178,25 @@ def test_serve_starts_answers_health_and_keeps_registrations_across_a_restart(
         )
         assert httpx.get(f"{base}/ocpi/versions", headers=_token("secret-a")).status_code == 401  # spent
         partner = httpx.get(f"{base}/api/v1/partners/cpo-a", headers=admin).json()
-        assert partner["registered"] and partner["endpoints"] == ["locations"]
+        assert partner["registered"] and partner["endpoints"] == ["credentials", "locations"]
         assert partner["parties"] == [{"country_code": "DE", "party_id": "CPA", "role": "CPO"}]
+        # The operator adds a partner at run time (same rules as the config), then we register with it.
+        taken = {"id": "cpo-x", "token_a": "t-x", "parties": [{"country_code": "DE", "party_id": "CPA",
+                                                                "role": "CPO"}]}  # fmt: skip
+        assert httpx.post(f"{base}/api/v1/partners", json=taken, headers=admin).status_code == 409
+        new = {"id": "cpo-b", "token_a": "t-b", "parties": [{"country_code": "FR", "party_id": "CPB",
+                                                             "role": "CPO"}]}  # fmt: skip
+        assert httpx.post(f"{base}/api/v1/partners", json=new, headers=admin).status_code == 201
+        done = httpx.post(
+            f"{base}/api/v1/partners/cpo-b/register",
+            json={"versions_url": cpo, "token": "their-a"}, headers=admin, timeout=30,
+        ).json()  # fmt: skip
+        assert done["registered"] and done["status_code"] == 1000, done
+        assert done["partner"]["versions_url"] == cpo
+        again = httpx.post(
+            f"{base}/api/v1/partners/cpo-b/register",
+            json={"versions_url": cpo, "token": "their-a"}, headers=admin,
+        )  # fmt: skip
+        assert again.status_code == 409
     finally:
         _stop(proc)
