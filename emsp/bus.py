@@ -1,28 +1,38 @@
-"""In-process event bus (design principle 8).
+"""Canonical events of the eMSP (design principle 8) and their row form in the outbox.
 
-Inbound OCPI becomes canonical events. Each partner has its own bounded FIFO queue, so events of
-one session (always from one partner) keep their order, and a partner that floods us fills only
-its own queue. Every (handler, event) effect is applied at most once: the handler runs in a unit
-of work that also records its idempotency key, so a replayed event is a no-op.
+Inbound OCPI becomes canonical events. A module handler publishes them on its `Ctx`; the router
+writes them as outbox rows in the very transaction that stores the object that caused them
+(`emsp.outbox`), so an event exists exactly when its cause was committed. Processing happens after
+the response, from the rows.
 
-This slice drains synchronously (the core calls `drain()` at the end of `handle()`), which keeps
-runs deterministic. An async drain later is one worker per partner queue calling `drain_partner`.
+Each event knows its stream `kind`, its `ordering_key` (events of one key are processed in commit
+order: a session's updates and then its CDR) and its `idempotency_key` (a consumer that sees the same
+key twice sees the same fact twice). Its payload is the event's fields as JSON (`encode`/`decode`).
 """
 
 from __future__ import annotations
 
-from collections import deque
+import types
+import typing
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from decimal import Decimal
+from typing import Any, ClassVar, Union
 
 from sqlalchemy.orm import Session
 
 from emsp.model import CdrInfo, PartyRef, SessionInfo
 from emsp.timeutil import format_utc
 
-# ---- canonical events ----
+# The partner column of events about our own objects (tokens): no partner caused them.
+OWN = "emsp"
+
+TERMINAL_SESSION_STATUSES = frozenset({"COMPLETED", "INVALID"})
+
+
+def _session_key(party: PartyRef, session_id: str) -> str:
+    return f"session:{party.key()}:{session_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +41,15 @@ class LocationUpserted:
     party: PartyRef
     location_id: str
     last_updated: datetime
+    KIND: ClassVar[str] = "location.upserted"
+
+    @property
+    def kind(self) -> str:
+        return self.KIND
+
+    @property
+    def ordering_key(self) -> str:
+        return f"location:{self.party.key()}:{self.location_id}"
 
     @property
     def idempotency_key(self) -> str:
@@ -43,6 +62,15 @@ class TariffUpserted:
     party: PartyRef
     tariff_id: str
     last_updated: datetime
+    KIND: ClassVar[str] = "tariff.upserted"
+
+    @property
+    def kind(self) -> str:
+        return self.KIND
+
+    @property
+    def ordering_key(self) -> str:
+        return f"tariff:{self.party.key()}:{self.tariff_id}"
 
     @property
     def idempotency_key(self) -> str:
@@ -55,6 +83,15 @@ class TariffDeleted:
     party: PartyRef
     tariff_id: str
     at: datetime
+    KIND: ClassVar[str] = "tariff.deleted"
+
+    @property
+    def kind(self) -> str:
+        return self.KIND
+
+    @property
+    def ordering_key(self) -> str:
+        return f"tariff:{self.party.key()}:{self.tariff_id}"
 
     @property
     def idempotency_key(self) -> str:
@@ -66,17 +103,41 @@ class SessionUpserted:
     partner: str
     session: SessionInfo
     created: bool  # first time we saw this session
+    # This update moved it to a terminal status. A session first seen already terminal is published
+    # twice, started then ended, so every stream consumer sees both facts.
+    ended: bool = False
+
+    @property
+    def kind(self) -> str:
+        if self.created:
+            return "session.started"
+        return "session.ended" if self.ended else "session.updated"
+
+    @property
+    def ordering_key(self) -> str:
+        return _session_key(self.session.party, self.session.session_id)
 
     @property
     def idempotency_key(self) -> str:
         s = self.session
-        return f"session:{s.party.key()}:{s.session_id}:{format_utc(s.last_updated)}"
+        return f"{self.kind}:{s.party.key()}:{s.session_id}:{format_utc(s.last_updated)}"
 
 
 @dataclass(frozen=True, slots=True)
 class CdrReceived:
     partner: str
     cdr: CdrInfo
+    KIND: ClassVar[str] = "cdr.received"
+
+    @property
+    def kind(self) -> str:
+        return self.KIND
+
+    @property
+    def ordering_key(self) -> str:
+        # After the session's own events: billing sees the session's last state first.
+        c = self.cdr
+        return _session_key(c.party, c.session_id) if c.session_id else f"cdr:{c.party.key()}:{c.cdr_id}"
 
     @property
     def idempotency_key(self) -> str:
@@ -84,74 +145,124 @@ class CdrReceived:
         return f"cdr:{self.cdr.party.key()}:{self.cdr.cdr_id}"
 
 
-Event = LocationUpserted | TariffUpserted | TariffDeleted | SessionUpserted | CdrReceived
+@dataclass(frozen=True, slots=True)
+class CdrSettled:
+    """An invoice line was written for a CDR (emitted in the transaction that writes it)."""
+
+    partner: str
+    party: PartyRef
+    cdr_id: str
+    session_id: str | None
+    line_no: int
+    currency: str
+    energy_kwh: Decimal
+    amount_excl_vat: Decimal | None  # None: the CDR could not be priced (see the line's note)
+    amount_incl_vat: Decimal | None
+    KIND: ClassVar[str] = "cdr.settled"
+
+    @property
+    def kind(self) -> str:
+        return self.KIND
+
+    @property
+    def ordering_key(self) -> str:
+        if self.session_id:
+            return _session_key(self.party, self.session_id)
+        return f"cdr:{self.party.key()}:{self.cdr_id}"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"cdr-settled:{self.party.key()}:{self.cdr_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenChanged:
+    """One of our tokens was issued or changed (its state as of `last_updated`)."""
+
+    partner: str
+    uid: str
+    type: str
+    contract_id: str
+    valid: bool
+    whitelist: str
+    last_updated: datetime
+    KIND: ClassVar[str] = "token.changed"
+
+    @property
+    def kind(self) -> str:
+        return self.KIND
+
+    @property
+    def ordering_key(self) -> str:
+        return f"token:{self.type}:{self.uid}"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"token:{self.type}:{self.uid}:{format_utc(self.last_updated)}"
+
+
+Event = (
+    LocationUpserted
+    | TariffUpserted
+    | TariffDeleted
+    | SessionUpserted
+    | CdrReceived
+    | CdrSettled
+    | TokenChanged
+)
 Handler = Callable[[Any, Session], None]
 
-
-class UnitOfWork(Protocol):
-    def run_once(self, key: str, effect: Callable[[Session], None]) -> bool:
-        """Apply `effect` and remember `key` atomically; False if `key` was already applied."""
-        ...
+# Stream kind -> the event class its payload decodes to.
+EVENT_CLASSES: dict[str, type[Any]] = {
+    "location.upserted": LocationUpserted,
+    "tariff.upserted": TariffUpserted,
+    "tariff.deleted": TariffDeleted,
+    "session.started": SessionUpserted,
+    "session.updated": SessionUpserted,
+    "session.ended": SessionUpserted,
+    "cdr.received": CdrReceived,
+    "cdr.settled": CdrSettled,
+    "token.changed": TokenChanged,
+}
+KINDS = tuple(EVENT_CLASSES)
 
 
 class QueueFull(Exception):
     """The partner's queue is at its bound: refuse the request (transient), lose nothing."""
 
 
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    handler: str
-    event: Event
-    error: str
+# ---- payload codec: dataclass fields <-> JSON-safe values, exact (Decimal as text, ISO times) ----
 
 
-@dataclass
-class Bus:
-    uow: UnitOfWork
-    max_pending_per_partner: int = 1000
-    _handlers: dict[type, list[tuple[str, Handler]]] = field(default_factory=dict)
-    _queues: dict[str, deque[Event]] = field(default_factory=dict)
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-    on_error: Callable[[str, Event, Exception], None] | None = None
+def encode(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: encode(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
 
-    def subscribe(self, event_type: type, name: str, handler: Handler) -> None:
-        self._handlers.setdefault(event_type, []).append((name, handler))
 
-    def has_capacity(self, partner: str, count: int = 1) -> bool:
-        return len(self._queues.get(partner, ())) + count <= self.max_pending_per_partner
+def decode(kind: str, payload: dict[str, Any]) -> Event:
+    cls = EVENT_CLASSES.get(kind)
+    if cls is None:
+        raise ValueError(f"unknown event kind {kind!r}")
+    return typing.cast(Event, _decode_as(cls, payload))
 
-    def pending(self, partner: str) -> int:
-        return len(self._queues.get(partner, ()))
 
-    def publish(self, event: Event) -> None:
-        if not self.has_capacity(event.partner):
-            raise QueueFull(event.partner)
-        self._queues.setdefault(event.partner, deque()).append(event)
-
-    def drain_partner(self, partner: str, max_events: int | None = None) -> int:
-        queue = self._queues.get(partner)
-        done = 0
-        while queue and (max_events is None or done < max_events):
-            self._dispatch(queue.popleft())
-            done += 1
-        return done
-
-    def drain(self) -> int:
-        """Round-robin over partners in sorted order (deterministic), one event per turn."""
-        done = 0
-        while True:
-            busy = sorted(p for p, q in self._queues.items() if q)
-            if not busy:
-                return done
-            for partner in busy:
-                done += self.drain_partner(partner, max_events=1)
-
-    def _dispatch(self, event: Event) -> None:
-        for name, handler in self._handlers.get(type(event), []):
-            key = f"{name}|{event.idempotency_key}"
-            try:
-                self.uow.run_once(key, lambda session, h=handler: h(event, session))  # type: ignore[misc]
-            except Exception as exc:  # a failing handler must not stop the others or the partner queue
-                self.dead_letters.append(DeadLetter(name, event, f"{type(exc).__name__}: {exc}"))
-                if self.on_error is not None:
-                    self.on_error(name, event, exc)
+def _decode_as(tp: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin is Union or isinstance(tp, types.UnionType):
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _decode_as(inner[0], value)
+    if isinstance(tp, type) and is_dataclass(tp):
+        hints = typing.get_type_hints(tp)
+        return tp(**{f.name: _decode_as(hints[f.name], value[f.name]) for f in fields(tp) if f.name in value})
+    if tp is Decimal:
+        return Decimal(value)
+    if tp is datetime:
+        return datetime.fromisoformat(value)
+    return value

@@ -10,13 +10,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from emsp.bus import Bus, CdrReceived, Event, SessionUpserted
+from emsp.bus import OWN, CdrReceived, Event, SessionUpserted, TokenChanged
 from emsp.handshakes import PURPOSE as HANDSHAKE
 from emsp.handshakes import Handshakes, RegistrationOutcome
 from emsp.model import DuplicateCdrRecord, EmspRecords, FindingRecord, PartyRef
@@ -26,6 +25,7 @@ from emsp.ocpi.envelope import OcpiResult, Pending
 from emsp.ocpi.router import handle_request
 from emsp.ocpi.v221 import credentials, token_push
 from emsp.ocpi.v221.handshake import Handshake
+from emsp.outbox import Outbox, OutboxPolicy, StoredEvent, append
 from emsp.services import cdrs as cdr_service
 from emsp.services import sessions as session_service
 from emsp.services import tokens as token_service
@@ -40,8 +40,8 @@ from emsp.storage.tables import (
     DuplicateCdrRow,
     FindingRow,
     InvoiceLineRow,
+    OutboxRow,
     PartnerRow,
-    ProcessedEventRow,
     SessionRow,
 )
 from emsp.wire import Deferred, HttpRequest, HttpResponse, OutboundRequest, loads
@@ -60,35 +60,10 @@ class EmspSettings:
     max_body_bytes: int = 4 * 1024 * 1024  # larger request bodies are refused with HTTP 413
     max_pending_per_partner: int = 1000  # bus bound per partner queue
     fetch_timeout: timedelta = timedelta(seconds=30)  # a handshake's partner must answer within this
-
-
-class _StoreUnitOfWork:
-    """Bus effects and their idempotency key in one transaction.
-
-    The key is inserted first: a key already applied fails on the primary key, which rolls the unit
-    back before the effect runs. One statement instead of a lookup followed by an insert.
-    """
-
-    _insert_key = insert(cast(Table, ProcessedEventRow.__table__))  # Core: no ORM bookkeeping needed
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    def run_once(self, key: str, effect: Any) -> bool:
-        try:
-            with self.db.unit() as session:
-                try:
-                    session.connection().execute(self._insert_key, {"key": key})
-                except IntegrityError:
-                    raise _AlreadyApplied from None
-                effect(session)
-        except _AlreadyApplied:
-            return False
-        return True
-
-
-class _AlreadyApplied(Exception):
-    """The idempotency key is already stored (roll the unit back, skip the effect)."""
+    # True: `handle()` drains the outbox after each response (sim, live bench runs, tests: deterministic).
+    # False: a served process drains it from a background worker (`drain_outbox`).
+    inline_drain: bool = True
+    max_attempts: int = 5  # a failing handler's event is dead-lettered after this many attempts
 
 
 class RegistrationRefused(ValueError):
@@ -104,10 +79,10 @@ class EmspCore:
         self.metrics = EmspMetrics()
         self.log = make_logger(emsp=f"{settings.country_code}*{settings.party_id}")
         self.pricer: Pricer = pricer if pricer is not None else TariffEnginePricer()
-        self.bus = Bus(_StoreUnitOfWork(self.db), max_pending_per_partner=settings.max_pending_per_partner)
-        self.bus.on_error = lambda name, event, exc: self.log.error(
-            "bus_handler_failed", handler=name, event=type(event).__name__, error=str(exc)
+        policy = OutboxPolicy(
+            max_pending_per_partner=settings.max_pending_per_partner, max_attempts=settings.max_attempts
         )
+        self.bus = Outbox(self.db, policy, on_error=self._handler_failed, on_dead=self._dead_lettered)
         sessions = SessionHandlers(self.metrics)
         cdrs = CdrHandlers(self.metrics, self.pricer)
         self.bus.subscribe(SessionUpserted, "sessions.count_started", sessions.count_started)
@@ -123,7 +98,37 @@ class EmspCore:
         """The response, or `Deferred` when it waits on our calls to the partner (credentials POST/PUT
         fetch the client's versions first): send `pending_requests()`, feed `on_response()`, and
         the response appears in `completed_responses()` / `take_response()`."""
-        return handle_request(self, request, now)
+        with self.db.scope():  # the drain's units reuse the request's connection
+            response = handle_request(self, request, now)
+            if self.settings.inline_drain:
+                self.drain_outbox(now)  # after the answer exists: nothing here can change it
+        return response
+
+    def drain_outbox(self, now: datetime, limit: int | None = None, *, force: bool = False) -> int:
+        """Process pending events (see `emsp.outbox`); never raises. Returns the events finished.
+
+        The request path calls it without `force` (a no-op unless this process wrote events or a
+        retry is due); a background worker calls it with `force` to also see other processes' rows."""
+        try:
+            return self.bus.drain(now, limit, force=force)
+        except Exception:  # a database hiccup: the rows stay pending, the next drain retries them
+            self.log.exception("outbox_drain_failed")
+            return 0
+
+    def events_after(self, cursor: int, limit: int = 100) -> list[StoredEvent]:
+        """The event stream after `cursor` (an event's `seq`), oldest first, at most `limit` events."""
+        return self.bus.events_after(cursor, limit)
+
+    def _handler_failed(self, handler: str, row: OutboxRow, exc: Exception) -> None:
+        self.metrics.bus_handler_failures.labels(partner=row.partner, handler=handler).inc()
+        self.log.error(
+            "bus_handler_failed", handler=handler, kind=row.kind, seq=row.seq, attempt=row.attempts + 1,
+            idempotency_key=row.idempotency_key, error=f"{type(exc).__name__}: {exc}",
+        )  # fmt: skip
+
+    def _dead_lettered(self, row: OutboxRow) -> None:
+        self.metrics.bus_dead_letters.labels(partner=row.partner, kind=row.kind).inc()
+        self.log.error("bus_event_dead_lettered", kind=row.kind, seq=row.seq, error=row.last_error)
 
     def register_partner(
         self,
@@ -166,16 +171,24 @@ class EmspCore:
             allowed_location_ids=allowed_location_ids,
         )
         with self.db.unit() as db:
-            token_service.upsert_token(db, spec, now)
+            row = token_service.upsert_token(db, spec, now)
+            event = TokenChanged(
+                OWN, row.uid, row.type, row.contract_id, row.valid, row.whitelist, row.last_updated
+            )
+            append(db, [event], now)
+        self.bus.committed([event])
 
     def commit_deferred(self) -> None:
         """Write what handlers deferred (authorization records under group commit, emsp.core_thread)."""
         self.tokens.flush_records()
 
-    def publish(self, event: Event) -> None:
-        """Put a canonical event on the bus and drain (adapters and tests use this)."""
-        self.bus.publish(event)
-        self.bus.drain()
+    def publish(self, event: Event, now: datetime) -> None:
+        """Write a canonical event to the outbox and drain (adapters and tests use this)."""
+        with self.db.unit() as db:
+            append(db, [event], now)
+        self.bus.committed([event])
+        if self.settings.inline_drain:
+            self.drain_outbox(now)
 
     # ---- outbound ----
 

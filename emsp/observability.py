@@ -40,6 +40,14 @@ class EmspMetrics:
             "emsp_ocpi_requests", "OCPI requests served, by module and OCPI status code",
             ["partner", "module", "status_code"], registry=self.registry,
         )  # fmt: skip
+        self.bus_handler_failures = Counter(
+            "emsp_bus_handler_failures", "Bus handler attempts that failed (retried with backoff)",
+            ["partner", "handler"], registry=self.registry,
+        )  # fmt: skip
+        self.bus_dead_letters = Counter(
+            "emsp_bus_dead_letters", "Events dead-lettered after their last attempt",
+            ["partner", "kind"], registry=self.registry,
+        )  # fmt: skip
 
     def text(self) -> str:
         # `*_created` samples carry the wall clock: dropped, so simulated runs stay byte-identical.

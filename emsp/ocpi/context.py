@@ -9,11 +9,12 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
-from emsp.bus import Bus, Event
+from emsp.bus import Event
 from emsp.observability import EmspMetrics
 from emsp.ocpi.body import parse_json
 from emsp.ocpi.credentials_cache import PartyScope
 from emsp.ocpi.errors import OcpiError, invalid
+from emsp.outbox import Outbox
 from emsp.services.tokens import TokenAuthority
 from emsp.storage.tables import PartnerRow
 from emsp.wire import HttpRequest, OutboundRequest
@@ -42,7 +43,7 @@ class Services(Protocol):
     @property
     def settings(self) -> Settings: ...
     @property
-    def bus(self) -> Bus: ...
+    def bus(self) -> Outbox: ...
     @property
     def metrics(self) -> EmspMetrics: ...
     @property
@@ -72,7 +73,7 @@ class Ctx:
     db: Session
     services: Services
     log: Any
-    events: list[Event] = field(default_factory=list)  # published by the router after commit
+    events: list[Event] = field(default_factory=list)  # written to the outbox by the router
     # The parties the partner may push for (operator-configured); None: no restriction (tests only).
     parties: PartyScope | None = None
     _partner: PartnerRow | None = field(default=None, repr=False)

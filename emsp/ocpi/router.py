@@ -184,10 +184,10 @@ def _dispatch(
             if not err.commit:
                 raise  # the unit of work rolls back: a refused request changes nothing
             refused = err
-    # Committed: only now do the events become visible to the bus (no event for a rolled-back write).
-    for event in ctx.events:
-        host.bus.publish(event)
-    host.bus.drain()  # synchronous drain in this slice (see emsp.bus)
+        if ctx.events:  # the transactional outbox: the events commit with their cause, or not at all
+            host.bus.write(db, ctx.events, now)
+    if ctx.events:
+        host.bus.committed(ctx.events)  # processed after the response (EmspCore.handle, or a worker)
     if refused is not None:
         raise refused
     return result

@@ -5,10 +5,11 @@ from __future__ import annotations
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session as DbSession
 
-from emsp.bus import CdrReceived
+from emsp.bus import CdrReceived, CdrSettled
 from emsp.model import CdrInfo, Money, PartyRef
 from emsp.observability import EmspMetrics
 from emsp.ocpi.v221 import schemas
+from emsp.outbox import append
 from emsp.settlement.settle import Pricer, settle_cdr
 from emsp.storage.queries import find_cdr
 from emsp.storage.tables import CdrRow
@@ -91,4 +92,9 @@ class CdrHandlers:
         row = find_cdr(db, c.party.country_code, c.party.party_id, c.cdr_id)
         if row is None:
             raise NoResultFound("No row was found when one was required")  # as Result.one() says it
-        settle_cdr(db, row, self.pricer, c.received_at)
+        line = settle_cdr(db, row, self.pricer, c.received_at)
+        settled = CdrSettled(
+            event.partner, c.party, c.cdr_id, c.session_id, line.line_no, line.currency, line.energy_kwh,
+            line.amount_excl_vat, line.amount_incl_vat,
+        )  # fmt: skip
+        append(db, [settled], line.at)  # "CDR settled" commits with its invoice line

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from emsp.storage.types import DecimalText, UtcDateTime
@@ -183,3 +183,32 @@ class ProcessedEventRow(Base):
 
     __tablename__ = "processed_events"
     key: Mapped[str] = mapped_column(String(512), primary_key=True)
+
+
+class OutboxRow(Base):
+    """Canonical events, written in the transaction of the object that caused them (transactional outbox).
+
+    `seq` is the public cursor of the event stream (monotonic: SQLite AUTOINCREMENT, a PostgreSQL
+    sequence). `state` is pending until every handler has applied its effect (done), or until a
+    handler failed `max_attempts` times (dead). `published` tracks the external stream (NATS), apart.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_state_seq", "state", "seq"),
+        Index("ix_outbox_order_seq", "ordering_key", "seq"),
+        Index("ix_outbox_published_seq", "published", "seq"),
+        {"sqlite_autoincrement": True},  # never reuse a cursor value
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    partner: Mapped[str] = mapped_column(String(64))
+    ordering_key: Mapped[str] = mapped_column(String(160))
+    idempotency_key: Mapped[str] = mapped_column(String(512))
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)  # request/scenario time, never the wall clock
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # backoff after a failure
+    last_error: Mapped[str | None] = mapped_column(Text)
+    published: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -131,7 +131,7 @@ def test_a_file_database_survives_a_restart(tmp_path: Path) -> None:
     assert client.call("GET", f"{V}/sessions/DE/CPA/S1").json()["data"]["kwh"] == 5
     assert client.call("PATCH", f"{V}/sessions/DE/CPA/S1", patch).status == 200  # replayed: no effect
     assert again.records().sessions[0].kwh == 5
-    assert _count(again.db, ProcessedEventRow) == keys and again.bus.dead_letters == []
+    assert _count(again.db, ProcessedEventRow) == keys and again.bus.dead_letters() == []
     resp = again.handle(HttpRequest("GET", f"{V}/credentials", auth(cpo.token)), T0)
     assert resp.status == 200 and resp.header("X-Request-ID") not in (None, "emsp-req-1")
     again.db.engine.dispose()

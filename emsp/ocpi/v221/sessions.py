@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from emsp.bus import SessionUpserted
+from emsp.bus import TERMINAL_SESSION_STATUSES, SessionUpserted
 from emsp.model import PartyRef
 from emsp.ocpi.context import Ctx, validate
 from emsp.ocpi.envelope import OcpiResult
@@ -60,6 +60,7 @@ def handle(ctx: Ctx) -> OcpiResult:
     ctx.busy_check()
     body = ctx.json_object()
     check_owner(body, party, "id", session_id)
+    stored: dict[str, Any] | None = None
     if method == "PATCH":
         patch = validate(schemas.PatchBody, body)
         if row is None:
@@ -67,7 +68,8 @@ def handle(ctx: Ctx) -> OcpiResult:
         kept = stale_update(ctx, party, "sessions", session_id, patch.last_updated, row[2])
         if kept is not None:
             return kept
-        body = merge_patch(loads(row[1]), body)
+        stored = loads(row[1])
+        body = merge_patch(stored, body)
     model = validate(schemas.Session, body)
     if method == "PUT" and row is not None:
         kept = stale_update(ctx, party, "sessions", session_id, model.last_updated, row[2])
@@ -81,5 +83,13 @@ def handle(ctx: Ctx) -> OcpiResult:
         insert_session(ctx.db, {**identity, **values})
     else:
         update_session(ctx.db, row[0], values)
-    ctx.publish(SessionUpserted(ctx.partner_id, info, created))
+    ended = False
+    if info.status in TERMINAL_SESSION_STATUSES:  # a transition only: a later update is not a new end
+        if stored is None and row is not None:
+            stored = loads(row[1])
+        ended = stored is None or stored.get("status") not in TERMINAL_SESSION_STATUSES
+    if created:
+        ctx.publish(SessionUpserted(ctx.partner_id, info, created=True))
+    if ended or not created:
+        ctx.publish(SessionUpserted(ctx.partner_id, info, created=False, ended=ended))
     return OcpiResult(http_status=201 if created else 200)
