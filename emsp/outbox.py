@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, func, insert, or_, select, update
+from sqlalchemy import Table, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -100,6 +100,7 @@ class Outbox:
     _handlers: dict[type, list[tuple[str, Handler]]] = field(default_factory=dict)
     _pending: dict[str, int] = field(default_factory=dict)
     _dirty: bool = True  # rows may be waiting (start-up resumes whatever was not processed)
+    wakeup: Callable[[], None] | None = None  # a background worker's doorbell (called from any thread)
     _next_retry: datetime | None = None
 
     def subscribe(self, event_type: type, name: str, handler: Handler) -> None:
@@ -121,6 +122,8 @@ class Outbox:
         for event in events:
             self._pending[event.partner] = self._pending.get(event.partner, 0) + 1
             self._dirty = True
+        if self.wakeup is not None:
+            self.wakeup()
 
     def needs_drain(self, now: datetime) -> bool:
         return self._dirty or (self._next_retry is not None and now >= self._next_retry)
@@ -273,18 +276,20 @@ class Outbox:
 
     # ---- the external stream (NATS): rows not yet published, oldest first ----
 
-    def unpublished(self, session: Session, limit: int) -> list[OutboxRow]:
-        query = select(OutboxRow).where(OutboxRow.published.is_(False)).order_by(OutboxRow.seq).limit(limit)
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        return list(session.scalars(query).all())
+    def unpublished(self, limit: int) -> list[StoredEvent]:
+        """No lock: two publishers may send a row twice, which JetStream drops by its message id."""
+        with self.db.session_factory() as session:
+            rows = session.scalars(
+                select(OutboxRow).where(OutboxRow.published.is_(False)).order_by(OutboxRow.seq).limit(limit)
+            ).all()
+            return [_stored(r) for r in rows]
 
-    @staticmethod
-    def mark_published(session: Session, seqs: Sequence[int]) -> None:
-        if seqs:
-            session.execute(
-                update(OutboxRow).where(and_(OutboxRow.seq.in_(list(seqs)))).values(published=True)
-            )
+    def mark_published(self, seqs: Sequence[int]) -> None:
+        if not seqs:
+            return
+        with self.db.session_factory() as session:
+            session.execute(update(OutboxRow).where(OutboxRow.seq.in_(list(seqs))).values(published=True))
+            session.commit()
 
 
 def _stored(row: OutboxRow) -> StoredEvent:

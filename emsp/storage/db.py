@@ -13,6 +13,7 @@ Speed notes (the eMSP serves every OCPI request through here):
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -52,13 +53,19 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+class _ScopeState(threading.local):
+    shared: Session | None = None
+    in_unit = False
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         Base.metadata.create_all(self.engine)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
-        self._shared: Session | None = None  # the session of the current scope()
-        self._in_unit = False  # a unit of work is open on the shared session
+        # The session of the current scope() and whether a unit is open on it, per thread: a
+        # background worker (the outbox drain) must never borrow a request's session.
+        self._local = _ScopeState()
         self.counters = Counters(self)
 
     def holds_data(self) -> bool:
@@ -69,30 +76,32 @@ class Database:
     @contextmanager
     def scope(self) -> Iterator[None]:
         """Let every `unit()` inside share one Session (each unit stays its own transaction)."""
-        if self._shared is not None:  # already inside a scope: nothing to add
+        local = self._local
+        if local.shared is not None:  # already inside a scope: nothing to add
             yield
             return
         # The session holds one connection for the whole scope instead of a pool checkout per unit.
         with self.engine.connect() as connection:
             session = self.session_factory(bind=connection)
-            self._shared = session
+            local.shared = session
             try:
                 yield
             finally:
-                self._shared = None
-                self._in_unit = False
+                local.shared = None
+                local.in_unit = False
                 session.close()
 
     @contextmanager
     def unit(self) -> Iterator[Session]:
         """One transaction: commit on success, roll back on any exception."""
-        shared = self._shared
-        if shared is None or self._in_unit:
+        local = self._local
+        shared = local.shared
+        if shared is None or local.in_unit:
             # No scope, or a unit nested in an open one: its own session, as it always was.
             with self._own_unit() as session:
                 yield session
             return
-        self._in_unit = True
+        local.in_unit = True
         try:
             yield shared
             shared.commit()
@@ -100,7 +109,7 @@ class Database:
             shared.rollback()
             raise
         finally:
-            self._in_unit = False
+            local.in_unit = False
 
     @contextmanager
     def _own_unit(self) -> Iterator[Session]:
