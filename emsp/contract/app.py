@@ -14,7 +14,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from emsp.contract import cdrs, health, invoices, partners, quotes, sessions, tokens
+from emsp.contract import cdrs, events, health, invoices, partners, quotes, sessions, tokens
 from emsp.contract.auth import bearer_auth
 from emsp.core import EmspCore
 from emsp.core_thread import CoreThread
@@ -30,6 +30,7 @@ ROUTERS: tuple[RouterFactory, ...] = (
     cdrs.make_router,
     invoices.make_router,
     quotes.make_router,
+    events.make_router,
 )
 
 

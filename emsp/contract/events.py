@@ -5,6 +5,7 @@ Billing, CRM and payment read the stream by cursor: an event's `id` is its outbo
 carries an idempotency key: a consumer that sees a key twice sees the same fact twice.
 
 The router has no authentication of its own: the contract app includes it behind its admin bearer.
+Like every contract endpoint it runs on the event loop (one indexed range query).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def make_router(core: EventSource) -> APIRouter:
     router = APIRouter(tags=["events"])
 
     @router.get("/events", response_model=EventPage, summary="Read the event stream after a cursor")
-    def list_events(
+    async def list_events(
         after: int = Query(0, ge=0, description="Cursor: the id of the last event already read"),
         limit: int = Query(100, ge=1, le=MAX_LIMIT),
     ) -> EventPage:

@@ -21,13 +21,13 @@ from typing import Any
 import uvicorn
 
 sys.path.insert(0, str(Path(__file__).parent))
-from emsp_helpers import register  # noqa: E402
+from emsp_helpers import register
 
-from emsp.api import create_app  # noqa: E402
-from emsp.bus import CdrReceived  # noqa: E402
-from emsp.core import EmspCore, EmspSettings  # noqa: E402
-from emsp.outbox_worker import OutboxWorker  # noqa: E402
-from emsp.storage.tables import PartnerRow  # noqa: E402
+from emsp.api import create_app
+from emsp.bus import CdrReceived
+from emsp.core import EmspCore, EmspSettings
+from emsp.outbox_worker import OutboxWorker
+from emsp.storage.tables import PartnerRow
 
 
 def _clock() -> datetime:

@@ -100,7 +100,8 @@ def _send(service: Service, method: str, path: str, body: Any) -> bool:
     """True when the eMSP acknowledged the request (an OCPI 1000 answer)."""
     headers = {**auth(service.token), "Content-Type": "application/json"}
     try:
-        resp = httpx.request(method, f"{service.base}/{path}", headers=headers, content=dumps(body), timeout=5)
+        url = f"{service.base}/{path}"
+        resp = httpx.request(method, url, headers=headers, content=dumps(body), timeout=5)
     except httpx.HTTPError:
         return False
     assert resp.status_code in (200, 201), resp.text
@@ -124,9 +125,8 @@ def _wait_until_billed(url: str, timeout: float = 30.0) -> tuple[int, dict[str, 
         deadline = time.monotonic() + timeout
         while True:
             with engine.connect() as db:
-                lines = dict(
-                    db.execute(sqlalchemy.text("select cdr_id, count(*) from invoice_lines group by cdr_id")).all()
-                )
+                per_cdr = "select cdr_id, count(*) from invoice_lines group by cdr_id"
+                lines = dict(db.execute(sqlalchemy.text(per_cdr)).all())
                 cdrs = db.execute(sqlalchemy.text("select count(*) from cdrs")).scalar_one()
                 unfinished = db.execute(
                     sqlalchemy.text("select count(*) from outbox where state <> 'done'")

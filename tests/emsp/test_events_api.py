@@ -48,3 +48,14 @@ def test_bad_cursor_or_limit_is_a_422(core: EmspCore) -> None:
     for params in ({"after": -1}, {"limit": 0}, {"limit": 1001}, {"after": "x"}):
         assert api.get("/api/v1/events", params=params).status_code == 422
     assert "/api/v1/events" in api.get("/openapi.json").json()["paths"]
+
+
+def test_the_service_serves_the_stream_behind_the_admin_token(core: EmspCore, cpo: Client) -> None:
+    from emsp.service.app import create_service_app
+
+    cpo.call("PUT", f"{V}/sessions/DE/CPA/S1", session())
+    with TestClient(create_service_app(core, "admin-secret", lambda: cpo.now)) as api:
+        assert api.get("/api/v1/events").status_code == 401
+        resp = api.get("/api/v1/events", headers={"Authorization": "Bearer admin-secret"})
+        assert resp.status_code == 200 and resp.json()["events"][0]["kind"] == "session.started"
+        assert "/events" in api.get("/api/v1/openapi.json").json()["paths"]
