@@ -1,6 +1,8 @@
 """The outbox drain of a served eMSP: a background task that never blocks the event loop.
 
-Database work runs in a worker thread (`asyncio.to_thread`); the task wakes up when a request commits
+Database work runs off the loop: on the core's own thread when the service has one (`runner=
+core_thread.call`, so the core stays single-threaded, in bounded batches between requests), else in a
+worker thread (`asyncio.to_thread`). The task wakes up when a request commits
 events (the outbox's doorbell) and otherwise polls, so rows written by another process on the same
 database, retries that come due and rows left over by a crash are all picked up. With a publisher
 (NATS JetStream), every row is also sent to the external stream, in order, until it is acknowledged.
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -38,10 +40,12 @@ class OutboxWorker:
         clock: Callable[[], datetime],
         *,
         publisher: Publisher | None = None,
-        batch: int = 100,
+        runner: Callable[..., Awaitable[Any]] | None = None,
+        batch: int = 20,
         idle_seconds: float = 0.5,
     ) -> None:
         self.core = core
+        self.runner: Callable[..., Awaitable[Any]] = runner if runner is not None else asyncio.to_thread
         self.clock = clock
         self.publisher = publisher
         self.batch = batch
@@ -78,9 +82,12 @@ class OutboxWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.idle_seconds)
 
+    def _drain(self, now: datetime) -> int:
+        return self.core.drain_outbox(now, self.batch, force=True)
+
     async def step(self) -> bool:
         """One round: drain a batch, publish a batch. True when either had a full batch (go on)."""
-        done = await asyncio.to_thread(self.core.drain_outbox, self.clock(), self.batch, force=True)
+        done = await self.runner(self._drain, self.clock())
         sent = 0
         if self.publisher is not None:
             try:
