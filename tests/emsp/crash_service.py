@@ -23,7 +23,7 @@ import uvicorn
 sys.path.insert(0, str(Path(__file__).parent))
 from emsp_helpers import register
 
-from emsp.api import create_app
+from emsp.api import core_thread, create_app
 from emsp.bus import CdrReceived
 from emsp.core import EmspCore, EmspSettings
 from emsp.outbox_worker import OutboxWorker
