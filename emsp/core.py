@@ -34,6 +34,7 @@ from emsp.services.partners import PartyRole, normalize_parties, upsert_partner
 from emsp.services.sessions import SessionHandlers
 from emsp.settlement.invoice import to_record
 from emsp.settlement.settle import Pricer, TariffEnginePricer
+from emsp.storage import pg_notify
 from emsp.storage.db import Database, next_value
 from emsp.storage.tables import (
     CdrRow,
@@ -76,6 +77,8 @@ class EmspCore:
         self.db = Database(settings.database_url)
         self.credentials_cache = CredentialsCache(self.db.session_factory)
         self.tokens = token_service.TokenAuthority(self.db, f"{settings.country_code}{settings.party_id}")
+        if self.db.engine.dialect.name == "postgresql":
+            pg_notify.install(self.db.session_factory)  # other processes on this database hear of changes
         self.metrics = EmspMetrics()
         self.log = make_logger(emsp=f"{settings.country_code}*{settings.party_id}")
         self.pricer: Pricer = pricer if pricer is not None else TariffEnginePricer()
@@ -114,6 +117,15 @@ class EmspCore:
         except Exception:  # a database hiccup: the rows stay pending, the next drain retries them
             self.log.exception("outbox_drain_failed")
             return 0
+
+    def on_external_change(self, kind: str) -> None:
+        """Another process changed `kind` ("partners" or "tokens"): drop what is cached of it.
+
+        Called by a `emsp.storage.pg_notify.ChangeListener` from its own thread."""
+        if kind == "partners":
+            self.credentials_cache.clear()
+        elif kind == "tokens":
+            self.tokens.invalidate()
 
     def events_after(self, cursor: int, limit: int = 100) -> list[StoredEvent]:
         """The event stream after `cursor` (an event's `seq`), oldest first, at most `limit` events."""

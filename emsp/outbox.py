@@ -87,6 +87,13 @@ def append(db: Session, events: Sequence[Event], now: datetime) -> None:
         db.connection().execute(_insert_row, [row_values(e, now) for e in events])
 
 
+@dataclass
+class _Tally:
+    finished: int = 0
+    failed: int = 0
+    per_partner: dict[str, int] = field(default_factory=dict)
+
+
 class _AlreadyApplied(Exception):
     """The idempotency key is already stored (roll the unit back, skip the effect)."""
 
@@ -115,7 +122,8 @@ class Outbox:
         return self._pending.get(partner, 0)
 
     def write(self, db: Session, events: Sequence[Event], now: datetime) -> None:
-        append(db, events, now)
+        if events:
+            db.connection().execute(_insert_row, [row_values(e, now) for e in events])
 
     def committed(self, events: Iterable[Event]) -> None:
         """The transaction that wrote `events` committed: they now wait for the drain."""
@@ -137,28 +145,39 @@ class Outbox:
         no retry is due (the request path calls it after every response)."""
         if not force and not self.needs_drain(now):
             return 0
+        by_retry = not self._dirty
         self._dirty = False
-        finished = worked = 0
-        while limit is None or finished < limit:
-            size = self.policy.batch_size if limit is None else min(self.policy.batch_size, limit - finished)
-            done, seen = self._batch(now, size)
-            finished += done
-            worked += seen
-            if seen == 0:
+        tally = _Tally()
+        while limit is None or tally.finished < limit:
+            left = (
+                self.policy.batch_size
+                if limit is None
+                else min(self.policy.batch_size, limit - tally.finished)
+            )
+            # A batch holds one row per ordering key (the rest wait for their predecessor) and
+            # handlers may write rows (CDR settled): only an empty batch means nothing is left.
+            if self._batch(now, left, tally) == 0:
                 break
-        if worked or force:
-            self._refresh(limit is not None and finished >= limit)
-        return finished
+        full = limit is not None and tally.finished >= limit
+        if force or full or by_retry or tally.failed:
+            self._refresh(full)  # from the table: other processes' rows, retry times
+        else:  # everything this process wrote is finished: count down in memory, no query
+            for partner, count in tally.per_partner.items():
+                self._pending[partner] = max(self._pending.get(partner, 0) - count, 0)
+        return tally.finished
 
-    def _batch(self, now: datetime, size: int) -> tuple[int, int]:
+    def _batch(self, now: datetime, size: int, tally: _Tally) -> int:
         session = self.db.session_factory()
         try:
             rows = session.scalars(self._claim_query(session, now, size)).all()
-            done = 0
             for row in rows:
-                done += self._process(row, now)
+                if self._process(row, now, tally):
+                    tally.finished += 1
+                    tally.per_partner[row.partner] = tally.per_partner.get(row.partner, 0) + 1
+                else:
+                    tally.failed += 1
             session.commit()
-            return done, len(rows)
+            return len(rows)
         except BaseException:
             session.rollback()
             raise
@@ -190,7 +209,7 @@ class Outbox:
             query = query.with_for_update(skip_locked=True, of=OutboxRow)
         return query
 
-    def _process(self, row: OutboxRow, now: datetime) -> int:
+    def _process(self, row: OutboxRow, now: datetime, tally: _Tally) -> int:
         """Run every handler of the row's event; 1 when the row is finished (done or dead)."""
         failures: list[str] = []
         try:

@@ -6,8 +6,10 @@ the end (commit or rollback) of a transaction that did, so a token rotated, thro
 unregistered (register_partner, credentials POST/PUT/DELETE) is never accepted from the cache, and
 nothing seen only inside a rolled-back transaction is remembered. Unknown tokens are not cached.
 
-Only this process's writes are seen: several eMSP processes sharing one PostgreSQL database would
-need a shared invalidation signal, as would partner rows edited behind the core's back.
+Other processes on the same PostgreSQL database: a transaction that changes a partner row also
+sends a NOTIFY (delivered only if it commits), and a served process runs a `ChangeListener`
+(emsp.storage.pg_notify) that calls `clear()`. A generation number makes sure a lookup that read
+the database before such a clear never stores what it read after it.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ _TOUCHED = "emsp.partners_touched"
 class CredentialsCache:
     def __init__(self, factory: sessionmaker[Session]) -> None:
         self._known: dict[str, tuple[str, str, Parties]] = {}  # token -> (partner_id, "A" | "C", parties)
+        self._generation = 0  # moved on by every clear(), from any thread
         event.listen(factory, "after_flush", self._after_flush)
         event.listen(factory, "after_commit", self._after_end)
         event.listen(factory, "after_rollback", self._after_end)
@@ -73,6 +76,7 @@ class CredentialsCache:
         known = self._known.get(token)
         if known is not None:
             return known
+        generation = self._generation
         rows = db.scalars(
             select(PartnerRow)
             .where(
@@ -92,18 +96,19 @@ class CredentialsCache:
                 ((r.partner_id, "A", _scope(r, db)) for r in rows if token in (r.token_a, r.token_pending)),
                 None,
             )
-        if found is not None and not db.info.get(_TOUCHED):
+        if found is not None and not db.info.get(_TOUCHED) and generation == self._generation:
             self._known[token] = found  # never from a transaction that changed partners
         return found
 
     def clear(self) -> None:
+        self._generation += 1
         self._known.clear()
 
     def _after_flush(self, session: Session, _context: Any) -> None:
         if any(isinstance(o, PartnerRow) for o in (*session.new, *session.dirty, *session.deleted)):
             session.info[_TOUCHED] = True
-            self._known.clear()
+            self.clear()
 
     def _after_end(self, session: Session) -> None:
         if session.info.pop(_TOUCHED, False):
-            self._known.clear()
+            self.clear()

@@ -27,6 +27,7 @@ from emsp.api import core_thread, create_app
 from emsp.bus import CdrReceived
 from emsp.core import EmspCore, EmspSettings
 from emsp.outbox_worker import OutboxWorker
+from emsp.storage.pg_notify import ChangeListener
 from emsp.storage.tables import PartnerRow
 
 
@@ -64,6 +65,8 @@ async def main(url: str) -> None:
     server = uvicorn.Server(uvicorn.Config(app, log_level="error", lifespan="off"))
     worker = OutboxWorker(core, _clock, runner=thread.call, idle_seconds=0.05)
     await worker.start()
+    if core.db.engine.dialect.name == "postgresql":
+        ChangeListener(core.db.engine, core.on_external_change).start()
     print(f"TOKEN {token}\nPORT {sock.getsockname()[1]}", flush=True)
     await server.serve(sockets=[sock])
 
