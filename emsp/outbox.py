@@ -85,12 +85,17 @@ def append(db: Session, events: Sequence[Event], now: datetime) -> None:
     """Write `events` as outbox rows in `db`'s transaction (one statement for the lot)."""
     if events:
         db.connection().execute(_insert_row, [row_values(e, now) for e in events])
+        db.info[_APPENDED] = db.info.get(_APPENDED, 0) + len(events)  # see Outbox._run_once
+
+
+_APPENDED = "emsp.outbox_appended"
 
 
 @dataclass
 class _Tally:
     finished: int = 0
     failed: int = 0
+    emitted: int = 0  # rows handlers wrote (CDR settled), to be processed in the same drain
     per_partner: dict[str, int] = field(default_factory=dict)
 
 
@@ -109,6 +114,9 @@ class Outbox:
     _dirty: bool = True  # rows may be waiting (start-up resumes whatever was not processed)
     wakeup: Callable[[], None] | None = None  # a background worker's doorbell (called from any thread)
     _next_retry: datetime | None = None
+    # Rows this process wrote and has not finished; None: unknown (start-up, after a failure), so
+    # the drain looks until a claim comes back empty. Known, it spares the request path that query.
+    _unfinished: int | None = None
 
     def subscribe(self, event_type: type, name: str, handler: Handler) -> None:
         self._handlers.setdefault(event_type, []).append((name, handler))
@@ -130,6 +138,8 @@ class Outbox:
         for event in events:
             self._pending[event.partner] = self._pending.get(event.partner, 0) + 1
             self._dirty = True
+            if self._unfinished is not None:
+                self._unfinished += 1
         if self.wakeup is not None:
             self.wakeup()
 
@@ -155,9 +165,19 @@ class Outbox:
                 else min(self.policy.batch_size, limit - tally.finished)
             )
             # A batch holds one row per ordering key (the rest wait for their predecessor) and
-            # handlers may write rows (CDR settled): only an empty batch means nothing is left.
+            # handlers may write rows (CDR settled): an empty batch means nothing is left, and so
+            # does having finished every row this process wrote (when nothing failed).
+            before = tally.finished - tally.emitted
             if self._batch(now, left, tally) == 0:
+                self._unfinished = 0 if tally.failed == 0 else None
                 break
+            if self._unfinished is not None:
+                self._unfinished -= (tally.finished - tally.emitted) - before
+                if tally.failed:
+                    self._unfinished = None
+                elif self._unfinished <= 0 and not force:
+                    self._unfinished = 0
+                    break
         full = limit is not None and tally.finished >= limit
         if force or full or by_retry or tally.failed:
             self._refresh(full)  # from the table: other processes' rows, retry times
@@ -218,7 +238,7 @@ class Outbox:
             return self._finish(row, "dead", f"undecodable payload: {type(exc).__name__}: {exc}")
         for name, handler in self._handlers.get(type(event), []):
             try:
-                self._run_once(f"{name}|{row.idempotency_key}", handler, event)
+                tally.emitted += self._run_once(f"{name}|{row.idempotency_key}", handler, event)
             except Exception as exc:  # one handler's failure must not stop the others
                 failures.append(f"{name}: {type(exc).__name__}: {exc}")
                 self._report(name, row, exc)
@@ -247,8 +267,8 @@ class Outbox:
         with contextlib.suppress(Exception):  # an error callback that fails is not a new error
             self.on_error(name, row, exc)
 
-    def _run_once(self, key: str, handler: Handler, event: Event) -> bool:
-        """Apply the handler's effect and store its key atomically; False if already applied.
+    def _run_once(self, key: str, handler: Handler, event: Event) -> int:
+        """Apply the handler's effect and store its key atomically; the rows it wrote to the outbox.
 
         The key is inserted first: a key already applied fails on the primary key, which rolls the
         unit back before the effect runs."""
@@ -259,9 +279,10 @@ class Outbox:
                 except IntegrityError:
                     raise _AlreadyApplied from None
                 handler(event, session)
+                emitted = int(session.info.pop(_APPENDED, 0))
         except _AlreadyApplied:
-            return False
-        return True
+            return 0
+        return emitted
 
     def _refresh(self, more: bool) -> None:
         """Pending counts per partner and the next retry time, from the table (all processes)."""

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+
 import pytest
+import sqlalchemy
 from emsp_helpers import Client, FakePricer, register
 
 from emsp.core import EmspCore, EmspSettings
@@ -21,3 +25,24 @@ def core(pricer: FakePricer) -> EmspCore:
 @pytest.fixture
 def cpo(core: EmspCore) -> Client:
     return register(core)
+
+
+PG_ADMIN = "postgresql+psycopg://postgres@localhost/test"
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[str]:
+    """A fresh PostgreSQL schema (its URL), dropped afterwards; skips when PostgreSQL is unreachable."""
+    try:
+        engine = sqlalchemy.create_engine(PG_ADMIN)
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("select 1"))
+    except Exception as exc:  # no server or no driver: this environment cannot run the check
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    schema = f"emsp_{uuid.uuid4().hex[:10]}"
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text(f'create schema "{schema}"'))
+    yield f"{PG_ADMIN}?options=-csearch_path%3D{schema}"
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text(f'drop schema "{schema}" cascade'))
+    engine.dispose()
