@@ -4,6 +4,10 @@ Billing, CRM and payment read the stream by cursor: an event's `id` is its outbo
 `next_cursor` is what to pass as `after` next time (unchanged when nothing new arrived). Each event
 carries an idempotency key: a consumer that sees a key twice sees the same fact twice.
 
+Known limit: with concurrent writers on PostgreSQL an id is drawn before its transaction commits, so
+an event with a lower id can become visible just after one with a higher id. A consumer that must
+not miss one re-reads a short window behind its cursor and de-duplicates by idempotency key.
+
 The router has no authentication of its own: the contract app includes it behind its admin bearer.
 Like every contract endpoint it runs on the event loop (one indexed range query).
 """
