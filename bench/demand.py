@@ -8,11 +8,14 @@ try before the first driver arrives, so each meets a free connector.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
+from zoneinfo import ZoneInfo
 
 from bench.scenario import DemandSpec, Range
+from simulators.station.physics import EvProfile
 
 UNKNOWN_TOKEN_STAY = timedelta(minutes=3)
 
@@ -32,6 +35,24 @@ class Arrival:
     energy_kwh: Decimal
     stay: timedelta
     station_preference: tuple[int, ...]  # indexes into the scenario's station list, tried in order
+    ev_model: str = ""  # "" without demand.ev_models: a constant-power EV
+    battery_kwh: Decimal | None = None
+    soc_start: Decimal = Decimal(0)
+    dc_power_kw: Decimal | None = None
+    taper_from_soc: Decimal = Decimal(100)
+    taper_min_kw: Decimal = Decimal(5)
+
+    def ev(self) -> EvProfile:
+        """The EV as the station's physics sees it (both runtimes build it here)."""
+        return EvProfile(
+            power_kw=self.ev_power_kw,
+            energy_kwh=self.energy_kwh,
+            battery_kwh=self.battery_kwh,
+            soc_start=self.soc_start,
+            dc_power_kw=self.dc_power_kw,
+            taper_from_soc=self.taper_from_soc,
+            taper_min_kw=self.taper_min_kw,
+        )
 
 
 def _draw(rng: random.Random, span: Range, quantum: Decimal) -> Decimal:
@@ -63,15 +84,10 @@ def plan_arrivals(
     Times are whole seconds so that both runtimes and every record agree to the millisecond.
     """
     window = int((end - start).total_seconds())
-    rate_per_s = spec.arrivals_per_hour / 3600.0
     busy_until: dict[str, datetime] = {}
     known = [d for d in drivers if d.known]
     arrivals: list[Arrival] = []
-    t = 0.0
-    while True:
-        t += rng.expovariate(rate_per_s)
-        if t >= window:
-            break
+    for t in _arrival_times(spec, start, window, rng):
         at = start + timedelta(seconds=int(t))
         free = [d for d in known if busy_until.get(d.token_uid, start) <= at]
         if not free:
@@ -92,16 +108,77 @@ def plan_arrivals(
     return arrivals
 
 
+def rate_segments(spec: DemandSpec, start: datetime, window: int) -> list[tuple[float, float, float]]:
+    """(from s, until s, arrivals per second) over [0, window): the profile cut at its local times."""
+    if not spec.arrival_profile:
+        return [(0.0, float(window), spec.arrivals_per_hour / 3600.0)]
+    zone = ZoneInfo(spec.time_zone)
+    steps = sorted(spec.arrival_profile, key=lambda step: step.minute_of_day)
+    cuts: list[tuple[int, float]] = []  # (offset s, rate from there)
+    day = start.astimezone(zone).date() - timedelta(days=1)
+    end = start + timedelta(seconds=window)
+    while datetime.combine(day, datetime.min.time(), tzinfo=zone) <= end:
+        for step in steps:
+            local = datetime.combine(day, datetime.min.time(), tzinfo=zone) + timedelta(
+                minutes=step.minute_of_day
+            )
+            cuts.append((int((local.astimezone(UTC) - start).total_seconds()), step.per_hour / 3600.0))
+        day += timedelta(days=1)
+    cuts.sort()
+    before = [rate for offset, rate in cuts if offset <= 0]
+    segments: list[tuple[float, float, float]] = []
+    t, rate = 0.0, before[-1] if before else cuts[-1][1]
+    for offset, next_rate in cuts:
+        if offset <= 0:
+            continue
+        if offset >= window:
+            break
+        segments.append((t, float(offset), rate))
+        t, rate = float(offset), next_rate
+    segments.append((t, float(window), rate))
+    return segments
+
+
+def _arrival_times(spec: DemandSpec, start: datetime, window: int, rng: random.Random) -> Iterator[float]:
+    """A Poisson process whose rate is constant per segment (memoryless: restart at each boundary).
+
+    A generator: the caller draws from the same generator between arrivals, in that order.
+    """
+    for seg_start, seg_end, rate in rate_segments(spec, start, window):
+        if rate <= 0:
+            continue
+        t = seg_start
+        while True:
+            t += rng.expovariate(rate)
+            if t >= seg_end:
+                break
+            yield t
+
+
 def _arrival(
     at: datetime, driver: Driver, stay: timedelta, spec: DemandSpec, stations: int, rng: random.Random
 ) -> Arrival:
     order = list(range(stations))
     rng.shuffle(order)
+    power = _draw(rng, spec.ev_power_kw, Decimal("0.1"))
+    energy = _draw(rng, spec.energy_kwh, Decimal("0.1"))
+    if not spec.ev_models:
+        return Arrival(at, driver, power, energy, stay, tuple(order))
+    model = rng.choices(spec.ev_models, weights=[m.share for m in spec.ev_models])[0]
+    soc = _draw(rng, spec.soc_at_arrival, Decimal("0.1"))
+    target = max(soc, _draw(rng, spec.soc_target, Decimal("0.1")))
+    wanted = (model.battery_kwh * (target - soc) / 100).quantize(Decimal("0.1"), rounding=ROUND_FLOOR)
     return Arrival(
-        at=at,
-        driver=driver,
-        ev_power_kw=_draw(rng, spec.ev_power_kw, Decimal("0.1")),
-        energy_kwh=_draw(rng, spec.energy_kwh, Decimal("0.1")),
-        stay=stay,
-        station_preference=tuple(order),
+        at,
+        driver,
+        model.ac_max_kw,
+        wanted,
+        stay,
+        tuple(order),
+        ev_model=model.name,
+        battery_kwh=model.battery_kwh,
+        soc_start=soc,
+        dc_power_kw=model.dc_max_kw,
+        taper_from_soc=model.taper_from_soc,
+        taper_min_kw=model.taper_min_kw,
     )

@@ -35,6 +35,11 @@ def truth_sessions(world: World) -> list[TruthSession]:
                 tariff = cpo.ocpi.tariff(tariff_id)
                 full_at = charge.charging_ended_at or charge.unplugged_at
                 samples = [MeterSample(timestamp=charge.started_at, energy_kwh=Decimal(0))]
+                samples += [
+                    MeterSample(timestamp=at, energy_kwh=kwh)
+                    for at, kwh in charge.power_corners
+                    if at < full_at and kwh < energy
+                ]
                 if full_at < charge.unplugged_at:
                     samples.append(MeterSample(timestamp=full_at, energy_kwh=energy))
                 samples.append(MeterSample(timestamp=charge.unplugged_at, energy_kwh=energy))

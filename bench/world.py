@@ -184,6 +184,7 @@ def build_world(
                     connectors=spec.connectors,
                     max_power_kw=spec.max_power_kw,
                     meter_interval_s=spec.meter_interval_s,
+                    dc=spec.current == "DC",
                 )
                 places.append(StationPlace(spec.id, cpo.id, spec.connectors))
         ocpi = OcpiCpo(

@@ -31,7 +31,6 @@ from bench.world import World
 from emsp.wire import OutboundRequest
 from simulators.cpo.mock_cpo import MockCpoOutput
 from simulators.ocppj import subprotocol
-from simulators.station.base import EvProfile
 
 EMSP = "emsp"
 OCPI_PROTO = "ocpi2.2.1"
@@ -229,7 +228,7 @@ class LiveRuntime:
         station_id, connector = key
         station = self.world.stations[station_id]
         await self._connected[station_id].wait()  # a very early arrival waits for the station to boot
-        ev = EvProfile(power_kw=arrival.ev_power_kw, energy_kwh=arrival.energy_kwh)
+        ev = arrival.ev()
         token = arrival.driver.token_uid
         self.station_emit(
             station_id, station.plug_in(connector, token_uid=token, ev=ev, now=self.clock.now())

@@ -25,7 +25,6 @@ from emsp.timeutil import format_utc
 from emsp.wire import Deferred, HttpResponse, OutboundRequest
 from simulators.cpo.mock_cpo import MockCpoOutput
 from simulators.ocppj import subprotocol
-from simulators.station.base import EvProfile
 
 EMSP = "emsp"
 OCPI_PROTO = "ocpi2.2.1"
@@ -229,7 +228,7 @@ class SimRuntime:
     def _plug_in(self, index: int, key: tuple[str, int]) -> None:
         arrival = self.world.arrivals[index]
         station_id, connector = key
-        ev = EvProfile(power_kw=arrival.ev_power_kw, energy_kwh=arrival.energy_kwh)
+        ev = arrival.ev()
         station = self.world.stations[station_id]
         self._station_send(
             station_id, station.plug_in(connector, token_uid=arrival.driver.token_uid, ev=ev, now=self.now())

@@ -15,8 +15,7 @@ from decimal import Decimal
 from typing import ClassVar, Literal
 
 from simulators.ocppj import Call, CallResult, Endpoint, OcppVersion, Payload, Tag
-from simulators.station.physics import EvProfile, delivered_wh, draw_power_w, full_after, seconds_between
-from simulators.station.physics import target_wh as ev_target_wh
+from simulators.station.physics import EvProfile, PowerCurve, power_curve, seconds_between
 from simulators.station.states import ConnectorEvent, ConnectorState, next_state
 
 SampleReason = Literal["periodic", "ev_full"]
@@ -39,6 +38,9 @@ class ChargeTruth:
     meter_start_wh: int
     meter_stop_wh: int
     energy_wh: int
+    # Corners of the physical energy curve (instant, kWh since start) while charging; () for constant
+    # power, whose curve is a straight line to the full (or unplug) instant.
+    power_corners: tuple[tuple[datetime, Decimal], ...] = ()
 
 
 @dataclass(slots=True)
@@ -46,8 +48,7 @@ class Session:
     token_uid: str
     ev: EvProfile
     plugged_at: datetime
-    power_w: Decimal = Decimal(0)
-    target_wh: int = 0
+    curve: PowerCurve | None = None
     started_at: datetime | None = None
     full_at: datetime | None = None  # scheduled instant the EV is full; None: never
     is_full: bool = False
@@ -58,13 +59,13 @@ class Session:
     seq_no: int = 0  # 2.0.1 TransactionEvent sequence number
 
     def reading_wh(self, at: datetime) -> int:
-        assert self.started_at is not None
-        return self.meter_start_wh + delivered_wh(
-            self.power_w, self.target_wh, seconds_between(self.started_at, at)
-        )
+        assert self.started_at is not None and self.curve is not None
+        return self.meter_start_wh + self.curve.energy_wh(seconds_between(self.started_at, at))
 
     def power_at(self, at: datetime) -> Decimal:
-        return Decimal(0) if self.full_at is not None and at >= self.full_at else self.power_w
+        if self.started_at is None or self.curve is None or (self.full_at is not None and at >= self.full_at):
+            return Decimal(0)
+        return self.curve.power_at(seconds_between(self.started_at, at))
 
 
 @dataclass(slots=True)
@@ -86,6 +87,7 @@ class VirtualStation:
         connectors: int,
         max_power_kw: Decimal,
         meter_interval_s: int = 300,
+        dc: bool = False,
         vendor: str = "emsp-bench",
         model: str = "virtual-ac",
     ) -> None:
@@ -93,6 +95,7 @@ class VirtualStation:
             raise ValueError("a station needs at least one connector and a positive meter interval")
         self.station_id = station_id
         self.max_power_kw = max_power_kw
+        self.dc = dc
         self.meter_interval = timedelta(seconds=meter_interval_s)
         self.vendor = vendor
         self.model = model
@@ -248,10 +251,9 @@ class VirtualStation:
     # -- connector bookkeeping --------------------------------------------------------------------
     def _start_charging(self, conn: Connector, session: Session, now: datetime) -> None:
         session.started_at = now
-        session.power_w = draw_power_w(session.ev, self.max_power_kw)
-        session.target_wh = ev_target_wh(session.ev)
+        session.curve = power_curve(session.ev, self.max_power_kw, dc=self.dc)
         session.meter_start_wh = conn.register_wh
-        after = full_after(session.power_w, session.target_wh)
+        after = session.curve.full_after()
         session.full_at = None if after is None else now + after
         session.next_sample_at = now + self.meter_interval
         session.last_sample_at = now
@@ -297,6 +299,7 @@ class VirtualStation:
                 meter_start_wh=session.meter_start_wh if authorized else conn.register_wh,
                 meter_stop_wh=stop,
                 energy_wh=stop - session.meter_start_wh if authorized else 0,
+                power_corners=_corners(session),
             )
         )
         conn.register_wh = stop
@@ -330,3 +333,13 @@ class VirtualStation:
 
     def _on_result(self, call: Call, payload: Payload | None, tag: Tag, now: datetime) -> None:
         """Answers other than BootNotification and Authorize; most need nothing."""
+
+
+def _corners(session: Session) -> tuple[tuple[datetime, Decimal], ...]:
+    if session.curve is None or session.started_at is None:
+        return ()
+    points = session.curve.breakpoints()
+    if len(points) <= 2:
+        return ()
+    start = session.started_at
+    return tuple((start + timedelta(microseconds=int(t * 1_000_000)), e / 1000) for t, e in points[1:-1])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -62,3 +63,58 @@ def test_an_unknown_token_comes_before_any_known_driver(seed: int, rate: float) 
     known = [a.at for a in plan if a.driver.known]
     assert len(unknown) == 1 and START <= unknown[0] < END
     assert all(unknown[0] <= at for at in known)
+def _profiled(**extra: object) -> DemandSpec:
+    return DemandSpec.model_validate(
+        {
+            "drivers": 400,
+            "unknown_tokens": 0,
+            "time_zone": "Europe/Amsterdam",  # 07:00Z is 08:00 local in March
+            "arrival_profile": [{"from": "08:00", "per_hour": 0}, {"from": "08:30", "per_hour": 120}],
+            **extra,
+        }
+    )
+
+
+def test_arrival_profile_is_piecewise_by_local_time_of_day() -> None:
+    arrivals = _plan(_profiled(), 3)
+    quiet_until = START + timedelta(minutes=30)
+    assert arrivals and all(a.at >= quiet_until for a in arrivals)
+    # 120/h over the remaining 90 minutes: about 180 arrivals (Poisson: well within 4 sigma).
+    assert 180 - 4 * 14 < len(arrivals) < 180 + 4 * 14
+    assert _plan(_profiled(), 3) == arrivals
+
+
+def test_profile_wraps_over_midnight_with_its_last_step() -> None:
+    spec = DemandSpec.model_validate(
+        {
+            "drivers": 50,
+            "unknown_tokens": 0,
+            "arrival_profile": [{"from": "06:00", "per_hour": 0}, {"from": "07:30", "per_hour": 60}],
+        }
+    )
+    from bench.demand import rate_segments
+
+    # 07:00Z: the 06:00 step (rate 0) is in force; 07:30 switches on.
+    assert rate_segments(spec, START, 7200) == [(0.0, 1800.0, 0.0), (1800.0, 7200.0, 60 / 3600)]
+    late = datetime(2026, 3, 2, 5, tzinfo=UTC)  # before 06:00: yesterday's last step (60/h) holds
+    assert rate_segments(spec, late, 3600 * 2)[0] == (0.0, 3600.0, 60 / 3600)
+
+
+def test_ev_models_decide_the_energy_from_battery_and_state_of_charge() -> None:
+    spec = _profiled(
+        ev_models=[
+            {"name": "small", "battery_kwh": 40, "ac_max_kw": 7.4, "share": 1},
+            {"name": "big", "battery_kwh": 100, "ac_max_kw": 11, "dc_max_kw": 150, "share": 3},
+        ],
+        soc_at_arrival={"min": 10, "max": 50},
+        soc_target={"min": 80, "max": 80},
+    )
+    arrivals = _plan(spec, 5)
+    models = {a.ev_model for a in arrivals}
+    assert models == {"small", "big"}
+    for a in arrivals:
+        assert a.battery_kwh is not None
+        expected = a.battery_kwh * (80 - a.soc_start) / 100
+        assert expected - Decimal("0.1") < a.energy_kwh <= expected
+        assert a.ev().battery_kwh == a.battery_kwh and a.ev().power_kw == a.ev_power_kw
+    assert sum(a.ev_model == "big" for a in arrivals) > sum(a.ev_model == "small" for a in arrivals)

@@ -11,7 +11,7 @@ from ocpp_pair import Pair
 
 from simulators.cpo.csms import Csms
 from simulators.cpo.events import MeterSampled, TransactionEnded, TransactionStarted
-from simulators.station.physics import EvProfile, delivered_wh, full_after
+from simulators.station.physics import EvProfile, delivered_wh, full_after, power_curve
 from simulators.station.v16 import Station16
 from simulators.station.v201 import Station201
 
@@ -57,3 +57,78 @@ def test_meter_is_monotone_and_final_energy_exact(
     expected = int(min(target, by_time))
     [truth] = station.truth
     assert truth.energy_wh == end.meter_stop_wh - start.meter_start_wh == expected
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    battery=st.decimals(min_value=Decimal("20"), max_value=Decimal("120"), places=1),
+    soc=st.decimals(min_value=Decimal("0"), max_value=Decimal("95"), places=1),
+    want=st.decimals(min_value=Decimal("0.1"), max_value=Decimal("120"), places=1),
+    dc_max=st.decimals(min_value=Decimal("20"), max_value=Decimal("350"), places=0),
+    station=st.decimals(min_value=Decimal("20"), max_value=Decimal("300"), places=0),
+    taper=st.decimals(min_value=Decimal("50"), max_value=Decimal("100"), places=0),
+)
+def test_dc_taper_conserves_energy_never_exceeds_limits_and_only_falls(
+    battery: Decimal, soc: Decimal, want: Decimal, dc_max: Decimal, station: Decimal, taper: Decimal
+) -> None:
+    ev = EvProfile(
+        power_kw=Decimal(11),
+        energy_kwh=want,
+        battery_kwh=battery,
+        soc_start=soc,
+        dc_power_kw=dc_max,
+        taper_from_soc=taper,
+    )
+    curve = power_curve(ev, station, dc=True)
+    limit = min(dc_max, station) * 1000
+    full = curve.full_after()
+    assert full is not None
+    end = Decimal(int(full.total_seconds()))
+    total = curve.breakpoints()[-1][0]  # the exact instant the last Wh is in
+    times = [total * k / 40 for k in range(40)] + [end]
+    powers = [curve.power_at(t) for t in times[:-1]]
+    energies = [curve.energy_wh(t) for t in times]
+    assert all(0 < p <= limit for p in powers)  # never above min(station, EV)
+    assert powers == sorted(powers, reverse=True)  # the taper only ever lowers the power
+    assert energies == sorted(energies) and energies[-1] == curve.target_wh == int(want * 1000)
+    assert curve.energy_wh(end - 1) < curve.target_wh or end == 0  # full at the first whole second
+    for t, e in zip(times, energies, strict=True):
+        assert e <= limit * t / 3600  # energy is the integral of a power never above the limit
+    if soc + want * 100 / battery <= taper:
+        assert len(curve.breakpoints()) == 2  # never reaches the taper: one constant power
+
+
+def test_ac_ignores_the_taper_and_the_dc_limit() -> None:
+    ev = EvProfile(
+        power_kw=Decimal("7.4"),
+        energy_kwh=Decimal(30),
+        battery_kwh=Decimal(50),
+        soc_start=Decimal(70),
+        dc_power_kw=Decimal(100),
+        taper_from_soc=Decimal(50),
+    )
+    ac = power_curve(ev, Decimal(22))
+    assert ac.power_at(Decimal(0)) == ac.power_at(Decimal(3600)) == Decimal(7400)
+    dc = power_curve(ev, Decimal(150), dc=True)
+    assert dc.power_at(Decimal(0)) < Decimal(100_000)  # already above the taper SoC at plug-in
+
+
+def test_a_dc_station_reports_the_taper_in_its_meter_values() -> None:
+    station = Station201("DC1", connectors=1, max_power_kw=Decimal(150), meter_interval_s=60, dc=True)
+    pair = Pair(station, Csms("CPO", heartbeat_interval_s=3600))
+    pair.connect(T0)
+    ev = EvProfile(
+        power_kw=Decimal(11),
+        energy_kwh=Decimal(40),
+        battery_kwh=Decimal(60),
+        soc_start=Decimal(20),
+        dc_power_kw=Decimal(120),
+        taper_from_soc=Decimal(60),
+    )
+    pair.plug_in(1, "T", ev, T0)
+    pair.unplug(1, T0 + timedelta(hours=2))
+    powers = [e.power_w for e in pair.events if isinstance(e, MeterSampled) and e.power_w]
+    assert powers[0] == 120_000 and powers[-1] < 60_000
+    assert powers == sorted(powers, reverse=True)
+    [truth] = station.truth
+    assert truth.energy_wh == 40_000 and len(truth.power_corners) > 10
