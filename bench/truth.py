@@ -14,6 +14,7 @@ from emsp.model import PartyRef
 from emsp.reconciliation import TruthSession
 from emsp.settlement.tariff import MeterSample, price_session
 from emsp.timeutil import format_utc
+from simulators.cpo.tariff_switch import price_with_switches
 
 KWH = Decimal(1000)
 
@@ -43,9 +44,22 @@ def truth_sessions(world: World) -> list[TruthSession]:
                 if full_at < charge.unplugged_at:
                     samples.append(MeterSample(timestamp=full_at, energy_kwh=energy))
                 samples.append(MeterSample(timestamp=charge.unplugged_at, energy_kwh=energy))
-                _, priced = price_session(
-                    tariff, samples, start=charge.started_at, end=charge.unplugged_at, tz=tz
-                )
+                switches = cpo.ocpi.truth.tariff_switches.get(session_id)
+                if switches:
+                    tariffs = {tid: cpo.ocpi.tariff(tid) for tid in [tariff_id, *(t for _a, t in switches)]}
+                    _, priced = price_with_switches(
+                        tariffs,
+                        tariff_id,
+                        switches,
+                        samples,
+                        start=charge.started_at,
+                        end=charge.unplugged_at,
+                        tz=tz,
+                    )
+                else:
+                    _, priced = price_session(
+                        tariff, samples, start=charge.started_at, end=charge.unplugged_at, tz=tz
+                    )
                 total = priced.totals.total_cost
                 if total is not None:
                     cost_excl, cost_incl = total.excl_vat, total.incl_vat
@@ -57,7 +71,12 @@ def truth_sessions(world: World) -> list[TruthSession]:
                     station_id=station_id,
                     connector_id=charge.connector_id,
                     token_uid=charge.token_uid,
-                    token_known=charge.token_uid in known,
+                    # A token blocked before the driver plugged in is expected to be refused.
+                    token_known=charge.token_uid in known
+                    and not (
+                        charge.token_uid in world.blocked
+                        and world.blocked[charge.token_uid] <= charge.plugged_at
+                    ),
                     authorized=charge.authorized,
                     transaction_id=charge.transaction_id,
                     session_id=session_id,
@@ -69,6 +88,9 @@ def truth_sessions(world: World) -> list[TruthSession]:
                     cost_incl_vat=cost_incl,
                     currency=currency,
                     party=PartyRef(cpo.ocpi.country_code, cpo.ocpi.party_id),
+                    quoted=world.quotes.get(
+                        f"{station_id}/{charge.connector_id}/{format_utc(charge.plugged_at)}"
+                    ),
                 )
             )
     sessions.sort(key=lambda s: (s.plugged_at, s.station_id, s.connector_id))

@@ -6,17 +6,20 @@ Runtimes only move messages between these actors; they add no behaviour of their
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from bench.demand import Arrival, Driver, make_drivers, plan_arrivals
+from bench.events import CdrHold, TariffChange, Window
 from bench.scenario import CpoSpec, Scenario, ScenarioError
 from emsp.core import EmspCore, EmspSettings
 from emsp.storage.db import Database
+from emsp.timeutil import format_utc
 from emsp.wire import loads
 from simulators.cpo.csms import Csms
 from simulators.cpo.locations import SiteSpec, StationSite
@@ -46,6 +49,11 @@ class World:
     cpo_base_urls: dict[str, str]
     stations: dict[str, VirtualStation]
     places: list[StationPlace]  # the order demand preferences index into
+    tariff_versions: dict[int, dict[str, Any]] = field(default_factory=dict)  # tariff_change index -> JSON
+    # What the drivers experienced, filled in by the runtime: truth key -> quote before authorizing,
+    # token uid -> when the eMSP blocked it.
+    quotes: dict[str, Decimal] = field(default_factory=dict)
+    blocked: dict[str, datetime] = field(default_factory=dict)
 
     def cpo_of(self, station_id: str) -> str:
         return self._cpo_by_station[station_id]
@@ -202,6 +210,21 @@ def build_world(
         cpos[cpo.id] = MockCpo(Csms(cpo.id), ocpi)
 
     arrivals = plan_arrivals(scenario.demand, drivers, scenario.start, scenario.end, len(places), rng)
+    tariff_versions: dict[int, dict[str, Any]] = {}
+    for index, event in enumerate(scenario.events):
+        if isinstance(event, TariffChange):
+            field_name = f"events[{index}].file"
+            try:
+                data = loads((base_dir / event.file).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ScenarioError(
+                    scenario_file, field_name, f"{event.file} is not valid JSON: {exc}"
+                ) from exc
+            if not isinstance(data, dict):
+                raise ScenarioError(
+                    scenario_file, field_name, f"{event.file} must hold one OCPI Tariff object"
+                )
+            tariff_versions[index] = data
     return World(
         scenario=scenario,
         drivers=drivers,
@@ -212,7 +235,30 @@ def build_world(
         cpo_base_urls=cpo_base_urls,
         stations=stations,
         places=places,
+        tariff_versions=tariff_versions,
     )
+
+
+def quote_for(world: World, arrival: Arrival, station_id: str, connector: int, now: datetime) -> None:
+    """The driver asks the eMSP what the planned visit may cost, before authorizing (both runtimes)."""
+    cpo = world.cpos[world.cpo_of(station_id)]
+    evse = cpo.ocpi.evse(station_id, connector)
+    quoted = world.emsp.quote(
+        country_code=cpo.ocpi.country_code,
+        party_id=cpo.ocpi.party_id,
+        location_id=evse.location_id,
+        evse_uid=evse.evse_uid,
+        connector_id=evse.connector_id,
+        energy_kwh=arrival.energy_kwh,
+        stay=arrival.stay,
+        now=now,
+    )
+    if quoted is not None:
+        world.quotes[f"{station_id}/{connector}/{format_utc(now.replace(microsecond=0))}"] = quoted
+
+
+def known_driver(world: World, number: int) -> Driver:
+    return [d for d in world.drivers if d.known][number]
 
 
 def horizon(world: World) -> datetime:
@@ -220,4 +266,10 @@ def horizon(world: World) -> datetime:
     scenario = world.scenario
     patience = timedelta(minutes=scenario.demand.patience_minutes)
     last = max([a.at + patience + a.stay for a in world.arrivals], default=scenario.end)
-    return max(last, scenario.end) + timedelta(minutes=scenario.settle_minutes)
+    ends = [scenario.end, last]
+    for event in scenario.events:
+        if isinstance(event, CdrHold):
+            ends.append(event.end + timedelta(minutes=event.late_minutes))
+        elif isinstance(event, Window):
+            ends.append(event.end)
+    return max(ends) + timedelta(minutes=scenario.settle_minutes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -31,11 +32,13 @@ from emsp.services import sessions as session_service
 from emsp.services import tokens as token_service
 from emsp.services.cdrs import CdrHandlers
 from emsp.services.partners import PartyRole, normalize_parties, upsert_partner
+from emsp.services.quotes import quote_visit
 from emsp.services.sessions import SessionHandlers
 from emsp.settlement.invoice import to_record
 from emsp.settlement.settle import Pricer, TariffEnginePricer
 from emsp.storage import pg_notify
 from emsp.storage.db import Database, next_value
+from emsp.storage.queries import find_token
 from emsp.storage.tables import (
     CdrRow,
     DuplicateCdrRow,
@@ -193,6 +196,42 @@ class EmspCore:
     def commit_deferred(self) -> None:
         """Write what handlers deferred (authorization records under group commit, emsp.core_thread)."""
         self.tokens.flush_records()
+
+    def block_token(self, uid: str, *, now: datetime, type: str = "RFID") -> bool:
+        """The driver's token is no longer valid: later authorizations answer BLOCKED."""
+        with self.db.unit() as db:
+            row = find_token(db, uid, type)
+            if row is None:
+                return False
+            row.valid = False
+            row.last_updated = now
+        return True
+
+    def quote(
+        self,
+        *,
+        country_code: str,
+        party_id: str,
+        location_id: str,
+        evse_uid: str,
+        connector_id: str,
+        energy_kwh: Decimal,
+        stay: timedelta,
+        now: datetime,
+    ) -> Decimal | None:
+        """The most a planned visit can cost at that connector, under the tariff we hold now."""
+        with self.db.unit() as db:
+            return quote_visit(
+                db,
+                country_code=country_code,
+                party_id=party_id,
+                location_id=location_id,
+                evse_uid=evse_uid,
+                connector_id=connector_id,
+                energy_kwh=energy_kwh,
+                stay=stay,
+                now=now,
+            )
 
     def publish(self, event: Event, now: datetime) -> None:
         """Write a canonical event to the outbox and drain (adapters and tests use this)."""

@@ -33,6 +33,7 @@ CLASSES = (
     "energy_mismatch",
     "missing_invoice",
     "price_mismatch",
+    "quote_exceeded",
 )
 
 DEFAULT_PRICE_TOLERANCE = Decimal("0.005")  # half a cent: what still rounds to the same invoice amount
@@ -61,6 +62,7 @@ class TruthSession:
     # The party (country_code, party_id) whose OCPI session this was; None: an export that does
     # not say, joined on the session id alone.
     party: PartyRef | None = None
+    quoted: Decimal | None = None  # what the driver was quoted before authorizing (incl. VAT if known)
 
 
 Key = tuple[str, str, str]  # (country_code, party_id, id), party upper-cased (CiString)
@@ -120,6 +122,10 @@ def _classify(
         billed, expected = invoice.amount_excl_vat, truth.cost_excl_vat
     if expected is None or abs(billed - expected) > tolerance:
         return "price_mismatch", f"invoiced {billed} vs truth {expected} {truth.currency}"
+    if truth.quoted is not None:
+        charged = invoice.amount_incl_vat if invoice.amount_incl_vat is not None else invoice.amount_excl_vat
+        if charged is not None and charged > truth.quoted + tolerance:
+            return "quote_exceeded", f"charged {charged} after a quote of {truth.quoted} {truth.currency}"
     return "matched", ""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from datetime import timedelta
 
 from bench.world import StationPlace
@@ -20,9 +21,12 @@ class ConnectorAllocator:
         self._places = places
         self._taken: set[tuple[str, int]] = set()
 
-    def take(self, preference: tuple[int, ...]) -> tuple[str, int] | None:
+    def take(self, preference: tuple[int, ...], offline: Container[str] = ()) -> tuple[str, int] | None:
+        """A free connector, skipping stations shown offline (a driver's app shows them unavailable)."""
         for index in preference:
             place = self._places[index]
+            if place.station_id in offline:
+                continue
             for connector in range(1, place.connectors + 1):
                 key = (place.station_id, connector)
                 if key not in self._taken:

@@ -16,11 +16,12 @@ from urllib.parse import urlsplit
 
 import simpy
 
+from bench.events import CdrHold, LinkChange, StationOffline, TariffChange, TokenBlock
 from bench.runtime.allocation import RETRY_EVERY, ConnectorAllocator, retries_for
 from bench.runtime.faults import SimRuntimeError, describe_fault
 from bench.scenario import LinkSpec
 from bench.trace import WireTrace
-from bench.world import World, horizon
+from bench.world import World, horizon, known_driver, quote_for
 from emsp.timeutil import format_utc
 from emsp.wire import Deferred, HttpResponse, OutboundRequest
 from simulators.cpo.mock_cpo import MockCpoOutput
@@ -30,18 +31,47 @@ EMSP = "emsp"
 OCPI_PROTO = "ocpi2.2.1"
 
 
+RTO_MS = 200  # TCP's minimum retransmission timeout (RFC 6298 allows 200 ms as Linux uses)
+
+
 class Link:
-    def __init__(self, env: simpy.Environment, spec: LinkSpec, rng: random.Random) -> None:
+    """One direction of a link; `windows` ([from ms, until ms), spec) override the base spec."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        spec: LinkSpec,
+        rng: random.Random,
+        windows: list[tuple[int, int, LinkSpec]] | None = None,
+    ) -> None:
         self._env, self._spec, self._rng = env, spec, rng
+        self._windows = windows or []
         self._last_arrival = 0
 
-    def send(self, deliver: Callable[[], None]) -> None:
-        delay = self._spec.latency_ms + (
-            self._rng.uniform(0, self._spec.jitter_ms) if self._spec.jitter_ms else 0
-        )
-        arrival = max(int(self._env.now) + round(delay), self._last_arrival)
-        self._last_arrival = arrival
+    def spec_now(self) -> LinkSpec:
+        now = int(self._env.now)
+        for start, end, spec in self._windows:
+            if start <= now < end:
+                return spec
+        return self._spec
+
+    def send(self, deliver: Callable[[], None], *, request: bool = False) -> None:
+        """Deliver after the link's delay; an OCPI `request` may be duplicated or overtake others."""
+        spec = self.spec_now()
+        delay = spec.latency_ms + (self._rng.uniform(0, spec.jitter_ms) if spec.jitter_ms else 0)
+        rto = RTO_MS
+        while spec.loss and self._rng.random() < spec.loss and rto <= 64 * RTO_MS:
+            delay += rto  # lost segment: TCP resends it after the timeout, doubling it each time
+            rto *= 2
+        arrival = int(self._env.now) + round(delay)
+        if not (request and spec.reorder and self._rng.random() < spec.reorder):
+            arrival = max(arrival, self._last_arrival)  # one stream: FIFO
+            self._last_arrival = arrival
         self._env.timeout(arrival - int(self._env.now)).callbacks.append(lambda _event: deliver())
+
+    def duplicates(self) -> bool:
+        spec = self.spec_now()
+        return bool(spec.duplicate) and self._rng.random() < spec.duplicate
 
 
 @dataclass
@@ -65,19 +95,37 @@ class SimRuntime:
         self._unserved = 0
         scenario = world.scenario
         cpo_specs = {cpo.id: cpo for cpo in scenario.cpos}
-        self._up = {
-            sid: Link(self.env, cpo_specs[world.cpo_of(sid)].ocpp_link, self._rng) for sid in world.stations
-        }
-        self._down = {
-            sid: Link(self.env, cpo_specs[world.cpo_of(sid)].ocpp_link, self._rng) for sid in world.stations
-        }
-        self._to_emsp = {cid: Link(self.env, cpo_specs[cid].ocpi_link, self._rng) for cid in world.cpos}
-        self._from_emsp = {cid: Link(self.env, cpo_specs[cid].ocpi_link, self._rng) for cid in world.cpos}
+        windows = self._link_windows()
+
+        def link(cpo_id: str, kind: str) -> Link:
+            base = cpo_specs[cpo_id].ocpp_link if kind == "ocpp" else cpo_specs[cpo_id].ocpi_link
+            return Link(self.env, base, self._rng, windows.get((cpo_id, kind)))
+
+        self._up = {sid: link(world.cpo_of(sid), "ocpp") for sid in world.stations}
+        self._down = {sid: link(world.cpo_of(sid), "ocpp") for sid in world.stations}
+        self._to_emsp = {cid: link(cid, "ocpi") for cid in world.cpos}
+        self._from_emsp = {cid: link(cid, "ocpi") for cid in world.cpos}
         self._hosts = {urlsplit(url).netloc: cid for cid, url in world.cpo_base_urls.items()}
         self._wakeup_at: dict[str, int] = {}
         # Drivers who took a bay at a station that has not booted yet: they plug in once it has.
         self._awaiting_boot: dict[str, list[Callable[[], None]]] = {}
         self._deferred: dict[str, tuple[str, OutboundRequest]] = {}  # deferred id -> (CPO, its request)
+        self._offline: set[str] = set()  # stations whose OCPP-J connection is down
+
+    def _link_windows(self) -> dict[tuple[str, str], list[tuple[int, int, LinkSpec]]]:
+        windows: dict[tuple[str, str], list[tuple[int, int, LinkSpec]]] = {}
+        for event in self.world.scenario.events:
+            if isinstance(event, LinkChange):
+                spec = LinkSpec(
+                    latency_ms=event.latency_ms,
+                    jitter_ms=event.jitter_ms,
+                    loss=event.loss,
+                    duplicate=event.duplicate,
+                    reorder=event.reorder,
+                )
+                span = (self._at_ms(event.start), self._at_ms(event.end), spec)
+                windows.setdefault((event.cpo, event.link), []).append(span)
+        return windows
 
     # ------------------------------------------------------------------ time
     def now(self) -> datetime:
@@ -137,18 +185,23 @@ class SimRuntime:
     def _cpo_to_emsp(self, cpo_id: str, outbound: OutboundRequest) -> None:
         request = outbound.request
         self.trace.ocpi_request(self.now(), OCPI_PROTO, cpo_id, EMSP, request)
+        link = self._to_emsp[cpo_id]
+        if link.duplicates():
+            # The client got no answer to a first copy and sent the same request again: the eMSP
+            # serves both, the client only ever sees the second answer.
+            self.trace.ocpi_request(self.now(), OCPI_PROTO, cpo_id, EMSP, request)
+            link.send(partial(self._at_emsp, cpo_id, outbound, False), request=True)
+        link.send(partial(self._at_emsp, cpo_id, outbound, True), request=True)
 
-        def at_emsp() -> None:
-            response = self.world.emsp.handle(request, self.now())
-            if isinstance(response, Deferred):
-                # Answered once the eMSP's own calls to the CPO are done (credentials POST/PUT).
+    def _at_emsp(self, cpo_id: str, outbound: OutboundRequest, answered: bool) -> None:
+        response = self.world.emsp.handle(outbound.request, self.now())
+        if isinstance(response, Deferred):
+            if answered:  # answered once the eMSP's own calls to the CPO are done (credentials POST/PUT)
                 self._deferred[response.deferred_id] = (cpo_id, outbound)
                 self._schedule_expiry()
-            else:
-                self._emsp_answers(cpo_id, outbound, response)
-            self._emsp_outbound()
-
-        self._to_emsp[cpo_id].send(at_emsp)
+        elif answered:
+            self._emsp_answers(cpo_id, outbound, response)
+        self._emsp_outbound()
 
     def _emsp_answers(self, cpo_id: str, outbound: OutboundRequest, response: HttpResponse) -> None:
         self.trace.ocpi_response(self.now(), OCPI_PROTO, EMSP, cpo_id, outbound.request, response)
@@ -186,7 +239,7 @@ class SimRuntime:
                 self.trace.ocpi_response(self.now(), OCPI_PROTO, cpo_id, EMSP, outbound.request, response)
                 self._to_emsp[cpo_id].send(lambda: self._emsp_got(outbound.request_id, response))
 
-            self._from_emsp[cpo_id].send(at_cpo)
+            self._from_emsp[cpo_id].send(at_cpo, request=True)
 
     def _emsp_got(self, request_id: str, response: HttpResponse) -> None:
         self.world.emsp.on_response(request_id, response, self.now())
@@ -199,7 +252,7 @@ class SimRuntime:
 
     def _arrive(self, index: int, attempt: int = 0) -> None:
         arrival = self.world.arrivals[index]
-        key = self._allocator.take(arrival.station_preference)
+        key = self._allocator.take(arrival.station_preference, self._offline)
         if key is None:
             if attempt < retries_for(self.world.scenario.demand.patience_minutes):
                 later = self._at_ms(self.now() + RETRY_EVERY) - int(self.env.now)
@@ -230,6 +283,7 @@ class SimRuntime:
         station_id, connector = key
         ev = arrival.ev()
         station = self.world.stations[station_id]
+        quote_for(self.world, arrival, station_id, connector, self.now())
         self._station_send(
             station_id, station.plug_in(connector, token_uid=arrival.driver.token_uid, ev=ev, now=self.now())
         )
@@ -239,6 +293,57 @@ class SimRuntime:
             self._station_send(station_id, station.unplug(connector, self.now()))
 
         self.env.timeout(self._at_ms(self.now() + arrival.stay) - int(self.env.now)).callbacks.append(depart)
+
+    # ------------------------------------------------------------------ timeline
+    def _at(self, moment: datetime, action: Callable[[], None]) -> None:
+        self.env.timeout(max(self._at_ms(moment) - int(self.env.now), 0)).callbacks.append(
+            lambda _e: action()
+        )
+
+    def _schedule_timeline(self) -> None:
+        world = self.world
+        cpo_specs = {cpo.id: cpo for cpo in world.scenario.cpos}
+        for index, event in enumerate(world.scenario.events):
+            if isinstance(event, TariffChange):
+                policy = cpo_specs[event.cpo].tariff_policy(event.tariff)
+                self._at(event.at, partial(self._tariff_change, event, world.tariff_versions[index], policy))
+            elif isinstance(event, TokenBlock):
+                self._at(event.at, partial(self._token_block, event))
+            elif isinstance(event, StationOffline):
+                for sid in event.stations:
+                    self._at(event.start, partial(self._set_online, sid, False))
+                    self._at(event.end, partial(self._set_online, sid, True))
+            elif isinstance(event, CdrHold):
+                rng = random.Random(f"cdr-hold-{world.scenario.seed}-{index}")
+                self._at(event.start, partial(self._cdr_batch, event.cpo, "hold", None))
+                self._at(event.end, partial(self._cdr_batch, event.cpo, "release", (event, rng)))
+                late_at = event.end + timedelta(minutes=event.late_minutes)
+                self._at(late_at, partial(self._cdr_batch, event.cpo, "late", None))
+
+    def _cdr_batch(self, cpo_id: str, step: str, release: tuple[CdrHold, random.Random] | None) -> None:
+        cpo, now = self.world.cpos[cpo_id], self.now()
+        if step == "hold":
+            self._cpo_emit(cpo_id, cpo.hold_cdrs(now))
+        elif release is not None:
+            event, rng = release
+            self._cpo_emit(cpo_id, cpo.release_cdrs(now, duplicate=event.duplicate, late=event.late, rng=rng))
+        else:
+            self._cpo_emit(cpo_id, cpo.release_cdrs(now))
+
+    def _tariff_change(self, event: TariffChange, tariff: dict[str, object], policy: str) -> None:
+        cpo = self.world.cpos[event.cpo]
+        self._cpo_emit(
+            cpo.cpo_id, cpo.publish_tariff(event.tariff, event.published_id(), tariff, policy, self.now())
+        )
+
+    def _token_block(self, event: TokenBlock) -> None:
+        driver = known_driver(self.world, event.driver)
+        if self.world.emsp.block_token(driver.token_uid, now=self.now()):
+            self.world.blocked[driver.token_uid] = self.now()
+
+    def _set_online(self, station_id: str, online: bool) -> None:
+        (self._offline.discard if online else self._offline.add)(station_id)
+        self._station_send(station_id, self.world.stations[station_id].set_online(online, self.now()))
 
     def _ticker(self, until_ms: int) -> simpy.events.ProcessGenerator:
         while True:
@@ -260,6 +365,7 @@ class SimRuntime:
                 self._station_send(sid, st.on_connected(self.now()))
 
             self.env.timeout(100 * (offset + 1)).callbacks.append(connect)
+        self._schedule_timeline()
         for index, arrival in enumerate(world.arrivals):
             self.env.timeout(self._at_ms(arrival.at)).callbacks.append(partial(self._on_arrival, index))
         until = self._at_ms(horizon(world))

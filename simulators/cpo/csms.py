@@ -70,8 +70,17 @@ class Csms:
         self._transactions = 0  # 1.6: the CSMS assigns transaction ids
 
     def on_connected(self, station_id: str, version: OcppVersion, now: datetime) -> CsmsOutput:
-        # A reconnection starts a new OCPP-J session: a fresh endpoint, nothing in flight.
-        self._links[station_id] = _Link(station_id, version, Endpoint(f"{self.cpo_id}", version))
+        # A reconnection starts a new OCPP-J session: a fresh endpoint, nothing in flight; the
+        # transactions in progress carry over (their messages arrive on the new connection).
+        old = self._links.get(station_id)
+        link = _Link(station_id, version, Endpoint(f"{self.cpo_id}", version))
+        if old is not None:
+            link.charging, link.by_connector, link.last_energy = (
+                old.charging,
+                old.by_connector,
+                old.last_energy,
+            )
+        self._links[station_id] = link
         return CsmsOutput()
 
     def on_frame(self, station_id: str, text: str, now: datetime) -> CsmsOutput:

@@ -6,8 +6,11 @@ authorization decisions back into the CSMS. Runtimes talk to it through four inp
 
 from __future__ import annotations
 
+import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from emsp.wire import HttpRequest, HttpResponse, OutboundRequest
 from simulators.cpo.csms import Csms, CsmsOutput
@@ -38,6 +41,21 @@ class MockCpo:
 
     def on_ocpi_response(self, request_id: str, response: HttpResponse, now: datetime) -> MockCpoOutput:
         return self._from_ocpi(self.ocpi.on_response(request_id, response, now), now)
+
+    # -- the scenario timeline (bench/events.py) --------------------------------------------------
+    def publish_tariff(
+        self, old_id: str, new_id: str, tariff: Mapping[str, Any], policy: str, now: datetime
+    ) -> MockCpoOutput:
+        return self._from_ocpi(self.ocpi.publish_tariff(old_id, new_id, tariff, policy, now), now)
+
+    def hold_cdrs(self, now: datetime) -> MockCpoOutput:
+        self.ocpi.hold_cdrs()
+        return MockCpoOutput()
+
+    def release_cdrs(
+        self, now: datetime, *, duplicate: float = 0.0, late: float = 0.0, rng: random.Random | None = None
+    ) -> MockCpoOutput:
+        return self._from_ocpi(self.ocpi.release_cdrs(now, duplicate=duplicate, late=late, rng=rng), now)
 
     def handle_ocpi(self, request: HttpRequest, now: datetime) -> HttpResponse:
         return self.ocpi.handle(request, now)

@@ -8,8 +8,9 @@ CSMS events and HTTP responses; outputs are OutboundRequests and authorization d
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -28,6 +29,7 @@ from simulators.cpo.locations import EvseRef, SiteSpec, build_location, evse_ind
 from simulators.cpo.ocpi_client import PartyHeaders, build_request, read_envelope
 from simulators.cpo.ocpi_objects import CpoSession, cdr_object, session_object
 from simulators.cpo.ocpi_server import CpoOcpiServer
+from simulators.cpo.tariff_switch import price_with_switches
 from simulators.cpo.truth import AuthorizationRecord, CpoTruth, SentCdr
 from simulators.dialects.profile import DialectProfile
 
@@ -103,9 +105,16 @@ class OcpiCpo:
         self._authorized: dict[tuple[str, str], tuple[dict[str, Any], str | None]] = {}
         self._auth_refs: dict[str, tuple[str, str]] = {}
         self._sessions: dict[tuple[str, str], CpoSession] = {}
+        self._ended: set[str] = set()  # session ids whose CDR is out
+        self._holding = False  # cdr_hold: CDRs wait for the end-of-day batch
+        self._held: list[tuple[dict[str, Any], str]] = []  # (CDR, correlation id), in order
+        self._late: list[tuple[dict[str, Any], str]] = []
 
     def tariff(self, tariff_id: str) -> Tariff:
         return self._tariffs[tariff_id]
+
+    def evse(self, station_id: str, connector_id: int) -> EvseRef:
+        return self._evses[(station_id, connector_id)]
 
     # ----------------------------------------------------------------- plumbing
     def _next_id(self) -> str:
@@ -363,6 +372,7 @@ class OcpiCpo:
         session = self._sessions.get((event.station_id, event.transaction_id))
         if session is None:
             return CpoOutput()
+        self._ended.add(session.session_id)
         kwh = Decimal(event.meter_stop_wh - session.meter_start_wh) / KWH
         if session.samples[-1].timestamp == event.at:
             session.samples[-1] = MeterSample(timestamp=event.at, energy_kwh=kwh)
@@ -370,7 +380,18 @@ class OcpiCpo:
             session.samples.append(MeterSample(timestamp=event.at, energy_kwh=kwh))
         tariff = self._tariffs[session.tariff_id]
         tz = self._site_tz[session.evse.location_id]
-        periods, priced = price_session(tariff, session.samples, start=session.start, end=event.at, tz=tz)
+        if session.tariff_switches:
+            periods, priced = price_with_switches(
+                self._tariffs,
+                session.tariff_id,
+                session.tariff_switches,
+                session.samples,
+                start=session.start,
+                end=event.at,
+                tz=tz,
+            )
+        else:
+            periods, priced = price_session(tariff, session.samples, start=session.start, end=event.at, tz=tz)
         totals = priced.totals.to_ocpi()
         out = CpoOutput()
         body = session_object(self._party, session, self._currency(session), now, status="COMPLETED", kwh=kwh)
@@ -385,14 +406,22 @@ class OcpiCpo:
                 "put", "PUT", self._session_url(session), now, body=body, correlation=session.session_id
             )
         )
-        embedded = self._tariff_json[session.tariff_id] if self.dialect.cdr_embeds_tariffs else None
+        used = [session.tariff_id, *(tid for _at, tid in session.tariff_switches)]
+        embedded = (
+            [self._tariff_json[tid] for tid in dict.fromkeys(used)] if self.dialect.cdr_embeds_tariffs else []
+        )
         site = self._station_site[event.station_id]
         cdr = cdr_object(
             self._party, session, site, self._currency(session), event.at, periods, totals, embedded, now
         )
-        out.requests.append(
-            self._send("cdr", "POST", self._endpoint("cdrs"), now, body=cdr, correlation=session.session_id)
-        )
+        if self._holding:
+            self._held.append((cdr, session.session_id))
+        else:
+            out.requests.append(
+                self._send(
+                    "cdr", "POST", self._endpoint("cdrs"), now, body=cdr, correlation=session.session_id
+                )
+            )
         self.truth.cdrs.append(
             SentCdr(
                 cdr["id"],
@@ -404,6 +433,76 @@ class OcpiCpo:
                 now,
             )
         )
+        return out
+
+    # ------------------------------------------------------------------ timeline
+    def publish_tariff(
+        self, old_id: str, new_id: str, tariff: Mapping[str, Any], policy: str, now: datetime
+    ) -> CpoOutput:
+        """A new version of `old_id`, under `new_id`: PUT it, repoint the connectors that used the old one.
+
+        Sessions in progress under `old_id` keep it (`price_at_start`) or switch now (`split_periods`).
+        """
+        data = dict(tariff) | {
+            "country_code": self.country_code,
+            "party_id": self.party_id,
+            "id": new_id,
+            "last_updated": format_utc(now),
+        }
+        self._tariff_json[new_id] = data
+        self._tariffs[new_id] = parse_tariff(data)
+        if policy == "split_periods":
+            for session in self._sessions.values():
+                current = session.tariff_switches[-1][1] if session.tariff_switches else session.tariff_id
+                if current == old_id and session.session_id not in self._ended:
+                    session.tariff_switches.append((now, new_id))
+                    self.truth.tariff_switches[session.session_id] = list(session.tariff_switches)
+        moved = [site for site in self._sites if site.tariff_id == old_id]
+        self._sites = [replace(s, tariff_id=new_id) if s.tariff_id == old_id else s for s in self._sites]
+        for site in self._sites:
+            for station in site.stations:
+                self._station_site[station.station_id] = site
+        if not self._registered:
+            return CpoOutput()  # the handshake will push the current tariffs and locations
+        out = CpoOutput()
+        url = f"{self._endpoint('tariffs')}/{self.country_code}/{self.party_id}/{new_id}"
+        out.requests.append(self._send("put", "PUT", url, now, body=data))
+        for site in self._sites:
+            if site.location_id in {m.location_id for m in moved}:
+                location = build_location(site, self.country_code, self.party_id, now)
+                url = f"{self._endpoint('locations')}/{self.country_code}/{self.party_id}/{site.location_id}"
+                out.requests.append(self._send("put", "PUT", url, now, body=location))
+        return out
+
+    def hold_cdrs(self) -> None:
+        self._holding = True
+
+    def release_cdrs(
+        self, now: datetime, *, duplicate: float = 0.0, late: float = 0.0, rng: random.Random | None = None
+    ) -> CpoOutput:
+        """POST every held CDR at once; a `duplicate` share twice, a `late` share not yet (next call).
+
+        A call after the batch (the late ones' turn) sends what is left, without further draws.
+        """
+        out = CpoOutput()
+        if not self._holding:
+            batch, self._late = self._late, []
+            for cdr, correlation in batch:
+                out.requests.append(
+                    self._send("cdr", "POST", self._endpoint("cdrs"), now, body=cdr, correlation=correlation)
+                )
+            return out
+        self._holding = False
+        batch, self._held = self._held, []
+        for cdr, correlation in batch:
+            if rng is not None and late and rng.random() < late:
+                self._late.append((cdr, correlation))
+                continue
+            copies = 2 if rng is not None and duplicate and rng.random() < duplicate else 1
+            for _ in range(copies):
+                out.requests.append(
+                    self._send("cdr", "POST", self._endpoint("cdrs"), now, body=cdr, correlation=correlation)
+                )
         return out
 
     def _currency(self, session: CpoSession) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -27,6 +27,8 @@ class CpoSession:
     start: datetime
     meter_start_wh: int
     samples: list[MeterSample]
+    # split_periods CPO: (instant, tariff id) of each tariff change while the session charged
+    tariff_switches: list[tuple[datetime, str]] = field(default_factory=list)
 
 
 def session_object(
@@ -60,7 +62,7 @@ def cdr_object(
     end: datetime,
     periods: Sequence[ChargingPeriod],
     totals: Mapping[str, Any],
-    embedded_tariff: Mapping[str, Any] | None,
+    embedded_tariffs: Sequence[Mapping[str, Any]],
     now: datetime,
 ) -> dict[str, Any]:
     cdr: dict[str, Any] = {
@@ -93,7 +95,7 @@ def cdr_object(
     }
     if session.authorization_reference:
         cdr["authorization_reference"] = session.authorization_reference
-    if embedded_tariff is not None:
-        cdr["tariffs"] = [dict(embedded_tariff)]
+    if embedded_tariffs:
+        cdr["tariffs"] = [dict(t) for t in embedded_tariffs]
     cdr |= totals
     return cdr

@@ -34,5 +34,7 @@ class CpoTruth:
     authorizations: list[AuthorizationRecord] = field(default_factory=list)
     session_ids: dict[tuple[str, str], str] = field(default_factory=dict)  # (station, transaction) -> session
     tariff_in_effect: dict[str, tuple[str, str]] = field(default_factory=dict)  # session -> (tariff id, tz)
+    # session -> [(instant, tariff id)]: a split_periods CPO's tariff changes during that session
+    tariff_switches: dict[str, list[tuple[datetime, str]]] = field(default_factory=dict)
     cdrs: list[SentCdr] = field(default_factory=list)
     failed_calls: list[tuple[str, str, int | None, str]] = field(default_factory=list)

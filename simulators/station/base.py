@@ -103,6 +103,7 @@ class VirtualStation:
         self.connectors = {i: Connector(i) for i in range(1, connectors + 1)}
         self.truth: list[ChargeTruth] = []
         self.booted = False
+        self.online = True  # False: the OCPP-J connection is down; CALLs wait in the queue
         self._heartbeat: timedelta | None = None
         self._next_heartbeat: datetime | None = None
         self._boot_retry_at: datetime | None = None
@@ -115,7 +116,7 @@ class VirtualStation:
     # and CDR volumes rounded to OCPI's 4 decimals (0.36 s) still resolve to the same second.
     def on_connected(self, now: datetime) -> list[str]:
         self.endpoint.call("BootNotification", self._boot_payload())
-        return self.endpoint.drain()
+        return self._drain()
 
     def on_frame(self, text: str, now: datetime) -> list[str]:
         now = now.replace(microsecond=0)
@@ -126,7 +127,7 @@ class VirtualStation:
         elif incoming.answered is not None:
             payload = incoming.message.payload if isinstance(incoming.message, CallResult) else None
             self._on_answer(incoming.answered, payload, incoming.tag, now)
-        return out + self.endpoint.drain()
+        return out + self._drain()
 
     def plug_in(self, connector_id: int, *, token_uid: str, ev: EvProfile, now: datetime) -> list[str]:
         now = now.replace(microsecond=0)
@@ -135,7 +136,7 @@ class VirtualStation:
         self._transition(conn, ConnectorEvent.PLUG, now)
         conn.session = Session(token_uid, ev, plugged_at=now)
         self.endpoint.call("Authorize", self._authorize_payload(token_uid), tag=connector_id)
-        return self.endpoint.drain()
+        return self._drain()
 
     def unplug(self, connector_id: int, now: datetime) -> list[str]:
         now = now.replace(microsecond=0)
@@ -143,17 +144,27 @@ class VirtualStation:
         conn = self.connectors[connector_id]
         session = conn.session
         if session is None:  # refused earlier (or never plugged): the station has nothing to report
-            return self.endpoint.drain()
+            return self._drain()
         if session.started_at is None:
             self._transition(conn, ConnectorEvent.UNPLUG, now)
             self._record(conn, session, authorized=False, unplugged_at=now)
-            return self.endpoint.drain()
+            return self._drain()
         meter_stop = session.reading_wh(now)
         self._stop(conn, session, now, meter_stop)
         self._transition(conn, ConnectorEvent.UNPLUG, now)
         self._transition(conn, ConnectorEvent.RELEASED, now)
         self._record(conn, session, authorized=True, unplugged_at=now, meter_stop=meter_stop)
-        return self.endpoint.drain()
+        return self._drain()
+
+    def set_online(self, online: bool, now: datetime) -> list[str]:
+        """Lose or regain the connection. Offline, nothing is sent: transaction messages and meter
+        values queue up in order (1.6 transaction-related messages; 2.0.1 E04, `offline: true`) and
+        go out on reconnect. An exchange already under way completes (the line dropped after it)."""
+        self.online = online
+        return self._drain()
+
+    def _drain(self) -> list[str]:
+        return self.endpoint.drain() if self.online else []
 
     def next_wakeup(self) -> datetime | None:
         due = self._due()
@@ -162,7 +173,7 @@ class VirtualStation:
     def on_wakeup(self, now: datetime) -> list[str]:
         now = now.replace(microsecond=0)
         self._run_due(now)
-        return self.endpoint.drain()
+        return self._drain()
 
     def connector_status(self, connector_id: int) -> str:
         return self.wire_status[self.connectors[connector_id].state]

@@ -71,6 +71,8 @@ class Station201(VirtualStation):
             "meterValue": [value],
         }
         session.seq_no += 1
+        if not self.online:
+            payload["offline"] = True  # E04: the event happened while the station had no connection
         return payload
 
     def _start(self, conn: Connector, session: Session, at: datetime) -> None:

@@ -1,0 +1,64 @@
+"""What a driver is told before authorizing: the most a planned session can cost at a connector.
+
+The quote prices the planned energy spread over the whole planned stay (every minute counted as
+charging time) with the tariff the eMSP holds for that connector now, so under an unchanged tariff
+with non-negative prices the CDR of that visit never exceeds it; reconciliation names a CDR that does
+(`quote_exceeded`), e.g. after a mid-session tariff change.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from emsp.settlement.tariff import TariffError, parse_tariff, quote
+from emsp.storage.queries import find_location, find_tariff
+from emsp.wire import loads
+
+
+def connector_tariff_ids(location: dict[str, object], evse_uid: str, connector_id: str) -> list[str]:
+    for evse in location.get("evses") or []:  # type: ignore[attr-defined]
+        if evse.get("uid") != evse_uid:
+            continue
+        for connector in evse.get("connectors") or []:
+            if connector.get("id") == connector_id:
+                return [t for t in connector.get("tariff_ids") or [] if isinstance(t, str)]
+    return []
+
+
+def quote_visit(
+    db: Session,
+    *,
+    country_code: str,
+    party_id: str,
+    location_id: str,
+    evse_uid: str,
+    connector_id: str,
+    energy_kwh: Decimal,
+    stay: timedelta,
+    now: datetime,
+) -> Decimal | None:
+    """The quoted total (incl. VAT when known, else excl.), or None when nothing can be quoted."""
+    location_row = find_location(db, country_code, party_id, location_id)
+    if location_row is None:
+        return None
+    ids = connector_tariff_ids(loads(location_row.raw), evse_uid, connector_id)
+    tariff_row = find_tariff(db, country_code, party_id, ids[0]) if ids else None
+    if tariff_row is None:
+        return None
+    try:
+        result = quote(
+            parse_tariff(loads(tariff_row.raw)),
+            start=now,
+            energy_kwh=energy_kwh,
+            duration=stay,
+            tz=location_row.time_zone or "UTC",
+        )
+    except TariffError:
+        return None
+    total = result.totals.total_cost
+    if total is None:
+        return None
+    return total.incl_vat if total.incl_vat is not None else total.excl_vat
