@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import simpy
 
-from bench.events import CdrHold, LinkChange, StationOffline, TariffChange, TokenBlock
+from bench.events import CdrHold, LinkChange, Outage, StationOffline, TariffChange, TokenBlock
 from bench.runtime.allocation import RETRY_EVERY, ConnectorAllocator, retries_for
 from bench.runtime.faults import SimRuntimeError, describe_fault
 from bench.scenario import LinkSpec
@@ -28,6 +28,8 @@ from simulators.cpo.mock_cpo import MockCpoOutput
 from simulators.ocppj import subprotocol
 
 EMSP = "emsp"
+# What a party in an `http_503` outage answers (its load balancer, really): no OCPI envelope.
+UNAVAILABLE = HttpResponse(503, {"Content-Type": "text/plain", "Retry-After": "1"}, "Service Unavailable")
 OCPI_PROTO = "ocpi2.2.1"
 
 
@@ -111,6 +113,11 @@ class SimRuntime:
         self._awaiting_boot: dict[str, list[Callable[[], None]]] = {}
         self._deferred: dict[str, tuple[str, OutboundRequest]] = {}  # deferred id -> (CPO, its request)
         self._offline: set[str] = set()  # stations whose OCPP-J connection is down
+        self._outages = [
+            (e.party, self._at_ms(e.start), self._at_ms(e.end), e.mode)
+            for e in scenario.events
+            if isinstance(e, Outage)
+        ]
 
     def _link_windows(self) -> dict[tuple[str, str], list[tuple[int, int, LinkSpec]]]:
         windows: dict[tuple[str, str], list[tuple[int, int, LinkSpec]]] = {}
@@ -181,6 +188,8 @@ class SimRuntime:
             self._down[station_id].send(partial(self._at_station, station_id, frame))
         for outbound in output.requests:
             self._cpo_to_emsp(cpo_id, outbound)
+        if self._outages:
+            self._schedule_cpo_wakeup(cpo_id)
 
     def _cpo_to_emsp(self, cpo_id: str, outbound: OutboundRequest) -> None:
         request = outbound.request
@@ -193,7 +202,24 @@ class SimRuntime:
             link.send(partial(self._at_emsp, cpo_id, outbound, False), request=True)
         link.send(partial(self._at_emsp, cpo_id, outbound, True), request=True)
 
+    def _outage(self, *parties: str) -> str | None:
+        """The mode of an outage of any of `parties` now (requests between them cannot get through)."""
+        now = int(self.env.now)
+        for party, start, end, mode in self._outages:
+            if party in parties and start <= now < end:
+                return mode
+        return None
+
     def _at_emsp(self, cpo_id: str, outbound: OutboundRequest, answered: bool) -> None:
+        mode = self._outage(EMSP, cpo_id)
+        if mode == "refused":
+            if answered:  # the refusal travels back as a TCP reset
+                self._from_emsp[cpo_id].send(lambda: self._cpo_unreachable(cpo_id, outbound.request_id))
+            return
+        if mode is not None:
+            if answered:
+                self._emsp_answers(cpo_id, outbound, UNAVAILABLE)
+            return
         response = self.world.emsp.handle(outbound.request, self.now())
         if isinstance(response, Deferred):
             if answered:  # answered once the eMSP's own calls to the CPO are done (credentials POST/PUT)
@@ -225,6 +251,27 @@ class SimRuntime:
         at = max(self._at_ms(deadline), int(self.env.now))
         self.env.timeout(at - int(self.env.now)).callbacks.append(expire)
 
+    def _cpo_unreachable(self, cpo_id: str, request_id: str) -> None:
+        self._cpo_emit(cpo_id, self.world.cpos[cpo_id].on_ocpi_unreachable(request_id, self.now()))
+
+    def _schedule_cpo_wakeup(self, cpo_id: str) -> None:
+        deadline = self.world.cpos[cpo_id].next_wakeup()
+        if deadline is None:
+            return
+        key = f"cpo:{cpo_id}"
+        at = max(self._at_ms(deadline), int(self.env.now))
+        if self._wakeup_at.get(key) == at:
+            return
+        self._wakeup_at[key] = at
+
+        def fire(_event: simpy.Event) -> None:
+            if self._wakeup_at.get(key) != at:
+                return
+            del self._wakeup_at[key]
+            self._cpo_emit(cpo_id, self.world.cpos[cpo_id].on_wakeup(self.now()))
+
+        self.env.timeout(at - int(self.env.now)).callbacks.append(fire)
+
     def _cpo_got(self, cpo_id: str, request_id: str, response: HttpResponse) -> None:
         self._cpo_emit(cpo_id, self.world.cpos[cpo_id].on_ocpi_response(request_id, response, self.now()))
 
@@ -235,7 +282,11 @@ class SimRuntime:
             self.trace.ocpi_request(self.now(), OCPI_PROTO, EMSP, cpo_id, request)
 
             def at_cpo(cpo_id: str = cpo_id, outbound: OutboundRequest = outbound) -> None:
-                response = self.world.cpos[cpo_id].handle_ocpi(outbound.request, self.now())
+                # The eMSP has no transport-failure input: a 503 in either outage mode.
+                down = self._outage(EMSP, cpo_id) is not None
+                response = (
+                    UNAVAILABLE if down else self.world.cpos[cpo_id].handle_ocpi(outbound.request, self.now())
+                )
                 self.trace.ocpi_response(self.now(), OCPI_PROTO, cpo_id, EMSP, outbound.request, response)
                 self._to_emsp[cpo_id].send(lambda: self._emsp_got(outbound.request_id, response))
 

@@ -57,6 +57,17 @@ class MockCpo:
     ) -> MockCpoOutput:
         return self._from_ocpi(self.ocpi.release_cdrs(now, duplicate=duplicate, late=late, rng=rng), now)
 
+    def on_ocpi_unreachable(self, request_id: str, now: datetime) -> MockCpoOutput:
+        """A request of ours found the eMSP unreachable (connection refused); it will be retried."""
+        return self._from_ocpi(self.ocpi.on_unreachable(request_id, now), now)
+
+    def next_wakeup(self) -> datetime | None:
+        """When the OCPI side wants `on_wakeup` (a retry after backoff); None: nothing scheduled."""
+        return self.ocpi.next_wakeup()
+
+    def on_wakeup(self, now: datetime) -> MockCpoOutput:
+        return self._from_ocpi(self.ocpi.on_wakeup(now), now)
+
     def handle_ocpi(self, request: HttpRequest, now: datetime) -> HttpResponse:
         return self.ocpi.handle(request, now)
 
@@ -69,7 +80,7 @@ class MockCpo:
         return result
 
     def _from_ocpi(self, output: CpoOutput, now: datetime) -> MockCpoOutput:
-        result = MockCpoOutput(requests=list(output.requests))
+        result = MockCpoOutput(requests=self.ocpi.gate(list(output.requests)))
         for decision in output.decisions:
             more = self._from_csms(self.csms.on_authorization(decision.ref, decision.accepted, now), now)
             result.frames.extend(more.frames)

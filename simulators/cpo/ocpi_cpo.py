@@ -26,9 +26,10 @@ from simulators.cpo.events import (
     TransactionStarted,
 )
 from simulators.cpo.locations import EvseRef, SiteSpec, build_location, evse_index
-from simulators.cpo.ocpi_client import PartyHeaders, build_request, read_envelope
+from simulators.cpo.ocpi_client import Envelope, PartyHeaders, build_request, read_envelope
 from simulators.cpo.ocpi_objects import CpoSession, cdr_object, session_object
 from simulators.cpo.ocpi_server import CpoOcpiServer
+from simulators.cpo.retry import RETRYABLE_HTTP, RetryQueue
 from simulators.cpo.tariff_switch import price_with_switches
 from simulators.cpo.truth import AuthorizationRecord, CpoTruth, SentCdr
 from simulators.dialects.profile import DialectProfile
@@ -54,6 +55,8 @@ class _Pending:
     kind: str
     sent_at: datetime
     context: dict[str, Any]
+    seq: int = 0
+    outbound: OutboundRequest | None = None
 
 
 class OcpiCpo:
@@ -106,6 +109,7 @@ class OcpiCpo:
         self._auth_refs: dict[str, tuple[str, str]] = {}
         self._sessions: dict[tuple[str, str], CpoSession] = {}
         self._ended: set[str] = set()  # session ids whose CDR is out
+        self._retry = RetryQueue()
         self._holding = False  # cdr_hold: CDRs wait for the end-of-day batch
         self._held: list[tuple[dict[str, Any], str]] = []  # (CDR, correlation id), in order
         self._late: list[tuple[dict[str, Any], str]] = []
@@ -146,8 +150,9 @@ class OcpiCpo:
             parties=parties,
             body=body,
         )
-        self._pending[request_id] = _Pending(kind, now, context)
-        return OutboundRequest(request_id=request_id, partner="emsp", request=request)
+        outbound = OutboundRequest(request_id=request_id, partner="emsp", request=request)
+        self._pending[request_id] = _Pending(kind, now, context, self._counter, outbound)
+        return outbound
 
     def handle(self, request: HttpRequest, now: datetime) -> HttpResponse:
         """Serve the CPO's own OCPI endpoints (the eMSP fetches our versions after credentials)."""
@@ -157,10 +162,56 @@ class OcpiCpo:
     def start(self, now: datetime) -> CpoOutput:
         return CpoOutput(requests=[self._send("versions", "GET", self._emsp_versions_url, now)])
 
+    # ------------------------------------------------------------- retries
+    def gate(self, requests: list[OutboundRequest]) -> list[OutboundRequest]:
+        """What may go out now: while requests wait to be retried, later ones wait behind them."""
+        if not self._retry.holding:
+            return requests
+        out = []
+        for request in requests:
+            pending = self._pending.get(request.request_id)
+            if pending is None or pending.kind == "authorize" or self._retry.lets_through(request):
+                out.append(request)
+            else:
+                self._retry.hold(pending.seq, request)
+        return out
+
+    def next_wakeup(self) -> datetime | None:
+        return self._retry.next_wakeup()
+
+    def on_wakeup(self, now: datetime) -> CpoOutput:
+        return CpoOutput(requests=self._retry.wakeup(now))
+
+    def on_unreachable(self, request_id: str, now: datetime) -> CpoOutput:
+        """The request never reached the eMSP (connection refused)."""
+        return self._on_failure(request_id, Envelope(0, None, "connection refused", None), now)
+
+    def _on_failure(self, request_id: str, envelope: Envelope, now: datetime) -> CpoOutput:
+        pending = self._pending.get(request_id)
+        if pending is None:
+            return CpoOutput()
+        if pending.kind != "authorize" and pending.outbound is not None:
+            self._retry.failed(pending.seq, pending.outbound, now)  # kept pending: it will be answered
+            return CpoOutput()
+        del self._pending[request_id]
+        return self._on_authorize(envelope, pending, now)
+
     def on_response(self, request_id: str, response: HttpResponse, now: datetime) -> CpoOutput:
+        if response.status in RETRYABLE_HTTP:
+            return self._on_failure(request_id, read_envelope(response), now)
         pending = self._pending.pop(request_id, None)
         if pending is None:
             return CpoOutput()
+        released = self._retry.succeeded(request_id)
+        if released:
+            out = self._dispatch(request_id, pending, response, now)
+            out.requests[:0] = released
+            return out
+        return self._dispatch(request_id, pending, response, now)
+
+    def _dispatch(
+        self, request_id: str, pending: _Pending, response: HttpResponse, now: datetime
+    ) -> CpoOutput:
         envelope = read_envelope(response)
         handler: Callable[[Any, _Pending, datetime], CpoOutput] = getattr(self, f"_on_{pending.kind}")
         if pending.kind == "authorize":
@@ -270,8 +321,11 @@ class OcpiCpo:
             result = str(data.get("allowed")) if isinstance(data, dict) else "INVALID_RESPONSE"
         elif envelope.status_code == 2004:
             result = "UNKNOWN"
+        elif envelope.http_status == 0:
+            result = "UNREACHABLE"
         else:
-            result = f"ERROR_{envelope.status_code}"
+            code = envelope.status_code if envelope.status_code is not None else f"HTTP{envelope.http_status}"
+            result = f"ERROR_{code}"
         latency_ms = Decimal((now - pending.sent_at).total_seconds() * 1000).quantize(Decimal("0.001"))
         self.truth.authorizations.append(
             AuthorizationRecord(now, ctx["station_id"], ctx["token_uid"], result, latency_ms)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -213,3 +214,45 @@ def test_builtins_have_descriptions_and_expectations() -> None:
         "cdr-storm",
     } <= set(builtin_names())
     assert (SCENARIOS / "peak-hour.yaml").is_file()
+
+
+@pytest.mark.parametrize("mode", ["http_503", "refused"])
+def test_an_emsp_outage_loses_nothing_the_cpo_retries_in_order(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mode: str
+) -> None:
+    down, up = "2026-03-02T07:30:00Z", "2026-03-02T07:50:00Z"
+
+    def outage(data: dict[str, Any]) -> None:
+        data["events"] = [{"type": "outage", "party": "emsp", "from": down, "until": up, "mode": mode}]
+        data["expectations"] = [e for e in data["expectations"] if e["metric"] != "reconciliation.matched"]
+
+    path = variant(tmp_path, "smoke", outage)
+    outcome = run_sim(monkeypatch, path, 7, tmp_path / "run")
+    records = trace(tmp_path / "run")
+    served = [
+        r
+        for r in records
+        if r.get("kind") == "response"
+        and r["src"] == "emsp"
+        and parse_utc(down) <= parse_utc(r["t"]) < parse_utc(up)
+    ]
+    if mode == "http_503":
+        assert served and {r["status"] for r in served} == {503}
+    else:
+        assert not served  # refused: nothing answers
+    # Every Session PUT/PATCH and CDR made it after the outage, none twice, in order per session.
+    summary = outcome.summary
+    assert summary["sessions"]["emsp_received"] == summary["sessions"]["started"]
+    assert summary["energy_kwh"]["cdr"] == summary["energy_kwh"]["truth"]
+    counts = summary["reconciliation"]
+    assert counts["missing_cdr"] == counts["duplicate_cdr"] == counts["orphan_cdr"] == 0
+    assert counts["energy_mismatch"] == counts["price_mismatch"] == 0
+    # Drivers arriving during the outage could not be authorized: that is the eMSP's failure to grade.
+    during = [
+        a
+        for cpo in outcome.world.cpos.values()
+        for a in cpo.ocpi.truth.authorizations
+        if parse_utc(down) <= a.at < parse_utc(up) + timedelta(seconds=5)
+    ]
+    assert all(a.result in ("UNREACHABLE", "ERROR_HTTP503", "ALLOWED", "UNKNOWN") for a in during)
+    assert outcome.world.cpos["cpo-a"].ocpi._retry.retries > 0
