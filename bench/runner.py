@@ -77,6 +77,7 @@ def summary_skeleton(scenario: Scenario, currencies: list[str]) -> dict[str, Any
         messages=dict.fromkeys(_protocols(scenario), 0),
         unserved_arrivals=0,
         currencies=currencies,
+        start=scenario.start,
     )
 
 
@@ -178,6 +179,7 @@ def run_scenario(
         messages=dict.fromkeys(_protocols(scenario), 0) | dict(trace.counts),
         unserved_arrivals=unserved,
         currencies=currencies,
+        start=scenario.start,
     )
     results = evaluate(scenario.expectations, summary)
     if scenario.expect_sessions:

@@ -7,9 +7,11 @@ expectation can say "the other partners did not move". Key order is fixed (deter
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from bench.latency_windows import first_hour_figures
 from emsp.model import EmspRecords
 from emsp.reconciliation import CLASSES, Reconciliation, ReconciliationRow, TruthSession
 from simulators.cpo.truth import AuthorizationRecord
@@ -94,6 +96,7 @@ def build_summary(
     messages: dict[str, int],
     unserved_arrivals: int,
     currencies: Iterable[str] = (),
+    start: datetime | None = None,
 ) -> dict[str, Any]:
     """`authorizations` maps each CPO id (in scenario order) to the authorizations its CPO measured."""
     currencies = sorted(set(currencies))
@@ -104,6 +107,8 @@ def build_summary(
     for cpo_id, of_one in authorizations.items():
         figures = _figures(truths, of_one, records, reconciliation.rows, currencies, cpo_id)
         figures["findings"] = sum(1 for f in findings if f.partner == cpo_id)
+        if start is not None:  # "did this partner's p99 move?" (bench/latency_windows.py)
+            figures["authorizations"]["latency_ms"] |= first_hour_figures(of_one, start)
         partners[cpo_id] = figures
     return {
         "scenario": scenario,

@@ -27,7 +27,7 @@ from bench.runtime.allocation import RETRY_EVERY, ConnectorAllocator, retries_fo
 from bench.runtime.live_clock import ScaledClock
 from bench.runtime.live_http import send_http
 from bench.trace import WireTrace
-from bench.world import World
+from bench.world import World, quote_for
 from emsp.wire import OutboundRequest
 from simulators.cpo.mock_cpo import MockCpoOutput
 from simulators.ocppj import subprotocol
@@ -230,6 +230,7 @@ class LiveRuntime:
         await self._connected[station_id].wait()  # a very early arrival waits for the station to boot
         ev = arrival.ev()
         token = arrival.driver.token_uid
+        quote_for(self.world, arrival, station_id, connector, self.clock.now())  # the driver's app asks first
         self.station_emit(
             station_id, station.plug_in(connector, token_uid=token, ev=ev, now=self.clock.now())
         )
