@@ -63,6 +63,8 @@ def test_an_unknown_token_comes_before_any_known_driver(seed: int, rate: float) 
     known = [a.at for a in plan if a.driver.known]
     assert len(unknown) == 1 and START <= unknown[0] < END
     assert all(unknown[0] <= at for at in known)
+
+
 def _profiled(**extra: object) -> DemandSpec:
     return DemandSpec.model_validate(
         {
