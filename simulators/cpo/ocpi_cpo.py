@@ -191,6 +191,9 @@ class OcpiCpo:
         if pending is None:
             return CpoOutput()
         if pending.kind != "authorize" and pending.outbound is not None:
+            self.truth.failed_calls.append(
+                (format_utc(now), pending.kind, envelope.status_code, envelope.status_message or "retrying")
+            )
             self._retry.failed(pending.seq, pending.outbound, now)  # kept pending: it will be answered
             return CpoOutput()
         del self._pending[request_id]
