@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import re
 import socket
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,6 +25,14 @@ def serve_emsp(
         str | None,
         typer.Option(help="eMSP storage (SQLAlchemy URL) [EMSP_DATABASE_URL, else ./emsp-service.db]."),
     ] = None,
+    bus: Annotated[
+        str | None,
+        typer.Option(help="Also publish the event stream to NATS JetStream (e.g. nats://127.0.0.1:4222)."),
+    ] = None,
+    bus_stream: Annotated[str, typer.Option(help="JetStream stream name (with --bus).")] = "EMSP_EVENTS",
+    bus_subject_prefix: Annotated[
+        str, typer.Option(help="Subject prefix of the events (with --bus).")
+    ] = "emsp.events",
 ) -> None:
     """Serve the eMSP: OCPI under /ocpi/, /metrics, the contract API under /api/v1 (docs at /docs).
     Exit 2 on an invalid configuration, naming the file, field and reason."""
@@ -29,6 +40,7 @@ def serve_emsp(
     from emsp.service.run import build_core, default_database_url, serve
 
     try:
+        _check_bus(bus, bus_stream, bus_subject_prefix)
         cfg = load_config(config)
         url = database_url or cfg.database_url or default_database_url(Path.cwd())
         try:
@@ -53,8 +65,35 @@ def serve_emsp(
         typer.echo(f"listening on http://{host}:{bound} (contract API /api/v1, docs /docs, /metrics)")
 
     try:
-        asyncio.run(serve(core, cfg.admin_token, sock, on_ready=ready))
+        asyncio.run(
+            serve(
+                core, cfg.admin_token, sock, on_ready=ready,
+                bus_url=bus, bus_stream=bus_stream, bus_subject_prefix=bus_subject_prefix,
+            )
+        )  # fmt: skip
     except KeyboardInterrupt:
         typer.echo("stopped", err=True)
     finally:
         sock.close()
+
+
+_STREAM_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # JetStream names: no spaces, dots or wildcards
+_SUBJECT_PREFIX = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+
+
+def _check_bus(bus: str | None, stream: str, prefix: str) -> None:
+    """Invalid bus options are invalid input (exit 2) before anything starts."""
+    from emsp.service.config import ConfigError
+
+    if bus is None:
+        return
+    if urlsplit(bus).scheme not in ("nats", "tls") or not urlsplit(bus).hostname:
+        raise ConfigError("emsp-bench serve emsp", "--bus", f"must be a nats:// URL, not {bus!r}")
+    if importlib.util.find_spec("nats") is None:
+        raise ConfigError(
+            "emsp-bench serve emsp", "--bus", "needs the NATS client: pip install 'emsp-bench[nats]'"
+        )
+    if not _STREAM_NAME.match(stream):
+        raise ConfigError("emsp-bench serve emsp", "--bus-stream", f"not a stream name: {stream!r}")
+    if not _SUBJECT_PREFIX.match(prefix):
+        raise ConfigError("emsp-bench serve emsp", "--bus-subject-prefix", f"not a prefix: {prefix!r}")

@@ -20,6 +20,7 @@ from typing import Any, Literal, Protocol
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from emsp.contract.deps import Run
 from emsp.outbox import StoredEvent
 
 EventKind = Literal[
@@ -72,10 +73,12 @@ def make_router(core: EventSource) -> APIRouter:
 
     @router.get("/events", response_model=EventPage, summary="Read the event stream after a cursor")
     async def list_events(
+        run: Run,
         after: int = Query(0, ge=0, description="Cursor: the id of the last event already read"),
         limit: int = Query(100, ge=1, le=MAX_LIMIT),
     ) -> EventPage:
-        events = [to_contract(e) for e in core.events_after(after, limit)]
+        # On the core thread: the core (and an in-memory SQLite connection) is not thread-safe.
+        events = [to_contract(e) for e in await run(lambda: core.events_after(after, limit))]
         return EventPage(events=events, next_cursor=events[-1].id if events else after)
 
     return router

@@ -14,8 +14,12 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from emsp.api import core_thread as make_core_thread
 from emsp.core import EmspCore, EmspSettings
+from emsp.core_thread import CoreThread
+from emsp.nats_stream import DEFAULT_PREFIX, DEFAULT_STREAM
 from emsp.service.app import create_service_app
+from emsp.service.background import background
 from emsp.service.config import ConfigError, ServiceConfig
 from emsp.services.partners import PartnerConfigError
 from emsp.wire import HttpRequest, HttpResponse
@@ -35,6 +39,7 @@ def build_core(config: ServiceConfig, database_url: str, config_file: str) -> Em
         business_name=e.business_name,
         base_url=f"{e.public_url}/ocpi",
         database_url=database_url,
+        inline_drain=False,  # answers never wait for billing: the background worker drains the outbox
     )
     core = EmspCore(settings)
     for index, partner in enumerate(config.partners):
@@ -55,21 +60,24 @@ async def _send(client: httpx.AsyncClient, request: HttpRequest) -> HttpResponse
     return HttpResponse(response.status_code, dict(response.headers.items()), response.text or None)
 
 
-async def pump_outbound(core: EmspCore, clock: Callable[[], datetime], stop: asyncio.Event) -> None:
-    """Send what the core asks for, each call on its own task; expire handshakes nobody answers."""
+async def pump_outbound(
+    core: EmspCore, clock: Callable[[], datetime], stop: asyncio.Event, thread: CoreThread
+) -> None:
+    """Send what the core asks for, each call on its own task; expire handshakes nobody answers.
+    Every call into the core goes through its thread (the core is not thread-safe)."""
     calls: set[asyncio.Task[None]] = set()
     async with httpx.AsyncClient(timeout=10.0) as client:
 
         async def call(request_id: str, request: HttpRequest) -> None:
             response = await _send(client, request)
-            core.on_response(request_id, response, clock())
+            await thread.call(core.on_response, request_id, response, clock())
 
         while not stop.is_set():
-            for outbound in core.pending_requests():
+            for outbound in await thread.call(core.pending_requests):
                 task = asyncio.ensure_future(call(outbound.request_id, outbound.request))
                 calls.add(task)
                 task.add_done_callback(calls.discard)
-            core.expire_overdue(clock())
+            await thread.call(core.expire_overdue, clock())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), PUMP_INTERVAL_S)
         for task in calls:
@@ -82,25 +90,38 @@ async def serve(
     sock: socket.socket,
     *,
     on_ready: Callable[[], None] | None = None,
+    bus_url: str | None = None,
+    bus_stream: str = DEFAULT_STREAM,
+    bus_subject_prefix: str = DEFAULT_PREFIX,
 ) -> None:
-    app = create_service_app(core, admin_token, wall_clock)
+    """Serve until stopped. The core runs on one dedicated thread (off the event loop); its outbox is
+    drained by a background worker (published to NATS JetStream with `bus_url`)."""
+    thread = make_core_thread(core)
+    app = create_service_app(core, admin_token, wall_clock, core_thread=thread)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
     stop = asyncio.Event()
-    pump = asyncio.ensure_future(pump_outbound(core, wall_clock, stop))
-    task = asyncio.ensure_future(server.serve(sockets=[sock]))
     try:
-        while not server.started:
-            if task.done():
-                task.result()
-                return
-            await asyncio.sleep(0.01)
-        if on_ready is not None:
-            on_ready()
-        await task
+        async with background(
+            core, wall_clock, run=thread.call, bus_url=bus_url, stream=bus_stream,
+            subject_prefix=bus_subject_prefix,
+        ):  # fmt: skip
+            pump = asyncio.ensure_future(pump_outbound(core, wall_clock, stop, thread))
+            task = asyncio.ensure_future(server.serve(sockets=[sock]))
+            try:
+                while not server.started:
+                    if task.done():
+                        task.result()
+                        return
+                    await asyncio.sleep(0.01)
+                if on_ready is not None:
+                    on_ready()
+                await task
+            finally:
+                stop.set()
+                await pump
     finally:
-        stop.set()
-        await pump
+        thread.close()
 
 
 def default_database_url(cwd: Path) -> str:

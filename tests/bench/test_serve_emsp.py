@@ -124,11 +124,11 @@ def cpo() -> Iterator[str]:
     server.shutdown()
 
 
-def _start(config: Path, db: str) -> tuple[subprocess.Popen[str], str, str]:
+def _start(config: Path, db: str, options: list[str] | None = None) -> tuple[subprocess.Popen[str], str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMSP_")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.cli", "serve", "emsp", "--config", str(config), "--port", "0",
-         "--database-url", db],
+         "--database-url", db, *(options or [])],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -200,3 +200,90 @@ def test_serve_starts_answers_health_and_keeps_registrations_across_a_restart(
         assert again.status_code == 409
     finally:
         _stop(proc)
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        (["--bus", "http://127.0.0.1:4222"], "--bus"),
+        (["--bus", "nats://127.0.0.1:4222", "--bus-stream", "a.b"], "--bus-stream"),
+        (["--bus", "nats://127.0.0.1:4222", "--bus-subject-prefix", "x.>"], "--bus-subject-prefix"),
+    ],
+)
+def test_invalid_bus_options_exit_2(tmp_path: Path, options: list[str], field: str) -> None:
+    config = tmp_path / "emsp.yaml"
+    config.write_text(GOOD)
+    result = CliRunner().invoke(app, ["serve", "emsp", "--config", str(config), "--port", "0", *options])
+    assert result.exit_code == 2, result.output
+    assert f"emsp-bench serve emsp: {field}:" in result.output.strip().splitlines()[-1]
+
+
+def _nats_reachable() -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", 4222), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+async def _jetstream_subjects(stream: str) -> list[str]:
+    import nats
+
+    nc = await nats.connect("nats://127.0.0.1:4222")
+    try:
+        js = nc.jetstream()
+        try:
+            info = await js.stream_info(stream)
+        except Exception:  # not created yet: nothing published
+            return []
+        return [(await js.get_msg(stream, seq)).subject for seq in range(1, info.state.messages + 1)]
+    finally:
+        await nc.drain()
+
+
+async def _delete_stream(stream: str) -> None:
+    import nats
+
+    nc = await nats.connect("nats://127.0.0.1:4222")
+    try:
+        await nc.jetstream().delete_stream(stream)
+    finally:
+        await nc.drain()
+
+
+@pytest.mark.xdist_group("live")
+@pytest.mark.skipif(not _nats_reachable(), reason="no NATS server on 127.0.0.1:4222")
+def test_serve_with_a_bus_publishes_the_event_stream_to_jetstream(tmp_path: Path) -> None:
+    """The served process drains its outbox in the background and publishes every event, once."""
+    import asyncio
+    import time
+    import uuid
+
+    config = tmp_path / "emsp.yaml"
+    config.write_text(GOOD)
+    tag = uuid.uuid4().hex[:10]
+    stream, prefix = f"TEST_SERVE_{tag}", f"test.serve.{tag}"
+    admin = {"Authorization": "Bearer admin-secret"}
+    proc, _, base = _start(
+        config, f"sqlite:///{tmp_path / 'emsp.db'}",
+        ["--bus", "nats://127.0.0.1:4222", "--bus-stream", stream, "--bus-subject-prefix", prefix],
+    )  # fmt: skip
+    try:
+        issued = httpx.post(
+            f"{base}/api/v1/tokens", json={"uid": f"U{tag}", "contract_id": "NL-EMS-C1"}, headers=admin
+        )
+        assert issued.status_code == 201, issued.text
+        assert httpx.post(f"{base}/api/v1/tokens/U{tag}/block", headers=admin).status_code == 200
+        deadline = time.monotonic() + 15
+        subjects: list[str] = []
+        while time.monotonic() < deadline and len(subjects) < 2:
+            subjects = asyncio.run(_jetstream_subjects(stream))
+            time.sleep(0.2)
+        assert subjects == [f"{prefix}.token.changed.emsp"] * 2
+        events = httpx.get(f"{base}/api/v1/events?after=0", headers=admin).json()
+        assert [e["kind"] for e in events["events"]] == ["token.changed", "token.changed"]
+    finally:
+        _stop(proc)
+        asyncio.run(_delete_stream(stream))
