@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import random
 from collections.abc import Callable, Coroutine
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -26,35 +29,32 @@ from websockets.typing import Subprotocol
 from bench.runtime.allocation import RETRY_EVERY, ConnectorAllocator, retries_for
 from bench.runtime.live_clock import ScaledClock
 from bench.runtime.live_http import send_http
+from bench.runtime.live_links import DelayLine, LiveLink, sleep_until
+from bench.scenario import LinkSpec
 from bench.trace import WireTrace
 from bench.world import World, quote_for
-from emsp.wire import OutboundRequest
+from emsp.wire import HttpResponse, OutboundRequest
 from simulators.cpo.mock_cpo import MockCpoOutput
 from simulators.ocppj import subprotocol
 
 EMSP = "emsp"
 OCPI_PROTO = "ocpi2.2.1"
 CONNECT_TIMEOUT_S = 10.0  # wall seconds for a station to reach its CSMS
-DRAIN_TIMEOUT_S = 60.0  # wall seconds for queued OCPI calls to be delivered after the horizon
+DRAIN_STALL_S = 60.0  # wall seconds the queued OCPI calls may go without progress after the horizon
 
 
 class LiveRuntimeError(RuntimeError):
     """The live run could not complete; a fault of the bench or its sockets, not of the eMSP."""
 
 
-class _Ordered:
-    """One writer per direction keeps frames in the order the model produced them."""
+def _frames_to(
+    send: Callable[[str], Coroutine[Any, Any, None]],
+) -> Callable[[str], Coroutine[Any, Any, None]]:
+    async def deliver(frame: str) -> None:
+        with contextlib.suppress(ConnectionClosed):  # the peer left: what it missed is its loss
+            await send(frame)
 
-    def __init__(self, send: Callable[[str], Coroutine[Any, Any, None]]) -> None:
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
-        self._send = send
-
-    async def pump(self) -> None:
-        while (item := await self.queue.get()) is not None:
-            try:
-                await self._send(item)
-            except ConnectionClosed:
-                return
+    return deliver
 
 
 class LiveRuntime:
@@ -65,19 +65,34 @@ class LiveRuntime:
         self._ocpp_ports = ocpp_ports
         self._allocator = ConnectorAllocator(world.places)
         self._unserved = 0
-        self._to_station: dict[str, _Ordered] = {}
-        self._to_csms: dict[str, _Ordered] = {}
+        self._to_station: dict[str, DelayLine[str]] = {}
+        self._to_csms: dict[str, DelayLine[str]] = {}
         self._pokes = {sid: asyncio.Event() for sid in world.stations}
         self._connected = {sid: asyncio.Event() for sid in world.stations}
+        self._booted = {sid: asyncio.Event() for sid in world.stations}
         self._client = httpx.AsyncClient(timeout=30.0)
+        # The scenario's links (live_links): per CPO one OCPI link each way, as in sim.
+        self._rng = random.Random(f"live-links-{world.scenario.seed}")
+        self._specs = {cpo.id: cpo for cpo in world.scenario.cpos}
+        self._to_emsp = {cid: self._link(self._specs[cid].ocpi_link) for cid in world.cpos}
+        self._from_emsp = {cid: self._link(self._specs[cid].ocpi_link) for cid in world.cpos}
         # Per CPO: an ordered stream (sessions, CDRs, locations: order matters) and a separate
-        # real-time path for authorizations, so a queue of PATCHes never delays a driver.
-        self._streams: dict[str, asyncio.Queue[OutboundRequest | None]] = {}
+        # real-time path for authorizations, so a queue of PATCHes never delays a driver. The
+        # stream's answers travel back over the CPO's link in order (_cpo_inbox).
+        self._streams: dict[str, DelayLine[OutboundRequest]] = {}
+        self._cpo_inbox: dict[str, DelayLine[Callable[[], None]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._calls: set[asyncio.Task[None]] = set()  # authorizations and eMSP-initiated calls in flight
+        self._calls_done = 0
         self._failures: list[tuple[str, BaseException]] = []
         self._stopping = False
         self.backlog_max = 0  # longest OCPI stream queue seen: > 0 at the end means we fell behind
+
+    def _link(self, spec: LinkSpec) -> LiveLink:
+        return LiveLink(spec, self._rng, self.clock.speed)
+
+    def _ocpp_link(self, station_id: str) -> LiveLink:
+        return self._link(self._specs[self.world.cpo_of(station_id)].ocpp_link)
 
     # ------------------------------------------------------------ tasks and failures
     def _spawn(self, what: str, coro: Coroutine[Any, Any, None], *, call: bool = False) -> asyncio.Task[None]:
@@ -85,6 +100,8 @@ class LiveRuntime:
         (self._calls if call else self._tasks).add(task)
 
         def done(t: asyncio.Task[None]) -> None:
+            if t in self._calls:
+                self._calls_done += 1
             self._calls.discard(t)
             self._tasks.discard(t)
             if not t.cancelled() and t.exception() is not None:
@@ -103,26 +120,60 @@ class LiveRuntime:
         for station_id, frame in output.frames:
             version = self.world.stations[station_id].version
             self.trace.ocpp(self.clock.now(), subprotocol(version), cpo_id, station_id, frame)
-            self._to_station[station_id].queue.put_nowait(frame)
+            self._to_station[station_id].put(frame)
         for outbound in output.requests:
             if "/authorize" in outbound.request.url:
-                self._spawn(f"{cpo_id} authorization", self._cpo_call(cpo_id, outbound), call=True)
+                self._spawn(f"{cpo_id} authorization", self._cpo_authorize(cpo_id, outbound), call=True)
             else:
-                queue = self._streams[cpo_id]
-                queue.put_nowait(outbound)
-                self.backlog_max = max(self.backlog_max, queue.qsize())
+                stream = self._streams[cpo_id]
+                stream.put(outbound)
+                self.backlog_max = max(self.backlog_max, stream.qsize())
 
-    async def _cpo_stream(self, cpo_id: str) -> None:
-        queue = self._streams[cpo_id]
-        while (outbound := await queue.get()) is not None:
-            await self._cpo_call(cpo_id, outbound)
+    def _open_cpo_links(self, cpo_id: str) -> None:
+        async def send(outbound: OutboundRequest) -> None:
+            response = await self._cpo_send(cpo_id, outbound)
+            self._cpo_inbox[cpo_id].put(lambda: self._cpo_got(cpo_id, outbound, response))
 
-    async def _cpo_call(self, cpo_id: str, outbound: OutboundRequest) -> None:
-        cpo = self.world.cpos[cpo_id]
+        async def run(action: Callable[[], None]) -> None:
+            action()
+
+        self._streams[cpo_id] = DelayLine(self._to_emsp[cpo_id], send)
+        self._cpo_inbox[cpo_id] = DelayLine(self._from_emsp[cpo_id], run)
+        self._spawn(f"OCPI stream of {cpo_id}", self._streams[cpo_id].pump())
+        self._spawn(f"OCPI answers to {cpo_id}", self._cpo_inbox[cpo_id].pump())
+
+    async def _cpo_send(self, cpo_id: str, outbound: OutboundRequest) -> HttpResponse:
         self.trace.ocpi_request(self.clock.now(), OCPI_PROTO, cpo_id, EMSP, outbound.request)
         response = await send_http(self._client, outbound.request)
         self.trace.ocpi_response(self.clock.now(), OCPI_PROTO, EMSP, cpo_id, outbound.request, response)
+        return response
+
+    def _cpo_got(self, cpo_id: str, outbound: OutboundRequest, response: HttpResponse) -> None:
+        cpo = self.world.cpos[cpo_id]
         self.cpo_emit(cpo_id, cpo.on_ocpi_response(outbound.request_id, response, self.clock.now()))
+
+    async def _cpo_authorize(self, cpo_id: str, outbound: OutboundRequest) -> None:
+        """The real-time path: held by the link both ways like the stream, but never queued behind it."""
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
+        up_at = self._to_emsp[cpo_id].arrival()
+        await sleep_until(up_at)
+        asked = loop.time()
+        response = await self._cpo_send(cpo_id, outbound)
+        answered = loop.time()
+        down_at = self._from_emsp[cpo_id].arrival()
+        await sleep_until(down_at)
+        records = self.world.cpos[cpo_id].ocpi.truth.authorizations
+        before = len(records)
+        self._cpo_got(cpo_id, outbound, response)
+        if len(records) > before:
+            # Scenario time magnifies the partner's real processing time by `speed`: report the
+            # link's holds in scenario ms plus the time the eMSP really took to answer.
+            link_ms = self._to_emsp[cpo_id].scenario_ms(up_at - sent) + self._from_emsp[cpo_id].scenario_ms(
+                down_at - answered
+            )
+            latency = Decimal(link_ms + (answered - asked) * 1000).quantize(Decimal("0.001"))
+            records[before] = dataclasses.replace(records[before], latency_ms=latency)
 
     async def _emsp_outbound(self) -> None:
         """Send what the eMSP asks for, each call on its own: one slow partner delays no other."""
@@ -135,8 +186,10 @@ class LiveRuntime:
 
     async def _emsp_call(self, cpo_id: str, outbound: OutboundRequest) -> None:
         self.trace.ocpi_request(self.clock.now(), OCPI_PROTO, EMSP, cpo_id, outbound.request)
+        await sleep_until(self._from_emsp[cpo_id].arrival())
         response = await send_http(self._client, outbound.request)
         self.trace.ocpi_response(self.clock.now(), OCPI_PROTO, cpo_id, EMSP, outbound.request, response)
+        await sleep_until(self._to_emsp[cpo_id].arrival())
         self.world.emsp.on_response(outbound.request_id, response, self.clock.now())
 
     async def csms_connection(self, cpo_id: str, ws: ServerConnection) -> None:
@@ -145,7 +198,7 @@ class LiveRuntime:
             await ws.close(1008, "unknown station")
             return
         cpo = self.world.cpos[cpo_id]
-        writer = _Ordered(ws.send)
+        writer = DelayLine(self._ocpp_link(station_id), _frames_to(ws.send))
         self._to_station[station_id] = writer
         pump = asyncio.ensure_future(writer.pump())
         try:
@@ -160,7 +213,7 @@ class LiveRuntime:
         except Exception as exc:  # the handler runs inside websockets: record it, never lose it
             self._failures.append((f"CSMS of {cpo_id} serving {station_id}", exc))
         finally:
-            writer.queue.put_nowait(None)
+            writer.close()
             await pump
 
     # ------------------------------------------------------------ station side
@@ -169,7 +222,7 @@ class LiveRuntime:
         for frame in frames:
             cpo_id = self.world.cpo_of(station_id)
             self.trace.ocpp(self.clock.now(), subprotocol(station.version), station_id, cpo_id, frame)
-            self._to_csms[station_id].queue.put_nowait(frame)
+            self._to_csms[station_id].put(frame)
         self._pokes[station_id].set()
 
     async def _station_life(self, station_id: str, stop: asyncio.Event) -> None:
@@ -182,7 +235,7 @@ class LiveRuntime:
                 await asyncio.wait_for(self._connected[station_id].wait(), CONNECT_TIMEOUT_S)
             except TimeoutError:
                 raise LiveRuntimeError(f"station {station_id} was not accepted by its CSMS") from None
-            writer = _Ordered(ws.send)
+            writer = DelayLine(self._ocpp_link(station_id), _frames_to(ws.send))
             self._to_csms[station_id] = writer
             pump = asyncio.ensure_future(writer.pump())
             self.station_emit(station_id, station.on_connected(self.clock.now()))
@@ -191,7 +244,7 @@ class LiveRuntime:
                 await self._station_timer(station_id, stop)
             finally:
                 reader.cancel()
-                writer.queue.put_nowait(None)
+                writer.close()
                 await pump
 
     async def _station_reader(self, station_id: str, ws: ClientConnection) -> None:
@@ -200,6 +253,8 @@ class LiveRuntime:
             async for message in ws:
                 text = message if isinstance(message, str) else message.decode("utf-8", "replace")
                 self.station_emit(station_id, station.on_frame(text, self.clock.now()))
+                if station.booted:
+                    self._booted[station_id].set()
 
     async def _station_timer(self, station_id: str, stop: asyncio.Event) -> None:
         station, poke = self.world.stations[station_id], self._pokes[station_id]
@@ -213,7 +268,7 @@ class LiveRuntime:
             if deadline is not None and self.clock.now() >= deadline:
                 self.station_emit(station_id, station.on_wakeup(self.clock.now()))
 
-    async def _driver(self, index: int) -> None:
+    async def _driver(self, index: int, until: datetime) -> None:
         arrival = self.world.arrivals[index]
         await self.clock.sleep_until(arrival.at)
         key = self._allocator.take(arrival.station_preference)
@@ -227,7 +282,15 @@ class LiveRuntime:
             return
         station_id, connector = key
         station = self.world.stations[station_id]
-        await self._connected[station_id].wait()  # a very early arrival waits for the station to boot
+        if not self._booted[station_id].is_set():
+            # An early arrival waits for its station to connect and boot, as a driver would; the
+            # link may not even be up yet (thousands of stations connect at the start).
+            try:
+                await asyncio.wait_for(self._booted[station_id].wait(), self.clock.wall_seconds_until(until))
+            except TimeoutError:
+                self._allocator.release(key)
+                self._unserved += 1
+                return
         ev = arrival.ev()
         token = arrival.driver.token_uid
         quote_for(self.world, arrival, station_id, connector, self.clock.now())  # the driver's app asks first
@@ -242,17 +305,17 @@ class LiveRuntime:
     async def run(self, until: datetime, progress: Callable[[float], None] | None) -> int:
         stop = asyncio.Event()
         try:
-            streams = []
             for cpo_id in self.world.cpos:
-                self._streams[cpo_id] = asyncio.Queue()
-                streams.append(self._spawn(f"OCPI stream of {cpo_id}", self._cpo_stream(cpo_id)))
+                self._open_cpo_links(cpo_id)
             self._spawn("eMSP outbound calls", self._emsp_outbound())
             for cpo_id, cpo in self.world.cpos.items():
                 self.cpo_emit(cpo_id, cpo.start(self.clock.now()))
             stations = [
                 self._spawn(f"station {sid}", self._station_life(sid, stop)) for sid in self.world.stations
             ]
-            drivers = [self._spawn(f"driver {i}", self._driver(i)) for i in range(len(self.world.arrivals))]
+            drivers = [
+                self._spawn(f"driver {i}", self._driver(i, until)) for i in range(len(self.world.arrivals))
+            ]
             total = max((until - self.clock.start).total_seconds(), 1.0)
             while self.clock.now() < until:
                 await asyncio.sleep(min(0.2, self.clock.wall_seconds_until(until)) or 0.001)
@@ -263,8 +326,7 @@ class LiveRuntime:
             stop.set()
             await asyncio.gather(*stations, return_exceptions=True)
             self._check()
-            await self._drain(streams)
-            self._check()
+            await self._drain()
             return self._unserved
         finally:
             stop.set()
@@ -275,18 +337,23 @@ class LiveRuntime:
             await asyncio.gather(*pending, return_exceptions=True)
             await self._client.aclose()
 
-    async def _drain(self, streams: list[asyncio.Task[None]]) -> None:
+    async def _drain(self) -> None:
         """Deliver every OCPI call still queued at the horizon: dropping one would be graded as
-        the eMSP's missing CDR or session."""
-        for queue in self._streams.values():
-            queue.put_nowait(None)
-        try:
-            async with asyncio.timeout(DRAIN_TIMEOUT_S):
-                await asyncio.gather(*streams)
-                while self._calls or self.world.emsp.has_pending_requests():
-                    await asyncio.gather(*self._calls)
-                    await asyncio.sleep(0.02)
-        except TimeoutError:
-            raise LiveRuntimeError(
-                f"queued OCPI calls not delivered within {DRAIN_TIMEOUT_S:.0f} s"
-            ) from None
+        the eMSP's missing CDR or session. A big backlog may take long; only a drain that stops
+        making progress is a fault of the bench."""
+        lines: list[DelayLine[Any]] = [*self._streams.values(), *self._cpo_inbox.values()]
+        loop = asyncio.get_running_loop()
+        last_progress, last_done = loop.time(), -1
+        while True:
+            self._check()
+            busy = sum(line.pending() for line in lines) + len(self._calls)
+            if busy == 0 and not self.world.emsp.has_pending_requests():
+                return
+            done = sum(line.delivered for line in lines) + self._calls_done
+            if done != last_done:
+                last_progress, last_done = loop.time(), done
+            elif loop.time() - last_progress > DRAIN_STALL_S:
+                raise LiveRuntimeError(
+                    f"{busy} queued OCPI calls made no progress for {DRAIN_STALL_S:.0f} s after the horizon"
+                )
+            await asyncio.sleep(0.02)
