@@ -41,6 +41,9 @@ EMSP = "emsp"
 OCPI_PROTO = "ocpi2.2.1"
 CONNECT_TIMEOUT_S = 10.0  # wall seconds for a station to reach its CSMS
 DRAIN_STALL_S = 60.0  # wall seconds the queued OCPI calls may go without progress after the horizon
+# Thousands of stations share one process: OCPP-J frames are small JSON texts, so no
+# permessage-deflate (a zlib context each way per connection), and a short inbound queue.
+WS_OPTIONS: dict[str, Any] = {"compression": None, "max_queue": 4}
 
 
 class LiveRuntimeError(RuntimeError):
@@ -230,7 +233,9 @@ class LiveRuntime:
         port = self._ocpp_ports[self.world.cpo_of(station_id)]
         uri = f"ws://127.0.0.1:{port}/ocpp/{station_id}"
         subprotocols = [Subprotocol(subprotocol(station.version))]
-        async with connect(uri, subprotocols=subprotocols, open_timeout=CONNECT_TIMEOUT_S) as ws:
+        async with connect(
+            uri, subprotocols=subprotocols, open_timeout=CONNECT_TIMEOUT_S, **WS_OPTIONS
+        ) as ws:
             try:
                 await asyncio.wait_for(self._connected[station_id].wait(), CONNECT_TIMEOUT_S)
             except TimeoutError:

@@ -13,7 +13,7 @@ from pathlib import Path
 from websockets.asyncio.server import Server, serve
 from websockets.typing import Subprotocol
 
-from bench.runtime.live import LiveRuntime, LiveRuntimeError
+from bench.runtime.live import WS_OPTIONS, LiveRuntime, LiveRuntimeError
 from bench.runtime.live_clock import ScaledClock
 from bench.runtime.live_http import HttpServer
 from bench.scenario import Scenario
@@ -78,7 +78,9 @@ async def _run_live(
         for cid, sock in cpo_ocpp.items():
             sock.listen()
             ws_servers.append(
-                await serve(partial(runtime.csms_connection, cid), sock=sock, subprotocols=protocols)
+                await serve(
+                    partial(runtime.csms_connection, cid), sock=sock, subprotocols=protocols, **WS_OPTIONS
+                )
             )
         for server in servers:
             await server.start()
