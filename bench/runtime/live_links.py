@@ -45,9 +45,15 @@ class LiveLink:
         return wall_seconds * self._speed * 1000
 
 
+# The event loop's timers cannot wait less than about a millisecond (epoll's resolution); a
+# shorter hold is already covered by the time the runtime takes to deliver the message, whereas
+# sleeping would overshoot it many times over (and `speed` magnifies the overshoot).
+MIN_SLEEP_S = 0.001
+
+
 async def sleep_until(loop_time: float) -> None:
     delay = loop_time - asyncio.get_running_loop().time()
-    if delay > 0:
+    if delay >= MIN_SLEEP_S:
         await asyncio.sleep(delay)
 
 
