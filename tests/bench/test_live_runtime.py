@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from bench.runner import run_scenario
 from bench.runtime.live import LiveRuntimeError
@@ -15,11 +17,21 @@ from simulators.cpo.mock_cpo import MockCpo
 # into scenario time) and make the timing-sensitive comparisons flaky.
 pytestmark = pytest.mark.xdist_group("live")
 
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+
 
 def test_calls_still_queued_at_the_horizon_are_delivered_not_dropped(tmp_path: Path) -> None:
-    # At 3000x the CPO's ordered OCPI stream falls behind real HTTP; the backlog must be delivered
-    # before grading, or the eMSP would be blamed for CDRs the bench never sent.
-    outcome = run_scenario("smoke", runtime="live", seed=7, out=tmp_path, speed=3000)
+    # A 30 s OCPI link keeps the CPO's ordered stream holding several calls at once (a backlog
+    # that no longer depends on the machine being too slow for 3000x); whatever is still queued
+    # at the horizon must be delivered before grading, or the eMSP would be blamed for CDRs the
+    # bench never sent.
+    shutil.copytree(SCENARIOS / "tariffs", tmp_path / "tariffs")
+    scenario = yaml.safe_load((SCENARIOS / "smoke.yaml").read_text())
+    scenario["cpos"][0]["ocpi_link"] = {"latency_ms": 30_000, "jitter_ms": 0}
+    (tmp_path / "slow.yaml").write_text(yaml.safe_dump(scenario))
+    outcome = run_scenario(
+        str(tmp_path / "slow.yaml"), runtime="live", seed=7, out=tmp_path / "run", speed=1200
+    )
     s = outcome.summary
     assert outcome.performance["ocpi_backlog_max"] > 1
     assert s["reconciliation"]["missing_cdr"] == 0
