@@ -241,6 +241,16 @@ class EmspCore:
         if self.settings.inline_drain:
             self.drain_outbox(now)
 
+    def push_token(self, uid: str, token_type: str) -> list[str]:
+        """Queue our Token's current state to every partner with a Tokens receiver (mod_tokens: the
+        eMSP owns Tokens); the partners' ids. Call after the token's own commit. The contract layer
+        comes through here, so no version package is imported above the adapters (principle 4)."""
+        with self.db.unit() as db:
+            row = find_token(db, uid, token_type)
+            if row is None:
+                raise KeyError(f"token {uid} of type {token_type}")
+            return token_push.push_token(self, db, row)
+
     # ---- outbound ----
 
     def queue_outbound(

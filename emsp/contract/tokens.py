@@ -17,7 +17,6 @@ from emsp.contract.common import PageParams, filter_eq, invalid, not_found, page
 from emsp.contract.deps import Run, now
 from emsp.contract.models import DriverOut, Page, TokenIssue, TokenOut, TokenType, Whitelist
 from emsp.core import EmspCore
-from emsp.ocpi.v221.token_push import push_token
 from emsp.storage.queries import find_token
 from emsp.storage.tables import TokenRow
 from emsp.wire import loads
@@ -66,10 +65,7 @@ def make_router(core: EmspCore) -> APIRouter:
 
     def _push(uid: str, token_type: str) -> list[str]:
         # After the token's own commit, so a push is never queued for a change that rolled back.
-        with core.db.unit() as db:
-            row = find_token(db, uid, token_type)
-            assert row is not None
-            return push_token(core, db, row)
+        return core.push_token(uid, token_type)
 
     def _issue(spec: TokenIssue, at: datetime) -> TokenOut:
         with core.db.unit() as db:
