@@ -30,12 +30,12 @@ from emsp.contract.models import (
     text,
 )
 from emsp.core import EmspCore
+from emsp.services.quotes import in_effect
 from emsp.settlement.tariff import PriceResult, Tariff, TariffError, parse_tariff, quote
 from emsp.storage.queries import find_location
 from emsp.storage.tables import TariffRow
 from emsp.wire import loads
 
-CONTRACT_TYPES = (None, "REGULAR")
 _HOURS = Decimal("0.0001")  # volumes shown to 4 decimals, as in CDRs
 
 
@@ -43,14 +43,6 @@ _HOURS = Decimal("0.0001")  # volumes shown to 4 decimals, as in CDRs
 class _Stored:
     tariff: Tariff
     raw: dict[str, Any]
-
-
-def _in_effect(t: Tariff, at: datetime) -> bool:
-    if t.type not in CONTRACT_TYPES:
-        return False
-    if t.start_date_time is not None and at < t.start_date_time:
-        return False
-    return t.end_date_time is None or at < t.end_date_time
 
 
 class _Tariffs:
@@ -72,7 +64,7 @@ class _Tariffs:
 
     def pick(self, tariff_ids: list[str], at: datetime) -> str | None:
         candidates = tariff_ids or list(self.by_id)
-        active = [i for i in candidates if i in self.by_id and _in_effect(self.by_id[i].tariff, at)]
+        active = [i for i in candidates if i in self.by_id and in_effect(self.by_id[i].tariff, at)]
         if not tariff_ids and len(active) != 1:
             return None  # no connector reference and no single default: nothing we can show
         return active[0] if active else None

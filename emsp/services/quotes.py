@@ -13,9 +13,22 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from emsp.settlement.tariff import TariffError, parse_tariff, quote
+from emsp.settlement.tariff import Tariff, TariffError, parse_tariff, quote
 from emsp.storage.queries import find_location, find_tariff
 from emsp.wire import loads
+
+# Tariffs that apply to a contract driver (mod_tariffs TariffType): REGULAR or untyped; ad-hoc and
+# charging-preference profiles are not what a contract driver pays.
+CONTRACT_TYPES = (None, "REGULAR")
+
+
+def in_effect(tariff: Tariff, at: datetime) -> bool:
+    """The tariff applies to a contract driver at `at` (its type and start/end_date_time)."""
+    if tariff.type not in CONTRACT_TYPES:
+        return False
+    if tariff.start_date_time is not None and at < tariff.start_date_time:
+        return False
+    return tariff.end_date_time is None or at < tariff.end_date_time
 
 
 def connector_tariff_ids(location: dict[str, object], evse_uid: str, connector_id: str) -> list[str]:
@@ -44,13 +57,14 @@ def quote_visit(
     location_row = find_location(db, country_code, party_id, location_id)
     if location_row is None:
         return None
-    ids = connector_tariff_ids(loads(location_row.raw), evse_uid, connector_id)
-    tariff_row = find_tariff(db, country_code, party_id, ids[0]) if ids else None
-    if tariff_row is None:
+    tariff = _first_in_effect(
+        db, country_code, party_id, connector_tariff_ids(loads(location_row.raw), evse_uid, connector_id), now
+    )
+    if tariff is None:
         return None
     try:
         result = quote(
-            parse_tariff(loads(tariff_row.raw)),
+            tariff,
             start=now,
             energy_kwh=energy_kwh,
             duration=stay,
@@ -62,3 +76,20 @@ def quote_visit(
     if total is None:
         return None
     return total.incl_vat if total.incl_vat is not None else total.excl_vat
+
+
+def _first_in_effect(
+    db: Session, country_code: str, party_id: str, tariff_ids: list[str], at: datetime
+) -> Tariff | None:
+    """The first of a connector's tariffs that we hold, can price and is in effect at `at`."""
+    for tariff_id in tariff_ids:
+        row = find_tariff(db, country_code, party_id, tariff_id)
+        if row is None:
+            continue
+        try:
+            tariff = parse_tariff(loads(row.raw))
+        except TariffError:
+            continue  # accepted on the wire but not priceable
+        if in_effect(tariff, at):
+            return tariff
+    return None
