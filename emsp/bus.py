@@ -35,17 +35,24 @@ def _session_key(party: PartyRef, session_id: str) -> str:
     return f"session:{party.key()}:{session_id}"
 
 
+class _Kind:
+    """An event whose kind is its class's `KIND` (the name on the stream, in the outbox and NATS)."""
+
+    __slots__ = ()
+    KIND: ClassVar[str]
+
+    @property
+    def kind(self) -> str:
+        return self.KIND
+
+
 @dataclass(frozen=True, slots=True)
-class LocationUpserted:
+class LocationUpserted(_Kind):
     partner: str
     party: PartyRef
     location_id: str
     last_updated: datetime
     KIND: ClassVar[str] = "location.upserted"
-
-    @property
-    def kind(self) -> str:
-        return self.KIND
 
     @property
     def ordering_key(self) -> str:
@@ -57,16 +64,12 @@ class LocationUpserted:
 
 
 @dataclass(frozen=True, slots=True)
-class TariffUpserted:
+class TariffUpserted(_Kind):
     partner: str
     party: PartyRef
     tariff_id: str
     last_updated: datetime
     KIND: ClassVar[str] = "tariff.upserted"
-
-    @property
-    def kind(self) -> str:
-        return self.KIND
 
     @property
     def ordering_key(self) -> str:
@@ -78,16 +81,12 @@ class TariffUpserted:
 
 
 @dataclass(frozen=True, slots=True)
-class TariffDeleted:
+class TariffDeleted(_Kind):
     partner: str
     party: PartyRef
     tariff_id: str
     at: datetime
     KIND: ClassVar[str] = "tariff.deleted"
-
-    @property
-    def kind(self) -> str:
-        return self.KIND
 
     @property
     def ordering_key(self) -> str:
@@ -124,14 +123,10 @@ class SessionUpserted:
 
 
 @dataclass(frozen=True, slots=True)
-class CdrReceived:
+class CdrReceived(_Kind):
     partner: str
     cdr: CdrInfo
     KIND: ClassVar[str] = "cdr.received"
-
-    @property
-    def kind(self) -> str:
-        return self.KIND
 
     @property
     def ordering_key(self) -> str:
@@ -146,7 +141,7 @@ class CdrReceived:
 
 
 @dataclass(frozen=True, slots=True)
-class CdrSettled:
+class CdrSettled(_Kind):
     """An invoice line was written for a CDR (emitted in the transaction that writes it)."""
 
     partner: str
@@ -161,10 +156,6 @@ class CdrSettled:
     KIND: ClassVar[str] = "cdr.settled"
 
     @property
-    def kind(self) -> str:
-        return self.KIND
-
-    @property
     def ordering_key(self) -> str:
         if self.session_id:
             return _session_key(self.party, self.session_id)
@@ -176,7 +167,7 @@ class CdrSettled:
 
 
 @dataclass(frozen=True, slots=True)
-class TokenChanged:
+class TokenChanged(_Kind):
     """One of our tokens was issued or changed (its state as of `last_updated`)."""
 
     partner: str
@@ -187,10 +178,6 @@ class TokenChanged:
     whitelist: str
     last_updated: datetime
     KIND: ClassVar[str] = "token.changed"
-
-    @property
-    def kind(self) -> str:
-        return self.KIND
 
     @property
     def ordering_key(self) -> str:
