@@ -12,6 +12,7 @@ key twice sees the same fact twice). Its payload is the event's fields as JSON (
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
 from collections.abc import Callable
@@ -238,6 +239,13 @@ def decode(kind: str, payload: dict[str, Any]) -> Event:
     return typing.cast(Event, _decode_as(cls, payload))
 
 
+@functools.cache
+def _field_hints(cls: type[Any]) -> tuple[tuple[str, Any], ...]:
+    """(field name, resolved type) of a dataclass: resolving annotations costs more than decoding."""
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, hints[f.name]) for f in fields(cls))
+
+
 def _decode_as(tp: Any, value: Any) -> Any:
     if value is None:
         return None
@@ -246,8 +254,7 @@ def _decode_as(tp: Any, value: Any) -> Any:
         inner = [a for a in typing.get_args(tp) if a is not type(None)]
         return _decode_as(inner[0], value)
     if isinstance(tp, type) and is_dataclass(tp):
-        hints = typing.get_type_hints(tp)
-        return tp(**{f.name: _decode_as(hints[f.name], value[f.name]) for f in fields(tp) if f.name in value})
+        return tp(**{name: _decode_as(hint, value[name]) for name, hint in _field_hints(tp) if name in value})
     if tp is Decimal:
         return Decimal(value)
     if tp is datetime:

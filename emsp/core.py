@@ -26,7 +26,7 @@ from emsp.ocpi.envelope import OcpiResult, Pending
 from emsp.ocpi.router import handle_request
 from emsp.ocpi.v221 import credentials, token_push
 from emsp.ocpi.v221.handshake import Handshake
-from emsp.outbox import Outbox, OutboxPolicy, StoredEvent, append
+from emsp.outbox import Outbox, OutboxPolicy, StoredEvent
 from emsp.services import cdrs as cdr_service
 from emsp.services import sessions as session_service
 from emsp.services import tokens as token_service
@@ -38,13 +38,13 @@ from emsp.settlement.invoice import to_record
 from emsp.settlement.settle import Pricer, TariffEnginePricer
 from emsp.storage import pg_notify
 from emsp.storage.db import Database, next_value
+from emsp.storage.outbox_sql import ClaimedRow
 from emsp.storage.queries import find_token
 from emsp.storage.tables import (
     CdrRow,
     DuplicateCdrRow,
     FindingRow,
     InvoiceLineRow,
-    OutboxRow,
     PartnerRow,
     SessionRow,
 )
@@ -88,10 +88,18 @@ class EmspCore:
         policy = OutboxPolicy(
             max_pending_per_partner=settings.max_pending_per_partner, max_attempts=settings.max_attempts
         )
-        self.bus = Outbox(self.db, policy, on_error=self._handler_failed, on_dead=self._dead_lettered)
+        # Draining inline on SQLite, this process is the only one on the outbox: fresh rows are
+        # drained from memory (emsp.outbox). A served core (background worker, PostgreSQL) claims.
+        memory = settings.inline_drain and self.db.engine.dialect.name == "sqlite"
+        self.bus = Outbox(
+            self.db, policy, on_error=self._handler_failed, on_dead=self._dead_lettered, memory=memory
+        )
         sessions = SessionHandlers(self.metrics)
         cdrs = CdrHandlers(self.metrics, self.pricer)
-        self.bus.subscribe(SessionUpserted, "sessions.count_started", sessions.count_started)
+        # Only a start counts: updates and ends of a session are acknowledged without a handler run.
+        self.bus.subscribe(
+            SessionUpserted, "sessions.count_started", sessions.count_started, kinds=["session.started"]
+        )
         self.bus.subscribe(CdrReceived, "cdrs.count_received", cdrs.count_received)
         self.bus.subscribe(CdrReceived, "settlement.settle", cdrs.settle)
         self.handshakes = Handshakes(self, settings.fetch_timeout)
@@ -134,14 +142,14 @@ class EmspCore:
         """The event stream after `cursor` (an event's `seq`), oldest first, at most `limit` events."""
         return self.bus.events_after(cursor, limit)
 
-    def _handler_failed(self, handler: str, row: OutboxRow, exc: Exception) -> None:
+    def _handler_failed(self, handler: str, row: ClaimedRow, exc: Exception) -> None:
         self.metrics.bus_handler_failures.labels(partner=row.partner, handler=handler).inc()
         self.log.error(
             "bus_handler_failed", handler=handler, kind=row.kind, seq=row.seq, attempt=row.attempts + 1,
             idempotency_key=row.idempotency_key, error=f"{type(exc).__name__}: {exc}",
         )  # fmt: skip
 
-    def _dead_lettered(self, row: OutboxRow) -> None:
+    def _dead_lettered(self, row: ClaimedRow) -> None:
         self.metrics.bus_dead_letters.labels(partner=row.partner, kind=row.kind).inc()
         self.log.error("bus_event_dead_lettered", kind=row.kind, seq=row.seq, error=row.last_error)
 
@@ -190,7 +198,7 @@ class EmspCore:
             event = TokenChanged(
                 OWN, row.uid, row.type, row.contract_id, row.valid, row.whitelist, row.last_updated
             )
-            append(db, [event], now)
+            self.bus.write(db, [event], now)
         self.bus.committed([event])
 
     def commit_deferred(self) -> None:
@@ -236,7 +244,7 @@ class EmspCore:
     def publish(self, event: Event, now: datetime) -> None:
         """Write a canonical event to the outbox and drain (adapters and tests use this)."""
         with self.db.unit() as db:
-            append(db, [event], now)
+            self.bus.write(db, [event], now)
         self.bus.committed([event])
         if self.settings.inline_drain:
             self.drain_outbox(now)

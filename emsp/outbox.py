@@ -13,6 +13,11 @@
   SQLite serves one process and needs no lock.
 - Per-partner bounds: `has_capacity()` answers from an in-memory count of pending rows (no query on
   the request path), refreshed from the table after every drain that did work.
+- In memory (`memory=True`: one process on SQLite draining inline, i.e. `sim`, bench runs, tests):
+  while the table is known to hold no pending row but those this process just committed, the drain
+  takes them from memory (the events and the seqs their inserts returned) instead of claiming them
+  with a query and decoding their payloads, in the very order a claim would have given them, and
+  acknowledges each batch in one statement. The first failure hands the rest back to the claim path.
 
 Time is always passed in (`now`): the simulated runtime drains at scenario time, deterministically.
 """
@@ -23,20 +28,21 @@ import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, func, insert, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from emsp.bus import Event, Handler, decode, encode
+from emsp.storage import outbox_sql as sql
 from emsp.storage.db import Database
-from emsp.storage.tables import OutboxRow, ProcessedEventRow
+from emsp.storage.outbox_sql import ClaimedRow
+from emsp.storage.tables import OutboxRow
 from emsp.wire import dumps, loads
 
-_outbox = cast(Table, OutboxRow.__table__)
-_insert_row = insert(_outbox)
-_insert_key = insert(cast(Table, ProcessedEventRow.__table__))
+# db.info key: [(seq, event)] of the rows `append` wrote in the session (a handler's emitted rows).
+_APPENDED = "emsp.outbox_appended"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +87,16 @@ def row_values(event: Event, now: datetime) -> dict[str, Any]:
     }
 
 
+def _insert(db: Session, events: Sequence[Event], now: datetime) -> list[tuple[int, Event]]:
+    """Insert `events` in `db`'s transaction (one statement for the lot); (seq, event) per row."""
+    result = db.connection().execute(sql.INSERT_ROWS, [row_values(e, now) for e in events])
+    return [(int(seq), event) for seq, event in zip(result.scalars().all(), events, strict=True)]
+
+
 def append(db: Session, events: Sequence[Event], now: datetime) -> None:
-    """Write `events` as outbox rows in `db`'s transaction (one statement for the lot)."""
+    """Write `events` as outbox rows in `db`'s transaction (a handler's rows: see Outbox._run_once)."""
     if events:
-        db.connection().execute(_insert_row, [row_values(e, now) for e in events])
-        db.info[_APPENDED] = db.info.get(_APPENDED, 0) + len(events)  # see Outbox._run_once
-
-
-_APPENDED = "emsp.outbox_appended"
+        db.info.setdefault(_APPENDED, []).extend(_insert(db, events, now))
 
 
 @dataclass
@@ -98,18 +106,30 @@ class _Tally:
     emitted: int = 0  # rows handlers wrote (CDR settled), to be processed in the same drain
     per_partner: dict[str, int] = field(default_factory=dict)
 
+    def count(self, row: ClaimedRow, finished: bool) -> None:
+        if finished:
+            self.finished += 1
+            self.per_partner[row.partner] = self.per_partner.get(row.partner, 0) + 1
+        else:
+            self.failed += 1
+
 
 class _AlreadyApplied(Exception):
     """The idempotency key is already stored (roll the unit back, skip the effect)."""
+
+
+_Fresh = tuple[int, Event]  # a row this process committed: its seq and the event itself
 
 
 @dataclass
 class Outbox:
     db: Database
     policy: OutboxPolicy = field(default_factory=OutboxPolicy)
-    on_error: Callable[[str, OutboxRow, Exception], None] | None = None
-    on_dead: Callable[[OutboxRow], None] | None = None
+    on_error: Callable[[str, ClaimedRow, Exception], None] | None = None
+    on_dead: Callable[[ClaimedRow], None] | None = None
+    memory: bool = False  # drain this process's fresh rows from memory (see the module doc)
     _handlers: dict[type, list[tuple[str, Handler]]] = field(default_factory=dict)
+    _only: dict[str, frozenset[str]] = field(default_factory=dict)  # handler name -> kinds it takes
     _pending: dict[str, int] = field(default_factory=dict)
     _dirty: bool = True  # rows may be waiting (start-up resumes whatever was not processed)
     wakeup: Callable[[], None] | None = None  # a background worker's doorbell (called from any thread)
@@ -117,9 +137,24 @@ class Outbox:
     # Rows this process wrote and has not finished; None: unknown (start-up, after a failure), so
     # the drain looks until a claim comes back empty. Known, it spares the request path that query.
     _unfinished: int | None = None
+    _staged: list[_Fresh] = field(default_factory=list)  # written, not yet known to be committed
+    _ready: list[_Fresh] = field(default_factory=list)  # committed, not yet drained
+    _quiet: bool = False  # memory: no pending row in the table but those in `_ready`
 
-    def subscribe(self, event_type: type, name: str, handler: Handler) -> None:
+    def subscribe(
+        self, event_type: type, name: str, handler: Handler, *, kinds: Iterable[str] | None = None
+    ) -> None:
+        """`kinds`: only events of these stream kinds (a row no handler takes is only acknowledged)."""
         self._handlers.setdefault(event_type, []).append((name, handler))
+        if kinds is not None:
+            self._only[name] = frozenset(kinds)
+
+    def _handlers_for(self, event: Event) -> list[tuple[str, Handler]]:
+        handlers = self._handlers.get(type(event), [])
+        if not self._only:
+            return handlers
+        kind = event.kind
+        return [(n, h) for n, h in handlers if (only := self._only.get(n)) is None or kind in only]
 
     # ---- the request path ----
 
@@ -130,16 +165,26 @@ class Outbox:
         return self._pending.get(partner, 0)
 
     def write(self, db: Session, events: Sequence[Event], now: datetime) -> None:
+        """Insert `events` in the caller's transaction; call `committed` once it has committed."""
         if events:
-            db.connection().execute(_insert_row, [row_values(e, now) for e in events])
+            rows = _insert(db, events, now)
+            if self.memory:
+                self._staged.extend(rows)
 
     def committed(self, events: Iterable[Event]) -> None:
         """The transaction that wrote `events` committed: they now wait for the drain."""
+        staged = {id(event): seq for seq, event in self._staged}
+        self._staged = []  # whatever was staged and is not named here was rolled back
         for event in events:
             self._pending[event.partner] = self._pending.get(event.partner, 0) + 1
             self._dirty = True
             if self._unfinished is not None:
                 self._unfinished += 1
+            seq = staged.get(id(event))
+            if seq is None:
+                self._quiet = False  # a row we cannot take from memory: claim from the table
+            else:
+                self._ready.append((seq, event))
         if self.wakeup is not None:
             self.wakeup()
 
@@ -158,6 +203,26 @@ class Outbox:
         by_retry = not self._dirty
         self._dirty = False
         tally = _Tally()
+        ready, self._ready = self._ready, []
+        from_memory = (
+            self._quiet
+            and not force
+            and limit is None
+            and self._next_retry is None
+            and self._unfinished == len(ready)
+        )
+        if not (from_memory and self._drain_ready(now, ready, tally)):
+            self._claim_loop(now, limit, force, tally)
+        full = limit is not None and tally.finished >= limit
+        if force or full or by_retry or tally.failed:
+            self._refresh(full)  # from the table: other processes' rows, retry times
+        else:  # everything this process wrote is finished: count down in memory, no query
+            for partner, count in tally.per_partner.items():
+                self._pending[partner] = max(self._pending.get(partner, 0) - count, 0)
+        return tally.finished
+
+    def _claim_loop(self, now: datetime, limit: int | None, force: bool, tally: _Tally) -> None:
+        self._quiet = False
         while limit is None or tally.finished < limit:
             left = (
                 self.policy.batch_size
@@ -178,24 +243,59 @@ class Outbox:
                 elif self._unfinished <= 0 and not force:
                     self._unfinished = 0
                     break
-        full = limit is not None and tally.finished >= limit
-        if force or full or by_retry or tally.failed:
-            self._refresh(full)  # from the table: other processes' rows, retry times
-        else:  # everything this process wrote is finished: count down in memory, no query
-            for partner, count in tally.per_partner.items():
-                self._pending[partner] = max(self._pending.get(partner, 0) - count, 0)
-        return tally.finished
+        if self.memory and tally.failed == 0 and (limit is None or tally.finished < limit):
+            with self.db.session_factory() as session:  # nothing left anywhere: memory takes over
+                self._quiet = session.execute(sql.ANY_PENDING).first() is None
+
+    def _drain_ready(self, now: datetime, ready: list[_Fresh], tally: _Tally) -> bool:
+        """Process this process's fresh rows from memory; False when a handler failed (the rest,
+        still pending in the table, is for the claim path). Batches are exactly those a claim
+        would return: in seq order, no row while an earlier one of its ordering key is pending."""
+        self._quiet, self._unfinished = False, None  # until this succeeds
+        pool = sorted(ready, key=lambda fresh: fresh[0])
+        while pool:
+            batch: list[_Fresh] = []
+            rest: list[_Fresh] = []
+            held: set[str] = set()
+            for fresh in pool:
+                key = fresh[1].ordering_key
+                (rest if key in held or len(batch) >= self.policy.batch_size else batch).append(fresh)
+                held.add(key)
+            outcomes: list[dict[str, Any]] = []
+            emitted: list[_Fresh] = []
+            for seq, event in batch:
+                row = ClaimedRow(
+                    seq, event.kind, event.partner, event.ordering_key, event.idempotency_key, "", 0, None
+                )
+                outcomes.append(self._process(row, event, now, tally, emitted))
+            with self.db.unit() as session:
+                session.connection().execute(sql.SETTLE, outcomes)
+            if tally.failed:
+                return False
+            pool = rest + emitted
+        self._quiet, self._unfinished = True, 0
+        return True
 
     def _batch(self, now: datetime, size: int, tally: _Tally) -> int:
         session = self.db.session_factory()
         try:
-            rows = session.scalars(self._claim_query(session, now, size)).all()
+            connection = session.connection()
+            locked = connection.dialect.name == "postgresql"
+            claim = sql.CLAIM_LOCKED if locked else sql.CLAIM
+            claimed = connection.execute(claim, {"now": now, "size": size})
+            rows = [ClaimedRow(*r) for r in claimed]
+            outcomes: list[dict[str, Any]] = []
             for row in rows:
-                if self._process(row, now, tally):
-                    tally.finished += 1
-                    tally.per_partner[row.partner] = tally.per_partner.get(row.partner, 0) + 1
-                else:
-                    tally.failed += 1
+                try:
+                    event = decode(row.kind, loads(row.payload))
+                except (ValueError, KeyError, TypeError) as exc:  # unreadable: retrying cannot help
+                    error = f"undecodable payload: {type(exc).__name__}: {exc}"
+                    outcomes.append(self._finish(row, "dead", row.attempts, error))
+                    tally.count(row, True)
+                    continue
+                outcomes.append(self._process(row, event, now, tally, None))
+            if outcomes:
+                connection.execute(sql.SETTLE, outcomes)
             session.commit()
             return len(rows)
         except BaseException:
@@ -204,85 +304,73 @@ class Outbox:
         finally:
             session.close()
 
-    def _claim_query(self, session: Session, now: datetime, size: int) -> Any:
-        earlier = cast(Table, OutboxRow.__table__).alias("earlier")
-        blocked = (
-            select(earlier.c.seq)
-            .where(
-                earlier.c.ordering_key == OutboxRow.ordering_key,
-                earlier.c.state == "pending",
-                earlier.c.seq < OutboxRow.seq,
-            )
-            .exists()
-        )
-        query = (
-            select(OutboxRow)
-            .where(
-                OutboxRow.state == "pending",
-                or_(OutboxRow.next_attempt_at.is_(None), OutboxRow.next_attempt_at <= now),
-                ~blocked,
-            )
-            .order_by(OutboxRow.seq)
-            .limit(size)
-        )
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=OutboxRow)
-        return query
-
-    def _process(self, row: OutboxRow, now: datetime, tally: _Tally) -> int:
-        """Run every handler of the row's event; 1 when the row is finished (done or dead)."""
+    def _process(
+        self, row: ClaimedRow, event: Event, now: datetime, tally: _Tally, emitted: list[_Fresh] | None
+    ) -> dict[str, Any]:
+        """Run every handler of the row's event; the row's new state (parameters of `SETTLE`)."""
         failures: list[str] = []
-        try:
-            event = decode(row.kind, loads(row.payload))
-        except (ValueError, KeyError, TypeError) as exc:  # unreadable: retrying cannot help
-            return self._finish(row, "dead", f"undecodable payload: {type(exc).__name__}: {exc}")
-        for name, handler in self._handlers.get(type(event), []):
+        for name, handler in self._handlers_for(event):
             try:
-                tally.emitted += self._run_once(f"{name}|{row.idempotency_key}", handler, event)
+                wrote = self._run_once(f"{name}|{row.idempotency_key}", handler, event)
             except Exception as exc:  # one handler's failure must not stop the others
                 failures.append(f"{name}: {type(exc).__name__}: {exc}")
                 self._report(name, row, exc)
+                continue
+            tally.emitted += len(wrote)
+            if emitted is not None:
+                emitted.extend(wrote)
         if not failures:
-            return self._finish(row, "done", None)
-        row.attempts += 1
-        row.last_error = "; ".join(failures)[:2000]
-        if row.attempts >= self.policy.max_attempts:
-            return self._finish(row, "dead", row.last_error)
-        row.next_attempt_at = now + self.policy.backoff(row.attempts)
-        return 0
+            tally.count(row, True)
+            return self._finish(row, "done", row.attempts, row.last_error)
+        attempts = row.attempts + 1
+        error = "; ".join(failures)[:2000]
+        if attempts >= self.policy.max_attempts:
+            tally.count(row, True)
+            return self._finish(row, "dead", attempts, error)
+        tally.count(row, False)
+        return {
+            "row_seq": row.seq,
+            "state": "pending",
+            "attempts": attempts,
+            "last_error": error,
+            "next_attempt_at": now + self.policy.backoff(attempts),
+        }
 
-    def _finish(self, row: OutboxRow, state: str, error: str | None) -> int:
-        row.state = state
-        row.next_attempt_at = None
-        if error is not None:
-            row.last_error = error
+    def _finish(self, row: ClaimedRow, state: str, attempts: int, error: str | None) -> dict[str, Any]:
         if state == "dead" and self.on_dead is not None:
             with contextlib.suppress(Exception):  # reporting must never break processing
-                self.on_dead(row)
-        return 1
+                self.on_dead(row._replace(attempts=attempts, last_error=error))
+        return {
+            "row_seq": row.seq,
+            "state": state,
+            "attempts": attempts,
+            "last_error": error,
+            "next_attempt_at": None,
+        }
 
-    def _report(self, name: str, row: OutboxRow, exc: Exception) -> None:
+    def _report(self, name: str, row: ClaimedRow, exc: Exception) -> None:
         if self.on_error is None:
             return
         with contextlib.suppress(Exception):  # an error callback that fails is not a new error
             self.on_error(name, row, exc)
 
-    def _run_once(self, key: str, handler: Handler, event: Event) -> int:
+    def _run_once(self, key: str, handler: Handler, event: Event) -> list[_Fresh]:
         """Apply the handler's effect and store its key atomically; the rows it wrote to the outbox.
 
         The key is inserted first: a key already applied fails on the primary key, which rolls the
         unit back before the effect runs."""
         try:
             with self.db.unit() as session:
+                session.info.pop(_APPENDED, None)
                 try:
-                    session.connection().execute(_insert_key, {"key": key})
+                    session.connection().execute(sql.INSERT_KEY, {"key": key})
                 except IntegrityError:
                     raise _AlreadyApplied from None
                 handler(event, session)
-                emitted = int(session.info.pop(_APPENDED, 0))
+                wrote: list[_Fresh] = session.info.pop(_APPENDED, [])
         except _AlreadyApplied:
-            return 0
-        return emitted
+            return []
+        return wrote
 
     def _refresh(self, more: bool) -> None:
         """Pending counts per partner and the next retry time, from the table (all processes)."""
