@@ -223,8 +223,10 @@ class QueueFull(Exception):
 
 
 def encode(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: encode(getattr(value, f.name)) for f in fields(value)}
+    cls: Any = type(value)
+    names = _field_names(cls)
+    if names is not None:
+        return {name: encode(getattr(value, name)) for name in names}
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime):
@@ -237,6 +239,12 @@ def decode(kind: str, payload: dict[str, Any]) -> Event:
     if cls is None:
         raise ValueError(f"unknown event kind {kind!r}")
     return typing.cast(Event, _decode_as(cls, payload))
+
+
+@functools.cache
+def _field_names(cls: Any) -> tuple[str, ...] | None:
+    """A dataclass's field names (None: not a dataclass); looked up once per class, not per value."""
+    return tuple(f.name for f in fields(cls)) if is_dataclass(cls) else None
 
 
 @functools.cache

@@ -73,7 +73,7 @@ class StoredEvent:
     last_error: str | None
 
 
-def row_values(event: Event, now: datetime) -> dict[str, Any]:
+def row_values(event: Event, now: datetime, done: bool = False) -> dict[str, Any]:
     return {
         "kind": event.kind,
         "partner": event.partner,
@@ -81,16 +81,27 @@ def row_values(event: Event, now: datetime) -> dict[str, Any]:
         "idempotency_key": event.idempotency_key,
         "payload": dumps(encode(event)),
         "created_at": now,
-        "state": "pending",
+        "state": "done" if done else "pending",
         "attempts": 0,
         "published": False,
     }
 
 
-def _insert(db: Session, events: Sequence[Event], now: datetime) -> list[tuple[int, Event]]:
-    """Insert `events` in `db`'s transaction (one statement for the lot); (seq, event) per row."""
-    result = db.connection().execute(sql.INSERT_ROWS, [row_values(e, now) for e in events])
-    return [(int(seq), event) for seq, event in zip(result.scalars().all(), events, strict=True)]
+def _insert(
+    db: Session, events: Sequence[Event], now: datetime, done: Sequence[bool] | None = None
+) -> list[tuple[int, Event]]:
+    """Insert `events` in `db`'s transaction; (seq, event) per row.
+
+    One single-row statement per event (a request writes one or two): its key comes back without
+    the machinery of a multi-row RETURNING."""
+    connection = db.connection()
+    rows = []
+    for i, event in enumerate(events):
+        values = row_values(event, now, done is not None and done[i])
+        key = connection.execute(sql.INSERT_ROW, values).inserted_primary_key
+        assert key is not None  # a single-row INSERT always has one
+        rows.append((int(key[0]), event))
+    return rows
 
 
 def append(db: Session, events: Sequence[Event], now: datetime) -> None:
@@ -138,6 +149,7 @@ class Outbox:
     # the drain looks until a claim comes back empty. Known, it spares the request path that query.
     _unfinished: int | None = None
     _staged: list[_Fresh] = field(default_factory=list)  # written, not yet known to be committed
+    _staged_done: list[Event] = field(default_factory=list)  # the same, of rows written done
     _ready: list[_Fresh] = field(default_factory=list)  # committed, not yet drained
     _quiet: bool = False  # memory: no pending row in the table but those in `_ready`
 
@@ -165,17 +177,30 @@ class Outbox:
         return self._pending.get(partner, 0)
 
     def write(self, db: Session, events: Sequence[Event], now: datetime) -> None:
-        """Insert `events` in the caller's transaction; call `committed` once it has committed."""
-        if events:
-            rows = _insert(db, events, now)
-            if self.memory:
-                self._staged.extend(rows)
+        """Insert `events` in the caller's transaction; call `committed` once it has committed.
+
+        In memory, a row no handler takes is written done: there is nothing to process after the
+        commit, and this process is the only one that could (the stream still carries it)."""
+        if not events:
+            return
+        if not self.memory:
+            _insert(db, events, now)
+            return
+        done = [not self._handlers_for(e) for e in events]
+        rows = _insert(db, events, now, done)
+        self._staged.extend(
+            (seq, event) for (seq, event), finished in zip(rows, done, strict=True) if not finished
+        )
+        self._staged_done.extend(event for event, finished in zip(events, done, strict=True) if finished)
 
     def committed(self, events: Iterable[Event]) -> None:
         """The transaction that wrote `events` committed: they now wait for the drain."""
         staged = {id(event): seq for seq, event in self._staged}
-        self._staged = []  # whatever was staged and is not named here was rolled back
+        done = {id(event) for event in self._staged_done}
+        self._staged, self._staged_done = [], []  # whatever is not named here was rolled back
         for event in events:
+            if id(event) in done:
+                continue  # written done: nothing waits for the drain
             self._pending[event.partner] = self._pending.get(event.partner, 0) + 1
             self._dirty = True
             if self._unfinished is not None:

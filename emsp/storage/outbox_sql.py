@@ -17,8 +17,7 @@ from emsp.storage.tables import OutboxRow, ProcessedEventRow
 _outbox = cast(Table, OutboxRow.__table__)
 _earlier = _outbox.alias("earlier")
 
-# The seq of each inserted row, in the order of the parameters (the drain acknowledges by seq).
-INSERT_ROWS = insert(_outbox).returning(_outbox.c.seq, sort_by_parameter_order=True)
+INSERT_ROW = insert(_outbox)  # one row: its seq is the inserted primary key (the drain acks by seq)
 INSERT_KEY = insert(cast(Table, ProcessedEventRow.__table__))
 
 

@@ -88,3 +88,17 @@ def test_a_replayed_event_is_applied_once_from_memory_too() -> None:
     core.publish(event, T)
     assert core.bus._quiet and seen == ["A"]
     assert [e.state for e in core.events_after(0, 10)] == ["done", "done"]
+
+
+def test_a_row_no_handler_takes_is_written_done_and_never_counts_against_the_bound() -> None:
+    core = _core(True, max_pending_per_partner=1, inline_drain=True)
+    cpo = register(core)
+    assert cpo.call("PUT", f"{V}/sessions/DE/CPA/S1", session()).status == 201
+    for minute in (10, 20, 30):  # updates: sessions.count_started takes only starts
+        patch = {"kwh": minute, "last_updated": f"2025-03-01T09:{minute}:00Z"}
+        assert cpo.call("PATCH", f"{V}/sessions/DE/CPA/S1", patch).status == 200
+    assert core.bus.pending("cpo1") == 0
+    events = core.events_after(0, 10)
+    assert [(e.kind, e.state) for e in events] == [("session.started", "done")] + [
+        ("session.updated", "done")
+    ] * 3
