@@ -112,7 +112,6 @@ class SimRuntime:
         # Drivers who took a bay at a station that has not booted yet: they plug in once it has.
         self._awaiting_boot: dict[str, list[Callable[[], None]]] = {}
         self._deferred: dict[str, tuple[str, OutboundRequest]] = {}  # deferred id -> (CPO, its request)
-        self._offline: set[str] = set()  # stations whose OCPP-J connection is down
         self._outages = [
             (e.party, self._at_ms(e.start), self._at_ms(e.end), e.mode)
             for e in scenario.events
@@ -303,7 +302,7 @@ class SimRuntime:
 
     def _arrive(self, index: int, attempt: int = 0) -> None:
         arrival = self.world.arrivals[index]
-        key = self._allocator.take(arrival.station_preference, self._offline)
+        key = self._allocator.take(arrival.station_choice)
         if key is None:
             if attempt < retries_for(self.world.scenario.demand.patience_minutes):
                 later = self._at_ms(self.now() + RETRY_EVERY) - int(self.env.now)
@@ -393,7 +392,7 @@ class SimRuntime:
             self.world.blocked[driver.token_uid] = self.now()
 
     def _set_online(self, station_id: str, online: bool) -> None:
-        (self._offline.discard if online else self._offline.add)(station_id)
+        self._allocator.set_online(station_id, online)  # a driver's app shows it unavailable
         self._station_send(station_id, self.world.stations[station_id].set_online(online, self.now()))
 
     def _ticker(self, until_ms: int) -> simpy.events.ProcessGenerator:
