@@ -209,7 +209,7 @@ def build_world(
         )
         cpos[cpo.id] = MockCpo(Csms(cpo.id), ocpi)
 
-    arrivals = plan_arrivals(scenario.demand, drivers, scenario.start, scenario.end, len(places), rng)
+    arrivals = plan_arrivals(scenario.demand, drivers, scenario.start, scenario.end, rng)
     tariff_versions: dict[int, dict[str, Any]] = {}
     for index, event in enumerate(scenario.events):
         if isinstance(event, TariffChange):

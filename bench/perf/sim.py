@@ -1,92 +1,145 @@
-"""Benchmark of the `sim` runtime: simulated seconds and wire messages per wall second.
+"""Benchmark of the `sim` runtime against the goals of issue 7 (scale and speed of `sim`).
 
-    python -m bench.perf.sim [--scale N] [--repeat K]
+    python -m bench.perf.sim [--scales 1,4,16] [--repeat K] [--trace full|off]
+    python -m bench.perf.sim --sweep [--sizes 1000,2000,4000,8000]
+    python -m bench.perf.sim --big [--build-only]
 
-`--scale N` multiplies smoke's stations, drivers and arrival rate by N (one CPO, same tariff), to
-show how the figures hold up as the world grows. Prints one line per run and the median.
+Every measured run happens in a fresh child process, so its RSS is its own and no earlier run's
+garbage or caches flatter it. Around the runs, this process measures the project's OCPP codec
+(simulators/ocppj/codec.py: encode + schema validate + decode + validate of a typical frame mix)
+and prints the sim's validated messages per wall second as a ratio of that rate, both from the same
+run (the machine is shared: absolute figures move with its load, same-run ratios much less).
+
+- **scales**: smoke with its stations, drivers and arrival rate multiplied by N (one location);
+- **sweep**: worlds of four-station locations sized by sessions (2 hours), a linear fit of wall
+  time against sessions (slope = wall seconds per session, R^2), and the marginal memory per
+  completed session between the smallest and the largest;
+- **big**: 5,000 stations, 20,000 sessions, 2 hours: wall time (world building and run) and peak RSS.
+
+Memory per completed session is the RSS the run kept (after it, with the world still alive, minus
+after building the world) divided by the sessions completed; the marginal figure between sizes
+also removes one-off costs such as compiled schemas and caches.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
-import tempfile
-import time
-import tracemalloc
-from pathlib import Path
+import subprocess
+import sys
+from typing import Any
 
-from bench.logs import configure_run_logging
-from bench.runtime.sim import SimRuntime
-from bench.scenario import load_scenario
-from bench.trace import WireTrace
-from bench.world import build_world
+from bench.perf.sim_worlds import codec_round_trips, scaled
+
+__all__ = ["scaled"]  # bench.perf.live builds its worlds with it
+
+KIB = 1024
 
 
-def scaled(scale: int) -> tuple[object, Path]:
-    scenario, base = load_scenario("smoke")
-    if scale == 1:
-        return scenario, base
-    cpo = scenario.cpos[0]
-    location = cpo.locations[0]
-    stations = [
-        station.model_copy(update={"id": f"{station.id}-x{copy}"})
-        for copy in range(scale)
-        for station in location.stations
-    ]
-    location = location.model_copy(update={"stations": stations})
-    cpo = cpo.model_copy(update={"locations": [location]})
-    demand = scenario.demand.model_copy(
-        update={
-            "drivers": scenario.demand.drivers * scale,
-            "arrivals_per_hour": scenario.demand.arrivals_per_hour * scale,
-        }
+def _child(args: list[str]) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.perf.sim_child", *args], check=True, capture_output=True, text=True
     )
-    return scenario.model_copy(update={"cpos": [cpo], "demand": demand}), base
+    line = out.stdout.strip().splitlines()[-1]
+    result: dict[str, Any] = json.loads(line)
+    return result
 
 
-def run_once(scale: int, out: Path) -> tuple[float, float, int, int]:
-    scenario, base = scaled(scale)
-    world = build_world(
-        scenario,  # type: ignore[arg-type]
-        base,
-        emsp_base_url="http://emsp.local/ocpi",
-        cpo_base_urls={c.id: f"http://{c.id}.cpo.local/ocpi" for c in scenario.cpos},  # type: ignore[attr-defined]
+def _codec_rate() -> float:
+    """Round trips per wall second, best of three short bursts (less noise from neighbours)."""
+    return max(codec_round_trips(0.5) for _ in range(3))
+
+
+def _line(label: str, r: dict[str, Any]) -> str:
+    wall, completed = r["wall_s"], max(r["completed"], 1)
+    kept = (r["rss_end"] - r["rss_built"]) / completed
+    return (
+        f"{label}: {r['stations']} stations, {r['sessions']} sessions ({r['completed']} completed), "
+        f"{r['messages']} messages; build {r['build_s']:.2f} s, run {wall:.2f} s wall; "
+        f"{r['simulated_s'] / wall:,.0f} sim-s/wall-s, {r['messages'] / wall:,.0f} msg/s, "
+        f"{wall / completed * 1000:.2f} ms/session; RSS after build {r['rss_built'] / 2**20:.0f} MiB, "
+        f"peak {r['rss_peak'] / 2**20:.0f} MiB, kept {kept / KIB:.1f} KiB/completed session"
     )
-    trace = WireTrace(out / "trace.jsonl")
-    started = time.perf_counter()
-    result = SimRuntime(world, trace).run()
-    wall = time.perf_counter() - started
-    trace.close()
-    simulated = (result.ended_at - world.scenario.start).total_seconds()
-    sessions = sum(len(s.truth) for s in world.stations.values())
-    return wall, simulated, sum(trace.counts.values()), sessions
+
+
+def _fit(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
+    """Least squares y = a + b x: (a, b, R^2)."""
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    b = sxy / sxx
+    a = my - b * mx
+    ss_res = sum((y - a - b * x) ** 2 for x, y in zip(xs, ys, strict=True))
+    ss_tot = sum((y - my) ** 2 for y in ys)
+    return a, b, 1 - ss_res / ss_tot if ss_tot else 1.0
+
+
+def _codec_summary(rates: list[float], msg_rates: list[float]) -> None:
+    codec = statistics.median(rates)
+    sim = statistics.median(msg_rates)
+    print(
+        f"codec: {codec:,.0f} encode+decode round trips per wall second (same run, median of "
+        f"{len(rates)}); sim {sim:,.0f} msg/s = {sim / codec:.3f}x the codec (goal >= 0.6x, >= 50,000 msg/s)"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--scale", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--scales", default="1,4,16", help="smoke multiplied by each (comma-separated)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per scale (the median is reported)")
+    parser.add_argument("--trace", choices=["full", "off"], default="full")
+    parser.add_argument("--sweep", action="store_true", help="fit wall time per session over --sizes")
+    parser.add_argument("--sizes", default="1000,2000,4000,8000", help="sessions per sweep world")
+    parser.add_argument("--big", action="store_true", help="5,000 stations, 20,000 sessions, 2 hours")
+    parser.add_argument("--build-only", action="store_true", help="with --big: build the world only")
     args = parser.parse_args()
-    configure_run_logging(None)  # the figures are about the models and the runtime, not log I/O
-    rates, msg_rates = [], []
-    with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(args.repeat):
-            wall, simulated, messages, sessions = run_once(args.scale, Path(tmp))
-            rates.append(simulated / wall)
-            msg_rates.append(messages / wall)
+    trace = ["--trace", args.trace]
+    codec_rates = [_codec_rate()]
+    msg_rates: list[float] = []
+    if args.big:
+        r = _child(
+            ["--sessions", "20000", "--stations", "5000", *trace, *(["--build-only"] * args.build_only)]
+        )
+        if args.build_only:
             print(
-                f"scale {args.scale}: {sessions} visits, {messages} messages, {wall:.3f} s wall, "
-                f"{simulated / wall:,.0f} sim-s/wall-s, {messages / wall:,.0f} msg/s"
+                f"big world: {r['stations']} stations, {r['sessions']} planned visits: built in "
+                f"{r['build_s']:.2f} s, RSS {r['rss_built'] / 2**20:.0f} MiB "
+                f"(+{(r['rss_built'] - r['rss_start']) / 2**20:.0f} MiB for the world)"
             )
-        tracemalloc.start()
-        run_once(args.scale, Path(tmp))
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-    print(
-        f"median: {statistics.median(rates):,.0f} simulated seconds per wall second, "
-        f"{statistics.median(msg_rates):,.0f} messages per wall second; "
-        f"peak traced memory {peak / 2**20:.1f} MiB"
-    )
+            return
+        print(_line("big", r) + f"; total {r['build_s'] + r['wall_s']:.1f} s (goal < 60 s on one core)")
+        msg_rates.append(r["messages"] / r["wall_s"])
+    elif args.sweep:
+        runs = []
+        for size in [int(s) for s in args.sizes.split(",")]:
+            r = _child(["--sessions", str(size), "--stations", str(max(size // 4, 4)), *trace])
+            print(_line(f"sweep {size}", r), flush=True)
+            runs.append(r)
+            msg_rates.append(r["messages"] / r["wall_s"])
+            codec_rates.append(_codec_rate())
+        xs = [float(r["completed"]) for r in runs]
+        a, b, r2 = _fit(xs, [r["wall_s"] for r in runs])
+        print(
+            f"fit wall = {a:.3f} s + {b * 1000:.3f} ms x sessions: R^2 = {r2:.4f} (goal >= 0.98, "
+            f"constant cost per session); per-session cost first/last "
+            f"{runs[0]['wall_s'] / xs[0] * 1000:.2f}/{runs[-1]['wall_s'] / xs[-1] * 1000:.2f} ms"
+        )
+        kept = [r["rss_end"] - r["rss_built"] for r in runs]
+        marginal = (kept[-1] - kept[0]) / max(xs[-1] - xs[0], 1)
+        print(f"marginal memory kept per completed session: {marginal / KIB:.2f} KiB (goal <= 2 KiB)")
+    else:
+        for scale in [int(s) for s in args.scales.split(",")]:
+            walls, per_scale = [], []
+            for _ in range(args.repeat):
+                r = _child(["--scale", str(scale), *trace])
+                walls.append(r["wall_s"])
+                per_scale.append(r)
+                codec_rates.append(_codec_rate())
+            r = per_scale[walls.index(statistics.median_low(walls))]
+            print(_line(f"scale {scale}", r), flush=True)
+            msg_rates.append(r["messages"] / r["wall_s"])
+    _codec_summary(codec_rates, msg_rates)
 
 
 if __name__ == "__main__":

@@ -276,12 +276,12 @@ class LiveRuntime:
     async def _driver(self, index: int, until: datetime) -> None:
         arrival = self.world.arrivals[index]
         await self.clock.sleep_until(arrival.at)
-        key = self._allocator.take(arrival.station_preference)
+        key = self._allocator.take(arrival.station_choice)
         for _ in range(retries_for(self.world.scenario.demand.patience_minutes)):
             if key is not None:
                 break
             await self.clock.sleep_until(self.clock.now() + RETRY_EVERY)
-            key = self._allocator.take(arrival.station_preference)
+            key = self._allocator.take(arrival.station_choice)
         if key is None:
             self._unserved += 1
             return

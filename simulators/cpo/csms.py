@@ -174,6 +174,8 @@ class Csms:
     def _stop16(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
         tx = str(payload["transactionId"])
         link.by_connector = {c: t for c, t in link.by_connector.items() if t != tx}
+        link.charging.pop(tx, None)  # the transaction is over: keep nothing per ended transaction
+        link.last_energy.pop(tx, None)
         at, meter_stop = parse_utc(payload["timestamp"]), payload["meterStop"]
         # 1.6 §6.49: an absent reason means "Local".
         events.append(TransactionEnded(link.station_id, tx, at, meter_stop, payload.get("reason", "Local")))
@@ -210,7 +212,9 @@ class Csms:
             self._samples(link, tx, values, events)
         else:
             stops = [e for e in (read_sample("2.0.1", v)[0] for v in values) if e is not None]
-            meter_stop = stops[-1] if stops else link.last_energy.get(tx, 0)
+            meter_stop = stops[-1] if stops else link.last_energy.pop(tx, 0)
+            link.charging.pop(tx, None)
+            link.last_energy.pop(tx, None)
             # 2.0.1 TransactionType.stoppedReason: may only be omitted when the reason is "Local".
             events.append(
                 TransactionEnded(link.station_id, tx, at, meter_stop, info.get("stoppedReason", "Local"))

@@ -107,8 +107,9 @@ class OcpiCpo:
         self._counter = 0
         self._authorized: dict[tuple[str, str], tuple[dict[str, Any], str | None]] = {}
         self._auth_refs: dict[str, tuple[str, str]] = {}
+        # Transactions in progress; a session leaves once its CDR is out (the truth keeps what counts).
         self._sessions: dict[tuple[str, str], CpoSession] = {}
-        self._ended: set[str] = set()  # session ids whose CDR is out
+        self._session_count = 0
         self._retry = RetryQueue()
         self._holding = False  # cdr_hold: CDRs wait for the end-of-day batch
         self._held: list[tuple[dict[str, Any], str]] = []  # (CDR, correlation id), in order
@@ -350,7 +351,7 @@ class OcpiCpo:
 
     def _session_started(self, event: TransactionStarted, now: datetime) -> CpoOutput:
         evse = self._evses[(event.station_id, event.connector_id)]
-        cdr_token, auth_ref = self._authorized.get(
+        cdr_token, auth_ref = self._authorized.pop(
             (event.station_id, event.token_uid),
             (
                 {
@@ -366,7 +367,8 @@ class OcpiCpo:
             ),
         )
         site = self._station_site[event.station_id]
-        session_id = f"{self.cpo_id}-S{len(self._sessions) + 1:05d}"
+        self._session_count += 1
+        session_id = f"{self.cpo_id}-S{self._session_count:05d}"
         session = CpoSession(
             session_id=session_id,
             station_id=event.station_id,
@@ -426,10 +428,9 @@ class OcpiCpo:
         )
 
     def _session_ended(self, event: TransactionEnded, now: datetime) -> CpoOutput:
-        session = self._sessions.get((event.station_id, event.transaction_id))
+        session = self._sessions.pop((event.station_id, event.transaction_id), None)
         if session is None:
             return CpoOutput()
-        self._ended.add(session.session_id)
         kwh = Decimal(event.meter_stop_wh - session.meter_start_wh) / KWH
         if session.samples[-1].timestamp == event.at:
             session.samples[-1] = MeterSample(timestamp=event.at, energy_kwh=kwh)
@@ -511,7 +512,7 @@ class OcpiCpo:
         if policy == "split_periods":
             for session in self._sessions.values():
                 current = session.tariff_switches[-1][1] if session.tariff_switches else session.tariff_id
-                if current == old_id and session.session_id not in self._ended:
+                if current == old_id:
                     session.tariff_switches.append((now, new_id))
                     self.truth.tariff_switches[session.session_id] = list(session.tariff_switches)
         moved = [site for site in self._sites if site.tariff_id == old_id]

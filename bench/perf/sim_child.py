@@ -1,0 +1,78 @@
+"""One measured `sim` run for `bench.perf.sim`, in its own process; prints its figures as one JSON line.
+
+python -m bench.perf.sim_child --scale N | --sessions N --stations M  [--trace full|off] [--build-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from bench.logs import configure_run_logging
+from bench.perf.sim_worlds import scaled, sized
+from bench.runtime.sim import SimRuntime
+from bench.trace import WireTrace
+from bench.world import build_world
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scale", type=int, default=0)
+    parser.add_argument("--sessions", type=int, default=0)
+    parser.add_argument("--stations", type=int, default=0)
+    parser.add_argument("--trace", choices=["full", "off"], default="full")
+    parser.add_argument("--build-only", action="store_true")
+    args = parser.parse_args()
+    configure_run_logging(None)  # the figures are about the models and the runtime, not log I/O
+    scenario, base = scaled(args.scale) if args.scale else sized(args.stations, args.sessions)
+    rss_start = _rss()
+    started = time.perf_counter()
+    world = build_world(
+        scenario,
+        base,
+        emsp_base_url="http://emsp.local/ocpi",
+        cpo_base_urls={c.id: f"http://{c.id}.cpo.local/ocpi" for c in scenario.cpos},
+    )
+    build = time.perf_counter() - started
+    rss_built = _rss()
+    figures: dict[str, float | int] = {
+        "stations": len(world.stations),
+        "sessions": len(world.arrivals),
+        "build_s": build,
+        "rss_start": rss_start,
+        "rss_built": rss_built,
+    }
+    if not args.build_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            trace = WireTrace(Path(tmp) / "trace.jsonl" if args.trace == "full" else None)
+            started = time.perf_counter()
+            result = SimRuntime(world, trace).run()
+            wall = time.perf_counter() - started
+            trace.close()
+        figures |= {
+            "wall_s": wall,
+            "simulated_s": (result.ended_at - world.scenario.start).total_seconds(),
+            "messages": sum(trace.counts.values()),
+            "completed": sum(
+                1
+                for s in world.stations.values()
+                for t in s.truth
+                if t.transaction_id is not None and t.unplugged_at is not None
+            ),
+            "rss_end": _rss(),
+        }
+    figures["rss_peak"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""The sim benchmark's worlds and its fit: what the figures it prints are computed from."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from bench.perf.sim import _fit
+from bench.perf.sim_worlds import codec_round_trips, sized
+
+
+def test_the_fit_finds_a_line_and_says_how_well_it_fits() -> None:
+    a, b, r2 = _fit([1.0, 2.0, 4.0, 8.0], [3.0, 5.0, 9.0, 17.0])
+    assert (round(a, 9), round(b, 9), round(r2, 9)) == (1.0, 2.0, 1.0)
+    assert _fit([1.0, 2.0, 3.0, 4.0], [1.0, 4.0, 9.0, 16.0])[2] < 0.98  # a square is not constant cost
+
+
+def test_a_sized_world_spreads_stations_over_sites_with_one_driver_per_visit() -> None:
+    scenario, _ = sized(stations=40, sessions=200)
+    (cpo,) = scenario.cpos
+    assert len(cpo.locations) == 10 and all(len(loc.stations) == 4 for loc in cpo.locations)
+    ids = [s.id for loc in cpo.locations for s in loc.stations]
+    assert len(set(ids)) == 40
+    assert (scenario.demand.drivers, scenario.demand.arrivals_per_hour) == (200, 100)
+
+
+def test_the_codec_baseline_counts_validated_round_trips() -> None:
+    assert codec_round_trips(0.01) > 0
+
+
+def test_a_child_run_reports_what_the_goals_need() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.perf.sim_child", "--scale", "1", "--trace", "off"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    figures = json.loads(out.strip().splitlines()[-1])
+    assert figures["stations"] == 4 and figures["messages"] > 0
+    assert 0 < figures["completed"] <= figures["sessions"]
+    assert figures["rss_built"] > 0 and figures["rss_peak"] >= figures["rss_built"]
