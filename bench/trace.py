@@ -14,7 +14,7 @@ from __future__ import annotations
 import gzip
 import io
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Literal, get_args
 
@@ -30,8 +30,10 @@ TraceMode = Literal["full", "ocpi", "off"]
 TRACE_MODES: tuple[str, ...] = get_args(TraceMode)
 
 # emsp.wire.dumps's settings in one encoder built once: simplejson.dumps with non-default arguments
-# builds a new encoder per call, which was most of the trace's cost. Same settings, same bytes.
+# builds a new encoder per call (the largest part of the trace's cost). Same settings, same bytes.
 _encode = simplejson.JSONEncoder(use_decimal=True, separators=(",", ":"), ensure_ascii=False).encode
+# What that encoder does with a str (its C escaping), without the dispatch: most of a line is strings.
+_string = simplejson.encoder.encode_basestring
 _FLUSH_LINES = 2048  # lines joined into one write: fewer, larger writes (and gzip calls)
 _GZIP_LEVEL = 6  # zlib's default: most of level 9's ratio at a fraction of its CPU
 
@@ -56,6 +58,28 @@ def _embed(body: str | None) -> str:
     if "\n" in body or "\r" in body:
         body = body.replace("\r", " ").replace("\n", " ")
     return body
+
+
+def _time(t: datetime) -> str:
+    """format_utc(t) as a JSON string, without strftime (the writer's largest cost once JSON was cheap)."""
+    if t.tzinfo is None:
+        return _string(format_utc(t))  # raises: times at the core are aware
+    u = t.astimezone(UTC)
+    if u.year < 1000:
+        return _string(format_utc(t))  # strftime pads such years its own way
+    head = f'"{u.year}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}'
+    return f'{head}.{u.microsecond // 1000:03d}Z"' if u.microsecond else f'{head}Z"'
+
+
+def _headers(headers: dict[str, str]) -> str:
+    try:  # a flat object of strings, as _encode writes it (separators "," and ":")
+        return "{" + ",".join([f"{_string(k)}:{_string(v)}" for k, v in headers.items()]) + "}"
+    except TypeError:  # a value that is not a string: let the encoder write it
+        return _encode(headers)
+
+
+def _status(status: int) -> str:
+    return str(status) if type(status) is int else _encode(status)
 
 
 def _open(path: Path) -> IO[str]:
@@ -102,10 +126,10 @@ class WireTrace:
     def _head(self, t: datetime, proto: str, src: str, dst: str) -> str:
         # Byte for byte what dumps({"t":..,"proto":..,"src":..,"dst":..}) gave, minus the closing brace.
         if t != self._last_t:
-            self._last_t, self._last_ts = t, _encode(format_utc(t))
+            self._last_t, self._last_ts = t, _time(t)
         route = self._route.get((proto, src, dst))
         if route is None:
-            route = f'"proto":{_encode(proto)},"src":{_encode(src)},"dst":{_encode(dst)}'
+            route = f'"proto":{_string(proto)},"src":{_string(src)},"dst":{_string(dst)}'
             self._route[(proto, src, dst)] = route
         return f'{{"t":{self._last_ts},{route}'
 
@@ -123,14 +147,14 @@ class WireTrace:
     def ocpp(self, t: datetime, proto: str, src: str, dst: str, frame: str) -> None:
         self.counts[proto] += 1
         if self._ocpp:
-            self._append(f'{self._head(t, proto, src, dst)},"frame":{_encode(frame)}}}\n')
+            self._append(f'{self._head(t, proto, src, dst)},"frame":{_string(frame)}}}\n')
 
     def ocpi_request(self, t: datetime, proto: str, src: str, dst: str, request: HttpRequest) -> None:
         self.counts[proto] += 1
         if self._ocpi:
             self._append(
-                f'{self._head(t, proto, src, dst)},"kind":"request","method":{_encode(request.method)},'
-                f'"url":{_encode(request.url)},"headers":{_encode(request.headers)},'
+                f'{self._head(t, proto, src, dst)},"kind":"request","method":{_string(request.method)},'
+                f'"url":{_string(request.url)},"headers":{_headers(request.headers)},'
                 f'"body":{_embed(request.body)}}}\n'
             )
 
@@ -140,9 +164,9 @@ class WireTrace:
         self.counts[proto] += 1
         if self._ocpi:
             self._append(
-                f'{self._head(t, proto, src, dst)},"kind":"response","method":{_encode(request.method)},'
-                f'"url":{_encode(request.url)},"headers":{_encode(response.headers)},'
-                f'"status":{_encode(response.status)},"body":{_embed(response.body)}}}\n'
+                f'{self._head(t, proto, src, dst)},"kind":"response","method":{_string(request.method)},'
+                f'"url":{_string(request.url)},"headers":{_headers(response.headers)},'
+                f'"status":{_status(response.status)},"body":{_embed(response.body)}}}\n'
             )
 
     def close(self) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from bench.trace import WireTrace, trace_path
+from emsp.timeutil import format_utc
 from emsp.wire import HttpRequest, HttpResponse, dumps
 
 T0 = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
@@ -121,3 +122,27 @@ def test_a_pretty_printed_body_stays_on_one_line_with_the_same_meaning(tmp_path:
 def test_an_unknown_mode_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="full, ocpi, off"):
         WireTrace(tmp_path / "trace.jsonl", "ocpp")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        T0,
+        T0 + timedelta(microseconds=999),  # under a millisecond: format_utc writes .000
+        T0 + timedelta(milliseconds=7, microseconds=999),
+        datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 3, 29, 3, 5, 1, tzinfo=timezone(timedelta(hours=2))),  # not UTC: converted
+        datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC),
+    ],
+)
+def test_line_times_are_format_utc(tmp_path: Path, moment: datetime) -> None:
+    trace = WireTrace(tmp_path / "trace.jsonl")
+    trace.ocpp(moment, "ocpp1.6", "CS1", "cpo-a", "[]")
+    trace.close()
+    assert json.loads((tmp_path / "trace.jsonl").read_text(encoding="utf-8"))["t"] == format_utc(moment)
+
+
+def test_a_naive_time_is_refused(tmp_path: Path) -> None:
+    trace = WireTrace(tmp_path / "trace.jsonl")
+    with pytest.raises(ValueError, match="naive"):
+        trace.ocpp(datetime(2026, 3, 2, 7, 0), "ocpp1.6", "CS1", "cpo-a", "[]")
