@@ -31,14 +31,27 @@ def run(
     scenario: Annotated[
         str, typer.Argument(help="A built-in scenario name (see `scenarios`) or a YAML file.")
     ],
-    runtime: Annotated[str, typer.Option(help="sim (simpy, virtual time) or live (real sockets).")] = "sim",
+    runtime: Annotated[
+        str, typer.Option(metavar="sim|live", help="sim (simpy, virtual time) or live (real sockets).")
+    ] = "sim",
     seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Run directory [runs/<scenario>-<seed>].")
+        Path | None, typer.Option("--out", help="Run directory (default: runs/<scenario>-<seed>).")
     ] = None,
     speed: Annotated[float, typer.Option(help="live: scenario seconds per wall second.")] = 600.0,
     database_url: Annotated[str, typer.Option(help="eMSP storage (SQLAlchemy URL).")] = "sqlite://",
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    trace: Annotated[
+        str,
+        typer.Option(
+            metavar="full|ocpi|off",
+            help="Wire trace: full (every OCPP frame and OCPI call), ocpi (OCPI calls only), "
+            "off (no trace file). The summary counts every message whatever the mode.",
+        ),
+    ] = "full",
+    trace_gzip: Annotated[
+        bool, typer.Option("--trace-gzip", help="Write the trace gzip-compressed, as trace.jsonl.gz.")
+    ] = False,
 ) -> None:
     """Run a scenario; exit 0 when every expectation held, 1 when one failed, 2 on invalid input,
     3 when the run could not complete (a fault of the bench itself)."""
@@ -69,6 +82,8 @@ def run(
                 speed=speed,
                 database_url=database_url,
                 progress=lambda done: bar.update(task, completed=done),
+                trace_mode=trace,  # type: ignore[arg-type]  # run_scenario validates it (exit 2)
+                trace_gzip=trace_gzip,
             )
     except ScenarioError as exc:
         # Plain, unwrapped text: one line a CI log or a script can grep.

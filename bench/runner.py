@@ -14,7 +14,7 @@ from bench.logs import configure_run_logging
 from bench.rundir import write_authorizations, write_json, write_reconciliation
 from bench.scenario import Scenario, ScenarioError, load_scenario, resolve
 from bench.summary import build_summary
-from bench.trace import WireTrace
+from bench.trace import TRACE_FILES, TRACE_MODES, TraceMode, WireTrace, trace_path
 from bench.truth import truth_sessions
 from bench.world import World, build_world, preflight
 from emsp.model import EmspRecords
@@ -46,7 +46,7 @@ def sim_urls(cpo_ids: list[str]) -> tuple[str, dict[str, str]]:
 # Every file a run writes into its run directory: cleared before it writes any, so nothing stale
 # (an earlier run's all-PASS junit.xml or report.html) can survive a crashed or a different run.
 RUN_FILES = (
-    "trace.jsonl",
+    *TRACE_FILES,  # both forms: a run with another --trace/--trace-gzip leaves no stale trace
     "log.jsonl",
     "summary.json",
     "metrics.prom",
@@ -102,6 +102,8 @@ def run_scenario(
     speed: float = 600.0,
     database_url: str = "sqlite://",
     progress: Callable[[float], None] | None = None,
+    trace_mode: TraceMode = "full",
+    trace_gzip: bool = False,
 ) -> RunOutcome:
     # Validate everything first: invalid input (exit 2) must leave an earlier run directory untouched.
     scenario, base_dir = load_scenario(name_or_path)
@@ -111,10 +113,18 @@ def run_scenario(
         scenario = scenario.model_copy(update={"seed": seed})
     if not math.isfinite(speed) or speed <= 0:
         raise ScenarioError("emsp-bench run", "--speed", f"must be a finite number > 0, not {speed}")
+    if trace_mode not in TRACE_MODES:
+        raise ScenarioError(
+            "emsp-bench run", "--trace", f"must be one of {', '.join(TRACE_MODES)}, not {trace_mode!r}"
+        )
+    if trace_mode == "off" and trace_gzip:
+        raise ScenarioError(
+            "emsp-bench run", "--trace-gzip", "there is no trace to compress with --trace off"
+        )
     currencies = preflight(scenario, base_dir, database_url=database_url, scenario_file=name_or_path)
     check_paths(scenario.expectations, summary_skeleton(scenario, currencies), str(resolve(name_or_path)))
     run_dir = prepare_run_dir(out or Path("runs") / f"{scenario.name}-{scenario.seed}")
-    trace = WireTrace(run_dir / "trace.jsonl")
+    trace = WireTrace(trace_path(run_dir, trace_mode, trace_gzip), trace_mode)
     log_file = configure_run_logging(run_dir / "log.jsonl")
     wall_start = time.perf_counter()  # performance figures only; never reaches the models
     try:

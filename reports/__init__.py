@@ -2,7 +2,7 @@
 
 from reports.html import REPORT_FILES, write_report
 from reports.junit import JunitCase, cases_from_expectations, write_junit
-from reports.load import RunRecords, RunRecordsError, load_run
+from reports.load import RunRecords, RunRecordsError, find_trace, iter_trace, load_run
 
 __all__ = [
     "REPORT_FILES",
@@ -10,6 +10,8 @@ __all__ = [
     "RunRecords",
     "RunRecordsError",
     "cases_from_expectations",
+    "find_trace",
+    "iter_trace",
     "load_run",
     "write_junit",
     "write_report",

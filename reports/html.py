@@ -80,7 +80,7 @@ def render_report(records: RunRecords, *, max_session_rows: int = MAX_SESSION_RO
         _section("Per CPO", _table(tables.per_cpo(sessions))),
         _section("Authorizations per partner", _table(tables.authorization_results(records.authorizations))),
         _section("Plots", _plots()),
-        _section("Wire messages (trace.jsonl)", _table(records.trace_counts)),
+        _section(f"Wire messages ({records.trace_file or 'no trace'})", _wire_messages(records)),
         _section("eMSP business metrics (metrics.prom)", _table(records.metrics)),
         _section("Performance (wall clock, performance.json)", _table(_key_values(records.performance))),
         _section(
@@ -95,6 +95,28 @@ def render_report(records: RunRecords, *, max_session_rows: int = MAX_SESSION_RO
         ),
     ]
     return _PAGE.format(title=_e(title), css=_CSS, body="\n".join(body))
+
+
+def _wire_messages(records: RunRecords) -> str:
+    """Messages per route from the trace, saying when the trace is absent or holds OCPI only."""
+    counted = records.summary.get("messages")
+    counted = counted if isinstance(counted, dict) else {}
+    if records.trace_file is None:
+        total = sum(n for n in counted.values() if isinstance(n, int))
+        return (
+            "<p class=note>This run directory has no wire trace (the run used <code>--trace off</code>, "
+            f"or the file was removed). The summary counted {total} messages: see Key figures.</p>"
+        )
+    table = _table(records.trace_counts)
+    traced = set(records.trace_counts["proto"]) if not records.trace_counts.empty else set()
+    left_out = {proto: n for proto, n in counted.items() if isinstance(n, int) and n and proto not in traced}
+    if left_out and all(str(proto).startswith("ocpp") for proto in left_out):
+        missing = ", ".join(f"{n} {proto}" for proto, n in sorted(left_out.items()))
+        table = (
+            "<p class=note>The trace holds OCPI messages only (<code>--trace ocpi</code>); "
+            f"the summary also counted {_e(missing)} frames.</p>\n" + table
+        )
+    return table
 
 
 def _key_values(data: dict[str, Any]) -> pd.DataFrame:

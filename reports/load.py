@@ -6,12 +6,15 @@ simulators or eMSP, so a report can be rebuilt from an archived run directory al
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pandas as pd
 from prometheus_client.parser import text_string_to_metric_families
@@ -20,6 +23,8 @@ SUMMARY_FILE = "summary.json"
 SESSIONS_FILE = "reconciliation.csv"
 AUTHORIZATIONS_FILE = "authorizations.csv"
 TRACE_FILE = "trace.jsonl"
+TRACE_FILE_GZIP = "trace.jsonl.gz"  # the same lines, gzip-compressed (`run --trace-gzip`)
+TRACE_FILES: tuple[str, ...] = (TRACE_FILE, TRACE_FILE_GZIP)
 METRICS_FILE = "metrics.prom"
 PERFORMANCE_FILE = "performance.json"
 METRIC_COLUMNS: tuple[str, ...] = ("metric", "labels", "value")
@@ -70,8 +75,11 @@ class RunRecords:
     summary: dict[str, Any]
     sessions: pd.DataFrame
     authorizations: pd.DataFrame
-    # Messages per (proto, src, dst) from trace.jsonl; empty when there is no trace.
+    # Messages per (proto, src, dst) from the trace; empty when there is no trace.
     trace_counts: pd.DataFrame = field(default_factory=lambda: empty_frame(TRACE_COUNT_COLUMNS))
+    # The trace file that was read (trace.jsonl or trace.jsonl.gz); None when there is none
+    # (`run --trace off`) or it was not asked for.
+    trace_file: str | None = None
     # The eMSP's business metrics at the end of the run (Prometheus exposition in metrics.prom).
     metrics: pd.DataFrame = field(default_factory=lambda: empty_frame(METRIC_COLUMNS))
     # Wall-clock figures (performance.json): kept apart from summary.json, which must be reproducible.
@@ -83,13 +91,14 @@ def load_run(run_dir: Path, *, trace: bool = True) -> RunRecords:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunRecordsError(f"{run_dir}: not a directory (expected a run directory)")
-    trace_path = run_dir / TRACE_FILE
+    trace_path = find_trace(run_dir) if trace else None
     return RunRecords(
         run_dir=run_dir,
         summary=load_summary(run_dir / SUMMARY_FILE),
         sessions=load_sessions(run_dir / SESSIONS_FILE),
         authorizations=load_authorizations(run_dir / AUTHORIZATIONS_FILE),
-        trace_counts=count_trace(trace_path) if trace else empty_frame(TRACE_COUNT_COLUMNS),
+        trace_counts=count_trace(trace_path) if trace_path else empty_frame(TRACE_COUNT_COLUMNS),
+        trace_file=trace_path.name if trace_path else None,
         metrics=load_metrics(run_dir / METRICS_FILE),
         performance=_optional_json(run_dir / PERFORMANCE_FILE),
     )
@@ -160,20 +169,49 @@ def load_authorizations(path: Path) -> pd.DataFrame:
     return df
 
 
+def find_trace(run_dir: Path) -> Path | None:
+    """The run directory's trace, plain or gzip (a run writes one of them), or None if it has none."""
+    for name in TRACE_FILES:
+        path = Path(run_dir) / name
+        if path.is_file():
+            return path
+    return None
+
+
+def iter_trace(path: Path) -> Iterator[dict[str, Any]]:
+    """The trace's messages in order, from trace.jsonl or trace.jsonl.gz. Streams: traces run to
+    millions of lines. A malformed line or a damaged gzip file is a RunRecordsError naming the line."""
+    lineno = 0
+    try:
+        with _open_text(path) as fh:
+            for lineno, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    msg = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise RunRecordsError(f"{path}: line {lineno}: invalid JSON: {exc}") from exc
+                if not isinstance(msg, dict):
+                    raise RunRecordsError(f"{path}: line {lineno}: expected a JSON object")
+                yield msg
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
+        # gzip.BadGzipFile is an OSError; a truncated file ends in EOFError.
+        raise RunRecordsError(f"{path}: unreadable after line {lineno}: {exc}") from exc
+
+
+def _open_text(path: Path) -> IO[str]:
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8")
+    return path.open(encoding="utf-8")
+
+
 def count_trace(path: Path) -> pd.DataFrame:
-    """Messages per (proto, src, dst). Streams the file: traces run to 100k+ lines."""
+    """Messages per (proto, src, dst)."""
     if not path.is_file():
         return empty_frame(TRACE_COUNT_COLUMNS)
     counts: Counter[tuple[str, str, str]] = Counter()
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                msg = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise RunRecordsError(f"{path}: line {lineno}: invalid JSON: {exc}") from exc
-            counts[(str(msg.get("proto", "")), str(msg.get("src", "")), str(msg.get("dst", "")))] += 1
+    for msg in iter_trace(path):
+        counts[(str(msg.get("proto", "")), str(msg.get("src", "")), str(msg.get("dst", "")))] += 1
     # Sorted so the table (and the report) does not depend on first-seen order.
     rows = [(*key, n) for key, n in sorted(counts.items())]
     return pd.DataFrame(rows, columns=list(TRACE_COUNT_COLUMNS))

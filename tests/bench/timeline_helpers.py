@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import yaml
 
 import bench.runner
 from bench.runner import RunOutcome, run_scenario
+from reports import find_trace, iter_trace
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -21,8 +21,10 @@ def run_sim(monkeypatch: pytest.MonkeyPatch, scenario: str | Path, seed: int, ou
 
 
 def trace(run_dir: Path) -> list[dict[str, Any]]:
-    with (run_dir / "trace.jsonl").open(encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines]
+    """The run's trace, plain or gzip (a run that wrote none fails the test, never passes it empty)."""
+    path = find_trace(run_dir)
+    assert path is not None, f"{run_dir} holds no trace"
+    return list(iter_trace(path))
 
 
 def variant(tmp_path: Path, base: str, mutate: Any) -> Path:
