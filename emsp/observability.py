@@ -144,7 +144,10 @@ class LineBuffer:
 
     def _run(self, interval: float) -> None:
         while not self._stop.wait(interval):
-            self.flush()
+            try:
+                self.flush()
+            except (OSError, ValueError):  # the file went away (a closed pipe): keep serving
+                continue
 
 
 def _fallback(value: Any) -> Any:
