@@ -64,6 +64,12 @@ def serve_emsp(
         typer.echo(f"OCPI versions: {core.settings.base_url}/versions", err=False)
         typer.echo(f"listening on http://{host}:{bound} (contract API /api/v1, docs /docs, /metrics)")
 
+    import sys
+
+    from emsp.observability import configure_service_logging
+
+    # JSON lines on stderr (stdout carries the two start-up lines), written off the request path.
+    configure_service_logging(sys.stderr)
     try:
         asyncio.run(
             serve(

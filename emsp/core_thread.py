@@ -73,8 +73,13 @@ class CoreThread:
                     break
                 batch.append(item)
             outcomes = self._run_batch(batch)
+            # One wake-up per event loop for the whole batch (each call_soon_threadsafe writes to
+            # the loop's self-pipe), not one per answer.
+            by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
             for (_fn, _args, loop, future), (ok, value) in zip(batch, outcomes, strict=True):
-                loop.call_soon_threadsafe(_settle, future, ok, value)
+                by_loop.setdefault(loop, []).append((future, ok, value))
+            for loop, settled in by_loop.items():
+                loop.call_soon_threadsafe(_settle_all, settled)
 
     def _run_batch(self, batch: list[_Item]) -> list[tuple[bool, Any]]:
         outcomes: list[tuple[bool, Any]] = []
@@ -90,6 +95,11 @@ class CoreThread:
         except BaseException as exc:  # the commit (or the scope) failed: no answer of the batch stands
             return [(False, exc)] * len(batch)
         return outcomes
+
+
+def _settle_all(settled: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in settled:
+        _settle(future, ok, value)
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:

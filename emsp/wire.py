@@ -8,6 +8,7 @@ parsed is exactly what would cross the network.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -55,14 +56,20 @@ class HttpResponse:
         return loads(self.body) if self.body else None
 
 
+# Built once: simplejson.dumps/loads with these options construct a new encoder/decoder per call,
+# which costs more than encoding a small OCPI envelope. Same options, same text.
+_ENCODER = simplejson.JSONEncoder(use_decimal=True, separators=(",", ":"), ensure_ascii=False)
+_DECODER = simplejson.JSONDecoder(parse_float=Decimal)
+
+
 def dumps(data: Any) -> str:
     """Compact, deterministic JSON text; Decimal becomes a JSON number with its exact digits."""
-    return simplejson.dumps(data, use_decimal=True, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(data)
 
 
 def loads(text: str | bytes) -> Any:
     """Parse JSON with every non-integer number as Decimal (money and energy stay exact)."""
-    return simplejson.loads(text, use_decimal=True)
+    return _DECODER.decode(text.decode("utf-8") if isinstance(text, bytes) else text)
 
 
 @dataclass(frozen=True, slots=True)

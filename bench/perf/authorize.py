@@ -3,9 +3,10 @@
     python -m bench.perf.authorize [--database-url URL] [--requests N] [--tokens N]
                                    [--concurrency 1,16,64] [--inline]
 
-Two servers, each a real uvicorn on loopback in its own process: the eMSP (a registered partner,
-`--tokens` issued tokens, structured logs to a file as in a run) and a bare FastAPI app whose
-endpoint reads the body and returns a small JSON. For every concurrency, both are loaded in turn
+Two servers, each a real uvicorn on loopback in its own process: the eMSP as `emsp-bench serve
+emsp` serves it (the service app, core thread, outbox worker; a registered partner, `--tokens`
+issued tokens, the service's structured logs to a file) and a bare FastAPI app whose endpoint reads
+the body and returns a small JSON. For every concurrency, both are loaded in turn
 (interleaved, so noise from neighbours hits both alike) with `--requests` POSTs over keep-alive
 connections, and the table shows req/s, p50/p99 latency and the eMSP/bare ratio.
 
@@ -15,6 +16,10 @@ with two or more CPUs the servers are pinned to one CPU and the generator to ano
 saturated: the bare endpoint is the ceiling only if the generator's CPU is well below 100% there.
 
 `--inline` serves the eMSP with its handler on the event loop (no core thread), for comparison.
+
+Before the servers start, the core alone is timed in this process (no HTTP, calls batched as the
+core thread runs them): CPU microseconds per authorization, a figure that other processes on the
+machine disturb much less than the HTTP rates.
 """
 
 from __future__ import annotations
@@ -101,16 +106,14 @@ def _answer_handshake(core: Any, deferred: Any, now: datetime) -> Any:
     return final
 
 
-def _emsp_app(database_url: str, port: int, tokens: int, log_path: Path, inline: bool) -> tuple[Any, str]:
-    from bench.logs import configure_run_logging
-    from emsp.api import create_app
+def _emsp_core(database_url: str, base: str, tokens: int) -> tuple[Any, str]:
+    """A core as `serve emsp` builds it (answers never wait for billing), with a registered partner
+    and `tokens` issued tokens; the partner's token C."""
     from emsp.core import EmspCore, EmspSettings
     from emsp.services.tokens import TokenSpec, upsert_token
     from emsp.wire import HttpRequest, HttpResponse, dumps, loads
 
-    configure_run_logging(log_path)
-    base = f"http://127.0.0.1:{port}/ocpi"
-    core = EmspCore(EmspSettings(base_url=base, database_url=database_url))
+    core = EmspCore(EmspSettings(base_url=base, database_url=database_url, inline_drain=False))
     try:
         core.register_partner(PARTNER, TOKEN_A, parties=[("DE", "CPA", "CPO")])
     except TypeError:  # an eMSP from before operator-configured parties (a "before" measurement)
@@ -133,23 +136,96 @@ def _emsp_app(database_url: str, port: int, tokens: int, log_path: Path, inline:
     with core.db.unit() as db:
         for i in range(tokens):
             upsert_token(db, TokenSpec(_token_uid(i), f"NL-EMS-C{i:08d}", issuer="perf"), now)
-    clock = lambda: datetime.now(UTC)  # noqa: E731
-    if inline:
-        return create_app(core, clock), token_c
-    from emsp.api import core_thread
+    return core, token_c
 
-    app = create_app(core, clock, core_thread=core_thread(core))
-    return app, token_c
+
+def _configure_logs(log_path: Path) -> Any:
+    """The served eMSP's logs (emsp.observability), to `log_path`; what to close them with."""
+    try:
+        from emsp.observability import configure_service_logging
+    except ImportError:  # an eMSP from before the service's buffered logs (a "before" measurement)
+        from bench.logs import configure_run_logging
+
+        handle = configure_run_logging(log_path)
+        return handle.close if handle is not None else lambda: None
+    file = log_path.open("w", encoding="utf-8")
+    buffer = configure_service_logging(file)
+
+    def close() -> None:
+        buffer.close()
+        file.close()
+
+    return close
+
+
+def _serve_emsp(args: argparse.Namespace) -> None:
+    """The eMSP as `emsp-bench serve emsp` serves it (emsp.service.run.serve: the service app, the
+    core thread, the outbox worker and the outbound pump), or with `--inline` its handler alone
+    on the event loop."""
+    port = args.port
+    _configure_logs(Path(args.log))
+    core, token_c = _emsp_core(args.database_url, f"http://127.0.0.1:{port}/ocpi", args.tokens)
+    print(json.dumps({"ready": True, "token": token_c}), flush=True)
+    if args.inline:
+        from emsp.api import create_app
+
+        _serve(create_app(core, lambda: datetime.now(UTC)), port)
+        return
+    from emsp.service.run import serve
+
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    asyncio.run(serve(core, "perf-admin-token", sock))
 
 
 def _server_main(args: argparse.Namespace) -> None:
     _pin(SERVER_CPU)
     if args.serve == "bare":
-        app, token = _bare_app(), "-"
+        print(json.dumps({"ready": True, "token": "-"}), flush=True)
+        _serve(_bare_app(), args.port)
     else:
-        app, token = _emsp_app(args.database_url, args.port, args.tokens, Path(args.log), args.inline)
-    print(json.dumps({"ready": True, "token": token}), flush=True)
-    _serve(app, args.port)
+        _serve_emsp(args)
+
+
+# ---------------------------------------------------------------- the core alone (this process)
+
+
+def core_microseconds(database_url: str, tokens: int, rounds: int = 30, batch: int = 16) -> list[float]:
+    """CPU microseconds (this thread's) per authorization in the core alone, no HTTP: calls in
+    batches as the core thread runs them (one database scope, then the batch's group commit).
+    One figure per round of `tokens` authorizations, sorted: the low ones are the least disturbed
+    by other processes on the machine."""
+    from emsp.wire import HttpRequest
+
+    base = "http://127.0.0.1:9/ocpi"
+    core, token_c = _emsp_core(database_url, base, tokens)
+    core.tokens.defer_records = True  # as emsp.api.core_thread sets it
+    auth = "Token " + base64.b64encode(token_c.encode()).decode()
+    headers = {"host": "127.0.0.1:9", "authorization": auth, "content-type": "application/json"}
+    body = BODY.decode()
+    requests = [
+        HttpRequest("POST", "http://127.0.0.1:9" + PATH.format(uid=_token_uid(i)), headers, body)
+        for i in range(tokens)
+    ]
+
+    def run() -> None:
+        for start in range(0, len(requests), batch):
+            with core.db.scope():
+                for request in requests[start : start + batch]:
+                    answer = core.handle(request, datetime.now(UTC))
+                    if getattr(answer, "status", None) != 200:
+                        raise SystemExit(f"in-process authorization failed: {answer}")
+                core.commit_deferred()
+
+    run()  # warm-up: every token in the index
+    figures = []
+    for _ in range(rounds):
+        start = time.thread_time()
+        run()
+        figures.append((time.thread_time() - start) / len(requests) * 1e6)
+    core.db.engine.dispose()
+    return sorted(figures)
 
 
 # ---------------------------------------------------------------- load generator (this process)
@@ -331,6 +407,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     levels = [int(c) for c in args.concurrency.split(",")]
     with tempfile.TemporaryDirectory(prefix="perf-authorize-") as tmp:
+        # The core alone first, on a database of its own, before the servers take the CPUs.
+        (Path(tmp) / "core").mkdir()
+        core_url, core_cleanup = _fresh_database(args.database_url, Path(tmp) / "core")
+        import structlog
+
+        saved = structlog.get_config()  # this process's logging is put back after (tests call main)
+        close_logs = _configure_logs(Path(tmp) / "core" / "log.jsonl")  # logs are part of the cost
+        try:
+            core_us = core_microseconds(core_url, min(args.tokens, 1000))
+        finally:
+            close_logs()
+            structlog.configure(**saved)
+            core_cleanup()
         url, cleanup = _fresh_database(args.database_url, Path(tmp))
         servers: list[subprocess.Popen[str]] = []
         try:
@@ -361,6 +450,8 @@ def main(argv: list[str] | None = None) -> int:
             for b, e in results:
                 print(f"concurrency {b.concurrency:>3}: eMSP/bare {e.rate / b.rate:.2f}x "
                       f"(p99 {e.pct(0.99):.1f} ms vs {b.pct(0.99):.1f} ms)")  # fmt: skip
+            print(f"core alone, in-process: {core_us[0]:.0f} us CPU per authorize (best round), "
+                  f"{core_us[len(core_us) // 2]:.0f} us median of {len(core_us)} rounds")  # fmt: skip
             for server in servers:
                 server.terminate()
                 server.wait(timeout=30)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -70,13 +71,18 @@ class Ctx:
     now: datetime
     segments: list[str]  # path segments after /{version}/{module}
     partner_id: str  # the authenticated partner
-    db: Session
+    unit: Callable[[], Session]  # the request's unit of work, opened on first use (see `db`)
     services: Services
     log: Any
     events: list[Event] = field(default_factory=list)  # written to the outbox by the router
     # The parties the partner may push for (operator-configured); None: no restriction (tests only).
     parties: PartyScope | None = None
     _partner: PartnerRow | None = field(default=None, repr=False)
+
+    @property
+    def db(self) -> Session:
+        """The request's unit of work: a handler that never asks for it costs no transaction."""
+        return self.unit()
 
     def require_owner(self, country_code: str, party_id: str) -> None:
         """A client pushes objects only for its own parties (transport_and_format, client owned

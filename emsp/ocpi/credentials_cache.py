@@ -71,6 +71,10 @@ class CredentialsCache:
         event.listen(factory, "after_commit", self._after_end)
         event.listen(factory, "after_rollback", self._after_end)
 
+    def cached(self, token: str) -> tuple[str, str, Parties] | None:
+        """What `lookup` would answer from memory alone (None: ask `lookup`, which may read)."""
+        return self._known.get(token)
+
     def lookup(self, db: Session, token: str) -> tuple[str, str, Parties] | None:
         """(partner_id, kind, parties) of the partner `token` authenticates, or None if it is unknown."""
         known = self._known.get(token)

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from types import TracebackType
 from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 from sqlalchemy.orm import Session
 
@@ -72,12 +75,42 @@ def _route(base_path: str, path: str) -> _Route:
     return _Route("unknown", [])
 
 
-def _authenticate(host: RouterHost, db: Session, request: HttpRequest) -> tuple[str, str, Parties]:
+class _Unit:
+    """The request's unit of work, opened on first use (calling it) and ended with the `with`.
+
+    A request answered from memory alone (a known token authorizing, versions) then costs no
+    transaction: no connection checkout, no BEGIN/COMMIT, not even the ORM's bookkeeping."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._stack = ExitStack()
+        self._session: Session | None = None
+
+    def __call__(self) -> Session:
+        if self._session is None:
+            self._session = self._stack.enter_context(self._database.unit())
+        return self._session
+
+    @property
+    def opened(self) -> bool:
+        return self._session is not None
+
+    def __enter__(self) -> _Unit:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        return bool(self._stack.__exit__(kind, exc, tb))  # commit, or roll back on an exception
+
+
+def _authenticate(host: RouterHost, unit: _Unit, headers: dict[str, str]) -> tuple[str, str, Parties]:
     """(partner_id, "A" | "C", parties): token C of a registered partner first, then a token A."""
-    token = decode_authorization(request.header("Authorization"))
+    token = decode_authorization(headers.get("authorization"))
     if token is None:
         raise unauthorized("missing or malformed Authorization header (expected: Token <base64>)")
-    found = host.credentials_cache.lookup(db, token)
+    cache = host.credentials_cache
+    found = cache.cached(token) or cache.lookup(unit(), token)
     if found is None:
         raise unauthorized("unknown credentials token")
     return found
@@ -87,9 +120,13 @@ def _echo(value: str | None) -> str | None:
     return value if value is not None and _HEADER_VALUE.fullmatch(value) else None
 
 
-def _public(base_url: str, request: HttpRequest) -> HttpRequest:
+@lru_cache(maxsize=8)
+def _base(base_url: str) -> SplitResult:
+    return urlsplit(base_url)  # the same few settings strings on every request: split once
+
+
+def _public(base: SplitResult, url: SplitResult, request: HttpRequest) -> HttpRequest:
     """The request as addressed under our public base URL (the Host header is the client's say)."""
-    base, url = urlsplit(base_url), urlsplit(request.url)
     public = urlunsplit((base.scheme, base.netloc, url.path, url.query, ""))  # path: routed under base
     return HttpRequest(request.method, public, request.headers, request.body)
 
@@ -101,17 +138,23 @@ def _too_large(body: str | None, limit: int) -> bool:
 
 
 def handle_request(host: RouterHost, request: HttpRequest, now: datetime) -> HttpResponse | Deferred:
-    route = _route(urlsplit(host.settings.base_url).path, request.path)
+    base, url = _base(host.settings.base_url), urlsplit(request.url)
+    route = _route(base.path, url.path)
     if route.module != "unknown":
-        request = _public(host.settings.base_url, request)
+        request = _public(base, url, request)
     # One session for the whole request: authentication + module, then the bus drain's units.
     with host.db.scope():
         return _handle(host, request, now, route)
 
 
 def _handle(host: RouterHost, request: HttpRequest, now: datetime, route: _Route) -> HttpResponse | Deferred:
-    request_id = _echo(request.header("X-Request-ID")) or f"emsp-req-{host.db.counters.next('request_id')}"
-    correlation_id = _echo(request.header("X-Correlation-ID")) or request_id
+    # Header names are case-insensitive: folded once here rather than scanned per lookup (the
+    # first of two spellings wins, as with HttpRequest.header).
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():
+        headers.setdefault(name.lower(), value)
+    request_id = _echo(headers.get("x-request-id")) or f"emsp-req-{host.db.counters.next('request_id')}"
+    correlation_id = _echo(headers.get("x-correlation-id")) or request_id
     log = host.log.bind(request_id=request_id, correlation_id=correlation_id, module=route.module)
     who = _Who()
     try:
@@ -119,7 +162,7 @@ def _handle(host: RouterHost, request: HttpRequest, now: datetime, route: _Route
         if _too_large(request.body, limit):
             # transport_and_format: errors on the HTTP layer use HTTP status codes, with the envelope.
             raise OcpiError(2000, f"request body larger than {limit} bytes", http_status=413)
-        result = _dispatch(host, request, now, route, log, who)
+        result = _dispatch(host, request, headers, now, route, log, who)
     except OcpiError as err:
         result = OcpiResult(MISSING, err.status_code, err.message, err.http_status, err.headers)
     except Exception:  # a bug, never the client's input: log it, answer OCPI 3000
@@ -127,13 +170,11 @@ def _handle(host: RouterHost, request: HttpRequest, now: datetime, route: _Route
         result = OcpiResult(MISSING, 3000, "internal server error", 500)
 
     def answer(result: OcpiResult, at: datetime) -> HttpResponse:
-        headers = {"X-Request-ID": request_id, "X-Correlation-ID": correlation_id}
+        out = {"X-Request-ID": request_id, "X-Correlation-ID": correlation_id}
         if route.module in MODULES and route.module not in CONFIGURATION_MODULES:
-            headers.update(_routing_headers(host, request))
-        headers.update(result.headers)
-        host.metrics.ocpi_requests.labels(
-            partner=who.partner_id, module=route.module, status_code=str(result.status_code)
-        ).inc()
+            out.update(_routing_headers(host, headers))
+        out.update(result.headers)
+        host.metrics.ocpi_request(who.partner_id, route.module, result.status_code).inc()
         log.info(
             "ocpi_request", at=format_utc(at), partner=who.partner_id, method=request.method,
             status_code=result.status_code,
@@ -144,7 +185,7 @@ def _handle(host: RouterHost, request: HttpRequest, now: datetime, route: _Route
             message=result.message,
             now=at,
             data=result.data,
-            headers=headers,
+            headers=out,
         )
 
     if isinstance(result, Pending):
@@ -159,13 +200,19 @@ class _Who:
 
 
 def _dispatch(
-    host: RouterHost, request: HttpRequest, now: datetime, route: _Route, log: Any, who: _Who
+    host: RouterHost,
+    request: HttpRequest,
+    headers: dict[str, str],
+    now: datetime,
+    route: _Route,
+    log: Any,
+    who: _Who,
 ) -> OcpiResult | Pending:
     if route.module == "unknown":
         raise not_found("unknown endpoint", status_code=2000)
     refused: OcpiError | None = None
-    with host.db.unit() as db:
-        partner_id, kind, parties = _authenticate(host, db, request)
+    with _Unit(host.db) as unit:
+        partner_id, kind, parties = _authenticate(host, unit, headers)
         who.partner_id = partner_id
         if kind == "A" and route.module not in ("versions", "details", *CONFIGURATION_MODULES):
             # Token A only opens versions and credentials (transport_and_format, authorization header).
@@ -176,7 +223,14 @@ def _dispatch(
             base = host.settings.base_url
             return OcpiResult(versions_list(base) if route.module == "versions" else version_details(base))
         ctx = Ctx(
-            request, now, route.segments, partner_id, db, host, log.bind(partner=partner_id), parties=parties
+            request,
+            now,
+            route.segments,
+            partner_id,
+            unit,
+            host,
+            log.bind(partner=partner_id),
+            parties=parties,
         )
         try:
             result = MODULES[route.module](ctx)
@@ -185,7 +239,7 @@ def _dispatch(
                 raise  # the unit of work rolls back: a refused request changes nothing
             refused = err
         if ctx.events:  # the transactional outbox: the events commit with their cause, or not at all
-            host.bus.write(db, ctx.events, now)
+            host.bus.write(unit(), ctx.events, now)
     if ctx.events:
         host.bus.committed(ctx.events)  # processed after the response (EmspCore.handle, or a worker)
     if refused is not None:
@@ -193,12 +247,12 @@ def _dispatch(
     return result
 
 
-def _routing_headers(host: RouterHost, request: HttpRequest) -> dict[str, str]:
+def _routing_headers(host: RouterHost, headers: dict[str, str]) -> dict[str, str]:
     """Answer to whoever sent (OCPI-from-*), from us (transport_and_format, message routing)."""
     s = host.settings
-    headers = {"OCPI-from-country-code": s.country_code, "OCPI-from-party-id": s.party_id}
+    out = {"OCPI-from-country-code": s.country_code, "OCPI-from-party-id": s.party_id}
     for part in ROUTING_HEADERS:
-        value = _echo(request.header(f"OCPI-from-{part}"))
+        value = _echo(headers.get(f"ocpi-from-{part}"))
         if value:
-            headers[f"OCPI-to-{part}"] = value
-    return headers
+            out[f"OCPI-to-{part}"] = value
+    return out

@@ -15,6 +15,7 @@ import httpx
 import uvicorn
 
 from emsp.api import core_thread as make_core_thread
+from emsp.api import ocpi_first
 from emsp.core import EmspCore, EmspSettings
 from emsp.core_thread import CoreThread
 from emsp.nats_stream import DEFAULT_PREFIX, DEFAULT_STREAM
@@ -84,6 +85,17 @@ async def pump_outbound(
             task.cancel()
 
 
+def no_delay(sock: socket.socket) -> socket.socket:
+    """TCP_NODELAY on a listening socket: connections accepted from it inherit it (Linux).
+
+    asyncio sets it itself only on sockets created with proto=IPPROTO_TCP, and a listener made with
+    `socket.socket(AF_INET, SOCK_STREAM)` has proto 0: every answer then waited for Nagle and the
+    client's delayed ACK, ~40 ms per request on loopback (uvicorn writes head and body apart)."""
+    if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 async def serve(
     core: EmspCore,
     admin_token: str,
@@ -96,8 +108,11 @@ async def serve(
 ) -> None:
     """Serve until stopped. The core runs on one dedicated thread (off the event loop); its outbox is
     drained by a background worker (published to NATS JetStream with `bus_url`)."""
+    no_delay(sock)
     thread = make_core_thread(core)
-    app = create_service_app(core, admin_token, wall_clock, core_thread=thread)
+    app = ocpi_first(
+        create_service_app(core, admin_token, wall_clock, core_thread=thread), core.settings.base_url
+    )
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
     stop = asyncio.Event()

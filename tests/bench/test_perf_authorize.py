@@ -17,3 +17,4 @@ def test_the_authorize_benchmark_loads_both_servers_and_checks_every_record(
     ]  # fmt: skip
     assert "concurrency   4: eMSP/bare" in out
     assert "authorization records stored: 150 of 150 answered" in out
+    assert "core alone, in-process: " in out and " us CPU per authorize" in out

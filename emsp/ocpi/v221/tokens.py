@@ -68,7 +68,7 @@ def _authorize(ctx: Ctx, uid: str) -> OcpiResult:
             refs = validate(schemas.LocationReferences, body)
             _ci_string(refs.location_id, "location_id")
     decision = ctx.services.tokens.authorize(
-        ctx.db,
+        ctx.unit,  # opened only if the token is not in memory or its record is written at once
         partner=ctx.partner_id,
         uid=uid,
         token_type=token_type,
@@ -76,7 +76,7 @@ def _authorize(ctx: Ctx, uid: str) -> OcpiResult:
         now=ctx.now,
     )
     result = decision.record.result
-    ctx.services.metrics.authorizations.labels(partner=ctx.partner_id, result=result).inc()
+    ctx.services.metrics.authorization(ctx.partner_id, result).inc()
     ctx.log.info(
         "authorization", token_uid=uid, result=result, reference=decision.record.authorization_reference
     )

@@ -1,0 +1,75 @@
+"""The served eMSP's logs: JSON lines written off the request path, complete and in order."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Iterator
+
+import pytest
+import structlog
+
+from emsp.observability import LineBuffer, configure_service_logging
+
+
+@pytest.fixture
+def restore_structlog() -> Iterator[None]:
+    saved = structlog.get_config()
+    try:
+        yield
+    finally:
+        structlog.configure(**saved)
+
+
+def test_every_line_logged_from_two_threads_is_in_the_file_in_order(restore_structlog: None) -> None:
+    file = io.StringIO()
+    buffer = configure_service_logging(file)
+    log = structlog.get_logger("emsp").bind(request_id="r-1")
+
+    def emit(thread: str) -> None:
+        for i in range(2000):
+            log.info("ocpi_request", thread=thread, n=i)
+
+    threads = [threading.Thread(target=emit, args=(name,)) for name in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    log.warning("done", detail=object())  # not JSON: logged as its repr
+    buffer.close()
+    lines = [json.loads(line) for line in file.getvalue().splitlines()]
+    assert len(lines) == 4001
+    for name in ("a", "b"):
+        assert [e["n"] for e in lines if e.get("thread") == name] == list(range(2000))
+    first = lines[0]
+    assert first["event"] == "ocpi_request" and first["level"] == "info" and first["request_id"] == "r-1"
+    assert lines[-1]["event"] == "done" and lines[-1]["detail"].startswith("<object object")
+
+
+def test_lines_wait_in_memory_until_the_writer_flushes() -> None:
+    file = io.StringIO()
+    buffer = LineBuffer(file, interval=3600)  # the writer thread would not wake during this test
+    try:
+        buffer.info("one")
+        buffer.error("two")
+        assert file.getvalue() == ""  # the request path only appended to memory
+        buffer.flush()
+        assert file.getvalue() == "one\ntwo\n"
+        buffer.info("three")
+    finally:
+        buffer.close()
+    assert file.getvalue() == "one\ntwo\nthree\n"  # close writes what is left
+
+
+def test_an_exception_is_logged_with_its_traceback(restore_structlog: None) -> None:
+    file = io.StringIO()
+    buffer = configure_service_logging(file)
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        structlog.get_logger("emsp").exception("internal_error")
+    buffer.close()
+    entry = json.loads(file.getvalue())
+    assert entry["event"] == "internal_error" and entry["level"] == "error"
+    assert "ValueError: boom" in entry["exception"]
