@@ -20,7 +20,7 @@ serve_app = typer.Typer(help="Run a part of the bench as a long-running service.
 def serve_emsp(
     config: Annotated[Path, typer.Option("--config", help="Service configuration (YAML).")],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8080,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on (0: any free port).")] = 8080,
     database_url: Annotated[
         str | None,
         typer.Option(help="eMSP storage (SQLAlchemy URL) [EMSP_DATABASE_URL, else ./emsp-service.db]."),
@@ -55,8 +55,9 @@ def serve_emsp(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except OSError as exc:
-        typer.echo(f"invalid input: --port: cannot listen on {host}:{port}: {exc.strerror}", err=True)
+    except OSError as exc:  # also a --host that does not resolve (gaierror)
+        reason = exc.strerror or str(exc)
+        typer.echo(f"invalid input: --port: cannot listen on {host}:{port}: {reason}", err=True)
         raise typer.Exit(2) from exc
     bound = sock.getsockname()[1]
 

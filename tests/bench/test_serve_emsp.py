@@ -65,6 +65,26 @@ def test_an_invalid_config_exits_2_naming_file_field_and_reason(
     assert reason in message, message
 
 
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        (["--port", "99999"], "--port"),  # was OverflowError from bind(): a traceback and exit 1
+        (["--port", "-1"], "--port"),
+        (["--host", "no-such-host.invalid", "--port", "0"], "--port: cannot listen on no-such-host.invalid"),
+    ],
+)
+def test_an_unusable_address_exits_2_naming_the_option(
+    tmp_path: Path, options: list[str], named: str
+) -> None:
+    config = tmp_path / "emsp.yaml"
+    config.write_text(GOOD)
+    result = CliRunner().invoke(
+        app, ["serve", "emsp", "--config", str(config), "--database-url", "sqlite://", *options]
+    )
+    assert result.exit_code == 2, result.output
+    assert named in result.output and "Traceback" not in result.output
+
+
 def test_a_missing_config_file_exits_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["serve", "emsp", "--config", str(tmp_path / "nope.yaml")])
     assert result.exit_code == 2 and "nope.yaml: (file)" in result.output
