@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -83,6 +84,31 @@ def test_an_unusable_address_exits_2_naming_the_option(
     )
     assert result.exit_code == 2, result.output
     assert named in result.output and "Traceback" not in result.output
+
+
+def test_a_taken_port_exits_2_before_touching_the_database(tmp_path: Path) -> None:
+    config = tmp_path / "emsp.yaml"
+    config.write_text(GOOD)
+    database = tmp_path / "emsp.db"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = CliRunner().invoke(
+            app,
+            [
+                "serve",
+                "emsp",
+                "--config",
+                str(config),
+                "--database-url",
+                f"sqlite:///{database}",
+                "--port",
+                port,
+            ],
+        )
+    assert result.exit_code == 2 and "--port: cannot listen" in result.output, result.output
+    assert not database.exists()  # no partner upserted behind a running instance's back
 
 
 def test_a_missing_config_file_exits_2(tmp_path: Path) -> None:
