@@ -20,7 +20,7 @@ serve_app = typer.Typer(help="Run a part of the bench as a long-running service.
 def serve_emsp(
     config: Annotated[Path, typer.Option("--config", help="Service configuration (YAML).")],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8080,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on (0: any free port).")] = 8080,
     database_url: Annotated[
         str | None,
         typer.Option(help="eMSP storage (SQLAlchemy URL) [EMSP_DATABASE_URL, else ./emsp-service.db]."),
@@ -42,21 +42,30 @@ def serve_emsp(
     try:
         _check_bus(bus, bus_stream, bus_subject_prefix)
         cfg = load_config(config)
-        url = database_url or cfg.database_url or default_database_url(Path.cwd())
+    except ConfigError as exc:
+        typer.echo(f"invalid input: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    # Listen before the database is touched: a second instance on a taken port used to upsert its
+    # config's partners into the first one's database (behind that process's caches), then exit 2.
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:  # also a --host that does not resolve (gaierror)
+        sock.close()
+        reason = exc.strerror or str(exc)
+        typer.echo(f"invalid input: --port: cannot listen on {host}:{port}: {reason}", err=True)
+        raise typer.Exit(2) from exc
+    url = database_url or cfg.database_url or default_database_url(Path.cwd())
+    try:
         try:
             core = build_core(cfg, url, str(config))
         except SQLAlchemyError as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ConfigError(url, "--database-url", f"unusable: {reason}") from exc
     except ConfigError as exc:
+        sock.close()
         typer.echo(f"invalid input: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        typer.echo(f"invalid input: --port: cannot listen on {host}:{port}: {exc.strerror}", err=True)
         raise typer.Exit(2) from exc
     bound = sock.getsockname()[1]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -121,9 +122,18 @@ def run_scenario(
         raise ScenarioError(
             "emsp-bench run", "--trace-gzip", "there is no trace to compress with --trace off"
         )
-    currencies = preflight(scenario, base_dir, database_url=database_url, scenario_file=name_or_path)
-    check_paths(scenario.expectations, summary_skeleton(scenario, currencies), str(resolve(name_or_path)))
-    run_dir = prepare_run_dir(out or Path("runs") / f"{scenario.name}-{scenario.seed}")
+    target = out or Path("runs") / f"{scenario.name}-{scenario.seed}"
+    try:
+        currencies = preflight(scenario, base_dir, database_url=database_url, scenario_file=name_or_path)
+        check_paths(scenario.expectations, summary_skeleton(scenario, currencies), str(resolve(name_or_path)))
+    except KeyboardInterrupt:
+        # Interrupted (130), not invalid: this run was asked for, so the earlier run's all-PASS
+        # junit.xml and report.html in its directory must not outlive it (a CI would read them).
+        if target.is_dir():
+            with contextlib.suppress(ScenarioError):
+                prepare_run_dir(target)
+        raise
+    run_dir = prepare_run_dir(target)
     trace = WireTrace(trace_path(run_dir, trace_mode, trace_gzip), trace_mode)
     log_file = configure_run_logging(run_dir / "log.jsonl")
     wall_start = time.perf_counter()  # performance figures only; never reaches the models

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from emsp.ocpi.envelope import MISSING, OcpiResult
-from emsp.ocpi.errors import OcpiError
+from emsp.ocpi.errors import HTTP_STATUS, OcpiError
 from emsp.ocpi.v221.handshake import Fetched, Handshake
 from emsp.storage.db import Database
 from emsp.wire import HttpRequest, HttpResponse, OutboundRequest
@@ -113,7 +113,7 @@ class Handshakes:
             self._fail(run, f"{run.handshake.step}: {reason}", now)
 
     def _fail(self, run: _Run, message: str, now: datetime) -> None:
-        self._finish(run, OcpiResult(MISSING, 3001, message, 502), now)
+        self._finish(run, OcpiResult(MISSING, 3001, message, HTTP_STATUS[3001]), now)
 
     def _send(self, run: _Run, request: HttpRequest) -> None:
         with self._host.db.unit() as db:

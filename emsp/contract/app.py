@@ -13,15 +13,18 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.exceptions import RequestValidationError
 
 from emsp.contract import cdrs, events, health, invoices, partners, quotes, sessions, tokens
 from emsp.contract.auth import bearer_auth
+from emsp.contract.guard import COMMON_RESPONSES, BodyLimit, validation_error
 from emsp.core import EmspCore
 from emsp.core_thread import CoreThread
 
 RouterFactory = Callable[[EmspCore], APIRouter]
 
 API_VERSION = "1"
+MAX_BODY_BYTES = 1024 * 1024  # the largest contract request (a partner, a token) is a few hundred bytes
 ROUTERS: tuple[RouterFactory, ...] = (
     health.make_router,
     partners.make_router,
@@ -41,6 +44,7 @@ def create_contract_app(
     *,
     routers: Sequence[RouterFactory] = ROUTERS,
     core_thread: CoreThread | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> FastAPI:
     """The contract API, to be mounted at `/api/v1` (its OpenAPI is then `/api/v1/openapi.json`)."""
     if not admin_token:
@@ -57,7 +61,9 @@ def create_contract_app(
     app.state.core = core
     app.state.clock = clock
     app.state.core_thread = core_thread  # endpoints run their database work there (emsp.contract.deps)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     authenticated = [Depends(bearer_auth(admin_token))]
     for make_router in routers:
-        app.include_router(make_router(core), dependencies=authenticated)
+        app.include_router(make_router(core), dependencies=authenticated, responses=COMMON_RESPONSES)
     return app

@@ -19,6 +19,7 @@ from emsp.contract.common import (
     upper,
 )
 from emsp.contract.deps import Run
+from emsp.contract.guard import NOT_FOUND
 from emsp.contract.models import CdrOut, Money, Page, dec, text
 from emsp.core import EmspCore
 from emsp.storage.queries import find_cdr
@@ -81,7 +82,7 @@ def make_router(core: EmspCore) -> APIRouter:
 
         return await run(work)
 
-    @router.get("/cdrs/{country_code}/{party_id}/{cdr_id}", response_model=CdrOut)
+    @router.get("/cdrs/{country_code}/{party_id}/{cdr_id}", response_model=CdrOut, responses=NOT_FOUND)
     async def get_cdr(country_code: str, party_id: str, cdr_id: str, run: Run) -> CdrOut:
         def work() -> CdrOut:
             with core.db.unit() as db:

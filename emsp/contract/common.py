@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import HTTPException, Query
+from pydantic import BeforeValidator
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
@@ -45,9 +46,19 @@ class DateRange:
     date_to: datetime | None
 
 
+def _not_a_number(value: Any) -> Any:
+    # pydantic reads "0.5" or "1700000000" as seconds since 1970; the API promises RFC 3339 only.
+    if isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        raise ValueError("not an RFC 3339 date-time (e.g. 2026-03-01T00:00:00Z)")
+    return value
+
+
+Rfc3339 = Annotated[datetime | None, BeforeValidator(_not_a_number)]
+
+
 def date_range(
-    date_from: Annotated[datetime | None, Query(description="Inclusive, RFC 3339.")] = None,
-    date_to: Annotated[datetime | None, Query(description="Exclusive, RFC 3339.")] = None,
+    date_from: Annotated[Rfc3339, Query(description="Inclusive, RFC 3339.")] = None,
+    date_to: Annotated[Rfc3339, Query(description="Exclusive, RFC 3339.")] = None,
 ) -> DateRange:
     try:
         start = utc_in_range(_aware(date_from, "date_from"))

@@ -29,6 +29,7 @@ EventKind = Literal[
 ]  # fmt: skip
 
 MAX_LIMIT = 1000
+MAX_CURSOR = 2**63 - 1  # a BIGINT: a larger cursor overflowed the database driver (500)
 
 
 class EventSource(Protocol):
@@ -74,7 +75,9 @@ def make_router(core: EventSource) -> APIRouter:
     @router.get("/events", response_model=EventPage, summary="Read the event stream after a cursor")
     async def list_events(
         run: Run,
-        after: int = Query(0, ge=0, description="Cursor: the id of the last event already read"),
+        after: int = Query(
+            0, ge=0, le=MAX_CURSOR, description="Cursor: the id of the last event already read"
+        ),
         limit: int = Query(100, ge=1, le=MAX_LIMIT),
     ) -> EventPage:
         # On the core thread: the core (and an in-memory SQLite connection) is not thread-safe.

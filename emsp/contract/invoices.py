@@ -19,6 +19,7 @@ from emsp.contract.common import (
     upper,
 )
 from emsp.contract.deps import Run
+from emsp.contract.guard import NOT_FOUND
 from emsp.contract.models import InvoiceLineOut, Money, Page, dec, money, text
 from emsp.core import EmspCore
 from emsp.storage.queries import find_invoice_line
@@ -78,7 +79,11 @@ def make_router(core: EmspCore) -> APIRouter:
 
         return await run(work)
 
-    @router.get("/invoice-lines/{country_code}/{party_id}/{cdr_id}", response_model=InvoiceLineOut)
+    @router.get(
+        "/invoice-lines/{country_code}/{party_id}/{cdr_id}",
+        response_model=InvoiceLineOut,
+        responses=NOT_FOUND,
+    )
     async def get_invoice_line(country_code: str, party_id: str, cdr_id: str, run: Run) -> InvoiceLineOut:
         """The line of one CDR, keyed like the CDR (ids are unique per party only)."""
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from sqlalchemy import select
 
 from emsp.contract.deps import Run, now
+from emsp.contract.guard import CONFLICT, NOT_FOUND
 from emsp.contract.partner_models import PartnerIn, PartnerOut, Party, RegisterIn, RegistrationOut
 from emsp.core import EmspCore, RegistrationRefused
 from emsp.handshakes import RegistrationOutcome
@@ -58,7 +59,7 @@ def make_router(core: EmspCore) -> APIRouter:
 
         return await run(work)
 
-    @router.get("/{partner_id}", response_model=PartnerOut, responses={404: {"description": "unknown"}})
+    @router.get("/{partner_id}", response_model=PartnerOut, responses=NOT_FOUND)
     async def get_partner(partner_id: str, run: Run) -> PartnerOut:
         found = await run(lambda: read(partner_id))
         if found is None:
@@ -69,7 +70,7 @@ def make_router(core: EmspCore) -> APIRouter:
         "",
         response_model=PartnerOut,
         status_code=status.HTTP_201_CREATED,
-        responses={409: {"description": "a party or the token is another partner's"}},
+        responses=CONFLICT,
     )
     async def add_partner(body: PartnerIn, run: Run) -> PartnerOut:
         """Configure a partner (same rules as the config file); an existing one is updated."""
@@ -89,7 +90,7 @@ def make_router(core: EmspCore) -> APIRouter:
     @router.post(
         "/{partner_id}/register",
         response_model=RegistrationOut,
-        responses={404: {"description": "unknown"}, 409: {"description": "registered or in progress"}},
+        responses={**NOT_FOUND, **CONFLICT},
     )
     async def register(partner_id: str, body: RegisterIn, run: Run, at: Now) -> RegistrationOut:
         """Register with the partner: GET its versions and details with its token, POST our

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from emsp.contract.common import invalid, not_found
 from emsp.contract.deps import Run, now
+from emsp.contract.guard import NOT_FOUND
 from emsp.contract.models import (
     ConnectorRef,
     DisplayText,
@@ -151,7 +152,7 @@ def _priced(
 def make_router(core: EmspCore) -> APIRouter:
     router = APIRouter(tags=["quotes"])
 
-    @router.post("/quotes", response_model=QuoteOut)
+    @router.post("/quotes", response_model=QuoteOut, responses=NOT_FOUND)
     async def make_quote(req: QuoteRequest, at: Annotated[datetime, Depends(now)], run: Run) -> QuoteOut:
         """Price `energy_kwh` over `duration_minutes` at a location (or one EVSE / connector)."""
         if req.connector_id is not None and req.evse_uid is None:

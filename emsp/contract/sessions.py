@@ -20,6 +20,7 @@ from emsp.contract.common import (
     upper,
 )
 from emsp.contract.deps import Run
+from emsp.contract.guard import NOT_FOUND
 from emsp.contract.models import Money, Page, SessionOut, money, text
 from emsp.core import EmspCore
 from emsp.storage.queries import find_session
@@ -94,7 +95,9 @@ def make_router(core: EmspCore) -> APIRouter:
 
         return await run(work)
 
-    @router.get("/sessions/{country_code}/{party_id}/{session_id}", response_model=SessionOut)
+    @router.get(
+        "/sessions/{country_code}/{party_id}/{session_id}", response_model=SessionOut, responses=NOT_FOUND
+    )
     async def get_session(country_code: str, party_id: str, session_id: str, run: Run) -> SessionOut:
         def work() -> SessionOut:
             with core.db.unit() as db:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from emsp.contract.common import PageParams, filter_eq, invalid, not_found, page_params, paginate
 from emsp.contract.deps import Run, now
+from emsp.contract.guard import CONFLICT, NOT_FOUND
 from emsp.contract.models import DriverOut, Page, TokenIssue, TokenOut, TokenType, Whitelist
 from emsp.core import EmspCore
 from emsp.storage.queries import find_token
@@ -87,7 +88,7 @@ def make_router(core: EmspCore) -> APIRouter:
         with core.db.unit() as db:
             return token_out(_load(db, spec.uid, spec.type), pushed)
 
-    @router.post("/tokens", status_code=201, response_model=TokenOut)
+    @router.post("/tokens", status_code=201, response_model=TokenOut, responses=CONFLICT)
     async def issue_token(spec: TokenIssue, at: Now, run: Run) -> TokenOut:
         """Issue a token for a driver's contract; 409 when (uid, type) is already issued."""
         _check_enforceable(spec)
@@ -119,7 +120,7 @@ def make_router(core: EmspCore) -> APIRouter:
 
         return await run(work)
 
-    @router.get("/tokens/{uid}", response_model=TokenOut)
+    @router.get("/tokens/{uid}", response_model=TokenOut, responses=NOT_FOUND)
     async def get_token(uid: str, run: Run, type: TypeQuery = TokenType.RFID) -> TokenOut:
         def work() -> TokenOut:
             with core.db.unit() as db:
@@ -149,16 +150,16 @@ def make_router(core: EmspCore) -> APIRouter:
         with core.db.unit() as db:
             return token_out(_load(db, uid, token_type), pushed)
 
-    @router.post("/tokens/{uid}/block", response_model=TokenOut)
+    @router.post("/tokens/{uid}/block", response_model=TokenOut, responses=NOT_FOUND)
     async def block_token(uid: str, at: Now, run: Run, type: TypeQuery = TokenType.RFID) -> TokenOut:
         """valid=false: real-time authorization answers BLOCKED; the CPOs are told by a push."""
         return await run(lambda: _set_valid(uid, type, False, at))
 
-    @router.post("/tokens/{uid}/unblock", response_model=TokenOut)
+    @router.post("/tokens/{uid}/unblock", response_model=TokenOut, responses=NOT_FOUND)
     async def unblock_token(uid: str, at: Now, run: Run, type: TypeQuery = TokenType.RFID) -> TokenOut:
         return await run(lambda: _set_valid(uid, type, True, at))
 
-    @router.get("/drivers/{contract_id}", response_model=DriverOut)
+    @router.get("/drivers/{contract_id}", response_model=DriverOut, responses=NOT_FOUND)
     async def get_driver(contract_id: str, run: Run) -> DriverOut:
         """A driver's contract and every token issued for it."""
 

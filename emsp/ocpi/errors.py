@@ -7,6 +7,9 @@ Pairing (OCPI 2.2.1 status_codes + transport_and_format):
 - unknown object on GET -> HTTP 404 (status_codes); unknown token on authorize -> 404 + 2004 (tokens).
 - missing/unknown credentials token, or token A outside versions/credentials -> HTTP 401.
 - credentials POST when registered / PUT, DELETE when not -> HTTP 405 (credentials).
+- 3001/3002/3003 (a registration that could not use the client's API): the POST or PUT reached the
+  OCPI layer, so HTTP 200 with the OCPI code; an HTTP 502 there also invited proxies and load
+  balancers to replace the envelope with their own error page.
 - partner queue full -> 3000 with HTTP 503: transient, the client may retry; nothing was stored.
 """
 
@@ -19,9 +22,9 @@ HTTP_STATUS: dict[int, int] = {
     2003: 404,
     2004: 404,
     3000: 503,
-    3001: 502,
-    3002: 400,
-    3003: 400,
+    3001: 200,
+    3002: 200,
+    3003: 200,
 }
 
 

@@ -111,6 +111,26 @@ def test_invalid_input_leaves_an_earlier_run_directory_untouched(tmp_path: Path)
     assert after == before
 
 
+@pytest.mark.parametrize("where", ["bench.runner.preflight", "bench.runner.build_world"])
+def test_ctrl_c_exits_130_and_leaves_no_earlier_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    # Interrupted while validating (a big scenario takes seconds) left the earlier run's all-PASS
+    # junit.xml and report.html behind an exit 130; once running, the directory was already cleared.
+    out = tmp_path / "run"
+    assert _run(_scenario(tmp_path), out).exit_code == 0
+    assert (out / "junit.xml").is_file() and (out / "report.html").is_file()
+
+    def interrupted(*args: object, **kwargs: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(where, interrupted)
+    result = _run(_scenario(tmp_path), out)
+    assert result.exit_code == 130 and "interrupted" in result.stderr
+    left = {name for name in RUN_FILES if (out / name).exists()}
+    assert left <= {"trace.jsonl", "log.jsonl"}, left
+
+
 @pytest.mark.parametrize(
     ("metric", "value", "field", "named"),
     [

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -63,6 +64,51 @@ def test_an_invalid_config_exits_2_naming_file_field_and_reason(
     message = result.output.strip().splitlines()[-1]
     assert message.startswith(f"invalid input: {config}: {field}"), message
     assert reason in message, message
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        (["--port", "99999"], "--port"),  # was OverflowError from bind(): a traceback and exit 1
+        (["--port", "-1"], "--port"),
+        (["--host", "no-such-host.invalid", "--port", "0"], "--port: cannot listen on no-such-host.invalid"),
+    ],
+)
+def test_an_unusable_address_exits_2_naming_the_option(
+    tmp_path: Path, options: list[str], named: str
+) -> None:
+    config = tmp_path / "emsp.yaml"
+    config.write_text(GOOD)
+    result = CliRunner().invoke(
+        app, ["serve", "emsp", "--config", str(config), "--database-url", "sqlite://", *options]
+    )
+    assert result.exit_code == 2, result.output
+    assert named in result.output and "Traceback" not in result.output
+
+
+def test_a_taken_port_exits_2_before_touching_the_database(tmp_path: Path) -> None:
+    config = tmp_path / "emsp.yaml"
+    config.write_text(GOOD)
+    database = tmp_path / "emsp.db"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = CliRunner().invoke(
+            app,
+            [
+                "serve",
+                "emsp",
+                "--config",
+                str(config),
+                "--database-url",
+                f"sqlite:///{database}",
+                "--port",
+                port,
+            ],
+        )
+    assert result.exit_code == 2 and "--port: cannot listen" in result.output, result.output
+    assert not database.exists()  # no partner upserted behind a running instance's back
 
 
 def test_a_missing_config_file_exits_2(tmp_path: Path) -> None:

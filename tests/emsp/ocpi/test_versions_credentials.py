@@ -111,6 +111,7 @@ def test_a_failed_fetch_answers_the_post_with_3001_or_3002_and_stores_nothing(
     assert core.pending_requests() == []
     resp = core.take_response(deferred.deferred_id)
     assert resp is not None and resp.json()["status_code"] == status_code, resp.body
+    assert resp.status == 200  # reached the OCPI layer: no HTTP error (status_codes), never a 502
     assert "data" not in resp.json()
     _nothing_stored(core)
 
@@ -136,6 +137,7 @@ def test_a_client_that_never_answers_gets_3001_at_the_deadline(core: EmspCore) -
     core.expire_overdue(deadline)
     resp = core.take_response(deferred.deferred_id)
     assert resp is not None and resp.json()["status_code"] == 3001
+    assert resp.status == 200  # the deadline path too (it answered HTTP 502)
     core.on_response(call.request_id, fake_cpo(call.request), deadline)  # too late: changes nothing
     assert core.pending_requests() == [] and core.next_deadline() is None
     _nothing_stored(core)
