@@ -14,7 +14,7 @@ from bench.expectations import ExpectationResult, check_paths, evaluate, session
 from bench.logs import configure_run_logging
 from bench.rundir import write_authorizations, write_json, write_reconciliation
 from bench.scenario import Scenario, ScenarioError, load_scenario, resolve
-from bench.summary import build_summary
+from bench.summary import CdrDelivery, build_summary
 from bench.trace import TRACE_FILES, TRACE_MODES, TraceMode, WireTrace, trace_path
 from bench.truth import truth_sessions
 from bench.world import World, build_world, preflight
@@ -200,6 +200,10 @@ def run_scenario(
         unserved_arrivals=unserved,
         currencies=currencies,
         start=scenario.start,
+        deliveries={
+            cid: CdrDelivery(tuple(cpo.ocpi.truth.cdrs_resent), tuple(cpo.ocpi.truth.cdrs_late))
+            for cid, cpo in world.cpos.items()
+        },
     )
     results = evaluate(scenario.expectations, summary)
     if scenario.expect_sessions:

@@ -7,6 +7,7 @@ expectation can say "the other partners did not move". Key order is fixed (deter
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -17,6 +18,14 @@ from emsp.reconciliation import CLASSES, Reconciliation, ReconciliationRow, Trut
 from simulators.cpo.truth import AuthorizationRecord
 
 MS = Decimal("0.001")
+
+
+@dataclass(frozen=True, slots=True)
+class CdrDelivery:
+    """What a CPO did beyond POSTing each CDR once (cdr_hold): ids it sent twice, ids it sent late."""
+
+    resent: tuple[str, ...] = ()
+    late: tuple[str, ...] = ()
 
 
 def plain(value: Decimal) -> str:
@@ -46,6 +55,7 @@ def _figures(
     rows: Iterable[ReconciliationRow],
     currencies: Iterable[str],
     partner: str | None,
+    deliveries: Mapping[str, CdrDelivery],
 ) -> dict[str, Any]:
     """Sessions, authorizations, energy, revenue and reconciliation of one partner (None: all)."""
 
@@ -63,9 +73,14 @@ def _figures(
         if amount is not None:
             revenue[line.currency] = revenue.get(line.currency, Decimal(0)) + amount
     classes = dict.fromkeys(CLASSES, 0)
+    late = {(p, cdr_id) for p, d in deliveries.items() if mine(p) for cdr_id in d.late}
+    late_matched = 0
     for row in rows:
-        if mine(_row_partner(row)):
+        owner = _row_partner(row)
+        if mine(owner):
             classes[row.klass] = classes.get(row.klass, 0) + 1
+            if row.klass == "matched" and any((owner, c.cdr_id) in late for c in row.cdrs):
+                late_matched += 1
     return {
         "sessions": {"started": len(started), "completed": len(completed)},
         "authorizations": {
@@ -81,6 +96,14 @@ def _figures(
         },
         "revenue": {currency: str(amount) for currency, amount in sorted(revenue.items())},
         "reconciliation": classes,
+        # Repeats the eMSP recognised (same id, same content: answered, not stored or billed again)
+        # against those the CPO really sent; late CDRs against those that still reconciled.
+        "cdr_delivery": {
+            "resent": sum(len(d.resent) for p, d in deliveries.items() if mine(p)),
+            "resent_recognised": sum(1 for d in records.duplicate_cdrs if d.identical and mine(d.partner)),
+            "late": len(late),
+            "late_matched": late_matched,
+        },
     }
 
 
@@ -97,15 +120,17 @@ def build_summary(
     unserved_arrivals: int,
     currencies: Iterable[str] = (),
     start: datetime | None = None,
+    deliveries: Mapping[str, CdrDelivery] | None = None,
 ) -> dict[str, Any]:
     """`authorizations` maps each CPO id (in scenario order) to the authorizations its CPO measured."""
     currencies = sorted(set(currencies))
+    deliveries = deliveries or {}
     every = [a for records_of_one in authorizations.values() for a in records_of_one]
-    overall = _figures(truths, every, records, reconciliation.rows, currencies, None)
+    overall = _figures(truths, every, records, reconciliation.rows, currencies, None, deliveries)
     findings = records.findings  # what the eMSP noticed about a partner's conduct (kept, not failed)
     partners: dict[str, Any] = {}
     for cpo_id, of_one in authorizations.items():
-        figures = _figures(truths, of_one, records, reconciliation.rows, currencies, cpo_id)
+        figures = _figures(truths, of_one, records, reconciliation.rows, currencies, cpo_id, deliveries)
         figures["findings"] = sum(1 for f in findings if f.partner == cpo_id)
         if start is not None:  # "did this partner's p99 move?" (bench/latency_windows.py)
             figures["authorizations"]["latency_ms"] |= first_hour_figures(of_one, start)
@@ -121,6 +146,7 @@ def build_summary(
         "energy_kwh": overall["energy_kwh"],
         "revenue": overall["revenue"],
         "reconciliation": overall["reconciliation"],
+        "cdr_delivery": overall["cdr_delivery"],
         "messages": dict(sorted(messages.items())),
         "partners": partners,
     }

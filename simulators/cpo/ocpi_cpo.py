@@ -555,8 +555,11 @@ class OcpiCpo:
         for cdr, correlation in batch:
             if rng is not None and late and rng.random() < late:
                 self._late.append((cdr, correlation))
+                self.truth.cdrs_late.append(cdr["id"])
                 continue
             copies = 2 if rng is not None and duplicate and rng.random() < duplicate else 1
+            if copies == 2:
+                self.truth.cdrs_resent.append(cdr["id"])
             for _ in range(copies):
                 out.requests.append(
                     self._send("cdr", "POST", self._endpoint("cdrs"), now, body=cdr, correlation=correlation)

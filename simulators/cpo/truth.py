@@ -37,4 +37,7 @@ class CpoTruth:
     # session -> [(instant, tariff id)]: a split_periods CPO's tariff changes during that session
     tariff_switches: dict[str, list[tuple[datetime, str]]] = field(default_factory=dict)
     cdrs: list[SentCdr] = field(default_factory=list)
+    # cdr_hold's release: ids POSTed a second time (identical), ids held back and POSTed late
+    cdrs_resent: list[str] = field(default_factory=list)
+    cdrs_late: list[str] = field(default_factory=list)
     failed_calls: list[tuple[str, str, int | None, str]] = field(default_factory=list)

@@ -68,3 +68,39 @@ def test_findings_are_counted_per_partner() -> None:
     )  # fmt: skip
     assert list(summary["partners"]) == ["cpo-a", "cpo-b"]
     assert [summary["partners"][p]["findings"] for p in ("cpo-a", "cpo-b")] == [0, 2]
+
+
+def test_cdr_delivery_counts_recognised_repeats_and_reconciled_late_cdrs_per_partner() -> None:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from bench.summary import CdrDelivery, build_summary
+    from emsp.model import CdrInfo, DuplicateCdrRecord, EmspRecords, Money, PartyRef
+    from emsp.reconciliation import Reconciliation, ReconciliationRow
+
+    at = datetime(2026, 3, 2, 19, tzinfo=UTC)
+    party = PartyRef("DE", "CPB")
+
+    def cdr(cdr_id: str) -> CdrInfo:
+        cost = Money(Decimal(1), Decimal(1), "EUR")
+        return CdrInfo(
+            "cpo-b", party, cdr_id, f"S-{cdr_id}", "T", "C", None, "L", Decimal(1), cost, at, at, at, False
+        )
+
+    repeats = (
+        DuplicateCdrRecord("cpo-b", party, "C1", at, identical=True),
+        DuplicateCdrRecord("cpo-b", party, "C2", at, identical=False),  # changed content: not a retry
+    )
+    rows = (
+        ReconciliationRow(None, (cdr("C3"),), None, "matched", ""),
+        ReconciliationRow(None, (cdr("C4"),), None, "energy_mismatch", ""),
+    )
+    records = EmspRecords((), (), (cdr("C3"), cdr("C4")), repeats, ())
+    summary = build_summary(
+        scenario="s", seed=1, runtime="sim", truths=[], authorizations={"cpo-a": [], "cpo-b": []},
+        records=records, reconciliation=Reconciliation(rows), messages={}, unserved_arrivals=0,
+        deliveries={"cpo-b": CdrDelivery(resent=("C1", "C2"), late=("C3", "C4"))},
+    )  # fmt: skip
+    expected = {"resent": 2, "resent_recognised": 1, "late": 2, "late_matched": 1}
+    assert summary["cdr_delivery"] == summary["partners"]["cpo-b"]["cdr_delivery"] == expected
+    assert summary["partners"]["cpo-a"]["cdr_delivery"] == dict.fromkeys(expected, 0)

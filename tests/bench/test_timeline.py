@@ -196,6 +196,11 @@ def test_held_cdrs_go_out_at_once_with_duplicates_and_late_ones(
     assert len(ids) > len(set(ids))  # some were POSTed twice; the eMSP may name them or absorb them
     assert counts["missing_cdr"] == 0 and counts["matched"] + counts["duplicate_cdr"] == len(set(ids))
     assert outcome.summary["energy_kwh"]["cdr"] == outcome.summary["energy_kwh"]["truth"]
+    # What the CPO really did against what the eMSP recognised and still reconciled.
+    delivery = outcome.summary["cdr_delivery"]
+    late = {p["body"]["id"] for p in held if p["t"].startswith("2026-03-02T09:30")}
+    assert delivery["resent"] == len(ids) - len(set(ids)) and delivery["late"] == len(late) > 0
+    assert delivery["resent_recognised"] == delivery["resent"] and delivery["late_matched"] == len(late)
 
 
 def test_builtins_have_descriptions_and_expectations() -> None:
