@@ -63,10 +63,10 @@ class _Recorder(WireTrace):
 def _world(scale: int) -> Any:
     scenario, base = scaled(scale)
     return build_world(
-        scenario,  # type: ignore[arg-type]
+        scenario,
         base,
         emsp_base_url="http://emsp.local/ocpi",
-        cpo_base_urls={c.id: f"http://{c.id}.cpo.local/ocpi" for c in scenario.cpos},  # type: ignore[attr-defined]
+        cpo_base_urls={c.id: f"http://{c.id}.cpo.local/ocpi" for c in scenario.cpos},
     )
 
 
