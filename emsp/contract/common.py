@@ -57,8 +57,8 @@ Rfc3339 = Annotated[datetime | None, BeforeValidator(_not_a_number)]
 
 
 def date_range(
-    date_from: Annotated[Rfc3339, Query(description="Inclusive, RFC 3339.")] = None,
-    date_to: Annotated[Rfc3339, Query(description="Exclusive, RFC 3339.")] = None,
+    date_from: Annotated[Rfc3339, Query(description="Inclusive, RFC 3339, 1970 to 9000.")] = None,
+    date_to: Annotated[Rfc3339, Query(description="Exclusive, RFC 3339, 1970 to 9000.")] = None,
 ) -> DateRange:
     try:
         start = utc_in_range(_aware(date_from, "date_from"))

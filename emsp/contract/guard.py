@@ -6,7 +6,7 @@ and the error responses every operation documents in the OpenAPI document.
   megabytes, a secret (a partner's token A), or a lone surrogate that cannot be encoded as JSON
   (which made the framework's own answer a 500).
 - Every error is `{"detail": <text or list of field errors>}`, and the OpenAPI document says so
-  for 401, 413 and 422 on every operation (client generators and schemathesis read it).
+  for 400, 401, 413 and 422 on every operation (client generators and schemathesis read it).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ def _error(description: str) -> dict[str, Any]:
 
 
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("the body is not JSON (or not UTF-8)"),
     401: _error("missing or wrong bearer token"),
     413: _error("request body too large"),
     422: _error("invalid input: the fields and why"),

@@ -66,6 +66,11 @@ def test_a_body_above_the_limit_is_413_before_any_endpoint(api: TestClient, decl
     assert api.get("/api/v1/tokens").json()["total"] == 0
 
 
+def test_a_body_that_is_not_utf8_is_a_documented_400(api: TestClient) -> None:
+    resp = api.post("/api/v1/tokens", content=b'{"uid": "\xff\xfe"}', headers=JSON)
+    assert resp.status_code == 400 and isinstance(resp.json()["detail"], str)
+
+
 def test_a_body_under_the_limit_reaches_the_endpoint(api: TestClient) -> None:
     resp = api.post("/api/v1/tokens", json={"uid": "RFID-1", "contract_id": "NL-EMS-C00000001-X"})
     assert resp.status_code == 201
@@ -77,7 +82,7 @@ def test_openapi_documents_every_status_an_operation_answers(anonymous: TestClie
     for path, item in spec["paths"].items():
         for method, op in item.items():
             statuses = op["responses"]
-            for code in ("401", "413", "422"):
+            for code in ("400", "401", "413", "422"):
                 schema = statuses[code]["content"]["application/json"]["schema"]
                 assert schema == error, (method, path, code)
             if "{" in path or path == "/quotes":  # one object by key: may be unknown
