@@ -1,6 +1,6 @@
 """Benchmark of the `live` runtime: how many stations one process holds, what a connection costs.
 
-    python -m bench.perf.live [--sizes 100,500,2000] [--minutes 10] [--speed 300]
+    python -m bench.perf.live [--sizes 100,500,1000,2000] [--minutes 10] [--speed 20] [--arrivals 600]
 
 Three measurements, each printed with the figures it compares in the same run (neighbours make
 absolute timings noisy):
@@ -9,8 +9,11 @@ absolute timings noisy):
   both ends in this process, against the library defaults: RSS delta and tracemalloc delta per
   connection (one connection = a client end and a server end);
 - **stations**: per size, a live run of `smoke` scaled to that many stations with real traffic, in
-  a fresh process so its RSS is its own: stations booted, sessions, whether the run completed, wall
-  time, peak RSS, and the marginal RSS per station between sizes (world, models and both ends);
+  a fresh process so its RSS is its own: stations booted, sessions completed, CDRs, messages, wall
+  time, RSS per connection (the RSS grown from "servers up" to "every station booted", divided by
+  the stations, without tracemalloc), peak RSS, and whether the run reconciled (every completed
+  session has its CDR and matches: the traffic was real, not idle sockets); then the marginal peak
+  RSS per station between sizes (world, models, traffic and both ends);
 - **ordered OCPI stream**: requests per second of one CPO's ordered stream over real HTTP (one
   request at a time, as the live runtime sends them), with and without TCP_NODELAY.
 """
@@ -28,7 +31,9 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections import Counter
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +45,11 @@ from bench.perf.sim import scaled
 from bench.runtime.live import WS_OPTIONS
 from bench.runtime.live_http import HttpServer
 from bench.runtime.live_run import _bound_socket, run_live
-from bench.scenario import Scenario
+from bench.scenario import Range, Scenario
 from bench.trace import WireTrace
+from bench.truth import truth_sessions
+from bench.world import World
+from emsp.reconciliation import reconcile
 from emsp.wire import HttpRequest, HttpResponse
 
 KIB = 1024
@@ -86,61 +94,114 @@ async def _idle_connections(count: int, options: dict[str, Any]) -> tuple[float,
 
 
 def measure_connections(count: int) -> None:
-    for label, options in (("library defaults", {}), ("live runtime", WS_OPTIONS)):
-        rss, traced = asyncio.run(_idle_connections(count, options))
-        print(
-            f"connections: {count} idle, {label:>16}: {rss / KIB:6.1f} KiB RSS, "
-            f"{traced / KIB:6.1f} KiB traced per connection (both ends)"
-        )
+    # Each in a fresh process: memory freed by one measurement would be reused by the next, and its
+    # RSS delta would show less than the connections cost.
+    for label in ("library defaults", "live runtime"):
+        command = [sys.executable, "-m", "bench.perf.live", "--idle", label, "--connections", str(count)]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        print(done.stdout.strip() or f"connections: {label}: failed: {done.stderr.strip()[-300:]}")
+
+
+def idle_run(label: str, count: int) -> str:
+    options = WS_OPTIONS if label == "live runtime" else {}
+    rss, traced = asyncio.run(_idle_connections(count, options))
+    return (
+        f"connections: {count} idle, {label:>16}: {rss / KIB:6.1f} KiB RSS, "
+        f"{traced / KIB:6.1f} KiB traced per connection (both ends)"
+    )
 
 
 # ------------------------------------------------------------------ stations with real traffic
-def _sized(stations: int, minutes: int) -> tuple[Scenario, Path]:
+def _peak_rss() -> int:
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so a child would report its parent's peak.
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * KIB
+    return 0
+
+
+def sized(stations: int, minutes: int, arrivals_per_hour: int) -> tuple[Scenario, Path]:
+    """`smoke` with `stations` stations, arrivals for `minutes`, short stays: a run that ends soon
+    after its last arrival. Arrivals are set apart from the station count: the in-process eMSP, not
+    the stations' connections, bounds how many sessions per wall second a run can take."""
     scenario, base = scaled(max(1, stations // 4))
     assert isinstance(scenario, Scenario)
-    return scenario.model_copy(update={"duration_minutes": minutes, "expectations": []}), base
+    demand = scenario.demand.model_copy(
+        update={
+            "drivers": max(24, arrivals_per_hour * minutes // 60),
+            "arrivals_per_hour": arrivals_per_hour,
+            "stay_minutes": Range(min=Decimal(5), max=Decimal(15)),
+            "patience_minutes": 5,
+        }
+    )
+    update = {"duration_minutes": minutes, "settle_minutes": 5, "demand": demand, "expectations": []}
+    return scenario.model_copy(update=update), base
 
 
-def one_run(stations: int, minutes: int, speed: float) -> dict[str, Any]:
-    scenario, base = _sized(stations, minutes)
-    rss0 = _rss()
+def traffic(world: World, messages: int) -> dict[str, Any]:
+    """What flowed and whether it reconciles: the proof that the connections carried real sessions."""
+    truths = truth_sessions(world)
+    records = world.emsp.records()
+    classes = {k: v for k, v in reconcile(truths, records).counts().items() if v}
+    completed = sum(1 for t in truths if t.transaction_id is not None and t.ended_at is not None)
+    cdrs = sum(1 for c in records.cdrs if not c.credit)
+    wrong = {k: v for k, v in classes.items() if k not in ("matched", "refused")}
+    results = Counter(a.result for cpo in world.cpos.values() for a in cpo.ocpi.truth.authorizations)
+    return {
+        "booted": sum(1 for s in world.stations.values() if s.booted),
+        "sessions_completed": completed,
+        "cdrs": cdrs,
+        "messages": messages,
+        "authorizations": dict(sorted(results.items())),
+        "reconciliation": classes,
+        # Real traffic: sessions ran, every completed one has its CDR and reconciles.
+        "reconciled": completed > 0
+        and cdrs == completed
+        and classes.get("matched") == completed
+        and not wrong,
+    }
+
+
+def one_run(stations: int, minutes: int, speed: float, arrivals_per_hour: int) -> dict[str, Any]:
+    scenario, base = sized(stations, minutes, arrivals_per_hour)
+    rss: dict[str, int] = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         trace = WireTrace(Path(tmp) / "trace.jsonl")
         outcome: dict[str, Any] = {"stations": len(scenario.station_ids())}
+
+        def milestone(name: str) -> None:
+            rss[name] = _rss()
+            outcome[f"{name}_at_s"] = round(time.perf_counter() - started, 1)
+
         try:
-            result = run_live(scenario, base, trace, speed=speed)
+            result = run_live(scenario, base, trace, speed=speed, milestone=milestone)
         except Exception as exc:  # the figure to report is that it did not hold, and why
             outcome.update(completed=False, reason=f"{type(exc).__name__}: {exc}")
             result = None
         finally:
             trace.close()
     outcome["wall_s"] = round(time.perf_counter() - started, 1)
-    outcome["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / KIB, 1)
-    outcome["rss_growth_mib"] = round(
-        (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * KIB - rss0) / 2**20, 1
-    )
+    outcome["peak_rss_mib"] = round(_peak_rss() / 2**20, 1)
+    if "booted" in rss:
+        # Between "servers up" and "every station booted": the sockets, both websockets ends, the
+        # runtime's per-station tasks and queues, and the boot exchange; no driver has come yet.
+        per = (rss["booted"] - rss["connecting"]) / outcome["stations"]
+        outcome["rss_per_connection_kib"] = round(per / KIB, 1)
     if result is not None:
-        world = result.world
-        truths = [s for station in world.stations.values() for s in station.truth]
-        auths = [a for cpo in world.cpos.values() for a in cpo.ocpi.truth.authorizations]
         outcome.update(
-            completed=True,
-            booted=sum(1 for s in world.stations.values() if s.booted),
-            sessions=len(truths),
-            authorizations_accepted=sum(1 for a in auths if a.result == "ALLOWED"),
-            authorizations_other=sum(1 for a in auths if a.result != "ALLOWED"),
-            unserved=result.unserved_arrivals,
-            ocpi_backlog_max=result.ocpi_backlog_max,
+            completed=True, unserved=result.unserved_arrivals, ocpi_backlog_max=result.ocpi_backlog_max
         )
+        outcome.update(traffic(result.world, sum(trace.counts.values())))
     return outcome
 
 
-def measure_stations(sizes: list[int], minutes: int, speed: float) -> None:
+def measure_stations(sizes: list[int], minutes: int, speed: float, arrivals_per_hour: int) -> None:
     runs = []
     for size in sizes:
-        command = [sys.executable, "-m", "bench.perf.live", "--one-run", str(size),
-                   "--minutes", str(minutes), "--speed", str(speed)]  # fmt: skip
+        command = [sys.executable, "-m", "bench.perf.live", "--one-run", str(size), "--minutes", str(minutes),
+                   "--speed", str(speed), "--arrivals", str(arrivals_per_hour)]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         lines = done.stdout.strip().splitlines()
         if done.returncode != 0 or not lines:
@@ -151,13 +212,21 @@ def measure_stations(sizes: list[int], minutes: int, speed: float) -> None:
         run = json.loads(lines[-1])
         runs.append(run)
         print(f"stations: {json.dumps(run)}")
+        print(
+            f"stations: {run['stations']:>5} -> booted {run.get('booted', '-')}, sessions completed "
+            f"{run.get('sessions_completed', '-')}, CDRs {run.get('cdrs', '-')}, messages "
+            f"{run.get('messages', '-')}, wall {run['wall_s']} s, "
+            f"{run.get('rss_per_connection_kib', '-')} KiB RSS per connection (both ends), "
+            f"reconciled: {run.get('reconciled', False)}"
+            + ("" if run.get("completed") else f" -- did not complete: {run.get('reason')}")
+        )
     for small, big in itertools.pairwise(runs):
         per_station = (
             (big["peak_rss_mib"] - small["peak_rss_mib"]) * 2**20 / (big["stations"] - small["stations"])
         )
         print(
             f"stations: marginal peak RSS {small['stations']} -> {big['stations']}: "
-            f"{per_station / KIB:.1f} KiB per station (models, world and both ends of its connection)"
+            f"{per_station / KIB:.1f} KiB per station (world, models, traffic, both ends)"
         )
 
 
@@ -201,21 +270,27 @@ def measure_stream(count: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--sizes", default="100,500,2000", help="station counts, comma-separated")
-    parser.add_argument("--minutes", type=int, default=10, help="scenario minutes per run")
-    parser.add_argument("--speed", type=float, default=300.0, help="scenario seconds per wall second")
+    parser.add_argument("--sizes", default="100,500,1000,2000", help="station counts, comma-separated")
+    parser.add_argument("--minutes", type=int, default=10, help="scenario minutes with arrivals per run")
+    parser.add_argument("--speed", type=float, default=20.0, help="scenario seconds per wall second")
+    parser.add_argument("--arrivals", type=int, default=600, help="driver arrivals per scenario hour")
     parser.add_argument("--connections", type=int, default=1000, help="idle connections to measure")
     parser.add_argument("--one-run", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--idle", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     from bench.logs import configure_run_logging
 
     configure_run_logging(None)
     if args.one_run is not None:
-        print(json.dumps(one_run(args.one_run, args.minutes, args.speed)))
+        print(json.dumps(one_run(args.one_run, args.minutes, args.speed, args.arrivals)))
+        return
+    if args.idle is not None:
+        print(idle_run(args.idle, args.connections))
         return
     measure_stream(200)
     measure_connections(args.connections)
-    measure_stations([int(size) for size in args.sizes.split(",")], args.minutes, args.speed)
+    sizes = [int(size) for size in args.sizes.split(",")]
+    measure_stations(sizes, args.minutes, args.speed, args.arrivals)
 
 
 if __name__ == "__main__":

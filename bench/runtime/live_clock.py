@@ -13,11 +13,19 @@ class ScaledClock:
     def __init__(self, start: datetime, speed: float) -> None:
         self.start, self.speed = start, speed
         self._t0 = time.monotonic()
+        self._held = False
+
+    def hold(self) -> None:
+        """Scenario time stands still at its start until restart()."""
+        self._held = True
 
     def restart(self) -> None:
         self._t0 = time.monotonic()
+        self._held = False
 
     def now(self) -> datetime:
+        if self._held:
+            return self.start
         elapsed_ms = int((time.monotonic() - self._t0) * self.speed * 1000)
         return self.start + timedelta(milliseconds=elapsed_ms)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import resource
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +44,27 @@ def _bound_socket() -> socket.socket:
     return sock
 
 
+# Both ends of every OCPP connection live in this process: two descriptors per station, plus the
+# listeners, the HTTP pools' connections and the files of the run.
+FDS_SPARE = 512
+
+
+def raise_fd_limit(stations: int) -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard one (the default soft 1,024 holds ~500 stations);
+    a hard limit too low for the scenario is a clear error before any socket is opened."""
+    needed = 2 * stations + FDS_SPARE
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        raise LiveRuntimeError(
+            f"{stations} stations need about {needed} open files (both ends of each OCPP connection are "
+            f"in this process), but the hard limit is {hard}: raise it (ulimit -Hn, LimitNOFILE=)"
+        )
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    return int(soft)
+
+
 def _port(sock: socket.socket) -> int:
     return int(sock.getsockname()[1])
 
@@ -56,7 +78,9 @@ async def _run_live(
     database_url: str,
     scenario_file: str,
     progress: Callable[[float], None] | None,
+    milestone: Callable[[str], None] | None,
 ) -> LiveResult:
+    raise_fd_limit(len(scenario.station_ids()))
     emsp_sock = _bound_socket()
     cpo_http = {cpo.id: _bound_socket() for cpo in scenario.cpos}
     cpo_ocpp = {cpo.id: _bound_socket() for cpo in scenario.cpos}
@@ -70,21 +94,22 @@ async def _run_live(
                             database_url=database_url, scenario_file=scenario_file)  # fmt: skip
         clock = ScaledClock(scenario.start, speed)
         runtime = LiveRuntime(world, trace, clock, {cid: _port(s) for cid, s in cpo_ocpp.items()})
+        runtime.milestone = milestone
         servers.append(HttpServer.for_emsp(world.emsp, clock.now, emsp_sock))
         servers += [
             HttpServer.for_handler(world.cpos[cid].handle_ocpi, clock.now, s) for cid, s in cpo_http.items()
         ]
         protocols = [Subprotocol(subprotocol("1.6")), Subprotocol(subprotocol("2.0.1"))]
         for cid, sock in cpo_ocpp.items():
-            sock.listen()
+            # asyncio's default backlog (100) drops the SYNs of a boot storm: the kernel caps this
+            # at net.core.somaxconn.
+            handler = partial(runtime.csms_connection, cid)
             ws_servers.append(
-                await serve(
-                    partial(runtime.csms_connection, cid), sock=sock, subprotocols=protocols, **WS_OPTIONS
-                )
+                await serve(handler, sock=sock, subprotocols=protocols, backlog=4096, **WS_OPTIONS)
             )
         for server in servers:
             await server.start()
-        clock.restart()
+        clock.hold()  # until the stations have booted (LiveRuntime.run)
         unserved = await runtime.run(horizon(world), progress)
     finally:
         for ws_server in ws_servers:
@@ -108,8 +133,9 @@ def run_live(
     database_url: str = "sqlite://",
     scenario_file: str = "<scenario>",
     progress: Callable[[float], None] | None = None,
+    milestone: Callable[[str], None] | None = None,
 ) -> LiveResult:
     return asyncio.run(
         _run_live(scenario, base_dir, trace, speed=speed, database_url=database_url,
-                  scenario_file=scenario_file, progress=progress)
+                  scenario_file=scenario_file, progress=progress, milestone=milestone)
     )  # fmt: skip
