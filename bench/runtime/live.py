@@ -288,6 +288,7 @@ class LiveRuntime:
             reader = asyncio.ensure_future(self._station_reader(station_id, ws))
             try:
                 await self._station_timer(station_id, stop)
+                await self._station_settled(station_id, writer)
             finally:
                 reader.cancel()
                 writer.close()
@@ -304,6 +305,19 @@ class LiveRuntime:
                     self._booted_count += 1
                     if self._booted_count == len(self._booted) and self.milestone is not None:
                         self.milestone("booted")
+
+    async def _station_settled(self, station_id: str, writer: DelayLine[str]) -> None:
+        """Before hanging up at the end, the calls the station still has to send or hear back about
+        finish (a StopTransaction queued behind a MeterValues, say): cut short, the CSMS would never
+        learn that a session ended and its CDR would go missing. Bounded: an offline station keeps
+        its queue."""
+        endpoint = self.world.stations[station_id].endpoint
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + CONNECT_TIMEOUT_S
+        while endpoint.in_flight is not None or endpoint.queued or writer.pending():
+            if loop.time() > give_up:
+                return
+            await asyncio.sleep(0.05)
 
     async def _station_timer(self, station_id: str, stop: asyncio.Event) -> None:
         # One timer handle per wait that sets the poke: Python 3.11's wait_for would wrap every

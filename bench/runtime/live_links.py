@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -58,32 +59,53 @@ async def sleep_until(loop_time: float) -> None:
 
 
 class DelayLine(Generic[T]):
-    """Messages held for their link's delay, then delivered one at a time in the order sent."""
+    """Messages held for their link's delay, then delivered one at a time in the order sent.
+
+    A deque and one future while the pump waits, not an asyncio.Queue (three deques and an Event):
+    the runtime holds two of these per station, thousands of stations at once."""
+
+    __slots__ = ("_closed", "_deliver", "_in_hand", "_items", "_waiter", "delivered", "link")
 
     def __init__(self, link: LiveLink, deliver: Callable[[T], Awaitable[None]]) -> None:
         self.link = link
         self._deliver = deliver
-        self._queue: asyncio.Queue[tuple[float, T] | None] = asyncio.Queue()
+        self._items: deque[tuple[float, T]] = deque()
+        self._closed = False
+        self._waiter: asyncio.Future[None] | None = None
         self._in_hand = 0
         self.delivered = 0
 
     def put(self, item: T) -> None:
-        self._queue.put_nowait((self.link.arrival(), item))
+        self._items.append((self.link.arrival(), item))
+        self._wake()
 
     def close(self) -> None:
         """Deliver what is queued, then stop the pump."""
-        self._queue.put_nowait(None)
+        self._closed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     def qsize(self) -> int:
-        return self._queue.qsize()
+        return len(self._items)
 
     def pending(self) -> int:
         """Messages not yet delivered, the one being delivered included."""
-        return self._queue.qsize() + self._in_hand
+        return self.qsize() + self._in_hand
 
     async def pump(self) -> None:
-        while (entry := await self._queue.get()) is not None:
-            at, item = entry
+        while True:
+            while not self._items:
+                if self._closed:
+                    return
+                self._waiter = asyncio.get_running_loop().create_future()
+                try:
+                    await self._waiter
+                finally:
+                    self._waiter = None
+            at, item = self._items.popleft()
             self._in_hand = 1
             try:
                 await sleep_until(at)
