@@ -1,0 +1,268 @@
+"""Plumbing of the mock CPO's OCPI 2.2.1 role: requests it sends, the handshake, retries.
+
+OcpiParty numbers and builds every request (token, headers, correlation), serves the CPO's own
+endpoints, registers with the eMSP (versions, details, credentials with token A, then pushes its
+tariffs and locations), dispatches each response to the `_on_<kind>` handler of the request it
+answers, and holds requests behind a retry backlog while the eMSP is unreachable. What the CPO
+reports (authorizations, sessions, CDRs) lives in OcpiCpo (ocpi_cpo.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from emsp.settlement.tariff import Tariff, parse_tariff
+from emsp.timeutil import format_utc
+from emsp.wire import HttpRequest, HttpResponse, OutboundRequest
+from simulators.cpo.events import CsmsEvent
+from simulators.cpo.locations import EvseRef, SiteSpec, build_location, evse_index
+from simulators.cpo.ocpi_client import Envelope, PartyHeaders, build_request, read_envelope
+from simulators.cpo.ocpi_server import CpoOcpiServer
+from simulators.cpo.retry import RETRYABLE_HTTP, RetryQueue
+from simulators.cpo.truth import CpoTruth
+from simulators.dialects.profile import DialectProfile
+
+VERSION = "2.2.1"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationDecision:
+    ref: str
+    accepted: bool
+
+
+@dataclass(slots=True)
+class CpoOutput:
+    requests: list[OutboundRequest] = field(default_factory=list)
+    decisions: list[AuthorizationDecision] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Pending:
+    kind: str
+    sent_at: datetime
+    context: dict[str, Any]
+    seq: int = 0
+    outbound: OutboundRequest | None = None
+
+
+class OcpiParty:
+    def __init__(
+        self,
+        *,
+        cpo_id: str,
+        country_code: str,
+        party_id: str,
+        business_name: str,
+        base_url: str,
+        emsp_versions_url: str,
+        token_a: str,
+        dialect: DialectProfile,
+        tariffs: Mapping[str, Mapping[str, Any]],
+        sites: list[SiteSpec],
+    ) -> None:
+        self.cpo_id = cpo_id
+        self.country_code, self.party_id = country_code, party_id
+        self._party = (country_code, party_id)
+        self.dialect = dialect
+        self.truth = CpoTruth()
+        self._emsp_versions_url = emsp_versions_url
+        self._token = token_a  # token A until registered, then token C
+        self._token_b = f"{cpo_id}-token-b"
+        self._server = CpoOcpiServer(
+            base_url=base_url,
+            country_code=country_code,
+            party_id=party_id,
+            business_name=business_name,
+            accepted_token=self._token_b,
+        )
+        self._tariff_json = dict(tariffs)
+        self._tariffs = {tid: parse_tariff(data) for tid, data in tariffs.items()}
+        self._sites = sites
+        self._site_tz = {site.location_id: site.time_zone for site in sites}
+        self._evses: dict[tuple[str, int], EvseRef] = {}
+        self._station_site: dict[str, SiteSpec] = {}
+        for site in sites:
+            self._evses |= evse_index(site, country_code, party_id)
+            for station in site.stations:
+                self._station_site[station.station_id] = site
+        self._endpoints: dict[str, str] = {}
+        self._emsp_party: tuple[str, str] | None = None
+        self._registered = False
+        self._deferred: list[tuple[CsmsEvent, datetime]] = []
+        self._pending: dict[str, _Pending] = {}
+        self._counter = 0
+        self._retry = RetryQueue()
+
+    def tariff(self, tariff_id: str) -> Tariff:
+        return self._tariffs[tariff_id]
+
+    def evse(self, station_id: str, connector_id: int) -> EvseRef:
+        return self._evses[(station_id, connector_id)]
+
+    # ----------------------------------------------------------------- plumbing
+    def _next_id(self) -> str:
+        self._counter += 1
+        return f"{self.cpo_id}-{self._counter:06d}"
+
+    def _send(
+        self,
+        kind: str,
+        method: str,
+        url: str,
+        now: datetime,
+        *,
+        body: Any = None,
+        correlation: str | None = None,
+        **context: Any,
+    ) -> OutboundRequest:
+        request_id = self._next_id()
+        parties = None
+        if self._emsp_party is not None:
+            parties = PartyHeaders(self.country_code, self.party_id, *self._emsp_party)
+        request = build_request(
+            method,
+            url,
+            token=self._token,
+            token_encoding=self.dialect.authorization_header,
+            request_id=request_id,
+            correlation_id=correlation or request_id,
+            parties=parties,
+            body=body,
+        )
+        outbound = OutboundRequest(request_id=request_id, partner="emsp", request=request)
+        self._pending[request_id] = _Pending(kind, now, context, self._counter, outbound)
+        return outbound
+
+    def handle(self, request: HttpRequest, now: datetime) -> HttpResponse:
+        """Serve the CPO's own OCPI endpoints (the eMSP fetches our versions after credentials)."""
+        return self._server.handle(request, now)
+
+    # ------------------------------------------------------- credentials handshake
+    def start(self, now: datetime) -> CpoOutput:
+        return CpoOutput(requests=[self._send("versions", "GET", self._emsp_versions_url, now)])
+
+    # ------------------------------------------------------------- retries
+    def gate(self, requests: list[OutboundRequest]) -> list[OutboundRequest]:
+        """What may go out now: while requests wait to be retried, later ones wait behind them."""
+        if not self._retry.holding:
+            return requests
+        out = []
+        for request in requests:
+            pending = self._pending.get(request.request_id)
+            if pending is None or pending.kind == "authorize" or self._retry.lets_through(request):
+                out.append(request)
+            else:
+                self._retry.hold(pending.seq, request)
+        return out
+
+    def next_wakeup(self) -> datetime | None:
+        return self._retry.next_wakeup()
+
+    def on_wakeup(self, now: datetime) -> CpoOutput:
+        return CpoOutput(requests=self._retry.wakeup(now))
+
+    def on_unreachable(self, request_id: str, now: datetime) -> CpoOutput:
+        """The request never reached the eMSP (connection refused)."""
+        return self._on_failure(request_id, Envelope(0, None, "connection refused", None), now)
+
+    def _on_failure(self, request_id: str, envelope: Envelope, now: datetime) -> CpoOutput:
+        pending = self._pending.get(request_id)
+        if pending is None:
+            return CpoOutput()
+        if pending.kind != "authorize" and pending.outbound is not None:
+            self.truth.failed_calls.append(
+                (format_utc(now), pending.kind, envelope.status_code, envelope.status_message or "retrying")
+            )
+            self._retry.failed(pending.seq, pending.outbound, now)  # kept pending: it will be answered
+            return CpoOutput()
+        del self._pending[request_id]
+        return self._on_authorize(envelope, pending, now)
+
+    def on_response(self, request_id: str, response: HttpResponse, now: datetime) -> CpoOutput:
+        if response.status in RETRYABLE_HTTP:
+            return self._on_failure(request_id, read_envelope(response), now)
+        pending = self._pending.pop(request_id, None)
+        if pending is None:
+            return CpoOutput()
+        released = self._retry.succeeded(request_id)
+        if released:
+            out = self._dispatch(request_id, pending, response, now)
+            out.requests[:0] = released
+            return out
+        return self._dispatch(request_id, pending, response, now)
+
+    def _dispatch(
+        self, request_id: str, pending: _Pending, response: HttpResponse, now: datetime
+    ) -> CpoOutput:
+        envelope = read_envelope(response)
+        handler: Callable[[Any, _Pending, datetime], CpoOutput] = getattr(self, f"_on_{pending.kind}")
+        if pending.kind == "authorize":
+            return handler(envelope, pending, now)
+        if not envelope.ok:
+            self.truth.failed_calls.append(
+                (format_utc(now), pending.kind, envelope.status_code, envelope.status_message)
+            )
+            return CpoOutput()
+        return handler(envelope.data, pending, now)
+
+    def _on_versions(self, data: Any, pending: _Pending, now: datetime) -> CpoOutput:
+        match = [v for v in data or [] if isinstance(v, dict) and v.get("version") == VERSION]
+        if not match:
+            self.truth.failed_calls.append((format_utc(now), "versions", None, f"eMSP offers no {VERSION}"))
+            return CpoOutput()
+        return CpoOutput(requests=[self._send("details", "GET", str(match[0]["url"]), now)])
+
+    def _on_details(self, data: Any, pending: _Pending, now: datetime) -> CpoOutput:
+        for endpoint in data.get("endpoints", []):
+            self._endpoints[f"{endpoint['identifier']}:{endpoint.get('role', '')}"] = endpoint["url"]
+        body = self._server.own_credentials(self._token_b)
+        url = self._endpoint("credentials")
+        return CpoOutput(requests=[self._send("credentials", "POST", url, now, body=body)])
+
+    def _on_credentials(self, data: Any, pending: _Pending, now: datetime) -> CpoOutput:
+        self._token = str(data["token"])  # token C: what we use from now on
+        roles = data.get("roles") or []
+        emsp_role = next((r for r in roles if r.get("role") == "EMSP"), roles[0] if roles else {})
+        self._emsp_party = (str(emsp_role.get("country_code", "")), str(emsp_role.get("party_id", "")))
+        self._registered = True
+        self.truth.registered_at = now
+        out = CpoOutput()
+        for tariff_id, tariff in self._tariff_json.items():
+            url = f"{self._endpoint('tariffs')}/{self.country_code}/{self.party_id}/{tariff_id}"
+            out.requests.append(self._send("put", "PUT", url, now, body=dict(tariff)))
+        for site in self._sites:
+            location = build_location(site, self.country_code, self.party_id, now)
+            url = f"{self._endpoint('locations')}/{self.country_code}/{self.party_id}/{site.location_id}"
+            out.requests.append(self._send("put", "PUT", url, now, body=location))
+        deferred, self._deferred = self._deferred, []
+        for event, at in deferred:
+            self._merge(out, self.on_event(event, at))
+        return out
+
+    def _on_put(self, data: Any, pending: _Pending, now: datetime) -> CpoOutput:
+        return CpoOutput()
+
+    _on_patch = _on_put
+    _on_cdr = _on_put
+
+    def _endpoint(self, module: str) -> str:
+        for key, url in self._endpoints.items():
+            if key.split(":")[0] == module:
+                return url.rstrip("/")
+        raise KeyError(f"the eMSP has no {module} endpoint")
+
+    @staticmethod
+    def _merge(into: CpoOutput, more: CpoOutput) -> None:
+        into.requests.extend(more.requests)
+        into.decisions.extend(more.decisions)
+
+    # ------------------------------------------------- what OcpiCpo reports (ocpi_cpo.py)
+    def on_event(self, event: CsmsEvent, now: datetime) -> CpoOutput:
+        raise NotImplementedError
+
+    def _on_authorize(self, envelope: Any, pending: _Pending, now: datetime) -> CpoOutput:
+        raise NotImplementedError
