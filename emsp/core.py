@@ -180,8 +180,10 @@ class EmspCore:
         issuer: str | None = None,
         has_credit: bool = True,
         expires_at: datetime | None = None,
-        allowed_location_ids: list[str] | None = None,
+        allowed_locations: list[tuple[str, str, str]] | None = None,
     ) -> None:
+        """`allowed_locations`: (country_code, party_id, location_id) where the token may charge
+        (None: anywhere); a location id alone would match every CPO's location of that id."""
         spec = token_service.TokenSpec(
             uid=uid,
             contract_id=contract_id,
@@ -191,7 +193,7 @@ class EmspCore:
             issuer=issuer if issuer is not None else self.settings.business_name,
             has_credit=has_credit,
             expires_at=expires_at,
-            allowed_location_ids=allowed_location_ids,
+            allowed_locations=allowed_locations,
         )
         with self.db.unit() as db:
             row = token_service.upsert_token(db, spec, now)

@@ -99,6 +99,20 @@ class Whitelist(StrEnum):  # mod_tokens WhitelistType
     NEVER = "NEVER"
 
 
+class TokenLocation(_In):
+    """One location a token may charge at: location ids are unique only within their CPO party."""
+
+    country_code: CountryCode
+    party_id: PartyId
+    location_id: Ident36
+
+
+class TokenLocationOut(_Out):
+    country_code: str
+    party_id: str
+    location_id: str
+
+
 class TokenIssue(_In):
     uid: Ident36
     type: TokenType = TokenType.RFID
@@ -108,7 +122,7 @@ class TokenIssue(_In):
     valid: bool = True
     has_credit: bool = True
     expires_at: AwareDatetime | None = None
-    allowed_location_ids: Annotated[list[Ident36], Field(max_length=1000)] | None = None
+    allowed_locations: Annotated[list[TokenLocation], Field(max_length=1000)] | None = None
 
     _range = field_validator("expires_at")(utc_in_range)
 
@@ -122,7 +136,7 @@ class TokenOut(_Out):
     valid: bool
     has_credit: bool
     expires_at: datetime | None
-    allowed_location_ids: list[str] | None
+    allowed_locations: list[TokenLocationOut] | None  # None: anywhere
     last_updated: datetime
     pushed_to: list[str]  # partners a Token PUT was queued for by this change (empty on reads)
 

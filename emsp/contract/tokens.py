@@ -16,19 +16,32 @@ from sqlalchemy.orm import Session
 from emsp.contract.common import PageParams, filter_eq, invalid, not_found, page_params, paginate
 from emsp.contract.deps import Run, now
 from emsp.contract.guard import CONFLICT, NOT_FOUND
-from emsp.contract.models import DriverOut, Page, TokenIssue, TokenOut, TokenType, Whitelist
+from emsp.contract.models import (
+    DriverOut,
+    Page,
+    TokenIssue,
+    TokenLocationOut,
+    TokenOut,
+    TokenType,
+    Whitelist,
+)
 from emsp.core import EmspCore
+from emsp.services.tokens import parse_allowed_locations
 from emsp.storage.queries import find_token
 from emsp.storage.tables import TokenRow
-from emsp.wire import loads
 
 Now = Annotated[datetime, Depends(now)]
 TypeQuery = Annotated[TokenType, Query(description="Token type (default RFID, as in OCPI).")]
 
 
 def token_out(row: TokenRow, pushed_to: list[str] | None = None) -> TokenOut:
+    # A restriction stored by an older version as bare location ids reads as restricted to none of
+    # them (fail closed, see parse_allowed_locations): shown as it is enforced.
+    keys = parse_allowed_locations(row.allowed_locations_json)
     allowed = (
-        None if row.allowed_locations_json is None else [str(x) for x in loads(row.allowed_locations_json)]
+        None
+        if keys is None
+        else [TokenLocationOut(country_code=cc, party_id=pid, location_id=loc) for cc, pid, loc in keys]
     )
     return TokenOut(
         uid=row.uid,
@@ -39,7 +52,7 @@ def token_out(row: TokenRow, pushed_to: list[str] | None = None) -> TokenOut:
         valid=row.valid,
         has_credit=row.has_credit,
         expires_at=row.expires_at,
-        allowed_location_ids=allowed,
+        allowed_locations=allowed,
         last_updated=row.last_updated,
         pushed_to=pushed_to or [],
     )
@@ -48,9 +61,9 @@ def token_out(row: TokenRow, pushed_to: list[str] | None = None) -> TokenOut:
 def _check_enforceable(spec: TokenIssue) -> None:
     # Only real-time authorization can enforce a location restriction; with ALWAYS the CPO never
     # asks (mod_tokens WhitelistType), so the restriction would silently not apply.
-    if spec.allowed_location_ids is not None and spec.whitelist == Whitelist.ALWAYS:
+    if spec.allowed_locations is not None and spec.whitelist == Whitelist.ALWAYS:
         raise invalid(
-            "allowed_location_ids needs real-time authorization: whitelist ALWAYS lets the CPO accept "
+            "allowed_locations needs real-time authorization: whitelist ALWAYS lets the CPO accept "
             "the token anywhere without asking (use NEVER to always be asked)"
         )
 
@@ -82,7 +95,9 @@ def make_router(core: EmspCore) -> APIRouter:
             issuer=spec.issuer,
             has_credit=spec.has_credit,
             expires_at=spec.expires_at,
-            allowed_location_ids=spec.allowed_location_ids,
+            allowed_locations=None
+            if spec.allowed_locations is None
+            else [(loc.country_code, loc.party_id, loc.location_id) for loc in spec.allowed_locations],
         )
         pushed = _push(spec.uid, spec.type.value)
         with core.db.unit() as db:
@@ -144,7 +159,9 @@ def make_router(core: EmspCore) -> APIRouter:
             issuer=current.issuer,
             has_credit=current.has_credit,
             expires_at=current.expires_at,
-            allowed_location_ids=current.allowed_location_ids,
+            allowed_locations=None
+            if current.allowed_locations is None
+            else [(loc.country_code, loc.party_id, loc.location_id) for loc in current.allowed_locations],
         )
         pushed = _push(uid, token_type.value)
         with core.db.unit() as db:

@@ -30,12 +30,18 @@ class PartyScope:
 
     `own`: configured parties the partner also declared in its credentials roles (a party the
     operator removed, or the partner no longer declares, is out). A hub (configured as one) may also
-    forward objects of any party that is not configured for another partner.
+    forward objects of any party that is not configured for another partner. `cpo`: those of `own`
+    configured with the CPO role.
     """
 
     own: frozenset[tuple[str, str]]
     hub: bool = False
     others: frozenset[tuple[str, str]] = frozenset()
+    cpo: frozenset[tuple[str, str]] = frozenset()
+
+    def single_cpo(self) -> tuple[str, str] | None:
+        """The partner's CPO party when it has exactly one (then a request can only be about it)."""
+        return next(iter(self.cpo)) if len(self.cpo) == 1 else None
 
     def allows(self, country_code: str, party_id: str) -> bool:
         party = (country_code.upper(), party_id.upper())
@@ -46,7 +52,8 @@ Parties = PartyScope
 
 
 def _scope(row: PartnerRow, db: Session) -> PartyScope:
-    configured = {(cc, pid) for cc, pid, _role in loads(row.parties_json or "[]")}
+    entries = loads(row.parties_json or "[]")
+    configured = {(cc, pid) for cc, pid, _role in entries}
     declared = {
         (str(r.get("country_code", "")).upper(), str(r.get("party_id", "")).upper())
         for r in loads(row.roles_json or "[]")
@@ -57,7 +64,9 @@ def _scope(row: PartnerRow, db: Session) -> PartyScope:
             select(PartnerRow.parties_json).where(PartnerRow.partner_id != row.partner_id)
         ):
             others |= {(cc, pid) for cc, pid, _role in loads(parties_json or "[]")}
-    return PartyScope(frozenset(configured & declared), row.hub, frozenset(others))
+    own = frozenset(configured & declared)
+    cpo = frozenset((cc, pid) for cc, pid, role in entries if role == "CPO" and (cc, pid) in own)
+    return PartyScope(own, row.hub, frozenset(others), cpo)
 
 
 _TOUCHED = "emsp.partners_touched"

@@ -24,6 +24,30 @@ from emsp.storage.tables import AuthorizationRow, TokenRow
 from emsp.timeutil import format_utc
 from emsp.wire import dumps, loads
 
+LocationKey = tuple[str, str, str]  # (country_code, party_id, location_id) of a CPO's location
+
+
+def location_key(country_code: str, party_id: str, location_id: str) -> LocationKey:
+    """Country and party are CiStrings, compared without case; the location id as sent."""
+    return (country_code.upper(), party_id.upper(), location_id)
+
+
+def parse_allowed_locations(text: str | None) -> list[LocationKey] | None:
+    """The stored restriction (JSON list of [country_code, party_id, location_id]); None: anywhere.
+
+    Fail closed: an entry of another shape matches nothing. Older databases stored bare location
+    ids ("LOC1"), which cannot say whose LOC1 they meant; such a token stays restricted, to no
+    location it can name, rather than becoming valid at every party's LOC1.
+    """
+    if text is None:
+        return None
+    data = loads(text)
+    keys: list[LocationKey] = []
+    for item in data if isinstance(data, list) else ():
+        if isinstance(item, list) and len(item) == 3 and all(isinstance(x, str) for x in item):
+            keys.append(location_key(item[0], item[1], item[2]))
+    return keys
+
 
 @dataclass(frozen=True, slots=True)
 class TokenSpec:
@@ -35,7 +59,8 @@ class TokenSpec:
     issuer: str = ""
     has_credit: bool = True
     expires_at: datetime | None = None
-    allowed_location_ids: Sequence[str] | None = None  # None: may charge anywhere
+    # (country_code, party_id, location_id): a location id is unique only within its CPO party.
+    allowed_locations: Sequence[LocationKey] | None = None  # None: may charge anywhere
 
 
 def upsert_token(db: Session, spec: TokenSpec, now: datetime) -> TokenRow:
@@ -49,8 +74,10 @@ def upsert_token(db: Session, spec: TokenSpec, now: datetime) -> TokenRow:
     row.issuer = spec.issuer
     row.has_credit = spec.has_credit
     row.expires_at = spec.expires_at
-    allowed = spec.allowed_location_ids
-    row.allowed_locations_json = None if allowed is None else dumps(list(allowed))
+    allowed = spec.allowed_locations
+    row.allowed_locations_json = (
+        None if allowed is None else dumps([list(location_key(*key)) for key in allowed])
+    )
     row.last_updated = now
     db.flush()
     return row
@@ -88,20 +115,24 @@ class TokenState:
     whitelist: str
     has_credit: bool
     expires_at: datetime | None
-    allowed_locations: frozenset[str] | None  # None: may charge anywhere
+    allowed_locations: frozenset[LocationKey] | None  # None: may charge anywhere
     last_updated: datetime
     last_updated_text: str = ""  # its wire form, formatted once per token rather than per answer
 
 
-def decide(token: TokenState | None, location_id: str | None, now: datetime) -> str:
+def decide(
+    token: TokenState | None, party: tuple[str, str] | None, location_id: str | None, now: datetime
+) -> str:
     """The answer to one real-time authorization (mod_tokens 2.2.1, POST method), first rule wins:
 
     1. unknown (uid, type) -> UNKNOWN_TOKEN (answered 2004, HTTP 404, no data);
     2. valid = false -> BLOCKED (NOT_ALLOWED is for a *valid* token at a location, AllowedType);
     3. past its expiry -> EXPIRED; 4. no credit on the account -> NO_CREDIT;
-    5. restricted to some locations and the request names none -> NOT_ENOUGH_INFORMATION
-       (answered 2002: "too little information (no LocationReferences provided)");
-    6. restricted and the named location is not one of them -> NOT_ALLOWED;
+    5. restricted to some locations and the request names none, or the CPO party (country_code,
+       party_id) whose location it is cannot be told -> NOT_ENOUGH_INFORMATION (answered 2002:
+       "too little information (no LocationReferences provided)");
+    6. restricted and (party, location) is not one of them -> NOT_ALLOWED: location ids are
+       unique only per party, so another CPO's location of the same id is not one of them;
     7. otherwise ALLOWED.
 
     Status rules come before the location rules: a blocked, expired or empty-account token is
@@ -119,9 +150,9 @@ def decide(token: TokenState | None, location_id: str | None, now: datetime) -> 
     if not token.has_credit:
         return AllowedType.NO_CREDIT.value
     if token.allowed_locations is not None:
-        if location_id is None:
+        if location_id is None or party is None:
             return NOT_ENOUGH_INFORMATION
-        if location_id not in token.allowed_locations:
+        if location_key(party[0], party[1], location_id) not in token.allowed_locations:
             return AllowedType.NOT_ALLOWED.value
     return AllowedType.ALLOWED.value
 
@@ -143,7 +174,7 @@ _TOUCHED = "emsp.tokens_touched"
 
 
 def _state(row: Any) -> TokenState:
-    allowed = row.allowed_locations_json
+    allowed = parse_allowed_locations(row.allowed_locations_json)
     return TokenState(
         uid=row.uid,
         type=row.type,
@@ -153,7 +184,7 @@ def _state(row: Any) -> TokenState:
         whitelist=row.whitelist,
         has_credit=bool(row.has_credit),
         expires_at=row.expires_at,
-        allowed_locations=None if allowed is None else frozenset(str(x) for x in loads(allowed)),
+        allowed_locations=None if allowed is None else frozenset(allowed),
         last_updated=row.last_updated,
         last_updated_text=format_utc(row.last_updated),
     )
@@ -227,13 +258,15 @@ class TokenAuthority:
         partner: str,
         uid: str,
         token_type: str,
+        party: tuple[str, str] | None,
         location_id: str | None,
         now: datetime,
     ) -> Decision:
         """Decide and record the answer in the request's transaction (committed before the answer is
         sent). `unit()` opens that transaction; it is only called when the token is not in the index
         or the record is written now (not deferred), so a warm authorization under group commit
-        costs no database work at all.
+        costs no database work at all. `party`: the requesting CPO party (country_code, party_id)
+        that `location_id` belongs to, None if it cannot be told (a restricted token then gets 2002).
 
         Durability: the record commits in the request's transaction, or, with `defer_records`, in
         the batch's transaction that the runtime commits before it sends any answer of the batch
@@ -245,7 +278,7 @@ class TokenAuthority:
         reused (a crashed process only leaves a gap).
         """
         token = self._index.get((uid, token_type)) or self.lookup(unit(), uid, token_type)
-        result = decide(token, location_id, now)
+        result = decide(token, party, location_id, now)
         reference = None
         if result == AllowedType.ALLOWED.value:
             # Deterministic and <= 36 chars (CiString(36)); the CPO echoes it in Session and CDR.

@@ -27,10 +27,12 @@ TOKEN = TokenState(
     allowed_locations=None,
     last_updated=T0,
 )
-ONLY_LOC1 = frozenset({"LOC1"})
+CPA, CPB = ("DE", "CPA"), ("DE", "CPB")
+ONLY_LOC1 = frozenset({("DE", "CPA", "LOC1")})  # CPA's LOC1; location ids are unique per party only
 
 CASES = [
-    # (case id, token changes or None for an unknown token, location_id asked about, expected)
+    # (case id, token changes or None for an unknown token, location asked about, expected); the
+    # location is a location_id of the requesting party CPA, or (party or None if unknown, location_id)
     ("POST: unknown token -> 2004", None, "LOC1", UNKNOWN_TOKEN),
     ("POST: unknown token, no location -> 2004", None, None, UNKNOWN_TOKEN),
     ("AllowedType ALLOWED: valid token, no location given", {}, None, "ALLOWED"),
@@ -55,6 +57,15 @@ CASES = [
      {"allowed_locations": ONLY_LOC1}, "LOC2", "NOT_ALLOWED"),
     ("restricted token at one of its locations", {"allowed_locations": ONLY_LOC1}, "LOC1", "ALLOWED"),
     ("restricted to no location at all", {"allowed_locations": frozenset()}, "LOC1", "NOT_ALLOWED"),
+    ("NOT_ALLOWED: the same location id under another CPO party",
+     {"allowed_locations": ONLY_LOC1}, (CPB, "LOC1"), "NOT_ALLOWED"),
+    ("restricted token at its location of the right party", {"allowed_locations": ONLY_LOC1}, (CPA, "LOC1"),
+     "ALLOWED"),
+    ("party and country compared without case (CiString)",
+     {"allowed_locations": ONLY_LOC1}, (("de", "cpa"), "LOC1"), "ALLOWED"),
+    ("POST: restricted token, the location's party unknown -> 2002",
+     {"allowed_locations": ONLY_LOC1}, (None, "LOC1"), NOT_ENOUGH_INFORMATION),
+    ("party unknown does not matter to an unrestricted token", {}, (None, "LOC1"), "ALLOWED"),
     ("WhitelistType NEVER: real-time only, answered from state", {"whitelist": "NEVER"}, None, "ALLOWED"),
     ("WhitelistType NEVER and valid=false", {"whitelist": "NEVER", "valid": False}, None, "BLOCKED"),
     ("WhitelistType ALLOWED_OFFLINE: real-time first", {"whitelist": "ALLOWED_OFFLINE"}, "LOC1", "ALLOWED"),
@@ -64,8 +75,13 @@ CASES = [
 
 
 @pytest.mark.parametrize(
-    ("changes", "location_id", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+    ("changes", "location", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
-def test_rule(changes: dict[str, object] | None, location_id: str | None, expected: str) -> None:
+def test_rule(
+    changes: dict[str, object] | None,
+    location: str | tuple[tuple[str, str] | None, str] | None,
+    expected: str,
+) -> None:
     token = None if changes is None else replace(TOKEN, **changes)  # type: ignore[arg-type]
-    assert decide(token, location_id, T0) == expected
+    party, location_id = location if isinstance(location, tuple) else (CPA, location)
+    assert decide(token, party, location_id, T0) == expected

@@ -56,6 +56,23 @@ def _ci_string(value: str, what: str) -> str:
     return value
 
 
+def _header(ctx: Ctx, name: str) -> str | None:
+    for key, value in ctx.request.headers.items():
+        if key.lower() == name:
+            return value.strip() or None
+    return None
+
+
+def _requesting_party(ctx: Ctx) -> tuple[str, str] | None:
+    """The CPO party whose location the request names, None if it cannot be told."""
+    country_code = _header(ctx, "ocpi-from-country-code")
+    party_id = _header(ctx, "ocpi-from-party-id")
+    if country_code is not None and party_id is not None:
+        ctx.require_owner(country_code, party_id)  # another partner's party: 2001 / 404, as for pushes
+        return (country_code.upper(), party_id.upper())
+    return None if ctx.parties is None else ctx.parties.single_cpo()
+
+
 def _authorize(ctx: Ctx, uid: str) -> OcpiResult:
     _ci_string(uid, "token_uid")
     token_type = ctx.request.query.get("type", "RFID")  # default RFID (tokens, POST parameters)
@@ -72,6 +89,7 @@ def _authorize(ctx: Ctx, uid: str) -> OcpiResult:
         partner=ctx.partner_id,
         uid=uid,
         token_type=token_type,
+        party=_requesting_party(ctx),
         location_id=None if refs is None else refs.location_id,
         now=ctx.now,
     )
@@ -85,8 +103,14 @@ def _authorize(ctx: Ctx, uid: str) -> OcpiResult:
         err.commit = True  # the refused authorization is still recorded
         raise err
     if result == NOT_ENOUGH_INFORMATION:
-        # The token may charge only at some locations: without LocationReferences we cannot tell.
-        err = OcpiError(2002, "this token is restricted to locations: LocationReferences required")
+        # The token may charge only at some locations: without LocationReferences, or without
+        # knowing whose location it is, we cannot tell.
+        needed = (
+            "LocationReferences required"
+            if refs is None
+            else "the location's party is unknown: send OCPI-from-country-code and OCPI-from-party-id"
+        )
+        err = OcpiError(2002, f"this token is restricted to locations: {needed}")
         err.commit = True
         raise err
     s = ctx.services.settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from emsp_helpers import T0, Client, V, auth
+from emsp_helpers import T0, Client, V, auth, location, register
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,11 +23,20 @@ def issue(api: TestClient, **fields: Any) -> dict[str, Any]:
     return dict(resp.json())
 
 
-def authorize(cpo: Client, uid: str, location_id: str | None = None) -> str:
+CPA_LOC1 = {"country_code": "DE", "party_id": "CPA", "location_id": "LOC1"}
+
+
+def authorize(
+    cpo: Client, uid: str, location_id: str | None = None, headers: dict[str, str] | None = None
+) -> str:
     body = None if location_id is None else {"location_id": location_id}
-    resp = cpo.call("POST", f"{V}/tokens/{uid}/authorize", body)
+    resp = cpo.call("POST", f"{V}/tokens/{uid}/authorize", body, headers=headers)
     assert resp.status == 200, resp.body
     return str(resp.json()["data"]["allowed"])
+
+
+def from_party(country_code: str, party_id: str) -> dict[str, str]:
+    return {"OCPI-from-country-code": country_code, "OCPI-from-party-id": party_id}
 
 
 def test_issue_then_get_returns_the_token_with_defaults(api: TestClient) -> None:
@@ -41,9 +50,40 @@ def test_issue_then_get_returns_the_token_with_defaults(api: TestClient) -> None
 
 
 def test_issued_token_is_authorized_over_ocpi(api: TestClient, cpo: Client) -> None:
-    issue(api, allowed_location_ids=["LOC1"], whitelist="NEVER")
+    created = issue(api, allowed_locations=[{**CPA_LOC1, "party_id": "cpa"}], whitelist="NEVER")
+    assert created["allowed_locations"] == [CPA_LOC1]  # CiString: stored upper case
     assert authorize(cpo, "RFID-001", "LOC1") == "ALLOWED"
     assert authorize(cpo, "RFID-001", "LOC9") == "NOT_ALLOWED"
+
+
+def test_a_restriction_to_one_cpos_location_is_not_another_cpos_location_of_the_same_id(
+    api: TestClient, api_core: EmspCore, cpo: Client
+) -> None:
+    """Location ids are unique only per party: cpo-b's LOC1 is not cpo-a's LOC1 (regression)."""
+    cpo_b = register(api_core, "cpo2", "token-A-cpo2", ("DE", "CPB"))
+    for client, party in ((cpo, "CPA"), (cpo_b, "CPB")):
+        resp = client.call("PUT", f"{V}/locations/DE/{party}/LOC1", location("LOC1") | {"party_id": party})
+        assert (resp.status, resp.json()["status_code"]) == (201, 1000), resp.body  # created
+    issue(api, allowed_locations=[CPA_LOC1], whitelist="NEVER")
+    assert authorize(cpo_b, "RFID-001", "LOC1") == "NOT_ALLOWED"  # its only CPO party: DE/CPB
+    assert authorize(cpo_b, "RFID-001", "LOC1", from_party("DE", "CPB")) == "NOT_ALLOWED"
+    assert authorize(cpo, "RFID-001", "LOC1") == "ALLOWED"
+    assert authorize(cpo, "RFID-001", "LOC1", from_party("de", "cpa")) == "ALLOWED"
+    # cpo-b naming cpo-a's party is refused as any push for another partner's party is
+    spoof = cpo_b.call(
+        "POST", f"{V}/tokens/RFID-001/authorize", {"location_id": "LOC1"}, headers=from_party("DE", "CPA")
+    )
+    assert (spoof.status, spoof.json()["status_code"]) == (404, 2001)
+    results = [(r.partner, r.result) for r in api_core.records().authorizations]
+    assert results == [("cpo2", "NOT_ALLOWED")] * 2 + [("cpo1", "ALLOWED")] * 2
+
+
+def test_restriction_survives_block_and_unblock(api: TestClient, cpo: Client) -> None:
+    issue(api, allowed_locations=[CPA_LOC1], whitelist="NEVER")
+    assert api.post("/api/v1/tokens/RFID-001/block").json()["allowed_locations"] == [CPA_LOC1]
+    assert api.post("/api/v1/tokens/RFID-001/unblock").json()["allowed_locations"] == [CPA_LOC1]
+    assert authorize(cpo, "RFID-001", "LOC1") == "ALLOWED"
+    assert authorize(cpo, "RFID-001", "LOC2") == "NOT_ALLOWED"
 
 
 def test_a_second_issue_of_the_same_uid_and_type_conflicts(api: TestClient) -> None:
@@ -67,7 +107,14 @@ def test_a_second_issue_of_the_same_uid_and_type_conflicts(api: TestClient) -> N
         ({"expires_at": "2030-01-01T00:00:00"}, "expires_at"),  # no offset
         ({"expires_at": "0001-01-01T00:00:00+05:00"}, "expires_at"),  # overflows in UTC
         ({"expires_at": "9999-12-31T23:59:59-05:00"}, "expires_at"),
-        ({"allowed_location_ids": ["L" * 37]}, "allowed_location_ids"),
+        ({"allowed_locations": [{**CPA_LOC1, "location_id": "L" * 37}]}, "location_id"),
+        ({"allowed_locations": [{**CPA_LOC1, "country_code": "DEU"}]}, "country_code"),
+        ({"allowed_locations": [{**CPA_LOC1, "party_id": "CP"}]}, "party_id"),
+        ({"allowed_locations": [{"location_id": "LOC1"}]}, "country_code"),  # the party is required
+        ({"allowed_locations": [CPA_LOC1] * 1001}, "allowed_locations"),
+        ({"allowed_locations": ["LOC1"]}, "allowed_locations"),
+        # bare ids cannot say whose location they mean: the old field is gone, not ignored
+        ({"allowed_location_ids": ["LOC1"]}, "allowed_location_ids"),
         ({"colour": "red"}, "colour"),  # unknown fields are refused, not ignored
     ],
 )
@@ -80,7 +127,7 @@ def test_invalid_token_fields_are_422_naming_the_field(
 
 
 def test_location_restriction_with_whitelist_always_is_refused(api: TestClient) -> None:
-    resp = api.post("/api/v1/tokens", json={**TOKEN, "whitelist": "ALWAYS", "allowed_location_ids": ["L1"]})
+    resp = api.post("/api/v1/tokens", json={**TOKEN, "whitelist": "ALWAYS", "allowed_locations": [CPA_LOC1]})
     assert resp.status_code == 422 and "real-time authorization" in resp.json()["detail"]
 
 

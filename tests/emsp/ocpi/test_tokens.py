@@ -4,7 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from emsp_helpers import T0, Client, V, register
+from emsp_helpers import T0, Client, V, cpo_credentials, register
 
 from emsp.core import EmspCore, EmspSettings
 
@@ -17,7 +17,7 @@ from emsp.core import EmspCore, EmspSettings
         ({"valid": False}, None, "BLOCKED"),
         ({"expires_at": T0 - timedelta(days=1)}, None, "EXPIRED"),
         ({"has_credit": False}, None, "NO_CREDIT"),
-        ({"allowed_location_ids": ["LOC9"]}, {"location_id": "LOC1"}, "NOT_ALLOWED"),
+        ({"allowed_locations": [("DE", "CPA", "LOC9")]}, {"location_id": "LOC1"}, "NOT_ALLOWED"),
     ],
 )
 def test_authorize(core: EmspCore, cpo: Client, kwargs: dict, body: dict | None, allowed: str) -> None:  # type: ignore[type-arg]
@@ -79,7 +79,7 @@ def _authorize(cpo: Client, uid: str, body: object = None, query: str = "") -> t
 
 def test_restricted_token_without_location_references_is_2002(core: EmspCore, cpo: Client) -> None:
     """mod_tokens, POST: too little information (no LocationReferences) to decide SHALL get 2002."""
-    core.issue_token("RFID1", contract_id="NL-EMS-C1", now=T0, allowed_location_ids=["LOC1"])
+    core.issue_token("RFID1", contract_id="NL-EMS-C1", now=T0, allowed_locations=[("DE", "CPA", "LOC1")])
     for body in (None, "null"):
         resp = cpo.call("POST", f"{V}/tokens/RFID1/authorize", raw=body)
         envelope = resp.json()
@@ -100,8 +100,42 @@ def test_restricted_token_without_location_references_is_2002(core: EmspCore, cp
     assert 'emsp_authorizations_total{partner="cpo1",result="NOT_ENOUGH_INFORMATION"} 2.0' in metrics
 
 
+def test_restricted_token_whose_location_party_cannot_be_told_is_2002(core: EmspCore) -> None:
+    """A partner with two CPO parties and no OCPI-from-* headers: whose LOC1 is it? Never ALLOWED."""
+    core.register_partner("cpo1", "token-A-cpo1", parties=[("DE", "CPA", "CPO"), ("DE", "CPB", "CPO")])
+    client = Client(core, "token-A-cpo1")
+    credentials = cpo_credentials()
+    credentials["roles"].append({**credentials["roles"][0], "party_id": "CPB"})
+    resp = client.call("POST", f"{V}/credentials", credentials)
+    client.token = resp.json()["data"]["token"]
+    core.issue_token("RFID1", contract_id="C1", now=T0, allowed_locations=[("DE", "CPB", "LOC1")])
+    status, envelope = _authorize(client, "RFID1", {"location_id": "LOC1"})
+    assert (status, envelope["status_code"]) == (200, 2002) and "OCPI-from" in envelope["status_message"]
+    for party, allowed in (("CPA", "NOT_ALLOWED"), ("CPB", "ALLOWED")):
+        headers = {"OCPI-from-country-code": "DE", "OCPI-from-party-id": party}
+        resp = client.call("POST", f"{V}/tokens/RFID1/authorize", {"location_id": "LOC1"}, headers=headers)
+        assert resp.json()["data"]["allowed"] == allowed
+    core.issue_token("FREE", contract_id="C2", now=T0)  # unrestricted: the party does not matter
+    assert _authorize(client, "FREE", {"location_id": "LOC1"})[1]["data"]["allowed"] == "ALLOWED"
+
+
+def test_a_restriction_stored_as_bare_location_ids_fails_closed(core: EmspCore, cpo: Client) -> None:
+    """Older databases hold ["LOC1"]: whose LOC1 is unknown, so it matches no location at all."""
+    from emsp.storage.queries import find_token
+
+    core.issue_token("RFID1", contract_id="C1", now=T0, allowed_locations=[("DE", "CPA", "LOC1")])
+    with core.db.unit() as db:
+        row = find_token(db, "RFID1", "RFID")
+        assert row is not None
+        row.allowed_locations_json = '["LOC1"]'
+    assert _authorize(cpo, "RFID1", {"location_id": "LOC1"})[1]["data"]["allowed"] == "NOT_ALLOWED"
+    assert _authorize(cpo, "RFID1")[1]["status_code"] == 2002
+
+
 def test_blocked_restricted_token_needs_no_location(core: EmspCore, cpo: Client) -> None:
-    core.issue_token("RFID1", contract_id="C1", now=T0, valid=False, allowed_location_ids=["LOC1"])
+    core.issue_token(
+        "RFID1", contract_id="C1", now=T0, valid=False, allowed_locations=[("DE", "CPA", "LOC1")]
+    )
     status, body = _authorize(cpo, "RFID1")
     assert (status, body["status_code"], body["data"]["allowed"]) == (200, 1000, "BLOCKED")
 
@@ -148,7 +182,7 @@ def test_answers_follow_token_changes(core: EmspCore, cpo: Client) -> None:
         upsert_token(db, TokenSpec("RFID1", "C1"), T0)  # valid again, then rolled back
         raise RuntimeError
     assert _authorize(cpo, "RFID1")[1]["data"]["allowed"] == "BLOCKED"
-    core.issue_token("RFID1", contract_id="C1", now=T0, allowed_location_ids=["LOC1"])
+    core.issue_token("RFID1", contract_id="C1", now=T0, allowed_locations=[("DE", "CPA", "LOC1")])
     assert _authorize(cpo, "RFID1")[1]["status_code"] == 2002
 
 

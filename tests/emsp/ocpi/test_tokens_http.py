@@ -25,7 +25,7 @@ def test_authorize_over_http() -> None:
     client = register(core)
     for i in range(20):
         core.issue_token(f"RFID{i}", contract_id=f"C{i}", now=T0)
-    core.issue_token("ONLY-LOC1", contract_id="C-L", now=T0, allowed_location_ids=["LOC1"])
+    core.issue_token("ONLY-LOC1", contract_id="C-L", now=T0, allowed_locations=[("DE", "CPA", "LOC1")])
     headers = {"Authorization": "Token " + base64.b64encode(client.token.encode()).decode()}
     thread = core_thread(core)
 
