@@ -118,10 +118,18 @@ def test_another_seed_gives_another_run(sim_run: RunOutcome, tmp_path: Path) -> 
     assert other.exit_code == 0
 
 
+LIVE_SEED = 3
+
+
 @pytest.mark.xdist_group("live")  # see tests/bench/test_live_runtime.py
-def test_live_run_matches_the_sim_run(sim_run: RunOutcome, tmp_path: Path) -> None:
-    live = run_scenario("smoke", runtime="live", seed=7, out=tmp_path, speed=600)
-    s, ref = live.summary, sim_run.summary
+def test_live_run_matches_the_sim_run(tmp_path: Path) -> None:
+    # A seed whose world has no contention: when every station is busy, live's real timing decides
+    # which waiting driver gets the next free connector, and a different session mix is not a
+    # runtime difference (seed 7's plan turns away 6 drivers in sim).
+    ref_run = run_scenario("smoke", runtime="sim", seed=LIVE_SEED, out=tmp_path / "sim")
+    assert ref_run.summary["sessions"]["unserved_arrivals"] == 0, "pick a seed without contention"
+    live = run_scenario("smoke", runtime="live", seed=LIVE_SEED, out=tmp_path / "live", speed=600)
+    s, ref = live.summary, ref_run.summary
     assert live.exit_code == 0, s["expectations"]
     assert s["runtime"] == "live"
     # Live timing is real: on a loaded machine one driver may find the charger a moment later
