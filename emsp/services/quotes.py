@@ -8,13 +8,14 @@ with non-negative prices the CDR of that visit never exceeds it; reconciliation 
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
 from emsp.settlement.tariff import Tariff, TariffError, parse_tariff, quote
-from emsp.storage.queries import find_location, find_tariff
+from emsp.storage.queries import find_tariff, location_zone_and_raw
 from emsp.wire import loads
 
 # Tariffs that apply to a contract driver (mod_tariffs TariffType): REGULAR or untyped; ad-hoc and
@@ -41,6 +42,31 @@ def connector_tariff_ids(location: dict[str, object], evse_uid: str, connector_i
     return []
 
 
+# Memos keyed by the stored JSON text itself, so a changed location or tariff is simply another
+# key (nothing to invalidate, whichever process wrote it). A site's location holds every EVSE:
+# parsing it for every driver made a quote's cost grow with the site. The values are never mutated.
+
+
+@functools.lru_cache(maxsize=64)
+def _connector_index(raw: str) -> dict[tuple[str, str], tuple[str, ...]]:
+    """(evse uid, connector id) -> tariff ids, as `connector_tariff_ids` finds them (first match)."""
+    index: dict[tuple[str, str], tuple[str, ...]] = {}
+    for evse in loads(raw).get("evses") or []:
+        for connector in evse.get("connectors") or []:
+            ids = tuple(t for t in connector.get("tariff_ids") or [] if isinstance(t, str))
+            index.setdefault((evse.get("uid"), connector.get("id")), ids)
+    return index
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(raw: str) -> Tariff | None:
+    """The parsed tariff (frozen), or None when it cannot be priced."""
+    try:
+        return parse_tariff(loads(raw))
+    except TariffError:
+        return None
+
+
 def quote_visit(
     db: Session,
     *,
@@ -54,12 +80,12 @@ def quote_visit(
     now: datetime,
 ) -> Decimal | None:
     """The quoted total (incl. VAT when known, else excl.), or None when nothing can be quoted."""
-    location_row = find_location(db, country_code, party_id, location_id)
-    if location_row is None:
+    found = location_zone_and_raw(db, country_code, party_id, location_id)
+    if found is None:
         return None
-    tariff = _first_in_effect(
-        db, country_code, party_id, connector_tariff_ids(loads(location_row.raw), evse_uid, connector_id), now
-    )
+    time_zone, raw = found
+    tariff_ids = list(_connector_index(raw).get((evse_uid, connector_id), ()))
+    tariff = _first_in_effect(db, country_code, party_id, tariff_ids, now)
     if tariff is None:
         return None
     try:
@@ -68,7 +94,7 @@ def quote_visit(
             start=now,
             energy_kwh=energy_kwh,
             duration=stay,
-            tz=location_row.time_zone or "UTC",
+            tz=time_zone or "UTC",
         )
     except TariffError:
         return None
@@ -86,9 +112,8 @@ def _first_in_effect(
         row = find_tariff(db, country_code, party_id, tariff_id)
         if row is None:
             continue
-        try:
-            tariff = parse_tariff(loads(row.raw))
-        except TariffError:
+        tariff = _parsed(row.raw)
+        if tariff is None:
             continue  # accepted on the wire but not priceable
         if in_effect(tariff, at):
             return tariff

@@ -7,16 +7,16 @@ tests inject a fake through the `Pricer` protocol.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy.orm import Session
 
 from emsp.settlement.invoice import Priced, write_line
-from emsp.storage.queries import find_location, find_tariff
+from emsp.storage.queries import find_tariff, location_raw, location_time_zone
 from emsp.storage.tables import CdrRow, InvoiceLineRow
 from emsp.wire import loads
 
@@ -75,8 +75,9 @@ class TariffEnginePricer:
         return None
 
 
-def _tariff_ids(cdr: Mapping[str, Any], location: Mapping[str, Any] | None) -> list[str]:
-    """CDR tariffs, then charging periods' tariff_id, then the connector's tariff_ids."""
+def _tariff_ids(cdr: Mapping[str, Any], location: Callable[[], Mapping[str, Any] | None]) -> list[str]:
+    """CDR tariffs, then charging periods' tariff_id, then the connector's tariff_ids (the location
+    is read only then: its JSON holds the whole site)."""
     ids: list[str] = []
     for tariff in cdr.get("tariffs") or []:
         if isinstance(tariff, Mapping) and isinstance(tariff.get("id"), str):
@@ -84,9 +85,10 @@ def _tariff_ids(cdr: Mapping[str, Any], location: Mapping[str, Any] | None) -> l
     for period in cdr.get("charging_periods") or []:
         if isinstance(period, Mapping) and isinstance(period.get("tariff_id"), str):
             ids.append(period["tariff_id"])
-    if not ids and location is not None:
+    site = None if ids else location()
+    if site is not None:
         where = cdr.get("cdr_location") or {}
-        for evse in location.get("evses") or []:
+        for evse in site.get("evses") or []:
             if evse.get("uid") != where.get("evse_uid"):
                 continue
             for connector in evse.get("connectors") or []:
@@ -101,17 +103,18 @@ def _strip(tariff: Mapping[str, Any]) -> dict[str, Any]:
 
 def reprice(db: Session, cdr_row: CdrRow, pricer: Pricer) -> Priced:
     cdr = loads(cdr_row.raw)
-    location_row = find_location(db, cdr_row.country_code, cdr_row.party_id, cdr_row.location_id)
-    location = loads(location_row.raw) if location_row is not None else None
+    where = (cdr_row.country_code, cdr_row.party_id, cdr_row.location_id)
+    zone = location_time_zone(db, *where)
     notes: list[str] = []
-    tz = (
-        location_row.time_zone
-        if location_row is not None
-        else (cdr.get("cdr_location") or {}).get("time_zone")
-    )
+    tz = zone[0] if zone is not None else (cdr.get("cdr_location") or {}).get("time_zone")
     if not isinstance(tz, str) or not tz:
         tz = "UTC"
         notes.append("no time zone known: priced in UTC")
+
+    def location() -> Mapping[str, Any] | None:
+        raw = None if zone is None else location_raw(db, *where)
+        return None if raw is None else cast(Mapping[str, Any], loads(raw))
+
     ids = _tariff_ids(cdr, location)
     if not ids:
         return Priced(None, None, None, "no tariff referenced by CDR or connector")

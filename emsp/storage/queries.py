@@ -78,3 +78,40 @@ def insert_session(db: Session, values: dict[str, Any]) -> None:
 
 def update_session(db: Session, pk: int, values: dict[str, Any]) -> None:
     db.connection().execute(_session_update, {"row_pk": pk, **values})
+
+
+# ---- locations: one row holds every EVSE of a site, so its JSON grows with the site ----
+# Settlement needs only the time zone (a column) unless a CDR names no tariff; a quote needs the
+# connector's tariff ids, looked up in an index parsed once per distinct location text.
+
+_locations: Any = LocationRow.__table__
+_party_location = (
+    _locations.c.country_code == bindparam("cc"),
+    _locations.c.party_id == bindparam("pid"),
+    _locations.c.location_id == bindparam("oid"),
+)
+_location_zone = select(_locations.c.time_zone).where(*_party_location)
+_location_raw = select(_locations.c.raw).where(*_party_location)
+_location_zone_raw = select(_locations.c.time_zone, _locations.c.raw).where(*_party_location)
+
+
+def location_time_zone(
+    db: Session, country_code: str, party_id: str, location_id: str
+) -> tuple[str | None] | None:
+    """(time_zone,) of a stored location, or None when there is no such location."""
+    params = {"cc": country_code, "pid": party_id, "oid": location_id}
+    row = db.connection().execute(_location_zone, params).one_or_none()
+    return None if row is None else (row[0],)
+
+
+def location_raw(db: Session, country_code: str, party_id: str, location_id: str) -> str | None:
+    params = {"cc": country_code, "pid": party_id, "oid": location_id}
+    return db.connection().execute(_location_raw, params).scalar_one_or_none()
+
+
+def location_zone_and_raw(
+    db: Session, country_code: str, party_id: str, location_id: str
+) -> tuple[str | None, str] | None:
+    params = {"cc": country_code, "pid": party_id, "oid": location_id}
+    row = db.connection().execute(_location_zone_raw, params).one_or_none()
+    return None if row is None else (row[0], row[1])
