@@ -1,0 +1,123 @@
+"""Store-and-forward: a FIFO per receiver for messages it could not take, retried with backoff.
+
+While a receiver's queue holds anything, new messages for it join the queue too, and the queue
+sends one message at a time (head of line): nothing overtakes, so per-object order survives (a
+Session's PUT before its updates, a CDR after its Session). A failed attempt puts the message
+back at the head and waits the next backoff step; an answer sends the next one at once.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from simulators.hub.envelope import Party
+from simulators.hub.persona import StoreAndForward
+from simulators.hub.transform import Forward
+
+
+@dataclass(slots=True)
+class Stored:
+    seq: int  # the order the hub accepted messages in
+    sender: Party  # OCPI-from of the hop (the sender, or the hub itself for a broadcast)
+    receiver: Party
+    forward: Forward
+    correlation_id: str
+    headers: dict[str, str]
+    attempts: int = 0
+    held_since: datetime | None = None
+    uncertain: bool = False  # an earlier attempt timed out: it may have reached the receiver already
+
+
+@dataclass(slots=True)
+class _Queue:
+    items: list[Stored] = field(default_factory=list)
+    in_flight: Stored | None = None
+    retry_at: datetime | None = None
+    step: int = 0
+
+
+class ForwardStore:
+    def __init__(self, config: StoreAndForward) -> None:
+        self._modules = frozenset(config.modules)
+        self._backoff = [timedelta(seconds=s) for s in config.backoff_s]
+        self._max_attempts = config.max_attempts
+        self._queues: dict[str, _Queue] = {}  # receiving connection id -> its queue
+
+    def takes(self, method: str, module: str) -> bool:
+        """Only pushes of the persona's modules are stored; a GET or a real-time call cannot wait."""
+        return method != "GET" and module in self._modules
+
+    def holding(self, connection_id: str) -> bool:
+        queue = self._queues.get(connection_id)
+        return queue is not None and (bool(queue.items) or queue.in_flight is not None)
+
+    def hold(self, connection_id: str, stored: Stored, now: datetime) -> None:
+        """Queue a message; a receiver with nothing queued before is retried after the first step."""
+        queue = self._queues.setdefault(connection_id, _Queue())
+        if stored.held_since is None:
+            stored.held_since = now
+        bisect.insort(queue.items, stored, key=lambda item: item.seq)
+        if queue.in_flight is None and queue.retry_at is None:
+            queue.retry_at = now + self._backoff[queue.step]
+
+    def kick(self, connection_id: str, now: datetime) -> None:
+        """The receiver is back (it called us, or answered a probe): retry now, from the first step."""
+        queue = self._queues.get(connection_id)
+        if queue is not None and queue.in_flight is None and queue.items:
+            queue.retry_at, queue.step = now, 0
+
+    def due(self, now: datetime) -> list[tuple[str, Stored]]:
+        """The heads to send now, one per receiver whose backoff is over (each becomes in flight)."""
+        out = []
+        for connection_id, queue in self._queues.items():
+            if (
+                queue.in_flight is None
+                and queue.items
+                and queue.retry_at is not None
+                and queue.retry_at <= now
+            ):
+                out.append((connection_id, self._send_head(queue)))
+        return out
+
+    def delivered(self, connection_id: str) -> Stored | None:
+        """The receiver answered the message in flight: the next one goes out at once (or None)."""
+        queue = self._queues[connection_id]
+        queue.in_flight, queue.step, queue.retry_at = None, 0, None
+        return self._send_head(queue) if queue.items else None
+
+    def failed(self, connection_id: str, now: datetime) -> Stored | None:
+        """The message in flight did not get through: back to the head, back off. Returns it when it
+        has used up its attempts instead (the caller records it as dropped)."""
+        queue = self._queues[connection_id]
+        stored, queue.in_flight = queue.in_flight, None
+        if stored is None:
+            return None
+        if self._max_attempts is not None and stored.attempts >= self._max_attempts:
+            dropped = stored
+        else:
+            dropped = None
+            queue.items.insert(0, stored)
+        queue.step = min(queue.step + 1, len(self._backoff) - 1)
+        queue.retry_at = now + self._backoff[queue.step] if queue.items else None
+        return dropped
+
+    def in_flight(self, connection_id: str) -> Stored | None:
+        queue = self._queues.get(connection_id)
+        return None if queue is None else queue.in_flight
+
+    def next_wakeup(self) -> datetime | None:
+        times = [q.retry_at for q in self._queues.values() if q.retry_at is not None and q.in_flight is None]
+        return min(times, default=None)
+
+    def queued(self, connection_id: str) -> int:
+        queue = self._queues.get(connection_id)
+        return 0 if queue is None else len(queue.items) + (queue.in_flight is not None)
+
+    @staticmethod
+    def _send_head(queue: _Queue) -> Stored:
+        stored = queue.items.pop(0)
+        stored.attempts += 1
+        queue.in_flight, queue.retry_at = stored, None
+        return stored

@@ -1,0 +1,107 @@
+"""Credentials with the hub in both directions, and HubClientInfo pushed as connections change."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hub_world import CPO_A, CPO_B, EMSP, HUB, T0, build
+
+from simulators.hub import Status
+
+
+def test_every_party_registers_and_holds_the_hubs_role_hub_credentials() -> None:
+    world = build()
+    hub = world.hub
+    for name in ("emsp", "cpo-a", "cpo-b"):
+        connection = hub.registry[name]
+        assert connection.registered and connection.status is Status.CONNECTED
+    # Inbound: the party used token A, got token C; the hub uses the party's token B.
+    assert world.emsp.hub_token not in ("", "emsp-token-a")
+    assert hub.registry["emsp"].token_out == "emsp-token-b"
+    assert hub.registry["emsp"].endpoint("cdrs", "RECEIVER") == "http://emsp.local/ocpi/2.2.1/cdrs"
+    # Outbound: the hub used CPO B's token A, then got its token C.
+    assert hub.registry["cpo-b"].token_out == "cpo-b-token-c"
+    assert world.cpo_b.hub_endpoints  # CPO B learnt the hub's endpoints with the hub's token B
+    credentials = hub.own_credentials("t")
+    assert credentials["roles"] == [
+        {
+            "role": "HUB",
+            "country_code": HUB[0],
+            "party_id": HUB[1],
+            "business_details": {"name": "Roaming hub"},
+        }
+    ]
+
+
+def test_token_a_opens_registration_only_and_is_dead_after_it() -> None:
+    world = build(register=False)
+    world.emsp.register_with_hub(T0)
+    world.net.run(T0)
+    cdrs = world.emsp.hub_endpoints[("cdrs", "SENDER")]
+    world.emsp.hub_token = "emsp-token-a"
+    request_id = world.emsp.call("GET", "cdrs", "SENDER", "", T0, to=CPO_A)
+    world.net.run(T0)
+    assert world.emsp.answers[request_id].status == 401
+    assert cdrs.startswith("http://hub.local/ocpi/2.2.1/cdrs")
+
+
+def test_credentials_naming_a_party_the_operator_did_not_configure_are_refused() -> None:
+    world = build(register=False)
+    world.cpo_a.party_id = "XYZ"  # claims a party the hub operator did not configure for it
+    world.cpo_a.register_with_hub(T0)
+    world.net.run(T0)
+    posts = [r for r in world.cpo_a.answers.values() if r.json()["status_code"] != 1000]
+    assert [r.json()["status_code"] for r in posts] == [2001]
+    assert "not a party the hub operator configured" in posts[0].json()["status_message"]
+    assert not world.hub.registry["cpo-a"].registered
+
+
+def test_client_info_pushed_on_connect_to_everyone_connected() -> None:
+    world = build()
+    # The eMSP registered first: it learnt of CPO A and CPO B connecting; each CPO learnt of the others.
+    assert world.emsp.client_info == {"DE/CPA": "CONNECTED", "BE/CPB": "CONNECTED"}
+    assert world.cpo_a.client_info == {"NL/EMS": "CONNECTED", "BE/CPB": "CONNECTED"}
+    assert world.cpo_b.client_info == {"NL/EMS": "CONNECTED", "DE/CPA": "CONNECTED"}
+    pushes = [r for r in world.net.sent_to("emsp") if "/hubclientinfo/" in r.url]
+    assert {r.url for r in pushes} == {
+        "http://emsp.local/ocpi/2.2.1/hubclientinfo/DE/CPA",
+        "http://emsp.local/ocpi/2.2.1/hubclientinfo/BE/CPB",
+    }
+    for push in pushes:  # a configuration module: never routing headers (transport_and_format)
+        assert not any(name.lower().startswith("ocpi-") for name in push.headers)
+        assert push.method == "PUT"
+
+
+def test_client_info_offline_when_a_party_is_unreachable_and_connected_when_back() -> None:
+    world = build()
+    world.net.down.add("emsp")
+    world.cpo_a.call("PUT", "locations", "RECEIVER", "/DE/CPA/LOC1", T0, body={"id": "LOC1"}, to=EMSP)
+    world.net.run(T0)
+    assert world.hub.registry["emsp"].status is Status.OFFLINE
+    assert world.cpo_a.client_info["NL/EMS"] == "OFFLINE"
+    assert world.cpo_b.client_info["NL/EMS"] == "OFFLINE"
+    world.net.down.clear()
+    world.net.wake(T0 + timedelta(seconds=30))  # the still-alive probe: GET versions
+    assert world.hub.registry["emsp"].status is Status.CONNECTED
+    assert world.cpo_a.client_info["NL/EMS"] == "CONNECTED"
+
+
+def test_client_info_list_on_the_hubs_sender_interface_is_paginated() -> None:
+    world = build()
+    world.hub.set_status("cpo-b", Status.SUSPENDED, T0 + timedelta(minutes=1))
+    world.emsp.outbox.clear()
+    url = world.emsp.hub_endpoints[("hubclientinfo", "SENDER")]
+    out = world.emsp._request("GET", f"{url}?limit=2", T0)
+    world.net.run(T0)
+    answer = world.emsp.answers[out.request_id]
+    data = answer.json()["data"]
+    assert [(d["country_code"], d["party_id"], d["role"], d["status"]) for d in data] == [
+        (*EMSP, "EMSP", "CONNECTED"),
+        (*CPO_A, "CPO", "CONNECTED"),
+    ]
+    assert answer.header("X-Total-Count") == "3"
+    assert answer.header("Link") == '<http://hub.local/ocpi/2.2.1/hubclientinfo?offset=2&limit=2>; rel="next"'
+    following = world.emsp._request("GET", "http://hub.local/ocpi/2.2.1/hubclientinfo?offset=2&limit=2", T0)
+    world.net.run(T0)
+    last = world.emsp.answers[following.request_id].json()["data"]
+    assert [(d["party_id"], d["status"]) for d in last] == [(CPO_B[1], "SUSPENDED")]
