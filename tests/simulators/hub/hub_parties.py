@@ -139,11 +139,14 @@ class FakeParty:
         body: Any = None,
         to: tuple[str, str] | None = None,
         sender: tuple[str, str] | None = None,
+        omit: str | None = None,
     ) -> str:
-        headers = {}
+        """A routed request to the hub; `omit` leaves out the "to" or "from" routing headers."""
         sender = sender or (self.country_code, self.party_id)
-        headers |= {"OCPI-from-country-code": sender[0], "OCPI-from-party-id": sender[1]}
-        if to is not None:
+        headers = {}
+        if omit != "from":
+            headers |= {"OCPI-from-country-code": sender[0], "OCPI-from-party-id": sender[1]}
+        if to is not None and omit != "to":
             headers |= {"OCPI-to-country-code": to[0], "OCPI-to-party-id": to[1]}
         url = self.hub_endpoints[(module, interface)] + suffix
         return self._request(method, url, now, body=body, headers=headers).request_id
