@@ -23,6 +23,7 @@ from simulators.hub.routing import HubRouting, Refused
 from simulators.hub.transform import HubRefusal
 
 RETRYABLE_HTTP = frozenset({502, 503, 504})  # the receiver is there but not serving: no OCPI answer
+MESSAGES = ("forward", "broadcast", "stored")
 
 
 class OcpiHub(HubRouting):
@@ -145,8 +146,12 @@ class OcpiHub(HubRouting):
         if response.status in RETRYABLE_HTTP and ocpi_status(response) is None:
             self._failed(request_id, call, now, "unreachable", response)
             return
+        self._outcome(now, request_id, "answered", response)
         self._alive(self.registry[call.connection_id], now)
-        self._answered(request_id, call, response, now)
+        if call.kind in ("register", "fetch"):
+            self._handshake_step(call, response, now)
+        elif call.kind in MESSAGES:
+            self.delivered(call, response, now)
 
     def on_unreachable(self, request_id: str, now: datetime) -> None:
         """The request never reached its receiver (connection refused or reset)."""
@@ -163,25 +168,21 @@ class OcpiHub(HubRouting):
             self._set_status(connection, Status.OFFLINE, now)
         if call.kind in ("register", "fetch"):
             self._handshake_step(call, None, now)
-        elif call.kind in ("forward", "broadcast", "stored"):
+        elif call.kind in MESSAGES:
             self.undelivered(call, now, why)
 
     # --------------------------------------------------------------- time
     def next_wakeup(self) -> datetime | None:
         times = self._deadlines()
-        if self._store is not None and (at := self._store.next_wakeup()) is not None:
+        if (at := self._store_wakeup()) is not None:
             times.append(at)
         return min(times, default=None)
 
     def on_wakeup(self, now: datetime) -> None:
         for request_id, call in self._expired(now):
             self._failed(request_id, call, now, "timeout", None)
-        busy = set()
-        if self._store is not None:
-            for connection_id, stored in self._store.due(now):
-                self.send_stored(connection_id, stored, now)
-                busy.add(connection_id)
-        self._probe_offline(now, busy | self._holding())
+        self.flush(now)
+        self._probe_offline(now, self._holding_ids())  # a holding queue probes by itself
 
     def _answer_routing(self, connection: Connection, request: HttpRequest) -> dict[str, str]:
         sender = routing_party(request, "from")

@@ -18,13 +18,16 @@ from simulators.hub.transform import Forward
 
 
 @dataclass(slots=True)
-class Stored:
-    seq: int  # the order the hub accepted messages in
+class Message:
+    """One message the hub accepted for one receiver (a broadcast makes one per receiver)."""
+
+    seq: int  # the order the hub accepted messages in: a held message keeps its place by it
     sender: Party  # OCPI-from of the hop (the sender, or the hub itself for a broadcast)
     receiver: Party
     forward: Forward
     correlation_id: str
-    headers: dict[str, str]
+    headers: dict[str, str]  # what of the sender's headers the hub passes on
+    request_in: str = ""  # the sender's X-Request-ID
     attempts: int = 0
     held_since: datetime | None = None
     uncertain: bool = False  # an earlier attempt timed out: it may have reached the receiver already
@@ -32,8 +35,8 @@ class Stored:
 
 @dataclass(slots=True)
 class _Queue:
-    items: list[Stored] = field(default_factory=list)
-    in_flight: Stored | None = None
+    items: list[Message] = field(default_factory=list)
+    in_flight: Message | None = None
     retry_at: datetime | None = None
     step: int = 0
 
@@ -53,12 +56,12 @@ class ForwardStore:
         queue = self._queues.get(connection_id)
         return queue is not None and (bool(queue.items) or queue.in_flight is not None)
 
-    def hold(self, connection_id: str, stored: Stored, now: datetime) -> None:
+    def hold(self, connection_id: str, message: Message, now: datetime) -> None:
         """Queue a message; a receiver with nothing queued before is retried after the first step."""
         queue = self._queues.setdefault(connection_id, _Queue())
-        if stored.held_since is None:
-            stored.held_since = now
-        bisect.insort(queue.items, stored, key=lambda item: item.seq)
+        if message.held_since is None:
+            message.held_since = now
+        bisect.insort(queue.items, message, key=lambda item: item.seq)
         if queue.in_flight is None and queue.retry_at is None:
             queue.retry_at = now + self._backoff[queue.step]
 
@@ -68,26 +71,23 @@ class ForwardStore:
         if queue is not None and queue.in_flight is None and queue.items:
             queue.retry_at, queue.step = now, 0
 
-    def due(self, now: datetime) -> list[tuple[str, Stored]]:
-        """The heads to send now, one per receiver whose backoff is over (each becomes in flight)."""
+    def due(self, now: datetime, busy: set[str]) -> list[tuple[str, Message]]:
+        """The heads to send now, one per receiver whose backoff is over (each becomes in flight).
+        A `busy` receiver still has messages in flight outside the queue: those settle first."""
         out = []
         for connection_id, queue in self._queues.items():
-            if (
-                queue.in_flight is None
-                and queue.items
-                and queue.retry_at is not None
-                and queue.retry_at <= now
-            ):
+            ready = queue.retry_at is not None and queue.retry_at <= now and connection_id not in busy
+            if ready and queue.in_flight is None and queue.items:
                 out.append((connection_id, self._send_head(queue)))
         return out
 
-    def delivered(self, connection_id: str) -> Stored | None:
+    def delivered(self, connection_id: str) -> Message | None:
         """The receiver answered the message in flight: the next one goes out at once (or None)."""
         queue = self._queues[connection_id]
         queue.in_flight, queue.step, queue.retry_at = None, 0, None
         return self._send_head(queue) if queue.items else None
 
-    def failed(self, connection_id: str, now: datetime) -> Stored | None:
+    def failed(self, connection_id: str, now: datetime) -> Message | None:
         """The message in flight did not get through: back to the head, back off. Returns it when it
         has used up its attempts instead (the caller records it as dropped)."""
         queue = self._queues[connection_id]
@@ -98,17 +98,27 @@ class ForwardStore:
             dropped = stored
         else:
             dropped = None
-            queue.items.insert(0, stored)
+            bisect.insort(queue.items, stored, key=lambda item: item.seq)
         queue.step = min(queue.step + 1, len(self._backoff) - 1)
         queue.retry_at = now + self._backoff[queue.step] if queue.items else None
         return dropped
 
-    def in_flight(self, connection_id: str) -> Stored | None:
+    def give_up(self, connection_id: str, now: datetime) -> None:
+        """Drop the message in flight (the caller records why); the rest waits one backoff step."""
+        queue = self._queues[connection_id]
+        queue.in_flight = None
+        queue.retry_at = now + self._backoff[queue.step] if queue.items else None
+
+    def in_flight(self, connection_id: str) -> Message | None:
         queue = self._queues.get(connection_id)
         return None if queue is None else queue.in_flight
 
-    def next_wakeup(self) -> datetime | None:
-        times = [q.retry_at for q in self._queues.values() if q.retry_at is not None and q.in_flight is None]
+    def next_wakeup(self, busy: set[str]) -> datetime | None:
+        times = [
+            q.retry_at
+            for connection_id, q in self._queues.items()
+            if q.retry_at is not None and q.in_flight is None and connection_id not in busy
+        ]
         return min(times, default=None)
 
     def queued(self, connection_id: str) -> int:
@@ -116,7 +126,7 @@ class ForwardStore:
         return 0 if queue is None else len(queue.items) + (queue.in_flight is not None)
 
     @staticmethod
-    def _send_head(queue: _Queue) -> Stored:
+    def _send_head(queue: _Queue) -> Message:
         stored = queue.items.pop(0)
         stored.attempts += 1
         queue.in_flight, queue.retry_at = stored, None
