@@ -202,10 +202,11 @@ class HubBase:
         """Still alive check of offline parties whose queue is not probing already."""
         for connection_id, at in list(self._probe_at.items()):
             connection = self.registry[connection_id]
-            if at > now or connection_id in busy or connection.versions_url is None:
+            if at > now or connection.versions_url is None:
                 continue
             self._probe_at[connection_id] = now + self._probe_every
-            self.send("probe", connection, HttpRequest("GET", connection.versions_url), now)
+            if connection_id not in busy:
+                self.send("probe", connection, HttpRequest("GET", connection.versions_url), now)
 
     def _alive(self, connection: Connection, now: datetime) -> None:
         """Something came from the party or it answered: an offline connection is back."""

@@ -56,8 +56,20 @@ class HubDelivery(HubBase):
             message.forward.method, message.forward.target.module
         )
 
-    def holding(self, connection: Connection) -> bool:
-        return self._store is not None and self._store.holding(connection.id)
+    def holding(self, connection: Connection, message: Message) -> bool:
+        """Must the message wait behind others? When the receiver's queue holds any, or when a live
+        message about the same object is still in flight to it (per-object order)."""
+        if self._store is None:
+            return False
+        if self._store.holding(connection.id):
+            return True
+        key = message.forward.object_key
+        return any(
+            call.kind in LIVE
+            and call.connection_id == connection.id
+            and call.context["message"].forward.object_key == key
+            for call in self._calls.values()
+        )
 
     def deliver(
         self, kind: str, owner: Connection, message: Message, now: datetime, deferred: str = ""
@@ -67,8 +79,6 @@ class HubDelivery(HubBase):
         headers = message.headers | routing_headers(message.sender, message.receiver)
         hop = HttpRequest(message.forward.method, url, headers, message.forward.body)
         request_out = self.send(kind, owner, hop, now, message=message, deferred=deferred)
-        if kind == "stored" and message.uncertain:
-            self.truth.resent.append((format_utc(now), request_out, message.forward.object_key))
         attempt = max(message.attempts, 1)
         self.truth.hops.append(
             Hop(
@@ -107,11 +117,13 @@ class HubDelivery(HubBase):
         return None if self._store is None else self._store.next_wakeup(self._live_receivers())
 
     def _holding_ids(self) -> set[str]:
-        return {c.id for c in self.registry.all() if self.holding(c)}
+        store = self._store
+        return set() if store is None else {c.id for c in self.registry.all() if store.holding(c.id)}
 
     # ------------------------------------------------------------------ answers
     def delivered(self, call: Call, response: HttpResponse, now: datetime) -> None:
         message: Message = call.context["message"]
+        self._record_resend(call, message, now)
         self._record_cdr_fee(message, response, now)
         if call.kind == "stored" and self._store is not None:
             following = self._store.delivered(call.connection_id)
@@ -134,6 +146,8 @@ class HubDelivery(HubBase):
         """A message did not get through (`why`: unreachable or timeout)."""
         message: Message = call.context["message"]
         owner = self.registry[call.connection_id]
+        if why == "timeout":
+            self._record_resend(call, message, now)
         # Refused never reached the receiver: safe to send again. A timeout may have reached it: sent
         # again only when the persona says so (the receiver may then get it twice; truth.resent).
         keep = self.stores(message) and (why == "unreachable" or self._resend_on_timeout)
@@ -197,6 +211,13 @@ class HubDelivery(HubBase):
             self._fee.currency,
         )
         self.truth.fees.append(fee)
+
+    def _record_resend(self, call: Call, message: Message, now: datetime) -> None:
+        """A resend of a message whose earlier attempt timed out reached the receiver (it answered, or
+        took it and said nothing): the receiver may now hold it twice."""
+        if call.kind == "stored" and message.uncertain:
+            request_out = call.request.header("X-Request-ID") or ""
+            self.truth.resent.append((format_utc(now), request_out, message.forward.object_key))
 
     def _record_id(self, kind: str, owner: Party, original: str, hub_id: str) -> None:
         self.truth.id_map.append((kind, name(owner), original, hub_id))

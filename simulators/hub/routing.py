@@ -100,7 +100,7 @@ class HubRouting(HubDelivery):
             if self.stores(message) and owner.registered and owner.status is Status.OFFLINE:
                 return self.hold(owner, message, now)
             raise Refused(4003, f"receiver {name(receiver)} is not connected ({owner.status.value})")
-        if self.stores(message) and self.holding(owner):
+        if self.stores(message) and self.holding(owner, message):
             return self.hold(owner, message, now)  # nothing overtakes what already waits
         deferred_id = self._next_id()
         self.deliver("forward", owner, message, now, deferred_id)
@@ -128,7 +128,9 @@ class HubRouting(HubDelivery):
                 continue  # only parties implementing the module get it (Broadcast Push)
             # The hub pushes as itself: OCPI-from names the hub (transport_and_format, Broadcast Push).
             message = self.accept(self.party, roles[0].key, forward, request, correlation)
-            if other.status is Status.CONNECTED and not (self.stores(message) and self.holding(other)):
+            if other.status is Status.CONNECTED and not (
+                self.stores(message) and self.holding(other, message)
+            ):
                 self.deliver("broadcast", other, message, now)
             elif self.stores(message) and other.status is Status.OFFLINE:
                 self.hold(other, message, now)
