@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from emsp.core import EmspCore
 from emsp.timeutil import format_utc
 from emsp.wire import Deferred, HttpRequest, HttpResponse, OutboundRequest, dumps, loads
 from simulators.hub import OcpiHub
@@ -23,6 +24,7 @@ INTERFACE = {"CPO": "SENDER", "EMSP": "RECEIVER"}  # the party's interface of a 
 CPO_OWNED = ("locations", "tariffs", "sessions", "cdrs")
 EMSP_OWNED = ("tokens", "commands")
 PAGE = 10
+CORE = "emsp"  # the hub's connection id of a real eMSP core in the net
 
 
 @dataclass(frozen=True)
@@ -253,13 +255,16 @@ class FakeParty:
 class Net:
     """Moves every request at once (no latency) until nothing moves; `now` is the caller's."""
 
-    def __init__(self, hub: OcpiHub, parties: list[FakeParty]) -> None:
+    def __init__(self, hub: OcpiHub, parties: list[FakeParty], core: EmspCore | None = None) -> None:
+        """`core`, a real eMSP, is the hub's connection "emsp" (and all its calls go to the hub)."""
         self.hub = hub
         self.parties = {party.name: party for party in parties}
+        self.core = core
+        self._core_waiting: dict[str, str] = {}  # the core's deferred id -> the hub's request id
         self.down: set[str] = set()
         self.silent: set[str] = set()
         self.hub_sent: list[OutboundRequest] = []  # every request the hub sent, in order
-        self._waiting: dict[str, tuple[FakeParty, str]] = {}
+        self._waiting: dict[str, tuple[FakeParty | str, str]] = {}
 
     def run(self, now: datetime) -> None:
         moved = True
@@ -274,9 +279,17 @@ class Net:
                         self._waiting[response.deferred_id] = (party, outbound.request_id)
                     else:
                         self._deliver(party, outbound.request_id, response, now)
+            moved = self._run_core(now) or moved
             for outbound in self.hub.pending_requests():
                 moved = True
                 self.hub_sent.append(outbound)
+                if self.core is not None and outbound.partner == CORE:
+                    answer = self.core.handle(outbound.request, now)
+                    if isinstance(answer, Deferred):
+                        self._core_waiting[answer.deferred_id] = outbound.request_id
+                    else:
+                        self.hub.on_response(outbound.request_id, answer, now)
+                    continue
                 party = self.parties[outbound.partner]
                 if party.name in self.down:
                     self.hub.on_unreachable(outbound.request_id, now)
@@ -286,8 +299,27 @@ class Net:
                     self.hub.on_response(outbound.request_id, response, now)
             for deferred_id, response in self.hub.completed_responses():
                 moved = True
-                party, request_id = self._waiting.pop(deferred_id)
-                self._deliver(party, request_id, response, now)
+                waiter, request_id = self._waiting.pop(deferred_id)
+                if isinstance(waiter, FakeParty):
+                    self._deliver(waiter, request_id, response, now)
+                elif self.core is not None:
+                    self.core.on_response(request_id, response, now)
+
+    def _run_core(self, now: datetime) -> bool:
+        if self.core is None:
+            return False
+        moved = False
+        for outbound in self.core.pending_requests():
+            moved = True
+            response = self.hub.handle(outbound.request, now)
+            if isinstance(response, Deferred):
+                self._waiting[response.deferred_id] = (CORE, outbound.request_id)
+            else:
+                self.core.on_response(outbound.request_id, response, now)
+        for deferred_id, response in self.core.completed_responses():
+            moved = True
+            self.hub.on_response(self._core_waiting.pop(deferred_id), response, now)
+        return moved
 
     @staticmethod
     def _deliver(party: FakeParty, request_id: str, response: HttpResponse, now: datetime) -> None:
