@@ -17,7 +17,7 @@ from simulators.hub.connections import Call, HubBase
 from simulators.hub.envelope import Party, ocpi_status, reply, routing_headers, without_hop_headers
 from simulators.hub.ids import IdRewriter
 from simulators.hub.persona import HubPersona
-from simulators.hub.registry import Connection
+from simulators.hub.registry import Connection, Status
 from simulators.hub.store import ForwardStore, Message
 from simulators.hub.transform import Transformer
 from simulators.hub.truth import Fee, Hop, Outcome
@@ -75,7 +75,13 @@ class HubDelivery(HubBase):
         self, kind: str, owner: Connection, message: Message, now: datetime, deferred: str = ""
     ) -> None:
         url = self.urls.at_party(owner, message.forward.target)
-        assert url is not None, "checked when the message was accepted"
+        if url is None:  # it re-registered without that interface while the message waited
+            self.truth.dropped.append(
+                (format_utc(now), message.correlation_id, "the receiver has no such interface")
+            )
+            if kind == "stored" and self._store is not None:
+                self._store.give_up(owner.id, now)
+            return
         headers = message.headers | routing_headers(message.sender, message.receiver)
         hop = HttpRequest(message.forward.method, url, headers, message.forward.body)
         request_out = self.send(kind, owner, hop, now, message=message, deferred=deferred)
@@ -95,10 +101,13 @@ class HubDelivery(HubBase):
             )
         )
 
-    def hold(self, owner: Connection, message: Message, now: datetime) -> HttpResponse:
-        """Keep a message for a receiver that cannot take it now; the sender hears 1000 from the hub."""
+    def hold(
+        self, owner: Connection, message: Message, now: datetime, *, reachable: bool = False
+    ) -> HttpResponse:
+        """Keep a message for a receiver that cannot take it now (or that other messages for it must
+        reach first: `reachable`); the sender hears 1000 from the hub."""
         assert self._store is not None
-        self._store.hold(owner.id, message, now)
+        self._store.hold(owner.id, message, now, reachable=reachable)
         self.truth.stored.append((format_utc(now), message.correlation_id, owner.id))
         return self._from_hub(
             1000, f"accepted: delivered when {name(message.receiver)} is reachable", message, now
@@ -178,8 +187,9 @@ class HubDelivery(HubBase):
         return reply(code, text, now, headers=headers | routing_headers(self.party, message.sender))
 
     def _alive(self, connection: Connection, now: datetime) -> None:
+        back = connection.status is Status.OFFLINE
         super()._alive(connection, now)
-        if self._store is not None:
+        if back and self._store is not None:  # retry what waits for it now, not at the next step
             self._store.kick(connection.id, now)
             self.flush(now)
 

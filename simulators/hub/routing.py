@@ -101,7 +101,7 @@ class HubRouting(HubDelivery):
                 return self.hold(owner, message, now)
             raise Refused(4003, f"receiver {name(receiver)} is not connected ({owner.status.value})")
         if self.stores(message) and self.holding(owner, message):
-            return self.hold(owner, message, now)  # nothing overtakes what already waits
+            return self.hold(owner, message, now, reachable=True)  # nothing overtakes what waits
         deferred_id = self._next_id()
         self.deliver("forward", owner, message, now, deferred_id)
         return Deferred(deferred_id)
@@ -134,5 +134,7 @@ class HubRouting(HubDelivery):
                 self.deliver("broadcast", other, message, now)
             elif self.stores(message) and other.status is Status.OFFLINE:
                 self.hold(other, message, now)
+            elif self.stores(message) and other.status is Status.CONNECTED:
+                self.hold(other, message, now, reachable=True)
         headers = {"X-Correlation-ID": correlation, "X-Request-ID": request.header("X-Request-ID") or ""}
         return reply(1000, "", now, headers=headers | routing_headers(self.party, sender))

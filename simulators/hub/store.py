@@ -56,14 +56,15 @@ class ForwardStore:
         queue = self._queues.get(connection_id)
         return queue is not None and (bool(queue.items) or queue.in_flight is not None)
 
-    def hold(self, connection_id: str, message: Message, now: datetime) -> None:
-        """Queue a message; a receiver with nothing queued before is retried after the first step."""
+    def hold(self, connection_id: str, message: Message, now: datetime, *, reachable: bool = False) -> None:
+        """Queue a message. Nothing queued before: an unreachable receiver is retried after the
+        first backoff step; a `reachable` one (the message only waits its turn) as soon as it may."""
         queue = self._queues.setdefault(connection_id, _Queue())
         if message.held_since is None:
             message.held_since = now
         bisect.insort(queue.items, message, key=lambda item: item.seq)
         if queue.in_flight is None and queue.retry_at is None:
-            queue.retry_at = now + self._backoff[queue.step]
+            queue.retry_at = now if reachable else now + self._backoff[queue.step]
 
     def kick(self, connection_id: str, now: datetime) -> None:
         """The receiver is back (it called us, or answered a probe): retry now, from the first step."""

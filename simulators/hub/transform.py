@@ -67,7 +67,7 @@ class Transformer:
         if method == "GET" and target.interface == "SENDER" and not segments:
             target = self._cap_page(target)
         out = dumps(body) if changed and body is not None else text
-        return Forward(method, target, out, f"{target.module}:{target.interface}:{'/'.join(segments[:3])}")
+        return Forward(method, target, out, _object_key(target, segments, body))
 
     def response(
         self, receiver: Connection, target: Target, method: str, response: HttpResponse
@@ -154,6 +154,14 @@ class Transformer:
             if module == "cdrs" and isinstance(item.get("session_id"), str):
                 item["session_id"] = self._ids.outward("session", owner, item["session_id"])
         return dumps(envelope)
+
+
+def _object_key(target: Target, segments: list[str], body: Any) -> str:
+    """The object a request is about: its URL (client owned objects: country/party/id), or for a
+    POST to the list (a CDR) the id in its body, so two CDRs are two objects."""
+    if not segments and isinstance(body, dict) and isinstance(body.get("id"), str):
+        segments = [str(body.get("country_code", "")), str(body.get("party_id", "")), body["id"]]
+    return f"{target.module}:{target.interface}:{'/'.join(segments[:3])}"
 
 
 def _parse(text: str | None) -> Any:

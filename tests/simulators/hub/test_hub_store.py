@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
-from hub_world import EMSP, T0, World, build
+from hub_world import EMSP, HUB, T0, World, build
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -62,7 +62,9 @@ def test_messages_for_an_unreachable_receiver_wait_and_arrive_in_order_once() ->
     assert all(world.cpo_a.answers[rid].json()["status_code"] == 1000 for rid in answers)
     assert _delivered(world) == []
     world.net.down.clear()
-    world.net.wake(T0 + timedelta(seconds=1))  # first backoff step: the head goes out, then the rest
+    retry = world.hub.next_wakeup()
+    assert retry is not None and retry <= T0 + timedelta(seconds=2)  # a backoff step, not the probe's 30 s
+    world.net.wake(retry)  # the head goes out as a probe; once answered, the rest follow at once
     assert [seq for _suffix, seq, _c in _delivered(world)] == [0, 1, 2, 3, 4]
     assert world.hub.registry["emsp"].status is Status.CONNECTED
     assert world.cpo_a.client_info["NL/EMS"] == "CONNECTED"
@@ -144,3 +146,19 @@ def test_timeouts_duplicate_only_where_the_persona_resends_and_each_resend_is_re
     for obj in {suffix for suffix, _seq, _corr in delivered}:
         seqs = [seq for suffix, seq, _corr in delivered if suffix == obj]
         assert seqs == sorted(seqs)  # per object, never an older version after a newer one
+
+
+def test_a_broadcast_reaches_an_unreachable_receiver_after_it_is_back() -> None:
+    world = build(AGGREGATING)
+    world.net.down.add("cpo-b")
+    world.hub.set_status("cpo-b", Status.OFFLINE, T0)  # the hub already knows it is gone
+    token = {"country_code": "NL", "party_id": "EMS", "uid": "AA11", "valid": True}
+    rid = world.emsp.call("PUT", "tokens", "RECEIVER", "/NL/EMS/AA11", T0, body=token, to=HUB)
+    world.net.run(T0)
+    assert world.emsp.answers[rid].json()["status_code"] == 1000
+    assert [r.body for r in world.cpo_a.received if r.module == "tokens"] == [token]
+    assert not [r for r in world.cpo_b.received if r.module == "tokens"]
+    _drain(world, 5)
+    [got] = [r for r in world.cpo_b.received if r.module == "tokens"]
+    assert got.body == token and got.header("OCPI-from-party-id") == "HUB"
+    assert got.header("X-Correlation-ID") == f"corr-{rid}"
