@@ -59,12 +59,12 @@ class OcpiHub(HubRouting):
         if found is None:
             headers = {**echo, "WWW-Authenticate": "Token"}
             return reply(2000, "missing or unknown credentials token", now, http=401, headers=headers)
-        connection, is_token_a = found
+        connection, registration_only = found
         configuration = relative in ("/versions", f"/{VERSION}", f"/{VERSION}/credentials")
-        if is_token_a and not configuration:
+        if registration_only and not configuration:
             # transport_and_format, Authorization header: token A opens versions and credentials only.
-            return reply(2000, "token A is for registration only", now, http=401, headers=echo)
-        if not is_token_a:
+            return reply(2000, "this token is for registration only", now, http=401, headers=echo)
+        if not registration_only:
             self._alive(connection, now)
         try:
             return self._dispatch(connection, request, relative, now, echo)

@@ -75,10 +75,11 @@ class Registry:
         return list(self._connections.values())
 
     def by_token(self, token: str) -> tuple[Connection, bool] | None:
-        """The connection a credentials token belongs to, and whether it is its token A."""
+        """The connection a credentials token belongs to, and whether that token opens registration
+        only: token A, or the token B the hub offered while its own registration is under way."""
         for connection in self._connections.values():
             if connection.token_in is not None and token == connection.token_in:
-                return connection, False
+                return connection, not connection.registered
             if connection.token_a is not None and token == connection.token_a and not connection.registered:
                 return connection, True
         return None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 
 from hub_world import CPO_A, CPO_B, EMSP, HUB, T0, build
 
+from emsp.wire import HttpRequest, HttpResponse
 from simulators.hub import Status
 
 
@@ -105,3 +107,20 @@ def test_client_info_list_on_the_hubs_sender_interface_is_paginated() -> None:
     world.net.run(T0)
     last = world.emsp.answers[following.request_id].json()["data"]
     assert [(d["party_id"], d["status"]) for d in last] == [(CPO_B[1], "SUSPENDED")]
+
+
+def test_the_token_b_the_hub_offers_opens_registration_only_until_it_completes() -> None:
+    world = build(register=False)
+    world.net.silent.add("cpo-b")  # takes our calls, never answers
+    world.hub.register("cpo-b", T0)
+    world.net.run(T0)
+    token_b = world.hub.registry["cpo-b"].token_in
+    assert token_b is not None
+    auth = {"Authorization": "Token " + base64.b64encode(token_b.encode()).decode()}
+    routed = world.hub.handle(HttpRequest("GET", "http://hub.local/ocpi/2.2.1/locations/sender", auth), T0)
+    versions = world.hub.handle(HttpRequest("GET", "http://hub.local/ocpi/versions", auth), T0)
+    assert isinstance(routed, HttpResponse) and routed.status == 401
+    assert isinstance(versions, HttpResponse) and versions.status == 200
+    world.net.wake(T0 + timedelta(seconds=10))
+    assert world.hub.truth.refused[-1][1:3] == ("cpo-b", 3001)
+    assert not world.hub.registry["cpo-b"].registered
