@@ -60,7 +60,7 @@ class HubBase:
         self._outbox: list[OutboundRequest] = []
         self._calls: dict[str, Call] = {}  # request id -> call, in the order sent
         self._given_up: set[str] = set()  # calls the hub stopped waiting for (a late answer is recorded)
-        self._completed: list[tuple[str, HttpResponse]] = []
+        self._completed: dict[str, HttpResponse] = {}  # deferred id -> final answer, in order made
         self._probe_at: dict[str, datetime] = {}
 
     # ------------------------------------------------------------ configuration
@@ -122,8 +122,13 @@ class HubBase:
 
     def completed_responses(self) -> list[tuple[str, HttpResponse]]:
         """Answers to requests `handle()` deferred: (deferred id, response)."""
-        out, self._completed = self._completed, []
+        out, self._completed = list(self._completed.items()), {}
         return out
+
+    def take_response(self, deferred_id: str) -> HttpResponse | None:
+        """The answer to one deferred request once it is there (given once); as the eMSP core's, so
+        the live runtime's ASGI front (emsp/api.py, DeferredResponses) can serve the hub too."""
+        return self._completed.pop(deferred_id, None)
 
     # ------------------------------------------------------------------ plumbing
     def _next_id(self) -> str:
@@ -149,7 +154,7 @@ class HubBase:
         return request_id
 
     def complete(self, deferred_id: str, response: HttpResponse) -> None:
-        self._completed.append((deferred_id, response))
+        self._completed[deferred_id] = response
 
     def _expired(self, now: datetime) -> list[tuple[str, Call]]:
         expired = [(rid, call) for rid, call in self._calls.items() if call.deadline <= now]

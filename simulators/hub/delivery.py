@@ -19,7 +19,7 @@ from simulators.hub.ids import IdRewriter
 from simulators.hub.persona import HubPersona
 from simulators.hub.registry import Connection, Status
 from simulators.hub.store import ForwardStore, Message
-from simulators.hub.transform import Transformer
+from simulators.hub.transform import Forward, Transformer
 from simulators.hub.truth import Fee, Hop, Outcome
 
 LIVE = ("forward", "broadcast")  # sent at once; "stored" ones come out of a receiver's queue
@@ -42,7 +42,7 @@ class HubDelivery(HubBase):
 
     # ------------------------------------------------------------------ sending
     def accept(
-        self, sender: Party, receiver: Party, forward: Any, request: HttpRequest, correlation: str
+        self, sender: Party, receiver: Party, forward: Forward, request: HttpRequest, correlation: str
     ) -> Message:
         self._seq += 1
         headers = without_hop_headers(request.headers) | {"X-Correlation-ID": correlation}

@@ -171,6 +171,16 @@ class OcpiHub(HubRouting):
         elif call.kind in MESSAGES:
             self.undelivered(call, now, why)
 
+    def abort_deferred(self, deferred_id: str, now: datetime, reason: str = "no answer in time") -> None:
+        """Stop waiting for the call a deferred answer needs (a runtime that gave up on its own
+        clock): the sender gets what a timeout gives (4002, or 3001 during registration)."""
+        for request_id, call in list(self._calls.items()):
+            if call.context.get("deferred") == deferred_id:
+                del self._calls[request_id]
+                self._given_up.add(request_id)
+                self._failed(request_id, call, now, "timeout", None)
+                return
+
     # --------------------------------------------------------------- time
     def next_wakeup(self) -> datetime | None:
         times = self._deadlines()

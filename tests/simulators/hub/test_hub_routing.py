@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from hub_world import CPO_A, CPO_B, EMSP, HUB, T0, World, build
 
-from emsp.wire import HttpRequest
+from emsp.wire import Deferred, HttpRequest
 
 LOCATION = {"country_code": "DE", "party_id": "CPA", "id": "LOC1", "name": "Site"}
 CDR = {"country_code": "DE", "party_id": "CPA", "id": "CDR1", "session_id": "S1", "total_energy": 12.5}
@@ -205,5 +205,29 @@ def test_command_response_url_points_at_the_hub_and_the_result_comes_back_throug
     world.net.run(T0)
     result = world.emsp.received[-1]
     assert (result.method, result.module, result.suffix, result.body) == (
-        "POST", "commands", "/START_SESSION/7", {"result": "ACCEPTED"},
-    )  # fmt: skip
+        "POST",
+        "commands",
+        "/START_SESSION/7",
+        {"result": "ACCEPTED"},
+    )
+
+
+def test_a_runtime_that_gives_up_waiting_gets_the_timeout_answer_at_once() -> None:
+    world = build()
+    world.net.silent.add("emsp")
+    url = world.cpo_a.hub_endpoints[("tokens", "SENDER")] + "/AA11/authorize"
+    headers = {
+        "Authorization": f"Token {base64.b64encode(world.cpo_a.hub_token.encode()).decode()}",
+        "OCPI-from-country-code": "DE",
+        "OCPI-from-party-id": "CPA",
+        "OCPI-to-country-code": "NL",
+        "OCPI-to-party-id": "EMS",
+        "X-Request-ID": "r1",
+    }
+    deferred = world.hub.handle(HttpRequest("POST", url, headers), T0)
+    assert isinstance(deferred, Deferred)
+    assert world.hub.take_response(deferred.deferred_id) is None
+    world.hub.abort_deferred(deferred.deferred_id, T0 + timedelta(seconds=3))
+    answer = world.hub.take_response(deferred.deferred_id)
+    assert answer is not None and answer.json()["status_code"] == 4002
+    assert answer.header("X-Request-ID") == "r1"
