@@ -135,6 +135,10 @@ class HubDelivery(HubBase):
         self._record_resend(call, message, now)
         self._record_cdr_fee(message, response, now)
         if call.kind == "stored" and self._store is not None:
+            since = format_utc(message.held_since) if message.held_since else ""
+            self.truth.late.append(
+                (since, format_utc(now), message.correlation_id, message.forward.object_key)
+            )
             following = self._store.delivered(call.connection_id)
             if following is not None:
                 self.deliver("stored", self.registry[call.connection_id], following, now)

@@ -56,6 +56,9 @@ class HubTruth:
     # A stored or timed-out message sent again after a first attempt may have reached the receiver
     # (its answer was lost): (at, request_out of the resend, object_key). The receiver may see it twice.
     resent: list[tuple[str, str, str]] = field(default_factory=list)
+    # A held message that reached its receiver after all: (held since, delivered at, correlation id,
+    # object_key). Its receiver got it late, maybe after newer data from elsewhere.
+    late: list[tuple[str, str, str, str]] = field(default_factory=list)
     dropped: list[tuple[str, str, str]] = field(default_factory=list)  # gave up: (at, request_out, why)
     client_info: list[tuple[str, str, str, str]] = field(default_factory=list)  # (at, to, party, status)
     fees: list[Fee] = field(default_factory=list)

@@ -10,6 +10,7 @@ from hub_world import EMSP, HUB, T0, World, build
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from emsp.timeutil import format_utc
 from simulators.hub import HubPersona, Status, load_persona
 
 AGGREGATING = load_persona("aggregating")
@@ -69,6 +70,9 @@ def test_messages_for_an_unreachable_receiver_wait_and_arrive_in_order_once() ->
     assert world.hub.registry["emsp"].status is Status.CONNECTED
     assert world.cpo_a.client_info["NL/EMS"] == "CONNECTED"
     assert world.hub.truth.resent == [] and world.hub.truth.dropped == []
+    assert [(since, at) for since, at, _corr, _key in world.hub.truth.late] == [
+        ("2026-03-02T08:00:00Z", format_utc(retry))
+    ] * 5
     assert world.hub.next_wakeup() is None  # nothing left to retry, nobody offline to probe
 
 
