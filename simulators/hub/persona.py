@@ -48,19 +48,13 @@ class StoreAndForward(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    modules: tuple[str, ...] = (
-        "locations",
-        "tariffs",
-        "tokens",
-        "sessions",
-        "cdrs",
-    )  # store.py (ForwardStore)
-    backoff_s: tuple[float, ...] = Field(
-        default=(1, 2, 4, 8, 16, 30), min_length=1
-    )  # store.py (ForwardStore)
-    max_attempts: int | None = Field(default=None, ge=1)  # store.py (ForwardStore); None: for ever
-    # routing.py (HubRouting.__init__): a message whose forward timed out is sent again (the receiver
-    # may then get it twice, recorded in the truth's `resent`); otherwise the hub gives up on it.
+    # Read in store.py (ForwardStore.__init__): the modules whose pushes are stored, the backoff
+    # steps between retries, and the attempts before a message is given up (None: never).
+    modules: tuple[str, ...] = ("locations", "tariffs", "tokens", "sessions", "cdrs")
+    backoff_s: tuple[float, ...] = Field(default=(1, 2, 4, 8, 16, 30), min_length=1)
+    max_attempts: int | None = Field(default=None, ge=1)
+    # delivery.py (HubDelivery.__init__): a message whose forward timed out is sent again (the
+    # receiver may then get it twice, recorded in the truth's `resent`); otherwise it is given up.
     resend_on_timeout: bool = False
 
     @field_validator("modules")
@@ -87,17 +81,24 @@ class HubPersona(BaseModel):
     # routing.py (HubRouting.__init__): strict needs OCPI-to-*/from-* on every routed request (2001
     # without); open routes a request without them (transport_and_format, Open Routing Request).
     routing_headers: Literal["strict", "open"] = "strict"
-    broadcast: bool = True  # routing.py (HubRouting.__init__): Broadcast Push of BROADCAST_MODULES
-    forward_timeout_s: float = Field(default=10, gt=0)  # connections.py (HubBase.__init__): 4002 after this
-    page_cap: int | None = Field(
-        default=None, ge=1
-    )  # transform.py (Transformer.__init__): `limit` of list GETs
-    hub_ids: bool = False  # transform.py (Transformer.__init__): hub-scoped Session and CDR ids
-    session_patch: Literal["forward", "as_put"] = "forward"  # transform.py (Transformer.__init__)
-    store_and_forward: StoreAndForward | None = None  # routing.py (HubRouting.__init__)
-    added_latency_ms: int = Field(default=0, ge=0)  # connections.py (HubBase.added_latency)
-    fee_per_session: HubFee | None = None  # routing.py (HubRouting.__init__): per CDR
-    offline_probe_s: float = Field(default=30, gt=0)  # connections.py (HubBase.__init__)
+    # routing.py (HubRouting.__init__): Broadcast Push of BROADCAST_MODULES (OCPI-to-* naming the hub).
+    broadcast: bool = True
+    # connections.py (HubBase.__init__): a forward unanswered this long is answered 4002.
+    forward_timeout_s: float = Field(default=10, gt=0)
+    # transform.py (Transformer.__init__): the most a list GET through the hub asks for (`limit`).
+    page_cap: int | None = Field(default=None, ge=1)
+    # transform.py (Transformer.__init__): Sessions and CDRs reach the receiver under hub-scoped ids.
+    hub_ids: bool = False
+    # transform.py (Transformer.__init__): as_put turns a Session PATCH into a PUT of the merged Session.
+    session_patch: Literal["forward", "as_put"] = "forward"
+    # delivery.py (HubDelivery.__init__): hold and retry messages for an unreachable receiver.
+    store_and_forward: StoreAndForward | None = None
+    # connections.py (HubBase.added_latency): the hub's own delay on every message, applied by the runtime.
+    added_latency_ms: int = Field(default=0, ge=0)
+    # delivery.py (HubDelivery.__init__): recorded once per CDR the receiver accepted.
+    fee_per_session: HubFee | None = None
+    # connections.py (HubBase.__init__): how often an offline party is probed (GET versions).
+    offline_probe_s: float = Field(default=30, gt=0)
 
 
 def persona_names() -> list[str]:
