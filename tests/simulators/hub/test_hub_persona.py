@@ -184,3 +184,16 @@ def test_open_routing_sends_a_push_without_to_headers_to_the_only_emsp() -> None
 def test_added_latency_is_the_personas() -> None:
     assert build("aggregating").hub.added_latency == timedelta(milliseconds=80)
     assert build("routing-only").hub.added_latency == timedelta(milliseconds=20)
+
+
+def test_open_routing_broadcasts_a_push_it_cannot_place_and_refuses_an_ambiguous_get() -> None:
+    world = build("aggregating")
+    token = {"country_code": "NL", "party_id": "EMS", "uid": "AA11"}
+    pushed = world.emsp.call("PUT", "tokens", "RECEIVER", "/NL/EMS/AA11", T0, body=token, omit="to")
+    pulled = world.emsp.call("GET", "locations", "SENDER", "", T0, omit="to")  # two CPOs: which one?
+    world.net.run(T0)
+    assert world.emsp.answers[pushed].json()["status_code"] == 1000
+    for cpo in (world.cpo_a, world.cpo_b):
+        assert [r.body for r in cpo.received if r.module == "tokens"] == [token]
+    assert world.emsp.answers[pulled].json()["status_code"] == 2001
+    assert not [r for r in world.cpo_a.received + world.cpo_b.received if r.module == "locations"]
