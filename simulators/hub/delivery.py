@@ -161,8 +161,8 @@ class HubDelivery(HubBase):
         owner = self.registry[call.connection_id]
         if why == "timeout":
             self._record_resend(call, message, now)
-        # Refused never reached the receiver: safe to send again. A timeout may have reached it: sent
-        # again only when the persona says so (the receiver may then get it twice; truth.resent).
+        # A refused connection never reached the receiver: safe to send again. A timeout may have
+        # reached it: sent again only when the persona says so (the receiver may get it twice).
         keep = self.stores(message) and (why == "unreachable" or self._resend_on_timeout)
         message.uncertain = message.uncertain or why == "timeout"
         if call.kind == "stored" and self._store is not None:

@@ -22,6 +22,14 @@ ROUTING = ("OCPI-from-country-code", "OCPI-from-party-id", "OCPI-to-country-code
 Party = tuple[str, str]  # (country_code, party_id), upper case: both are CiString (types, CiString)
 
 
+class HubRefusal(Exception):
+    """The hub answers the sender itself with this OCPI code (and HTTP status, when not the usual)."""
+
+    def __init__(self, code: int, message: str, http: int | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.http = code, message, http
+
+
 def party(country_code: str, party_id: str) -> Party:
     return (country_code.upper(), party_id.upper())
 

@@ -15,12 +15,19 @@ from urllib.parse import urlsplit
 from emsp.timeutil import format_utc
 from emsp.wire import Deferred, HttpRequest, HttpResponse, loads
 from simulators.hub.connections import Call
-from simulators.hub.envelope import VERSION, ocpi_status, reply, routing_headers, routing_party, token_of
+from simulators.hub.envelope import (
+    VERSION,
+    HubRefusal,
+    ocpi_status,
+    reply,
+    routing_headers,
+    routing_party,
+    token_of,
+)
 from simulators.hub.handshake import HandshakeFailed, parse_credentials
 from simulators.hub.persona import HubPersona
 from simulators.hub.registry import Connection, Status
-from simulators.hub.routing import HubRouting, Refused
-from simulators.hub.transform import HubRefusal
+from simulators.hub.routing import HubRouting
 
 RETRYABLE_HTTP = frozenset({502, 503, 504})  # the receiver is there but not serving: no OCPI answer
 MESSAGES = ("forward", "broadcast", "stored")
@@ -68,7 +75,7 @@ class OcpiHub(HubRouting):
             self._alive(connection, now)
         try:
             return self._dispatch(connection, request, relative, now, echo)
-        except (HubRefusal, Refused) as refusal:
+        except HubRefusal as refusal:
             self.truth.refused.append((format_utc(now), connection.id, refusal.code, refusal.message))
             headers = echo | self._answer_routing(connection, request)
             return reply(refusal.code, refusal.message, now, http=refusal.http, headers=headers)

@@ -13,7 +13,7 @@ from typing import Any
 
 from emsp.wire import Deferred, HttpRequest, HttpResponse
 from simulators.hub.delivery import HubDelivery, name
-from simulators.hub.envelope import Party, reply, routing_headers, routing_party
+from simulators.hub.envelope import HubRefusal, Party, reply, routing_headers, routing_party
 from simulators.hub.persona import BROADCAST_MODULES
 from simulators.hub.registry import Connection, Status
 from simulators.hub.urls import Target
@@ -21,12 +21,6 @@ from simulators.hub.urls import Target
 # Broadcast Push reaches the "opposite role"; OTHER counts as an eMSP-like receiver of CPO data but
 # sends to CPOs only (transport_and_format, Broadcast Push).
 OPPOSITE = {"CPO": ("EMSP", "NSP", "OTHER"), "EMSP": ("CPO",), "OTHER": ("CPO",)}
-
-
-class Refused(Exception):
-    def __init__(self, code: int, message: str, http: int | None = None) -> None:
-        super().__init__(message)
-        self.code, self.message, self.http = code, message, http
 
 
 class HubRouting(HubDelivery):
@@ -52,16 +46,18 @@ class HubRouting(HubDelivery):
         if sender is None:
             if self._open_routing and len(connection.roles) == 1:
                 return connection.roles[0].key
-            raise Refused(
+            raise HubRefusal(
                 2001, "OCPI-from-country-code and OCPI-from-party-id are required on a routed request"
             )
         if not connection.speaks_for(sender):
-            raise Refused(2001, f"OCPI-from names {name(sender)}, a party this connection does not speak for")
+            raise HubRefusal(
+                2001, f"OCPI-from names {name(sender)}, a party this connection does not speak for"
+            )
         return sender
 
     def _open_receiver(self, connection: Connection, sender: Party, method: str, target: Target) -> Party:
         if not self._open_routing:
-            raise Refused(
+            raise HubRefusal(
                 2001, "OCPI-to-country-code and OCPI-to-party-id are required: no open routing here"
             )
         role = self.registry.role_of(sender)
@@ -73,7 +69,7 @@ class HubRouting(HubDelivery):
             return keys[0]
         if method != "GET" and target.module in BROADCAST_MODULES:
             return self.party  # a push whose receiver the hub cannot tell: broadcast it
-        raise Refused(
+        raise HubRefusal(
             2001, "the hub cannot tell whom this is for: send OCPI-to-country-code and OCPI-to-party-id"
         )
 
@@ -89,17 +85,19 @@ class HubRouting(HubDelivery):
     ) -> HttpResponse | Deferred:
         owner = self.registry.owner_of(receiver)
         if owner is None:
-            raise Refused(4001, f"unknown receiver {name(receiver)}: no such party is connected to this hub")
+            raise HubRefusal(
+                4001, f"unknown receiver {name(receiver)}: no such party is connected to this hub"
+            )
         forward = self._transform.request(connection, sender, request.method, target, request.body)
         if self.urls.at_party(owner, forward.target) is None and owner.registered:
-            raise Refused(
+            raise HubRefusal(
                 4000, f"receiver {name(receiver)} has no {target.module} {target.interface} interface"
             )
         message = self.accept(sender, receiver, forward, request, correlation)
         if not owner.registered or owner.status is not Status.CONNECTED:
             if self.stores(message) and owner.registered and owner.status is Status.OFFLINE:
                 return self.hold(owner, message, now)
-            raise Refused(4003, f"receiver {name(receiver)} is not connected ({owner.status.value})")
+            raise HubRefusal(4003, f"receiver {name(receiver)} is not connected ({owner.status.value})")
         if self.stores(message) and self.holding(owner, message):
             return self.hold(owner, message, now, reachable=True)  # nothing overtakes what waits
         deferred_id = self._next_id()
@@ -116,9 +114,9 @@ class HubRouting(HubDelivery):
         now: datetime,
     ) -> HttpResponse:
         if request.method == "GET":
-            raise Refused(4000, "GET cannot be broadcast, and this hub offers no GET All via Hubs")
+            raise HubRefusal(4000, "GET cannot be broadcast, and this hub offers no GET All via Hubs")
         if not self._broadcasts or target.module not in BROADCAST_MODULES:
-            raise Refused(4000, f"this hub does not broadcast {target.module}")
+            raise HubRefusal(4000, f"this hub does not broadcast {target.module}")
         forward = self._transform.request(connection, sender, request.method, target, request.body)
         role = self.registry.role_of(sender)
         wanted = OPPOSITE.get(role.role if role else "", ())

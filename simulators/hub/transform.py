@@ -12,19 +12,11 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from emsp.wire import HttpResponse, dumps, loads
-from simulators.hub.envelope import Party, party
+from simulators.hub.envelope import HubRefusal, Party, party
 from simulators.hub.ids import IdRewriter
 from simulators.hub.persona import HubPersona
 from simulators.hub.registry import Connection
 from simulators.hub.urls import HubUrls, Target
-
-
-class HubRefusal(Exception):
-    """The hub answers the sender itself with this OCPI code (and HTTP status, when not the usual)."""
-
-    def __init__(self, code: int, message: str, http: int | None = None) -> None:
-        super().__init__(message)
-        self.code, self.message, self.http = code, message, http
 
 
 @dataclass(frozen=True, slots=True)
