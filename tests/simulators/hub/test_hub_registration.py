@@ -6,6 +6,8 @@ import base64
 from datetime import timedelta
 
 from hub_world import CPO_A, CPO_B, EMSP, HUB, T0, build
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emsp.wire import HttpRequest, HttpResponse
 from simulators.hub import Status
@@ -124,3 +126,41 @@ def test_the_token_b_the_hub_offers_opens_registration_only_until_it_completes()
     world.net.wake(T0 + timedelta(seconds=10))
     assert world.hub.truth.refused[-1][1:3] == ("cpo-b", 3001)
     assert not world.hub.registry["cpo-b"].registered
+
+
+EVENTS = st.lists(
+    st.tuples(
+        st.sampled_from(["down", "up", "push", "advance"]), st.sampled_from(["emsp", "cpo-a", "cpo-b"])
+    ),
+    max_size=20,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(events=EVENTS)
+def test_every_connected_party_sees_the_hubs_client_info_of_the_others(events: list[tuple[str, str]]) -> None:
+    world = build()
+    now = T0
+    for op, name in events:
+        if op == "down":
+            world.net.down.add(name)
+        elif op == "up":
+            world.net.down.discard(name)
+        elif op == "push":  # something for `name` makes the hub find out whether it is there
+            sender = world.cpo_a if name != "cpo-a" else world.emsp
+            to = {"emsp": EMSP, "cpo-a": CPO_A, "cpo-b": CPO_B}[name]
+            sender.call("GET", "locations", "SENDER" if name != "emsp" else "RECEIVER", "/X", now, to=to)
+            world.net.run(now)
+        else:
+            now += timedelta(seconds=30)
+            world.net.wake(now)
+    world.net.down.clear()
+    now += timedelta(seconds=30)
+    world.net.wake(now)  # every offline party is probed, found back and told of the others
+    statuses = {name: world.hub.registry[name].status for name in ("emsp", "cpo-a", "cpo-b")}
+    assert set(statuses.values()) == {Status.CONNECTED}
+    for party in (world.emsp, world.cpo_a, world.cpo_b):
+        others = {
+            f"{p.country_code}/{p.party_id}" for p in (world.emsp, world.cpo_a, world.cpo_b) if p is not party
+        }
+        assert party.client_info == dict.fromkeys(sorted(others), "CONNECTED")
