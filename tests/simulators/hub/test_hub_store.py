@@ -166,3 +166,27 @@ def test_a_broadcast_reaches_an_unreachable_receiver_after_it_is_back() -> None:
     [got] = [r for r in world.cpo_b.received if r.module == "tokens"]
     assert got.body == token and got.header("OCPI-from-party-id") == "HUB"
     assert got.header("X-Correlation-ID") == f"corr-{rid}"
+
+
+def test_same_traffic_same_hops_and_truth() -> None:
+    steps = [
+        ("send", 0),
+        ("down", 0),
+        ("send", 4),
+        ("silent", 0),
+        ("send", 0),
+        ("advance", 11),
+        ("up", 0),
+        ("talk", 0),
+        ("send", 1),
+        ("advance", 3),
+    ]
+
+    def run() -> tuple[list[tuple[str, str, dict[str, str], str | None]], object]:
+        world = build(AGGREGATING)
+        _, now_s = _play(world, steps)
+        _drain(world, now_s + 1)
+        sent = [(o.request_id, o.request.url, o.request.headers, o.request.body) for o in world.net.hub_sent]
+        return sent, world.hub.truth
+
+    assert run() == run()
