@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from emsp.model import PartyRef
 from emsp.ocpi.context import Ctx
@@ -30,6 +30,23 @@ def party_and_ids(ctx: Ctx, min_ids: int, max_ids: int, *, id_length: int = 36) 
             raise not_found(f"invalid id in the URL: ids are CiString({id_length}), printable ASCII")
     ctx.require_owner(cc, pid)
     return PartyRef(cc.upper(), pid.upper()), segs[2:]
+
+
+class _Stored(Protocol):
+    raw: str
+    wire: str | None
+
+
+def wire_of(row: _Stored) -> str:
+    """A stored object as the partner sent it (its canonical document when the two are the same)."""
+    return row.wire if row.wire is not None else row.raw
+
+
+def party_from(ctx: Ctx, body: dict[str, Any]) -> PartyRef | None:
+    """The party of an object whose version names none in the body or URL (a 2.1.1 CDR): the
+    partner's one CPO party; None when it cannot be told."""
+    single = None if ctx.parties is None else ctx.parties.single_cpo()
+    return None if single is None else PartyRef(*single)
 
 
 def _ascii(text: str) -> bool:

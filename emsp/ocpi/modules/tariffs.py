@@ -1,4 +1,4 @@
-"""Tariffs module, Receiver interface (2.2.1 tariffs): PUT, GET, DELETE {tariffs}/{cc}/{pid}/{id}.
+"""Tariffs module, Receiver interface (every version): PUT, GET, DELETE {tariffs}/{cc}/{pid}/{id}.
 
 Validation here is the minimal shape; when the tariff engine is importable its `parse_tariff`
 also runs so a tariff we could never price is refused (2001) at the door, not at settlement.
@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from emsp.bus import TariffDeleted, TariffUpserted
 from emsp.model import PartyRef
-from emsp.ocpi.context import Ctx, validate
+from emsp.ocpi.context import Ctx
 from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, method_not_allowed, not_found
-from emsp.ocpi.v221 import schemas
-from emsp.ocpi.v221.common import check_owner, party_and_ids, stale_update
+from emsp.ocpi.modules.common import check_owner, party_and_ids, stale_update, wire_of
 from emsp.storage.queries import find_tariff
 from emsp.storage.tables import TariffRow
 from emsp.wire import dumps, loads
@@ -34,7 +33,7 @@ def handle(ctx: Ctx) -> OcpiResult:
     if method == "GET":
         if row is None:
             raise not_found("unknown tariff")
-        return OcpiResult(loads(row.raw))
+        return OcpiResult(loads(wire_of(row)))
     ctx.busy_check()
     if method == "DELETE":
         if row is None:
@@ -44,12 +43,12 @@ def handle(ctx: Ctx) -> OcpiResult:
         return OcpiResult()
     body = ctx.json_object()
     check_owner(body, party, "id", tariff_id)
-    model = validate(schemas.Tariff, body)
-    problem = ctx.services.check_tariff(body)
+    mapped = ctx.adapter.tariff(body, party)
+    problem = ctx.services.check_tariff(mapped.doc)
     if problem is not None:
         raise invalid(f"tariff rejected: {problem}")
     if row is not None:
-        kept = stale_update(ctx, party, "tariffs", tariff_id, model.last_updated, row.last_updated)
+        kept = stale_update(ctx, party, "tariffs", tariff_id, mapped.last_updated, row.last_updated)
         if kept is not None:
             return kept
     created = row is None
@@ -57,9 +56,10 @@ def handle(ctx: Ctx) -> OcpiResult:
         row = TariffRow(country_code=party.country_code, party_id=party.party_id, tariff_id=tariff_id)
         ctx.db.add(row)
     row.partner = ctx.partner_id
-    row.currency = model.currency
-    row.last_updated = model.last_updated
-    row.raw = dumps(body)
+    row.currency = mapped.extra["currency"]
+    row.last_updated = mapped.last_updated
+    row.raw = dumps(mapped.doc)
+    row.wire = None if mapped.doc is body else dumps(body)
     ctx.db.flush()
-    ctx.publish(TariffUpserted(ctx.partner_id, party, tariff_id, model.last_updated))
+    ctx.publish(TariffUpserted(ctx.partner_id, party, tariff_id, mapped.last_updated))
     return OcpiResult(http_status=201 if created else 200)

@@ -1,8 +1,9 @@
-"""Sessions module, Receiver interface (2.2.1 sessions): GET, PUT, PATCH {sessions}/{cc}/{pid}/{id}.
+"""Sessions module, Receiver interface (every version): GET, PUT, PATCH {sessions}/{cc}/{pid}/{id}.
 
 PUT replaces the whole Session including charging_periods (absent/empty list removes them).
 PATCH replaces the fields it carries, except charging_periods, which are *added* to the existing
-list; an absent or empty list changes nothing (sessions, PATCH method). A PATCH of a session we do
+list; an absent or empty list changes nothing (2.2.1 sessions, PATCH method; a 2.1.1 PATCH is "the
+same as PUT" for the fields it carries, so there they replace). A PATCH of a session we do
 not know answers HTTP 404 so the CPO does a GET/PUT (transport_and_format, PATCH). A PUT or PATCH
 whose last_updated is older than the stored session's is accepted but not applied (a finding).
 """
@@ -14,12 +15,11 @@ from typing import Any
 
 from emsp.bus import TERMINAL_SESSION_STATUSES, SessionUpserted
 from emsp.model import PartyRef
-from emsp.ocpi.context import Ctx, validate
+from emsp.ocpi.context import Ctx
 from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, method_not_allowed, not_found
-from emsp.ocpi.v221 import schemas
-from emsp.ocpi.v221.common import check_owner, party_and_ids, stale_update
-from emsp.services.sessions import row_values, session_info
+from emsp.ocpi.modules.common import check_owner, party_and_ids, stale_update
+from emsp.services.sessions import resolve_session, row_values
 from emsp.storage.queries import insert_session, session_raw, update_session
 from emsp.wire import dumps, loads
 
@@ -31,10 +31,10 @@ def find(ctx: Ctx, party: PartyRef, session_id: str) -> tuple[int, str, datetime
     return session_raw(ctx.db, party.country_code, party.party_id, session_id)
 
 
-def merge_patch(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+def merge_patch(current: dict[str, Any], patch: dict[str, Any], *, append_periods: bool) -> dict[str, Any]:
     merged = dict(current)
     for key, value in patch.items():
-        if key == "charging_periods":
+        if key == "charging_periods" and append_periods:
             if not isinstance(value, list):
                 raise invalid("invalid field 'charging_periods': must be a list")
             # mod_sessions PATCH: periods are *added*. A period already stored (same content) is a
@@ -62,21 +62,22 @@ def handle(ctx: Ctx) -> OcpiResult:
     check_owner(body, party, "id", session_id)
     stored: dict[str, Any] | None = None
     if method == "PATCH":
-        patch = validate(schemas.PatchBody, body)
+        patched_at = ctx.adapter.patch_last_updated(body)
         if row is None:
             raise not_found("unknown session; PUT the full Session first")
-        kept = stale_update(ctx, party, "sessions", session_id, patch.last_updated, row[2])
-        if kept is not None:
-            return kept
+        if patched_at is not None:
+            kept = stale_update(ctx, party, "sessions", session_id, patched_at, row[2])
+            if kept is not None:
+                return kept
         stored = loads(row[1])
-        body = merge_patch(stored, body)
-    model = validate(schemas.Session, body)
+        body = merge_patch(stored, body, append_periods=ctx.adapter.patch_appends_periods)
+    info, doc = ctx.adapter.session(body, party, ctx.partner_id)
     if method == "PUT" and row is not None:
-        kept = stale_update(ctx, party, "sessions", session_id, model.last_updated, row[2])
+        kept = stale_update(ctx, party, "sessions", session_id, info.last_updated, row[2])
         if kept is not None:
             return kept
-    info = session_info(ctx.partner_id, model)
-    values = {**row_values(info), "raw": dumps(body)}
+    info = resolve_session(ctx.db, info)
+    values = {**row_values(info), "raw": dumps(doc), "wire": None if doc is body else dumps(body)}
     created = row is None
     if row is None:
         identity = {"country_code": party.country_code, "party_id": party.party_id, "session_id": session_id}

@@ -1,23 +1,22 @@
-"""Push of our Tokens to the CPOs' Tokens Receiver interface (2.2.1 mod_tokens, PUT method).
+"""Push of our Tokens to the CPOs' Tokens Receiver interface (mod_tokens, PUT method), per version.
 
-The eMSP owns its Tokens: a new or changed Token is PUT to
-`{tokens receiver url}/{country_code}/{party_id}/{uid}?type={type}` of every registered partner
-whose version details list a `tokens` RECEIVER endpoint, once per CPO party of that partner
-(addressed with the routing headers, transport_and_format "Message Routing Headers"). A CPO
-without that endpoint still learns the change from our Sender interface (GET /tokens).
+The eMSP owns its Tokens: a new or changed Token is PUT, in the partner's version (its adapter,
+chosen at the handshake), to `{tokens receiver url}/{country_code}/{party_id}/{uid}[?type=]` of
+every registered partner whose version details list a `tokens` endpoint we can push to, once per
+CPO party of that partner (addressed with the routing headers where the version has them,
+transport_and_format "Message Routing Headers"). A CPO without that endpoint still learns the
+change from our Sender interface (GET /tokens).
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from emsp.ocpi.auth import encode_token
 from emsp.ocpi.context import Services
-from emsp.services.tokens import token_object
+from emsp.ocpi.versions import adapter_for
 from emsp.storage.tables import PartnerRow, TokenRow
 from emsp.wire import HttpRequest, dumps, loads
 
@@ -25,12 +24,14 @@ PURPOSE = "token_push"
 
 
 def receiver_url(partner: PartnerRow, module: str) -> str | None:
+    """The partner's endpoint of `module` we push to: its RECEIVER, or, in a version that names no
+    roles (2.1.1: a CPO's tokens endpoint is where eMSPs PUT), the only one there is."""
     endpoints: Any = loads(partner.endpoints_json or "[]")
     for endpoint in endpoints if isinstance(endpoints, list) else []:
         if (
             isinstance(endpoint, dict)
             and endpoint.get("identifier") == module
-            and endpoint.get("role") == "RECEIVER"
+            and endpoint.get("role") in ("RECEIVER", None)
             and isinstance(endpoint.get("url"), str)
         ):
             return str(endpoint["url"])
@@ -54,8 +55,6 @@ def _cpo_parties(partner: PartnerRow) -> list[tuple[str, str]]:
 def push_token(services: Services, db: Session, token: TokenRow) -> list[str]:
     """Queue a Token PUT to every partner with a Tokens receiver; returns those partners' ids."""
     s = services.settings
-    body = dumps(token_object(token, s.country_code, s.party_id))
-    path = "/".join(quote(part, safe="") for part in (s.country_code, s.party_id, token.uid))
     partners = db.scalars(
         select(PartnerRow).where(PartnerRow.registered.is_(True)).order_by(PartnerRow.partner_id)
     ).all()
@@ -64,14 +63,19 @@ def push_token(services: Services, db: Session, token: TokenRow) -> list[str]:
         url = receiver_url(partner, "tokens")
         if url is None or partner.token_b is None:
             continue
-        target = f"{url.rstrip('/')}/{path}?type={quote(token.type, safe='')}"
-        for country_code, party_id in _cpo_parties(partner) or [("", "")]:
+        adapter = adapter_for(partner.version)
+        body = dumps(adapter.token_object(token, s))
+        target = f"{url.rstrip('/')}/{adapter.token_push_path(token, s)}"
+        # Without routing headers (2.1.1) one PUT reaches the partner's platform.
+        parties = _cpo_parties(partner) if adapter.routing_headers else []
+        for country_code, party_id in parties or [("", "")]:
             headers = {
-                "Authorization": encode_token(partner.token_b),
+                "Authorization": adapter.encode_authorization(partner.token_b),
                 "Content-Type": "application/json",
-                "OCPI-from-country-code": s.country_code,
-                "OCPI-from-party-id": s.party_id,
             }
+            if adapter.routing_headers:
+                headers["OCPI-from-country-code"] = s.country_code
+                headers["OCPI-from-party-id"] = s.party_id
             if country_code:
                 headers["OCPI-to-country-code"] = country_code
                 headers["OCPI-to-party-id"] = party_id

@@ -1,4 +1,4 @@
-"""Tokens module, Sender interface (2.2.1 tokens): GET list (paginated) and real-time authorize.
+"""Tokens module, Sender interface (every version): GET list (paginated) and real-time authorize.
 
 POST {tokens}/{token_uid}/authorize[?type=RFID] answers from local state only (the rules are in
 `emsp.services.tokens.decide`): an unknown token gets HTTP 404 with status 2004 and no `data`
@@ -8,14 +8,12 @@ the request reached the OCPI layer, status_codes). Every answer is recorded.
 
 from __future__ import annotations
 
-from typing import Any
-
-from emsp.model import NOT_ENOUGH_INFORMATION, AllowedType
-from emsp.ocpi.context import Ctx, validate
+from emsp.model import NOT_ENOUGH_INFORMATION
+from emsp.ocpi.adapter import LocationRefs
+from emsp.ocpi.context import Ctx
 from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import OcpiError, invalid, method_not_allowed, not_found
 from emsp.ocpi.pagination import paginate
-from emsp.ocpi.v221 import schemas
 from emsp.services import tokens as token_service
 
 TOKEN_TYPES = ("AD_HOC_USER", "APP_USER", "OTHER", "RFID")
@@ -45,7 +43,7 @@ def _list(ctx: Ctx) -> OcpiResult:
         last_updated=lambda r: r.last_updated,
         max_limit=s.page_limit,
     )
-    data = [token_service.token_object(r, s.country_code, s.party_id) for r in page.items]
+    data = [ctx.adapter.token_object(r, s) for r in page.items]
     return OcpiResult(data, headers=page.headers)
 
 
@@ -78,11 +76,11 @@ def _authorize(ctx: Ctx, uid: str) -> OcpiResult:
     token_type = ctx.request.query.get("type", "RFID")  # default RFID (tokens, POST parameters)
     if token_type not in TOKEN_TYPES:
         raise invalid(f"query parameter 'type' must be one of {', '.join(TOKEN_TYPES)}")
-    refs: schemas.LocationReferences | None = None
+    refs: LocationRefs | None = None
     if ctx.request.body is not None and ctx.request.body.strip():
         body = ctx.json()
         if body is not None:  # LocationReferences is optional (card. ?); JSON null means absent
-            refs = validate(schemas.LocationReferences, body)
+            refs = ctx.adapter.location_references(body)
             _ci_string(refs.location_id, "location_id")
     decision = ctx.services.tokens.authorize(
         ctx.unit,  # opened only if the token is not in memory or its record is written at once
@@ -113,17 +111,6 @@ def _authorize(ctx: Ctx, uid: str) -> OcpiResult:
         err = OcpiError(2002, f"this token is restricted to locations: {needed}")
         err.commit = True
         raise err
-    s = ctx.services.settings
-    info: dict[str, Any] = {
-        "allowed": result,
-        "token": token_service.token_object(decision.token, s.country_code, s.party_id),
-    }
-    if refs is not None and result == AllowedType.ALLOWED.value:
-        # Echo only where the driver may charge; we do not restrict EVSEs, so all requested ones.
-        location: dict[str, Any] = {"location_id": refs.location_id}
-        if refs.evse_uids:
-            location["evse_uids"] = list(refs.evse_uids)
-        info["location"] = location
-    if decision.record.authorization_reference is not None:
-        info["authorization_reference"] = decision.record.authorization_reference
-    return OcpiResult(info)
+    token = ctx.adapter.token_object(decision.token, ctx.services.settings)
+    reference = decision.record.authorization_reference
+    return OcpiResult(ctx.adapter.authorization_info(result, token, refs, reference))

@@ -1,8 +1,10 @@
-"""Locations module, Receiver interface (2.2.1 locations): PUT/PATCH/GET of Location, EVSE, Connector.
+"""Locations module, Receiver interface (every version): PUT/PATCH/GET of Location, EVSE, Connector.
 
 PATCH merges the top-level fields of the addressed object (transport_and_format, PATCH) and SHALL
 carry last_updated; a PUT/PATCH on an EVSE or Connector also moves the parents' last_updated.
 A push older (last_updated) than the stored object it addresses is accepted but not applied.
+Every edit is made on the partner's wire form of the whole Location; the version's adapter then
+maps it to the canonical document stored beside it (`raw`; `wire` only where the two differ).
 """
 
 from __future__ import annotations
@@ -12,11 +14,10 @@ from typing import Any
 
 from emsp.bus import LocationUpserted
 from emsp.model import PartyRef
-from emsp.ocpi.context import Ctx, validate
+from emsp.ocpi.context import Ctx
 from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, method_not_allowed, not_found
-from emsp.ocpi.v221 import schemas
-from emsp.ocpi.v221.common import check_owner, party_and_ids, stale_update, stored_last_updated
+from emsp.ocpi.modules.common import check_owner, party_and_ids, stale_update, stored_last_updated, wire_of
 from emsp.storage.queries import find_location
 from emsp.storage.tables import LocationRow
 from emsp.wire import dumps, loads
@@ -33,7 +34,7 @@ def _pick(items: list[dict[str, Any]], key: str, value: str) -> dict[str, Any] |
 
 
 def _save(ctx: Ctx, party: PartyRef, location_id: str, body: dict[str, Any], row: LocationRow | None) -> bool:
-    model = validate(schemas.Location, body)
+    mapped = ctx.adapter.location(body, party)
     if row is None:
         row = LocationRow(country_code=party.country_code, party_id=party.party_id, location_id=location_id)
         ctx.db.add(row)
@@ -41,11 +42,12 @@ def _save(ctx: Ctx, party: PartyRef, location_id: str, body: dict[str, Any], row
     else:
         created = False
     row.partner = ctx.partner_id
-    row.time_zone = model.time_zone
-    row.last_updated = model.last_updated
-    row.raw = dumps(body)
+    row.time_zone = mapped.extra["time_zone"]
+    row.last_updated = mapped.last_updated
+    row.raw = dumps(mapped.doc)
+    row.wire = None if mapped.doc is body else dumps(body)
     ctx.db.flush()
-    ctx.publish(LocationUpserted(ctx.partner_id, party, location_id, model.last_updated))
+    ctx.publish(LocationUpserted(ctx.partner_id, party, location_id, mapped.last_updated))
     return created
 
 
@@ -56,7 +58,7 @@ def handle(ctx: Ctx) -> OcpiResult:
     party, ids = party_and_ids(ctx, 1, 3)
     location_id = ids[0]
     row = find(ctx, party, location_id)
-    current: dict[str, Any] | None = loads(row.raw) if row is not None else None
+    current: dict[str, Any] | None = loads(wire_of(row)) if row is not None else None
 
     if method == "GET":
         if current is None:
@@ -66,26 +68,27 @@ def handle(ctx: Ctx) -> OcpiResult:
     ctx.busy_check()
     body = ctx.json_object()
     if method == "PATCH":
-        patch = validate(schemas.PatchBody, body)
+        patched_at = ctx.adapter.patch_last_updated(body)
         if current is None:
             raise not_found("unknown location; PUT it first", status_code=2003)
         target = _target(current, ids)
         _check_ids(body, ids)
         if len(ids) == 1:
             check_owner(body, party, None, None)
-        kept = _stale(ctx, party, ids, patch.last_updated, target)
-        if kept is not None:
-            return kept
+        if patched_at is not None:
+            kept = _stale(ctx, party, ids, patched_at, target)
+            if kept is not None:
+                return kept
         target.update(body)
-        _touch_parents(current, ids, body["last_updated"])
+        if patched_at is not None:
+            _touch_parents(current, ids, body["last_updated"])
         _save(ctx, party, location_id, current, row)
         return OcpiResult()
 
     # PUT
     if len(ids) == 1:
         check_owner(body, party, "id", location_id)
-        model = validate(schemas.Location, body)
-        kept = _stale(ctx, party, ids, model.last_updated, current)
+        kept = _stale(ctx, party, ids, ctx.adapter.location(body, party).last_updated, current)
         if kept is not None:
             return kept
         created = _save(ctx, party, location_id, body, row)
@@ -94,18 +97,18 @@ def handle(ctx: Ctx) -> OcpiResult:
         raise not_found("unknown location; PUT the location first", status_code=2003)
     _check_ids(body, ids)
     if len(ids) == 2:
-        evse_model = validate(schemas.Evse, body)
+        evse_at = ctx.adapter.evse(body).last_updated
         evses = current.setdefault("evses", [])
-        kept = _stale(ctx, party, ids, evse_model.last_updated, _pick(_list(evses), "uid", ids[1]))
+        kept = _stale(ctx, party, ids, evse_at, _pick(_list(evses), "uid", ids[1]))
         if kept is not None:
             return kept
         _replace(evses, "uid", ids[1], body)
     else:
-        connector_model = validate(schemas.Connector, body)
+        connector_at = ctx.adapter.connector(body).last_updated
         evse = _target(current, ids[:2])
         connectors = evse.setdefault("connectors", [])
         stored = _pick(_list(connectors), "id", ids[2])
-        kept = _stale(ctx, party, ids, connector_model.last_updated, stored)
+        kept = _stale(ctx, party, ids, connector_at, stored)
         if kept is not None:
             return kept
         _replace(connectors, "id", ids[2], body)
