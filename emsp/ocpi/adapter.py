@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from emsp.model import CdrInfo, PartyRef, SessionInfo
+from emsp.model import VAT_UNKNOWN, CdrInfo, PartyRef, SessionInfo
 
 Doc = dict[str, Any]
 
-# Key of a canonical tariff whose VAT is unknown (no `vat` field exists in its version).
-VAT_UNKNOWN = "vat_unknown"
+__all__ = ["VAT_UNKNOWN"]
 
 
 @dataclass(frozen=True, slots=True)
