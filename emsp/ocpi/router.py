@@ -249,6 +249,12 @@ def _dispatch(
         if kind == "A" and route.module not in ("versions", "details", *CONFIGURATION_MODULES):
             # Token A only opens versions and credentials (transport_and_format, authorization header).
             raise unauthorized("credentials token A is only valid for versions and credentials")
+        version = route.adapter.version if route.adapter is not None else None
+        other_version = kind == "C" and version and parties.version and version != parties.version
+        if other_version and route.module not in ("details", *CONFIGURATION_MODULES):
+            # The partner's adapter was chosen at its handshake; another version's modules are not
+            # its API (a credentials PUT under that version moves it there, credentials PUT).
+            raise not_found(f"unknown endpoint: this partner registered on OCPI {parties.version}", 2000)
         if route.module in ("versions", "details"):
             if request.method.upper() != "GET":
                 raise method_not_allowed("only GET", ["GET"])

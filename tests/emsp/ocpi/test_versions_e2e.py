@@ -177,3 +177,15 @@ def test_negative_energy_or_money_is_2001_in_211(core: EmspCore, path: str, body
     method = "POST" if path == "cdrs" else "PUT"
     resp = cpo.call(method, path, body)
     assert resp.json()["status_code"] == 2001
+
+
+def test_a_registered_partner_speaks_only_its_version(core: EmspCore) -> None:
+    """The adapter is chosen at the handshake: another version's modules are not the partner's API."""
+    from emsp_helpers import session
+
+    cpo = register_as(core, "2.3.0")
+    cpo.root = "http://emsp.local/ocpi/2.2.1"  # same Base64 header scheme, other version's path
+    resp = cpo.call("PUT", "sessions/DE/CPA/S1", session())
+    assert resp.status == 404 and "registered on OCPI 2.3.0" in resp.json()["status_message"]
+    assert cpo.call("GET", "http://emsp.local/ocpi/2.2.1").status == 200  # details stay readable
+    assert core.records().sessions == ()
