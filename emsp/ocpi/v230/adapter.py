@@ -57,7 +57,8 @@ def _component(component: dict[str, Any], tax_included: str) -> dict[str, Any]:
     vat = component.get("vat")
     if tax_included == "N/A":
         out.pop("vat", None)
-    elif tax_included == "YES" and isinstance(vat, Decimal | int):
+    elif tax_included == "YES" and isinstance(vat, Decimal | int) and vat >= 0:
+        # A negative vat is left for the tariff check to refuse (2001), never divided by (100 + vat).
         out["price"] = (component["price"] * 100 / (100 + Decimal(vat))).quantize(_CANONICAL_DIGITS)
     return out
 

@@ -189,3 +189,14 @@ def test_a_registered_partner_speaks_only_its_version(core: EmspCore) -> None:
     assert resp.status == 404 and "registered on OCPI 2.3.0" in resp.json()["status_message"]
     assert cpo.call("GET", "http://emsp.local/ocpi/2.2.1").status == 200  # details stay readable
     assert core.records().sessions == ()
+
+
+def test_230_tax_included_tariff_with_a_negative_vat_is_2001_not_a_crash(core: EmspCore) -> None:
+    from emsp_helpers import tariff
+
+    cpo = register_as(core, "2.3.0")
+    component = {"type": "TIME", "price": Decimal(1), "vat": Decimal(-100), "step_size": 1}
+    body = {**tariff(), "tax_included": "YES", "elements": [{"price_components": [component]}]}
+    resp = cpo.call("PUT", "tariffs/DE/CPA/TAR1", body)
+    answer = resp.json()
+    assert resp.status == 200 and answer["status_code"] == 2001 and "vat" in answer["status_message"]
