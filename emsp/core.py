@@ -1,4 +1,4 @@
-"""The eMSP core facade: a sans-IO OCPI 2.2.1 eMSP (design principle 1).
+"""The eMSP core facade: a sans-IO OCPI eMSP, versions 2.1.1, 2.2.1 and 2.3.0 (design principle 1).
 
 Runtimes call `handle()` for every inbound request, send what `pending_requests()` returns and
 feed the answers to `on_response()`. Time always comes in as `now`; ids come from counters.
@@ -21,11 +21,13 @@ from emsp.handshakes import PURPOSE as HANDSHAKE
 from emsp.handshakes import Handshakes, RegistrationOutcome
 from emsp.model import DuplicateCdrRecord, EmspRecords, FindingRecord, PartyRef
 from emsp.observability import EmspMetrics, make_logger
+from emsp.ocpi import token_push
 from emsp.ocpi.credentials_cache import CredentialsCache
 from emsp.ocpi.envelope import OcpiResult, Pending
+from emsp.ocpi.handshake import Handshake
+from emsp.ocpi.modules import credentials
 from emsp.ocpi.router import handle_request
-from emsp.ocpi.v221 import credentials, token_push
-from emsp.ocpi.v221.handshake import Handshake
+from emsp.ocpi.versions import ADAPTERS, highest_common
 from emsp.outbox import Outbox, OutboxPolicy, StoredEvent
 from emsp.services import cdrs as cdr_service
 from emsp.services import sessions as session_service
@@ -358,7 +360,12 @@ class EmspCore:
             offered = credentials.new_token(self, db, partner_id, "token_b")
             partner.token_pending = offered  # the partner may call our versions with it meanwhile
         run_id = f"emsp-registration-{self.db.counters.next('registration')}"
-        handshake = Handshake(versions_url, token, our_credentials=credentials.our_credentials(self, offered))
+        handshake = Handshake(
+            versions_url,
+            token,
+            _highest_common,
+            our_credentials=partial(credentials.our_credentials, self, token_c=offered),
+        )
         self.handshakes.start(
             run_id,
             partner_id,
@@ -403,6 +410,12 @@ class EmspCore:
 
     def metrics_text(self) -> str:
         return self.metrics.text()
+
+
+def _highest_common(offered: list[str]) -> Any:
+    """A registration we start speaks the highest version both sides have (credentials, registration)."""
+    version = highest_common(offered)
+    return None if version is None else ADAPTERS[version]
 
 
 def _duplicate(row: DuplicateCdrRow) -> DuplicateCdrRecord:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from emsp.ocpi.envelope import MISSING, OcpiResult
 from emsp.ocpi.errors import HTTP_STATUS, OcpiError
-from emsp.ocpi.v221.handshake import Fetched, Handshake
+from emsp.ocpi.handshake import Fetched, Handshake
 from emsp.storage.db import Database
 from emsp.wire import HttpRequest, HttpResponse, OutboundRequest
 

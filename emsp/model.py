@@ -23,6 +23,10 @@ class AllowedType(StrEnum):
     NOT_ALLOWED = "NOT_ALLOWED"
 
 
+# The key of a canonical tariff document whose components state no VAT at all (its version has no
+# `vat` field, 2.1.1): prices incl. VAT are then unknown, never computed as 0 %.
+VAT_UNKNOWN = "vat_unknown"
+
 # Recorded (not sent on the wire): the token was unknown, the answer was OCPI 2004.
 UNKNOWN_TOKEN = "UNKNOWN"
 # Recorded (not sent on the wire): the token is restricted to locations and the request named none,

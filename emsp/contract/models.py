@@ -1,6 +1,6 @@
 """Contract models of `/api/v1`: what the rest of an operator's platform reads and sends.
 
-Separate from the OCPI wire models (`emsp.ocpi.v221.schemas`) and the storage rows: the contract
+Separate from the OCPI wire models (`emsp.ocpi.v*/schemas`) and the storage rows: the contract
 is partner-agnostic and versioned on its own. Money and energy travel as decimal *strings* (never
 floats), with the currency beside every amount; times are RFC 3339 UTC.
 """

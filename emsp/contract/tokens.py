@@ -1,7 +1,7 @@
 """`/api/v1/tokens` and `/api/v1/drivers`: issue, read, list, block and unblock our Tokens.
 
 The eMSP owns its Tokens (mod_tokens): every change is pushed to the CPOs that offer a Tokens
-Receiver endpoint (see `emsp.ocpi.v221.token_push`) and is served by our Sender interface.
+Receiver endpoint (see `emsp.ocpi.token_push`) and is served by our Sender interface.
 """
 
 from __future__ import annotations

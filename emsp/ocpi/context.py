@@ -5,22 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
-from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from emsp.bus import Event
 from emsp.observability import EmspMetrics
+from emsp.ocpi.adapter import VersionAdapter
 from emsp.ocpi.body import parse_json
 from emsp.ocpi.credentials_cache import PartyScope
 from emsp.ocpi.errors import OcpiError, invalid
+from emsp.ocpi.validation import validate
 from emsp.outbox import Outbox
 from emsp.services.tokens import TokenAuthority
 from emsp.storage.tables import PartnerRow
 from emsp.wire import HttpRequest, OutboundRequest
 
-M = TypeVar("M", bound=BaseModel)
+__all__ = ["Ctx", "Services", "Settings", "check_same", "require_segments", "validate"]
 
 
 class Settings(Protocol):
@@ -74,6 +75,7 @@ class Ctx:
     unit: Callable[[], Session]  # the request's unit of work, opened on first use (see `db`)
     services: Services
     log: Any
+    adapter: VersionAdapter  # of the version in the URL
     events: list[Event] = field(default_factory=list)  # written to the outbox by the router
     # The parties the partner may push for (operator-configured); None: no restriction (tests only).
     parties: PartyScope | None = None
@@ -110,7 +112,7 @@ class Ctx:
         return self.request.method.upper()
 
     def url_for(self, *segments: str) -> str:
-        return "/".join([self.services.settings.base_url.rstrip("/"), "2.2.1", *segments])
+        return "/".join([self.services.settings.base_url.rstrip("/"), self.adapter.version, *segments])
 
     def json(self) -> Any:
         """The parsed body; invalid JSON is a transport error: HTTP 400 (status_codes)."""
@@ -127,16 +129,6 @@ class Ctx:
 
         if not self.services.bus.has_capacity(self.partner_id, len(self.events) + 1):
             raise busy("too many pending updates from this partner; retry later")
-
-
-def validate(model: type[M], data: Any) -> M:
-    """pydantic validation with the first failing field named in an OCPI 2001."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err.get("loc", ())) or "body"
-        raise invalid(f"invalid field '{where}': {err.get('msg', 'invalid')}") from None
 
 
 def require_segments(ctx: Ctx, minimum: int, maximum: int) -> list[str]:

@@ -31,13 +31,14 @@ class PartyScope:
     `own`: configured parties the partner also declared in its credentials roles (a party the
     operator removed, or the partner no longer declares, is out). A hub (configured as one) may also
     forward objects of any party that is not configured for another partner. `cpo`: those of `own`
-    configured with the CPO role.
+    configured with the CPO role. `version`: the OCPI version the partner registered on (None before).
     """
 
     own: frozenset[tuple[str, str]]
     hub: bool = False
     others: frozenset[tuple[str, str]] = frozenset()
     cpo: frozenset[tuple[str, str]] = frozenset()
+    version: str | None = None
 
     def single_cpo(self) -> tuple[str, str] | None:
         """The partner's CPO party when it has exactly one (then a request can only be about it)."""
@@ -66,7 +67,8 @@ def _scope(row: PartnerRow, db: Session) -> PartyScope:
             others |= {(cc, pid) for cc, pid, _role in loads(parties_json or "[]")}
     own = frozenset(configured & declared)
     cpo = frozenset((cc, pid) for cc, pid, role in entries if role == "CPO" and (cc, pid) in own)
-    return PartyScope(own, row.hub, frozenset(others), cpo)
+    version = row.version if row.registered else None
+    return PartyScope(own, row.hub, frozenset(others), cpo, version)
 
 
 _TOUCHED = "emsp.partners_touched"

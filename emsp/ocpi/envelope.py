@@ -53,7 +53,7 @@ MISSING = _MISSING
 
 @dataclass
 class Pending:
-    """A module's answer that waits on a handshake with the partner (see emsp.ocpi.v221.handshake).
+    """A module's answer that waits on a handshake with the partner (see emsp.ocpi.handshake).
 
     The router defers the response; the core runs `handshake`, then `complete(db, fetched, now)`
     in one unit of work, and answers with what it returns (or with the handshake's error)."""

@@ -21,13 +21,14 @@ from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 from sqlalchemy.orm import Session
 
+from emsp.ocpi.adapter import VersionAdapter
 from emsp.ocpi.auth import decode_authorization
 from emsp.ocpi.context import Ctx, Services
 from emsp.ocpi.credentials_cache import CredentialsCache, Parties
 from emsp.ocpi.envelope import MISSING, OcpiResult, Pending, respond
 from emsp.ocpi.errors import OcpiError, method_not_allowed, not_found, unauthorized
-from emsp.ocpi.v221 import CONFIGURATION_MODULES, MODULES, VERSION
-from emsp.ocpi.v221.versions import version_details, versions_list
+from emsp.ocpi.modules import CONFIGURATION_MODULES, HANDLERS
+from emsp.ocpi.versions import ADAPTERS, version_details, versions_list
 from emsp.storage.db import Database
 from emsp.timeutil import format_utc
 from emsp.wire import Deferred, HttpRequest, HttpResponse
@@ -52,6 +53,11 @@ class RouterHost(Services, Protocol):
 class _Route:
     module: str  # "versions", "details", or an OCPI module id; "unknown" when nothing matched
     segments: list[str]
+    adapter: VersionAdapter | None = None  # of the version in the path (None: /versions)
+
+
+# Per version, the modules it has (an endpoint of another version's module is unknown here).
+_MODULES = {version: {m for m, _role in a.endpoints} for version, a in ADAPTERS.items()}
 
 
 def _route(base_path: str, path: str) -> _Route:
@@ -65,13 +71,16 @@ def _route(base_path: str, path: str) -> _Route:
         return _Route("unknown", [])
     if rest == ["versions"]:
         return _Route("versions", [])
-    if rest == [VERSION]:
-        return _Route("details", [])
-    if len(rest) >= 2 and rest[0] == VERSION and rest[1] in MODULES:
+    adapter = ADAPTERS.get(rest[0]) if rest else None
+    if adapter is None:
+        return _Route("unknown", [])
+    if len(rest) == 1:
+        return _Route("details", [], adapter)
+    if rest[1] in _MODULES[adapter.version]:
         segs = rest[2:]
         if segs and segs[-1] == "":
             segs = segs[:-1]  # tolerate a trailing slash
-        return _Route(rest[1], segs)
+        return _Route(rest[1], segs, adapter)
     return _Route("unknown", [])
 
 
@@ -104,16 +113,38 @@ class _Unit:
         return bool(self._stack.__exit__(kind, exc, tb))  # commit, or roll back on an exception
 
 
-def _authenticate(host: RouterHost, unit: _Unit, headers: dict[str, str]) -> tuple[str, str, Parties]:
-    """(partner_id, "A" | "C", parties): token C of a registered partner first, then a token A."""
-    token = decode_authorization(headers.get("authorization"))
+def _find(host: RouterHost, unit: _Unit, token: str | None) -> tuple[str, str, Parties] | None:
     if token is None:
-        raise unauthorized("missing or malformed Authorization header (expected: Token <base64>)")
+        return None
     cache = host.credentials_cache
-    found = cache.cached(token) or cache.lookup(unit(), token)
-    if found is None:
-        raise unauthorized("unknown credentials token")
-    return found
+    return cache.cached(token) or cache.lookup(unit(), token)
+
+
+def _raw_token(header: str | None) -> str | None:
+    scheme, _, value = (header or "").strip().partition(" ")
+    value = value.strip()
+    return value if scheme.lower() == "token" and value and value.isprintable() else None
+
+
+def _authenticate(
+    host: RouterHost, unit: _Unit, headers: dict[str, str], adapter: VersionAdapter | None
+) -> tuple[str, str, Parties]:
+    """(partner_id, "A" | "C", parties): token C of a registered partner first, then a token A.
+
+    Under a version's path the header is read as that version writes it (2.1.1 the token as is,
+    2.2.1 onwards Base64). The versions endpoint belongs to no version, and a client that has not
+    chosen one yet may write either: the Base64 reading is tried first, then the token as is (the
+    2.3.0 transport_and_format note on 2.1.1 implementations that do not encode the token)."""
+    header = headers.get("authorization")
+    if adapter is not None:
+        found = _find(host, unit, adapter.decode_authorization(header))
+    else:
+        found = _find(host, unit, decode_authorization(header)) or _find(host, unit, _raw_token(header))
+    if found is not None:
+        return found
+    if _raw_token(header) is None:
+        raise unauthorized("missing or malformed Authorization header (expected: Token <token>)")
+    raise unauthorized("unknown credentials token")
 
 
 def _echo(value: str | None) -> str | None:
@@ -171,7 +202,8 @@ def _handle(host: RouterHost, request: HttpRequest, now: datetime, route: _Route
 
     def answer(result: OcpiResult, at: datetime) -> HttpResponse:
         out = {"X-Request-ID": request_id, "X-Correlation-ID": correlation_id}
-        if route.module in MODULES and route.module not in CONFIGURATION_MODULES:
+        routed = route.adapter is not None and route.adapter.routing_headers
+        if routed and route.module in HANDLERS and route.module not in CONFIGURATION_MODULES:
             out.update(_routing_headers(host, headers))
         out.update(result.headers)
         host.metrics.ocpi_request(who.partner_id, route.module, result.status_code).inc()
@@ -212,16 +244,25 @@ def _dispatch(
         raise not_found("unknown endpoint", status_code=2000)
     refused: OcpiError | None = None
     with _Unit(host.db) as unit:
-        partner_id, kind, parties = _authenticate(host, unit, headers)
+        partner_id, kind, parties = _authenticate(host, unit, headers, route.adapter)
         who.partner_id = partner_id
         if kind == "A" and route.module not in ("versions", "details", *CONFIGURATION_MODULES):
             # Token A only opens versions and credentials (transport_and_format, authorization header).
             raise unauthorized("credentials token A is only valid for versions and credentials")
+        version = route.adapter.version if route.adapter is not None else None
+        other_version = kind == "C" and version and parties.version and version != parties.version
+        if other_version and route.module not in ("details", *CONFIGURATION_MODULES):
+            # The partner's adapter was chosen at its handshake; another version's modules are not
+            # its API (a credentials PUT under that version moves it there, credentials PUT).
+            raise not_found(f"unknown endpoint: this partner registered on OCPI {parties.version}", 2000)
         if route.module in ("versions", "details"):
             if request.method.upper() != "GET":
                 raise method_not_allowed("only GET", ["GET"])
             base = host.settings.base_url
-            return OcpiResult(versions_list(base) if route.module == "versions" else version_details(base))
+            if route.adapter is None:
+                return OcpiResult(versions_list(base))
+            return OcpiResult(version_details(base, route.adapter.version))
+        assert route.adapter is not None
         ctx = Ctx(
             request,
             now,
@@ -230,10 +271,11 @@ def _dispatch(
             unit,
             host,
             log.bind(partner=partner_id),
+            route.adapter,
             parties=parties,
         )
         try:
-            result = MODULES[route.module](ctx)
+            result = HANDLERS[route.module](ctx)
         except OcpiError as err:
             if not err.commit:
                 raise  # the unit of work rolls back: a refused request changes nothing

@@ -1,41 +1,50 @@
-"""CDR domain: canonical view of a received CDR and the bus handlers (metrics, settlement)."""
+"""CDR domain: rules on a received canonical CDR and the bus handlers (metrics, settlement)."""
 
 from __future__ import annotations
 
+import dataclasses
+
+from sqlalchemy import select
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session as DbSession
 
 from emsp.bus import CdrReceived, CdrSettled
 from emsp.model import CdrInfo, Money, PartyRef
 from emsp.observability import EmspMetrics
-from emsp.ocpi.v221 import schemas
 from emsp.outbox import append
+from emsp.services.sessions import token_uid_of_contract
 from emsp.settlement.settle import Pricer, settle_cdr
 from emsp.storage.queries import find_cdr
-from emsp.storage.tables import CdrRow
+from emsp.storage.tables import CdrRow, SessionRow
 
 
-def cdr_info(partner: str, c: schemas.Cdr, received_at: object) -> CdrInfo:
-    assert hasattr(received_at, "tzinfo")
-    return CdrInfo(
-        partner=partner,
-        party=PartyRef(c.country_code.upper(), c.party_id.upper()),
-        cdr_id=c.id,
-        session_id=c.session_id,
-        token_uid=c.cdr_token.uid,
-        contract_id=c.cdr_token.contract_id,
-        authorization_reference=c.authorization_reference,
-        location_id=c.cdr_location.id,
-        total_energy_kwh=c.total_energy,
-        total_cost=Money(c.total_cost.excl_vat, c.total_cost.incl_vat, c.currency),
-        start=c.start_date_time,
-        end=c.end_date_time,
-        received_at=received_at,  # type: ignore[arg-type]
-        credit=bool(c.credit),
-    )
+def resolve_cdr(db: DbSession, info: CdrInfo) -> CdrInfo:
+    """Fill in what a CDR's version leaves out (2.1.1: no session id, the contract id only).
+
+    The session is the stored one of the same party, driver contract, location and start time
+    (a CDR describes one session, mod_cdrs); the token, ours of that contract."""
+    if info.session_id is None:
+        session_id = db.scalar(
+            select(SessionRow.session_id)
+            .where(
+                SessionRow.country_code == info.party.country_code,
+                SessionRow.party_id == info.party.party_id,
+                SessionRow.contract_id == info.contract_id,
+                SessionRow.location_id == info.location_id,
+                SessionRow.start == info.start,
+            )
+            .order_by(SessionRow.pk)
+            .limit(1)
+        )
+        if session_id is not None:
+            info = dataclasses.replace(info, session_id=session_id)
+    if not info.token_uid:
+        uid = token_uid_of_contract(db, info.contract_id)
+        info = dataclasses.replace(info, token_uid=uid if uid is not None else info.contract_id)
+    return info
 
 
-def new_row(info: CdrInfo, raw: str) -> CdrRow:
+def new_row(info: CdrInfo, raw: str, wire: str | None = None) -> CdrRow:
     return CdrRow(
         partner=info.partner,
         country_code=info.party.country_code,
@@ -55,6 +64,7 @@ def new_row(info: CdrInfo, raw: str) -> CdrRow:
         received_at=info.received_at,
         credit=info.credit,
         raw=raw,
+        wire=wire,
     )
 
 

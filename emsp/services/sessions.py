@@ -1,33 +1,33 @@
-"""Session domain: canonical view of a received Session and the bus handlers reacting to it."""
+"""Session domain: rules on a received canonical Session and the bus handlers reacting to it."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from emsp.bus import SessionUpserted
 from emsp.model import PartyRef, SessionInfo
 from emsp.observability import EmspMetrics
-from emsp.ocpi.v221 import schemas
-from emsp.storage.tables import SessionRow
+from emsp.storage.tables import SessionRow, TokenRow
 
 
-def session_info(partner: str, s: schemas.Session) -> SessionInfo:
-    return SessionInfo(
-        partner=partner,
-        party=PartyRef(s.country_code.upper(), s.party_id.upper()),
-        session_id=s.id,
-        status=s.status,
-        token_uid=s.cdr_token.uid,
-        contract_id=s.cdr_token.contract_id,
-        authorization_reference=s.authorization_reference,
-        location_id=s.location_id,
-        kwh=s.kwh,
-        start=s.start_date_time,
-        end=s.end_date_time,
-        last_updated=s.last_updated,
+def token_uid_of_contract(db: DbSession, contract_id: str) -> str | None:
+    """Our token's uid for a driver contract id (the oldest token of that contract), None if none."""
+    return db.scalar(
+        select(TokenRow.uid).where(TokenRow.contract_id == contract_id).order_by(TokenRow.pk).limit(1)
     )
+
+
+def resolve_session(db: DbSession, info: SessionInfo) -> SessionInfo:
+    """A session that names the driver's contract only (no token uid, as a 2.1.1 `auth_id`) is
+    attributed to our token of that contract; else kept with the contract id as its token uid."""
+    if info.token_uid:
+        return info
+    uid = token_uid_of_contract(db, info.contract_id)
+    return dataclasses.replace(info, token_uid=uid if uid is not None else info.contract_id)
 
 
 def row_to_info(row: SessionRow) -> SessionInfo:

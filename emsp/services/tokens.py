@@ -83,22 +83,6 @@ def upsert_token(db: Session, spec: TokenSpec, now: datetime) -> TokenRow:
     return row
 
 
-def token_object(row: TokenRow | TokenState, country_code: str, party_id: str) -> dict[str, Any]:
-    """The OCPI 2.2.1 Token object of one of our tokens."""
-    return {
-        "country_code": country_code,
-        "party_id": party_id,
-        "uid": row.uid,
-        "type": row.type,
-        "contract_id": row.contract_id,
-        "issuer": row.issuer,
-        "valid": row.valid,
-        "whitelist": row.whitelist,
-        "last_updated": (isinstance(row, TokenState) and row.last_updated_text)
-        or format_utc(row.last_updated),
-    }
-
-
 def all_tokens(db: Session) -> list[TokenRow]:
     return list(db.scalars(select(TokenRow).order_by(TokenRow.pk)))  # creation order: stable pages
 

@@ -15,6 +15,7 @@ from typing import Any, Protocol, cast
 
 from sqlalchemy.orm import Session
 
+from emsp.model import VAT_UNKNOWN
 from emsp.settlement.invoice import Priced, write_line
 from emsp.storage.queries import find_tariff, location_raw, location_time_zone
 from emsp.storage.tables import CdrRow, InvoiceLineRow
@@ -48,6 +49,14 @@ def _engine() -> Any:
         return None
 
 
+def _parse(engine: Any, tariff: Mapping[str, Any]) -> Any:
+    """A canonical tariff; one whose VAT is unknown is read without VAT (incl. VAT stays unknown)."""
+    if tariff.get(VAT_UNKNOWN):
+        return engine.parse_tariff_211(tariff, country_code=tariff.get("country_code") or "",
+                                       party_id=tariff.get("party_id") or "")  # fmt: skip
+    return engine.parse_tariff(tariff)
+
+
 class TariffEnginePricer:
     """Adapter to `emsp.settlement.tariff` (parse_tariff / price_cdr), imported on first use."""
 
@@ -57,7 +66,7 @@ class TariffEnginePricer:
         engine = _engine()
         if engine is None or not hasattr(engine, "price_cdr"):
             raise PricingUnavailable("tariff engine not installed")
-        parsed = {tariff_id: engine.parse_tariff(t) for tariff_id, t in tariffs.items()}
+        parsed = {tariff_id: _parse(engine, t) for tariff_id, t in tariffs.items()}
         # One tariff: the engine prices every period with it (and warns about foreign tariff_ids).
         result = engine.price_cdr(next(iter(parsed.values())) if len(parsed) == 1 else parsed, cdr, tz=tz)
         total = result.totals.total_cost
@@ -69,7 +78,7 @@ class TariffEnginePricer:
         if engine is None or not hasattr(engine, "parse_tariff"):
             return None  # engine not there yet: minimal validation only
         try:
-            engine.parse_tariff(tariff)
+            _parse(engine, tariff)
         except engine.TariffError as exc:
             return str(exc) or type(exc).__name__
         return None

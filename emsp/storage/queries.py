@@ -51,7 +51,7 @@ def find_token(db: Session, uid: str, token_type: str) -> TokenRow | None:
 # canonical columns at once, so the ORM's identity map and change tracking would be pure overhead.
 
 _sessions: Any = SessionRow.__table__
-_session_raw = select(_sessions.c.pk, _sessions.c.raw, _sessions.c.last_updated).where(
+_session_raw = select(_sessions.c.pk, _sessions.c.wire, _sessions.c.raw, _sessions.c.last_updated).where(
     _sessions.c.country_code == bindparam("cc"),
     _sessions.c.party_id == bindparam("pid"),
     _sessions.c.session_id == bindparam("oid"),
@@ -63,13 +63,13 @@ _session_update = update(_sessions).where(_sessions.c.pk == bindparam("row_pk"))
 def session_raw(
     db: Session, country_code: str, party_id: str, session_id: str
 ) -> tuple[int, str, datetime] | None:
-    """(primary key, raw JSON, last_updated) of a stored session, or None."""
+    """(primary key, JSON as the partner sent it, last_updated) of a stored session, or None."""
     row = (
         db.connection()
         .execute(_session_raw, {"cc": country_code, "pid": party_id, "oid": session_id})
         .one_or_none()
     )
-    return None if row is None else (row[0], row[1], row[2])
+    return None if row is None else (row[0], row[1] if row[1] is not None else row[2], row[3])
 
 
 def insert_session(db: Session, values: dict[str, Any]) -> None:

@@ -59,7 +59,9 @@ class LocationRow(PartyObject, Base):
     location_id: Mapped[str] = mapped_column(String(36))
     time_zone: Mapped[str] = mapped_column(String(255))
     last_updated: Mapped[datetime] = mapped_column(UtcDateTime)
-    raw: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(Text)  # the canonical document (emsp.ocpi.adapter)
+    # The body as the partner's OCPI version sent it, where it differs from the canonical document.
+    wire: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class TariffRow(PartyObject, Base):
@@ -68,7 +70,9 @@ class TariffRow(PartyObject, Base):
     tariff_id: Mapped[str] = mapped_column(String(36))
     currency: Mapped[str] = mapped_column(String(3))
     last_updated: Mapped[datetime] = mapped_column(UtcDateTime)
-    raw: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(Text)  # the canonical document (emsp.ocpi.adapter)
+    # The body as the partner's OCPI version sent it, where it differs from the canonical document.
+    wire: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class SessionRow(PartyObject, Base):
@@ -84,7 +88,9 @@ class SessionRow(PartyObject, Base):
     start: Mapped[datetime] = mapped_column(UtcDateTime)
     end: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_updated: Mapped[datetime] = mapped_column(UtcDateTime)
-    raw: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(Text)  # the canonical document (emsp.ocpi.adapter)
+    # The body as the partner's OCPI version sent it, where it differs from the canonical document.
+    wire: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class CdrRow(PartyObject, Base):
@@ -104,7 +110,9 @@ class CdrRow(PartyObject, Base):
     end: Mapped[datetime] = mapped_column(UtcDateTime)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
     credit: Mapped[bool] = mapped_column(Boolean, default=False)
-    raw: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(Text)  # the canonical document (emsp.ocpi.adapter)
+    # The body as the partner's OCPI version sent it, where it differs from the canonical document.
+    wire: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class DuplicateCdrRow(PartyObject, Base):

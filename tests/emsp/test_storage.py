@@ -87,7 +87,7 @@ def test_credentials_cache_never_keeps_a_rolled_back_change(core: EmspCore, cpo:
         assert core.credentials_cache.lookup(db, "never-committed") == (
             "cpo1",
             "C",
-            PartyScope(frozenset({("DE", "CPA")}), cpo=frozenset({("DE", "CPA")})),
+            PartyScope(frozenset({("DE", "CPA")}), cpo=frozenset({("DE", "CPA")}), version="2.2.1"),
         )
         raise RuntimeError("boom")
     assert Client(core, "never-committed").call("GET", f"{V}/credentials").status == 401

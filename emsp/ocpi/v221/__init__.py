@@ -1,23 +1,5 @@
-"""OCPI 2.2.1, eMSP role: one module per OCPI module."""
+"""OCPI 2.2.1: wire models (`schemas`, `types`) and their mapping to the canonical model (`adapter`)."""
 
-from __future__ import annotations
+from emsp.ocpi.v221.adapter import ADAPTER, VERSION
 
-from collections.abc import Callable
-
-from emsp.ocpi.context import Ctx
-from emsp.ocpi.envelope import OcpiResult, Pending
-from emsp.ocpi.v221 import cdrs, credentials, locations, sessions, tariffs, tokens
-
-VERSION = "2.2.1"
-
-MODULES: dict[str, Callable[[Ctx], OcpiResult | Pending]] = {
-    "credentials": credentials.handle,
-    "locations": locations.handle,
-    "tariffs": tariffs.handle,
-    "sessions": sessions.handle,
-    "cdrs": cdrs.handle,
-    "tokens": tokens.handle,
-}
-
-# Configuration modules: reachable with token A, never routed (transport_and_format, message routing).
-CONFIGURATION_MODULES = frozenset({"credentials"})
+__all__ = ["ADAPTER", "VERSION"]

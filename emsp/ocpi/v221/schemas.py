@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
 
 from emsp.ocpi.v221.types import (
     CiString2,
@@ -22,6 +22,7 @@ from emsp.ocpi.v221.types import (
     Currency,
     DateTime,
     Int,
+    NonNegative,
     Number,
     String2,
     String3,
@@ -73,6 +74,13 @@ class GeoLocation(_Open):
 class Price(_Open):
     excl_vat: Number
     incl_vat: Number | None = None
+
+
+class Cost(_Open):
+    """A Price that must not be negative (what a driver pays for something consumed)."""
+
+    excl_vat: NonNegative
+    incl_vat: NonNegative | None = None
 
 
 class BusinessDetails(_Open):
@@ -188,7 +196,7 @@ class Session(_Open):
     id: CiString
     start_date_time: DateTime
     end_date_time: DateTime | None = None
-    kwh: Number
+    kwh: NonNegative
     cdr_token: CdrToken
     auth_method: AuthMethod
     authorization_reference: CiString | None = None
@@ -198,7 +206,7 @@ class Session(_Open):
     meter_id: String255 | None = None
     currency: Currency
     charging_periods: list[ChargingPeriod] | None = None
-    total_cost: Price | None = None
+    total_cost: Cost | None = None
     status: SessionStatus
     last_updated: DateTime
 
@@ -233,20 +241,29 @@ class Cdr(_Open):
     tariffs: list[dict[str, Any]] | None = None
     charging_periods: Annotated[list[ChargingPeriod], Field(min_length=1)]
     total_cost: Price
-    total_fixed_cost: Price | None = None
-    total_energy: Number
-    total_energy_cost: Price | None = None
-    total_time: Number
-    total_time_cost: Price | None = None
-    total_parking_time: Number | None = None
-    total_parking_cost: Price | None = None
-    total_reservation_cost: Price | None = None
+    total_fixed_cost: Cost | None = None
+    total_energy: NonNegative
+    total_energy_cost: Cost | None = None
+    total_time: NonNegative
+    total_time_cost: Cost | None = None
+    total_parking_time: NonNegative | None = None
+    total_parking_cost: Cost | None = None
+    total_reservation_cost: Cost | None = None
     remark: String255 | None = None
     invoice_reference_id: CiString39 | None = None
     credit: StrictBool | None = None
     credit_reference_id: CiString39 | None = None
     home_charging_compensation: StrictBool | None = None
     last_updated: DateTime
+
+    @model_validator(mode="after")
+    def _total_cost_sign(self) -> Cdr:
+        """total_cost is negative only in a Credit CDR, which negates it (mod_cdrs, Credit CDRs)."""
+        amounts = [self.total_cost.excl_vat, self.total_cost.incl_vat]
+        if any(a is not None and (a > 0 if self.credit else a < 0) for a in amounts):
+            sign = "positive in a Credit CDR" if self.credit else "negative outside a Credit CDR"
+            raise ValueError(f"total_cost must not be {sign}")
+        return self
 
 
 class LocationReferences(_Open):

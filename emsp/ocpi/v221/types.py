@@ -85,7 +85,16 @@ def _int(value: Any) -> int:
     return value
 
 
+def _non_negative(value: Decimal) -> Decimal:
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
 Number = Annotated[Decimal, BeforeValidator(_number)]
+# Energy, durations and the cost of what was consumed: never below zero (a Credit CDR's total_cost
+# is the one amount that is negated, mod_cdrs "Credit CDRs").
+NonNegative = Annotated[Decimal, BeforeValidator(_number), AfterValidator(_non_negative)]
 Int = Annotated[int, BeforeValidator(_int)]
 DateTime = Annotated[datetime, BeforeValidator(_datetime)]
 
@@ -105,6 +114,8 @@ String10 = Annotated[StrictStr, Field(max_length=10), AfterValidator(_string)]
 String11 = Annotated[StrictStr, Field(max_length=11), AfterValidator(_string)]
 String16 = Annotated[StrictStr, Field(max_length=16), AfterValidator(_string)]
 String20 = Annotated[StrictStr, Field(max_length=20), AfterValidator(_string)]
+String36 = Annotated[StrictStr, Field(max_length=36), AfterValidator(_string)]
+String39 = Annotated[StrictStr, Field(max_length=39), AfterValidator(_string)]
 String45 = Annotated[StrictStr, Field(max_length=45), AfterValidator(_string)]
 String64 = Annotated[StrictStr, Field(max_length=64), AfterValidator(_string)]
 String100 = Annotated[StrictStr, Field(max_length=100), AfterValidator(_string)]

@@ -181,7 +181,8 @@ def test_spec_cpo_registers_pushes_every_example_and_every_cdr_is_invoiced(
 
     # -- registration with token A (credentials POST); the eMSP fetches our versions and details --
     versions = ocpi.get("/versions", headers=ocpi_auth(TOKEN_A)).json()["data"]
-    modules = ocpi.get(versions[0]["url"].replace("http://127.0.0.1/ocpi", ""), headers=ocpi_auth(TOKEN_A))
+    ours_url = next(v["url"] for v in versions if v["version"] == "2.2.1")  # the version this CPO speaks
+    modules = ocpi.get(ours_url.replace("http://127.0.0.1/ocpi", ""), headers=ocpi_auth(TOKEN_A))
     assert modules.status_code == 200
     ours = {
         "token": TOKEN_B,

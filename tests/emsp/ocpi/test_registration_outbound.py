@@ -87,7 +87,7 @@ def test_the_emsp_registers_with_a_partner(configured: EmspCore) -> None:
     ("partner_kwargs", "broken", "status_code"),
     [
         pytest.param({}, "unreachable", 3001, id="unreachable"),
-        pytest.param({"versions": ["2.1.1"]}, None, 3002, id="no-common-version"),
+        pytest.param({"versions": ["2.0"]}, None, 3002, id="no-common-version"),
         pytest.param({}, "wrong-token", 3001, id="token-a-refused"),
         pytest.param({"roles_party": "XXX"}, None, 2001, id="partner-claims-an-unconfigured-party"),
     ],

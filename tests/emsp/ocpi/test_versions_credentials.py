@@ -29,7 +29,9 @@ def test_versions_and_details_with_token_a(core: EmspCore) -> None:
     client = Client(core, "tokA")
     versions = client.call("GET", f"{BASE}/versions").json()
     assert versions["status_code"] == 1000
-    assert versions["data"] == [{"version": "2.2.1", "url": V}]
+    assert versions["data"] == [
+        {"version": v, "url": f"{BASE}/{v}"} for v in ("2.1.1", "2.2.1", "2.3.0")
+    ]  # the eMSP speaks three versions now (issue 8)
     details = client.call("GET", V).json()["data"]
     roles = {(e["identifier"], e["role"]) for e in details["endpoints"]}
     assert {("locations", "RECEIVER"), ("tariffs", "RECEIVER"), ("sessions", "RECEIVER")} <= roles

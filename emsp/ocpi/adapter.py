@@ -1,0 +1,137 @@
+"""What a version adapter (`emsp.ocpi.v211`, `v221`, `v230`) offers the version-agnostic OCPI layer.
+
+An adapter holds one OCPI version's wire models and the mapping between its wire objects and the
+canonical ones; the modules in `emsp.ocpi.modules`, the router and the handshake only talk to this
+interface (design principle 4). The canonical *document* of a Location, Tariff, Session or CDR is
+the JSON object the layers above read (settlement, quotes, contract API): it has the shape of the
+OCPI 2.2.1 object (prices as `excl_vat`/`incl_vat`, a `cdr_token`, a `cdr_location`, connectors
+with `tariff_ids`), plus `vat_unknown: true` on a tariff whose components state no VAT at all
+(2.1.1). What a version has beyond it stays in the verbatim wire body, stored beside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from emsp.model import VAT_UNKNOWN, CdrInfo, PartyRef, SessionInfo
+
+Doc = dict[str, Any]
+
+__all__ = ["VAT_UNKNOWN"]
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialsRoleInfo:
+    role: str
+    country_code: str
+    party_id: str
+    business_name: str
+
+    def as_doc(self) -> Doc:
+        """The canonical form stored with the partner (the 2.2.1 CredentialsRole shape)."""
+        return {
+            "role": self.role,
+            "business_details": {"name": self.business_name},
+            "party_id": self.party_id,
+            "country_code": self.country_code,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialsInfo:
+    token: str
+    url: str
+    roles: tuple[CredentialsRoleInfo, ...]
+    hub_party: tuple[str, str] | None = None  # 2.3.0 hub_party_id, (country_code, party_id)
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointInfo:
+    identifier: str
+    role: str | None  # None: the version names no roles (2.1.1)
+    url: str
+
+    def as_doc(self) -> Doc:
+        return {"identifier": self.identifier, "role": self.role, "url": self.url}
+
+
+@dataclass(frozen=True, slots=True)
+class Stamped:
+    """A canonical document with the fields the receiver logic needs from it."""
+
+    doc: Doc
+    last_updated: datetime
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LocationRefs:
+    location_id: str
+    evse_uids: tuple[str, ...] = ()
+    connector_ids: tuple[str, ...] = ()
+
+
+class Settings(Protocol):
+    @property
+    def country_code(self) -> str: ...
+    @property
+    def party_id(self) -> str: ...
+    @property
+    def business_name(self) -> str: ...
+
+
+class TokenLike(Protocol):
+    @property
+    def uid(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def contract_id(self) -> str: ...
+    @property
+    def issuer(self) -> str: ...
+    @property
+    def valid(self) -> bool: ...
+    @property
+    def whitelist(self) -> str: ...
+    @property
+    def last_updated(self) -> datetime: ...
+
+
+class VersionAdapter(Protocol):
+    """One OCPI version's wire form, mapped to and from the canonical model."""
+
+    version: str
+    # (module identifier, interface role or None) of the eMSP role this version serves.
+    endpoints: tuple[tuple[str, str | None], ...]
+    routing_headers: bool  # OCPI-from/to-* headers exist in this version
+    endpoint_roles: bool  # version details name each endpoint's role (SENDER/RECEIVER)
+    # A Session PATCH's charging_periods are appended to the stored ones (else replaced).
+    patch_appends_periods: bool
+    # A PATCH must carry last_updated.
+    patch_needs_last_updated: bool
+    # Path segments after {cdrs}/ of the URL of a stored CDR: the party and the id, or the id only.
+    cdr_url_has_party: bool
+
+    def decode_authorization(self, header: str | None) -> str | None: ...
+    def encode_authorization(self, token: str) -> str: ...
+
+    def credentials(self, body: Any) -> CredentialsInfo: ...
+    def our_credentials(self, settings: Settings, token: str, url: str) -> Doc: ...
+    def endpoints_of(self, details: Any) -> tuple[str, list[EndpointInfo]]: ...
+
+    def location(self, body: Any, party: PartyRef) -> Stamped: ...
+    def evse(self, body: Any) -> Stamped: ...
+    def connector(self, body: Any) -> Stamped: ...
+    def patch_last_updated(self, body: Any) -> datetime | None: ...
+    def tariff(self, body: Any, party: PartyRef) -> Stamped: ...
+    def session(self, body: Any, party: PartyRef, partner: str) -> tuple[SessionInfo, Doc]: ...
+    def cdr(self, body: Any, party: PartyRef | None, partner: str, now: datetime) -> tuple[CdrInfo, Doc]: ...
+
+    def token_object(self, token: TokenLike, settings: Settings) -> Doc: ...
+    def token_push_path(self, token: TokenLike, settings: Settings) -> str: ...
+    def location_references(self, body: Any) -> LocationRefs: ...
+    def authorization_info(
+        self, allowed: str, token: Doc, refs: LocationRefs | None, reference: str | None
+    ) -> Doc: ...

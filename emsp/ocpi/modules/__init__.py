@@ -1,0 +1,21 @@
+"""The eMSP-role modules, version-agnostic: each reads and writes through `ctx.adapter`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from emsp.ocpi.context import Ctx
+from emsp.ocpi.envelope import OcpiResult, Pending
+from emsp.ocpi.modules import cdrs, credentials, locations, sessions, tariffs, tokens
+
+HANDLERS: dict[str, Callable[[Ctx], OcpiResult | Pending]] = {
+    "credentials": credentials.handle,
+    "locations": locations.handle,
+    "tariffs": tariffs.handle,
+    "sessions": sessions.handle,
+    "cdrs": cdrs.handle,
+    "tokens": tokens.handle,
+}
+
+# Configuration modules: reachable with token A, never routed (transport_and_format, message routing).
+CONFIGURATION_MODULES = frozenset({"credentials"})

@@ -1,0 +1,83 @@
+"""CDRs module, Receiver interface (every version): POST {cdrs}, GET at the URL we return.
+
+The POST answer carries a `Location` header with the URL of the stored CDR (cdrs, response
+headers). We choose {cdrs}/{country_code}/{party_id}/{id}: a CDR id is unique only per party
+(a version whose CDR names no party, 2.1.1, gets {cdrs}/{id} within the partner's one party).
+A CDR can never be changed (cdrs, flow and lifecycle). A repeated POST of the same id is recorded
+as a duplicate and never billed again: identical content is answered as success (a retry), a
+different content with 2001 (a change must come as a Credit CDR with a new id).
+"""
+
+from __future__ import annotations
+
+from emsp.bus import CdrReceived
+from emsp.model import PartyRef
+from emsp.ocpi.context import Ctx
+from emsp.ocpi.envelope import OcpiResult
+from emsp.ocpi.errors import invalid, method_not_allowed, not_found
+from emsp.ocpi.modules.common import party_and_ids, party_from, wire_of
+from emsp.services.cdrs import new_row, resolve_cdr
+from emsp.storage.queries import find_cdr
+from emsp.storage.tables import CdrRow, DuplicateCdrRow
+from emsp.wire import dumps, loads
+
+
+def find(ctx: Ctx, party: PartyRef, cdr_id: str) -> CdrRow | None:
+    return find_cdr(ctx.db, party.country_code, party.party_id, cdr_id)
+
+
+def handle(ctx: Ctx) -> OcpiResult:
+    method = ctx.method
+    if not ctx.segments:
+        if method != "POST":
+            raise method_not_allowed(f"{method} not supported on the CDRs receiver endpoint", ["POST"])
+        return _post(ctx)
+    if method != "GET":
+        raise method_not_allowed(f"{method} not supported on a CDR (CDRs cannot be changed)", ["GET"])
+    if ctx.adapter.cdr_url_has_party:
+        party, (cdr_id,) = party_and_ids(ctx, 1, 1, id_length=39)
+    else:
+        if len(ctx.segments) != 1 or not ctx.segments[0]:
+            raise not_found("unknown resource", status_code=2000)
+        own = party_from(ctx, {})
+        if own is None:
+            raise not_found("unknown CDR")
+        party, cdr_id = own, ctx.segments[0]
+    row = find(ctx, party, cdr_id)
+    if row is None or row.partner != ctx.partner_id:
+        raise not_found("unknown CDR")
+    return OcpiResult(loads(wire_of(row)))
+
+
+def _post(ctx: Ctx) -> OcpiResult:
+    ctx.busy_check()
+    body = ctx.json_object()
+    info, doc = ctx.adapter.cdr(body, party_from(ctx, body), ctx.partner_id, ctx.now)
+    party = info.party
+    ctx.require_owner(party.country_code, party.party_id)
+    where = (party.country_code, party.party_id) if ctx.adapter.cdr_url_has_party else ()
+    location = {"Location": ctx.url_for("cdrs", *where, info.cdr_id)}
+    row = find(ctx, party, info.cdr_id)
+    if row is not None:
+        identical = loads(wire_of(row)) == body
+        ctx.db.add(
+            DuplicateCdrRow(
+                partner=ctx.partner_id,
+                country_code=party.country_code,
+                party_id=party.party_id,
+                cdr_id=info.cdr_id,
+                at=ctx.now,
+                identical=identical,
+            )
+        )
+        ctx.log.warning("duplicate_cdr", cdr_id=info.cdr_id, identical=identical)
+        if identical:
+            return OcpiResult(message="CDR already received", headers=location)
+        err = invalid("CDR id already received with other content; CDRs cannot be changed, send a Credit CDR")
+        err.commit = True  # the duplicate must be recorded even though the request is refused
+        raise err
+    info = resolve_cdr(ctx.db, info)
+    ctx.db.add(new_row(info, dumps(doc), None if doc is body else dumps(body)))
+    ctx.db.flush()
+    ctx.publish(CdrReceived(ctx.partner_id, info))
+    return OcpiResult(http_status=201, headers=location)

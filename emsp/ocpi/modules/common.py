@@ -1,0 +1,112 @@
+"""Helpers shared by the client-owned-object modules (transport_and_format, client owned push)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from emsp.model import PartyRef
+from emsp.ocpi.context import Ctx
+from emsp.ocpi.envelope import OcpiResult
+from emsp.ocpi.errors import invalid, not_found
+from emsp.storage.tables import FindingRow
+from emsp.timeutil import format_utc, parse_ocpi_datetime
+
+
+def party_and_ids(ctx: Ctx, min_ids: int, max_ids: int, *, id_length: int = 36) -> tuple[PartyRef, list[str]]:
+    """{country_code}/{party_id}/{id}[/...]: party upper-cased (CiString is case-insensitive).
+
+    Ids are CiString(36) (CiString(39) for CDRs): an id that is not one names no object that can
+    exist, so it is a 404 on every method and every database alike (before any lookup or write).
+    """
+    segs = ctx.segments
+    if not 2 + min_ids <= len(segs) <= 2 + max_ids or any(s == "" for s in segs):
+        raise not_found("unknown resource", status_code=2000)
+    cc, pid = segs[0], segs[1]
+    if len(cc) != 2 or len(pid) != 3 or not (_ascii(cc) and _ascii(pid)):
+        raise invalid("country_code must have 2 and party_id 3 characters")
+    for object_id in segs[2:]:
+        if len(object_id) > id_length or not _ascii(object_id):
+            raise not_found(f"invalid id in the URL: ids are CiString({id_length}), printable ASCII")
+    ctx.require_owner(cc, pid)
+    return PartyRef(cc.upper(), pid.upper()), segs[2:]
+
+
+class _Stored(Protocol):
+    raw: str
+    wire: str | None
+
+
+def wire_of(row: _Stored) -> str:
+    """A stored object as the partner sent it (its canonical document when the two are the same)."""
+    return row.wire if row.wire is not None else row.raw
+
+
+def party_from(ctx: Ctx, body: dict[str, Any]) -> PartyRef | None:
+    """The party of an object whose version names none in the body or URL (a 2.1.1 CDR): the
+    partner's one CPO party; None when it cannot be told."""
+    single = None if ctx.parties is None else ctx.parties.single_cpo()
+    return None if single is None else PartyRef(*single)
+
+
+def _ascii(text: str) -> bool:
+    return text.isascii() and text.isprintable()
+
+
+def check_owner(body: dict[str, Any], party: PartyRef, id_field: str | None, object_id: str | None) -> None:
+    """The URL and the pushed object must agree; a mismatch is a 2001 (transport_and_format)."""
+    for field, expected in (("country_code", party.country_code), ("party_id", party.party_id)):
+        value = body.get(field)
+        if value is not None and (not isinstance(value, str) or value.upper() != expected):
+            raise invalid(f"'{field}' in body ({value}) differs from the URL ({expected})")
+    if id_field is not None and object_id is not None:
+        value = body.get(id_field)
+        if value is not None and value != object_id:
+            raise invalid(f"'{id_field}' in body ({value}) differs from the URL ({object_id})")
+
+
+def stored_last_updated(obj: dict[str, Any] | None) -> datetime | None:
+    """last_updated of a stored object (validated when it was stored); None when absent."""
+    value = None if obj is None else obj.get("last_updated")
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_ocpi_datetime(value)
+    except ValueError:
+        return None
+
+
+def stale_update(
+    ctx: Ctx,
+    party: PartyRef,
+    module: str,
+    object_id: str,
+    incoming: datetime,
+    stored: datetime | None,
+) -> OcpiResult | None:
+    """The answer to a push older than what is stored, which is then not applied; None: apply it.
+
+    Pushes can overtake each other (retries, parallel connections, a hub), and last_updated is the
+    only order OCPI gives (transport_and_format: the Hub SHALL NOT change it), so an older object
+    must never replace a newer one. Equal times are a replay and apply again (idempotent). The push
+    itself is a valid object, so it is answered as accepted (status_codes: HTTP 200 + 1000; an
+    error would only make the CPO resend it) and kept as a finding on the partner.
+    """
+    if stored is None or incoming >= stored:
+        return None
+    detail = f"last_updated {format_utc(incoming)} is older than the stored {format_utc(stored)}: not applied"
+    ctx.db.add(
+        FindingRow(
+            partner=ctx.partner_id,
+            country_code=party.country_code,
+            party_id=party.party_id,
+            kind="stale_update",
+            module=module,
+            object_id=object_id,
+            detail=detail,
+            at=ctx.now,
+        )
+    )
+    ctx.services.metrics.findings.labels(partner=ctx.partner_id, kind="stale_update").inc()
+    ctx.log.warning("stale_update", module=module, object_id=object_id, detail=detail)
+    return OcpiResult(message=f"accepted, not applied: {detail}")

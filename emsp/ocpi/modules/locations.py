@@ -1,0 +1,168 @@
+"""Locations module, Receiver interface (every version): PUT/PATCH/GET of Location, EVSE, Connector.
+
+PATCH merges the top-level fields of the addressed object (transport_and_format, PATCH) and SHALL
+carry last_updated; a PUT/PATCH on an EVSE or Connector also moves the parents' last_updated.
+A push older (last_updated) than the stored object it addresses is accepted but not applied.
+Every edit is made on the partner's wire form of the whole Location; the version's adapter then
+maps it to the canonical document stored beside it (`raw`; `wire` only where the two differ).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from emsp.bus import LocationUpserted
+from emsp.model import PartyRef
+from emsp.ocpi.context import Ctx
+from emsp.ocpi.envelope import OcpiResult
+from emsp.ocpi.errors import invalid, method_not_allowed, not_found
+from emsp.ocpi.modules.common import check_owner, party_and_ids, stale_update, stored_last_updated, wire_of
+from emsp.storage.queries import find_location
+from emsp.storage.tables import LocationRow
+from emsp.wire import dumps, loads
+
+ALLOWED = ["GET", "PUT", "PATCH"]
+
+
+def find(ctx: Ctx, party: PartyRef, location_id: str) -> LocationRow | None:
+    return find_location(ctx.db, party.country_code, party.party_id, location_id)
+
+
+def _pick(items: list[dict[str, Any]], key: str, value: str) -> dict[str, Any] | None:
+    return next((item for item in items if item.get(key) == value), None)
+
+
+def _save(ctx: Ctx, party: PartyRef, location_id: str, body: dict[str, Any], row: LocationRow | None) -> bool:
+    mapped = ctx.adapter.location(body, party)
+    if row is None:
+        row = LocationRow(country_code=party.country_code, party_id=party.party_id, location_id=location_id)
+        ctx.db.add(row)
+        created = True
+    else:
+        created = False
+    row.partner = ctx.partner_id
+    row.time_zone = mapped.extra["time_zone"]
+    row.last_updated = mapped.last_updated
+    row.raw = dumps(mapped.doc)
+    row.wire = None if mapped.doc is body else dumps(body)
+    ctx.db.flush()
+    ctx.publish(LocationUpserted(ctx.partner_id, party, location_id, mapped.last_updated))
+    return created
+
+
+def handle(ctx: Ctx) -> OcpiResult:
+    method = ctx.method
+    if method not in ALLOWED:
+        raise method_not_allowed(f"{method} not supported on locations (receiver)", ALLOWED)
+    party, ids = party_and_ids(ctx, 1, 3)
+    location_id = ids[0]
+    row = find(ctx, party, location_id)
+    current: dict[str, Any] | None = loads(wire_of(row)) if row is not None else None
+
+    if method == "GET":
+        if current is None:
+            raise not_found("unknown location", status_code=2003)
+        return OcpiResult(_target(current, ids))
+
+    ctx.busy_check()
+    body = ctx.json_object()
+    if method == "PATCH":
+        patched_at = ctx.adapter.patch_last_updated(body)
+        if current is None:
+            raise not_found("unknown location; PUT it first", status_code=2003)
+        target = _target(current, ids)
+        _check_ids(body, ids)
+        if len(ids) == 1:
+            check_owner(body, party, None, None)
+        if patched_at is not None:
+            kept = _stale(ctx, party, ids, patched_at, target)
+            if kept is not None:
+                return kept
+        target.update(body)
+        if patched_at is not None:
+            _touch_parents(current, ids, body["last_updated"])
+        _save(ctx, party, location_id, current, row)
+        return OcpiResult()
+
+    # PUT
+    if len(ids) == 1:
+        check_owner(body, party, "id", location_id)
+        kept = _stale(ctx, party, ids, ctx.adapter.location(body, party).last_updated, current)
+        if kept is not None:
+            return kept
+        created = _save(ctx, party, location_id, body, row)
+        return OcpiResult(http_status=201 if created else 200)
+    if current is None:
+        raise not_found("unknown location; PUT the location first", status_code=2003)
+    _check_ids(body, ids)
+    if len(ids) == 2:
+        evse_at = ctx.adapter.evse(body).last_updated
+        evses = current.setdefault("evses", [])
+        kept = _stale(ctx, party, ids, evse_at, _pick(_list(evses), "uid", ids[1]))
+        if kept is not None:
+            return kept
+        _replace(evses, "uid", ids[1], body)
+    else:
+        connector_at = ctx.adapter.connector(body).last_updated
+        evse = _target(current, ids[:2])
+        connectors = evse.setdefault("connectors", [])
+        stored = _pick(_list(connectors), "id", ids[2])
+        kept = _stale(ctx, party, ids, connector_at, stored)
+        if kept is not None:
+            return kept
+        _replace(connectors, "id", ids[2], body)
+    _touch_parents(current, ids, body["last_updated"])
+    _save(ctx, party, location_id, current, row)
+    return OcpiResult()
+
+
+def _list(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _stale(
+    ctx: Ctx, party: PartyRef, ids: list[str], incoming: datetime, stored: dict[str, Any] | None
+) -> OcpiResult | None:
+    """An older Location, EVSE or Connector than the one stored is not applied (a finding)."""
+    return stale_update(ctx, party, "locations", "/".join(ids), incoming, stored_last_updated(stored))
+
+
+def _target(location: dict[str, Any], ids: list[str]) -> dict[str, Any]:
+    """The Location, EVSE or Connector addressed by the URL; unknown -> 2003 with HTTP 404."""
+    if len(ids) == 1:
+        return location
+    evses = location.get("evses")
+    evse = _pick(evses if isinstance(evses, list) else [], "uid", ids[1])
+    if evse is None:
+        raise not_found(f"unknown EVSE {ids[1]} at location {ids[0]}", status_code=2003)
+    if len(ids) == 2:
+        return evse
+    connectors = evse.get("connectors")
+    connector = _pick(connectors if isinstance(connectors, list) else [], "id", ids[2])
+    if connector is None:
+        raise not_found(f"unknown connector {ids[2]} at EVSE {ids[1]}", status_code=2003)
+    return connector
+
+
+def _check_ids(body: dict[str, Any], ids: list[str]) -> None:
+    field = {1: "id", 2: "uid", 3: "id"}[len(ids)]
+    value = body.get(field)
+    if value is not None and value != ids[-1]:
+        raise invalid(f"'{field}' in body ({value}) differs from the URL ({ids[-1]})")
+
+
+def _replace(items: list[dict[str, Any]], key: str, value: str, new: dict[str, Any]) -> None:
+    for index, item in enumerate(items):
+        if item.get(key) == value:
+            items[index] = new
+            return
+    items.append(new)
+
+
+def _touch_parents(location: dict[str, Any], ids: list[str], last_updated: Any) -> None:
+    """A changed EVSE/Connector moves its parents' last_updated too (locations, PUT/PATCH)."""
+    if len(ids) >= 2:
+        location["last_updated"] = last_updated
+    if len(ids) == 3:
+        _target(location, ids[:2])["last_updated"] = last_updated

@@ -1,0 +1,186 @@
+"""OCPI 2.2.1 adapter: its wire objects are the canonical documents (identity mapping, validated)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from emsp.model import CdrInfo, Money, PartyRef, SessionInfo
+from emsp.ocpi.adapter import (
+    CredentialsInfo,
+    CredentialsRoleInfo,
+    Doc,
+    EndpointInfo,
+    LocationRefs,
+    Settings,
+    Stamped,
+    TokenLike,
+)
+from emsp.ocpi.auth import decode_authorization, encode_token
+from emsp.ocpi.v221 import schemas
+from emsp.ocpi.validation import validate
+from emsp.timeutil import format_utc
+
+VERSION = "2.2.1"
+
+# (module identifier, interface role) of the eMSP role; credentials has no role.
+ENDPOINTS: tuple[tuple[str, str | None], ...] = (
+    ("credentials", None),
+    ("locations", "RECEIVER"),
+    ("tariffs", "RECEIVER"),
+    ("sessions", "RECEIVER"),
+    ("cdrs", "RECEIVER"),
+    ("tokens", "SENDER"),
+)
+
+
+def credentials_info(creds: schemas.Credentials) -> CredentialsInfo:
+    roles = tuple(
+        CredentialsRoleInfo(r.role, r.country_code, r.party_id, r.business_details.name) for r in creds.roles
+    )
+    return CredentialsInfo(creds.token, creds.url, roles)
+
+
+def session_info(partner: str, s: schemas.Session) -> SessionInfo:
+    return SessionInfo(
+        partner=partner,
+        party=PartyRef(s.country_code.upper(), s.party_id.upper()),
+        session_id=s.id,
+        status=s.status,
+        token_uid=s.cdr_token.uid,
+        contract_id=s.cdr_token.contract_id,
+        authorization_reference=s.authorization_reference,
+        location_id=s.location_id,
+        kwh=s.kwh,
+        start=s.start_date_time,
+        end=s.end_date_time,
+        last_updated=s.last_updated,
+    )
+
+
+def cdr_info(partner: str, c: schemas.Cdr, received_at: datetime) -> CdrInfo:
+    return CdrInfo(
+        partner=partner,
+        party=PartyRef(c.country_code.upper(), c.party_id.upper()),
+        cdr_id=c.id,
+        session_id=c.session_id,
+        token_uid=c.cdr_token.uid,
+        contract_id=c.cdr_token.contract_id,
+        authorization_reference=c.authorization_reference,
+        location_id=c.cdr_location.id,
+        total_energy_kwh=c.total_energy,
+        total_cost=Money(c.total_cost.excl_vat, c.total_cost.incl_vat, c.currency),
+        start=c.start_date_time,
+        end=c.end_date_time,
+        received_at=received_at,
+        credit=bool(c.credit),
+    )
+
+
+def token_doc(token: TokenLike, settings: Settings) -> Doc:
+    text = getattr(token, "last_updated_text", "") or format_utc(token.last_updated)
+    return {
+        "country_code": settings.country_code,
+        "party_id": settings.party_id,
+        "uid": token.uid,
+        "type": token.type,
+        "contract_id": token.contract_id,
+        "issuer": token.issuer,
+        "valid": token.valid,
+        "whitelist": token.whitelist,
+        "last_updated": text,
+    }
+
+
+def authorization_doc(allowed: str, token: Doc, refs: LocationRefs | None, reference: str | None) -> Doc:
+    info: Doc = {"allowed": allowed, "token": token}
+    if refs is not None and allowed == "ALLOWED":
+        # Echo only where the driver may charge; we do not restrict EVSEs, so all requested ones.
+        location: Doc = {"location_id": refs.location_id}
+        if refs.evse_uids:
+            location["evse_uids"] = list(refs.evse_uids)
+        info["location"] = location
+    if reference is not None:
+        info["authorization_reference"] = reference
+    return info
+
+
+class V221Adapter:
+    version = VERSION
+    endpoints = ENDPOINTS
+    routing_headers = True
+    endpoint_roles = True
+    patch_appends_periods = True  # mod_sessions PATCH: charging_periods are added
+    patch_needs_last_updated = True
+    cdr_url_has_party = True
+
+    def decode_authorization(self, header: str | None) -> str | None:
+        return decode_authorization(header)
+
+    def encode_authorization(self, token: str) -> str:
+        return encode_token(token)
+
+    def credentials(self, body: Any) -> CredentialsInfo:
+        return credentials_info(validate(schemas.Credentials, body))
+
+    def our_credentials(self, settings: Settings, token: str, url: str) -> Doc:
+        return {
+            "token": token,
+            "url": url,
+            "roles": [
+                {
+                    "role": "EMSP",
+                    "business_details": {"name": settings.business_name},
+                    "party_id": settings.party_id,
+                    "country_code": settings.country_code,
+                }
+            ],
+        }
+
+    def endpoints_of(self, details: Any) -> tuple[str, list[EndpointInfo]]:
+        model = validate(schemas.VersionDetails, details)
+        return model.version, [EndpointInfo(e.identifier, e.role, e.url) for e in model.endpoints]
+
+    def location(self, body: Any, party: PartyRef) -> Stamped:
+        model = validate(schemas.Location, body)
+        return Stamped(body, model.last_updated, {"time_zone": model.time_zone})
+
+    def evse(self, body: Any) -> Stamped:
+        return Stamped(body, validate(schemas.Evse, body).last_updated)
+
+    def connector(self, body: Any) -> Stamped:
+        return Stamped(body, validate(schemas.Connector, body).last_updated)
+
+    def patch_last_updated(self, body: Any) -> datetime | None:
+        return validate(schemas.PatchBody, body).last_updated
+
+    def tariff(self, body: Any, party: PartyRef) -> Stamped:
+        model = validate(schemas.Tariff, body)
+        return Stamped(body, model.last_updated, {"currency": model.currency})
+
+    def session(self, body: Any, party: PartyRef, partner: str) -> tuple[SessionInfo, Doc]:
+        return session_info(partner, validate(schemas.Session, body)), body
+
+    def cdr(self, body: Any, party: PartyRef | None, partner: str, now: datetime) -> tuple[CdrInfo, Doc]:
+        return cdr_info(partner, validate(schemas.Cdr, body), now), body
+
+    def token_object(self, token: TokenLike, settings: Settings) -> Doc:
+        return token_doc(token, settings)
+
+    def token_push_path(self, token: TokenLike, settings: Settings) -> str:
+        # mod_tokens PUT: {country_code}/{party_id}/{token_uid}[?type=]
+        path = "/".join(quote(p, safe="") for p in (settings.country_code, settings.party_id, token.uid))
+        return f"{path}?type={quote(token.type, safe='')}"
+
+    def location_references(self, body: Any) -> LocationRefs:
+        refs = validate(schemas.LocationReferences, body)
+        return LocationRefs(refs.location_id, tuple(refs.evse_uids or ()))
+
+    def authorization_info(
+        self, allowed: str, token: Doc, refs: LocationRefs | None, reference: str | None
+    ) -> Doc:
+        return authorization_doc(allowed, token, refs, reference)
+
+
+ADAPTER = V221Adapter()
