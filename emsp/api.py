@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
+import structlog
 from fastapi import FastAPI, Response
 from starlette.types import Receive, Scope, Send
 
@@ -35,6 +36,7 @@ DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 DEFERRED_TIMEOUT_S = 20.0  # wall seconds a deferred response may wait on the partner (then 3001)
 _POLL_S = 0.005
 T = TypeVar("T")
+_log = structlog.get_logger("emsp.api")
 
 
 class DeferredResponses(Protocol):
@@ -106,7 +108,13 @@ class OcpiAsgi:
         except UnicodeDecodeError:
             resp = self._error(400, "request body is not valid JSON: not UTF-8")
         else:
-            resp = await self._answer(self._request(scope, body))
+            try:
+                resp = await self._answer(self._request(scope, body))
+            except Exception as exc:  # storage failed under the core (its group commit): not stored
+                _log.error("request_not_stored", path=scope["path"], error=repr(exc))
+                resp = respond(http_status=503, status_code=3000, now=self.clock(),
+                               message="the request could not be stored; retry later",
+                               headers={"Retry-After": "1"})  # fmt: skip
         await _send(send, resp, head=scope["method"] == "HEAD")
 
     async def _answer(self, req: HttpRequest) -> HttpResponse:
@@ -220,9 +228,20 @@ def ocpi_first(app: FastAPI, base_url: str) -> FastAPI | OcpiFirst:
 
 
 def core_thread(core: EmspCore) -> CoreThread:
-    """The thread that serves every request into `core`, with group commit of its deferred writes."""
+    """The thread that serves every request into `core`, with group commit of its deferred writes:
+    pipelined (committed on a connection of its own while the next batch runs) unless the database
+    is one shared connection (in-memory SQLite), where the core thread commits between batches."""
     core.tokens.defer_records = True
-    return CoreThread(after_batch=core.commit_deferred, batch_scope=core.db.scope)
+    if core.db.single_connection:
+        return CoreThread(after_batch=core.commit_deferred, batch_scope=core.db.scope)
+    tokens = core.tokens
+
+    def detach() -> list[dict[str, Any]]:
+        rows = tokens.take_records()
+        core.commit_deferred()  # anything else deferred, inline (the records are taken already)
+        return rows
+
+    return CoreThread(batch_scope=core.db.scope, detach=detach, commit=tokens.write_records)
 
 
 def create_app(

@@ -61,6 +61,8 @@ class _ScopeState(threading.local):
 class Database:
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
+        # In-memory SQLite is one connection shared by every thread: never two writers at once.
+        self.single_connection = url in _MEMORY_URLS
         Base.metadata.create_all(self.engine)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
         # The session of the current scope() and whether a unit is open on it, per thread: a
