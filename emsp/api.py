@@ -58,18 +58,23 @@ async def await_deferred(
     timeout_s: float,
     core_thread: CoreThread | None = None,
 ) -> HttpResponse:
-    """Wait for a deferred response; past `timeout_s` the handshake is failed (3001) and answered."""
+    """Wait for a deferred response; past `timeout_s` the handshake is failed (3001) and answered.
+
+    With a core thread it looks again only after another core call ran (the pump feeding the
+    partner's answers in); inline, it polls while the runtime's pump sends the outbound calls."""
     loop = asyncio.get_running_loop()
-    give_up = loop.time() + timeout_s
-    while (resp := await _run(core_thread, source.take_response, deferred_id)) is None:
-        if loop.time() >= give_up:
-            reason = f"no answer within {timeout_s:g} s"
-            await _run(core_thread, source.abort_deferred, deferred_id, clock(), reason)
-            resp = await _run(core_thread, source.take_response, deferred_id)
-            if resp is None:  # cannot happen: abort always produces the response
-                raise RuntimeError(f"deferred response {deferred_id} vanished")
-            return resp
-        await asyncio.sleep(_POLL_S)  # the outbound calls complete meanwhile (the runtime's pump)
+    if core_thread is not None:
+        resp = await core_thread.poll(source.take_response, deferred_id, timeout=timeout_s)
+    else:
+        give_up = loop.time() + timeout_s
+        while (resp := source.take_response(deferred_id)) is None and loop.time() < give_up:
+            await asyncio.sleep(_POLL_S)
+    if resp is None:
+        reason = f"no answer within {timeout_s:g} s"
+        await _run(core_thread, source.abort_deferred, deferred_id, clock(), reason)
+        resp = await _run(core_thread, source.take_response, deferred_id)
+        if resp is None:  # cannot happen: abort always produces the response
+            raise RuntimeError(f"deferred response {deferred_id} vanished")
     return resp
 
 

@@ -3,7 +3,6 @@ with a partner ourselves (credentials handshake, the eMSP as Sender)."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Annotated
 
@@ -116,10 +115,10 @@ def make_router(core: EmspCore) -> APIRouter:
 
 async def _outcome(run: Run, core: EmspCore, run_id: str, at: datetime) -> RegistrationOutcome:
     """Wait for the handshake (the service's outbound pump sends its calls meanwhile)."""
-    loop = asyncio.get_running_loop()
-    give_up = loop.time() + REGISTER_TIMEOUT_S
-    while (outcome := await run(lambda: core.take_registration(run_id))) is None:
-        if loop.time() >= give_up:
-            await run(lambda: core.abort_deferred(run_id, at, f"no answer within {REGISTER_TIMEOUT_S:g} s"))
-        await asyncio.sleep(0.01)
+    outcome = await run.poll(lambda: core.take_registration(run_id), REGISTER_TIMEOUT_S)
+    if outcome is None:
+        await run(lambda: core.abort_deferred(run_id, at, f"no answer within {REGISTER_TIMEOUT_S:g} s"))
+        outcome = await run(lambda: core.take_registration(run_id))
+        if outcome is None:  # cannot happen: abort always finishes the registration
+            raise RuntimeError(f"registration {run_id} vanished")
     return outcome

@@ -187,7 +187,7 @@ def test_answers_for_a_closed_loop_are_dropped_and_the_thread_serves_on() -> Non
     thread = CoreThread()
     loop = asyncio.new_event_loop()
     future = loop.create_future()
-    thread._queue.put((gate.wait, (5.0,), loop, future))  # submitted from a loop that then closes
+    thread._queue.put((gate.wait, (5.0,), loop, future, False))  # submitted from a loop that then closes
     loop.close()
     gate.set()
 
@@ -197,5 +197,52 @@ def test_answers_for_a_closed_loop_are_dropped_and_the_thread_serves_on() -> Non
     try:
         assert asyncio.run(later()) == "still serving"
         assert thread.dropped_answers == 1
+    finally:
+        thread.close()
+
+
+# ---- waiting on core state without polling
+
+
+def test_poll_looks_again_only_after_a_call_and_never_while_the_core_is_idle() -> None:
+    state: dict[str, str] = {}
+    tries = [0]
+
+    def look() -> str | None:
+        tries[0] += 1
+        return state.get("answer")
+
+    thread = CoreThread()
+
+    async def scenario() -> None:
+        assert await thread.poll(look, timeout=0.2) is None
+        assert tries[0] == 1  # idle for 0.2 s: looked once, then slept until the time was up
+        waiting = asyncio.ensure_future(thread.poll(look, timeout=5.0))
+        await asyncio.sleep(0.05)
+        await thread.read(lambda: None)  # a read changes nothing: no poller wakes for it
+        await thread.call(lambda: None)  # a call may have: the poller looks again
+        await asyncio.sleep(0.05)
+        assert not waiting.done() and tries[0] == 3
+        await thread.call(state.__setitem__, "answer", "there")
+        assert await waiting == "there" and tries[0] == 4
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        thread.close()
+
+
+def test_a_pipelined_poller_wakes_once_the_changing_batch_is_committed() -> None:
+    state: dict[str, str] = {}
+    thread = CoreThread(detach=lambda: ["row"], commit=lambda rows: None)
+
+    async def scenario() -> str | None:
+        waiting = asyncio.ensure_future(thread.poll(state.get, "k", timeout=5.0))
+        await asyncio.sleep(0.05)
+        await thread.call(state.__setitem__, "k", "v")
+        return await waiting
+
+    try:
+        assert asyncio.run(scenario()) == "v"
     finally:
         thread.close()
