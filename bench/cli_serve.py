@@ -94,6 +94,7 @@ def serve_emsp(
             serve(
                 core, cfg.admin_token, sock, on_ready=ready,
                 bus_url=bus, bus_stream=bus_stream, bus_subject_prefix=bus_subject_prefix,
+                metrics_token=cfg.metrics_token,
             )
         )  # fmt: skip
     except KeyboardInterrupt:

@@ -17,13 +17,14 @@ eMSP's /metrics. No logic lives here beyond what HTTP itself needs:
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import structlog
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Header, Response
 from starlette.types import Receive, Scope, Send
 
 from emsp.core import EmspCore
@@ -256,11 +257,21 @@ def create_app(
     app: FastAPI | None = None,
     core_thread: CoreThread | None = None,
     deferred_timeout_s: float = DEFERRED_TIMEOUT_S,
+    metrics_token: str | None = None,
 ) -> FastAPI:
+    """`metrics_token`: /metrics wants `Authorization: Bearer <it>` (401 otherwise); None: open
+    (the bench's own loopback runs)."""
     app = app or FastAPI(title="emsp-bench eMSP", openapi_url=None, docs_url=None, redoc_url=None)
+    expected = None if metrics_token is None else metrics_token.encode("utf-8")
 
     @app.get("/metrics")
-    def metrics() -> Response:
+    def metrics(authorization: Annotated[str | None, Header()] = None) -> Response:
+        if expected is not None:
+            scheme, _, given = (authorization or "").partition(" ")
+            # compare_digest: a near miss takes as long to refuse as a wild guess.
+            if scheme.lower() != "bearer" or not secrets.compare_digest(given.encode("utf-8"), expected):
+                return Response("missing or wrong bearer token\n", status_code=401,
+                                headers={"WWW-Authenticate": "Bearer"}, media_type="text/plain")  # fmt: skip
         return Response(core.metrics_text(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     return handler_app(

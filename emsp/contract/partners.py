@@ -65,6 +65,16 @@ def make_router(core: EmspCore) -> APIRouter:
             raise unknown(partner_id)
         return found
 
+    def configure(body: PartnerIn, *, exists: bool) -> PartnerOut | None:
+        """Store the partner's configuration if it `exists` already (or not); None otherwise."""
+        if (read(body.id) is not None) != exists:
+            return None
+        parties = [(p.country_code, p.party_id, p.role) for p in body.parties]
+        core.register_partner(body.id, body.token_a, parties=parties, hub=body.hub)
+        found = read(body.id)
+        assert found is not None
+        return found
+
     @router.post(
         "",
         response_model=PartnerOut,
@@ -72,19 +82,32 @@ def make_router(core: EmspCore) -> APIRouter:
         responses=CONFLICT,
     )
     async def add_partner(body: PartnerIn, run: Run) -> PartnerOut:
-        """Configure a partner (same rules as the config file); an existing one is updated."""
-
-        def work() -> PartnerOut:
-            parties = [(p.country_code, p.party_id, p.role) for p in body.parties]
-            core.register_partner(body.id, body.token_a, parties=parties, hub=body.hub)
-            found = read(body.id)
-            assert found is not None
-            return found
-
+        """Configure a new partner (same rules as the config file). An id already configured is
+        409: replacing a partner's parties is a PUT, never a side effect of adding one."""
         try:
-            return await run(work)
+            added = await run(lambda: configure(body, exists=False))
         except PartnerConfigError as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        if added is None:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, f"partner {body.id!r} exists; PUT /partners/{body.id} replaces it"
+            )
+        return added
+
+    @router.put("/{partner_id}", response_model=PartnerOut, responses={**NOT_FOUND, **CONFLICT})
+    async def replace_partner(partner_id: str, body: PartnerIn, run: Run) -> PartnerOut:
+        """Replace a configured partner's token A, parties and hub flag (its registration stays)."""
+        if body.id != partner_id:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_ENTITY, f"body id {body.id!r} is not the path's {partner_id!r}"
+            )
+        try:
+            replaced = await run(lambda: configure(body, exists=True))
+        except PartnerConfigError as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        if replaced is None:
+            raise unknown(partner_id)
+        return replaced
 
     @router.post(
         "/{partner_id}/register",

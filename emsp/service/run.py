@@ -115,13 +115,15 @@ async def serve(
     bus_url: str | None = None,
     bus_stream: str = DEFAULT_STREAM,
     bus_subject_prefix: str = DEFAULT_PREFIX,
+    metrics_token: str | None = None,
 ) -> None:
     """Serve until stopped. The core runs on one dedicated thread (off the event loop); its outbox is
     drained by a background worker (published to NATS JetStream with `bus_url`)."""
     no_delay(sock)
     thread = make_core_thread(core)
     app = ocpi_first(
-        create_service_app(core, admin_token, wall_clock, core_thread=thread), core.settings.base_url
+        create_service_app(core, admin_token, wall_clock, core_thread=thread, metrics_token=metrics_token),
+        core.settings.base_url,
     )
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)

@@ -208,6 +208,8 @@ def test_serve_starts_answers_health_and_keeps_registrations_across_a_restart(
         assert versions == "OCPI versions: http://127.0.0.1:9/ocpi/versions"
         assert httpx.get(f"{base}/api/v1/health", headers=admin).json()["status"] == "ok"
         assert httpx.get(f"{base}/api/v1/health").status_code == 401
+        assert httpx.get(f"{base}/api/v1/health/ready").json() == {"status": "ok"}  # a load balancer
+        assert httpx.get(f"{base}/metrics").status_code == 401
         role = {"role": "CPO", "business_details": {"name": "A"}, "party_id": "CPA", "country_code": "DE"}
         creds = {"token": "token-b", "url": cpo, "roles": [role]}
         resp = httpx.post(
