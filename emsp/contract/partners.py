@@ -98,9 +98,7 @@ def make_router(core: EmspCore) -> APIRouter:
     async def replace_partner(partner_id: str, body: PartnerIn, run: Run) -> PartnerOut:
         """Replace a configured partner's token A, parties and hub flag (its registration stays)."""
         if body.id != partner_id:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY, f"body id {body.id!r} is not the path's {partner_id!r}"
-            )
+            raise HTTPException(422, f"body id {body.id!r} is not the path's {partner_id!r}")
         try:
             replaced = await run(lambda: configure(body, exists=True))
         except PartnerConfigError as exc:
