@@ -57,6 +57,16 @@ def serve_emsp(
         typer.echo(f"invalid input: --port: cannot listen on {host}:{port}: {reason}", err=True)
         raise typer.Exit(2) from exc
     url = database_url or cfg.database_url or default_database_url(Path.cwd())
+    import sys
+
+    import structlog
+
+    from emsp.observability import configure_service_logging
+
+    # JSON lines on stderr (stdout carries the two start-up lines), written off the request path;
+    # configured before the core exists, whose logger is bound (and its output fixed) when it is built.
+    saved = structlog.get_config()
+    logs = configure_service_logging(sys.stderr)
     try:
         try:
             core = build_core(cfg, url, str(config))
@@ -65,6 +75,8 @@ def serve_emsp(
             raise ConfigError(url, "--database-url", f"unusable: {reason}") from exc
     except ConfigError as exc:
         sock.close()
+        logs.close()
+        structlog.configure(**saved)
         typer.echo(f"invalid input: {exc}", err=True)
         raise typer.Exit(2) from exc
     bound = sock.getsockname()[1]
@@ -73,17 +85,16 @@ def serve_emsp(
         typer.echo(f"OCPI versions: {core.settings.base_url}/versions", err=False)
         typer.echo(f"listening on http://{host}:{bound} (contract API /api/v1, docs /docs, /metrics)")
 
-    import sys
-
-    from emsp.observability import configure_service_logging
-
-    # JSON lines on stderr (stdout carries the two start-up lines), written off the request path.
-    configure_service_logging(sys.stderr)
+    if core.db.schema_upgrades:  # a database an older version created (emsp.storage.schema)
+        structlog.get_logger("emsp").info(
+            "schema_upgraded", added_columns=core.db.schema_upgrades, database=_redacted(url)
+        )
     try:
         asyncio.run(
             serve(
                 core, cfg.admin_token, sock, on_ready=ready,
                 bus_url=bus, bus_stream=bus_stream, bus_subject_prefix=bus_subject_prefix,
+                metrics_token=cfg.metrics_token,
             )
         )  # fmt: skip
     except KeyboardInterrupt:
@@ -112,3 +123,13 @@ def _check_bus(bus: str | None, stream: str, prefix: str) -> None:
         raise ConfigError("emsp-bench serve emsp", "--bus-stream", f"not a stream name: {stream!r}")
     if not _SUBJECT_PREFIX.match(prefix):
         raise ConfigError("emsp-bench serve emsp", "--bus-subject-prefix", f"not a prefix: {prefix!r}")
+
+
+def _redacted(url: str) -> str:
+    """A database URL fit for a log line: without its password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy parses (it would have failed to open already)
+        return "<database>"

@@ -17,12 +17,14 @@ eMSP's /metrics. No logic lives here beyond what HTTP itself needs:
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Response
+import structlog
+from fastapi import FastAPI, Header, Response
 from starlette.types import Receive, Scope, Send
 
 from emsp.core import EmspCore
@@ -35,6 +37,7 @@ DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 DEFERRED_TIMEOUT_S = 20.0  # wall seconds a deferred response may wait on the partner (then 3001)
 _POLL_S = 0.005
 T = TypeVar("T")
+_log = structlog.get_logger("emsp.api")
 
 
 class DeferredResponses(Protocol):
@@ -56,18 +59,23 @@ async def await_deferred(
     timeout_s: float,
     core_thread: CoreThread | None = None,
 ) -> HttpResponse:
-    """Wait for a deferred response; past `timeout_s` the handshake is failed (3001) and answered."""
+    """Wait for a deferred response; past `timeout_s` the handshake is failed (3001) and answered.
+
+    With a core thread it looks again only after another core call ran (the pump feeding the
+    partner's answers in); inline, it polls while the runtime's pump sends the outbound calls."""
     loop = asyncio.get_running_loop()
-    give_up = loop.time() + timeout_s
-    while (resp := await _run(core_thread, source.take_response, deferred_id)) is None:
-        if loop.time() >= give_up:
-            reason = f"no answer within {timeout_s:g} s"
-            await _run(core_thread, source.abort_deferred, deferred_id, clock(), reason)
-            resp = await _run(core_thread, source.take_response, deferred_id)
-            if resp is None:  # cannot happen: abort always produces the response
-                raise RuntimeError(f"deferred response {deferred_id} vanished")
-            return resp
-        await asyncio.sleep(_POLL_S)  # the outbound calls complete meanwhile (the runtime's pump)
+    if core_thread is not None:
+        resp = await core_thread.poll(source.take_response, deferred_id, timeout=timeout_s)
+    else:
+        give_up = loop.time() + timeout_s
+        while (resp := source.take_response(deferred_id)) is None and loop.time() < give_up:
+            await asyncio.sleep(_POLL_S)
+    if resp is None:
+        reason = f"no answer within {timeout_s:g} s"
+        await _run(core_thread, source.abort_deferred, deferred_id, clock(), reason)
+        resp = await _run(core_thread, source.take_response, deferred_id)
+        if resp is None:  # cannot happen: abort always produces the response
+            raise RuntimeError(f"deferred response {deferred_id} vanished")
     return resp
 
 
@@ -106,7 +114,13 @@ class OcpiAsgi:
         except UnicodeDecodeError:
             resp = self._error(400, "request body is not valid JSON: not UTF-8")
         else:
-            resp = await self._answer(self._request(scope, body))
+            try:
+                resp = await self._answer(self._request(scope, body))
+            except Exception as exc:  # storage failed under the core (its group commit): not stored
+                _log.error("request_not_stored", path=scope["path"], error=repr(exc))
+                resp = respond(http_status=503, status_code=3000, now=self.clock(),
+                               message="the request could not be stored; retry later",
+                               headers={"Retry-After": "1"})  # fmt: skip
         await _send(send, resp, head=scope["method"] == "HEAD")
 
     async def _answer(self, req: HttpRequest) -> HttpResponse:
@@ -220,9 +234,20 @@ def ocpi_first(app: FastAPI, base_url: str) -> FastAPI | OcpiFirst:
 
 
 def core_thread(core: EmspCore) -> CoreThread:
-    """The thread that serves every request into `core`, with group commit of its deferred writes."""
+    """The thread that serves every request into `core`, with group commit of its deferred writes:
+    pipelined (committed on a connection of its own while the next batch runs) unless the database
+    is one shared connection (in-memory SQLite), where the core thread commits between batches."""
     core.tokens.defer_records = True
-    return CoreThread(after_batch=core.commit_deferred, batch_scope=core.db.scope)
+    if core.db.single_connection:
+        return CoreThread(after_batch=core.commit_deferred, batch_scope=core.db.scope)
+    tokens = core.tokens
+
+    def detach() -> list[dict[str, Any]]:
+        rows = tokens.take_records()
+        core.commit_deferred()  # anything else deferred, inline (the records are taken already)
+        return rows
+
+    return CoreThread(batch_scope=core.db.scope, detach=detach, commit=tokens.write_records)
 
 
 def create_app(
@@ -232,11 +257,21 @@ def create_app(
     app: FastAPI | None = None,
     core_thread: CoreThread | None = None,
     deferred_timeout_s: float = DEFERRED_TIMEOUT_S,
+    metrics_token: str | None = None,
 ) -> FastAPI:
+    """`metrics_token`: /metrics wants `Authorization: Bearer <it>` (401 otherwise); None: open
+    (the bench's own loopback runs)."""
     app = app or FastAPI(title="emsp-bench eMSP", openapi_url=None, docs_url=None, redoc_url=None)
+    expected = None if metrics_token is None else metrics_token.encode("utf-8")
 
     @app.get("/metrics")
-    def metrics() -> Response:
+    def metrics(authorization: Annotated[str | None, Header()] = None) -> Response:
+        if expected is not None:
+            scheme, _, given = (authorization or "").partition(" ")
+            # compare_digest: a near miss takes as long to refuse as a wild guess.
+            if scheme.lower() != "bearer" or not secrets.compare_digest(given.encode("utf-8"), expected):
+                return Response("missing or wrong bearer token\n", status_code=401,
+                                headers={"WWW-Authenticate": "Bearer"}, media_type="text/plain")  # fmt: skip
         return Response(core.metrics_text(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     return handler_app(

@@ -178,6 +178,10 @@ class TokenChanged(_Kind):
     valid: bool
     whitelist: str
     last_updated: datetime
+    # Which change this is: a number drawn for every change of any of our tokens, never reused
+    # (emsp.storage.db.Counters). Two changes within one millisecond share `last_updated`, so the
+    # time cannot tell them apart: a handler or JetStream would drop the second as a duplicate.
+    change: int = 0  # 0: an event from before changes were numbered (its key was the time)
     KIND: ClassVar[str] = "token.changed"
 
     @property
@@ -186,6 +190,8 @@ class TokenChanged(_Kind):
 
     @property
     def idempotency_key(self) -> str:
+        if self.change:
+            return f"token:{self.type}:{self.uid}:change-{self.change}"
         return f"token:{self.type}:{self.uid}:{format_utc(self.last_updated)}"
 
 

@@ -197,10 +197,11 @@ class EmspCore:
             expires_at=expires_at,
             allowed_locations=allowed_locations,
         )
+        change = self.db.counters.next("token_change")  # drawn before the unit writes (SQLite lock)
         with self.db.unit() as db:
             row = token_service.upsert_token(db, spec, now)
             event = TokenChanged(
-                OWN, row.uid, row.type, row.contract_id, row.valid, row.whitelist, row.last_updated
+                OWN, row.uid, row.type, row.contract_id, row.valid, row.whitelist, row.last_updated, change
             )
             self.bus.write(db, [event], now)
         self.bus.committed([event])

@@ -94,6 +94,7 @@ def make_logger(**initial: Any) -> Any:
 
 
 FLUSH_INTERVAL_S = 0.05
+MAX_BUFFERED_LINES = 100_000  # about 50 MB of typical lines: a stuck log pipe never exhausts memory
 
 
 class LineBuffer:
@@ -102,12 +103,23 @@ class LineBuffer:
     Lines keep their order (one deque, appended under the GIL, drained by one thread). Everything
     logged before `close()` (called at interpreter exit too) ends up in the file; a SIGKILL loses at
     most the last `interval` seconds of lines, never a committed record (logs are not records).
+    The writer sleeps until a line comes, then waits `interval` to write many at once.
+
+    Bounded: while `max_lines` wait (the file blocks, e.g. a full pipe nobody reads), further
+    lines are dropped and counted (`dropped`); the next write says so in a `log_lines_dropped` line.
     """
 
-    def __init__(self, file: IO[str], interval: float = FLUSH_INTERVAL_S) -> None:
+    def __init__(
+        self, file: IO[str], interval: float = FLUSH_INTERVAL_S, max_lines: int = MAX_BUFFERED_LINES
+    ) -> None:
         self._file = file
         self._lines: deque[str] = deque()
+        self._max_lines = max_lines
+        self.dropped = 0  # lines dropped since the start
+        self._reported = 0  # of which a `log_lines_dropped` line has told
+        self._drop_lock = threading.Lock()
         self._stop = threading.Event()
+        self._has_lines = threading.Event()
         self._write_lock = threading.Lock()  # the writer thread and close() never write at once
         self._thread = threading.Thread(target=self._run, args=(interval,), name="log-writer", daemon=True)
         self._thread.start()
@@ -117,7 +129,13 @@ class LineBuffer:
         return self  # as structlog's logger_factory: every logger shares this buffer
 
     def msg(self, message: str) -> None:
+        if len(self._lines) >= self._max_lines:
+            with self._drop_lock:
+                self.dropped += 1
+            return
         self._lines.append(message)
+        if not self._has_lines.is_set():  # an attribute read on the hot path; set once per write
+            self._has_lines.set()
 
     log = debug = info = warn = warning = msg
     fatal = failure = err = error = critical = exception = msg
@@ -129,6 +147,11 @@ class LineBuffer:
             chunk: list[str] = []
             while lines:
                 chunk.append(lines.popleft())
+            with self._drop_lock:
+                dropped, self._reported = self.dropped - self._reported, self.dropped
+            if dropped:
+                notice = {"event": "log_lines_dropped", "level": "warning", "dropped": dropped}
+                chunk.append(_render_json({**notice, "max_buffered_lines": self._max_lines}))
             if chunk:
                 self._file.write("\n".join(chunk) + "\n")
                 self._file.flush()
@@ -137,13 +160,18 @@ class LineBuffer:
         """Stop the writer thread and write what is left (the file stays open: it is the caller's)."""
         atexit.unregister(self.close)
         self._stop.set()
+        self._has_lines.set()  # wake the writer so it sees the stop
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join()
         if not self._file.closed:
             self.flush()
 
     def _run(self, interval: float) -> None:
-        while not self._stop.wait(interval):
+        while True:
+            self._has_lines.wait()
+            if self._stop.wait(interval):
+                return  # close() writes what is left
+            self._has_lines.clear()  # before the write: a line logged meanwhile sets it again
             try:
                 self.flush()
             except (OSError, ValueError):  # the file went away (a closed pipe): keep serving

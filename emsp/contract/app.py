@@ -63,6 +63,9 @@ def create_contract_app(
     app.state.core_thread = core_thread  # endpoints run their database work there (emsp.contract.deps)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    # Before the authenticated routes: /health/live and /health/ready answer without a token.
+    public = {code: answer for code, answer in COMMON_RESPONSES.items() if code != 401}
+    app.include_router(health.make_public_router(core), responses=public)
     authenticated = [Depends(bearer_auth(admin_token))]
     for make_router in routers:
         app.include_router(make_router(core), dependencies=authenticated, responses=COMMON_RESPONSES)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, TypeVar
@@ -28,6 +29,17 @@ class CoreRunner:
 
     async def __call__(self, work: Callable[[], T]) -> T:
         return await self.thread.call(work) if self.thread is not None else work()
+
+    async def poll(self, look: Callable[[], T | None], timeout: float) -> T | None:
+        """`look()` until it gives something (None after `timeout` s): with a core thread, again
+        only once another core call has run; inline, every 10 ms."""
+        if self.thread is not None:
+            return await self.thread.poll(look, timeout=timeout)
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + timeout
+        while (found := look()) is None and loop.time() < give_up:
+            await asyncio.sleep(0.01)
+        return found
 
 
 def core_runner(request: Request) -> CoreRunner:

@@ -3,7 +3,6 @@ with a partner ourselves (credentials handshake, the eMSP as Sender)."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Annotated
 
@@ -66,6 +65,16 @@ def make_router(core: EmspCore) -> APIRouter:
             raise unknown(partner_id)
         return found
 
+    def configure(body: PartnerIn, *, exists: bool) -> PartnerOut | None:
+        """Store the partner's configuration if it `exists` already (or not); None otherwise."""
+        if (read(body.id) is not None) != exists:
+            return None
+        parties = [(p.country_code, p.party_id, p.role) for p in body.parties]
+        core.register_partner(body.id, body.token_a, parties=parties, hub=body.hub)
+        found = read(body.id)
+        assert found is not None
+        return found
+
     @router.post(
         "",
         response_model=PartnerOut,
@@ -73,19 +82,30 @@ def make_router(core: EmspCore) -> APIRouter:
         responses=CONFLICT,
     )
     async def add_partner(body: PartnerIn, run: Run) -> PartnerOut:
-        """Configure a partner (same rules as the config file); an existing one is updated."""
-
-        def work() -> PartnerOut:
-            parties = [(p.country_code, p.party_id, p.role) for p in body.parties]
-            core.register_partner(body.id, body.token_a, parties=parties, hub=body.hub)
-            found = read(body.id)
-            assert found is not None
-            return found
-
+        """Configure a new partner (same rules as the config file). An id already configured is
+        409: replacing a partner's parties is a PUT, never a side effect of adding one."""
         try:
-            return await run(work)
+            added = await run(lambda: configure(body, exists=False))
         except PartnerConfigError as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        if added is None:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, f"partner {body.id!r} exists; PUT /partners/{body.id} replaces it"
+            )
+        return added
+
+    @router.put("/{partner_id}", response_model=PartnerOut, responses={**NOT_FOUND, **CONFLICT})
+    async def replace_partner(partner_id: str, body: PartnerIn, run: Run) -> PartnerOut:
+        """Replace a configured partner's token A, parties and hub flag (its registration stays)."""
+        if body.id != partner_id:
+            raise HTTPException(422, f"body id {body.id!r} is not the path's {partner_id!r}")
+        try:
+            replaced = await run(lambda: configure(body, exists=True))
+        except PartnerConfigError as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        if replaced is None:
+            raise unknown(partner_id)
+        return replaced
 
     @router.post(
         "/{partner_id}/register",
@@ -116,10 +136,10 @@ def make_router(core: EmspCore) -> APIRouter:
 
 async def _outcome(run: Run, core: EmspCore, run_id: str, at: datetime) -> RegistrationOutcome:
     """Wait for the handshake (the service's outbound pump sends its calls meanwhile)."""
-    loop = asyncio.get_running_loop()
-    give_up = loop.time() + REGISTER_TIMEOUT_S
-    while (outcome := await run(lambda: core.take_registration(run_id))) is None:
-        if loop.time() >= give_up:
-            await run(lambda: core.abort_deferred(run_id, at, f"no answer within {REGISTER_TIMEOUT_S:g} s"))
-        await asyncio.sleep(0.01)
+    outcome = await run.poll(lambda: core.take_registration(run_id), REGISTER_TIMEOUT_S)
+    if outcome is None:
+        await run(lambda: core.abort_deferred(run_id, at, f"no answer within {REGISTER_TIMEOUT_S:g} s"))
+        outcome = await run(lambda: core.take_registration(run_id))
+        if outcome is None:  # cannot happen: abort always finishes the registration
+            raise RuntimeError(f"registration {run_id} vanished")
     return outcome

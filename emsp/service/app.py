@@ -24,8 +24,10 @@ def create_service_app(
     clock: Callable[[], datetime],
     *,
     core_thread: CoreThread | None = None,
+    metrics_token: str | None = None,
 ) -> FastAPI:
-    """With `core_thread`, OCPI and the contract API both do their core work on it (one thread)."""
+    """With `core_thread`, OCPI and the contract API both do their core work on it (one thread).
+    /metrics wants `metrics_token` as bearer token, the admin token when it is None."""
     app = FastAPI(title="emsp-bench eMSP", openapi_url=None, docs_url=None, redoc_url=None)
     contract = create_contract_app(core, admin_token, clock, core_thread=core_thread)
 
@@ -37,4 +39,6 @@ def create_service_app(
 
     # Mounted before the OCPI catch-all route, which would otherwise answer /api/v1 with an OCPI 404.
     app.mount(CONTRACT_PREFIX, contract)
-    return create_app(core, clock, app=app, core_thread=core_thread)
+    return create_app(
+        core, clock, app=app, core_thread=core_thread, metrics_token=metrics_token or admin_token
+    )

@@ -66,6 +66,9 @@ class ServiceConfig(BaseSettings):
 
     emsp: EmspIdentity
     admin_token: Token
+    # Bearer token of /metrics (a Prometheus scraper need not hold the admin token); the admin
+    # token when unset. The metrics name partners: they are not public.
+    metrics_token: Token | None = None
     partners: list[PartnerConfig] = []
     database_url: str | None = None
 

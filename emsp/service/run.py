@@ -23,9 +23,7 @@ from emsp.service.app import create_service_app
 from emsp.service.background import background
 from emsp.service.config import ConfigError, ServiceConfig
 from emsp.services.partners import PartnerConfigError
-from emsp.wire import HttpRequest, HttpResponse
-
-PUMP_INTERVAL_S = 0.01
+from emsp.wire import HttpRequest, HttpResponse, OutboundRequest
 
 
 def wall_clock() -> datetime:
@@ -61,11 +59,19 @@ async def _send(client: httpx.AsyncClient, request: HttpRequest) -> HttpResponse
     return HttpResponse(response.status_code, dict(response.headers.items()), response.text or None)
 
 
-async def pump_outbound(
-    core: EmspCore, clock: Callable[[], datetime], stop: asyncio.Event, thread: CoreThread
-) -> None:
+def _outbound_or_new_deadline(core: EmspCore, known: datetime | None) -> list[OutboundRequest] | None:
+    """What the core wants sent, or [] when its next handshake deadline moved; None: nothing new."""
+    outbound = core.pending_requests()
+    if outbound or core.next_deadline() != known:
+        return outbound
+    return None
+
+
+async def pump_outbound(core: EmspCore, clock: Callable[[], datetime], thread: CoreThread) -> None:
     """Send what the core asks for, each call on its own task; expire handshakes nobody answers.
-    Every call into the core goes through its thread (the core is not thread-safe)."""
+    Every call into the core goes through its thread (the core is not thread-safe). Between rounds
+    it waits, without polling, for a core call that may have queued something or for the next
+    handshake deadline. Runs until cancelled."""
     calls: set[asyncio.Task[None]] = set()
     async with httpx.AsyncClient(timeout=10.0) as client:
 
@@ -73,16 +79,20 @@ async def pump_outbound(
             response = await _send(client, request)
             await thread.call(core.on_response, request_id, response, clock())
 
-        while not stop.is_set():
-            for outbound in await thread.call(core.pending_requests):
-                task = asyncio.ensure_future(call(outbound.request_id, outbound.request))
-                calls.add(task)
-                task.add_done_callback(calls.discard)
-            await thread.call(core.expire_overdue, clock())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), PUMP_INTERVAL_S)
-        for task in calls:
-            task.cancel()
+        try:
+            while True:
+                deadline = await thread.read(core.next_deadline)
+                wait = None if deadline is None else max(0.0, (deadline - clock()).total_seconds())
+                outbound = await thread.poll(_outbound_or_new_deadline, core, deadline, timeout=wait)
+                for request in outbound or ():
+                    task = asyncio.ensure_future(call(request.request_id, request.request))
+                    calls.add(task)
+                    task.add_done_callback(calls.discard)
+                if deadline is not None and clock() >= deadline:
+                    await thread.call(core.expire_overdue, clock())
+        finally:
+            for task in calls:
+                task.cancel()
 
 
 def no_delay(sock: socket.socket) -> socket.socket:
@@ -105,23 +115,24 @@ async def serve(
     bus_url: str | None = None,
     bus_stream: str = DEFAULT_STREAM,
     bus_subject_prefix: str = DEFAULT_PREFIX,
+    metrics_token: str | None = None,
 ) -> None:
     """Serve until stopped. The core runs on one dedicated thread (off the event loop); its outbox is
     drained by a background worker (published to NATS JetStream with `bus_url`)."""
     no_delay(sock)
     thread = make_core_thread(core)
     app = ocpi_first(
-        create_service_app(core, admin_token, wall_clock, core_thread=thread), core.settings.base_url
+        create_service_app(core, admin_token, wall_clock, core_thread=thread, metrics_token=metrics_token),
+        core.settings.base_url,
     )
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
-    stop = asyncio.Event()
     try:
         async with background(
             core, wall_clock, run=thread.call, bus_url=bus_url, stream=bus_stream,
             subject_prefix=bus_subject_prefix,
         ):  # fmt: skip
-            pump = asyncio.ensure_future(pump_outbound(core, wall_clock, stop, thread))
+            pump = asyncio.ensure_future(pump_outbound(core, wall_clock, thread))
             task = asyncio.ensure_future(server.serve(sockets=[sock]))
             try:
                 while not server.started:
@@ -133,8 +144,9 @@ async def serve(
                     on_ready()
                 await task
             finally:
-                stop.set()
-                await pump
+                pump.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pump
     finally:
         thread.close()
 

@@ -229,11 +229,22 @@ class TokenAuthority:
         Called before any answer they back is sent. On failure they are dropped, not retried:
         the caller fails those answers too, so no record exists of an answer never given.
         """
-        if not self._pending:
-            return
+        rows = self.take_records()
+        if rows:
+            with self._database.unit() as db:  # the batch's scope and connection, when there is one
+                db.connection().execute(_record, rows)
+
+    def take_records(self) -> list[dict[str, Any]]:
+        """The deferred records, handed over: the caller writes them (`write_records`) before it
+        sends any answer they back, or fails those answers (pipelined group commit)."""
         rows, self._pending = self._pending, []
-        with self._database.unit() as db:  # the batch's scope and connection, when there is one
-            db.connection().execute(_record, rows)
+        return rows
+
+    def write_records(self, rows: list[dict[str, Any]]) -> None:
+        """`rows` in one transaction on a connection of their own: safe on another thread than the
+        core's (it touches no core state), as long as the database has more than one connection."""
+        with self._database.engine.begin() as connection:
+            connection.execute(_record, rows)
 
     def authorize(
         self,

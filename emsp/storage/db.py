@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from emsp.storage.schema import upgrade_schema
 from emsp.storage.tables import Base, CounterRow, PartnerRow
 
 _MEMORY_URLS = ("sqlite://", "sqlite:///:memory:")
@@ -61,6 +62,11 @@ class _ScopeState(threading.local):
 class Database:
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
+        # In-memory SQLite is one connection shared by every thread: never two writers at once.
+        self.single_connection = url in _MEMORY_URLS
+        # A database an older version created: add the columns it lacks, or refuse it before
+        # anything is changed (emsp.storage.schema); then the tables it lacks altogether.
+        self.schema_upgrades = [] if self.single_connection else upgrade_schema(self.engine)
         Base.metadata.create_all(self.engine)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
         # The session of the current scope() and whether a unit is open on it, per thread: a

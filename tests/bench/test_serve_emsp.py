@@ -208,6 +208,8 @@ def test_serve_starts_answers_health_and_keeps_registrations_across_a_restart(
         assert versions == "OCPI versions: http://127.0.0.1:9/ocpi/versions"
         assert httpx.get(f"{base}/api/v1/health", headers=admin).json()["status"] == "ok"
         assert httpx.get(f"{base}/api/v1/health").status_code == 401
+        assert httpx.get(f"{base}/api/v1/health/ready").json() == {"status": "ok"}  # a load balancer
+        assert httpx.get(f"{base}/metrics").status_code == 401
         role = {"role": "CPO", "business_details": {"name": "A"}, "party_id": "CPA", "country_code": "DE"}
         creds = {"token": "token-b", "url": cpo, "roles": [role]}
         resp = httpx.post(
@@ -217,6 +219,10 @@ def test_serve_starts_answers_health_and_keeps_registrations_across_a_restart(
         token_c = resp.json()["data"]["token"]
     finally:
         _stop(proc)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read() == ""  # the two start-up lines only: the core's logs were on stdout
+    logged = [json.loads(line) for line in proc.stderr.read().splitlines() if line.startswith("{")]
+    assert {"handshake_finished", "ocpi_request"} <= {entry["event"] for entry in logged}
     proc, _, base = _start(config, db)  # same database: the config's partners are upserted again
     try:
         assert (
@@ -333,3 +339,22 @@ def test_serve_with_a_bus_publishes_the_event_stream_to_jetstream(tmp_path: Path
     finally:
         _stop(proc)
         asyncio.run(_delete_stream(stream))
+
+
+def test_a_database_another_version_made_and_this_one_cannot_upgrade_exits_2(tmp_path: Path) -> None:
+    import sqlalchemy
+
+    config = tmp_path / "emsp.yaml"
+    config.write_text(GOOD)
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text("create table tokens (pk integer primary key, uid varchar(36))"))
+    engine.dispose()
+    result = CliRunner().invoke(
+        app, ["serve", "emsp", "--config", str(config), "--port", "0", "--database-url", url]
+    )
+    assert result.exit_code == 2, result.output
+    message = result.output.strip().splitlines()[-1]
+    assert message.startswith(f"invalid input: {url}: --database-url: unusable: "), message
+    assert "tokens.contract_id" in message and "start on a new database" in message, message

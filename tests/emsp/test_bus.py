@@ -200,3 +200,24 @@ def test_payloads_round_trip_exactly(
 def test_unknown_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown event kind"):
         decode("nope", {})
+
+
+def test_two_changes_of_a_token_within_one_millisecond_have_distinct_stable_keys(tmp_path: Path) -> None:
+    """The key was the change's time in milliseconds: issue and block in the same millisecond
+    shared it, so a handler (and JetStream's de-duplication) took the block for a repeat."""
+    url = f"sqlite:///{tmp_path / 'e.db'}"
+    core = EmspCore(_settings(database_url=url))
+    at = datetime(2025, 3, 1, 9, 0, 0, 123456, tzinfo=UTC)
+    core.issue_token("RFID1", contract_id="C1", now=at)
+    core.issue_token("RFID1", contract_id="C1", valid=False, now=at + timedelta(microseconds=10))
+    core.issue_token("RFID2", contract_id="C2", now=at)
+    keys = [e.idempotency_key for e in core.bus.events_after(0, 10)]
+    assert len(keys) == 3 and len(set(keys)) == 3
+    core.db.engine.dispose()
+    restarted = EmspCore(_settings(database_url=url))  # numbers go on above the last ones given
+    restarted.issue_token("RFID1", contract_id="C1", now=at)
+    again = [e.idempotency_key for e in restarted.bus.events_after(0, 10)]
+    assert again[:3] == keys and again[3] not in keys  # stored keys never change; new ones are new
+    decoded = [decode(e.kind, e.payload).idempotency_key for e in restarted.bus.events_after(0, 10)]
+    assert decoded == again  # what a consumer recomputes from the payload is the stored key
+    restarted.db.engine.dispose()

@@ -1,13 +1,17 @@
-"""Crash test: SIGKILL a served eMSP while a CPO pushes sessions and CDRs; every CDR is billed once.
+"""Crash test: SIGKILL the real `emsp-bench serve emsp` while a CPO pushes sessions and CDRs;
+every CDR is billed once.
 
-The service runs as a subprocess (tests/emsp/crash_service.py) on a SQLite file or a fresh
-PostgreSQL schema. It is killed at seeded random moments (in flight or right after an answer, when
-the outbox may still hold the events) and once right after a CDR's commit, before its answer. The
-CPO resends whatever was not acknowledged; after the last restart every CDR has exactly one line.
+The service is the installed command, on a SQLite file or a fresh PostgreSQL schema, with the
+partner registered over OCPI (credentials with token A; the eMSP fetches this test's versions
+first). It is killed at seeded random moments (in flight or right after an answer, when the outbox
+may still hold the events) and once right after a CDR's commit, before its answer (the hook in
+crash_hook/sitecustomize.py, on the served process's PYTHONPATH only). The CPO resends whatever
+was not acknowledged; after the last restart every CDR has exactly one invoice line.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -15,25 +19,74 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy
-from emsp_helpers import auth, cdr, location, session, tariff
+from emsp_helpers import auth, cdr, cpo_credentials, location, session, tariff
 
 from emsp.wire import dumps
 
-SERVICE = Path(__file__).with_name("crash_service.py")
+HOOK = Path(__file__).with_name("crash_hook")
 SESSIONS = 20
 RANDOM_KILLS = 4
+CONFIG = """
+emsp: {country_code: NL, party_id: EMS, business_name: Crash eMSP, public_url: http://127.0.0.1:9}
+admin_token: crash-admin
+partners:
+  - id: cpo1
+    token_a: crash-token-a
+    parties: [{country_code: DE, party_id: CPA, role: CPO}]
+"""
+
+
+def _command() -> list[str]:
+    """The installed `emsp-bench` of this interpreter (the real binary), else its module."""
+    script = Path(sys.executable).with_name("emsp-bench")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "bench.cli"]
+
+
+class _Versions(BaseHTTPRequestHandler):
+    """The CPO's versions and 2.2.1 details, which the eMSP fetches before it answers credentials."""
+
+    def do_GET(self) -> None:
+        base = f"http://127.0.0.1:{self.server.server_address[1]}/ocpi"
+        data: Any = (
+            [{"version": "2.2.1", "url": f"{base}/2.2.1"}]
+            if self.path.endswith("/versions")
+            else {"version": "2.2.1", "endpoints": [{"identifier": "credentials", "role": "RECEIVER",
+                                                     "url": f"{base}/2.2.1/credentials"}]}
+        )  # fmt: skip
+        body = json.dumps({"data": data, "status_code": 1000, "timestamp": "2025-03-01T09:00:00Z"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def versions_url() -> Iterator[str]:
+    server = HTTPServer(("127.0.0.1", 0), _Versions)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/ocpi/versions"
+    server.shutdown()
 
 
 @dataclass
 class Service:
     url: str
+    workdir: Path
+    versions_url: str
     proc: subprocess.Popen[str] | None = None
     base: str = ""
     token: str = ""
@@ -41,20 +94,32 @@ class Service:
     kills: int = 0
     env: dict[str, str] = field(default_factory=dict)
 
-    def start(self, **extra_env: str) -> None:
-        env = {**os.environ, "PYTHONHASHSEED": "0", **self.env, **extra_env}
+    def start(self) -> None:
+        config = self.workdir / "emsp.yaml"
+        config.write_text(CONFIG)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("EMSP_", "CRASH_TEST_"))}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HOOK), env.get("PYTHONPATH")]))
+        log = (self.workdir / f"serve-{self.starts}.log").open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, str(SERVICE), self.url], stdout=subprocess.PIPE, text=True, env=env
-        )
+            [*_command(), "serve", "emsp", "--config", str(config), "--port", "0",
+             "--database-url", self.url],
+            stdout=subprocess.PIPE, stderr=log, text=True, env={**env, **self.env}, cwd=self.workdir,
+        )  # fmt: skip
+        log.close()
         assert self.proc.stdout is not None
-        lines = {}
-        while len(lines) < 2:
-            line = self.proc.stdout.readline()
-            assert line, f"service exited with {self.proc.wait()}"
-            key, _, value = line.strip().partition(" ")
-            lines[key] = value
-        self.token, self.base = lines["TOKEN"], f"http://127.0.0.1:{lines['PORT']}/ocpi/2.2.1"
+        self.proc.stdout.readline()  # OCPI versions: ...
+        listening = self.proc.stdout.readline()
+        assert listening.startswith("listening on "), f"service exited with {self.proc.wait()}"
+        root = listening.split()[2]
+        self.base = f"{root}/ocpi/2.2.1"
         self.starts += 1
+        if not self.token:  # the first start: the CPO registers (token C is in the database after)
+            resp = httpx.post(
+                f"{self.base}/credentials", headers=auth("crash-token-a"), timeout=30,
+                json={**cpo_credentials("crash-token-b", ("DE", "CPA")), "url": self.versions_url},
+            )  # fmt: skip
+            assert resp.json()["status_code"] == 1000, resp.text
+            self.token = resp.json()["data"]["token"]
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -68,9 +133,10 @@ class Service:
     def died(self) -> bool:
         assert self.proc is not None
         try:
-            self.proc.wait(timeout=2)
+            self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             return False
+        assert self.proc.returncode == -signal.SIGKILL
         self.kills += 1  # it killed itself (the commit hook)
         assert self.proc.stdout is not None
         self.proc.stdout.close()
@@ -137,14 +203,15 @@ def _wait_until_billed(
         engine.dispose()
 
 
-def _crash_run(url: str, seed: int) -> dict[str, int]:
+def _crash_run(url: str, seed: int, workdir: Path, versions_url: str) -> dict[str, int]:
     rng = random.Random(seed)
     requests = _requests()
     cdr_posts = [i for i, r in enumerate(requests) if r[1] == "cdrs"]
     commit_kill = rng.choice(cdr_posts[: len(cdr_posts) // 2])
     kills = set(rng.sample([i for i in range(2, len(requests)) if i != commit_kill], RANDOM_KILLS))
-    service = Service(url, env={"EMSP_TEST_KILL_AFTER_CDR_COMMIT": requests[commit_kill][2]["id"]})
-    service.start()
+    hook = {"CRASH_TEST_KILL_AFTER_CDR_COMMIT": requests[commit_kill][2]["id"]}
+    service = Service(url, workdir, versions_url, env=hook)
+    service.start()  # and the CPO registers
     sent = 0
     try:
         i = 0
@@ -175,15 +242,17 @@ def _crash_run(url: str, seed: int) -> dict[str, int]:
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("live")
-def test_sigkill_during_pushes_on_sqlite_bills_every_cdr_once(tmp_path: Path) -> None:
-    counts = _crash_run(f"sqlite:///{tmp_path / 'emsp.db'}", seed=1)
+def test_sigkill_during_pushes_on_sqlite_bills_every_cdr_once(tmp_path: Path, versions_url: str) -> None:
+    counts = _crash_run(f"sqlite:///{tmp_path / 'emsp.db'}", 1, tmp_path, versions_url)
     print(f"crash test (SQLite): {counts}")
     assert counts["kills"] == RANDOM_KILLS + 1  # and the commit hook's
 
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("live")
-def test_sigkill_during_pushes_on_postgresql_bills_every_cdr_once(pg_schema: str) -> None:
-    counts = _crash_run(pg_schema, seed=2)
+def test_sigkill_during_pushes_on_postgresql_bills_every_cdr_once(
+    pg_schema: str, tmp_path: Path, versions_url: str
+) -> None:
+    counts = _crash_run(pg_schema, 2, tmp_path, versions_url)
     print(f"crash test (PostgreSQL): {counts}")
     assert counts["kills"] == RANDOM_KILLS + 1

@@ -48,7 +48,8 @@ def test_the_ocpi_fast_path_answers_exactly_as_the_app() -> None:
                     ),
                 ]
             )
-            assert "emsp_ocpi_requests_total" in client.get("/metrics").text
+            metrics = client.get("/metrics", headers={"Authorization": "Bearer admin-secret"})
+            assert "emsp_ocpi_requests_total" in metrics.text
     plain, fast = answers
     assert fast == plain
     assert [a[0] for a in fast] == [200, 404, 200, 404, 404, 404, 200]

@@ -73,3 +73,51 @@ def test_an_exception_is_logged_with_its_traceback(restore_structlog: None) -> N
     entry = json.loads(file.getvalue())
     assert entry["event"] == "internal_error" and entry["level"] == "error"
     assert "ValueError: boom" in entry["exception"]
+
+
+class _Stuck(io.StringIO):
+    """A log destination that blocks (a pipe nobody reads) until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def write(self, text: str) -> int:
+        self.release.wait(5.0)
+        return super().write(text)
+
+
+def test_a_stuck_log_keeps_a_bounded_buffer_and_says_how_many_lines_it_dropped() -> None:
+    file = _Stuck()
+    buffer = LineBuffer(file, interval=0.001, max_lines=100)
+    try:
+        for i in range(1000):  # the writer is stuck on its first write meanwhile, or never ran
+            buffer.info(f"line {i}")
+        assert len(buffer._lines) <= 100
+        dropped = buffer.dropped
+        assert dropped >= 1000 - 100 - 100  # at most one write's worth left before it got stuck
+    finally:
+        file.release.set()
+        buffer.close()
+    lines = file.getvalue().splitlines()
+    notice = [json.loads(line) for line in lines if line.startswith("{")]
+    assert notice == [
+        {"dropped": dropped, "event": "log_lines_dropped", "level": "warning", "max_buffered_lines": 100}
+    ]
+    assert len(lines) == 1000 - dropped + 1  # every line not dropped is there, plus the notice
+    kept = [line for line in lines if not line.startswith("{")]
+    assert kept == sorted(kept, key=lambda line: int(line.split()[1]))  # in order
+
+
+def test_the_writer_wakes_for_a_line_without_a_close() -> None:
+    file = io.StringIO()
+    buffer = LineBuffer(file, interval=0.001)
+    try:
+        buffer.info("one")
+        for _ in range(500):
+            if file.getvalue():
+                break
+            threading.Event().wait(0.01)
+        assert file.getvalue() == "one\n"
+    finally:
+        buffer.close()

@@ -10,26 +10,35 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 from emsp_helpers import auth, cdr, location, session, tariff
-from test_crash import Service, _send, _wait_until_billed
+from test_crash import Service, _send, _wait_until_billed, versions_url  # noqa: F401 (a fixture)
 
 SESSIONS = 12
 
 
 def _cdrs_counted(service: Service) -> int:
-    text = httpx.get(service.base.replace("/ocpi/2.2.1", "/metrics"), timeout=5).text
+    admin = {"Authorization": "Bearer crash-admin"}  # /metrics wants a token: it names partners
+    text = httpx.get(service.base.replace("/ocpi/2.2.1", "/metrics"), headers=admin, timeout=5).text
     found = re.search(r'emsp_cdrs_received_total\{partner="cpo1"\} (\d+)', text)
     return int(found.group(1)) if found else 0
 
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("live")
-def test_two_processes_share_partners_outbox_and_credentials(pg_schema: str) -> None:
-    a, b = Service(pg_schema), Service(pg_schema)
-    a.start()  # registers cpo1
+def test_two_processes_share_partners_outbox_and_credentials(
+    pg_schema: str,
+    tmp_path: Path,
+    versions_url: str,  # noqa: F811 (the fixture imported above)
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a, b = Service(pg_schema, tmp_path / "a", versions_url), Service(pg_schema, tmp_path / "b", versions_url)
+    a.start()  # cpo1 registers through it
+    b.token = a.token  # the same partner, registered once in the shared database
     b.start()
     try:
         assert a.token == b.token

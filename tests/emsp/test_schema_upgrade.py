@@ -1,0 +1,82 @@
+"""A database an older eMSP created (its `partners` table without the columns added since) is
+upgraded at start, explicitly and only by the known steps; any other missing column refuses the
+database with a message naming it and what to do, before anything is changed. SQLite file and
+PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+from databases import database_url
+from emsp_helpers import T0, register
+
+from emsp.core import EmspCore, EmspSettings
+from emsp.storage.db import Database
+from emsp.storage.schema import SchemaMismatch, missing_columns
+from emsp.storage.tables import PartnerRow
+
+# The partners table as the first version of the service created it (before registrations we
+# start, operator-configured parties and hubs), with one partner in it.
+OLD_PARTNERS = """
+create table partners (
+    partner_id varchar(64) primary key, token_a varchar(64), token_b varchar(64),
+    token_c varchar(64), registered boolean not null, versions_url text, version varchar(16),
+    roles_json text not null, endpoints_json text not null, endpoints_status varchar(32) not null
+)"""
+OLD_ROW = """insert into partners values ('cpo-old', 'secret-old', null, null, false, null, null,
+    '[]', '[]', 'none')"""
+
+
+@pytest.fixture(params=["sqlite-file", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite-file":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    with database_url("postgresql") as pg:
+        yield pg
+
+
+def _old_database(url: str, *extra: str) -> None:
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as connection:
+        for statement in (OLD_PARTNERS, OLD_ROW, *extra):
+            connection.execute(sqlalchemy.text(statement))
+    engine.dispose()
+
+
+def test_an_old_database_gains_the_new_partner_columns_and_keeps_its_partner(url: str) -> None:
+    _old_database(url)
+    db = Database(url)
+    assert db.schema_upgrades == ["partners.token_pending", "partners.parties_json", "partners.hub"]
+    assert missing_columns(db.engine) == {}
+    with db.unit() as session:
+        old = session.get(PartnerRow, "cpo-old")
+        assert old is not None and (old.parties_json, old.hub, old.token_pending) == ("[]", False, None)
+    db.engine.dispose()
+    again = Database(url)  # a second start finds nothing to do
+    assert again.schema_upgrades == []
+    again.engine.dispose()
+    core = EmspCore(EmspSettings(database_url=url))  # and the eMSP works on it
+    cpo = register(core)
+    core.issue_token("RFID1", contract_id="C1", now=T0)
+    resp = cpo.call("POST", "http://emsp.local/ocpi/2.2.1/tokens/RFID1/authorize", {"location_id": "L"})
+    assert resp.status == 200 and resp.json()["data"]["allowed"] == "ALLOWED"
+    core.db.engine.dispose()
+
+
+def test_a_missing_column_without_an_upgrade_step_refuses_the_database_unchanged(url: str) -> None:
+    _old_database(url, "create table tokens (pk integer primary key, uid varchar(36))")
+    with pytest.raises(SchemaMismatch) as refused:
+        Database(url)
+    message = str(refused.value)
+    assert "tokens.type" in message and "tokens.contract_id" in message
+    assert "partners." not in message  # those it could add; it names only what it cannot
+    assert "start on a new database (--database-url)" in message
+    engine = sqlalchemy.create_engine(url)
+    inspector = sqlalchemy.inspect(engine)
+    assert "parties_json" not in {c["name"] for c in inspector.get_columns("partners")}
+    assert "sessions" not in inspector.get_table_names()  # nothing created either
+    engine.dispose()
