@@ -291,7 +291,13 @@ class SimRuntime:
         self.env.timeout(at - int(self.env.now)).callbacks.append(fire)
 
     def _cpo_got(self, cpo_id: str, request_id: str, response: HttpResponse) -> None:
-        self._cpo_emit(cpo_id, self.world.cpos[cpo_id].on_ocpi_response(request_id, response, self.now()))
+        cpo = self.world.cpos[cpo_id]
+        if self._outage(EMSP, cpo_id) == "refused":
+            # The link broke while the answer travelled: the CPO sees its connection reset, though
+            # the eMSP served the request; its retry may arrive twice.
+            self._cpo_emit(cpo_id, cpo.on_ocpi_lost(request_id, self.now()))
+            return
+        self._cpo_emit(cpo_id, cpo.on_ocpi_response(request_id, response, self.now()))
 
     def _emsp_outbound(self) -> None:
         for outbound in self.world.emsp.pending_requests():

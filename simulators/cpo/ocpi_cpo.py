@@ -251,7 +251,13 @@ class OcpiCpo(OcpiParty):
         if not self._batch.keep(cdr, session.session_id):
             out.requests.append(
                 self._send(
-                    "cdr", "POST", self._endpoint("cdrs"), now, body=cdr, correlation=session.session_id
+                    "cdr",
+                    "POST",
+                    self._endpoint("cdrs"),
+                    now,
+                    body=cdr,
+                    correlation=session.session_id,
+                    cdr_id=cdr["id"],
                 )
             )
         self.truth.cdrs.append(
@@ -312,7 +318,15 @@ class OcpiCpo(OcpiParty):
         out = CpoOutput()
         for cdr, correlation in self._batch.release(duplicate=duplicate, late=late, rng=rng):
             out.requests.append(
-                self._send("cdr", "POST", self._endpoint("cdrs"), now, body=cdr, correlation=correlation)
+                self._send(
+                    "cdr",
+                    "POST",
+                    self._endpoint("cdrs"),
+                    now,
+                    body=cdr,
+                    correlation=correlation,
+                    cdr_id=cdr["id"],
+                )
             )
         return out
 

@@ -107,6 +107,7 @@ class OcpiParty:
         self._pending: dict[str, _Pending] = {}
         self._counter = 0
         self._retry = RetryQueue()
+        self._failed: set[str] = set()  # request ids that failed and wait to be sent again
 
     def tariff(self, tariff_id: str) -> Tariff:
         return self._tariffs[tariff_id]
@@ -182,11 +183,28 @@ class OcpiParty:
         return self._retry.next_wakeup()
 
     def on_wakeup(self, now: datetime) -> CpoOutput:
-        return CpoOutput(requests=self._retry.wakeup(now))
+        return CpoOutput(requests=self._resending(self._retry.wakeup(now), now))
+
+    def _resending(self, requests: list[OutboundRequest], now: datetime) -> list[OutboundRequest]:
+        """Store-and-forward: record, in the truth, every request sent again after it failed."""
+        for request in requests:
+            if request.request_id in self._failed:
+                self._failed.discard(request.request_id)
+                pending = self._pending[request.request_id]
+                self.truth.resent.append((format_utc(now), pending.kind, request.request.url))
+        return requests
 
     def on_unreachable(self, request_id: str, now: datetime) -> CpoOutput:
         """The request never reached the eMSP (connection refused)."""
         return self._on_failure(request_id, Envelope(0, None, "connection refused", None), now)
+
+    def on_lost(self, request_id: str, now: datetime) -> CpoOutput:
+        """The connection broke before the answer came: the eMSP may well have served the request,
+        and its retry may arrive twice (as in life; the receiver must recognise the repeat)."""
+        pending = self._pending.get(request_id)
+        if pending is not None and "cdr_id" in pending.context:
+            self.truth.cdrs_resent.append(pending.context["cdr_id"])
+        return self._on_failure(request_id, Envelope(0, None, "connection lost", None), now)
 
     def _on_failure(self, request_id: str, envelope: Envelope, now: datetime) -> CpoOutput:
         pending = self._pending.get(request_id)
@@ -196,6 +214,7 @@ class OcpiParty:
             self.truth.failed_calls.append(
                 (format_utc(now), pending.kind, envelope.status_code, envelope.status_message or "retrying")
             )
+            self._failed.add(request_id)
             self._retry.failed(pending.seq, pending.outbound, now)  # kept pending: it will be answered
             return CpoOutput()
         del self._pending[request_id]
@@ -207,7 +226,7 @@ class OcpiParty:
         pending = self._pending.pop(request_id, None)
         if pending is None:
             return CpoOutput()
-        released = self._retry.succeeded(request_id)
+        released = self._resending(self._retry.succeeded(request_id), now)
         if released:
             out = self._dispatch(request_id, pending, response, now)
             out.requests[:0] = released
