@@ -17,7 +17,7 @@ from bench.scenario import Scenario, ScenarioError, load_scenario, resolve
 from bench.summary import CdrDelivery, build_summary
 from bench.trace import TRACE_FILES, TRACE_MODES, TraceMode, WireTrace, trace_path
 from bench.truth import truth_sessions
-from bench.world import World, build_world, preflight
+from bench.world import World, build_world, preflight, registration_failures
 from emsp.model import EmspRecords
 from emsp.reconciliation import Reconciliation, reconcile
 from reports import REPORT_FILES, JunitCase, write_junit, write_report
@@ -208,6 +208,7 @@ def run_scenario(
     results = evaluate(scenario.expectations, summary)
     if scenario.expect_sessions:
         results.insert(0, sessions_check(summary))
+    results[1 if scenario.expect_sessions else 0 : 0] = registration_failures(world)
     summary["expectations"] = [asdict(r) for r in results]
     simulated = (ended_at - scenario.start).total_seconds()
     messages = sum(trace.counts.values())

@@ -20,7 +20,7 @@ from bench.events import EVENT_TYPES, Event, TariffPolicy, Window
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
 OcppVersionName = Literal["1.6", "2.0.1"]
-OcpiVersionName = Literal["2.2.1"]
+OcpiVersionName = Literal["2.1.1", "2.2.1", "2.3.0"]  # the CPO speaks it (simulators/cpo/versions)
 
 
 class ScenarioError(Exception):

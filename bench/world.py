@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bench.demand import Arrival, Driver, make_drivers, plan_arrivals
 from bench.events import CdrHold, TariffChange, Window
+from bench.expectations import ExpectationResult
 from bench.scenario import CpoSpec, Scenario, ScenarioError
 from emsp.core import EmspCore, EmspSettings
 from emsp.storage.db import Database
@@ -206,6 +207,7 @@ def build_world(
             dialect=dialect,
             tariffs=load_tariffs(cpo, index, base_dir, scenario_file),
             sites=sites,
+            ocpi_version=cpo.ocpi_version,
         )
         cpos[cpo.id] = MockCpo(Csms(cpo.id), ocpi)
 
@@ -273,3 +275,24 @@ def horizon(world: World) -> datetime:
         elif isinstance(event, Window):
             ends.append(event.end)
     return max(ends) + timedelta(minutes=scenario.settle_minutes)
+
+
+def registration_failures(world: World) -> list[ExpectationResult]:
+    """A CPO that never registered with the eMSP on its OCPI version fails the run, naming why
+    (the eMSP offers no such version, refused the credentials...): never a silent pass. Registered
+    CPOs add nothing, so a healthy run's summary is unchanged."""
+    failures = []
+    for cpo_id, cpo in world.cpos.items():
+        ocpi = cpo.ocpi
+        if ocpi.truth.registered_at is not None:
+            continue
+        why = "; ".join(
+            f"{kind}: {code} {message}".strip() for _at, kind, code, message in ocpi.truth.failed_calls
+        )
+        failures.append(
+            ExpectationResult(
+                f"bench: {cpo_id} registered", f"partners.{cpo_id}", "registered on OCPI", ocpi.version,
+                why or "no answer to the registration", False,
+            )
+        )  # fmt: skip
+    return failures
