@@ -54,6 +54,7 @@ class OcpiCpo(OcpiParty):
         tariffs: Mapping[str, Mapping[str, Any]],
         sites: list[SiteSpec],
         ocpi_version: str = VERSION,
+        emsp_party: tuple[str, str] | None = None,
     ) -> None:
         super().__init__(
             cpo_id=cpo_id,
@@ -67,6 +68,7 @@ class OcpiCpo(OcpiParty):
             tariffs=tariffs,
             sites=sites,
             ocpi_version=ocpi_version,
+            emsp_party=emsp_party,
         )
         self._authorized: dict[tuple[str, str], tuple[dict[str, Any], str | None]] = {}
         # Transactions in progress; a session leaves once its CDR is out (the truth keeps what counts).

@@ -68,6 +68,7 @@ class OcpiParty:
         tariffs: Mapping[str, Mapping[str, Any]],
         sites: list[SiteSpec],
         ocpi_version: str = VERSION,
+        emsp_party: tuple[str, str] | None = None,
     ) -> None:
         self.cpo_id = cpo_id
         self.wire = wire_for(ocpi_version)
@@ -101,6 +102,9 @@ class OcpiParty:
                 self._station_site[station.station_id] = site
         self._endpoints: dict[str, str] = {}
         self._emsp_party: tuple[str, str] | None = None
+        # Behind a hub the credentials name the hub (role HUB), not the eMSP: the scenario says
+        # which party the CPO's OCPI-to-* headers and CDR tokens must name.
+        self._configured_emsp_party = emsp_party
         self._registered = False
         self._synced = False  # registered and (2.1.1) the eMSP's Tokens pulled: events may flow
         self._deferred: list[tuple[CsmsEvent, datetime]] = []
@@ -266,7 +270,7 @@ class OcpiParty:
 
     def _on_credentials(self, data: Any, pending: _Pending, now: datetime) -> CpoOutput:
         self._token = str(data["token"])  # token C: what we use from now on
-        self._emsp_party = self.wire.emsp_party(data)
+        self._emsp_party = self._configured_emsp_party or self.wire.emsp_party(data)
         self._registered = True
         self.truth.registered_at = now
         out = CpoOutput()
@@ -324,6 +328,10 @@ class OcpiParty:
         return any(key.split(":")[0] == module for key in self._endpoints)
 
     def _endpoint(self, module: str) -> str:
+        # A hub lists both interfaces of a module: the CPO calls the eMSP's Receiver (its Tokens Sender).
+        wanted = self._endpoints.get(f"{module}:{'SENDER' if module == 'tokens' else 'RECEIVER'}")
+        if wanted is not None:
+            return wanted.rstrip("/")
         for key, url in self._endpoints.items():
             if key.split(":")[0] == module:
                 return url.rstrip("/")
