@@ -21,6 +21,7 @@ import simpy
 from bench.events import CdrHold, LinkChange, Outage, StationOffline, TariffChange, TokenBlock
 from bench.runtime.allocation import RETRY_EVERY, ConnectorAllocator, retries_for
 from bench.runtime.faults import SimRuntimeError, describe_fault
+from bench.runtime.sim_hub import SimHubs
 from bench.scenario import LinkSpec
 from bench.trace import WireTrace
 from bench.world import World, horizon, known_driver, quote_for
@@ -136,6 +137,10 @@ class SimRuntime:
             for e in scenario.events
             if isinstance(e, Outage)
         ]
+        # Roaming hubs (bench/runtime/sim_hub.py): CPOs behind one send to it, not to the eMSP.
+        self._hubs = (
+            SimHubs(self, UNAVAILABLE, lambda spec: Link(self.env, spec, self._rng)) if world.hubs else None
+        )
 
     def _link_windows(self) -> dict[tuple[str, str], list[tuple[int, int, LinkSpec]]]:
         windows: dict[tuple[str, str], list[tuple[int, int, LinkSpec]]] = {}
@@ -210,6 +215,9 @@ class SimRuntime:
             self._schedule_cpo_wakeup(cpo_id)
 
     def _cpo_to_emsp(self, cpo_id: str, outbound: OutboundRequest) -> None:
+        if self._hubs is not None and cpo_id in self._hubs.channels:
+            self._hubs.cpo_sends(cpo_id, outbound)
+            return
         request = outbound.request
         self.trace.ocpi_request(self.now(), self._proto[cpo_id], cpo_id, EMSP, request)
         link = self._to_emsp[cpo_id]
@@ -248,6 +256,9 @@ class SimRuntime:
         self._emsp_outbound()
 
     def _emsp_answers(self, cpo_id: str, outbound: OutboundRequest, response: HttpResponse) -> None:
+        if self._hubs is not None and cpo_id in self._hubs.hubs:  # a hub's request (credentials POST)
+            self._hubs.emsp_answers(cpo_id, outbound, response)
+            return
         self.trace.ocpi_response(self.now(), self._proto[cpo_id], EMSP, cpo_id, outbound.request, response)
         self._from_emsp[cpo_id].send(lambda: self._cpo_got(cpo_id, outbound.request_id, response))
 
@@ -301,7 +312,11 @@ class SimRuntime:
 
     def _emsp_outbound(self) -> None:
         for outbound in self.world.emsp.pending_requests():
-            cpo_id = self._hosts[urlsplit(outbound.request.url).netloc]
+            host = urlsplit(outbound.request.url).netloc
+            if self._hubs is not None and host in self._hubs.hosts:
+                self._hubs.emsp_sends(self._hubs.hosts[host], outbound)
+                continue
+            cpo_id = self._hosts[host]
             request = outbound.request
             self.trace.ocpi_request(self.now(), self._proto[cpo_id], EMSP, cpo_id, request)
 
@@ -431,7 +446,10 @@ class SimRuntime:
     def run(self) -> SimResult:
         world = self.world
         for cpo_id, cpo in world.cpos.items():
-            self._cpo_emit(cpo_id, cpo.start(self.now()))
+            if cpo_id not in world.channels:  # CPOs behind a hub start once it reached the eMSP
+                self._cpo_emit(cpo_id, cpo.start(self.now()))
+        if self._hubs is not None:
+            self._hubs.start()
         for offset, station_id in enumerate(world.stations):
 
             def connect(_event: simpy.Event, sid: str = station_id) -> None:
