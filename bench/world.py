@@ -228,6 +228,7 @@ def build_world(
             ocpi_version=cpo.ocpi_version,
             # Behind a hub the credentials name the hub (role HUB): the eMSP party comes from here.
             emsp_party=(scenario.emsp.country_code, scenario.emsp.party_id) if cpo.hub else None,
+            hub_client_info=cpo.hub is not None,
         )
         cpos[cpo.id] = MockCpo(Csms(cpo.id), ocpi)
 

@@ -55,6 +55,7 @@ class OcpiCpo(OcpiParty):
         sites: list[SiteSpec],
         ocpi_version: str = VERSION,
         emsp_party: tuple[str, str] | None = None,
+        hub_client_info: bool = False,
     ) -> None:
         super().__init__(
             cpo_id=cpo_id,
@@ -69,6 +70,7 @@ class OcpiCpo(OcpiParty):
             sites=sites,
             ocpi_version=ocpi_version,
             emsp_party=emsp_party,
+            hub_client_info=hub_client_info,
         )
         self._authorized: dict[tuple[str, str], tuple[dict[str, Any], str | None]] = {}
         # Transactions in progress; a session leaves once its CDR is out (the truth keeps what counts).

@@ -69,6 +69,7 @@ class OcpiParty:
         sites: list[SiteSpec],
         ocpi_version: str = VERSION,
         emsp_party: tuple[str, str] | None = None,
+        hub_client_info: bool = False,
     ) -> None:
         self.cpo_id = cpo_id
         self.wire = wire_for(ocpi_version)
@@ -89,6 +90,7 @@ class OcpiParty:
             business_name=business_name,
             accepted_token=self._token_b,
             published=self.published,
+            hub_client_info=hub_client_info,  # behind a hub: hear which parties it connects
         )
         self._tariff_json = dict(tariffs)
         self._tariffs = {tid: self._parse_tariff(data) for tid, data in tariffs.items()}
@@ -123,6 +125,11 @@ class OcpiParty:
         """What the eMSP told us of a token (its Tokens list or pushes), if anything."""
         token = self._server.tokens.get(uid)
         return None if token is None else self.wire.token(token, self._emsp_party or ("", ""))
+
+    @property
+    def client_info(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """What a hub told us of the parties it connects (HubClientInfo), by party."""
+        return self._server.client_info
 
     def evse(self, station_id: str, connector_id: int) -> EvseRef:
         return self._evses[(station_id, connector_id)]

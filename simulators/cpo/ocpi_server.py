@@ -4,7 +4,9 @@
 - the Sender interfaces (pull): GET lists of Locations, Tariffs, Sessions and CDRs (paginated, see
   sender.py) and GET one Location, EVSE or Connector (mod_locations CPO interface);
 - the Tokens Receiver interface: the eMSP PUTs and PATCHes its Tokens (mod_tokens CPO interface,
-  `{tokens}/{country_code}/{party_id}/{token_uid}`), GET one returns what the CPO holds.
+  `{tokens}/{country_code}/{party_id}/{token_uid}`), GET one returns what the CPO holds;
+- behind a roaming hub, the HubClientInfo Receiver interface (mod_hub_client_info): the hub PUTs
+  the status of each party it connects, `{hubclientinfo}/{country_code}/{party_id}`; kept as heard.
 Every answer is an OCPI envelope; a bad query is 2001, an unknown object 2003/2004, never a crash.
 """
 
@@ -44,6 +46,7 @@ class CpoOcpiServer:
         business_name: str,
         accepted_token: str,
         published: Published,
+        hub_client_info: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.wire = wire
@@ -51,6 +54,8 @@ class CpoOcpiServer:
         self._accepted = accepted_token
         self.published = published
         self.tokens: dict[str, dict[str, Any]] = {}  # uid -> Token as the eMSP pushed it
+        self._endpoints = ENDPOINTS + ((("hubclientinfo", "RECEIVER"),) if hub_client_info else ())
+        self.client_info: dict[tuple[str, str], dict[str, Any]] = {}  # party -> ClientInfo the hub pushed
 
     @property
     def versions_url(self) -> str:
@@ -75,7 +80,7 @@ class CpoOcpiServer:
     def details(self) -> dict[str, Any]:
         version = self.wire.version
         endpoints = []
-        for module, role in ENDPOINTS:
+        for module, role in self._endpoints:
             entry = {"identifier": module}
             if self.wire.endpoint_roles:
                 entry["role"] = role
@@ -104,6 +109,8 @@ class CpoOcpiServer:
         try:
             if module == "tokens":
                 return self._tokens(request, rest, now, headers)
+            if module == "hubclientinfo" and ("hubclientinfo", "RECEIVER") in self._endpoints:
+                return self._client_info(request, rest, now, headers)
             if request.method != "GET":
                 return self._reply(405, 2000, "method not allowed", None, now, headers)
             if module == "credentials" and not rest:
@@ -155,6 +162,30 @@ class CpoOcpiServer:
             self.tokens[uid] = self.tokens[uid] | body
         else:
             return self._reply(404, 2004, "unknown token: PUT it first", None, now, headers)
+        return self._reply(200, 1000, "", None, now, headers)
+
+    def _client_info(
+        self, request: HttpRequest, rest: list[str], now: datetime, headers: dict[str, str]
+    ) -> HttpResponse:
+        if len(rest) != 2:
+            return self._reply(404, 2000, f"no such endpoint {request.path}", None, now, headers)
+        party = (rest[0].upper(), rest[1].upper())
+        if request.method == "GET":
+            known = self.client_info.get(party)
+            if known is None:
+                return self._reply(404, 2003, "unknown party", None, now, headers)
+            return self._reply(200, 1000, "", known, now, headers)
+        if request.method not in ("PUT", "PATCH"):
+            return self._reply(405, 2000, "method not allowed", None, now, headers)
+        try:
+            body = loads(request.body or "")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return self._reply(400, 2001, "the body must be a JSON object", None, now, headers)
+        if request.method == "PATCH" and party not in self.client_info:
+            return self._reply(404, 2003, "unknown party: PUT it first", None, now, headers)
+        self.client_info[party] = self.client_info.get(party, {}) | body
         return self._reply(200, 1000, "", None, now, headers)
 
     @staticmethod

@@ -228,3 +228,25 @@ def test_same_scenario_and_seed_give_the_same_trace_and_summary(
     again = run_sim(monkeypatch, variant(tmp_path, "hub-roaming", _small), 3, tmp_path / "again")
     for name in ("trace.jsonl", "summary.json"):
         assert (again.run_dir / name).read_bytes() == (outcome.run_dir / name).read_bytes()
+
+
+def test_the_hub_pushes_client_info_and_each_cpo_behind_it_hears_every_party(
+    small_run: tuple[Any, Any],
+) -> None:
+    outcome, lines = small_run
+    pushes = [
+        line
+        for line in lines
+        if line.get("kind") == "request" and line["method"] == "PUT" and "/hubclientinfo/" in line["url"]
+    ]
+    assert pushes and {line["src"] for line in pushes} == {"hub-eu"}
+    assert {line["dst"] for line in pushes} == set(HUB_CPOS)  # the eMSP offers no HubClientInfo receiver
+    # A configuration module: no routing headers; each push is a hop of its own.
+    assert not any("OCPI-to-party-id" in line["headers"] for line in pushes)
+    assert len({line["headers"]["X-Request-ID"] for line in pushes}) == len(pushes)
+    for cpo_id in HUB_CPOS:
+        heard = outcome.world.cpos[cpo_id].ocpi.client_info
+        own = (outcome.world.cpos[cpo_id].ocpi.country_code, outcome.world.cpos[cpo_id].ocpi.party_id)
+        others = {("NL", "EMS"), ("DE", "HBA"), ("BE", "HBB"), ("FR", "HBC"), ("AT", "HBD")} - {own}
+        assert set(heard) == others
+        assert all(info["status"] == "CONNECTED" for info in heard.values())
