@@ -260,8 +260,9 @@ class SimHubs:
     def _hub_got(self, hub_id: str, request_id: str, response: HttpResponse, peer: str) -> None:
         rt = self._rt
         if rt._outage(hub_id, peer) == "refused":
-            # The link broke while the answer travelled: to the hub, the connection was reset.
-            self.hubs[hub_id].on_unreachable(request_id, rt.now())
+            # The link broke while the answer travelled: to the hub, the connection was reset, though
+            # the receiver served the request (a resend may reach it twice).
+            self.hubs[hub_id].on_lost(request_id, rt.now())
         else:
             self.hubs[hub_id].on_response(request_id, response, rt.now())
         self._drain(hub_id)
