@@ -250,3 +250,20 @@ def test_the_hub_pushes_client_info_and_each_cpo_behind_it_hears_every_party(
         others = {("NL", "EMS"), ("DE", "HBA"), ("BE", "HBB"), ("FR", "HBC"), ("AT", "HBD")} - {own}
         assert set(heard) == others
         assert all(info["status"] == "CONNECTED" for info in heard.values())
+
+
+def test_a_hub_outage_cuts_only_the_cpos_behind_it_and_their_backlog_arrives_after(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    outcome = run_sim(monkeypatch, "hub-outage", 1, tmp_path)
+    window = ("2026-03-02T07:50:00", "2026-03-02T08:00:00.2")  # a reset may travel back a link's delay
+    for cpo_id in ("cpo-hub-a", "cpo-hub-b", "cpo-hub-c"):
+        truth = outcome.world.cpos[cpo_id].ocpi.truth
+        failed = [at for at, _kind, _code, _why in truth.failed_calls]
+        assert failed and all(window[0] <= at < window[1] for at in failed), cpo_id
+        # it kept retrying (backoff) and its backlog went once the hub was back
+        assert truth.resent and max(at for at, _kind, _url in truth.resent) >= "2026-03-02T08:00:00"
+    assert outcome.world.cpos["cpo-direct"].ocpi.truth.failed_calls == []
+    summary = outcome.summary
+    assert summary["reconciliation"]["matched"] == summary["sessions"]["completed"]
+    assert summary["reconciliation"]["missing_cdr"] == summary["reconciliation"]["duplicate_cdr"] == 0
