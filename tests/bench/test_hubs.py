@@ -267,3 +267,23 @@ def test_a_hub_outage_cuts_only_the_cpos_behind_it_and_their_backlog_arrives_aft
     summary = outcome.summary
     assert summary["reconciliation"]["matched"] == summary["sessions"]["completed"]
     assert summary["reconciliation"]["missing_cdr"] == summary["reconciliation"]["duplicate_cdr"] == 0
+
+
+def test_an_emsp_outage_behind_the_hub_is_held_by_the_hub_and_delivered_after(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def mutate(data: dict[str, Any]) -> None:
+        _small(data)
+        outage = {"type": "outage", "party": "emsp", "mode": "refused", "from": "2026-03-02T07:15:00Z"}
+        data["events"] = [outage | {"until": "2026-03-02T07:25:00Z"}]
+
+    outcome = run_sim(monkeypatch, variant(tmp_path, "hub-roaming", mutate), 4, tmp_path / "run")
+    summary, hub = outcome.summary, outcome.world.hubs["hub-eu"]
+    # The aggregating hub answered its CPOs 1000 and kept their pushes until the eMSP was back.
+    assert summary["hubs"]["hub-eu"]["stored"] >= 1 and summary["hubs"]["hub-eu"]["dropped"] == 0
+    held = [since for since, _at, _corr, _key in hub.truth.late]
+    assert any("2026-03-02T07:15:00" <= since < "2026-03-02T07:25:01" for since in held)
+    assert summary["reconciliation"]["matched"] == summary["sessions"]["completed"]
+    assert summary["reconciliation"]["missing_cdr"] == summary["reconciliation"]["duplicate_cdr"] == 0
+    delivery = summary["cdr_delivery"]
+    assert delivery["resent_recognised"] == delivery["resent"]
