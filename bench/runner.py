@@ -11,13 +11,21 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bench.expectations import ExpectationResult, check_paths, evaluate, sessions_check
+from bench.hubs import (
+    cdr_ids_through_hubs,
+    hub_cdr_resends,
+    hub_currencies,
+    hub_figures,
+    party_owner,
+    through_hubs,
+)
 from bench.logs import configure_run_logging
 from bench.rundir import write_authorizations, write_json, write_reconciliation
 from bench.scenario import Scenario, ScenarioError, load_scenario, resolve
 from bench.summary import CdrDelivery, build_summary
 from bench.trace import TRACE_FILES, TRACE_MODES, TraceMode, WireTrace, trace_path
 from bench.truth import truth_sessions
-from bench.world import World, build_world, preflight
+from bench.world import World, build_world, preflight, registration_failures
 from emsp.model import EmspRecords
 from emsp.reconciliation import Reconciliation, reconcile
 from reports import REPORT_FILES, JunitCase, write_junit, write_report
@@ -44,6 +52,10 @@ def sim_urls(cpo_ids: list[str]) -> tuple[str, dict[str, str]]:
     return "http://emsp.local/ocpi", {cid: f"http://{cid}.cpo.local/ocpi" for cid in cpo_ids}
 
 
+def sim_hub_urls(hub_ids: list[str]) -> dict[str, str]:
+    return {hid: f"http://{hid}.hub.local/ocpi" for hid in hub_ids}
+
+
 # Every file a run writes into its run directory: cleared before it writes any, so nothing stale
 # (an earlier run's all-PASS junit.xml or report.html) can survive a crashed or a different run.
 RUN_FILES = (
@@ -64,8 +76,11 @@ def _protocols(scenario: Scenario) -> list[str]:
     return sorted(ocpp | {f"ocpi{c.ocpi_version}" for c in scenario.cpos})
 
 
-def summary_skeleton(scenario: Scenario, currencies: list[str]) -> dict[str, Any]:
-    """The summary of this scenario's world with nothing in it: the paths every run of it will have."""
+def summary_skeleton(
+    scenario: Scenario, currencies: list[str], hub_fees: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
+    """The summary of this scenario's world with nothing in it: the paths every run of it will have.
+    `hub_fees`: per hub, the currencies of its fees."""
     empty = EmspRecords(**{f.name: () for f in fields(EmspRecords)})
     return build_summary(
         scenario=scenario.name,
@@ -79,6 +94,7 @@ def summary_skeleton(scenario: Scenario, currencies: list[str]) -> dict[str, Any
         unserved_arrivals=0,
         currencies=currencies,
         start=scenario.start,
+        hubs={hub_id: hub_figures(None, fees) for hub_id, fees in (hub_fees or {}).items()},
     )
 
 
@@ -92,6 +108,23 @@ def prepare_run_dir(run_dir: Path) -> Path:
             str(run_dir), "--out", f"cannot be used as the run directory: {exc.strerror}"
         ) from exc
     return run_dir
+
+
+def _deliveries(world: World) -> dict[str, CdrDelivery]:
+    """Per CPO, the CDRs it sent twice and late, under the ids the eMSP knows them by. A hub that
+    sent a CDR again after a timeout adds a repeat the eMSP should recognise too."""
+    resends: dict[str, int] = {}
+    for hub in world.hubs.values():
+        for sender, count in hub_cdr_resends(hub).items():
+            resends[sender] = resends.get(sender, 0) + count
+    out = {}
+    for cid, cpo in world.cpos.items():
+        party = (cpo.ocpi.country_code, cpo.ocpi.party_id)
+        resent = cdr_ids_through_hubs(cpo.ocpi.truth.cdrs_resent, party, world.hubs)
+        resent += ("(hub resend)",) * resends.get(f"{party[0]}/{party[1]}", 0)
+        late = cdr_ids_through_hubs(cpo.ocpi.truth.cdrs_late, party, world.hubs)
+        out[cid] = CdrDelivery(resent, late)
+    return out
 
 
 def run_scenario(
@@ -122,10 +155,17 @@ def run_scenario(
         raise ScenarioError(
             "emsp-bench run", "--trace-gzip", "there is no trace to compress with --trace off"
         )
+    if runtime == "live" and scenario.hubs:
+        # Refused rather than run bilateral in silence: the live runtime does not host hubs yet.
+        raise ScenarioError(
+            str(resolve(name_or_path)), "hubs", "hubs are not yet supported in live (use --runtime sim)"
+        )
     target = out or Path("runs") / f"{scenario.name}-{scenario.seed}"
     try:
         currencies = preflight(scenario, base_dir, database_url=database_url, scenario_file=name_or_path)
-        check_paths(scenario.expectations, summary_skeleton(scenario, currencies), str(resolve(name_or_path)))
+        hub_fees = hub_currencies(scenario, base_dir, name_or_path)
+        skeleton = summary_skeleton(scenario, currencies, hub_fees)
+        check_paths(scenario.expectations, skeleton, str(resolve(name_or_path)))
     except KeyboardInterrupt:
         # Interrupted (130), not invalid: this run was asked for, so the earlier run's all-PASS
         # junit.xml and report.html in its directory must not outlive it (a CI would read them).
@@ -149,6 +189,7 @@ def run_scenario(
                 cpo_base_urls=cpo_urls,
                 database_url=database_url,
                 scenario_file=name_or_path,
+                hub_base_urls=sim_hub_urls([h.id for h in scenario.hubs]),
             )
             result = SimRuntime(world, trace, progress).run()
             unserved, ended_at = result.unserved_arrivals, result.ended_at
@@ -178,7 +219,8 @@ def run_scenario(
             log_file.flush()
     wall = time.perf_counter() - wall_start
 
-    truths = truth_sessions(world)
+    # Through a hub that renames Sessions the eMSP knows them by the hub's ids: join on those.
+    truths = through_hubs(truth_sessions(world), world.hubs)
     records = world.emsp.records()
     reconciliation = reconcile(truths, records)
     by_partner = {
@@ -200,14 +242,16 @@ def run_scenario(
         unserved_arrivals=unserved,
         currencies=currencies,
         start=scenario.start,
-        deliveries={
-            cid: CdrDelivery(tuple(cpo.ocpi.truth.cdrs_resent), tuple(cpo.ocpi.truth.cdrs_late))
-            for cid, cpo in world.cpos.items()
-        },
+        deliveries=_deliveries(world),
+        owner=party_owner(
+            {cid: (cpo.ocpi.country_code, cpo.ocpi.party_id) for cid, cpo in world.cpos.items()}, world.hubs
+        ),
+        hubs={hub_id: hub_figures(world.hubs[hub_id], fees) for hub_id, fees in hub_fees.items()},
     )
     results = evaluate(scenario.expectations, summary)
     if scenario.expect_sessions:
         results.insert(0, sessions_check(summary))
+    results[1 if scenario.expect_sessions else 0 : 0] = registration_failures(world)
     summary["expectations"] = [asdict(r) for r in results]
     simulated = (ended_at - scenario.start).total_seconds()
     messages = sum(trace.counts.values())

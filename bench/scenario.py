@@ -20,7 +20,7 @@ from bench.events import EVENT_TYPES, Event, TariffPolicy, Window
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
 OcppVersionName = Literal["1.6", "2.0.1"]
-OcpiVersionName = Literal["2.2.1"]
+OcpiVersionName = Literal["2.1.1", "2.2.1", "2.3.0"]  # the CPO speaks it (simulators/cpo/versions)
 
 
 class ScenarioError(Exception):
@@ -82,7 +82,10 @@ class CpoSpec(_Strict):
     country_code: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
     party_id: Annotated[str, Field(pattern=r"^[A-Z0-9]{3}$")]
     ocpi_version: OcpiVersionName = "2.2.1"
-    connection: Literal["bilateral"] = "bilateral"
+    # hub: the CPO reaches the eMSP through the roaming hub `hub` (a `hubs[].id`); its ocpi_link
+    # is then its link to the hub (bench/hubs.py).
+    connection: Literal["bilateral", "hub"] = "bilateral"
+    hub: str | None = None
     dialect: str = "spec-strict"
     tariffs: Annotated[dict[str, str], Field(min_length=1)]  # tariff id -> JSON file (relative to scenario)
     locations: Annotated[list[LocationSpec], Field(min_length=1)]
@@ -99,12 +102,29 @@ class CpoSpec(_Strict):
 
     @model_validator(mode="after")
     def _tariffs_exist(self) -> CpoSpec:
+        if self.connection == "hub" and self.hub is None:
+            raise ValueError("connection: hub needs `hub:` naming one of the scenario's hubs")
+        if self.connection != "hub" and self.hub is not None:
+            raise ValueError(f"hub: {self.hub!r} needs connection: hub")
+        if self.connection == "hub" and self.ocpi_version != "2.2.1":
+            raise ValueError("a CPO behind a hub speaks OCPI 2.2.1 (the hub emulator's only version)")
         for index, location in enumerate(self.locations):
             if location.tariff not in self.tariffs:
                 raise ValueError(
                     f"locations[{index}].tariff {location.tariff!r} is not one of {sorted(self.tariffs)}"
                 )
         return self
+
+
+class HubSpec(_Strict):
+    """A roaming hub between the eMSP and the CPOs that name it (`connection: hub`, `hub: <id>`)."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+    # A built-in persona name (scenarios/hubs/<name>.yaml) or a YAML file relative to the scenario.
+    persona: Annotated[str, Field(min_length=1)]
+    country_code: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    party_id: Annotated[str, Field(pattern=r"^[A-Z0-9]{3}$")]
+    link: LinkSpec = LinkSpec(latency_ms=40, jitter_ms=10)  # the hub <-> eMSP link
 
 
 class EmspSpec(_Strict):
@@ -212,6 +232,7 @@ class Scenario(_Strict):
     settle_minutes: Annotated[int, Field(ge=0)] = 30  # time after the last departure for CDRs to arrive
     emsp: EmspSpec = EmspSpec()
     cpos: Annotated[list[CpoSpec], Field(min_length=1)]
+    hubs: list[HubSpec] = []
     demand: DemandSpec
     events: list[Event] = []
     expectations: list[Expectation] = []
@@ -236,6 +257,22 @@ class Scenario(_Strict):
                     seen.add(station.id)
         if len({cpo.id for cpo in self.cpos}) != len(self.cpos):
             raise ValueError("cpo ids must be unique")
+        return self
+
+    @model_validator(mode="after")
+    def _hub_topology(self) -> Scenario:
+        hub_ids = [hub.id for hub in self.hubs]
+        if len(set(hub_ids)) != len(hub_ids):
+            raise ValueError("hub ids must be unique")
+        for hub_id in hub_ids:
+            # Hub and CPO ids share the trace's actor ids and the outage's `party`.
+            if hub_id == "emsp" or hub_id in {cpo.id for cpo in self.cpos}:
+                raise ValueError(f"hub id {hub_id!r} is already the id of the eMSP or a CPO")
+        parties = [(c.country_code, c.party_id) for c in self.cpos]
+        parties += [(h.country_code, h.party_id) for h in self.hubs]
+        parties.append((self.emsp.country_code, self.emsp.party_id))
+        if len(set(parties)) != len(parties):
+            raise ValueError("every CPO, hub and the eMSP need a party (country_code, party_id) of their own")
         return self
 
     @property
@@ -270,7 +307,8 @@ def timeline_error(scenario: Scenario) -> tuple[str, str] | None:
                 )
         party_field, cpo_id = "cpo", getattr(event, "cpo", None)
         if event.type == "outage":
-            party_field, cpo_id = "party", (None if event.party == "emsp" else event.party)
+            hubs = {hub.id for hub in scenario.hubs}  # a hub can be down too
+            party_field, cpo_id = "party", (None if event.party in {"emsp", *hubs} else event.party)
         if cpo_id is not None and cpo_id not in cpos:
             return f"{where}.{party_field}", f"unknown CPO {cpo_id!r}; known: {sorted(cpos)}"
         keys: list[tuple[str, ...]] = []
@@ -372,6 +410,12 @@ def load_scenario(name_or_path: str) -> tuple[Scenario, Path]:
                 raise ScenarioError(
                     str(path), f"cpos[{cpo_index}].tariffs.{tariff_id}", f"no such file {rel!r}"
                 )
+    hubs = [hub.id for hub in scenario.hubs]
+    for cpo_index, cpo in enumerate(scenario.cpos):
+        if cpo.hub is not None and cpo.hub not in hubs:
+            raise ScenarioError(
+                str(path), f"cpos[{cpo_index}].hub", f"unknown hub {cpo.hub!r}; known: {hubs}"
+            )
     problem = timeline_error(scenario)
     if problem is not None:
         raise ScenarioError(str(path), *problem)

@@ -6,18 +6,26 @@ expectation can say "the other partners did not move". Key order is fixed (deter
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from bench.latency_windows import first_hour_figures
-from emsp.model import EmspRecords
+from emsp.model import EmspRecords, PartyRef
 from emsp.reconciliation import CLASSES, Reconciliation, ReconciliationRow, TruthSession
 from simulators.cpo.truth import AuthorizationRecord
 
 MS = Decimal("0.001")
+
+# Whose figures an eMSP record counts in: (eMSP partner id, the object's party) -> CPO id. A record
+# that came through a hub has the hub as its partner; its party names the CPO (bench/hubs.py).
+Owner = Callable[[str, PartyRef], str]
+
+
+def _as_partner(partner: str, _party: PartyRef) -> str:
+    return partner
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +50,12 @@ def percentile(values: Sequence[Decimal], pct: int) -> Decimal:
     return ordered[rank - 1]
 
 
-def _row_partner(row: ReconciliationRow) -> str:
+def _row_partner(row: ReconciliationRow, owner: Owner = _as_partner) -> str:
     if row.truth is not None:
         return row.truth.cpo
-    return row.cdrs[0].partner if row.cdrs else (row.invoice.partner if row.invoice else "")
+    if row.cdrs:
+        return owner(row.cdrs[0].partner, row.cdrs[0].party)
+    return owner(row.invoice.partner, row.invoice.party) if row.invoice else ""
 
 
 def _figures(
@@ -56,6 +66,7 @@ def _figures(
     currencies: Iterable[str],
     partner: str | None,
     deliveries: Mapping[str, CdrDelivery],
+    owner: Owner = _as_partner,
 ) -> dict[str, Any]:
     """Sessions, authorizations, energy, revenue and reconciliation of one partner (None: all)."""
 
@@ -65,8 +76,8 @@ def _figures(
     started = [t for t in truths if t.transaction_id is not None and mine(t.cpo)]
     completed = [t for t in started if t.ended_at is not None]
     latencies = [a.latency_ms for a in authorizations]
-    lines = [line for line in records.invoice_lines if mine(line.partner)]
-    cdrs = [c for c in records.cdrs if not c.credit and mine(c.partner)]
+    lines = [line for line in records.invoice_lines if mine(owner(line.partner, line.party))]
+    cdrs = [c for c in records.cdrs if not c.credit and mine(owner(c.partner, c.party))]
     revenue: dict[str, Decimal] = dict.fromkeys(currencies, Decimal(0))
     for line in lines:
         amount = line.amount_incl_vat if line.amount_incl_vat is not None else line.amount_excl_vat
@@ -76,10 +87,10 @@ def _figures(
     late = {(p, cdr_id) for p, d in deliveries.items() if mine(p) for cdr_id in d.late}
     late_matched = 0
     for row in rows:
-        owner = _row_partner(row)
-        if mine(owner):
+        of_row = _row_partner(row, owner)
+        if mine(of_row):
             classes[row.klass] = classes.get(row.klass, 0) + 1
-            if row.klass == "matched" and any((owner, c.cdr_id) in late for c in row.cdrs):
+            if row.klass == "matched" and any((of_row, c.cdr_id) in late for c in row.cdrs):
                 late_matched += 1
     return {
         "sessions": {"started": len(started), "completed": len(completed)},
@@ -100,7 +111,9 @@ def _figures(
         # against those the CPO really sent; late CDRs against those that still reconciled.
         "cdr_delivery": {
             "resent": sum(len(d.resent) for p, d in deliveries.items() if mine(p)),
-            "resent_recognised": sum(1 for d in records.duplicate_cdrs if d.identical and mine(d.partner)),
+            "resent_recognised": sum(
+                1 for d in records.duplicate_cdrs if d.identical and mine(owner(d.partner, d.party))
+            ),
             "late": len(late),
             "late_matched": late_matched,
         },
@@ -121,21 +134,26 @@ def build_summary(
     currencies: Iterable[str] = (),
     start: datetime | None = None,
     deliveries: Mapping[str, CdrDelivery] | None = None,
+    owner: Owner = _as_partner,
+    hubs: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """`authorizations` maps each CPO id (in scenario order) to the authorizations its CPO measured."""
+    """`authorizations` maps each CPO id (in scenario order) to the authorizations its CPO measured;
+    `owner` names the CPO of a record that came through a hub; `hubs` is `hubs.<id>` (bench/hubs.py)."""
     currencies = sorted(set(currencies))
     deliveries = deliveries or {}
     every = [a for records_of_one in authorizations.values() for a in records_of_one]
-    overall = _figures(truths, every, records, reconciliation.rows, currencies, None, deliveries)
+    overall = _figures(truths, every, records, reconciliation.rows, currencies, None, deliveries, owner)
     findings = records.findings  # what the eMSP noticed about a partner's conduct (kept, not failed)
     partners: dict[str, Any] = {}
     for cpo_id, of_one in authorizations.items():
-        figures = _figures(truths, of_one, records, reconciliation.rows, currencies, cpo_id, deliveries)
-        figures["findings"] = sum(1 for f in findings if f.partner == cpo_id)
+        figures = _figures(
+            truths, of_one, records, reconciliation.rows, currencies, cpo_id, deliveries, owner
+        )
+        figures["findings"] = sum(1 for f in findings if owner(f.partner, f.party) == cpo_id)
         if start is not None:  # "did this partner's p99 move?" (bench/latency_windows.py)
             figures["authorizations"]["latency_ms"] |= first_hour_figures(of_one, start)
         partners[cpo_id] = figures
-    return {
+    summary = {
         "scenario": scenario,
         "seed": seed,
         "runtime": runtime,
@@ -150,6 +168,9 @@ def build_summary(
         "messages": dict(sorted(messages.items())),
         "partners": partners,
     }
+    if hubs:  # only a scenario with hubs has the key: the other summaries stay as they were
+        summary["hubs"] = dict(hubs)
+    return summary
 
 
 def known_paths(summary: Mapping[str, Any], prefix: str = "") -> set[str]:

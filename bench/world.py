@@ -16,6 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bench.demand import Arrival, Driver, make_drivers, plan_arrivals
 from bench.events import CdrHold, TariffChange, Window
+from bench.expectations import ExpectationResult
+from bench.hubs import build_hubs, hub_token_a, load_hub_persona
 from bench.scenario import CpoSpec, Scenario, ScenarioError
 from emsp.core import EmspCore, EmspSettings
 from emsp.storage.db import Database
@@ -26,6 +28,7 @@ from simulators.cpo.locations import SiteSpec, StationSite
 from simulators.cpo.mock_cpo import MockCpo
 from simulators.cpo.ocpi_cpo import OcpiCpo
 from simulators.dialects.profile import DialectError, load_profile
+from simulators.hub import OcpiHub
 from simulators.station.base import VirtualStation
 from simulators.station.v16 import Station16
 from simulators.station.v201 import Station201
@@ -54,6 +57,11 @@ class World:
     # token uid -> when the eMSP blocked it.
     quotes: dict[str, Decimal] = field(default_factory=dict)
     blocked: dict[str, datetime] = field(default_factory=dict)
+    # Roaming hubs (bench/hubs.py) and their base URLs; `channels`: CPO id -> the hub it goes through
+    # (CPOs not named are bilateral).
+    hubs: dict[str, OcpiHub] = field(default_factory=dict)
+    hub_base_urls: dict[str, str] = field(default_factory=dict)
+    channels: dict[str, str] = field(default_factory=dict)
 
     def cpo_of(self, station_id: str) -> str:
         return self._cpo_by_station[station_id]
@@ -123,6 +131,8 @@ def preflight(scenario: Scenario, base_dir: Path, *, database_url: str, scenario
         for tariff in load_tariffs(cpo, index, base_dir, scenario_file).values():
             if isinstance(tariff.get("currency"), str):
                 currencies.add(tariff["currency"])
+    for index, hub in enumerate(scenario.hubs):
+        load_hub_persona(hub, index, base_dir, scenario_file)
     if database_url not in _IN_MEMORY:  # a fresh in-memory database holds nothing by construction
         _check_database(database_url)
     return sorted(currencies)
@@ -136,6 +146,7 @@ def build_world(
     cpo_base_urls: dict[str, str],
     database_url: str = "sqlite://",
     scenario_file: str = "<scenario>",
+    hub_base_urls: dict[str, str] | None = None,
 ) -> World:
     rng = random.Random(scenario.seed)
     settings = EmspSettings(
@@ -156,6 +167,12 @@ def build_world(
         if driver.known:
             emsp.issue_token(driver.token_uid, contract_id=driver.contract_id, now=scenario.start)
 
+    hub_urls = hub_base_urls or {}
+    personas = {
+        hub.id: load_hub_persona(hub, index, base_dir, scenario_file)
+        for index, hub in enumerate(scenario.hubs)
+    }
+    hubs = build_hubs(scenario, personas, emsp, emsp_base_url=emsp_base_url, hub_base_urls=hub_urls)
     cpos: dict[str, MockCpo] = {}
     stations: dict[str, VirtualStation] = {}
     places: list[StationPlace] = []
@@ -164,9 +181,10 @@ def build_world(
             dialect = load_profile(cpo.dialect)
         except DialectError as exc:
             raise ScenarioError(scenario_file, f"cpos[{index}].dialect", str(exc)) from exc
-        token_a = f"token-a-{cpo.id}"
-        # The operator's configuration: this CPO acts for its scenario party only.
-        emsp.register_partner(cpo.id, token_a, parties=[(cpo.country_code, cpo.party_id, "CPO")])
+        token_a = hub_token_a(cpo.id)
+        if cpo.hub is None:
+            # The operator's configuration: this CPO acts for its scenario party only.
+            emsp.register_partner(cpo.id, token_a, parties=[(cpo.country_code, cpo.party_id, "CPO")])
         sites = []
         for location in cpo.locations:
             sites.append(
@@ -201,11 +219,16 @@ def build_world(
             party_id=cpo.party_id,
             business_name=f"{cpo.id} (mock CPO, {dialect.name})",
             base_url=cpo_base_urls[cpo.id],
-            emsp_versions_url=f"{emsp_base_url.rstrip('/')}/versions",
+            # Behind a hub the CPO registers with the hub (token A from the hub's operator).
+            emsp_versions_url=f"{(hub_urls[cpo.hub] if cpo.hub else emsp_base_url).rstrip('/')}/versions",
             token_a=token_a,
             dialect=dialect,
             tariffs=load_tariffs(cpo, index, base_dir, scenario_file),
             sites=sites,
+            ocpi_version=cpo.ocpi_version,
+            # Behind a hub the credentials name the hub (role HUB): the eMSP party comes from here.
+            emsp_party=(scenario.emsp.country_code, scenario.emsp.party_id) if cpo.hub else None,
+            hub_client_info=cpo.hub is not None,
         )
         cpos[cpo.id] = MockCpo(Csms(cpo.id), ocpi)
 
@@ -236,6 +259,9 @@ def build_world(
         stations=stations,
         places=places,
         tariff_versions=tariff_versions,
+        hubs=hubs,
+        hub_base_urls=dict(hub_urls),
+        channels={cpo.id: cpo.hub for cpo in scenario.cpos if cpo.hub is not None},
     )
 
 
@@ -273,3 +299,24 @@ def horizon(world: World) -> datetime:
         elif isinstance(event, Window):
             ends.append(event.end)
     return max(ends) + timedelta(minutes=scenario.settle_minutes)
+
+
+def registration_failures(world: World) -> list[ExpectationResult]:
+    """A CPO that never registered with the eMSP on its OCPI version fails the run, naming why
+    (the eMSP offers no such version, refused the credentials...): never a silent pass. Registered
+    CPOs add nothing, so a healthy run's summary is unchanged."""
+    failures = []
+    for cpo_id, cpo in world.cpos.items():
+        ocpi = cpo.ocpi
+        if ocpi.truth.registered_at is not None:
+            continue
+        why = "; ".join(
+            f"{kind}: {code} {message}".strip() for _at, kind, code, message in ocpi.truth.failed_calls
+        )
+        failures.append(
+            ExpectationResult(
+                f"bench: {cpo_id} registered", f"partners.{cpo_id}", "registered on OCPI", ocpi.version,
+                why or "no answer to the registration", False,
+            )
+        )  # fmt: skip
+    return failures

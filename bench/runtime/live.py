@@ -39,7 +39,6 @@ from simulators.cpo.mock_cpo import MockCpoOutput
 from simulators.ocppj import subprotocol
 
 EMSP = "emsp"
-OCPI_PROTO = "ocpi2.2.1"
 CONNECT_TIMEOUT_S = 10.0  # wall seconds for one attempt of a station to reach its CSMS
 # Thousands of stations dialling at once overflow the accept queue and time out in their handshakes
 # (1,000 stations failed so on a loaded machine): at most CONNECTING handshakes are in flight, so
@@ -168,10 +167,14 @@ class LiveRuntime:
         self._spawn(f"OCPI answers to {cpo_id}", self._cpo_inbox[cpo_id].pump())
 
     async def _cpo_send(self, cpo_id: str, outbound: OutboundRequest) -> HttpResponse:
-        self.trace.ocpi_request(self.clock.now(), OCPI_PROTO, cpo_id, EMSP, outbound.request)
+        self.trace.ocpi_request(self.clock.now(), self._proto(cpo_id), cpo_id, EMSP, outbound.request)
         response = await send_http(self._client, outbound.request)
-        self.trace.ocpi_response(self.clock.now(), OCPI_PROTO, EMSP, cpo_id, outbound.request, response)
+        proto = self._proto(cpo_id)
+        self.trace.ocpi_response(self.clock.now(), proto, EMSP, cpo_id, outbound.request, response)
         return response
+
+    def _proto(self, cpo_id: str) -> str:
+        return f"ocpi{self.world.cpos[cpo_id].ocpi.version}"  # the trace's proto: the CPO's OCPI version
 
     def _cpo_got(self, cpo_id: str, outbound: OutboundRequest, response: HttpResponse) -> None:
         cpo = self.world.cpos[cpo_id]
@@ -210,10 +213,11 @@ class LiveRuntime:
             await asyncio.sleep(0.01)
 
     async def _emsp_call(self, cpo_id: str, outbound: OutboundRequest) -> None:
-        self.trace.ocpi_request(self.clock.now(), OCPI_PROTO, EMSP, cpo_id, outbound.request)
+        self.trace.ocpi_request(self.clock.now(), self._proto(cpo_id), EMSP, cpo_id, outbound.request)
         await sleep_until(self._from_emsp[cpo_id].arrival())
         response = await send_http(self._client, outbound.request)
-        self.trace.ocpi_response(self.clock.now(), OCPI_PROTO, cpo_id, EMSP, outbound.request, response)
+        proto = self._proto(cpo_id)
+        self.trace.ocpi_response(self.clock.now(), proto, cpo_id, EMSP, outbound.request, response)
         await sleep_until(self._to_emsp[cpo_id].arrival())
         self.world.emsp.on_response(outbound.request_id, response, self.clock.now())
 

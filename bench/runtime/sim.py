@@ -21,6 +21,7 @@ import simpy
 from bench.events import CdrHold, LinkChange, Outage, StationOffline, TariffChange, TokenBlock
 from bench.runtime.allocation import RETRY_EVERY, ConnectorAllocator, retries_for
 from bench.runtime.faults import SimRuntimeError, describe_fault
+from bench.runtime.sim_hub import SimHubs
 from bench.scenario import LinkSpec
 from bench.trace import WireTrace
 from bench.world import World, horizon, known_driver, quote_for
@@ -32,7 +33,6 @@ from simulators.ocppj import subprotocol
 EMSP = "emsp"
 # What a party in an `http_503` outage answers (its load balancer, really): no OCPI envelope.
 UNAVAILABLE = HttpResponse(503, {"Content-Type": "text/plain", "Retry-After": "1"}, "Service Unavailable")
-OCPI_PROTO = "ocpi2.2.1"
 
 
 RTO_MS = 200  # TCP's minimum retransmission timeout (RFC 6298 allows 200 ms as Linux uses)
@@ -126,6 +126,8 @@ class SimRuntime:
         self._to_emsp = {cid: link(cid, "ocpi") for cid in world.cpos}
         self._from_emsp = {cid: link(cid, "ocpi") for cid in world.cpos}
         self._hosts = {urlsplit(url).netloc: cid for cid, url in world.cpo_base_urls.items()}
+        # the trace's `proto` per partner: the OCPI version its CPO speaks
+        self._proto = {cid: f"ocpi{cpo.ocpi.version}" for cid, cpo in world.cpos.items()}
         self._wakeup_at: dict[str, int] = {}
         # Drivers who took a bay at a station that has not booted yet: they plug in once it has.
         self._awaiting_boot: dict[str, list[Callable[[], None]]] = {}
@@ -135,6 +137,10 @@ class SimRuntime:
             for e in scenario.events
             if isinstance(e, Outage)
         ]
+        # Roaming hubs (bench/runtime/sim_hub.py): CPOs behind one send to it, not to the eMSP.
+        self._hubs = (
+            SimHubs(self, UNAVAILABLE, lambda spec: Link(self.env, spec, self._rng)) if world.hubs else None
+        )
 
     def _link_windows(self) -> dict[tuple[str, str], list[tuple[int, int, LinkSpec]]]:
         windows: dict[tuple[str, str], list[tuple[int, int, LinkSpec]]] = {}
@@ -209,13 +215,16 @@ class SimRuntime:
             self._schedule_cpo_wakeup(cpo_id)
 
     def _cpo_to_emsp(self, cpo_id: str, outbound: OutboundRequest) -> None:
+        if self._hubs is not None and cpo_id in self._hubs.channels:
+            self._hubs.cpo_sends(cpo_id, outbound)
+            return
         request = outbound.request
-        self.trace.ocpi_request(self.now(), OCPI_PROTO, cpo_id, EMSP, request)
+        self.trace.ocpi_request(self.now(), self._proto[cpo_id], cpo_id, EMSP, request)
         link = self._to_emsp[cpo_id]
         if link.duplicates():
             # The client got no answer to a first copy and sent the same request again: the eMSP
             # serves both, the client only ever sees the second answer.
-            self.trace.ocpi_request(self.now(), OCPI_PROTO, cpo_id, EMSP, request)
+            self.trace.ocpi_request(self.now(), self._proto[cpo_id], cpo_id, EMSP, request)
             link.send(partial(self._at_emsp, cpo_id, outbound, False), request=True)
         link.send(partial(self._at_emsp, cpo_id, outbound, True), request=True)
 
@@ -247,7 +256,10 @@ class SimRuntime:
         self._emsp_outbound()
 
     def _emsp_answers(self, cpo_id: str, outbound: OutboundRequest, response: HttpResponse) -> None:
-        self.trace.ocpi_response(self.now(), OCPI_PROTO, EMSP, cpo_id, outbound.request, response)
+        if self._hubs is not None and cpo_id in self._hubs.hubs:  # a hub's request (credentials POST)
+            self._hubs.emsp_answers(cpo_id, outbound, response)
+            return
+        self.trace.ocpi_response(self.now(), self._proto[cpo_id], EMSP, cpo_id, outbound.request, response)
         self._from_emsp[cpo_id].send(lambda: self._cpo_got(cpo_id, outbound.request_id, response))
 
     def _emsp_completed(self) -> None:
@@ -290,13 +302,23 @@ class SimRuntime:
         self.env.timeout(at - int(self.env.now)).callbacks.append(fire)
 
     def _cpo_got(self, cpo_id: str, request_id: str, response: HttpResponse) -> None:
-        self._cpo_emit(cpo_id, self.world.cpos[cpo_id].on_ocpi_response(request_id, response, self.now()))
+        cpo = self.world.cpos[cpo_id]
+        if self._outage(EMSP, cpo_id) == "refused":
+            # The link broke while the answer travelled: the CPO sees its connection reset, though
+            # the eMSP served the request; its retry may arrive twice.
+            self._cpo_emit(cpo_id, cpo.on_ocpi_lost(request_id, self.now()))
+            return
+        self._cpo_emit(cpo_id, cpo.on_ocpi_response(request_id, response, self.now()))
 
     def _emsp_outbound(self) -> None:
         for outbound in self.world.emsp.pending_requests():
-            cpo_id = self._hosts[urlsplit(outbound.request.url).netloc]
+            host = urlsplit(outbound.request.url).netloc
+            if self._hubs is not None and host in self._hubs.hosts:
+                self._hubs.emsp_sends(self._hubs.hosts[host], outbound)
+                continue
+            cpo_id = self._hosts[host]
             request = outbound.request
-            self.trace.ocpi_request(self.now(), OCPI_PROTO, EMSP, cpo_id, request)
+            self.trace.ocpi_request(self.now(), self._proto[cpo_id], EMSP, cpo_id, request)
 
             def at_cpo(cpo_id: str = cpo_id, outbound: OutboundRequest = outbound) -> None:
                 # The eMSP has no transport-failure input: a 503 in either outage mode.
@@ -304,7 +326,8 @@ class SimRuntime:
                 response = (
                     UNAVAILABLE if down else self.world.cpos[cpo_id].handle_ocpi(outbound.request, self.now())
                 )
-                self.trace.ocpi_response(self.now(), OCPI_PROTO, cpo_id, EMSP, outbound.request, response)
+                proto = self._proto[cpo_id]
+                self.trace.ocpi_response(self.now(), proto, cpo_id, EMSP, outbound.request, response)
                 self._to_emsp[cpo_id].send(lambda: self._emsp_got(outbound.request_id, response))
 
             self._from_emsp[cpo_id].send(at_cpo, request=True)
@@ -423,7 +446,10 @@ class SimRuntime:
     def run(self) -> SimResult:
         world = self.world
         for cpo_id, cpo in world.cpos.items():
-            self._cpo_emit(cpo_id, cpo.start(self.now()))
+            if cpo_id not in world.channels:  # CPOs behind a hub start once it reached the eMSP
+                self._cpo_emit(cpo_id, cpo.start(self.now()))
+        if self._hubs is not None:
+            self._hubs.start()
         for offset, station_id in enumerate(world.stations):
 
             def connect(_event: simpy.Event, sid: str = station_id) -> None:

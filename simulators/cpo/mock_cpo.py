@@ -61,6 +61,10 @@ class MockCpo:
         """A request of ours found the eMSP unreachable (connection refused); it will be retried."""
         return self._from_ocpi(self.ocpi.on_unreachable(request_id, now), now)
 
+    def on_ocpi_lost(self, request_id: str, now: datetime) -> MockCpoOutput:
+        """The connection broke before the answer to a request of ours came; it will be retried."""
+        return self._from_ocpi(self.ocpi.on_lost(request_id, now), now)
+
     def next_wakeup(self) -> datetime | None:
         """When the OCPI side wants `on_wakeup` (a retry after backoff); None: nothing scheduled."""
         return self.ocpi.next_wakeup()

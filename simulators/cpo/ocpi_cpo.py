@@ -16,8 +16,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from emsp.settlement.tariff import MeterSample, parse_tariff, price_session
+from emsp.settlement.tariff import MeterSample, price_session
 from emsp.timeutil import format_utc
+from emsp.wire import OutboundRequest
 from simulators.cpo.cdr_batch import CdrBatch
 from simulators.cpo.events import (
     AuthorizationRequested,
@@ -26,7 +27,7 @@ from simulators.cpo.events import (
     TransactionEnded,
     TransactionStarted,
 )
-from simulators.cpo.locations import SiteSpec, build_location
+from simulators.cpo.locations import SiteSpec
 from simulators.cpo.ocpi_objects import CpoSession, cdr_object, session_object
 from simulators.cpo.ocpi_party import VERSION, AuthorizationDecision, CpoOutput, OcpiParty, _Pending
 from simulators.cpo.tariff_switch import price_with_switches
@@ -52,6 +53,9 @@ class OcpiCpo(OcpiParty):
         dialect: DialectProfile,
         tariffs: Mapping[str, Mapping[str, Any]],
         sites: list[SiteSpec],
+        ocpi_version: str = VERSION,
+        emsp_party: tuple[str, str] | None = None,
+        hub_client_info: bool = False,
     ) -> None:
         super().__init__(
             cpo_id=cpo_id,
@@ -64,6 +68,9 @@ class OcpiCpo(OcpiParty):
             dialect=dialect,
             tariffs=tariffs,
             sites=sites,
+            ocpi_version=ocpi_version,
+            emsp_party=emsp_party,
+            hub_client_info=hub_client_info,
         )
         self._authorized: dict[tuple[str, str], tuple[dict[str, Any], str | None]] = {}
         # Transactions in progress; a session leaves once its CDR is out (the truth keeps what counts).
@@ -74,7 +81,7 @@ class OcpiCpo(OcpiParty):
 
     # ---------------------------------------------------------------- CSMS events
     def on_event(self, event: CsmsEvent, now: datetime) -> CpoOutput:
-        if not self._registered:
+        if not self._synced:
             # Nothing can be reported before the handshake; replay it in order once registered.
             self._deferred.append((event, now))
             return CpoOutput()
@@ -129,36 +136,20 @@ class OcpiCpo(OcpiParty):
             AuthorizationRecord(now, ctx["station_id"], ctx["token_uid"], result, latency_ms)
         )
         if allowed and isinstance(data, dict):
-            token = data.get("token") or {}
-            cdr_token = {
-                "country_code": token.get("country_code", self._emsp_party[0] if self._emsp_party else ""),
-                "party_id": token.get("party_id", self._emsp_party[1] if self._emsp_party else ""),
-                "uid": ctx["token_uid"],
-                "type": token.get("type", "RFID"),
-                "contract_id": token.get("contract_id", ctx["token_uid"]),
-            }
+            # 2.2.1 and later name the token in the answer; 2.1.1 does not (the Tokens list does).
+            token = data.get("token") if isinstance(data.get("token"), dict) else None
             self._authorized[(ctx["station_id"], ctx["token_uid"])] = (
-                cdr_token,
+                self._cdr_token(ctx["token_uid"], token),
                 data.get("authorization_reference"),
             )
         return CpoOutput(decisions=[AuthorizationDecision(ctx["ref"], allowed)])
 
     def _session_started(self, event: TransactionStarted, now: datetime) -> CpoOutput:
         evse = self._evses[(event.station_id, event.connector_id)]
+        # Never authorized over OCPI (e.g. a station that starts before it asks): the token can
+        # only belong to the eMSP we are registered with.
         cdr_token, auth_ref = self._authorized.pop(
-            (event.station_id, event.token_uid),
-            (
-                {
-                    # Never authorized over OCPI (e.g. a station that starts before it asks): the
-                    # token can only belong to the eMSP we are registered with.
-                    "country_code": self._emsp_party[0] if self._emsp_party else "",
-                    "party_id": self._emsp_party[1] if self._emsp_party else "",
-                    "uid": event.token_uid,
-                    "type": "RFID",
-                    "contract_id": event.token_uid,
-                },
-                None,
-            ),
+            (event.station_id, event.token_uid), (self._cdr_token(event.token_uid, None), None)
         )
         site = self._station_site[event.station_id]
         self._session_count += 1
@@ -181,11 +172,7 @@ class OcpiCpo(OcpiParty):
         body = session_object(
             self._party, session, self._currency(session), now, status="ACTIVE", kwh=Decimal(0)
         )
-        return CpoOutput(
-            requests=[
-                self._send("put", "PUT", self._session_url(session), now, body=body, correlation=session_id)
-            ]
-        )
+        return CpoOutput(requests=[self._put_session(session, body, now)])
 
     def _sampled(
         self,
@@ -207,7 +194,8 @@ class OcpiCpo(OcpiParty):
             session.samples.append(MeterSample(timestamp=at, energy_kwh=kwh, power_kw=power_kw))
         if self.dialect.session_updates == "none":
             return CpoOutput()
-        body = {"kwh": kwh, "last_updated": format_utc(now)}
+        body = self.wire.session_patch({"kwh": kwh, "last_updated": format_utc(now)})
+        self.published.patch("sessions", session.session_id, body)
         return CpoOutput(
             requests=[
                 self._send(
@@ -253,11 +241,7 @@ class OcpiCpo(OcpiParty):
         }
         if "total_cost" in totals:
             body["total_cost"] = totals["total_cost"]
-        out.requests.append(
-            self._send(
-                "put", "PUT", self._session_url(session), now, body=body, correlation=session.session_id
-            )
-        )
+        out.requests.append(self._put_session(session, body, now))
         used = [session.tariff_id, *(tid for _at, tid in session.tariff_switches)]
         embedded = (
             [self._tariff_json[tid] for tid in dict.fromkeys(used)] if self.dialect.cdr_embeds_tariffs else []
@@ -266,15 +250,23 @@ class OcpiCpo(OcpiParty):
         cdr = cdr_object(
             self._party, session, site, self._currency(session), event.at, periods, totals, embedded, now
         )
+        cdr = self.wire.cdr(cdr, self._published_location(session))
+        self.published.put("cdrs", cdr["id"], cdr)
         if not self._batch.keep(cdr, session.session_id):
             out.requests.append(
                 self._send(
-                    "cdr", "POST", self._endpoint("cdrs"), now, body=cdr, correlation=session.session_id
+                    "cdr",
+                    "POST",
+                    self._endpoint("cdrs"),
+                    now,
+                    body=cdr,
+                    correlation=session.session_id,
+                    cdr_id=cdr["id"],
                 )
             )
         self.truth.cdrs.append(
             SentCdr(
-                cdr["id"],
+                str(cdr["id"]),
                 session.session_id,
                 event.station_id,
                 event.transaction_id,
@@ -300,7 +292,7 @@ class OcpiCpo(OcpiParty):
             "last_updated": format_utc(now),
         }
         self._tariff_json[new_id] = data
-        self._tariffs[new_id] = parse_tariff(data)
+        self._tariffs[new_id] = self._parse_tariff(data)
         if policy == "split_periods":
             for session in self._sessions.values():
                 current = session.tariff_switches[-1][1] if session.tariff_switches else session.tariff_id
@@ -314,14 +306,10 @@ class OcpiCpo(OcpiParty):
                 self._station_site[station.station_id] = site
         if not self._registered:
             return CpoOutput()  # the handshake will push the current tariffs and locations
-        out = CpoOutput()
-        url = f"{self._endpoint('tariffs')}/{self.country_code}/{self.party_id}/{new_id}"
-        out.requests.append(self._send("put", "PUT", url, now, body=data))
+        out = CpoOutput(requests=[self._put_tariff(new_id, now)])
         for site in self._sites:
             if site.location_id in {m.location_id for m in moved}:
-                location = build_location(site, self.country_code, self.party_id, now)
-                url = f"{self._endpoint('locations')}/{self.country_code}/{self.party_id}/{site.location_id}"
-                out.requests.append(self._send("put", "PUT", url, now, body=location))
+                out.requests.append(self._put_location(site, now))
         return out
 
     def hold_cdrs(self) -> None:
@@ -334,9 +322,39 @@ class OcpiCpo(OcpiParty):
         out = CpoOutput()
         for cdr, correlation in self._batch.release(duplicate=duplicate, late=late, rng=rng):
             out.requests.append(
-                self._send("cdr", "POST", self._endpoint("cdrs"), now, body=cdr, correlation=correlation)
+                self._send(
+                    "cdr",
+                    "POST",
+                    self._endpoint("cdrs"),
+                    now,
+                    body=cdr,
+                    correlation=correlation,
+                    cdr_id=cdr["id"],
+                )
             )
         return out
+
+    def _cdr_token(self, uid: str, token: dict[str, Any] | None) -> dict[str, Any]:
+        """The 2.2.1 CdrToken of a session (the internal form; 2.1.1 sends its contract_id as auth_id)."""
+        info = self.wire.token(token, self._emsp_party or ("", "")) if token is not None else None
+        info = info or self.token_info(uid)
+        party = self._emsp_party or ("", "")
+        return {
+            "country_code": info.country_code if info else party[0],
+            "party_id": info.party_id if info else party[1],
+            "uid": uid,
+            "type": info.type if info else "RFID",
+            "contract_id": info.contract_id if info else uid,
+        }
+
+    def _published_location(self, session: CpoSession) -> dict[str, Any]:
+        return self.published.get("locations", session.evse.location_id) or {}
+
+    def _put_session(self, session: CpoSession, body: dict[str, Any], now: datetime) -> OutboundRequest:
+        wire = self.wire.session(body, self._published_location(session))
+        self.published.put("sessions", session.session_id, wire)
+        url = self._session_url(session)
+        return self._send("put", "PUT", url, now, body=wire, correlation=session.session_id)
 
     def _currency(self, session: CpoSession) -> str:
         return str(self._tariff_json[session.tariff_id]["currency"])

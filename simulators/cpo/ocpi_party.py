@@ -1,10 +1,12 @@
-"""Plumbing of the mock CPO's OCPI 2.2.1 role: requests it sends, the handshake, retries.
+"""Plumbing of the mock CPO's OCPI role: requests it sends, the handshake, retries.
 
 OcpiParty numbers and builds every request (token, headers, correlation), serves the CPO's own
-endpoints, registers with the eMSP (versions, details, credentials with token A, then pushes its
-tariffs and locations), dispatches each response to the `_on_<kind>` handler of the request it
-answers, and holds requests behind a retry backlog while the eMSP is unreachable. What the CPO
-reports (authorizations, sessions, CDRs) lives in OcpiCpo (ocpi_cpo.py).
+endpoints, registers with the eMSP on its configured OCPI version (versions, details, credentials
+with token A, then pushes its tariffs and locations; on 2.1.1 it also pulls the eMSP's Tokens, whose
+`auth_id` its Sessions and CDRs name), dispatches each response to the `_on_<kind>` handler of the
+request it answers, and holds requests behind a retry backlog while the eMSP is unreachable. The
+version's wire form comes from `simulators.cpo.versions`. What the CPO reports (authorizations,
+sessions, CDRs) lives in OcpiCpo (ocpi_cpo.py).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from emsp.settlement.tariff import Tariff, parse_tariff
+from emsp.settlement.tariff import Tariff
 from emsp.timeutil import format_utc
 from emsp.wire import HttpRequest, HttpResponse, OutboundRequest
 from simulators.cpo.events import CsmsEvent
@@ -22,10 +24,12 @@ from simulators.cpo.locations import EvseRef, SiteSpec, build_location, evse_ind
 from simulators.cpo.ocpi_client import Envelope, PartyHeaders, build_request, read_envelope
 from simulators.cpo.ocpi_server import CpoOcpiServer
 from simulators.cpo.retry import RETRYABLE_HTTP, RetryQueue
+from simulators.cpo.sender import Published
 from simulators.cpo.truth import CpoTruth
+from simulators.cpo.versions import TokenInfo, wire_for
 from simulators.dialects.profile import DialectProfile
 
-VERSION = "2.2.1"
+VERSION = "2.2.1"  # the default; a CPO speaks the `ocpi_version` its scenario gives
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +67,13 @@ class OcpiParty:
         dialect: DialectProfile,
         tariffs: Mapping[str, Mapping[str, Any]],
         sites: list[SiteSpec],
+        ocpi_version: str = VERSION,
+        emsp_party: tuple[str, str] | None = None,
+        hub_client_info: bool = False,
     ) -> None:
         self.cpo_id = cpo_id
+        self.wire = wire_for(ocpi_version)
+        self.version = self.wire.version
         self.country_code, self.party_id = country_code, party_id
         self._party = (country_code, party_id)
         self.dialect = dialect
@@ -72,15 +81,19 @@ class OcpiParty:
         self._emsp_versions_url = emsp_versions_url
         self._token = token_a  # token A until registered, then token C
         self._token_b = f"{cpo_id}-token-b"
+        self.published = Published()  # what the Sender interfaces list
         self._server = CpoOcpiServer(
             base_url=base_url,
+            wire=self.wire,
             country_code=country_code,
             party_id=party_id,
             business_name=business_name,
             accepted_token=self._token_b,
+            published=self.published,
+            hub_client_info=hub_client_info,  # behind a hub: hear which parties it connects
         )
         self._tariff_json = dict(tariffs)
-        self._tariffs = {tid: parse_tariff(data) for tid, data in tariffs.items()}
+        self._tariffs = {tid: self._parse_tariff(data) for tid, data in tariffs.items()}
         self._sites = sites
         self._site_tz = {site.location_id: site.time_zone for site in sites}
         self._evses: dict[tuple[str, int], EvseRef] = {}
@@ -91,14 +104,32 @@ class OcpiParty:
                 self._station_site[station.station_id] = site
         self._endpoints: dict[str, str] = {}
         self._emsp_party: tuple[str, str] | None = None
+        # Behind a hub the credentials name the hub (role HUB), not the eMSP: the scenario says
+        # which party the CPO's OCPI-to-* headers and CDR tokens must name.
+        self._configured_emsp_party = emsp_party
         self._registered = False
+        self._synced = False  # registered and (2.1.1) the eMSP's Tokens pulled: events may flow
         self._deferred: list[tuple[CsmsEvent, datetime]] = []
         self._pending: dict[str, _Pending] = {}
         self._counter = 0
         self._retry = RetryQueue()
+        self._failed: set[str] = set()  # request ids that failed and wait to be sent again
 
     def tariff(self, tariff_id: str) -> Tariff:
         return self._tariffs[tariff_id]
+
+    def _parse_tariff(self, data: Mapping[str, Any]) -> Tariff:
+        return self.wire.parse_tariff(data, self.country_code, self.party_id)
+
+    def token_info(self, uid: str) -> TokenInfo | None:
+        """What the eMSP told us of a token (its Tokens list or pushes), if anything."""
+        token = self._server.tokens.get(uid)
+        return None if token is None else self.wire.token(token, self._emsp_party or ("", ""))
+
+    @property
+    def client_info(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """What a hub told us of the parties it connects (HubClientInfo), by party."""
+        return self._server.client_info
 
     def evse(self, station_id: str, connector_id: int) -> EvseRef:
         return self._evses[(station_id, connector_id)]
@@ -121,13 +152,13 @@ class OcpiParty:
     ) -> OutboundRequest:
         request_id = self._next_id()
         parties = None
-        if self._emsp_party is not None:
+        if self._emsp_party is not None and self.wire.routing_headers:
             parties = PartyHeaders(self.country_code, self.party_id, *self._emsp_party)
         request = build_request(
             method,
             url,
             token=self._token,
-            token_encoding=self.dialect.authorization_header,
+            token_encoding=self.wire.token_encoding or self.dialect.authorization_header,
             request_id=request_id,
             correlation_id=correlation or request_id,
             parties=parties,
@@ -163,11 +194,28 @@ class OcpiParty:
         return self._retry.next_wakeup()
 
     def on_wakeup(self, now: datetime) -> CpoOutput:
-        return CpoOutput(requests=self._retry.wakeup(now))
+        return CpoOutput(requests=self._resending(self._retry.wakeup(now), now))
+
+    def _resending(self, requests: list[OutboundRequest], now: datetime) -> list[OutboundRequest]:
+        """Store-and-forward: record, in the truth, every request sent again after it failed."""
+        for request in requests:
+            if request.request_id in self._failed:
+                self._failed.discard(request.request_id)
+                pending = self._pending[request.request_id]
+                self.truth.resent.append((format_utc(now), pending.kind, request.request.url))
+        return requests
 
     def on_unreachable(self, request_id: str, now: datetime) -> CpoOutput:
         """The request never reached the eMSP (connection refused)."""
         return self._on_failure(request_id, Envelope(0, None, "connection refused", None), now)
+
+    def on_lost(self, request_id: str, now: datetime) -> CpoOutput:
+        """The connection broke before the answer came: the eMSP may well have served the request,
+        and its retry may arrive twice (as in life; the receiver must recognise the repeat)."""
+        pending = self._pending.get(request_id)
+        if pending is not None and "cdr_id" in pending.context:
+            self.truth.cdrs_resent.append(pending.context["cdr_id"])
+        return self._on_failure(request_id, Envelope(0, None, "connection lost", None), now)
 
     def _on_failure(self, request_id: str, envelope: Envelope, now: datetime) -> CpoOutput:
         pending = self._pending.get(request_id)
@@ -177,6 +225,7 @@ class OcpiParty:
             self.truth.failed_calls.append(
                 (format_utc(now), pending.kind, envelope.status_code, envelope.status_message or "retrying")
             )
+            self._failed.add(request_id)
             self._retry.failed(pending.seq, pending.outbound, now)  # kept pending: it will be answered
             return CpoOutput()
         del self._pending[request_id]
@@ -188,7 +237,7 @@ class OcpiParty:
         pending = self._pending.pop(request_id, None)
         if pending is None:
             return CpoOutput()
-        released = self._retry.succeeded(request_id)
+        released = self._resending(self._retry.succeeded(request_id), now)
         if released:
             out = self._dispatch(request_id, pending, response, now)
             out.requests[:0] = released
@@ -206,13 +255,16 @@ class OcpiParty:
             self.truth.failed_calls.append(
                 (format_utc(now), pending.kind, envelope.status_code, envelope.status_message)
             )
-            return CpoOutput()
+            # A Tokens list the eMSP will not give: carry on without (auth_id falls back to the uid).
+            return self._synced_now(now) if pending.kind == "tokens" else CpoOutput()
+        pending.context["headers"] = response.headers
         return handler(envelope.data, pending, now)
 
     def _on_versions(self, data: Any, pending: _Pending, now: datetime) -> CpoOutput:
-        match = [v for v in data or [] if isinstance(v, dict) and v.get("version") == VERSION]
+        version = self.version
+        match = [v for v in data or [] if isinstance(v, dict) and v.get("version") == version]
         if not match:
-            self.truth.failed_calls.append((format_utc(now), "versions", None, f"eMSP offers no {VERSION}"))
+            self.truth.failed_calls.append((format_utc(now), "versions", None, f"eMSP offers no {version}"))
             return CpoOutput()
         return CpoOutput(requests=[self._send("details", "GET", str(match[0]["url"]), now)])
 
@@ -225,23 +277,53 @@ class OcpiParty:
 
     def _on_credentials(self, data: Any, pending: _Pending, now: datetime) -> CpoOutput:
         self._token = str(data["token"])  # token C: what we use from now on
-        roles = data.get("roles") or []
-        emsp_role = next((r for r in roles if r.get("role") == "EMSP"), roles[0] if roles else {})
-        self._emsp_party = (str(emsp_role.get("country_code", "")), str(emsp_role.get("party_id", "")))
+        self._emsp_party = self._configured_emsp_party or self.wire.emsp_party(data)
         self._registered = True
         self.truth.registered_at = now
         out = CpoOutput()
-        for tariff_id, tariff in self._tariff_json.items():
-            url = f"{self._endpoint('tariffs')}/{self.country_code}/{self.party_id}/{tariff_id}"
-            out.requests.append(self._send("put", "PUT", url, now, body=dict(tariff)))
+        for tariff_id in self._tariff_json:
+            out.requests.append(self._put_tariff(tariff_id, now))
         for site in self._sites:
-            location = build_location(site, self.country_code, self.party_id, now)
-            url = f"{self._endpoint('locations')}/{self.country_code}/{self.party_id}/{site.location_id}"
-            out.requests.append(self._send("put", "PUT", url, now, body=location))
+            out.requests.append(self._put_location(site, now))
+        if self.wire.pulls_tokens and self._has_endpoint("tokens"):
+            out.requests.append(self._send("tokens", "GET", self._endpoint("tokens"), now))
+            return out
+        self._merge(out, self._synced_now(now))
+        return out
+
+    def _on_tokens(self, data: Any, pending: _Pending, now: datetime) -> CpoOutput:
+        """A page of the eMSP's Tokens list (mod_tokens eMSP interface GET); follow `Link: rel=next`."""
+        for token in data if isinstance(data, list) else []:
+            if isinstance(token, dict) and isinstance(token.get("uid"), str):
+                self._server.tokens[token["uid"]] = token
+        link = HttpResponse(200, pending.context.get("headers", {})).header("Link") or ""
+        if link.startswith("<") and 'rel="next"' in link:
+            return CpoOutput(requests=[self._send("tokens", "GET", link[1 : link.index(">")], now)])
+        return self._synced_now(now)
+
+    def _synced_now(self, now: datetime) -> CpoOutput:
+        """Registration done: replay, in order, what the stations did meanwhile."""
+        self._synced = True
+        out = CpoOutput()
         deferred, self._deferred = self._deferred, []
         for event, at in deferred:
             self._merge(out, self.on_event(event, at))
         return out
+
+    def _put_tariff(self, tariff_id: str, now: datetime) -> OutboundRequest:
+        body = self.wire.tariff(self._tariff_json[tariff_id])
+        self.published.put("tariffs", tariff_id, body)
+        url = f"{self._endpoint('tariffs')}/{self.country_code}/{self.party_id}/{tariff_id}"
+        return self._send("put", "PUT", url, now, body=body)
+
+    def _put_location(self, site: SiteSpec, now: datetime) -> OutboundRequest:
+        body = self.wire.location(self._location(site, now))
+        self.published.put("locations", site.location_id, body)
+        url = f"{self._endpoint('locations')}/{self.country_code}/{self.party_id}/{site.location_id}"
+        return self._send("put", "PUT", url, now, body=body)
+
+    def _location(self, site: SiteSpec, now: datetime) -> dict[str, Any]:
+        return build_location(site, self.country_code, self.party_id, now)
 
     def _on_put(self, data: Any, pending: _Pending, now: datetime) -> CpoOutput:
         return CpoOutput()
@@ -249,7 +331,14 @@ class OcpiParty:
     _on_patch = _on_put
     _on_cdr = _on_put
 
+    def _has_endpoint(self, module: str) -> bool:
+        return any(key.split(":")[0] == module for key in self._endpoints)
+
     def _endpoint(self, module: str) -> str:
+        # A hub lists both interfaces of a module: the CPO calls the eMSP's Receiver (its Tokens Sender).
+        wanted = self._endpoints.get(f"{module}:{'SENDER' if module == 'tokens' else 'RECEIVER'}")
+        if wanted is not None:
+            return wanted.rstrip("/")
         for key, url in self._endpoints.items():
             if key.split(":")[0] == module:
                 return url.rstrip("/")

@@ -1,6 +1,13 @@
-"""The few OCPI endpoints the mock CPO serves itself: versions, version details, credentials.
+"""The OCPI endpoints the mock CPO serves itself, in its configured version.
 
-The eMSP calls them with token B after the credentials handshake (OCPI 2.2.1 credentials).
+- versions, version details and credentials (the eMSP fetches them with token B during the handshake);
+- the Sender interfaces (pull): GET lists of Locations, Tariffs, Sessions and CDRs (paginated, see
+  sender.py) and GET one Location, EVSE or Connector (mod_locations CPO interface);
+- the Tokens Receiver interface: the eMSP PUTs and PATCHes its Tokens (mod_tokens CPO interface,
+  `{tokens}/{country_code}/{party_id}/{token_uid}`), GET one returns what the CPO holds;
+- behind a roaming hub, the HubClientInfo Receiver interface (mod_hub_client_info): the hub PUTs
+  the status of each party it connects, `{hubclientinfo}/{country_code}/{party_id}`; kept as heard.
+Every answer is an OCPI envelope; a bad query is 2001, an unknown object 2003/2004, never a crash.
 """
 
 from __future__ import annotations
@@ -9,39 +16,55 @@ import base64
 import binascii
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from emsp.timeutil import format_utc
-from emsp.wire import HttpRequest, HttpResponse, dumps
+from emsp.wire import HttpRequest, HttpResponse, dumps, loads
+from simulators.cpo.sender import BadQuery, Published, paginate
+from simulators.cpo.versions import CpoWire
 
-VERSION = "2.2.1"
+# (module, role): what the CPO offers; 2.1.1 details carry no role (CpoWire.endpoint_roles)
+ENDPOINTS = (
+    ("credentials", "SENDER"),
+    ("locations", "SENDER"),
+    ("tariffs", "SENDER"),
+    ("sessions", "SENDER"),
+    ("cdrs", "SENDER"),
+    ("tokens", "RECEIVER"),
+)
+LISTS = ("locations", "tariffs", "sessions", "cdrs")
 
 
 class CpoOcpiServer:
     def __init__(
-        self, *, base_url: str, country_code: str, party_id: str, business_name: str, accepted_token: str
+        self,
+        *,
+        base_url: str,
+        wire: CpoWire,
+        country_code: str,
+        party_id: str,
+        business_name: str,
+        accepted_token: str,
+        published: Published,
+        hub_client_info: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.wire = wire
         self.country_code, self.party_id, self.business_name = country_code, party_id, business_name
         self._accepted = accepted_token
+        self.published = published
+        self.tokens: dict[str, dict[str, Any]] = {}  # uid -> Token as the eMSP pushed it
+        self._endpoints = ENDPOINTS + ((("hubclientinfo", "RECEIVER"),) if hub_client_info else ())
+        self.client_info: dict[tuple[str, str], dict[str, Any]] = {}  # party -> ClientInfo the hub pushed
 
     @property
     def versions_url(self) -> str:
         return f"{self.base_url}/versions"
 
     def own_credentials(self, token: str) -> dict[str, Any]:
-        return {
-            "token": token,
-            "url": self.versions_url,
-            "roles": [
-                {
-                    "role": "CPO",
-                    "party_id": self.party_id,
-                    "country_code": self.country_code,
-                    "business_details": {"name": self.business_name},
-                }
-            ],
-        }
+        return self.wire.credentials(
+            token, self.versions_url, self.country_code, self.party_id, self.business_name
+        )
 
     def _token_ok(self, request: HttpRequest) -> bool:
         value = request.header("Authorization") or ""
@@ -54,6 +77,16 @@ class CpoOcpiServer:
             decoded = raw
         return self._accepted in (decoded, raw)
 
+    def details(self) -> dict[str, Any]:
+        version = self.wire.version
+        endpoints = []
+        for module, role in self._endpoints:
+            entry = {"identifier": module}
+            if self.wire.endpoint_roles:
+                entry["role"] = role
+            endpoints.append(entry | {"url": f"{self.base_url}/{version}/{module}"})
+        return {"version": version, "endpoints": endpoints}
+
     def handle(self, request: HttpRequest, now: datetime) -> HttpResponse:
         headers = {"Content-Type": "application/json"}
         for name in ("X-Request-ID", "X-Correlation-ID"):
@@ -61,29 +94,99 @@ class CpoOcpiServer:
                 headers[name] = value
         if not self._token_ok(request):
             return self._reply(401, 2000, "invalid or missing token", None, now, headers)
-        path = request.path.rstrip("/")
         prefix = urlsplit(self.base_url).path.rstrip("/")
-        if request.method != "GET":
-            return self._reply(405, 2000, "method not allowed", None, now, headers)
-        if path == f"{prefix}/versions":
-            return self._reply(
-                200, 1000, "", [{"version": VERSION, "url": f"{self.base_url}/{VERSION}"}], now, headers
-            )
-        if path == f"{prefix}/{VERSION}":
-            details = {
-                "version": VERSION,
-                "endpoints": [
-                    {
-                        "identifier": "credentials",
-                        "role": "SENDER",
-                        "url": f"{self.base_url}/{VERSION}/credentials",
-                    }
-                ],
-            }
-            return self._reply(200, 1000, "", details, now, headers)
-        if path == f"{prefix}/{VERSION}/credentials":
-            return self._reply(200, 1000, "", self.own_credentials(self._accepted), now, headers)
+        path = request.path.rstrip("/")
+        version = self.wire.version
+        if path == f"{prefix}/versions" and request.method == "GET":
+            data = [{"version": version, "url": f"{self.base_url}/{version}"}]
+            return self._reply(200, 1000, "", data, now, headers)
+        if path == f"{prefix}/{version}" and request.method == "GET":
+            return self._reply(200, 1000, "", self.details(), now, headers)
+        module_path = path.removeprefix(f"{prefix}/{version}/")
+        if module_path == path:
+            return self._reply(404, 2000, f"no such endpoint {request.path}", None, now, headers)
+        module, *rest = [unquote(p) for p in module_path.split("/")]
+        try:
+            if module == "tokens":
+                return self._tokens(request, rest, now, headers)
+            if module == "hubclientinfo" and ("hubclientinfo", "RECEIVER") in self._endpoints:
+                return self._client_info(request, rest, now, headers)
+            if request.method != "GET":
+                return self._reply(405, 2000, "method not allowed", None, now, headers)
+            if module == "credentials" and not rest:
+                return self._reply(200, 1000, "", self.own_credentials(self._accepted), now, headers)
+            if module == "locations" and rest:
+                return self._location(rest, now, headers)
+            if module in LISTS and not rest:
+                page = paginate(self.published.all(module), request.url, request.query)
+                return self._reply(200, 1000, "", page.items, now, headers | page.headers)
+        except BadQuery as exc:
+            return self._reply(400, 2001, str(exc), None, now, headers)
         return self._reply(404, 2000, f"no such endpoint {request.path}", None, now, headers)
+
+    def _location(self, rest: list[str], now: datetime, headers: dict[str, str]) -> HttpResponse:
+        """GET one Location, EVSE or Connector: /locations/{location_id}[/{evse_uid}[/{connector_id}]]."""
+        found: Any = self.published.get("locations", rest[0]) if len(rest) <= 3 else None
+        if found is not None and len(rest) >= 2:
+            found = next((e for e in found.get("evses", []) if e.get("uid") == rest[1]), None)
+        if found is not None and len(rest) == 3:
+            found = next((c for c in found.get("connectors", []) if c.get("id") == rest[2]), None)
+        if found is None:
+            return self._reply(404, 2003, "unknown location, EVSE or connector", None, now, headers)
+        return self._reply(200, 1000, "", found, now, headers)
+
+    def _tokens(
+        self, request: HttpRequest, rest: list[str], now: datetime, headers: dict[str, str]
+    ) -> HttpResponse:
+        if len(rest) != 3:
+            return self._reply(404, 2000, f"no such endpoint {request.path}", None, now, headers)
+        uid = rest[2]
+        if request.method == "GET":
+            token = self.tokens.get(uid)
+            if token is None:
+                return self._reply(404, 2004, "unknown token", None, now, headers)
+            return self._reply(200, 1000, "", token, now, headers)
+        if request.method not in ("PUT", "PATCH"):
+            return self._reply(405, 2000, "method not allowed", None, now, headers)
+        try:
+            body = loads(request.body or "")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return self._reply(400, 2001, "the body must be a JSON object", None, now, headers)
+        if request.method == "PUT":
+            if body.get("uid") != uid:
+                return self._reply(400, 2001, "the Token's uid differs from the URL", None, now, headers)
+            self.tokens[uid] = body
+        elif uid in self.tokens:
+            self.tokens[uid] = self.tokens[uid] | body
+        else:
+            return self._reply(404, 2004, "unknown token: PUT it first", None, now, headers)
+        return self._reply(200, 1000, "", None, now, headers)
+
+    def _client_info(
+        self, request: HttpRequest, rest: list[str], now: datetime, headers: dict[str, str]
+    ) -> HttpResponse:
+        if len(rest) != 2:
+            return self._reply(404, 2000, f"no such endpoint {request.path}", None, now, headers)
+        party = (rest[0].upper(), rest[1].upper())
+        if request.method == "GET":
+            known = self.client_info.get(party)
+            if known is None:
+                return self._reply(404, 2003, "unknown party", None, now, headers)
+            return self._reply(200, 1000, "", known, now, headers)
+        if request.method not in ("PUT", "PATCH"):
+            return self._reply(405, 2000, "method not allowed", None, now, headers)
+        try:
+            body = loads(request.body or "")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return self._reply(400, 2001, "the body must be a JSON object", None, now, headers)
+        if request.method == "PATCH" and party not in self.client_info:
+            return self._reply(404, 2003, "unknown party: PUT it first", None, now, headers)
+        self.client_info[party] = self.client_info.get(party, {}) | body
+        return self._reply(200, 1000, "", None, now, headers)
 
     @staticmethod
     def _reply(

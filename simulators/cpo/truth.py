@@ -37,7 +37,10 @@ class CpoTruth:
     # session -> [(instant, tariff id)]: a split_periods CPO's tariff changes during that session
     tariff_switches: dict[str, list[tuple[datetime, str]]] = field(default_factory=dict)
     cdrs: list[SentCdr] = field(default_factory=list)
-    # cdr_hold's release: ids POSTed a second time (identical), ids held back and POSTed late
+    # ids POSTed a second time (identical): by cdr_hold's release, or retried after a lost answer;
+    # cdr_hold's ids held back and POSTed late
     cdrs_resent: list[str] = field(default_factory=list)
     cdrs_late: list[str] = field(default_factory=list)
     failed_calls: list[tuple[str, str, int | None, str]] = field(default_factory=list)
+    # store-and-forward: (when, kind, url) of every request sent again after it failed
+    resent: list[tuple[str, str, str]] = field(default_factory=list)

@@ -166,6 +166,15 @@ class OcpiHub(HubRouting):
         if call is not None:
             self._failed(request_id, call, now, "unreachable", None)
 
+    def on_lost(self, request_id: str, now: datetime) -> None:
+        """The connection broke after the request left: the receiver may have taken it though no
+        answer came. Handled as unreachable, but a message sent again is recorded as a resend
+        (truth.resent: the receiver may hold it twice), as after a timeout."""
+        call = self._calls.get(request_id)
+        if call is not None and call.kind in MESSAGES:
+            call.context["message"].uncertain = True
+        self.on_unreachable(request_id, now)
+
     def _failed(
         self, request_id: str, call: Call, now: datetime, why: str, response: HttpResponse | None
     ) -> None:

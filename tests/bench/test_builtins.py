@@ -19,7 +19,15 @@ import pytest
 from timeline_helpers import run_sim
 
 SWEEP = os.environ.get("EMSP_BENCH_SWEEP") == "1"
-QUICK = ("smoke", "mid-session-tariff", "offline-stations", "partner-latency")
+QUICK = (
+    "smoke",
+    "mid-session-tariff",
+    "offline-stations",
+    "partner-latency",
+    "partner-outage",
+    "hub-roaming",
+    "hub-outage",
+)
 BIG = ("peak-hour", "cdr-storm")
 # Seeds on which a built-in once failed, kept in the regular suite: (name, seed).
 REGRESSIONS: tuple[tuple[str, int], ...] = ()

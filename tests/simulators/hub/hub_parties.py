@@ -263,6 +263,7 @@ class Net:
         self._core_waiting: dict[str, str] = {}  # the core's deferred id -> the hub's request id
         self.down: set[str] = set()
         self.silent: set[str] = set()
+        self.lost: set[str] = set()  # they serve the request, but the answer never reaches the hub
         self.hub_sent: list[OutboundRequest] = []  # every request the hub sent, in order
         self._waiting: dict[str, tuple[FakeParty | str, str]] = {}
 
@@ -295,7 +296,9 @@ class Net:
                     self.hub.on_unreachable(outbound.request_id, now)
                     continue
                 response = party.handle(outbound.request, now)
-                if party.name not in self.silent:
+                if party.name in self.lost:
+                    self.hub.on_lost(outbound.request_id, now)
+                elif party.name not in self.silent:
                     self.hub.on_response(outbound.request_id, response, now)
             for deferred_id, response in self.hub.completed_responses():
                 moved = True

@@ -76,6 +76,19 @@ def test_messages_for_an_unreachable_receiver_wait_and_arrive_in_order_once() ->
     assert world.hub.next_wakeup() is None  # nothing left to retry, nobody offline to probe
 
 
+def test_a_message_whose_answer_was_lost_is_sent_again_and_the_resend_recorded() -> None:
+    world = build(AGGREGATING)
+    world.net.lost.add("emsp")  # the eMSP takes the push; the connection breaks before its answer
+    answer = _push(world, 0, 0, 0)
+    world.net.run(T0)
+    assert world.cpo_a.answers[answer].json()["status_code"] == 1000  # the hub holds it
+    world.net.lost.clear()
+    _drain(world, 1)
+    assert [seq for _suffix, seq, _c in _delivered(world)] == [0, 0]  # the receiver has it twice
+    assert [key for _at, _rid, key in world.hub.truth.resent] == ["locations:RECEIVER:DE/CPA/L0"]
+    assert world.hub.truth.dropped == []
+
+
 def test_routing_only_hub_stores_nothing_it_answers_4003() -> None:
     world = build("routing-only")
     world.net.down.add("emsp")

@@ -1,0 +1,272 @@
+"""Roaming hubs in the `sim` runtime: every hop through a hub is a message of its own.
+
+A CPO behind a hub sends to the hub over its own OCPI link (cpo <-> hub); the hub talks to the eMSP
+over the hub's `link`. Each hop is traced separately (cpo -> hub request, hub -> emsp request with
+the hub's new X-Request-ID and the same X-Correlation-ID, and their answers), as are the hub's own
+calls (handshakes, HubClientInfo PUTs, store-and-forward retries, probes). The hub's
+`added_latency` delays every message it sends. An `outage` of a hub id cuts every link to it, as an
+eMSP outage does: `refused` resets the connection, `http_503` answers a page without an envelope.
+The runtime (sim.py) calls in at four places: a CPO behind a hub sends, the eMSP sends to a hub's
+host, the eMSP answers a hub, and the start (CPOs behind a hub start once the hub reached the eMSP).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import simpy
+
+from bench.hubs import EMSP_CONNECTION, emsp_registered
+from emsp.wire import Deferred, HttpResponse, OutboundRequest
+from simulators.hub import OcpiHub
+
+if TYPE_CHECKING:
+    from bench.runtime.sim import Link, SimRuntime
+    from bench.scenario import LinkSpec
+
+EMSP = "emsp"
+PROTO = "ocpi2.2.1"  # the hub emulator speaks OCPI 2.2.1 only (so do the CPOs behind it)
+
+
+class SimHubs:
+    def __init__(
+        self, runtime: SimRuntime, unavailable: HttpResponse, make_link: Callable[[LinkSpec], Link]
+    ) -> None:
+        self._rt = runtime
+        self._unavailable = unavailable
+        world = runtime.world
+        self.hubs: dict[str, OcpiHub] = world.hubs
+        self.channels = world.channels  # CPO id -> hub id
+        self.hosts = {urlsplit(url).netloc: hub_id for hub_id, url in world.hub_base_urls.items()}
+        links = {spec.id: spec.link for spec in world.scenario.hubs}
+        self._to_emsp = {hub_id: make_link(links[hub_id]) for hub_id in self.hubs}
+        self._from_emsp = {hub_id: make_link(links[hub_id]) for hub_id in self.hubs}
+        # deferred id -> who waits for the hub's answer: a CPO (its id and request) or the eMSP
+        self._waiting: dict[tuple[str, str], tuple[str, OutboundRequest]] = {}
+        self._not_started = {
+            hub_id: [c for c, h in self.channels.items() if h == hub_id] for hub_id in self.hubs
+        }
+
+    # ------------------------------------------------------------------ start
+    def start(self) -> None:
+        """The hub registers toward the eMSP; its CPOs start once that connection is up."""
+        for hub_id, hub in self.hubs.items():
+            hub.register(EMSP_CONNECTION, self._rt.now())
+            self._drain(hub_id)
+
+    def _start_cpos(self, hub_id: str) -> None:
+        waiting = self._not_started[hub_id]
+        if not waiting or not emsp_registered(self.hubs[hub_id]):
+            return
+        self._not_started[hub_id] = []
+        for cpo_id in waiting:
+            self._rt._cpo_emit(cpo_id, self._rt.world.cpos[cpo_id].start(self._rt.now()))
+
+    # ------------------------------------------------------------------ plumbing
+    def _after(self, hub_id: str, action: Callable[[], None]) -> None:
+        """The hub's own processing time before a message it sends leaves it."""
+        delay = round(self.hubs[hub_id].added_latency.total_seconds() * 1000)
+        if delay <= 0:
+            action()
+            return
+        self._rt.env.timeout(delay).callbacks.append(lambda _event: action())
+
+    def _drain(self, hub_id: str) -> None:
+        """After every call into the hub: answers it can now give, requests it wants sent, its wakeup."""
+        hub = self.hubs[hub_id]
+        for deferred_id, response in hub.completed_responses():
+            waiter, outbound = self._waiting.pop((hub_id, deferred_id))
+            if waiter == EMSP:
+                self._answer_emsp(hub_id, outbound, response)
+            else:
+                self._answer_cpo(hub_id, waiter, outbound, response)
+        for outbound in hub.pending_requests():
+            if outbound.partner == EMSP_CONNECTION:
+                self._after(hub_id, partial(self._send_emsp, hub_id, outbound))
+            else:
+                self._after(hub_id, partial(self._send_cpo, hub_id, outbound.partner, outbound))
+        self._schedule_wakeup(hub_id)
+        self._start_cpos(hub_id)
+
+    def _schedule_wakeup(self, hub_id: str) -> None:
+        rt = self._rt
+        deadline = self.hubs[hub_id].next_wakeup()
+        if deadline is None:
+            return
+        key = f"hub:{hub_id}"
+        at = max(rt._at_ms(deadline), int(rt.env.now))
+        if rt._wakeup_at.get(key) == at:
+            return
+        rt._wakeup_at[key] = at
+
+        def fire(_event: simpy.Event) -> None:
+            if rt._wakeup_at.get(key) != at:
+                return  # superseded by a later schedule
+            del rt._wakeup_at[key]
+            self.hubs[hub_id].on_wakeup(rt.now())
+            self._drain(hub_id)
+
+        rt.env.timeout(at - int(rt.env.now)).callbacks.append(fire)
+
+    def _accept(self, hub_id: str, waiter: str, outbound: OutboundRequest) -> HttpResponse | None:
+        """The hub handles a request; a deferred answer waits for `_drain` to find it."""
+        response = self.hubs[hub_id].handle(outbound.request, self._rt.now())
+        if isinstance(response, Deferred):
+            self._waiting[(hub_id, response.deferred_id)] = (waiter, outbound)
+            return None
+        return response
+
+    # ------------------------------------------------------------------ CPO <-> hub
+    def cpo_sends(self, cpo_id: str, outbound: OutboundRequest) -> None:
+        """A request of a CPO behind a hub: over the CPO's OCPI link to its hub."""
+        rt, hub_id = self._rt, self.channels[cpo_id]
+        rt.trace.ocpi_request(rt.now(), PROTO, cpo_id, hub_id, outbound.request)
+        link = rt._to_emsp[cpo_id]
+        if link.duplicates():  # as toward the eMSP: a client retry, the hub serves both copies
+            rt.trace.ocpi_request(rt.now(), PROTO, cpo_id, hub_id, outbound.request)
+            link.send(partial(self._at_hub_from_cpo, hub_id, cpo_id, outbound, False), request=True)
+        link.send(partial(self._at_hub_from_cpo, hub_id, cpo_id, outbound, True), request=True)
+
+    def _at_hub_from_cpo(self, hub_id: str, cpo_id: str, outbound: OutboundRequest, answered: bool) -> None:
+        rt = self._rt
+        mode = rt._outage(hub_id, cpo_id)
+        if mode == "refused":
+            if answered:  # the refusal travels back as a TCP reset
+                rt._from_emsp[cpo_id].send(partial(rt._cpo_unreachable, cpo_id, outbound.request_id))
+            return
+        if mode is not None:
+            if answered:
+                self._answer_cpo(hub_id, cpo_id, outbound, self._unavailable, delayed=False)
+            return
+        response = self._accept(hub_id, cpo_id if answered else "", outbound)
+        if response is not None and answered:
+            self._answer_cpo(hub_id, cpo_id, outbound, response)
+        self._drain(hub_id)
+
+    def _answer_cpo(
+        self,
+        hub_id: str,
+        cpo_id: str,
+        outbound: OutboundRequest,
+        response: HttpResponse,
+        *,
+        delayed: bool = True,
+    ) -> None:
+        if not cpo_id:
+            return  # the duplicate copy: its client never sees this answer
+        rt = self._rt
+
+        def leave() -> None:
+            rt.trace.ocpi_response(rt.now(), PROTO, hub_id, cpo_id, outbound.request, response)
+            rt._from_emsp[cpo_id].send(partial(self._cpo_got, hub_id, cpo_id, outbound.request_id, response))
+
+        if delayed:
+            self._after(hub_id, leave)
+        else:  # a load balancer's 503 page: the hub itself is not there to add its delay
+            leave()
+
+    def _cpo_got(self, hub_id: str, cpo_id: str, request_id: str, response: HttpResponse) -> None:
+        rt = self._rt
+        cpo = rt.world.cpos[cpo_id]
+        if rt._outage(hub_id, cpo_id) == "refused":
+            # The link broke while the answer travelled: the CPO sees a reset though the hub served it.
+            rt._cpo_emit(cpo_id, cpo.on_ocpi_lost(request_id, rt.now()))
+            return
+        rt._cpo_emit(cpo_id, cpo.on_ocpi_response(request_id, response, rt.now()))
+
+    def _send_cpo(self, hub_id: str, cpo_id: str, outbound: OutboundRequest) -> None:
+        """A request of the hub to a CPO behind it (a forward, a broadcast, HubClientInfo, a handshake)."""
+        rt = self._rt
+        rt.trace.ocpi_request(rt.now(), PROTO, hub_id, cpo_id, outbound.request)
+
+        def at_cpo() -> None:
+            mode = rt._outage(hub_id, cpo_id)
+            if mode == "refused":
+                rt._to_emsp[cpo_id].send(partial(self._hub_unreachable, hub_id, outbound.request_id))
+                return
+            if mode is None:
+                response = rt.world.cpos[cpo_id].handle_ocpi(outbound.request, rt.now())
+            else:
+                response = self._unavailable
+            rt.trace.ocpi_response(rt.now(), PROTO, cpo_id, hub_id, outbound.request, response)
+            rt._to_emsp[cpo_id].send(partial(self._hub_got, hub_id, outbound.request_id, response, cpo_id))
+
+        rt._from_emsp[cpo_id].send(at_cpo, request=True)
+
+    # ------------------------------------------------------------------ hub <-> eMSP
+    def _send_emsp(self, hub_id: str, outbound: OutboundRequest) -> None:
+        rt = self._rt
+        rt.trace.ocpi_request(rt.now(), PROTO, hub_id, EMSP, outbound.request)
+
+        def at_emsp() -> None:
+            mode = rt._outage(EMSP, hub_id)
+            if mode == "refused":
+                self._from_emsp[hub_id].send(partial(self._hub_unreachable, hub_id, outbound.request_id))
+                return
+            if mode is not None:
+                self.emsp_answers(hub_id, outbound, self._unavailable)
+                return
+            response = rt.world.emsp.handle(outbound.request, rt.now())
+            if isinstance(response, Deferred):  # a credentials POST: the eMSP fetches our versions first
+                rt._deferred[response.deferred_id] = (hub_id, outbound)  # sim.py routes it back here
+                rt._schedule_expiry()
+            else:
+                self.emsp_answers(hub_id, outbound, response)
+            rt._emsp_outbound()
+
+        self._to_emsp[hub_id].send(at_emsp, request=True)
+
+    def emsp_answers(self, hub_id: str, outbound: OutboundRequest, response: HttpResponse) -> None:
+        """The eMSP's answer to one of the hub's requests (at once, or once a deferred one is ready)."""
+        rt = self._rt
+        rt.trace.ocpi_response(rt.now(), PROTO, EMSP, hub_id, outbound.request, response)
+        self._from_emsp[hub_id].send(partial(self._hub_got, hub_id, outbound.request_id, response, EMSP))
+
+    def emsp_sends(self, hub_id: str, outbound: OutboundRequest) -> None:
+        """A request of the eMSP to a hub's host (handshake calls, token pushes, pulls, commands)."""
+        rt = self._rt
+        rt.trace.ocpi_request(rt.now(), PROTO, EMSP, hub_id, outbound.request)
+
+        def at_hub() -> None:
+            # The eMSP has no transport-failure input: a 503 in either outage mode (as toward a CPO).
+            if rt._outage(EMSP, hub_id) is not None:
+                self._answer_emsp(hub_id, outbound, self._unavailable, delayed=False)
+                return
+            response = self._accept(hub_id, EMSP, outbound)
+            if response is not None:
+                self._answer_emsp(hub_id, outbound, response)
+            self._drain(hub_id)
+
+        self._from_emsp[hub_id].send(at_hub, request=True)
+
+    def _answer_emsp(
+        self, hub_id: str, outbound: OutboundRequest, response: HttpResponse, *, delayed: bool = True
+    ) -> None:
+        rt = self._rt
+
+        def leave() -> None:
+            rt.trace.ocpi_response(rt.now(), PROTO, hub_id, EMSP, outbound.request, response)
+            self._to_emsp[hub_id].send(partial(rt._emsp_got, outbound.request_id, response))
+
+        if delayed:
+            self._after(hub_id, leave)
+        else:
+            leave()
+
+    # ------------------------------------------------------------------ answers to the hub
+    def _hub_got(self, hub_id: str, request_id: str, response: HttpResponse, peer: str) -> None:
+        rt = self._rt
+        if rt._outage(hub_id, peer) == "refused":
+            # The link broke while the answer travelled: to the hub, the connection was reset, though
+            # the receiver served the request (a resend may reach it twice).
+            self.hubs[hub_id].on_lost(request_id, rt.now())
+        else:
+            self.hubs[hub_id].on_response(request_id, response, rt.now())
+        self._drain(hub_id)
+
+    def _hub_unreachable(self, hub_id: str, request_id: str) -> None:
+        self.hubs[hub_id].on_unreachable(request_id, self._rt.now())
+        self._drain(hub_id)

@@ -1,0 +1,125 @@
+"""The mock CPO's Sender interfaces (paginated GET lists, GET one Location) and Tokens receiver."""
+
+from __future__ import annotations
+
+import base64
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_cpo_versions import T0, charge, make_cpo
+
+from emsp.timeutil import format_utc
+from emsp.wire import HttpRequest, dumps, loads
+from simulators.cpo.ocpi_cpo import OcpiCpo
+from simulators.cpo.sender import MAX_LIMIT, paginate
+
+TOKEN_B = "Token " + base64.b64encode(b"cpo-a-token-b").decode()
+
+
+def call(
+    cpo: OcpiCpo, method: str, path: str, body: Any = None, token: str = TOKEN_B
+) -> tuple[int, Any, dict[str, str]]:
+    headers = {"Authorization": token}
+    request = HttpRequest(
+        method, f"http://cpo.test/ocpi/{path}", headers, None if body is None else dumps(body)
+    )
+    response = cpo.handle(request, T0)
+    return response.status, loads(response.body or "null"), response.headers
+
+
+@pytest.mark.parametrize("version", ["2.1.1", "2.2.1", "2.3.0"])
+def test_lists_hold_what_the_cpo_pushed_in_its_version(version: str) -> None:
+    cpo, emsp = charge(version)
+    for module, method in (("tariffs", "PUT"), ("locations", "PUT"), ("cdrs", "POST")):
+        status, envelope, headers = call(cpo, "GET", f"{version}/{module}")
+        assert status == 200 and envelope["status_code"] == 1000
+        assert envelope["data"] == emsp.bodies(method, module)  # the same wire form, pull or push
+        assert (
+            headers["X-Total-Count"] == "1" and headers["X-Limit"] == str(MAX_LIMIT) and "Link" not in headers
+        )
+    status, envelope, _ = call(cpo, "GET", f"{version}/sessions")
+    assert envelope["data"] == [emsp.bodies("PUT", "sessions")[-1]]  # the session as it is now
+
+
+def test_date_filters_and_get_one_location() -> None:
+    cpo, _ = charge("2.2.1")
+    later = format_utc(T0 + timedelta(minutes=1))
+    _, envelope, headers = call(cpo, "GET", f"2.2.1/sessions?date_from={later}")
+    assert len(envelope["data"]) == 1 and headers["X-Total-Count"] == "1"  # last updated at 08:00
+    _, envelope, _ = call(cpo, "GET", f"2.2.1/locations?date_to={format_utc(T0)}")
+    assert envelope["data"] == []  # date_to is exclusive; the location was last updated at T0
+    _, envelope, _ = call(cpo, "GET", f"2.2.1/locations?date_from={format_utc(T0)}")
+    assert [loc["id"] for loc in envelope["data"]] == ["LOC1"]  # date_from is inclusive
+    assert call(cpo, "GET", "2.2.1/locations/LOC1")[1]["data"]["id"] == "LOC1"
+    assert call(cpo, "GET", "2.2.1/locations/LOC1/CS1-2")[1]["data"]["uid"] == "CS1-2"
+    assert call(cpo, "GET", "2.2.1/locations/LOC1/CS1-2/1")[1]["data"]["id"] == "1"
+    for missing in ("LOC9", "LOC1/CS9-1", "LOC1/CS1-2/9", "LOC1/CS1-2/1/x"):
+        status, envelope, _ = call(cpo, "GET", f"2.2.1/locations/{missing}")
+        assert (status, envelope["status_code"]) == (404, 2003), missing
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [("limit=-1", "limit"), ("offset=x", "offset"), ("date_from=yesterday", "date_from")],
+)
+def test_a_bad_query_is_2001_not_a_crash(query: str, reason: str) -> None:
+    cpo, _ = charge("2.2.1")
+    status, envelope, _ = call(cpo, "GET", f"2.2.1/cdrs?{query}")
+    assert (status, envelope["status_code"]) == (400, 2001) and reason in envelope["status_message"]
+
+
+def test_the_wrong_token_or_version_gets_nothing() -> None:
+    cpo, _ = charge("2.2.1")
+    assert call(cpo, "GET", "2.2.1/cdrs", token="Token " + base64.b64encode(b"guess").decode())[0] == 401
+    assert call(cpo, "GET", "2.1.1/cdrs")[0] == 404  # a 2.2.1 CPO serves only 2.2.1
+    assert call(cpo, "POST", "2.2.1/cdrs", body={})[0] == 405
+
+
+def test_tokens_receiver_put_patch_get_and_the_cdr_names_the_pushed_contract() -> None:
+    cpo = make_cpo("2.2.1")
+    token = {"country_code": "NL", "party_id": "EMS", "uid": "BB22", "type": "RFID",
+             "contract_id": "NL-EMS-C9", "issuer": "EMS", "valid": True, "whitelist": "ALLOWED",
+             "last_updated": "2026-03-02T07:00:00Z"}  # fmt: skip
+    assert call(cpo, "PATCH", "2.2.1/tokens/NL/EMS/BB22", {"valid": False})[0] == 404  # not PUT yet
+    assert call(cpo, "PUT", "2.2.1/tokens/NL/EMS/BB22", token | {"uid": "OTHER"})[1]["status_code"] == 2001
+    assert call(cpo, "PUT", "2.2.1/tokens/NL/EMS/BB22?type=RFID", token)[1]["status_code"] == 1000
+    assert call(cpo, "PATCH", "2.2.1/tokens/NL/EMS/BB22", {"valid": False})[1]["status_code"] == 1000
+    assert call(cpo, "GET", "2.2.1/tokens/NL/EMS/BB22")[1]["data"]["valid"] is False
+    assert call(cpo, "PUT", "2.2.1/tokens/NL/EMS/BB22", "not an object")[0] == 400
+    info = cpo.token_info("BB22")
+    assert info is not None and info.contract_id == "NL-EMS-C9"
+
+
+OBJECTS = st.lists(st.integers(min_value=0, max_value=5), max_size=30).map(
+    lambda minutes: [
+        {"id": str(i), "last_updated": format_utc(T0 + timedelta(minutes=m))} for i, m in enumerate(minutes)
+    ]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(OBJECTS, st.integers(min_value=1, max_value=80), st.integers(0, 5), st.integers(0, 6))
+def test_following_link_pages_yields_every_match_once_in_order(
+    objects: list[dict[str, Any]], limit: int, low: int, high: int
+) -> None:
+    query = {"limit": str(limit), "date_from": format_utc(T0 + timedelta(minutes=low)),
+             "date_to": format_utc(T0 + timedelta(minutes=high))}  # fmt: skip
+    url, seen = "http://cpo.test/ocpi/2.2.1/cdrs", []
+    expected = [o for o in objects if low <= int(o["last_updated"][14:16]) < high]
+    for _ in range(len(objects) + 2):
+        page = paginate(objects, url, query)
+        seen += page.items
+        assert page.headers["X-Total-Count"] == str(len(expected))
+        assert int(page.headers["X-Limit"]) == min(limit, MAX_LIMIT) >= len(page.items)
+        if "Link" not in page.headers:
+            break
+        link = page.headers["Link"]
+        assert link.endswith('>; rel="next"') and "date_from=" in link and "date_to=" in link
+        url = link[1 : link.index(">")]
+        query = dict(p.split("=", 1) for p in urlsplit(url).query.split("&"))
+        query = {k: v.replace("%3A", ":") for k, v in query.items()}
+    assert seen == expected
