@@ -61,3 +61,38 @@ def test_big_builtin_holds_in_sim(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, seed: int
 ) -> None:
     _check(monkeypatch, tmp_path, name, seed)
+
+
+# Built-ins whose CPOs speak other OCPI versions than 2.2.1: they hold once the eMSP offers those
+# versions (issue 8, the eMSP's adapters); until then they are skipped, naming the missing version.
+VERSIONED = {"smoke-2.1.1": {"2.1.1"}, "smoke-2.3.0": {"2.3.0"}, "mixed-versions": {"2.1.1", "2.3.0"}}
+
+
+def _emsp_versions() -> set[str]:
+    """The versions the eMSP offers on its versions endpoint, asked as a partner would."""
+    import base64
+    from datetime import UTC, datetime
+
+    from emsp.core import EmspCore, EmspSettings
+    from emsp.wire import HttpRequest, loads
+
+    emsp = EmspCore(EmspSettings(base_url="http://emsp.local/ocpi"))
+    emsp.register_partner("probe", "probe-token-a", parties=[("DE", "PRB", "CPO")])
+    auth = "Token " + base64.b64encode(b"probe-token-a").decode()
+    request = HttpRequest("GET", "http://emsp.local/ocpi/versions", {"Authorization": auth})
+    response = emsp.handle(request, datetime(2026, 3, 2, tzinfo=UTC))
+    body = loads(getattr(response, "body", None) or "{}")
+    return {str(v.get("version")) for v in body.get("data") or [] if isinstance(v, dict)}
+
+
+@pytest.mark.parametrize(
+    ("name", "seed"),
+    [(name, seed) for name in VERSIONED for seed in (range(1, 51) if SWEEP else range(1, 4))],
+)
+def test_versioned_builtin_holds_in_sim(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, seed: int
+) -> None:
+    missing = VERSIONED[name] - _emsp_versions()
+    if missing:
+        pytest.skip(f"the eMSP does not offer OCPI {', '.join(sorted(missing))} yet")
+    _check(monkeypatch, tmp_path, name, seed)
