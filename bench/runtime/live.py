@@ -15,9 +15,11 @@ import asyncio
 import contextlib
 import dataclasses
 import random
+import socket
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import httpx
@@ -29,8 +31,10 @@ from websockets.typing import Subprotocol
 
 from bench.runtime.allocation import RETRY_EVERY, ConnectorAllocator, retries_for
 from bench.runtime.live_clock import ScaledClock
-from bench.runtime.live_http import send_http
+from bench.runtime.live_http import TRANSPORT_FAILED, send_http
+from bench.runtime.live_lag import LagProbe
 from bench.runtime.live_links import DelayLine, LiveLink, sleep_until
+from bench.runtime.live_timeline import LiveTimeline, link_windows, outage_mode, outage_spans
 from bench.scenario import LinkSpec
 from bench.trace import WireTrace
 from bench.world import World, quote_for
@@ -40,6 +44,8 @@ from simulators.ocppj import subprotocol
 
 EMSP = "emsp"
 OCPI_PROTO = "ocpi2.2.1"
+# What a party in an `http_503` outage answers (its load balancer, really), as in sim.
+UNAVAILABLE = HttpResponse(503, {"Content-Type": "text/plain", "Retry-After": "1"}, "Service Unavailable")
 CONNECT_TIMEOUT_S = 10.0  # wall seconds for one attempt of a station to reach its CSMS
 # Thousands of stations dialling at once overflow the accept queue and time out in their handshakes
 # (1,000 stations failed so on a loaded machine): at most CONNECTING handshakes are in flight, so
@@ -94,8 +100,18 @@ class LiveRuntime:
         # The scenario's links (live_links): per CPO one OCPI link each way, as in sim.
         self._rng = random.Random(f"live-links-{world.scenario.seed}")
         self._specs = {cpo.id: cpo for cpo in world.scenario.cpos}
-        self._to_emsp = {cid: self._link(self._specs[cid].ocpi_link) for cid in world.cpos}
-        self._from_emsp = {cid: self._link(self._specs[cid].ocpi_link) for cid in world.cpos}
+        self._windows = link_windows(world.scenario)
+        self._outages = outage_spans(world.scenario)
+        self._to_emsp = {cid: self._link(cid, "ocpi") for cid in world.cpos}
+        self._from_emsp = {cid: self._link(cid, "ocpi") for cid in world.cpos}
+        # A port bound but never listening: in a `refused` outage requests really meet a reset.
+        self._refusing = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._refusing.bind(("127.0.0.1", 0))
+        self._cpo_pokes = {cid: asyncio.Event() for cid in world.cpos}
+        self._want_online = dict.fromkeys(world.stations, True)
+        self._back_online: dict[str, Callable[[datetime], None]] = {}
+        self.timeline = LiveTimeline(self, clock)
+        self.lag = LagProbe(clock)
         # Per CPO: an ordered stream (sessions, CDRs, locations: order matters) and a separate
         # real-time path for authorizations, so a queue of PATCHes never delays a driver. The
         # stream's answers travel back over the CPO's link in order (_cpo_inbox).
@@ -113,11 +129,13 @@ class LiveRuntime:
         self.milestone: Callable[[str], None] | None = None
         self.backlog_max = 0  # longest OCPI stream queue seen: > 0 at the end means we fell behind
 
-    def _link(self, spec: LinkSpec) -> LiveLink:
-        return LiveLink(spec, self._rng, self.clock.speed)
+    def _link(self, cpo_id: str, kind: str) -> LiveLink:
+        spec: LinkSpec = self._specs[cpo_id].ocpp_link if kind == "ocpp" else self._specs[cpo_id].ocpi_link
+        windows = self._windows.get((cpo_id, kind), ())
+        return LiveLink(spec, self._rng, self.clock.speed, windows=windows, now=self.clock.now)
 
     def _ocpp_link(self, station_id: str) -> LiveLink:
-        return self._link(self._specs[self.world.cpo_of(station_id)].ocpp_link)
+        return self._link(self.world.cpo_of(station_id), "ocpp")
 
     # ------------------------------------------------------------ tasks and failures
     def _spawn(self, what: str, coro: Coroutine[Any, Any, None], *, call: bool = False) -> asyncio.Task[None]:
@@ -149,15 +167,19 @@ class LiveRuntime:
         for outbound in output.requests:
             if "/authorize" in outbound.request.url:
                 self._spawn(f"{cpo_id} authorization", self._cpo_authorize(cpo_id, outbound), call=True)
+            elif self._to_emsp[cpo_id].reorders():
+                # On its own connection (a link's `reorder`): it may overtake what was sent before.
+                self._spawn(f"{cpo_id} unordered request", self._cpo_unordered(cpo_id, outbound), call=True)
             else:
                 stream = self._streams[cpo_id]
                 stream.put(outbound)
                 self.backlog_max = max(self.backlog_max, stream.qsize())
+        self._cpo_pokes[cpo_id].set()  # its retry timer may have moved
 
     def _open_cpo_links(self, cpo_id: str) -> None:
         async def send(outbound: OutboundRequest) -> None:
-            response = await self._cpo_send(cpo_id, outbound)
-            self._cpo_inbox[cpo_id].put(lambda: self._cpo_got(cpo_id, outbound, response))
+            response = await self._at_emsp(cpo_id, outbound)
+            self._cpo_inbox[cpo_id].put(partial(self._cpo_answered, cpo_id, outbound, response))
 
         async def run(action: Callable[[], None]) -> None:
             action()
@@ -167,15 +189,60 @@ class LiveRuntime:
         self._spawn(f"OCPI stream of {cpo_id}", self._streams[cpo_id].pump())
         self._spawn(f"OCPI answers to {cpo_id}", self._cpo_inbox[cpo_id].pump())
 
-    async def _cpo_send(self, cpo_id: str, outbound: OutboundRequest) -> HttpResponse:
-        self.trace.ocpi_request(self.clock.now(), OCPI_PROTO, cpo_id, EMSP, outbound.request)
-        response = await send_http(self._client, outbound.request)
+    async def _at_emsp(self, cpo_id: str, outbound: OutboundRequest) -> HttpResponse | None:
+        """A CPO request at the eMSP's door (its up-link hold is over); None: refused (a TCP reset)."""
+        request, now = outbound.request, self.clock.now()
+        self.trace.ocpi_request(now, OCPI_PROTO, cpo_id, EMSP, request)
+        mode = outage_mode(self._outages, now, EMSP, cpo_id)
+        if mode == "http_503":
+            self.trace.ocpi_response(now, OCPI_PROTO, EMSP, cpo_id, request, UNAVAILABLE)
+            return UNAVAILABLE
+        if mode == "refused":
+            port = self._refusing.getsockname()[1]
+            request = dataclasses.replace(request, url=f"http://127.0.0.1:{port}/ocpi/refused")
+        elif self._to_emsp[cpo_id].duplicates():
+            # The client got no answer to a first copy and sent it again: the eMSP serves both,
+            # the client only ever sees the second answer (as sim's Link.duplicates).
+            await send_http(self._client, request)
+            self.trace.ocpi_request(self.clock.now(), OCPI_PROTO, cpo_id, EMSP, request)
+        response = await send_http(self._client, request)
+        if response.status == TRANSPORT_FAILED:
+            return None  # the mock CPO retries it (connection refused, or any failed transport)
         self.trace.ocpi_response(self.clock.now(), OCPI_PROTO, EMSP, cpo_id, outbound.request, response)
         return response
+
+    def _cpo_answered(self, cpo_id: str, outbound: OutboundRequest, response: HttpResponse | None) -> None:
+        if response is None:
+            cpo = self.world.cpos[cpo_id]
+            self.cpo_emit(cpo_id, cpo.on_ocpi_unreachable(outbound.request_id, self.clock.now()))
+        else:
+            self._cpo_got(cpo_id, outbound, response)
 
     def _cpo_got(self, cpo_id: str, outbound: OutboundRequest, response: HttpResponse) -> None:
         cpo = self.world.cpos[cpo_id]
         self.cpo_emit(cpo_id, cpo.on_ocpi_response(outbound.request_id, response, self.clock.now()))
+
+    async def _cpo_unordered(self, cpo_id: str, outbound: OutboundRequest) -> None:
+        await sleep_until(self._to_emsp[cpo_id].arrival(fifo=False))
+        response = await self._at_emsp(cpo_id, outbound)
+        self._cpo_inbox[cpo_id].put(partial(self._cpo_answered, cpo_id, outbound, response))
+
+    async def _cpo_timer(self, cpo_id: str) -> None:
+        """The mock CPO's own wakeups (retries after backoff), on the scenario clock."""
+        cpo, poke = self.world.cpos[cpo_id], self._cpo_pokes[cpo_id]
+        loop = asyncio.get_running_loop()
+        while True:
+            poke.clear()
+            deadline = cpo.next_wakeup()
+            timeout = self.clock.wall_seconds_until(deadline) if deadline is not None else 1.0
+            timer = loop.call_later(timeout, poke.set)
+            try:
+                await poke.wait()
+            finally:
+                timer.cancel()
+            deadline = cpo.next_wakeup()
+            if deadline is not None and self.clock.now() >= deadline:
+                self.cpo_emit(cpo_id, cpo.on_wakeup(self.clock.now()))
 
     async def _cpo_authorize(self, cpo_id: str, outbound: OutboundRequest) -> None:
         """The real-time path: held by the link both ways like the stream, but never queued behind it."""
@@ -184,13 +251,13 @@ class LiveRuntime:
         up_at = self._to_emsp[cpo_id].arrival()
         await sleep_until(up_at)
         asked = loop.time()
-        response = await self._cpo_send(cpo_id, outbound)
+        response = await self._at_emsp(cpo_id, outbound)
         answered = loop.time()
         down_at = self._from_emsp[cpo_id].arrival()
         await sleep_until(down_at)
         records = self.world.cpos[cpo_id].ocpi.truth.authorizations
         before = len(records)
-        self._cpo_got(cpo_id, outbound, response)
+        self._cpo_answered(cpo_id, outbound, response)
         if len(records) > before:
             # Scenario time magnifies the partner's real processing time by `speed`: report the
             # link's holds in scenario ms plus the time the eMSP really took to answer.
@@ -212,7 +279,10 @@ class LiveRuntime:
     async def _emsp_call(self, cpo_id: str, outbound: OutboundRequest) -> None:
         self.trace.ocpi_request(self.clock.now(), OCPI_PROTO, EMSP, cpo_id, outbound.request)
         await sleep_until(self._from_emsp[cpo_id].arrival())
-        response = await send_http(self._client, outbound.request)
+        if outage_mode(self._outages, self.clock.now(), EMSP, cpo_id) is not None:
+            response = UNAVAILABLE  # the eMSP has no transport-failure input: a 503 in either mode
+        else:
+            response = await send_http(self._client, outbound.request)
         self.trace.ocpi_response(self.clock.now(), OCPI_PROTO, cpo_id, EMSP, outbound.request, response)
         await sleep_until(self._to_emsp[cpo_id].arrival())
         self.world.emsp.on_response(outbound.request_id, response, self.clock.now())
@@ -274,25 +344,71 @@ class LiveRuntime:
         )
 
     async def _station_life(self, station_id: str, stop: asyncio.Event) -> None:
+        """Connect, boot, and live until the end; a `station_offline` window really drops the
+        WebSocket (after the exchange under way, as sim's set_online says) and reconnects."""
         station = self.world.stations[station_id]
-        async with await self._connect(station_id) as ws:
-            _forget_handshake(ws)
-            try:
-                await asyncio.wait_for(self._connected[station_id].wait(), CONNECT_TIMEOUT_S)
-            except TimeoutError:
-                raise LiveRuntimeError(f"station {station_id} was not accepted by its CSMS") from None
-            writer = DelayLine(self._ocpp_link(station_id), _frames_to(ws.send))
-            self._to_csms[station_id] = writer
-            pump = asyncio.ensure_future(writer.pump())
-            self.station_emit(station_id, station.on_connected(self.clock.now()))
-            reader = asyncio.ensure_future(self._station_reader(station_id, ws))
-            try:
-                await self._station_timer(station_id, stop)
-                await self._station_settled(station_id, writer)
-            finally:
-                reader.cancel()
-                writer.close()
-                await pump
+        first = True
+        while not stop.is_set():
+            self._connected[station_id].clear()
+            async with await self._connect(station_id) as ws:
+                _forget_handshake(ws)
+                try:
+                    await asyncio.wait_for(self._connected[station_id].wait(), CONNECT_TIMEOUT_S)
+                except TimeoutError:
+                    raise LiveRuntimeError(f"station {station_id} was not accepted by its CSMS") from None
+                writer = DelayLine(self._ocpp_link(station_id), _frames_to(ws.send))
+                self._to_csms[station_id] = writer
+                pump = asyncio.ensure_future(writer.pump())
+                if first:
+                    self.station_emit(station_id, station.on_connected(self.clock.now()))
+                    first = False
+                else:
+                    self._reconnected(station_id)
+                reader = asyncio.ensure_future(self._station_reader(station_id, ws))
+                try:
+                    while True:
+                        await self._station_timer(station_id, stop, online=True)
+                        if stop.is_set():
+                            await self._station_settled(station_id, writer)
+                            return
+                        if await self._line_drops(station_id, writer, stop):
+                            break
+                        self._reconnected(station_id)  # the window closed before the line dropped
+                finally:
+                    reader.cancel()
+                    writer.close()
+                    await pump
+            await self._station_timer(station_id, stop, online=False)  # metering goes on, offline
+
+    def take_offline(self, station_id: str, now: datetime) -> None:
+        """Timeline: the station loses its connection (sim: SimRuntime._set_online(False))."""
+        self._allocator.set_online(station_id, False)  # a driver's app shows it unavailable
+        self._want_online[station_id] = False
+        self.station_emit(station_id, self.world.stations[station_id].set_online(False, now))
+
+    def bring_online(self, station_id: str, applied: Callable[[datetime], None]) -> None:
+        """Timeline: the window is over; the station reconnects, then replays what it queued."""
+        self._want_online[station_id] = True
+        self._back_online[station_id] = applied
+        self._pokes[station_id].set()
+
+    def _reconnected(self, station_id: str) -> None:
+        now = self.clock.now()
+        self._allocator.set_online(station_id, True)
+        self.station_emit(station_id, self.world.stations[station_id].set_online(True, now))
+        applied = self._back_online.pop(station_id, None)
+        if applied is not None:
+            applied(now)
+
+    async def _line_drops(self, station_id: str, writer: DelayLine[str], stop: asyncio.Event) -> bool:
+        """Offline: the exchange under way completes, then the line drops (True). False: the window
+        ended (or the run) first, and the connection simply stays up."""
+        endpoint = self.world.stations[station_id].endpoint
+        while endpoint.in_flight is not None or writer.pending():
+            if stop.is_set() or self._want_online[station_id]:
+                return False
+            await asyncio.sleep(0.005)
+        return True
 
     async def _station_reader(self, station_id: str, ws: ClientConnection) -> None:
         station = self.world.stations[station_id]
@@ -319,12 +435,14 @@ class LiveRuntime:
                 return
             await asyncio.sleep(0.05)
 
-    async def _station_timer(self, station_id: str, stop: asyncio.Event) -> None:
+    async def _station_timer(self, station_id: str, stop: asyncio.Event, *, online: bool) -> None:
+        """Wake the station when it is due, until the run stops or the station's line should
+        change (`online` is the state it is in)."""
         # One timer handle per wait that sets the poke: Python 3.11's wait_for would wrap every
         # wait in a new task, thousands of stations times every wakeup.
         station, poke = self.world.stations[station_id], self._pokes[station_id]
         loop = asyncio.get_running_loop()
-        while not stop.is_set():
+        while not stop.is_set() and self._want_online[station_id] == online:
             deadline = station.next_wakeup()
             poke.clear()
             timeout = self.clock.wall_seconds_until(deadline) if deadline is not None else 0.5
@@ -362,10 +480,10 @@ class LiveRuntime:
                 return
         ev = arrival.ev()
         token = arrival.driver.token_uid
-        quote_for(self.world, arrival, station_id, connector, self.clock.now())  # the driver's app asks first
-        self.station_emit(
-            station_id, station.plug_in(connector, token_uid=token, ev=ev, now=self.clock.now())
-        )
+        # One instant for both: the quote is filed under the plug-in time the truth looks it up by.
+        now = self.clock.now()
+        quote_for(self.world, arrival, station_id, connector, now)  # the driver's app asks first
+        self.station_emit(station_id, station.plug_in(connector, token_uid=token, ev=ev, now=now))
         await self.clock.sleep_until(self.clock.now() + arrival.stay)
         self._allocator.release(key)
         self.station_emit(station_id, station.unplug(connector, self.clock.now()))
@@ -386,6 +504,10 @@ class LiveRuntime:
             ]
             await self._boot_network()
             self.clock.restart()
+            for cpo_id in self.world.cpos:
+                self._spawn(f"retry timer of {cpo_id}", self._cpo_timer(cpo_id))
+            self._spawn("scenario timeline", self.timeline.run())
+            self._spawn("lag probe", self.lag.run())
             drivers = [
                 self._spawn(f"driver {i}", self._driver(i, until)) for i in range(len(self.world.arrivals))
             ]
@@ -411,6 +533,7 @@ class LiveRuntime:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
             await self._client.aclose()
+            self._refusing.close()
 
     async def _boot_network(self) -> None:
         """The network is up when the scenario begins, as in sim where every station boots at its
@@ -438,6 +561,7 @@ class LiveRuntime:
         while True:
             self._check()
             busy = sum(line.pending() for line in lines) + len(self._calls)
+            busy += sum(cpo.next_wakeup() is not None for cpo in self.world.cpos.values())  # retries due
             if busy == 0 and not self.world.emsp.has_pending_requests():
                 return
             done = sum(line.delivered for line in lines) + self._calls_done

@@ -6,7 +6,7 @@ import asyncio
 import resource
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -17,6 +17,8 @@ from websockets.typing import Subprotocol
 from bench.runtime.live import WS_OPTIONS, LiveRuntime, LiveRuntimeError
 from bench.runtime.live_clock import ScaledClock
 from bench.runtime.live_http import HttpServer
+from bench.runtime.live_lag import LagFigures
+from bench.runtime.live_timeline import Applied
 from bench.scenario import Scenario
 from bench.trace import WireTrace
 from bench.world import World, build_world, horizon
@@ -31,6 +33,8 @@ class LiveResult:
     unserved_arrivals: int
     ended_at: datetime
     ocpi_backlog_max: int
+    lag: LagFigures  # how far the runtime fell behind its scenario clock
+    applied: list[Applied] = field(default_factory=list)  # timeline steps, as really applied
 
 
 def _bound_socket() -> socket.socket:
@@ -121,7 +125,9 @@ async def _run_live(
             sock.close()
     # Authorization latencies are already the links' scenario delays plus the eMSP's real answer
     # time (LiveRuntime._cpo_authorize), comparable with sim's.
-    return LiveResult(world, unserved, clock.now(), runtime.backlog_max)
+    return LiveResult(
+        world, unserved, clock.now(), runtime.backlog_max, runtime.lag.figures(), runtime.timeline.applied
+    )
 
 
 def run_live(
