@@ -76,7 +76,8 @@ def test_a_link_window_duplicates_reorders_and_delays_requests_and_loses_nothing
     firsts = list(dict.fromkeys(ids))
     assert firsts != sorted(firsts)  # a later request reached the eMSP before an earlier one (reorder)
     # Latency of the window: 300 ms + up to 200 ms jitter each way, plus retransmissions (loss).
-    auths = outcome.world.cpos["cpo-a"].ocpi.truth.authorizations
+    ends = parse_utc("2026-03-02T08:00:00Z")
+    auths = [a for a in outcome.world.cpos["cpo-a"].ocpi.truth.authorizations if a.at < ends - lag(outcome)]
     assert auths and all(a.latency_ms >= 600 for a in auths)
     assert any(a.latency_ms >= 800 for a in auths)  # a retransmission (200 ms) or the jitter's top
     _nothing_lost(outcome.summary)
@@ -94,12 +95,23 @@ def test_an_emsp_outage_is_refused_or_503_and_the_cpo_retries_until_nothing_is_l
     path = _short_smoke(tmp_path, [outage])
     outcome = run_live(monkeypatch, path, 3, tmp_path / "run")
     records = trace(tmp_path / "run")
-    answers = [r for r in records if r.get("kind") == "response" and r["src"] == "emsp"]
-    during = [r for r in answers if down <= parse_utc(r["t"]) < up]
+    # Each request that reached the eMSP's door during the outage, and what answered it (before
+    # the same request was sent again): compared per request, so no margin depends on the machine.
+    # (A 503 from the outage carries no X-Request-ID: requests pair with answers by method and URL.)
+    door: dict[tuple[str, str], list[datetime]] = {}
+    answered: list[int] = []
+    for record in records:
+        key = (record.get("method", ""), record.get("url", ""))
+        if record.get("kind") == "request" and record["src"] == "cpo-a":
+            door[key] = [parse_utc(record["t"])]  # a request sent again replaces its unanswered self
+        elif record.get("kind") == "response" and record["src"] == "emsp" and door.get(key):
+            at = door[key].pop()
+            if down <= at < up:
+                answered.append(record["status"])
     if mode == "http_503":
-        assert during and {r["status"] for r in during} == {503}
+        assert answered and set(answered) == {503}
     else:
-        assert not during  # refused: nothing answers
+        assert not answered  # refused: nothing answers
     # Requests did reach for the eMSP during the outage, and were sent again after it.
     assert any(down <= parse_utc(r["t"]) < up for r in _requests(records, "cpo-a"))
     assert outcome.world.cpos["cpo-a"].ocpi._retry.retries > 0
@@ -112,7 +124,7 @@ def test_a_blocked_token_is_refused_from_the_instant_it_was_blocked(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     block = {"type": "token_block", "at": "2026-03-02T07:20:00Z", "driver": 0}
-    path = _short_smoke(tmp_path, [block], drivers=3, arrivals_per_hour=40)
+    path = _short_smoke(tmp_path, [block], drivers=2, arrivals_per_hour=40)
     outcome = run_live(monkeypatch, path, 7, tmp_path / "run")
     [at] = applied(outcome, "token_block")
     [uid] = outcome.world.blocked
@@ -132,10 +144,10 @@ def test_held_cdrs_go_out_as_one_batch_then_the_late_ones(
         "type": "cdr_hold",
         "cpo": "cpo-a",
         "from": "2026-03-02T07:00:00Z",
-        "until": "2026-03-02T07:45:00Z",
+        "until": "2026-03-02T07:50:00Z",
     }
-    hold.update(duplicate=0.3, late=0.2, late_minutes=10)
-    path = _short_smoke(tmp_path, [hold])
+    hold.update(duplicate=0.3, late=0.3, late_minutes=5)
+    path = _short_smoke(tmp_path, [hold], arrivals_per_hour=40)
     outcome = run_live(monkeypatch, path, 7, tmp_path / "run")
     [released], [late_at] = applied(outcome, "cdr_hold:release"), applied(outcome, "cdr_hold:late")
     posts = [
@@ -145,9 +157,11 @@ def test_held_cdrs_go_out_as_one_batch_then_the_late_ones(
     ]
     held = [p for p in posts if parse_utc(p["body"]["end_date_time"]) < released]
     assert held and all(parse_utc(p["t"]) >= released for p in held)  # nothing went out before the batch
-    late = {p["body"]["id"] for p in held if parse_utc(p["t"]) >= late_at}
-    batch = [p for p in held if parse_utc(p["t"]) < late_at]
-    assert len(batch) > 5 and late
+    # Which CDRs the CPO held back (its truth: a seeded draw), and when each really went out.
+    late = set(outcome.world.cpos["cpo-a"].ocpi.truth.cdrs_late)
+    batch = [p for p in held if p["body"]["id"] not in late]
+    assert batch and late
+    assert all(parse_utc(p["t"]) >= late_at for p in held if p["body"]["id"] in late)
     ids = [p["body"]["id"] for p in posts]
     delivery = outcome.summary["cdr_delivery"]
     assert delivery["resent"] == len(ids) - len(set(ids)) > 0 and delivery["late"] == len(late)
@@ -196,7 +210,7 @@ def test_offline_stations_drop_their_websocket_and_replay_on_reconnect(
                 continue
             payload = message[3]
             stamp = parse_utc(payload.get("timestamp") or payload["meterValue"][0]["timestamp"])
-            if down < stamp < up:
+            if down < stamp < up.replace(microsecond=0):  # a station's clock ticks in whole seconds
                 late.append(message[2])
                 assert parse_utc(record["t"]) >= up  # queued, replayed on the new connection
                 if message[2] == "TransactionEvent":
