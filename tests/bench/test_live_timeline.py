@@ -85,15 +85,18 @@ def test_a_link_window_duplicates_reorders_and_delays_requests_and_loses_nothing
     assert counts["matched"] + counts["duplicate_cdr"] == outcome.summary["sessions"]["completed"]
 
 
-@pytest.mark.parametrize("mode", ["http_503", "refused"])
+@pytest.mark.parametrize(("mode", "runtime"), [("http_503", "live"), ("refused", "live"), ("refused", "sim")])
 def test_an_emsp_outage_is_refused_or_503_and_the_cpo_retries_until_nothing_is_lost(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mode: str
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mode: str, runtime: str
 ) -> None:
     down, up = parse_utc("2026-03-02T07:20:00Z"), parse_utc("2026-03-02T07:35:00Z")
     outage = {"type": "outage", "party": "emsp", "from": "2026-03-02T07:20:00Z"}
     outage.update(until="2026-03-02T07:35:00Z", mode=mode)
     path = _short_smoke(tmp_path, [outage])
-    outcome = run_live(monkeypatch, path, 3, tmp_path / "run")
+    if runtime == "live":
+        outcome = run_live(monkeypatch, path, 3, tmp_path / "run")
+    else:  # the same scenario in sim: the same effect, nothing lost in both
+        outcome = run_scenario(str(path), seed=3, out=tmp_path / "run")
     records = trace(tmp_path / "run")
     # Each request that reached the eMSP's door during the outage, and what answered it (before
     # the same request was sent again): compared per request, so no margin depends on the machine.
