@@ -193,6 +193,8 @@ def one_run(stations: int, minutes: int, speed: float, arrivals_per_hour: int) -
         outcome.update(
             completed=True, unserved=result.unserved_arrivals, ocpi_backlog_max=result.ocpi_backlog_max
         )
+        # How far the run fell behind its scenario clock (scenario ms): a size the machine cannot hold.
+        outcome.update(lag_ms_p99=round(result.lag.p99_ms), lag_ms_max=round(result.lag.max_ms))
         outcome.update(traffic(result.world, sum(trace.counts.values())))
     return outcome
 
@@ -217,7 +219,8 @@ def measure_stations(sizes: list[int], minutes: int, speed: float, arrivals_per_
             f"{run.get('sessions_completed', '-')}, CDRs {run.get('cdrs', '-')}, messages "
             f"{run.get('messages', '-')}, wall {run['wall_s']} s, "
             f"{run.get('rss_per_connection_kib', '-')} KiB RSS per connection (both ends), "
-            f"reconciled: {run.get('reconciled', False)}"
+            f"reconciled: {run.get('reconciled', False)}, behind the clock p99/max "
+            f"{run.get('lag_ms_p99', '-')}/{run.get('lag_ms_max', '-')} scenario ms"
             + ("" if run.get("completed") else f" -- did not complete: {run.get('reason')}")
         )
     for small, big in itertools.pairwise(runs):

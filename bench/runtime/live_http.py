@@ -16,6 +16,8 @@ from emsp.api import create_app, handler_app
 from emsp.core import EmspCore
 from emsp.wire import HttpRequest, HttpResponse
 
+TRANSPORT_FAILED = 599  # no HTTP answer at all (refused, reset, timed out)
+
 Handler = Callable[[HttpRequest, datetime], HttpResponse]
 
 
@@ -68,7 +70,7 @@ async def send_http(client: httpx.AsyncClient, request: HttpRequest) -> HttpResp
             content=request.body.encode("utf-8") if request.body is not None else None,
         )
     except httpx.HTTPError:
-        return HttpResponse(status=599, headers={}, body=None)
+        return HttpResponse(status=TRANSPORT_FAILED, headers={}, body=None)
     skip = {"content-length", "date", "server", "transfer-encoding", "connection"}
     headers = {k: v for k, v in response.headers.items() if k.lower() not in skip}
     return HttpResponse(status=response.status_code, headers=headers, body=response.text or None)

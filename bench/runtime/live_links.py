@@ -1,4 +1,4 @@
-"""Links of the `live` runtime: the scenario's latency and jitter applied to real traffic.
+"""Links of the `live` runtime: the scenario's links (and timeline `link` windows) on real traffic.
 
 In the manner of Toxiproxy's latency toxic, every message crossing a link is held before it goes
 on the wire: latency + uniform jitter, in *scenario* milliseconds, so the hold lasts
@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Generic, TypeVar
 
 from bench.scenario import LinkSpec
@@ -24,23 +25,69 @@ from bench.scenario import LinkSpec
 T = TypeVar("T")
 
 
-class LiveLink:
-    """One direction of one link: when does a message sent now arrive (event-loop time)?"""
+RTO_MS = 200  # as sim's Link: TCP's minimum retransmission timeout, doubling per loss
+MAX_RTO_MS = 64 * RTO_MS
 
-    def __init__(self, spec: LinkSpec, rng: random.Random, speed: float) -> None:
+Window = tuple[datetime, datetime, LinkSpec]  # [from, until): the spec of a timeline `link` event
+
+
+class LiveLink:
+    """One direction of one link: when does a message sent now arrive (event-loop time)?
+
+    The spec in force is read at the scenario instant of sending (`now`), so a timeline `link`
+    window changes the link exactly as sim's Link does; the draws (jitter, loss, duplicate,
+    reorder) follow sim's Link.send, only the clock differs."""
+
+    def __init__(
+        self,
+        spec: LinkSpec,
+        rng: random.Random,
+        speed: float,
+        *,
+        windows: Sequence[Window] = (),
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
         self._spec, self._rng, self._speed = spec, rng, speed
+        self._windows, self._now = tuple(windows), now
         self._last_arrival = 0.0
 
-    def delay_ms(self) -> float:
-        """One draw of this link's one-way delay, in scenario milliseconds."""
-        spec = self._spec
-        return spec.latency_ms + (self._rng.uniform(0, spec.jitter_ms) if spec.jitter_ms else 0.0)
+    def spec_now(self) -> LinkSpec:
+        if self._windows and self._now is not None:
+            now = self._now()
+            for start, end, spec in self._windows:
+                if start <= now < end:
+                    return spec
+        return self._spec
 
-    def arrival(self) -> float:
+    def delay_ms(self, spec: LinkSpec | None = None) -> float:
+        """One draw of this link's one-way delay, in scenario milliseconds (loss: retransmissions)."""
+        spec = spec or self.spec_now()
+        delay = spec.latency_ms + (self._rng.uniform(0, spec.jitter_ms) if spec.jitter_ms else 0.0)
+        rto = RTO_MS
+        while spec.loss and self._rng.random() < spec.loss and rto <= MAX_RTO_MS:
+            delay += rto  # a lost segment: TCP resends it after the timeout, doubling it each time
+            rto *= 2
+        return delay
+
+    def arrival(self, *, fifo: bool = True) -> float:
+        """Event-loop time a message sent now arrives; `fifo=False`: a request on its own connection
+        (reorder), which does not wait for the ones sent before it."""
         now = asyncio.get_running_loop().time()
-        arrival = max(now + self.delay_ms() / 1000 / self._speed, self._last_arrival)
-        self._last_arrival = arrival
+        arrival = now + self.delay_ms() / 1000 / self._speed
+        if fifo:
+            arrival = max(arrival, self._last_arrival)
+            self._last_arrival = arrival
         return arrival
+
+    def reorders(self) -> bool:
+        """Does the next request travel on its own connection (may overtake earlier ones)?"""
+        spec = self.spec_now()
+        return bool(spec.reorder) and self._rng.random() < spec.reorder
+
+    def duplicates(self) -> bool:
+        """Is the next request delivered twice (a client retry whose first answer was lost)?"""
+        spec = self.spec_now()
+        return bool(spec.duplicate) and self._rng.random() < spec.duplicate
 
     def scenario_ms(self, wall_seconds: float) -> float:
         return wall_seconds * self._speed * 1000

@@ -35,7 +35,11 @@ def test_calls_still_queued_at_the_horizon_are_delivered_not_dropped(tmp_path: P
     s = outcome.summary
     assert outcome.performance["ocpi_backlog_max"] > 1
     assert s["reconciliation"]["missing_cdr"] == 0
-    assert s["reconciliation"]["matched"] == s["sessions"]["completed"] > 0
+    # A CDR above its quote still arrived: at 1200x on a loaded machine a driver's departure lands
+    # late (the run's lag), and the longer stay's time cost can exceed the quote made at plug-in
+    # (found now that live files each quote under the plug-in instant; see summary `timing`).
+    counts = s["reconciliation"]
+    assert counts["matched"] + counts["quote_exceeded"] == s["sessions"]["completed"] > 0
 
 
 def test_a_fault_in_a_simulated_party_aborts_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

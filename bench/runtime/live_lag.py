@@ -1,0 +1,98 @@
+"""How far the `live` runtime falls behind its scenario clock.
+
+The scenario clock runs on regardless of the machine (live_clock): when the event loop is busy,
+everything due (a driver's arrival, a meter sample, a timeline event, an answer) happens later in
+scenario time than planned. A probe timer due every PERIOD_S wall seconds measures how late it
+really fires; that lateness times `speed` is the scenario time the runtime is behind. Past
+WARN_MS a warning is logged (once per episode); a run whose p99 lag exceeds INVALID_MS has timing
+that does not describe the eMSP: its summary says so, and timing expectations are not graded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from bench.runtime.live_clock import ScaledClock
+
+PERIOD_S = 0.02  # wall seconds between probes: fine enough to see one slow callback
+# Scenario milliseconds. 5 s: arrivals, meter samples and windows start visibly off plan.
+WARN_MS = 5_000.0
+# 30 s of scenario time, p99: a driver plugs in half a minute late, a link window or an outage
+# catches requests it was not meant to; and at the default speed 600 that is 50 wall ms of loop
+# stall, which the real answer time inside every authorization latency absorbs as well.
+INVALID_MS = 30_000.0
+
+log = structlog.get_logger("bench.live")
+
+
+@dataclass(frozen=True, slots=True)
+class LagFigures:
+    samples: int
+    p99_ms: float
+    max_ms: float
+    max_wall_ms: float
+
+    @property
+    def valid(self) -> bool:
+        return self.p99_ms <= INVALID_MS
+
+    def performance(self) -> dict[str, Any]:
+        return {
+            "lag_ms": {"p99": round(self.p99_ms, 1), "max": round(self.max_ms, 1)},
+            "lag_wall_ms_max": round(self.max_wall_ms, 1),
+            "lag_samples": self.samples,
+            "timing_valid": self.valid,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """The live summary's `timing` block: says whether the run's timing can be trusted."""
+        block: dict[str, Any] = {
+            "valid": self.valid,
+            "lag_ms": {"p99": f"{self.p99_ms:.1f}", "max": f"{self.max_ms:.1f}"},
+        }
+        if not self.valid:
+            block["note"] = (
+                f"the bench fell behind its scenario clock (p99 {self.p99_ms / 1000:.1f} s > "
+                f"{INVALID_MS / 1000:.0f} s of scenario time): timing figures describe the machine, "
+                "not the eMSP; timing expectations are not graded (lower --speed)"
+            )
+        return block
+
+
+class LagProbe:
+    def __init__(self, clock: ScaledClock) -> None:
+        self._clock = clock
+        self._samples: list[float] = []  # wall seconds late
+        self._warned = False
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + PERIOD_S
+            await asyncio.sleep(PERIOD_S)
+            late = max(0.0, loop.time() - due)
+            self._samples.append(late)
+            behind_ms = late * self._clock.speed * 1000
+            if behind_ms > WARN_MS and not self._warned:
+                self._warned = True
+                log.warning(
+                    "live runtime behind its scenario clock",
+                    lag_ms=round(behind_ms),
+                    speed=self._clock.speed,
+                    at=self._clock.now().isoformat(),
+                )
+            elif behind_ms <= WARN_MS / 2:
+                self._warned = False  # the episode is over: warn again at the next one
+
+    def figures(self) -> LagFigures:
+        if not self._samples:
+            return LagFigures(0, 0.0, 0.0, 0.0)
+        ordered = sorted(self._samples)
+        p99 = ordered[max(1, math.ceil(0.99 * len(ordered))) - 1]
+        scale = self._clock.speed * 1000
+        return LagFigures(len(ordered), p99 * scale, ordered[-1] * scale, ordered[-1] * 1000)

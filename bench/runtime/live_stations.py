@@ -1,0 +1,292 @@
+"""The station side of the `live` runtime: virtual stations on real WebSockets, and their drivers.
+
+Each station connects to its CPO's CSMS, boots, wakes on its own deadlines, and, in a
+`station_offline` window, really drops its connection and reconnects (bench/events.py). Drivers
+arrive on the scenario clock and plug in. A mixin of LiveRuntime (bench/runtime/live.py), which owns
+the state declared here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.server import ServerConnection
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.typing import Subprotocol
+
+from bench.runtime.allocation import RETRY_EVERY, ConnectorAllocator, retries_for
+from bench.runtime.live_clock import ScaledClock
+from bench.runtime.live_links import DelayLine, LiveLink
+from bench.trace import WireTrace
+from bench.world import World, quote_for
+from simulators.cpo.mock_cpo import MockCpoOutput
+from simulators.ocppj import subprotocol
+
+CONNECT_TIMEOUT_S = 10.0  # wall seconds for one attempt of a station to reach its CSMS
+# Thousands of stations dialling at once overflow the accept queue and time out in their handshakes
+# (1,000 stations failed so on a loaded machine): at most CONNECTING handshakes are in flight, so
+# boots are staggered, and as real stations do, one that fails retries after a growing, randomised
+# back-off (wall time: a fault of the sockets, not of the scenario).
+CONNECTING = 64
+CONNECT_ATTEMPTS = 6
+RECONNECT_BACKOFF_S = 0.5  # wall seconds before the 2nd attempt; doubled each time, x1-1.5 at random
+# Thousands of stations share one process: OCPP-J frames are small JSON texts, so no
+# permessage-deflate (a zlib context each way per connection), and a short inbound queue. No
+# WebSocket pings either (a keepalive task per end; OCPP makes them optional, and the stations'
+# Heartbeats already show the link alive): both ends are in this process.
+WS_OPTIONS: dict[str, Any] = {"compression": None, "max_queue": 4, "ping_interval": None}
+
+
+class LiveRuntimeError(RuntimeError):
+    """The live run could not complete; a fault of the bench or its sockets, not of the eMSP."""
+
+
+def _forget_handshake(ws: ClientConnection | ServerConnection) -> None:
+    """The handshake's headers are read once; kept, they cost ~3 KiB per end for the whole run."""
+    for message in (ws.request, ws.response):
+        if message is not None:
+            message.headers = Headers()
+
+
+def _frames_to(
+    send: Callable[[str], Coroutine[Any, Any, None]],
+) -> Callable[[str], Coroutine[Any, Any, None]]:
+    async def deliver(frame: str) -> None:
+        with contextlib.suppress(ConnectionClosed):  # the peer left: what it missed is its loss
+            await send(frame)
+
+    return deliver
+
+
+class StationSide:
+    world: World
+    trace: WireTrace
+    clock: ScaledClock
+    milestone: Callable[[str], None] | None
+    _allocator: ConnectorAllocator
+    _unserved: int
+    _ocpp_ports: dict[str, int]
+    _to_station: dict[str, DelayLine[str]]
+    _to_csms: dict[str, DelayLine[str]]
+    _pokes: dict[str, asyncio.Event]
+    _connected: dict[str, asyncio.Event]
+    _booted: dict[str, asyncio.Event]
+    _booted_count: int
+    _handshakes: asyncio.Semaphore
+    _failures: list[tuple[str, BaseException]]
+    _want_online: dict[str, bool]
+    _back_online: dict[str, Callable[[datetime], None]]
+
+    def cpo_emit(self, cpo_id: str, output: MockCpoOutput) -> None:
+        raise NotImplementedError
+
+    def _ocpp_link(self, station_id: str) -> LiveLink:
+        raise NotImplementedError
+
+    async def csms_connection(self, cpo_id: str, ws: ServerConnection) -> None:
+        station_id = ws.request.path.rstrip("/").rsplit("/", 1)[-1] if ws.request else ""
+        _forget_handshake(ws)
+        if station_id not in self.world.stations or self.world.cpo_of(station_id) != cpo_id:
+            await ws.close(1008, "unknown station")
+            return
+        cpo = self.world.cpos[cpo_id]
+        writer = DelayLine(self._ocpp_link(station_id), _frames_to(ws.send))
+        self._to_station[station_id] = writer
+        pump = asyncio.ensure_future(writer.pump())
+        try:
+            version = self.world.stations[station_id].version
+            self.cpo_emit(cpo_id, cpo.on_station_connected(station_id, version, self.clock.now()))
+            self._connected[station_id].set()
+            async for message in ws:
+                text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+                self.cpo_emit(cpo_id, cpo.on_station_frame(station_id, text, self.clock.now()))
+        except ConnectionClosed:
+            pass
+        except Exception as exc:  # the handler runs inside websockets: record it, never lose it
+            self._failures.append((f"CSMS of {cpo_id} serving {station_id}", exc))
+        finally:
+            writer.close()
+            await pump
+
+    # ------------------------------------------------------------ station side
+    def station_emit(self, station_id: str, frames: list[str]) -> None:
+        station = self.world.stations[station_id]
+        for frame in frames:
+            cpo_id = self.world.cpo_of(station_id)
+            self.trace.ocpp(self.clock.now(), subprotocol(station.version), station_id, cpo_id, frame)
+            self._to_csms[station_id].put(frame)
+        self._pokes[station_id].set()
+
+    async def _connect(self, station_id: str) -> ClientConnection:
+        station = self.world.stations[station_id]
+        port = self._ocpp_ports[self.world.cpo_of(station_id)]
+        uri = f"ws://127.0.0.1:{port}/ocpp/{station_id}"
+        subprotocols = [Subprotocol(subprotocol(station.version))]
+        rng = random.Random(f"live-connect-{station_id}")  # back-off jitter only: no effect on models
+        failure: BaseException | None = None
+        for attempt in range(CONNECT_ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(RECONNECT_BACKOFF_S * 2 ** (attempt - 1) * rng.uniform(1.0, 1.5))
+            async with self._handshakes:
+                try:
+                    return await connect(
+                        uri, subprotocols=subprotocols, open_timeout=CONNECT_TIMEOUT_S, **WS_OPTIONS
+                    )
+                except (OSError, TimeoutError, InvalidHandshake) as exc:
+                    failure = exc
+        raise LiveRuntimeError(
+            f"station {station_id} could not reach its CSMS in {CONNECT_ATTEMPTS} attempts: "
+            f"{type(failure).__name__}: {failure}"
+        )
+
+    async def _station_life(self, station_id: str, stop: asyncio.Event) -> None:
+        """Connect, boot, and live until the end; a `station_offline` window really drops the
+        WebSocket (after the exchange under way, as sim's set_online says) and reconnects."""
+        station = self.world.stations[station_id]
+        first = True
+        while not stop.is_set():
+            self._connected[station_id].clear()
+            async with await self._connect(station_id) as ws:
+                _forget_handshake(ws)
+                try:
+                    await asyncio.wait_for(self._connected[station_id].wait(), CONNECT_TIMEOUT_S)
+                except TimeoutError:
+                    raise LiveRuntimeError(f"station {station_id} was not accepted by its CSMS") from None
+                writer = DelayLine(self._ocpp_link(station_id), _frames_to(ws.send))
+                self._to_csms[station_id] = writer
+                pump = asyncio.ensure_future(writer.pump())
+                if first:
+                    self.station_emit(station_id, station.on_connected(self.clock.now()))
+                    first = False
+                else:
+                    self._reconnected(station_id)
+                reader = asyncio.ensure_future(self._station_reader(station_id, ws))
+                try:
+                    while True:
+                        await self._station_timer(station_id, stop, online=True)
+                        if stop.is_set():
+                            await self._station_settled(station_id, writer)
+                            return
+                        if await self._line_drops(station_id, writer, stop):
+                            break
+                        self._reconnected(station_id)  # the window closed before the line dropped
+                finally:
+                    reader.cancel()
+                    writer.close()
+                    await pump
+            await self._station_timer(station_id, stop, online=False)  # metering goes on, offline
+
+    def take_offline(self, station_id: str, now: datetime) -> None:
+        """Timeline: the station loses its connection (sim: SimRuntime._set_online(False))."""
+        self._allocator.set_online(station_id, False)  # a driver's app shows it unavailable
+        self._want_online[station_id] = False
+        self.station_emit(station_id, self.world.stations[station_id].set_online(False, now))
+
+    def bring_online(self, station_id: str, applied: Callable[[datetime], None]) -> None:
+        """Timeline: the window is over; the station reconnects, then replays what it queued."""
+        self._want_online[station_id] = True
+        self._back_online[station_id] = applied
+        self._pokes[station_id].set()
+
+    def _reconnected(self, station_id: str) -> None:
+        now = self.clock.now()
+        self._allocator.set_online(station_id, True)
+        self.station_emit(station_id, self.world.stations[station_id].set_online(True, now))
+        applied = self._back_online.pop(station_id, None)
+        if applied is not None:
+            applied(now)
+
+    async def _line_drops(self, station_id: str, writer: DelayLine[str], stop: asyncio.Event) -> bool:
+        """Offline: the exchange under way completes, then the line drops (True). False: the window
+        ended (or the run) first, and the connection simply stays up."""
+        endpoint = self.world.stations[station_id].endpoint
+        while endpoint.in_flight is not None or writer.pending():
+            if stop.is_set() or self._want_online[station_id]:
+                return False
+            await asyncio.sleep(0.005)
+        return True
+
+    async def _station_reader(self, station_id: str, ws: ClientConnection) -> None:
+        station = self.world.stations[station_id]
+        with contextlib.suppress(ConnectionClosed):
+            async for message in ws:
+                text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+                self.station_emit(station_id, station.on_frame(text, self.clock.now()))
+                if station.booted and not self._booted[station_id].is_set():
+                    self._booted[station_id].set()
+                    self._booted_count += 1
+                    if self._booted_count == len(self._booted) and self.milestone is not None:
+                        self.milestone("booted")
+
+    async def _station_settled(self, station_id: str, writer: DelayLine[str]) -> None:
+        """Before hanging up at the end, the calls the station still has to send or hear back about
+        finish (a StopTransaction queued behind a MeterValues, say): cut short, the CSMS would never
+        learn that a session ended and its CDR would go missing. Bounded: an offline station keeps
+        its queue."""
+        endpoint = self.world.stations[station_id].endpoint
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + CONNECT_TIMEOUT_S
+        while endpoint.in_flight is not None or endpoint.queued or writer.pending():
+            if loop.time() > give_up:
+                return
+            await asyncio.sleep(0.05)
+
+    async def _station_timer(self, station_id: str, stop: asyncio.Event, *, online: bool) -> None:
+        """Wake the station when it is due, until the run stops or the station's line should
+        change (`online` is the state it is in)."""
+        # One timer handle per wait that sets the poke: Python 3.11's wait_for would wrap every
+        # wait in a new task, thousands of stations times every wakeup.
+        station, poke = self.world.stations[station_id], self._pokes[station_id]
+        loop = asyncio.get_running_loop()
+        while not stop.is_set() and self._want_online[station_id] == online:
+            deadline = station.next_wakeup()
+            poke.clear()
+            timeout = self.clock.wall_seconds_until(deadline) if deadline is not None else 0.5
+            timer = loop.call_later(timeout, poke.set)
+            try:
+                await poke.wait()
+            finally:
+                timer.cancel()
+            deadline = station.next_wakeup()
+            if deadline is not None and self.clock.now() >= deadline:
+                self.station_emit(station_id, station.on_wakeup(self.clock.now()))
+
+    async def _driver(self, index: int, until: datetime) -> None:
+        arrival = self.world.arrivals[index]
+        await self.clock.sleep_until(arrival.at)
+        key = self._allocator.take(arrival.station_choice)
+        for _ in range(retries_for(self.world.scenario.demand.patience_minutes)):
+            if key is not None:
+                break
+            await self.clock.sleep_until(self.clock.now() + RETRY_EVERY)
+            key = self._allocator.take(arrival.station_choice)
+        if key is None:
+            self._unserved += 1
+            return
+        station_id, connector = key
+        station = self.world.stations[station_id]
+        if not self._booted[station_id].is_set():
+            # An early arrival waits for its station to connect and boot, as a driver would; the
+            # link may not even be up yet (thousands of stations connect at the start).
+            try:
+                await asyncio.wait_for(self._booted[station_id].wait(), self.clock.wall_seconds_until(until))
+            except TimeoutError:
+                self._allocator.release(key)
+                self._unserved += 1
+                return
+        ev = arrival.ev()
+        token = arrival.driver.token_uid
+        # One instant for both: the quote is filed under the plug-in time the truth looks it up by.
+        now = self.clock.now()
+        quote_for(self.world, arrival, station_id, connector, now)  # the driver's app asks first
+        self.station_emit(station_id, station.plug_in(connector, token_uid=token, ev=ev, now=now))
+        await self.clock.sleep_until(self.clock.now() + arrival.stay)
+        self._allocator.release(key)
+        self.station_emit(station_id, station.unplug(connector, self.clock.now()))
