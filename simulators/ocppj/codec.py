@@ -20,6 +20,8 @@ from typing import Any, Literal
 import fastjsonschema
 import simplejson
 
+from simulators.ocppj.timestamps import DATE_TIME
+
 OcppVersion = Literal["1.6", "2.0.1"]
 Payload = dict[str, Any]
 
@@ -133,7 +135,9 @@ def _validator(version: OcppVersion, action: str, response: bool) -> Callable[[A
     if not entry.is_file():
         return None
     schema = json.loads(entry.read_text(encoding="utf-8-sig"))
-    return fastjsonschema.compile(schema)
+    # Formats as the `ocpp` package's validator reads them: a timestamp without a zone, or with a
+    # lower-case `z`, is schema-valid there, so it is here (see timestamps.py).
+    return fastjsonschema.compile(schema, formats={"date-time": DATE_TIME})
 
 
 def _describe(exc: fastjsonschema.JsonSchemaValueException) -> str:
