@@ -88,6 +88,14 @@ def _time(payload: Payload, key: str, now: datetime) -> datetime:
     return (parse_timestamp(value) if isinstance(value, str) else None) or now
 
 
+def _remote_token(action: str, payload: Payload) -> str | None:
+    if action == "RemoteStartTransaction":
+        return str(payload["idTag"])
+    if action == "RequestStartTransaction":
+        return str(payload["idToken"]["idToken"])
+    return None
+
+
 class Csms:
     def __init__(
         self,
@@ -155,6 +163,11 @@ class Csms:
         link.endpoint.codec.encode_call("check", action, payload)  # validate now, not when sent
         self._calls += 1
         ref = f"{self.cpo_id[-20:]}-C{self._calls}"
+        token = _remote_token(action, payload)
+        if token is not None and self.authorize is None:
+            # A start the CSMS asks for itself (e.g. an OCPI START_SESSION) is authorized already:
+            # the transaction's start must not be refused for want of an Authorize.
+            self._decisions[token] = True
         link.endpoint.call(action, payload, tag=ref)
         frames = link.endpoint.drain(now)
         return ref, CsmsOutput([(station_id, f) for f in frames])

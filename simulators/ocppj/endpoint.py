@@ -70,6 +70,9 @@ class Endpoint:
         else:
             self._queue.append(item)
 
+    def queued_actions(self) -> list[str]:
+        return [item.action for item in self._queue]
+
     def expire(self) -> tuple[Call, Tag] | None:
         """Give up on the CALL in flight (its timeout passed): the line is free again, and a late
         answer to it is dropped as an answer to no pending CALL. Returns that CALL and its tag."""
