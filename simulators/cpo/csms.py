@@ -35,6 +35,7 @@ from simulators.ocppj.timestamps import parse_timestamp
 _UNDECIDED: Mapping[OcppVersion, str] = {"1.6": "Invalid", "2.0.1": "Unknown"}
 # What a refusal from the eMSP becomes: the token is known and not allowed -> "Invalid" in both versions.
 _REFUSED = "Invalid"
+_REJECTED_RETRY_S = 300
 _INFO_KEY: Mapping[OcppVersion, str] = {"1.6": "idTagInfo", "2.0.1": "idTokenInfo"}
 
 
@@ -103,11 +104,13 @@ class Csms:
         *,
         heartbeat_interval_s: int = 300,
         authorize: Callable[[str], bool] | None = None,
+        accept_boot: Callable[[str], bool] | None = None,
     ) -> None:
         self.cpo_id = cpo_id
         self.heartbeat_interval_s = heartbeat_interval_s
         # None: Authorize waits for the OCPI side (on_authorization); else decided here at once.
         self.authorize = authorize
+        self.accept_boot = accept_boot  # None: every station; else BootNotification Rejected if False
         self._calls = 0
         self._links: dict[str, _Link] = {}
         self._held: dict[str, _Held] = {}
@@ -208,6 +211,9 @@ class Csms:
 
     # -- handlers shared by both versions --------------------------------------------------------
     def _boot(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
+        if self.accept_boot is not None and not self.accept_boot(link.station_id):
+            # 1.6 §4.2 / 2.0.1 B03: Rejected, try again after `interval` (never 0 here).
+            return {"currentTime": format_utc(now), "interval": _REJECTED_RETRY_S, "status": "Rejected"}
         events.append(StationBooted(link.station_id, link.version, now))
         return {"currentTime": format_utc(now), "interval": self.heartbeat_interval_s, "status": "Accepted"}
 

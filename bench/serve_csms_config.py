@@ -1,0 +1,83 @@
+"""Configuration of `emsp-bench serve csms`: YAML validated by pydantic, `EMSP_CSMS_...` environment
+variables override it (nested fields with `__`, e.g. `EMSP_CSMS_AUTHORIZATION__MODE=local_list`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class CsmsConfigError(ValueError):
+    """Invalid configuration: names the file, the field and the reason (exit 2)."""
+
+    def __init__(self, source: str, field: str, reason: str) -> None:
+        super().__init__(f"{source}: {field}: {reason}")
+
+
+class StationPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # accept: any station id; accept_listed: every station connects, but only listed ones get their
+    # BootNotification Accepted (the others Rejected, so they retry and show up in the logs); reject:
+    # a station that is not listed is refused at the WebSocket handshake (HTTP 404).
+    unknown: Literal["accept", "accept_listed", "reject"] = "accept"
+    listed: list[str] = Field(default_factory=list, max_length=100_000)
+
+
+class AuthorizationPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # No eMSP is attached to the served CSMS: Authorize (and a start without one) is decided here.
+    mode: Literal["accept_all", "local_list"] = "accept_all"
+    tokens: list[str] = Field(default_factory=list, max_length=1_000_000)
+
+
+class CsmsServiceConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EMSP_CSMS_", env_nested_delimiter="__", extra="forbid")
+
+    heartbeat_interval_s: int = Field(300, ge=0, le=86_400)
+    call_timeout_s: float = Field(30, gt=0, le=3600)  # a CSMS-initiated CALL unanswered this long: 504
+    stations: StationPolicy = Field(default_factory=StationPolicy)
+    authorization: AuthorizationPolicy = Field(default_factory=AuthorizationPolicy)
+    api_token: str | None = None  # when set, the control API wants `Authorization: Bearer <token>`
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return env_settings, init_settings  # the environment overrides the file
+
+    def authorizes(self, token: str) -> bool:
+        return self.authorization.mode == "accept_all" or token in self.authorization.tokens
+
+    def knows(self, station_id: str) -> bool:
+        return self.stations.unknown == "accept" or station_id in self.stations.listed
+
+
+def load_csms_config(path: Path | None) -> CsmsServiceConfig:
+    source = str(path) if path is not None else "environment"
+    data: Any = {}
+    if path is not None:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except OSError as exc:
+            raise CsmsConfigError(source, "--config", exc.strerror or str(exc)) from None
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise CsmsConfigError(source, "(file)", f"not YAML: {str(exc).splitlines()[0]}") from None
+        if not isinstance(data, dict):
+            raise CsmsConfigError(source, "(top level)", "must be a mapping")
+    try:
+        return CsmsServiceConfig(**data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        raise CsmsConfigError(source, field, error["msg"]) from None
