@@ -70,6 +70,14 @@ class Endpoint:
         else:
             self._queue.append(item)
 
+    def promote(self, action: str) -> None:
+        """Move the first queued CALL of `action` to the front (a BootNotification after a reboot)."""
+        for item in self._queue:
+            if item.action == action:
+                self._queue.remove(item)
+                self._queue.appendleft(item)
+                return
+
     def queued_actions(self) -> list[str]:
         return [item.action for item in self._queue]
 

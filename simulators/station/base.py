@@ -75,6 +75,8 @@ class VirtualStation:
         self.booted = False
         self.boots = 0  # BootNotifications accepted: a Reset shows as one more
         self.reconnect_requested = False  # a Reset: the runtime may drop and reopen the connection
+        # True when the runtime does reopen it (StationLink): the boot then waits for the new connection.
+        self.reconnects_on_reset = False
         self.online = True  # False: the OCPP-J connection is down; CALLs wait in the queue
         self._heartbeat: timedelta | None = None
         self._next_heartbeat: datetime | None = None
@@ -97,6 +99,8 @@ class VirtualStation:
             self.endpoint.call(lost[0].action, lost[0].payload, tag=lost[1], first=True)
         if not self._boot_queued():
             self.endpoint.call("BootNotification", self._boot_payload())
+        # A new connection starts with the boot (2.0.1 B01); what waited goes after it, in order.
+        self.endpoint.promote("BootNotification")
         self.reconnect_requested = False
         return self._drain(now)
 
@@ -147,6 +151,9 @@ class VirtualStation:
         return self._drain(now.replace(microsecond=0))
 
     def _drain(self, now: datetime) -> list[str]:
+        if self.reconnect_requested and self.reconnects_on_reset:
+            if self.endpoint.queued_actions()[:1] == ["BootNotification"]:
+                return []  # the boot after a Reset goes out on the new connection
         return self.endpoint.drain(now) if self.online else []
 
     def next_wakeup(self) -> datetime | None:

@@ -68,59 +68,59 @@ class Charger16(ChargePoint16):
     """A 1.6 charger that answers every Core, Remote Trigger and Smart Charging call."""
 
     @on("ChangeAvailability")
-    def change_availability(self, **kw: Any) -> Any:
+    def on_change_availability(self, **kw: Any) -> Any:
         return result16.ChangeAvailability(status="Accepted")
 
     @on("ChangeConfiguration")
-    def change_configuration(self, **kw: Any) -> Any:
+    def on_change_configuration(self, **kw: Any) -> Any:
         return result16.ChangeConfiguration(status="Accepted")
 
     @on("ClearCache")
-    def clear_cache(self, **kw: Any) -> Any:
+    def on_clear_cache(self, **kw: Any) -> Any:
         return result16.ClearCache(status="Accepted")
 
     @on("DataTransfer")
-    async def data_transfer(self, **kw: Any) -> Any:
+    async def on_data_transfer(self, **kw: Any) -> Any:
         if kw.get("message_id") == "slow":
             await asyncio.sleep(1.5)  # longer than the CSMS's call timeout
         return result16.DataTransfer(status="Accepted", data="pong")
 
     @on("GetConfiguration")
-    def get_configuration(self, **kw: Any) -> Any:
+    def on_get_configuration(self, **kw: Any) -> Any:
         return result16.GetConfiguration(
             configuration_key=[{"key": "HeartbeatInterval", "readonly": False, "value": "300"}]
         )
 
     @on("RemoteStartTransaction")
-    def remote_start(self, **kw: Any) -> Any:
+    def on_remote_start(self, **kw: Any) -> Any:
         return result16.RemoteStartTransaction(status="Accepted")
 
     @on("RemoteStopTransaction")
-    def remote_stop(self, **kw: Any) -> Any:
+    def on_remote_stop(self, **kw: Any) -> Any:
         return result16.RemoteStopTransaction(status="Accepted")
 
     @on("Reset")
-    def reset(self, **kw: Any) -> Any:
+    def on_reset(self, **kw: Any) -> Any:
         return result16.Reset(status="Accepted")
 
     @on("UnlockConnector")
-    def unlock(self, **kw: Any) -> Any:
+    def on_unlock(self, **kw: Any) -> Any:
         return result16.UnlockConnector(status="Unlocked")
 
     @on("TriggerMessage")
-    def trigger(self, **kw: Any) -> Any:
+    def on_trigger(self, **kw: Any) -> Any:
         return result16.TriggerMessage(status="Accepted")
 
     @on("SetChargingProfile")
-    def set_profile(self, **kw: Any) -> Any:
+    def on_set_profile(self, **kw: Any) -> Any:
         return result16.SetChargingProfile(status="Accepted")
 
     @on("ClearChargingProfile")
-    def clear_profile(self, **kw: Any) -> Any:
+    def on_clear_profile(self, **kw: Any) -> Any:
         return result16.ClearChargingProfile(status="Accepted")
 
     @on("GetCompositeSchedule")
-    def composite(self, **kw: Any) -> Any:
+    def on_composite(self, **kw: Any) -> Any:
         return result16.GetCompositeSchedule(status="Rejected")
 
 
@@ -235,7 +235,7 @@ class Charger201(ChargePoint201):
     """A 2.0.1 charger answering every call of blocks B, F and K."""
 
     @on("GetVariables")
-    def get_variables(self, get_variable_data: list[dict[str, Any]], **kw: Any) -> Any:
+    def on_get_variables(self, get_variable_data: list[dict[str, Any]], **kw: Any) -> Any:
         return result201.GetVariables(
             get_variable_result=[
                 {"attribute_status": "Accepted", "attribute_value": "300", "component": d["component"],
@@ -245,7 +245,7 @@ class Charger201(ChargePoint201):
         )  # fmt: skip
 
     @on("SetVariables")
-    def set_variables(self, set_variable_data: list[dict[str, Any]], **kw: Any) -> Any:
+    def on_set_variables(self, set_variable_data: list[dict[str, Any]], **kw: Any) -> Any:
         return result201.SetVariables(
             set_variable_result=[
                 {"attribute_status": "Accepted", "component": d["component"], "variable": d["variable"]}
@@ -254,43 +254,43 @@ class Charger201(ChargePoint201):
         )
 
     @on("GetBaseReport")
-    def get_base_report(self, **kw: Any) -> Any:
+    def on_get_base_report(self, **kw: Any) -> Any:
         return result201.GetBaseReport(status="Accepted")
 
     @on("Reset")
-    def reset(self, **kw: Any) -> Any:
+    def on_reset(self, **kw: Any) -> Any:
         return result201.Reset(status="Accepted")
 
     @on("RequestStartTransaction")
-    def request_start(self, **kw: Any) -> Any:
+    def on_request_start(self, **kw: Any) -> Any:
         return result201.RequestStartTransaction(status="Accepted", transaction_id="TX-R")
 
     @on("RequestStopTransaction")
-    def request_stop(self, **kw: Any) -> Any:
+    def on_request_stop(self, **kw: Any) -> Any:
         return result201.RequestStopTransaction(status="Accepted")
 
     @on("TriggerMessage")
-    def trigger(self, **kw: Any) -> Any:
+    def on_trigger(self, **kw: Any) -> Any:
         return result201.TriggerMessage(status="Accepted")
 
     @on("UnlockConnector")
-    def unlock(self, **kw: Any) -> Any:
+    def on_unlock(self, **kw: Any) -> Any:
         return result201.UnlockConnector(status="Unlocked")
 
     @on("SetChargingProfile")
-    def set_profile(self, **kw: Any) -> Any:
+    def on_set_profile(self, **kw: Any) -> Any:
         return result201.SetChargingProfile(status="Accepted")
 
     @on("ClearChargingProfile")
-    def clear_profile(self, **kw: Any) -> Any:
+    def on_clear_profile(self, **kw: Any) -> Any:
         return result201.ClearChargingProfile(status="Accepted")
 
     @on("GetCompositeSchedule")
-    def composite(self, **kw: Any) -> Any:
+    def on_composite(self, **kw: Any) -> Any:
         return result201.GetCompositeSchedule(status="Rejected")
 
     @on("GetChargingProfiles")
-    def get_profiles(self, **kw: Any) -> Any:
+    def on_get_profiles(self, **kw: Any) -> Any:
         return result201.GetChargingProfiles(status="NoProfiles")
 
 
