@@ -23,7 +23,7 @@ class StationPolicy(BaseModel):
 
     # accept: any station id; accept_listed: every station connects, but only listed ones get their
     # BootNotification Accepted (the others Rejected, so they retry and show up in the logs); reject:
-    # a station that is not listed is refused at the WebSocket handshake (HTTP 404).
+    # a station that is not listed is refused at the WebSocket handshake (HTTP 403).
     unknown: Literal["accept", "accept_listed", "reject"] = "accept"
     listed: list[str] = Field(default_factory=list, max_length=100_000)
 
