@@ -1,7 +1,7 @@
 """`serve csms --exercise`: every CSMS-initiated CALL of a version's Core set (1.6 Core, Remote
 Trigger, Smart Charging; 2.0.1 blocks B, F, K, and the G/C/P calls beside them) with a valid, harmless
-payload, in an order that leaves the station as it was: queries first, then changes that are undone,
-a remote start and its stop, and the Reset last (it reboots the charger).
+payload: queries first, then harmless changes (a meter interval of 60 s, a 16 A default profile that is
+cleared again), a remote start and its stop, and the Reset last (it reboots the charger).
 
 Calls that could harm a real charger (firmware updates, network profiles, certificates, local lists,
 customer data) are left out on purpose.
