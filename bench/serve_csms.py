@@ -162,6 +162,8 @@ class CsmsService:
             self._note(event)
         for answer in output.answers:
             self._answered(answer)
+        for reason in output.invalid:
+            self.log.warning("invalid frame from station", station_id=station_id, reason=reason)
         self._watch(station_id)
 
     def _note(self, event: object) -> None:

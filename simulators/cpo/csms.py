@@ -58,6 +58,7 @@ class CsmsOutput:
     frames: list[tuple[str, str]] = field(default_factory=list)  # (station_id, frame text)
     events: list[CsmsEvent] = field(default_factory=list)
     answers: list[CallAnswered] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)  # why a frame from the station was refused
 
 
 @dataclass(slots=True)
@@ -156,7 +157,8 @@ class Csms:
         elif incoming.answered is not None and isinstance(incoming.tag, str):
             answers.append(self._answered(link, incoming.answered, incoming.tag, incoming.message, now))
         frames += link.endpoint.drain(now)
-        return CsmsOutput([(station_id, f) for f in frames], events, answers)
+        invalid = [str(incoming.error)] if incoming.error is not None else []
+        return CsmsOutput([(station_id, f) for f in frames], events, answers, invalid)
 
     # -- CSMS-initiated CALLs --------------------------------------------------------------------
     def call(self, station_id: str, action: str, payload: Payload, now: datetime) -> tuple[str, CsmsOutput]:
