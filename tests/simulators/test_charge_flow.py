@@ -212,10 +212,11 @@ def test_deterministic(version: OcppVersion) -> None:
     assert ids == [f"CS-1-{n}" for n in range(1, len(ids) + 1)]
 
 
+_OCCURENCE = "OccurenceConstraintViolation"  # sic, both versions (OCPP-J errata)
 MALFORMED = [
     # (frame, 1.6 code, 2.0.1 code); None: not answered (no readable id, or not a CALL)
     ('[2,"m1","Heartbeat",{"extra":1}]', "FormationViolation", "FormatViolation"),
-    ('[2,"m2","StatusNotification",{"connectorId":1}]', "OccurenceConstraintViolation", "OccurenceConstraintViolation"),
+    ('[2,"m2","StatusNotification",{"connectorId":1}]', _OCCURENCE, _OCCURENCE),
     ('[2,"m3","Authorize",{"idTag":7,"idToken":7}]', "TypeConstraintViolation", "TypeConstraintViolation"),
     ('[2,"m4","NoSuchAction",{}]', "NotImplemented", "NotImplemented"),
     ('[2,"m5","Heartbeat"]', "FormationViolation", "RpcFrameworkError"),
