@@ -117,8 +117,9 @@ class VirtualStation(CsmsControl):
         now = now.replace(microsecond=0)
         self._run_due(now)
         conn = self.connectors[connector_id]
-        if conn.state is not ConnectorState.AVAILABLE:
-            # Out of service (or taken by a remote start): the driver cannot charge here.
+        if conn.state is ConnectorState.UNAVAILABLE:
+            # Taken out of service by the CSMS: the driver cannot charge here (any other busy state is
+            # the runtime's mistake and still raises InvalidTransition: a bench fault, not graded).
             self.truth.append(_refused(self.station_id, connector_id, token_uid, now, conn.register_wh))
             return self._drain(now)
         self._transition(conn, ConnectorEvent.PLUG, now)

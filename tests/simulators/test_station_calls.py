@@ -408,3 +408,13 @@ def test_not_implemented_profiles_are_not_supported(version: OcppVersion) -> Non
     )
     answer = pair.command("ReserveNow", payload, T0 + timedelta(minutes=1))
     assert answer.error == "NotSupported"
+
+
+def test_plugging_into_a_busy_connector_is_a_bench_fault_not_a_refusal() -> None:
+    from simulators.station.states import InvalidTransition
+
+    pair = make_pair("1.6")
+    pair.command("RemoteStartTransaction", {"idTag": "REMOTE-1", "connectorId": 1}, T0 + timedelta(minutes=1))
+    with pytest.raises(InvalidTransition):
+        pair.station.plug_in(1, token_uid="TOKEN-A", ev=EV, now=T0 + timedelta(minutes=2))
+    assert pair.station.truth == []  # nothing graded
