@@ -99,10 +99,13 @@ class CsmsService:
         conn_id = secrets.token_hex(4)
         log = self.log.bind(station_id=station_id, connection_id=conn_id)
         offered = list(ws.scope.get("subprotocols", []))
-        if not 0 < len(station_id) <= MAX_ID or (
-            self.config.stations.unknown == "reject" and station_id not in self.config.stations.listed
-        ):
-            log.warning("station refused", reason="unknown station id", offered=offered)
+        refusal = None
+        if not 0 < len(station_id) <= MAX_ID:
+            refusal = f"station id longer than {MAX_ID} characters"
+        elif self.config.stations.unknown == "reject" and station_id not in self.config.stations.listed:
+            refusal = "station id not listed"
+        if refusal is not None:
+            log.warning("station refused", reason=refusal, offered=offered)
             await ws.close(code=1008)  # before accept: the handshake is answered 403
             return
         version = next((SUBPROTOCOLS[p] for p in offered if p in SUBPROTOCOLS), None)
