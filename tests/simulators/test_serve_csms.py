@@ -55,6 +55,7 @@ async def served(
 async def charger(kind: type[Any], address: str, station_id: str, subprotocol: str) -> AsyncIterator[Any]:
     ws = await websockets.connect(f"ws://{address}/ocpp/{station_id}", subprotocols=[subprotocol])
     cp = kind(station_id, ws)
+    cp.release, cp.answered_late = asyncio.Event(), asyncio.Event()
     task = asyncio.ensure_future(cp.start())
     try:
         yield cp
@@ -79,10 +80,14 @@ class Charger16(ChargePoint16):
     def on_clear_cache(self, **kw: Any) -> Any:
         return result16.ClearCache(status="Accepted")
 
+    release: asyncio.Event
+    answered_late: asyncio.Event
+
     @on("DataTransfer")
     async def on_data_transfer(self, **kw: Any) -> Any:
         if kw.get("message_id") == "slow":
-            await asyncio.sleep(1.5)  # longer than the CSMS's call timeout
+            await self.release.wait()  # held until the CSMS has given up (its call timeout)
+            self.answered_late.set()
         return result16.DataTransfer(status="Accepted", data="pong")
 
     @on("GetConfiguration")
@@ -189,7 +194,7 @@ async def _stop16(cp: Any, transaction_id: int) -> None:
 @pytest.mark.slow
 def test_ocpp16_charger_against_serve_csms() -> None:
     async def main() -> None:
-        config = CsmsServiceConfig(call_timeout_s=0.5)
+        config = CsmsServiceConfig(call_timeout_s=2)
         async with (
             served(config) as (address, _service),
             charger(Charger16, address, "CP-16", "ocpp1.6") as cp,
@@ -203,7 +208,8 @@ def test_ocpp16_charger_against_serve_csms() -> None:
                 "/api/v1/stations/CP-16/calls/DataTransfer", json={"vendorId": "x", "messageId": "slow"}
             )
             assert slow.status_code == 504, slow.text
-            await asyncio.sleep(1.2)  # the charger handles one CALL at a time: let its late answer pass
+            cp.release.set()  # now the charger answers, too late: the CSMS drops it
+            await cp.answered_late.wait()
             again = await client.post("/api/v1/stations/CP-16/calls/ClearCache", json={})
             assert again.json()["result"] == {"status": "Accepted"}
             # Bad requests: unknown station, invalid payload, unknown action.
