@@ -41,6 +41,7 @@ from simulators.ocppj import LocalProtocolError, OcppVersion
 
 SUBPROTOCOLS: dict[str, OcppVersion] = {"ocpp2.0.1": "2.0.1", "ocpp1.6": "1.6"}
 MAX_ID = 48  # 2.0.1 part 4 §3.1.1: the identity is at most 48 characters
+MAX_BODY = 1 << 20  # a control call's payload: no OCPP request comes near 1 MiB
 
 
 def wall_clock() -> datetime:
@@ -351,7 +352,11 @@ def create_csms_app(service: CsmsService) -> FastAPI:
         record = record_of(station_id)
         if not record.connected:
             raise HTTPException(409, f"station {station_id!r} is not connected")
-        body = await request.body()
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                raise HTTPException(413, f"a payload above {MAX_BODY} bytes")
         try:
             payload = json.loads(body, parse_float=Decimal) if body.strip() else {}
         except ValueError as exc:

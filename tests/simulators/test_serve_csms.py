@@ -219,6 +219,8 @@ def test_ocpp16_charger_against_serve_csms() -> None:
             bad = await client.post("/api/v1/stations/CP-16/calls/Reset", json={"type": "Sideways"})
             assert bad.status_code == 422 and "Reset" in bad.json()["detail"]
             assert (await client.post("/api/v1/stations/CP-16/calls/Teleport", json={})).status_code == 422
+            huge = await client.post("/api/v1/stations/CP-16/calls/DataTransfer", content=b" " * (2 << 20))
+            assert huge.status_code == 413
             view = (await client.get("/api/v1/stations/CP-16")).json()
             await client.aclose()
         assert view["version"] == "1.6" and view["boots"] == 1
