@@ -418,3 +418,30 @@ def test_plugging_into_a_busy_connector_is_a_bench_fault_not_a_refusal() -> None
     with pytest.raises(InvalidTransition):
         pair.station.plug_in(1, token_uid="TOKEN-A", ev=EV, now=T0 + timedelta(minutes=2))
     assert pair.station.truth == []  # nothing graded
+
+
+def test_reset_on_idle_waits_for_the_transaction_to_end() -> None:
+    pair = charging("2.0.1")
+    at = T0 + timedelta(minutes=10)
+    assert pair.command("Reset", {"type": "OnIdle"}, at).payload == {"status": "Scheduled"}
+    assert pair.station.boots == 1
+    pair.unplug(1, at + timedelta(minutes=5))
+    [ended] = [e for e in pair.events if isinstance(e, TransactionEnded)]
+    assert ended.reason == "EVDisconnected"  # the driver's own end, not the reset's
+    assert pair.station.boots == 2
+    [*_, boot] = [m for m in after(pair, at) if m[2] == "BootNotification"]
+    assert boot[3]["reason"] == "RemoteReset"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_scheduled_unavailability_applies_when_the_transaction_ends(version: OcppVersion) -> None:
+    pair = charging(version)
+    at = T0 + timedelta(minutes=10)
+    payload: dict[str, object] = (
+        {"connectorId": 1, "type": "Inoperative"}
+        if version == "1.6"
+        else {"operationalStatus": "Inoperative", "evse": {"id": 1}}
+    )
+    assert pair.command("ChangeAvailability", payload, at).payload == {"status": "Scheduled"}
+    pair.unplug(1, at + timedelta(minutes=5))
+    assert pair.station.connector_status(1) == "Unavailable"
