@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import secrets
 import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,7 +27,9 @@ import structlog
 import uvicorn
 from fastapi import FastAPI, Header, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from bench.ocpp_security import parse_basic, peer_common_name
 from bench.serve_csms_config import CsmsServiceConfig
 from bench.serve_csms_exercise import STARTS, STEPS, Context
 from emsp.timeutil import format_utc
@@ -109,6 +113,15 @@ class CsmsService:
             log.warning("station refused", reason=refusal, offered=offered)
             await ws.close(code=1008)  # before accept: the handshake is answered 403
             return
+        denied = self._security_refusal(ws, station_id)
+        if denied is not None:
+            status, reason = denied
+            log.warning("station refused", reason=reason, status=status, scheme=ws.scope.get("scheme"))
+            # A00 / the 1.6 whitepaper: bad or missing Basic credentials are answered 401 on the upgrade;
+            # a transport below the station's profile (plain ws, no client certificate) 403.
+            headers = {"WWW-Authenticate": 'Basic realm="OCPP", charset="UTF-8"'} if status == 401 else {}
+            await ws.send_denial_response(Response(status_code=status, headers=headers))
+            return
         version = next((SUBPROTOCOLS[p] for p in offered if p in SUBPROTOCOLS), None)
         if version is None:
             # OCPP-J 1.6 §3.1.2 / 2.0.1 part 4 §3.1.2: complete the handshake without a subprotocol,
@@ -152,6 +165,36 @@ class CsmsService:
                 record.connected = False
                 self._fail_waiting(station_id, "Disconnected")
             log.info("station disconnected")
+
+    def _security_refusal(self, ws: WebSocket, station_id: str) -> tuple[int, str] | None:
+        """Why the station may not connect with what it presented (status, reason), None if it may.
+        Checked before the handshake completes, so a refused station never reaches the Csms."""
+        policy = self.config.security
+        required = policy.profile_of(station_id)
+        if required == 0:
+            return None
+        tls = ws.scope.get("scheme") == "wss"
+        common_name = ws.scope.get("extensions", {}).get("tls", {}).get("client_cert_name")
+        if required >= 2 and not tls:
+            return 403, f"profile {required} wants TLS (wss://), the station came over plain ws://"
+        if common_name is not None:
+            # A certificate verified against our client CA is profile 3, which satisfies any profile,
+            # but only for the station it names.
+            if common_name != station_id:
+                return 403, f"client certificate is for {common_name!r}"
+            return None
+        if required == 3:
+            return 403, "profile 3 wants a client certificate"
+        credentials = parse_basic(ws.headers.get("authorization"))
+        if credentials is None:
+            return 401, "no Basic auth credentials"
+        expected = policy.password_of(station_id)
+        username_ok = hmac.compare_digest(credentials[0].encode(), station_id.encode())
+        password_ok = expected is not None and hmac.compare_digest(credentials[1].encode(), expected.encode())
+        if not (username_ok and password_ok):
+            # Never say which part was wrong, nor log what was sent.
+            return 401, "Basic auth credentials refused"
+        return None
 
     async def _dispatch(self, station_id: str, output: CsmsOutput) -> None:
         """Send the frames (in order), keep what the events say, answer the waiting API calls."""
@@ -389,31 +432,66 @@ def _json(content: Any, status: int = 200, headers: dict[str, str] | None = None
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
+class TlsWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol, plus the ASGI TLS extension's `client_cert_name` (the verified
+    client certificate's CN) in the scope: profile 3 identifies the station by it, and uvicorn does not
+    expose the peer certificate otherwise."""
+
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)
+        if scope is not None:  # None: the handshake was refused before the app was called
+            ssl_object = self.transport.get_extra_info("ssl_object")
+            scope["extensions"]["tls"] = {"client_cert_name": peer_common_name(ssl_object)}
+
+
 async def run_csms_service(
-    service: CsmsService, sock: socket.socket, *, on_ready: Callable[[], None] | None = None
+    service: CsmsService,
+    sock: socket.socket,
+    *,
+    on_ready: Callable[[], None] | None = None,
+    tls_sock: socket.socket | None = None,
+    tls_context: ssl.SSLContext | None = None,
 ) -> None:
-    """Serve on a bound socket until cancelled (Ctrl-C)."""
+    """Serve on a bound socket (ws://, http://) and, with `tls_sock` and `tls_context`, on a second one
+    (wss://, https://: profiles 2 and 3), until cancelled (Ctrl-C)."""
     app = create_csms_app(service)
+    servers = [_server(app, None)]
+    listening = [sock]
+    if tls_sock is not None and tls_context is not None:
+        servers.append(_server(app, tls_context))
+        listening.append(tls_sock)
+    tasks = [
+        asyncio.ensure_future(server.serve(sockets=[s])) for server, s in zip(servers, listening, strict=True)
+    ]
+    try:
+        while not all(server.started for server in servers):
+            for task in tasks:
+                if task.done():
+                    task.result()
+                    return
+            await asyncio.sleep(0.01)
+        if on_ready is not None:
+            on_ready()
+        await asyncio.shield(asyncio.gather(*tasks))  # a cancellation (Ctrl-C) stops them gracefully below
+    finally:
+        await service.close()
+        for server in servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)  # closes the listening sockets
+
+
+def _server(app: FastAPI, tls_context: ssl.SSLContext | None) -> uvicorn.Server:
+    tls: dict[str, Any] = {}
+    if tls_context is not None:
+        tls = {"ssl_context_factory": lambda _config, _default: tls_context}
     config = uvicorn.Config(
         app,
         log_level="warning",
         access_log=False,
         lifespan="off",
-        ws="websockets-sansio",
+        ws=TlsWebSocketProtocol,
         ws_ping_interval=None,
+        **tls,
     )
-    server = uvicorn.Server(config)
-    task = asyncio.ensure_future(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-                return
-            await asyncio.sleep(0.01)
-        if on_ready is not None:
-            on_ready()
-        await asyncio.shield(task)  # a cancellation (Ctrl-C) stops the server gracefully below
-    finally:
-        await service.close()
-        server.should_exit = True
-        await task  # closes the listening socket and the event loop's hold on it
+    return uvicorn.Server(config)

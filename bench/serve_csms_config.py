@@ -7,8 +7,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from bench.ocpp_security import password_problem
 
 
 class CsmsConfigError(ValueError):
@@ -36,6 +46,67 @@ class AuthorizationPolicy(BaseModel):
     tokens: list[str] = Field(default_factory=list, max_length=1_000_000)
 
 
+Profile = Literal[0, 1, 2, 3]
+
+
+class StationSecurity(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    profile: Profile | None = None  # None: security.profile
+    # Profiles 1 and 2: the station's BasicAuthPassword (2.0.1) / AuthorizationKey (1.6). SecretStr: it
+    # never shows in a repr, a log line or a validation message.
+    password: SecretStr | None = None
+
+    @field_validator("password")
+    @classmethod
+    def _ocpp_password(cls, value: SecretStr | None) -> SecretStr | None:
+        problem = None if value is None else password_problem(value.get_secret_value())
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+
+class SecurityPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # The lowest profile a station may connect with (0: none, as plain OCPP-J 1.6); per station below.
+    # A station connecting with a lower one is refused at the handshake.
+    profile: Profile = 0
+    # ca.pem, server.pem, server.key (made at start when missing) and <station id>.pem/.key for the
+    # stations of profile 3; wanted as soon as any station is of profile 2 or 3.
+    certs_dir: Path | None = None
+    # Profile 3: client certificates must chain to this CA (default: certs_dir/ca.pem).
+    client_ca: Path | None = None
+    stations: dict[str, StationSecurity] = Field(default_factory=dict, max_length=100_000)
+
+    @model_validator(mode="after")
+    def _complete(self) -> SecurityPolicy:
+        for station_id, station in sorted(self.stations.items()):
+            if ":" in station_id:
+                raise ValueError(f"station {station_id!r}: a Basic auth username cannot hold ':' (RFC 7617)")
+            if station.profile == 3 and station.password is not None:
+                raise ValueError(
+                    f"station {station_id!r}: profile 3 authenticates by certificate, no password"
+                )
+        if self.certs_dir is None and self.tls_wanted():
+            raise ValueError("certs_dir is needed for profiles 2 and 3 (the server certificate lives there)")
+        return self
+
+    def profile_of(self, station_id: str) -> int:
+        station = self.stations.get(station_id)
+        return station.profile if station is not None and station.profile is not None else self.profile
+
+    def password_of(self, station_id: str) -> str | None:
+        station = self.stations.get(station_id)
+        return station.password.get_secret_value() if station and station.password else None
+
+    def tls_wanted(self) -> bool:
+        return self.profile >= 2 or any((s.profile or 0) >= 2 for s in self.stations.values())
+
+    def certificate_stations(self) -> list[str]:
+        return sorted(sid for sid in self.stations if self.profile_of(sid) == 3)
+
+
 class CsmsServiceConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EMSP_CSMS_", env_nested_delimiter="__", extra="forbid")
 
@@ -44,6 +115,7 @@ class CsmsServiceConfig(BaseSettings):
     stations: StationPolicy = Field(default_factory=StationPolicy)
     authorization: AuthorizationPolicy = Field(default_factory=AuthorizationPolicy)
     api_token: str | None = None  # when set, the control API wants `Authorization: Bearer <token>`
+    security: SecurityPolicy = Field(default_factory=SecurityPolicy)
 
     @classmethod
     def settings_customise_sources(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import structlog
 import websockets
 
+from bench.ocpp_security import basic_authorization
 from simulators.ocppj import subprotocol
 from simulators.station.base import VirtualStation
 
@@ -33,8 +35,28 @@ class StationLinkError(Exception):
 
 
 class StationLink:
-    def __init__(self, station: VirtualStation, url: str, *, clock: Clock = wall_clock) -> None:
+    """`password` (profiles 1 and 2): sent as HTTP Basic auth, the station id as username; `tls`
+    (profiles 2 and 3, a `wss://` URL): trusts the CSMS's CA and, for profile 3, holds the station's
+    client certificate (`bench.ocpp_security.client_context`)."""
+
+    def __init__(
+        self,
+        station: VirtualStation,
+        url: str,
+        *,
+        clock: Clock = wall_clock,
+        password: str | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        if (tls is not None) != url.startswith("wss://"):
+            raise ValueError(f"{url}: a TLS context goes with a wss:// URL and only with one")
         self.station = station
+        self._headers = (
+            {"Authorization": basic_authorization(station.station_id, password)}
+            if password is not None
+            else {}
+        )
+        self._tls = tls
         station.reconnects_on_reset = True
         self.url = url
         self.clock = clock
@@ -56,6 +78,7 @@ class StationLink:
                 async with websockets.connect(
                     self.url, subprotocols=[websockets.Subprotocol(subprotocol(self.station.version))],
                     ping_interval=None, open_timeout=10,
+                    additional_headers=self._headers, ssl=self._tls,
                 ) as ws:  # fmt: skip
                     if ws.subprotocol != subprotocol(self.station.version):
                         raise StationLinkError(
