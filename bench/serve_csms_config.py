@@ -153,3 +153,26 @@ def load_csms_config(path: Path | None) -> CsmsServiceConfig:
         error = exc.errors()[0]
         field = ".".join(str(part) for part in error["loc"]) or "(top level)"
         raise CsmsConfigError(source, field, error["msg"]) from None
+
+
+def with_security_options(
+    config: CsmsServiceConfig, *, profile: int | None, certs_dir: Path | None
+) -> CsmsServiceConfig:
+    """`--security-profile` and `--certs-dir` over the file's `security` (validated again: a profile
+    of 2 needs a certs_dir from one or the other)."""
+    if profile is None and certs_dir is None:
+        return config
+    data = config.security.model_dump()
+    if profile is not None:
+        data["profile"] = profile
+    if certs_dir is not None:
+        data["certs_dir"] = certs_dir
+    try:
+        security = SecurityPolicy.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"]) or "security"
+        raise CsmsConfigError(
+            "command line", f"--security-profile/--certs-dir: {field}", error["msg"]
+        ) from None
+    return config.model_copy(update={"security": security})

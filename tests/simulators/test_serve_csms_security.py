@@ -16,11 +16,16 @@ from typing import Any
 
 import pytest
 import websockets
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
 from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as call201
+from typer.testing import CliRunner
 
+from bench.cli import app
+from bench.cli_serve import _tls_context
 from bench.ocpp_security import (
     CertFiles,
     basic_authorization,
@@ -232,3 +237,40 @@ def test_security_config_is_validated_without_echoing_passwords(tmp_path: Path) 
         assert field in message and reason in message and str(path) in message, message
         assert "short-secret" not in message and "sixteen-chars-ok" not in message
         assert "Bench-pass" not in message
+
+
+def test_cli_security_options_exit_2_naming_file_field_reason(tmp_path: Path) -> None:
+    def serve(*args: str) -> Any:
+        return CliRunner().invoke(app, ["serve", "csms", "--port", "0", "--tls-port", "0", *args])
+
+    result = serve("--security-profile", "2")
+    assert result.exit_code == 2 and "--security-profile/--certs-dir: security: " in result.output
+    assert "certs_dir is needed" in result.output, result.output
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x", encoding="utf-8")
+    result = serve("--security-profile", "2", "--certs-dir", str(not_a_dir))
+    assert result.exit_code == 2 and f"{not_a_dir}: certs_dir: " in result.output, result.output
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "ca.pem").write_text("not a certificate", encoding="utf-8")
+    (broken / "ca.key").write_text("not a key", encoding="utf-8")
+    result = serve("--certs-dir", str(broken))
+    assert result.exit_code == 2 and f"{broken}: certs_dir: unusable" in result.output, result.output
+    config = tmp_path / "csms.yaml"
+    config.write_text("security: {stations: {CP-1: {password: short-secret}}}", encoding="utf-8")
+    result = serve("--config", str(config))
+    assert result.exit_code == 2 and f"{config}: security.stations.CP-1.password: " in result.output
+    assert "short-secret" not in result.output
+
+
+def test_certs_dir_gets_what_a_charger_needs(tmp_path: Path) -> None:
+    config = CsmsServiceConfig(security={"certs_dir": tmp_path, "stations": {"CP-9": {"profile": 3}}})
+    assert _tls_context(config, "192.0.2.7") is not None
+    files = CertFiles(tmp_path)
+    assert all(p.is_file() for p in (files.ca, files.server, files.server_key, *files.client("CP-9")))
+    server = x509.load_pem_x509_certificate(files.server.read_bytes())
+    names = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert {str(ip) for ip in names.get_values_for_type(x509.IPAddress)} == {"127.0.0.1", "192.0.2.7"}
+    assert names.get_values_for_type(x509.DNSName) == ["localhost"]
+    client = x509.load_pem_x509_certificate(files.client("CP-9")[0].read_bytes())
+    assert client.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "CP-9"
