@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog.testing
 import websockets
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -146,7 +147,12 @@ def test_profile_1_basic_auth_over_ws(certs: CertFiles) -> None:
             assert "CP-1X" not in service.records
             assert service.records["CP-1B"].boots == 1
 
-    asyncio.run(main())
+    with structlog.testing.capture_logs() as logs:
+        asyncio.run(main())
+    refusals = [e for e in logs if e["event"] == "station refused"]
+    assert [e["status"] for e in refusals] == [401, 401, 401]
+    sent = (PASSWORD, "Not-the-password-42", basic_authorization("CP-1", PASSWORD).split()[1])
+    assert not [e for e in logs for secret in sent if secret in repr(e)], logs
 
 
 def test_profile_2_tls_and_basic_auth(certs: CertFiles) -> None:
