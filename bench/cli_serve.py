@@ -154,7 +154,12 @@ def serve_csms(
     from bench.serve_csms_config import CsmsConfigError, load_csms_config, with_security_options
 
     try:
-        cfg = with_security_options(load_csms_config(config), profile=security_profile, certs_dir=certs_dir)
+        cfg = with_security_options(
+            load_csms_config(config),
+            str(config or "environment"),
+            profile=security_profile,
+            certs_dir=certs_dir,
+        )
         tls_context = _tls_context(cfg, host)
     except CsmsConfigError as exc:
         typer.echo(f"invalid input: {exc}", err=True)

@@ -88,8 +88,6 @@ class SecurityPolicy(BaseModel):
                 raise ValueError(
                     f"station {station_id!r}: profile 3 authenticates by certificate, no password"
                 )
-        if self.certs_dir is None and self.tls_wanted():
-            raise ValueError("certs_dir is needed for profiles 2 and 3 (the server certificate lives there)")
         return self
 
     def profile_of(self, station_id: str) -> int:
@@ -156,23 +154,17 @@ def load_csms_config(path: Path | None) -> CsmsServiceConfig:
 
 
 def with_security_options(
-    config: CsmsServiceConfig, *, profile: int | None, certs_dir: Path | None
+    config: CsmsServiceConfig, source: str, *, profile: int | None, certs_dir: Path | None
 ) -> CsmsServiceConfig:
-    """`--security-profile` and `--certs-dir` over the file's `security` (validated again: a profile
-    of 2 needs a certs_dir from one or the other)."""
-    if profile is None and certs_dir is None:
-        return config
+    """`--security-profile` and `--certs-dir` over the file's `security` (`source`), then what only the
+    two together can say: a profile of 2 or 3 needs a certs dir from one or the other."""
     data = config.security.model_dump()
     if profile is not None:
         data["profile"] = profile
     if certs_dir is not None:
         data["certs_dir"] = certs_dir
-    try:
-        security = SecurityPolicy.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"]) or "security"
-        raise CsmsConfigError(
-            "command line", f"--security-profile/--certs-dir: {field}", error["msg"]
-        ) from None
+    security = SecurityPolicy.model_validate(data)  # the options cannot make a valid policy invalid
+    if security.certs_dir is None and security.tls_wanted():
+        where = "command line" if profile is not None and profile >= 2 else source
+        raise CsmsConfigError(where, "security.certs_dir", "needed for profiles 2 and 3 (or --certs-dir)")
     return config.model_copy(update={"security": security})

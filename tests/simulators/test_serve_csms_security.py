@@ -228,7 +228,6 @@ def test_security_config_is_validated_without_echoing_passwords(tmp_path: Path) 
             "16 to 64",
         ),
         "security: {stations: {CP-1: {password: 'sixteen-chars-ok!'}}}": ("password", "passwordString"),
-        "security: {profile: 2}": ("security", "certs_dir"),
         "security: {stations: {CP-1: {profile: 3, password: Bench-pass_0123456789}}}": (
             "security",
             "no password",
@@ -250,8 +249,8 @@ def test_cli_security_options_exit_2_naming_file_field_reason(tmp_path: Path) ->
         return CliRunner().invoke(app, ["serve", "csms", "--port", "0", "--tls-port", "0", *args])
 
     result = serve("--security-profile", "2")
-    assert result.exit_code == 2 and "--security-profile/--certs-dir: security: " in result.output
-    assert "certs_dir is needed" in result.output, result.output
+    assert result.exit_code == 2, result.output
+    assert "command line: security.certs_dir: needed for profiles 2 and 3" in result.output
     not_a_dir = tmp_path / "file"
     not_a_dir.write_text("x", encoding="utf-8")
     result = serve("--security-profile", "2", "--certs-dir", str(not_a_dir))
@@ -267,6 +266,9 @@ def test_cli_security_options_exit_2_naming_file_field_reason(tmp_path: Path) ->
     result = serve("--config", str(config))
     assert result.exit_code == 2 and f"{config}: security.stations.CP-1.password: " in result.output
     assert "short-secret" not in result.output
+    config.write_text("security: {profile: 2}", encoding="utf-8")
+    result = serve("--config", str(config))
+    assert result.exit_code == 2 and f"{config}: security.certs_dir: needed" in result.output
 
 
 def test_certs_dir_gets_what_a_charger_needs(tmp_path: Path) -> None:
