@@ -46,24 +46,38 @@ def password_problem(password: str) -> str | None:
     return None
 
 
-def basic_authorization(username: str, password: str) -> str:
-    """The `Authorization` header value a station sends (RFC 7617)."""
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+# The 1.6 whitepaper's AuthorizationKey: 16 to 20 octets written as 32 to 40 hexadecimal digits; the
+# password on the wire is the octets themselves (they need not be text).
+AUTHORIZATION_KEY = re.compile(r"^(?:[0-9A-Fa-f]{2}){16,20}$")
 
 
-def parse_basic(header: str | None) -> tuple[str, str] | None:
-    """(username, password) from an `Authorization: Basic ...` header, None if absent or unreadable."""
+def authorization_key_problem(key: str) -> str | None:
+    """Why `key` is not a 1.6 AuthorizationKey, or None (never echoes the key)."""
+    if not AUTHORIZATION_KEY.match(key):
+        return f"must be 32 to 40 hexadecimal digits in pairs (16 to 20 octets), not {len(key)} characters"
+    return None
+
+
+def basic_authorization(username: str, password: str | bytes) -> str:
+    """The `Authorization` header value a station sends (RFC 7617); bytes: a 1.6 AuthorizationKey's octets."""
+    secret = password.encode() if isinstance(password, str) else password
+    return "Basic " + base64.b64encode(username.encode() + b":" + secret).decode("ascii")
+
+
+def parse_basic(header: str | None) -> tuple[str, bytes] | None:
+    """(username, password octets) from an `Authorization: Basic ...` header, None if absent or
+    unreadable. The password stays bytes: a 1.6 AuthorizationKey need not be UTF-8."""
     if header is None:
         return None
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic":
         return None
     try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        decoded = base64.b64decode(value.strip(), validate=True)
+        username, colon, password = decoded.partition(b":")
+        return (username.decode("utf-8"), password) if colon else None
     except (binascii.Error, UnicodeDecodeError):
         return None
-    username, colon, password = decoded.partition(":")
-    return (username, password) if colon else None
 
 
 # -- certificates generated at run time -------------------------------------------------------------

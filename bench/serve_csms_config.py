@@ -18,7 +18,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from bench.ocpp_security import password_problem
+from bench.ocpp_security import authorization_key_problem, password_problem
 
 
 class CsmsConfigError(ValueError):
@@ -65,6 +65,27 @@ class StationSecurity(BaseModel):
             raise ValueError(problem)
         return value
 
+    # Instead of a password, for a 1.6 station: its AuthorizationKey (hex). Accepted on the wire as the
+    # whitepaper says (the octets) and as many 1.6 chargers send it (the hex text itself).
+    authorization_key: SecretStr | None = None
+
+    @field_validator("authorization_key")
+    @classmethod
+    def _ocpp_key(cls, value: SecretStr | None) -> SecretStr | None:
+        problem = None if value is None else authorization_key_problem(value.get_secret_value())
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    def secrets(self) -> list[bytes]:
+        """The passwords accepted on the wire."""
+        if self.password is not None:
+            return [self.password.get_secret_value().encode()]
+        if self.authorization_key is not None:
+            key = self.authorization_key.get_secret_value()
+            return [bytes.fromhex(key), key.encode()]
+        return []
+
 
 class SecurityPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -84,7 +105,9 @@ class SecurityPolicy(BaseModel):
         for station_id, station in sorted(self.stations.items()):
             if ":" in station_id:
                 raise ValueError(f"station {station_id!r}: a Basic auth username cannot hold ':' (RFC 7617)")
-            if station.profile == 3 and station.password is not None:
+            if station.password is not None and station.authorization_key is not None:
+                raise ValueError(f"station {station_id!r}: a password or an authorization_key, not both")
+            if station.profile == 3 and station.secrets():
                 raise ValueError(
                     f"station {station_id!r}: profile 3 authenticates by certificate, no password"
                 )
@@ -94,9 +117,9 @@ class SecurityPolicy(BaseModel):
         station = self.stations.get(station_id)
         return station.profile if station is not None and station.profile is not None else self.profile
 
-    def password_of(self, station_id: str) -> str | None:
+    def secrets_of(self, station_id: str) -> list[bytes]:
         station = self.stations.get(station_id)
-        return station.password.get_secret_value() if station and station.password else None
+        return station.secrets() if station is not None else []
 
     def tls_wanted(self) -> bool:
         return self.profile >= 2 or any((s.profile or 0) >= 2 for s in self.stations.values())

@@ -35,9 +35,9 @@ class StationLinkError(Exception):
 
 
 class StationLink:
-    """`password` (profiles 1 and 2): sent as HTTP Basic auth, the station id as username; `tls`
-    (profiles 2 and 3, a `wss://` URL): trusts the CSMS's CA and, for profile 3, holds the station's
-    client certificate (`bench.ocpp_security.client_context`)."""
+    """`password` (profiles 1 and 2; bytes: a 1.6 AuthorizationKey's octets): sent as HTTP Basic auth,
+    the station id as username; `tls` (profiles 2 and 3, a `wss://` URL): trusts the CSMS's CA and, for
+    profile 3, holds the station's client certificate (`bench.ocpp_security.client_context`)."""
 
     def __init__(
         self,
@@ -45,7 +45,7 @@ class StationLink:
         url: str,
         *,
         clock: Clock = wall_clock,
-        password: str | None = None,
+        password: str | bytes | None = None,
         tls: ssl.SSLContext | None = None,
     ) -> None:
         if (tls is not None) != url.startswith("wss://"):

@@ -155,6 +155,25 @@ def test_profile_1_basic_auth_over_ws(certs: CertFiles) -> None:
     assert not [e for e in logs for secret in sent if secret in repr(e)], logs
 
 
+def test_profile_1_with_a_16_authorization_key(certs: CertFiles) -> None:
+    key = "00ff10e2c3d4a5b6c7d8e9fa0b1c2d3e4f506172"  # 20 octets, not UTF-8 text
+    config = secured(certs, **{"CP-K": {"authorization_key": key}})
+
+    async def main() -> None:
+        async with served(config, certs) as (port, _tls_port, service):
+            url = f"ws://127.0.0.1:{port}/ocpp/CP-K"
+            # The whitepaper's form (the octets) and the form many 1.6 chargers send (the hex text).
+            await boot_link(StationLink(station16("CP-K"), url, password=bytes.fromhex(key)), service)
+            await boot_charger(
+                url, "CP-K", "1.6", headers={"Authorization": basic_authorization("CP-K", key)}
+            )
+            wrong = bytes.fromhex(key[:-2] + "00")
+            assert await refused(url, headers={"Authorization": basic_authorization("CP-K", wrong)}) == 401
+            assert service.records["CP-K"].boots == 2
+
+    asyncio.run(main())
+
+
 def test_profile_2_tls_and_basic_auth(certs: CertFiles) -> None:
     config = secured(
         certs, **{"CP-2": {"profile": 2, "password": PASSWORD}, "CP-2B": {"profile": 2, "password": PASSWORD}}
@@ -241,7 +260,7 @@ def test_security_config_is_validated_without_echoing_passwords(tmp_path: Path) 
         message = str(caught.value)
         assert field in message and reason in message and str(path) in message, message
         assert "short-secret" not in message and "sixteen-chars-ok" not in message
-        assert "Bench-pass" not in message
+        assert "Bench-pass" not in message and "00ff10e2" not in message
 
 
 def test_cli_security_options_exit_2_naming_file_field_reason(tmp_path: Path) -> None:
