@@ -46,7 +46,7 @@ PASSWORD = "Bench-pass_0123456789"  # 21 characters of passwordString
 
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> CertFiles:
-    return ensure_certs(tmp_path_factory.mktemp("certs"), stations=["CP-3", "CP-OTHER"])
+    return ensure_certs(tmp_path_factory.mktemp("certs"), stations=["CP-3", "CP-OTHER", "CP-2C"])
 
 
 def secured(certs: CertFiles, **stations: dict[str, Any]) -> CsmsServiceConfig:
@@ -199,7 +199,10 @@ def test_profile_2_tls_and_basic_auth(certs: CertFiles) -> None:
 
 
 def test_profile_3_client_certificates(certs: CertFiles, tmp_path: Path) -> None:
-    config = secured(certs, **{"CP-3": {"profile": 3}, "CP-OTHER": {"profile": 3}})
+    config = secured(
+        certs,
+        **{"CP-3": {"profile": 3}, "CP-OTHER": {"profile": 3}, "CP-2C": {"profile": 2, "password": PASSWORD}},
+    )
     cert, key = certs.client("CP-3")
     foreign = ensure_certs(tmp_path / "foreign", stations=["CP-3"])  # same CN, another CA
 
@@ -228,6 +231,12 @@ def test_profile_3_client_certificates(certs: CertFiles, tmp_path: Path) -> None
             assert await refused(f"{url}/CP-OTHER", tls=client_context(certs.ca)) == 403
             assert await refused(f"ws://127.0.0.1:{port}/ocpp/CP-OTHER") == 403
             assert "CP-OTHER" not in service.records and service.records["CP-3"].boots == 1
+            # A higher profile than configured is accepted: CP-2C (profile 2) with its certificate and
+            # no password.
+            cert2, key2 = certs.client("CP-2C")
+            await boot_charger(
+                f"{url}/CP-2C", "CP-2C", "2.0.1", tls=client_context(certs.ca, cert=cert2, key=key2)
+            )
 
     asyncio.run(main())
 
