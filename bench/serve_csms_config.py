@@ -53,8 +53,8 @@ class StationSecurity(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     profile: Profile | None = None  # None: security.profile
-    # Profiles 1 and 2: the station's BasicAuthPassword (2.0.1) / AuthorizationKey (1.6). SecretStr: it
-    # never shows in a repr, a log line or a validation message.
+    # Profiles 1 and 2: the station's BasicAuthPassword (2.0.1; also a 1.6 charger's password as text).
+    # SecretStr: it never shows in a repr, a log line or a validation message.
     password: SecretStr | None = None
 
     @field_validator("password")
