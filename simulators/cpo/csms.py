@@ -1,17 +1,22 @@
 """The OCPP side of a mock CPO: a sans-IO CSMS for OCPP 1.6J and 2.0.1 stations.
 
 It answers at once everything but Authorize, whose answer waits for the CPO's OCPI side (the eMSP's
-real-time authorization) through `on_authorization`. What it observes comes out as events. An invalid
-frame is answered with a CALLERROR (or dropped, for an invalid answer) and never raises.
+real-time authorization) through `on_authorization` — unless a local `authorize` policy is given (no
+eMSP attached), which answers at once. What it observes comes out as events. An invalid frame is
+answered with a CALLERROR (or dropped, for an invalid answer) and never raises.
+
+It also sends CSMS-initiated CALLs (`call`): one in flight per station (OCPP-J synchronicity), the
+answer (or CALLERROR, or a timeout through `expire`) comes out as a `CallAnswered`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from emsp.timeutil import format_utc, parse_utc
+from emsp.timeutil import format_utc
+from simulators.cpo.csms_acks import ACKS
 from simulators.cpo.events import (
     AuthorizationRequested,
     ChargingStateChanged,
@@ -22,20 +27,38 @@ from simulators.cpo.events import (
     TransactionEnded,
     TransactionStarted,
 )
-from simulators.ocppj import Call, Endpoint, OcppVersion, Payload
+from simulators.ocppj import Call, CallError, CallResult, Endpoint, OcppVersion, Payload
 from simulators.ocppj.meter import read_sample
+from simulators.ocppj.timestamps import parse_timestamp
 
 # Status for a token the CSMS never asked about: 1.6 has no "Unknown"; 2.0.1 C01 does.
 _UNDECIDED: Mapping[OcppVersion, str] = {"1.6": "Invalid", "2.0.1": "Unknown"}
 # What a refusal from the eMSP becomes: the token is known and not allowed -> "Invalid" in both versions.
 _REFUSED = "Invalid"
+_REJECTED_RETRY_S = 300
 _INFO_KEY: Mapping[OcppVersion, str] = {"1.6": "idTagInfo", "2.0.1": "idTokenInfo"}
+
+
+@dataclass(frozen=True, slots=True)
+class CallAnswered:
+    """The station's answer to a CSMS-initiated CALL: `payload` (CALLRESULT) or `error` (the
+    CALLERROR code, "InvalidAnswer" for an answer that failed its schema, "Timeout")."""
+
+    ref: str
+    station_id: str
+    action: str
+    payload: Payload | None
+    error: str | None
+    description: str
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
 class CsmsOutput:
     frames: list[tuple[str, str]] = field(default_factory=list)  # (station_id, frame text)
     events: list[CsmsEvent] = field(default_factory=list)
+    answers: list[CallAnswered] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)  # why a frame from the station was refused
 
 
 @dataclass(slots=True)
@@ -46,6 +69,8 @@ class _Link:
     charging: dict[str, bool] = field(default_factory=dict)  # transaction id -> EV drawing power
     by_connector: dict[int, str] = field(default_factory=dict)  # 1.6: connector -> transaction id
     last_energy: dict[str, int] = field(default_factory=dict)  # transaction id -> last register
+    # 2.0.1: transactions started without an idToken (TxStartPoint EVConnected), reported once it comes
+    unidentified: dict[str, TransactionStarted] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +84,35 @@ class _Held:
 Handler = Callable[["Csms", _Link, Payload, datetime, list[CsmsEvent]], Payload]
 
 
+def _time(payload: Payload, key: str, now: datetime) -> datetime:
+    """The payload's timestamp, or `now` when it is absent or no real instant (e.g. month 13)."""
+    value = payload.get(key)
+    return (parse_timestamp(value) if isinstance(value, str) else None) or now
+
+
+def _remote_token(action: str, payload: Payload) -> str | None:
+    if action == "RemoteStartTransaction":
+        return str(payload["idTag"])
+    if action == "RequestStartTransaction":
+        return str(payload["idToken"]["idToken"])
+    return None
+
+
 class Csms:
-    def __init__(self, cpo_id: str, *, heartbeat_interval_s: int = 300) -> None:
+    def __init__(
+        self,
+        cpo_id: str,
+        *,
+        heartbeat_interval_s: int = 300,
+        authorize: Callable[[str], bool] | None = None,
+        accept_boot: Callable[[str], bool] | None = None,
+    ) -> None:
         self.cpo_id = cpo_id
         self.heartbeat_interval_s = heartbeat_interval_s
+        # None: Authorize waits for the OCPI side (on_authorization); else decided here at once.
+        self.authorize = authorize
+        self.accept_boot = accept_boot  # None: every station; else BootNotification Rejected if False
+        self._calls = 0
         self._links: dict[str, _Link] = {}
         self._held: dict[str, _Held] = {}
         self._decisions: dict[str, bool] = {}  # token uid -> latest decision of the OCPI side
@@ -75,10 +125,11 @@ class Csms:
         old = self._links.get(station_id)
         link = _Link(station_id, version, Endpoint(f"{self.cpo_id}", version))
         if old is not None:
-            link.charging, link.by_connector, link.last_energy = (
+            link.charging, link.by_connector, link.last_energy, link.unidentified = (
                 old.charging,
                 old.by_connector,
                 old.last_energy,
+                old.unidentified,
             )
         self._links[station_id] = link
         return CsmsOutput()
@@ -88,19 +139,67 @@ class Csms:
         incoming = link.endpoint.receive(text)
         frames = list(incoming.replies)
         events: list[CsmsEvent] = []
+        answers: list[CallAnswered] = []
         call = incoming.message
-        if isinstance(call, Call) and call.action == "Authorize":
+        if isinstance(call, Call) and call.action == "Authorize" and self.authorize is None:
             self._hold(link, call, now, events)  # answered by on_authorization
         elif isinstance(call, Call):
             handler = _HANDLERS[link.version].get(call.action)
-            if handler is None:
-                # Schema-known action this CSMS does not handle: NotSupported (1.6 §4.2.3 table 7).
-                frames.append(link.endpoint.reply_error(call.unique_id, "NotSupported", call.action))
-            else:
+            ack = ACKS[link.version].get(call.action)
+            if handler is not None:
                 answer = handler(self, link, call.payload, now, events)
                 frames.append(link.endpoint.reply(call.unique_id, answer))
-        frames += link.endpoint.drain()
-        return CsmsOutput([(station_id, f) for f in frames], events)
+            elif ack is not None:
+                frames.append(link.endpoint.reply(call.unique_id, ack))
+            else:
+                # Schema-known action this CSMS does not handle: NotSupported (1.6 §4.2.3 table 7).
+                frames.append(link.endpoint.reply_error(call.unique_id, "NotSupported", call.action))
+        elif incoming.answered is not None and isinstance(incoming.tag, str):
+            answers.append(self._answered(link, incoming.answered, incoming.tag, incoming.message, now))
+        frames += link.endpoint.drain(now)
+        invalid = [str(incoming.error)] if incoming.error is not None else []
+        return CsmsOutput([(station_id, f) for f in frames], events, answers, invalid)
+
+    # -- CSMS-initiated CALLs --------------------------------------------------------------------
+    def call(self, station_id: str, action: str, payload: Payload, now: datetime) -> tuple[str, CsmsOutput]:
+        """Queue a CALL to a connected station; returns its reference (in the `CallAnswered`). An
+        invalid payload raises LocalProtocolError before anything is queued."""
+        link = self._links[station_id]
+        link.endpoint.codec.encode_call("check", action, payload)  # validate now, not when sent
+        self._calls += 1
+        ref = f"{self.cpo_id[-20:]}-C{self._calls}"
+        token = _remote_token(action, payload)
+        if token is not None and self.authorize is None:
+            # A start the CSMS asks for itself (e.g. an OCPI START_SESSION) is authorized already:
+            # the transaction's start must not be refused for want of an Authorize.
+            self._decisions[token] = True
+        link.endpoint.call(action, payload, tag=ref)
+        frames = link.endpoint.drain(now)
+        return ref, CsmsOutput([(station_id, f) for f in frames])
+
+    def in_flight_since(self, station_id: str) -> datetime | None:
+        link = self._links.get(station_id)
+        return link.endpoint.sent_at if link is not None and link.endpoint.in_flight else None
+
+    def expire(self, station_id: str, now: datetime) -> CsmsOutput:
+        """The CALL in flight to the station timed out: report it, send the next one."""
+        link = self._links.get(station_id)
+        expired = link.endpoint.expire() if link is not None else None
+        if link is None or expired is None:
+            return CsmsOutput()
+        call, tag = expired
+        answers = []
+        if isinstance(tag, str):
+            answers.append(CallAnswered(tag, station_id, call.action, None, "Timeout", "no answer", now))
+        return CsmsOutput([(station_id, f) for f in link.endpoint.drain(now)], answers=answers)
+
+    def _answered(self, link: _Link, call: Call, ref: str, message: object, now: datetime) -> CallAnswered:
+        if isinstance(message, CallResult):
+            return CallAnswered(ref, link.station_id, call.action, message.payload, None, "", now)
+        if isinstance(message, CallError):
+            code, text = message.error_code, message.error_description
+            return CallAnswered(ref, link.station_id, call.action, None, code, text, now)
+        return CallAnswered(ref, link.station_id, call.action, None, "InvalidAnswer", "schema", now)
 
     def on_authorization(self, ref: str, accepted: bool, now: datetime) -> CsmsOutput:
         held = self._held.pop(ref)
@@ -110,10 +209,13 @@ class Csms:
             return CsmsOutput()  # the station reconnected meanwhile: that CALL is gone with its session
         status = "Accepted" if accepted else _REFUSED
         frame = link.endpoint.reply(held.unique_id, {_INFO_KEY[link.version]: {"status": status}})
-        return CsmsOutput([(held.station_id, f) for f in [frame, *link.endpoint.drain()]])
+        return CsmsOutput([(held.station_id, f) for f in [frame, *link.endpoint.drain(now)]])
 
     # -- handlers shared by both versions --------------------------------------------------------
     def _boot(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
+        if self.accept_boot is not None and not self.accept_boot(link.station_id):
+            # 1.6 §4.2 / 2.0.1 B03: Rejected, try again after `interval` (never 0 here).
+            return {"currentTime": format_utc(now), "interval": _REJECTED_RETRY_S, "status": "Rejected"}
         events.append(StationBooted(link.station_id, link.version, now))
         return {"currentTime": format_utc(now), "interval": self.heartbeat_interval_s, "status": "Accepted"}
 
@@ -127,8 +229,18 @@ class Csms:
         self._held[ref] = _Held(link.station_id, link.endpoint, call.unique_id, token)
         events.append(AuthorizationRequested(ref, link.station_id, token, now))
 
+    def _authorize(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
+        """Authorize under the local policy (no eMSP attached)."""
+        token = payload["idTag"] if link.version == "1.6" else payload["idToken"]["idToken"]
+        assert self.authorize is not None
+        self._decisions[token] = self.authorize(token)
+        return {_INFO_KEY[link.version]: self._id_info(link.version, token)}
+
     def _id_info(self, version: OcppVersion, token: str) -> Payload:
         decision = self._decisions.get(token)
+        if decision is None and self.authorize is not None:
+            # A start without a prior Authorize (local cache, offline start): the policy decides.
+            decision = self._decisions[token] = self.authorize(token)
         status = _UNDECIDED[version] if decision is None else ("Accepted" if decision else _REFUSED)
         return {"status": status}
 
@@ -137,7 +249,9 @@ class Csms:
             energy, power = read_sample(link.version, value)
             if energy is not None:
                 link.last_energy[tx] = energy
-                events.append(MeterSampled(link.station_id, tx, parse_utc(value["timestamp"]), energy, power))
+                at = _time(value, "timestamp", datetime.min)
+                if at is not datetime.min:  # a sample that names no real instant is not evidence
+                    events.append(MeterSampled(link.station_id, tx, at, energy, power))
 
     def _charging(self, link: _Link, tx: str, charging: bool, at: datetime, events: list[CsmsEvent]) -> None:
         if link.charging.get(tx, True) != charging:
@@ -146,7 +260,7 @@ class Csms:
 
     # -- OCPP 1.6 -------------------------------------------------------------------------------
     def _status16(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
-        at = parse_utc(payload["timestamp"]) if "timestamp" in payload else now
+        at = _time(payload, "timestamp", now)
         cid, status = payload["connectorId"], payload["status"]
         events.append(ConnectorStatusChanged(link.station_id, cid, status, at))
         tx = link.by_connector.get(cid)
@@ -160,7 +274,7 @@ class Csms:
         cid, token = payload["connectorId"], payload["idTag"]
         link.by_connector[cid] = tx
         link.charging[tx] = True
-        at = parse_utc(payload["timestamp"])
+        at = _time(payload, "timestamp", now)
         events.append(TransactionStarted(link.station_id, cid, tx, token, payload["meterStart"], at))
         return {"idTagInfo": self._id_info("1.6", token), "transactionId": self._transactions}
 
@@ -176,7 +290,7 @@ class Csms:
         link.by_connector = {c: t for c, t in link.by_connector.items() if t != tx}
         link.charging.pop(tx, None)  # the transaction is over: keep nothing per ended transaction
         link.last_energy.pop(tx, None)
-        at, meter_stop = parse_utc(payload["timestamp"]), payload["meterStop"]
+        at, meter_stop = _time(payload, "timestamp", now), payload["meterStop"]
         # 1.6 §6.49: an absent reason means "Local".
         events.append(TransactionEnded(link.station_id, tx, at, meter_stop, payload.get("reason", "Local")))
         return {"idTagInfo": self._id_info("1.6", payload["idTag"])} if "idTag" in payload else {}
@@ -186,7 +300,7 @@ class Csms:
         return {}  # 2.0.1 MeterValues carry no transaction (those go in TransactionEvent): nothing to report
 
     def _status201(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
-        at = parse_utc(payload["timestamp"])
+        at = _time(payload, "timestamp", now)
         events.append(
             ConnectorStatusChanged(link.station_id, payload["evseId"], payload["connectorStatus"], at)
         )
@@ -196,21 +310,30 @@ class Csms:
         self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]
     ) -> Payload:
         info, kind = payload["transactionInfo"], payload["eventType"]
-        tx, at = info["transactionId"], parse_utc(payload["timestamp"])
+        tx, at = info["transactionId"], _time(payload, "timestamp", now)
         values: list[Payload] = payload.get("meterValue", [])
         state = info.get("chargingState")
+        token = payload.get("idToken", {}).get("idToken")
         if kind == "Started":
-            token = payload.get("idToken", {}).get("idToken", "")
             start = next((e for e in (read_sample("2.0.1", v)[0] for v in values) if e is not None), 0)
             link.charging[tx] = state in (None, "Charging")
             link.last_energy[tx] = start
             evse = payload.get("evse", {}).get("id", 0)
-            events.append(TransactionStarted(link.station_id, evse, tx, token, start, at))
-        elif kind == "Updated":
+            started = TransactionStarted(link.station_id, evse, tx, token or "", start, at)
+            if token:
+                events.append(started)
+            else:
+                # E03 (start at plug-in): the idToken comes with a later event; report the start then.
+                link.unidentified[tx] = started
+        elif token and tx in link.unidentified:
+            events.append(replace(link.unidentified.pop(tx), token_uid=token))
+        if kind == "Updated":
             if state is not None:
                 self._charging(link, tx, state == "Charging", at, events)
             self._samples(link, tx, values, events)
-        else:
+        elif kind == "Ended":
+            if tx in link.unidentified:  # never identified: still a transaction that happened
+                events.append(link.unidentified.pop(tx))
             stops = [e for e in (read_sample("2.0.1", v)[0] for v in values) if e is not None]
             meter_stop = stops[-1] if stops else link.last_energy.pop(tx, 0)
             link.charging.pop(tx, None)
@@ -227,6 +350,7 @@ class Csms:
 _COMMON: dict[str, Handler] = {
     "BootNotification": Csms._boot,
     "Heartbeat": Csms._heartbeat,
+    "Authorize": Csms._authorize,  # only with a local policy; otherwise held for the OCPI side
 }
 _HANDLERS: Mapping[OcppVersion, Mapping[str, Handler]] = {
     "1.6": {

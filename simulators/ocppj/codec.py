@@ -20,6 +20,8 @@ from typing import Any, Literal
 import fastjsonschema
 import simplejson
 
+from simulators.ocppj.timestamps import DATE_TIME
+
 OcppVersion = Literal["1.6", "2.0.1"]
 Payload = dict[str, Any]
 
@@ -132,8 +134,21 @@ def _validator(version: OcppVersion, action: str, response: bool) -> Callable[[A
     entry = _schema_dir(version) / f"{_schema_name(version, action, response)}.json"
     if not entry.is_file():
         return None
-    schema = json.loads(entry.read_text(encoding="utf-8-sig"))
-    return fastjsonschema.compile(schema)
+    schema = _without_multiple_of(json.loads(entry.read_text(encoding="utf-8-sig")))
+    # Formats as the `ocpp` package's validator reads them: a timestamp without a zone, or with a
+    # lower-case `z`, is schema-valid there, so it is here (see timestamps.py).
+    return fastjsonschema.compile(schema, formats={"date-time": DATE_TIME})
+
+
+def _without_multiple_of(node: Any) -> Any:
+    """The schema without `multipleOf` (1.6 charging limits: 0.1). fastjsonschema checks it by dividing
+    the value by a float, which raises TypeError on the Decimal numbers we parse and write; a limit of
+    more decimals is read as it is (and ours are rounded to 0.1 before they are written)."""
+    if isinstance(node, dict):
+        return {k: _without_multiple_of(v) for k, v in node.items() if k != "multipleOf"}
+    if isinstance(node, list):
+        return [_without_multiple_of(v) for v in node]
+    return node
 
 
 def _describe(exc: fastjsonschema.JsonSchemaValueException) -> str:

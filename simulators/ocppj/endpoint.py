@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from simulators.ocppj.codec import Call, FrameError, Message, OcppVersion, Payload, codec
 
@@ -49,6 +50,7 @@ class Endpoint:
         self._counter = 0
         self._queue: deque[_Queued] = deque()
         self._in_flight: tuple[Call, Tag] | None = None
+        self.sent_at: datetime | None = None  # when the CALL in flight went out (if drain was told)
         self.inbound: dict[str, str] = {}  # peer CALLs not answered yet: id -> action
 
     @property
@@ -59,12 +61,40 @@ class Endpoint:
     def queued(self) -> int:
         return len(self._queue)
 
-    def call(self, action: str, payload: PayloadSource, *, tag: Tag = None) -> None:
-        """Queue a CALL; `drain()` returns it as a frame when nothing is in flight."""
-        self._queue.append(_Queued(action, payload, tag))
+    def call(self, action: str, payload: PayloadSource, *, tag: Tag = None, first: bool = False) -> None:
+        """Queue a CALL (`first`: ahead of the others, e.g. a retry); `drain()` sends it when the line
+        is free."""
+        item = _Queued(action, payload, tag)
+        if first:
+            self._queue.appendleft(item)
+        else:
+            self._queue.append(item)
 
-    def drain(self) -> list[str]:
-        """The next CALL frame, if the line is free (at most one; the rest wait for its answer)."""
+    def promote(self, action: str) -> None:
+        """Move the first queued CALL of `action` to the front (a BootNotification after a reboot)."""
+        for item in self._queue:
+            if item.action == action:
+                self._queue.remove(item)
+                self._queue.appendleft(item)
+                return
+
+    def queued_actions(self) -> list[str]:
+        return [item.action for item in self._queue]
+
+    def expire(self) -> tuple[Call, Tag] | None:
+        """Give up on the CALL in flight (its timeout passed): the line is free again, and a late
+        answer to it is dropped as an answer to no pending CALL. Returns that CALL and its tag."""
+        expired, self._in_flight, self.sent_at = self._in_flight, None, None
+        return expired
+
+    def reset(self) -> None:
+        """A new OCPP-J session (reboot, reconnect): nothing in flight, no peer CALL to answer."""
+        self._in_flight, self.sent_at = None, None
+        self.inbound.clear()
+
+    def drain(self, now: datetime | None = None) -> list[str]:
+        """The next CALL frame, if the line is free (at most one; the rest wait for its answer).
+        `now` stamps it for the caller's timeout."""
         while self._in_flight is None and self._queue:
             item = self._queue.popleft()
             payload = item.source() if callable(item.source) else item.source
@@ -74,6 +104,7 @@ class Endpoint:
             unique_id = f"{self._prefix}-{self._counter}"
             frame = self.codec.encode_call(unique_id, item.action, payload)
             self._in_flight = (Call(unique_id, item.action, payload), item.tag)
+            self.sent_at = now
             return [frame]
         return []
 
@@ -93,7 +124,7 @@ class Endpoint:
             )
             return Incoming(None, error=error)
         call, tag = self._in_flight
-        self._in_flight = None
+        self._in_flight, self.sent_at = None, None
         return Incoming(message, answered=call, tag=tag)
 
     def reply(self, unique_id: str, payload: Payload) -> str:
@@ -108,7 +139,7 @@ class Endpoint:
         in_flight = self._in_flight
         if not exc.reply and in_flight and exc.unique_id == in_flight[0].unique_id:
             # An invalid answer to our CALL still ends that exchange, or the line would stay blocked.
-            self._in_flight = None
+            self._in_flight, self.sent_at = None, None
             return Incoming(None, answered=in_flight[0], tag=in_flight[1], error=exc)
         if exc.reply and exc.unique_id is not None:
             frame = self.codec.encode_error(exc.unique_id, exc.error_code, exc.description)

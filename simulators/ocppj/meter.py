@@ -18,6 +18,8 @@ from simulators.ocppj.codec import OcppVersion, Payload
 
 ENERGY = "Energy.Active.Import.Register"
 POWER = "Power.Active.Import"
+_MAX_EXP = 24
+_MAX_VALUE = Decimal(10) ** 18  # no meter reads an exawatt-hour; beyond it a value is noise
 _SCALE = {"Wh": Decimal(1), "kWh": Decimal(1000), "W": Decimal(1), "kW": Decimal(1000)}
 
 
@@ -61,9 +63,16 @@ def _scaled(version: OcppVersion, sample: Mapping[str, Any], base_unit: str) -> 
         uom = sample.get("unitOfMeasure", {})
         unit, multiplier = uom.get("unit", base_unit), uom.get("multiplier", 0)
     scale = _SCALE.get(unit)
-    if scale is None or not value.is_finite():
+    # The schema bounds no multiplier (1,000,000 is schema-valid); a real meter uses a handful.
+    if (
+        scale is None
+        or not value.is_finite()
+        or not isinstance(multiplier, int)
+        or abs(multiplier) > _MAX_EXP
+    ):
         return None
-    return value * scale * Decimal(10) ** multiplier
+    scaled = value * scale * Decimal(10) ** multiplier
+    return scaled if abs(scaled) < _MAX_VALUE else None
 
 
 def read_sample(version: OcppVersion, value: Mapping[str, Any]) -> tuple[int | None, Decimal | None]:

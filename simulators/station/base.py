@@ -2,83 +2,42 @@
 
 Every entry point takes the current time (aware UTC) and returns the OCPP-J frames to send. Timers are
 not run here: the runtime asks `next_wakeup()` and calls `on_wakeup(now)` then (simpy or asyncio).
-Scheduled things (meter samples, EV full, heartbeats) happen at their scheduled instant even when the
-wakeup comes late, so both runtimes produce the same frames.
+Scheduled things (meter samples, EV full, heartbeats, limits of charging profiles, CALL timeouts)
+happen at their scheduled instant even when the wakeup comes late, so both runtimes produce the same
+frames. CSMS-initiated CALLs are answered by the version's `handlers` table (`v16_calls`,
+`v201_calls`) through the version-neutral actions here (remote start/stop, reset, limits, ...).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import ClassVar, Literal
+from typing import Any, ClassVar
+
+import simplejson
 
 from simulators.ocppj import Call, CallResult, Endpoint, OcppVersion, Payload, Tag
-from simulators.station.physics import EvProfile, PowerCurve, power_curve, seconds_between
+from simulators.station import smart
+from simulators.station.control import CsmsControl, SampleReason, StopCause
+from simulators.station.physics import EvProfile
+from simulators.station.session import ChargeTruth, Connector, Session
 from simulators.station.states import ConnectorEvent, ConnectorState, next_state
 
-SampleReason = Literal["periodic", "ev_full"]
+__all__ = ["ChargeTruth", "Connector", "SampleReason", "Session", "StopCause", "VirtualStation"]
+
 _BOOT_RETRY = timedelta(seconds=60)  # when the CSMS gave no usable interval
+# Messages a station must not lose (1.6 §4.7 / 2.0.1 E13): resent after a timeout, up to `tx_attempts`.
+_TRANSACTIONAL = frozenset({"StartTransaction", "StopTransaction", "MeterValues", "TransactionEvent"})
+
+# (the station of the version, the CALL's payload, now) -> the CALLRESULT payload
+Handler = Callable[[Any, Payload, datetime], Payload]
 
 
-@dataclass(frozen=True, slots=True)
-class ChargeTruth:
-    """What really happened at a connector, whatever the wire said (design principle 5)."""
-
-    station_id: str
-    connector_id: int
-    token_uid: str
-    plugged_at: datetime
-    authorized: bool
-    transaction_id: str | None
-    started_at: datetime | None
-    charging_ended_at: datetime | None  # when the EV stopped drawing (full, or unplugged first)
-    unplugged_at: datetime | None  # None when refused: the driver's departure is no longer observed
-    meter_start_wh: int
-    meter_stop_wh: int
-    energy_wh: int
-    # Corners of the physical energy curve (instant, kWh since start) while charging; () for constant
-    # power, whose curve is a straight line to the full (or unplug) instant.
-    power_corners: tuple[tuple[datetime, Decimal], ...] = ()
-
-
-@dataclass(slots=True)
-class Session:
-    token_uid: str
-    ev: EvProfile
-    plugged_at: datetime
-    curve: PowerCurve | None = None
-    started_at: datetime | None = None
-    full_at: datetime | None = None  # scheduled instant the EV is full; None: never
-    is_full: bool = False
-    meter_start_wh: int = 0
-    transaction_id: str | None = None
-    next_sample_at: datetime | None = None
-    last_sample_at: datetime | None = None
-    seq_no: int = 0  # 2.0.1 TransactionEvent sequence number
-
-    def reading_wh(self, at: datetime) -> int:
-        assert self.started_at is not None and self.curve is not None
-        return self.meter_start_wh + self.curve.energy_wh(seconds_between(self.started_at, at))
-
-    def power_at(self, at: datetime) -> Decimal:
-        if self.started_at is None or self.curve is None or (self.full_at is not None and at >= self.full_at):
-            return Decimal(0)
-        return self.curve.power_at(seconds_between(self.started_at, at))
-
-
-@dataclass(slots=True)
-class Connector:
-    connector_id: int
-    state: ConnectorState = ConnectorState.AVAILABLE
-    register_wh: int = 0  # the meter register; only ever increases
-    session: Session | None = None
-
-
-class VirtualStation:
+class VirtualStation(CsmsControl):
     version: ClassVar[OcppVersion]
     wire_status: ClassVar[Mapping[ConnectorState, str]]  # per-version wire name of each state
+    handlers: ClassVar[Mapping[str, Handler]] = {}  # CSMS-initiated CALLs this version answers
 
     def __init__(
         self,
@@ -90,6 +49,7 @@ class VirtualStation:
         dc: bool = False,
         vendor: str = "emsp-bench",
         model: str = "virtual-ac",
+        call_timeout_s: int | None = None,
     ) -> None:
         if connectors < 1 or meter_interval_s < 1:
             raise ValueError("a station needs at least one connector and a positive meter interval")
@@ -99,72 +59,100 @@ class VirtualStation:
         self.meter_interval = timedelta(seconds=meter_interval_s)
         self.vendor = vendor
         self.model = model
+        # None: wait for every answer (a scenario's own CSMS always answers, and an Authorize may wait
+        # long for the eMSP); against a real CSMS give a timeout so one lost answer cannot wedge us.
+        self.call_timeout = None if call_timeout_s is None else timedelta(seconds=call_timeout_s)
+        self.tx_attempts = 3
+        self.authorize_remote = False  # AuthorizeRemoteTxRequests / AuthorizeRemoteStart
+        self.stop_on_invalid = True  # StopTransactionOnInvalidId / StopTxOnInvalidId
         self.endpoint = Endpoint(station_id, self.version)
         self.connectors = {i: Connector(i) for i in range(1, connectors + 1)}
         self.truth: list[ChargeTruth] = []
+        self.profiles: list[smart.Profile] = []
         self.booted = False
+        self.boots = 0  # BootNotifications accepted: a Reset shows as one more
+        self.reconnect_requested = False  # a Reset: the runtime may drop and reopen the connection
+        # True when the runtime does reopen it (StationLink): the boot then waits for the new connection.
+        self.reconnects_on_reset = False
         self.online = True  # False: the OCPP-J connection is down; CALLs wait in the queue
         self._heartbeat: timedelta | None = None
         self._next_heartbeat: datetime | None = None
         self._boot_retry_at: datetime | None = None
         self._sent_status: dict[int, str] = {}
         self._transactions = 0
+        self._attempts: dict[str, int] = {}  # transactional message (by content) -> sends so far
+        self._pending_reset: StopCause | None = None  # 2.0.1 OnIdle: reset once idle
+        self._pending_availability: dict[int, bool] = {}  # connector -> operative, once idle
 
     # -- public API -------------------------------------------------------------------------------
     # A station's clock ticks in whole seconds, as real chargers' OCPP timestamps do: every input
     # instant is floored once here, so frames, meter physics and truth all share one exact clock
     # and CDR volumes rounded to OCPI's 4 decimals (0.36 s) still resolve to the same second.
     def on_connected(self, now: datetime) -> list[str]:
-        self.endpoint.call("BootNotification", self._boot_payload())
-        return self._drain()
+        now = now.replace(microsecond=0)
+        lost = self.endpoint.expire()  # a CALL in flight on the old connection gets no answer now
+        self.endpoint.reset()
+        if lost is not None and lost[0].action in _TRANSACTIONAL:
+            self.endpoint.call(lost[0].action, lost[0].payload, tag=lost[1], first=True)
+        if not self._boot_queued():
+            self.endpoint.call("BootNotification", self._boot_payload())
+        # A new connection starts with the boot (2.0.1 B01); what waited goes after it, in order.
+        self.endpoint.promote("BootNotification")
+        self.reconnect_requested = False
+        return self._drain(now)
 
     def on_frame(self, text: str, now: datetime) -> list[str]:
         now = now.replace(microsecond=0)
         incoming = self.endpoint.receive(text)
         out = list(incoming.replies)
         if isinstance(incoming.message, Call):
-            out.append(self._answer(incoming.message))
+            out.append(self._answer(incoming.message, now))
         elif incoming.answered is not None:
             payload = incoming.message.payload if isinstance(incoming.message, CallResult) else None
+            self._attempts.pop(_key(incoming.answered), None)
             self._on_answer(incoming.answered, payload, incoming.tag, now)
-        return out + self._drain()
+        return out + self._drain(now)
 
     def plug_in(self, connector_id: int, *, token_uid: str, ev: EvProfile, now: datetime) -> list[str]:
         now = now.replace(microsecond=0)
         self._run_due(now)
         conn = self.connectors[connector_id]
+        if conn.state is ConnectorState.UNAVAILABLE:
+            # Taken out of service by the CSMS: the driver cannot charge here (any other busy state is
+            # the runtime's mistake and still raises InvalidTransition: a bench fault, not graded).
+            self.truth.append(_refused(self.station_id, connector_id, token_uid, now, conn.register_wh))
+            return self._drain(now)
         self._transition(conn, ConnectorEvent.PLUG, now)
         conn.session = Session(token_uid, ev, plugged_at=now)
         self.endpoint.call("Authorize", self._authorize_payload(token_uid), tag=connector_id)
-        return self._drain()
+        return self._drain(now)
 
     def unplug(self, connector_id: int, now: datetime) -> list[str]:
         now = now.replace(microsecond=0)
         self._run_due(now)
         conn = self.connectors[connector_id]
         session = conn.session
-        if session is None:  # refused earlier (or never plugged): the station has nothing to report
-            return self._drain()
+        if session is None:  # refused earlier, never plugged, or ended by the CSMS: nothing to report
+            return self._drain(now)
         if session.started_at is None:
             self._transition(conn, ConnectorEvent.UNPLUG, now)
             self._record(conn, session, authorized=False, unplugged_at=now)
-            return self._drain()
-        meter_stop = session.reading_wh(now)
-        self._stop(conn, session, now, meter_stop)
-        self._transition(conn, ConnectorEvent.UNPLUG, now)
-        self._transition(conn, ConnectorEvent.RELEASED, now)
-        self._record(conn, session, authorized=True, unplugged_at=now, meter_stop=meter_stop)
-        return self._drain()
+            return self._drain(now)
+        self.end_transaction(conn, now, "ev_disconnected")
+        return self._drain(now)
 
     def set_online(self, online: bool, now: datetime) -> list[str]:
         """Lose or regain the connection. Offline, nothing is sent: transaction messages and meter
         values queue up in order (1.6 transaction-related messages; 2.0.1 E04, `offline: true`) and
         go out on reconnect. An exchange already under way completes (the line dropped after it)."""
         self.online = online
-        return self._drain()
+        return self._drain(now.replace(microsecond=0))
 
-    def _drain(self) -> list[str]:
-        return self.endpoint.drain() if self.online else []
+    def _drain(self, now: datetime) -> list[str]:
+        waiting = self.reconnect_requested and self.reconnects_on_reset
+        if waiting and self.endpoint.queued_actions()[:1] == ["BootNotification"]:
+            return []  # the boot after a Reset goes out on the new connection
+        return self.endpoint.drain(now) if self.online else []
 
     def next_wakeup(self) -> datetime | None:
         due = self._due()
@@ -173,7 +161,7 @@ class VirtualStation:
     def on_wakeup(self, now: datetime) -> list[str]:
         now = now.replace(microsecond=0)
         self._run_due(now)
-        return self._drain()
+        return self._drain(now)
 
     def connector_status(self, connector_id: int) -> str:
         return self.wire_status[self.connectors[connector_id].state]
@@ -194,6 +182,10 @@ class VirtualStation:
                 due.append((s.full_at, 2, cid))
             if s.next_sample_at is not None:
                 due.append((s.next_sample_at, 3, cid))
+            if s.next_limit_at is not None:
+                due.append((s.next_limit_at, 5, cid))
+        if self.call_timeout is not None and self.endpoint.sent_at is not None:
+            due.append((self.endpoint.sent_at + self.call_timeout, 4, 0))
         return due
 
     def _run_due(self, now: datetime) -> None:
@@ -208,6 +200,8 @@ class VirtualStation:
                 assert self._heartbeat is not None
                 self._next_heartbeat = at + self._heartbeat
                 self.endpoint.call("Heartbeat", {})
+            elif rank == 4:
+                self._timed_out(at)
             else:
                 conn = self.connectors[cid]
                 session = conn.session
@@ -216,10 +210,30 @@ class VirtualStation:
                     session.is_full = True
                     self._transition(conn, ConnectorEvent.EV_FULL, at)
                     self._take_sample(conn, session, at, "ev_full")
-                else:
+                elif rank == 3:
                     session.next_sample_at = at + self.meter_interval
                     if session.last_sample_at != at:
                         self._take_sample(conn, session, at, "periodic")
+                else:
+                    session.next_limit_at = None
+                    self.apply_limit(conn, at)
+
+    def _timed_out(self, at: datetime) -> None:
+        """No answer in time (OCPP-J: the CALL has timed out): free the line and carry on. A
+        transaction message is sent again (a fresh id) until `tx_attempts`; anything else is given
+        up as if refused."""
+        expired = self.endpoint.expire()
+        assert expired is not None
+        call, tag = expired
+        key = _key(call)
+        if call.action in _TRANSACTIONAL:
+            sent = self._attempts.get(key, 1)
+            if sent < self.tx_attempts:
+                self._attempts[key] = sent + 1
+                self.endpoint.call(call.action, call.payload, tag=tag, first=True)
+                return
+            self._attempts.pop(key, None)
+        self._on_answer(call, None, tag, at)
 
     def _take_sample(self, conn: Connector, session: Session, at: datetime, reason: SampleReason) -> None:
         session.last_sample_at = at
@@ -249,25 +263,37 @@ class VirtualStation:
             self._boot_retry_at = now + (interval or _BOOT_RETRY)
             return
         self.booted = True
+        self.boots += 1
         if interval > timedelta(0):
             self._heartbeat = interval
             self._next_heartbeat = now + interval
         for cid, conn in self.connectors.items():
             self._send_status(conn, now, force=cid not in self._sent_status)
 
-    def _answer(self, call: Call) -> str:
-        # The CSMS side of this bench sends no CALLs; a real CSMS may. Schema-valid but not handled here.
-        return self.endpoint.reply_error(call.unique_id, "NotSupported", f"{call.action} is not supported")
+    def on_deauthorized(self, conn: Connector, now: datetime) -> None:
+        """The CSMS answered a transaction's start with a status other than Accepted (Blocked,
+        Invalid, Expired, ...): stop charging (1.6 StopTransactionOnInvalidId, 2.0.1 E05)."""
+        if self.stop_on_invalid and conn.session is not None and conn.session.started_at is not None:
+            self.end_transaction(conn, now, "deauthorized")
+
+    def _answer(self, call: Call, now: datetime) -> str:
+        handler = self.handlers.get(call.action)
+        if handler is None:
+            # Known to the version's schemas but outside the profiles/blocks this station implements:
+            # NotSupported (an action no schema knows never gets here: the codec answers NotImplemented).
+            return self.endpoint.reply_error(
+                call.unique_id, "NotSupported", f"{call.action} is not supported"
+            )
+        return self.endpoint.reply(call.unique_id, handler(self, call.payload, now))
 
     # -- connector bookkeeping --------------------------------------------------------------------
     def _start_charging(self, conn: Connector, session: Session, now: datetime) -> None:
-        session.started_at = now
-        session.curve = power_curve(session.ev, self.max_power_kw, dc=self.dc)
-        session.meter_start_wh = conn.register_wh
-        after = session.curve.full_after()
-        session.full_at = None if after is None else now + after
+        limit = smart.connector_limit_w(self.profiles, now, conn.connector_id, None, now)
+        session.start(now, conn.register_wh, self.max_power_kw, self.dc, limit)
         session.next_sample_at = now + self.meter_interval
         session.last_sample_at = now
+        if self.profiles:
+            session.next_limit_at = smart.next_change(self.profiles, now, now)
         self._start(conn, session, now)
         self._transition(conn, ConnectorEvent.AUTHORIZED, now)
 
@@ -281,6 +307,9 @@ class VirtualStation:
         if force or self._sent_status.get(conn.connector_id) != status:
             self._sent_status[conn.connector_id] = status
             self.endpoint.call("StatusNotification", self._status_payload(conn.connector_id, status, at))
+
+    def send_status(self, conn: Connector, at: datetime) -> None:
+        self._send_status(conn, at, force=True)
 
     def _record(
         self,
@@ -310,18 +339,36 @@ class VirtualStation:
                 meter_start_wh=session.meter_start_wh if authorized else conn.register_wh,
                 meter_stop_wh=stop,
                 energy_wh=stop - session.meter_start_wh if authorized else 0,
-                power_corners=_corners(session),
+                power_corners=session.corners() if authorized else (),
             )
         )
         conn.register_wh = stop
         conn.session = None
+        if authorized:
+            self._after_transaction(conn, unplugged_at or session.plugged_at)
+
+    def _after_transaction(self, conn: Connector, now: datetime) -> None:
+        # A TxProfile lives as long as its transaction (1.6 §3.13.2, 2.0.1 K01.FR.05).
+        if any(p.purpose == "tx" and p.connector == conn.connector_id for p in self.profiles):
+            self.profiles = [
+                p for p in self.profiles if not (p.purpose == "tx" and p.connector == conn.connector_id)
+            ]
+        operative = self._pending_availability.pop(conn.connector_id, None)
+        if operative is not None:
+            self.set_available(conn.connector_id, operative, now)
+        idle = all(c.session is None for c in self.connectors.values())
+        if self._pending_reset is not None and idle:
+            self.reset(self._pending_reset, now)
 
     def _new_transaction_id(self) -> str:
         self._transactions += 1
         return f"{self.station_id[-24:]}-T{self._transactions}"
 
+    def _boot_queued(self) -> bool:
+        return "BootNotification" in self.endpoint.queued_actions()
+
     # -- version hooks ----------------------------------------------------------------------------
-    def _boot_payload(self) -> Payload:
+    def _boot_payload(self, *, reset: bool = False) -> Payload:
         raise NotImplementedError
 
     def _status_payload(self, connector_id: int, status: str, at: datetime) -> Payload:
@@ -339,18 +386,20 @@ class VirtualStation:
     def _sample(self, conn: Connector, session: Session, at: datetime, reason: SampleReason) -> None:
         raise NotImplementedError
 
-    def _stop(self, conn: Connector, session: Session, at: datetime, meter_stop: int) -> None:
+    def _stop(
+        self, conn: Connector, session: Session, at: datetime, meter_stop: int, cause: StopCause
+    ) -> None:
         raise NotImplementedError
 
     def _on_result(self, call: Call, payload: Payload | None, tag: Tag, now: datetime) -> None:
         """Answers other than BootNotification and Authorize; most need nothing."""
 
 
-def _corners(session: Session) -> tuple[tuple[datetime, Decimal], ...]:
-    if session.curve is None or session.started_at is None:
-        return ()
-    points = session.curve.breakpoints()
-    if len(points) <= 2:
-        return ()
-    start = session.started_at
-    return tuple((start + timedelta(microseconds=int(t * 1_000_000)), e / 1000) for t, e in points[1:-1])
+def _key(call: Call) -> str:
+    return call.action + simplejson.dumps(call.payload, sort_keys=True, use_decimal=True)
+
+
+def _refused(station_id: str, connector_id: int, token: str, now: datetime, register: int) -> ChargeTruth:
+    return ChargeTruth(
+        station_id, connector_id, token, now, False, None, None, None, None, register, register, 0
+    )

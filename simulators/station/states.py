@@ -16,6 +16,7 @@ class ConnectorState(StrEnum):
     CHARGING = "charging"  # transaction running, EV drawing power
     SUSPENDED_EV = "suspended_ev"  # transaction running, EV full: parking time
     FINISHING = "finishing"  # transaction stopped, connector not released yet
+    UNAVAILABLE = "unavailable"  # taken out of service (ChangeAvailability Inoperative)
 
 
 class ConnectorEvent(StrEnum):
@@ -25,6 +26,8 @@ class ConnectorEvent(StrEnum):
     EV_FULL = "ev_full"
     UNPLUG = "unplug"
     RELEASED = "released"
+    DISABLE = "disable"
+    ENABLE = "enable"
 
 
 S, E = ConnectorState, ConnectorEvent
@@ -37,6 +40,8 @@ TRANSITIONS: Mapping[tuple[ConnectorState, ConnectorEvent], ConnectorState] = {
     (S.CHARGING, E.UNPLUG): S.FINISHING,
     (S.SUSPENDED_EV, E.UNPLUG): S.FINISHING,
     (S.FINISHING, E.RELEASED): S.AVAILABLE,
+    (S.AVAILABLE, E.DISABLE): S.UNAVAILABLE,
+    (S.UNAVAILABLE, E.ENABLE): S.AVAILABLE,
 }
 
 

@@ -10,8 +10,9 @@ from typing import ClassVar
 from emsp.timeutil import format_utc
 from simulators.ocppj import Call, OcppVersion, Payload, Tag
 from simulators.ocppj.meter import meter_value
-from simulators.station.base import Connector, SampleReason, Session, VirtualStation
+from simulators.station.base import Connector, SampleReason, Session, StopCause, VirtualStation
 from simulators.station.states import ConnectorState
+from simulators.station.v16_calls import HANDLERS
 
 S = ConnectorState
 # 1.6 §7.7 ChargePointStatus.
@@ -22,16 +23,31 @@ STATUS: Mapping[ConnectorState, str] = MappingProxyType(
         S.CHARGING: "Charging",
         S.SUSPENDED_EV: "SuspendedEV",
         S.FINISHING: "Finishing",
+        S.UNAVAILABLE: "Unavailable",
     }
 )
-CONTEXT: Mapping[SampleReason, str] = MappingProxyType({"periodic": "Sample.Periodic", "ev_full": "Other"})
+CONTEXT: Mapping[SampleReason, str] = MappingProxyType(
+    {"periodic": "Sample.Periodic", "ev_full": "Other", "trigger": "Trigger", "limit": "Other"}
+)
+# 1.6 §7.36 Reason.
+REASON: Mapping[StopCause, str] = MappingProxyType(
+    {
+        "ev_disconnected": "EVDisconnected",
+        "remote": "Remote",
+        "soft_reset": "SoftReset",
+        "hard_reset": "HardReset",
+        "deauthorized": "DeAuthorized",
+        "unlock": "UnlockCommand",
+    }
+)
 
 
 class Station16(VirtualStation):
     version: ClassVar[OcppVersion] = "1.6"
     wire_status = STATUS
+    handlers = HANDLERS
 
-    def _boot_payload(self) -> Payload:
+    def _boot_payload(self, *, reset: bool = False) -> Payload:
         return {"chargePointVendor": self.vendor, "chargePointModel": self.model}
 
     def _status_payload(self, connector_id: int, status: str, at: datetime) -> Payload:
@@ -64,6 +80,8 @@ class Station16(VirtualStation):
             session = self.connectors[tag].session
             if session is not None and session.started_at is not None:
                 session.transaction_id = str(payload["transactionId"])
+                if payload["idTagInfo"]["status"] != "Accepted":
+                    self.on_deauthorized(self.connectors[tag], now)
 
     def _sample(self, conn: Connector, session: Session, at: datetime, reason: SampleReason) -> None:
         value = meter_value(self.version, at, session.reading_wh(at), session.power_at(at), CONTEXT[reason])
@@ -77,7 +95,9 @@ class Station16(VirtualStation):
 
         self.endpoint.call("MeterValues", build)
 
-    def _stop(self, conn: Connector, session: Session, at: datetime, meter_stop: int) -> None:
+    def _stop(
+        self, conn: Connector, session: Session, at: datetime, meter_stop: int, cause: StopCause
+    ) -> None:
         final = meter_value(self.version, at, meter_stop, None, "Transaction.End")
 
         def build() -> Payload | None:
@@ -88,7 +108,7 @@ class Station16(VirtualStation):
                 "meterStop": meter_stop,
                 "timestamp": format_utc(at),
                 "transactionId": int(session.transaction_id),
-                "reason": "EVDisconnected",
+                "reason": REASON[cause],
                 "transactionData": [final],
             }
 

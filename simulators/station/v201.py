@@ -13,15 +13,16 @@ from types import MappingProxyType
 from typing import ClassVar
 
 from emsp.timeutil import format_utc
-from simulators.ocppj import OcppVersion, Payload
+from simulators.ocppj import Call, OcppVersion, Payload, Tag
 from simulators.ocppj.meter import meter_value
-from simulators.station.base import Connector, SampleReason, Session, VirtualStation
+from simulators.station.base import Connector, SampleReason, Session, StopCause, VirtualStation
 from simulators.station.states import ConnectorState
+from simulators.station.v201_calls import HANDLERS
 
 S = ConnectorState
 # ConnectorStatusEnumType: all in-use states are "Occupied"; the detail goes in chargingState.
 STATUS: Mapping[ConnectorState, str] = MappingProxyType(
-    {s: ("Available" if s is S.AVAILABLE else "Occupied") for s in ConnectorState}
+    {s: {S.AVAILABLE: "Available", S.UNAVAILABLE: "Unavailable"}.get(s, "Occupied") for s in ConnectorState}
 )
 CHARGING_STATE: Mapping[ConnectorState, str] = MappingProxyType(
     {
@@ -30,20 +31,44 @@ CHARGING_STATE: Mapping[ConnectorState, str] = MappingProxyType(
         S.CHARGING: "Charging",
         S.SUSPENDED_EV: "SuspendedEV",
         S.FINISHING: "Idle",
+        S.UNAVAILABLE: "Idle",
     }
 )
 TRIGGER: Mapping[SampleReason, str] = MappingProxyType(
-    {"periodic": "MeterValuePeriodic", "ev_full": "ChargingStateChanged"}
+    {
+        "periodic": "MeterValuePeriodic",
+        "ev_full": "ChargingStateChanged",
+        "trigger": "Trigger",
+        "limit": "ChargingRateChanged",
+    }
 )
-CONTEXT: Mapping[SampleReason, str] = MappingProxyType({"periodic": "Sample.Periodic", "ev_full": "Other"})
+CONTEXT: Mapping[SampleReason, str] = MappingProxyType(
+    {"periodic": "Sample.Periodic", "ev_full": "Other", "trigger": "Trigger", "limit": "Other"}
+)
+# Why a transaction ended: (stoppedReason ReasonEnumType, triggerReason TriggerReasonEnumType). There is
+# no unlock reason: 2.0.1 F05 refuses to unlock under an authorized transaction.
+STOPPED: Mapping[StopCause, tuple[str, str]] = MappingProxyType(
+    {
+        # EVCommunicationLost is "cable disconnected"; EVDeparted is for the parking-bay detector
+        # (TxStopPoint ParkingBayOccupancy), which a virtual AC station lacks.
+        "ev_disconnected": ("EVDisconnected", "EVCommunicationLost"),
+        "remote": ("Remote", "RemoteStop"),
+        "soft_reset": ("ImmediateReset", "ResetCommand"),
+        "hard_reset": ("ImmediateReset", "ResetCommand"),
+        "deauthorized": ("DeAuthorized", "Deauthorized"),
+        "unlock": ("Other", "UnlockCommand"),
+    }
+)
 
 
 class Station201(VirtualStation):
     version: ClassVar[OcppVersion] = "2.0.1"
     wire_status = STATUS
+    handlers = HANDLERS
 
-    def _boot_payload(self) -> Payload:
-        return {"chargingStation": {"model": self.model, "vendorName": self.vendor}, "reason": "PowerUp"}
+    def _boot_payload(self, *, reset: bool = False, reason: str | None = None) -> Payload:
+        why = reason or ("RemoteReset" if reset else "PowerUp")
+        return {"chargingStation": {"model": self.model, "vendorName": self.vendor}, "reason": why}
 
     def _status_payload(self, connector_id: int, status: str, at: datetime) -> Payload:
         return {
@@ -80,7 +105,12 @@ class Station201(VirtualStation):
         value = meter_value(
             self.version, at, session.meter_start_wh, session.power_at(at), "Transaction.Begin"
         )
-        payload = self._event(session, "Started", "Authorized", at, {"chargingState": "Charging"}, value)
+        info: Payload = {"chargingState": "Charging"}
+        trigger = "Authorized"
+        if session.remote_start_id is not None:
+            info["remoteStartId"] = session.remote_start_id
+            trigger = "RemoteStart"
+        payload = self._event(session, "Started", trigger, at, info, value)
         payload["idToken"] = _id_token(session.token_uid)
         payload["evse"] = {"id": conn.connector_id, "connectorId": 1}
         self.endpoint.call("TransactionEvent", payload, tag=conn.connector_id)
@@ -91,12 +121,32 @@ class Station201(VirtualStation):
         payload = self._event(session, "Updated", TRIGGER[reason], at, info, value)
         self.endpoint.call("TransactionEvent", payload, tag=conn.connector_id)
 
-    def _stop(self, conn: Connector, session: Session, at: datetime, meter_stop: int) -> None:
-        # TriggerReasonEnumType: EVCommunicationLost is "cable disconnected"; EVDeparted is for the
-        # parking-bay detector (TxStopPoint ParkingBayOccupancy), which a virtual AC station lacks.
+    def _stop(
+        self, conn: Connector, session: Session, at: datetime, meter_stop: int, cause: StopCause
+    ) -> None:
         value = meter_value(self.version, at, meter_stop, None, "Transaction.End")
-        info = {"chargingState": "Idle", "stoppedReason": "EVDisconnected"}
-        payload = self._event(session, "Ended", "EVCommunicationLost", at, info, value)
+        reason, trigger = STOPPED[cause]
+        info = {"chargingState": "Idle", "stoppedReason": reason}
+        payload = self._event(session, "Ended", trigger, at, info, value)
+        self.endpoint.call("TransactionEvent", payload, tag=conn.connector_id)
+
+    def _on_result(self, call: Call, payload: Payload | None, tag: Tag, now: datetime) -> None:
+        # E05: a start the CSMS does not accept (Blocked, Invalid, ...) ends the transaction.
+        if call.action != "TransactionEvent" or payload is None or not isinstance(tag, int):
+            return
+        status = payload.get("idTokenInfo", {}).get("status", "Accepted")
+        conn = self.connectors[tag]
+        tx = call.payload["transactionInfo"]["transactionId"]
+        if status != "Accepted" and conn.session is not None and conn.session.transaction_id == tx:
+            self.on_deauthorized(conn, now)
+
+    def event(self, conn: Connector, trigger: str, at: datetime) -> None:
+        """A TransactionEvent Updated now (TriggerMessage)."""
+        session = conn.session
+        assert session is not None
+        value = meter_value(self.version, at, session.reading_wh(at), session.power_at(at), "Trigger")
+        info = {"chargingState": CHARGING_STATE[conn.state]}
+        payload = self._event(session, "Updated", trigger, at, info, value)
         self.endpoint.call("TransactionEvent", payload, tag=conn.connector_id)
 
 

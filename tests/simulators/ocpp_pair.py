@@ -15,7 +15,7 @@ from typing import Any
 
 from ocpp.messages import get_validator
 
-from simulators.cpo.csms import Csms, CsmsOutput
+from simulators.cpo.csms import CallAnswered, Csms, CsmsOutput
 from simulators.cpo.events import AuthorizationRequested, CsmsEvent
 from simulators.station.base import VirtualStation
 from simulators.station.physics import EvProfile
@@ -59,6 +59,7 @@ class Pair:
     events: list[CsmsEvent] = field(default_factory=list)
     auto_authorize: bool = True
     held: list[AuthorizationRequested] = field(default_factory=list)
+    answers: list[CallAnswered] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.checker = SchemaChecker(self.station.version)
@@ -87,6 +88,7 @@ class Pair:
     def _take(self, output: CsmsOutput, now: datetime) -> list[str]:
         frames = [f for sid, f in output.frames if sid == self.sid]
         self.events.extend(output.events)
+        self.answers.extend(output.answers)
         for event in output.events:
             if isinstance(event, AuthorizationRequested):
                 if self.auto_authorize:
@@ -98,8 +100,18 @@ class Pair:
         return frames
 
     def decide(self, event: AuthorizationRequested, accepted: bool, now: datetime) -> None:
-        down = self._take(self.csms.on_authorization(event.ref, accepted, now), now)
-        for frame in down:
+        self._down(self._take(self.csms.on_authorization(event.ref, accepted, now), now), now)
+
+    def command(self, action: str, payload: dict[str, Any], now: datetime) -> CallAnswered:
+        """Send a CSMS-initiated CALL and deliver everything that follows; the station's answer."""
+        self.run_until(now)
+        ref, output = self.csms.call(self.sid, action, payload, now)
+        self._down(self._take(output, now), now)
+        [answer] = [a for a in self.answers if a.ref == ref]
+        return answer
+
+    def _down(self, frames: list[str], now: datetime) -> None:
+        for frame in frames:
             self._record(now, self.csms.cpo_id, self.sid, frame)
             self.pump(self.station.on_frame(frame, now), now)
 

@@ -210,3 +210,38 @@ def test_deterministic(version: OcppVersion) -> None:
     assert runs[0] == runs[1]
     ids = [json.loads(f)[1] for _, src, f in runs[0] if src == "CS-1" and json.loads(f)[0] == 2]
     assert ids == [f"CS-1-{n}" for n in range(1, len(ids) + 1)]
+
+
+_OCCURENCE = "OccurenceConstraintViolation"  # sic, both versions (OCPP-J errata)
+MALFORMED = [
+    # (frame, 1.6 code, 2.0.1 code); None: not answered (no readable id, or not a CALL)
+    ('[2,"m1","Heartbeat",{"extra":1}]', "FormationViolation", "FormatViolation"),
+    ('[2,"m2","StatusNotification",{"connectorId":1}]', _OCCURENCE, _OCCURENCE),
+    ('[2,"m3","Authorize",{"idTag":7,"idToken":7}]', "TypeConstraintViolation", "TypeConstraintViolation"),
+    ('[2,"m4","NoSuchAction",{}]', "NotImplemented", "NotImplemented"),
+    ('[2,"m5","Heartbeat"]', "FormationViolation", "RpcFrameworkError"),
+    ('[7,"m6","Heartbeat",{}]', "FormationViolation", "MessageTypeNotSupported"),
+    ('{"not": "a frame"}', None, None),
+    ("not json", None, None),
+    ('[3,"m7",{}]', None, None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize(("frame", "code16", "code201"), MALFORMED)
+def test_malformed_frames_get_the_right_callerror_in_both_models(
+    version: OcppVersion, frame: str, code16: str | None, code201: str | None
+) -> None:
+    pair = make_pair(version)
+    expected = code16 if version == "1.6" else code201
+    if "idTag" in frame and version == "2.0.1":
+        frame = frame.replace('"idTag":7,"idToken":7', '"idToken":7')
+    station_out = pair.station.on_frame(frame, T0)
+    csms_out = pair.csms.on_frame(pair.sid, frame, T0)
+    for frames in (station_out, [f for _sid, f in csms_out.frames]):
+        errors = [json.loads(f) for f in frames if json.loads(f)[0] == 4]
+        if expected is None:
+            assert errors == []
+        else:
+            assert [e[2] for e in errors] == [expected] and errors[0][1] == json.loads(frame)[1]
+    assert csms_out.invalid  # the service logs why

@@ -24,6 +24,8 @@ ALLOWED = [
     (S.CHARGING, E.UNPLUG, S.FINISHING),
     (S.SUSPENDED_EV, E.UNPLUG, S.FINISHING),
     (S.FINISHING, E.RELEASED, S.AVAILABLE),
+    (S.AVAILABLE, E.DISABLE, S.UNAVAILABLE),  # ChangeAvailability Inoperative, only when idle
+    (S.UNAVAILABLE, E.ENABLE, S.AVAILABLE),
 ]
 
 
@@ -51,4 +53,4 @@ def test_every_state_has_a_wire_name(mapping: object) -> None:
 
 def test_wire_names() -> None:
     assert v16.STATUS[S.SUSPENDED_EV] == "SuspendedEV"
-    assert {v201.STATUS[s] for s in ConnectorState} == {"Available", "Occupied"}
+    assert {v201.STATUS[s] for s in ConnectorState} == {"Available", "Occupied", "Unavailable"}

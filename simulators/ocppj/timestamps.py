@@ -1,0 +1,43 @@
+"""OCPP timestamps as the peer wrote them, read tolerantly (schema-valid input never raises).
+
+The schemas type timestamps as JSON-schema `date-time` (RFC 3339), yet the `ocpp` package's own
+validator does not check formats, and real chargers send `z`, `t`, `+0100`, more than six fraction
+digits or no zone at all. We accept all of these (a missing zone means UTC, as OCPI and most CSMSs
+read it) and emit only `YYYY-MM-DDThh:mm:ss[.mmm]Z` ourselves.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+# What the codec lets through as a date-time (a lenient RFC 3339): date, T/t/space, time, optional
+# fraction of any length, optional zone (Z/z, +hh:mm, +hhmm, +hh).
+DATE_TIME = (
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
+    r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?\Z"
+)
+_PARTS = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?"
+    r"(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?\Z"
+)
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """Aware UTC, or None when the text is no instant (e.g. month 13); never raises."""
+    match = _PARTS.match(text) if isinstance(text, str) else None
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction, _z, sign, off_h, off_m = match.groups()
+    micro = int((fraction or "0")[:6].ljust(6, "0"))
+    try:
+        # A leap second (:60) is read as the last instant of its minute.
+        value = datetime(
+            int(year), int(month), int(day), int(hour), int(minute), min(int(second), 59), micro, tzinfo=UTC
+        )
+        if sign is not None:
+            offset = timedelta(hours=int(off_h), minutes=int(off_m or 0))
+            value = value - offset if sign == "+" else value + offset
+    except (ValueError, OverflowError):
+        return None
+    return value

@@ -1,0 +1,105 @@
+"""`emsp-bench serve csms` as a user runs it: invalid input exits 2 naming file, field and reason;
+`--exercise` surveys a booted station (here the bench's own virtual station over a real socket)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bench.cli import app
+from bench.serve_csms import CsmsService, run_csms_service
+from bench.serve_csms_config import CsmsServiceConfig
+from bench.serve_csms_exercise import STEPS
+from bench.station_link import StationLink
+from simulators.ocppj import OcppVersion, codec
+from simulators.station.v16 import Station16
+from simulators.station.v201 import Station201
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "reason"),
+    [
+        ("heartbeat_interval_s: -1\n", "heartbeat_interval_s", "greater than or equal to 0"),
+        ("stations: {unknown: maybe}\n", "stations.unknown", "'accept', 'accept_listed' or 'reject'"),
+        ("authorization: {mode: local_list, tokens: 7}\n", "authorization.tokens", "valid list"),
+        ("call_timeout: 3\n", "call_timeout", "Extra inputs are not permitted"),
+        ("- just\n- a list\n", "(top level)", "must be a mapping"),
+        ("a: [\n", "(file)", "not YAML"),
+    ],
+)
+def test_invalid_config_exits_2_naming_file_field_reason(
+    tmp_path: Path, text: str, field: str, reason: str
+) -> None:
+    path = tmp_path / "csms.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(app, ["serve", "csms", "--config", str(path), "--port", "0"])
+    assert result.exit_code == 2
+    assert f"{path}: {field}: " in result.output and reason in result.output, result.output
+
+
+def test_missing_config_file_and_taken_port_exit_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["serve", "csms", "--config", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2 and "nope.yaml: --config: " in result.output
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(app, ["serve", "csms", "--port", str(port)])
+    assert result.exit_code == 2 and "--port: cannot listen" in result.output
+
+
+def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.serve_csms_config import load_csms_config
+
+    path = tmp_path / "csms.yaml"
+    path.write_text("heartbeat_interval_s: 60\nauthorization: {mode: local_list}\n", encoding="utf-8")
+    monkeypatch.setenv("EMSP_CSMS_HEARTBEAT_INTERVAL_S", "120")
+    config = load_csms_config(path)
+    assert config.heartbeat_interval_s == 120 and config.authorization.mode == "local_list"
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_exercise_payloads_are_schema_valid(version: OcppVersion) -> None:
+    from bench.serve_csms_exercise import Context
+
+    for action, build in STEPS[version]:
+        codec(version).encode_call("x", action, build(Context("1")))  # raises when invalid
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("sockets")
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_exercise_surveys_a_booted_station(version: OcppVersion) -> None:
+    async def main() -> dict[str, str]:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        service = CsmsService(CsmsServiceConfig(call_timeout_s=5), exercise=True)
+        ready = asyncio.Event()
+        server = asyncio.ensure_future(run_csms_service(service, sock, on_ready=ready.set))
+        await ready.wait()
+        kind = Station16 if version == "1.6" else Station201
+        station = kind("EX-1", connectors=1, max_power_kw=Decimal(11), call_timeout_s=10)
+        link = StationLink(station, f"ws://127.0.0.1:{sock.getsockname()[1]}/ocpp/EX-1")
+        stop = asyncio.Event()
+        running = asyncio.ensure_future(link.run(stop, backoff_s=0.2))
+        record = None
+        async with asyncio.timeout(30):
+            while record is None or len(record.calls) < len(STEPS[version]):
+                await asyncio.sleep(0.05)
+                record = service.records.get("EX-1")
+        stop.set()
+        await running
+        server.cancel()
+        await asyncio.gather(server, return_exceptions=True)
+        sock.close()
+        return {f"{c['action']}": (c.get("result") or {}).get("status", "answered") for c in record.calls}
+
+    answers = asyncio.run(main())
+    assert set(answers) == {action for action, _b in STEPS[version]}
+    # The bench's own station supports every call of the survey: nothing NotSupported or refused.
+    assert "Rejected" not in answers.values() and "NotSupported" not in answers.values(), answers
