@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
 from bench.expectations import ExpectationResult, check_paths, evaluate, sessions_check
 from bench.logs import configure_run_logging
+from bench.overrides import Override
 from bench.rundir import write_authorizations, write_json, write_reconciliation
 from bench.scenario import Scenario, ScenarioError, load_scenario, resolve
 from bench.summary import CdrDelivery, build_summary
@@ -20,7 +21,7 @@ from bench.truth import truth_sessions
 from bench.world import World, build_world, preflight
 from emsp.model import EmspRecords
 from emsp.reconciliation import Reconciliation, reconcile
-from reports import REPORT_FILES, JunitCase, write_junit, write_report
+from reports import REPORT_FILES, SCENARIO_FILE, JunitCase, write_junit, write_report
 from simulators.ocppj import subprotocol
 
 Runtime = Literal["sim", "live"]
@@ -55,6 +56,7 @@ RUN_FILES = (
     "reconciliation.csv",
     "authorizations.csv",
     "junit.xml",
+    SCENARIO_FILE,
     *REPORT_FILES,
 )
 
@@ -105,9 +107,13 @@ def run_scenario(
     progress: Callable[[float], None] | None = None,
     trace_mode: TraceMode = "full",
     trace_gzip: bool = False,
+    overrides: Sequence[Override] = (),
+    report: bool = True,
 ) -> RunOutcome:
+    """`overrides`: `--set path=value` changes to the scenario; `report`: False skips report.html
+    and its plots (sweeps: hundreds of runs read as one table)."""
     # Validate everything first: invalid input (exit 2) must leave an earlier run directory untouched.
-    scenario, base_dir = load_scenario(name_or_path)
+    scenario, base_dir = load_scenario(name_or_path, overrides)
     if seed is not None:
         if seed < 0:
             raise ScenarioError("emsp-bench run", "--seed", "must be a whole number >= 0")
@@ -221,6 +227,8 @@ def run_scenario(
     if backlog is not None:  # live: how far the OCPI streams fell behind (0-1: they kept up)
         performance["ocpi_backlog_max"] = backlog
     write_json(run_dir / "summary.json", summary)
+    # The scenario as run (after --seed and --set): what the report shows as "what was simulated".
+    write_json(run_dir / SCENARIO_FILE, scenario.model_dump(mode="json", by_alias=True))
     (run_dir / "metrics.prom").write_text(world.emsp.metrics_text(), encoding="utf-8")
     write_json(run_dir / "performance.json", performance)  # wall-clock figures: kept out of summary.json
     write_reconciliation(run_dir / "reconciliation.csv", reconciliation)
@@ -241,7 +249,8 @@ def run_scenario(
                 for r in results
             ],
         )
-    write_report(run_dir)
+    if report:
+        write_report(run_dir)
     if log_file is not None:
         log_file.close()
         configure_run_logging(None)

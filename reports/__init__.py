@@ -2,10 +2,11 @@
 
 from reports.html import REPORT_FILES, write_report
 from reports.junit import JunitCase, cases_from_expectations, write_junit
-from reports.load import RunRecords, RunRecordsError, find_trace, iter_trace, load_run
+from reports.load import SCENARIO_FILE, RunRecords, RunRecordsError, find_trace, iter_trace, load_run
 
 __all__ = [
     "REPORT_FILES",
+    "SCENARIO_FILE",
     "JunitCase",
     "RunRecords",
     "RunRecordsError",
