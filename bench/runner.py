@@ -7,6 +7,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,7 +19,7 @@ from bench.scenario import Scenario, ScenarioError, load_scenario, resolve
 from bench.summary import CdrDelivery, build_summary
 from bench.trace import TRACE_FILES, TRACE_MODES, TraceMode, WireTrace, trace_path
 from bench.truth import truth_sessions
-from bench.world import World, build_world, preflight
+from bench.world import World, build_world, horizon, preflight
 from emsp.model import EmspRecords
 from emsp.reconciliation import Reconciliation, reconcile
 from reports import REPORT_FILES, SCENARIO_FILE, JunitCase, write_junit, write_report
@@ -109,9 +110,11 @@ def run_scenario(
     trace_gzip: bool = False,
     overrides: Sequence[Override] = (),
     report: bool = True,
+    on_horizon: Callable[[datetime, datetime], None] | None = None,
 ) -> RunOutcome:
     """`overrides`: `--set path=value` changes to the scenario; `report`: False skips report.html
-    and its plots (sweeps: hundreds of runs read as one table)."""
+    and its plots (sweeps: hundreds of runs read as one table); `on_horizon(start, stop)`: told the
+    scenario time span the progress fraction covers, once it is known (sim)."""
     # Validate everything first: invalid input (exit 2) must leave an earlier run directory untouched.
     scenario, base_dir = load_scenario(name_or_path, overrides)
     if seed is not None:
@@ -156,6 +159,8 @@ def run_scenario(
                 database_url=database_url,
                 scenario_file=name_or_path,
             )
+            if on_horizon is not None:
+                on_horizon(scenario.start, horizon(world))
             result = SimRuntime(world, trace, progress).run()
             unserved, ended_at = result.unserved_arrivals, result.ended_at
             backlog = None
