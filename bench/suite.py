@@ -9,9 +9,12 @@ command line, and elsewhere collects only files matching `emsp_scenario_glob` (`
 
 from __future__ import annotations
 
+import csv
+import multiprocessing
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ import yaml
 
 from bench.overrides import Override
 from bench.scenario import Scenario, ScenarioError, load_scenario
+from reports.junit import JunitCase
 
 SCENARIO_KEYS = frozenset({"name", "cpos", "demand"})
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -104,7 +108,7 @@ class RunResult:
 def run_one(spec: RunSpec) -> RunResult:
     """Run one scenario and return what a table needs; never raises (a bench fault is exit 3)."""
     from bench.runner import run_scenario
-    from bench.runtime.faults import SimRuntimeError
+    from bench.runtime.faults import SimRuntimeError, describe_fault
     from bench.runtime.live import LiveRuntimeError
 
     name = Path(spec.scenario).stem
@@ -124,7 +128,7 @@ def run_one(spec: RunSpec) -> RunResult:
     except (LiveRuntimeError, SimRuntimeError) as exc:
         return RunResult(spec, EXIT_FAULT, name, spec.seed, f"bench fault: {exc}")
     except Exception as exc:  # a crash of the bench itself: graded as a fault, never as the eMSP's
-        return RunResult(spec, EXIT_FAULT, name, spec.seed, f"bench fault: {type(exc).__name__}: {exc}")
+        return RunResult(spec, EXIT_FAULT, name, spec.seed, f"bench fault: {describe_fault(exc)}")
     summary = outcome.summary
     return RunResult(
         spec,
@@ -145,3 +149,93 @@ def worst(codes: Iterable[int]) -> int:
 def load_all(files: Sequence[Path], overrides: Sequence[Override] = ()) -> list[tuple[Path, Scenario]]:
     """Validate every scenario before anything runs: one bad file is exit 2 before hours of runs."""
     return [(path, load_scenario(str(path), overrides)[0]) for path in files]
+
+
+def run_local(
+    specs: Sequence[RunSpec], jobs: int, on_done: Callable[[], None] | None = None
+) -> list[RunResult]:
+    """Each run in a process of a pool of `jobs` (in this process when jobs is 1), results in spec order."""
+    if jobs <= 1 or len(specs) <= 1:
+        results = []
+        for spec in specs:
+            results.append(run_one(spec))
+            if on_done is not None:
+                on_done()
+        return results
+    # forkserver: workers start from a clean process, not a fork of one with a progress thread.
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(specs)), mp_context=context) as pool:
+        futures = [pool.submit(run_one, spec) for spec in specs]
+        try:
+            for _ in as_completed(futures):
+                if on_done is not None:
+                    on_done()
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        return [future.result() for future in futures]
+
+
+def junit_suites(results: Sequence[RunResult]) -> list[tuple[str, list[JunitCase]]]:
+    """One JUnit testsuite per run, one case per expectation; a run that did not complete is an error."""
+    suites = []
+    for result in results:
+        seed = result.seed if result.seed is not None else "default"
+        classname = f"{result.scenario}.seed{seed}"
+        if result.exit_code in (EXIT_INVALID, EXIT_FAULT):
+            cases = [JunitCase("run", False, result.message, classname, error=True)]
+        else:
+            cases = [
+                JunitCase(
+                    str(e["name"]),
+                    bool(e["passed"]),
+                    f"{e['metric']}: expected {e['op']} {e['expected']}, got {e['actual']}",
+                    classname,
+                )
+                for e in result.expectations
+            ]
+        suites.append((f"{result.scenario}[seed{seed}]", cases))
+    return suites
+
+
+VERDICTS = {EXIT_HELD: "PASS", EXIT_FAILED: "FAIL", EXIT_INVALID: "INVALID", EXIT_FAULT: "FAULT"}
+TABLE_COLUMNS = (
+    "scenario",
+    "seed",
+    "verdict",
+    "sessions",
+    "not_matched",
+    "auth_p99_ms",
+    "energy_invoiced_kwh",
+    "failed",
+    "wall_s",
+    "run_dir",
+)
+
+
+def table_rows(results: Sequence[RunResult]) -> list[tuple[object, ...]]:
+    rows = []
+    for r in results:
+        s = r.summary
+        if s:
+            bad = sum(n for k, n in s["reconciliation"].items() if k not in ("matched", "refused"))
+            failed = "; ".join(str(e["name"]) for e in r.expectations if not e["passed"])
+            figures: tuple[object, ...] = (
+                s["sessions"]["started"],
+                bad,
+                s["authorizations"]["latency_ms"]["p99"],
+                s["energy_kwh"]["invoiced"],
+                failed or "-",
+            )
+        else:
+            figures = ("", "", "", "", r.message)
+        rows.append((r.scenario, r.seed, VERDICTS[r.exit_code], *figures, r.wall_seconds, r.spec.out))
+    return rows
+
+
+def write_table(path: Path, rows: Sequence[Sequence[object]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(TABLE_COLUMNS)
+        writer.writerows(rows)
