@@ -13,7 +13,7 @@ from rich.table import Table
 
 from bench.cli_output import fancy, run_progress
 from bench.cli_serve import serve_app
-from bench.cli_suite import suite
+from bench.cli_suite import suite, sweep
 from bench.cli_tariff import tariff_app
 from bench.overrides import Override, OverrideError, parse_set
 from bench.scenario import ScenarioError, builtin_names, load_scenario
@@ -28,6 +28,7 @@ app = typer.Typer(
 app.add_typer(tariff_app, name="tariff")
 app.add_typer(serve_app, name="serve")
 app.command()(suite)
+app.command()(sweep)
 err = Console(stderr=True)
 out = Console()
 
