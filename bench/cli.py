@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bench.cli_diff import diff
 from bench.cli_output import fancy, run_progress
 from bench.cli_serve import serve_app
 from bench.cli_suite import suite, sweep
@@ -29,6 +30,7 @@ app.add_typer(tariff_app, name="tariff")
 app.add_typer(serve_app, name="serve")
 app.command()(suite)
 app.command()(sweep)
+app.command()(diff)
 err = Console(stderr=True)
 out = Console()
 

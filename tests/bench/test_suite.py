@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -126,3 +127,15 @@ def test_a_suite_runs_in_processes_with_one_junit_and_one_table(tmp_path: Path) 
     ]
     assert failed == [("bad.seed1", "impossible"), ("bad.seed2", "impossible")]
     assert (out / "good-2" / "summary.json").is_file()
+    # Two seeds of one scenario, compared: the figures that differ are named, a gate can fail.
+    seeds = runner.invoke(
+        app, ["diff", str(out / "good-1"), str(out / "good-2"), "--html", str(out / "d.html")]
+    )
+    assert seeds.exit_code == 0, seeds.output
+    assert "run             seed" in seeds.stdout and "scenario        seed" in seeds.stdout
+    s1 = json.loads((out / "good-1" / "summary.json").read_text())
+    s2 = json.loads((out / "good-2" / "summary.json").read_text())
+    if s1["energy_kwh"]["truth"] != s2["energy_kwh"]["truth"]:
+        assert "energy_kwh.truth" in seeds.stdout
+    gate = runner.invoke(app, ["diff", str(out / "good-1"), str(out / "good-1"), "--metric", "cdrs"])
+    assert gate.exit_code == 0 and "ok cdrs" in gate.stdout
