@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.cli_diff import diff
-from bench.cli_output import fancy, run_progress
+from bench.cli_output import fancy, print_table, run_progress
 from bench.cli_serve import serve_app
 from bench.cli_suite import suite, sweep
 from bench.cli_tariff import tariff_app
@@ -196,14 +196,14 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run directory (holds 
 @app.command()
 def scenarios() -> None:
     """List the built-in scenarios."""
-    table = Table("name", "description")
+    rows = []
     for name in builtin_names():
         try:
             scenario, _ = load_scenario(name)
-            table.add_row(name, scenario.description)
+            rows.append((name, ", ".join(scenario.tags) or "-", scenario.description))
         except ScenarioError as exc:
-            table.add_row(name, f"[red]invalid: {exc.reason}[/]")
-    out.print(table)
+            rows.append((name, "-", f"invalid: {exc.reason}"))
+    print_table("", ("name", "tags", "description"), rows)
 
 
 def main() -> None:
