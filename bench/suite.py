@@ -39,13 +39,13 @@ def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
     for part in text.split(","):
         part = part.strip()
         if not _SEEDS.match(part):
-            raise ScenarioError(option, option, f"{text!r}: expected seeds like 7, 1-3 or 1,5,9-10")
+            raise ScenarioError("command line", option, f"{text!r}: expected seeds like 7, 1-3 or 1,5,9-10")
         low, _, high = part.partition("-")
         first, last = int(low), int(high or low)
         if last < first:
-            raise ScenarioError(option, option, f"{part!r}: the range runs backwards")
+            raise ScenarioError("command line", option, f"{part!r}: the range runs backwards")
         if last - first >= MAX_SEEDS or len(seeds) + last - first >= MAX_SEEDS:
-            raise ScenarioError(option, option, f"{text!r}: more than {MAX_SEEDS} seeds")
+            raise ScenarioError("command line", option, f"{text!r}: more than {MAX_SEEDS} seeds")
         seeds.update(range(first, last + 1))
     return sorted(seeds)
 

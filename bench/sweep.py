@@ -49,7 +49,7 @@ def parse_axes(specs: Sequence[str]) -> list[Axis]:
     for spec in specs:
         path, values = parse_grid_set(spec)
         if any(axis.path == path for axis in axes):
-            raise ScenarioError("--set", f"--set {path}", "the same path is swept twice")
+            raise ScenarioError("command line", f"--set {path}", "the same path is swept twice")
         axes.append(Axis(path, tuple(values)))
     return axes
 
