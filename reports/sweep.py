@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-FIT_COLUMNS = ("metric", "parameter", "others", "model", "formula", "r2", "points")
+FIT_COLUMNS = ("metric", "parameter", "others", "model", "formula", "r2", "points", "best")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +70,7 @@ def fit(x: np.ndarray, y: np.ndarray) -> list[tuple[str, str, float]]:
 def scaling_fits(df: pd.DataFrame, axes: Sequence[SweepAxis], metrics: Sequence[str]) -> pd.DataFrame:
     """Fits of each metric's mean over seeds against each load parameter, the others held fixed."""
     ok = df[df["exit_code"].isin([0, 1])]
-    rows: list[tuple[str, str, str, str, str, float | None, int]] = []
+    rows: list[tuple[str, str, str, str, str, float | None, int, str]] = []
     for axis, metric in itertools.product([a for a in axes if a.is_load], metrics):
         others = [a.path for a in axes if a.path != axis.path]
         for label, part in _groups(ok, others):
@@ -81,13 +81,15 @@ def scaling_fits(df: pd.DataFrame, axes: Sequence[SweepAxis], metrics: Sequence[
                 .mean()
             )
             if len(means) < 3:
-                rows.append(
-                    (metric, axis.path, label, "none", "needs 3 load levels or more", None, len(means))
-                )
+                too_few = "needs 3 load levels or more"
+                rows.append((metric, axis.path, label, "none", too_few, None, len(means), ""))
                 continue
             x, y = means.index.to_numpy(dtype=float), means.to_numpy(dtype=float)
-            for model, formula, r2 in fit(x, y):
-                rows.append((metric, axis.path, label, model, formula, round(r2, 4), len(means)))
+            fits = fit(x, y)
+            best = max(fits, key=lambda f: -1.0 if math.isnan(f[2]) else f[2])[0]
+            for model, formula, r2 in fits:
+                mark = "yes" if model == best else ""
+                rows.append((metric, axis.path, label, model, formula, round(r2, 4), len(means), mark))
     return pd.DataFrame(rows, columns=list(FIT_COLUMNS))
 
 
@@ -118,8 +120,8 @@ def plot_metric(
         ax.set_xticks(list(position.values()), [str(v) for v in levels])
     ax.set_xlabel(axis.path)
     ax.set_ylabel(metric)
-    ax.set_title(f"{metric} vs {axis.path} (band: lowest-highest seed)", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.set_title(f"{metric}\nvs {axis.path}", fontsize=10)
+    ax.legend(fontsize=8, title="mean; band: lowest-highest seed", title_fontsize=8)
     fig.tight_layout()
     fig.savefig(path, format="png", metadata={"Software": None})
     return path
