@@ -26,7 +26,7 @@ def what_was_simulated(records: RunRecords, timeline: PlotRenderer) -> str:
         _table(simulated.settings(records.scenario)),
         "<h3>Partners</h3>",
         _table(simulated.partners(records.scenario)),
-        f"<h3>Timeline ({len(events)} events)</h3>",
+        f"<h3>Timeline ({len(events)} event{'' if len(events) == 1 else 's'})</h3>",
     ]
     if not events.empty:
         parts += [timeline(), _table(events)]
