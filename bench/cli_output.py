@@ -38,13 +38,16 @@ def fancy(stream: object = None) -> bool:
 def print_table(
     title: str, headers: Sequence[str], rows: Sequence[Sequence[object]], *, console: Console | None = None
 ) -> None:
-    if fancy():
+    text = plain_table(title, headers, rows)
+    console = console or Console()
+    # Rich only when the table fits: it would otherwise cut figures short ("238.0…").
+    if fancy() and max(map(len, text.splitlines()), default=0) + 3 * len(headers) < console.width:
         table = Table(*headers, title=title)
         for row in rows:
             table.add_row(*(str(cell) for cell in row))
-        (console or Console()).print(table)
+        console.print(table)
         return
-    print(plain_table(title, headers, rows))
+    print(text)
 
 
 def plain_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

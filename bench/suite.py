@@ -204,7 +204,7 @@ TABLE_COLUMNS = (
     "seed",
     "verdict",
     "sessions",
-    "not_matched",
+    "mismatched",
     "auth_p99_ms",
     "energy_invoiced_kwh",
     "failed",
