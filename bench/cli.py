@@ -3,27 +3,54 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bench.cli_diff import diff
+from bench.cli_output import fancy, print_table, run_progress
 from bench.cli_serve import serve_app
+from bench.cli_suite import suite, sweep
 from bench.cli_tariff import tariff_app
+from bench.overrides import Override, OverrideError, parse_set
 from bench.scenario import ScenarioError, builtin_names, load_scenario
 
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
     help="Hardware-in-the-loop simulation and conformance test bench for eMSPs.",
     no_args_is_help=True,
     add_completion=False,
+    context_settings=HELP_OPTIONS,
 )
 app.add_typer(tariff_app, name="tariff")
 app.add_typer(serve_app, name="serve")
+app.command()(suite)
+app.command()(sweep)
+app.command()(diff)
 err = Console(stderr=True)
 out = Console()
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"emsp-bench {version('emsp-bench')}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    ] = False,
+) -> None:
+    """Hardware-in-the-loop simulation and conformance test bench for eMSPs."""
 
 
 @app.command()
@@ -52,6 +79,15 @@ def run(
     trace_gzip: Annotated[
         bool, typer.Option("--trace-gzip", help="Write the trace gzip-compressed, as trace.jsonl.gz.")
     ] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="PATH=VALUE",
+            help="Change one scenario field before validation, e.g. demand.arrivals_per_hour=100 or "
+            "cpos[0].ocpi_link.latency_ms=2000. Repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Run a scenario; exit 0 when every expectation held, 1 when one failed, 2 on invalid input,
     3 when the run could not complete (a fault of the bench itself)."""
@@ -62,18 +98,15 @@ def run(
     if runtime not in ("sim", "live"):
         typer.echo(f"error: --runtime: must be 'sim' or 'live', not {runtime!r}", err=True)
         raise typer.Exit(2)
-    show = progress and sys.stderr.isatty() and not _ci()
+    show = progress and fancy(sys.stderr)
     try:
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"),
-            TimeElapsedColumn(),
-            console=err,
-            disable=not show,
-            transient=True,
-        ) as bar:
-            task = bar.add_task(f"{scenario} ({runtime})", total=1.0)
+        overrides = [parse_set(spec) for spec in set_ or []]
+    except OverrideError as exc:
+        typer.echo(f"invalid input: --set {exc.path}: {exc.reason}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        start, span = _progress_estimate(scenario, overrides) if show else (datetime.now(UTC), timedelta())
+        with run_progress(f"{scenario} ({runtime})", start, span, enabled=show) as bar:
             outcome = run_scenario(
                 scenario,
                 runtime="live" if runtime == "live" else "sim",
@@ -81,9 +114,11 @@ def run(
                 out=out_dir,
                 speed=speed,
                 database_url=database_url,
-                progress=lambda done: bar.update(task, completed=done),
+                progress=bar,
                 trace_mode=trace,  # type: ignore[arg-type]  # run_scenario validates it (exit 2)
                 trace_gzip=trace_gzip,
+                overrides=overrides,
+                on_horizon=bar.span_known,
             )
     except ScenarioError as exc:
         # Plain, unwrapped text: one line a CI log or a script can grep.
@@ -99,10 +134,10 @@ def run(
     raise typer.Exit(outcome.exit_code)
 
 
-def _ci() -> bool:
-    import os
-
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+def _progress_estimate(scenario: str, overrides: list[Override]) -> tuple[datetime, timedelta]:
+    """Scenario start and a first guess of the span (the runner tells the real one in sim)."""
+    loaded, _ = load_scenario(scenario, overrides)
+    return loaded.start, timedelta(minutes=loaded.duration_minutes + loaded.settle_minutes)
 
 
 def _print_outcome(outcome: object) -> None:
@@ -110,32 +145,39 @@ def _print_outcome(outcome: object) -> None:
 
     assert isinstance(outcome, RunOutcome)
     s, perf = outcome.summary, outcome.performance
-    table = Table(title=f"{s['scenario']} · seed {s['seed']} · {s['runtime']}", show_header=False)
-    table.add_row(
-        "sessions started / completed", f"{s['sessions']['started']} / {s['sessions']['completed']}"
-    )
-    auth = s["authorizations"]
-    table.add_row("authorizations accepted / rejected", f"{auth['accepted']} / {auth['rejected']}")
-    table.add_row(
-        "authorization latency p50 / p95 ms", f"{auth['latency_ms']['p50']} / {auth['latency_ms']['p95']}"
-    )
-    e = s["energy_kwh"]
-    table.add_row("energy kWh truth / cdr / invoiced", f"{e['truth']} / {e['cdr']} / {e['invoiced']}")
-    table.add_row("revenue", ", ".join(f"{v} {k}" for k, v in s["revenue"].items()) or "-")
-    table.add_row("reconciliation", ", ".join(f"{k} {v}" for k, v in s["reconciliation"].items() if v) or "-")
-    table.add_row("messages", ", ".join(f"{k} {v}" for k, v in s["messages"].items()))
-    table.add_row(
-        "wall time",
-        f"{perf['wall_seconds']} s ({perf['sim_seconds_per_wall_second']}x real time, "
-        f"{perf['messages_per_wall_second']} msg/s)",
-    )
-    out.print(table)
+    auth, e = s["authorizations"], s["energy_kwh"]
+    rows = [
+        ("sessions started / completed", f"{s['sessions']['started']} / {s['sessions']['completed']}"),
+        ("authorizations accepted / rejected", f"{auth['accepted']} / {auth['rejected']}"),
+        ("authorization latency p50 / p95 ms", f"{auth['latency_ms']['p50']} / {auth['latency_ms']['p95']}"),
+        ("energy kWh truth / cdr / invoiced", f"{e['truth']} / {e['cdr']} / {e['invoiced']}"),
+        ("revenue", ", ".join(f"{v} {k}" for k, v in s["revenue"].items()) or "-"),
+        ("reconciliation", ", ".join(f"{k} {v}" for k, v in s["reconciliation"].items() if v) or "-"),
+        ("messages", ", ".join(f"{k} {v}" for k, v in s["messages"].items())),
+        (
+            "wall time",
+            f"{perf['wall_seconds']} s ({perf['sim_seconds_per_wall_second']}x real time, "
+            f"{perf['messages_per_wall_second']} msg/s)",
+        ),
+    ]
+    title = f"{s['scenario']} · seed {s['seed']} · {s['runtime']}"
+    if fancy():
+        table = Table(title=title, show_header=False)
+        for row in rows:
+            table.add_row(*row)
+        out.print(table)
+    else:
+        print(title)
+        for name, value in rows:
+            print(f"  {name}: {value}")
     for result in outcome.expectations:
-        mark = "[green]PASS[/]" if result.passed else "[red]FAIL[/]"
-        out.print(
-            f"{mark} {result.name}: {result.metric} {result.op} {result.expected} (got {result.actual})"
-        )
-    out.print(f"run directory: {outcome.run_dir}")
+        verdict = "PASS" if result.passed else "FAIL"
+        line = f"{result.name}: {result.metric} {result.op} {result.expected} (got {result.actual})"
+        if fancy():
+            out.print(f"[{'green' if result.passed else 'red'}]{verdict}[/] {line}", highlight=False)
+        else:
+            print(f"{verdict} {line}")
+    print(f"run directory: {outcome.run_dir}")
 
 
 @app.command()
@@ -154,14 +196,14 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run directory (holds 
 @app.command()
 def scenarios() -> None:
     """List the built-in scenarios."""
-    table = Table("name", "description")
+    rows = []
     for name in builtin_names():
         try:
             scenario, _ = load_scenario(name)
-            table.add_row(name, scenario.description)
+            rows.append((name, ", ".join(scenario.tags) or "-", scenario.description))
         except ScenarioError as exc:
-            table.add_row(name, f"[red]invalid: {exc.reason}[/]")
-    out.print(table)
+            rows.append((name, "-", f"invalid: {exc.reason}"))
+    print_table("", ("name", "tags", "description"), rows)
 
 
 def main() -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,15 +21,16 @@ from bench.hubs import (
     through_hubs,
 )
 from bench.logs import configure_run_logging
+from bench.overrides import Override
 from bench.rundir import write_authorizations, write_json, write_reconciliation
 from bench.scenario import Scenario, ScenarioError, load_scenario, resolve
 from bench.summary import CdrDelivery, build_summary
 from bench.trace import TRACE_FILES, TRACE_MODES, TraceMode, WireTrace, trace_path
 from bench.truth import truth_sessions
-from bench.world import World, build_world, preflight, registration_failures
+from bench.world import World, build_world, horizon, preflight, registration_failures
 from emsp.model import EmspRecords
 from emsp.reconciliation import Reconciliation, reconcile
-from reports import REPORT_FILES, JunitCase, write_junit, write_report
+from reports import REPORT_FILES, SCENARIO_FILE, JunitCase, write_junit, write_report
 from simulators.ocppj import subprotocol
 
 Runtime = Literal["sim", "live"]
@@ -78,6 +80,7 @@ RUN_FILES = (
     "reconciliation.csv",
     "authorizations.csv",
     "junit.xml",
+    SCENARIO_FILE,
     *REPORT_FILES,
 )
 
@@ -149,9 +152,15 @@ def run_scenario(
     progress: Callable[[float], None] | None = None,
     trace_mode: TraceMode = "full",
     trace_gzip: bool = False,
+    overrides: Sequence[Override] = (),
+    report: bool = True,
+    on_horizon: Callable[[datetime, datetime], None] | None = None,
 ) -> RunOutcome:
+    """`overrides`: `--set path=value` changes to the scenario; `report`: False skips report.html
+    and its plots (sweeps: hundreds of runs read as one table); `on_horizon(start, stop)`: told the
+    scenario time span the progress fraction covers, once it is known (sim)."""
     # Validate everything first: invalid input (exit 2) must leave an earlier run directory untouched.
-    scenario, base_dir = load_scenario(name_or_path)
+    scenario, base_dir = load_scenario(name_or_path, overrides)
     if seed is not None:
         if seed < 0:
             raise ScenarioError("emsp-bench run", "--seed", "must be a whole number >= 0")
@@ -202,6 +211,8 @@ def run_scenario(
                 scenario_file=name_or_path,
                 hub_base_urls=sim_hub_urls([h.id for h in scenario.hubs]),
             )
+            if on_horizon is not None:
+                on_horizon(scenario.start, horizon(world))
             result = SimRuntime(world, trace, progress).run()
             unserved, ended_at = result.unserved_arrivals, result.ended_at
             backlog = lag = None
@@ -284,6 +295,8 @@ def run_scenario(
         performance.update(lag.performance())
         performance["timeline"] = timeline  # each event as really applied (due vs applied)
     write_json(run_dir / "summary.json", summary)
+    # The scenario as run (after --seed and --set): what the report shows as "what was simulated".
+    write_json(run_dir / SCENARIO_FILE, scenario.model_dump(mode="json", by_alias=True))
     (run_dir / "metrics.prom").write_text(world.emsp.metrics_text(), encoding="utf-8")
     write_json(run_dir / "performance.json", performance)  # wall-clock figures: kept out of summary.json
     write_reconciliation(run_dir / "reconciliation.csv", reconciliation)
@@ -304,7 +317,8 @@ def run_scenario(
                 for r in results
             ],
         )
-    write_report(run_dir)
+    if report:
+        write_report(run_dir)
     if log_file is not None:
         log_file.close()
         configure_run_logging(None)

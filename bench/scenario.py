@@ -6,6 +6,7 @@ tariffs, the demand, the links' latency — and the expectations the run is grad
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bench.events import EVENT_TYPES, Event, TariffPolicy, Window
+from bench.overrides import SET_FIELD, Override, OverrideError, apply_all
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -226,6 +228,8 @@ class Expectation(_Strict):
 class Scenario(_Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
     description: str = ""
+    # Labels for selecting scenarios (pytest markers under the plugin: `pytest -m quick scenarios/`).
+    tags: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")]] = []
     seed: Annotated[int, Field(ge=0)] = 1
     start: datetime = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
     duration_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = 120
@@ -386,8 +390,11 @@ def _field_path(location: tuple[Any, ...]) -> str:
     return "".join(parts) or "(root)"
 
 
-def load_scenario(name_or_path: str) -> tuple[Scenario, Path]:
-    """Parse and validate; returns the scenario and the directory its relative paths resolve from."""
+def load_scenario(name_or_path: str, overrides: Sequence[Override] = ()) -> tuple[Scenario, Path]:
+    """Parse and validate; returns the scenario and the directory its relative paths resolve from.
+
+    `overrides` (`--set path=value`) change the parsed file before it is validated.
+    """
     path = resolve(name_or_path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -400,10 +407,19 @@ def load_scenario(name_or_path: str) -> tuple[Scenario, Path]:
     if not isinstance(raw, dict):
         raise ScenarioError(str(path), "(root)", "a scenario is a YAML mapping")
     try:
+        apply_all(raw, overrides, Scenario)
+    except OverrideError as exc:
+        raise ScenarioError(str(path), f"{SET_FIELD} {exc.path}", exc.reason) from exc
+    try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise ScenarioError(str(path), _field_path(tuple(first["loc"])), first["msg"]) from exc
+        where = _field_path(tuple(first["loc"]))
+        set_here = [
+            str(o) for o in overrides if where == o.path or where.startswith((o.path + ".", o.path + "["))
+        ]
+        reason = first["msg"] + (f" (set by {SET_FIELD} {set_here[-1]})" if set_here else "")
+        raise ScenarioError(str(path), where, reason) from exc
     for cpo_index, cpo in enumerate(scenario.cpos):
         for tariff_id, rel in cpo.tariffs.items():
             if not (path.parent / rel).is_file():

@@ -1,24 +1,26 @@
 """Self-contained static HTML report: one page, inline CSS, no JS, no external assets.
 
-Plots are PNG files next to `report.html` (relative `<img src>`), so the run directory can be
-archived or served as is. Every value from the records is escaped: token uids, ids and details
-come from partners and simulators and must never become markup.
+Plots are embedded in the page as PNG data URIs, so `report.html` opens on its own (a CI artifact,
+a mail attachment); the PNG files are also written next to it for other uses. The page reads top
+down as a person asks: the verdict, what was simulated, what went wrong (mismatched sessions with
+the reason in plain words, failed handshakes, warnings), each partner, then the details. Every value
+from the records is escaped: token uids, ids and details come from partners and simulators and must
+never become markup.
 """
 
 from __future__ import annotations
 
-import html
-import math
-from collections.abc import Callable
+import base64
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from reports import plots, tables
+from reports import panels, plots, simulated, tables
+from reports.htmlparts import e as _e
+from reports.htmlparts import table as _table
 from reports.load import RunRecords, load_run
 
 REPORT_FILE = "report.html"
@@ -35,7 +37,18 @@ PLOT_SESSIONS = Plot("plot_sessions_over_time.png", "Sessions over time")
 PLOT_LATENCY = Plot("plot_authorization_latency.png", "Authorization latency")
 PLOT_ENERGY = Plot("plot_energy.png", "Energy per session: truth vs CDR")
 PLOT_PARTNER_LATENCY = Plot("plot_latency_per_partner.png", "Authorization latency per partner over time")
-PLOTS: tuple[Plot, ...] = (PLOT_SESSIONS, PLOT_LATENCY, PLOT_PARTNER_LATENCY, PLOT_ENERGY)
+PLOT_PERCENTILES = Plot("plot_latency_percentiles.png", "Authorization latency percentiles over time")
+PLOT_TIMELINE = Plot("plot_timeline.png", "Timeline")
+PLOTS: tuple[Plot, ...] = (
+    PLOT_SESSIONS,
+    PLOT_PERCENTILES,
+    PLOT_PARTNER_LATENCY,
+    PLOT_LATENCY,
+    PLOT_ENERGY,
+    PLOT_TIMELINE,
+)
+# Shown in "Plots"; the timeline is shown under "What was simulated".
+_DETAIL_PLOTS = tuple(p for p in PLOTS if p is not PLOT_TIMELINE)
 # Everything write_report writes: a run clears these before it starts, so none can go stale.
 REPORT_FILES: tuple[str, ...] = (REPORT_FILE, *(plot.file for plot in PLOTS))
 
@@ -44,9 +57,10 @@ def write_report(run_dir: Path, *, max_session_rows: int = MAX_SESSION_ROWS) -> 
     """Write report.html and its PNG plots into `run_dir`; return the report's path."""
     run_dir = Path(run_dir)
     records = load_run(run_dir)
-    write_plots(records, run_dir)
+    images = {path.name: path.read_bytes() for path in write_plots(records, run_dir)}
     out = run_dir / REPORT_FILE
-    out.write_text(render_report(records, max_session_rows=max_session_rows), encoding="utf-8")
+    page = render_report(records, max_session_rows=max_session_rows, images=images)
+    out.write_text(page, encoding="utf-8")
     return out
 
 
@@ -59,34 +73,52 @@ def write_plots(records: RunRecords, out_dir: Path) -> list[Path]:
         plots.plot_authorization_latency(records.authorizations, out_dir / PLOT_LATENCY.file, marks=marks),
         plots.plot_latency_per_partner(records.authorizations, out_dir / PLOT_PARTNER_LATENCY.file),
         plots.plot_energy(records.sessions, out_dir / PLOT_ENERGY.file),
+        simulated.plot_latency_percentiles(
+            records.authorizations, records.scenario, out_dir / PLOT_PERCENTILES.file
+        ),
+        simulated.plot_timeline(records.scenario, out_dir / PLOT_TIMELINE.file),
     ]
 
 
-def render_report(records: RunRecords, *, max_session_rows: int = MAX_SESSION_ROWS) -> str:
-    """The page as a string (pure: the plots are referenced by file name, not read)."""
+def render_report(
+    records: RunRecords,
+    *,
+    max_session_rows: int = MAX_SESSION_ROWS,
+    images: Mapping[str, bytes] | None = None,
+) -> str:
+    """The page as a string. `images` (file name -> PNG bytes) are embedded; without them the plots
+    are referenced by file name (pure: nothing is read)."""
     summary = records.summary
     scenario, seed, runtime = (str(summary.get(k, "?")) for k in ("scenario", "seed", "runtime"))
     title = f"emsp-bench report: {scenario} (seed {seed}, {runtime})"
     sessions = records.sessions
     mismatched = tables.mismatches(sessions)
+    log = simulated.log_events(records.run_dir)
     body = [
         f"<h1>{_e(title)}</h1>",
         f'<p class="meta">{_e(_period(summary))}</p>',
         _banner(summary),
+        _section(
+            "What was simulated", panels.what_was_simulated(records, lambda: _plots((PLOT_TIMELINE,), images))
+        ),
+        _section(
+            f"Mismatched sessions ({len(mismatched)})",
+            _capped(
+                panels.with_reasons(mismatched), max_session_rows, "mismatched sessions", row_bad=_is_mismatch
+            ),
+        ),
+        _section("Handshakes, findings and warnings", panels.flags(summary, log)),
+        _section("Per partner", panels.partner_panels(records, log)),
+        _section("Expectations", _expectations(summary)),
+        _section("Plots", _plots(_DETAIL_PLOTS, images)),
         _section("Key figures", _table(tables.kpi_table(summary))),
         _section("Reconciliation", _reconciliation(summary, sessions)),
-        _section("Expectations", _expectations(summary)),
         _section("Per partner (summary.json partners)", _table(tables.partners_table(summary))),
         _section("Per CPO", _table(tables.per_cpo(sessions))),
         _section("Authorizations per partner", _table(tables.authorization_results(records.authorizations))),
-        _section("Plots", _plots()),
         _section(f"Wire messages ({records.trace_file or 'no trace'})", _wire_messages(records)),
         _section("eMSP business metrics (metrics.prom)", _table(records.metrics)),
         _section("Performance (wall clock, performance.json)", _table(_key_values(records.performance))),
-        _section(
-            f"Mismatched sessions ({len(mismatched)})",
-            _capped(mismatched, max_session_rows, "mismatched sessions", row_bad=_is_mismatch),
-        ),
         _section(
             f"All sessions ({len(sessions)})",
             _capped(
@@ -158,12 +190,13 @@ def _expectations(summary: dict[str, Any]) -> str:
     return _table(exp, row_bad=lambda r: r["passed"] == "FAIL")
 
 
-def _plots() -> str:
-    figures = (
-        f'<figure><img src="{_e(p.file)}" alt="{_e(p.title)}" width="800" height="450">'
-        f"<figcaption>{_e(p.title)}</figcaption></figure>"
-        for p in PLOTS
-    )
+def _plots(which: tuple[Plot, ...], images: Mapping[str, bytes] | None) -> str:
+    figures = []
+    for p in which:
+        data = (images or {}).get(p.file)
+        src = f"data:image/png;base64,{base64.b64encode(data).decode()}" if data is not None else p.file
+        caption = f"<figcaption>{_e(p.title)}</figcaption>"
+        figures.append(f'<figure><img src="{_e(src)}" alt="{_e(p.title)}">{caption}</figure>')
     return "\n".join(figures)
 
 
@@ -174,38 +207,6 @@ def _capped(df: pd.DataFrame, limit: int, what: str, *, row_bad: Callable[[pd.Se
     return note + _table(df.head(limit), row_bad=row_bad)
 
 
-def _table(df: pd.DataFrame, *, row_bad: Callable[[pd.Series], bool] | None = None) -> str:
-    if df.empty:
-        return "<p class=note>No data.</p>"
-    head = "".join(f"<th>{_e(str(col))}</th>" for col in df.columns)
-    rows = []
-    for _, row in df.iterrows():
-        cells = "".join(_cell(value) for value in row.tolist())
-        cls = ' class="bad"' if row_bad is not None and row_bad(row) else ""
-        rows.append(f"<tr{cls}>{cells}</tr>")
-    table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    return f'<div class="scroll">{table}</div>'
-
-
-def _cell(value: Any) -> str:
-    numeric = isinstance(value, Decimal | int | float) and not isinstance(value, bool)
-    cls = ' class="num"' if numeric else ""
-    return f"<td{cls}>{_e(fmt(value))}</td>"
-
-
-def fmt(value: Any) -> str:
-    """Display text of a table cell: Decimals verbatim (scale kept), times ISO UTC, unknown empty."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return ""
-    if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.6g}"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    return str(value)
-
-
 def _period(summary: dict[str, Any]) -> str:
     start, end = summary.get("started_at", ""), summary.get("ended_at", "")
     return f"Scenario time {start} to {end}" if start or end else ""
@@ -213,10 +214,6 @@ def _period(summary: dict[str, Any]) -> str:
 
 def _section(title: str, content: str) -> str:
     return f"<section><h2>{_e(title)}</h2>\n{content}\n</section>"
-
-
-def _e(text: str) -> str:
-    return html.escape(text, quote=True)
 
 
 _CSS = "\n".join(
@@ -232,7 +229,13 @@ _CSS = "\n".join(
         "th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;white-space:nowrap}",
         "th{background:#f4f4f4} td.num{text-align:right;font-variant-numeric:tabular-nums}",
         "tr.bad td{background:#fff1f0}",
-        "figure{display:inline-block;margin:0 1rem 1rem 0} img{max-width:100%;height:auto}",
+        "figure{display:inline-block;margin:0 1rem 1rem 0;max-width:820px} img{max-width:100%;height:auto}",
+        "h3{font-size:1rem;margin:1rem 0 .4rem}",
+        ".flag{color:#8a1414;font-weight:600} .ok{color:#135c25}",
+        ".panels{display:flex;flex-wrap:wrap;gap:1rem}",
+        ".panel{border:1px solid #ccc;border-left:6px solid #2e8b57;border-radius:4px;padding:0 .8rem .8rem}",
+        ".panel.flagged{border-left-color:#c0392b} .panel h3{margin:.4rem 0 0}",
+        ".panel th{text-align:left;font-weight:normal;color:#555;background:none}",
     )
 )
 

@@ -27,6 +27,7 @@ TRACE_FILE_GZIP = "trace.jsonl.gz"  # the same lines, gzip-compressed (`run --tr
 TRACE_FILES: tuple[str, ...] = (TRACE_FILE, TRACE_FILE_GZIP)
 METRICS_FILE = "metrics.prom"
 PERFORMANCE_FILE = "performance.json"
+SCENARIO_FILE = "scenario.json"  # the scenario as run (after --seed and --set overrides)
 METRIC_COLUMNS: tuple[str, ...] = ("metric", "labels", "value")
 
 SESSION_COLUMNS: tuple[str, ...] = (
@@ -84,6 +85,8 @@ class RunRecords:
     metrics: pd.DataFrame = field(default_factory=lambda: empty_frame(METRIC_COLUMNS))
     # Wall-clock figures (performance.json): kept apart from summary.json, which must be reproducible.
     performance: dict[str, Any] = field(default_factory=dict)
+    # The scenario as run (scenario.json); empty for run directories written before it existed.
+    scenario: dict[str, Any] = field(default_factory=dict)
 
 
 def load_run(run_dir: Path, *, trace: bool = True) -> RunRecords:
@@ -101,6 +104,7 @@ def load_run(run_dir: Path, *, trace: bool = True) -> RunRecords:
         trace_file=trace_path.name if trace_path else None,
         metrics=load_metrics(run_dir / METRICS_FILE),
         performance=_optional_json(run_dir / PERFORMANCE_FILE),
+        scenario=_optional_json(run_dir / SCENARIO_FILE),
     )
 
 

@@ -105,7 +105,7 @@ def plot_latency_per_partner(authorizations: pd.DataFrame, path: Path) -> Path:
         ax.set_xlabel("time (UTC)")
         ax.set_ylabel("latency (ms)")
         ax.set_ylim(bottom=0)
-        ax.legend(loc="upper left", fontsize="small")
+        ax.legend(loc="lower left", fontsize="small")  # the lines run along the top
         _date_axis(ax)
         return _save(fig, path)
 

@@ -1,0 +1,241 @@
+"""Many scenarios x seeds: discovery, one run in a worker process, the suite's verdict.
+
+Which files are scenarios: a file named explicitly is one (an invalid one is invalid input). In a
+directory (searched recursively, in sorted order), a `.yaml`/`.yml` file is a scenario when it is a
+YAML mapping with the top-level keys `name`, `cpos` and `demand`; other YAML there (dialect
+profiles, CI files) is left alone. The pytest plugin uses the same rule under the paths given on its
+command line, and elsewhere collects only files matching `emsp_scenario_glob` (`scenario_*.yaml`).
+"""
+
+from __future__ import annotations
+
+import csv
+import multiprocessing
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.overrides import Override
+from bench.scenario import Scenario, ScenarioError, load_scenario
+from reports.junit import JunitCase
+
+SCENARIO_KEYS = frozenset({"name", "cpos", "demand"})
+YAML_SUFFIXES = (".yaml", ".yml")
+MAX_SEEDS = 10_000
+
+EXIT_HELD, EXIT_FAILED, EXIT_INVALID, EXIT_FAULT = 0, 1, 2, 3
+_SEEDS = re.compile(r"^\d+(-\d+)?$")
+
+
+def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
+    """`7`, `1-3`, `1,5,9-10` -> sorted distinct seeds; anything else names the option (exit 2)."""
+    seeds: set[int] = set()
+    for part in text.split(","):
+        part = part.strip()
+        if not _SEEDS.match(part):
+            raise ScenarioError("command line", option, f"{text!r}: expected seeds like 7, 1-3 or 1,5,9-10")
+        low, _, high = part.partition("-")
+        first, last = int(low), int(high or low)
+        if last < first:
+            raise ScenarioError("command line", option, f"{part!r}: the range runs backwards")
+        if last - first >= MAX_SEEDS or len(seeds) + last - first >= MAX_SEEDS:
+            raise ScenarioError("command line", option, f"{text!r}: more than {MAX_SEEDS} seeds")
+        seeds.update(range(first, last + 1))
+    return sorted(seeds)
+
+
+def looks_like_scenario(path: Path) -> bool:
+    """Cheap test for directory discovery: a YAML mapping with a scenario's top-level keys."""
+    if path.suffix not in YAML_SUFFIXES or not path.is_file():
+        return False
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(raw, dict) and raw.keys() >= SCENARIO_KEYS
+
+
+def discover(paths: Iterable[str]) -> list[Path]:
+    """Scenario files under the given files, directories and built-in names, each once, in order."""
+    found: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found.extend(p for p in sorted(path.rglob("*")) if looks_like_scenario(p))
+        elif path.is_file():
+            found.append(path)
+        else:
+            from bench.scenario import resolve
+
+            found.append(resolve(given))  # a built-in name, or exit 2 naming the path
+    unique: dict[Path, None] = {}
+    for path in found:
+        unique.setdefault(path.resolve(), None)
+    return list(unique)
+
+
+@dataclass(frozen=True, slots=True)
+class RunSpec:
+    """One run of a suite or a sweep: picklable, so it can go to a process pool or a Dask worker."""
+
+    scenario: str  # a file path or a built-in name
+    seed: int | None
+    out: str
+    runtime: str = "sim"
+    overrides: tuple[Override, ...] = ()
+    trace: str = "full"
+    report: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    spec: RunSpec
+    exit_code: int
+    scenario: str
+    seed: int | None
+    message: str = ""  # the reason for exit 2 or 3
+    summary: dict[str, Any] = field(default_factory=dict)
+    expectations: list[dict[str, Any]] = field(default_factory=list)
+    wall_seconds: float = 0.0
+
+
+def run_one(spec: RunSpec) -> RunResult:
+    """Run one scenario and return what a table needs; never raises (a bench fault is exit 3)."""
+    from bench.runner import run_scenario
+    from bench.runtime.faults import SimRuntimeError, describe_fault
+    from bench.runtime.live import LiveRuntimeError
+
+    name = Path(spec.scenario).stem
+    start = time.perf_counter()  # wall time for the table only
+    try:
+        outcome = run_scenario(
+            spec.scenario,
+            runtime="live" if spec.runtime == "live" else "sim",
+            seed=spec.seed,
+            out=Path(spec.out),
+            overrides=spec.overrides,
+            trace_mode=spec.trace,  # type: ignore[arg-type]  # run_scenario validates it (exit 2)
+            report=spec.report,
+        )
+    except ScenarioError as exc:
+        return RunResult(spec, EXIT_INVALID, name, spec.seed, f"invalid input: {exc}")
+    except (LiveRuntimeError, SimRuntimeError) as exc:
+        return RunResult(spec, EXIT_FAULT, name, spec.seed, f"bench fault: {exc}")
+    except Exception as exc:  # a crash of the bench itself: graded as a fault, never as the eMSP's
+        return RunResult(spec, EXIT_FAULT, name, spec.seed, f"bench fault: {describe_fault(exc)}")
+    summary = outcome.summary
+    return RunResult(
+        spec,
+        outcome.exit_code,
+        str(summary["scenario"]),
+        int(summary["seed"]),
+        summary=summary,
+        expectations=list(summary.get("expectations", [])),
+        wall_seconds=round(time.perf_counter() - start, 3),
+    )
+
+
+def worst(codes: Iterable[int]) -> int:
+    """The suite's exit code: the highest of its runs' (3 fault > 2 invalid > 1 failed > 0 held)."""
+    return max(codes, default=EXIT_HELD)
+
+
+def load_all(files: Sequence[Path], overrides: Sequence[Override] = ()) -> list[tuple[Path, Scenario]]:
+    """Validate every scenario before anything runs: one bad file is exit 2 before hours of runs."""
+    return [(path, load_scenario(str(path), overrides)[0]) for path in files]
+
+
+def run_local(
+    specs: Sequence[RunSpec], jobs: int, on_done: Callable[[], None] | None = None
+) -> list[RunResult]:
+    """Each run in a process of a pool of `jobs` (in this process when jobs is 1), results in spec order."""
+    if jobs <= 1 or len(specs) <= 1:
+        results = []
+        for spec in specs:
+            results.append(run_one(spec))
+            if on_done is not None:
+                on_done()
+        return results
+    # forkserver: workers start from a clean process, not a fork of one with a progress thread.
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(specs)), mp_context=context) as pool:
+        futures = [pool.submit(run_one, spec) for spec in specs]
+        try:
+            for _ in as_completed(futures):
+                if on_done is not None:
+                    on_done()
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        return [future.result() for future in futures]
+
+
+def junit_suites(results: Sequence[RunResult]) -> list[tuple[str, list[JunitCase]]]:
+    """One JUnit testsuite per run, one case per expectation; a run that did not complete is an error."""
+    suites = []
+    for result in results:
+        seed = result.seed if result.seed is not None else "default"
+        classname = f"{result.scenario}.seed{seed}"
+        if result.exit_code in (EXIT_INVALID, EXIT_FAULT):
+            cases = [JunitCase("run", False, result.message, classname, error=True)]
+        else:
+            cases = [
+                JunitCase(
+                    str(e["name"]),
+                    bool(e["passed"]),
+                    f"{e['metric']}: expected {e['op']} {e['expected']}, got {e['actual']}",
+                    classname,
+                )
+                for e in result.expectations
+            ]
+        suites.append((f"{result.scenario}[seed{seed}]", cases))
+    return suites
+
+
+VERDICTS = {EXIT_HELD: "PASS", EXIT_FAILED: "FAIL", EXIT_INVALID: "INVALID", EXIT_FAULT: "FAULT"}
+TABLE_COLUMNS = (
+    "scenario",
+    "seed",
+    "verdict",
+    "sessions",
+    "mismatched",
+    "auth_p99_ms",
+    "energy_invoiced_kwh",
+    "failed",
+    "wall_s",
+    "run_dir",
+)
+
+
+def table_rows(results: Sequence[RunResult]) -> list[tuple[object, ...]]:
+    rows = []
+    for r in results:
+        s = r.summary
+        if s:
+            bad = sum(n for k, n in s["reconciliation"].items() if k not in ("matched", "refused"))
+            failed = "; ".join(str(e["name"]) for e in r.expectations if not e["passed"])
+            figures: tuple[object, ...] = (
+                s["sessions"]["started"],
+                bad,
+                s["authorizations"]["latency_ms"]["p99"],
+                s["energy_kwh"]["invoiced"],
+                failed or "-",
+            )
+        else:
+            figures = ("", "", "", "", r.message)
+        rows.append((r.scenario, r.seed, VERDICTS[r.exit_code], *figures, r.wall_seconds, r.spec.out))
+    return rows
+
+
+def write_table(path: Path, rows: Sequence[Sequence[object]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(TABLE_COLUMNS)
+        writer.writerows(rows)
