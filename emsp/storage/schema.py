@@ -39,6 +39,12 @@ UPGRADES: tuple[AddColumn, ...] = (
         "emsp does so at every start); a partner's own credentials never widen it",
     ),
     AddColumn("partners", "hub", "false: only a partner configured as a hub is one"),
+    # The partner's body where its OCPI version's wire form differs from the canonical document;
+    # rows stored before the adapter layer came under 2.2.1, whose wire form is the canonical one.
+    *(
+        AddColumn(table, "wire", "null: the stored raw document is the wire form (2.2.1)")
+        for table in ("locations", "tariffs", "sessions", "cdrs")
+    ),
 )
 
 

@@ -80,3 +80,24 @@ def test_a_missing_column_without_an_upgrade_step_refuses_the_database_unchanged
     assert "parties_json" not in {c["name"] for c in inspector.get_columns("partners")}
     assert "sessions" not in inspector.get_table_names()  # nothing created either
     engine.dispose()
+
+
+WIRE_TABLES = ("locations", "tariffs", "sessions", "cdrs")
+
+
+def test_a_database_from_before_the_version_adapters_gains_the_wire_columns(url: str) -> None:
+    """The adapter layer added `wire` (the partner's own body where its OCPI version differs);
+    a database whose rows all came under 2.2.1 gets it empty, and the eMSP works on it."""
+    Database(url).engine.dispose()  # today's tables, then back to what the older version made
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as connection:
+        for table in WIRE_TABLES:
+            connection.execute(sqlalchemy.text(f"alter table {table} drop column wire"))
+    engine.dispose()
+    db = Database(url)
+    assert sorted(db.schema_upgrades) == sorted(f"{table}.wire" for table in WIRE_TABLES)
+    assert missing_columns(db.engine) == {}
+    db.engine.dispose()
+    core = EmspCore(EmspSettings(database_url=url))
+    register(core)
+    core.db.engine.dispose()
