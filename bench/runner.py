@@ -11,6 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import structlog
+
 from bench.expectations import ExpectationResult, check_paths, evaluate, sessions_check
 from bench.hubs import (
     cdr_ids_through_hubs,
@@ -195,6 +197,9 @@ def run_scenario(
         raise
     run_dir = prepare_run_dir(target)
     trace = WireTrace(trace_path(run_dir, trace_mode, trace_gzip), trace_mode)
+    # The run's log goes to its directory; whoever called (the CLI, the pytest plugin, a suite
+    # worker) gets its own logging back afterwards, not a logger filtered to CRITICAL.
+    caller_logging = structlog.get_config()
     log_file = configure_run_logging(run_dir / "log.jsonl")
     wall_start = time.perf_counter()  # performance figures only; never reaches the models
     try:
@@ -236,7 +241,7 @@ def run_scenario(
     except BaseException:
         if log_file is not None:
             log_file.close()
-            configure_run_logging(None)
+        structlog.configure(**caller_logging)
         raise
     finally:
         trace.close()
@@ -321,5 +326,5 @@ def run_scenario(
         write_report(run_dir)
     if log_file is not None:
         log_file.close()
-        configure_run_logging(None)
+    structlog.configure(**caller_logging)
     return RunOutcome(run_dir, summary, results, performance, world, lag is None or lag.valid)

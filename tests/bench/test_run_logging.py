@@ -1,0 +1,34 @@
+"""A run logs to its own directory and then gives the caller its logging back: the pytest plugin,
+a suite worker or any library caller runs scenarios in its own process, and a later log line of
+theirs must not be filtered away by the configuration a finished run left behind."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import structlog
+import structlog.testing
+
+from bench.runner import run_scenario
+from bench.scenario import ScenarioError
+
+
+def test_a_run_restores_the_callers_structlog_configuration(tmp_path: Path) -> None:
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+    before = structlog.get_config()
+    outcome = run_scenario("smoke", seed=1, out=tmp_path / "run", trace_mode="off", report=False)
+    assert (outcome.run_dir / "log.jsonl").stat().st_size > 0  # the run's own lines went there
+    assert structlog.get_config() == before
+    with structlog.testing.capture_logs() as logs:
+        structlog.get_logger("caller").info("after the run")
+    assert [entry["event"] for entry in logs] == ["after the run"]
+    structlog.reset_defaults()
+
+
+def test_a_run_that_fails_validation_leaves_the_callers_logging_alone(tmp_path: Path) -> None:
+    before = structlog.get_config()
+    with pytest.raises(ScenarioError):
+        run_scenario(str(tmp_path / "missing.yaml"), out=tmp_path / "run")
+    assert structlog.get_config() == before
