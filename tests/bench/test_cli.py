@@ -89,6 +89,8 @@ def test_run_options_are_validated_before_anything_runs(tmp_path: Path) -> None:
         (["--seed", "-1"], "--seed"),
         (["--out", str(a_file)], "--out"),
         (["--database-url", "nonsense"], "--database-url"),
+        # A dialect whose driver is not installed: ImportError, once a traceback and exit 1 ("failed").
+        (["--database-url", "mysql://user@127.0.0.1:1/x"], "--database-url"),
     ):
         result = runner.invoke(app, ["run", "smoke", "--no-progress", *args])
         assert result.exit_code == 2, (args, result.output)
