@@ -75,7 +75,7 @@ def serve_emsp(
     try:
         try:
             core = build_core(cfg, url, str(config))
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, ImportError) as exc:  # ImportError: the URL's driver is not installed
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ConfigError(url, "--database-url", f"unusable: {reason}") from exc
     except ConfigError as exc:

@@ -42,7 +42,7 @@ Share = Annotated[float, Field(ge=0, le=1)]
 
 
 class _Event(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     @field_validator("at", "start", "end", mode="after", check_fields=False)
     @classmethod

@@ -405,6 +405,8 @@ def create_csms_app(service: CsmsService) -> FastAPI:
             payload = json.loads(body, parse_float=Decimal) if body.strip() else {}
         except ValueError as exc:
             raise HTTPException(422, f"the body is not JSON: {exc}") from None
+        except RecursionError:  # [[[...]]] deeper than the stack: the client's error, not a 500
+            raise HTTPException(422, "the body is not JSON: nested too deeply") from None
         if not isinstance(payload, dict):
             raise HTTPException(422, "the payload must be a JSON object")
         try:

@@ -92,7 +92,7 @@ def load_tariffs(
 _IN_MEMORY = ("sqlite://", "sqlite:///:memory:")
 
 
-def _unusable(database_url: str, exc: SQLAlchemyError) -> ScenarioError:
+def _unusable(database_url: str, exc: SQLAlchemyError | ImportError) -> ScenarioError:
     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return ScenarioError(database_url, "--database-url", f"unusable: {reason}")
 
@@ -114,7 +114,7 @@ def _check_database(database_url: str) -> None:
             holds = db.holds_data()
         finally:
             db.engine.dispose()
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, ImportError) as exc:  # ImportError: a URL whose driver is not installed
         raise _unusable(database_url, exc) from exc
     _refuse_data(database_url, holds)
 
@@ -159,7 +159,7 @@ def build_world(
     try:
         emsp = EmspCore(settings)
         holds_data = emsp.db.holds_data()
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, ImportError) as exc:
         raise _unusable(database_url, exc) from exc
     _refuse_data(database_url, holds_data)
     drivers = make_drivers(scenario.demand, rng, scenario.emsp.country_code, scenario.emsp.party_id)

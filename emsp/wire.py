@@ -68,8 +68,14 @@ def dumps(data: Any) -> str:
 
 
 def loads(text: str | bytes) -> Any:
-    """Parse JSON with every non-integer number as Decimal (money and energy stay exact)."""
-    return _DECODER.decode(text.decode("utf-8") if isinstance(text, bytes) else text)
+    """Parse JSON with every non-integer number as Decimal (money and energy stay exact).
+
+    Invalid JSON is a ValueError, including arrays or objects nested past the interpreter's stack
+    (a RecursionError otherwise, which callers that refuse "not JSON" would not catch)."""
+    try:
+        return _DECODER.decode(text.decode("utf-8") if isinstance(text, bytes) else text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ class HubPersonaError(Exception):
 
 
 class HubFee(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     amount: Decimal = Field(ge=0)
     currency: str
@@ -46,7 +46,7 @@ class StoreAndForward(BaseModel):
     """Messages to an unreachable receiver wait in a FIFO per receiver and are retried (a hub's
     choice against transport_and_format "Offline behaviour", which advises not to queue)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     # Read in store.py (ForwardStore.__init__): the modules whose pushes are stored, the backoff
     # steps between retries, and the attempts before a message is given up (None: never).
@@ -74,7 +74,7 @@ class StoreAndForward(BaseModel):
 
 
 class HubPersona(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str
     description: str = ""

@@ -189,6 +189,8 @@ class Codec:
             frame = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
         except ValueError as exc:
             raise FrameError(self.codes["rpc"], f"not JSON: {exc}", None) from None
+        except RecursionError:  # [[[[...]]]] nested past the interpreter's stack: the peer's error
+            raise FrameError(self.codes["rpc"], "not JSON: nested too deeply", None) from None
         if not isinstance(frame, list) or len(frame) < 3:
             raise FrameError(self.codes["rpc"], "a frame is a JSON array of 3 to 5 elements", None)
         kind, uid = frame[0], frame[1]

@@ -89,6 +89,8 @@ def test_run_options_are_validated_before_anything_runs(tmp_path: Path) -> None:
         (["--seed", "-1"], "--seed"),
         (["--out", str(a_file)], "--out"),
         (["--database-url", "nonsense"], "--database-url"),
+        # A dialect whose driver is not installed: ImportError, once a traceback and exit 1 ("failed").
+        (["--database-url", "mysql://user@127.0.0.1:1/x"], "--database-url"),
     ):
         result = runner.invoke(app, ["run", "smoke", "--no-progress", *args])
         assert result.exit_code == 2, (args, result.output)
@@ -102,3 +104,18 @@ def test_a_directory_named_like_a_builtin_does_not_hide_it(
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["run", "smoke", "--no-progress", "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
+
+
+def test_an_unexpected_error_of_the_bench_exits_3_not_1(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Exit 1 means "an expectation failed" (the eMSP's fault); a bug outside the runtimes is the bench's.
+    import bench.runner
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(bench.runner, "run_scenario", broken)
+    result = runner.invoke(app, ["run", "smoke", "--no-progress", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 3, result.output
+    assert "a fault of the bench" in result.output and "RuntimeError: a bug" in result.output

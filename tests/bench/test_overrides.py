@@ -87,6 +87,10 @@ def test_an_override_of_a_field_the_file_leaves_out_starts_from_its_default(tmp_
         ("demand.arrivals_per_hour=-5", "demand.arrivals_per_hour", "greater than 0 (set by --set"),
         ("demand.arrivals_per_hour=lots", "demand.arrivals_per_hour", "valid number"),
         ("cpos[0].ocpi_link.latency_ms=-1", "cpos[0].ocpi_link.latency_ms", "greater than or equal to 0"),
+        # An infinite rate or latency would make the run never end (after it emptied its directory).
+        ("demand.arrivals_per_hour=1e400", "demand.arrivals_per_hour", "finite number"),
+        ("demand.arrivals_per_hour=.inf", "demand.arrivals_per_hour", "finite number"),
+        ("cpos[0].ocpi_link.latency_ms=.inf", "cpos[0].ocpi_link.latency_ms", "finite number"),
     ],
 )
 def test_a_bad_override_is_invalid_input_naming_it(spec: str, field: str, reason: str) -> None:

@@ -358,3 +358,15 @@ def test_a_database_another_version_made_and_this_one_cannot_upgrade_exits_2(tmp
     message = result.output.strip().splitlines()[-1]
     assert message.startswith(f"invalid input: {url}: --database-url: unusable: "), message
     assert "tokens.contract_id" in message and "start on a new database" in message, message
+
+
+def test_a_database_url_whose_driver_is_not_installed_exits_2(tmp_path: Path) -> None:
+    config = tmp_path / "emsp.yaml"
+    config.write_text(GOOD)
+    url = "mysql://user@127.0.0.1:1/x"  # MySQLdb is not a dependency: an ImportError, not a traceback
+    result = CliRunner().invoke(
+        app, ["serve", "emsp", "--config", str(config), "--port", "0", "--database-url", url]
+    )
+    assert result.exit_code == 2, result.output
+    message = result.output.strip().splitlines()[-1]
+    assert message.startswith(f"invalid input: {url}: --database-url: unusable: "), message

@@ -123,3 +123,17 @@ def test_following_link_pages_yields_every_match_once_in_order(
         query = dict(p.split("=", 1) for p in urlsplit(url).query.split("&"))
         query = {k: v.replace("%3A", ":") for k, v in query.items()}
     assert seen == expected
+
+
+def test_a_token_push_nested_past_the_stack_is_2001_not_a_crash() -> None:
+    # An eMSP under test (live, or a real one) sending [[[...]]] must get "not a JSON object", and the
+    # mock CPO must not raise a RecursionError (the run would end as a bench fault, exit 3).
+    cpo = make_cpo("2.2.1")
+    deep = "[" * 100_000 + "]" * 100_000
+    request = HttpRequest(
+        "PUT", "http://cpo.test/ocpi/2.2.1/tokens/NL/EMS/BB22", {"Authorization": TOKEN_B}, deep
+    )
+    response = cpo.handle(request, T0)
+    assert response.status == 400 and loads(response.body or "null")["status_code"] == 2001
+    with pytest.raises(ValueError, match="nested too deeply"):
+        loads(deep)

@@ -75,6 +75,10 @@ def test_encode_rejects_invalid_payloads(version: OcppVersion) -> None:
         ('[2,"u","../x",{}]', "not_implemented", "u", True),
         ('[3,"u",{}]', "rpc", "u", False),  # answer to nothing pending
         ('[4,"u","GenericError"]', "rpc", "u", False),
+        # Nested past the interpreter's stack: a protocol error, not a RecursionError that kills the
+        # connection handler (serve csms dropped the socket with a traceback).
+        ("[" * 100_000 + "]" * 100_000, "rpc", None, False),
+        ('[2,"u","Heartbeat",' + '{"a":' * 100_000 + "1" + "}" * 100_000 + "]", "rpc", None, False),
     ],
 )
 def test_decode_errors(version: OcppVersion, text: str, kind: str, uid: str | None, reply: bool) -> None:

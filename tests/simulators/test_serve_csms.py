@@ -221,6 +221,9 @@ def test_ocpp16_charger_against_serve_csms() -> None:
             assert (await client.post("/api/v1/stations/CP-16/calls/Teleport", json={})).status_code == 422
             huge = await client.post("/api/v1/stations/CP-16/calls/DataTransfer", content=b" " * (2 << 20))
             assert huge.status_code == 413
+            deep = b"[" * 200_000 + b"]" * 200_000  # under the size limit, past the parser's stack
+            nested = await client.post("/api/v1/stations/CP-16/calls/DataTransfer", content=deep)
+            assert nested.status_code == 422, nested.text
             view = (await client.get("/api/v1/stations/CP-16")).json()
             await client.aclose()
         assert view["version"] == "1.6" and view["boots"] == 1

@@ -52,6 +52,7 @@ def test_built_in_personas_load_with_their_knobs() -> None:
         ("name: x\nstore_and_forward: {modules: [cdr]}\n", "store_and_forward.modules", "unknown module"),
         ("name: x\nstore_and_forward: {backoff_s: [1, 0]}\n", "store_and_forward.backoff_s", "more than 0"),
         ("name: x\nforward_timeout_s: 0\n", "forward_timeout_s", "greater than 0"),
+        ("name: x\nforward_timeout_s: .inf\n", "forward_timeout_s", "finite number"),
         ("- a list\n", "(top level)", "mapping of knobs"),
         ("description: no name\n", "name", "Field required"),
     ],
