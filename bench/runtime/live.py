@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from bench.runtime.allocation import ConnectorAllocator
+from bench.runtime.link_windows import link_windows
 from bench.runtime.live_clock import ScaledClock
 from bench.runtime.live_http import TRANSPORT_FAILED, send_http
 from bench.runtime.live_lag import LagProbe
@@ -35,7 +36,7 @@ from bench.runtime.live_stations import (
     LiveRuntimeError,
     StationSide,
 )
-from bench.runtime.live_timeline import LiveTimeline, link_windows, outage_mode, outage_spans
+from bench.runtime.live_timeline import LiveTimeline, outage_mode, outage_spans
 from bench.scenario import LinkSpec
 from bench.trace import WireTrace
 from bench.world import World

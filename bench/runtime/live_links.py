@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Generic, TypeVar
 
+from bench.runtime.link_windows import Window
 from bench.scenario import LinkSpec
 
 T = TypeVar("T")
@@ -27,8 +28,6 @@ T = TypeVar("T")
 
 RTO_MS = 200  # as sim's Link: TCP's minimum retransmission timeout, doubling per loss
 MAX_RTO_MS = 64 * RTO_MS
-
-Window = tuple[datetime, datetime, LinkSpec]  # [from, until): the spec of a timeline `link` event
 
 
 class LiveLink:

@@ -17,31 +17,14 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Protocol
 
-from bench.events import CdrHold, LinkChange, Outage, StationOffline, TariffChange, TokenBlock
+from bench.events import CdrHold, Outage, StationOffline, TariffChange, TokenBlock
 from bench.runtime.live_clock import ScaledClock
-from bench.runtime.live_links import Window
-from bench.scenario import LinkSpec, Scenario
+from bench.scenario import Scenario
 from bench.world import World, known_driver
 from emsp.timeutil import format_utc
 from simulators.cpo.mock_cpo import MockCpoOutput
 
 OutageSpan = tuple[str, datetime, datetime, str]  # (party, from, until, mode)
-
-
-def link_windows(scenario: Scenario) -> dict[tuple[str, str], list[Window]]:
-    """(cpo id, "ocpp" | "ocpi") -> the `link` windows of that link, in file order (first wins)."""
-    windows: dict[tuple[str, str], list[Window]] = {}
-    for event in scenario.events:
-        if isinstance(event, LinkChange):
-            spec = LinkSpec(
-                latency_ms=event.latency_ms,
-                jitter_ms=event.jitter_ms,
-                loss=event.loss,
-                duplicate=event.duplicate,
-                reorder=event.reorder,
-            )
-            windows.setdefault((event.cpo, event.link), []).append((event.start, event.end, spec))
-    return windows
 
 
 def outage_spans(scenario: Scenario) -> list[OutageSpan]:

@@ -18,9 +18,10 @@ from urllib.parse import urlsplit
 
 import simpy
 
-from bench.events import CdrHold, LinkChange, Outage, StationOffline, TariffChange, TokenBlock
+from bench.events import CdrHold, Outage, StationOffline, TariffChange, TokenBlock
 from bench.runtime.allocation import RETRY_EVERY, ConnectorAllocator, retries_for
 from bench.runtime.faults import SimRuntimeError, describe_fault
+from bench.runtime.link_windows import link_windows
 from bench.runtime.sim_hub import SimHubs
 from bench.scenario import LinkSpec
 from bench.trace import WireTrace
@@ -143,19 +144,10 @@ class SimRuntime:
         )
 
     def _link_windows(self) -> dict[tuple[str, str], list[tuple[int, int, LinkSpec]]]:
-        windows: dict[tuple[str, str], list[tuple[int, int, LinkSpec]]] = {}
-        for event in self.world.scenario.events:
-            if isinstance(event, LinkChange):
-                spec = LinkSpec(
-                    latency_ms=event.latency_ms,
-                    jitter_ms=event.jitter_ms,
-                    loss=event.loss,
-                    duplicate=event.duplicate,
-                    reorder=event.reorder,
-                )
-                span = (self._at_ms(event.start), self._at_ms(event.end), spec)
-                windows.setdefault((event.cpo, event.link), []).append(span)
-        return windows
+        return {
+            link: [(self._at_ms(start), self._at_ms(end), spec) for start, end, spec in windows]
+            for link, windows in link_windows(self.world.scenario).items()
+        }
 
     # ------------------------------------------------------------------ time
     def now(self) -> datetime:
