@@ -57,7 +57,10 @@ def looks_like_scenario(path: Path) -> bool:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return False
+        # Unreadable or not YAML: it may be a scenario with a typo. Taken, so that loading it names
+        # the file and the reason (exit 2, a collection error): a broken scenario must never
+        # silently drop out of a CI suite.
+        return True
     return isinstance(raw, dict) and raw.keys() >= SCENARIO_KEYS
 
 

@@ -77,13 +77,23 @@ def test_collects_every_scenario_under_a_given_path_times_each_seed(pytester: py
     _scenario(lib, "alpha.yaml", "alpha")
     _scenario(lib / "more", "beta.yml", "beta")
     (lib / "profile.yaml").write_text("quirks: {a: 1}\n")  # YAML, but not a scenario
-    (lib / "broken.yaml").write_text("{not yaml: [")
     result = pytester.runpytest_inprocess("--co", "-q", "--emsp-seeds", "1-3", "lib")
     collected = sorted(line for line in result.outlines if "::" in line)
     assert collected == sorted(
         [f"lib/alpha.yaml::alpha[seed{s}]" for s in (1, 2, 3)]
         + [f"lib/more/beta.yml::beta[seed{s}]" for s in (1, 2, 3)]
     )
+
+
+def test_a_yaml_file_that_does_not_parse_is_an_error_not_silently_left_out(pytester: pytest.Pytester) -> None:
+    # It may be a scenario with a typo: leaving it out would drop it from CI without a word.
+    lib = pytester.path / "lib"
+    _scenario(lib, "alpha.yaml", "alpha")
+    (lib / "broken.yaml").write_text("{not yaml: [")
+    result = pytester.runpytest_inprocess("--co", "-q", "lib")
+    assert result.ret != 0
+    errors = "\n".join(result.outlines)
+    assert "lib/broken.yaml" in errors and "invalid scenario" in errors
 
 
 def test_without_seeds_each_scenario_runs_its_own_seed(pytester: pytest.Pytester) -> None:

@@ -94,6 +94,16 @@ def test_an_invalid_scenario_stops_the_suite_before_any_run(tmp_path: Path) -> N
     assert not (tmp_path / "out").exists()
 
 
+def test_a_yaml_file_that_does_not_parse_stops_the_suite_naming_it(tmp_path: Path) -> None:
+    # Not silently skipped: it may be a scenario with a typo, and CI must not lose it unnoticed.
+    _tiny(tmp_path / "lib", "a.yaml", "a")
+    (tmp_path / "lib" / "typo.yaml").write_text("{not yaml: [")
+    result = runner.invoke(app, ["suite", str(tmp_path / "lib"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "typo.yaml" in result.stderr and "not valid YAML" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_two_scenarios_of_one_name_are_refused(tmp_path: Path) -> None:
     _tiny(tmp_path, "a.yaml", "same")
     _tiny(tmp_path, "b.yaml", "same")
