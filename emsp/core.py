@@ -211,13 +211,22 @@ class EmspCore:
         self.tokens.flush_records()
 
     def block_token(self, uid: str, *, now: datetime, type: str = "RFID") -> bool:
-        """The driver's token is no longer valid: later authorizations answer BLOCKED."""
+        """The driver's token is no longer valid: later authorizations answer BLOCKED, the change is
+        on the event stream like any other token change, and every partner with a Tokens receiver
+        is told (mod_tokens: the eMSP owns its Tokens). False: no such token."""
+        change = self.db.counters.next("token_change")  # drawn before the unit writes (SQLite lock)
         with self.db.unit() as db:
             row = find_token(db, uid, type)
             if row is None:
                 return False
             row.valid = False
             row.last_updated = now
+            event = TokenChanged(
+                OWN, row.uid, row.type, row.contract_id, row.valid, row.whitelist, row.last_updated, change
+            )
+            self.bus.write(db, [event], now)
+        self.bus.committed([event])
+        self.push_token(uid, type)  # after the commit: never a push of a change that rolled back
         return True
 
     def quote(

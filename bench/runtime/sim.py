@@ -423,6 +423,7 @@ class SimRuntime:
         driver = known_driver(self.world, event.driver)
         if self.world.emsp.block_token(driver.token_uid, now=self.now()):
             self.world.blocked[driver.token_uid] = self.now()
+            self._emsp_outbound()  # the block's push to the CPOs' Tokens receivers
 
     def _set_online(self, station_id: str, online: bool) -> None:
         self._allocator.set_online(station_id, online)  # a driver's app shows it unavailable

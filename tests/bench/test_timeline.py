@@ -15,7 +15,7 @@ from timeline_helpers import SCENARIOS, run_sim, trace, variant
 
 from bench.runtime.sim import RTO_MS, Link
 from bench.scenario import LinkSpec
-from emsp.timeutil import parse_utc
+from emsp.timeutil import format_utc, parse_utc
 
 CHANGE = parse_utc("2026-03-02T07:50:00Z")
 
@@ -166,6 +166,18 @@ def test_a_blocked_token_is_refused_from_then_on(monkeypatch: pytest.MonkeyPatch
     after = [a for a in mine if a.at > blocked_at]
     assert after and all(a.result == "BLOCKED" for a in after)
     assert outcome.summary["reconciliation"]["wrongly_refused"] == 0
+    # The block is an ordinary token change: on the event stream, and pushed to the CPO's Tokens
+    # receiver with valid false, at the instant of the block (it used to go nowhere).
+    pushes = [
+        m
+        for m in trace(outcome.run_dir)
+        if m.get("kind") == "request" and m["src"] == "emsp" and f"/tokens/NL/EMS/{uid}" in m["url"]
+    ]
+    assert [(m["t"], m["body"]["valid"]) for m in pushes if m["t"] >= format_utc(blocked_at)] == [
+        (format_utc(blocked_at), False)
+    ]
+    changes = [e for e in outcome.world.emsp.bus.events_after(0, 100_000) if e.kind == "token.changed"]
+    assert any(e.payload.get("valid") is False for e in changes), [e.payload for e in changes]
 
 
 def test_held_cdrs_go_out_at_once_with_duplicates_and_late_ones(
