@@ -363,7 +363,8 @@ def create_csms_app(service: CsmsService) -> FastAPI:
     token = service.config.api_token
 
     def authorize(header: str | None) -> None:
-        if token is not None and header != f"Bearer {token}":
+        # Constant time: the comparison must not tell an attacker how much of the token was right.
+        if token is not None and not hmac.compare_digest((header or "").encode(), f"Bearer {token}".encode()):
             raise HTTPException(401, "wants Authorization: Bearer <api_token>")
 
     def record_of(station_id: str) -> StationRecord:

@@ -103,3 +103,29 @@ def test_exercise_surveys_a_booted_station(version: OcppVersion) -> None:
     assert set(answers) == {action for action, _b in STEPS[version]}
     # The bench's own station supports every call of the survey: nothing NotSupported or refused.
     assert "Rejected" not in answers.values() and "NotSupported" not in answers.values(), answers
+
+
+def test_the_control_api_wants_its_token_when_one_is_configured() -> None:
+    import asyncio
+
+    import httpx
+
+    from bench.serve_csms import CsmsService, create_csms_app
+    from bench.serve_csms_config import CsmsServiceConfig
+
+    app = create_csms_app(CsmsService(CsmsServiceConfig(api_token="s3cret-token-1")))
+
+    async def statuses() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://csms") as client:
+            answers = [
+                await client.get("/api/v1/stations"),
+                await client.get("/api/v1/stations", headers={"Authorization": "Bearer s3cret-token-2"}),
+                await client.get("/api/v1/stations", headers={"Authorization": "Bearer s3cret-token-1"}),
+                await client.post(
+                    "/api/v1/stations/CP-1/calls/Reset", json={}, headers={"Authorization": "s3cret-token-1"}
+                ),
+            ]
+        return [answer.status_code for answer in answers]
+
+    assert asyncio.run(statuses()) == [401, 401, 200, 401]
