@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from emsp.bus import Event
 from emsp.observability import EmspMetrics
+from emsp.ocpi import adapter
 from emsp.ocpi.adapter import VersionAdapter
 from emsp.ocpi.body import parse_json
 from emsp.ocpi.credentials_cache import PartyScope
@@ -24,13 +25,9 @@ from emsp.wire import HttpRequest, OutboundRequest
 __all__ = ["Ctx", "Services", "Settings", "check_same", "require_segments", "validate"]
 
 
-class Settings(Protocol):
-    @property
-    def country_code(self) -> str: ...
-    @property
-    def party_id(self) -> str: ...
-    @property
-    def business_name(self) -> str: ...
+class Settings(adapter.Settings, Protocol):
+    """What the adapters need of our identity, and what the modules need besides."""
+
     @property
     def base_url(self) -> str: ...
     @property
