@@ -119,15 +119,22 @@ def _check_database(database_url: str) -> None:
     _refuse_data(database_url, holds)
 
 
+def _dialect_error(exc: DialectError, scenario_file: str, index: int) -> ScenarioError:
+    """A profile file at fault is named with its field; otherwise the scenario's `cpos[i].dialect`."""
+    if exc.file is not None:
+        return ScenarioError(exc.file, exc.field or "(file)", f"{exc.reason} (cpos[{index}].dialect)")
+    return ScenarioError(scenario_file, f"cpos[{index}].dialect", exc.reason)
+
+
 def preflight(scenario: Scenario, base_dir: Path, *, database_url: str, scenario_file: str) -> list[str]:
     """Everything `build_world` could refuse, checked without building anything (so a run can refuse
     invalid input before it touches its run directory). Returns the currencies of the tariffs."""
     currencies: set[str] = set()
     for index, cpo in enumerate(scenario.cpos):
         try:
-            load_profile(cpo.dialect)
+            load_profile(cpo.dialect, base_dir)
         except DialectError as exc:
-            raise ScenarioError(scenario_file, f"cpos[{index}].dialect", str(exc)) from exc
+            raise _dialect_error(exc, scenario_file, index) from exc
         for tariff in load_tariffs(cpo, index, base_dir, scenario_file).values():
             if isinstance(tariff.get("currency"), str):
                 currencies.add(tariff["currency"])
@@ -178,9 +185,9 @@ def build_world(
     places: list[StationPlace] = []
     for index, cpo in enumerate(scenario.cpos):
         try:
-            dialect = load_profile(cpo.dialect)
+            dialect = load_profile(cpo.dialect, base_dir)
         except DialectError as exc:
-            raise ScenarioError(scenario_file, f"cpos[{index}].dialect", str(exc)) from exc
+            raise _dialect_error(exc, scenario_file, index) from exc
         token_a = hub_token_a(cpo.id)
         if cpo.hub is None:
             # The operator's configuration: this CPO acts for its scenario party only.
@@ -229,6 +236,7 @@ def build_world(
             # Behind a hub the credentials name the hub (role HUB): the eMSP party comes from here.
             emsp_party=(scenario.emsp.country_code, scenario.emsp.party_id) if cpo.hub else None,
             hub_client_info=cpo.hub is not None,
+            seed=scenario.seed,  # the dialect's draws (duplicate CDRs) follow the run's seed
         )
         cpos[cpo.id] = MockCpo(Csms(cpo.id), ocpi)
 

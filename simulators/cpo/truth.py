@@ -41,6 +41,8 @@ class CpoTruth:
     # cdr_hold's ids held back and POSTed late
     cdrs_resent: list[str] = field(default_factory=list)
     cdrs_late: list[str] = field(default_factory=list)
+    cdrs_withheld: list[str] = field(default_factory=list)  # never sent (a free session's CDR)
+    cdr_urls: dict[str, str] = field(default_factory=dict)  # CDR id -> URL the eMSP said it has it at
     failed_calls: list[tuple[str, str, int | None, str]] = field(default_factory=list)
     # store-and-forward: (when, kind, url) of every request sent again after it failed
     resent: list[tuple[str, str, str]] = field(default_factory=list)
