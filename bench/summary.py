@@ -106,6 +106,9 @@ def _figures(
             "invoiced": plain(sum((line.energy_kwh for line in lines), Decimal(0))),
         },
         "revenue": {currency: str(amount) for currency, amount in sorted(revenue.items())},
+        # CDRs whose total_cost (excl. VAT) differs from the eMSP's own re-price of them: what a
+        # CPO's other reading of its tariff costs (the eMSP bills its re-price; the rest is a dispute)
+        "cost_disputes": sum(1 for line in lines if line.delta_excl_vat),
         "reconciliation": classes,
         # Repeats the eMSP recognised (same id, same content: answered, not stored or billed again)
         # against those the CPO really sent; late CDRs against those that still reconciled.
@@ -163,6 +166,7 @@ def build_summary(
         "cdrs": overall["cdrs"],
         "energy_kwh": overall["energy_kwh"],
         "revenue": overall["revenue"],
+        "cost_disputes": overall["cost_disputes"],
         "reconciliation": overall["reconciliation"],
         "cdr_delivery": overall["cdr_delivery"],
         "messages": dict(sorted(messages.items())),

@@ -27,6 +27,7 @@ from simulators.cpo.csms import Csms
 from simulators.cpo.locations import SiteSpec, StationSite
 from simulators.cpo.mock_cpo import MockCpo
 from simulators.cpo.ocpi_cpo import OcpiCpo
+from simulators.cpo.ocpi_party import PUSHES
 from simulators.dialects.profile import DialectError, load_profile
 from simulators.hub import OcpiHub
 from simulators.station.base import VirtualStation
@@ -317,6 +318,17 @@ def registration_failures(world: World) -> list[ExpectationResult]:
     for cpo_id, cpo in world.cpos.items():
         ocpi = cpo.ocpi
         if ocpi.truth.registered_at is not None:
+            refused = [call for call in ocpi.truth.failed_calls if call[1] in PUSHES]
+            if refused and not ocpi.truth.pushes_accepted:
+                # Registered, yet the eMSP took none of what it pushed: nothing it graded is real.
+                _at, kind, code, message = refused[0]
+                failures.append(
+                    ExpectationResult(
+                        f"bench: {cpo_id} pushes accepted", f"partners.{cpo_id}", "some push accepted",
+                        f"{len(refused)} refused", f"none accepted; first: {kind}: {code} {message}".strip(),
+                        False,
+                    )
+                )  # fmt: skip
             continue
         why = "; ".join(
             f"{kind}: {code} {message}".strip() for _at, kind, code, message in ocpi.truth.failed_calls

@@ -31,6 +31,7 @@ from simulators.cpo.truth import CpoTruth
 from simulators.cpo.versions import TokenInfo, wire_for
 from simulators.dialects.profile import DialectProfile
 
+PUSHES = frozenset({"put", "patch", "cdr"})  # what the CPO sends the eMSP's Receiver interfaces
 VERSION = "2.2.1"  # the default; a CPO speaks the `ocpi_version` its scenario gives
 
 
@@ -297,6 +298,8 @@ class OcpiParty:
             )
             # A Tokens list the eMSP will not give: carry on without (auth_id falls back to the uid).
             return self._synced_now(now) if pending.kind == "tokens" else CpoOutput()
+        if pending.kind in PUSHES:
+            self.truth.pushes_accepted += 1
         pending.context["headers"] = response.headers
         return handler(envelope.data, pending, now)
 

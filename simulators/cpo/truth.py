@@ -31,6 +31,7 @@ class SentCdr:
 @dataclass(slots=True)
 class CpoTruth:
     registered_at: datetime | None = None
+    pushes_accepted: int = 0  # PUTs, PATCHes and CDR POSTs the eMSP answered with success
     authorizations: list[AuthorizationRecord] = field(default_factory=list)
     session_ids: dict[tuple[str, str], str] = field(default_factory=dict)  # (station, transaction) -> session
     tariff_in_effect: dict[str, tuple[str, str]] = field(default_factory=dict)  # session -> (tariff id, tz)

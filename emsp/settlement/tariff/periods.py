@@ -58,10 +58,11 @@ class _Curve:
         return (a.energy_kwh + (b.energy_kwh - a.energy_kwh) * frac).quantize(_ENERGY_GRID, ROUND_HALF_EVEN)
 
     def charging_start(self) -> datetime:
-        """The last instant before energy first rises (the session start if it rises at once)."""
+        """When a meter sample first showed energy delivered: what a back office that learns of
+        charging from its meter values takes for the start of charging (not the spec's reading)."""
         for a, b in zip(self.pts, self.pts[1:], strict=False):
             if b.energy_kwh > a.energy_kwh:
-                return a.timestamp
+                return b.timestamp
         return self.pts[0].timestamp
 
     def crossing(self, kwh: Decimal) -> datetime | None:
