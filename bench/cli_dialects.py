@@ -22,7 +22,7 @@ def dialects(
 ) -> None:
     """List the built-in CPO dialect profiles, or show the knobs one of them sets (exit 2: invalid)."""
     if name is None:
-        rows = []
+        rows: list[tuple[str, int | str, str]] = []
         for builtin in profile_names():
             try:
                 profile = load_profile(builtin)
