@@ -370,13 +370,16 @@ class OcpiCpo(OcpiParty):
         return [post(now) for _ in range(copies)]
 
     def _on_cdr(self, data: Any, pending: _Pending, now: datetime) -> CpoOutput:
-        """mod_cdrs POST: the answer's `Location` header holds the URL of the created CDR. A CPO
-        that looks for it in the body finds none, takes the POST for failed and sends it once more."""
+        """mod_cdrs POST: the answer's `Location` header holds the URL of the created CDR (a hub
+        that stored the CDR to forward it later may answer without one: nothing to do then). A CPO
+        that looks for the URL in the body finds none, takes the POST for failed and sends it again."""
+        cdr_id = str(pending.context.get("cdr_id"))
         if self.dialect.cdr_url_from == "location_header":
             url = HttpResponse(200, pending.context.get("headers", {})).header("Location")
-        else:
-            url = data.get("url") if isinstance(data, dict) else None
-        cdr_id = str(pending.context.get("cdr_id"))
+            if url:
+                self.truth.cdr_urls[cdr_id] = url
+            return CpoOutput()
+        url = data.get("url") if isinstance(data, dict) else None
         if url:
             self.truth.cdr_urls[cdr_id] = str(url)
             return CpoOutput()
