@@ -259,6 +259,8 @@ class OcpiCpo(OcpiParty):
         began: the energy flow stopped or resumed, or another tariff element applies); a
         `full_list` CPO sends every period so far, the running one too, in every PATCH."""
         full = self.dialect.charging_periods_patch == "full_list"
+        if session.tariff_switches:
+            return []  # periods across a tariff switch go with the final PUT (tariff_switch.py)
         tariff = self._tariffs[session.tariff_id]
         restricted = any(element.restrictions is not None for element in tariff.elements)
         if not full and not changed and not restricted:
