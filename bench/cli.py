@@ -65,7 +65,19 @@ def run(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Run directory (default: runs/<scenario>-<seed>).")
     ] = None,
-    speed: Annotated[float, typer.Option(help="live: scenario seconds per wall second.")] = 600.0,
+    speed: Annotated[
+        float | None,
+        typer.Option(help="live: scenario seconds per wall second (default 600; 1 with --csms-url)."),
+    ] = None,
+    csms_url: Annotated[
+        str | None,
+        typer.Option(
+            "--csms-url",
+            metavar="URL",
+            help="live: every station connects to this external CSMS (ws:// or wss://, the station id "
+            "appended) instead of a mock CPO's; only what the CSMS answers is graded.",
+        ),
+    ] = None,
     database_url: Annotated[str, typer.Option(help="eMSP storage (SQLAlchemy URL).")] = "sqlite://",
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     trace: Annotated[
@@ -119,6 +131,7 @@ def run(
                 trace_gzip=trace_gzip,
                 overrides=overrides,
                 on_horizon=bar.span_known,
+                csms_url=csms_url,
             )
     except ScenarioError as exc:
         # Plain, unwrapped text: one line a CI log or a script can grep.
@@ -153,6 +166,12 @@ def _print_outcome(outcome: object) -> None:
 
     assert isinstance(outcome, RunOutcome)
     s, perf = outcome.summary, outcome.performance
+    if s.get("mode") == "external_csms":
+        from bench.external_csms import external_lines
+
+        title = f"{s['scenario']} · seed {s['seed']} · live against an external CSMS"
+        _print_rows(title, external_lines(s), outcome)
+        return
     auth, e = s["authorizations"], s["energy_kwh"]
     rows = [
         ("sessions started / completed", f"{s['sessions']['started']} / {s['sessions']['completed']}"),
@@ -169,6 +188,13 @@ def _print_outcome(outcome: object) -> None:
         ),
     ]
     title = f"{s['scenario']} · seed {s['seed']} · {s['runtime']}"
+    _print_rows(title, rows, outcome)
+
+
+def _print_rows(title: str, rows: list[tuple[str, str]], outcome: object) -> None:
+    from bench.runner import RunOutcome
+
+    assert isinstance(outcome, RunOutcome)
     if fancy():
         table = Table(title=title, show_header=False)
         for row in rows:

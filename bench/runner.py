@@ -149,7 +149,7 @@ def run_scenario(
     runtime: Runtime = "sim",
     seed: int | None = None,
     out: Path | None = None,
-    speed: float = 600.0,
+    speed: float | None = None,
     database_url: str = "sqlite://",
     progress: Callable[[float], None] | None = None,
     trace_mode: TraceMode = "full",
@@ -157,6 +157,7 @@ def run_scenario(
     overrides: Sequence[Override] = (),
     report: bool = True,
     on_horizon: Callable[[datetime, datetime], None] | None = None,
+    csms_url: str | None = None,
 ) -> RunOutcome:
     """`overrides`: `--set path=value` changes to the scenario; `report`: False skips report.html
     and its plots (sweeps: hundreds of runs read as one table); `on_horizon(start, stop)`: told the
@@ -167,6 +168,13 @@ def run_scenario(
         if seed < 0:
             raise ScenarioError("emsp-bench run", "--seed", "must be a whole number >= 0")
         scenario = scenario.model_copy(update={"seed": seed})
+    from bench.external_csms import check_external
+
+    external = check_external(
+        scenario, str(resolve(name_or_path)), runtime=runtime, speed=1.0 if speed is None else speed,
+        override=csms_url,
+    )  # fmt: skip
+    speed = (1.0 if external else 600.0) if speed is None else speed
     if not math.isfinite(speed) or speed <= 0:
         raise ScenarioError("emsp-bench run", "--speed", f"must be a finite number > 0, not {speed}")
     if trace_mode not in TRACE_MODES:
@@ -187,7 +195,12 @@ def run_scenario(
         currencies = preflight(scenario, base_dir, database_url=database_url, scenario_file=name_or_path)
         hub_fees = hub_currencies(scenario, base_dir, name_or_path)
         skeleton = summary_skeleton(scenario, currencies, hub_fees)
-        check_paths(scenario.expectations, skeleton, str(resolve(name_or_path)))
+        if external:
+            from bench.external_runner import validate_external
+
+            validate_external(scenario, str(resolve(name_or_path)))
+        else:
+            check_paths(scenario.expectations, skeleton, str(resolve(name_or_path)))
     except KeyboardInterrupt:
         # Interrupted (130), not invalid: this run was asked for, so the earlier run's all-PASS
         # junit.xml and report.html in its directory must not outlive it (a CI would read them).
@@ -196,6 +209,14 @@ def run_scenario(
                 prepare_run_dir(target)
         raise
     run_dir = prepare_run_dir(target)
+    if external:
+        from bench.external_runner import run_external_scenario
+
+        summary, results, figures, world = run_external_scenario(
+            scenario, base_dir, run_dir, external, scenario_file=name_or_path, database_url=database_url,
+            trace_mode=trace_mode, trace_gzip=trace_gzip, report=report,
+        )  # fmt: skip
+        return RunOutcome(run_dir, summary, results, figures, world)
     trace = WireTrace(trace_path(run_dir, trace_mode, trace_gzip), trace_mode)
     # The run's log goes to its directory; whoever called (the CLI, the pytest plugin, a suite
     # worker) gets its own logging back afterwards, not a logger filtered to CRITICAL.

@@ -55,6 +55,8 @@ class StationSpec(_Strict):
     max_power_kw: Annotated[Decimal, Field(gt=0)] = Decimal("22")
     current: Literal["AC", "DC"] = "AC"  # AC: the EV's onboard charger limits; DC: its taper curve
     meter_interval_s: Annotated[int, Field(ge=10)] = 300
+    # live only: this station connects to an external CSMS at `<csms_url>/<id>` (bench/external_csms.py)
+    csms_url: str | None = None
 
 
 class LocationSpec(_Strict):
@@ -96,6 +98,8 @@ class CpoSpec(_Strict):
     # What a session in progress gets when a tariff changes (bench/events.py tariff_change): one
     # policy for every tariff, or one per tariff id (tariffs not named: price_at_start).
     mid_session_tariff: TariffPolicy | dict[str, TariffPolicy] = "price_at_start"
+    # live only: this CPO's stations connect to an external CSMS, not its mock one (bench/external_csms.py)
+    csms_url: str | None = None
 
     def tariff_policy(self, tariff_id: str) -> TariffPolicy:
         if isinstance(self.mid_session_tariff, str):
