@@ -172,6 +172,12 @@ def _print_outcome(outcome: object) -> None:
         title = f"{s['scenario']} · seed {s['seed']} · live against an external CSMS"
         _print_rows(title, external_lines(s), outcome)
         return
+    if s.get("mode") == "external_emsp":
+        from bench.external_emsp import external_emsp_lines
+
+        _print_rows(f"{s['scenario']} · seed {s['seed']} · live against an external eMSP",
+                    external_emsp_lines(s), outcome)  # fmt: skip
+        return
     auth, e = s["authorizations"], s["energy_kwh"]
     rows = [
         ("sessions started / completed", f"{s['sessions']['started']} / {s['sessions']['completed']}"),

@@ -100,3 +100,46 @@ def run_external_scenario(
     if report:
         write_report(run_dir)
     return summary, results, performance, result.world
+
+
+def finish_external_emsp(
+    scenario: Scenario,
+    world: Any,
+    run_dir: Path,
+    counts: dict[str, int],
+    tokens: dict[str, int],
+    unserved: int,
+    wall: float,
+    *,
+    report: bool,
+) -> tuple[dict[str, Any], list[Any], dict[str, Any]]:
+    """Summary, expectations, junit and report of a run against an external eMSP (bench/external_emsp.py)."""
+    from bench.external_emsp import external_emsp_summary
+
+    truths = [t for station in world.stations.values() for t in station.truth]
+    summary = external_emsp_summary(scenario, world, truths, counts, tokens, unserved)
+    results = evaluate(scenario.expectations, summary)
+    if scenario.expect_sessions:
+        results.insert(0, sessions_check(summary))
+    summary["expectations"] = [asdict(r) for r in results]
+    performance = {"wall_seconds": round(wall, 3), "messages": sum(counts.values())}
+    write_json(run_dir / "summary.json", summary)
+    write_json(run_dir / SCENARIO_FILE, scenario.model_dump(mode="json", by_alias=True))
+    write_json(run_dir / "performance.json", performance)
+    if results:
+        write_junit(
+            run_dir / "junit.xml",
+            f"emsp-bench.{scenario.name}",
+            [
+                JunitCase(
+                    name=r.name,
+                    passed=r.passed,
+                    classname=f"{scenario.name}.live.external_emsp",
+                    message=f"{r.metric}: expected {r.op} {r.expected}, got {r.actual}",
+                )
+                for r in results
+            ],
+        )
+    if report:
+        write_report(run_dir)
+    return summary, results, performance

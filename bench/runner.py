@@ -174,6 +174,9 @@ def run_scenario(
         scenario, str(resolve(name_or_path)), runtime=runtime, speed=1.0 if speed is None else speed,
         override=csms_url,
     )  # fmt: skip
+    from bench.external_emsp import external_emsp
+
+    outside_emsp = external_emsp(scenario, str(resolve(name_or_path)), runtime=runtime)
     speed = (1.0 if external else 600.0) if speed is None else speed
     if not math.isfinite(speed) or speed <= 0:
         raise ScenarioError("emsp-bench run", "--speed", f"must be a finite number > 0, not {speed}")
@@ -199,6 +202,10 @@ def run_scenario(
             from bench.external_runner import validate_external
 
             validate_external(scenario, str(resolve(name_or_path)))
+        elif outside_emsp:
+            from bench.external_emsp import external_emsp_skeleton
+
+            check_paths(scenario.expectations, external_emsp_skeleton(scenario), str(resolve(name_or_path)))
         else:
             check_paths(scenario.expectations, skeleton, str(resolve(name_or_path)))
     except KeyboardInterrupt:
@@ -223,6 +230,7 @@ def run_scenario(
     caller_logging = structlog.get_config()
     log_file = configure_run_logging(run_dir / "log.jsonl")
     wall_start = time.perf_counter()  # performance figures only; never reaches the models
+    tokens: dict[str, int] = {}  # an external eMSP: the drivers' tokens issued through its contract API
     try:
         if runtime == "sim":
             from bench.runtime.sim import SimRuntime
@@ -247,6 +255,10 @@ def run_scenario(
             from bench.runtime.live_run import run_live
             from bench.runtime.live_timeline import applied_figures
 
+            if outside_emsp:
+                from bench.external_emsp import issue_tokens
+
+                tokens = issue_tokens(scenario)
             live = run_live(
                 scenario,
                 base_dir,
@@ -255,6 +267,7 @@ def run_scenario(
                 database_url=database_url,
                 scenario_file=name_or_path,
                 progress=progress,
+                external_emsp=outside_emsp,
             )
             world, unserved, ended_at = live.world, live.unserved_arrivals, live.ended_at
             backlog, lag = live.ocpi_backlog_max, live.lag
@@ -270,6 +283,16 @@ def run_scenario(
             log_file.flush()
     wall = time.perf_counter() - wall_start
 
+    if outside_emsp:
+        from bench.external_runner import finish_external_emsp
+
+        summary, results, figures = finish_external_emsp(
+            scenario, world, run_dir, dict(trace.counts), tokens, unserved, wall, report=report
+        )
+        if log_file is not None:
+            log_file.close()
+        structlog.configure(**caller_logging)
+        return RunOutcome(run_dir, summary, results, figures, world)
     # Through a hub that renames Sessions the eMSP knows them by the hub's ids: join on those.
     truths = through_hubs(truth_sessions(world), world.hubs)
     records = world.emsp.records()

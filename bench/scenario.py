@@ -57,6 +57,9 @@ class StationSpec(_Strict):
     meter_interval_s: Annotated[int, Field(ge=10)] = 300
     # live only: this station connects to an external CSMS at `<csms_url>/<id>` (bench/external_csms.py)
     csms_url: str | None = None
+    # live only (sim has no transport and ignores it): OCPP security profile 1 (Basic auth), 2 (Basic
+    # auth over TLS) or 3 (TLS client certificate); credentials are made at run time.
+    security_profile: Literal[1, 2, 3] | None = None
 
 
 class LocationSpec(_Strict):
@@ -137,6 +140,27 @@ class EmspSpec(_Strict):
     country_code: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = "NL"
     party_id: Annotated[str, Field(pattern=r"^[A-Z0-9]{3}$")] = "EMS"
     business_name: str = "emsp-bench eMSP"
+    # live only: an external eMSP under test instead of the bench's own (bench/external_emsp.py): the
+    # mock CPOs register at `versions_url` with token A (one for all CPOs, or one per CPO id) and
+    # the drivers' tokens are issued through its contract API when `admin_url`/`admin_token` are given.
+    versions_url: str | None = None
+    token_a: str | dict[str, str] | None = None
+    admin_url: str | None = None
+    admin_token: str | None = None
+
+    @model_validator(mode="after")
+    def _external_complete(self) -> EmspSpec:
+        if (self.versions_url is None) != (self.token_a is None):
+            raise ValueError("an external eMSP needs both versions_url and token_a")
+        if (self.admin_url is None) != (self.admin_token is None):
+            raise ValueError("admin_url and admin_token go together")
+        if self.admin_url is not None and self.versions_url is None:
+            raise ValueError("admin_url is for an external eMSP: give versions_url and token_a too")
+        for name in ("versions_url", "admin_url"):
+            url = getattr(self, name)
+            if url is not None and not url.startswith(("http://", "https://")):
+                raise ValueError(f"{name} must be an http:// or https:// URL")
+        return self
 
 
 class Range(_Strict):

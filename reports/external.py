@@ -17,6 +17,8 @@ _REFUSED_OK = {"Accepted", "answered", "Pending", "unanswered"}
 
 
 def render_external(summary: dict[str, Any], page: str, css: str) -> str:
+    if summary.get("mode") == "external_emsp":
+        return _render_emsp(summary, page, css)
     ext = summary["external_csms"]
     title = f"emsp-bench report: {summary.get('scenario')} (seed {summary.get('seed')}, live, external CSMS)"
     rows = [
@@ -42,14 +44,7 @@ def render_external(summary: dict[str, Any], page: str, css: str) -> str:
            ("sessions completed", summary["sessions"]["completed"])],
         columns=["figure", "value"],
     )  # fmt: skip
-    exp = pd.DataFrame(summary.get("expectations") or [])
-    failed = int((~exp["passed"]).sum()) if not exp.empty else 0
-    banner = (
-        '<div class="banner none">NO EXPECTATIONS</div>'
-        if exp.empty
-        else f'<div class="banner {"fail" if failed else "pass"}">'
-        f"{'FAIL' if failed else 'PASS'}: {len(exp) - failed} of {len(exp)} expectations held</div>"
-    )
+    exp, banner = _verdict(summary)
     body = [
         f"<h1>{_e(title)}</h1>",
         banner,
@@ -66,3 +61,43 @@ def render_external(summary: dict[str, Any], page: str, css: str) -> str:
 
 def _section(title: str, content: str) -> str:
     return f"<section><h2>{_e(title)}</h2>\n{content}\n</section>"
+
+
+def _verdict(summary: dict[str, Any]) -> tuple[pd.DataFrame, str]:
+    exp = pd.DataFrame(summary.get("expectations") or [])
+    failed = int((~exp["passed"]).sum()) if not exp.empty else 0
+    banner = (
+        '<div class="banner none">NO EXPECTATIONS</div>'
+        if exp.empty
+        else f'<div class="banner {"fail" if failed else "pass"}">'
+        f"{'FAIL' if failed else 'PASS'}: {len(exp) - failed} of {len(exp)} expectations held</div>"
+    )
+    return exp, banner
+
+
+def _flat(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(data, dict):
+        return [row for k, v in data.items() for row in _flat(v, f"{prefix}{k}.")]
+    return [(prefix.rstrip("."), data)]
+
+
+def _render_emsp(summary: dict[str, Any], page: str, css: str) -> str:
+    title = f"emsp-bench report: {summary.get('scenario')} (seed {summary.get('seed')}, live, external eMSP)"
+    exp, banner = _verdict(summary)
+    ext = summary["external_emsp"]
+    body = [
+        f"<h1>{_e(title)}</h1>",
+        banner,
+        "<p class=note>The mock CPOs ran against an external eMSP: graded on what they observed "
+        "(registration, authorizations answered, sessions and CDRs acknowledged); the eMSP's own "
+        "records are not visible.</p>",
+        _section("Reconciliation (stations' truth vs what the eMSP acknowledged)",
+                 _table(pd.DataFrame(_flat(ext["reconciliation"]), columns=["class", "count"]))),
+        _section("What the CPOs observed", _table(pd.DataFrame(
+            _flat({k: v for k, v in ext.items() if k != "reconciliation"}), columns=["figure", "value"]))),
+        _section("Stations", _table(pd.DataFrame(
+            _flat({k: summary[k] for k in ("sessions", "authorizations", "energy_kwh", "messages")}),
+            columns=["figure", "value"]))),
+        _section("Expectations", _table(exp) if not exp.empty else "<p class=note>None.</p>"),
+    ]  # fmt: skip
+    return page.format(title=_e(title), css=css, body="\n".join(body))

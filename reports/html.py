@@ -57,7 +57,7 @@ def write_report(run_dir: Path, *, max_session_rows: int = MAX_SESSION_ROWS) -> 
     """Write report.html and its PNG plots into `run_dir`; return the report's path."""
     run_dir = Path(run_dir)
     summary = _external_summary(run_dir)
-    if summary is not None:  # stations against an external CSMS: its own page (reports/external.py)
+    if summary is not None:  # against an external CSMS or eMSP: its own page (reports/external.py)
         from reports.external import render_external
 
         out = run_dir / REPORT_FILE
@@ -78,7 +78,11 @@ def _external_summary(run_dir: Path) -> dict[str, Any] | None:
         summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None  # load_run names the problem
-    return summary if isinstance(summary, dict) and summary.get("mode") == "external_csms" else None
+    return (
+        summary
+        if isinstance(summary, dict) and summary.get("mode") in ("external_csms", "external_emsp")
+        else None
+    )
 
 
 def write_plots(records: RunRecords, out_dir: Path) -> list[Path]:

@@ -7,6 +7,7 @@ import contextlib
 import gc
 import resource
 import socket
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +21,7 @@ from bench.runtime.live import WS_OPTIONS, LiveRuntime, LiveRuntimeError
 from bench.runtime.live_clock import ScaledClock
 from bench.runtime.live_http import HttpServer
 from bench.runtime.live_lag import LagFigures
+from bench.runtime.live_security import make_security
 from bench.runtime.live_timeline import Applied
 from bench.scenario import Scenario
 from bench.trace import WireTrace
@@ -102,22 +104,33 @@ async def _run_live(
     scenario_file: str,
     progress: Callable[[float], None] | None,
     milestone: Callable[[str], None] | None,
+    external_emsp: tuple[str, dict[str, str]] | None = None,
 ) -> LiveResult:
     raise_fd_limit(len(scenario.station_ids()))
     emsp_sock = _bound_socket()
     cpo_http = {cpo.id: _bound_socket() for cpo in scenario.cpos}
     cpo_ocpp = {cpo.id: _bound_socket() for cpo in scenario.cpos}
-    sockets = [emsp_sock, *cpo_http.values(), *cpo_ocpp.values()]
+    certs = tempfile.TemporaryDirectory(prefix="emsp-bench-certs-")
+    security = make_security(scenario, Path(certs.name))
+    cpo_tls = {
+        cpo.id: _bound_socket()
+        for cpo in scenario.cpos
+        if security is not None and security.needs_tls([s.id for loc in cpo.locations for s in loc.stations])
+    }
+    sockets = [emsp_sock, *cpo_http.values(), *cpo_ocpp.values(), *cpo_tls.values()]
     servers: list[HttpServer] = []
     ws_servers: list[Server] = []
     try:
         emsp_url = f"http://127.0.0.1:{_port(emsp_sock)}/ocpi"
         cpo_urls = {cid: f"http://127.0.0.1:{_port(sock)}/ocpi" for cid, sock in cpo_http.items()}
         world = build_world(scenario, base_dir, emsp_base_url=emsp_url, cpo_base_urls=cpo_urls,
-                            database_url=database_url, scenario_file=scenario_file)  # fmt: skip
+                            database_url=database_url, scenario_file=scenario_file,
+                            external_emsp=external_emsp)  # fmt: skip
         clock = ScaledClock(scenario.start, speed)
         runtime = LiveRuntime(world, trace, clock, {cid: _port(s) for cid, s in cpo_ocpp.items()})
         runtime.milestone = milestone
+        runtime.security = security
+        runtime.tls_ports = {cid: _port(sock) for cid, sock in cpo_tls.items()}
         servers.append(HttpServer.for_emsp(world.emsp, clock.now, emsp_sock))
         servers += [
             HttpServer.for_handler(world.cpos[cid].handle_ocpi, clock.now, s) for cid, s in cpo_http.items()
@@ -127,9 +140,18 @@ async def _run_live(
             # asyncio's default backlog (100) drops the SYNs of a boot storm: the kernel caps this
             # at net.core.somaxconn.
             handler = partial(runtime.csms_connection, cid)
+            checks = {} if security is None else {"process_request": security.process_request(tls=False)}
             ws_servers.append(
-                await serve(handler, sock=sock, subprotocols=protocols, backlog=4096, **WS_OPTIONS)
+                await serve(handler, sock=sock, subprotocols=protocols, backlog=4096, **WS_OPTIONS, **checks)
             )
+        for cid, sock in cpo_tls.items():
+            assert security is not None
+            handler = partial(runtime.csms_connection, cid)
+            ws_servers.append(
+                await serve(handler, sock=sock, subprotocols=protocols, backlog=4096,
+                            ssl=security.server_ssl(), process_request=security.process_request(tls=True),
+                            **WS_OPTIONS)
+            )  # fmt: skip
         for server in servers:
             await server.start()
         clock.hold()  # until the stations have booted (LiveRuntime.run)
@@ -143,6 +165,7 @@ async def _run_live(
             await server.stop()
         for sock in sockets:
             sock.close()
+        certs.cleanup()
     # Authorization latencies are already the links' scenario delays plus the eMSP's real answer
     # time (LiveRuntime._cpo_authorize), comparable with sim's.
     return LiveResult(
@@ -160,8 +183,11 @@ def run_live(
     scenario_file: str = "<scenario>",
     progress: Callable[[float], None] | None = None,
     milestone: Callable[[str], None] | None = None,
+    external_emsp: tuple[str, dict[str, str]] | None = None,
 ) -> LiveResult:
+    """`external_emsp`: (versions URL, token A per CPO) of an eMSP under test (bench/external_emsp.py)."""
     return asyncio.run(
         _run_live(scenario, base_dir, trace, speed=speed, database_url=database_url,
-                  scenario_file=scenario_file, progress=progress, milestone=milestone)
+                  scenario_file=scenario_file, progress=progress, milestone=milestone,
+                  external_emsp=external_emsp)
     )  # fmt: skip
