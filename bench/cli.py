@@ -78,6 +78,15 @@ def run(
             "appended) instead of a mock CPO's; only what the CSMS answers is graded.",
         ),
     ] = None,
+    csms_port: Annotated[
+        int | None,
+        typer.Option(
+            "--csms-port",
+            metavar="PORT",
+            help="live: the mock CSMS of the scenario's i-th CPO listens on PORT + i (a real charger "
+            "configured in advance); more fixed ports under `ports:` in the scenario.",
+        ),
+    ] = None,
     database_url: Annotated[str, typer.Option(help="eMSP storage (SQLAlchemy URL).")] = "sqlite://",
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     trace: Annotated[
@@ -132,6 +141,8 @@ def run(
                 overrides=overrides,
                 on_horizon=bar.span_known,
                 csms_url=csms_url,
+                csms_port=csms_port,
+                on_endpoints=_print_endpoints,
             )
     except ScenarioError as exc:
         # Plain, unwrapped text: one line a CI log or a script can grep.
@@ -153,6 +164,21 @@ def run(
         raise typer.Exit(3) from exc
     _print_outcome(outcome)
     raise typer.Exit(outcome.exit_code)
+
+
+def _print_endpoints(found: dict[str, object]) -> None:
+    """Where a live run listens, on stderr as soon as it is known (also in endpoints.json)."""
+    lines = ["endpoints (endpoints.json):"]
+    emsp = found.get("emsp")
+    if isinstance(emsp, dict):
+        lines.append(f"  eMSP OCPI versions: {emsp['versions_url']}")
+    cpos = found.get("cpos")
+    for cpo_id, where in cpos.items() if isinstance(cpos, dict) else []:
+        lines.append(f"  {cpo_id}: CSMS {where['csms_url']}<station id>")
+        if "csms_tls_url" in where:
+            lines.append(f"  {cpo_id}: CSMS (profiles 2, 3) {where['csms_tls_url']}<station id>")
+        lines.append(f"  {cpo_id}: OCPI versions {where['ocpi_versions_url']}")
+    typer.echo("\n".join(lines), err=True)
 
 
 def _progress_estimate(scenario: str, overrides: list[Override]) -> tuple[datetime, timedelta]:

@@ -50,6 +50,7 @@ def run_external_scenario(
 ) -> tuple[dict[str, Any], list[Any], dict[str, Any], Any]:
     from bench.runtime.external_run import run_external
 
+    write_json(run_dir / "endpoints.json", {"external_csms": urls})  # where each station connects
     trace = WireTrace(trace_path(run_dir, trace_mode, trace_gzip), trace_mode)
     caller_logging = structlog.get_config()
     log_file = configure_run_logging(run_dir / "log.jsonl")

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,7 +26,7 @@ from bench.hubs import (
 from bench.logs import configure_run_logging
 from bench.overrides import Override
 from bench.rundir import write_authorizations, write_json, write_reconciliation
-from bench.scenario import Scenario, ScenarioError, load_scenario, resolve
+from bench.scenario import CpoPorts, PortsSpec, Scenario, ScenarioError, load_scenario, resolve
 from bench.summary import CdrDelivery, build_summary
 from bench.trace import TRACE_FILES, TRACE_MODES, TraceMode, WireTrace, trace_path
 from bench.truth import truth_sessions
@@ -76,6 +77,7 @@ def sim_hub_urls(hub_ids: list[str]) -> dict[str, str]:
 RUN_FILES = (
     *TRACE_FILES,  # both forms: a run with another --trace/--trace-gzip leaves no stale trace
     "log.jsonl",
+    "endpoints.json",
     "summary.json",
     "metrics.prom",
     "performance.json",
@@ -143,6 +145,31 @@ def _deliveries(world: World) -> dict[str, CdrDelivery]:
     return out
 
 
+def with_csms_port(scenario: Scenario, first: int, runtime: str) -> Scenario:
+    """`--csms-port N`: the i-th CPO's mock CSMS listens on N + i (live)."""
+    if runtime != "live":
+        raise ScenarioError("emsp-bench run", "--csms-port", "fixed ports are for --runtime live")
+    if not 1 <= first <= 65535 - len(scenario.cpos) + 1:
+        raise ScenarioError("emsp-bench run", "--csms-port", f"{first} leaves no port for every CPO")
+    cpos = dict(scenario.ports.cpos)
+    for index, cpo in enumerate(scenario.cpos):
+        spec = cpos.get(cpo.id, CpoPorts())
+        cpos[cpo.id] = spec.model_copy(update={"csms": first + index})
+    try:
+        ports = PortsSpec.model_validate(scenario.ports.model_dump() | {"cpos": cpos})
+        return Scenario.model_validate(scenario.model_dump(by_alias=True) | {"ports": ports})
+    except ValueError as exc:
+        raise ScenarioError("emsp-bench run", "--csms-port", str(exc).splitlines()[-1].strip()) from exc
+
+
+def _endpoints_known(
+    run_dir: Path, then: Callable[[dict[str, Any]], None] | None, found: dict[str, Any]
+) -> None:
+    write_json(run_dir / "endpoints.json", found)
+    if then is not None:
+        then(found)
+
+
 def run_scenario(
     name_or_path: str,
     *,
@@ -158,6 +185,8 @@ def run_scenario(
     report: bool = True,
     on_horizon: Callable[[datetime, datetime], None] | None = None,
     csms_url: str | None = None,
+    csms_port: int | None = None,
+    on_endpoints: Callable[[dict[str, Any]], None] | None = None,
 ) -> RunOutcome:
     """`overrides`: `--set path=value` changes to the scenario; `report`: False skips report.html
     and its plots (sweeps: hundreds of runs read as one table); `on_horizon(start, stop)`: told the
@@ -169,6 +198,9 @@ def run_scenario(
             raise ScenarioError("emsp-bench run", "--seed", "must be a whole number >= 0")
         scenario = scenario.model_copy(update={"seed": seed})
     from bench.external_csms import check_external
+
+    if csms_port is not None:
+        scenario = with_csms_port(scenario, csms_port, runtime)
 
     external = check_external(
         scenario, str(resolve(name_or_path)), runtime=runtime, speed=1.0 if speed is None else speed,
@@ -268,6 +300,7 @@ def run_scenario(
                 scenario_file=name_or_path,
                 progress=progress,
                 external_emsp=outside_emsp,
+                on_endpoints=partial(_endpoints_known, run_dir, on_endpoints),
             )
             world, unserved, ended_at = live.world, live.unserved_arrivals, live.ended_at
             backlog, lag = live.ocpi_backlog_max, live.lag

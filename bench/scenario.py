@@ -163,6 +163,24 @@ class EmspSpec(_Strict):
         return self
 
 
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class CpoPorts(_Strict):
+    csms: Port | None = None  # the mock CSMS's ws:// listener
+    csms_tls: Port | None = None  # its wss:// listener (stations of security profile 2 or 3)
+    ocpi: Port | None = None  # the mock CPO's OCPI (http://) server
+
+
+class PortsSpec(_Strict):
+    """live only: fixed listening ports, for a real box configured in advance (a charger pointed at
+    the mock CSMS, an eMSP at a CPO's versions URL); any port not given is picked by the system."""
+
+    host: str = "127.0.0.1"  # the address listened on (0.0.0.0: every interface)
+    emsp: Port | None = None  # the bench's own eMSP (OCPI)
+    cpos: dict[str, CpoPorts] = {}
+
+
 class Range(_Strict):
     min: Decimal
     max: Decimal
@@ -265,6 +283,7 @@ class Scenario(_Strict):
     emsp: EmspSpec = EmspSpec()
     cpos: Annotated[list[CpoSpec], Field(min_length=1)]
     hubs: list[HubSpec] = []
+    ports: PortsSpec = PortsSpec()
     demand: DemandSpec
     events: list[Event] = []
     expectations: list[Expectation] = []
@@ -289,6 +308,19 @@ class Scenario(_Strict):
                     seen.add(station.id)
         if len({cpo.id for cpo in self.cpos}) != len(self.cpos):
             raise ValueError("cpo ids must be unique")
+        return self
+
+    @model_validator(mode="after")
+    def _fixed_ports(self) -> Scenario:
+        unknown = sorted(set(self.ports.cpos) - {cpo.id for cpo in self.cpos})
+        if unknown:
+            raise ValueError(f"ports.cpos names unknown CPOs {unknown}")
+        taken = [self.ports.emsp] + [
+            port for p in self.ports.cpos.values() for port in (p.csms, p.csms_tls, p.ocpi)
+        ]
+        given = [port for port in taken if port is not None]
+        if len(set(given)) != len(given):
+            raise ValueError("ports: every fixed port may be used once")
         return self
 
     @model_validator(mode="after")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from websockets.asyncio.server import Server, serve
 from websockets.typing import Subprotocol
@@ -23,7 +24,7 @@ from bench.runtime.live_http import HttpServer
 from bench.runtime.live_lag import LagFigures
 from bench.runtime.live_security import make_security
 from bench.runtime.live_timeline import Applied
-from bench.scenario import Scenario
+from bench.scenario import CpoPorts, Scenario, ScenarioError
 from bench.trace import WireTrace
 from bench.world import World, build_world, horizon
 from simulators.ocppj import subprotocol
@@ -41,14 +42,23 @@ class LiveResult:
     applied: list[Applied] = field(default_factory=list)  # timeline steps, as really applied
 
 
-def _bound_socket() -> socket.socket:
+def _bound_socket(
+    host: str = "127.0.0.1", port: int = 0, where: tuple[str, str] | None = None
+) -> socket.socket:
     # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and
     # accepted sockets inherit the listener's proto (and, on Linux, its TCP_NODELAY). With proto 0,
     # every response waited for Nagle + the peer's delayed ACK: ~40 ms per request on loopback.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if where is None:
+            raise
+        # A fixed port (scenario `ports:` or --csms-port) that is taken: invalid input, exit 2.
+        raise ScenarioError(where[0], where[1], f"cannot listen on {host}:{port}: {exc.strerror}") from exc
     return sock
 
 
@@ -94,6 +104,27 @@ def _port(sock: socket.socket) -> int:
     return int(sock.getsockname()[1])
 
 
+def endpoints(
+    host: str,
+    emsp_versions_url: str,
+    cpo_urls: dict[str, str],
+    csms_ports: dict[str, int],
+    tls_ports: dict[str, int],
+) -> dict[str, Any]:
+    """Where a live run's servers listen: what a real charger or eMSP is configured with."""
+    return {
+        "emsp": {"versions_url": emsp_versions_url},
+        "cpos": {
+            cid: {
+                "csms_url": f"ws://{host}:{csms_ports[cid]}/ocpp/",  # + the station id
+                **({"csms_tls_url": f"wss://{host}:{tls_ports[cid]}/ocpp/"} if cid in tls_ports else {}),
+                "ocpi_versions_url": f"{url}/versions",
+            }
+            for cid, url in cpo_urls.items()
+        },
+    }
+
+
 async def _run_live(
     scenario: Scenario,
     base_dir: Path,
@@ -105,15 +136,22 @@ async def _run_live(
     progress: Callable[[float], None] | None,
     milestone: Callable[[str], None] | None,
     external_emsp: tuple[str, dict[str, str]] | None = None,
+    on_endpoints: Callable[[dict[str, Any]], None] | None = None,
 ) -> LiveResult:
     raise_fd_limit(len(scenario.station_ids()))
-    emsp_sock = _bound_socket()
-    cpo_http = {cpo.id: _bound_socket() for cpo in scenario.cpos}
-    cpo_ocpp = {cpo.id: _bound_socket() for cpo in scenario.cpos}
+    ports = scenario.ports
+
+    def bind(port: int | None, field: str) -> socket.socket:
+        return _bound_socket(ports.host, port or 0, (scenario_file, field) if port else None)
+
+    fixed = {cpo.id: ports.cpos.get(cpo.id, CpoPorts()) for cpo in scenario.cpos}
+    emsp_sock = bind(ports.emsp, "ports.emsp")
+    cpo_http = {cid: bind(p.ocpi, f"ports.cpos.{cid}.ocpi") for cid, p in fixed.items()}
+    cpo_ocpp = {cid: bind(p.csms, f"ports.cpos.{cid}.csms") for cid, p in fixed.items()}
     certs = tempfile.TemporaryDirectory(prefix="emsp-bench-certs-")
     security = make_security(scenario, Path(certs.name))
     cpo_tls = {
-        cpo.id: _bound_socket()
+        cpo.id: bind(fixed[cpo.id].csms_tls, f"ports.cpos.{cpo.id}.csms_tls")
         for cpo in scenario.cpos
         if security is not None and security.needs_tls([s.id for loc in cpo.locations for s in loc.stations])
     }
@@ -121,8 +159,11 @@ async def _run_live(
     servers: list[HttpServer] = []
     ws_servers: list[Server] = []
     try:
-        emsp_url = f"http://127.0.0.1:{_port(emsp_sock)}/ocpi"
-        cpo_urls = {cid: f"http://127.0.0.1:{_port(sock)}/ocpi" for cid, sock in cpo_http.items()}
+        # Where the parties reach each other (and a real box reaches them): a wildcard listens
+        # everywhere, loopback included.
+        here = "127.0.0.1" if ports.host in ("0.0.0.0", "::", "") else ports.host
+        emsp_url = f"http://{here}:{_port(emsp_sock)}/ocpi"
+        cpo_urls = {cid: f"http://{here}:{_port(sock)}/ocpi" for cid, sock in cpo_http.items()}
         world = build_world(scenario, base_dir, emsp_base_url=emsp_url, cpo_base_urls=cpo_urls,
                             database_url=database_url, scenario_file=scenario_file,
                             external_emsp=external_emsp)  # fmt: skip
@@ -131,6 +172,16 @@ async def _run_live(
         runtime.milestone = milestone
         runtime.security = security
         runtime.tls_ports = {cid: _port(sock) for cid, sock in cpo_tls.items()}
+        if on_endpoints is not None:
+            on_endpoints(
+                endpoints(
+                    here,
+                    external_emsp[0] if external_emsp else f"{emsp_url}/versions",
+                    cpo_urls,
+                    {cid: _port(s) for cid, s in cpo_ocpp.items()},
+                    runtime.tls_ports,
+                )
+            )
         servers.append(HttpServer.for_emsp(world.emsp, clock.now, emsp_sock))
         servers += [
             HttpServer.for_handler(world.cpos[cid].handle_ocpi, clock.now, s) for cid, s in cpo_http.items()
@@ -184,10 +235,13 @@ def run_live(
     progress: Callable[[float], None] | None = None,
     milestone: Callable[[str], None] | None = None,
     external_emsp: tuple[str, dict[str, str]] | None = None,
+    on_endpoints: Callable[[dict[str, Any]], None] | None = None,
 ) -> LiveResult:
-    """`external_emsp`: (versions URL, token A per CPO) of an eMSP under test (bench/external_emsp.py)."""
+    """`on_endpoints`: told where every server of the run listens (endpoints.json), before any
+    station connects. `external_emsp`: (versions URL, token A per CPO) of an eMSP under test
+    (bench/external_emsp.py)."""
     return asyncio.run(
         _run_live(scenario, base_dir, trace, speed=speed, database_url=database_url,
                   scenario_file=scenario_file, progress=progress, milestone=milestone,
-                  external_emsp=external_emsp)
+                  external_emsp=external_emsp, on_endpoints=on_endpoints)
     )  # fmt: skip
