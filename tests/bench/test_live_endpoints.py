@@ -54,7 +54,7 @@ def scenario_file(tmp_path: Path, ports: dict[str, Any]) -> Path:
                 ],
             }
             for cid, party in (("cpo-a", "CPA"), ("cpo-b", "CPB"))
-        ],  # fmt: skip
+        ],
         "demand": {"drivers": 4, "unknown_tokens": 0, "arrivals_per_hour": 12, "patience_minutes": 0},
         "expect_sessions": False,
     }
