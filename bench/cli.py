@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bench.cli_conformance import conformance_app
 from bench.cli_diff import diff
 from bench.cli_output import fancy, print_table, run_progress
 from bench.cli_serve import serve_app
@@ -28,6 +29,7 @@ app = typer.Typer(
 )
 app.add_typer(tariff_app, name="tariff")
 app.add_typer(serve_app, name="serve")
+app.add_typer(conformance_app, name="conformance")
 app.command()(suite)
 app.command()(sweep)
 app.command()(diff)
