@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import ocpp
 
-from bench.scenario import OcppVersionName, Scenario, ScenarioError
+from bench.scenario import OcppVersionName, Scenario, ScenarioError, StationSpec
 
 # What the virtual stations send of their own accord (simulators/station), per OCPP version.
 STATION_ACTIONS: Mapping[str, tuple[str, ...]] = {
@@ -212,8 +212,60 @@ def station_urls(scenario: Scenario, override: str | None) -> dict[str, str]:
     return urls
 
 
+CREDENTIALS = ("password", "ca_file", "client_cert", "client_key")
+
+
+def _stations(scenario: Scenario) -> list[tuple[str, StationSpec]]:
+    return [
+        (f"cpos[{ci}].locations[{li}].stations[{si}]", station)
+        for ci, cpo in enumerate(scenario.cpos)
+        for li, location in enumerate(cpo.locations)
+        for si, station in enumerate(location.stations)
+    ]
+
+
+def _check_credentials(
+    scenario: Scenario, scenario_file: str, urls: Mapping[str, str], base_dir: Path | None
+) -> None:
+    for where, station in _stations(scenario):
+        given = [name for name in CREDENTIALS if getattr(station, name) is not None]
+        if station.id not in urls:
+            if given:
+                raise ScenarioError(
+                    scenario_file, f"{where}.{given[0]}",
+                    "credentials are for a station against an external CSMS (csms_url); the mock CSMS "
+                    "makes its own at run time",
+                )  # fmt: skip
+            continue
+        profile, url = station.security_profile, urls[station.id]
+        need: list[str] = []
+        if profile in (1, 2):
+            need.append("password")
+        if profile == 3:
+            need += ["client_cert", "client_key"]
+        for name in need:
+            if getattr(station, name) is None:
+                raise ScenarioError(scenario_file, f"{where}.{name}", f"security profile {profile} needs it")
+        if (profile or 0) >= 2 and not url.startswith("wss://"):
+            raise ScenarioError(
+                scenario_file, f"{where}.security_profile", f"profile {profile} needs a wss:// URL"
+            )
+        if profile == 1 and not url.startswith("ws://"):
+            raise ScenarioError(scenario_file, f"{where}.security_profile", "profile 1 is plain ws://")
+        for name in ("ca_file", "client_cert", "client_key"):
+            rel = getattr(station, name)
+            if rel is not None and base_dir is not None and not (base_dir / rel).is_file():
+                raise ScenarioError(scenario_file, f"{where}.{name}", f"no such file {rel!r}")
+
+
 def check_external(
-    scenario: Scenario, scenario_file: str, *, runtime: str, speed: float, override: str | None
+    scenario: Scenario,
+    scenario_file: str,
+    *,
+    runtime: str,
+    speed: float,
+    override: str | None,
+    base_dir: Path | None = None,
 ) -> dict[str, str]:
     """Validate an external-CSMS run before anything starts (exit 2); returns the station URLs."""
     if override is not None:
@@ -227,6 +279,7 @@ def check_external(
                     where = f"cpos[{index}].locations[{li}].stations[{si}].csms_url"
                     _check_url(station.csms_url, scenario_file, where)
     urls = station_urls(scenario, override)
+    _check_credentials(scenario, scenario_file, urls, base_dir)
     if not urls:
         return urls
     where = "--csms-url" if override else "csms_url"

@@ -32,6 +32,31 @@ def external_skeleton(scenario: Scenario) -> dict[str, Any]:
     return external_summary(scenario, WireGrader(versions), {}, [], messages, 0, start, start)
 
 
+def station_credentials(scenario: Scenario, base_dir: Path, urls: dict[str, str]) -> dict[str, Any]:
+    """Per station against an external CSMS: its password and TLS context (security profiles 1-3)."""
+    import ssl
+
+    from bench.ocpp_security import client_context
+    from bench.runtime.external_run import StationCredentials
+
+    out: dict[str, Any] = {}
+    for cpo in scenario.cpos:
+        for location in cpo.locations:
+            for st in location.stations:
+                tls = None
+                if urls[st.id].startswith("wss://"):
+                    if st.ca_file is None:
+                        tls = ssl.create_default_context()
+                        if st.client_cert is not None:
+                            tls.load_cert_chain(base_dir / st.client_cert, base_dir / (st.client_key or ""))
+                    else:
+                        cert = base_dir / st.client_cert if st.client_cert else None
+                        key = base_dir / st.client_key if st.client_key else None
+                        tls = client_context(base_dir / st.ca_file, cert=cert, key=key)
+                out[st.id] = StationCredentials(password=st.password, tls=tls)
+    return out
+
+
 def validate_external(scenario: Scenario, scenario_file: str) -> None:
     check_paths(scenario.expectations, external_skeleton(scenario), scenario_file)
 
@@ -57,7 +82,8 @@ def run_external_scenario(
     wall_start = time.perf_counter()
     try:
         result = run_external(scenario, base_dir, trace, urls, database_url=database_url,
-                              scenario_file=scenario_file)  # fmt: skip
+                              scenario_file=scenario_file,
+                              credentials=station_credentials(scenario, base_dir, urls))  # fmt: skip
     finally:
         trace.close()
         if log_file is not None:

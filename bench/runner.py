@@ -204,7 +204,7 @@ def run_scenario(
 
     external = check_external(
         scenario, str(resolve(name_or_path)), runtime=runtime, speed=1.0 if speed is None else speed,
-        override=csms_url,
+        override=csms_url, base_dir=base_dir,
     )  # fmt: skip
     from bench.external_emsp import external_emsp
 

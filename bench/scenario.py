@@ -60,6 +60,12 @@ class StationSpec(_Strict):
     # live only (sim has no transport and ignores it): OCPP security profile 1 (Basic auth), 2 (Basic
     # auth over TLS) or 3 (TLS client certificate); credentials are made at run time.
     security_profile: Literal[1, 2, 3] | None = None
+    # Against an external CSMS only (csms_url): the credentials it knows this station by (the mock
+    # CSMS makes its own). Files are PEM, relative to the scenario file.
+    password: str | None = None  # profiles 1 and 2: Basic auth, the station id as username
+    ca_file: str | None = None  # wss://: the CA the CSMS's certificate chains to (default: the system's)
+    client_cert: str | None = None  # profile 3: the station's certificate and key
+    client_key: str | None = None
 
 
 class LocationSpec(_Strict):

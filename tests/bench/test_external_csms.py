@@ -11,6 +11,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,11 @@ from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call_result as result201
 
 from bench.external_csms import WireGrader, outcome_keys, response_outcomes
+from bench.ocpp_security import basic_authorization
 from bench.runner import run_scenario
 from bench.scenario import ScenarioError
 
+PASSWORDS = {"EXT-P1": "Right-password-0123456789", "EXT-BAD": "Right-password-0123456789"}
 TARIFF = Path(__file__).resolve().parents[2] / "scenarios" / "tariffs" / "standard.json"
 
 
@@ -138,8 +141,20 @@ def third_party_csms() -> Iterator[tuple[str, Tally]]:
         with contextlib.suppress(websockets.ConnectionClosed):
             await cp.start()
 
+    def check(connection: Any, request: Any) -> Any:
+        """Security profile 1 for the stations it knows a password of: HTTP 401 otherwise."""
+        station_id = request.path.rsplit("/", 1)[-1]
+        known = PASSWORDS.get(station_id)
+        if known is not None and request.headers.get("Authorization") != basic_authorization(
+            station_id, known
+        ):
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "wrong credentials\n")
+        return None
+
     async def main() -> None:
-        async with websockets.serve(handler, "127.0.0.1", 0, subprotocols=["ocpp2.0.1", "ocpp1.6"]) as server:
+        async with websockets.serve(
+            handler, "127.0.0.1", 0, subprotocols=["ocpp2.0.1", "ocpp1.6"], process_request=check
+        ) as server:
             where["port"] = next(iter(server.sockets)).getsockname()[1]
             ready.set()
             while not stop.is_set():
@@ -175,6 +190,20 @@ def scenario_file(tmp_path: Path, url: str | None, **extra: Any) -> Path:
                             {"id": "EXT-16-2", "ocpp": "1.6", "meter_interval_s": 10},
                             {"id": "EXT-201-1", "ocpp": "2.0.1", "meter_interval_s": 10},
                             {"id": "EXT-201-2", "ocpp": "2.0.1", "meter_interval_s": 10},
+                            {
+                                "id": "EXT-P1",
+                                "ocpp": "1.6",
+                                "meter_interval_s": 10,
+                                "security_profile": 1,
+                                "password": "Right-password-0123456789",
+                            },
+                            {
+                                "id": "EXT-BAD",
+                                "ocpp": "2.0.1",
+                                "meter_interval_s": 10,
+                                "security_profile": 1,
+                                "password": "Wrong-password-0123456789",
+                            },
                         ],
                     }
                 ],
@@ -188,7 +217,8 @@ def scenario_file(tmp_path: Path, url: str | None, **extra: Any) -> Path:
             "patience_minutes": 0,
         },
         "expectations": [
-            {"name": "every station let in", "metric": "external_csms.stations.connected", "value": 4},
+            {"name": "stations let in", "metric": "external_csms.stations.connected", "value": 5},
+            {"name": "a wrong password refused", "metric": "external_csms.stations.refused", "value": 1},
             {"name": "no CALLERROR", "metric": "external_csms.callerrors", "value": 0},
         ],
         **extra,
@@ -259,7 +289,9 @@ def test_a_run_against_a_third_party_csms_counts_what_it_answered(
     )
     summary = json.loads((tmp_path / "r" / "summary.json").read_text(encoding="utf-8"))
     ext = summary["external_csms"]
-    assert summary["mode"] == "external_csms" and ext["stations"]["connected"] == 4
+    assert summary["mode"] == "external_csms" and ext["stations"]["connected"] == 5
+    assert ext["stations"]["refused"] == 1 and ext["by_station"]["EXT-BAD"]["connections"] == 0
+    assert "401" in ext["by_station"]["EXT-BAD"]["last_error"]
     seen = {(a, o): n for a, counts in ext["by_action"].items() for o, n in counts.items() if n}
     assert seen == dict(tally.answers)  # exactly what the CSMS answered, action by action
     refusals = tally.answers[("Authorize", "Invalid")]
@@ -289,3 +321,24 @@ def test_cli_refuses_an_external_csms_in_sim_with_exit_2(tmp_path: Path) -> None
     assert "csms-url" in result.output and "--runtime live" in result.output
     result = CliRunner().invoke(app, [*args[:3], "live", *args[4:], "--speed", "60"])
     assert result.exit_code == 2 and "real time" in result.output
+
+
+def test_credentials_are_checked_at_load_time(tmp_path: Path) -> None:
+    url = "ws://127.0.0.1:9/ocpp"
+    path = scenario_file(tmp_path, url)
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    stations = raw["cpos"][0]["locations"][0]["stations"]
+    del stations[4]["password"]
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    with pytest.raises(ScenarioError, match="security profile 1 needs it") as needs:
+        run_scenario(str(path), runtime="live")
+    assert needs.value.field == "cpos[0].locations[0].stations[4].password"
+    stations[4] |= {"password": "Right-password-0123456789", "security_profile": 2}
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    with pytest.raises(ScenarioError, match="profile 2 needs a wss:// URL"):
+        run_scenario(str(path), runtime="live")
+    del raw["cpos"][0]["csms_url"]  # the mock CSMS makes its own credentials
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    with pytest.raises(ScenarioError, match="external CSMS") as own:
+        run_scenario(str(path), runtime="sim")
+    assert own.value.field.endswith("stations[4].password")
