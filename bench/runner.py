@@ -247,6 +247,10 @@ def run_scenario(
             with contextlib.suppress(ScenarioError):
                 prepare_run_dir(target)
         raise
+    if runtime == "live" and not external:
+        from bench.runtime.live_run import check_fixed_ports
+
+        check_fixed_ports(scenario, name_or_path)
     run_dir = prepare_run_dir(target)
     if external:
         from bench.external_runner import run_external_scenario

@@ -100,6 +100,19 @@ def _steady_gc() -> Iterator[None]:
         gc.unfreeze()
 
 
+def check_fixed_ports(scenario: Scenario, scenario_file: str) -> None:
+    """Before the run directory is touched: every fixed port (scenario `ports:`, --csms-port) can be
+    listened on (exit 2 otherwise). A port taken between this check and the run is still refused."""
+    fixed = [("ports.emsp", scenario.ports.emsp)] + [
+        (f"ports.cpos.{cid}.{name}", getattr(spec, name))
+        for cid, spec in scenario.ports.cpos.items()
+        for name in ("csms", "csms_tls", "ocpi")
+    ]
+    for where, port in fixed:
+        if port is not None:
+            _bound_socket(scenario.ports.host, port, (scenario_file, where)).close()
+
+
 def _port(sock: socket.socket) -> int:
     return int(sock.getsockname()[1])
 

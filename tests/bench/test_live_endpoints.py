@@ -106,6 +106,7 @@ def test_a_taken_fixed_port_is_invalid_input(tmp_path: Path) -> None:
         )
     assert result.exit_code == 2, result.output
     assert "ports.cpos.cpo-b.csms: cannot listen on 127.0.0.1" in result.output
+    assert not (tmp_path / "r").exists()  # refused before the run directory was touched
     bad = CliRunner().invoke(app, ["run", str(path), "--runtime", "sim", "--csms-port", "9000"])
     assert bad.exit_code == 2 and "--csms-port" in bad.output
     dup = scenario_file(tmp_path, {"emsp": 9100, "cpos": {"cpo-a": {"csms": 9100}}})
