@@ -177,7 +177,11 @@ def external_emsp_summary(
         "external_emsp": {
             "versions_url": scenario.emsp.versions_url,
             "cpos_registered": sum(c["registered"] for c in per_cpo.values()),
-            "tokens": tokens,
+            "tokens": {
+                **tokens,
+                "source": "contract_api" if scenario.emsp.admin_url else "pushed_by_emsp",
+                "received": sum(len(c.ocpi.received_tokens()) for c in world.cpos.values()),
+            },
             "authorizations": {"answered": answered, "by_result": dict(sorted(results.items()))},
             "cdrs": {
                 "sent": sum(c["cdrs_sent"] for c in per_cpo.values()),

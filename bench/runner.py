@@ -305,6 +305,7 @@ def run_scenario(
                 progress=progress,
                 external_emsp=outside_emsp,
                 on_endpoints=partial(_endpoints_known, run_dir, on_endpoints),
+                pushed_tokens=bool(outside_emsp) and scenario.emsp.admin_url is None,
             )
             world, unserved, ended_at = live.world, live.unserved_arrivals, live.ended_at
             backlog, lag = live.ocpi_backlog_max, live.lag

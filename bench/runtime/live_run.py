@@ -18,6 +18,7 @@ from typing import Any
 from websockets.asyncio.server import Server, serve
 from websockets.typing import Subprotocol
 
+from bench.demand import Arrival
 from bench.runtime.live import WS_OPTIONS, LiveRuntime, LiveRuntimeError
 from bench.runtime.live_clock import ScaledClock
 from bench.runtime.live_http import HttpServer
@@ -100,6 +101,20 @@ def _steady_gc() -> Iterator[None]:
         gc.unfreeze()
 
 
+def pushed_token(world: World, arrival: Arrival, station_id: str) -> str:
+    """Against an external eMSP that issued its own tokens (no contract API to issue the bench's):
+    the n-th known driver presents the (n mod count)-th valid token, in uid order, that the eMSP gave
+    the station's CPO so far; a driver with an unknown token, or before any arrived, keeps its own."""
+    if not arrival.driver.known:
+        return arrival.driver.token_uid
+    tokens = world.cpos[world.cpo_of(station_id)].ocpi.received_tokens()
+    valid = sorted(uid for uid, token in tokens.items() if token.get("valid", True))
+    if not valid:
+        return arrival.driver.token_uid
+    number = [d.token_uid for d in world.drivers if d.known].index(arrival.driver.token_uid)
+    return valid[number % len(valid)]
+
+
 def check_fixed_ports(scenario: Scenario, scenario_file: str) -> None:
     """Before the run directory is touched: every fixed port (scenario `ports:`, --csms-port) can be
     listened on (exit 2 otherwise). A port taken between this check and the run is still refused."""
@@ -150,6 +165,7 @@ async def _run_live(
     milestone: Callable[[str], None] | None,
     external_emsp: tuple[str, dict[str, str]] | None = None,
     on_endpoints: Callable[[dict[str, Any]], None] | None = None,
+    pushed_tokens: bool = False,
 ) -> LiveResult:
     raise_fd_limit(len(scenario.station_ids()))
     ports = scenario.ports
@@ -185,6 +201,8 @@ async def _run_live(
         runtime.milestone = milestone
         runtime.security = security
         runtime.tls_ports = {cid: _port(sock) for cid, sock in cpo_tls.items()}
+        if pushed_tokens:
+            runtime.token_source = partial(pushed_token, world)
         if on_endpoints is not None:
             on_endpoints(
                 endpoints(
@@ -249,12 +267,14 @@ def run_live(
     milestone: Callable[[str], None] | None = None,
     external_emsp: tuple[str, dict[str, str]] | None = None,
     on_endpoints: Callable[[dict[str, Any]], None] | None = None,
+    pushed_tokens: bool = False,
 ) -> LiveResult:
-    """`on_endpoints`: told where every server of the run listens (endpoints.json), before any
+    """`pushed_tokens`: the eMSP's drivers present the tokens the (external) eMSP gave the CPO.
+    `on_endpoints`: told where every server of the run listens (endpoints.json), before any
     station connects. `external_emsp`: (versions URL, token A per CPO) of an eMSP under test
     (bench/external_emsp.py)."""
     return asyncio.run(
         _run_live(scenario, base_dir, trace, speed=speed, database_url=database_url,
                   scenario_file=scenario_file, progress=progress, milestone=milestone,
-                  external_emsp=external_emsp, on_endpoints=on_endpoints)
+                  external_emsp=external_emsp, on_endpoints=on_endpoints, pushed_tokens=pushed_tokens)
     )  # fmt: skip

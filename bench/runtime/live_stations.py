@@ -22,6 +22,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
+from bench.demand import Arrival
 from bench.runtime.allocation import RETRY_EVERY, ConnectorAllocator, retries_for
 from bench.runtime.live_clock import ScaledClock
 from bench.runtime.live_links import DelayLine, LiveLink
@@ -71,6 +72,8 @@ class StationSide:
     # Security profiles (run_live sets them when a station has one): credentials and TLS listeners.
     security: LiveSecurity | None = None
     tls_ports: Mapping[str, int] = MappingProxyType({})
+    # An external eMSP without a contract API: which token a driver presents at a station (run_live).
+    token_source: Callable[[Arrival, str], str] | None = None
     world: World
     trace: WireTrace
     clock: ScaledClock
@@ -305,7 +308,9 @@ class StationSide:
                 self._unserved += 1
                 return
         ev = arrival.ev()
-        token = arrival.driver.token_uid
+        token = (
+            arrival.driver.token_uid if self.token_source is None else self.token_source(arrival, station_id)
+        )
         # One instant for both: the quote is filed under the plug-in time the truth looks it up by.
         now = self.clock.now()
         quote_for(self.world, arrival, station_id, connector, now)  # the driver's app asks first

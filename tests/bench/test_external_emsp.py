@@ -57,7 +57,7 @@ def served_emsp(tmp_path: Path) -> Iterator[str]:
         proc.wait(timeout=20)
 
 
-def scenario_file(tmp_path: Path, emsp: dict[str, Any], **extra: Any) -> Path:
+def scenario_file(tmp_path: Path, emsp: dict[str, Any], ocpi: str = "2.2.1", **extra: Any) -> Path:
     scenario = {
         "name": "against-external-emsp",
         "seed": 5,
@@ -69,6 +69,7 @@ def scenario_file(tmp_path: Path, emsp: dict[str, Any], **extra: Any) -> Path:
                 "id": "cpo-a",
                 "country_code": "DE",
                 "party_id": "CPA",
+                "ocpi_version": ocpi,
                 "tariffs": {"STD": str(TARIFF)},
                 "ocpp_link": {"latency_ms": 5},
                 "ocpi_link": {"latency_ms": 5},
@@ -133,7 +134,7 @@ def test_the_mock_cpo_against_a_served_emsp_reconciles_what_it_observes(
     summary = json.loads((tmp_path / "r" / "summary.json").read_text(encoding="utf-8"))
     ext = summary["external_emsp"]
     assert summary["mode"] == "external_emsp"
-    assert ext["tokens"] == {"issued": 6, "already_there": 0}
+    assert ext["tokens"] == {"issued": 6, "already_there": 0, "source": "contract_api", "received": 0}
     assert ext["cpos_registered"] == 1
     assert summary["sessions"]["completed"] > 0
     assert ext["cdrs"]["acknowledged"] == ext["cdrs"]["sent"] == summary["sessions"]["completed"]
@@ -141,3 +142,25 @@ def test_the_mock_cpo_against_a_served_emsp_reconciles_what_it_observes(
     assert summary["authorizations"]["accepted"] == summary["sessions"]["started"]
     assert outcome.exit_code == 0, summary["expectations"]
     assert "Reconciliation" in (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("live")
+def test_without_a_contract_api_drivers_use_the_tokens_the_emsp_gave(
+    tmp_path: Path, served_emsp: str
+) -> None:
+    # The operator issued its own tokens; an OCPI 2.1.1 CPO pulls them after registering.
+    import httpx
+
+    admin = {"Authorization": "Bearer admin-secret"}
+    for n in range(3):
+        body = {"uid": f"OWN{n:05d}", "contract_id": f"NL-EXT-C{n:08d}", "type": "RFID"}
+        assert httpx.post(f"{served_emsp}/api/v1/tokens", json=body, headers=admin).status_code == 201
+    emsp = {"versions_url": f"{served_emsp}/ocpi/versions", "token_a": "secret-a"}
+    path = scenario_file(tmp_path, emsp, ocpi="2.1.1")
+    outcome = run_scenario(str(path), runtime="live", speed=120, out=tmp_path / "r")
+    ext = outcome.summary["external_emsp"]
+    assert ext["tokens"] == {"issued": 0, "already_there": 0, "source": "pushed_by_emsp", "received": 3}
+    assert outcome.summary["authorizations"]["accepted"] > 0
+    assert ext["reconciliation"]["matched"] == outcome.summary["sessions"]["completed"] > 0
+    assert outcome.exit_code == 0, outcome.summary["expectations"]
