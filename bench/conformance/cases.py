@@ -410,6 +410,20 @@ def _station_cases(version: OcppVersion, ids: dict[str, str]) -> None:
         else:
             await c.peer.expect("TransactionEvent", since=since, where=lambda p: p["eventType"] == "Ended")
 
+    if not v16:  # 2.0.1 use cases G03 and C11 (ids after the use case, as the others)
+
+        @case("TC_G_03_CS", version, "station", "ChangeAvailability of an EVSE: accepted, status reported",
+              ("ChangeAvailability", DOWN), ("StatusNotification", UP))  # fmt: skip
+        async def _availability(c: CsmsSide) -> None:
+            since = len(c.peer.calls)
+            await _call_ok(c, "ChangeAvailability", {"operationalStatus": "Inoperative", "evse": {"id": 2}})
+            await c.peer.expect("StatusNotification", since=since, where=lambda p: p["evseId"] == 2)
+            await _call_ok(c, "ChangeAvailability", {"operationalStatus": "Operative", "evse": {"id": 2}})
+
+        @case("TC_C_11_CS", version, "station", "ClearCache: accepted", ("ClearCache", DOWN))
+        async def _clear_cache(c: CsmsSide) -> None:
+            await _call_ok(c, "ClearCache", {})
+
     @case(ids["unlock"], version, "station", "UnlockConnector: unlocked", ("UnlockConnector", DOWN))
     async def _unlock(c: CsmsSide) -> None:
         await _call_ok(

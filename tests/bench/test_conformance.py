@@ -25,7 +25,7 @@ from simulators.station.v16 import Station16
 from simulators.station.v201 import Station201
 
 pytestmark = [pytest.mark.xdist_group("sockets"), pytest.mark.slow]
-COUNTS = {("1.6", "csms"): 5, ("1.6", "station"): 12, ("2.0.1", "csms"): 5, ("2.0.1", "station"): 12}
+COUNTS = {("1.6", "csms"): 5, ("1.6", "station"): 12, ("2.0.1", "csms"): 5, ("2.0.1", "station"): 14}
 
 
 def _free_port() -> int:
