@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bench.cli_conformance import conformance_app
 from bench.cli_dialects import dialects
 from bench.cli_diff import diff
 from bench.cli_output import fancy, print_table, run_progress
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 app.add_typer(tariff_app, name="tariff")
 app.add_typer(serve_app, name="serve")
+app.add_typer(conformance_app, name="conformance")
 app.command()(suite)
 app.command()(sweep)
 app.command()(diff)
@@ -67,7 +69,28 @@ def run(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Run directory (default: runs/<scenario>-<seed>).")
     ] = None,
-    speed: Annotated[float, typer.Option(help="live: scenario seconds per wall second.")] = 600.0,
+    speed: Annotated[
+        float | None,
+        typer.Option(help="live: scenario seconds per wall second (default 600; 1 with --csms-url)."),
+    ] = None,
+    csms_url: Annotated[
+        str | None,
+        typer.Option(
+            "--csms-url",
+            metavar="URL",
+            help="live: every station connects to this external CSMS (ws:// or wss://, the station id "
+            "appended) instead of a mock CPO's; only what the CSMS answers is graded.",
+        ),
+    ] = None,
+    csms_port: Annotated[
+        int | None,
+        typer.Option(
+            "--csms-port",
+            metavar="PORT",
+            help="live: the mock CSMS of the scenario's i-th CPO listens on PORT + i (a real charger "
+            "configured in advance); more fixed ports under `ports:` in the scenario.",
+        ),
+    ] = None,
     database_url: Annotated[str, typer.Option(help="eMSP storage (SQLAlchemy URL).")] = "sqlite://",
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     trace: Annotated[
@@ -121,6 +144,9 @@ def run(
                 trace_gzip=trace_gzip,
                 overrides=overrides,
                 on_horizon=bar.span_known,
+                csms_url=csms_url,
+                csms_port=csms_port,
+                on_endpoints=_print_endpoints,
             )
     except ScenarioError as exc:
         # Plain, unwrapped text: one line a CI log or a script can grep.
@@ -144,6 +170,21 @@ def run(
     raise typer.Exit(outcome.exit_code)
 
 
+def _print_endpoints(found: dict[str, object]) -> None:
+    """Where a live run listens, on stderr as soon as it is known (also in endpoints.json)."""
+    lines = ["endpoints (endpoints.json):"]
+    emsp = found.get("emsp")
+    if isinstance(emsp, dict):
+        lines.append(f"  eMSP OCPI versions: {emsp['versions_url']}")
+    cpos = found.get("cpos")
+    for cpo_id, where in cpos.items() if isinstance(cpos, dict) else []:
+        lines.append(f"  {cpo_id}: CSMS {where['csms_url']}<station id>")
+        if "csms_tls_url" in where:
+            lines.append(f"  {cpo_id}: CSMS (profiles 2, 3) {where['csms_tls_url']}<station id>")
+        lines.append(f"  {cpo_id}: OCPI versions {where['ocpi_versions_url']}")
+    typer.echo("\n".join(lines), err=True)
+
+
 def _progress_estimate(scenario: str, overrides: list[Override]) -> tuple[datetime, timedelta]:
     """Scenario start and a first guess of the span (the runner tells the real one in sim)."""
     loaded, _ = load_scenario(scenario, overrides)
@@ -155,6 +196,18 @@ def _print_outcome(outcome: object) -> None:
 
     assert isinstance(outcome, RunOutcome)
     s, perf = outcome.summary, outcome.performance
+    if s.get("mode") == "external_csms":
+        from bench.external_csms import external_lines
+
+        title = f"{s['scenario']} · seed {s['seed']} · live against an external CSMS"
+        _print_rows(title, external_lines(s), outcome)
+        return
+    if s.get("mode") == "external_emsp":
+        from bench.external_emsp import external_emsp_lines
+
+        _print_rows(f"{s['scenario']} · seed {s['seed']} · live against an external eMSP",
+                    external_emsp_lines(s), outcome)  # fmt: skip
+        return
     auth, e = s["authorizations"], s["energy_kwh"]
     rows = [
         ("sessions started / completed", f"{s['sessions']['started']} / {s['sessions']['completed']}"),
@@ -171,6 +224,13 @@ def _print_outcome(outcome: object) -> None:
         ),
     ]
     title = f"{s['scenario']} · seed {s['seed']} · {s['runtime']}"
+    _print_rows(title, rows, outcome)
+
+
+def _print_rows(title: str, rows: list[tuple[str, str]], outcome: object) -> None:
+    from bench.runner import RunOutcome
+
+    assert isinstance(outcome, RunOutcome)
     if fancy():
         table = Table(title=title, show_header=False)
         for row in rows:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,7 +26,7 @@ from bench.hubs import (
 from bench.logs import configure_run_logging
 from bench.overrides import Override
 from bench.rundir import write_authorizations, write_json, write_reconciliation
-from bench.scenario import Scenario, ScenarioError, load_scenario, resolve
+from bench.scenario import CpoPorts, PortsSpec, Scenario, ScenarioError, load_scenario, resolve
 from bench.summary import CdrDelivery, build_summary
 from bench.trace import TRACE_FILES, TRACE_MODES, TraceMode, WireTrace, trace_path
 from bench.truth import truth_sessions
@@ -76,6 +77,7 @@ def sim_hub_urls(hub_ids: list[str]) -> dict[str, str]:
 RUN_FILES = (
     *TRACE_FILES,  # both forms: a run with another --trace/--trace-gzip leaves no stale trace
     "log.jsonl",
+    "endpoints.json",
     "summary.json",
     "metrics.prom",
     "performance.json",
@@ -143,13 +145,38 @@ def _deliveries(world: World) -> dict[str, CdrDelivery]:
     return out
 
 
+def with_csms_port(scenario: Scenario, first: int, runtime: str) -> Scenario:
+    """`--csms-port N`: the i-th CPO's mock CSMS listens on N + i (live)."""
+    if runtime != "live":
+        raise ScenarioError("emsp-bench run", "--csms-port", "fixed ports are for --runtime live")
+    if not 1 <= first <= 65535 - len(scenario.cpos) + 1:
+        raise ScenarioError("emsp-bench run", "--csms-port", f"{first} leaves no port for every CPO")
+    cpos = dict(scenario.ports.cpos)
+    for index, cpo in enumerate(scenario.cpos):
+        spec = cpos.get(cpo.id, CpoPorts())
+        cpos[cpo.id] = spec.model_copy(update={"csms": first + index})
+    try:
+        ports = PortsSpec.model_validate(scenario.ports.model_dump() | {"cpos": cpos})
+        return Scenario.model_validate(scenario.model_dump(by_alias=True) | {"ports": ports})
+    except ValueError as exc:
+        raise ScenarioError("emsp-bench run", "--csms-port", str(exc).splitlines()[-1].strip()) from exc
+
+
+def _endpoints_known(
+    run_dir: Path, then: Callable[[dict[str, Any]], None] | None, found: dict[str, Any]
+) -> None:
+    write_json(run_dir / "endpoints.json", found)
+    if then is not None:
+        then(found)
+
+
 def run_scenario(
     name_or_path: str,
     *,
     runtime: Runtime = "sim",
     seed: int | None = None,
     out: Path | None = None,
-    speed: float = 600.0,
+    speed: float | None = None,
     database_url: str = "sqlite://",
     progress: Callable[[float], None] | None = None,
     trace_mode: TraceMode = "full",
@@ -157,6 +184,9 @@ def run_scenario(
     overrides: Sequence[Override] = (),
     report: bool = True,
     on_horizon: Callable[[datetime, datetime], None] | None = None,
+    csms_url: str | None = None,
+    csms_port: int | None = None,
+    on_endpoints: Callable[[dict[str, Any]], None] | None = None,
 ) -> RunOutcome:
     """`overrides`: `--set path=value` changes to the scenario; `report`: False skips report.html
     and its plots (sweeps: hundreds of runs read as one table); `on_horizon(start, stop)`: told the
@@ -167,6 +197,19 @@ def run_scenario(
         if seed < 0:
             raise ScenarioError("emsp-bench run", "--seed", "must be a whole number >= 0")
         scenario = scenario.model_copy(update={"seed": seed})
+    from bench.external_csms import check_external
+
+    if csms_port is not None:
+        scenario = with_csms_port(scenario, csms_port, runtime)
+
+    external = check_external(
+        scenario, str(resolve(name_or_path)), runtime=runtime, speed=1.0 if speed is None else speed,
+        override=csms_url, base_dir=base_dir,
+    )  # fmt: skip
+    from bench.external_emsp import external_emsp
+
+    outside_emsp = external_emsp(scenario, str(resolve(name_or_path)), runtime=runtime)
+    speed = (1.0 if external else 600.0) if speed is None else speed
     if not math.isfinite(speed) or speed <= 0:
         raise ScenarioError("emsp-bench run", "--speed", f"must be a finite number > 0, not {speed}")
     if trace_mode not in TRACE_MODES:
@@ -187,7 +230,16 @@ def run_scenario(
         currencies = preflight(scenario, base_dir, database_url=database_url, scenario_file=name_or_path)
         hub_fees = hub_currencies(scenario, base_dir, name_or_path)
         skeleton = summary_skeleton(scenario, currencies, hub_fees)
-        check_paths(scenario.expectations, skeleton, str(resolve(name_or_path)))
+        if external:
+            from bench.external_runner import validate_external
+
+            validate_external(scenario, str(resolve(name_or_path)))
+        elif outside_emsp:
+            from bench.external_emsp import external_emsp_skeleton
+
+            check_paths(scenario.expectations, external_emsp_skeleton(scenario), str(resolve(name_or_path)))
+        else:
+            check_paths(scenario.expectations, skeleton, str(resolve(name_or_path)))
     except KeyboardInterrupt:
         # Interrupted (130), not invalid: this run was asked for, so the earlier run's all-PASS
         # junit.xml and report.html in its directory must not outlive it (a CI would read them).
@@ -195,13 +247,26 @@ def run_scenario(
             with contextlib.suppress(ScenarioError):
                 prepare_run_dir(target)
         raise
+    if runtime == "live" and not external:
+        from bench.runtime.live_run import check_fixed_ports
+
+        check_fixed_ports(scenario, name_or_path)
     run_dir = prepare_run_dir(target)
+    if external:
+        from bench.external_runner import run_external_scenario
+
+        summary, results, figures, world = run_external_scenario(
+            scenario, base_dir, run_dir, external, scenario_file=name_or_path, database_url=database_url,
+            trace_mode=trace_mode, trace_gzip=trace_gzip, report=report,
+        )  # fmt: skip
+        return RunOutcome(run_dir, summary, results, figures, world)
     trace = WireTrace(trace_path(run_dir, trace_mode, trace_gzip), trace_mode)
     # The run's log goes to its directory; whoever called (the CLI, the pytest plugin, a suite
     # worker) gets its own logging back afterwards, not a logger filtered to CRITICAL.
     caller_logging = structlog.get_config()
     log_file = configure_run_logging(run_dir / "log.jsonl")
     wall_start = time.perf_counter()  # performance figures only; never reaches the models
+    tokens: dict[str, int] = {}  # an external eMSP: the drivers' tokens issued through its contract API
     try:
         if runtime == "sim":
             from bench.runtime.sim import SimRuntime
@@ -226,6 +291,10 @@ def run_scenario(
             from bench.runtime.live_run import run_live
             from bench.runtime.live_timeline import applied_figures
 
+            if outside_emsp:
+                from bench.external_emsp import issue_tokens
+
+                tokens = issue_tokens(scenario)
             live = run_live(
                 scenario,
                 base_dir,
@@ -234,6 +303,9 @@ def run_scenario(
                 database_url=database_url,
                 scenario_file=name_or_path,
                 progress=progress,
+                external_emsp=outside_emsp,
+                on_endpoints=partial(_endpoints_known, run_dir, on_endpoints),
+                pushed_tokens=bool(outside_emsp) and scenario.emsp.admin_url is None,
             )
             world, unserved, ended_at = live.world, live.unserved_arrivals, live.ended_at
             backlog, lag = live.ocpi_backlog_max, live.lag
@@ -249,6 +321,16 @@ def run_scenario(
             log_file.flush()
     wall = time.perf_counter() - wall_start
 
+    if outside_emsp:
+        from bench.external_runner import finish_external_emsp
+
+        summary, results, figures = finish_external_emsp(
+            scenario, world, run_dir, dict(trace.counts), tokens, unserved, wall, report=report
+        )
+        if log_file is not None:
+            log_file.close()
+        structlog.configure(**caller_logging)
+        return RunOutcome(run_dir, summary, results, figures, world)
     # Through a hub that renames Sessions the eMSP knows them by the hub's ids: join on those.
     truths = through_hubs(truth_sessions(world), world.hubs)
     records = world.emsp.records()

@@ -55,6 +55,17 @@ class StationSpec(_Strict):
     max_power_kw: Annotated[Decimal, Field(gt=0)] = Decimal("22")
     current: Literal["AC", "DC"] = "AC"  # AC: the EV's onboard charger limits; DC: its taper curve
     meter_interval_s: Annotated[int, Field(ge=10)] = 300
+    # live only: this station connects to an external CSMS at `<csms_url>/<id>` (bench/external_csms.py)
+    csms_url: str | None = None
+    # live only (sim has no transport and ignores it): OCPP security profile 1 (Basic auth), 2 (Basic
+    # auth over TLS) or 3 (TLS client certificate); credentials are made at run time.
+    security_profile: Literal[1, 2, 3] | None = None
+    # Against an external CSMS only (csms_url): the credentials it knows this station by (the mock
+    # CSMS makes its own). Files are PEM, relative to the scenario file.
+    password: str | None = None  # profiles 1 and 2: Basic auth, the station id as username
+    ca_file: str | None = None  # wss://: the CA the CSMS's certificate chains to (default: the system's)
+    client_cert: str | None = None  # profile 3: the station's certificate and key
+    client_key: str | None = None
 
 
 class LocationSpec(_Strict):
@@ -96,6 +107,8 @@ class CpoSpec(_Strict):
     # What a session in progress gets when a tariff changes (bench/events.py tariff_change): one
     # policy for every tariff, or one per tariff id (tariffs not named: price_at_start).
     mid_session_tariff: TariffPolicy | dict[str, TariffPolicy] = "price_at_start"
+    # live only: this CPO's stations connect to an external CSMS, not its mock one (bench/external_csms.py)
+    csms_url: str | None = None
 
     def tariff_policy(self, tariff_id: str) -> TariffPolicy:
         if isinstance(self.mid_session_tariff, str):
@@ -133,6 +146,45 @@ class EmspSpec(_Strict):
     country_code: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = "NL"
     party_id: Annotated[str, Field(pattern=r"^[A-Z0-9]{3}$")] = "EMS"
     business_name: str = "emsp-bench eMSP"
+    # live only: an external eMSP under test instead of the bench's own (bench/external_emsp.py): the
+    # mock CPOs register at `versions_url` with token A (one for all CPOs, or one per CPO id) and
+    # the drivers' tokens are issued through its contract API when `admin_url`/`admin_token` are given.
+    versions_url: str | None = None
+    token_a: str | dict[str, str] | None = None
+    admin_url: str | None = None
+    admin_token: str | None = None
+
+    @model_validator(mode="after")
+    def _external_complete(self) -> EmspSpec:
+        if (self.versions_url is None) != (self.token_a is None):
+            raise ValueError("an external eMSP needs both versions_url and token_a")
+        if (self.admin_url is None) != (self.admin_token is None):
+            raise ValueError("admin_url and admin_token go together")
+        if self.admin_url is not None and self.versions_url is None:
+            raise ValueError("admin_url is for an external eMSP: give versions_url and token_a too")
+        for name in ("versions_url", "admin_url"):
+            url = getattr(self, name)
+            if url is not None and not url.startswith(("http://", "https://")):
+                raise ValueError(f"{name} must be an http:// or https:// URL")
+        return self
+
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class CpoPorts(_Strict):
+    csms: Port | None = None  # the mock CSMS's ws:// listener
+    csms_tls: Port | None = None  # its wss:// listener (stations of security profile 2 or 3)
+    ocpi: Port | None = None  # the mock CPO's OCPI (http://) server
+
+
+class PortsSpec(_Strict):
+    """live only: fixed listening ports, for a real box configured in advance (a charger pointed at
+    the mock CSMS, an eMSP at a CPO's versions URL); any port not given is picked by the system."""
+
+    host: str = "127.0.0.1"  # the address listened on (0.0.0.0: every interface)
+    emsp: Port | None = None  # the bench's own eMSP (OCPI)
+    cpos: dict[str, CpoPorts] = {}
 
 
 class Range(_Strict):
@@ -237,6 +289,7 @@ class Scenario(_Strict):
     emsp: EmspSpec = EmspSpec()
     cpos: Annotated[list[CpoSpec], Field(min_length=1)]
     hubs: list[HubSpec] = []
+    ports: PortsSpec = PortsSpec()
     demand: DemandSpec
     events: list[Event] = []
     expectations: list[Expectation] = []
@@ -261,6 +314,19 @@ class Scenario(_Strict):
                     seen.add(station.id)
         if len({cpo.id for cpo in self.cpos}) != len(self.cpos):
             raise ValueError("cpo ids must be unique")
+        return self
+
+    @model_validator(mode="after")
+    def _fixed_ports(self) -> Scenario:
+        unknown = sorted(set(self.ports.cpos) - {cpo.id for cpo in self.cpos})
+        if unknown:
+            raise ValueError(f"ports.cpos names unknown CPOs {unknown}")
+        taken = [self.ports.emsp] + [
+            port for p in self.ports.cpos.values() for port in (p.csms, p.csms_tls, p.ocpi)
+        ]
+        given = [port for port in taken if port is not None]
+        if len(set(given)) != len(given):
+            raise ValueError("ports: every fixed port may be used once")
         return self
 
     @model_validator(mode="after")

@@ -23,6 +23,8 @@ from simulators.ocppj import subprotocol
 from simulators.station.base import VirtualStation
 
 Clock = Callable[[], datetime]
+# Told of every frame: (direction "out" to the CSMS / "in" from it, frame text, instant).
+WireTap = Callable[[str, str, datetime], None]
 LINGER = timedelta(seconds=5)  # after a Reset, how long the old connection may finish its exchange
 
 
@@ -47,6 +49,7 @@ class StationLink:
         clock: Clock = wall_clock,
         password: str | bytes | None = None,
         tls: ssl.SSLContext | None = None,
+        tap: WireTap | None = None,
     ) -> None:
         if (tls is not None) != url.startswith("wss://"):
             raise ValueError(f"{url}: a TLS context goes with a wss:// URL and only with one")
@@ -62,6 +65,10 @@ class StationLink:
         self.clock = clock
         self.booted = asyncio.Event()
         self.connections = 0
+        self.refusals = 0  # handshakes the CSMS answered with an HTTP error (e.g. 401: wrong password)
+        self.failures = 0  # connections that failed otherwise (refused port, TLS, timeout, dropped)
+        self.last_error = ""
+        self.tap = tap
         self._ws: websockets.ClientConnection | None = None
         self._wake = asyncio.Event()
         self.log = structlog.get_logger("emsp_bench.station").bind(station_id=station.station_id, url=url)
@@ -90,6 +97,11 @@ class StationLink:
                     await self._serve(ws, stop)
             except (OSError, websockets.ConnectionClosed, websockets.InvalidHandshake) as exc:
                 self.log.warning("connection lost", error=str(exc))
+                if isinstance(exc, websockets.InvalidStatus):
+                    self.refusals += 1
+                elif not isinstance(exc, websockets.ConnectionClosed):
+                    self.failures += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), backoff_s)
             finally:
@@ -117,6 +129,8 @@ class StationLink:
                     text = receive.result()  # raises ConnectionClosed: reconnect
                     receive = asyncio.ensure_future(ws.recv())
                     if isinstance(text, str):
+                        if self.tap is not None:
+                            self.tap("in", text, self.clock())
                         await self._send(self.station.on_frame(text, self.clock()))
                 due = self.station.next_wakeup()
                 if due is not None and due <= self.clock():
@@ -140,4 +154,6 @@ class StationLink:
         for frame in frames:
             if ws is None:
                 return  # not connected: the station keeps its CALLs queued until it is
+            if self.tap is not None:
+                self.tap("out", frame, self.clock())
             await ws.send(frame)

@@ -155,7 +155,10 @@ def build_world(
     database_url: str = "sqlite://",
     scenario_file: str = "<scenario>",
     hub_base_urls: dict[str, str] | None = None,
+    external_emsp: tuple[str, dict[str, str]] | None = None,
 ) -> World:
+    """`external_emsp`: (versions URL, token A per CPO id) of an eMSP under test the mock CPOs
+    register with instead of the bench's own (bench/external_emsp.py)."""
     rng = random.Random(scenario.seed)
     settings = EmspSettings(
         country_code=scenario.emsp.country_code,
@@ -189,7 +192,7 @@ def build_world(
             dialect = load_profile(cpo.dialect, base_dir)
         except DialectError as exc:
             raise _dialect_error(exc, scenario_file, index) from exc
-        token_a = hub_token_a(cpo.id)
+        token_a = hub_token_a(cpo.id) if external_emsp is None else external_emsp[1][cpo.id]
         if cpo.hub is None:
             # The operator's configuration: this CPO acts for its scenario party only.
             emsp.register_partner(cpo.id, token_a, parties=[(cpo.country_code, cpo.party_id, "CPO")])
@@ -228,7 +231,9 @@ def build_world(
             business_name=f"{cpo.id} (mock CPO, {dialect.name})",
             base_url=cpo_base_urls[cpo.id],
             # Behind a hub the CPO registers with the hub (token A from the hub's operator).
-            emsp_versions_url=f"{(hub_urls[cpo.hub] if cpo.hub else emsp_base_url).rstrip('/')}/versions",
+            emsp_versions_url=external_emsp[0]
+            if external_emsp is not None
+            else f"{(hub_urls[cpo.hub] if cpo.hub else emsp_base_url).rstrip('/')}/versions",
             token_a=token_a,
             dialect=dialect,
             tariffs=load_tariffs(cpo, index, base_dir, scenario_file),

@@ -56,12 +56,33 @@ REPORT_FILES: tuple[str, ...] = (REPORT_FILE, *(plot.file for plot in PLOTS))
 def write_report(run_dir: Path, *, max_session_rows: int = MAX_SESSION_ROWS) -> Path:
     """Write report.html and its PNG plots into `run_dir`; return the report's path."""
     run_dir = Path(run_dir)
+    summary = _external_summary(run_dir)
+    if summary is not None:  # against an external CSMS or eMSP: its own page (reports/external.py)
+        from reports.external import render_external
+
+        out = run_dir / REPORT_FILE
+        out.write_text(render_external(summary, _PAGE, _CSS), encoding="utf-8")
+        return out
     records = load_run(run_dir)
     images = {path.name: path.read_bytes() for path in write_plots(records, run_dir)}
     out = run_dir / REPORT_FILE
     page = render_report(records, max_session_rows=max_session_rows, images=images)
     out.write_text(page, encoding="utf-8")
     return out
+
+
+def _external_summary(run_dir: Path) -> dict[str, Any] | None:
+    import json
+
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # load_run names the problem
+    return (
+        summary
+        if isinstance(summary, dict) and summary.get("mode") in ("external_csms", "external_emsp")
+        else None
+    )
 
 
 def write_plots(records: RunRecords, out_dir: Path) -> list[Path]:

@@ -7,21 +7,25 @@ import contextlib
 import gc
 import resource
 import socket
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from websockets.asyncio.server import Server, serve
 from websockets.typing import Subprotocol
 
+from bench.demand import Arrival
 from bench.runtime.live import WS_OPTIONS, LiveRuntime, LiveRuntimeError
 from bench.runtime.live_clock import ScaledClock
 from bench.runtime.live_http import HttpServer
 from bench.runtime.live_lag import LagFigures
+from bench.runtime.live_security import make_security
 from bench.runtime.live_timeline import Applied
-from bench.scenario import Scenario
+from bench.scenario import CpoPorts, Scenario, ScenarioError
 from bench.trace import WireTrace
 from bench.world import World, build_world, horizon
 from simulators.ocppj import subprotocol
@@ -39,14 +43,23 @@ class LiveResult:
     applied: list[Applied] = field(default_factory=list)  # timeline steps, as really applied
 
 
-def _bound_socket() -> socket.socket:
+def _bound_socket(
+    host: str = "127.0.0.1", port: int = 0, where: tuple[str, str] | None = None
+) -> socket.socket:
     # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and
     # accepted sockets inherit the listener's proto (and, on Linux, its TCP_NODELAY). With proto 0,
     # every response waited for Nagle + the peer's delayed ACK: ~40 ms per request on loopback.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if where is None:
+            raise
+        # A fixed port (scenario `ports:` or --csms-port) that is taken: invalid input, exit 2.
+        raise ScenarioError(where[0], where[1], f"cannot listen on {host}:{port}: {exc.strerror}") from exc
     return sock
 
 
@@ -88,8 +101,56 @@ def _steady_gc() -> Iterator[None]:
         gc.unfreeze()
 
 
+def pushed_token(world: World, arrival: Arrival, station_id: str) -> str:
+    """Against an external eMSP that issued its own tokens (no contract API to issue the bench's):
+    the n-th known driver presents the (n mod count)-th valid token, in uid order, that the eMSP gave
+    the station's CPO so far; a driver with an unknown token, or before any arrived, keeps its own."""
+    if not arrival.driver.known:
+        return arrival.driver.token_uid
+    tokens = world.cpos[world.cpo_of(station_id)].ocpi.received_tokens()
+    valid = sorted(uid for uid, token in tokens.items() if token.get("valid", True))
+    if not valid:
+        return arrival.driver.token_uid
+    number = [d.token_uid for d in world.drivers if d.known].index(arrival.driver.token_uid)
+    return valid[number % len(valid)]
+
+
+def check_fixed_ports(scenario: Scenario, scenario_file: str) -> None:
+    """Before the run directory is touched: every fixed port (scenario `ports:`, --csms-port) can be
+    listened on (exit 2 otherwise). A port taken between this check and the run is still refused."""
+    fixed = [("ports.emsp", scenario.ports.emsp)] + [
+        (f"ports.cpos.{cid}.{name}", getattr(spec, name))
+        for cid, spec in scenario.ports.cpos.items()
+        for name in ("csms", "csms_tls", "ocpi")
+    ]
+    for where, port in fixed:
+        if port is not None:
+            _bound_socket(scenario.ports.host, port, (scenario_file, where)).close()
+
+
 def _port(sock: socket.socket) -> int:
     return int(sock.getsockname()[1])
+
+
+def endpoints(
+    host: str,
+    emsp_versions_url: str,
+    cpo_urls: dict[str, str],
+    csms_ports: dict[str, int],
+    tls_ports: dict[str, int],
+) -> dict[str, Any]:
+    """Where a live run's servers listen: what a real charger or eMSP is configured with."""
+    return {
+        "emsp": {"versions_url": emsp_versions_url},
+        "cpos": {
+            cid: {
+                "csms_url": f"ws://{host}:{csms_ports[cid]}/ocpp/",  # + the station id
+                **({"csms_tls_url": f"wss://{host}:{tls_ports[cid]}/ocpp/"} if cid in tls_ports else {}),
+                "ocpi_versions_url": f"{url}/versions",
+            }
+            for cid, url in cpo_urls.items()
+        },
+    }
 
 
 async def _run_live(
@@ -102,22 +163,56 @@ async def _run_live(
     scenario_file: str,
     progress: Callable[[float], None] | None,
     milestone: Callable[[str], None] | None,
+    external_emsp: tuple[str, dict[str, str]] | None = None,
+    on_endpoints: Callable[[dict[str, Any]], None] | None = None,
+    pushed_tokens: bool = False,
 ) -> LiveResult:
     raise_fd_limit(len(scenario.station_ids()))
-    emsp_sock = _bound_socket()
-    cpo_http = {cpo.id: _bound_socket() for cpo in scenario.cpos}
-    cpo_ocpp = {cpo.id: _bound_socket() for cpo in scenario.cpos}
-    sockets = [emsp_sock, *cpo_http.values(), *cpo_ocpp.values()]
+    ports = scenario.ports
+
+    def bind(port: int | None, field: str) -> socket.socket:
+        return _bound_socket(ports.host, port or 0, (scenario_file, field) if port else None)
+
+    fixed = {cpo.id: ports.cpos.get(cpo.id, CpoPorts()) for cpo in scenario.cpos}
+    emsp_sock = bind(ports.emsp, "ports.emsp")
+    cpo_http = {cid: bind(p.ocpi, f"ports.cpos.{cid}.ocpi") for cid, p in fixed.items()}
+    cpo_ocpp = {cid: bind(p.csms, f"ports.cpos.{cid}.csms") for cid, p in fixed.items()}
+    certs = tempfile.TemporaryDirectory(prefix="emsp-bench-certs-")
+    security = make_security(scenario, Path(certs.name))
+    cpo_tls = {
+        cpo.id: bind(fixed[cpo.id].csms_tls, f"ports.cpos.{cpo.id}.csms_tls")
+        for cpo in scenario.cpos
+        if security is not None and security.needs_tls([s.id for loc in cpo.locations for s in loc.stations])
+    }
+    sockets = [emsp_sock, *cpo_http.values(), *cpo_ocpp.values(), *cpo_tls.values()]
     servers: list[HttpServer] = []
     ws_servers: list[Server] = []
     try:
-        emsp_url = f"http://127.0.0.1:{_port(emsp_sock)}/ocpi"
-        cpo_urls = {cid: f"http://127.0.0.1:{_port(sock)}/ocpi" for cid, sock in cpo_http.items()}
+        # Where the parties reach each other (and a real box reaches them): a wildcard listens
+        # everywhere, loopback included.
+        here = "127.0.0.1" if ports.host in ("0.0.0.0", "::", "") else ports.host
+        emsp_url = f"http://{here}:{_port(emsp_sock)}/ocpi"
+        cpo_urls = {cid: f"http://{here}:{_port(sock)}/ocpi" for cid, sock in cpo_http.items()}
         world = build_world(scenario, base_dir, emsp_base_url=emsp_url, cpo_base_urls=cpo_urls,
-                            database_url=database_url, scenario_file=scenario_file)  # fmt: skip
+                            database_url=database_url, scenario_file=scenario_file,
+                            external_emsp=external_emsp)  # fmt: skip
         clock = ScaledClock(scenario.start, speed)
         runtime = LiveRuntime(world, trace, clock, {cid: _port(s) for cid, s in cpo_ocpp.items()})
         runtime.milestone = milestone
+        runtime.security = security
+        runtime.tls_ports = {cid: _port(sock) for cid, sock in cpo_tls.items()}
+        if pushed_tokens:
+            runtime.token_source = partial(pushed_token, world)
+        if on_endpoints is not None:
+            on_endpoints(
+                endpoints(
+                    here,
+                    external_emsp[0] if external_emsp else f"{emsp_url}/versions",
+                    cpo_urls,
+                    {cid: _port(s) for cid, s in cpo_ocpp.items()},
+                    runtime.tls_ports,
+                )
+            )
         servers.append(HttpServer.for_emsp(world.emsp, clock.now, emsp_sock))
         servers += [
             HttpServer.for_handler(world.cpos[cid].handle_ocpi, clock.now, s) for cid, s in cpo_http.items()
@@ -127,9 +222,18 @@ async def _run_live(
             # asyncio's default backlog (100) drops the SYNs of a boot storm: the kernel caps this
             # at net.core.somaxconn.
             handler = partial(runtime.csms_connection, cid)
+            checks = {} if security is None else {"process_request": security.process_request(tls=False)}
             ws_servers.append(
-                await serve(handler, sock=sock, subprotocols=protocols, backlog=4096, **WS_OPTIONS)
+                await serve(handler, sock=sock, subprotocols=protocols, backlog=4096, **WS_OPTIONS, **checks)
             )
+        for cid, sock in cpo_tls.items():
+            assert security is not None
+            handler = partial(runtime.csms_connection, cid)
+            ws_servers.append(
+                await serve(handler, sock=sock, subprotocols=protocols, backlog=4096,
+                            ssl=security.server_ssl(), process_request=security.process_request(tls=True),
+                            **WS_OPTIONS)
+            )  # fmt: skip
         for server in servers:
             await server.start()
         clock.hold()  # until the stations have booted (LiveRuntime.run)
@@ -143,6 +247,7 @@ async def _run_live(
             await server.stop()
         for sock in sockets:
             sock.close()
+        certs.cleanup()
     # Authorization latencies are already the links' scenario delays plus the eMSP's real answer
     # time (LiveRuntime._cpo_authorize), comparable with sim's.
     return LiveResult(
@@ -160,8 +265,16 @@ def run_live(
     scenario_file: str = "<scenario>",
     progress: Callable[[float], None] | None = None,
     milestone: Callable[[str], None] | None = None,
+    external_emsp: tuple[str, dict[str, str]] | None = None,
+    on_endpoints: Callable[[dict[str, Any]], None] | None = None,
+    pushed_tokens: bool = False,
 ) -> LiveResult:
+    """`pushed_tokens`: the eMSP's drivers present the tokens the (external) eMSP gave the CPO.
+    `on_endpoints`: told where every server of the run listens (endpoints.json), before any
+    station connects. `external_emsp`: (versions URL, token A per CPO) of an eMSP under test
+    (bench/external_emsp.py)."""
     return asyncio.run(
         _run_live(scenario, base_dir, trace, speed=speed, database_url=database_url,
-                  scenario_file=scenario_file, progress=progress, milestone=milestone)
+                  scenario_file=scenario_file, progress=progress, milestone=milestone,
+                  external_emsp=external_emsp, on_endpoints=on_endpoints, pushed_tokens=pushed_tokens)
     )  # fmt: skip

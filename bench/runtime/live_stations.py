@@ -11,19 +11,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
+from bench.demand import Arrival
 from bench.runtime.allocation import RETRY_EVERY, ConnectorAllocator, retries_for
 from bench.runtime.live_clock import ScaledClock
 from bench.runtime.live_links import DelayLine, LiveLink
+from bench.runtime.live_security import LiveSecurity
 from bench.trace import WireTrace
 from bench.world import World, quote_for
 from simulators.cpo.mock_cpo import MockCpoOutput
@@ -66,6 +69,11 @@ def _frames_to(
 
 
 class StationSide:
+    # Security profiles (run_live sets them when a station has one): credentials and TLS listeners.
+    security: LiveSecurity | None = None
+    tls_ports: Mapping[str, int] = MappingProxyType({})
+    # An external eMSP without a contract API: which token a driver presents at a station (run_live).
+    token_source: Callable[[Arrival, str], str] | None = None
     world: World
     trace: WireTrace
     clock: ScaledClock
@@ -128,6 +136,11 @@ class StationSide:
         station = self.world.stations[station_id]
         port = self._ocpp_ports[self.world.cpo_of(station_id)]
         uri = f"ws://127.0.0.1:{port}/ocpp/{station_id}"
+        options: dict[str, Any] = {}
+        if self.security is not None:  # a security profile (bench/runtime/live_security.py)
+            tls, options = self.security.station_options(station_id)
+            if tls:
+                uri = f"wss://127.0.0.1:{self.tls_ports[self.world.cpo_of(station_id)]}/ocpp/{station_id}"
         subprotocols = [Subprotocol(subprotocol(station.version))]
         rng = random.Random(f"live-connect-{station_id}")  # back-off jitter only: no effect on models
         failure: BaseException | None = None
@@ -137,8 +150,21 @@ class StationSide:
             async with self._handshakes:
                 try:
                     return await connect(
-                        uri, subprotocols=subprotocols, open_timeout=CONNECT_TIMEOUT_S, **WS_OPTIONS
+                        uri,
+                        subprotocols=subprotocols,
+                        open_timeout=CONNECT_TIMEOUT_S,
+                        **WS_OPTIONS,
+                        **options,
                     )
+                except InvalidStatus as exc:
+                    status = exc.response.status_code
+                    if status in (401, 403):  # refused: trying again changes nothing
+                        raise LiveRuntimeError(
+                            f"station {station_id} was refused by its mock CSMS (HTTP {status}"
+                            f": {exc.response.body.decode('utf-8', 'replace').strip()}): the scenario's "
+                            "security configuration, a fault of the bench, not of the eMSP"
+                        ) from exc
+                    failure = exc
                 except (OSError, TimeoutError, InvalidHandshake) as exc:
                     failure = exc
         raise LiveRuntimeError(
@@ -282,7 +308,9 @@ class StationSide:
                 self._unserved += 1
                 return
         ev = arrival.ev()
-        token = arrival.driver.token_uid
+        token = (
+            arrival.driver.token_uid if self.token_source is None else self.token_source(arrival, station_id)
+        )
         # One instant for both: the quote is filed under the plug-in time the truth looks it up by.
         now = self.clock.now()
         quote_for(self.world, arrival, station_id, connector, now)  # the driver's app asks first

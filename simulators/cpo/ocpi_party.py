@@ -246,6 +246,15 @@ class OcpiParty:
                 self.truth.resent.append((format_utc(now), pending.kind, request.request.url))
         return requests
 
+    def received_tokens(self) -> dict[str, dict[str, Any]]:
+        """The Tokens the eMSP pushed to (or was pulled by) this CPO, by uid."""
+        return dict(self._server.tokens)
+
+    def unanswered(self, kind: str) -> list[dict[str, Any]]:
+        """The contexts of the `kind` requests (cdr, session, ...) still waiting for a good answer:
+        what an observer outside the eMSP knows it has not acknowledged."""
+        return [dict(p.context) for p in self._pending.values() if p.kind == kind]
+
     def on_unreachable(self, request_id: str, now: datetime) -> CpoOutput:
         """The request never reached the eMSP (connection refused)."""
         return self._on_failure(request_id, Envelope(0, None, "connection refused", None), now)

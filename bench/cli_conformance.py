@@ -1,0 +1,101 @@
+"""`emsp-bench conformance ocpp`: OCPP conformance cases (bench/conformance) against a CSMS or a station."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import typer
+
+conformance_app = typer.Typer(
+    help="Conformance suites with OCA test-case ids, written as JUnit XML.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _invalid(option: str, reason: str) -> typer.Exit:
+    typer.echo(f"invalid input: {option}: {reason}", err=True)
+    return typer.Exit(2)
+
+
+@conformance_app.command("ocpp")
+def ocpp_suite(
+    role: Annotated[
+        str | None,
+        typer.Option(
+            metavar="csms|station",
+            help="What is under test: a CSMS (the bench plays a station) "
+            "or a station (the bench plays the CSMS it connects to).",
+        ),
+    ] = None,
+    version: Annotated[str | None, typer.Option(metavar="1.6|2.0.1", help="OCPP version.")] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            help="csms: the CSMS's ws[s]:// URL (the station id is appended); "
+            "station: where the bench listens, e.g. ws://0.0.0.0:9000/ocpp (port 0: any; printed).",
+        ),
+    ] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write the results as JUnit XML here.")] = None,
+    station_id: Annotated[
+        str, typer.Option(help="csms: the station id the bench connects as.")
+    ] = "CONFORMANCE-1",
+    token: Annotated[str, typer.Option(help="csms: a token the CSMS accepts.")] = "CONF-OK",
+    invalid_token: Annotated[
+        str, typer.Option(help="csms: a token the CSMS does not know.")
+    ] = "CONF-UNKNOWN",
+    wait: Annotated[float, typer.Option(help="station: seconds to wait for the station to connect.")] = 120.0,
+    coverage: Annotated[
+        bool,
+        typer.Option("--coverage", help="Print the coverage table (message x direction x station x CSMS)."),
+    ] = False,
+) -> None:
+    """Run the OCPP conformance cases of one role and version; exit 0 all passed, 1 some failed,
+    2 invalid input, 3 the cases could not run (nothing connected)."""
+    from bench.conformance.cases import cases_for
+    from bench.conformance.run import run_against_csms, run_against_station
+    from reports import JunitCase, write_junit
+
+    if coverage:
+        from bench.conformance.coverage import coverage_markdown
+
+        typer.echo(coverage_markdown())
+        raise typer.Exit(0)
+    if role not in ("csms", "station"):
+        raise _invalid("--role", f"must be csms or station, not {role!r}")
+    if version not in ("1.6", "2.0.1"):
+        raise _invalid("--version", f"must be 1.6 or 2.0.1, not {version!r}")
+    if target is None:
+        raise _invalid("--target", "a ws:// or wss:// URL is needed")
+    parts = urlsplit(target)
+    if parts.scheme not in (("ws", "wss") if role == "csms" else ("ws",)) or not parts.hostname:
+        raise _invalid(
+            "--target", f"{target!r} is not a {'ws[s]' if role == 'csms' else 'ws'}:// URL with a host"
+        )
+    if role == "csms":
+        results = asyncio.run(
+            run_against_csms(version, target, station_id=station_id, token=token, invalid_token=invalid_token)  # type: ignore[arg-type]
+        )
+    else:
+        announce = lambda url: typer.echo(f"connect the station under test to {url}", err=True)  # noqa: E731
+        results = asyncio.run(run_against_station(version, target, wait_s=wait, announce=announce))  # type: ignore[arg-type]
+    assert len(results) == len(cases_for(version, role))
+    for r in results:
+        verdict = "PASS" if r.passed else ("ERROR" if r.error else "FAIL")
+        typer.echo(f"{verdict} {r.case.id} {r.case.title}" + (f": {r.message}" if r.message else ""))
+    passed = sum(r.passed for r in results)
+    typer.echo(f"{passed} of {len(results)} cases passed (OCPP {version}, {role} under test)")
+    if junit is not None:
+        write_junit(
+            junit,
+            f"emsp-bench.conformance.ocpp{version}.{role}",
+            [JunitCase(name=f"{r.case.id} {r.case.title}", passed=r.passed, message=r.message,
+                       classname=f"ocpp{version}.{role}", error=r.error) for r in results],
+        )  # fmt: skip
+    if all(r.error for r in results):
+        raise typer.Exit(3)
+    raise typer.Exit(0 if passed == len(results) else 1)

@@ -1,0 +1,164 @@
+"""One OCPP-J connection for the conformance cases, either side: send CALLs and await their answers,
+record the peer's CALLs and (playing the CSMS) answer the routine ones at once. Every frame both
+ways is validated against the version's JSON schemas (simulators/ocppj codec): a peer's invalid frame
+fails the case that meets it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from websockets.asyncio.connection import Connection
+from websockets.exceptions import ConnectionClosed
+
+from simulators.ocppj.codec import Call, CallError, CallResult, FrameError, OcppVersion, codec
+
+Payload = dict[str, Any]
+
+
+class CaseFailed(AssertionError):
+    """What the system under test did wrong (a JUnit <failure>)."""
+
+
+def now_text() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _csms_answers(version: OcppVersion, peer: Peer) -> dict[str, Callable[[Payload], Payload]]:
+    """What the bench, playing the CSMS, answers a station's routine CALLs with."""
+    boot = lambda p: {"currentTime": now_text(), "interval": 300, "status": "Accepted"}  # noqa: E731
+    common: dict[str, Callable[[Payload], Payload]] = {
+        "BootNotification": boot,
+        "Heartbeat": lambda p: {"currentTime": now_text()},
+        "StatusNotification": lambda p: {},
+        "MeterValues": lambda p: {},
+        "DataTransfer": lambda p: {"status": "UnknownVendorId"},
+        "FirmwareStatusNotification": lambda p: {},
+        "SecurityEventNotification": lambda p: {},
+        "LogStatusNotification": lambda p: {},
+    }
+    if version == "1.6":
+        return common | {
+            "Authorize": lambda p: {"idTagInfo": {"status": "Accepted"}},
+            "StartTransaction": lambda p: {
+                "transactionId": peer.next_transaction(),
+                "idTagInfo": {"status": "Accepted"},
+            },
+            "StopTransaction": lambda p: {},
+            "DiagnosticsStatusNotification": lambda p: {},
+        }
+    return common | {
+        "Authorize": lambda p: {"idTokenInfo": {"status": "Accepted"}},
+        "TransactionEvent": lambda p: {"idTokenInfo": {"status": "Accepted"}} if "idToken" in p else {},
+        "NotifyReport": lambda p: {},
+        "NotifyEvent": lambda p: {},
+        "ReportChargingProfiles": lambda p: {},
+        "NotifyChargingLimit": lambda p: {},
+    }
+
+
+class Peer:
+    """`plays`: "csms" answers the station's routine CALLs; "station" refuses the CSMS's CALLs
+    (NotSupported): the bench's conformance station only sends."""
+
+    def __init__(self, ws: Connection, version: OcppVersion, *, plays: str, prefix: str = "b") -> None:
+        self.ws, self.version, self.plays = ws, version, plays
+        self.codec = codec(version)
+        self.calls: list[Call] = []  # the peer's CALLs, in order
+        self.answered: dict[str, Payload] = {}  # our answer to each, by unique id
+        self.failures: list[str] = []  # frames of the peer that broke the protocol
+        self._pending: dict[str, tuple[str, asyncio.Future[CallResult | CallError]]] = {}
+        self._ids = (f"{prefix}{n}" for n in itertools.count(1))
+        self._arrived = asyncio.Event()
+        self._transactions = itertools.count(1)
+        self._answers = _csms_answers(version, self) if plays == "csms" else {}
+        self._reader = asyncio.ensure_future(self._read())
+
+    def next_transaction(self) -> int:
+        return next(self._transactions)
+
+    async def close(self) -> None:
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._reader
+        await self.ws.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._reader.done()
+
+    async def call(self, action: str, payload: Payload, *, timeout: float = 15) -> Payload:
+        """Send a CALL; its CALLRESULT payload (schema-valid), or CaseFailed on a CALLERROR/timeout."""
+        unique_id = next(self._ids)
+        frame = self.codec.encode_call(unique_id, action, payload)
+        future: asyncio.Future[CallResult | CallError] = asyncio.get_running_loop().create_future()
+        self._pending[unique_id] = (action, future)
+        await self.ws.send(frame)
+        try:
+            answer = await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise CaseFailed(f"{action}: no answer in {timeout:g} s") from None
+        finally:
+            self._pending.pop(unique_id, None)
+        if isinstance(answer, CallError):
+            raise CaseFailed(f"{action}: CALLERROR {answer.error_code} {answer.error_description!r}")
+        return dict(answer.payload)
+
+    async def expect(self, action: str, *, since: int = 0, timeout: float = 15,
+                     where: Callable[[Payload], bool] = lambda p: True) -> Call:  # fmt: skip
+        """The first CALL `action` of the peer at index >= `since` that satisfies `where`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            for call in self.calls[since:]:
+                if call.action == action and where(dict(call.payload)):
+                    return call
+            if self.failures:
+                raise CaseFailed(self.failures[0])
+            left = deadline - loop.time()
+            if left <= 0 or self.closed:
+                raise CaseFailed(f"expected a {action} from the peer, none came in {timeout:g} s")
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), min(left, 0.5))
+
+    async def _read(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for text in self.ws:
+                if not isinstance(text, str):
+                    self.failures.append("a binary WebSocket frame (OCPP-J is text)")
+                    continue
+                await self._on_frame(text)
+        self._arrived.set()
+
+    async def _on_frame(self, text: str) -> None:
+        pending = {uid: action for uid, (action, _) in self._pending.items()}
+        try:
+            message = self.codec.decode(text, pending=pending)
+        except FrameError as exc:
+            self.failures.append(f"invalid frame from the peer ({exc.error_code}): {exc.description}")
+            if exc.unique_id is not None and exc.reply:
+                await self.ws.send(self.codec.encode_error(exc.unique_id, exc.error_code, exc.description))
+            self._arrived.set()
+            return
+        if isinstance(message, Call):
+            self.calls.append(message)
+            answer = self._answers.get(message.action)
+            if answer is None:
+                refusal = self.codec.encode_error(
+                    message.unique_id, "NotSupported", "not in the conformance harness"
+                )
+                await self.ws.send(refusal)
+            else:
+                payload = answer(dict(message.payload))
+                self.answered[message.unique_id] = payload
+                await self.ws.send(self.codec.encode_result(message.unique_id, message.action, payload))
+            self._arrived.set()
+        else:
+            entry = self._pending.get(message.unique_id)
+            if entry is not None and not entry[1].done():
+                entry[1].set_result(message)

@@ -1,0 +1,154 @@
+"""`emsp-bench conformance ocpp` in CI: both roles, both versions, against the bench's own peers —
+the CSMS role against `serve csms` (CsmsService), the station role with a virtual station connecting
+to the bench — asserting the JUnit case counts and that every case passes."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bench.cli import app
+from bench.conformance.cases import CASES, cases_for
+from bench.serve_csms import CsmsService, run_csms_service
+from bench.serve_csms_config import CsmsServiceConfig
+from bench.station_link import StationLink
+from simulators.ocppj import codec
+from simulators.station.v16 import Station16
+from simulators.station.v201 import Station201
+
+pytestmark = [pytest.mark.xdist_group("sockets"), pytest.mark.slow]
+COUNTS = {("1.6", "csms"): 5, ("1.6", "station"): 12, ("2.0.1", "csms"): 5, ("2.0.1", "station"): 14}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _junit(path: Path) -> tuple[list[str], int]:
+    root = ET.parse(path).getroot()
+    cases = root.iter("testcase")
+    names, bad = [], 0
+    for case in cases:
+        names.append(case.get("name", "").split()[0])
+        bad += len(list(case.iter("failure"))) + len(list(case.iter("error")))
+    return names, bad
+
+
+def test_case_ids_are_unique_and_counted() -> None:
+    ids = [(c.version, c.id) for c in CASES]
+    assert len(ids) == len(set(ids))
+    assert {k: len(cases_for(*k)) for k in COUNTS} == COUNTS
+    assert all(c.id.endswith("_CSMS" if c.sut == "csms" else "_CS") for c in CASES)
+
+
+def test_coverage_table_comes_from_the_registries() -> None:
+    result = CliRunner().invoke(app, ["conformance", "ocpp", "--coverage"])
+    assert result.exit_code == 0
+    assert "| 1.6 | RemoteStartTransaction | CSMS → station | answers |" in result.output
+    assert "| 2.0.1 | TransactionEvent | station → CSMS | sends | handles |" in result.output
+
+
+@pytest.fixture
+def serve_csms() -> Iterator[str]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    ready, stop = threading.Event(), threading.Event()
+    config = CsmsServiceConfig.model_validate(
+        {"authorization": {"mode": "local_list", "tokens": ["CONF-OK"]}}
+    )
+
+    async def main() -> None:
+        server = asyncio.ensure_future(run_csms_service(CsmsService(config), sock, on_ready=ready.set))
+        while not stop.is_set():
+            await asyncio.sleep(0.05)
+        server.cancel()
+        await asyncio.gather(server, return_exceptions=True)
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    thread.start()
+    assert ready.wait(20)
+    yield f"ws://127.0.0.1:{sock.getsockname()[1]}/ocpp"
+    stop.set()
+    thread.join(20)
+    sock.close()
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_csms_role_against_serve_csms(tmp_path: Path, serve_csms: str, version: str) -> None:
+    junit = tmp_path / "junit.xml"
+    args = ["conformance", "ocpp", "--role", "csms", "--version", version, "--target", serve_csms,
+            "--junit", str(junit), "--token", "CONF-OK"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    names, bad = _junit(junit)
+    assert names == [c.id for c in cases_for(version, "csms")] and len(names) == COUNTS[(version, "csms")]
+    assert bad == 0
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_station_role_against_a_virtual_station(tmp_path: Path, version: str) -> None:
+    port, junit = _free_port(), tmp_path / "junit.xml"
+    outcome: dict[str, object] = {}
+
+    def conformance() -> None:
+        args = ["conformance", "ocpp", "--role", "station", "--version", version,
+                "--target", f"ws://127.0.0.1:{port}/ocpp", "--junit", str(junit), "--wait", "30"]  # fmt: skip
+        outcome["result"] = CliRunner().invoke(app, args)
+
+    thread = threading.Thread(target=conformance, daemon=True)
+    thread.start()
+
+    async def station() -> None:
+        kind = Station16 if version == "1.6" else Station201
+        virtual = kind("CONF-VS", connectors=2, max_power_kw=Decimal(11), call_timeout_s=10)
+        link = StationLink(virtual, f"ws://127.0.0.1:{port}/ocpp/CONF-VS")
+        stop = asyncio.Event()
+        running = asyncio.ensure_future(link.run(stop, backoff_s=0.2))
+        while thread.is_alive():
+            await asyncio.sleep(0.1)
+        stop.set()
+        await asyncio.wait_for(running, 20)
+
+    asyncio.run(station())
+    result = outcome["result"]
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    names, bad = _junit(junit)
+    assert (
+        names == [c.id for c in cases_for(version, "station")] and len(names) == COUNTS[(version, "station")]
+    )
+    assert bad == 0
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_case_payloads_are_schema_valid_where_static(version: str) -> None:
+    # The codec validates every frame we send; a smoke check that the harness's codec is the strict one.
+    with pytest.raises(Exception, match=r"BootNotification|chargePoint|required"):
+        codec(version).encode_call("x", "BootNotification", {})  # type: ignore[arg-type]
+
+
+def test_invalid_input_exits_2() -> None:
+    for args, named in (
+        (["--role", "judge", "--version", "1.6", "--target", "ws://x/ocpp"], "--role"),
+        (["--role", "csms", "--version", "1.5", "--target", "ws://x/ocpp"], "--version"),
+        (["--role", "csms", "--version", "1.6", "--target", "http://x/ocpp"], "--target"),
+    ):
+        result = CliRunner().invoke(app, ["conformance", "ocpp", *args])
+        assert result.exit_code == 2 and named in result.output, result.output
+
+
+def test_nothing_to_talk_to_exits_3(tmp_path: Path) -> None:
+    target = f"ws://127.0.0.1:{_free_port()}/ocpp"
+    result = CliRunner().invoke(
+        app, ["conformance", "ocpp", "--role", "csms", "--version", "1.6", "--target", target]
+    )
+    assert result.exit_code == 3 and "cannot connect" in result.output
