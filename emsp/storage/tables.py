@@ -80,7 +80,7 @@ class SessionRow(PartyObject, Base):
     __table_args__ = (UniqueConstraint("country_code", "party_id", "session_id"),)
     session_id: Mapped[str] = mapped_column(String(36))
     status: Mapped[str] = mapped_column(String(16))
-    token_uid: Mapped[str] = mapped_column(String(36))
+    token_uid: Mapped[str] = mapped_column(String(36), index=True)  # a driver's sessions (fraud: overlap)
     contract_id: Mapped[str] = mapped_column(String(36))
     authorization_reference: Mapped[str | None] = mapped_column(String(36))
     location_id: Mapped[str] = mapped_column(String(36))
@@ -149,10 +149,18 @@ class TokenRow(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     allowed_locations_json: Mapped[str | None] = mapped_column(Text)  # None: anywhere
     last_updated: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Federated identity (emsp/services/identity.py): the canonical driver this token belongs to, and
+    # the one partner (CPO or hub relationship) it was issued for; None: valid with every partner.
+    driver_id: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
+    partner: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The driver's EV battery as the contract states it (fraud: energy above it is flagged).
+    max_battery_kwh: Mapped[Decimal | None] = mapped_column(DecimalText, default=None)
 
 
 class AuthorizationRow(Base):
     __tablename__ = "authorizations"
+    # A token's recent authorizations (fraud history warm-up, emsp/services/fraud.py).
+    __table_args__ = (Index("ix_authorizations_token_at", "token_uid", "at"),)
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     partner: Mapped[str] = mapped_column(String(64))
     token_uid: Mapped[str] = mapped_column(String(36))
@@ -161,6 +169,24 @@ class AuthorizationRow(Base):
     authorization_reference: Mapped[str | None] = mapped_column(String(36))
     location_id: Mapped[str | None] = mapped_column(String(36))
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class FraudDecisionRow(Base):
+    """A fraud rule that fired (emsp/services/fraud.py): a refused authorization or a flag."""
+
+    __tablename__ = "fraud_decisions"
+    __table_args__ = (Index("ix_fraud_decisions_token_at", "token_uid", "at"),)
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_uid: Mapped[str] = mapped_column(String(36))
+    token_type: Mapped[str] = mapped_column(String(16))
+    driver_id: Mapped[str | None] = mapped_column(String(64))
+    partner: Mapped[str] = mapped_column(String(64))
+    location_id: Mapped[str | None] = mapped_column(String(36))
+    object_id: Mapped[str | None] = mapped_column(String(128))  # session/CDR of a flag, if any
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    rule: Mapped[str] = mapped_column(String(32))
+    decision: Mapped[str] = mapped_column(String(8))  # refuse | flag
+    detail: Mapped[str] = mapped_column(Text)
 
 
 class InvoiceLineRow(Base):
