@@ -15,12 +15,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from emsp.model import CdrInfo, EmspRecords, InvoiceLine, PartyRef
+from emsp.model import CdrInfo, EmspRecords, FraudDecisionRecord, InvoiceLine, PartyRef
 
-# In order of precedence: a row takes the first class whose condition holds.
+# In order of precedence (but for the fraud classes at the end, see there): a row takes the first
+# class whose condition holds.
 CLASSES = (
     "matched",
     "refused",
@@ -34,7 +35,16 @@ CLASSES = (
     "missing_invoice",
     "price_mismatch",
     "quote_exceeded",
+    # Cloned tokens (fraud): they come first of all for a fraudster's visit; an honest visit refused
+    # by a fraud rule is honest_wrongly_refused rather than wrongly_refused. Listed last so that
+    # the summaries of runs without fraud keep their order.
+    "fraud_caught",
+    "fraud_missed",
+    "honest_wrongly_refused",
 )
+
+# A fraud refusal belongs to the visit whose plug-in it follows by at most this (authorization latency).
+FRAUD_MATCH_WINDOW = timedelta(minutes=10)
 
 DEFAULT_PRICE_TOLERANCE = Decimal("0.005")  # half a cent: what still rounds to the same invoice amount
 
@@ -63,6 +73,7 @@ class TruthSession:
     # not say, joined on the session id alone.
     party: PartyRef | None = None
     quoted: Decimal | None = None  # what the driver was quoted before authorizing (incl. VAT if known)
+    fraudulent: bool = False  # a fraudster presented a copy of the token (cloned token)
 
 
 Key = tuple[str, str, str]  # (country_code, party_id, id), party upper-cased (CiString)
@@ -92,15 +103,65 @@ class Reconciliation:
         return counts
 
 
+@dataclass(frozen=True, slots=True)
+class FraudIndex:
+    """The eMSP's fraud decisions by token uid and by the object (authorization reference, CDR) named."""
+
+    by_uid: dict[str, list[FraudDecisionRecord]]
+    by_object: dict[str, list[FraudDecisionRecord]]
+
+    @staticmethod
+    def of(decisions: Sequence[FraudDecisionRecord]) -> FraudIndex:
+        by_uid: dict[str, list[FraudDecisionRecord]] = defaultdict(list)
+        by_object: dict[str, list[FraudDecisionRecord]] = defaultdict(list)
+        for d in decisions:
+            by_uid[d.token_uid].append(d)
+            if d.object_id is not None:
+                by_object[d.object_id].append(d)
+        return FraudIndex(by_uid, by_object)
+
+    def refusal(self, truth: TruthSession) -> FraudDecisionRecord | None:
+        """The fraud refusal of this visit's authorization: same uid, right after its plug-in."""
+        for d in self.by_uid.get(truth.token_uid, ()):
+            if d.decision == "refuse" and truth.plugged_at <= d.at <= truth.plugged_at + FRAUD_MATCH_WINDOW:
+                return d
+        return None
+
+    def flag(self, cdrs: Sequence[CdrInfo]) -> FraudDecisionRecord | None:
+        """A flag on this visit's authorization (by its reference) or on its CDR."""
+        for cdr in cdrs:
+            names = [f"cdr:{cdr.party.country_code}/{cdr.party.party_id}/{cdr.cdr_id}"]
+            if cdr.authorization_reference:
+                names.append(cdr.authorization_reference)
+            for name in names:
+                if self.by_object.get(name):
+                    return self.by_object[name][0]
+        return None
+
+
 def _classify(
     truth: TruthSession,
     cdrs: Sequence[CdrInfo],
     duplicates: int,
     invoice: InvoiceLine | None,
     tolerance: Decimal,
+    fraud: FraudIndex | None = None,
 ) -> tuple[str, str]:
+    fraud = fraud or FraudIndex({}, {})
+    if truth.fraudulent:
+        if not truth.authorized:
+            refusal = fraud.refusal(truth)
+            why = f" ({refusal.rule})" if refusal is not None else ""
+            return "fraud_caught", f"a cloned token was refused{why}"
+        flag = fraud.flag(cdrs)
+        if flag is not None:
+            return "fraud_caught", f"a cloned token charged and was flagged ({flag.rule})"
+        return "fraud_missed", "a cloned token charged and nothing flagged it"
     if not truth.authorized:
         if truth.token_known:
+            refusal = fraud.refusal(truth)
+            if refusal is not None:
+                return "honest_wrongly_refused", f"refused by fraud rule {refusal.rule}: {refusal.detail}"
             return "wrongly_refused", "an eMSP-issued token was refused"
         return "refused", "unknown token refused"
     if not truth.token_known:
@@ -146,6 +207,7 @@ def reconcile(
         if not dup.identical:  # an identical resend is a retry, billed once: not a mismatch
             changed[_key(dup.party, dup.cdr_id)] += 1
     invoices = {_key(line.party, line.cdr_id): line for line in records.invoice_lines}
+    fraud = FraudIndex.of(records.fraud_decisions)
 
     rows: list[ReconciliationRow] = []
     explained: set[Key] = set()
@@ -162,7 +224,7 @@ def reconcile(
         explained.update(keys)
         invoice = invoices.get(keys[0]) if keys else None
         duplicates = sum(changed[k] for k in keys)
-        klass, detail = _classify(truth, cdrs, duplicates, invoice, tolerance)
+        klass, detail = _classify(truth, cdrs, duplicates, invoice, tolerance, fraud)
         rows.append(ReconciliationRow(truth, cdrs, invoice, klass, detail))
     for cdr in records.cdrs:
         key = _key(cdr.party, cdr.cdr_id)

@@ -20,7 +20,7 @@ from typing import Protocol
 from bench.events import CdrHold, Outage, StationOffline, TariffChange, TokenBlock
 from bench.runtime.live_clock import ScaledClock
 from bench.scenario import Scenario
-from bench.world import World, known_driver
+from bench.world import World, block_driver, known_driver
 from emsp.timeutil import format_utc
 from simulators.cpo.mock_cpo import MockCpoOutput
 
@@ -123,8 +123,7 @@ class LiveTimeline:
     def _token_block(self, event: TokenBlock, now: datetime) -> None:
         world = self._host.world
         driver = known_driver(world, event.driver)
-        if world.emsp.block_token(driver.token_uid, now=now):
-            world.blocked[driver.token_uid] = now
+        block_driver(world, driver, now)
 
     def _cdr_batch(
         self, cpo_id: str, release: tuple[CdrHold, random.Random] | tuple[()] | None, now: datetime

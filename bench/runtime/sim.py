@@ -25,7 +25,7 @@ from bench.runtime.link_windows import link_windows
 from bench.runtime.sim_hub import SimHubs
 from bench.scenario import LinkSpec
 from bench.trace import WireTrace
-from bench.world import World, horizon, known_driver, quote_for
+from bench.world import World, block_driver, horizon, known_driver, plug_in_token, quote_for
 from emsp.timeutil import format_utc
 from emsp.wire import Deferred, HttpResponse, OutboundRequest
 from simulators.cpo.mock_cpo import MockCpoOutput
@@ -112,7 +112,7 @@ class SimRuntime:
         self.env = simpy.Environment()
         self._rng = random.Random(f"links-{world.scenario.seed}")
         self._start = world.scenario.start
-        self._allocator = ConnectorAllocator(world.places)
+        self._allocator = ConnectorAllocator(world.places, world.reserved)
         self._unserved = 0
         scenario = world.scenario
         cpo_specs = {cpo.id: cpo for cpo in scenario.cpos}
@@ -335,7 +335,7 @@ class SimRuntime:
 
     def _arrive(self, index: int, attempt: int = 0) -> None:
         arrival = self.world.arrivals[index]
-        key = self._allocator.take(arrival.station_choice)
+        key = self._allocator.take(arrival.station_choice, arrival.stations)
         if key is None:
             if attempt < retries_for(self.world.scenario.demand.patience_minutes):
                 later = self._at_ms(self.now() + RETRY_EVERY) - int(self.env.now)
@@ -367,9 +367,8 @@ class SimRuntime:
         ev = arrival.ev()
         station = self.world.stations[station_id]
         quote_for(self.world, arrival, station_id, connector, self.now())
-        self._station_send(
-            station_id, station.plug_in(connector, token_uid=arrival.driver.token_uid, ev=ev, now=self.now())
-        )
+        token = plug_in_token(self.world, arrival, station_id, connector, self.now())
+        self._station_send(station_id, station.plug_in(connector, token_uid=token, ev=ev, now=self.now()))
 
         def depart(_event: simpy.Event) -> None:
             self._allocator.release(key)
@@ -421,8 +420,7 @@ class SimRuntime:
 
     def _token_block(self, event: TokenBlock) -> None:
         driver = known_driver(self.world, event.driver)
-        if self.world.emsp.block_token(driver.token_uid, now=self.now()):
-            self.world.blocked[driver.token_uid] = self.now()
+        if block_driver(self.world, driver, self.now()):
             self._emsp_outbound()  # the block's push to the CPOs' Tokens receivers
 
     def _set_online(self, station_id: str, online: bool) -> None:
