@@ -352,17 +352,8 @@ class TokenAuthority:
             driver_id = token.driver_id if token is not None else None
             guard.write(
                 unit(),
-                [
-                    FraudDecisionRecord(
-                        uid, token_type, driver_id,
-                        v.about.partner if v.about is not None else partner,
-                        v.about.location_id if v.about is not None else location_id,
-                        v.about.reference if v.about is not None else None,
-                        now, v.rule, v.decision, v.detail,
-                    )
-                    for v in verdicts
-                ],
-            )  # fmt: skip
+                [_decision(v, uid, token_type, driver_id, partner, location_id, now) for v in verdicts],
+            )
         values = {
             "partner": partner,
             "token_uid": uid,
@@ -401,6 +392,29 @@ class TokenAuthority:
         ):  # a bulk statement: which rows changed is unknown
             self._index.clear()
             state.session.info.setdefault(_TOUCHED, set())
+
+
+def _decision(
+    verdict: fraud_rules.Verdict,
+    uid: str,
+    token_type: str,
+    driver_id: str | None,
+    partner: str,
+    location_id: str | None,
+    now: datetime,
+) -> FraudDecisionRecord:
+    """The record of a verdict: a refusal is about this request; a flag on an earlier
+    authorization names that one (its token, partner, location and reference)."""
+    about = verdict.about if verdict.decision == fraud_rules.FLAG else None
+    if about is None:
+        return FraudDecisionRecord(
+            uid, token_type, driver_id, partner, location_id, None, now, verdict.rule, verdict.decision,
+            verdict.detail,
+        )  # fmt: skip
+    return FraudDecisionRecord(
+        about.token_uid or uid, token_type, driver_id, about.partner, about.location_id, about.reference,
+        now, verdict.rule, verdict.decision, verdict.detail,
+    )  # fmt: skip
 
 
 def records(db: Session) -> list[AuthorizationRecord]:
