@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bench.billing import provision as provision_billing
 from bench.demand import Arrival, Driver, make_drivers, plan_arrivals
 from bench.events import CdrHold, TariffChange, Window
 from bench.expectations import ExpectationResult
@@ -166,6 +167,7 @@ def build_world(
     for driver in drivers:
         if driver.known:
             emsp.issue_token(driver.token_uid, contract_id=driver.contract_id, now=scenario.start)
+    provision_billing(emsp, scenario, drivers)  # accounts and contracts (demand.contracts), if any
 
     hub_urls = hub_base_urls or {}
     personas = {
