@@ -214,6 +214,8 @@ def build_world(
                     meter_interval_s=spec.meter_interval_s,
                     dc=spec.current == "DC",
                 )
+                # Eichrecht: a station at a German location signs (simulators/ocppj/signed.py)
+                stations[spec.id].signed_meter = location.country == "DEU"
                 places.append(StationPlace(spec.id, cpo.id, spec.connectors))
         ocpi = OcpiCpo(
             cpo_id=cpo.id,

@@ -1,8 +1,9 @@
 """A CPO's correction of a CDR it sent: a Credit CDR that cancels it and a replacement CDR.
 
 mod_cdrs: a CDR is never changed once sent; a CPO that got one wrong sends a Credit CDR
-(`credit: true`, every cost negated, `credit_reference_id` = the id of the CDR it credits) and then a
-new CDR with a new id. The dialect knob `credit_cdrs` says how this CPO does it.
+(`credit: true`, `credit_reference_id` = the id of the CDR it credits, all the original's data with
+only `total_cost` negated) and then a new CDR with a new id. The dialect knob `credit_cdrs` says how
+this CPO does it.
 """
 
 from __future__ import annotations
@@ -14,15 +15,8 @@ from typing import Any
 
 from emsp.timeutil import format_utc
 
-COST_FIELDS = (
-    "total_cost",
-    "total_fixed_cost",
-    "total_energy_cost",
-    "total_time_cost",
-    "total_parking_cost",
-    "total_reservation_cost",
-)
-MAX_ID = 39  # CDR id: CiString(39)
+MAX_CREDIT_ID = 39  # a Credit CDR's id: CiString(39), room for a suffix
+MAX_ID = 36  # any other CDR's id
 
 
 def _negate(price: Any) -> Any:
@@ -36,20 +30,18 @@ def _negate(price: Any) -> Any:
     return out
 
 
-def _suffixed(cdr_id: str, suffix: str) -> str:
-    return f"{cdr_id[: MAX_ID - len(suffix)]}{suffix}"
+def _suffixed(cdr_id: str, suffix: str, limit: int) -> str:
+    return f"{cdr_id[: limit - len(suffix)]}{suffix}"
 
 
 def credit_cdr(original: Mapping[str, Any], now: datetime, *, reference: bool) -> dict[str, Any]:
-    """The Credit CDR of `original`: the same session and facts, every cost negated."""
+    """The Credit CDR of `original`: the same data, `total_cost` negated."""
     credit = dict(original)
-    credit["id"] = _suffixed(str(original["id"]), "-CR")
+    credit["id"] = _suffixed(str(original["id"]), "-CR", MAX_CREDIT_ID)
     credit["credit"] = True
     if reference:
         credit["credit_reference_id"] = original["id"]
-    for name in COST_FIELDS:
-        if name in credit:
-            credit[name] = _negate(credit[name])
+    credit["total_cost"] = _negate(credit.get("total_cost"))
     credit["remark"] = f"credits CDR {original['id']}"
     credit["last_updated"] = format_utc(now)
     return credit
@@ -58,7 +50,7 @@ def credit_cdr(original: Mapping[str, Any], now: datetime, *, reference: bool) -
 def replacement_cdr(original: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     """The corrected CDR: a new id, the session's facts (the simulation's original was right)."""
     replacement = dict(original)
-    replacement["id"] = _suffixed(str(original["id"]), "-R1")
+    replacement["id"] = _suffixed(str(original["id"]), "-R1", MAX_ID)
     replacement["remark"] = f"replaces CDR {original['id']}"
     replacement["last_updated"] = format_utc(now)
     return replacement

@@ -34,6 +34,7 @@ from simulators.cpo.ocpi_party import VERSION, AuthorizationDecision, CpoOutput,
 from simulators.cpo.tariff_switch import price_with_switches
 from simulators.cpo.truth import AuthorizationRecord, SentCdr
 from simulators.dialects.profile import DialectProfile
+from simulators.ocppj.signed import ocpi_signed_data
 
 __all__ = ["VERSION", "AuthorizationDecision", "CpoOutput", "OcpiCpo"]
 
@@ -251,6 +252,9 @@ class OcpiCpo(OcpiParty):
         cdr = cdr_object(
             self._party, session, site, self._currency(session), event.at, periods, totals, embedded, now
         )
+        signed = ocpi_signed_data(list(event.signed))
+        if signed is not None:  # calibration-law evidence from the station (OCPP signed meter values)
+            cdr["signed_data"] = signed
         cdr = self.wire.cdr(cdr, self._published_location(session))
         self.published.put("cdrs", cdr["id"], cdr)
         if not self._batch.keep(cdr, session.session_id):
