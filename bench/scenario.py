@@ -16,8 +16,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bench.billing_spec import RetailSpec, Share, check_contracts
 from bench.events import EVENT_TYPES, Event, TariffPolicy, Window
 from bench.overrides import SET_FIELD, Override, OverrideError, apply_all
+from emsp.billing.contracts import ContractKind
 from emsp.services.fraud import FraudConfig
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
@@ -236,6 +238,10 @@ class DemandSpec(_Strict):
     stay_minutes: Range = Range(min=Decimal("20"), max=Decimal("90"))
     patience_minutes: Annotated[int, Field(ge=0)] = 15  # how long a driver waits for a free connector
     clones: CloneSpec | None = None  # cloned tokens used by fraudsters (bench/demand.py plan_clones)
+    # Billing (bench/billing_spec.py): the share of drivers per contract kind and the retail prices;
+    # none: pay-as-you-go lines copying the CPO's cost, as before.
+    contracts: dict[ContractKind, Share] = {}
+    retail: RetailSpec | None = None
 
     @field_validator("time_zone")
     @classmethod
@@ -260,6 +266,7 @@ class DemandSpec(_Strict):
                 raise ValueError("soc_target is a percentage (0-100)")
         if self.ev_models and self.soc_at_arrival.max > self.soc_target.min:
             raise ValueError("soc_at_arrival.max must not exceed soc_target.min (an EV arrives to charge)")
+        check_contracts(self.contracts, self.retail)
         return self
 
 
@@ -418,6 +425,10 @@ def timeline_error(scenario: Scenario) -> tuple[str, str] | None:
             keys = [("outage", event.party)]
         elif event.type == "cdr_hold":
             keys = [("cdr_hold", event.cpo)]
+        elif event.type == "cdr_correction":
+            version = next(c.ocpi_version for c in scenario.cpos if c.id == event.cpo)
+            if version == "2.1.1":
+                return f"{where}.cpo", "OCPI 2.1.1 has no credit CDRs: a cdr_correction needs a 2.2.1+ CPO"
         for key in keys:
             assert isinstance(event, Window)
             for other_index, other in windows.get(key, []):

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from bench.latency_windows import first_hour_figures
-from emsp.model import EmspRecords, FraudDecisionRecord, PartyRef
+from emsp.model import CdrInfo, EmspRecords, FraudDecisionRecord, PartyRef
 from emsp.reconciliation import CLASSES, Reconciliation, ReconciliationRow, TruthSession
 from emsp.services.fraud import RULES
 from simulators.cpo.truth import AuthorizationRecord
@@ -59,6 +59,24 @@ def _row_partner(row: ReconciliationRow, owner: Owner = _as_partner) -> str:
     return owner(row.invoice.partner, row.invoice.party) if row.invoice else ""
 
 
+def _standing(cdrs: Sequence[CdrInfo]) -> list[CdrInfo]:
+    """The CDRs that stand: not credit CDRs, nor the CDRs they credited (the first of their session)."""
+    credited: dict[tuple[str, str | None], int] = {}
+    for c in cdrs:
+        if c.credit:
+            credited[(c.party.key(), c.session_id)] = credited.get((c.party.key(), c.session_id), 0) + 1
+    out = []
+    for c in cdrs:
+        key = (c.party.key(), c.session_id)
+        if c.credit:
+            continue
+        if credited.get(key, 0) > 0 and c.session_id is not None:
+            credited[key] -= 1
+            continue
+        out.append(c)
+    return out
+
+
 def _figures(
     truths: Sequence[TruthSession],
     authorizations: Sequence[AuthorizationRecord],
@@ -78,7 +96,7 @@ def _figures(
     completed = [t for t in started if t.ended_at is not None]
     latencies = [a.latency_ms for a in authorizations]
     lines = [line for line in records.invoice_lines if mine(owner(line.partner, line.party))]
-    cdrs = [c for c in records.cdrs if not c.credit and mine(owner(c.partner, c.party))]
+    cdrs = [c for c in _standing(records.cdrs) if mine(owner(c.partner, c.party))]
     revenue: dict[str, Decimal] = dict.fromkeys(currencies, Decimal(0))
     for line in lines:
         amount = line.amount_incl_vat if line.amount_incl_vat is not None else line.amount_excl_vat

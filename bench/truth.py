@@ -88,6 +88,7 @@ def truth_sessions(world: World) -> list[TruthSession]:
                     cost_incl_vat=cost_incl,
                     currency=currency,
                     party=PartyRef(cpo.ocpi.country_code, cpo.ocpi.party_id),
+                    correction=cpo.ocpi.truth.corrections.get(session_id or "", ""),
                     quoted=world.quotes.get(
                         f"{station_id}/{charge.connector_id}/{format_utc(charge.plugged_at)}"
                     ),

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bench.billing import provision as provision_billing
 from bench.demand import Arrival, Driver, make_drivers, plan_arrivals, plan_clones
 from bench.events import CdrHold, TariffChange, Window
 from bench.expectations import ExpectationResult
@@ -172,6 +173,7 @@ def build_world(
     for driver in drivers:
         if driver.known and not federated:
             emsp.issue_token(driver.token_uid, contract_id=driver.contract_id, now=scenario.start)
+    provision_billing(emsp, scenario, drivers)  # accounts and contracts (demand.contracts), if any
 
     hub_urls = hub_base_urls or {}
     personas = {
@@ -218,6 +220,8 @@ def build_world(
                     meter_interval_s=spec.meter_interval_s,
                     dc=spec.current == "DC",
                 )
+                # Eichrecht: a station at a German location signs (simulators/ocppj/signed.py)
+                stations[spec.id].signed_meter = location.country == "DEU"
                 places.append(StationPlace(spec.id, cpo.id, spec.connectors))
         ocpi = OcpiCpo(
             cpo_id=cpo.id,
@@ -285,8 +289,9 @@ def build_world(
 
 
 def _federate(emsp: EmspCore, number: int, driver: Driver, now: datetime) -> Driver:
-    """The driver's canonical id and their token per partner, issued by the eMSP."""
-    driver_id = f"driver-{number:05d}"
+    """The driver's canonical id (the one bench/billing.py gives the driver in `drivers`, when the
+    scenario has contracts) and their token per partner, issued by the eMSP."""
+    driver_id = f"D{number:04d}"
     emsp.issue_credentials(driver_id, now=now, push=False)  # no partner is registered yet
     tokens = tuple((row.partner or "", row.uid) for row in emsp.driver_tokens(driver_id))
     return replace(driver, driver_id=driver_id, partner_tokens=tokens)

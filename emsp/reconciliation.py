@@ -30,6 +30,8 @@ CLASSES = (
     "open_session",
     "missing_cdr",
     "duplicate_cdr",
+    "credit_without_rebill",
+    "rebill_without_credit",
     "orphan_cdr",
     "energy_mismatch",
     "missing_invoice",
@@ -74,6 +76,9 @@ class TruthSession:
     party: PartyRef | None = None
     quoted: Decimal | None = None  # what the driver was quoted before authorizing (incl. VAT if known)
     fraudulent: bool = False  # a fraudster presented a copy of the token (cloned token)
+    # How the CPO corrected the session's CDR ("" none): credit_and_rebill[_without_reference],
+    # rebill_only (simulators/cpo/corrections.py)
+    correction: str = ""
 
 
 Key = tuple[str, str, str]  # (country_code, party_id, id), party upper-cased (CiString)
@@ -139,12 +144,24 @@ class FraudIndex:
         return None
 
 
+def _corrected(cdrs: Sequence[CdrInfo], credits: int) -> tuple[str, str] | None:
+    """A session whose CDR was credited: the credit needs exactly one replacement after it, and a
+    second CDR needs a credit of the first (mod_cdrs: a CDR never changes; Credit CDRs)."""
+    if credits and len(cdrs) <= credits:
+        return "credit_without_rebill", f"{credits} credit CDR(s) and no replacement: the session is unbilled"
+    if len(cdrs) > 1 and not credits:
+        ids = ", ".join(c.cdr_id for c in cdrs)
+        return "rebill_without_credit", f"{len(cdrs)} CDRs [{ids}] and no credit CDR for the first"
+    return None
+
+
 def _classify(
     truth: TruthSession,
     cdrs: Sequence[CdrInfo],
     duplicates: int,
     invoice: InvoiceLine | None,
     tolerance: Decimal,
+    credits: int = 0,
     fraud: FraudIndex | None = None,
 ) -> tuple[str, str]:
     fraud = fraud or FraudIndex({}, {})
@@ -170,6 +187,10 @@ def _classify(
         return "open_session", "still plugged in when the run ended"
     if not cdrs:
         return "missing_cdr", f"no CDR for session {truth.session_id}"
+    if not duplicates and (corrected := _corrected(cdrs, credits)) is not None:
+        return corrected
+    if credits and len(cdrs) == credits + 1:
+        cdrs = cdrs[-1:]  # credited CDRs replaced one for one: the last one stands
     if len(cdrs) > 1 or duplicates:
         ids = ", ".join(c.cdr_id for c in cdrs)
         return "duplicate_cdr", f"{len(cdrs)} CDR(s) [{ids}], {duplicates} resent with other content"
@@ -198,8 +219,11 @@ def reconcile(
 ) -> Reconciliation:
     by_session: dict[Key, list[CdrInfo]] = defaultdict(list)
     by_bare_session: dict[str, list[CdrInfo]] = defaultdict(list)  # for truths without a party
+    credits: dict[Key, list[CdrInfo]] = defaultdict(list)
     for cdr in records.cdrs:
-        if cdr.session_id is not None and not cdr.credit:
+        if cdr.session_id is not None and cdr.credit:
+            credits[_key(cdr.party, cdr.session_id)].append(cdr)
+        elif cdr.session_id is not None:
             by_session[_key(cdr.party, cdr.session_id)].append(cdr)
             by_bare_session[cdr.session_id].append(cdr)
     changed: dict[Key, int] = defaultdict(int)
@@ -222,9 +246,13 @@ def reconcile(
             cdrs = tuple(found)
         keys = [_key(c.party, c.cdr_id) for c in cdrs]
         explained.update(keys)
-        invoice = invoices.get(keys[0]) if keys else None
+        credited = credits.get(_key(cdrs[0].party, cdrs[0].session_id or ""), []) if cdrs else []
+        explained.update(_key(c.party, c.cdr_id) for c in credited)
+        # The CDR that stands is the last when credits replaced the others one for one.
+        standing = keys[-1] if keys and credited and len(keys) == len(credited) + 1 else None
+        invoice = invoices.get(standing or keys[0]) if keys else None
         duplicates = sum(changed[k] for k in keys)
-        klass, detail = _classify(truth, cdrs, duplicates, invoice, tolerance, fraud)
+        klass, detail = _classify(truth, cdrs, duplicates, invoice, tolerance, len(credited), fraud)
         rows.append(ReconciliationRow(truth, cdrs, invoice, klass, detail))
     for cdr in records.cdrs:
         key = _key(cdr.party, cdr.cdr_id)

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import simpy
 
-from bench.events import CdrHold, Outage, StationOffline, TariffChange, TokenBlock
+from bench.events import CdrCorrection, CdrHold, Outage, StationOffline, TariffChange, TokenBlock
 from bench.runtime.allocation import RETRY_EVERY, ConnectorAllocator, retries_for
 from bench.runtime.faults import SimRuntimeError, describe_fault
 from bench.runtime.link_windows import link_windows
@@ -401,6 +401,13 @@ class SimRuntime:
                 self._at(event.end, partial(self._cdr_batch, event.cpo, "release", (event, rng)))
                 late_at = event.end + timedelta(minutes=event.late_minutes)
                 self._at(late_at, partial(self._cdr_batch, event.cpo, "late", None))
+            elif isinstance(event, CdrCorrection):
+                rng = random.Random(f"cdr-correction-{world.scenario.seed}-{index}")
+                self._at(event.at, partial(self._cdr_correction, event, rng))
+
+    def _cdr_correction(self, event: CdrCorrection, rng: random.Random) -> None:
+        cpo = self.world.cpos[event.cpo]
+        self._cpo_emit(event.cpo, cpo.correct_cdrs(self.now(), share=event.share, rng=rng))
 
     def _cdr_batch(self, cpo_id: str, step: str, release: tuple[CdrHold, random.Random] | None) -> None:
         cpo, now = self.world.cpos[cpo_id], self.now()

@@ -27,6 +27,10 @@ class DialectProfile(BaseModel):
     session_updates: Literal["every_sample", "none"] = "every_sample"
     cdr_embeds_tariffs: bool = True
     pricing_policy: str = "default"
+    # How the CPO corrects a CDR (a cdr_correction event): a credit CDR naming the original
+    # (`credit_reference_id`, mod_cdrs), one without the reference, or no credit CDR at all (only
+    # the replacement). Read in OcpiCpo.correct_cdrs.
+    credit_cdrs: Literal["with_reference", "without_reference", "none"] = "with_reference"
 
 
 def profile_names() -> list[str]:
