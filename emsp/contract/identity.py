@@ -22,9 +22,9 @@ from emsp.contract.models import DriverOut, _In, _Out
 from emsp.contract.tokens import driver_out
 from emsp.core import EmspCore
 from emsp.services import identity
+from emsp.storage.tables import DriverRow
 
 Now = Annotated[datetime, Depends(now)]
-DriverId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")]
 
 
 class CredentialsIssue(_In):
@@ -47,24 +47,33 @@ def make_router(core: EmspCore) -> APIRouter:
     def _driver(driver_id: str, changed: list[str]) -> CredentialsOut:
         with core.db.unit() as db:
             rows = identity.driver_tokens(db, driver_id)
-            return CredentialsOut(driver=driver_out(driver_id, rows), changed=changed)
+            canonical = db.get(DriverRow, driver_id)
+            account = canonical.account_id if canonical is not None else None
+            return CredentialsOut(driver=driver_out(driver_id, rows, account), changed=changed)
 
     def _known(driver_id: str) -> None:
         with core.db.unit() as db:
             if not identity.driver_tokens(db, driver_id):
                 raise not_found(f"driver {driver_id}")
 
-    @router.post("/drivers/{driver_id}/credentials", status_code=201, response_model=CredentialsOut)
+    @router.post(
+        "/drivers/{driver_id}/credentials",
+        status_code=201,
+        response_model=CredentialsOut,
+        responses=NOT_FOUND,
+    )
     async def issue_credentials(
         driver_id: str, at: Now, run: Run, spec: CredentialsIssue | None = None
     ) -> CredentialsOut:
-        """A token for every partner (or those named) the driver has no valid token with yet, each
-        pushed to its partner; a second call issues nothing new. 422: a partner not configured."""
-        if not 0 < len(driver_id) <= 64:
-            raise invalid("driver_id must be 1 to 64 characters")
+        """A token for every partner (or those named) the canonical driver (`drivers`, created under
+        /accounts/{account_id}/drivers) has no valid token with yet, each pushed to its partner; a
+        second call issues nothing new. 404: no such driver; 422: a partner not configured."""
         body = spec or CredentialsIssue()
 
         def work() -> CredentialsOut:
+            with core.db.unit() as db:
+                if db.get(DriverRow, driver_id) is None:
+                    raise not_found(f"driver {driver_id} (create it under /accounts/{{account_id}}/drivers)")
             try:
                 issued = core.issue_credentials(
                     driver_id, now=at, partners=body.partners, max_battery_kwh=body.max_battery_kwh

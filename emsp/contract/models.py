@@ -152,6 +152,7 @@ class DriverOut(_Out):
     contract_id: str | None
     tokens: list[TokenOut]
     driver_id: str | None = None
+    account_id: str | None = None  # the billing account of the canonical driver (emsp.billing)
     partners: dict[str, TokenOut] = {}
 
 

@@ -29,7 +29,7 @@ from emsp.core import EmspCore
 from emsp.services import identity
 from emsp.services.tokens import parse_allowed_locations
 from emsp.storage.queries import find_token
-from emsp.storage.tables import TokenRow
+from emsp.storage.tables import DriverRow, TokenRow
 
 Now = Annotated[datetime, Depends(now)]
 TypeQuery = Annotated[TokenType, Query(description="Token type (default RFID, as in OCPI).")]
@@ -61,7 +61,7 @@ def token_out(row: TokenRow, pushed_to: list[str] | None = None) -> TokenOut:
     )
 
 
-def driver_out(driver_id: str, rows: list[TokenRow]) -> DriverOut:
+def driver_out(driver_id: str, rows: list[TokenRow], account_id: str | None = None) -> DriverOut:
     """A federated driver: every token, and per partner the newest valid one (or the newest)."""
     partners: dict[str, TokenOut] = {}
     for row in sorted(rows, key=lambda r: (r.valid, r.pk)):  # valid and newer ones win
@@ -70,6 +70,7 @@ def driver_out(driver_id: str, rows: list[TokenRow]) -> DriverOut:
     return DriverOut(
         contract_id=None,
         driver_id=driver_id,
+        account_id=account_id,
         tokens=[token_out(r) for r in rows],
         partners=dict(sorted(partners.items())),
     )
@@ -201,8 +202,10 @@ def make_router(core: EmspCore) -> APIRouter:
         def work() -> DriverOut | None:
             with core.db.unit() as db:
                 federated = identity.driver_tokens(db, contract_id)
-                if federated:
-                    return driver_out(contract_id, federated)
+                canonical = db.get(DriverRow, contract_id)
+                if federated or canonical is not None:
+                    account = canonical.account_id if canonical is not None else None
+                    return driver_out(contract_id, federated, account)
                 stmt = select(TokenRow).where(TokenRow.contract_id == contract_id).order_by(TokenRow.pk)
                 tokens = [token_out(r) for r in db.scalars(stmt)]
                 return DriverOut(contract_id=contract_id, tokens=tokens) if tokens else None

@@ -151,7 +151,7 @@ class TokenRow(Base):
     last_updated: Mapped[datetime] = mapped_column(UtcDateTime)
     # Federated identity (emsp/services/identity.py): the canonical driver this token belongs to, and
     # the one partner (CPO or hub relationship) it was issued for; None: valid with every partner.
-    driver_id: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
+    driver_id: Mapped[str | None] = mapped_column(String(36), index=True, default=None)  # drivers.driver_id
     partner: Mapped[str | None] = mapped_column(String(64), default=None)
     # The driver's EV battery as the contract states it (fraud: energy above it is flagged).
     max_battery_kwh: Mapped[Decimal | None] = mapped_column(DecimalText, default=None)

@@ -8,7 +8,18 @@ from fastapi.testclient import TestClient
 from emsp.core import EmspCore
 
 
+def canonical(api: TestClient, driver: str = "driver-1") -> None:
+    """The driver in billing's `drivers` (federated identity builds on it)."""
+    account = {"account_id": f"A-{driver}", "kind": "private", "time_zone": "Europe/Berlin", "country": "NL"}
+    assert api.post("/api/v1/accounts", json=account).status_code == 201
+    body = {"driver_id": driver, "contract_ref": None, "emaid": None}
+    resp = api.post(f"/api/v1/accounts/A-{driver}/drivers", json=body)
+    assert resp.status_code == 201, resp.text
+
+
 def credentials(api: TestClient, driver: str = "driver-1", **body: object) -> dict[str, object]:
+    if api.get(f"/api/v1/drivers/{driver}").status_code == 404:
+        canonical(api, driver)
     resp = api.post(f"/api/v1/drivers/{driver}/credentials", json=body or None)
     assert resp.status_code == 201, resp.text
     return dict(resp.json())
@@ -19,6 +30,7 @@ def test_credentials_give_one_token_per_partner(api: TestClient, api_core: EmspC
     created = credentials(api, max_battery_kwh="77")
     driver = created["driver"]
     assert isinstance(driver, dict) and driver["driver_id"] == "driver-1" and driver["contract_id"] is None
+    assert driver["account_id"] == "A-driver-1"
     partners = driver["partners"]
     assert sorted(partners) == ["cpo1", "cpo2"]
     assert partners["cpo1"]["uid"] != partners["cpo2"]["uid"]
@@ -30,9 +42,15 @@ def test_credentials_give_one_token_per_partner(api: TestClient, api_core: EmspC
 
 
 def test_credentials_for_an_unknown_partner_are_422(api: TestClient, cpo: Client) -> None:
+    canonical(api)
     resp = api.post("/api/v1/drivers/driver-1/credentials", json={"partners": ["nobody"]})
     assert resp.status_code == 422 and "nobody" in resp.text
-    assert api.get("/api/v1/drivers/driver-1").status_code == 404
+    assert api.get("/api/v1/drivers/driver-1").json()["tokens"] == []
+
+
+def test_credentials_need_a_canonical_driver(api: TestClient, cpo: Client) -> None:
+    resp = api.post("/api/v1/drivers/ghost/credentials")
+    assert resp.status_code == 404 and "accounts" in resp.text
 
 
 def test_block_unblock_and_replace_a_driver(api: TestClient, cpo: Client) -> None:

@@ -213,3 +213,23 @@ def test_cdr_energy_above_the_battery_and_overlapping_sessions_are_flagged(
         ("overlapping_sessions", "flag"),
     ]
     assert all(d.object_id == "cdr:DE/CPA/CDR1" and d.driver_id == "driver-1" for d in got)
+
+
+def test_billing_finds_the_canonical_driver_of_a_federated_token(
+    core: EmspCore, cpo: Client, cpo2: Client
+) -> None:
+    from emsp.billing.accounts import NewAccount, create_account, create_driver
+    from emsp.billing.identity import driver_for
+
+    with core.db.unit() as db:
+        create_account(db, NewAccount("A1", "private"), T0)
+        create_driver(db, "D0001", "A1", contract_ref=None, emaid=None, now=T0)
+    core.issue_credentials("D0001", now=T0, push=False)
+    tokens = {row.partner: row for row in core.driver_tokens("D0001")}
+    with core.db.unit() as db:
+        found = driver_for(
+            db, token_uid=tokens["cpo2"].uid, contract_id=tokens["cpo2"].contract_id, partner="cpo2"
+        )
+        assert found is not None and found.driver_id == "D0001"
+        # cpo1's token in a CDR of cpo2 is not the driver's there
+        assert driver_for(db, token_uid=tokens["cpo1"].uid, contract_id="", partner="cpo2") is None
