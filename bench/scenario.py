@@ -133,9 +133,13 @@ class HubSpec(_Strict):
 
 
 class FraudSpec(_Strict):
-    """Thresholds of the eMSP's fraud rules (emsp/services/FRAUD.md); the defaults are the core's."""
+    """Thresholds of the eMSP's fraud rules (emsp/services/FRAUD.md); the defaults are the core's,
+    but for `enabled`: a scenario opts in. The demand model draws every visit's station anywhere in
+    the scenario, so a driver "travels" between its cities at any speed (peak-hour's Berlin, Munich
+    and Amsterdam): the velocity rules would refuse honest drivers the world cannot make honest.
+    (A served eMSP has them on by default.)"""
 
-    enabled: bool = True
+    enabled: bool = False
     max_speed_kmh: Annotated[float, Field(gt=0)] = 120.0
     travel_slack_km: Annotated[float, Field(ge=0)] = 1.0
     travel_horizon_hours: Annotated[float, Field(gt=0)] = 24.0

@@ -50,5 +50,5 @@ def test_a_scenario_sets_the_thresholds_and_federation() -> None:
     scenario, _ = load_scenario("fraud-burst")
     assert scenario.emsp.federated_identity and scenario.emsp.fraud.config().max_speed_kmh == 120
     smoke, _ = load_scenario("smoke")
-    assert not smoke.emsp.federated_identity and smoke.emsp.fraud.config() == FraudConfig()
+    assert not smoke.emsp.federated_identity and smoke.emsp.fraud.config() == FraudConfig(enabled=False)
     assert FraudConfig().max_session_kwh == Decimal(150)
