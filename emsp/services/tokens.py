@@ -318,7 +318,7 @@ class TokenAuthority:
             answered_token, result = token, decide(token, party, location_id, now)
         guard = self.fraud
         seen: Any = None
-        if guard is not None and answered_token is not None:
+        if guard is not None and guard.config.enabled and answered_token is not None:
             subject = guard.subject(uid, token_type, answered_token.driver_id)
             if result == AllowedType.ALLOWED.value:
                 history = guard.history(unit, subject, uid, token_type, answered_token.driver_id, now)

@@ -233,3 +233,17 @@ def test_billing_finds_the_canonical_driver_of_a_federated_token(
         assert found is not None and found.driver_id == "D0001"
         # cpo1's token in a CDR of cpo2 is not the driver's there
         assert driver_for(db, token_uid=tokens["cpo1"].uid, contract_id="", partner="cpo2") is None
+
+
+def test_disabled_fraud_checks_cost_no_statement() -> None:
+    from sqlalchemy import event
+
+    core = EmspCore(EmspSettings(fraud=FraudConfig(enabled=False)))
+    cpo = register(core)
+    core.issue_token("RFID0", contract_id="C0", now=T0)
+    core.issue_token("RFID1", contract_id="C1", now=T0)
+    authorize(cpo, "RFID0")  # the reference block is reserved on the first authorization
+    statements: list[list[str]] = []
+    event.listen(core.db.engine, "before_cursor_execute", lambda *a: statements.append(a[2].split()[:2]))
+    authorize(cpo, "RFID1", "LOC1")
+    assert statements == [["SELECT", "tokens.uid,"], ["INSERT", "INTO"]]
