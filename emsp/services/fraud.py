@@ -214,13 +214,16 @@ class FraudGuard:
 
     # -- coordinates of a CPO's location, cached; a location write evicts it
 
-    def coords(self, db: Session, party: tuple[str, str] | None, location_id: str | None) -> Coords | None:
+    def coords(
+        self, unit: Callable[[], Session], party: tuple[str, str] | None, location_id: str | None
+    ) -> Coords | None:
+        """`unit()` is only called (the request's transaction opened) when the location is not cached."""
         if party is None or location_id is None:
             return None
         key = (party[0].upper(), party[1].upper(), location_id)
         if key in self._coords:
             return self._coords[key]
-        raw = db.scalar(
+        raw = unit().scalar(
             select(LocationRow.raw).where(
                 LocationRow.country_code == key[0],
                 LocationRow.party_id == key[1],

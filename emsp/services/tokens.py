@@ -322,7 +322,7 @@ class TokenAuthority:
             subject = guard.subject(uid, token_type, answered_token.driver_id)
             if result == AllowedType.ALLOWED.value:
                 history = guard.history(unit, subject, uid, token_type, answered_token.driver_id, now)
-                here = guard.coords(unit(), party, location_id) if location_id is not None else None
+                here = guard.coords(unit, party, location_id) if location_id is not None else None
                 verdict = guard.screen(history, here, now)
                 if verdict is not None:
                     verdicts.append(verdict)
