@@ -126,6 +126,7 @@ def figures(
     sessions_with_cdr: int,
     cpo_ids: Iterable[str],
     owner: Owner,
+    channels: Iterable[str] = ("bilateral",),
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """`billing.*` figures and the margin per CPO, from the retail lines (one currency: `currency`)."""
     mine = [x for x in lines if x.currency == currency]
@@ -144,9 +145,11 @@ def figures(
         - sum((x.retail_excl for x in mine if x.detail.get("rule") == "fleet"), ZERO),
     }
     margin: dict[str, Decimal] = {cid: ZERO for cid in cpo_ids}
+    by_channel: dict[str, Decimal] = {c: ZERO for c in channels}
     for x in sessions:
         who = owner(x.partner, _party(x))
         margin[who] = margin.get(who, ZERO) + x.margin
+        by_channel[x.channel] = by_channel.get(x.channel, ZERO) + x.margin
     out = {
         "currency": currency,
         "accounts": accounts,
@@ -163,11 +166,18 @@ def figures(
         "invoiced_total": str(sum((i.total_incl for i in invoices), ZERO)),
         "wholesale_total": str(wholesale),
         "margin": str(retail - wholesale),
+        "channel_margin": {c: str(m) for c, m in sorted(by_channel.items())},  # bilateral or a hub id
+        "channel_margin_total": str(sum(by_channel.values(), ZERO)),
         "invoices": len(invoices),
         "fleet_vehicles": len({(r["account_id"], r["vehicle_id"]) for r in fleet}),
         "disagreements": sum(1 for v in independent.values() if v != 0),
     }
     return out, {cid: str(m) for cid, m in margin.items()}
+
+
+def _channels(scenario: Scenario) -> list[str]:
+    """The channels a run's lines can come through: bilateral, and each hub (the eMSP's partner id)."""
+    return ["bilateral", *(h.id for h in scenario.hubs)]
 
 
 def add_to_summary(summary: dict[str, Any], billing: dict[str, Any], margins: Mapping[str, str]) -> None:
@@ -189,6 +199,7 @@ def skeleton(summary: dict[str, Any], scenario: Scenario) -> None:
         sessions_with_cdr=0,
         cpo_ids=[c.id for c in scenario.cpos],
         owner=lambda partner, party: partner,
+        channels=_channels(scenario),
     )
     add_to_summary(summary, billing, margins)
 
@@ -232,6 +243,7 @@ def finish(
         sessions_with_cdr=len(sessions),
         cpo_ids=[c.id for c in scenario.cpos],
         owner=owner,
+        channels=_channels(scenario),
     )
     add_to_summary(summary, billing, margins)
     write_files(run_dir, lines)

@@ -144,12 +144,13 @@ class FraudIndex:
         return None
 
 
-def _corrected(cdrs: Sequence[CdrInfo], credits: int) -> tuple[str, str] | None:
-    """A session whose CDR was credited: the credit needs exactly one replacement after it, and a
-    second CDR needs a credit of the first (mod_cdrs: a CDR never changes; Credit CDRs)."""
+def _corrected(cdrs: Sequence[CdrInfo], credits: int, correction: str) -> tuple[str, str] | None:
+    """A session whose CDR was credited: the credit needs exactly one replacement after it; and, where
+    the truth says the CPO corrected the CDR, a second CDR needs a credit of the first (mod_cdrs: a
+    CDR never changes; Credit CDRs). Two CDRs of a session nobody corrected stay `duplicate_cdr`."""
     if credits and len(cdrs) <= credits:
         return "credit_without_rebill", f"{credits} credit CDR(s) and no replacement: the session is unbilled"
-    if len(cdrs) > 1 and not credits:
+    if len(cdrs) > 1 and not credits and correction:
         ids = ", ".join(c.cdr_id for c in cdrs)
         return "rebill_without_credit", f"{len(cdrs)} CDRs [{ids}] and no credit CDR for the first"
     return None
@@ -187,7 +188,7 @@ def _classify(
         return "open_session", "still plugged in when the run ended"
     if not cdrs:
         return "missing_cdr", f"no CDR for session {truth.session_id}"
-    if not duplicates and (corrected := _corrected(cdrs, credits)) is not None:
+    if not duplicates and (corrected := _corrected(cdrs, credits, truth.correction)) is not None:
         return corrected
     if credits and len(cdrs) == credits + 1:
         cdrs = cdrs[-1:]  # credited CDRs replaced one for one: the last one stands

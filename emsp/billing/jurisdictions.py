@@ -3,7 +3,8 @@
 A plug-in says, for its country: the VAT rate on charging (and whether a service fee is taxable),
 what a driver is shown before authorizing (AFIR price display), which fields its invoice lines must
 carry, and which CDR evidence is required. `register` adds or replaces one (a deployment may call it
-from its own package at start); `for_country` falls back to `DEFAULT`, which knows no VAT rule and
+from its own package at start, or publish it as an `emsp_bench.jurisdictions` entry point and call
+`load_entry_points`); `for_country` falls back to `DEFAULT`, which knows no VAT rule and
 says so on every line it touches.
 
 Built in, deliberately different:
@@ -100,6 +101,23 @@ def register(jurisdiction: Jurisdiction) -> None:
     _REGISTRY[jurisdiction.country] = jurisdiction
 
 
+ENTRY_POINT_GROUP = "emsp_bench.jurisdictions"  # an installed package's Jurisdiction objects
+
+
+def load_entry_points() -> list[str]:
+    """Register every Jurisdiction an installed package offers under `ENTRY_POINT_GROUP` (optional:
+    the operator calls it at start); returns the countries registered, in name order."""
+    from importlib.metadata import entry_points
+
+    added = []
+    for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        plugin = entry.load()
+        if isinstance(plugin, Jurisdiction):
+            register(plugin)
+            added.append(plugin.country)
+    return added
+
+
 def for_country(code: str | None) -> Jurisdiction:
     return _REGISTRY.get(country_of(code), DEFAULT)
 
@@ -125,3 +143,15 @@ register(
         label="Netherlands: 21% VAT; no signed meter data required",
     )
 )
+
+
+def energy_price(tariff: Mapping[str, Any]) -> Decimal | None:
+    """The first ENERGY price component of an OCPI tariff (excl. VAT), what a per-kWh display shows."""
+    for element in tariff.get("elements") or []:
+        for component in (element or {}).get("price_components") or []:
+            if isinstance(component, Mapping) and component.get("type") == "ENERGY":
+                try:
+                    return Decimal(str(component.get("price")))
+                except ArithmeticError:
+                    return None
+    return None

@@ -110,7 +110,14 @@ def live_line(db: Session, cdr: CdrRow, *, cdr_id: str | None = None) -> RetailL
         RetailLineRow.kind.in_(LIVE_KINDS),
         key,
     )
-    reversed_ = {line.reverses_line for line in _lines(db, RetailLineRow.kind == "reversal")}
+    numbers = [line.line_no for line in candidates]
+    reversed_ = set(
+        db.scalars(
+            select(RetailLineRow.reverses_line).where(
+                RetailLineRow.kind == "reversal", RetailLineRow.reverses_line.in_(numbers)
+            )
+        )
+    )
     standing = [line for line in candidates if line.line_no not in reversed_]
     return standing[-1] if standing else None
 

@@ -264,3 +264,6 @@ class QuoteOut(_Out):
     duration_minutes: str
     quotes: list[TariffQuote]  # one per distinct tariff in effect among the connectors asked about
     unpriced: list[ConnectorRef]  # connectors in scope without a tariff in effect
+    # Per quoted tariff, what the location's jurisdiction says to show before authorizing (AFIR: the
+    # per-kWh price incl. VAT); emsp.billing.jurisdictions.
+    price_display: list[dict[str, str]] = []

@@ -169,3 +169,14 @@ def test_price_display_shows_per_kwh_incl_vat() -> None:
     shown = for_country("NLD").price_display(D("0.50"), "EUR")
     assert shown["price_per_kwh_incl_vat"] == "0.6050"
     assert for_country("DEU").price_display(D("0.50"), "EUR")["price_per_kwh_incl_vat"] == "0.5950"
+
+
+def test_a_registered_jurisdiction_replaces_the_default() -> None:
+    from emsp.billing.jurisdictions import _REGISTRY, Jurisdiction, register
+
+    assert for_country("BEL").vat_rate is None
+    try:
+        register(Jurisdiction("BE", D(21), invoice_fields=("evse_id",), label="Belgium"))
+        assert for_country("BEL").vat(D("10.00")) == D("2.10")
+    finally:
+        _REGISTRY.pop("BE", None)

@@ -147,3 +147,17 @@ def test_invoices_add_up_and_credit_rebill_nets_to_one_billing(
         for session, kwh in billed_sessions.items():
             assert net.get(session, D(0)) == kwh
         assert sum(line.energy_kwh for line in lines) == expected_kwh
+
+
+def test_included_kwh_and_fee_start_again_in_the_next_period() -> None:
+    from datetime import timedelta
+
+    db = Database("sqlite://")
+    with db.unit() as s:
+        emaid = make_driver(s, 1, "subscription")  # 20 kWh included, then 0.40; account in UTC
+        [march] = settle(s, cdr_doc("C1", "S1", emaid, D("25"), start=T0))
+        [april] = settle(s, cdr_doc("C2", "S2", emaid, D("25"), start=T0 + timedelta(days=31)))
+        assert (march.period, april.period) == ("2026-03", "2026-04")
+        assert march.retail_excl == april.retail_excl == D("2.00")  # 5 kWh over, each month
+        fees = sorted((r.period, r.retail_excl) for r in retail_rows(s) if r.kind == "fee")
+        assert fees == [("2026-03", D("9.99")), ("2026-04", D("9.99"))]

@@ -111,3 +111,26 @@ def test_credit_and_replacement_bill_once_visible_through_the_api(
     assert invoice["period"] == "2025-03" and invoice["total_excl_vat"] == "4.25"
     assert sum(Decimal(x["retail_excl_vat"]) for x in invoice["lines"]) == Decimal(invoice["total_excl_vat"])
     assert sum(Decimal(x["energy_kwh"]) for x in invoice["lines"]) == Decimal("8.0")
+
+
+def test_quote_shows_the_jurisdiction_price_per_kwh(api: TestClient, cpo: Client) -> None:
+    assert cpo.call("PUT", f"{V}/tariffs/DE/CPA/TAR1", tariff()).status in (200, 201)
+    assert cpo.call("PUT", f"{V}/locations/DE/CPA/LOC1", location()).status in (200, 201)
+    body = {
+        "country_code": "DE",
+        "party_id": "CPA",
+        "location_id": "LOC1",
+        "energy_kwh": "10",
+        "duration_minutes": "60",
+    }
+    resp = api.post("/api/v1/quotes", json=body)
+    assert resp.status_code == 200, resp.text
+    [shown] = resp.json()["price_display"]
+    assert shown == {
+        "jurisdiction": "DE",
+        "currency": "EUR",
+        "price_per_kwh_incl_vat": "0.3570",  # 0.30 + 19% (a DEU location)
+        "price_per_kwh_excl_vat": "0.30",
+        "vat_rate": "19",
+        "tariff_id": "TAR1",
+    }
