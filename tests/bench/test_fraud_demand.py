@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from timeline_helpers import run_sim, variant
 
 from bench.demand import make_drivers, plan_arrivals, plan_clones
 from bench.runtime.allocation import ConnectorAllocator
@@ -57,3 +62,19 @@ def test_reserved_stations_are_taken_only_by_visits_pinned_to_them() -> None:
     allocator.release(("SKIM", 1))
     assert allocator.take(0) is None  # still not for everyone
     assert allocator.take(5, ("SKIM",)) == ("SKIM", 1)
+
+
+def test_token_block_under_federated_identity_blocks_every_token_of_the_driver(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """fraud-burst with driver 0 blocked at 08:00: all of their per-partner tokens are blocked (and
+    pushed), later visits are refused as expected, and the run still holds."""
+
+    def mutate(data: dict[str, Any]) -> None:
+        data["events"] = [{"type": "token_block", "at": "2026-03-02T08:00:00Z", "driver": 0}]
+
+    outcome = run_sim(monkeypatch, variant(tmp_path, "fraud-burst", mutate), 1, tmp_path / "run")
+    assert outcome.exit_code == 0, [e for e in outcome.expectations if not e.passed]
+    driver = next(d for d in outcome.world.drivers if d.known)
+    assert sorted(outcome.world.blocked) == sorted(uid for _p, uid in driver.partner_tokens)
+    assert all(not row.valid for row in outcome.world.emsp.driver_tokens(driver.driver_id))
