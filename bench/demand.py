@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import heapq
 import random
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from zoneinfo import ZoneInfo
 
 from bench.ranked import RankedSet
-from bench.scenario import DemandSpec, Range
+from bench.scenario import CloneSpec, DemandSpec, Range
 from simulators.station.physics import EvProfile
 
 UNKNOWN_TOKEN_STAY = timedelta(minutes=3)
@@ -28,6 +28,14 @@ class Driver:
     token_uid: str
     contract_id: str
     known: bool  # False: a token the eMSP never issued, which must be refused
+    # Federated identity (scenario emsp.federated_identity): the canonical driver id and its token
+    # uid per eMSP partner (a CPO id, or the hub a CPO is behind), in partner order.
+    driver_id: str = ""
+    partner_tokens: tuple[tuple[str, str], ...] = ()
+
+    def uids(self) -> list[str]:
+        """Every uid this driver may present."""
+        return [uid for _partner, uid in self.partner_tokens] or [self.token_uid]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +54,12 @@ class Arrival:
     dc_power_kw: Decimal | None = None
     taper_from_soc: Decimal = Decimal(100)
     taper_min_kw: Decimal = Decimal(5)
+    # Cloned tokens (demand.clones): only these stations (empty: any station open to everyone);
+    # `fraud`: a fraudster presenting a copy of the driver's token of CPO `token_of` (None: the
+    # driver presents their own token of the CPO they are at).
+    stations: tuple[str, ...] = ()
+    fraud: bool = False
+    token_of: str | None = None
 
     def ev(self) -> EvProfile:
         """The EV as the station's physics sees it (both runtimes build it here)."""
@@ -187,3 +201,45 @@ def _arrival(at: datetime, driver: Driver, stay: timedelta, spec: DemandSpec, rn
         taper_from_soc=model.taper_from_soc,
         taper_min_kw=model.taper_min_kw,
     )
+
+
+def plan_clones(
+    spec: CloneSpec,
+    demand: DemandSpec,
+    arrivals: list[Arrival],
+    skim: Sequence[tuple[str, str]],
+    targets: Sequence[Sequence[tuple[str, str]]],
+    end: datetime,
+    rng: random.Random,
+) -> list[Arrival]:
+    """The arrivals with cloned tokens (CloneSpec): `skim` and each of `targets` are the (cpo id,
+    station id) of the skim location and of each location clones are used at.
+
+    For each victim (drawn among the drivers with a planned visit that leaves room for the whole
+    burst before `end`) that visit is pinned to the skim location; the fraudster's visits follow.
+    Deterministic: `rng` is the clone plan's own generator, so the plan of visits is unchanged.
+    """
+    skim_stations = tuple(sid for _cpo, sid in skim)
+    skim_cpo = skim[0][0]
+    longest = timedelta(minutes=int(spec.delay_minutes.max + spec.gap_minutes.max * spec.sessions.max))
+    first_visit: dict[str, int] = {}
+    for index, arrival in enumerate(arrivals):
+        if arrival.driver.known and arrival.at + longest < end:
+            first_visit.setdefault(arrival.driver.token_uid, index)
+    candidates = sorted(first_visit.values())
+    chosen = sorted(rng.sample(candidates, min(spec.victims, len(candidates))))
+    planned = list(arrivals)
+    for index in chosen:
+        victim = replace(arrivals[index], stations=skim_stations)
+        planned[index] = victim
+        at = victim.at + timedelta(seconds=int(_draw(rng, spec.delay_minutes, Decimal(1)) * 60))
+        for _ in range(int(_draw(rng, spec.sessions, Decimal(1)))):
+            where = targets[rng.randrange(len(targets))]
+            stay = timedelta(seconds=int(_draw(rng, spec.stay_minutes, Decimal(1)) * 60))
+            fraud = _arrival(at, victim.driver, stay, demand, rng)
+            planned.append(
+                replace(fraud, stations=tuple(sid for _cpo, sid in where), fraud=True, token_of=skim_cpo)
+            )
+            at += timedelta(seconds=int(_draw(rng, spec.gap_minutes, Decimal(1)) * 60))
+    planned.sort(key=lambda a: (a.at, a.driver.token_uid, a.fraud))
+    return planned

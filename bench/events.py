@@ -121,9 +121,27 @@ class CdrHold(Window):
     late_minutes: Annotated[int, Field(ge=1)] = 60
 
 
+class CdrCorrection(_Event):
+    """The CPO corrects a share of the CDRs it sent so far: a credit CDR for each and a replacement
+    (how, the CPO's dialect says: `credit_cdrs`). Which ones is drawn from the seed."""
+
+    type: Literal["cdr_correction"]
+    at: datetime
+    cpo: str
+    share: Share = 0.1  # of the CDRs sent before `at`; at least one when > 0
+
+
 Event = Annotated[
-    TariffChange | LinkChange | Outage | StationOffline | TokenBlock | CdrHold,
+    TariffChange | LinkChange | Outage | StationOffline | TokenBlock | CdrHold | CdrCorrection,
     Field(discriminator="type"),
 ]
 
-EVENT_TYPES = ("tariff_change", "link", "outage", "station_offline", "token_block", "cdr_hold")
+EVENT_TYPES = (
+    "tariff_change",
+    "link",
+    "outage",
+    "station_offline",
+    "token_block",
+    "cdr_hold",
+    "cdr_correction",
+)

@@ -14,6 +14,9 @@ from typing import Any, Literal
 
 import structlog
 
+from bench.billing import BILLING_FILES
+from bench.billing import finish as billing_finish
+from bench.billing import skeleton as billing_skeleton
 from bench.expectations import ExpectationResult, check_paths, evaluate, sessions_check
 from bench.hubs import (
     cdr_ids_through_hubs,
@@ -86,6 +89,7 @@ RUN_FILES = (
     "junit.xml",
     SCENARIO_FILE,
     *REPORT_FILES,
+    *BILLING_FILES,
 )
 
 
@@ -100,7 +104,7 @@ def summary_skeleton(
     """The summary of this scenario's world with nothing in it: the paths every run of it will have.
     `hub_fees`: per hub, the currencies of its fees."""
     empty = EmspRecords(**{f.name: () for f in fields(EmspRecords)})
-    return build_summary(
+    summary = build_summary(
         scenario=scenario.name,
         seed=scenario.seed,
         runtime="sim",
@@ -114,6 +118,8 @@ def summary_skeleton(
         start=scenario.start,
         hubs={hub_id: hub_figures(None, fees) for hub_id, fees in (hub_fees or {}).items()},
     )
+    billing_skeleton(summary, scenario)  # billing.* and partners.<id>.margin with demand.contracts
+    return summary
 
 
 def prepare_run_dir(run_dir: Path) -> Path:
@@ -342,6 +348,9 @@ def run_scenario(
     authorizations = sorted(
         (a for of_one in by_partner.values() for a in of_one), key=lambda a: (a.at, a.token_uid)
     )
+    owner = party_owner(
+        {cid: (cpo.ocpi.country_code, cpo.ocpi.party_id) for cid, cpo in world.cpos.items()}, world.hubs
+    )
     summary = build_summary(
         scenario=scenario.name,
         seed=scenario.seed,
@@ -355,11 +364,10 @@ def run_scenario(
         currencies=currencies,
         start=scenario.start,
         deliveries=_deliveries(world),
-        owner=party_owner(
-            {cid: (cpo.ocpi.country_code, cpo.ocpi.party_id) for cid, cpo in world.cpos.items()}, world.hubs
-        ),
+        owner=owner,
         hubs={hub_id: hub_figures(world.hubs[hub_id], fees) for hub_id, fees in hub_fees.items()},
     )
+    billing_finish(summary, scenario, world.emsp, records, owner, run_dir)  # demand.contracts only
     if lag is not None:  # live: can the run's timing be trusted? (never graded as the eMSP's)
         summary["timing"] = lag.summary()
     results = evaluate(scenario.expectations, summary)

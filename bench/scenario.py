@@ -16,8 +16,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bench.billing_spec import RetailSpec, Share, check_contracts
 from bench.events import EVENT_TYPES, Event, TariffPolicy, Window
 from bench.overrides import SET_FIELD, Override, OverrideError, apply_all
+from emsp.billing.contracts import ContractKind
+from emsp.services.fraud import FraudConfig
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -142,10 +145,33 @@ class HubSpec(_Strict):
     link: LinkSpec = LinkSpec(latency_ms=40, jitter_ms=10)  # the hub <-> eMSP link
 
 
+class FraudSpec(_Strict):
+    """Thresholds of the eMSP's fraud rules (emsp/services/FRAUD.md); the defaults are the core's,
+    but for `enabled`: a scenario opts in. The demand model draws every visit's station anywhere in
+    the scenario, so a driver "travels" between its cities at any speed (peak-hour's Berlin, Munich
+    and Amsterdam): the velocity rules would refuse honest drivers the world cannot make honest.
+    (A served eMSP has them on by default.)"""
+
+    enabled: bool = False
+    max_speed_kmh: Annotated[float, Field(gt=0)] = 120.0
+    travel_slack_km: Annotated[float, Field(ge=0)] = 1.0
+    travel_horizon_hours: Annotated[float, Field(gt=0)] = 24.0
+    max_authorizations_per_hour: Annotated[int, Field(ge=1)] = 6
+    blocked_retries: Annotated[int, Field(ge=1)] = 3
+    max_session_kwh: Annotated[Decimal, Field(gt=0)] = Decimal(150)
+
+    def config(self) -> FraudConfig:
+        return FraudConfig(**self.model_dump())
+
+
 class EmspSpec(_Strict):
     country_code: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = "NL"
     party_id: Annotated[str, Field(pattern=r"^[A-Z0-9]{3}$")] = "EMS"
     business_name: str = "emsp-bench eMSP"
+    # Federated identity: each driver holds one token (uid, contract id) per partner (a bilateral
+    # CPO, or a hub) and presents the one of the CPO they are at. False: one token everywhere.
+    federated_identity: bool = False
+    fraud: FraudSpec = FraudSpec()
     # live only: an external eMSP under test instead of the bench's own (bench/external_emsp.py): the
     # mock CPOs register at `versions_url` with token A (one for all CPOs, or one per CPO id) and
     # the drivers' tokens are issued through its contract API when `admin_url`/`admin_token` are given.
@@ -221,6 +247,32 @@ class EvModel(_Strict):
     taper_min_kw: Annotated[Decimal, Field(gt=0)] = Decimal("5")  # DC power as the SoC nears 100%
 
 
+class CloneSpec(_Strict):
+    """Cloned tokens (fraud): `victims` drivers make one of their planned visits at the compromised
+    `skim_location`, where their token is copied; from `delay_minutes` later a fraudster presents the
+    copy `sessions` times, every `gap_minutes`, at the far-away `locations` (drawn per session). The
+    copy is of the token the victim showed there (with federated identity, that CPO's token).
+    Stations of these locations are used by these visits only."""
+
+    victims: Annotated[int, Field(ge=1)]
+    skim_location: Annotated[str, Field(min_length=1)]
+    locations: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+    sessions: Range = Range(min=Decimal(2), max=Decimal(4))
+    delay_minutes: Range = Range(min=Decimal(20), max=Decimal(90))
+    gap_minutes: Range = Range(min=Decimal(5), max=Decimal(15))
+    stay_minutes: Range = Range(min=Decimal(5), max=Decimal(20))
+
+    @model_validator(mode="after")
+    def _sane(self) -> CloneSpec:
+        if self.sessions.min < 1 or self.delay_minutes.min < 0 or self.gap_minutes.min < 1:
+            raise ValueError("sessions >= 1, delay_minutes >= 0 and gap_minutes >= 1")
+        if self.stay_minutes.min < 1:
+            raise ValueError("stay_minutes >= 1")
+        if self.skim_location in self.locations:
+            raise ValueError("skim_location cannot also be one of the locations the clones are used at")
+        return self
+
+
 class DemandSpec(_Strict):
     """Drivers with eMSP-issued RFID tokens arrive as a Poisson process over the scenario.
 
@@ -241,6 +293,11 @@ class DemandSpec(_Strict):
     energy_kwh: Range = Range(min=Decimal("4"), max=Decimal("30"))
     stay_minutes: Range = Range(min=Decimal("20"), max=Decimal("90"))
     patience_minutes: Annotated[int, Field(ge=0)] = 15  # how long a driver waits for a free connector
+    clones: CloneSpec | None = None  # cloned tokens used by fraudsters (bench/demand.py plan_clones)
+    # Billing (bench/billing_spec.py): the share of drivers per contract kind and the retail prices;
+    # none: pay-as-you-go lines copying the CPO's cost, as before.
+    contracts: dict[ContractKind, Share] = {}
+    retail: RetailSpec | None = None
 
     @field_validator("time_zone")
     @classmethod
@@ -265,6 +322,7 @@ class DemandSpec(_Strict):
                 raise ValueError("soc_target is a percentage (0-100)")
         if self.ev_models and self.soc_at_arrival.max > self.soc_target.min:
             raise ValueError("soc_at_arrival.max must not exceed soc_target.min (an EV arrives to charge)")
+        check_contracts(self.contracts, self.retail)
         return self
 
 
@@ -345,9 +403,37 @@ class Scenario(_Strict):
             raise ValueError("every CPO, hub and the eMSP need a party (country_code, party_id) of their own")
         return self
 
+    @model_validator(mode="after")
+    def _clone_locations(self) -> Scenario:
+        clones = self.demand.clones
+        if clones is None:
+            return self
+        counts: dict[str, int] = {}
+        for cpo in self.cpos:
+            for location in cpo.locations:
+                counts[location.id] = counts.get(location.id, 0) + 1
+        for name in [clones.skim_location, *clones.locations]:
+            if counts.get(name, 0) != 1:
+                raise ValueError(
+                    f"demand.clones: location {name!r} must be the id of exactly one location of the CPOs"
+                )
+        if clones.victims > self.demand.drivers:
+            raise ValueError("demand.clones.victims cannot exceed demand.drivers")
+        return self
+
     @property
     def end(self) -> datetime:
         return self.start + timedelta(minutes=self.duration_minutes)
+
+    def stations_at(self, location_id: str) -> list[tuple[str, str]]:
+        """(cpo id, station id) of the stations at a location (by id)."""
+        return [
+            (cpo.id, station.id)
+            for cpo in self.cpos
+            for location in cpo.locations
+            if location.id == location_id
+            for station in location.stations
+        ]
 
     def station_ids(self) -> list[str]:
         return [s.id for cpo in self.cpos for loc in cpo.locations for s in loc.stations]
@@ -409,6 +495,10 @@ def timeline_error(scenario: Scenario) -> tuple[str, str] | None:
             keys = [("outage", event.party)]
         elif event.type == "cdr_hold":
             keys = [("cdr_hold", event.cpo)]
+        elif event.type == "cdr_correction":
+            version = next(c.ocpi_version for c in scenario.cpos if c.id == event.cpo)
+            if version == "2.1.1":
+                return f"{where}.cpo", "OCPI 2.1.1 has no credit CDRs: a cdr_correction needs a 2.2.1+ CPO"
         for key in keys:
             assert isinstance(event, Window)
             for other_index, other in windows.get(key, []):

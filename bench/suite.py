@@ -227,7 +227,9 @@ def table_rows(results: Sequence[RunResult]) -> list[tuple[object, ...]]:
     for r in results:
         s = r.summary
         if s:
-            bad = sum(n for k, n in s["reconciliation"].items() if k not in ("matched", "refused"))
+            bad = sum(
+                n for k, n in s["reconciliation"].items() if k not in ("matched", "refused", "fraud_caught")
+            )
             failed = "; ".join(str(e["name"]) for e in r.expectations if not e["passed"])
             figures: tuple[object, ...] = (
                 s["sessions"]["started"],

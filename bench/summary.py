@@ -13,8 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 from bench.latency_windows import first_hour_figures
-from emsp.model import EmspRecords, PartyRef
+from emsp.model import CdrInfo, EmspRecords, FraudDecisionRecord, PartyRef
 from emsp.reconciliation import CLASSES, Reconciliation, ReconciliationRow, TruthSession
+from emsp.services.fraud import RULES
 from simulators.cpo.truth import AuthorizationRecord
 
 MS = Decimal("0.001")
@@ -60,6 +61,24 @@ def _row_partner(row: ReconciliationRow, owner: Owner = _as_partner) -> str:
     return owner(row.invoice.partner, row.invoice.party) if row.invoice else ""
 
 
+def _standing(cdrs: Sequence[CdrInfo]) -> list[CdrInfo]:
+    """The CDRs that stand: not credit CDRs, nor the CDRs they credited (the first of their session)."""
+    credited: dict[tuple[str, str | None], int] = {}
+    for c in cdrs:
+        if c.credit:
+            credited[(c.party.key(), c.session_id)] = credited.get((c.party.key(), c.session_id), 0) + 1
+    out = []
+    for c in cdrs:
+        key = (c.party.key(), c.session_id)
+        if c.credit:
+            continue
+        if credited.get(key, 0) > 0 and c.session_id is not None:
+            credited[key] -= 1
+            continue
+        out.append(c)
+    return out
+
+
 def _figures(
     truths: Sequence[TruthSession],
     authorizations: Sequence[AuthorizationRecord],
@@ -79,7 +98,7 @@ def _figures(
     completed = [t for t in started if t.ended_at is not None]
     latencies = [a.latency_ms for a in authorizations]
     lines = [line for line in records.invoice_lines if mine(owner(line.partner, line.party))]
-    cdrs = [c for c in records.cdrs if not c.credit and mine(owner(c.partner, c.party))]
+    cdrs = [c for c in _standing(records.cdrs) if mine(owner(c.partner, c.party))]
     revenue: dict[str, Decimal] = dict.fromkeys(currencies, Decimal(0))
     for line in lines:
         amount = line.amount_incl_vat if line.amount_incl_vat is not None else line.amount_excl_vat
@@ -127,6 +146,31 @@ def _figures(
     }
 
 
+def fraud_figures(
+    decisions: Sequence[FraudDecisionRecord], rows: Iterable[ReconciliationRow], partner: str | None
+) -> dict[str, Any]:
+    """`fraud.*`: the eMSP's fraud decisions (by decision and rule) and, graded against the truth,
+    the cloned-token visits and the honest visits refused (per partner: of that CPO's visits, and
+    the decisions taken on requests from that partner)."""
+    mine = [d for d in decisions if partner is None or d.partner == partner]
+    truths = [r.truth for r in rows if r.truth is not None and (partner is None or r.truth.cpo == partner)]
+    honest = [t for t in truths if t.token_known and not t.fraudulent]
+    refused = sum(1 for t in honest if not t.authorized)
+    pct = (Decimal(refused * 100) / len(honest)).quantize(Decimal("0.01")) if honest else Decimal(0)
+    return {
+        "decisions": len(mine),
+        "refused": sum(1 for d in mine if d.decision == "refuse"),
+        "flagged": sum(1 for d in mine if d.decision == "flag"),
+        "rules": {rule: sum(1 for d in mine if d.rule == rule) for rule in RULES},
+        "sessions": {
+            "fraudulent": sum(1 for t in truths if t.fraudulent),
+            "honest": len(honest),
+            "honest_refused": refused,
+        },
+        "honest_refused_pct": plain(pct),
+    }
+
+
 def build_summary(
     *,
     scenario: str,
@@ -157,6 +201,7 @@ def build_summary(
             truths, of_one, records, reconciliation.rows, currencies, cpo_id, deliveries, owner
         )
         figures["findings"] = sum(1 for f in findings if owner(f.partner, f.party) == cpo_id)
+        figures["fraud"] = fraud_figures(records.fraud_decisions, reconciliation.rows, cpo_id)
         if start is not None:  # "did this partner's p99 move?" (bench/latency_windows.py)
             figures["authorizations"]["latency_ms"] |= first_hour_figures(of_one, start)
         partners[cpo_id] = figures
@@ -173,6 +218,7 @@ def build_summary(
         "cost_disputes": overall["cost_disputes"],
         "reconciliation": overall["reconciliation"],
         "cdr_delivery": overall["cdr_delivery"],
+        "fraud": fraud_figures(records.fraud_decisions, reconciliation.rows, None),
         "messages": dict(sorted(messages.items())),
         "partners": partners,
     }

@@ -20,7 +20,7 @@ KWH = Decimal(1000)
 
 
 def truth_sessions(world: World) -> list[TruthSession]:
-    known = {d.token_uid for d in world.drivers if d.known}
+    known = {uid for d in world.drivers if d.known for uid in d.uids()}
     sessions: list[TruthSession] = []
     for station_id, station in world.stations.items():
         cpo = world.cpos[world.cpo_of(station_id)]
@@ -88,9 +88,12 @@ def truth_sessions(world: World) -> list[TruthSession]:
                     cost_incl_vat=cost_incl,
                     currency=currency,
                     party=PartyRef(cpo.ocpi.country_code, cpo.ocpi.party_id),
+                    correction=cpo.ocpi.truth.corrections.get(session_id or "", ""),
                     quoted=world.quotes.get(
                         f"{station_id}/{charge.connector_id}/{format_utc(charge.plugged_at)}"
                     ),
+                    fraudulent=f"{station_id}/{charge.connector_id}/{format_utc(charge.plugged_at)}"
+                    in world.fraud_keys,
                 )
             )
     sessions.sort(key=lambda s: (s.plugged_at, s.station_id, s.connector_id))

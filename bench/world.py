@@ -6,7 +6,7 @@ Runtimes only move messages between these actors; they add no behaviour of their
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bench.demand import Arrival, Driver, make_drivers, plan_arrivals
+from bench.billing import provision as provision_billing
+from bench.demand import Arrival, Driver, make_drivers, plan_arrivals, plan_clones
 from bench.events import CdrHold, TariffChange, Window
 from bench.expectations import ExpectationResult
 from bench.hubs import build_hubs, hub_token_a, load_hub_persona
@@ -63,6 +64,10 @@ class World:
     hubs: dict[str, OcpiHub] = field(default_factory=dict)
     hub_base_urls: dict[str, str] = field(default_factory=dict)
     channels: dict[str, str] = field(default_factory=dict)
+    # Cloned tokens (demand.clones): stations only pinned visits use, and the truth keys of the
+    # visits made by fraudsters (filled in by the runtime at plug-in, like `quotes`).
+    reserved: frozenset[str] = frozenset()
+    fraud_keys: set[str] = field(default_factory=set)
 
     def cpo_of(self, station_id: str) -> str:
         return self._cpo_by_station[station_id]
@@ -166,6 +171,7 @@ def build_world(
         business_name=scenario.emsp.business_name,
         base_url=emsp_base_url,
         database_url=database_url,
+        fraud=scenario.emsp.fraud.config(),
     )
     try:
         emsp = EmspCore(settings)
@@ -174,9 +180,11 @@ def build_world(
         raise _unusable(database_url, exc) from exc
     _refuse_data(database_url, holds_data)
     drivers = make_drivers(scenario.demand, rng, scenario.emsp.country_code, scenario.emsp.party_id)
+    federated = scenario.emsp.federated_identity
     for driver in drivers:
-        if driver.known:
+        if driver.known and not federated:
             emsp.issue_token(driver.token_uid, contract_id=driver.contract_id, now=scenario.start)
+    provision_billing(emsp, scenario, drivers)  # accounts and contracts (demand.contracts), if any
 
     hub_urls = hub_base_urls or {}
     personas = {
@@ -223,6 +231,8 @@ def build_world(
                     meter_interval_s=spec.meter_interval_s,
                     dc=spec.current == "DC",
                 )
+                # Eichrecht: a station at a German location signs (simulators/ocppj/signed.py)
+                stations[spec.id].signed_meter = location.country == "DEU"
                 places.append(StationPlace(spec.id, cpo.id, spec.connectors))
         ocpi = OcpiCpo(
             cpo_id=cpo.id,
@@ -246,7 +256,19 @@ def build_world(
         )
         cpos[cpo.id] = MockCpo(Csms(cpo.id), ocpi)
 
+    if federated:  # every partner is configured now: one token per driver and partner
+        drivers = [
+            _federate(emsp, number, d, scenario.start) if d.known else d for number, d in enumerate(drivers)
+        ]
     arrivals = plan_arrivals(scenario.demand, drivers, scenario.start, scenario.end, rng)
+    reserved: frozenset[str] = frozenset()
+    clones = scenario.demand.clones
+    if clones is not None:
+        skim = scenario.stations_at(clones.skim_location)
+        targets = [scenario.stations_at(name) for name in clones.locations]
+        reserved = frozenset(sid for _cpo, sid in [*skim, *(p for t in targets for p in t)])
+        clone_rng = random.Random(f"clones-{scenario.seed}")  # its own: the visits' plan stays as it was
+        arrivals = plan_clones(clones, scenario.demand, arrivals, skim, targets, scenario.end, clone_rng)
     tariff_versions: dict[int, dict[str, Any]] = {}
     for index, event in enumerate(scenario.events):
         if isinstance(event, TariffChange):
@@ -276,7 +298,30 @@ def build_world(
         hubs=hubs,
         hub_base_urls=dict(hub_urls),
         channels={cpo.id: cpo.hub for cpo in scenario.cpos if cpo.hub is not None},
+        reserved=reserved,
     )
+
+
+def _federate(emsp: EmspCore, number: int, driver: Driver, now: datetime) -> Driver:
+    """The driver's canonical id (the one bench/billing.py gives the driver in `drivers`, when the
+    scenario has contracts) and their token per partner, issued by the eMSP."""
+    driver_id = f"D{number:04d}"
+    emsp.issue_credentials(driver_id, now=now, push=False)  # no partner is registered yet
+    tokens = tuple((row.partner or "", row.uid) for row in emsp.driver_tokens(driver_id))
+    return replace(driver, driver_id=driver_id, partner_tokens=tokens)
+
+
+def plug_in_token(world: World, arrival: Arrival, station_id: str, connector: int, now: datetime) -> str:
+    """The uid the driver presents at this station (both runtimes, at plug-in): their token of the
+    station's partner under federated identity; a fraudster's visit is remembered for the truth."""
+    if arrival.fraud:
+        world.fraud_keys.add(f"{station_id}/{connector}/{format_utc(now.replace(microsecond=0))}")
+    driver = arrival.driver
+    if not driver.partner_tokens:
+        return driver.token_uid
+    cpo = arrival.token_of or world.cpo_of(station_id)
+    partner = world.channels.get(cpo, cpo)
+    return dict(driver.partner_tokens).get(partner, driver.token_uid)
 
 
 def quote_for(world: World, arrival: Arrival, station_id: str, connector: int, now: datetime) -> None:
@@ -345,3 +390,15 @@ def registration_failures(world: World) -> list[ExpectationResult]:
             )
         )  # fmt: skip
     return failures
+
+
+def block_driver(world: World, driver: Driver, now: datetime) -> bool:
+    """token_block (both runtimes): the eMSP blocks the driver's token, or under federated identity
+    every token of the driver (each pushed to its partner); the truth learns which and when."""
+    if driver.partner_tokens:
+        blocked = world.emsp.set_driver_valid(driver.driver_id, False, now=now)
+    else:
+        blocked = [driver.token_uid] if world.emsp.block_token(driver.token_uid, now=now) else []
+    for uid in blocked:
+        world.blocked[uid] = now
+    return bool(blocked)

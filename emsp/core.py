@@ -7,7 +7,7 @@ feed the answers to `on_response()`. Time always comes in as `now`; ids come fro
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -30,9 +30,12 @@ from emsp.ocpi.router import handle_request
 from emsp.ocpi.versions import ADAPTERS, highest_common
 from emsp.outbox import Outbox, OutboxPolicy, StoredEvent
 from emsp.services import cdrs as cdr_service
+from emsp.services import fraud as fraud_service
+from emsp.services import identity
 from emsp.services import sessions as session_service
 from emsp.services import tokens as token_service
 from emsp.services.cdrs import CdrHandlers
+from emsp.services.fraud import FraudConfig, FraudGuard
 from emsp.services.partners import PartyRole, normalize_parties, upsert_partner
 from emsp.services.quotes import quote_visit
 from emsp.services.sessions import SessionHandlers
@@ -49,6 +52,7 @@ from emsp.storage.tables import (
     InvoiceLineRow,
     PartnerRow,
     SessionRow,
+    TokenRow,
 )
 from emsp.wire import Deferred, HttpRequest, HttpResponse, OutboundRequest, loads
 
@@ -70,6 +74,7 @@ class EmspSettings:
     # False: a served process drains it from a background worker (`drain_outbox`).
     inline_drain: bool = True
     max_attempts: int = 5  # a failing handler's event is dead-lettered after this many attempts
+    fraud: FraudConfig = field(default_factory=FraudConfig)  # thresholds of the fraud rules (FRAUD.md)
 
 
 class RegistrationRefused(ValueError):
@@ -81,10 +86,13 @@ class EmspCore:
         self.settings = settings
         self.db = Database(settings.database_url)
         self.credentials_cache = CredentialsCache(self.db.session_factory)
-        self.tokens = token_service.TokenAuthority(self.db, f"{settings.country_code}{settings.party_id}")
+        self.metrics = EmspMetrics()
+        self.fraud = FraudGuard(self.db, settings.fraud, self._fraud_decided)
+        self.tokens = token_service.TokenAuthority(
+            self.db, f"{settings.country_code}{settings.party_id}", self.fraud
+        )
         if self.db.engine.dialect.name == "postgresql":
             pg_notify.install(self.db.session_factory)  # other processes on this database hear of changes
-        self.metrics = EmspMetrics()
         self.log = make_logger(emsp=f"{settings.country_code}*{settings.party_id}")
         self.pricer: Pricer = pricer if pricer is not None else TariffEnginePricer()
         policy = OutboxPolicy(
@@ -104,6 +112,7 @@ class EmspCore:
         )
         self.bus.subscribe(CdrReceived, "cdrs.count_received", cdrs.count_received)
         self.bus.subscribe(CdrReceived, "settlement.settle", cdrs.settle)
+        self.bus.subscribe(CdrReceived, "fraud.cdr_flags", fraud_service.CdrFlags(self.fraud).check)
         self.handshakes = Handshakes(self, settings.fetch_timeout)
         self._outbox: list[OutboundRequest] = []
         self._in_flight: dict[str, tuple[str, str]] = {}  # request_id -> (partner, purpose)
@@ -144,6 +153,10 @@ class EmspCore:
         """The event stream after `cursor` (an event's `seq`), oldest first, at most `limit` events."""
         return self.bus.events_after(cursor, limit)
 
+    def _fraud_decided(self, partner: str, rule: str, decision: str) -> None:
+        self.metrics.fraud_decisions.labels(partner=partner, rule=rule, decision=decision).inc()
+        self.log.warning("fraud_decision", partner=partner, rule=rule, decision=decision)
+
     def _handler_failed(self, handler: str, row: ClaimedRow, exc: Exception) -> None:
         self.metrics.bus_handler_failures.labels(partner=row.partner, handler=handler).inc()
         self.log.error(
@@ -183,9 +196,14 @@ class EmspCore:
         has_credit: bool = True,
         expires_at: datetime | None = None,
         allowed_locations: list[tuple[str, str, str]] | None = None,
+        driver_id: str | None = None,
+        partner: str | None = None,
+        max_battery_kwh: Decimal | None = None,
     ) -> None:
         """`allowed_locations`: (country_code, party_id, location_id) where the token may charge
-        (None: anywhere); a location id alone would match every CPO's location of that id."""
+        (None: anywhere); a location id alone would match every CPO's location of that id.
+        `driver_id`/`partner`: federated identity (emsp.services.identity); None keeps what the
+        token has."""
         spec = token_service.TokenSpec(
             uid=uid,
             contract_id=contract_id,
@@ -196,6 +214,9 @@ class EmspCore:
             has_credit=has_credit,
             expires_at=expires_at,
             allowed_locations=allowed_locations,
+            driver_id=driver_id,
+            partner=partner,
+            max_battery_kwh=max_battery_kwh,
         )
         change = self.db.counters.next("token_change")  # drawn before the unit writes (SQLite lock)
         with self.db.unit() as db:
@@ -228,6 +249,107 @@ class EmspCore:
         self.bus.committed([event])
         self.push_token(uid, type)  # after the commit: never a push of a change that rolled back
         return True
+
+    # ---- federated identity: one driver, one token per partner (emsp.services.identity) ----
+
+    def issue_credentials(
+        self,
+        driver_id: str,
+        *,
+        now: datetime,
+        partners: Iterable[str] | None = None,
+        max_battery_kwh: Decimal | None = None,
+        push: bool = True,
+    ) -> list[str]:
+        """Give the driver a token for every configured partner (or those named) that has no valid
+        one yet, pushed to that partner only; returns the uids issued. Raises KeyError for a
+        partner that is not configured."""
+        with self.db.unit() as db:
+            known = identity.partner_ids(db)
+            wanted = known if partners is None else list(dict.fromkeys(partners))
+            missing = [p for p in wanted if p not in known]
+            if missing:
+                raise KeyError(f"no partner {', '.join(missing)} is configured")
+            have = identity.current_tokens(db, driver_id)
+            todo = [p for p in wanted if p not in have]
+            contract = {
+                p: identity.new_contract_id(self.settings.country_code, self.settings.party_id, driver_id, p)
+                for p in todo
+            }
+            if max_battery_kwh is None and have:
+                max_battery_kwh = next(iter(have.values())).max_battery_kwh
+        issued = []
+        for partner in todo:
+            serial = self.db.counters.next("federated_uid")
+            with self.db.unit() as db:
+                uid = identity.new_uid(db, driver_id, partner, serial, "RFID")
+            self.issue_token(
+                uid, contract_id=contract[partner], now=now, driver_id=driver_id, partner=partner,
+                max_battery_kwh=max_battery_kwh,
+            )  # fmt: skip
+            issued.append(uid)
+        if push:
+            for uid in issued:
+                self.push_token(uid, "RFID")
+        return issued
+
+    def set_driver_valid(self, driver_id: str, valid: bool, *, now: datetime) -> list[str]:
+        """Block (valid=False) or unblock every token of the driver that is not already so, each
+        pushed to its partner; returns the uids changed. A replaced token stays blocked: unblocking
+        touches only each partner's newest token."""
+        with self.db.unit() as db:
+            rows = identity.driver_tokens(db, driver_id)
+            newest = {row.partner: row.pk for row in rows}
+            targets = [
+                (r.uid, r.type) for r in rows if r.valid != valid and (not valid or newest[r.partner] == r.pk)
+            ]
+        for uid, token_type in targets:
+            if valid:
+                self._revalidate(uid, token_type, now)
+            else:
+                self.block_token(uid, now=now, type=token_type)
+        return [uid for uid, _ in targets]
+
+    def _revalidate(self, uid: str, token_type: str, now: datetime) -> None:
+        change = self.db.counters.next("token_change")
+        with self.db.unit() as db:
+            row = find_token(db, uid, token_type)
+            assert row is not None
+            row.valid = True
+            row.last_updated = now
+            event = TokenChanged(
+                OWN, row.uid, row.type, row.contract_id, row.valid, row.whitelist, row.last_updated, change
+            )
+            self.bus.write(db, [event], now)
+        self.bus.committed([event])
+        self.push_token(uid, token_type)
+
+    def replace_credentials(self, driver_id: str, *, now: datetime) -> list[str]:
+        """A lost or cloned card: every current token of the driver is blocked and each partner
+        gets a new uid under the same contract id (the contract does not change, the card does)."""
+        with self.db.unit() as db:
+            current = identity.current_tokens(db, driver_id)
+            contracts = {p: row.contract_id for p, row in current.items()}
+            battery = next(iter(current.values())).max_battery_kwh if current else None
+        self.set_driver_valid(driver_id, False, now=now)
+        issued = []
+        for partner, contract_id in sorted(contracts.items()):
+            serial = self.db.counters.next("federated_uid")
+            with self.db.unit() as db:
+                uid = identity.new_uid(db, driver_id, partner, serial, "RFID")
+            self.issue_token(
+                uid, contract_id=contract_id, now=now, driver_id=driver_id, partner=partner,
+                max_battery_kwh=battery,
+            )  # fmt: skip
+            self.push_token(uid, "RFID")
+            issued.append(uid)
+        return issued
+
+    def driver_tokens(self, driver_id: str) -> list[TokenRow]:
+        with self.db.unit() as db:
+            rows = identity.driver_tokens(db, driver_id)
+            db.expunge_all()
+            return rows
 
     def quote(
         self,
@@ -416,6 +538,7 @@ class EmspCore:
                 ),
                 invoice_lines=tuple(to_record(r) for r in lines),
                 findings=tuple(_finding(f) for f in findings),
+                fraud_decisions=tuple(fraud_service.decision_records(db)),
             )
 
     def metrics_text(self) -> str:

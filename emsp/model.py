@@ -119,6 +119,22 @@ class AuthorizationRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class FraudDecisionRecord:
+    """A fraud rule that fired (emsp.services.fraud): `decision` is `refuse` or `flag`."""
+
+    token_uid: str
+    token_type: str
+    driver_id: str | None
+    partner: str
+    location_id: str | None
+    object_id: str | None  # the session or CDR a flag is about, None for an authorization
+    at: datetime
+    rule: str
+    decision: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class DuplicateCdrRecord:
     partner: str
     party: PartyRef
@@ -172,3 +188,4 @@ class EmspRecords:
     duplicate_cdrs: tuple[DuplicateCdrRecord, ...]
     invoice_lines: tuple[InvoiceLine, ...]
     findings: tuple[FindingRecord, ...] = ()
+    fraud_decisions: tuple[FraudDecisionRecord, ...] = ()

@@ -50,6 +50,10 @@ class EmspMetrics:
             "emsp_ocpi_requests", "OCPI requests served, by module and OCPI status code",
             ["partner", "module", "status_code"], registry=self.registry,
         )  # fmt: skip
+        self.fraud_decisions = Counter(
+            "emsp_fraud_decisions", "Fraud rules that fired: authorizations refused, CDRs flagged",
+            ["partner", "rule", "decision"], registry=self.registry,
+        )  # fmt: skip
         self.bus_handler_failures = Counter(
             "emsp_bus_handler_failures", "Bus handler attempts that failed (retried with backoff)",
             ["partner", "handler"], registry=self.registry,

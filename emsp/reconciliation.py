@@ -15,12 +15,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from emsp.model import CdrInfo, EmspRecords, InvoiceLine, PartyRef
+from emsp.model import CdrInfo, EmspRecords, FraudDecisionRecord, InvoiceLine, PartyRef
 
-# In order of precedence: a row takes the first class whose condition holds.
+# In order of precedence (but for the fraud classes at the end, see there): a row takes the first
+# class whose condition holds.
 CLASSES = (
     "matched",
     "refused",
@@ -29,12 +30,23 @@ CLASSES = (
     "open_session",
     "missing_cdr",
     "duplicate_cdr",
+    "credit_without_rebill",
+    "rebill_without_credit",
     "orphan_cdr",
     "energy_mismatch",
     "missing_invoice",
     "price_mismatch",
     "quote_exceeded",
+    # Cloned tokens (fraud): they come first of all for a fraudster's visit; an honest visit refused
+    # by a fraud rule is honest_wrongly_refused rather than wrongly_refused. Listed last so that
+    # the summaries of runs without fraud keep their order.
+    "fraud_caught",
+    "fraud_missed",
+    "honest_wrongly_refused",
 )
+
+# A fraud refusal belongs to the visit whose plug-in it follows by at most this (authorization latency).
+FRAUD_MATCH_WINDOW = timedelta(minutes=10)
 
 DEFAULT_PRICE_TOLERANCE = Decimal("0.005")  # half a cent: what still rounds to the same invoice amount
 
@@ -63,6 +75,10 @@ class TruthSession:
     # not say, joined on the session id alone.
     party: PartyRef | None = None
     quoted: Decimal | None = None  # what the driver was quoted before authorizing (incl. VAT if known)
+    fraudulent: bool = False  # a fraudster presented a copy of the token (cloned token)
+    # How the CPO corrected the session's CDR ("" none): credit_and_rebill[_without_reference],
+    # rebill_only (simulators/cpo/corrections.py)
+    correction: str = ""
 
 
 Key = tuple[str, str, str]  # (country_code, party_id, id), party upper-cased (CiString)
@@ -92,15 +108,78 @@ class Reconciliation:
         return counts
 
 
+@dataclass(frozen=True, slots=True)
+class FraudIndex:
+    """The eMSP's fraud decisions by token uid and by the object (authorization reference, CDR) named."""
+
+    by_uid: dict[str, list[FraudDecisionRecord]]
+    by_object: dict[str, list[FraudDecisionRecord]]
+
+    @staticmethod
+    def of(decisions: Sequence[FraudDecisionRecord]) -> FraudIndex:
+        by_uid: dict[str, list[FraudDecisionRecord]] = defaultdict(list)
+        by_object: dict[str, list[FraudDecisionRecord]] = defaultdict(list)
+        for d in decisions:
+            by_uid[d.token_uid].append(d)
+            if d.object_id is not None:
+                by_object[d.object_id].append(d)
+        return FraudIndex(by_uid, by_object)
+
+    def refusal(self, truth: TruthSession) -> FraudDecisionRecord | None:
+        """The fraud refusal of this visit's authorization: same uid, right after its plug-in."""
+        for d in self.by_uid.get(truth.token_uid, ()):
+            if d.decision == "refuse" and truth.plugged_at <= d.at <= truth.plugged_at + FRAUD_MATCH_WINDOW:
+                return d
+        return None
+
+    def flag(self, cdrs: Sequence[CdrInfo]) -> FraudDecisionRecord | None:
+        """A flag on this visit's authorization (by its reference) or on its CDR."""
+        for cdr in cdrs:
+            names = [f"cdr:{cdr.party.country_code}/{cdr.party.party_id}/{cdr.cdr_id}"]
+            if cdr.authorization_reference:
+                names.append(cdr.authorization_reference)
+            for name in names:
+                if self.by_object.get(name):
+                    return self.by_object[name][0]
+        return None
+
+
+def _corrected(cdrs: Sequence[CdrInfo], credits: int, correction: str) -> tuple[str, str] | None:
+    """A session whose CDR was credited: the credit needs exactly one replacement after it; and, where
+    the truth says the CPO corrected the CDR, a second CDR needs a credit of the first (mod_cdrs: a
+    CDR never changes; Credit CDRs). Two CDRs of a session nobody corrected stay `duplicate_cdr`."""
+    if credits and len(cdrs) <= credits:
+        return "credit_without_rebill", f"{credits} credit CDR(s) and no replacement: the session is unbilled"
+    if len(cdrs) > 1 and not credits and correction:
+        ids = ", ".join(c.cdr_id for c in cdrs)
+        return "rebill_without_credit", f"{len(cdrs)} CDRs [{ids}] and no credit CDR for the first"
+    return None
+
+
 def _classify(
     truth: TruthSession,
     cdrs: Sequence[CdrInfo],
     duplicates: int,
     invoice: InvoiceLine | None,
     tolerance: Decimal,
+    credits: int = 0,
+    fraud: FraudIndex | None = None,
 ) -> tuple[str, str]:
+    fraud = fraud or FraudIndex({}, {})
+    if truth.fraudulent:
+        if not truth.authorized:
+            refusal = fraud.refusal(truth)
+            why = f" ({refusal.rule})" if refusal is not None else ""
+            return "fraud_caught", f"a cloned token was refused{why}"
+        flag = fraud.flag(cdrs)
+        if flag is not None:
+            return "fraud_caught", f"a cloned token charged and was flagged ({flag.rule})"
+        return "fraud_missed", "a cloned token charged and nothing flagged it"
     if not truth.authorized:
         if truth.token_known:
+            refusal = fraud.refusal(truth)
+            if refusal is not None:
+                return "honest_wrongly_refused", f"refused by fraud rule {refusal.rule}: {refusal.detail}"
             return "wrongly_refused", "an eMSP-issued token was refused"
         return "refused", "unknown token refused"
     if not truth.token_known:
@@ -109,6 +188,10 @@ def _classify(
         return "open_session", "still plugged in when the run ended"
     if not cdrs:
         return "missing_cdr", f"no CDR for session {truth.session_id}"
+    if not duplicates and (corrected := _corrected(cdrs, credits, truth.correction)) is not None:
+        return corrected
+    if credits and len(cdrs) == credits + 1:
+        cdrs = cdrs[-1:]  # credited CDRs replaced one for one: the last one stands
     if len(cdrs) > 1 or duplicates:
         ids = ", ".join(c.cdr_id for c in cdrs)
         return "duplicate_cdr", f"{len(cdrs)} CDR(s) [{ids}], {duplicates} resent with other content"
@@ -137,8 +220,11 @@ def reconcile(
 ) -> Reconciliation:
     by_session: dict[Key, list[CdrInfo]] = defaultdict(list)
     by_bare_session: dict[str, list[CdrInfo]] = defaultdict(list)  # for truths without a party
+    credits: dict[Key, list[CdrInfo]] = defaultdict(list)
     for cdr in records.cdrs:
-        if cdr.session_id is not None and not cdr.credit:
+        if cdr.session_id is not None and cdr.credit:
+            credits[_key(cdr.party, cdr.session_id)].append(cdr)
+        elif cdr.session_id is not None:
             by_session[_key(cdr.party, cdr.session_id)].append(cdr)
             by_bare_session[cdr.session_id].append(cdr)
     changed: dict[Key, int] = defaultdict(int)
@@ -146,6 +232,7 @@ def reconcile(
         if not dup.identical:  # an identical resend is a retry, billed once: not a mismatch
             changed[_key(dup.party, dup.cdr_id)] += 1
     invoices = {_key(line.party, line.cdr_id): line for line in records.invoice_lines}
+    fraud = FraudIndex.of(records.fraud_decisions)
 
     rows: list[ReconciliationRow] = []
     explained: set[Key] = set()
@@ -160,9 +247,13 @@ def reconcile(
             cdrs = tuple(found)
         keys = [_key(c.party, c.cdr_id) for c in cdrs]
         explained.update(keys)
-        invoice = invoices.get(keys[0]) if keys else None
+        credited = credits.get(_key(cdrs[0].party, cdrs[0].session_id or ""), []) if cdrs else []
+        explained.update(_key(c.party, c.cdr_id) for c in credited)
+        # The CDR that stands is the last when credits replaced the others one for one.
+        standing = keys[-1] if keys and credited and len(keys) == len(credited) + 1 else None
+        invoice = invoices.get(standing or keys[0]) if keys else None
         duplicates = sum(changed[k] for k in keys)
-        klass, detail = _classify(truth, cdrs, duplicates, invoice, tolerance)
+        klass, detail = _classify(truth, cdrs, duplicates, invoice, tolerance, len(credited), fraud)
         rows.append(ReconciliationRow(truth, cdrs, invoice, klass, detail))
     for cdr in records.cdrs:
         key = _key(cdr.party, cdr.cdr_id)

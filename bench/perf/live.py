@@ -146,7 +146,7 @@ def traffic(world: World, messages: int) -> dict[str, Any]:
     classes = {k: v for k, v in reconcile(truths, records).counts().items() if v}
     completed = sum(1 for t in truths if t.transaction_id is not None and t.ended_at is not None)
     cdrs = sum(1 for c in records.cdrs if not c.credit)
-    wrong = {k: v for k, v in classes.items() if k not in ("matched", "refused")}
+    wrong = {k: v for k, v in classes.items() if k not in ("matched", "refused", "fraud_caught")}
     results = Counter(a.result for cpo in world.cpos.values() for a in cpo.ocpi.truth.authorizations)
     return {
         "booted": sum(1 for s in world.stations.values() if s.booted),

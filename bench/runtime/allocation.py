@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import timedelta
 
 from bench.demand import CHOICE_BITS
@@ -23,16 +24,20 @@ class ConnectorAllocator:
     trying the stations in a random order, without a per-driver order of every station.
     """
 
-    def __init__(self, places: list[StationPlace]) -> None:
+    def __init__(self, places: list[StationPlace], reserved: Collection[str] = ()) -> None:
         self._places = places
         self._index = {place.station_id: i for i, place in enumerate(places)}
+        # Stations only visits pinned to them take (demand.clones); the others never see them.
+        self._reserved = {self._index[sid] for sid in reserved}
         self._taken: set[tuple[str, int]] = set()
         self._free = [place.connectors for place in places]
         self._offline: set[int] = set()
         self._open = RankedSet(len(places), full=True)  # stations with a free connector, online
+        for index in self._reserved:
+            self._open.discard(index)
 
     def _refresh(self, index: int) -> None:
-        if self._free[index] and index not in self._offline:
+        if self._free[index] and index not in self._offline and index not in self._reserved:
             self._open.add(index)
         else:
             self._open.discard(index)
@@ -42,11 +47,19 @@ class ConnectorAllocator:
         (self._offline.discard if online else self._offline.add)(index)
         self._refresh(index)
 
-    def take(self, choice: int) -> tuple[str, int] | None:
-        """A free connector for a driver whose `choice` (CHOICE_BITS random bits) came with the visit."""
-        if not self._open.count:
-            return None
-        index = self._open.kth((choice * self._open.count) >> CHOICE_BITS)
+    def take(self, choice: int, stations: Sequence[str] = ()) -> tuple[str, int] | None:
+        """A free connector for a driver whose `choice` (CHOICE_BITS random bits) came with the visit;
+        `stations`: only among these (a pinned visit), reserved or not."""
+        if stations:
+            indices = [self._index[sid] for sid in stations]
+            usable = [i for i in indices if self._free[i] and i not in self._offline]
+            if not usable:
+                return None
+            index = usable[(choice * len(usable)) >> CHOICE_BITS]
+        else:
+            if not self._open.count:
+                return None
+            index = self._open.kth((choice * self._open.count) >> CHOICE_BITS)
         place = self._places[index]
         for connector in range(1, place.connectors + 1):
             key = (place.station_id, connector)

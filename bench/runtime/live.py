@@ -59,7 +59,7 @@ class LiveRuntime(StationSide):
     ) -> None:
         self.world, self.trace, self.clock = world, trace, clock
         self._ocpp_ports = ocpp_ports
-        self._allocator = ConnectorAllocator(world.places)
+        self._allocator = ConnectorAllocator(world.places, world.reserved)
         self._unserved = 0
         self._to_station: dict[str, DelayLine[str]] = {}
         self._to_csms: dict[str, DelayLine[str]] = {}

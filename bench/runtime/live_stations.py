@@ -28,7 +28,7 @@ from bench.runtime.live_clock import ScaledClock
 from bench.runtime.live_links import DelayLine, LiveLink
 from bench.runtime.live_security import LiveSecurity
 from bench.trace import WireTrace
-from bench.world import World, quote_for
+from bench.world import World, plug_in_token, quote_for
 from simulators.cpo.mock_cpo import MockCpoOutput
 from simulators.ocppj import subprotocol
 
@@ -287,12 +287,12 @@ class StationSide:
     async def _driver(self, index: int, until: datetime) -> None:
         arrival = self.world.arrivals[index]
         await self.clock.sleep_until(arrival.at)
-        key = self._allocator.take(arrival.station_choice)
+        key = self._allocator.take(arrival.station_choice, arrival.stations)
         for _ in range(retries_for(self.world.scenario.demand.patience_minutes)):
             if key is not None:
                 break
             await self.clock.sleep_until(self.clock.now() + RETRY_EVERY)
-            key = self._allocator.take(arrival.station_choice)
+            key = self._allocator.take(arrival.station_choice, arrival.stations)
         if key is None:
             self._unserved += 1
             return
@@ -308,12 +308,14 @@ class StationSide:
                 self._unserved += 1
                 return
         ev = arrival.ev()
-        token = (
-            arrival.driver.token_uid if self.token_source is None else self.token_source(arrival, station_id)
-        )
         # One instant for both: the quote is filed under the plug-in time the truth looks it up by.
         now = self.clock.now()
         quote_for(self.world, arrival, station_id, connector, now)  # the driver's app asks first
+        token = (
+            plug_in_token(self.world, arrival, station_id, connector, now)
+            if self.token_source is None
+            else self.token_source(arrival, station_id)  # an external eMSP's own tokens
+        )
         self.station_emit(station_id, station.plug_in(connector, token_uid=token, ev=ev, now=now))
         await self.clock.sleep_until(self.clock.now() + arrival.stay)
         self._allocator.release(key)

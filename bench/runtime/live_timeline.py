@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Protocol
 
-from bench.events import CdrHold, Outage, StationOffline, TariffChange, TokenBlock
+from bench.events import CdrCorrection, CdrHold, Outage, StationOffline, TariffChange, TokenBlock
 from bench.runtime.live_clock import ScaledClock
 from bench.scenario import Scenario
-from bench.world import World, known_driver
+from bench.world import World, block_driver, known_driver
 from emsp.timeutil import format_utc
 from simulators.cpo.mock_cpo import MockCpoOutput
 
@@ -110,6 +110,9 @@ class LiveTimeline:
                 add(event.start, index, "cdr_hold:hold", partial(self._cdr_batch, event.cpo, None))
                 add(event.end, index, "cdr_hold:release", partial(self._cdr_batch, event.cpo, (event, rng)))
                 add(late_at, index, "cdr_hold:late", partial(self._cdr_batch, event.cpo, ()))
+            elif isinstance(event, CdrCorrection):
+                rng = random.Random(f"cdr-correction-{world.scenario.seed}-{index}")
+                add(event.at, index, "cdr_correction", partial(self._cdr_correction, event, rng))
         return steps
 
     def _tariff_change(
@@ -123,8 +126,11 @@ class LiveTimeline:
     def _token_block(self, event: TokenBlock, now: datetime) -> None:
         world = self._host.world
         driver = known_driver(world, event.driver)
-        if world.emsp.block_token(driver.token_uid, now=now):
-            world.blocked[driver.token_uid] = now
+        block_driver(world, driver, now)
+
+    def _cdr_correction(self, event: CdrCorrection, rng: random.Random, now: datetime) -> None:
+        cpo = self._host.world.cpos[event.cpo]
+        self._host.cpo_emit(event.cpo, cpo.correct_cdrs(now, share=event.share, rng=rng))
 
     def _cdr_batch(
         self, cpo_id: str, release: tuple[CdrHold, random.Random] | tuple[()] | None, now: datetime

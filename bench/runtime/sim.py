@@ -18,14 +18,14 @@ from urllib.parse import urlsplit
 
 import simpy
 
-from bench.events import CdrHold, Outage, StationOffline, TariffChange, TokenBlock
+from bench.events import CdrCorrection, CdrHold, Outage, StationOffline, TariffChange, TokenBlock
 from bench.runtime.allocation import RETRY_EVERY, ConnectorAllocator, retries_for
 from bench.runtime.faults import SimRuntimeError, describe_fault
 from bench.runtime.link_windows import link_windows
 from bench.runtime.sim_hub import SimHubs
 from bench.scenario import LinkSpec
 from bench.trace import WireTrace
-from bench.world import World, horizon, known_driver, quote_for
+from bench.world import World, block_driver, horizon, known_driver, plug_in_token, quote_for
 from emsp.timeutil import format_utc
 from emsp.wire import Deferred, HttpResponse, OutboundRequest
 from simulators.cpo.mock_cpo import MockCpoOutput
@@ -112,7 +112,7 @@ class SimRuntime:
         self.env = simpy.Environment()
         self._rng = random.Random(f"links-{world.scenario.seed}")
         self._start = world.scenario.start
-        self._allocator = ConnectorAllocator(world.places)
+        self._allocator = ConnectorAllocator(world.places, world.reserved)
         self._unserved = 0
         scenario = world.scenario
         cpo_specs = {cpo.id: cpo for cpo in scenario.cpos}
@@ -335,7 +335,7 @@ class SimRuntime:
 
     def _arrive(self, index: int, attempt: int = 0) -> None:
         arrival = self.world.arrivals[index]
-        key = self._allocator.take(arrival.station_choice)
+        key = self._allocator.take(arrival.station_choice, arrival.stations)
         if key is None:
             if attempt < retries_for(self.world.scenario.demand.patience_minutes):
                 later = self._at_ms(self.now() + RETRY_EVERY) - int(self.env.now)
@@ -367,9 +367,8 @@ class SimRuntime:
         ev = arrival.ev()
         station = self.world.stations[station_id]
         quote_for(self.world, arrival, station_id, connector, self.now())
-        self._station_send(
-            station_id, station.plug_in(connector, token_uid=arrival.driver.token_uid, ev=ev, now=self.now())
-        )
+        token = plug_in_token(self.world, arrival, station_id, connector, self.now())
+        self._station_send(station_id, station.plug_in(connector, token_uid=token, ev=ev, now=self.now()))
 
         def depart(_event: simpy.Event) -> None:
             self._allocator.release(key)
@@ -402,6 +401,13 @@ class SimRuntime:
                 self._at(event.end, partial(self._cdr_batch, event.cpo, "release", (event, rng)))
                 late_at = event.end + timedelta(minutes=event.late_minutes)
                 self._at(late_at, partial(self._cdr_batch, event.cpo, "late", None))
+            elif isinstance(event, CdrCorrection):
+                rng = random.Random(f"cdr-correction-{world.scenario.seed}-{index}")
+                self._at(event.at, partial(self._cdr_correction, event, rng))
+
+    def _cdr_correction(self, event: CdrCorrection, rng: random.Random) -> None:
+        cpo = self.world.cpos[event.cpo]
+        self._cpo_emit(event.cpo, cpo.correct_cdrs(self.now(), share=event.share, rng=rng))
 
     def _cdr_batch(self, cpo_id: str, step: str, release: tuple[CdrHold, random.Random] | None) -> None:
         cpo, now = self.world.cpos[cpo_id], self.now()
@@ -421,8 +427,7 @@ class SimRuntime:
 
     def _token_block(self, event: TokenBlock) -> None:
         driver = known_driver(self.world, event.driver)
-        if self.world.emsp.block_token(driver.token_uid, now=self.now()):
-            self.world.blocked[driver.token_uid] = self.now()
+        if block_driver(self.world, driver, self.now()):
             self._emsp_outbound()  # the block's push to the CPOs' Tokens receivers
 
     def _set_online(self, station_id: str, online: bool) -> None:

@@ -15,7 +15,19 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 
-from emsp.contract import cdrs, events, health, invoices, partners, quotes, sessions, tokens
+from emsp.contract import (
+    billing,
+    cdrs,
+    events,
+    fraud,
+    health,
+    identity,
+    invoices,
+    partners,
+    quotes,
+    sessions,
+    tokens,
+)
 from emsp.contract.auth import bearer_auth
 from emsp.contract.guard import COMMON_RESPONSES, BodyLimit, validation_error
 from emsp.core import EmspCore
@@ -34,6 +46,9 @@ ROUTERS: tuple[RouterFactory, ...] = (
     invoices.make_router,
     quotes.make_router,
     events.make_router,
+    identity.make_router,
+    fraud.make_router,
+    billing.make_router,  # accounts, contracts, drivers, retail lines, invoices (emsp.billing)
 )
 
 

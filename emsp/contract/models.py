@@ -139,13 +139,21 @@ class TokenOut(_Out):
     allowed_locations: list[TokenLocationOut] | None  # None: anywhere
     last_updated: datetime
     pushed_to: list[str]  # partners a Token PUT was queued for by this change (empty on reads)
+    # Federated identity: the canonical driver, and the one partner this token is for (None: every).
+    driver_id: str | None = None
+    partner: str | None = None
 
 
 class DriverOut(_Out):
-    """A driver is their contract (OCPI contract_id / eMA-ID) and the tokens issued for it."""
+    """A driver: their contract (OCPI contract_id / eMA-ID) and the tokens issued for it; or, under
+    federated identity, the canonical driver id, every token ever issued to them and, per partner,
+    the token that partner knows them by now (`partners`)."""
 
-    contract_id: str
+    contract_id: str | None
     tokens: list[TokenOut]
+    driver_id: str | None = None
+    account_id: str | None = None  # the billing account of the canonical driver (emsp.billing)
+    partners: dict[str, TokenOut] = {}
 
 
 # ---- sessions, CDRs, invoice lines ----
@@ -256,3 +264,6 @@ class QuoteOut(_Out):
     duration_minutes: str
     quotes: list[TariffQuote]  # one per distinct tariff in effect among the connectors asked about
     unpriced: list[ConnectorRef]  # connectors in scope without a tariff in effect
+    # Per quoted tariff, what the location's jurisdiction says to show before authorizing (AFIR: the
+    # per-kWh price incl. VAT); emsp.billing.jurisdictions.
+    price_display: list[dict[str, str]] = []

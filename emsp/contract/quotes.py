@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from emsp.billing.jurisdictions import energy_price, for_country
 from emsp.contract.common import invalid, not_found
 from emsp.contract.deps import Run, now
 from emsp.contract.guard import NOT_FOUND
@@ -191,6 +192,13 @@ def make_router(core: EmspCore) -> APIRouter:
                 _priced(tariffs.by_id[t], where, req, start, duration, tz) for t, where in groups.items()
             ],
             unpriced=unpriced,
+            price_display=[
+                for_country(location.get("country")).price_display(
+                    energy_price(tariffs.by_id[t].raw), tariffs.by_id[t].tariff.currency
+                )
+                | {"tariff_id": t}
+                for t in groups
+            ],
         )
 
     return router

@@ -26,9 +26,10 @@ from emsp.contract.models import (
     Whitelist,
 )
 from emsp.core import EmspCore
+from emsp.services import identity
 from emsp.services.tokens import parse_allowed_locations
 from emsp.storage.queries import find_token
-from emsp.storage.tables import TokenRow
+from emsp.storage.tables import DriverRow, TokenRow
 
 Now = Annotated[datetime, Depends(now)]
 TypeQuery = Annotated[TokenType, Query(description="Token type (default RFID, as in OCPI).")]
@@ -55,6 +56,23 @@ def token_out(row: TokenRow, pushed_to: list[str] | None = None) -> TokenOut:
         allowed_locations=allowed,
         last_updated=row.last_updated,
         pushed_to=pushed_to or [],
+        driver_id=row.driver_id,
+        partner=row.partner,
+    )
+
+
+def driver_out(driver_id: str, rows: list[TokenRow], account_id: str | None = None) -> DriverOut:
+    """A federated driver: every token, and per partner the newest valid one (or the newest)."""
+    partners: dict[str, TokenOut] = {}
+    for row in sorted(rows, key=lambda r: (r.valid, r.pk)):  # valid and newer ones win
+        if row.partner is not None:
+            partners[row.partner] = token_out(row)
+    return DriverOut(
+        contract_id=None,
+        driver_id=driver_id,
+        account_id=account_id,
+        tokens=[token_out(r) for r in rows],
+        partners=dict(sorted(partners.items())),
     )
 
 
@@ -178,16 +196,23 @@ def make_router(core: EmspCore) -> APIRouter:
 
     @router.get("/drivers/{contract_id}", response_model=DriverOut, responses=NOT_FOUND)
     async def get_driver(contract_id: str, run: Run) -> DriverOut:
-        """A driver's contract and every token issued for it."""
+        """A driver by canonical driver id (federated identity: their token per partner), else by
+        contract id (the contract and every token issued for it)."""
 
-        def work() -> list[TokenOut]:
-            stmt = select(TokenRow).where(TokenRow.contract_id == contract_id).order_by(TokenRow.pk)
+        def work() -> DriverOut | None:
             with core.db.unit() as db:
-                return [token_out(r) for r in db.scalars(stmt)]
+                federated = identity.driver_tokens(db, contract_id)
+                canonical = db.get(DriverRow, contract_id)
+                if federated or canonical is not None:
+                    account = canonical.account_id if canonical is not None else None
+                    return driver_out(contract_id, federated, account)
+                stmt = select(TokenRow).where(TokenRow.contract_id == contract_id).order_by(TokenRow.pk)
+                tokens = [token_out(r) for r in db.scalars(stmt)]
+                return DriverOut(contract_id=contract_id, tokens=tokens) if tokens else None
 
-        tokens = await run(work)
-        if not tokens:
-            raise not_found(f"driver with contract {contract_id}")
-        return DriverOut(contract_id=contract_id, tokens=tokens)
+        driver = await run(work)
+        if driver is None:
+            raise not_found(f"driver {contract_id}")
+        return driver
 
     return router

@@ -53,13 +53,16 @@ def _cpo_parties(partner: PartnerRow) -> list[tuple[str, str]]:
 
 
 def push_token(services: Services, db: Session, token: TokenRow) -> list[str]:
-    """Queue a Token PUT to every partner with a Tokens receiver; returns those partners' ids."""
+    """Queue a Token PUT to every partner with a Tokens receiver (a federated token: to its own
+    partner only); returns those partners' ids."""
     s = services.settings
     partners = db.scalars(
         select(PartnerRow).where(PartnerRow.registered.is_(True)).order_by(PartnerRow.partner_id)
     ).all()
     pushed: list[str] = []
     for partner in partners:
+        if token.partner is not None and token.partner != partner.partner_id:
+            continue  # federated identity: a token issued for one partner is pushed to that one only
         url = receiver_url(partner, "tokens")
         if url is None or partner.token_b is None:
             continue

@@ -7,12 +7,15 @@ decides who may connect, as which parties (a party belongs to one partner; HUB o
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from emsp.services.fraud import FraudConfig
 
 Role = Literal["CPO", "EMSP", "HUB", "NAP", "NSP", "OTHER", "SCSP"]
 Token = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")]
@@ -61,6 +64,23 @@ class EmspIdentity(_Strict):
         return value.rstrip("/")
 
 
+class FraudSettings(_Strict):
+    """Thresholds of the fraud rules in real-time authorization (emsp/services/FRAUD.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    enabled: bool = True
+    max_speed_kmh: Annotated[float, Field(gt=0)] = 120.0
+    travel_slack_km: Annotated[float, Field(ge=0)] = 1.0
+    travel_horizon_hours: Annotated[float, Field(gt=0)] = 24.0
+    max_authorizations_per_hour: Annotated[int, Field(ge=1)] = 6
+    blocked_retries: Annotated[int, Field(ge=1)] = 3
+    max_session_kwh: Annotated[Decimal, Field(gt=0)] = Decimal(150)
+
+    def config(self) -> FraudConfig:
+        return FraudConfig(**self.model_dump())
+
+
 class ServiceConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EMSP_", env_nested_delimiter="__", extra="forbid")
 
@@ -71,6 +91,7 @@ class ServiceConfig(BaseSettings):
     metrics_token: Token | None = None
     partners: list[PartnerConfig] = []
     database_url: str | None = None
+    fraud: FraudSettings = FraudSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -39,6 +39,7 @@ def build_core(config: ServiceConfig, database_url: str, config_file: str) -> Em
         base_url=f"{e.public_url}/ocpi",
         database_url=database_url,
         inline_drain=False,  # answers never wait for billing: the background worker drains the outbox
+        fraud=config.fraud.config(),
     )
     core = EmspCore(settings)
     for index, partner in enumerate(config.partners):

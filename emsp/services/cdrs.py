@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session as DbSession
 
+from emsp.billing.ledger import bill_cdr
 from emsp.bus import CdrReceived, CdrSettled
 from emsp.model import CdrInfo, Money, PartyRef
 from emsp.observability import EmspMetrics
@@ -103,6 +104,7 @@ class CdrHandlers:
         if row is None:
             raise NoResultFound("No row was found when one was required")  # as Result.one() says it
         line = settle_cdr(db, row, self.pricer, c.received_at)
+        bill_cdr(db, row, line, c.received_at)  # retail lines of billing drivers (none without contracts)
         settled = CdrSettled(
             event.partner, c.party, c.cdr_id, c.session_id, line.line_no, line.currency, line.energy_kwh,
             line.amount_excl_vat, line.amount_incl_vat,

@@ -12,12 +12,21 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, event, insert, select
+from sqlalchemy import Table, bindparam, event, insert, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from emsp.model import NOT_ENOUGH_INFORMATION, UNKNOWN_TOKEN, AllowedType, AuthorizationRecord
+from emsp.model import (
+    NOT_ENOUGH_INFORMATION,
+    UNKNOWN_TOKEN,
+    AllowedType,
+    AuthorizationRecord,
+    FraudDecisionRecord,
+)
+from emsp.services import fraud as fraud_rules
+from emsp.services.fraud import FraudGuard
 from emsp.storage.db import Database
 from emsp.storage.queries import find_token
 from emsp.storage.tables import AuthorizationRow, TokenRow
@@ -61,6 +70,10 @@ class TokenSpec:
     expires_at: datetime | None = None
     # (country_code, party_id, location_id): a location id is unique only within its CPO party.
     allowed_locations: Sequence[LocationKey] | None = None  # None: may charge anywhere
+    # Federated identity (emsp.services.identity): the driver, and the one partner the token is for.
+    driver_id: str | None = None
+    partner: str | None = None  # None: valid with every partner
+    max_battery_kwh: Decimal | None = None
 
 
 def upsert_token(db: Session, spec: TokenSpec, now: datetime) -> TokenRow:
@@ -78,13 +91,25 @@ def upsert_token(db: Session, spec: TokenSpec, now: datetime) -> TokenRow:
     row.allowed_locations_json = (
         None if allowed is None else dumps([list(location_key(*key)) for key in allowed])
     )
+    # A token's driver and partner never change once issued: a spec without them keeps them.
+    if spec.driver_id is not None:
+        row.driver_id = spec.driver_id
+    if spec.partner is not None:
+        row.partner = spec.partner
+    if spec.max_battery_kwh is not None:
+        row.max_battery_kwh = spec.max_battery_kwh
     row.last_updated = now
     db.flush()
     return row
 
 
-def all_tokens(db: Session) -> list[TokenRow]:
-    return list(db.scalars(select(TokenRow).order_by(TokenRow.pk)))  # creation order: stable pages
+def all_tokens(db: Session, partner: str | None = None) -> list[TokenRow]:
+    """Every token (creation order: stable pages); with `partner`, those that partner may see: the
+    ones issued for it and those valid with every partner (federated identity)."""
+    stmt = select(TokenRow).order_by(TokenRow.pk)
+    if partner is not None:
+        stmt = stmt.where(or_(TokenRow.partner.is_(None), TokenRow.partner == partner))
+    return list(db.scalars(stmt))
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +127,8 @@ class TokenState:
     allowed_locations: frozenset[LocationKey] | None  # None: may charge anywhere
     last_updated: datetime
     last_updated_text: str = ""  # its wire form, formatted once per token rather than per answer
+    driver_id: str | None = None
+    partner: str | None = None  # issued for this partner only; None: every partner
 
 
 def decide(
@@ -151,7 +178,7 @@ _tokens: Any = TokenRow.__table__
 _token_state = select(
     _tokens.c.uid, _tokens.c.type, _tokens.c.contract_id, _tokens.c.issuer, _tokens.c.valid,
     _tokens.c.whitelist, _tokens.c.has_credit, _tokens.c.expires_at, _tokens.c.allowed_locations_json,
-    _tokens.c.last_updated,
+    _tokens.c.last_updated, _tokens.c.driver_id, _tokens.c.partner,
 ).where(_tokens.c.uid == bindparam("uid"), _tokens.c.type == bindparam("type"))  # fmt: skip
 _record = insert(cast(Table, AuthorizationRow.__table__))
 _TOUCHED = "emsp.tokens_touched"
@@ -171,6 +198,8 @@ def _state(row: Any) -> TokenState:
         allowed_locations=None if allowed is None else frozenset(allowed),
         last_updated=row.last_updated,
         last_updated_text=format_utc(row.last_updated),
+        driver_id=row.driver_id,
+        partner=row.partner,
     )
 
 
@@ -190,7 +219,8 @@ class TokenAuthority:
 
     MAX_CACHED = 200_000  # tokens kept in memory; beyond it the index starts over (a miss is one SELECT)
 
-    def __init__(self, database: Database, reference_prefix: str) -> None:
+    def __init__(self, database: Database, reference_prefix: str, fraud: FraudGuard | None = None) -> None:
+        self.fraud = fraud  # None: no fraud checks (and no partner check of federated tokens' use)
         self._index: dict[tuple[str, str], TokenState] = {}
         self._database = database
         self._counters = database.counters
@@ -273,11 +303,57 @@ class TokenAuthority:
         reused (a crashed process only leaves a gap).
         """
         token = self._index.get((uid, token_type)) or self.lookup(unit(), uid, token_type)
-        result = decide(token, party, location_id, now)
+        verdicts: list[fraud_rules.Verdict] = []
+        if token is not None and token.partner is not None and token.partner != partner:
+            # Federated identity: this uid was issued for another partner; here it is not our token.
+            verdicts.append(
+                fraud_rules.Verdict(
+                    fraud_rules.FOREIGN_TOKEN,
+                    fraud_rules.REFUSE,
+                    f"token issued for partner {token.partner}, presented through {partner}",
+                )
+            )
+            answered_token, result = None, UNKNOWN_TOKEN
+        else:
+            answered_token, result = token, decide(token, party, location_id, now)
+        guard = self.fraud
+        seen: Any = None
+        if guard is not None and guard.config.enabled and answered_token is not None:
+            subject = guard.subject(uid, token_type, answered_token.driver_id)
+            if result == AllowedType.ALLOWED.value:
+                history = guard.history(unit, subject, uid, token_type, answered_token.driver_id, now)
+                here = guard.coords(unit, party, location_id) if location_id is not None else None
+                verdict = guard.screen(history, here, now)
+                if verdict is not None:
+                    verdicts.append(verdict)
+                    if verdict.about is not None:  # the earlier one it conflicts with is suspect too
+                        verdicts.append(
+                            fraud_rules.Verdict(
+                                verdict.rule, fraud_rules.FLAG,
+                                f"conflicts with a later authorization at {location_id} ({partner})",
+                                about=verdict.about,
+                            )
+                        )  # fmt: skip
+                    result = AllowedType.NOT_ALLOWED.value
+                else:
+                    seen = (history, here)
+            elif result == AllowedType.BLOCKED.value:
+                flagged = guard.blocked(subject, now)
+                if flagged is not None:
+                    verdicts.append(flagged)
         reference = None
         if result == AllowedType.ALLOWED.value:
             # Deterministic and <= 36 chars (CiString(36)); the CPO echoes it in Session and CDR.
             reference = f"{self._prefix}{self._counters.next('authorization_reference'):010d}"
+            if seen is not None:
+                history, here = seen
+                history.append(fraud_rules.Seen(now, partner, location_id, here, reference, uid))
+        if verdicts and guard is not None:
+            driver_id = token.driver_id if token is not None else None
+            guard.write(
+                unit(),
+                [_decision(v, uid, token_type, driver_id, partner, location_id, now) for v in verdicts],
+            )
         values = {
             "partner": partner,
             "token_uid": uid,
@@ -292,7 +368,8 @@ class TokenAuthority:
         else:
             unit().connection().execute(_record, values)
         return Decision(
-            AuthorizationRecord(partner, uid, token_type, result, reference, location_id, now), token
+            AuthorizationRecord(partner, uid, token_type, result, reference, location_id, now),
+            answered_token,
         )
 
     # ---- coherence with writes ----
@@ -315,6 +392,29 @@ class TokenAuthority:
         ):  # a bulk statement: which rows changed is unknown
             self._index.clear()
             state.session.info.setdefault(_TOUCHED, set())
+
+
+def _decision(
+    verdict: fraud_rules.Verdict,
+    uid: str,
+    token_type: str,
+    driver_id: str | None,
+    partner: str,
+    location_id: str | None,
+    now: datetime,
+) -> FraudDecisionRecord:
+    """The record of a verdict: a refusal is about this request; a flag on an earlier
+    authorization names that one (its token, partner, location and reference)."""
+    about = verdict.about if verdict.decision == fraud_rules.FLAG else None
+    if about is None:
+        return FraudDecisionRecord(
+            uid, token_type, driver_id, partner, location_id, None, now, verdict.rule, verdict.decision,
+            verdict.detail,
+        )  # fmt: skip
+    return FraudDecisionRecord(
+        about.token_uid or uid, token_type, driver_id, about.partner, about.location_id, about.reference,
+        now, verdict.rule, verdict.decision, verdict.detail,
+    )  # fmt: skip
 
 
 def records(db: Session) -> list[AuthorizationRecord]:

@@ -40,7 +40,7 @@ def write_line(db: Session, cdr: CdrRow, priced: Priced, now: datetime) -> Invoi
         token_uid=cdr.token_uid,
         contract_id=cdr.contract_id,
         currency=cdr.currency,
-        energy_kwh=cdr.total_energy,
+        energy_kwh=-cdr.total_energy if cdr.credit else cdr.total_energy,  # a credit takes it back
         amount_excl_vat=priced.excl_vat,
         amount_incl_vat=priced.incl_vat,
         cpo_excl_vat=cdr.total_cost_excl,

@@ -45,6 +45,9 @@ UPGRADES: tuple[AddColumn, ...] = (
         AddColumn(table, "wire", "null: the stored raw document is the wire form (2.2.1)")
         for table in ("locations", "tariffs", "sessions", "cdrs")
     ),
+    AddColumn("tokens", "driver_id", "null: a token issued before federated identity has no driver"),
+    AddColumn("tokens", "partner", "null: valid with every partner, as every token was before"),
+    AddColumn("tokens", "max_battery_kwh", "null: the configured ceiling applies"),
 )
 
 

@@ -80,7 +80,7 @@ class SessionRow(PartyObject, Base):
     __table_args__ = (UniqueConstraint("country_code", "party_id", "session_id"),)
     session_id: Mapped[str] = mapped_column(String(36))
     status: Mapped[str] = mapped_column(String(16))
-    token_uid: Mapped[str] = mapped_column(String(36))
+    token_uid: Mapped[str] = mapped_column(String(36), index=True)  # a driver's sessions (fraud: overlap)
     contract_id: Mapped[str] = mapped_column(String(36))
     authorization_reference: Mapped[str | None] = mapped_column(String(36))
     location_id: Mapped[str] = mapped_column(String(36))
@@ -149,10 +149,18 @@ class TokenRow(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     allowed_locations_json: Mapped[str | None] = mapped_column(Text)  # None: anywhere
     last_updated: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Federated identity (emsp/services/identity.py): the canonical driver this token belongs to, and
+    # the one partner (CPO or hub relationship) it was issued for; None: valid with every partner.
+    driver_id: Mapped[str | None] = mapped_column(String(36), index=True, default=None)  # drivers.driver_id
+    partner: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The driver's EV battery as the contract states it (fraud: energy above it is flagged).
+    max_battery_kwh: Mapped[Decimal | None] = mapped_column(DecimalText, default=None)
 
 
 class AuthorizationRow(Base):
     __tablename__ = "authorizations"
+    # A token's recent authorizations (fraud history warm-up, emsp/services/fraud.py).
+    __table_args__ = (Index("ix_authorizations_token_at", "token_uid", "at"),)
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     partner: Mapped[str] = mapped_column(String(64))
     token_uid: Mapped[str] = mapped_column(String(36))
@@ -161,6 +169,24 @@ class AuthorizationRow(Base):
     authorization_reference: Mapped[str | None] = mapped_column(String(36))
     location_id: Mapped[str | None] = mapped_column(String(36))
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class FraudDecisionRow(Base):
+    """A fraud rule that fired (emsp/services/fraud.py): a refused authorization or a flag."""
+
+    __tablename__ = "fraud_decisions"
+    __table_args__ = (Index("ix_fraud_decisions_token_at", "token_uid", "at"),)
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_uid: Mapped[str] = mapped_column(String(36))
+    token_type: Mapped[str] = mapped_column(String(16))
+    driver_id: Mapped[str | None] = mapped_column(String(64))
+    partner: Mapped[str] = mapped_column(String(64))
+    location_id: Mapped[str | None] = mapped_column(String(36))
+    object_id: Mapped[str | None] = mapped_column(String(128))  # session/CDR of a flag, if any
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    rule: Mapped[str] = mapped_column(String(32))
+    decision: Mapped[str] = mapped_column(String(8))  # refuse | flag
+    detail: Mapped[str] = mapped_column(Text)
 
 
 class InvoiceLineRow(Base):
@@ -220,3 +246,91 @@ class OutboxRow(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # backoff after a failure
     last_error: Mapped[str | None] = mapped_column(Text)
     published: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# --- Billing: accounts, drivers, vehicles, contracts and retail lines (emsp.billing) -------------
+# The canonical driver id lives here; identity (a driver's tokens per CPO/hub relationship) builds on
+# `drivers.driver_id`. Billing resolves a CDR's driver through `emsp.billing.identity`.
+
+
+class AccountRow(Base):
+    """Who pays: a private driver's account or a fleet (B2B) account with vehicles and drivers."""
+
+    __tablename__ = "accounts"
+    account_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # private | fleet
+    name: Mapped[str] = mapped_column(String(128), default="")
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")  # billing periods are local months
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    country: Mapped[str] = mapped_column(String(2), default="")  # the account holder's country
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class DriverRow(Base):
+    """The canonical driver: one person, whatever tokens they hold with whichever partner."""
+
+    __tablename__ = "drivers"
+    driver_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(36), index=True)
+    contract_ref: Mapped[str | None] = mapped_column(String(36))  # billing_contracts.contract_ref
+    vehicle_id: Mapped[str | None] = mapped_column(String(36))  # fleet drivers: their usual vehicle
+    # The eMA id (OCPI contract_id) of the driver's tokens; identity may map more tokens to the driver.
+    emaid: Mapped[str | None] = mapped_column(String(36), index=True)
+    name: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class VehicleRow(Base):
+    __tablename__ = "vehicles"
+    vehicle_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(36), index=True)
+    label: Mapped[str] = mapped_column(String(64), default="")  # e.g. the plate
+
+
+class BillingContractRow(Base):
+    """A billing contract of an account (not the OCPI contract_id, which is an eMA id on a token)."""
+
+    __tablename__ = "billing_contracts"
+    contract_ref: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # subscription | pay_as_you_go | fleet
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    terms_json: Mapped[str] = mapped_column(Text, default="{}")  # emsp.billing.contracts terms
+    valid_from: Mapped[datetime] = mapped_column(UtcDateTime)
+    valid_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class RetailLineRow(Base):
+    """One retail line: a charge for a CDR, its reversal by a credit CDR, or the rebill of its
+    replacement; amounts are per line, never netted in place, so every step stays visible."""
+
+    __tablename__ = "retail_lines"
+    __table_args__ = (UniqueConstraint("country_code", "party_id", "cdr_id", "kind"),)
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # charge | reversal | rebill | fee
+    account_id: Mapped[str] = mapped_column(String(36), index=True)
+    driver_id: Mapped[str | None] = mapped_column(String(36))
+    vehicle_id: Mapped[str | None] = mapped_column(String(36))
+    contract_ref: Mapped[str | None] = mapped_column(String(36))
+    period: Mapped[str] = mapped_column(String(7))  # YYYY-MM in the account's time zone
+    partner: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(64))  # "bilateral" or the hub's partner id
+    country_code: Mapped[str] = mapped_column(String(2))
+    party_id: Mapped[str] = mapped_column(String(3))
+    cdr_id: Mapped[str] = mapped_column(String(39))
+    session_id: Mapped[str | None] = mapped_column(String(36))
+    reverses_line: Mapped[int | None] = mapped_column(Integer)  # reversal: the line it cancels
+    replaces_cdr: Mapped[str | None] = mapped_column(String(39))  # rebill: the original CDR id
+    jurisdiction: Mapped[str] = mapped_column(String(2))  # the location's country
+    currency: Mapped[str] = mapped_column(String(3))
+    energy_kwh: Mapped[Decimal] = mapped_column(DecimalText)
+    wholesale_excl: Mapped[Decimal] = mapped_column(DecimalText)  # sum of cost lines
+    wholesale_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    cost_lines_json: Mapped[str] = mapped_column(Text, default="[]")  # [{kind, party, amount}]
+    retail_excl: Mapped[Decimal] = mapped_column(DecimalText)
+    vat_rate: Mapped[Decimal] = mapped_column(DecimalText)
+    vat_amount: Mapped[Decimal] = mapped_column(DecimalText)
+    retail_incl: Mapped[Decimal] = mapped_column(DecimalText)
+    detail_json: Mapped[str] = mapped_column(Text, default="{}")  # pricing breakdown
+    evidence_json: Mapped[str] = mapped_column(Text, default="{}")  # signed data, invoice fields
+    at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -29,6 +29,7 @@ from simulators.cpo.events import (
 )
 from simulators.ocppj import Call, CallError, CallResult, Endpoint, OcppVersion, Payload
 from simulators.ocppj.meter import read_sample
+from simulators.ocppj.signed import read_signed
 from simulators.ocppj.timestamps import parse_timestamp
 
 # Status for a token the CSMS never asked about: 1.6 has no "Unknown"; 2.0.1 C01 does.
@@ -292,7 +293,10 @@ class Csms:
         link.last_energy.pop(tx, None)
         at, meter_stop = _time(payload, "timestamp", now), payload["meterStop"]
         # 1.6 §6.49: an absent reason means "Local".
-        events.append(TransactionEnded(link.station_id, tx, at, meter_stop, payload.get("reason", "Local")))
+        signed = tuple(r for v in payload.get("transactionData", []) for r in read_signed("1.6", v))
+        events.append(
+            TransactionEnded(link.station_id, tx, at, meter_stop, payload.get("reason", "Local"), signed)
+        )
         return {"idTagInfo": self._id_info("1.6", payload["idTag"])} if "idTag" in payload else {}
 
     # -- OCPP 2.0.1 ------------------------------------------------------------------------------
@@ -339,9 +343,9 @@ class Csms:
             link.charging.pop(tx, None)
             link.last_energy.pop(tx, None)
             # 2.0.1 TransactionType.stoppedReason: may only be omitted when the reason is "Local".
-            events.append(
-                TransactionEnded(link.station_id, tx, at, meter_stop, info.get("stoppedReason", "Local"))
-            )
+            signed = tuple(r for v in values for r in read_signed("2.0.1", v))
+            reason = info.get("stoppedReason", "Local")
+            events.append(TransactionEnded(link.station_id, tx, at, meter_stop, reason, signed))
         if "idToken" in payload:
             return {"idTokenInfo": self._id_info("2.0.1", payload["idToken"]["idToken"])}
         return {}

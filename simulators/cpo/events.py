@@ -67,6 +67,7 @@ class TransactionEnded:
     at: datetime
     meter_stop_wh: int
     reason: str  # the wire reason (1.6 Reason / 2.0.1 ReasonEnumType); "Local" when absent
+    signed: tuple[str, ...] = ()  # calibration-law signed meter records (simulators/ocppj/signed.py)
 
 
 @dataclass(frozen=True, slots=True)

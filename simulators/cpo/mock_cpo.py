@@ -57,6 +57,9 @@ class MockCpo:
     ) -> MockCpoOutput:
         return self._from_ocpi(self.ocpi.release_cdrs(now, duplicate=duplicate, late=late, rng=rng), now)
 
+    def correct_cdrs(self, now: datetime, *, share: float, rng: random.Random) -> MockCpoOutput:
+        return self._from_ocpi(self.ocpi.correct_cdrs(now, share=share, rng=rng), now)
+
     def on_ocpi_unreachable(self, request_id: str, now: datetime) -> MockCpoOutput:
         """A request of ours found the eMSP unreachable (connection refused); it will be retried."""
         return self._from_ocpi(self.ocpi.on_unreachable(request_id, now), now)

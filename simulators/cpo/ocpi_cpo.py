@@ -27,6 +27,7 @@ from emsp.settlement.tariff import (
 from emsp.timeutil import format_utc
 from emsp.wire import HttpResponse, OutboundRequest
 from simulators.cpo.cdr_batch import CdrBatch
+from simulators.cpo.corrections import credit_cdr, replacement_cdr
 from simulators.cpo.events import (
     AuthorizationRequested,
     CsmsEvent,
@@ -40,6 +41,7 @@ from simulators.cpo.ocpi_party import VERSION, AuthorizationDecision, CpoOutput,
 from simulators.cpo.tariff_switch import price_with_switches
 from simulators.cpo.truth import AuthorizationRecord, SentCdr
 from simulators.dialects.profile import DialectProfile
+from simulators.ocppj.signed import ocpi_signed_data
 
 __all__ = ["VERSION", "AuthorizationDecision", "CpoOutput", "OcpiCpo"]
 
@@ -330,6 +332,9 @@ class OcpiCpo(OcpiParty):
         if self.dialect.cdr_totals_mismatch:
             # Its totals are not the sum of its periods: one kWh more than the periods hold.
             cdr["total_energy"] = Decimal(cdr["total_energy"]) + 1
+        signed = ocpi_signed_data(list(event.signed))
+        if signed is not None:  # calibration-law evidence from the station (OCPP signed meter values)
+            cdr["signed_data"] = signed
         cdr = self.wire.cdr(cdr, self._published_location(session))
         cost = totals.get("total_cost")
         if cost is not None and not cost.get("excl_vat") and self.dialect.zero_cost_cdrs == "withheld":
@@ -437,6 +442,38 @@ class OcpiCpo(OcpiParty):
         for site in self._sites:
             if site.location_id in {m.location_id for m in moved}:
                 out.requests.append(self._put_location(site, now))
+        return out
+
+    def correct_cdrs(self, now: datetime, *, share: float, rng: random.Random) -> CpoOutput:
+        """Correct a share (at least one when > 0) of the CDRs sent so far: a credit CDR and a
+        replacement each, as the dialect's `credit_cdrs` says (simulators/cpo/corrections.py)."""
+        candidates = [c for c in self.truth.cdrs if c.session_id not in self.truth.corrections]
+        if share <= 0 or not candidates:
+            return CpoOutput()
+        chosen = sorted(rng.sample(range(len(candidates)), max(1, round(share * len(candidates)))))
+        style = self.dialect.credit_cdrs
+        out = CpoOutput()
+        for index in chosen:
+            sent = candidates[index]
+            original = self.published.get("cdrs", sent.cdr_id)
+            if original is None:
+                continue
+            bodies = (
+                [] if style == "none" else [credit_cdr(original, now, reference=style == "with_reference")]
+            )
+            bodies.append(replacement_cdr(original, now))
+            self.truth.corrections[sent.session_id] = {
+                "with_reference": "credit_and_rebill",
+                "without_reference": "credit_and_rebill_without_reference",
+                "none": "rebill_only",
+            }[style]
+            for body in bodies:
+                self.published.put("cdrs", body["id"], body)
+                url = self._endpoint("cdrs")
+                request = self._send(
+                    "cdr", "POST", url, now, body=body, correlation=sent.session_id, cdr_id=body["id"]
+                )
+                out.requests.append(request)
         return out
 
     def hold_cdrs(self) -> None:

@@ -38,6 +38,9 @@ class CpoTruth:
     # session -> [(instant, tariff id)]: a split_periods CPO's tariff changes during that session
     tariff_switches: dict[str, list[tuple[datetime, str]]] = field(default_factory=dict)
     cdrs: list[SentCdr] = field(default_factory=list)
+    # session -> how its CDR was corrected (cdr_correction): credit_and_rebill, credit_and_rebill
+    # without a credit_reference_id, or rebill_only (a CPO that sends no credit CDRs)
+    corrections: dict[str, str] = field(default_factory=dict)
     # ids POSTed a second time (identical): by cdr_hold's release, or retried after a lost answer;
     # cdr_hold's ids held back and POSTed late
     cdrs_resent: list[str] = field(default_factory=list)

@@ -69,6 +69,10 @@ class DialectProfile(BaseModel):
     cdr_totals_mismatch: bool = False
     cdr_url_from: Literal["location_header", "body"] = "location_header"
     cdr_embeds_tariffs: bool = True
+    # How the CPO corrects a CDR (a cdr_correction event): a credit CDR naming the original
+    # (`credit_reference_id`, mod_cdrs), one without the reference, or no credit CDR at all (only
+    # the replacement). Read in OcpiCpo.correct_cdrs.
+    credit_cdrs: Literal["with_reference", "without_reference", "none"] = "with_reference"
 
     def non_default(self) -> dict[str, object]:
         """The knobs this profile sets away from spec-strict (name and description excluded)."""

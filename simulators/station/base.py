@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import simplejson
 
 from simulators.ocppj import Call, CallResult, Endpoint, OcppVersion, Payload, Tag
+from simulators.ocppj.signed import ocmf_record, sign_final
 from simulators.station import smart
 from simulators.station.control import CsmsControl, SampleReason, StopCause
 from simulators.station.physics import EvProfile
@@ -38,6 +39,23 @@ class VirtualStation(CsmsControl):
     version: ClassVar[OcppVersion]
     wire_status: ClassVar[Mapping[ConnectorState, str]]  # per-version wire name of each state
     handlers: ClassVar[Mapping[str, Handler]] = {}  # CSMS-initiated CALLs this version answers
+    # Calibration-law meter (Eichrecht): the meter value ending a transaction carries a signed record
+    # of its start and stop registers (simulators/ocppj/signed.py). The world sets it per location.
+    signed_meter: bool = False
+
+    def signed_final(self, session: Any, at: datetime, meter_stop: int, value: Payload) -> Payload:
+        """`value` (Transaction.End) with the signed record when this station signs."""
+        if not self.signed_meter or session.started_at is None:
+            return value
+        _, record = ocmf_record(
+            self.station_id,
+            str(session.transaction_id),
+            session.started_at,
+            session.meter_start_wh,
+            at,
+            meter_stop,
+        )
+        return sign_final(self.version, value, record)
 
     def __init__(
         self,

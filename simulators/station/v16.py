@@ -99,6 +99,7 @@ class Station16(VirtualStation):
         self, conn: Connector, session: Session, at: datetime, meter_stop: int, cause: StopCause
     ) -> None:
         final = meter_value(self.version, at, meter_stop, None, "Transaction.End")
+        final = self.signed_final(session, at, meter_stop, final)
 
         def build() -> Payload | None:
             if session.transaction_id is None:

@@ -125,6 +125,7 @@ class Station201(VirtualStation):
         self, conn: Connector, session: Session, at: datetime, meter_stop: int, cause: StopCause
     ) -> None:
         value = meter_value(self.version, at, meter_stop, None, "Transaction.End")
+        value = self.signed_final(session, at, meter_stop, value)
         reason, trigger = STOPPED[cause]
         info = {"chargingState": "Idle", "stoppedReason": reason}
         payload = self._event(session, "Ended", trigger, at, info, value)

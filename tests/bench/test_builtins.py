@@ -27,6 +27,8 @@ QUICK = (
     "partner-outage",
     "hub-roaming",
     "hub-outage",
+    "fraud-burst",
+    "billing-mix",
 )
 BIG = ("peak-hour", "cdr-storm")
 # Seeds on which a built-in once failed, kept in the regular suite: (name, seed).

@@ -35,7 +35,7 @@ def handle(ctx: Ctx) -> OcpiResult:
 
 def _list(ctx: Ctx) -> OcpiResult:
     s = ctx.services.settings
-    rows = token_service.all_tokens(ctx.db)
+    rows = token_service.all_tokens(ctx.db, ctx.partner_id)  # federated tokens of others stay unseen
     page = paginate(
         rows,
         url=ctx.request.url,

@@ -203,7 +203,8 @@ def test_authorization_needs_no_outbound_call(core: EmspCore, cpo: Client) -> No
 
 def test_statements_per_authorization_are_pinned(core: EmspCore, cpo: Client) -> None:
     """Behaviour, not timing: a known token is answered from memory and costs one INSERT (the
-    authorization record); the first use of a token reads it once."""
+    authorization record); the first use of a token reads it once, and its recent allowed
+    authorizations once (the fraud history, by index); an unknown location is looked up once."""
     from sqlalchemy import event
 
     for i in range(3):
@@ -212,12 +213,17 @@ def test_statements_per_authorization_are_pinned(core: EmspCore, cpo: Client) ->
     statements: list[str] = []
     event.listen(core.db.engine, "before_cursor_execute", lambda *a: statements.append(a[2].split()[0:3]))
     _authorize(cpo, "RFID1")
-    assert statements == [["SELECT", "tokens.uid,", "tokens.type,"], ["INSERT", "INTO", "authorizations"]]
+    assert statements == [
+        ["SELECT", "tokens.uid,", "tokens.type,"],
+        ["SELECT", "authorizations.partner,", "authorizations.token_uid,"],
+        ["INSERT", "INTO", "authorizations"],
+    ]
     statements.clear()
     for _ in range(5):
         _authorize(cpo, "RFID1", {"location_id": "LOC1"})
     _authorize(cpo, "RFID0")
-    assert statements == [["INSERT", "INTO", "authorizations"]] * 6
+    assert statements[0][:2] == ["SELECT", "locations.raw"]  # LOC1's coordinates, remembered
+    assert statements[1:] == [["INSERT", "INTO", "authorizations"]] * 6
 
 
 def test_group_commit_writes_a_batch_of_records_in_one_statement(core: EmspCore, cpo: Client) -> None:

@@ -1,0 +1,5 @@
+"""Billing on one backend: accounts, drivers, vehicles and contracts; retail pricing over wholesale
+CDRs; credit and rebill; jurisdiction plug-ins (VAT, price display, invoice fields, CDR evidence).
+
+Reads canonical objects only (like `emsp.settlement`); imports no OCPI version package.
+"""
