@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 from emsp.timeutil import format_utc
 from emsp.wire import HttpRequest, HttpResponse, dumps, loads
-from simulators.cpo.sender import BadQuery, Published, paginate
+from simulators.cpo.sender import BadQuery, Published
 from simulators.cpo.versions import CpoWire
 
 # (module, role): what the CPO offers; 2.1.1 details carry no role (CpoWire.endpoint_roles)
@@ -118,7 +118,7 @@ class CpoOcpiServer:
             if module == "locations" and rest:
                 return self._location(rest, now, headers)
             if module in LISTS and not rest:
-                page = paginate(self.published.all(module), request.url, request.query)
+                page = self.published.page(module, request.url, request.query)
                 return self._reply(200, 1000, "", page.items, now, headers | page.headers)
         except BadQuery as exc:
             return self._reply(400, 2001, str(exc), None, now, headers)
