@@ -163,9 +163,10 @@ def build_world(
         raise _unusable(database_url, exc) from exc
     _refuse_data(database_url, holds_data)
     drivers = make_drivers(scenario.demand, rng, scenario.emsp.country_code, scenario.emsp.party_id)
-    for driver in drivers:
-        if driver.known:
-            emsp.issue_token(driver.token_uid, contract_id=driver.contract_id, now=scenario.start)
+    with emsp.db.scope():  # one session and connection for every token's unit (each still commits)
+        for driver in drivers:
+            if driver.known:
+                emsp.issue_token(driver.token_uid, contract_id=driver.contract_id, now=scenario.start)
 
     hub_urls = hub_base_urls or {}
     personas = {
