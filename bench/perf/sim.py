@@ -1,6 +1,6 @@
 """Benchmark of the `sim` runtime against the goals of issue 7 (scale and speed of `sim`).
 
-    python -m bench.perf.sim [--scales 1,4,16] [--repeat K] [--trace full|off]
+    python -m bench.perf.sim [--scales 1,4,16] [--repeat K] [--trace full|full.gz|ocpi|off]
     python -m bench.perf.sim --sweep [--sizes 1000,2000,4000,8000]
     python -m bench.perf.sim --big [--build-only]
 
@@ -88,7 +88,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--scales", default="1,4,16", help="smoke multiplied by each (comma-separated)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per scale (the median is reported)")
-    parser.add_argument("--trace", choices=["full", "off"], default="full")
+    parser.add_argument("--trace", choices=["full", "full.gz", "ocpi", "off"], default="full")
     parser.add_argument("--sweep", action="store_true", help="fit wall time per session over --sizes")
     parser.add_argument("--sizes", default="1000,2000,4000,8000", help="sessions per sweep world")
     parser.add_argument("--big", action="store_true", help="5,000 stations, 20,000 sessions, 2 hours")
