@@ -181,9 +181,10 @@ def build_world(
     _refuse_data(database_url, holds_data)
     drivers = make_drivers(scenario.demand, rng, scenario.emsp.country_code, scenario.emsp.party_id)
     federated = scenario.emsp.federated_identity
-    for driver in drivers:
-        if driver.known and not federated:
-            emsp.issue_token(driver.token_uid, contract_id=driver.contract_id, now=scenario.start)
+    with emsp.db.scope():  # one session and connection for every token's unit (each still commits)
+        for driver in drivers:
+            if driver.known and not federated:
+                emsp.issue_token(driver.token_uid, contract_id=driver.contract_id, now=scenario.start)
     provision_billing(emsp, scenario, drivers)  # accounts and contracts (demand.contracts), if any
 
     hub_urls = hub_base_urls or {}

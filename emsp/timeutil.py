@@ -28,7 +28,11 @@ def format_utc(moment: datetime) -> str:
     """RFC 3339 in UTC with a 'Z'; milliseconds only when present, so traces stay compact."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime: times at the core are aware UTC")
-    moment = moment.astimezone(UTC)
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    if moment.year >= 1000:  # isoformat is C and pads as strftime does from year 1000 on (same text)
+        micro, head = moment.microsecond, moment.isoformat()[:19]
+        return f"{head}.{micro // 1000:03d}Z" if micro else f"{head}Z"
     if moment.microsecond:
         return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,6 +1,7 @@
 """One measured `sim` run for `bench.perf.sim`, in its own process; prints its figures as one JSON line.
 
-python -m bench.perf.sim_child --scale N | --sessions N --stations M  [--trace full|off] [--build-only]
+python -m bench.perf.sim_child --scale N | --sessions N --stations M  [--trace full|full.gz|ocpi|off]
+[--build-only]
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import resource
 import tempfile
 import time
 from pathlib import Path
+from typing import cast
 
 from bench.logs import configure_run_logging
 from bench.perf.sim_worlds import scaled, sized
 from bench.runtime.sim import SimRuntime
-from bench.trace import WireTrace
+from bench.trace import TraceMode, WireTrace
 from bench.world import build_world
 
 
@@ -29,7 +31,7 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=0)
     parser.add_argument("--sessions", type=int, default=0)
     parser.add_argument("--stations", type=int, default=0)
-    parser.add_argument("--trace", choices=["full", "off"], default="full")
+    parser.add_argument("--trace", choices=["full", "full.gz", "ocpi", "off"], default="full")
     parser.add_argument("--build-only", action="store_true")
     args = parser.parse_args()
     configure_run_logging(None)  # the figures are about the models and the runtime, not log I/O
@@ -53,13 +55,16 @@ def main() -> None:
     }
     if not args.build_only:
         with tempfile.TemporaryDirectory() as tmp:
-            trace = WireTrace(Path(tmp) / "trace.jsonl" if args.trace == "full" else None)
-            started = time.perf_counter()
+            mode, _, packed = args.trace.partition(".")  # the run's --trace, "full.gz": --trace-gzip
+            name = "trace.jsonl.gz" if packed else "trace.jsonl"
+            trace = WireTrace(None if mode == "off" else Path(tmp) / name, cast(TraceMode, mode))
+            started, cpu = time.perf_counter(), time.process_time()
             result = SimRuntime(world, trace).run()
-            wall = time.perf_counter() - started
             trace.close()
+            wall, cpu = time.perf_counter() - started, time.process_time() - cpu
         figures |= {
             "wall_s": wall,
+            "cpu_s": cpu,  # this process's CPU time: what a loaded, shared machine does not inflate
             "simulated_s": (result.ended_at - world.scenario.start).total_seconds(),
             "messages": sum(trace.counts.values()),
             "completed": sum(

@@ -112,6 +112,7 @@ class SimRuntime:
         self.env = simpy.Environment()
         self._rng = random.Random(f"links-{world.scenario.seed}")
         self._start = world.scenario.start
+        self._now_ms, self._now = 0, world.scenario.start
         self._allocator = ConnectorAllocator(world.places, world.reserved)
         self._unserved = 0
         scenario = world.scenario
@@ -151,7 +152,10 @@ class SimRuntime:
 
     # ------------------------------------------------------------------ time
     def now(self) -> datetime:
-        return self._start + timedelta(milliseconds=int(self.env.now))
+        ms = int(self.env.now)
+        if ms != self._now_ms:  # many messages share an instant: one datetime per instant
+            self._now_ms, self._now = ms, self._start + timedelta(milliseconds=ms)
+        return self._now
 
     def _at_ms(self, moment: datetime) -> int:
         delta = moment - self._start

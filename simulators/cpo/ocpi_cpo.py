@@ -128,7 +128,7 @@ class OcpiCpo(OcpiParty):
         site = self._station_site.get(event.station_id)
         body = None
         if site is not None:
-            evses = sorted(ref.evse_uid for key, ref in self._evses.items() if key[0] == event.station_id)
+            evses = sorted(self._station_evses.get(event.station_id, []))
             body = {"location_id": site.location_id, "evse_uids": evses}
         url = f"{self._endpoint('tokens')}/{event.token_uid}/authorize?type=RFID"
         request = self._send(

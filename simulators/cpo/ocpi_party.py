@@ -120,6 +120,10 @@ class OcpiParty:
             self._evses |= evse_index(site, country_code, party_id)
             for station in site.stations:
                 self._station_site[station.station_id] = site
+        # A station's EVSE uids (the authorize request's evse_uids): looked up, not scanned for.
+        self._station_evses: dict[str, list[str]] = {}
+        for (station_id, _connector), ref in self._evses.items():
+            self._station_evses.setdefault(station_id, []).append(ref.evse_uid)
         self._endpoints: dict[str, str] = {}
         self._emsp_party: tuple[str, str] | None = None
         # Behind a hub the credentials name the hub (role HUB), not the eMSP: the scenario says

@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from emsp.timeutil import format_utc
 from emsp.wire import HttpRequest, HttpResponse, dumps, loads
-from simulators.cpo.sender import BadQuery, Paging, Published, paginate
+from simulators.cpo.sender import BadQuery, Paging, Published
 from simulators.cpo.versions import CpoWire
 
 # (module, role): what the CPO offers; 2.1.1 details carry no role (CpoWire.endpoint_roles)
@@ -133,7 +133,7 @@ class CpoOcpiServer:
             if module == "locations" and rest:
                 return self._location(rest, now, headers)
             if module in LISTS and not rest:
-                page = paginate(self.published.all(module), request.url, request.query, self._paging, now)
+                page = self.published.page(module, request.url, request.query, self._paging, now)
                 return self._reply(200, 1000, "", self._dress(page.items), now, headers | page.headers)
         except BadQuery as exc:
             return self._reply(400, 2001, str(exc), None, now, headers)

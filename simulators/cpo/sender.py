@@ -9,14 +9,18 @@ Objects are listed oldest first (by creation, not `last_updated`), so pages neve
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import zlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from emsp.timeutil import format_utc, parse_utc
+from emsp.wire import dumps, loads
 from simulators.dialects.profile import DialectProfile
+
+T = TypeVar("T")
 
 MAX_LIMIT = 50  # the most objects one page holds, whatever the client asks
 
@@ -53,25 +57,78 @@ class BadQuery(ValueError):
     """A query parameter the spec's types make invalid (answered 2001)."""
 
 
+# Modules whose objects grow with the run (one or more per charging session): kept as compressed
+# canonical JSON once published, so a long run's CPO holds ~1 KiB per session instead of ~17 KiB of
+# dicts. Locations and tariffs are few and read on every session: they stay dicts.
+COMPACT_MODULES = frozenset({"sessions", "cdrs"})
+_ZLIB_LEVEL = 1  # most of the ratio on ~1 KiB JSON objects, at the least CPU
+
+
+def _pack(obj: Mapping[str, Any]) -> bytes:
+    return zlib.compress(dumps(obj).encode("utf-8"), _ZLIB_LEVEL)
+
+
+def _unpack(packed: bytes) -> dict[str, Any]:
+    obj: dict[str, Any] = loads(zlib.decompress(packed))
+    return obj
+
+
+class _Entry:
+    """One published object: its `last_updated` as published (the lists filter on it) and the object,
+    a dict while it is being patched, compressed canonical JSON once it is published whole again."""
+
+    __slots__ = ("body", "last_updated")
+
+    def __init__(self, last_updated: Any, body: dict[str, Any] | bytes) -> None:
+        self.last_updated = last_updated
+        self.body = body
+
+    def object(self) -> dict[str, Any]:
+        body = self.body
+        return body if isinstance(body, dict) else _unpack(body)
+
+
 class Published:
-    """Objects in the wire form the CPO pushed, per module, in creation order (a dict keeps it)."""
+    """Objects in the wire form the CPO pushed, per module, in creation order (a dict keeps it).
+
+    Nothing is dropped: the Sender lists serve every object changed since any date_from. Objects of
+    COMPACT_MODULES are stored compressed (their JSON round-trips to the same text: Decimal numbers
+    keep their digits); a PATCH unpacks one until its next PUT."""
 
     def __init__(self) -> None:
-        self._objects: dict[str, dict[str, dict[str, Any]]] = {}
+        self._objects: dict[str, dict[str, _Entry]] = {}
 
     def put(self, module: str, key: str, obj: Mapping[str, Any]) -> None:
-        self._objects.setdefault(module, {})[key] = dict(obj)
+        body: dict[str, Any] | bytes = _pack(obj) if module in COMPACT_MODULES else dict(obj)
+        self._objects.setdefault(module, {})[key] = _Entry(obj.get("last_updated"), body)
 
     def patch(self, module: str, key: str, fields: Mapping[str, Any]) -> None:
-        current = self._objects.get(module, {}).get(key)
-        if current is not None:
+        entry = self._objects.get(module, {}).get(key)
+        if entry is not None:
+            current = entry.object()
             current.update(fields)
+            entry.body = current  # patched again soon (meter updates): stays a dict until its next PUT
+            entry.last_updated = current.get("last_updated")
 
     def get(self, module: str, key: str) -> dict[str, Any] | None:
-        return self._objects.get(module, {}).get(key)
+        entry = self._objects.get(module, {}).get(key)
+        return None if entry is None else entry.object()
 
     def all(self, module: str) -> list[dict[str, Any]]:
-        return list(self._objects.get(module, {}).values())
+        return [entry.object() for entry in self._objects.get(module, {}).values()]
+
+    def page(
+        self,
+        module: str,
+        url: str,
+        query: Mapping[str, str],
+        paging: Paging | None = None,
+        now: datetime | None = None,
+    ) -> Page:
+        """paginate(self.all(module), ...), unpacking only the objects on the page."""
+        entries = list(self._objects.get(module, {}).values())
+        dates = [e.last_updated for e in entries]
+        return _paginate(entries, dates, url, query, _Entry.object, paging or Paging(), now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,17 +167,29 @@ def paginate(
     paging: Paging | None = None,
     now: datetime | None = None,
 ) -> Page:
-    paging = paging or Paging()
+    dates = [obj["last_updated"] for obj in objects]
+    return _paginate(objects, dates, url, query, dict, paging or Paging(), now)
+
+
+def _paginate(
+    objects: list[T],
+    dates: list[Any],
+    url: str,
+    query: Mapping[str, str],
+    item: Callable[[T], dict[str, Any]],
+    paging: Paging,
+    now: datetime | None,
+) -> Page:
     offset = 0 if paging.ignore_offset else _int(query, "offset", 0)
     most = MAX_LIMIT if paging.cap is None else paging.cap
     limit = min(_int(query, "limit", most), most)
     date_from, date_to = _date(query, "date_from"), _date(query, "date_to")
     matching = []
-    for obj in objects:
-        updated = parse_utc(str(obj["last_updated"]))
+    for obj, last_updated in zip(objects, dates, strict=True):
+        updated = parse_utc(str(last_updated))
         if (date_from is None or updated >= date_from) and (date_to is None or updated < date_to):
             matching.append(obj)
-    items = matching[offset : offset + limit]
+    items = [item(obj) for obj in matching[offset : offset + limit]]
     headers = {"X-Total-Count": str(len(matching)), "X-Limit": str(limit)}
     more = offset + limit < len(matching) or (paging.empty_last_page and offset + limit == len(matching))
     if more and limit > 0 and paging.link != "missing":

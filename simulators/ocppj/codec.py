@@ -186,7 +186,10 @@ class Codec:
         """Parse and validate one frame. `pending` maps the ids of our outstanding CALLs to their
         action, which tells which response schema a CALLRESULT must match."""
         try:
-            frame = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+            if type(text) is str and not text.startswith("\ufeff"):
+                frame = _DECODE(text)
+            else:  # bytes, or a BOM: json.loads's own handling (and messages)
+                frame = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
         except ValueError as exc:
             raise FrameError(self.codes["rpc"], f"not JSON: {exc}", None) from None
         except RecursionError:  # [[[[...]]]] nested past the interpreter's stack: the peer's error
@@ -266,7 +269,16 @@ class Codec:
     @staticmethod
     def _dump(frame: list[Any]) -> str:
         # simplejson writes Decimal as an exact JSON number; compact separators keep traces small.
-        return simplejson.dumps(frame, separators=(",", ":"), use_decimal=True, ensure_ascii=False)
+        return _ENCODE(frame)
+
+
+# json.loads(text, parse_float=..., parse_constant=...) builds a JSONDecoder per call; this is it,
+# built once (the same object hooks, so the same values and the same errors).
+_DECODE = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant).decode
+
+# Built once: simplejson.dumps with non-default options constructs a new encoder per call (a
+# quarter of an encode's cost). Same options, same text.
+_ENCODE = simplejson.JSONEncoder(separators=(",", ":"), use_decimal=True, ensure_ascii=False).encode
 
 
 @functools.cache

@@ -413,8 +413,12 @@ class VirtualStation(CsmsControl):
         """Answers other than BootNotification and Authorize; most need nothing."""
 
 
+# simplejson.dumps(payload, sort_keys=True, use_decimal=True) with its encoder built once (same text).
+_KEY_ENCODE = simplejson.JSONEncoder(sort_keys=True, use_decimal=True).encode
+
+
 def _key(call: Call) -> str:
-    return call.action + simplejson.dumps(call.payload, sort_keys=True, use_decimal=True)
+    return call.action + _KEY_ENCODE(call.payload)
 
 
 def _refused(station_id: str, connector_id: int, token: str, now: datetime, register: int) -> ChargeTruth:

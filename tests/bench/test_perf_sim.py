@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 from bench.perf.sim import _fit
 from bench.perf.sim_worlds import codec_round_trips, sized
@@ -27,6 +28,7 @@ def test_a_sized_world_spreads_stations_over_sites_with_one_driver_per_visit() -
 
 def test_the_codec_baseline_counts_validated_round_trips() -> None:
     assert codec_round_trips(0.01) > 0
+    assert codec_round_trips(0.01, time.process_time) > 0  # per CPU second, as the sim's CPU figure
 
 
 def test_a_child_run_reports_what_the_goals_need() -> None:
@@ -37,6 +39,6 @@ def test_a_child_run_reports_what_the_goals_need() -> None:
         text=True,
     ).stdout
     figures = json.loads(out.strip().splitlines()[-1])
-    assert figures["stations"] == 4 and figures["messages"] > 0
+    assert figures["stations"] == 4 and figures["messages"] > 0 and figures["cpu_s"] > 0
     assert 0 < figures["completed"] <= figures["sessions"]
     assert figures["rss_built"] > 0 and figures["rss_peak"] >= figures["rss_built"]

@@ -137,3 +137,33 @@ def test_a_token_push_nested_past_the_stack_is_2001_not_a_crash() -> None:
     assert response.status == 400 and loads(response.body or "null")["status_code"] == 2001
     with pytest.raises(ValueError, match="nested too deeply"):
         loads(deep)
+
+
+def test_compact_store_serves_the_same_text_and_patches_in_place() -> None:
+    """Sessions and CDRs are kept compressed: what a list serves is what was published, Decimal
+    digits and all, and a PATCH then a PUT of a compacted session lands in the listed object."""
+    from decimal import Decimal
+
+    from simulators.cpo.sender import Published
+
+    published = Published()
+    session = {
+        "id": "S1",
+        "kwh": Decimal("1.2300"),
+        "status": "ACTIVE",
+        "last_updated": "2026-03-02T07:00:00Z",
+    }
+    published.put("sessions", "S1", session)
+    published.patch("sessions", "S1", {"kwh": Decimal("2.50"), "last_updated": "2026-03-02T07:05:00Z"})
+    assert dumps(published.get("sessions", "S1")) == dumps(
+        session | {"kwh": Decimal("2.50"), "last_updated": "2026-03-02T07:05:00Z"}
+    )
+    page = published.page("sessions", "http://cpo.test/sessions", {"date_from": "2026-03-02T07:01:00Z"})
+    assert [dumps(item) for item in page.items] == [dumps(published.get("sessions", "S1"))]
+    assert page.headers["X-Total-Count"] == "1"
+    published.put("sessions", "S1", session | {"status": "COMPLETED"})
+    assert (
+        published.page("sessions", "http://cpo.test/sessions", {"date_from": "2026-03-02T07:01:00Z"}).items
+        == []
+    )
+    assert dumps(published.all("sessions")) == dumps([session | {"status": "COMPLETED"}])
