@@ -23,6 +23,7 @@ from bench.hubs import (
     through_hubs,
 )
 from bench.logs import configure_run_logging
+from bench.ocpp_calls import ocpp_call_figures
 from bench.overrides import Override
 from bench.rundir import write_authorizations, write_json, write_reconciliation
 from bench.scenario import Scenario, ScenarioError, load_scenario, resolve
@@ -98,7 +99,7 @@ def summary_skeleton(
     """The summary of this scenario's world with nothing in it: the paths every run of it will have.
     `hub_fees`: per hub, the currencies of its fees."""
     empty = EmspRecords(**{f.name: () for f in fields(EmspRecords)})
-    return build_summary(
+    skeleton = build_summary(
         scenario=scenario.name,
         seed=scenario.seed,
         runtime="sim",
@@ -112,6 +113,9 @@ def summary_skeleton(
         start=scenario.start,
         hubs={hub_id: hub_figures(None, fees) for hub_id, fees in (hub_fees or {}).items()},
     )
+    if (calls := ocpp_call_figures(scenario, ())) is not None:
+        skeleton["ocpp_calls"] = calls
+    return skeleton
 
 
 def prepare_run_dir(run_dir: Path) -> Path:
@@ -278,6 +282,9 @@ def run_scenario(
         ),
         hubs={hub_id: hub_figures(world.hubs[hub_id], fees) for hub_id, fees in hub_fees.items()},
     )
+    answers = [a for cpo in world.cpos.values() for a in cpo.call_answers]
+    if (calls := ocpp_call_figures(scenario, answers)) is not None:
+        summary["ocpp_calls"] = calls
     if lag is not None:  # live: can the run's timing be trusted? (never graded as the eMSP's)
         summary["timing"] = lag.summary()
     results = evaluate(scenario.expectations, summary)

@@ -27,7 +27,16 @@ from simulators.cpo.events import (
     TransactionEnded,
     TransactionStarted,
 )
-from simulators.ocppj import Call, CallError, CallResult, Endpoint, OcppVersion, Payload
+from simulators.ocppj import (
+    Call,
+    CallError,
+    CallResult,
+    Codec,
+    Endpoint,
+    LocalProtocolError,
+    OcppVersion,
+    Payload,
+)
 from simulators.ocppj.meter import read_sample
 from simulators.ocppj.timestamps import parse_timestamp
 
@@ -367,3 +376,16 @@ _HANDLERS: Mapping[OcppVersion, Mapping[str, Handler]] = {
         "MeterValues": Csms._meter201,
     },
 }
+
+
+def call_problem(version: OcppVersion, action: str, payload: Payload) -> str | None:
+    """Why the CSMS cannot send this CALL to a station of `version` (None: it can): a message only
+    stations send, an action the version lacks, or a payload outside its schema."""
+    station_sent = action in _HANDLERS[version] or action in ACKS[version]
+    if station_sent and action != "DataTransfer":  # DataTransfer: the one message both sides send
+        return f"{action} is sent by stations, not by the CSMS"
+    try:
+        Codec(version).encode_call("check", action, payload)
+    except LocalProtocolError as exc:
+        return str(exc)
+    return None
