@@ -17,6 +17,7 @@ from datetime import datetime
 
 from emsp.timeutil import format_utc
 from simulators.cpo.csms_acks import ACKS
+from simulators.cpo.csms_ca import StationCa
 from simulators.cpo.events import (
     AuthorizationRequested,
     ChargingStateChanged,
@@ -127,6 +128,7 @@ class Csms:
         self._decisions: dict[str, bool] = {}  # token uid -> latest decision of the OCPI side
         self._refs = 0
         self._transactions = 0  # 1.6: the CSMS assigns transaction ids
+        self.ca = StationCa(cpo_id)  # signs the stations' certificate requests
 
     def on_connected(self, station_id: str, version: OcppVersion, now: datetime) -> CsmsOutput:
         # A reconnection starts a new OCPP-J session: a fresh endpoint, nothing in flight; the
@@ -230,6 +232,18 @@ class Csms:
 
     def _heartbeat(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
         return {"currentTime": format_utc(now)}
+
+    def _sign_certificate(
+        self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]
+    ) -> Payload:
+        """Sign the station's CSR and send the chain with CertificateSigned after this answer
+        (1.6 security extension; 2.0.1 A02.FR.06 / A03): Rejected when it is no valid request."""
+        chain = self.ca.sign(payload["csr"], now)
+        if chain is None:
+            return {"status": "Rejected"}
+        kind = {"certificateType": payload["certificateType"]} if "certificateType" in payload else {}
+        link.endpoint.call("CertificateSigned", {"certificateChain": chain, **kind})
+        return {"status": "Accepted"}
 
     def _hold(self, link: _Link, call: Call, now: datetime, events: list[CsmsEvent]) -> None:
         token = call.payload["idTag"] if link.version == "1.6" else call.payload["idToken"]["idToken"]
@@ -357,6 +371,7 @@ class Csms:
 
 
 _COMMON: dict[str, Handler] = {
+    "SignCertificate": Csms._sign_certificate,
     "BootNotification": Csms._boot,
     "Heartbeat": Csms._heartbeat,
     "Authorize": Csms._authorize,  # only with a local policy; otherwise held for the OCPI side

@@ -4,6 +4,7 @@ Every frame both ways is checked against the official schemas by the `ocpp` pack
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -332,3 +333,25 @@ def test_transaction_status_customer_information_network_profile_and_cost_201() 
 )
 def test_firmware_names_come_from_the_image_file(location: str, name: str) -> None:
     assert firmware_name(location) == name
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_csms_signs_a_triggered_request_and_the_station_installs_the_certificate(
+    version: OcppVersion,
+) -> None:
+    pair = make_pair(version)
+    at = T0 + timedelta(minutes=1)
+    if version == "1.6":
+        pair.command("ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate"}, at)
+    else:
+        pair.command("TriggerMessage", {"requestedMessage": "SignChargingStationCertificate"}, at)
+    [signed] = [c for c in pair.trace if c.src == pair.csms.cpo_id and '"CertificateSigned"' in c.frame]
+    chain = json.loads(signed.frame)[3]["certificateChain"]
+    leaf = x509.load_pem_x509_certificate(chain.encode())
+    assert leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "CS-1"
+    assert leaf.issuer == pair.csms.ca.root(at).subject
+    kinds = [c.kind for c in pair.station.upkeep.certificates]
+    assert kinds == ["ChargePointCertificate" if version == "1.6" else "ChargingStationCertificate"]
+    # A request that is no CSR is refused.
+    answer = pair.csms._sign_certificate(pair.csms._links["CS-1"], {"csr": "garbage"}, at, [])
+    assert answer == {"status": "Rejected"}
