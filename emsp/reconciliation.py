@@ -25,6 +25,7 @@ CLASSES = (
     "matched",
     "refused",
     "wrongly_refused",
+    "refused_unreachable",
     "wrongly_authorized",
     "open_session",
     "missing_cdr",
@@ -63,6 +64,9 @@ class TruthSession:
     # not say, joined on the session id alone.
     party: PartyRef | None = None
     quoted: Decimal | None = None  # what the driver was quoted before authorizing (incl. VAT if known)
+    # Why the CPO refused, when the eMSP never answered: "UNREACHABLE" (no connection) or
+    # "ERROR_HTTP<5xx>" (an outage's 503). None: the eMSP answered (or the refusal was local).
+    unanswered: str | None = None
 
 
 Key = tuple[str, str, str]  # (country_code, party_id, id), party upper-cased (CiString)
@@ -100,6 +104,8 @@ def _classify(
     tolerance: Decimal,
 ) -> tuple[str, str]:
     if not truth.authorized:
+        if truth.token_known and truth.unanswered is not None:
+            return "refused_unreachable", f"the eMSP did not answer the authorization ({truth.unanswered})"
         if truth.token_known:
             return "wrongly_refused", "an eMSP-issued token was refused"
         return "refused", "unknown token refused"
