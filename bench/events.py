@@ -25,6 +25,10 @@ event means on the wire:
 - `token_block`: at `at`, the eMSP blocks the token of known driver number `driver` (0-based, in the
   order drivers are drawn); the CPO learns it by the eMSP's Tokens push and later authorizations
   are refused.
+- `ocpp_call`: at `at`, the mock CSMS sends the CSMS-initiated CALL `action` with `payload` to each of
+  `stations` (e.g. UpdateFirmware, SendLocalList, SetChargingProfile, Reset); the payload must be
+  schema-valid for every named station's OCPP version. A station offline then gets it on reconnect.
+  What they answered is counted in the summary (`ocpp_calls.<action>`).
 - `cdr_hold`: CDRs the CPO would send during the window are held and POSTed all at once at `until`
   (an end-of-day batch); `duplicate` is the share POSTed twice, `late` the share that misses the batch
   and is POSTed `late_minutes` later.
@@ -33,7 +37,7 @@ event means on the wire:
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -131,8 +135,16 @@ class CdrCorrection(_Event):
     share: Share = 0.1  # of the CDRs sent before `at`; at least one when > 0
 
 
+class OcppCall(_Event):
+    type: Literal["ocpp_call"]
+    at: datetime
+    stations: Annotated[list[str], Field(min_length=1)]
+    action: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,64}$")]
+    payload: dict[str, Any] = {}
+
+
 Event = Annotated[
-    TariffChange | LinkChange | Outage | StationOffline | TokenBlock | CdrHold | CdrCorrection,
+    TariffChange | LinkChange | Outage | StationOffline | TokenBlock | CdrHold | CdrCorrection | OcppCall,
     Field(discriminator="type"),
 ]
 
@@ -144,4 +156,5 @@ EVENT_TYPES = (
     "token_block",
     "cdr_hold",
     "cdr_correction",
+    "ocpp_call",
 )

@@ -27,6 +27,7 @@ from bench.hubs import (
     through_hubs,
 )
 from bench.logs import configure_run_logging
+from bench.ocpp_calls import ocpp_call_figures
 from bench.overrides import Override
 from bench.rundir import write_authorizations, write_json, write_reconciliation
 from bench.scenario import CpoPorts, PortsSpec, Scenario, ScenarioError, load_scenario, resolve
@@ -119,6 +120,8 @@ def summary_skeleton(
         hubs={hub_id: hub_figures(None, fees) for hub_id, fees in (hub_fees or {}).items()},
     )
     billing_skeleton(summary, scenario)  # billing.* and partners.<id>.margin with demand.contracts
+    if (calls := ocpp_call_figures(scenario, ())) is not None:
+        summary["ocpp_calls"] = calls
     return summary
 
 
@@ -368,6 +371,9 @@ def run_scenario(
         hubs={hub_id: hub_figures(world.hubs[hub_id], fees) for hub_id, fees in hub_fees.items()},
     )
     billing_finish(summary, scenario, world.emsp, records, owner, run_dir)  # demand.contracts only
+    answers = [a for cpo in world.cpos.values() for a in cpo.call_answers]
+    if (calls := ocpp_call_figures(scenario, answers)) is not None:
+        summary["ocpp_calls"] = calls
     if lag is not None:  # live: can the run's timing be trusted? (never graded as the eMSP's)
         summary["timing"] = lag.summary()
     results = evaluate(scenario.expectations, summary)

@@ -21,6 +21,7 @@ from bench.events import EVENT_TYPES, Event, TariffPolicy, Window
 from bench.overrides import SET_FIELD, Override, OverrideError, apply_all
 from emsp.billing.contracts import ContractKind
 from emsp.services.fraud import FraudConfig
+from simulators.cpo.csms import call_problem
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -443,6 +444,7 @@ def timeline_error(scenario: Scenario) -> tuple[str, str] | None:
     """The first event naming something the scenario lacks, or meaningless in time: (field, reason)."""
     cpos = {cpo.id for cpo in scenario.cpos}
     stations = set(scenario.station_ids())
+    versions = {s.id: s.ocpp for cpo in scenario.cpos for loc in cpo.locations for s in loc.stations}
     tariffs = {cpo.id: set(cpo.tariffs) for cpo in scenario.cpos}
     windows: dict[tuple[str, ...], list[tuple[int, Window]]] = {}
     blocked: set[int] = set()
@@ -482,6 +484,13 @@ def timeline_error(scenario: Scenario) -> tuple[str, str] | None:
             if event.driver in blocked:
                 return f"{where}.driver", f"driver {event.driver} is blocked twice"
             blocked.add(event.driver)
+        elif event.type == "ocpp_call":
+            for sid in event.stations:
+                if sid not in stations:
+                    return f"{where}.stations", f"unknown station {sid!r}"
+                problem = call_problem(versions[sid], event.action, event.payload)
+                if problem is not None:
+                    return f"{where}.payload", f"for station {sid} (OCPP {versions[sid]}): {problem}"
         elif event.type == "station_offline":
             for sid in event.stations:
                 if sid not in stations:

@@ -7,6 +7,7 @@ physical delivery — constant power while charging, then parked — through the
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from bench.world import World
@@ -17,10 +18,40 @@ from emsp.timeutil import format_utc
 from simulators.cpo.tariff_switch import price_with_switches
 
 KWH = Decimal(1000)
+# A hub's own answer in the eMSP's stead (transport_and_format, Message Routing): it could not
+# forward (4002 timeout) or the eMSP is offline (4003). 4001 (unknown receiver) is a routing fault.
+_HUB_UNANSWERED = frozenset({"ERROR_4002", "ERROR_4003"})
+
+
+def _answers(world: World) -> dict[tuple[str, str], list[tuple[datetime, str]]]:
+    """(station, token) -> when each of its authorizations was answered, and how, in time order."""
+    answers: dict[tuple[str, str], list[tuple[datetime, str]]] = {}
+    for cpo in world.cpos.values():
+        for record in cpo.ocpi.truth.authorizations:
+            answers.setdefault((record.station_id, record.token_uid), []).append((record.at, record.result))
+    for of_one in answers.values():
+        of_one.sort()
+    return answers
+
+
+def _unanswered(
+    answers: dict[tuple[str, str], list[tuple[datetime, str]]], station_id: str, token: str, plugged: datetime
+) -> str | None:
+    """How the eMSP left this visit's authorization unanswered ("UNREACHABLE", "ERROR_HTTP503", a
+    hub's "ERROR_4003"), or None if it answered. The visit's authorization is the first of its
+    station and token at or after the plug-in (a driver waits for it before charging or leaving)."""
+    for at, result in answers.get((station_id, token), ()):
+        if at >= plugged:
+            unanswered = (
+                result == "UNREACHABLE" or result.startswith("ERROR_HTTP5") or result in _HUB_UNANSWERED
+            )
+            return result if unanswered else None
+    return None
 
 
 def truth_sessions(world: World) -> list[TruthSession]:
     known = {uid for d in world.drivers if d.known for uid in d.uids()}
+    answers = _answers(world)
     sessions: list[TruthSession] = []
     for station_id, station in world.stations.items():
         cpo = world.cpos[world.cpo_of(station_id)]
@@ -89,6 +120,9 @@ def truth_sessions(world: World) -> list[TruthSession]:
                     currency=currency,
                     party=PartyRef(cpo.ocpi.country_code, cpo.ocpi.party_id),
                     correction=cpo.ocpi.truth.corrections.get(session_id or "", ""),
+                    unanswered=None
+                    if charge.authorized
+                    else _unanswered(answers, station_id, charge.token_uid, charge.plugged_at),
                     quoted=world.quotes.get(
                         f"{station_id}/{charge.connector_id}/{format_utc(charge.plugged_at)}"
                     ),

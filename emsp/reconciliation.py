@@ -26,6 +26,7 @@ CLASSES = (
     "matched",
     "refused",
     "wrongly_refused",
+    "refused_unreachable",
     "wrongly_authorized",
     "open_session",
     "missing_cdr",
@@ -79,6 +80,9 @@ class TruthSession:
     # How the CPO corrected the session's CDR ("" none): credit_and_rebill[_without_reference],
     # rebill_only (simulators/cpo/corrections.py)
     correction: str = ""
+    # Why the CPO refused, when the eMSP never answered: "UNREACHABLE" (no connection) or
+    # "ERROR_HTTP<5xx>" (an outage's 503). None: the eMSP answered (or the refusal was local).
+    unanswered: str | None = None
 
 
 Key = tuple[str, str, str]  # (country_code, party_id, id), party upper-cased (CiString)
@@ -176,6 +180,8 @@ def _classify(
             return "fraud_caught", f"a cloned token charged and was flagged ({flag.rule})"
         return "fraud_missed", "a cloned token charged and nothing flagged it"
     if not truth.authorized:
+        if truth.token_known and truth.unanswered is not None:
+            return "refused_unreachable", f"the eMSP did not answer the authorization ({truth.unanswered})"
         if truth.token_known:
             refusal = fraud.refusal(truth)
             if refusal is not None:

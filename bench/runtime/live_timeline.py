@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Protocol
 
-from bench.events import CdrCorrection, CdrHold, Outage, StationOffline, TariffChange, TokenBlock
+from bench.events import CdrCorrection, CdrHold, OcppCall, Outage, StationOffline, TariffChange, TokenBlock
 from bench.runtime.live_clock import ScaledClock
 from bench.scenario import Scenario
 from bench.world import World, block_driver, known_driver
@@ -103,6 +103,8 @@ class LiveTimeline:
                     add(event.start, index, f"station_offline:{sid}:down", partial(host.take_offline, sid))
                     up = partial(self._online, index, sid, event.end)
                     add(event.end, index, f"station_offline:{sid}:up", up, records=True)
+            elif isinstance(event, OcppCall):
+                add(event.at, index, "ocpp_call", partial(self._ocpp_call, event))
             elif isinstance(event, CdrHold):
                 # The same seeded draws as sim: which CDRs go twice or late is the scenario's.
                 rng = random.Random(f"cdr-hold-{world.scenario.seed}-{index}")
@@ -122,6 +124,14 @@ class LiveTimeline:
         self._host.cpo_emit(
             event.cpo, cpo.publish_tariff(event.tariff, event.published_id(), tariff, policy, now)
         )
+
+    def _ocpp_call(self, event: OcppCall, now: datetime) -> None:
+        world = self._host.world
+        for station_id in event.stations:
+            cpo_id = world.cpo_of(station_id)
+            self._host.cpo_emit(
+                cpo_id, world.cpos[cpo_id].csms_call(station_id, event.action, event.payload, now)
+            )
 
     def _token_block(self, event: TokenBlock, now: datetime) -> None:
         world = self._host.world

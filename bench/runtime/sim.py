@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import simpy
 
-from bench.events import CdrCorrection, CdrHold, Outage, StationOffline, TariffChange, TokenBlock
+from bench.events import CdrCorrection, CdrHold, OcppCall, Outage, StationOffline, TariffChange, TokenBlock
 from bench.runtime.allocation import RETRY_EVERY, ConnectorAllocator, retries_for
 from bench.runtime.faults import SimRuntimeError, describe_fault
 from bench.runtime.link_windows import link_windows
@@ -399,6 +399,8 @@ class SimRuntime:
                 for sid in event.stations:
                     self._at(event.start, partial(self._set_online, sid, False))
                     self._at(event.end, partial(self._set_online, sid, True))
+            elif isinstance(event, OcppCall):
+                self._at(event.at, partial(self._ocpp_call, event))
             elif isinstance(event, CdrHold):
                 rng = random.Random(f"cdr-hold-{world.scenario.seed}-{index}")
                 self._at(event.start, partial(self._cdr_batch, event.cpo, "hold", None))
@@ -428,6 +430,12 @@ class SimRuntime:
         self._cpo_emit(
             cpo.cpo_id, cpo.publish_tariff(event.tariff, event.published_id(), tariff, policy, self.now())
         )
+
+    def _ocpp_call(self, event: OcppCall) -> None:
+        for station_id in event.stations:
+            cpo_id = self.world.cpo_of(station_id)
+            call = self.world.cpos[cpo_id].csms_call(station_id, event.action, event.payload, self.now())
+            self._cpo_emit(cpo_id, call)
 
     def _token_block(self, event: TokenBlock) -> None:
         driver = known_driver(self.world, event.driver)

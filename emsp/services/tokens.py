@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, event, insert, or_, select
+from sqlalchemy import Table, bindparam, event, insert, or_, select, text
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from emsp.model import (
@@ -181,6 +181,7 @@ _token_state = select(
     _tokens.c.last_updated, _tokens.c.driver_id, _tokens.c.partner,
 ).where(_tokens.c.uid == bindparam("uid"), _tokens.c.type == bindparam("type"))  # fmt: skip
 _record = insert(cast(Table, AuthorizationRow.__table__))
+_relaxed_commit = text("SET LOCAL synchronous_commit TO off")
 _TOUCHED = "emsp.tokens_touched"
 
 
@@ -274,6 +275,14 @@ class TokenAuthority:
         """`rows` in one transaction on a connection of their own: safe on another thread than the
         core's (it touches no core state), as long as the database has more than one connection."""
         with self._database.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # The guarantee SQLite's WAL with synchronous=NORMAL gives (emsp/storage/db.py):
+                # a commit survives a kill of the eMSP process (PostgreSQL has it), and only a
+                # crash of the database server or its machine may lose the last few hundred ms of
+                # authorization records (never a session, CDR, invoice line or outbox event: those
+                # commit elsewhere, with the server's durable default). It takes the WAL flush,
+                # 4-11 ms here, off every answer of the batch (`python -m bench.perf.authorize`).
+                connection.execute(_relaxed_commit)
             connection.execute(_record, rows)
 
     def authorize(

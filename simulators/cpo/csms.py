@@ -17,6 +17,7 @@ from datetime import datetime
 
 from emsp.timeutil import format_utc
 from simulators.cpo.csms_acks import ACKS
+from simulators.cpo.csms_ca import StationCa
 from simulators.cpo.events import (
     AuthorizationRequested,
     ChargingStateChanged,
@@ -27,7 +28,16 @@ from simulators.cpo.events import (
     TransactionEnded,
     TransactionStarted,
 )
-from simulators.ocppj import Call, CallError, CallResult, Endpoint, OcppVersion, Payload
+from simulators.ocppj import (
+    Call,
+    CallError,
+    CallResult,
+    Codec,
+    Endpoint,
+    LocalProtocolError,
+    OcppVersion,
+    Payload,
+)
 from simulators.ocppj.meter import read_sample
 from simulators.ocppj.signed import read_signed
 from simulators.ocppj.timestamps import parse_timestamp
@@ -119,6 +129,7 @@ class Csms:
         self._decisions: dict[str, bool] = {}  # token uid -> latest decision of the OCPI side
         self._refs = 0
         self._transactions = 0  # 1.6: the CSMS assigns transaction ids
+        self.ca = StationCa(cpo_id)  # signs the stations' certificate requests
 
     def on_connected(self, station_id: str, version: OcppVersion, now: datetime) -> CsmsOutput:
         # A reconnection starts a new OCPP-J session: a fresh endpoint, nothing in flight; the
@@ -222,6 +233,18 @@ class Csms:
 
     def _heartbeat(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
         return {"currentTime": format_utc(now)}
+
+    def _sign_certificate(
+        self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]
+    ) -> Payload:
+        """Sign the station's CSR and send the chain with CertificateSigned after this answer
+        (1.6 security extension; 2.0.1 A02.FR.06 / A03): Rejected when it is no valid request."""
+        chain = self.ca.sign(payload["csr"], now)
+        if chain is None:
+            return {"status": "Rejected"}
+        kind = {"certificateType": payload["certificateType"]} if "certificateType" in payload else {}
+        link.endpoint.call("CertificateSigned", {"certificateChain": chain, **kind})
+        return {"status": "Accepted"}
 
     def _hold(self, link: _Link, call: Call, now: datetime, events: list[CsmsEvent]) -> None:
         token = call.payload["idTag"] if link.version == "1.6" else call.payload["idToken"]["idToken"]
@@ -352,6 +375,7 @@ class Csms:
 
 
 _COMMON: dict[str, Handler] = {
+    "SignCertificate": Csms._sign_certificate,
     "BootNotification": Csms._boot,
     "Heartbeat": Csms._heartbeat,
     "Authorize": Csms._authorize,  # only with a local policy; otherwise held for the OCPI side
@@ -371,3 +395,16 @@ _HANDLERS: Mapping[OcppVersion, Mapping[str, Handler]] = {
         "MeterValues": Csms._meter201,
     },
 }
+
+
+def call_problem(version: OcppVersion, action: str, payload: Payload) -> str | None:
+    """Why the CSMS cannot send this CALL to a station of `version` (None: it can): a message only
+    stations send, an action the version lacks, or a payload outside its schema."""
+    station_sent = action in _HANDLERS[version] or action in ACKS[version]
+    if station_sent and action != "DataTransfer":  # DataTransfer: the one message both sides send
+        return f"{action} is sent by stations, not by the CSMS"
+    try:
+        Codec(version).encode_call("check", action, payload)
+    except LocalProtocolError as exc:
+        return str(exc)
+    return None

@@ -23,7 +23,6 @@ ACKS: Mapping[OcppVersion, Mapping[str, Payload]] = MappingProxyType(
                 "SecurityEventNotification": {},
                 "SignedFirmwareStatusNotification": {},
                 "LogStatusNotification": {},
-                "SignCertificate": {"status": "Rejected"},  # no certificate authority in the mock
             }
         ),
         "2.0.1": MappingProxyType(
@@ -44,7 +43,6 @@ ACKS: Mapping[OcppVersion, Mapping[str, Payload]] = MappingProxyType(
                 "PublishFirmwareStatusNotification": {},
                 "NotifyEVChargingNeeds": {"status": "Rejected"},  # no ISO 15118 scheduling here
                 "NotifyEVChargingSchedule": {"status": "Accepted"},
-                "SignCertificate": {"status": "Rejected"},
                 "Get15118EVCertificate": {"status": "Failed", "exiResponse": ""},
                 "GetCertificateStatus": {"status": "Failed"},
             }

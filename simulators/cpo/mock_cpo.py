@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from emsp.wire import HttpRequest, HttpResponse, OutboundRequest
-from simulators.cpo.csms import Csms, CsmsOutput
+from simulators.cpo.csms import CallAnswered, Csms, CsmsOutput
 from simulators.cpo.ocpi_cpo import CpoOutput, OcpiCpo
 from simulators.ocppj import OcppVersion
 
@@ -29,6 +29,9 @@ class MockCpo:
         self.cpo_id = ocpi.cpo_id
         self.csms = csms
         self.ocpi = ocpi
+        # Answers to the CALLs the scenario had the CSMS send (`ocpp_call` events), in order.
+        self.call_answers: list[CallAnswered] = []
+        self._scenario_calls: set[str] = set()
 
     def start(self, now: datetime) -> MockCpoOutput:
         return self._from_ocpi(self.ocpi.start(now), now)
@@ -60,6 +63,14 @@ class MockCpo:
     def correct_cdrs(self, now: datetime, *, share: float, rng: random.Random) -> MockCpoOutput:
         return self._from_ocpi(self.ocpi.correct_cdrs(now, share=share, rng=rng), now)
 
+    def csms_call(
+        self, station_id: str, action: str, payload: Mapping[str, Any], now: datetime
+    ) -> MockCpoOutput:
+        """The CSMS sends a CALL of the scenario's timeline (`ocpp_call`); its answer is kept."""
+        ref, output = self.csms.call(station_id, action, dict(payload), now)
+        self._scenario_calls.add(ref)
+        return self._from_csms(output, now)
+
     def on_ocpi_unreachable(self, request_id: str, now: datetime) -> MockCpoOutput:
         """A request of ours found the eMSP unreachable (connection refused); it will be retried."""
         return self._from_ocpi(self.ocpi.on_unreachable(request_id, now), now)
@@ -80,6 +91,7 @@ class MockCpo:
 
     def _from_csms(self, output: CsmsOutput, now: datetime) -> MockCpoOutput:
         result = MockCpoOutput(frames=list(output.frames))
+        self.call_answers.extend(a for a in output.answers if a.ref in self._scenario_calls)
         for event in output.events:
             more = self._from_ocpi(self.ocpi.on_event(event, now), now)
             result.frames.extend(more.frames)

@@ -24,6 +24,7 @@ from simulators.station.control import CsmsControl, SampleReason, StopCause
 from simulators.station.physics import EvProfile
 from simulators.station.session import ChargeTruth, Connector, Session
 from simulators.station.states import ConnectorEvent, ConnectorState, next_state
+from simulators.station.upkeep import Upkeep
 
 __all__ = ["ChargeTruth", "Connector", "SampleReason", "Session", "StopCause", "VirtualStation"]
 
@@ -101,6 +102,7 @@ class VirtualStation(CsmsControl):
         self._attempts: dict[str, int] = {}  # transactional message (by content) -> sends so far
         self._pending_reset: StopCause | None = None  # 2.0.1 OnIdle: reset once idle
         self._pending_availability: dict[int, bool] = {}  # connector -> operative, once idle
+        self.upkeep = Upkeep()  # local list, firmware/log jobs, certificates, display messages
 
     # -- public API -------------------------------------------------------------------------------
     # A station's clock ticks in whole seconds, as real chargers' OCPP timestamps do: every input
@@ -141,7 +143,12 @@ class VirtualStation(CsmsControl):
             self.truth.append(_refused(self.station_id, connector_id, token_uid, now, conn.register_wh))
             return self._drain(now)
         self._transition(conn, ConnectorEvent.PLUG, now)
-        conn.session = Session(token_uid, ev, plugged_at=now)
+        conn.session = session = Session(token_uid, ev, plugged_at=now)
+        if not self.online and self.upkeep.local_authorize_offline and self.upkeep.covers(token_uid):
+            # Offline, a token the CSMS put on the local list charges at once (1.6 §3.4
+            # LocalAuthorizeOffline, 2.0.1 C13); its transaction messages queue until reconnect.
+            self._start_charging(conn, session, now)
+            return self._drain(now)
         self.endpoint.call("Authorize", self._authorize_payload(token_uid), tag=connector_id)
         return self._drain(now)
 
@@ -204,6 +211,8 @@ class VirtualStation(CsmsControl):
                 due.append((s.next_limit_at, 5, cid))
         if self.call_timeout is not None and self.endpoint.sent_at is not None:
             due.append((self.endpoint.sent_at + self.call_timeout, 4, 0))
+        if (job_at := self.upkeep.next_at()) is not None:
+            due.append((job_at, 6, 0))
         return due
 
     def _run_due(self, now: datetime) -> None:
@@ -220,6 +229,13 @@ class VirtualStation(CsmsControl):
                 self.endpoint.call("Heartbeat", {})
             elif rank == 4:
                 self._timed_out(at)
+            elif rank == 6:
+                idle = not any(c.session and c.session.started_at for c in self.connectors.values())
+                step = self.upkeep.take_due(at, idle)
+                if step is not None:
+                    self.endpoint.call(step.action, step.payload)
+                    if step.then is not None:
+                        step.then(at)
             else:
                 conn = self.connectors[cid]
                 session = conn.session

@@ -13,6 +13,7 @@ from simulators.ocppj.meter import meter_value
 from simulators.station.base import Connector, SampleReason, Session, StopCause, VirtualStation
 from simulators.station.states import ConnectorState
 from simulators.station.v16_calls import HANDLERS
+from simulators.station.v16_upkeep import HANDLERS as UPKEEP
 
 S = ConnectorState
 # 1.6 §7.7 ChargePointStatus.
@@ -45,10 +46,15 @@ REASON: Mapping[StopCause, str] = MappingProxyType(
 class Station16(VirtualStation):
     version: ClassVar[OcppVersion] = "1.6"
     wire_status = STATUS
-    handlers = HANDLERS
+    handlers = MappingProxyType({**HANDLERS, **UPKEEP})
 
     def _boot_payload(self, *, reset: bool = False) -> Payload:
-        return {"chargePointVendor": self.vendor, "chargePointModel": self.model}
+        firmware = self.upkeep.firmware_version
+        return {
+            "chargePointVendor": self.vendor,
+            "chargePointModel": self.model,
+            **({"firmwareVersion": firmware} if firmware else {}),
+        }
 
     def _status_payload(self, connector_id: int, status: str, at: datetime) -> Payload:
         return {

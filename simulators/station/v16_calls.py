@@ -17,6 +17,7 @@ from emsp.timeutil import format_utc
 from simulators.ocppj import Payload
 from simulators.ocppj.meter import meter_value, wire_number
 from simulators.station import smart
+from simulators.station.upkeep import LOCAL_LIST_MAX, SEND_LIST_MAX
 
 if TYPE_CHECKING:
     from simulators.station.v16 import Station16
@@ -68,7 +69,19 @@ KEYS: Mapping[str, Key] = MappingProxyType(
             lambda st: str(st.tx_attempts), lambda st, v, now: setattr(st, "tx_attempts", _int(v, 1))
         ),
         "NumberOfConnectors": Key(lambda st: str(len(st.connectors))),
-        "SupportedFeatureProfiles": Key(lambda st: "Core,RemoteTrigger,SmartCharging"),
+        "SupportedFeatureProfiles": Key(
+            lambda st: "Core,FirmwareManagement,LocalAuthListManagement,RemoteTrigger,SmartCharging"
+        ),
+        "LocalAuthListEnabled": Key(
+            lambda st: str(st.upkeep.local_list_enabled).lower(),
+            lambda st, v, now: setattr(st.upkeep, "local_list_enabled", _bool(v)),
+        ),
+        "LocalAuthorizeOffline": Key(
+            lambda st: str(st.upkeep.local_authorize_offline).lower(),
+            lambda st, v, now: setattr(st.upkeep, "local_authorize_offline", _bool(v)),
+        ),
+        "LocalAuthListMaxLength": Key(lambda st: str(LOCAL_LIST_MAX)),
+        "SendLocalListMaxLength": Key(lambda st: str(SEND_LIST_MAX)),
         "ChargeProfileMaxStackLevel": Key(lambda st: "8"),
         "ChargingScheduleAllowedChargingRateUnit": Key(lambda st: "Current,Power"),
         "ChargingScheduleMaxPeriods": Key(lambda st: "24"),
@@ -163,9 +176,9 @@ def trigger_message(st: Station16, p: Payload, now: datetime) -> Payload:
         for conn in targets:
             trigger_sample(st, conn.connector_id, now)
     elif what == "DiagnosticsStatusNotification":
-        st.queue("DiagnosticsStatusNotification", {"status": "Idle"})
+        st.queue("DiagnosticsStatusNotification", {"status": st.upkeep.current("diagnostics")})
     elif what == "FirmwareStatusNotification":
-        st.queue("FirmwareStatusNotification", {"status": "Idle"})
+        st.queue("FirmwareStatusNotification", {"status": st.upkeep.current("firmware")})
     else:  # pragma: no cover - the schema allows no other value
         return {"status": "NotImplemented"}
     return {"status": "Accepted"}

@@ -18,6 +18,7 @@ from simulators.ocppj.meter import meter_value
 from simulators.station.base import Connector, SampleReason, Session, StopCause, VirtualStation
 from simulators.station.states import ConnectorState
 from simulators.station.v201_calls import HANDLERS
+from simulators.station.v201_upkeep import HANDLERS as UPKEEP
 
 S = ConnectorState
 # ConnectorStatusEnumType: all in-use states are "Occupied"; the detail goes in chargingState.
@@ -64,11 +65,14 @@ STOPPED: Mapping[StopCause, tuple[str, str]] = MappingProxyType(
 class Station201(VirtualStation):
     version: ClassVar[OcppVersion] = "2.0.1"
     wire_status = STATUS
-    handlers = HANDLERS
+    handlers = MappingProxyType({**HANDLERS, **UPKEEP})
 
     def _boot_payload(self, *, reset: bool = False, reason: str | None = None) -> Payload:
-        why = reason or ("RemoteReset" if reset else "PowerUp")
-        return {"chargingStation": {"model": self.model, "vendorName": self.vendor}, "reason": why}
+        why = reason or self.upkeep.boot_reason or ("RemoteReset" if reset else "PowerUp")
+        station = {"model": self.model, "vendorName": self.vendor}
+        if self.upkeep.firmware_version:
+            station["firmwareVersion"] = self.upkeep.firmware_version
+        return {"chargingStation": station, "reason": why}
 
     def _status_payload(self, connector_id: int, status: str, at: datetime) -> Payload:
         return {

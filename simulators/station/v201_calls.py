@@ -19,6 +19,7 @@ from emsp.timeutil import format_utc
 from simulators.ocppj import Payload
 from simulators.ocppj.meter import meter_value, wire_number
 from simulators.station import smart
+from simulators.station.upkeep import csr_pem
 
 if TYPE_CHECKING:
     from simulators.station.v201 import Station201
@@ -250,11 +251,14 @@ def trigger_message(st: Station201, p: Payload, now: datetime) -> Payload:
         for conn in running:
             st.event(conn, "Trigger", now)
     elif what == "FirmwareStatusNotification":
-        st.queue("FirmwareStatusNotification", {"status": "Idle"})
+        st.queue("FirmwareStatusNotification", st.upkeep.triggered("firmware"))
     elif what == "LogStatusNotification":
-        st.queue("LogStatusNotification", {"status": "Idle"})
+        st.queue("LogStatusNotification", st.upkeep.triggered("log"))
+    elif what == "SignChargingStationCertificate":
+        csr = csr_pem(st.station_id, st.vendor)
+        st.queue("SignCertificate", {"csr": csr, "certificateType": "ChargingStationCertificate"})
     else:
-        return {"status": "NotImplemented"}  # certificates, firmware publishing: blocks A and L
+        return {"status": "NotImplemented"}  # firmware publishing (L03), V2G certificates (ISO 15118)
     return {"status": "Accepted"}
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy
 from databases import database_url
 from emsp_helpers import T0, register
 
@@ -76,3 +77,26 @@ def test_a_failed_group_commit_answers_503_and_stores_nothing(
     assert sorted(r.token_uid for r in records) == ["RFID1", "RFID2", "RFID3"]  # nothing for RFID0
     answered = {r.json()["data"]["authorization_reference"] for r in later}
     assert {r.authorization_reference for r in records} == answered
+
+
+def test_authorization_records_relax_only_their_own_commit(core: EmspCore) -> None:
+    """On PostgreSQL the records' transaction skips the WAL flush (SQLite WAL's NORMAL guarantee);
+    the setting is transaction-local: the pool's next transaction, where sessions and CDRs commit,
+    is durable again. The rows are there either way."""
+    row = {
+        "partner": "cpo", "token_uid": "RFID0", "token_type": "RFID", "result": "ALLOWED",
+        "authorization_reference": "REF1", "location_id": None, "at": T0,
+    }  # fmt: skip
+    core.db.engine.dispose()  # the pool's next connection is then the one the records used
+    statements: list[str] = []
+    listen = sqlalchemy.event.listen
+    listen(core.db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    core.tokens.write_records([row])
+    relaxed = any("synchronous_commit" in s for s in statements)
+    assert relaxed == (core.db.engine.dialect.name == "postgresql")
+    with core.db.engine.connect() as connection:
+        stored = connection.exec_driver_sql("select count(*) from authorizations").scalar_one()
+        if connection.dialect.name == "postgresql":
+            setting = connection.exec_driver_sql("show synchronous_commit").scalar_one()
+            assert setting == "on"
+    assert stored == 1

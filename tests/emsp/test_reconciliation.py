@@ -92,6 +92,27 @@ CASES = [
         _records((), ()),
         ["wrongly_refused"],
     ),
+    (
+        "known token refused because the eMSP never answered",
+        [replace(TRUTH, authorized=False, transaction_id=None, session_id=None, unanswered="UNREACHABLE")],
+        _records((), ()),
+        ["refused_unreachable"],
+    ),
+    (
+        "an unknown token refused while the eMSP was down is still just refused",
+        [
+            replace(
+                TRUTH,
+                token_known=False,
+                authorized=False,
+                transaction_id=None,
+                session_id=None,
+                unanswered="ERROR_HTTP503",
+            )
+        ],
+        _records((), ()),
+        ["refused"],
+    ),
     ("unknown token charged", [replace(TRUTH, token_known=False)], _records(), ["wrongly_authorized"]),
     ("still plugged in", [replace(TRUTH, ended_at=None)], _records((), ()), ["open_session"]),
     ("no CDR", [TRUTH], _records((), ()), ["missing_cdr"]),
