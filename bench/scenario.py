@@ -129,10 +129,19 @@ class HubSpec(_Strict):
     link: LinkSpec = LinkSpec(latency_ms=40, jitter_ms=10)  # the hub <-> eMSP link
 
 
+class PullSpec(_Strict):
+    """When the eMSP reads the CPOs' Sender interfaces (emsp.ocpi.pull)."""
+
+    initial: bool = True  # once, right after a partner registered
+    after_outage: bool = True  # a catch-up from the last sync when an outage of the link ends
+    every_minutes: Annotated[int, Field(ge=1)] | None = None  # a catch-up this often (None: never)
+
+
 class EmspSpec(_Strict):
     country_code: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = "NL"
     party_id: Annotated[str, Field(pattern=r"^[A-Z0-9]{3}$")] = "EMS"
     business_name: str = "emsp-bench eMSP"
+    pull: PullSpec = PullSpec()
 
 
 class Range(_Strict):

@@ -155,6 +155,10 @@ def build_world(
         business_name=scenario.emsp.business_name,
         base_url=emsp_base_url,
         database_url=database_url,
+        pull_initial=scenario.emsp.pull.initial,
+        pull_every=None
+        if scenario.emsp.pull.every_minutes is None
+        else timedelta(minutes=scenario.emsp.pull.every_minutes),
     )
     try:
         emsp = EmspCore(settings)

@@ -220,3 +220,20 @@ class OutboxRow(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # backoff after a failure
     last_error: Mapped[str | None] = mapped_column(Text)
     published: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SyncStateRow(Base):
+    """The last complete pull of one partner's Sender interface of one module (emsp.ocpi.pull):
+    a catch-up asks for objects changed from then on (date_from)."""
+
+    __tablename__ = "sync_state"
+    partner: Mapped[str] = mapped_column(String(64), primary_key=True)
+    module: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_sync: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PulledCdrRow(PartyObject, Base):
+    """A CDR we pulled before its owner's POST reached us: that first POST is not a repeat."""
+
+    __tablename__ = "pulled_cdrs"
+    cdr_id: Mapped[str] = mapped_column(String(39))

@@ -27,6 +27,9 @@ class DialectProfile(BaseModel):
     session_updates: Literal["every_sample", "none"] = "every_sample"
     cdr_embeds_tariffs: bool = True
     pricing_policy: str = "default"
+    # What the CPO does with a push the eMSP did not take (unreachable, 502/503/504): keep it and
+    # retry in order (simulators/cpo/retry.py), or drop it; then only the eMSP's pull recovers it.
+    push_retry: Literal["store_and_forward", "drop"] = "store_and_forward"
 
 
 def profile_names() -> list[str]:
