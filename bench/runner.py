@@ -111,7 +111,13 @@ def summary_skeleton(
         currencies=currencies,
         start=scenario.start,
         hubs={hub_id: hub_figures(None, fees) for hub_id, fees in (hub_fees or {}).items()},
+        channels=_channels(scenario),
     )
+
+
+def _channels(scenario: Scenario) -> dict[str, tuple[str, str, str]]:
+    """Per CPO id: the channel it reaches the eMSP on (`bilateral` or its hub's id) and its party."""
+    return {c.id: (c.hub or "bilateral", c.country_code, c.party_id) for c in scenario.cpos}
 
 
 def prepare_run_dir(run_dir: Path) -> Path:
@@ -277,6 +283,9 @@ def run_scenario(
             {cid: (cpo.ocpi.country_code, cpo.ocpi.party_id) for cid, cpo in world.cpos.items()}, world.hubs
         ),
         hubs={hub_id: hub_figures(world.hubs[hub_id], fees) for hub_id, fees in hub_fees.items()},
+        pulls=world.emsp.pull_stats(),
+        dropped={cid: len(cpo.ocpi.truth.dropped) for cid, cpo in world.cpos.items()},
+        channels=_channels(scenario),
     )
     if lag is not None:  # live: can the run's timing be trusted? (never graded as the eMSP's)
         summary["timing"] = lag.summary()

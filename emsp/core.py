@@ -119,6 +119,7 @@ class EmspCore:
             every=settings.pull_every,
         )
         self.puller = pull.Puller(self, pull_settings, settings.page_limit)
+        self._reconnected: list[tuple[str, tuple[str, str]]] = []  # (hub, party) told CONNECTED
 
     # ---- inbound ----
 
@@ -130,7 +131,13 @@ class EmspCore:
             response = handle_request(self, request, now)
             if self.settings.inline_drain:
                 self.drain_outbox(now)  # after the answer exists: nothing here can change it
+        while self._reconnected:
+            hub_id, party = self._reconnected.pop(0)
+            self.puller.start(hub_id, now, "party connected", party=party)
         return response
+
+    def party_reconnected(self, hub_id: str, country_code: str, party_id: str, now: datetime) -> None:
+        self._reconnected.append((hub_id, (country_code, party_id)))
 
     def drain_outbox(self, now: datetime, limit: int | None = None, *, force: bool = False) -> int:
         """Process pending events (see `emsp.outbox`); never raises. Returns the events finished.

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from emsp.model import PartyRef
 from emsp.ocpi.adapter import VersionAdapter
+from emsp.ocpi.channels import Channel, Party, cpo_channels
 from emsp.ocpi.context import Ctx, Services
 from emsp.ocpi.credentials_cache import party_scope
 from emsp.ocpi.errors import OcpiError
@@ -110,6 +111,7 @@ class PullRun:
     reason: str
     started_at: datetime
     url: str  # the first page's URL
+    channel: Channel | None = None  # through a hub: the party asked for (routing headers)
     pages: int = 0
     objects: int = 0  # objects stored (new, or newer than ours)
     received: int = 0  # objects listed
@@ -139,46 +141,69 @@ class Puller:
         self.settings = settings
         self._limit = page_limit
         self._runs: dict[str, PullRun] = {}
-        self._retry: dict[tuple[str, str], tuple[datetime, str]] = {}  # (partner, module) -> (when, why)
+        # (partner, module, party through a hub) -> (when, why)
+        self._retry: dict[tuple[str, str, Party | None], tuple[datetime, str]] = {}
         self._next_periodic: datetime | None = None
         self.stats: dict[str, PullStats] = {}
         self._counter = 0
 
     # ---- starting ----
 
-    def running(self, partner_id: str, module: str) -> bool:
-        return any(r.partner_id == partner_id and r.module == module for r in self._runs.values())
+    def running(self, partner_id: str, module: str, party: Party | None = None) -> bool:
+        return any(
+            r.partner_id == partner_id and r.module == module and _party(r) == party
+            for r in self._runs.values()
+        )
 
     def start(
-        self, partner_id: str, now: datetime, reason: str, modules: Iterable[str] = MODULES
+        self,
+        partner_id: str,
+        now: datetime,
+        reason: str,
+        modules: Iterable[str] = MODULES,
+        party: Party | None = None,
     ) -> list[str]:
         """Pull `modules` of a registered partner from its last sync on; the run ids started
-        (a module already being pulled, or without a Sender endpoint, is left out)."""
+        (a module already being pulled, or without a Sender endpoint, is left out). A hub is
+        pulled per party it is the channel for (`party`: only that one), with routing headers,
+        and only for parties it reported CONNECTED (emsp.ocpi.channels)."""
         started: list[str] = []
         with self._host.db.unit() as db:
             partner = db.get(PartnerRow, partner_id)
             if partner is None or not partner.registered or partner.token_b is None:
                 return []
             adapter = adapter_for(partner.version)
+            targets: list[Channel | None] = [None]
+            if partner.hub:
+                targets = [
+                    c
+                    for c in cpo_channels(db, partner)
+                    if c.status == "CONNECTED" and (party is None or c.party == party)
+                ]
             for module in modules:
                 url = sender_url(partner, module)
-                if url is None or self.running(partner_id, module):
-                    continue
-                self._retry.pop((partner_id, module), None)
-                state = db.get(SyncStateRow, (partner_id, module))
-                params = {"limit": str(self._limit)}
-                if state is not None:
-                    params["date_from"] = format_utc(state.last_sync - self.settings.overlap)
-                self._counter += 1
-                run = PullRun(
-                    f"{partner_id}:{module}:{self._counter}", partner_id, module, reason, now,
-                    with_query(url, **params),
-                )  # fmt: skip
-                self._runs[run.run_id] = run
-                self._stats(partner_id).pulls += 1
-                self._host.log.info("pull_started", partner=partner_id, module=module, reason=reason)
-                self._get(db, partner, adapter, run, run.url)
-                started.append(run.run_id)
+                for channel in targets:
+                    target = None if channel is None else channel.party
+                    if url is None or self.running(partner_id, module, target):
+                        continue
+                    self._retry.pop((partner_id, module, target), None)
+                    state = db.get(SyncStateRow, (partner_id, _state_key(module, target)))
+                    params = {"limit": str(self._limit)}
+                    if state is not None:
+                        params["date_from"] = format_utc(state.last_sync - self.settings.overlap)
+                    self._counter += 1
+                    run = PullRun(
+                        f"{partner_id}:{module}:{self._counter}", partner_id, module, reason, now,
+                        with_query(url, **params), channel,
+                    )  # fmt: skip
+                    self._runs[run.run_id] = run
+                    self._stats(partner_id).pulls += 1
+                    self._host.log.info(
+                        "pull_started", partner=partner_id, module=module, reason=reason,
+                        party=None if target is None else "/".join(target),
+                    )  # fmt: skip
+                    self._get(db, partner, adapter, run, run.url)
+                    started.append(run.run_id)
         return started
 
     def start_all(self, now: datetime, reason: str) -> list[str]:
@@ -223,10 +248,10 @@ class Puller:
 
     def run_due(self, now: datetime) -> list[str]:
         started: list[str] = []
-        for (partner_id, module), (when, why) in sorted(self._retry.items()):
+        for (partner_id, module, party), (when, why) in sorted(self._retry.items(), key=str):
             if when <= now:
-                del self._retry[(partner_id, module)]
-                started += self.start(partner_id, now, f"retry ({why})", [module])
+                del self._retry[(partner_id, module, party)]
+                started += self.start(partner_id, now, f"retry ({why})", [module], party)
         every = self.settings.every
         if every is not None and self._next_periodic is not None and self._next_periodic <= now:
             self._next_periodic = now + every
@@ -241,7 +266,9 @@ class Puller:
     def _get(self, db: Session, partner: PartnerRow, adapter: VersionAdapter, run: PullRun, url: str) -> None:
         assert partner.token_b is not None
         headers = {"Authorization": adapter.encode_authorization(partner.token_b)}
-        if adapter.routing_headers:
+        if run.channel is not None:
+            headers |= run.channel.headers(self._host.settings)
+        elif adapter.routing_headers:
             s = self._host.settings
             headers |= {"OCPI-from-country-code": s.country_code, "OCPI-from-party-id": s.party_id}
         run.fetched.add(url)
@@ -317,9 +344,10 @@ class Puller:
         if complete:
             self._stats(run.partner_id).complete += 1
             with self._host.db.unit() as db:
-                state = db.get(SyncStateRow, (run.partner_id, run.module))
+                key = _state_key(run.module, _party(run))
+                state = db.get(SyncStateRow, (run.partner_id, key))
                 if state is None:
-                    db.add(SyncStateRow(partner=run.partner_id, module=run.module, last_sync=run.started_at))
+                    db.add(SyncStateRow(partner=run.partner_id, module=key, last_sync=run.started_at))
                 elif state.last_sync < run.started_at:
                     state.last_sync = run.started_at
         self._host.log.info(
@@ -331,7 +359,7 @@ class Puller:
         """The Sender could not be read (unreachable, an error): try again later from the same sync."""
         del self._runs[run.run_id]
         self._stats(run.partner_id).failed += 1
-        self._retry[(run.partner_id, run.module)] = (now + self.settings.retry_after, why)
+        self._retry[(run.partner_id, run.module, _party(run))] = (now + self.settings.retry_after, why)
         self._host.log.warning("pull_failed", partner=run.partner_id, module=run.module, error=why)
 
     def _finding(self, run: PullRun, now: datetime, kind: str, detail: str) -> None:
@@ -402,6 +430,15 @@ class Puller:
         if events:
             host.bus.committed(events)
         return True
+
+
+def _party(run: PullRun) -> Party | None:
+    return None if run.channel is None else run.channel.party
+
+
+def _state_key(module: str, party: Party | None) -> str:
+    """SyncStateRow.module: the module, and through a hub the party ("sessions@DE/ABC")."""
+    return module if party is None else f"{module}@{party[0]}/{party[1]}"
 
 
 def _fixed(db: Session) -> Callable[[], Session]:

@@ -237,3 +237,15 @@ class PulledCdrRow(PartyObject, Base):
 
     __tablename__ = "pulled_cdrs"
     cdr_id: Mapped[str] = mapped_column(String(39))
+
+
+class ClientInfoRow(Base):
+    """A party's connection status as a hub reports it (mod_hub_client_info ClientInfo, Receiver)."""
+
+    __tablename__ = "client_info"
+    partner: Mapped[str] = mapped_column(String(64), primary_key=True)  # the hub that reported it
+    country_code: Mapped[str] = mapped_column(String(2), primary_key=True)
+    party_id: Mapped[str] = mapped_column(String(3), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # CONNECTED | OFFLINE | PLANNED | SUSPENDED
+    last_updated: Mapped[datetime] = mapped_column(UtcDateTime)
