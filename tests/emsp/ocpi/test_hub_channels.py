@@ -15,6 +15,7 @@ from emsp.ocpi.channels import resolve
 
 HUB_ENDPOINTS = [
     {"identifier": "tokens", "role": "RECEIVER", "url": f"{CPO_V221}/tokens"},
+    {"identifier": "sessions", "role": "SENDER", "url": f"{CPO_V221}/sessions/sender"},
     {"identifier": "credentials", "role": "RECEIVER", "url": f"{CPO_V221}/credentials"},
 ]
 
@@ -90,5 +91,10 @@ def test_token_push_per_party_skips_unreachable(emsp: EmspCore, monkeypatch: pyt
     hub.call("PUT", f"{V}/hubclientinfo/BE/HBB", info("BE", "HBB", "OFFLINE"))
     assert _token_puts(emsp) == [("hub", "HBA")]
     hub.call("PUT", f"{V}/hubclientinfo/BE/HBB", info("BE", "HBB", "CONNECTED", "2025-03-01T09:05:00Z"))
-    emsp.pending_requests()  # the catch-up pull of BE/HBB (none here: the hub lists no Sender)
+    # back: the eMSP catches up with that party through the hub (its responsibility to GET)
+    pulls = [o.request for o in emsp.pending_requests()]
+    assert [(r.method, r.header("OCPI-to-country-code"), r.header("OCPI-to-party-id")) for r in pulls] == [
+        ("GET", "BE", "HBB")
+    ]
+    assert pulls[0].url.startswith(f"{CPO_V221}/sessions/sender?limit=")
     assert sorted(_token_puts(emsp)) == [("hub", "HBA"), ("hub", "HBB")]
