@@ -364,10 +364,11 @@ class Puller:
 
     def _finding(self, run: PullRun, now: datetime, kind: str, detail: str) -> None:
         self._stats(run.partner_id).findings += 1
+        cc, pid = _party(run) or ("", "")  # through a hub: the party whose Sender it was
         with self._host.db.unit() as db:
             db.add(
                 FindingRow(
-                    partner=run.partner_id, country_code="", party_id="", kind=kind,
+                    partner=run.partner_id, country_code=cc, party_id=pid, kind=kind,
                     module=run.module, object_id="", detail=detail, at=now,
                 )
             )  # fmt: skip
