@@ -74,8 +74,13 @@ def build_hubs(
     for spec in scenario.hubs:
         # The eMSP operator's configuration: a partner of role HUB, which may forward for any party
         # no other partner owns (the CPOs behind it are not configured one by one).
+        # Its parties list names the CPOs behind it: calls to them go through it (emsp.ocpi.channels).
+        behind = [(c.country_code, c.party_id, "CPO") for c in scenario.cpos if c.hub == spec.id]
         emsp.register_partner(
-            spec.id, hub_token_a(spec.id), parties=[(spec.country_code, spec.party_id, "HUB")], hub=True
+            spec.id,
+            hub_token_a(spec.id),
+            parties=[(spec.country_code, spec.party_id, "HUB"), *behind],
+            hub=True,
         )
         hub = OcpiHub(
             hub_id=spec.id,

@@ -118,11 +118,17 @@ def summary_skeleton(
         currencies=currencies,
         start=scenario.start,
         hubs={hub_id: hub_figures(None, fees) for hub_id, fees in (hub_fees or {}).items()},
+        channels=_channels(scenario),
     )
     billing_skeleton(summary, scenario)  # billing.* and partners.<id>.margin with demand.contracts
     if (calls := ocpp_call_figures(scenario, ())) is not None:
         summary["ocpp_calls"] = calls
     return summary
+
+
+def _channels(scenario: Scenario) -> dict[str, tuple[str, str, str]]:
+    """Per CPO id: the channel it reaches the eMSP on (`bilateral` or its hub's id) and its party."""
+    return {c.id: (c.hub or "bilateral", c.country_code, c.party_id) for c in scenario.cpos}
 
 
 def prepare_run_dir(run_dir: Path) -> Path:
@@ -369,6 +375,9 @@ def run_scenario(
         deliveries=_deliveries(world),
         owner=owner,
         hubs={hub_id: hub_figures(world.hubs[hub_id], fees) for hub_id, fees in hub_fees.items()},
+        pulls=world.emsp.pull_stats(),
+        dropped={cid: len(cpo.ocpi.truth.dropped) for cid, cpo in world.cpos.items()},
+        channels=_channels(scenario),
     )
     billing_finish(summary, scenario, world.emsp, records, owner, run_dir)  # demand.contracts only
     answers = [a for cpo in world.cpos.values() for a in cpo.call_answers]

@@ -165,6 +165,14 @@ class FraudSpec(_Strict):
         return FraudConfig(**self.model_dump())
 
 
+class PullSpec(_Strict):
+    """When the eMSP reads the CPOs' Sender interfaces (emsp.ocpi.pull)."""
+
+    initial: bool = True  # once, right after a partner registered
+    after_outage: bool = True  # a catch-up from the last sync when an outage of the link ends
+    every_minutes: Annotated[int, Field(ge=1)] | None = None  # a catch-up this often (None: never)
+
+
 class EmspSpec(_Strict):
     country_code: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = "NL"
     party_id: Annotated[str, Field(pattern=r"^[A-Z0-9]{3}$")] = "EMS"
@@ -173,6 +181,7 @@ class EmspSpec(_Strict):
     # CPO, or a hub) and presents the one of the CPO they are at. False: one token everywhere.
     federated_identity: bool = False
     fraud: FraudSpec = FraudSpec()
+    pull: PullSpec = PullSpec()
     # live only: an external eMSP under test instead of the bench's own (bench/external_emsp.py): the
     # mock CPOs register at `versions_url` with token A (one for all CPOs, or one per CPO id) and
     # the drivers' tokens are issued through its contract API when `admin_url`/`admin_token` are given.

@@ -14,6 +14,7 @@ from typing import Any
 
 from bench.latency_windows import first_hour_figures
 from emsp.model import CdrInfo, EmspRecords, FraudDecisionRecord, PartyRef
+from emsp.ocpi.pull import PullStats
 from emsp.reconciliation import CLASSES, Reconciliation, ReconciliationRow, TruthSession
 from emsp.services.fraud import RULES
 from simulators.cpo.truth import AuthorizationRecord
@@ -187,8 +188,13 @@ def build_summary(
     deliveries: Mapping[str, CdrDelivery] | None = None,
     owner: Owner = _as_partner,
     hubs: Mapping[str, Any] | None = None,
+    pulls: Mapping[str, Mapping[str, int]] | None = None,
+    dropped: Mapping[str, int] | None = None,
+    channels: Mapping[str, tuple[str, str, str]] | None = None,
 ) -> dict[str, Any]:
-    """`authorizations` maps each CPO id (in scenario order) to the authorizations its CPO measured;
+    """`pulls`: per eMSP partner, its pull figures (emsp.ocpi.pull.PullStats); `dropped`: per CPO,
+    pushes it gave up after a failure (dialect push_retry: drop).
+    `authorizations` maps each CPO id (in scenario order) to the authorizations its CPO measured;
     `owner` names the CPO of a record that came through a hub; `hubs` is `hubs.<id>` (bench/hubs.py)."""
     currencies = sorted(set(currencies))
     deliveries = deliveries or {}
@@ -204,6 +210,10 @@ def build_summary(
         figures["fraud"] = fraud_figures(records.fraud_decisions, reconciliation.rows, cpo_id)
         if start is not None:  # "did this partner's p99 move?" (bench/latency_windows.py)
             figures["authorizations"]["latency_ms"] |= first_hour_figures(of_one, start)
+        # What the eMSP read from this CPO's Sender interfaces (emsp.ocpi.pull) and what the CPO
+        # never delivered by push: a pull that recovers everything makes up for every drop.
+        figures["pull"] = PullStats().as_dict() | dict((pulls or {}).get(cpo_id, {}))
+        figures["pushes_dropped"] = (dropped or {}).get(cpo_id, 0)
         partners[cpo_id] = figures
     summary = {
         "scenario": scenario,
@@ -224,7 +234,61 @@ def build_summary(
     }
     if hubs:  # only a scenario with hubs has the key: the other summaries stay as they were
         summary["hubs"] = dict(hubs)
+        if channels:
+            summary["channels"] = channel_figures(partners, channels, hubs, currencies, pulls or {})
+            summary["parties"] = party_figures(partners, channels)
     return summary
+
+
+def channel_figures(
+    partners: Mapping[str, Any],
+    channels: Mapping[str, tuple[str, str, str]],
+    hubs: Mapping[str, Any],
+    currencies: Sequence[str],
+    pulls: Mapping[str, Mapping[str, int]],
+) -> dict[str, Any]:
+    """`channels.<bilateral|hub id>`: sessions, CDRs, revenue, what the hub charged (its fee per
+    session) and the margin left, so the cost of roaming through a hub shows beside bilateral.
+    `channels`: per CPO id, (channel, country_code, party_id)."""
+    out: dict[str, Any] = {}
+    names = ["bilateral", *sorted(hubs)]
+    for name in names:
+        mine = [cid for cid, (channel, _cc, _pid) in channels.items() if channel == name]
+        revenue = dict.fromkeys(currencies, Decimal(0))
+        for cid in mine:
+            for currency, amount in partners[cid]["revenue"].items():
+                revenue[currency] = revenue.get(currency, Decimal(0)) + Decimal(amount)
+        fees = {c: Decimal(a) for c, a in (hubs[name]["fees"] if name in hubs else {}).items()}
+        fees = dict.fromkeys(revenue, Decimal(0)) | fees
+        pulled = pulls.get(name, {}) if name in hubs else {}
+        out[name] = {
+            "sessions": sum(partners[cid]["sessions"]["completed"] for cid in mine),
+            "cdrs": sum(partners[cid]["cdrs"] for cid in mine),
+            "matched": sum(partners[cid]["reconciliation"]["matched"] for cid in mine),
+            "revenue": {c: plain(a) for c, a in sorted(revenue.items())},
+            "hub_fees": {c: plain(a) for c, a in sorted(fees.items())},
+            "margin": {c: plain(revenue.get(c, Decimal(0)) - fees[c]) for c in sorted(fees)},
+            "pull_objects": int(pulled.get("objects", 0))
+            if name in hubs
+            else sum(partners[cid]["pull"]["objects"] for cid in mine),
+        }
+    return out
+
+
+def party_figures(
+    partners: Mapping[str, Any], channels: Mapping[str, tuple[str, str, str]]
+) -> dict[str, Any]:
+    """`parties.<CC-PID>`: per CPO party, whichever channel carried it: its sessions, CDRs and
+    sessions that reconciled (the eMSP's records are keyed by country_code, party_id and id)."""
+    out: dict[str, Any] = {}
+    for cid, (_channel, cc, pid) in sorted(channels.items(), key=lambda item: item[1][1:]):
+        figures = partners[cid]
+        out[f"{cc}-{pid}"] = {
+            "sessions": figures["sessions"]["completed"],
+            "cdrs": figures["cdrs"],
+            "matched": figures["reconciliation"]["matched"],
+        }
+    return out
 
 
 def known_paths(summary: Mapping[str, Any], prefix: str = "") -> set[str]:

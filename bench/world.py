@@ -172,6 +172,10 @@ def build_world(
         base_url=emsp_base_url,
         database_url=database_url,
         fraud=scenario.emsp.fraud.config(),
+        pull_initial=scenario.emsp.pull.initial,
+        pull_every=None
+        if scenario.emsp.pull.every_minutes is None
+        else timedelta(minutes=scenario.emsp.pull.every_minutes),
     )
     try:
         emsp = EmspCore(settings)

@@ -21,7 +21,7 @@ from emsp.handshakes import PURPOSE as HANDSHAKE
 from emsp.handshakes import Handshakes, RegistrationOutcome
 from emsp.model import DuplicateCdrRecord, EmspRecords, FindingRecord, PartyRef
 from emsp.observability import EmspMetrics, make_logger
-from emsp.ocpi import token_push
+from emsp.ocpi import pull, token_push
 from emsp.ocpi.credentials_cache import CredentialsCache
 from emsp.ocpi.envelope import OcpiResult, Pending
 from emsp.ocpi.handshake import Handshake
@@ -75,6 +75,12 @@ class EmspSettings:
     inline_drain: bool = True
     max_attempts: int = 5  # a failing handler's event is dead-lettered after this many attempts
     fraud: FraudConfig = field(default_factory=FraudConfig)  # thresholds of the fraud rules (FRAUD.md)
+    # Pulls from the CPOs' Sender interfaces (emsp.ocpi.pull): an initial sync after registration,
+    # a catch-up from the last sync after a link outage (`link_restored`) and every `pull_every`.
+    pull_initial: bool = True
+    pull_every: timedelta | None = None
+    pull_retry_after: timedelta = timedelta(minutes=1)
+    pull_max_pages: int = 1000
 
 
 class RegistrationRefused(ValueError):
@@ -116,6 +122,13 @@ class EmspCore:
         self.handshakes = Handshakes(self, settings.fetch_timeout)
         self._outbox: list[OutboundRequest] = []
         self._in_flight: dict[str, tuple[str, str]] = {}  # request_id -> (partner, purpose)
+        pull_settings = pull.PullSettings(
+            max_pages=settings.pull_max_pages,
+            retry_after=settings.pull_retry_after,
+            every=settings.pull_every,
+        )
+        self.puller = pull.Puller(self, pull_settings, settings.page_limit)
+        self._reconnected: list[tuple[str, tuple[str, str]]] = []  # (hub, party) told CONNECTED
 
     # ---- inbound ----
 
@@ -127,7 +140,13 @@ class EmspCore:
             response = handle_request(self, request, now)
             if self.settings.inline_drain:
                 self.drain_outbox(now)  # after the answer exists: nothing here can change it
+        while self._reconnected:
+            hub_id, party = self._reconnected.pop(0)
+            self.puller.start(hub_id, now, "party connected", party=party)
         return response
+
+    def party_reconnected(self, hub_id: str, country_code: str, party_id: str, now: datetime) -> None:
+        self._reconnected.append((hub_id, (country_code, party_id)))
 
     def drain_outbox(self, now: datetime, limit: int | None = None, *, force: bool = False) -> int:
         """Process pending events (see `emsp.outbox`); never raises. Returns the events finished.
@@ -436,8 +455,45 @@ class EmspCore:
             else:
                 log.warning("token_push_failed", http_status=response.status)
             return
+        if purpose.startswith(pull.PURPOSE):
+            self.puller.on_response(purpose[len(pull.PURPOSE) :], response, now)
+            if self.settings.inline_drain:
+                self.drain_outbox(now)  # what the pulled objects caused (settlement of a CDR)
+            return
         if purpose.startswith(HANDSHAKE):
             self.handshakes.on_response(purpose[len(HANDSHAKE) :], response, now)
+            if self.settings.pull_initial:
+                self._initial_sync(now)
+
+    # ---- pulls (emsp.ocpi.pull) ----
+
+    def _initial_sync(self, now: datetime) -> None:
+        """A partner registered a moment ago: read its Sender interfaces once (what it published
+        before it could push to us, or pushed while it could not reach us)."""
+        for partner_id in self.puller.never_synced():
+            self.puller.start(partner_id, now, "initial")
+
+    def pull_from(self, partner_id: str, now: datetime, reason: str = "requested") -> list[str]:
+        """Catch up with a partner: pull every module it sends from our last sync on (run ids)."""
+        return self.puller.start(partner_id, now, reason)
+
+    def link_restored(self, partner_id: str | None, now: datetime) -> list[str]:
+        """The link to `partner_id` (None: to every partner) is back after an outage: what it
+        pushed meanwhile may be lost, so catch up from the last sync."""
+        if partner_id is None:
+            return self.puller.start_all(now, "link restored")
+        return self.puller.start(partner_id, now, "link restored")
+
+    def next_pull_at(self, now: datetime) -> datetime | None:
+        """When `run_due_pulls` must next be called (a failed pull's retry, the periodic catch-up)."""
+        return self.puller.next_due(now)
+
+    def run_due_pulls(self, now: datetime) -> list[str]:
+        return self.puller.run_due(now)
+
+    def pull_stats(self) -> dict[str, dict[str, int]]:
+        """Per partner: pulls started, complete, failed; pages read; objects stored; findings."""
+        return {partner: stats.as_dict() for partner, stats in sorted(self.puller.stats.items())}
 
     # ---- deferred responses and handshakes (credentials) ----
 

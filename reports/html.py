@@ -135,6 +135,11 @@ def render_report(
         _section("Key figures", _table(tables.kpi_table(summary))),
         _section("Reconciliation", _reconciliation(summary, sessions)),
         _section("Per partner (summary.json partners)", _table(tables.partners_table(summary))),
+        *(
+            [_section("Per channel (summary.json channels)", _table(tables.channels_table(summary)))]
+            if summary.get("channels")
+            else []
+        ),
         _section("Per CPO", _table(tables.per_cpo(sessions))),
         _section("Authorizations per partner", _table(tables.authorization_results(records.authorizations))),
         _section(f"Wire messages ({records.trace_file or 'no trace'})", _wire_messages(records)),

@@ -162,6 +162,25 @@ def partners_table(summary: Mapping[str, Any]) -> pd.DataFrame:
     )
 
 
+def channels_table(summary: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per channel (bilateral, each hub) from summary.json `channels` (hub scenarios):
+    sessions, CDRs, matched, revenue, the hub's fees and the margin left."""
+    channels = summary.get("channels")
+    rows = []
+    for channel, figures in channels.items() if isinstance(channels, Mapping) else []:
+        if isinstance(figures, Mapping):
+            row: dict[str, Any] = {"channel": str(channel)}
+            for key, value in _flatten("", figures, decimal=True):
+                row[key.lstrip(".")] = value
+            rows.append(row)
+    if not rows:
+        return pd.DataFrame({"channel": pd.Series([], dtype=object)})
+    columns = list(dict.fromkeys(col for row in rows for col in row))
+    return pd.DataFrame(
+        {col: pd.Series([row.get(col) for row in rows], dtype=object) for col in columns}, columns=columns
+    )
+
+
 def expectations_verdict(summary: Mapping[str, Any]) -> bool | None:
     """True if all expectations held, False if any failed, None when the scenario has none."""
     table = expectations_table(summary)

@@ -250,6 +250,10 @@ class LiveRuntime(StationSide):
         """Send what the eMSP asks for, each call on its own: one slow partner delays no other."""
         hosts = {url.split("/")[2]: cid for cid, url in self.world.cpo_base_urls.items()}
         while not self._stopping:
+            now = self.clock.now()
+            due = self.world.emsp.next_pull_at(now)
+            if due is not None and due <= now:  # a failed pull's retry, the periodic catch-up
+                self.world.emsp.run_due_pulls(now)
             for outbound in self.world.emsp.pending_requests():
                 cpo_id = hosts.get(outbound.request.url.split("/")[2], outbound.partner)
                 self._spawn(f"eMSP call to {cpo_id}", self._emsp_call(cpo_id, outbound), call=True)

@@ -92,6 +92,11 @@ class LiveTimeline:
             steps.append(_Step(due, len(steps), index, what, apply, records))
 
         for index, event in enumerate(world.scenario.events):
+            if isinstance(event, Outage) and world.scenario.emsp.pull.after_outage:
+                # The eMSP catches up with what the outage may have lost (as sim's _link_restored);
+                # not one of the timeline's applied figures (records=True, recording nothing).
+                restored = partial(self._link_restored, event.party)
+                add(event.end, index, "outage:catch_up", restored, records=True)
             if isinstance(event, TariffChange):
                 policy = cpo_specs[event.cpo].tariff_policy(event.tariff)
                 publish = partial(self._tariff_change, event, world.tariff_versions[index], policy)
@@ -132,6 +137,13 @@ class LiveTimeline:
             self._host.cpo_emit(
                 cpo_id, world.cpos[cpo_id].csms_call(station_id, event.action, event.payload, now)
             )
+
+    def _link_restored(self, party: str, now: datetime) -> None:
+        world = self._host.world
+        if party == "emsp":
+            world.emsp.link_restored(None, now)
+        elif party in world.cpos:
+            world.emsp.link_restored(party, now)
 
     def _token_block(self, event: TokenBlock, now: datetime) -> None:
         world = self._host.world

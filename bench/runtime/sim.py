@@ -328,6 +328,35 @@ class SimRuntime:
 
             self._from_emsp[cpo_id].send(at_cpo, request=True)
 
+        self._schedule_pulls()
+
+    def _schedule_pulls(self) -> None:
+        """The eMSP's next pull (a failed pull's retry, the periodic catch-up), on the sim clock."""
+        deadline = self.world.emsp.next_pull_at(self.now())
+        if deadline is None:
+            return
+        key = "emsp:pull"
+        at = max(self._at_ms(deadline), int(self.env.now))
+        if self._wakeup_at.get(key) == at:
+            return
+        self._wakeup_at[key] = at
+
+        def fire(_event: simpy.Event) -> None:
+            if self._wakeup_at.get(key) != at:
+                return
+            del self._wakeup_at[key]
+            self.world.emsp.run_due_pulls(self.now())
+            self._emsp_outbound()
+
+        self.env.timeout(at - int(self.env.now)).callbacks.append(fire)
+
+    def _link_restored(self, party: str) -> None:
+        """An outage of `party`'s link ended: the eMSP catches up with what may have been lost."""
+        partner = None if party == EMSP else party
+        if partner is None or partner in self.world.cpos or (self._hubs and partner in self._hubs.hubs):
+            self.world.emsp.link_restored(partner, self.now())
+            self._emsp_outbound()
+
     def _emsp_got(self, request_id: str, response: HttpResponse) -> None:
         self.world.emsp.on_response(request_id, response, self.now())
         self._emsp_completed()
@@ -390,6 +419,8 @@ class SimRuntime:
         world = self.world
         cpo_specs = {cpo.id: cpo for cpo in world.scenario.cpos}
         for index, event in enumerate(world.scenario.events):
+            if isinstance(event, Outage) and world.scenario.emsp.pull.after_outage:
+                self._at(event.end, partial(self._link_restored, event.party))
             if isinstance(event, TariffChange):
                 policy = cpo_specs[event.cpo].tariff_policy(event.tariff)
                 self._at(event.at, partial(self._tariff_change, event, world.tariff_versions[index], policy))

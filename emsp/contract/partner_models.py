@@ -49,3 +49,10 @@ class RegistrationOut(BaseModel):
     status_code: int  # OCPI status code: 1000, or why not (3001 unreachable, 3002 no common version)
     message: str
     partner: PartnerOut
+
+
+class PullOut(BaseModel):
+    """The pulls started (one per module, and through a hub per party); their calls go out with the
+    service's outbound pump and their figures show in the run's summary."""
+
+    started: list[str]

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from emsp.contract.deps import Run, now
 from emsp.contract.guard import CONFLICT, NOT_FOUND
-from emsp.contract.partner_models import PartnerIn, PartnerOut, Party, RegisterIn, RegistrationOut
+from emsp.contract.partner_models import PartnerIn, PartnerOut, Party, PullOut, RegisterIn, RegistrationOut
 from emsp.core import EmspCore, RegistrationRefused
 from emsp.handshakes import RegistrationOutcome
 from emsp.services.partners import PartnerConfigError, PartyRole, parties_of
@@ -130,6 +130,14 @@ def make_router(core: EmspCore) -> APIRouter:
             message=outcome.message,
             partner=partner,
         )
+
+    @router.post("/{partner_id}/pull", response_model=PullOut, status_code=202, responses={**NOT_FOUND})
+    async def pull(partner_id: str, run: Run, at: Now) -> PullOut:
+        """Catch up with a registered partner now: GET its Sender lists (Locations, Tariffs, Sessions,
+        CDRs) from the last complete pull on, page by page, storing what we lack (emsp.ocpi.pull)."""
+        if await run(lambda: read(partner_id)) is None:
+            raise unknown(partner_id)
+        return PullOut(started=await run(lambda: core.pull_from(partner_id, at, "operator")))
 
     return router
 

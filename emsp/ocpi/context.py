@@ -62,6 +62,10 @@ class Services(Protocol):
         """None if the tariff engine accepts it (or is absent), else the reason."""
         ...
 
+    def party_reconnected(self, hub_id: str, country_code: str, party_id: str, now: datetime) -> None:
+        """A hub reports a party CONNECTED (again): catch up with it once this request is done."""
+        ...
+
 
 @dataclass
 class Ctx:

@@ -52,6 +52,11 @@ class PartyScope:
 Parties = PartyScope
 
 
+def party_scope(row: PartnerRow, db: Session) -> PartyScope:
+    """The parties `row` may act for now (what authentication gives a request of that partner)."""
+    return _scope(row, db)
+
+
 def _scope(row: PartnerRow, db: Session) -> PartyScope:
     entries = loads(row.parties_json or "[]")
     configured = {(cc, pid) for cc, pid, _role in entries}

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from emsp.ocpi.channels import cpo_channels
 from emsp.ocpi.context import Services
 from emsp.ocpi.versions import adapter_for
 from emsp.storage.tables import PartnerRow, TokenRow
@@ -69,8 +70,18 @@ def push_token(services: Services, db: Session, token: TokenRow) -> list[str]:
         adapter = adapter_for(partner.version)
         body = dumps(adapter.token_object(token, s))
         target = f"{url.rstrip('/')}/{adapter.token_push_path(token, s)}"
-        # Without routing headers (2.1.1) one PUT reaches the partner's platform.
-        parties = _cpo_parties(partner) if adapter.routing_headers else []
+        # Without routing headers (2.1.1) one PUT reaches the partner's platform. Otherwise one PUT
+        # per CPO party this partner is the channel for (emsp.ocpi.channels): not to a party its
+        # hub reports unreachable (mod_hub_client_info: do not queue pushes; it GETs our Tokens
+        # when back). A hub with no party known gets one PUT it may broadcast.
+        parties: list[tuple[str, str]] = []
+        if adapter.routing_headers:
+            channels = cpo_channels(db, partner)
+            parties = [c.party for c in channels if c.callable]
+            if channels and not parties:
+                continue
+            if not channels and not partner.hub:
+                parties = _cpo_parties(partner)
         for country_code, party_id in parties or [("", "")]:
             headers = {
                 "Authorization": adapter.encode_authorization(partner.token_b),

@@ -334,3 +334,32 @@ class RetailLineRow(Base):
     detail_json: Mapped[str] = mapped_column(Text, default="{}")  # pricing breakdown
     evidence_json: Mapped[str] = mapped_column(Text, default="{}")  # signed data, invoice fields
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SyncStateRow(Base):
+    """The last complete pull of one partner's Sender interface of one module (emsp.ocpi.pull):
+    a catch-up asks for objects changed from then on (date_from)."""
+
+    __tablename__ = "sync_state"
+    partner: Mapped[str] = mapped_column(String(64), primary_key=True)
+    module: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_sync: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PulledCdrRow(PartyObject, Base):
+    """A CDR we pulled before its owner's POST reached us: that first POST is not a repeat."""
+
+    __tablename__ = "pulled_cdrs"
+    cdr_id: Mapped[str] = mapped_column(String(39))
+
+
+class ClientInfoRow(Base):
+    """A party's connection status as a hub reports it (mod_hub_client_info ClientInfo, Receiver)."""
+
+    __tablename__ = "client_info"
+    partner: Mapped[str] = mapped_column(String(64), primary_key=True)  # the hub that reported it
+    country_code: Mapped[str] = mapped_column(String(2), primary_key=True)
+    party_id: Mapped[str] = mapped_column(String(3), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # CONNECTED | OFFLINE | PLANNED | SUSPENDED
+    last_updated: Mapped[datetime] = mapped_column(UtcDateTime)

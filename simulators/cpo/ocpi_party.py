@@ -267,13 +267,20 @@ class OcpiParty:
         """The connection broke before the answer came: the eMSP may well have served the request,
         and its retry may arrive twice (as in life; the receiver must recognise the repeat)."""
         pending = self._pending.get(request_id)
-        if pending is not None and "cdr_id" in pending.context:
+        if pending is not None and "cdr_id" in pending.context and not self._drops(pending):
             self.truth.cdrs_resent.append(pending.context["cdr_id"])
         return self._on_failure(request_id, Envelope(0, None, "connection lost", None), now)
 
     def _on_failure(self, request_id: str, envelope: Envelope, now: datetime) -> CpoOutput:
         pending = self._pending.get(request_id)
         if pending is None:
+            return CpoOutput()
+        if pending.kind != "authorize" and pending.outbound is not None and self._drops(pending):
+            self.truth.failed_calls.append(
+                (format_utc(now), pending.kind, envelope.status_code, envelope.status_message or "dropped")
+            )
+            self.truth.dropped.append((format_utc(now), pending.kind, pending.outbound.request.url))
+            del self._pending[request_id]
             return CpoOutput()
         if pending.kind != "authorize" and pending.outbound is not None:
             self.truth.failed_calls.append(
@@ -284,6 +291,11 @@ class OcpiParty:
             return CpoOutput()
         del self._pending[request_id]
         return self._on_authorize(envelope, pending, now)
+
+    def _drops(self, pending: _Pending) -> bool:
+        """The dialect gives up on a failed push (push_retry: drop) once registered; the handshake's
+        own calls are always retried (without them there is no OCPI link at all)."""
+        return self.dialect.push_retry == "drop" and self._synced and pending.kind in PUSHES
 
     def on_response(self, request_id: str, response: HttpResponse, now: datetime) -> CpoOutput:
         if response.status in RETRYABLE_HTTP:

@@ -50,3 +50,5 @@ class CpoTruth:
     failed_calls: list[tuple[str, str, int | None, str]] = field(default_factory=list)
     # store-and-forward: (when, kind, url) of every request sent again after it failed
     resent: list[tuple[str, str, str]] = field(default_factory=list)
+    # (time, kind, url) of pushes given up after a failure (dialect push_retry: drop)
+    dropped: list[tuple[str, str, str]] = field(default_factory=list)

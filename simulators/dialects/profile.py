@@ -69,6 +69,9 @@ class DialectProfile(BaseModel):
     cdr_totals_mismatch: bool = False
     cdr_url_from: Literal["location_header", "body"] = "location_header"
     cdr_embeds_tariffs: bool = True
+    # What the CPO does with a push the eMSP did not take (unreachable, 502/503/504): keep it and
+    # retry in order (simulators/cpo/retry.py), or drop it; then only the eMSP's pull recovers it.
+    push_retry: Literal["store_and_forward", "drop"] = "store_and_forward"
     # How the CPO corrects a CDR (a cdr_correction event): a credit CDR naming the original
     # (`credit_reference_id`, mod_cdrs), one without the reference, or no credit CDR at all (only
     # the replacement). Read in OcpiCpo.correct_cdrs.

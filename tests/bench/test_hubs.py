@@ -11,6 +11,7 @@ from timeline_helpers import run_sim, trace, variant
 
 from bench.runner import run_scenario
 from bench.scenario import ScenarioError, load_scenario
+from emsp.storage.tables import ClientInfoRow
 
 HUB_CPOS = ("cpo-hub-a", "cpo-hub-b", "cpo-hub-c", "cpo-hub-d")
 
@@ -240,7 +241,7 @@ def test_the_hub_pushes_client_info_and_each_cpo_behind_it_hears_every_party(
         if line.get("kind") == "request" and line["method"] == "PUT" and "/hubclientinfo/" in line["url"]
     ]
     assert pushes and {line["src"] for line in pushes} == {"hub-eu"}
-    assert {line["dst"] for line in pushes} == set(HUB_CPOS)  # the eMSP offers no HubClientInfo receiver
+    assert {line["dst"] for line in pushes} == {*HUB_CPOS, "emsp"}  # the eMSP has a receiver too
     # A configuration module: no routing headers; each push is a hop of its own.
     assert not any("OCPI-to-party-id" in line["headers"] for line in pushes)
     assert len({line["headers"]["X-Request-ID"] for line in pushes}) == len(pushes)
@@ -250,6 +251,39 @@ def test_the_hub_pushes_client_info_and_each_cpo_behind_it_hears_every_party(
         others = {("NL", "EMS"), ("DE", "HBA"), ("BE", "HBB"), ("FR", "HBC"), ("AT", "HBD")} - {own}
         assert set(heard) == others
         assert all(info["status"] == "CONNECTED" for info in heard.values())
+    # The eMSP keeps what the hub told it, per party (mod_hub_client_info Receiver).
+    with outcome.world.emsp.db.unit() as db:
+        kept = {(r.country_code, r.party_id): r.status for r in db.query(ClientInfoRow)}
+    assert kept == dict.fromkeys([("DE", "HBA"), ("BE", "HBB"), ("FR", "HBC"), ("AT", "HBD")], "CONNECTED")
+
+
+def test_the_emsp_pulls_a_party_behind_the_hub_through_it_with_routing_headers(
+    small_run: tuple[Any, Any],
+) -> None:
+    _outcome, lines = small_run
+    pulls = [
+        line
+        for line in lines
+        if line.get("kind") == "request" and line["src"] == "emsp" and "/sender" in line["url"]
+    ]
+    assert {line["dst"] for line in pulls} == {"hub-eu"}
+    targets = {
+        (line["headers"]["OCPI-to-country-code"], line["headers"]["OCPI-to-party-id"]) for line in pulls
+    }
+    assert targets == {("DE", "HBA"), ("BE", "HBB"), ("FR", "HBC"), ("AT", "HBD")}
+    assert all(line["headers"]["OCPI-from-party-id"] == "EMS" for line in pulls)
+    # the hub forwards each to the CPO as a hop of its own: a new request id, the same correlation
+    for pull in pulls[:4]:
+        forward = next(
+            line
+            for line in lines
+            if line.get("kind") == "request"
+            and line["src"] == "hub-eu"
+            and line["headers"].get("X-Correlation-ID") == pull["headers"]["X-Correlation-ID"]
+        )
+        assert forward["headers"]["X-Request-ID"] != pull["headers"]["X-Request-ID"]
+        assert forward["dst"] in HUB_CPOS
+        assert forward["headers"]["OCPI-to-party-id"] == pull["headers"]["OCPI-to-party-id"]
 
 
 def test_a_hub_outage_cuts_only_the_cpos_behind_it_and_their_backlog_arrives_after(

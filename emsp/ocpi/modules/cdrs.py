@@ -10,6 +10,8 @@ different content with 2001 (a change must come as a Credit CDR with a new id).
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from emsp.bus import CdrReceived
 from emsp.model import PartyRef
 from emsp.ocpi.context import Ctx
@@ -18,7 +20,7 @@ from emsp.ocpi.errors import invalid, method_not_allowed, not_found
 from emsp.ocpi.modules.common import party_and_ids, party_from, wire_of
 from emsp.services.cdrs import new_row, resolve_cdr
 from emsp.storage.queries import find_cdr
-from emsp.storage.tables import CdrRow, DuplicateCdrRow
+from emsp.storage.tables import CdrRow, DuplicateCdrRow, PulledCdrRow
 from emsp.wire import dumps, loads
 
 
@@ -49,6 +51,20 @@ def handle(ctx: Ctx) -> OcpiResult:
     return OcpiResult(loads(wire_of(row)))
 
 
+def _first_push_after_pull(ctx: Ctx, party: PartyRef, cdr_id: str) -> bool:
+    marker = ctx.db.scalars(
+        select(PulledCdrRow).where(
+            PulledCdrRow.country_code == party.country_code,
+            PulledCdrRow.party_id == party.party_id,
+            PulledCdrRow.cdr_id == cdr_id,
+        )
+    ).first()
+    if marker is None:
+        return False
+    ctx.db.delete(marker)  # a second POST of it is a repeat again
+    return True
+
+
 def _post(ctx: Ctx) -> OcpiResult:
     ctx.busy_check()
     body = ctx.json_object()
@@ -58,6 +74,10 @@ def _post(ctx: Ctx) -> OcpiResult:
     where = (party.country_code, party.party_id) if ctx.adapter.cdr_url_has_party else ()
     location = {"Location": ctx.url_for("cdrs", *where, info.cdr_id)}
     row = find(ctx, party, info.cdr_id)
+    if row is not None and loads(wire_of(row)) == body and _first_push_after_pull(ctx, party, info.cdr_id):
+        # We pulled it from the CPO's Sender before its POST got through: stored and billed once
+        # already, and this is no repeat of the CPO's (emsp.ocpi.pull).
+        return OcpiResult(message="CDR already received", headers=location)
     if row is not None:
         identical = loads(wire_of(row)) == body
         ctx.db.add(

@@ -32,6 +32,7 @@ ENDPOINTS: tuple[tuple[str, str | None], ...] = (
     ("sessions", "RECEIVER"),
     ("cdrs", "RECEIVER"),
     ("tokens", "SENDER"),
+    ("hubclientinfo", "RECEIVER"),  # mod_hub_client_info: a hub tells us who is connected
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from emsp_helpers import T0, FakePricer
+from emsp_helpers import T0, Client, FakePricer
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
@@ -155,3 +155,11 @@ def test_adding_a_partner_that_exists_is_409_and_a_put_replaces_it(client: TestC
     )
     assert client.put("/api/v1/partners/cpo-z", json=other, headers=ADMIN).status_code == 422
     assert client.get("/api/v1/partners/nobody", headers=ADMIN).status_code == 404  # PUT created nothing
+
+
+def test_an_operator_starts_a_catch_up_pull(api: TestClient, cpo: Client) -> None:
+    started = api.post("/api/v1/partners/cpo1/pull")
+    assert started.status_code == 202
+    # cpo1's Sender lists its locations only (emsp_helpers.CPO_ENDPOINTS): one pull
+    assert [run.split(":")[:2] for run in started.json()["started"]] == [["cpo1", "locations"]]
+    assert api.post("/api/v1/partners/nobody/pull").status_code == 404

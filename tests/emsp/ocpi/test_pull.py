@@ -1,0 +1,307 @@
+"""The eMSP's pull client (emsp.ocpi.pull) against a CPO Sender (the mock CPO's paginate), including
+the ways Senders get pagination wrong: it must get every object once, and never loop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pytest
+from emsp_helpers import CPO_V221, CPO_VERSIONS, T0, V, cdr, ocpi_ok, register, session
+
+from emsp.core import EmspCore, EmspSettings
+from emsp.ocpi.pull import next_link
+from emsp.storage.tables import DuplicateCdrRow, FindingRow
+from emsp.wire import HttpRequest, HttpResponse, dumps
+from simulators.cpo.sender import Published, paginate
+
+SENDERS = [
+    {"identifier": module, "role": "SENDER", "url": f"{CPO_V221}/{module}"}
+    for module in ("locations", "tariffs", "sessions", "cdrs")
+]
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ('<http://c/s?offset=2&limit=2>; rel="next"', "http://c/s?offset=2&limit=2"),
+        ("<http://c/s?offset=2>; rel=next", "http://c/s?offset=2"),
+        ('<http://c/s?offset=2>;rel="next"', "http://c/s?offset=2"),
+        ('<http://c/s?offset=2>; REL="Next"', "http://c/s?offset=2"),
+        ('<http://c/s?offset=0>; rel="prev", <http://c/s?offset=4>; rel="next"', "http://c/s?offset=4"),
+        ('<http://c/s?offset=4>; title="more"; rel="next"', "http://c/s?offset=4"),
+        ('<http://c/s?offset=4>; rel="last next"', "http://c/s?offset=4"),
+        ('<http://c/s?offset=0>; rel="prev"', None),
+        ("", None),
+        (None, None),
+        ("garbage", None),
+    ],
+)
+def test_next_link_forms(header: str | None, expected: str | None) -> None:
+    assert next_link(header) == expected
+
+
+Quirk = Callable[[list[dict[str, Any]], HttpRequest], HttpResponse]
+
+
+def _sender_page(objects: list[dict[str, Any]], request: HttpRequest, **changes: Any) -> HttpResponse:
+    page = paginate(objects, request.url, request.query)
+    headers = dict(page.headers)
+    link_form = changes.get("link_form")
+    if "Link" in headers and link_form is not None:
+        url = headers["Link"][1 : headers["Link"].index(">")]
+        headers["Link"] = link_form.format(url=url)
+    return HttpResponse(200, headers, dumps({"data": page.items, "status_code": 1000, "timestamp": "x"}))
+
+
+def spec(objects: list[dict[str, Any]], request: HttpRequest) -> HttpResponse:
+    return _sender_page(objects, request)
+
+
+def page_cap(objects: list[dict[str, Any]], request: HttpRequest) -> HttpResponse:
+    """The server lowers every limit to 2 (X-Limit 2)."""
+    query = request.query | {"limit": str(min(int(request.query.get("limit", "2")), 2))}
+    parts = urlsplit(request.url)
+    capped = HttpRequest("GET", urlunsplit((*parts[:3], urlencode(query), "")))
+    return _sender_page(objects, capped)
+
+
+def link_missing(objects: list[dict[str, Any]], request: HttpRequest) -> HttpResponse:
+    response = page_cap(objects, request)
+    return HttpResponse(200, {k: v for k, v in response.headers.items() if k != "Link"}, response.body)
+
+
+def link_and_total_missing(objects: list[dict[str, Any]], request: HttpRequest) -> HttpResponse:
+    response = page_cap(objects, request)
+    kept = {k: v for k, v in response.headers.items() if k not in ("Link", "X-Total-Count")}
+    return HttpResponse(200, kept, response.body)
+
+
+def link_without_limit(objects: list[dict[str, Any]], request: HttpRequest) -> HttpResponse:
+    """The Link drops the limit: the next page comes at the server's default size."""
+    response = page_cap(objects, request)
+    link = response.headers.get("Link")
+    if link is None:
+        return response
+    url = link[1 : link.index(">")]
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "limit"]
+    bare = urlunsplit((*parts[:3], urlencode(query), ""))
+    return HttpResponse(200, response.headers | {"Link": f'<{bare}>; rel="next"'}, response.body)
+
+
+def empty_last_page(objects: list[dict[str, Any]], request: HttpRequest) -> HttpResponse:
+    """A Link even on the last page; it leads to an empty page (with a Link again)."""
+    response = page_cap(objects, request)
+    if "Link" not in response.headers:
+        offset = int(request.query.get("offset", "0")) + 2
+        parts = urlsplit(request.url)
+        url = urlunsplit((*parts[:3], urlencode(request.query | {"offset": str(offset)}), ""))
+        return HttpResponse(200, response.headers | {"Link": f'<{url}>; rel="next"'}, response.body)
+    return response
+
+
+def offset_ignored(objects: list[dict[str, Any]], request: HttpRequest) -> HttpResponse:
+    """Every page is the first page, with a Link to the 'next' one."""
+    query = {k: v for k, v in request.query.items() if k != "offset"}
+    parts = urlsplit(request.url)
+    first = HttpRequest("GET", urlunsplit((*parts[:3], urlencode(query), "")))
+    response = page_cap(objects, first)
+    if "Link" in response.headers:
+        offset = int(request.query.get("offset", "0")) + 2
+        url = urlunsplit((*parts[:3], urlencode(request.query | {"offset": str(offset)}), ""))
+        response = HttpResponse(200, response.headers | {"Link": f'<{url}>; rel="next"'}, response.body)
+    return response
+
+
+def frozen_date_to(objects: list[dict[str, Any]], request: HttpRequest) -> HttpResponse:
+    """The server adds date_to (the time of the first page) to every Link: still every object."""
+    response = page_cap(objects, request)
+    link = response.headers.get("Link")
+    if link is None or "date_to" in link:
+        return response
+    url = link[1 : link.index(">")] + "&date_to=2030-01-01T00%3A00%3A00Z"
+    return HttpResponse(200, response.headers | {"Link": f'<{url}>; rel="next"'}, response.body)
+
+
+class Cpo:
+    """A CPO's versions, details and Sender lists, with a pagination quirk; counts list GETs."""
+
+    def __init__(self, quirk: Quirk = spec) -> None:
+        self.published = Published()
+        self.quirk = quirk
+        self.gets: list[str] = []
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.url == CPO_VERSIONS:
+            return ocpi_ok([{"version": "2.2.1", "url": CPO_V221}])
+        if request.url == CPO_V221:
+            return ocpi_ok({"version": "2.2.1", "endpoints": SENDERS})
+        module = urlsplit(request.url).path.rsplit("/", 1)[-1]
+        self.gets.append(request.url)
+        return self.quirk(self.published.all(module), request)
+
+
+def run(core: EmspCore, cpo: Cpo, now: Any) -> int:
+    """Answer the core's calls until none is left; how many were made."""
+    count = 0
+    while pending := core.pending_requests():
+        for outbound in pending:
+            count += 1
+            assert count < 500, "the pull loops"
+            core.on_response(outbound.request_id, cpo(outbound.request), now)
+    return count
+
+
+@pytest.fixture
+def emsp() -> EmspCore:
+    return EmspCore(EmspSettings())
+
+
+def _registered(emsp: EmspCore, cpo: Cpo, monkeypatch: pytest.MonkeyPatch) -> Any:
+    import emsp_helpers
+
+    monkeypatch.setattr(emsp_helpers, "fake_cpo", cpo)
+    monkeypatch.setattr(
+        emsp_helpers, "answer_outbound", lambda core, now, _cpo=None: run(core, cpo, now) and []
+    )
+    return register(emsp)
+
+
+def _publish_sessions(cpo: Cpo, n: int) -> None:
+    for i in range(n):
+        stamp = (T0 + timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        cpo.published.put("sessions", f"S{i}", session(f"S{i}", last_updated=stamp))
+
+
+@pytest.mark.parametrize(
+    ("quirk", "finding"),
+    [
+        (spec, None),
+        (page_cap, None),
+        (link_missing, "pagination_link_missing"),
+        (link_without_limit, None),
+        (empty_last_page, None),
+        (frozen_date_to, None),
+    ],
+)
+def test_initial_sync_gets_every_object_once(
+    emsp: EmspCore, monkeypatch: pytest.MonkeyPatch, quirk: Quirk, finding: str | None
+) -> None:
+    cpo = Cpo(quirk)
+    _publish_sessions(cpo, 7)
+    _registered(emsp, cpo, monkeypatch)
+    records = emsp.records()
+    assert sorted(s.session_id for s in records.sessions) == [f"S{i}" for i in range(7)]
+    stats = emsp.pull_stats()["cpo1"]
+    assert stats["objects"] == 7
+    assert stats["failed"] == 0
+    kinds = {f.kind for f in records.findings}
+    assert (finding in kinds) if finding else not kinds
+    assert len([u for u in cpo.gets if "/sessions" in u]) <= 6  # 7 objects at most 2 a page, +1 empty
+
+
+@pytest.mark.parametrize("form", ['<{url}>; rel="next"', "<{url}>; rel=next", '<{url}>;rel="next"'])
+def test_link_forms_followed(emsp: EmspCore, monkeypatch: pytest.MonkeyPatch, form: str) -> None:
+    def quirk(objects: list[dict[str, Any]], request: HttpRequest) -> HttpResponse:
+        query = request.query | {"limit": "3"}
+        parts = urlsplit(request.url)
+        return _sender_page(
+            objects, HttpRequest("GET", urlunsplit((*parts[:3], urlencode(query), ""))), link_form=form
+        )
+
+    cpo = Cpo(quirk)
+    _publish_sessions(cpo, 8)
+    _registered(emsp, cpo, monkeypatch)
+    assert len(emsp.records().sessions) == 8
+    assert emsp.pull_stats()["cpo1"]["pages"] == 3 + 3  # sessions: 3 pages; one each for the others
+
+
+def test_server_ignoring_offset_stops_with_a_finding(emsp: EmspCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    cpo = Cpo(offset_ignored)
+    _publish_sessions(cpo, 5)
+    _registered(emsp, cpo, monkeypatch)
+    records = emsp.records()
+    assert len(records.sessions) == 2  # the first page: what the server gives
+    assert [f.kind for f in records.findings] == ["pagination_no_progress"]
+    assert len([u for u in cpo.gets if "/sessions" in u]) == 2
+
+
+def test_link_and_count_missing_ends_the_pull(emsp: EmspCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    cpo = Cpo(link_and_total_missing)
+    _publish_sessions(cpo, 5)
+    _registered(emsp, cpo, monkeypatch)
+    assert len(emsp.records().sessions) == 2  # nothing says more exist: a missing Link is the end
+
+
+def test_catch_up_asks_from_the_last_sync(emsp: EmspCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    cpo = Cpo()
+    client = _registered(emsp, cpo, monkeypatch)
+    cpo.gets.clear()
+    # A Session and its CDR the CPO published but whose pushes never arrived.
+    later = client.now + timedelta(minutes=30)
+    stamp = later.strftime("%Y-%m-%dT%H:%M:%SZ")
+    cpo.published.put("sessions", "LOST", session("LOST", status="COMPLETED", last_updated=stamp))
+    cpo.published.put("cdrs", "CDR-LOST", cdr("CDR-LOST", session_id="LOST", last_updated=stamp))
+    assert emsp.link_restored("cpo1", later)
+    run(emsp, cpo, later)
+    assert all("date_from=" in url for url in cpo.gets)
+    records = emsp.records()
+    assert [s.session_id for s in records.sessions] == ["LOST"]
+    assert [c.cdr_id for c in records.cdrs] == ["CDR-LOST"]
+    assert len(records.invoice_lines) == 1
+
+
+def test_pulled_objects_are_stored_once(emsp: EmspCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    cpo = Cpo()
+    client = _registered(emsp, cpo, monkeypatch)
+    # Pushed first, then listed again by the Sender: not stored, not billed twice, no repeat.
+    body = cdr("CDR-1", last_updated="2025-03-01T10:05:00Z")
+    assert client.call("POST", f"{V}/cdrs", body).status == 201
+    cpo.published.put("cdrs", "CDR-1", body)
+    # Pulled first, then pushed: the push is answered, not stored, and is no repeat.
+    cpo.published.put("cdrs", "CDR-2", cdr("CDR-2", session_id="S2"))
+    # A stale listing never replaces a newer session.
+    newer = session("S1", kwh=5, last_updated="2025-03-01T09:30:00Z")
+    assert client.call("PUT", f"{V}/sessions/DE/CPA/S1", newer).status == 201
+    cpo.published.put("sessions", "S1", session("S1", kwh=1, last_updated="2025-03-01T09:10:00Z"))
+    emsp.pull_from("cpo1", client.now)
+    run(emsp, cpo, client.now)
+    assert client.call("POST", f"{V}/cdrs", cdr("CDR-2", session_id="S2")).status == 200
+    records = emsp.records()
+    assert sorted(c.cdr_id for c in records.cdrs) == ["CDR-1", "CDR-2"]
+    assert len(records.invoice_lines) == 2
+    assert records.duplicate_cdrs == ()
+    assert [s.kwh for s in records.sessions] == [5]
+    assert records.findings == ()  # skipping a stale listing is no finding of the partner's
+    # A second POST of the pulled CDR is a repeat again.
+    assert client.call("POST", f"{V}/cdrs", cdr("CDR-2", session_id="S2")).status == 200
+    with emsp.db.unit() as db:
+        assert db.query(DuplicateCdrRow).count() == 1
+        assert db.query(FindingRow).count() == 0
+
+
+def test_unreachable_sender_is_retried(emsp: EmspCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    cpo = Cpo()
+    client = _registered(emsp, cpo, monkeypatch)
+    down = True
+
+    def flaky(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(503, {}, "Service Unavailable") if down else cpo(request)
+
+    now = client.now + timedelta(minutes=5)
+    emsp.link_restored("cpo1", now)
+    while pending := emsp.pending_requests():
+        for outbound in pending:
+            emsp.on_response(outbound.request_id, flaky(outbound.request), now)
+    assert emsp.pull_stats()["cpo1"]["failed"] == 4
+    due = emsp.next_pull_at(now)
+    assert due == now + timedelta(minutes=1)
+    down = False
+    cpo.published.put("sessions", "LATE", session("LATE"))
+    emsp.run_due_pulls(due)
+    run(emsp, cpo, due)
+    assert [s.session_id for s in emsp.records().sessions] == ["LATE"]
+    assert emsp.next_pull_at(due) is None
