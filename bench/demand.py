@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from zoneinfo import ZoneInfo
@@ -46,6 +46,7 @@ class Arrival:
     dc_power_kw: Decimal | None = None
     taper_from_soc: Decimal = Decimal(100)
     taper_min_kw: Decimal = Decimal(5)
+    app_start: bool = False  # the driver starts from the eMSP's app (START_SESSION), no RFID swipe
 
     def ev(self) -> EvProfile:
         """The EV as the station's physics sees it (both runtimes build it here)."""
@@ -114,6 +115,15 @@ def plan_arrivals(
         arrivals.append(_arrival(at, driver, UNKNOWN_TOKEN_STAY, spec, rng))
     arrivals.sort(key=lambda a: (a.at, a.driver.token_uid))
     return arrivals
+
+
+def mark_app_starts(arrivals: list[Arrival], share: float, seed: int) -> list[Arrival]:
+    """Which visits start from the app: a draw per known driver's visit, from a generator of its own
+    so the rest of the plan is the one the scenario gives without app starts."""
+    if share <= 0:
+        return arrivals
+    rng = random.Random(f"app-start-{seed}")
+    return [replace(a, app_start=True) if a.driver.known and rng.random() < share else a for a in arrivals]
 
 
 def rate_segments(spec: DemandSpec, start: datetime, window: int) -> list[tuple[float, float, float]]:

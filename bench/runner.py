@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import structlog
 
+from bench.commands_summary import command_figures
 from bench.expectations import ExpectationResult, check_paths, evaluate, sessions_check
 from bench.hubs import (
     cdr_ids_through_hubs,
@@ -111,7 +112,7 @@ def summary_skeleton(
         currencies=currencies,
         start=scenario.start,
         hubs={hub_id: hub_figures(None, fees) for hub_id, fees in (hub_fees or {}).items()},
-    )
+    ) | ({"commands": command_figures(empty)} if scenario.demand.app_start_share > 0 else {})
 
 
 def prepare_run_dir(run_dir: Path) -> Path:
@@ -278,6 +279,8 @@ def run_scenario(
         ),
         hubs={hub_id: hub_figures(world.hubs[hub_id], fees) for hub_id, fees in hub_fees.items()},
     )
+    if scenario.demand.app_start_share > 0 or records.commands:  # only then: others stay as they were
+        summary["commands"] = command_figures(records, world)
     if lag is not None:  # live: can the run's timing be trusted? (never graded as the eMSP's)
         summary["timing"] = lag.summary()
     results = evaluate(scenario.expectations, summary)

@@ -189,6 +189,9 @@ class DemandSpec(_Strict):
     energy_kwh: Range = Range(min=Decimal("4"), max=Decimal("30"))
     stay_minutes: Range = Range(min=Decimal("20"), max=Decimal("90"))
     patience_minutes: Annotated[int, Field(ge=0)] = 15  # how long a driver waits for a free connector
+    # Share of visits whose driver starts from the eMSP's app (an OCPI START_SESSION command through
+    # the eMSP) instead of swiping the RFID card; drawn per visit from its own seeded generator.
+    app_start_share: Annotated[float, Field(ge=0, le=1)] = 0.0
 
     @field_validator("time_zone")
     @classmethod

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bench.demand import Arrival, Driver, make_drivers, plan_arrivals
+from bench.demand import Arrival, Driver, make_drivers, mark_app_starts, plan_arrivals
 from bench.events import CdrHold, TariffChange, Window
 from bench.expectations import ExpectationResult
 from bench.hubs import build_hubs, hub_token_a, load_hub_persona
@@ -41,6 +41,18 @@ class StationPlace:
     connectors: int
 
 
+@dataclass(frozen=True, slots=True)
+class AppStart:
+    """Ground truth: a driver started a visit from the eMSP's app (START_SESSION through the eMSP)."""
+
+    at: datetime
+    token_uid: str
+    station_id: str
+    connector_id: int
+    command_id: int | None  # None: the eMSP refused to send it (the driver swiped their card instead)
+    refused: str = ""  # why the eMSP refused it
+
+
 @dataclass
 class World:
     scenario: Scenario
@@ -62,6 +74,8 @@ class World:
     hubs: dict[str, OcpiHub] = field(default_factory=dict)
     hub_base_urls: dict[str, str] = field(default_factory=dict)
     channels: dict[str, str] = field(default_factory=dict)
+    # Ground truth of app starts (bench/truth.py AppStart): one per visit started from the app.
+    app_starts: list[AppStart] = field(default_factory=list)
 
     def cpo_of(self, station_id: str) -> str:
         return self._cpo_by_station[station_id]
@@ -233,6 +247,7 @@ def build_world(
         cpos[cpo.id] = MockCpo(Csms(cpo.id), ocpi)
 
     arrivals = plan_arrivals(scenario.demand, drivers, scenario.start, scenario.end, rng)
+    arrivals = mark_app_starts(arrivals, scenario.demand.app_start_share, scenario.seed)
     tariff_versions: dict[int, dict[str, Any]] = {}
     for index, event in enumerate(scenario.events):
         if isinstance(event, TariffChange):

@@ -15,7 +15,7 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 
-from emsp.contract import cdrs, events, health, invoices, partners, quotes, sessions, tokens
+from emsp.contract import cdrs, commands, events, health, invoices, partners, quotes, sessions, tokens
 from emsp.contract.auth import bearer_auth
 from emsp.contract.guard import COMMON_RESPONSES, BodyLimit, validation_error
 from emsp.core import EmspCore
@@ -34,6 +34,7 @@ ROUTERS: tuple[RouterFactory, ...] = (
     invoices.make_router,
     quotes.make_router,
     events.make_router,
+    commands.make_router,
 )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from emsp.model import VAT_UNKNOWN, CdrInfo, PartyRef, SessionInfo
+from emsp.model import VAT_UNKNOWN, CdrInfo, CommandRequest, PartyRef, SessionInfo
 
 Doc = dict[str, Any]
 
@@ -135,3 +135,13 @@ class VersionAdapter(Protocol):
     def authorization_info(
         self, allowed: str, token: Doc, refs: LocationRefs | None, reference: str | None
     ) -> Doc: ...
+
+    # mod_commands, the eMSP as Sender: the CommandTypes this version has, the request object of a
+    # command (OcpiError 2001 when the version's table refuses it), the CommandResponse answered
+    # (result, timeout in seconds or None when the version has none, message) and the CommandResult
+    # POSTed on the response_url (result, message).
+    commands: tuple[str, ...]
+
+    def command_body(self, request: CommandRequest, token: Doc | None, response_url: str) -> Doc: ...
+    def command_response(self, data: Any) -> tuple[str, int | None, str | None]: ...
+    def command_result(self, body: Any) -> tuple[str, str | None]: ...

@@ -220,3 +220,35 @@ class OutboxRow(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # backoff after a failure
     last_error: Mapped[str | None] = mapped_column(Text)
     published: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CommandRow(Base):
+    """A command we sent to a CPO (mod_commands, Sender): what it asked and what became of it.
+
+    `pk` is the command id, part of the `response_url` the CPO POSTs the CommandResult to."""
+
+    __tablename__ = "commands"
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)  # drawn from the "command" counter
+    partner: Mapped[str] = mapped_column(String(64))
+    country_code: Mapped[str] = mapped_column(String(2))  # the CPO party the command is for
+    party_id: Mapped[str] = mapped_column(String(3))
+    kind: Mapped[str] = mapped_column(String(32))  # CommandType
+    version: Mapped[str] = mapped_column(String(16))  # the OCPI version it was sent in
+    state: Mapped[str] = mapped_column(String(16))  # emsp.model.COMMAND_STATES
+    response: Mapped[str | None] = mapped_column(String(32))  # CommandResponseType
+    result: Mapped[str | None] = mapped_column(String(32))  # CommandResultType
+    message: Mapped[str | None] = mapped_column(Text)  # the first DisplayText of response/result
+    token_uid: Mapped[str | None] = mapped_column(String(36))
+    token_type: Mapped[str | None] = mapped_column(String(16))
+    location_id: Mapped[str | None] = mapped_column(String(39))
+    evse_uid: Mapped[str | None] = mapped_column(String(39))
+    connector_id: Mapped[str | None] = mapped_column(String(36))
+    session_id: Mapped[str | None] = mapped_column(String(39))
+    reservation_id: Mapped[str | None] = mapped_column(String(36))
+    authorization_reference: Mapped[str | None] = mapped_column(String(36))
+    request_json: Mapped[str] = mapped_column(Text)  # the body as sent
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    responded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    result_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # REQUESTED/ACCEPTED past this instant become TIMEOUT (the CommandResponse's timeout, or ours).
+    deadline: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)

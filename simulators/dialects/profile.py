@@ -27,6 +27,10 @@ class DialectProfile(BaseModel):
     session_updates: Literal["every_sample", "none"] = "every_sample"
     cdr_embeds_tariffs: bool = True
     pricing_policy: str = "default"
+    # mod_commands: on_time POSTs every CommandResult; timeout_then_session never does (the eMSP's
+    # command times out), though the charger carries the command out: a START_SESSION still starts
+    # a session the eMSP must bill. Read in one place: simulators/cpo/commands.py.
+    command_result: Literal["on_time", "timeout_then_session"] = "on_time"
 
 
 def profile_names() -> list[str]:

@@ -113,7 +113,11 @@ class VirtualStation(CsmsControl):
             self._on_answer(incoming.answered, payload, incoming.tag, now)
         return out + self._drain(now)
 
-    def plug_in(self, connector_id: int, *, token_uid: str, ev: EvProfile, now: datetime) -> list[str]:
+    def plug_in(
+        self, connector_id: int, *, token_uid: str, ev: EvProfile, now: datetime, await_remote: bool = False
+    ) -> list[str]:
+        """The driver plugs in and swipes `token_uid`; with `await_remote` they start from their
+        app instead: no Authorize, the CSMS's remote start (for that token) begins the charge."""
         now = now.replace(microsecond=0)
         self._run_due(now)
         conn = self.connectors[connector_id]
@@ -123,8 +127,9 @@ class VirtualStation(CsmsControl):
             self.truth.append(_refused(self.station_id, connector_id, token_uid, now, conn.register_wh))
             return self._drain(now)
         self._transition(conn, ConnectorEvent.PLUG, now)
-        conn.session = Session(token_uid, ev, plugged_at=now)
-        self.endpoint.call("Authorize", self._authorize_payload(token_uid), tag=connector_id)
+        conn.session = Session(token_uid, ev, plugged_at=now, awaiting_remote=await_remote)
+        if not await_remote:
+            self.endpoint.call("Authorize", self._authorize_payload(token_uid), tag=connector_id)
         return self._drain(now)
 
     def unplug(self, connector_id: int, now: datetime) -> list[str]:

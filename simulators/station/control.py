@@ -80,10 +80,17 @@ class CsmsControl:
             return None
         free = [c for c in self.connectors.values() if c.state is ConnectorState.AVAILABLE]
         conn = self.connectors.get(connector_id) if connector_id else (free[0] if free else None)
-        if conn is None or conn.state is not ConnectorState.AVAILABLE:
+        waiting = conn.session if conn is not None else None
+        if conn is not None and waiting is not None and waiting.awaiting_remote and not waiting.started_at:
+            # The driver plugged in and started from the app: their EV, the token the CSMS names.
+            waiting.token_uid, waiting.remote_start_id = token_uid, remote_start_id
+            waiting.awaiting_remote = False
+        elif conn is None or conn.state is not ConnectorState.AVAILABLE:
             return None
-        self._transition(conn, ConnectorEvent.PLUG, now)
-        conn.session = Session(token_uid, REMOTE_EV, plugged_at=now, remote_start_id=remote_start_id)
+        else:
+            self._transition(conn, ConnectorEvent.PLUG, now)
+            conn.session = Session(token_uid, REMOTE_EV, plugged_at=now, remote_start_id=remote_start_id)
+        assert conn.session is not None
         if self.authorize_remote:
             self.endpoint.call("Authorize", self._authorize_payload(token_uid), tag=conn.connector_id)
         else:

@@ -27,6 +27,7 @@ QUICK = (
     "partner-outage",
     "hub-roaming",
     "hub-outage",
+    "app-start",
 )
 BIG = ("peak-hour", "cdr-storm")
 # Seeds on which a built-in once failed, kept in the regular suite: (name, seed).

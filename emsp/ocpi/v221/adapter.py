@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from emsp.model import CdrInfo, Money, PartyRef, SessionInfo
+from emsp.model import CdrInfo, CommandRequest, Money, PartyRef, SessionInfo
 from emsp.ocpi.adapter import (
     CredentialsInfo,
     CredentialsRoleInfo,
@@ -18,6 +18,7 @@ from emsp.ocpi.adapter import (
     TokenLike,
 )
 from emsp.ocpi.auth import decode_authorization, encode_token
+from emsp.ocpi.v221 import commands as command_objects
 from emsp.ocpi.v221 import schemas
 from emsp.ocpi.validation import validate
 from emsp.timeutil import format_utc
@@ -32,6 +33,7 @@ ENDPOINTS: tuple[tuple[str, str | None], ...] = (
     ("sessions", "RECEIVER"),
     ("cdrs", "RECEIVER"),
     ("tokens", "SENDER"),
+    ("commands", "SENDER"),  # the Sender interface receives the CommandResults (response_url)
 )
 
 
@@ -109,6 +111,7 @@ def authorization_doc(allowed: str, token: Doc, refs: LocationRefs | None, refer
 class V221Adapter:
     version = VERSION
     endpoints = ENDPOINTS
+    commands = command_objects.COMMANDS
     routing_headers = True
     endpoint_roles = True
     patch_appends_periods = True  # mod_sessions PATCH: charging_periods are added
@@ -181,6 +184,15 @@ class V221Adapter:
         self, allowed: str, token: Doc, refs: LocationRefs | None, reference: str | None
     ) -> Doc:
         return authorization_doc(allowed, token, refs, reference)
+
+    def command_body(self, request: CommandRequest, token: Doc | None, response_url: str) -> Doc:
+        return command_objects.command_body(request, token, response_url)
+
+    def command_response(self, data: Any) -> tuple[str, int | None, str | None]:
+        return command_objects.command_response(data)
+
+    def command_result(self, body: Any) -> tuple[str, str | None]:
+        return command_objects.command_result(body)
 
 
 ADAPTER = V221Adapter()

@@ -1,0 +1,129 @@
+"""Acceptance (issue 8, item 4): a START_SESSION sent through the contract API becomes an OCPI
+command to the CPO, an OCPP remote start at the station, a Session and a CDR the eMSP bills — in
+`sim`, in each OCPI version (2.1.1 has its own command objects), on both OCPP versions.
+
+The driver plugs in without swiping (they start from the app); at that simulated instant the test
+POSTs `/api/v1/commands` to the eMSP's contract API, whose clock is the simulation's.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bench.runner import sim_urls
+from bench.runtime.sim import SimRuntime
+from bench.scenario import load_scenario
+from bench.trace import WireTrace
+from bench.world import build_world
+from emsp.contract.app import create_contract_app
+from simulators.station.physics import EvProfile
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+ADMIN = {"Authorization": "Bearer cmd-admin"}
+
+
+def _world(tmp_path: Path, version: str, ocpp: str, dialect: str = "spec-strict") -> Any:
+    scenario = load_scenario(SCENARIOS / "smoke.yaml")[0]
+    cpo = scenario.cpos[0]
+    location = cpo.locations[0]
+    station = next(s for s in location.stations if s.ocpp == ocpp)
+    location = location.model_copy(update={"stations": [station]})
+    cpo = cpo.model_copy(update={"ocpi_version": version, "dialect": dialect, "locations": [location]})
+    quiet = {"drivers": 2, "unknown_tokens": 0, "arrivals_per_hour": 0.001}
+    demand = scenario.demand.model_copy(update=quiet)
+    scenario = scenario.model_copy(
+        update={"cpos": [cpo], "demand": demand, "expectations": [], "duration_minutes": 60}
+    )
+    emsp_url, cpo_urls = sim_urls([cpo.id])
+    world = build_world(scenario, SCENARIOS, emsp_base_url=emsp_url, cpo_base_urls=cpo_urls)
+    return world, station.id, location.id
+
+
+def _run_app_start(tmp_path: Path, version: str, ocpp: str, dialect: str = "spec-strict") -> dict[str, Any]:
+    world, station_id, location_id = _world(tmp_path, version, ocpp, dialect)
+    runtime = SimRuntime(world, WireTrace(tmp_path / "trace.jsonl"))
+    client = TestClient(create_contract_app(world.emsp, "cmd-admin", runtime.now))
+    driver = next(d for d in world.drivers if d.known)
+    seen: dict[str, Any] = {"driver": driver}
+    start = world.scenario.start
+    connector = 2
+
+    def app_start() -> None:
+        ev = EvProfile(power_kw=Decimal(11), energy_kwh=Decimal(10))
+        station = world.stations[station_id]
+        plugged = station.plug_in(
+            connector, token_uid=driver.token_uid, ev=ev, now=runtime.now(), await_remote=True
+        )
+        runtime._station_send(station_id, plugged)
+        evse = world.cpos[world.cpo_of(station_id)].ocpi.evse(station_id, connector)
+        answer = client.post(
+            "/commands",
+            headers=ADMIN,
+            json={
+                "type": "START_SESSION",
+                "location_id": location_id,
+                "evse_uid": evse.evse_uid,
+                "token_uid": driver.token_uid,
+            },
+        )
+        seen["post"] = answer
+        runtime._emsp_outbound()
+        runtime._schedule_expiry()
+
+    def leave() -> None:
+        runtime._station_send(station_id, world.stations[station_id].unplug(connector, runtime.now()))
+
+    runtime._at(start + timedelta(minutes=10), app_start)
+    runtime._at(start + timedelta(minutes=40), leave)
+    runtime.run()
+    runtime.trace.close()
+    posted = seen["post"]
+    assert posted.status_code == 201, posted.text
+    seen["command"] = client.get(f"/commands/{posted.json()['id']}", headers=ADMIN).json()
+    seen["records"] = world.emsp.records()
+    seen["trace"] = (tmp_path / "trace.jsonl").read_text()
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("version", "ocpp", "remote_start"),
+    [
+        ("2.2.1", "1.6", "RemoteStartTransaction"),
+        ("2.2.1", "2.0.1", "RequestStartTransaction"),
+        ("2.1.1", "1.6", "RemoteStartTransaction"),
+        ("2.3.0", "2.0.1", "RequestStartTransaction"),
+    ],
+)
+def test_start_session_through_the_contract_api_is_billed(
+    tmp_path: Path, version: str, ocpp: str, remote_start: str
+) -> None:
+    seen = _run_app_start(tmp_path, version, ocpp)
+    uid = seen["driver"].token_uid
+    command = seen["command"]
+    assert command["state"] == "COMPLETED" and command["response"] == "ACCEPTED"
+    assert command["result"] == "ACCEPTED" and command["ocpi_version"] == version
+    assert f'/{version}/commands/START_SESSION"' in seen["trace"]  # the POST to the CPO's Receiver
+    assert f"/{version}/commands/START_SESSION/{command['id']}" in seen["trace"]  # the result's POST
+    assert remote_start in seen["trace"] and uid in seen["trace"]
+    records = seen["records"]
+    contract = seen["driver"].contract_id
+    assert [s.contract_id for s in records.sessions] == [contract]
+    assert [c.contract_id for c in records.cdrs] == [contract]
+    assert [line.contract_id for line in records.invoice_lines] == [contract]
+    assert records.invoice_lines[0].energy_kwh > 0
+
+
+def test_a_lost_command_result_times_out_and_the_session_is_still_billed(tmp_path: Path) -> None:
+    """Dialect `command_result: timeout_then_session`: no CommandResult ever comes (TIMEOUT, in
+    simulated time), the charger starts anyway, and the eMSP bills the session."""
+    seen = _run_app_start(tmp_path, "2.2.1", "1.6", dialect="command-result-lost")
+    command = seen["command"]
+    assert command["state"] == "TIMEOUT" and command["response"] == "ACCEPTED"
+    assert command["result"] is None
+    assert len(seen["records"].invoice_lines) == 1
