@@ -116,6 +116,9 @@ class StationSide:
             await pump
 
     # ------------------------------------------------------------ station side
+    async def app_start(self, token_uid: str, station_id: str, connector: int, at: datetime) -> bool:
+        raise NotImplementedError  # LiveRuntime: START_SESSION through the eMSP's contract API
+
     def station_emit(self, station_id: str, frames: list[str]) -> None:
         station = self.world.stations[station_id]
         for frame in frames:
@@ -286,7 +289,10 @@ class StationSide:
         # One instant for both: the quote is filed under the plug-in time the truth looks it up by.
         now = self.clock.now()
         quote_for(self.world, arrival, station_id, connector, now)  # the driver's app asks first
-        self.station_emit(station_id, station.plug_in(connector, token_uid=token, ev=ev, now=now))
+        app = arrival.app_start and await self.app_start(token, station_id, connector, now)
+        self.station_emit(
+            station_id, station.plug_in(connector, token_uid=token, ev=ev, now=now, await_remote=app)
+        )
         await self.clock.sleep_until(self.clock.now() + arrival.stay)
         self._allocator.release(key)
         self.station_emit(station_id, station.unplug(connector, self.clock.now()))

@@ -33,7 +33,7 @@ from emsp.wire import HttpRequest, HttpResponse, dumps, loads
 
 PURPOSE = "command:"  # + the command id
 DEFAULT_TIMEOUT = timedelta(minutes=3)  # a version without CommandResponse.timeout (2.1.1)
-RESPONSE_TIMEOUT = timedelta(seconds=60)  # no CommandResponse at all within this: TIMEOUT
+RESPONSE_TIMEOUT = timedelta(seconds=120)  # no CommandResponse at all within this: TIMEOUT
 
 
 class CommandRefused(ValueError):
@@ -190,8 +190,14 @@ def send(
 def on_response(db: Session, command_id: int, response: HttpResponse, now: datetime) -> CommandRow | None:
     """The CPO's answer to our POST: its CommandResponse decides ACCEPTED or REFUSED."""
     row = db.get(CommandRow, command_id)
-    if row is None or row.state != "REQUESTED":
-        return row  # already timed out (or unknown): the answer changes nothing
+    if row is None or row.response is not None:
+        return row
+    if row.state != "REQUESTED":
+        # The CommandResult overtook its CommandResponse (another connection), or we gave up
+        # waiting: the answer is kept, the state stays.
+        row.responded_at = now
+        row.response = _response_of(row.version, response)
+        return row
     row.responded_at = now
     data: Any = None
     try:
@@ -217,6 +223,16 @@ def on_response(db: Session, command_id: int, response: HttpResponse, now: datet
     row.state, row.deadline = "FAILED", None
     row.message = f"HTTP {response.status}" + (f", OCPI {code}" if code is not None else "")
     return row
+
+
+def _response_of(version: str, response: HttpResponse) -> str | None:
+    try:
+        envelope = loads(response.body or "")
+        if 200 <= response.status < 300 and envelope.get("status_code") == 1000:
+            return adapter_for(version).command_response(envelope.get("data"))[0]
+    except (ValueError, AttributeError, OcpiError):
+        pass
+    return None
 
 
 def on_result(

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from simulators.cpo.ocpi_cpo import OcpiCpo
     from simulators.cpo.ocpi_party import CpoOutput
 
-COMMAND_TIMEOUT_S = 60  # the CommandResponse's timeout: the station answers well within it
+COMMAND_TIMEOUT_S = 180  # the CommandResponse's timeout: the station answers well within it
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,3 +127,17 @@ def test_a_lost_command_result_times_out_and_the_session_is_still_billed(tmp_pat
     assert command["state"] == "TIMEOUT" and command["response"] == "ACCEPTED"
     assert command["result"] is None
     assert len(seen["records"].invoice_lines) == 1
+
+
+@pytest.mark.xdist_group("live")  # real sockets: keep off the other worker's live tests
+def test_app_start_in_live_goes_through_the_contract_api(tmp_path: Path) -> None:
+    """In `live` the drivers' app POSTs /api/v1/commands; commands go over real HTTP and OCPP.
+    Timeouts are real (scenario) time there, so only what never depends on timing is asserted."""
+    from bench.runner import run_scenario
+
+    outcome = run_scenario("app-start", runtime="live", seed=3, out=tmp_path, speed=300, report=False)
+    commands = outcome.summary["commands"]
+    assert commands["sent"] >= 1 and commands["accepted"] == commands["sent"]
+    starts = commands["app_starts"]
+    assert starts["charged"] == starts["requested"] == starts["invoiced"]
+    assert outcome.summary["reconciliation"]["matched"] == outcome.summary["sessions"]["completed"]
