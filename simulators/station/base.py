@@ -69,6 +69,7 @@ class VirtualStation(CsmsControl):
         self.connectors = {i: Connector(i) for i in range(1, connectors + 1)}
         self.truth: list[ChargeTruth] = []
         self.profiles: list[smart.Profile] = []
+        self.reservations: dict[int, tuple[int | None, str]] = {}  # id -> (connector, token)
         self.booted = False
         self.boots = 0  # BootNotifications accepted: a Reset shows as one more
         self.reconnect_requested = False  # a Reset: the runtime may drop and reopen the connection

@@ -29,6 +29,7 @@ class CsmsControl:
     endpoint: Endpoint
     connectors: dict[int, Connector]
     profiles: list[smart.Profile]
+    reservations: dict[int, tuple[int | None, str]]
     booted: bool
     reconnect_requested: bool
     authorize_remote: bool
@@ -96,6 +97,23 @@ class CsmsControl:
         else:
             self._start_charging(conn, conn.session, now)
         return conn
+
+    def reserve(self, reservation_id: int, connector_id: int | None, token_uid: str) -> str:
+        """ReserveNow (1.6 §5.13, 2.0.1 H01): Accepted, Occupied, Unavailable or Rejected. The
+        reservation is kept (replaced by the same id) until cancelled; it does not hold others off."""
+        if connector_id:
+            conn = self.connectors.get(connector_id)
+            if conn is None:
+                return "Rejected"
+            if conn.state is ConnectorState.UNAVAILABLE:
+                return "Unavailable"
+            if conn.state is not ConnectorState.AVAILABLE:
+                return "Occupied"
+        self.reservations[reservation_id] = (connector_id, token_uid)
+        return "Accepted"
+
+    def cancel_reservation(self, reservation_id: int) -> str:
+        return "Accepted" if self.reservations.pop(reservation_id, None) is not None else "Rejected"
 
     def by_transaction(self, transaction_id: str) -> Connector | None:
         return next(

@@ -138,6 +138,14 @@ def reset(st: Station16, p: Payload, now: datetime) -> Payload:
     return {"status": "Accepted"}
 
 
+def reserve_now(st: Station16, p: Payload, now: datetime) -> Payload:
+    return {"status": st.reserve(p["reservationId"], p["connectorId"], p["idTag"])}
+
+
+def cancel_reservation(st: Station16, p: Payload, now: datetime) -> Payload:
+    return {"status": st.cancel_reservation(p["reservationId"])}
+
+
 def unlock_connector(st: Station16, p: Payload, now: datetime) -> Payload:
     conn = st.connectors.get(p["connectorId"])
     if conn is None:
@@ -253,6 +261,8 @@ HANDLERS: Mapping[str, Callable[[Any, Payload, datetime], Payload]] = MappingPro
         "RemoteStopTransaction": remote_stop,
         "Reset": reset,
         "UnlockConnector": unlock_connector,
+        "ReserveNow": reserve_now,
+        "CancelReservation": cancel_reservation,
         "TriggerMessage": trigger_message,
         "SetChargingProfile": set_charging_profile,
         "ClearChargingProfile": clear_charging_profile,

@@ -141,3 +141,71 @@ def test_app_start_in_live_goes_through_the_contract_api(tmp_path: Path) -> None
     starts = commands["app_starts"]
     assert starts["charged"] == starts["requested"] == starts["invoiced"]
     assert outcome.summary["reconciliation"]["matched"] == outcome.summary["sessions"]["completed"]
+
+
+@pytest.mark.parametrize(("version", "ocpp"), [("2.2.1", "1.6"), ("2.2.1", "2.0.1"), ("2.1.1", "1.6")])
+def test_every_command_is_carried_out_by_the_station(tmp_path: Path, version: str, ocpp: str) -> None:
+    """RESERVE_NOW, CANCEL_RESERVATION (not in 2.1.1: refused before anything is sent),
+    START_SESSION, STOP_SESSION and UNLOCK_CONNECTOR, each to a COMPLETED command."""
+    world, station_id, location_id = _world(tmp_path, version, ocpp)
+    runtime = SimRuntime(world, WireTrace(tmp_path / "trace.jsonl"))
+    client = TestClient(create_contract_app(world.emsp, "cmd-admin", runtime.now))
+    driver = next(d for d in world.drivers if d.known)
+    evse = world.cpos[world.cpo_of(station_id)].ocpi.evse(station_id, 2)
+    where = {"location_id": location_id, "evse_uid": evse.evse_uid}
+    connector = evse.connector_id
+    answers: dict[str, Any] = {}
+    start = world.scenario.start
+
+    def post(name: str, body: dict[str, Any]) -> None:
+        answers[name] = client.post("/commands", headers=ADMIN, json=body)
+        runtime._emsp_outbound()
+        runtime._schedule_expiry()
+
+    def plug_and_start() -> None:
+        ev = EvProfile(power_kw=Decimal(11), energy_kwh=Decimal(30))
+        plugged = world.stations[station_id].plug_in(
+            2, token_uid=driver.token_uid, ev=ev, now=runtime.now(), await_remote=True
+        )
+        runtime._station_send(station_id, plugged)
+        post("start", {"type": "START_SESSION", **where, "token_uid": driver.token_uid})
+
+    def stop() -> None:
+        sessions = client.get("/sessions", headers=ADMIN).json()["items"]
+        answers["session_id"] = sessions[0]["id"]
+        post("stop", {"type": "STOP_SESSION", "session_id": sessions[0]["id"]})
+
+    expiry = (start + timedelta(minutes=30)).isoformat()
+    reserve = {"type": "RESERVE_NOW", **where, "reservation_id": "7", "expiry_date": expiry}
+    steps = [
+        (5, lambda: post("reserve", reserve | {"token_uid": driver.token_uid})),
+        (6, lambda: post("cancel", {"type": "CANCEL_RESERVATION", "reservation_id": "7"})),
+        (10, plug_and_start),
+        (20, stop),
+        (25, lambda: post("unlock", {"type": "UNLOCK_CONNECTOR", **where, "connector_id": connector})),
+        (26, lambda: post("unknown", {"type": "STOP_SESSION", "session_id": "NO-SUCH-SESSION"})),
+    ]
+    for minute, step in steps:
+        runtime._at(start + timedelta(minutes=minute), step)
+    runtime.run()
+    runtime.trace.close()
+
+    def state(name: str) -> tuple[str, str | None]:
+        assert answers[name].status_code == 201, (name, answers[name].text)
+        got = client.get(f"/commands/{answers[name].json()['id']}", headers=ADMIN).json()
+        return got["state"], got["result"]
+
+    for name in ("reserve", "start", "stop", "unlock"):
+        assert state(name) == ("COMPLETED", "ACCEPTED"), name
+    if version == "2.1.1":
+        assert answers["cancel"].status_code == 422  # 2.1.1 has no CANCEL_RESERVATION
+    else:
+        assert state("cancel") == ("COMPLETED", "ACCEPTED")
+    assert answers["unknown"].status_code == 404
+    records = world.emsp.records()
+    assert [c.contract_id for c in records.cdrs] == [driver.contract_id]
+    truth = [t for t in world.stations[station_id].truth if t.transaction_id is not None]
+    assert len(truth) == 1 and truth[0].energy_wh > 0
+    # stopped by STOP_SESSION at minute 20, long before the EV would be full
+    ended = truth[0].unplugged_at
+    assert ended is not None and start + timedelta(minutes=20) <= ended < start + timedelta(minutes=21)
