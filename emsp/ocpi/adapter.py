@@ -11,6 +11,7 @@ with `tariff_ids`), plus `vat_unknown: true` on a tariff whose components state 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -113,6 +114,10 @@ class VersionAdapter(Protocol):
     patch_needs_last_updated: bool
     # Path segments after {cdrs}/ of the URL of a stored CDR: the party and the id, or the id only.
     cdr_url_has_party: bool
+    # The ids in a module's URLs, in path order (Location: location, EVSE, connector), each its
+    # (maximum length, CiString: printable ASCII only; else a printable UTF-8 `string`), from the
+    # version's object tables: 2.1.1 Locations and EVSEs have string(39) ids, 2.2.1 CiString(36).
+    url_ids: Mapping[str, tuple[tuple[int, bool], ...]]
 
     def decode_authorization(self, header: str | None) -> str | None: ...
     def encode_authorization(self, token: str) -> str: ...

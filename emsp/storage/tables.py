@@ -56,7 +56,7 @@ class PartyObject:
 class LocationRow(PartyObject, Base):
     __tablename__ = "locations"
     __table_args__ = (UniqueConstraint("country_code", "party_id", "location_id"),)
-    location_id: Mapped[str] = mapped_column(String(36))
+    location_id: Mapped[str] = mapped_column(String(39))  # 2.1.1: string(39)
     time_zone: Mapped[str] = mapped_column(String(255))
     last_updated: Mapped[datetime] = mapped_column(UtcDateTime)
     raw: Mapped[str] = mapped_column(Text)  # the canonical document (emsp.ocpi.adapter)
@@ -83,7 +83,7 @@ class SessionRow(PartyObject, Base):
     token_uid: Mapped[str] = mapped_column(String(36))
     contract_id: Mapped[str] = mapped_column(String(36))
     authorization_reference: Mapped[str | None] = mapped_column(String(36))
-    location_id: Mapped[str] = mapped_column(String(36))
+    location_id: Mapped[str] = mapped_column(String(39))  # 2.1.1: string(39)
     kwh: Mapped[Decimal] = mapped_column(DecimalText)
     start: Mapped[datetime] = mapped_column(UtcDateTime)
     end: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -101,7 +101,7 @@ class CdrRow(PartyObject, Base):
     token_uid: Mapped[str] = mapped_column(String(36))
     contract_id: Mapped[str] = mapped_column(String(36))
     authorization_reference: Mapped[str | None] = mapped_column(String(36))
-    location_id: Mapped[str] = mapped_column(String(36))
+    location_id: Mapped[str] = mapped_column(String(39))  # 2.1.1: string(39)
     currency: Mapped[str] = mapped_column(String(3))
     total_energy: Mapped[Decimal] = mapped_column(DecimalText)
     total_cost_excl: Mapped[Decimal] = mapped_column(DecimalText)
@@ -159,7 +159,7 @@ class AuthorizationRow(Base):
     token_type: Mapped[str] = mapped_column(String(16))
     result: Mapped[str] = mapped_column(String(16))
     authorization_reference: Mapped[str | None] = mapped_column(String(36))
-    location_id: Mapped[str | None] = mapped_column(String(36))
+    location_id: Mapped[str | None] = mapped_column(String(39))  # 2.1.1: string(39)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 

@@ -35,7 +35,7 @@ def handle(ctx: Ctx) -> OcpiResult:
     if method != "GET":
         raise method_not_allowed(f"{method} not supported on a CDR (CDRs cannot be changed)", ["GET"])
     if ctx.adapter.cdr_url_has_party:
-        party, (cdr_id,) = party_and_ids(ctx, 1, 1, id_length=39)
+        party, (cdr_id,) = party_and_ids(ctx, 1, 1, module="cdrs")
     else:
         if len(ctx.segments) != 1 or not ctx.segments[0]:
             raise not_found("unknown resource", status_code=2000)

@@ -28,7 +28,7 @@ def handle(ctx: Ctx) -> OcpiResult:
     method = ctx.method
     if method not in ALLOWED:
         raise method_not_allowed(f"{method} not supported on tariffs (receiver)", ALLOWED)
-    party, (tariff_id,) = party_and_ids(ctx, 1, 1)
+    party, (tariff_id,) = party_and_ids(ctx, 1, 1, module="tariffs")
     row = find(ctx, party, tariff_id)
     if method == "GET":
         if row is None:

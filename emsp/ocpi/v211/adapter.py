@@ -17,7 +17,9 @@ Mapping (from the 2.1.1 object tables):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
 
@@ -114,6 +116,16 @@ class V211Adapter:
     patch_appends_periods = False  # 2.1.1 PATCH: "same as PUT" for the fields it carries
     patch_needs_last_updated = False
     cdr_url_has_party = False
+    # 2.1.1 tables: Location.id and EVSE.uid string(39), Connector.id, Tariff.id and Session.id
+    # string(36) (case-sensitive, any printable UTF-8), CDR.id CiString(36).
+    url_ids: Mapping[str, tuple[tuple[int, bool], ...]] = MappingProxyType(
+        {
+            "locations": ((39, False), (39, False), (36, False)),
+            "tariffs": ((36, False),),
+            "sessions": ((36, False),),
+            "cdrs": ((36, True),),
+        }
+    )
 
     def decode_authorization(self, header: str | None) -> str | None:
         return _raw_token(header)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
 
@@ -117,6 +119,15 @@ class V221Adapter:
     patch_appends_periods = True  # mod_sessions PATCH: charging_periods are added
     patch_needs_last_updated = True
     cdr_url_has_party = True
+    # 2.2.1 and 2.3.0 tables: every id CiString(36), a CDR's CiString(39).
+    url_ids: Mapping[str, tuple[tuple[int, bool], ...]] = MappingProxyType(
+        {
+            "locations": ((36, True), (36, True), (36, True)),
+            "tariffs": ((36, True),),
+            "sessions": ((36, True),),
+            "cdrs": ((39, True),),
+        }
+    )
 
     def decode_authorization(self, header: str | None) -> str | None:
         return decode_authorization(header)
