@@ -45,6 +45,12 @@ UPGRADES: tuple[AddColumn, ...] = (
         AddColumn(table, "wire", "null: the stored raw document is the wire form (2.2.1)")
         for table in ("locations", "tariffs", "sessions", "cdrs")
     ),
+    # A CDR's provenance (audit): rows stored before it was recorded say so by null ("unknown"),
+    # never a guess at a version or a validation outcome they did not have.
+    *(
+        AddColumn("cdrs", column, "null: stored before provenance was recorded; shown as unknown")
+        for column in ("ocpi_version", "validation", "validation_notes", "idempotency_key")
+    ),
 )
 
 

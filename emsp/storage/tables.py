@@ -113,6 +113,29 @@ class CdrRow(PartyObject, Base):
     raw: Mapped[str] = mapped_column(Text)  # the canonical document (emsp.ocpi.adapter)
     # The body as the partner's OCPI version sent it, where it differs from the canonical document.
     wire: Mapped[str | None] = mapped_column(Text, default=None)
+    # Provenance (audit): the OCPI version it came under, how its schema validation went ("valid":
+    # the version's tables held; "tolerated": accepted with notes, JSON list in validation_notes),
+    # and the idempotency key its billing ran under. None on rows stored before they were recorded.
+    ocpi_version: Mapped[str | None] = mapped_column(String(16), default=None)
+    validation: Mapped[str | None] = mapped_column(String(16), default=None)
+    validation_notes: Mapped[str | None] = mapped_column(Text, default=None)
+    idempotency_key: Mapped[str | None] = mapped_column(String(160), default=None)
+
+
+class TariffVersionRow(Base):
+    """Every version of a Tariff the eMSP stored, in the order received (the tariffs table keeps
+    only the latest): which version was in effect at an instant, for a CDR's provenance."""
+
+    __tablename__ = "tariff_versions"
+    __table_args__ = (Index("ix_tariff_versions_tariff", "country_code", "party_id", "tariff_id"),)
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    partner: Mapped[str] = mapped_column(String(64))
+    country_code: Mapped[str] = mapped_column(String(2))
+    party_id: Mapped[str] = mapped_column(String(3))
+    tariff_id: Mapped[str] = mapped_column(String(36))
+    last_updated: Mapped[datetime] = mapped_column(UtcDateTime)  # the version's own stamp
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)  # when we stored it
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)  # a DELETE ended it here
 
 
 class DuplicateCdrRow(PartyObject, Base):

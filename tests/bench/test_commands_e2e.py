@@ -88,6 +88,7 @@ def _run_app_start(tmp_path: Path, version: str, ocpp: str, dialect: str = "spec
     seen["command"] = client.get(f"/commands/{posted.json()['id']}", headers=ADMIN).json()
     seen["records"] = world.emsp.records()
     seen["trace"] = (tmp_path / "trace.jsonl").read_text()
+    seen["client"] = client
     return seen
 
 
@@ -209,3 +210,26 @@ def test_every_command_is_carried_out_by_the_station(tmp_path: Path, version: st
     # stopped by STOP_SESSION at minute 20, long before the EV would be full
     ended = truth[0].unplugged_at
     assert ended is not None and start + timedelta(minutes=20) <= ended < start + timedelta(minutes=21)
+
+
+@pytest.mark.parametrize("version", ["2.1.1", "2.3.0"])
+def test_cdr_provenance_on_the_contract_api(tmp_path: Path, version: str) -> None:
+    """Issue 8 acceptance: each stored CDR shows the version it came under, its validation, the
+    tariff versions at session start, session end and receipt, its idempotency key and the
+    invoice lines it produced."""
+    seen = _run_app_start(tmp_path, version, "1.6")
+    (cdr,) = seen["records"].cdrs
+    (line,) = seen["records"].invoice_lines
+    world_client = seen["client"]
+    path = f"/cdrs/{cdr.party.country_code}/{cdr.party.party_id}/{cdr.cdr_id}/provenance"
+    got = world_client.get(path, headers=ADMIN).json()
+    assert got["ocpi_version"] == version
+    assert got["validation"] == {"outcome": "valid", "notes": []}
+    assert got["idempotency_key"] == f"cdr:{cdr.party.key()}:{cdr.cdr_id}"
+    assert [item["line_no"] for item in got["invoice_lines"]] == [line.line_no]
+    refs = got["tariffs"]
+    assert set(refs) == {"session_start", "session_end", "cdr_received"}
+    for instant in refs.values():  # the CPO pushed its one tariff before any session
+        assert [r["tariff_id"] for r in instant] == ["STD"]
+        assert instant[0]["version_id"] is not None and instant[0]["last_updated"] is not None
+    assert world_client.get(path.replace(cdr.cdr_id, "NO-SUCH-CDR"), headers=ADMIN).status_code == 404

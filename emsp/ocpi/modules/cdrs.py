@@ -77,7 +77,12 @@ def _post(ctx: Ctx) -> OcpiResult:
         err.commit = True  # the duplicate must be recorded even though the request is refused
         raise err
     info = resolve_cdr(ctx.db, info)
-    ctx.db.add(new_row(info, dumps(doc), None if doc is body else dumps(body)))
+    row = new_row(info, dumps(doc), None if doc is body else dumps(body))
+    event = CdrReceived(ctx.partner_id, info)
+    # Provenance: the version's tables held (the adapter validated the body before this point).
+    row.ocpi_version, row.validation = ctx.adapter.version, "valid"
+    row.idempotency_key = event.idempotency_key
+    ctx.db.add(row)
     ctx.db.flush()
-    ctx.publish(CdrReceived(ctx.partner_id, info))
+    ctx.publish(event)
     return OcpiResult(http_status=201, headers=location)
