@@ -60,6 +60,7 @@ class Arrival:
     stations: tuple[str, ...] = ()
     fraud: bool = False
     token_of: str | None = None
+    app_start: bool = False  # the driver starts from the eMSP's app (START_SESSION), no RFID swipe
 
     def ev(self) -> EvProfile:
         """The EV as the station's physics sees it (both runtimes build it here)."""
@@ -128,6 +129,15 @@ def plan_arrivals(
         arrivals.append(_arrival(at, driver, UNKNOWN_TOKEN_STAY, spec, rng))
     arrivals.sort(key=lambda a: (a.at, a.driver.token_uid))
     return arrivals
+
+
+def mark_app_starts(arrivals: list[Arrival], share: float, seed: int) -> list[Arrival]:
+    """Which visits start from the app: a draw per known driver's visit, from a generator of its own
+    so the rest of the plan is the one the scenario gives without app starts."""
+    if share <= 0:
+        return arrivals
+    rng = random.Random(f"app-start-{seed}")
+    return [replace(a, app_start=True) if a.driver.known and rng.random() < share else a for a in arrivals]
 
 
 def rate_segments(spec: DemandSpec, start: datetime, window: int) -> list[tuple[float, float, float]]:

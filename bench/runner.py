@@ -17,6 +17,7 @@ import structlog
 from bench.billing import BILLING_FILES
 from bench.billing import finish as billing_finish
 from bench.billing import skeleton as billing_skeleton
+from bench.commands_summary import command_figures
 from bench.expectations import ExpectationResult, check_paths, evaluate, sessions_check
 from bench.hubs import (
     cdr_ids_through_hubs,
@@ -120,6 +121,8 @@ def summary_skeleton(
         hubs={hub_id: hub_figures(None, fees) for hub_id, fees in (hub_fees or {}).items()},
         channels=_channels(scenario),
     )
+    if scenario.demand.app_start_share > 0:
+        summary["commands"] = command_figures(empty)
     billing_skeleton(summary, scenario)  # billing.* and partners.<id>.margin with demand.contracts
     if (calls := ocpp_call_figures(scenario, ())) is not None:
         summary["ocpp_calls"] = calls
@@ -383,6 +386,8 @@ def run_scenario(
     answers = [a for cpo in world.cpos.values() for a in cpo.call_answers]
     if (calls := ocpp_call_figures(scenario, answers)) is not None:
         summary["ocpp_calls"] = calls
+    if scenario.demand.app_start_share > 0 or records.commands:  # only then: others stay as they were
+        summary["commands"] = command_figures(records, world)
     if lag is not None:  # live: can the run's timing be trusted? (never graded as the eMSP's)
         summary["timing"] = lag.summary()
     results = evaluate(scenario.expectations, summary)

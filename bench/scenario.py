@@ -308,6 +308,9 @@ class DemandSpec(_Strict):
     # none: pay-as-you-go lines copying the CPO's cost, as before.
     contracts: dict[ContractKind, Share] = {}
     retail: RetailSpec | None = None
+    # Share of visits whose driver starts from the eMSP's app (an OCPI START_SESSION command through
+    # the eMSP) instead of swiping the RFID card; drawn per visit from its own seeded generator.
+    app_start_share: Annotated[float, Field(ge=0, le=1)] = 0.0
 
     @field_validator("time_zone")
     @classmethod

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from bench.billing import provision as provision_billing
-from bench.demand import Arrival, Driver, make_drivers, plan_arrivals, plan_clones
+from bench.demand import Arrival, Driver, make_drivers, mark_app_starts, plan_arrivals, plan_clones
 from bench.events import CdrHold, TariffChange, Window
 from bench.expectations import ExpectationResult
 from bench.hubs import build_hubs, hub_token_a, load_hub_persona
@@ -43,6 +43,18 @@ class StationPlace:
     connectors: int
 
 
+@dataclass(frozen=True, slots=True)
+class AppStart:
+    """Ground truth: a driver started a visit from the eMSP's app (START_SESSION through the eMSP)."""
+
+    at: datetime
+    token_uid: str
+    station_id: str
+    connector_id: int
+    command_id: int | None  # None: the eMSP refused to send it (the driver swiped their card instead)
+    refused: str = ""  # why the eMSP refused it
+
+
 @dataclass
 class World:
     scenario: Scenario
@@ -68,6 +80,8 @@ class World:
     # visits made by fraudsters (filled in by the runtime at plug-in, like `quotes`).
     reserved: frozenset[str] = frozenset()
     fraud_keys: set[str] = field(default_factory=set)
+    # Ground truth of app starts (bench/truth.py AppStart): one per visit started from the app.
+    app_starts: list[AppStart] = field(default_factory=list)
 
     def cpo_of(self, station_id: str) -> str:
         return self._cpo_by_station[station_id]
@@ -274,6 +288,7 @@ def build_world(
         reserved = frozenset(sid for _cpo, sid in [*skim, *(p for t in targets for p in t)])
         clone_rng = random.Random(f"clones-{scenario.seed}")  # its own: the visits' plan stays as it was
         arrivals = plan_clones(clones, scenario.demand, arrivals, skim, targets, scenario.end, clone_rng)
+    arrivals = mark_app_starts(arrivals, scenario.demand.app_start_share, scenario.seed)
     tariff_versions: dict[int, dict[str, Any]] = {}
     for index, event in enumerate(scenario.events):
         if isinstance(event, TariffChange):

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 from emsp.bus import OWN, CdrReceived, Event, SessionUpserted, TokenChanged
 from emsp.handshakes import PURPOSE as HANDSHAKE
 from emsp.handshakes import Handshakes, RegistrationOutcome
-from emsp.model import DuplicateCdrRecord, EmspRecords, FindingRecord, PartyRef
+from emsp.model import CommandRequest, DuplicateCdrRecord, EmspRecords, FindingRecord, PartyRef
 from emsp.observability import EmspMetrics, make_logger
-from emsp.ocpi import pull, token_push
+from emsp.ocpi import command_send, pull, token_push
 from emsp.ocpi.credentials_cache import CredentialsCache
 from emsp.ocpi.envelope import OcpiResult, Pending
 from emsp.ocpi.handshake import Handshake
@@ -47,6 +47,7 @@ from emsp.storage.outbox_sql import ClaimedRow
 from emsp.storage.queries import find_token
 from emsp.storage.tables import (
     CdrRow,
+    CommandRow,
     DuplicateCdrRow,
     FindingRow,
     InvoiceLineRow,
@@ -129,6 +130,10 @@ class EmspCore:
         )
         self.puller = pull.Puller(self, pull_settings, settings.page_limit)
         self._reconnected: list[tuple[str, tuple[str, str]]] = []  # (hub, party) told CONNECTED
+        # Commands awaiting their CommandResponse or CommandResult: id -> deadline (kept in memory so
+        # `next_deadline` costs no query; loaded from the database at start, after a restart).
+        with self.db.unit() as db:
+            self._command_deadlines: dict[int, datetime] = command_send.deadlines(db)
 
     # ---- inbound ----
 
@@ -414,6 +419,53 @@ class EmspCore:
                 raise KeyError(f"token {uid} of type {token_type}")
             return token_push.push_token(self, db, row)
 
+    # ---- commands (mod_commands, we are the Sender) ----
+
+    def send_command(
+        self,
+        request: CommandRequest,
+        *,
+        now: datetime,
+        token_uid: str | None = None,
+        token_type: str = "RFID",
+        partner_id: str | None = None,
+        party: PartyRef | None = None,
+    ) -> dict[str, Any]:
+        """Store a command and queue its POST to the CPO holding the location (or session); its view.
+
+        Raises `command_send.CommandRefused` (nothing stored) when it cannot be sent. The caller
+        sends `pending_requests()`; a runtime calls `expire_commands` at `next_command_deadline()`."""
+        with self.db.unit() as db:
+            row = command_send.send(
+                self, db, request, now, token_uid=token_uid, token_type=token_type,
+                partner_id=partner_id, party=party,
+            )  # fmt: skip
+            view = command_send.view(row)
+            if row.deadline is not None:
+                self._command_deadlines[row.pk] = row.deadline
+        self.log.info("command_sent", command_id=view["id"], kind=request.kind, partner=view["partner"])
+        return view
+
+    def command(self, command_id: int) -> dict[str, Any] | None:
+        with self.db.unit() as db:
+            row = db.get(CommandRow, command_id)
+            return None if row is None else command_send.view(row)
+
+    def next_command_deadline(self) -> datetime | None:
+        """When `expire_commands` must next be called (a command awaits its response or result)."""
+        return min(self._command_deadlines.values(), default=None)
+
+    def expire_commands(self, now: datetime) -> list[int]:
+        """Commands past their deadline become TIMEOUT; their ids."""
+        if not any(at <= now for at in self._command_deadlines.values()):
+            return []
+        self._command_deadlines = {k: at for k, at in self._command_deadlines.items() if at > now}
+        with self.db.unit() as db:
+            expired = [row.pk for row in command_send.expire(db, now)]
+        for command_id in expired:
+            self.log.warning("command_timeout", command_id=command_id)
+        return expired
+
     # ---- outbound ----
 
     def queue_outbound(
@@ -459,6 +511,15 @@ class EmspCore:
             self.puller.on_response(purpose[len(pull.PURPOSE) :], response, now)
             if self.settings.inline_drain:
                 self.drain_outbox(now)  # what the pulled objects caused (settlement of a CDR)
+        elif purpose.startswith(command_send.PURPOSE):
+            with self.db.unit() as db:
+                row = command_send.on_response(db, int(purpose[len(command_send.PURPOSE) :]), response, now)
+                if row is not None:
+                    log.info("command_response", state=row.state, response=row.response)
+                    if row.deadline is not None:
+                        self._command_deadlines[row.pk] = row.deadline
+                    else:
+                        self._command_deadlines.pop(row.pk, None)
             return
         if purpose.startswith(HANDSHAKE):
             self.handshakes.on_response(purpose[len(HANDSHAKE) :], response, now)
@@ -520,12 +581,18 @@ class EmspCore:
         return self.handshakes.completed.pop(deferred_id, None)
 
     def next_deadline(self) -> datetime | None:
-        """When `expire_overdue` must next be called (a handshake waits on the partner until then)."""
-        return self.handshakes.next_deadline()
+        """When `expire_overdue` must next be called (a handshake waits on the partner until then,
+        or a command on its CommandResponse or CommandResult)."""
+        handshake, command = self.handshakes.next_deadline(), self.next_command_deadline()
+        if handshake is None or command is None:
+            return handshake if command is None else command
+        return min(handshake, command)
 
     def expire_overdue(self, now: datetime) -> None:
-        """Fail (3001) every handshake whose partner has not answered within `fetch_timeout`."""
+        """Fail (3001) every handshake whose partner has not answered within `fetch_timeout`; make
+        TIMEOUT every command past its deadline."""
         self.handshakes.expire_overdue(now)
+        self.expire_commands(now)
 
     def abort_deferred(self, deferred_id: str, now: datetime, reason: str = "no answer in time") -> None:
         """Fail one handshake now (3001): a runtime that gave up waiting on its own clock."""
@@ -582,6 +649,7 @@ class EmspCore:
             dups = db.scalars(select(DuplicateCdrRow).order_by(DuplicateCdrRow.pk)).all()
             lines = db.scalars(select(InvoiceLineRow).order_by(InvoiceLineRow.line_no)).all()
             findings = db.scalars(select(FindingRow).order_by(FindingRow.pk)).all()
+            commands = db.scalars(select(CommandRow).order_by(CommandRow.pk)).all()
             return EmspRecords(
                 authorizations=tuple(token_service.records(db)),
                 sessions=tuple(session_service.row_to_info(r) for r in sessions),
@@ -595,6 +663,7 @@ class EmspCore:
                 invoice_lines=tuple(to_record(r) for r in lines),
                 findings=tuple(_finding(f) for f in findings),
                 fraud_decisions=tuple(fraud_service.decision_records(db)),
+                commands=tuple(command_send.record(c) for c in commands),
             )
 
     def metrics_text(self) -> str:

@@ -180,6 +180,60 @@ class InvoiceLine:
     at: datetime
 
 
+# OCPI Commands (mod_commands), canonical: the command types and what became of a command we sent.
+COMMAND_TYPES = ("START_SESSION", "STOP_SESSION", "RESERVE_NOW", "CANCEL_RESERVATION", "UNLOCK_CONNECTOR")
+# A stored command's state: REQUESTED (sent, no CommandResponse yet), ACCEPTED (the CPO took it,
+# the CommandResult is awaited), REFUSED (the CommandResponse was not ACCEPTED), FAILED (no usable
+# CommandResponse: transport or OCPI error), COMPLETED (the CommandResult came), TIMEOUT (no answer
+# or no result within the timeout).
+COMMAND_STATES = ("REQUESTED", "ACCEPTED", "REFUSED", "FAILED", "COMPLETED", "TIMEOUT")
+# Every CommandResultType value of any version (2.1.1 sends a CommandResponseType as the result).
+COMMAND_RESULTS = (
+    "ACCEPTED",
+    "CANCELED_RESERVATION",
+    "EVSE_OCCUPIED",
+    "EVSE_INOPERATIVE",
+    "FAILED",
+    "NOT_SUPPORTED",
+    "REJECTED",
+    "TIMEOUT",
+    "UNKNOWN_RESERVATION",
+    "UNKNOWN_SESSION",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRequest:
+    """What a command asks, version-agnostic (the adapter writes the version's object)."""
+
+    kind: str  # one of COMMAND_TYPES
+    location_id: str | None = None
+    evse_uid: str | None = None
+    connector_id: str | None = None
+    session_id: str | None = None
+    reservation_id: str | None = None
+    expiry_date: datetime | None = None
+    authorization_reference: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRecord:
+    command_id: int
+    partner: str
+    party: PartyRef
+    kind: str
+    state: str  # one of COMMAND_STATES
+    response: str | None  # the CPO's CommandResponseType
+    result: str | None  # the Charge Point's CommandResultType, when it came (also after TIMEOUT)
+    token_uid: str | None
+    location_id: str | None
+    evse_uid: str | None
+    session_id: str | None
+    created_at: datetime
+    deadline: datetime | None
+    result_at: datetime | None
+
+
 @dataclass(frozen=True, slots=True)
 class EmspRecords:
     authorizations: tuple[AuthorizationRecord, ...]
@@ -189,3 +243,4 @@ class EmspRecords:
     invoice_lines: tuple[InvoiceLine, ...]
     findings: tuple[FindingRecord, ...] = ()
     fraud_decisions: tuple[FraudDecisionRecord, ...] = ()
+    commands: tuple[CommandRecord, ...] = ()

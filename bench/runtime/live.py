@@ -39,8 +39,9 @@ from bench.runtime.live_stations import (
 from bench.runtime.live_timeline import LiveTimeline, outage_mode, outage_spans
 from bench.scenario import LinkSpec
 from bench.trace import WireTrace
-from bench.world import World
-from emsp.wire import HttpResponse, OutboundRequest
+from bench.world import AppStart, World
+from emsp.contract.app import create_contract_app
+from emsp.wire import HttpRequest, HttpResponse, OutboundRequest
 from simulators.cpo.mock_cpo import MockCpoOutput
 from simulators.ocppj import subprotocol
 
@@ -50,6 +51,9 @@ EMSP = "emsp"
 # What a party in an `http_503` outage answers (its load balancer, really), as in sim.
 UNAVAILABLE = HttpResponse(503, {"Content-Type": "text/plain", "Retry-After": "1"}, "Service Unavailable")
 
+# The drivers' app calls the eMSP's contract API with the operator's admin token.
+CONTRACT_TOKEN = "live-app-admin"
+CONTRACT_AUTH = {"Authorization": f"Bearer {CONTRACT_TOKEN}"}
 DRAIN_STALL_S = 60.0  # wall seconds the queued OCPI calls may go without progress after the horizon
 
 
@@ -102,6 +106,11 @@ class LiveRuntime(StationSide):
         # the benchmark reads memory there, so a connection's cost is measured apart from traffic's.
         self.milestone: Callable[[str], None] | None = None
         self.backlog_max = 0  # longest OCPI stream queue seen: > 0 at the end means we fell behind
+        # The eMSP's contract API, as the drivers' app reaches it (in-process ASGI, scenario clock).
+        self._contract = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_contract_app(world.emsp, CONTRACT_TOKEN, clock.now)),
+            base_url="http://emsp-contract.local",
+        )
 
     def _link(self, cpo_id: str, kind: str) -> LiveLink:
         spec: LinkSpec = self._specs[cpo_id].ocpp_link if kind == "ocpp" else self._specs[cpo_id].ocpi_link
@@ -131,6 +140,48 @@ class LiveRuntime(StationSide):
         if self._failures:
             what, exc = self._failures[0]
             raise LiveRuntimeError(f"{what}: {type(exc).__name__}: {exc}") from exc
+
+    # ------------------------------------------------------------ commands (mod_commands)
+    def cpo_handler(self, cpo_id: str) -> Callable[[HttpRequest, datetime], HttpResponse]:
+        """The CPO's OCPI server handler: what serving a request caused (an OCPI command's OCPP
+        call to a station) goes out right after the answer."""
+        cpo = self.world.cpos[cpo_id]
+
+        def handle(request: HttpRequest, now: datetime) -> HttpResponse:
+            response = cpo.handle_ocpi(request, now)
+            caused = cpo.take_output()
+            if caused.frames or caused.requests:
+                self.cpo_emit(cpo_id, caused)
+            return response
+
+        return handle
+
+    async def app_start(self, token_uid: str, station_id: str, connector: int, at: datetime) -> bool:
+        """The driver taps "start" in the eMSP's app: POST /api/v1/commands (START_SESSION) on the
+        eMSP's contract API. False when the eMSP refuses it (the driver swipes their card)."""
+        cpo = self.world.cpos[self.world.cpo_of(station_id)]
+        evse = cpo.ocpi.evse(station_id, connector)
+        body = {
+            "type": "START_SESSION",
+            "country_code": cpo.ocpi.country_code,
+            "party_id": cpo.ocpi.party_id,
+            "location_id": evse.location_id,
+            "evse_uid": evse.evse_uid,
+            "token_uid": token_uid,
+        }
+        answer = await self._contract.post("/commands", json=body, headers=CONTRACT_AUTH)
+        command_id = int(answer.json()["id"]) if answer.status_code == 201 else None
+        refused = "" if command_id is not None else str(answer.json().get("detail", answer.status_code))
+        self.world.app_starts.append(AppStart(at, token_uid, station_id, connector, command_id, refused))
+        return command_id is not None
+
+    async def _command_deadlines(self) -> None:
+        """Commands whose response or result did not come in time become TIMEOUT (scenario time)."""
+        while not self._stopping:
+            deadline = self.world.emsp.next_command_deadline()
+            if deadline is not None and deadline <= self.clock.now():
+                self.world.emsp.expire_commands(self.clock.now())
+            await asyncio.sleep(0.05)
 
     # ------------------------------------------------------------ CPO side
     def cpo_emit(self, cpo_id: str, output: MockCpoOutput) -> None:
@@ -279,6 +330,8 @@ class LiveRuntime(StationSide):
             for cpo_id in self.world.cpos:
                 self._open_cpo_links(cpo_id)
             self._spawn("eMSP outbound calls", self._emsp_outbound())
+            if self.world.scenario.demand.app_start_share > 0:
+                self._spawn("eMSP command deadlines", self._command_deadlines())
             for cpo_id, cpo in self.world.cpos.items():
                 self.cpo_emit(cpo_id, cpo.start(self.clock.now()))
             if self.milestone is not None:
@@ -316,7 +369,7 @@ class LiveRuntime(StationSide):
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-            for client in (self._emsp_client, *self._cpo_clients.values()):
+            for client in (self._emsp_client, self._contract, *self._cpo_clients.values()):
                 await client.aclose()
             self._refusing.close()
 

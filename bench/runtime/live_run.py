@@ -215,7 +215,7 @@ async def _run_live(
             )
         servers.append(HttpServer.for_emsp(world.emsp, clock.now, emsp_sock))
         servers += [
-            HttpServer.for_handler(world.cpos[cid].handle_ocpi, clock.now, s) for cid, s in cpo_http.items()
+            HttpServer.for_handler(runtime.cpo_handler(cid), clock.now, s) for cid, s in cpo_http.items()
         ]
         protocols = [Subprotocol(subprotocol("1.6")), Subprotocol(subprotocol("2.0.1"))]
         for cid, sock in cpo_ocpp.items():

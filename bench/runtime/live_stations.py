@@ -124,6 +124,9 @@ class StationSide:
             await pump
 
     # ------------------------------------------------------------ station side
+    async def app_start(self, token_uid: str, station_id: str, connector: int, at: datetime) -> bool:
+        raise NotImplementedError  # LiveRuntime: START_SESSION through the eMSP's contract API
+
     def station_emit(self, station_id: str, frames: list[str]) -> None:
         station = self.world.stations[station_id]
         for frame in frames:
@@ -316,7 +319,10 @@ class StationSide:
             if self.token_source is None
             else self.token_source(arrival, station_id)  # an external eMSP's own tokens
         )
-        self.station_emit(station_id, station.plug_in(connector, token_uid=token, ev=ev, now=now))
+        app = arrival.app_start and await self.app_start(token, station_id, connector, now)
+        self.station_emit(
+            station_id, station.plug_in(connector, token_uid=token, ev=ev, now=now, await_remote=app)
+        )
         await self.clock.sleep_until(self.clock.now() + arrival.stay)
         self._allocator.release(key)
         self.station_emit(station_id, station.unplug(connector, self.clock.now()))

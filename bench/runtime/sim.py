@@ -25,7 +25,9 @@ from bench.runtime.link_windows import link_windows
 from bench.runtime.sim_hub import SimHubs
 from bench.scenario import LinkSpec
 from bench.trace import WireTrace
-from bench.world import World, block_driver, horizon, known_driver, plug_in_token, quote_for
+from bench.world import AppStart, World, block_driver, horizon, known_driver, plug_in_token, quote_for
+from emsp.model import CommandRequest, PartyRef
+from emsp.ocpi.command_send import CommandRefused
 from emsp.timeutil import format_utc
 from emsp.wire import Deferred, HttpResponse, OutboundRequest
 from simulators.cpo.mock_cpo import MockCpoOutput
@@ -134,6 +136,7 @@ class SimRuntime:
         # Drivers who took a bay at a station that has not booted yet: they plug in once it has.
         self._awaiting_boot: dict[str, list[Callable[[], None]]] = {}
         self._deferred: dict[str, tuple[str, OutboundRequest]] = {}  # deferred id -> (CPO, its request)
+        self._expiry_at: set[int] = set()  # instants (ms) an expiry of the eMSP's deadlines is due
         self._outages = [
             (e.party, self._at_ms(e.start), self._at_ms(e.end), e.mode)
             for e in scenario.events
@@ -264,16 +267,24 @@ class SimRuntime:
             self._emsp_answers(cpo_id, outbound, response)
 
     def _schedule_expiry(self) -> None:
-        """A CPO that never answers the eMSP's handshake calls: the eMSP fails it at its deadline."""
+        """A CPO that never answers the eMSP's handshake calls, or a command's response or result
+        that never comes: the eMSP gives up at its deadline (in simulated time)."""
         deadline = self.world.emsp.next_deadline()
         if deadline is None:
             return
+        at = max(self._at_ms(deadline), int(self.env.now))
+        if at in self._expiry_at:
+            return
+        self._expiry_at.add(at)
 
         def expire(_event: simpy.Event) -> None:
+            self._expiry_at.discard(at)
             self.world.emsp.expire_overdue(self.now())
             self._emsp_completed()
+            following = self.world.emsp.next_deadline()
+            if following is not None and self._at_ms(following) > int(self.env.now):
+                self._schedule_expiry()
 
-        at = max(self._at_ms(deadline), int(self.env.now))
         self.env.timeout(at - int(self.env.now)).callbacks.append(expire)
 
     def _cpo_unreachable(self, cpo_id: str, request_id: str) -> None:
@@ -319,12 +330,14 @@ class SimRuntime:
             def at_cpo(cpo_id: str = cpo_id, outbound: OutboundRequest = outbound) -> None:
                 # The eMSP has no transport-failure input: a 503 in either outage mode.
                 down = self._outage(EMSP, cpo_id) is not None
-                response = (
-                    UNAVAILABLE if down else self.world.cpos[cpo_id].handle_ocpi(outbound.request, self.now())
-                )
+                cpo = self.world.cpos[cpo_id]
+                response = UNAVAILABLE if down else cpo.handle_ocpi(outbound.request, self.now())
                 proto = self._proto[cpo_id]
                 self.trace.ocpi_response(self.now(), proto, cpo_id, EMSP, outbound.request, response)
                 self._to_emsp[cpo_id].send(lambda: self._emsp_got(outbound.request_id, response))
+                caused = cpo.take_output()  # an OCPI command's OCPP call to a station
+                if caused.frames or caused.requests:
+                    self._cpo_emit(cpo_id, caused)
 
             self._from_emsp[cpo_id].send(at_cpo, request=True)
 
@@ -361,6 +374,8 @@ class SimRuntime:
         self.world.emsp.on_response(request_id, response, self.now())
         self._emsp_completed()
         self._emsp_outbound()
+        if self.world.emsp.next_command_deadline() is not None:
+            self._schedule_expiry()  # a CommandResponse sets the result's deadline
 
     # ------------------------------------------------------------------ drivers
     def _on_arrival(self, index: int, _event: simpy.Event) -> None:
@@ -400,14 +415,37 @@ class SimRuntime:
         ev = arrival.ev()
         station = self.world.stations[station_id]
         quote_for(self.world, arrival, station_id, connector, self.now())
-        token = plug_in_token(self.world, arrival, station_id, connector, self.now())
-        self._station_send(station_id, station.plug_in(connector, token_uid=token, ev=ev, now=self.now()))
+        uid = plug_in_token(self.world, arrival, station_id, connector, self.now())
+        app = arrival.app_start and self._app_start(uid, station_id, connector)
+        self._station_send(
+            station_id, station.plug_in(connector, token_uid=uid, ev=ev, now=self.now(), await_remote=app)
+        )
+        if app:
+            self._emsp_outbound()  # the START_SESSION, after the plug-in it follows
+            self._schedule_expiry()
 
         def depart(_event: simpy.Event) -> None:
             self._allocator.release(key)
             self._station_send(station_id, station.unplug(connector, self.now()))
 
         self.env.timeout(self._at_ms(self.now() + arrival.stay) - int(self.env.now)).callbacks.append(depart)
+
+    def _app_start(self, token_uid: str, station_id: str, connector: int) -> bool:
+        """The driver taps "start" in the eMSP's app: a START_SESSION through the eMSP core. False
+        when the eMSP refuses to send it (the driver swipes their card instead)."""
+        cpo = self.world.cpos[self.world.cpo_of(station_id)]
+        evse = cpo.ocpi.evse(station_id, connector)
+        request = CommandRequest("START_SESSION", location_id=evse.location_id, evse_uid=evse.evse_uid)
+        party = PartyRef(cpo.ocpi.country_code, cpo.ocpi.party_id)
+        refused = ""
+        try:
+            sent = self.world.emsp.send_command(request, now=self.now(), token_uid=token_uid, party=party)
+        except CommandRefused as exc:
+            sent, refused = None, str(exc)
+        command_id = None if sent is None else int(sent["id"])
+        start = AppStart(self.now(), token_uid, station_id, connector, command_id, refused)
+        self.world.app_starts.append(start)
+        return command_id is not None
 
     # ------------------------------------------------------------------ timeline
     def _at(self, moment: datetime, action: Callable[[], None]) -> None:

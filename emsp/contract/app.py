@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from emsp.contract import (
     billing,
     cdrs,
+    commands,
     events,
     fraud,
     health,
@@ -49,6 +50,7 @@ ROUTERS: tuple[RouterFactory, ...] = (
     identity.make_router,
     fraud.make_router,
     billing.make_router,  # accounts, contracts, drivers, retail lines, invoices (emsp.billing)
+    commands.make_router,
 )
 
 

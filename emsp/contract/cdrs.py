@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from sqlalchemy import select
@@ -22,6 +22,7 @@ from emsp.contract.deps import Run
 from emsp.contract.guard import NOT_FOUND
 from emsp.contract.models import CdrOut, Money, Page, dec, text
 from emsp.core import EmspCore
+from emsp.services.provenance import cdr_provenance
 from emsp.storage.queries import find_cdr
 from emsp.storage.tables import CdrRow
 
@@ -90,6 +91,22 @@ def make_router(core: EmspCore) -> APIRouter:
                 if row is None:
                     raise not_found(f"CDR {country_code}/{party_id}/{cdr_id}")
                 return cdr_out(row)
+
+        return await run(work)
+
+    @router.get("/cdrs/{country_code}/{party_id}/{cdr_id}/provenance", responses=NOT_FOUND)
+    async def get_cdr_provenance(country_code: str, party_id: str, cdr_id: str, run: Run) -> dict[str, Any]:
+        """For audit: the OCPI version the CDR came under, its schema-validation outcome (valid,
+        tolerated with notes, or unknown for CDRs stored before this was recorded), the tariff
+        versions in effect at session start, session end and receipt, its idempotency key and
+        the invoice lines it produced."""
+
+        def work() -> dict[str, Any]:
+            with core.db.unit() as db:
+                row = find_cdr(db, country_code.upper(), party_id.upper(), cdr_id)
+                if row is None:
+                    raise not_found(f"CDR {country_code}/{party_id}/{cdr_id}")
+                return cdr_provenance(db, row)
 
         return await run(work)
 

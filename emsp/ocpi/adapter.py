@@ -11,11 +11,12 @@ with `tariff_ids`), plus `vat_unknown: true` on a tariff whose components state 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from emsp.model import VAT_UNKNOWN, CdrInfo, PartyRef, SessionInfo
+from emsp.model import VAT_UNKNOWN, CdrInfo, CommandRequest, PartyRef, SessionInfo
 
 Doc = dict[str, Any]
 
@@ -113,6 +114,10 @@ class VersionAdapter(Protocol):
     patch_needs_last_updated: bool
     # Path segments after {cdrs}/ of the URL of a stored CDR: the party and the id, or the id only.
     cdr_url_has_party: bool
+    # The ids in a module's URLs, in path order (Location: location, EVSE, connector), each its
+    # (maximum length, CiString: printable ASCII only; else a printable UTF-8 `string`), from the
+    # version's object tables: 2.1.1 Locations and EVSEs have string(39) ids, 2.2.1 CiString(36).
+    url_ids: Mapping[str, tuple[tuple[int, bool], ...]]
 
     def decode_authorization(self, header: str | None) -> str | None: ...
     def encode_authorization(self, token: str) -> str: ...
@@ -135,3 +140,13 @@ class VersionAdapter(Protocol):
     def authorization_info(
         self, allowed: str, token: Doc, refs: LocationRefs | None, reference: str | None
     ) -> Doc: ...
+
+    # mod_commands, the eMSP as Sender: the CommandTypes this version has, the request object of a
+    # command (OcpiError 2001 when the version's table refuses it), the CommandResponse answered
+    # (result, timeout in seconds or None when the version has none, message) and the CommandResult
+    # POSTed on the response_url (result, message).
+    commands: tuple[str, ...]
+
+    def command_body(self, request: CommandRequest, token: Doc | None, response_url: str) -> Doc: ...
+    def command_response(self, data: Any) -> tuple[str, int | None, str | None]: ...
+    def command_result(self, body: Any) -> tuple[str, str | None]: ...

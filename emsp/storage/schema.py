@@ -48,6 +48,12 @@ UPGRADES: tuple[AddColumn, ...] = (
     AddColumn("tokens", "driver_id", "null: a token issued before federated identity has no driver"),
     AddColumn("tokens", "partner", "null: valid with every partner, as every token was before"),
     AddColumn("tokens", "max_battery_kwh", "null: the configured ceiling applies"),
+    # A CDR's provenance (audit): rows stored before it was recorded say so by null ("unknown"),
+    # never a guess at a version or a validation outcome they did not have.
+    *(
+        AddColumn("cdrs", column, "null: stored before provenance was recorded; shown as unknown")
+        for column in ("ocpi_version", "validation", "validation_notes", "idempotency_key")
+    ),
 )
 
 

@@ -56,7 +56,7 @@ class PartyObject:
 class LocationRow(PartyObject, Base):
     __tablename__ = "locations"
     __table_args__ = (UniqueConstraint("country_code", "party_id", "location_id"),)
-    location_id: Mapped[str] = mapped_column(String(36))
+    location_id: Mapped[str] = mapped_column(String(39))  # 2.1.1: string(39)
     time_zone: Mapped[str] = mapped_column(String(255))
     last_updated: Mapped[datetime] = mapped_column(UtcDateTime)
     raw: Mapped[str] = mapped_column(Text)  # the canonical document (emsp.ocpi.adapter)
@@ -83,7 +83,7 @@ class SessionRow(PartyObject, Base):
     token_uid: Mapped[str] = mapped_column(String(36), index=True)  # a driver's sessions (fraud: overlap)
     contract_id: Mapped[str] = mapped_column(String(36))
     authorization_reference: Mapped[str | None] = mapped_column(String(36))
-    location_id: Mapped[str] = mapped_column(String(36))
+    location_id: Mapped[str] = mapped_column(String(39))  # 2.1.1: string(39)
     kwh: Mapped[Decimal] = mapped_column(DecimalText)
     start: Mapped[datetime] = mapped_column(UtcDateTime)
     end: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -101,7 +101,7 @@ class CdrRow(PartyObject, Base):
     token_uid: Mapped[str] = mapped_column(String(36))
     contract_id: Mapped[str] = mapped_column(String(36))
     authorization_reference: Mapped[str | None] = mapped_column(String(36))
-    location_id: Mapped[str] = mapped_column(String(36))
+    location_id: Mapped[str] = mapped_column(String(39))  # 2.1.1: string(39)
     currency: Mapped[str] = mapped_column(String(3))
     total_energy: Mapped[Decimal] = mapped_column(DecimalText)
     total_cost_excl: Mapped[Decimal] = mapped_column(DecimalText)
@@ -113,6 +113,29 @@ class CdrRow(PartyObject, Base):
     raw: Mapped[str] = mapped_column(Text)  # the canonical document (emsp.ocpi.adapter)
     # The body as the partner's OCPI version sent it, where it differs from the canonical document.
     wire: Mapped[str | None] = mapped_column(Text, default=None)
+    # Provenance (audit): the OCPI version it came under, how its schema validation went ("valid":
+    # the version's tables held; "tolerated": accepted with notes, JSON list in validation_notes),
+    # and the idempotency key its billing ran under. None on rows stored before they were recorded.
+    ocpi_version: Mapped[str | None] = mapped_column(String(16), default=None)
+    validation: Mapped[str | None] = mapped_column(String(16), default=None)
+    validation_notes: Mapped[str | None] = mapped_column(Text, default=None)
+    idempotency_key: Mapped[str | None] = mapped_column(String(160), default=None)
+
+
+class TariffVersionRow(Base):
+    """Every version of a Tariff the eMSP stored, in the order received (the tariffs table keeps
+    only the latest): which version was in effect at an instant, for a CDR's provenance."""
+
+    __tablename__ = "tariff_versions"
+    __table_args__ = (Index("ix_tariff_versions_tariff", "country_code", "party_id", "tariff_id"),)
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    partner: Mapped[str] = mapped_column(String(64))
+    country_code: Mapped[str] = mapped_column(String(2))
+    party_id: Mapped[str] = mapped_column(String(3))
+    tariff_id: Mapped[str] = mapped_column(String(36))
+    last_updated: Mapped[datetime] = mapped_column(UtcDateTime)  # the version's own stamp
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)  # when we stored it
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)  # a DELETE ended it here
 
 
 class DuplicateCdrRow(PartyObject, Base):
@@ -167,7 +190,7 @@ class AuthorizationRow(Base):
     token_type: Mapped[str] = mapped_column(String(16))
     result: Mapped[str] = mapped_column(String(16))
     authorization_reference: Mapped[str | None] = mapped_column(String(36))
-    location_id: Mapped[str | None] = mapped_column(String(36))
+    location_id: Mapped[str | None] = mapped_column(String(39))  # 2.1.1: string(39)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
@@ -363,3 +386,35 @@ class ClientInfoRow(Base):
     role: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))  # CONNECTED | OFFLINE | PLANNED | SUSPENDED
     last_updated: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class CommandRow(Base):
+    """A command we sent to a CPO (mod_commands, Sender): what it asked and what became of it.
+
+    `pk` is the command id, part of the `response_url` the CPO POSTs the CommandResult to."""
+
+    __tablename__ = "commands"
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)  # drawn from the "command" counter
+    partner: Mapped[str] = mapped_column(String(64))
+    country_code: Mapped[str] = mapped_column(String(2))  # the CPO party the command is for
+    party_id: Mapped[str] = mapped_column(String(3))
+    kind: Mapped[str] = mapped_column(String(32))  # CommandType
+    version: Mapped[str] = mapped_column(String(16))  # the OCPI version it was sent in
+    state: Mapped[str] = mapped_column(String(16))  # emsp.model.COMMAND_STATES
+    response: Mapped[str | None] = mapped_column(String(32))  # CommandResponseType
+    result: Mapped[str | None] = mapped_column(String(32))  # CommandResultType
+    message: Mapped[str | None] = mapped_column(Text)  # the first DisplayText of response/result
+    token_uid: Mapped[str | None] = mapped_column(String(36))
+    token_type: Mapped[str | None] = mapped_column(String(16))
+    location_id: Mapped[str | None] = mapped_column(String(39))
+    evse_uid: Mapped[str | None] = mapped_column(String(39))
+    connector_id: Mapped[str | None] = mapped_column(String(36))
+    session_id: Mapped[str | None] = mapped_column(String(39))
+    reservation_id: Mapped[str | None] = mapped_column(String(36))
+    authorization_reference: Mapped[str | None] = mapped_column(String(36))
+    request_json: Mapped[str] = mapped_column(Text)  # the body as sent
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    responded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    result_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # REQUESTED/ACCEPTED past this instant become TIMEOUT (the CommandResponse's timeout, or ours).
+    deadline: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)

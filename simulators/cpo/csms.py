@@ -189,6 +189,11 @@ class Csms:
         frames = link.endpoint.drain(now)
         return ref, CsmsOutput([(station_id, f) for f in frames])
 
+    def version_of(self, station_id: str) -> OcppVersion | None:
+        """The OCPP version of a station that has connected (None: never connected)."""
+        link = self._links.get(station_id)
+        return link.version if link is not None else None
+
     def in_flight_since(self, station_id: str) -> datetime | None:
         link = self._links.get(station_id)
         return link.endpoint.sent_at if link is not None and link.endpoint.in_flight else None

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from emsp.wire import HttpRequest, HttpResponse, OutboundRequest
+from simulators.cpo.commands import CommandAction, ocpp_call, result_of
 from simulators.cpo.csms import CallAnswered, Csms, CsmsOutput
 from simulators.cpo.ocpi_cpo import CpoOutput, OcpiCpo
 from simulators.ocppj import OcppVersion
@@ -32,6 +33,10 @@ class MockCpo:
         # Answers to the CALLs the scenario had the CSMS send (`ocpp_call` events), in order.
         self.call_answers: list[CallAnswered] = []
         self._scenario_calls: set[str] = set()
+        # OCPI commands carried out by stations: the CSMS call's ref -> the command (commands.py)
+        self._commands: dict[str, CommandAction] = {}
+        self._held = MockCpoOutput()  # what serving a request caused (take_output)
+        ocpi.commands.station_online = lambda station_id: csms.version_of(station_id) is not None
 
     def start(self, now: datetime) -> MockCpoOutput:
         return self._from_ocpi(self.ocpi.start(now), now)
@@ -87,11 +92,33 @@ class MockCpo:
         return self._from_ocpi(self.ocpi.on_wakeup(now), now)
 
     def handle_ocpi(self, request: HttpRequest, now: datetime) -> HttpResponse:
-        return self.ocpi.handle(request, now)
+        """Serve the CPO's own endpoints. What it causes (an OCPI command's OCPP call) waits in
+        `take_output()`, which the runtime sends right after the response."""
+        response = self.ocpi.handle(request, now)
+        for action in self.ocpi.commands.take():
+            version = self.csms.version_of(action.station_id)
+            if version is None:  # pragma: no cover - receive() refused commands to such a station
+                continue
+            ref, output = self.csms.call(action.station_id, *ocpp_call(action, version), now)
+            self._commands[ref] = action
+            more = self._from_csms(output, now)
+            self._held.frames.extend(more.frames)
+            self._held.requests.extend(more.requests)
+        return response
+
+    def take_output(self) -> MockCpoOutput:
+        out, self._held = self._held, MockCpoOutput()
+        return out
 
     def _from_csms(self, output: CsmsOutput, now: datetime) -> MockCpoOutput:
         result = MockCpoOutput(frames=list(output.frames))
         self.call_answers.extend(a for a in output.answers if a.ref in self._scenario_calls)
+        for answer in output.answers:
+            action = self._commands.pop(answer.ref, None)
+            if action is not None:
+                outcome = result_of(action.kind, answer.payload, answer.error)
+                sent = self.ocpi.commands.answered(action, outcome, now)
+                result.requests.extend(self.ocpi.gate(sent.requests))
         for event in output.events:
             more = self._from_ocpi(self.ocpi.on_event(event, now), now)
             result.frames.extend(more.frames)

@@ -27,6 +27,7 @@ from emsp.settlement.tariff import (
 from emsp.timeutil import format_utc
 from emsp.wire import HttpResponse, OutboundRequest
 from simulators.cpo.cdr_batch import CdrBatch
+from simulators.cpo.commands import CommandReceiver
 from simulators.cpo.corrections import credit_cdr, replacement_cdr
 from simulators.cpo.events import (
     AuthorizationRequested,
@@ -104,6 +105,34 @@ class OcpiCpo(OcpiParty):
         self._session_count = 0
         # cdr_hold: CDRs wait for the end-of-day batch
         self._batch = CdrBatch(resent=self.truth.cdrs_resent, late=self.truth.cdrs_late)
+        # mod_commands Receiver (simulators/cpo/commands.py); our reservation id -> its station
+        self.reservation_stations: dict[int, str] = {}
+        self.commands = CommandReceiver(self)
+        self._server.on_command = self.commands.receive
+
+    # ---------------------------------------------------------------- commands (commands.py)
+    def transaction_of(self, session_id: str) -> tuple[str, str] | None:
+        """(station, transaction id) of a session in progress."""
+        for (station_id, transaction_id), session in self._sessions.items():
+            if session.session_id == session_id:
+                return station_id, transaction_id
+        return None
+
+    def connector_at(self, location_id: str, evse_uid: Any) -> tuple[str, int] | None:
+        """(station, connector) of an EVSE of ours (the first of the Location without an EVSE)."""
+        for (station_id, connector_id), ref in sorted(self._evses.items()):
+            if ref.location_id == location_id and evse_uid in (None, ref.evse_uid):
+                return station_id, connector_id
+        return None
+
+    def remote_start_token(self, station_id: str, token: dict[str, Any], reference: Any) -> None:
+        """The Token a START_SESSION names (authorized by the eMSP): the session's CdrToken."""
+        uid = str(token["uid"])
+        ref = reference if isinstance(reference, str) else None
+        self._authorized[(station_id, uid)] = (self._cdr_token(uid, token), ref)
+
+    def post_command_result(self, url: str, body: dict[str, Any], now: datetime) -> OutboundRequest:
+        return self._send("put", "POST", url, now, body=body, correlation=url.rpartition("/")[2])
 
     # ---------------------------------------------------------------- CSMS events
     def on_event(self, event: CsmsEvent, now: datetime) -> CpoOutput:

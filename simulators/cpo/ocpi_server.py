@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -32,6 +32,7 @@ ENDPOINTS = (
     ("sessions", "SENDER"),
     ("cdrs", "SENDER"),
     ("tokens", "RECEIVER"),
+    ("commands", "RECEIVER"),
 )
 LISTS = ("locations", "tariffs", "sessions", "cdrs")
 
@@ -71,6 +72,8 @@ class CpoOcpiServer:
         self.tokens: dict[str, dict[str, Any]] = {}  # uid -> Token as the eMSP pushed it
         self._endpoints = ENDPOINTS + ((("hubclientinfo", "RECEIVER"),) if hub_client_info else ())
         self.client_info: dict[tuple[str, str], dict[str, Any]] = {}  # party -> ClientInfo the hub pushed
+        # mod_commands Receiver: (command, body, now) -> CommandResponse; None: NOT_SUPPORTED
+        self.on_command: Callable[[str, Mapping[str, Any], datetime], dict[str, Any]] | None = None
 
     @property
     def versions_url(self) -> str:
@@ -124,6 +127,8 @@ class CpoOcpiServer:
         try:
             if module == "tokens":
                 return self._tokens(request, rest, now, headers)
+            if module == "commands":
+                return self._command(request, rest, now, headers)
             if module == "hubclientinfo" and ("hubclientinfo", "RECEIVER") in self._endpoints:
                 return self._client_info(request, rest, now, headers)
             if request.method != "GET":
@@ -179,6 +184,24 @@ class CpoOcpiServer:
         else:
             return self._reply(404, 2004, "unknown token: PUT it first", None, now, headers)
         return self._reply(200, 1000, "", None, now, headers)
+
+    def _command(
+        self, request: HttpRequest, rest: list[str], now: datetime, headers: dict[str, str]
+    ) -> HttpResponse:
+        """POST {commands}/{command}: the CommandResponse (mod_commands Receiver interface)."""
+        if len(rest) != 1:
+            return self._reply(404, 2000, f"no such endpoint {request.path}", None, now, headers)
+        if request.method != "POST":
+            return self._reply(405, 2000, "method not allowed", None, now, headers)
+        try:
+            body = loads(request.body or "")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return self._reply(400, 2001, "the body must be a JSON object", None, now, headers)
+        if self.on_command is None:
+            return self._reply(200, 1000, "", self.wire.command_response("NOT_SUPPORTED", 0), now, headers)
+        return self._reply(200, 1000, "", self.on_command(rest[0], body, now), now, headers)
 
     def _client_info(
         self, request: HttpRequest, rest: list[str], now: datetime, headers: dict[str, str]

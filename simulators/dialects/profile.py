@@ -77,6 +77,11 @@ class DialectProfile(BaseModel):
     # the replacement). Read in OcpiCpo.correct_cdrs.
     credit_cdrs: Literal["with_reference", "without_reference", "none"] = "with_reference"
 
+    # mod_commands: on_time POSTs every CommandResult; timeout_then_session never does (the eMSP's
+    # command times out), though the charger carries the command out: a START_SESSION still starts
+    # a session the eMSP must bill. Read in one place: simulators/cpo/commands.py.
+    command_result: Literal["on_time", "timeout_then_session"] = "on_time"
+
     def non_default(self) -> dict[str, object]:
         """The knobs this profile sets away from spec-strict (name and description excluded)."""
         out: dict[str, object] = {}

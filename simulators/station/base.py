@@ -88,6 +88,7 @@ class VirtualStation(CsmsControl):
         self.connectors = {i: Connector(i) for i in range(1, connectors + 1)}
         self.truth: list[ChargeTruth] = []
         self.profiles: list[smart.Profile] = []
+        self.reservations: dict[int, tuple[int | None, str]] = {}  # id -> (connector, token)
         self.booted = False
         self.boots = 0  # BootNotifications accepted: a Reset shows as one more
         self.reconnect_requested = False  # a Reset: the runtime may drop and reopen the connection
@@ -133,7 +134,11 @@ class VirtualStation(CsmsControl):
             self._on_answer(incoming.answered, payload, incoming.tag, now)
         return out + self._drain(now)
 
-    def plug_in(self, connector_id: int, *, token_uid: str, ev: EvProfile, now: datetime) -> list[str]:
+    def plug_in(
+        self, connector_id: int, *, token_uid: str, ev: EvProfile, now: datetime, await_remote: bool = False
+    ) -> list[str]:
+        """The driver plugs in and swipes `token_uid`; with `await_remote` they start from their
+        app instead: no Authorize, the CSMS's remote start (for that token) begins the charge."""
         now = now.replace(microsecond=0)
         self._run_due(now)
         conn = self.connectors[connector_id]
@@ -143,7 +148,9 @@ class VirtualStation(CsmsControl):
             self.truth.append(_refused(self.station_id, connector_id, token_uid, now, conn.register_wh))
             return self._drain(now)
         self._transition(conn, ConnectorEvent.PLUG, now)
-        conn.session = session = Session(token_uid, ev, plugged_at=now)
+        conn.session = session = Session(token_uid, ev, plugged_at=now, awaiting_remote=await_remote)
+        if await_remote:
+            return self._drain(now)  # the driver started from the app: the CSMS's remote start follows
         if not self.online and self.upkeep.local_authorize_offline and self.upkeep.covers(token_uid):
             # Offline, a token the CSMS put on the local list charges at once (1.6 §3.4
             # LocalAuthorizeOffline, 2.0.1 C13); its transaction messages queue until reconnect.

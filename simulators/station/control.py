@@ -29,6 +29,7 @@ class CsmsControl:
     endpoint: Endpoint
     connectors: dict[int, Connector]
     profiles: list[smart.Profile]
+    reservations: dict[int, tuple[int | None, str]]
     booted: bool
     reconnect_requested: bool
     authorize_remote: bool
@@ -80,15 +81,39 @@ class CsmsControl:
             return None
         free = [c for c in self.connectors.values() if c.state is ConnectorState.AVAILABLE]
         conn = self.connectors.get(connector_id) if connector_id else (free[0] if free else None)
-        if conn is None or conn.state is not ConnectorState.AVAILABLE:
+        waiting = conn.session if conn is not None else None
+        if conn is not None and waiting is not None and waiting.awaiting_remote and not waiting.started_at:
+            # The driver plugged in and started from the app: their EV, the token the CSMS names.
+            waiting.token_uid, waiting.remote_start_id = token_uid, remote_start_id
+            waiting.awaiting_remote = False
+        elif conn is None or conn.state is not ConnectorState.AVAILABLE:
             return None
-        self._transition(conn, ConnectorEvent.PLUG, now)
-        conn.session = Session(token_uid, REMOTE_EV, plugged_at=now, remote_start_id=remote_start_id)
+        else:
+            self._transition(conn, ConnectorEvent.PLUG, now)
+            conn.session = Session(token_uid, REMOTE_EV, plugged_at=now, remote_start_id=remote_start_id)
+        assert conn.session is not None
         if self.authorize_remote:
             self.endpoint.call("Authorize", self._authorize_payload(token_uid), tag=conn.connector_id)
         else:
             self._start_charging(conn, conn.session, now)
         return conn
+
+    def reserve(self, reservation_id: int, connector_id: int | None, token_uid: str) -> str:
+        """ReserveNow (1.6 §5.13, 2.0.1 H01): Accepted, Occupied, Unavailable or Rejected. The
+        reservation is kept (replaced by the same id) until cancelled; it does not hold others off."""
+        if connector_id:
+            conn = self.connectors.get(connector_id)
+            if conn is None:
+                return "Rejected"
+            if conn.state is ConnectorState.UNAVAILABLE:
+                return "Unavailable"
+            if conn.state is not ConnectorState.AVAILABLE:
+                return "Occupied"
+        self.reservations[reservation_id] = (connector_id, token_uid)
+        return "Accepted"
+
+    def cancel_reservation(self, reservation_id: int) -> str:
+        return "Accepted" if self.reservations.pop(reservation_id, None) is not None else "Rejected"
 
     def by_transaction(self, transaction_id: str) -> Connector | None:
         return next(

@@ -70,7 +70,7 @@ KEYS: Mapping[str, Key] = MappingProxyType(
         ),
         "NumberOfConnectors": Key(lambda st: str(len(st.connectors))),
         "SupportedFeatureProfiles": Key(
-            lambda st: "Core,FirmwareManagement,LocalAuthListManagement,RemoteTrigger,SmartCharging"
+            lambda st: "Core,FirmwareManagement,LocalAuthListManagement,RemoteTrigger,Reservation,SmartCharging"
         ),
         "LocalAuthListEnabled": Key(
             lambda st: str(st.upkeep.local_list_enabled).lower(),
@@ -149,6 +149,14 @@ def remote_stop(st: Station16, p: Payload, now: datetime) -> Payload:
 def reset(st: Station16, p: Payload, now: datetime) -> Payload:
     st.reset("hard_reset" if p["type"] == "Hard" else "soft_reset", now)
     return {"status": "Accepted"}
+
+
+def reserve_now(st: Station16, p: Payload, now: datetime) -> Payload:
+    return {"status": st.reserve(p["reservationId"], p["connectorId"], p["idTag"])}
+
+
+def cancel_reservation(st: Station16, p: Payload, now: datetime) -> Payload:
+    return {"status": st.cancel_reservation(p["reservationId"])}
 
 
 def unlock_connector(st: Station16, p: Payload, now: datetime) -> Payload:
@@ -266,6 +274,8 @@ HANDLERS: Mapping[str, Callable[[Any, Payload, datetime], Payload]] = MappingPro
         "RemoteStopTransaction": remote_stop,
         "Reset": reset,
         "UnlockConnector": unlock_connector,
+        "ReserveNow": reserve_now,
+        "CancelReservation": cancel_reservation,
         "TriggerMessage": trigger_message,
         "SetChargingProfile": set_charging_profile,
         "ClearChargingProfile": clear_charging_profile,

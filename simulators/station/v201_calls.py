@@ -201,6 +201,14 @@ def request_stop(st: Station201, p: Payload, now: datetime) -> Payload:
     return {"status": "Accepted"}
 
 
+def reserve_now(st: Station201, p: Payload, now: datetime) -> Payload:
+    return {"status": st.reserve(p["id"], p.get("evseId"), p["idToken"]["idToken"])}
+
+
+def cancel_reservation(st: Station201, p: Payload, now: datetime) -> Payload:
+    return {"status": st.cancel_reservation(p["reservationId"])}
+
+
 def unlock_connector(st: Station201, p: Payload, now: datetime) -> Payload:
     conn = st.connectors.get(p["evseId"])
     if conn is None or p["connectorId"] != 1:
@@ -365,6 +373,8 @@ HANDLERS: Mapping[str, Callable[[Any, Payload, datetime], Payload]] = MappingPro
         "RequestStopTransaction": request_stop,
         "TriggerMessage": trigger_message,
         "UnlockConnector": unlock_connector,
+        "ReserveNow": reserve_now,
+        "CancelReservation": cancel_reservation,
         "ChangeAvailability": change_availability,
         "ClearCache": clear_cache,
         "DataTransfer": data_transfer,

@@ -29,6 +29,7 @@ QUICK = (
     "hub-outage",
     "fraud-burst",
     "billing-mix",
+    "app-start",
 )
 BIG = ("peak-hour", "cdr-storm")
 # Seeds on which a built-in once failed, kept in the regular suite: (name, seed).

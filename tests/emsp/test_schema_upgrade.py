@@ -101,3 +101,45 @@ def test_a_database_from_before_the_version_adapters_gains_the_wire_columns(url:
     core = EmspCore(EmspSettings(database_url=url))
     register(core)
     core.db.engine.dispose()
+
+
+# The cdrs table as it was before a CDR's provenance was recorded (after the adapters' `wire`).
+OLD_CDRS = """
+create table cdrs (
+    pk integer primary key, partner varchar(64) not null, country_code varchar(2) not null,
+    party_id varchar(3) not null, cdr_id varchar(39) not null, session_id varchar(36),
+    token_uid varchar(36) not null, contract_id varchar(36) not null,
+    authorization_reference varchar(36), location_id varchar(36) not null,
+    currency varchar(3) not null, total_energy text not null, total_cost_excl text not null,
+    total_cost_incl text, start varchar(32) not null, "end" varchar(32) not null,
+    received_at varchar(32) not null, credit boolean not null, raw text not null, wire text,
+    unique (country_code, party_id, cdr_id)
+)"""
+OLD_CDR = """insert into cdrs values (1, 'cpo-old', 'DE', 'CPA', 'CDR-OLD', null, 'RFID1', 'C1',
+    null, 'LOC-1', 'EUR', '10', '3.50', null, '2025-01-01T10:00:00.000000Z',
+    '2025-01-01T11:00:00.000000Z', '2025-01-01T11:05:00.000000Z', false, '{}', null)"""
+
+
+def test_an_old_database_gains_the_cdr_provenance_columns_and_shows_them_as_unknown(tmp_path: Path) -> None:
+    """sqlite file: the old row's text timestamps are the UtcDateTime format of this version."""
+    url = f"sqlite:///{tmp_path / 'old-cdrs.db'}"
+    _old_database(url, OLD_CDRS, OLD_CDR)
+    db = Database(url)
+    assert [u for u in db.schema_upgrades if u.startswith("cdrs.")] == [
+        "cdrs.ocpi_version",
+        "cdrs.validation",
+        "cdrs.validation_notes",
+        "cdrs.idempotency_key",
+    ]
+    assert missing_columns(db.engine) == {}
+    from emsp.services.provenance import cdr_provenance
+    from emsp.storage.tables import CdrRow
+
+    with db.unit() as session:
+        row = session.get(CdrRow, 1)
+        assert row is not None and row.cdr_id == "CDR-OLD"
+        provenance = cdr_provenance(session, row)
+    assert provenance["ocpi_version"] is None and provenance["idempotency_key"] is None
+    assert provenance["validation"] == {"outcome": "unknown", "notes": []}
+    assert provenance["invoice_lines"] == []
+    db.engine.dispose()

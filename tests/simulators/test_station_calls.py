@@ -395,7 +395,9 @@ def test_get_charging_profiles_reports_them() -> None:
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_not_implemented_profiles_are_not_supported(version: OcppVersion) -> None:
+def test_reservations_are_kept_until_cancelled(version: OcppVersion) -> None:
+    """ReserveNow / CancelReservation (1.6 Reservation profile, 2.0.1 H01/H02): what an OCPI
+    RESERVE_NOW and CANCEL_RESERVATION become at the mock CPO."""
     pair = make_pair(version)
     payload = (
         {"connectorId": 1, "expiryDate": "2024-05-02T00:00:00Z", "idTag": "X", "reservationId": 1}
@@ -406,8 +408,11 @@ def test_not_implemented_profiles_are_not_supported(version: OcppVersion) -> Non
             "idToken": {"idToken": "X", "type": "Central"},
         }
     )
-    answer = pair.command("ReserveNow", payload, T0 + timedelta(minutes=1))
-    assert answer.error == "NotSupported"
+    at = T0 + timedelta(minutes=1)
+    assert pair.command("ReserveNow", payload, at).payload == {"status": "Accepted"}
+    cancel = {"reservationId": 1}
+    assert pair.command("CancelReservation", cancel, at).payload == {"status": "Accepted"}
+    assert pair.command("CancelReservation", cancel, at).payload == {"status": "Rejected"}  # gone
 
 
 def test_plugging_into_a_busy_connector_is_a_bench_fault_not_a_refusal() -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from emsp.ocpi.context import Ctx
 from emsp.ocpi.envelope import OcpiResult, Pending
-from emsp.ocpi.modules import cdrs, credentials, hubclientinfo, locations, sessions, tariffs, tokens
+from emsp.ocpi.modules import cdrs, commands, credentials, hubclientinfo, locations, sessions, tariffs, tokens
 
 HANDLERS: dict[str, Callable[[Ctx], OcpiResult | Pending]] = {
     "credentials": credentials.handle,
@@ -16,6 +16,7 @@ HANDLERS: dict[str, Callable[[Ctx], OcpiResult | Pending]] = {
     "cdrs": cdrs.handle,
     "tokens": tokens.handle,
     "hubclientinfo": hubclientinfo.handle,
+    "commands": commands.handle,
 }
 
 # Configuration modules: reachable with token A, never routed (transport_and_format, message routing).

@@ -37,7 +37,7 @@ def handle(ctx: Ctx) -> OcpiResult:
     if method != "GET":
         raise method_not_allowed(f"{method} not supported on a CDR (CDRs cannot be changed)", ["GET"])
     if ctx.adapter.cdr_url_has_party:
-        party, (cdr_id,) = party_and_ids(ctx, 1, 1, id_length=39)
+        party, (cdr_id,) = party_and_ids(ctx, 1, 1, module="cdrs")
     else:
         if len(ctx.segments) != 1 or not ctx.segments[0]:
             raise not_found("unknown resource", status_code=2000)
@@ -97,7 +97,12 @@ def _post(ctx: Ctx) -> OcpiResult:
         err.commit = True  # the duplicate must be recorded even though the request is refused
         raise err
     info = resolve_cdr(ctx.db, info)
-    ctx.db.add(new_row(info, dumps(doc), None if doc is body else dumps(body)))
+    row = new_row(info, dumps(doc), None if doc is body else dumps(body))
+    event = CdrReceived(ctx.partner_id, info)
+    # Provenance: the version's tables held (the adapter validated the body before this point).
+    row.ocpi_version, row.validation = ctx.adapter.version, "valid"
+    row.idempotency_key = event.idempotency_key
+    ctx.db.add(row)
     ctx.db.flush()
-    ctx.publish(CdrReceived(ctx.partner_id, info))
+    ctx.publish(event)
     return OcpiResult(http_status=201, headers=location)

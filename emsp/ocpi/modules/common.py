@@ -13,10 +13,13 @@ from emsp.storage.tables import FindingRow
 from emsp.timeutil import format_utc, parse_ocpi_datetime
 
 
-def party_and_ids(ctx: Ctx, min_ids: int, max_ids: int, *, id_length: int = 36) -> tuple[PartyRef, list[str]]:
+def party_and_ids(
+    ctx: Ctx, min_ids: int, max_ids: int, *, id_length: int = 36, module: str | None = None
+) -> tuple[PartyRef, list[str]]:
     """{country_code}/{party_id}/{id}[/...]: party upper-cased (CiString is case-insensitive).
 
-    Ids are CiString(36) (CiString(39) for CDRs): an id that is not one names no object that can
+    Ids are what the version's tables say of the `module`'s objects (`VersionAdapter.url_ids`;
+    without a module, CiString(`id_length`)): an id that is not one names no object that can
     exist, so it is a 404 on every method and every database alike (before any lookup or write).
     """
     segs = ctx.segments
@@ -25,9 +28,12 @@ def party_and_ids(ctx: Ctx, min_ids: int, max_ids: int, *, id_length: int = 36) 
     cc, pid = segs[0], segs[1]
     if len(cc) != 2 or len(pid) != 3 or not (_ascii(cc) and _ascii(pid)):
         raise invalid("country_code must have 2 and party_id 3 characters")
-    for object_id in segs[2:]:
-        if len(object_id) > id_length or not _ascii(object_id):
-            raise not_found(f"invalid id in the URL: ids are CiString({id_length}), printable ASCII")
+    rules = ctx.adapter.url_ids.get(module, ()) if module is not None else ()
+    for position, object_id in enumerate(segs[2:]):
+        length, ci = rules[position] if position < len(rules) else (id_length, True)
+        if len(object_id) > length or not (_ascii(object_id) if ci else object_id.isprintable()):
+            kind = f"CiString({length}), printable ASCII" if ci else f"string({length}), printable"
+            raise not_found(f"invalid id in the URL: this version's ids here are {kind}")
     ctx.require_owner(cc, pid)
     return PartyRef(cc.upper(), pid.upper()), segs[2:]
 

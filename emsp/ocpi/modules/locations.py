@@ -55,7 +55,7 @@ def handle(ctx: Ctx) -> OcpiResult:
     method = ctx.method
     if method not in ALLOWED:
         raise method_not_allowed(f"{method} not supported on locations (receiver)", ALLOWED)
-    party, ids = party_and_ids(ctx, 1, 3)
+    party, ids = party_and_ids(ctx, 1, 3, module="locations")
     location_id = ids[0]
     row = find(ctx, party, location_id)
     current: dict[str, Any] | None = loads(wire_of(row)) if row is not None else None

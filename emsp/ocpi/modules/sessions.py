@@ -51,7 +51,7 @@ def handle(ctx: Ctx) -> OcpiResult:
     method = ctx.method
     if method not in ALLOWED:
         raise method_not_allowed(f"{method} not supported on sessions (receiver)", ALLOWED)
-    party, (session_id,) = party_and_ids(ctx, 1, 1)
+    party, (session_id,) = party_and_ids(ctx, 1, 1, module="sessions")
     row = find(ctx, party, session_id)
     if method == "GET":
         if row is None:

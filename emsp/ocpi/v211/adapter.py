@@ -17,11 +17,13 @@ Mapping (from the 2.1.1 object tables):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
 
-from emsp.model import CdrInfo, Money, PartyRef, SessionInfo
+from emsp.model import CdrInfo, CommandRequest, Money, PartyRef, SessionInfo
 from emsp.ocpi.adapter import (
     VAT_UNKNOWN,
     CredentialsInfo,
@@ -34,6 +36,7 @@ from emsp.ocpi.adapter import (
     TokenLike,
 )
 from emsp.ocpi.errors import invalid
+from emsp.ocpi.v211 import commands as command_objects
 from emsp.ocpi.v211 import schemas
 from emsp.ocpi.validation import validate
 from emsp.timeutil import format_utc
@@ -47,6 +50,7 @@ ENDPOINTS: tuple[tuple[str, str | None], ...] = (
     ("sessions", None),
     ("cdrs", None),
     ("tokens", None),
+    ("commands", None),  # the eMSP interface receives the asynchronous results (response_url)
 )
 
 
@@ -106,11 +110,22 @@ def _where(location: schemas.Location) -> tuple[str, str]:
 class V211Adapter:
     version = VERSION
     endpoints = ENDPOINTS
+    commands = command_objects.COMMANDS
     routing_headers = False  # 2.1.1 has no message routing headers (no hubs)
     endpoint_roles = False  # 2.1.1 Endpoint: identifier and url only
     patch_appends_periods = False  # 2.1.1 PATCH: "same as PUT" for the fields it carries
     patch_needs_last_updated = False
     cdr_url_has_party = False
+    # 2.1.1 tables: Location.id and EVSE.uid string(39), Connector.id, Tariff.id and Session.id
+    # string(36) (case-sensitive, any printable UTF-8), CDR.id CiString(36).
+    url_ids: Mapping[str, tuple[tuple[int, bool], ...]] = MappingProxyType(
+        {
+            "locations": ((39, False), (39, False), (36, False)),
+            "tariffs": ((36, False),),
+            "sessions": ((36, False),),
+            "cdrs": ((36, True),),
+        }
+    )
 
     def decode_authorization(self, header: str | None) -> str | None:
         return _raw_token(header)
@@ -274,6 +289,15 @@ class V211Adapter:
                 location["connector_ids"] = list(refs.connector_ids)
             info["location"] = location
         return info
+
+    def command_body(self, request: CommandRequest, token: Doc | None, response_url: str) -> Doc:
+        return command_objects.command_body(request, token, response_url)
+
+    def command_response(self, data: Any) -> tuple[str, int | None, str | None]:
+        return command_objects.command_response(data)
+
+    def command_result(self, body: Any) -> tuple[str, str | None]:
+        return command_objects.command_result(body)
 
 
 ADAPTER = V211Adapter()

@@ -1,10 +1,10 @@
 """pydantic v2 models of the OCPI 2.1.1 objects the eMSP receives (the 2.1.1 object tables).
 
-2.1.1 ids are `string(36)` / `string(39)` (not CiString), objects carry no country_code/party_id
-(the party is the partner's, from its credentials or the URL), a Session and a CDR embed the whole
-Location (with the one EVSE and Connector used) and name the driver by `auth_id`, costs are plain
-numbers excluding VAT, and a tariff's price components have no `vat`. Fields the eMSP does not read
-are allowed and kept in the stored wire body.
+2.1.1 ids are `string(36)` / `string(39)` (not CiString; a CDR's id alone is CiString(36)),
+objects carry no country_code/party_id (the party is the partner's, from its credentials or the
+URL), a Session and a CDR embed the whole Location (with the one EVSE and Connector used) and name
+the driver by `auth_id`, costs are plain numbers excluding VAT, and a tariff's price components
+have no `vat`. Fields the eMSP does not read are allowed and kept in the stored wire body.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pydantic import Field, StrictBool, StrictStr
 
 from emsp.ocpi.v221 import schemas as v221
 from emsp.ocpi.v221.types import (
+    CiString36,
     Currency,
     DateTime,
     Int,
@@ -32,8 +33,9 @@ AuthMethod = Literal["AUTH_REQUEST", "WHITELIST"]
 SessionStatus = Literal["ACTIVE", "COMPLETED", "INVALID", "PENDING"]
 LocationType = Literal["ON_STREET", "PARKING_GARAGE", "UNDERGROUND_GARAGE", "PARKING_LOT", "OTHER", "UNKNOWN"]
 CdrDimensionType = Literal["ENERGY", "FLAT", "MAX_CURRENT", "MIN_CURRENT", "PARKING_TIME", "TIME"]
-Id = Annotated[StrictStr, Field(min_length=1, max_length=36)]
-LongId = Annotated[StrictStr, Field(min_length=1, max_length=39)]
+# string(36) / string(39) ids: case-sensitive printable UTF-8, non-empty (types, string).
+Id = Annotated[String36, Field(min_length=1)]
+LongId = Annotated[String39, Field(min_length=1)]
 
 _Open = v221._Open
 
@@ -141,7 +143,7 @@ class Session(_Open):
 
 
 class Cdr(_Open):
-    id: Id
+    id: CiString36  # the one 2.1.1 object id that is a CiString (mod_cdrs, CDR object)
     start_date_time: DateTime
     stop_date_time: DateTime
     auth_id: String36

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
 
-from emsp.model import CdrInfo, Money, PartyRef, SessionInfo
+from emsp.model import CdrInfo, CommandRequest, Money, PartyRef, SessionInfo
 from emsp.ocpi.adapter import (
     CredentialsInfo,
     CredentialsRoleInfo,
@@ -18,6 +20,7 @@ from emsp.ocpi.adapter import (
     TokenLike,
 )
 from emsp.ocpi.auth import decode_authorization, encode_token
+from emsp.ocpi.v221 import commands as command_objects
 from emsp.ocpi.v221 import schemas
 from emsp.ocpi.validation import validate
 from emsp.timeutil import format_utc
@@ -33,6 +36,7 @@ ENDPOINTS: tuple[tuple[str, str | None], ...] = (
     ("cdrs", "RECEIVER"),
     ("tokens", "SENDER"),
     ("hubclientinfo", "RECEIVER"),  # mod_hub_client_info: a hub tells us who is connected
+    ("commands", "SENDER"),  # the Sender interface receives the CommandResults (response_url)
 )
 
 
@@ -110,11 +114,21 @@ def authorization_doc(allowed: str, token: Doc, refs: LocationRefs | None, refer
 class V221Adapter:
     version = VERSION
     endpoints = ENDPOINTS
+    commands = command_objects.COMMANDS
     routing_headers = True
     endpoint_roles = True
     patch_appends_periods = True  # mod_sessions PATCH: charging_periods are added
     patch_needs_last_updated = True
     cdr_url_has_party = True
+    # 2.2.1 and 2.3.0 tables: every id CiString(36), a CDR's CiString(39).
+    url_ids: Mapping[str, tuple[tuple[int, bool], ...]] = MappingProxyType(
+        {
+            "locations": ((36, True), (36, True), (36, True)),
+            "tariffs": ((36, True),),
+            "sessions": ((36, True),),
+            "cdrs": ((39, True),),
+        }
+    )
 
     def decode_authorization(self, header: str | None) -> str | None:
         return decode_authorization(header)
@@ -182,6 +196,15 @@ class V221Adapter:
         self, allowed: str, token: Doc, refs: LocationRefs | None, reference: str | None
     ) -> Doc:
         return authorization_doc(allowed, token, refs, reference)
+
+    def command_body(self, request: CommandRequest, token: Doc | None, response_url: str) -> Doc:
+        return command_objects.command_body(request, token, response_url)
+
+    def command_response(self, data: Any) -> tuple[str, int | None, str | None]:
+        return command_objects.command_response(data)
+
+    def command_result(self, body: Any) -> tuple[str, str | None]:
+        return command_objects.command_result(body)
 
 
 ADAPTER = V221Adapter()

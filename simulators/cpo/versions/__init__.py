@@ -59,6 +59,11 @@ class CpoWire(Protocol):
 
     def token(self, token: Mapping[str, Any], emsp_party: tuple[str, str]) -> TokenInfo | None: ...
 
+    # mod_commands: the CommandResponse answered and the CommandResult POSTed (2.2.1 values in)
+    def command_response(self, result: str, timeout_s: int) -> dict[str, Any]: ...
+
+    def command_result(self, result: str) -> dict[str, Any]: ...
+
 
 def wire_for(version: str) -> CpoWire:
     from simulators.cpo.versions import v211, v221, v230

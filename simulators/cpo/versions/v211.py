@@ -86,6 +86,9 @@ def _periods(periods: Any) -> list[dict[str, Any]]:
     return out
 
 
+_RESPONSE_TYPES = ("ACCEPTED", "NOT_SUPPORTED", "REJECTED", "TIMEOUT", "UNKNOWN_SESSION")
+
+
 class Wire211:
     version = "2.1.1"
     token_encoding: Literal["plain", "base64"] | None = "plain"
@@ -182,6 +185,14 @@ class Wire211:
         if not isinstance(uid, str) or not isinstance(auth_id, str):
             return None
         return TokenInfo(uid, str(token.get("type", "RFID")), auth_id, *emsp_party)
+
+    def command_response(self, result: str, timeout_s: int) -> dict[str, Any]:
+        # 2.1.1 CommandResponse: the result only, no timeout
+        return {"result": result}
+
+    def command_result(self, result: str) -> dict[str, Any]:
+        # 2.1.1 posts a CommandResponse as the result: its CommandResponseType has no finer values
+        return {"result": result if result in _RESPONSE_TYPES else "REJECTED"}
 
 
 WIRE = Wire211()

@@ -63,5 +63,11 @@ class Wire221:
             party_id=str(token.get("party_id", emsp_party[1])),
         )
 
+    def command_response(self, result: str, timeout_s: int) -> dict[str, Any]:
+        return {"result": result, "timeout": timeout_s}
+
+    def command_result(self, result: str) -> dict[str, Any]:
+        return {"result": result}
+
 
 WIRE = Wire221()
