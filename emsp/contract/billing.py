@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from emsp.billing.accounts import (
     BillingInputError,
@@ -224,6 +225,12 @@ def _conflict(exc: BillingInputError) -> HTTPException:
     return HTTPException(status_code=409 if text.endswith("exists") else 422, detail=text)
 
 
+def _known_account(db: Session, account_id: str) -> None:
+    """An account's sub-resources answer 404 for an account nobody created (not an empty list)."""
+    if db.get(AccountRow, account_id) is None:
+        raise not_found(f"account {account_id}")
+
+
 def make_router(core: EmspCore) -> APIRouter:
     router = APIRouter(tags=["billing"])
 
@@ -262,11 +269,14 @@ def make_router(core: EmspCore) -> APIRouter:
 
         return await run(work)
 
-    @router.post("/accounts/{account_id}/vehicles", response_model=VehicleOut, status_code=201)
+    @router.post(
+        "/accounts/{account_id}/vehicles", response_model=VehicleOut, status_code=201, responses=NOT_FOUND
+    )
     async def post_vehicle(account_id: str, body: VehicleIn, run: Run) -> VehicleOut:
         def work() -> VehicleOut:
             try:
                 with core.db.unit() as db:
+                    _known_account(db, account_id)
                     row = create_vehicle(db, body.vehicle_id, account_id, body.label)
                     return VehicleOut(vehicle_id=row.vehicle_id, account_id=row.account_id, label=row.label)
             except BillingInputError as exc:
@@ -274,13 +284,14 @@ def make_router(core: EmspCore) -> APIRouter:
 
         return await run(work)
 
-    @router.get("/accounts/{account_id}/vehicles", response_model=list[VehicleOut])
+    @router.get("/accounts/{account_id}/vehicles", response_model=list[VehicleOut], responses=NOT_FOUND)
     async def list_vehicles(account_id: str, run: Run) -> list[VehicleOut]:
         def work() -> list[VehicleOut]:
             stmt = (
                 select(VehicleRow).where(VehicleRow.account_id == account_id).order_by(VehicleRow.vehicle_id)
             )
             with core.db.unit() as db:
+                _known_account(db, account_id)
                 return [
                     VehicleOut(vehicle_id=v.vehicle_id, account_id=v.account_id, label=v.label)
                     for v in db.scalars(stmt)
@@ -344,13 +355,16 @@ def make_router(core: EmspCore) -> APIRouter:
             name=row.name,
         )
 
-    @router.post("/accounts/{account_id}/drivers", response_model=DriverOut, status_code=201)
+    @router.post(
+        "/accounts/{account_id}/drivers", response_model=DriverOut, status_code=201, responses=NOT_FOUND
+    )
     async def post_driver(account_id: str, body: DriverIn, at: Now, run: Run) -> DriverOut:
         """A driver of the account, with their contract (one of the account's) and vehicle (fleet)."""
 
         def work() -> DriverOut:
             try:
                 with core.db.unit() as db:
+                    _known_account(db, account_id)
                     row = create_driver(
                         db, body.driver_id, account_id, contract_ref=body.contract_ref, emaid=body.emaid,
                         vehicle_id=body.vehicle_id, name=body.name, now=at,
@@ -361,11 +375,12 @@ def make_router(core: EmspCore) -> APIRouter:
 
         return await run(work)
 
-    @router.get("/accounts/{account_id}/drivers", response_model=list[DriverOut])
+    @router.get("/accounts/{account_id}/drivers", response_model=list[DriverOut], responses=NOT_FOUND)
     async def list_drivers(account_id: str, run: Run) -> list[DriverOut]:
         def work() -> list[DriverOut]:
             stmt = select(DriverRow).where(DriverRow.account_id == account_id).order_by(DriverRow.driver_id)
             with core.db.unit() as db:
+                _known_account(db, account_id)
                 return [_driver(db, r) for r in db.scalars(stmt)]
 
         return await run(work)

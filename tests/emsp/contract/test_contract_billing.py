@@ -134,3 +134,11 @@ def test_quote_shows_the_jurisdiction_price_per_kwh(api: TestClient, cpo: Client
         "vat_rate": "19",
         "tariff_id": "TAR1",
     }
+
+
+def test_an_unknown_account_has_no_vehicles_or_drivers_404(api: TestClient) -> None:
+    """Not an empty list: a typo in the account id must not look like an account with nobody in it."""
+    for path in ("/api/v1/accounts/NOPE/vehicles", "/api/v1/accounts/NOPE/drivers"):
+        assert api.get(path).status_code == 404, path
+    created = api.post("/api/v1/accounts/NOPE/vehicles", json={"vehicle_id": "V1", "label": "x"})
+    assert created.status_code == 404
