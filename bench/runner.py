@@ -24,7 +24,13 @@ from bench.hubs import (
 )
 from bench.logs import configure_run_logging
 from bench.overrides import Override
-from bench.rundir import write_authorizations, write_json, write_reconciliation
+from bench.rundir import (
+    FINDINGS_FILE,
+    write_authorizations,
+    write_findings,
+    write_json,
+    write_reconciliation,
+)
 from bench.scenario import Scenario, ScenarioError, load_scenario, resolve
 from bench.summary import CdrDelivery, build_summary
 from bench.trace import TRACE_FILES, TRACE_MODES, TraceMode, WireTrace, trace_path
@@ -81,6 +87,7 @@ RUN_FILES = (
     "performance.json",
     "reconciliation.csv",
     "authorizations.csv",
+    FINDINGS_FILE,
     "junit.xml",
     SCENARIO_FILE,
     *REPORT_FILES,
@@ -260,6 +267,9 @@ def run_scenario(
     authorizations = sorted(
         (a for of_one in by_partner.values() for a in of_one), key=lambda a: (a.at, a.token_uid)
     )
+    owner = party_owner(
+        {cid: (cpo.ocpi.country_code, cpo.ocpi.party_id) for cid, cpo in world.cpos.items()}, world.hubs
+    )
     summary = build_summary(
         scenario=scenario.name,
         seed=scenario.seed,
@@ -273,9 +283,7 @@ def run_scenario(
         currencies=currencies,
         start=scenario.start,
         deliveries=_deliveries(world),
-        owner=party_owner(
-            {cid: (cpo.ocpi.country_code, cpo.ocpi.party_id) for cid, cpo in world.cpos.items()}, world.hubs
-        ),
+        owner=owner,
         hubs={hub_id: hub_figures(world.hubs[hub_id], fees) for hub_id, fees in hub_fees.items()},
     )
     if lag is not None:  # live: can the run's timing be trusted? (never graded as the eMSP's)
@@ -305,6 +313,7 @@ def run_scenario(
     (run_dir / "metrics.prom").write_text(world.emsp.metrics_text(), encoding="utf-8")
     write_json(run_dir / "performance.json", performance)  # wall-clock figures: kept out of summary.json
     write_reconciliation(run_dir / "reconciliation.csv", reconciliation)
+    write_findings(run_dir / FINDINGS_FILE, records.findings, owner)
     write_authorizations(
         run_dir / "authorizations.csv", authorizations, {sid: world.cpo_of(sid) for sid in world.stations}
     )

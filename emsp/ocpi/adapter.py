@@ -113,8 +113,16 @@ class VersionAdapter(Protocol):
     patch_needs_last_updated: bool
     # Path segments after {cdrs}/ of the URL of a stored CDR: the party and the id, or the id only.
     cdr_url_has_party: bool
+    # A DateTime may carry a UTC offset: 2.1.1 (ISO 8601; its own examples do). From 2.2.1 on only
+    # a Z or no designator (types, DateTime: "other formats/patterns are not allowed").
+    datetime_offsets: bool
 
     def decode_authorization(self, header: str | None) -> str | None: ...
+    def price_from_number(self, value: Any) -> Doc | None:
+        """This version's Price object for a cost given as a bare number; None where the
+        version's costs are numbers (a partner's `total_cost_number` tolerance)."""
+        ...
+
     def encode_authorization(self, token: str) -> str: ...
 
     def credentials(self, body: Any) -> CredentialsInfo: ...

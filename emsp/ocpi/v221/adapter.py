@@ -113,6 +113,7 @@ class V221Adapter:
     endpoint_roles = True
     patch_appends_periods = True  # mod_sessions PATCH: charging_periods are added
     patch_needs_last_updated = True
+    datetime_offsets = False  # types, DateTime: Z or no designator only
     cdr_url_has_party = True
 
     def decode_authorization(self, header: str | None) -> str | None:
@@ -120,6 +121,9 @@ class V221Adapter:
 
     def encode_authorization(self, token: str) -> str:
         return encode_token(token)
+
+    def price_from_number(self, value: Any) -> Doc | None:
+        return {"excl_vat": value}  # types: Price (incl_vat is optional)
 
     def credentials(self, body: Any) -> CredentialsInfo:
         return credentials_info(validate(schemas.Credentials, body))
