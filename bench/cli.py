@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bench.cli_dialects import dialects
 from bench.cli_diff import diff
 from bench.cli_output import fancy, print_table, run_progress
 from bench.cli_serve import serve_app
@@ -31,6 +32,7 @@ app.add_typer(serve_app, name="serve")
 app.command()(suite)
 app.command()(sweep)
 app.command()(diff)
+app.command()(dialects)
 err = Console(stderr=True)
 out = Console()
 

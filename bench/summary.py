@@ -19,6 +19,8 @@ from emsp.reconciliation import CLASSES, Reconciliation, ReconciliationRow, Trut
 from simulators.cpo.truth import AuthorizationRecord
 
 MS = Decimal("0.001")
+# Re-pricing a CDR from its 4-decimal periods moves the total by a few 0.0001 at most: no dispute.
+DISPUTE = Decimal("0.001")
 
 # Whose figures an eMSP record counts in: (eMSP partner id, the object's party) -> CPO id. A record
 # that came through a hub has the hub as its partner; its party names the CPO (bench/hubs.py).
@@ -107,6 +109,11 @@ def _figures(
             "invoiced": plain(sum((line.energy_kwh for line in lines), Decimal(0))),
         },
         "revenue": {currency: str(amount) for currency, amount in sorted(revenue.items())},
+        # CDRs whose total_cost (excl. VAT) differs from the eMSP's own re-price of them: what a
+        # CPO's other reading of its tariff costs (the eMSP bills its re-price; the rest is a dispute)
+        "cost_disputes": sum(
+            1 for line in lines if line.delta_excl_vat is not None and abs(line.delta_excl_vat) > DISPUTE
+        ),
         "reconciliation": classes,
         # Repeats the eMSP recognised (same id, same content: answered, not stored or billed again)
         # against those the CPO really sent; late CDRs against those that still reconciled.
@@ -173,6 +180,7 @@ def build_summary(
         "cdrs": overall["cdrs"],
         "energy_kwh": overall["energy_kwh"],
         "revenue": overall["revenue"],
+        "cost_disputes": overall["cost_disputes"],
         "reconciliation": overall["reconciliation"],
         "cdr_delivery": overall["cdr_delivery"],
         "messages": dict(sorted(messages.items())),

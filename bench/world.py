@@ -27,6 +27,7 @@ from simulators.cpo.csms import Csms
 from simulators.cpo.locations import SiteSpec, StationSite
 from simulators.cpo.mock_cpo import MockCpo
 from simulators.cpo.ocpi_cpo import OcpiCpo
+from simulators.cpo.ocpi_party import PUSHES
 from simulators.dialects.profile import DialectError, load_profile
 from simulators.hub import OcpiHub
 from simulators.station.base import VirtualStation
@@ -119,15 +120,22 @@ def _check_database(database_url: str) -> None:
     _refuse_data(database_url, holds)
 
 
+def _dialect_error(exc: DialectError, scenario_file: str, index: int) -> ScenarioError:
+    """A profile file at fault is named with its field; otherwise the scenario's `cpos[i].dialect`."""
+    if exc.file is not None:
+        return ScenarioError(exc.file, exc.field or "(file)", f"{exc.reason} (cpos[{index}].dialect)")
+    return ScenarioError(scenario_file, f"cpos[{index}].dialect", exc.reason)
+
+
 def preflight(scenario: Scenario, base_dir: Path, *, database_url: str, scenario_file: str) -> list[str]:
     """Everything `build_world` could refuse, checked without building anything (so a run can refuse
     invalid input before it touches its run directory). Returns the currencies of the tariffs."""
     currencies: set[str] = set()
     for index, cpo in enumerate(scenario.cpos):
         try:
-            load_profile(cpo.dialect)
+            load_profile(cpo.dialect, base_dir)
         except DialectError as exc:
-            raise ScenarioError(scenario_file, f"cpos[{index}].dialect", str(exc)) from exc
+            raise _dialect_error(exc, scenario_file, index) from exc
         for tariff in load_tariffs(cpo, index, base_dir, scenario_file).values():
             if isinstance(tariff.get("currency"), str):
                 currencies.add(tariff["currency"])
@@ -178,9 +186,9 @@ def build_world(
     places: list[StationPlace] = []
     for index, cpo in enumerate(scenario.cpos):
         try:
-            dialect = load_profile(cpo.dialect)
+            dialect = load_profile(cpo.dialect, base_dir)
         except DialectError as exc:
-            raise ScenarioError(scenario_file, f"cpos[{index}].dialect", str(exc)) from exc
+            raise _dialect_error(exc, scenario_file, index) from exc
         token_a = hub_token_a(cpo.id)
         if cpo.hub is None:
             # The operator's configuration: this CPO acts for its scenario party only.
@@ -231,6 +239,7 @@ def build_world(
             # Behind a hub the credentials name the hub (role HUB): the eMSP party comes from here.
             emsp_party=(scenario.emsp.country_code, scenario.emsp.party_id) if cpo.hub else None,
             hub_client_info=cpo.hub is not None,
+            seed=scenario.seed,  # the dialect's draws (duplicate CDRs) follow the run's seed
         )
         cpos[cpo.id] = MockCpo(Csms(cpo.id), ocpi)
 
@@ -311,6 +320,17 @@ def registration_failures(world: World) -> list[ExpectationResult]:
     for cpo_id, cpo in world.cpos.items():
         ocpi = cpo.ocpi
         if ocpi.truth.registered_at is not None:
+            refused = [call for call in ocpi.truth.failed_calls if call[1] in PUSHES]
+            if refused and not ocpi.truth.pushes_accepted:
+                # Registered, yet the eMSP took none of what it pushed: nothing it graded is real.
+                _at, kind, code, message = refused[0]
+                failures.append(
+                    ExpectationResult(
+                        f"bench: {cpo_id} pushes accepted", f"partners.{cpo_id}", "some push accepted",
+                        f"{len(refused)} refused", f"none accepted; first: {kind}: {code} {message}".strip(),
+                        False,
+                    )
+                )  # fmt: skip
             continue
         why = "; ".join(
             f"{kind}: {code} {message}".strip() for _at, kind, code, message in ocpi.truth.failed_calls

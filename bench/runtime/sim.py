@@ -203,8 +203,8 @@ class SimRuntime:
             self._down[station_id].send(partial(self._at_station, station_id, frame))
         for outbound in output.requests:
             self._cpo_to_emsp(cpo_id, outbound)
-        if self._outages:
-            self._schedule_cpo_wakeup(cpo_id)
+        # retries after an outage; a dialect's delayed sends (late CDRs, a stale PATCH)
+        self._schedule_cpo_wakeup(cpo_id)
 
     def _cpo_to_emsp(self, cpo_id: str, outbound: OutboundRequest) -> None:
         if self._hubs is not None and cpo_id in self._hubs.channels:

@@ -12,13 +12,20 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from emsp.settlement.tariff import MeterSample, price_session
+from emsp.settlement.tariff import (
+    DEFAULT_POLICY,
+    MeterSample,
+    PricingPolicy,
+    Reading,
+    build_charging_periods,
+    price_session,
+)
 from emsp.timeutil import format_utc
-from emsp.wire import OutboundRequest
+from emsp.wire import HttpResponse, OutboundRequest
 from simulators.cpo.cdr_batch import CdrBatch
 from simulators.cpo.events import (
     AuthorizationRequested,
@@ -37,6 +44,20 @@ from simulators.dialects.profile import DialectProfile
 __all__ = ["VERSION", "AuthorizationDecision", "CpoOutput", "OcpiCpo"]
 
 KWH = Decimal(1000)
+STALE_PATCH_DELAY = timedelta(minutes=2)
+
+
+def _own_reading(dialect: DialectProfile) -> PricingPolicy:
+    """How this CPO reads its own tariffs when it prices its CDRs (the eMSP reads them per spec)."""
+    reading = Reading(
+        cost_rounding=dialect.cost_rounding,
+        step_size=dialect.step_size,
+        min_duration_from=dialect.min_duration_from,
+        end_time_midnight=dialect.end_time_midnight,
+        restriction_clock=dialect.restriction_clock,
+        midnight_wrap=dialect.midnight_wrap,
+    )
+    return replace(DEFAULT_POLICY, name=f"cpo-{dialect.name}", reading=reading)
 
 
 class OcpiCpo(OcpiParty):
@@ -56,6 +77,7 @@ class OcpiCpo(OcpiParty):
         ocpi_version: str = VERSION,
         emsp_party: tuple[str, str] | None = None,
         hub_client_info: bool = False,
+        seed: int = 0,
     ) -> None:
         super().__init__(
             cpo_id=cpo_id,
@@ -71,7 +93,9 @@ class OcpiCpo(OcpiParty):
             ocpi_version=ocpi_version,
             emsp_party=emsp_party,
             hub_client_info=hub_client_info,
+            seed=seed,
         )
+        self._policy = _own_reading(dialect)
         self._authorized: dict[tuple[str, str], tuple[dict[str, Any], str | None]] = {}
         # Transactions in progress; a session leaves once its CDR is out (the truth keeps what counts).
         self._sessions: dict[tuple[str, str], CpoSession] = {}
@@ -169,10 +193,16 @@ class OcpiCpo(OcpiParty):
         self._sessions[(event.station_id, event.transaction_id)] = session
         self.truth.session_ids[(event.station_id, event.transaction_id)] = session_id
         self.truth.tariff_in_effect[session_id] = (site.tariff_id, site.time_zone)
+        # A CPO that leaves its Sessions PENDING never says ACTIVE (mod_sessions SessionStatus).
+        session.status = "PENDING" if self.dialect.session_left_pending else "ACTIVE"
         body = session_object(
-            self._party, session, self._currency(session), now, status="ACTIVE", kwh=Decimal(0)
+            self._party, session, self._currency(session), now, status=session.status, kwh=Decimal(0)
         )
-        return CpoOutput(requests=[self._put_session(session, body, now)])
+        out = CpoOutput(requests=[self._put_session(session, body, now)])
+        if self.dialect.last_updated_on_noop == "bump":
+            # Its back office re-sends the Location, unchanged but for a new last_updated.
+            out.requests.append(self._put_location(site, now))
+        return out
 
     def _sampled(
         self,
@@ -188,13 +218,27 @@ class OcpiCpo(OcpiParty):
             return CpoOutput()
         kwh = Decimal(energy_wh - session.meter_start_wh) / KWH
         power_kw = power_w / KWH if power_w is not None else None
+        flowed = session.samples[-1].energy_kwh if session.samples else Decimal(0)
         if session.samples and session.samples[-1].timestamp == at:
             session.samples[-1] = MeterSample(timestamp=at, energy_kwh=kwh, power_kw=power_kw)
         else:
             session.samples.append(MeterSample(timestamp=at, energy_kwh=kwh, power_kw=power_kw))
-        if self.dialect.session_updates == "none":
+        flowing = kwh > flowed
+        changed, session.flowing = flowing != session.flowing, flowing
+        updates = self.dialect.session_updates
+        if updates == "none":
             return CpoOutput()
-        body = self.wire.session_patch({"kwh": kwh, "last_updated": format_utc(now)})
+        if updates == "put_only":
+            # Every update a full PUT (mod_sessions allows it; PATCH is what updates are for).
+            body = session_object(
+                self._party, session, self._currency(session), now, status=session.status, kwh=kwh
+            )
+            return CpoOutput(requests=[self._put_session(session, body, now)])
+        fields: dict[str, Any] = {"kwh": kwh, "last_updated": format_utc(now)}
+        periods = self._patch_periods(session, at, changed)
+        if periods:
+            fields["charging_periods"] = periods
+        body = self.wire.session_patch(fields)
         self.published.patch("sessions", session.session_id, body)
         return CpoOutput(
             requests=[
@@ -208,6 +252,29 @@ class OcpiCpo(OcpiParty):
                 )
             ]
         )
+
+    def _patch_periods(self, session: CpoSession, at: datetime, changed: bool) -> list[dict[str, Any]]:
+        """The ChargingPeriods a PATCH carries. mod_sessions, PATCH: the receiver *adds* the
+        periods a PATCH holds, so `delta` sends each period once, when it has ended (a new one
+        began: the energy flow stopped or resumed, or another tariff element applies); a
+        `full_list` CPO sends every period so far, the running one too, in every PATCH."""
+        full = self.dialect.charging_periods_patch == "full_list"
+        if session.tariff_switches:
+            return []  # periods across a tariff switch go with the final PUT (tariff_switch.py)
+        tariff = self._tariffs[session.tariff_id]
+        restricted = any(element.restrictions is not None for element in tariff.elements)
+        if not full and not changed and not restricted:
+            return []  # nothing can have ended: no need to cut the periods again
+        tz = self._site_tz[session.evse.location_id]
+        periods = build_charging_periods(
+            tariff, session.samples, start=session.start, end=at, tz=tz, policy=self._policy
+        )
+        wire = [p.to_ocpi(decimals=4) for p in periods]
+        if full:
+            return wire
+        ended = wire[:-1]
+        new, session.periods_sent = ended[session.periods_sent :], max(session.periods_sent, len(ended))
+        return new
 
     def _session_ended(self, event: TransactionEnded, now: datetime) -> CpoOutput:
         session = self._sessions.pop((event.station_id, event.transaction_id), None)
@@ -231,7 +298,9 @@ class OcpiCpo(OcpiParty):
                 tz=tz,
             )
         else:
-            periods, priced = price_session(tariff, session.samples, start=session.start, end=event.at, tz=tz)
+            periods, priced = price_session(
+                tariff, session.samples, start=session.start, end=event.at, tz=tz, policy=self._policy
+            )
         totals = priced.totals.to_ocpi()
         out = CpoOutput()
         body = session_object(self._party, session, self._currency(session), now, status="COMPLETED", kwh=kwh)
@@ -242,6 +311,14 @@ class OcpiCpo(OcpiParty):
         if "total_cost" in totals:
             body["total_cost"] = totals["total_cost"]
         out.requests.append(self._put_session(session, body, now))
+        if self.dialect.stale_patch_after_final:
+            # A PATCH held up in the CPO's queue arrives after the final PUT, older by last_updated.
+            stale = self.wire.session_patch({"kwh": kwh, "last_updated": format_utc(session.start)})
+            url = self._session_url(session)
+            self._send_later(
+                now + STALE_PATCH_DELAY,
+                lambda at: self._send("patch", "PATCH", url, at, body=stale, correlation=session.session_id),
+            )
         used = [session.tariff_id, *(tid for _at, tid in session.tariff_switches)]
         embedded = (
             [self._tariff_json[tid] for tid in dict.fromkeys(used)] if self.dialect.cdr_embeds_tariffs else []
@@ -250,20 +327,18 @@ class OcpiCpo(OcpiParty):
         cdr = cdr_object(
             self._party, session, site, self._currency(session), event.at, periods, totals, embedded, now
         )
+        if self.dialect.cdr_totals_mismatch:
+            # Its totals are not the sum of its periods: one kWh more than the periods hold.
+            cdr["total_energy"] = Decimal(cdr["total_energy"]) + 1
         cdr = self.wire.cdr(cdr, self._published_location(session))
+        cost = totals.get("total_cost")
+        if cost is not None and not cost.get("excl_vat") and self.dialect.zero_cost_cdrs == "withheld":
+            # A CPO that sends no CDR for a free session: the eMSP never learns it ended.
+            self.truth.cdrs_withheld.append(str(cdr["id"]))
+            return out
         self.published.put("cdrs", cdr["id"], cdr)
         if not self._batch.keep(cdr, session.session_id):
-            out.requests.append(
-                self._send(
-                    "cdr",
-                    "POST",
-                    self._endpoint("cdrs"),
-                    now,
-                    body=cdr,
-                    correlation=session.session_id,
-                    cdr_id=cdr["id"],
-                )
-            )
+            out.requests.extend(self._post_cdr(cdr, session.session_id, now))
         self.truth.cdrs.append(
             SentCdr(
                 str(cdr["id"]),
@@ -276,6 +351,58 @@ class OcpiCpo(OcpiParty):
             )
         )
         return out
+
+    def _post_cdr(self, cdr: dict[str, Any], correlation: str, now: datetime) -> list[OutboundRequest]:
+        """POST a CDR now, or `cdr_delay_minutes` later; a `duplicate_cdrs` share of them twice."""
+        share = self.dialect.duplicate_cdrs
+        copies = 2 if share and self._rng.random() < share else 1
+        if copies == 2:
+            self.truth.cdrs_resent.append(str(cdr["id"]))
+
+        def post(at: datetime) -> OutboundRequest:
+            url = self._endpoint("cdrs")
+            return self._send("cdr", "POST", url, at, body=cdr, correlation=correlation, cdr_id=cdr["id"])
+
+        delay = self.dialect.cdr_delay_minutes
+        if delay:
+            self.truth.cdrs_late.append(str(cdr["id"]))
+            for _ in range(copies):
+                self._send_later(now + timedelta(minutes=delay), post)
+            return []
+        return [post(now) for _ in range(copies)]
+
+    def _on_cdr(self, data: Any, pending: _Pending, now: datetime) -> CpoOutput:
+        """mod_cdrs POST: the answer's `Location` header holds the URL of the created CDR (a hub
+        that stored the CDR to forward it later may answer without one: nothing to do then). A CPO
+        that looks for the URL in the body finds none, takes the POST for failed and sends it again."""
+        cdr_id = str(pending.context.get("cdr_id"))
+        if self.dialect.cdr_url_from == "location_header":
+            url = HttpResponse(200, pending.context.get("headers", {})).header("Location")
+            if url:
+                self.truth.cdr_urls[cdr_id] = url
+            return CpoOutput()
+        url = data.get("url") if isinstance(data, dict) else None
+        if url:
+            self.truth.cdr_urls[cdr_id] = str(url)
+            return CpoOutput()
+        if cdr_id in self.truth.cdrs_resent or pending.outbound is None:
+            return CpoOutput()
+        self.truth.cdrs_resent.append(cdr_id)
+        self.truth.failed_calls.append((format_utc(now), "cdr", None, "no CDR URL in the answer: sent again"))
+        request = pending.outbound.request
+        return CpoOutput(
+            requests=[
+                self._send(
+                    "cdr",
+                    "POST",
+                    request.url,
+                    now,
+                    body=self.published.get("cdrs", cdr_id),
+                    correlation=request.header("X-Correlation-ID"),
+                    cdr_id=cdr_id,
+                )
+            ]
+        )
 
     # ------------------------------------------------------------------ timeline
     def publish_tariff(

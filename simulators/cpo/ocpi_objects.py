@@ -29,6 +29,9 @@ class CpoSession:
     samples: list[MeterSample]
     # split_periods CPO: (instant, tariff id) of each tariff change while the session charged
     tariff_switches: list[tuple[datetime, str]] = field(default_factory=list)
+    status: str = "ACTIVE"  # what the CPO last said of it (a dialect may leave it PENDING)
+    flowing: bool = False  # energy rose at the last sample (a period ends when this flips)
+    periods_sent: int = 0  # ChargingPeriods already PATCHed (charging_periods_patch: delta)
 
 
 def session_object(

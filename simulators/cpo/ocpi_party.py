@@ -11,6 +11,7 @@ sessions, CDRs) lives in OcpiCpo (ocpi_cpo.py).
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,16 +20,18 @@ from typing import Any
 from emsp.settlement.tariff import Tariff
 from emsp.timeutil import format_utc
 from emsp.wire import HttpRequest, HttpResponse, OutboundRequest
+from simulators.cpo.dialect_wire import Dress
 from simulators.cpo.events import CsmsEvent
 from simulators.cpo.locations import EvseRef, SiteSpec, build_location, evse_index
 from simulators.cpo.ocpi_client import Envelope, PartyHeaders, build_request, read_envelope
 from simulators.cpo.ocpi_server import CpoOcpiServer
 from simulators.cpo.retry import RETRYABLE_HTTP, RetryQueue
-from simulators.cpo.sender import Published
+from simulators.cpo.sender import Paging, Published
 from simulators.cpo.truth import CpoTruth
 from simulators.cpo.versions import TokenInfo, wire_for
 from simulators.dialects.profile import DialectProfile
 
+PUSHES = frozenset({"put", "patch", "cdr"})  # what the CPO sends the eMSP's Receiver interfaces
 VERSION = "2.2.1"  # the default; a CPO speaks the `ocpi_version` its scenario gives
 
 
@@ -70,6 +73,7 @@ class OcpiParty:
         ocpi_version: str = VERSION,
         emsp_party: tuple[str, str] | None = None,
         hub_client_info: bool = False,
+        seed: int = 0,
     ) -> None:
         self.cpo_id = cpo_id
         self.wire = wire_for(ocpi_version)
@@ -77,6 +81,15 @@ class OcpiParty:
         self.country_code, self.party_id = country_code, party_id
         self._party = (country_code, party_id)
         self.dialect = dialect
+        # The dialect's own draws (duplicate CDRs): seeded from the run, never the wall clock.
+        self._rng = random.Random(f"{seed}:{cpo_id}:dialect")
+        # Formats: every outgoing body and object URL is dressed once, in `_send` and the Sender lists.
+        local_tz = sites[0].time_zone if sites else "UTC"
+        self._dress = Dress.from_dialect(dialect, local_tz=local_tz, cpo_id=cpo_id)
+        self._slash = "/" if dialect.url_trailing_slash else ""
+        # Requests kept for later (delayed CDRs, a stale PATCH): (due, order, build the request).
+        self._later: list[tuple[datetime, int, Callable[[datetime], OutboundRequest | None]]] = []
+        self._later_seq = 0
         self.truth = CpoTruth()
         self._emsp_versions_url = emsp_versions_url
         self._token = token_a  # token A until registered, then token C
@@ -91,6 +104,11 @@ class OcpiParty:
             accepted_token=self._token_b,
             published=self.published,
             hub_client_info=hub_client_info,  # behind a hub: hear which parties it connects
+            trailing_slash=self._slash,
+            ack_data=dialect.ack_data,
+            not_found=dialect.not_found,
+            paging=Paging.from_dialect(dialect),
+            dress=self._dress.apply,
         )
         self._tariff_json = dict(tariffs)
         self._tariffs = {tid: self._parse_tariff(data) for tid, data in tariffs.items()}
@@ -152,8 +170,17 @@ class OcpiParty:
     ) -> OutboundRequest:
         request_id = self._next_id()
         parties = None
-        if self._emsp_party is not None and self.wire.routing_headers:
+        if (
+            self._emsp_party is not None
+            and self.wire.routing_headers
+            and self.dialect.routing_headers == "sent"
+        ):
             parties = PartyHeaders(self.country_code, self.party_id, *self._emsp_party)
+        url = self._dress.url(url, self.country_code, self.party_id)
+        if self._slash and not url.split("?", 1)[0].endswith("/"):
+            path, sep, query = url.partition("?")
+            url = f"{path}/{sep}{query}"
+        body = self._dress.apply(body)
         request = build_request(
             method,
             url,
@@ -191,10 +218,24 @@ class OcpiParty:
         return out
 
     def next_wakeup(self) -> datetime | None:
-        return self._retry.next_wakeup()
+        retry = self._retry.next_wakeup()
+        later = self._later[0][0] if self._later else None
+        return min((t for t in (retry, later) if t is not None), default=None)
 
     def on_wakeup(self, now: datetime) -> CpoOutput:
-        return CpoOutput(requests=self._resending(self._retry.wakeup(now), now))
+        out = CpoOutput(requests=self._resending(self._retry.wakeup(now), now))
+        while self._later and self._later[0][0] <= now:
+            _due, _order, build = self._later.pop(0)
+            request = build(now)
+            if request is not None:
+                out.requests.append(request)
+        return out
+
+    def _send_later(self, due: datetime, build: Callable[[datetime], OutboundRequest | None]) -> None:
+        """Send what `build` makes at `due` (scenario time; the runtime wakes us via next_wakeup)."""
+        self._later_seq += 1
+        self._later.append((due, self._later_seq, build))
+        self._later.sort(key=lambda item: (item[0], item[1]))
 
     def _resending(self, requests: list[OutboundRequest], now: datetime) -> list[OutboundRequest]:
         """Store-and-forward: record, in the truth, every request sent again after it failed."""
@@ -257,6 +298,8 @@ class OcpiParty:
             )
             # A Tokens list the eMSP will not give: carry on without (auth_id falls back to the uid).
             return self._synced_now(now) if pending.kind == "tokens" else CpoOutput()
+        if pending.kind in PUSHES:
+            self.truth.pushes_accepted += 1
         pending.context["headers"] = response.headers
         return handler(envelope.data, pending, now)
 
@@ -276,7 +319,9 @@ class OcpiParty:
         return CpoOutput(requests=[self._send("credentials", "POST", url, now, body=body)])
 
     def _on_credentials(self, data: Any, pending: _Pending, now: datetime) -> CpoOutput:
-        self._token = str(data["token"])  # token C: what we use from now on
+        # token C from now on; a CPO that mixes tokens B and C up keeps calling with its own token B
+        after = self.dialect.token_after_registration
+        self._token = str(data["token"]) if after == "token_c" else self._token_b
         self._emsp_party = self._configured_emsp_party or self.wire.emsp_party(data)
         self._registered = True
         self.truth.registered_at = now

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from emsp.timeutil import format_utc
 from emsp.wire import HttpRequest, HttpResponse, dumps, loads
-from simulators.cpo.sender import BadQuery, Published, paginate
+from simulators.cpo.sender import BadQuery, Paging, Published, paginate
 from simulators.cpo.versions import CpoWire
 
 # (module, role): what the CPO offers; 2.1.1 details carry no role (CpoWire.endpoint_roles)
@@ -47,8 +48,22 @@ class CpoOcpiServer:
         accepted_token: str,
         published: Published,
         hub_client_info: bool = False,
+        trailing_slash: str = "",
+        ack_data: str = "as_spec",
+        not_found: str = "http_404",
+        paging: Paging | None = None,
+        dress: Callable[[Any], Any] | None = None,
     ) -> None:
+        """The dialect's say (read by OcpiParty): `trailing_slash` ends every URL it publishes;
+        `ack_data` "absent" leaves `data` out of every answer; `not_found` answers a GET of an
+        unknown object HTTP 404 (status_codes: "the server SHOULD return a HTTP 404") or 200 + 2003;
+        `paging` shapes the Sender lists; `dress` formats the objects they list."""
         self.base_url = base_url.rstrip("/")
+        self._slash = trailing_slash
+        self._data = ack_data == "as_spec"
+        self._not_found_http = 404 if not_found == "http_404" else 200
+        self._paging = paging or Paging()
+        self._dress = dress or (lambda body: body)
         self.wire = wire
         self.country_code, self.party_id, self.business_name = country_code, party_id, business_name
         self._accepted = accepted_token
@@ -59,7 +74,7 @@ class CpoOcpiServer:
 
     @property
     def versions_url(self) -> str:
-        return f"{self.base_url}/versions"
+        return f"{self.base_url}/versions{self._slash}"
 
     def own_credentials(self, token: str) -> dict[str, Any]:
         return self.wire.credentials(
@@ -84,7 +99,7 @@ class CpoOcpiServer:
             entry = {"identifier": module}
             if self.wire.endpoint_roles:
                 entry["role"] = role
-            endpoints.append(entry | {"url": f"{self.base_url}/{version}/{module}"})
+            endpoints.append(entry | {"url": f"{self.base_url}/{version}/{module}{self._slash}"})
         return {"version": version, "endpoints": endpoints}
 
     def handle(self, request: HttpRequest, now: datetime) -> HttpResponse:
@@ -98,7 +113,7 @@ class CpoOcpiServer:
         path = request.path.rstrip("/")
         version = self.wire.version
         if path == f"{prefix}/versions" and request.method == "GET":
-            data = [{"version": version, "url": f"{self.base_url}/{version}"}]
+            data = [{"version": version, "url": f"{self.base_url}/{version}{self._slash}"}]
             return self._reply(200, 1000, "", data, now, headers)
         if path == f"{prefix}/{version}" and request.method == "GET":
             return self._reply(200, 1000, "", self.details(), now, headers)
@@ -118,8 +133,8 @@ class CpoOcpiServer:
             if module == "locations" and rest:
                 return self._location(rest, now, headers)
             if module in LISTS and not rest:
-                page = paginate(self.published.all(module), request.url, request.query)
-                return self._reply(200, 1000, "", page.items, now, headers | page.headers)
+                page = paginate(self.published.all(module), request.url, request.query, self._paging, now)
+                return self._reply(200, 1000, "", self._dress(page.items), now, headers | page.headers)
         except BadQuery as exc:
             return self._reply(400, 2001, str(exc), None, now, headers)
         return self._reply(404, 2000, f"no such endpoint {request.path}", None, now, headers)
@@ -132,8 +147,9 @@ class CpoOcpiServer:
         if found is not None and len(rest) == 3:
             found = next((c for c in found.get("connectors", []) if c.get("id") == rest[2]), None)
         if found is None:
-            return self._reply(404, 2003, "unknown location, EVSE or connector", None, now, headers)
-        return self._reply(200, 1000, "", found, now, headers)
+            message = "unknown location, EVSE or connector"
+            return self._reply(self._not_found_http, 2003, message, None, now, headers)
+        return self._reply(200, 1000, "", self._dress(found), now, headers)
 
     def _tokens(
         self, request: HttpRequest, rest: list[str], now: datetime, headers: dict[str, str]
@@ -144,7 +160,7 @@ class CpoOcpiServer:
         if request.method == "GET":
             token = self.tokens.get(uid)
             if token is None:
-                return self._reply(404, 2004, "unknown token", None, now, headers)
+                return self._reply(self._not_found_http, 2004, "unknown token", None, now, headers)
             return self._reply(200, 1000, "", token, now, headers)
         if request.method not in ("PUT", "PATCH"):
             return self._reply(405, 2000, "method not allowed", None, now, headers)
@@ -173,7 +189,7 @@ class CpoOcpiServer:
         if request.method == "GET":
             known = self.client_info.get(party)
             if known is None:
-                return self._reply(404, 2003, "unknown party", None, now, headers)
+                return self._reply(self._not_found_http, 2003, "unknown party", None, now, headers)
             return self._reply(200, 1000, "", known, now, headers)
         if request.method not in ("PUT", "PATCH"):
             return self._reply(405, 2000, "method not allowed", None, now, headers)
@@ -188,12 +204,11 @@ class CpoOcpiServer:
         self.client_info[party] = self.client_info.get(party, {}) | body
         return self._reply(200, 1000, "", None, now, headers)
 
-    @staticmethod
     def _reply(
-        http: int, code: int, message: str, data: Any, now: datetime, headers: dict[str, str]
+        self, http: int, code: int, message: str, data: Any, now: datetime, headers: dict[str, str]
     ) -> HttpResponse:
         envelope: dict[str, Any] = {"status_code": code, "timestamp": format_utc(now)}
-        if data is not None:
+        if data is not None and self._data:
             envelope["data"] = data
         if message:
             envelope["status_message"] = message

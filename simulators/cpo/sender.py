@@ -15,9 +15,38 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from emsp.timeutil import parse_utc
+from emsp.timeutil import format_utc, parse_utc
+from simulators.dialects.profile import DialectProfile
 
 MAX_LIMIT = 50  # the most objects one page holds, whatever the client asks
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    """How this CPO pages (its dialect's pagination knobs, read once in `from_dialect`):
+    - cap: the most objects per page (None: MAX_LIMIT);
+    - link: "full" (next URL with offset, limit and the filters), "missing" (no Link header at
+      all), "without_limit" (the next URL names the offset only);
+    - empty_last_page: a full last page still links to one more, empty, page;
+    - frozen_date_to: the next URL pins `date_to` to the instant of the first page (objects that
+      change meanwhile drop out of the listing);
+    - ignore_offset: every page starts at the first object, whatever `offset` says."""
+
+    cap: int | None = None
+    link: str = "full"
+    empty_last_page: bool = False
+    frozen_date_to: bool = False
+    ignore_offset: bool = False
+
+    @classmethod
+    def from_dialect(cls, dialect: DialectProfile) -> Paging:
+        return cls(
+            cap=dialect.page_cap,
+            link=dialect.pagination_link,
+            empty_last_page=dialect.empty_last_page,
+            frozen_date_to=dialect.next_link_date_to == "frozen",
+            ignore_offset=dialect.offset == "ignored",
+        )
 
 
 class BadQuery(ValueError):
@@ -74,9 +103,17 @@ def _date(query: Mapping[str, str], name: str) -> datetime | None:
         raise BadQuery(f"query parameter '{name}' must be a DateTime") from None
 
 
-def paginate(objects: list[dict[str, Any]], url: str, query: Mapping[str, str]) -> Page:
-    offset = _int(query, "offset", 0)
-    limit = min(_int(query, "limit", MAX_LIMIT), MAX_LIMIT)
+def paginate(
+    objects: list[dict[str, Any]],
+    url: str,
+    query: Mapping[str, str],
+    paging: Paging | None = None,
+    now: datetime | None = None,
+) -> Page:
+    paging = paging or Paging()
+    offset = 0 if paging.ignore_offset else _int(query, "offset", 0)
+    most = MAX_LIMIT if paging.cap is None else paging.cap
+    limit = min(_int(query, "limit", most), most)
     date_from, date_to = _date(query, "date_from"), _date(query, "date_to")
     matching = []
     for obj in objects:
@@ -85,9 +122,14 @@ def paginate(objects: list[dict[str, Any]], url: str, query: Mapping[str, str]) 
             matching.append(obj)
     items = matching[offset : offset + limit]
     headers = {"X-Total-Count": str(len(matching)), "X-Limit": str(limit)}
-    if offset + limit < len(matching) and limit > 0:
+    more = offset + limit < len(matching) or (paging.empty_last_page and offset + limit == len(matching))
+    if more and limit > 0 and paging.link != "missing":
         following = {k: v for k, v in query.items() if k not in ("offset", "limit")}
-        following |= {"offset": str(offset + limit), "limit": str(limit)}
+        if paging.frozen_date_to and now is not None and "date_to" not in following:
+            following["date_to"] = format_utc(now)
+        following["offset"] = str(offset + limit)
+        if paging.link == "full":
+            following["limit"] = str(limit)
         parts = urlsplit(url)
         next_url = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(following), ""))
         headers["Link"] = f'<{next_url}>; rel="next"'

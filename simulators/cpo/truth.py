@@ -31,6 +31,7 @@ class SentCdr:
 @dataclass(slots=True)
 class CpoTruth:
     registered_at: datetime | None = None
+    pushes_accepted: int = 0  # PUTs, PATCHes and CDR POSTs the eMSP answered with success
     authorizations: list[AuthorizationRecord] = field(default_factory=list)
     session_ids: dict[tuple[str, str], str] = field(default_factory=dict)  # (station, transaction) -> session
     tariff_in_effect: dict[str, tuple[str, str]] = field(default_factory=dict)  # session -> (tariff id, tz)
@@ -41,6 +42,8 @@ class CpoTruth:
     # cdr_hold's ids held back and POSTed late
     cdrs_resent: list[str] = field(default_factory=list)
     cdrs_late: list[str] = field(default_factory=list)
+    cdrs_withheld: list[str] = field(default_factory=list)  # never sent (a free session's CDR)
+    cdr_urls: dict[str, str] = field(default_factory=dict)  # CDR id -> URL the eMSP said it has it at
     failed_calls: list[tuple[str, str, int | None, str]] = field(default_factory=list)
     # store-and-forward: (when, kind, url) of every request sent again after it failed
     resent: list[tuple[str, str, str]] = field(default_factory=list)

@@ -74,6 +74,9 @@ class FakeEmsp:
             token_obj = {"uid": uid, "type": "RFID", "contract_id": f"NL-EMS-C{uid}",
                          "country_code": "NL", "party_id": "EMS"}  # fmt: skip
             return _ok({"allowed": allowed, "token": token_obj, "authorization_reference": f"ref-{uid}"})
+        if path.endswith("/cdrs") and request.method == "POST":  # mod_cdrs: Location of the new CDR
+            cdr_id = loads(request.body or "{}").get("id", "")
+            return _ok(None, {"Location": f"{BASE}/{self.version}/cdrs/{cdr_id}"})
         return _ok(None)
 
     def bodies(self, method: str, module: str) -> list[dict[str, Any]]:

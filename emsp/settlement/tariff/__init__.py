@@ -15,11 +15,13 @@ from .model import (
 )
 from .periods import build_charging_periods, price_session, quote
 from .policy import COMBINED_TIME_STEP_POLICY, DEFAULT_POLICY, POLICIES, PricingPolicy
+from .reading import SPEC_READING, Reading
 
 __all__ = [
     "COMBINED_TIME_STEP_POLICY",
     "DEFAULT_POLICY",
     "POLICIES",
+    "SPEC_READING",
     "CdrDimension",
     "CdrTotals",
     "ChargingPeriod",
@@ -30,6 +32,7 @@ __all__ = [
     "PriceResult",
     "PricedLine",
     "PricingPolicy",
+    "Reading",
     "Tariff",
     "TariffElement",
     "TariffError",

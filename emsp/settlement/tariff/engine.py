@@ -36,6 +36,7 @@ from .model import (
     TariffError,
 )
 from .policy import DEFAULT_POLICY, PricingPolicy
+from .reading import SPEC_READING, Reading
 from .restrictions import MatchContext, matches
 
 _ZERO = Decimal(0)
@@ -47,6 +48,7 @@ _NOISE = Decimal("1e-6")
 # rounding boundary (0.00594999... for exactly 0.00595); snap that noise away before rounding money.
 _MONEY_NOISE = Decimal("1e-18")
 _US_PER_HOUR = Decimal(3_600_000_000)
+_CENT = Decimal("0.01")
 # category of a priced dimension inside a session part / reservation part
 _CATEGORY = {ENERGY: "energy", TIME: "time", PARKING_TIME: "parking"}
 _SLOT = {
@@ -105,11 +107,12 @@ def _first_match(
     ctx: MatchContext,
     cache: dict[int, bool],
     unknown_ok: bool,
+    reading: Reading = SPEC_READING,
 ) -> tuple[TariffElement | None, PriceComponent | None]:
     for el, comp in scan:
         hit = cache.get(el.index)
         if hit is None:
-            hit = matches(el.restrictions, ctx, unknown_measure_matches=unknown_ok)
+            hit = matches(el.restrictions, ctx, unknown_measure_matches=unknown_ok, reading=reading)
             cache[el.index] = hit
         if hit:
             return el, comp
@@ -141,6 +144,14 @@ def _step_round(lines: list[_Line], multiplier: Decimal, snap: bool) -> None:
 
 
 def _apply_steps(lines: list[_Line], policy: PricingPolicy) -> None:
+    if policy.reading.step_size == "per_period":
+        # A reading other than the spec's: every period's volume rounded up on its own.
+        for ln in lines:
+            if ln.comp is not None and ln.dimension != FLAT:
+                energy = ln.category == "energy"
+                snap = False if energy else policy.snap_seconds
+                _round_group([ln], ln.comp.step_size, ln, _KWH_WH if energy else _HOUR_S, snap)
+        return
     groups: dict[str, list[_Line]] = {"energy": [], "time": [], "parking": [], "reservation": []}
     for ln in lines:
         if ln.comp is not None and ln.dimension != FLAT:
@@ -217,7 +228,8 @@ def price_charging_periods(
     if not periods:
         raise TariffError("charging_periods", "must contain at least one period")
     cdr_start = start  # (the loop below reuses the name `start` for each period's start)
-    local_zone = zone(tz)
+    reading = policy.reading
+    local_zone = zone("UTC" if reading.restriction_clock == "utc" else tz)
     unknown_ok = policy.unknown_measure_matches
     per_period, foreign = _tariff_per_period(tariff, periods)
     if end < periods[-1].start_date_time:
@@ -246,12 +258,18 @@ def price_charging_periods(
     flat_done: dict[str | None, bool] = {}
     origin: dict[str | None, datetime] = {}
     energy_so_far = _ZERO
+    charging_from: datetime | None = None
 
     for i, period in enumerate(periods):
         start = period.start_date_time
         energy, tvol, pvol, rvol, min_p, max_p, min_c, max_c = volumes[i]
         kind = None if rvol is None else RESERVATION_EXPIRES if expired else RESERVATION
         base = origin.setdefault(kind, start)
+        if kind is None and reading.min_duration_from == "charging_start":
+            # another reading: durations count from the first period in which energy flowed
+            if charging_from is None and energy:
+                charging_from = start
+            base = charging_from or start
         in_effect = per_period[i]
         if (
             min_p is None
@@ -281,7 +299,7 @@ def price_charging_periods(
         scan = in_effect.scan[kind]
         cache: dict[int, bool] = {}
         if not flat_done.get(kind):
-            el, comp = _first_match(scan[FLAT], ctx, cache, unknown_ok)
+            el, comp = _first_match(scan[FLAT], ctx, cache, unknown_ok, reading)
             if comp is not None:
                 flat_done[kind] = True
                 cat = "fixed" if kind is None else "reservation"
@@ -289,7 +307,7 @@ def price_charging_periods(
         if kind is None:
             for dim, vol in ((ENERGY, energy), (TIME, tvol), (PARKING_TIME, pvol)):
                 if vol:
-                    el, comp = _first_match(scan[dim], ctx, cache, unknown_ok)
+                    el, comp = _first_match(scan[dim], ctx, cache, unknown_ok, reading)
                     lines.append(_Line(i, start, _CATEGORY[dim], dim, vol, el, comp))
             if energy is not None:
                 energy_total += energy
@@ -298,7 +316,7 @@ def price_charging_periods(
                 parking_total += pvol
         elif rvol:
             # Reservation time is priced by the TIME component of a reservation element.
-            el, comp = _first_match(scan[TIME], ctx, cache, unknown_ok)
+            el, comp = _first_match(scan[TIME], ctx, cache, unknown_ok, reading)
             lines.append(_Line(i, start, "reservation", TIME, rvol, el, comp))
 
     _apply_steps(lines, policy)
@@ -335,8 +353,11 @@ def _finish(
     parking_total: Decimal,
     session_start: datetime,
 ) -> PriceResult:
-    per_line = policy.round_at == "line"
+    per_component = policy.reading.cost_rounding == "per_component"
+    per_line = policy.round_at == "line" or per_component
     quantum, rounding = policy.quantum, policy.rounding
+    # another reading: every component line rounded to cents before the totals add them up
+    line_quantum = _CENT if per_component else quantum
     zero_known = policy.zero_cost_vat_known
     sums: dict[str, list[Any]] = {}  # category -> [excl, incl | None]
     out: list[PricedLine] = []
@@ -356,8 +377,8 @@ def _finish(
             pi = _ZERO
         incl = None if pi is None else billed * pi
         if per_line:
-            excl = _money(excl, quantum, rounding)
-            incl = None if incl is None else _money(incl, quantum, rounding)
+            excl = _money(excl, line_quantum, rounding)
+            incl = None if incl is None else _money(incl, line_quantum, rounding)
         acc = sums.get(ln.category)
         if acc is None:
             sums[ln.category] = [excl, incl]

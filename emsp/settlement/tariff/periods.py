@@ -18,6 +18,7 @@ from .cdr import CdrDimension, ChargingPeriod, MeterSample, PriceResult
 from .engine import price_charging_periods, zone
 from .model import ENERGY, PARKING_TIME, TIME, PriceComponent, Tariff, TariffElement, TariffError, to_decimal
 from .policy import DEFAULT_POLICY, PricingPolicy
+from .reading import SPEC_READING, Reading
 from .restrictions import MatchContext, matches
 
 _ZERO = Decimal(0)
@@ -56,6 +57,14 @@ class _Curve:
         frac = Decimal(_us(t - a.timestamp)) / Decimal(_us(b.timestamp - a.timestamp))
         return (a.energy_kwh + (b.energy_kwh - a.energy_kwh) * frac).quantize(_ENERGY_GRID, ROUND_HALF_EVEN)
 
+    def charging_start(self) -> datetime:
+        """When a meter sample first showed energy delivered: what a back office that learns of
+        charging from its meter values takes for the start of charging (not the spec's reading)."""
+        for a, b in zip(self.pts, self.pts[1:], strict=False):
+            if b.energy_kwh > a.energy_kwh:
+                return b.timestamp
+        return self.pts[0].timestamp
+
     def crossing(self, kwh: Decimal) -> datetime | None:
         """First instant where the curve reaches `kwh` while rising."""
         for a, b in zip(self.pts, self.pts[1:], strict=False):
@@ -81,7 +90,12 @@ class _Curve:
 
 
 def _cuts(
-    tariff: Tariff, curve: _Curve, start: datetime, end: datetime, local_zone: ZoneInfo
+    tariff: Tariff,
+    curve: _Curve,
+    start: datetime,
+    end: datetime,
+    local_zone: ZoneInfo,
+    origin: datetime | None = None,
 ) -> dict[datetime, Decimal | None]:
     """Instants where an element may switch -> exact energy there when it is a kWh threshold."""
     cuts: dict[datetime, Decimal | None] = {start: None, end: None}
@@ -98,7 +112,7 @@ def _cuts(
         minutes.update(m % 1440 for m in (r.start_time, r.end_time) if m is not None)
         for limit in (r.min_duration, r.max_duration):
             if limit is not None:
-                cuts.setdefault(start + timedelta(seconds=limit), None)
+                cuts.setdefault((origin or start) + timedelta(seconds=limit), None)
         kwh.update(k for k in (r.min_kwh, r.max_kwh) if k is not None)
     if minutes:
         day = start.astimezone(local_zone).date() - timedelta(days=1)
@@ -127,9 +141,13 @@ def build_charging_periods(
     """Charging periods with ENERGY (kWh) and TIME or PARKING_TIME (h) volumes, split per element."""
     if end < start:
         raise TariffError("end", "must not be before start")
-    local_zone = zone(tz)
+    reading = policy.reading
+    local_zone = zone("UTC" if reading.restriction_clock == "utc" else tz)
     curve = _Curve(samples, start)
-    cut_map = _cuts(tariff, curve, start, end, local_zone)
+    # min/max_duration count from the session start (spec) or, in another reading, from the
+    # moment energy first flowed
+    origin = curve.charging_start() if reading.min_duration_from == "charging_start" else start
+    cut_map = _cuts(tariff, curve, start, end, local_zone, origin)
     times = sorted(cut_map)
     energy_at = [cut_map[t] if cut_map[t] is not None else curve.energy(t) for t in times]
     base_energy = energy_at[0]
@@ -151,7 +169,7 @@ def build_charging_periods(
             local.weekday(),
             local.hour * 3600 + local.minute * 60 + local.second,
             ea - base_energy,
-            _us(a - start),
+            max(0, _us(a - origin)),
             power,
             power,
             current,
@@ -159,8 +177,8 @@ def build_charging_periods(
         )
         sig = (
             charging,
-            _select(table[ENERGY], ctx, unknown_ok),
-            _select(table[TIME if charging else PARKING_TIME], ctx, unknown_ok),
+            _select(table[ENERGY], ctx, unknown_ok, reading),
+            _select(table[TIME if charging else PARKING_TIME], ctx, unknown_ok, reading),
         )
         if merged and merged[-1].signature == sig:
             merged[-1].extend(energy, _us(b - a), power, current)
@@ -214,10 +232,13 @@ class _Slice:
 
 
 def _select(
-    scan: tuple[tuple[TariffElement, PriceComponent], ...], ctx: MatchContext, unknown_ok: bool
+    scan: tuple[tuple[TariffElement, PriceComponent], ...],
+    ctx: MatchContext,
+    unknown_ok: bool,
+    reading: Reading = SPEC_READING,
 ) -> int | None:
     for el, _comp in scan:
-        if matches(el.restrictions, ctx, unknown_measure_matches=unknown_ok):
+        if matches(el.restrictions, ctx, unknown_measure_matches=unknown_ok, reading=reading):
             return el.index
     return None
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
+from .reading import SPEC_READING, Reading
+
 RoundAt = Literal["line", "dimension", "total"]
 TimeStep = Literal["parking", "combined"]
 
@@ -32,7 +34,8 @@ class PricingPolicy:
     - average_power=True: a period without MIN_POWER/MAX_POWER is judged by ENERGY / TIME;
     - snap_seconds=True: time volumes (hours, 4 decimals in CDRs = 0.36 s resolution) are snapped
       to whole seconds before step_size rounding, so 0.1167 h does not become an extra minute;
-    - volume_decimals=4: decimals of total_energy/total_time/total_parking_time in `to_ocpi`.
+    - volume_decimals=4: decimals of total_energy/total_time/total_parking_time in `to_ocpi`;
+    - reading=SPEC_READING: the spec's reading of restrictions, step_size and rounding (reading.py).
     """
 
     name: str = "default"
@@ -45,6 +48,8 @@ class PricingPolicy:
     average_power: bool = True
     snap_seconds: bool = True
     volume_decimals: int = 4
+    # how the tariff's words are read (reading.py): the spec's, unless a simulated CPO says otherwise
+    reading: Reading = SPEC_READING
     quantum: Decimal = field(init=False, repr=False, compare=False)  # 10**-decimals, computed once
 
     def __post_init__(self) -> None:

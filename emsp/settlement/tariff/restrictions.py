@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 from .model import RESERVATION, RESERVATION_EXPIRES, TariffRestrictions
+from .reading import SPEC_READING, Reading
 
 
 @dataclass(slots=True)
@@ -30,10 +31,17 @@ class MatchContext:
     reservation: str | None = None  # None (charging session), RESERVATION or RESERVATION_EXPIRES
 
 
-def in_time_window(start: int | None, end: int | None, second_of_day: int) -> bool:
-    """start/end in minutes (end 1440 = midnight); end < start wraps past midnight (spec text)."""
+def in_time_window(
+    start: int | None, end: int | None, second_of_day: int, reading: Reading = SPEC_READING
+) -> bool:
+    """start/end in minutes (end 1440 = midnight); end < start wraps past midnight (spec text).
+    A non-spec `reading` reads end 00:00 as the start of the day, or does not wrap (reading.py)."""
     lo = 0 if start is None else start * 60
     hi = 86400 if end is None else end * 60
+    if end == 1440 and reading.end_time_midnight == "start_of_day":
+        return lo <= second_of_day < 0  # 00:00 taken literally: the window ends before it starts
+    if lo > hi and reading.midnight_wrap == "unsupported":
+        return False
     if lo < hi:
         return lo <= second_of_day < hi
     if lo == hi:
@@ -56,13 +64,19 @@ def reservation_matches(required: str | None, actual: str | None) -> bool:
     return required == actual or (required == RESERVATION and actual == RESERVATION_EXPIRES)
 
 
-def matches(r: TariffRestrictions | None, ctx: MatchContext, *, unknown_measure_matches: bool) -> bool:
+def matches(
+    r: TariffRestrictions | None,
+    ctx: MatchContext,
+    *,
+    unknown_measure_matches: bool,
+    reading: Reading = SPEC_READING,
+) -> bool:
     if r is None:
         return ctx.reservation is None
     if not reservation_matches(r.reservation, ctx.reservation):
         return False
     if (r.start_time is not None or r.end_time is not None) and not in_time_window(
-        r.start_time, r.end_time, ctx.second_of_day
+        r.start_time, r.end_time, ctx.second_of_day, reading
     ):
         return False
     if r.day_of_week and ctx.weekday not in r.day_of_week:
