@@ -32,7 +32,9 @@ from emsp.ocpi.modules import CONFIGURATION_MODULES, HANDLERS
 from emsp.ocpi.versions import ADAPTERS, version_details, versions_list
 from emsp.services import findings
 from emsp.services.findings import NewFinding
+from emsp.services.partners import parties_of
 from emsp.storage.db import Database
+from emsp.storage.tables import PartnerRow
 from emsp.timeutil import format_utc
 from emsp.wire import Deferred, HttpRequest, HttpResponse
 
@@ -365,6 +367,11 @@ def _record(
     if not notes:
         return
     default = _party_of(headers, parties)
+    if not default.country_code:  # not registered yet (token A): its first configured party
+        row = unit().get(PartnerRow, partner_id)
+        configured = parties_of(row) if row is not None else ()
+        if configured:
+            default = PartyRef(configured[0].country_code, configured[0].party_id)
     findings.record(
         unit(),
         partner_id,
