@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bench.infer_dialect import Line, as_profile, infer
+from bench.infer_dialect import Line, _functional, as_profile, infer
 from bench.runner import run_scenario
 from bench.scenario import BUILTIN_DIR
 
@@ -149,3 +149,54 @@ def test_a_run_is_inferred_back_into_its_profile_and_the_inferred_one_runs_the_s
     assert second.summary["partners"]["cpo-a"]["findings"] == first.summary["partners"]["cpo-a"]["findings"]
     assert first.summary["partners"]["cpo-a"]["findings"]["plain_token"] > 0
     assert second.summary["reconciliation"] == first.summary["reconciliation"]
+
+
+# Knobs a trace shows (the rules of bench.infer_dialect); tariff readings and the rest do not.
+OBSERVABLE = {
+    "authorization_header", "token_after_registration", "url_trailing_slash", "routing_headers",
+    "timestamp_zone", "timestamp_fraction", "country_code_case", "extension_fields", "total_cost_format",
+    "incl_vat", "session_updates", "stale_patch_after_final", "session_left_pending", "duplicate_cdrs",
+    "cdr_delay_minutes", "cdr_totals_mismatch", "cdr_embeds_tariffs", "page_cap", "pagination_link",
+}  # fmt: skip
+EVERYTHING = TOLERATE | {"token_b_as_c": True}
+APPROXIMATE = {"duplicate_cdrs", "cdr_delay_minutes"}  # seeded shares and timings: the sign is what shows
+
+
+def _personas() -> list[str]:
+    from simulators.dialects.profile import profile_names
+
+    return profile_names()
+
+
+@pytest.mark.parametrize("persona", _personas())
+def test_each_persona_run_is_inferred_back_into_its_observable_knobs(tmp_path: Path, persona: str) -> None:
+    from bench.infer_dialect import read_trace
+    from simulators.dialects.profile import load_profile
+
+    data = yaml.safe_load((BUILTIN_DIR / "smoke.yaml").read_text())
+    shutil.copytree(BUILTIN_DIR / "tariffs", tmp_path / "tariffs")
+    data["cpos"][0] |= {"dialect": persona, "tolerate": EVERYTHING}
+    data["duration_minutes"] = 30
+    if persona == "day-late-cdrs":
+        data["settle_minutes"] = 1500
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(data))
+    outcome = run_scenario(str(path), runtime="sim", out=tmp_path / "run", report=False)
+    inferred = {e.knob: e.value for e in infer(list(read_trace(outcome.run_dir / "trace.jsonl")), "cpo-a")}
+    lines = list(read_trace(outcome.run_dir / "trace.jsonl"))
+    pulls = any(
+        line.data.get("src") == "emsp" and line.data.get("method") == "GET" and _functional(line)
+        for line in lines
+    )
+    knobs = load_profile(persona).non_default()
+    for knob, value in knobs.items():
+        if knob not in OBSERVABLE:
+            continue
+        if knob in ("page_cap", "pagination_link") and not pulls:
+            continue  # the eMSP pulled no Sender list from this CPO: no page to see
+        if knob == "incl_vat" and knobs.get("total_cost_format") == "number":
+            continue  # a bare number has no incl_vat to leave out
+        if knob in APPROXIMATE:
+            assert inferred.get(knob, 0) > 0, (persona, knob)
+        else:
+            assert inferred.get(knob) == value, (persona, knob, inferred.get(knob), value)
