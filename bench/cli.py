@@ -276,6 +276,35 @@ def scenarios() -> None:
     print_table("", ("name", "tags", "description"), rows)
 
 
+@app.command("infer-dialect")
+def infer_dialect(
+    trace: Annotated[Path, typer.Argument(help="A wire trace (trace.jsonl[.gz]) in the bench's format.")],
+    partner: Annotated[str | None, typer.Option(help="Actor id of the CPO (default: the first).")] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the profile here (default: stdout).")
+    ] = None,
+) -> None:
+    """Infer the dialect profile of a CPO from a wire trace, with each knob's evidence line."""
+    from bench.infer_dialect import as_profile, infer, partners_in, read_trace
+
+    try:
+        lines = list(read_trace(trace))
+    except (OSError, ValueError) as exc:
+        typer.echo(f"{trace}: (file): not a readable wire trace: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    known = [p for p in partners_in(lines) if p != "emsp"]
+    chosen = partner or (known[0] if known else None)
+    if chosen is None or chosen not in known:
+        typer.echo(f"{trace}: --partner: {chosen!r} sent no OCPI request; known: {known}", err=True)
+        raise typer.Exit(2)
+    text = as_profile(infer(lines, chosen), f"inferred-{chosen}", str(trace))
+    if out_file is None:
+        typer.echo(text, nl=False)
+    else:
+        out_file.write_text(text, encoding="utf-8")
+        out.print(f"profile: {out_file}")
+
+
 def main() -> None:
     app()
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import simplejson
 
+from emsp.findings import describe
+from emsp.model import FindingRecord, PartyRef
 from emsp.reconciliation import Reconciliation
 from emsp.timeutil import format_utc
 from reports.load import SESSION_COLUMNS
@@ -89,3 +91,31 @@ def write_authorizations(
                     record.latency_ms,
                 )
             )
+
+
+FINDINGS_FILE = "findings.csv"
+FINDINGS_COLUMNS = ("partner", "kind", "count", "first_seen", "example", "what")
+
+
+def write_findings(
+    path: Path, findings: Iterable[FindingRecord], owner: Callable[[str, PartyRef], str]
+) -> None:
+    """findings.csv: one row per partner (the summary's CPO id) and kind, in the order first seen:
+    how often, when first, its first example, and what the kind means (emsp.findings)."""
+    merged: dict[tuple[str, str], list[Any]] = {}
+    for finding in sorted(findings, key=lambda f: f.at):
+        key = (owner(finding.partner, finding.party), finding.kind)
+        if key in merged:
+            merged[key][2] += finding.count
+        else:
+            merged[key] = [
+                *key,
+                finding.count,
+                format_utc(finding.at),
+                finding.detail,
+                describe(finding.kind),
+            ]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(FINDINGS_COLUMNS)
+        writer.writerows(merged.values())

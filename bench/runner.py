@@ -30,7 +30,13 @@ from bench.hubs import (
 from bench.logs import configure_run_logging
 from bench.ocpp_calls import ocpp_call_figures
 from bench.overrides import Override
-from bench.rundir import write_authorizations, write_json, write_reconciliation
+from bench.rundir import (
+    FINDINGS_FILE,
+    write_authorizations,
+    write_findings,
+    write_json,
+    write_reconciliation,
+)
 from bench.scenario import CpoPorts, PortsSpec, Scenario, ScenarioError, load_scenario, resolve
 from bench.summary import CdrDelivery, build_summary
 from bench.trace import TRACE_FILES, TRACE_MODES, TraceMode, WireTrace, trace_path
@@ -88,6 +94,7 @@ RUN_FILES = (
     "performance.json",
     "reconciliation.csv",
     "authorizations.csv",
+    FINDINGS_FILE,
     "junit.xml",
     SCENARIO_FILE,
     *REPORT_FILES,
@@ -415,6 +422,7 @@ def run_scenario(
     (run_dir / "metrics.prom").write_text(world.emsp.metrics_text(), encoding="utf-8")
     write_json(run_dir / "performance.json", performance)  # wall-clock figures: kept out of summary.json
     write_reconciliation(run_dir / "reconciliation.csv", reconciliation)
+    write_findings(run_dir / FINDINGS_FILE, records.findings, owner)
     write_authorizations(
         run_dir / "authorizations.csv", authorizations, {sid: world.cpo_of(sid) for sid in world.stations}
     )

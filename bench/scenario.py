@@ -20,6 +20,7 @@ from bench.billing_spec import RetailSpec, Share, check_contracts
 from bench.events import EVENT_TYPES, Event, TariffPolicy, Window
 from bench.overrides import SET_FIELD, Override, OverrideError, apply_all
 from emsp.billing.contracts import ContractKind
+from emsp.ocpi.tolerance import Tolerance
 from emsp.services.fraud import FraudConfig
 from simulators.cpo.csms import call_problem
 
@@ -104,6 +105,9 @@ class CpoSpec(_Strict):
     connection: Literal["bilateral", "hub"] = "bilateral"
     hub: str | None = None
     dialect: str = "spec-strict"
+    # The eMSP operator's tolerance of this CPO (emsp.ocpi.tolerance: plain_token, token_b_as_c,
+    # trailing_slash, datetime_offset, local_time_zone, total_cost_number); none: spec-strict.
+    tolerate: dict[str, Any] = {}
     tariffs: Annotated[dict[str, str], Field(min_length=1)]  # tariff id -> JSON file (relative to scenario)
     locations: Annotated[list[LocationSpec], Field(min_length=1)]
     ocpp_link: LinkSpec = LinkSpec(latency_ms=30)
@@ -113,6 +117,11 @@ class CpoSpec(_Strict):
     mid_session_tariff: TariffPolicy | dict[str, TariffPolicy] = "price_at_start"
     # live only: this CPO's stations connect to an external CSMS, not its mock one (bench/external_csms.py)
     csms_url: str | None = None
+
+    @field_validator("tolerate")
+    @classmethod
+    def _known_tolerance(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return Tolerance.from_mapping(value).as_doc()
 
     def tariff_policy(self, tariff_id: str) -> TariffPolicy:
         if isinstance(self.mid_session_tariff, str):
@@ -125,6 +134,8 @@ class CpoSpec(_Strict):
             raise ValueError("connection: hub needs `hub:` naming one of the scenario's hubs")
         if self.connection != "hub" and self.hub is not None:
             raise ValueError(f"hub: {self.hub!r} needs connection: hub")
+        if self.connection == "hub" and self.tolerate:
+            raise ValueError("tolerate: behind a hub the eMSP's partner is the hub, not this CPO")
         if self.connection == "hub" and self.ocpi_version != "2.2.1":
             raise ValueError("a CPO behind a hub speaks OCPI 2.2.1 (the hub emulator's only version)")
         for index, location in enumerate(self.locations):

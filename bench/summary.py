@@ -13,7 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from bench.latency_windows import first_hour_figures
-from emsp.model import CdrInfo, EmspRecords, FraudDecisionRecord, PartyRef
+from emsp.findings import KINDS
+from emsp.model import CdrInfo, EmspRecords, FindingRecord, FraudDecisionRecord, PartyRef
 from emsp.ocpi.pull import PullStats
 from emsp.reconciliation import CLASSES, Reconciliation, ReconciliationRow, TruthSession
 from emsp.services.fraud import RULES
@@ -172,6 +173,15 @@ def fraud_figures(
     }
 
 
+def finding_counts(findings: Iterable[FindingRecord]) -> dict[str, int]:
+    """`partners.<id>.findings`: `total`, then every kind of emsp.findings (0 when not seen), so an
+    expectation may name any kind before a run has seen one."""
+    counts = dict.fromkeys(KINDS, 0)
+    for finding in findings:
+        counts[finding.kind] = counts.get(finding.kind, 0) + finding.count
+    return {"total": sum(counts.values()), **counts}
+
+
 def build_summary(
     *,
     scenario: str,
@@ -206,7 +216,7 @@ def build_summary(
         figures = _figures(
             truths, of_one, records, reconciliation.rows, currencies, cpo_id, deliveries, owner
         )
-        figures["findings"] = sum(1 for f in findings if owner(f.partner, f.party) == cpo_id)
+        figures["findings"] = finding_counts(f for f in findings if owner(f.partner, f.party) == cpo_id)
         figures["fraud"] = fraud_figures(records.fraud_decisions, reconciliation.rows, cpo_id)
         if start is not None:  # "did this partner's p99 move?" (bench/latency_windows.py)
             figures["authorizations"]["latency_ms"] |= first_hour_figures(of_one, start)

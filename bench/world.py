@@ -222,7 +222,9 @@ def build_world(
         token_a = hub_token_a(cpo.id) if external_emsp is None else external_emsp[1][cpo.id]
         if cpo.hub is None:
             # The operator's configuration: this CPO acts for its scenario party only.
-            emsp.register_partner(cpo.id, token_a, parties=[(cpo.country_code, cpo.party_id, "CPO")])
+            emsp.register_partner(
+                cpo.id, token_a, parties=[(cpo.country_code, cpo.party_id, "CPO")], tolerate=cpo.tolerate
+            )
         sites = []
         for location in cpo.locations:
             sites.append(

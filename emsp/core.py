@@ -6,7 +6,7 @@ feed the answers to `on_response()`. Time always comes in as `now`; ids come fro
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -199,13 +199,16 @@ class EmspCore:
         *,
         parties: Iterable[PartyRole | tuple[str, str, str]] = (),
         hub: bool = False,
+        tolerate: Mapping[str, Any] | None = None,
     ) -> None:
-        """Configure (or update) a partner: its token A and the parties it may act for.
+        """Configure (or update) a partner: its token A, the parties it may act for, and what it
+        may deviate from the spec in (`tolerate`: emsp.ocpi.tolerance options; none: strict).
 
-        Raises PartnerConfigError (nothing stored) when a party is invalid or another partner's."""
+        Raises PartnerConfigError (nothing stored) when a party or an option is invalid or a party
+        is another partner's."""
         checked = normalize_parties(parties, hub)
         with self.db.unit() as db:
-            upsert_partner(db, partner_id, token_a, checked, hub)
+            upsert_partner(db, partner_id, token_a, checked, hub, tolerate)
 
     def issue_token(
         self,
@@ -684,4 +687,6 @@ def _duplicate(row: DuplicateCdrRow) -> DuplicateCdrRecord:
 
 def _finding(row: FindingRow) -> FindingRecord:
     party = PartyRef(row.country_code, row.party_id)
-    return FindingRecord(row.partner, party, row.kind, row.module, row.object_id, row.detail, row.at)
+    return FindingRecord(
+        row.partner, party, row.kind, row.module, row.object_id, row.detail, row.at, row.count, row.last_at
+    )

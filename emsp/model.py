@@ -147,7 +147,8 @@ class DuplicateCdrRecord:
 class FindingRecord:
     """Something a partner did that the spec does not want, kept without failing the request.
 
-    kind: `stale_update` (an object older, by last_updated, than the one stored: not applied).
+    kind: one of emsp.findings.KINDS; `count` times in all, the first at `at` (its module, object
+    and `detail`, a short excerpt), the last at `last_at`.
     """
 
     partner: str
@@ -157,6 +158,8 @@ class FindingRecord:
     object_id: str  # the object's id; EVSE/connector pushes as LOC/EVSE[/CONNECTOR]
     detail: str
     at: datetime
+    count: int = 1
+    last_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

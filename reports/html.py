@@ -130,6 +130,7 @@ def render_report(
         ),
         _section("Handshakes, findings and warnings", panels.flags(summary, log)),
         _section("Per partner", panels.partner_panels(records, log)),
+        _section("Quirks observed per partner", panels.quirks(records.run_dir)),
         _section("Expectations", _expectations(summary)),
         _section("Plots", _plots(_DETAIL_PLOTS, images)),
         _section("Key figures", _table(tables.kpi_table(summary))),

@@ -4,6 +4,7 @@ findings and warnings, and one panel per partner (flagged when anything needs at
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -45,12 +46,31 @@ def with_reasons(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def findings_total(value: Any) -> int:
+    """`partners.<id>.findings`: a count (older summaries) or per kind with a `total`."""
+    if isinstance(value, dict):
+        total = value.get("total")
+        return total if isinstance(total, int) else sum(v for v in value.values() if isinstance(v, int))
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def quirks(run_dir: Path | None) -> str:
+    """Quirks observed per partner: findings.csv (kind, count, first seen, first example)."""
+    path = None if run_dir is None else run_dir / "findings.csv"
+    if path is None or not path.is_file():
+        return '<p class="ok">No findings.csv in this run directory.</p>'
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if df.empty:
+        return '<p class="ok">No quirks observed: every partner kept to the spec as far as the eMSP saw.</p>'
+    return _table(df, row_bad=lambda r: False)
+
+
 def flags(summary: dict[str, Any], log: pd.DataFrame) -> str:
     partners = summary.get("partners") if isinstance(summary.get("partners"), dict) else {}
     findings = {
-        str(p): f.get("findings", 0)
+        str(p): findings_total(f.get("findings"))
         for p, f in (partners or {}).items()
-        if isinstance(f, dict) and f.get("findings")
+        if isinstance(f, dict) and findings_total(f.get("findings"))
     }
     failed = log[log["event"] == "handshake_failed"] if not log.empty else log
     lines = []
@@ -97,11 +117,12 @@ def partner_panels(records: RunRecords, log: pd.DataFrame) -> str:
         classes = figures.get("reconciliation") if isinstance(figures.get("reconciliation"), dict) else {}
         bad = {k: v for k, v in (classes or {}).items() if v and not tables.is_good(k)}
         rows.append(("reconciliation", ", ".join(f"{k} {v}" for k, v in (classes or {}).items() if v) or "-"))
-        rows.append(("findings", str(figures.get("findings", 0))))
+        found = findings_total(figures.get("findings"))
+        rows.append(("findings", str(found)))
         failed = (not log.empty) and bool(
             ((log["partner"] == partner) & (log["event"] == "handshake_failed")).any()
         )
-        flagged = bool(bad) or bool(figures.get("findings")) or failed
+        flagged = bool(bad) or bool(found) or failed
         spec = specs.get(str(partner), {})
         about = " · ".join(
             str(x)
@@ -112,7 +133,7 @@ def partner_panels(records: RunRecords, log: pd.DataFrame) -> str:
             "attention: "
             + ", ".join(
                 [*(f"{v} {k}" for k, v in bad.items()), *(["handshake failed"] if failed else [])]
-                + ([f"{figures.get('findings')} findings"] if figures.get("findings") else [])
+                + ([f"{found} findings"] if found else [])
             )
             if flagged
             else "all reconciled"

@@ -154,8 +154,10 @@ def partners_table(summary: Mapping[str, Any]) -> pd.DataFrame:
     columns = [
         col
         for col in dict.fromkeys(col for row in rows for col in row)
-        # a class no partner had would only widen the table
-        if not col.startswith("reconciliation.") or any(row.get(col) for row in rows)
+        # a class or finding kind no partner had would only widen the table
+        if not col.startswith(("reconciliation.", "findings."))
+        or col == "findings.total"
+        or any(row.get(col) for row in rows)
     ]
     return pd.DataFrame(
         {col: pd.Series([row.get(col) for row in rows], dtype=object) for col in columns}, columns=columns

@@ -16,6 +16,19 @@ class Party(BaseModel):
     role: Role
 
 
+class Tolerate(BaseModel):
+    """What the eMSP accepts from this partner beyond the spec, each use recorded as a finding
+    (GET /partners/{id}/findings). All off: spec-strict."""
+
+    model_config = ConfigDict(extra="forbid")
+    plain_token: bool = False  # Authorization header with the raw token on 2.2.1/2.3.0
+    token_b_as_c: bool = False  # calls with its own token B instead of our token C
+    trailing_slash: bool = False  # request URLs ending in "/"
+    datetime_offset: bool = False  # DateTimes with a UTC offset (read as the instant they name)
+    local_time_zone: str | None = None  # DateTimes without designator are this IANA zone's wall time
+    total_cost_number: bool = False  # costs as bare numbers where the version has Price objects
+
+
 class PartnerIn(BaseModel):
     """A partner the operator allows to connect: its token A and the parties it may act for."""
 
@@ -24,6 +37,7 @@ class PartnerIn(BaseModel):
     token_a: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")]
     parties: Annotated[list[Party], Field(min_length=1)]
     hub: bool = False
+    tolerate: Tolerate = Tolerate()
 
 
 class PartnerOut(BaseModel):
@@ -34,6 +48,22 @@ class PartnerOut(BaseModel):
     version: str | None
     versions_url: str | None
     endpoints: list[str]  # module identifiers the partner offers
+    tolerate: Tolerate = Tolerate()
+
+
+class FindingOut(BaseModel):
+    """One kind of conduct the eMSP saw from a partner (emsp.findings): how often, the first time."""
+
+    kind: str
+    what: str
+    country_code: str
+    party_id: str
+    count: int
+    first_seen: str  # RFC 3339 UTC
+    last_seen: str
+    example: str  # a short excerpt of the first occurrence
+    module: str
+    object_id: str
 
 
 class RegisterIn(BaseModel):

@@ -11,11 +11,24 @@ from sqlalchemy import select
 
 from emsp.contract.deps import Run, now
 from emsp.contract.guard import CONFLICT, NOT_FOUND
-from emsp.contract.partner_models import PartnerIn, PartnerOut, Party, PullOut, RegisterIn, RegistrationOut
+from emsp.contract.partner_models import (
+    FindingOut,
+    PartnerIn,
+    PartnerOut,
+    Party,
+    PullOut,
+    RegisterIn,
+    RegistrationOut,
+    Tolerate,
+)
 from emsp.core import EmspCore, RegistrationRefused
+from emsp.findings import describe
 from emsp.handshakes import RegistrationOutcome
+from emsp.ocpi.tolerance import tolerance_of_json
+from emsp.services import findings
 from emsp.services.partners import PartnerConfigError, PartyRole, parties_of
-from emsp.storage.tables import PartnerRow
+from emsp.storage.tables import FindingRow, PartnerRow
+from emsp.timeutil import format_utc
 from emsp.wire import loads
 
 Now = Annotated[datetime, Depends(now)]
@@ -35,7 +48,16 @@ def partner_out(row: PartnerRow) -> PartnerOut:
         version=row.version,
         versions_url=row.versions_url,
         endpoints=sorted({str(e.get("identifier")) for e in loads(row.endpoints_json or "[]")}),
+        tolerate=Tolerate.model_validate(tolerance_of_json(row.tolerate_json).as_doc()),
     )
+
+
+def finding_out(row: FindingRow) -> FindingOut:
+    return FindingOut(
+        kind=row.kind, what=describe(row.kind), country_code=row.country_code, party_id=row.party_id,
+        count=row.count, first_seen=format_utc(row.at), last_seen=format_utc(row.last_at or row.at),
+        example=row.detail, module=row.module, object_id=row.object_id,
+    )  # fmt: skip
 
 
 def make_router(core: EmspCore) -> APIRouter:
@@ -65,12 +87,29 @@ def make_router(core: EmspCore) -> APIRouter:
             raise unknown(partner_id)
         return found
 
+    @router.get("/{partner_id}/findings", response_model=list[FindingOut], responses=NOT_FOUND)
+    async def partner_findings(partner_id: str, run: Run) -> list[FindingOut]:
+        """What the eMSP tolerated or noticed from this partner: per party and kind, counted, with
+        the first example (oldest first)."""
+
+        def work() -> list[FindingOut] | None:
+            with core.db.unit() as db:
+                if db.get(PartnerRow, partner_id) is None:
+                    return None
+                return [finding_out(r) for r in findings.rows(db, partner_id)]
+
+        found = await run(work)
+        if found is None:
+            raise unknown(partner_id)
+        return found
+
     def configure(body: PartnerIn, *, exists: bool) -> PartnerOut | None:
         """Store the partner's configuration if it `exists` already (or not); None otherwise."""
         if (read(body.id) is not None) != exists:
             return None
         parties = [(p.country_code, p.party_id, p.role) for p in body.parties]
-        core.register_partner(body.id, body.token_a, parties=parties, hub=body.hub)
+        tolerate = body.tolerate.model_dump(exclude_defaults=True)
+        core.register_partner(body.id, body.token_a, parties=parties, hub=body.hub, tolerate=tolerate)
         found = read(body.id)
         assert found is not None
         return found

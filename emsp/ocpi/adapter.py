@@ -118,8 +118,16 @@ class VersionAdapter(Protocol):
     # (maximum length, CiString: printable ASCII only; else a printable UTF-8 `string`), from the
     # version's object tables: 2.1.1 Locations and EVSEs have string(39) ids, 2.2.1 CiString(36).
     url_ids: Mapping[str, tuple[tuple[int, bool], ...]]
+    # A DateTime may carry a UTC offset: 2.1.1 (ISO 8601; its own examples do). From 2.2.1 on only
+    # a Z or no designator (types, DateTime: "other formats/patterns are not allowed").
+    datetime_offsets: bool
 
     def decode_authorization(self, header: str | None) -> str | None: ...
+    def price_from_number(self, value: Any) -> Doc | None:
+        """This version's Price object for a cost given as a bare number; None where the
+        version's costs are numbers (a partner's `total_cost_number` tolerance)."""
+        ...
+
     def encode_authorization(self, token: str) -> str: ...
 
     def credentials(self, body: Any) -> CredentialsInfo: ...

@@ -6,16 +6,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
 from emsp.bus import Event
+from emsp.model import PartyRef
 from emsp.observability import EmspMetrics
 from emsp.ocpi import adapter
 from emsp.ocpi.adapter import VersionAdapter
 from emsp.ocpi.body import parse_json
 from emsp.ocpi.credentials_cache import PartyScope
 from emsp.ocpi.errors import OcpiError, invalid
+from emsp.ocpi.tolerance import STRICT, Tolerance, needs_normalising, normalise_body
 from emsp.ocpi.validation import validate
 from emsp.outbox import Outbox
 from emsp.services.tokens import TokenAuthority
@@ -67,6 +70,17 @@ class Services(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Noted:
+    """A finding of this request (emsp.findings), written with the request's unit of work."""
+
+    kind: str
+    example: str
+    party: PartyRef | None = None  # None: the request's party (routing header, the partner's one party)
+    module: str = ""
+    object_id: str = ""
+
+
 @dataclass
 class Ctx:
     request: HttpRequest
@@ -80,7 +94,18 @@ class Ctx:
     events: list[Event] = field(default_factory=list)  # written to the outbox by the router
     # The parties the partner may push for (operator-configured); None: no restriction (tests only).
     parties: PartyScope | None = None
+    notes: list[Noted] = field(default_factory=list)  # findings, written by the router with the unit
     _partner: PartnerRow | None = field(default=None, repr=False)
+
+    @property
+    def tolerance(self) -> Tolerance:
+        """What the operator configured this partner's requests may deviate in (emsp.ocpi.tolerance)."""
+        return self.parties.tolerate if self.parties is not None else STRICT
+
+    def note(
+        self, kind: str, example: str, *, party: PartyRef | None = None, module: str = "", object_id: str = ""
+    ) -> None:
+        self.notes.append(Noted(kind, example[:200], party, module, object_id))
 
     @property
     def db(self) -> Session:
@@ -116,8 +141,26 @@ class Ctx:
         return "/".join([self.services.settings.base_url.rstrip("/"), self.adapter.version, *segments])
 
     def json(self) -> Any:
-        """The parsed body; invalid JSON is a transport error: HTTP 400 (status_codes)."""
-        return parse_json(self.request.body)
+        """The parsed body; invalid JSON is a transport error: HTTP 400 (status_codes). Deviations
+        the partner's tolerance accepts come out in their spec form (noted); a DateTime with a UTC
+        offset is refused unless tolerated (emsp.ocpi.tolerance)."""
+        body = parse_json(self.request.body)
+        tolerance = self.tolerance
+        offsets = self.adapter.datetime_offsets
+        if not needs_normalising(self.request.body or "", tolerance, offsets_allowed=offsets):
+            return body
+        return normalise_body(
+            body, tolerance, self._note_body, self.adapter.price_from_number, offsets_allowed=offsets
+        )
+
+    def _note_body(self, kind: str, example: str) -> None:
+        self.note(kind, example, module=self.module)
+
+    @property
+    def module(self) -> str:
+        path = urlsplit(self.request.url).path.rstrip("/").split("/")
+        version = path.index(self.adapter.version) if self.adapter.version in path else -1
+        return path[version + 1] if 0 <= version < len(path) - 1 else ""
 
     def json_object(self) -> dict[str, Any]:
         body = self.json()

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import event, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from emsp.ocpi.tolerance import STRICT, Tolerance, tolerance_of_json
 from emsp.storage.tables import PartnerRow
 from emsp.wire import loads
 
@@ -39,6 +40,7 @@ class PartyScope:
     others: frozenset[tuple[str, str]] = frozenset()
     cpo: frozenset[tuple[str, str]] = frozenset()
     version: str | None = None
+    tolerate: Tolerance = STRICT  # the operator's tolerance options for this partner
 
     def single_cpo(self) -> tuple[str, str] | None:
         """The partner's CPO party when it has exactly one (then a request can only be about it)."""
@@ -73,7 +75,8 @@ def _scope(row: PartnerRow, db: Session) -> PartyScope:
     own = frozenset(configured & declared)
     cpo = frozenset((cc, pid) for cc, pid, role in entries if role == "CPO" and (cc, pid) in own)
     version = row.version if row.registered else None
-    return PartyScope(own, row.hub, frozenset(others), cpo, version)
+    tolerate = tolerance_of_json(row.tolerate_json)
+    return PartyScope(own, row.hub, frozenset(others), cpo, version, tolerate)
 
 
 _TOUCHED = "emsp.partners_touched"
@@ -81,7 +84,9 @@ _TOUCHED = "emsp.partners_touched"
 
 class CredentialsCache:
     def __init__(self, factory: sessionmaker[Session]) -> None:
-        self._known: dict[str, tuple[str, str, Parties]] = {}  # token -> (partner_id, "A" | "C", parties)
+        # token -> (partner_id, "A" | "B" | "C", parties); "B": the partner's own token B, which
+        # authenticates only where its tolerance says so (emsp.ocpi.router)
+        self._known: dict[str, tuple[str, str, Parties]] = {}
         self._generation = 0  # moved on by every clear(), from any thread
         event.listen(factory, "after_flush", self._after_flush)
         event.listen(factory, "after_commit", self._after_end)
@@ -104,6 +109,7 @@ class CredentialsCache:
                     PartnerRow.token_c == token,
                     PartnerRow.token_a == token,
                     PartnerRow.token_pending == token,
+                    PartnerRow.token_b == token,
                 )
             )
             .order_by(PartnerRow.partner_id)
@@ -114,6 +120,11 @@ class CredentialsCache:
         if found is None:  # token A, or the token we offered in a registration we started
             found = next(
                 ((r.partner_id, "A", _scope(r, db)) for r in rows if token in (r.token_a, r.token_pending)),
+                None,
+            )
+        if found is None:  # the partner's own token B (it calls with the token it gave us)
+            found = next(
+                ((r.partner_id, "B", _scope(r, db)) for r in rows if r.registered and r.token_b == token),
                 None,
             )
         if found is not None and not db.info.get(_TOUCHED) and generation == self._generation:

@@ -40,9 +40,11 @@ from emsp.ocpi.errors import OcpiError
 from emsp.ocpi.modules import HANDLERS
 from emsp.ocpi.modules.common import stored_last_updated
 from emsp.ocpi.versions import adapter_for
+from emsp.services import findings
+from emsp.services.findings import NewFinding
 from emsp.storage.db import Database
 from emsp.storage.queries import find_cdr, find_location, find_tariff, session_raw
-from emsp.storage.tables import FindingRow, PartnerRow, PulledCdrRow, SyncStateRow
+from emsp.storage.tables import PartnerRow, PulledCdrRow, SyncStateRow
 from emsp.timeutil import format_utc
 from emsp.wire import HttpRequest, HttpResponse, dumps, loads
 
@@ -365,13 +367,9 @@ class Puller:
     def _finding(self, run: PullRun, now: datetime, kind: str, detail: str) -> None:
         self._stats(run.partner_id).findings += 1
         cc, pid = _party(run) or ("", "")  # through a hub: the party whose Sender it was
+        finding = NewFinding(kind, PartyRef(cc, pid), detail, module=run.module)
         with self._host.db.unit() as db:
-            db.add(
-                FindingRow(
-                    partner=run.partner_id, country_code=cc, party_id=pid, kind=kind,
-                    module=run.module, object_id="", detail=detail, at=now,
-                )
-            )  # fmt: skip
+            findings.record(db, run.partner_id, [finding], now)  # one counted row per kind
         self._host.metrics.findings.labels(partner=run.partner_id, kind=kind).inc()
         self._host.log.warning(kind, partner=run.partner_id, module=run.module, detail=detail)
 

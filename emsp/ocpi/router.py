@@ -21,15 +21,20 @@ from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 from sqlalchemy.orm import Session
 
+from emsp.model import PartyRef
 from emsp.ocpi.adapter import VersionAdapter
 from emsp.ocpi.auth import decode_authorization
-from emsp.ocpi.context import Ctx, Services
+from emsp.ocpi.context import Ctx, Noted, Services
 from emsp.ocpi.credentials_cache import CredentialsCache, Parties
 from emsp.ocpi.envelope import MISSING, OcpiResult, Pending, respond
 from emsp.ocpi.errors import OcpiError, method_not_allowed, not_found, unauthorized
 from emsp.ocpi.modules import CONFIGURATION_MODULES, HANDLERS
 from emsp.ocpi.versions import ADAPTERS, version_details, versions_list
+from emsp.services import findings
+from emsp.services.findings import NewFinding
+from emsp.services.partners import parties_of
 from emsp.storage.db import Database
+from emsp.storage.tables import PartnerRow
 from emsp.timeutil import format_utc
 from emsp.wire import Deferred, HttpRequest, HttpResponse
 
@@ -54,6 +59,7 @@ class _Route:
     module: str  # "versions", "details", or an OCPI module id; "unknown" when nothing matched
     segments: list[str]
     adapter: VersionAdapter | None = None  # of the version in the path (None: /versions)
+    trailing_slash: bool = False  # the path ends in a "/" no URL we publish has
 
 
 # Per version, the modules it has (an endpoint of another version's module is unknown here).
@@ -69,18 +75,16 @@ def _route(base_path: str, path: str) -> _Route:
     )
     if any(not segment.isprintable() for segment in rest):
         return _Route("unknown", [])
+    trailing = bool(rest) and path.endswith("/")
     if rest == ["versions"]:
-        return _Route("versions", [])
+        return _Route("versions", [], None, trailing)
     adapter = ADAPTERS.get(rest[0]) if rest else None
     if adapter is None:
         return _Route("unknown", [])
     if len(rest) == 1:
-        return _Route("details", [], adapter)
+        return _Route("details", [], adapter, trailing)
     if rest[1] in _MODULES[adapter.version]:
-        segs = rest[2:]
-        if segs and segs[-1] == "":
-            segs = segs[:-1]  # tolerate a trailing slash
-        return _Route(rest[1], segs, adapter)
+        return _Route(rest[1], rest[2:], adapter, trailing)
     return _Route("unknown", [])
 
 
@@ -127,19 +131,39 @@ def _raw_token(header: str | None) -> str | None:
 
 
 def _authenticate(
-    host: RouterHost, unit: _Unit, headers: dict[str, str], adapter: VersionAdapter | None
+    host: RouterHost, unit: _Unit, headers: dict[str, str], adapter: VersionAdapter | None, notes: list[Noted]
 ) -> tuple[str, str, Parties]:
     """(partner_id, "A" | "C", parties): token C of a registered partner first, then a token A.
 
     Under a version's path the header is read as that version writes it (2.1.1 the token as is,
     2.2.1 onwards Base64). The versions endpoint belongs to no version, and a client that has not
     chosen one yet may write either: the Base64 reading is tried first, then the token as is (the
-    2.3.0 transport_and_format note on 2.1.1 implementations that do not encode the token)."""
+    2.3.0 transport_and_format note on 2.1.1 implementations that do not encode the token).
+
+    Beyond the spec, only where the partner's tolerance says so (emsp.ocpi.tolerance), each noted:
+    the raw token under a version that wants it Base64 (`plain_token`), and the partner's own token
+    B in place of the token C we gave it (`token_b_as_c`). Otherwise both are 401."""
     header = headers.get("authorization")
     if adapter is not None:
-        found = _find(host, unit, adapter.decode_authorization(header))
+        decoded = adapter.decode_authorization(header)
+        found = _find(host, unit, decoded)
+        raw = _raw_token(header)
+        if found is None and raw is not None and raw != decoded:
+            plain = _find(host, unit, raw)
+            if plain is not None:
+                if not plain[2].tolerate.plain_token:
+                    raise unauthorized(
+                        f"credentials token not Base64 encoded (OCPI {adapter.version} Authorization header)"
+                    )
+                notes.append(Noted("plain_token", f"Authorization: Token {raw[:4]}... (not Base64)"))
+                found = plain
     else:
         found = _find(host, unit, decode_authorization(header)) or _find(host, unit, _raw_token(header))
+    if found is not None and found[1] == "B":
+        if not found[2].tolerate.token_b_as_c:
+            raise unauthorized("that is the token B you gave us: call us with the token C we gave you")
+        notes.append(Noted("token_b_as_c", "Authorization with the partner's own token B"))
+        found = (found[0], "C", found[2])
     if found is not None:
         return found
     if _raw_token(header) is None:
@@ -243,9 +267,16 @@ def _dispatch(
     if route.module == "unknown":
         raise not_found("unknown endpoint", status_code=2000)
     refused: OcpiError | None = None
+    notes: list[Noted] = []
     with _Unit(host.db) as unit:
-        partner_id, kind, parties = _authenticate(host, unit, headers, route.adapter)
+        partner_id, kind, parties = _authenticate(host, unit, headers, route.adapter, notes)
         who.partner_id = partner_id
+        tolerance = parties.tolerate
+        if route.trailing_slash:
+            if not tolerance.trailing_slash:
+                raise not_found("unknown endpoint: the URL ends in a slash (no endpoint URL does)", 2000)
+            notes.append(Noted("trailing_slash", f"{request.method.upper()} {urlsplit(request.url).path}"))
+        _check_routing_headers(route, headers, parties, notes)
         if kind == "A" and route.module not in ("versions", "details", *CONFIGURATION_MODULES):
             # Token A only opens versions and credentials (transport_and_format, authorization header).
             raise unauthorized("credentials token A is only valid for versions and credentials")
@@ -259,6 +290,7 @@ def _dispatch(
             if request.method.upper() != "GET":
                 raise method_not_allowed("only GET", ["GET"])
             base = host.settings.base_url
+            _record(host, unit, partner_id, parties, headers, notes, now)
             if route.adapter is None:
                 return OcpiResult(versions_list(base))
             return OcpiResult(version_details(base, route.adapter.version))
@@ -273,6 +305,7 @@ def _dispatch(
             log.bind(partner=partner_id),
             route.adapter,
             parties=parties,
+            notes=notes,
         )
         try:
             result = HANDLERS[route.module](ctx)
@@ -280,6 +313,7 @@ def _dispatch(
             if not err.commit:
                 raise  # the unit of work rolls back: a refused request changes nothing
             refused = err
+        _record(host, unit, partner_id, parties, headers, ctx.notes, now)
         if ctx.events:  # the transactional outbox: the events commit with their cause, or not at all
             host.bus.write(unit(), ctx.events, now)
     if ctx.events:
@@ -287,6 +321,65 @@ def _dispatch(
     if refused is not None:
         raise refused
     return result
+
+
+def _check_routing_headers(
+    route: _Route, headers: dict[str, str], parties: Parties, notes: list[Noted]
+) -> None:
+    """A functional module's request names its parties in the OCPI-from/to-* headers
+    (transport_and_format, message routing; versions with routing). Between two platforms of one
+    party each (the spec's peer-to-peer exception; we are one party) they may be left out. A hub or
+    a partner of several parties that leaves them out is noted, not refused: every push names its
+    party in the URL or body, which is what ownership is checked on, and a request whose party only
+    the headers could tell is refused where that matters (tokens authorize: 2002)."""
+    if route.adapter is None or not route.adapter.routing_headers or route.module in CONFIGURATION_MODULES:
+        return
+    if route.module not in HANDLERS or (not parties.hub and len(parties.own) <= 1):
+        return
+    missing = [
+        f"OCPI-{side}-{part}" for side in ("from", "to") for part in ROUTING_HEADERS
+        if not headers.get(f"ocpi-{side}-{part}")
+    ]  # fmt: skip
+    if missing:
+        notes.append(Noted("routing_headers_missing", f"{route.module}: without {', '.join(missing)}"))
+
+
+def _party_of(headers: dict[str, str], parties: Parties) -> PartyRef:
+    """Whose conduct a finding is: the request's OCPI-from party, else the partner's one CPO party,
+    else its first configured party."""
+    cc, pid = headers.get("ocpi-from-country-code"), headers.get("ocpi-from-party-id")
+    if cc and pid and len(cc) == 2 and len(pid) == 3 and (cc + pid).isascii():
+        return PartyRef(cc.upper(), pid.upper())
+    single = parties.single_cpo() or min(parties.own, default=("", ""))
+    return PartyRef(*single)
+
+
+def _record(
+    host: RouterHost,
+    unit: _Unit,
+    partner_id: str,
+    parties: Parties,
+    headers: dict[str, str],
+    notes: list[Noted],
+    now: datetime,
+) -> None:
+    """The request's findings, counted in its unit of work (emsp.services.findings)."""
+    if not notes:
+        return
+    default = _party_of(headers, parties)
+    if not default.country_code:  # not registered yet (token A): its first configured party
+        row = unit().get(PartnerRow, partner_id)
+        configured = parties_of(row) if row is not None else ()
+        if configured:
+            default = PartyRef(configured[0].country_code, configured[0].party_id)
+    findings.record(
+        unit(),
+        partner_id,
+        [NewFinding(n.kind, n.party or default, n.example, n.module, n.object_id) for n in notes],
+        now,
+    )
+    for note in notes:
+        host.metrics.findings.labels(partner=partner_id, kind=note.kind).inc()
 
 
 def _routing_headers(host: RouterHost, headers: dict[str, str]) -> dict[str, str]:

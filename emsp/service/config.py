@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from emsp.ocpi.tolerance import Tolerance
 from emsp.services.fraud import FraudConfig
 
 Role = Literal["CPO", "EMSP", "HUB", "NAP", "NSP", "OTHER", "SCSP"]
@@ -44,6 +45,13 @@ class PartnerConfig(_Strict):
     token_a: Token
     parties: Annotated[list[PartyConfig], Field(min_length=1)]
     hub: bool = False
+    # What the eMSP accepts from this partner beyond the spec (emsp.ocpi.tolerance; each use a finding).
+    tolerate: dict[str, Any] = {}
+
+    @field_validator("tolerate")
+    @classmethod
+    def _known_tolerance(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return Tolerance.from_mapping(value).as_doc()
 
     @model_validator(mode="after")
     def _hub_role_needs_hub(self) -> PartnerConfig:

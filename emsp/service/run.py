@@ -45,7 +45,9 @@ def build_core(config: ServiceConfig, database_url: str, config_file: str) -> Em
     for index, partner in enumerate(config.partners):
         parties = [(p.country_code, p.party_id, p.role) for p in partner.parties]
         try:  # upsert: a registered partner keeps its registration across restarts
-            core.register_partner(partner.id, partner.token_a, parties=parties, hub=partner.hub)
+            core.register_partner(
+                partner.id, partner.token_a, parties=parties, hub=partner.hub, tolerate=partner.tolerate
+            )
         except PartnerConfigError as exc:
             raise ConfigError(config_file, f"partners[{index}].{exc.field}", exc.reason) from exc
     return core

@@ -9,12 +9,14 @@ a hub reports itself as role HUB). Nothing a partner sends can widen this.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from emsp.ocpi.tolerance import Tolerance
 from emsp.storage.tables import PartnerRow
 from emsp.wire import dumps, loads
 
@@ -87,8 +89,21 @@ def owner_conflict(db: Session, partner_id: str, parties: Iterable[PartyRole]) -
     return None
 
 
+def checked_tolerance(tolerate: Mapping[str, Any] | None) -> str:
+    """The tolerance options as stored (PartnerRow.tolerate_json), or PartnerConfigError."""
+    try:
+        return dumps(Tolerance.from_mapping(tolerate).as_doc())
+    except ValueError as exc:
+        raise PartnerConfigError("tolerate", str(exc)) from None
+
+
 def upsert_partner(
-    db: Session, partner_id: str, token_a: str, parties: tuple[PartyRole, ...], hub: bool
+    db: Session,
+    partner_id: str,
+    token_a: str,
+    parties: tuple[PartyRole, ...],
+    hub: bool,
+    tolerate: Mapping[str, Any] | None = None,
 ) -> PartnerRow:
     """Create or update a partner's configuration. A registered partner keeps its registration and
     does not get token A back: the spec says token A MAY no longer be used once token C exists."""
@@ -96,6 +111,7 @@ def upsert_partner(
         raise PartnerConfigError("id", "must be 1 to 64 characters")
     if not token_a or len(token_a) > 64 or not token_a.isprintable():
         raise PartnerConfigError("token_a", "must be 1 to 64 printable characters (credentials token)")
+    tolerate_json = checked_tolerance(tolerate)
     conflict = owner_conflict(db, partner_id, parties)
     if conflict is not None:
         raise conflict
@@ -116,4 +132,5 @@ def upsert_partner(
         row.token_a = token_a
     row.parties_json = dumps([[p.country_code, p.party_id, p.role] for p in parties])
     row.hub = hub
+    row.tolerate_json = tolerate_json
     return row

@@ -39,6 +39,13 @@ UPGRADES: tuple[AddColumn, ...] = (
         "emsp does so at every start); a partner's own credentials never widen it",
     ),
     AddColumn("partners", "hub", "false: only a partner configured as a hub is one"),
+    AddColumn(
+        "partners",
+        "tolerate_json",
+        "{}: spec-strict, as every partner was; serve emsp writes the configured options at start",
+    ),
+    AddColumn("findings", "count", "1: every row stored before counting was one finding"),
+    AddColumn("findings", "last_at", "null: the last occurrence of an older row is its `at`"),
     # The partner's body where its OCPI version's wire form differs from the canonical document;
     # rows stored before the adapter layer came under 2.2.1, whose wire form is the canonical one.
     *(

@@ -34,6 +34,8 @@ class PartnerRow(Base):
     hub: Mapped[bool] = mapped_column(Boolean, default=False)
     endpoints_json: Mapped[str] = mapped_column(Text, default="[]")
     endpoints_status: Mapped[str] = mapped_column(String(32), default="none")  # none|fetching|ok|failed
+    # The operator's tolerance options for this partner (emsp.ocpi.tolerance), as JSON; {}: strict.
+    tolerate_json: Mapped[str] = mapped_column(Text, default="{}")
 
 
 class CounterRow(Base):
@@ -146,14 +148,19 @@ class DuplicateCdrRow(PartyObject, Base):
 
 
 class FindingRow(PartyObject, Base):
-    """What a partner did that the spec does not want, recorded while the request was accepted."""
+    """What a partner did that the spec does not want (emsp.findings), recorded while the request
+    was accepted: one row per partner, party and kind, counted, with its first example (module,
+    object, detail, at). Writes are an update of that row (emsp.services.findings); two processes
+    racing on a first one may each insert one, so readers sum the counts per kind."""
 
     __tablename__ = "findings"
     kind: Mapped[str] = mapped_column(String(32))
     module: Mapped[str] = mapped_column(String(16))
     object_id: Mapped[str] = mapped_column(String(128))  # up to LOC/EVSE/CONNECTOR (3 x CiString(36))
     detail: Mapped[str] = mapped_column(Text)
-    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)  # first seen
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    last_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
 
 
 class TokenRow(Base):

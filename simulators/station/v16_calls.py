@@ -70,7 +70,9 @@ KEYS: Mapping[str, Key] = MappingProxyType(
         ),
         "NumberOfConnectors": Key(lambda st: str(len(st.connectors))),
         "SupportedFeatureProfiles": Key(
-            lambda st: "Core,FirmwareManagement,LocalAuthListManagement,RemoteTrigger,Reservation,SmartCharging"
+            lambda st: (
+                "Core,FirmwareManagement,LocalAuthListManagement,RemoteTrigger,Reservation,SmartCharging"
+            )
         ),
         "LocalAuthListEnabled": Key(
             lambda st: str(st.upkeep.local_list_enabled).lower(),

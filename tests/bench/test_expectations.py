@@ -67,7 +67,21 @@ def test_findings_are_counted_per_partner() -> None:
         records=records, reconciliation=Reconciliation(()), messages={}, unserved_arrivals=0,
     )  # fmt: skip
     assert list(summary["partners"]) == ["cpo-a", "cpo-b"]
-    assert [summary["partners"][p]["findings"] for p in ("cpo-a", "cpo-b")] == [0, 2]
+    assert [summary["partners"][p]["findings"]["total"] for p in ("cpo-a", "cpo-b")] == [0, 2]
+    assert [summary["partners"][p]["findings"]["stale_update"] for p in ("cpo-a", "cpo-b")] == [0, 2]
+    # every kind is a path before any run has seen one, so an expectation may name it
+    assert summary["partners"]["cpo-a"]["findings"]["plain_token"] == 0
+
+
+def test_a_counted_finding_row_counts_its_count() -> None:
+    from datetime import UTC, datetime
+
+    from bench.summary import finding_counts
+    from emsp.model import FindingRecord, PartyRef
+
+    at = datetime(2026, 3, 2, 7, tzinfo=UTC)
+    rows = [FindingRecord("p", PartyRef("DE", "CPA"), "plain_token", "", "", "", at, count=7)]
+    assert finding_counts(rows)["plain_token"] == 7 and finding_counts(rows)["total"] == 7
 
 
 def test_cdr_delivery_counts_recognised_repeats_and_reconciled_late_cdrs_per_partner() -> None:

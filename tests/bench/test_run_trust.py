@@ -157,7 +157,8 @@ def test_per_partner_and_known_paths_are_accepted(tmp_path: Path) -> None:
         {"metric": "partners.cpo-a.authorizations.latency_ms.p99", "op": "<", "value": 5000},
         {"metric": "partners.cpo-a.revenue.EUR", "op": "==", "value": "revenue.EUR"},
         {"metric": "partners.cpo-a.reconciliation.matched", "op": "==", "value": "reconciliation.matched"},
-        {"metric": "partners.cpo-a.findings", "op": "==", "value": 0},
+        {"metric": "partners.cpo-a.findings.total", "op": "==", "value": 0},
+        {"metric": "partners.cpo-a.findings.plain_token", "op": "==", "value": 0},
         {"metric": "messages.ocpp2.0.1", "op": ">", "value": 0},
     ]
     result = _run(_scenario(tmp_path, expectations=exp), tmp_path / "run")

@@ -370,3 +370,54 @@ def test_a_database_url_whose_driver_is_not_installed_exits_2(tmp_path: Path) ->
     assert result.exit_code == 2, result.output
     message = result.output.strip().splitlines()[-1]
     assert message.startswith(f"invalid input: {url}: --database-url: unusable: "), message
+
+
+TOLERANT = """
+emsp: {country_code: NL, party_id: EMS, business_name: Test eMSP, public_url: http://127.0.0.1:9}
+admin_token: admin-secret
+partners:
+  - id: cpo-a
+    token_a: secret-a
+    parties: [{country_code: DE, party_id: CPA, role: CPO}]
+    tolerate: {plain_token: true}
+  - id: cpo-b
+    token_a: secret-b
+    parties: [{country_code: FR, party_id: CPB, role: CPO}]
+"""
+
+
+def test_an_unknown_tolerance_option_exits_2_naming_it(tmp_path: Path) -> None:
+    config = tmp_path / "emsp.yaml"
+    config.write_text(TOLERANT.replace("plain_token: true", "sloppy: true"))
+    result = CliRunner().invoke(app, ["serve", "emsp", "--config", str(config)])
+    assert result.exit_code == 2 and "partners[0].tolerate" in result.output and "sloppy" in result.output
+
+
+@pytest.mark.xdist_group("live")
+def test_serve_accepts_a_plain_token_only_from_the_partner_configured_to_send_one(
+    tmp_path: Path, cpo: str
+) -> None:
+    config = tmp_path / "emsp.yaml"
+    config.write_text(TOLERANT)
+    admin = {"Authorization": "Bearer admin-secret"}
+    proc, _, base = _start(config, f"sqlite:///{tmp_path / 'emsp.db'}")
+    try:
+        role = {"role": "CPO", "business_details": {"name": "A"}, "party_id": "CPA", "country_code": "DE"}
+        creds = {"token": "token-b", "url": cpo, "roles": [role]}
+        plain = {"Authorization": "Token secret-a"}  # not Base64 (transport_and_format, 2.2.1)
+        resp = httpx.post(f"{base}/ocpi/2.2.1/credentials", json=creds, headers=plain, timeout=30)
+        assert resp.json()["status_code"] == 1000, resp.text
+        role_b = role | {"party_id": "CPB", "country_code": "FR"}
+        refused = httpx.post(
+            f"{base}/ocpi/2.2.1/credentials", json=creds | {"roles": [role_b]},
+            headers={"Authorization": "Token secret-b"}, timeout=30,
+        )  # fmt: skip
+        assert refused.status_code == 401 and "Base64" in refused.json()["status_message"]
+        found = httpx.get(f"{base}/api/v1/partners/cpo-a/findings", headers=admin).json()
+        assert [(f["kind"], f["count"], f["country_code"]) for f in found] == [("plain_token", 1, "DE")]
+        assert found[0]["example"].startswith("Authorization: Token secr")
+        assert httpx.get(f"{base}/api/v1/partners/cpo-b/findings", headers=admin).json() == []
+        assert httpx.get(f"{base}/api/v1/partners/cpo-a", headers=admin).json()["tolerate"]["plain_token"]
+        assert httpx.get(f"{base}/api/v1/partners/nope/findings", headers=admin).status_code == 404
+    finally:
+        _stop(proc)

@@ -50,11 +50,14 @@ def _old_database(url: str, *extra: str) -> None:
 def test_an_old_database_gains_the_new_partner_columns_and_keeps_its_partner(url: str) -> None:
     _old_database(url)
     db = Database(url)
-    assert db.schema_upgrades == ["partners.token_pending", "partners.parties_json", "partners.hub"]
+    assert db.schema_upgrades == [
+        "partners.token_pending", "partners.parties_json", "partners.hub", "partners.tolerate_json"
+    ]  # fmt: skip
     assert missing_columns(db.engine) == {}
     with db.unit() as session:
         old = session.get(PartnerRow, "cpo-old")
         assert old is not None and (old.parties_json, old.hub, old.token_pending) == ("[]", False, None)
+        assert old.tolerate_json == "{}"  # spec-strict, as every partner was
     db.engine.dispose()
     again = Database(url)  # a second start finds nothing to do
     assert again.schema_upgrades == []

@@ -74,11 +74,12 @@ def _sections(page: str) -> list[str]:
 def test_the_page_reads_top_down_and_opens_alone(full_run: Path) -> None:
     page = write_report(full_run).read_text(encoding="utf-8")
     order = [s.strip() for s in _sections(page)]
-    assert order[:5] == [
+    assert order[:6] == [
         "What was simulated",
         "Mismatched sessions",
         "Handshakes, findings and warnings",
         "Per partner",
+        "Quirks observed per partner",
         "Expectations",
     ]
     sources = re.findall(r'src="([^"]*)"', page)

@@ -10,16 +10,19 @@ different content with 2001 (a change must come as a Credit CDR with a new id).
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from sqlalchemy import select
 
 from emsp.bus import CdrReceived
-from emsp.model import PartyRef
+from emsp.model import CdrInfo, PartyRef
 from emsp.ocpi.context import Ctx
 from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, method_not_allowed, not_found
 from emsp.ocpi.modules.common import party_and_ids, party_from, wire_of
 from emsp.services.cdrs import new_row, resolve_cdr
-from emsp.storage.queries import find_cdr
+from emsp.storage.queries import find_cdr, session_raw
 from emsp.storage.tables import CdrRow, DuplicateCdrRow, PulledCdrRow
 from emsp.wire import dumps, loads
 
@@ -91,11 +94,20 @@ def _post(ctx: Ctx) -> OcpiResult:
             )
         )
         ctx.log.warning("duplicate_cdr", cdr_id=info.cdr_id, identical=identical)
+        what = "identical" if identical else "different content"
+        ctx.note(
+            "duplicate_cdr",
+            f"CDR {info.cdr_id} again ({what})",
+            party=party,
+            module="cdrs",
+            object_id=info.cdr_id,
+        )
         if identical:
             return OcpiResult(message="CDR already received", headers=location)
         err = invalid("CDR id already received with other content; CDRs cannot be changed, send a Credit CDR")
         err.commit = True  # the duplicate must be recorded even though the request is refused
         raise err
+    _notice(ctx, info, doc)
     info = resolve_cdr(ctx.db, info)
     row = new_row(info, dumps(doc), None if doc is body else dumps(body))
     event = CdrReceived(ctx.partner_id, info)
@@ -106,3 +118,42 @@ def _post(ctx: Ctx) -> OcpiResult:
     ctx.db.flush()
     ctx.publish(event)
     return OcpiResult(http_status=201, headers=location)
+
+
+KWH_TOLERANCE = Decimal("0.001")  # a CPO rounding its periods' energy is no disagreement
+
+
+def _notice(ctx: Ctx, info: CdrInfo, doc: dict[str, Any]) -> None:
+    """What a valid CDR says about its partner (emsp.findings, NOTICED): accepted all the same."""
+    party, cdr_id = info.party, info.cdr_id
+
+    def note(kind: str, example: str) -> None:
+        ctx.note(kind, example, party=party, module="cdrs", object_id=cdr_id)
+
+    cost = info.total_cost
+    if not info.credit and info.total_energy_kwh > 0 and cost.excl_vat == 0 and not cost.incl_vat:
+        note("zero_cost_cdr", f"CDR {cdr_id}: {info.total_energy_kwh} kWh, total_cost 0 {cost.currency}")
+    periods_kwh = _periods_energy(doc.get("charging_periods"))
+    if periods_kwh is not None and abs(periods_kwh - abs(info.total_energy_kwh)) > KWH_TOLERANCE:
+        note(
+            "cdr_totals_mismatch",
+            f"CDR {cdr_id}: total_energy {info.total_energy_kwh}, periods {periods_kwh}",
+        )
+    if info.session_id:
+        stored = session_raw(ctx.db, party.country_code, party.party_id, info.session_id)
+        if stored is not None and loads(stored[1]).get("status") == "PENDING":
+            note("session_left_pending", f"CDR {cdr_id} for session {info.session_id}, still PENDING")
+
+
+def _periods_energy(periods: Any) -> Decimal | None:
+    """The ENERGY volume of a CDR's charging periods (canonical form); None when they carry none."""
+    if not isinstance(periods, list):
+        return None
+    total, seen = Decimal(0), False
+    for period in periods:
+        for dimension in (period.get("dimensions") or []) if isinstance(period, dict) else []:
+            if isinstance(dimension, dict) and dimension.get("type") == "ENERGY":
+                volume = dimension.get("volume")
+                if isinstance(volume, int | Decimal) and not isinstance(volume, bool):
+                    total, seen = total + Decimal(volume), True
+    return total if seen else None

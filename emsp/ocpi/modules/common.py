@@ -9,7 +9,6 @@ from emsp.model import PartyRef
 from emsp.ocpi.context import Ctx
 from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, not_found
-from emsp.storage.tables import FindingRow
 from emsp.timeutil import format_utc, parse_ocpi_datetime
 
 
@@ -101,18 +100,6 @@ def stale_update(
     if stored is None or incoming >= stored:
         return None
     detail = f"last_updated {format_utc(incoming)} is older than the stored {format_utc(stored)}: not applied"
-    ctx.db.add(
-        FindingRow(
-            partner=ctx.partner_id,
-            country_code=party.country_code,
-            party_id=party.party_id,
-            kind="stale_update",
-            module=module,
-            object_id=object_id,
-            detail=detail,
-            at=ctx.now,
-        )
-    )
-    ctx.services.metrics.findings.labels(partner=ctx.partner_id, kind="stale_update").inc()
+    ctx.note("stale_update", detail, party=party, module=module, object_id=object_id)
     ctx.log.warning("stale_update", module=module, object_id=object_id, detail=detail)
     return OcpiResult(message=f"accepted, not applied: {detail}")

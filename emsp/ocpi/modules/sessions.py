@@ -65,11 +65,18 @@ def handle(ctx: Ctx) -> OcpiResult:
         patched_at = ctx.adapter.patch_last_updated(body)
         if row is None:
             raise not_found("unknown session; PUT the full Session first")
+        stored = loads(row[1])
+        final = stored.get("status")
+        if final in TERMINAL_SESSION_STATUSES:  # noticed: the session had ended (still applied in order)
+            fields = ", ".join(sorted(str(k) for k in body))
+            ctx.note(
+                "patch_after_final", f"PATCH {{{fields}}} after {final}", party=party, module="sessions",
+                object_id=session_id,
+            )  # fmt: skip
         if patched_at is not None:
             kept = stale_update(ctx, party, "sessions", session_id, patched_at, row[2])
             if kept is not None:
                 return kept
-        stored = loads(row[1])
         body = merge_patch(stored, body, append_periods=ctx.adapter.patch_appends_periods)
     info, doc = ctx.adapter.session(body, party, ctx.partner_id)
     if method == "PUT" and row is not None:

@@ -115,6 +115,7 @@ class V211Adapter:
     endpoint_roles = False  # 2.1.1 Endpoint: identifier and url only
     patch_appends_periods = False  # 2.1.1 PATCH: "same as PUT" for the fields it carries
     patch_needs_last_updated = False
+    datetime_offsets = True  # types: ISO 8601 combined date and time; the spec examples use offsets
     cdr_url_has_party = False
     # 2.1.1 tables: Location.id and EVSE.uid string(39), Connector.id, Tariff.id and Session.id
     # string(36) (case-sensitive, any printable UTF-8), CDR.id CiString(36).
@@ -129,6 +130,9 @@ class V211Adapter:
 
     def decode_authorization(self, header: str | None) -> str | None:
         return _raw_token(header)
+
+    def price_from_number(self, value: Any) -> Doc | None:
+        return None  # 2.1.1 costs are decimal numbers
 
     def encode_authorization(self, token: str) -> str:
         return f"Token {token}"

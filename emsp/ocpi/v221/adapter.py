@@ -119,6 +119,7 @@ class V221Adapter:
     endpoint_roles = True
     patch_appends_periods = True  # mod_sessions PATCH: charging_periods are added
     patch_needs_last_updated = True
+    datetime_offsets = False  # types, DateTime: Z or no designator only
     cdr_url_has_party = True
     # 2.2.1 and 2.3.0 tables: every id CiString(36), a CDR's CiString(39).
     url_ids: Mapping[str, tuple[tuple[int, bool], ...]] = MappingProxyType(
@@ -135,6 +136,9 @@ class V221Adapter:
 
     def encode_authorization(self, token: str) -> str:
         return encode_token(token)
+
+    def price_from_number(self, value: Any) -> Doc | None:
+        return {"excl_vat": value}  # types: Price (incl_vat is optional)
 
     def credentials(self, body: Any) -> CredentialsInfo:
         return credentials_info(validate(schemas.Credentials, body))

@@ -88,6 +88,9 @@ def _with_prices(wire: dict[str, Any]) -> Doc:
 class V230Adapter(V221Adapter):
     version = VERSION
 
+    def price_from_number(self, value: Any) -> Doc | None:
+        return {"before_taxes": value}  # 2.3.0 types: Price (taxes are optional)
+
     def credentials(self, body: Any) -> CredentialsInfo:
         creds = validate(schemas.Credentials, body)
         info = credentials_info(creds)

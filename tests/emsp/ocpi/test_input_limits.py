@@ -87,7 +87,7 @@ def test_valid_unicode_and_boundary_dates_are_stored(any_db: Client) -> None:
     stored = any_db.call("GET", f"{V}/locations/DE/CPA/LOC1").json()["data"]
     assert stored["city"] == "Zürich 🚗"
     resp = any_db.call(
-        "PUT", f"{V}/sessions/DE/CPA/{'S' * 36}", session("S" * 36, last_updated="2025-03-01T10:00:00+01:00")
+        "PUT", f"{V}/sessions/DE/CPA/{'S' * 36}", session("S" * 36, last_updated="2025-03-01T10:00:00")
     )
     assert resp.status == 201, resp.body
 

@@ -280,7 +280,8 @@ def test_pulled_objects_are_stored_once(emsp: EmspCore, monkeypatch: pytest.Monk
     assert client.call("POST", f"{V}/cdrs", cdr("CDR-2", session_id="S2")).status == 200
     with emsp.db.unit() as db:
         assert db.query(DuplicateCdrRow).count() == 1
-        assert db.query(FindingRow).count() == 0
+        # ... and only that repeat is noticed on the partner (emsp.findings duplicate_cdr).
+        assert [(f.kind, f.count) for f in db.query(FindingRow)] == [("duplicate_cdr", 1)]
 
 
 def test_unreachable_sender_is_retried(emsp: EmspCore, monkeypatch: pytest.MonkeyPatch) -> None:

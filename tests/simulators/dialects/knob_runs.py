@@ -106,9 +106,10 @@ def scenario(
     events: list[dict[str, Any]] | None = None,
     seed: int = 5,
     ocpp: str = "1.6",
+    tolerate: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     tariffs = tariffs or {"STD": STANDARD}
-    return {
+    data = {
         "name": "knob",
         "seed": seed,
         "start": start,
@@ -122,6 +123,7 @@ def scenario(
                 "party_id": "CPA",
                 "ocpi_version": version,
                 "dialect": "./partner.yaml",
+                **({"tolerate": tolerate} if tolerate else {}),
                 "tariffs": {tid: f"tariff-{tid}.json" for tid in tariffs},
                 "ocpp_link": {"latency_ms": 30},
                 "ocpi_link": {"latency_ms": 80},
@@ -152,6 +154,7 @@ def scenario(
              "value": "sessions.completed"},
         ],
     }  # fmt: skip
+    return data
 
 
 def run(
