@@ -4,7 +4,6 @@ bench's virtual station and mock CSMS handle it, and which conformance cases exe
 from __future__ import annotations
 
 from bench.conformance.cases import CASES, DOWN, UP
-from bench.external_csms import STATION_ACTIONS
 from bench.serve_csms_exercise import STEPS
 from simulators.cpo.csms import _HANDLERS as CSMS_HANDLERS
 from simulators.cpo.csms_acks import ACKS
@@ -20,7 +19,7 @@ def coverage_rows() -> list[tuple[str, str, str, str, str, str]]:
     for version in ("1.6", "2.0.1"):
         station = STATIONS[version]
         exercise = {action for action, _ in STEPS[version]}
-        up = set(STATION_ACTIONS[version]) | set(CSMS_HANDLERS[version]) | set(ACKS[version])
+        up = set(station.sends) | set(CSMS_HANDLERS[version]) | set(ACKS[version])
         down = set(station.handlers) | exercise
         covered: dict[tuple[str, str], list[str]] = {}
         for case in CASES:
@@ -32,7 +31,7 @@ def coverage_rows() -> list[tuple[str, str, str, str, str, str]]:
         for direction, actions in ((UP, up), (DOWN, down)):
             for action in sorted(actions):
                 if direction == UP:
-                    st = "sends" if action in STATION_ACTIONS[version] else "-"
+                    st = "sends" if action in station.sends else "-"
                     if action in CSMS_HANDLERS[version]:
                         cs = "handles"
                     else:

@@ -40,6 +40,7 @@ class VirtualStation(CsmsControl):
     version: ClassVar[OcppVersion]
     wire_status: ClassVar[Mapping[ConnectorState, str]]  # per-version wire name of each state
     handlers: ClassVar[Mapping[str, Handler]] = {}  # CSMS-initiated CALLs this version answers
+    sends: ClassVar[frozenset[str]] = frozenset()  # the CALLs it may send (tests/simulators check the code)
     # Calibration-law meter (Eichrecht): the meter value ending a transaction carries a signed record
     # of its start and stop registers (simulators/ocppj/signed.py). The world sets it per location.
     signed_meter: bool = False

@@ -47,6 +47,14 @@ class Station16(VirtualStation):
     version: ClassVar[OcppVersion] = "1.6"
     wire_status = STATUS
     handlers = MappingProxyType({**HANDLERS, **UPKEEP})
+    sends = frozenset(
+        {
+            "Authorize", "BootNotification", "Heartbeat", "MeterValues", "StartTransaction",
+            "StatusNotification", "StopTransaction", "DiagnosticsStatusNotification",
+            "FirmwareStatusNotification", "SignedFirmwareStatusNotification",
+            "LogStatusNotification", "SecurityEventNotification", "SignCertificate",
+        }
+    )  # fmt: skip
 
     def _boot_payload(self, *, reset: bool = False) -> Payload:
         firmware = self.upkeep.firmware_version

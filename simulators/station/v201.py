@@ -66,6 +66,15 @@ class Station201(VirtualStation):
     version: ClassVar[OcppVersion] = "2.0.1"
     wire_status = STATUS
     handlers = MappingProxyType({**HANDLERS, **UPKEEP})
+    sends = frozenset(
+        {
+            "Authorize", "BootNotification", "Heartbeat", "MeterValues", "StatusNotification",
+            "TransactionEvent", "NotifyReport", "ReportChargingProfiles",
+            "FirmwareStatusNotification", "LogStatusNotification", "SecurityEventNotification",
+            "SignCertificate", "NotifyMonitoringReport", "NotifyCustomerInformation",
+            "NotifyDisplayMessages",
+        }
+    )  # fmt: skip
 
     def _boot_payload(self, *, reset: bool = False, reason: str | None = None) -> Payload:
         why = reason or self.upkeep.boot_reason or ("RemoteReset" if reset else "PowerUp")

@@ -5,7 +5,9 @@ Every frame both ways is checked against the official schemas by the `ocpp` pack
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,9 +19,12 @@ from cryptography.x509.oid import NameOID
 from ocpp_pair import Pair
 from test_station_calls import EV, T0, VERSIONS, after, charging, make_pair
 
+import simulators.station
 from simulators.cpo.events import TransactionStarted
 from simulators.ocppj import OcppVersion
 from simulators.station.upkeep import csr_pem, firmware_name
+from simulators.station.v16 import Station16
+from simulators.station.v201 import Station201
 
 
 def _certificate(name: str = "bench root") -> str:
@@ -355,3 +360,24 @@ def test_the_csms_signs_a_triggered_request_and_the_station_installs_the_certifi
     # A request that is no CSR is refused.
     answer = pair.csms._sign_certificate(pair.csms._links["CS-1"], {"csr": "garbage"}, at, [])
     assert answer == {"status": "Rejected"}
+
+
+def _sent_in(paths: list[Path]) -> set[str]:
+    """Actions the code sends as CALLs: endpoint.call("X"), queue("X"), steps("X", ...), Step(d, "X")."""
+    pattern = re.compile(r'(?:\.call|\.queue|\bsteps)\(\s*"(\w+)"|\bStep\(\s*\w+,\s*"(\w+)"')
+    found: set[str] = set()
+    for path in paths:
+        for match in pattern.finditer(path.read_text(encoding="utf-8")):
+            found.add(match.group(1) or match.group(2))
+    return found
+
+
+def test_each_station_declares_every_call_its_code_sends() -> None:
+    """`sends` feeds the coverage table (emsp-bench conformance ocpp --coverage): it must not lag
+    the code. Shared modules count for both versions."""
+    folder = Path(simulators.station.__file__).parent
+    shared = [p for p in folder.glob("*.py") if not p.name.startswith(("v16", "v201"))]
+    for station, prefix in ((Station16, "v16"), (Station201, "v201")):
+        sent = _sent_in(shared + sorted(folder.glob(f"{prefix}*.py")))
+        assert sent <= station.sends, (prefix, sent - station.sends)
+        assert station.sends <= sent | {"DataTransfer"}, (prefix, station.sends - sent)
