@@ -53,7 +53,10 @@ def _registration_order(trace: list[dict[str, Any]]) -> list[tuple[str, str, str
     end = next(
         i for i, e in enumerate(ocpi) if i > start and e["kind"] == "response" and e["method"] == "POST"
     )
-    return [(e["src"], e["kind"], e["url"].rsplit("/ocpi/", 1)[-1]) for e in ocpi[start : end + 1]]
+    # Only the handshake's own calls: the eMSP's initial pull of the CPO's Sender lists (emsp.ocpi.pull)
+    # may start while the answer is on its way (live), and is no part of the handshake.
+    calls = [(e["src"], e["kind"], e["url"].rsplit("/ocpi/", 1)[-1]) for e in ocpi[start : end + 1]]
+    return [c for c in calls if "?" not in c[2] and c[2].count("/") <= 1]
 
 
 def assert_emsp_fetched_before_answering(trace: list[dict[str, Any]]) -> None:
