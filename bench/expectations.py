@@ -6,10 +6,12 @@ import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 from bench.scenario import Expectation, ScenarioError
 from bench.summary import known_paths, lookup
+from reports import JunitCase, write_junit
 
 OPS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
@@ -106,3 +108,21 @@ def evaluate(expectations: Sequence[Expectation], summary: dict[str, Any]) -> li
         )
         results.append(ExpectationResult(name, exp.metric, exp.op, str(expected), str(actual), bool(passed)))
     return results
+
+
+def write_results_junit(
+    path: Path, scenario: str, classname: str, results: Sequence[ExpectationResult]
+) -> None:
+    """junit.xml of a run: one case per expectation (nothing when the run had none)."""
+    if not results:
+        return
+    cases = [
+        JunitCase(
+            name=r.name,
+            passed=r.passed,
+            classname=classname,
+            message=f"{r.metric}: expected {r.op} {r.expected}, got {r.actual}",
+        )
+        for r in results
+    ]
+    write_junit(path, f"emsp-bench.{scenario}", cases)

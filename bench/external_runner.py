@@ -14,13 +14,13 @@ from typing import Any
 
 import structlog
 
-from bench.expectations import check_paths, evaluate, sessions_check
+from bench.expectations import check_paths, evaluate, sessions_check, write_results_junit
 from bench.external_csms import WireGrader, external_summary, station_versions
 from bench.logs import configure_run_logging
 from bench.rundir import write_json
 from bench.scenario import Scenario
 from bench.trace import TraceMode, WireTrace, trace_path
-from reports import SCENARIO_FILE, JunitCase, write_junit, write_report
+from reports import SCENARIO_FILE, write_report
 from simulators.ocppj import subprotocol
 
 
@@ -110,20 +110,7 @@ def run_external_scenario(
     write_json(run_dir / "summary.json", summary)
     write_json(run_dir / SCENARIO_FILE, scenario.model_dump(mode="json", by_alias=True))
     write_json(run_dir / "performance.json", performance)
-    if results:
-        write_junit(
-            run_dir / "junit.xml",
-            f"emsp-bench.{scenario.name}",
-            [
-                JunitCase(
-                    name=r.name,
-                    passed=r.passed,
-                    classname=f"{scenario.name}.live.external_csms",
-                    message=f"{r.metric}: expected {r.op} {r.expected}, got {r.actual}",
-                )
-                for r in results
-            ],
-        )
+    write_results_junit(run_dir / "junit.xml", scenario.name, f"{scenario.name}.live.external_csms", results)
     if report:
         write_report(run_dir)
     return summary, results, performance, result.world
@@ -153,20 +140,7 @@ def finish_external_emsp(
     write_json(run_dir / "summary.json", summary)
     write_json(run_dir / SCENARIO_FILE, scenario.model_dump(mode="json", by_alias=True))
     write_json(run_dir / "performance.json", performance)
-    if results:
-        write_junit(
-            run_dir / "junit.xml",
-            f"emsp-bench.{scenario.name}",
-            [
-                JunitCase(
-                    name=r.name,
-                    passed=r.passed,
-                    classname=f"{scenario.name}.live.external_emsp",
-                    message=f"{r.metric}: expected {r.op} {r.expected}, got {r.actual}",
-                )
-                for r in results
-            ],
-        )
+    write_results_junit(run_dir / "junit.xml", scenario.name, f"{scenario.name}.live.external_emsp", results)
     if report:
         write_report(run_dir)
     return summary, results, performance

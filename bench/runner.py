@@ -18,7 +18,7 @@ from bench.billing import BILLING_FILES
 from bench.billing import finish as billing_finish
 from bench.billing import skeleton as billing_skeleton
 from bench.commands_summary import command_figures
-from bench.expectations import ExpectationResult, check_paths, evaluate, sessions_check
+from bench.expectations import ExpectationResult, check_paths, evaluate, sessions_check, write_results_junit
 from bench.hubs import (
     cdr_ids_through_hubs,
     hub_cdr_resends,
@@ -44,7 +44,7 @@ from bench.truth import truth_sessions
 from bench.world import World, build_world, horizon, preflight, registration_failures
 from emsp.model import EmspRecords
 from emsp.reconciliation import Reconciliation, reconcile
-from reports import REPORT_FILES, SCENARIO_FILE, JunitCase, write_junit, write_report
+from reports import REPORT_FILES, SCENARIO_FILE, write_report
 from simulators.ocppj import subprotocol
 
 Runtime = Literal["sim", "live"]
@@ -426,20 +426,7 @@ def run_scenario(
     write_authorizations(
         run_dir / "authorizations.csv", authorizations, {sid: world.cpo_of(sid) for sid in world.stations}
     )
-    if results:
-        write_junit(
-            run_dir / "junit.xml",
-            f"emsp-bench.{scenario.name}",
-            [
-                JunitCase(
-                    name=r.name,
-                    passed=r.passed,
-                    classname=f"{scenario.name}.{runtime}",
-                    message=f"{r.metric}: expected {r.op} {r.expected}, got {r.actual}",
-                )
-                for r in results
-            ],
-        )
+    write_results_junit(run_dir / "junit.xml", scenario.name, f"{scenario.name}.{runtime}", results)
     if report:
         write_report(run_dir)
     if log_file is not None:

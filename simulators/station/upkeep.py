@@ -20,6 +20,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from simulators.ocppj import Payload
 
@@ -211,3 +212,30 @@ def firmware_name(location: str) -> str:
     virtual station has no image to look into; the boot then reports it (firmwareVersion, 50 chars)."""
     name = location.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
     return (name.rsplit(".", 1)[0] or "updated")[:50]
+
+
+def add_certificate(upkeep: Upkeep, kind: str, pem: str) -> bool:
+    """Keep a certificate the CSMS sent (InstallCertificate, CertificateSigned); False: no certificate."""
+    hashed = certificate_hash_data(pem)
+    if hashed is not None:
+        upkeep.certificates.append(Certificate(kind, pem, hashed))
+    return hashed is not None
+
+
+# Handlers both versions share: the requests and answers of these two are alike in 1.6 (security
+# extension) and 2.0.1 (A05, M04). Signatures as the version handler tables want them.
+def install_certificate(st: Any, p: Payload, now: datetime) -> Payload:
+    return {
+        "status": "Accepted"
+        if add_certificate(st.upkeep, p["certificateType"], p["certificate"])
+        else "Rejected"
+    }
+
+
+def delete_certificate(st: Any, p: Payload, now: datetime) -> Payload:
+    upkeep: Upkeep = st.upkeep
+    kept = [c for c in upkeep.certificates if c.hash_data != p["certificateHashData"]]
+    if len(kept) == len(upkeep.certificates):
+        return {"status": "NotFound"}
+    upkeep.certificates = kept
+    return {"status": "Accepted"}

@@ -21,11 +21,13 @@ from simulators.station.upkeep import (
     INSTALL,
     UPLOADING,
     ZERO,
-    Certificate,
     Step,
+    add_certificate,
     certificate_hash_data,
     csr_pem,
+    delete_certificate,
     firmware_name,
+    install_certificate,
     steps,
 )
 
@@ -106,29 +108,9 @@ def get_log(st: Station16, p: Payload, now: datetime) -> Payload:
     return {"status": status, "filename": f"{st.station_id}-{kind}.log"}
 
 
-def install_certificate(st: Station16, p: Payload, now: datetime) -> Payload:
-    hashed = certificate_hash_data(p["certificate"])
-    if hashed is None:
-        return {"status": "Rejected"}
-    st.upkeep.certificates.append(Certificate(p["certificateType"], p["certificate"], hashed))
-    return {"status": "Accepted"}
-
-
 def certificate_signed(st: Station16, p: Payload, now: datetime) -> Payload:
-    hashed = certificate_hash_data(p["certificateChain"])
-    if hashed is None:
-        return {"status": "Rejected"}
-    st.upkeep.certificates.append(Certificate("ChargePointCertificate", p["certificateChain"], hashed))
-    return {"status": "Accepted"}
-
-
-def delete_certificate(st: Station16, p: Payload, now: datetime) -> Payload:
-    wanted = p["certificateHashData"]
-    kept = [c for c in st.upkeep.certificates if c.hash_data != wanted]
-    if len(kept) == len(st.upkeep.certificates):
-        return {"status": "NotFound"}
-    st.upkeep.certificates = kept
-    return {"status": "Accepted"}
+    added = add_certificate(st.upkeep, "ChargePointCertificate", p["certificateChain"])
+    return {"status": "Accepted" if added else "Rejected"}
 
 
 def get_installed_certificate_ids(st: Station16, p: Payload, now: datetime) -> Payload:

@@ -18,10 +18,12 @@ from simulators.station.upkeep import (
     INSTALL,
     UPLOADING,
     ZERO,
-    Certificate,
     Step,
+    add_certificate,
     certificate_hash_data,
+    delete_certificate,
     firmware_name,
+    install_certificate,
     steps,
 )
 
@@ -33,29 +35,9 @@ _FORMATS = frozenset({"ASCII", "HTML", "URI", "UTF8"})
 
 # -- A: certificates ---------------------------------------------------------------------------
 def certificate_signed(st: Station201, p: Payload, now: datetime) -> Payload:
-    hashed = certificate_hash_data(p["certificateChain"])
-    if hashed is None:
-        return {"status": "Rejected"}  # A02.FR.05: not a valid certificate (chain)
     kind = p.get("certificateType", "ChargingStationCertificate")
-    st.upkeep.certificates.append(Certificate(kind, p["certificateChain"], hashed))
-    return {"status": "Accepted"}
-
-
-def install_certificate(st: Station201, p: Payload, now: datetime) -> Payload:
-    hashed = certificate_hash_data(p["certificate"])
-    if hashed is None:
-        return {"status": "Rejected"}
-    st.upkeep.certificates.append(Certificate(p["certificateType"], p["certificate"], hashed))
-    return {"status": "Accepted"}
-
-
-def delete_certificate(st: Station201, p: Payload, now: datetime) -> Payload:
-    wanted = p["certificateHashData"]
-    kept = [c for c in st.upkeep.certificates if c.hash_data != wanted]
-    if len(kept) == len(st.upkeep.certificates):
-        return {"status": "NotFound"}
-    st.upkeep.certificates = kept
-    return {"status": "Accepted"}
+    added = add_certificate(st.upkeep, kind, p["certificateChain"])
+    return {"status": "Accepted" if added else "Rejected"}  # A02.FR.05: Rejected, no valid certificate
 
 
 def get_installed_certificate_ids(st: Station201, p: Payload, now: datetime) -> Payload:
