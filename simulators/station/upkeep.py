@@ -239,3 +239,12 @@ def delete_certificate(st: Any, p: Payload, now: datetime) -> Payload:
         return {"status": "NotFound"}
     upkeep.certificates = kept
     return {"status": "Accepted"}
+
+
+def get_log(st: Any, p: Payload, now: datetime) -> Payload:
+    """GetLog (1.6 security extension, 2.0.1 N01): upload at once, LogStatusNotification per step."""
+    upkeep: Upkeep = st.upkeep
+    status = "AcceptedCanceled" if upkeep.running("log") else "Accepted"
+    upkeep.start("log", now, steps("LogStatusNotification", UPLOADING, {"requestId": p["requestId"]}))
+    kind = "security" if p["logType"] == "SecurityLog" else "diagnostics"
+    return {"status": status, "filename": f"{st.station_id}-{kind}.log"}

@@ -27,6 +27,7 @@ from simulators.station.upkeep import (
     csr_pem,
     delete_certificate,
     firmware_name,
+    get_log,
     install_certificate,
     steps,
 )
@@ -97,15 +98,6 @@ def get_diagnostics(st: Station16, p: Payload, now: datetime) -> Payload:
     job = steps("DiagnosticsStatusNotification", UPLOADING, {})
     st.upkeep.start("diagnostics", now, job)
     return {"fileName": name}
-
-
-def get_log(st: Station16, p: Payload, now: datetime) -> Payload:
-    status = "AcceptedCanceled" if st.upkeep.running("log") else "Accepted"
-    extra = {"requestId": p["requestId"]}
-    job = steps("LogStatusNotification", UPLOADING, extra)
-    st.upkeep.start("log", now, job)
-    kind = "security" if p["logType"] == "SecurityLog" else "diagnostics"
-    return {"status": status, "filename": f"{st.station_id}-{kind}.log"}
 
 
 def certificate_signed(st: Station16, p: Payload, now: datetime) -> Payload:

@@ -16,13 +16,13 @@ from simulators.ocppj.timestamps import parse_timestamp
 from simulators.station.upkeep import (
     DOWNLOADING,
     INSTALL,
-    UPLOADING,
     ZERO,
     Step,
     add_certificate,
     certificate_hash_data,
     delete_certificate,
     firmware_name,
+    get_log,
     install_certificate,
     steps,
 )
@@ -93,15 +93,6 @@ def update_firmware(st: Station201, p: Payload, now: datetime) -> Payload:
 
 
 # -- N: logs, monitoring, customer information ---------------------------------------------------
-def get_log(st: Station201, p: Payload, now: datetime) -> Payload:
-    status = "AcceptedCanceled" if st.upkeep.running("log") else "Accepted"
-    extra = {"requestId": p["requestId"]}
-    job = steps("LogStatusNotification", UPLOADING, extra)
-    st.upkeep.start("log", now, job)
-    kind = "security" if p["logType"] == "SecurityLog" else "diagnostics"
-    return {"status": status, "filename": f"{st.station_id}-{kind}.log"}
-
-
 def _known(component: str, variable: str) -> str:
     from simulators.station.v201_calls import VARIABLES
 
