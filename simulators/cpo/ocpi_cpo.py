@@ -103,6 +103,8 @@ class OcpiCpo(OcpiParty):
         # Transactions in progress; a session leaves once its CDR is out (the truth keeps what counts).
         self._sessions: dict[tuple[str, str], CpoSession] = {}
         self._session_count = 0
+        # Each tariff_change as published: (instant, old id, new id, policy); see _tariff_at_start.
+        self._tariff_changes: list[tuple[datetime, str, str, str]] = []
         # cdr_hold: CDRs wait for the end-of-day batch
         self._batch = CdrBatch(resent=self.truth.cdrs_resent, late=self.truth.cdrs_late)
         # mod_commands Receiver (simulators/cpo/commands.py); our reservation id -> its station
@@ -207,6 +209,7 @@ class OcpiCpo(OcpiParty):
             (event.station_id, event.token_uid), (self._cdr_token(event.token_uid, None), None)
         )
         site = self._station_site[event.station_id]
+        tariff_id, switches = self._tariff_at_start(site.tariff_id, event.at)
         self._session_count += 1
         session_id = f"{self.cpo_id}-S{self._session_count:05d}"
         session = CpoSession(
@@ -216,14 +219,17 @@ class OcpiCpo(OcpiParty):
             evse=evse,
             cdr_token=cdr_token,
             authorization_reference=auth_ref,
-            tariff_id=site.tariff_id,
+            tariff_id=tariff_id,
+            tariff_switches=switches,
             start=event.at,
             meter_start_wh=event.meter_start_wh,
             samples=[MeterSample(timestamp=event.at, energy_kwh=Decimal(0))],
         )
         self._sessions[(event.station_id, event.transaction_id)] = session
         self.truth.session_ids[(event.station_id, event.transaction_id)] = session_id
-        self.truth.tariff_in_effect[session_id] = (site.tariff_id, site.time_zone)
+        self.truth.tariff_in_effect[session_id] = (tariff_id, site.time_zone)
+        if switches:
+            self.truth.tariff_switches[session_id] = list(switches)
         # A CPO that leaves its Sessions PENDING never says ACTIVE (mod_sessions SessionStatus).
         session.status = "PENDING" if self.dialect.session_left_pending else "ACTIVE"
         body = session_object(
@@ -439,6 +445,26 @@ class OcpiCpo(OcpiParty):
         )
 
     # ------------------------------------------------------------------ timeline
+    def _tariff_at_start(self, current: str, start: datetime) -> tuple[str, list[tuple[datetime, str]]]:
+        """The tariff in effect when a session started by the station's clock, and the changes since.
+
+        A StartTransaction reaches the CPO after the station stamped it (link delay, an offline
+        queue): a tariff change published in between must not reprice a session that had already
+        started. The session keeps the tariff of its start (`price_at_start`) or switches at each
+        later change of that tariff (`split_periods`), as a session that was known at the change."""
+        later = [change for change in self._tariff_changes if change[0] > start]
+        tariff_id = current
+        for _at, old, new, _policy in reversed(later):
+            if new == tariff_id:
+                tariff_id = old
+        switches: list[tuple[datetime, str]] = []
+        following = tariff_id
+        for at, old, new, policy in later:
+            if old == following and policy == "split_periods":
+                switches.append((at, new))
+                following = new
+        return tariff_id, switches
+
     def publish_tariff(
         self, old_id: str, new_id: str, tariff: Mapping[str, Any], policy: str, now: datetime
     ) -> CpoOutput:
@@ -454,6 +480,7 @@ class OcpiCpo(OcpiParty):
         }
         self._tariff_json[new_id] = data
         self._tariffs[new_id] = self._parse_tariff(data)
+        self._tariff_changes.append((now, old_id, new_id, policy))
         if policy == "split_periods":
             for session in self._sessions.values():
                 current = session.tariff_switches[-1][1] if session.tariff_switches else session.tariff_id
