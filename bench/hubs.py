@@ -3,7 +3,7 @@ hub's truth adds to reconciliation and the summary.
 
 The composition root (bench/world.py) calls `load_hub_persona` and `build_hubs`; the runner calls
 `through_hubs` (reconciliation keys the hub's ids) and `hub_figures` (summary `hubs.<id>`).
-The sim runtime hosts the hubs (bench/runtime/sim_hub.py).
+The runtimes host the hubs (bench/runtime/sim_hub.py, live_hub.py).
 """
 
 from __future__ import annotations

@@ -176,6 +176,7 @@ async def _run_live(
     fixed = {cpo.id: ports.cpos.get(cpo.id, CpoPorts()) for cpo in scenario.cpos}
     emsp_sock = bind(ports.emsp, "ports.emsp")
     cpo_http = {cid: bind(p.ocpi, f"ports.cpos.{cid}.ocpi") for cid, p in fixed.items()}
+    hub_http = {hub.id: bind(None, f"hubs.{hub.id}") for hub in scenario.hubs}  # live_hub.py
     cpo_ocpp = {cid: bind(p.csms, f"ports.cpos.{cid}.csms") for cid, p in fixed.items()}
     certs = tempfile.TemporaryDirectory(prefix="emsp-bench-certs-")
     security = make_security(scenario, Path(certs.name))
@@ -184,7 +185,7 @@ async def _run_live(
         for cpo in scenario.cpos
         if security is not None and security.needs_tls([s.id for loc in cpo.locations for s in loc.stations])
     }
-    sockets = [emsp_sock, *cpo_http.values(), *cpo_ocpp.values(), *cpo_tls.values()]
+    sockets = [emsp_sock, *cpo_http.values(), *hub_http.values(), *cpo_ocpp.values(), *cpo_tls.values()]
     servers: list[HttpServer] = []
     ws_servers: list[Server] = []
     try:
@@ -193,9 +194,10 @@ async def _run_live(
         here = "127.0.0.1" if ports.host in ("0.0.0.0", "::", "") else ports.host
         emsp_url = f"http://{here}:{_port(emsp_sock)}/ocpi"
         cpo_urls = {cid: f"http://{here}:{_port(sock)}/ocpi" for cid, sock in cpo_http.items()}
+        hub_urls = {hid: f"http://{here}:{_port(sock)}/ocpi" for hid, sock in hub_http.items()}
         world = build_world(scenario, base_dir, emsp_base_url=emsp_url, cpo_base_urls=cpo_urls,
                             database_url=database_url, scenario_file=scenario_file,
-                            external_emsp=external_emsp)  # fmt: skip
+                            external_emsp=external_emsp, hub_base_urls=hub_urls)  # fmt: skip
         clock = ScaledClock(scenario.start, speed)
         runtime = LiveRuntime(world, trace, clock, {cid: _port(s) for cid, s in cpo_ocpp.items()})
         runtime.milestone = milestone
@@ -217,6 +219,8 @@ async def _run_live(
         servers += [
             HttpServer.for_handler(runtime.cpo_handler(cid), clock.now, s) for cid, s in cpo_http.items()
         ]
+        if runtime.hubs is not None:
+            servers += [runtime.hubs.server(hid, sock) for hid, sock in hub_http.items()]
         protocols = [Subprotocol(subprotocol("1.6")), Subprotocol(subprotocol("2.0.1"))]
         for cid, sock in cpo_ocpp.items():
             # asyncio's default backlog (100) drops the SYNs of a boot storm: the kernel caps this

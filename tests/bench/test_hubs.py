@@ -100,15 +100,6 @@ def test_a_persona_file_beside_the_scenario_is_used(tmp_path: Path) -> None:
         assert figures["reconciliation"]["matched"] == figures["sessions"]["completed"]
 
 
-def test_live_refuses_a_scenario_with_hubs(tmp_path: Path) -> None:
-    out = tmp_path / "run"
-    with pytest.raises(ScenarioError) as caught:
-        run_scenario("hub-roaming", runtime="live", out=out)
-    assert caught.value.field == "hubs"
-    assert "hubs are not yet supported in live" in caught.value.reason
-    assert not out.exists()
-
-
 def test_an_expectation_may_name_hub_figures_and_an_unknown_one_is_invalid(tmp_path: Path) -> None:
     def mutate(data: dict[str, Any]) -> None:
         data["expectations"] = [{"metric": "hubs.hub-eu.fees.USD", "op": ">=", "value": 0}]
