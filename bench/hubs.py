@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.scenario import HubSpec, Scenario, ScenarioError
+from emsp.billing.hub_fees import set_hub_fee
 from emsp.core import EmspCore
 from emsp.model import PartyRef
 from emsp.reconciliation import TruthSession
@@ -82,6 +83,10 @@ def build_hubs(
             parties=[(spec.country_code, spec.party_id, "HUB"), *behind],
             hub=True,
         )
+        fee = personas[spec.id].fee_per_session
+        if fee is not None:  # the operator's contract with the hub: booked per session (cost line)
+            with emsp.db.unit() as db:
+                set_hub_fee(db, spec.id, fee.amount, fee.currency)
         hub = OcpiHub(
             hub_id=spec.id,
             country_code=spec.country_code,

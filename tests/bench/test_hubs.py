@@ -3,6 +3,7 @@ hub CPO's traffic routed and traced through the hub in `sim`, per-party figures 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -312,3 +313,40 @@ def test_an_emsp_outage_behind_the_hub_is_held_by_the_hub_and_delivered_after(
     assert summary["reconciliation"]["missing_cdr"] == summary["reconciliation"]["duplicate_cdr"] == 0
     delivery = summary["cdr_delivery"]
     assert delivery["resent_recognised"] == delivery["resent"]
+
+
+def test_the_hub_fee_is_a_cost_of_each_session_through_it_and_the_channel_margin_shows_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def mutate(data: dict[str, Any]) -> None:
+        _small(data)
+        data["demand"]["contracts"] = {"pay_as_you_go": 1.0}
+        data["demand"]["retail"] = {
+            "pay_as_you_go": {"currency": "EUR", "price_per_kwh": "0.59", "session_fee": "0.35"},
+            "account_time_zone": "Europe/Amsterdam",
+            "account_country": "NL",
+        }
+
+    outcome = run_sim(monkeypatch, variant(tmp_path, "hub-roaming", mutate), 3, tmp_path / "run")
+    billing, hub = outcome.summary["billing"], outcome.world.hubs["hub-eu"]
+    cdrs = outcome.world.emsp.records().cdrs
+    assert billing["sessions_billed"] == outcome.summary["sessions"]["completed"] > 0
+    cent = Decimal("0.01")
+    charged = sum((f.amount for f in hub.truth.fees), Decimal(0))
+    assert charged == Decimal("0.25") * sum(1 for c in cdrs if c.partner == "hub-eu") > 0
+    for channel, partner_of in (("hub-eu", lambda p: p == "hub-eu"), ("bilateral", lambda p: p != "hub-eu")):
+        retail = Decimal(billing["channel_retail"][channel])
+        # The CPOs' cost from the eMSP's CDRs; the fees from what the hub itself charged.
+        wholesale = sum((c.total_cost.excl_vat for c in cdrs if partner_of(c.partner)), Decimal(0))
+        fees = charged if channel == "hub-eu" else Decimal(0)
+        margin = Decimal(billing["channel_margin"][channel])
+        assert margin.quantize(cent) == (retail - wholesale - fees).quantize(cent), channel
+        assert Decimal(billing["channel_hub_fees"][channel]) == fees, channel
+        billed = outcome.summary["channels"][channel]["billed"]
+        assert {k: Decimal(v) for k, v in billed.items()} == {
+            "retail": retail,
+            "wholesale": Decimal(billing["channel_wholesale"][channel]),
+            "hub_fees": fees,
+            "margin": margin,
+        }
+    assert Decimal(billing["hub_fees_total"]) == charged
