@@ -144,6 +144,12 @@ def cdr_ids_through_hubs(
     return tuple(ids.get(("cdr", owner, cdr_id), cdr_id) for cdr_id in cdr_ids)
 
 
+def session_id_through_hubs(session_id: str, party: tuple[str, str], hubs: Mapping[str, OcpiHub]) -> str:
+    """A CPO's Session id as the eMSP knows it (the hub's id when it rewrites)."""
+    owner = f"{party[0].upper()}/{party[1].upper()}"
+    return _id_maps(hubs.values()).get(("session", owner, session_id), session_id)
+
+
 def hub_cdr_resends(hub: OcpiHub) -> dict[str, int]:
     """CDRs the hub sent the eMSP again after a timeout (it may have them twice), per sender "CC/PID"."""
     senders = {hop.request_out: hop.sender for hop in hub.truth.hops}

@@ -350,3 +350,56 @@ def test_the_hub_fee_is_a_cost_of_each_session_through_it_and_the_channel_margin
             "margin": margin,
         }
     assert Decimal(billing["hub_fees_total"]) == charged
+
+
+def test_an_app_start_behind_the_hub_goes_through_it_and_its_result_comes_back(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def mutate(data: dict[str, Any]) -> None:
+        _small(data)
+        data["demand"]["app_start_share"] = 0.5
+
+    outcome = run_sim(monkeypatch, variant(tmp_path, "hub-roaming", mutate), 3, tmp_path / "run")
+    lines = trace(outcome.run_dir)
+    commands = outcome.world.emsp.records().commands
+    behind = [c for c in commands if c.party.party_id != "DIR"]
+    assert behind and all(c.partner == "hub-eu" for c in behind)
+    assert all(c.partner == "cpo-direct" for c in commands if c.party.party_id == "DIR")
+    assert all(c.state == "COMPLETED" and c.result == "ACCEPTED" for c in commands)
+    starts = outcome.summary["commands"]["app_starts"]
+    assert starts["requested"] == starts["charged"] == starts["invoiced"] == len(commands)
+    emsp_base = outcome.world.emsp_base_url.rstrip("/")
+    requests = [line for line in lines if line["proto"].startswith("ocpi") and line["kind"] == "request"]
+    for command in behind:
+        party = (command.party.country_code, command.party.party_id)
+        ours = f"{emsp_base}/2.2.1/commands/START_SESSION/{command.command_id}"
+        # To the hub, naming the CPO party; the hub forwards it with its own request id.
+        [sent] = [
+            line
+            for line in requests
+            if (line["src"], line["dst"]) == ("emsp", "hub-eu")
+            and isinstance(line["body"], dict)
+            and line["body"].get("response_url") == ours
+        ]
+        assert (sent["headers"]["OCPI-to-country-code"], sent["headers"]["OCPI-to-party-id"]) == party
+        [forward] = [
+            line
+            for line in requests
+            if line["src"] == "hub-eu"
+            and line["dst"].startswith("cpo-hub-")
+            and line["headers"].get("X-Correlation-ID") == sent["headers"]["X-Correlation-ID"]
+        ]
+        assert forward["headers"]["X-Request-ID"] != sent["headers"]["X-Request-ID"]
+        theirs = forward["body"]["response_url"]
+        assert theirs.startswith("http://hub-eu.hub.local/")  # the hub rewrote our response_url
+        # The CPO posts the CommandResult to the hub, which forwards it to our response_url.
+        [posted] = [line for line in requests if line["dst"] == "hub-eu" and line["url"] == theirs]
+        assert posted["src"] == forward["dst"]
+        [result] = [
+            line
+            for line in requests
+            if (line["src"], line["dst"]) == ("hub-eu", "emsp") and line["url"] == ours
+        ]
+        from_party = (result["headers"]["OCPI-from-country-code"], result["headers"]["OCPI-from-party-id"])
+        assert from_party == party and result["body"]["result"] == "ACCEPTED"
+        assert result["headers"]["X-Request-ID"] != posted["headers"]["X-Request-ID"]
