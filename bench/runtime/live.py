@@ -418,7 +418,7 @@ class LiveRuntime(StationSide):
             self._check()
             busy = sum(line.pending() for line in lines) + len(self._calls)
             busy += sum(cpo.next_wakeup() is not None for cpo in self.world.cpos.values())  # retries due
-            busy += self.hubs.busy() if self.hubs is not None else 0  # held messages, probes
+            busy += self.hubs.busy() if self.hubs is not None else 0  # messages a hub holds
             if busy == 0 and not self.world.emsp.has_pending_requests():
                 return
             done = sum(line.delivered for line in lines) + self._calls_done

@@ -101,8 +101,9 @@ class LiveHubs:
             self._rt._spawn(f"timer of hub {hub_id}", self._timer(hub_id))
 
     def busy(self) -> int:
-        """Hubs that still hold messages or wait for answers (the drain waits for them)."""
-        return sum(hub.next_wakeup() is not None for hub in self.hubs.values())
+        """Hubs that still hold messages for a receiver (the drain waits for them; the hub's calls in
+        flight are the runtime's calls). Not its probes: an offline party is probed forever."""
+        return sum(hub.holds_messages() for hub in self.hubs.values())
 
     async def close(self) -> None:
         for client in self._clients.values():
