@@ -399,7 +399,9 @@ class LiveRuntime(StationSide):
         boots in scenario time; its drivers wait for it."""
         loop = asyncio.get_running_loop()
         last_progress, last_count = loop.time(), -1
-        while self._booted_count < len(self._booted):
+        # Hubs too: each reached the eMSP and the CPOs behind it registered (a chain of handshakes
+        # that, on a running clock, would keep their drivers from the eMSP for scenario minutes).
+        while self._booted_count < len(self._booted) or (self.hubs is not None and not self.hubs.ready()):
             self._check()
             if self._booted_count != last_count:
                 last_progress, last_count = loop.time(), self._booted_count

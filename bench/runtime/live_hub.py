@@ -33,7 +33,7 @@ from bench.runtime.live_links import LiveLink, sleep_until
 from bench.runtime.live_timeline import outage_mode
 from emsp.api import handler_app
 from emsp.wire import Deferred, HttpRequest, HttpResponse, OutboundRequest
-from simulators.hub import OcpiHub
+from simulators.hub import OcpiHub, Status
 
 if TYPE_CHECKING:
     from bench.runtime.live import LiveRuntime
@@ -99,6 +99,11 @@ class LiveHubs:
             hub.register(EMSP_CONNECTION, self._rt.clock.now())
             self._drain(hub_id)
             self._rt._spawn(f"timer of hub {hub_id}", self._timer(hub_id))
+
+    def ready(self) -> bool:
+        """Every hub reached the eMSP and every CPO behind it registered with its hub: the run's
+        world is up (the live runtime holds its clock until then, as sim's world starts up)."""
+        return all(c.status is Status.CONNECTED for hub in self.hubs.values() for c in hub.registry.all())
 
     def busy(self) -> int:
         """Hubs that still hold messages for a receiver (the drain waits for them; the hub's calls in

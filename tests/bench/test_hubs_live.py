@@ -43,7 +43,12 @@ def roaming(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunOutcome, list[
     tmp_path = tmp_path_factory.mktemp("hub-live")
     monkeypatch = pytest.MonkeyPatch()
     try:
-        path = variant(tmp_path, "hub-roaming", _short(40))
+
+        def change(data: dict[str, Any]) -> None:
+            _short(40)(data)
+            data["demand"]["app_start_share"] = 0.5  # commands through the hub too
+
+        path = variant(tmp_path, "hub-roaming", change)
         outcome = run_live(monkeypatch, path, 3, tmp_path / "run")
     finally:
         monkeypatch.undo()
@@ -176,3 +181,26 @@ def test_after_a_hub_outage_in_live_nothing_is_lost_or_billed_twice(
         summary["partners"]["cpo-direct"]["reconciliation"]["matched"]
         == (summary["partners"]["cpo-direct"]["sessions"]["completed"])
     )
+
+
+def test_an_app_start_for_a_party_behind_the_hub_is_sent_through_it(roaming: tuple[RunOutcome, Any]) -> None:
+    # Only the route is asserted: whether a command completes in time depends on the machine's load
+    # (real processing time is magnified by the speed), where it goes does not.
+    outcome, lines = roaming
+    commands = outcome.world.emsp.records().commands
+    assert commands
+    for command in commands:
+        behind = command.party.party_id != "DIR"
+        assert command.partner == ("hub-eu" if behind else "cpo-direct")
+    posts = [
+        line
+        for line in _ocpi(lines)
+        if line["kind"] == "request" and line["src"] == "emsp" and line["url"].endswith("/START_SESSION")
+    ]
+    sent = {post["body"]["response_url"].rpartition("/")[2] for post in posts}
+    assert sent == {str(command.command_id) for command in commands}  # each command went out
+    for post in posts:
+        if post["dst"] == "hub-eu":
+            assert post["url"].startswith(outcome.world.hub_base_urls["hub-eu"])
+            assert post["headers"]["OCPI-to-party-id"] in ("HBA", "HBB", "HBC", "HBD")
+            assert post["headers"]["OCPI-from-party-id"] == "EMS"
