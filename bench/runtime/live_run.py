@@ -138,9 +138,10 @@ def endpoints(
     cpo_urls: dict[str, str],
     csms_ports: dict[str, int],
     tls_ports: dict[str, int],
+    hub_urls: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Where a live run's servers listen: what a real charger or eMSP is configured with."""
-    return {
+    out: dict[str, Any] = {
         "emsp": {"versions_url": emsp_versions_url},
         "cpos": {
             cid: {
@@ -151,6 +152,9 @@ def endpoints(
             for cid, url in cpo_urls.items()
         },
     }
+    if hub_urls:  # only a run with hubs has the key
+        out["hubs"] = {hid: {"ocpi_versions_url": f"{url}/versions"} for hid, url in hub_urls.items()}
+    return out
 
 
 async def _run_live(
@@ -213,6 +217,7 @@ async def _run_live(
                     cpo_urls,
                     {cid: _port(s) for cid, s in cpo_ocpp.items()},
                     runtime.tls_ports,
+                    hub_urls,
                 )
             )
         servers.append(HttpServer.for_emsp(world.emsp, clock.now, emsp_sock))

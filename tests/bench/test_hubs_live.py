@@ -7,6 +7,7 @@ summary, the models' truth), never how long it took: the machine may be loaded.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,11 @@ def test_every_session_behind_the_hub_reconciles_in_live(roaming: tuple[RunOutco
         assert figures["energy_kwh"]["invoiced"] == figures["energy_kwh"]["truth"], cpo_id
     assert summary["reconciliation"]["matched"] == summary["sessions"]["completed"]
     assert summary["hubs"]["hub-eu"]["forwarded"] > 0 and summary["hubs"]["hub-eu"]["dropped"] == 0
+    # Where the hub listens, for a real CPO or eMSP to be pointed at it.
+    found = json.loads((outcome.run_dir / "endpoints.json").read_text(encoding="utf-8"))
+    assert found["hubs"] == {
+        "hub-eu": {"ocpi_versions_url": f"{outcome.world.hub_base_urls['hub-eu']}/versions"}
+    }
     # The eMSP stored the hub's sessions under the hub's ids: they did come through it.
     through_hub = [s for s in outcome.world.emsp.records().sessions if s.partner == "hub-eu"]
     assert through_hub and all(s.session_id.startswith("HUB-S") for s in through_hub)
