@@ -146,10 +146,16 @@ def figures(
     }
     margin: dict[str, Decimal] = {cid: ZERO for cid in cpo_ids}
     by_channel: dict[str, Decimal] = {c: ZERO for c in channels}
+    # Per channel, the parts of its margin: retail - the CPOs' wholesale - hub fees (cost lines).
+    parts = {part: {c: ZERO for c in channels} for part in ("retail", "wholesale", "hub_fees")}
     for x in sessions:
         who = owner(x.partner, _party(x))
         margin[who] = margin.get(who, ZERO) + x.margin
         by_channel[x.channel] = by_channel.get(x.channel, ZERO) + x.margin
+        fee = hub_fee_of(x)
+        amounts = {"retail": x.retail_excl, "wholesale": x.wholesale_excl - fee, "hub_fees": fee}
+        for part, amount in amounts.items():
+            parts[part][x.channel] = parts[part].get(x.channel, ZERO) + amount
     out = {
         "currency": currency,
         "accounts": accounts,
@@ -168,11 +174,25 @@ def figures(
         "margin": str(retail - wholesale),
         "channel_margin": {c: str(m) for c, m in sorted(by_channel.items())},  # bilateral or a hub id
         "channel_margin_total": str(sum(by_channel.values(), ZERO)),
+        **{f"channel_{part}": {c: str(a) for c, a in sorted(of.items())} for part, of in parts.items()},
+        "hub_fees_total": str(sum(parts["hub_fees"].values(), ZERO)),
         "invoices": len(invoices),
         "fleet_vehicles": len({(r["account_id"], r["vehicle_id"]) for r in fleet}),
         "disagreements": sum(1 for v in independent.values() if v != 0),
     }
     return out, {cid: str(m) for cid, m in margin.items()}
+
+
+def hub_fee_of(line: Line) -> Decimal:
+    """The hub fees among a line's cost lines, in the line's currency (emsp.billing.hub_fees)."""
+    return sum(
+        (
+            Decimal(cost["amount_excl"])
+            for cost in line.cost_lines
+            if cost["kind"] == "hub_fee" and cost["currency"] == line.currency
+        ),
+        ZERO,
+    )
 
 
 def _channels(scenario: Scenario) -> list[str]:
@@ -185,6 +205,13 @@ def add_to_summary(summary: dict[str, Any], billing: dict[str, Any], margins: Ma
     for cid, margin in margins.items():
         if cid in summary["partners"]:
             summary["partners"][cid]["margin"] = margin
+    # A hub scenario: each channel's billed margin and its parts beside its other figures (and in
+    # the report's channel table), `channels.<id>.billed.*`, in the retail currency.
+    for name, figures in summary.get("channels", {}).items():
+        figures["billed"] = {
+            part: billing[f"channel_{part}"].get(name, str(ZERO))
+            for part in ("retail", "wholesale", "hub_fees", "margin")
+        }
 
 
 def skeleton(summary: dict[str, Any], scenario: Scenario) -> None:

@@ -182,6 +182,9 @@ def _print_endpoints(found: dict[str, object]) -> None:
         if "csms_tls_url" in where:
             lines.append(f"  {cpo_id}: CSMS (profiles 2, 3) {where['csms_tls_url']}<station id>")
         lines.append(f"  {cpo_id}: OCPI versions {where['ocpi_versions_url']}")
+    hubs = found.get("hubs")
+    for hub_id, where in hubs.items() if isinstance(hubs, dict) else []:
+        lines.append(f"  {hub_id} (hub): OCPI versions {where['ocpi_versions_url']}")
     typer.echo("\n".join(lines), err=True)
 
 

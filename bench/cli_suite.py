@@ -78,7 +78,7 @@ def suite(
         files = discover(paths)
         if not files:
             raise ScenarioError(" ".join(paths), "(paths)", "no scenario files found there")
-        loaded = load_all(files, overrides, runtime)
+        loaded = load_all(files, overrides)
     except ScenarioError as exc:
         typer.echo(f"invalid input: {exc}", err=True)
         raise typer.Exit(2) from exc

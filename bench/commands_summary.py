@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bench.hubs import session_id_through_hubs
 from bench.world import World
 from emsp.model import COMMAND_RESULTS, COMMAND_TYPES, CommandRecord, EmspRecords
 
@@ -43,6 +44,9 @@ def command_figures(records: EmspRecords, world: World | None = None) -> dict[st
                 ):
                     charged += 1
                     session = cpo.ocpi.truth.session_ids.get((start.station_id, charge.transaction_id))
+                    if session is not None:  # behind a hub that renames Sessions: the eMSP has its id
+                        party = (cpo.ocpi.country_code, cpo.ocpi.party_id)
+                        session = session_id_through_hubs(session, party, world.hubs)
                     billed += session in billed_sessions
                     break
     figures["app_starts"] = {

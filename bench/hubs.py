@@ -3,7 +3,7 @@ hub's truth adds to reconciliation and the summary.
 
 The composition root (bench/world.py) calls `load_hub_persona` and `build_hubs`; the runner calls
 `through_hubs` (reconciliation keys the hub's ids) and `hub_figures` (summary `hubs.<id>`).
-The sim runtime hosts the hubs (bench/runtime/sim_hub.py).
+The runtimes host the hubs (bench/runtime/sim_hub.py, live_hub.py).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.scenario import HubSpec, Scenario, ScenarioError
+from emsp.billing.hub_fees import set_hub_fee
 from emsp.core import EmspCore
 from emsp.model import PartyRef
 from emsp.reconciliation import TruthSession
@@ -82,6 +83,10 @@ def build_hubs(
             parties=[(spec.country_code, spec.party_id, "HUB"), *behind],
             hub=True,
         )
+        fee = personas[spec.id].fee_per_session
+        if fee is not None:  # the operator's contract with the hub: booked per session (cost line)
+            with emsp.db.unit() as db:
+                set_hub_fee(db, spec.id, fee.amount, fee.currency)
         hub = OcpiHub(
             hub_id=spec.id,
             country_code=spec.country_code,
@@ -137,6 +142,12 @@ def cdr_ids_through_hubs(
     ids = _id_maps(hubs.values())
     owner = f"{party[0].upper()}/{party[1].upper()}"
     return tuple(ids.get(("cdr", owner, cdr_id), cdr_id) for cdr_id in cdr_ids)
+
+
+def session_id_through_hubs(session_id: str, party: tuple[str, str], hubs: Mapping[str, OcpiHub]) -> str:
+    """A CPO's Session id as the eMSP knows it (the hub's id when it rewrites)."""
+    owner = f"{party[0].upper()}/{party[1].upper()}"
+    return _id_maps(hubs.values()).get(("session", owner, session_id), session_id)
 
 
 def hub_cdr_resends(hub: OcpiHub) -> dict[str, int]:

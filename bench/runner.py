@@ -245,11 +245,6 @@ def run_scenario(
         raise ScenarioError(
             "emsp-bench run", "--trace-gzip", "there is no trace to compress with --trace off"
         )
-    if runtime == "live" and scenario.hubs:
-        # Refused rather than run bilateral in silence: the live runtime does not host hubs yet.
-        raise ScenarioError(
-            str(resolve(name_or_path)), "hubs", "hubs are not yet supported in live (use --runtime sim)"
-        )
     target = out or Path("runs") / f"{scenario.name}-{scenario.seed}"
     try:
         currencies = preflight(scenario, base_dir, database_url=database_url, scenario_file=name_or_path)

@@ -149,15 +149,9 @@ def worst(codes: Iterable[int]) -> int:
     return max(codes, default=EXIT_HELD)
 
 
-def load_all(
-    files: Sequence[Path], overrides: Sequence[Override] = (), runtime: str = "sim"
-) -> list[tuple[Path, Scenario]]:
+def load_all(files: Sequence[Path], overrides: Sequence[Override] = ()) -> list[tuple[Path, Scenario]]:
     """Validate every scenario before anything runs: one bad file is exit 2 before hours of runs."""
-    loaded = [(path, load_scenario(str(path), overrides)[0]) for path in files]
-    for path, scenario in loaded:
-        if runtime == "live" and scenario.hubs:  # as run_scenario refuses it, but before any run
-            raise ScenarioError(str(path), "hubs", "hubs are not yet supported in live (use --runtime sim)")
-    return loaded
+    return [(path, load_scenario(str(path), overrides)[0]) for path in files]
 
 
 def run_local(

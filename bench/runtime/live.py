@@ -27,6 +27,7 @@ from bench.runtime.allocation import ConnectorAllocator
 from bench.runtime.link_windows import link_windows
 from bench.runtime.live_clock import ScaledClock
 from bench.runtime.live_http import TRANSPORT_FAILED, send_http
+from bench.runtime.live_hub import LiveHubs
 from bench.runtime.live_lag import LagProbe
 from bench.runtime.live_links import DelayLine, LiveLink, sleep_until
 from bench.runtime.live_stations import (
@@ -82,6 +83,11 @@ class LiveRuntime(StationSide):
         self._outages = outage_spans(world.scenario)
         self._to_emsp = {cid: self._link(cid, "ocpi") for cid in world.cpos}
         self._from_emsp = {cid: self._link(cid, "ocpi") for cid in world.cpos}
+        # Roaming hubs (live_hub.py): real HTTP parties between their CPOs and the eMSP.
+        self.hubs = LiveHubs(self, UNAVAILABLE) if world.hubs else None
+        if self.hubs is not None:  # the eMSP's calls to a hub travel over the hub's link
+            self._to_emsp.update(self.hubs.to_emsp)
+            self._from_emsp.update(self.hubs.from_emsp)
         # A port bound but never listening: in a `refused` outage requests really meet a reset.
         self._refusing = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._refusing.bind(("127.0.0.1", 0))
@@ -215,15 +221,21 @@ class LiveRuntime(StationSide):
         self._spawn(f"OCPI answers to {cpo_id}", self._cpo_inbox[cpo_id].pump())
 
     def _proto(self, cpo_id: str) -> str:
+        if cpo_id in self.world.hubs:
+            return "ocpi2.2.1"  # the hub emulator speaks 2.2.1 only
         return f"ocpi{self.world.cpos[cpo_id].ocpi.version}"  # the trace's proto: the CPO's OCPI version
+
+    def _peer(self, cpo_id: str) -> str:
+        """Whom the CPO's OCPI requests reach: its hub, or the eMSP."""
+        return EMSP if self.hubs is None else self.hubs.peer_of(cpo_id)
 
     async def _at_emsp(self, cpo_id: str, outbound: OutboundRequest) -> HttpResponse | None:
         """A CPO request at the eMSP's door (its up-link hold is over); None: refused (a TCP reset)."""
-        request, now = outbound.request, self.clock.now()
-        self.trace.ocpi_request(now, self._proto(cpo_id), cpo_id, EMSP, request)
-        mode = outage_mode(self._outages, now, EMSP, cpo_id)
+        request, now, peer = outbound.request, self.clock.now(), self._peer(cpo_id)
+        self.trace.ocpi_request(now, self._proto(cpo_id), cpo_id, peer, request)
+        mode = outage_mode(self._outages, now, peer, cpo_id)
         if mode == "http_503":
-            self.trace.ocpi_response(now, self._proto(cpo_id), EMSP, cpo_id, request, UNAVAILABLE)
+            self.trace.ocpi_response(now, self._proto(cpo_id), peer, cpo_id, request, UNAVAILABLE)
             return UNAVAILABLE
         if mode == "refused":
             port = self._refusing.getsockname()[1]
@@ -232,12 +244,12 @@ class LiveRuntime(StationSide):
             # The client got no answer to a first copy and sent it again: the eMSP serves both,
             # the client only ever sees the second answer (as sim's Link.duplicates).
             await send_http(self._cpo_clients[cpo_id], request)
-            self.trace.ocpi_request(self.clock.now(), self._proto(cpo_id), cpo_id, EMSP, request)
+            self.trace.ocpi_request(self.clock.now(), self._proto(cpo_id), cpo_id, peer, request)
         response = await send_http(self._cpo_clients[cpo_id], request)
         if response.status == TRANSPORT_FAILED:
             return None  # the mock CPO retries it (connection refused, or any failed transport)
         self.trace.ocpi_response(
-            self.clock.now(), self._proto(cpo_id), EMSP, cpo_id, outbound.request, response
+            self.clock.now(), self._proto(cpo_id), peer, cpo_id, outbound.request, response
         )
         return response
 
@@ -300,6 +312,7 @@ class LiveRuntime(StationSide):
     async def _emsp_outbound(self) -> None:
         """Send what the eMSP asks for, each call on its own: one slow partner delays no other."""
         hosts = {url.split("/")[2]: cid for cid, url in self.world.cpo_base_urls.items()}
+        hosts.update(self.hubs.hosts if self.hubs is not None else {})
         while not self._stopping:
             now = self.clock.now()
             due = self.world.emsp.next_pull_at(now)
@@ -333,7 +346,10 @@ class LiveRuntime(StationSide):
             if self.world.scenario.demand.app_start_share > 0:
                 self._spawn("eMSP command deadlines", self._command_deadlines())
             for cpo_id, cpo in self.world.cpos.items():
-                self.cpo_emit(cpo_id, cpo.start(self.clock.now()))
+                if cpo_id not in self.world.channels:  # CPOs behind a hub start once it reached the eMSP
+                    self.cpo_emit(cpo_id, cpo.start(self.clock.now()))
+            if self.hubs is not None:
+                self.hubs.start()
             if self.milestone is not None:
                 self.milestone("connecting")
             stations = [
@@ -371,6 +387,8 @@ class LiveRuntime(StationSide):
             await asyncio.gather(*pending, return_exceptions=True)
             for client in (self._emsp_client, self._contract, *self._cpo_clients.values()):
                 await client.aclose()
+            if self.hubs is not None:
+                await self.hubs.close()
             self._refusing.close()
 
     async def _boot_network(self) -> None:
@@ -381,7 +399,9 @@ class LiveRuntime(StationSide):
         boots in scenario time; its drivers wait for it."""
         loop = asyncio.get_running_loop()
         last_progress, last_count = loop.time(), -1
-        while self._booted_count < len(self._booted):
+        # Hubs too: each reached the eMSP and the CPOs behind it registered (a chain of handshakes
+        # that, on a running clock, would keep their drivers from the eMSP for scenario minutes).
+        while self._booted_count < len(self._booted) or (self.hubs is not None and not self.hubs.ready()):
             self._check()
             if self._booted_count != last_count:
                 last_progress, last_count = loop.time(), self._booted_count
@@ -400,6 +420,7 @@ class LiveRuntime(StationSide):
             self._check()
             busy = sum(line.pending() for line in lines) + len(self._calls)
             busy += sum(cpo.next_wakeup() is not None for cpo in self.world.cpos.values())  # retries due
+            busy += self.hubs.busy() if self.hubs is not None else 0  # messages a hub holds
             if busy == 0 and not self.world.emsp.has_pending_requests():
                 return
             done = sum(line.delivered for line in lines) + self._calls_done

@@ -10,7 +10,7 @@ from datetime import datetime
 
 import httpx
 import uvicorn
-from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from emsp.api import create_app, handler_app
 from emsp.core import EmspCore
@@ -31,7 +31,7 @@ class _QuietServer(uvicorn.Server):
 
 
 class HttpServer:
-    def __init__(self, app: FastAPI, sock: socket.socket) -> None:
+    def __init__(self, app: ASGIApp, sock: socket.socket) -> None:
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         self._server = _QuietServer(config)
         self._sock = sock

@@ -138,9 +138,10 @@ def endpoints(
     cpo_urls: dict[str, str],
     csms_ports: dict[str, int],
     tls_ports: dict[str, int],
+    hub_urls: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Where a live run's servers listen: what a real charger or eMSP is configured with."""
-    return {
+    out: dict[str, Any] = {
         "emsp": {"versions_url": emsp_versions_url},
         "cpos": {
             cid: {
@@ -151,6 +152,9 @@ def endpoints(
             for cid, url in cpo_urls.items()
         },
     }
+    if hub_urls:  # only a run with hubs has the key
+        out["hubs"] = {hid: {"ocpi_versions_url": f"{url}/versions"} for hid, url in hub_urls.items()}
+    return out
 
 
 async def _run_live(
@@ -176,6 +180,7 @@ async def _run_live(
     fixed = {cpo.id: ports.cpos.get(cpo.id, CpoPorts()) for cpo in scenario.cpos}
     emsp_sock = bind(ports.emsp, "ports.emsp")
     cpo_http = {cid: bind(p.ocpi, f"ports.cpos.{cid}.ocpi") for cid, p in fixed.items()}
+    hub_http = {hub.id: bind(None, f"hubs.{hub.id}") for hub in scenario.hubs}  # live_hub.py
     cpo_ocpp = {cid: bind(p.csms, f"ports.cpos.{cid}.csms") for cid, p in fixed.items()}
     certs = tempfile.TemporaryDirectory(prefix="emsp-bench-certs-")
     security = make_security(scenario, Path(certs.name))
@@ -184,7 +189,7 @@ async def _run_live(
         for cpo in scenario.cpos
         if security is not None and security.needs_tls([s.id for loc in cpo.locations for s in loc.stations])
     }
-    sockets = [emsp_sock, *cpo_http.values(), *cpo_ocpp.values(), *cpo_tls.values()]
+    sockets = [emsp_sock, *cpo_http.values(), *hub_http.values(), *cpo_ocpp.values(), *cpo_tls.values()]
     servers: list[HttpServer] = []
     ws_servers: list[Server] = []
     try:
@@ -193,9 +198,10 @@ async def _run_live(
         here = "127.0.0.1" if ports.host in ("0.0.0.0", "::", "") else ports.host
         emsp_url = f"http://{here}:{_port(emsp_sock)}/ocpi"
         cpo_urls = {cid: f"http://{here}:{_port(sock)}/ocpi" for cid, sock in cpo_http.items()}
+        hub_urls = {hid: f"http://{here}:{_port(sock)}/ocpi" for hid, sock in hub_http.items()}
         world = build_world(scenario, base_dir, emsp_base_url=emsp_url, cpo_base_urls=cpo_urls,
                             database_url=database_url, scenario_file=scenario_file,
-                            external_emsp=external_emsp)  # fmt: skip
+                            external_emsp=external_emsp, hub_base_urls=hub_urls)  # fmt: skip
         clock = ScaledClock(scenario.start, speed)
         runtime = LiveRuntime(world, trace, clock, {cid: _port(s) for cid, s in cpo_ocpp.items()})
         runtime.milestone = milestone
@@ -211,12 +217,15 @@ async def _run_live(
                     cpo_urls,
                     {cid: _port(s) for cid, s in cpo_ocpp.items()},
                     runtime.tls_ports,
+                    hub_urls,
                 )
             )
         servers.append(HttpServer.for_emsp(world.emsp, clock.now, emsp_sock))
         servers += [
             HttpServer.for_handler(runtime.cpo_handler(cid), clock.now, s) for cid, s in cpo_http.items()
         ]
+        if runtime.hubs is not None:
+            servers += [runtime.hubs.server(hid, sock) for hid, sock in hub_http.items()]
         protocols = [Subprotocol(subprotocol("1.6")), Subprotocol(subprotocol("2.0.1"))]
         for cid, sock in cpo_ocpp.items():
             # asyncio's default backlog (100) drops the SYNs of a boot storm: the kernel caps this

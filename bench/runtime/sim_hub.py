@@ -187,12 +187,13 @@ class SimHubs:
             if mode == "refused":
                 rt._to_emsp[cpo_id].send(partial(self._hub_unreachable, hub_id, outbound.request_id))
                 return
-            if mode is None:
-                response = rt.world.cpos[cpo_id].handle_ocpi(outbound.request, rt.now())
-            else:
-                response = self._unavailable
+            cpo = rt.world.cpos[cpo_id]
+            response = cpo.handle_ocpi(outbound.request, rt.now()) if mode is None else self._unavailable
             rt.trace.ocpi_response(rt.now(), PROTO, cpo_id, hub_id, outbound.request, response)
             rt._to_emsp[cpo_id].send(partial(self._hub_got, hub_id, outbound.request_id, response, cpo_id))
+            caused = cpo.take_output()  # an OCPI command's OCPP call to a station (as bilaterally)
+            if caused.frames or caused.requests:
+                rt._cpo_emit(cpo_id, caused)
 
         rt._from_emsp[cpo_id].send(at_cpo, request=True)
 

@@ -236,7 +236,8 @@ def _charge(
         jurisdiction=jurisdiction.country or country_of(where.get("country")),
         currency=cdr_row.currency,
         energy_kwh=cdr_row.total_energy,
-        wholesale_excl=sum((c.amount_excl for c in costs), ZERO),
+        # In the line's currency only: a cost in another (a hub fee in its own) stays in cost_lines.
+        wholesale_excl=sum((c.amount_excl for c in costs if c.currency == cdr_row.currency), ZERO),
         wholesale_verified=verified,
         cost_lines_json=dumps([c.to_json() for c in costs]),
         retail_excl=charge.excl_vat,

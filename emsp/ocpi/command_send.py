@@ -9,7 +9,11 @@ FAILED. The CommandResult POSTed on the response_url makes it COMPLETED. A comma
 or ACCEPTED at its deadline becomes TIMEOUT (`expire`, driven by the runtime's clock, simulated
 in `sim`); a result that comes after that is kept, the state stays TIMEOUT.
 
-The request goes through `services.queue_outbound` like every other call to a partner (token_push).
+The request goes through `services.queue_outbound` like every other call to a partner (token_push),
+over the channel `emsp.ocpi.channels` resolves for the CPO party (as token pushes and pulls do): a
+bilateral partner holding it, else the hub that routes to it, with routing headers naming the party;
+a party its hub reports unreachable is not sent a command. Through a hub the CPO posts the
+CommandResult to the hub, which forwards it to our response_url: it comes from the hub partner.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from emsp.model import COMMAND_TYPES, CommandRecord, CommandRequest, PartyRef
+from emsp.ocpi.channels import Channel, resolve
 from emsp.ocpi.context import Services
 from emsp.ocpi.errors import OcpiError, not_found
 from emsp.ocpi.token_push import receiver_url
@@ -83,6 +88,21 @@ def _target(db: Session, request: CommandRequest, partner_id: str | None, party:
     return Target(partner, PartyRef(found.country_code, found.party_id))
 
 
+def _channel(db: Session, target: Target) -> Channel:
+    """The channel to the command's CPO party (emsp.ocpi.channels); the partner holding the object
+    when no configuration or HubClientInfo names one. CommandRefused when the hub says the party is
+    not reachable (mod_hub_client_info: only a CONNECTED party can be called)."""
+    cc, pid = target.party.country_code, target.party.party_id
+    channel = resolve(db, cc, pid)
+    if channel is None:
+        return Channel(target.partner.partner_id, target.partner.hub, (cc.upper(), pid.upper()), None)
+    if not channel.callable:
+        raise CommandRefused(
+            f"party {cc}/{pid} is {channel.status} at hub {channel.partner_id!r}: it cannot be reached", 409
+        )
+    return channel
+
+
 def _reservation(db: Session, reservation_id: str | None, partner_id: str | None) -> CommandRow:
     query = select(CommandRow).where(
         CommandRow.kind == "RESERVE_NOW", CommandRow.reservation_id == reservation_id
@@ -124,7 +144,12 @@ def send(
         raise CommandRefused(f"unknown command type {request.kind!r}; one of {', '.join(COMMAND_TYPES)}")
     _required(request)
     target = _target(db, request, partner_id, party)
+    channel = _channel(db, target)
     partner = target.partner
+    if channel.partner_id != partner.partner_id:  # the party is reached through another partner now
+        routed = db.get(PartnerRow, channel.partner_id)
+        assert routed is not None  # resolve() only names registered partners
+        partner = routed
     adapter = adapter_for(partner.version)
     if request.kind not in adapter.commands:
         raise CommandRefused(f"OCPI {adapter.version} (partner {partner.partner_id}) has no {request.kind}")
@@ -174,13 +199,8 @@ def send(
         "Authorization": adapter.encode_authorization(partner.token_b),
         "Content-Type": "application/json",
     }
-    if adapter.routing_headers:
-        headers |= {
-            "OCPI-from-country-code": s.country_code,
-            "OCPI-from-party-id": s.party_id,
-            "OCPI-to-country-code": target.party.country_code,
-            "OCPI-to-party-id": target.party.party_id,
-        }
+    if adapter.routing_headers or channel.hub:
+        headers |= channel.headers(s)
     target_url = f"{url.rstrip('/')}/{request.kind}"
     outbound = HttpRequest("POST", target_url, headers, dumps(body))
     services.queue_outbound(db, partner.partner_id, outbound, f"{PURPOSE}{command_id}")

@@ -366,6 +366,16 @@ class RetailLineRow(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class HubFeeRow(Base):
+    """The operator's contract with a hub: what it charges per session routed through it
+    (emsp.billing.hub_fees books it as a cost line of each such session)."""
+
+    __tablename__ = "hub_fees"
+    partner: Mapped[str] = mapped_column(String(64), primary_key=True)  # the hub's partner id
+    amount: Mapped[Decimal] = mapped_column(DecimalText)
+    currency: Mapped[str] = mapped_column(String(3))
+
+
 class SyncStateRow(Base):
     """The last complete pull of one partner's Sender interface of one module (emsp.ocpi.pull):
     a catch-up asks for objects changed from then on (date_from)."""

@@ -62,6 +62,10 @@ class HubBase:
         self._given_up: set[str] = set()  # calls the hub stopped waiting for (a late answer is recorded)
         self._completed: dict[str, HttpResponse] = {}  # deferred id -> final answer, in order made
         self._probe_at: dict[str, datetime] = {}
+        # The runtime times the hub's calls out itself (`on_timeout`), not the hub's deadlines: the
+        # live runtime, whose scenario clock runs `speed` times faster than the wall, would otherwise
+        # magnify a partner's real processing time into timeouts that sim never sees.
+        self.timeouts_by_runtime = False
 
     # ------------------------------------------------------------ configuration
     def add_connection(
@@ -157,6 +161,8 @@ class HubBase:
         self._completed[deferred_id] = response
 
     def _expired(self, now: datetime) -> list[tuple[str, Call]]:
+        if self.timeouts_by_runtime:
+            return []
         expired = [(rid, call) for rid, call in self._calls.items() if call.deadline <= now]
         for request_id, _call in expired:
             del self._calls[request_id]
@@ -164,7 +170,12 @@ class HubBase:
         return expired
 
     def _deadlines(self) -> list[datetime]:
-        return [call.deadline for call in self._calls.values()] + list(self._probe_at.values())
+        calls = [] if self.timeouts_by_runtime else [call.deadline for call in self._calls.values()]
+        return calls + list(self._probe_at.values())
+
+    def forward_timeout(self) -> timedelta:
+        """How long the hub waits for an answer to a call it sent (the persona's forward_timeout_s)."""
+        return self._timeout
 
     # ------------------------------------------------------------------ status
     def _set_status(self, connection: Connection, status: Status, now: datetime) -> None:

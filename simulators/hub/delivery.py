@@ -125,6 +125,10 @@ class HubDelivery(HubBase):
     def _store_wakeup(self) -> datetime | None:
         return None if self._store is None else self._store.next_wakeup(self._live_receivers())
 
+    def holds_messages(self) -> bool:
+        """Messages wait in a receiver's queue for delivery (a runtime finishing a run waits for them)."""
+        return bool(self._holding_ids())
+
     def _holding_ids(self) -> set[str]:
         store = self._store
         return set() if store is None else {c.id for c in self.registry.all() if store.holding(c.id)}

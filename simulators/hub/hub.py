@@ -175,6 +175,14 @@ class OcpiHub(HubRouting):
             call.context["message"].uncertain = True
         self.on_unreachable(request_id, now)
 
+    def on_timeout(self, request_id: str, now: datetime) -> None:
+        """No answer in time, by the runtime's measure (`timeouts_by_runtime`): as the hub's own
+        deadline would have it; an answer that still comes is recorded as late."""
+        call = self._calls.pop(request_id, None)
+        if call is not None:
+            self._given_up.add(request_id)
+            self._failed(request_id, call, now, "timeout", None)
+
     def _failed(
         self, request_id: str, call: Call, now: datetime, why: str, response: HttpResponse | None
     ) -> None:

@@ -83,7 +83,8 @@ class HubPersona(BaseModel):
     routing_headers: Literal["strict", "open"] = "strict"
     # routing.py (HubRouting.__init__): Broadcast Push of BROADCAST_MODULES (OCPI-to-* naming the hub).
     broadcast: bool = True
-    # connections.py (HubBase.__init__): a forward unanswered this long is answered 4002.
+    # connections.py (HubBase.__init__): a forward unanswered this long is answered 4002 (in `live`
+    # measured by the runtime on link delays + real processing time: hub.on_timeout).
     forward_timeout_s: float = Field(default=10, gt=0)
     # transform.py (Transformer.__init__): the most a list GET through the hub asks for (`limit`).
     page_cap: int | None = Field(default=None, ge=1)

@@ -3,6 +3,7 @@ hub CPO's traffic routed and traced through the hub in `sim`, per-party figures 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -98,15 +99,6 @@ def test_a_persona_file_beside_the_scenario_is_used(tmp_path: Path) -> None:
     for cpo_id in HUB_CPOS:
         figures = outcome.summary["partners"][cpo_id]
         assert figures["reconciliation"]["matched"] == figures["sessions"]["completed"]
-
-
-def test_live_refuses_a_scenario_with_hubs(tmp_path: Path) -> None:
-    out = tmp_path / "run"
-    with pytest.raises(ScenarioError) as caught:
-        run_scenario("hub-roaming", runtime="live", out=out)
-    assert caught.value.field == "hubs"
-    assert "hubs are not yet supported in live" in caught.value.reason
-    assert not out.exists()
 
 
 def test_an_expectation_may_name_hub_figures_and_an_unknown_one_is_invalid(tmp_path: Path) -> None:
@@ -321,3 +313,93 @@ def test_an_emsp_outage_behind_the_hub_is_held_by_the_hub_and_delivered_after(
     assert summary["reconciliation"]["missing_cdr"] == summary["reconciliation"]["duplicate_cdr"] == 0
     delivery = summary["cdr_delivery"]
     assert delivery["resent_recognised"] == delivery["resent"]
+
+
+def test_the_hub_fee_is_a_cost_of_each_session_through_it_and_the_channel_margin_shows_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def mutate(data: dict[str, Any]) -> None:
+        _small(data)
+        data["demand"]["contracts"] = {"pay_as_you_go": 1.0}
+        data["demand"]["retail"] = {
+            "pay_as_you_go": {"currency": "EUR", "price_per_kwh": "0.59", "session_fee": "0.35"},
+            "account_time_zone": "Europe/Amsterdam",
+            "account_country": "NL",
+        }
+
+    outcome = run_sim(monkeypatch, variant(tmp_path, "hub-roaming", mutate), 3, tmp_path / "run")
+    billing, hub = outcome.summary["billing"], outcome.world.hubs["hub-eu"]
+    cdrs = outcome.world.emsp.records().cdrs
+    assert billing["sessions_billed"] == outcome.summary["sessions"]["completed"] > 0
+    cent = Decimal("0.01")
+    charged = sum((f.amount for f in hub.truth.fees), Decimal(0))
+    assert charged == Decimal("0.25") * sum(1 for c in cdrs if c.partner == "hub-eu") > 0
+    for channel, partner_of in (("hub-eu", lambda p: p == "hub-eu"), ("bilateral", lambda p: p != "hub-eu")):
+        retail = Decimal(billing["channel_retail"][channel])
+        # The CPOs' cost from the eMSP's CDRs; the fees from what the hub itself charged.
+        wholesale = sum((c.total_cost.excl_vat for c in cdrs if partner_of(c.partner)), Decimal(0))
+        fees = charged if channel == "hub-eu" else Decimal(0)
+        margin = Decimal(billing["channel_margin"][channel])
+        assert margin.quantize(cent) == (retail - wholesale - fees).quantize(cent), channel
+        assert Decimal(billing["channel_hub_fees"][channel]) == fees, channel
+        billed = outcome.summary["channels"][channel]["billed"]
+        assert {k: Decimal(v) for k, v in billed.items()} == {
+            "retail": retail,
+            "wholesale": Decimal(billing["channel_wholesale"][channel]),
+            "hub_fees": fees,
+            "margin": margin,
+        }
+    assert Decimal(billing["hub_fees_total"]) == charged
+
+
+def test_an_app_start_behind_the_hub_goes_through_it_and_its_result_comes_back(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def mutate(data: dict[str, Any]) -> None:
+        _small(data)
+        data["demand"]["app_start_share"] = 0.5
+
+    outcome = run_sim(monkeypatch, variant(tmp_path, "hub-roaming", mutate), 3, tmp_path / "run")
+    lines = trace(outcome.run_dir)
+    commands = outcome.world.emsp.records().commands
+    behind = [c for c in commands if c.party.party_id != "DIR"]
+    assert behind and all(c.partner == "hub-eu" for c in behind)
+    assert all(c.partner == "cpo-direct" for c in commands if c.party.party_id == "DIR")
+    assert all(c.state == "COMPLETED" and c.result == "ACCEPTED" for c in commands)
+    starts = outcome.summary["commands"]["app_starts"]
+    assert starts["requested"] == starts["charged"] == starts["invoiced"] == len(commands)
+    emsp_base = outcome.world.emsp_base_url.rstrip("/")
+    requests = [line for line in lines if line["proto"].startswith("ocpi") and line["kind"] == "request"]
+    for command in behind:
+        party = (command.party.country_code, command.party.party_id)
+        ours = f"{emsp_base}/2.2.1/commands/START_SESSION/{command.command_id}"
+        # To the hub, naming the CPO party; the hub forwards it with its own request id.
+        [sent] = [
+            line
+            for line in requests
+            if (line["src"], line["dst"]) == ("emsp", "hub-eu")
+            and isinstance(line["body"], dict)
+            and line["body"].get("response_url") == ours
+        ]
+        assert (sent["headers"]["OCPI-to-country-code"], sent["headers"]["OCPI-to-party-id"]) == party
+        [forward] = [
+            line
+            for line in requests
+            if line["src"] == "hub-eu"
+            and line["dst"].startswith("cpo-hub-")
+            and line["headers"].get("X-Correlation-ID") == sent["headers"]["X-Correlation-ID"]
+        ]
+        assert forward["headers"]["X-Request-ID"] != sent["headers"]["X-Request-ID"]
+        theirs = forward["body"]["response_url"]
+        assert theirs.startswith("http://hub-eu.hub.local/")  # the hub rewrote our response_url
+        # The CPO posts the CommandResult to the hub, which forwards it to our response_url.
+        [posted] = [line for line in requests if line["dst"] == "hub-eu" and line["url"] == theirs]
+        assert posted["src"] == forward["dst"]
+        [result] = [
+            line
+            for line in requests
+            if (line["src"], line["dst"]) == ("hub-eu", "emsp") and line["url"] == ours
+        ]
+        from_party = (result["headers"]["OCPI-from-country-code"], result["headers"]["OCPI-from-party-id"])
+        assert from_party == party and result["body"]["result"] == "ACCEPTED"
+        assert result["headers"]["X-Request-ID"] != posted["headers"]["X-Request-ID"]

@@ -150,31 +150,3 @@ def test_a_suite_runs_in_processes_with_one_junit_and_one_table(tmp_path: Path) 
         assert ["run", "energy_kwh.truth"] in rows
     gate = runner.invoke(app, ["diff", str(out / "good-1"), str(out / "good-1"), "--metric", "cdrs"])
     assert gate.exit_code == 0 and "ok cdrs" in gate.stdout
-
-
-def test_a_hub_scenario_in_live_is_refused_before_any_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Found only by the worker before: smoke ran live in full first, then the suite wrote its
-    # junit.xml and exited 2. Now nothing runs and nothing is written.
-    ran: list[object] = []
-    monkeypatch.setattr(bench.runner, "run_scenario", lambda *a, **k: ran.append(a))
-    out = tmp_path / "suite"
-    result = CliRunner().invoke(
-        app,
-        [
-            "suite",
-            "smoke",
-            "hub-roaming",
-            "--runtime",
-            "live",
-            "--jobs",
-            "1",
-            "--out",
-            str(out),
-            "--no-progress",
-        ],
-    )
-    assert result.exit_code == 2, result.output
-    assert "hub-roaming.yaml: hubs: hubs are not yet supported in live" in result.output
-    assert ran == [] and not out.exists()

@@ -77,12 +77,15 @@ def cdr_doc(
     return doc
 
 
-def settle(db: Session, doc: dict[str, Any], at: datetime = T0) -> list[RetailLineRow]:
-    """Store the CDR, write its wholesale line (as if re-priced to the CPO's cost), bill it."""
+def settle(
+    db: Session, doc: dict[str, Any], at: datetime = T0, *, partner: str = "CPA"
+) -> list[RetailLineRow]:
+    """Store the CDR, write its wholesale line (as if re-priced to the CPO's cost), bill it;
+    `partner`: who brought it (a hub's partner id: the session came through that hub)."""
     credit = bool(doc.get("credit"))
     cost = Decimal(doc["total_cost"]["excl_vat"])
     row = CdrRow(
-        partner="CPA",
+        partner=partner,
         country_code=doc["country_code"],
         party_id=doc["party_id"],
         cdr_id=doc["id"],

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from hub_world import CPO_A, CPO_B, EMSP, HUB, T0, World, build
 
-from emsp.wire import Deferred, HttpRequest
+from emsp.wire import Deferred, HttpRequest, HttpResponse
 
 LOCATION = {"country_code": "DE", "party_id": "CPA", "id": "LOC1", "name": "Site"}
 CDR = {"country_code": "DE", "party_id": "CPA", "id": "CDR1", "session_id": "S1", "total_energy": 12.5}
@@ -231,3 +231,26 @@ def test_a_runtime_that_gives_up_waiting_gets_the_timeout_answer_at_once() -> No
     answer = world.hub.take_response(deferred.deferred_id)
     assert answer is not None and answer.json()["status_code"] == 4002
     assert answer.header("X-Request-ID") == "r1"
+
+
+def test_a_runtime_that_times_calls_out_itself_is_not_overtaken_by_the_hubs_deadline() -> None:
+    # The live runtime's scenario clock runs faster than the wall: it judges a call's time itself.
+    world = build()
+    world.hub.timeouts_by_runtime = True
+    world.net.silent.add("emsp")
+    rid = world.cpo_a.call("POST", "tokens", "SENDER", "/AA11/authorize", T0, body={}, to=EMSP)
+    world.net.run(T0)
+    assert world.hub.next_wakeup() is None  # no deadline of its own to wake for
+    world.net.wake(T0 + timedelta(minutes=5))
+    assert rid not in world.cpo_a.answers
+    forward = _last_sent(world, "emsp").header("X-Request-ID")
+    assert forward is not None
+    world.hub.on_timeout(forward, T0 + timedelta(minutes=5))
+    world.net.run(T0 + timedelta(minutes=5))
+    assert _status(world, "cpo-a", rid) == 4002
+    # The answer that still comes is recorded as late, and changes nothing for the sender.
+    late = HttpResponse(200, {"Content-Type": "application/json"}, '{"status_code": 1000}')
+    world.hub.on_response(forward, late, T0 + timedelta(minutes=6))
+    world.net.run(T0 + timedelta(minutes=6))
+    assert world.hub.truth.outcomes[-1].result == "late"
+    assert _status(world, "cpo-a", rid) == 4002

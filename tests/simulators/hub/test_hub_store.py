@@ -61,7 +61,7 @@ def test_messages_for_an_unreachable_receiver_wait_and_arrive_in_order_once() ->
     world.net.run(T0)
     assert world.hub.registry["emsp"].status is Status.OFFLINE
     assert all(world.cpo_a.answers[rid].json()["status_code"] == 1000 for rid in answers)
-    assert _delivered(world) == []
+    assert _delivered(world) == [] and world.hub.holds_messages()
     world.net.down.clear()
     retry = world.hub.next_wakeup()
     assert retry is not None and retry <= T0 + timedelta(seconds=2)  # a backoff step, not the probe's 30 s
@@ -74,6 +74,7 @@ def test_messages_for_an_unreachable_receiver_wait_and_arrive_in_order_once() ->
         ("2026-03-02T08:00:00Z", format_utc(retry))
     ] * 5
     assert world.hub.next_wakeup() is None  # nothing left to retry, nobody offline to probe
+    assert not world.hub.holds_messages()
 
 
 def test_a_message_whose_answer_was_lost_is_sent_again_and_the_resend_recorded() -> None:
