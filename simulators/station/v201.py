@@ -72,7 +72,7 @@ class Station201(VirtualStation):
             "TransactionEvent", "NotifyReport", "ReportChargingProfiles",
             "FirmwareStatusNotification", "LogStatusNotification", "SecurityEventNotification",
             "SignCertificate", "NotifyMonitoringReport", "NotifyCustomerInformation",
-            "NotifyDisplayMessages",
+            "NotifyDisplayMessages", "PublishFirmwareStatusNotification",
         }
     )  # fmt: skip
 
