@@ -117,6 +117,9 @@ class CpoSpec(_Strict):
     mid_session_tariff: TariffPolicy | dict[str, TariffPolicy] = "price_at_start"
     # live only: this CPO's stations connect to an external CSMS, not its mock one (bench/external_csms.py)
     csms_url: str | None = None
+    # The mock CSMS pushes these tokens to each station's local list after its boot (SendLocalList), so
+    # a station cut off from it still authorizes them (simulators/cpo/csms_local_list.py); none: no push.
+    local_list: Annotated[list[str], Field(max_length=100_000)] | None = None
 
     @field_validator("tolerate")
     @classmethod

@@ -91,6 +91,8 @@ class CsmsService:
             heartbeat_interval_s=config.heartbeat_interval_s,
             authorize=config.authorizes,
             accept_boot=config.knows if listed else None,
+            local_list=config.local_list_tokens(),
+            local_list_per_message=config.local_list.per_message,
         )
         self.records: dict[str, StationRecord] = {}
         self._sockets: dict[str, WebSocket] = {}
