@@ -61,9 +61,24 @@ def _csms_answers(version: OcppVersion, peer: Peer) -> dict[str, Callable[[Paylo
     }
 
 
+def _station_answers(version: OcppVersion, peer: Peer) -> dict[str, Callable[[Payload], Payload]]:
+    """What the bench, playing a station, answers the CSMS's CALLs with: a local list it keeps (so a
+    CSMS may push one, 1.6 §5.15 / 2.0.1 D01); anything else is refused (NotSupported)."""
+
+    def send(p: Payload) -> Payload:
+        peer.local_list_version = int(p["listVersion" if version == "1.6" else "versionNumber"])
+        return {"status": "Accepted"}
+
+    key = "listVersion" if version == "1.6" else "versionNumber"
+    return {
+        "SendLocalList": send,
+        "GetLocalListVersion": lambda p: {key: peer.local_list_version},
+    }
+
+
 class Peer:
-    """`plays`: "csms" answers the station's routine CALLs; "station" refuses the CSMS's CALLs
-    (NotSupported): the bench's conformance station only sends."""
+    """`plays`: "csms" answers the station's routine CALLs; "station" keeps a local list the CSMS
+    may push and refuses the CSMS's other CALLs (NotSupported): the conformance station only sends."""
 
     def __init__(self, ws: Connection, version: OcppVersion, *, plays: str, prefix: str = "b") -> None:
         self.ws, self.version, self.plays = ws, version, plays
@@ -75,7 +90,8 @@ class Peer:
         self._ids = (f"{prefix}{n}" for n in itertools.count(1))
         self._arrived = asyncio.Event()
         self._transactions = itertools.count(1)
-        self._answers = _csms_answers(version, self) if plays == "csms" else {}
+        self.local_list_version = 0
+        self._answers = (_csms_answers if plays == "csms" else _station_answers)(version, self)
         self._reader = asyncio.ensure_future(self._read())
 
     def next_transaction(self) -> int:
