@@ -36,10 +36,12 @@ from emsp.timeutil import format_utc
 from simulators.cpo.csms import CallAnswered, Csms, CsmsOutput
 from simulators.cpo.events import (
     ConnectorStatusChanged,
+    DeviceModelReported,
     MeterSampled,
     StationBooted,
     TransactionEnded,
     TransactionStarted,
+    UpkeepStatus,
 )
 from simulators.ocppj import LocalProtocolError, OcppVersion
 
@@ -65,6 +67,10 @@ class StationRecord:
     transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
     exercised: bool = False
+    # Where each upkeep job last stood (firmware, publish, log, diagnostics) and the Actual values the
+    # station's device-model reports gave (2.0.1 NotifyReport), by Component/Variable[/instance].
+    upkeep: dict[str, dict[str, Any]] = field(default_factory=dict)
+    device_model: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -78,7 +84,13 @@ class StationRecord:
         }
 
     def detail(self) -> dict[str, Any]:
-        return {**self.summary(), "transactions": list(self.transactions.values()), "calls": self.calls}
+        return {
+            **self.summary(),
+            "transactions": list(self.transactions.values()),
+            "calls": self.calls,
+            "upkeep": self.upkeep,
+            "device_model": dict(sorted(self.device_model.items())),
+        }
 
 
 class CsmsService:
@@ -226,6 +238,16 @@ class CsmsService:
             if self.exercise and not record.exercised:
                 record.exercised = True
                 self._spawn(self._exercise(record.station_id))
+        elif isinstance(event, UpkeepStatus):
+            job: dict[str, Any] = {"status": event.status, "at": format_utc(event.at)}
+            if event.request_id is not None:
+                job["request_id"] = event.request_id
+            if event.location:
+                job["location"] = list(event.location)
+            record.upkeep[event.job] = job
+            self.log.info("upkeep status", station_id=record.station_id, job=event.job, **job)
+        elif isinstance(event, DeviceModelReported):
+            record.device_model.update(event.values)
         elif isinstance(event, ConnectorStatusChanged):
             record.connectors[event.connector_id] = event.status
         elif isinstance(event, TransactionStarted):

@@ -19,6 +19,7 @@ from emsp.timeutil import format_utc
 from simulators.cpo.csms_acks import ACKS
 from simulators.cpo.csms_ca import StationCa
 from simulators.cpo.csms_local_list import PER_MESSAGE, local_list_requests
+from simulators.cpo.csms_upkeep import UPKEEP
 from simulators.cpo.events import (
     AuthorizationRequested,
     ChargingStateChanged,
@@ -401,6 +402,7 @@ _COMMON: dict[str, Handler] = {
 _HANDLERS: Mapping[OcppVersion, Mapping[str, Handler]] = {
     "1.6": {
         **_COMMON,
+        **UPKEEP["1.6"],
         "StatusNotification": Csms._status16,
         "StartTransaction": Csms._start16,
         "MeterValues": Csms._meter16,
@@ -408,6 +410,7 @@ _HANDLERS: Mapping[OcppVersion, Mapping[str, Handler]] = {
     },
     "2.0.1": {
         **_COMMON,
+        **UPKEEP["2.0.1"],
         "StatusNotification": Csms._status201,
         "TransactionEvent": Csms._transaction_event,
         "MeterValues": Csms._meter201,

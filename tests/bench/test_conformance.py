@@ -69,7 +69,7 @@ def test_coverage_table_comes_from_the_registries() -> None:
     assert "| 1.6 | RemoteStartTransaction | CSMS → station | answers |" in result.output
     assert "| 2.0.1 | TransactionEvent | station → CSMS | sends | handles |" in result.output
     assert (
-        "| 2.0.1 | GetReport | CSMS → station | answers | control API | REQ_B08_GetReport_CS |"
+        "| 2.0.1 | GetReport | CSMS → station | answers | sends (--exercise, control API) | REQ_B08"
         in result.output
     )
     assert (

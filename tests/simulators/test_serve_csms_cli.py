@@ -150,3 +150,25 @@ def test_the_control_api_wants_its_token_when_one_is_configured() -> None:
         return [answer.status_code for answer in answers]
 
     assert asyncio.run(statuses()) == [401, 401, 200, 401]
+
+
+def test_the_station_record_shows_upkeep_jobs_and_reported_values() -> None:
+    from datetime import UTC, datetime
+
+    from bench.serve_csms import CsmsService, StationRecord
+    from bench.serve_csms_config import CsmsServiceConfig
+    from simulators.cpo.events import DeviceModelReported, UpkeepStatus
+
+    service = CsmsService(CsmsServiceConfig())
+    service.records["LC-1"] = StationRecord("LC-1", "2.0.1")
+    at = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+    for status in ("Downloading", "Published"):
+        location = ("http://LC-1.local/firmware/fw-3",) if status == "Published" else ()
+        service._note(UpkeepStatus("LC-1", "publish", status, 9, at, location))
+    service._note(DeviceModelReported("LC-1", 3, (("OCPPCommCtrlr/HeartbeatInterval", "300"),), False, at))
+    detail = service.records["LC-1"].detail()
+    assert detail["upkeep"] == {
+        "publish": {"status": "Published", "at": "2024-05-01T08:00:00Z", "request_id": 9,
+                    "location": ["http://LC-1.local/firmware/fw-3"]}
+    }  # fmt: skip
+    assert detail["device_model"] == {"OCPPCommCtrlr/HeartbeatInterval": "300"}
