@@ -17,6 +17,7 @@ from typing import Any
 from bench.conformance.peer import Payload, now_text
 from bench.conformance.registry import DOWN, UP, StationSide, case, expect, versions
 from simulators.ocppj.codec import OcppVersion
+from simulators.station.upkeep import csr_pem
 
 PUSH_WAIT_S = 10.0  # how long the local list case waits for the CSMS's SendLocalList
 
@@ -231,6 +232,97 @@ def _register(version: OcppVersion, ids: dict[str, str]) -> None:
         )
         expect(all(info in e for e in entries), f"an entry without {info}: {entries}")
 
+    @case(
+        ids["sign"],
+        version,
+        "csms",
+        "SignCertificate with a CSR: Accepted, then the signed chain comes with CertificateSigned",
+        ("SignCertificate", UP),
+        ("CertificateSigned", DOWN),
+    )
+    async def _sign_certificate(s: StationSide) -> None:
+        """1.6 security whitepaper / 2.0.1 A02 (the station renews its certificate): no confirmed OCTT id,
+        named after the requirement. The bench accepts the chain without checking it."""
+        since = len(s.peer.calls)
+        await s.boot()
+        request: Payload = {"csr": csr_pem(s.station_id, "emsp-bench")}
+        if not v16:
+            request["certificateType"] = "ChargingStationCertificate"
+        answer = await s.peer.call("SignCertificate", request)
+        expect(answer["status"] == "Accepted", f"SignCertificate answered {answer['status']}")
+        call = await s.peer.expect("CertificateSigned", since=since, timeout=PUSH_WAIT_S)
+        chain = call.payload["certificateChain"]
+        expect("BEGIN CERTIFICATE" in chain, "CertificateSigned without a PEM certificate")
+
+    if v16:
+
+        @case(
+            "REQ_SEC_SignedFirmwareStatus_CSMS",
+            version,
+            "csms",
+            "SignedFirmwareStatusNotification, each status of a signed update: answered",
+            ("SignedFirmwareStatusNotification", UP),
+        )
+        async def _signed_firmware_status(s: StationSide) -> None:
+            """1.6 security whitepaper (secure firmware update): no confirmed OCTT id, named after the
+            requirement. The SignedUpdateFirmware that starts it needs the CSMS's operator."""
+            await s.boot()
+            for status in ("Downloading", "Downloaded", "SignatureVerified", "Installing", "Installed"):
+                await s.peer.call("SignedFirmwareStatusNotification", {"status": status, "requestId": 1})
+
+    if not v16:
+
+        @case(
+            "REQ_N_NotifyEvent_CSMS",
+            version,
+            "csms",
+            "NotifyEvent of a monitored variable: answered",
+            ("NotifyEvent", UP),
+        )
+        async def _notify_event(s: StationSide) -> None:
+            """Block N (monitoring events): no confirmed OCTT id, named after the requirement."""
+            await s.boot()
+            event = {
+                "eventId": 1,
+                "timestamp": now_text(),
+                "trigger": "Delta",
+                "actualValue": "Faulted",
+                "eventNotificationType": "HardWiredNotification",
+                "component": {"name": "Connector"},
+                "variable": {"name": "AvailabilityState"},
+            }
+            await s.peer.call("NotifyEvent", {"generatedAt": now_text(), "seqNo": 0, "eventData": [event]})
+
+        @case(
+            "REQ_K_ExternalChargingLimit_CSMS",
+            version,
+            "csms",
+            "NotifyChargingLimit, then ClearedChargingLimit, of an external system: answered",
+            ("NotifyChargingLimit", UP),
+            ("ClearedChargingLimit", UP),
+        )
+        async def _external_limit(s: StationSide) -> None:
+            """Block K (a limit set by an external system, e.g. the grid operator, and its end): no
+            confirmed OCTT id, named after the requirement."""
+            await s.boot()
+            await s.peer.call("NotifyChargingLimit", {"chargingLimit": {"chargingLimitSource": "SO"}})
+            await s.peer.call("ClearedChargingLimit", {"chargingLimitSource": "SO"})
+
+        @case(
+            "REQ_H_ReservationStatusUpdate_CSMS",
+            version,
+            "csms",
+            "ReservationStatusUpdate Expired: answered",
+            ("ReservationStatusUpdate", UP),
+        )
+        async def _reservation_update(s: StationSide) -> None:
+            """Block H (a reservation that expired unused): no confirmed OCTT id, named after the
+            requirement."""
+            await s.boot()
+            await s.peer.call(
+                "ReservationStatusUpdate", {"reservationId": 1, "reservationUpdateStatus": "Expired"}
+            )
+
     if not v16:
 
         @case(
@@ -361,6 +453,7 @@ for _version, _ids in zip(
             "firmware": "REQ_4.5_FirmwareStatus_CSMS",
             "security_event": "REQ_SEC_SecurityEvent_CSMS",
             "log": "REQ_SEC_LogStatus_CSMS",
+            "sign": "REQ_SEC_SignCertificate_CSMS",
             "local_list": "TC_043_4_CSMS",
         },
         {
@@ -376,6 +469,7 @@ for _version, _ids in zip(
             "firmware": "REQ_L01_FirmwareStatus_CSMS",
             "security_event": "REQ_A04_SecurityEvent_CSMS",
             "log": "REQ_N01_LogStatus_CSMS",
+            "sign": "REQ_A02_SignCertificate_CSMS",
             "local_list": "REQ_D01_LocalListPush_CSMS",
         },
     ),

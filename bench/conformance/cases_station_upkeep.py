@@ -359,6 +359,134 @@ def _register(version: OcppVersion, ids: dict[str, str]) -> None:
         expect(bool(hashes), f"GetInstalledCertificateIds lists nothing: {listed}")
         await call_ok(c, "DeleteCertificate", {"certificateHashData": hashes[-1]})
 
+    trigger, sign_what = (
+        ("ExtendedTriggerMessage", "SignChargePointCertificate")
+        if v16
+        else ("TriggerMessage", "SignChargingStationCertificate")
+    )
+
+    @case(
+        ids["cert_signed"],
+        version,
+        "station",
+        "A triggered certificate request: SignCertificate with a CSR, the signed chain Accepted",
+        (trigger, DOWN),
+        ("SignCertificate", UP),
+        ("CertificateSigned", DOWN),
+    )
+    async def _certificate_signed(c: CsmsSide) -> None:
+        """1.6 security whitepaper / 2.0.1 A02 (update the station's certificate at the CSMS's request):
+        no confirmed OCTT id, named after the requirement. The bench signs with a CA of its own."""
+        from simulators.cpo.csms_ca import StationCa
+
+        since = len(c.peer.calls)
+        await call_ok(c, trigger, {"requestedMessage": sign_what})
+        call = await c.peer.expect("SignCertificate", since=since)
+        chain = StationCa("emsp-bench-conformance").sign(call.payload["csr"], datetime.now(UTC))
+        expect(chain is not None, "the station's CSR could not be signed (not a valid request)")
+        signed: Payload = {"certificateChain": chain}
+        if not v16:
+            signed["certificateType"] = "ChargingStationCertificate"
+        await call_ok(c, "CertificateSigned", signed)
+
+    if v16:
+
+        @case(
+            "REQ_SEC_SignedUpdateFirmware_CS",
+            version,
+            "station",
+            "SignedUpdateFirmware with a signing certificate: Accepted, the download reported",
+            ("SignedUpdateFirmware", DOWN),
+            ("SignedFirmwareStatusNotification", UP),
+        )
+        async def _signed_update(c: CsmsSide) -> None:
+            """1.6 security whitepaper (secure firmware update): no confirmed OCTT id, named after the
+            requirement. Up to the first status, as UpdateFirmware (which replaces this update)."""
+            since = len(c.peer.calls)
+            firmware = {
+                "location": "https://fw.example.invalid/fw-9s.bin",
+                "retrieveDateTime": _in(0),
+                "signingCertificate": _certificate(),
+                "signature": "c2lnbmF0dXJl",
+            }
+            await call_ok(c, "SignedUpdateFirmware", {"requestId": 85, "firmware": firmware})
+            call = await c.peer.expect("SignedFirmwareStatusNotification", since=since)
+            expect(call.payload.get("requestId") == 85, f"SignedFirmwareStatusNotification {call.payload}")
+
+    if not v16:
+        monitored = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
+
+        @case(
+            "REQ_N04_VariableMonitoring_CS",
+            version,
+            "station",
+            "SetVariableMonitoring, reported by GetMonitoringReport, then ClearVariableMonitoring",
+            ("SetVariableMonitoring", DOWN),
+            ("GetMonitoringReport", DOWN),
+            ("NotifyMonitoringReport", UP),
+            ("ClearVariableMonitoring", DOWN),
+        )
+        async def _monitoring(c: CsmsSide) -> None:
+            """N04, N02, N06: no confirmed OCTT ids, named after the requirements."""
+            data = [{"value": 60, "type": "Delta", "severity": 5, **monitored}]
+            result = (await c.peer.call("SetVariableMonitoring", {"setMonitoringData": data}))[
+                "setMonitoringResult"
+            ]
+            expect(
+                result[0]["status"] == "Accepted" and "id" in result[0], f"SetVariableMonitoring: {result}"
+            )
+            since = len(c.peer.calls)
+            await call_ok(c, "GetMonitoringReport", {"requestId": 91, "componentVariable": [monitored]})
+            await c.peer.expect("NotifyMonitoringReport", since=since, where=lambda p: p["requestId"] == 91)
+            cleared = await c.peer.call("ClearVariableMonitoring", {"id": [result[0]["id"]]})
+            expect(
+                cleared["clearMonitoringResult"][0]["status"] == "Accepted",
+                f"ClearVariableMonitoring: {cleared}",
+            )
+
+        @case(
+            "REQ_N03_MonitoringBaseLevel_CS",
+            version,
+            "station",
+            "SetMonitoringBase All and SetMonitoringLevel: Accepted",
+            ("SetMonitoringBase", DOWN),
+            ("SetMonitoringLevel", DOWN),
+        )
+        async def _monitoring_base(c: CsmsSide) -> None:
+            """N03, N05: no confirmed OCTT ids, named after the requirements. Level 9 (all) restored."""
+            await call_ok(c, "SetMonitoringBase", {"monitoringBase": "All"})
+            await call_ok(c, "SetMonitoringLevel", {"severity": 5})
+            await call_ok(c, "SetMonitoringLevel", {"severity": 9})
+
+        @case(
+            "REQ_N09_CustomerInformation_CS",
+            version,
+            "station",
+            "CustomerInformation report for a token: Accepted, then NotifyCustomerInformation",
+            ("CustomerInformation", DOWN),
+            ("NotifyCustomerInformation", UP),
+        )
+        async def _customer_information(c: CsmsSide) -> None:
+            """N09: no confirmed OCTT id, named after the requirement."""
+            since = len(c.peer.calls)
+            ask = {
+                "requestId": 92,
+                "report": True,
+                "clear": False,
+                "idToken": {"idToken": "CONF-CUSTOMER", "type": "ISO14443"},
+            }
+            await call_ok(c, "CustomerInformation", ask)
+            await c.peer.expect(
+                "NotifyCustomerInformation", since=since, where=lambda p: p["requestId"] == 92
+            )
+
+        @case("REQ_I_CostUpdated_CS", version, "station", "CostUpdated: answered", ("CostUpdated", DOWN))
+        async def _cost_updated(c: CsmsSide) -> None:
+            """Block I (the running cost of a transaction shown to the driver): no confirmed OCTT id, named
+            after the requirement. Only the (empty) answer is observable."""
+            answer = await c.peer.call("CostUpdated", {"totalCost": 1.5, "transactionId": "conformance"})
+            expect(answer == {}, f"CostUpdated answered {answer}")
+
     if not v16:
 
         @case(
@@ -439,6 +567,7 @@ for _version, _ids in zip(
             "reserve_unavailable": "TC_048_3_CS",
             "log": "REQ_SEC_GetLog_CS",
             "certificates": "REQ_SEC_Certificates_CS",
+            "cert_signed": "REQ_SEC_CertificateSigned_CS",
             "firmware": "TC_044_1_CS",
         },
         {
@@ -449,6 +578,7 @@ for _version, _ids in zip(
             "reserve_unavailable": "REQ_H01_ReserveUnavailable_CS",
             "log": "TC_N_25_CS",
             "certificates": "REQ_M05_Certificates_CS",
+            "cert_signed": "REQ_A02_CertificateSigned_CS",
             "firmware": "REQ_L01_UpdateFirmware_CS",
         },
     ),

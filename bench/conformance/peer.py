@@ -40,6 +40,8 @@ def _csms_answers(version: OcppVersion, peer: Peer) -> dict[str, Callable[[Paylo
         "FirmwareStatusNotification": lambda p: {},
         "SecurityEventNotification": lambda p: {},
         "LogStatusNotification": lambda p: {},
+        # The case that triggered the request signs it and sends CertificateSigned itself.
+        "SignCertificate": lambda p: {"status": "Accepted"},
     }
     if version == "1.6":
         return common | {
@@ -50,6 +52,7 @@ def _csms_answers(version: OcppVersion, peer: Peer) -> dict[str, Callable[[Paylo
             },
             "StopTransaction": lambda p: {},
             "DiagnosticsStatusNotification": lambda p: {},
+            "SignedFirmwareStatusNotification": lambda p: {},
         }
     return common | {
         "Authorize": lambda p: {"idTokenInfo": {"status": "Accepted"}},
@@ -63,7 +66,8 @@ def _csms_answers(version: OcppVersion, peer: Peer) -> dict[str, Callable[[Paylo
 
 def _station_answers(version: OcppVersion, peer: Peer) -> dict[str, Callable[[Payload], Payload]]:
     """What the bench, playing a station, answers the CSMS's CALLs with: a local list it keeps (so a
-    CSMS may push one, 1.6 §5.15 / 2.0.1 D01); anything else is refused (NotSupported)."""
+    CSMS may push one, 1.6 §5.15 / 2.0.1 D01) and the certificate it asked to have signed (accepted
+    as it comes); anything else is refused (NotSupported)."""
 
     def send(p: Payload) -> Payload:
         peer.local_list_version = int(p["listVersion" if version == "1.6" else "versionNumber"])
@@ -73,6 +77,7 @@ def _station_answers(version: OcppVersion, peer: Peer) -> dict[str, Callable[[Pa
     return {
         "SendLocalList": send,
         "GetLocalListVersion": lambda p: {key: peer.local_list_version},
+        "CertificateSigned": lambda p: {"status": "Accepted"},
     }
 
 
