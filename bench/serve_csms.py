@@ -34,6 +34,7 @@ from bench.serve_csms_config import CsmsServiceConfig
 from bench.serve_csms_exercise import STARTS, STEPS, Context
 from emsp.timeutil import format_utc
 from simulators.cpo.csms import CallAnswered, Csms, CsmsOutput
+from simulators.cpo.csms_local_list import TOKEN_MAX
 from simulators.cpo.events import (
     ConnectorStatusChanged,
     DeviceModelReported,
@@ -112,6 +113,11 @@ class CsmsService:
         self._waiting: dict[str, tuple[str, asyncio.Future[CallAnswered]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.log = structlog.get_logger("emsp_bench.csms")
+        long = [t for t in config.local_list_tokens() or [] if len(t) > TOKEN_MAX["1.6"]]
+        if long:
+            self.log.warning(
+                "local_list: tokens above 20 characters go to 2.0.1 stations only", count=len(long)
+            )
 
     # -- OCPP-J over WebSocket -------------------------------------------------------------------
     async def connection(self, ws: WebSocket, station_id: str) -> None:

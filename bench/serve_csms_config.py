@@ -4,7 +4,7 @@ variables override it (nested fields with `__`, e.g. `EMSP_CSMS_AUTHORIZATION__M
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -53,7 +53,10 @@ class LocalListPolicy(BaseModel):
     # (SendLocalList Full, then Differential updates past `per_message` tokens), so that the station
     # still authorizes them while offline. tokens unset: authorization.tokens (the local_list mode's).
     push_on_boot: bool = False
-    tokens: list[str] | None = Field(default=None, max_length=100_000)
+    # At most 36 characters (a 2.0.1 idToken); those above 20 (a 1.6 idTag) go to 2.0.1 stations only.
+    tokens: list[Annotated[str, Field(min_length=1, max_length=36)]] | None = Field(
+        default=None, max_length=100_000
+    )
     per_message: int = Field(default=100, ge=1, le=10_000)  # what one SendLocalList carries (station's limit)
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bench.runner import sim_urls
 from bench.runtime.sim import SimRuntime
-from bench.scenario import load_scenario
+from bench.scenario import ScenarioError, load_scenario
 from bench.trace import WireTrace
 from bench.world import build_world
 
@@ -41,3 +42,29 @@ def test_a_cpo_local_list_reaches_every_station_of_both_versions(
     assert lists and all(entries == (local_list or []) for entries in lists.values())
     assert ("SendLocalList" in trace) == (local_list is not None)
     assert "ocpp1.6" in trace and "ocpp2.0.1" in trace  # the smoke CPO has a station of each version
+
+
+@pytest.mark.parametrize(
+    ("local_list", "field", "reason"),
+    [
+        (["X" * 21], "cpos[0]", "longer than a 1.6 idTag (20)"),  # the smoke CPO has a 1.6 station
+        (["X" * 37], "cpos[0].local_list[0]", "at most 36 characters"),
+        ([""], "cpos[0].local_list[0]", "at least 1 character"),
+    ],
+)
+def test_a_local_list_a_station_cannot_hold_is_invalid_input(
+    tmp_path: Path, local_list: list[str], field: str, reason: str
+) -> None:
+    data = yaml.safe_load((SCENARIOS / "smoke.yaml").read_text(encoding="utf-8"))
+    data["cpos"][0]["local_list"] = local_list
+    (tmp_path / "tariffs").mkdir()
+    standard = SCENARIOS / "tariffs" / "standard.json"
+    (tmp_path / "tariffs" / "standard.json").write_text(
+        standard.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    path = tmp_path / "variant.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(str(path))
+    assert (caught.value.field, caught.value.file) == (field, str(path))
+    assert reason in caught.value.reason

@@ -29,6 +29,7 @@ from simulators.station.v201 import Station201
         ("authorization: {mode: local_list, tokens: 7}\n", "authorization.tokens", "valid list"),
         ("call_timeout: 3\n", "call_timeout", "Extra inputs are not permitted"),
         ("local_list: {per_message: 0}\n", "local_list.per_message", "greater than or equal to 1"),
+        (f"local_list: {{tokens: [{'T' * 37}]}}\n", "local_list.tokens.0", "at most 36 characters"),
         ("- just\n- a list\n", "(top level)", "must be a mapping"),
         ("a: [\n", "(file)", "not YAML"),
     ],
