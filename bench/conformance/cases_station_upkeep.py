@@ -10,6 +10,7 @@ Ids as in `cases_station`: OCA ids where confirmed, else `REQ_<reference>_<what>
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from bench.conformance.peer import Payload
@@ -129,20 +130,66 @@ def _register(version: OcppVersion, ids: dict[str, str]) -> None:
             "idToken": {"idToken": "CONF-RESERVE", "type": "ISO14443"},
         }
 
+    def status_of(connector: int, status: str) -> Callable[[Payload], bool]:
+        if v16:
+            return lambda p: p["connectorId"] == connector and p["status"] == status
+        return lambda p: p["evseId"] == connector and p["connectorStatus"] == status
+
     @case(
         ids["reserve"],
         version,
         "station",
-        "ReserveNow on a free connector, then CancelReservation: both Accepted",
+        "ReserveNow on a free connector: Accepted, Reserved reported; "
+        "CancelReservation: Accepted, Available again",
         ("ReserveNow", DOWN),
+        ("StatusNotification", UP),
         ("CancelReservation", DOWN),
     )
     async def _reserve_cancel(c: CsmsSide) -> None:
-        """2.0.1 (H01, H02): no confirmed OCTT id, named after the requirements. The answers only:
-        the Reserved and Available StatusNotifications the official case also
-        checks are not asserted (the bench's virtual station does not report Reserved)."""
+        """2.0.1 (H01, H02): no confirmed OCTT id, named after the requirements."""
+        since = len(c.peer.calls)
         await call_ok(c, "ReserveNow", reserve(4001, 1))
+        await c.peer.expect("StatusNotification", since=since, where=status_of(1, "Reserved"))
+        since = len(c.peer.calls)
         await call_ok(c, "CancelReservation", {"reservationId": 4001})
+        await c.peer.expect("StatusNotification", since=since, where=status_of(1, "Available"))
+
+    start_action = "RemoteStartTransaction" if v16 else "RequestStartTransaction"
+    stop_action = "RemoteStopTransaction" if v16 else "RequestStopTransaction"
+    started_action = "StartTransaction" if v16 else "TransactionEvent"
+
+    @case(
+        ids["reserve_start"],
+        version,
+        "station",
+        "A reserved connector started remotely for its token: the start names the reservation",
+        ("ReserveNow", DOWN),
+        (start_action, DOWN),
+        (started_action, UP),
+        (stop_action, DOWN),
+    )
+    async def _reserve_start(c: CsmsSide) -> None:
+        """2.0.1 (block H, using a reservation): no confirmed OCTT id, named after the requirement. The
+        transaction is stopped remotely afterwards."""
+        since = len(c.peer.calls)
+        await call_ok(c, "ReserveNow", reserve(4003, 1))
+        await c.peer.expect("StatusNotification", since=since, where=status_of(1, "Reserved"))
+        if v16:
+            await call_ok(c, start_action, {"connectorId": 1, "idTag": "CONF-RESERVE"})
+            call = await c.peer.expect("StartTransaction", since=since)
+            transaction = c.peer.answered[call.unique_id]["transactionId"]
+        else:
+            token = {"idToken": "CONF-RESERVE", "type": "ISO14443"}
+            await call_ok(c, start_action, {"evseId": 1, "remoteStartId": 3, "idToken": token})
+            call = await c.peer.expect(
+                "TransactionEvent", since=since, where=lambda p: p["eventType"] == "Started"
+            )
+            transaction = call.payload["transactionInfo"]["transactionId"]
+        expect(
+            call.payload.get("reservationId") == 4003,
+            f"the start does not name reservation 4003: {call.payload}",
+        )
+        await call_ok(c, stop_action, {"transactionId": transaction})
 
     @case(
         ids["cancel_unknown"],
@@ -563,6 +610,7 @@ for _version, _ids in zip(
             "local_list": "TC_043_CS",
             "list_mismatch": "TC_043_2_CS",
             "reserve": "TC_051_CS",
+            "reserve_start": "TC_046_2_CS",
             "cancel_unknown": "TC_052_CS",
             "reserve_unavailable": "TC_048_3_CS",
             "log": "REQ_SEC_GetLog_CS",
@@ -574,6 +622,7 @@ for _version, _ids in zip(
             "local_list": "REQ_D01_SendLocalList_CS",
             "list_mismatch": "REQ_D01_VersionMismatch_CS",
             "reserve": "REQ_H01_ReserveNow_CS",
+            "reserve_start": "REQ_H_ReservedRemoteStart_CS",
             "cancel_unknown": "REQ_H02_CancelUnknown_CS",
             "reserve_unavailable": "REQ_H01_ReserveUnavailable_CS",
             "log": "TC_N_25_CS",

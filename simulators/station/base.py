@@ -148,8 +148,10 @@ class VirtualStation(CsmsControl):
             # the runtime's mistake and still raises InvalidTransition: a bench fault, not graded).
             self.truth.append(_refused(self.station_id, connector_id, token_uid, now, conn.register_wh))
             return self._drain(now)
+        reservation = self.reservation_for(conn, token_uid)
         self._transition(conn, ConnectorEvent.PLUG, now)
         conn.session = session = Session(token_uid, ev, plugged_at=now, awaiting_remote=await_remote)
+        session.reservation_id = reservation
         if await_remote:
             return self._drain(now)  # the driver started from the app: the CSMS's remote start follows
         if not self.online and self.upkeep.local_authorize_offline and self.upkeep.covers(token_uid):
@@ -340,7 +342,10 @@ class VirtualStation(CsmsControl):
         self._transition(conn, ConnectorEvent.AUTHORIZED, now)
 
     def _transition(self, conn: Connector, event: ConnectorEvent, at: datetime) -> None:
-        conn.state = next_state(conn.state, event)
+        was, conn.state = conn.state, next_state(conn.state, event)
+        if was is ConnectorState.RESERVED:
+            # Plugged in, taken out of service or cancelled: the reservation on it is over.
+            self.reservations = {r: v for r, v in self.reservations.items() if v[0] != conn.connector_id}
         self._send_status(conn, at)
 
     def _send_status(self, conn: Connector, at: datetime, *, force: bool = False) -> None:

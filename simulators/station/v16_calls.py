@@ -154,11 +154,11 @@ def reset(st: Station16, p: Payload, now: datetime) -> Payload:
 
 
 def reserve_now(st: Station16, p: Payload, now: datetime) -> Payload:
-    return {"status": st.reserve(p["reservationId"], p["connectorId"], p["idTag"])}
+    return {"status": st.reserve(p["reservationId"], p["connectorId"], p["idTag"], now)}
 
 
 def cancel_reservation(st: Station16, p: Payload, now: datetime) -> Payload:
-    return {"status": st.cancel_reservation(p["reservationId"])}
+    return {"status": st.cancel_reservation(p["reservationId"], now)}
 
 
 def unlock_connector(st: Station16, p: Payload, now: datetime) -> Payload:

@@ -23,7 +23,10 @@ from simulators.station.v201_upkeep import HANDLERS as UPKEEP
 S = ConnectorState
 # ConnectorStatusEnumType: all in-use states are "Occupied"; the detail goes in chargingState.
 STATUS: Mapping[ConnectorState, str] = MappingProxyType(
-    {s: {S.AVAILABLE: "Available", S.UNAVAILABLE: "Unavailable"}.get(s, "Occupied") for s in ConnectorState}
+    {
+        s: {S.AVAILABLE: "Available", S.UNAVAILABLE: "Unavailable", S.RESERVED: "Reserved"}.get(s, "Occupied")
+        for s in ConnectorState
+    }
 )
 CHARGING_STATE: Mapping[ConnectorState, str] = MappingProxyType(
     {
@@ -33,6 +36,7 @@ CHARGING_STATE: Mapping[ConnectorState, str] = MappingProxyType(
         S.SUSPENDED_EV: "SuspendedEV",
         S.FINISHING: "Idle",
         S.UNAVAILABLE: "Idle",
+        S.RESERVED: "Idle",
     }
 )
 TRIGGER: Mapping[SampleReason, str] = MappingProxyType(
@@ -126,6 +130,8 @@ class Station201(VirtualStation):
         payload = self._event(session, "Started", trigger, at, info, value)
         payload["idToken"] = _id_token(session.token_uid)
         payload["evse"] = {"id": conn.connector_id, "connectorId": 1}
+        if session.reservation_id is not None:
+            payload["reservationId"] = session.reservation_id  # H01: the reservation this start uses
         self.endpoint.call("TransactionEvent", payload, tag=conn.connector_id)
 
     def _sample(self, conn: Connector, session: Session, at: datetime, reason: SampleReason) -> None:

@@ -192,11 +192,11 @@ def request_stop(st: Station201, p: Payload, now: datetime) -> Payload:
 
 
 def reserve_now(st: Station201, p: Payload, now: datetime) -> Payload:
-    return {"status": st.reserve(p["id"], p.get("evseId"), p["idToken"]["idToken"])}
+    return {"status": st.reserve(p["id"], p.get("evseId"), p["idToken"]["idToken"], now)}
 
 
 def cancel_reservation(st: Station201, p: Payload, now: datetime) -> Payload:
-    return {"status": st.cancel_reservation(p["reservationId"])}
+    return {"status": st.cancel_reservation(p["reservationId"], now)}
 
 
 def unlock_connector(st: Station201, p: Payload, now: datetime) -> Payload:

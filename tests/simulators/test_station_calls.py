@@ -415,6 +415,54 @@ def test_reservations_are_kept_until_cancelled(version: OcppVersion) -> None:
     assert pair.command("CancelReservation", cancel, at).payload == {"status": "Rejected"}  # gone
 
 
+def _reserve(version: OcppVersion, reservation_id: int, connector: int, token: str) -> dict[str, object]:
+    if version == "1.6":
+        return {
+            "connectorId": connector,
+            "expiryDate": "2024-05-02T00:00:00Z",
+            "idTag": token,
+            "reservationId": reservation_id,
+        }
+    return {
+        "id": reservation_id,
+        "evseId": connector,
+        "expiryDateTime": "2024-05-02T00:00:00Z",
+        "idToken": {"idToken": token, "type": "ISO14443"},
+    }
+
+
+def _statuses(pair: Pair, version: OcppVersion, at: datetime, connector: int) -> list[str]:
+    key, status = ("connectorId", "status") if version == "1.6" else ("evseId", "connectorStatus")
+    return [m[3][status] for m in after(pair, at) if m[2] == "StatusNotification" and m[3][key] == connector]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_reserved_connector_reports_reserved_until_cancelled_or_used(version: OcppVersion) -> None:
+    """1.6 §5.13 / 2.0.1 H01: Reserved while held; the reserved driver's start names the reservation;
+    a remote start for anyone else is refused there."""
+    pair = make_pair(version)
+    at = T0 + timedelta(minutes=1)
+    assert pair.command("ReserveNow", _reserve(version, 1, 1, "X"), at).payload == {"status": "Accepted"}
+    assert pair.command("ReserveNow", _reserve(version, 2, 1, "Y"), at).payload == {"status": "Occupied"}
+    assert pair.command("CancelReservation", {"reservationId": 1}, at).payload == {"status": "Accepted"}
+    assert _statuses(pair, version, at, 1) == ["Reserved", "Available"]
+    later = T0 + timedelta(minutes=2)
+    pair.command("ReserveNow", _reserve(version, 3, 1, "X"), later)
+    start = (
+        ("RemoteStartTransaction", {"connectorId": 1, "idTag": "OTHER"})
+        if version == "1.6"
+        else (
+            "RequestStartTransaction",
+            {"evseId": 1, "remoteStartId": 5, "idToken": {"idToken": "OTHER", "type": "Central"}},
+        )
+    )
+    assert pair.command(*start, later).payload["status"] == "Rejected"  # reserved for X
+    pair.plug_in(1, "X", EV, later)  # the reserved driver arrives
+    started = [m[3] for m in after(pair, later) if m[2] in ("StartTransaction", "TransactionEvent")]
+    assert started[0]["reservationId"] == 3
+    assert pair.station.reservations == {}  # used up
+
+
 def test_plugging_into_a_busy_connector_is_a_bench_fault_not_a_refusal() -> None:
     from simulators.station.states import InvalidTransition
 
