@@ -154,6 +154,31 @@ def _register(version: OcppVersion, ids: dict[str, str]) -> None:
         await call_ok(c, "CancelReservation", {"reservationId": 4001})
         await c.peer.expect("StatusNotification", since=since, where=status_of(1, "Available"))
 
+    @case(
+        ids["reserve_expire"],
+        version,
+        "station",
+        "A reservation not used before its expiry: Reserved, then Available",
+        ("ReserveNow", DOWN),
+        ("StatusNotification", UP),
+        *(() if v16 else (("ReservationStatusUpdate", UP),)),
+    )
+    async def _reserve_expire(c: CsmsSide) -> None:
+        """2.0.1 (H01, and the ReservationStatusUpdate Expired it sends): no confirmed OCTT id, named
+        after the requirement. The reservation expires within a second: the case's only wait."""
+        since = len(c.peer.calls)
+        request = reserve(4004, 1)
+        request["expiryDate" if v16 else "expiryDateTime"] = _in(1)  # within the next second
+        await call_ok(c, "ReserveNow", request)
+        await c.peer.expect("StatusNotification", since=since, where=status_of(1, "Reserved"))
+        await c.peer.expect("StatusNotification", since=since, where=status_of(1, "Available"))
+        if not v16:
+            update = await c.peer.expect("ReservationStatusUpdate", since=since)
+            expect(
+                update.payload == {"reservationId": 4004, "reservationUpdateStatus": "Expired"},
+                f"ReservationStatusUpdate {update.payload}",
+            )
+
     start_action = "RemoteStartTransaction" if v16 else "RequestStartTransaction"
     stop_action = "RemoteStopTransaction" if v16 else "RequestStopTransaction"
     started_action = "StartTransaction" if v16 else "TransactionEvent"
@@ -611,6 +636,7 @@ for _version, _ids in zip(
             "list_mismatch": "TC_043_2_CS",
             "reserve": "TC_051_CS",
             "reserve_start": "TC_046_2_CS",
+            "reserve_expire": "TC_047_CS",
             "cancel_unknown": "TC_052_CS",
             "reserve_unavailable": "TC_048_3_CS",
             "log": "REQ_SEC_GetLog_CS",
@@ -623,6 +649,7 @@ for _version, _ids in zip(
             "list_mismatch": "REQ_D01_VersionMismatch_CS",
             "reserve": "REQ_H01_ReserveNow_CS",
             "reserve_start": "REQ_H_ReservedRemoteStart_CS",
+            "reserve_expire": "REQ_H01_ReservationExpiry_CS",
             "cancel_unknown": "REQ_H02_CancelUnknown_CS",
             "reserve_unavailable": "REQ_H01_ReserveUnavailable_CS",
             "log": "TC_N_25_CS",

@@ -61,6 +61,7 @@ def _csms_answers(version: OcppVersion, peer: Peer) -> dict[str, Callable[[Paylo
         "NotifyEvent": lambda p: {},
         "ReportChargingProfiles": lambda p: {},
         "NotifyChargingLimit": lambda p: {},
+        "ReservationStatusUpdate": lambda p: {},
     }
 
 

@@ -90,6 +90,7 @@ class VirtualStation(CsmsControl):
         self.truth: list[ChargeTruth] = []
         self.profiles: list[smart.Profile] = []
         self.reservations: dict[int, tuple[int | None, str]] = {}  # id -> (connector, token)
+        self.reservation_ends: dict[int, datetime] = {}  # id -> when it expires unused
         self.booted = False
         self.boots = 0  # BootNotifications accepted: a Reset shows as one more
         self.reconnect_requested = False  # a Reset: the runtime may drop and reopen the connection
@@ -223,6 +224,8 @@ class VirtualStation(CsmsControl):
             due.append((self.endpoint.sent_at + self.call_timeout, 4, 0))
         if (job_at := self.upkeep.next_at()) is not None:
             due.append((job_at, 6, 0))
+        # Reservations still held, by id in the third place (not a connector for this rank).
+        due += [(end, 7, rid) for rid, end in self.reservation_ends.items() if rid in self.reservations]
         return due
 
     def _run_due(self, now: datetime) -> None:
@@ -239,6 +242,8 @@ class VirtualStation(CsmsControl):
                 self.endpoint.call("Heartbeat", {})
             elif rank == 4:
                 self._timed_out(at)
+            elif rank == 7:
+                self.expire_reservation(cid, at)
             elif rank == 6:
                 idle = not any(c.session and c.session.started_at for c in self.connectors.values())
                 step = self.upkeep.take_due(at, idle)

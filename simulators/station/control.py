@@ -30,6 +30,7 @@ class CsmsControl:
     connectors: dict[int, Connector]
     profiles: list[smart.Profile]
     reservations: dict[int, tuple[int | None, str]]
+    reservation_ends: dict[int, datetime]
     booted: bool
     reconnect_requested: bool
     authorize_remote: bool
@@ -103,10 +104,12 @@ class CsmsControl:
             self._start_charging(conn, conn.session, now)
         return conn
 
-    def reserve(self, reservation_id: int, connector_id: int | None, token_uid: str, now: datetime) -> str:
+    def reserve(
+        self, reservation_id: int, connector_id: int | None, token_uid: str, now: datetime, ends: datetime
+    ) -> str:
         """ReserveNow (1.6 §5.13, 2.0.1 H01): Accepted, Occupied, Unavailable or Rejected. A reserved
-        connector reports Reserved until the reservation is cancelled or someone plugs in (the virtual
-        station turns no one away and keeps no expiry). The same id again replaces the reservation."""
+        connector reports Reserved until the reservation is cancelled, expires at `ends` unused, or
+        someone plugs in (the virtual station turns no one away). The same id again replaces it."""
         old = self.reservations.get(reservation_id)
         conn = self.connectors.get(connector_id) if connector_id else None
         if connector_id:
@@ -120,11 +123,13 @@ class CsmsControl:
         if old is not None and old[0] != connector_id:
             self.cancel_reservation(reservation_id, now)  # moved elsewhere: its old connector is free
         self.reservations[reservation_id] = (connector_id, token_uid)
+        self.reservation_ends[reservation_id] = ends
         if conn is not None and conn.state is ConnectorState.AVAILABLE:
             self._transition(conn, ConnectorEvent.RESERVE, now)
         return "Accepted"
 
     def cancel_reservation(self, reservation_id: int, now: datetime) -> str:
+        self.reservation_ends.pop(reservation_id, None)
         found = self.reservations.pop(reservation_id, None)
         if found is None:
             return "Rejected"
@@ -132,6 +137,16 @@ class CsmsControl:
         if conn is not None and conn.state is ConnectorState.RESERVED:
             self._transition(conn, ConnectorEvent.UNRESERVE, now)
         return "Accepted"
+
+    def expire_reservation(self, reservation_id: int, at: datetime) -> None:
+        """The reservation was not used in time: its connector is free again (1.6 §5.13, 2.0.1 H01)."""
+        if reservation_id in self.reservations:
+            self.cancel_reservation(reservation_id, at)
+            self._reservation_expired(reservation_id, at)
+        self.reservation_ends.pop(reservation_id, None)
+
+    def _reservation_expired(self, reservation_id: int, at: datetime) -> None:
+        """What the version says about an expiry besides the status (2.0.1: ReservationStatusUpdate)."""
 
     def reservation_for(self, conn: Connector, token_uid: str) -> int | None:
         """The id of the reservation `token_uid` holds on `conn` (None: none); read it before the plug

@@ -76,7 +76,7 @@ class Station201(VirtualStation):
             "TransactionEvent", "NotifyReport", "ReportChargingProfiles",
             "FirmwareStatusNotification", "LogStatusNotification", "SecurityEventNotification",
             "SignCertificate", "NotifyMonitoringReport", "NotifyCustomerInformation",
-            "NotifyDisplayMessages", "PublishFirmwareStatusNotification",
+            "NotifyDisplayMessages", "PublishFirmwareStatusNotification", "ReservationStatusUpdate",
         }
     )  # fmt: skip
 
@@ -116,6 +116,11 @@ class Station201(VirtualStation):
         if not self.online:
             payload["offline"] = True  # E04: the event happened while the station had no connection
         return payload
+
+    def _reservation_expired(self, reservation_id: int, at: datetime) -> None:
+        # H01: the CSMS learns that a reservation ended unused (the status notification says Available).
+        payload = {"reservationId": reservation_id, "reservationUpdateStatus": "Expired"}
+        self.endpoint.call("ReservationStatusUpdate", payload)
 
     def _start(self, conn: Connector, session: Session, at: datetime) -> None:
         session.transaction_id = self._new_transaction_id()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from emsp.timeutil import format_utc
 from simulators.ocppj import Payload
 from simulators.ocppj.meter import meter_value, wire_number
+from simulators.ocppj.timestamps import parse_timestamp
 from simulators.station import smart
 from simulators.station.upkeep import csr_pem
 from simulators.station.v201_report import get_report, report_entry
@@ -192,7 +193,8 @@ def request_stop(st: Station201, p: Payload, now: datetime) -> Payload:
 
 
 def reserve_now(st: Station201, p: Payload, now: datetime) -> Payload:
-    return {"status": st.reserve(p["id"], p.get("evseId"), p["idToken"]["idToken"], now)}
+    ends = parse_timestamp(p["expiryDateTime"]) or now  # an unreadable expiry: over at once
+    return {"status": st.reserve(p["id"], p.get("evseId"), p["idToken"]["idToken"], now, ends)}
 
 
 def cancel_reservation(st: Station201, p: Payload, now: datetime) -> Payload:

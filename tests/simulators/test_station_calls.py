@@ -415,18 +415,20 @@ def test_reservations_are_kept_until_cancelled(version: OcppVersion) -> None:
     assert pair.command("CancelReservation", cancel, at).payload == {"status": "Rejected"}  # gone
 
 
-def _reserve(version: OcppVersion, reservation_id: int, connector: int, token: str) -> dict[str, object]:
+def _reserve(
+    version: OcppVersion, reservation_id: int, connector: int, token: str, ends: str = "2024-05-02T00:00:00Z"
+) -> dict[str, object]:
     if version == "1.6":
         return {
             "connectorId": connector,
-            "expiryDate": "2024-05-02T00:00:00Z",
+            "expiryDate": ends,
             "idTag": token,
             "reservationId": reservation_id,
         }
     return {
         "id": reservation_id,
         "evseId": connector,
-        "expiryDateTime": "2024-05-02T00:00:00Z",
+        "expiryDateTime": ends,
         "idToken": {"idToken": token, "type": "ISO14443"},
     }
 
@@ -498,3 +500,19 @@ def test_scheduled_unavailability_applies_when_the_transaction_ends(version: Ocp
     assert pair.command("ChangeAvailability", payload, at).payload == {"status": "Scheduled"}
     pair.unplug(1, at + timedelta(minutes=5))
     assert pair.station.connector_status(1) == "Unavailable"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_reservation_not_used_in_time_expires(version: OcppVersion) -> None:
+    pair = make_pair(version)
+    at = T0 + timedelta(minutes=1)
+    pair.command("ReserveNow", _reserve(version, 4, 2, "X", ends="2024-05-01T08:10:00Z"), at)
+    pair.run_until(T0 + timedelta(minutes=9))
+    assert _statuses(pair, version, at, 2) == ["Reserved"]
+    pair.run_until(T0 + timedelta(minutes=15))
+    assert _statuses(pair, version, at, 2) == ["Reserved", "Available"]
+    updates = [m[3] for m in after(pair, at) if m[2] == "ReservationStatusUpdate"]
+    assert updates == (
+        [] if version == "1.6" else [{"reservationId": 4, "reservationUpdateStatus": "Expired"}]
+    )
+    assert pair.station.reservations == {} and pair.station.reservation_ends == {}
