@@ -19,7 +19,7 @@ Registration order is run order (the station role runs its cases in sequence on 
 
 from __future__ import annotations
 
-from bench.conformance import cases_csms, cases_station, cases_station_upkeep
+from bench.conformance import cases_csms, cases_station, cases_station_device, cases_station_upkeep
 from bench.conformance.peer import CaseFailed
 from bench.conformance.registry import CASES, DOWN, UP, Case, CsmsSide, StationSide, Sut, cases_for
 
@@ -35,5 +35,6 @@ __all__ = [
     "cases_csms",
     "cases_for",
     "cases_station",
+    "cases_station_device",
     "cases_station_upkeep",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from bench.conformance.peer import CaseFailed, Payload, Peer, now_text
@@ -124,6 +125,11 @@ async def call_ok(c: CsmsSide, action: str, payload: Payload, expected: str = "A
     answer = await c.peer.call(action, payload)
     expect(answer.get("status") == expected, f"{action} answered {answer.get('status')}, expected {expected}")
     return answer
+
+
+def utc_in(seconds: int) -> str:
+    """An OCPP date-time `seconds` from now (whole seconds, UTC)."""
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def versions() -> tuple[OcppVersion, OcppVersion]:
