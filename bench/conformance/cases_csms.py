@@ -5,9 +5,10 @@ Ids: OCA test-case ids where the OCTT lists confirm them (1.6 `TC_nnn[_n]_CSMS`,
 `TC_X_nn_CSMS`); otherwise `REQ_<spec reference>_<what>_CSMS`, named after the requirement the case
 exercises (1.6 section, 2.0.1 use case), and the case's docstring says so.
 
-Most cases here need nothing of the CSMS's operator: the station sends, the CSMS answers. The local
-list case waits for the CSMS to push a list after the boot (the mock CSMS's `local_list` policy does;
-another CSMS's operator triggers it within the wait).
+Most cases here need nothing of the CSMS's operator: the station sends, the CSMS answers. Two wait
+for a CSMS-initiated CALL (up to PUSH_WAIT_S): the local list pushed after the boot (the mock CSMS's
+`local_list` policy pushes; another CSMS's operator triggers it within the wait) and the
+CertificateSigned that follows an accepted SignCertificate.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from bench.conformance.registry import DOWN, UP, StationSide, case, expect, vers
 from simulators.ocppj.codec import OcppVersion
 from simulators.station.upkeep import csr_pem
 
-PUSH_WAIT_S = 10.0  # how long the local list case waits for the CSMS's SendLocalList
+PUSH_WAIT_S = 10.0  # how long a case waits for a CALL of the CSMS (SendLocalList, CertificateSigned)
 
 
 def _register(version: OcppVersion, ids: dict[str, str]) -> None:
@@ -153,14 +154,14 @@ def _register(version: OcppVersion, ids: dict[str, str]) -> None:
             await s.status("Faulted")
         await s.status("Available")
 
-    firmware_note = "FirmwareStatusNotification"
+    firmware_status = "FirmwareStatusNotification"
 
     @case(
         ids["firmware"],
         version,
         "csms",
         "FirmwareStatusNotification, each status of an update: answered",
-        (firmware_note, UP),
+        (firmware_status, UP),
     )
     async def _firmware_status(s: StationSide) -> None:
         """The notifications of 1.6 §4.5 / 2.0.1 L01 as a station sends them during an update; the
@@ -179,7 +180,7 @@ def _register(version: OcppVersion, ids: dict[str, str]) -> None:
             ]
         for status in statuses:
             await s.peer.call(
-                firmware_note, {"status": status} if v16 else {"status": status, "requestId": 1}
+                firmware_status, {"status": status} if v16 else {"status": status, "requestId": 1}
             )
 
     @case(
