@@ -23,6 +23,11 @@ from bench.conformance import cases_csms, cases_station, cases_station_device, c
 from bench.conformance.peer import CaseFailed
 from bench.conformance.registry import CASES, DOWN, UP, Case, CsmsSide, StationSide, Sut, cases_for
 
+# Registration order is run order: the station role's core cases (ending with the Reset), then local
+# lists and reservations, then device/diagnostics/security/firmware (its UpdateFirmware last of all).
+for _module in (cases_csms, cases_station, cases_station_upkeep, cases_station_device):
+    _module.register()
+
 __all__ = [
     "CASES",
     "DOWN",
