@@ -52,6 +52,13 @@ def test_case_ids_are_unique_and_counted() -> None:
     assert all(c.id.endswith("_CSMS" if c.sut == "csms" else "_CS") for c in CASES)
 
 
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_station_cases_run_boot_first_and_the_rebooting_firmware_update_last(version: str) -> None:
+    actions = [c.messages[0][0] for c in cases_for(version, "station")]
+    assert actions[0] == "BootNotification" and actions[-1] == "UpdateFirmware"
+    assert actions.index("Reset") < actions.index("SendLocalList")  # the core cases come first
+
+
 def test_ids_are_official_or_say_they_name_a_requirement() -> None:
     # OCA ids in the official shapes (1.6 TC_nnn[_n], 2.0.1 TC_X_nn); any other case is REQ_... and its
     # docstring says it is named after the requirement.
