@@ -23,6 +23,7 @@ from emsp.billing.contracts import ContractKind
 from emsp.ocpi.tolerance import Tolerance
 from emsp.services.fraud import FraudConfig
 from simulators.cpo.csms import call_problem
+from simulators.cpo.csms_local_list import TOKEN_MAX
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -117,6 +118,11 @@ class CpoSpec(_Strict):
     mid_session_tariff: TariffPolicy | dict[str, TariffPolicy] = "price_at_start"
     # live only: this CPO's stations connect to an external CSMS, not its mock one (bench/external_csms.py)
     csms_url: str | None = None
+    # The mock CSMS pushes these tokens to each station's local list after its boot (SendLocalList), so
+    # a station cut off from it still authorizes them (simulators/cpo/csms_local_list.py); none: no push.
+    local_list: (
+        Annotated[list[Annotated[str, Field(min_length=1, max_length=36)]], Field(max_length=100_000)] | None
+    ) = None
 
     @field_validator("tolerate")
     @classmethod
@@ -138,6 +144,11 @@ class CpoSpec(_Strict):
             raise ValueError("tolerate: behind a hub the eMSP's partner is the hub, not this CPO")
         if self.connection == "hub" and self.ocpi_version != "2.2.1":
             raise ValueError("a CPO behind a hub speaks OCPI 2.2.1 (the hub emulator's only version)")
+        long = [t for t in self.local_list or [] if len(t) > TOKEN_MAX["1.6"]]
+        if long and any(st.ocpp == "1.6" for loc in self.locations for st in loc.stations):
+            raise ValueError(
+                f"local_list: {long[0]!r} is longer than a 1.6 idTag (20) and this CPO has 1.6 stations"
+            )
         for index, location in enumerate(self.locations):
             if location.tariff not in self.tariffs:
                 raise ValueError(

@@ -34,12 +34,15 @@ from bench.serve_csms_config import CsmsServiceConfig
 from bench.serve_csms_exercise import STARTS, STEPS, Context
 from emsp.timeutil import format_utc
 from simulators.cpo.csms import CallAnswered, Csms, CsmsOutput
+from simulators.cpo.csms_local_list import TOKEN_MAX
 from simulators.cpo.events import (
     ConnectorStatusChanged,
+    DeviceModelReported,
     MeterSampled,
     StationBooted,
     TransactionEnded,
     TransactionStarted,
+    UpkeepStatus,
 )
 from simulators.ocppj import LocalProtocolError, OcppVersion
 
@@ -65,6 +68,10 @@ class StationRecord:
     transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
     exercised: bool = False
+    # Where each upkeep job last stood (firmware, publish, log, diagnostics) and the Actual values the
+    # station's device-model reports gave (2.0.1 NotifyReport), by Component/Variable[/instance].
+    upkeep: dict[str, dict[str, Any]] = field(default_factory=dict)
+    device_model: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -78,7 +85,13 @@ class StationRecord:
         }
 
     def detail(self) -> dict[str, Any]:
-        return {**self.summary(), "transactions": list(self.transactions.values()), "calls": self.calls}
+        return {
+            **self.summary(),
+            "transactions": list(self.transactions.values()),
+            "calls": self.calls,
+            "upkeep": self.upkeep,
+            "device_model": dict(sorted(self.device_model.items())),
+        }
 
 
 class CsmsService:
@@ -91,6 +104,8 @@ class CsmsService:
             heartbeat_interval_s=config.heartbeat_interval_s,
             authorize=config.authorizes,
             accept_boot=config.knows if listed else None,
+            local_list=config.local_list_tokens(),
+            local_list_per_message=config.local_list.per_message,
         )
         self.records: dict[str, StationRecord] = {}
         self._sockets: dict[str, WebSocket] = {}
@@ -98,6 +113,11 @@ class CsmsService:
         self._waiting: dict[str, tuple[str, asyncio.Future[CallAnswered]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.log = structlog.get_logger("emsp_bench.csms")
+        long = [t for t in config.local_list_tokens() or [] if len(t) > TOKEN_MAX["1.6"]]
+        if long:
+            self.log.warning(
+                "local_list: tokens above 20 characters go to 2.0.1 stations only", count=len(long)
+            )
 
     # -- OCPP-J over WebSocket -------------------------------------------------------------------
     async def connection(self, ws: WebSocket, station_id: str) -> None:
@@ -224,6 +244,16 @@ class CsmsService:
             if self.exercise and not record.exercised:
                 record.exercised = True
                 self._spawn(self._exercise(record.station_id))
+        elif isinstance(event, UpkeepStatus):
+            job: dict[str, Any] = {"status": event.status, "at": format_utc(event.at)}
+            if event.request_id is not None:
+                job["request_id"] = event.request_id
+            if event.location:
+                job["location"] = list(event.location)
+            record.upkeep[event.job] = job
+            self.log.info("upkeep status", station_id=record.station_id, job=event.job, **job)
+        elif isinstance(event, DeviceModelReported):
+            record.device_model.update(event.values)
         elif isinstance(event, ConnectorStatusChanged):
             record.connectors[event.connector_id] = event.status
         elif isinstance(event, TransactionStarted):

@@ -4,7 +4,7 @@ variables override it (nested fields with `__`, e.g. `EMSP_CSMS_AUTHORIZATION__M
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -44,6 +44,20 @@ class AuthorizationPolicy(BaseModel):
     # No eMSP is attached to the served CSMS: Authorize (and a start without one) is decided here.
     mode: Literal["accept_all", "local_list"] = "accept_all"
     tokens: list[str] = Field(default_factory=list, max_length=1_000_000)
+
+
+class LocalListPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # After each accepted boot, push these tokens to the station's local authorization list
+    # (SendLocalList Full, then Differential updates past `per_message` tokens), so that the station
+    # still authorizes them while offline. tokens unset: authorization.tokens (the local_list mode's).
+    push_on_boot: bool = False
+    # At most 36 characters (a 2.0.1 idToken); those above 20 (a 1.6 idTag) go to 2.0.1 stations only.
+    tokens: list[Annotated[str, Field(min_length=1, max_length=36)]] | None = Field(
+        default=None, max_length=100_000
+    )
+    per_message: int = Field(default=100, ge=1, le=10_000)  # what one SendLocalList carries (station's limit)
 
 
 Profile = Literal[0, 1, 2, 3]
@@ -135,6 +149,7 @@ class CsmsServiceConfig(BaseSettings):
     call_timeout_s: float = Field(30, gt=0, le=3600)  # a CSMS-initiated CALL unanswered this long: 504
     stations: StationPolicy = Field(default_factory=StationPolicy)
     authorization: AuthorizationPolicy = Field(default_factory=AuthorizationPolicy)
+    local_list: LocalListPolicy = Field(default_factory=LocalListPolicy)
     api_token: str | None = None  # when set, the control API wants `Authorization: Bearer <token>`
     security: SecurityPolicy = Field(default_factory=SecurityPolicy)
 
@@ -151,6 +166,13 @@ class CsmsServiceConfig(BaseSettings):
 
     def authorizes(self, token: str) -> bool:
         return self.authorization.mode == "accept_all" or token in self.authorization.tokens
+
+    def local_list_tokens(self) -> list[str] | None:
+        """What the CSMS pushes to each station's local list after its boot (None: nothing)."""
+        if not self.local_list.push_on_boot:
+            return None
+        tokens = self.local_list.tokens
+        return list(tokens if tokens is not None else self.authorization.tokens)
 
     def knows(self, station_id: str) -> bool:
         return self.stations.unknown == "accept" or station_id in self.stations.listed

@@ -92,6 +92,15 @@ V201: list[Step] = [
         ),
     ),
     ("GetBaseReport", _const({"requestId": 1, "reportBase": "ConfigurationInventory"})),
+    (
+        "GetReport",
+        _const(
+            {
+                "requestId": 3,
+                "componentVariable": [{"component": {"name": "OCPPCommCtrlr"}}],
+            }
+        ),
+    ),
     ("ClearCache", _const({})),
     ("DataTransfer", _const({"vendorId": "emsp-bench", "messageId": "exercise"})),
     ("ChangeAvailability", _const({"operationalStatus": "Operative"})),

@@ -275,7 +275,7 @@ def build_world(
             hub_client_info=cpo.hub is not None,
             seed=scenario.seed,  # the dialect's draws (duplicate CDRs) follow the run's seed
         )
-        cpos[cpo.id] = MockCpo(Csms(cpo.id), ocpi)
+        cpos[cpo.id] = MockCpo(Csms(cpo.id, local_list=cpo.local_list), ocpi)
 
     if federated:  # every partner is configured now: one token per driver and partner
         drivers = [

@@ -11,6 +11,8 @@ from simulators.station.v16 import Station16
 from simulators.station.v201 import Station201
 
 STATIONS = {"1.6": Station16, "2.0.1": Station201}
+# CSMS-initiated calls the mock CSMS makes by itself under a policy (serve csms config, scenario CPO).
+POLICIES = {"SendLocalList": "sends (local_list policy, control API)"}
 
 
 def coverage_rows() -> list[tuple[str, str, str, str, str, str]]:
@@ -39,6 +41,7 @@ def coverage_rows() -> list[tuple[str, str, str, str, str, str]]:
                 else:
                     st = "answers" if action in station.handlers else "-"
                     cs = "sends (--exercise, control API)" if action in exercise else "control API"
+                    cs = POLICIES.get(action, cs)
                 cases = ", ".join(sorted(set(covered.get((action, direction), [])))) or "-"
                 rows.append((version, action, direction, st, cs, cases))
     return rows

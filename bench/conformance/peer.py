@@ -40,6 +40,8 @@ def _csms_answers(version: OcppVersion, peer: Peer) -> dict[str, Callable[[Paylo
         "FirmwareStatusNotification": lambda p: {},
         "SecurityEventNotification": lambda p: {},
         "LogStatusNotification": lambda p: {},
+        # The case that triggered the request signs it and sends CertificateSigned itself.
+        "SignCertificate": lambda p: {"status": "Accepted"},
     }
     if version == "1.6":
         return common | {
@@ -50,6 +52,7 @@ def _csms_answers(version: OcppVersion, peer: Peer) -> dict[str, Callable[[Paylo
             },
             "StopTransaction": lambda p: {},
             "DiagnosticsStatusNotification": lambda p: {},
+            "SignedFirmwareStatusNotification": lambda p: {},
         }
     return common | {
         "Authorize": lambda p: {"idTokenInfo": {"status": "Accepted"}},
@@ -58,12 +61,30 @@ def _csms_answers(version: OcppVersion, peer: Peer) -> dict[str, Callable[[Paylo
         "NotifyEvent": lambda p: {},
         "ReportChargingProfiles": lambda p: {},
         "NotifyChargingLimit": lambda p: {},
+        "ReservationStatusUpdate": lambda p: {},
+    }
+
+
+def _station_answers(version: OcppVersion, peer: Peer) -> dict[str, Callable[[Payload], Payload]]:
+    """What the bench, playing a station, answers the CSMS's CALLs with: a local list it keeps (so a
+    CSMS may push one, 1.6 §5.15 / 2.0.1 D01) and the certificate it asked to have signed (accepted
+    as it comes); anything else is refused (NotSupported)."""
+
+    def send(p: Payload) -> Payload:
+        peer.local_list_version = int(p["listVersion" if version == "1.6" else "versionNumber"])
+        return {"status": "Accepted"}
+
+    key = "listVersion" if version == "1.6" else "versionNumber"
+    return {
+        "SendLocalList": send,
+        "GetLocalListVersion": lambda p: {key: peer.local_list_version},
+        "CertificateSigned": lambda p: {"status": "Accepted"},
     }
 
 
 class Peer:
-    """`plays`: "csms" answers the station's routine CALLs; "station" refuses the CSMS's CALLs
-    (NotSupported): the bench's conformance station only sends."""
+    """`plays`: "csms" answers the station's routine CALLs; "station" keeps a local list the CSMS
+    may push and refuses the CSMS's other CALLs (NotSupported): the conformance station only sends."""
 
     def __init__(self, ws: Connection, version: OcppVersion, *, plays: str, prefix: str = "b") -> None:
         self.ws, self.version, self.plays = ws, version, plays
@@ -75,7 +96,8 @@ class Peer:
         self._ids = (f"{prefix}{n}" for n in itertools.count(1))
         self._arrived = asyncio.Event()
         self._transactions = itertools.count(1)
-        self._answers = _csms_answers(version, self) if plays == "csms" else {}
+        self.local_list_version = 0
+        self._answers = (_csms_answers if plays == "csms" else _station_answers)(version, self)
         self._reader = asyncio.ensure_future(self._read())
 
     def next_transaction(self) -> int:

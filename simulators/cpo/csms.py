@@ -11,13 +11,15 @@ answer (or CALLERROR, or a timeout through `expire`) comes out as a `CallAnswere
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from emsp.timeutil import format_utc
 from simulators.cpo.csms_acks import ACKS
 from simulators.cpo.csms_ca import StationCa
+from simulators.cpo.csms_local_list import PER_MESSAGE, local_list_requests
+from simulators.cpo.csms_upkeep import UPKEEP
 from simulators.cpo.events import (
     AuthorizationRequested,
     ChargingStateChanged,
@@ -117,12 +119,18 @@ class Csms:
         heartbeat_interval_s: int = 300,
         authorize: Callable[[str], bool] | None = None,
         accept_boot: Callable[[str], bool] | None = None,
+        local_list: Sequence[str] | None = None,
+        local_list_per_message: int = PER_MESSAGE,
     ) -> None:
         self.cpo_id = cpo_id
         self.heartbeat_interval_s = heartbeat_interval_s
         # None: Authorize waits for the OCPI side (on_authorization); else decided here at once.
         self.authorize = authorize
         self.accept_boot = accept_boot  # None: every station; else BootNotification Rejected if False
+        # Tokens pushed to every station's local list after each accepted boot (csms_local_list);
+        # None: no push.
+        self.local_list = local_list
+        self.local_list_per_message = local_list_per_message
         self._calls = 0
         self._links: dict[str, _Link] = {}
         self._held: dict[str, _Held] = {}
@@ -234,6 +242,12 @@ class Csms:
             # 1.6 §4.2 / 2.0.1 B03: Rejected, try again after `interval` (never 0 here).
             return {"currentTime": format_utc(now), "interval": _REJECTED_RETRY_S, "status": "Rejected"}
         events.append(StationBooted(link.station_id, link.version, now))
+        if self.local_list is not None:
+            # Queued behind the boot's answer (on_frame drains after replying): the list goes first
+            # thing after the boot, before anything else the CSMS asks.
+            for payload in local_list_requests(link.version, self.local_list, self.local_list_per_message):
+                self._calls += 1
+                link.endpoint.call("SendLocalList", payload, tag=f"{self.cpo_id[-20:]}-L{self._calls}")
         return {"currentTime": format_utc(now), "interval": self.heartbeat_interval_s, "status": "Accepted"}
 
     def _heartbeat(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
@@ -388,6 +402,7 @@ _COMMON: dict[str, Handler] = {
 _HANDLERS: Mapping[OcppVersion, Mapping[str, Handler]] = {
     "1.6": {
         **_COMMON,
+        **UPKEEP["1.6"],
         "StatusNotification": Csms._status16,
         "StartTransaction": Csms._start16,
         "MeterValues": Csms._meter16,
@@ -395,6 +410,7 @@ _HANDLERS: Mapping[OcppVersion, Mapping[str, Handler]] = {
     },
     "2.0.1": {
         **_COMMON,
+        **UPKEEP["2.0.1"],
         "StatusNotification": Csms._status201,
         "TransactionEvent": Csms._transaction_event,
         "MeterValues": Csms._meter201,

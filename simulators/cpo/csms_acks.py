@@ -1,6 +1,7 @@
 """What the mock CSMS answers to station messages it only takes note of, per version, as data.
 
 Each is a schema-valid response; a message here is acknowledged, never refused with NotSupported.
+Upkeep notifications (firmware, logs, reports) are handled in csms_upkeep, which also answers them.
 DataTransfer answers UnknownVendorId (1.6 §5.6 / 2.0.1 P01: a vendor the CSMS has no extension for).
 """
 
@@ -18,20 +19,13 @@ ACKS: Mapping[OcppVersion, Mapping[str, Payload]] = MappingProxyType(
         "1.6": MappingProxyType(
             {
                 "DataTransfer": _UNKNOWN_VENDOR,
-                "DiagnosticsStatusNotification": {},
-                "FirmwareStatusNotification": {},
                 "SecurityEventNotification": {},
-                "SignedFirmwareStatusNotification": {},
-                "LogStatusNotification": {},
             }
         ),
         "2.0.1": MappingProxyType(
             {
                 "DataTransfer": _UNKNOWN_VENDOR,
-                "FirmwareStatusNotification": {},
-                "LogStatusNotification": {},
                 "SecurityEventNotification": {},
-                "NotifyReport": {},
                 "NotifyEvent": {},
                 "NotifyMonitoringReport": {},
                 "NotifyCustomerInformation": {},
@@ -40,7 +34,6 @@ ACKS: Mapping[OcppVersion, Mapping[str, Payload]] = MappingProxyType(
                 "ClearedChargingLimit": {},
                 "ReportChargingProfiles": {},
                 "ReservationStatusUpdate": {},
-                "PublishFirmwareStatusNotification": {},
                 "NotifyEVChargingNeeds": {"status": "Rejected"},  # no ISO 15118 scheduling here
                 "NotifyEVChargingSchedule": {"status": "Accepted"},
                 "Get15118EVCertificate": {"status": "Failed", "exiResponse": ""},

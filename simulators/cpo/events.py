@@ -78,6 +78,32 @@ class ConnectorStatusChanged:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class UpkeepStatus:
+    """A station reported how a job of its upkeep goes: `job` firmware (1.6 FirmwareStatusNotification
+    and SignedFirmwareStatusNotification, 2.0.1 L01), publish (2.0.1 L03), log or diagnostics; `location`:
+    where a published image is served (2.0.1 Published)."""
+
+    station_id: str
+    job: str
+    status: str
+    request_id: int | None
+    at: datetime
+    location: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceModelReported:
+    """Part of a 2.0.1 device-model report (NotifyReport, B07/B08): each variable's Actual value, keyed
+    `Component/Variable` (`/instance` when it has one); `more`: the report continues (tbc)."""
+
+    station_id: str
+    request_id: int
+    values: tuple[tuple[str, str], ...]
+    more: bool
+    at: datetime
+
+
 CsmsEvent = (
     StationBooted
     | AuthorizationRequested
@@ -86,4 +112,6 @@ CsmsEvent = (
     | ChargingStateChanged
     | TransactionEnded
     | ConnectorStatusChanged
+    | UpkeepStatus
+    | DeviceModelReported
 )

@@ -90,6 +90,7 @@ class VirtualStation(CsmsControl):
         self.truth: list[ChargeTruth] = []
         self.profiles: list[smart.Profile] = []
         self.reservations: dict[int, tuple[int | None, str]] = {}  # id -> (connector, token)
+        self.reservation_ends: dict[int, datetime] = {}  # id -> when it expires unused
         self.booted = False
         self.boots = 0  # BootNotifications accepted: a Reset shows as one more
         self.reconnect_requested = False  # a Reset: the runtime may drop and reopen the connection
@@ -148,8 +149,10 @@ class VirtualStation(CsmsControl):
             # the runtime's mistake and still raises InvalidTransition: a bench fault, not graded).
             self.truth.append(_refused(self.station_id, connector_id, token_uid, now, conn.register_wh))
             return self._drain(now)
+        reservation = self.reservation_for(conn, token_uid)
         self._transition(conn, ConnectorEvent.PLUG, now)
         conn.session = session = Session(token_uid, ev, plugged_at=now, awaiting_remote=await_remote)
+        session.reservation_id = reservation
         if await_remote:
             return self._drain(now)  # the driver started from the app: the CSMS's remote start follows
         if not self.online and self.upkeep.local_authorize_offline and self.upkeep.covers(token_uid):
@@ -221,6 +224,8 @@ class VirtualStation(CsmsControl):
             due.append((self.endpoint.sent_at + self.call_timeout, 4, 0))
         if (job_at := self.upkeep.next_at()) is not None:
             due.append((job_at, 6, 0))
+        # Reservations still held, by id in the third place (not a connector for this rank).
+        due += [(end, 7, rid) for rid, end in self.reservation_ends.items() if rid in self.reservations]
         return due
 
     def _run_due(self, now: datetime) -> None:
@@ -237,6 +242,8 @@ class VirtualStation(CsmsControl):
                 self.endpoint.call("Heartbeat", {})
             elif rank == 4:
                 self._timed_out(at)
+            elif rank == 7:
+                self.expire_reservation(cid, at)
             elif rank == 6:
                 idle = not any(c.session and c.session.started_at for c in self.connectors.values())
                 step = self.upkeep.take_due(at, idle)
@@ -340,7 +347,10 @@ class VirtualStation(CsmsControl):
         self._transition(conn, ConnectorEvent.AUTHORIZED, now)
 
     def _transition(self, conn: Connector, event: ConnectorEvent, at: datetime) -> None:
-        conn.state = next_state(conn.state, event)
+        was, conn.state = conn.state, next_state(conn.state, event)
+        if was is ConnectorState.RESERVED:
+            # Plugged in, taken out of service or cancelled: the reservation on it is over.
+            self.reservations = {r: v for r, v in self.reservations.items() if v[0] != conn.connector_id}
         self._send_status(conn, at)
 
     def _send_status(self, conn: Connector, at: datetime, *, force: bool = False) -> None:

@@ -30,6 +30,7 @@ class CsmsControl:
     connectors: dict[int, Connector]
     profiles: list[smart.Profile]
     reservations: dict[int, tuple[int | None, str]]
+    reservation_ends: dict[int, datetime]
     booted: bool
     reconnect_requested: bool
     authorize_remote: bool
@@ -86,11 +87,16 @@ class CsmsControl:
             # The driver plugged in and started from the app: their EV, the token the CSMS names.
             waiting.token_uid, waiting.remote_start_id = token_uid, remote_start_id
             waiting.awaiting_remote = False
-        elif conn is None or conn.state is not ConnectorState.AVAILABLE:
-            return None
+        elif conn is None or not (
+            conn.state is ConnectorState.AVAILABLE
+            or (conn.state is ConnectorState.RESERVED and self.reservation_for(conn, token_uid) is not None)
+        ):
+            return None  # busy, out of service, or reserved for someone else
         else:
+            reservation = self.reservation_for(conn, token_uid)
             self._transition(conn, ConnectorEvent.PLUG, now)
             conn.session = Session(token_uid, REMOTE_EV, plugged_at=now, remote_start_id=remote_start_id)
+            conn.session.reservation_id = reservation
         assert conn.session is not None
         if self.authorize_remote:
             self.endpoint.call("Authorize", self._authorize_payload(token_uid), tag=conn.connector_id)
@@ -98,22 +104,56 @@ class CsmsControl:
             self._start_charging(conn, conn.session, now)
         return conn
 
-    def reserve(self, reservation_id: int, connector_id: int | None, token_uid: str) -> str:
-        """ReserveNow (1.6 §5.13, 2.0.1 H01): Accepted, Occupied, Unavailable or Rejected. The
-        reservation is kept (replaced by the same id) until cancelled; it does not hold others off."""
+    def reserve(
+        self, reservation_id: int, connector_id: int | None, token_uid: str, now: datetime, ends: datetime
+    ) -> str:
+        """ReserveNow (1.6 §5.13, 2.0.1 H01): Accepted, Occupied, Unavailable or Rejected. A reserved
+        connector reports Reserved until the reservation is cancelled, expires at `ends` unused, or
+        someone plugs in (the virtual station turns no one away). The same id again replaces it."""
+        old = self.reservations.get(reservation_id)
+        conn = self.connectors.get(connector_id) if connector_id else None
         if connector_id:
-            conn = self.connectors.get(connector_id)
             if conn is None:
                 return "Rejected"
             if conn.state is ConnectorState.UNAVAILABLE:
                 return "Unavailable"
-            if conn.state is not ConnectorState.AVAILABLE:
+            replacing = conn.state is ConnectorState.RESERVED and old is not None and old[0] == connector_id
+            if conn.state is not ConnectorState.AVAILABLE and not replacing:
                 return "Occupied"
+        if old is not None and old[0] != connector_id:
+            self.cancel_reservation(reservation_id, now)  # moved elsewhere: its old connector is free
         self.reservations[reservation_id] = (connector_id, token_uid)
+        self.reservation_ends[reservation_id] = ends
+        if conn is not None and conn.state is ConnectorState.AVAILABLE:
+            self._transition(conn, ConnectorEvent.RESERVE, now)
         return "Accepted"
 
-    def cancel_reservation(self, reservation_id: int) -> str:
-        return "Accepted" if self.reservations.pop(reservation_id, None) is not None else "Rejected"
+    def cancel_reservation(self, reservation_id: int, now: datetime) -> str:
+        self.reservation_ends.pop(reservation_id, None)
+        found = self.reservations.pop(reservation_id, None)
+        if found is None:
+            return "Rejected"
+        conn = self.connectors.get(found[0]) if found[0] else None
+        if conn is not None and conn.state is ConnectorState.RESERVED:
+            self._transition(conn, ConnectorEvent.UNRESERVE, now)
+        return "Accepted"
+
+    def expire_reservation(self, reservation_id: int, at: datetime) -> None:
+        """The reservation was not used in time: its connector is free again (1.6 §5.13, 2.0.1 H01)."""
+        if reservation_id in self.reservations:
+            self.cancel_reservation(reservation_id, at)
+            self._reservation_expired(reservation_id, at)
+        self.reservation_ends.pop(reservation_id, None)
+
+    def _reservation_expired(self, reservation_id: int, at: datetime) -> None:
+        """What the version says about an expiry besides the status (2.0.1: ReservationStatusUpdate)."""
+
+    def reservation_for(self, conn: Connector, token_uid: str) -> int | None:
+        """The id of the reservation `token_uid` holds on `conn` (None: none); read it before the plug
+        ends the reservation."""
+        return next(
+            (r for r, (c, t) in self.reservations.items() if c == conn.connector_id and t == token_uid), None
+        )
 
     def by_transaction(self, transaction_id: str) -> Connector | None:
         return next(

@@ -52,6 +52,9 @@ class Session:
     last_sample_at: datetime | None = None
     seq_no: int = 0  # 2.0.1 TransactionEvent sequence number
     remote_start_id: int | None = None  # 2.0.1 RequestStartTransaction.remoteStartId
+    reservation_id: int | None = (
+        None  # the reservation it uses (1.6 StartTransaction, 2.0.1 TransactionEvent)
+    )
     # Plugged in by a driver who starts from the app: no Authorize, the remote start begins it.
     awaiting_remote: bool = False
     # The current power curve runs from seg_start at register seg_base_wh (the start, until a limit

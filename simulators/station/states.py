@@ -17,6 +17,7 @@ class ConnectorState(StrEnum):
     SUSPENDED_EV = "suspended_ev"  # transaction running, EV full: parking time
     FINISHING = "finishing"  # transaction stopped, connector not released yet
     UNAVAILABLE = "unavailable"  # taken out of service (ChangeAvailability Inoperative)
+    RESERVED = "reserved"  # held for a reservation (ReserveNow on this connector / EVSE)
 
 
 class ConnectorEvent(StrEnum):
@@ -28,6 +29,8 @@ class ConnectorEvent(StrEnum):
     RELEASED = "released"
     DISABLE = "disable"
     ENABLE = "enable"
+    RESERVE = "reserve"
+    UNRESERVE = "unreserve"  # the reservation was cancelled (or replaced elsewhere)
 
 
 S, E = ConnectorState, ConnectorEvent
@@ -42,6 +45,11 @@ TRANSITIONS: Mapping[tuple[ConnectorState, ConnectorEvent], ConnectorState] = {
     (S.FINISHING, E.RELEASED): S.AVAILABLE,
     (S.AVAILABLE, E.DISABLE): S.UNAVAILABLE,
     (S.UNAVAILABLE, E.ENABLE): S.AVAILABLE,
+    (S.AVAILABLE, E.RESERVE): S.RESERVED,
+    (S.RESERVED, E.UNRESERVE): S.AVAILABLE,
+    # The reserved driver arrives (the virtual station does not turn others away: any plug uses it up).
+    (S.RESERVED, E.PLUG): S.PREPARING,
+    (S.RESERVED, E.DISABLE): S.UNAVAILABLE,  # taken out of service: the reservation ends with it
 }
 
 

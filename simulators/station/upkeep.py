@@ -127,6 +127,7 @@ class Upkeep:
     network_profiles: dict[int, Payload] = field(default_factory=dict)  # 2.0.1 configuration slot -> data
     request_ids: dict[str, int] = field(default_factory=dict)  # job name -> 2.0.1/1.6-security requestId
     boot_reason: str | None = None  # 2.0.1: why the next boot happens when it is not a plain reset
+    published: dict[str, list[str]] = field(default_factory=dict)  # 2.0.1 L03: checksum -> its URIs
 
     def start(self, name: str, at: datetime, steps: list[Step]) -> None:
         """Run a job from `at` (its first step `steps[0].delay` later); one job per name: a new

@@ -25,6 +25,7 @@ STATUS: Mapping[ConnectorState, str] = MappingProxyType(
         S.SUSPENDED_EV: "SuspendedEV",
         S.FINISHING: "Finishing",
         S.UNAVAILABLE: "Unavailable",
+        S.RESERVED: "Reserved",
     }
 )
 CONTEXT: Mapping[SampleReason, str] = MappingProxyType(
@@ -85,6 +86,8 @@ class Station16(VirtualStation):
             "meterStart": session.meter_start_wh,
             "timestamp": format_utc(at),
         }
+        if session.reservation_id is not None:
+            payload["reservationId"] = session.reservation_id  # §5.13: the reservation this start uses
         self.endpoint.call("StartTransaction", payload, tag=conn.connector_id)
 
     def _on_result(self, call: Call, payload: Payload | None, tag: Tag, now: datetime) -> None:

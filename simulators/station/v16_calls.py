@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from emsp.timeutil import format_utc
 from simulators.ocppj import Payload
 from simulators.ocppj.meter import meter_value, wire_number
+from simulators.ocppj.timestamps import parse_timestamp
 from simulators.station import smart
 from simulators.station.upkeep import LOCAL_LIST_MAX, SEND_LIST_MAX
 
@@ -154,11 +155,12 @@ def reset(st: Station16, p: Payload, now: datetime) -> Payload:
 
 
 def reserve_now(st: Station16, p: Payload, now: datetime) -> Payload:
-    return {"status": st.reserve(p["reservationId"], p["connectorId"], p["idTag"])}
+    ends = parse_timestamp(p["expiryDate"]) or now  # an unreadable expiry: over at once
+    return {"status": st.reserve(p["reservationId"], p["connectorId"], p["idTag"], now, ends)}
 
 
 def cancel_reservation(st: Station16, p: Payload, now: datetime) -> Payload:
-    return {"status": st.cancel_reservation(p["reservationId"])}
+    return {"status": st.cancel_reservation(p["reservationId"], now)}
 
 
 def unlock_connector(st: Station16, p: Payload, now: datetime) -> Payload:

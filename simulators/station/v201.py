@@ -23,7 +23,10 @@ from simulators.station.v201_upkeep import HANDLERS as UPKEEP
 S = ConnectorState
 # ConnectorStatusEnumType: all in-use states are "Occupied"; the detail goes in chargingState.
 STATUS: Mapping[ConnectorState, str] = MappingProxyType(
-    {s: {S.AVAILABLE: "Available", S.UNAVAILABLE: "Unavailable"}.get(s, "Occupied") for s in ConnectorState}
+    {
+        s: {S.AVAILABLE: "Available", S.UNAVAILABLE: "Unavailable", S.RESERVED: "Reserved"}.get(s, "Occupied")
+        for s in ConnectorState
+    }
 )
 CHARGING_STATE: Mapping[ConnectorState, str] = MappingProxyType(
     {
@@ -33,6 +36,7 @@ CHARGING_STATE: Mapping[ConnectorState, str] = MappingProxyType(
         S.SUSPENDED_EV: "SuspendedEV",
         S.FINISHING: "Idle",
         S.UNAVAILABLE: "Idle",
+        S.RESERVED: "Idle",
     }
 )
 TRIGGER: Mapping[SampleReason, str] = MappingProxyType(
@@ -72,7 +76,7 @@ class Station201(VirtualStation):
             "TransactionEvent", "NotifyReport", "ReportChargingProfiles",
             "FirmwareStatusNotification", "LogStatusNotification", "SecurityEventNotification",
             "SignCertificate", "NotifyMonitoringReport", "NotifyCustomerInformation",
-            "NotifyDisplayMessages",
+            "NotifyDisplayMessages", "PublishFirmwareStatusNotification", "ReservationStatusUpdate",
         }
     )  # fmt: skip
 
@@ -113,6 +117,11 @@ class Station201(VirtualStation):
             payload["offline"] = True  # E04: the event happened while the station had no connection
         return payload
 
+    def _reservation_expired(self, reservation_id: int, at: datetime) -> None:
+        # H01: the CSMS learns that a reservation ended unused (the status notification says Available).
+        payload = {"reservationId": reservation_id, "reservationUpdateStatus": "Expired"}
+        self.endpoint.call("ReservationStatusUpdate", payload)
+
     def _start(self, conn: Connector, session: Session, at: datetime) -> None:
         session.transaction_id = self._new_transaction_id()
         value = meter_value(
@@ -126,6 +135,8 @@ class Station201(VirtualStation):
         payload = self._event(session, "Started", trigger, at, info, value)
         payload["idToken"] = _id_token(session.token_uid)
         payload["evse"] = {"id": conn.connector_id, "connectorId": 1}
+        if session.reservation_id is not None:
+            payload["reservationId"] = session.reservation_id  # H01: the reservation this start uses
         self.endpoint.call("TransactionEvent", payload, tag=conn.connector_id)
 
     def _sample(self, conn: Connector, session: Session, at: datetime, reason: SampleReason) -> None:

@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any
 from emsp.timeutil import format_utc
 from simulators.ocppj import Payload
 from simulators.ocppj.meter import meter_value, wire_number
+from simulators.ocppj.timestamps import parse_timestamp
 from simulators.station import smart
 from simulators.station.upkeep import csr_pem
+from simulators.station.v201_report import get_report, report_entry
 
 if TYPE_CHECKING:
     from simulators.station.v201 import Station201
@@ -145,20 +147,9 @@ def set_variables(st: Station201, p: Payload, now: datetime) -> Payload:
 
 def get_base_report(st: Station201, p: Payload, now: datetime) -> Payload:
     configurable = p["reportBase"] == "ConfigurationInventory"
-    data = []
-    for (component, name, instance), var in VARIABLES.items():
-        if configurable and var.put is None:
-            continue
-        variable: Payload = {"name": name, **({"instance": instance} if instance else {})}
-        mutability = "ReadOnly" if var.put is None else "ReadWrite"
-        data.append(
-            {
-                "component": {"name": component},
-                "variable": variable,
-                "variableAttribute": [{"type": "Actual", "value": var.get(st), "mutability": mutability}],
-                "variableCharacteristics": {"dataType": var.data_type, "supportsMonitoring": False},
-            }
-        )
+    data = [
+        report_entry(st, key, var) for key, var in VARIABLES.items() if not (configurable and var.put is None)
+    ]
     report = {
         "requestId": p["requestId"],
         "generatedAt": format_utc(now),
@@ -202,11 +193,12 @@ def request_stop(st: Station201, p: Payload, now: datetime) -> Payload:
 
 
 def reserve_now(st: Station201, p: Payload, now: datetime) -> Payload:
-    return {"status": st.reserve(p["id"], p.get("evseId"), p["idToken"]["idToken"])}
+    ends = parse_timestamp(p["expiryDateTime"]) or now  # an unreadable expiry: over at once
+    return {"status": st.reserve(p["id"], p.get("evseId"), p["idToken"]["idToken"], now, ends)}
 
 
 def cancel_reservation(st: Station201, p: Payload, now: datetime) -> Payload:
-    return {"status": st.cancel_reservation(p["reservationId"])}
+    return {"status": st.cancel_reservation(p["reservationId"], now)}
 
 
 def unlock_connector(st: Station201, p: Payload, now: datetime) -> Payload:
@@ -262,11 +254,13 @@ def trigger_message(st: Station201, p: Payload, now: datetime) -> Payload:
         st.queue("FirmwareStatusNotification", st.upkeep.triggered("firmware"))
     elif what == "LogStatusNotification":
         st.queue("LogStatusNotification", st.upkeep.triggered("log"))
+    elif what == "PublishFirmwareStatusNotification":
+        st.queue("PublishFirmwareStatusNotification", st.upkeep.triggered("publish"))
     elif what == "SignChargingStationCertificate":
         csr = csr_pem(st.station_id, st.vendor)
         st.queue("SignCertificate", {"csr": csr, "certificateType": "ChargingStationCertificate"})
     else:
-        return {"status": "NotImplemented"}  # firmware publishing (L03), V2G certificates (ISO 15118)
+        return {"status": "NotImplemented"}  # V2G certificates (ISO 15118)
     return {"status": "Accepted"}
 
 
@@ -368,6 +362,7 @@ HANDLERS: Mapping[str, Callable[[Any, Payload, datetime], Payload]] = MappingPro
         "GetVariables": get_variables,
         "SetVariables": set_variables,
         "GetBaseReport": get_base_report,
+        "GetReport": get_report,
         "Reset": reset,
         "RequestStartTransaction": request_start,
         "RequestStopTransaction": request_stop,

@@ -1,4 +1,5 @@
-"""OCPP 2.0.1 upkeep CALLs: blocks A (certificates), D (local authorization list), L (firmware),
+"""OCPP 2.0.1 upkeep CALLs: blocks A (certificates), D (local authorization list), L (firmware,
+and publishing it as a Local Controller: L03/L04),
 N (logs, monitoring, customer information), O (display messages), and GetTransactionStatus (E14),
 SetNetworkProfile (B09), CostUpdated (I). State and job timelines live in `upkeep.py`.
 """
@@ -90,6 +91,33 @@ def update_firmware(st: Station201, p: Payload, now: datetime) -> Payload:
     retrieve = parse_timestamp(firmware["retrieveDateTime"])
     st.upkeep.start("firmware", max(now, retrieve) if retrieve else now, [*job, rebooting, installed])
     return {"status": status}
+
+
+def publish_firmware(st: Station201, p: Payload, now: datetime) -> Payload:
+    """L03: the station, as a Local Controller, downloads the image, checks it and publishes it for
+    the stations behind it: Downloading, Downloaded, ChecksumVerified, Published (with the URI they
+    fetch it from). Nothing is downloaded, so the checksum always verifies. A new request replaces
+    one under way, as for UpdateFirmware."""
+    checksum, extra = p["checksum"], {"requestId": p["requestId"]}
+    uri = f"http://{st.station_id}.local/firmware/{firmware_name(p['location'])}"
+
+    def publish(at: datetime) -> None:
+        st.upkeep.published[checksum] = [uri]
+
+    job = steps("PublishFirmwareStatusNotification", [*DOWNLOADING, (ZERO, "ChecksumVerified", False)], extra)
+    published = {"status": "Published", "location": [uri], **extra}
+    job.append(Step(ZERO, "PublishFirmwareStatusNotification", published, then=publish))
+    st.upkeep.start("publish", now, job)
+    return {"status": "Accepted"}
+
+
+def unpublish_firmware(st: Station201, p: Payload, now: datetime) -> Payload:
+    """L04: stop serving a published image; DownloadOngoing while one is still being fetched."""
+    if st.upkeep.running("publish"):
+        return {"status": "DownloadOngoing"}
+    if st.upkeep.published.pop(p["checksum"], None) is None:
+        return {"status": "NoFirmware"}
+    return {"status": "Unpublished"}
 
 
 # -- N: logs, monitoring, customer information ---------------------------------------------------
@@ -239,6 +267,8 @@ HANDLERS: Mapping[str, Callable[[Any, Payload, datetime], Payload]] = MappingPro
         "SendLocalList": send_local_list,
         "GetLocalListVersion": get_local_list_version,
         "UpdateFirmware": update_firmware,
+        "PublishFirmware": publish_firmware,
+        "UnpublishFirmware": unpublish_firmware,
         "GetLog": get_log,
         "SetVariableMonitoring": set_variable_monitoring,
         "ClearVariableMonitoring": clear_variable_monitoring,

@@ -5,6 +5,7 @@ to the bench — asserting the JUnit case counts and that every case passes."""
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import threading
 import xml.etree.ElementTree as ET
@@ -25,7 +26,7 @@ from simulators.station.v16 import Station16
 from simulators.station.v201 import Station201
 
 pytestmark = [pytest.mark.xdist_group("sockets"), pytest.mark.slow]
-COUNTS = {("1.6", "csms"): 5, ("1.6", "station"): 12, ("2.0.1", "csms"): 5, ("2.0.1", "station"): 14}
+COUNTS = {("1.6", "csms"): 15, ("1.6", "station"): 33, ("2.0.1", "csms"): 19, ("2.0.1", "station"): 41}
 
 
 def _free_port() -> int:
@@ -51,11 +52,37 @@ def test_case_ids_are_unique_and_counted() -> None:
     assert all(c.id.endswith("_CSMS" if c.sut == "csms" else "_CS") for c in CASES)
 
 
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_station_cases_run_boot_first_and_the_rebooting_firmware_update_last(version: str) -> None:
+    actions = [c.messages[0][0] for c in cases_for(version, "station")]
+    assert actions[0] == "BootNotification" and actions[-1] == "UpdateFirmware"
+    assert actions.index("Reset") < actions.index("SendLocalList")  # the core cases come first
+
+
+def test_ids_are_official_or_say_they_name_a_requirement() -> None:
+    # OCA ids in the official shapes (1.6 TC_nnn[_n], 2.0.1 TC_X_nn); any other case is REQ_... and its
+    # docstring says it is named after the requirement.
+    official = {"1.6": r"TC_\d{3}(_\d)?_(CS|CSMS)", "2.0.1": r"TC_[A-P]_\d{2}_(CS|CSMS)"}
+    for c in CASES:
+        if c.id.startswith("REQ_"):
+            assert "named after the requirement" in c.note.lower(), c.id
+        else:
+            assert re.fullmatch(official[c.version], c.id), c.id
+
+
 def test_coverage_table_comes_from_the_registries() -> None:
     result = CliRunner().invoke(app, ["conformance", "ocpp", "--coverage"])
     assert result.exit_code == 0
     assert "| 1.6 | RemoteStartTransaction | CSMS → station | answers |" in result.output
     assert "| 2.0.1 | TransactionEvent | station → CSMS | sends | handles |" in result.output
+    assert (
+        "| 2.0.1 | GetReport | CSMS → station | answers | sends (--exercise, control API) | REQ_B08"
+        in result.output
+    )
+    assert (
+        "| 1.6 | SendLocalList | CSMS → station | answers | sends (local_list policy, control API) |"
+        in result.output
+    )
 
 
 @pytest.fixture
@@ -64,7 +91,10 @@ def serve_csms() -> Iterator[str]:
     sock.bind(("127.0.0.1", 0))
     ready, stop = threading.Event(), threading.Event()
     config = CsmsServiceConfig.model_validate(
-        {"authorization": {"mode": "local_list", "tokens": ["CONF-OK"]}}
+        {
+            "authorization": {"mode": "local_list", "tokens": ["CONF-OK"]},
+            "local_list": {"push_on_boot": True},  # the CSMS role's local list cases wait for it
+        }
     )
 
     async def main() -> None:

@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from ocpp.messages import get_validator
@@ -29,6 +30,12 @@ class Crossing:
     frame: str
 
 
+# The 1.6 schemas the ocpp package validates with Decimal floats (their multipleOf 0.1). Its validator
+# cache ignores parse_float: a float-parsed one cached here would make the package's own charger (in
+# test_serve_csms) refuse a valid 3700.5 W limit later in the same worker. Parse these as it does.
+_DECIMAL_16 = {(2, "SetChargingProfile"), (2, "RemoteStartTransaction"), (3, "GetCompositeSchedule")}
+
+
 class SchemaChecker:
     """Tracks CALL ids per direction so CALLRESULTs can be checked against the response schema."""
 
@@ -40,14 +47,21 @@ class SchemaChecker:
         message = json.loads(frame)
         kind, uid = message[0], message[1]
         if kind == 2:
-            get_validator(2, message[2], self.version).validate(message[3])
+            self._validate(2, message[2], frame, 3)
             self.pending[(src, uid)] = message[2]
         elif kind == 3:
             action = self.pending.pop((dst, uid))
-            get_validator(3, action, self.version).validate(message[2])
+            self._validate(3, action, frame, 2)
         else:
             assert kind == 4 and len(message) == 5, frame
             self.pending.pop((dst, uid), None)
+
+    def _validate(self, kind: int, action: str, frame: str, payload_at: int) -> None:
+        if self.version == "1.6" and (kind, action) in _DECIMAL_16:
+            validator = get_validator(kind, action, self.version, parse_float=Decimal)
+            validator.validate(json.loads(frame, parse_float=Decimal)[payload_at])
+        else:
+            get_validator(kind, action, self.version).validate(json.loads(frame)[payload_at])
 
 
 @dataclass

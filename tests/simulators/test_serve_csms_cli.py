@@ -28,6 +28,8 @@ from simulators.station.v201 import Station201
         ("stations: {unknown: maybe}\n", "stations.unknown", "'accept', 'accept_listed' or 'reject'"),
         ("authorization: {mode: local_list, tokens: 7}\n", "authorization.tokens", "valid list"),
         ("call_timeout: 3\n", "call_timeout", "Extra inputs are not permitted"),
+        ("local_list: {per_message: 0}\n", "local_list.per_message", "greater than or equal to 1"),
+        (f"local_list: {{tokens: [{'T' * 37}]}}\n", "local_list.tokens.0", "at most 36 characters"),
         ("- just\n- a list\n", "(top level)", "must be a mapping"),
         ("a: [\n", "(file)", "not YAML"),
     ],
@@ -61,6 +63,26 @@ def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("EMSP_CSMS_HEARTBEAT_INTERVAL_S", "120")
     config = load_csms_config(path)
     assert config.heartbeat_interval_s == 120 and config.authorization.mode == "local_list"
+
+
+@pytest.mark.parametrize(
+    ("local_list", "pushed"),
+    [
+        ({}, None),  # no policy: nothing pushed
+        ({"push_on_boot": True}, ["T-1", "T-2"]),  # the local_list authorization mode's tokens
+        ({"push_on_boot": True, "tokens": ["W-1"]}, ["W-1"]),  # its own whitelist
+        ({"push_on_boot": False, "tokens": ["W-1"]}, None),
+    ],
+)
+def test_local_list_policy_chooses_what_is_pushed(
+    local_list: dict[str, object], pushed: list[str] | None
+) -> None:
+    from bench.serve_csms_config import CsmsServiceConfig
+
+    config = CsmsServiceConfig.model_validate(
+        {"authorization": {"mode": "local_list", "tokens": ["T-1", "T-2"]}, "local_list": local_list}
+    )
+    assert config.local_list_tokens() == pushed
 
 
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
@@ -129,3 +151,25 @@ def test_the_control_api_wants_its_token_when_one_is_configured() -> None:
         return [answer.status_code for answer in answers]
 
     assert asyncio.run(statuses()) == [401, 401, 200, 401]
+
+
+def test_the_station_record_shows_upkeep_jobs_and_reported_values() -> None:
+    from datetime import UTC, datetime
+
+    from bench.serve_csms import CsmsService, StationRecord
+    from bench.serve_csms_config import CsmsServiceConfig
+    from simulators.cpo.events import DeviceModelReported, UpkeepStatus
+
+    service = CsmsService(CsmsServiceConfig())
+    service.records["LC-1"] = StationRecord("LC-1", "2.0.1")
+    at = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+    for status in ("Downloading", "Published"):
+        location = ("http://LC-1.local/firmware/fw-3",) if status == "Published" else ()
+        service._note(UpkeepStatus("LC-1", "publish", status, 9, at, location))
+    service._note(DeviceModelReported("LC-1", 3, (("OCPPCommCtrlr/HeartbeatInterval", "300"),), False, at))
+    detail = service.records["LC-1"].detail()
+    assert detail["upkeep"] == {
+        "publish": {"status": "Published", "at": "2024-05-01T08:00:00Z", "request_id": 9,
+                    "location": ["http://LC-1.local/firmware/fw-3"]}
+    }  # fmt: skip
+    assert detail["device_model"] == {"OCPPCommCtrlr/HeartbeatInterval": "300"}

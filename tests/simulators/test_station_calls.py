@@ -415,6 +415,56 @@ def test_reservations_are_kept_until_cancelled(version: OcppVersion) -> None:
     assert pair.command("CancelReservation", cancel, at).payload == {"status": "Rejected"}  # gone
 
 
+def _reserve(
+    version: OcppVersion, reservation_id: int, connector: int, token: str, ends: str = "2024-05-02T00:00:00Z"
+) -> dict[str, object]:
+    if version == "1.6":
+        return {
+            "connectorId": connector,
+            "expiryDate": ends,
+            "idTag": token,
+            "reservationId": reservation_id,
+        }
+    return {
+        "id": reservation_id,
+        "evseId": connector,
+        "expiryDateTime": ends,
+        "idToken": {"idToken": token, "type": "ISO14443"},
+    }
+
+
+def _statuses(pair: Pair, version: OcppVersion, at: datetime, connector: int) -> list[str]:
+    key, status = ("connectorId", "status") if version == "1.6" else ("evseId", "connectorStatus")
+    return [m[3][status] for m in after(pair, at) if m[2] == "StatusNotification" and m[3][key] == connector]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_reserved_connector_reports_reserved_until_cancelled_or_used(version: OcppVersion) -> None:
+    """1.6 §5.13 / 2.0.1 H01: Reserved while held; the reserved driver's start names the reservation;
+    a remote start for anyone else is refused there."""
+    pair = make_pair(version)
+    at = T0 + timedelta(minutes=1)
+    assert pair.command("ReserveNow", _reserve(version, 1, 1, "X"), at).payload == {"status": "Accepted"}
+    assert pair.command("ReserveNow", _reserve(version, 2, 1, "Y"), at).payload == {"status": "Occupied"}
+    assert pair.command("CancelReservation", {"reservationId": 1}, at).payload == {"status": "Accepted"}
+    assert _statuses(pair, version, at, 1) == ["Reserved", "Available"]
+    later = T0 + timedelta(minutes=2)
+    pair.command("ReserveNow", _reserve(version, 3, 1, "X"), later)
+    start = (
+        ("RemoteStartTransaction", {"connectorId": 1, "idTag": "OTHER"})
+        if version == "1.6"
+        else (
+            "RequestStartTransaction",
+            {"evseId": 1, "remoteStartId": 5, "idToken": {"idToken": "OTHER", "type": "Central"}},
+        )
+    )
+    assert pair.command(*start, later).payload["status"] == "Rejected"  # reserved for X
+    pair.plug_in(1, "X", EV, later)  # the reserved driver arrives
+    started = [m[3] for m in after(pair, later) if m[2] in ("StartTransaction", "TransactionEvent")]
+    assert started[0]["reservationId"] == 3
+    assert pair.station.reservations == {}  # used up
+
+
 def test_plugging_into_a_busy_connector_is_a_bench_fault_not_a_refusal() -> None:
     from simulators.station.states import InvalidTransition
 
@@ -450,3 +500,19 @@ def test_scheduled_unavailability_applies_when_the_transaction_ends(version: Ocp
     assert pair.command("ChangeAvailability", payload, at).payload == {"status": "Scheduled"}
     pair.unplug(1, at + timedelta(minutes=5))
     assert pair.station.connector_status(1) == "Unavailable"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_reservation_not_used_in_time_expires(version: OcppVersion) -> None:
+    pair = make_pair(version)
+    at = T0 + timedelta(minutes=1)
+    pair.command("ReserveNow", _reserve(version, 4, 2, "X", ends="2024-05-01T08:10:00Z"), at)
+    pair.run_until(T0 + timedelta(minutes=9))
+    assert _statuses(pair, version, at, 2) == ["Reserved"]
+    pair.run_until(T0 + timedelta(minutes=15))
+    assert _statuses(pair, version, at, 2) == ["Reserved", "Available"]
+    updates = [m[3] for m in after(pair, at) if m[2] == "ReservationStatusUpdate"]
+    assert updates == (
+        [] if version == "1.6" else [{"reservationId": 4, "reservationUpdateStatus": "Expired"}]
+    )
+    assert pair.station.reservations == {} and pair.station.reservation_ends == {}
