@@ -144,12 +144,14 @@ class VirtualStation(CsmsControl):
         now = now.replace(microsecond=0)
         self._run_due(now)
         conn = self.connectors[connector_id]
-        if conn.state is ConnectorState.UNAVAILABLE:
-            # Taken out of service by the CSMS: the driver cannot charge here (any other busy state is
-            # the runtime's mistake and still raises InvalidTransition: a bench fault, not graded).
+        reservation = self.reservation_for(conn, token_uid)
+        held_for_another = conn.state is ConnectorState.RESERVED and reservation is None
+        if conn.state is ConnectorState.UNAVAILABLE or held_for_another:
+            # Taken out of service by the CSMS, or reserved for another token (1.6 §5.13: only the
+            # reservation's idTag may start there; 2.0.1 H01): the driver cannot charge here.
+            # Any other busy state is the runtime's mistake and still raises InvalidTransition.
             self.truth.append(_refused(self.station_id, connector_id, token_uid, now, conn.register_wh))
             return self._drain(now)
-        reservation = self.reservation_for(conn, token_uid)
         self._transition(conn, ConnectorEvent.PLUG, now)
         conn.session = session = Session(token_uid, ev, plugged_at=now, awaiting_remote=await_remote)
         session.reservation_id = reservation

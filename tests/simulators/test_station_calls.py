@@ -441,7 +441,7 @@ def _statuses(pair: Pair, version: OcppVersion, at: datetime, connector: int) ->
 @pytest.mark.parametrize("version", VERSIONS)
 def test_a_reserved_connector_reports_reserved_until_cancelled_or_used(version: OcppVersion) -> None:
     """1.6 §5.13 / 2.0.1 H01: Reserved while held; the reserved driver's start names the reservation;
-    a remote start for anyone else is refused there."""
+    a remote start or a plug-in for anyone else is refused there."""
     pair = make_pair(version)
     at = T0 + timedelta(minutes=1)
     assert pair.command("ReserveNow", _reserve(version, 1, 1, "X"), at).payload == {"status": "Accepted"}
@@ -459,6 +459,10 @@ def test_a_reserved_connector_reports_reserved_until_cancelled_or_used(version: 
         )
     )
     assert pair.command(*start, later).payload["status"] == "Rejected"  # reserved for X
+    pair.plug_in(1, "OTHER", EV, later)  # another driver plugs in there: no transaction, still reserved
+    starts = ("Authorize", "StartTransaction", "TransactionEvent")
+    assert not [m for m in after(pair, later) if m[2] in starts]
+    assert pair.station.truth[-1].token_uid == "OTHER" and pair.station.connector_status(1) == "Reserved"
     pair.plug_in(1, "X", EV, later)  # the reserved driver arrives
     started = [m[3] for m in after(pair, later) if m[2] in ("StartTransaction", "TransactionEvent")]
     assert started[0]["reservationId"] == 3
