@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from emsp.billing.contracts import CONTRACT_KINDS, ContractKind, FleetTerms, RetailTariff, SubscriptionTerms
+from emsp.timeutil import known_zone
 
 
 class _Strict(BaseModel):
@@ -31,9 +32,7 @@ class RetailSpec(_Strict):
     @field_validator("account_time_zone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        from bench.scenario import LocationSpec
-
-        return LocationSpec._known_zone(value)
+        return known_zone(value)
 
 
 def check_contracts(contracts: dict[ContractKind, float], retail: RetailSpec | None) -> None:

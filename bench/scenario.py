@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -22,6 +21,7 @@ from bench.overrides import SET_FIELD, Override, OverrideError, apply_all
 from emsp.billing.contracts import ContractKind
 from emsp.ocpi.tolerance import Tolerance
 from emsp.services.fraud import FraudConfig
+from emsp.timeutil import known_zone
 from simulators.cpo.csms import call_problem
 from simulators.cpo.csms_local_list import TOKEN_MAX
 
@@ -89,11 +89,7 @@ class LocationSpec(_Strict):
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r}") from exc
-        return value
+        return known_zone(value)
 
 
 class CpoSpec(_Strict):
@@ -337,7 +333,7 @@ class DemandSpec(_Strict):
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        return LocationSpec._known_zone(value)
+        return known_zone(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> DemandSpec:

@@ -59,3 +59,14 @@ def parse_ocpi_datetime(text: str) -> datetime:
     if not EARLIEST <= value < LATEST:
         raise ValueError("DateTime outside the years 1970..9998")
     return value
+
+
+def known_zone(value: str) -> str:
+    """`value` if it names an IANA time zone; ValueError otherwise (a validator's message)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {value!r}") from exc
+    return value
