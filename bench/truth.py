@@ -16,11 +16,9 @@ from emsp.reconciliation import TruthSession
 from emsp.settlement.tariff import MeterSample, price_session
 from emsp.timeutil import format_utc
 from simulators.cpo.tariff_switch import price_with_switches
+from simulators.cpo.truth import unanswered
 
 KWH = Decimal(1000)
-# A hub's own answer in the eMSP's stead (transport_and_format, Message Routing): it could not
-# forward (4002 timeout) or the eMSP is offline (4003). 4001 (unknown receiver) is a routing fault.
-_HUB_UNANSWERED = frozenset({"ERROR_4002", "ERROR_4003"})
 
 
 def _answers(world: World) -> dict[tuple[str, str], list[tuple[datetime, str]]]:
@@ -42,10 +40,7 @@ def _unanswered(
     station and token at or after the plug-in (a driver waits for it before charging or leaving)."""
     for at, result in answers.get((station_id, token), ()):
         if at >= plugged:
-            unanswered = (
-                result == "UNREACHABLE" or result.startswith("ERROR_HTTP5") or result in _HUB_UNANSWERED
-            )
-            return result if unanswered else None
+            return result if unanswered(result) else None
     return None
 
 

@@ -40,7 +40,7 @@ from simulators.cpo.locations import SiteSpec
 from simulators.cpo.ocpi_objects import CpoSession, cdr_object, session_object
 from simulators.cpo.ocpi_party import VERSION, AuthorizationDecision, CpoOutput, OcpiParty, _Pending
 from simulators.cpo.tariff_switch import price_with_switches
-from simulators.cpo.truth import AuthorizationRecord, SentCdr
+from simulators.cpo.truth import AuthorizationRecord, SentCdr, unanswered
 from simulators.dialects.profile import DialectProfile
 from simulators.ocppj.signed import ocpi_signed_data
 
@@ -99,7 +99,8 @@ class OcpiCpo(OcpiParty):
             seed=seed,
         )
         self._policy = _own_reading(dialect)
-        self._authorized: dict[tuple[str, str], tuple[dict[str, Any], str | None]] = {}
+        # (station, token) -> the session's CdrToken, authorization_reference and AuthMethod
+        self._authorized: dict[tuple[str, str], tuple[dict[str, Any], str | None, str]] = {}
         # Transactions in progress; a session leaves once its CDR is out (the truth keeps what counts).
         self._sessions: dict[tuple[str, str], CpoSession] = {}
         self._session_count = 0
@@ -131,7 +132,7 @@ class OcpiCpo(OcpiParty):
         """The Token a START_SESSION names (authorized by the eMSP): the session's CdrToken."""
         uid = str(token["uid"])
         ref = reference if isinstance(reference, str) else None
-        self._authorized[(station_id, uid)] = (self._cdr_token(uid, token), ref)
+        self._authorized[(station_id, uid)] = (self._cdr_token(uid, token), ref, "COMMAND")
 
     def post_command_result(self, url: str, body: dict[str, Any], now: datetime) -> OutboundRequest:
         return self._send("put", "POST", url, now, body=body, correlation=url.rpartition("/")[2])
@@ -155,7 +156,32 @@ class OcpiCpo(OcpiParty):
         # ChargingStateChanged needs nothing here: the station sends a meter sample at that instant.
         return CpoOutput()
 
+    def _whitelisted(self, uid: str, *, unanswered: bool) -> dict[str, Any] | None:
+        """The eMSP's Token for `uid` when mod_tokens' WhitelistType lets this CPO allow it from its
+        own copy: ALWAYS (without asking), ALLOWED_OFFLINE when the eMSP did not answer, ALLOWED then
+        too if the dialect chooses so. Only a valid token: a blocked one arrives with valid false."""
+        token = self._server.tokens.get(uid)
+        if token is None or token.get("valid") is not True:
+            return None
+        whitelist = token.get("whitelist")
+        fallback = whitelist == "ALLOWED_OFFLINE" or (
+            whitelist == "ALLOWED" and self.dialect.whitelist_allowed == "offline_fallback"
+        )
+        return token if whitelist == "ALWAYS" or (unanswered and fallback) else None
+
+    def _allow_from_whitelist(
+        self, station_id: str, uid: str, token: dict[str, Any], ref: str, latency_ms: Decimal, now: datetime
+    ) -> CpoOutput:
+        self.truth.authorizations.append(AuthorizationRecord(now, station_id, uid, "WHITELIST", latency_ms))
+        self._authorized[(station_id, uid)] = (self._cdr_token(uid, token), None, "WHITELIST")
+        return CpoOutput(decisions=[AuthorizationDecision(ref, True)])
+
     def _authorize(self, event: AuthorizationRequested, now: datetime) -> CpoOutput:
+        always = self._whitelisted(event.token_uid, unanswered=False)
+        if always is not None:  # WhitelistType ALWAYS: real-time authorization is not allowed
+            return self._allow_from_whitelist(
+                event.station_id, event.token_uid, always, event.ref, Decimal("0.000"), now
+            )
         site = self._station_site.get(event.station_id)
         body = None
         if site is not None:
@@ -189,6 +215,10 @@ class OcpiCpo(OcpiParty):
             code = envelope.status_code if envelope.status_code is not None else f"HTTP{envelope.http_status}"
             result = f"ERROR_{code}"
         latency_ms = Decimal((now - pending.sent_at).total_seconds() * 1000).quantize(Decimal("0.001"))
+        if unanswered(result) and (token := self._whitelisted(ctx["token_uid"], unanswered=True)):
+            return self._allow_from_whitelist(
+                ctx["station_id"], ctx["token_uid"], token, ctx["ref"], latency_ms, now
+            )
         self.truth.authorizations.append(
             AuthorizationRecord(now, ctx["station_id"], ctx["token_uid"], result, latency_ms)
         )
@@ -198,6 +228,7 @@ class OcpiCpo(OcpiParty):
             self._authorized[(ctx["station_id"], ctx["token_uid"])] = (
                 self._cdr_token(ctx["token_uid"], token),
                 data.get("authorization_reference"),
+                "AUTH_REQUEST",
             )
         return CpoOutput(decisions=[AuthorizationDecision(ctx["ref"], allowed)])
 
@@ -205,9 +236,8 @@ class OcpiCpo(OcpiParty):
         evse = self._evses[(event.station_id, event.connector_id)]
         # Never authorized over OCPI (e.g. a station that starts before it asks): the token can
         # only belong to the eMSP we are registered with.
-        cdr_token, auth_ref = self._authorized.pop(
-            (event.station_id, event.token_uid), (self._cdr_token(event.token_uid, None), None)
-        )
+        unasked = (self._cdr_token(event.token_uid, None), None, "AUTH_REQUEST")
+        cdr_token, auth_ref, auth_method = self._authorized.pop((event.station_id, event.token_uid), unasked)
         site = self._station_site[event.station_id]
         tariff_id, switches = self._tariff_at_start(site.tariff_id, event.at)
         self._session_count += 1
@@ -219,6 +249,7 @@ class OcpiCpo(OcpiParty):
             evse=evse,
             cdr_token=cdr_token,
             authorization_reference=auth_ref,
+            auth_method=auth_method,
             tariff_id=tariff_id,
             tariff_switches=switches,
             start=event.at,

@@ -32,6 +32,7 @@ class CpoSession:
     status: str = "ACTIVE"  # what the CPO last said of it (a dialect may leave it PENDING)
     flowing: bool = False  # energy rose at the last sample (a period ends when this flips)
     periods_sent: int = 0  # ChargingPeriods already PATCHed (charging_periods_patch: delta)
+    auth_method: str = "AUTH_REQUEST"  # mod_cdrs AuthMethod: AUTH_REQUEST, COMMAND or WHITELIST
 
 
 def session_object(
@@ -44,7 +45,7 @@ def session_object(
         "start_date_time": format_utc(session.start),
         "kwh": kwh,
         "cdr_token": session.cdr_token,
-        "auth_method": "AUTH_REQUEST",
+        "auth_method": session.auth_method,
         "location_id": session.evse.location_id,
         "evse_uid": session.evse.evse_uid,
         "connector_id": session.evse.connector_id,
@@ -76,7 +77,7 @@ def cdr_object(
         "end_date_time": format_utc(end),
         "session_id": session.session_id,
         "cdr_token": session.cdr_token,
-        "auth_method": "AUTH_REQUEST",
+        "auth_method": session.auth_method,
         "cdr_location": {
             "id": site.location_id,
             "name": site.name,

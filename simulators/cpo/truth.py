@@ -7,6 +7,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+# A hub's own answer in the eMSP's stead (transport_and_format, Message Routing): it could not
+# forward (4002 timeout) or the eMSP is offline (4003). 4001 (unknown receiver) is a routing fault.
+_HUB_UNANSWERED = frozenset({"ERROR_4002", "ERROR_4003"})
+
+
+def unanswered(result: str) -> bool:
+    """Did the eMSP leave this authorization unanswered: no connection, a 5xx (an outage's 503), or
+    a hub that could not reach it? (mod_tokens: "when the CPO cannot get a response from the eMSP")"""
+    return result == "UNREACHABLE" or result.startswith("ERROR_HTTP5") or result in _HUB_UNANSWERED
+
 
 @dataclass(frozen=True, slots=True)
 class AuthorizationRecord:

@@ -81,6 +81,11 @@ class DialectProfile(BaseModel):
     # command times out), though the charger carries the command out: a START_SESSION still starts
     # a session the eMSP must bill. Read in one place: simulators/cpo/commands.py.
     command_result: Literal["on_time", "timeout_then_session"] = "on_time"
+    # mod_tokens WhitelistType ALLOWED lets the CPO choose: `realtime` always asks the eMSP (and
+    # refuses when it cannot get an answer); `offline_fallback` allows the token from its copy when
+    # the eMSP does not answer. ALWAYS and ALLOWED_OFFLINE are the spec's, whatever this says.
+    # Read in OcpiCpo._whitelisted.
+    whitelist_allowed: Literal["realtime", "offline_fallback"] = "realtime"
 
     def non_default(self) -> dict[str, object]:
         """The knobs this profile sets away from spec-strict (name and description excluded)."""

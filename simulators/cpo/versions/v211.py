@@ -145,7 +145,7 @@ class Wire211:
         out |= {
             "kwh": session["kwh"],
             "auth_id": session["cdr_token"]["contract_id"],
-            "auth_method": session["auth_method"],
+            "auth_method": _auth_method(session["auth_method"]),
             "location": _only(location, session["evse_uid"], session["connector_id"]),
             "currency": session["currency"],
         }
@@ -169,7 +169,7 @@ class Wire211:
             "start_date_time": cdr["start_date_time"],
             "stop_date_time": cdr["end_date_time"],
             "auth_id": cdr["cdr_token"]["contract_id"],
-            "auth_method": cdr["auth_method"],
+            "auth_method": _auth_method(cdr["auth_method"]),
             "location": _only(location, where["evse_uid"], where["connector_id"]),
             "currency": cdr["currency"],
         }
@@ -196,3 +196,8 @@ class Wire211:
 
 
 WIRE = Wire211()
+
+
+def _auth_method(method: str) -> str:
+    """2.1.1's AuthMethod has no COMMAND (2.2 added it): a START_SESSION was the eMSP's own request."""
+    return "AUTH_REQUEST" if method == "COMMAND" else method

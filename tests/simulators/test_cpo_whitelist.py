@@ -1,0 +1,67 @@
+"""mod_tokens WhitelistType at the mock CPO: ALWAYS is allowed from the CPO's copy without asking,
+ALLOWED_OFFLINE (and ALLOWED if the dialect chooses `offline_fallback`) when the eMSP does not
+answer; NEVER, an invalid token, or an answer the eMSP gave are never overridden. A session
+allowed so says `auth_method: WHITELIST`; one started by a START_SESSION says COMMAND."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from cpo_fake_emsp import FakeEmsp
+from test_cpo_sender import call
+from test_cpo_versions import T0, make_cpo, pump
+
+from emsp.wire import HttpResponse
+from simulators.cpo.events import AuthorizationRequested, TransactionEnded, TransactionStarted
+from simulators.cpo.ocpi_cpo import OcpiCpo
+
+TOKEN = {
+    "country_code": "NL", "party_id": "EMS", "uid": "WL01", "type": "RFID", "contract_id": "NL-EMS-C00001-X",
+    "issuer": "EMS", "valid": True, "whitelist": "ALLOWED", "last_updated": "2026-03-01T00:00:00Z",
+}  # fmt: skip
+DOWN = HttpResponse(503, {}, b"")
+
+
+def authorize(cpo: OcpiCpo, emsp: FakeEmsp, *, answered: bool) -> tuple[list[bool], int]:
+    """Ask for WL01 once; the eMSP answers (its fake knows no WL01: NOT_ALLOWED) or is down (503)."""
+    out = cpo.on_event(AuthorizationRequested(ref="r1", station_id="CS1", token_uid="WL01", at=T0), T0)
+    decisions = [d.accepted for d in out.decisions]
+    for outbound in out.requests:
+        response = emsp.handle(outbound.request) if answered else DOWN
+        decisions += [d.accepted for d in cpo.on_response(outbound.request_id, response, T0).decisions]
+    return decisions, len(out.requests)
+
+
+@pytest.mark.parametrize(
+    ("whitelist", "valid", "dialect", "answered", "decision", "asked", "result"),
+    [
+        ("ALWAYS", True, "realtime", True, [True], 0, "WHITELIST"),  # never asked
+        ("ALWAYS", False, "realtime", False, [False], 1, "ERROR_HTTP503"),  # blocked: no whitelist
+        ("ALLOWED_OFFLINE", True, "realtime", False, [True], 1, "WHITELIST"),
+        ("ALLOWED_OFFLINE", True, "realtime", True, [False], 1, "NOT_ALLOWED"),  # the answer stands
+        ("ALLOWED", True, "realtime", False, [False], 1, "ERROR_HTTP503"),
+        ("ALLOWED", True, "offline_fallback", False, [True], 1, "WHITELIST"),
+        ("NEVER", True, "offline_fallback", False, [False], 1, "ERROR_HTTP503"),
+    ],
+)
+def test_the_whitelist_decides_without_the_emsp_only_where_the_spec_lets_it(
+    whitelist: str, valid: bool, dialect: str, answered: bool, decision: list[bool], asked: int, result: str
+) -> None:
+    cpo, emsp = make_cpo("2.2.1"), FakeEmsp("2.2.1")
+    cpo.dialect = cpo.dialect.model_copy(update={"whitelist_allowed": dialect})
+    pump(cpo, emsp, cpo.start(T0), T0)
+    token = TOKEN | {"whitelist": whitelist, "valid": valid}
+    assert call(cpo, "PUT", "2.2.1/tokens/NL/EMS/WL01", token)[1]["status_code"] == 1000
+    assert authorize(cpo, emsp, answered=answered) == (decision, asked)
+    assert cpo.truth.authorizations[-1].result == result
+    if decision == [True]:
+        at = T0 + timedelta(minutes=1)
+        pump(cpo, emsp, cpo.on_event(TransactionStarted("CS1", 1, "7", "WL01", 0, at), at), at)
+        end = at + timedelta(minutes=30)
+        pump(cpo, emsp, cpo.on_event(TransactionEnded("CS1", "7", end, 5000, "EVDisconnected"), end), end)
+        [cdr] = emsp.bodies("POST", "cdrs")
+        assert cdr["auth_method"] == ("WHITELIST" if result == "WHITELIST" else "AUTH_REQUEST")
+        assert cdr["cdr_token"]["contract_id"] == TOKEN["contract_id"]
+        assert Decimal(str(cdr["total_energy"])) == Decimal(5)
