@@ -5,14 +5,18 @@ allowed so says `auth_method: WHITELIST`; one started by a START_SESSION says CO
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from cpo_fake_emsp import FakeEmsp
 from test_cpo_sender import call
 from test_cpo_versions import T0, make_cpo, pump
 
+from bench.overrides import parse_set
+from bench.runner import run_scenario
 from emsp.wire import HttpResponse
 from simulators.cpo.events import AuthorizationRequested, TransactionEnded, TransactionStarted
 from simulators.cpo.ocpi_cpo import OcpiCpo
@@ -65,3 +69,31 @@ def test_the_whitelist_decides_without_the_emsp_only_where_the_spec_lets_it(
         assert cdr["auth_method"] == ("WHITELIST" if result == "WHITELIST" else "AUTH_REQUEST")
         assert cdr["cdr_token"]["contract_id"] == TOKEN["contract_id"]
         assert Decimal(str(cdr["total_energy"])) == Decimal(5)
+
+
+@pytest.mark.slow
+def test_in_an_outage_a_whitelisting_cpo_lets_its_drivers_charge_and_they_are_billed(tmp_path: Path) -> None:
+    """partner-outage with cpo-b on 2.1.1 (it pulls the eMSP's Tokens, all `whitelist: ALLOWED`):
+    realtime-only, the drivers who arrive in the outage are refused_unreachable; with
+    `whitelist_allowed: offline_fallback` they charge, and their WHITELIST sessions reconcile."""
+    profile = tmp_path / "fallback.yaml"
+    profile.write_text("name: fallback\nwhitelist_allowed: offline_fallback\n", encoding="utf-8")
+    version = parse_set("cpos[1].ocpi_version=2.1.1")
+    outcomes = {
+        dialect: run_scenario(
+            "partner-outage",
+            seed=3,
+            out=tmp_path / dialect.stem,
+            report=False,
+            overrides=[version, parse_set(f"cpos[1].dialect={dialect}")],
+        )
+        for dialect in (Path("spec-strict"), profile)
+    }
+    strict, fallback = outcomes[Path("spec-strict")].summary, outcomes[profile].summary
+    refused = strict["reconciliation"]["refused_unreachable"]
+    assert refused > 0 and fallback["reconciliation"]["refused_unreachable"] == 0
+    assert fallback["reconciliation"]["matched"] == strict["reconciliation"]["matched"] + refused
+    assert outcomes[profile].exit_code == 0
+    records = [json.loads(line) for line in (tmp_path / "fallback" / "trace.jsonl").read_text().splitlines()]
+    cdrs = [r["body"] for r in records if r.get("kind") == "request" and r["url"].endswith("/cdrs")]
+    assert [c["auth_method"] for c in cdrs].count("WHITELIST") == refused
