@@ -94,13 +94,15 @@ def _insert(
 
     One single-row statement per event (a request writes one or two): its key comes back without
     the machinery of a multi-row RETURNING."""
-    connection = db.connection()
     rows = []
     for i, event in enumerate(events):
         values = row_values(event, now, done is not None and done[i])
-        key = connection.execute(sql.INSERT_ROW, values).inserted_primary_key
-        assert key is not None  # a single-row INSERT always has one
-        rows.append((int(key[0]), event))
+        seq = sql.INSERT_ROW_DIRECT.write(db, values)  # SQLite: its row id (emsp.storage.direct)
+        if seq is None:
+            key = db.connection().execute(sql.INSERT_ROW, values).inserted_primary_key
+            assert key is not None  # a single-row INSERT always has one
+            seq = int(key[0])
+        rows.append((seq, event))
     return rows
 
 

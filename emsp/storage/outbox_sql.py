@@ -12,12 +12,14 @@ from typing import NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, insert, or_, select, update
 
+from emsp.storage.direct import DirectStatement
 from emsp.storage.tables import OutboxRow, ProcessedEventRow
 
 _outbox = cast(Table, OutboxRow.__table__)
 _earlier = _outbox.alias("earlier")
 
 INSERT_ROW = insert(_outbox)  # one row: its seq is the inserted primary key (the drain acks by seq)
+INSERT_ROW_DIRECT = DirectStatement(INSERT_ROW, writes=True)  # an event per PATCH: on the cursor
 INSERT_KEY = insert(cast(Table, ProcessedEventRow.__table__))
 
 
