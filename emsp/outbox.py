@@ -25,6 +25,7 @@ Time is always passed in (`now`): the simulated runtime drains at scenario time,
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -296,7 +297,8 @@ class Outbox:
                 )
                 outcomes.append(self._process(row, event, now, tally, emitted))
             with self.db.unit() as session:
-                session.connection().execute(sql.SETTLE, outcomes)
+                if not sql.SETTLE_DIRECT.write_many(session, outcomes):
+                    session.connection().execute(sql.SETTLE, outcomes)
             if tally.failed:
                 return False
             pool = rest + emitted
@@ -390,8 +392,9 @@ class Outbox:
             with self.db.unit() as session:
                 session.info.pop(_APPENDED, None)
                 try:
-                    session.connection().execute(sql.INSERT_KEY, {"key": key})
-                except IntegrityError:
+                    if sql.INSERT_KEY_DIRECT.write(session, {"key": key}) is None:
+                        session.connection().execute(sql.INSERT_KEY, {"key": key})
+                except (IntegrityError, sqlite3.IntegrityError):  # Core path, direct (SQLite) path
                     raise _AlreadyApplied from None
                 handler(event, session)
                 wrote: list[_Fresh] = session.info.pop(_APPENDED, [])

@@ -104,3 +104,16 @@ class DirectStatement:
         if ran is None:
             return None
         return int(ran[1].lastrowid)
+
+    def write_many(self, db: Session, param_sets: Sequence[Mapping[str, Any]]) -> bool:
+        """Run an INSERT/UPDATE once per parameter set (executemany); False: use the Core path."""
+        if not param_sets:
+            return True
+        connection = db.connection()
+        compiled = self._for(connection, param_sets[0])
+        if compiled is None:
+            return False
+        dbapi = connection.connection.dbapi_connection
+        assert dbapi is not None  # a checked-out connection
+        dbapi.executemany(compiled.sql, [compiled.parameters(params) for params in param_sets])
+        return True

@@ -21,6 +21,7 @@ _earlier = _outbox.alias("earlier")
 INSERT_ROW = insert(_outbox)  # one row: its seq is the inserted primary key (the drain acks by seq)
 INSERT_ROW_DIRECT = DirectStatement(INSERT_ROW, writes=True)  # an event per PATCH: on the cursor
 INSERT_KEY = insert(cast(Table, ProcessedEventRow.__table__))
+INSERT_KEY_DIRECT = DirectStatement(INSERT_KEY, writes=True)  # before every handler run
 
 
 class ClaimedRow(NamedTuple):
@@ -81,4 +82,5 @@ SETTLE = (
         next_attempt_at=bindparam("next_attempt_at"),
     )
 )
+SETTLE_DIRECT = DirectStatement(SETTLE)  # after every batch
 ANY_PENDING = select(_outbox.c.seq).where(_outbox.c.state == "pending").limit(1)

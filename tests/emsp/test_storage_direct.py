@@ -3,6 +3,7 @@ transaction (emsp.storage.direct)."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +15,7 @@ from sqlalchemy import insert, select
 from emsp.storage.db import Database
 from emsp.storage.direct import DirectStatement
 from emsp.storage.queries import insert_session, session_raw, update_session
-from emsp.storage.tables import PartnerRow, SessionRow
+from emsp.storage.tables import PartnerRow, ProcessedEventRow, SessionRow
 
 AT = datetime(2026, 3, 2, 7, 0, 5, 123000, tzinfo=UTC)
 
@@ -124,3 +125,14 @@ def test_rows_come_back_with_their_types() -> None:
     columns = DirectStatement(select(SessionRow.session_id, SessionRow.kwh, SessionRow.end))
     with db.unit() as s:
         assert columns.rows(s, {}) == [("S1", Decimal("1.230"), None), ("S2", Decimal("7.000"), AT)]
+
+
+def test_write_many_runs_each_parameter_set_and_a_duplicate_key_fails_like_sqlite() -> None:
+    db = Database("sqlite://")
+    statement = DirectStatement(insert(ProcessedEventRow), writes=True)
+    with db.unit() as s:
+        assert statement.write_many(s, [{"key": "a|1"}, {"key": "b|1"}])
+    with pytest.raises(sqlite3.IntegrityError), db.unit() as s:
+        statement.write(s, {"key": "a|1"})  # the outbox's "already applied" signal
+    with db.unit() as s:
+        assert sorted(s.scalars(select(ProcessedEventRow.key))) == ["a|1", "b|1"]
