@@ -25,6 +25,7 @@ Time is always passed in (`now`): the simulated runtime drains at scenario time,
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -94,13 +95,15 @@ def _insert(
 
     One single-row statement per event (a request writes one or two): its key comes back without
     the machinery of a multi-row RETURNING."""
-    connection = db.connection()
     rows = []
     for i, event in enumerate(events):
         values = row_values(event, now, done is not None and done[i])
-        key = connection.execute(sql.INSERT_ROW, values).inserted_primary_key
-        assert key is not None  # a single-row INSERT always has one
-        rows.append((int(key[0]), event))
+        seq = sql.INSERT_ROW_DIRECT.write(db, values)  # SQLite: its row id (emsp.storage.direct)
+        if seq is None:
+            key = db.connection().execute(sql.INSERT_ROW, values).inserted_primary_key
+            assert key is not None  # a single-row INSERT always has one
+            seq = int(key[0])
+        rows.append((seq, event))
     return rows
 
 
@@ -294,7 +297,8 @@ class Outbox:
                 )
                 outcomes.append(self._process(row, event, now, tally, emitted))
             with self.db.unit() as session:
-                session.connection().execute(sql.SETTLE, outcomes)
+                if not sql.SETTLE_DIRECT.write_many(session, outcomes):
+                    session.connection().execute(sql.SETTLE, outcomes)
             if tally.failed:
                 return False
             pool = rest + emitted
@@ -388,8 +392,9 @@ class Outbox:
             with self.db.unit() as session:
                 session.info.pop(_APPENDED, None)
                 try:
-                    session.connection().execute(sql.INSERT_KEY, {"key": key})
-                except IntegrityError:
+                    if sql.INSERT_KEY_DIRECT.write(session, {"key": key}) is None:
+                        session.connection().execute(sql.INSERT_KEY, {"key": key})
+                except (IntegrityError, sqlite3.IntegrityError):  # Core path, direct (SQLite) path
                     raise _AlreadyApplied from None
                 handler(event, session)
                 wrote: list[_Fresh] = session.info.pop(_APPENDED, [])

@@ -3,6 +3,7 @@
     python -m bench.perf.sim [--scales 1,4,16] [--repeat K] [--trace full|full.gz|ocpi|off]
     python -m bench.perf.sim --sweep [--sizes 1000,2000,4000,8000]
     python -m bench.perf.sim --big [--build-only]
+    (each with [--database memory|file])
 
 Every measured run happens in a fresh child process, so its RSS is its own and no earlier run's
 garbage or caches flatter it. Around the runs, this process measures the project's OCPP codec
@@ -18,7 +19,9 @@ run (the machine is shared: absolute figures move with its load, same-run ratios
 
 Memory per completed session is the RSS the run kept (after it, with the world still alive, minus
 after building the world) divided by the sessions completed; the marginal figure between sizes
-also removes one-off costs such as compiled schemas and caches.
+also removes one-off costs such as compiled schemas and caches. With `--database file` the eMSP
+stores in a SQLite file (as `emsp-bench run --database-url sqlite:///...`): the RSS kept is then
+the process's own objects, and what the eMSP stored per session is printed apart (file size).
 """
 
 from __future__ import annotations
@@ -68,6 +71,11 @@ def _line(label: str, r: dict[str, Any]) -> str:
         f"{r['messages'] / r['cpu_s']:,.0f} msg/CPU-s, {r['cpu_s'] / completed * 1000:.2f} CPU-ms/session; "
         f"RSS after build {r['rss_built'] / 2**20:.0f} MiB, "
         f"peak {r['rss_peak'] / 2**20:.0f} MiB, kept {kept / KIB:.1f} KiB/completed session"
+        + (
+            f"; database file {r['db_bytes'] / completed / KIB:.1f} KiB/completed session"
+            if "db_bytes" in r
+            else ""
+        )
     )
 
 
@@ -108,8 +116,14 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,2000,4000,8000", help="sessions per sweep world")
     parser.add_argument("--big", action="store_true", help="5,000 stations, 20,000 sessions, 2 hours")
     parser.add_argument("--build-only", action="store_true", help="with --big: build the world only")
+    parser.add_argument(
+        "--database",
+        choices=["memory", "file"],
+        default="memory",
+        help="the eMSP's SQLite (file: in a temp dir)",
+    )
     args = parser.parse_args()
-    trace = ["--trace", args.trace]
+    trace = ["--trace", args.trace, "--database", args.database]
     codec_rates, cpu_rates = [_codec_rate()], [_codec_cpu_rate()]
     msg_rates: list[float] = []
     msg_cpu: list[float] = []

@@ -1,7 +1,11 @@
 """One measured `sim` run for `bench.perf.sim`, in its own process; prints its figures as one JSON line.
 
 python -m bench.perf.sim_child --scale N | --sessions N --stations M  [--trace full|full.gz|ocpi|off]
-[--build-only]
+[--database memory|file] [--build-only]
+
+--database file: the eMSP stores in a SQLite file in a temporary directory (as `emsp-bench run
+--database-url sqlite:///...`) instead of in memory, so the RSS the run keeps is the process's own
+objects, not the stored sessions, CDRs and events; the file's size is reported as `db_bytes`.
 """
 
 from __future__ import annotations
@@ -32,10 +36,17 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=0)
     parser.add_argument("--stations", type=int, default=0)
     parser.add_argument("--trace", choices=["full", "full.gz", "ocpi", "off"], default="full")
+    parser.add_argument("--database", choices=["memory", "file"], default="memory")
     parser.add_argument("--build-only", action="store_true")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        _measure(args, Path(tmp))
+
+
+def _measure(args: argparse.Namespace, tmp: Path) -> None:
     configure_run_logging(None)  # the figures are about the models and the runtime, not log I/O
     scenario, base = scaled(args.scale) if args.scale else sized(args.stations, args.sessions)
+    db_file = tmp / "emsp.sqlite" if args.database == "file" else None
     rss_start = _rss()
     started = time.perf_counter()
     world = build_world(
@@ -43,6 +54,7 @@ def main() -> None:
         base,
         emsp_base_url="http://emsp.local/ocpi",
         cpo_base_urls={c.id: f"http://{c.id}.cpo.local/ocpi" for c in scenario.cpos},
+        database_url="sqlite://" if db_file is None else f"sqlite:///{db_file}",
     )
     build = time.perf_counter() - started
     rss_built = _rss()
@@ -54,14 +66,13 @@ def main() -> None:
         "rss_built": rss_built,
     }
     if not args.build_only:
-        with tempfile.TemporaryDirectory() as tmp:
-            mode, _, packed = args.trace.partition(".")  # the run's --trace, "full.gz": --trace-gzip
-            name = "trace.jsonl.gz" if packed else "trace.jsonl"
-            trace = WireTrace(None if mode == "off" else Path(tmp) / name, cast(TraceMode, mode))
-            started, cpu = time.perf_counter(), time.process_time()
-            result = SimRuntime(world, trace).run()
-            trace.close()
-            wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        mode, _, packed = args.trace.partition(".")  # the run's --trace, "full.gz": --trace-gzip
+        name = "trace.jsonl.gz" if packed else "trace.jsonl"
+        trace = WireTrace(None if mode == "off" else tmp / name, cast(TraceMode, mode))
+        started, cpu = time.perf_counter(), time.process_time()
+        result = SimRuntime(world, trace).run()
+        trace.close()
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
         figures |= {
             "wall_s": wall,
             "cpu_s": cpu,  # this process's CPU time: what a loaded, shared machine does not inflate
@@ -75,6 +86,9 @@ def main() -> None:
             ),
             "rss_end": _rss(),
         }
+        if db_file is not None:  # with its write-ahead log: what the run stored
+            figures["db_bytes"] = sum(f.stat().st_size for f in tmp.glob(db_file.name + "*"))
+        world.emsp.db.engine.dispose()  # before the temporary directory goes
     figures["rss_peak"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(json.dumps(figures))
 

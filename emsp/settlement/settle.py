@@ -19,7 +19,7 @@ from emsp.model import VAT_UNKNOWN
 from emsp.settlement.invoice import Priced, write_line
 from emsp.storage.queries import find_tariff, location_raw, location_time_zone
 from emsp.storage.tables import CdrRow, InvoiceLineRow
-from emsp.wire import loads
+from emsp.wire import dumps, loads
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,26 @@ def _parse(engine: Any, tariff: Mapping[str, Any]) -> Any:
 
 
 class TariffEnginePricer:
-    """Adapter to `emsp.settlement.tariff` (parse_tariff / price_cdr), imported on first use."""
+    """Adapter to `emsp.settlement.tariff` (parse_tariff / price_cdr), imported on first use.
+
+    Parsed tariffs (frozen) are kept per JSON text: every CDR of a site names the same few
+    tariffs, and parsing one cost about as much as pricing the CDR. The text is the whole input
+    of the parse (numbers keep their digits), so the same text always parses the same."""
+
+    PARSED_KEPT = 256  # distinct tariff texts kept; a run's tariffs (and their versions) fit
+
+    def __init__(self) -> None:
+        self._parsed: dict[str, Any] = {}
+
+    def _parsed_tariff(self, engine: Any, tariff: Mapping[str, Any]) -> Any:
+        text = dumps(tariff)
+        parsed = self._parsed.get(text)
+        if parsed is None:
+            parsed = _parse(engine, tariff)  # a TariffError is raised, never kept
+            if len(self._parsed) >= self.PARSED_KEPT:
+                self._parsed.pop(next(iter(self._parsed)), None)  # the oldest text goes first
+            self._parsed[text] = parsed
+        return parsed
 
     def price(
         self, tariffs: Mapping[str, Mapping[str, Any]], cdr: Mapping[str, Any], *, tz: str
@@ -66,7 +85,7 @@ class TariffEnginePricer:
         engine = _engine()
         if engine is None or not hasattr(engine, "price_cdr"):
             raise PricingUnavailable("tariff engine not installed")
-        parsed = {tariff_id: _parse(engine, t) for tariff_id, t in tariffs.items()}
+        parsed = {tariff_id: self._parsed_tariff(engine, t) for tariff_id, t in tariffs.items()}
         # One tariff: the engine prices every period with it (and warns about foreign tariff_ids).
         result = engine.price_cdr(next(iter(parsed.values())) if len(parsed) == 1 else parsed, cdr, tz=tz)
         total = result.totals.total_cost

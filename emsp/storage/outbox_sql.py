@@ -12,13 +12,16 @@ from typing import NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, insert, or_, select, update
 
+from emsp.storage.direct import DirectStatement
 from emsp.storage.tables import OutboxRow, ProcessedEventRow
 
 _outbox = cast(Table, OutboxRow.__table__)
 _earlier = _outbox.alias("earlier")
 
 INSERT_ROW = insert(_outbox)  # one row: its seq is the inserted primary key (the drain acks by seq)
+INSERT_ROW_DIRECT = DirectStatement(INSERT_ROW, writes=True)  # an event per PATCH: on the cursor
 INSERT_KEY = insert(cast(Table, ProcessedEventRow.__table__))
+INSERT_KEY_DIRECT = DirectStatement(INSERT_KEY, writes=True)  # before every handler run
 
 
 class ClaimedRow(NamedTuple):
@@ -79,4 +82,5 @@ SETTLE = (
         next_attempt_at=bindparam("next_attempt_at"),
     )
 )
+SETTLE_DIRECT = DirectStatement(SETTLE)  # after every batch
 ANY_PENDING = select(_outbox.c.seq).where(_outbox.c.state == "pending").limit(1)

@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from emsp.storage.direct import DirectStatement
 from emsp.storage.tables import CdrRow, InvoiceLineRow, LocationRow, SessionRow, TariffRow, TokenRow
 
 R = TypeVar("R")
@@ -58,26 +59,37 @@ _session_raw = select(_sessions.c.pk, _sessions.c.wire, _sessions.c.raw, _sessio
 )
 _session_insert = insert(_sessions)
 _session_update = update(_sessions).where(_sessions.c.pk == bindparam("row_pk"))
+# The receiver's every PUT/PATCH runs these: on SQLite straight on the cursor (emsp.storage.direct).
+_direct_session_raw = DirectStatement(_session_raw)
+_direct_session_insert = DirectStatement(_session_insert, writes=True)
+_direct_session_update = DirectStatement(_session_update, writes=True)
 
 
 def session_raw(
     db: Session, country_code: str, party_id: str, session_id: str
 ) -> tuple[int, str, datetime] | None:
     """(primary key, JSON as the partner sent it, last_updated) of a stored session, or None."""
+    params = {"cc": country_code, "pid": party_id, "oid": session_id}
+    rows = _direct_session_raw.rows(db, params)  # at most one: the key is unique
     row = (
-        db.connection()
-        .execute(_session_raw, {"cc": country_code, "pid": party_id, "oid": session_id})
-        .one_or_none()
+        db.connection().execute(_session_raw, params).one_or_none()
+        if rows is None
+        else next(iter(rows), None)
     )
     return None if row is None else (row[0], row[1] if row[1] is not None else row[2], row[3])
 
 
 def insert_session(db: Session, values: dict[str, Any]) -> None:
-    db.connection().execute(_session_insert, values)
+    """`values`: every column but the key (the identity columns and `row_values`' + raw, wire)."""
+    if _direct_session_insert.write(db, values) is None:
+        db.connection().execute(_session_insert, values)
 
 
 def update_session(db: Session, pk: int, values: dict[str, Any]) -> None:
-    db.connection().execute(_session_update, {"row_pk": pk, **values})
+    """`values`: every column but the key and the identity (`row_values`' + raw, wire)."""
+    params = {"row_pk": pk, **values}
+    if _direct_session_update.write(db, params) is None:
+        db.connection().execute(_session_update, params)
 
 
 # ---- locations: one row holds every EVSE of a site, so its JSON grows with the site ----

@@ -42,3 +42,24 @@ def test_a_child_run_reports_what_the_goals_need() -> None:
     assert figures["stations"] == 4 and figures["messages"] > 0 and figures["cpu_s"] > 0
     assert 0 < figures["completed"] <= figures["sessions"]
     assert figures["rss_built"] > 0 and figures["rss_peak"] >= figures["rss_built"]
+
+
+def test_a_child_run_on_a_database_file_reports_what_the_emsp_stored() -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.perf.sim_child",
+            "--scale",
+            "1",
+            "--trace",
+            "off",
+            "--database",
+            "file",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    figures = json.loads(out.strip().splitlines()[-1])
+    assert figures["completed"] > 0 and figures["db_bytes"] > 0

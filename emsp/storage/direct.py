@@ -1,0 +1,119 @@
+"""Core statements compiled once for SQLite and run on the DB-API cursor of the session's connection.
+
+The hottest statements of the request path (a session's SELECT + UPDATE per PATCH, an outbox
+INSERT per event) cost ~10x more in SQLAlchemy's execution machinery (execution context, cache
+lookup, result proxy) than in SQLite itself. Here the statement is compiled once per parameter
+set's keys, with the column types' own bind and result processors, and executed on the very
+DB-API connection of the session's transaction: same SQL, same stored values, same transaction
+(committed or rolled back with the unit). Any other backend (PostgreSQL) takes the Core path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
+
+_Processor = Callable[[Any], Any] | None
+
+
+class _Compiled:
+    """SQL text, the parameter names in placeholder order and their bind processors."""
+
+    __slots__ = ("names", "processors", "results", "sql")
+
+    def __init__(self, statement: Any, dialect: Dialect, keys: Sequence[str] | None) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=None if keys is None else list(keys))
+        self.sql: str = compiled.string
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
+        if compiled.insert_prefetch or compiled.update_prefetch:
+            # Column defaults SQLAlchemy would compute per execution: not for this path.
+            raise ValueError(f"{self.sql}: a column default the caller does not pass")
+        processors: list[_Processor] = []
+        for name in self.names:
+            bind = compiled.binds[name]
+            if not bind.required or bind.callable is not None:
+                raise ValueError(f"{name}: a literal value, not a parameter of the call")
+            processors.append(bind.type.dialect_impl(dialect).bind_processor(dialect))
+        self.processors: tuple[_Processor, ...] = tuple(processors)
+        columns = getattr(statement, "selected_columns", ())
+        self.results: tuple[_Processor, ...] = tuple(
+            c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
+        )
+
+    def parameters(self, params: Mapping[str, Any]) -> list[Any]:
+        return [
+            value if processor is None or value is None else processor(value)
+            for processor, value in zip(self.processors, [params[n] for n in self.names], strict=True)
+        ]
+
+    def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple(
+            value if processor is None else processor(value)
+            for processor, value in zip(self.results, raw, strict=True)
+        )
+
+
+class DirectStatement:
+    """`statement` run directly on SQLite (see the module doc); `None` from `run`: use the Core path.
+
+    `writes`: an INSERT/UPDATE whose SET/VALUES columns are the keys of each call's parameters
+    (compiled once per distinct set of keys, as the Core path caches them)."""
+
+    def __init__(self, statement: Executable, *, writes: bool = False) -> None:
+        self.statement = statement
+        self.writes = writes
+        self._compiled: dict[frozenset[str], _Compiled] = {}
+
+    def _for(self, connection: Connection, params: Mapping[str, Any]) -> _Compiled | None:
+        dialect = connection.dialect
+        if dialect.name != "sqlite":
+            return None
+        keys = frozenset(params) if self.writes else frozenset()
+        compiled = self._compiled.get(keys)
+        if compiled is None:
+            compiled = _Compiled(self.statement, dialect, sorted(keys) if self.writes else None)
+            self._compiled[keys] = compiled
+        return compiled
+
+    def cursor(self, db: Session, params: Mapping[str, Any]) -> tuple[_Compiled, Any] | None:
+        """Execute; (compiled, DB-API cursor), or None on another backend (nothing executed)."""
+        connection = db.connection()  # begins the session's transaction as the Core path would
+        compiled = self._for(connection, params)
+        if compiled is None:
+            return None
+        dbapi = connection.connection.dbapi_connection
+        assert dbapi is not None  # a checked-out connection
+        return compiled, dbapi.execute(compiled.sql, compiled.parameters(params))
+
+    def rows(self, db: Session, params: Mapping[str, Any]) -> list[tuple[Any, ...]] | None:
+        """Every row of a SELECT (result processors applied); None: use the Core path."""
+        ran = self.cursor(db, params)
+        if ran is None:
+            return None
+        compiled, cursor = ran
+        return [compiled.row(raw) for raw in cursor.fetchall()]
+
+    def write(self, db: Session, params: Mapping[str, Any]) -> int | None:
+        """Run an INSERT/UPDATE: the last inserted row id; None: use the Core path."""
+        ran = self.cursor(db, params)
+        if ran is None:
+            return None
+        return int(ran[1].lastrowid)
+
+    def write_many(self, db: Session, param_sets: Sequence[Mapping[str, Any]]) -> bool:
+        """Run an INSERT/UPDATE once per parameter set (executemany); False: use the Core path."""
+        if not param_sets:
+            return True
+        connection = db.connection()
+        compiled = self._for(connection, param_sets[0])
+        if compiled is None:
+            return False
+        dbapi = connection.connection.dbapi_connection
+        assert dbapi is not None  # a checked-out connection
+        dbapi.executemany(compiled.sql, [compiled.parameters(params) for params in param_sets])
+        return True

@@ -1,0 +1,138 @@
+"""Statements run on SQLite's cursor store and read exactly what the Core path does, in the unit's
+transaction (emsp.storage.direct)."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select
+
+from emsp.storage.db import Database
+from emsp.storage.direct import DirectStatement
+from emsp.storage.queries import insert_session, session_raw, update_session
+from emsp.storage.tables import PartnerRow, ProcessedEventRow, SessionRow
+
+AT = datetime(2026, 3, 2, 7, 0, 5, 123000, tzinfo=UTC)
+
+
+def _values(session_id: str, **changes: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "partner": "cpo-a", "country_code": "NL", "party_id": "CPO", "session_id": session_id,
+        "status": "ACTIVE", "token_uid": "TOK1", "contract_id": "NL-EMS-C1",
+        "authorization_reference": None, "location_id": "LOC1", "kwh": Decimal("1.230"),
+        "start": AT, "end": None, "last_updated": AT, "raw": '{"id": "raw"}', "wire": None,
+    }  # fmt: skip
+    return values | changes
+
+
+def _stored(db: Database) -> list[tuple[Any, ...]]:
+    """The rows as SQLite holds them (text dates and decimals): what both paths must agree on."""
+    with db.unit() as s:
+        return [tuple(r) for r in s.connection().exec_driver_sql("select * from sessions order by pk")]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"wire": '{"id": "wire"}', "end": AT.replace(hour=9), "status": "COMPLETED"},
+        {"kwh": Decimal("12.5000"), "authorization_reference": "AUTH-1"},
+    ],
+)
+def test_direct_insert_stores_what_the_core_path_stores(changes: dict[str, Any]) -> None:
+    direct, core = Database("sqlite://"), Database("sqlite://")
+    with direct.unit() as s:
+        insert_session(s, _values("S1", **changes))
+    with core.unit() as s:
+        s.connection().execute(insert(SessionRow), _values("S1", **changes))
+    assert _stored(direct) == _stored(core)
+
+
+def test_session_raw_reads_aware_utc_and_prefers_the_wire_form() -> None:
+    db = Database("sqlite://")
+    with db.unit() as s:
+        insert_session(s, _values("S1"))
+        insert_session(s, _values("S2", wire='{"as": "sent"}'))
+    with db.unit() as s:
+        assert session_raw(s, "NL", "CPO", "S1") == (1, '{"id": "raw"}', AT)
+        assert session_raw(s, "NL", "CPO", "S2") == (2, '{"as": "sent"}', AT)
+        assert session_raw(s, "NL", "CPO", "S3") is None
+        assert session_raw(s, "DE", "CPO", "S1") is None
+
+
+def test_update_changes_only_its_row() -> None:
+    db = Database("sqlite://")
+    with db.unit() as s:
+        insert_session(s, _values("S1"))
+        insert_session(s, _values("S2"))
+    later = AT.replace(minute=30)
+    with db.unit() as s:
+        values = _values("S1", status="COMPLETED", last_updated=later, raw='{"v": 2}')
+        update_session(
+            s, 1, {k: v for k, v in values.items() if k not in ("country_code", "party_id", "session_id")}
+        )
+    with db.unit() as s:
+        assert session_raw(s, "NL", "CPO", "S1") == (1, '{"v": 2}', later)
+        assert session_raw(s, "NL", "CPO", "S2") == (2, '{"id": "raw"}', AT)
+
+
+def test_a_rolled_back_unit_leaves_no_direct_write(tmp_path: Path) -> None:
+    for url in ("sqlite://", f"sqlite:///{tmp_path / 'emsp.db'}"):
+        db = Database(url)
+        with db.unit() as s:
+            insert_session(s, _values("S1"))
+        with pytest.raises(RuntimeError), db.unit() as s:
+            insert_session(s, _values("S2"))
+            update_session(s, 1, {"status": "COMPLETED"})
+            raise RuntimeError("boom")
+        with db.unit() as s:
+            assert session_raw(s, "NL", "CPO", "S2") is None
+        assert [row[1] for row in _stored(db)] == ["ACTIVE"]
+        db.engine.dispose()
+
+
+def test_a_direct_write_shares_the_units_transaction_with_orm_work() -> None:
+    db = Database("sqlite://")
+    with db.unit() as s:
+        s.add(PartnerRow(partner_id="cpo-a", token_a="A"))
+        s.flush()
+        insert_session(s, _values("S1"))
+        # the ORM sees the direct row and the direct read sees the ORM's flushed row
+        assert s.scalar(select(SessionRow.session_id)) == "S1"
+        partner = DirectStatement(select(PartnerRow.partner_id))
+        assert partner.rows(s, {}) == [("cpo-a",)]
+
+
+def test_a_statement_with_defaults_the_caller_omits_is_refused() -> None:
+    db = Database("sqlite://")
+    # PartnerRow has Python-side defaults (registered, roles_json, ...): SQLAlchemy fills them per
+    # execution, which this path does not do.
+    statement = DirectStatement(insert(PartnerRow), writes=True)
+    with pytest.raises(ValueError, match="default"), db.unit() as s:
+        statement.write(s, {"partner_id": "cpo-a", "token_a": "A"})
+
+
+def test_rows_come_back_with_their_types() -> None:
+    db = Database("sqlite://")
+    with db.unit() as s:
+        insert_session(s, _values("S1"))
+        insert_session(s, _values("S2", kwh=Decimal("7.000"), end=AT))
+    columns = DirectStatement(select(SessionRow.session_id, SessionRow.kwh, SessionRow.end))
+    with db.unit() as s:
+        assert columns.rows(s, {}) == [("S1", Decimal("1.230"), None), ("S2", Decimal("7.000"), AT)]
+
+
+def test_write_many_runs_each_parameter_set_and_a_duplicate_key_fails_like_sqlite() -> None:
+    db = Database("sqlite://")
+    statement = DirectStatement(insert(ProcessedEventRow), writes=True)
+    with db.unit() as s:
+        assert statement.write_many(s, [{"key": "a|1"}, {"key": "b|1"}])
+    with pytest.raises(sqlite3.IntegrityError), db.unit() as s:
+        statement.write(s, {"key": "a|1"})  # the outbox's "already applied" signal
+    with db.unit() as s:
+        assert sorted(s.scalars(select(ProcessedEventRow.key))) == ["a|1", "b|1"]
