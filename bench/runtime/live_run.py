@@ -89,9 +89,11 @@ def _steady_gc() -> Iterator[None]:
     """The world lives for the whole run: freeze it out of the collector's scans and collect young
     objects less often. A full collection over a big world stalls the event loop for hundreds of
     milliseconds (the lag probe saw 0.6 s on peak-hour), which every real-time answer then waits
-    out. Collection timing changes no output."""
+    out. Collection timing changes no output. Only the young generations are collected first (the
+    world's building garbage): a full collection scans every object of the process, which in a
+    process running many worlds (a test worker) grows with everything it holds."""
     thresholds = gc.get_threshold()
-    gc.collect()
+    gc.collect(1)
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
     try:

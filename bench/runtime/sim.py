@@ -92,9 +92,12 @@ class SimResult:
 def _quiet_gc() -> Iterator[None]:
     """The world (eMSP, CPOs, stations, the plan) lives for the whole run: freeze it out of the
     collector's scans, and collect young objects less often (a run makes many short-lived, acyclic
-    ones; at 600 stations collection took a third of the CPU). Collection timing changes no output."""
+    ones; at 600 stations collection took a third of the CPU). Collection timing changes no output.
+    Only the young generations are collected first (the world's building garbage): a full collection
+    scans every object of the process, which in a process running many worlds (a test worker, an
+    in-process suite) grows with everything it holds and cost more than a small run itself."""
     thresholds = gc.get_threshold()
-    gc.collect()
+    gc.collect(1)
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
     try:

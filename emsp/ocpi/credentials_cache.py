@@ -17,11 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from emsp.ocpi.tolerance import STRICT, Tolerance, tolerance_of_json
 from emsp.storage.tables import PartnerRow
+from emsp.storage.weak_events import listen_weakly
 from emsp.wire import loads
 
 
@@ -88,9 +89,9 @@ class CredentialsCache:
         # authenticates only where its tolerance says so (emsp.ocpi.router)
         self._known: dict[str, tuple[str, str, Parties]] = {}
         self._generation = 0  # moved on by every clear(), from any thread
-        event.listen(factory, "after_flush", self._after_flush)
-        event.listen(factory, "after_commit", self._after_end)
-        event.listen(factory, "after_rollback", self._after_end)
+        listen_weakly(factory, "after_flush", self._after_flush)
+        listen_weakly(factory, "after_commit", self._after_end)
+        listen_weakly(factory, "after_rollback", self._after_end)
 
     def cached(self, token: str) -> tuple[str, str, Parties] | None:
         """What `lookup` would answer from memory alone (None: ask `lookup`, which may read)."""

@@ -23,13 +23,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, event, insert, or_, select
+from sqlalchemy import Table, insert, or_, select
 from sqlalchemy.orm import Session
 
 from emsp.bus import CdrReceived
 from emsp.model import FraudDecisionRecord
 from emsp.storage.db import Database
 from emsp.storage.tables import AuthorizationRow, FraudDecisionRow, LocationRow, SessionRow, TokenRow
+from emsp.storage.weak_events import listen_weakly
 from emsp.wire import loads
 
 REFUSE = "refuse"
@@ -206,7 +207,7 @@ class FraudGuard:
         self._refusals: dict[str, deque[datetime]] = {}
         self._coords: dict[tuple[str, str, str], Coords | None] = {}
         self._on_decision = on_decision  # (partner, rule, decision): the metric
-        event.listen(database.session_factory, "after_flush", self._after_flush)
+        listen_weakly(database.session_factory, "after_flush", self._after_flush)
 
     @staticmethod
     def subject(uid: str, token_type: str, driver_id: str | None) -> str:

@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, event, insert, or_, select, text
+from sqlalchemy import Table, bindparam, insert, or_, select, text
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from emsp.model import (
@@ -30,6 +30,7 @@ from emsp.services.fraud import FraudGuard
 from emsp.storage.db import Database
 from emsp.storage.queries import find_token
 from emsp.storage.tables import AuthorizationRow, TokenRow
+from emsp.storage.weak_events import listen_weakly
 from emsp.timeutil import format_utc
 from emsp.wire import dumps, loads
 
@@ -231,10 +232,10 @@ class TokenAuthority:
         self.defer_records = False
         self._pending: list[dict[str, Any]] = []
         factory = database.session_factory
-        event.listen(factory, "after_flush", self._after_flush)
-        event.listen(factory, "after_commit", self._after_end)
-        event.listen(factory, "after_rollback", self._after_end)
-        event.listen(factory, "do_orm_execute", self._on_orm_execute)
+        listen_weakly(factory, "after_flush", self._after_flush)
+        listen_weakly(factory, "after_commit", self._after_end)
+        listen_weakly(factory, "after_rollback", self._after_end)
+        listen_weakly(factory, "do_orm_execute", self._on_orm_execute)
 
     def lookup(self, db: Session, uid: str, token_type: str) -> TokenState | None:
         key = (uid, token_type)
