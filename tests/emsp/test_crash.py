@@ -241,7 +241,9 @@ def _crash_run(url: str, seed: int, workdir: Path, versions_url: str) -> dict[st
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("live")
+# One worker runs the tests that start eMSP server processes, one after another; they need no
+# real-time clock, so they run beside the live runtime's group rather than after it.
+@pytest.mark.xdist_group("servers")
 def test_sigkill_during_pushes_on_sqlite_bills_every_cdr_once(tmp_path: Path, versions_url: str) -> None:
     counts = _crash_run(f"sqlite:///{tmp_path / 'emsp.db'}", 1, tmp_path, versions_url)
     print(f"crash test (SQLite): {counts}")
@@ -249,7 +251,7 @@ def test_sigkill_during_pushes_on_sqlite_bills_every_cdr_once(tmp_path: Path, ve
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("live")
+@pytest.mark.xdist_group("servers")
 def test_sigkill_during_pushes_on_postgresql_bills_every_cdr_once(
     pg_schema: str, tmp_path: Path, versions_url: str
 ) -> None:

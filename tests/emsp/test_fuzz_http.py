@@ -77,7 +77,9 @@ def _check(resp: httpx.Response, what: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("live")
+# One worker runs the tests that start eMSP server processes, one after another; they need no
+# real-time clock, so they run beside the live runtime's group rather than after it.
+@pytest.mark.xdist_group("servers")
 def test_an_http_request_storm_gets_no_5xx_and_always_the_envelope(served: _Served) -> None:
     sent: list[int] = []
     with httpx.Client(timeout=30) as http:

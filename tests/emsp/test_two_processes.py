@@ -28,7 +28,9 @@ def _cdrs_counted(service: Service) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("live")
+# One worker runs the tests that start eMSP server processes, one after another; they need no
+# real-time clock, so they run beside the live runtime's group rather than after it.
+@pytest.mark.xdist_group("servers")
 def test_two_processes_share_partners_outbox_and_credentials(
     pg_schema: str,
     tmp_path: Path,
