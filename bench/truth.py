@@ -115,6 +115,7 @@ def truth_sessions(world: World) -> list[TruthSession]:
                     currency=currency,
                     party=PartyRef(cpo.ocpi.country_code, cpo.ocpi.party_id),
                     correction=cpo.ocpi.truth.corrections.get(session_id or "", ""),
+                    station_refusal=charge.refused_by_station or None,
                     unanswered=None
                     if charge.authorized
                     else _unanswered(answers, station_id, charge.token_uid, charge.plugged_at),

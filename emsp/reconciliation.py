@@ -27,6 +27,7 @@ CLASSES = (
     "refused",
     "wrongly_refused",
     "refused_unreachable",
+    "refused_at_station",
     "wrongly_authorized",
     "open_session",
     "missing_cdr",
@@ -83,6 +84,9 @@ class TruthSession:
     # Why the CPO refused, when the eMSP never answered: "UNREACHABLE" (no connection) or
     # "ERROR_HTTP<5xx>" (an outage's 503). None: the eMSP answered (or the refusal was local).
     unanswered: str | None = None
+    # Why the station turned the driver away without asking (the CSMS took it out of service, or a
+    # reservation held the connector for another token); None: it did not.
+    station_refusal: str | None = None
 
 
 Key = tuple[str, str, str]  # (country_code, party_id, id), party upper-cased (CiString)
@@ -180,6 +184,8 @@ def _classify(
             return "fraud_caught", f"a cloned token charged and was flagged ({flag.rule})"
         return "fraud_missed", "a cloned token charged and nothing flagged it"
     if not truth.authorized:
+        if truth.token_known and truth.station_refusal is not None:
+            return "refused_at_station", f"the station turned the driver away ({truth.station_refusal})"
         if truth.token_known and truth.unanswered is not None:
             return "refused_unreachable", f"the eMSP did not answer the authorization ({truth.unanswered})"
         if truth.token_known:

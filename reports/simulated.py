@@ -20,6 +20,7 @@ PLAIN_REASONS: dict[str, str] = {
     "refused": "an unknown token was rightly refused",
     "wrongly_refused": "the eMSP refused a token it had issued: the driver could not charge",
     "refused_unreachable": "the eMSP could not be reached to authorize an issued token: the CPO refused",
+    "refused_at_station": "the station turned the driver away itself (out of service, or reserved)",
     "wrongly_authorized": "the eMSP let a token it never issued charge",
     "open_session": "the session never ended at the eMSP",
     "missing_cdr": "the eMSP never received a CDR for this charge: nothing was billed",

@@ -150,7 +150,8 @@ class VirtualStation(CsmsControl):
             # Taken out of service by the CSMS, or reserved for another token (1.6 §5.13: only the
             # reservation's idTag may start there; 2.0.1 H01): the driver cannot charge here.
             # Any other busy state is the runtime's mistake and still raises InvalidTransition.
-            self.truth.append(_refused(self.station_id, connector_id, token_uid, now, conn.register_wh))
+            why = "reserved" if held_for_another else "unavailable"
+            self.truth.append(_refused(self.station_id, connector_id, token_uid, now, conn.register_wh, why))
             return self._drain(now)
         self._transition(conn, ConnectorEvent.PLUG, now)
         conn.session = session = Session(token_uid, ev, plugged_at=now, awaiting_remote=await_remote)
@@ -457,7 +458,10 @@ def _key(call: Call) -> str:
     return call.action + _KEY_ENCODE(call.payload)
 
 
-def _refused(station_id: str, connector_id: int, token: str, now: datetime, register: int) -> ChargeTruth:
+def _refused(
+    station_id: str, connector_id: int, token: str, now: datetime, register: int, why: str
+) -> ChargeTruth:
     return ChargeTruth(
-        station_id, connector_id, token, now, False, None, None, None, None, register, register, 0
-    )
+        station_id, connector_id, token, now, False, None, None, None, None, register, register, 0,
+        refused_by_station=why,
+    )  # fmt: skip

@@ -35,6 +35,9 @@ class ChargeTruth:
     # Corners of the physical energy curve (instant, kWh since start) while charging; () for constant
     # power, whose curve is a straight line to the full (or unplug) instant.
     power_corners: tuple[tuple[datetime, Decimal], ...] = ()
+    # Why the station itself turned the driver away, without asking anyone ("" it did not):
+    # "unavailable" (taken out of service) or "reserved" (held for another token).
+    refused_by_station: str = ""
 
 
 @dataclass(slots=True)

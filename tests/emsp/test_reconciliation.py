@@ -99,6 +99,12 @@ CASES = [
         ["refused_unreachable"],
     ),
     (
+        "known token turned away by the station itself (a reservation for another token)",
+        [replace(TRUTH, authorized=False, transaction_id=None, session_id=None, station_refusal="reserved")],
+        _records((), ()),
+        ["refused_at_station"],
+    ),
+    (
         "an unknown token refused while the eMSP was down is still just refused",
         [
             replace(
