@@ -215,7 +215,7 @@ class FraudDecisionRow(Base):
     token_type: Mapped[str] = mapped_column(String(16))
     driver_id: Mapped[str | None] = mapped_column(String(64))
     partner: Mapped[str] = mapped_column(String(64))
-    location_id: Mapped[str | None] = mapped_column(String(36))
+    location_id: Mapped[str | None] = mapped_column(String(39))  # 2.1.1: string(39), as authorizations
     object_id: Mapped[str | None] = mapped_column(String(128))  # session/CDR of a flag, if any
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     rule: Mapped[str] = mapped_column(String(32))

@@ -16,7 +16,7 @@ from emsp_helpers import T0, register
 from emsp.core import EmspCore, EmspSettings
 from emsp.storage.db import Database
 from emsp.storage.schema import SchemaMismatch, missing_columns, missing_indexes, narrow_columns
-from emsp.storage.tables import AuthorizationRow, PartnerRow
+from emsp.storage.tables import AuthorizationRow, FraudDecisionRow, PartnerRow
 
 # The partners table as the first version of the service created it (before registrations we
 # start, operator-configured parties and hubs), with one partner in it.
@@ -175,4 +175,26 @@ def test_an_old_database_gains_the_indexes_it_lacks_and_its_narrow_location_ids_
                                      result="ALLOWED", location_id="L" * 39, at=T0))  # fmt: skip
     with db.unit() as session:
         assert session.scalars(sqlalchemy.select(AuthorizationRow.location_id)).all() == ["L" * 39]
+    db.engine.dispose()
+
+
+def test_a_fraud_decision_about_a_39_character_location_is_stored(url: str) -> None:
+    """A 2.1.1 location id may take 39 characters: the authorization was stored, but the fraud
+    decision refusing it was varchar(36), which PostgreSQL refused (the answer failed with it);
+    older databases are widened at start."""
+    Database(url).engine.dispose()
+    engine = sqlalchemy.create_engine(url)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(
+                sqlalchemy.text("alter table fraud_decisions alter column location_id type varchar(36)")
+            )
+    engine.dispose()
+    db = Database(url)
+    with db.unit() as session:
+        session.add(FraudDecisionRow(token_uid="RFID1", token_type="RFID", driver_id=None, partner="cpo-1",
+                                     location_id="L" * 39, object_id=None, at=T0, rule="authorization_rate",
+                                     decision="refuse", detail="7 in the last hour"))  # fmt: skip
+    with db.unit() as session:
+        assert session.scalars(sqlalchemy.select(FraudDecisionRow.location_id)).all() == ["L" * 39]
     db.engine.dispose()
