@@ -176,6 +176,10 @@ class LineBuffer:
             if self._stop.wait(interval):
                 return  # close() writes what is left
             self._has_lines.clear()  # before the write: a line logged meanwhile sets it again
+            if self._stop.is_set():
+                # close() came between the timed wait and the clear: its wake-up was just cleared,
+                # so waiting again would never return (and close() would wait on us for ever).
+                return
             try:
                 self.flush()
             except (OSError, ValueError):  # the file went away (a closed pipe): keep serving

@@ -36,7 +36,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -209,20 +209,26 @@ def core_microseconds(database_url: str, tokens: int, rounds: int = 30, batch: i
         for i in range(tokens)
     ]
 
-    def run() -> None:
+    allowed = '"allowed":"ALLOWED"'
+
+    def run(at: datetime) -> None:
         for start in range(0, len(requests), batch):
             with core.db.scope():
                 for request in requests[start : start + batch]:
-                    answer = core.handle(request, datetime.now(UTC))
-                    if getattr(answer, "status", None) != 200:
+                    answer = core.handle(request, at)
+                    if getattr(answer, "status", None) != 200 or allowed not in (answer.body or ""):
                         raise SystemExit(f"in-process authorization failed: {answer}")
                 core.commit_deferred()
 
-    run()  # warm-up: every token in the index
+    # Each round an hour after the one before: a token authorized in every round of one hour
+    # would pass the fraud rate limit (6 an hour) from the 7th round on, and the rounds would time
+    # refusals and their fraud_decisions writes instead of authorizations.
+    first = datetime.now(UTC)
+    run(first)  # warm-up: every token in the index, every driver's history
     figures = []
-    for _ in range(rounds):
+    for round_ in range(1, rounds + 1):
         start = time.thread_time()
-        run()
+        run(first + timedelta(hours=round_))
         figures.append((time.thread_time() - start) / len(requests) * 1e6)
     core.db.engine.dispose()
     return sorted(figures)
@@ -392,7 +398,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--requests", type=int, default=10_000, help="requests per target and concurrency")
     parser.add_argument(
-        "--tokens", type=int, default=5_000, help="tokens issued (requests cycle through them)"
+        "--tokens",
+        type=int,
+        default=None,
+        help="tokens issued (requests cycle through them); default 5000, or more when the requests "
+        "would authorize a token more often than the fraud rate limit allows in an hour",
     )
     parser.add_argument("--concurrency", default="1,16,64", help="comma-separated connection counts")
     parser.add_argument(
@@ -406,6 +416,21 @@ def main(argv: list[str] | None = None) -> int:
         _server_main(args)
         return 0
     levels = [int(c) for c in args.concurrency.split(",")]
+    # Every token is authorized once in the warm-up, then once per cycle through the tokens; past
+    # the fraud rate limit (per token and hour) the eMSP answers NOT_ALLOWED, and the run would
+    # time refusals (and count them as errors).
+    from emsp.services.fraud import FraudConfig
+
+    per_hour = FraudConfig().max_authorizations_per_hour
+    need = -(-args.requests * len(levels) // (per_hour - 1)) if per_hour > 1 else args.requests * len(levels)
+    if args.tokens is None:
+        args.tokens = max(5_000, need)
+    elif args.tokens < need:
+        parser.error(
+            f"--tokens: {args.tokens} tokens for {args.requests} requests x {len(levels)} concurrency "
+            f"levels authorize a token more than {per_hour} times (the fraud rate limit an hour); "
+            f"use at least {need}"
+        )
     with tempfile.TemporaryDirectory(prefix="perf-authorize-") as tmp:
         # The core alone first, on a database of its own, before the servers take the CPUs.
         (Path(tmp) / "core").mkdir()

@@ -9,18 +9,28 @@ tables this version defines:
   `IF NOT EXISTS` on PostgreSQL so two processes starting together both succeed), with the value
   existing rows get and why that value is safe;
 - any other missing column refuses the database (`SchemaMismatch`, naming every table.column and
-  what to do). A new column therefore needs a deliberate entry here, never a silent default.
+  what to do). A new column therefore needs a deliberate entry here, never a silent default;
+- a string column narrower than this version's (`location_id` was varchar(36) before 2.1.1's
+  string(39) was honoured) is widened on PostgreSQL, which enforces the length (SQLite does not):
+  widening keeps every value and, for varchar, rewrites nothing;
+- an index this version defines on an existing table is created when missing (`create_all`
+  creates a table's indexes only with the table): the queries that rely on them (the fraud
+  history warm-up, the findings upsert) never fall back to a scan, or to a race. A unique index
+  that rows already there would violate has a merge step in `MERGE_BEFORE`, run first.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Column, inspect, literal, text
+from sqlalchemy import Column, Connection, Index, String, delete, func, inspect, literal, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.schema import CreateIndex
 
-from emsp.storage.tables import Base
+from emsp.storage.tables import Base, FindingRow
 
 
 @dataclass(frozen=True)
@@ -84,12 +94,65 @@ def missing_columns(engine: Engine) -> dict[str, list[Column[object]]]:
     return missing
 
 
+def narrow_columns(bind: Engine | Connection) -> list[tuple[str, Column[object]]]:
+    """(table, column) of every string column the database holds narrower than this version's."""
+    inspector = inspect(bind)
+    present = set(inspector.get_table_names())
+    narrow = []
+    for table in Base.metadata.sorted_tables:
+        if table.name not in present:
+            continue
+        lengths = {c["name"]: getattr(c["type"], "length", None) for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            want = column.type.length if isinstance(column.type, String) else None
+            have = lengths.get(column.name)
+            if want is not None and have is not None and have < want:
+                narrow.append((table.name, column))
+    return narrow
+
+
+def missing_indexes(bind: Engine | Connection) -> list[Index]:
+    """The indexes this version defines on tables the database has, that it lacks (by name)."""
+    inspector = inspect(bind)
+    present = set(inspector.get_table_names())
+    missing = []
+    for table in Base.metadata.sorted_tables:
+        if table.name not in present:
+            continue
+        have = {ix["name"] for ix in inspector.get_indexes(table.name)}
+        missing += sorted((ix for ix in table.indexes if ix.name not in have), key=lambda ix: str(ix.name))
+    return missing
+
+
+def _merge_duplicate_findings(connection: Connection) -> None:
+    """Before findings became one row per (partner, party, kind) by a unique index, two processes
+    could each insert the first one: fold such rows into the earliest (its example stays), with
+    the counts summed and the latest occurrence kept."""
+    t: Any = FindingRow.__table__
+    key = (t.c.partner, t.c.country_code, t.c.party_id, t.c.kind)
+    duplicated = select(*key).group_by(*key).having(func.count() > 1)
+    for partner, cc, pid, kind in connection.execute(duplicated).all():
+        same = (t.c.partner == partner, t.c.country_code == cc, t.c.party_id == pid, t.c.kind == kind)
+        rows = connection.execute(
+            select(t.c.pk, t.c.count.label("n"), t.c.at, t.c.last_at).where(*same)
+        ).all()
+        first = min(r.pk for r in rows)
+        last_at = max(r.last_at or r.at for r in rows)
+        total = sum(r.n or 1 for r in rows)
+        connection.execute(update(t).where(t.c.pk == first).values(count=total, last_at=last_at))
+        connection.execute(delete(t).where(*same, t.c.pk != first))
+
+
+MERGE_BEFORE: dict[str, Callable[[Connection], None]] = {
+    "ux_findings_partner_party_kind": _merge_duplicate_findings,
+}
+
+
 def upgrade_schema(engine: Engine) -> list[str]:
-    """Add the missing columns `UPGRADES` knows (returns them as "table.column"); raises
-    `SchemaMismatch` before changing anything when a missing column is not one of them."""
+    """Add the missing columns `UPGRADES` knows (returns them as "table.column"), widen narrow
+    string columns (PostgreSQL) and create missing indexes; raises `SchemaMismatch` before
+    changing anything when a missing column is not one of them."""
     missing = missing_columns(engine)
-    if not missing:
-        return []
     known = {(u.table, u.column) for u in UPGRADES}
     unknown = [f"{t}.{c.name}" for t, cols in missing.items() for c in cols if (t, c.name) not in known]
     if unknown:
@@ -108,6 +171,19 @@ def upgrade_schema(engine: Engine) -> list[str]:
                     if column.name in index.columns:
                         index.create(connection, checkfirst=True)
                 added.append(f"{table_name}.{column.name}")
+        if engine.dialect.name == "postgresql":
+            quote = engine.dialect.identifier_preparer.quote
+            for table_name, column in narrow_columns(connection):
+                kind = column.type.compile(dialect=engine.dialect)
+                connection.execute(
+                    text(f"ALTER TABLE {quote(table_name)} ALTER COLUMN {quote(column.name)} TYPE {kind}")
+                )
+        for index in missing_indexes(connection):
+            merge = MERGE_BEFORE.get(str(index.name))
+            if merge is not None:
+                merge(connection)
+            # IF NOT EXISTS: two processes starting on the same database both succeed.
+            connection.execute(CreateIndex(index, if_not_exists=True))
     return added
 
 

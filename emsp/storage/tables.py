@@ -150,10 +150,14 @@ class DuplicateCdrRow(PartyObject, Base):
 class FindingRow(PartyObject, Base):
     """What a partner did that the spec does not want (emsp.findings), recorded while the request
     was accepted: one row per partner, party and kind, counted, with its first example (module,
-    object, detail, at). Writes are an update of that row (emsp.services.findings); two processes
-    racing on a first one may each insert one, so readers sum the counts per kind."""
+    object, detail, at). Writes are one atomic upsert of that row (emsp.services.findings), unique
+    by `ux_findings_partner_party_kind`; readers still sum per kind (older databases, merged at
+    upgrade by emsp.storage.schema)."""
 
     __tablename__ = "findings"
+    __table_args__ = (
+        Index("ux_findings_partner_party_kind", "partner", "country_code", "party_id", "kind", unique=True),
+    )
     kind: Mapped[str] = mapped_column(String(32))
     module: Mapped[str] = mapped_column(String(16))
     object_id: Mapped[str] = mapped_column(String(128))  # up to LOC/EVSE/CONNECTOR (3 x CiString(36))
@@ -211,7 +215,7 @@ class FraudDecisionRow(Base):
     token_type: Mapped[str] = mapped_column(String(16))
     driver_id: Mapped[str | None] = mapped_column(String(64))
     partner: Mapped[str] = mapped_column(String(64))
-    location_id: Mapped[str | None] = mapped_column(String(36))
+    location_id: Mapped[str | None] = mapped_column(String(39))  # 2.1.1: string(39), as authorizations
     object_id: Mapped[str | None] = mapped_column(String(128))  # session/CDR of a flag, if any
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     rule: Mapped[str] = mapped_column(String(32))

@@ -4,7 +4,9 @@ transport_and_format, "Pagination": GET lists take `date_from`/`date_to` (on `la
 inclusive, to exclusive as 2.2.1 and 2.3.0 state it), `offset` and `limit`; the answer carries
 `X-Total-Count` (matches before paging), `X-Limit` (the page size applied: the server may lower the
 asked limit) and, unless it is the last page, `Link: <next page URL, filters kept>; rel="next"`.
-Objects are listed oldest first (by creation, not `last_updated`), so pages never shift.
+Objects are listed oldest first (by creation, not `last_updated`), so pages never shift. An object
+without a readable `last_updated` (a partner may push one) cannot fall within a date range: a
+filtered list leaves it out, an unfiltered one lists it in its place; never a crash of the list.
 """
 
 from __future__ import annotations
@@ -167,8 +169,20 @@ def paginate(
     paging: Paging | None = None,
     now: datetime | None = None,
 ) -> Page:
-    dates = [obj["last_updated"] for obj in objects]
+    dates = [obj.get("last_updated") for obj in objects]
     return _paginate(objects, dates, url, query, dict, paging or Paging(), now)
+
+
+def _updated(last_updated: Any) -> datetime | None:
+    """The object's `last_updated`, None when it has none or not a DateTime."""
+    if isinstance(last_updated, datetime):
+        return last_updated
+    if not isinstance(last_updated, str):
+        return None
+    try:
+        return parse_utc(last_updated)
+    except ValueError:
+        return None
 
 
 def _paginate(
@@ -185,10 +199,15 @@ def _paginate(
     limit = min(_int(query, "limit", most), most)
     date_from, date_to = _date(query, "date_from"), _date(query, "date_to")
     matching = []
-    for obj, last_updated in zip(objects, dates, strict=True):
-        updated = parse_utc(str(last_updated))
-        if (date_from is None or updated >= date_from) and (date_to is None or updated < date_to):
-            matching.append(obj)
+    if date_from is None and date_to is None:
+        matching = list(objects)  # every object, dated or not
+    else:
+        for obj, last_updated in zip(objects, dates, strict=True):
+            updated = _updated(last_updated)
+            if updated is None:
+                continue  # no date to compare: outside every range
+            if (date_from is None or updated >= date_from) and (date_to is None or updated < date_to):
+                matching.append(obj)
     items = [item(obj) for obj in matching[offset : offset + limit]]
     headers = {"X-Total-Count": str(len(matching)), "X-Limit": str(limit)}
     more = offset + limit < len(matching) or (paging.empty_last_page and offset + limit == len(matching))

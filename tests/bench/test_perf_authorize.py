@@ -18,3 +18,14 @@ def test_the_authorize_benchmark_loads_both_servers_and_checks_every_record(
     assert "concurrency   4: eMSP/bare" in out
     assert "authorization records stored: 150 of 150 answered" in out
     assert "core alone, in-process: " in out and " us CPU per authorize" in out
+
+
+def test_too_few_tokens_for_the_requests_is_refused_before_anything_starts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Past the fraud rate limit (6 an hour per token) the run would time refusals, not authorizations."""
+    with pytest.raises(SystemExit) as refused:
+        authorize.main(["--requests", "100", "--tokens", "10", "--concurrency", "1,16"])
+    assert refused.value.code == 2
+    err = capsys.readouterr().err
+    assert "--tokens: 10 tokens for 100 requests x 2 concurrency levels" in err and "at least 40" in err

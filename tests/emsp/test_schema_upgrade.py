@@ -15,8 +15,8 @@ from emsp_helpers import T0, register
 
 from emsp.core import EmspCore, EmspSettings
 from emsp.storage.db import Database
-from emsp.storage.schema import SchemaMismatch, missing_columns
-from emsp.storage.tables import PartnerRow
+from emsp.storage.schema import SchemaMismatch, missing_columns, missing_indexes, narrow_columns
+from emsp.storage.tables import AuthorizationRow, FraudDecisionRow, PartnerRow
 
 # The partners table as the first version of the service created it (before registrations we
 # start, operator-configured parties and hubs), with one partner in it.
@@ -145,4 +145,56 @@ def test_an_old_database_gains_the_cdr_provenance_columns_and_shows_them_as_unkn
     assert provenance["ocpi_version"] is None and provenance["idempotency_key"] is None
     assert provenance["validation"] == {"outcome": "unknown", "notes": []}
     assert provenance["invoice_lines"] == []
+    db.engine.dispose()
+
+
+def test_an_old_database_gains_the_indexes_it_lacks_and_its_narrow_location_ids_are_widened(url: str) -> None:
+    """`create_all` makes a table's indexes only with the table: an older database kept working
+    without them (the fraud history warm-up scanning authorizations, findings without their unique
+    key). PostgreSQL enforces varchar lengths, and older databases kept location_id varchar(36)
+    where a 2.1.1 location id may take 39 characters."""
+    Database(url).engine.dispose()  # today's tables, then back to what the older version had
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as connection:
+        for index in ("ix_authorizations_token_at", "ix_tokens_driver_id", "ux_findings_partner_party_kind"):
+            connection.execute(sqlalchemy.text(f"drop index {index}"))
+        if engine.dialect.name == "postgresql":
+            connection.execute(
+                sqlalchemy.text("alter table authorizations alter column location_id type varchar(36)")
+            )
+    engine.dispose()
+    db = Database(url)
+    assert missing_indexes(db.engine) == [] and narrow_columns(db.engine) == []
+    inspector = sqlalchemy.inspect(db.engine)
+    names = {ix["name"] for t in ("authorizations", "tokens", "findings") for ix in inspector.get_indexes(t)}
+    assert {"ix_authorizations_token_at", "ix_tokens_driver_id", "ux_findings_partner_party_kind"} <= names
+    location = next(c for c in inspector.get_columns("authorizations") if c["name"] == "location_id")
+    assert location["type"].length == 39
+    with db.unit() as session:  # a 2.1.1 location id of 39 characters is stored (PostgreSQL refused it)
+        session.add(AuthorizationRow(partner="cpo-old", token_uid="RFID1", token_type="RFID",
+                                     result="ALLOWED", location_id="L" * 39, at=T0))  # fmt: skip
+    with db.unit() as session:
+        assert session.scalars(sqlalchemy.select(AuthorizationRow.location_id)).all() == ["L" * 39]
+    db.engine.dispose()
+
+
+def test_a_fraud_decision_about_a_39_character_location_is_stored(url: str) -> None:
+    """A 2.1.1 location id may take 39 characters: the authorization was stored, but the fraud
+    decision refusing it was varchar(36), which PostgreSQL refused (the answer failed with it);
+    older databases are widened at start."""
+    Database(url).engine.dispose()
+    engine = sqlalchemy.create_engine(url)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(
+                sqlalchemy.text("alter table fraud_decisions alter column location_id type varchar(36)")
+            )
+    engine.dispose()
+    db = Database(url)
+    with db.unit() as session:
+        session.add(FraudDecisionRow(token_uid="RFID1", token_type="RFID", driver_id=None, partner="cpo-1",
+                                     location_id="L" * 39, object_id=None, at=T0, rule="authorization_rate",
+                                     decision="refuse", detail="7 in the last hour"))  # fmt: skip
+    with db.unit() as session:
+        assert session.scalars(sqlalchemy.select(FraudDecisionRow.location_id)).all() == ["L" * 39]
     db.engine.dispose()

@@ -121,3 +121,43 @@ def test_the_writer_wakes_for_a_line_without_a_close() -> None:
         assert file.getvalue() == "one\n"
     finally:
         buffer.close()
+
+
+class _CloseDuringClear(threading.Event):
+    """The writer's wake-up event, with `close()` landing right before the writer clears it: the
+    interleaving that left the writer waiting for ever and `close()` joining it for ever."""
+
+    def __init__(self, buffer: LineBuffer) -> None:
+        super().__init__()
+        self.buffer: LineBuffer | None = buffer
+
+    def clear(self) -> None:
+        buffer, self.buffer = self.buffer, None
+        if buffer is not None:  # once: close() sets stop and this event, then the writer clears it
+            buffer._stop.set()
+            super().set()
+        super().clear()
+
+
+class _RacyLineBuffer(LineBuffer):
+    """A LineBuffer whose wake-up event is `_CloseDuringClear` from the start (its writer thread
+    starts in __init__ and waits on the event it finds there)."""
+
+    @property  # type: ignore[override]
+    def _has_lines(self) -> threading.Event:
+        return self._wake
+
+    @_has_lines.setter
+    def _has_lines(self, _event: threading.Event) -> None:
+        self._wake = _CloseDuringClear(self)
+
+
+def test_close_between_the_writers_wait_and_its_clear_still_stops_the_writer() -> None:
+    file = io.StringIO()
+    buffer = _RacyLineBuffer(file, interval=0.001)
+    buffer.msg("a line")
+    buffer._thread.join(timeout=30)  # a bound on a hang, not a timing: the fixed writer returns at once
+    stuck = buffer._thread.is_alive()
+    buffer.close()  # sets the event again: frees a stuck writer, so a failure does not hang the run
+    assert not stuck
+    assert file.getvalue() == "a line\n"

@@ -52,12 +52,31 @@ def test_memory_counters_reserve_blocks_and_continue_after_restart(tmp_path: Pat
     assert [first.counters.next("request_id") for _ in range(Counters.BLOCK + 2)] == list(
         range(1, Counters.BLOCK + 3)
     )
+    reserved = Counters.BLOCK + 2 * Counters.BLOCK  # the second block is twice the first
     with first.unit() as s:
-        assert s.get(CounterRow, "request_id").value == 2 * Counters.BLOCK  # type: ignore[union-attr]
+        assert s.get(CounterRow, "request_id").value == reserved  # type: ignore[union-attr]
     first.engine.dispose()
     again = Database(url)  # a restart: continues above everything reserved, never repeats
-    assert again.counters.next("request_id") == 2 * Counters.BLOCK + 1
+    assert again.counters.next("request_id") == reserved + 1
     again.engine.dispose()
+
+
+def test_a_busy_counter_reserves_ever_larger_blocks_up_to_the_cap() -> None:
+    """Each reservation is a durable commit on the request path: a counter drawn on every
+    authorization must not pay one per thousand requests for ever."""
+    db = Database("sqlite://")
+    counters = db.counters
+    counters.BLOCK, counters.MAX_BLOCK = 1, 8  # small, to see the growth in a few draws
+    values, marks = [], []
+    while len(marks) < 7:
+        values.append(counters.next("authorization_reference"))
+        with db.unit() as s:
+            mark = s.get(CounterRow, "authorization_reference").value  # type: ignore[union-attr]
+        if not marks or mark != marks[-1]:
+            marks.append(mark)
+    assert [b - a for a, b in zip([0, *marks], marks, strict=False)] == [1, 2, 4, 8, 8, 8, 8]
+    assert values == list(range(1, len(values) + 1))  # still 1, 2, 3, ...: a block only when one ran out
+    assert values[-1] == marks[-2] + 1  # the last block was reserved when the one before ran out
 
 
 def test_request_ids_count_up_from_one(core: EmspCore) -> None:

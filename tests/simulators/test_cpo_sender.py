@@ -15,7 +15,7 @@ from test_cpo_versions import T0, charge, make_cpo
 from emsp.timeutil import format_utc
 from emsp.wire import HttpRequest, dumps, loads
 from simulators.cpo.ocpi_cpo import OcpiCpo
-from simulators.cpo.sender import MAX_LIMIT, paginate
+from simulators.cpo.sender import MAX_LIMIT, Published, paginate
 
 TOKEN_B = "Token " + base64.b64encode(b"cpo-a-token-b").decode()
 
@@ -167,3 +167,34 @@ def test_compact_store_serves_the_same_text_and_patches_in_place() -> None:
         == []
     )
     assert dumps(published.all("sessions")) == dumps([session | {"status": "COMPLETED"}])
+
+
+UNDATED = [
+    {"id": "A", "last_updated": format_utc(T0)},
+    {"id": "B"},  # no last_updated at all
+    {"id": "C", "last_updated": None},
+    {"id": "D", "last_updated": "not a date"},
+    {"id": "E", "last_updated": format_utc(T0 + timedelta(hours=1))},
+]
+
+
+@pytest.mark.parametrize(
+    ("query", "ids", "total"),
+    [
+        ({}, ["A", "B", "C", "D", "E"], 5),  # unfiltered: every object, in its place (pages never shift)
+        ({"date_from": format_utc(T0)}, ["A", "E"], 2),  # an undated object is in no date range
+        ({"date_to": format_utc(T0 + timedelta(minutes=1))}, ["A"], 1),
+        ({"offset": "1", "limit": "2"}, ["B", "C"], 5),
+    ],
+)
+def test_an_object_without_last_updated_is_listed_unfiltered_and_left_out_by_a_date_range(
+    query: dict[str, str], ids: list[str], total: int
+) -> None:
+    page = paginate(UNDATED, "http://cpo.test/ocpi/2.2.1/locations", query)
+    assert [obj["id"] for obj in page.items] == ids
+    assert page.headers["X-Total-Count"] == str(total)
+    published = Published()
+    for obj in UNDATED:
+        published.put("sessions", obj["id"], obj)  # the compact store too
+    stored = published.page("sessions", "http://cpo.test/ocpi/2.2.1/sessions", query)
+    assert [obj["id"] for obj in stored.items] == ids
