@@ -5,7 +5,8 @@ everything due (a driver's arrival, a meter sample, a timeline event, an answer)
 scenario time than planned. A probe timer due every PERIOD_S wall seconds measures how late it
 really fires; that lateness times `speed` is the scenario time the runtime is behind. Past
 WARN_MS a warning is logged (once per episode); a run whose p99 lag exceeds INVALID_MS has timing
-that does not describe the eMSP: its summary says so, and timing expectations are not graded.
+that does not describe the eMSP: its summary says so, and no failed expectation is graded as the
+eMSP's (exit 3).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class LagFigures:
             block["note"] = (
                 f"the bench fell behind its scenario clock (p99 {self.p99_ms / 1000:.1f} s > "
                 f"{INVALID_MS / 1000:.0f} s of scenario time): timing figures describe the machine, "
-                "not the eMSP; timing expectations are not graded (lower --speed)"
+                "not the eMSP; a failed expectation is not graded as the eMSP's (exit 3; lower --speed)"
             )
         return block
 
