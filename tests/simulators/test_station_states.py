@@ -26,6 +26,12 @@ ALLOWED = [
     (S.FINISHING, E.RELEASED, S.AVAILABLE),
     (S.AVAILABLE, E.DISABLE, S.UNAVAILABLE),  # ChangeAvailability Inoperative, only when idle
     (S.UNAVAILABLE, E.ENABLE, S.AVAILABLE),
+    # ReserveNow (1.6 §5.13, 2.0.1 H01): held until the reserving driver plugs in, it is cancelled
+    # or expires, or the connector is taken out of service
+    (S.AVAILABLE, E.RESERVE, S.RESERVED),
+    (S.RESERVED, E.PLUG, S.PREPARING),
+    (S.RESERVED, E.UNRESERVE, S.AVAILABLE),
+    (S.RESERVED, E.DISABLE, S.UNAVAILABLE),
 ]
 
 
@@ -53,4 +59,5 @@ def test_every_state_has_a_wire_name(mapping: object) -> None:
 
 def test_wire_names() -> None:
     assert v16.STATUS[S.SUSPENDED_EV] == "SuspendedEV"
-    assert {v201.STATUS[s] for s in ConnectorState} == {"Available", "Occupied", "Unavailable"}
+    assert {v201.STATUS[s] for s in ConnectorState} == {"Available", "Occupied", "Reserved", "Unavailable"}
+    assert v16.STATUS[S.RESERVED] == v201.STATUS[S.RESERVED] == "Reserved"
