@@ -52,8 +52,9 @@ class HubDelivery(HubBase):
         return Message(self._seq, sender, receiver, forward, correlation, headers, request_in)
 
     def stores(self, message: Message) -> bool:
+        target = message.forward.target
         return self._store is not None and self._store.takes(
-            message.forward.method, message.forward.target.module
+            message.forward.method, target.module, target.interface
         )
 
     def holding(self, connection: Connection, message: Message) -> bool:

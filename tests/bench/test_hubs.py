@@ -313,6 +313,11 @@ def test_an_emsp_outage_behind_the_hub_is_held_by_the_hub_and_delivered_after(
     assert summary["reconciliation"]["missing_cdr"] == summary["reconciliation"]["duplicate_cdr"] == 0
     delivery = summary["cdr_delivery"]
     assert delivery["resent_recognised"] == delivery["resent"]
+    # Real-time authorizations were never held: the hub answered 4003 at once, the CPO refused (or
+    # fell back on its whitelist), and the truth blames the outage, not the eMSP.
+    assert not [key for *_, key in hub.truth.late if key.startswith("tokens:SENDER")]
+    assert summary["reconciliation"]["wrongly_refused"] == 0
+    assert summary["reconciliation"]["refused_unreachable"] >= 1
 
 
 def test_the_hub_fee_is_a_cost_of_each_session_through_it_and_the_channel_margin_shows_it(
