@@ -3,6 +3,7 @@ hub CPO's traffic routed and traced through the hub in `sim`, per-party figures 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -318,6 +319,27 @@ def test_an_emsp_outage_behind_the_hub_is_held_by_the_hub_and_delivered_after(
     assert not [key for *_, key in hub.truth.late if key.startswith("tokens:SENDER")]
     assert summary["reconciliation"]["wrongly_refused"] == 0
     assert summary["reconciliation"]["refused_unreachable"] >= 1
+
+
+def test_a_hub_down_when_the_run_starts_registers_once_back_and_its_cpos_after_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def mutate(data: dict[str, Any]) -> None:
+        _small(data)
+        outage = {"type": "outage", "party": "hub-eu", "mode": "refused", "from": "2026-03-02T07:00:00Z"}
+        data["events"] = [outage | {"until": "2026-03-02T07:10:00Z"}]
+
+    outcome = run_sim(monkeypatch, variant(tmp_path, "hub-roaming", mutate), 1, tmp_path / "run")
+    hub = outcome.world.hubs["hub-eu"]
+    # Its first handshake went nowhere; it kept trying (backoff) and got through after the outage.
+    assert hub.truth.refused and all(at < "2026-03-02T07:10:01" for at, *_ in hub.truth.refused)
+    assert hub.registry["emsp"].registered
+    for cpo_id in HUB_CPOS:
+        registered_at = outcome.world.cpos[cpo_id].ocpi.truth.registered_at
+        assert registered_at is not None and registered_at >= datetime(2026, 3, 2, 7, 10, tzinfo=UTC), cpo_id
+    summary = outcome.summary
+    assert all(summary["partners"][cpo_id]["sessions"]["completed"] > 0 for cpo_id in HUB_CPOS)
+    assert summary["reconciliation"]["matched"] == summary["sessions"]["completed"] > 0
 
 
 def test_the_hub_fee_is_a_cost_of_each_session_through_it_and_the_channel_margin_shows_it(
