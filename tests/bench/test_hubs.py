@@ -144,11 +144,28 @@ def test_the_hub_figures_come_from_its_truth(small_run: tuple[Any, Any]) -> None
     figures = outcome.summary["hubs"]["hub-eu"]
     assert list(figures) == ["forwarded", "stored", "late", "resent", "dropped", "fees"]
     hub_cdrs = sum(outcome.summary["partners"][c]["cdrs"] for c in HUB_CPOS)
-    # aggregating: 0.25 EUR per CDR the eMSP accepted, once each
+    # aggregating: 0.25 EUR per session whose CDR the eMSP accepted, once each
     assert figures["fees"] == {"EUR": str(len(hub.truth.fees) * 0.25).rstrip("0").rstrip(".")}
     assert len(hub.truth.fees) == hub_cdrs
     assert figures["forwarded"] == len({hop.request_out for hop in hub.truth.hops if hop.attempt == 1})
     assert figures["dropped"] == 0
+
+
+def test_a_channel_shows_cpo_revenue_after_fees_not_a_margin_beside_the_billed_margin(
+    small_run: tuple[Any, Any], tmp_path: Path
+) -> None:
+    outcome, _ = small_run
+    hub = outcome.summary["channels"]["hub-eu"]
+    assert "margin" not in hub  # the eMSP's margin is `billed.margin` (billing runs) only
+    for currency, fee in hub["hub_fees"].items():
+        left = Decimal(hub["revenue"][currency]) - Decimal(fee)
+        assert Decimal(hub["cpo_revenue_after_fees"][currency]) == left
+
+    def mutate(data: dict[str, Any]) -> None:
+        data["expectations"] = [{"metric": "channels.hub-eu.margin.EUR", "op": ">=", "value": 0}]
+
+    with pytest.raises(ScenarioError, match=r"channels\.hub-eu\.margin\.EUR"):
+        run_scenario(str(variant(tmp_path, "hub-roaming", mutate)), out=tmp_path / "run")
 
 
 def test_the_hub_renames_sessions_and_reconciliation_maps_them_back(small_run: tuple[Any, Any]) -> None:
