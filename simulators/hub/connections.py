@@ -271,9 +271,9 @@ class HubBase:
                 # Our own registration got no answer (the party is down, or a 502/503/504): start
                 # over after a backoff step, else the parties behind the hub never reach it. A
                 # party that answered and refused is not asked again (the operator must fix that).
-                step = self._register_step.get(connection.id, 0)
-                self._register_at[connection.id] = now + REGISTER_BACKOFF[step]
-                self._register_step[connection.id] = min(step + 1, len(REGISTER_BACKOFF) - 1)
+                backoff = self._register_step.get(connection.id, 0)
+                self._register_at[connection.id] = now + REGISTER_BACKOFF[backoff]
+                self._register_step[connection.id] = min(backoff + 1, len(REGISTER_BACKOFF) - 1)
             return
         if isinstance(step, HttpRequest):  # it carries the handshake's own token (A, or the party's)
             self.send(call.kind, connection, step, now, **call.context)
