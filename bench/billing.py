@@ -148,6 +148,13 @@ def figures(
     by_channel: dict[str, Decimal] = {c: ZERO for c in channels}
     # Per channel, the parts of its margin: retail - the CPOs' wholesale - hub fees (cost lines).
     parts = {part: {c: ZERO for c in channels} for part in ("retail", "wholesale", "hub_fees")}
+    # Hub fees in another currency than the line's: no rate to convert them, so they are not in the
+    # margin; shown per channel and currency instead of vanishing (the margin is before them).
+    unconverted: dict[str, dict[str, Decimal]] = {}
+    for x in sessions:
+        for fee_currency, amount in foreign_hub_fees_of(x):
+            per_currency = unconverted.setdefault(x.channel, {})
+            per_currency[fee_currency] = per_currency.get(fee_currency, ZERO) + amount
     for x in sessions:
         who = owner(x.partner, _party(x))
         margin[who] = margin.get(who, ZERO) + x.margin
@@ -176,6 +183,9 @@ def figures(
         "channel_margin_total": str(sum(by_channel.values(), ZERO)),
         **{f"channel_{part}": {c: str(a) for c, a in sorted(of.items())} for part, of in parts.items()},
         "hub_fees_total": str(sum(parts["hub_fees"].values(), ZERO)),
+        "channel_hub_fees_unconverted": {
+            c: {cur: str(a) for cur, a in sorted(of.items())} for c, of in sorted(unconverted.items())
+        },
         "invoices": len(invoices),
         "fleet_vehicles": len({(r["account_id"], r["vehicle_id"]) for r in fleet}),
         "disagreements": sum(1 for v in independent.values() if v != 0),
@@ -195,12 +205,28 @@ def hub_fee_of(line: Line) -> Decimal:
     )
 
 
+def foreign_hub_fees_of(line: Line) -> list[tuple[str, Decimal]]:
+    """The hub fees among a line's cost lines in another currency than the line's: (currency, amount)."""
+    return [
+        (cost["currency"], Decimal(cost["amount_excl"]))
+        for cost in line.cost_lines
+        if cost["kind"] == "hub_fee" and cost["currency"] != line.currency
+    ]
+
+
 def _channels(scenario: Scenario) -> list[str]:
     """The channels a run's lines can come through: bilateral, and each hub (the eMSP's partner id)."""
     return ["bilateral", *(h.id for h in scenario.hubs)]
 
 
 def add_to_summary(summary: dict[str, Any], billing: dict[str, Any], margins: Mapping[str, str]) -> None:
+    # A hub whose fee is in another currency than the retail one has its unconverted figure even
+    # before (or without) a fee: a path expectations may name from the scenario's load on.
+    unconverted = billing["channel_hub_fees_unconverted"]
+    for hub_id, hub in summary.get("hubs", {}).items():
+        for fee_currency in hub.get("fees", {}):
+            if fee_currency != billing["currency"]:
+                unconverted.setdefault(hub_id, {}).setdefault(fee_currency, str(ZERO))
     summary["billing"] = billing
     for cid, margin in margins.items():
         if cid in summary["partners"]:
@@ -212,6 +238,8 @@ def add_to_summary(summary: dict[str, Any], billing: dict[str, Any], margins: Ma
             part: billing[f"channel_{part}"].get(name, str(ZERO))
             for part in ("retail", "wholesale", "hub_fees", "margin")
         }
+        if name in unconverted:  # the margin is before these (no rate to convert them)
+            figures["billed"]["hub_fees_unconverted"] = dict(unconverted[name])
 
 
 def skeleton(summary: dict[str, Any], scenario: Scenario) -> None:

@@ -257,8 +257,9 @@ def channel_figures(
     currencies: Sequence[str],
     pulls: Mapping[str, Mapping[str, int]],
 ) -> dict[str, Any]:
-    """`channels.<bilateral|hub id>`: sessions, CDRs, revenue, what the hub charged (its fee per
-    session) and the margin left, so the cost of roaming through a hub shows beside bilateral.
+    """`channels.<bilateral|hub id>`: sessions, CDRs, revenue (the CPOs' CDR totals), what the hub
+    charged (its fee per session) and the CDR totals after those fees, so the cost of roaming
+    through a hub shows beside bilateral.
     `channels`: per CPO id, (channel, country_code, party_id)."""
     out: dict[str, Any] = {}
     names = ["bilateral", *sorted(hubs)]
@@ -277,7 +278,9 @@ def channel_figures(
             "matched": sum(partners[cid]["reconciliation"]["matched"] for cid in mine),
             "revenue": {c: plain(a) for c, a in sorted(revenue.items())},
             "hub_fees": {c: plain(a) for c, a in sorted(fees.items())},
-            "margin": {c: plain(revenue.get(c, Decimal(0)) - fees[c]) for c in sorted(fees)},
+            # What the CPOs' CDRs total minus the hub's fees: not the eMSP's margin (that is
+            # `billed.margin`, retail - wholesale - hub fees, in a billing run).
+            "cpo_revenue_after_fees": {c: plain(revenue.get(c, Decimal(0)) - fees[c]) for c in sorted(fees)},
             "pull_objects": int(pulled.get("objects", 0))
             if name in hubs
             else sum(partners[cid]["pull"]["objects"] for cid in mine),

@@ -33,6 +33,7 @@ NOTICED: dict[str, str] = {
     "zero_cost_cdr": "CDR with energy but a total_cost of zero",
     "cdr_totals_mismatch": "CDR total_energy differs from the energy of its charging periods",
     "session_left_pending": "CDR for a session the partner never moved out of PENDING",
+    "credit_unknown_cdr": "credit CDR whose credit_reference_id names no CDR received from that party",
     # Pulling the partner's Sender lists (emsp.ocpi.pull): its pagination did not hold.
     "pagination_link_missing": "a list page had no Link header though X-Total-Count said more remained",
     "pagination_no_progress": "a list page brought no object not seen already (offset ignored?)",

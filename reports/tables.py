@@ -166,7 +166,8 @@ def partners_table(summary: Mapping[str, Any]) -> pd.DataFrame:
 
 def channels_table(summary: Mapping[str, Any]) -> pd.DataFrame:
     """One row per channel (bilateral, each hub) from summary.json `channels` (hub scenarios):
-    sessions, CDRs, matched, revenue, the hub's fees and the margin left."""
+    sessions, CDRs, matched, revenue, the hub's fees and the CPO revenue after them (and, in a billing
+    run, the billed retail, wholesale, fees and margin)."""
     channels = summary.get("channels")
     rows = []
     for channel, figures in channels.items() if isinstance(channels, Mapping) else []:

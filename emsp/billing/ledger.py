@@ -30,8 +30,10 @@ from sqlalchemy.orm import Session
 from emsp.billing.contracts import ZERO, ContractTerms, SessionUsage, cents, retail_charge
 from emsp.billing.identity import driver_for
 from emsp.billing.jurisdictions import country_of, for_country
+from emsp.model import PartyRef
+from emsp.services.findings import NewFinding, record
 from emsp.settlement.tariff import TariffError, parse_tariff, price_cdr
-from emsp.storage.queries import location_time_zone
+from emsp.storage.queries import find_cdr, location_time_zone
 from emsp.storage.tables import (
     AccountRow,
     BillingContractRow,
@@ -310,6 +312,16 @@ def _credit(db: Session, cdr_row: CdrRow, cdr: Mapping[str, Any], now: datetime)
         target = live_line(db, cdr_row)  # no reference: the session's standing line
         note = "credit CDR without credit_reference_id: matched on its session"
     if target is None:
+        if (
+            isinstance(reference, str)
+            and find_cdr(db, cdr_row.country_code, cdr_row.party_id, reference) is None
+        ):
+            # Nothing to reverse because the credited CDR is unknown (e.g. a hub that renamed the
+            # original but not the reference): said, and counted, rather than lost in silence.
+            party = PartyRef(cdr_row.country_code, cdr_row.party_id)
+            example = f"credit CDR {cdr_row.cdr_id} names credit_reference_id {reference}: no such CDR"
+            finding = NewFinding("credit_unknown_cdr", party, example, "cdrs", cdr_row.cdr_id)
+            record(db, cdr_row.partner, [finding], now)
         return []
     detail = {k: _negate(v) for k, v in loads(target.detail_json).items()}
     if note:

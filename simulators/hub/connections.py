@@ -23,6 +23,10 @@ from simulators.hub.registry import Connection, PartyRole, Registry, Status
 from simulators.hub.truth import HubTruth
 from simulators.hub.urls import HubUrls
 
+# The hub retries a registration that got no answer after these steps (as a CPO retries its own
+# handshake, simulators/cpo/retry.py): the last one repeats until the party answers.
+REGISTER_BACKOFF = tuple(timedelta(seconds=s) for s in (1, 2, 4, 8, 16, 32, 60))
+
 
 @dataclass(slots=True)
 class Call:
@@ -62,6 +66,8 @@ class HubBase:
         self._given_up: set[str] = set()  # calls the hub stopped waiting for (a late answer is recorded)
         self._completed: dict[str, HttpResponse] = {}  # deferred id -> final answer, in order made
         self._probe_at: dict[str, datetime] = {}
+        self._register_at: dict[str, datetime] = {}  # connection id -> when to register again
+        self._register_step: dict[str, int] = {}  # connection id -> backoff step of its next retry
         # The runtime times the hub's calls out itself (`on_timeout`), not the hub's deadlines: the
         # live runtime, whose scenario clock runs `speed` times faster than the wall, would otherwise
         # magnify a partner's real processing time into timeouts that sim never sees.
@@ -171,7 +177,13 @@ class HubBase:
 
     def _deadlines(self) -> list[datetime]:
         calls = [] if self.timeouts_by_runtime else [call.deadline for call in self._calls.values()]
-        return calls + list(self._probe_at.values())
+        return calls + list(self._probe_at.values()) + list(self._register_at.values())
+
+    def _retry_registrations(self, now: datetime) -> None:
+        for connection_id, at in list(self._register_at.items()):
+            if at <= now:
+                del self._register_at[connection_id]
+                self.register(connection_id, now)
 
     def forward_timeout(self) -> timedelta:
         """How long the hub waits for an answer to a call it sent (the persona's forward_timeout_s)."""
@@ -255,6 +267,13 @@ class HubBase:
             self.truth.refused.append((format_utc(now), connection.id, failed.code, failed.message))
             if call.kind == "fetch":
                 self.complete(call.context["deferred"], reply(failed.code, failed.message, now))
+            elif response is None:
+                # Our own registration got no answer (the party is down, or a 502/503/504): start
+                # over after a backoff step, else the parties behind the hub never reach it. A
+                # party that answered and refused is not asked again (the operator must fix that).
+                backoff = self._register_step.get(connection.id, 0)
+                self._register_at[connection.id] = now + REGISTER_BACKOFF[backoff]
+                self._register_step[connection.id] = min(backoff + 1, len(REGISTER_BACKOFF) - 1)
             return
         if isinstance(step, HttpRequest):  # it carries the handshake's own token (A, or the party's)
             self.send(call.kind, connection, step, now, **call.context)
@@ -278,4 +297,5 @@ class HubBase:
             assert learnt.credentials is not None
             connection.token_out, connection.roles = learnt.credentials.token, learnt.credentials.roles
         connection.registered = True
+        self._register_step.pop(connection.id, None)
         self._set_status(connection, Status.CONNECTED, now)

@@ -52,8 +52,9 @@ class HubDelivery(HubBase):
         return Message(self._seq, sender, receiver, forward, correlation, headers, request_in)
 
     def stores(self, message: Message) -> bool:
+        target = message.forward.target
         return self._store is not None and self._store.takes(
-            message.forward.method, message.forward.target.module
+            message.forward.method, target.module, target.interface
         )
 
     def holding(self, connection: Connection, message: Message) -> bool:
@@ -214,9 +215,13 @@ class HubDelivery(HubBase):
             return
         body = loads(forward.body) if forward.body else {}
         cdr_id = str(body.get("id", "")) if isinstance(body, dict) else ""
-        if (message.sender, cdr_id) in self._charged:
-            return  # one fee per CDR, however often it was delivered
-        self._charged.add((message.sender, cdr_id))
+        session_id = str(body.get("session_id") or "") if isinstance(body, dict) else ""
+        # One fee per session routed, however often its CDR was delivered and whatever credit and
+        # replacement CDRs follow (the eMSP books one net fee per session: emsp/billing/hub_fees.py).
+        charged = (message.sender, session_id or f"cdr:{cdr_id}")
+        if charged in self._charged:
+            return
+        self._charged.add(charged)
         ids = self._transform.ids
         original = ids.inward("cdr", cdr_id) if ids is not None else None
         fee = Fee(

@@ -217,6 +217,7 @@ class OcpiHub(HubRouting):
             self._failed(request_id, call, now, "timeout", None)
         self.flush(now)
         self._probe_offline(now, self._holding_ids())  # a holding queue probes by itself
+        self._retry_registrations(now)
 
     def _answer_routing(self, connection: Connection, request: HttpRequest) -> dict[str, str]:
         sender = routing_party(request, "from")

@@ -96,7 +96,7 @@ class HubPersona(BaseModel):
     store_and_forward: StoreAndForward | None = None
     # connections.py (HubBase.added_latency): the hub's own delay on every message, applied by the runtime.
     added_latency_ms: int = Field(default=0, ge=0)
-    # delivery.py (HubDelivery.__init__): recorded once per CDR the receiver accepted.
+    # delivery.py (HubDelivery.__init__): recorded once per session whose CDR the receiver accepted.
     fee_per_session: HubFee | None = None
     # connections.py (HubBase.__init__): how often an offline party is probed (GET versions).
     offline_probe_s: float = Field(default=30, gt=0)

@@ -16,6 +16,14 @@ from simulators.hub.envelope import Party
 from simulators.hub.persona import StoreAndForward
 from simulators.hub.transform import Forward
 
+# Calls (besides GETs) whose caller waits for the receiver's own answer, per module and the
+# receiving party's interface: a real-time authorization (tokens Sender, POST .../authorize), a
+# Session's charging preferences (sessions Sender, PUT), a command or a charging profile request to
+# the CPO (its Receiver interface answers at once; only the result comes later, as a push).
+REAL_TIME = frozenset(
+    {("tokens", "SENDER"), ("sessions", "SENDER"), ("commands", "RECEIVER"), ("chargingprofiles", "RECEIVER")}
+)
+
 
 @dataclass(slots=True)
 class Message:
@@ -48,9 +56,11 @@ class ForwardStore:
         self._max_attempts = config.max_attempts
         self._queues: dict[str, _Queue] = {}  # receiving connection id -> its queue
 
-    def takes(self, method: str, module: str) -> bool:
-        """Only pushes of the persona's modules are stored; a GET or a real-time call cannot wait."""
-        return method != "GET" and module in self._modules
+    def takes(self, method: str, module: str, interface: str) -> bool:
+        """Only pushes of the persona's modules are stored; a GET or a real-time call cannot wait:
+        its caller needs the answer now (an authorization held for later is a refusal the hub
+        hides), so the hub answers it at once with its own error (4003/4002)."""
+        return method != "GET" and (module, interface) not in REAL_TIME and module in self._modules
 
     def holding(self, connection_id: str) -> bool:
         queue = self._queues.get(connection_id)

@@ -2,7 +2,8 @@
 
 Always: a `response_url` in the body, and `Link`/`Location` in the answer, point at the hub (so the
 result, the next page or the object come back through it). Per persona: a page cap on list GETs,
-hub-scoped Session/CDR ids, and Session PATCH turned into a PUT of the merged object.
+hub-scoped Session/CDR ids (a credit CDR's `credit_reference_id` too), and Session PATCH turned
+into a PUT of the merged object.
 """
 
 from __future__ import annotations
@@ -121,6 +122,9 @@ class Transformer:
             body["id"] = self._ids.outward("cdr", owner, body["id"])
         if isinstance(body.get("session_id"), str):
             body["session_id"] = self._ids.outward("session", owner, body["session_id"])
+        if isinstance(body.get("credit_reference_id"), str):
+            # A credit CDR names the CDR it credits: the eMSP only knows that one by the hub's id.
+            body["credit_reference_id"] = self._ids.outward("cdr", owner, body["credit_reference_id"])
         return True
 
     def _session_id_inward(self, body: dict[str, Any]) -> bool:

@@ -79,6 +79,22 @@ def test_every_session_has_both_prices_and_corrections_bill_once(run: RunOutcome
         assert rebills[original["cdr_id"]]["session_id"] == original["session_id"]
 
 
+def test_corrections_through_the_hub_are_reversed_and_rebilled_and_its_fee_charged_once(
+    run: RunOutcome,
+) -> None:
+    invoices = json.loads((run.run_dir / "invoices.json").read_text())
+    hub_lines = [line for invoice in invoices for line in invoice["lines"] if line.get("channel") == "hub-eu"]
+    kinds = [line["kind"] for line in hub_lines]
+    assert kinds.count("reversal") == kinds.count("rebill") >= 1
+    assert run.summary["partners"]["cpo-nl2"]["findings"]["credit_unknown_cdr"] == 0
+    # The hub charged one fee per session, as the eMSP booked it (not one per credit/replacement CDR).
+    hub = run.world.hubs["hub-eu"]
+    assert len(hub.truth.fees) == kinds.count("charge")
+    assert D(run.summary["hubs"]["hub-eu"]["fees"]["EUR"]) == D(
+        run.summary["billing"]["channel_hub_fees"]["hub-eu"]
+    )
+
+
 def _with(tmp_path: Path, demand: dict[str, object]) -> Path:
     data = yaml.safe_load((BUILTIN_DIR / "billing-mix.yaml").read_text())
     data["demand"] |= demand

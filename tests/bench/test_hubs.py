@@ -3,6 +3,7 @@ hub CPO's traffic routed and traced through the hub in `sim`, per-party figures 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -143,11 +144,28 @@ def test_the_hub_figures_come_from_its_truth(small_run: tuple[Any, Any]) -> None
     figures = outcome.summary["hubs"]["hub-eu"]
     assert list(figures) == ["forwarded", "stored", "late", "resent", "dropped", "fees"]
     hub_cdrs = sum(outcome.summary["partners"][c]["cdrs"] for c in HUB_CPOS)
-    # aggregating: 0.25 EUR per CDR the eMSP accepted, once each
+    # aggregating: 0.25 EUR per session whose CDR the eMSP accepted, once each
     assert figures["fees"] == {"EUR": str(len(hub.truth.fees) * 0.25).rstrip("0").rstrip(".")}
     assert len(hub.truth.fees) == hub_cdrs
     assert figures["forwarded"] == len({hop.request_out for hop in hub.truth.hops if hop.attempt == 1})
     assert figures["dropped"] == 0
+
+
+def test_a_channel_shows_cpo_revenue_after_fees_not_a_margin_beside_the_billed_margin(
+    small_run: tuple[Any, Any], tmp_path: Path
+) -> None:
+    outcome, _ = small_run
+    hub = outcome.summary["channels"]["hub-eu"]
+    assert "margin" not in hub  # the eMSP's margin is `billed.margin` (billing runs) only
+    for currency, fee in hub["hub_fees"].items():
+        left = Decimal(hub["revenue"][currency]) - Decimal(fee)
+        assert Decimal(hub["cpo_revenue_after_fees"][currency]) == left
+
+    def mutate(data: dict[str, Any]) -> None:
+        data["expectations"] = [{"metric": "channels.hub-eu.margin.EUR", "op": ">=", "value": 0}]
+
+    with pytest.raises(ScenarioError, match=r"channels\.hub-eu\.margin\.EUR"):
+        run_scenario(str(variant(tmp_path, "hub-roaming", mutate)), out=tmp_path / "run")
 
 
 def test_the_hub_renames_sessions_and_reconciliation_maps_them_back(small_run: tuple[Any, Any]) -> None:
@@ -313,6 +331,32 @@ def test_an_emsp_outage_behind_the_hub_is_held_by_the_hub_and_delivered_after(
     assert summary["reconciliation"]["missing_cdr"] == summary["reconciliation"]["duplicate_cdr"] == 0
     delivery = summary["cdr_delivery"]
     assert delivery["resent_recognised"] == delivery["resent"]
+    # Real-time authorizations were never held: the hub answered 4003 at once, the CPO refused (or
+    # fell back on its whitelist), and the truth blames the outage, not the eMSP.
+    assert not [key for *_, key in hub.truth.late if key.startswith("tokens:SENDER")]
+    assert summary["reconciliation"]["wrongly_refused"] == 0
+    assert summary["reconciliation"]["refused_unreachable"] >= 1
+
+
+def test_a_hub_down_when_the_run_starts_registers_once_back_and_its_cpos_after_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def mutate(data: dict[str, Any]) -> None:
+        _small(data)
+        outage = {"type": "outage", "party": "hub-eu", "mode": "refused", "from": "2026-03-02T07:00:00Z"}
+        data["events"] = [outage | {"until": "2026-03-02T07:10:00Z"}]
+
+    outcome = run_sim(monkeypatch, variant(tmp_path, "hub-roaming", mutate), 1, tmp_path / "run")
+    hub = outcome.world.hubs["hub-eu"]
+    # Its first handshake went nowhere; it kept trying (backoff) and got through after the outage.
+    assert hub.truth.refused and all(at < "2026-03-02T07:10:01" for at, *_ in hub.truth.refused)
+    assert hub.registry["emsp"].registered
+    for cpo_id in HUB_CPOS:
+        registered_at = outcome.world.cpos[cpo_id].ocpi.truth.registered_at
+        assert registered_at is not None and registered_at >= datetime(2026, 3, 2, 7, 10, tzinfo=UTC), cpo_id
+    summary = outcome.summary
+    assert all(summary["partners"][cpo_id]["sessions"]["completed"] > 0 for cpo_id in HUB_CPOS)
+    assert summary["reconciliation"]["matched"] == summary["sessions"]["completed"] > 0
 
 
 def test_the_hub_fee_is_a_cost_of_each_session_through_it_and_the_channel_margin_shows_it(

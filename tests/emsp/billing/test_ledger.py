@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from billing_helpers import T0, cdr_doc, make_driver, settle
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emsp.billing.accounts import retail_rows
 from emsp.billing.invoices import build_invoices, fleet_report, from_row, vat_report
+from emsp.services.findings import rows as finding_rows
 from emsp.storage.db import Database
 
 D = Decimal
@@ -60,6 +62,32 @@ def test_replacement_before_credit_is_held_then_billed() -> None:
         assert settle(s, cdr_doc("C1-R1", "S1", emaid, D("8"))) == []  # never billed twice
         reversal, rebill = settle(s, cdr_doc("C1-CR", "S1", emaid, D("10"), credit_ref="C1"))
         assert (reversal.kind, rebill.kind, rebill.cdr_id) == ("reversal", "rebill", "C1-R1")
+
+
+@pytest.mark.parametrize(
+    ("credit_ref", "reversed_", "findings"),
+    [
+        ("C1", True, []),  # names the billed CDR: reversed, nothing to say
+        ("HUB-C000009", False, [("credit_unknown_cdr", 1)]),  # names no CDR we have: counted
+        (None, True, []),  # no reference: the session's standing line is reversed (noted on it)
+    ],
+)
+def test_a_credit_naming_an_unknown_cdr_is_a_counted_finding_not_silence(
+    credit_ref: str | None, reversed_: bool, findings: list[tuple[str, int]]
+) -> None:
+    db = Database("sqlite://")
+    with db.unit() as s:
+        emaid = make_driver(s, 1, "pay_as_you_go")
+        settle(s, cdr_doc("C1", "S1", emaid, D("10")), partner="hub-eu")
+        credit = cdr_doc("C1-CR", "S1", emaid, D("10"), credit_ref="C1")
+        if credit_ref is None:
+            credit.pop("credit_reference_id")
+        else:
+            credit["credit_reference_id"] = credit_ref
+        lines = settle(s, credit, partner="hub-eu")
+        assert [line.kind for line in lines] == (["reversal"] if reversed_ else [])
+        got = [(row.partner, row.country_code, row.party_id, row.kind, row.count) for row in finding_rows(s)]
+        assert got == [("hub-eu", "NL", "CPA", kind, count) for kind, count in findings]
 
 
 def test_subscription_fee_once_per_period_and_included_kwh_run_out() -> None:

@@ -154,19 +154,48 @@ def test_page_cap_limits_what_a_list_get_asks_for(asked: str, sent: str) -> None
     assert world.net.sent_to("cpo-a")[-1].url == f"http://cpo-a.local/ocpi/2.2.1/locations?{sent}"
 
 
-def test_fee_recorded_once_per_delivered_cdr() -> None:
+CREDIT = CDR | {"id": "CDR1-CR", "credit": True, "credit_reference_id": "CDR1", "total_energy": -12.5}
+REPLACEMENT = CDR | {"id": "CDR1-R1", "total_energy": 11.0}
+OTHER_SESSION = CDR | {"id": "CDR2", "session_id": "S2"}
+
+
+@pytest.mark.parametrize(
+    ("cdrs", "fees"),
+    [
+        ([CDR], [("HUB-C000001", "CDR1")]),
+        ([CDR, CDR], [("HUB-C000001", "CDR1")]),  # the CPO sends it again: still one fee
+        ([CDR, OTHER_SESSION], [("HUB-C000001", "CDR1"), ("HUB-C000002", "CDR2")]),
+        # A credit and a replacement of the same session: one fee (the eMSP books one per session).
+        ([CDR, CREDIT, REPLACEMENT], [("HUB-C000001", "CDR1")]),
+        ([CDR, CREDIT, REPLACEMENT, OTHER_SESSION], [("HUB-C000001", "CDR1"), ("HUB-C000004", "CDR2")]),
+    ],
+)
+def test_fee_recorded_once_per_session_whose_cdr_was_delivered(
+    cdrs: list[dict[str, object]], fees: list[tuple[str, str]]
+) -> None:
     world = build("aggregating")
-    world.cpo_a.call("POST", "cdrs", "RECEIVER", "", T0, body=CDR, to=EMSP)
-    world.cpo_a.call("POST", "cdrs", "RECEIVER", "", T0, body=CDR, to=EMSP)  # the CPO sends it again
-    world.cpo_a.call(
-        "POST", "cdrs", "RECEIVER", "", T0, body=CDR | {"id": "CDR2", "session_id": "S2"}, to=EMSP
-    )
+    for cdr in cdrs:
+        world.cpo_a.call("POST", "cdrs", "RECEIVER", "", T0, body=cdr, to=EMSP)
     world.net.run(T0)
-    fees = world.hub.truth.fees
-    assert [(f.cdr_id, f.original_cdr_id, f.cpo, f.emsp, f.amount, f.currency) for f in fees] == [
-        ("HUB-C000001", "CDR1", "DE/CPA", "NL/EMS", Decimal("0.25"), "EUR"),
-        ("HUB-C000002", "CDR2", "DE/CPA", "NL/EMS", Decimal("0.25"), "EUR"),
-    ]
+    charged = world.hub.truth.fees
+    assert [(f.cdr_id, f.original_cdr_id) for f in charged] == fees
+    assert all(
+        (f.cpo, f.emsp, f.amount, f.currency) == ("DE/CPA", "NL/EMS", Decimal("0.25"), "EUR") for f in charged
+    )
+
+
+def test_a_credit_cdr_names_the_credited_cdr_by_the_hub_id_it_was_delivered_under() -> None:
+    world = build("aggregating")
+    for cdr in (CDR, CREDIT, REPLACEMENT):
+        world.cpo_a.call("POST", "cdrs", "RECEIVER", "", T0, body=cdr, to=EMSP)
+    world.net.run(T0)
+    original, credit, replacement = [r.body for r in world.emsp.received if r.module == "cdrs"]
+    assert credit["credit_reference_id"] == original["id"] == "HUB-C000001"
+    assert credit["id"] == "HUB-C000002" and replacement["id"] == "HUB-C000003"
+    assert {original["session_id"], credit["session_id"], replacement["session_id"]} == {"HUB-S000001"}
+
+
+def test_a_routing_only_hub_charges_no_fee_and_changes_no_cdr() -> None:
     plain = build("routing-only")
     plain.cpo_a.call("POST", "cdrs", "RECEIVER", "", T0, body=CDR, to=EMSP)
     plain.net.run(T0)

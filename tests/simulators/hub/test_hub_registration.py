@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 from datetime import timedelta
 
-from hub_world import CPO_A, CPO_B, EMSP, HUB, T0, build
+import pytest
+from hub_world import CPO_A, CPO_B, EMSP, HUB, T0, World, build
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -164,3 +165,47 @@ def test_every_connected_party_sees_the_hubs_client_info_of_the_others(events: l
             f"{p.country_code}/{p.party_id}" for p in (world.emsp, world.cpo_a, world.cpo_b) if p is not party
         }
         assert party.client_info == dict.fromkeys(sorted(others), "CONNECTED")
+
+
+def _settle(world: World, until_s: float) -> None:
+    """Let the hub's own wakeups (deadlines, retries) run up to `until_s` seconds after T0."""
+    end = T0 + timedelta(seconds=until_s)
+    for _ in range(1000):
+        wakeup = world.hub.next_wakeup()
+        if wakeup is None or wakeup > end:
+            return
+        world.net.wake(wakeup)
+
+
+@pytest.mark.parametrize(
+    "outage",
+    [
+        "down",  # connection refused
+        "silent",  # takes the call, never answers: the hub's deadline passes
+    ],
+)
+def test_a_registration_that_got_no_answer_is_retried_with_backoff_until_the_party_is_back(
+    outage: str,
+) -> None:
+    world = build(register=False)
+    getattr(world.net, outage).add("cpo-b")
+    world.hub.register("cpo-b", T0)
+    world.net.run(T0)
+    _settle(world, 300)
+    assert not world.hub.registry["cpo-b"].registered
+    tries = len(world.hub.truth.refused)
+    assert 3 <= tries <= 300 // 60 + 7  # backoff: a few quick retries, then one a minute
+    getattr(world.net, outage).discard("cpo-b")
+    _settle(world, 400)
+    assert world.hub.registry["cpo-b"].registered
+    assert world.hub.registry["cpo-b"].status is Status.CONNECTED
+    assert world.hub.next_wakeup() is None  # registered: nothing more to retry
+
+
+def test_a_party_that_answers_and_refuses_the_registration_is_not_asked_again() -> None:
+    world = build(register=False)
+    world.hub.registry["cpo-b"].token_out = "not-the-token-cpo-b-gave"
+    world.hub.register("cpo-b", T0)
+    world.net.run(T0)
+    _settle(world, 300)
+    assert len(world.hub.truth.refused) == 1 and not world.hub.registry["cpo-b"].registered

@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
+import pytest
 from hub_world import EMSP, HUB, T0, World, build
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emsp.timeutil import format_utc
 from simulators.hub import HubPersona, Status, load_persona
+from simulators.hub.store import ForwardStore
 
 AGGREGATING = load_persona("aggregating")
 
@@ -204,3 +206,61 @@ def test_same_traffic_same_hops_and_truth() -> None:
         return sent, world.hub.truth
 
     assert run() == run()
+
+
+def _authorize(world: World, now_s: float) -> str:
+    """CPO A asks the eMSP to authorize a token in real time (tokens Sender, POST .../authorize)."""
+    at = T0 + timedelta(seconds=now_s)
+    return world.cpo_a.call("POST", "tokens", "SENDER", "/TOK1/authorize", at, body={}, to=EMSP)
+
+
+@pytest.mark.parametrize(
+    ("outage", "code"),
+    [
+        ("down", 4003),  # the eMSP refuses connections: receiver offline
+        ("silent", 4002),  # the eMSP takes the call and never answers: timeout
+    ],
+)
+def test_a_real_time_authorization_is_never_held_the_hub_answers_its_error_at_once(
+    outage: str, code: int
+) -> None:
+    world = build(AGGREGATING)  # a store-and-forward hub: it holds pushes, never this
+    getattr(world.net, outage).add("emsp")
+    rid = _authorize(world, 0)
+    world.net.run(T0)
+    for _ in range(5):  # let a silent receiver's timeout pass
+        wakeup = world.hub.next_wakeup()
+        if wakeup is None or rid in world.cpo_a.answers:
+            break
+        world.net.wake(wakeup)
+    assert world.cpo_a.answers[rid].json()["status_code"] == code
+    assert world.hub.truth.stored == [] and not world.hub.holds_messages()
+    _drain(world, 3600)
+    # Never forwarded stale: a silent eMSP got the one call that timed out, no resend.
+    assert len([r for r in world.emsp.received if r.module == "tokens"]) == (outage == "silent")
+    if outage == "down":  # a second call once the eMSP is back goes straight through
+        rid = _authorize(world, 3601)
+        world.net.run(T0 + timedelta(seconds=3601))
+        assert [r.module for r in world.emsp.received if r.module == "tokens"] == ["tokens"]
+
+
+@pytest.mark.parametrize(
+    ("method", "module", "interface", "stored"),
+    [
+        ("PUT", "locations", "RECEIVER", True),
+        ("POST", "cdrs", "RECEIVER", True),
+        ("PUT", "tokens", "RECEIVER", True),  # a token push to the CPO can wait
+        ("POST", "tokens", "SENDER", False),  # real-time authorize
+        ("PUT", "sessions", "SENDER", False),  # charging preferences
+        ("POST", "commands", "RECEIVER", False),  # a command to the CPO
+        ("PUT", "chargingprofiles", "RECEIVER", False),
+        ("GET", "locations", "SENDER", False),
+    ],
+)
+def test_only_pushes_are_stored(method: str, module: str, interface: str, stored: bool) -> None:
+    saf = AGGREGATING.store_and_forward
+    assert saf is not None
+    all_modules = saf.model_copy(
+        update={"modules": ("locations", "tokens", "sessions", "cdrs", "commands", "chargingprofiles")}
+    )
+    assert ForwardStore(all_modules).takes(method, module, interface) is stored
