@@ -63,6 +63,11 @@ def _own_reading(dialect: DialectProfile) -> PricingPolicy:
     return replace(DEFAULT_POLICY, name=f"cpo-{dialect.name}", reading=reading)
 
 
+# How long a driver's authorization waits for an OCPI link still being set up (the handshake takes
+# a second; an eMSP or hub down since the start takes as long as its outage) before the CPO gives up.
+UNLINKED_WAIT = timedelta(seconds=30)
+
+
 class OcpiCpo(OcpiParty):
     def __init__(
         self,
@@ -140,7 +145,8 @@ class OcpiCpo(OcpiParty):
     # ---------------------------------------------------------------- CSMS events
     def on_event(self, event: CsmsEvent, now: datetime) -> CpoOutput:
         if not self._synced:
-            # Nothing can be reported before the handshake; replay it in order once registered.
+            # Nothing can be reported before the handshake; replay it in order once registered. An
+            # authorization waits only UNLINKED_WAIT for the link (see on_wakeup): a driver does not.
             self._deferred.append((event, now))
             return CpoOutput()
         if isinstance(event, AuthorizationRequested):
@@ -155,6 +161,35 @@ class OcpiCpo(OcpiParty):
             return self._session_ended(event, now)
         # ChargingStateChanged needs nothing here: the station sends a meter sample at that instant.
         return CpoOutput()
+
+    def next_wakeup(self) -> datetime | None:
+        waits = [at + UNLINKED_WAIT for e, at in self._deferred if isinstance(e, AuthorizationRequested)]
+        return min([t for t in (super().next_wakeup(), *waits) if t is not None], default=None)
+
+    def on_wakeup(self, now: datetime) -> CpoOutput:
+        """Authorizations that waited UNLINKED_WAIT for a link to the eMSP that is not there (its
+        registration not done: an eMSP or hub unreachable since the start) are refused as the eMSP
+        not answering, or allowed from the whitelist, as when the eMSP cannot be reached later."""
+        out = super().on_wakeup(now)
+        expired = [
+            (e, at)
+            for e, at in self._deferred
+            if isinstance(e, AuthorizationRequested) and at + UNLINKED_WAIT <= now
+        ]
+        for event, at in expired:
+            self._deferred.remove((event, at))
+            assert isinstance(event, AuthorizationRequested)
+            station, uid = event.station_id, event.token_uid
+            latency_ms = Decimal((now - at).total_seconds() * 1000).quantize(Decimal("0.001"))
+            token = self._whitelisted(uid, unanswered=True)
+            if token is not None:
+                more = self._allow_from_whitelist(station, uid, token, event.ref, latency_ms, now)
+            else:
+                record = AuthorizationRecord(now, station, uid, "UNREACHABLE", latency_ms)
+                self.truth.authorizations.append(record)
+                more = CpoOutput(decisions=[AuthorizationDecision(event.ref, False)])
+            self._merge(out, more)
+        return out
 
     def _whitelisted(self, uid: str, *, unanswered: bool) -> dict[str, Any] | None:
         """The eMSP's Token for `uid` when mod_tokens' WhitelistType lets this CPO allow it from its

@@ -97,3 +97,26 @@ def test_in_an_outage_a_whitelisting_cpo_lets_its_drivers_charge_and_they_are_bi
     records = [json.loads(line) for line in (tmp_path / "fallback" / "trace.jsonl").read_text().splitlines()]
     cdrs = [r["body"] for r in records if r.get("kind") == "request" and r["url"].endswith("/cdrs")]
     assert [c["auth_method"] for c in cdrs].count("WHITELIST") == refused
+
+
+def test_an_authorization_waits_for_the_link_only_so_long_then_is_the_emsp_unanswered() -> None:
+    """Before its registration is done (an eMSP or hub down since the start), the CPO holds a
+    driver's authorization UNLINKED_WAIT at most, then refuses it as unanswered, and never sends it
+    once the link is up (hostile review: held 20 minutes, then answered, while the driver was gone)."""
+    from simulators.cpo.ocpi_cpo import UNLINKED_WAIT
+
+    cpo, emsp = make_cpo("2.2.1"), FakeEmsp("2.2.1")
+    cpo.start(T0)  # the versions GET never gets an answer: no link yet
+    ask = AuthorizationRequested(ref="r1", station_id="CS1", token_uid="WL01", at=T0)
+    assert cpo.on_event(ask, T0).decisions == []  # it waits for the link
+    assert cpo.next_wakeup() == T0 + UNLINKED_WAIT
+    assert cpo.on_wakeup(T0 + UNLINKED_WAIT / 2).decisions == []
+    out = cpo.on_wakeup(T0 + UNLINKED_WAIT)
+    assert [d.accepted for d in out.decisions] == [False]
+    [record] = cpo.truth.authorizations
+    assert record.result == "UNREACHABLE"
+    assert record.latency_ms == Decimal(UNLINKED_WAIT.total_seconds() * 1000)
+    later = T0 + timedelta(minutes=5)
+    replayed = pump(cpo, emsp, cpo.start(later), later)  # the link comes up: nothing of r1 is sent
+    assert replayed == []
+    assert emsp.received and not [r for r in emsp.received if "/authorize" in r.url]
