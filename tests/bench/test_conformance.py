@@ -176,6 +176,22 @@ def test_invalid_input_exits_2() -> None:
         assert result.exit_code == 2 and named in result.output, result.output
 
 
+def test_a_station_target_the_bench_cannot_listen_on_is_invalid_input_exit_2() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        in_use = f"ws://127.0.0.1:{busy.getsockname()[1]}/ocpp"
+        for target, reason in (
+            (in_use, "in use"),
+            ("ws://10.255.255.1:19300/ocpp", "assign"),  # not an address of this host
+            ("ws://127.0.0.1:99999/ocpp", "out of range"),
+        ):
+            args = ["conformance", "ocpp", "--role", "station", "--version", "1.6", "--target", target]
+            result = CliRunner().invoke(app, [*args, "--wait", "3"])
+            assert result.exit_code == 2, (target, result.output)
+            assert "invalid input: --target:" in result.output and reason in result.output, result.output
+
+
 def test_nothing_to_talk_to_exits_3(tmp_path: Path) -> None:
     target = f"ws://127.0.0.1:{_free_port()}/ocpp"
     result = CliRunner().invoke(
