@@ -38,12 +38,17 @@ class StationPolicy(BaseModel):
     listed: list[str] = Field(default_factory=list, max_length=100_000)
 
 
+# At most 36 characters (a 2.0.1 idToken); those above 20 (a 1.6 idTag) go to 2.0.1 stations only.
+IdToken = Annotated[str, Field(min_length=1, max_length=36)]
+
+
 class AuthorizationPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # No eMSP is attached to the served CSMS: Authorize (and a start without one) is decided here.
     mode: Literal["accept_all", "local_list"] = "accept_all"
-    tokens: list[str] = Field(default_factory=list, max_length=1_000_000)
+    # Each a possible idTag/idToken, as local_list.tokens: these are pushed when that has none.
+    tokens: list[IdToken] = Field(default_factory=list, max_length=1_000_000)
 
 
 class LocalListPolicy(BaseModel):
@@ -53,10 +58,7 @@ class LocalListPolicy(BaseModel):
     # (SendLocalList Full, then Differential updates past `per_message` tokens), so that the station
     # still authorizes them while offline. tokens unset: authorization.tokens (the local_list mode's).
     push_on_boot: bool = False
-    # At most 36 characters (a 2.0.1 idToken); those above 20 (a 1.6 idTag) go to 2.0.1 stations only.
-    tokens: list[Annotated[str, Field(min_length=1, max_length=36)]] | None = Field(
-        default=None, max_length=100_000
-    )
+    tokens: list[IdToken] | None = Field(default=None, max_length=100_000)
     per_message: int = Field(default=100, ge=1, le=10_000)  # what one SendLocalList carries (station's limit)
 
 

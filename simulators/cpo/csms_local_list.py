@@ -29,8 +29,12 @@ def sendable(version: OcppVersion, tokens: Sequence[str]) -> list[str]:
 def local_list_requests(
     version: OcppVersion, tokens: Sequence[str], per_message: int = PER_MESSAGE
 ) -> list[Payload]:
-    """SendLocalList payloads that leave the station's list holding exactly `tokens` (Accepted)."""
+    """SendLocalList payloads that leave the station's list holding exactly `tokens` (Accepted); none
+    when tokens were given but the station can hold none of them: an empty Full update would wipe
+    its list, which nobody asked for."""
     kept = sendable(version, tokens)
+    if tokens and not kept:
+        return []
     chunks = [kept[i : i + per_message] for i in range(0, len(kept), per_message)] or [[]]
     requests = []
     for n, chunk in enumerate(chunks):

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from bench.cli import app
@@ -42,6 +44,23 @@ def test_invalid_config_exits_2_naming_file_field_reason(
     result = CliRunner().invoke(app, ["serve", "csms", "--config", str(path), "--port", "0"])
     assert result.exit_code == 2
     assert f"{path}: {field}: " in result.output and reason in result.output, result.output
+
+
+@pytest.mark.parametrize(
+    ("tokens", "reason"), [(["OK", "T" * 37], "at most 36 characters"), ([""], "at least 1 character")]
+)
+def test_authorization_tokens_are_id_tokens_as_the_local_lists_are(
+    tmp_path: Path, tokens: list[str], reason: str
+) -> None:
+    # Checked on the loader, not through `serve csms`: an accepted config would start serving.
+    from bench.serve_csms_config import CsmsConfigError, load_csms_config
+
+    path = tmp_path / "csms.yaml"
+    config = {"authorization": {"mode": "local_list", "tokens": tokens}, "local_list": {"push_on_boot": True}}
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    field = f"authorization.tokens.{len(tokens) - 1}"
+    with pytest.raises(CsmsConfigError, match=f"{re.escape(str(path))}: {re.escape(field)}: .*{reason}"):
+        load_csms_config(path)
 
 
 def test_missing_config_file_and_taken_port_exit_2(tmp_path: Path) -> None:
