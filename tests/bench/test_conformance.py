@@ -198,3 +198,24 @@ def test_nothing_to_talk_to_exits_3(tmp_path: Path) -> None:
         app, ["conformance", "ocpp", "--role", "csms", "--version", "1.6", "--target", target]
     )
     assert result.exit_code == 3 and "cannot connect" in result.output
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_the_csms_initiated_registry_is_the_versions_csms_to_station_messages(version: str) -> None:
+    # Every message of the version's schemas goes one way, but DataTransfer goes both ways.
+    import ocpp
+
+    from bench.conformance.coverage import STATIONS, csms_initiated
+
+    schemas = Path(ocpp.__file__).parent / ("v16" if version == "1.6" else "v201") / "schemas"
+    actions = {
+        p.stem.removesuffix("Request") for p in schemas.glob("*.json") if not p.stem.endswith("Response")
+    }
+    down = csms_initiated(version)  # type: ignore[arg-type]
+    up = set(STATIONS[version].sends)  # type: ignore[index]
+    assert down <= actions and down & up == set()
+    assert "Heartbeat" not in down and "DataTransfer" in down
+    # The station-initiated rest: 2.0.1 messages the virtual station never sends (spec part 2, K/M).
+    unsent = {"ClearedChargingLimit", "Get15118EVCertificate", "GetCertificateStatus", "NotifyChargingLimit",
+              "NotifyEVChargingNeeds", "NotifyEVChargingSchedule", "NotifyEvent"}  # fmt: skip
+    assert actions - down - up == (set() if version == "1.6" else unsent)

@@ -192,3 +192,40 @@ def test_the_station_record_shows_upkeep_jobs_and_reported_values() -> None:
                     "location": ["http://LC-1.local/firmware/fw-3"]}
     }  # fmt: skip
     assert detail["device_model"] == {"OCPPCommCtrlr/HeartbeatInterval": "300"}
+
+
+@pytest.mark.parametrize(
+    ("version", "action", "status"),
+    [
+        ("1.6", "Heartbeat", 422),
+        ("1.6", "StartTransaction", 422),
+        ("2.0.1", "Heartbeat", 422),
+        ("2.0.1", "TransactionEvent", 422),
+        ("1.6", "Teleport", 422),
+        ("1.6", "ClearCache", 409),  # CSMS-initiated: passes the check, then meets the disconnected station
+        ("2.0.1", "ClearCache", 409),
+    ],
+)
+def test_the_control_api_sends_only_csms_initiated_actions(
+    version: OcppVersion, action: str, status: int
+) -> None:
+    import httpx
+
+    from bench.serve_csms import CsmsService, StationRecord, create_csms_app
+
+    service = CsmsService(CsmsServiceConfig())
+    service.records["CP-1"] = StationRecord("CP-1", version)
+    app = create_csms_app(service)
+
+    async def post() -> httpx.Response:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://csms"
+        ) as client:
+            if status == 409:
+                service.records["CP-1"].connected = False
+            return await client.post(f"/api/v1/stations/CP-1/calls/{action}", json={})
+
+    answer = asyncio.run(post())
+    assert answer.status_code == status, answer.text
+    if status == 422:
+        assert answer.json()["detail"] == f"{action} is not a CSMS-initiated action of OCPP {version}"
