@@ -18,12 +18,14 @@ TOKEN_MAX: dict[OcppVersion, int] = {"1.6": 20, "2.0.1": 36}
 
 
 def sendable(version: OcppVersion, tokens: Sequence[str]) -> list[str]:
-    """The tokens a station of `version` can hold, once each, in the given order."""
-    seen: dict[str, None] = {}
+    """The tokens a station of `version` can hold, once each, in the given order. Once regardless of
+    case: an idTag (1.6 CiString20) and an idToken (2.0.1, "case insensitive") compare without it,
+    so "A" and "a" are one entry; the first spelling is kept."""
+    seen: dict[str, str] = {}
     for token in tokens:
         if 0 < len(token) <= TOKEN_MAX[version]:
-            seen.setdefault(token, None)
-    return list(seen)
+            seen.setdefault(token.casefold(), token)
+    return list(seen.values())
 
 
 def local_list_requests(
