@@ -219,3 +219,44 @@ def test_the_csms_initiated_registry_is_the_versions_csms_to_station_messages(ve
     unsent = {"ClearedChargingLimit", "Get15118EVCertificate", "GetCertificateStatus", "NotifyChargingLimit",
               "NotifyEVChargingNeeds", "NotifyEVChargingSchedule", "NotifyEvent"}  # fmt: skip
     assert actions - down - up == (set() if version == "1.6" else unsent)
+
+
+@pytest.mark.parametrize(
+    ("answer", "reported"),
+    [
+        ("hello not json", "invalid frame from the peer"),
+        ('[3, "b1", {"currentTime": 7}]', "invalid frame from the peer"),  # its answer, schema-invalid
+        (b"\x00binary", "binary WebSocket frame"),
+        (None, "closed the connection"),
+    ],
+)
+def test_a_call_fails_at_once_when_the_peer_answers_it_with_an_invalid_frame(
+    answer: str | bytes | None, reported: str
+) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.asyncio.server import ServerConnection, serve
+
+    from bench.conformance.peer import CaseFailed, Peer
+
+    async def garbage(ws: ServerConnection) -> None:
+        async for _frame in ws:
+            if answer is None:
+                await ws.close()
+                return
+            await ws.send(answer)
+
+    async def main() -> str:
+        async with serve(garbage, "127.0.0.1", 0) as server:
+            port = next(iter(server.sockets)).getsockname()[1]
+            peer = Peer(await connect(f"ws://127.0.0.1:{port}"), "1.6", plays="station")
+            try:
+                # The timeout is never reached when the fix holds; before it, the call waited it out.
+                await peer.call("Heartbeat", {}, timeout=20)
+            except CaseFailed as exc:
+                return str(exc)
+            finally:
+                await peer.close()
+        return "answered"
+
+    message = asyncio.run(main())
+    assert message.startswith("Heartbeat: ") and reported in message, message
