@@ -183,7 +183,7 @@ def test_a_station_target_the_bench_cannot_listen_on_is_invalid_input_exit_2() -
         in_use = f"ws://127.0.0.1:{busy.getsockname()[1]}/ocpp"
         for target, reason in (
             (in_use, "in use"),
-            ("ws://10.255.255.1:19300/ocpp", "assign"),  # not an address of this host
+            ("ws://192.0.2.1:19300/ocpp", "assign"),  # TEST-NET-1 (RFC 5737): no address of this host
             ("ws://127.0.0.1:99999/ocpp", "out of range"),
         ):
             args = ["conformance", "ocpp", "--role", "station", "--version", "1.6", "--target", target]
