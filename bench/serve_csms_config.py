@@ -11,6 +11,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -49,6 +50,14 @@ class AuthorizationPolicy(BaseModel):
     mode: Literal["accept_all", "local_list"] = "accept_all"
     # Each a possible idTag/idToken, as local_list.tokens: these are pushed when that has none.
     tokens: list[IdToken] = Field(default_factory=list, max_length=1_000_000)
+    _folded: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    def model_post_init(self, context: Any, /) -> None:
+        # Looked up on every Authorize: a set, without case (idTag/idToken are case-insensitive).
+        self._folded = frozenset(token.casefold() for token in self.tokens)
+
+    def lists(self, token: str) -> bool:
+        return token.casefold() in self._folded
 
 
 class LocalListPolicy(BaseModel):
@@ -167,7 +176,7 @@ class CsmsServiceConfig(BaseSettings):
         return env_settings, init_settings  # the environment overrides the file
 
     def authorizes(self, token: str) -> bool:
-        return self.authorization.mode == "accept_all" or token in self.authorization.tokens
+        return self.authorization.mode == "accept_all" or self.authorization.lists(token)
 
     def local_list_tokens(self) -> list[str] | None:
         """What the CSMS pushes to each station's local list after its boot (None: nothing)."""

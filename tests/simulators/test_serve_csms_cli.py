@@ -229,3 +229,19 @@ def test_the_control_api_sends_only_csms_initiated_actions(
     assert answer.status_code == status, answer.text
     if status == 422:
         assert answer.json()["detail"] == f"{action} is not a CSMS-initiated action of OCPP {version}"
+
+
+@pytest.mark.parametrize(
+    ("mode", "token", "accepted"),
+    [
+        ("local_list", "T-1", True),
+        ("local_list", "t-1", True),
+        ("local_list", "T-3", False),
+        ("accept_all", "T-3", True),
+    ],
+)
+def test_local_list_mode_authorizes_listed_tokens_whatever_their_case(
+    mode: str, token: str, accepted: bool
+) -> None:
+    config = CsmsServiceConfig.model_validate({"authorization": {"mode": mode, "tokens": ["T-1", "T-2"]}})
+    assert config.authorizes(token) is accepted
