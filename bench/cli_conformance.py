@@ -57,7 +57,7 @@ def ocpp_suite(
     """Run the OCPP conformance cases of one role and version; exit 0 all passed, 1 some failed,
     2 invalid input, 3 the cases could not run (nothing connected)."""
     from bench.conformance.cases import cases_for
-    from bench.conformance.run import run_against_csms, run_against_station
+    from bench.conformance.run import ListenError, run_against_csms, run_against_station
     from reports import JunitCase, write_junit
 
     if coverage:
@@ -76,13 +76,20 @@ def ocpp_suite(
         raise _invalid(
             "--target", f"{target!r} is not a {'ws[s]' if role == 'csms' else 'ws'}:// URL with a host"
         )
+    try:
+        parts.port  # noqa: B018 - raises on a port out of range or not a number
+    except ValueError as exc:
+        raise _invalid("--target", f"{target!r}: {exc}") from None
     if role == "csms":
         results = asyncio.run(
             run_against_csms(version, target, station_id=station_id, token=token, invalid_token=invalid_token)  # type: ignore[arg-type]
         )
     else:
         announce = lambda url: typer.echo(f"connect the station under test to {url}", err=True)  # noqa: E731
-        results = asyncio.run(run_against_station(version, target, wait_s=wait, announce=announce))  # type: ignore[arg-type]
+        try:
+            results = asyncio.run(run_against_station(version, target, wait_s=wait, announce=announce))  # type: ignore[arg-type]
+        except ListenError as exc:
+            raise _invalid("--target", str(exc)) from None
     assert len(results) == len(cases_for(version, role))
     for r in results:
         verdict = "PASS" if r.passed else ("ERROR" if r.error else "FAIL")

@@ -29,6 +29,7 @@ from fastapi import FastAPI, Header, HTTPException, Request, WebSocket, WebSocke
 from fastapi.responses import Response
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from bench.conformance.coverage import csms_initiated
 from bench.ocpp_security import parse_basic, peer_common_name
 from bench.serve_csms_config import CsmsServiceConfig
 from bench.serve_csms_exercise import STARTS, STEPS, Context
@@ -427,6 +428,10 @@ def create_csms_app(service: CsmsService) -> FastAPI:
         record = record_of(station_id)
         if not record.connected:
             raise HTTPException(409, f"station {station_id!r} is not connected")
+        if action not in csms_initiated(record.version):
+            # Known or not, a station would only refuse it; the codec would not stop a
+            # station-initiated one (its schema is valid both ways).
+            raise HTTPException(422, f"{action} is not a CSMS-initiated action of OCPP {record.version}")
         body = b""
         async for chunk in request.stream():
             body += chunk

@@ -11,6 +11,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -38,12 +39,25 @@ class StationPolicy(BaseModel):
     listed: list[str] = Field(default_factory=list, max_length=100_000)
 
 
+# At most 36 characters (a 2.0.1 idToken); those above 20 (a 1.6 idTag) go to 2.0.1 stations only.
+IdToken = Annotated[str, Field(min_length=1, max_length=36)]
+
+
 class AuthorizationPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # No eMSP is attached to the served CSMS: Authorize (and a start without one) is decided here.
     mode: Literal["accept_all", "local_list"] = "accept_all"
-    tokens: list[str] = Field(default_factory=list, max_length=1_000_000)
+    # Each a possible idTag/idToken, as local_list.tokens: these are pushed when that has none.
+    tokens: list[IdToken] = Field(default_factory=list, max_length=1_000_000)
+    _folded: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    def model_post_init(self, context: Any, /) -> None:
+        # Looked up on every Authorize: a set, without case (idTag/idToken are case-insensitive).
+        self._folded = frozenset(token.casefold() for token in self.tokens)
+
+    def lists(self, token: str) -> bool:
+        return token.casefold() in self._folded
 
 
 class LocalListPolicy(BaseModel):
@@ -53,10 +67,7 @@ class LocalListPolicy(BaseModel):
     # (SendLocalList Full, then Differential updates past `per_message` tokens), so that the station
     # still authorizes them while offline. tokens unset: authorization.tokens (the local_list mode's).
     push_on_boot: bool = False
-    # At most 36 characters (a 2.0.1 idToken); those above 20 (a 1.6 idTag) go to 2.0.1 stations only.
-    tokens: list[Annotated[str, Field(min_length=1, max_length=36)]] | None = Field(
-        default=None, max_length=100_000
-    )
+    tokens: list[IdToken] | None = Field(default=None, max_length=100_000)
     per_message: int = Field(default=100, ge=1, le=10_000)  # what one SendLocalList carries (station's limit)
 
 
@@ -165,7 +176,7 @@ class CsmsServiceConfig(BaseSettings):
         return env_settings, init_settings  # the environment overrides the file
 
     def authorizes(self, token: str) -> bool:
-        return self.authorization.mode == "accept_all" or token in self.authorization.tokens
+        return self.authorization.mode == "accept_all" or self.authorization.lists(token)
 
     def local_list_tokens(self) -> list[str] | None:
         """What the CSMS pushes to each station's local list after its boot (None: nothing)."""

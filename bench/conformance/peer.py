@@ -153,16 +153,29 @@ class Peer:
             async for text in self.ws:
                 if not isinstance(text, str):
                     self.failures.append("a binary WebSocket frame (OCPP-J is text)")
+                    self._fail_pending(self.failures[-1])
                     continue
                 await self._on_frame(text)
+        self._fail_pending("the peer closed the connection before it answered")
         self._arrived.set()
+
+    def _fail_pending(self, reason: str, unique_id: str | None = None) -> None:
+        """Fail our CALLs awaiting an answer (the one of `unique_id`; all when it is None) at once:
+        the case reports `reason` instead of waiting out its timeout."""
+        for uid, (action, future) in self._pending.items():
+            if (unique_id is None or uid == unique_id) and not future.done():
+                future.set_exception(CaseFailed(f"{action}: {reason}"))
 
     async def _on_frame(self, text: str) -> None:
         pending = {uid: action for uid, (action, _) in self._pending.items()}
         try:
             message = self.codec.decode(text, pending=pending)
         except FrameError as exc:
-            self.failures.append(f"invalid frame from the peer ({exc.error_code}): {exc.description}")
+            failure = f"invalid frame from the peer ({exc.error_code}): {exc.description}"
+            self.failures.append(failure)
+            if exc.unique_id is None or exc.unique_id in self._pending:
+                # An answer to our CALL, or a frame too broken to tell: it is all the peer answered.
+                self._fail_pending(failure, exc.unique_id)
             if exc.unique_id is not None and exc.reply:
                 await self.ws.send(self.codec.encode_error(exc.unique_id, exc.error_code, exc.description))
             self._arrived.set()

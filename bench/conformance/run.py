@@ -21,6 +21,10 @@ from simulators.ocppj.codec import OcppVersion
 CASE_TIMEOUT_S = 60.0
 
 
+class ListenError(ValueError):
+    """The bench cannot listen where it was told to (address in use, not this host's): invalid input."""
+
+
 @dataclass(frozen=True)
 class CaseResult:
     case: Case
@@ -86,10 +90,15 @@ async def run_against_station(
         await ws.wait_closed()
 
     protocols = [Subprotocol(subprotocol(version))]
-    async with serve(handler, parts.hostname or "127.0.0.1", parts.port or 0, subprotocols=protocols,
-                     ping_interval=None) as server:  # fmt: skip
+    host = parts.hostname or "127.0.0.1"
+    try:
+        server = await serve(handler, host, parts.port or 0, subprotocols=protocols, ping_interval=None)
+    except OSError as exc:
+        # Only binding happens here: a busy port or a foreign address is the operator's input.
+        raise ListenError(f"cannot listen on {host}:{parts.port or 0}: {exc.strerror or exc}") from exc
+    async with server:
         port = next(iter(server.sockets)).getsockname()[1]
-        announce(f"ws://{parts.hostname or '127.0.0.1'}:{port}{parts.path.rstrip('/')}/<station id>")
+        announce(f"ws://{host}:{port}{parts.path.rstrip('/')}/<station id>")
         cases = cases_for(version, "station")
         try:
             first = await asyncio.wait_for(connections.get(), wait_s)

@@ -18,19 +18,25 @@ TOKEN_MAX: dict[OcppVersion, int] = {"1.6": 20, "2.0.1": 36}
 
 
 def sendable(version: OcppVersion, tokens: Sequence[str]) -> list[str]:
-    """The tokens a station of `version` can hold, once each, in the given order."""
-    seen: dict[str, None] = {}
+    """The tokens a station of `version` can hold, once each, in the given order. Once regardless of
+    case: an idTag (1.6 CiString20) and an idToken (2.0.1, "case insensitive") compare without it,
+    so "A" and "a" are one entry; the first spelling is kept."""
+    seen: dict[str, str] = {}
     for token in tokens:
         if 0 < len(token) <= TOKEN_MAX[version]:
-            seen.setdefault(token, None)
-    return list(seen)
+            seen.setdefault(token.casefold(), token)
+    return list(seen.values())
 
 
 def local_list_requests(
     version: OcppVersion, tokens: Sequence[str], per_message: int = PER_MESSAGE
 ) -> list[Payload]:
-    """SendLocalList payloads that leave the station's list holding exactly `tokens` (Accepted)."""
+    """SendLocalList payloads that leave the station's list holding exactly `tokens` (Accepted); none
+    when tokens were given but the station can hold none of them: an empty Full update would wipe
+    its list, which nobody asked for."""
     kept = sendable(version, tokens)
+    if tokens and not kept:
+        return []
     chunks = [kept[i : i + per_message] for i in range(0, len(kept), per_message)] or [[]]
     requests = []
     for n, chunk in enumerate(chunks):

@@ -191,7 +191,7 @@ class Codec:
             else:  # bytes, or a BOM: json.loads's own handling (and messages)
                 frame = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
         except ValueError as exc:
-            raise FrameError(self.codes["rpc"], f"not JSON: {exc}", None) from None
+            raise self._not_json(text, exc) from None
         except RecursionError:  # [[[[...]]]] nested past the interpreter's stack: the peer's error
             raise FrameError(self.codes["rpc"], "not JSON: nested too deeply", None) from None
         if not isinstance(frame, list) or len(frame) < 3:
@@ -242,6 +242,20 @@ class Codec:
         return CallError(unique_id, frame[2], frame[3], frame[4])
 
     # -- helpers ------------------------------------------------------------------------------------
+    def _not_json(self, text: str, exc: ValueError) -> FrameError:
+        """The error for a frame that is not JSON. When only a constant of Python's JSON dialect
+        (NaN, Infinity: what a sender's 1e400 float becomes) breaks it, the id is still readable:
+        a CALL gets its CALLERROR, as for any malformed payload (a payload fault, not an RPC one)."""
+        try:
+            frame = _DECODE_LENIENT(text)
+        except (ValueError, RecursionError):
+            return FrameError(self.codes["rpc"], f"not JSON: {exc}", None)
+        uid = frame[1] if isinstance(frame, list) and len(frame) >= 3 else None
+        if not isinstance(uid, str) or not 0 < len(uid) <= MAX_UNIQUE_ID:
+            return FrameError(self.codes["rpc"], f"not JSON: {exc}", None)
+        is_call = type(frame[0]) is int and frame[0] == CALL
+        return FrameError(self.codes["format"], f"not JSON: {exc}", uid, reply=is_call)
+
     def _check_remote(
         self, validate: Callable[[Any], Any], payload: Payload, unique_id: str, *, reply: bool
     ) -> None:
@@ -275,6 +289,8 @@ class Codec:
 # json.loads(text, parse_float=..., parse_constant=...) builds a JSONDecoder per call; this is it,
 # built once (the same object hooks, so the same values and the same errors).
 _DECODE = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant).decode
+# Only to read the id of a frame the strict decoder refused: NaN and Infinity accepted.
+_DECODE_LENIENT = json.JSONDecoder(parse_float=Decimal).decode
 
 # Built once: simplejson.dumps with non-default options constructs a new encoder per call (a
 # quarter of an encode's cost). Same options, same text.

@@ -60,7 +60,9 @@ class Job:
 
 @dataclass(slots=True)
 class LocalList:
-    """1.6 §5.15 / 2.0.1 D01: a version and the tokens' authorization info. Version 0: empty."""
+    """1.6 §5.15 / 2.0.1 D01: a version and the tokens' authorization info. Version 0: empty.
+    Tokens compare without case (1.6 idTag CiString20, 2.0.1 idToken "case insensitive"): an entry
+    keeps the spelling it was first given."""
 
     version: int = 0
     entries: dict[str, Payload] = field(default_factory=dict)  # token -> idTagInfo / idTokenInfo
@@ -71,20 +73,35 @@ class LocalList:
             return "Failed"
         if not full and version <= self.version:
             return "VersionMismatch"  # a differential update must move the version forward
-        entries = {} if full else dict(self.entries)
+        entries: dict[str, Payload] = {} if full else dict(self.entries)
         for token, info in items:
+            key = _entry_key(entries, token)
             if info is None:
-                entries.pop(token, None)  # no info in a differential update: remove the entry
+                entries.pop(key, None)  # no info in a differential update: remove the entry
             else:
-                entries[token] = info
+                entries[key] = info
         if len(entries) > LOCAL_LIST_MAX:
             return "Failed"
         self.version, self.entries = (version if entries or not full else 0), entries
         return "Accepted"
 
+    def info_of(self, token: str) -> Payload | None:
+        return self.entries.get(_entry_key(self.entries, token))
+
+    def remove(self, token: str) -> None:
+        self.entries.pop(_entry_key(self.entries, token), None)
+
     def status_of(self, token: str) -> str | None:
-        info = self.entries.get(token)
+        info = self.info_of(token)
         return None if info is None else str(info.get("status"))
+
+
+def _entry_key(entries: dict[str, Payload], token: str) -> str:
+    """The key under which `entries` holds `token` whatever its case (`token` when none)."""
+    if token in entries:
+        return token  # the usual case, without a scan
+    folded = token.casefold()
+    return next((key for key in entries if key.casefold() == folded), token)
 
 
 @dataclass(slots=True)

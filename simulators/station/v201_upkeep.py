@@ -197,14 +197,14 @@ def customer_information(st: Station201, p: Payload, now: datetime) -> Payload:
     if p["report"]:
         # The station keeps no customer data beyond its local list: that is all it can report.
         token = p.get("idToken", {}).get("idToken")
-        info = st.upkeep.local_list.entries.get(token) if token else None
+        info = st.upkeep.local_list.info_of(token) if token else None
         data = f"local list: {info['status']}" if info else "no data held"
         st.queue(
             "NotifyCustomerInformation",
             {"data": data, "seqNo": 0, "generatedAt": format_utc(now), "requestId": p["requestId"]},
         )
     if p["clear"] and p.get("idToken"):
-        st.upkeep.local_list.entries.pop(p["idToken"]["idToken"], None)
+        st.upkeep.local_list.remove(p["idToken"]["idToken"])
     return {"status": "Accepted"}
 
 

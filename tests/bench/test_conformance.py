@@ -176,9 +176,87 @@ def test_invalid_input_exits_2() -> None:
         assert result.exit_code == 2 and named in result.output, result.output
 
 
+def test_a_station_target_the_bench_cannot_listen_on_is_invalid_input_exit_2() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        in_use = f"ws://127.0.0.1:{busy.getsockname()[1]}/ocpp"
+        for target, reason in (
+            (in_use, "in use"),
+            ("ws://192.0.2.1:19300/ocpp", "assign"),  # TEST-NET-1 (RFC 5737): no address of this host
+            ("ws://127.0.0.1:99999/ocpp", "out of range"),
+        ):
+            args = ["conformance", "ocpp", "--role", "station", "--version", "1.6", "--target", target]
+            result = CliRunner().invoke(app, [*args, "--wait", "3"])
+            assert result.exit_code == 2, (target, result.output)
+            assert "invalid input: --target:" in result.output and reason in result.output, result.output
+
+
 def test_nothing_to_talk_to_exits_3(tmp_path: Path) -> None:
     target = f"ws://127.0.0.1:{_free_port()}/ocpp"
     result = CliRunner().invoke(
         app, ["conformance", "ocpp", "--role", "csms", "--version", "1.6", "--target", target]
     )
     assert result.exit_code == 3 and "cannot connect" in result.output
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_the_csms_initiated_registry_is_the_versions_csms_to_station_messages(version: str) -> None:
+    # Every message of the version's schemas goes one way, but DataTransfer goes both ways.
+    import ocpp
+
+    from bench.conformance.coverage import STATIONS, csms_initiated
+
+    schemas = Path(ocpp.__file__).parent / ("v16" if version == "1.6" else "v201") / "schemas"
+    actions = {
+        p.stem.removesuffix("Request") for p in schemas.glob("*.json") if not p.stem.endswith("Response")
+    }
+    down = csms_initiated(version)  # type: ignore[arg-type]
+    up = set(STATIONS[version].sends)  # type: ignore[index]
+    assert down <= actions and down & up == set()
+    assert "Heartbeat" not in down and "DataTransfer" in down
+    # The station-initiated rest: 2.0.1 messages the virtual station never sends (spec part 2, K/M).
+    unsent = {"ClearedChargingLimit", "Get15118EVCertificate", "GetCertificateStatus", "NotifyChargingLimit",
+              "NotifyEVChargingNeeds", "NotifyEVChargingSchedule", "NotifyEvent"}  # fmt: skip
+    assert actions - down - up == (set() if version == "1.6" else unsent)
+
+
+@pytest.mark.parametrize(
+    ("answer", "reported"),
+    [
+        ("hello not json", "invalid frame from the peer"),
+        ('[3, "b1", {"currentTime": 7}]', "invalid frame from the peer"),  # its answer, schema-invalid
+        (b"\x00binary", "binary WebSocket frame"),
+        (None, "closed the connection"),
+    ],
+)
+def test_a_call_fails_at_once_when_the_peer_answers_it_with_an_invalid_frame(
+    answer: str | bytes | None, reported: str
+) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.asyncio.server import ServerConnection, serve
+
+    from bench.conformance.peer import CaseFailed, Peer
+
+    async def garbage(ws: ServerConnection) -> None:
+        async for _frame in ws:
+            if answer is None:
+                await ws.close()
+                return
+            await ws.send(answer)
+
+    async def main() -> str:
+        async with serve(garbage, "127.0.0.1", 0) as server:
+            port = next(iter(server.sockets)).getsockname()[1]
+            peer = Peer(await connect(f"ws://127.0.0.1:{port}"), "1.6", plays="station")
+            try:
+                # The timeout is never reached when the fix holds; before it, the call waited it out.
+                await peer.call("Heartbeat", {}, timeout=20)
+            except CaseFailed as exc:
+                return str(exc)
+            finally:
+                await peer.close()
+        return "answered"
+
+    message = asyncio.run(main())
+    assert message.startswith("Heartbeat: ") and reported in message, message

@@ -14,6 +14,7 @@ from test_station_calls import EV, T0, VERSIONS, after
 from simulators.cpo.csms import Csms
 from simulators.cpo.csms_local_list import local_list_requests
 from simulators.ocppj import OcppVersion
+from simulators.station.upkeep import LocalList
 from simulators.station.v16 import Station16
 from simulators.station.v201 import Station201
 
@@ -35,14 +36,18 @@ def _shape(requests: list[dict[str, Any]], version: OcppVersion) -> list[tuple[i
     [
         ([], 100, [(1, "Full", [])]),  # nothing whitelisted: the list is cleared
         (["A", "B", "A"], 100, [(1, "Full", ["A", "B"])]),  # once each
+        (["A", "A", "a", "B", "b"], 100, [(1, "Full", ["A", "B"])]),  # once regardless of case, first kept
         (["A", "B", "C"], 2, [(1, "Full", ["A", "B"]), (2, "Differential", ["C"])]),
         (["A", "X" * 21, "B"], 100, None),  # 21 characters: too long for a 1.6 idTag only
+        (["X" * 21], 100, None),  # nothing a 1.6 station can hold: no empty Full update wipes its list
     ],
 )
 def test_the_push_is_one_full_update_then_differential_ones(
     version: OcppVersion, tokens: list[str], per_message: int, expected: list[Any] | None
 ) -> None:
-    if expected is None:
+    if expected is None and len(tokens) == 1:
+        expected = [] if version == "1.6" else [(1, "Full", tokens)]
+    elif expected is None:
         expected = [(1, "Full", ["A", "B"] if version == "1.6" else ["A", "X" * 21, "B"])]
     requests = local_list_requests(version, tokens, per_message)
     assert _shape(requests, version) == expected
@@ -77,3 +82,30 @@ def test_without_the_policy_nothing_is_pushed() -> None:
     pair.connect(T0)
     assert not any('"SendLocalList"' in c.frame for c in pair.trace)
     assert station.upkeep.local_list.version == 0
+
+
+OK, BLOCKED = {"status": "Accepted"}, {"status": "Blocked"}
+
+
+@pytest.mark.parametrize(
+    ("updates", "entries", "lookups"),
+    [
+        # One Full update naming a tag twice in different case: one entry, the first spelling.
+        ([(1, True, [("A", OK), ("a", OK)])], {"A": OK}, {"a": "Accepted", "A": "Accepted"}),
+        # A differential update in another case changes that entry, and removes it without info.
+        (
+            [(1, True, [("TAG-1", OK)]), (2, False, [("tag-1", BLOCKED)])],
+            {"TAG-1": BLOCKED},
+            {"Tag-1": "Blocked"},
+        ),
+        ([(1, True, [("TAG-1", OK), ("B", OK)]), (2, False, [("tag-1", None)])], {"B": OK}, {"TAG-1": None}),
+    ],
+)
+def test_the_stations_local_list_compares_tokens_without_case(
+    updates: list[tuple[int, bool, list[tuple[str, Any]]]], entries: dict[str, Any], lookups: dict[str, Any]
+) -> None:
+    local = LocalList()
+    for version, full, items in updates:
+        assert local.update(version, full, items) == "Accepted"
+    assert local.entries == entries
+    assert {token: local.status_of(token) for token in lookups} == lookups

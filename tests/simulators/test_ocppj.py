@@ -71,7 +71,13 @@ def test_encode_rejects_invalid_payloads(version: OcppVersion) -> None:
         ('[2,"u","Heartbeat",{},1]', "rpc", "u", True),
         ('[2.0,"u","Heartbeat",{}]', "message_type", "u", True),
         ('[true,"u","Heartbeat",{}]', "message_type", "u", True),
-        ('[2,"u","Heartbeat",NaN]', "rpc", None, False),
+        # NaN/Infinity are not JSON (a sender's 1e400 float goes out as Infinity), but the id is
+        # readable: a CALL is answered with the payload's CALLERROR, an answer is not.
+        ('[2,"u","Heartbeat",NaN]', "format", "u", True),
+        ('[2,"u","MeterValues",{"connectorId":1,"meterValue":[{"v":Infinity}]}]', "format", "u", True),
+        ('[3,"u",{"currentTime":-Infinity}]', "format", "u", False),
+        ('[2,5,"Heartbeat",{"a":NaN}]', "rpc", None, False),  # no id to answer
+        ('[NaN,"u"]', "rpc", None, False),
         ('[2,"u","../x",{}]', "not_implemented", "u", True),
         ('[3,"u",{}]', "rpc", "u", False),  # answer to nothing pending
         ('[4,"u","GenericError"]', "rpc", "u", False),
@@ -141,3 +147,18 @@ def test_endpoint_id_prefix_keeps_ids_within_36_chars() -> None:
     end.call("Heartbeat", {})
     [frame] = end.drain()
     assert frame == '[2,"' + "X" * 24 + '-1","Heartbeat",{}]'
+
+
+@pytest.mark.parametrize(("version", "code"), [("1.6", "FormationViolation"), ("2.0.1", "FormatViolation")])
+def test_the_csms_answers_a_call_holding_infinity_with_a_callerror(version: OcppVersion, code: str) -> None:
+    # Python's json writes a 1e400 float as Infinity: serve csms logged it and answered nothing.
+    from datetime import UTC, datetime
+
+    from simulators.cpo.csms import Csms
+
+    csms = Csms("CPO", authorize=lambda token: True)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    csms.on_connected("S-1", version, now)
+    output = csms.on_frame("S-1", '[2,"m-1","DataTransfer",{"vendorId":"v","data":Infinity}]', now)
+    answers = [json.loads(frame) for station, frame in output.frames if station == "S-1"]
+    assert [a[:3] for a in answers] == [[4, "m-1", code]], answers

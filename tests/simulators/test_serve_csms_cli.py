@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from bench.cli import app
@@ -42,6 +44,23 @@ def test_invalid_config_exits_2_naming_file_field_reason(
     result = CliRunner().invoke(app, ["serve", "csms", "--config", str(path), "--port", "0"])
     assert result.exit_code == 2
     assert f"{path}: {field}: " in result.output and reason in result.output, result.output
+
+
+@pytest.mark.parametrize(
+    ("tokens", "reason"), [(["OK", "T" * 37], "at most 36 characters"), ([""], "at least 1 character")]
+)
+def test_authorization_tokens_are_id_tokens_as_the_local_lists_are(
+    tmp_path: Path, tokens: list[str], reason: str
+) -> None:
+    # Checked on the loader, not through `serve csms`: an accepted config would start serving.
+    from bench.serve_csms_config import CsmsConfigError, load_csms_config
+
+    path = tmp_path / "csms.yaml"
+    config = {"authorization": {"mode": "local_list", "tokens": tokens}, "local_list": {"push_on_boot": True}}
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    field = f"authorization.tokens.{len(tokens) - 1}"
+    with pytest.raises(CsmsConfigError, match=f"{re.escape(str(path))}: {re.escape(field)}: .*{reason}"):
+        load_csms_config(path)
 
 
 def test_missing_config_file_and_taken_port_exit_2(tmp_path: Path) -> None:
@@ -173,3 +192,56 @@ def test_the_station_record_shows_upkeep_jobs_and_reported_values() -> None:
                     "location": ["http://LC-1.local/firmware/fw-3"]}
     }  # fmt: skip
     assert detail["device_model"] == {"OCPPCommCtrlr/HeartbeatInterval": "300"}
+
+
+@pytest.mark.parametrize(
+    ("version", "action", "status"),
+    [
+        ("1.6", "Heartbeat", 422),
+        ("1.6", "StartTransaction", 422),
+        ("2.0.1", "Heartbeat", 422),
+        ("2.0.1", "TransactionEvent", 422),
+        ("1.6", "Teleport", 422),
+        ("1.6", "ClearCache", 409),  # CSMS-initiated: passes the check, then meets the disconnected station
+        ("2.0.1", "ClearCache", 409),
+    ],
+)
+def test_the_control_api_sends_only_csms_initiated_actions(
+    version: OcppVersion, action: str, status: int
+) -> None:
+    import httpx
+
+    from bench.serve_csms import CsmsService, StationRecord, create_csms_app
+
+    service = CsmsService(CsmsServiceConfig())
+    service.records["CP-1"] = StationRecord("CP-1", version)
+    app = create_csms_app(service)
+
+    async def post() -> httpx.Response:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://csms"
+        ) as client:
+            if status == 409:
+                service.records["CP-1"].connected = False
+            return await client.post(f"/api/v1/stations/CP-1/calls/{action}", json={})
+
+    answer = asyncio.run(post())
+    assert answer.status_code == status, answer.text
+    if status == 422:
+        assert answer.json()["detail"] == f"{action} is not a CSMS-initiated action of OCPP {version}"
+
+
+@pytest.mark.parametrize(
+    ("mode", "token", "accepted"),
+    [
+        ("local_list", "T-1", True),
+        ("local_list", "t-1", True),
+        ("local_list", "T-3", False),
+        ("accept_all", "T-3", True),
+    ],
+)
+def test_local_list_mode_authorizes_listed_tokens_whatever_their_case(
+    mode: str, token: str, accepted: bool
+) -> None:
+    config = CsmsServiceConfig.model_validate({"authorization": {"mode": mode, "tokens": ["T-1", "T-2"]}})
+    assert config.authorizes(token) is accepted
