@@ -8,6 +8,8 @@ No wall-clock timestamp is added: events carry scenario time (`at`) where it mat
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -37,3 +39,15 @@ def configure_run_logging(path: Path | None) -> IO[str] | None:
         cache_logger_on_first_use=False,
     )
     return handle
+
+
+@contextmanager
+def logs_dropped() -> Iterator[None]:
+    """Drop structlog events inside the block (a benchmark measures the models, not log I/O), then
+    give the caller its own logging back: a caller in the same process (a test) keeps its warnings."""
+    caller_logging = structlog.get_config()
+    configure_run_logging(None)
+    try:
+        yield
+    finally:
+        structlog.configure(**caller_logging)

@@ -281,9 +281,13 @@ def main() -> None:
     parser.add_argument("--one-run", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--idle", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    from bench.logs import configure_run_logging
+    from bench.logs import logs_dropped
 
-    configure_run_logging(None)
+    with logs_dropped():
+        _main(args)
+
+
+def _main(args: argparse.Namespace) -> None:
     if args.one_run is not None:
         print(json.dumps(one_run(args.one_run, args.minutes, args.speed, args.arrivals)))
         return

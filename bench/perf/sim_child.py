@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import cast
 
-from bench.logs import configure_run_logging
+from bench.logs import logs_dropped
 from bench.perf.sim_worlds import scaled, sized
 from bench.runtime.sim import SimRuntime
 from bench.trace import TraceMode, WireTrace
@@ -39,12 +39,12 @@ def main() -> None:
     parser.add_argument("--database", choices=["memory", "file"], default="memory")
     parser.add_argument("--build-only", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    # The figures are about the models and the runtime, not log I/O.
+    with logs_dropped(), tempfile.TemporaryDirectory() as tmp:
         _measure(args, Path(tmp))
 
 
 def _measure(args: argparse.Namespace, tmp: Path) -> None:
-    configure_run_logging(None)  # the figures are about the models and the runtime, not log I/O
     scenario, base = scaled(args.scale) if args.scale else sized(args.stations, args.sessions)
     db_file = tmp / "emsp.sqlite" if args.database == "file" else None
     rss_start = _rss()

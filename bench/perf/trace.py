@@ -27,7 +27,7 @@ from typing import Any
 
 import simplejson
 
-from bench.logs import configure_run_logging
+from bench.logs import logs_dropped
 from bench.perf.sim import scaled
 from bench.runtime.sim import SimRuntime
 from bench.trace import WireTrace
@@ -177,7 +177,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-profile", action="store_true")
     args = parser.parse_args()
-    configure_run_logging(None)
+    with logs_dropped():
+        _measure(args)
+
+
+def _measure(args: argparse.Namespace) -> None:
     calls = record(args.scale)
     print(f"scale {args.scale}: {len(calls)} crossings recorded")
     seconds: dict[str, list[float]] = {name: [] for name in WRITERS}
