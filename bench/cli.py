@@ -167,6 +167,9 @@ def run(
         )
         raise typer.Exit(3) from exc
     _print_outcome(outcome)
+    timing = outcome.summary.get("timing", {})
+    if timing.get("valid") is False:  # said on the console too: the figures above describe the machine
+        typer.echo(f"timing not valid: {timing.get('note', '')}", err=True)
     raise typer.Exit(outcome.exit_code)
 
 

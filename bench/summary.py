@@ -18,7 +18,10 @@ from emsp.model import CdrInfo, EmspRecords, FindingRecord, FraudDecisionRecord,
 from emsp.ocpi.pull import PullStats
 from emsp.reconciliation import CLASSES, Reconciliation, ReconciliationRow, TruthSession
 from emsp.services.fraud import RULES
-from simulators.cpo.truth import AuthorizationRecord
+from simulators.cpo.truth import AuthorizationRecord, unanswered
+
+# An authorization a driver charged on: the eMSP's ALLOWED, or the CPO's whitelist (mod_tokens).
+ACCEPTED = frozenset({"ALLOWED", "WHITELIST"})
 
 MS = Decimal("0.001")
 # Re-pricing a CDR from its 4-decimal periods moves the total by a few 0.0001 at most: no dispute.
@@ -98,7 +101,9 @@ def _figures(
 
     started = [t for t in truths if t.transaction_id is not None and mine(t.cpo)]
     completed = [t for t in started if t.ended_at is not None]
-    latencies = [a.latency_ms for a in authorizations]
+    # The eMSP's answer times: not a CPO's own whitelist decision, nor a request it never answered
+    # (connection refused, an outage's 503, a hub's 4002/4003, a link never set up).
+    latencies = [a.latency_ms for a in authorizations if a.result != "WHITELIST" and not unanswered(a.result)]
     lines = [line for line in records.invoice_lines if mine(owner(line.partner, line.party))]
     cdrs = [c for c in _standing(records.cdrs) if mine(owner(c.partner, c.party))]
     revenue: dict[str, Decimal] = dict.fromkeys(currencies, Decimal(0))
@@ -118,8 +123,8 @@ def _figures(
     return {
         "sessions": {"started": len(started), "completed": len(completed)},
         "authorizations": {
-            "accepted": sum(1 for a in authorizations if a.result == "ALLOWED"),
-            "rejected": sum(1 for a in authorizations if a.result != "ALLOWED"),
+            "accepted": sum(1 for a in authorizations if a.result in ACCEPTED),
+            "rejected": sum(1 for a in authorizations if a.result not in ACCEPTED),
             "latency_ms": {f"p{p}": percentile(latencies, p).quantize(MS) for p in (50, 95, 99)},
         },
         "cdrs": len(cdrs),

@@ -32,15 +32,16 @@ def _answers(world: World) -> dict[tuple[str, str], list[tuple[datetime, str]]]:
     return answers
 
 
-def _unanswered(
+def _answer(
     answers: dict[tuple[str, str], list[tuple[datetime, str]]], station_id: str, token: str, plugged: datetime
 ) -> str | None:
-    """How the eMSP left this visit's authorization unanswered ("UNREACHABLE", "ERROR_HTTP503", a
-    hub's "ERROR_4003"), or None if it answered. The visit's authorization is the first of its
-    station and token at or after the plug-in (a driver waits for it before charging or leaving)."""
+    """How this visit's authorization was answered ("ALLOWED", "UNREACHABLE", "ERROR_HTTP503", a
+    hub's "ERROR_4003", the CPO's own "WHITELIST", ...), None if it was never asked. The visit's
+    authorization is the first of its station and token at or after the plug-in (a driver waits for
+    it before charging or leaving)."""
     for at, result in answers.get((station_id, token), ()):
         if at >= plugged:
-            return result if unanswered(result) else None
+            return result
     return None
 
 
@@ -90,6 +91,7 @@ def truth_sessions(world: World) -> list[TruthSession]:
                 if total is not None:
                     cost_excl, cost_incl = total.excl_vat, total.incl_vat
                 currency = tariff.currency
+            answer = _answer(answers, station_id, charge.token_uid, charge.plugged_at)
             sessions.append(
                 TruthSession(
                     key=f"{station_id}/{charge.connector_id}/{format_utc(charge.plugged_at)}",
@@ -116,9 +118,8 @@ def truth_sessions(world: World) -> list[TruthSession]:
                     party=PartyRef(cpo.ocpi.country_code, cpo.ocpi.party_id),
                     correction=cpo.ocpi.truth.corrections.get(session_id or "", ""),
                     station_refusal=charge.refused_by_station or None,
-                    unanswered=None
-                    if charge.authorized
-                    else _unanswered(answers, station_id, charge.token_uid, charge.plugged_at),
+                    unanswered=None if charge.authorized or not unanswered(answer or "") else answer,
+                    whitelisted=charge.authorized and answer == "WHITELIST",
                     quoted=world.quotes.get(
                         f"{station_id}/{charge.connector_id}/{format_utc(charge.plugged_at)}"
                     ),

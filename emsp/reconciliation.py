@@ -29,6 +29,7 @@ CLASSES = (
     "refused_unreachable",
     "refused_at_station",
     "wrongly_authorized",
+    "whitelisted_after_block",
     "open_session",
     "missing_cdr",
     "duplicate_cdr",
@@ -87,6 +88,9 @@ class TruthSession:
     # Why the station turned the driver away without asking (the CSMS took it out of service, or a
     # reservation held the connector for another token); None: it did not.
     station_refusal: str | None = None
+    # The CPO let the driver charge on its own copy of the token (mod_tokens whitelist) without an
+    # answer from the eMSP: a block it had not received yet is the CPO's risk, not the eMSP's fault.
+    whitelisted: bool = False
 
 
 Key = tuple[str, str, str]  # (country_code, party_id, id), party upper-cased (CiString)
@@ -185,7 +189,7 @@ def _classify(
         return "fraud_missed", "a cloned token charged and nothing flagged it"
     if not truth.authorized:
         if truth.token_known and truth.station_refusal is not None:
-            return "refused_at_station", f"the station turned the driver away ({truth.station_refusal})"
+            return "refused_at_station", truth.station_refusal
         if truth.token_known and truth.unanswered is not None:
             return "refused_unreachable", f"the eMSP did not answer the authorization ({truth.unanswered})"
         if truth.token_known:
@@ -194,6 +198,8 @@ def _classify(
                 return "honest_wrongly_refused", f"refused by fraud rule {refusal.rule}: {refusal.detail}"
             return "wrongly_refused", "an eMSP-issued token was refused"
         return "refused", "unknown token refused"
+    if not truth.token_known and truth.whitelisted:
+        return "whitelisted_after_block", "the CPO allowed a blocked token from its whitelist copy"
     if not truth.token_known:
         return "wrongly_authorized", "a token the eMSP never issued was allowed to charge"
     if truth.ended_at is None:

@@ -22,6 +22,7 @@ PLAIN_REASONS: dict[str, str] = {
     "refused_unreachable": "the eMSP could not be reached to authorize an issued token: the CPO refused",
     "refused_at_station": "the station turned the driver away itself (out of service, or reserved)",
     "wrongly_authorized": "the eMSP let a token it never issued charge",
+    "whitelisted_after_block": "the CPO let a token the eMSP had blocked charge from its whitelist copy",
     "open_session": "the session never ended at the eMSP",
     "missing_cdr": "the eMSP never received a CDR for this charge: nothing was billed",
     "duplicate_cdr": "the eMSP stored the same charge twice: billed twice",

@@ -13,8 +13,9 @@ from typing import Any
 import pandas as pd
 
 MATCHED = "matched"
-# Classes where the eMSP did the right thing: a matched session, or a token it rightly refused.
-GOOD_CLASSES = frozenset({MATCHED, "refused"})
+# Outcomes nobody has to act on: billed as charged, an unknown token refused, a driver the station
+# itself turned away (out of service, reserved for someone else).
+GOOD_CLASSES = frozenset({MATCHED, "refused", "refused_at_station"})
 
 
 def is_good(klass: object) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -117,3 +118,24 @@ def test_a_live_run_behind_its_clock_says_so_and_is_a_bench_fault_for_its_latenc
     assert any(
         e["event"] == "live runtime behind its scenario clock" and e["level"] == "warning" for e in logs
     )
+
+
+def test_the_console_says_when_a_run_lost_its_timing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A reader of the console (a CI log), not only of summary.json, learns why a live run exits 3."""
+    from typer.testing import CliRunner
+
+    from bench.cli import app
+
+    real = bench.runner.run_scenario
+
+    def behind(*args: Any, **kwargs: Any) -> RunOutcome:
+        outcome = real(*args, **kwargs)
+        note = "the bench fell behind its scenario clock (p99 678.5 s > 30 s of scenario time): lower --speed"
+        outcome.summary["timing"] = {"valid": False, "note": note}
+        return dataclasses.replace(outcome, timing_valid=False)
+
+    monkeypatch.setattr(bench.runner, "run_scenario", behind)
+    monkeypatch.setattr(bench.runner, "write_report", lambda run_dir: None)
+    args = ["run", "smoke", "--seed", "3", "--out", str(tmp_path), "--no-progress", "--trace", "off"]
+    result = CliRunner().invoke(app, args)
+    assert "timing not valid: the bench fell behind its scenario clock" in result.output

@@ -120,6 +120,12 @@ CASES = [
         ["refused"],
     ),
     ("unknown token charged", [replace(TRUTH, token_known=False)], _records(), ["wrongly_authorized"]),
+    (
+        "blocked token charged on the CPO's whitelist copy (the block had not reached it)",
+        [replace(TRUTH, token_known=False, whitelisted=True)],
+        _records(),
+        ["whitelisted_after_block"],
+    ),
     ("still plugged in", [replace(TRUTH, ended_at=None)], _records((), ()), ["open_session"]),
     ("no CDR", [TRUTH], _records((), ()), ["missing_cdr"]),
     ("two CDRs", [TRUTH], _records((CDR, replace(CDR, cdr_id="S1-CDR-2"))), ["duplicate_cdr"]),
