@@ -145,7 +145,9 @@ class VirtualStation(CsmsControl):
         self._run_due(now)
         conn = self.connectors[connector_id]
         reservation = self.reservation_for(conn, token_uid)
-        held_for_another = conn.state is ConnectorState.RESERVED and reservation is None
+        held_for_another = reservation is None and (
+            conn.state is ConnectorState.RESERVED or self.last_free_is_held(conn, token_uid)
+        )
         if conn.state is ConnectorState.UNAVAILABLE or held_for_another:
             # Taken out of service by the CSMS, or reserved for another token (1.6 §5.13: only the
             # reservation's idTag may start there; 2.0.1 H01): the driver cannot charge here.
@@ -154,6 +156,9 @@ class VirtualStation(CsmsControl):
             self.truth.append(_refused(self.station_id, connector_id, token_uid, now, conn.register_wh, why))
             return self._drain(now)
         self._transition(conn, ConnectorEvent.PLUG, now)
+        if reservation is not None:  # used up (a station-wide one too, which held no connector)
+            self.reservations.pop(reservation, None)
+            self.reservation_ends.pop(reservation, None)
         conn.session = session = Session(token_uid, ev, plugged_at=now, awaiting_remote=await_remote)
         session.reservation_id = reservation
         if await_remote:

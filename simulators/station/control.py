@@ -88,13 +88,16 @@ class CsmsControl:
             waiting.token_uid, waiting.remote_start_id = token_uid, remote_start_id
             waiting.awaiting_remote = False
         elif conn is None or not (
-            conn.state is ConnectorState.AVAILABLE
+            (conn.state is ConnectorState.AVAILABLE and not self.last_free_is_held(conn, token_uid))
             or (conn.state is ConnectorState.RESERVED and self.reservation_for(conn, token_uid) is not None)
         ):
             return None  # busy, out of service, or reserved for someone else
         else:
             reservation = self.reservation_for(conn, token_uid)
             self._transition(conn, ConnectorEvent.PLUG, now)
+            if reservation is not None:  # used up (a station-wide one too, which held no connector)
+                self.reservations.pop(reservation, None)
+                self.reservation_ends.pop(reservation, None)
             conn.session = Session(token_uid, REMOTE_EV, plugged_at=now, remote_start_id=remote_start_id)
             conn.session.reservation_id = reservation
         assert conn.session is not None
@@ -109,7 +112,9 @@ class CsmsControl:
     ) -> str:
         """ReserveNow (1.6 §5.13, 2.0.1 H01): Accepted, Occupied, Unavailable or Rejected. A reserved
         connector reports Reserved until the reservation is cancelled, expires at `ends` unused, or
-        someone plugs in (the virtual station turns no one away). The same id again replaces it."""
+        its holder plugs in; anyone else is turned away there. Without a connector (1.6 connector 0,
+        2.0.1 without evseId) it holds the station: one connector stays free for its holder. The
+        same id again replaces it."""
         old = self.reservations.get(reservation_id)
         conn = self.connectors.get(connector_id) if connector_id else None
         if connector_id:
@@ -149,11 +154,17 @@ class CsmsControl:
         """What the version says about an expiry besides the status (2.0.1: ReservationStatusUpdate)."""
 
     def reservation_for(self, conn: Connector, token_uid: str) -> int | None:
-        """The id of the reservation `token_uid` holds on `conn` (None: none); read it before the plug
-        ends the reservation."""
-        return next(
-            (r for r, (c, t) in self.reservations.items() if c == conn.connector_id and t == token_uid), None
-        )
+        """The id of the reservation `token_uid` holds on `conn` or on the whole station (None: none);
+        read it before the plug ends the reservation."""
+        mine = (conn.connector_id, 0, None)
+        return next((r for r, (c, t) in self.reservations.items() if c in mine and t == token_uid), None)
+
+    def last_free_is_held(self, conn: Connector, token_uid: str) -> bool:
+        """Would `token_uid` starting on `conn` take a free connector that a station-wide reservation
+        of someone else keeps? (1.6 §5.13: "one connector remains available for the reserved idTag")"""
+        held = sum(1 for c, t in self.reservations.values() if c in (0, None) and t != token_uid)
+        free = [c for c in self.connectors.values() if c.state is ConnectorState.AVAILABLE]
+        return held > 0 and conn in free and len(free) <= held
 
     def by_transaction(self, transaction_id: str) -> Connector | None:
         return next(

@@ -520,3 +520,26 @@ def test_a_reservation_not_used_in_time_expires(version: OcppVersion) -> None:
         [] if version == "1.6" else [{"reservationId": 4, "reservationUpdateStatus": "Expired"}]
     )
     assert pair.station.reservations == {} and pair.station.reservation_ends == {}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_station_wide_reservation_keeps_one_connector_for_its_holder(version: OcppVersion) -> None:
+    """1.6 §5.13 connector 0 / 2.0.1 H01 without evseId: others may charge while a connector stays
+    free for the holder; the last free one is refused to them, and the holder's start uses it up."""
+    pair = make_pair(version)
+    assert len(pair.station.connectors) == 2
+    at = T0 + timedelta(minutes=1)
+    payload = _reserve(version, 7, 0, "X")
+    if version == "2.0.1":
+        del payload["evseId"]  # the whole station
+    assert pair.command("ReserveNow", payload, at).payload == {"status": "Accepted"}
+    pair.plug_in(1, "A", EV, at)  # one connector still free for X: A charges
+    assert pair.station.connector_status(1) != "Available"
+    pair.plug_in(2, "B", EV, at)  # the last free one: B is turned away there
+    assert pair.station.truth[-1].token_uid == "B" and pair.station.truth[-1].refused_by_station == "reserved"
+    assert pair.station.connector_status(2) == "Available"
+    later = at + timedelta(minutes=1)
+    pair.plug_in(2, "X", EV, later)  # the holder arrives
+    started = [m[3] for m in after(pair, later) if m[2] in ("StartTransaction", "TransactionEvent")]
+    assert started and started[0]["reservationId"] == 7  # both versions name it so
+    assert pair.station.reservations == {} and pair.station.reservation_ends == {}
