@@ -39,8 +39,9 @@ from simulators.cpo.events import (
 from simulators.cpo.locations import SiteSpec
 from simulators.cpo.ocpi_objects import CpoSession, cdr_object, session_object
 from simulators.cpo.ocpi_party import VERSION, AuthorizationDecision, CpoOutput, OcpiParty, _Pending
-from simulators.cpo.tariff_switch import price_with_switches
+from simulators.cpo.tariff_switch import TariffChange, price_with_switches, tariff_at_start
 from simulators.cpo.truth import AuthorizationRecord, SentCdr, unanswered
+from simulators.cpo.whitelist import may_whitelist
 from simulators.dialects.profile import DialectProfile
 from simulators.ocppj.signed import ocpi_signed_data
 
@@ -109,8 +110,8 @@ class OcpiCpo(OcpiParty):
         # Transactions in progress; a session leaves once its CDR is out (the truth keeps what counts).
         self._sessions: dict[tuple[str, str], CpoSession] = {}
         self._session_count = 0
-        # Each tariff_change as published: (instant, old id, new id, policy); see _tariff_at_start.
-        self._tariff_changes: list[tuple[datetime, str, str, str]] = []
+        # Each tariff_change as published, in order (tariff_switch.tariff_at_start reads them).
+        self._tariff_changes: list[TariffChange] = []
         # cdr_hold: CDRs wait for the end-of-day batch
         self._batch = CdrBatch(resent=self.truth.cdrs_resent, late=self.truth.cdrs_late)
         # mod_commands Receiver (simulators/cpo/commands.py); our reservation id -> its station
@@ -192,17 +193,11 @@ class OcpiCpo(OcpiParty):
         return out
 
     def _whitelisted(self, uid: str, *, unanswered: bool) -> dict[str, Any] | None:
-        """The eMSP's Token for `uid` when mod_tokens' WhitelistType lets this CPO allow it from its
-        own copy: ALWAYS (without asking), ALLOWED_OFFLINE when the eMSP did not answer, ALLOWED then
-        too if the dialect chooses so. Only a valid token: a blocked one arrives with valid false."""
+        """The eMSP's Token for `uid` if its whitelist lets this CPO allow it from its own copy."""
         token = self._server.tokens.get(uid)
-        if token is None or token.get("valid") is not True:
+        if token is None or not may_whitelist(token, self.dialect.whitelist_allowed, unanswered=unanswered):
             return None
-        whitelist = token.get("whitelist")
-        fallback = whitelist == "ALLOWED_OFFLINE" or (
-            whitelist == "ALLOWED" and self.dialect.whitelist_allowed == "offline_fallback"
-        )
-        return token if whitelist == "ALWAYS" or (unanswered and fallback) else None
+        return token
 
     def _allow_from_whitelist(
         self, station_id: str, uid: str, token: dict[str, Any], ref: str, latency_ms: Decimal, now: datetime
@@ -274,7 +269,7 @@ class OcpiCpo(OcpiParty):
         unasked = (self._cdr_token(event.token_uid, None), None, "AUTH_REQUEST")
         cdr_token, auth_ref, auth_method = self._authorized.pop((event.station_id, event.token_uid), unasked)
         site = self._station_site[event.station_id]
-        tariff_id, switches = self._tariff_at_start(site.tariff_id, event.at)
+        tariff_id, switches = tariff_at_start(self._tariff_changes, site.tariff_id, event.at)
         self._session_count += 1
         session_id = f"{self.cpo_id}-S{self._session_count:05d}"
         session = CpoSession(
@@ -511,26 +506,6 @@ class OcpiCpo(OcpiParty):
         )
 
     # ------------------------------------------------------------------ timeline
-    def _tariff_at_start(self, current: str, start: datetime) -> tuple[str, list[tuple[datetime, str]]]:
-        """The tariff in effect when a session started by the station's clock, and the changes since.
-
-        A StartTransaction reaches the CPO after the station stamped it (link delay, an offline
-        queue): a tariff change published in between must not reprice a session that had already
-        started. The session keeps the tariff of its start (`price_at_start`) or switches at each
-        later change of that tariff (`split_periods`), as a session that was known at the change."""
-        later = [change for change in self._tariff_changes if change[0] > start]
-        tariff_id = current
-        for _at, old, new, _policy in reversed(later):
-            if new == tariff_id:
-                tariff_id = old
-        switches: list[tuple[datetime, str]] = []
-        following = tariff_id
-        for at, old, new, policy in later:
-            if old == following and policy == "split_periods":
-                switches.append((at, new))
-                following = new
-        return tariff_id, switches
-
     def publish_tariff(
         self, old_id: str, new_id: str, tariff: Mapping[str, Any], policy: str, now: datetime
     ) -> CpoOutput:

@@ -28,6 +28,9 @@ from emsp.settlement.tariff import (
 
 _US = timedelta(microseconds=1)
 
+# A tariff_change as the CPO published it: (instant, old id, new id, policy)
+TariffChange = tuple[datetime, str, str, str]
+
 
 def energy_at(samples: Sequence[MeterSample], at: datetime) -> Decimal:
     """Cumulative kWh at `at`, linear between the samples around it."""
@@ -70,3 +73,26 @@ def price_with_switches(
         periods += build_charging_periods(tariffs[tariff_id], part, start=part_start, end=part_end, tz=tz)
     used = {tid: tariffs[tid] for tid in dict.fromkeys([first, *(tid for _at, tid in cuts)])}
     return periods, price_charging_periods(used, periods, end=end, tz=tz)
+
+
+def tariff_at_start(
+    changes: Sequence[TariffChange], current: str, start: datetime
+) -> tuple[str, list[tuple[datetime, str]]]:
+    """The tariff in effect when a session started by the station's clock, and its switches since.
+
+    A StartTransaction reaches the CPO after the station stamped it (link delay, an offline
+    queue): a tariff change published in between must not reprice a session that had already
+    started. The session keeps the tariff of its start (`price_at_start`) or switches at each
+    later change of that tariff (`split_periods`), as a session that was known at the change."""
+    later = [change for change in changes if change[0] > start]
+    tariff_id = current
+    for _at, old, new, _policy in reversed(later):
+        if new == tariff_id:
+            tariff_id = old
+    switches: list[tuple[datetime, str]] = []
+    following = tariff_id
+    for at, old, new, policy in later:
+        if old == following and policy == "split_periods":
+            switches.append((at, new))
+            following = new
+    return tariff_id, switches
