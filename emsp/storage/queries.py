@@ -92,6 +92,37 @@ def update_session(db: Session, pk: int, values: dict[str, Any]) -> None:
         db.connection().execute(_session_update, params)
 
 
+# ---- CDRs: one POST per session; the receiver needs only whether the id is stored, and as what ----
+
+_cdrs: Any = CdrRow.__table__
+_cdr_stored = select(_cdrs.c.wire, _cdrs.c.raw).where(
+    _cdrs.c.country_code == bindparam("cc"),
+    _cdrs.c.party_id == bindparam("pid"),
+    _cdrs.c.cdr_id == bindparam("oid"),
+)
+_cdr_insert = insert(_cdrs)
+_direct_cdr_stored = DirectStatement(_cdr_stored)
+_direct_cdr_insert = DirectStatement(_cdr_insert, writes=True)
+
+
+def cdr_wire(db: Session, country_code: str, party_id: str, cdr_id: str) -> str | None:
+    """A stored CDR as the partner sent it (its canonical document when the two are the same), or None."""
+    params = {"cc": country_code, "pid": party_id, "oid": cdr_id}
+    rows = _direct_cdr_stored.rows(db, params)  # at most one: the key is unique
+    row = (
+        db.connection().execute(_cdr_stored, params).one_or_none() if rows is None else next(iter(rows), None)
+    )
+    return None if row is None else (row[0] if row[0] is not None else row[1])
+
+
+def insert_cdr(db: Session, values: dict[str, Any]) -> None:
+    """`values`: every column but the key. A Core INSERT, not an ORM object: a reader (the
+    settlement handler) loads the row as stored, which equals what was inserted (the column types
+    round-trip exactly: Decimal text, aware UTC)."""
+    if _direct_cdr_insert.write(db, values) is None:
+        db.connection().execute(_cdr_insert, values)
+
+
 # ---- locations: one row holds every EVSE of a site, so its JSON grows with the site ----
 # Settlement needs only the time zone (a column) unless a CDR names no tariff; a quote needs the
 # connector's tariff ids, looked up in an index parsed once per distinct location text.

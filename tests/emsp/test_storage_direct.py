@@ -3,6 +3,7 @@ transaction (emsp.storage.direct)."""
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -10,12 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from databases import BACKENDS, database_url
 from sqlalchemy import insert, select
 
+from emsp.model import CdrInfo, Money, PartyRef
+from emsp.ocpi.modules.cdrs import row_columns
+from emsp.services.cdrs import new_row, row_to_info
 from emsp.storage.db import Database
 from emsp.storage.direct import DirectStatement
-from emsp.storage.queries import insert_session, session_raw, update_session
-from emsp.storage.tables import PartnerRow, ProcessedEventRow, SessionRow
+from emsp.storage.queries import cdr_wire, find_cdr, insert_cdr, insert_session, session_raw, update_session
+from emsp.storage.tables import CdrRow, PartnerRow, ProcessedEventRow, SessionRow
 
 AT = datetime(2026, 3, 2, 7, 0, 5, 123000, tzinfo=UTC)
 
@@ -136,3 +141,46 @@ def test_write_many_runs_each_parameter_set_and_a_duplicate_key_fails_like_sqlit
         statement.write(s, {"key": "a|1"})  # the outbox's "already applied" signal
     with db.unit() as s:
         assert sorted(s.scalars(select(ProcessedEventRow.key))) == ["a|1", "b|1"]
+
+
+def _cdr_info(cdr_id: str, **changes: Any) -> CdrInfo:
+    info = CdrInfo(
+        "cpo-a", PartyRef("NL", "CPO"), cdr_id, "S1", "TOK1", "NL-EMS-C1", None, "LOC1", Decimal("12.3400"),
+        Money(Decimal("4.50"), Decimal("5.4450"), "EUR"), AT, AT.replace(hour=9), AT.replace(hour=10), False,
+    )  # fmt: skip
+    return dataclasses.replace(info, **changes)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"credit": True, "authorization_reference": "AUTH-1"},
+        {"session_id": None, "total_cost": Money(Decimal("-1E+1"), None, "EUR")},
+    ],
+)
+def test_cdr_columns_are_those_of_the_orm_row(changes: dict[str, Any]) -> None:
+    """The receiver's Core INSERT (row_columns) fills every column exactly as services' new_row."""
+    info = _cdr_info("C1", **changes)
+    columns = row_columns(info, '{"id": "C1"}', None)
+    orm = new_row(info, '{"id": "C1"}', None)
+    names = [c.name for c in CdrRow.__table__.columns if c.name != "pk"]
+    assert sorted(columns) == sorted(names)
+    assert columns == {name: getattr(orm, name) for name in names}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_inserted_cdr_reads_back_as_it_was_written(backend: str) -> None:
+    """What the settlement handler loads equals what the receiver inserted (Decimal text, aware UTC)."""
+    with database_url(backend) as url:
+        db = Database(url)
+        info = _cdr_info("C1")
+        with db.unit() as s:
+            insert_cdr(s, row_columns(info, '{"id": "C1"}', '{"as": "sent"}') | {"validation": "valid"})
+        with db.unit() as s:
+            row = find_cdr(s, "NL", "CPO", "C1")
+            assert row is not None and row_to_info(row) == info and row.validation == "valid"
+            assert row_to_info(row).total_cost.excl_vat.as_tuple() == info.total_cost.excl_vat.as_tuple()
+            assert cdr_wire(s, "NL", "CPO", "C1") == '{"as": "sent"}'
+            assert cdr_wire(s, "NL", "CPO", "C2") is None
+        db.engine.dispose()
