@@ -228,8 +228,13 @@ class QueueFull(Exception):
 # ---- payload codec: dataclass fields <-> JSON-safe values, exact (Decimal as text, ISO times) ----
 
 
+_PLAIN = frozenset({str, int, bool, float, type(None)})  # encoded as they are (most field values)
+
+
 def encode(value: Any) -> Any:
     cls: Any = type(value)
+    if cls in _PLAIN:  # what the lookups below would return unchanged, without them
+        return value
     names = _field_names(cls)
     if names is not None:
         return {name: encode(getattr(value, name)) for name in names}

@@ -41,8 +41,12 @@ def parse_json(text: str | None) -> Any:
     except ValueError as exc:  # also int() of a number with thousands of digits
         raise _bad_json(str(exc).split(":")[0]) from None
     # Without a \\u escape, a text that encodes as UTF-8 holds no surrogate and no NUL (JSON
-    # forbids raw control characters in strings): only the depth is left to check.
-    check_tree(value, strings="\\u" in text or not _encodes(text))
+    # forbids raw control characters in strings): only the depth is left to check, and a text with
+    # at most MAX_DEPTH brackets cannot nest deeper (every level opens one; brackets inside strings
+    # only raise the count), so then there is nothing to walk.
+    strings = "\\u" in text or not _encodes(text)
+    if strings or text.count("{") + text.count("[") > MAX_DEPTH:
+        check_tree(value, strings=strings)
     return value
 
 

@@ -17,7 +17,7 @@ from emsp.ocpi import adapter
 from emsp.ocpi.adapter import VersionAdapter
 from emsp.ocpi.body import parse_json
 from emsp.ocpi.credentials_cache import PartyScope
-from emsp.ocpi.errors import OcpiError, invalid
+from emsp.ocpi.errors import OcpiError, busy, invalid
 from emsp.ocpi.tolerance import STRICT, Tolerance, needs_normalising, normalise_body
 from emsp.ocpi.validation import validate
 from emsp.outbox import Outbox
@@ -169,8 +169,6 @@ class Ctx:
         return body
 
     def busy_check(self) -> None:
-        from emsp.ocpi.errors import busy
-
         if not self.services.bus.has_capacity(self.partner_id, len(self.events) + 1):
             raise busy("too many pending updates from this partner; retry later")
 

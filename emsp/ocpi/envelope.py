@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from emsp.timeutil import format_utc
@@ -24,6 +25,13 @@ class OcpiResult:
 
 
 def envelope_body(data: Any, status_code: int, message: str | None, now: datetime) -> str:
+    if type(status_code) is int and message is not None:
+        # The text dumps() gives the dict below, assembled directly: dumps' own text of the data and
+        # the message, an int's digits, and a timestamp of digits and -:.TZ (nothing to escape).
+        head = "{" if data is _MISSING else '{"data":' + dumps(data) + ","
+        status = f'"status_code":{status_code},'
+        text = f'"status_message":{_message_json(message)},' if message else ""
+        return f'{head}{status}{text}"timestamp":"{format_utc(now)}"}}'
     body: dict[str, Any] = {}
     if data is not _MISSING:
         body["data"] = data
@@ -32,6 +40,11 @@ def envelope_body(data: Any, status_code: int, message: str | None, now: datetim
         body["status_message"] = message
     body["timestamp"] = format_utc(now)
     return dumps(body)
+
+
+@lru_cache(maxsize=64)
+def _message_json(message: str) -> str:
+    return dumps(message)  # the same few messages ("Success") on almost every response
 
 
 def respond(

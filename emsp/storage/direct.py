@@ -24,7 +24,7 @@ _Processor = Callable[[Any], Any] | None
 class _Compiled:
     """SQL text, the parameter names in placeholder order and their bind processors."""
 
-    __slots__ = ("names", "processors", "results", "sql")
+    __slots__ = ("_binds", "names", "processors", "results", "sql")
 
     def __init__(self, statement: Any, dialect: Dialect, keys: Sequence[str] | None) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=None if keys is None else list(keys))
@@ -40,16 +40,18 @@ class _Compiled:
                 raise ValueError(f"{name}: a literal value, not a parameter of the call")
             processors.append(bind.type.dialect_impl(dialect).bind_processor(dialect))
         self.processors: tuple[_Processor, ...] = tuple(processors)
+        self._binds = tuple(zip(self.names, self.processors, strict=True))
         columns = getattr(statement, "selected_columns", ())
         self.results: tuple[_Processor, ...] = tuple(
             c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
         )
 
     def parameters(self, params: Mapping[str, Any]) -> list[Any]:
-        return [
-            value if processor is None or value is None else processor(value)
-            for processor, value in zip(self.processors, [params[n] for n in self.names], strict=True)
-        ]
+        values = []
+        for name, processor in self._binds:
+            value = params[name]
+            values.append(value if processor is None or value is None else processor(value))
+        return values
 
     def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
         return tuple(

@@ -51,10 +51,24 @@ def _string(value: str) -> str:
     return value
 
 
+# Text -> instant of DateTimes already parsed: a session's PATCH re-validates the whole merged
+# session, so every stored charging period's start is parsed again on each update. The parse is a
+# pure function of the text and a datetime is immutable, so a remembered result is the same value;
+# only successes are kept (a bad text raises afresh). Bounded: cleared when full.
+_PARSED_DATETIMES: dict[str, datetime] = {}
+_MAX_PARSED_DATETIMES = 4096
+
+
 def _datetime(value: Any) -> datetime:
     if not isinstance(value, str):
         raise ValueError("must be a DateTime string")
-    return parse_ocpi_datetime(value)
+    parsed = _PARSED_DATETIMES.get(value)
+    if parsed is None:
+        parsed = parse_ocpi_datetime(value)
+        if len(_PARSED_DATETIMES) >= _MAX_PARSED_DATETIMES:
+            _PARSED_DATETIMES.clear()
+        _PARSED_DATETIMES[value] = parsed
+    return parsed
 
 
 def check_number(value: Decimal) -> Decimal:
