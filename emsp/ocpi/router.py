@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -96,12 +96,14 @@ class _Unit:
 
     def __init__(self, database: Database) -> None:
         self._database = database
-        self._stack = ExitStack()
+        self._unit: AbstractContextManager[Session] | None = None  # entered; exited with the `with`
         self._session: Session | None = None
 
     def __call__(self) -> Session:
         if self._session is None:
-            self._session = self._stack.enter_context(self._database.unit())
+            unit = self._database.unit()
+            self._session = unit.__enter__()
+            self._unit = unit
         return self._session
 
     @property
@@ -114,7 +116,11 @@ class _Unit:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> bool:
-        return bool(self._stack.__exit__(kind, exc, tb))  # commit, or roll back on an exception
+        # What an ExitStack holding the one unit would do, without its bookkeeping per request.
+        unit, self._unit = self._unit, None
+        if unit is None:
+            return False
+        return bool(unit.__exit__(kind, exc, tb))  # commit, or roll back on an exception
 
 
 def _find(host: RouterHost, unit: _Unit, token: str | None) -> tuple[str, str, Parties] | None:

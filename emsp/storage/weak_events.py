@@ -19,10 +19,13 @@ from sqlalchemy import event
 def listen_weakly(target: Any, identifier: str, method: Callable[..., Any]) -> None:
     """`event.listen(target, identifier, method)` for a bound method, holding its object weakly:
     once the object is gone, the listener does nothing."""
-    ref = weakref.WeakMethod(method)
+    # The object by a plain weak reference and the function apart: what WeakMethod does, without
+    # its Python-level __call__ on every commit of every unit.
+    owner = weakref.ref(method.__self__)  # type: ignore[attr-defined]
+    function = method.__func__  # type: ignore[attr-defined]
 
     def call(*args: Any, **kwargs: Any) -> Any:
-        bound = ref()
-        return None if bound is None else bound(*args, **kwargs)
+        obj = owner()
+        return None if obj is None else function(obj, *args, **kwargs)
 
     event.listen(target, identifier, call)
