@@ -22,6 +22,7 @@ from bench.events import CdrCorrection, CdrHold, OcppCall, Outage, StationOfflin
 from bench.runtime.allocation import RETRY_EVERY, ConnectorAllocator, retries_for
 from bench.runtime.faults import SimRuntimeError, describe_fault
 from bench.runtime.link_windows import link_windows
+from bench.runtime.sim_events import call_after
 from bench.runtime.sim_hub import SimHubs
 from bench.scenario import LinkSpec
 from bench.trace import WireTrace
@@ -56,6 +57,8 @@ class Link:
         self._last_arrival = 0
 
     def spec_now(self) -> LinkSpec:
+        if not self._windows:
+            return self._spec
         now = int(self._env.now)
         for start, end, spec in self._windows:
             if start <= now < end:
@@ -70,11 +73,12 @@ class Link:
         while spec.loss and self._rng.random() < spec.loss and rto <= 64 * RTO_MS:
             delay += rto  # lost segment: TCP resends it after the timeout, doubling it each time
             rto *= 2
-        arrival = int(self._env.now) + round(delay)
+        now = int(self._env.now)
+        arrival = now + round(delay)
         if not (request and spec.reorder and self._rng.random() < spec.reorder):
             arrival = max(arrival, self._last_arrival)  # one stream: FIFO
             self._last_arrival = arrival
-        self._env.timeout(arrival - int(self._env.now)).callbacks.append(lambda _event: deliver())
+        call_after(self._env, arrival - now, lambda _event: deliver())
 
     def duplicates(self) -> bool:
         spec = self.spec_now()
@@ -203,7 +207,7 @@ class SimRuntime:
             del self._wakeup_at[station_id]
             self._station_send(station_id, self.world.stations[station_id].on_wakeup(self.now()))
 
-        self.env.timeout(at - int(self.env.now)).callbacks.append(fire)
+        call_after(self.env, at - int(self.env.now), fire)
 
     # ------------------------------------------------------------------ OCPI
     def _cpo_emit(self, cpo_id: str, output: MockCpoOutput) -> None:
@@ -288,7 +292,7 @@ class SimRuntime:
             if following is not None and self._at_ms(following) > int(self.env.now):
                 self._schedule_expiry()
 
-        self.env.timeout(at - int(self.env.now)).callbacks.append(expire)
+        call_after(self.env, at - int(self.env.now), expire)
 
     def _cpo_unreachable(self, cpo_id: str, request_id: str) -> None:
         self._cpo_emit(cpo_id, self.world.cpos[cpo_id].on_ocpi_unreachable(request_id, self.now()))
@@ -309,7 +313,7 @@ class SimRuntime:
             del self._wakeup_at[key]
             self._cpo_emit(cpo_id, self.world.cpos[cpo_id].on_wakeup(self.now()))
 
-        self.env.timeout(at - int(self.env.now)).callbacks.append(fire)
+        call_after(self.env, at - int(self.env.now), fire)
 
     def _cpo_got(self, cpo_id: str, request_id: str, response: HttpResponse) -> None:
         cpo = self.world.cpos[cpo_id]
@@ -364,7 +368,7 @@ class SimRuntime:
             self.world.emsp.run_due_pulls(self.now())
             self._emsp_outbound()
 
-        self.env.timeout(at - int(self.env.now)).callbacks.append(fire)
+        call_after(self.env, at - int(self.env.now), fire)
 
     def _link_restored(self, party: str) -> None:
         """An outage of `party`'s link ended: the eMSP catches up with what may have been lost."""
@@ -390,7 +394,7 @@ class SimRuntime:
         if key is None:
             if attempt < retries_for(self.world.scenario.demand.patience_minutes):
                 later = self._at_ms(self.now() + RETRY_EVERY) - int(self.env.now)
-                self.env.timeout(later).callbacks.append(lambda _e: self._arrive(index, attempt + 1))
+                call_after(self.env, later, lambda _e: self._arrive(index, attempt + 1))
             else:
                 self._unserved += 1
             return
@@ -410,7 +414,7 @@ class SimRuntime:
                 self._unserved += 1
 
         patience = timedelta(minutes=self.world.scenario.demand.patience_minutes)
-        self.env.timeout(self._at_ms(self.now() + patience) - int(self.env.now)).callbacks.append(give_up)
+        call_after(self.env, self._at_ms(self.now() + patience) - int(self.env.now), give_up)
 
     def _plug_in(self, index: int, key: tuple[str, int]) -> None:
         arrival = self.world.arrivals[index]
@@ -431,7 +435,7 @@ class SimRuntime:
             self._allocator.release(key)
             self._station_send(station_id, station.unplug(connector, self.now()))
 
-        self.env.timeout(self._at_ms(self.now() + arrival.stay) - int(self.env.now)).callbacks.append(depart)
+        call_after(self.env, self._at_ms(self.now() + arrival.stay) - int(self.env.now), depart)
 
     def _app_start(self, token_uid: str, station_id: str, connector: int) -> bool:
         """The driver taps "start" in the eMSP's app: a START_SESSION through the eMSP core. False
@@ -452,9 +456,7 @@ class SimRuntime:
 
     # ------------------------------------------------------------------ timeline
     def _at(self, moment: datetime, action: Callable[[], None]) -> None:
-        self.env.timeout(max(self._at_ms(moment) - int(self.env.now), 0)).callbacks.append(
-            lambda _e: action()
-        )
+        call_after(self.env, max(self._at_ms(moment) - int(self.env.now), 0), lambda _e: action())
 
     def _schedule_timeline(self) -> None:
         world = self.world
@@ -540,10 +542,10 @@ class SimRuntime:
                 self._cpo_emit(cpo_id, world.cpos[cpo_id].on_station_connected(sid, st.version, self.now()))
                 self._station_send(sid, st.on_connected(self.now()))
 
-            self.env.timeout(100 * (offset + 1)).callbacks.append(connect)
+            call_after(self.env, 100 * (offset + 1), connect)
         self._schedule_timeline()
         for index, arrival in enumerate(world.arrivals):
-            self.env.timeout(self._at_ms(arrival.at)).callbacks.append(partial(self._on_arrival, index))
+            call_after(self.env, self._at_ms(arrival.at), partial(self._on_arrival, index))
         until = self._at_ms(horizon(world))
         if self._progress is not None:
             self.env.process(self._ticker(until))
