@@ -67,8 +67,9 @@ class Link:
 
     def send(self, deliver: Callable[[], None], *, request: bool = False) -> None:
         """Deliver after the link's delay; an OCPI `request` may be duplicated or overtake others."""
-        spec = self.spec_now()
-        delay = spec.latency_ms + (self._rng.uniform(0, spec.jitter_ms) if spec.jitter_ms else 0)
+        spec = self.spec_now() if self._windows else self._spec
+        # jitter * random() is uniform(0, jitter): the same draw and the same float (0 + (j - 0) * r)
+        delay = spec.latency_ms + (spec.jitter_ms * self._rng.random() if spec.jitter_ms else 0)
         rto = RTO_MS
         while spec.loss and self._rng.random() < spec.loss and rto <= 64 * RTO_MS:
             delay += rto  # lost segment: TCP resends it after the timeout, doubling it each time
@@ -137,6 +138,8 @@ class SimRuntime:
         self._to_emsp = {cid: link(cid, "ocpi") for cid in world.cpos}
         self._from_emsp = {cid: link(cid, "ocpi") for cid in world.cpos}
         self._hosts = {urlsplit(url).netloc: cid for cid, url in world.cpo_base_urls.items()}
+        # the trace's `proto` of each station's OCPP frames (a station's version never changes)
+        self._ocpp_proto = {sid: subprotocol(st.version) for sid, st in world.stations.items()}
         # the trace's `proto` per partner: the OCPI version its CPO speaks
         self._proto = {cid: f"ocpi{cpo.ocpi.version}" for cid, cpo in world.cpos.items()}
         self._wakeup_at: dict[str, int] = {}
@@ -162,23 +165,26 @@ class SimRuntime:
 
     # ------------------------------------------------------------------ time
     def now(self) -> datetime:
-        ms = int(self.env.now)
+        ms = self.env._now  # the clock itself: its `now` property is one call more, and this is hot
         if ms != self._now_ms:  # many messages share an instant: one datetime per instant
-            self._now_ms, self._now = ms, self._start + timedelta(milliseconds=ms)
+            self._now_ms, self._now = int(ms), self._start + timedelta(milliseconds=ms)
         return self._now
 
     def _at_ms(self, moment: datetime) -> int:
         delta = moment - self._start
-        # Round *up* to the next millisecond so an actor is never woken before its deadline.
-        return -((-delta // timedelta(microseconds=1)) // 1000)
+        # Round *up* to the next millisecond so an actor is never woken before its deadline. Days
+        # and seconds are whole milliseconds, so only the microseconds need rounding (integer
+        # arithmetic: the same value as ceil(delta / 1 ms), without timedelta division).
+        return delta.days * 86_400_000 + delta.seconds * 1000 - (-delta.microseconds // 1000)
 
     # ------------------------------------------------------------------ OCPP
     def _station_send(self, station_id: str, frames: list[str]) -> None:
-        station = self.world.stations[station_id]
-        cpo_id = self.world.cpo_of(station_id)
-        for frame in frames:
-            self.trace.ocpp(self.now(), subprotocol(station.version), station_id, cpo_id, frame)
-            self._up[station_id].send(partial(self._at_cpo, station_id, frame))
+        if frames:
+            cpo_id = self.world.cpo_of(station_id)
+            now, proto, link = self.now(), self._ocpp_proto[station_id], self._up[station_id]
+            for frame in frames:
+                self.trace.ocpp(now, proto, station_id, cpo_id, frame)
+                link.send(partial(self._at_cpo, station_id, frame))
         self._schedule_wakeup(station_id)
 
     def _at_cpo(self, station_id: str, frame: str) -> None:
@@ -212,8 +218,7 @@ class SimRuntime:
     # ------------------------------------------------------------------ OCPI
     def _cpo_emit(self, cpo_id: str, output: MockCpoOutput) -> None:
         for station_id, frame in output.frames:
-            version = self.world.stations[station_id].version
-            self.trace.ocpp(self.now(), subprotocol(version), cpo_id, station_id, frame)
+            self.trace.ocpp(self.now(), self._ocpp_proto[station_id], cpo_id, station_id, frame)
             self._down[station_id].send(partial(self._at_station, station_id, frame))
         for outbound in output.requests:
             self._cpo_to_emsp(cpo_id, outbound)

@@ -171,11 +171,11 @@ class Codec:
     # -- encoding (our frames) --------------------------------------------------------------------
     def encode_call(self, unique_id: str, action: str, payload: Payload) -> str:
         self._check_local(action, payload, response=False)
-        return self._dump([CALL, self._check_id(unique_id), action, payload])
+        return _ENCODE([CALL, self._check_id(unique_id), action, payload])
 
     def encode_result(self, unique_id: str, action: str, payload: Payload) -> str:
         self._check_local(action, payload, response=True)
-        return self._dump([CALLRESULT, self._check_id(unique_id), payload])
+        return _ENCODE([CALLRESULT, self._check_id(unique_id), payload])
 
     def encode_error(
         self, unique_id: str, code: str, description: str, details: Payload | None = None

@@ -127,7 +127,7 @@ class VirtualStation(CsmsControl):
     def on_frame(self, text: str, now: datetime) -> list[str]:
         now = now.replace(microsecond=0)
         incoming = self.endpoint.receive(text)
-        out = list(incoming.replies)
+        out = list(incoming.replies) if incoming.replies else []
         if isinstance(incoming.message, Call):
             out.append(self._answer(incoming.message, now))
         elif incoming.answered is not None:
