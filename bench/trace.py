@@ -127,11 +127,13 @@ class WireTrace:
         # Byte for byte what dumps({"t":..,"proto":..,"src":..,"dst":..}) gave, minus the closing brace.
         if t != self._last_t:
             self._last_t, self._last_ts = t, _time(t)
-        route = self._route.get((proto, src, dst))
-        if route is None:
-            route = f'"proto":{_string(proto)},"src":{_string(src)},"dst":{_string(dst)}'
-            self._route[(proto, src, dst)] = route
+        route = self._route.get((proto, src, dst)) or self._new_route(proto, src, dst)
         return f'{{"t":{self._last_ts},{route}'
+
+    def _new_route(self, proto: str, src: str, dst: str) -> str:
+        route = f'"proto":{_string(proto)},"src":{_string(src)},"dst":{_string(dst)}'
+        self._route[(proto, src, dst)] = route
+        return route
 
     def _append(self, line: str) -> None:
         lines = self._lines
@@ -146,8 +148,14 @@ class WireTrace:
 
     def ocpp(self, t: datetime, proto: str, src: str, dst: str, frame: str) -> None:
         self.counts[proto] += 1
-        if self._ocpp:
-            self._append(f'{self._head(t, proto, src, dst)},"frame":{_string(frame)}}}\n')
+        if self._ocpp:  # _head and _append inlined: this runs for every OCPP frame (most lines)
+            if t != self._last_t:
+                self._last_t, self._last_ts = t, _time(t)
+            route = self._route.get((proto, src, dst)) or self._new_route(proto, src, dst)
+            lines = self._lines
+            lines.append(f'{{"t":{self._last_ts},{route},"frame":{_string(frame)}}}\n')
+            if len(lines) >= _FLUSH_LINES:
+                self._flush()
 
     def ocpi_request(self, t: datetime, proto: str, src: str, dst: str, request: HttpRequest) -> None:
         self.counts[proto] += 1

@@ -22,6 +22,7 @@ from bench.events import CdrCorrection, CdrHold, OcppCall, Outage, StationOfflin
 from bench.runtime.allocation import RETRY_EVERY, ConnectorAllocator, retries_for
 from bench.runtime.faults import SimRuntimeError, describe_fault
 from bench.runtime.link_windows import link_windows
+from bench.runtime.sim_events import call_after
 from bench.runtime.sim_hub import SimHubs
 from bench.scenario import LinkSpec
 from bench.trace import WireTrace
@@ -56,6 +57,8 @@ class Link:
         self._last_arrival = 0
 
     def spec_now(self) -> LinkSpec:
+        if not self._windows:
+            return self._spec
         now = int(self._env.now)
         for start, end, spec in self._windows:
             if start <= now < end:
@@ -64,17 +67,19 @@ class Link:
 
     def send(self, deliver: Callable[[], None], *, request: bool = False) -> None:
         """Deliver after the link's delay; an OCPI `request` may be duplicated or overtake others."""
-        spec = self.spec_now()
-        delay = spec.latency_ms + (self._rng.uniform(0, spec.jitter_ms) if spec.jitter_ms else 0)
+        spec = self.spec_now() if self._windows else self._spec
+        # jitter * random() is uniform(0, jitter): the same draw and the same float (0 + (j - 0) * r)
+        delay = spec.latency_ms + (spec.jitter_ms * self._rng.random() if spec.jitter_ms else 0)
         rto = RTO_MS
         while spec.loss and self._rng.random() < spec.loss and rto <= 64 * RTO_MS:
             delay += rto  # lost segment: TCP resends it after the timeout, doubling it each time
             rto *= 2
-        arrival = int(self._env.now) + round(delay)
+        now = int(self._env.now)
+        arrival = now + round(delay)
         if not (request and spec.reorder and self._rng.random() < spec.reorder):
             arrival = max(arrival, self._last_arrival)  # one stream: FIFO
             self._last_arrival = arrival
-        self._env.timeout(arrival - int(self._env.now)).callbacks.append(lambda _event: deliver())
+        call_after(self._env, arrival - now, lambda _event: deliver())
 
     def duplicates(self) -> bool:
         spec = self.spec_now()
@@ -133,6 +138,8 @@ class SimRuntime:
         self._to_emsp = {cid: link(cid, "ocpi") for cid in world.cpos}
         self._from_emsp = {cid: link(cid, "ocpi") for cid in world.cpos}
         self._hosts = {urlsplit(url).netloc: cid for cid, url in world.cpo_base_urls.items()}
+        # the trace's `proto` of each station's OCPP frames (a station's version never changes)
+        self._ocpp_proto = {sid: subprotocol(st.version) for sid, st in world.stations.items()}
         # the trace's `proto` per partner: the OCPI version its CPO speaks
         self._proto = {cid: f"ocpi{cpo.ocpi.version}" for cid, cpo in world.cpos.items()}
         self._wakeup_at: dict[str, int] = {}
@@ -158,23 +165,26 @@ class SimRuntime:
 
     # ------------------------------------------------------------------ time
     def now(self) -> datetime:
-        ms = int(self.env.now)
+        ms = self.env._now  # the clock itself: its `now` property is one call more, and this is hot
         if ms != self._now_ms:  # many messages share an instant: one datetime per instant
-            self._now_ms, self._now = ms, self._start + timedelta(milliseconds=ms)
+            self._now_ms, self._now = int(ms), self._start + timedelta(milliseconds=ms)
         return self._now
 
     def _at_ms(self, moment: datetime) -> int:
         delta = moment - self._start
-        # Round *up* to the next millisecond so an actor is never woken before its deadline.
-        return -((-delta // timedelta(microseconds=1)) // 1000)
+        # Round *up* to the next millisecond so an actor is never woken before its deadline. Days
+        # and seconds are whole milliseconds, so only the microseconds need rounding (integer
+        # arithmetic: the same value as ceil(delta / 1 ms), without timedelta division).
+        return delta.days * 86_400_000 + delta.seconds * 1000 - (-delta.microseconds // 1000)
 
     # ------------------------------------------------------------------ OCPP
     def _station_send(self, station_id: str, frames: list[str]) -> None:
-        station = self.world.stations[station_id]
-        cpo_id = self.world.cpo_of(station_id)
-        for frame in frames:
-            self.trace.ocpp(self.now(), subprotocol(station.version), station_id, cpo_id, frame)
-            self._up[station_id].send(partial(self._at_cpo, station_id, frame))
+        if frames:
+            cpo_id = self.world.cpo_of(station_id)
+            now, proto, link = self.now(), self._ocpp_proto[station_id], self._up[station_id]
+            for frame in frames:
+                self.trace.ocpp(now, proto, station_id, cpo_id, frame)
+                link.send(partial(self._at_cpo, station_id, frame))
         self._schedule_wakeup(station_id)
 
     def _at_cpo(self, station_id: str, frame: str) -> None:
@@ -203,13 +213,12 @@ class SimRuntime:
             del self._wakeup_at[station_id]
             self._station_send(station_id, self.world.stations[station_id].on_wakeup(self.now()))
 
-        self.env.timeout(at - int(self.env.now)).callbacks.append(fire)
+        call_after(self.env, at - int(self.env.now), fire)
 
     # ------------------------------------------------------------------ OCPI
     def _cpo_emit(self, cpo_id: str, output: MockCpoOutput) -> None:
         for station_id, frame in output.frames:
-            version = self.world.stations[station_id].version
-            self.trace.ocpp(self.now(), subprotocol(version), cpo_id, station_id, frame)
+            self.trace.ocpp(self.now(), self._ocpp_proto[station_id], cpo_id, station_id, frame)
             self._down[station_id].send(partial(self._at_station, station_id, frame))
         for outbound in output.requests:
             self._cpo_to_emsp(cpo_id, outbound)
@@ -288,7 +297,7 @@ class SimRuntime:
             if following is not None and self._at_ms(following) > int(self.env.now):
                 self._schedule_expiry()
 
-        self.env.timeout(at - int(self.env.now)).callbacks.append(expire)
+        call_after(self.env, at - int(self.env.now), expire)
 
     def _cpo_unreachable(self, cpo_id: str, request_id: str) -> None:
         self._cpo_emit(cpo_id, self.world.cpos[cpo_id].on_ocpi_unreachable(request_id, self.now()))
@@ -309,7 +318,7 @@ class SimRuntime:
             del self._wakeup_at[key]
             self._cpo_emit(cpo_id, self.world.cpos[cpo_id].on_wakeup(self.now()))
 
-        self.env.timeout(at - int(self.env.now)).callbacks.append(fire)
+        call_after(self.env, at - int(self.env.now), fire)
 
     def _cpo_got(self, cpo_id: str, request_id: str, response: HttpResponse) -> None:
         cpo = self.world.cpos[cpo_id]
@@ -364,7 +373,7 @@ class SimRuntime:
             self.world.emsp.run_due_pulls(self.now())
             self._emsp_outbound()
 
-        self.env.timeout(at - int(self.env.now)).callbacks.append(fire)
+        call_after(self.env, at - int(self.env.now), fire)
 
     def _link_restored(self, party: str) -> None:
         """An outage of `party`'s link ended: the eMSP catches up with what may have been lost."""
@@ -390,7 +399,7 @@ class SimRuntime:
         if key is None:
             if attempt < retries_for(self.world.scenario.demand.patience_minutes):
                 later = self._at_ms(self.now() + RETRY_EVERY) - int(self.env.now)
-                self.env.timeout(later).callbacks.append(lambda _e: self._arrive(index, attempt + 1))
+                call_after(self.env, later, lambda _e: self._arrive(index, attempt + 1))
             else:
                 self._unserved += 1
             return
@@ -410,7 +419,7 @@ class SimRuntime:
                 self._unserved += 1
 
         patience = timedelta(minutes=self.world.scenario.demand.patience_minutes)
-        self.env.timeout(self._at_ms(self.now() + patience) - int(self.env.now)).callbacks.append(give_up)
+        call_after(self.env, self._at_ms(self.now() + patience) - int(self.env.now), give_up)
 
     def _plug_in(self, index: int, key: tuple[str, int]) -> None:
         arrival = self.world.arrivals[index]
@@ -431,7 +440,7 @@ class SimRuntime:
             self._allocator.release(key)
             self._station_send(station_id, station.unplug(connector, self.now()))
 
-        self.env.timeout(self._at_ms(self.now() + arrival.stay) - int(self.env.now)).callbacks.append(depart)
+        call_after(self.env, self._at_ms(self.now() + arrival.stay) - int(self.env.now), depart)
 
     def _app_start(self, token_uid: str, station_id: str, connector: int) -> bool:
         """The driver taps "start" in the eMSP's app: a START_SESSION through the eMSP core. False
@@ -452,9 +461,7 @@ class SimRuntime:
 
     # ------------------------------------------------------------------ timeline
     def _at(self, moment: datetime, action: Callable[[], None]) -> None:
-        self.env.timeout(max(self._at_ms(moment) - int(self.env.now), 0)).callbacks.append(
-            lambda _e: action()
-        )
+        call_after(self.env, max(self._at_ms(moment) - int(self.env.now), 0), lambda _e: action())
 
     def _schedule_timeline(self) -> None:
         world = self.world
@@ -540,10 +547,10 @@ class SimRuntime:
                 self._cpo_emit(cpo_id, world.cpos[cpo_id].on_station_connected(sid, st.version, self.now()))
                 self._station_send(sid, st.on_connected(self.now()))
 
-            self.env.timeout(100 * (offset + 1)).callbacks.append(connect)
+            call_after(self.env, 100 * (offset + 1), connect)
         self._schedule_timeline()
         for index, arrival in enumerate(world.arrivals):
-            self.env.timeout(self._at_ms(arrival.at)).callbacks.append(partial(self._on_arrival, index))
+            call_after(self.env, self._at_ms(arrival.at), partial(self._on_arrival, index))
         until = self._at_ms(horizon(world))
         if self._progress is not None:
             self.env.process(self._ticker(until))

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import simpy
 
 from bench.hubs import EMSP_CONNECTION, emsp_registered
+from bench.runtime.sim_events import call_after
 from emsp.wire import Deferred, HttpResponse, OutboundRequest
 from simulators.hub import OcpiHub
 
@@ -72,7 +73,7 @@ class SimHubs:
         if delay <= 0:
             action()
             return
-        self._rt.env.timeout(delay).callbacks.append(lambda _event: action())
+        call_after(self._rt.env, delay, lambda _event: action())
 
     def _drain(self, hub_id: str) -> None:
         """After every call into the hub: answers it can now give, requests it wants sent, its wakeup."""
@@ -109,7 +110,7 @@ class SimHubs:
             self.hubs[hub_id].on_wakeup(rt.now())
             self._drain(hub_id)
 
-        rt.env.timeout(at - int(rt.env.now)).callbacks.append(fire)
+        call_after(rt.env, at - int(rt.env.now), fire)
 
     def _accept(self, hub_id: str, waiter: str, outbound: OutboundRequest) -> HttpResponse | None:
         """The hub handles a request; a deferred answer waits for `_drain` to find it."""

@@ -66,7 +66,7 @@ class CallAnswered:
     at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per frame, and a frozen init costs a setattr per field
 class CsmsOutput:
     frames: list[tuple[str, str]] = field(default_factory=list)  # (station_id, frame text)
     events: list[CsmsEvent] = field(default_factory=list)

@@ -164,6 +164,8 @@ class OcpiCpo(OcpiParty):
         return CpoOutput()
 
     def next_wakeup(self) -> datetime | None:
+        if not self._deferred:  # the usual case (registered): no waiting authorization to look at
+            return super().next_wakeup()
         waits = [at + UNLINKED_WAIT for e, at in self._deferred if isinstance(e, AuthorizationRequested)]
         return min([t for t in (super().next_wakeup(), *waits) if t is not None], default=None)
 

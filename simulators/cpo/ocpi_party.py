@@ -223,7 +223,9 @@ class OcpiParty:
 
     def next_wakeup(self) -> datetime | None:
         retry = self._retry.next_wakeup()
-        later = self._later[0][0] if self._later else None
+        if not self._later:  # asked after every output of the CPO: skip the general case
+            return retry
+        later = self._later[0][0]
         return min((t for t in (retry, later) if t is not None), default=None)
 
     def on_wakeup(self, now: datetime) -> CpoOutput:

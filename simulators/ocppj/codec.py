@@ -20,6 +20,7 @@ from typing import Any, Literal
 import fastjsonschema
 import simplejson
 
+from simulators.ocppj.json_text import reused
 from simulators.ocppj.timestamps import DATE_TIME
 
 OcppVersion = Literal["1.6", "2.0.1"]
@@ -170,11 +171,11 @@ class Codec:
     # -- encoding (our frames) --------------------------------------------------------------------
     def encode_call(self, unique_id: str, action: str, payload: Payload) -> str:
         self._check_local(action, payload, response=False)
-        return self._dump([CALL, self._check_id(unique_id), action, payload])
+        return _ENCODE([CALL, self._check_id(unique_id), action, payload])
 
     def encode_result(self, unique_id: str, action: str, payload: Payload) -> str:
         self._check_local(action, payload, response=True)
-        return self._dump([CALLRESULT, self._check_id(unique_id), payload])
+        return _ENCODE([CALLRESULT, self._check_id(unique_id), payload])
 
     def encode_error(
         self, unique_id: str, code: str, description: str, details: Payload | None = None
@@ -187,7 +188,7 @@ class Codec:
         action, which tells which response schema a CALLRESULT must match."""
         try:
             if type(text) is str and not text.startswith("\ufeff"):
-                frame = _DECODE(text)
+                frame = _decode(text)
             else:  # bytes, or a BOM: json.loads's own handling (and messages)
                 frame = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
         except ValueError as exc:
@@ -289,12 +290,29 @@ class Codec:
 # json.loads(text, parse_float=..., parse_constant=...) builds a JSONDecoder per call; this is it,
 # built once (the same object hooks, so the same values and the same errors).
 _DECODE = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant).decode
+# Its scanner: one JSON value from an index (scan_once: set in JSONDecoder.__init__, not typed).
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder(  # type: ignore[attr-defined]
+    parse_float=Decimal, parse_constant=_reject_constant
+).scan_once
+
+
+def _decode(text: str) -> Any:
+    """_DECODE(text), skipping its two whitespace scans for the usual frame: one JSON value that
+    fills the text. Anything else (whitespace around it, trailing data, an error) goes through
+    _DECODE itself, so the result or the error is its own."""
+    try:
+        value, end = _SCAN(text, 0)
+    except Exception:  # StopIteration, JSONDecodeError, RecursionError: _DECODE decides
+        return _DECODE(text)
+    return value if end == len(text) else _DECODE(text)
+
+
 # Only to read the id of a frame the strict decoder refused: NaN and Infinity accepted.
 _DECODE_LENIENT = json.JSONDecoder(parse_float=Decimal).decode
 
 # Built once: simplejson.dumps with non-default options constructs a new encoder per call (a
 # quarter of an encode's cost). Same options, same text.
-_ENCODE = simplejson.JSONEncoder(separators=(",", ":"), use_decimal=True, ensure_ascii=False).encode
+_ENCODE = reused(simplejson.JSONEncoder(separators=(",", ":"), use_decimal=True, ensure_ascii=False))
 
 
 @functools.cache

@@ -23,9 +23,9 @@ PayloadSource = Payload | Callable[[], Payload | None]
 _ID_PREFIX_MAX = 24  # leaves room for "-<counter>" within the 36-char message id limit
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per frame, and a frozen init costs a setattr per field
 class Incoming:
-    """What a received frame means to the owner of the endpoint."""
+    """What a received frame means to the owner of the endpoint (read it; nothing keeps it)."""
 
     message: Message | None  # None when the frame was invalid
     answered: Call | None = None  # our CALL that this CALLRESULT/CALLERROR answers
@@ -34,7 +34,7 @@ class Incoming:
     replies: tuple[str, ...] = ()  # frames to send now (a CALLERROR answering an invalid CALL)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per CALL, private to the endpoint, never changed
 class _Queued:
     action: str
     source: PayloadSource

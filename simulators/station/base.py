@@ -127,12 +127,13 @@ class VirtualStation(CsmsControl):
     def on_frame(self, text: str, now: datetime) -> list[str]:
         now = now.replace(microsecond=0)
         incoming = self.endpoint.receive(text)
-        out = list(incoming.replies)
+        out = list(incoming.replies) if incoming.replies else []
         if isinstance(incoming.message, Call):
             out.append(self._answer(incoming.message, now))
         elif incoming.answered is not None:
             payload = incoming.message.payload if isinstance(incoming.message, CallResult) else None
-            self._attempts.pop(_key(incoming.answered), None)
+            if self._attempts:  # empty unless a transaction message was resent: skip encoding its key
+                self._attempts.pop(_key(incoming.answered), None)
             self._on_answer(incoming.answered, payload, incoming.tag, now)
         return out + self._drain(now)
 
@@ -199,8 +200,8 @@ class VirtualStation(CsmsControl):
         return self.endpoint.drain(now) if self.online else []
 
     def next_wakeup(self) -> datetime | None:
-        due = self._due()
-        return min(due)[0] if due else None
+        due = self._next_due()
+        return due[0] if due is not None else None
 
     def on_wakeup(self, now: datetime) -> list[str]:
         now = now.replace(microsecond=0)
@@ -211,34 +212,52 @@ class VirtualStation(CsmsControl):
         return self.wire_status[self.connectors[connector_id].state]
 
     # -- scheduling -------------------------------------------------------------------------------
-    def _due(self) -> list[tuple[datetime, int, int]]:
-        """(instant, rank, connector) of everything scheduled; rank orders ties deterministically."""
-        due = []
+    def _next_due(self) -> tuple[datetime, int, int] | None:
+        """The first (instant, rank, connector) of everything scheduled; rank orders ties
+        deterministically. The smallest tuple, as min() over the whole list of them would give,
+        found without building that list (this runs after every frame a station sends)."""
+        best: tuple[datetime, int, int] | None = None
         if self._boot_retry_at is not None:
-            due.append((self._boot_retry_at, 0, 0))
+            best = (self._boot_retry_at, 0, 0)
         if self._next_heartbeat is not None:
-            due.append((self._next_heartbeat, 1, 0))
+            item = (self._next_heartbeat, 1, 0)
+            if best is None or item < best:
+                best = item
         for cid, conn in self.connectors.items():
             s = conn.session
             if s is None or s.started_at is None:
                 continue
             if s.full_at is not None and not s.is_full:
-                due.append((s.full_at, 2, cid))
+                item = (s.full_at, 2, cid)
+                if best is None or item < best:
+                    best = item
             if s.next_sample_at is not None:
-                due.append((s.next_sample_at, 3, cid))
+                item = (s.next_sample_at, 3, cid)
+                if best is None or item < best:
+                    best = item
             if s.next_limit_at is not None:
-                due.append((s.next_limit_at, 5, cid))
+                item = (s.next_limit_at, 5, cid)
+                if best is None or item < best:
+                    best = item
         if self.call_timeout is not None and self.endpoint.sent_at is not None:
-            due.append((self.endpoint.sent_at + self.call_timeout, 4, 0))
-        if (job_at := self.upkeep.next_at()) is not None:
-            due.append((job_at, 6, 0))
-        # Reservations still held, by id in the third place (not a connector for this rank).
-        due += [(end, 7, rid) for rid, end in self.reservation_ends.items() if rid in self.reservations]
-        return due
+            item = (self.endpoint.sent_at + self.call_timeout, 4, 0)
+            if best is None or item < best:
+                best = item
+        if self.upkeep.jobs and (job_at := self.upkeep.next_at()) is not None:
+            item = (job_at, 6, 0)
+            if best is None or item < best:
+                best = item
+        if self.reservation_ends:  # reservations still held, by id in the third place
+            for rid, end in self.reservation_ends.items():
+                if rid in self.reservations:
+                    item = (end, 7, rid)
+                    if best is None or item < best:
+                        best = item
+        return best
 
     def _run_due(self, now: datetime) -> None:
-        while due := self._due():
-            at, rank, cid = min(due)
+        while (due := self._next_due()) is not None:
+            at, rank, cid = due
             if at > now:
                 return
             if rank == 0:

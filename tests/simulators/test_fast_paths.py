@@ -1,0 +1,150 @@
+"""Fast paths of the OCPP-J codec and the station's scheduling give what the general code gives."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import simplejson
+
+from simulators.ocppj import codec as codec_of
+from simulators.ocppj.codec import _DECODE, _decode
+from simulators.ocppj.json_text import reused
+from simulators.station.base import VirtualStation
+from simulators.station.physics import EvProfile
+from simulators.station.session import Session
+from simulators.station.v16 import Station16
+from simulators.station.v201 import Station201
+
+Pair = namedtuple("Pair", "a b")
+
+VALUES: list[Any] = [
+    [2, "id-1", "MeterValues", {"connectorId": 1, "meterValue": [{"value": Decimal("12.50")}]}],
+    [3, "id-2", {}],
+    {"b": 1, "a": [True, False, None, 1.5, -0.0, 10**30]},
+    {"ünïcode": 'ε\u2028\n"\\', 1: "int key", 2.5: "float key", None: "null key", False: "bool key"},
+    (1, 2, Pair(1, 2)),
+    "just a string",
+    Decimal("1E+3"),
+    [],
+    {},
+]
+
+ENCODERS = [
+    simplejson.JSONEncoder(separators=(",", ":"), use_decimal=True, ensure_ascii=False),
+    simplejson.JSONEncoder(sort_keys=True, use_decimal=True),
+]
+
+
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_reused_encoder_writes_what_encode_writes(encoder: simplejson.JSONEncoder) -> None:
+    fast = reused(encoder)
+    for value in VALUES * 2:  # twice: nothing kept from one call changes the next
+        assert fast(value) == encoder.encode(value)
+
+
+def test_reused_encoder_errors_leave_nothing_behind() -> None:
+    encoder = ENCODERS[0]
+    fast = reused(encoder)
+    circular: list[Any] = [1]
+    circular.append(circular)
+    inner: dict[str, Any] = {"ok": [1, 2]}
+    with pytest.raises(ValueError, match="Circular"):
+        fast(circular)
+    with pytest.raises(TypeError):
+        fast({"list": inner["ok"], "bad": object()})  # fails inside a container
+    assert fast(inner) == encoder.encode(inner)  # no stale circular-reference marker
+    assert fast([inner["ok"], inner["ok"]]) == encoder.encode([inner["ok"], inner["ok"]])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[2,"a","Heartbeat",{}]',
+        ' [2,"a","Heartbeat",{}]',
+        '[2,"a","Heartbeat",{}] ',
+        '[2,"a","Heartbeat",{}]\n',
+        '[2,"a","Heartbeat",{}] x',
+        '[2,"a","Heartbeat",{}][1]',
+        '[2,"a","MeterValues",{"v":1.50,"w":1e2}]',
+        '[2,"a",NaN]',
+        '[2,"a",',
+        "",
+        "   ",
+        "nul",
+        '"text"',
+        "[" * 100_000,
+    ],
+)
+def test_frame_decoder_fast_path_is_the_decoder(text: str) -> None:
+    def outcome(decode: Any) -> Any:
+        try:
+            return ("value", decode(text))
+        except (ValueError, RecursionError) as exc:
+            return ("error", type(exc), str(exc))
+
+    assert outcome(_decode) == outcome(_DECODE)
+
+
+def test_codec_round_trip_keeps_decimals() -> None:
+    c = codec_of("2.0.1")
+    text = '[3,"a",{"currentTime":"2024-01-01T00:00:00Z","interval":300,"status":"Accepted"}]'
+    result = c.decode(text, pending={"a": "BootNotification"})
+    assert result.payload["interval"] == 300  # type: ignore[union-attr]
+
+
+def _listed_due(station: VirtualStation) -> tuple[datetime, int, int] | None:
+    """The minimum over the full list of scheduled things, as the station computed it before."""
+    due: list[tuple[datetime, int, int]] = []
+    if station._boot_retry_at is not None:
+        due.append((station._boot_retry_at, 0, 0))
+    if station._next_heartbeat is not None:
+        due.append((station._next_heartbeat, 1, 0))
+    for cid, conn in station.connectors.items():
+        s = conn.session
+        if s is None or s.started_at is None:
+            continue
+        if s.full_at is not None and not s.is_full:
+            due.append((s.full_at, 2, cid))
+        if s.next_sample_at is not None:
+            due.append((s.next_sample_at, 3, cid))
+        if s.next_limit_at is not None:
+            due.append((s.next_limit_at, 5, cid))
+    if station.call_timeout is not None and station.endpoint.sent_at is not None:
+        due.append((station.endpoint.sent_at + station.call_timeout, 4, 0))
+    if (job_at := station.upkeep.next_at()) is not None:
+        due.append((job_at, 6, 0))
+    due += [(end, 7, rid) for rid, end in station.reservation_ends.items() if rid in station.reservations]
+    return min(due) if due else None
+
+
+@pytest.mark.parametrize("cls", [Station16, Station201])
+def test_next_due_is_the_minimum_of_everything_scheduled(cls: type[VirtualStation]) -> None:
+    t0 = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
+    station = cls("CS-1", connectors=3, max_power_kw=Decimal(11), call_timeout_s=30)
+    assert station._next_due() is None and _listed_due(station) is None
+    station.on_connected(t0)
+    checks = [station._next_due() == _listed_due(station)]
+    station._next_heartbeat = t0 + timedelta(seconds=10)
+    station._boot_retry_at = t0 + timedelta(seconds=10)  # a tie on the instant: rank decides
+    checks.append(station._next_due() == _listed_due(station))
+    station.booted = True
+    ev = EvProfile(power_kw=Decimal(11), energy_kwh=Decimal(30))
+    for cid in (1, 2):
+        station.connectors[cid].session = session = _session(ev, t0)
+        session.next_sample_at = t0 + timedelta(seconds=5 + cid)
+        session.full_at = t0 + timedelta(seconds=5 + cid)
+        checks.append(station._next_due() == _listed_due(station))
+    station.reservations = {9: (None, "TOK"), 4: (3, "TOK")}
+    station.reservation_ends = {9: t0, 4: t0, 5: t0 - timedelta(1)}  # 5: no longer held
+    checks.append(station._next_due() == _listed_due(station))
+    assert all(checks)
+
+
+def _session(ev: EvProfile, t0: datetime) -> Session:
+    session = Session("TOK", ev, plugged_at=t0)
+    session.started_at = t0
+    return session
