@@ -17,7 +17,7 @@ from emsp.model import PartyRef, SessionInfo
 from emsp.outbox import Outbox, row_values
 from emsp.storage import outbox_sql as sql
 from emsp.storage.db import Database
-from emsp.storage.packed import pack, unpack
+from emsp.storage.packed import CDRS, EVENTS, pack, unpack
 from emsp.storage.tables import OutboxRow
 from emsp.wire import loads
 
@@ -31,20 +31,21 @@ TEXTS = [
 ]
 
 
+@pytest.mark.parametrize("packed_format", [EVENTS, CDRS])
 @pytest.mark.parametrize("text", TEXTS)
-def test_pack_round_trips_and_text_reads_as_is(text: str) -> None:
-    assert unpack(pack(text)) == text
+def test_pack_round_trips_and_text_reads_as_is(text: str, packed_format: bytes) -> None:
+    assert unpack(pack(text, packed_format)) == text
     assert unpack(text) == text  # a row written before packing (or on another backend)
 
 
-@given(st.text())
-def test_pack_round_trips_any_text(text: str) -> None:
-    assert unpack(pack(text)) == text
+@given(st.text(), st.sampled_from([EVENTS, CDRS]))
+def test_pack_round_trips_any_text(text: str, packed_format: bytes) -> None:
+    assert unpack(pack(text, packed_format)) == text
 
 
 def test_an_unknown_format_is_refused_not_misread() -> None:
     with pytest.raises(ValueError, match="unknown packed payload format"):
-        unpack(b"\x02" + pack("{}")[1:])
+        unpack(b"\x7f" + pack("{}")[1:])
 
 
 def _event(sid: str) -> SessionUpserted:
