@@ -8,6 +8,7 @@ from decimal import Decimal
 from sqlalchemy import Boolean, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from emsp.storage.packed import CDRS, PackedText
 from emsp.storage.types import DecimalText, UtcDateTime
 
 
@@ -112,7 +113,7 @@ class CdrRow(PartyObject, Base):
     end: Mapped[datetime] = mapped_column(UtcDateTime)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
     credit: Mapped[bool] = mapped_column(Boolean, default=False)
-    raw: Mapped[str] = mapped_column(Text)  # the canonical document (emsp.ocpi.adapter)
+    raw: Mapped[str] = mapped_column(PackedText(CDRS))  # the canonical document, compact on SQLite
     # The body as the partner's OCPI version sent it, where it differs from the canonical document.
     wire: Mapped[str | None] = mapped_column(Text, default=None)
     # Provenance (audit): the OCPI version it came under, how its schema validation went ("valid":
@@ -273,7 +274,7 @@ class OutboxRow(Base):
     partner: Mapped[str] = mapped_column(String(64))
     ordering_key: Mapped[str] = mapped_column(String(160))
     idempotency_key: Mapped[str] = mapped_column(String(512))
-    payload: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(PackedText)  # compact on SQLite (emsp.storage.packed)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)  # request/scenario time, never the wall clock
     state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)

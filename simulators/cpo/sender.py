@@ -60,34 +60,52 @@ class BadQuery(ValueError):
 
 
 # Modules whose objects grow with the run (one or more per charging session): kept as compressed
-# canonical JSON once published, so a long run's CPO holds ~1 KiB per session instead of ~17 KiB of
-# dicts. Locations and tariffs are few and read on every session: they stay dicts.
+# canonical JSON once published, so a long run's CPO holds ~0.2 KiB per session instead of ~17 KiB
+# of dicts. Locations and tariffs are few and read on every session: they stay dicts.
 COMPACT_MODULES = frozenset({"sessions", "cdrs"})
 _ZLIB_LEVEL = 1  # most of the ratio on ~1 KiB JSON objects, at the least CPU
+_RAW_DEFLATE = -15  # no zlib header or checksum: the bytes never leave this process
 
 
-def _pack(obj: Mapping[str, Any]) -> bytes:
-    return zlib.compress(dumps(obj).encode("utf-8"), _ZLIB_LEVEL)
+class _Packer:
+    """Compresses one module's objects against a preset dictionary: the module's first object.
 
+    A session or CDR repeats most of its neighbours' text (keys, party, location, tariff), which a
+    lone object of ~1 KiB cannot exploit: with that shared context each compresses ~3-4x smaller.
+    Lossless either way (the dictionary only primes the window), so what is read back is unchanged."""
 
-def _unpack(packed: bytes) -> dict[str, Any]:
-    obj: dict[str, Any] = loads(zlib.decompress(packed))
-    return obj
+    __slots__ = ("_zdict",)
+
+    def __init__(self, first: Mapping[str, Any]) -> None:
+        self._zdict = dumps(first).encode("utf-8")
+
+    def pack(self, obj: Mapping[str, Any]) -> bytes:
+        packer = zlib.compressobj(_ZLIB_LEVEL, zlib.DEFLATED, _RAW_DEFLATE, zdict=self._zdict)
+        return packer.compress(dumps(obj).encode("utf-8")) + packer.flush()
+
+    def unpack(self, packed: bytes) -> dict[str, Any]:
+        unpacker = zlib.decompressobj(_RAW_DEFLATE, zdict=self._zdict)
+        obj: dict[str, Any] = loads(unpacker.decompress(packed) + unpacker.flush())
+        return obj
 
 
 class _Entry:
     """One published object: its `last_updated` as published (the lists filter on it) and the object,
     a dict while it is being patched, compressed canonical JSON once it is published whole again."""
 
-    __slots__ = ("body", "last_updated")
+    __slots__ = ("body", "last_updated", "packer")
 
-    def __init__(self, last_updated: Any, body: dict[str, Any] | bytes) -> None:
+    def __init__(self, last_updated: Any, body: dict[str, Any] | bytes, packer: _Packer | None) -> None:
         self.last_updated = last_updated
         self.body = body
+        self.packer = packer
 
     def object(self) -> dict[str, Any]:
         body = self.body
-        return body if isinstance(body, dict) else _unpack(body)
+        if isinstance(body, dict):
+            return body
+        assert self.packer is not None  # only a packer makes bytes
+        return self.packer.unpack(body)
 
 
 class Published:
@@ -99,10 +117,19 @@ class Published:
 
     def __init__(self) -> None:
         self._objects: dict[str, dict[str, _Entry]] = {}
+        self._packers: dict[str, _Packer] = {}
 
     def put(self, module: str, key: str, obj: Mapping[str, Any]) -> None:
-        body: dict[str, Any] | bytes = _pack(obj) if module in COMPACT_MODULES else dict(obj)
-        self._objects.setdefault(module, {})[key] = _Entry(obj.get("last_updated"), body)
+        body: dict[str, Any] | bytes
+        packer = None
+        if module in COMPACT_MODULES:
+            packer = self._packers.get(module)
+            if packer is None:
+                packer = self._packers[module] = _Packer(obj)
+            body = packer.pack(obj)
+        else:
+            body = dict(obj)
+        self._objects.setdefault(module, {})[key] = _Entry(obj.get("last_updated"), body, packer)
 
     def patch(self, module: str, key: str, fields: Mapping[str, Any]) -> None:
         entry = self._objects.get(module, {}).get(key)
