@@ -33,7 +33,6 @@ from bench.runtime.live_links import DelayLine, LiveLink, sleep_until
 from bench.runtime.live_stations import (
     CONNECT_TIMEOUT_S,
     CONNECTING,
-    WS_OPTIONS,
     LiveRuntimeError,
     StationSide,
 )
@@ -46,7 +45,7 @@ from emsp.wire import HttpRequest, HttpResponse, OutboundRequest
 from simulators.cpo.mock_cpo import MockCpoOutput
 from simulators.ocppj import subprotocol
 
-__all__ = ["WS_OPTIONS", "LiveRuntime", "LiveRuntimeError"]
+__all__ = ["LiveRuntime", "LiveRuntimeError"]
 
 EMSP = "emsp"
 # What a party in an `http_503` outage answers (its load balancer, really), as in sim.

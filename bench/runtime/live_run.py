@@ -15,16 +15,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from websockets.asyncio.server import Server, serve
 from websockets.typing import Subprotocol
 
 from bench.demand import Arrival
-from bench.runtime.live import WS_OPTIONS, LiveRuntime, LiveRuntimeError
+from bench.runtime.live import LiveRuntime, LiveRuntimeError
 from bench.runtime.live_clock import ScaledClock
 from bench.runtime.live_http import HttpServer
 from bench.runtime.live_lag import LagFigures
 from bench.runtime.live_security import make_security
 from bench.runtime.live_timeline import Applied
+from bench.runtime.live_ws import WsServer, serve_ws
 from bench.scenario import CpoPorts, Scenario, ScenarioError
 from bench.trace import WireTrace
 from bench.world import World, build_world, horizon
@@ -193,7 +193,7 @@ async def _run_live(
     }
     sockets = [emsp_sock, *cpo_http.values(), *hub_http.values(), *cpo_ocpp.values(), *cpo_tls.values()]
     servers: list[HttpServer] = []
-    ws_servers: list[Server] = []
+    ws_servers: list[WsServer] = []
     try:
         # Where the parties reach each other (and a real box reaches them): a wildcard listens
         # everywhere, loopback included.
@@ -233,17 +233,14 @@ async def _run_live(
             # asyncio's default backlog (100) drops the SYNs of a boot storm: the kernel caps this
             # at net.core.somaxconn.
             handler = partial(runtime.csms_connection, cid)
-            checks = {} if security is None else {"process_request": security.process_request(tls=False)}
-            ws_servers.append(
-                await serve(handler, sock=sock, subprotocols=protocols, backlog=4096, **WS_OPTIONS, **checks)
-            )
+            check = None if security is None else security.check(tls=False)
+            ws_servers.append(await serve_ws(sock, protocols, handler, check=check, backlog=4096))
         for cid, sock in cpo_tls.items():
             assert security is not None
             handler = partial(runtime.csms_connection, cid)
             ws_servers.append(
-                await serve(handler, sock=sock, subprotocols=protocols, backlog=4096,
-                            ssl=security.server_ssl(), process_request=security.process_request(tls=True),
-                            **WS_OPTIONS)
+                await serve_ws(sock, protocols, handler, check=security.check(tls=True),
+                               tls=security.server_ssl(), backlog=4096)
             )  # fmt: skip
         for server in servers:
             await server.start()
@@ -252,8 +249,7 @@ async def _run_live(
             unserved = await runtime.run(horizon(world), progress)
     finally:
         for ws_server in ws_servers:
-            ws_server.close()
-            await ws_server.wait_closed()
+            await ws_server.close()
         for server in servers:
             await server.stop()
         for sock in sockets:
