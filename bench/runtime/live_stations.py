@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 import random
 import ssl
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import partial
 from types import MappingProxyType
-from typing import Any
 
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 from websockets.http11 import Request
@@ -23,7 +22,7 @@ from websockets.http11 import Request
 from bench.demand import Arrival
 from bench.runtime.allocation import RETRY_EVERY, ConnectorAllocator, retries_for
 from bench.runtime.live_clock import ScaledClock
-from bench.runtime.live_links import DelayLine, LiveLink
+from bench.runtime.live_links import FrameLine, LiveLink
 from bench.runtime.live_security import LiveSecurity
 from bench.runtime.live_ws import ClientEnd, ServerEnd, connect_ws
 from bench.trace import WireTrace
@@ -49,10 +48,6 @@ class LiveRuntimeError(RuntimeError):
     """The live run could not complete; a fault of the bench or its sockets, not of the eMSP."""
 
 
-def _frames_to(end: ClientEnd | ServerEnd) -> Callable[[str], Coroutine[Any, Any, None]]:
-    return end.send  # a closed end drops the frame: the peer left, what it missed is its loss
-
-
 def _dropped(text: str) -> None:
     return None
 
@@ -70,8 +65,8 @@ class StationSide:
     _allocator: ConnectorAllocator
     _unserved: int
     _ocpp_ports: dict[str, int]
-    _to_station: dict[str, DelayLine[str]]
-    _to_csms: dict[str, DelayLine[str]]
+    _to_station: dict[str, FrameLine]
+    _to_csms: dict[str, FrameLine]
     _pokes: dict[str, asyncio.Event]
     _connected: dict[str, asyncio.Event]
     _booted: dict[str, asyncio.Event]
@@ -94,10 +89,10 @@ class StationSide:
         if station_id not in self.world.stations or self.world.cpo_of(station_id) != cpo_id:
             end.start_close(1008, "unknown station")
             return
-        writer = DelayLine(self._ocpp_link(station_id), _frames_to(end))
+        # A closed end drops what is still sent to it: the station left, what it missed is its loss.
+        writer = FrameLine(self._ocpp_link(station_id), end.send_now)
         self._to_station[station_id] = writer
-        pump = asyncio.ensure_future(writer.pump())
-        end.on_close = partial(self._csms_closed, writer, pump)
+        end.on_close = writer.close
         end.on_text = partial(self._csms_frame, cpo_id, station_id)
         what = f"CSMS of {cpo_id} serving {station_id}"
         try:
@@ -114,11 +109,6 @@ class StationSide:
             self.cpo_emit(cpo_id, cpo.on_station_frame(station_id, text, self.clock.now()))
         except Exception as exc:  # called inside the event loop's reader: record it, never lose it
             self._failures.append((f"CSMS of {cpo_id} serving {station_id}", exc))
-
-    @staticmethod
-    def _csms_closed(writer: DelayLine[str], pump: asyncio.Future[None]) -> None:
-        # `pump` is held here so the task lives as long as the connection (asyncio keeps weak refs).
-        writer.close()  # the pump delivers nothing more to a closed end, and returns
 
     # ------------------------------------------------------------ station side
     async def app_start(self, token_uid: str, station_id: str, connector: int, at: datetime) -> bool:
@@ -188,9 +178,8 @@ class StationSide:
                     await asyncio.wait_for(self._connected[station_id].wait(), CONNECT_TIMEOUT_S)
                 except TimeoutError:
                     raise LiveRuntimeError(f"station {station_id} was not accepted by its CSMS") from None
-                writer = DelayLine(self._ocpp_link(station_id), _frames_to(end))
+                writer = FrameLine(self._ocpp_link(station_id), end.send_now)
                 self._to_csms[station_id] = writer
-                pump = asyncio.ensure_future(writer.pump())
                 if first:
                     self.station_emit(station_id, station.on_connected(self.clock.now()))
                     first = False
@@ -211,7 +200,7 @@ class StationSide:
                 finally:
                     end.on_text = _dropped  # as a hung-up line: what the CSMS still sends is lost
                     writer.close()
-                    await pump
+                    await writer.flushed()
             finally:
                 await end.close()
             await self._station_timer(station_id, stop, online=False)  # metering goes on, offline
@@ -236,7 +225,7 @@ class StationSide:
         if applied is not None:
             applied(now)
 
-    async def _line_drops(self, station_id: str, writer: DelayLine[str], stop: asyncio.Event) -> bool:
+    async def _line_drops(self, station_id: str, writer: FrameLine, stop: asyncio.Event) -> bool:
         """Offline: the exchange under way completes, then the line drops (True). False: the window
         ended (or the run) first, and the connection simply stays up."""
         endpoint = self.world.stations[station_id].endpoint
@@ -259,7 +248,7 @@ class StationSide:
         except Exception as exc:  # called inside the event loop's reader: record it, never lose it
             self._failures.append((f"station {station_id}", exc))
 
-    async def _station_settled(self, station_id: str, writer: DelayLine[str]) -> None:
+    async def _station_settled(self, station_id: str, writer: FrameLine) -> None:
         """Before hanging up at the end, the calls the station still has to send or hear back about
         finish (a StopTransaction queued behind a MeterValues, say): cut short, the CSMS would never
         learn that a session ended and its CDR would go missing. Bounded: an offline station keeps

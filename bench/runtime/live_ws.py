@@ -62,13 +62,16 @@ class WsEnd(asyncio.Protocol):
         return self.protocol.state is OPEN
 
     # ------------------------------------------------------------ sending
-    async def send(self, text: str) -> None:
+    def send_now(self, text: str) -> None:
         """Send a text message; on a connection no longer open it is dropped (the peer left: what it
-        misses is its loss). Waits while the socket's write buffer is over its high-water mark."""
-        if not self.open:
-            return
-        self.protocol.send_text(text.encode())
-        self._flush()
+        misses is its loss)."""
+        if self.open:
+            self.protocol.send_text(text.encode())
+            self._flush()
+
+    async def send(self, text: str) -> None:
+        """send_now, then wait while the socket's write buffer is over its high-water mark."""
+        self.send_now(text)
         if self._drained is not None:
             await asyncio.shield(self._drained)
 
