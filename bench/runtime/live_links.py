@@ -37,6 +37,8 @@ class LiveLink:
     window changes the link exactly as sim's Link does; the draws (jitter, loss, duplicate,
     reorder) follow sim's Link.send, only the clock differs."""
 
+    __slots__ = ("_last_arrival", "_now", "_rng", "_spec", "_speed", "_windows")  # two per station
+
     def __init__(
         self,
         spec: LinkSpec,
