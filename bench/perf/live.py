@@ -32,6 +32,7 @@ import tempfile
 import time
 import tracemalloc
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -40,17 +41,19 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.typing import Subprotocol
 
 from bench.perf.sim import scaled
-from bench.runtime.live import WS_OPTIONS
 from bench.runtime.live_http import HttpServer
 from bench.runtime.live_run import _bound_socket, run_live
+from bench.runtime.live_ws import WsServer, connect_ws, serve_ws
 from bench.scenario import Range, Scenario
 from bench.trace import WireTrace
 from bench.truth import truth_sessions
 from bench.world import World
 from emsp.reconciliation import reconcile
 from emsp.wire import HttpRequest, HttpResponse
+from simulators.ocppj import subprotocol
 
 KIB = 1024
 
@@ -61,54 +64,86 @@ def _rss() -> int:
 
 
 # ------------------------------------------------------------------ idle connections
-async def _idle_connections(count: int, options: dict[str, Any]) -> tuple[float, float]:
-    """(RSS bytes, traced bytes) per connection for `count` open, idle connections."""
-    held = asyncio.Event()
+async def _library_pairs(count: int, path_of: Callable[[int], str], held: asyncio.Event) -> list[Any]:
+    """`count` idle connections with websockets' asyncio layer and its default options."""
 
     async def handler(ws: ServerConnection) -> None:
         await held.wait()
 
     sock = _bound_socket()
     sock.listen(1024)
-    port = sock.getsockname()[1]
-    async with await serve(handler, sock=sock, **options):
-        clients = []
-        await asyncio.sleep(0.1)
-        rss0 = _rss()
+    server = await serve(handler, sock=sock)
+    url = f"ws://127.0.0.1:{sock.getsockname()[1]}/ocpp/"
+    clients: list[Any] = [server]
+    for start in range(0, count, 100):  # in batches: the listen backlog is finite
+        batch = range(start, min(count, start + 100))
+        clients += await asyncio.gather(*(connect(url + path_of(i)) for i in batch))
+    return clients
+
+
+async def _live_pairs(count: int, path_of: Callable[[int], str], held: asyncio.Event) -> list[Any]:
+    """`count` idle connections as the live runtime opens them (bench/runtime/live_ws.py)."""
+    protocols = [Subprotocol(subprotocol("1.6"))]
+    sock = _bound_socket()
+    server = await serve_ws(sock, protocols, lambda end, request: None, backlog=1024)
+    url = f"ws://127.0.0.1:{sock.getsockname()[1]}/ocpp/"
+    clients: list[Any] = [server]
+    for start in range(0, count, 100):
+        batch = range(start, min(count, start + 100))
+        clients += await asyncio.gather(
+            *(connect_ws(url + path_of(i), "ocpp1.6", _ignore, timeout=10) for i in batch)
+        )
+    return clients
+
+
+def _ignore(text: str) -> None:
+    return None
+
+
+async def _idle_connections(count: int, label: str, traced: bool) -> float:
+    """RSS bytes (or, `traced`, bytes traced by tracemalloc) per connection for `count` open, idle
+    connections. One or the other per process: tracemalloc's own bookkeeping would count as RSS."""
+    held = asyncio.Event()
+    await asyncio.sleep(0.1)
+    rss0 = _rss()
+    if traced:
         tracemalloc.start()
-        traced0 = tracemalloc.get_traced_memory()[0]
-        for start in range(0, count, 100):  # in batches: the listen backlog is finite
-            clients += await asyncio.gather(
-                *(
-                    connect(f"ws://127.0.0.1:{port}/ocpp/CS-{i}", **options)
-                    for i in range(start, min(count, start + 100))
-                )
-            )
-        await asyncio.sleep(0.2)
-        traced = tracemalloc.get_traced_memory()[0] - traced0
-        tracemalloc.stop()
-        rss = _rss() - rss0
-        held.set()
-        await asyncio.gather(*(client.close() for client in clients))
-    return rss / count, traced / count
+    opened = await (_live_pairs if label == "live runtime" else _library_pairs)(
+        count, lambda i: f"CS-{i}", held
+    )
+    await asyncio.sleep(0.2)
+    grown = tracemalloc.get_traced_memory()[0] if traced else _rss() - rss0
+    tracemalloc.stop()
+    held.set()
+    server, clients = opened[0], opened[1:]
+    await asyncio.gather(*(client.close() for client in clients))
+    if isinstance(server, WsServer):
+        await server.close()
+    else:
+        server.close()
+        await server.wait_closed()
+    return grown / count
 
 
 def measure_connections(count: int) -> None:
     # Each in a fresh process: memory freed by one measurement would be reused by the next, and its
     # RSS delta would show less than the connections cost.
     for label in ("library defaults", "live runtime"):
-        command = [sys.executable, "-m", "bench.perf.live", "--idle", label, "--connections", str(count)]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        print(done.stdout.strip() or f"connections: {label}: failed: {done.stderr.strip()[-300:]}")
+        figures = []
+        for kind in ("rss", "traced"):
+            command = [sys.executable, "-m", "bench.perf.live", "--idle", f"{label}:{kind}",
+                       "--connections", str(count)]  # fmt: skip
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            figures.append(done.stdout.strip() or f"failed: {done.stderr.strip()[-300:]}")
+        print(
+            f"connections: {count} idle, {label:>16}: {figures[0]} KiB RSS, "
+            f"{figures[1]} KiB traced per connection (both ends)"
+        )
 
 
 def idle_run(label: str, count: int) -> str:
-    options = WS_OPTIONS if label == "live runtime" else {}
-    rss, traced = asyncio.run(_idle_connections(count, options))
-    return (
-        f"connections: {count} idle, {label:>16}: {rss / KIB:6.1f} KiB RSS, "
-        f"{traced / KIB:6.1f} KiB traced per connection (both ends)"
-    )
+    label, kind = label.rsplit(":", 1)
+    return f"{asyncio.run(_idle_connections(count, label, kind == 'traced')) / KIB:6.1f}"
 
 
 # ------------------------------------------------------------------ stations with real traffic

@@ -29,11 +29,10 @@ from bench.runtime.live_clock import ScaledClock
 from bench.runtime.live_http import TRANSPORT_FAILED, send_http
 from bench.runtime.live_hub import LiveHubs
 from bench.runtime.live_lag import LagProbe
-from bench.runtime.live_links import DelayLine, LiveLink, sleep_until
+from bench.runtime.live_links import DelayLine, FrameLine, LiveLink, sleep_until
 from bench.runtime.live_stations import (
     CONNECT_TIMEOUT_S,
     CONNECTING,
-    WS_OPTIONS,
     LiveRuntimeError,
     StationSide,
 )
@@ -46,7 +45,7 @@ from emsp.wire import HttpRequest, HttpResponse, OutboundRequest
 from simulators.cpo.mock_cpo import MockCpoOutput
 from simulators.ocppj import subprotocol
 
-__all__ = ["WS_OPTIONS", "LiveRuntime", "LiveRuntimeError"]
+__all__ = ["LiveRuntime", "LiveRuntimeError"]
 
 EMSP = "emsp"
 # What a party in an `http_503` outage answers (its load balancer, really), as in sim.
@@ -66,8 +65,8 @@ class LiveRuntime(StationSide):
         self._ocpp_ports = ocpp_ports
         self._allocator = ConnectorAllocator(world.places, world.reserved)
         self._unserved = 0
-        self._to_station: dict[str, DelayLine[str]] = {}
-        self._to_csms: dict[str, DelayLine[str]] = {}
+        self._to_station: dict[str, FrameLine] = {}
+        self._to_csms: dict[str, FrameLine] = {}
         self._pokes = {sid: asyncio.Event() for sid in world.stations}
         self._connected = {sid: asyncio.Event() for sid in world.stations}
         self._booted = {sid: asyncio.Event() for sid in world.stations}

@@ -16,13 +16,11 @@ from __future__ import annotations
 import hmac
 import secrets
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
 
-from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
 from bench.ocpp_security import (
@@ -34,6 +32,7 @@ from bench.ocpp_security import (
     peer_common_name,
     server_context,
 )
+from bench.runtime.live_ws import ServerEnd
 from bench.scenario import Scenario
 
 
@@ -53,19 +52,17 @@ class LiveSecurity:
         assert self.files is not None
         return server_context(self.files, client_ca=self.files.ca)
 
-    def station_options(self, station_id: str) -> tuple[bool, dict[str, Any]]:
-        """(over TLS?, keyword arguments of `websockets.connect`) for this station."""
+    def station_options(self, station_id: str) -> tuple[ssl.SSLContext | None, dict[str, str]]:
+        """(TLS context, or None for plain ws://; handshake headers) for this station."""
         profile = self.profiles.get(station_id, 0)
-        options: dict[str, Any] = {}
+        headers: dict[str, str] = {}
         if profile in (1, 2):
-            options["additional_headers"] = {
-                "Authorization": basic_authorization(station_id, self.presented[station_id])
-            }
-        if profile >= 2:
-            assert self.files is not None
-            cert, key = self.client_certs.get(station_id, (None, None))
-            options["ssl"] = client_context(self.files.ca, cert=cert, key=key)
-        return profile >= 2, options
+            headers["Authorization"] = basic_authorization(station_id, self.presented[station_id])
+        if profile < 2:
+            return None, headers
+        assert self.files is not None
+        cert, key = self.client_certs.get(station_id, (None, None))
+        return client_context(self.files.ca, cert=cert, key=key), headers
 
     def refusal(
         self, station_id: str, authorization: str | None, tls: bool, common_name: str | None
@@ -87,19 +84,20 @@ class LiveSecurity:
         password_ok = hmac.compare_digest(credentials[1], self.expected[station_id].encode())
         return None if user_ok and password_ok else (401, "Basic auth credentials refused")
 
-    def process_request(self, tls: bool):  # type: ignore[no-untyped-def]
-        """A websockets `process_request` hook checking each station at the handshake."""
+    def check(self, tls: bool) -> Callable[[ServerEnd, Request], Response | None]:
+        """The handshake check of a mock CSMS's listener (live_ws.serve_ws): a refusal or None."""
 
-        def check(connection: ServerConnection, request: Request) -> Response | None:
+        def check(end: ServerEnd, request: Request) -> Response | None:
             station_id = request.path.rstrip("/").rsplit("/", 1)[-1]
-            ssl_object = connection.transport.get_extra_info("ssl_object") if tls else None
+            transport = end.transport
+            ssl_object = transport.get_extra_info("ssl_object") if tls and transport is not None else None
             why = self.refusal(
                 station_id, request.headers.get("Authorization"), tls, peer_common_name(ssl_object)
             )
             if why is None:
                 return None
             self.refusals.append((station_id, *why))
-            return connection.respond(HTTPStatus(why[0]), f"{why[1]}\n")
+            return end.respond(HTTPStatus(why[0]), f"{why[1]}\n")
 
         return check
 

@@ -9,24 +9,22 @@ the state declared here.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
-from collections.abc import Callable, Coroutine, Mapping
+import ssl
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from functools import partial
 from types import MappingProxyType
-from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.asyncio.server import ServerConnection
-from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
-from websockets.typing import Subprotocol
+from websockets.exceptions import InvalidHandshake, InvalidStatus
+from websockets.http11 import Request
 
 from bench.demand import Arrival
 from bench.runtime.allocation import RETRY_EVERY, ConnectorAllocator, retries_for
 from bench.runtime.live_clock import ScaledClock
-from bench.runtime.live_links import DelayLine, LiveLink
+from bench.runtime.live_links import FrameLine, LiveLink
 from bench.runtime.live_security import LiveSecurity
+from bench.runtime.live_ws import ClientEnd, ServerEnd, connect_ws
 from bench.trace import WireTrace
 from bench.world import World, plug_in_token, quote_for
 from simulators.cpo.mock_cpo import MockCpoOutput
@@ -40,32 +38,18 @@ CONNECT_TIMEOUT_S = 10.0  # wall seconds for one attempt of a station to reach i
 CONNECTING = 64
 CONNECT_ATTEMPTS = 6
 RECONNECT_BACKOFF_S = 0.5  # wall seconds before the 2nd attempt; doubled each time, x1-1.5 at random
-# Thousands of stations share one process: OCPP-J frames are small JSON texts, so no
-# permessage-deflate (a zlib context each way per connection), and a short inbound queue. No
-# WebSocket pings either (a keepalive task per end; OCPP makes them optional, and the stations'
-# Heartbeats already show the link alive): both ends are in this process.
-WS_OPTIONS: dict[str, Any] = {"compression": None, "max_queue": 4, "ping_interval": None}
+# Thousands of stations share one process, so each WebSocket end is a bare protocol object
+# (live_ws): OCPP-J frames are small JSON texts, so no permessage-deflate (a zlib context each way
+# per connection), and no WebSocket pings (OCPP makes them optional, and the stations' Heartbeats
+# already show the link alive): both ends are in this process.
 
 
 class LiveRuntimeError(RuntimeError):
     """The live run could not complete; a fault of the bench or its sockets, not of the eMSP."""
 
 
-def _forget_handshake(ws: ClientConnection | ServerConnection) -> None:
-    """The handshake's headers are read once; kept, they cost ~3 KiB per end for the whole run."""
-    for message in (ws.request, ws.response):
-        if message is not None:
-            message.headers = Headers()
-
-
-def _frames_to(
-    send: Callable[[str], Coroutine[Any, Any, None]],
-) -> Callable[[str], Coroutine[Any, Any, None]]:
-    async def deliver(frame: str) -> None:
-        with contextlib.suppress(ConnectionClosed):  # the peer left: what it missed is its loss
-            await send(frame)
-
-    return deliver
+def _dropped(text: str) -> None:
+    return None
 
 
 class StationSide:
@@ -81,8 +65,8 @@ class StationSide:
     _allocator: ConnectorAllocator
     _unserved: int
     _ocpp_ports: dict[str, int]
-    _to_station: dict[str, DelayLine[str]]
-    _to_csms: dict[str, DelayLine[str]]
+    _to_station: dict[str, FrameLine]
+    _to_csms: dict[str, FrameLine]
     _pokes: dict[str, asyncio.Event]
     _connected: dict[str, asyncio.Event]
     _booted: dict[str, asyncio.Event]
@@ -98,30 +82,33 @@ class StationSide:
     def _ocpp_link(self, station_id: str) -> LiveLink:
         raise NotImplementedError
 
-    async def csms_connection(self, cpo_id: str, ws: ServerConnection) -> None:
-        station_id = ws.request.path.rstrip("/").rsplit("/", 1)[-1] if ws.request else ""
-        _forget_handshake(ws)
+    def csms_connection(self, cpo_id: str, end: ServerEnd, request: Request) -> None:
+        """A station's handshake was accepted by the CSMS of `cpo_id`: its frames go to the CPO
+        model as they arrive (no task per connection), the CPO's to it through the link's delay."""
+        station_id = request.path.rstrip("/").rsplit("/", 1)[-1]
         if station_id not in self.world.stations or self.world.cpo_of(station_id) != cpo_id:
-            await ws.close(1008, "unknown station")
+            end.start_close(1008, "unknown station")
             return
-        cpo = self.world.cpos[cpo_id]
-        writer = DelayLine(self._ocpp_link(station_id), _frames_to(ws.send))
+        # A closed end drops what is still sent to it: the station left, what it missed is its loss.
+        writer = FrameLine(self._ocpp_link(station_id), end.send_now)
         self._to_station[station_id] = writer
-        pump = asyncio.ensure_future(writer.pump())
+        end.on_close = writer.close
+        end.on_text = partial(self._csms_frame, cpo_id, station_id)
+        what = f"CSMS of {cpo_id} serving {station_id}"
         try:
             version = self.world.stations[station_id].version
+            cpo = self.world.cpos[cpo_id]
             self.cpo_emit(cpo_id, cpo.on_station_connected(station_id, version, self.clock.now()))
             self._connected[station_id].set()
-            async for message in ws:
-                text = message if isinstance(message, str) else message.decode("utf-8", "replace")
-                self.cpo_emit(cpo_id, cpo.on_station_frame(station_id, text, self.clock.now()))
-        except ConnectionClosed:
-            pass
-        except Exception as exc:  # the handler runs inside websockets: record it, never lose it
+        except Exception as exc:  # called inside the event loop's reader: record it, never lose it
+            self._failures.append((what, exc))
+
+    def _csms_frame(self, cpo_id: str, station_id: str, text: str) -> None:
+        try:
+            cpo = self.world.cpos[cpo_id]
+            self.cpo_emit(cpo_id, cpo.on_station_frame(station_id, text, self.clock.now()))
+        except Exception as exc:  # called inside the event loop's reader: record it, never lose it
             self._failures.append((f"CSMS of {cpo_id} serving {station_id}", exc))
-        finally:
-            writer.close()
-            await pump
 
     # ------------------------------------------------------------ station side
     async def app_start(self, token_uid: str, station_id: str, connector: int, at: datetime) -> bool:
@@ -135,16 +122,16 @@ class StationSide:
             self._to_csms[station_id].put(frame)
         self._pokes[station_id].set()
 
-    async def _connect(self, station_id: str) -> ClientConnection:
+    async def _connect(self, station_id: str, on_text: Callable[[str], None]) -> ClientEnd:
         station = self.world.stations[station_id]
         port = self._ocpp_ports[self.world.cpo_of(station_id)]
         uri = f"ws://127.0.0.1:{port}/ocpp/{station_id}"
-        options: dict[str, Any] = {}
+        tls: ssl.SSLContext | None = None
+        headers: dict[str, str] = {}
         if self.security is not None:  # a security profile (bench/runtime/live_security.py)
-            tls, options = self.security.station_options(station_id)
-            if tls:
+            tls, headers = self.security.station_options(station_id)
+            if tls is not None:
                 uri = f"wss://127.0.0.1:{self.tls_ports[self.world.cpo_of(station_id)]}/ocpp/{station_id}"
-        subprotocols = [Subprotocol(subprotocol(station.version))]
         rng = random.Random(f"live-connect-{station_id}")  # back-off jitter only: no effect on models
         failure: BaseException | None = None
         for attempt in range(CONNECT_ATTEMPTS):
@@ -152,12 +139,13 @@ class StationSide:
                 await asyncio.sleep(RECONNECT_BACKOFF_S * 2 ** (attempt - 1) * rng.uniform(1.0, 1.5))
             async with self._handshakes:
                 try:
-                    return await connect(
+                    return await connect_ws(
                         uri,
-                        subprotocols=subprotocols,
-                        open_timeout=CONNECT_TIMEOUT_S,
-                        **WS_OPTIONS,
-                        **options,
+                        subprotocol(station.version),
+                        on_text,
+                        timeout=CONNECT_TIMEOUT_S,
+                        headers=headers,
+                        tls=tls,
                     )
                 except InvalidStatus as exc:
                     status = exc.response.status_code
@@ -182,21 +170,24 @@ class StationSide:
         first = True
         while not stop.is_set():
             self._connected[station_id].clear()
-            async with await self._connect(station_id) as ws:
-                _forget_handshake(ws)
+            # What the CSMS sends before this station's writer is in place waits here, in order.
+            early: list[str] = []
+            end = await self._connect(station_id, early.append)
+            try:
                 try:
                     await asyncio.wait_for(self._connected[station_id].wait(), CONNECT_TIMEOUT_S)
                 except TimeoutError:
                     raise LiveRuntimeError(f"station {station_id} was not accepted by its CSMS") from None
-                writer = DelayLine(self._ocpp_link(station_id), _frames_to(ws.send))
+                writer = FrameLine(self._ocpp_link(station_id), end.send_now)
                 self._to_csms[station_id] = writer
-                pump = asyncio.ensure_future(writer.pump())
                 if first:
                     self.station_emit(station_id, station.on_connected(self.clock.now()))
                     first = False
                 else:
                     self._reconnected(station_id)
-                reader = asyncio.ensure_future(self._station_reader(station_id, ws))
+                end.on_text = partial(self._station_frame, station_id)
+                for text in early:
+                    self._station_frame(station_id, text)
                 try:
                     while True:
                         await self._station_timer(station_id, stop, online=True)
@@ -207,9 +198,11 @@ class StationSide:
                             break
                         self._reconnected(station_id)  # the window closed before the line dropped
                 finally:
-                    reader.cancel()
+                    end.on_text = _dropped  # as a hung-up line: what the CSMS still sends is lost
                     writer.close()
-                    await pump
+                    await writer.flushed()
+            finally:
+                await end.close()
             await self._station_timer(station_id, stop, online=False)  # metering goes on, offline
 
     def take_offline(self, station_id: str, now: datetime) -> None:
@@ -232,7 +225,7 @@ class StationSide:
         if applied is not None:
             applied(now)
 
-    async def _line_drops(self, station_id: str, writer: DelayLine[str], stop: asyncio.Event) -> bool:
+    async def _line_drops(self, station_id: str, writer: FrameLine, stop: asyncio.Event) -> bool:
         """Offline: the exchange under way completes, then the line drops (True). False: the window
         ended (or the run) first, and the connection simply stays up."""
         endpoint = self.world.stations[station_id].endpoint
@@ -242,19 +235,20 @@ class StationSide:
             await asyncio.sleep(0.005)
         return True
 
-    async def _station_reader(self, station_id: str, ws: ClientConnection) -> None:
-        station = self.world.stations[station_id]
-        with contextlib.suppress(ConnectionClosed):
-            async for message in ws:
-                text = message if isinstance(message, str) else message.decode("utf-8", "replace")
-                self.station_emit(station_id, station.on_frame(text, self.clock.now()))
-                if station.booted and not self._booted[station_id].is_set():
-                    self._booted[station_id].set()
-                    self._booted_count += 1
-                    if self._booted_count == len(self._booted) and self.milestone is not None:
-                        self.milestone("booted")
+    def _station_frame(self, station_id: str, text: str) -> None:
+        """A frame from the CSMS, handed over as it arrives (no reader task per station)."""
+        try:
+            station = self.world.stations[station_id]
+            self.station_emit(station_id, station.on_frame(text, self.clock.now()))
+            if station.booted and not self._booted[station_id].is_set():
+                self._booted[station_id].set()
+                self._booted_count += 1
+                if self._booted_count == len(self._booted) and self.milestone is not None:
+                    self.milestone("booted")
+        except Exception as exc:  # called inside the event loop's reader: record it, never lose it
+            self._failures.append((f"station {station_id}", exc))
 
-    async def _station_settled(self, station_id: str, writer: DelayLine[str]) -> None:
+    async def _station_settled(self, station_id: str, writer: FrameLine) -> None:
         """Before hanging up at the end, the calls the station still has to send or hear back about
         finish (a StopTransaction queued behind a MeterValues, say): cut short, the CSMS would never
         learn that a session ended and its CDR would go missing. Bounded: an offline station keeps

@@ -84,3 +84,52 @@ def test_a_delay_line_holds_each_message_and_never_reorders_them() -> None:
     got, held = asyncio.run(scenario())
     assert got == list(range(30))  # TCP semantics: jitter delays, never reorders
     assert min(held) >= 0.010  # 100 scenario ms at speed 10
+
+
+def test_a_frame_line_delivers_as_a_delay_line_in_order_after_each_hold_then_stops_when_closed() -> None:
+    import asyncio
+    import random
+
+    from bench.runtime.live_links import DelayLine, FrameLine, LiveLink
+    from bench.scenario import LinkSpec
+
+    async def through(kind: str) -> tuple[list[str], list[float], int]:
+        loop = asyncio.get_running_loop()
+        # Same seed, same link: both lines draw the same holds (0.5 ms, under MIN_SLEEP_S, included).
+        link = LiveLink(LinkSpec(latency_ms=5, jitter_ms=400), random.Random(1), speed=10)
+        got: list[str] = []
+        held: list[float] = []
+        sent_at: dict[str, float] = {}
+
+        def deliver(frame: str) -> None:
+            got.append(frame)
+            held.append(loop.time() - sent_at[frame])
+
+        async def deliver_async(frame: str) -> None:
+            deliver(frame)
+
+        line: FrameLine | DelayLine[str]
+        if kind == "frame":
+            line = FrameLine(link, deliver)
+        else:
+            line = DelayLine(link, deliver_async)
+            pump = asyncio.ensure_future(line.pump())
+        for n in range(30):
+            sent_at[str(n)] = loop.time()
+            line.put(str(n))
+            if n % 3 == 0:
+                await asyncio.sleep(0.001)
+        line.close()
+        if isinstance(line, FrameLine):
+            await line.flushed()
+        else:
+            await pump
+        line.put("after the line emptied")  # neither delivers it
+        await asyncio.sleep(0.06)
+        return got, held, line.pending()
+
+    for kind in ("frame", "delay"):
+        got, held, pending = asyncio.run(through(kind))
+        assert got == [str(n) for n in range(30)], kind  # TCP semantics: jitter delays, never reorders
+        assert max(held) >= 0.010, kind  # held for the link's delay (up to 45 wall ms here)
+        assert pending == (0 if kind == "frame" else 1)  # the DelayLine keeps it, never to deliver

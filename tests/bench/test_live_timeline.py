@@ -220,10 +220,10 @@ def test_offline_stations_drop_their_websocket_and_replay_on_reconnect(
     connections: dict[str, int] = {}
     original = LiveRuntime.csms_connection
 
-    async def counting(self: LiveRuntime, cpo_id: str, ws: Any) -> None:
-        station = ws.request.path.rsplit("/", 1)[-1]
+    def counting(self: LiveRuntime, cpo_id: str, end: Any, request: Any) -> None:
+        station = request.path.rsplit("/", 1)[-1]
         connections[station] = connections.get(station, 0) + 1
-        await original(self, cpo_id, ws)
+        original(self, cpo_id, end, request)
 
     monkeypatch.setattr(LiveRuntime, "csms_connection", counting)
     outcome = run_live(monkeypatch, "offline-stations", 1, tmp_path, speed=LIVE_SPEED)
