@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from emsp.model import VAT_UNKNOWN
 from emsp.settlement.invoice import Priced, write_line
-from emsp.storage.queries import find_tariff, location_raw, location_time_zone
+from emsp.settlement.lookups import location_time_zone, tariff_raw
+from emsp.storage.queries import location_raw
 from emsp.storage.tables import CdrRow, InvoiceLineRow
 from emsp.wire import dumps, loads
 
@@ -150,10 +151,10 @@ def reprice(db: Session, cdr_row: CdrRow, pricer: Pricer) -> Priced:
         notes.append(f"periods switch tariffs {ids}")
     tariffs: dict[str, Mapping[str, Any]] = {}
     for tariff_id in ids:
-        stored = find_tariff(db, cdr_row.country_code, cdr_row.party_id, tariff_id)
+        stored = tariff_raw(db, cdr_row.country_code, cdr_row.party_id, tariff_id)
         embedded = next((t for t in cdr.get("tariffs") or [] if t.get("id") == tariff_id), None)
         if stored is not None:
-            tariffs[tariff_id] = loads(stored.raw)
+            tariffs[tariff_id] = loads(stored)
             if embedded is not None and _strip(embedded) != _strip(tariffs[tariff_id]):
                 notes.append(f"tariff {tariff_id} embedded in CDR differs from the one received")
         elif embedded is not None:
