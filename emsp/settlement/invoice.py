@@ -9,9 +9,10 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from emsp.model import InvoiceLine, PartyRef
+from emsp.settlement.facts import CdrFacts, LineFacts
 from emsp.settlement.lookups import has_invoice_line, insert_invoice_line
 from emsp.storage.queries import find_invoice_line
-from emsp.storage.tables import CdrRow, InvoiceLineRow
+from emsp.storage.tables import InvoiceLineRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,15 +23,15 @@ class Priced:
     note: str
 
 
-def existing_line(db: Session, cdr: CdrRow) -> InvoiceLineRow | None:
+def existing_line(db: Session, cdr: CdrFacts) -> InvoiceLineRow | None:
     return find_invoice_line(db, cdr.country_code, cdr.party_id, cdr.cdr_id)
 
 
-def write_line(db: Session, cdr: CdrRow, priced: Priced, now: datetime) -> InvoiceLineRow:
+def write_line(db: Session, cdr: CdrFacts, priced: Priced, now: datetime) -> LineFacts:
     """Idempotent: a second call for the same CDR returns the first line unchanged.
 
     The line is inserted with one Core statement (emsp.settlement.lookups), not an ORM flush: the
-    same stored values, returned as a transient row carrying its new `line_no`."""
+    same stored values, returned as written with its new `line_no`."""
     if has_invoice_line(db, cdr.country_code, cdr.party_id, cdr.cdr_id):
         line = existing_line(db, cdr)
         assert line is not None  # in this very transaction

@@ -4,8 +4,7 @@ Settlement runs once per CDR and a quote once per arrival; each asked the ORM fo
 (identity map, change tracking, a flush per invoice line) where a few columns do. These are Core
 statements built once; on SQLite they run straight on the unit's DB-API cursor
 (`emsp.storage.direct`: same SQL, same column processors, same transaction), elsewhere (PostgreSQL)
-through Core. The rows handed back are the same values the ORM would load, in transient row
-objects (never added to the session), so callers keep reading `CdrRow` / `InvoiceLineRow`.
+through Core. The values handed back are those the ORM would load (emsp.settlement.facts).
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from typing import Any
 from sqlalchemy import Select, Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
+from emsp.settlement.facts import StoredCdr, WrittenLine
 from emsp.storage.direct import DirectStatement
 from emsp.storage.tables import CdrRow, InvoiceLineRow, LocationRow, TariffRow
 
@@ -56,7 +56,7 @@ class _Select:
 
 # Every column the settlement of a CDR reads (all but `wire` and the provenance columns).
 _CDR_COLUMNS = (
-    "pk", "partner", "country_code", "party_id", "cdr_id", "session_id", "token_uid", "contract_id",
+    "partner", "country_code", "party_id", "cdr_id", "session_id", "token_uid", "contract_id",
     "authorization_reference", "location_id", "currency", "total_energy", "total_cost_excl",
     "total_cost_incl", "start", "end", "received_at", "credit", "raw",
 )  # fmt: skip
@@ -75,25 +75,25 @@ def _params(country_code: str, party_id: str, object_id: str) -> dict[str, str]:
     return {"cc": country_code, "pid": party_id, "oid": object_id}
 
 
-def cdr_row(db: Session, country_code: str, party_id: str, cdr_id: str) -> CdrRow | None:
-    """The stored CDR as a transient `CdrRow` (only the columns settlement reads), or None."""
+def stored_cdr(db: Session, country_code: str, party_id: str, cdr_id: str) -> StoredCdr | None:
+    """The stored CDR (the columns settlement reads), or None."""
     row = _cdr.one(db, _params(country_code, party_id, cdr_id))
-    return None if row is None else CdrRow(**dict(zip(_CDR_COLUMNS, row, strict=True)))
+    return None if row is None else StoredCdr(*row)
 
 
 def has_invoice_line(db: Session, country_code: str, party_id: str, cdr_id: str) -> bool:
     return _line_exists.one(db, _params(country_code, party_id, cdr_id)) is not None
 
 
-def insert_invoice_line(db: Session, values: dict[str, Any]) -> InvoiceLineRow:
-    """Insert a line (every column but `line_no`); the line as a transient row with its number."""
+def insert_invoice_line(db: Session, values: dict[str, Any]) -> WrittenLine:
+    """Insert a line (every column but `line_no`); the line as written, with its number."""
     _autoflush(db)  # rows pending in the session go first, as with the ORM's flush
     line_no = _line_insert_direct.write(db, values)
     if line_no is None:
         key = db.connection().execute(_line_insert, values).inserted_primary_key
         assert key is not None  # a single-row INSERT always has one
         line_no = int(key[0])
-    return InvoiceLineRow(line_no=line_no, **values)
+    return WrittenLine(line_no=line_no, **values)
 
 
 def tariff_raw(db: Session, country_code: str, party_id: str, tariff_id: str) -> str | None:
