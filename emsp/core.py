@@ -391,7 +391,8 @@ class EmspCore:
         now: datetime,
     ) -> Decimal | None:
         """The most a planned visit can cost at that connector, under the tariff we hold now."""
-        with self.db.unit() as db:
+        # Read-only: a plain session, closed without the commit a unit would add (nothing to keep).
+        with self.db.session_factory() as db:
             return quote_visit(
                 db,
                 country_code=country_code,

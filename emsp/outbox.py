@@ -278,7 +278,8 @@ class Outbox:
     def _drain_ready(self, now: datetime, ready: list[_Fresh], tally: _Tally) -> bool:
         """Process this process's fresh rows from memory; False when a handler failed (the rest,
         still pending in the table, is for the claim path). Batches are exactly those a claim
-        would return: in seq order, no row while an earlier one of its ordering key is pending."""
+        would return: in seq order, no row while an earlier one of its ordering key is pending;
+        only a handler-written row no handler takes is acknowledged in the batch that wrote it."""
         self._quiet, self._unfinished = False, None  # until this succeeds
         pool = sorted(ready, key=lambda fresh: fresh[0])
         while pool:
@@ -296,6 +297,19 @@ class Outbox:
                     seq, event.kind, event.partner, event.ordering_key, event.idempotency_key, "", 0, None
                 )
                 outcomes.append(self._process(row, event, now, tally, emitted))
+            # A written row no handler takes (CDR settled) is acknowledged with this batch rather
+            # than in a batch of its own: processing it runs nothing, so its place among its key's
+            # rows changes no effect, and its final state (done, no attempt) is the same.
+            waiting: list[_Fresh] = []
+            for seq, event in emitted:
+                if self._handlers_for(event):
+                    waiting.append((seq, event))
+                    continue
+                row = ClaimedRow(
+                    seq, event.kind, event.partner, event.ordering_key, event.idempotency_key, "", 0, None
+                )
+                outcomes.append(self._process(row, event, now, tally, None))
+            emitted = waiting
             with self.db.unit() as session:
                 if not sql.SETTLE_DIRECT.write_many(session, outcomes):
                     session.connection().execute(sql.SETTLE, outcomes)

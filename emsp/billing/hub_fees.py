@@ -15,7 +15,8 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from emsp.billing.ledger import CostLine, register_cost_lines
-from emsp.storage.tables import CdrRow, HubFeeRow, InvoiceLineRow
+from emsp.settlement.facts import CdrFacts, LineFacts
+from emsp.storage.tables import HubFeeRow
 
 BILATERAL = "bilateral"
 
@@ -34,7 +35,7 @@ def set_hub_fee(db: Session, partner: str, amount: Decimal, currency: str) -> No
     db.flush()
 
 
-def hub_fee_lines(db: Session, cdr: CdrRow, line: InvoiceLineRow, channel: str) -> list[CostLine]:
+def hub_fee_lines(db: Session, cdr: CdrFacts, line: LineFacts, channel: str) -> list[CostLine]:
     """The cost source (ledger.register_cost_lines): the fee of the hub the session came through."""
     if channel == BILATERAL:
         return []

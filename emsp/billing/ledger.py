@@ -32,6 +32,7 @@ from emsp.billing.identity import driver_for
 from emsp.billing.jurisdictions import country_of, for_country
 from emsp.model import PartyRef
 from emsp.services.findings import NewFinding, record
+from emsp.settlement.facts import CdrFacts, LineFacts
 from emsp.settlement.tariff import TariffError, parse_tariff, price_cdr
 from emsp.storage.queries import find_cdr, location_time_zone
 from emsp.storage.tables import (
@@ -66,10 +67,10 @@ class CostLine:
         }
 
 
-CostSource = Callable[[Session, CdrRow, InvoiceLineRow, str], list[CostLine]]
+CostSource = Callable[[Session, CdrFacts, LineFacts, str], list[CostLine]]
 
 
-def _wholesale(db: Session, cdr: CdrRow, line: InvoiceLineRow, channel: str) -> list[CostLine]:
+def _wholesale(db: Session, cdr: CdrFacts, line: LineFacts, channel: str) -> list[CostLine]:
     return [CostLine("wholesale", f"{cdr.country_code}*{cdr.party_id}", cdr.total_cost_excl, cdr.currency)]
 
 
@@ -100,7 +101,7 @@ def _lines(db: Session, *where: Any) -> list[RetailLineRow]:
     return list(db.scalars(select(RetailLineRow).where(*where).order_by(RetailLineRow.line_no)))
 
 
-def live_line(db: Session, cdr: CdrRow, *, cdr_id: str | None = None) -> RetailLineRow | None:
+def live_line(db: Session, cdr: CdrFacts, *, cdr_id: str | None = None) -> RetailLineRow | None:
     """The charge or rebill still standing for this CDR id (or the CDR's session)."""
     key = RetailLineRow.cdr_id == cdr_id if cdr_id is not None else RetailLineRow.session_id == cdr.session_id
     if cdr_id is None and cdr.session_id is None:
@@ -133,7 +134,7 @@ def _retail_list(terms: ContractTerms, cdr: Mapping[str, Any], tz: str) -> tuple
     return result.totals.total_cost.excl_vat, ""
 
 
-def bill_cdr(db: Session, cdr_row: CdrRow, wholesale: InvoiceLineRow, now: datetime) -> list[RetailLineRow]:
+def bill_cdr(db: Session, cdr_row: CdrFacts, wholesale: LineFacts, now: datetime) -> list[RetailLineRow]:
     """The retail lines this CDR causes (none for a CDR of no billing driver); idempotent."""
     driver = driver_for(
         db, token_uid=cdr_row.token_uid, contract_id=cdr_row.contract_id, partner=cdr_row.partner
@@ -159,7 +160,7 @@ def bill_cdr(db: Session, cdr_row: CdrRow, wholesale: InvoiceLineRow, now: datet
     return [_charge(db, cdr_row, cdr, wholesale, kind, replaces, now)]
 
 
-def _credited_original(db: Session, cdr_row: CdrRow) -> str | None:
+def _credited_original(db: Session, cdr_row: CdrFacts) -> str | None:
     """The CDR id of this session's reversed line, if any (this CDR then replaces it)."""
     if cdr_row.session_id is None:
         return None
@@ -175,9 +176,9 @@ def _credited_original(db: Session, cdr_row: CdrRow) -> str | None:
 
 def _charge(
     db: Session,
-    cdr_row: CdrRow,
+    cdr_row: CdrFacts,
     cdr: Mapping[str, Any],
-    wholesale: InvoiceLineRow,
+    wholesale: LineFacts,
     kind: str,
     replaces: str | None,
     now: datetime,
@@ -303,7 +304,7 @@ def _fee_line(
     db.flush()
 
 
-def _credit(db: Session, cdr_row: CdrRow, cdr: Mapping[str, Any], now: datetime) -> list[RetailLineRow]:
+def _credit(db: Session, cdr_row: CdrFacts, cdr: Mapping[str, Any], now: datetime) -> list[RetailLineRow]:
     """Reverse the credited line; then bill the session's replacement if it is already here."""
     reference = cdr.get("credit_reference_id")
     target = live_line(db, cdr_row, cdr_id=reference) if isinstance(reference, str) else None

@@ -14,8 +14,8 @@ from emsp.model import CdrInfo, Money, PartyRef
 from emsp.observability import EmspMetrics
 from emsp.outbox import append
 from emsp.services.sessions import token_uid_of_contract
+from emsp.settlement.lookups import stored_cdr
 from emsp.settlement.settle import Pricer, settle_cdr
-from emsp.storage.queries import find_cdr
 from emsp.storage.tables import CdrRow, SessionRow
 
 
@@ -100,7 +100,7 @@ class CdrHandlers:
 
     def settle(self, event: CdrReceived, db: DbSession) -> None:
         c = event.cdr
-        row = find_cdr(db, c.party.country_code, c.party.party_id, c.cdr_id)
+        row = stored_cdr(db, c.party.country_code, c.party.party_id, c.cdr_id)
         if row is None:
             raise NoResultFound("No row was found when one was required")  # as Result.one() says it
         line = settle_cdr(db, row, self.pricer, c.received_at)

@@ -14,8 +14,8 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from emsp.settlement.lookups import location_zone_and_raw, tariff_raw
 from emsp.settlement.tariff import Tariff, TariffError, parse_tariff, quote
-from emsp.storage.queries import find_tariff, location_zone_and_raw
 from emsp.wire import loads
 
 # Tariffs that apply to a contract driver (mod_tariffs TariffType): REGULAR or untyped; ad-hoc and
@@ -109,10 +109,10 @@ def _first_in_effect(
 ) -> Tariff | None:
     """The first of a connector's tariffs that we hold, can price and is in effect at `at`."""
     for tariff_id in tariff_ids:
-        row = find_tariff(db, country_code, party_id, tariff_id)
-        if row is None:
+        raw = tariff_raw(db, country_code, party_id, tariff_id)
+        if raw is None:
             continue
-        tariff = _parsed(row.raw)
+        tariff = _parsed(raw)
         if tariff is None:
             continue  # accepted on the wire but not priceable
         if in_effect(tariff, at):

@@ -9,8 +9,10 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from emsp.model import InvoiceLine, PartyRef
+from emsp.settlement.facts import CdrFacts, LineFacts
+from emsp.settlement.lookups import has_invoice_line, insert_invoice_line
 from emsp.storage.queries import find_invoice_line
-from emsp.storage.tables import CdrRow, InvoiceLineRow
+from emsp.storage.tables import InvoiceLineRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,38 +23,43 @@ class Priced:
     note: str
 
 
-def existing_line(db: Session, cdr: CdrRow) -> InvoiceLineRow | None:
+def existing_line(db: Session, cdr: CdrFacts) -> InvoiceLineRow | None:
     return find_invoice_line(db, cdr.country_code, cdr.party_id, cdr.cdr_id)
 
 
-def write_line(db: Session, cdr: CdrRow, priced: Priced, now: datetime) -> InvoiceLineRow:
-    """Idempotent: a second call for the same CDR returns the first line unchanged."""
-    line = existing_line(db, cdr)
-    if line is not None:
+def write_line(db: Session, cdr: CdrFacts, priced: Priced, now: datetime) -> LineFacts:
+    """Idempotent: a second call for the same CDR returns the first line unchanged.
+
+    The line is inserted with one Core statement (emsp.settlement.lookups), not an ORM flush: the
+    same stored values, returned as written with its new `line_no`."""
+    if has_invoice_line(db, cdr.country_code, cdr.party_id, cdr.cdr_id):
+        line = existing_line(db, cdr)
+        assert line is not None  # in this very transaction
         return line
     delta = None if priced.excl_vat is None else priced.excl_vat - cdr.total_cost_excl
-    line = InvoiceLineRow(
-        partner=cdr.partner,
-        country_code=cdr.country_code,
-        party_id=cdr.party_id,
-        cdr_id=cdr.cdr_id,
-        session_id=cdr.session_id,
-        token_uid=cdr.token_uid,
-        contract_id=cdr.contract_id,
-        currency=cdr.currency,
-        energy_kwh=-cdr.total_energy if cdr.credit else cdr.total_energy,  # a credit takes it back
-        amount_excl_vat=priced.excl_vat,
-        amount_incl_vat=priced.incl_vat,
-        cpo_excl_vat=cdr.total_cost_excl,
-        cpo_incl_vat=cdr.total_cost_incl,
-        delta_excl_vat=delta,
-        tariff_id=priced.tariff_id,
-        note=priced.note,
-        at=now,
+    return insert_invoice_line(
+        db,
+        {
+            "partner": cdr.partner,
+            "country_code": cdr.country_code,
+            "party_id": cdr.party_id,
+            "cdr_id": cdr.cdr_id,
+            "session_id": cdr.session_id,
+            "token_uid": cdr.token_uid,
+            "contract_id": cdr.contract_id,
+            "currency": cdr.currency,
+            # a credit takes it back
+            "energy_kwh": -cdr.total_energy if cdr.credit else cdr.total_energy,
+            "amount_excl_vat": priced.excl_vat,
+            "amount_incl_vat": priced.incl_vat,
+            "cpo_excl_vat": cdr.total_cost_excl,
+            "cpo_incl_vat": cdr.total_cost_incl,
+            "delta_excl_vat": delta,
+            "tariff_id": priced.tariff_id,
+            "note": priced.note,
+            "at": now,
+        },
     )
-    db.add(line)
-    db.flush()
-    return line
 
 
 def to_record(row: InvoiceLineRow) -> InvoiceLine:

@@ -16,9 +16,10 @@ from typing import Any, Protocol, cast
 from sqlalchemy.orm import Session
 
 from emsp.model import VAT_UNKNOWN
+from emsp.settlement.facts import CdrFacts, LineFacts
 from emsp.settlement.invoice import Priced, write_line
-from emsp.storage.queries import find_tariff, location_raw, location_time_zone
-from emsp.storage.tables import CdrRow, InvoiceLineRow
+from emsp.settlement.lookups import location_time_zone, tariff_raw
+from emsp.storage.queries import location_raw
 from emsp.wire import dumps, loads
 
 
@@ -41,12 +42,19 @@ class PricingUnavailable(Exception):
     """No tariff engine installed (yet)."""
 
 
+_imported: list[Any] = []  # the engine once imported (import_module is a lookup per CDR otherwise)
+
+
 def _engine() -> Any:
     """The tariff engine package, imported lazily (it is built in parallel with this module)."""
+    if _imported:
+        return _imported[0]
     try:
-        return importlib.import_module("emsp.settlement.tariff")
+        engine = importlib.import_module("emsp.settlement.tariff")
     except ImportError:
         return None
+    _imported.append(engine)
+    return engine
 
 
 def _parse(engine: Any, tariff: Mapping[str, Any]) -> Any:
@@ -129,7 +137,7 @@ def _strip(tariff: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in tariff.items() if k != "last_updated"}
 
 
-def reprice(db: Session, cdr_row: CdrRow, pricer: Pricer) -> Priced:
+def reprice(db: Session, cdr_row: CdrFacts, pricer: Pricer) -> Priced:
     cdr = loads(cdr_row.raw)
     where = (cdr_row.country_code, cdr_row.party_id, cdr_row.location_id)
     zone = location_time_zone(db, *where)
@@ -150,10 +158,10 @@ def reprice(db: Session, cdr_row: CdrRow, pricer: Pricer) -> Priced:
         notes.append(f"periods switch tariffs {ids}")
     tariffs: dict[str, Mapping[str, Any]] = {}
     for tariff_id in ids:
-        stored = find_tariff(db, cdr_row.country_code, cdr_row.party_id, tariff_id)
+        stored = tariff_raw(db, cdr_row.country_code, cdr_row.party_id, tariff_id)
         embedded = next((t for t in cdr.get("tariffs") or [] if t.get("id") == tariff_id), None)
         if stored is not None:
-            tariffs[tariff_id] = loads(stored.raw)
+            tariffs[tariff_id] = loads(stored)
             if embedded is not None and _strip(embedded) != _strip(tariffs[tariff_id]):
                 notes.append(f"tariff {tariff_id} embedded in CDR differs from the one received")
         elif embedded is not None:
@@ -174,5 +182,5 @@ def reprice(db: Session, cdr_row: CdrRow, pricer: Pricer) -> Priced:
     return Priced(excl, incl, tariff_id, "; ".join(notes))
 
 
-def settle_cdr(db: Session, cdr_row: CdrRow, pricer: Pricer, now: datetime) -> InvoiceLineRow:
+def settle_cdr(db: Session, cdr_row: CdrFacts, pricer: Pricer, now: datetime) -> LineFacts:
     return write_line(db, cdr_row, reprice(db, cdr_row, pricer), now)

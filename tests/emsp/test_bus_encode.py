@@ -1,0 +1,67 @@
+"""`encode` takes plain field values without a call each: the payload is the one the plain recursive
+encoder made, for every event class and for values of unusual types (enums, subclasses, lists)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+import pytest
+
+from emsp.bus import (
+    CdrReceived,
+    CdrSettled,
+    SessionUpserted,
+    TariffDeleted,
+    TokenChanged,
+    _field_names,
+    encode,
+)
+from emsp.model import CdrInfo, Money, PartyRef, SessionInfo
+
+T = datetime(2025, 3, 1, 9, 0, 30, 123000, tzinfo=UTC)
+PARTY = PartyRef("DE", "CPA")
+
+
+def reference(value: Any) -> Any:
+    """The encoder as it was: one recursive call per value."""
+    names = _field_names(type(value))
+    if names is not None:
+        return {name: reference(getattr(value, name)) for name in names}
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+class Status(StrEnum):
+    ACTIVE = "ACTIVE"
+
+
+class Text(str):
+    pass
+
+
+SESSION = SessionInfo("cpo1", PARTY, "S1", "ACTIVE", "U1", "C1", None, "L1", Decimal("1.250"), T, None, T)
+CDR = CdrInfo(
+    "cpo1", PARTY, "C1", None, "U1", "C1", "A", "L1", Decimal("-0.5"), Money(Decimal("3"), None, "EUR"),
+    T, T, T, True,
+)  # fmt: skip
+EVENTS = [
+    SessionUpserted("cpo1", SESSION, True),
+    SessionUpserted("cpo1", dataclasses.replace(SESSION, status=Status.ACTIVE), False),
+    CdrReceived("cpo1", CDR),
+    CdrSettled("cpo1", PARTY, Text("C1"), "S1", 7, "EUR", Decimal("1E+2"), None, Decimal("0.00")),
+    TokenChanged("", "U1", "RFID", "C1", False, "ALLOWED", T, 12),
+    TariffDeleted("cpo1", PARTY, "T1", T),
+]
+
+
+@pytest.mark.parametrize("event", EVENTS, ids=lambda e: type(e).__name__)
+def test_payload_is_the_plain_encoders(event: Any) -> None:
+    assert encode(event) == reference(event)
+    assert [type(v) for v in encode(event).values()] == [type(v) for v in reference(event).values()]
