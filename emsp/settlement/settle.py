@@ -6,6 +6,7 @@ tests inject a fake through the `Pricer` protocol.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -133,6 +134,13 @@ def _tariff_ids(cdr: Mapping[str, Any], location: Callable[[], Mapping[str, Any]
     return list(dict.fromkeys(ids))  # ordered de-duplication (deterministic)
 
 
+@functools.lru_cache(maxsize=256)
+def _tariff_document(raw: str) -> Mapping[str, Any]:
+    """A stored tariff's JSON, parsed once per distinct text: every CDR of a site names the same
+    few tariffs. Shared between calls, so read-only (pricers take a Mapping and only read it)."""
+    return cast(Mapping[str, Any], loads(raw))
+
+
 def _strip(tariff: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in tariff.items() if k != "last_updated"}
 
@@ -161,7 +169,7 @@ def reprice(db: Session, cdr_row: CdrFacts, pricer: Pricer) -> Priced:
         stored = tariff_raw(db, cdr_row.country_code, cdr_row.party_id, tariff_id)
         embedded = next((t for t in cdr.get("tariffs") or [] if t.get("id") == tariff_id), None)
         if stored is not None:
-            tariffs[tariff_id] = loads(stored)
+            tariffs[tariff_id] = _tariff_document(stored)
             if embedded is not None and _strip(embedded) != _strip(tariffs[tariff_id]):
                 notes.append(f"tariff {tariff_id} embedded in CDR differs from the one received")
         elif embedded is not None:

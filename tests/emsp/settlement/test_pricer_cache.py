@@ -10,6 +10,7 @@ from tariff_cases import cdr, fixture
 import emsp.settlement.settle as settle
 from emsp.settlement.settle import TariffEnginePricer
 from emsp.settlement.tariff import TariffError
+from emsp.wire import dumps, loads
 
 CDR = cdr("2025-03-01T09:00:00Z", [(0, {"ENERGY": 10, "TIME": 1})], 60)
 
@@ -57,3 +58,14 @@ def test_the_oldest_texts_go_once_the_bound_is_reached(parses: list[str]) -> Non
     for n in (1, 2, 3, 1):
         pricer.price({"T": {**base, "id": f"T{n}"}}, CDR, tz="UTC")
     assert parses == ["T1", "T2", "T3", "T1"]  # T1 went when T3 came, so it was parsed again
+
+
+@pytest.mark.parametrize("name", ["t01_time_2_per_hour", "t04_complex", "t08_energy_025"])
+def test_a_shared_tariff_document_is_only_read(name: str) -> None:
+    """Settlement parses a stored tariff's text once and hands the same mapping to every pricing."""
+    raw = dumps(fixture(name))
+    document = settle._tariff_document(raw)
+    assert settle._tariff_document(raw) is document
+    first = TariffEnginePricer().price({"T": document}, CDR, tz="Europe/Amsterdam")
+    assert document == loads(raw)
+    assert TariffEnginePricer().price({"T": document}, CDR, tz="Europe/Amsterdam") == first
