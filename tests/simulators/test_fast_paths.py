@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import simplejson
 
+from emsp.wire import dumps
+from simulators.cpo.ocpi_client import body_text
 from simulators.ocppj import codec as codec_of
 from simulators.ocppj.codec import _DECODE, _decode
 from simulators.ocppj.json_text import reused
@@ -37,6 +39,11 @@ ENCODERS = [
     simplejson.JSONEncoder(separators=(",", ":"), use_decimal=True, ensure_ascii=False),
     simplejson.JSONEncoder(sort_keys=True, use_decimal=True),
 ]
+
+
+def test_cpo_body_text_is_emsp_wire_dumps() -> None:
+    for value in VALUES:
+        assert body_text(value) == dumps(value)
 
 
 @pytest.mark.parametrize("encoder", ENCODERS)
