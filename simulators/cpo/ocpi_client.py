@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import base64
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-from emsp.wire import HttpRequest, HttpResponse, dumps, loads
+import simplejson
+
+from emsp.wire import HttpRequest, HttpResponse, loads
+from simulators.ocppj.json_text import reused
+
+# emsp.wire.dumps's settings (compact, exact Decimal, UTF-8) with the C encoder built once: every
+# request body the CPO sends goes through it. Same text (tests/simulators/test_fast_paths.py).
+body_text = reused(simplejson.JSONEncoder(use_decimal=True, separators=(",", ":"), ensure_ascii=False))
 
 
+@functools.lru_cache(maxsize=256)  # pure; one token per partner, sent with every request
 def authorization_value(token: str, encoding: str) -> str:
     # OCPI 2.2.1 transport_and_format, "Authorization header": the token is base64-encoded;
     # 2.1.1 (and some 2.2.1 partners in practice) send it as is.
@@ -82,5 +91,5 @@ def build_request(
     text = None
     if body is not None:
         headers["Content-Type"] = "application/json"
-        text = dumps(body)
+        text = body_text(body)
     return HttpRequest(method=method, url=url, headers=headers, body=text)

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 import simplejson
 
+from emsp.wire import dumps
+from simulators.cpo.ocpi_client import body_text
 from simulators.ocppj import codec as codec_of
-from simulators.ocppj.codec import _DECODE, _decode
+from simulators.ocppj.codec import _DECODE, _ENCODE, _decode
 from simulators.ocppj.json_text import reused
 from simulators.station.base import VirtualStation
 from simulators.station.physics import EvProfile
@@ -37,6 +39,11 @@ ENCODERS = [
     simplejson.JSONEncoder(separators=(",", ":"), use_decimal=True, ensure_ascii=False),
     simplejson.JSONEncoder(sort_keys=True, use_decimal=True),
 ]
+
+
+def test_cpo_body_text_is_emsp_wire_dumps() -> None:
+    for value in VALUES:
+        assert body_text(value) == dumps(value)
 
 
 @pytest.mark.parametrize("encoder", ENCODERS)
@@ -87,6 +94,17 @@ def test_frame_decoder_fast_path_is_the_decoder(text: str) -> None:
             return ("error", type(exc), str(exc))
 
     assert outcome(_decode) == outcome(_DECODE)
+
+
+@pytest.mark.parametrize("unique_id", ["a-1", 'CS-ü-\u2028-\\-"-\x01-1', "x" * 36])
+def test_empty_payload_frames_are_what_the_encoder_writes(unique_id: str) -> None:
+    for version in ("1.6", "2.0.1"):
+        c = codec_of(version)
+        call = c.encode_call(unique_id, "Heartbeat", {})
+        assert call == _ENCODE([2, unique_id, "Heartbeat", {}])
+        result = c.encode_result(unique_id, "StatusNotification", {})
+        assert result == _ENCODE([3, unique_id, {}])
+        assert c.decode(result, pending={unique_id: "StatusNotification"}).payload == {}  # type: ignore[union-attr]
 
 
 def test_codec_round_trip_keeps_decimals() -> None:
