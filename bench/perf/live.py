@@ -5,9 +5,10 @@
 Three measurements, each printed with the figures it compares in the same run (neighbours make
 absolute timings noisy):
 
-- **connections**: N idle OCPP-J WebSocket connections opened with the live runtime's own options,
-  both ends in this process, against the library defaults: RSS delta and tracemalloc delta per
-  connection (one connection = a client end and a server end);
+- **connections**: N idle OCPP-J WebSocket connections opened as the live runtime opens them
+  (bench/runtime/live_ws.py), both ends in this process, against websockets' asyncio layer with its
+  defaults: RSS delta and tracemalloc delta per connection (one connection = a client end and a
+  server end), each in its own process (tracemalloc's bookkeeping would count as RSS);
 - **stations**: per size, a live run of `smoke` scaled to that many stations with real traffic, in
   a fresh process so its RSS is its own: stations booted, sessions completed, CDRs, messages, wall
   time, RSS per connection (the RSS grown from "servers up" to "every station booted", divided by

@@ -26,6 +26,7 @@ import httpx
 from bench.runtime.allocation import ConnectorAllocator
 from bench.runtime.link_windows import link_windows
 from bench.runtime.live_clock import ScaledClock
+from bench.runtime.live_flag import Flag
 from bench.runtime.live_http import TRANSPORT_FAILED, send_http
 from bench.runtime.live_hub import LiveHubs
 from bench.runtime.live_lag import LagProbe
@@ -67,9 +68,9 @@ class LiveRuntime(StationSide):
         self._unserved = 0
         self._to_station: dict[str, FrameLine] = {}
         self._to_csms: dict[str, FrameLine] = {}
-        self._pokes = {sid: asyncio.Event() for sid in world.stations}
-        self._connected = {sid: asyncio.Event() for sid in world.stations}
-        self._booted = {sid: asyncio.Event() for sid in world.stations}
+        self._pokes = {sid: Flag() for sid in world.stations}
+        self._connected = {sid: Flag() for sid in world.stations}
+        self._booted = {sid: Flag() for sid in world.stations}
         # One HTTP client (one connection pool) per party, as separate systems would have: with one
         # shared pool, the eMSP's thousands of token pushes at the start queued the CPOs' real-time
         # authorizations behind them (peak-hour's first-hour p99 went to 1.5 s).
@@ -127,19 +128,20 @@ class LiveRuntime(StationSide):
 
     # ------------------------------------------------------------ tasks and failures
     def _spawn(self, what: str, coro: Coroutine[Any, Any, None], *, call: bool = False) -> asyncio.Task[None]:
-        task = asyncio.ensure_future(coro)
+        # `what` is the task's name, and one bound method serves every task: no closure per task
+        # (one task per station, thousands of them).
+        task = asyncio.get_running_loop().create_task(coro, name=what)
         (self._calls if call else self._tasks).add(task)
-
-        def done(t: asyncio.Task[None]) -> None:
-            if t in self._calls:
-                self._calls_done += 1
-            self._calls.discard(t)
-            self._tasks.discard(t)
-            if not t.cancelled() and t.exception() is not None:
-                self._failures.append((what, t.exception()))  # type: ignore[arg-type]
-
-        task.add_done_callback(done)
+        task.add_done_callback(self._task_done)
         return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if task in self._calls:
+            self._calls_done += 1
+        self._calls.discard(task)
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._failures.append((task.get_name(), task.exception()))  # type: ignore[arg-type]
 
     def _check(self) -> None:
         if self._failures:

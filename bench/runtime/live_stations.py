@@ -22,6 +22,7 @@ from websockets.http11 import Request
 from bench.demand import Arrival
 from bench.runtime.allocation import RETRY_EVERY, ConnectorAllocator, retries_for
 from bench.runtime.live_clock import ScaledClock
+from bench.runtime.live_flag import Flag
 from bench.runtime.live_links import FrameLine, LiveLink
 from bench.runtime.live_security import LiveSecurity
 from bench.runtime.live_ws import ClientEnd, ServerEnd, connect_ws
@@ -67,9 +68,9 @@ class StationSide:
     _ocpp_ports: dict[str, int]
     _to_station: dict[str, FrameLine]
     _to_csms: dict[str, FrameLine]
-    _pokes: dict[str, asyncio.Event]
-    _connected: dict[str, asyncio.Event]
-    _booted: dict[str, asyncio.Event]
+    _pokes: dict[str, Flag]
+    _connected: dict[str, Flag]
+    _booted: dict[str, Flag]
     _booted_count: int
     _handshakes: asyncio.Semaphore
     _failures: list[tuple[str, BaseException]]

@@ -222,6 +222,7 @@ async def connect_ws(
             await loop.create_connection(lambda: end, target.host, target.port, ssl=tls)
             await end._opened
     except BaseException:
+        end._opened.cancel()  # gave up: nobody will read how the handshake ends
         end.abort()
         raise
     return end
