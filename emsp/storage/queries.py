@@ -104,10 +104,15 @@ class StoredSessions:
         self._rows.update(rows)
 
 
-def insert_session(db: Session, values: dict[str, Any]) -> None:
-    """`values`: every column but the key (the identity columns and `row_values`' + raw, wire)."""
-    if _direct_session_insert.write(db, values) is None:
-        db.connection().execute(_session_insert, values)
+def insert_session(db: Session, values: dict[str, Any]) -> int:
+    """`values`: every column but the key (the identity columns and `row_values`' + raw, wire).
+    Returns the new row's key."""
+    pk = _direct_session_insert.write(db, values)
+    if pk is None:
+        key = db.connection().execute(_session_insert, values).inserted_primary_key
+        assert key is not None  # a single-row INSERT always has one
+        pk = int(key[0])
+    return pk
 
 
 def update_session(db: Session, pk: int, values: dict[str, Any]) -> None:

@@ -94,16 +94,13 @@ def handle(ctx: Ctx) -> OcpiResult:
     created = row is None
     if row is None:
         identity = {"country_code": party.country_code, "party_id": party.party_id, "session_id": session_id}
-        insert_session(ctx.db, {**identity, **values})
+        pk = insert_session(ctx.db, {**identity, **values})
     else:
-        update_session(ctx.db, row[0], values)
-        # As session_raw would read it back (aware UTC round-trips exactly), once the unit commits.
-        text = values["wire"] if values["wire"] is not None else values["raw"]
-        ctx.written_sessions[(party.country_code, party.party_id, session_id)] = (
-            row[0],
-            text,
-            info.last_updated,
-        )
+        pk = row[0]
+        update_session(ctx.db, pk, values)
+    # As session_raw would read it back (aware UTC round-trips exactly), once the unit commits.
+    text = values["wire"] if values["wire"] is not None else values["raw"]
+    ctx.written_sessions[(party.country_code, party.party_id, session_id)] = (pk, text, info.last_updated)
     ended = False
     if info.status in TERMINAL_SESSION_STATUSES:  # a transition only: a later update is not a new end
         if stored is None and row is not None:

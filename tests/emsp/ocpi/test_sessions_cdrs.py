@@ -139,7 +139,10 @@ def test_remembered_sessions_are_what_the_table_holds(cpo: Client, core: EmspCor
     """PATCHes answer from remembered stored sessions: after every kind of request they are the
     committed rows, including a request that rolled back (busy) and one kept as stale."""
     assert cpo.call("PUT", S, session(charging_periods=[period("2025-03-01T09:00:00Z", "1")])).status == 201
-    assert core.db.stored_sessions is not None and core.db.stored_sessions.get(("DE", "CPA", "S1")) is None
+    _stored_sessions_agree_with_the_table(core)
+    assert (
+        core.db.stored_sessions is not None and core.db.stored_sessions.get(("DE", "CPA", "S1")) is not None
+    )
     for minute, status in ((15, 200), (20, 200), (5, 200)):  # the last one is older: kept, not applied
         body = {"charging_periods": [period(f"2025-03-01T09:{minute:02d}:00Z", "1")],
                 "last_updated": f"2025-03-01T09:{minute:02d}:00Z"}  # fmt: skip
