@@ -22,6 +22,7 @@ from emsp.ocpi.tolerance import STRICT, Tolerance, needs_normalising, normalise_
 from emsp.ocpi.validation import validate
 from emsp.outbox import Outbox
 from emsp.services.tokens import TokenAuthority
+from emsp.storage.queries import SessionKey, StoredSession, StoredSessions
 from emsp.storage.tables import PartnerRow
 from emsp.wire import HttpRequest, OutboundRequest
 
@@ -96,6 +97,10 @@ class Ctx:
     parties: PartyScope | None = None
     notes: list[Noted] = field(default_factory=list)  # findings, written by the router with the unit
     _partner: PartnerRow | None = field(default=None, repr=False)
+    # Stored sessions remembered in memory (emsp.storage.queries.StoredSessions; None: always read),
+    # and what this request wrote, added to them by the router once its unit has committed.
+    stored_sessions: StoredSessions | None = None
+    written_sessions: dict[SessionKey, StoredSession] = field(default_factory=dict)
 
     @property
     def tolerance(self) -> Tolerance:

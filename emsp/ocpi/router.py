@@ -312,6 +312,7 @@ def _dispatch(
             route.adapter,
             parties=parties,
             notes=notes,
+            stored_sessions=host.db.stored_sessions,
         )
         try:
             result = HANDLERS[route.module](ctx)
@@ -324,6 +325,8 @@ def _dispatch(
             host.bus.write(unit(), ctx.events, now)
     if ctx.events:
         host.bus.committed(ctx.events)  # processed after the response (EmspCore.handle, or a worker)
+    if ctx.written_sessions and ctx.stored_sessions is not None:
+        ctx.stored_sessions.update(ctx.written_sessions)  # committed: now what a read would give
     if refused is not None:
         raise refused
     return result

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from emsp.storage.queries import StoredSessions
 from emsp.storage.schema import upgrade_schema
 from emsp.storage.tables import Base, CounterRow, PartnerRow
 
@@ -73,6 +74,8 @@ class Database:
         # background worker (the outbox drain) must never borrow a request's session.
         self._local = _ScopeState()
         self.counters = Counters(self)
+        # Only this process writes an in-memory database: stored sessions can be answered from memory.
+        self.stored_sessions = StoredSessions() if self.single_connection else None
 
     def holds_data(self) -> bool:
         """True when any partner is stored: the database is not a fresh one."""

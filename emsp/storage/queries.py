@@ -79,10 +79,40 @@ def session_raw(
     return None if row is None else (row[0], row[1] if row[1] is not None else row[2], row[3])
 
 
-def insert_session(db: Session, values: dict[str, Any]) -> None:
-    """`values`: every column but the key (the identity columns and `row_values`' + raw, wire)."""
-    if _direct_session_insert.write(db, values) is None:
-        db.connection().execute(_session_insert, values)
+SessionKey = tuple[str, str, str]  # (country_code, party_id, session_id)
+StoredSession = tuple[int, str, datetime]  # what session_raw returns
+
+
+class StoredSessions:
+    """What `session_raw` answers, remembered for a database only this process writes (in-memory
+    SQLite): a session's every PATCH reads its stored JSON first, and only the sessions receiver
+    writes the table. Entries are the committed state: read ones as read (before the unit wrote
+    anything), written ones added by the router once their unit committed. Bounded: cleared when full.
+    """
+
+    LIMIT = 20_000
+
+    def __init__(self) -> None:
+        self._rows: dict[SessionKey, StoredSession] = {}
+
+    def get(self, key: SessionKey) -> StoredSession | None:
+        return self._rows.get(key)
+
+    def update(self, rows: dict[SessionKey, StoredSession]) -> None:
+        if len(self._rows) + len(rows) > self.LIMIT:
+            self._rows.clear()
+        self._rows.update(rows)
+
+
+def insert_session(db: Session, values: dict[str, Any]) -> int:
+    """`values`: every column but the key (the identity columns and `row_values`' + raw, wire).
+    Returns the new row's key."""
+    pk = _direct_session_insert.write(db, values)
+    if pk is None:
+        key = db.connection().execute(_session_insert, values).inserted_primary_key
+        assert key is not None  # a single-row INSERT always has one
+        pk = int(key[0])
+    return pk
 
 
 def update_session(db: Session, pk: int, values: dict[str, Any]) -> None:

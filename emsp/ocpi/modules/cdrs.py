@@ -21,8 +21,9 @@ from emsp.ocpi.context import Ctx
 from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, method_not_allowed, not_found
 from emsp.ocpi.modules.common import party_and_ids, party_from, wire_of
+from emsp.ocpi.modules.sessions import find as stored_session
 from emsp.services.cdrs import resolve_cdr
-from emsp.storage.queries import cdr_wire, find_cdr, insert_cdr, session_raw
+from emsp.storage.queries import cdr_wire, find_cdr, insert_cdr
 from emsp.storage.tables import CdrRow, DuplicateCdrRow, PulledCdrRow
 from emsp.wire import dumps, loads
 
@@ -170,7 +171,7 @@ def _notice(ctx: Ctx, info: CdrInfo, doc: dict[str, Any]) -> None:
             f"CDR {cdr_id}: total_energy {info.total_energy_kwh}, periods {periods_kwh}",
         )
     if info.session_id:
-        stored = session_raw(ctx.db, party.country_code, party.party_id, info.session_id)
+        stored = stored_session(ctx, party, info.session_id)  # this unit never writes sessions
         if stored is not None and loads(stored[1]).get("status") == "PENDING":
             note("session_left_pending", f"CDR {cdr_id} for session {info.session_id}, still PENDING")
 

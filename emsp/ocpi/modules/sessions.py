@@ -28,7 +28,13 @@ ALLOWED = ["GET", "PUT", "PATCH"]
 
 def find(ctx: Ctx, party: PartyRef, session_id: str) -> tuple[int, str, datetime] | None:
     """(row key, raw JSON, last_updated) of the stored session, or None."""
-    return session_raw(ctx.db, party.country_code, party.party_id, session_id)
+    stored, key = ctx.stored_sessions, (party.country_code, party.party_id, session_id)
+    row = None if stored is None else stored.get(key)
+    if row is None:
+        row = session_raw(ctx.db, *key)
+        if row is not None and stored is not None:  # read before this unit wrote: committed state
+            stored.update({key: row})
+    return row
 
 
 def merge_patch(current: dict[str, Any], patch: dict[str, Any], *, append_periods: bool) -> dict[str, Any]:
@@ -88,9 +94,13 @@ def handle(ctx: Ctx) -> OcpiResult:
     created = row is None
     if row is None:
         identity = {"country_code": party.country_code, "party_id": party.party_id, "session_id": session_id}
-        insert_session(ctx.db, {**identity, **values})
+        pk = insert_session(ctx.db, {**identity, **values})
     else:
-        update_session(ctx.db, row[0], values)
+        pk = row[0]
+        update_session(ctx.db, pk, values)
+    # As session_raw would read it back (aware UTC round-trips exactly), once the unit commits.
+    text = values["wire"] if values["wire"] is not None else values["raw"]
+    ctx.written_sessions[(party.country_code, party.party_id, session_id)] = (pk, text, info.last_updated)
     ended = False
     if info.status in TERMINAL_SESSION_STATUSES:  # a transition only: a later update is not a new end
         if stored is None and row is not None:

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
+import pytest
 from emsp_helpers import Client, V, cdr, location, period, register, session, tariff
 
 from emsp.core import EmspCore
+from emsp.storage.queries import session_raw
 
 S = f"{V}/sessions/DE/CPA/S1"
 
@@ -122,3 +125,52 @@ def test_a_cdr_token_without_its_emsp_party_is_refused(cpo: Client) -> None:
     resp = cpo.call("POST", f"{V}/cdrs", body)
     assert (resp.status, resp.json()["status_code"]) == (200, 2001)
     assert "country_code" in resp.json()["status_message"]
+
+
+def _stored_sessions_agree_with_the_table(core: EmspCore) -> None:
+    stored = core.db.stored_sessions
+    assert stored is not None  # the in-memory database of these tests
+    with core.db.unit() as db:
+        for key, row in stored._rows.items():
+            assert session_raw(db, *key) == row, key
+
+
+def test_remembered_sessions_are_what_the_table_holds(cpo: Client, core: EmspCore) -> None:
+    """PATCHes answer from remembered stored sessions: after every kind of request they are the
+    committed rows, including a request that rolled back (busy) and one kept as stale."""
+    assert cpo.call("PUT", S, session(charging_periods=[period("2025-03-01T09:00:00Z", "1")])).status == 201
+    _stored_sessions_agree_with_the_table(core)
+    assert (
+        core.db.stored_sessions is not None and core.db.stored_sessions.get(("DE", "CPA", "S1")) is not None
+    )
+    for minute, status in ((15, 200), (20, 200), (5, 200)):  # the last one is older: kept, not applied
+        body = {"charging_periods": [period(f"2025-03-01T09:{minute:02d}:00Z", "1")],
+                "last_updated": f"2025-03-01T09:{minute:02d}:00Z"}  # fmt: skip
+        assert cpo.call("PATCH", S, body).status == status
+        _stored_sessions_agree_with_the_table(core)
+    core.bus.policy = dataclasses.replace(
+        core.bus.policy, max_pending_per_partner=0
+    )  # refused: nothing written
+    body = {"kwh": Decimal("9"), "last_updated": "2025-03-01T09:30:00Z"}
+    assert cpo.call("PATCH", S, body).json()["status_code"] != 1000
+    _stored_sessions_agree_with_the_table(core)
+    assert len(cpo.call("GET", S).json()["data"]["charging_periods"]) == 3
+
+
+def test_a_session_write_rolled_back_is_not_remembered(
+    cpo: Client, core: EmspCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert cpo.call("PUT", S, session()).status == 201
+    body = {"kwh": Decimal("3"), "last_updated": "2025-03-01T09:10:00Z"}
+    assert cpo.call("PATCH", S, body).status == 200
+    before = core.db.stored_sessions.get(("DE", "CPA", "S1")) if core.db.stored_sessions else None
+    assert before is not None
+
+    def fail(*_args: object) -> None:
+        raise RuntimeError("outbox down")
+
+    monkeypatch.setattr(core.bus, "write", fail)  # after the UPDATE: the unit rolls back
+    later = {"kwh": Decimal("4"), "last_updated": "2025-03-01T09:20:00Z"}
+    assert cpo.call("PATCH", S, later).json()["status_code"] == 3000
+    assert core.db.stored_sessions is not None and core.db.stored_sessions.get(("DE", "CPA", "S1")) == before
+    _stored_sessions_agree_with_the_table(core)
