@@ -23,6 +23,7 @@ import simplejson
 from emsp.timeutil import format_utc
 from emsp.wire import HttpRequest, HttpResponse
 from reports.load import TRACE_FILE, TRACE_FILE_GZIP, TRACE_FILES
+from simulators.cpo.ocpi_client import written_json
 
 __all__ = ["TRACE_FILES", "TRACE_MODES", "TraceMode", "WireTrace", "trace_path"]
 
@@ -48,6 +49,8 @@ def trace_path(run_dir: Path, mode: TraceMode, compress: bool) -> Path | None:
 def _embed(body: str | None) -> str:
     if body is None or body == "":
         return "null"
+    if written_json(body):  # the mock CPO's encoder wrote it: JSON on one line, nothing to strip
+        return body
     try:
         simplejson.loads(body)
     except ValueError:

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import simplejson
 
+from bench import trace
 from emsp.wire import dumps
-from simulators.cpo.ocpi_client import body_text
+from simulators.cpo.ocpi_client import body_text, build_request, written_json
 from simulators.ocppj import codec as codec_of
 from simulators.ocppj.codec import _DECODE, _ENCODE, _decode
 from simulators.ocppj.json_text import reused
@@ -44,6 +45,24 @@ ENCODERS = [
 def test_cpo_body_text_is_emsp_wire_dumps() -> None:
     for value in VALUES:
         assert body_text(value) == dumps(value)
+
+
+@pytest.mark.parametrize("value", [*VALUES, "a\nb"])
+def test_trace_embeds_a_cpo_body_as_parsing_it_would(value: Any) -> None:
+    request = build_request(
+        "PUT",
+        "http://x",
+        token="t",
+        token_encoding="plain",
+        request_id="r",
+        correlation_id="c",
+        parties=None,
+        body=value,
+    )
+    assert request.body is not None and written_json(request.body)
+    equal = request.body[:1] + request.body[1:]  # an equal text, not that object: parsed as before
+    assert not written_json(equal)
+    assert trace._embed(request.body) == trace._embed(equal)
 
 
 @pytest.mark.parametrize("encoder", ENCODERS)
