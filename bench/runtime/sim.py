@@ -217,8 +217,9 @@ class SimRuntime:
 
     # ------------------------------------------------------------------ OCPI
     def _cpo_emit(self, cpo_id: str, output: MockCpoOutput) -> None:
+        now = self.now()  # one instant for the whole output
         for station_id, frame in output.frames:
-            self.trace.ocpp(self.now(), self._ocpp_proto[station_id], cpo_id, station_id, frame)
+            self.trace.ocpp(now, self._ocpp_proto[station_id], cpo_id, station_id, frame)
             self._down[station_id].send(partial(self._at_station, station_id, frame))
         for outbound in output.requests:
             self._cpo_to_emsp(cpo_id, outbound)

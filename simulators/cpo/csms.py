@@ -138,6 +138,8 @@ class Csms:
         self._refs = 0
         self._transactions = 0  # 1.6: the CSMS assigns transaction ids
         self.ca = StationCa(cpo_id)  # signs the stations' certificate requests
+        self._clock_at: datetime | None = None  # the last heartbeat's instant and its text
+        self._clock_text = ""
 
     def on_connected(self, station_id: str, version: OcppVersion, now: datetime) -> CsmsOutput:
         # A reconnection starts a new OCPP-J session: a fresh endpoint, nothing in flight; the
@@ -251,7 +253,9 @@ class Csms:
         return {"currentTime": format_utc(now), "interval": self.heartbeat_interval_s, "status": "Accepted"}
 
     def _heartbeat(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
-        return {"currentTime": format_utc(now)}
+        if now != self._clock_at:  # heartbeats bunch at instants: format each instant once
+            self._clock_at, self._clock_text = now, format_utc(now)
+        return {"currentTime": self._clock_text}
 
     def _sign_certificate(
         self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]

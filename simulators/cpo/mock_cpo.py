@@ -111,7 +111,7 @@ class MockCpo:
         return out
 
     def _from_csms(self, output: CsmsOutput, now: datetime) -> MockCpoOutput:
-        result = MockCpoOutput(frames=list(output.frames))
+        result = MockCpoOutput(frames=output.frames)  # a fresh list of on_frame's, used only here
         if not output.answers and not output.events:
             return result  # most frames (heartbeats, acks) cause nothing on the OCPI side
         self.call_answers.extend(a for a in output.answers if a.ref in self._scenario_calls)

@@ -8,6 +8,7 @@ read it) and emit only `YYYY-MM-DDThh:mm:ss[.mmm]Z` ourselves.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +26,17 @@ _PARTS = re.compile(
 
 def parse_timestamp(text: str) -> datetime | None:
     """Aware UTC, or None when the text is no instant (e.g. month 13); never raises."""
+    return _parsed(text) if type(text) is str else _parse(text)
+
+
+# A pure function of the text, and its value immutable: a frame's timestamps repeat (a 2.0.1
+# event's own and its samples'; one instant for the meter values of a burst), so keep the last few.
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str) -> datetime | None:
+    return _parse(text)
+
+
+def _parse(text: str) -> datetime | None:
     match = _PARTS.match(text) if isinstance(text, str) else None
     if match is None:
         return None

@@ -185,3 +185,14 @@ def _session(ev: EvProfile, t0: datetime) -> Session:
     session = Session("TOK", ev, plugged_at=t0)
     session.started_at = t0
     return session
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2026-01-02T03:04:05Z", "2026-01-02t03:04:05.123456789+01:30", "2026-13-01T00:00:00Z", "x", ""],
+)
+def test_cached_timestamp_reading_is_the_reading(text: str) -> None:
+    from simulators.ocppj.timestamps import _parse, parse_timestamp
+
+    for _ in range(2):  # the second time from the cache
+        assert parse_timestamp(text) == _parse(text)
