@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from emsp.storage import direct
 from emsp.storage.queries import StoredSessions
 from emsp.storage.schema import upgrade_schema
 from emsp.storage.tables import Base, CounterRow, PartnerRow
@@ -117,7 +118,9 @@ class Database:
         objects; a Session may be used again after close()."""
         if local.kept is None:
             connection = self.engine.connect()
-            local.kept = (connection, self.session_factory(bind=connection))
+            session = self.session_factory(bind=connection)
+            direct.offer_bare(session, connection)
+            local.kept = (connection, session)
         connection, session = local.kept
         if connection.in_transaction():  # nothing left open by a scope, but never build on one
             connection.rollback()
@@ -127,6 +130,7 @@ class Database:
         finally:
             local.shared = None
             local.in_unit = False
+            direct.rollback_bare(session)  # a direct write outside a unit: as close() would the ORM's
             session.close()
 
     @contextmanager
@@ -142,9 +146,11 @@ class Database:
         local.in_unit = True
         try:
             yield shared
-            shared.commit()
+            if not direct.commit_bare(shared):  # in-memory SQLite, direct writes only: see offer_bare
+                shared.commit()
         except BaseException:
             shared.rollback()
+            direct.rollback_bare(shared)
             raise
         finally:
             local.in_unit = False

@@ -61,6 +61,41 @@ class _Compiled:
 
 
 _CONNECTION_KEY = "emsp.direct.connection"
+# In-memory SQLite's kept scope session (emsp.storage.db): its (Connection, DB-API connection), and
+# whether a unit wrote on it without an ORM transaction (then `Database.unit` commits it itself).
+_BARE_KEY = "emsp.direct.bare"
+_BARE_USED = "emsp.direct.bare_used"
+
+
+def offer_bare(db: Session, connection: Connection) -> None:
+    """Let direct statements in `db`'s units run on `connection` without an ORM transaction.
+
+    Only for a session whose every unit ends in `commit_bare`/`rollback_bare` (Database.unit on
+    in-memory SQLite): the ORM's transaction begin and commit are most of a unit that is nothing
+    but direct statements (a session PATCH: its UPDATE and outbox INSERT). pysqlite opens the
+    same transaction implicitly before the first write; if the ORM joins later in the unit, its
+    commit (or rollback) ends that same DB-API transaction, direct writes included."""
+    dbapi = connection.connection.dbapi_connection
+    assert dbapi is not None  # a checked-out connection
+    db.info[_BARE_KEY] = (connection, dbapi)
+
+
+def commit_bare(db: Session) -> bool:
+    """End a unit that wrote only through direct statements: COMMIT; False: use `db.commit()`
+    (no direct statement ran bare, or the ORM took part and its commit ends the transaction)."""
+    info = db.info
+    if not info.pop(_BARE_USED, False):
+        return False
+    if db.get_transaction() is not None or db.new or db.deleted or db.dirty:
+        return False
+    info[_BARE_KEY][1].commit()
+    return True
+
+
+def rollback_bare(db: Session) -> None:
+    """After `db.rollback()`: roll back what direct statements wrote bare too (if any)."""
+    if db.info.pop(_BARE_USED, False):
+        db.info[_BARE_KEY][1].rollback()
 
 
 def _transaction_connection(db: Session) -> tuple[Connection, Any]:
@@ -73,6 +108,11 @@ def _transaction_connection(db: Session) -> tuple[Connection, Any]:
     `db.connection()` to raise as before). After a commit or rollback a new transaction is current and the
     next call begins it through `db.connection()` again."""
     transaction = db.get_transaction()
+    if transaction is None:
+        bare = db.info.get(_BARE_KEY)
+        if bare is not None:  # see offer_bare
+            db.info[_BARE_USED] = True
+            return bare
     kept = db.info.get(_CONNECTION_KEY)
     if kept is not None and kept[0] is transaction and transaction is not None and transaction.is_active:
         return kept[1], kept[2]
