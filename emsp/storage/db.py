@@ -18,11 +18,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import bindparam, create_engine, event, insert, select, update
+from sqlalchemy import Connection, bindparam, create_engine, event, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from emsp.storage import direct
 from emsp.storage.queries import StoredSessions
 from emsp.storage.schema import upgrade_schema
 from emsp.storage.tables import Base, CounterRow, PartnerRow
@@ -58,6 +59,8 @@ def make_engine(url: str) -> Engine:
 class _ScopeState(threading.local):
     shared: Session | None = None
     in_unit = False
+    # In-memory SQLite only: this thread's scope connection and session, kept between scopes.
+    kept: tuple[Connection, Session] | None = None
 
 
 class Database:
@@ -89,6 +92,10 @@ class Database:
         if local.shared is not None:  # already inside a scope: nothing to add
             yield
             return
+        if self.single_connection:
+            with self._kept_scope(local):
+                yield
+            return
         # The session holds one connection for the whole scope instead of a pool checkout per unit.
         with self.engine.connect() as connection:
             session = self.session_factory(bind=connection)
@@ -99,6 +106,32 @@ class Database:
                 local.shared = None
                 local.in_unit = False
                 session.close()
+
+    @contextmanager
+    def _kept_scope(self, local: _ScopeState) -> Iterator[None]:
+        """`scope()` on in-memory SQLite: the thread's Connection and Session are kept between scopes.
+
+        The pool has one DB-API connection (StaticPool) that every checkout hands out anyway, so
+        a checkout, a reset-on-return ROLLBACK and a new Session per request buy nothing. The
+        scope still ends as before for what matters: `session.close()` rolls back anything left
+        open (as the reset would) and empties the identity map, so the next scope loads fresh
+        objects; a Session may be used again after close()."""
+        if local.kept is None:
+            connection = self.engine.connect()
+            session = self.session_factory(bind=connection)
+            direct.offer_bare(session, connection)
+            local.kept = (connection, session)
+        connection, session = local.kept
+        if connection.in_transaction():  # nothing left open by a scope, but never build on one
+            connection.rollback()
+        local.shared = session
+        try:
+            yield
+        finally:
+            local.shared = None
+            local.in_unit = False
+            direct.rollback_bare(session)  # a direct write outside a unit: as close() would the ORM's
+            session.close()
 
     @contextmanager
     def unit(self) -> Iterator[Session]:
@@ -113,9 +146,11 @@ class Database:
         local.in_unit = True
         try:
             yield shared
-            shared.commit()
+            if not direct.commit_bare(shared):  # in-memory SQLite, direct writes only: see offer_bare
+                shared.commit()
         except BaseException:
             shared.rollback()
+            direct.rollback_bare(shared)
             raise
         finally:
             local.in_unit = False

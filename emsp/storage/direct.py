@@ -60,6 +60,69 @@ class _Compiled:
         )
 
 
+_CONNECTION_KEY = "emsp.direct.connection"
+# In-memory SQLite's kept scope session (emsp.storage.db): its (Connection, DB-API connection), and
+# whether a unit wrote on it without an ORM transaction (then `Database.unit` commits it itself).
+_BARE_KEY = "emsp.direct.bare"
+_BARE_USED = "emsp.direct.bare_used"
+
+
+def offer_bare(db: Session, connection: Connection) -> None:
+    """Let direct statements in `db`'s units run on `connection` without an ORM transaction.
+
+    Only for a session whose every unit ends in `commit_bare`/`rollback_bare` (Database.unit on
+    in-memory SQLite): the ORM's transaction begin and commit are most of a unit that is nothing
+    but direct statements (a session PATCH: its UPDATE and outbox INSERT). pysqlite opens the
+    same transaction implicitly before the first write; if the ORM joins later in the unit, its
+    commit (or rollback) ends that same DB-API transaction, direct writes included."""
+    dbapi = connection.connection.dbapi_connection
+    assert dbapi is not None  # a checked-out connection
+    db.info[_BARE_KEY] = (connection, dbapi)
+
+
+def commit_bare(db: Session) -> bool:
+    """End a unit that wrote only through direct statements: COMMIT; False: use `db.commit()`
+    (no direct statement ran bare, or the ORM took part and its commit ends the transaction)."""
+    info = db.info
+    if not info.pop(_BARE_USED, False):
+        return False
+    if db.get_transaction() is not None or db.new or db.deleted or db.dirty:
+        return False
+    info[_BARE_KEY][1].commit()
+    return True
+
+
+def rollback_bare(db: Session) -> None:
+    """After `db.rollback()`: roll back what direct statements wrote bare too (if any)."""
+    if db.info.pop(_BARE_USED, False):
+        db.info[_BARE_KEY][1].rollback()
+
+
+def _transaction_connection(db: Session) -> tuple[Connection, Any]:
+    """The Connection and DB-API connection of `db`'s current transaction, begun if need be.
+
+    `db.connection()` begins the session's transaction as the Core path would; it is called once
+    per transaction and its answer kept in `db.info` with the transaction it belongs to: while
+    that same SessionTransaction is current (held there, so its identity cannot be reused), the
+    connection is the same one (an inactive one, after a failed flush, goes through
+    `db.connection()` to raise as before). After a commit or rollback a new transaction is current and the
+    next call begins it through `db.connection()` again."""
+    transaction = db.get_transaction()
+    if transaction is None:
+        bare = db.info.get(_BARE_KEY)
+        if bare is not None:  # see offer_bare
+            db.info[_BARE_USED] = True
+            return bare
+    kept = db.info.get(_CONNECTION_KEY)
+    if kept is not None and kept[0] is transaction and transaction is not None and transaction.is_active:
+        return kept[1], kept[2]
+    connection = db.connection()
+    dbapi = connection.connection.dbapi_connection
+    assert dbapi is not None  # a checked-out connection
+    db.info[_CONNECTION_KEY] = (db.get_transaction(), connection, dbapi)
+    return connection, dbapi
+
+
 class DirectStatement:
     """`statement` run directly on SQLite (see the module doc); `None` from `run`: use the Core path.
 
@@ -84,12 +147,10 @@ class DirectStatement:
 
     def cursor(self, db: Session, params: Mapping[str, Any]) -> tuple[_Compiled, Any] | None:
         """Execute; (compiled, DB-API cursor), or None on another backend (nothing executed)."""
-        connection = db.connection()  # begins the session's transaction as the Core path would
+        connection, dbapi = _transaction_connection(db)
         compiled = self._for(connection, params)
         if compiled is None:
             return None
-        dbapi = connection.connection.dbapi_connection
-        assert dbapi is not None  # a checked-out connection
         return compiled, dbapi.execute(compiled.sql, compiled.parameters(params))
 
     def rows(self, db: Session, params: Mapping[str, Any]) -> list[tuple[Any, ...]] | None:
@@ -111,11 +172,9 @@ class DirectStatement:
         """Run an INSERT/UPDATE once per parameter set (executemany); False: use the Core path."""
         if not param_sets:
             return True
-        connection = db.connection()
+        connection, dbapi = _transaction_connection(db)
         compiled = self._for(connection, param_sets[0])
         if compiled is None:
             return False
-        dbapi = connection.connection.dbapi_connection
-        assert dbapi is not None  # a checked-out connection
         dbapi.executemany(compiled.sql, [compiled.parameters(params) for params in param_sets])
         return True

@@ -35,6 +35,31 @@ def test_units_in_a_scope_are_separate_transactions() -> None:
         assert [r.name for r in s.query(CounterRow).all()] == ["kept"]
 
 
+def test_kept_scope_on_memory_starts_each_scope_fresh() -> None:
+    """In-memory SQLite keeps the scope's Connection and Session between scopes (db._kept_scope):
+    a scope still sees what was written outside it since, never an object loaded by an earlier
+    scope, and nothing an aborted scope left open."""
+    db = Database("sqlite://")
+    with db.unit() as s:
+        s.add(CounterRow(name="c", value=1))
+    with db.scope(), db.unit() as s:
+        first = s.get(CounterRow, "c")
+        assert first is not None and first.value == 1
+    with db.unit() as s:  # outside any scope: its own session
+        row = s.get(CounterRow, "c")
+        assert row is not None
+        row.value = 2
+    with pytest.raises(RuntimeError), db.scope(), db.unit() as s:
+        s.add(CounterRow(name="aborted", value=1))
+        s.flush()
+        raise RuntimeError("boom")
+    with db.scope(), db.unit() as s:
+        again = s.get(CounterRow, "c")
+        assert again is not None and again is not first and again.value == 2
+        assert s.get(CounterRow, "aborted") is None
+    assert _count(db, CounterRow) == 1
+
+
 def test_next_value_is_transactional() -> None:
     db = Database("sqlite://")
     with db.unit() as s:

@@ -184,3 +184,32 @@ def test_an_inserted_cdr_reads_back_as_it_was_written(backend: str) -> None:
             assert cdr_wire(s, "NL", "CPO", "C1") == '{"as": "sent"}'
             assert cdr_wire(s, "NL", "CPO", "C2") is None
         db.engine.dispose()
+
+
+def test_units_of_an_in_memory_scope_commit_and_roll_back_bare_direct_writes() -> None:
+    """In a scope on in-memory SQLite, direct statements run without an ORM transaction
+    (direct.offer_bare) and the unit commits or rolls them back itself, or through the ORM when it
+    joined: every combination ends as one transaction would."""
+    db = Database("sqlite://")
+    with db.scope():
+        with db.unit() as s:  # direct writes only
+            insert_session(s, _values("S1"))
+            assert s.get_transaction() is None  # bare: no ORM transaction was begun
+        with pytest.raises(RuntimeError), db.unit() as s:
+            insert_session(s, _values("S2"))
+            raise RuntimeError("boom")
+        with db.unit() as s:  # direct, then the ORM joins: its commit commits both
+            insert_session(s, _values("S3"))
+            s.add(PartnerRow(partner_id="cpo-a", token_a="A"))
+        with pytest.raises(RuntimeError), db.unit() as s:  # both rolled back
+            update_session(s, 1, {"status": "COMPLETED"})
+            s.add(PartnerRow(partner_id="cpo-b", token_a="B"))
+            s.flush()
+            raise RuntimeError("boom")
+        with db.unit() as s:  # ORM first, then direct: the ORM's transaction as before
+            s.add(PartnerRow(partner_id="cpo-c", token_a="C"))
+            s.flush()
+            update_session(s, 2, {"status": "COMPLETED"})
+    with db.unit() as s:
+        assert sorted(s.scalars(select(PartnerRow.partner_id))) == ["cpo-a", "cpo-c"]
+    assert [(row[0], row[1]) for row in _stored(db)] == [("S1", "ACTIVE"), ("S3", "COMPLETED")]

@@ -1,0 +1,72 @@
+"""simplejson's `JSONEncoder.encode` for the eMSP's hot paths: the C encoder built once, not per call.
+
+`JSONEncoder.iterencode` constructs simplejson's C encoder (twenty arguments) on every call, which
+costs about as much as encoding a small OCPI envelope. `reused` builds it once from an encoder's own
+settings, exactly as `iterencode` does, so every text is the same. (The eMSP does not import the
+simulators: this is the eMSP's copy of `simulators.ocppj.json_text`.)
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Callable
+from typing import Any
+
+import simplejson
+from simplejson import encoder as _encoder
+
+_KEY_MEMO_MAX = 4096  # keys' encoded forms kept between calls (bounded: a payload may bring new keys)
+
+
+def reused(encoder: simplejson.JSONEncoder) -> Callable[[Any], str]:
+    """`encoder.encode`, cheaper. Falls back to it where the C encoder is not used (no speedups, a
+    non-UTF-8 encoding) and for a bare string (encode's own shortcut)."""
+    make = getattr(_encoder, "c_make_encoder", None)  # None without the C speedups
+    if make is None or encoder.encoding not in (None, "utf-8"):
+        return encoder.encode
+    # What iterencode keeps per call. The memo only maps a key to its encoded text (a pure
+    # function), so keeping it between calls changes no output. The markers (circular-reference
+    # check) are emptied again by every call that completes; one that raised may leave some behind.
+    markers: dict[int, Any] | None = {} if encoder.check_circular else None
+    key_memo: dict[Any, str] = {}
+    escape = _encoder.encode_basestring_ascii if encoder.ensure_ascii else _encoder.encode_basestring
+    bitcount = 53 if encoder.bigint_as_string else encoder.int_as_string_bitcount
+    chunks_of = make(
+        markers,
+        encoder.default,
+        escape,
+        encoder.indent,
+        encoder.key_separator,
+        encoder.item_separator,
+        encoder.sort_keys,
+        encoder.skipkeys,
+        encoder.allow_nan,
+        key_memo,
+        encoder.use_decimal,
+        encoder.namedtuple_as_object,
+        encoder.tuple_as_array,
+        bitcount,
+        encoder.item_sort_key,
+        encoder.encoding,
+        encoder.for_json,
+        encoder.ignore_nan,
+        decimal.Decimal,
+        encoder.iterable_as_array,
+    )
+    whole = encoder.encode
+
+    def encode(value: Any) -> str:
+        if isinstance(value, (str, bytes)):
+            return whole(value)
+        try:
+            chunks = chunks_of(value, 0)
+        except BaseException:
+            if markers:
+                markers.clear()
+            raise
+        finally:
+            if len(key_memo) > _KEY_MEMO_MAX:
+                key_memo.clear()
+        return "".join(chunks)
+
+    return encode
