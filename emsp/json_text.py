@@ -1,9 +1,10 @@
-"""simplejson's `JSONEncoder.encode` for the eMSP's hot paths: the C encoder built once, not per call.
+"""simplejson's `JSONEncoder.encode` for hot paths: the C encoder built once, not per call.
 
-`JSONEncoder.iterencode` constructs simplejson's C encoder (twenty arguments) on every call, which
-costs about as much as encoding a small OCPI envelope. `reused` builds it once from an encoder's own
-settings, exactly as `iterencode` does, so every text is the same. (The eMSP does not import the
-simulators: this is the eMSP's copy of `simulators.ocppj.json_text`.)
+`JSONEncoder.iterencode` constructs simplejson's C encoder (twenty arguments, a float formatter
+closure) on every call, which costs about as much as encoding a small OCPI envelope or OCPP frame.
+`reused` builds it once from an encoder's own settings, exactly as `iterencode` does, so every text
+is the same. The simulators' OCPP codec and OCPI client use it too (they may import the eMSP; the
+eMSP never imports them).
 """
 
 from __future__ import annotations

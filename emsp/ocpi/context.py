@@ -100,7 +100,7 @@ class Ctx:
     # Stored sessions remembered in memory (emsp.storage.queries.StoredSessions; None: always read),
     # and what this request wrote, added to them by the router once its unit has committed.
     stored_sessions: StoredSessions | None = None
-    written_sessions: dict[SessionKey, StoredSession] = field(default_factory=dict)
+    written_sessions: dict[SessionKey, StoredSession | None] = field(default_factory=dict)
 
     @property
     def tolerance(self) -> Tolerance:

@@ -87,7 +87,10 @@ class StoredSessions:
     """What `session_raw` answers, remembered for a database only this process writes (in-memory
     SQLite): a session's every PATCH reads its stored JSON first, and only the sessions receiver
     writes the table. Entries are the committed state: read ones as read (before the unit wrote
-    anything), written ones added by the router once their unit committed. Bounded: cleared when full.
+    anything), written ones added by the router once their unit committed. A session that ended is
+    forgotten (None below): later reads of it are rare (a CDR's check, a stale PATCH) and go to the
+    table, so memory holds the sessions in progress, not every session of a run. Bounded: cleared
+    when full.
     """
 
     LIMIT = 20_000
@@ -98,10 +101,18 @@ class StoredSessions:
     def get(self, key: SessionKey) -> StoredSession | None:
         return self._rows.get(key)
 
-    def update(self, rows: dict[SessionKey, StoredSession]) -> None:
+    def update(self, rows: dict[SessionKey, StoredSession | None]) -> None:
+        """Remember each row; a None forgets its key."""
         if len(self._rows) + len(rows) > self.LIMIT:
             self._rows.clear()
-        self._rows.update(rows)
+        for key, row in rows.items():
+            if row is None:
+                self._rows.pop(key, None)
+            else:
+                self._rows[key] = row
+
+    def __len__(self) -> int:
+        return len(self._rows)
 
 
 def insert_session(db: Session, values: dict[str, Any]) -> int:

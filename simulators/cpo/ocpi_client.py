@@ -9,8 +9,8 @@ from typing import Any
 
 import simplejson
 
+from emsp.json_text import reused
 from emsp.wire import HttpRequest, HttpResponse, loads
-from simulators.ocppj.json_text import reused
 
 # emsp.wire.dumps's settings (compact, exact Decimal, UTF-8) with the C encoder built once: every
 # request body the CPO sends goes through it. Same text (tests/simulators/test_fast_paths.py).

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import fastjsonschema
 import simplejson
 
-from simulators.ocppj.json_text import reused
+from emsp.json_text import reused
 from simulators.ocppj.timestamps import DATE_TIME
 
 OcppVersion = Literal["1.6", "2.0.1"]

@@ -11,11 +11,11 @@ import pytest
 import simplejson
 
 from bench import trace
+from emsp.json_text import reused
 from emsp.wire import dumps
 from simulators.cpo.ocpi_client import body_text, build_request, written_json
 from simulators.ocppj import codec as codec_of
 from simulators.ocppj.codec import _DECODE, _ENCODE, _decode
-from simulators.ocppj.json_text import reused
 from simulators.station.base import VirtualStation
 from simulators.station.physics import EvProfile
 from simulators.station.session import Session

@@ -171,7 +171,7 @@ def _notice(ctx: Ctx, info: CdrInfo, doc: dict[str, Any]) -> None:
             f"CDR {cdr_id}: total_energy {info.total_energy_kwh}, periods {periods_kwh}",
         )
     if info.session_id:
-        stored = stored_session(ctx, party, info.session_id)  # this unit never writes sessions
+        stored = stored_session(ctx, party, info.session_id, remember=False)  # ended: not kept
         if stored is not None and loads(stored[1]).get("status") == "PENDING":
             note("session_left_pending", f"CDR {cdr_id} for session {info.session_id}, still PENDING")
 

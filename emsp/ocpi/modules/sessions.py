@@ -26,13 +26,16 @@ from emsp.wire import dumps, loads
 ALLOWED = ["GET", "PUT", "PATCH"]
 
 
-def find(ctx: Ctx, party: PartyRef, session_id: str) -> tuple[int, str, datetime] | None:
-    """(row key, raw JSON, last_updated) of the stored session, or None."""
+def find(
+    ctx: Ctx, party: PartyRef, session_id: str, *, remember: bool = True
+) -> tuple[int, str, datetime] | None:
+    """(row key, raw JSON, last_updated) of the stored session, or None. `remember=False`: a read
+    that does not precede a write of the session (a CDR's check) is not kept in memory."""
     stored, key = ctx.stored_sessions, (party.country_code, party.party_id, session_id)
     row = None if stored is None else stored.get(key)
     if row is None:
         row = session_raw(ctx.db, *key)
-        if row is not None and stored is not None:  # read before this unit wrote: committed state
+        if row is not None and stored is not None and remember:  # read before this unit wrote
             stored.update({key: row})
     return row
 
@@ -100,7 +103,9 @@ def handle(ctx: Ctx) -> OcpiResult:
         update_session(ctx.db, pk, values)
     # As session_raw would read it back (aware UTC round-trips exactly), once the unit commits.
     text = values["wire"] if values["wire"] is not None else values["raw"]
-    ctx.written_sessions[(party.country_code, party.party_id, session_id)] = (pk, text, info.last_updated)
+    key = (party.country_code, party.party_id, session_id)
+    ended_now = info.status in TERMINAL_SESSION_STATUSES  # forgotten: no more PATCHes expected
+    ctx.written_sessions[key] = None if ended_now else (pk, text, info.last_updated)
     ended = False
     if info.status in TERMINAL_SESSION_STATUSES:  # a transition only: a later update is not a new end
         if stored is None and row is not None:

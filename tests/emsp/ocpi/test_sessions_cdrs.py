@@ -174,3 +174,29 @@ def test_a_session_write_rolled_back_is_not_remembered(
     assert cpo.call("PATCH", S, later).json()["status_code"] == 3000
     assert core.db.stored_sessions is not None and core.db.stored_sessions.get(("DE", "CPA", "S1")) == before
     _stored_sessions_agree_with_the_table(core)
+
+
+def test_an_ended_session_is_forgotten_and_its_cdr_does_not_bring_it_back(
+    cpo: Client, core: EmspCore
+) -> None:
+    """Memory holds sessions in progress only: the COMPLETED write forgets the session, the CDR's
+    PENDING check reads the table without remembering, and a PATCH after the end still sees the
+    stored state (from the table)."""
+    stored, key = core.db.stored_sessions, ("DE", "CPA", "S1")
+    assert stored is not None
+    assert cpo.call("PUT", S, session()).status == 201
+    assert stored.get(key) is not None
+    ended = {
+        "status": "COMPLETED",
+        "end_date_time": "2025-03-01T10:00:00Z",
+        "last_updated": "2025-03-01T10:00:00Z",
+    }
+    assert cpo.call("PATCH", S, ended).status == 200
+    assert stored.get(key) is None
+    assert cpo.call("POST", f"{V}/cdrs", cdr()).status == 201
+    assert stored.get(key) is None
+    late = {"kwh": Decimal("7"), "last_updated": "2025-03-01T10:05:00Z"}
+    assert cpo.call("PATCH", S, late).status == 200
+    got = cpo.call("GET", S).json()["data"]
+    assert (got["status"], Decimal(str(got["kwh"]))) == ("COMPLETED", Decimal("7"))
+    _stored_sessions_agree_with_the_table(core)
