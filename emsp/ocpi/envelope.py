@@ -26,12 +26,17 @@ class OcpiResult:
 
 def envelope_body(data: Any, status_code: int, message: str | None, now: datetime) -> str:
     if type(status_code) is int and message is not None:
-        # The text dumps() gives the dict below, assembled directly: dumps' own text of the data and
+        # The text envelope_dict_body gives, assembled directly: dumps' own text of the data and
         # the message, an int's digits, and a timestamp of digits and -:.TZ (nothing to escape).
         head = "{" if data is _MISSING else '{"data":' + dumps(data) + ","
         status = f'"status_code":{status_code},'
         text = f'"status_message":{_message_json(message)},' if message else ""
         return f'{head}{status}{text}"timestamp":"{format_utc(now)}"}}'
+    return envelope_dict_body(data, status_code, message, now)
+
+
+def envelope_dict_body(data: Any, status_code: int, message: str | None, now: datetime) -> str:
+    """The envelope as a dict through dumps(): the general path, and what the fast one must equal."""
     body: dict[str, Any] = {}
     if data is not _MISSING:
         body["data"] = data

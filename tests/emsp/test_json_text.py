@@ -1,4 +1,5 @@
-"""The eMSP's reused C encoder writes exactly what simplejson's `encode` writes."""
+"""The reused C encoder (the eMSP's wire text and the simulators' OCPP frames) writes exactly what
+simplejson's `encode` writes."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from emsp.wire import _ENCODER, dumps
 Pair = namedtuple("Pair", "a b")
 
 VALUES: list[Any] = [
+    [2, "id-1", "MeterValues", {"connectorId": 1, "meterValue": [{"value": Decimal("12.50")}]}],
+    [3, "id-2", {}],
     {
         "status_code": 1000,
         "data": {"kwh": Decimal("12.500"), "id": "s-1"},
@@ -37,7 +40,11 @@ def test_wire_dumps_is_the_encoders_text() -> None:
 
 @pytest.mark.parametrize(
     "encoder",
-    [_ENCODER, simplejson.JSONEncoder(sort_keys=True, use_decimal=True)],
+    [
+        _ENCODER,
+        simplejson.JSONEncoder(separators=(",", ":"), use_decimal=True, ensure_ascii=False),  # OCPP-J
+        simplejson.JSONEncoder(sort_keys=True, use_decimal=True),
+    ],
 )
 def test_reused_encoder_writes_what_encode_writes(encoder: simplejson.JSONEncoder) -> None:
     fast = reused(encoder)

@@ -8,10 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-import simplejson
 
 from bench import trace
-from emsp.json_text import reused
 from emsp.wire import dumps
 from simulators.cpo.ocpi_client import body_text, build_request, written_json
 from simulators.ocppj import codec as codec_of
@@ -36,11 +34,6 @@ VALUES: list[Any] = [
     {},
 ]
 
-ENCODERS = [
-    simplejson.JSONEncoder(separators=(",", ":"), use_decimal=True, ensure_ascii=False),
-    simplejson.JSONEncoder(sort_keys=True, use_decimal=True),
-]
-
 
 def test_cpo_body_text_is_emsp_wire_dumps() -> None:
     for value in VALUES:
@@ -63,27 +56,6 @@ def test_trace_embeds_a_cpo_body_as_parsing_it_would(value: Any) -> None:
     equal = request.body[:1] + request.body[1:]  # an equal text, not that object: parsed as before
     assert not written_json(equal)
     assert trace._embed(request.body) == trace._embed(equal)
-
-
-@pytest.mark.parametrize("encoder", ENCODERS)
-def test_reused_encoder_writes_what_encode_writes(encoder: simplejson.JSONEncoder) -> None:
-    fast = reused(encoder)
-    for value in VALUES * 2:  # twice: nothing kept from one call changes the next
-        assert fast(value) == encoder.encode(value)
-
-
-def test_reused_encoder_errors_leave_nothing_behind() -> None:
-    encoder = ENCODERS[0]
-    fast = reused(encoder)
-    circular: list[Any] = [1]
-    circular.append(circular)
-    inner: dict[str, Any] = {"ok": [1, 2]}
-    with pytest.raises(ValueError, match="Circular"):
-        fast(circular)
-    with pytest.raises(TypeError):
-        fast({"list": inner["ok"], "bad": object()})  # fails inside a container
-    assert fast(inner) == encoder.encode(inner)  # no stale circular-reference marker
-    assert fast([inner["ok"], inner["ok"]]) == encoder.encode([inner["ok"], inner["ok"]])
 
 
 @pytest.mark.parametrize(
