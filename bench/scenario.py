@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from bench.billing_spec import RetailSpec, Share, check_contracts
 from bench.events import EVENT_TYPES, Event, TariffPolicy, Window
 from bench.overrides import SET_FIELD, Override, OverrideError, apply_all
-from emsp.billing.contracts import ContractKind
+from bench.scenario_demand import STRICT, DemandSpec
+from bench.scenario_demand import CloneSpec as CloneSpec  # the demand models are part of this module's API
+from bench.scenario_demand import EvModel as EvModel
+from bench.scenario_demand import Range as Range
+from bench.scenario_demand import RateStep as RateStep
 from emsp.ocpi.tolerance import Tolerance
 from emsp.services.fraud import FraudConfig
 from emsp.timeutil import known_zone
@@ -40,7 +43,7 @@ class ScenarioError(Exception):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # .inf would never end
+    model_config = STRICT
 
 
 class LinkSpec(_Strict):
@@ -239,122 +242,6 @@ class PortsSpec(_Strict):
     host: str = "127.0.0.1"  # the address listened on (0.0.0.0: every interface)
     emsp: Port | None = None  # the bench's own eMSP (OCPI)
     cpos: dict[str, CpoPorts] = {}
-
-
-class Range(_Strict):
-    min: Decimal
-    max: Decimal
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Range:
-        if self.min > self.max:
-            raise ValueError(f"min {self.min} is greater than max {self.max}")
-        return self
-
-
-class RateStep(_Strict):
-    """From this time of day (in the demand's time zone) on, until the next step, this arrival rate."""
-
-    start: str = Field(alias="from", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
-    per_hour: Annotated[float, Field(ge=0)]
-
-    @property
-    def minute_of_day(self) -> int:
-        return int(self.start[:2]) * 60 + int(self.start[3:])
-
-
-class EvModel(_Strict):
-    """A kind of EV: its battery, its limits, and (DC) the state of charge its power tapers from."""
-
-    name: Annotated[str, Field(min_length=1, max_length=40)]
-    share: Annotated[float, Field(gt=0)] = 1.0  # relative weight among the models
-    battery_kwh: Annotated[Decimal, Field(gt=0, le=300)]
-    ac_max_kw: Annotated[Decimal, Field(gt=0)] = Decimal("11")  # onboard charger limit
-    dc_max_kw: Annotated[Decimal, Field(gt=0)] = Decimal("50")
-    taper_from_soc: Annotated[Decimal, Field(ge=0, le=100)] = Decimal("80")  # percent; DC only
-    taper_min_kw: Annotated[Decimal, Field(gt=0)] = Decimal("5")  # DC power as the SoC nears 100%
-
-
-class CloneSpec(_Strict):
-    """Cloned tokens (fraud): `victims` drivers make one of their planned visits at the compromised
-    `skim_location`, where their token is copied; from `delay_minutes` later a fraudster presents the
-    copy `sessions` times, every `gap_minutes`, at the far-away `locations` (drawn per session). The
-    copy is of the token the victim showed there (with federated identity, that CPO's token).
-    Stations of these locations are used by these visits only."""
-
-    victims: Annotated[int, Field(ge=1)]
-    skim_location: Annotated[str, Field(min_length=1)]
-    locations: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
-    sessions: Range = Range(min=Decimal(2), max=Decimal(4))
-    delay_minutes: Range = Range(min=Decimal(20), max=Decimal(90))
-    gap_minutes: Range = Range(min=Decimal(5), max=Decimal(15))
-    stay_minutes: Range = Range(min=Decimal(5), max=Decimal(20))
-
-    @model_validator(mode="after")
-    def _sane(self) -> CloneSpec:
-        if self.sessions.min < 1 or self.delay_minutes.min < 0 or self.gap_minutes.min < 1:
-            raise ValueError("sessions >= 1, delay_minutes >= 0 and gap_minutes >= 1")
-        if self.stay_minutes.min < 1:
-            raise ValueError("stay_minutes >= 1")
-        if self.skim_location in self.locations:
-            raise ValueError("skim_location cannot also be one of the locations the clones are used at")
-        return self
-
-
-class DemandSpec(_Strict):
-    """Drivers with eMSP-issued RFID tokens arrive as a Poisson process over the scenario.
-
-    The rate is `arrivals_per_hour`, or a piecewise `arrival_profile` by time of day. With `ev_models`
-    each arrival draws a model, a state of charge at arrival and a target; the energy wanted follows
-    from the battery (and `ev_power_kw`/`energy_kwh` are not used).
-    """
-
-    drivers: Annotated[int, Field(ge=1)]
-    unknown_tokens: Annotated[int, Field(ge=0)] = 1
-    arrivals_per_hour: Annotated[float, Field(gt=0)] = 12.0
-    arrival_profile: list[RateStep] = []
-    time_zone: str = "UTC"  # of the arrival profile's times of day
-    ev_models: list[EvModel] = []
-    soc_at_arrival: Range = Range(min=Decimal("10"), max=Decimal("60"))  # percent
-    soc_target: Range = Range(min=Decimal("80"), max=Decimal("100"))  # percent
-    ev_power_kw: Range = Range(min=Decimal("7.4"), max=Decimal("22"))
-    energy_kwh: Range = Range(min=Decimal("4"), max=Decimal("30"))
-    stay_minutes: Range = Range(min=Decimal("20"), max=Decimal("90"))
-    patience_minutes: Annotated[int, Field(ge=0)] = 15  # how long a driver waits for a free connector
-    clones: CloneSpec | None = None  # cloned tokens used by fraudsters (bench/demand.py plan_clones)
-    # Billing (bench/billing_spec.py): the share of drivers per contract kind and the retail prices;
-    # none: pay-as-you-go lines copying the CPO's cost, as before.
-    contracts: dict[ContractKind, Share] = {}
-    retail: RetailSpec | None = None
-    # Share of visits whose driver starts from the eMSP's app (an OCPI START_SESSION command through
-    # the eMSP) instead of swiping the RFID card; drawn per visit from its own seeded generator.
-    app_start_share: Annotated[float, Field(ge=0, le=1)] = 0.0
-
-    @field_validator("time_zone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        return known_zone(value)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> DemandSpec:
-        minutes = [step.minute_of_day for step in self.arrival_profile]
-        if minutes != sorted(set(minutes)):
-            raise ValueError("arrival_profile: steps must be in increasing time of day, each time once")
-        if self.arrival_profile and not any(step.per_hour > 0 for step in self.arrival_profile):
-            raise ValueError("arrival_profile: at least one step needs per_hour > 0")
-        if "arrivals_per_hour" in self.model_fields_set and self.arrival_profile:
-            raise ValueError("give arrivals_per_hour or arrival_profile, not both")
-        if len({m.name for m in self.ev_models}) != len(self.ev_models):
-            raise ValueError("ev_models: names must be unique")
-        for bound in ("min", "max"):
-            if not Decimal(0) <= getattr(self.soc_at_arrival, bound) <= Decimal(100):
-                raise ValueError("soc_at_arrival is a percentage (0-100)")
-            if not Decimal(0) <= getattr(self.soc_target, bound) <= Decimal(100):
-                raise ValueError("soc_target is a percentage (0-100)")
-        if self.ev_models and self.soc_at_arrival.max > self.soc_target.min:
-            raise ValueError("soc_at_arrival.max must not exceed soc_target.min (an EV arrives to charge)")
-        check_contracts(self.contracts, self.retail)
-        return self
 
 
 class Expectation(_Strict):
