@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime
 
@@ -26,6 +27,12 @@ def parse_utc(text: str) -> datetime:
 
 def format_utc(moment: datetime) -> str:
     """RFC 3339 in UTC with a 'Z'; milliseconds only when present, so traces stay compact."""
+    if moment.tzinfo is UTC and type(moment) is datetime:
+        return _format_utc_cached(moment)
+    return _format_utc(moment)
+
+
+def _format_utc(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("naive datetime: times at the core are aware UTC")
     if moment.tzinfo is not UTC:
@@ -36,6 +43,12 @@ def format_utc(moment: datetime) -> str:
     if moment.microsecond:
         return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# A run formats the same instant many times (every message of a scenario instant, every field that
+# repeats it). Pure: only plain datetimes in UTC itself are keys, whose equality is the instant's
+# (two equal datetimes of one zone with a DST fold may be different instants: they take the other path).
+_format_utc_cached = functools.lru_cache(maxsize=4096)(_format_utc)
 
 
 def parse_ocpi_datetime(text: str) -> datetime:

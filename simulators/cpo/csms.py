@@ -187,7 +187,7 @@ class Csms:
         """Queue a CALL to a connected station; returns its reference (in the `CallAnswered`). An
         invalid payload raises LocalProtocolError before anything is queued."""
         link = self._links[station_id]
-        link.endpoint.codec.encode_call("check", action, payload)  # validate now, not when sent
+        link.endpoint.codec.check_call(action, payload)  # raise now, before anything is queued
         self._calls += 1
         ref = f"{self.cpo_id[-20:]}-C{self._calls}"
         token = _remote_token(action, payload)
@@ -429,7 +429,7 @@ def call_problem(version: OcppVersion, action: str, payload: Payload) -> str | N
     if station_sent and action != "DataTransfer":  # DataTransfer: the one message both sides send
         return f"{action} is sent by stations, not by the CSMS"
     try:
-        Codec(version).encode_call("check", action, payload)
+        Codec(version).check_call(action, payload)
     except LocalProtocolError as exc:
         return str(exc)
     return None

@@ -40,7 +40,7 @@ from simulators.cpo.locations import SiteSpec
 from simulators.cpo.ocpi_objects import CpoSession, cdr_object, session_object
 from simulators.cpo.ocpi_party import VERSION, AuthorizationDecision, CpoOutput, OcpiParty, _Pending
 from simulators.cpo.tariff_switch import TariffChange, price_with_switches, tariff_at_start
-from simulators.cpo.truth import AuthorizationRecord, SentCdr, unanswered
+from simulators.cpo.truth import AuthorizationRecord, SentCdr, latency_decimal, unanswered
 from simulators.cpo.whitelist import may_whitelist
 from simulators.dialects.profile import DialectProfile
 from simulators.ocppj.signed import ocpi_signed_data
@@ -110,6 +110,8 @@ class OcpiCpo(OcpiParty):
         # Transactions in progress; a session leaves once its CDR is out (the truth keeps what counts).
         self._sessions: dict[tuple[str, str], CpoSession] = {}
         self._session_count = 0
+        # One (tariff id, time zone) tuple per distinct pair, shared by the sessions' truth records.
+        self._tariff_pairs: dict[tuple[str, str], tuple[str, str]] = {}
         # Each tariff_change as published, in order (tariff_switch.tariff_at_start reads them).
         self._tariff_changes: list[TariffChange] = []
         # cdr_hold: CDRs wait for the end-of-day batch
@@ -118,6 +120,10 @@ class OcpiCpo(OcpiParty):
         self.reservation_stations: dict[int, str] = {}
         self.commands = CommandReceiver(self)
         self._server.on_command = self.commands.receive
+
+    def _tariff_pair(self, tariff_id: str, time_zone: str) -> tuple[str, str]:
+        pair = (tariff_id, time_zone)
+        return self._tariff_pairs.setdefault(pair, pair)
 
     # ---------------------------------------------------------------- commands (commands.py)
     def transaction_of(self, session_id: str) -> tuple[str, str] | None:
@@ -246,7 +252,7 @@ class OcpiCpo(OcpiParty):
         else:
             code = envelope.status_code if envelope.status_code is not None else f"HTTP{envelope.http_status}"
             result = f"ERROR_{code}"
-        latency_ms = Decimal((now - pending.sent_at).total_seconds() * 1000).quantize(Decimal("0.001"))
+        latency_ms = latency_decimal((now - pending.sent_at).total_seconds() * 1000)
         if unanswered(result) and (token := self._whitelisted(ctx["token_uid"], unanswered=True)):
             return self._allow_from_whitelist(
                 ctx["station_id"], ctx["token_uid"], token, ctx["ref"], latency_ms, now
@@ -290,7 +296,7 @@ class OcpiCpo(OcpiParty):
         )
         self._sessions[(event.station_id, event.transaction_id)] = session
         self.truth.session_ids[(event.station_id, event.transaction_id)] = session_id
-        self.truth.tariff_in_effect[session_id] = (tariff_id, site.time_zone)
+        self.truth.tariff_in_effect[session_id] = self._tariff_pair(tariff_id, site.time_zone)
         if switches:
             self.truth.tariff_switches[session_id] = list(switches)
         # A CPO that leaves its Sessions PENDING never says ACTIVE (mod_sessions SessionStatus).
@@ -449,7 +455,6 @@ class OcpiCpo(OcpiParty):
                 event.station_id,
                 event.transaction_id,
                 kwh,
-                totals.get("total_cost"),
                 now,
             )
         )

@@ -169,6 +169,11 @@ class Codec:
         self.codes = ERROR_CODES[version]
 
     # -- encoding (our frames) --------------------------------------------------------------------
+    def check_call(self, action: str, payload: Payload) -> None:
+        """What encode_call checks of a CALL (the payload against its schema), without writing the
+        frame: a CALL validated before it is queued is written only when it is sent."""
+        self._check_local(action, payload, response=False)
+
     def encode_call(self, unique_id: str, action: str, payload: Payload) -> str:
         self._check_local(action, payload, response=False)
         if type(payload) is dict and not payload:  # Heartbeat and other empty CALLs: see _STRING

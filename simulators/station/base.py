@@ -112,7 +112,7 @@ class VirtualStation(CsmsControl):
     # instant is floored once here, so frames, meter physics and truth all share one exact clock
     # and CDR volumes rounded to OCPI's 4 decimals (0.36 s) still resolve to the same second.
     def on_connected(self, now: datetime) -> list[str]:
-        now = now.replace(microsecond=0)
+        now = _whole_second(now)
         lost = self.endpoint.expire()  # a CALL in flight on the old connection gets no answer now
         self.endpoint.reset()
         if lost is not None and lost[0].action in _TRANSACTIONAL:
@@ -125,7 +125,7 @@ class VirtualStation(CsmsControl):
         return self._drain(now)
 
     def on_frame(self, text: str, now: datetime) -> list[str]:
-        now = now.replace(microsecond=0)
+        now = _whole_second(now)
         incoming = self.endpoint.receive(text)
         out = list(incoming.replies) if incoming.replies else []
         if isinstance(incoming.message, Call):
@@ -142,7 +142,7 @@ class VirtualStation(CsmsControl):
     ) -> list[str]:
         """The driver plugs in and swipes `token_uid`; with `await_remote` they start from their
         app instead: no Authorize, the CSMS's remote start (for that token) begins the charge."""
-        now = now.replace(microsecond=0)
+        now = _whole_second(now)
         self._run_due(now)
         conn = self.connectors[connector_id]
         reservation = self.reservation_for(conn, token_uid)
@@ -173,7 +173,7 @@ class VirtualStation(CsmsControl):
         return self._drain(now)
 
     def unplug(self, connector_id: int, now: datetime) -> list[str]:
-        now = now.replace(microsecond=0)
+        now = _whole_second(now)
         self._run_due(now)
         conn = self.connectors[connector_id]
         session = conn.session
@@ -191,7 +191,7 @@ class VirtualStation(CsmsControl):
         values queue up in order (1.6 transaction-related messages; 2.0.1 E04, `offline: true`) and
         go out on reconnect. An exchange already under way completes (the line dropped after it)."""
         self.online = online
-        return self._drain(now.replace(microsecond=0))
+        return self._drain(_whole_second(now))
 
     def _drain(self, now: datetime) -> list[str]:
         waiting = self.reconnect_requested and self.reconnects_on_reset
@@ -204,7 +204,7 @@ class VirtualStation(CsmsControl):
         return due[0] if due is not None else None
 
     def on_wakeup(self, now: datetime) -> list[str]:
-        now = now.replace(microsecond=0)
+        now = _whole_second(now)
         self._run_due(now)
         return self._drain(now)
 
@@ -472,6 +472,12 @@ class VirtualStation(CsmsControl):
 
     def _on_result(self, call: Call, payload: Payload | None, tag: Tag, now: datetime) -> None:
         """Answers other than BootNotification and Authorize; most need nothing."""
+
+
+def _whole_second(now: datetime) -> datetime:
+    """now.replace(microsecond=0), without a new object when it is on a whole second already (a
+    wakeup at a sample's instant): equal either way, and records then share the runtime's instant."""
+    return now.replace(microsecond=0) if now.microsecond else now
 
 
 # simplejson.dumps(payload, sort_keys=True, use_decimal=True) with its encoder built once (same text).

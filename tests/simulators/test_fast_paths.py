@@ -14,7 +14,7 @@ from emsp.wire import dumps
 from simulators.cpo.ocpi_client import body_text, build_request, written_json
 from simulators.ocppj import codec as codec_of
 from simulators.ocppj.codec import _DECODE, _ENCODE, _decode
-from simulators.station.base import VirtualStation
+from simulators.station.base import VirtualStation, _whole_second
 from simulators.station.physics import EvProfile
 from simulators.station.session import Session
 from simulators.station.v16 import Station16
@@ -168,3 +168,19 @@ def test_cached_timestamp_reading_is_the_reading(text: str) -> None:
 
     for _ in range(2):  # the second time from the cache
         assert parse_timestamp(text) == _parse(text)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 3, 2, 7, 0, 0, tzinfo=UTC),
+        datetime(2026, 3, 2, 7, 0, 0, 1, tzinfo=UTC),
+        datetime(2026, 3, 2, 7, 0, 59, 999_999, tzinfo=UTC),
+        datetime(2026, 10, 25, 2, 30, 0, 500_000, fold=1, tzinfo=UTC),
+    ],
+)
+def test_whole_second_is_replace_microsecond(moment: datetime) -> None:
+    floored = _whole_second(moment)
+    assert floored == moment.replace(microsecond=0)
+    assert (floored.tzinfo, floored.fold) == (moment.tzinfo, moment.fold)
+    assert (floored is moment) == (moment.microsecond == 0)  # no new object when already whole

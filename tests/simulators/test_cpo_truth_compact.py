@@ -1,0 +1,50 @@
+"""The mock CPO's truth records share what repeats (latency Decimals, tariff pairs) and hold the same
+values as before; a sent CDR's record keeps no copy of its body."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from cpo_fake_emsp import FakeEmsp
+from test_cpo_versions import make_cpo, pump
+
+from simulators.cpo.events import AuthorizationRequested, TransactionEnded, TransactionStarted
+from simulators.cpo.truth import SentCdr, latency_decimal
+
+T0 = datetime(2026, 3, 2, 7, tzinfo=UTC)
+LATENCIES = [40.0, 40, 0.0, -0.0, 0, 12.3456789, 1e-7, 0.0005, 0.0015, 123456.0005, 2.5e-4, -0.0, 0.0, 40.0]
+
+
+def _general(ms: float) -> Decimal:
+    return Decimal(ms).quantize(Decimal("0.001"))
+
+
+@pytest.mark.parametrize("order", [LATENCIES, LATENCIES[::-1]])
+def test_latency_decimal_is_the_quantized_decimal(order: list[float]) -> None:
+    for ms in order:
+        value = latency_decimal(ms)
+        assert (str(value), value.as_tuple()) == (str(_general(ms)), _general(ms).as_tuple())
+    assert latency_decimal(40.0) is latency_decimal(40.0)
+
+
+def test_sessions_share_one_tariff_pair_and_keep_their_values() -> None:
+    cpo, emsp = make_cpo("2.2.1"), FakeEmsp("2.2.1")
+    pump(cpo, emsp, cpo.start(T0), T0)
+    for n in range(1, 4):
+        at = T0 + timedelta(minutes=10 * n)
+        ask = AuthorizationRequested(ref=f"r{n}", station_id="CS1", token_uid="AA11", at=at)
+        pump(cpo, emsp, cpo.on_event(ask, at), at)
+        started = TransactionStarted("CS1", 1, str(n), "AA11", 0, at)
+        pump(cpo, emsp, cpo.on_event(started, at), at)
+        end = at + timedelta(minutes=5)
+        pump(cpo, emsp, cpo.on_event(TransactionEnded("CS1", str(n), end, 1000, "EVDisconnected"), end), end)
+    pairs = list(cpo.truth.tariff_in_effect.values())
+    assert len(pairs) == 3 and all(p == ("STD", pairs[0][1]) and p is pairs[0] for p in pairs)
+    assert len(cpo.truth.cdrs) == 3
+    for sent, body in zip(cpo.truth.cdrs, emsp.bodies("POST", "cdrs"), strict=True):
+        assert sent.cdr_id == body["id"] and cpo.published.get("cdrs", sent.cdr_id) == body
+        assert sent.energy_kwh == Decimal(1)
+    assert "total_cost" not in {f.name for f in fields(SentCdr)}
