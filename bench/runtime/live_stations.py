@@ -62,7 +62,6 @@ class StationSide:
     world: World
     trace: WireTrace
     clock: ScaledClock
-    milestone: Callable[[str], None] | None
     _allocator: ConnectorAllocator
     _unserved: int
     _ocpp_ports: dict[str, int]
@@ -244,8 +243,6 @@ class StationSide:
             if station.booted and not self._booted[station_id].is_set():
                 self._booted[station_id].set()
                 self._booted_count += 1
-                if self._booted_count == len(self._booted) and self.milestone is not None:
-                    self.milestone("booted")
         except Exception as exc:  # called inside the event loop's reader: record it, never lose it
             self._failures.append((f"station {station_id}", exc))
 
