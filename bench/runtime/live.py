@@ -36,6 +36,7 @@ from bench.runtime.live_stations import (
     CONNECTING,
     LiveRuntimeError,
     StationSide,
+    StationWakeups,
 )
 from bench.runtime.live_timeline import LiveTimeline, outage_mode, outage_spans
 from bench.scenario import LinkSpec
@@ -69,7 +70,7 @@ class LiveRuntime(StationSide):
         self._unserved = 0
         self._to_station: dict[str, FrameLine] = {}
         self._to_csms: dict[str, FrameLine] = {}
-        self._pokes = {sid: Flag() for sid in world.stations}
+        self._wakeups: dict[str, StationWakeups] = {}  # stations waiting for their next wakeup
         self._connected = {sid: Flag() for sid in world.stations}
         self._booted = {sid: Flag() for sid in world.stations}
         # One HTTP client (one connection pool) per party, as separate systems would have: with one
@@ -79,6 +80,7 @@ class LiveRuntime(StationSide):
         self._cpo_clients = {cid: httpx.AsyncClient(timeout=30.0) for cid in world.cpos}
         # The scenario's links (live_links): per CPO one OCPI link each way, as in sim.
         self._rng = random.Random(f"live-links-{world.scenario.seed}")
+        self._now = clock.now  # one bound method for every link (two per station)
         self._specs = {cpo.id: cpo for cpo in world.scenario.cpos}
         self._windows = link_windows(world.scenario)
         self._outages = outage_spans(world.scenario)
@@ -125,7 +127,7 @@ class LiveRuntime(StationSide):
     def _link(self, cpo_id: str, kind: str) -> LiveLink:
         spec: LinkSpec = self._specs[cpo_id].ocpp_link if kind == "ocpp" else self._specs[cpo_id].ocpi_link
         windows = self._windows.get((cpo_id, kind), ())
-        return LiveLink(spec, self._rng, self.clock.speed, windows=windows, now=self.clock.now)
+        return LiveLink(spec, self._rng, self.clock.speed, windows=windows, now=self._now)
 
     def _ocpp_link(self, station_id: str) -> LiveLink:
         return self._link(self.world.cpo_of(station_id), "ocpp")
@@ -381,8 +383,8 @@ class LiveRuntime(StationSide):
                 self._check()
             await asyncio.gather(*drivers, return_exceptions=True)
             stop.set()
-            for poke in self._pokes.values():  # a station's timer may sleep until its next heartbeat
-                poke.set()
+            for wakeups in list(self._wakeups.values()):  # one may sleep until its next heartbeat
+                wakeups.poke()
             await asyncio.gather(*stations, return_exceptions=True)
             self._check()
             await self._drain()
