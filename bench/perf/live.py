@@ -11,8 +11,14 @@ absolute timings noisy):
   server end), each in its own process (tracemalloc's bookkeeping would count as RSS);
 - **stations**: per size, a live run of `smoke` scaled to that many stations with real traffic, in
   a fresh process so its RSS is its own: stations booted, sessions completed, CDRs, messages, wall
-  time, RSS per connection (the RSS grown from "servers up" to "every station booted", divided by
-  the stations, without tracemalloc), peak RSS, and whether the run reconciled (every completed
+  time, RSS per connection (the RSS grown between two quiet moments, divided by the stations,
+  without tracemalloc: from "servers up, the parties' opening OCPI exchange done, no station
+  connected", the heap's free pages handed back first so that the connections cannot fill them
+  unseen, to "every station connected and booted, what that caused over OCPI delivered", as it
+  is, holes left by the boot exchange included; both on the held scenario clock before any
+  driver came: the sockets, both WebSocket ends, the runtime's per-station state and what booting
+  left in the models, never an OCPI body in flight),
+  peak RSS, and whether the run reconciled (every completed
   session has its CDR and matches: the traffic was real, not idle sockets); then the marginal peak
   RSS per station between sizes (world, models, traffic and both ends);
 - **ordered OCPI stream**: requests per second of one CPO's ordered stream over real HTTP (one
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import itertools
 import json
 import resource
@@ -62,6 +69,15 @@ KIB = 1024
 def _rss() -> int:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * resource.getpagesize()
+
+
+def _trim() -> None:
+    """Hand the heap's free pages back to the OS (glibc): RSS is then the memory in use."""
+    try:
+        malloc_trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    malloc_trim(0)
 
 
 # ------------------------------------------------------------------ idle connections
@@ -208,6 +224,8 @@ def one_run(stations: int, minutes: int, speed: float, arrivals_per_hour: int) -
         outcome: dict[str, Any] = {"stations": len(scenario.station_ids())}
 
         def milestone(name: str) -> None:
+            if name == "connecting":
+                _trim()  # free heap pages the connections would otherwise reuse without growing RSS
             rss[name] = _rss()
             outcome[f"{name}_at_s"] = round(time.perf_counter() - started, 1)
 
@@ -221,8 +239,8 @@ def one_run(stations: int, minutes: int, speed: float, arrivals_per_hour: int) -
     outcome["wall_s"] = round(time.perf_counter() - started, 1)
     outcome["peak_rss_mib"] = round(_peak_rss() / 2**20, 1)
     if "booted" in rss:
-        # Between "servers up" and "every station booted": the sockets, both websockets ends, the
-        # runtime's per-station tasks and queues, and the boot exchange; no driver has come yet.
+        # Between the two quiet milestones (LiveRuntime.milestone): the sockets, both WebSocket
+        # ends, the runtime's per-station state and the boot exchange; no driver has come yet.
         per = (rss["booted"] - rss["connecting"]) / outcome["stations"]
         outcome["rss_per_connection_kib"] = round(per / KIB, 1)
     if result is not None:

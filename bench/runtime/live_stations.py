@@ -13,7 +13,6 @@ import random
 import ssl
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from functools import partial
 from types import MappingProxyType
 
 from websockets.exceptions import InvalidHandshake, InvalidStatus
@@ -53,6 +52,98 @@ def _dropped(text: str) -> None:
     return None
 
 
+class _CsmsFrames:
+    """What a CSMS end hands on (its on_text): a station's frames to its CPO. A slotted callable, not
+    a functools.partial (with its arguments tuple and keywords dict): one per connection."""
+
+    __slots__ = ("cpo_id", "side", "station_id")
+
+    def __init__(self, side: StationSide, cpo_id: str, station_id: str) -> None:
+        self.side, self.cpo_id, self.station_id = side, cpo_id, station_id
+
+    def __call__(self, text: str) -> None:
+        self.side._csms_frame(self.cpo_id, self.station_id, text)
+
+
+class _StationFrames:
+    """What a station's end hands on (its on_text): the CSMS's frames to the station."""
+
+    __slots__ = ("side", "station_id")
+
+    def __init__(self, side: StationSide, station_id: str) -> None:
+        self.side, self.station_id = side, station_id
+
+    def __call__(self, text: str) -> None:
+        self.side._station_frame(self.station_id, text)
+
+
+class StationWakeups:
+    """A station's wakeups while it waits in one state (online or not): the event loop's timer
+    calls it when it is due, a poke (its next wakeup moved, or the wait may be over) on the loop's
+    next turn; `done` resolves once the run stops or the station's line should change.
+
+    Callbacks, not a coroutine per wait (with the awaited Flag's own coroutine and waiter list):
+    thousands of stations wait so for the whole run. Same steps as the loop it replaces: at each
+    wake the station's due wakeup runs first, then the wait may end, else the timer is set anew
+    for its next wakeup (every 0.5 s when it has none, to see the line's state)."""
+
+    __slots__ = ("_handle", "_online", "_side", "_station_id", "_stop", "done")
+
+    def __init__(self, side: StationSide, station_id: str, stop: asyncio.Event, online: bool) -> None:
+        self._side, self._station_id, self._stop, self._online = side, station_id, stop, online
+        self._handle: asyncio.Handle | None = None
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def _waiting(self) -> bool:
+        return not self._stop.is_set() and self._side._want_online[self._station_id] == self._online
+
+    def start(self) -> None:
+        if self._waiting():
+            self._arm()
+        else:
+            self.done.set_result(None)
+
+    def poke(self) -> None:
+        if self.done.done():
+            return
+        if isinstance(self._handle, asyncio.TimerHandle):
+            self._handle.cancel()
+        elif self._handle is not None:
+            return  # already due on the loop's next turn
+        self._handle = asyncio.get_running_loop().call_soon(self._wake)
+
+    def close(self) -> None:
+        """Its waiter is done with it (also when cancelled)."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        if self._side._wakeups.get(self._station_id) is self:
+            del self._side._wakeups[self._station_id]
+
+    def _arm(self) -> None:
+        side = self._side
+        deadline = side.world.stations[self._station_id].next_wakeup()
+        timeout = side.clock.wall_seconds_until(deadline) if deadline is not None else 0.5
+        self._handle = asyncio.get_running_loop().call_later(timeout, self._wake)
+
+    def _wake(self) -> None:
+        self._handle = None
+        if self.done.done():
+            return
+        side, station_id = self._side, self._station_id
+        station = side.world.stations[station_id]
+        deadline = station.next_wakeup()
+        if deadline is not None and side.clock.now() >= deadline:
+            side.station_emit(station_id, station.on_wakeup(side.clock.now()))  # pokes: moved
+        if self._handle is not None:  # what the wakeup poked is looked at here, now
+            self._handle.cancel()
+            self._handle = None
+        if self._waiting():
+            self._arm()
+        else:
+            self.done.set_result(None)
+
+
 class StationSide:
     # Security profiles (run_live sets them when a station has one): credentials and TLS listeners.
     security: LiveSecurity | None = None
@@ -62,13 +153,12 @@ class StationSide:
     world: World
     trace: WireTrace
     clock: ScaledClock
-    milestone: Callable[[str], None] | None
     _allocator: ConnectorAllocator
     _unserved: int
     _ocpp_ports: dict[str, int]
     _to_station: dict[str, FrameLine]
     _to_csms: dict[str, FrameLine]
-    _pokes: dict[str, Flag]
+    _wakeups: dict[str, StationWakeups]
     _connected: dict[str, Flag]
     _booted: dict[str, Flag]
     _booted_count: int
@@ -94,7 +184,7 @@ class StationSide:
         writer = FrameLine(self._ocpp_link(station_id), end.send_now)
         self._to_station[station_id] = writer
         end.on_close = writer.close
-        end.on_text = partial(self._csms_frame, cpo_id, station_id)
+        end.on_text = _CsmsFrames(self, cpo_id, station_id)
         what = f"CSMS of {cpo_id} serving {station_id}"
         try:
             version = self.world.stations[station_id].version
@@ -121,7 +211,7 @@ class StationSide:
             cpo_id = self.world.cpo_of(station_id)
             self.trace.ocpp(self.clock.now(), subprotocol(station.version), station_id, cpo_id, frame)
             self._to_csms[station_id].put(frame)
-        self._pokes[station_id].set()
+        self._poke(station_id)
 
     async def _connect(self, station_id: str, on_text: Callable[[str], None]) -> ClientEnd:
         station = self.world.stations[station_id]
@@ -186,12 +276,16 @@ class StationSide:
                     first = False
                 else:
                     self._reconnected(station_id)
-                end.on_text = partial(self._station_frame, station_id)
+                end.on_text = _StationFrames(self, station_id)
                 for text in early:
                     self._station_frame(station_id, text)
                 try:
                     while True:
-                        await self._station_timer(station_id, stop, online=True)
+                        wakeups = self._station_timer(station_id, stop, online=True)
+                        try:
+                            await wakeups.done
+                        finally:
+                            wakeups.close()
                         if stop.is_set():
                             await self._station_settled(station_id, writer)
                             return
@@ -204,7 +298,11 @@ class StationSide:
                     await writer.flushed()
             finally:
                 await end.close()
-            await self._station_timer(station_id, stop, online=False)  # metering goes on, offline
+            wakeups = self._station_timer(station_id, stop, online=False)  # metering goes on, offline
+            try:
+                await wakeups.done
+            finally:
+                wakeups.close()
 
     def take_offline(self, station_id: str, now: datetime) -> None:
         """Timeline: the station loses its connection (sim: SimRuntime._set_online(False))."""
@@ -216,7 +314,7 @@ class StationSide:
         """Timeline: the window is over; the station reconnects, then replays what it queued."""
         self._want_online[station_id] = True
         self._back_online[station_id] = applied
-        self._pokes[station_id].set()
+        self._poke(station_id)
 
     def _reconnected(self, station_id: str) -> None:
         now = self.clock.now()
@@ -244,8 +342,6 @@ class StationSide:
             if station.booted and not self._booted[station_id].is_set():
                 self._booted[station_id].set()
                 self._booted_count += 1
-                if self._booted_count == len(self._booted) and self.milestone is not None:
-                    self.milestone("booted")
         except Exception as exc:  # called inside the event loop's reader: record it, never lose it
             self._failures.append((f"station {station_id}", exc))
 
@@ -262,25 +358,19 @@ class StationSide:
                 return
             await asyncio.sleep(0.05)
 
-    async def _station_timer(self, station_id: str, stop: asyncio.Event, *, online: bool) -> None:
+    def _station_timer(self, station_id: str, stop: asyncio.Event, *, online: bool) -> StationWakeups:
         """Wake the station when it is due, until the run stops or the station's line should
-        change (`online` is the state it is in)."""
-        # One timer handle per wait that sets the poke: Python 3.11's wait_for would wrap every
-        # wait in a new task, thousands of stations times every wakeup.
-        station, poke = self.world.stations[station_id], self._pokes[station_id]
-        loop = asyncio.get_running_loop()
-        while not stop.is_set() and self._want_online[station_id] == online:
-            deadline = station.next_wakeup()
-            poke.clear()
-            timeout = self.clock.wall_seconds_until(deadline) if deadline is not None else 0.5
-            timer = loop.call_later(timeout, poke.set)
-            try:
-                await poke.wait()
-            finally:
-                timer.cancel()
-            deadline = station.next_wakeup()
-            if deadline is not None and self.clock.now() >= deadline:
-                self.station_emit(station_id, station.on_wakeup(self.clock.now()))
+        change (`online` is the state it is in): await its `done`, then `close` it."""
+        wakeups = StationWakeups(self, station_id, stop, online)
+        self._wakeups[station_id] = wakeups
+        wakeups.start()
+        return wakeups
+
+    def _poke(self, station_id: str) -> None:
+        """The station's next wakeup may have moved, or its wait be over."""
+        wakeups = self._wakeups.get(station_id)
+        if wakeups is not None:
+            wakeups.poke()
 
     async def _driver(self, index: int, until: datetime) -> None:
         arrival = self.world.arrivals[index]

@@ -161,6 +161,9 @@ class WsEnd(asyncio.Protocol):
         if self._fragments is not None:  # the protocol checked the sequence and the total size
             first, data = self._fragments[0], b"".join([*(f.data for f in self._fragments), frame.data])
             self._fragments = None
+        # The protocol's parser keeps the last frame it read (a local of its generator) until the
+        # next one comes: without its payload, read once, a quiet connection holds no message.
+        frame.data = b""
         if first.opcode is Opcode.BINARY:
             self.on_text(data.decode("utf-8", "replace"))
             return
@@ -269,10 +272,14 @@ class ServerEnd(WsEnd):
         return self.protocol.reject(status, text)
 
 
+# Shared by every handshake read: nothing reads or writes a message's headers once it was handled.
+_NO_HEADERS = Headers()
+
+
 def _forget(message: Request | Response) -> None:
     """The handshake's headers are read once; the protocol's parser keeps the message for the
     connection's life (a local of its generator), and its headers cost ~2 KiB per end."""
-    message.headers = Headers()
+    message.headers = _NO_HEADERS
 
 
 def _ignore_text(text: str) -> None:
