@@ -360,6 +360,9 @@ class Outbox:
                 self._report(name, row, exc)
                 continue
             tally.emitted += len(wrote)
+            for _seq, written in wrote:  # committed pending rows: counted in, as `committed` does,
+                partner = written.partner  # so finishing them (tally.per_partner) balances out
+                self._pending[partner] = self._pending.get(partner, 0) + 1
             if emitted is not None:
                 emitted.extend(wrote)
         if not failures:
