@@ -21,10 +21,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Union
 
+from simplejson.encoder import encode_basestring as _quote  # the string writer emsp.wire's uses
 from sqlalchemy.orm import Session
 
 from emsp.model import CdrInfo, PartyRef, SessionInfo
 from emsp.timeutil import format_utc
+from emsp.wire import dumps as _dumps
 
 # The partner column of events about our own objects (tokens): no partner caused them.
 OWN = "emsp"
@@ -250,6 +252,47 @@ def encode(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return value
+
+
+def encode_text(value: Any) -> str:
+    """`dumps(encode(value))` (emsp.wire), written directly: an event's payload text without
+    building its dicts first. Exact types only (str, int, bool, None, Decimal, datetime, dataclasses
+    of them); any other value is written by `dumps(encode(...))` in its place, which is the same
+    text because a JSON object's text is its members' texts joined (no key sorting, no spaces)."""
+    cls: Any = type(value)
+    if cls is str:
+        return _quote(value)
+    if value is None:
+        return "null"
+    if cls is bool:
+        return "true" if value else "false"
+    if cls is int:
+        return int.__repr__(value)
+    if cls is Decimal:
+        return _quote(str(value))
+    if cls is datetime:
+        return _quote(value.isoformat())
+    members = _members(cls)
+    if members is None:
+        return _dumps(encode(value))
+    parts = []
+    for name, key in members:
+        field_value = getattr(value, name)
+        kind = type(field_value)  # the commonest fields written here, without a call
+        if kind is str:
+            parts.append(key + _quote(field_value))
+        elif field_value is None:
+            parts.append(key + "null")
+        else:
+            parts.append(key + encode_text(field_value))
+    return "{" + ",".join(parts) + "}"
+
+
+@functools.cache
+def _members(cls: Any) -> tuple[tuple[str, str], ...] | None:
+    """A dataclass's (field name, its JSON key text with the colon); None: not a dataclass."""
+    names = _field_names(cls)
+    return None if names is None else tuple((name, _quote(name) + ":") for name in names)
 
 
 def decode(kind: str, payload: dict[str, Any]) -> Event:

@@ -35,12 +35,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from emsp.bus import Event, Handler, decode, encode
+from emsp.bus import Event, Handler, decode, encode_text
 from emsp.storage import outbox_sql as sql
 from emsp.storage.db import Database
 from emsp.storage.outbox_sql import ClaimedRow
 from emsp.storage.tables import OutboxRow
-from emsp.wire import dumps, loads
+from emsp.wire import loads
 
 # db.info key: [(seq, event)] of the rows `append` wrote in the session (a handler's emitted rows).
 _APPENDED = "emsp.outbox_appended"
@@ -80,7 +80,7 @@ def row_values(event: Event, now: datetime, done: bool = False) -> dict[str, Any
         "partner": event.partner,
         "ordering_key": event.ordering_key,
         "idempotency_key": event.idempotency_key,
-        "payload": dumps(encode(event)),
+        "payload": encode_text(event),
         "created_at": now,
         "state": "done" if done else "pending",
         "attempts": 0,
@@ -360,6 +360,9 @@ class Outbox:
                 self._report(name, row, exc)
                 continue
             tally.emitted += len(wrote)
+            for _seq, written in wrote:  # committed pending rows: counted in, as `committed` does,
+                partner = written.partner  # so finishing them (tally.per_partner) balances out
+                self._pending[partner] = self._pending.get(partner, 0) + 1
             if emitted is not None:
                 emitted.extend(wrote)
         if not failures:

@@ -74,6 +74,18 @@ class LocationRefs:
     connector_ids: tuple[str, ...] = ()
 
 
+class SessionPatch(Protocol):
+    """A Session PATCH whose fields were validated on their own (`VersionAdapter.session_patch`)."""
+
+    @property
+    def last_updated(self) -> datetime: ...
+
+    def apply(self, stored: SessionInfo, partner: str) -> SessionInfo:
+        """What `session()` reads from the stored Session merged with this PATCH, given what it
+        read from the stored Session alone (`stored`)."""
+        ...
+
+
 class Settings(Protocol):
     @property
     def country_code(self) -> str: ...
@@ -140,6 +152,13 @@ class VersionAdapter(Protocol):
     def patch_last_updated(self, body: Any) -> datetime | None: ...
     def tariff(self, body: Any, party: PartyRef) -> Stamped: ...
     def session(self, body: Any, party: PartyRef, partner: str) -> tuple[SessionInfo, Doc]: ...
+    def session_patch(self, body: Any) -> SessionPatch | None:
+        """A PATCH's fields validated on their own, for a version whose canonical Session is its
+        wire body: when this accepts them, validating the stored (valid) Session merged with them
+        accepts it too and reads the same; None (invalid, or not offered): the general path
+        validates the merged Session, which also names the error."""
+        ...
+
     def cdr(self, body: Any, party: PartyRef | None, partner: str, now: datetime) -> tuple[CdrInfo, Doc]: ...
 
     def token_object(self, token: TokenLike, settings: Settings) -> Doc: ...

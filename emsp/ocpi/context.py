@@ -101,6 +101,7 @@ class Ctx:
     # and what this request wrote, added to them by the router once its unit has committed.
     stored_sessions: StoredSessions | None = None
     written_sessions: dict[SessionKey, StoredSession | None] = field(default_factory=dict)
+    session_facts: dict[SessionKey, object] = field(default_factory=dict)  # remembered with them
 
     @property
     def tolerance(self) -> Tolerance:

@@ -326,7 +326,8 @@ def _dispatch(
     if ctx.events:
         host.bus.committed(ctx.events)  # processed after the response (EmspCore.handle, or a worker)
     if ctx.written_sessions and ctx.stored_sessions is not None:
-        ctx.stored_sessions.update(ctx.written_sessions)  # committed: now what a read would give
+        # Committed: now what a read would give.
+        ctx.stored_sessions.update(ctx.written_sessions, ctx.session_facts)
     if refused is not None:
         raise refused
     return result

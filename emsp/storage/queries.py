@@ -91,25 +91,42 @@ class StoredSessions:
     forgotten (None below): later reads of it are rare (a CDR's check, a stale PATCH) and go to the
     table, so memory holds the sessions in progress, not every session of a run. Bounded: cleared
     when full.
+
+    A written entry may come with a *fact*: what its writer knew of the row beyond its text (the
+    sessions receiver: the canonical session its version read from that text), so the next PATCH
+    need not read the text again to know it. A fact lives and dies with its entry; a read entry has none.
     """
 
     LIMIT = 20_000
 
     def __init__(self) -> None:
         self._rows: dict[SessionKey, StoredSession] = {}
+        self._facts: dict[SessionKey, object] = {}
 
     def get(self, key: SessionKey) -> StoredSession | None:
         return self._rows.get(key)
 
-    def update(self, rows: dict[SessionKey, StoredSession | None]) -> None:
-        """Remember each row; a None forgets its key."""
+    def fact(self, key: SessionKey) -> object | None:
+        """The fact written with the entry of `key` (None: none, or no entry)."""
+        return self._facts.get(key)
+
+    def update(
+        self, rows: dict[SessionKey, StoredSession | None], facts: dict[SessionKey, object] | None = None
+    ) -> None:
+        """Remember each row, with its fact in `facts` if any; a None forgets its key."""
         if len(self._rows) + len(rows) > self.LIMIT:
             self._rows.clear()
+            self._facts.clear()
         for key, row in rows.items():
+            fact = None if facts is None or row is None else facts.get(key)
             if row is None:
                 self._rows.pop(key, None)
             else:
                 self._rows[key] = row
+            if fact is None:
+                self._facts.pop(key, None)
+            else:
+                self._facts[key] = fact
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -127,7 +144,8 @@ def insert_session(db: Session, values: dict[str, Any]) -> int:
 
 
 def update_session(db: Session, pk: int, values: dict[str, Any]) -> None:
-    """`values`: every column but the key and the identity (`row_values`' + raw, wire)."""
+    """`values`: the columns to set, any but the key and the identity (`row_values`' + raw, wire);
+    one statement is compiled per distinct set of them."""
     params = {"row_pk": pk, **values}
     if _direct_session_update.write(db, params) is None:
         db.connection().execute(_session_update, params)

@@ -19,8 +19,10 @@ from emsp.bus import (
     TokenChanged,
     _field_names,
     encode,
+    encode_text,
 )
 from emsp.model import CdrInfo, Money, PartyRef, SessionInfo
+from emsp.wire import dumps
 
 T = datetime(2025, 3, 1, 9, 0, 30, 123000, tzinfo=UTC)
 PARTY = PartyRef("DE", "CPA")
@@ -46,6 +48,14 @@ class Text(str):
     pass
 
 
+class Amount(Decimal):
+    pass
+
+
+class Instant(datetime):
+    pass
+
+
 SESSION = SessionInfo("cpo1", PARTY, "S1", "ACTIVE", "U1", "C1", None, "L1", Decimal("1.250"), T, None, T)
 CDR = CdrInfo(
     "cpo1", PARTY, "C1", None, "U1", "C1", "A", "L1", Decimal("-0.5"), Money(Decimal("3"), None, "EUR"),
@@ -65,3 +75,32 @@ EVENTS = [
 def test_payload_is_the_plain_encoders(event: Any) -> None:
     assert encode(event) == reference(event)
     assert [type(v) for v in encode(event).values()] == [type(v) for v in reference(event).values()]
+
+
+class Count(int):
+    pass
+
+
+@dataclasses.dataclass
+class Odd:
+    """Values `encode_text` leaves to the general writer, and strings that need escaping."""
+
+    text: Any
+    other: Any = None
+
+
+ODD = [
+    Odd('quote " backslash \\ é \u2028 \x00 tab\t \ud800'),
+    Odd(Status.ACTIVE, Text("sub")),
+    Odd(Count(3), True),
+    Odd(1.5, -0.0),
+    Odd([Decimal("1.0"), None, {"k": "v"}], (1, "a")),
+    Odd({"nested": {"d": Decimal("-0.00")}}, 2**70),
+    Odd(Amount("1E+3"), Instant(2025, 3, 1, tzinfo=UTC)),
+    Odd(False, -7),
+]
+
+
+@pytest.mark.parametrize("value", [*EVENTS, *ODD], ids=lambda e: type(e).__name__)
+def test_payload_text_is_dumps_of_the_payload(value: Any) -> None:
+    assert encode_text(value) == dumps(encode(value))

@@ -10,6 +10,7 @@ from emsp_helpers import FakePricer, V, register, session
 
 from emsp.bus import SessionUpserted, TokenChanged
 from emsp.core import EmspCore, EmspSettings
+from emsp.outbox import append
 
 T = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -102,3 +103,28 @@ def test_a_row_no_handler_takes_is_written_done_and_never_counts_against_the_bou
     assert [(e.kind, e.state) for e in events] == [("session.started", "done")] + [
         ("session.updated", "done")
     ] * 3
+
+
+@pytest.mark.parametrize("memory", [True, False])
+def test_pending_counts_rows_handlers_write_in_and_out(memory: bool) -> None:
+    """A row a handler writes (as a CDR's settlement) is counted in when written and out when
+    finished: a drain never counts down a row of the partner that is still pending (here one
+    whose commit is announced while the drain runs, held behind its key's earlier row)."""
+    core = _core(memory)
+
+    def emit(event: TokenChanged, db: Any) -> None:
+        if event.uid == "A" and event.valid:
+            append(db, [TokenChanged("emsp", "EMITTED", "RFID", "C8", True, "ALLOWED", T)], T)
+            core.bus.committed([late])
+
+    core.bus.subscribe(TokenChanged, "emit", emit)
+    core.publish(TokenChanged("emsp", "X", "RFID", "C0", True, "ALLOWED", T), T)  # memory is known now
+    first = TokenChanged("emsp", "A", "RFID", "C1", True, "ALLOWED", T)
+    late = TokenChanged("emsp", "A", "RFID", "C1", False, "ALLOWED", T + timedelta(seconds=1))
+    with core.db.unit() as db:
+        core.bus.write(db, [first, late], T)
+    core.bus.committed([first])
+    core.drain_outbox(T)
+    pending = [e.payload["uid"] for e in core.events_after(0, 10) if e.state == "pending"]
+    assert pending == (["A"] if memory else [])  # memory: `late` came after the drain took its rows
+    assert core.bus.pending("emsp") == len(pending)

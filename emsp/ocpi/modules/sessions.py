@@ -11,16 +11,16 @@ whose last_updated is older than the stored session's is accepted but not applie
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from emsp.bus import TERMINAL_SESSION_STATUSES, SessionUpserted
-from emsp.model import PartyRef
+from emsp.model import PartyRef, SessionInfo
 from emsp.ocpi.context import Ctx
 from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, method_not_allowed, not_found
 from emsp.ocpi.modules.common import check_owner, party_and_ids, stale_update
 from emsp.services.sessions import resolve_session, row_values
-from emsp.storage.queries import insert_session, session_raw, update_session
+from emsp.storage.queries import SessionKey, insert_session, session_raw, update_session
 from emsp.wire import dumps, loads
 
 ALLOWED = ["GET", "PUT", "PATCH"]
@@ -38,6 +38,37 @@ def find(
         if row is not None and stored is not None and remember:  # read before this unit wrote
             stored.update({key: row})
     return row
+
+
+class _Written(NamedTuple):
+    """What this process wrote last of a session, remembered with it (StoredSessions' fact)."""
+
+    version: str  # the OCPI version that read the Session
+    read: SessionInfo  # what that version read from it (before resolve_session)
+    values: dict[str, Any]  # the row's columns but its key and identity, as written
+
+
+def _known(ctx: Ctx, key: SessionKey) -> _Written | None:
+    """The session as this process wrote it last, in this version, when remembered with the
+    stored entry; None: not known without reading it again."""
+    fact = None if ctx.stored_sessions is None else ctx.stored_sessions.fact(key)
+    return fact if isinstance(fact, _Written) and fact.version == ctx.adapter.version else None
+
+
+def _same(value: Any, stored: Any) -> bool:
+    """`value` is what the column holds already (same type and text: Decimal 1.0 is not 1.00)."""
+    return value is stored or (type(value) is type(stored) and value == stored and str(value) == str(stored))
+
+
+def _changed(values: dict[str, Any], written: dict[str, Any]) -> dict[str, Any]:
+    """The columns of `values` the row does not hold already (an UPDATE of only these leaves the
+    row as one of all of them would, with less to write and no index of an unchanged column to
+    rewrite, a driver's token_uid)."""
+    return {
+        name: value
+        for name, value in values.items()
+        if name not in written or not _same(value, written[name])
+    }
 
 
 def merge_patch(current: dict[str, Any], patch: dict[str, Any], *, append_periods: bool) -> dict[str, Any]:
@@ -70,8 +101,11 @@ def handle(ctx: Ctx) -> OcpiResult:
     body = ctx.json_object()
     check_owner(body, party, "id", session_id)
     stored: dict[str, Any] | None = None
+    key = (party.country_code, party.party_id, session_id)
+    known = _known(ctx, key)
+    lean = ctx.adapter.session_patch(body) if known is not None and method == "PATCH" else None
     if method == "PATCH":
-        patched_at = ctx.adapter.patch_last_updated(body)
+        patched_at = lean.last_updated if lean is not None else ctx.adapter.patch_last_updated(body)
         if row is None:
             raise not_found("unknown session; PUT the full Session first")
         stored = loads(row[1])
@@ -87,7 +121,11 @@ def handle(ctx: Ctx) -> OcpiResult:
             if kept is not None:
                 return kept
         body = merge_patch(stored, body, append_periods=ctx.adapter.patch_appends_periods)
-    info, doc = ctx.adapter.session(body, party, ctx.partner_id)
+    if lean is not None and known is not None:  # the stored Session, valid, changed in valid fields
+        info, doc = lean.apply(known.read, ctx.partner_id), body
+    else:
+        info, doc = ctx.adapter.session(body, party, ctx.partner_id)
+    read = info  # what this version reads from the Session now stored (before resolve_session)
     if method == "PUT" and row is not None:
         kept = stale_update(ctx, party, "sessions", session_id, info.last_updated, row[2])
         if kept is not None:
@@ -100,12 +138,15 @@ def handle(ctx: Ctx) -> OcpiResult:
         pk = insert_session(ctx.db, {**identity, **values})
     else:
         pk = row[0]
-        update_session(ctx.db, pk, values)
+        changed = values if known is None else _changed(values, known.values)
+        if changed:  # else the row holds this very session already (a replayed PATCH)
+            update_session(ctx.db, pk, changed)
     # As session_raw would read it back (aware UTC round-trips exactly), once the unit commits.
     text = values["wire"] if values["wire"] is not None else values["raw"]
-    key = (party.country_code, party.party_id, session_id)
     ended_now = info.status in TERMINAL_SESSION_STATUSES  # forgotten: no more PATCHes expected
     ctx.written_sessions[key] = None if ended_now else (pk, text, info.last_updated)
+    if not ended_now:
+        ctx.session_facts[key] = _Written(ctx.adapter.version, read, values)
     ended = False
     if info.status in TERMINAL_SESSION_STATUSES:  # a transition only: a later update is not a new end
         if stored is None and row is not None:

@@ -31,6 +31,7 @@ from emsp.ocpi.adapter import (
     Doc,
     EndpointInfo,
     LocationRefs,
+    SessionPatch,
     Settings,
     Stamped,
     TokenLike,
@@ -214,6 +215,9 @@ class V211Adapter:
             last_updated=s.last_updated,
         )
         return info, doc
+
+    def session_patch(self, body: Any) -> SessionPatch | None:
+        return None  # the canonical Session is mapped from the wire body: the general path
 
     def cdr(self, body: Any, party: PartyRef | None, partner: str, now: datetime) -> tuple[CdrInfo, Doc]:
         c = validate(schemas.Cdr, body)

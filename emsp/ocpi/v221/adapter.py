@@ -8,6 +8,8 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
 
+from pydantic import ValidationError
+
 from emsp.model import CdrInfo, CommandRequest, Money, PartyRef, SessionInfo
 from emsp.ocpi.adapter import (
     CredentialsInfo,
@@ -15,6 +17,7 @@ from emsp.ocpi.adapter import (
     Doc,
     EndpointInfo,
     LocationRefs,
+    SessionPatch,
     Settings,
     Stamped,
     TokenLike,
@@ -62,6 +65,42 @@ def session_info(partner: str, s: schemas.Session) -> SessionInfo:
         end=s.end_date_time,
         last_updated=s.last_updated,
     )
+
+
+class _Patched:
+    """A Session PATCH validated field by field (`V221Adapter.session_patch`): the fields sent
+    that Session has, as validating them in a Session gives them."""
+
+    __slots__ = ("_values", "last_updated")
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self._values = values
+        self.last_updated: datetime = values["last_updated"]
+
+    def apply(self, stored: SessionInfo, partner: str) -> SessionInfo:
+        """`session_info` of the stored Session merged with this PATCH, from `session_info` of the
+        stored Session alone: each field it reads replaced where the PATCH sends that field."""
+        v = self._values
+        party = stored.party
+        if "country_code" in v or "party_id" in v:
+            cc = v["country_code"].upper() if "country_code" in v else party.country_code
+            pid = v["party_id"].upper() if "party_id" in v else party.party_id
+            party = PartyRef(cc, pid)
+        token = v.get("cdr_token")
+        return SessionInfo(
+            partner=partner,
+            party=party,
+            session_id=v.get("id", stored.session_id),
+            status=v.get("status", stored.status),
+            token_uid=stored.token_uid if token is None else token.uid,
+            contract_id=stored.contract_id if token is None else token.contract_id,
+            authorization_reference=(v.get("authorization_reference", stored.authorization_reference)),
+            location_id=v.get("location_id", stored.location_id),
+            kwh=v.get("kwh", stored.kwh),
+            start=v.get("start_date_time", stored.start),
+            end=v.get("end_date_time", stored.end),
+            last_updated=self.last_updated,
+        )
 
 
 def cdr_info(partner: str, c: schemas.Cdr, received_at: datetime) -> CdrInfo:
@@ -180,6 +219,23 @@ class V221Adapter:
 
     def session(self, body: Any, party: PartyRef, partner: str) -> tuple[SessionInfo, Doc]:
         return session_info(partner, validate(schemas.Session, body)), body
+
+    def session_patch(self, body: Any) -> SessionPatch | None:
+        # Session has no rule across its fields: each field sent is valid alone exactly when the
+        # merged Session holds it validly (charging_periods: the ones added, the stored ones were
+        # valid). Anything this refuses takes the general path, which names the error as before.
+        if not isinstance(body, dict) or "last_updated" not in body:
+            return None
+        values: dict[str, Any] = {}
+        checks = schemas.SESSION_FIELDS
+        try:
+            for name, value in body.items():
+                check = checks.get(name)
+                if check is not None:  # a field beyond the object is kept as it is
+                    values[name] = check.validate_python(value)
+        except ValidationError:
+            return None
+        return _Patched(values)
 
     def cdr(self, body: Any, party: PartyRef | None, partner: str, now: datetime) -> tuple[CdrInfo, Doc]:
         return cdr_info(partner, validate(schemas.Cdr, body), now), body

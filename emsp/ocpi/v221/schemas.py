@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, TypeAdapter, model_validator
 
 from emsp.ocpi.v221.types import (
     CiString2,
@@ -209,6 +209,17 @@ class Session(_Open):
     total_cost: Cost | None = None
     status: SessionStatus
     last_updated: DateTime
+
+
+def field_checks(model: type[_Open]) -> dict[str, TypeAdapter[Any]]:
+    """Per field of `model`, its validation alone, exactly as `model` validates that field: what
+    a PATCH carries of an object, checked without the rest (one call per field sent)."""
+    return {name: TypeAdapter(f.rebuild_annotation()) for name, f in model.model_fields.items()}
+
+
+# A Session PATCH's fields alone (emsp.ocpi.v221.adapter: the lean PATCH path). Session has no
+# validator across fields, so a valid stored Session with valid fields replaced stays valid.
+SESSION_FIELDS = field_checks(Session)
 
 
 class CdrLocation(_Open):

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from emsp.model import CdrInfo, PartyRef, SessionInfo
-from emsp.ocpi.adapter import CredentialsInfo, Doc, Stamped
+from emsp.ocpi.adapter import CredentialsInfo, Doc, SessionPatch, Stamped
 from emsp.ocpi.v221 import schemas as v221
 from emsp.ocpi.v221.adapter import V221Adapter, cdr_info, credentials_info, session_info
 from emsp.ocpi.v230 import schemas
@@ -107,6 +107,9 @@ class V230Adapter(V221Adapter):
         validate(schemas.Session, body)
         doc = _with_prices(body)
         return session_info(partner, validate(v221.Session, doc)), doc
+
+    def session_patch(self, body: Any) -> SessionPatch | None:
+        return None  # the canonical Session is not the wire body (prices added): the general path
 
     def cdr(self, body: Any, party: PartyRef | None, partner: str, now: Any) -> tuple[CdrInfo, Doc]:
         validate(schemas.Cdr, body)
