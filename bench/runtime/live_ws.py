@@ -1,12 +1,13 @@
 """OCPP-J WebSocket ends of the `live` runtime: websockets' sans-IO protocol on a bare asyncio Protocol.
 
-websockets' asyncio connection costs about 19 KiB per connection with both ends in one process (a
-reader task per end and a handler task, an Assembler with its queues, futures, a logger adapter, the
-handshake kept): too much for thousands of stations in one process. Here the opening handshake, the
-framing and their checks stay websockets' own (sans-IO `ClientProtocol` / `ServerProtocol`, the same
-classes its asyncio layer drives); this module is only the plumbing: bytes from the socket into the
-protocol, each complete message out to a callback, frames written straight to the transport. No task
-and no queue per connection: the event loop's reader callback drives it.
+websockets' asyncio connection costs several times what this one does per connection with both ends in
+one process (a reader task per end and a handler task, an Assembler with its queues, futures, a logger
+adapter, the handshake kept; `python -m bench.perf.live` prints both, "library defaults" and "live
+runtime", measured in the same run): too much for thousands of stations in one process. Here the
+opening handshake, the framing and their checks stay websockets' own (sans-IO `ClientProtocol` /
+`ServerProtocol`, the same classes its asyncio layer drives); this module is only the plumbing: bytes
+from the socket into the protocol, each complete message out to a callback, frames written straight to
+the transport. No task and no queue per connection: the event loop's reader callback drives it.
 
 Messages up to MAX_MESSAGE pass (websockets' default, 1 MiB): far above what OCPP sends (a few KiB;
 a GetReport or a firmware URL is still small), and it costs nothing until a message that big arrives,
