@@ -16,7 +16,8 @@ tables this version defines:
 - an index this version defines on an existing table is created when missing (`create_all`
   creates a table's indexes only with the table): the queries that rely on them (the fraud
   history warm-up, the findings upsert) never fall back to a scan, or to a race. A unique index
-  that rows already there would violate has a merge step in `MERGE_BEFORE`, run first.
+  that rows already there would violate has a merge step in `MERGE_BEFORE`, run first;
+- an index this version replaced (`OBSOLETE_INDEXES`) is dropped once its replacement exists.
 """
 
 from __future__ import annotations
@@ -148,6 +149,31 @@ MERGE_BEFORE: dict[str, Callable[[Connection], None]] = {
 }
 
 
+@dataclass(frozen=True)
+class DropIndex:
+    table: str
+    index: str
+    replaced_by: str  # why no query misses it
+
+
+# Indexes older versions created that this one replaced: dropped at upgrade.
+OBSOLETE_INDEXES: tuple[DropIndex, ...] = (
+    DropIndex("outbox", "ix_outbox_state_seq", "ix_outbox_pending_seq, ix_outbox_dead_seq (partial)"),
+    DropIndex("outbox", "ix_outbox_order_seq", "ix_outbox_pending_order_seq (partial: pending rows)"),
+)
+
+
+def obsolete_indexes(bind: Engine | Connection) -> list[str]:
+    """The names of `OBSOLETE_INDEXES` the database still has."""
+    inspector = inspect(bind)
+    present = set(inspector.get_table_names())
+    have: dict[str, set[str | None]] = {}
+    for drop in OBSOLETE_INDEXES:
+        if drop.table in present and drop.table not in have:
+            have[drop.table] = {ix["name"] for ix in inspector.get_indexes(drop.table)}
+    return [drop.index for drop in OBSOLETE_INDEXES if drop.index in have.get(drop.table, ())]
+
+
 def upgrade_schema(engine: Engine) -> list[str]:
     """Add the missing columns `UPGRADES` knows (returns them as "table.column"), widen narrow
     string columns (PostgreSQL) and create missing indexes; raises `SchemaMismatch` before
@@ -184,6 +210,9 @@ def upgrade_schema(engine: Engine) -> list[str]:
                 merge(connection)
             # IF NOT EXISTS: two processes starting on the same database both succeed.
             connection.execute(CreateIndex(index, if_not_exists=True))
+        quote = engine.dialect.identifier_preparer.quote
+        for name in obsolete_indexes(connection):  # after their replacements: never a query without
+            connection.execute(text(f"DROP INDEX IF EXISTS {quote(name)}"))
     return added
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from emsp.storage.packed import CDRS, PackedText
+from emsp.storage.packed import CDRS, SESSIONS, PackedText
 from emsp.storage.types import DecimalText, UtcDateTime
 
 
@@ -91,7 +91,7 @@ class SessionRow(PartyObject, Base):
     start: Mapped[datetime] = mapped_column(UtcDateTime)
     end: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_updated: Mapped[datetime] = mapped_column(UtcDateTime)
-    raw: Mapped[str] = mapped_column(Text)  # the canonical document (emsp.ocpi.adapter)
+    raw: Mapped[str] = mapped_column(PackedText(SESSIONS))  # the canonical document, compact on SQLite
     # The body as the partner's OCPI version sent it, where it differs from the canonical document.
     wire: Mapped[str | None] = mapped_column(Text, default=None)
 
@@ -248,10 +248,18 @@ class InvoiceLineRow(Base):
 
 
 class ProcessedEventRow(Base):
-    """Idempotency keys of bus handler effects already applied."""
+    """Idempotency keys of bus handler effects already applied.
+
+    SQLite: WITHOUT ROWID, the key is the table's b-tree (a rowid table kept every key twice, in
+    the table and in its primary key's index: ~550 bytes per charging session)."""
 
     __tablename__ = "processed_events"
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 (SQLAlchemy's own declaration)
     key: Mapped[str] = mapped_column(String(512), primary_key=True)
+
+
+_PENDING = text("state = 'pending'")
+_DEAD = text("state = 'dead'")
 
 
 class OutboxRow(Base):
@@ -264,8 +272,19 @@ class OutboxRow(Base):
 
     __tablename__ = "outbox"
     __table_args__ = (
-        Index("ix_outbox_state_seq", "state", "seq"),
-        Index("ix_outbox_order_seq", "ordering_key", "seq"),
+        # Partial: the claim, its per-key order check and the pending counts read pending rows
+        # only, and nearly every row of the stream is done: full indexes on state and ordering key
+        # kept ~700 bytes per charging session for rows no query of theirs looks at (schema.py
+        # drops the full ones an older database has). Dead letters are few: their own index.
+        Index("ix_outbox_pending_seq", "seq", sqlite_where=_PENDING, postgresql_where=_PENDING),
+        Index(
+            "ix_outbox_pending_order_seq",
+            "ordering_key",
+            "seq",
+            sqlite_where=_PENDING,
+            postgresql_where=_PENDING,
+        ),
+        Index("ix_outbox_dead_seq", "seq", sqlite_where=_DEAD, postgresql_where=_DEAD),
         Index("ix_outbox_published_seq", "published", "seq"),
         {"sqlite_autoincrement": True},  # never reuse a cursor value
     )

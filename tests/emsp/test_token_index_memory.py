@@ -1,0 +1,45 @@
+"""The token index keeps one state per driver: what it holds reads as the row says, and the few-valued
+columns are one shared string each, not a copy per token read (emsp.services.tokens)."""
+
+from __future__ import annotations
+
+import pytest
+from emsp_helpers import T0
+
+from emsp.core import EmspCore, EmspSettings
+
+TOKENS = [  # uid, type, whitelist, issuer, partner
+    ("RFID1", "RFID", "ALLOWED", "Our eMSP", None),
+    ("RFID2", "RFID", "ALLOWED", "Our eMSP", None),
+    ("APP1", "APP_USER", "NEVER", "Fleet Co", "cpo-a"),
+    ("APP2", "APP_USER", "NEVER", "Fleet Co", "cpo-a"),
+]
+
+
+@pytest.fixture
+def core() -> EmspCore:
+    core = EmspCore(EmspSettings(database_url="sqlite://"))
+    for uid, kind, whitelist, issuer, partner in TOKENS:
+        core.issue_token(uid, contract_id=f"C-{uid}", type=kind, whitelist=whitelist, issuer=issuer, now=T0)
+        if partner is not None:
+            core.tokens.invalidate()
+            with core.db.unit() as session:
+                session.connection().exec_driver_sql(
+                    "update tokens set partner = ? where uid = ?", (partner, uid)
+                )
+    return core
+
+
+def test_cached_token_states_read_as_stored_and_share_their_few_valued_strings(core: EmspCore) -> None:
+    with core.db.unit() as session:
+        states = {uid: core.tokens.lookup(session, uid, kind) for uid, kind, *_ in TOKENS}
+    for uid, kind, whitelist, issuer, partner in TOKENS:
+        state = states[uid]
+        assert state is not None
+        assert (state.uid, state.type, state.whitelist, state.issuer) == (uid, kind, whitelist, issuer)
+        assert state.contract_id == f"C-{uid}" and state.partner == partner
+    for first, second in (("RFID1", "RFID2"), ("APP1", "APP2")):
+        a, b = states[first], states[second]
+        assert a is not None and b is not None
+        assert a.type is b.type and a.whitelist is b.whitelist and a.issuer is b.issuer
+        assert a.partner is b.partner
