@@ -12,7 +12,7 @@ import hashlib
 from typing import Any
 
 import pytest
-from emsp_helpers import V, Client, cpo_credentials
+from emsp_helpers import Client, V, cpo_credentials
 
 from emsp.core import EmspCore, EmspSettings
 from emsp.service.config import ServiceConfig
