@@ -12,11 +12,12 @@ import hashlib
 from typing import Any
 
 import pytest
-from emsp_helpers import Client, V, cpo_credentials
+from emsp_helpers import T0, Client, V, cpo_credentials
 
 from emsp.core import EmspCore, EmspSettings
 from emsp.service.config import ServiceConfig
 from emsp.service.run import build_core
+from emsp.storage.tables import PartnerRow
 from emsp.wire import HttpRequest, HttpResponse
 
 CONFIG: dict[str, Any] = {
@@ -108,3 +109,16 @@ def test_only_an_explicit_none_gives_the_unkeyed_form(token_secret: bytes | None
 def test_the_default_settings_are_keyed() -> None:
     assert EmspSettings().token_secret is not None
     assert EmspSettings().token_secret != EmspSettings().token_secret
+
+
+@pytest.mark.parametrize(("token_secret", "unkeyed"), [(None, True), (b"k" * 32, False)])
+def test_the_token_b_we_offer_is_keyed_too(token_secret: bytes | None, unkeyed: bool) -> None:
+    core = EmspCore(EmspSettings(base_url="http://emsp.local/ocpi", token_secret=token_secret))
+    core.register_partner("cpo-a", "secret-a", parties=[("DE", "CPA", "CPO")])
+    core.start_registration("cpo-a", "http://cpo.test/ocpi/versions", "their-token-a", T0)
+    with core.db.unit() as db:
+        partner = db.get(PartnerRow, "cpo-a")
+        assert partner is not None and partner.token_pending is not None
+        offered = partner.token_pending
+    public = "B1-" + hashlib.sha256(b"NLEMS|cpo-a|token_b|1").hexdigest()[:40]
+    assert (offered == public) is unkeyed
