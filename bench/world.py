@@ -190,6 +190,7 @@ def build_world(
         pull_every=None
         if scenario.emsp.pull.every_minutes is None
         else timedelta(minutes=scenario.emsp.pull.every_minutes),
+        token_secret=None,  # unkeyed tokens: every party is simulated and runs stay byte-identical
     )
     try:
         emsp = EmspCore(settings)

@@ -6,6 +6,7 @@ feed the answers to `on_response()`. Time always comes in as `now`; ids come fro
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -82,6 +83,9 @@ class EmspSettings:
     pull_every: timedelta | None = None
     pull_retry_after: timedelta = timedelta(minutes=1)
     pull_max_pages: int = 1000
+    # Keys the credentials tokens the eMSP issues (HMAC): random per core unless given. None: the
+    # unkeyed, predictable form, for in-bench worlds only (bench/world.py; byte-identical runs).
+    token_secret: bytes | None = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
 
 
 class RegistrationRefused(ValueError):

@@ -38,6 +38,8 @@ class Settings(adapter.Settings, Protocol):
     def page_limit(self) -> int: ...
     @property
     def max_body_bytes(self) -> int: ...
+    @property
+    def token_secret(self) -> bytes | None: ...  # keys the credentials tokens we issue
 
 
 class Services(Protocol):

@@ -100,6 +100,9 @@ class ServiceConfig(BaseSettings):
     partners: list[PartnerConfig] = []
     database_url: str | None = None
     fraud: FraudSettings = FraudSettings()
+    # Keys the credentials tokens the eMSP issues (HMAC-SHA256); set it by EMSP_TOKEN_SECRET rather
+    # than in the file. Unset: a random one per start (issued tokens are stored: restarts are fine).
+    token_secret: Annotated[str, Field(min_length=16, max_length=256)] | None = None
 
     @classmethod
     def settings_customise_sources(

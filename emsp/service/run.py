@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import secrets
 import socket
 import sys
 from collections.abc import Callable, Iterator
@@ -32,6 +33,14 @@ def wall_clock() -> datetime:
     return datetime.now(UTC)  # the service runs in real time; the core only ever gets `now` passed
 
 
+def _token_secret(config: ServiceConfig) -> bytes:
+    """The operator's secret, else a fresh random one: tokens must not be computable from public
+    facts, and the ones already issued are stored, so a new secret per start loses nothing."""
+    if config.token_secret is not None:
+        return config.token_secret.encode("utf-8")
+    return secrets.token_bytes(32)
+
+
 def build_core(config: ServiceConfig, database_url: str, config_file: str) -> EmspCore:
     e = config.emsp
     settings = EmspSettings(
@@ -42,6 +51,7 @@ def build_core(config: ServiceConfig, database_url: str, config_file: str) -> Em
         database_url=database_url,
         inline_drain=False,  # answers never wait for billing: the background worker drains the outbox
         fraud=config.fraud.config(),
+        token_secret=_token_secret(config),
     )
     core = EmspCore(settings)
     for index, partner in enumerate(config.partners):

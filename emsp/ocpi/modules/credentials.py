@@ -10,6 +10,7 @@ is the one every later exchange with the partner goes through (design principle 
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -34,11 +35,21 @@ def our_credentials(services: Services, adapter: VersionAdapter, token_c: str) -
 
 
 def new_token(services: Services, db: Session, partner_id: str, kind: str) -> str:
-    """A fresh credentials token: deterministic (principle 6), distinct per partner and per issue."""
+    """A fresh credentials token, distinct per partner and per issue.
+
+    Keyed by the eMSP's secret (HMAC-SHA256), so nobody can compute a partner's token from the
+    public facts it is built from (our party, the partner id, a counter). Without a secret
+    (`token_secret=None`: in-bench worlds only, where every party is simulated) it is the plain
+    digest of the same facts: deterministic per seed (principle 6), as the traces always had it."""
     n = services.new_id(db, kind)
     s = services.settings
     salt = "" if kind == "token_c" else f"{kind}|"  # token C as it always was: traces stay comparable
-    digest = hashlib.sha256(f"{s.country_code}{s.party_id}|{partner_id}|{salt}{n}".encode()).hexdigest()
+    facts = f"{s.country_code}{s.party_id}|{partner_id}|{salt}{n}".encode()
+    secret = s.token_secret
+    if secret is None:
+        digest = hashlib.sha256(facts).hexdigest()
+    else:
+        digest = hmac.new(secret, facts, hashlib.sha256).hexdigest()
     return f"{kind[-1].upper()}{n}-{digest[:40]}"
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictBool, StrictStr
+from pydantic import Field, StrictBool, StrictStr, model_validator
 
 from emsp.ocpi.v221 import schemas as v221
 from emsp.ocpi.v221.types import (
@@ -27,6 +27,9 @@ from emsp.ocpi.v221.types import (
     String39,
     String45,
     String255,
+    check_dimension,
+    check_parking,
+    check_window,
 )
 
 AuthMethod = Literal["AUTH_REQUEST", "WHITELIST"]
@@ -116,9 +119,18 @@ class Tariff(_Open):
     last_updated: DateTime
 
 
+# 2.1.1 knows no energy fed back to the grid: none of its dimensions goes below zero.
+_NON_NEGATIVE = frozenset(("ENERGY", "FLAT", "MAX_CURRENT", "MIN_CURRENT", "PARKING_TIME", "TIME"))
+
+
 class CdrDimension(_Open):
     type: CdrDimensionType
     volume: Number
+
+    @model_validator(mode="after")
+    def _volume(self) -> CdrDimension:
+        check_dimension(self.type, self.volume, _NON_NEGATIVE)
+        return self
 
 
 class ChargingPeriod(_Open):
@@ -141,6 +153,11 @@ class Session(_Open):
     status: SessionStatus
     last_updated: DateTime
 
+    @model_validator(mode="after")
+    def _window(self) -> Session:
+        check_window(self.start_datetime, self.end_datetime, (), ("start_datetime", "end_datetime"))
+        return self
+
 
 class Cdr(_Open):
     id: CiString36  # the one 2.1.1 object id that is a CiString (mod_cdrs, CDR object)
@@ -159,6 +176,14 @@ class Cdr(_Open):
     total_parking_time: NonNegative | None = None
     remark: String255 | None = None
     last_updated: DateTime
+
+    @model_validator(mode="after")
+    def _window(self) -> Cdr:
+        periods = (p.start_date_time for p in self.charging_periods)
+        names = ("start_date_time", "stop_date_time")
+        check_window(self.start_date_time, self.stop_date_time, periods, names)
+        check_parking(self.total_time, self.total_parking_time)
+        return self
 
 
 class LocationReferences(_Open):

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, TypeAdapter, model_validator
 
 from emsp.ocpi.v221.types import (
+    NON_NEGATIVE_DIMENSIONS,
     CiString2,
     CiString3,
     CiString36,
@@ -35,6 +36,9 @@ from emsp.ocpi.v221.types import (
     String255,
     String512,
     Url,
+    check_dimension,
+    check_parking,
+    check_window,
 )
 
 CiString = CiString36
@@ -183,6 +187,11 @@ class CdrDimension(_Open):
     type: StrictStr
     volume: Number
 
+    @model_validator(mode="after")
+    def _volume(self) -> CdrDimension:
+        check_dimension(self.type, self.volume, NON_NEGATIVE_DIMENSIONS)
+        return self
+
 
 class ChargingPeriod(_Open):
     start_date_time: DateTime
@@ -209,6 +218,11 @@ class Session(_Open):
     total_cost: Cost | None = None
     status: SessionStatus
     last_updated: DateTime
+
+    @model_validator(mode="after")
+    def _window(self) -> Session:
+        check_window(self.start_date_time, self.end_date_time, (), ("start_date_time", "end_date_time"))
+        return self
 
 
 def field_checks(model: type[_Open]) -> dict[str, TypeAdapter[Any]]:
@@ -266,6 +280,13 @@ class Cdr(_Open):
     credit_reference_id: CiString39 | None = None
     home_charging_compensation: StrictBool | None = None
     last_updated: DateTime
+
+    @model_validator(mode="after")
+    def _window(self) -> Cdr:
+        periods = (p.start_date_time for p in self.charging_periods)
+        check_window(self.start_date_time, self.end_date_time, periods, ("start_date_time", "end_date_time"))
+        check_parking(self.total_time, self.total_parking_time)
+        return self
 
     @model_validator(mode="after")
     def _total_cost_sign(self) -> Cdr:

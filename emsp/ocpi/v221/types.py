@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -136,4 +137,65 @@ String100 = Annotated[StrictStr, Field(max_length=100), AfterValidator(_string)]
 String255 = Annotated[StrictStr, Field(max_length=255), AfterValidator(_string)]
 String512 = Annotated[StrictStr, Field(max_length=512), AfterValidator(_string)]
 Url = String255  # types, URL: a string(255)
-Currency = Annotated[StrictStr, Field(min_length=3, max_length=3), AfterValidator(_ci)]  # ISO 4217
+
+
+def _currency(value: str) -> str:
+    # An ISO 4217 code is three uppercase letters ("eur" is none). The form is checked, not a list:
+    # the tariff engine prices any code its tariffs share, XXX included.
+    if not _CURRENCY.fullmatch(value):
+        raise ValueError("must be an ISO 4217 currency code: 3 uppercase letters")
+    return value
+
+
+_CURRENCY = re.compile(r"[A-Z]{3}")
+Currency = Annotated[StrictStr, AfterValidator(_currency)]
+
+# mod_cdrs CdrDimensionType (2.2.1, 2.3.0): durations, imported/exported energy totals and a flat fee
+# are never below zero. ENERGY, CURRENT, POWER and MIN_CURRENT/MIN_POWER may be: "When negative,
+# more energy was feed into the grid then charged into the EV" (V2G). MAX_* are left open too: an
+# EV that only discharged has a negative maximum.
+NON_NEGATIVE_DIMENSIONS = frozenset(
+    {"ENERGY_EXPORT", "ENERGY_IMPORT", "FLAT", "PARKING_TIME", "RESERVATION_TIME", "TIME"}
+)
+
+
+def check_dimension(kind: str, volume: Decimal, non_negative: frozenset[str]) -> None:
+    """A CdrDimension's volume within what its type allows (mod_cdrs CdrDimensionType)."""
+    if kind in non_negative and volume < 0:
+        raise ValueError(f"a {kind} volume must not be negative")
+    if kind == "STATE_OF_CHARGE" and not 0 <= volume <= 100:
+        raise ValueError("a STATE_OF_CHARGE volume must be 0 to 100")
+
+
+# mod_cdrs, CDR object NOTE: by bilateral agreement an unknown start or end is sent as the epoch.
+_UNKNOWN = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def check_window(
+    start: datetime, end: datetime | None, periods: Iterable[datetime], names: tuple[str, str]
+) -> None:
+    """A session or CDR ends at or after its start, and its charging periods start within it.
+
+    OCPI 2.2.1 mod_cdrs.asciidoc, CDR object: start_date_time is the start of the session (or of its
+    reservation), end_date_time when it was completed; ChargingPeriod: "the last period ends when the
+    session ends", so every period starts in [start, end]. The same holds for 2.1.1 (stop_date_time)
+    and 2.3.0, and for a Session (mod_sessions: end_date_time when it was completed). An epoch start
+    or end (unknown, by agreement) is not compared."""
+    start_name, end_name = names
+    if start == _UNKNOWN or end == _UNKNOWN:
+        return
+    if end is not None and end < start:
+        raise ValueError(f"{end_name} {end.isoformat()} is before {start_name} {start.isoformat()}")
+    for index, at in enumerate(periods):
+        if at < start or (end is not None and at > end):
+            raise ValueError(
+                f"charging_periods[{index}].start_date_time {at.isoformat()} is outside "
+                f"{start_name}..{end_name}"
+            )
+
+
+def check_parking(total_time: Decimal, total_parking_time: Decimal | None) -> None:
+    """The part of a session spent not charging is within the session (mod_cdrs, CDR object NOTE:
+    total_time - total_parking_time is the charging time, never negative)."""
+    if total_parking_time is not None and total_parking_time > total_time:
+        raise ValueError(f"total_parking_time {total_parking_time} exceeds total_time {total_time}")

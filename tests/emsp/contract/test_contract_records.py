@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from emsp_helpers import Client, V, cdr, location, register, session, tariff
+from emsp_helpers import Client, V, cdr, location, period, register, session, tariff
 from fastapi.testclient import TestClient
 
 from emsp.core import EmspCore
@@ -34,7 +34,12 @@ def filled(cpo: Client) -> Client:
         session("S3", status="COMPLETED", start_date_time="2025-03-02T12:00:00Z", total_cost={"excl_vat": 2}),
     )
     push(cpo, "cdrs", cdr("CDR1"))
-    push(cpo, "cdrs", cdr("CDR3", session_id="S3", start_date_time="2025-03-02T12:00:00Z"))
+    day2 = {"start_date_time": "2025-03-02T12:00:00Z", "end_date_time": "2025-03-02T13:00:00Z"}
+    push(
+        cpo,
+        "cdrs",
+        cdr("CDR3", session_id="S3", charging_periods=[period(day2["start_date_time"], "10.5")], **day2),
+    )
     return cpo
 
 
