@@ -253,6 +253,14 @@ class Expectation(_Strict):
     op: Literal["==", "!=", ">=", "<=", ">", "<"] = "=="
     value: str | int | float
 
+    @field_validator("value", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: Any) -> Any:
+        # YAML `true` would pass as the int 1 (bool is an int): say so instead of comparing with 1.
+        if isinstance(value, bool):
+            raise ValueError("a boolean is neither a number nor a summary path")
+        return value
+
 
 class Scenario(_Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
