@@ -399,6 +399,9 @@ class Csms:
             if state is not None:
                 self._charging(link, tx, state == "Charging", at, events)
             self._samples(link, tx, values, events)
+        elif kind == "Ended" and tx not in link.last_energy and tx not in link.unidentified:
+            # Not in progress (a repeat after a lost answer, or never started here): answered, no effect.
+            link.notes.append(f"TransactionEvent Ended for transaction {tx}, not in progress: ignored")
         elif kind == "Ended":
             if tx in link.unidentified:  # never identified: still a transaction that happened
                 events.append(link.unidentified.pop(tx))

@@ -55,3 +55,39 @@ def test_stop_applies_once_and_answers_every_time(
         notes += more
     assert stopped == ended
     assert len(notes) == noted
+
+
+def _event201(kind: str, tx: str, seq: int, wh: float) -> dict[str, Any]:
+    return {
+        "eventType": kind,
+        "timestamp": "2026-03-02T07:00:00Z",
+        "triggerReason": "Authorized" if kind == "Started" else "StopAuthorized",
+        "seqNo": seq,
+        "transactionInfo": {"transactionId": tx},
+        "idToken": {"idToken": "TOKEN-A", "type": "ISO14443"},
+        "evse": {"id": 1, "connectorId": 1},
+        "meterValue": [{"timestamp": "2026-03-02T07:00:00Z", "sampledValue": [{"value": wh}]}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("ends", "ended", "noted"),
+    [
+        ([("T1", 5000)], [5000], 0),
+        ([("T1", 5000), ("T1", 10)], [5000], 1),  # a repeated Ended keeps the first
+        ([("NOPE", 5000), ("T1", 4000)], [4000], 1),  # an unknown transaction changes nothing
+    ],
+)
+def test_v201_ended_applies_once(ends: list[tuple[str, int]], ended: list[int], noted: int) -> None:
+    csms = Csms("cpo-a", authorize=lambda token: True)
+    csms.on_connected("CS-1", "2.0.1", T0)
+    _send(csms, "s", "TransactionEvent", _event201("Started", "T1", 0, 1000))
+    stopped: list[int] = []
+    notes: list[str] = []
+    for n, (tx, wh) in enumerate(ends):
+        answer, events, more = _send(csms, f"x{n}", "TransactionEvent", _event201("Ended", tx, n + 1, wh))
+        assert "idTokenInfo" in answer  # answered, repeat or not
+        stopped += [e.meter_stop_wh for e in events if isinstance(e, TransactionEnded)]
+        notes += more
+    assert stopped == ended
+    assert len(notes) == noted
