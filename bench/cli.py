@@ -299,8 +299,11 @@ def infer_dialect(
         typer.echo(f"{trace}: (file): not a readable wire trace: {exc}", err=True)
         raise typer.Exit(2) from exc
     known = [p for p in partners_in(lines) if p != "emsp"]
-    chosen = partner or (known[0] if known else None)
-    if chosen is None or chosen not in known:
+    if not known:
+        typer.echo(f"{trace}: (file): holds no OCPI request of a CPO; nothing to infer from", err=True)
+        raise typer.Exit(2)
+    chosen = partner or known[0]
+    if chosen not in known:
         typer.echo(f"{trace}: --partner: {chosen!r} sent no OCPI request; known: {known}", err=True)
         raise typer.Exit(2)
     text = as_profile(infer(lines, chosen), f"inferred-{chosen}", str(trace))

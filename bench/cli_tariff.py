@@ -307,7 +307,9 @@ _QUOTE_OPTIONS = {"energy_kwh": "--kwh", "duration": "--duration", "power_kw": "
 @tariff_app.command("quote")
 def quote_command(
     tariff: Annotated[Path, typer.Option("--tariff", help="OCPI 2.2.1 Tariff JSON file.")],
-    start: Annotated[str, typer.Option("--start", help="Session start, ISO 8601 (UTC if no offset).")],
+    start: Annotated[
+        str, typer.Option("--start", help="Session start, RFC 3339 with its offset (Z for UTC).")
+    ],
     kwh: Annotated[str, typer.Option("--kwh", help="Energy to deliver, kWh.")],
     duration: Annotated[str, typer.Option("--duration", help="Session duration, minutes.")],
     power: Annotated[str | None, typer.Option("--power", help="Charging power, kW (else spread).")] = None,
@@ -323,6 +325,9 @@ def quote_command(
         begin = parse_utc(start)
     except ValueError:
         raise _fail(f"--start: not an ISO 8601 timestamp: {start!r}") from None
+    if not start.endswith(("Z", "z")) and datetime.fromisoformat(start).tzinfo is None:
+        # A wall time without its zone is ambiguous (UTC? the site's?): ask, as the contract API does.
+        raise _fail(f"--start: needs a time zone offset (e.g. {start}Z): {start!r}")
     if begin < _QUOTE_FIRST:
         raise _fail(f"--start: must not be before {_QUOTE_FIRST:%Y-%m-%d}")
     energy = _option_number(kwh, "--kwh")

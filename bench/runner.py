@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Concatenate, Literal, ParamSpec
 
 import structlog
 
@@ -193,7 +193,42 @@ def _endpoints_known(
         then(found)
 
 
-def run_scenario(
+P = ParamSpec("P")
+# What an interrupted run keeps: its record of what happened until then (trace, log). Everything
+# else states a result (summary, junit.xml, report, reconciliation...) that the run never reached.
+_KEPT_WHEN_INTERRUPTED = frozenset((*TRACE_FILES, "log.jsonl", "endpoints.json"))
+
+
+def drop_results(run_dir: Path) -> None:
+    """Remove the files that state a result: an interrupted run must not leave an all-PASS junit.xml
+    or a summary.json behind (DESIGN: exit 130, no stale file)."""
+    for name in RUN_FILES:
+        if name not in _KEPT_WHEN_INTERRUPTED:
+            with contextlib.suppress(OSError):
+                (run_dir / name).unlink(missing_ok=True)
+
+
+def _drops_results_when_interrupted(
+    run: Callable[Concatenate[list[Path], P], RunOutcome],
+) -> Callable[P, RunOutcome]:
+    """`run` notes its run directory once in use; interrupted (KeyboardInterrupt: Ctrl-C) after
+    that, the result files it may have written already are removed before the interrupt goes on."""
+
+    def interruptible(*args: P.args, **kwargs: P.kwargs) -> RunOutcome:
+        started: list[Path] = []
+        try:
+            return run(started, *args, **kwargs)
+        except KeyboardInterrupt:
+            for run_dir in started:
+                drop_results(run_dir)
+            raise
+
+    interruptible.__doc__ = run.__doc__
+    return interruptible
+
+
+def _run_scenario(
+    started: list[Path],  # the run directory, once in use (see _drops_results_when_interrupted)
     name_or_path: str,
     *,
     runtime: Runtime = "sim",
@@ -270,6 +305,7 @@ def run_scenario(
 
         check_fixed_ports(scenario, name_or_path)
     run_dir = prepare_run_dir(target)
+    started.append(run_dir)
     if external:
         from bench.external_runner import run_external_scenario
 
@@ -426,3 +462,6 @@ def run_scenario(
         log_file.close()
     structlog.configure(**caller_logging)
     return RunOutcome(run_dir, summary, results, performance, world, lag is None or lag.valid)
+
+
+run_scenario = _drops_results_when_interrupted(_run_scenario)

@@ -22,6 +22,7 @@ from bench.scenario_demand import CloneSpec as CloneSpec  # the demand models ar
 from bench.scenario_demand import EvModel as EvModel
 from bench.scenario_demand import Range as Range
 from bench.scenario_demand import RateStep as RateStep
+from bench.scenario_tariffs import read_tariff_file, tariff_problem
 from emsp.ocpi.tolerance import Tolerance
 from emsp.services.fraud import FraudConfig
 from emsp.timeutil import known_zone
@@ -251,6 +252,14 @@ class Expectation(_Strict):
     metric: str
     op: Literal["==", "!=", ">=", "<=", ">", "<"] = "=="
     value: str | int | float
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: Any) -> Any:
+        # YAML `true` would pass as the int 1 (bool is an int): say so instead of comparing with 1.
+        if isinstance(value, bool):
+            raise ValueError("a boolean is neither a number nor a summary path")
+        return value
 
 
 class Scenario(_Strict):
@@ -504,10 +513,8 @@ def load_scenario(name_or_path: str, overrides: Sequence[Override] = ()) -> tupl
         raise ScenarioError(str(path), where, reason) from exc
     for cpo_index, cpo in enumerate(scenario.cpos):
         for tariff_id, rel in cpo.tariffs.items():
-            if not (path.parent / rel).is_file():
-                raise ScenarioError(
-                    str(path), f"cpos[{cpo_index}].tariffs.{tariff_id}", f"no such file {rel!r}"
-                )
+            field = f"cpos[{cpo_index}].tariffs.{tariff_id}"
+            _check_tariff_file(path, field, rel, cpo, tariff_id)
     hubs = [hub.id for hub in scenario.hubs]
     for cpo_index, cpo in enumerate(scenario.cpos):
         if cpo.hub is not None and cpo.hub not in hubs:
@@ -517,7 +524,24 @@ def load_scenario(name_or_path: str, overrides: Sequence[Override] = ()) -> tupl
     problem = timeline_error(scenario)
     if problem is not None:
         raise ScenarioError(str(path), *problem)
+    cpos = {cpo.id: cpo for cpo in scenario.cpos}
     for index, event in enumerate(scenario.events):
-        if event.type == "tariff_change" and not (path.parent / event.file).is_file():
-            raise ScenarioError(str(path), f"events[{index}].file", f"no such file {event.file!r}")
+        if event.type == "tariff_change":
+            _check_tariff_file(
+                path, f"events[{index}].file", event.file, cpos[event.cpo], event.published_id()
+            )
     return scenario, path.parent
+
+
+def _check_tariff_file(scenario_file: Path, field: str, rel: str, cpo: CpoSpec, tariff_id: str) -> None:
+    """The file exists and holds a tariff the eMSP accepts in the CPO's OCPI version (before any run
+    directory is touched: a bad tariff is invalid input, exit 2)."""
+    file = scenario_file.parent / rel
+    if not file.is_file():
+        raise ScenarioError(str(scenario_file), field, f"no such file {rel!r}")
+    data, problem = read_tariff_file(file, rel)
+    if data is not None:
+        problem = tariff_problem(data, cpo.ocpi_version, cpo.country_code, cpo.party_id, tariff_id)
+        problem = None if problem is None else f"{rel}: {problem}"
+    if problem is not None:
+        raise ScenarioError(str(scenario_file), field, problem)

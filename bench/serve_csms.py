@@ -233,6 +233,8 @@ class CsmsService:
             self._answered(answer)
         for reason in output.invalid:
             self.log.warning("invalid frame from station", station_id=station_id, reason=reason)
+        for note in output.notes:
+            self.log.warning("station message changed nothing", station_id=station_id, note=note)
         self._watch(station_id)
 
     def _note(self, event: object) -> None:

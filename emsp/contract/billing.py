@@ -27,7 +27,7 @@ from emsp.billing.accounts import (
 )
 from emsp.billing.contracts import ContractKind, ContractTerms, FleetTerms, RetailTariff, SubscriptionTerms
 from emsp.billing.invoices import Line, build_invoices, from_row
-from emsp.contract.common import PageParams, not_found, page_params, paginate
+from emsp.contract.common import PageParams, invalid, not_found, page_params, paginate
 from emsp.contract.deps import Run, now
 from emsp.contract.guard import NOT_FOUND
 from emsp.contract.models import Page
@@ -222,7 +222,9 @@ def _line(line: Line) -> RetailLineOut:
 
 def _conflict(exc: BillingInputError) -> HTTPException:
     text = str(exc)
-    return HTTPException(status_code=409 if text.endswith("exists") else 422, detail=text)
+    if text.endswith("exists"):
+        return HTTPException(status_code=409, detail=text)
+    return invalid(text, loc=("body",))
 
 
 def _known_account(db: Session, account_id: str) -> None:
@@ -307,7 +309,7 @@ def make_router(core: EmspCore) -> APIRouter:
                 kind=body.kind, retail=body.retail, subscription=body.subscription, fleet=body.fleet
             )
         except ValueError as exc:
-            raise HTTPException(status_code=422, detail=str(exc)) from exc
+            raise invalid(str(exc), loc=("body",)) from exc
 
         def work() -> ContractOut:
             try:

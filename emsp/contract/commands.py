@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
-from emsp.contract.common import not_found
+from emsp.contract.common import invalid, not_found
 from emsp.contract.deps import Run, now
 from emsp.contract.guard import NOT_FOUND
 from emsp.core import EmspCore
@@ -82,7 +82,7 @@ def make_router(core: EmspCore) -> APIRouter:
             raise HTTPException(500, "naive clock")
         expiry = spec.expiry_date
         if expiry is not None and expiry.tzinfo is None:
-            raise HTTPException(422, "expiry_date needs a timezone")
+            raise invalid("expiry_date needs a timezone", loc=("body", "expiry_date"))
         request = CommandRequest(
             kind=spec.type,
             location_id=spec.location_id,

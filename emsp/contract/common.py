@@ -23,8 +23,9 @@ def not_found(what: str) -> HTTPException:
     return HTTPException(status_code=404, detail=f"{what} not found")
 
 
-def invalid(message: str) -> HTTPException:
-    return HTTPException(status_code=422, detail=message)
+def invalid(message: str, *, loc: tuple[str, ...], kind: str = "value_error") -> HTTPException:
+    """422 in the documented shape, the same as a request pydantic refuses: a list of {loc, msg, type}."""
+    return HTTPException(status_code=422, detail=[{"loc": list(loc), "msg": message, "type": kind}])
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,11 @@ class DateRange:
     date_from: datetime | None
     date_to: datetime | None
 
+    def checked(self) -> DateRange:
+        if self.date_from is not None and self.date_to is not None and self.date_to < self.date_from:
+            raise invalid("date_to must not be before date_from", loc=("query", "date_to"))
+        return self
+
 
 def _not_a_number(value: Any) -> Any:
     # pydantic reads "0.5" or "1700000000" as seconds since 1970; the API promises RFC 3339 only.
@@ -60,20 +66,16 @@ def date_range(
     date_from: Annotated[Rfc3339, Query(description="Inclusive, RFC 3339, 1970 to 9000.")] = None,
     date_to: Annotated[Rfc3339, Query(description="Exclusive, RFC 3339, 1970 to 9000.")] = None,
 ) -> DateRange:
-    try:
-        start = utc_in_range(_aware(date_from, "date_from"))
-        end = utc_in_range(_aware(date_to, "date_to"))
-    except ValueError as exc:
-        raise invalid(str(exc)) from None
-    if start is not None and end is not None and end < start:
-        raise invalid("date_to must not be before date_from")
-    return DateRange(start, end)
+    return DateRange(_in_range(date_from, "date_from"), _in_range(date_to, "date_to")).checked()
 
 
-def _aware(value: datetime | None, name: str) -> datetime | None:
+def _in_range(value: datetime | None, name: str) -> datetime | None:
     if value is not None and value.tzinfo is None:
-        raise invalid(f"{name} must carry a time zone offset (e.g. Z)")
-    return value
+        raise invalid(f"{name} must carry a time zone offset (e.g. Z)", loc=("query", name))
+    try:
+        return utc_in_range(value)
+    except ValueError as exc:
+        raise invalid(str(exc), loc=("query", name)) from None
 
 
 def upper(value: str | None) -> str | None:

@@ -79,7 +79,7 @@ def make_router(core: EmspCore) -> APIRouter:
                     driver_id, now=at, partners=body.partners, max_battery_kwh=body.max_battery_kwh
                 )
             except KeyError as exc:
-                raise invalid(str(exc.args[0])) from exc
+                raise invalid(str(exc.args[0]), loc=("body", "partners")) from exc
             return _driver(driver_id, issued)
 
         return await run(work)

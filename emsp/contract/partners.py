@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, status
 from sqlalchemy import select
 
+from emsp.contract.common import invalid
 from emsp.contract.deps import Run, now
 from emsp.contract.guard import CONFLICT, NOT_FOUND
 from emsp.contract.partner_models import (
@@ -137,7 +138,7 @@ def make_router(core: EmspCore) -> APIRouter:
     async def replace_partner(partner_id: str, body: PartnerIn, run: Run) -> PartnerOut:
         """Replace a configured partner's token A, parties and hub flag (its registration stays)."""
         if body.id != partner_id:
-            raise HTTPException(422, f"body id {body.id!r} is not the path's {partner_id!r}")
+            raise invalid(f"body id {body.id!r} is not the path's {partner_id!r}", loc=("body", "id"))
         try:
             replaced = await run(lambda: configure(body, exists=True))
         except PartnerConfigError as exc:

@@ -144,9 +144,11 @@ def _priced(
             tz=tz,
         )
     except TariffError as exc:
-        raise invalid(f"cannot quote with tariff {stored.tariff.id}: {exc}") from None
+        raise invalid(f"cannot quote with tariff {stored.tariff.id}: {exc}", loc=("body",)) from None
     except (ArithmeticError, ValueError) as exc:  # OverflowError: times at the end of the calendar
-        raise invalid(f"cannot quote with tariff {stored.tariff.id}: out of range ({exc})") from None
+        raise invalid(
+            f"cannot quote with tariff {stored.tariff.id}: out of range ({exc})", loc=("body",)
+        ) from None
     return _tariff_quote(stored, where, result)
 
 
@@ -157,7 +159,10 @@ def make_router(core: EmspCore) -> APIRouter:
     async def make_quote(req: QuoteRequest, at: Annotated[datetime, Depends(now)], run: Run) -> QuoteOut:
         """Price `energy_kwh` over `duration_minutes` at a location (or one EVSE / connector)."""
         if req.connector_id is not None and req.evse_uid is None:
-            raise invalid("connector_id needs evse_uid (connector ids are unique per EVSE only)")
+            raise invalid(
+                "connector_id needs evse_uid (connector ids are unique per EVSE only)",
+                loc=("body", "connector_id"),
+            )
         start = req.start or at
         cc, pid = req.country_code.upper(), req.party_id.upper()
 

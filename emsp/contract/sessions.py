@@ -14,6 +14,7 @@ from emsp.contract.common import (
     date_range,
     filter_eq,
     filter_range,
+    invalid,
     not_found,
     page_params,
     paginate,
@@ -26,6 +27,9 @@ from emsp.core import EmspCore
 from emsp.storage.queries import find_session
 from emsp.storage.tables import SessionRow
 from emsp.wire import loads
+
+# OCPI SessionStatus (2.1.1 to 2.3.0): what a stored session can hold.
+SESSION_STATUSES = ("ACTIVE", "COMPLETED", "INVALID", "PENDING", "RESERVATION")
 
 
 def session_out(row: SessionRow) -> SessionOut:
@@ -72,10 +76,13 @@ def make_router(core: EmspCore) -> APIRouter:
         partner: str | None = None,
         country_code: str | None = None,
         party_id: str | None = None,
-        status: Annotated[str | None, Query(description="ACTIVE, COMPLETED, ...")] = None,
+        status: Annotated[str | None, Query(description=", ".join(SESSION_STATUSES))] = None,
         contract_id: str | None = None,
     ) -> Page[SessionOut]:
         """Sessions, oldest first; `date_from`/`date_to` filter on the session start."""
+        if status is not None and status.upper() not in SESSION_STATUSES:
+            # A filter no session can match is a mistake of the caller, not an empty answer.
+            raise invalid(f"must be one of {', '.join(SESSION_STATUSES)}", loc=("query", "status"))
 
         def work() -> Page[SessionOut]:
             stmt = filter_eq(

@@ -82,7 +82,8 @@ def _check_enforceable(spec: TokenIssue) -> None:
     if spec.allowed_locations is not None and spec.whitelist == Whitelist.ALWAYS:
         raise invalid(
             "allowed_locations needs real-time authorization: whitelist ALWAYS lets the CPO accept "
-            "the token anywhere without asking (use NEVER to always be asked)"
+            "the token anywhere without asking (use NEVER to always be asked)",
+            loc=("body", "allowed_locations"),
         )
 
 

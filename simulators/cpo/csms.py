@@ -72,6 +72,8 @@ class CsmsOutput:
     events: list[CsmsEvent] = field(default_factory=list)
     answers: list[CallAnswered] = field(default_factory=list)
     invalid: list[str] = field(default_factory=list)  # why a frame from the station was refused
+    # What a station sent that was answered but changed nothing (e.g. a repeated StopTransaction)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -82,6 +84,9 @@ class _Link:
     charging: dict[str, bool] = field(default_factory=dict)  # transaction id -> EV drawing power
     by_connector: dict[int, str] = field(default_factory=dict)  # 1.6: connector -> transaction id
     last_energy: dict[str, int] = field(default_factory=dict)  # transaction id -> last register
+    # 1.6: transaction id -> meterStart, while in progress (a stop is applied once, to one of these)
+    open16: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # for the next CsmsOutput
     # 2.0.1: transactions started without an idToken (TxStartPoint EVConnected), reported once it comes
     unidentified: dict[str, TransactionStarted] = field(default_factory=dict)
 
@@ -147,11 +152,12 @@ class Csms:
         old = self._links.get(station_id)
         link = _Link(station_id, version, Endpoint(f"{self.cpo_id}", version))
         if old is not None:
-            link.charging, link.by_connector, link.last_energy, link.unidentified = (
+            link.charging, link.by_connector, link.last_energy, link.unidentified, link.open16 = (
                 old.charging,
                 old.by_connector,
                 old.last_energy,
                 old.unidentified,
+                old.open16,
             )
         self._links[station_id] = link
         return CsmsOutput()
@@ -180,7 +186,8 @@ class Csms:
             answers.append(self._answered(link, incoming.answered, incoming.tag, incoming.message, now))
         frames += link.endpoint.drain(now)
         invalid = [str(incoming.error)] if incoming.error is not None else []
-        return CsmsOutput([(station_id, f) for f in frames], events, answers, invalid)
+        notes, link.notes = link.notes, []
+        return CsmsOutput([(station_id, f) for f in frames], events, answers, invalid, notes)
 
     # -- CSMS-initiated CALLs --------------------------------------------------------------------
     def call(self, station_id: str, action: str, payload: Payload, now: datetime) -> tuple[str, CsmsOutput]:
@@ -321,6 +328,7 @@ class Csms:
         cid, token = payload["connectorId"], payload["idTag"]
         link.by_connector[cid] = tx
         link.charging[tx] = True
+        link.open16[tx] = payload["meterStart"]
         at = _time(payload, "timestamp", now)
         events.append(TransactionStarted(link.station_id, cid, tx, token, payload["meterStart"], at))
         return {"idTagInfo": self._id_info("1.6", token), "transactionId": self._transactions}
@@ -334,16 +342,26 @@ class Csms:
 
     def _stop16(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
         tx = str(payload["transactionId"])
+        answer = {"idTagInfo": self._id_info("1.6", payload["idTag"])} if "idTag" in payload else {}
+        meter_start = link.open16.pop(tx, None)
+        if meter_start is None:
+            # A repeat (a station retrying after a lost answer) or an id never given: it is answered,
+            # so the station can go on, but the transaction keeps its first stop.
+            link.notes.append(f"StopTransaction for transaction {tx}, not in progress: ignored")
+            return answer
         link.by_connector = {c: t for c, t in link.by_connector.items() if t != tx}
         link.charging.pop(tx, None)  # the transaction is over: keep nothing per ended transaction
         link.last_energy.pop(tx, None)
         at, meter_stop = _time(payload, "timestamp", now), payload["meterStop"]
+        if meter_stop < meter_start:  # a register never runs back: no energy, never a negative one
+            link.notes.append(f"transaction {tx}: meterStop {meter_stop} below meterStart {meter_start}")
+            meter_stop = meter_start
         # 1.6 §6.49: an absent reason means "Local".
         signed = tuple(r for v in payload.get("transactionData", []) for r in read_signed("1.6", v))
         events.append(
             TransactionEnded(link.station_id, tx, at, meter_stop, payload.get("reason", "Local"), signed)
         )
-        return {"idTagInfo": self._id_info("1.6", payload["idTag"])} if "idTag" in payload else {}
+        return answer
 
     # -- OCPP 2.0.1 ------------------------------------------------------------------------------
     def _meter201(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
@@ -381,6 +399,9 @@ class Csms:
             if state is not None:
                 self._charging(link, tx, state == "Charging", at, events)
             self._samples(link, tx, values, events)
+        elif kind == "Ended" and tx not in link.last_energy and tx not in link.unidentified:
+            # Not in progress (a repeat after a lost answer, or never started here): answered, no effect.
+            link.notes.append(f"TransactionEvent Ended for transaction {tx}, not in progress: ignored")
         elif kind == "Ended":
             if tx in link.unidentified:  # never identified: still a transaction that happened
                 events.append(link.unidentified.pop(tx))

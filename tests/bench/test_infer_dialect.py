@@ -4,6 +4,7 @@ with a known profile, its trace inferred back into that profile, and a run with 
 from __future__ import annotations
 
 import base64
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -216,3 +217,27 @@ def _linked(lines: list[Any]) -> bool:
         if total is not None and limit is not None and int(total) > int(limit):
             return True
     return False
+
+
+@pytest.mark.parametrize(
+    ("lines", "partner", "says"),
+    [
+        ([], None, "holds no OCPI request of a CPO"),  # an empty file
+        ([{"a": 1}], None, "holds no OCPI request of a CPO"),  # JSON lines, but no trace
+        ([{"a": 1}], "cpo-a", "holds no OCPI request of a CPO"),
+    ],
+)
+def test_infer_dialect_on_a_file_without_ocpi_requests_says_so(
+    tmp_path: Path, lines: list[dict[str, Any]], partner: str | None, says: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from bench.cli import app
+
+    path = tmp_path / "trace.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = CliRunner().invoke(
+        app, ["infer-dialect", str(path), *(["--partner", partner] if partner else [])]
+    )
+    assert result.exit_code == 2, result.output
+    assert says in result.output and "None" not in result.output

@@ -60,6 +60,11 @@ def test_builtin_smoke_loads_by_name_and_by_path() -> None:
         (lambda d: d.update(start="2026-03-02T07:00:00"), "start", "time zone"),
         (lambda d: d.update(surprise=1), "surprise", "Extra inputs are not permitted"),
         (
+            lambda d: d.update(expectations=[{"metric": "sessions.started", "value": True}]),
+            "expectations[0].value",
+            "a boolean is neither a number nor a summary path",
+        ),
+        (
             lambda d: d["cpos"][0]["tariffs"].update(STD="tariffs/nope.json"),
             "cpos[0].tariffs.STD",
             "no such file",

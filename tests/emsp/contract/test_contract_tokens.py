@@ -128,7 +128,7 @@ def test_invalid_token_fields_are_422_naming_the_field(
 
 def test_location_restriction_with_whitelist_always_is_refused(api: TestClient) -> None:
     resp = api.post("/api/v1/tokens", json={**TOKEN, "whitelist": "ALWAYS", "allowed_locations": [CPA_LOC1]})
-    assert resp.status_code == 422 and "real-time authorization" in resp.json()["detail"]
+    assert resp.status_code == 422 and "real-time authorization" in resp.json()["detail"][0]["msg"]
 
 
 @pytest.mark.parametrize(

@@ -228,6 +228,8 @@ _QUOTE_BASE = {"--start": "2024-01-08T08:00:00Z", "--kwh": "20", "--duration": "
         ({"--start": "9999-12-31T23:59:00Z"}, "--start/--duration"),
         ({"--start": "9999-12-30T08:00:00Z"}, "--start/--duration"),  # past the last local day scanned
         ({"--start": "0001-01-01T00:00:00Z"}, "--start"),
+        ({"--start": "2026-03-02T07:00:00"}, "--start"),  # no zone: ambiguous, not read as UTC
+        ({"--start": "2026-03-02"}, "--start"),
         ({"--kwh": "1e30"}, "--kwh"),
         ({"--kwh": "1e999999999"}, "--kwh"),
         ({"--kwh": "NaN"}, "--kwh"),

@@ -1,0 +1,20 @@
+"""The `emsp-bench` entry point: imports the CLI (a second or more of imports) under a Ctrl-C guard.
+
+Ctrl-C during those imports would otherwise print a traceback of whatever module was loading; it is
+an interrupt like any other (DESIGN: exit 130), said in one line.
+"""
+
+from __future__ import annotations
+
+import sys
+
+INTERRUPTED = 130
+
+
+def main() -> None:
+    try:
+        from bench.cli import main as cli_main
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(INTERRUPTED) from None
+    cli_main()

@@ -1,0 +1,93 @@
+"""OCPP 1.6 StopTransaction at the mock CSMS: a transaction ends once, with its first stop; a repeat
+(a station retrying after a lost answer) or an unknown id is answered and changes nothing, noted."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from simulators.cpo.csms import Csms
+from simulators.cpo.events import TransactionEnded
+
+T0 = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
+
+
+def _send(csms: Csms, uid: str, action: str, payload: dict[str, Any]) -> tuple[Any, list[Any], list[str]]:
+    out = csms.on_frame("CS-1", json.dumps([2, uid, action, payload]), T0)
+    [(_sid, text)] = out.frames
+    message = json.loads(text)
+    assert message[:2] == [3, uid], message
+    return message[2], out.events, out.notes
+
+
+def _stop(tx: int, meter: int, id_tag: str | None = "TOKEN-A") -> dict[str, Any]:
+    payload: dict[str, Any] = {"transactionId": tx, "meterStop": meter, "timestamp": "2026-03-02T07:30:00Z"}
+    return payload | ({"idTag": id_tag} if id_tag else {})
+
+
+@pytest.mark.parametrize(
+    ("stops", "ended", "noted"),
+    [
+        ([_stop(1, 5000)], [5000], 0),  # the usual stop
+        ([_stop(1, 5000), _stop(1, 10)], [5000], 1),  # a repeat keeps the first stop
+        ([_stop(1, 5000), _stop(1, 5000, None)], [5000], 1),  # an identical repeat, no idTag
+        ([_stop(999, 5000), _stop(1, 4000)], [4000], 1),  # an unknown id changes nothing
+        ([_stop(1, 10)], [1000], 1),  # a register below meterStart: no energy, never negative
+    ],
+)
+def test_stop_applies_once_and_answers_every_time(
+    stops: list[dict[str, Any]], ended: list[int], noted: int
+) -> None:
+    csms = Csms("cpo-a", authorize=lambda token: True)
+    csms.on_connected("CS-1", "1.6", T0)
+    start = {"connectorId": 1, "idTag": "TOKEN-A", "meterStart": 1000, "timestamp": "2026-03-02T07:00:00Z"}
+    answer, _events, _notes = _send(csms, "s", "StartTransaction", start)
+    assert answer["transactionId"] == 1
+    stopped: list[int] = []
+    notes: list[str] = []
+    for n, stop in enumerate(stops):
+        answer, events, more = _send(csms, f"x{n}", "StopTransaction", stop)
+        assert ("idTagInfo" in answer) == ("idTag" in stop)  # answered, repeat or not
+        stopped += [e.meter_stop_wh for e in events if isinstance(e, TransactionEnded)]
+        notes += more
+    assert stopped == ended
+    assert len(notes) == noted
+
+
+def _event201(kind: str, tx: str, seq: int, wh: float) -> dict[str, Any]:
+    return {
+        "eventType": kind,
+        "timestamp": "2026-03-02T07:00:00Z",
+        "triggerReason": "Authorized" if kind == "Started" else "StopAuthorized",
+        "seqNo": seq,
+        "transactionInfo": {"transactionId": tx},
+        "idToken": {"idToken": "TOKEN-A", "type": "ISO14443"},
+        "evse": {"id": 1, "connectorId": 1},
+        "meterValue": [{"timestamp": "2026-03-02T07:00:00Z", "sampledValue": [{"value": wh}]}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("ends", "ended", "noted"),
+    [
+        ([("T1", 5000)], [5000], 0),
+        ([("T1", 5000), ("T1", 10)], [5000], 1),  # a repeated Ended keeps the first
+        ([("NOPE", 5000), ("T1", 4000)], [4000], 1),  # an unknown transaction changes nothing
+    ],
+)
+def test_v201_ended_applies_once(ends: list[tuple[str, int]], ended: list[int], noted: int) -> None:
+    csms = Csms("cpo-a", authorize=lambda token: True)
+    csms.on_connected("CS-1", "2.0.1", T0)
+    _send(csms, "s", "TransactionEvent", _event201("Started", "T1", 0, 1000))
+    stopped: list[int] = []
+    notes: list[str] = []
+    for n, (tx, wh) in enumerate(ends):
+        answer, events, more = _send(csms, f"x{n}", "TransactionEvent", _event201("Ended", tx, n + 1, wh))
+        assert "idTokenInfo" in answer  # answered, repeat or not
+        stopped += [e.meter_stop_wh for e in events if isinstance(e, TransactionEnded)]
+        notes += more
+    assert stopped == ended
+    assert len(notes) == noted
