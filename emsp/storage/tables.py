@@ -98,7 +98,11 @@ class SessionRow(PartyObject, Base):
 
 class CdrRow(PartyObject, Base):
     __tablename__ = "cdrs"
-    __table_args__ = (UniqueConstraint("country_code", "party_id", "cdr_id"),)
+    __table_args__ = (
+        UniqueConstraint("country_code", "party_id", "cdr_id"),
+        # A CDR's session's other CDRs (emsp.ocpi.modules.cdrs: second_cdr_for_session), per POST.
+        Index("ix_cdrs_session", "country_code", "party_id", "session_id"),
+    )
     cdr_id: Mapped[str] = mapped_column(String(39))
     session_id: Mapped[str | None] = mapped_column(String(36))
     token_uid: Mapped[str] = mapped_column(String(36))

@@ -110,6 +110,7 @@ def _post(ctx: Ctx) -> OcpiResult:
         raise err
     _notice(ctx, info, doc)
     info = resolve_cdr(ctx.db, info)
+    _notice_second(ctx, info)
     event = CdrReceived(ctx.partner_id, info)
     # One Core INSERT: an ORM object and its flush cost several times the statement itself.
     # Provenance: the version's tables held (the adapter validated the body before this point).
@@ -188,3 +189,28 @@ def _periods_energy(periods: Any) -> Decimal | None:
                 if isinstance(volume, int | Decimal) and not isinstance(volume, bool):
                     total, seen = total + Decimal(volume), True
     return total if seen else None
+
+
+def _notice_second(ctx: Ctx, info: CdrInfo) -> None:
+    """A non-credit CDR for a session that already has one not credited since: stored and billed
+    (the CPO's business: it may be right) but noticed, so a double bill is visible. A credit CDR and
+    its replacement (mod_cdrs, Credit CDRs) balance out and are no finding."""
+    if info.credit or not info.session_id:
+        return
+    party = info.party
+    earlier = ctx.db.execute(
+        select(CdrRow.cdr_id, CdrRow.credit).where(
+            CdrRow.country_code == party.country_code,
+            CdrRow.party_id == party.party_id,
+            CdrRow.session_id == info.session_id,
+        )
+    ).all()
+    charged = [cdr_id for cdr_id, credit in earlier if not credit]
+    if len(charged) > len(earlier) - len(charged):
+        ctx.note(
+            "second_cdr_for_session",
+            f"CDR {info.cdr_id} for session {info.session_id}, which has CDR {', '.join(charged)}",
+            party=party,
+            module="cdrs",
+            object_id=info.cdr_id,
+        )
