@@ -221,10 +221,13 @@ class V221Adapter:
         return session_info(partner, validate(schemas.Session, body)), body
 
     def session_patch(self, body: Any) -> SessionPatch | None:
-        # Session has no rule across its fields: each field sent is valid alone exactly when the
-        # merged Session holds it validly (charging_periods: the ones added, the stored ones were
-        # valid). Anything this refuses takes the general path, which names the error as before.
+        # Outside its window (start, end: checked together, on the general path), Session has no rule
+        # across its fields: each field sent is valid alone exactly when the merged Session holds it
+        # validly (charging_periods: the ones added, the stored ones were valid). Anything this
+        # refuses takes the general path, which names the error as before.
         if not isinstance(body, dict) or "last_updated" not in body:
+            return None
+        if not schemas.SESSION_WINDOW_FIELDS.isdisjoint(body):
             return None
         values: dict[str, Any] = {}
         checks = schemas.SESSION_FIELDS

@@ -231,9 +231,11 @@ def field_checks(model: type[_Open]) -> dict[str, TypeAdapter[Any]]:
     return {name: TypeAdapter(f.rebuild_annotation()) for name, f in model.model_fields.items()}
 
 
-# A Session PATCH's fields alone (emsp.ocpi.v221.adapter: the lean PATCH path). Session has no
-# validator across fields, so a valid stored Session with valid fields replaced stays valid.
+# A Session PATCH's fields alone (emsp.ocpi.v221.adapter: the lean PATCH path). Session's only rule
+# across fields is its window (`_window`): a PATCH that sends neither of its fields keeps a valid
+# stored Session valid when each field sent is valid; one that sends either takes the general path.
 SESSION_FIELDS = field_checks(Session)
+SESSION_WINDOW_FIELDS = frozenset({"start_date_time", "end_date_time"})
 
 
 class CdrLocation(_Open):
