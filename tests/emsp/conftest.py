@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy
+from databases import database_url
 from emsp_helpers import Client, FakePricer, register
 
 from emsp.core import EmspCore, EmspSettings
@@ -46,3 +48,14 @@ def pg_schema() -> Iterator[str]:
     with engine.begin() as connection:
         connection.execute(sqlalchemy.text(f'drop schema "{schema}" cascade'))
     engine.dispose()
+
+
+@pytest.fixture(params=["sqlite-file", "postgresql"])
+def stored_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database that outlives its engines (schema upgrade tests): a SQLite file, or PostgreSQL
+    (skipped when unreachable)."""
+    if request.param == "sqlite-file":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    with database_url("postgresql") as pg:
+        yield pg

@@ -4,7 +4,6 @@ them; an older database's full indexes are replaced at start. processed_events k
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,15 +19,6 @@ from emsp.storage.schema import OBSOLETE_INDEXES, missing_indexes, obsolete_inde
 from emsp.storage.tables import OutboxRow, ProcessedEventRow
 
 AT = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite-file", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite-file":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    with database_url("postgresql") as pg:
-        yield pg
 
 
 def _row(seq: int, state: str, key: str = "session:A") -> dict[str, Any]:
@@ -96,9 +86,9 @@ def test_the_partial_indexes_hold_only_pending_and_dead_rows(tmp_path: Path) -> 
     db.engine.dispose()
 
 
-def test_an_older_database_trades_its_full_outbox_indexes_for_the_partial_ones(url: str) -> None:
-    Database(url).engine.dispose()  # today's tables, then back to the indexes an older version made
-    engine = sqlalchemy.create_engine(url)
+def test_an_older_database_trades_its_full_outbox_indexes_for_the_partial_ones(stored_url: str) -> None:
+    Database(stored_url).engine.dispose()  # today's tables, then back to the indexes an older version made
+    engine = sqlalchemy.create_engine(stored_url)
     with engine.begin() as connection:
         for name in ("ix_outbox_pending_seq", "ix_outbox_pending_order_seq", "ix_outbox_dead_seq"):
             connection.execute(sqlalchemy.text(f"drop index {name}"))
@@ -107,7 +97,7 @@ def test_an_older_database_trades_its_full_outbox_indexes_for_the_partial_ones(u
         connection.execute(sqlalchemy.insert(OutboxRow), [_row(1, "done"), _row(2, "pending")])
     assert obsolete_indexes(engine) == [drop.index for drop in OBSOLETE_INDEXES]
     engine.dispose()
-    db = Database(url)
+    db = Database(stored_url)
     assert missing_indexes(db.engine) == [] and obsolete_indexes(db.engine) == []
     names = {ix["name"] for ix in sqlalchemy.inspect(db.engine).get_indexes("outbox")}
     assert names == {
@@ -118,7 +108,7 @@ def test_an_older_database_trades_its_full_outbox_indexes_for_the_partial_ones(u
         claimed = session.connection().execute(sql.CLAIM, {"now": AT, "size": 10}).all()
         assert [r.seq for r in claimed] == [2]
     db.engine.dispose()
-    again = Database(url)  # a second start finds nothing to do
+    again = Database(stored_url)  # a second start finds nothing to do
     assert obsolete_indexes(again.engine) == [] and again.schema_upgrades == []
     again.engine.dispose()
 

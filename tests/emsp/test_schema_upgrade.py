@@ -5,12 +5,10 @@ PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy
-from databases import database_url
 from emsp_helpers import T0, register
 
 from emsp.core import EmspCore, EmspSettings
@@ -30,15 +28,6 @@ OLD_ROW = """insert into partners values ('cpo-old', 'secret-old', null, null, f
     '[]', '[]', 'none')"""
 
 
-@pytest.fixture(params=["sqlite-file", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite-file":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    with database_url("postgresql") as pg:
-        yield pg
-
-
 def _old_database(url: str, *extra: str) -> None:
     engine = sqlalchemy.create_engine(url)
     with engine.begin() as connection:
@@ -47,9 +36,9 @@ def _old_database(url: str, *extra: str) -> None:
     engine.dispose()
 
 
-def test_an_old_database_gains_the_new_partner_columns_and_keeps_its_partner(url: str) -> None:
-    _old_database(url)
-    db = Database(url)
+def test_an_old_database_gains_the_new_partner_columns_and_keeps_its_partner(stored_url: str) -> None:
+    _old_database(stored_url)
+    db = Database(stored_url)
     assert db.schema_upgrades == [
         "partners.token_pending", "partners.parties_json", "partners.hub", "partners.tolerate_json"
     ]  # fmt: skip
@@ -59,10 +48,10 @@ def test_an_old_database_gains_the_new_partner_columns_and_keeps_its_partner(url
         assert old is not None and (old.parties_json, old.hub, old.token_pending) == ("[]", False, None)
         assert old.tolerate_json == "{}"  # spec-strict, as every partner was
     db.engine.dispose()
-    again = Database(url)  # a second start finds nothing to do
+    again = Database(stored_url)  # a second start finds nothing to do
     assert again.schema_upgrades == []
     again.engine.dispose()
-    core = EmspCore(EmspSettings(database_url=url))  # and the eMSP works on it
+    core = EmspCore(EmspSettings(database_url=stored_url))  # and the eMSP works on it
     cpo = register(core)
     core.issue_token("RFID1", contract_id="C1", now=T0)
     resp = cpo.call("POST", "http://emsp.local/ocpi/2.2.1/tokens/RFID1/authorize", {"location_id": "L"})
@@ -70,15 +59,15 @@ def test_an_old_database_gains_the_new_partner_columns_and_keeps_its_partner(url
     core.db.engine.dispose()
 
 
-def test_a_missing_column_without_an_upgrade_step_refuses_the_database_unchanged(url: str) -> None:
-    _old_database(url, "create table tokens (pk integer primary key, uid varchar(36))")
+def test_a_missing_column_without_an_upgrade_step_refuses_the_database_unchanged(stored_url: str) -> None:
+    _old_database(stored_url, "create table tokens (pk integer primary key, uid varchar(36))")
     with pytest.raises(SchemaMismatch) as refused:
-        Database(url)
+        Database(stored_url)
     message = str(refused.value)
     assert "tokens.type" in message and "tokens.contract_id" in message
     assert "partners." not in message  # those it could add; it names only what it cannot
     assert "start on a new database (--database-url)" in message
-    engine = sqlalchemy.create_engine(url)
+    engine = sqlalchemy.create_engine(stored_url)
     inspector = sqlalchemy.inspect(engine)
     assert "parties_json" not in {c["name"] for c in inspector.get_columns("partners")}
     assert "sessions" not in inspector.get_table_names()  # nothing created either
@@ -88,20 +77,20 @@ def test_a_missing_column_without_an_upgrade_step_refuses_the_database_unchanged
 WIRE_TABLES = ("locations", "tariffs", "sessions", "cdrs")
 
 
-def test_a_database_from_before_the_version_adapters_gains_the_wire_columns(url: str) -> None:
+def test_a_database_from_before_the_version_adapters_gains_the_wire_columns(stored_url: str) -> None:
     """The adapter layer added `wire` (the partner's own body where its OCPI version differs);
     a database whose rows all came under 2.2.1 gets it empty, and the eMSP works on it."""
-    Database(url).engine.dispose()  # today's tables, then back to what the older version made
-    engine = sqlalchemy.create_engine(url)
+    Database(stored_url).engine.dispose()  # today's tables, then back to what the older version made
+    engine = sqlalchemy.create_engine(stored_url)
     with engine.begin() as connection:
         for table in WIRE_TABLES:
             connection.execute(sqlalchemy.text(f"alter table {table} drop column wire"))
     engine.dispose()
-    db = Database(url)
+    db = Database(stored_url)
     assert sorted(db.schema_upgrades) == sorted(f"{table}.wire" for table in WIRE_TABLES)
     assert missing_columns(db.engine) == {}
     db.engine.dispose()
-    core = EmspCore(EmspSettings(database_url=url))
+    core = EmspCore(EmspSettings(database_url=stored_url))
     register(core)
     core.db.engine.dispose()
 
@@ -148,13 +137,15 @@ def test_an_old_database_gains_the_cdr_provenance_columns_and_shows_them_as_unkn
     db.engine.dispose()
 
 
-def test_an_old_database_gains_the_indexes_it_lacks_and_its_narrow_location_ids_are_widened(url: str) -> None:
+def test_an_old_database_gains_the_indexes_it_lacks_and_its_narrow_location_ids_are_widened(
+    stored_url: str,
+) -> None:
     """`create_all` makes a table's indexes only with the table: an older database kept working
     without them (the fraud history warm-up scanning authorizations, findings without their unique
     key). PostgreSQL enforces varchar lengths, and older databases kept location_id varchar(36)
     where a 2.1.1 location id may take 39 characters."""
-    Database(url).engine.dispose()  # today's tables, then back to what the older version had
-    engine = sqlalchemy.create_engine(url)
+    Database(stored_url).engine.dispose()  # today's tables, then back to what the older version had
+    engine = sqlalchemy.create_engine(stored_url)
     with engine.begin() as connection:
         for index in ("ix_authorizations_token_at", "ix_tokens_driver_id", "ux_findings_partner_party_kind"):
             connection.execute(sqlalchemy.text(f"drop index {index}"))
@@ -163,7 +154,7 @@ def test_an_old_database_gains_the_indexes_it_lacks_and_its_narrow_location_ids_
                 sqlalchemy.text("alter table authorizations alter column location_id type varchar(36)")
             )
     engine.dispose()
-    db = Database(url)
+    db = Database(stored_url)
     assert missing_indexes(db.engine) == [] and narrow_columns(db.engine) == []
     inspector = sqlalchemy.inspect(db.engine)
     names = {ix["name"] for t in ("authorizations", "tokens", "findings") for ix in inspector.get_indexes(t)}
@@ -178,19 +169,19 @@ def test_an_old_database_gains_the_indexes_it_lacks_and_its_narrow_location_ids_
     db.engine.dispose()
 
 
-def test_a_fraud_decision_about_a_39_character_location_is_stored(url: str) -> None:
+def test_a_fraud_decision_about_a_39_character_location_is_stored(stored_url: str) -> None:
     """A 2.1.1 location id may take 39 characters: the authorization was stored, but the fraud
     decision refusing it was varchar(36), which PostgreSQL refused (the answer failed with it);
     older databases are widened at start."""
-    Database(url).engine.dispose()
-    engine = sqlalchemy.create_engine(url)
+    Database(stored_url).engine.dispose()
+    engine = sqlalchemy.create_engine(stored_url)
     if engine.dialect.name == "postgresql":
         with engine.begin() as connection:
             connection.execute(
                 sqlalchemy.text("alter table fraud_decisions alter column location_id type varchar(36)")
             )
     engine.dispose()
-    db = Database(url)
+    db = Database(stored_url)
     with db.unit() as session:
         session.add(FraudDecisionRow(token_uid="RFID1", token_type="RFID", driver_id=None, partner="cpo-1",
                                      location_id="L" * 39, object_id=None, at=T0, rule="authorization_rate",
