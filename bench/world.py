@@ -175,9 +175,13 @@ def build_world(
     scenario_file: str = "<scenario>",
     hub_base_urls: dict[str, str] | None = None,
     external_emsp: tuple[str, dict[str, str]] | None = None,
+    keyed_tokens: bool = False,
 ) -> World:
     """`external_emsp`: (versions URL, token A per CPO id) of an eMSP under test the mock CPOs
-    register with instead of the bench's own (bench/external_emsp.py)."""
+    register with instead of the bench's own (bench/external_emsp.py). `keyed_tokens`: the eMSP
+    keys the credentials tokens it issues with a random secret (`live`: it listens on real sockets,
+    which a real box, or anyone with `ports.host` a wildcard, reaches); otherwise they are unkeyed,
+    deterministic per seed: every party is simulated and `sim` runs stay byte-identical."""
     rng = random.Random(scenario.seed)
     settings = EmspSettings(
         country_code=scenario.emsp.country_code,
@@ -190,8 +194,9 @@ def build_world(
         pull_every=None
         if scenario.emsp.pull.every_minutes is None
         else timedelta(minutes=scenario.emsp.pull.every_minutes),
-        token_secret=None,  # unkeyed tokens: every party is simulated and runs stay byte-identical
     )
+    if not keyed_tokens:
+        settings = replace(settings, token_secret=None)
     try:
         emsp = EmspCore(settings)
         holds_data = emsp.db.holds_data()

@@ -226,7 +226,8 @@ async def _run_live(
         hub_urls = {hid: f"http://{here}:{_port(sock)}/ocpi" for hid, sock in hub_http.items()}
         world = build_world(scenario, base_dir, emsp_base_url=emsp_url, cpo_base_urls=cpo_urls,
                             database_url=database_url, scenario_file=scenario_file,
-                            external_emsp=external_emsp, hub_base_urls=hub_urls)  # fmt: skip
+                            external_emsp=external_emsp, hub_base_urls=hub_urls,
+                            keyed_tokens=True)  # fmt: skip
         clock = ScaledClock(scenario.start, speed)
         runtime = LiveRuntime(world, trace, clock, {cid: _port(s) for cid, s in cpo_ocpp.items()})
         runtime.milestone = milestone
