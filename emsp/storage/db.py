@@ -14,7 +14,7 @@ Speed notes (the eMSP serves every OCPI request through here):
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -99,13 +99,8 @@ class Database:
         # The session holds one connection for the whole scope instead of a pool checkout per unit.
         with self.engine.connect() as connection:
             session = self.session_factory(bind=connection)
-            local.shared = session
-            try:
+            with _shared(local, session):
                 yield
-            finally:
-                local.shared = None
-                local.in_unit = False
-                session.close()
 
     @contextmanager
     def _kept_scope(self, local: _ScopeState) -> Iterator[None]:
@@ -124,14 +119,9 @@ class Database:
         connection, session = local.kept
         if connection.in_transaction():  # nothing left open by a scope, but never build on one
             connection.rollback()
-        local.shared = session
-        try:
+        # A direct write outside a unit is rolled back at the end, as close() does the ORM's.
+        with _shared(local, session, on_end=direct.rollback_bare):
             yield
-        finally:
-            local.shared = None
-            local.in_unit = False
-            direct.rollback_bare(session)  # a direct write outside a unit: as close() would the ORM's
-            session.close()
 
     @contextmanager
     def unit(self) -> Iterator[Session]:
@@ -237,3 +227,20 @@ class Counters:
         self._next[name] = limit - step + 1
         self._limit[name] = limit
         self._step[name] = min(2 * step, self.MAX_BLOCK)
+
+
+@contextmanager
+def _shared(
+    local: _ScopeState, session: Session, *, on_end: Callable[[Session], None] | None = None
+) -> Iterator[None]:
+    """`session` is the thread's scope session while inside; closed at the end (after `on_end`),
+    which rolls back anything a unit left open and empties its identity map."""
+    local.shared = session
+    try:
+        yield
+    finally:
+        local.shared = None
+        local.in_unit = False
+        if on_end is not None:
+            on_end(session)
+        session.close()
