@@ -35,6 +35,9 @@ NOTICED: dict[str, str] = {
     "cdr_totals_mismatch": "CDR total_energy differs from the energy of its charging periods",
     "session_left_pending": "CDR for a session the partner never moved out of PENDING",
     "credit_unknown_cdr": "credit CDR whose credit_reference_id names no CDR received from that party",
+    # Settlement (emsp.settlement.settle): the CDR is stored and has its line, priced as said there.
+    "cdr_currency_mismatch": "CDR in another currency than a tariff it is priced with: not repriced",
+    "negative_energy_cdr": "CDR with a negative ENERGY volume (fed back to the grid): that energy not priced",
     # Pulling the partner's Sender lists (emsp.ocpi.pull): its pagination did not hold.
     "pagination_link_missing": "a list page had no Link header though X-Total-Count said more remained",
     "pagination_no_progress": "a list page brought no object not seen already (offset ignored?)",

@@ -33,6 +33,7 @@ from emsp.billing.jurisdictions import country_of, for_country
 from emsp.model import PartyRef
 from emsp.services.findings import NewFinding, record
 from emsp.settlement.facts import CdrFacts, LineFacts
+from emsp.settlement.fed_back import fed_back_kwh, import_only
 from emsp.settlement.tariff import TariffError, parse_tariff, price_cdr
 from emsp.storage.queries import find_cdr, location_time_zone
 from emsp.storage.tables import (
@@ -127,6 +128,8 @@ def live_line(db: Session, cdr: CdrFacts, *, cdr_id: str | None = None) -> Retai
 
 def _retail_list(terms: ContractTerms, cdr: Mapping[str, Any], tz: str) -> tuple[Decimal | None, str]:
     tariff = parse_tariff(terms.retail.to_ocpi(f"RETAIL-{terms.kind}"))
+    if fed_back_kwh(cdr):  # V2G: the retail price, like the wholesale one, is of what was charged
+        cdr = import_only(cdr)
     try:
         result = price_cdr(tariff, cdr, tz=tz)
     except TariffError as exc:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from emsp.model import InvoiceLine, PartyRef
+from emsp.services.findings import NewFinding
 from emsp.settlement.facts import CdrFacts, LineFacts
 from emsp.settlement.lookups import has_invoice_line, insert_invoice_line
 from emsp.storage.queries import find_invoice_line
@@ -21,6 +22,7 @@ class Priced:
     incl_vat: Decimal | None
     tariff_id: str | None
     note: str
+    findings: tuple[NewFinding, ...] = ()  # what this CDR's pricing says about its partner (emsp.findings)
 
 
 def existing_line(db: Session, cdr: CdrFacts) -> InvoiceLineRow | None:

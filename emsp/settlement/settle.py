@@ -16,8 +16,10 @@ from typing import Any, Protocol, cast
 
 from sqlalchemy.orm import Session
 
-from emsp.model import VAT_UNKNOWN
-from emsp.settlement.facts import CdrFacts, LineFacts
+from emsp.model import VAT_UNKNOWN, PartyRef
+from emsp.services.findings import NewFinding, record
+from emsp.settlement.facts import CdrFacts, LineFacts, WrittenLine
+from emsp.settlement.fed_back import fed_back_kwh, import_only
 from emsp.settlement.invoice import Priced, write_line
 from emsp.settlement.lookups import location_time_zone, tariff_raw
 from emsp.storage.queries import location_raw
@@ -178,17 +180,51 @@ def reprice(db: Session, cdr_row: CdrFacts, pricer: Pricer) -> Priced:
         else:
             return Priced(None, None, ids[0], "; ".join([*notes, f"tariff {tariff_id} unknown"]))
     tariff_id = ids[0]
+    fed_back = fed_back_kwh(cdr)
+    findings: tuple[NewFinding, ...] = ()
+    if fed_back:  # V2G: priced on what was charged only (emsp.settlement.fed_back)
+        cdr = import_only(cdr)
+        notes.append(f"{fed_back} kWh fed back to the grid: not priced (a tariff has no feed-in price)")
+    if fed_back and not cdr_row.credit:  # a Credit CDR repeats its original's data: noticed once
+        example = f"CDR {cdr_row.cdr_id}: {fed_back} kWh fed back to the grid"
+        findings += (NewFinding("negative_energy_cdr", _party(cdr_row), example, "cdrs", cdr_row.cdr_id),)
+    foreign = _foreign_currencies(cdr_row.currency, tariffs)
+    if foreign:
+        # A CDR is valid OCPI whatever tariff it names, so it is stored; but its tariff cannot price
+        # it in another currency (no exchange rate is agreed in OCPI): the line carries the CPO's
+        # total unverified (no amount of ours) and the CDR is a finding (cdr_currency_mismatch).
+        example = f"CDR {cdr_row.cdr_id} in {cdr_row.currency}, {foreign}"
+        note = f"not repriced: {foreign}, the CDR is in {cdr_row.currency} (no exchange rate)"
+        findings += (NewFinding("cdr_currency_mismatch", _party(cdr_row), example, "cdrs", cdr_row.cdr_id),)
+        return Priced(None, None, tariff_id, "; ".join([*notes, note]), findings)
     try:
         total = pricer.price(tariffs, cdr, tz=tz)
     except Exception as exc:  # the engine refusing one CDR must still leave exactly one line
-        return Priced(
-            None, None, tariff_id, "; ".join([*notes, f"pricing failed: {type(exc).__name__}: {exc}"])
-        )
+        failed = f"pricing failed: {type(exc).__name__}: {exc}"
+        return Priced(None, None, tariff_id, "; ".join([*notes, failed]), findings)
     excl, incl = total.excl_vat, total.incl_vat
     if cdr_row.credit:  # credit CDRs carry negative totals (cdrs, credit CDRs)
         excl, incl = -excl, (None if incl is None else -incl)
-    return Priced(excl, incl, tariff_id, "; ".join(notes))
+    return Priced(excl, incl, tariff_id, "; ".join(notes), findings)
+
+
+def _party(cdr_row: CdrFacts) -> PartyRef:
+    return PartyRef(cdr_row.country_code, cdr_row.party_id)
+
+
+def _foreign_currencies(currency: str, tariffs: Mapping[str, Mapping[str, Any]]) -> str:
+    """The tariffs whose currency is not the CDR's, said as 'tariff T in EUR' ('' when none)."""
+    return ", ".join(
+        f"tariff {tariff_id} in {t.get('currency')}"
+        for tariff_id, t in tariffs.items()
+        if t.get("currency") != currency
+    )
 
 
 def settle_cdr(db: Session, cdr_row: CdrFacts, pricer: Pricer, now: datetime) -> LineFacts:
-    return write_line(db, cdr_row, reprice(db, cdr_row, pricer), now)
+    priced = reprice(db, cdr_row, pricer)
+    line = write_line(db, cdr_row, priced, now)
+    # A line written now (not one found from an earlier settlement of this CDR): counted once per CDR.
+    if priced.findings and isinstance(line, WrittenLine):
+        record(db, cdr_row.partner, priced.findings, now)
+    return line
