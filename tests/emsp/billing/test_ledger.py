@@ -189,3 +189,24 @@ def test_included_kwh_and_fee_start_again_in_the_next_period() -> None:
         assert march.retail_excl == april.retail_excl == D("2.00")  # 5 kWh over, each month
         fees = sorted((r.period, r.retail_excl) for r in retail_rows(s) if r.kind == "fee")
         assert fees == [("2026-03", D("9.99")), ("2026-04", D("9.99"))]
+
+
+@pytest.mark.parametrize(
+    ("volumes", "retail"),
+    [
+        ([D("8")], D("4.25")),  # 8 x 0.50 + 0.25
+        ([D("8"), D("-5")], D("4.25")),  # V2G: the 5 kWh fed back are not priced (was 1.75)
+        ([D("-5")], D("0.25")),  # only fed back: the session fee, nothing paid out (was -2.25)
+    ],
+)
+def test_retail_price_of_a_v2g_cdr_is_of_what_was_charged(volumes: list[Decimal], retail: Decimal) -> None:
+    db = Database("sqlite://")
+    with db.unit() as s:
+        emaid = make_driver(s, 1, "pay_as_you_go")
+        doc = cdr_doc("C1", "S1", emaid, max(sum(volumes, D(0)), D(0)), cost=D("1"))
+        start = doc["charging_periods"][0]["start_date_time"]
+        doc["charging_periods"] = [
+            {"start_date_time": start, "dimensions": [{"type": "ENERGY", "volume": v}]} for v in volumes
+        ]
+        [line] = settle(s, doc)
+        assert line.retail_excl == retail
