@@ -51,6 +51,16 @@ def tariff_problem(
         parsed = parse_tariff(doc)
     except TariffError as exc:
         return str(exc)
+    # A negative price: the costs it gives are negative and a CDR's costs must not be, so the eMSP
+    # refuses such a tariff at its door (2001). Said here first, naming the tariff's own field.
+    for element in parsed.elements:
+        for j, comp in enumerate(element.price_components):
+            if comp.price < 0:
+                where = f"elements[{element.index}].price_components[{j}].price"
+                return f"{where}: must not be negative (a CDR's costs may not be: the eMSP refuses it)"
+    for name, price in (("min_price", parsed.min_price), ("max_price", parsed.max_price)):
+        if price is not None and price.excl_vat < 0:
+            return f"{name}.excl_vat: must not be negative (a CDR's costs may not be)"
     try:
         mapped = ADAPTERS[version].tariff(wire_for(version).tariff(doc), PartyRef(country_code, party_id))
     except OcpiError as exc:
@@ -58,14 +68,4 @@ def tariff_problem(
     problem = TariffEnginePricer.check(mapped.doc)
     if problem is not None:
         return f"the eMSP refuses it in OCPI {version}: {problem}"
-    # A negative price is a valid Tariff, but the costs it gives are negative and a CDR's costs
-    # must not be (the eMSP refuses every such CDR): the run could only fail, blamed on the eMSP.
-    for element in parsed.elements:
-        for j, comp in enumerate(element.price_components):
-            if comp.price < 0:
-                where = f"elements[{element.index}].price_components[{j}].price"
-                return f"{where}: must not be negative (a CDR's costs may not be; the eMSP refuses such CDRs)"
-    for name, price in (("min_price", parsed.min_price), ("max_price", parsed.max_price)):
-        if price is not None and price.excl_vat < 0:
-            return f"{name}.excl_vat: must not be negative (a CDR's costs may not be)"
     return None

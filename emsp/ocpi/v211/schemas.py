@@ -27,6 +27,7 @@ from emsp.ocpi.v221.types import (
     String39,
     String45,
     String255,
+    UnitPrice,
     check_dimension,
     check_parking,
     check_window,
@@ -103,7 +104,7 @@ class Location(_Open):
 
 class PriceComponent(_Open):
     type: Literal["ENERGY", "FLAT", "PARKING_TIME", "TIME"]
-    price: Number
+    price: UnitPrice
     step_size: Int
 
 

@@ -35,6 +35,7 @@ from emsp.ocpi.v221.types import (
     String45,
     String255,
     String512,
+    UnitPrice,
     Url,
     check_dimension,
     check_parking,
@@ -149,7 +150,7 @@ class Location(_Open):
 
 class PriceComponent(_Open):
     type: TariffDimension
-    price: Number
+    price: UnitPrice
     vat: Number | None = None
     step_size: Int
 
@@ -166,8 +167,8 @@ class Tariff(_Open):
     type: StrictStr | None = None
     tariff_alt_text: list[DisplayText] | None = None
     tariff_alt_url: Url | None = None
-    min_price: Price | None = None
-    max_price: Price | None = None
+    min_price: Cost | None = None  # bounds of a cost: never negative (2.3.0's PriceLimit says so)
+    max_price: Cost | None = None
     elements: Annotated[list[TariffElement], Field(min_length=1)]
     start_date_time: DateTime | None = None
     end_date_time: DateTime | None = None

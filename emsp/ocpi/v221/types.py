@@ -106,10 +106,22 @@ def _non_negative(value: Decimal) -> Decimal:
     return value
 
 
+def _unit_price(value: Decimal) -> Decimal:
+    if value < 0:
+        raise ValueError(
+            "must not be negative: every CDR priced with it would carry a negative cost, and a CDR's"
+            " costs are negative only in a Credit CDR (mod_cdrs), so each would be refused"
+        )
+    return value
+
+
 Number = Annotated[Decimal, BeforeValidator(_number)]
 # Energy, durations and the cost of what was consumed: never below zero (a Credit CDR's total_cost
 # is the one amount that is negated, mod_cdrs "Credit CDRs").
 NonNegative = Annotated[Decimal, BeforeValidator(_number), AfterValidator(_non_negative)]
+# A tariff's price per unit (mod_tariffs PriceComponent.price, a plain number in 2.1.1-2.3.0): the
+# eMSP refuses a negative one at the tariff's door rather than every CDR it prices (the same rule).
+UnitPrice = Annotated[Decimal, BeforeValidator(_number), AfterValidator(_unit_price)]
 Int = Annotated[int, BeforeValidator(_int)]
 DateTime = Annotated[datetime, BeforeValidator(_datetime)]
 
