@@ -17,7 +17,14 @@ def push(cpo: Client, module: str, obj: dict[str, Any]) -> None:
     method = "POST" if module == "cdrs" else "PUT"
     url = f"{V}/cdrs" if module == "cdrs" else path
     resp = cpo.call(method, url, obj)
-    assert resp.status in (200, 201), resp.body
+    # HTTP 200 also carries a refusal (2001, status_codes): the OCPI status must say success too.
+    assert resp.status in (200, 201) and resp.json()["status_code"] == 1000, resp.body
+
+
+def test_push_fails_on_a_refusal_answered_with_http_200(cpo: Client) -> None:
+    """The CDR that ended before its start (ef02e1b) was 200/2001, which push() let through."""
+    with pytest.raises(AssertionError, match="2001"):
+        push(cpo, "cdrs", cdr("BAD", end_date_time="2025-03-01T08:00:00Z"))
 
 
 @pytest.fixture
