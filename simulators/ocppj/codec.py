@@ -100,16 +100,28 @@ class CallError:
 Message = Call | CallResult | CallError
 
 
+# The messageId of a CALLERROR answering a frame whose own id could not be read (OCPP 2.0.1 part 4
+# §4.2.3). OCPP-J 1.6 names no id for that case; the same "-1" is used, so the sender still learns
+# its frame was refused (an answer to none of its CALLs, which it drops).
+UNREADABLE_ID = "-1"
+
+
 class FrameError(Exception):
-    """A frame from the peer is invalid. `reply` says whether a CALLERROR must answer it: only a CALL
-    (or, in 2.0.1, an unknown message type) whose id could be read is answered (1.6 §4.2.3)."""
+    """A frame from the peer is invalid. `reply` says whether a CALLERROR must answer it: a CALL (or
+    an unknown message type) is, a CALLRESULT or CALLERROR never is (1.6 §4.2.3). `unique_id` is the
+    frame's own id, None when it could not be read; then the answer carries `UNREADABLE_ID`."""
 
     def __init__(self, error_code: str, description: str, unique_id: str | None, *, reply: bool = True):
         super().__init__(f"{error_code}: {description}")
         self.error_code = error_code
         self.description = description
         self.unique_id = unique_id
-        self.reply = reply and unique_id is not None
+        self.reply = reply
+
+    @property
+    def reply_id(self) -> str:
+        """The messageId of the CALLERROR answering this frame (when `reply`)."""
+        return self.unique_id if self.unique_id is not None else UNREADABLE_ID
 
 
 class LocalProtocolError(ValueError):
@@ -205,11 +217,13 @@ class Codec:
         except RecursionError:  # [[[[...]]]] nested past the interpreter's stack: the peer's error
             raise FrameError(self.codes["rpc"], "not JSON: nested too deeply", None) from None
         if not isinstance(frame, list) or len(frame) < 3:
-            raise FrameError(self.codes["rpc"], "a frame is a JSON array of 3 to 5 elements", None)
+            description = "a frame is a JSON array of 3 to 5 elements"
+            raise FrameError(self.codes["rpc"], description, None, reply=_may_be_call(frame))
         kind, uid = frame[0], frame[1]
         unique_id = uid if isinstance(uid, str) and 0 < len(uid) <= MAX_UNIQUE_ID else None
         if unique_id is None:
-            raise FrameError(self.codes["rpc"], "message id is not a string of 1..36 chars", None)
+            description = "message id is not a string of 1..36 chars"
+            raise FrameError(self.codes["rpc"], description, None, reply=_may_be_call(frame))
         if type(kind) is int and kind == CALL:  # type() rather than isinstance: no bool, no 2.0
             return self._decode_call(frame, unique_id)
         if type(kind) is int and kind == CALLRESULT:
@@ -262,7 +276,7 @@ class Codec:
             return FrameError(self.codes["rpc"], f"not JSON: {exc}", None)
         uid = frame[1] if isinstance(frame, list) and len(frame) >= 3 else None
         if not isinstance(uid, str) or not 0 < len(uid) <= MAX_UNIQUE_ID:
-            return FrameError(self.codes["rpc"], f"not JSON: {exc}", None)
+            return FrameError(self.codes["rpc"], f"not JSON: {exc}", None, reply=_may_be_call(frame))
         is_call = type(frame[0]) is int and frame[0] == CALL
         return FrameError(self.codes["format"], f"not JSON: {exc}", uid, reply=is_call)
 
@@ -314,6 +328,14 @@ def _decode(text: str) -> Any:
     except Exception:  # StopIteration, JSONDecodeError, RecursionError: _DECODE decides
         return _DECODE(text)
     return value if end == len(text) else _DECODE(text)
+
+
+def _may_be_call(frame: Any) -> bool:
+    """Whether a frame with no readable id may be a CALL, and so gets a CALLERROR: anything but what
+    is plainly a CALLRESULT or CALLERROR (an answer is never answered, or two peers could loop)."""
+    if isinstance(frame, list) and frame and type(frame[0]) is int:
+        return frame[0] not in (CALLRESULT, CALLERROR)
+    return True
 
 
 # Only to read the id of a frame the strict decoder refused: NaN and Infinity accepted.

@@ -143,7 +143,7 @@ class Endpoint:
             # An invalid answer to our CALL still ends that exchange, or the line would stay blocked.
             self._in_flight, self.sent_at = None, None
             return Incoming(None, answered=in_flight[0], tag=in_flight[1], error=exc)
-        if exc.reply and exc.unique_id is not None:
-            frame = self.codec.encode_error(exc.unique_id, exc.error_code, exc.description)
+        if exc.reply:
+            frame = self.codec.encode_error(exc.reply_id, exc.error_code, exc.description)
             return Incoming(None, error=exc, replies=(frame,))
         return Incoming(None, error=exc)

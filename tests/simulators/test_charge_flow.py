@@ -169,7 +169,7 @@ def test_authorize_is_held_and_blocks_the_station_line(version: OcppVersion) -> 
 @pytest.mark.parametrize(
     ("frame", "kind"),
     [
-        ("[2, 'x'", None),  # not JSON: id unreadable, nothing to answer
+        ("[2, 'x'", "unreadable"),  # not JSON, id unreadable: answered with "-1" (2.0.1 part 4 §4.2.3)
         ('[2,"m1","FlyToMoon",{}]', "not_implemented"),
         ('[2,"m1","Heartbeat",{"extra":1}]', "format"),
         ('[2,"m1","Authorize",{}]', "occurrence"),
@@ -187,12 +187,12 @@ def test_csms_answers_invalid_frames_with_callerror(
 ) -> None:
     pair = make_pair(version)
     output = pair.csms.on_frame("CS-1", frame, T0)
-    if kind is None:
-        assert output.frames == []
-        return
     [(sid, text)] = output.frames
     assert sid == "CS-1"
     message = json.loads(text)
+    if kind == "unreadable":
+        assert message[:3] == [4, "-1", ERROR_CODES[version]["rpc"]]
+        return
     assert message[:3] == [4, "m1", ERROR_CODES[version][kind]]
 
 
@@ -214,15 +214,18 @@ def test_deterministic(version: OcppVersion) -> None:
 
 _OCCURENCE = "OccurenceConstraintViolation"  # sic, both versions (OCPP-J errata)
 MALFORMED = [
-    # (frame, 1.6 code, 2.0.1 code); None: not answered (no readable id, or not a CALL)
+    # (frame, 1.6 code, 2.0.1 code); None: not answered (an answer, never a CALL). No readable id:
+    # answered with messageId "-1" (2.0.1 part 4 §4.2.3; 1.6 names none, the same is used)
     ('[2,"m1","Heartbeat",{"extra":1}]', "FormationViolation", "FormatViolation"),
     ('[2,"m2","StatusNotification",{"connectorId":1}]', _OCCURENCE, _OCCURENCE),
     ('[2,"m3","Authorize",{"idTag":7,"idToken":7}]', "TypeConstraintViolation", "TypeConstraintViolation"),
     ('[2,"m4","NoSuchAction",{}]', "NotImplemented", "NotImplemented"),
     ('[2,"m5","Heartbeat"]', "FormationViolation", "RpcFrameworkError"),
     ('[7,"m6","Heartbeat",{}]', "FormationViolation", "MessageTypeNotSupported"),
-    ('{"not": "a frame"}', None, None),
-    ("not json", None, None),
+    ('{"not": "a frame"}', "FormationViolation", "RpcFrameworkError"),
+    ("not json", "FormationViolation", "RpcFrameworkError"),
+    ("[2]", "FormationViolation", "RpcFrameworkError"),
+    ('[2,5,"Heartbeat",{}]', "FormationViolation", "RpcFrameworkError"),
     ('[3,"m7",{}]', None, None),
 ]  # fmt: skip
 
@@ -243,5 +246,7 @@ def test_malformed_frames_get_the_right_callerror_in_both_models(
         if expected is None:
             assert errors == []
         else:
-            assert [e[2] for e in errors] == [expected] and errors[0][1] == json.loads(frame)[1]
+            readable = frame.startswith('[2,"') or frame.startswith('[7,"')
+            message_id = json.loads(frame)[1] if readable else "-1"
+            assert [e[2] for e in errors] == [expected] and errors[0][1] == message_id
     assert csms_out.invalid  # the service logs why

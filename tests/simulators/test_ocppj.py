@@ -65,9 +65,13 @@ def test_encode_rejects_invalid_payloads(version: OcppVersion) -> None:
 @pytest.mark.parametrize(
     ("text", "kind", "uid", "reply"),
     [
-        ("nope", "rpc", None, False),
-        ('{"a":1}', "rpc", None, False),
-        ('[2,5,"Heartbeat",{}]', "rpc", None, False),
+        # No readable id, but maybe a CALL: answered with messageId "-1" (2.0.1 part 4 §4.2.3).
+        ("nope", "rpc", None, True),
+        ('{"a":1}', "rpc", None, True),
+        ('[2,5,"Heartbeat",{}]', "rpc", None, True),
+        ("[2]", "rpc", None, True),
+        ('[3,5,{"currentTime":"x"}]', "rpc", None, False),  # plainly an answer: never answered
+        ('[4,null,"GenericError","",{}]', "rpc", None, False),
         ('[2,"u","Heartbeat",{},1]', "rpc", "u", True),
         ('[2.0,"u","Heartbeat",{}]', "message_type", "u", True),
         ('[true,"u","Heartbeat",{}]', "message_type", "u", True),
@@ -76,15 +80,16 @@ def test_encode_rejects_invalid_payloads(version: OcppVersion) -> None:
         ('[2,"u","Heartbeat",NaN]', "format", "u", True),
         ('[2,"u","MeterValues",{"connectorId":1,"meterValue":[{"v":Infinity}]}]', "format", "u", True),
         ('[3,"u",{"currentTime":-Infinity}]', "format", "u", False),
-        ('[2,5,"Heartbeat",{"a":NaN}]', "rpc", None, False),  # no id to answer
-        ('[NaN,"u"]', "rpc", None, False),
+        ('[2,5,"Heartbeat",{"a":NaN}]', "rpc", None, True),  # no id: answered with "-1"
+        ('[NaN,"u"]', "rpc", None, True),
+        ('[3,5,{"a":NaN}]', "rpc", None, False),
         ('[2,"u","../x",{}]', "not_implemented", "u", True),
         ('[3,"u",{}]', "rpc", "u", False),  # answer to nothing pending
         ('[4,"u","GenericError"]', "rpc", "u", False),
         # Nested past the interpreter's stack: a protocol error, not a RecursionError that kills the
         # connection handler (serve csms dropped the socket with a traceback).
-        ("[" * 100_000 + "]" * 100_000, "rpc", None, False),
-        ('[2,"u","Heartbeat",' + '{"a":' * 100_000 + "1" + "}" * 100_000 + "]", "rpc", None, False),
+        ("[" * 100_000 + "]" * 100_000, "rpc", None, True),
+        ('[2,"u","Heartbeat",' + '{"a":' * 100_000 + "1" + "}" * 100_000 + "]", "rpc", None, True),
     ],
 )
 def test_decode_errors(version: OcppVersion, text: str, kind: str, uid: str | None, reply: bool) -> None:
@@ -162,3 +167,35 @@ def test_the_csms_answers_a_call_holding_infinity_with_a_callerror(version: Ocpp
     output = csms.on_frame("S-1", '[2,"m-1","DataTransfer",{"vendorId":"v","data":Infinity}]', now)
     answers = [json.loads(frame) for station, frame in output.frames if station == "S-1"]
     assert [a[:3] for a in answers] == [[4, "m-1", code]], answers
+
+
+# The review's frames (OCPP-J 1.6 §4.2.3, OCPP 2.0.1 part 4 §4.2.3): a CALL that cannot be parsed gets
+# a CALLERROR; with no readable id, messageId "-1". (frame, messageId answered, error kind)
+UNPARSEABLE: list[tuple[str, str, str]] = [
+    ("not json", "-1", "rpc"),
+    ("{}", "-1", "rpc"),
+    ("[2]", "-1", "rpc"),
+    ('[9,"x","A",{}]', "x", "message_type"),
+    ('[2,"id","Unknown",{}]', "id", "not_implemented"),
+    ('[2, 5, "Heartbeat", {}]', "-1", "rpc"),
+]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize(("frame", "message_id", "kind"), UNPARSEABLE)
+def test_an_unparseable_call_gets_a_callerror(
+    version: OcppVersion, frame: str, message_id: str, kind: str
+) -> None:
+    end = Endpoint("CSMS", version)
+    incoming = end.receive(frame)
+    assert incoming.message is None and incoming.error is not None
+    [reply] = incoming.replies
+    answer = json.loads(reply)
+    assert answer[:3] == [4, message_id, ERROR_CODES[version][kind]] and answer[4] == {}
+    assert end.receive(reply).replies == ()  # the CALLERROR itself is never answered (no loop)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("frame", ["[3,5,{}]", '[4,5,"GenericError","",{}]', "[3]"])
+def test_an_unparseable_answer_is_not_answered(version: OcppVersion, frame: str) -> None:
+    assert Endpoint("CSMS", version).receive(frame).replies == ()

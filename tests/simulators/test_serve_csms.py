@@ -6,6 +6,7 @@ authorize, a transaction with meter values, and every CSMS-initiated call of the
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -418,5 +419,36 @@ def test_unknown_station_policy_and_subprotocols() -> None:
                         call16.BootNotification(charge_point_model="m", charge_point_vendor="v")
                     )
                     assert boot.status == status
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("subprotocol", ["ocpp1.6", "ocpp2.0.1"])
+def test_serve_csms_answers_unparseable_frames_with_a_callerror(subprotocol: str) -> None:
+    """The live path (a raw client, no OCPP library): each frame gets its CALLERROR, with messageId
+    "-1" when none could be read (OCPP 2.0.1 part 4 §4.2.3), and the connection stays usable."""
+    from simulators.ocppj import ERROR_CODES
+
+    codes = ERROR_CODES["1.6" if subprotocol == "ocpp1.6" else "2.0.1"]
+    frames = [
+        ("not json", "-1", codes["rpc"]),
+        ("{}", "-1", codes["rpc"]),
+        ("[2]", "-1", codes["rpc"]),
+        ('[9,"x","A",{}]', "x", codes["message_type"]),
+        ('[2,"id","Unknown",{}]', "id", codes["not_implemented"]),
+        ('[2, 5, "Heartbeat", {}]', "-1", codes["rpc"]),
+    ]
+
+    async def main() -> None:
+        async with served(CsmsServiceConfig()) as (address, _service):
+            url = f"ws://{address}/ocpp/CP-RAW"
+            async with websockets.connect(url, subprotocols=[subprotocol]) as ws:
+                for frame, message_id, code in frames:
+                    await ws.send(frame)
+                    answer = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                    assert answer[:3] == [4, message_id, code], (frame, answer)
+                await ws.send('[2,"hb","Heartbeat",{}]')
+                answer = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                assert answer[:2] == [3, "hb"] and "currentTime" in answer[2]
 
     asyncio.run(main())
