@@ -5,6 +5,11 @@ text is parsed into a JSON structure, so text that is not JSON, not valid Unicod
 escape cannot be encoded as UTF-8, RFC 8259 section 8) or too deep to parse is HTTP 400; parsed JSON
 carrying a NUL character, which no OCPI string may hold (types: printable only) and PostgreSQL text
 cannot store, reached the OCPI layer: 2001 with HTTP 200.
+
+The Content-Type of a request is not checked: transport_and_format (2.2.1, 2.3.0) says a client SHALL
+send `application/json` with a body, but names no answer for a receiver when it does not (no 415),
+so a body sent as text/plain, or with no Content-Type, is read as JSON all the same (lenient, no
+finding); the body itself decides.
 """
 
 from __future__ import annotations
