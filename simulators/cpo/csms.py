@@ -139,7 +139,10 @@ class Csms:
         self._calls = 0
         self._links: dict[str, _Link] = {}
         self._held: dict[str, _Held] = {}
-        self._decisions: dict[str, bool] = {}  # token uid -> latest decision of the OCPI side
+        # Folded token uid -> latest decision of the OCPI side: an idTag (1.6 CiString20) and an
+        # idToken (2.0.1) ignore case, as the eMSP does (Token.uid, CiString), so an Authorize and a
+        # start that spell the token differently are one token.
+        self._decisions: dict[str, bool] = {}
         self._refs = 0
         self._transactions = 0  # 1.6: the CSMS assigns transaction ids
         self.ca = StationCa(cpo_id)  # signs the stations' certificate requests
@@ -201,7 +204,7 @@ class Csms:
         if token is not None and self.authorize is None:
             # A start the CSMS asks for itself (e.g. an OCPI START_SESSION) is authorized already:
             # the transaction's start must not be refused for want of an Authorize.
-            self._decisions[token] = True
+            self._decisions[token.casefold()] = True
         link.endpoint.call(action, payload, tag=ref)
         frames = link.endpoint.drain(now)
         return ref, CsmsOutput([(station_id, f) for f in frames])
@@ -237,7 +240,7 @@ class Csms:
 
     def on_authorization(self, ref: str, accepted: bool, now: datetime) -> CsmsOutput:
         held = self._held.pop(ref)
-        self._decisions[held.token_uid] = accepted
+        self._decisions[held.token_uid.casefold()] = accepted
         link = self._links.get(held.station_id)
         if link is None or link.endpoint is not held.endpoint:
             return CsmsOutput()  # the station reconnected meanwhile: that CALL is gone with its session
@@ -287,14 +290,14 @@ class Csms:
         """Authorize under the local policy (no eMSP attached)."""
         token = payload["idTag"] if link.version == "1.6" else payload["idToken"]["idToken"]
         assert self.authorize is not None
-        self._decisions[token] = self.authorize(token)
+        self._decisions[token.casefold()] = self.authorize(token)
         return {_INFO_KEY[link.version]: self._id_info(link.version, token)}
 
     def _id_info(self, version: OcppVersion, token: str) -> Payload:
-        decision = self._decisions.get(token)
+        decision = self._decisions.get(token.casefold())
         if decision is None and self.authorize is not None:
             # A start without a prior Authorize (local cache, offline start): the policy decides.
-            decision = self._decisions[token] = self.authorize(token)
+            decision = self._decisions[token.casefold()] = self.authorize(token)
         status = _UNDECIDED[version] if decision is None else ("Accepted" if decision else _REFUSED)
         return {"status": status}
 
