@@ -339,7 +339,10 @@ class Csms:
     def _meter16(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
         tx_id = payload.get("transactionId")
         tx = str(tx_id) if tx_id is not None else link.by_connector.get(payload["connectorId"])
-        if tx is not None:
+        if tx is not None and tx not in link.open16:
+            # Samples of an ended (or never started) transaction: its meterStop is final.
+            link.notes.append(f"MeterValues for transaction {tx}, not in progress: ignored")
+        elif tx is not None:
             self._samples(link, tx, payload["meterValue"], events)
         return {}
 
@@ -385,7 +388,12 @@ class Csms:
         values: list[Payload] = payload.get("meterValue", [])
         state = info.get("chargingState")
         token = payload.get("idToken", {}).get("idToken")
-        if kind == "Started":
+        in_progress = tx in link.last_energy or tx in link.unidentified
+        if kind == "Started" and in_progress:
+            # A repeated Started (a retry after a lost answer): the transaction keeps its first start
+            # (an idToken it brings still identifies a start at plug-in, below).
+            link.notes.append(f"TransactionEvent Started for transaction {tx}, already in progress: ignored")
+        if kind == "Started" and not in_progress:
             start = next((e for e in (read_sample("2.0.1", v)[0] for v in values) if e is not None), 0)
             link.charging[tx] = state in (None, "Charging")
             link.last_energy[tx] = start
@@ -396,13 +404,16 @@ class Csms:
             else:
                 # E03 (start at plug-in): the idToken comes with a later event; report the start then.
                 link.unidentified[tx] = started
+        elif kind == "Updated" and not in_progress:
+            # Samples of an ended (or never started) transaction: its stop is final.
+            link.notes.append(f"TransactionEvent Updated for transaction {tx}, not in progress: ignored")
         elif token and tx in link.unidentified:
             events.append(replace(link.unidentified.pop(tx), token_uid=token))
-        if kind == "Updated":
+        if kind == "Updated" and in_progress:
             if state is not None:
                 self._charging(link, tx, state == "Charging", at, events)
             self._samples(link, tx, values, events)
-        elif kind == "Ended" and tx not in link.last_energy and tx not in link.unidentified:
+        elif kind == "Ended" and not in_progress:
             # Not in progress (a repeat after a lost answer, or never started here): answered, no effect.
             link.notes.append(f"TransactionEvent Ended for transaction {tx}, not in progress: ignored")
         elif kind == "Ended":
