@@ -259,6 +259,13 @@ class CsmsService:
             record.device_model.update(event.values)
         elif isinstance(event, ConnectorStatusChanged):
             record.connectors[event.connector_id] = event.status
+        elif isinstance(event, TransactionStarted) and event.transaction_id in record.transactions:
+            # A station reusing an ended transaction's id: the record of what happened stays.
+            self.log.warning(
+                "transaction started again: ignored",
+                station_id=record.station_id,
+                transaction_id=event.transaction_id,
+            )
         elif isinstance(event, TransactionStarted):
             record.transactions[event.transaction_id] = {
                 "transaction_id": event.transaction_id,
@@ -276,8 +283,8 @@ class CsmsService:
             )
         elif isinstance(event, MeterSampled | TransactionEnded):
             tx = record.transactions.get(event.transaction_id)
-            if tx is None:
-                return
+            if tx is None or tx["ended_at"] is not None:
+                return  # an ended transaction's meter stop is final (the CSMS noted the late message)
             energy = event.energy_wh if isinstance(event, MeterSampled) else event.meter_stop_wh
             tx["meter_last_wh"], tx["energy_wh"] = energy, energy - tx["meter_start_wh"]
             if isinstance(event, TransactionEnded):

@@ -132,14 +132,14 @@ class FraudIndex:
         by_uid: dict[str, list[FraudDecisionRecord]] = defaultdict(list)
         by_object: dict[str, list[FraudDecisionRecord]] = defaultdict(list)
         for d in decisions:
-            by_uid[d.token_uid].append(d)
+            by_uid[d.token_uid.upper()].append(d)  # a token uid is a CiString: case ignored
             if d.object_id is not None:
                 by_object[d.object_id].append(d)
         return FraudIndex(by_uid, by_object)
 
     def refusal(self, truth: TruthSession) -> FraudDecisionRecord | None:
         """The fraud refusal of this visit's authorization: same uid, right after its plug-in."""
-        for d in self.by_uid.get(truth.token_uid, ()):
+        for d in self.by_uid.get(truth.token_uid.upper(), ()):
             if d.decision == "refuse" and truth.plugged_at <= d.at <= truth.plugged_at + FRAUD_MATCH_WINDOW:
                 return d
         return None

@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from emsp.storage.direct import DirectStatement
-from emsp.storage.tables import DriverRow, TokenRow
+from emsp.storage.tables import DriverRow, TokenRow, token_key, upper_token_uid
 
 # Built once (every CDR asks): only the parameters change per call (see emsp.storage.queries).
 # Only the columns deciding the answer are read (directly on SQLite, emsp.storage.direct): most
@@ -23,7 +23,7 @@ _tokens: Any = TokenRow.__table__
 _drivers: Any = DriverRow.__table__
 _federated = (
     select(_tokens.c.partner, _tokens.c.driver_id)
-    .where(_tokens.c.uid == bindparam("uid"), _tokens.c.driver_id.is_not(None))
+    .where(upper_token_uid == bindparam("key"), _tokens.c.driver_id.is_not(None))  # any case: CiString
     .order_by(_tokens.c.pk)
 )
 _by_emaid = (
@@ -47,7 +47,7 @@ def driver_for(db: Session, *, token_uid: str, contract_id: str, partner: str = 
 
     A federated token (emsp.services.identity) names its driver itself; it is that driver's only
     through the partner it was issued for. Other tokens are resolved by their eMA id."""
-    federated = _first(db, _federated_direct, _federated, {"uid": token_uid})
+    federated = _first(db, _federated_direct, _federated, {"key": token_key(token_uid)})
     if federated is not None:
         token_partner, driver_id = federated
         if partner and token_partner is not None and token_partner != partner:

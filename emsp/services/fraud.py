@@ -29,7 +29,15 @@ from sqlalchemy.orm import Session
 from emsp.bus import CdrReceived
 from emsp.model import FraudDecisionRecord
 from emsp.storage.db import Database
-from emsp.storage.tables import AuthorizationRow, FraudDecisionRow, LocationRow, SessionRow, TokenRow
+from emsp.storage.tables import (
+    AuthorizationRow,
+    FraudDecisionRow,
+    LocationRow,
+    SessionRow,
+    TokenRow,
+    token_key,
+    upper_token_uid,
+)
 from emsp.storage.weak_events import listen_weakly
 from emsp.wire import loads
 
@@ -368,7 +376,7 @@ class CdrFlags:
         if cdr.credit or not self.guard.config.enabled:
             return
         token = db.scalars(
-            select(TokenRow).where(TokenRow.uid == cdr.token_uid).order_by(TokenRow.pk).limit(1)
+            select(TokenRow).where(upper_token_uid == token_key(cdr.token_uid)).order_by(TokenRow.pk).limit(1)
         ).first()
         driver_id = token.driver_id if token is not None else None
         token_type = token.type if token is not None else "RFID"
@@ -378,6 +386,8 @@ class CdrFlags:
         if energy is not None:
             verdicts.append(energy)
         uids = [cdr.token_uid]
+        if token is not None and token.uid != cdr.token_uid:  # the CPO wrote our uid in another case
+            uids.append(token.uid)
         if driver_id:
             uids = list(db.scalars(select(TokenRow.uid).where(TokenRow.driver_id == driver_id)))
         others = db.scalars(

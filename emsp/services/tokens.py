@@ -30,7 +30,7 @@ from emsp.services import fraud as fraud_rules
 from emsp.services.fraud import FraudGuard
 from emsp.storage.db import Database
 from emsp.storage.queries import find_token
-from emsp.storage.tables import AuthorizationRow, TokenRow
+from emsp.storage.tables import AuthorizationRow, TokenRow, token_key, upper_token_uid
 from emsp.storage.weak_events import listen_weakly
 from emsp.timeutil import format_utc
 from emsp.wire import dumps, loads
@@ -181,7 +181,7 @@ _token_state = select(
     _tokens.c.uid, _tokens.c.type, _tokens.c.contract_id, _tokens.c.issuer, _tokens.c.valid,
     _tokens.c.whitelist, _tokens.c.has_credit, _tokens.c.expires_at, _tokens.c.allowed_locations_json,
     _tokens.c.last_updated, _tokens.c.driver_id, _tokens.c.partner,
-).where(_tokens.c.uid == bindparam("uid"), _tokens.c.type == bindparam("type"))  # fmt: skip
+).where(upper_token_uid == bindparam("key"), _tokens.c.type == bindparam("type"))  # fmt: skip
 _record = insert(cast(Table, AuthorizationRow.__table__))
 _relaxed_commit = text("SET LOCAL synchronous_commit TO off")
 _TOUCHED = "emsp.tokens_touched"
@@ -241,11 +241,12 @@ class TokenAuthority:
         listen_weakly(factory, "do_orm_execute", self._on_orm_execute)
 
     def lookup(self, db: Session, uid: str, token_type: str) -> TokenState | None:
-        key = (uid, token_type)
+        """The token of that uid in any case (CiString) and type; its state names the uid as issued."""
+        key = (token_key(uid), token_type)
         state = self._index.get(key)
         if state is not None:
             return state
-        row = db.connection().execute(_token_state, {"uid": uid, "type": token_type}).one_or_none()
+        row = db.connection().execute(_token_state, {"key": key[0], "type": token_type}).one_or_none()
         if row is None:
             return None
         state = _state(row)
@@ -315,7 +316,11 @@ class TokenAuthority:
         value of the block is handed out: after a restart, references continue above it, never
         reused (a crashed process only leaves a gap).
         """
-        token = self._index.get((uid, token_type)) or self.lookup(unit(), uid, token_type)
+        token = self._index.get((token_key(uid), token_type)) or self.lookup(unit(), uid, token_type)
+        if token is not None:
+            # Our token, asked about in another case (CiString): records and fraud history name it
+            # as issued, so every authorization of one token is found under one uid.
+            uid = token.uid
         verdicts: list[fraud_rules.Verdict] = []
         if token is not None and token.partner is not None and token.partner != partner:
             # Federated identity: this uid was issued for another partner; here it is not our token.
@@ -392,8 +397,9 @@ class TokenAuthority:
         if changed:
             keys: set[tuple[str, str]] = session.info.setdefault(_TOUCHED, set())
             for row in changed:
-                keys.add((row.uid, row.type))
-                self._index.pop((row.uid, row.type), None)
+                key = (token_key(row.uid), row.type)
+                keys.add(key)
+                self._index.pop(key, None)
 
     def _after_end(self, session: Session) -> None:
         for key in session.info.pop(_TOUCHED, ()):

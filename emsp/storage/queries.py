@@ -14,7 +14,16 @@ from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from emsp.storage.direct import DirectStatement
-from emsp.storage.tables import CdrRow, InvoiceLineRow, LocationRow, SessionRow, TariffRow, TokenRow
+from emsp.storage.tables import (
+    CdrRow,
+    InvoiceLineRow,
+    LocationRow,
+    SessionRow,
+    TariffRow,
+    TokenRow,
+    token_key,
+    upper_token_uid,
+)
 
 R = TypeVar("R")
 
@@ -40,11 +49,12 @@ find_session = PartyLookup(SessionRow, "session_id")
 find_cdr = PartyLookup(CdrRow, "cdr_id")
 find_invoice_line = PartyLookup(InvoiceLineRow, "cdr_id")
 
-_token_stmt = select(TokenRow).where(TokenRow.uid == bindparam("uid"), TokenRow.type == bindparam("type"))
+_token_stmt = select(TokenRow).where(upper_token_uid == bindparam("key"), TokenRow.type == bindparam("type"))
 
 
 def find_token(db: Session, uid: str, token_type: str) -> TokenRow | None:
-    return db.scalars(_token_stmt, {"uid": uid, "type": token_type}).one_or_none()
+    """Our token of that uid, in any case (CiString), and type."""
+    return db.scalars(_token_stmt, {"key": token_key(uid), "type": token_type}).one_or_none()
 
 
 # ---- sessions: most of an eMSP's OCPI traffic (a PUT, then a PATCH per meter update) ----

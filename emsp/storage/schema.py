@@ -16,7 +16,9 @@ tables this version defines:
 - an index this version defines on an existing table is created when missing (`create_all`
   creates a table's indexes only with the table): the queries that rely on them (the fraud
   history warm-up, the findings upsert) never fall back to a scan, or to a race. A unique index
-  that rows already there would violate has a merge step in `MERGE_BEFORE`, run first;
+  that rows already there would violate has a merge step in `MERGE_BEFORE`, run first (or a check
+  that refuses the database, naming the rows, when they cannot be merged: tokens whose uids differ
+  only in case);
 - an index this version replaced (`OBSOLETE_INDEXES`) is dropped once its replacement exists.
 """
 
@@ -31,7 +33,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import CreateIndex
 
-from emsp.storage.tables import Base, FindingRow
+from emsp.storage.tables import Base, FindingRow, TokenRow, upper_token_uid
 
 
 @dataclass(frozen=True)
@@ -120,9 +122,21 @@ def missing_indexes(bind: Engine | Connection) -> list[Index]:
     for table in Base.metadata.sorted_tables:
         if table.name not in present:
             continue
-        have = {ix["name"] for ix in inspector.get_indexes(table.name)}
+        have = _index_names(bind, inspector, table.name)
         missing += sorted((ix for ix in table.indexes if ix.name not in have), key=lambda ix: str(ix.name))
     return missing
+
+
+def _index_names(bind: Engine | Connection, inspector: Any, table: str) -> set[str | None]:
+    """The table's index names. SQLite's reflection skips (with a warning) an index on an expression
+    (ux_tokens_uid_ci_type), which would then look missing at every start: its catalogue names it."""
+    if bind.dialect.name != "sqlite":
+        return {ix["name"] for ix in inspector.get_indexes(table)}
+    names = text("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = :table")
+    if isinstance(bind, Connection):
+        return set(bind.scalars(names, {"table": table}))
+    with bind.connect() as connection:
+        return set(connection.scalars(names, {"table": table}))
 
 
 def _merge_duplicate_findings(connection: Connection) -> None:
@@ -144,8 +158,32 @@ def _merge_duplicate_findings(connection: Connection) -> None:
         connection.execute(delete(t).where(*same, t.c.pk != first))
 
 
+def _refuse_tokens_differing_in_case(connection: Connection) -> None:
+    """Before token uids were compared without case (CiString), two tokens of one type could be
+    issued as e.g. TOK001 and tok001. They are two contracts' tokens, possibly both in use: neither
+    can be merged into nor dropped for the other without the operator, so the database is refused,
+    naming them, until one is re-issued under another uid (or deleted)."""
+    t: Any = TokenRow.__table__
+    key = (upper_token_uid, t.c.type)
+    clashing = select(*key).group_by(*key).having(func.count() > 1).order_by(*key)
+    found = []
+    for upper_uid, token_type in connection.execute(clashing).all():
+        uids = connection.scalars(
+            select(t.c.uid).where(upper_token_uid == upper_uid, t.c.type == token_type).order_by(t.c.pk)
+        ).all()
+        found.append(f"{token_type} {' / '.join(uids)}")
+    if found:
+        raise SchemaMismatch(
+            "token uids are case-insensitive (OCPI CiString) but the database holds tokens whose uids "
+            f"differ only in case: {'; '.join(found)}. Re-issue all but one of each under another uid "
+            "(or delete them), then start again"
+        )
+
+
+# Run before creating the unique index of that name: fold rows it would refuse, or refuse the database.
 MERGE_BEFORE: dict[str, Callable[[Connection], None]] = {
     "ux_findings_partner_party_kind": _merge_duplicate_findings,
+    "ux_tokens_uid_ci_type": _refuse_tokens_differing_in_case,
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Boolean, Index, Integer, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from emsp.storage.packed import CDRS, SESSIONS, PackedText
@@ -194,6 +194,22 @@ class TokenRow(Base):
     partner: Mapped[str | None] = mapped_column(String(64), default=None)
     # The driver's EV battery as the contract states it (fraud: energy above it is flagged).
     max_battery_kwh: Mapped[Decimal | None] = mapped_column(DecimalText, default=None)
+
+
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def token_key(uid: str) -> str:
+    """A token uid's case-insensitive key: Token.uid is a CiString (types: printable ASCII, case
+    ignored). ASCII letters only, as SQL upper() folds them on SQLite and PostgreSQL alike, so this
+    key equals `upper_token_uid` of every uid the eMSP issues (printable ASCII)."""
+    return uid.translate(_ASCII_UPPER)
+
+
+# What every lookup of a token by uid compares with `token_key(uid)`: one uid per type, whatever
+# its case (the unique index below), stored and sent as issued.
+upper_token_uid = func.upper(TokenRow.uid)
+Index("ux_tokens_uid_ci_type", upper_token_uid, TokenRow.type, unique=True)
 
 
 class AuthorizationRow(Base):

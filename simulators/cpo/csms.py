@@ -139,7 +139,10 @@ class Csms:
         self._calls = 0
         self._links: dict[str, _Link] = {}
         self._held: dict[str, _Held] = {}
-        self._decisions: dict[str, bool] = {}  # token uid -> latest decision of the OCPI side
+        # Folded token uid -> latest decision of the OCPI side: an idTag (1.6 CiString20) and an
+        # idToken (2.0.1) ignore case, as the eMSP does (Token.uid, CiString), so an Authorize and a
+        # start that spell the token differently are one token.
+        self._decisions: dict[str, bool] = {}
         self._refs = 0
         self._transactions = 0  # 1.6: the CSMS assigns transaction ids
         self.ca = StationCa(cpo_id)  # signs the stations' certificate requests
@@ -201,7 +204,7 @@ class Csms:
         if token is not None and self.authorize is None:
             # A start the CSMS asks for itself (e.g. an OCPI START_SESSION) is authorized already:
             # the transaction's start must not be refused for want of an Authorize.
-            self._decisions[token] = True
+            self._decisions[token.casefold()] = True
         link.endpoint.call(action, payload, tag=ref)
         frames = link.endpoint.drain(now)
         return ref, CsmsOutput([(station_id, f) for f in frames])
@@ -237,7 +240,7 @@ class Csms:
 
     def on_authorization(self, ref: str, accepted: bool, now: datetime) -> CsmsOutput:
         held = self._held.pop(ref)
-        self._decisions[held.token_uid] = accepted
+        self._decisions[held.token_uid.casefold()] = accepted
         link = self._links.get(held.station_id)
         if link is None or link.endpoint is not held.endpoint:
             return CsmsOutput()  # the station reconnected meanwhile: that CALL is gone with its session
@@ -287,14 +290,14 @@ class Csms:
         """Authorize under the local policy (no eMSP attached)."""
         token = payload["idTag"] if link.version == "1.6" else payload["idToken"]["idToken"]
         assert self.authorize is not None
-        self._decisions[token] = self.authorize(token)
+        self._decisions[token.casefold()] = self.authorize(token)
         return {_INFO_KEY[link.version]: self._id_info(link.version, token)}
 
     def _id_info(self, version: OcppVersion, token: str) -> Payload:
-        decision = self._decisions.get(token)
+        decision = self._decisions.get(token.casefold())
         if decision is None and self.authorize is not None:
             # A start without a prior Authorize (local cache, offline start): the policy decides.
-            decision = self._decisions[token] = self.authorize(token)
+            decision = self._decisions[token.casefold()] = self.authorize(token)
         status = _UNDECIDED[version] if decision is None else ("Accepted" if decision else _REFUSED)
         return {"status": status}
 
@@ -336,7 +339,10 @@ class Csms:
     def _meter16(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
         tx_id = payload.get("transactionId")
         tx = str(tx_id) if tx_id is not None else link.by_connector.get(payload["connectorId"])
-        if tx is not None:
+        if tx is not None and tx not in link.open16:
+            # Samples of an ended (or never started) transaction: its meterStop is final.
+            link.notes.append(f"MeterValues for transaction {tx}, not in progress: ignored")
+        elif tx is not None:
             self._samples(link, tx, payload["meterValue"], events)
         return {}
 
@@ -382,7 +388,12 @@ class Csms:
         values: list[Payload] = payload.get("meterValue", [])
         state = info.get("chargingState")
         token = payload.get("idToken", {}).get("idToken")
-        if kind == "Started":
+        in_progress = tx in link.last_energy or tx in link.unidentified
+        if kind == "Started" and in_progress:
+            # A repeated Started (a retry after a lost answer): the transaction keeps its first start
+            # (an idToken it brings still identifies a start at plug-in, below).
+            link.notes.append(f"TransactionEvent Started for transaction {tx}, already in progress: ignored")
+        if kind == "Started" and not in_progress:
             start = next((e for e in (read_sample("2.0.1", v)[0] for v in values) if e is not None), 0)
             link.charging[tx] = state in (None, "Charging")
             link.last_energy[tx] = start
@@ -393,13 +404,16 @@ class Csms:
             else:
                 # E03 (start at plug-in): the idToken comes with a later event; report the start then.
                 link.unidentified[tx] = started
+        elif kind == "Updated" and not in_progress:
+            # Samples of an ended (or never started) transaction: its stop is final.
+            link.notes.append(f"TransactionEvent Updated for transaction {tx}, not in progress: ignored")
         elif token and tx in link.unidentified:
             events.append(replace(link.unidentified.pop(tx), token_uid=token))
-        if kind == "Updated":
+        if kind == "Updated" and in_progress:
             if state is not None:
                 self._charging(link, tx, state == "Charging", at, events)
             self._samples(link, tx, values, events)
-        elif kind == "Ended" and tx not in link.last_energy and tx not in link.unidentified:
+        elif kind == "Ended" and not in_progress:
             # Not in progress (a repeat after a lost answer, or never started here): answered, no effect.
             link.notes.append(f"TransactionEvent Ended for transaction {tx}, not in progress: ignored")
         elif kind == "Ended":
