@@ -33,6 +33,7 @@ from emsp.timeutil import format_utc
 from emsp.wire import Deferred, HttpResponse, OutboundRequest
 from simulators.cpo.mock_cpo import MockCpoOutput
 from simulators.ocppj import subprotocol
+from simulators.ocppj.vouched import vouched_frames
 
 EMSP = "emsp"
 # What a party in an `http_503` outage answers (its load balancer, really): no OCPI envelope.
@@ -534,6 +535,11 @@ class SimRuntime:
 
     # ------------------------------------------------------------------ run
     def run(self) -> SimResult:
+        # Each OCPP frame is validated once, when written: the reader of the same run trusts it.
+        with vouched_frames():
+            return self._run()
+
+    def _run(self) -> SimResult:
         world = self.world
         for cpo_id, cpo in world.cpos.items():
             if cpo_id not in world.channels:  # CPOs behind a hub start once it reached the eMSP
