@@ -16,7 +16,7 @@ nothing is recorded or skipped.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from decimal import Decimal
@@ -45,17 +45,25 @@ def reads_back_same(value: Any) -> bool:
     lists and tuples of them. Anything else (a float, a subclass such as a namedtuple, which is
     written as an object) is left to the reader's own validation."""
     kind = type(value)
-    if kind is str or kind is int or kind is bool or value is None or kind is Decimal:
-        return True
-    # Loops, not all(...): no generator per container (this runs for every frame written).
     if kind is dict:
-        for key, item in value.items():  # noqa: SIM110
-            if type(key) is not str or not reads_back_same(item):
-                return False
-        return True
+        if not all(type(key) is str for key in value):
+            return False
+        return _all_same(value.values())
     if kind is list or kind is tuple:
-        for item in value:  # noqa: SIM110
+        return _all_same(value)
+    return kind is str or kind is int or kind is bool or value is None or kind is Decimal
+
+
+def _all_same(items: Iterable[Any]) -> bool:
+    # Leaves checked here, containers by recursion: one call per container, not per value (this
+    # runs for every frame written).
+    for item in items:
+        kind = type(item)
+        if kind is str or kind is int or item is None or kind is bool or kind is Decimal:
+            continue
+        if kind is dict or kind is list or kind is tuple:
             if not reads_back_same(item):
                 return False
-        return True
-    return False
+            continue
+        return False
+    return True
