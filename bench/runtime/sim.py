@@ -22,7 +22,7 @@ from bench.events import CdrCorrection, CdrHold, OcppCall, Outage, StationOfflin
 from bench.runtime.allocation import RETRY_EVERY, ConnectorAllocator, retries_for
 from bench.runtime.faults import SimRuntimeError, describe_fault
 from bench.runtime.link_windows import link_windows
-from bench.runtime.sim_events import call_after
+from bench.runtime.sim_events import call_after, call_at, run_until
 from bench.runtime.sim_hub import SimHubs
 from bench.scenario import LinkSpec
 from bench.trace import WireTrace
@@ -33,6 +33,7 @@ from emsp.timeutil import format_utc
 from emsp.wire import Deferred, HttpResponse, OutboundRequest
 from simulators.cpo.mock_cpo import MockCpoOutput
 from simulators.ocppj import subprotocol
+from simulators.ocppj.vouched import vouched_frames
 
 EMSP = "emsp"
 # What a party in an `http_503` outage answers (its load balancer, really): no OCPI envelope.
@@ -74,12 +75,12 @@ class Link:
         while spec.loss and self._rng.random() < spec.loss and rto <= 64 * RTO_MS:
             delay += rto  # lost segment: TCP resends it after the timeout, doubling it each time
             rto *= 2
-        now = int(self._env.now)
+        now = int(self._env._now)  # the clock itself (its `now` property is a call more; this is hot)
         arrival = now + round(delay)
         if not (request and spec.reorder and self._rng.random() < spec.reorder):
             arrival = max(arrival, self._last_arrival)  # one stream: FIFO
             self._last_arrival = arrival
-        call_after(self._env, arrival - now, lambda _event: deliver())
+        call_at(self._env, arrival - now, deliver)
 
     def duplicates(self) -> bool:
         spec = self.spec_now()
@@ -207,13 +208,13 @@ class SimRuntime:
             return
         self._wakeup_at[station_id] = at
 
-        def fire(_event: simpy.Event) -> None:
+        def fire() -> None:
             if self._wakeup_at.get(station_id) != at:
                 return  # superseded by a later schedule
             del self._wakeup_at[station_id]
             self._station_send(station_id, self.world.stations[station_id].on_wakeup(self.now()))
 
-        call_after(self.env, at - int(self.env.now), fire)
+        call_at(self.env, at - int(self.env.now), fire)
 
     # ------------------------------------------------------------------ OCPI
     def _cpo_emit(self, cpo_id: str, output: MockCpoOutput) -> None:
@@ -313,13 +314,13 @@ class SimRuntime:
             return
         self._wakeup_at[key] = at
 
-        def fire(_event: simpy.Event) -> None:
+        def fire() -> None:
             if self._wakeup_at.get(key) != at:
                 return
             del self._wakeup_at[key]
             self._cpo_emit(cpo_id, self.world.cpos[cpo_id].on_wakeup(self.now()))
 
-        call_after(self.env, at - int(self.env.now), fire)
+        call_at(self.env, at - int(self.env.now), fire)
 
     def _cpo_got(self, cpo_id: str, request_id: str, response: HttpResponse) -> None:
         cpo = self.world.cpos[cpo_id]
@@ -534,6 +535,11 @@ class SimRuntime:
 
     # ------------------------------------------------------------------ run
     def run(self) -> SimResult:
+        # Each OCPP frame is validated once, when written: the reader of the same run trusts it.
+        with vouched_frames():
+            return self._run()
+
+    def _run(self) -> SimResult:
         world = self.world
         for cpo_id, cpo in world.cpos.items():
             if cpo_id not in world.channels:  # CPOs behind a hub start once it reached the eMSP
@@ -557,7 +563,7 @@ class SimRuntime:
             self.env.process(self._ticker(until))
         try:
             with _quiet_gc():
-                self.env.run(until=until)
+                run_until(self.env, until)
         except Exception as exc:  # a simulated party (or the bench's wiring) raised: the run cannot go on
             raise SimRuntimeError(f"at {format_utc(self.now())}: {describe_fault(exc)}") from exc
         if self._progress is not None:

@@ -22,6 +22,7 @@ import simplejson
 
 from emsp.json_text import reused
 from simulators.ocppj.timestamps import DATE_TIME
+from simulators.ocppj.vouched import VOUCHED, Validator, reads_back_same
 
 OcppVersion = Literal["1.6", "2.0.1"]
 Payload = dict[str, Any]
@@ -187,16 +188,24 @@ class Codec:
         self._check_local(action, payload, response=False)
 
     def encode_call(self, unique_id: str, action: str, payload: Payload) -> str:
-        self._check_local(action, payload, response=False)
+        validate = self._check_local(action, payload, response=False)
         if type(payload) is dict and not payload:  # Heartbeat and other empty CALLs: see _STRING
-            return f"[{CALL},{_STRING(self._check_id(unique_id))},{_STRING(action)},{{}}]"
-        return _ENCODE([CALL, self._check_id(unique_id), action, payload])
+            text = f"[{CALL},{_STRING(self._check_id(unique_id))},{_STRING(action)},{{}}]"
+        else:
+            text = _ENCODE([CALL, self._check_id(unique_id), action, payload])
+        if (vouched := VOUCHED.get()) is not None and reads_back_same(payload):
+            vouched[text] = validate
+        return text
 
     def encode_result(self, unique_id: str, action: str, payload: Payload) -> str:
-        self._check_local(action, payload, response=True)
+        validate = self._check_local(action, payload, response=True)
         if type(payload) is dict and not payload:  # the many empty acknowledgements
-            return f"[{CALLRESULT},{_STRING(self._check_id(unique_id))},{{}}]"
-        return _ENCODE([CALLRESULT, self._check_id(unique_id), payload])
+            text = f"[{CALLRESULT},{_STRING(self._check_id(unique_id))},{{}}]"
+        else:
+            text = _ENCODE([CALLRESULT, self._check_id(unique_id), payload])
+        if (vouched := VOUCHED.get()) is not None and reads_back_same(payload):
+            vouched[text] = validate
+        return text
 
     def encode_error(
         self, unique_id: str, code: str, description: str, details: Payload | None = None
@@ -224,25 +233,31 @@ class Codec:
         if unique_id is None:
             description = "message id is not a string of 1..36 chars"
             raise FrameError(self.codes["rpc"], description, None, reply=_may_be_call(frame))
+        # The validator a frame of ours passed when written (vouched.py); None: validate it here.
+        vouched = VOUCHED.get()
+        passed = vouched.pop(text, None) if vouched is not None and type(text) is str else None
         if type(kind) is int and kind == CALL:  # type() rather than isinstance: no bool, no 2.0
-            return self._decode_call(frame, unique_id)
+            return self._decode_call(frame, unique_id, passed)
         if type(kind) is int and kind == CALLRESULT:
-            return self._decode_result(frame, unique_id, pending)
+            return self._decode_result(frame, unique_id, pending, passed)
         if type(kind) is int and kind == CALLERROR:
             return self._decode_error(frame, unique_id)
         raise FrameError(self.codes["message_type"], f"unknown message type {kind!r}", unique_id)
 
-    def _decode_call(self, frame: list[Any], unique_id: str) -> Call:
+    def _decode_call(self, frame: list[Any], unique_id: str, passed: Validator | None = None) -> Call:
         if len(frame) != 4 or not isinstance(frame[2], str) or not isinstance(frame[3], dict):
             raise FrameError(self.codes["rpc"], "CALL is [2, id, action, {payload}]", unique_id)
         action, payload = frame[2], frame[3]
         validate = _validator(self.version, action, False)
         if validate is None:
             raise FrameError(self.codes["not_implemented"], f"unknown action {action!r}", unique_id)
-        self._check_remote(validate, payload, unique_id, reply=True)
+        if passed is not validate:
+            self._check_remote(validate, payload, unique_id, reply=True)
         return Call(unique_id, action, payload)
 
-    def _decode_result(self, frame: list[Any], unique_id: str, pending: Mapping[str, str]) -> CallResult:
+    def _decode_result(
+        self, frame: list[Any], unique_id: str, pending: Mapping[str, str], passed: Validator | None = None
+    ) -> CallResult:
         # A CALLRESULT or CALLERROR is never answered with a CALLERROR (1.6 §4.2.3), hence reply=False.
         if len(frame) != 3 or not isinstance(frame[2], dict):
             raise FrameError(self.codes["rpc"], "CALLRESULT is [3, id, {payload}]", unique_id, reply=False)
@@ -251,7 +266,8 @@ class Codec:
             raise FrameError(self.codes["rpc"], "CALLRESULT for no pending CALL", unique_id, reply=False)
         validate = _validator(self.version, action, True)
         assert validate is not None, "pending actions were validated when sent"
-        self._check_remote(validate, frame[2], unique_id, reply=False)
+        if passed is not validate:
+            self._check_remote(validate, frame[2], unique_id, reply=False)
         return CallResult(unique_id, frame[2], action)
 
     def _decode_error(self, frame: list[Any], unique_id: str) -> CallError:
@@ -289,7 +305,7 @@ class Codec:
             kind = _RULE_KIND.get(exc.rule or "", "property")
             raise FrameError(self.codes[kind], _describe(exc), unique_id, reply=reply) from None
 
-    def _check_local(self, action: str, payload: Payload, *, response: bool) -> None:
+    def _check_local(self, action: str, payload: Payload, *, response: bool) -> Validator:
         validate = _validator(self.version, action, response)
         if validate is None:
             raise LocalProtocolError(f"OCPP {self.version} has no action {action!r}")
@@ -297,6 +313,7 @@ class Codec:
             validate(payload)
         except fastjsonschema.JsonSchemaValueException as exc:
             raise LocalProtocolError(f"{action}{'Response' if response else ''}: {_describe(exc)}") from None
+        return validate
 
     @staticmethod
     def _check_id(unique_id: str) -> str:
