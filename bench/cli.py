@@ -15,6 +15,7 @@ from bench.cli_conformance import conformance_app
 from bench.cli_dialects import dialects
 from bench.cli_diff import diff
 from bench.cli_output import fancy, print_table, run_progress
+from bench.cli_paths import check_output
 from bench.cli_serve import serve_app
 from bench.cli_suite import suite, sweep
 from bench.cli_tariff import tariff_app
@@ -122,6 +123,9 @@ def run(
 
     if runtime not in ("sim", "live"):
         typer.echo(f"error: --runtime: must be 'sim' or 'live', not {runtime!r}", err=True)
+        raise typer.Exit(2)
+    if speed is not None and runtime != "live":  # a sim run is not paced by the wall clock
+        typer.echo("invalid input: --speed: only with --runtime live (a sim run takes no pace)", err=True)
         raise typer.Exit(2)
     show = progress and fancy(sys.stderr)
     try:
@@ -260,7 +264,10 @@ def _print_rows(title: str, rows: list[tuple[str, str]], outcome: object) -> Non
 def report(run_dir: Annotated[Path, typer.Argument(help="A run directory (holds summary.json).")]) -> None:
     """(Re)build report.html and its plots from a run directory's records."""
     from reports import RunRecordsError, write_report
+    from reports.html import REPORT_FILE
 
+    if run_dir.is_dir():  # not one: write_report says so (exit 2 below)
+        check_output(run_dir / REPORT_FILE, "RUN_DIR", directory=False)
     try:
         page = write_report(run_dir)
     except RunRecordsError as exc:
@@ -293,6 +300,8 @@ def infer_dialect(
     """Infer the dialect profile of a CPO from a wire trace, with each knob's evidence line."""
     from bench.infer_dialect import as_profile, infer, partners_in, read_trace
 
+    if out_file is not None:
+        check_output(out_file, "--out", directory=False)
     try:
         lines = list(read_trace(trace))
     except (OSError, ValueError) as exc:
@@ -310,6 +319,7 @@ def infer_dialect(
     if out_file is None:
         typer.echo(text, nl=False)
     else:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
         out_file.write_text(text, encoding="utf-8")
         out.print(f"profile: {out_file}")
 

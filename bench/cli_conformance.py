@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 import typer
 
+from bench.cli_paths import check_output
+
 conformance_app = typer.Typer(
     help="Conformance suites with OCA test-case ids, written as JUnit XML.",
     no_args_is_help=True,
@@ -65,6 +67,8 @@ def ocpp_suite(
 
         typer.echo(coverage_markdown())
         raise typer.Exit(0)
+    if junit is not None:
+        check_output(junit, "--junit", directory=False)
     if role not in ("csms", "station"):
         raise _invalid("--role", f"must be csms or station, not {role!r}")
     if version not in ("1.6", "2.0.1"):

@@ -9,6 +9,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from bench.cli_output import print_table
+from bench.cli_paths import check_output
 
 
 def diff(
@@ -41,6 +42,8 @@ def diff(
     from reports.diff import check_gates, diff_runs, parse_gate, render_html, table_rows
     from reports.load import RunRecordsError
 
+    if html_file is not None:
+        check_output(html_file, "--html", directory=False)
     metrics, limits = metric or [], max_regression or []
     if limits and not metrics:
         _invalid("--max-regression: give the --metric it applies to")

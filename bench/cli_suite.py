@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from bench.cli_output import count_progress, fancy, print_table
+from bench.cli_paths import check_output
 from bench.overrides import Override, OverrideError, parse_set
 from bench.scenario import ScenarioError
 
@@ -70,6 +71,9 @@ def suite(
 
     overrides = parse_sets(set_)
     check_jobs(jobs)
+    check_output(out, "--out", directory=True)
+    for written in ("suite.csv", "junit.xml"):
+        check_output(out / written, "--out", directory=False)
     if runtime not in ("sim", "live"):
         typer.echo(f"invalid input: --runtime: must be 'sim' or 'live', not {runtime!r}", err=True)
         raise typer.Exit(2)
@@ -180,6 +184,7 @@ def sweep(
             typer.echo("invalid input: --dask needs Dask: pip install 'emsp-bench[sweep]'", err=True)
             raise typer.Exit(2) from exc
     target = out or Path("runs") / f"sweep-{Path(scenario).stem}"
+    check_output(target, "--out", directory=True)
     specs = plan(scenario, axes, seed_list, target)
     try:
         with count_progress("sweep", len(specs), enabled=progress and fancy()) as advance:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from bench.events import EVENT_TYPES, Event, TariffPolicy, Window
 from bench.overrides import SET_FIELD, Override, OverrideError, apply_all
-from bench.scenario_demand import STRICT, DemandSpec
+from bench.scenario_demand import STRICT, DemandSpec, arrival_bound_error
 from bench.scenario_demand import CloneSpec as CloneSpec  # the demand models are part of this module's API
 from bench.scenario_demand import EvModel as EvModel
 from bench.scenario_demand import Range as Range
@@ -521,7 +521,7 @@ def load_scenario(name_or_path: str, overrides: Sequence[Override] = ()) -> tupl
             raise ScenarioError(
                 str(path), f"cpos[{cpo_index}].hub", f"unknown hub {cpo.hub!r}; known: {hubs}"
             )
-    problem = timeline_error(scenario)
+    problem = timeline_error(scenario) or arrival_bound_error(scenario.demand, scenario.duration_minutes)
     if problem is not None:
         raise ScenarioError(str(path), *problem)
     cpos = {cpo.id: cpo for cpo in scenario.cpos}

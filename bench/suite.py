@@ -9,9 +9,12 @@ command line, and elsewhere collects only files matching `emsp_scenario_glob` (`
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import multiprocessing
+import os
 import re
+import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -108,8 +111,43 @@ class RunResult:
     wall_seconds: float = 0.0
 
 
+# In a pool worker (run_local): SIGINT interrupts a run under way; between runs it only notes that the
+# suite stops, so the runs queued to the worker are not started (an idle worker dying of it instead
+# would make the pool kill the others mid-interrupt, before they drop their result files).
+_in_pool_worker = False
+_worker_interrupted = False
+
+
+def _note_interrupt(_signum: int, _frame: object) -> None:
+    global _worker_interrupted
+    _worker_interrupted = True
+
+
+def _init_pool_worker() -> None:
+    global _in_pool_worker
+    _in_pool_worker = True
+    signal.signal(signal.SIGINT, _note_interrupt)
+
+
 def run_one(spec: RunSpec) -> RunResult:
-    """Run one scenario and return what a table needs; never raises (a bench fault is exit 3)."""
+    """Run one scenario and return what a table needs; never raises (a bench fault is exit 3) except
+    KeyboardInterrupt (Ctrl-C, or the suite stopping its workers: see run_local)."""
+    global _worker_interrupted
+    if _worker_interrupted:
+        raise KeyboardInterrupt
+    if _in_pool_worker:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return _run_one(spec)
+    except KeyboardInterrupt:
+        _worker_interrupted = True
+        raise
+    finally:
+        if _in_pool_worker:
+            signal.signal(signal.SIGINT, _note_interrupt)
+
+
+def _run_one(spec: RunSpec) -> RunResult:
     from bench.runner import run_scenario
     from bench.runtime.faults import SimRuntimeError, describe_fault
     from bench.runtime.live import LiveRuntimeError
@@ -167,7 +205,9 @@ def run_local(
         return results
     # forkserver: workers start from a clean process, not a fork of one with a progress thread.
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=min(jobs, len(specs)), mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=min(jobs, len(specs)), mp_context=context, initializer=_init_pool_worker
+    ) as pool:
         futures = [pool.submit(run_one, spec) for spec in specs]
         try:
             for _ in as_completed(futures):
@@ -175,8 +215,19 @@ def run_local(
                     on_done()
         except KeyboardInterrupt:
             pool.shutdown(wait=False, cancel_futures=True)
+            _interrupt_workers()
             raise
         return [future.result() for future in futures]
+
+
+def _interrupt_workers() -> None:
+    """Interrupt the runs under way as Ctrl-C would: their result files dropped, their traces kept.
+    A Ctrl-C on a terminal reaches the workers too; a SIGINT or SIGTERM sent to this process alone
+    (CI cancel, docker stop) did not, and the pool waited for every queued run to finish."""
+    for worker in multiprocessing.active_children():
+        if worker.pid is not None:
+            with contextlib.suppress(ProcessLookupError):  # ended meanwhile
+                os.kill(worker.pid, signal.SIGINT)
 
 
 def junit_suites(results: Sequence[RunResult]) -> list[tuple[str, list[JunitCase]]]:

@@ -86,6 +86,8 @@ def test_run_options_are_validated_before_anything_runs(tmp_path: Path) -> None:
     for args, option in (
         (["--speed", "0", "--runtime", "live"], "--speed"),
         (["--speed", "nan"], "--speed"),
+        (["--speed", "5"], "--speed"),  # live-only: a sim run is not paced, once silently accepted
+        (["--speed", "5", "--runtime", "sim"], "--speed"),
         (["--seed", "-1"], "--seed"),
         (["--out", str(a_file)], "--out"),
         (["--database-url", "nonsense"], "--database-url"),

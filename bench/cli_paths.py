@@ -1,0 +1,51 @@
+"""Output paths of the CLI, checked before any work starts.
+
+A path the command cannot write (a file where a directory is wanted, a directory where a file is,
+a parent that is a file or not writable) is invalid input: exit 2 naming the option, before a run
+starts, never a traceback and exit 1 after it (1 grades the eMSP as failed in CI).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+
+def _creatable(path: Path) -> str | None:
+    """Why `path` (absent) cannot be created with its missing parents, or None."""
+    ancestor = path.absolute().parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"{ancestor} is a file, not a directory"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"cannot create it: {ancestor} is not writable"
+    return None
+
+
+def dir_problem(path: Path) -> str | None:
+    """Why `path` cannot be used as an output directory, or None."""
+    if path.exists():
+        if not path.is_dir():
+            return "is a file, not a directory"
+        return None if os.access(path, os.W_OK | os.X_OK) else "is not writable"
+    return _creatable(path)
+
+
+def file_problem(path: Path) -> str | None:
+    """Why `path` cannot be written as an output file, or None."""
+    if path.is_dir():
+        return "is a directory, not a file"
+    if path.exists():
+        return None if os.access(path, os.W_OK) else "is not writable"
+    return _creatable(path)
+
+
+def check_output(path: Path, option: str, *, directory: bool) -> None:
+    """Exit 2 naming `option` when `path` cannot be written (a directory when `directory`)."""
+    problem = dir_problem(path) if directory else file_problem(path)
+    if problem is not None:
+        typer.echo(f"invalid input: {path}: {option}: {problem}", err=True)
+        raise typer.Exit(2)

@@ -1,0 +1,113 @@
+"""SIGTERM (CI cancel, docker stop, Kubernetes) ends a command as Ctrl-C does: exit 130, "interrupted",
+the partial trace kept, no result file, no worker process left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.cli_signals import sigterm_as_interrupt
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc for sessions")
+CLI = [sys.executable, "-c", "from bench.cli_main import main; main()"]
+SIGNALS = [signal.SIGINT, signal.SIGTERM]
+
+
+def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [*CLI, *args],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "CI": "true"},
+        start_new_session=True,  # its own session: every process it starts is found by session id
+    )
+
+
+def _wait_for_a_run(directory: Path, proc: subprocess.Popen[bytes]) -> None:
+    """Until some run under `directory` has logged (under way), then a second more for its trace."""
+    deadline = time.monotonic() + 300  # a busy machine takes long to import and build a world
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "ended before it could be interrupted"
+        if any(path.stat().st_size > 0 for path in directory.rglob("log.jsonl")):
+            time.sleep(1)
+            return
+        time.sleep(0.05)
+    raise AssertionError("no run under way within 300 s")
+
+
+def _in_session(sid: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[3]) == sid and fields[0] != "Z":  # (state, ppid, pgrp, session)
+                pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.parametrize("runtime", ["sim", "live"])
+@pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
+def test_a_run_stops_on_the_signal_with_130_keeping_its_trace(
+    tmp_path: Path, runtime: str, sig: signal.Signals
+) -> None:
+    out = tmp_path / "run"
+    pace = ["--speed", "60"] if runtime == "live" else ["--set", "demand.drivers=100",
+            "--set", "demand.arrivals_per_hour=300", "--set", "duration_minutes=2880"]  # fmt: skip
+    proc = _start(["run", "smoke", "--runtime", runtime, "--out", str(out), "--no-progress", *pace],
+                  tmp_path / "log")  # fmt: skip
+    _wait_for_a_run(out, proc)
+    proc.send_signal(sig)
+    assert proc.wait(timeout=60) == 130, (tmp_path / "log").read_text()
+    assert "interrupted" in (tmp_path / "log").read_text()
+    assert (out / "trace.jsonl").stat().st_size > 0
+    assert not (out / "summary.json").exists() and not (out / "junit.xml").exists()
+
+
+@pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
+def test_a_suite_stops_on_the_signal_with_130_and_no_process_left(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    out = tmp_path / "suite"
+    proc = _start(["suite", "smoke", "offline-stations", "--seeds", "1-2", "--jobs", "2", "--out", str(out),
+                   "--no-progress"], tmp_path / "log")  # fmt: skip
+    _wait_for_a_run(out, proc)
+    proc.send_signal(sig)
+    assert proc.wait(timeout=60) == 130, (tmp_path / "log").read_text()
+    deadline = time.monotonic() + 20
+    while _in_session(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = _in_session(proc.pid)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == []
+    assert not (out / "junit.xml").exists() and not (out / "suite.csv").exists()
+    # The runs under way were interrupted (no result), not waited for; a finished one keeps its results.
+    runs = [run for run in out.iterdir() if run.is_dir()]
+    assert any(not (run / "summary.json").exists() for run in runs)
+    for run in runs:
+        assert (run / "junit.xml").exists() == (run / "summary.json").exists(), run
+
+
+def test_the_handler_is_only_there_while_inside_and_follows_sigint() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    with sigterm_as_interrupt(), pytest.raises(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGTERM)
+    assert signal.getsignal(signal.SIGTERM) is before
+    calls: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: calls.append(signum))
+    try:
+        with sigterm_as_interrupt():
+            signal.raise_signal(signal.SIGTERM)  # an installed SIGINT handler (asyncio's) decides
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert calls == [signal.SIGINT]
