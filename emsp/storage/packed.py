@@ -20,7 +20,9 @@ charging session costs the sim) for ~550 bytes of ~1.2 KiB per stored session.
 
 from __future__ import annotations
 
+import functools
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Dialect, Text
@@ -96,6 +98,21 @@ EVENTS, CDRS, SESSIONS = b"\x01", b"\x02", b"\x03"  # the format byte: which dic
 _DICTIONARIES = {EVENTS: _DICTIONARY_1, CDRS: _DICTIONARY_2, SESSIONS: _DICTIONARY_3}
 
 
+class Plain(str):
+    """Text a PackedText column stores as it is (TEXT, read back the same on every backend).
+
+    For a value that is rewritten soon: a session's document changes with every PATCH until the
+    session ends, and packing each version (~20 us) bought nothing but the memory of a row about to
+    be replaced. The sessions receiver writes its document Plain while the session runs; the final
+    one, kept for good, is packed as before."""
+
+    __slots__ = ()
+
+
+def _bind_value(text: str, packed_format: bytes) -> Any:
+    return str(text) if type(text) is Plain else pack(text, packed_format)
+
+
 def pack(text: str, packed_format: bytes = EVENTS) -> bytes:
     zdict = _DICTIONARIES[packed_format]
     packer = zlib.compressobj(_LEVEL, zlib.DEFLATED, _RAW_DEFLATE, zdict=zdict)
@@ -125,7 +142,16 @@ class PackedText(TypeDecorator[str]):
         self.packed_format = packed_format
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> Any:
-        return value if value is None or dialect.name != "sqlite" else pack(value, self.packed_format)
+        if value is None or dialect.name != "sqlite":
+            return None if value is None else str(value)  # a Plain value: the driver's own str
+        return _bind_value(value, self.packed_format)
+
+    def direct_bind_processor(self, dialect: Dialect) -> Callable[[str], Any] | None:
+        """The bind processor's value in one step (emsp.storage.direct): packed on SQLite, where
+        the impl (Text) converts nothing further."""
+        if dialect.name != "sqlite" or self.impl_instance.dialect_impl(dialect).bind_processor(dialect):
+            return None
+        return functools.partial(_bind_value, packed_format=self.packed_format)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
         return None if value is None else unpack(value)

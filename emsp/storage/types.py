@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect, String
+from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.types import TypeDecorator
+
+# SQLite's DATETIME text by default: what `isoformat(" ", "microseconds")` writes of a naive datetime.
+_SQLITE_TEXT_FORMAT = SQLITE_DATETIME._storage_format
+
+
+def _sqlite_utc_text(value: datetime) -> str:
+    """UtcDateTime's bind value on SQLite (process_bind_param, then DATETIME's text) in one step."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: times at the core are aware UTC")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -22,6 +34,13 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             raise ValueError("naive datetime: times at the core are aware UTC")
         return value.astimezone(UTC).replace(tzinfo=None)
+
+    def direct_bind_processor(self, dialect: Dialect) -> Callable[[datetime], str] | None:
+        """The bind processor's value in one step (emsp.storage.direct), on SQLite's default text."""
+        impl = self.impl_instance.dialect_impl(dialect)
+        if dialect.name != "sqlite" or getattr(impl, "_storage_format", None) != _SQLITE_TEXT_FORMAT:
+            return None
+        return _sqlite_utc_text
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -38,6 +57,11 @@ class DecimalText(TypeDecorator[Decimal]):
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> str | None:
         return None if value is None else str(value)
+
+    def direct_bind_processor(self, dialect: Dialect) -> Callable[[Decimal], str] | None:
+        """The bind processor's value in one step (emsp.storage.direct): the text, where the
+        impl (a String) converts nothing further."""
+        return str if self.impl_instance.dialect_impl(dialect).bind_processor(dialect) is None else None
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         return None if value is None else Decimal(value)

@@ -19,7 +19,15 @@ from emsp.ocpi.modules.cdrs import row_columns
 from emsp.services.cdrs import new_row, row_to_info
 from emsp.storage.db import Database
 from emsp.storage.direct import DirectStatement
-from emsp.storage.queries import cdr_wire, find_cdr, insert_cdr, insert_session, session_raw, update_session
+from emsp.storage.queries import (
+    cdr_wire,
+    find_cdr,
+    insert_cdr,
+    insert_session,
+    session_cdrs,
+    session_raw,
+    update_session,
+)
 from emsp.storage.tables import CdrRow, PartnerRow, ProcessedEventRow, SessionRow
 
 AT = datetime(2026, 3, 2, 7, 0, 5, 123000, tzinfo=UTC)
@@ -213,3 +221,43 @@ def test_units_of_an_in_memory_scope_commit_and_roll_back_bare_direct_writes() -
     with db.unit() as s:
         assert sorted(s.scalars(select(PartnerRow.partner_id))) == ["cpo-a", "cpo-c"]
     assert [(row[0], row[1]) for row in _stored(db)] == [("S1", "ACTIVE"), ("S3", "COMPLETED")]
+
+
+# (case, CDRs stored as (cdr_id, session_id, credit), the session asked about)
+SESSION_CDRS: list[tuple[str, list[tuple[str, str | None, bool]], str]] = [
+    ("none", [], "S1"),
+    ("one", [("C1", "S1", False)], "S1"),
+    (
+        "several in order, credit among them",
+        [("C2", "S1", False), ("C1", "S1", True), ("C3", "S1", False)],
+        "S1",
+    ),
+    ("other sessions and none", [("C1", "S2", False), ("C2", None, False), ("C3", "S1", True)], "S1"),
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(("stored", "session_id"), [pytest.param(s, i, id=c) for c, s, i in SESSION_CDRS])
+def test_session_cdrs_answers_what_the_orm_select_did(
+    backend: str, stored: list[tuple[str, str | None, bool]], session_id: str
+) -> None:
+    """The CDR receiver's second-CDR check (emsp.ocpi.modules.cdrs) reads a session's CDRs with a
+    statement built once (direct on SQLite): the same rows, in stored order, as the ORM select it
+    replaces, including a CDR the unit added as an ORM object and not yet flushed (autoflush)."""
+    with database_url(backend) as url:
+        db = Database(url)
+        with db.unit() as s:
+            for cdr_id, sid, credit in stored[:-1]:
+                insert_cdr(s, row_columns(_cdr_info(cdr_id, session_id=sid, credit=credit), "{}", None))
+            if stored:  # the last one pending in the ORM session
+                cdr_id, sid, credit = stored[-1]
+                s.add(new_row(_cdr_info(cdr_id, session_id=sid, credit=credit), "{}", None))
+            fast = session_cdrs(s, "NL", "CPO", session_id)
+            orm = s.execute(
+                select(CdrRow.cdr_id, CdrRow.credit)
+                .where(CdrRow.country_code == "NL", CdrRow.party_id == "CPO", CdrRow.session_id == session_id)
+                .order_by(CdrRow.pk)
+            ).all()
+        assert fast == [tuple(r) for r in orm]
+        assert fast == [(c, credit) for c, sid, credit in stored if sid == session_id]
+        db.engine.dispose()

@@ -23,7 +23,7 @@ from emsp.ocpi.errors import invalid, method_not_allowed, not_found
 from emsp.ocpi.modules.common import party_and_ids, party_from, wire_of
 from emsp.ocpi.modules.sessions import find as stored_session
 from emsp.services.cdrs import resolve_cdr
-from emsp.storage.queries import cdr_wire, find_cdr, insert_cdr
+from emsp.storage.queries import cdr_wire, find_cdr, insert_cdr, session_cdrs
 from emsp.storage.tables import CdrRow, DuplicateCdrRow, PulledCdrRow
 from emsp.wire import dumps, loads
 
@@ -198,13 +198,7 @@ def _notice_second(ctx: Ctx, info: CdrInfo) -> None:
     if info.credit or not info.session_id:
         return
     party = info.party
-    earlier = ctx.db.execute(
-        select(CdrRow.cdr_id, CdrRow.credit).where(
-            CdrRow.country_code == party.country_code,
-            CdrRow.party_id == party.party_id,
-            CdrRow.session_id == info.session_id,
-        )
-    ).all()
+    earlier = session_cdrs(ctx.db, party.country_code, party.party_id, info.session_id)
     charged = [cdr_id for cdr_id, credit in earlier if not credit]
     if len(charged) > len(earlier) - len(charged):
         ctx.note(

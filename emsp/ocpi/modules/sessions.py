@@ -20,6 +20,7 @@ from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, method_not_allowed, not_found
 from emsp.ocpi.modules.common import check_owner, party_and_ids, stale_update
 from emsp.services.sessions import resolve_session, row_values
+from emsp.storage.packed import Plain
 from emsp.storage.queries import SessionKey, insert_session, session_raw, update_session
 from emsp.wire import dumps, loads
 
@@ -131,7 +132,9 @@ def handle(ctx: Ctx) -> OcpiResult:
         if kept is not None:
             return kept
     info = resolve_session(ctx.db, info)
-    values = {**row_values(info), "raw": dumps(doc), "wire": None if doc is body else dumps(body)}
+    ended_now = info.status in TERMINAL_SESSION_STATUSES  # forgotten: no more PATCHes expected
+    raw = dumps(doc) if ended_now else Plain(dumps(doc))  # packed once, when it is kept for good
+    values = {**row_values(info), "raw": raw, "wire": None if doc is body else dumps(body)}
     created = row is None
     if row is None:
         identity = {"country_code": party.country_code, "party_id": party.party_id, "session_id": session_id}
@@ -143,7 +146,6 @@ def handle(ctx: Ctx) -> OcpiResult:
             update_session(ctx.db, pk, changed)
     # As session_raw would read it back (aware UTC round-trips exactly), once the unit commits.
     text = values["wire"] if values["wire"] is not None else values["raw"]
-    ended_now = info.status in TERMINAL_SESSION_STATUSES  # forgotten: no more PATCHes expected
     ctx.written_sessions[key] = None if ended_now else (pk, text, info.last_updated)
     if not ended_now:
         ctx.session_facts[key] = _Written(ctx.adapter.version, read, values)
