@@ -6,9 +6,7 @@ feed the answers to `on_response()`. Time always comes in as `now`; ids come fro
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -17,7 +15,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from emsp.bus import OWN, CdrReceived, Event, SessionUpserted, TokenChanged
+from emsp.bus import CdrReceived, Event, SessionUpserted
+from emsp.core_settings import EmspSettings
+from emsp.core_tokens import DriverTokens
 from emsp.handshakes import PURPOSE as HANDSHAKE
 from emsp.handshakes import Handshakes, RegistrationOutcome
 from emsp.model import CommandRequest, DuplicateCdrRecord, EmspRecords, FindingRecord, PartyRef
@@ -32,11 +32,10 @@ from emsp.ocpi.versions import ADAPTERS, highest_common
 from emsp.outbox import Outbox, OutboxPolicy, StoredEvent
 from emsp.services import cdrs as cdr_service
 from emsp.services import fraud as fraud_service
-from emsp.services import identity
 from emsp.services import sessions as session_service
 from emsp.services import tokens as token_service
 from emsp.services.cdrs import CdrHandlers
-from emsp.services.fraud import FraudConfig, FraudGuard
+from emsp.services.fraud import FraudGuard
 from emsp.services.partners import PartyRole, normalize_parties, upsert_partner
 from emsp.services.quotes import quote_visit
 from emsp.services.sessions import SessionHandlers
@@ -45,7 +44,6 @@ from emsp.settlement.settle import Pricer, TariffEnginePricer
 from emsp.storage import pg_notify
 from emsp.storage.db import Database, next_value
 from emsp.storage.outbox_sql import ClaimedRow
-from emsp.storage.queries import find_token
 from emsp.storage.tables import (
     CdrRow,
     CommandRow,
@@ -54,45 +52,15 @@ from emsp.storage.tables import (
     InvoiceLineRow,
     PartnerRow,
     SessionRow,
-    TokenRow,
 )
 from emsp.wire import Deferred, HttpRequest, HttpResponse, OutboundRequest, loads
-
-
-@dataclass(frozen=True)
-class EmspSettings:
-    country_code: str = "NL"
-    party_id: str = "EMS"
-    business_name: str = "emsp-bench eMSP"
-    base_url: str = (
-        "http://emsp.local/ocpi"  # public base of the OCPI API; /versions is base_url + "/versions"
-    )
-    database_url: str = "sqlite://"  # in-memory by default; a file or postgresql URL works too
-    page_limit: int = 100  # X-Limit of paginated GETs
-    max_body_bytes: int = 4 * 1024 * 1024  # larger request bodies are refused with HTTP 413
-    max_pending_per_partner: int = 1000  # bus bound per partner queue
-    fetch_timeout: timedelta = timedelta(seconds=30)  # a handshake's partner must answer within this
-    # True: `handle()` drains the outbox after each response (sim, live bench runs, tests: deterministic).
-    # False: a served process drains it from a background worker (`drain_outbox`).
-    inline_drain: bool = True
-    max_attempts: int = 5  # a failing handler's event is dead-lettered after this many attempts
-    fraud: FraudConfig = field(default_factory=FraudConfig)  # thresholds of the fraud rules (FRAUD.md)
-    # Pulls from the CPOs' Sender interfaces (emsp.ocpi.pull): an initial sync after registration,
-    # a catch-up from the last sync after a link outage (`link_restored`) and every `pull_every`.
-    pull_initial: bool = True
-    pull_every: timedelta | None = None
-    pull_retry_after: timedelta = timedelta(minutes=1)
-    pull_max_pages: int = 1000
-    # Keys the credentials tokens the eMSP issues (HMAC): random per core unless given. None: the
-    # unkeyed, predictable form, for in-bench worlds only (bench/world.py; byte-identical runs).
-    token_secret: bytes | None = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
 
 
 class RegistrationRefused(ValueError):
     """A registration cannot start (unknown partner, already registered, handshake running)."""
 
 
-class EmspCore:
+class EmspCore(DriverTokens):
     def __init__(self, settings: EmspSettings, *, pricer: Pricer | None = None) -> None:
         self.settings = settings
         self.db = Database(settings.database_url)
@@ -168,6 +136,10 @@ class EmspCore:
             self.log.exception("outbox_drain_failed")
             return 0
 
+    def commit_deferred(self) -> None:
+        """Write what handlers deferred (authorization records under group commit, emsp.core_thread)."""
+        self.tokens.flush_records()
+
     def on_external_change(self, kind: str) -> None:
         """Another process changed `kind` ("partners" or "tokens"): drop what is cached of it.
 
@@ -214,174 +186,6 @@ class EmspCore:
         with self.db.unit() as db:
             upsert_partner(db, partner_id, token_a, checked, hub, tolerate)
 
-    def issue_token(
-        self,
-        uid: str,
-        *,
-        contract_id: str,
-        type: str = "RFID",
-        valid: bool = True,
-        now: datetime,
-        whitelist: str = "ALLOWED",
-        issuer: str | None = None,
-        has_credit: bool = True,
-        expires_at: datetime | None = None,
-        allowed_locations: list[tuple[str, str, str]] | None = None,
-        driver_id: str | None = None,
-        partner: str | None = None,
-        max_battery_kwh: Decimal | None = None,
-    ) -> None:
-        """`allowed_locations`: (country_code, party_id, location_id) where the token may charge
-        (None: anywhere); a location id alone would match every CPO's location of that id.
-        `driver_id`/`partner`: federated identity (emsp.services.identity); None keeps what the
-        token has."""
-        spec = token_service.TokenSpec(
-            uid=uid,
-            contract_id=contract_id,
-            type=type,
-            valid=valid,
-            whitelist=whitelist,
-            issuer=issuer if issuer is not None else self.settings.business_name,
-            has_credit=has_credit,
-            expires_at=expires_at,
-            allowed_locations=allowed_locations,
-            driver_id=driver_id,
-            partner=partner,
-            max_battery_kwh=max_battery_kwh,
-        )
-        change = self.db.counters.next("token_change")  # drawn before the unit writes (SQLite lock)
-        with self.db.unit() as db:
-            row = token_service.upsert_token(db, spec, now)
-            event = TokenChanged(
-                OWN, row.uid, row.type, row.contract_id, row.valid, row.whitelist, row.last_updated, change
-            )
-            self.bus.write(db, [event], now)
-        self.bus.committed([event])
-
-    def commit_deferred(self) -> None:
-        """Write what handlers deferred (authorization records under group commit, emsp.core_thread)."""
-        self.tokens.flush_records()
-
-    def block_token(self, uid: str, *, now: datetime, type: str = "RFID") -> bool:
-        """The driver's token is no longer valid: later authorizations answer BLOCKED, the change is
-        on the event stream like any other token change, and every partner with a Tokens receiver
-        is told (mod_tokens: the eMSP owns its Tokens). False: no such token."""
-        change = self.db.counters.next("token_change")  # drawn before the unit writes (SQLite lock)
-        with self.db.unit() as db:
-            row = find_token(db, uid, type)
-            if row is None:
-                return False
-            row.valid = False
-            row.last_updated = now
-            event = TokenChanged(
-                OWN, row.uid, row.type, row.contract_id, row.valid, row.whitelist, row.last_updated, change
-            )
-            self.bus.write(db, [event], now)
-        self.bus.committed([event])
-        self.push_token(uid, type)  # after the commit: never a push of a change that rolled back
-        return True
-
-    # ---- federated identity: one driver, one token per partner (emsp.services.identity) ----
-
-    def issue_credentials(
-        self,
-        driver_id: str,
-        *,
-        now: datetime,
-        partners: Iterable[str] | None = None,
-        max_battery_kwh: Decimal | None = None,
-        push: bool = True,
-    ) -> list[str]:
-        """Give the driver a token for every configured partner (or those named) that has no valid
-        one yet, pushed to that partner only; returns the uids issued. Raises KeyError for a
-        partner that is not configured."""
-        with self.db.unit() as db:
-            known = identity.partner_ids(db)
-            wanted = known if partners is None else list(dict.fromkeys(partners))
-            missing = [p for p in wanted if p not in known]
-            if missing:
-                raise KeyError(f"no partner {', '.join(missing)} is configured")
-            have = identity.current_tokens(db, driver_id)
-            todo = [p for p in wanted if p not in have]
-            contract = {
-                p: identity.new_contract_id(self.settings.country_code, self.settings.party_id, driver_id, p)
-                for p in todo
-            }
-            if max_battery_kwh is None and have:
-                max_battery_kwh = next(iter(have.values())).max_battery_kwh
-        issued = []
-        for partner in todo:
-            serial = self.db.counters.next("federated_uid")
-            with self.db.unit() as db:
-                uid = identity.new_uid(db, driver_id, partner, serial, "RFID")
-            self.issue_token(
-                uid, contract_id=contract[partner], now=now, driver_id=driver_id, partner=partner,
-                max_battery_kwh=max_battery_kwh,
-            )  # fmt: skip
-            issued.append(uid)
-        if push:
-            for uid in issued:
-                self.push_token(uid, "RFID")
-        return issued
-
-    def set_driver_valid(self, driver_id: str, valid: bool, *, now: datetime) -> list[str]:
-        """Block (valid=False) or unblock every token of the driver that is not already so, each
-        pushed to its partner; returns the uids changed. A replaced token stays blocked: unblocking
-        touches only each partner's newest token."""
-        with self.db.unit() as db:
-            rows = identity.driver_tokens(db, driver_id)
-            newest = {row.partner: row.pk for row in rows}
-            targets = [
-                (r.uid, r.type) for r in rows if r.valid != valid and (not valid or newest[r.partner] == r.pk)
-            ]
-        for uid, token_type in targets:
-            if valid:
-                self._revalidate(uid, token_type, now)
-            else:
-                self.block_token(uid, now=now, type=token_type)
-        return [uid for uid, _ in targets]
-
-    def _revalidate(self, uid: str, token_type: str, now: datetime) -> None:
-        change = self.db.counters.next("token_change")
-        with self.db.unit() as db:
-            row = find_token(db, uid, token_type)
-            assert row is not None
-            row.valid = True
-            row.last_updated = now
-            event = TokenChanged(
-                OWN, row.uid, row.type, row.contract_id, row.valid, row.whitelist, row.last_updated, change
-            )
-            self.bus.write(db, [event], now)
-        self.bus.committed([event])
-        self.push_token(uid, token_type)
-
-    def replace_credentials(self, driver_id: str, *, now: datetime) -> list[str]:
-        """A lost or cloned card: every current token of the driver is blocked and each partner
-        gets a new uid under the same contract id (the contract does not change, the card does)."""
-        with self.db.unit() as db:
-            current = identity.current_tokens(db, driver_id)
-            contracts = {p: row.contract_id for p, row in current.items()}
-            battery = next(iter(current.values())).max_battery_kwh if current else None
-        self.set_driver_valid(driver_id, False, now=now)
-        issued = []
-        for partner, contract_id in sorted(contracts.items()):
-            serial = self.db.counters.next("federated_uid")
-            with self.db.unit() as db:
-                uid = identity.new_uid(db, driver_id, partner, serial, "RFID")
-            self.issue_token(
-                uid, contract_id=contract_id, now=now, driver_id=driver_id, partner=partner,
-                max_battery_kwh=battery,
-            )  # fmt: skip
-            self.push_token(uid, "RFID")
-            issued.append(uid)
-        return issued
-
-    def driver_tokens(self, driver_id: str) -> list[TokenRow]:
-        with self.db.unit() as db:
-            rows = identity.driver_tokens(db, driver_id)
-            db.expunge_all()
-            return rows
-
     def quote(
         self,
         *,
@@ -416,16 +220,6 @@ class EmspCore:
         self.bus.committed([event])
         if self.settings.inline_drain:
             self.drain_outbox(now)
-
-    def push_token(self, uid: str, token_type: str) -> list[str]:
-        """Queue our Token's current state to every partner with a Tokens receiver (mod_tokens: the
-        eMSP owns Tokens); the partners' ids. Call after the token's own commit. The contract layer
-        comes through here, so no version package is imported above the adapters (principle 4)."""
-        with self.db.unit() as db:
-            row = find_token(db, uid, token_type)
-            if row is None:
-                raise KeyError(f"token {uid} of type {token_type}")
-            return token_push.push_token(self, db, row)
 
     # ---- commands (mod_commands, we are the Sender) ----
 
@@ -662,12 +456,7 @@ class EmspCore:
                 authorizations=tuple(token_service.records(db)),
                 sessions=tuple(session_service.row_to_info(r) for r in sessions),
                 cdrs=tuple(cdr_service.row_to_info(r) for r in cdrs),
-                duplicate_cdrs=tuple(
-                    DuplicateCdrRecord(
-                        d.partner, PartyRef(d.country_code, d.party_id), d.cdr_id, d.at, d.identical
-                    )
-                    for d in dups
-                ),
+                duplicate_cdrs=tuple(_duplicate(d) for d in dups),
                 invoice_lines=tuple(to_record(r) for r in lines),
                 findings=tuple(_finding(f) for f in findings),
                 fraud_decisions=tuple(fraud_service.decision_records(db)),

@@ -1,0 +1,194 @@
+"""The core's token administration: issuing, blocking and pushing our tokens, and federated identity
+(one driver, one token per partner: emsp.services.identity). A mixin of `EmspCore`, kept apart so
+the core facade stays readable; it uses only the core's settings, database and outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, cast
+
+from emsp.bus import OWN, TokenChanged
+from emsp.core_settings import EmspSettings
+from emsp.ocpi import token_push
+from emsp.outbox import Outbox
+from emsp.services import identity
+from emsp.services import tokens as token_service
+from emsp.storage.db import Database
+from emsp.storage.queries import find_token
+from emsp.storage.tables import TokenRow
+
+if TYPE_CHECKING:
+    from emsp.ocpi.context import Services
+
+
+class DriverTokens:
+    settings: EmspSettings
+    db: Database
+    bus: Outbox
+
+    def issue_token(
+        self,
+        uid: str,
+        *,
+        contract_id: str,
+        type: str = "RFID",
+        valid: bool = True,
+        now: datetime,
+        whitelist: str = "ALLOWED",
+        issuer: str | None = None,
+        has_credit: bool = True,
+        expires_at: datetime | None = None,
+        allowed_locations: list[tuple[str, str, str]] | None = None,
+        driver_id: str | None = None,
+        partner: str | None = None,
+        max_battery_kwh: Decimal | None = None,
+    ) -> None:
+        """`allowed_locations`: (country_code, party_id, location_id) where the token may charge
+        (None: anywhere); a location id alone would match every CPO's location of that id.
+        `driver_id`/`partner`: federated identity (emsp.services.identity); None keeps what the
+        token has."""
+        spec = token_service.TokenSpec(
+            uid=uid,
+            contract_id=contract_id,
+            type=type,
+            valid=valid,
+            whitelist=whitelist,
+            issuer=issuer if issuer is not None else self.settings.business_name,
+            has_credit=has_credit,
+            expires_at=expires_at,
+            allowed_locations=allowed_locations,
+            driver_id=driver_id,
+            partner=partner,
+            max_battery_kwh=max_battery_kwh,
+        )
+        change = self.db.counters.next("token_change")  # drawn before the unit writes (SQLite lock)
+        with self.db.unit() as db:
+            row = token_service.upsert_token(db, spec, now)
+            event = _token_changed(row, change)
+            self.bus.write(db, [event], now)
+        self.bus.committed([event])
+
+    def block_token(self, uid: str, *, now: datetime, type: str = "RFID") -> bool:
+        """The driver's token is no longer valid: later authorizations answer BLOCKED, the change is
+        on the event stream like any other token change, and every partner with a Tokens receiver
+        is told (mod_tokens: the eMSP owns its Tokens). False: no such token."""
+        return self._set_valid(uid, type, False, now)
+
+    def _set_valid(self, uid: str, token_type: str, valid: bool, now: datetime) -> bool:
+        change = self.db.counters.next("token_change")  # drawn before the unit writes (SQLite lock)
+        with self.db.unit() as db:
+            row = find_token(db, uid, token_type)
+            if row is None:
+                return False
+            row.valid = valid
+            row.last_updated = now
+            event = _token_changed(row, change)
+            self.bus.write(db, [event], now)
+        self.bus.committed([event])
+        self.push_token(uid, token_type)  # after the commit: never a push of a change that rolled back
+        return True
+
+    # ---- federated identity: one driver, one token per partner (emsp.services.identity) ----
+
+    def issue_credentials(
+        self,
+        driver_id: str,
+        *,
+        now: datetime,
+        partners: Iterable[str] | None = None,
+        max_battery_kwh: Decimal | None = None,
+        push: bool = True,
+    ) -> list[str]:
+        """Give the driver a token for every configured partner (or those named) that has no valid
+        one yet, pushed to that partner only; returns the uids issued. Raises KeyError for a
+        partner that is not configured."""
+        with self.db.unit() as db:
+            known = identity.partner_ids(db)
+            wanted = known if partners is None else list(dict.fromkeys(partners))
+            missing = [p for p in wanted if p not in known]
+            if missing:
+                raise KeyError(f"no partner {', '.join(missing)} is configured")
+            have = identity.current_tokens(db, driver_id)
+            todo = [p for p in wanted if p not in have]
+            contract = {
+                p: identity.new_contract_id(self.settings.country_code, self.settings.party_id, driver_id, p)
+                for p in todo
+            }
+            if max_battery_kwh is None and have:
+                max_battery_kwh = next(iter(have.values())).max_battery_kwh
+        issued = []
+        for partner in todo:
+            serial = self.db.counters.next("federated_uid")
+            with self.db.unit() as db:
+                uid = identity.new_uid(db, driver_id, partner, serial, "RFID")
+            self.issue_token(
+                uid, contract_id=contract[partner], now=now, driver_id=driver_id, partner=partner,
+                max_battery_kwh=max_battery_kwh,
+            )  # fmt: skip
+            issued.append(uid)
+        if push:
+            for uid in issued:
+                self.push_token(uid, "RFID")
+        return issued
+
+    def set_driver_valid(self, driver_id: str, valid: bool, *, now: datetime) -> list[str]:
+        """Block (valid=False) or unblock every token of the driver that is not already so, each
+        pushed to its partner; returns the uids changed. A replaced token stays blocked: unblocking
+        touches only each partner's newest token."""
+        with self.db.unit() as db:
+            rows = identity.driver_tokens(db, driver_id)
+            newest = {row.partner: row.pk for row in rows}
+            targets = [
+                (r.uid, r.type) for r in rows if r.valid != valid and (not valid or newest[r.partner] == r.pk)
+            ]
+        for uid, token_type in targets:
+            if valid:
+                self._set_valid(uid, token_type, True, now)
+            else:
+                self.block_token(uid, now=now, type=token_type)
+        return [uid for uid, _ in targets]
+
+    def replace_credentials(self, driver_id: str, *, now: datetime) -> list[str]:
+        """A lost or cloned card: every current token of the driver is blocked and each partner
+        gets a new uid under the same contract id (the contract does not change, the card does)."""
+        with self.db.unit() as db:
+            current = identity.current_tokens(db, driver_id)
+            contracts = {p: row.contract_id for p, row in current.items()}
+            battery = next(iter(current.values())).max_battery_kwh if current else None
+        self.set_driver_valid(driver_id, False, now=now)
+        issued = []
+        for partner, contract_id in sorted(contracts.items()):
+            serial = self.db.counters.next("federated_uid")
+            with self.db.unit() as db:
+                uid = identity.new_uid(db, driver_id, partner, serial, "RFID")
+            self.issue_token(
+                uid, contract_id=contract_id, now=now, driver_id=driver_id, partner=partner,
+                max_battery_kwh=battery,
+            )  # fmt: skip
+            self.push_token(uid, "RFID")
+            issued.append(uid)
+        return issued
+
+    def driver_tokens(self, driver_id: str) -> list[TokenRow]:
+        with self.db.unit() as db:
+            rows = identity.driver_tokens(db, driver_id)
+            db.expunge_all()
+            return rows
+
+    def push_token(self, uid: str, token_type: str) -> list[str]:
+        """Queue our Token's current state to every partner with a Tokens receiver (mod_tokens: the
+        eMSP owns Tokens); the partners' ids. Call after the token's own commit. The contract layer
+        comes through here, so no version package is imported above the adapters (principle 4)."""
+        with self.db.unit() as db:
+            row = find_token(db, uid, token_type)
+            if row is None:
+                raise KeyError(f"token {uid} of type {token_type}")
+            return token_push.push_token(cast("Services", self), db, row)  # the core is the Services
+
+
+def _token_changed(row: TokenRow, change: int) -> TokenChanged:
+    return TokenChanged(
+        OWN, row.uid, row.type, row.contract_id, row.valid, row.whitelist, row.last_updated, change
+    )
