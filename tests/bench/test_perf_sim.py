@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from bench.perf.sim import _fit
+from bench.perf.sim import _fit, _marginal_memory
 from bench.perf.sim_worlds import codec_round_trips, sized
 
 
@@ -15,6 +15,19 @@ def test_the_fit_finds_a_line_and_says_how_well_it_fits() -> None:
     a, b, r2 = _fit([1.0, 2.0, 4.0, 8.0], [3.0, 5.0, 9.0, 17.0])
     assert (round(a, 9), round(b, 9), round(r2, 9)) == (1.0, 2.0, 1.0)
     assert _fit([1.0, 2.0, 3.0, 4.0], [1.0, 4.0, 9.0, 16.0])[2] < 0.98  # a square is not constant cost
+
+
+def test_the_marginal_memory_names_objects_and_database_file_apart() -> None:
+    kib = 1024
+    runs = [
+        {"rss_built": 0, "rss_end": 100 * kib, "db_bytes": 50 * kib},
+        {"rss_built": 10 * kib, "rss_end": 410 * kib, "db_bytes": 250 * kib},
+    ]
+    # 100 more sessions: (400 - 100) KiB kept and (250 - 50) KiB stored more
+    line = _marginal_memory(runs, [100.0, 200.0], "file")
+    assert "process objects (RSS kept) 3.00 KiB" in line and "database file 2.00 KiB = 5.00 KiB" in line
+    line = _marginal_memory(runs, [100.0, 200.0], "memory")
+    assert "(memory database): 3.00 KiB in total" in line
 
 
 def test_a_sized_world_spreads_stations_over_sites_with_one_driver_per_visit() -> None:
