@@ -76,3 +76,16 @@ def test_a_child_run_on_a_database_file_reports_what_the_emsp_stored() -> None:
     ).stdout
     figures = json.loads(out.strip().splitlines()[-1])
     assert figures["completed"] > 0 and figures["db_bytes"] > 0
+
+
+def test_the_memory_breakdown_is_the_growth_per_line_between_two_runs() -> None:
+    from bench.perf.sim_memory import marginal_by_line
+
+    small = {"completed": 100, "lines": {"a.py:1": [1000, 10], "b.py:2": [500, 5], "once.py:3": [9000, 1]}}
+    large = {"completed": 300, "lines": {"a.py:1": [5000, 50], "b.py:2": [500, 5], "new.py:4": [400, 2]}}
+    assert marginal_by_line(small, large) == [
+        (20.0, 0.2, "a.py:1"),  # 4000 B more over 200 sessions
+        (2.0, 0.01, "new.py:4"),
+        (0.0, 0.0, "b.py:2"),  # a one-off cost: no growth
+        (-45.0, -0.005, "once.py:3"),
+    ]
