@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from sys import intern
 from typing import Any
 
 from emsp.settlement.tariff import (
@@ -252,6 +253,7 @@ class OcpiCpo(OcpiParty):
         else:
             code = envelope.status_code if envelope.status_code is not None else f"HTTP{envelope.http_status}"
             result = f"ERROR_{code}"
+        result = intern(result)  # few values, one record per authorization: one string each
         latency_ms = latency_decimal((now - pending.sent_at).total_seconds() * 1000)
         if unanswered(result) and (token := self._whitelisted(ctx["token_uid"], unanswered=True)):
             return self._allow_from_whitelist(
@@ -454,7 +456,7 @@ class OcpiCpo(OcpiParty):
                 session.session_id,
                 event.station_id,
                 event.transaction_id,
-                kwh,
+                event.meter_stop_wh - session.meter_start_wh,
                 now,
             )
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -30,6 +31,7 @@ def _quantized(ms: float) -> Decimal:
 
 
 _MICROSECONDS = Decimal("0.001")
+_KWH = Decimal(1000)
 _latency_decimal = functools.lru_cache(maxsize=4096)(_quantized)  # pure: Decimal is immutable
 
 
@@ -48,10 +50,47 @@ class SentCdr:
     session_id: str
     station_id: str
     transaction_id: str
-    energy_kwh: Decimal
+    energy_wh: int  # meter stop - meter start: an int (~28 B) where a kWh Decimal is ~104 B a CDR
     sent_at: datetime
     # No copy of the CDR's total_cost (~0.4 KiB a CDR: a dict of Decimals) and nothing else of its
     # body: no reader needs it here, and the body as sent stays in the CPO's `published` cdrs.
+
+    @property
+    def energy_kwh(self) -> Decimal:
+        """The CDR's energy as the CPO computed it (the same Decimal division, so the same digits)."""
+        return Decimal(self.energy_wh) / _KWH
+
+
+class CdrUrls(Mapping[str, str]):
+    """CDR id -> the URL the eMSP said it has it at, one per CDR: kept as a shared prefix when the
+    URL is that prefix followed by the id (as an eMSP's CDR URL usually is), so a long run holds one
+    copy of "https://emsp/ocpi/2.2.1/cdrs/DE/CPA/" instead of one per CDR (~0.1 KiB each)."""
+
+    __slots__ = ("_prefixes", "_urls", "_whole")
+
+    def __init__(self) -> None:
+        self._prefixes: dict[str, str] = {}  # each distinct prefix, once
+        self._urls: dict[str, str] = {}  # CDR id -> its URL's prefix (or whole URL, see _whole)
+        self._whole: set[str] = set()  # ids whose URL does not end in the id: stored whole
+
+    def __setitem__(self, cdr_id: str, url: str) -> None:
+        if cdr_id and url.endswith(cdr_id):
+            prefix = url[: -len(cdr_id)]
+            self._urls[cdr_id] = self._prefixes.setdefault(prefix, prefix)
+            self._whole.discard(cdr_id)
+        else:
+            self._urls[cdr_id] = url
+            self._whole.add(cdr_id)
+
+    def __getitem__(self, cdr_id: str) -> str:
+        stored = self._urls[cdr_id]
+        return stored if cdr_id in self._whole else stored + cdr_id
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._urls)
+
+    def __len__(self) -> int:
+        return len(self._urls)
 
 
 @dataclass(slots=True)
@@ -72,7 +111,7 @@ class CpoTruth:
     cdrs_resent: list[str] = field(default_factory=list)
     cdrs_late: list[str] = field(default_factory=list)
     cdrs_withheld: list[str] = field(default_factory=list)  # never sent (a free session's CDR)
-    cdr_urls: dict[str, str] = field(default_factory=dict)  # CDR id -> URL the eMSP said it has it at
+    cdr_urls: CdrUrls = field(default_factory=CdrUrls)  # CDR id -> URL the eMSP said it has it at
     failed_calls: list[tuple[str, str, int | None, str]] = field(default_factory=list)
     # store-and-forward: (when, kind, url) of every request sent again after it failed
     resent: list[tuple[str, str, str]] = field(default_factory=list)

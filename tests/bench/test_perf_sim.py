@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from bench.perf.sim import _fit
+from bench.perf.sim import _fit, _marginal_memory
 from bench.perf.sim_worlds import codec_round_trips, sized
 
 
@@ -15,6 +15,19 @@ def test_the_fit_finds_a_line_and_says_how_well_it_fits() -> None:
     a, b, r2 = _fit([1.0, 2.0, 4.0, 8.0], [3.0, 5.0, 9.0, 17.0])
     assert (round(a, 9), round(b, 9), round(r2, 9)) == (1.0, 2.0, 1.0)
     assert _fit([1.0, 2.0, 3.0, 4.0], [1.0, 4.0, 9.0, 16.0])[2] < 0.98  # a square is not constant cost
+
+
+def test_the_marginal_memory_names_objects_and_database_file_apart() -> None:
+    kib = 1024
+    runs = [
+        {"rss_built": 0, "rss_end": 100 * kib, "db_bytes": 50 * kib},
+        {"rss_built": 10 * kib, "rss_end": 410 * kib, "db_bytes": 250 * kib},
+    ]
+    # 100 more sessions: (400 - 100) KiB kept and (250 - 50) KiB stored more
+    line = _marginal_memory(runs, [100.0, 200.0], "file")
+    assert "process objects (RSS kept) 3.00 KiB" in line and "database file 2.00 KiB = 5.00 KiB" in line
+    line = _marginal_memory(runs, [100.0, 200.0], "memory")
+    assert "(memory database): 3.00 KiB in total" in line
 
 
 def test_a_sized_world_spreads_stations_over_sites_with_one_driver_per_visit() -> None:
@@ -63,3 +76,16 @@ def test_a_child_run_on_a_database_file_reports_what_the_emsp_stored() -> None:
     ).stdout
     figures = json.loads(out.strip().splitlines()[-1])
     assert figures["completed"] > 0 and figures["db_bytes"] > 0
+
+
+def test_the_memory_breakdown_is_the_growth_per_line_between_two_runs() -> None:
+    from bench.perf.sim_memory import marginal_by_line
+
+    small = {"completed": 100, "lines": {"a.py:1": [1000, 10], "b.py:2": [500, 5], "once.py:3": [9000, 1]}}
+    large = {"completed": 300, "lines": {"a.py:1": [5000, 50], "b.py:2": [500, 5], "new.py:4": [400, 2]}}
+    assert marginal_by_line(small, large) == [
+        (20.0, 0.2, "a.py:1"),  # 4000 B more over 200 sessions
+        (2.0, 0.01, "new.py:4"),
+        (0.0, 0.0, "b.py:2"),  # a one-off cost: no growth
+        (-45.0, -0.005, "once.py:3"),
+    ]

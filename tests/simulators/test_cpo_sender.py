@@ -194,6 +194,59 @@ def test_objects_compressed_against_the_first_read_back_exactly() -> None:
     assert isinstance(body, bytes) and len(body) < len(zlib.compress(dumps(cdrs[29]).encode(), 1)) / 2
 
 
+def _session(n: int, completed: bool) -> dict[str, object]:
+    from decimal import Decimal
+
+    started = {
+        "country_code": "DE",
+        "party_id": "CPA",
+        "id": f"S{n}",
+        "start_date_time": format_utc(T0 + timedelta(minutes=n)),
+        "kwh": Decimal(0),
+        "cdr_token": {"uid": f"TOKEN{n:03d}", "type": "RFID", "contract_id": f"NL-EMS-C{n:08d}"},
+        "status": "ACTIVE",
+        "last_updated": format_utc(T0 + timedelta(minutes=n)),
+    }
+    if not completed:
+        return started
+    end = format_utc(T0 + timedelta(minutes=n + 40))
+    return started | {
+        "kwh": Decimal(n) / 3,
+        "status": "COMPLETED",
+        "end_date_time": end,
+        "last_updated": end,
+        "charging_periods": [
+            {
+                "start_date_time": started["start_date_time"],
+                "dimensions": [
+                    {"type": "ENERGY", "volume": Decimal(n) / 3},
+                    {"type": "TIME", "volume": 0.6667},
+                ],
+                "tariff_id": "STD",
+            }
+        ],
+        "total_cost": {"excl_vat": Decimal(n) / 7, "incl_vat": Decimal(n) / 6},
+    }
+
+
+def test_sessions_packed_before_and_after_the_dictionary_changes_read_back_exactly() -> None:
+    """The first session published again (completed) seeds the dictionary for the later ones; those
+    packed before keep theirs: every object reads back as published, and completed sessions pack
+    smaller than against a session just started."""
+    from simulators.cpo.sender import Published, _Packer
+
+    published = Published()
+    latest: dict[str, dict[str, object]] = {}
+    order = [(1, False), (2, False), (1, True), (3, False), (2, True), (4, False), (3, True), (4, True)]
+    for n, completed in order:
+        latest[f"S{n}"] = _session(n, completed)
+        published.put("sessions", f"S{n}", latest[f"S{n}"])
+        assert [dumps(s) for s in published.all("sessions")] == [dumps(s) for s in latest.values()]
+    body = published._objects["sessions"]["S4"].body
+    assert isinstance(body, bytes)
+    assert len(body) < len(_Packer(_session(1, False)).pack(_session(4, True))) - 40
+
+
 UNDATED = [
     {"id": "A", "last_updated": format_utc(T0)},
     {"id": "B"},  # no last_updated at all

@@ -12,7 +12,7 @@ from cpo_fake_emsp import FakeEmsp
 from test_cpo_versions import make_cpo, pump
 
 from simulators.cpo.events import AuthorizationRequested, TransactionEnded, TransactionStarted
-from simulators.cpo.truth import SentCdr, latency_decimal
+from simulators.cpo.truth import CdrUrls, SentCdr, latency_decimal
 
 T0 = datetime(2026, 3, 2, 7, tzinfo=UTC)
 LATENCIES = [40.0, 40, 0.0, -0.0, 0, 12.3456789, 1e-7, 0.0005, 0.0015, 123456.0005, 2.5e-4, -0.0, 0.0, 40.0]
@@ -46,5 +46,47 @@ def test_sessions_share_one_tariff_pair_and_keep_their_values() -> None:
     assert len(cpo.truth.cdrs) == 3
     for sent, body in zip(cpo.truth.cdrs, emsp.bodies("POST", "cdrs"), strict=True):
         assert sent.cdr_id == body["id"] and cpo.published.get("cdrs", sent.cdr_id) == body
-        assert sent.energy_kwh == Decimal(1)
+        assert sent.energy_kwh == Decimal(1) and sent.energy_wh == 1000
+    results = [a.result for a in cpo.truth.authorizations]
+    assert len(results) == 3 and all(r is results[0] for r in results)  # one string, shared
     assert "total_cost" not in {f.name for f in fields(SentCdr)}
+
+
+@pytest.mark.parametrize(
+    ("cdr_id", "url"),
+    [
+        ("C1", "https://emsp.example/ocpi/2.2.1/cdrs/DE/CPA/C1"),  # the usual: prefix + id
+        ("C2", "https://emsp.example/ocpi/2.2.1/cdrs/DE/CPA/C2"),
+        ("C3", "https://emsp.example/cdr/42"),  # an eMSP's own key: stored whole
+        ("C4", "https://emsp.example/cdrs/C4?x=1"),
+        ("", "https://emsp.example/cdrs/"),  # an empty id ends every URL: stored whole
+        ("C1", "https://other.example/C1"),  # a second answer for C1 replaces the first
+        ("C3", "https://emsp.example/cdrs/C3"),  # and a whole URL can become a prefixed one
+    ],
+)
+def test_cdr_urls_read_back_what_was_stored_as_a_dict_does(cdr_id: str, url: str) -> None:
+    urls, plain = CdrUrls(), {}
+    for key, value in [
+        ("C1", "https://emsp.example/ocpi/2.2.1/cdrs/DE/CPA/C1"),
+        ("C3", "https://emsp.example/cdr/42"),
+        (cdr_id, url),
+    ]:
+        urls[key] = value
+        plain[key] = value
+    assert dict(urls.items()) == plain and list(urls) == list(plain) and len(urls) == len(plain)
+    assert bool(urls) and not CdrUrls()
+
+
+def test_cdr_urls_keep_one_copy_of_a_shared_prefix() -> None:
+    urls = CdrUrls()
+    for n in range(3):
+        urls[f"C{n}"] = "".join(["https://emsp.example/cdrs/", f"C{n}"])  # a fresh string each time
+    prefixes = {id(urls._urls[f"C{n}"]) for n in range(3)}
+    assert len(prefixes) == 1 and urls["C2"] == "https://emsp.example/cdrs/C2"
+
+
+@pytest.mark.parametrize("wh", [0, 1, 999, 1000, 1001, 12345, 10_468, 250_000, -5])
+def test_a_sent_cdr_gives_the_energy_the_cpo_computed_from_its_watt_hours(wh: int) -> None:
+    sent = SentCdr("C", "S", "CS1", "1", wh, T0)
+    general = Decimal(wh) / Decimal(1000)  # as the CPO computes a CDR's energy
+    assert (str(sent.energy_kwh), sent.energy_kwh.as_tuple()) == (str(general), general.as_tuple())
