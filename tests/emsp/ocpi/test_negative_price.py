@@ -58,11 +58,16 @@ TARIFF_CASES: list[tuple[str, Any, str | None]] = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("version", VERSIONS)
-@pytest.mark.parametrize(("make", "expected"), [pytest.param(m, e, id=c) for c, m, e in TARIFF_CASES])
+@pytest.mark.parametrize(
+    ("version", "make", "expected"),
+    [
+        pytest.param(v, m, e, id=f"{c}-{v}")
+        for c, m, e in TARIFF_CASES
+        for v in VERSIONS
+        if not (v == "2.1.1" and "_price" in c)  # 2.1.1's Tariff has no min_price/max_price
+    ],
+)
 def test_tariff_door(core: EmspCore, version: str, make: Any, expected: str | None) -> None:
-    if version == "2.1.1" and "_price" in str(make(version).keys() - _tariff(version).keys()):
-        pytest.skip("2.1.1 has no min_price/max_price")
     cpo = register_as(core, version)
     answer = cpo.call("PUT", "tariffs/DE/CPA/TAR1", make(version)).json()
     stored = cpo.call("GET", "tariffs/DE/CPA/TAR1").status
