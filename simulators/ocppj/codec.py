@@ -193,9 +193,7 @@ class Codec:
             text = f"[{CALL},{_STRING(self._check_id(unique_id))},{_STRING(action)},{{}}]"
         else:
             text = _ENCODE([CALL, self._check_id(unique_id), action, payload])
-        if (vouched := VOUCHED.get()) is not None and reads_back_same(payload):
-            vouched[text] = validate
-        return text
+        return _vouch(text, payload, validate)
 
     def encode_result(self, unique_id: str, action: str, payload: Payload) -> str:
         validate = self._check_local(action, payload, response=True)
@@ -203,9 +201,7 @@ class Codec:
             text = f"[{CALLRESULT},{_STRING(self._check_id(unique_id))},{{}}]"
         else:
             text = _ENCODE([CALLRESULT, self._check_id(unique_id), payload])
-        if (vouched := VOUCHED.get()) is not None and reads_back_same(payload):
-            vouched[text] = validate
-        return text
+        return _vouch(text, payload, validate)
 
     def encode_error(
         self, unique_id: str, code: str, description: str, details: Payload | None = None
@@ -345,6 +341,13 @@ def _decode(text: str) -> Any:
     except Exception:  # StopIteration, JSONDecodeError, RecursionError: _DECODE decides
         return _DECODE(text)
     return value if end == len(text) else _DECODE(text)
+
+
+def _vouch(text: str, payload: Payload, validate: Validator) -> str:
+    """Inside `vouched_frames()` (a sim run), record that `text` passed `validate` (vouched.py)."""
+    if (vouched := VOUCHED.get()) is not None and reads_back_same(payload):
+        vouched[text] = validate
+    return text
 
 
 def _may_be_call(frame: Any) -> bool:
