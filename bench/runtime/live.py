@@ -409,13 +409,20 @@ class LiveRuntime(StationSide):
         A station still not booted once boots stop progressing (a CSMS answering Pending, say)
         boots in scenario time; its drivers wait for it."""
         loop = asyncio.get_running_loop()
-        last_progress, last_count = loop.time(), -1
+        last_progress, last_count = loop.time(), (-1, -1)
         # Hubs too: each reached the eMSP and the CPOs behind it registered (a chain of handshakes
         # that, on a running clock, would keep their drivers from the eMSP for scenario minutes).
-        while self._booted_count < len(self._booted) or (self.hubs is not None and not self.hubs.ready()):
+        # And every CPO's own handshake: on a loaded machine it may outlast the boots, and an
+        # authorization before it waits UNLINKED_WAIT, then is refused as UNREACHABLE.
+        while (
+            self._booted_count < len(self._booted)
+            or (self.hubs is not None and not self.hubs.ready())
+            or any(cpo.ocpi.registering for cpo in self.world.cpos.values())
+        ):
             self._check()
-            if self._booted_count != last_count:
-                last_progress, last_count = loop.time(), self._booted_count
+            count = (self._booted_count, sum(line.delivered for line in self._streams.values()))
+            if count != last_count:
+                last_progress, last_count = loop.time(), count
             elif loop.time() - last_progress > CONNECT_TIMEOUT_S:
                 return
             await asyncio.sleep(0.02)

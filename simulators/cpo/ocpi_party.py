@@ -207,6 +207,13 @@ class OcpiParty:
     def start(self, now: datetime) -> CpoOutput:
         return CpoOutput(requests=[self._send("versions", "GET", self._emsp_versions_url, now)])
 
+    @property
+    def registering(self) -> bool:
+        """The handshake (and the 2.1.1 Tokens pull) is under way: a call of it awaits its answer,
+        none waits for a retry. False before start(), once synced, and once it failed or stopped
+        (an eMSP without our version): a runtime that holds its clock meanwhile must not wait then."""
+        return not self._synced and bool(self._pending) and not self._failed and not self._retry.holding
+
     # ------------------------------------------------------------- retries
     def gate(self, requests: list[OutboundRequest]) -> list[OutboundRequest]:
         """What may go out now: while requests wait to be retried, later ones wait behind them."""

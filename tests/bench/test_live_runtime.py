@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,8 @@ import pytest
 import yaml
 
 from bench.runner import run_scenario
-from bench.runtime.live import LiveRuntimeError
+from bench.runtime.live import LiveRuntime, LiveRuntimeError
+from emsp.timeutil import parse_utc
 from simulators.cpo.mock_cpo import MockCpo
 
 # Live runs share one xdist worker: two at once would stretch each other's real latency (scaled
@@ -55,3 +57,34 @@ def test_a_fault_in_a_simulated_party_aborts_the_run(tmp_path: Path, monkeypatch
     monkeypatch.setattr(MockCpo, "on_ocpi_response", failing)
     with pytest.raises(LiveRuntimeError, match="boom in the mock CPO"):
         run_scenario("smoke", runtime="live", seed=7, out=tmp_path, speed=3000)
+
+
+def test_the_clock_starts_once_every_cpo_registered_however_long_its_handshake_took(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On a loaded machine a CPO's handshake can outlast the stations' boots. The scenario clock
+    # used to start then: a driver arriving before the handshake ended waited UNLINKED_WAIT and was
+    # refused as UNREACHABLE with a latency of 30 s and more (partner-latency's flaky "the other
+    # partners stay under 2 s"). Here the eMSP sees the credentials only after every station booted.
+    original = LiveRuntime._at_emsp
+
+    async def late_credentials(self: LiveRuntime, cpo_id: str, outbound: Any) -> Any:
+        if outbound.request.method == "POST" and outbound.request.url.endswith("/credentials"):
+            while self._booted_count < len(self._booted):
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.5)  # 10 scenario minutes at 1200x, had the clock been running
+        return await original(self, cpo_id, outbound)
+
+    monkeypatch.setattr(LiveRuntime, "_at_emsp", late_credentials)
+    shutil.copytree(SCENARIOS / "tariffs", tmp_path / "tariffs")
+    scenario = yaml.safe_load((SCENARIOS / "smoke.yaml").read_text())
+    scenario.update(duration_minutes=30, expectations=[])
+    scenario["demand"]["arrivals_per_hour"] = 40
+    (tmp_path / "late.yaml").write_text(yaml.safe_dump(scenario))
+    outcome = run_scenario(
+        str(tmp_path / "late.yaml"), runtime="live", seed=7, out=tmp_path / "run", speed=1200
+    )
+    start = parse_utc("2026-03-02T07:00:00Z")
+    assert outcome.world.cpos["cpo-a"].ocpi.truth.registered_at == start  # while the clock stood still
+    authorizations = outcome.world.cpos["cpo-a"].ocpi.truth.authorizations
+    assert authorizations and all(a.result != "UNREACHABLE" for a in authorizations)
