@@ -9,6 +9,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, cast
 
+from sqlalchemy.exc import IntegrityError
+
 from emsp.bus import OWN, TokenChanged
 from emsp.core_settings import EmspSettings
 from emsp.ocpi import token_push
@@ -44,11 +46,14 @@ class DriverTokens:
         driver_id: str | None = None,
         partner: str | None = None,
         max_battery_kwh: Decimal | None = None,
+        new: bool = False,
     ) -> None:
-        """`allowed_locations`: (country_code, party_id, location_id) where the token may charge
-        (None: anywhere); a location id alone would match every CPO's location of that id.
-        `driver_id`/`partner`: federated identity (emsp.services.identity); None keeps what the
-        token has."""
+        """`new`: only a token not issued yet, else TokenExists (never an update of the existing
+        one), also when another process issues the same uid (any case) and type meanwhile: its
+        commit makes our INSERT break the unique index. `allowed_locations`: (country_code,
+        party_id, location_id) where the token may charge (None: anywhere); a location id alone
+        would match every CPO's location of that id. `driver_id`/`partner`: federated identity
+        (emsp.services.identity); None keeps what the token has."""
         spec = token_service.TokenSpec(
             uid=uid,
             contract_id=contract_id,
@@ -64,11 +69,24 @@ class DriverTokens:
             max_battery_kwh=max_battery_kwh,
         )
         change = self.db.counters.next("token_change")  # drawn before the unit writes (SQLite lock)
-        with self.db.unit() as db:
-            row = token_service.upsert_token(db, spec, now)
-            event = _token_changed(row, change)
-            self.bus.write(db, [event], now)
+        try:
+            with self.db.unit() as db:
+                if new and find_token(db, uid, type) is not None:
+                    raise token_service.TokenExists(uid, type)
+                row = token_service.upsert_token(db, spec, now, new=new)
+                event = _token_changed(row, change)
+                self.bus.write(db, [event], now)
+        except IntegrityError:
+            # Rolled back. Another writer's token of that uid and type: ours was new, so it is the
+            # same conflict as a sequential duplicate; any other broken constraint stays an error.
+            if new and self._issued(uid, type):
+                raise token_service.TokenExists(uid, type) from None
+            raise
         self.bus.committed([event])
+
+    def _issued(self, uid: str, token_type: str) -> bool:
+        with self.db.unit() as db:
+            return find_token(db, uid, token_type) is not None
 
     def block_token(self, uid: str, *, now: datetime, type: str = "RFID") -> bool:
         """The driver's token is no longer valid: later authorizations answer BLOCKED, the change is

@@ -27,7 +27,7 @@ from emsp.contract.models import (
 )
 from emsp.core import EmspCore
 from emsp.services import identity
-from emsp.services.tokens import parse_allowed_locations
+from emsp.services.tokens import TokenExists, parse_allowed_locations
 from emsp.storage.queries import find_token
 from emsp.storage.tables import DriverRow, TokenRow
 
@@ -101,11 +101,18 @@ def make_router(core: EmspCore) -> APIRouter:
         return core.push_token(uid, token_type)
 
     def _issue(spec: TokenIssue, at: datetime) -> TokenOut:
+        try:
+            _create(spec, at)
+        except TokenExists as exists:  # checked in the creating transaction: a race answers the same
+            raise HTTPException(409, str(exists)) from None
+        pushed = _push(spec.uid, spec.type.value)
         with core.db.unit() as db:
-            if find_token(db, spec.uid, spec.type.value) is not None:
-                raise HTTPException(409, f"token {spec.uid} of type {spec.type.value} already exists")
+            return token_out(_load(db, spec.uid, spec.type), pushed)
+
+    def _create(spec: TokenIssue, at: datetime) -> None:
         core.issue_token(  # the core's one write path for tokens (its caches and events hang off it)
             spec.uid,
+            new=True,
             contract_id=spec.contract_id,
             type=spec.type.value,
             valid=spec.valid,
@@ -118,9 +125,6 @@ def make_router(core: EmspCore) -> APIRouter:
             if spec.allowed_locations is None
             else [(loc.country_code, loc.party_id, loc.location_id) for loc in spec.allowed_locations],
         )
-        pushed = _push(spec.uid, spec.type.value)
-        with core.db.unit() as db:
-            return token_out(_load(db, spec.uid, spec.type), pushed)
 
     @router.post("/tokens", status_code=201, response_model=TokenOut, responses=CONFLICT)
     async def issue_token(spec: TokenIssue, at: Now, run: Run) -> TokenOut:

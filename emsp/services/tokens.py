@@ -60,6 +60,13 @@ def parse_allowed_locations(text: str | None) -> list[LocationKey] | None:
     return keys
 
 
+class TokenExists(Exception):
+    """A new token's uid (in any case: CiString) and type are issued already."""
+
+    def __init__(self, uid: str, token_type: str) -> None:
+        super().__init__(f"token {uid} of type {token_type} already exists")
+
+
 @dataclass(frozen=True, slots=True)
 class TokenSpec:
     uid: str
@@ -78,8 +85,10 @@ class TokenSpec:
     max_battery_kwh: Decimal | None = None
 
 
-def upsert_token(db: Session, spec: TokenSpec, now: datetime) -> TokenRow:
-    row = find_token(db, spec.uid, spec.type)
+def upsert_token(db: Session, spec: TokenSpec, now: datetime, *, new: bool = False) -> TokenRow:
+    """`new`: always a new row, never an update of a token of that uid (any case) and type: should
+    another writer have committed one since the caller looked, the unique index refuses it."""
+    row = None if new else find_token(db, spec.uid, spec.type)
     if row is None:
         row = TokenRow(uid=spec.uid, type=spec.type)
         db.add(row)
