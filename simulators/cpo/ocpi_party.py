@@ -261,7 +261,7 @@ class OcpiParty:
 
     def received_tokens(self) -> dict[str, dict[str, Any]]:
         """The Tokens the eMSP pushed to (or was pulled by) this CPO, by uid."""
-        return dict(self._server.tokens)
+        return self._server.tokens.by_uid()
 
     def unanswered(self, kind: str) -> list[dict[str, Any]]:
         """The contexts of the `kind` requests (cdr, session, ...) still waiting for a good answer:
@@ -374,7 +374,7 @@ class OcpiParty:
         """A page of the eMSP's Tokens list (mod_tokens eMSP interface GET); follow `Link: rel=next`."""
         for token in data if isinstance(data, list) else []:
             if isinstance(token, dict) and isinstance(token.get("uid"), str):
-                self._server.tokens[token["uid"]] = token
+                self._server.tokens.put(token)
         link = HttpResponse(200, pending.context.get("headers", {})).header("Link") or ""
         if link.startswith("<") and 'rel="next"' in link:
             return CpoOutput(requests=[self._send("tokens", "GET", link[1 : link.index(">")], now)])

@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 from emsp.timeutil import format_utc
 from emsp.wire import HttpRequest, HttpResponse, dumps, loads
 from simulators.cpo.sender import BadQuery, Paging, Published
+from simulators.cpo.token_copy import TokenCopy
 from simulators.cpo.versions import CpoWire
 
 # (module, role): what the CPO offers; 2.1.1 details carry no role (CpoWire.endpoint_roles)
@@ -69,7 +70,7 @@ class CpoOcpiServer:
         self.country_code, self.party_id, self.business_name = country_code, party_id, business_name
         self._accepted = accepted_token
         self.published = published
-        self.tokens: dict[str, dict[str, Any]] = {}  # uid -> Token as the eMSP pushed it
+        self.tokens = TokenCopy()  # the Tokens as the eMSP pushed them, by uid in any case
         self._endpoints = ENDPOINTS + ((("hubclientinfo", "RECEIVER"),) if hub_client_info else ())
         self.client_info: dict[tuple[str, str], dict[str, Any]] = {}  # party -> ClientInfo the hub pushed
         # mod_commands Receiver: (command, body, now) -> CommandResponse; None: NOT_SUPPORTED
@@ -178,10 +179,8 @@ class CpoOcpiServer:
         if request.method == "PUT":
             if body.get("uid") != uid:
                 return self._reply(400, 2001, "the Token's uid differs from the URL", None, now, headers)
-            self.tokens[uid] = body
-        elif uid in self.tokens:
-            self.tokens[uid] = self.tokens[uid] | body
-        else:
+            self.tokens.put(body)
+        elif not self.tokens.patch(uid, body):
             return self._reply(404, 2004, "unknown token: PUT it first", None, now, headers)
         return self._reply(200, 1000, "", None, now, headers)
 

@@ -71,6 +71,27 @@ def test_the_whitelist_decides_without_the_emsp_only_where_the_spec_lets_it(
         assert Decimal(str(cdr["total_energy"])) == Decimal(5)
 
 
+@pytest.mark.parametrize("presented", ["wl01", "Wl01", "WL01"])
+def test_the_copy_finds_the_token_whatever_the_case_the_station_presents(presented: str) -> None:
+    # Token.uid is a CiString: the card's uid may be read in another case than the eMSP issued it.
+    cpo, emsp = make_cpo("2.2.1"), FakeEmsp("2.2.1")
+    pump(cpo, emsp, cpo.start(T0), T0)
+    call(cpo, "PUT", "2.2.1/tokens/NL/EMS/WL01", TOKEN | {"whitelist": "ALLOWED_OFFLINE"})
+    event = AuthorizationRequested(ref="r1", station_id="CS1", token_uid=presented, at=T0)
+    [outbound] = cpo.on_event(event, T0).requests  # asked first: ALLOWED_OFFLINE
+    assert [d.accepted for d in cpo.on_response(outbound.request_id, DOWN, T0).decisions] == [True]
+    assert cpo.truth.authorizations[-1].result == "WHITELIST"
+    # A PATCH in yet another case changes that one token, as issued: ALWAYS, then blocked.
+    assert call(cpo, "PATCH", "2.2.1/tokens/NL/EMS/wL01", {"whitelist": "ALWAYS"})[1]["status_code"] == 1000
+    out = cpo.on_event(AuthorizationRequested(ref="r2", station_id="CS2", token_uid=presented, at=T0), T0)
+    assert ([d.accepted for d in out.decisions], out.requests) == ([True], [])  # never asked
+    call(cpo, "PATCH", f"2.2.1/tokens/NL/EMS/{presented}", {"valid": False})
+    out = cpo.on_event(AuthorizationRequested(ref="r3", station_id="CS3", token_uid="WL01", at=T0), T0)
+    assert out.requests and not out.decisions  # blocked: the eMSP is asked, the copy decides nothing
+    assert list(cpo.received_tokens()) == ["WL01"]
+    assert cpo.received_tokens()["WL01"]["whitelist"] == "ALWAYS"
+
+
 @pytest.mark.slow
 def test_in_an_outage_a_whitelisting_cpo_lets_its_drivers_charge_and_they_are_billed(tmp_path: Path) -> None:
     """partner-outage with cpo-b on 2.1.1 (it pulls the eMSP's Tokens, all `whitelist: ALLOWED`):
