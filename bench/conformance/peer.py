@@ -176,8 +176,9 @@ class Peer:
             if exc.unique_id is None or exc.unique_id in self._pending:
                 # An answer to our CALL, or a frame too broken to tell: it is all the peer answered.
                 self._fail_pending(failure, exc.unique_id)
-            if exc.unique_id is not None and exc.reply:
-                await self.ws.send(self.codec.encode_error(exc.unique_id, exc.error_code, exc.description))
+            reply = self.codec.answer_invalid(exc)  # as the mock CSMS and the station answer it
+            if reply is not None:
+                await self.ws.send(reply)
             self._arrived.set()
             return
         if isinstance(message, Call):

@@ -208,6 +208,11 @@ class Codec:
     ) -> str:
         return self._dump([CALLERROR, unique_id, code, description, details or {}])
 
+    def answer_invalid(self, exc: FrameError) -> str | None:
+        """The CALLERROR answering the peer's invalid frame: under its own messageId, or
+        UNREADABLE_ID when that could not be read; None when no answer is due (one to an answer)."""
+        return self.encode_error(exc.reply_id, exc.error_code, exc.description) if exc.reply else None
+
     # -- decoding (peer frames) -------------------------------------------------------------------
     def decode(self, text: str, *, pending: Mapping[str, str]) -> Message:
         """Parse and validate one frame. `pending` maps the ids of our outstanding CALLs to their

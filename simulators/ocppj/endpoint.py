@@ -143,7 +143,5 @@ class Endpoint:
             # An invalid answer to our CALL still ends that exchange, or the line would stay blocked.
             self._in_flight, self.sent_at = None, None
             return Incoming(None, answered=in_flight[0], tag=in_flight[1], error=exc)
-        if exc.reply:
-            frame = self.codec.encode_error(exc.reply_id, exc.error_code, exc.description)
-            return Incoming(None, error=exc, replies=(frame,))
-        return Incoming(None, error=exc)
+        frame = self.codec.answer_invalid(exc)
+        return Incoming(None, error=exc, replies=() if frame is None else (frame,))

@@ -260,3 +260,56 @@ def test_a_call_fails_at_once_when_the_peer_answers_it_with_an_invalid_frame(
 
     message = asyncio.run(main())
     assert message.startswith("Heartbeat: ") and reported in message, message
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "hello not json",  # may be anything: a CALL gets its answer
+        '[2, 42, "Heartbeat", {}]',  # a CALL whose id is no string
+        '[2, "", "Heartbeat", {}]',  # an empty id
+        "[2]",  # too short to read an id
+        '[3, 42, {"currentTime": "2026-03-02T07:00:00Z"}]',  # plainly an answer: never answered
+        '[2, "s9", "Heartbeat", {"x": 1}]',  # id readable: the CALLERROR names it
+    ],
+)
+def test_the_conformance_peer_answers_an_invalid_frame_as_the_mock_csms_and_station_do(frame: str) -> None:
+    # The peer used to answer only frames whose id it could read; an unreadable CALL went
+    # unanswered, unlike the mock CSMS and the virtual station (the shared Endpoint).
+    from websockets.asyncio.client import connect
+    from websockets.asyncio.server import ServerConnection, serve
+
+    from bench.conformance.peer import Peer
+    from simulators.ocppj.endpoint import Endpoint
+
+    probe = '[2, "s1", "GetLocalListVersion", {}]'  # answered in order: whatever came first was for `frame`
+    back: list[str] = []
+
+    async def csms(ws: ServerConnection) -> None:
+        await ws.send(frame)
+        await ws.send(probe)
+        async for text in ws:
+            assert isinstance(text, str)
+            back.append(text)
+            if text.startswith('[3, "s1"') or text.startswith('[3,"s1"'):
+                return
+
+    async def main() -> None:
+        async with serve(csms, "127.0.0.1", 0) as server:
+            port = next(iter(server.sockets)).getsockname()[1]
+            peer = Peer(await connect(f"ws://127.0.0.1:{port}"), "1.6", plays="station")
+            try:
+                await peer.expect("GetLocalListVersion", timeout=20)
+                while not back or "s1" not in back[-1]:
+                    await asyncio.sleep(0.01)
+            finally:
+                await peer.close()
+
+    asyncio.run(main())
+    expected = list(Endpoint("CS-1", "1.6").receive(frame).replies)  # what the mock CSMS answers
+    assert back[:-1] == expected
+    if frame.startswith("[3"):
+        assert expected == []
+    else:
+        [reply] = expected
+        assert codec("1.6").decode(reply, pending={}).unique_id == ("s9" if "s9" in frame else "-1")
