@@ -15,10 +15,12 @@ import multiprocessing
 import os
 import re
 import signal
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from multiprocessing import forkserver
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +118,9 @@ class RunResult:
 # would make the pool kill the others mid-interrupt, before they drop their result files).
 _in_pool_worker = False
 _worker_interrupted = False
+# The suite's stop flag (a multiprocessing Event): set before the workers are signalled, so a worker
+# that was still starting (SIGINT ignored, see _start_forkserver) runs nothing either.
+_stop: Any = None
 
 
 def _note_interrupt(_signum: int, _frame: object) -> None:
@@ -123,9 +128,9 @@ def _note_interrupt(_signum: int, _frame: object) -> None:
     _worker_interrupted = True
 
 
-def _init_pool_worker() -> None:
-    global _in_pool_worker
-    _in_pool_worker = True
+def _init_pool_worker(stop: Any = None) -> None:
+    global _in_pool_worker, _stop
+    _in_pool_worker, _stop = True, stop
     signal.signal(signal.SIGINT, _note_interrupt)
 
 
@@ -133,7 +138,7 @@ def run_one(spec: RunSpec) -> RunResult:
     """Run one scenario and return what a table needs; never raises (a bench fault is exit 3) except
     KeyboardInterrupt (Ctrl-C, or the suite stopping its workers: see run_local)."""
     global _worker_interrupted
-    if _worker_interrupted:
+    if _worker_interrupted or (_stop is not None and _stop.is_set()):
         raise KeyboardInterrupt
     if _in_pool_worker:
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -205,19 +210,71 @@ def run_local(
         return results
     # forkserver: workers start from a clean process, not a fork of one with a progress thread.
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(
-        max_workers=min(jobs, len(specs)), mp_context=context, initializer=_init_pool_worker
-    ) as pool:
-        futures = [pool.submit(run_one, spec) for spec in specs]
-        try:
-            for _ in as_completed(futures):
-                if on_done is not None:
-                    on_done()
-        except KeyboardInterrupt:
-            pool.shutdown(wait=False, cancel_futures=True)
-            _interrupt_workers()
-            raise
+    # Imported once by the forkserver, not by every worker: a worker starts in a fork's time, so
+    # an interrupted suite waits for no worker's imports (seconds each on a loaded machine).
+    context.set_forkserver_preload([__name__])
+    stop = context.Event()
+    pool: ProcessPoolExecutor | None = None
+    try:
+        with _interrupts_deferred():
+            _start_forkserver()
+            pool = ProcessPoolExecutor(
+                max_workers=min(jobs, len(specs)),
+                mp_context=context,
+                initializer=_init_pool_worker,
+                initargs=(stop,),
+            )
+            futures = [pool.submit(run_one, spec) for spec in specs]  # starts the workers
+        for _ in as_completed(futures):
+            if on_done is not None:
+                on_done()
         return [future.result() for future in futures]
+    except KeyboardInterrupt:
+        stop.set()
+        _interrupt_workers()
+        if pool is not None:
+            # Until the workers ended (their runs interrupted, queued ones never started): leaving
+            # earlier frees `stop` and the queues, whose semaphores a worker still starting then
+            # cannot open (a FileNotFoundError traceback after "interrupted").
+            pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """An interrupt (SIGINT, or SIGTERM as one) while the pool starts its processes is raised once they
+    are started. Cut short, a start leaves the forkserver or a worker half-way, and that process
+    prints a traceback (EOFError, a semaphore already unlinked) after the suite said "interrupted"."""
+    if threading.current_thread() is not threading.main_thread():  # signal.signal would raise
+        yield
+        return
+    caught: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, _f: caught.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}  # fmt: skip
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def _start_forkserver() -> None:
+    """Start the forkserver (if not yet) with SIGINT ignored, which a new process inherits: neither it
+    nor a worker it forks can die of a Ctrl-C to the process group while importing (a traceback
+    each). A worker listens again from _init_pool_worker on; one that missed the signal sees `stop`."""
+    if threading.current_thread() is not threading.main_thread():  # signal.signal would raise
+        forkserver.ensure_running()
+        return
+    ignored = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, ignored)
 
 
 def _interrupt_workers() -> None:

@@ -111,3 +111,53 @@ def test_the_handler_is_only_there_while_inside_and_follows_sigint() -> None:
     finally:
         signal.signal(signal.SIGINT, previous)
     assert calls == [signal.SIGINT]
+
+
+# The suite's pool, interrupted right after it started its first worker (still importing, the
+# forkserver maybe too): Ctrl-C reaches the whole process group, SIGTERM the suite's process only.
+_INTERRUPTED_WHILE_STARTING = """
+import os, signal, sys
+from concurrent.futures import ProcessPoolExecutor
+from bench.cli_signals import sigterm_as_interrupt
+from bench.suite import RunSpec, run_local
+submit = ProcessPoolExecutor.submit
+def interrupting(self, *args, **kwargs):
+    future = submit(self, *args, **kwargs)
+    ProcessPoolExecutor.submit = submit
+    if sys.argv[1] == "SIGINT":
+        os.killpg(0, signal.SIGINT)
+    else:
+        os.kill(os.getpid(), signal.SIGTERM)
+    return future
+ProcessPoolExecutor.submit = interrupting
+specs = [RunSpec("smoke", seed, os.path.join(sys.argv[2], f"smoke-{seed}")) for seed in (1, 2, 3)]
+try:
+    with sigterm_as_interrupt():
+        run_local(specs, 2)
+except KeyboardInterrupt:
+    print("interrupted")
+    sys.exit(130)
+"""
+
+
+@pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
+def test_a_suite_interrupted_while_its_workers_start_exits_130_quietly(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    log = tmp_path / "log"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _INTERRUPTED_WHILE_STARTING, sig.name, str(tmp_path / "suite")],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    assert proc.wait(timeout=120) == 130, log.read_text()
+    deadline = time.monotonic() + 20
+    while _in_session(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = _in_session(proc.pid)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == []
+    assert log.read_text() == "interrupted\n"  # no traceback of a worker or of the forkserver
+    assert not list(tmp_path.rglob("summary.json"))  # no run went on after the interrupt
