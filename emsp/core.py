@@ -422,6 +422,7 @@ class EmspCore(DriverTokens):
             token,
             _highest_common,
             our_credentials=partial(credentials.our_credentials, self, token_c=offered),
+            own_base_url=self.settings.base_url,
         )
         self.handshakes.start(
             run_id,
