@@ -26,6 +26,7 @@ from emsp.ocpi import command_send, pull, token_push
 from emsp.ocpi.credentials_cache import CredentialsCache
 from emsp.ocpi.envelope import OcpiResult, Pending
 from emsp.ocpi.handshake import Handshake
+from emsp.ocpi.ids import MAX_SQL_INT
 from emsp.ocpi.modules import credentials
 from emsp.ocpi.router import handle_request
 from emsp.ocpi.versions import ADAPTERS, highest_common
@@ -249,6 +250,8 @@ class EmspCore(DriverTokens):
         return view
 
     def command(self, command_id: int) -> dict[str, Any] | None:
+        if abs(command_id) > MAX_SQL_INT:  # no such key, and the driver would overflow on it
+            return None
         with self.db.unit() as db:
             row = db.get(CommandRow, command_id)
             return None if row is None else command_send.view(row)
