@@ -65,7 +65,9 @@ class EmspCore(DriverTokens):
     def __init__(self, settings: EmspSettings, *, pricer: Pricer | None = None) -> None:
         self.settings = settings
         self.db = Database(settings.database_url)
-        self.credentials_cache = CredentialsCache(self.db.session_factory)
+        self.credentials_cache = CredentialsCache(
+            self.db.session_factory, (settings.country_code, settings.party_id)
+        )
         self.metrics = EmspMetrics()
         self.fraud = FraudGuard(self.db, settings.fraud, self._fraud_decided)
         self.tokens = token_service.TokenAuthority(
