@@ -56,3 +56,33 @@ def test_a_hub_still_pushes_for_a_party_nobody_else_has(emsp: EmspCore) -> None:
     hub = _hub(emsp)
     assert _put(hub, "DE", "HBA", _from("DE", "HBA")).json()["status_code"] == 1000
     assert hub.call("GET", f"{V}/locations/DE/HBA/LOC-X").json()["data"]["id"] == "LOC-X"
+
+
+@pytest.mark.parametrize("to", [("BE", "OTH"), ("NL", "HUB"), ("NL", "EMX")])
+def test_a_request_whose_to_headers_name_another_receiver_is_refused(
+    emsp: EmspCore, to: tuple[str, str]
+) -> None:
+    """2.2.1 transport_and_format, message routing: OCPI-to-* name the party the message is for;
+    a hub forwards to the receiving party (also in a Broadcast Push). A message for another party
+    reached us by mistake: refused (2001), nothing stored."""
+    hub = _hub(emsp)
+    answer = _put(hub, "DE", "HBA", _from("DE", "HBA", to=to))
+    assert answer.json()["status_code"] == 2001, answer.body
+    assert "OCPI-to" in answer.json()["status_message"]
+    assert hub.call("GET", f"{V}/locations/DE/HBA/LOC-X").json().get("data") is None
+
+
+def test_to_headers_naming_us_in_any_case_are_accepted(emsp: EmspCore) -> None:
+    hub = _hub(emsp)
+    assert _put(hub, "DE", "HBA", _from("DE", "HBA", to=("nl", "ems"))).json()["status_code"] == 1000
+
+
+def test_a_bilateral_partner_naming_another_receiver_is_refused_too() -> None:
+    cpo = register(EmspCore(EmspSettings(pull_initial=False)))
+    body = location("LOC-Y")
+    answer = cpo.call(
+        "PUT", f"{V}/locations/DE/CPA/LOC-Y", body, headers=_from("DE", "CPA", to=("BE", "OTH"))
+    )
+    assert answer.json()["status_code"] == 2001, answer.body
+    ok = cpo.call("PUT", f"{V}/locations/DE/CPA/LOC-Y", body, headers=_from("DE", "CPA"))
+    assert ok.json()["status_code"] == 1000, ok.body
