@@ -37,16 +37,25 @@ class Fetched:
     credentials: CredentialsInfo | None = None
 
 
+class NoUsableAnswer(OcpiError):
+    """3001: a call of the handshake got no usable answer (no connection, an HTTP error, not JSON,
+    an OCPI error). The message says which, for the logs and for a registration we started; a
+    client that gave us a URL is told less (emsp.handshakes), or its answers map internal ports."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(3001, message)
+
+
 def _data(response: HttpResponse, what: str) -> Any:
     if response.status != 200:
-        raise OcpiError(3001, f"{what}: the partner answered HTTP {response.status}")
+        raise NoUsableAnswer(f"{what}: the partner answered HTTP {response.status}")
     try:
         body = loads(response.body) if response.body else None
     except ValueError:
-        raise OcpiError(3001, f"{what}: the partner's answer is not JSON") from None
+        raise NoUsableAnswer(f"{what}: the partner's answer is not JSON") from None
     if not isinstance(body, dict) or body.get("status_code") != 1000:
         status = body.get("status_code") if isinstance(body, dict) else None
-        raise OcpiError(3001, f"{what}: the partner answered OCPI status {status}")
+        raise NoUsableAnswer(f"{what}: the partner answered OCPI status {status}")
     return body.get("data")
 
 

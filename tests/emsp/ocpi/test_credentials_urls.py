@@ -109,3 +109,45 @@ def test_usable_urls() -> None:
     assert not is_ours("http://emsp.local/ocpix/versions", "http://emsp.local/ocpi")
     assert not is_ours("http://emsp.local:8080/ocpi/versions", "http://emsp.local/ocpi")
     assert not is_ours("https://emsp.local/ocpi/versions", "http://emsp.local/ocpi")
+
+
+NO_ANSWER = [
+    HttpResponse(599, {}, None),  # nothing listens there
+    HttpResponse(404, {}, "Not Found"),  # something else listens there
+    HttpResponse(200, {}, "<html>"),
+    None,  # nothing answers in time
+]
+
+
+def test_a_client_is_not_told_why_its_versions_could_not_be_fetched(core: EmspCore) -> None:
+    """The same 3001 message whatever answered (or not) at the URL a token A holder gave us: it
+    cannot map which internal addresses and ports answer (review F8). Only the timing differs."""
+    messages = set()
+    for index, answer in enumerate(NO_ANSWER):
+        partner = f"cpo{index}"
+        core.register_partner(partner, f"tokA{index}", parties=[("DE", f"CP{index}", "CPO")])
+        creds = cpo_credentials(f"tokB{index}", ("DE", f"CP{index}"))
+        headers = {"Authorization": header("2.2.1", f"tokA{index}"), "Content-Type": "application/json"}
+        deferred = core.handle(HttpRequest("POST", f"{BASE}/2.2.1/credentials", headers, dumps(creds)), T0)
+        assert isinstance(deferred, Deferred)
+        (call,) = core.pending_requests()
+        if answer is None:
+            deadline = core.next_deadline()
+            assert deadline is not None
+            core.expire_overdue(deadline)
+        else:
+            core.on_response(call.request_id, answer, T0)
+        resp = core.take_response(deferred.deferred_id)
+        assert resp is not None and resp.json()["status_code"] == 3001, resp
+        messages.add(resp.json()["status_message"])
+    assert len(messages) == 1, messages
+
+
+def test_a_registration_we_started_keeps_the_detail(core: EmspCore) -> None:
+    core.register_partner("cpo1", "token-A-we-gave", parties=[("DE", "CPA", "CPO")])
+    run = core.start_registration("cpo1", CPO_VERSIONS, "their-token-A", T0)
+    (call,) = core.pending_requests()
+    core.on_response(call.request_id, HttpResponse(503, {}, "down"), T0)
+    outcome = core.take_registration(run)
+    assert outcome is not None and outcome.status_code == 3001
+    assert "HTTP 503" in outcome.message
