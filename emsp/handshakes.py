@@ -26,7 +26,7 @@ PURPOSE = "handshake:"  # queue_outbound purpose prefix, followed by the run id
 # What a client whose versions/details we could not fetch is told: the same whether nothing
 # listened, nothing answered in time or something answered HTTP. Otherwise any token A holder could
 # map which internal addresses and ports answer (the log keeps the detail for the operator).
-NOT_FETCHED = "could not use the client's versions or details: no usable answer"
+NOT_FETCHED = "could not use the client's versions or details: no answer, or none usable"
 
 Complete = Callable[[Session, Fetched, datetime], OcpiResult]
 Finish = Callable[[OcpiResult, datetime], HttpResponse]
