@@ -26,6 +26,7 @@ from emsp.ocpi import command_send, pull, token_push
 from emsp.ocpi.credentials_cache import CredentialsCache
 from emsp.ocpi.envelope import OcpiResult, Pending
 from emsp.ocpi.handshake import Handshake
+from emsp.ocpi.ids import MAX_SQL_INT
 from emsp.ocpi.modules import credentials
 from emsp.ocpi.router import handle_request
 from emsp.ocpi.versions import ADAPTERS, highest_common
@@ -64,7 +65,9 @@ class EmspCore(DriverTokens):
     def __init__(self, settings: EmspSettings, *, pricer: Pricer | None = None) -> None:
         self.settings = settings
         self.db = Database(settings.database_url)
-        self.credentials_cache = CredentialsCache(self.db.session_factory)
+        self.credentials_cache = CredentialsCache(
+            self.db.session_factory, (settings.country_code, settings.party_id)
+        )
         self.metrics = EmspMetrics()
         self.fraud = FraudGuard(self.db, settings.fraud, self._fraud_decided)
         self.tokens = token_service.TokenAuthority(
@@ -249,6 +252,8 @@ class EmspCore(DriverTokens):
         return view
 
     def command(self, command_id: int) -> dict[str, Any] | None:
+        if abs(command_id) > MAX_SQL_INT:  # no such key, and the driver would overflow on it
+            return None
         with self.db.unit() as db:
             row = db.get(CommandRow, command_id)
             return None if row is None else command_send.view(row)
@@ -422,6 +427,7 @@ class EmspCore(DriverTokens):
             token,
             _highest_common,
             our_credentials=partial(credentials.our_credentials, self, token_c=offered),
+            own_base_url=self.settings.base_url,
         )
         self.handshakes.start(
             run_id,

@@ -31,6 +31,7 @@ NOTICED: dict[str, str] = {
     "patch_after_final": "Session PATCH after the session was already COMPLETED or INVALID",
     "duplicate_cdr": "CDR id received again",
     "second_cdr_for_session": "CDR with a new id for a session whose earlier CDR was not credited",
+    "command_result_changed": "a second CommandResult with another result: the first one kept",
     "zero_cost_cdr": "CDR with energy but a total_cost of zero",
     "cdr_totals_mismatch": "CDR total_energy differs from the energy of its charging periods",
     "session_left_pending": "CDR for a session the partner never moved out of PENDING",

@@ -18,11 +18,15 @@ from sqlalchemy.orm import Session
 
 from emsp.ocpi.envelope import MISSING, OcpiResult
 from emsp.ocpi.errors import HTTP_STATUS, OcpiError
-from emsp.ocpi.handshake import Fetched, Handshake
+from emsp.ocpi.handshake import Fetched, Handshake, NoUsableAnswer
 from emsp.storage.db import Database
 from emsp.wire import HttpRequest, HttpResponse, OutboundRequest
 
 PURPOSE = "handshake:"  # queue_outbound purpose prefix, followed by the run id
+# What a client whose versions/details we could not fetch is told: the same whether nothing
+# listened, nothing answered in time or something answered HTTP. Otherwise any token A holder could
+# map which internal addresses and ports answer (the log keeps the detail for the operator).
+NOT_FETCHED = "could not use the client's versions or details: no answer, or none usable"
 
 Complete = Callable[[Session, Fetched, datetime], OcpiResult]
 Finish = Callable[[OcpiResult, datetime], HttpResponse]
@@ -100,7 +104,11 @@ class Handshakes:
             with self._host.db.unit() as db:
                 result = run.complete(db, step, now)
         except OcpiError as exc:
-            result = OcpiResult(MISSING, exc.status_code, exc.message, exc.http_status, exc.headers)
+            inbound_fetch = isinstance(exc, NoUsableAnswer) and run.finish is not None
+            message = NOT_FETCHED if inbound_fetch else exc.message
+            result = OcpiResult(MISSING, exc.status_code, message, exc.http_status, exc.headers)
+            self._finish(run, result, now, detail=exc.message)
+            return
         self._finish(run, result, now)
 
     def expire_overdue(self, now: datetime) -> None:
@@ -113,13 +121,14 @@ class Handshakes:
             self._fail(run, f"{run.handshake.step}: {reason}", now)
 
     def _fail(self, run: _Run, message: str, now: datetime) -> None:
-        self._finish(run, OcpiResult(MISSING, 3001, message, HTTP_STATUS[3001]), now)
+        public = NOT_FETCHED if run.finish is not None else message
+        self._finish(run, OcpiResult(MISSING, 3001, public, HTTP_STATUS[3001]), now, detail=message)
 
     def _send(self, run: _Run, request: HttpRequest) -> None:
         with self._host.db.unit() as db:
             self._host.queue_outbound(db, run.partner_id, request, PURPOSE + run.run_id)
 
-    def _finish(self, run: _Run, result: OcpiResult, now: datetime) -> None:
+    def _finish(self, run: _Run, result: OcpiResult, now: datetime, *, detail: str | None = None) -> None:
         del self._runs[run.run_id]
         ok = result.status_code == 1000
         if not ok and run.on_fail is not None:
@@ -127,7 +136,8 @@ class Handshakes:
                 run.on_fail(db)
         self._host.log.info(
             "handshake_finished" if ok else "handshake_failed",
-            partner=run.partner_id, run=run.run_id, status_code=result.status_code, reason=result.message,
+            partner=run.partner_id, run=run.run_id, status_code=result.status_code,
+            reason=detail or result.message,
         )  # fmt: skip
         if run.finish is not None:
             self.completed[run.run_id] = run.finish(result, now)

@@ -101,14 +101,22 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+# Figures are counts, money, energy and milliseconds: within 1e±1000 all the arithmetic below
+# (differences, percentages) stays inside Decimal's default context, which traps Overflow.
+MAX_EXPONENT = 1000
+
+
 def number(value: Any) -> Decimal | None:
+    """`value` as a Decimal to compute with; None: not a number, not finite, or beyond 1e±1000."""
     if isinstance(value, bool) or value is None:
         return None
     try:
         result = Decimal(str(value))
     except InvalidOperation:
         return None
-    return result if result.is_finite() else None
+    if not result.is_finite() or (result and abs(result.adjusted()) > MAX_EXPONENT):
+        return None
+    return result
 
 
 def _section(path: str) -> str:
@@ -120,7 +128,11 @@ def _section(path: str) -> str:
 def _change(section: str, path: str, a: Any, b: Any) -> FigureChange:
     na, nb = number(a), number(b)
     delta = nb - na if na is not None and nb is not None else None
-    pct = (delta / abs(na) * 100).quantize(Decimal("0.01")) if delta is not None and na else None
+    pct = None
+    if delta is not None and na:
+        pct = delta / abs(na) * 100
+        # two decimals, unless that needs more digits than the context holds (a 1e40-fold change)
+        pct = pct.quantize(Decimal("0.01")) if pct.adjusted() < 25 else pct
     return FigureChange(section, path, "-" if a is None else str(a), "-" if b is None else str(b), delta, pct)
 
 
@@ -184,10 +196,14 @@ def check_gates(a: Path, b: Path, gates: Sequence[Gate]) -> list[GateResult]:
     results = []
     for gate in gates:
         for run, flat in ((a, fa), (b, fb)):
-            if number(flat.get(gate.metric)) is None:
-                raise RunRecordsError(
-                    f"{run / 'summary.json'}: --metric {gate.metric}: no such numeric figure"
-                )
+            figure = flat.get(gate.metric)
+            if number(figure) is None:
+                why = "no such numeric figure"
+                if isinstance(figure, (int, float, str)) and not isinstance(figure, bool):
+                    why = (
+                        f"{str(figure)[:40]!r} is no finite number within 1e-{MAX_EXPONENT}..1e{MAX_EXPONENT}"
+                    )
+                raise RunRecordsError(f"{run / 'summary.json'}: --metric {gate.metric}: {why}")
         va, vb = number(fa[gate.metric]), number(fb[gate.metric])
         assert va is not None and vb is not None
         worse = (vb - va) if gate.up_is_worse else (va - vb)

@@ -127,6 +127,8 @@ def _optional_json(path: Path) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise RunRecordsError(f"{path}: not UTF-8 text: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise RunRecordsError(f"{path}: invalid JSON: {exc}") from exc
     return data if isinstance(data, dict) else {}
@@ -137,6 +139,8 @@ def load_summary(path: Path) -> dict[str, Any]:
         raise RunRecordsError(f"{path}: summary.json not found; is {path.parent} a complete run directory?")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise RunRecordsError(f"{path}: not UTF-8 text: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise RunRecordsError(f"{path}: invalid JSON: {exc}") from exc
     if not isinstance(data, dict):

@@ -69,7 +69,9 @@ async def send_http(client: httpx.AsyncClient, request: HttpRequest) -> HttpResp
             headers=request.headers,
             content=request.body.encode("utf-8") if request.body is not None else None,
         )
-    except httpx.HTTPError:
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError):
+        # not only the network: a URL httpx cannot parse or a header it cannot encode (no
+        # HTTPError) must also be a failed call, not an exception that kills the sending task
         return HttpResponse(status=TRANSPORT_FAILED, headers={}, body=None)
     skip = {"content-length", "date", "server", "transfer-encoding", "connection"}
     headers = {k: v for k, v in response.headers.items() if k.lower() not in skip}

@@ -29,6 +29,7 @@ from emsp.model import COMMAND_TYPES, CommandRecord, CommandRequest, PartyRef
 from emsp.ocpi.channels import Channel, resolve
 from emsp.ocpi.context import Services
 from emsp.ocpi.errors import OcpiError, not_found
+from emsp.ocpi.ids import whole_number
 from emsp.ocpi.token_push import receiver_url
 from emsp.ocpi.versions import adapter_for
 from emsp.storage.queries import find_token
@@ -257,18 +258,28 @@ def _response_of(version: str, response: HttpResponse) -> str | None:
 
 def on_result(
     db: Session, partner_id: str, kind: str, command_id: str, body: Any, now: datetime
-) -> CommandRow:
-    """A CommandResult POSTed on a response_url of ours (OcpiError when it is not one we gave)."""
-    row = db.get(CommandRow, int(command_id)) if command_id.isdigit() else None
+) -> tuple[CommandRow, str | None]:
+    """A CommandResult POSTed on a response_url of ours (OcpiError when it is not one we gave):
+    the command's row, and the result that was ignored (None: taken, or the same again).
+
+    mod_commands (2.2.1, 2.3.0; 2.1.1's CommandResponse on the response_url alike): the
+    CommandResult is the outcome of one command request, sent once to the response_url made for it.
+    The first one is final: drivers and the API may already have acted on it. The same result again
+    (a retried POST) is answered 1000 and changes nothing; a different one is answered 1000 too
+    (the sender cannot do better by retrying) but not taken, and the caller records it."""
+    pk = whole_number(command_id)  # anything else is no id we gave: 404, never a server error
+    row = db.get(CommandRow, pk) if pk is not None else None
     if row is None or row.partner != partner_id or row.kind != kind:
         raise not_found("unknown command")
     result, message = adapter_for(row.version).command_result(body)
+    if row.result is not None:
+        return row, (None if result == row.result else result)
     row.result, row.result_at = result, now
     if message is not None:
         row.message = message
     if row.state in ("REQUESTED", "ACCEPTED", "COMPLETED"):
         row.state, row.deadline = "COMPLETED", None
-    return row
+    return row, None
 
 
 def expire(db: Session, now: datetime) -> list[CommandRow]:

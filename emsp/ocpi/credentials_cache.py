@@ -32,7 +32,8 @@ class PartyScope:
 
     `own`: configured parties the partner also declared in its credentials roles (a party the
     operator removed, or the partner no longer declares, is out). A hub (configured as one) may also
-    forward objects of any party that is not configured for another partner. `cpo`: those of `own`
+    forward objects of any party that is not configured for another partner and is not the eMSP's
+    own (`others` holds both: nobody may store objects "of the eMSP" through a hub). `cpo`: those of `own`
     configured with the CPO role. `version`: the OCPI version the partner registered on (None before).
     """
 
@@ -55,12 +56,13 @@ class PartyScope:
 Parties = PartyScope
 
 
-def party_scope(row: PartnerRow, db: Session) -> PartyScope:
-    """The parties `row` may act for now (what authentication gives a request of that partner)."""
-    return _scope(row, db)
+def party_scope(row: PartnerRow, db: Session, ours: tuple[str, str]) -> PartyScope:
+    """The parties `row` may act for now (what authentication gives a request of that partner);
+    `ours`: the eMSP's own country_code and party_id."""
+    return _scope(row, db, ours)
 
 
-def _scope(row: PartnerRow, db: Session) -> PartyScope:
+def _scope(row: PartnerRow, db: Session, ours: tuple[str, str]) -> PartyScope:
     entries = loads(row.parties_json or "[]")
     configured = {(cc, pid) for cc, pid, _role in entries}
     declared = {
@@ -69,6 +71,7 @@ def _scope(row: PartnerRow, db: Session) -> PartyScope:
     }
     others: set[tuple[str, str]] = set()
     if row.hub:
+        others.add((ours[0].upper(), ours[1].upper()))
         for parties_json in db.scalars(
             select(PartnerRow.parties_json).where(PartnerRow.partner_id != row.partner_id)
         ):
@@ -84,7 +87,8 @@ _TOUCHED = "emsp.partners_touched"
 
 
 class CredentialsCache:
-    def __init__(self, factory: sessionmaker[Session]) -> None:
+    def __init__(self, factory: sessionmaker[Session], ours: tuple[str, str]) -> None:
+        self._ours = ours  # the eMSP's own party: never one a hub may act for
         # token -> (partner_id, "A" | "B" | "C", parties); "B": the partner's own token B, which
         # authenticates only where its tolerance says so (emsp.ocpi.router)
         self._known: dict[str, tuple[str, str, Parties]] = {}
@@ -116,16 +120,29 @@ class CredentialsCache:
             .order_by(PartnerRow.partner_id)
         ).all()
         found = next(
-            ((r.partner_id, "C", _scope(r, db)) for r in rows if r.registered and r.token_c == token), None
+            (
+                (r.partner_id, "C", _scope(r, db, self._ours))
+                for r in rows
+                if r.registered and r.token_c == token
+            ),
+            None,
         )
         if found is None:  # token A, or the token we offered in a registration we started
             found = next(
-                ((r.partner_id, "A", _scope(r, db)) for r in rows if token in (r.token_a, r.token_pending)),
+                (
+                    (r.partner_id, "A", _scope(r, db, self._ours))
+                    for r in rows
+                    if token in (r.token_a, r.token_pending)
+                ),
                 None,
             )
         if found is None:  # the partner's own token B (it calls with the token it gave us)
             found = next(
-                ((r.partner_id, "B", _scope(r, db)) for r in rows if r.registered and r.token_b == token),
+                (
+                    (r.partner_id, "B", _scope(r, db, self._ours))
+                    for r in rows
+                    if r.registered and r.token_b == token
+                ),
                 None,
             )
         if found is not None and not db.info.get(_TOUCHED) and generation == self._generation:

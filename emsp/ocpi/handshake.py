@@ -22,6 +22,7 @@ from typing import Any
 from emsp.ocpi.adapter import CredentialsInfo, VersionAdapter
 from emsp.ocpi.auth import encode_token
 from emsp.ocpi.errors import OcpiError
+from emsp.ocpi.urls import is_ours, unusable
 from emsp.wire import HttpRequest, HttpResponse, dumps, loads
 
 Choose = Callable[[list[str]], VersionAdapter | None]
@@ -36,16 +37,25 @@ class Fetched:
     credentials: CredentialsInfo | None = None
 
 
+class NoUsableAnswer(OcpiError):
+    """3001: a call of the handshake got no usable answer (no connection, an HTTP error, not JSON,
+    an OCPI error). The message says which, for the logs and for a registration we started; a
+    client that gave us a URL is told less (emsp.handshakes), or its answers map internal ports."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(3001, message)
+
+
 def _data(response: HttpResponse, what: str) -> Any:
     if response.status != 200:
-        raise OcpiError(3001, f"{what}: the partner answered HTTP {response.status}")
+        raise NoUsableAnswer(f"{what}: the partner answered HTTP {response.status}")
     try:
         body = loads(response.body) if response.body else None
     except ValueError:
-        raise OcpiError(3001, f"{what}: the partner's answer is not JSON") from None
+        raise NoUsableAnswer(f"{what}: the partner's answer is not JSON") from None
     if not isinstance(body, dict) or body.get("status_code") != 1000:
         status = body.get("status_code") if isinstance(body, dict) else None
-        raise OcpiError(3001, f"{what}: the partner answered OCPI status {status}")
+        raise NoUsableAnswer(f"{what}: the partner answered OCPI status {status}")
     return body.get("data")
 
 
@@ -54,6 +64,18 @@ def _theirs(parse: Callable[[Any], Any], data: Any, what: str) -> Any:
         return parse(data)
     except OcpiError as exc:  # their data is unusable: that is 3001 for us, not the client's 2001
         raise OcpiError(3001, f"{what}: {exc.message}") from None
+
+
+def check_url(url: object, what: str, own_base_url: str) -> str:
+    """`url` if we can call it, else 3001 (status_codes: unable to use the client's API): caught
+    here, not when a later push or command to it fails. Never our own API (see urls.is_ours)."""
+    reason = unusable(url)
+    if reason is not None:
+        raise OcpiError(3001, f"{what}: the URL is {reason}")
+    assert isinstance(url, str)
+    if own_base_url and is_ours(url, own_base_url):
+        raise OcpiError(3001, f"{what}: the URL points at this eMSP itself")
+    return url
 
 
 def _version_refs(data: Any) -> list[tuple[str, str]]:
@@ -83,7 +105,9 @@ class Handshake:
         choose: Choose,
         *,
         our_credentials: Callable[[VersionAdapter], dict[str, Any]] | None = None,
+        own_base_url: str = "",
     ):
+        self._own = own_base_url  # "" : no self-check
         self._versions_url = versions_url
         self._token = token
         self._choose = choose
@@ -121,6 +145,7 @@ class Handshake:
             self._adapter = adapter
             self._step = "details"
             details_url = next(url for version, url in refs if version == adapter.version)
+            check_url(details_url, "versions", self._own)
             return HttpRequest("GET", details_url, self._auth())
         assert self._adapter is not None
         adapter = self._adapter
@@ -128,6 +153,8 @@ class Handshake:
             endpoints = _theirs(adapter.endpoints_of, _data(response, "details"), "details")[1]
             self._version = adapter.version  # what we speak with it, whatever its details say
             self._endpoints = [e.as_doc() for e in endpoints]
+            for endpoint in self._endpoints:  # stored now, called later: refuse what cannot be called
+                check_url(endpoint.get("url"), f"details: endpoint {endpoint.get('identifier')}", self._own)
             if self._ours is None:
                 self._step = "done"
                 return Fetched(self._version, self._endpoints)

@@ -396,7 +396,7 @@ class Puller:
             if partner is None:
                 return False
             adapter = adapter_for(partner.version)
-            scope = party_scope(partner, db)
+            scope = party_scope(partner, db, (host.settings.country_code, host.settings.party_id))
             party = _party_of(item, scope.single_cpo())
             object_id = item.get("id")
             if party is None or not isinstance(object_id, str) or not object_id:

@@ -27,7 +27,7 @@ from emsp.ocpi.auth import decode_authorization
 from emsp.ocpi.context import Ctx, Noted, Services
 from emsp.ocpi.credentials_cache import CredentialsCache, Parties
 from emsp.ocpi.envelope import MISSING, OcpiResult, Pending, respond
-from emsp.ocpi.errors import OcpiError, method_not_allowed, not_found, unauthorized
+from emsp.ocpi.errors import OcpiError, invalid, method_not_allowed, not_found, unauthorized
 from emsp.ocpi.modules import CONFIGURATION_MODULES, HANDLERS
 from emsp.ocpi.versions import ADAPTERS, version_details, versions_list
 from emsp.services import findings
@@ -292,6 +292,7 @@ def _dispatch(
             # The partner's adapter was chosen at its handshake; another version's modules are not
             # its API (a credentials PUT under that version moves it there, credentials PUT).
             raise not_found(f"unknown endpoint: this partner registered on OCPI {parties.version}", 2000)
+        _check_receiver(route, headers, (host.settings.country_code, host.settings.party_id))
         if route.module in ("versions", "details"):
             if request.method.upper() != "GET":
                 raise method_not_allowed("only GET", ["GET"])
@@ -352,6 +353,19 @@ def _check_routing_headers(
     ]  # fmt: skip
     if missing:
         notes.append(Noted("routing_headers_missing", f"{route.module}: without {', '.join(missing)}"))
+
+
+def _check_receiver(route: _Route, headers: dict[str, str], ours: tuple[str, str]) -> None:
+    """OCPI-to-* name "the connected party this message is to be sent to" (2.2.1
+    transport_and_format, message routing headers); a hub forwards to the receiving party, a
+    Broadcast Push included. A functional module's message for another party reached us by
+    mistake: refused (2001), not stored as ours. Absent headers are _check_routing_headers' case."""
+    if route.adapter is None or not route.adapter.routing_headers or route.module in CONFIGURATION_MODULES:
+        return
+    to = (headers.get("ocpi-to-country-code", ""), headers.get("ocpi-to-party-id", ""))
+    if all(to) and (to[0].upper(), to[1].upper()) != (ours[0].upper(), ours[1].upper()):
+        named = f"{to[0][:8]!r}/{to[1][:8]!r}"
+        raise invalid(f"OCPI-to-country-code/OCPI-to-party-id name {named}, not this platform's party")
 
 
 def _party_of(headers: dict[str, str], parties: Parties) -> PartyRef:

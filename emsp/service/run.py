@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import secrets
 import socket
 import sys
@@ -27,6 +28,8 @@ from emsp.service.background import background
 from emsp.service.config import ConfigError, ServiceConfig
 from emsp.services.partners import PartnerConfigError
 from emsp.wire import HttpRequest, HttpResponse, OutboundRequest
+
+log = logging.getLogger(__name__)
 
 
 def wall_clock() -> datetime:
@@ -66,11 +69,19 @@ def build_core(config: ServiceConfig, database_url: str, config_file: str) -> Em
 
 
 async def _send(client: httpx.AsyncClient, request: HttpRequest) -> HttpResponse:
+    """Send; any failure becomes a 599 so the core sees a failed call (3001 in a handshake, a FAILED
+    command, a push to retry). Not only network errors: a URL httpx cannot parse (InvalidURL, a
+    ValueError) or a header it cannot encode (UnicodeEncodeError) are no httpx.HTTPError, and an
+    exception left in the call's task would leave the core waiting for an answer forever."""
     try:
         body = request.body.encode("utf-8") if request.body is not None else None
         response = await client.request(request.method, request.url, headers=request.headers, content=body)
-    except httpx.HTTPError:
-        return HttpResponse(599, {}, None)  # the core sees a failed call (3001 in a handshake)
+    except httpx.HTTPError as exc:
+        log.info("%s %r failed: %s", request.method, request.url, type(exc).__name__)
+        return HttpResponse(599, {}, None)
+    except Exception:
+        log.warning("%s %r could not be sent", request.method, request.url, exc_info=True)
+        return HttpResponse(599, {}, None)
     return HttpResponse(response.status_code, dict(response.headers.items()), response.text or None)
 
 

@@ -188,8 +188,12 @@ def ocpp_call(action: CommandAction, version: OcppVersion) -> tuple[str, Payload
 
 def _remote_start_id(action: CommandAction) -> int:
     # Any int the station echoes in its TransactionEvent; the response_url's command id is unique.
+    # The eMSP (maybe a real one) chose the URL: only ASCII digits within OCPP's 32-bit integer
+    # are taken ('²'.isdigit() is True, yet int() refuses it).
     tail = action.response_url.rstrip("/").rpartition("/")[2]
-    return int(tail) if tail.isdigit() else 1
+    if tail.isascii() and tail.isdigit() and len(tail) <= 10 and int(tail) <= 2**31 - 1:
+        return int(tail)
+    return 1
 
 
 # What the station's answer means as a CommandResultType (OCPI 2.2.1 values).

@@ -21,7 +21,7 @@ from emsp.ocpi.adapter import CredentialsInfo, VersionAdapter
 from emsp.ocpi.context import Ctx, Services
 from emsp.ocpi.envelope import OcpiResult, Pending
 from emsp.ocpi.errors import OcpiError, method_not_allowed, not_found
-from emsp.ocpi.handshake import Fetched, Handshake
+from emsp.ocpi.handshake import Fetched, Handshake, check_url
 from emsp.services.partners import PartyRole, parties_of
 from emsp.storage.tables import PartnerRow
 from emsp.wire import dumps
@@ -139,7 +139,8 @@ def _fetch_then_answer(ctx: Ctx, creds: CredentialsInfo) -> Pending:
     check_roles(ctx.partner, creds)
     if ctx.services.handshake_pending(ctx.partner_id):
         raise OcpiError(2000, "a credentials handshake with this partner is in progress", http_status=409)
-    handshake = Handshake(creds.url, creds.token, only(ctx.adapter))
+    own = ctx.services.settings.base_url
+    handshake = Handshake(check_url(creds.url, "url", own), creds.token, only(ctx.adapter), own_base_url=own)
     complete = _completion(ctx.services, ctx.adapter, ctx.partner_id, ctx.method, creds)
     return Pending(ctx.partner_id, handshake, complete)
 

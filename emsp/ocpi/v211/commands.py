@@ -14,6 +14,7 @@ from typing import Any, Literal
 from emsp.model import CommandRequest
 from emsp.ocpi.adapter import Doc
 from emsp.ocpi.errors import invalid
+from emsp.ocpi.ids import whole_number
 from emsp.ocpi.v211.schemas import Id, LongId
 from emsp.ocpi.v221.schemas import _Open
 from emsp.ocpi.v221.types import Int, Url
@@ -73,9 +74,9 @@ def command_body(request: CommandRequest, token: Doc | None, response_url: str) 
         body["token"] = token
     reservation: int | None = None
     if request.reservation_id is not None:
-        if not request.reservation_id.isdigit():
+        reservation = whole_number(request.reservation_id)
+        if reservation is None:
             raise invalid("a 2.1.1 reservation_id is an int")
-        reservation = int(request.reservation_id)
     fields: dict[str, Any] = {
         "location_id": request.location_id,
         "evse_uid": request.evse_uid,

@@ -49,7 +49,9 @@ class BusinessDetails(_Open):
 
 
 class Credentials(_Open):
-    token: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    # 2.1.1 transport_and_format, "Request format": the token goes into the Authorization header
+    # as is, "printable, non-whitespace ASCII characters" (0x21-0x7E); anything else cannot be sent
+    token: Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[!-~]+$")]
     url: Annotated[StrictStr, Field(min_length=1)]
     business_details: BusinessDetails
     party_id: Annotated[StrictStr, Field(min_length=3, max_length=3)]

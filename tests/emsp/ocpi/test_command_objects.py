@@ -42,6 +42,11 @@ REFUSED = [  # (version, request): the version's tables do not allow it
     ("2.1.1", CommandRequest("CANCEL_RESERVATION", reservation_id="1")),  # no such command in 2.1.1
     ("2.1.1", CommandRequest("RESERVE_NOW", location_id="L", reservation_id="R-1",
                              expiry_date=datetime(2026, 1, 1, tzinfo=UTC))),  # not an int
+    # digits int() refuses, and an int beyond 64 bits: refused as invalid, never a ValueError (review F3)
+    ("2.1.1", CommandRequest("RESERVE_NOW", location_id="L", reservation_id="²",
+                             expiry_date=datetime(2026, 1, 1, tzinfo=UTC))),
+    ("2.1.1", CommandRequest("RESERVE_NOW", location_id="L", reservation_id="1" * 30,
+                             expiry_date=datetime(2026, 1, 1, tzinfo=UTC))),
     ("2.1.1", CommandRequest("START_SESSION", location_id="L" * 40)),  # string(39)
     ("2.2.1", CommandRequest("START_SESSION", location_id="L" * 37)),  # CiString(36)
     ("2.3.0", CommandRequest("STOP_SESSION", session_id="S" * 37)),
