@@ -262,7 +262,9 @@ class TokenAuthority:
         if _TOUCHED not in db.info:  # never remember what a transaction that wrote tokens sees
             if len(self._index) >= self.MAX_CACHED:
                 self._index.clear()
-            self._index[key] = state
+            # The key's texts are the state's own where equal (a uid issued as its key, the interned
+            # type, which the query matched): no second copy of them per cached token (~0.1 KiB).
+            self._index[(state.uid if state.uid == key[0] else key[0], state.type)] = state
         return state
 
     def invalidate(self) -> None:

@@ -198,6 +198,7 @@ class DropIndex:
 OBSOLETE_INDEXES: tuple[DropIndex, ...] = (
     DropIndex("outbox", "ix_outbox_state_seq", "ix_outbox_pending_seq, ix_outbox_dead_seq (partial)"),
     DropIndex("outbox", "ix_outbox_order_seq", "ix_outbox_pending_order_seq (partial: pending rows)"),
+    DropIndex("outbox", "ix_outbox_published_seq", "ix_outbox_unpublished_seq (partial: unpublished rows)"),
 )
 
 

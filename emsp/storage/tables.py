@@ -280,6 +280,10 @@ class ProcessedEventRow(Base):
 
 _PENDING = text("state = 'pending'")
 _DEAD = text("state = 'dead'")
+# `published.is_(False)` rendered per backend: SQLite uses a partial index only for a query term
+# written as the index's own (`published = 0` would not match the query's `IS 0`).
+_UNPUBLISHED_SQLITE = text("published IS 0")
+_UNPUBLISHED_POSTGRESQL = text("published IS false")
 
 
 class OutboxRow(Base):
@@ -305,7 +309,14 @@ class OutboxRow(Base):
             postgresql_where=_PENDING,
         ),
         Index("ix_outbox_dead_seq", "seq", sqlite_where=_DEAD, postgresql_where=_DEAD),
-        Index("ix_outbox_published_seq", "published", "seq"),
+        # The stream publisher's backlog (rows not yet sent to NATS), as its query states it on each
+        # backend: published rows leave the index, where the full one on (published, seq) kept them all.
+        Index(
+            "ix_outbox_unpublished_seq",
+            "seq",
+            sqlite_where=_UNPUBLISHED_SQLITE,
+            postgresql_where=_UNPUBLISHED_POSTGRESQL,
+        ),
         {"sqlite_autoincrement": True},  # never reuse a cursor value
     )
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -63,7 +63,9 @@ class BadQuery(ValueError):
 # canonical JSON once published, so a long run's CPO holds ~0.2 KiB per session instead of ~17 KiB
 # of dicts. Locations and tariffs are few and read on every session: they stay dicts.
 COMPACT_MODULES = frozenset({"sessions", "cdrs"})
-_ZLIB_LEVEL = 1  # most of the ratio on ~1 KiB JSON objects, at the least CPU
+# Level 6 over 1: a sim run's CDRs pack 185 -> 160 B and its sessions 123 -> 114 B (9 gains ~1%
+# more); ~20 us more per pack, a few packs per charging session: memory kept all run long wins.
+_ZLIB_LEVEL = 6
 _RAW_DEFLATE = -15  # no zlib header or checksum: the bytes never leave this process
 
 

@@ -13,6 +13,7 @@ import sqlalchemy
 from databases import database_url
 from sqlalchemy.exc import IntegrityError
 
+from emsp.outbox import Outbox
 from emsp.storage import outbox_sql as sql
 from emsp.storage.db import Database
 from emsp.storage.schema import OBSOLETE_INDEXES, missing_indexes, obsolete_indexes
@@ -94,6 +95,8 @@ def test_an_older_database_trades_its_full_outbox_indexes_for_the_partial_ones(s
             connection.execute(sqlalchemy.text(f"drop index {name}"))
         connection.execute(sqlalchemy.text("create index ix_outbox_state_seq on outbox (state, seq)"))
         connection.execute(sqlalchemy.text("create index ix_outbox_order_seq on outbox (ordering_key, seq)"))
+        connection.execute(sqlalchemy.text("drop index ix_outbox_unpublished_seq"))
+        connection.execute(sqlalchemy.text("create index ix_outbox_published_seq on outbox (published, seq)"))
         connection.execute(sqlalchemy.insert(OutboxRow), [_row(1, "done"), _row(2, "pending")])
     assert obsolete_indexes(engine) == [drop.index for drop in OBSOLETE_INDEXES]
     engine.dispose()
@@ -102,11 +105,13 @@ def test_an_older_database_trades_its_full_outbox_indexes_for_the_partial_ones(s
     names = {ix["name"] for ix in sqlalchemy.inspect(db.engine).get_indexes("outbox")}
     assert names == {
         "ix_outbox_pending_seq", "ix_outbox_pending_order_seq", "ix_outbox_dead_seq",
-        "ix_outbox_published_seq",
+        "ix_outbox_unpublished_seq",
     }  # fmt: skip
     with db.unit() as session:  # the rows are all there, the pending one found by the claim
         claimed = session.connection().execute(sql.CLAIM, {"now": AT, "size": 10}).all()
         assert [r.seq for r in claimed] == [2]
+    outbox = Outbox(db)
+    assert [e.seq for e in outbox.unpublished(10)] == [1, 2]  # the stream's backlog is intact
     db.engine.dispose()
     again = Database(stored_url)  # a second start finds nothing to do
     assert obsolete_indexes(again.engine) == [] and again.schema_upgrades == []
@@ -135,4 +140,39 @@ def test_a_processed_key_is_stored_once_and_refused_again(backend: str) -> None:
                     " WHERE tbl_name = 'processed_events' AND type = 'index'"
                 ).scalar_one()
             assert "WITHOUT ROWID" in ddl and autoindexes == 0
+        db.engine.dispose()
+
+
+def _unpublished_plan(connection: sqlalchemy.Connection) -> str:
+    query = sqlalchemy.select(OutboxRow.seq).where(OutboxRow.published.is_(False)).order_by(OutboxRow.seq)
+    compiled = query.limit(5).compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
+    prefix = "EXPLAIN QUERY PLAN " if connection.dialect.name == "sqlite" else "EXPLAIN "
+    return " | ".join(str(r[-1]) for r in connection.exec_driver_sql(prefix + compiled.string).all())
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_stream_backlog_index_holds_unpublished_rows_only_and_its_query_uses_it(backend: str) -> None:
+    """Published rows leave ix_outbox_unpublished_seq (the full index on (published, seq) kept every
+    row of the stream for good), and the publisher's query is still answered through it."""
+    with database_url(backend) as url:
+        db = Database(url)
+        with db.engine.begin() as connection:
+            rows = [_row(i, "done") | {"published": i <= 380} for i in range(1, 400)]
+            connection.execute(sqlalchemy.insert(OutboxRow), rows)
+            if backend == "sqlite":
+                connection.exec_driver_sql("ANALYZE")
+                held = connection.exec_driver_sql(
+                    "SELECT count(*) FROM outbox INDEXED BY ix_outbox_unpublished_seq WHERE published IS 0"
+                ).scalar_one()
+                assert held == 19
+            else:
+                connection.exec_driver_sql("ANALYZE outbox")
+                connection.exec_driver_sql("SET LOCAL enable_seqscan = off")  # small table: force the choice
+                predicate = connection.exec_driver_sql(
+                    "SELECT pg_get_expr(i.indpred, i.indrelid) FROM pg_index i"
+                    " JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'ix_outbox_unpublished_seq'"
+                ).scalar_one()
+                assert predicate == "(published IS FALSE)"
+            assert "ix_outbox_unpublished_seq" in _unpublished_plan(connection)
+        assert [e.seq for e in Outbox(db).unpublished(50)] == list(range(381, 400))
         db.engine.dispose()

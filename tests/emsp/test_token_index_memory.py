@@ -43,3 +43,19 @@ def test_cached_token_states_read_as_stored_and_share_their_few_valued_strings(c
         assert a is not None and b is not None
         assert a.type is b.type and a.whitelist is b.whitelist and a.issuer is b.issuer
         assert a.partner is b.partner
+
+
+def test_the_index_keys_share_the_cached_states_texts_and_still_find_any_case(core: EmspCore) -> None:
+    """A cached token's key is (its uid, its type) as the state holds them, not copies: the uid read
+    from the row (issued as its key) and the interned type, whatever strings the caller passed."""
+    core.issue_token("lower1", contract_id="C-lower1", type="RFID", whitelist="ALLOWED", now=T0)
+    with core.db.unit() as session:
+        for uid, kind, *_ in [*TOKENS, ("lower1", "RFID")]:
+            asked_uid, asked_type = "".join(list(uid.lower())), "".join(list(kind))  # fresh strings
+            state = core.tokens.lookup(session, asked_uid, asked_type)
+            assert state is not None and state.uid == uid
+            key = next(k for k, v in core.tokens._index.items() if v is state)
+            assert key[1] is state.type
+            assert (key[0] is state.uid) == (uid == uid.upper())
+            assert key[0] == uid.upper()
+            assert core.tokens.lookup(session, uid, kind) is state  # found again in the index
