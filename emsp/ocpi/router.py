@@ -54,7 +54,7 @@ class RouterHost(Services, Protocol):
     ) -> Deferred: ...
 
 
-@dataclass(frozen=True, slots=True)  # remembered per URL (_addressed): shared, read only
+@dataclass
 class _Route:
     module: str  # "versions", "details", or an OCPI module id; "unknown" when nothing matched
     segments: list[str]
