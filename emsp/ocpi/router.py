@@ -186,19 +186,10 @@ def _base(base_url: str) -> SplitResult:
     return urlsplit(base_url)  # the same few settings strings on every request: split once
 
 
-def _public(base: SplitResult, url: SplitResult) -> str:
-    """The URL as addressed under our public base URL (the Host header is the client's say)."""
-    return urlunsplit((base.scheme, base.netloc, url.path, url.query, ""))  # path: routed under base
-
-
-@lru_cache(maxsize=4096)
-def _addressed(base_url: str, url: str) -> tuple[_Route, str | None]:
-    """The route of `url` and its public form (None: unknown, not rewritten). A pure function of
-    the two strings, remembered: a session's every PATCH has the same URL, and splitting, routing
-    and rebuilding it was ~5% of the eMSP's time in `sim`. The route is shared: read only."""
-    base, split = _base(base_url), urlsplit(url)
-    route = _route(base.path, split.path)
-    return route, None if route.module == "unknown" else _public(base, split)
+def _public(base: SplitResult, url: SplitResult, request: HttpRequest) -> HttpRequest:
+    """The request as addressed under our public base URL (the Host header is the client's say)."""
+    public = urlunsplit((base.scheme, base.netloc, url.path, url.query, ""))  # path: routed under base
+    return HttpRequest(request.method, public, request.headers, request.body)
 
 
 def _too_large(body: str | None, limit: int) -> bool:
@@ -208,9 +199,10 @@ def _too_large(body: str | None, limit: int) -> bool:
 
 
 def handle_request(host: RouterHost, request: HttpRequest, now: datetime) -> HttpResponse | Deferred:
-    route, public = _addressed(host.settings.base_url, request.url)
-    if public is not None:
-        request = HttpRequest(request.method, public, request.headers, request.body)
+    base, url = _base(host.settings.base_url), urlsplit(request.url)
+    route = _route(base.path, url.path)
+    if route.module != "unknown":
+        request = _public(base, url, request)
     # One session for the whole request: authentication + module, then the bus drain's units.
     with host.db.scope():
         return _handle(host, request, now, route)
