@@ -9,6 +9,7 @@ with non-negative prices the CDR of that visit never exceeds it; reconciliation 
 from __future__ import annotations
 
 import functools
+import hashlib
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -47,7 +48,6 @@ def connector_tariff_ids(location: dict[str, object], evse_uid: str, connector_i
 # parsing it for every driver made a quote's cost grow with the site. The values are never mutated.
 
 
-@functools.lru_cache(maxsize=64)
 def _connector_index(raw: str) -> dict[tuple[str, str], tuple[str, ...]]:
     """(evse uid, connector id) -> tariff ids, as `connector_tariff_ids` finds them (first match)."""
     index: dict[tuple[str, str], tuple[str, ...]] = {}
@@ -56,6 +56,35 @@ def _connector_index(raw: str) -> dict[tuple[str, str], tuple[str, ...]]:
             ids = tuple(t for t in connector.get("tariff_ids") or [] if isinstance(t, str))
             index.setdefault((evse.get("uid"), connector.get("id")), ids)
     return index
+
+
+class ConnectorIndexes:
+    """Per stored location, the connector index of the text last seen for it.
+
+    A memo keyed by the text alone held the last 64 texts: a world of more sites than that parsed
+    a location for nearly every quote, so a quote cost more the larger the world. Here each
+    location has one slot, checked against a digest of the text it was built from (a changed
+    location, written by any process, is simply rebuilt), so a location costs ~100 bytes rather
+    than its text. Bounded: cleared when full."""
+
+    LIMIT = 50_000
+
+    def __init__(self) -> None:
+        self._slots: dict[tuple[str, str, str], tuple[bytes, dict[tuple[str, str], tuple[str, ...]]]] = {}
+
+    def get(self, location: tuple[str, str, str], raw: str) -> dict[tuple[str, str], tuple[str, ...]]:
+        digest = hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        slot = self._slots.get(location)
+        if slot is not None and slot[0] == digest:
+            return slot[1]
+        index = _connector_index(raw)
+        if slot is None and len(self._slots) >= self.LIMIT:
+            self._slots.clear()
+        self._slots[location] = (digest, index)
+        return index
+
+
+_INDEXES = ConnectorIndexes()  # a pure memo (its answers depend on the text only): shared
 
 
 @functools.lru_cache(maxsize=256)
@@ -84,7 +113,8 @@ def quote_visit(
     if found is None:
         return None
     time_zone, raw = found
-    tariff_ids = list(_connector_index(raw).get((evse_uid, connector_id), ()))
+    index = _INDEXES.get((country_code, party_id, location_id), raw)
+    tariff_ids = list(index.get((evse_uid, connector_id), ()))
     tariff = _first_in_effect(db, country_code, party_id, tariff_ids, now)
     if tariff is None:
         return None

@@ -161,6 +161,8 @@ class DirectStatement:
         compiled = self._for(connection, params)
         if compiled is None:
             return None
+        if connection._has_events or connection.engine._has_events:
+            return compiled, _observed(connection, dbapi, compiled.sql, compiled.parameters(params), False)
         return compiled, dbapi.execute(compiled.sql, compiled.parameters(params))
 
     def rows(self, db: Session, params: Mapping[str, Any]) -> list[tuple[Any, ...]] | None:
@@ -186,5 +188,24 @@ class DirectStatement:
         compiled = self._for(connection, param_sets[0])
         if compiled is None:
             return False
-        dbapi.executemany(compiled.sql, [compiled.parameters(params) for params in param_sets])
+        rows = [compiled.parameters(params) for params in param_sets]
+        if connection._has_events or connection.engine._has_events:
+            _observed(connection, dbapi, compiled.sql, rows, True)
+        else:
+            dbapi.executemany(compiled.sql, rows)
         return True
+
+
+def _observed(connection: Connection, dbapi: Any, sql: str, parameters: Any, many: bool) -> Any:
+    """Execute as the Core path would be seen: the engine's (and connection's) cursor events fire
+    around the statement, so whatever counts or logs statements on the engine (tests, tracing)
+    sees these too. Taken only when such a listener exists; `context` is None (there is none)."""
+    cursor = dbapi.cursor()
+    dispatch = connection.dispatch
+    dispatch.before_cursor_execute(connection, cursor, sql, parameters, None, many)
+    if many:
+        cursor.executemany(sql, parameters)
+    else:
+        cursor.execute(sql, parameters)
+    dispatch.after_cursor_execute(connection, cursor, sql, parameters, None, many)
+    return cursor

@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from emsp_helpers import Client, V, location, tariff
 
 from emsp.core import EmspCore
+from emsp.services import quotes
 
 
-def _quote(core: EmspCore, cpo: Client) -> Decimal | None:
+def _quote(core: EmspCore, cpo: Client, location_id: str = "LOC1") -> Decimal | None:
     return core.quote(
-        country_code="DE", party_id="CPA", location_id="LOC1", evse_uid="EVSE1", connector_id="1",
+        country_code="DE", party_id="CPA", location_id=location_id, evse_uid="EVSE1", connector_id="1",
         energy_kwh=Decimal(10), stay=timedelta(hours=1), now=cpo.now,
     )  # fmt: skip
 
@@ -31,3 +33,33 @@ def test_a_changed_location_or_tariff_changes_the_quote(core: EmspCore, cpo: Cli
     moved["last_updated"] = "2025-03-01T08:40:00Z"
     cpo.call("PUT", f"{V}/locations/DE/CPA/LOC1", moved)
     assert _quote(core, cpo) is None
+
+
+def test_each_location_is_parsed_once_however_many_the_world_holds(
+    core: EmspCore, cpo: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quote reads its connector's tariff ids from an index built once per location text: with
+    more locations than a memo keyed by the text held (64), quoting them in turn parsed a location
+    for every quote (a quote's cost grew with the world)."""
+    sites = [f"LOC{n}" for n in range(100)]
+    for site in sites:
+        cpo.call("PUT", f"{V}/locations/DE/CPA/{site}", location(site))
+    cpo.call("PUT", f"{V}/tariffs/DE/CPA/TAR1", tariff())
+    parsed: list[str] = []
+    real = quotes.loads
+
+    def counting(text: str) -> object:
+        parsed.append(text)
+        return real(text)
+
+    monkeypatch.setattr(quotes, "loads", counting)
+    for _round in range(2):
+        assert {_quote(core, cpo, site) for site in sites} == {Decimal("3.00")}
+    locations_parsed = [text for text in parsed if '"evses"' in text]
+    assert len(locations_parsed) <= len(sites)  # once each at most (another test may have left some)
+    moved = location("LOC7")
+    moved["evses"][0]["connectors"][0]["tariff_ids"] = ["TAR2"]  # a tariff we do not hold
+    moved["last_updated"] = "2025-03-01T08:40:00Z"
+    cpo.call("PUT", f"{V}/locations/DE/CPA/LOC7", moved)
+    assert _quote(core, cpo, "LOC7") is None  # its changed text is another index
+    assert _quote(core, cpo, "LOC8") == Decimal("3.00")

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from emsp_helpers import BASE, T0, Client, V, auth, register, session
+from sqlalchemy.orm import Session
 
 from emsp.core import EmspCore, EmspSettings
 from emsp.ocpi.credentials_cache import PartyScope
 from emsp.storage.db import Counters, Database, next_value
+from emsp.storage.queries import insert_session
 from emsp.storage.tables import CounterRow, PartnerRow, ProcessedEventRow, SessionRow
 from emsp.wire import HttpRequest
 
@@ -58,6 +62,52 @@ def test_kept_scope_on_memory_starts_each_scope_fresh() -> None:
         assert again is not None and again is not first and again.value == 2
         assert s.get(CounterRow, "aborted") is None
     assert _count(db, CounterRow) == 1
+
+
+def test_a_kept_scope_left_untouched_is_not_closed_and_one_that_was_used_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """close() of the kept session only resets it: a scope that left no transaction and no
+    object (direct statements only, most requests) skips it; any other scope still ends with it,
+    so the next scope loads fresh objects and sees nothing left open."""
+    db = Database("sqlite://")
+    with db.unit() as s:
+        s.add(CounterRow(name="c", value=1))
+    closed: list[object] = []
+    real = Session.close
+    monkeypatch.setattr(Session, "close", lambda self: closed.append(self) or real(self))
+    for _ in range(3):
+        with db.scope(), db.unit() as s:
+            insert_session(s, _session_values())  # a direct write, committed bare
+    assert closed == []
+    with db.scope(), db.unit() as s:
+        first = s.get(CounterRow, "c")
+    assert len(closed) == 1
+    with db.scope(), db.unit() as s:
+        again = s.get(CounterRow, "c")  # held: in the identity map when the scope ends
+        assert again is not None and again is not first  # the identity map was emptied
+    with db.scope():
+        with db.unit() as s:
+            s.get(CounterRow, "c")
+            s.expunge_all()
+        s.connection()  # a transaction left open: close() rolls it back
+    assert len(closed) == 3
+    with db.scope(), db.unit() as s:
+        assert s.get_transaction() is None and len(s.identity_map) == 0  # nothing left open
+    assert _count(db, SessionRow) == 3
+
+
+def _session_values() -> dict[str, object]:
+    n = next(_SESSION_IDS)
+    return {
+        "partner": "cpo-a", "country_code": "NL", "party_id": "CPO", "session_id": f"S{n}",
+        "status": "ACTIVE", "token_uid": "TOK1", "contract_id": "NL-EMS-C1",
+        "authorization_reference": None, "location_id": "LOC1", "kwh": Decimal("1.230"),
+        "start": T0, "end": None, "last_updated": T0, "raw": "{}", "wire": None,
+    }  # fmt: skip
+
+
+_SESSION_IDS = itertools.count(1)
 
 
 def test_next_value_is_transactional() -> None:

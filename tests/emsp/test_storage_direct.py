@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from databases import BACKENDS, database_url
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 
 from emsp.model import CdrInfo, Money, PartyRef
 from emsp.ocpi.modules.cdrs import row_columns
@@ -261,3 +261,26 @@ def test_session_cdrs_answers_what_the_orm_select_did(
         assert fast == [tuple(r) for r in orm]
         assert fast == [(c, credit) for c, sid, credit in stored if sid == session_id]
         db.engine.dispose()
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "file"])
+def test_direct_statements_fire_the_engines_cursor_events(url: str, tmp_path: Path) -> None:
+    """Whatever counts or logs statements on the engine sees direct ones too, in order, with
+    the parameters as bound; the rows stored are those of the run without listeners."""
+    db = Database(f"sqlite:///{tmp_path / 'emsp.db'}" if url == "file" else url)
+    seen: list[tuple[str, Any]] = []
+    after: list[str] = []
+    event.listen(db.engine, "before_cursor_execute", lambda *a: seen.append((a[2].split()[0], a[3])))
+    event.listen(db.engine, "after_cursor_execute", lambda *a: after.append(a[2].split()[0]))
+    with db.unit() as s:
+        insert_session(s, _values("S1"))
+        assert session_raw(s, "NL", "CPO", "S1") == (1, '{"id": "raw"}', AT)
+    statement = DirectStatement(insert(ProcessedEventRow), writes=True)
+    with db.unit() as s:
+        assert statement.write_many(s, [{"key": "a|1"}, {"key": "b|1"}])
+    assert [kind for kind, _params in seen] == after == ["INSERT", "SELECT", "INSERT"]
+    assert "S1" in seen[0][1] and seen[2][1] == [["a|1"], ["b|1"]]
+    quiet = Database("sqlite://")
+    with quiet.unit() as s:
+        insert_session(s, _values("S1"))
+    assert _stored(db) == _stored(quiet)

@@ -47,6 +47,10 @@ class _Written(NamedTuple):
     version: str  # the OCPI version that read the Session
     read: SessionInfo  # what that version read from it (before resolve_session)
     values: dict[str, Any]  # the row's columns but its key and identity, as written
+    # What the stored text (wire, else raw) parses to: the body it was written from. The next PATCH
+    # merges into it instead of parsing that text again (loads(dumps(x)) == x for what loads gives:
+    # Decimal keeps its digits). Shared, so never changed: merge_patch copies what it changes.
+    sent: dict[str, Any]
 
 
 def _known(ctx: Ctx, key: SessionKey) -> _Written | None:
@@ -109,7 +113,7 @@ def handle(ctx: Ctx) -> OcpiResult:
         patched_at = lean.last_updated if lean is not None else ctx.adapter.patch_last_updated(body)
         if row is None:
             raise not_found("unknown session; PUT the full Session first")
-        stored = loads(row[1])
+        stored = known.sent if known is not None else loads(row[1])
         final = stored.get("status")
         if final in TERMINAL_SESSION_STATUSES:  # noticed: the session had ended (still applied in order)
             fields = ", ".join(sorted(str(k) for k in body))
@@ -148,7 +152,7 @@ def handle(ctx: Ctx) -> OcpiResult:
     text = values["wire"] if values["wire"] is not None else values["raw"]
     ctx.written_sessions[key] = None if ended_now else (pk, text, info.last_updated)
     if not ended_now:
-        ctx.session_facts[key] = _Written(ctx.adapter.version, read, values)
+        ctx.session_facts[key] = _Written(ctx.adapter.version, read, values, body)
     ended = False
     if info.status in TERMINAL_SESSION_STATUSES:  # a transition only: a later update is not a new end
         if stored is None and row is not None:

@@ -187,3 +187,27 @@ def test_the_core_answers_and_stores_the_same_on_both_paths(monkeypatch: pytest.
     assert refused >= 10  # the invalid PATCHes were refused, the same way on both paths
     # The lean path read the merged Session only where it declined the PATCH (and for the PUT).
     assert lean_calls < general_calls
+
+
+def test_a_patch_after_this_process_wrote_the_session_reads_no_stored_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The stored Session a PATCH merges into is the body last written (remembered with it), not
+    its text parsed again; the merged Session is the one the text gives (the test above: both paths)."""
+    core = EmspCore(EmspSettings(), pricer=FakePricer())
+    cpo = register(core)
+    url = f"{V}/sessions/DE/CPA/S1"
+    assert cpo.call("PUT", url, STORED).status == 201
+    parsed: list[str] = []
+    real = sessions_module.loads
+    monkeypatch.setattr(sessions_module, "loads", lambda text: parsed.append(text) or real(text))
+    for minute in range(1, 6):
+        patch = {
+            "kwh": Decimal(f"{minute}.5"),
+            "charging_periods": [period(f"2025-03-01T09:{minute:02d}:00Z", "1")],
+            "last_updated": f"2025-03-01T10:{minute:02d}:00Z",
+        }
+        assert cpo.call("PATCH", url, patch).status == 200
+    assert parsed == []
+    stored = cpo.call("GET", url).json()["data"]
+    assert stored["kwh"] == Decimal("5.5") and len(stored["charging_periods"]) == 6
