@@ -87,7 +87,7 @@ def _answer_handshake(core: Any, deferred: Any, now: datetime) -> Any:
     """The eMSP fetches the CPO's versions and details before it answers: answer them in-process."""
     from emsp.wire import HttpResponse, dumps
 
-    details = "http://127.0.0.1:9/ocpi/2.2.1"
+    details = "http://127.0.0.1:9/cpo/2.2.1"  # the CPO's own: URLs under our base are refused
     data = {
         "versions": [{"version": "2.2.1", "url": details}],
         "2.2.1": {"version": "2.2.1", "endpoints": []},
@@ -120,7 +120,7 @@ def _emsp_core(database_url: str, base: str, tokens: int) -> tuple[Any, str]:
         core.register_partner(PARTNER, TOKEN_A)
     credentials = {
         "token": "perf-token-b",
-        "url": "http://127.0.0.1:9/ocpi/versions",  # never fetched here: nobody sends the core's calls
+        "url": "http://127.0.0.1:9/cpo/versions",  # answered in-process by _answer_handshake
         "roles": [
             {"role": "CPO", "business_details": {"name": "Perf CPO"}, "party_id": "CPA", "country_code": "DE"}
         ],
