@@ -80,6 +80,39 @@ def test_the_probe_sees_a_stalled_event_loop_in_scenario_time() -> None:
     assert figures.max_wall_ms >= (0.1 - live_lag.PERIOD_S) * 1000
 
 
+@pytest.mark.parametrize(("machine_s", "machine_ms"), [(0.0, 0.0), (0.03, 30.0)])
+def test_the_probe_weighs_only_the_machines_part_of_a_stall(machine_s: float, machine_ms: float) -> None:
+    """The loop held 0.1 s; of that, the thread waited `machine_s` for a CPU (the rest it ran or
+    blocked: the eMSP's own doing, which must never excuse a latency)."""
+    clock = ScaledClock(parse_utc("2026-03-02T07:00:00Z"), speed=100)
+    waited = [0.0]
+
+    async def stall() -> LagFigures:
+        probe = LagProbe(clock, cpu_wait=lambda: waited[0])
+        task = asyncio.ensure_future(probe.run())
+        await asyncio.sleep(0.05)
+        waited[0] += machine_s
+        time.sleep(0.1)
+        await asyncio.sleep(0.05)
+        task.cancel()
+        return probe.figures()
+
+    figures = asyncio.run(stall())
+    assert figures.max_wall_ms >= (0.1 - live_lag.PERIOD_S) * 1000
+    assert figures.max_machine_ms == pytest.approx(machine_ms)
+    assert figures.summary()["loop_stall_ms"]["machine_max"] == f"{machine_ms:.1f}"
+
+
+def test_the_cpu_wait_counter_only_grows() -> None:
+    counter = live_lag.CpuWait()
+    try:
+        first = counter()
+        sum(range(200_000))  # some work between the reads
+        assert 0 <= first <= counter()
+    finally:
+        counter.close()
+
+
 @pytest.mark.slow
 @pytest.mark.xdist_group("live")
 def test_a_live_run_behind_its_clock_says_so_and_is_a_bench_fault_for_its_latency_expectation(
