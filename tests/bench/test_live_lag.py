@@ -153,6 +153,38 @@ def test_a_live_run_behind_its_clock_says_so_and_is_a_bench_fault_for_its_latenc
     )
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("live")
+def test_a_live_latency_miss_the_machines_stall_explains_is_inconclusive_and_exits_3(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The machine is made to have kept the loop waiting 10 s for a CPU once (timing still valid):
+    # an impossible latency bound then misses by less than that; a count never is excused.
+    stalled = LagFigures(samples=100, p99_ms=0.0, max_ms=0.0, max_wall_ms=10_000.0, max_machine_ms=10_000.0)
+    monkeypatch.setattr(LagProbe, "figures", lambda self: stalled)
+    monkeypatch.setattr(bench.runner, "write_report", lambda run_dir: None)
+    p99 = {"name": "impossible latency", "metric": "authorizations.latency_ms.p99", "op": "<=", "value": 1}
+    count = {"name": "impossible count", "metric": "sessions.started", "op": ">", "value": 100_000}
+
+    def run(expectations: list[dict[str, Any]], name: str) -> RunOutcome:
+        def short(data: dict[str, Any]) -> None:
+            data["duration_minutes"] = 30
+            data["expectations"] = expectations
+
+        (tmp_path / name).mkdir()
+        path = variant(tmp_path / name, "smoke", short)
+        return run_scenario(str(path), runtime="live", seed=3, out=tmp_path / name / "run", speed=600)
+
+    only = run([p99], "only")
+    assert only.summary["timing"]["valid"] is True
+    assert only.summary["timing"]["loop_stall_ms"]["machine_max"] == "10000.0"
+    (graded,) = [e for e in only.summary["expectations"] if e["name"] == "impossible latency"]
+    assert graded["passed"] is False and graded["inconclusive"].startswith("bench timing: missed by")
+    assert only.exit_code == 3 and "impossible latency" in only.fault_reason
+    both = run([p99, count], "both")
+    assert both.exit_code == 1 and both.fault_reason == ""
+
+
 def test_the_console_says_when_a_run_lost_its_timing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A reader of the console (a CI log), not only of summary.json, learns why a live run exits 3."""
     from typer.testing import CliRunner
