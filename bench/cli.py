@@ -174,6 +174,8 @@ def run(
     timing = outcome.summary.get("timing", {})
     if timing.get("valid") is False:  # said on the console too: the figures above describe the machine
         typer.echo(f"timing not valid: {timing.get('note', '')}", err=True)
+    if outcome.fault_reason:  # exit 3 with timing valid: only stall-sized latency misses failed
+        typer.echo(outcome.fault_reason, err=True)
     raise typer.Exit(outcome.exit_code)
 
 

@@ -31,6 +31,22 @@ class ExpectationResult:
     expected: str
     actual: str
     passed: bool
+    # Live only: why a failure is not graded as the eMSP's (bench/stall_grading.py); "" when it is.
+    inconclusive: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary's form: `inconclusive` only when set (sim summaries stay as they were)."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "metric": self.metric,
+            "op": self.op,
+            "expected": self.expected,
+            "actual": self.actual,
+            "passed": self.passed,
+        }
+        if self.inconclusive:
+            out["inconclusive"] = self.inconclusive
+        return out
 
 
 def _number(value: Any) -> Decimal | None:
@@ -121,7 +137,9 @@ def write_results_junit(
             name=r.name,
             passed=r.passed,
             classname=classname,
-            message=f"{r.metric}: expected {r.op} {r.expected}, got {r.actual}",
+            message=f"{r.metric}: expected {r.op} {r.expected}, got {r.actual}"
+            + (f" (inconclusive: {r.inconclusive})" if r.inconclusive else ""),
+            error=bool(r.inconclusive),  # the check could not be made: not the eMSP's failure
         )
         for r in results
     ]

@@ -8,7 +8,6 @@ expectations, report.html.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +99,7 @@ def run_external_scenario(
     results = evaluate(scenario.expectations, summary)
     if scenario.expect_sessions:
         results.insert(0, sessions_check(summary))
-    summary["expectations"] = [asdict(r) for r in results]
+    summary["expectations"] = [r.as_dict() for r in results]
     simulated = (result.ended_at - scenario.start).total_seconds()
     performance = {
         "wall_seconds": round(wall, 3),
@@ -135,7 +134,7 @@ def finish_external_emsp(
     results = evaluate(scenario.expectations, summary)
     if scenario.expect_sessions:
         results.insert(0, sessions_check(summary))
-    summary["expectations"] = [asdict(r) for r in results]
+    summary["expectations"] = [r.as_dict() for r in results]
     performance = {"wall_seconds": round(wall, 3), "messages": sum(counts.values())}
     write_json(run_dir / "summary.json", summary)
     write_json(run_dir / SCENARIO_FILE, scenario.model_dump(mode="json", by_alias=True))

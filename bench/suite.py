@@ -181,6 +181,7 @@ def _run_one(spec: RunSpec) -> RunResult:
         outcome.exit_code,
         str(summary["scenario"]),
         int(summary["seed"]),
+        outcome.fault_reason,
         summary=summary,
         expectations=list(summary.get("expectations", [])),
         wall_seconds=round(time.perf_counter() - start, 3),

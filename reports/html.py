@@ -194,6 +194,11 @@ def _banner(summary: dict[str, Any]) -> str:
     failed = int((~exp["passed"]).sum())
     if verdict:
         return f'<div class="banner pass">PASS: all {len(exp)} expectations held</div>'
+    if failed == len(_inconclusive(summary)):  # live: only misses the machine's stall explains
+        return (
+            f'<div class="banner none">INCONCLUSIVE: {failed} of {len(exp)} expectations missed by no '
+            "more than the machine stalled the bench (not graded as the eMSP's)</div>"
+        )
     return f'<div class="banner fail">FAIL: {failed} of {len(exp)} expectations failed</div>'
 
 
@@ -213,8 +218,18 @@ def _expectations(summary: dict[str, Any]) -> str:
     exp = tables.expectations_table(summary)
     if exp.empty:
         return "<p class=note>None.</p>"
-    exp = exp.assign(passed=exp["passed"].map(lambda p: "PASS" if p else "FAIL"))
+    unsure = _inconclusive(summary)
+    rows = zip(exp["name"], exp["passed"], strict=True)
+    verdicts = ["PASS" if p else "INCONCLUSIVE" if n in unsure else "FAIL" for n, p in rows]
+    exp = exp.assign(passed=verdicts)
     return _table(exp, row_bad=lambda r: r["passed"] == "FAIL")
+
+
+def _inconclusive(summary: dict[str, Any]) -> set[str]:
+    """Names of the failed expectations a live run marked inconclusive (bench/stall_grading.py)."""
+    raw = summary.get("expectations") or []
+    failed = [e for e in raw if isinstance(e, dict) and not e.get("passed")]
+    return {str(e.get("name")) for e in failed if e.get("inconclusive")}
 
 
 def _plots(which: tuple[Plot, ...], images: Mapping[str, bytes] | None) -> str:

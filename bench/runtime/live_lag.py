@@ -6,15 +6,20 @@ scenario time than planned. A probe timer due every PERIOD_S wall seconds measur
 really fires; that lateness times `speed` is the scenario time the runtime is behind. Past
 WARN_MS a warning is logged (once per episode); a run whose p99 lag exceeds INVALID_MS has timing
 that does not describe the eMSP: its summary says so, and no failed expectation is graded as the
-eMSP's (exit 3).
+eMSP's (exit 3). The longest part of one lateness the loop's thread spent waiting for a CPU, in
+wall ms (`timing.loop_stall_ms.machine_max`), is what a stall of the machine can have added to one
+latency: a latency expectation missed by no more is inconclusive (bench/stall_grading.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import structlog
 
@@ -37,6 +42,9 @@ class LagFigures:
     p99_ms: float
     max_ms: float
     max_wall_ms: float
+    p99_wall_ms: float = 0.0
+    # The longest part of one stall the loop's thread waited for a CPU (the machine ran others).
+    max_machine_ms: float = 0.0
 
     @property
     def valid(self) -> bool:
@@ -46,6 +54,7 @@ class LagFigures:
         return {
             "lag_ms": {"p99": round(self.p99_ms, 1), "max": round(self.max_ms, 1)},
             "lag_wall_ms_max": round(self.max_wall_ms, 1),
+            "lag_machine_ms_max": round(self.max_machine_ms, 1),
             "lag_samples": self.samples,
             "timing_valid": self.valid,
         }
@@ -55,6 +64,13 @@ class LagFigures:
         block: dict[str, Any] = {
             "valid": self.valid,
             "lag_ms": {"p99": f"{self.p99_ms:.1f}", "max": f"{self.max_ms:.1f}"},
+            # Wall ms the event loop woke late; `machine_max`: the part of one such stall the machine
+            # took (the thread waited for a CPU), what a failed latency expectation is weighed against.
+            "loop_stall_ms": {
+                "p99": f"{self.p99_wall_ms:.1f}",
+                "max": f"{self.max_wall_ms:.1f}",
+                "machine_max": f"{self.max_machine_ms:.1f}",
+            },
         }
         if not self.valid:
             block["note"] = (
@@ -65,19 +81,56 @@ class LagFigures:
         return block
 
 
+class CpuWait:
+    """Seconds the calling thread has so far waited for a CPU while runnable (Linux schedstat's run
+    delay): a stall the machine imposed, never time the thread spent running or blocked in a call.
+    Elsewhere: seconds it spent off the CPU (wall minus thread CPU time), which also counts blocking
+    calls. Made and read in the thread it describes (the event loop's)."""
+
+    def __init__(self) -> None:
+        try:
+            self._fd: int | None = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
+        except OSError:
+            self._fd = None
+
+    def __call__(self) -> float:
+        if self._fd is None:
+            return time.monotonic() - time.thread_time()
+        return int(os.pread(self._fd, 128, 0).split()[1]) / 1e9
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 class LagProbe:
-    def __init__(self, clock: ScaledClock) -> None:
+    def __init__(self, clock: ScaledClock, cpu_wait: Callable[[], float] | None = None) -> None:
         self._clock = clock
         self._samples: list[float] = []  # wall seconds late
+        self._machine_max = 0.0  # wall seconds: the most of one lateness spent waiting for a CPU
+        self._cpu_wait = cpu_wait  # None: the loop thread's own counter, made when the probe starts
         self._warned = False
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
+        own = CpuWait() if self._cpu_wait is None else None
+        try:
+            await self._probe(loop, self._cpu_wait or cast(CpuWait, own))
+        finally:
+            if own is not None:
+                own.close()
+
+    async def _probe(self, loop: asyncio.AbstractEventLoop, cpu_wait: Callable[[], float]) -> None:
         while True:
-            due = loop.time() + PERIOD_S
+            start, waited = loop.time(), cpu_wait()
             await asyncio.sleep(PERIOD_S)
-            late = max(0.0, loop.time() - due)
+            late = max(0.0, loop.time() - start - PERIOD_S)
             self._samples.append(late)
+            # Only the machine's part of the lateness: the loop's thread waiting for a CPU. Time it
+            # ran (the eMSP's handlers, the bench's callbacks) or blocked never counts, so an eMSP
+            # that holds the loop is not excused by its own holding.
+            self._machine_max = max(self._machine_max, min(late, cpu_wait() - waited))
             behind_ms = late * self._clock.speed * 1000
             if behind_ms > WARN_MS and not self._warned:
                 self._warned = True
@@ -96,4 +149,7 @@ class LagProbe:
         ordered = sorted(self._samples)
         p99 = ordered[max(1, math.ceil(0.99 * len(ordered))) - 1]
         scale = self._clock.speed * 1000
-        return LagFigures(len(ordered), p99 * scale, ordered[-1] * scale, ordered[-1] * 1000)
+        wall_max = ordered[-1] * 1000
+        return LagFigures(
+            len(ordered), p99 * scale, ordered[-1] * scale, wall_max, p99 * 1000, self._machine_max * 1000
+        )

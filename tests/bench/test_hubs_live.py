@@ -35,8 +35,19 @@ def _short(minutes: int) -> Any:
 
 
 def run_live(monkeypatch: pytest.MonkeyPatch, path: Path, seed: int, out: Path) -> RunOutcome:
+    """A run whose timing held. At load 7-8 on two cores the machine kept the loop's thread waiting
+    for a CPU up to 1.5 s at once (timing.loop_stall_ms.machine_max): 30 scenario minutes at speed
+    1200, so authorizations were answered minutes late, refused, and no session ran. The run says so
+    (timing.valid false, never graded as the eMSP's); the assertions here need a run that kept its
+    clock: once more at a quarter of the speed, and if the machine still stalls it, a skip saying why."""
     monkeypatch.setattr(bench.runner, "write_report", lambda run_dir: None)
-    return run_scenario(str(path), runtime="live", seed=seed, out=out, speed=SPEED)
+    for speed, run_dir in ((SPEED, out), (SPEED / 4, out.with_name(f"{out.name}-slower"))):
+        outcome = run_scenario(str(path), runtime="live", seed=seed, out=run_dir, speed=speed)
+        timing = outcome.summary["timing"]
+        if timing["valid"]:
+            return outcome
+        assert outcome.exit_code != 1  # behind its clock: never graded as the eMSP's failure
+    pytest.skip(f"the machine stalled the bench's event loop: {timing['loop_stall_ms']}, {timing['note']}")
 
 
 @pytest.fixture(scope="module")

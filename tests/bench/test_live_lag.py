@@ -80,6 +80,39 @@ def test_the_probe_sees_a_stalled_event_loop_in_scenario_time() -> None:
     assert figures.max_wall_ms >= (0.1 - live_lag.PERIOD_S) * 1000
 
 
+@pytest.mark.parametrize(("machine_s", "machine_ms"), [(0.0, 0.0), (0.03, 30.0)])
+def test_the_probe_weighs_only_the_machines_part_of_a_stall(machine_s: float, machine_ms: float) -> None:
+    """The loop held 0.1 s; of that, the thread waited `machine_s` for a CPU (the rest it ran or
+    blocked: the eMSP's own doing, which must never excuse a latency)."""
+    clock = ScaledClock(parse_utc("2026-03-02T07:00:00Z"), speed=100)
+    waited = [0.0]
+
+    async def stall() -> LagFigures:
+        probe = LagProbe(clock, cpu_wait=lambda: waited[0])
+        task = asyncio.ensure_future(probe.run())
+        await asyncio.sleep(0.05)
+        waited[0] += machine_s
+        time.sleep(0.1)
+        await asyncio.sleep(0.05)
+        task.cancel()
+        return probe.figures()
+
+    figures = asyncio.run(stall())
+    assert figures.max_wall_ms >= (0.1 - live_lag.PERIOD_S) * 1000
+    assert figures.max_machine_ms == pytest.approx(machine_ms)
+    assert figures.summary()["loop_stall_ms"]["machine_max"] == f"{machine_ms:.1f}"
+
+
+def test_the_cpu_wait_counter_only_grows() -> None:
+    counter = live_lag.CpuWait()
+    try:
+        first = counter()
+        sum(range(200_000))  # some work between the reads
+        assert 0 <= first <= counter()
+    finally:
+        counter.close()
+
+
 @pytest.mark.slow
 @pytest.mark.xdist_group("live")
 def test_a_live_run_behind_its_clock_says_so_and_is_a_bench_fault_for_its_latency_expectation(
@@ -118,6 +151,38 @@ def test_a_live_run_behind_its_clock_says_so_and_is_a_bench_fault_for_its_latenc
     assert any(
         e["event"] == "live runtime behind its scenario clock" and e["level"] == "warning" for e in logs
     )
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("live")
+def test_a_live_latency_miss_the_machines_stall_explains_is_inconclusive_and_exits_3(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The machine is made to have kept the loop waiting 10 s for a CPU once (timing still valid):
+    # an impossible latency bound then misses by less than that; a count never is excused.
+    stalled = LagFigures(samples=100, p99_ms=0.0, max_ms=0.0, max_wall_ms=10_000.0, max_machine_ms=10_000.0)
+    monkeypatch.setattr(LagProbe, "figures", lambda self: stalled)
+    monkeypatch.setattr(bench.runner, "write_report", lambda run_dir: None)
+    p99 = {"name": "impossible latency", "metric": "authorizations.latency_ms.p99", "op": "<=", "value": 1}
+    count = {"name": "impossible count", "metric": "sessions.started", "op": ">", "value": 100_000}
+
+    def run(expectations: list[dict[str, Any]], name: str) -> RunOutcome:
+        def short(data: dict[str, Any]) -> None:
+            data["duration_minutes"] = 30
+            data["expectations"] = expectations
+
+        (tmp_path / name).mkdir()
+        path = variant(tmp_path / name, "smoke", short)
+        return run_scenario(str(path), runtime="live", seed=3, out=tmp_path / name / "run", speed=600)
+
+    only = run([p99], "only")
+    assert only.summary["timing"]["valid"] is True
+    assert only.summary["timing"]["loop_stall_ms"]["machine_max"] == "10000.0"
+    (graded,) = [e for e in only.summary["expectations"] if e["name"] == "impossible latency"]
+    assert graded["passed"] is False and graded["inconclusive"].startswith("bench timing: missed by")
+    assert only.exit_code == 3 and "impossible latency" in only.fault_reason
+    both = run([p99, count], "both")
+    assert both.exit_code == 1 and both.fault_reason == ""
 
 
 def test_the_console_says_when_a_run_lost_its_timing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

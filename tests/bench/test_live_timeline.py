@@ -9,8 +9,7 @@ import json
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from timeline_helpers import trace, variant
@@ -269,54 +268,6 @@ def test_mid_session_tariff_splits_periods_at_the_instant_the_change_was_applied
         )
 
 
-def _stretched_by_the_machine(live: RunOutcome) -> bool:
-    """Only "p99 within 5% of its first hour" failed, by less than the event loop's longest stall.
-    An authorization's latency is its link's scenario time plus the eMSP's real answer time, and
-    5% of ~220 ms is ~11 real ms: one stall of a loaded machine (the lag probe saw 66 ms at load 7,
-    timing still valid) decides it. A partner really held up by the slow one takes seconds longer,
-    which the checks below (< 2000 ms) still catch."""
-    failed = [e for e in live.summary["expectations"] if not e["passed"]]
-    ratio = "authorizations.latency_ms.p99_vs_first_hour"
-    if live.exit_code != 1 or not failed or any(not e["metric"].endswith(ratio) for e in failed):
-        return False
-    partners = live.summary["partners"]
-    stall_ms = Decimal(str(live.performance["lag_wall_ms_max"]))
-    for e in failed:
-        figures = partners[e["metric"].split(".")[1]]["authorizations"]["latency_ms"]
-        if Decimal(str(figures["p99"])) - Decimal(str(figures["p99_first_hour"])) > stall_ms:
-            return False
-    return True
-
-
-RATIO = "partners.cpo-steady.authorizations.latency_ms.p99_vs_first_hour"
-
-
-@pytest.mark.parametrize(
-    ("exit_code", "failed", "p99", "stall_ms", "excused"),
-    [
-        (1, [RATIO], "271.3", 100.0, True),  # 47 ms over the first hour, a 100 ms stall
-        (1, [RATIO], "2271.3", 100.0, False),  # seconds over: held up, not stretched
-        (1, [RATIO, "sessions.completed"], "271.3", 100.0, False),
-        (1, ["reconciliation.matched"], "271.3", 100.0, False),
-        (1, [], "271.3", 100.0, False),
-    ],
-)
-def test_only_a_p99_ratio_within_the_loops_stall_is_excused(
-    exit_code: int, failed: list[str], p99: str, stall_ms: float, excused: bool
-) -> None:
-    figures = {"p99": p99, "p99_first_hour": "224.6"}
-    held = [{"metric": "sessions.started", "passed": True}]
-    live = SimpleNamespace(
-        exit_code=exit_code,
-        summary={
-            "expectations": [{"metric": m, "passed": False} for m in failed] + held,
-            "partners": {"cpo-steady": {"authorizations": {"latency_ms": figures}}},
-        },
-        performance={"lag_wall_ms_max": stall_ms},
-    )
-    assert _stretched_by_the_machine(cast(RunOutcome, live)) is excused
-
-
 def test_partner_latency_slows_one_partner_in_both_runtimes(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -324,11 +275,15 @@ def test_partner_latency_slows_one_partner_in_both_runtimes(
     sim = run_scenario("partner-latency", seed=1, out=tmp_path / "sim")
     assert sim.summary["runtime"] == "sim"
     # Half the usual speed: the others' "p99 within 5% of their first hour" reads real answer times,
-    # which a loaded machine stretches. If the run still fell behind its clock, it must say so and
-    # exit 3 (the bench's fault), never 1: the eMSP is not graded on timing the bench could not keep.
+    # which a loaded machine stretches. If the run fell behind its clock, or the machine stalled the
+    # loop by more than a latency expectation missed, it must say so and exit 3 (the bench's fault),
+    # never 1: the eMSP is not graded on timing the bench could not keep (bench/stall_grading.py).
     live = run_live(monkeypatch, "partner-latency", 1, tmp_path / "live", speed=LIVE_SPEED / 2)
-    held = live.exit_code == 0 or (live.exit_code == 3 and live.summary["timing"]["valid"] is False)
-    assert held or _stretched_by_the_machine(live), (live.summary["timing"], live.summary["expectations"])
+    failed = [e for e in live.summary["expectations"] if not e["passed"]]
+    lost = live.summary["timing"]["valid"] is False
+    explained = bool(failed) and all("inconclusive" in e for e in failed)
+    assert live.exit_code == (3 if failed and (lost or explained) else 1 if failed else 0)
+    assert live.exit_code != 1, (live.summary["timing"], live.summary["expectations"])
     for outcome in (sim, live):
         partners = outcome.summary["partners"]
         assert Decimal(partners["cpo-slow"]["authorizations"]["latency_ms"]["p99"]) >= 2000

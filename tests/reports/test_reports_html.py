@@ -56,6 +56,20 @@ def test_pass_banner_and_no_expectations(make_run: RunFactory) -> None:
     assert "NO EXPECTATIONS" in _report(make_run("none", summary=make_summary(expectations=[])))
 
 
+def test_a_live_run_whose_only_misses_are_the_machines_stall_reads_inconclusive(make_run: RunFactory) -> None:
+    def exp(name: str, passed: bool, **more: str) -> dict[str, object]:
+        figures = {"metric": "m", "op": "<=", "expected": "1", "actual": "2"}
+        return {"name": name, **figures, "passed": passed} | more
+
+    stalled = exp("p99 steady", False, inconclusive="bench timing: missed by 35.5 ms")
+    page = _report(make_run("unsure", summary=make_summary(expectations=[exp("ok", True), stalled])))
+    assert "INCONCLUSIVE: 1 of 2 expectations" in page and "FAIL:" not in page
+    assert "<td>INCONCLUSIVE</td>" in page
+    both = make_summary(expectations=[stalled, exp("count", False)])
+    page = _report(make_run("both", summary=both))  # another failed on its own: a failure
+    assert "FAIL: 2 of 2 expectations failed" in page and "<td>INCONCLUSIVE</td>" in page
+
+
 def test_empty_run_renders(make_run: RunFactory) -> None:
     summary = {"scenario": "empty", "seed": 1, "runtime": "sim"}
     run_dir = make_run(summary=summary, sessions=None, authorizations=None, trace=None)
