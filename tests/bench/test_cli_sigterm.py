@@ -15,7 +15,15 @@ import pytest
 from bench.cli_signals import sigterm_as_interrupt
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc for sessions")
-CLI = [sys.executable, "-c", "from bench.cli_main import main; main()"]
+# Ctrl-C reaches a foreground process, whose SIGINT is Python's default handler. A test run started
+# as a background job (`cmd &` without job control) passes SIGINT on ignored, and Python keeps an
+# ignored SIGINT ignored: the CLI under test gets the handler back as from a terminal.
+CLI = [
+    sys.executable,
+    "-c",
+    "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from bench.cli_main import main; main()",
+]
 SIGNALS = [signal.SIGINT, signal.SIGTERM]
 
 
@@ -55,6 +63,17 @@ def _in_session(sid: int) -> list[int]:
     return pids
 
 
+def _left_in_session(pid: int) -> list[int]:
+    """The processes of `pid`'s session still alive after up to 20 s (killed, so none outlives the test)."""
+    deadline = time.monotonic() + 20
+    while _in_session(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = _in_session(pid)
+    for other in left:
+        os.kill(other, signal.SIGKILL)
+    return left
+
+
 @pytest.mark.parametrize("runtime", ["sim", "live"])
 @pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
 def test_a_run_stops_on_the_signal_with_130_keeping_its_trace(
@@ -83,13 +102,7 @@ def test_a_suite_stops_on_the_signal_with_130_and_no_process_left(
     _wait_for_a_run(out, proc)
     proc.send_signal(sig)
     assert proc.wait(timeout=60) == 130, (tmp_path / "log").read_text()
-    deadline = time.monotonic() + 20
-    while _in_session(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    left = _in_session(proc.pid)
-    for pid in left:
-        os.kill(pid, signal.SIGKILL)
-    assert left == []
+    assert _left_in_session(proc.pid) == []
     assert not (out / "junit.xml").exists() and not (out / "suite.csv").exists()
     # The runs under way were interrupted (no result), not waited for; a finished one keeps its results.
     runs = [run for run in out.iterdir() if run.is_dir()]
@@ -152,12 +165,6 @@ def test_a_suite_interrupted_while_its_workers_start_exits_130_quietly(
         start_new_session=True,
     )
     assert proc.wait(timeout=120) == 130, log.read_text()
-    deadline = time.monotonic() + 20
-    while _in_session(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    left = _in_session(proc.pid)
-    for pid in left:
-        os.kill(pid, signal.SIGKILL)
-    assert left == []
+    assert _left_in_session(proc.pid) == []
     assert log.read_text() == "interrupted\n"  # no traceback of a worker or of the forkserver
     assert not list(tmp_path.rglob("summary.json"))  # no run went on after the interrupt
