@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -36,16 +36,9 @@ class ExpectationResult:
 
     def as_dict(self) -> dict[str, Any]:
         """The summary's form: `inconclusive` only when set (sim summaries stay as they were)."""
-        out: dict[str, Any] = {
-            "name": self.name,
-            "metric": self.metric,
-            "op": self.op,
-            "expected": self.expected,
-            "actual": self.actual,
-            "passed": self.passed,
-        }
-        if self.inconclusive:
-            out["inconclusive"] = self.inconclusive
+        out = asdict(self)
+        if not self.inconclusive:
+            del out["inconclusive"]
         return out
 
 

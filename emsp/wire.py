@@ -98,3 +98,12 @@ class Deferred:
     `pending_requests()` returns as usual; the final response comes later under `deferred_id`."""
 
     deferred_id: str
+
+
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def ci_key(text: str) -> str:
+    """The comparison key of an OCPI CiString (printable ASCII, case ignored), e.g. Token.uid: every
+    party compares them alike. ASCII letters only fold, as SQL upper() does on SQLite and PostgreSQL."""
+    return text.translate(_ASCII_UPPER)

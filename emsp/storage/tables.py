@@ -10,6 +10,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from emsp.storage.packed import CDRS, SESSIONS, PackedText
 from emsp.storage.types import DecimalText, UtcDateTime
+from emsp.wire import ci_key
 
 
 class Base(DeclarativeBase):
@@ -196,14 +197,11 @@ class TokenRow(Base):
     max_battery_kwh: Mapped[Decimal | None] = mapped_column(DecimalText, default=None)
 
 
-_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
 def token_key(uid: str) -> str:
     """A token uid's case-insensitive key: Token.uid is a CiString (types: printable ASCII, case
     ignored). ASCII letters only, as SQL upper() folds them on SQLite and PostgreSQL alike, so this
     key equals `upper_token_uid` of every uid the eMSP issues (printable ASCII)."""
-    return uid.translate(_ASCII_UPPER)
+    return ci_key(uid)
 
 
 # What every lookup of a token by uid compares with `token_key(uid)`: one uid per type, whatever

@@ -7,12 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
-def uid_key(uid: str) -> str:
-    """CiString: printable ASCII, case ignored; only ASCII letters fold (as the eMSP's key)."""
-    return uid.translate(_ASCII_UPPER)
+from emsp.wire import ci_key as uid_key  # Token.uid is a CiString: compared as every party does
 
 
 class TokenCopy:
