@@ -20,10 +20,10 @@ from typing import IO, Literal, get_args
 
 import simplejson
 
+from emsp.json_text import written_compact
 from emsp.timeutil import format_utc
 from emsp.wire import HttpRequest, HttpResponse
 from reports.load import TRACE_FILE, TRACE_FILE_GZIP, TRACE_FILES
-from simulators.cpo.ocpi_client import written_json
 
 __all__ = ["TRACE_FILES", "TRACE_MODES", "TraceMode", "WireTrace", "trace_path"]
 
@@ -49,7 +49,7 @@ def trace_path(run_dir: Path, mode: TraceMode, compress: bool) -> Path | None:
 def _embed(body: str | None) -> str:
     if body is None or body == "":
         return "null"
-    if written_json(body):  # the mock CPO's encoder wrote it: JSON on one line, nothing to strip
+    if written_compact(body):  # our encoders wrote it (a mock CPO's body, an eMSP envelope): as is
         return body
     try:
         simplejson.loads(body)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bench import trace
+from emsp.ocpi.envelope import MISSING, respond
 from emsp.wire import dumps
 from simulators.cpo.ocpi_client import body_text, build_request, written_json
 from simulators.ocppj import codec as codec_of
@@ -21,6 +22,7 @@ from simulators.station.v16 import Station16
 from simulators.station.v201 import Station201
 
 Pair = namedtuple("Pair", "a b")
+_AT = datetime(2026, 1, 1, 8, 0, 0, 123000, tzinfo=UTC)
 
 VALUES: list[Any] = [
     [2, "id-1", "MeterValues", {"connectorId": 1, "meterValue": [{"value": Decimal("12.50")}]}],
@@ -56,6 +58,25 @@ def test_trace_embeds_a_cpo_body_as_parsing_it_would(value: Any) -> None:
     equal = request.body[:1] + request.body[1:]  # an equal text, not that object: parsed as before
     assert not written_json(equal)
     assert trace._embed(request.body) == trace._embed(equal)
+
+
+@pytest.mark.parametrize(
+    ("data", "status_code", "message"),
+    [
+        (MISSING, 1000, "Success"),
+        (MISSING, 2001, "line\nbreak \u2028 and \"quotes\""),
+        (None, 1000, ""),
+        ({"id": "S1", "kwh": Decimal("1.250"), "periods": [1, 2.5, True, None]}, 1000, "Success"),
+        ([{"ünïcode": "ε\r\n"}], 3000, None),
+        ("just a string", 1000, "Success"),
+    ],
+)
+def test_trace_embeds_an_emsp_envelope_as_parsing_it_would(data: Any, status_code: int, message: str | None) -> None:
+    body = respond(http_status=200, status_code=status_code, message=message, now=_AT, data=data).body
+    assert written_json(body)
+    equal = body[:1] + body[1:]  # an equal text, not that object: parsed as before
+    assert not written_json(equal)
+    assert trace._embed(body) == trace._embed(equal)
 
 
 @pytest.mark.parametrize(
