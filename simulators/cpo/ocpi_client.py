@@ -84,7 +84,10 @@ def build_request(
     correlation_id: str,
     parties: PartyHeaders | None,
     body: Any = None,
+    text: str | None = None,
 ) -> HttpRequest:
+    """`text`: `body`'s JSON text when the caller wrote it already (`emsp.wire.dumps(body)`, the very
+    text body_text writes), so the same object is not encoded twice (a CPO stores what it sends)."""
     headers = {
         "Authorization": authorization_value(token, token_encoding),
         "X-Request-ID": request_id,
@@ -97,8 +100,9 @@ def build_request(
             "OCPI-to-country-code": parties.to_country,
             "OCPI-to-party-id": parties.to_party,
         }
-    text = None
     if body is not None:
         headers["Content-Type"] = "application/json"
-        text = _json_body(body)
+        text = _json_body(body) if text is None else wrote_compact(text)
+    else:
+        text = None
     return HttpRequest(method=method, url=url, headers=headers, body=text)

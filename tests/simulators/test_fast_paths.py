@@ -13,6 +13,7 @@ from bench import trace
 from emsp.ocpi.envelope import MISSING, respond
 from emsp.wire import dumps
 from simulators.cpo.ocpi_client import body_text, build_request, written_json
+from simulators.cpo.sender import Published
 from simulators.ocppj import codec as codec_of
 from simulators.ocppj.codec import _DECODE, _ENCODE, _decode
 from simulators.station.base import VirtualStation, _whole_second
@@ -58,6 +59,36 @@ def test_trace_embeds_a_cpo_body_as_parsing_it_would(value: Any) -> None:
     equal = request.body[:1] + request.body[1:]  # an equal text, not that object: parsed as before
     assert not written_json(equal)
     assert trace._embed(request.body) == trace._embed(equal)
+
+
+def _request(body: Any, text: str | None) -> Any:
+    return build_request(
+        "PUT", "http://x", token="t", token_encoding="plain", request_id="r", correlation_id="c",
+        parties=None, body=body, text=text,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("value", VALUES)
+def test_a_request_from_the_text_already_written_is_the_one_encoded(value: Any) -> None:
+    given = _request(value, dumps(value))
+    assert given == _request(value, None)
+    assert given.body is not None and written_json(given.body)
+
+
+@pytest.mark.parametrize("module", ["sessions", "cdrs", "locations"])
+def test_published_from_the_text_already_written_is_what_encoding_stores(module: str) -> None:
+    objects = [
+        {"id": "S1", "kwh": Decimal("0.000"), "status": "ACTIVE", "last_updated": "2026-01-01T08:00:00Z"},
+        {"id": "S2", "kwh": Decimal("12.50"), "periods": [{"v": Decimal("1E+3")}], "note": "ünï\n"},
+        {"id": "S1", "kwh": Decimal("7.125"), "status": "COMPLETED", "last_updated": "2026-01-01T09:00:00Z"},
+    ]
+    encoded, given = Published(), Published()
+    for obj in objects:
+        encoded.put(module, str(obj["id"]), obj)
+        given.put(module, str(obj["id"]), obj, dumps(obj))
+    for key in ("S1", "S2"):
+        assert given._objects[module][key].body == encoded._objects[module][key].body
+        assert given.get(module, key) == encoded.get(module, key)
 
 
 @pytest.mark.parametrize(
