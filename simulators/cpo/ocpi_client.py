@@ -9,12 +9,13 @@ from typing import Any
 
 import simplejson
 
-from emsp.json_text import reused, wrote_compact, written_compact
+from emsp.json_text import reused, written_compact, wrote_compact
 from emsp.wire import HttpRequest, HttpResponse, loads
 
 # emsp.wire.dumps's settings (compact, exact Decimal, UTF-8) with the C encoder built once: every
 # request body the CPO sends goes through it. Same text (tests/simulators/test_fast_paths.py).
 body_text = reused(simplejson.JSONEncoder(use_decimal=True, separators=(",", ":"), ensure_ascii=False))
+
 
 def written_json(text: str) -> bool:
     """Whether `text` is (this very object) compact, valid JSON our encoders wrote lately: a body

@@ -475,7 +475,14 @@ class OcpiCpo(CpoTimeline):
         def post(at: datetime, body_text: str | None = None) -> OutboundRequest:
             url = self._endpoint("cdrs")
             return self._send(
-                "cdr", "POST", url, at, body=cdr, body_text=body_text, correlation=correlation, cdr_id=cdr["id"]
+                "cdr",
+                "POST",
+                url,
+                at,
+                body=cdr,
+                body_text=body_text,
+                correlation=correlation,
+                cdr_id=cdr["id"],
             )
 
         delay = self.dialect.cdr_delay_minutes

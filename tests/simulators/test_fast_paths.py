@@ -95,14 +95,16 @@ def test_published_from_the_text_already_written_is_what_encoding_stores(module:
     ("data", "status_code", "message"),
     [
         (MISSING, 1000, "Success"),
-        (MISSING, 2001, "line\nbreak \u2028 and \"quotes\""),
+        (MISSING, 2001, 'line\nbreak \u2028 and "quotes"'),
         (None, 1000, ""),
         ({"id": "S1", "kwh": Decimal("1.250"), "periods": [1, 2.5, True, None]}, 1000, "Success"),
         ([{"ünïcode": "ε\r\n"}], 3000, None),
         ("just a string", 1000, "Success"),
     ],
 )
-def test_trace_embeds_an_emsp_envelope_as_parsing_it_would(data: Any, status_code: int, message: str | None) -> None:
+def test_trace_embeds_an_emsp_envelope_as_parsing_it_would(
+    data: Any, status_code: int, message: str | None
+) -> None:
     body = respond(http_status=200, status_code=status_code, message=message, now=_AT, data=data).body
     assert written_json(body)
     equal = body[:1] + body[1:]  # an equal text, not that object: parsed as before
