@@ -14,16 +14,16 @@ from __future__ import annotations
 import gzip
 import io
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Literal, get_args
 
 import simplejson
 
+from emsp.json_text import written_compact
 from emsp.timeutil import format_utc
 from emsp.wire import HttpRequest, HttpResponse
 from reports.load import TRACE_FILE, TRACE_FILE_GZIP, TRACE_FILES
-from simulators.cpo.ocpi_client import written_json
 
 __all__ = ["TRACE_FILES", "TRACE_MODES", "TraceMode", "WireTrace", "trace_path"]
 
@@ -49,7 +49,7 @@ def trace_path(run_dir: Path, mode: TraceMode, compress: bool) -> Path | None:
 def _embed(body: str | None) -> str:
     if body is None or body == "":
         return "null"
-    if written_json(body):  # the mock CPO's encoder wrote it: JSON on one line, nothing to strip
+    if written_compact(body):  # our encoders wrote it (a mock CPO's body, an eMSP envelope): as is
         return body
     try:
         simplejson.loads(body)
@@ -64,14 +64,9 @@ def _embed(body: str | None) -> str:
 
 
 def _time(t: datetime) -> str:
-    """format_utc(t) as a JSON string, without strftime (the writer's largest cost once JSON was cheap)."""
-    if t.tzinfo is None:
-        return _string(format_utc(t))  # raises: times at the core are aware
-    u = t.astimezone(UTC)
-    if u.year < 1000:
-        return _string(format_utc(t))  # strftime pads such years its own way
-    head = f'"{u.year}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}'
-    return f'{head}.{u.microsecond // 1000:03d}Z"' if u.microsecond else f'{head}Z"'
+    """format_utc(t) as a JSON string (its text is digits and -:.TZ: nothing to escape). An instant
+    the run formatted already (a message's own timestamp, the envelope's) comes from its memo."""
+    return f'"{format_utc(t)}"'
 
 
 def _headers(headers: dict[str, str]) -> str:

@@ -283,9 +283,33 @@ def encode_text(value: Any) -> str:
             parts.append(key + _quote(field_value))
         elif field_value is None:
             parts.append(key + "null")
+        elif kind is datetime:  # its text is digits and -:.T+ (nothing to escape), as below
+            parts.append(key + '"' + field_value.isoformat() + '"')
+        elif kind is Decimal:  # digits, -.E+ or NaN/Infinity: nothing to escape
+            parts.append(key + '"' + str(field_value) + '"')
+        elif kind is bool:
+            parts.append(key + ("true" if field_value else "false"))
+        elif kind is PartyRef:
+            parts.append(key + _party_text(field_value))
         else:
             parts.append(key + encode_text(field_value))
     return "{" + ",".join(parts) + "}"
+
+
+_PARTY_TEXTS: dict[PartyRef, str] = {}  # a run's few parties, each written once (bounded below)
+_PARTY_TEXTS_MAX = 1024
+
+
+def _party_text(party: PartyRef) -> str:
+    """encode_text(party), remembered for parties of plain strings: equal ones have equal text."""
+    text = _PARTY_TEXTS.get(party)
+    if text is None:
+        text = encode_text(party)
+        if type(party.country_code) is str and type(party.party_id) is str:
+            if len(_PARTY_TEXTS) >= _PARTY_TEXTS_MAX:
+                _PARTY_TEXTS.clear()
+            _PARTY_TEXTS[party] = text
+    return text
 
 
 @functools.cache

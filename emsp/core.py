@@ -202,8 +202,8 @@ class EmspCore(DriverTokens):
         now: datetime,
     ) -> Decimal | None:
         """The most a planned visit can cost at that connector, under the tariff we hold now."""
-        # Read-only: a plain session, closed without the commit a unit would add (nothing to keep).
-        with self.db.session_factory() as db:
+        # Read-only: closed without the commit a unit would add (nothing to keep).
+        with self.db.reading() as db:
             return quote_visit(
                 db,
                 country_code=country_code,

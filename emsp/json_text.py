@@ -17,6 +17,7 @@ import simplejson
 from simplejson import encoder as _encoder
 
 _KEY_MEMO_MAX = 4096  # keys' encoded forms kept between calls (bounded: a payload may bring new keys)
+_WRITTEN_MAX = 1024
 
 
 def reused(encoder: simplejson.JSONEncoder) -> Callable[[Any], str]:
@@ -71,3 +72,25 @@ def reused(encoder: simplejson.JSONEncoder) -> Callable[[Any], str]:
         return "".join(chunks)
 
     return encode
+
+
+# The texts `wrote_compact` was told of lately, by identity: the OCPI bodies our compact encoders
+# (emsp.wire.dumps's settings: allow_nan off, no indent, strings escaped) wrote, so strict JSON on one
+# line with nothing around it. A reader that must know that (the sim's wire trace) takes such a text
+# as it is instead of parsing it again. Holding the text keeps its id from being reused while it is
+# listed; bounded, and a text no longer listed is only checked as before. Identity, not equality:
+# an equal text from elsewhere is no proof of where it came from.
+_written: dict[int, str] = {}
+
+
+def wrote_compact(text: str) -> str:
+    """Remember that `text` (this very object) is compact JSON one of our encoders wrote; returns it."""
+    if len(_written) >= _WRITTEN_MAX:
+        _written.clear()
+    _written[id(text)] = text
+    return text
+
+
+def written_compact(text: str) -> bool:
+    """Whether `text` (this very object) is one `wrote_compact` was told of lately."""
+    return _written.get(id(text)) is text

@@ -38,8 +38,10 @@ def _format_utc(moment: datetime) -> str:
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
     if moment.year >= 1000:  # isoformat is C and pads as strftime does from year 1000 on (same text)
-        micro, head = moment.microsecond, moment.isoformat()[:19]
-        return f"{head}.{micro // 1000:03d}Z" if micro else f"{head}Z"
+        # Its "milliseconds" truncate as `microsecond // 1000` does; the "+00:00" after is cut off.
+        if moment.microsecond:
+            return moment.isoformat("T", "milliseconds")[:23] + "Z"
+        return moment.isoformat("T", "seconds")[:19] + "Z"
     if moment.microsecond:
         return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

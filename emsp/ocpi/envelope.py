@@ -7,6 +7,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from emsp.json_text import wrote_compact
 from emsp.timeutil import format_utc
 from emsp.wire import HttpResponse, dumps
 
@@ -63,7 +64,8 @@ def respond(
 ) -> HttpResponse:
     merged = {"Content-Type": "application/json"}
     merged.update(headers or {})
-    return HttpResponse(http_status, merged, envelope_body(data, status_code, message, now))
+    # Compact JSON, as dumps writes it: the sim's trace embeds it without parsing it again.
+    return HttpResponse(http_status, merged, wrote_compact(envelope_body(data, status_code, message, now)))
 
 
 MISSING = _MISSING

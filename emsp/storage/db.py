@@ -124,6 +124,24 @@ class Database:
             yield
 
     @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads only: nothing it does is committed, and it is closed after.
+
+        On in-memory SQLite, outside any scope, it is the thread's kept scope session: direct
+        statements (emsp.storage.direct) read on its bare connection, with no ORM transaction to
+        begin and end nor a Session to build and close (most of a quote's cost in `sim`). The
+        single DB-API connection is the same either way, so the same rows are read. Elsewhere, or
+        inside a scope (whose unit may hold pending objects a read would flush), a plain session."""
+        if self.single_connection and self._local.shared is None:
+            with self.scope():
+                shared = self._local.shared
+                assert shared is not None  # scope() set it
+                yield shared
+            return
+        with self.session_factory() as session:
+            yield session
+
+    @contextmanager
     def unit(self) -> Iterator[Session]:
         """One transaction: commit on success, roll back on any exception."""
         local = self._local

@@ -17,7 +17,10 @@ _SQLITE_TEXT_FORMAT = SQLITE_DATETIME._storage_format
 
 def _sqlite_utc_text(value: datetime) -> str:
     """UtcDateTime's bind value on SQLite (process_bind_param, then DATETIME's text) in one step."""
-    if value.tzinfo is None:
+    zone = value.tzinfo
+    if zone is UTC:  # the core's own times: its text up to the "+00:00", without two new datetimes
+        return value.isoformat(" ", "microseconds")[:-6]
+    if zone is None:
         raise ValueError("naive datetime: times at the core are aware UTC")
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 

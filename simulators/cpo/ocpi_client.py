@@ -9,32 +9,22 @@ from typing import Any
 
 import simplejson
 
-from emsp.json_text import reused
+from emsp.json_text import reused, written_compact, wrote_compact
 from emsp.wire import HttpRequest, HttpResponse, loads
 
 # emsp.wire.dumps's settings (compact, exact Decimal, UTF-8) with the C encoder built once: every
 # request body the CPO sends goes through it. Same text (tests/simulators/test_fast_paths.py).
 body_text = reused(simplejson.JSONEncoder(use_decimal=True, separators=(",", ":"), ensure_ascii=False))
 
-# The body texts build_request wrote lately, by identity. Such a text is strict JSON on one line
-# with nothing around it (that encoder: allow_nan off, compact, strings escaped), so the trace can
-# embed it as is instead of parsing it again to find that out. Holding the text keeps its id from
-# being reused while it is listed; bounded, and a text no longer listed is only parsed as before.
-_WRITTEN_MAX = 1024
-_written: dict[int, str] = {}
-
 
 def written_json(text: str) -> bool:
-    """Whether `text` is (this very object) a body build_request wrote: compact, valid JSON."""
-    return _written.get(id(text)) is text
+    """Whether `text` is (this very object) compact, valid JSON our encoders wrote lately: a body
+    build_request wrote, or an eMSP envelope (emsp.json_text.wrote_compact)."""
+    return written_compact(text)
 
 
 def _json_body(body: Any) -> str:
-    text = body_text(body)
-    if len(_written) >= _WRITTEN_MAX:
-        _written.clear()
-    _written[id(text)] = text
-    return text
+    return wrote_compact(body_text(body))
 
 
 @functools.lru_cache(maxsize=256)  # pure; one token per partner, sent with every request
@@ -95,7 +85,10 @@ def build_request(
     correlation_id: str,
     parties: PartyHeaders | None,
     body: Any = None,
+    text: str | None = None,
 ) -> HttpRequest:
+    """`text`: `body`'s JSON text when the caller wrote it already (`emsp.wire.dumps(body)`, the very
+    text body_text writes), so the same object is not encoded twice (a CPO stores what it sends)."""
     headers = {
         "Authorization": authorization_value(token, token_encoding),
         "X-Request-ID": request_id,
@@ -108,8 +101,9 @@ def build_request(
             "OCPI-to-country-code": parties.to_country,
             "OCPI-to-party-id": parties.to_party,
         }
-    text = None
     if body is not None:
         headers["Content-Type"] = "application/json"
-        text = _json_body(body)
+        text = _json_body(body) if text is None else wrote_compact(text)
+    else:
+        text = None
     return HttpRequest(method=method, url=url, headers=headers, body=text)

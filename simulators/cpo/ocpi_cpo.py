@@ -25,7 +25,7 @@ from emsp.settlement.tariff import (
     price_session,
 )
 from emsp.timeutil import format_utc
-from emsp.wire import HttpResponse, OutboundRequest
+from emsp.wire import HttpResponse, OutboundRequest, dumps
 from simulators.cpo.cdr_batch import CdrBatch
 from simulators.cpo.commands import CommandReceiver
 from simulators.cpo.events import (
@@ -446,9 +446,10 @@ class OcpiCpo(CpoTimeline):
             # A CPO that sends no CDR for a free session: the eMSP never learns it ended.
             self.truth.cdrs_withheld.append(str(cdr["id"]))
             return out
-        self.published.put("cdrs", cdr["id"], cdr)
+        text = dumps(cdr)  # stored and sent: written once
+        self.published.put("cdrs", cdr["id"], cdr, text)
         if not self._batch.keep(cdr, session.session_id):
-            out.requests.extend(self._post_cdr(cdr, session.session_id, now))
+            out.requests.extend(self._post_cdr(cdr, session.session_id, now, text))
         self.truth.cdrs.append(
             SentCdr(
                 str(cdr["id"]),
@@ -461,16 +462,28 @@ class OcpiCpo(CpoTimeline):
         )
         return out
 
-    def _post_cdr(self, cdr: dict[str, Any], correlation: str, now: datetime) -> list[OutboundRequest]:
-        """POST a CDR now, or `cdr_delay_minutes` later; a `duplicate_cdrs` share of them twice."""
+    def _post_cdr(
+        self, cdr: dict[str, Any], correlation: str, now: datetime, text: str | None = None
+    ) -> list[OutboundRequest]:
+        """POST a CDR now, or `cdr_delay_minutes` later; a `duplicate_cdrs` share of them twice.
+        `text`: dumps(cdr) as just written, reused by a POST sent now."""
         share = self.dialect.duplicate_cdrs
         copies = 2 if share and self._rng.random() < share else 1
         if copies == 2:
             self.truth.cdrs_resent.append(str(cdr["id"]))
 
-        def post(at: datetime) -> OutboundRequest:
+        def post(at: datetime, body_text: str | None = None) -> OutboundRequest:
             url = self._endpoint("cdrs")
-            return self._send("cdr", "POST", url, at, body=cdr, correlation=correlation, cdr_id=cdr["id"])
+            return self._send(
+                "cdr",
+                "POST",
+                url,
+                at,
+                body=cdr,
+                body_text=body_text,
+                correlation=correlation,
+                cdr_id=cdr["id"],
+            )
 
         delay = self.dialect.cdr_delay_minutes
         if delay:
@@ -478,7 +491,7 @@ class OcpiCpo(CpoTimeline):
             for _ in range(copies):
                 self._send_later(now + timedelta(minutes=delay), post)
             return []
-        return [post(now) for _ in range(copies)]
+        return [post(now, text) for _ in range(copies)]
 
     def _on_cdr(self, data: Any, pending: _Pending, now: datetime) -> CpoOutput:
         """mod_cdrs POST: the answer's `Location` header holds the URL of the created CDR (a hub
@@ -531,9 +544,10 @@ class OcpiCpo(CpoTimeline):
 
     def _put_session(self, session: CpoSession, body: dict[str, Any], now: datetime) -> OutboundRequest:
         wire = self.wire.session(body, self._published_location(session))
-        self.published.put("sessions", session.session_id, wire)
+        text = dumps(wire)  # stored and sent: written once
+        self.published.put("sessions", session.session_id, wire, text)
         url = self._session_url(session)
-        return self._send("put", "PUT", url, now, body=wire, correlation=session.session_id)
+        return self._send("put", "PUT", url, now, body=wire, body_text=text, correlation=session.session_id)
 
     def _currency(self, session: CpoSession) -> str:
         return str(self._tariff_json[session.tariff_id]["currency"])

@@ -169,9 +169,11 @@ class OcpiParty:
         now: datetime,
         *,
         body: Any = None,
+        body_text: str | None = None,
         correlation: str | None = None,
         **context: Any,
     ) -> OutboundRequest:
+        """`body_text`: dumps(body), when the caller wrote it already (for Published.put)."""
         request_id = self._next_id()
         parties = None
         if (
@@ -184,7 +186,7 @@ class OcpiParty:
         if self._slash and not url.split("?", 1)[0].endswith("/"):
             path, sep, query = url.partition("?")
             url = f"{path}/{sep}{query}"
-        body = self._dress.apply(body)
+        dressed = self._dress.apply(body)
         request = build_request(
             method,
             url,
@@ -193,7 +195,8 @@ class OcpiParty:
             request_id=request_id,
             correlation_id=correlation or request_id,
             parties=parties,
-            body=body,
+            body=dressed,
+            text=body_text if dressed is body else None,  # a dressed body is other text
         )
         outbound = OutboundRequest(request_id=request_id, partner="emsp", request=request)
         self._pending[request_id] = _Pending(kind, now, context, self._counter, outbound)

@@ -81,9 +81,10 @@ class _Packer:
     def __init__(self, first: Mapping[str, Any]) -> None:
         self._zdict = dumps(first).encode("utf-8")
 
-    def pack(self, obj: Mapping[str, Any]) -> bytes:
+    def pack(self, obj: Mapping[str, Any], text: str | None = None) -> bytes:
+        """`text`: dumps(obj), when the caller has it already."""
         packer = zlib.compressobj(_ZLIB_LEVEL, zlib.DEFLATED, _RAW_DEFLATE, zdict=self._zdict)
-        return packer.compress(dumps(obj).encode("utf-8")) + packer.flush()
+        return packer.compress((dumps(obj) if text is None else text).encode("utf-8")) + packer.flush()
 
     def unpack(self, packed: bytes) -> dict[str, Any]:
         unpacker = zlib.decompressobj(_RAW_DEFLATE, zdict=self._zdict)
@@ -122,7 +123,8 @@ class Published:
         self._packers: dict[str, _Packer] = {}
         self._reseeded: set[str] = set()
 
-    def put(self, module: str, key: str, obj: Mapping[str, Any]) -> None:
+    def put(self, module: str, key: str, obj: Mapping[str, Any], text: str | None = None) -> None:
+        """`text`: dumps(obj), when the caller wrote it already (to send it): not encoded again."""
         body: dict[str, Any] | bytes
         packer = None
         if module in COMPACT_MODULES:
@@ -134,7 +136,7 @@ class Published:
                 if packer is not None:
                     self._reseeded.add(module)
                 packer = self._packers[module] = _Packer(obj)
-            body = packer.pack(obj)
+            body = packer.pack(obj, text)
         else:
             body = dict(obj)
         self._objects.setdefault(module, {})[key] = _Entry(obj.get("last_updated"), body, packer)

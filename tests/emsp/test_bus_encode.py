@@ -4,7 +4,7 @@ encoder made, for every event class and for values of unusual types (enums, subc
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -98,6 +98,11 @@ ODD = [
     Odd({"nested": {"d": Decimal("-0.00")}}, 2**70),
     Odd(Amount("1E+3"), Instant(2025, 3, 1, tzinfo=UTC)),
     Odd(False, -7),
+    Odd(T, Decimal("NaN")),  # written in encode_text's own loop
+    Odd(datetime(999, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=-5))), Decimal("-1E-7")),
+    Odd(PartyRef(Text("de"), Status.ACTIVE), PARTY),  # parties: remembered by value, plain ones only
+    Odd(PartyRef("DE", "CPA"), PartyRef(Text("DE"), "CPA")),
+    Odd(PartyRef('q"', "\u2028"), PartyRef('q"', "\u2028")),
 ]
 
 

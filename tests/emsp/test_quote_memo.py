@@ -63,3 +63,30 @@ def test_each_location_is_parsed_once_however_many_the_world_holds(
     cpo.call("PUT", f"{V}/locations/DE/CPA/LOC7", moved)
     assert _quote(core, cpo, "LOC7") is None  # its changed text is another index
     assert _quote(core, cpo, "LOC8") == Decimal("3.00")
+
+
+@pytest.mark.parametrize(
+    ("location_id", "evse_uid", "connector_id"),
+    [("LOC1", "EVSE1", "1"), ("LOC1", "EVSE1", "9"), ("LOC1", "NOPE", "1"), ("NOWHERE", "EVSE1", "1")],
+)
+def test_a_quote_reads_what_a_plain_session_reads(
+    core: EmspCore, cpo: Client, location_id: str, evse_uid: str, connector_id: str
+) -> None:
+    """EmspCore.quote reads through Database.reading() (on in-memory SQLite the kept scope's
+    session, no ORM transaction): the same answer as the plain session it used before, inside a
+    request's scope too, and no transaction is left open."""
+    cpo.call("PUT", f"{V}/locations/DE/CPA/LOC1", location())
+    cpo.call("PUT", f"{V}/tariffs/DE/CPA/TAR1", tariff())
+    asked = {
+        "country_code": "DE", "party_id": "CPA", "location_id": location_id, "evse_uid": evse_uid,
+        "connector_id": connector_id, "energy_kwh": Decimal(10), "stay": timedelta(hours=1), "now": cpo.now,
+    }  # fmt: skip
+    with core.db.session_factory() as db:
+        plain = quotes.quote_visit(db, **asked)  # type: ignore[arg-type]
+    assert core.quote(**asked) == plain  # type: ignore[arg-type]
+    with core.db.scope():
+        assert core.quote(**asked) == plain  # type: ignore[arg-type]
+    with core.db.reading() as db:
+        assert db.get_transaction() is None  # in-memory SQLite: the kept session, no ORM transaction
+    with core.db.engine.connect() as connection:
+        assert not connection.connection.dbapi_connection.in_transaction  # type: ignore[union-attr]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.dialects import postgresql, sqlite
@@ -15,6 +16,12 @@ from emsp.storage.packed import CDRS, EVENTS, SESSIONS, PackedText
 from emsp.storage.types import DecimalText, UtcDateTime
 
 SQLITE = sqlite.dialect()
+
+
+class _Later(datetime):
+    """A datetime subclass (as libraries make them)."""
+
+
 PLUS_TWO = timezone(timedelta(hours=2))
 
 # (case, column type, values that are not None)
@@ -30,6 +37,10 @@ CASES: list[tuple[str, Any, list[Any]]] = [
             datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=UTC),  # a year below 1000 is zero-padded
             datetime(1, 1, 1, tzinfo=UTC),
             datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+            datetime(2021, 10, 31, 1, 30, fold=1, tzinfo=UTC),  # a fold means nothing in UTC
+            datetime(2021, 10, 31, 2, 30, fold=1, tzinfo=ZoneInfo("Europe/Amsterdam")),  # the later 02:30
+            datetime(2026, 3, 2, 7, 0, 5, 42, tzinfo=ZoneInfo("UTC")),  # UTC, but not that tzinfo object
+            _Later(2026, 3, 2, 7, 0, 5, 999999, tzinfo=UTC),
         ],
     ),
     (

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from bench import trace
+from emsp.ocpi.envelope import MISSING, respond
 from emsp.wire import dumps
 from simulators.cpo.ocpi_client import body_text, build_request, written_json
+from simulators.cpo.sender import Published
 from simulators.ocppj import codec as codec_of
 from simulators.ocppj.codec import _DECODE, _ENCODE, _decode
 from simulators.station.base import VirtualStation, _whole_second
@@ -21,6 +23,7 @@ from simulators.station.v16 import Station16
 from simulators.station.v201 import Station201
 
 Pair = namedtuple("Pair", "a b")
+_AT = datetime(2026, 1, 1, 8, 0, 0, 123000, tzinfo=UTC)
 
 VALUES: list[Any] = [
     [2, "id-1", "MeterValues", {"connectorId": 1, "meterValue": [{"value": Decimal("12.50")}]}],
@@ -56,6 +59,57 @@ def test_trace_embeds_a_cpo_body_as_parsing_it_would(value: Any) -> None:
     equal = request.body[:1] + request.body[1:]  # an equal text, not that object: parsed as before
     assert not written_json(equal)
     assert trace._embed(request.body) == trace._embed(equal)
+
+
+def _request(body: Any, text: str | None) -> Any:
+    return build_request(
+        "PUT", "http://x", token="t", token_encoding="plain", request_id="r", correlation_id="c",
+        parties=None, body=body, text=text,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("value", VALUES)
+def test_a_request_from_the_text_already_written_is_the_one_encoded(value: Any) -> None:
+    given = _request(value, dumps(value))
+    assert given == _request(value, None)
+    assert given.body is not None and written_json(given.body)
+
+
+@pytest.mark.parametrize("module", ["sessions", "cdrs", "locations"])
+def test_published_from_the_text_already_written_is_what_encoding_stores(module: str) -> None:
+    objects = [
+        {"id": "S1", "kwh": Decimal("0.000"), "status": "ACTIVE", "last_updated": "2026-01-01T08:00:00Z"},
+        {"id": "S2", "kwh": Decimal("12.50"), "periods": [{"v": Decimal("1E+3")}], "note": "ünï\n"},
+        {"id": "S1", "kwh": Decimal("7.125"), "status": "COMPLETED", "last_updated": "2026-01-01T09:00:00Z"},
+    ]
+    encoded, given = Published(), Published()
+    for obj in objects:
+        encoded.put(module, str(obj["id"]), obj)
+        given.put(module, str(obj["id"]), obj, dumps(obj))
+    for key in ("S1", "S2"):
+        assert given._objects[module][key].body == encoded._objects[module][key].body
+        assert given.get(module, key) == encoded.get(module, key)
+
+
+@pytest.mark.parametrize(
+    ("data", "status_code", "message"),
+    [
+        (MISSING, 1000, "Success"),
+        (MISSING, 2001, 'line\nbreak \u2028 and "quotes"'),
+        (None, 1000, ""),
+        ({"id": "S1", "kwh": Decimal("1.250"), "periods": [1, 2.5, True, None]}, 1000, "Success"),
+        ([{"ünïcode": "ε\r\n"}], 3000, None),
+        ("just a string", 1000, "Success"),
+    ],
+)
+def test_trace_embeds_an_emsp_envelope_as_parsing_it_would(
+    data: Any, status_code: int, message: str | None
+) -> None:
+    body = respond(http_status=200, status_code=status_code, message=message, now=_AT, data=data).body
+    assert written_json(body)
+    equal = body[:1] + body[1:]  # an equal text, not that object: parsed as before
+    assert not written_json(equal)
+    assert trace._embed(body) == trace._embed(equal)
 
 
 @pytest.mark.parametrize(
