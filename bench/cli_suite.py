@@ -108,7 +108,14 @@ def suite(
             raise typer.Exit(2)
         names[scenario.name] = path
     specs = [
-        RunSpec(str(path), seed, str(out / f"{scenario.name}-{seed}"), runtime, tuple(overrides))
+        RunSpec(
+            str(path),
+            seed,
+            str(out / f"{scenario.name}-{seed}"),
+            runtime,
+            tuple(overrides),
+            name=scenario.name,
+        )
         for path, scenario in loaded
         for seed in (seed_list or [scenario.seed])
     ]
