@@ -403,7 +403,9 @@ class Csms:
         tx, at = info["transactionId"], _time(payload, "timestamp", now)
         values: list[Payload] = payload.get("meterValue", [])
         state = info.get("chargingState")
-        token = payload.get("idToken", {}).get("idToken")
+        # An idToken identifies the transaction, also one of type NoAuthorization (free vend), whose
+        # idToken is empty: only a start without any (E03, at plug-in) waits for a later one.
+        token = payload["idToken"]["idToken"] if "idToken" in payload else None
         in_progress = tx in link.last_energy or tx in link.unidentified
         if kind == "Started" and in_progress:
             # A repeated Started (a retry after a lost answer): the transaction keeps its first start
@@ -416,7 +418,7 @@ class Csms:
             link.begun[tx] = (start, at)
             evse = payload.get("evse", {}).get("id", 0)
             started = TransactionStarted(link.station_id, evse, tx, token or "", start, at)
-            if token:
+            if token is not None:
                 events.append(started)
             else:
                 # E03 (start at plug-in): the idToken comes with a later event; report the start then.
@@ -424,7 +426,7 @@ class Csms:
         elif kind == "Updated" and not in_progress:
             # Samples of an ended (or never started) transaction: its stop is final.
             link.notes.append(f"TransactionEvent Updated for transaction {tx}, not in progress: ignored")
-        elif token and tx in link.unidentified:
+        elif token is not None and tx in link.unidentified:
             events.append(replace(link.unidentified.pop(tx), token_uid=token))
         if kind == "Updated" and in_progress:
             if state is not None:
