@@ -349,6 +349,13 @@ class Csms:
         self._transactions += 1
         tx = str(self._transactions)
         cid, token = payload["connectorId"], payload["idTag"]
+        # Answered and recorded all the same (the station has started charging); noted, since the
+        # schema allows what 1.6 §6.45 does not: connector 0 is the charge point as a whole.
+        if cid <= 0:
+            link.notes.append(f"StartTransaction on connectorId {cid}: a transaction needs a connector > 0")
+        busy = link.by_connector.get(cid)
+        if busy is not None and busy in link.begun:
+            link.notes.append(f"StartTransaction on connector {cid}, where transaction {busy} is in progress")
         link.by_connector[cid] = tx
         link.charging[tx] = True
         at = _time(payload, "timestamp", now)

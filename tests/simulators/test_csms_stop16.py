@@ -132,3 +132,21 @@ def test_an_end_below_the_start_register_or_before_the_start_is_noted_and_taken_
     # Never a negative energy or an end before the start in the record, in either version.
     ended, notes = _start_and_end(version, end_wh, end_at)
     assert (ended.meter_stop_wh, ended.at, len(notes)) == (recorded_wh, recorded_at, noted)
+
+
+@pytest.mark.parametrize(
+    ("connectors", "noted"),
+    [([1, 2], 0), ([0], 1), ([1, 1], 1)],  # two connectors; connector 0 (1.6 §6.45: > 0); one busy
+)
+def test_a_start_on_connector_0_or_on_a_busy_connector_is_accepted_and_noted(
+    connectors: list[int], noted: int
+) -> None:
+    csms = Csms("cpo-a", authorize=lambda token: True)
+    csms.on_connected("CS-1", "1.6", T0)
+    notes: list[str] = []
+    for n, cid in enumerate(connectors):
+        start = {"connectorId": cid, "idTag": "TOKEN-A", "meterStart": 0, "timestamp": "2026-03-02T07:00:00Z"}
+        answer, _events, more = _send(csms, f"s{n}", "StartTransaction", start)
+        assert answer["idTagInfo"]["status"] == "Accepted"
+        notes += more
+    assert len(notes) == noted
