@@ -424,6 +424,8 @@ class Csms:
             link.last_energy[tx] = start
             link.begun[tx] = (start, at)
             evse = payload.get("evse", {}).get("id", 0)
+            if "evse" in payload and evse <= 0:  # EVSEType.id: "a number (> 0)"; 0 is the station
+                link.notes.append(f"TransactionEvent Started on EVSE {evse}: a transaction needs an EVSE > 0")
             started = TransactionStarted(link.station_id, evse, tx, token or "", start, at)
             if token is not None:
                 events.append(started)

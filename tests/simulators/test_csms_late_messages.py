@@ -131,3 +131,10 @@ def test_v201_a_free_vend_start_is_reported_when_it_starts() -> None:
     free = _event201("Started", "T1", 0, 0) | {"idToken": {"idToken": "", "type": "NoAuthorization"}}
     events, _notes = _run201([free])
     assert [e.token_uid for e in events if isinstance(e, TransactionStarted)] == [""]
+
+
+def test_v201_a_start_on_evse_0_is_reported_and_noted() -> None:
+    on_station = _event201("Started", "T1", 0, 0) | {"evse": {"id": 0}}  # EVSEType.id: > 0
+    events, notes = _run201([on_station])
+    assert [e.transaction_id for e in events if isinstance(e, TransactionStarted)] == ["T1"]
+    assert len(notes) == 1
