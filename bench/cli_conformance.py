@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import re
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -18,9 +20,29 @@ conformance_app = typer.Typer(
 )
 
 
+# OCPP 2.0.1 identifierString (the station identity in the connection URL, at most 48 characters);
+# 1.6 sets no rule of its own, and these characters need no escaping in a URL path.
+STATION_ID = re.compile(r"[A-Za-z0-9*\-_=:+|@.]{1,48}")
+# The idToken / idTag a station sends: 1.6 IdToken is CiString20, 2.0.1 IdTokenType.idToken string(36).
+TOKEN_LENGTH = {"1.6": 20, "2.0.1": 36}
+
+
 def _invalid(option: str, reason: str) -> typer.Exit:
     typer.echo(f"invalid input: {option}: {reason}", err=True)
     return typer.Exit(2)
+
+
+def _check_station_side(version: str, station_id: str, token: str, invalid_token: str) -> None:
+    """What the bench sends as the station: refused here (exit 2), not by the CSMS under test (which
+    would make every case an error, exit 3, as if the CSMS could not be reached)."""
+    if not STATION_ID.fullmatch(station_id):
+        raise _invalid(
+            "--station-id",
+            f"{station_id!r} is not an OCPP identifierString: 1 to 48 of A-Z a-z 0-9 * - _ = : + | @ .",
+        )
+    for option, value in (("--token", token), ("--invalid-token", invalid_token)):
+        if not 0 < len(value) <= TOKEN_LENGTH[version]:
+            raise _invalid(option, f"an OCPP {version} idToken has 1 to {TOKEN_LENGTH[version]} characters")
 
 
 @conformance_app.command("ocpp")
@@ -84,6 +106,10 @@ def ocpp_suite(
         parts.port  # noqa: B018 - raises on a port out of range or not a number
     except ValueError as exc:
         raise _invalid("--target", f"{target!r}: {exc}") from None
+    if role == "csms":
+        _check_station_side(version, station_id, token, invalid_token)
+    elif not (math.isfinite(wait) and wait > 0):
+        raise _invalid("--wait", f"must be a positive number of seconds, not {wait}")
     if role == "csms":
         results = asyncio.run(
             run_against_csms(version, target, station_id=station_id, token=token, invalid_token=invalid_token)  # type: ignore[arg-type]

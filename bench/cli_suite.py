@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -35,6 +36,15 @@ def check_jobs(jobs: int) -> None:
         raise typer.Exit(2)
 
 
+def _clear_or_exit(clear: Callable[[Path], None], out: Path) -> None:
+    """What an earlier suite or sweep left in `out` goes, after validation and before any run."""
+    try:
+        clear(out)
+    except ScenarioError as exc:
+        typer.echo(f"invalid input: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
 def suite(
     paths: Annotated[
         list[str],
@@ -55,6 +65,7 @@ def suite(
     """Run many scenarios and seeds in parallel; exit by the worst run (0 held, 1 failed, 2 invalid
     input, 3 a bench fault). A directory yields its YAML files that are scenarios (a mapping with
     name, cpos and demand), recursively."""
+    from bench.outdir import clear_suite_dir
     from bench.suite import (
         TABLE_COLUMNS,
         RunSpec,
@@ -97,10 +108,18 @@ def suite(
             raise typer.Exit(2)
         names[scenario.name] = path
     specs = [
-        RunSpec(str(path), seed, str(out / f"{scenario.name}-{seed}"), runtime, tuple(overrides))
+        RunSpec(
+            str(path),
+            seed,
+            str(out / f"{scenario.name}-{seed}"),
+            runtime,
+            tuple(overrides),
+            name=scenario.name,
+        )
         for path, scenario in loaded
         for seed in (seed_list or [scenario.seed])
     ]
+    _clear_or_exit(lambda o: clear_suite_dir(o, [Path(spec.out) for spec in specs]), out)
     try:
         with count_progress("suite", len(specs), enabled=progress and fancy()) as advance:
             results = run_local(specs, jobs, advance)
@@ -156,6 +175,7 @@ def sweep(
     """Run a scenario over a grid of parameter values x seeds: sweep.csv (+ .parquet), fits.csv, a plot of
     each metric against each swept parameter, and sweep.html. Exit 2 on invalid input, 3 when a run
     hit a bench fault, else 0 (a sweep measures; it does not grade expectations)."""
+    from bench.outdir import clear_sweep_dir
     from bench.suite import EXIT_FAULT, EXIT_INVALID, parse_seeds
     from bench.sweep import DEFAULT_METRICS, parse_axes, plan, run_grid, table, validate
     from reports.sweep import SweepAxis, write_sweep
@@ -186,6 +206,7 @@ def sweep(
     target = out or Path("runs") / f"sweep-{Path(scenario).stem}"
     check_output(target, "--out", directory=True)
     specs = plan(scenario, axes, seed_list, target)
+    _clear_or_exit(clear_sweep_dir, target)
     try:
         with count_progress("sweep", len(specs), enabled=progress and fancy()) as advance:
             results = run_grid(specs, jobs=jobs, dask=dask, on_done=advance)

@@ -99,6 +99,9 @@ class RunSpec:
     overrides: tuple[Override, ...] = ()
     trace: str = "full"
     report: bool = True
+    # The scenario's name, as validated before the run: what the table and JUnit call a run even
+    # when it ends without a summary to take it from (empty: the file's stem).
+    name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +160,7 @@ def _run_one(spec: RunSpec) -> RunResult:
     from bench.runtime.faults import SimRuntimeError, describe_fault
     from bench.runtime.live import LiveRuntimeError
 
-    name = Path(spec.scenario).stem
+    name = spec.name or Path(spec.scenario).stem
     start = time.perf_counter()  # wall time for the table only
     try:
         outcome = run_scenario(

@@ -48,6 +48,15 @@ def parse_axes(specs: Sequence[str]) -> list[Axis]:
     axes: list[Axis] = []
     for spec in specs:
         path, values = parse_grid_set(spec)
+        if path == "seed":
+            # The seed is the replication dimension, not a parameter: it has its own column, and the
+            # table averages over it; as an axis it would be overridden by --seeds anyway.
+            raise ScenarioError(
+                "command line",
+                "--set seed",
+                "the seed is not a swept parameter: use --seeds (every point "
+                "runs every seed, the table and plots average over them)",
+            )
         if any(axis.path == path for axis in axes):
             raise ScenarioError("command line", f"--set {path}", "the same path is swept twice")
         axes.append(Axis(path, tuple(values)))
@@ -66,6 +75,9 @@ def validate(scenario: str, axes: Sequence[Axis], metrics: Sequence[str]) -> Non
     from bench.scenario import Expectation, resolve
     from bench.world import preflight
 
+    for name in metrics:
+        if name in META_COLUMNS or any(axis.path == name for axis in axes):
+            raise ScenarioError("command line", f"--metric {name}", "is already a column of the table")
     for point in grid(axes):
         loaded, base_dir = load_scenario(scenario, point)
     currencies = preflight(loaded, base_dir, database_url="sqlite://", scenario_file=scenario)

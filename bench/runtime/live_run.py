@@ -140,8 +140,15 @@ def pushed_token(world: World, arrival: Arrival, station_id: str) -> str:
 
 
 def check_fixed_ports(scenario: Scenario, scenario_file: str) -> None:
-    """Before the run directory is touched: every fixed port (scenario `ports:`, --csms-port) can be
-    listened on (exit 2 otherwise). A port taken between this check and the run is still refused."""
+    """Before the run directory is touched: the host (scenario `ports.host`) and every fixed port
+    (scenario `ports:`, --csms-port) can be listened on (exit 2 otherwise). A port taken between this
+    check and the run is still refused."""
+    host = scenario.ports.host
+    try:
+        _bound_socket(host).close()  # any free port: whether this machine has the address at all
+    except OSError as exc:  # an address of another machine, or no host name (gaierror)
+        reason = f"cannot listen on {host!r}: {exc.strerror}; an IPv4 address or host name of this machine"
+        raise ScenarioError(scenario_file, "ports.host", reason) from exc
     fixed = [("ports.emsp", scenario.ports.emsp)] + [
         (f"ports.cpos.{cid}.{name}", getattr(spec, name))
         for cid, spec in scenario.ports.cpos.items()

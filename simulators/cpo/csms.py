@@ -84,8 +84,9 @@ class _Link:
     charging: dict[str, bool] = field(default_factory=dict)  # transaction id -> EV drawing power
     by_connector: dict[int, str] = field(default_factory=dict)  # 1.6: connector -> transaction id
     last_energy: dict[str, int] = field(default_factory=dict)  # transaction id -> last register
-    # 1.6: transaction id -> meterStart, while in progress (a stop is applied once, to one of these)
-    open16: dict[str, int] = field(default_factory=dict)
+    # Transaction id -> (register, time) at its start, while in progress: an end is checked against
+    # it (and in 1.6 applied once, to one of these)
+    begun: dict[str, tuple[int, datetime]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # for the next CsmsOutput
     # 2.0.1: transactions started without an idToken (TxStartPoint EVConnected), reported once it comes
     unidentified: dict[str, TransactionStarted] = field(default_factory=dict)
@@ -106,6 +107,25 @@ def _time(payload: Payload, key: str, now: datetime) -> datetime:
     """The payload's timestamp, or `now` when it is absent or no real instant (e.g. month 13)."""
     value = payload.get(key)
     return (parse_timestamp(value) if isinstance(value, str) else None) or now
+
+
+def _end_after_start(link: _Link, tx: str, at: datetime, meter_stop: int) -> tuple[datetime, int]:
+    """The end of a transaction as recorded: a register never runs back and a transaction never ends
+    before it began, so a stop below the start register or before the start time is noted and taken
+    as the start (no energy, no duration; never a negative one). The message is answered anyway."""
+    begun = link.begun.pop(tx, None)
+    if begun is None:
+        return at, meter_stop
+    meter_start, started_at = begun
+    if meter_stop < meter_start:
+        link.notes.append(f"transaction {tx}: stop register {meter_stop} Wh below its start {meter_start} Wh")
+        meter_stop = meter_start
+    if at < started_at:
+        link.notes.append(
+            f"transaction {tx}: ends at {at.isoformat()}, before its start {started_at.isoformat()}"
+        )
+        at = started_at
+    return at, meter_stop
 
 
 def _remote_token(action: str, payload: Payload) -> str | None:
@@ -155,12 +175,12 @@ class Csms:
         old = self._links.get(station_id)
         link = _Link(station_id, version, Endpoint(f"{self.cpo_id}", version))
         if old is not None:
-            link.charging, link.by_connector, link.last_energy, link.unidentified, link.open16 = (
+            link.charging, link.by_connector, link.last_energy, link.unidentified, link.begun = (
                 old.charging,
                 old.by_connector,
                 old.last_energy,
                 old.unidentified,
-                old.open16,
+                old.begun,
             )
         self._links[station_id] = link
         return CsmsOutput()
@@ -329,17 +349,24 @@ class Csms:
         self._transactions += 1
         tx = str(self._transactions)
         cid, token = payload["connectorId"], payload["idTag"]
+        # Answered and recorded all the same (the station has started charging); noted, since the
+        # schema allows what 1.6 §6.45 does not: connector 0 is the charge point as a whole.
+        if cid <= 0:
+            link.notes.append(f"StartTransaction on connectorId {cid}: a transaction needs a connector > 0")
+        busy = link.by_connector.get(cid)
+        if busy is not None and busy in link.begun:
+            link.notes.append(f"StartTransaction on connector {cid}, where transaction {busy} is in progress")
         link.by_connector[cid] = tx
         link.charging[tx] = True
-        link.open16[tx] = payload["meterStart"]
         at = _time(payload, "timestamp", now)
+        link.begun[tx] = (payload["meterStart"], at)
         events.append(TransactionStarted(link.station_id, cid, tx, token, payload["meterStart"], at))
         return {"idTagInfo": self._id_info("1.6", token), "transactionId": self._transactions}
 
     def _meter16(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
         tx_id = payload.get("transactionId")
         tx = str(tx_id) if tx_id is not None else link.by_connector.get(payload["connectorId"])
-        if tx is not None and tx not in link.open16:
+        if tx is not None and tx not in link.begun:
             # Samples of an ended (or never started) transaction: its meterStop is final.
             link.notes.append(f"MeterValues for transaction {tx}, not in progress: ignored")
         elif tx is not None:
@@ -349,8 +376,7 @@ class Csms:
     def _stop16(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
         tx = str(payload["transactionId"])
         answer = {"idTagInfo": self._id_info("1.6", payload["idTag"])} if "idTag" in payload else {}
-        meter_start = link.open16.pop(tx, None)
-        if meter_start is None:
+        if tx not in link.begun:
             # A repeat (a station retrying after a lost answer) or an id never given: it is answered,
             # so the station can go on, but the transaction keeps its first stop.
             link.notes.append(f"StopTransaction for transaction {tx}, not in progress: ignored")
@@ -358,10 +384,7 @@ class Csms:
         link.by_connector = {c: t for c, t in link.by_connector.items() if t != tx}
         link.charging.pop(tx, None)  # the transaction is over: keep nothing per ended transaction
         link.last_energy.pop(tx, None)
-        at, meter_stop = _time(payload, "timestamp", now), payload["meterStop"]
-        if meter_stop < meter_start:  # a register never runs back: no energy, never a negative one
-            link.notes.append(f"transaction {tx}: meterStop {meter_stop} below meterStart {meter_start}")
-            meter_stop = meter_start
+        at, meter_stop = _end_after_start(link, tx, _time(payload, "timestamp", now), payload["meterStop"])
         # 1.6 §6.49: an absent reason means "Local".
         signed = tuple(r for v in payload.get("transactionData", []) for r in read_signed("1.6", v))
         events.append(
@@ -387,7 +410,9 @@ class Csms:
         tx, at = info["transactionId"], _time(payload, "timestamp", now)
         values: list[Payload] = payload.get("meterValue", [])
         state = info.get("chargingState")
-        token = payload.get("idToken", {}).get("idToken")
+        # An idToken identifies the transaction, also one of type NoAuthorization (free vend), whose
+        # idToken is empty: only a start without any (E03, at plug-in) waits for a later one.
+        token = payload["idToken"]["idToken"] if "idToken" in payload else None
         in_progress = tx in link.last_energy or tx in link.unidentified
         if kind == "Started" and in_progress:
             # A repeated Started (a retry after a lost answer): the transaction keeps its first start
@@ -397,9 +422,12 @@ class Csms:
             start = next((e for e in (read_sample("2.0.1", v)[0] for v in values) if e is not None), 0)
             link.charging[tx] = state in (None, "Charging")
             link.last_energy[tx] = start
+            link.begun[tx] = (start, at)
             evse = payload.get("evse", {}).get("id", 0)
+            if "evse" in payload and evse <= 0:  # EVSEType.id: "a number (> 0)"; 0 is the station
+                link.notes.append(f"TransactionEvent Started on EVSE {evse}: a transaction needs an EVSE > 0")
             started = TransactionStarted(link.station_id, evse, tx, token or "", start, at)
-            if token:
+            if token is not None:
                 events.append(started)
             else:
                 # E03 (start at plug-in): the idToken comes with a later event; report the start then.
@@ -407,7 +435,7 @@ class Csms:
         elif kind == "Updated" and not in_progress:
             # Samples of an ended (or never started) transaction: its stop is final.
             link.notes.append(f"TransactionEvent Updated for transaction {tx}, not in progress: ignored")
-        elif token and tx in link.unidentified:
+        elif token is not None and tx in link.unidentified:
             events.append(replace(link.unidentified.pop(tx), token_uid=token))
         if kind == "Updated" and in_progress:
             if state is not None:
@@ -423,6 +451,7 @@ class Csms:
             meter_stop = stops[-1] if stops else link.last_energy.pop(tx, 0)
             link.charging.pop(tx, None)
             link.last_energy.pop(tx, None)
+            at, meter_stop = _end_after_start(link, tx, at, meter_stop)
             # 2.0.1 TransactionType.stoppedReason: may only be omitted when the reason is "Local".
             signed = tuple(r for v in values for r in read_signed("2.0.1", v))
             reason = info.get("stoppedReason", "Local")

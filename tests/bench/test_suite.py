@@ -84,6 +84,25 @@ def test_a_crash_of_the_bench_is_a_fault_and_an_error_in_junit(
     assert suite == "smoke[seed3]" and case.error and "KeyError" in case.message
 
 
+def test_a_faulted_run_is_listed_by_its_scenario_name_as_every_other_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A CI dashboard keys on the name: a run without a summary must not appear under its file stem.
+    def crash(*args: object, **kwargs: object) -> None:
+        raise KeyError("station")
+
+    monkeypatch.setattr(bench.runner, "run_scenario", crash)
+    _tiny(tmp_path / "lib", "b.yaml", "farstart")
+    out = tmp_path / "out"
+    args = ["suite", str(tmp_path / "lib"), "--seeds", "1", "--jobs", "1", "--no-progress", "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 3, result.output
+    with (out / "suite.csv").open() as handle:
+        assert [(r["scenario"], r["verdict"]) for r in csv.DictReader(handle)] == [("farstart", "FAULT")]
+    root = ET.parse(out / "junit.xml").getroot()
+    assert [s.get("name") for s in root.iter("testsuite")] == ["farstart[seed1]"]
+
+
 def test_an_invalid_scenario_stops_the_suite_before_any_run(tmp_path: Path) -> None:
     _tiny(tmp_path / "lib", "a.yaml", "a")
     bad = _tiny(tmp_path / "lib", "b.yaml", "b")

@@ -44,7 +44,7 @@ def test_the_grid_is_every_combination_first_axis_slowest(tmp_path: Path) -> Non
 
 def test_the_same_path_twice_is_refused() -> None:
     with pytest.raises(ScenarioError, match="swept twice"):
-        parse_axes(["seed=1,2", "seed=3"])
+        parse_axes(["demand.drivers=1,2", "demand.drivers=3"])
 
 
 @pytest.mark.parametrize(
@@ -54,6 +54,10 @@ def test_the_same_path_twice_is_refused() -> None:
         (["demand.nope=1,2"], [], "--set demand.nope", "is not a field"),
         ([], ["sessions.complete"], "--metric sessions.complete", "is not a summary path"),
         ([], ["partners.cpo-zz.cdrs"], "--metric partners.cpo-zz.cdrs", "is not a summary path"),
+        # The table's own columns: a second 'seed' column would claim values that never ran.
+        (["seed=1,2"], [], "--set seed", "use --seeds"),
+        ([], ["seed"], "--metric seed", "already a column"),
+        (["demand.drivers=1,2"], ["demand.drivers"], "--metric demand.drivers", "already a column"),
     ],
 )
 def test_an_invalid_point_or_metric_is_refused_before_any_run(
@@ -67,6 +71,13 @@ def test_an_invalid_point_or_metric_is_refused_before_any_run(
 def test_the_cli_names_a_bad_metric_and_exits_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["sweep", "smoke", "--metric", "nope.x", "--out", str(tmp_path / "s")])
     assert result.exit_code == 2 and "--metric nope.x" in result.stderr
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("args", [["--set", "seed=1,2"], ["--metric", "seed"]])
+def test_the_cli_refuses_a_second_seed_column_with_exit_2(tmp_path: Path, args: list[str]) -> None:
+    result = runner.invoke(app, ["sweep", "smoke", *args, "--seeds", "1", "--out", str(tmp_path / "s")])
+    assert result.exit_code == 2 and "seed" in result.stderr
     assert not (tmp_path / "s").exists()
 
 

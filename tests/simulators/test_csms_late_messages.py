@@ -124,3 +124,17 @@ def test_serve_csms_record_of_an_ended_transaction_stays() -> None:
     tx = record.transactions["T1"]
     assert (tx["token_uid"], tx["energy_wh"], tx["meter_last_wh"]) == ("TOKEN-A", 1000, 2000)
     assert tx["ended_at"] is not None
+
+
+def test_v201_a_free_vend_start_is_reported_when_it_starts() -> None:
+    # idToken type NoAuthorization carries an empty idToken: identified, nothing more will come.
+    free = _event201("Started", "T1", 0, 0) | {"idToken": {"idToken": "", "type": "NoAuthorization"}}
+    events, _notes = _run201([free])
+    assert [e.token_uid for e in events if isinstance(e, TransactionStarted)] == [""]
+
+
+def test_v201_a_start_on_evse_0_is_reported_and_noted() -> None:
+    on_station = _event201("Started", "T1", 0, 0) | {"evse": {"id": 0}}  # EVSEType.id: > 0
+    events, notes = _run201([on_station])
+    assert [e.transaction_id for e in events if isinstance(e, TransactionStarted)] == ["T1"]
+    assert len(notes) == 1

@@ -91,3 +91,62 @@ def test_v201_ended_applies_once(ends: list[tuple[str, int]], ended: list[int], 
         notes += more
     assert stopped == ended
     assert len(notes) == noted
+
+
+def _start_and_end(version: str, end_wh: int, end_at: str) -> tuple[TransactionEnded, list[str]]:
+    """A transaction started at 07:00 on register 1000 Wh, ended with `end_wh` at `end_at`."""
+    csms = Csms("cpo-a", authorize=lambda token: True)
+    csms.on_connected("CS-1", "1.6" if version == "1.6" else "2.0.1", T0)
+    if version == "1.6":
+        start = {
+            "connectorId": 1,
+            "idTag": "TOKEN-A",
+            "meterStart": 1000,
+            "timestamp": "2026-03-02T07:00:00Z",
+        }
+        _send(csms, "s", "StartTransaction", start)
+        _answer, events, notes = _send(csms, "e", "StopTransaction", _stop(1, end_wh) | {"timestamp": end_at})
+    else:
+        _send(csms, "s", "TransactionEvent", _event201("Started", "T1", 0, 1000))
+        end = _event201("Ended", "T1", 1, end_wh) | {"timestamp": end_at}
+        end["meterValue"][0]["timestamp"] = end_at
+        _answer, events, notes = _send(csms, "e", "TransactionEvent", end)
+    [ended] = [e for e in events if isinstance(e, TransactionEnded)]
+    return ended, notes
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+@pytest.mark.parametrize(
+    ("end_wh", "end_at", "recorded_wh", "recorded_at", "noted"),
+    [
+        (5000, "2026-03-02T07:30:00Z", 5000, T0.replace(minute=30), 0),  # the usual end
+        (1000, "2026-03-02T07:00:00Z", 1000, T0, 0),  # nothing charged, at once: not odd
+        (10, "2026-03-02T07:30:00Z", 1000, T0.replace(minute=30), 1),  # register ran back
+        (5000, "2026-03-02T06:00:00Z", 5000, T0, 1),  # ends before it began
+        (10, "2026-03-02T06:00:00Z", 1000, T0, 2),  # both
+    ],
+)
+def test_an_end_below_the_start_register_or_before_the_start_is_noted_and_taken_as_the_start(
+    version: str, end_wh: int, end_at: str, recorded_wh: int, recorded_at: datetime, noted: int
+) -> None:
+    # Never a negative energy or an end before the start in the record, in either version.
+    ended, notes = _start_and_end(version, end_wh, end_at)
+    assert (ended.meter_stop_wh, ended.at, len(notes)) == (recorded_wh, recorded_at, noted)
+
+
+@pytest.mark.parametrize(
+    ("connectors", "noted"),
+    [([1, 2], 0), ([0], 1), ([1, 1], 1)],  # two connectors; connector 0 (1.6 §6.45: > 0); one busy
+)
+def test_a_start_on_connector_0_or_on_a_busy_connector_is_accepted_and_noted(
+    connectors: list[int], noted: int
+) -> None:
+    csms = Csms("cpo-a", authorize=lambda token: True)
+    csms.on_connected("CS-1", "1.6", T0)
+    notes: list[str] = []
+    for n, cid in enumerate(connectors):
+        start = {"connectorId": cid, "idTag": "TOKEN-A", "meterStart": 0, "timestamp": "2026-03-02T07:00:00Z"}
+        answer, _events, more = _send(csms, f"s{n}", "StartTransaction", start)
+        assert answer["idTagInfo"]["status"] == "Accepted"
+        notes += more
+    assert len(notes) == noted
