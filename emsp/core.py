@@ -6,7 +6,8 @@ feed the answers to `on_response()`. Time always comes in as `now`; ids come fro
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -286,6 +287,19 @@ class EmspCore(DriverTokens):
         self._outbox.append(outbound)
         self._in_flight[request_id] = (partner, purpose)
         return outbound
+
+    @contextmanager
+    def outbound_on_commit(self) -> Iterator[None]:
+        """Around a unit that queues calls: if it raises (its transaction rolled back), the calls it
+        queued are dropped, so none tells a partner of a change that was not made."""
+        mark = len(self._outbox)
+        try:
+            yield
+        except BaseException:
+            for dropped in self._outbox[mark:]:
+                self._in_flight.pop(dropped.request_id, None)
+            del self._outbox[mark:]
+            raise
 
     def new_id(self, db: Session, counter: str) -> int:
         return next_value(db, counter)
