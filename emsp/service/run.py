@@ -65,6 +65,7 @@ def build_core(config: ServiceConfig, database_url: str, config_file: str) -> Em
             )
         except PartnerConfigError as exc:
             raise ConfigError(config_file, f"partners[{index}].{exc.field}", exc.reason) from exc
+    core.refused_endpoints()  # logs the URLs of older registrations that are never called
     return core
 
 
