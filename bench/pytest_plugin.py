@@ -150,7 +150,7 @@ class ScenarioItem(pytest.Item):
         self._record_expectations()
         if self.outcome.exit_code == EXIT_NOT_GRADED:
             # Failing in setup makes it an error, like the CLI's exit 3 and its JUnit <error>.
-            lines = [f"{INCONCLUSIVE}: {_why_not_graded(self.outcome)}"]
+            lines = [f"{INCONCLUSIVE}: {self.outcome.not_graded_reason}"]
             lines += [_verdict_line(r) for r in self.outcome.expectations if not r.passed]
             pytest.fail("\n".join([*lines, f"run directory: {self.outcome.run_dir}"]), pytrace=False)
 
@@ -181,10 +181,3 @@ def _check_line(result: Any) -> str:
 
 def _verdict_line(result: Any) -> str:
     return f"{_verdict(result)} {result.name}: {_check_line(result)}"
-
-
-def _why_not_graded(outcome: Any) -> str:
-    """The CLI's own words for an exit 3 of a completed run (bench/cli.py)."""
-    if not outcome.timing_valid:
-        return f"timing not valid: {outcome.summary.get('timing', {}).get('note', '')}"
-    return str(outcome.fault_reason)
