@@ -11,7 +11,9 @@ scenario `tags:` become markers (`-m quick`), and every item has the marker `ems
 An item passes when every expectation held; otherwise it fails with one line per broken
 expectation. Each expectation is also a JUnit property (`expectation: <name>` = PASS/FAIL ...).
 Invalid input (exit 2) and a fault of the bench (exit 3) are errors, not failures: the eMSP was not
-graded.
+graded. So is a run the CLI grades inconclusive (exit 3: a live run whose timing is not valid, or whose
+only failures are latencies the machine's own stall can explain, bench/stall_grading.py); its error
+says why, as the CLI does.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import pytest
 SUITE_MARKER = "emsp_scenario"
 YAML_SUFFIXES = (".yaml", ".yml")
 FAULT = "bench fault (exit 3), the eMSP was not graded"
+INCONCLUSIVE = "inconclusive (exit 3), the eMSP was not graded"
+EXIT_NOT_GRADED = 3  # bench.runner.RunOutcome.exit_code of a run that completed but cannot be graded
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -143,18 +147,37 @@ class ScenarioItem(pytest.Item):
             pytest.fail(f"{FAULT}: {exc}", pytrace=False)
         except Exception as exc:
             pytest.fail(f"{FAULT}: {describe_fault(exc)}", pytrace=False)
+        self._record_expectations()
+        if self.outcome.exit_code == EXIT_NOT_GRADED:
+            # Failing in setup makes it an error, like the CLI's exit 3 and its JUnit <error>.
+            lines = [f"{INCONCLUSIVE}: {self.outcome.not_graded_reason}"]
+            lines += [_verdict_line(r) for r in self.outcome.expectations if not r.passed]
+            pytest.fail("\n".join([*lines, f"run directory: {self.outcome.run_dir}"]), pytrace=False)
+
+    def _record_expectations(self) -> None:
+        for result in self.outcome.expectations:
+            verdict, line = _verdict(result), _check_line(result)
+            self.user_properties.append((f"expectation: {result.name}", f"{verdict}: {line}"))
 
     def runtest(self) -> None:
-        failed = []
-        for result in self.outcome.expectations:
-            verdict = "PASS" if result.passed else "FAIL"
-            line = f"{result.metric} {result.op} {result.expected} (got {result.actual})"
-            self.user_properties.append((f"expectation: {result.name}", f"{verdict}: {line}"))
-            if not result.passed:
-                failed.append(f"FAIL {result.name}: {line}")
+        failed = [_verdict_line(r) for r in self.outcome.expectations if not r.passed]
         if failed:
-            where = f"{self.scenario_name} seed {self.seed}: {len(failed)} expectation(s) failed"
+            plain = sum(1 for r in self.outcome.expectations if not r.passed and not r.inconclusive)
+            where = f"{self.scenario_name} seed {self.seed}: {plain} expectation(s) failed"
             pytest.fail("\n".join([where, *failed, f"run directory: {self.outcome.run_dir}"]), pytrace=False)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"scenario {self.scenario_name}, seed {self.seed}"
+
+
+def _verdict(result: Any) -> str:
+    return "PASS" if result.passed else "INCONCLUSIVE" if result.inconclusive else "FAIL"
+
+
+def _check_line(result: Any) -> str:
+    line = f"{result.metric} {result.op} {result.expected} (got {result.actual})"
+    return f"{line} ({result.inconclusive})" if result.inconclusive and not result.passed else line
+
+
+def _verdict_line(result: Any) -> str:
+    return f"{_verdict(result)} {result.name}: {_check_line(result)}"

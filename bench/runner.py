@@ -82,6 +82,16 @@ class RunOutcome:
             return ""
         return inconclusive_line(self.expectations)
 
+    @property
+    def not_graded_reason(self) -> str:
+        """Why the run exits 3, in the CLI's words (its timing note, else `fault_reason`); "" for any
+        other exit. What the pytest plugin and a suite's JUnit say of an inconclusive run."""
+        if self.exit_code != 3:
+            return ""
+        if not self.timing_valid:
+            return f"timing not valid: {self.summary.get('timing', {}).get('note', '')}"
+        return self.fault_reason
+
 
 def sim_urls(cpo_ids: list[str]) -> tuple[str, dict[str, str]]:
     """Virtual hosts for the sim runtime: never resolved, only used to route and to trace."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from simulators.cpo.commands import ocpp16_transaction_id
 from simulators.ocppj import OcppVersion, Payload
 
 EXERCISE_TOKEN = "EMSP-BENCH-EXERCISE"
@@ -29,6 +30,12 @@ Step = tuple[str, Callable[[Context], Payload]]
 
 def _const(payload: Payload) -> Callable[[Context], Payload]:
     return lambda ctx: payload
+
+
+def _transaction16(ctx: Context) -> int:
+    # None (nothing running, or a 2.0.1 id from before a reconnect): 0, which the charger refuses.
+    found = ocpp16_transaction_id(ctx.transaction_id)
+    return found if found is not None else 0
 
 
 _SCHEDULE = {"chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16}]}
@@ -59,7 +66,7 @@ V16: list[Step] = [
     ("GetCompositeSchedule", _const({"connectorId": 1, "duration": 3600, "chargingRateUnit": "W"})),
     ("RemoteStartTransaction", _const({"connectorId": 1, "idTag": EXERCISE_TOKEN[:20]})),
     ("TriggerMessage", _const({"requestedMessage": "MeterValues", "connectorId": 1})),
-    ("RemoteStopTransaction", lambda ctx: {"transactionId": int(ctx.transaction_id or 0)}),
+    ("RemoteStopTransaction", lambda ctx: {"transactionId": _transaction16(ctx)}),
     ("UnlockConnector", _const({"connectorId": 1})),
     ("ClearChargingProfile", _const({"id": 9001})),
     ("Reset", _const({"type": "Soft"})),

@@ -184,7 +184,7 @@ def _run_one(spec: RunSpec) -> RunResult:
         outcome.exit_code,
         str(summary["scenario"]),
         int(summary["seed"]),
-        outcome.fault_reason,
+        outcome.not_graded_reason,  # "" unless exit 3: the JUnit error and the table say why
         summary=summary,
         expectations=list(summary.get("expectations", [])),
         wall_seconds=round(time.perf_counter() - start, 3),

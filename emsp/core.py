@@ -6,7 +6,8 @@ feed the answers to `on_response()`. Time always comes in as `now`; ids come fro
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -24,6 +25,7 @@ from emsp.model import CommandRequest, DuplicateCdrRecord, EmspRecords, FindingR
 from emsp.observability import EmspMetrics, make_logger
 from emsp.ocpi import command_send, pull, token_push
 from emsp.ocpi.credentials_cache import CredentialsCache
+from emsp.ocpi.endpoints import refused_endpoints
 from emsp.ocpi.envelope import OcpiResult, Pending
 from emsp.ocpi.handshake import Handshake
 from emsp.ocpi.ids import MAX_SQL_INT
@@ -287,6 +289,19 @@ class EmspCore(DriverTokens):
         self._in_flight[request_id] = (partner, purpose)
         return outbound
 
+    @contextmanager
+    def outbound_on_commit(self) -> Iterator[None]:
+        """Around a unit that queues calls: if it raises (its transaction rolled back), the calls it
+        queued are dropped, so none tells a partner of a change that was not made."""
+        mark = len(self._outbox)
+        try:
+            yield
+        except BaseException:
+            for dropped in self._outbox[mark:]:
+                self._in_flight.pop(dropped.request_id, None)
+            del self._outbox[mark:]
+            raise
+
     def new_id(self, db: Session, counter: str) -> int:
         return next_value(db, counter)
 
@@ -443,6 +458,24 @@ class EmspCore(DriverTokens):
         return self.handshakes.outcomes.pop(run_id, None)
 
     # ---- reading ----
+
+    def refused_endpoints(self) -> list[tuple[str, str, str, str]]:
+        """(partner, module, url, why) of each stored endpoint of a registered partner that is never
+        called (emsp.ocpi.endpoints: stored before the handshake checked URLs), each logged once."""
+        found = []
+        with self.db.unit() as db:
+            rows = db.scalars(
+                select(PartnerRow).where(PartnerRow.registered.is_(True)).order_by(PartnerRow.partner_id)
+            ).all()
+            for row in rows:
+                for module, url, why in refused_endpoints(row, self.settings.base_url):
+                    found.append((row.partner_id, module, url, why))
+        for partner_id, module, url, why in found:
+            self.log.warning(
+                "partner_endpoint_refused", partner=partner_id, module=module, url=url, reason=why,
+                action="not called until the partner updates its credentials (PUT) or registers again",
+            )  # fmt: skip
+        return found
 
     def partner_endpoints(self, partner_id: str) -> list[dict[str, Any]]:
         with self.db.unit() as db:

@@ -5,6 +5,7 @@ the core facade stays readable; it uses only the core's settings, database and o
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, cast
@@ -29,6 +30,10 @@ class DriverTokens:
     settings: EmspSettings
     db: Database
     bus: Outbox
+
+    if TYPE_CHECKING:  # EmspCore's (emsp/core.py)
+
+        def outbound_on_commit(self) -> AbstractContextManager[None]: ...
 
     def issue_token(
         self,
@@ -92,21 +97,29 @@ class DriverTokens:
         """The driver's token is no longer valid: later authorizations answer BLOCKED, the change is
         on the event stream like any other token change, and every partner with a Tokens receiver
         is told (mod_tokens: the eMSP owns its Tokens). False: no such token."""
-        return self._set_valid(uid, type, False, now)
+        return self.set_token_valid(uid, type, False, now, if_changed=False) is not None
 
-    def _set_valid(self, uid: str, token_type: str, valid: bool, now: datetime) -> bool:
+    def set_token_valid(
+        self, uid: str, token_type: str, valid: bool, now: datetime, *, if_changed: bool = True
+    ) -> list[str] | None:
+        """Block or unblock one token; the partners told (None: no such token). `if_changed`: a token
+        already so gets no new last_updated and no push ([]). One transaction holds the change, its
+        event and its pushes (queued in it, dropped if it rolls back): never a push of a change that
+        was not made, and never a change whose push was lost, which a retry would find done."""
         change = self.db.counters.next("token_change")  # drawn before the unit writes (SQLite lock)
-        with self.db.unit() as db:
+        with self.outbound_on_commit(), self.db.unit() as db:
             row = find_token(db, uid, token_type)
             if row is None:
-                return False
+                return None
+            if if_changed and row.valid == valid:
+                return []
             row.valid = valid
             row.last_updated = now
             event = _token_changed(row, change)
             self.bus.write(db, [event], now)
+            pushed = token_push.push_token(cast("Services", self), db, row)
         self.bus.committed([event])
-        self.push_token(uid, token_type)  # after the commit: never a push of a change that rolled back
-        return True
+        return pushed
 
     # ---- federated identity: one driver, one token per partner (emsp.services.identity) ----
 
@@ -163,7 +176,7 @@ class DriverTokens:
             ]
         for uid, token_type in targets:
             if valid:
-                self._set_valid(uid, token_type, True, now)
+                self.set_token_valid(uid, token_type, True, now, if_changed=False)
             else:
                 self.block_token(uid, now=now, type=token_type)
         return [uid for uid, _ in targets]

@@ -41,14 +41,17 @@ def _asdict(party: PartyRole) -> dict[str, str]:
 
 
 def partner_out(row: PartnerRow) -> PartnerOut:
+    # An unregistered partner has no version and no endpoints in use, as OCPI sees it too
+    # (emsp.ocpi.credentials_cache); a row unregistered by an older eMSP may still hold them.
+    endpoints = loads(row.endpoints_json or "[]") if row.registered else []
     return PartnerOut(
         id=row.partner_id,
         parties=[Party.model_validate(_asdict(p)) for p in parties_of(row)],
         hub=row.hub,
         registered=row.registered,
-        version=row.version,
+        version=row.version if row.registered else None,
         versions_url=row.versions_url,
-        endpoints=sorted({str(e.get("identifier")) for e in loads(row.endpoints_json or "[]")}),
+        endpoints=sorted({str(e.get("identifier")) for e in endpoints}),
         tolerate=Tolerate.model_validate(tolerance_of_json(row.tolerate_json).as_doc()),
     )
 

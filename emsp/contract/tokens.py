@@ -167,26 +167,8 @@ def make_router(core: EmspCore) -> APIRouter:
         return await run(work)
 
     def _set_valid(uid: str, token_type: TokenType, valid: bool, at: datetime) -> TokenOut:
-        with core.db.unit() as db:
-            row = _load(db, uid, token_type)
-            if row.valid == valid:  # nothing changes: no new last_updated, nothing to push
-                return token_out(row)
-            current = token_out(row)
-        core.issue_token(
-            uid,
-            contract_id=current.contract_id,
-            type=current.type,
-            valid=valid,
-            now=at,
-            whitelist=current.whitelist,
-            issuer=current.issuer,
-            has_credit=current.has_credit,
-            expires_at=current.expires_at,
-            allowed_locations=None
-            if current.allowed_locations is None
-            else [(loc.country_code, loc.party_id, loc.location_id) for loc in current.allowed_locations],
-        )
-        pushed = _push(uid, token_type.value)
+        # One transaction in the core: a failure leaves the token as it was, so a retry redoes it all.
+        pushed = core.set_token_valid(uid, token_type.value, valid, at)
         with core.db.unit() as db:
             return token_out(_load(db, uid, token_type), pushed)
 

@@ -28,9 +28,10 @@ from sqlalchemy.orm import Session
 from emsp.model import COMMAND_TYPES, CommandRecord, CommandRequest, PartyRef
 from emsp.ocpi.channels import Channel, resolve
 from emsp.ocpi.context import Services
+from emsp.ocpi.endpoints import RECEIVER, stored_url
 from emsp.ocpi.errors import OcpiError, not_found
 from emsp.ocpi.ids import whole_number
-from emsp.ocpi.token_push import receiver_url
+from emsp.ocpi.urls import refusal
 from emsp.ocpi.versions import adapter_for
 from emsp.storage.queries import find_token
 from emsp.storage.tables import CommandRow, LocationRow, PartnerRow, SessionRow
@@ -154,9 +155,12 @@ def send(
     adapter = adapter_for(partner.version)
     if request.kind not in adapter.commands:
         raise CommandRefused(f"OCPI {adapter.version} (partner {partner.partner_id}) has no {request.kind}")
-    url = receiver_url(partner, "commands")
+    url = stored_url(partner, "commands", RECEIVER)
     if url is None or partner.token_b is None:
         raise CommandRefused(f"partner {partner.partner_id!r} offers no commands endpoint", 409)
+    why = refusal(url, services.settings.base_url)  # stored before the handshake checked URLs
+    if why is not None:
+        raise CommandRefused(f"partner {partner.partner_id!r}'s commands endpoint is not used: {why}", 409)
     token_doc = None
     if request.kind in ("START_SESSION", "RESERVE_NOW"):
         if token_uid is None:

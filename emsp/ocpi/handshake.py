@@ -22,7 +22,7 @@ from typing import Any
 from emsp.ocpi.adapter import CredentialsInfo, VersionAdapter
 from emsp.ocpi.auth import encode_token
 from emsp.ocpi.errors import OcpiError
-from emsp.ocpi.urls import is_ours, unusable
+from emsp.ocpi.urls import refusal
 from emsp.wire import HttpRequest, HttpResponse, dumps, loads
 
 Choose = Callable[[list[str]], VersionAdapter | None]
@@ -69,12 +69,10 @@ def _theirs(parse: Callable[[Any], Any], data: Any, what: str) -> Any:
 def check_url(url: object, what: str, own_base_url: str) -> str:
     """`url` if we can call it, else 3001 (status_codes: unable to use the client's API): caught
     here, not when a later push or command to it fails. Never our own API (see urls.is_ours)."""
-    reason = unusable(url)
-    if reason is not None:
-        raise OcpiError(3001, f"{what}: the URL is {reason}")
+    why = refusal(url, own_base_url)
+    if why is not None:
+        raise OcpiError(3001, f"{what}: {why}")
     assert isinstance(url, str)
-    if own_base_url and is_ours(url, own_base_url):
-        raise OcpiError(3001, f"{what}: the URL points at this eMSP itself")
     return url
 
 

@@ -36,6 +36,7 @@ from emsp.ocpi.adapter import VersionAdapter
 from emsp.ocpi.channels import Channel, Party, cpo_channels
 from emsp.ocpi.context import Ctx, Services
 from emsp.ocpi.credentials_cache import party_scope
+from emsp.ocpi.endpoints import SENDER, usable_url
 from emsp.ocpi.errors import OcpiError
 from emsp.ocpi.modules import HANDLERS
 from emsp.ocpi.modules.common import stored_last_updated
@@ -65,21 +66,6 @@ def next_link(header: str | None) -> str | None:
             if "next" in rel.lower().split():
                 url = match.group(1).strip()
                 return url or None
-    return None
-
-
-def sender_url(partner: PartnerRow, module: str) -> str | None:
-    """The partner's Sender endpoint of `module`; in a version that names no roles (2.1.1), the
-    only one there is (a CPO's locations, tariffs, sessions and cdrs endpoints are its Sender's)."""
-    endpoints: Any = loads(partner.endpoints_json or "[]")
-    for endpoint in endpoints if isinstance(endpoints, list) else []:
-        if (
-            isinstance(endpoint, dict)
-            and endpoint.get("identifier") == module
-            and endpoint.get("role") in ("SENDER", None)
-            and isinstance(endpoint.get("url"), str)
-        ):
-            return str(endpoint["url"])
     return None
 
 
@@ -183,7 +169,7 @@ class Puller:
                     if c.status == "CONNECTED" and (party is None or c.party == party)
                 ]
             for module in modules:
-                url = sender_url(partner, module)
+                url = usable_url(partner, module, SENDER, self._host.settings.base_url)
                 for channel in targets:
                     target = None if channel is None else channel.party
                     if url is None or self.running(partner_id, module, target):
@@ -233,7 +219,7 @@ class Puller:
                     continue
                 if pid in self.stats or any(key[0] == pid for key in self._retry):
                     continue  # tried already: a failed first pull is retried on its own schedule
-                if any(sender_url(partner, m) for m in MODULES):
+                if any(usable_url(partner, m, SENDER, self._host.settings.base_url) for m in MODULES):
                     out.append(pid)
         return out
 

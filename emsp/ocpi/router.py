@@ -1,10 +1,11 @@
 """From an `HttpRequest` to an `HttpResponse`: routing, authentication, envelope, ids, metrics.
 
 Never raises: OCPI errors become their envelope, anything unexpected becomes a logged 3000.
-Before anything is routed: a body above `max_body_bytes` is HTTP 413; path segments that are not
-printable (a `%00`, a control character) name no resource (404); request ids that could not be
-echoed safely in a header are replaced by our own. Modules see the request under the configured
-public base URL, so every URL they build (pagination links) is the public one, whatever the Host.
+Before anything is routed: a body above `max_body_bytes` is HTTP 413; path segments with an ASCII
+control character (a `%00`) name no resource (404, 2000), other ids are the module's to refuse
+(2001); request ids that could not be echoed safely in a header are replaced by our own. Modules
+see the request under the configured public base URL, so every URL they build (pagination links)
+is the public one, whatever the Host.
 """
 
 from __future__ import annotations
@@ -73,8 +74,10 @@ def _route(base_path: str, path: str) -> _Route:
     rest = (
         [unquote(s) for s in path[len(base) :].strip("/").split("/")] if path[len(base) :].strip("/") else []
     )
-    if any(not segment.isprintable() for segment in rest):
-        return _Route("unknown", [])
+    if any(segment.isascii() and not segment.isprintable() for segment in rest):
+        return _Route("unknown", [])  # a %00 or another ASCII control character names no resource
+    # Any other character reaches the module, which knows what its ids may hold: a non-ASCII token
+    # uid is 2001 "must be a CiString" there, however unprintable (a no-break space, U+200B).
     trailing = bool(rest) and path.endswith("/")
     if rest == ["versions"]:
         return _Route("versions", [], None, trailing)

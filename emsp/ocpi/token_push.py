@@ -17,26 +17,12 @@ from sqlalchemy.orm import Session
 
 from emsp.ocpi.channels import cpo_channels
 from emsp.ocpi.context import Services
+from emsp.ocpi.endpoints import RECEIVER, usable_url
 from emsp.ocpi.versions import adapter_for
 from emsp.storage.tables import PartnerRow, TokenRow
 from emsp.wire import HttpRequest, dumps, loads
 
 PURPOSE = "token_push"
-
-
-def receiver_url(partner: PartnerRow, module: str) -> str | None:
-    """The partner's endpoint of `module` we push to: its RECEIVER, or, in a version that names no
-    roles (2.1.1: a CPO's tokens endpoint is where eMSPs PUT), the only one there is."""
-    endpoints: Any = loads(partner.endpoints_json or "[]")
-    for endpoint in endpoints if isinstance(endpoints, list) else []:
-        if (
-            isinstance(endpoint, dict)
-            and endpoint.get("identifier") == module
-            and endpoint.get("role") in ("RECEIVER", None)
-            and isinstance(endpoint.get("url"), str)
-        ):
-            return str(endpoint["url"])
-    return None
 
 
 def _cpo_parties(partner: PartnerRow) -> list[tuple[str, str]]:
@@ -64,7 +50,7 @@ def push_token(services: Services, db: Session, token: TokenRow) -> list[str]:
     for partner in partners:
         if token.partner is not None and token.partner != partner.partner_id:
             continue  # federated identity: a token issued for one partner is pushed to that one only
-        url = receiver_url(partner, "tokens")
+        url = usable_url(partner, "tokens", RECEIVER, s.base_url)
         if url is None or partner.token_b is None:
             continue
         adapter = adapter_for(partner.version)

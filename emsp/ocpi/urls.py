@@ -28,6 +28,17 @@ def unusable(url: object) -> str | None:
     return None
 
 
+def refusal(url: object, own_base_url: str) -> str | None:
+    """Why we do not call `url` (None: we do): it is unusable, or it points at our own API."""
+    reason = unusable(url)
+    if reason is not None:
+        return f"the URL is {reason}"
+    assert isinstance(url, str)
+    if own_base_url and is_ours(url, own_base_url):
+        return "the URL points at this eMSP itself"
+    return None
+
+
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     default = {"http": 80, "https": 443}.get(parts.scheme)

@@ -65,6 +65,7 @@ def build_core(config: ServiceConfig, database_url: str, config_file: str) -> Em
             )
         except PartnerConfigError as exc:
             raise ConfigError(config_file, f"partners[{index}].{exc.field}", exc.reason) from exc
+    core.refused_endpoints()  # logs the URLs of older registrations that are never called
     return core
 
 
@@ -101,9 +102,22 @@ async def pump_outbound(core: EmspCore, clock: Callable[[], datetime], thread: C
     calls: set[asyncio.Task[None]] = set()
     async with httpx.AsyncClient(timeout=10.0) as client:
 
-        async def call(request_id: str, request: HttpRequest) -> None:
-            response = await _send(client, request)
-            await thread.call(core.on_response, request_id, response, clock())
+        async def call(outbound: OutboundRequest) -> None:
+            response = await _send(client, outbound.request)
+            try:
+                await thread.call(core.on_response, outbound.request_id, response, clock())
+            except Exception:
+                # A fault of the core with one answer: said once, with what finds the call in the
+                # partner's logs too; it must neither vanish with this task nor stop the pump.
+                headers = outbound.request.headers
+                log.exception(
+                    "the answer to %s %r (partner %s, X-Correlation-ID %s, HTTP %s) could not be handled",
+                    outbound.request.method,
+                    outbound.request.url,
+                    outbound.partner,
+                    headers.get("X-Correlation-ID", outbound.request_id),
+                    response.status,
+                )
 
         try:
             while True:
@@ -111,7 +125,7 @@ async def pump_outbound(core: EmspCore, clock: Callable[[], datetime], thread: C
                 wait = None if deadline is None else max(0.0, (deadline - clock()).total_seconds())
                 outbound = await thread.poll(_outbound_or_new_deadline, core, deadline, timeout=wait)
                 for request in outbound or ():
-                    task = asyncio.ensure_future(call(request.request_id, request.request))
+                    task = asyncio.ensure_future(call(request))
                     calls.add(task)
                     task.add_done_callback(calls.discard)
                 if deadline is not None and clock() >= deadline:

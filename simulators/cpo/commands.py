@@ -2,10 +2,11 @@
 
 `CommandReceiver.receive` answers the eMSP's POST `{commands}/{command}` at once with a
 CommandResponse (ACCEPTED with a timeout, or REJECTED / UNKNOWN_SESSION when the CPO cannot
-route it) and queues a `CommandAction`; the mock CPO (mock_cpo.py) turns each into the OCPP call
-of the station's version (`ocpp_call`) and, when the station answers, `answered` POSTs the
-CommandResult to the eMSP's `response_url` — unless the dialect's `command_result` is
-`timeout_then_session`: then no result is ever sent, while the station still does what it was told.
+route it: a station offline, or a call its OCPP version cannot say) and queues a `CommandAction`;
+the mock CPO (mock_cpo.py) turns each into the OCPP call of the station's version (`ocpp_call`)
+and, when the station answers, `answered` POSTs the CommandResult to the eMSP's `response_url` —
+unless the dialect's `command_result` is `timeout_then_session`: then no result is ever sent, while
+the station still does what it was told.
 
 A START_SESSION's Token is remembered for the station, so the Session and CDR of the transaction
 the station starts name it (with the command's authorization_reference).
@@ -56,8 +57,9 @@ class CommandSeen:
 @dataclass(slots=True)
 class CommandReceiver:
     cpo: OcpiCpo
-    # Whether a station is connected to the CSMS now (set by the mock CPO).
-    station_online: Callable[[str], bool] = lambda _station: True
+    # Whether the action's station can be told to carry it out now (set by the mock CPO): it is
+    # connected, and the action can be said in its OCPP version (`ocpp_call`).
+    can_carry_out: Callable[[CommandAction], bool] = lambda _action: True
     actions: list[CommandAction] = field(default_factory=list)
     seen: list[CommandSeen] = field(default_factory=list)
     _reservations: dict[str, int] = field(default_factory=dict)  # eMSP's reservation_id -> ours
@@ -127,8 +129,8 @@ class CommandReceiver:
         return self.cpo.reservation_stations
 
     def _online(self, action: CommandAction) -> tuple[str, CommandAction | None]:
-        if not self.station_online(action.station_id):
-            return "REJECTED", None  # the CPO cannot reach the charger now
+        if not self.can_carry_out(action):
+            return "REJECTED", None  # the CPO cannot reach the charger now, or cannot say it
         return "ACCEPTED", action
 
     # ------------------------------------------------------------------ OCPP answer -> result
@@ -148,8 +150,9 @@ class CommandReceiver:
 _ID_TOKEN_TYPE = {"RFID": "ISO14443", "APP_USER": "Central", "AD_HOC_USER": "Central", "OTHER": "Central"}
 
 
-def ocpp_call(action: CommandAction, version: OcppVersion) -> tuple[str, Payload]:
-    """The CSMS-initiated call that carries out `action` on a station of `version`."""
+def ocpp_call(action: CommandAction, version: OcppVersion) -> tuple[str, Payload] | None:
+    """The CSMS-initiated call that carries out `action` on a station of `version`; None when that
+    version cannot name what the action is about."""
     id_token = {"idToken": action.token_uid or "", "type": _ID_TOKEN_TYPE.get(action.token_type, "Central")}
     if version == "1.6":
         if action.kind == "START_SESSION":
@@ -158,7 +161,10 @@ def ocpp_call(action: CommandAction, version: OcppVersion) -> tuple[str, Payload
                 payload["connectorId"] = action.connector_id
             return "RemoteStartTransaction", payload
         if action.kind == "STOP_SESSION":
-            return "RemoteStopTransaction", {"transactionId": int(action.transaction_id or 0)}
+            transaction_id = ocpp16_transaction_id(action.transaction_id)
+            if transaction_id is None:
+                return None
+            return "RemoteStopTransaction", {"transactionId": transaction_id}
         if action.kind == "RESERVE_NOW":
             return "ReserveNow", {
                 "connectorId": action.connector_id or 0,
@@ -184,6 +190,16 @@ def ocpp_call(action: CommandAction, version: OcppVersion) -> tuple[str, Payload
     if action.kind == "CANCEL_RESERVATION":
         return "CancelReservation", {"reservationId": action.reservation_id}
     return "UnlockConnector", {"evseId": action.connector_id, "connectorId": 1}
+
+
+def ocpp16_transaction_id(text: str | None) -> int | None:
+    """A transaction id as OCPP 1.6 says it (an integer), or None. A 1.6 CSMS assigns integers, but a
+    station that started a transaction speaking 2.0.1 (any string id) may reconnect speaking 1.6, and
+    the transaction carries over (csms.py): that id cannot go into a RemoteStopTransaction."""
+    digits = text.removeprefix("-") if text is not None else ""
+    if not (digits.isascii() and digits.isdigit()):
+        return None  # only ASCII digits: '²'.isdigit() is True, yet int() refuses it
+    return int(digits) if digits == text else -int(digits)
 
 
 def _remote_start_id(action: CommandAction) -> int:

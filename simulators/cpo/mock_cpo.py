@@ -36,7 +36,7 @@ class MockCpo:
         # OCPI commands carried out by stations: the CSMS call's ref -> the command (commands.py)
         self._commands: dict[str, CommandAction] = {}
         self._held = MockCpoOutput()  # what serving a request caused (take_output)
-        ocpi.commands.station_online = lambda station_id: csms.version_of(station_id) is not None
+        ocpi.commands.can_carry_out = self._can_carry_out
 
     def start(self, now: datetime) -> MockCpoOutput:
         return self._from_ocpi(self.ocpi.start(now), now)
@@ -97,14 +97,19 @@ class MockCpo:
         response = self.ocpi.handle(request, now)
         for action in self.ocpi.commands.take():
             version = self.csms.version_of(action.station_id)
-            if version is None:  # pragma: no cover - receive() refused commands to such a station
+            call = ocpp_call(action, version) if version is not None else None
+            if call is None:  # pragma: no cover - receive() refused such a command (_can_carry_out)
                 continue
-            ref, output = self.csms.call(action.station_id, *ocpp_call(action, version), now)
+            ref, output = self.csms.call(action.station_id, *call, now)
             self._commands[ref] = action
             more = self._from_csms(output, now)
             self._held.frames.extend(more.frames)
             self._held.requests.extend(more.requests)
         return response
+
+    def _can_carry_out(self, action: CommandAction) -> bool:
+        version = self.csms.version_of(action.station_id)
+        return version is not None and ocpp_call(action, version) is not None
 
     def take_output(self) -> MockCpoOutput:
         out, self._held = self._held, MockCpoOutput()

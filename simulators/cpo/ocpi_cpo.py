@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from sys import intern
 from typing import Any
+from urllib.parse import quote
 
 from emsp.settlement.tariff import (
     DEFAULT_POLICY,
@@ -225,7 +226,9 @@ class OcpiCpo(CpoTimeline):
         if site is not None:
             evses = sorted(self._station_evses.get(event.station_id, []))
             body = {"location_id": site.location_id, "evse_uids": evses}
-        url = f"{self._endpoint('tokens')}/{event.token_uid}/authorize?type=RFID"
+        # The station's idTag goes into the path percent-encoded: a real charger's may hold a "/", a
+        # space or non-ASCII, which the eMSP must see as that uid (and refuse as no CiString, 2001).
+        url = f"{self._endpoint('tokens')}/{quote(event.token_uid, safe='')}/authorize?type=RFID"
         request = self._send(
             "authorize",
             "POST",

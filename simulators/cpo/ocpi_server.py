@@ -163,6 +163,10 @@ class CpoOcpiServer:
         if len(rest) != 3:
             return self._reply(404, 2000, f"no such endpoint {request.path}", None, now, headers)
         uid = rest[2]
+        if not (0 < len(uid) <= 36 and uid.isascii() and uid.isprintable()):
+            # Token.uid is a CiString(36) (2.1.1 to 2.3.0): no such token can exist, nothing is stored.
+            message = "token uid must be a CiString(36): 1 to 36 printable ASCII characters"
+            return self._reply(400, 2001, message, None, now, headers)
         if request.method == "GET":
             token = self.tokens.get(uid)
             if token is None:

@@ -21,8 +21,6 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 # Replaces bench.runner.run_scenario for the run: scenario names decide the outcome.
 STUB_CONFTEST = """
 from pathlib import Path
-from types import SimpleNamespace
-
 import bench.runner
 from bench.expectations import ExpectationResult
 from bench.runtime.faults import SimRuntimeError
@@ -30,17 +28,25 @@ from bench.runtime.faults import SimRuntimeError
 _real = bench.runner.run_scenario
 
 
+STALL = "bench timing: missed by 40.0 ms, no more than the machine stalled the bench's event loop"
+
+
 def _stub(path, *, runtime, seed, out, progress=None):
     name = Path(path).stem
     if name.startswith("fault"):
         raise SimRuntimeError("station CS-1 raised KeyError in on_frame")
-    broken = name.startswith("broken") and seed == 2
+    broken = (name.startswith("broken") and seed == 2) or name.startswith("lagging")
     results = [
         ExpectationResult("every session reconciles", "reconciliation.matched", "==", "4", "4", True),
         ExpectationResult("no missing CDR", "reconciliation.missing_cdr", "==", "0",
                           "1" if broken else "0", not broken),
     ]
-    return SimpleNamespace(expectations=results, run_dir=out)
+    if name.startswith("stalled"):
+        results.append(ExpectationResult("fast answers", "authorizations.latency_ms.p99", "<", "200",
+                                         "240", False, inconclusive=STALL))
+    lagging = name.startswith("lagging")
+    summary = {"timing": {"valid": False, "note": "the runtime fell 9 s behind its clock"}} if lagging else {}
+    return bench.runner.RunOutcome(out, summary, results, {}, world=None, timing_valid=not lagging)
 
 
 def pytest_configure(config):
@@ -142,6 +148,34 @@ def test_a_bench_fault_is_an_error_not_a_failure(stubbed: pytest.Pytester) -> No
     result = stubbed.runpytest_inprocess(".")
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*bench fault (exit 3), the eMSP was not graded: station CS-1 raised*"])
+
+
+def test_an_inconclusive_run_is_an_error_saying_why_as_the_cli_does(stubbed: pytest.Pytester) -> None:
+    _scenario(stubbed.path, "stalled.yaml", "stalled")
+    _scenario(stubbed.path, "lagging.yaml", "lagging")
+    _scenario(stubbed.path, "fine.yaml", "fine")
+    junit = stubbed.path / "junit.xml"
+    result = stubbed.runpytest_inprocess(".", f"--junitxml={junit}")
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*inconclusive (exit 3), the eMSP was not graded: inconclusive, not graded as the eMSP's: "
+            "'fast answers' (bench timing: missed by 40.0 ms*",
+            "*INCONCLUSIVE fast answers: authorizations.latency_ms.p99 < 200 (got 240)*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*inconclusive (exit 3), the eMSP was not graded: timing not valid: the runtime fell 9 s behind*",
+            "*FAIL no missing CDR: reconciliation.missing_cdr == 0 (got 1)*",
+        ]
+    )
+    cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
+    errors = [n for n, c in cases.items() if c.find("error") is not None]
+    assert errors == ["lagging[seed7]", "stalled[seed7]"]
+    assert not [n for n, c in cases.items() if c.find("failure") is not None]
+    props = {p.get("name"): p.get("value") for p in cases["stalled[seed7]"].iter("property")}
+    assert props["expectation: fast answers"].startswith("INCONCLUSIVE: authorizations.latency_ms.p99 < 200")
 
 
 def test_an_invalid_scenario_is_a_collection_error_naming_file_and_field(stubbed: pytest.Pytester) -> None:

@@ -103,6 +103,23 @@ def test_a_faulted_run_is_listed_by_its_scenario_name_as_every_other_run(
     assert [s.get("name") for s in root.iter("testsuite")] == ["farstart[seed1]"]
 
 
+def test_an_inconclusive_run_is_an_error_in_junit_saying_why(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from bench.expectations import ExpectationResult
+
+    def lagging(*args: object, out: Path, **kwargs: object) -> bench.runner.RunOutcome:
+        summary = {"scenario": "smoke", "seed": 3, "timing": {"valid": False, "note": "fell 9 s behind"}}
+        failed = ExpectationResult("no missing CDR", "reconciliation.missing_cdr", "==", "0", "1", False)
+        return bench.runner.RunOutcome(out, summary, [failed], {}, world=None, timing_valid=False)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bench.runner, "run_scenario", lagging)
+    result = run_one(RunSpec("smoke", 3, str(tmp_path / "run")))
+    assert (result.exit_code, result.message) == (3, "timing not valid: fell 9 s behind")
+    [(_suite, [case])] = junit_suites([result])
+    assert case.error and case.message == "timing not valid: fell 9 s behind"
+
+
 def test_an_invalid_scenario_stops_the_suite_before_any_run(tmp_path: Path) -> None:
     _tiny(tmp_path / "lib", "a.yaml", "a")
     bad = _tiny(tmp_path / "lib", "b.yaml", "b")

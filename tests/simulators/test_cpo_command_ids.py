@@ -1,11 +1,20 @@
 """The mock CPO turns a START_SESSION into RequestStartTransaction with a remoteStartId taken from the
-eMSP's response_url; an eMSP under test chooses that URL, so any tail must give a valid call."""
+eMSP's response_url; an eMSP under test chooses that URL, so any tail must give a valid call. A
+STOP_SESSION's RemoteStopTransaction (1.6) names an integer transaction id, or is not sent at all."""
 
 from __future__ import annotations
 
-import pytest
+import base64
 
+import pytest
+from cpo_fake_emsp import BASE, FakeEmsp
+from test_cpo_versions import T0, TOKENS_211, make_cpo, pump
+
+from emsp.wire import HttpRequest, dumps, loads
 from simulators.cpo.commands import CommandAction, ocpp_call
+from simulators.cpo.csms import Csms
+from simulators.cpo.events import AuthorizationRequested, TransactionStarted
+from simulators.cpo.mock_cpo import MockCpo
 
 
 @pytest.mark.parametrize(
@@ -27,3 +36,40 @@ def test_remote_start_id_from_any_response_url(tail: str, remote_start_id: int) 
     name, payload = ocpp_call(action, "2.0.1")
     assert name == "RequestStartTransaction"
     assert payload["remoteStartId"] == remote_start_id
+
+
+@pytest.mark.parametrize(
+    ("transaction_id", "said"),
+    [("7", 7), ("-3", -3), ("T-abc", None), ("²", None), ("--5", None), (None, None)],
+)
+def test_a_remote_stop_in_16_names_only_an_integer_transaction(
+    transaction_id: str | None, said: int | None
+) -> None:
+    action = CommandAction("STOP_SESSION", "http://emsp.test/r/1", "ST1", transaction_id=transaction_id)
+    call = ocpp_call(action, "1.6")
+    assert call == (None if said is None else ("RemoteStopTransaction", {"transactionId": said}))
+
+
+def test_stop_session_of_a_transaction_16_cannot_name_is_rejected_not_a_crash() -> None:
+    # A station started a transaction speaking 2.0.1 (string id), then reconnected speaking 1.6: the
+    # transaction carries over, but no RemoteStopTransaction can name it.
+    cpo, emsp = make_cpo("2.2.1"), FakeEmsp("2.2.1", tokens=TOKENS_211)
+    mock = MockCpo(Csms("cpo-a", authorize=lambda token: True), cpo)
+    pump(cpo, emsp, cpo.start(T0), T0)
+    pump(cpo, emsp, cpo.on_event(AuthorizationRequested("r1", "CS1", "AA11", T0), T0), T0)
+    pump(cpo, emsp, cpo.on_event(TransactionStarted("CS1", 1, "T-abc", "AA11", 0, T0), T0), T0)
+    [session] = emsp.bodies("PUT", "sessions")
+    mock.on_station_connected("CS1", "2.0.1", T0)
+    mock.on_station_connected("CS1", "1.6", T0)
+    body = {"response_url": f"{BASE}/2.2.1/commands/STOP_SESSION/9", "session_id": session["id"]}
+    token = base64.b64encode(cpo._token_b.encode()).decode()
+    request = HttpRequest(
+        "POST",
+        "http://cpo.test/ocpi/2.2.1/commands/STOP_SESSION",
+        {"Authorization": f"Token {token}"},
+        dumps(body),
+    )
+    response = mock.handle_ocpi(request, T0)
+    assert response.status == 200
+    assert loads(response.body or "{}")["data"]["result"] == "REJECTED"
+    assert mock.take_output().frames == []  # nothing was sent to the station

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from hypothesis import given, settings
@@ -92,6 +92,19 @@ def test_tokens_receiver_put_patch_get_and_the_cdr_names_the_pushed_contract() -
     assert call(cpo, "PUT", "2.2.1/tokens/NL/EMS/BB22", "not an object")[0] == 400
     info = cpo.token_info("BB22")
     assert info is not None and info.contract_id == "NL-EMS-C9"
+
+
+@pytest.mark.parametrize("uid", ["t%C3%B6k%C3%A9n", "RFID%C2%A0", "%E2%80%8B", "R%00", "X" * 37])
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "GET"])
+def test_a_token_uid_that_is_no_cistring_is_2001_and_stores_nothing(uid: str, method: str) -> None:
+    cpo = make_cpo("2.2.1")
+    token = {"country_code": "NL", "party_id": "EMS", "uid": unquote(uid), "type": "RFID",
+             "contract_id": "NL-EMS-C9", "issuer": "EMS", "valid": True, "whitelist": "ALLOWED",
+             "last_updated": "2026-03-02T07:00:00Z"}  # fmt: skip
+    status, envelope, _ = call(cpo, method, f"2.2.1/tokens/NL/EMS/{uid}", None if method == "GET" else token)
+    assert (status, envelope["status_code"]) == (400, 2001)
+    assert "CiString(36)" in envelope["status_message"]
+    assert cpo.token_info(unquote(uid)) is None
 
 
 OBJECTS = st.lists(st.integers(min_value=0, max_value=5), max_size=30).map(

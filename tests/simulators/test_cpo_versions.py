@@ -146,3 +146,15 @@ def test_an_emsp_without_the_version_is_a_recorded_failure() -> None:
     assert [(kind, message) for _t, kind, _c, message in cpo.truth.failed_calls] == [
         ("versions", "eMSP offers no 2.3.0")
     ]
+
+
+@pytest.mark.parametrize(
+    ("id_tag", "segment"), [("AA11", "AA11"), ("tök/én", "t%C3%B6k%2F%C3%A9n"), ("A B?#", "A%20B%3F%23")]
+)
+def test_an_authorize_names_the_stations_id_tag_percent_encoded(id_tag: str, segment: str) -> None:
+    cpo, emsp = make_cpo("2.2.1"), FakeEmsp("2.2.1", tokens=TOKENS_211)
+    pump(cpo, emsp, cpo.start(T0), T0)
+    [request] = cpo.on_event(
+        AuthorizationRequested(ref="r1", station_id="CS1", token_uid=id_tag, at=T0), T0
+    ).requests
+    assert request.request.url == f"{BASE}/2.2.1/tokens/{segment}/authorize?type=RFID"

@@ -165,10 +165,13 @@ def handle(ctx: Ctx) -> OcpiResult | Pending:
     if method == "PUT":
         # The endpoints are fetched again even if the version did not change (credentials, PUT).
         return _fetch_then_answer(ctx, ctx.adapter.credentials(ctx.json_object()))
-    # DELETE: unregister; both parties end automated communication.
+    # DELETE: unregister; both parties end automated communication. The version and endpoints
+    # agreed at the handshake end with it (a new registration agrees on them again).
     partner.registered = False
     partner.token_c = None
     partner.token_b = None
+    partner.version = None
+    partner.endpoints_json = "[]"
     partner.endpoints_status = "none"
     ctx.log.info("partner_unregistered")
     return OcpiResult()

@@ -42,6 +42,8 @@ def handle(ctx: Ctx) -> OcpiResult:
     segs = ctx.segments
     if len(segs) != 2 or len(segs[0]) != 2 or len(segs[1]) != 3:
         raise not_found("unknown resource", status_code=2000)
+    if not all(seg.isascii() and seg.isprintable() for seg in segs):
+        raise not_found("invalid party in the URL: country_code and party_id are CiString, printable ASCII")
     cc, pid = segs[0].upper(), segs[1].upper()
     row = ctx.db.get(ClientInfoRow, (ctx.partner_id, cc, pid))
     if method == "GET":

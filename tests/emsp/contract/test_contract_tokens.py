@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emsp.core import EmspCore
+from emsp.ocpi import token_push as token_push_module
 from emsp.storage.tables import PartnerRow
 from emsp.wire import dumps, loads
 
@@ -204,6 +205,37 @@ def test_token_changes_are_put_to_the_cpo_tokens_receiver(
     assert api_core.pending_requests() == []
 
 
+@pytest.mark.parametrize(("action", "valid_before"), [("block", True), ("unblock", False)])
+def test_a_failed_block_or_unblock_leaves_the_token_as_it_was_and_a_retry_tells_the_cpo(
+    api: TestClient,
+    api_core: EmspCore,
+    cpo: Client,
+    monkeypatch: pytest.MonkeyPatch,
+    action: str,
+    valid_before: bool,
+) -> None:
+    _give_tokens_receiver(api_core)
+    issue(api, valid=valid_before)
+    api_core.pending_requests()  # the issue's own push
+
+    real_push = token_push_module.push_token
+
+    def push_then_fail(*args: Any) -> list[str]:
+        real_push(*args)  # queued, then the work fails before it is done
+        raise RuntimeError("injected: the database went away")
+
+    monkeypatch.setattr("emsp.ocpi.token_push.push_token", push_then_fail)
+    with pytest.raises(RuntimeError, match="injected"):
+        api.post(f"/api/v1/tokens/RFID-001/{action}")
+    monkeypatch.undo()
+    assert api.get("/api/v1/tokens/RFID-001").json()["valid"] is valid_before  # nothing half-done
+    assert api_core.pending_requests() == []  # no push of a change that was not made
+    retried = api.post(f"/api/v1/tokens/RFID-001/{action}").json()
+    assert retried["valid"] is not valid_before and retried["pushed_to"] == ["cpo1"]
+    [push] = api_core.pending_requests()
+    assert loads(push.request.body or "")["valid"] is not valid_before
+
+
 def test_push_answers_are_consumed_without_touching_the_partner_endpoints(
     api: TestClient, api_core: EmspCore, cpo: Client
 ) -> None:
@@ -227,13 +259,18 @@ def test_with_a_core_thread_the_contract_work_runs_on_it(api_core: EmspCore) -> 
 
     thread = core_thread(api_core)
     where: list[str] = []
-    issue_on_core = api_core.issue_token
+    issue_on_core, set_valid_on_core = api_core.issue_token, api_core.set_token_valid
 
     def recording(*args: Any, **kwargs: Any) -> None:
         where.append(threading.current_thread().name)
         issue_on_core(*args, **kwargs)
 
+    def recording_set_valid(*args: Any, **kwargs: Any) -> list[str] | None:
+        where.append(threading.current_thread().name)
+        return set_valid_on_core(*args, **kwargs)
+
     api_core.issue_token = recording  # type: ignore[method-assign]
+    api_core.set_token_valid = recording_set_valid  # type: ignore[method-assign]
     try:
         app = create_service_app(api_core, "admin-secret", lambda: T0, core_thread=thread)
         with TestClient(app, headers={"Authorization": "Bearer admin-secret"}) as client:
