@@ -21,7 +21,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from emsp.timeutil import format_utc, parse_utc
 from emsp.wire import dumps, loads
 from simulators.dialects.profile import DialectProfile
-from simulators.instants import from_micros, to_micros
+from simulators.instants import from_micros, shared_micros
 
 T = TypeVar("T")
 
@@ -225,7 +225,7 @@ def _updated(last_updated: Any) -> datetime | None:
 
 def _micros(last_updated: Any) -> int | None:
     updated = _updated(last_updated)
-    return None if updated is None else to_micros(updated)
+    return None if updated is None else shared_micros(updated)
 
 
 def _paginate(

@@ -337,3 +337,12 @@ def test_the_stored_lists_filter_as_the_general_one_without_keeping_last_updated
         assert stored.headers == general.headers
         entries = published._objects[module].values()
         assert all(isinstance(e.updated, int | None) for e in entries)  # no text of ~72 bytes each
+
+
+def test_objects_published_at_one_instant_share_one_stamp() -> None:
+    published = Published()
+    stamp = "2026-03-02T07:05:10.033Z"
+    published.put("sessions", "S1", {"id": "S1", "last_updated": "".join([stamp])})
+    published.put("cdrs", "S1-CDR", {"id": "S1-CDR", "last_updated": stamp[:-1] + "Z"})  # an equal text
+    session, cdr = published._objects["sessions"]["S1"], published._objects["cdrs"]["S1-CDR"]
+    assert session.updated is cdr.updated and isinstance(session.updated, int)
