@@ -458,7 +458,7 @@ class OcpiCpo(CpoTimeline):
                 str(cdr["id"]),
                 session.session_id,
                 event.station_id,
-                event.transaction_id,
+                session.transaction_id,  # equal to the event's, and the very string session_ids keeps
                 event.meter_stop_wh - session.meter_start_wh,
                 now,
             )

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from simulators.instants import from_micros, shared_micros
+
 # A hub's own answer in the eMSP's stead (transport_and_format, Message Routing): it could not
 # forward (4002 timeout) or the eMSP is offline (4003). 4001 (unknown receiver) is a routing fault.
 _HUB_UNANSWERED = frozenset({"ERROR_4002", "ERROR_4003"})
@@ -44,21 +46,55 @@ class AuthorizationRecord:
     latency_ms: Decimal  # as the CPO saw it: request sent -> answer received
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class SentCdr:
-    cdr_id: str
+    """A CDR the CPO sent, kept all run long: its id only when it is not the usual
+    "<session id>-CDR" (then derived: ~65 bytes a CDR), its sending instant as microseconds (an
+    int, not a 48-byte datetime), the transaction id the caller passes (its session's own copy)."""
+
+    own_cdr_id: str | None
     session_id: str
     station_id: str
     transaction_id: str
     energy_wh: int  # meter stop - meter start: an int (~28 B) where a kWh Decimal is ~104 B a CDR
-    sent_at: datetime
+    sent_micros: int
     # No copy of the CDR's total_cost (~0.4 KiB a CDR: a dict of Decimals) and nothing else of its
     # body: no reader needs it here, and the body as sent stays in the CPO's `published` cdrs.
+
+    def __init__(
+        self,
+        cdr_id: str,
+        session_id: str,
+        station_id: str,
+        transaction_id: str,
+        energy_wh: int,
+        sent_at: datetime,
+    ) -> None:
+        put = object.__setattr__
+        put(self, "own_cdr_id", None if cdr_id == session_id + _CDR_SUFFIX else cdr_id)
+        put(self, "session_id", session_id)
+        put(self, "station_id", station_id)
+        put(self, "transaction_id", transaction_id)
+        put(self, "energy_wh", energy_wh)
+        put(self, "sent_micros", shared_micros(sent_at))
+
+    @property
+    def cdr_id(self) -> str:
+        return self.session_id + _CDR_SUFFIX if self.own_cdr_id is None else self.own_cdr_id
+
+    @property
+    def sent_at(self) -> datetime:
+        moment = from_micros(self.sent_micros)
+        assert moment is not None  # always given
+        return moment
 
     @property
     def energy_kwh(self) -> Decimal:
         """The CDR's energy as the CPO computed it (the same Decimal division, so the same digits)."""
         return Decimal(self.energy_wh) / _KWH
+
+
+_CDR_SUFFIX = "-CDR"  # simulators.cpo.ocpi_objects: a CDR's id is its session's with this suffix
 
 
 class CdrUrls(Mapping[str, str]):

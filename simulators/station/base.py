@@ -20,9 +20,10 @@ import simplejson
 from simulators.ocppj import Call, CallResult, Endpoint, OcppVersion, Payload, Tag
 from simulators.ocppj.signed import ocmf_record, sign_final
 from simulators.station import smart
+from simulators.station.charge_truth import ChargeTruth
 from simulators.station.control import CsmsControl, SampleReason, StopCause
 from simulators.station.physics import EvProfile
-from simulators.station.session import ChargeTruth, Connector, Session
+from simulators.station.session import Connector, Session
 from simulators.station.states import ConnectorEvent, ConnectorState, next_state
 from simulators.station.upkeep import Upkeep
 

@@ -16,30 +16,6 @@ from simulators.station.physics import EvProfile, PowerCurve, power_curve, secon
 from simulators.station.states import ConnectorState
 
 
-@dataclass(frozen=True, slots=True)
-class ChargeTruth:
-    """What really happened at a connector, whatever the wire said (design principle 5)."""
-
-    station_id: str
-    connector_id: int
-    token_uid: str
-    plugged_at: datetime
-    authorized: bool
-    transaction_id: str | None
-    started_at: datetime | None
-    charging_ended_at: datetime | None  # when the EV stopped drawing (full, or unplugged first)
-    unplugged_at: datetime | None  # None when refused: the driver's departure is no longer observed
-    meter_start_wh: int
-    meter_stop_wh: int
-    energy_wh: int
-    # Corners of the physical energy curve (instant, kWh since start) while charging; () for constant
-    # power, whose curve is a straight line to the full (or unplug) instant.
-    power_corners: tuple[tuple[datetime, Decimal], ...] = ()
-    # Why the station itself turned the driver away, without asking anyone ("" it did not):
-    # "unavailable" (taken out of service) or "reserved" (held for another token).
-    refused_by_station: str = ""
-
-
 @dataclass(slots=True)
 class Session:
     token_uid: str

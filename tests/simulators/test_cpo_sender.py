@@ -309,3 +309,53 @@ def test_published_objects_pack_smaller_than_the_fastest_compression_would() -> 
         packed += len(packer.pack(_session(n, True)))
         assert dumps(packer.unpack(packer.pack(_session(n, True)))) == dumps(_session(n, True))
     assert packed < fastest * 0.95
+
+
+DATED = [
+    {"id": "A", "last_updated": "2026-03-02T07:00:00Z"},
+    {"id": "B", "last_updated": "2026-03-02T07:00:00.001Z"},
+    {"id": "C", "last_updated": "2026-03-02T08:59:59.999999Z"},
+    {"id": "D", "last_updated": "2026-03-02T09:00:00+02:00"},  # 07:00 UTC, a partner's offset
+    {"id": "E", "last_updated": "2026-03-02T07:30:00"},  # no zone designator: UTC
+    {"id": "F", "last_updated": "not a date"},
+    {"id": "G", "last_updated": 5},
+    {"id": "H"},
+]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"date_from": "2026-03-02T07:00:00Z"},
+        {"date_from": "2026-03-02T07:00:00.001Z"},
+        {"date_to": "2026-03-02T07:00:00.001Z"},
+        {"date_from": "2026-03-02T07:00:00Z", "date_to": "2026-03-02T08:59:59.999999Z"},
+        {"date_from": "2026-03-02T08:00:00+01:00", "date_to": "2026-03-02T09:00:00Z", "limit": "2"},
+    ],
+)
+def test_the_stored_lists_filter_as_the_general_one_without_keeping_last_updated_texts(
+    query: dict[str, str],
+) -> None:
+    general = paginate(DATED, "http://cpo.test/ocpi/2.2.1/sessions", query)
+    for module in ("sessions", "locations"):  # packed, and kept as dicts
+        published = Published()
+        for obj in DATED:
+            published.put(module, obj["id"], {**obj, "last_updated": "2020-01-01T00:00:00Z"})
+            published.patch(module, obj["id"], {"last_updated": obj.get("last_updated")})
+            if module == "sessions" and obj["id"] < "D":
+                published.put(module, obj["id"], obj)  # published whole again: packed
+        stored = published.page(module, "http://cpo.test/ocpi/2.2.1/sessions", query)
+        assert [o["id"] for o in stored.items] == [o["id"] for o in general.items]
+        assert stored.headers == general.headers
+        entries = published._objects[module].values()
+        assert all(isinstance(e.updated, int | None) for e in entries)  # no text of ~72 bytes each
+
+
+def test_objects_published_at_one_instant_share_one_stamp() -> None:
+    published = Published()
+    stamp = "2026-03-02T07:05:10.033Z"
+    published.put("sessions", "S1", {"id": "S1", "last_updated": "".join([stamp])})
+    published.put("cdrs", "S1-CDR", {"id": "S1-CDR", "last_updated": stamp[:-1] + "Z"})  # an equal text
+    session, cdr = published._objects["sessions"]["S1"], published._objects["cdrs"]["S1-CDR"]
+    assert session.updated is cdr.updated and isinstance(session.updated, int)

@@ -3,6 +3,7 @@ values as before; a sent CDR's record keeps no copy of its body."""
 
 from __future__ import annotations
 
+import gc
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -90,3 +91,39 @@ def test_a_sent_cdr_gives_the_energy_the_cpo_computed_from_its_watt_hours(wh: in
     sent = SentCdr("C", "S", "CS1", "1", wh, T0)
     general = Decimal(wh) / Decimal(1000)  # as the CPO computes a CDR's energy
     assert (str(sent.energy_kwh), sent.energy_kwh.as_tuple()) == (str(general), general.as_tuple())
+
+
+def test_sent_cdrs_keep_no_datetime_no_derived_id_and_their_session_s_transaction_id() -> None:
+    cpo, emsp = make_cpo("2.2.1"), FakeEmsp("2.2.1")
+    pump(cpo, emsp, cpo.start(T0), T0)
+    at = T0 + timedelta(minutes=10)
+    pump(
+        cpo,
+        emsp,
+        cpo.on_event(AuthorizationRequested(ref="r", station_id="CS1", token_uid="AA11", at=at), at),
+        at,
+    )
+    n = 7
+    pump(cpo, emsp, cpo.on_event(TransactionStarted("CS1", 1, f"T{n}", "AA11", 0, at), at), at)
+    end = at + timedelta(minutes=5, microseconds=1500)
+    stopped = TransactionEnded("CS1", f"T{n}", end, 1000, "EVDisconnected")  # an equal, other string
+    pump(cpo, emsp, cpo.on_event(stopped, end), end)
+    [sent] = cpo.truth.cdrs
+    [key] = cpo.truth.session_ids
+    assert stopped.transaction_id is not key[1] and sent.transaction_id is key[1]  # one copy
+    assert sent.own_cdr_id is None and sent.cdr_id == emsp.bodies("POST", "cdrs")[0]["id"]
+    assert not any(isinstance(r, datetime) for r in gc.get_referents(sent))
+    assert sent.sent_at == end and sent.sent_at.tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    ("cdr_id", "session_id", "own"),
+    [("S1-CDR", "S1", None), ("S1-CDR-2", "S1", "S1-CDR-2"), ("X", "S1", "X"), ("-CDR", "", None)],
+)
+def test_a_sent_cdr_reads_back_the_id_and_instant_it_was_given(
+    cdr_id: str, session_id: str, own: str
+) -> None:
+    for at in (T0, T0 + timedelta(microseconds=1), datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)):
+        sent = SentCdr(cdr_id, session_id, "CS1", "T1", 10, at)
+        assert (sent.cdr_id, sent.own_cdr_id, sent.sent_at) == (cdr_id, own, at)
+        assert sent == SentCdr(cdr_id, session_id, "CS1", "T1", 10, at)
