@@ -53,7 +53,10 @@ class _Event(BaseModel):
     def _aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise ValueError("must carry a time zone (e.g. 2026-03-02T07:30:00Z)")
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # pydantic turns only ValueError into a field error
+            raise ValueError("out of the range of a datetime in UTC") from None
 
 
 class Window(_Event):
@@ -122,7 +125,7 @@ class CdrHold(Window):
     cpo: str
     duplicate: Share = 0.0
     late: Share = 0.0
-    late_minutes: Annotated[int, Field(ge=1)] = 60
+    late_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = 60  # up to a week
 
 
 class CdrCorrection(_Event):

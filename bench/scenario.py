@@ -17,11 +17,12 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from bench.events import EVENT_TYPES, Event, TariffPolicy, Window
 from bench.overrides import SET_FIELD, Override, OverrideError, apply_all
-from bench.scenario_demand import STRICT, DemandSpec, arrival_bound_error
+from bench.scenario_demand import STRICT, WEEK_MINUTES, DemandSpec, arrival_bound_error
 from bench.scenario_demand import CloneSpec as CloneSpec  # the demand models are part of this module's API
 from bench.scenario_demand import EvModel as EvModel
 from bench.scenario_demand import Range as Range
 from bench.scenario_demand import RateStep as RateStep
+from bench.scenario_span import span_error
 from bench.scenario_tariffs import read_tariff_file, tariff_problem
 from emsp.ocpi.tolerance import Tolerance
 from emsp.services.fraud import FraudConfig
@@ -64,7 +65,7 @@ class StationSpec(_Strict):
     connectors: Annotated[int, Field(ge=1, le=8)] = 2
     max_power_kw: Annotated[Decimal, Field(gt=0)] = Decimal("22")
     current: Literal["AC", "DC"] = "AC"  # AC: the EV's onboard charger limits; DC: its taper curve
-    meter_interval_s: Annotated[int, Field(ge=10)] = 300
+    meter_interval_s: Annotated[int, Field(ge=10, le=86_400)] = 300  # up to a day
     # live only: this station connects to an external CSMS at `<csms_url>/<id>` (bench/external_csms.py)
     csms_url: str | None = None
     # live only (sim has no transport and ignores it): OCPP security profile 1 (Basic auth), 2 (Basic
@@ -269,8 +270,9 @@ class Scenario(_Strict):
     tags: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")]] = []
     seed: Annotated[int, Field(ge=0)] = 1
     start: datetime = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
-    duration_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = 120
-    settle_minutes: Annotated[int, Field(ge=0)] = 30  # time after the last departure for CDRs to arrive
+    duration_minutes: Annotated[int, Field(ge=1, le=WEEK_MINUTES)] = 120
+    # time after the last departure for CDRs to arrive
+    settle_minutes: Annotated[int, Field(ge=0, le=WEEK_MINUTES)] = 30
     emsp: EmspSpec = EmspSpec()
     cpos: Annotated[list[CpoSpec], Field(min_length=1)]
     hubs: list[HubSpec] = []
@@ -286,7 +288,12 @@ class Scenario(_Strict):
     def _aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise ValueError("start must carry a time zone (e.g. 2026-03-02T07:00:00Z)")
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except (
+            OverflowError
+        ):  # e.g. 9999-12-31T23:00:00-05:00; pydantic turns only ValueError into a field error
+            raise ValueError("out of the range of a datetime in UTC") from None
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Scenario:
@@ -521,7 +528,11 @@ def load_scenario(name_or_path: str, overrides: Sequence[Override] = ()) -> tupl
             raise ScenarioError(
                 str(path), f"cpos[{cpo_index}].hub", f"unknown hub {cpo.hub!r}; known: {hubs}"
             )
-    problem = timeline_error(scenario) or arrival_bound_error(scenario.demand, scenario.duration_minutes)
+    problem = (
+        span_error(scenario)  # first: the timeline's checks compute the scenario's end
+        or timeline_error(scenario)
+        or arrival_bound_error(scenario.demand, scenario.duration_minutes)
+    )
     if problem is not None:
         raise ScenarioError(str(path), *problem)
     cpos = {cpo.id: cpo for cpo in scenario.cpos}
