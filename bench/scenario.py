@@ -27,6 +27,7 @@ from bench.scenario_tariffs import read_tariff_file, tariff_problem
 from emsp.ocpi.tolerance import Tolerance
 from emsp.services.fraud import FraudConfig
 from emsp.timeutil import known_zone
+from emsp.wire import ci_key
 from simulators.cpo.csms import call_problem
 from simulators.cpo.csms_local_list import TOKEN_MAX
 
@@ -373,6 +374,20 @@ class Scenario(_Strict):
         return [s.id for cpo in self.cpos for loc in cpo.locations for s in loc.stations]
 
 
+def location_id_error(scenario: Scenario) -> tuple[str, str] | None:
+    """A location id used twice within one CPO: the mock CPO would PUT both under one URL and the
+    second would replace the first at the eMSP (OCPI ids are CiStrings: case does not tell apart)."""
+    for cpo_index, cpo in enumerate(scenario.cpos):
+        seen: dict[str, int] = {}
+        for index, location in enumerate(cpo.locations):
+            first = seen.setdefault(ci_key(location.id), index)
+            if first != index:
+                return f"cpos[{cpo_index}].locations[{index}].id", (
+                    f"location id {location.id!r} is used twice (also locations[{first}]; ids ignore case)"
+                )
+    return None
+
+
 def timeline_error(scenario: Scenario) -> tuple[str, str] | None:
     """The first event naming something the scenario lacks, or meaningless in time: (field, reason)."""
     cpos = {cpo.id for cpo in scenario.cpos}
@@ -530,6 +545,7 @@ def load_scenario(name_or_path: str, overrides: Sequence[Override] = ()) -> tupl
             )
     problem = (
         span_error(scenario)  # first: the timeline's checks compute the scenario's end
+        or location_id_error(scenario)
         or timeline_error(scenario)
         or arrival_bound_error(scenario.demand, scenario.duration_minutes)
     )
