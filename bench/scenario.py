@@ -22,12 +22,12 @@ from bench.scenario_demand import CloneSpec as CloneSpec  # the demand models ar
 from bench.scenario_demand import EvModel as EvModel
 from bench.scenario_demand import Range as Range
 from bench.scenario_demand import RateStep as RateStep
+from bench.scenario_locations import location_error
 from bench.scenario_span import span_error
 from bench.scenario_tariffs import read_tariff_file, tariff_problem
 from emsp.ocpi.tolerance import Tolerance
 from emsp.services.fraud import FraudConfig
 from emsp.timeutil import known_zone
-from emsp.wire import ci_key
 from simulators.cpo.csms import call_problem
 from simulators.cpo.csms_local_list import TOKEN_MAX
 
@@ -81,12 +81,15 @@ class StationSpec(_Strict):
 
 
 class LocationSpec(_Strict):
-    id: Annotated[str, Field(min_length=1, max_length=36)]
+    # The last segment of the mock CPO's Location URL: URL-safe, within OCPI's CiString(36).
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,36}$")]
+    # The rest is checked as the eMSP reads the Location in the CPO's version (bench/scenario_locations.py):
+    # e.g. coordinates in decimal degrees with 5 to 7 decimals.
     name: str = ""
     time_zone: str = "Europe/Berlin"
     address: str = "Teststraat 1"
     city: str = "Utrecht"
-    country: Annotated[str, Field(min_length=3, max_length=3)] = "NLD"
+    country: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "NLD"  # ISO 3166-1 alpha-3
     latitude: str = "52.090736"
     longitude: str = "5.121420"
     tariff: str  # id of a tariff of the same CPO
@@ -374,20 +377,6 @@ class Scenario(_Strict):
         return [s.id for cpo in self.cpos for loc in cpo.locations for s in loc.stations]
 
 
-def location_id_error(scenario: Scenario) -> tuple[str, str] | None:
-    """A location id used twice within one CPO: the mock CPO would PUT both under one URL and the
-    second would replace the first at the eMSP (OCPI ids are CiStrings: case does not tell apart)."""
-    for cpo_index, cpo in enumerate(scenario.cpos):
-        seen: dict[str, int] = {}
-        for index, location in enumerate(cpo.locations):
-            first = seen.setdefault(ci_key(location.id), index)
-            if first != index:
-                return f"cpos[{cpo_index}].locations[{index}].id", (
-                    f"location id {location.id!r} is used twice (also locations[{first}]; ids ignore case)"
-                )
-    return None
-
-
 def timeline_error(scenario: Scenario) -> tuple[str, str] | None:
     """The first event naming something the scenario lacks, or meaningless in time: (field, reason)."""
     cpos = {cpo.id for cpo in scenario.cpos}
@@ -545,7 +534,7 @@ def load_scenario(name_or_path: str, overrides: Sequence[Override] = ()) -> tupl
             )
     problem = (
         span_error(scenario)  # first: the timeline's checks compute the scenario's end
-        or location_id_error(scenario)
+        or location_error(scenario)
         or timeline_error(scenario)
         or arrival_bound_error(scenario.demand, scenario.duration_minutes)
     )
