@@ -6,6 +6,7 @@ tariffs, the demand, the links' latency — and the expectations the run is grad
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -257,6 +258,18 @@ class Expectation(_Strict):
     metric: str
     op: Literal["==", "!=", ">=", "<=", ">", "<"] = "=="
     value: str | int | float
+
+    @field_validator("name")
+    @classmethod
+    def _one_printable_line(cls, value: str) -> str:
+        # Written into junit.xml and report.html: a control character would make the XML not
+        # well-formed (a CI's parser then drops the whole run's results).
+        for char in value:
+            if unicodedata.category(char) in ("Cc", "Cs") or char in "\ufffe\uffff":
+                raise ValueError(
+                    f"has a non-printable character U+{ord(char):04X}; a name is one line of text"
+                )
+        return value
 
     @field_validator("value", mode="before")
     @classmethod
