@@ -30,8 +30,10 @@ event means on the wire:
   schema-valid for every named station's OCPP version. A station offline then gets it on reconnect.
   What they answered is counted in the summary (`ocpp_calls.<action>`).
 - `cdr_hold`: CDRs the CPO would send during the window are held and POSTed all at once at `until`
-  (an end-of-day batch); `duplicate` is the share POSTed twice, `late` the share that misses the batch
-  and is POSTed `late_minutes` later.
+  (an end-of-day batch); `late` is the share that misses the batch and is POSTed `late_minutes` later,
+  `duplicate` the share of the batch (the CDRs not late) POSTed twice (a re-run of the batch job):
+  of all held CDRs, about `duplicate * (1 - late)` go twice. `late: 1` leaves no batch to duplicate,
+  so `duplicate` is refused with it.
 """
 
 from __future__ import annotations

@@ -453,6 +453,11 @@ def timeline_error(scenario: Scenario) -> tuple[str, str] | None:
         elif event.type == "outage":
             keys = [("outage", event.party)]
         elif event.type == "cdr_hold":
+            if event.late == 1 and event.duplicate > 0:  # duplicate: a share of the CDRs not late
+                return (
+                    f"{where}.duplicate",
+                    "late: 1 holds every CDR back from the batch: none is POSTed twice",
+                )
             keys = [("cdr_hold", event.cpo)]
         elif event.type == "cdr_correction":
             version = next(c.ocpi_version for c in scenario.cpos if c.id == event.cpo)

@@ -116,6 +116,21 @@ def _events(*events: dict[str, object]) -> object:
         ),
         (_events({"type": "token_block", "at": T0, "driver": 24}), "events[0].driver", "no driver 24"),
         (
+            # duplicate is a share of the CDRs POSTed at `until`; late: 1 leaves none (review3 F11)
+            _events(
+                {"type": "cdr_hold", "cpo": "cpo-a", "from": T0, "until": T1, "duplicate": 1.0, "late": 1.0}
+            ),
+            "events[0].duplicate",
+            "none is POSTed twice",
+        ),
+        (
+            _events(
+                {"type": "cdr_hold", "cpo": "cpo-a", "from": T0, "until": T1, "duplicate": 0.01, "late": 1}
+            ),
+            "events[0].duplicate",
+            "none is POSTed twice",
+        ),
+        (
             _events(
                 {"type": "token_block", "at": T0, "driver": 2}, {"type": "token_block", "at": T1, "driver": 2}
             ),
