@@ -45,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 TariffPolicy = Literal["price_at_start", "split_periods"]
 Share = Annotated[float, Field(ge=0, le=1)]
+MAX_LINK_MS = 3_600_000  # the longest latency or jitter of a link: an hour (bench/scenario.py LinkSpec)
 
 
 class _Event(BaseModel):
@@ -91,8 +92,8 @@ class LinkChange(Window):
     type: Literal["link"]
     cpo: str
     link: Literal["ocpp", "ocpi"]
-    latency_ms: Annotated[float, Field(ge=0)] = 20.0
-    jitter_ms: Annotated[float, Field(ge=0)] = 0.0
+    latency_ms: Annotated[float, Field(ge=0, le=MAX_LINK_MS)] = 20.0
+    jitter_ms: Annotated[float, Field(ge=0, le=MAX_LINK_MS)] = 0.0
     loss: Share = 0.0
     duplicate: Share = 0.0
     reorder: Share = 0.0

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from bench.events import EVENT_TYPES, Event, TariffPolicy, Window
+from bench.events import EVENT_TYPES, MAX_LINK_MS, Event, TariffPolicy, Window
 from bench.overrides import SET_FIELD, Override, OverrideError, apply_all
 from bench.scenario_demand import STRICT, WEEK_MINUTES, DemandSpec, arrival_bound_error
 from bench.scenario_demand import CloneSpec as CloneSpec  # the demand models are part of this module's API
@@ -53,8 +53,10 @@ class _Strict(BaseModel):
 class LinkSpec(_Strict):
     """One direction-agnostic link: fixed latency plus uniform jitter, both in milliseconds."""
 
-    latency_ms: Annotated[float, Field(ge=0)] = 20.0
-    jitter_ms: Annotated[float, Field(ge=0)] = 0.0
+    # At most an hour (MAX_LINK_MS): a message slower than that arrives after every timeout and the
+    # end of any run, so the run would grade the eMSP for a link the scenario made unusable.
+    latency_ms: Annotated[float, Field(ge=0, le=MAX_LINK_MS)] = 20.0
+    jitter_ms: Annotated[float, Field(ge=0, le=MAX_LINK_MS)] = 0.0
     loss: Annotated[float, Field(ge=0, le=1)] = 0.0  # share of messages needing a TCP retransmission
     duplicate: Annotated[float, Field(ge=0, le=1)] = 0.0  # OCPI only: share of requests delivered twice
     reorder: Annotated[float, Field(ge=0, le=1)] = 0.0  # OCPI only: share not waiting for earlier ones

@@ -36,6 +36,9 @@ STATION = "cpos[0].locations[0].stations[0]"
         ("fraud-burst", ["demand.clones.stay_minutes.max=1e12"], "demand.clones.stay_minutes"),
         ("fraud-burst", ["demand.clones.sessions.max=1e12"], "demand.clones.sessions"),
         ("cdr-storm", ["events[0].late_minutes=1000000000000"], "events[0].late_minutes"),
+        ("smoke", ["cpos[0].ocpi_link.latency_ms=10000000000000"], "cpos[0].ocpi_link.latency_ms"),
+        ("smoke", ["cpos[0].ocpp_link.jitter_ms=3600001"], "cpos[0].ocpp_link.jitter_ms"),
+        ("partner-latency", ["events[0].latency_ms=1e13"], "events[0].latency_ms"),
     ],
 )
 def test_an_out_of_range_value_is_refused_naming_its_field(
