@@ -30,8 +30,10 @@ event means on the wire:
   schema-valid for every named station's OCPP version. A station offline then gets it on reconnect.
   What they answered is counted in the summary (`ocpp_calls.<action>`).
 - `cdr_hold`: CDRs the CPO would send during the window are held and POSTed all at once at `until`
-  (an end-of-day batch); `duplicate` is the share POSTed twice, `late` the share that misses the batch
-  and is POSTed `late_minutes` later.
+  (an end-of-day batch); `late` is the share that misses the batch and is POSTed `late_minutes` later,
+  `duplicate` the share of the batch (the CDRs not late) POSTed twice (a re-run of the batch job):
+  of all held CDRs, about `duplicate * (1 - late)` go twice. `late: 1` leaves no batch to duplicate,
+  so `duplicate` is refused with it.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 TariffPolicy = Literal["price_at_start", "split_periods"]
 Share = Annotated[float, Field(ge=0, le=1)]
+MAX_LINK_MS = 3_600_000  # the longest latency or jitter of a link: an hour (bench/scenario.py LinkSpec)
 
 
 class _Event(BaseModel):
@@ -53,7 +56,10 @@ class _Event(BaseModel):
     def _aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise ValueError("must carry a time zone (e.g. 2026-03-02T07:30:00Z)")
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # pydantic turns only ValueError into a field error
+            raise ValueError("out of the range of a datetime in UTC") from None
 
 
 class Window(_Event):
@@ -86,8 +92,8 @@ class LinkChange(Window):
     type: Literal["link"]
     cpo: str
     link: Literal["ocpp", "ocpi"]
-    latency_ms: Annotated[float, Field(ge=0)] = 20.0
-    jitter_ms: Annotated[float, Field(ge=0)] = 0.0
+    latency_ms: Annotated[float, Field(ge=0, le=MAX_LINK_MS)] = 20.0
+    jitter_ms: Annotated[float, Field(ge=0, le=MAX_LINK_MS)] = 0.0
     loss: Share = 0.0
     duplicate: Share = 0.0
     reorder: Share = 0.0
@@ -122,7 +128,7 @@ class CdrHold(Window):
     cpo: str
     duplicate: Share = 0.0
     late: Share = 0.0
-    late_minutes: Annotated[int, Field(ge=1)] = 60
+    late_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = 60  # up to a week
 
 
 class CdrCorrection(_Event):

@@ -6,6 +6,7 @@ tariffs, the demand, the links' latency — and the expectations the run is grad
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -15,13 +16,15 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from bench.events import EVENT_TYPES, Event, TariffPolicy, Window
+from bench.events import EVENT_TYPES, MAX_LINK_MS, Event, TariffPolicy, Window
 from bench.overrides import SET_FIELD, Override, OverrideError, apply_all
-from bench.scenario_demand import STRICT, DemandSpec, arrival_bound_error
+from bench.scenario_demand import STRICT, WEEK_MINUTES, DemandSpec, arrival_bound_error
 from bench.scenario_demand import CloneSpec as CloneSpec  # the demand models are part of this module's API
 from bench.scenario_demand import EvModel as EvModel
 from bench.scenario_demand import Range as Range
 from bench.scenario_demand import RateStep as RateStep
+from bench.scenario_locations import location_error
+from bench.scenario_span import span_error
 from bench.scenario_tariffs import read_tariff_file, tariff_problem
 from emsp.ocpi.tolerance import Tolerance
 from emsp.services.fraud import FraudConfig
@@ -50,8 +53,10 @@ class _Strict(BaseModel):
 class LinkSpec(_Strict):
     """One direction-agnostic link: fixed latency plus uniform jitter, both in milliseconds."""
 
-    latency_ms: Annotated[float, Field(ge=0)] = 20.0
-    jitter_ms: Annotated[float, Field(ge=0)] = 0.0
+    # At most an hour (MAX_LINK_MS): a message slower than that arrives after every timeout and the
+    # end of any run, so the run would grade the eMSP for a link the scenario made unusable.
+    latency_ms: Annotated[float, Field(ge=0, le=MAX_LINK_MS)] = 20.0
+    jitter_ms: Annotated[float, Field(ge=0, le=MAX_LINK_MS)] = 0.0
     loss: Annotated[float, Field(ge=0, le=1)] = 0.0  # share of messages needing a TCP retransmission
     duplicate: Annotated[float, Field(ge=0, le=1)] = 0.0  # OCPI only: share of requests delivered twice
     reorder: Annotated[float, Field(ge=0, le=1)] = 0.0  # OCPI only: share not waiting for earlier ones
@@ -64,7 +69,7 @@ class StationSpec(_Strict):
     connectors: Annotated[int, Field(ge=1, le=8)] = 2
     max_power_kw: Annotated[Decimal, Field(gt=0)] = Decimal("22")
     current: Literal["AC", "DC"] = "AC"  # AC: the EV's onboard charger limits; DC: its taper curve
-    meter_interval_s: Annotated[int, Field(ge=10)] = 300
+    meter_interval_s: Annotated[int, Field(ge=10, le=86_400)] = 300  # up to a day
     # live only: this station connects to an external CSMS at `<csms_url>/<id>` (bench/external_csms.py)
     csms_url: str | None = None
     # live only (sim has no transport and ignores it): OCPP security profile 1 (Basic auth), 2 (Basic
@@ -79,12 +84,15 @@ class StationSpec(_Strict):
 
 
 class LocationSpec(_Strict):
-    id: Annotated[str, Field(min_length=1, max_length=36)]
+    # The last segment of the mock CPO's Location URL: URL-safe, within OCPI's CiString(36).
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,36}$")]
+    # The rest is checked as the eMSP reads the Location in the CPO's version (bench/scenario_locations.py):
+    # e.g. coordinates in decimal degrees with 5 to 7 decimals.
     name: str = ""
     time_zone: str = "Europe/Berlin"
     address: str = "Teststraat 1"
     city: str = "Utrecht"
-    country: Annotated[str, Field(min_length=3, max_length=3)] = "NLD"
+    country: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "NLD"  # ISO 3166-1 alpha-3
     latitude: str = "52.090736"
     longitude: str = "5.121420"
     tariff: str  # id of a tariff of the same CPO
@@ -253,6 +261,18 @@ class Expectation(_Strict):
     op: Literal["==", "!=", ">=", "<=", ">", "<"] = "=="
     value: str | int | float
 
+    @field_validator("name")
+    @classmethod
+    def _one_printable_line(cls, value: str) -> str:
+        # Written into junit.xml and report.html: a control character would make the XML not
+        # well-formed (a CI's parser then drops the whole run's results).
+        for char in value:
+            if unicodedata.category(char) in ("Cc", "Cs") or char in "\ufffe\uffff":
+                raise ValueError(
+                    f"has a non-printable character U+{ord(char):04X}; a name is one line of text"
+                )
+        return value
+
     @field_validator("value", mode="before")
     @classmethod
     def _not_a_boolean(cls, value: Any) -> Any:
@@ -269,8 +289,9 @@ class Scenario(_Strict):
     tags: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")]] = []
     seed: Annotated[int, Field(ge=0)] = 1
     start: datetime = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
-    duration_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = 120
-    settle_minutes: Annotated[int, Field(ge=0)] = 30  # time after the last departure for CDRs to arrive
+    duration_minutes: Annotated[int, Field(ge=1, le=WEEK_MINUTES)] = 120
+    # time after the last departure for CDRs to arrive
+    settle_minutes: Annotated[int, Field(ge=0, le=WEEK_MINUTES)] = 30
     emsp: EmspSpec = EmspSpec()
     cpos: Annotated[list[CpoSpec], Field(min_length=1)]
     hubs: list[HubSpec] = []
@@ -286,7 +307,12 @@ class Scenario(_Strict):
     def _aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise ValueError("start must carry a time zone (e.g. 2026-03-02T07:00:00Z)")
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except (
+            OverflowError
+        ):  # e.g. 9999-12-31T23:00:00-05:00; pydantic turns only ValueError into a field error
+            raise ValueError("out of the range of a datetime in UTC") from None
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Scenario:
@@ -429,6 +455,11 @@ def timeline_error(scenario: Scenario) -> tuple[str, str] | None:
         elif event.type == "outage":
             keys = [("outage", event.party)]
         elif event.type == "cdr_hold":
+            if event.late == 1 and event.duplicate > 0:  # duplicate: a share of the CDRs not late
+                return (
+                    f"{where}.duplicate",
+                    "late: 1 holds every CDR back from the batch: none is POSTed twice",
+                )
             keys = [("cdr_hold", event.cpo)]
         elif event.type == "cdr_correction":
             version = next(c.ocpi_version for c in scenario.cpos if c.id == event.cpo)
@@ -521,7 +552,12 @@ def load_scenario(name_or_path: str, overrides: Sequence[Override] = ()) -> tupl
             raise ScenarioError(
                 str(path), f"cpos[{cpo_index}].hub", f"unknown hub {cpo.hub!r}; known: {hubs}"
             )
-    problem = timeline_error(scenario) or arrival_bound_error(scenario.demand, scenario.duration_minutes)
+    problem = (
+        span_error(scenario)  # first: the timeline's checks compute the scenario's end
+        or location_error(scenario)
+        or timeline_error(scenario)
+        or arrival_bound_error(scenario.demand, scenario.duration_minutes)
+    )
     if problem is not None:
         raise ScenarioError(str(path), *problem)
     cpos = {cpo.id: cpo for cpo in scenario.cpos}

@@ -19,6 +19,11 @@ STRICT = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # .inf wo
 # 1e9 an hour spun for minutes though 24 drivers cap the visits. Skipping those draws would change the
 # plan of every scenario whose drivers are ever all busy, so the rate is bounded instead.
 MAX_ARRIVALS_DRAWN = 1_000_000
+# Upper bounds that keep a run finishable (a sim run with 100,000 drivers takes minutes, its token
+# issuance is per driver) and its times inside the datetime range (bench/scenario_span.py).
+MAX_DRIVERS = 100_000
+MAX_CLONE_SESSIONS = 1_000
+WEEK_MINUTES = 7 * 24 * 60  # the longest duration_minutes; also the bound of every other span in minutes
 
 
 class Strict(BaseModel):
@@ -34,6 +39,12 @@ class Range(Strict):
         if self.min > self.max:
             raise ValueError(f"min {self.min} is greater than max {self.max}")
         return self
+
+
+def _within_week(span: Range) -> Range:
+    if span.max > WEEK_MINUTES:
+        raise ValueError(f"max {span.max} exceeds {WEEK_MINUTES} minutes (a week)")
+    return span
 
 
 class RateStep(Strict):
@@ -74,6 +85,15 @@ class CloneSpec(Strict):
     gap_minutes: Range = Range(min=Decimal(5), max=Decimal(15))
     stay_minutes: Range = Range(min=Decimal(5), max=Decimal(20))
 
+    _spans_within_week = field_validator("delay_minutes", "gap_minutes", "stay_minutes")(_within_week)
+
+    @field_validator("sessions")
+    @classmethod
+    def _finishable(cls, value: Range) -> Range:
+        if value.max > MAX_CLONE_SESSIONS:
+            raise ValueError(f"max {value.max} exceeds {MAX_CLONE_SESSIONS} sessions per victim")
+        return value
+
     @model_validator(mode="after")
     def _sane(self) -> CloneSpec:
         if self.sessions.min < 1 or self.delay_minutes.min < 0 or self.gap_minutes.min < 1:
@@ -93,8 +113,8 @@ class DemandSpec(Strict):
     from the battery (and `ev_power_kw`/`energy_kwh` are not used).
     """
 
-    drivers: Annotated[int, Field(ge=1)]
-    unknown_tokens: Annotated[int, Field(ge=0)] = 1
+    drivers: Annotated[int, Field(ge=1, le=MAX_DRIVERS)]
+    unknown_tokens: Annotated[int, Field(ge=0, le=MAX_DRIVERS)] = 1
     arrivals_per_hour: Annotated[float, Field(gt=0)] = 12.0
     arrival_profile: list[RateStep] = []
     time_zone: str = "UTC"  # of the arrival profile's times of day
@@ -104,7 +124,8 @@ class DemandSpec(Strict):
     ev_power_kw: Range = Range(min=Decimal("7.4"), max=Decimal("22"))
     energy_kwh: Range = Range(min=Decimal("4"), max=Decimal("30"))
     stay_minutes: Range = Range(min=Decimal("20"), max=Decimal("90"))
-    patience_minutes: Annotated[int, Field(ge=0)] = 15  # how long a driver waits for a free connector
+    # how long a driver waits for a free connector
+    patience_minutes: Annotated[int, Field(ge=0, le=WEEK_MINUTES)] = 15
     clones: CloneSpec | None = None  # cloned tokens used by fraudsters (bench/demand.py plan_clones)
     # Billing (bench/billing_spec.py): the share of drivers per contract kind and the retail prices;
     # none: pay-as-you-go lines copying the CPO's cost, as before.
@@ -113,6 +134,8 @@ class DemandSpec(Strict):
     # Share of visits whose driver starts from the eMSP's app (an OCPI START_SESSION command through
     # the eMSP) instead of swiping the RFID card; drawn per visit from its own seeded generator.
     app_start_share: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+    _stay_within_week = field_validator("stay_minutes")(_within_week)
 
     @field_validator("time_zone")
     @classmethod

@@ -20,12 +20,12 @@ from bench.events import CdrHold, TariffChange, Window
 from bench.expectations import ExpectationResult
 from bench.hubs import build_hubs, hub_token_a, load_hub_persona
 from bench.scenario import CpoSpec, Scenario, ScenarioError
+from bench.scenario_locations import site_of
 from emsp.core import EmspCore, EmspSettings
 from emsp.storage.db import Database
 from emsp.timeutil import format_utc
 from emsp.wire import loads
 from simulators.cpo.csms import Csms
-from simulators.cpo.locations import SiteSpec, StationSite
 from simulators.cpo.mock_cpo import MockCpo
 from simulators.cpo.ocpi_cpo import OcpiCpo
 from simulators.cpo.ocpi_party import PUSHES
@@ -233,22 +233,7 @@ def build_world(
             )
         sites = []
         for location in cpo.locations:
-            sites.append(
-                SiteSpec(
-                    location_id=location.id,
-                    name=location.name or location.id,
-                    address=location.address,
-                    city=location.city,
-                    country=location.country,
-                    latitude=location.latitude,
-                    longitude=location.longitude,
-                    time_zone=location.time_zone,
-                    tariff_id=location.tariff,
-                    stations=tuple(
-                        StationSite(s.id, s.connectors, s.max_power_kw) for s in location.stations
-                    ),
-                )
-            )
+            sites.append(site_of(location))
             for spec in location.stations:
                 kind = Station16 if spec.ocpp == "1.6" else Station201
                 stations[spec.id] = kind(

@@ -6,11 +6,25 @@ reproducible as its summary.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+# Characters XML 1.0 cannot hold even escaped (ElementTree writes them raw, so the file would not
+# parse and a CI would drop the whole run's results): shown as `\x01`-style text instead.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def xml_safe(text: str) -> str:
+    return _NOT_XML.sub(_escaped, text)
 
 
 @dataclass(frozen=True)
@@ -31,7 +45,7 @@ def junit_suites_xml(name: str, suites: Sequence[tuple[str, Sequence[JunitCase]]
     """Several testsuites in one file (`emsp-bench suite`: one per scenario x seed)."""
     every = [case for _, cases in suites for case in cases]
     root = ET.Element(
-        "testsuites", {"name": name, "tests": str(len(every)), "failures": str(_failures(every))}
+        "testsuites", {"name": xml_safe(name), "tests": str(len(every)), "failures": str(_failures(every))}
     )
     if any(case.error for case in every):
         root.set("errors", str(sum(1 for case in every if case.error)))
@@ -47,7 +61,7 @@ def _failures(cases: Sequence[JunitCase]) -> int:
 
 def _suite_element(root: ET.Element, suite: str, cases: Sequence[JunitCase]) -> None:
     attrs = {
-        "name": suite,
+        "name": xml_safe(suite),
         "tests": str(len(cases)),
         "failures": str(_failures(cases)),
         "errors": str(sum(1 for case in cases if case.error)),
@@ -56,15 +70,18 @@ def _suite_element(root: ET.Element, suite: str, cases: Sequence[JunitCase]) -> 
     suite_el = ET.SubElement(root, "testsuite", attrs)
     for case in cases:
         case_el = ET.SubElement(
-            suite_el, "testcase", {"classname": case.classname or suite, "name": case.name}
+            suite_el,
+            "testcase",
+            {"classname": xml_safe(case.classname or suite), "name": xml_safe(case.name)},
         )
         if case.error or not case.passed:
             # Many CI UIs show only the attribute, others only the text: fill both.
             tag = "error" if case.error else "failure"
-            failure = ET.SubElement(case_el, tag, {"message": case.message or "failed"})
-            failure.text = case.message or "failed"
+            message = xml_safe(case.message) or "failed"
+            failure = ET.SubElement(case_el, tag, {"message": message})
+            failure.text = message
         elif case.message:
-            ET.SubElement(case_el, "system-out").text = case.message
+            ET.SubElement(case_el, "system-out").text = xml_safe(case.message)
 
 
 def write_junit(path: Path, suite: str, cases: Sequence[JunitCase]) -> None:

@@ -1,8 +1,9 @@
 """A CPO's end-of-day CDR batch (the timeline's `cdr_hold`): which CDRs wait, and which go out when.
 
-While holding, every CDR the CPO would POST waits, in order. The release sends the batch at once:
-a `duplicate` share twice (a batch job re-run), a `late` share not yet; a later release (the late
-ones' turn) sends what is left, without further draws.
+While holding, every CDR the CPO would POST waits, in order. The release draws for each a `late`
+share held back; the rest is the batch, sent at once, and a `duplicate` share of the batch twice (a
+batch job re-run: a late CDR was not in it). A later release (the late ones' turn) sends what is
+left, once, without further draws.
 """
 
 from __future__ import annotations

@@ -23,6 +23,9 @@ StopCause = Literal["ev_disconnected", "remote", "soft_reset", "hard_reset", "de
 # The EV a remote start charges when no driver is plugged in (a CSMS test needs a car at the plug).
 REMOTE_EV = EvProfile(power_kw=Decimal(11), energy_kwh=Decimal(30))
 
+# The longest interval a CSMS may configure (heartbeat, meter values, message timeout): a week.
+MAX_INTERVAL_S = 7 * 24 * 3600
+
 
 class CsmsControl:
     # State and hooks of VirtualStation that the actions use.

@@ -20,6 +20,7 @@ from simulators.ocppj import Payload
 from simulators.ocppj.meter import meter_value, wire_number
 from simulators.ocppj.timestamps import parse_timestamp
 from simulators.station import smart
+from simulators.station.control import MAX_INTERVAL_S
 from simulators.station.upkeep import csr_pem
 from simulators.station.v201_report import get_report, report_entry
 
@@ -44,6 +45,15 @@ def _int(value: str, low: int = 0) -> int:
     return number
 
 
+def _seconds(value: str, low: int = 0) -> int:
+    """An interval in seconds: a value past MAX_INTERVAL_S is Rejected (the times it schedules would
+    leave the datetime range: an OverflowError mid-run, a bench fault, for a CSMS's odd value)."""
+    number = _int(value, low)
+    if number > MAX_INTERVAL_S:
+        raise ValueError(value)
+    return number
+
+
 def _bool(value: str) -> bool:
     if value.lower() not in ("true", "false"):
         raise ValueError(value)
@@ -55,7 +65,7 @@ def _secs(td: Any) -> str:
 
 
 def _timeout(st: Station201, value: str, now: datetime) -> None:
-    seconds = _int(value)
+    seconds = _seconds(value)
     st.call_timeout = timedelta(seconds=seconds) if seconds else None
 
 
@@ -63,7 +73,7 @@ def _timeout(st: Station201, value: str, now: datetime) -> None:
 VARIABLES: Mapping[tuple[str, str, str | None], Var] = MappingProxyType(
     {
         ("OCPPCommCtrlr", "HeartbeatInterval", None): Var(
-            "integer", lambda st: _secs(st._heartbeat), lambda st, v, now: st.set_heartbeat(_int(v), now)
+            "integer", lambda st: _secs(st._heartbeat), lambda st, v, now: st.set_heartbeat(_seconds(v), now)
         ),
         ("OCPPCommCtrlr", "MessageTimeout", "Default"): Var(
             "integer", lambda st: _secs(st.call_timeout), _timeout
@@ -76,7 +86,7 @@ VARIABLES: Mapping[tuple[str, str, str | None], Var] = MappingProxyType(
         ("SampledDataCtrlr", "TxUpdatedInterval", None): Var(
             "integer",
             lambda st: _secs(st.meter_interval),
-            lambda st, v, now: st.set_meter_interval(_int(v, 1), now),
+            lambda st, v, now: st.set_meter_interval(_seconds(v, 1), now),
         ),
         ("AuthCtrlr", "AuthorizeRemoteStart", None): Var(
             "boolean",

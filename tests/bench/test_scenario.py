@@ -116,6 +116,21 @@ def _events(*events: dict[str, object]) -> object:
         ),
         (_events({"type": "token_block", "at": T0, "driver": 24}), "events[0].driver", "no driver 24"),
         (
+            # duplicate is a share of the CDRs POSTed at `until`; late: 1 leaves none (review3 F11)
+            _events(
+                {"type": "cdr_hold", "cpo": "cpo-a", "from": T0, "until": T1, "duplicate": 1.0, "late": 1.0}
+            ),
+            "events[0].duplicate",
+            "none is POSTed twice",
+        ),
+        (
+            _events(
+                {"type": "cdr_hold", "cpo": "cpo-a", "from": T0, "until": T1, "duplicate": 0.01, "late": 1}
+            ),
+            "events[0].duplicate",
+            "none is POSTed twice",
+        ),
+        (
             _events(
                 {"type": "token_block", "at": T0, "driver": 2}, {"type": "token_block", "at": T1, "driver": 2}
             ),
@@ -257,3 +272,24 @@ def test_a_chain_of_tariff_changes_and_every_event_type_loads(tmp_path: Path) ->
     scenario, _ = load_scenario(str(path))
     assert [e.type for e in scenario.events][:2] == ["tariff_change", "tariff_change"]
     assert scenario.events[1].published_id() == "STD-2-202603020800"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [("bad\x01", "U+0001"), ("line\nbreak", "U+000A"), ("tab\there", "U+0009"), ("nul\x00", "U+0000"),
+     ("del\x7f", "U+007F"), ("nc\ufffe", "U+FFFE")],
+)  # fmt: skip
+def test_an_expectation_name_with_a_control_character_is_refused(
+    tmp_path: Path, name: str, code: str
+) -> None:
+    # junit.xml and report.html show the name: XML 1.0 cannot hold most control characters.
+    path = _variant(tmp_path, lambda d: d["expectations"][0].update(name=name))
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(str(path))
+    assert caught.value.field == "expectations[0].name"
+    assert code in caught.value.reason
+
+
+def test_an_expectation_name_in_any_script_loads(tmp_path: Path) -> None:
+    path = _variant(tmp_path, lambda d: d["expectations"][0].update(name='Ünï 位置 <b> & "q" ✓'))
+    load_scenario(str(path))

@@ -229,7 +229,7 @@ def cdr(cdr_id: str = "CDR1", **changes: Any) -> dict[str, Any]:
             "country": "DEU",
             "city": "Berlin",
             "address": "Teststrasse 1",
-            "coordinates": {"latitude": "52.5", "longitude": "13.4"},
+            "coordinates": {"latitude": "52.500000", "longitude": "13.400000"},
         },
         "currency": "EUR",
         "charging_periods": [period("2025-03-01T09:00:00Z", "10.5")],

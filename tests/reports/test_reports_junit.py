@@ -3,6 +3,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from reports_testdata import make_summary
 
 from reports import JunitCase, cases_from_expectations, write_junit
@@ -66,3 +67,35 @@ def test_cases_from_expectations(tmp_path: Path) -> None:
     write_junit(tmp_path / "j.xml", "smoke", cases)
     suite = _parse(tmp_path / "j.xml").find("testsuite")
     assert suite is not None and suite.get("failures") == "1"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("name\x01", "name\\x01"),
+        ("\x00nul", "\\x00nul"),
+        ("bell\x07 and esc\x1b", "bell\\x07 and esc\\x1b"),
+        ("vt\x0b ff\x0c", "vt\\x0b ff\\x0c"),
+        ("non-character \ufffe", "non-character \\ufffe"),
+        ("lone surrogate \ud800", "lone surrogate \\ud800"),
+        ('<script>& "q" ]]>', '<script>& "q" ]]>'),  # escaped by the writer, kept as they are
+        ("tab\tand é ✓", "tab\tand é ✓"),
+    ],
+)
+def test_characters_xml_cannot_hold_are_shown_escaped(tmp_path: Path, text: str, shown: str) -> None:
+    # A CI's JUnit parser drops a file that is not well-formed, and with it every result of the run.
+    path = tmp_path / "junit.xml"
+    cases = [
+        JunitCase(text, False, message=f"got {text}", classname=text),
+        JunitCase(text, True, message=text),
+    ]
+    write_junit(path, text, cases)
+    root = _parse(path)
+    suite = root.find("testsuite")
+    assert suite is not None and suite.get("name") == shown
+    failed, passed = suite.findall("testcase")
+    assert (failed.get("name"), failed.get("classname")) == (shown, shown)
+    failure = failed.find("failure")
+    assert failure is not None and failure.get("message") == f"got {shown}" and failure.text == f"got {shown}"
+    out = passed.find("system-out")
+    assert out is not None and out.text == shown

@@ -19,8 +19,8 @@ from simulators.dialects.profile import load_profile
 T0 = datetime(2026, 3, 2, 7, tzinfo=UTC)
 B64_C = base64.b64encode(TOKEN_C.encode()).decode()
 TARIFF = loads((Path(__file__).resolve().parents[2] / "scenarios" / "tariffs" / "standard.json").read_text())
-SITE = SiteSpec("LOC1", "Site", "Street 1", "Utrecht", "NLD", "52.0", "5.1", "Europe/Amsterdam", "STD",
-                (StationSite("CS1", 2, Decimal(22)),))  # fmt: skip
+SITE = SiteSpec("LOC1", "Site", "Street 1", "Utrecht", "NLD", "52.090736", "5.121420", "Europe/Amsterdam",
+                "STD", (StationSite("CS1", 2, Decimal(22)),))  # fmt: skip
 TOKENS_211 = [
     {"uid": uid, "type": "RFID", "auth_id": f"NL-EMS-C{uid}", "issuer": "EMS", "valid": True,
      "whitelist": "ALLOWED", "last_updated": "2026-03-01T00:00:00Z"}

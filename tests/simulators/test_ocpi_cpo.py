@@ -15,8 +15,8 @@ from simulators.dialects.profile import load_profile
 
 T0 = datetime(2026, 3, 2, 7, tzinfo=UTC)
 TARIFF = loads((Path(__file__).resolve().parents[2] / "scenarios" / "tariffs" / "standard.json").read_text())
-SITE = SiteSpec("LOC1", "Site", "Street 1", "Utrecht", "NLD", "52.0", "5.1", "Europe/Amsterdam", "STD",
-                (StationSite("CS1", 2, Decimal(22)),))  # fmt: skip
+SITE = SiteSpec("LOC1", "Site", "Street 1", "Utrecht", "NLD", "52.090736", "5.121420", "Europe/Amsterdam",
+                "STD", (StationSite("CS1", 2, Decimal(22)),))  # fmt: skip
 
 
 def _world() -> tuple[OcpiCpo, EmspCore]:

@@ -97,6 +97,8 @@ class Location(_Open):
     city: String45
     postal_code: String10
     country: String3
+    # 2.1.1's text says exactly 6 decimals, yet its own examples carry 5 (51.31271); 2.2.1 settled it
+    # as 5 to 7, which is what real 2.1.1 partners send: that pattern here too.
     coordinates: v221.GeoLocation
     evses: list[Evse] | None = None
     time_zone: String255 | None = None

@@ -72,8 +72,10 @@ class DisplayText(_Open):
 
 
 class GeoLocation(_Open):
-    latitude: String10
-    longitude: String11
+    """mod_locations GeoLocation: decimal degrees with 5 to 7 decimals (2.1.1 reuses it)."""
+
+    latitude: Annotated[String10, Field(pattern=r"^-?[0-9]{1,2}\.[0-9]{5,7}$")]
+    longitude: Annotated[String11, Field(pattern=r"^-?[0-9]{1,3}\.[0-9]{5,7}$")]
 
 
 class Price(_Open):

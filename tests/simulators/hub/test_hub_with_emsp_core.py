@@ -77,7 +77,7 @@ LOCATION = {
     "address": "Street 1",
     "city": "Utrecht",
     "country": "NLD",
-    "coordinates": {"latitude": "52.090", "longitude": "5.120"},
+    "coordinates": {"latitude": "52.090000", "longitude": "5.120000"},
     "time_zone": "Europe/Amsterdam",
     "last_updated": "2026-03-02T08:00:00Z",
 }
