@@ -18,7 +18,7 @@ from simulators.ocppj import Payload
 from simulators.ocppj.meter import meter_value, wire_number
 from simulators.ocppj.timestamps import parse_timestamp
 from simulators.station import smart
-from simulators.station.control import MAX_INTERVAL_S
+from simulators.station.setting_values import seconds_text, setting_bool, setting_int, setting_seconds
 from simulators.station.upkeep import LOCAL_LIST_MAX, SEND_LIST_MAX
 
 if TYPE_CHECKING:
@@ -34,50 +34,26 @@ class Key:
     put: Callable[[Station16, str, datetime], None] | None = None
 
 
-def _int(value: str, low: int = 0) -> int:
-    number = int(value)
-    if number < low:
-        raise ValueError(value)
-    return number
-
-
-def _seconds(value: str, low: int = 0) -> int:
-    """An interval in seconds: a value past MAX_INTERVAL_S is Rejected (the times it schedules would
-    leave the datetime range: an OverflowError mid-run, a bench fault, for a CSMS's odd value)."""
-    number = _int(value, low)
-    if number > MAX_INTERVAL_S:
-        raise ValueError(value)
-    return number
-
-
-def _bool(value: str) -> bool:
-    if value.lower() not in ("true", "false"):
-        raise ValueError(value)
-    return value.lower() == "true"
-
-
-def _secs(td: Any) -> str:
-    return str(int(td.total_seconds())) if td is not None else "0"
-
-
 KEYS: Mapping[str, Key] = MappingProxyType(
     {
         "HeartbeatInterval": Key(
-            lambda st: _secs(st._heartbeat), lambda st, v, now: st.set_heartbeat(_seconds(v), now)
+            lambda st: seconds_text(st._heartbeat),
+            lambda st, v, now: st.set_heartbeat(setting_seconds(v), now),
         ),
         "MeterValueSampleInterval": Key(
-            lambda st: _secs(st.meter_interval), lambda st, v, now: st.set_meter_interval(_seconds(v, 1), now)
+            lambda st: seconds_text(st.meter_interval),
+            lambda st, v, now: st.set_meter_interval(setting_seconds(v, 1), now),
         ),
         "AuthorizeRemoteTxRequests": Key(
             lambda st: str(st.authorize_remote).lower(),
-            lambda st, v, now: setattr(st, "authorize_remote", _bool(v)),
+            lambda st, v, now: setattr(st, "authorize_remote", setting_bool(v)),
         ),
         "StopTransactionOnInvalidId": Key(
             lambda st: str(st.stop_on_invalid).lower(),
-            lambda st, v, now: setattr(st, "stop_on_invalid", _bool(v)),
+            lambda st, v, now: setattr(st, "stop_on_invalid", setting_bool(v)),
         ),
         "TransactionMessageAttempts": Key(
-            lambda st: str(st.tx_attempts), lambda st, v, now: setattr(st, "tx_attempts", _int(v, 1))
+            lambda st: str(st.tx_attempts), lambda st, v, now: setattr(st, "tx_attempts", setting_int(v, 1))
         ),
         "NumberOfConnectors": Key(lambda st: str(len(st.connectors))),
         "SupportedFeatureProfiles": Key(
@@ -87,11 +63,11 @@ KEYS: Mapping[str, Key] = MappingProxyType(
         ),
         "LocalAuthListEnabled": Key(
             lambda st: str(st.upkeep.local_list_enabled).lower(),
-            lambda st, v, now: setattr(st.upkeep, "local_list_enabled", _bool(v)),
+            lambda st, v, now: setattr(st.upkeep, "local_list_enabled", setting_bool(v)),
         ),
         "LocalAuthorizeOffline": Key(
             lambda st: str(st.upkeep.local_authorize_offline).lower(),
-            lambda st, v, now: setattr(st.upkeep, "local_authorize_offline", _bool(v)),
+            lambda st, v, now: setattr(st.upkeep, "local_authorize_offline", setting_bool(v)),
         ),
         "LocalAuthListMaxLength": Key(lambda st: str(LOCAL_LIST_MAX)),
         "SendLocalListMaxLength": Key(lambda st: str(SEND_LIST_MAX)),

@@ -20,7 +20,7 @@ from simulators.ocppj import Payload
 from simulators.ocppj.meter import meter_value, wire_number
 from simulators.ocppj.timestamps import parse_timestamp
 from simulators.station import smart
-from simulators.station.control import MAX_INTERVAL_S
+from simulators.station.setting_values import seconds_text, setting_bool, setting_int, setting_seconds
 from simulators.station.upkeep import csr_pem
 from simulators.station.v201_report import get_report, report_entry
 
@@ -38,34 +38,8 @@ class Var:
     put: Callable[[Station201, str, datetime], None] | None = None
 
 
-def _int(value: str, low: int = 0) -> int:
-    number = int(value)
-    if number < low:
-        raise ValueError(value)
-    return number
-
-
-def _seconds(value: str, low: int = 0) -> int:
-    """An interval in seconds: a value past MAX_INTERVAL_S is Rejected (the times it schedules would
-    leave the datetime range: an OverflowError mid-run, a bench fault, for a CSMS's odd value)."""
-    number = _int(value, low)
-    if number > MAX_INTERVAL_S:
-        raise ValueError(value)
-    return number
-
-
-def _bool(value: str) -> bool:
-    if value.lower() not in ("true", "false"):
-        raise ValueError(value)
-    return value.lower() == "true"
-
-
-def _secs(td: Any) -> str:
-    return str(int(td.total_seconds())) if td is not None else "0"
-
-
 def _timeout(st: Station201, value: str, now: datetime) -> None:
-    seconds = _seconds(value)
+    seconds = setting_seconds(value)
     st.call_timeout = timedelta(seconds=seconds) if seconds else None
 
 
@@ -73,30 +47,32 @@ def _timeout(st: Station201, value: str, now: datetime) -> None:
 VARIABLES: Mapping[tuple[str, str, str | None], Var] = MappingProxyType(
     {
         ("OCPPCommCtrlr", "HeartbeatInterval", None): Var(
-            "integer", lambda st: _secs(st._heartbeat), lambda st, v, now: st.set_heartbeat(_seconds(v), now)
+            "integer",
+            lambda st: seconds_text(st._heartbeat),
+            lambda st, v, now: st.set_heartbeat(setting_seconds(v), now),
         ),
         ("OCPPCommCtrlr", "MessageTimeout", "Default"): Var(
-            "integer", lambda st: _secs(st.call_timeout), _timeout
+            "integer", lambda st: seconds_text(st.call_timeout), _timeout
         ),
         ("OCPPCommCtrlr", "MessageAttempts", "TransactionEvent"): Var(
             "integer",
             lambda st: str(st.tx_attempts),
-            lambda st, v, now: setattr(st, "tx_attempts", _int(v, 1)),
+            lambda st, v, now: setattr(st, "tx_attempts", setting_int(v, 1)),
         ),
         ("SampledDataCtrlr", "TxUpdatedInterval", None): Var(
             "integer",
-            lambda st: _secs(st.meter_interval),
-            lambda st, v, now: st.set_meter_interval(_seconds(v, 1), now),
+            lambda st: seconds_text(st.meter_interval),
+            lambda st, v, now: st.set_meter_interval(setting_seconds(v, 1), now),
         ),
         ("AuthCtrlr", "AuthorizeRemoteStart", None): Var(
             "boolean",
             lambda st: str(st.authorize_remote).lower(),
-            lambda st, v, now: setattr(st, "authorize_remote", _bool(v)),
+            lambda st, v, now: setattr(st, "authorize_remote", setting_bool(v)),
         ),
         ("TxCtrlr", "StopTxOnInvalidId", None): Var(
             "boolean",
             lambda st: str(st.stop_on_invalid).lower(),
-            lambda st, v, now: setattr(st, "stop_on_invalid", _bool(v)),
+            lambda st, v, now: setattr(st, "stop_on_invalid", setting_bool(v)),
         ),
         ("SmartChargingCtrlr", "Enabled", None): Var("boolean", lambda st: "true"),
         ("SmartChargingCtrlr", "RateUnit", None): Var("MemberList", lambda st: "A,W"),
