@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from simulators.ocppj import OcppVersion, Payload
+from simulators.ocppj.timestamps import parse_timestamp
 
 if TYPE_CHECKING:
     from simulators.cpo.ocpi_cpo import OcpiCpo
@@ -108,16 +109,22 @@ class CommandReceiver:
             )  # fmt: skip
             return self._online(action)
         if kind == "RESERVE_NOW":
+            # mod_commands ReserveNow: token, expiry_date and reservation_id are required; without a
+            # readable expiry there is nothing to put into the charger's ReserveNow (it sent "None").
+            expiry, theirs = body.get("expiry_date"), body.get("reservation_id")
             if token is None or not isinstance(token.get("uid"), str):
                 return "REJECTED", None
-            theirs = str(body.get("reservation_id"))
+            if not isinstance(expiry, str) or parse_timestamp(expiry) is None:
+                return "REJECTED", None
+            if not (isinstance(theirs, str) and theirs) and type(theirs) is not int:  # 2.1.1: an int
+                return "REJECTED", None
             # mod_commands: the id sent to the charger is the CPO's own, unique over all eMSPs.
-            ours = self._reservations.setdefault(theirs, len(self._reservations) + 1)
+            ours = self._reservations.setdefault(str(theirs), len(self._reservations) + 1)
             self._reservation_station[ours] = station_id
             action = CommandAction(
                 kind, url, station_id, connector_id, token_uid=token["uid"],
                 token_type=str(token.get("type", "RFID")), reservation_id=ours,
-                expiry_date=str(body.get("expiry_date")),
+                expiry_date=expiry,
             )  # fmt: skip
             return self._online(action)
         if kind == "UNLOCK_CONNECTOR":

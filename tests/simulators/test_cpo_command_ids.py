@@ -5,6 +5,7 @@ STOP_SESSION's RemoteStopTransaction (1.6) names an integer transaction id, or i
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import pytest
 from cpo_fake_emsp import BASE, FakeEmsp
@@ -73,3 +74,51 @@ def test_stop_session_of_a_transaction_16_cannot_name_is_rejected_not_a_crash() 
     assert response.status == 200
     assert loads(response.body or "{}")["data"]["result"] == "REJECTED"
     assert mock.take_output().frames == []  # nothing was sent to the station
+
+
+_EXPIRY = "2026-03-02T08:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("expiry", "reservation_id", "result"),
+    [
+        (_EXPIRY, "R-1", "ACCEPTED"),
+        (_EXPIRY, 7, "ACCEPTED"),  # 2.1.1's reservation_id is an int
+        (_EXPIRY, True, "REJECTED"),
+        (None, "R-1", "REJECTED"),  # the charger was sent expiryDate "None"
+        ("tomorrow", "R-1", "REJECTED"),
+        (20260302, "R-1", "REJECTED"),
+        (_EXPIRY, None, "REJECTED"),
+        (_EXPIRY, "", "REJECTED"),
+    ],
+)
+def test_reserve_now_without_a_readable_expiry_or_reservation_id_is_rejected(
+    expiry: object, reservation_id: object, result: str
+) -> None:
+    cpo, emsp = make_cpo("2.2.1"), FakeEmsp("2.2.1", tokens=TOKENS_211)
+    mock = MockCpo(Csms("cpo-a", authorize=lambda token: True), cpo)
+    pump(cpo, emsp, cpo.start(T0), T0)
+    mock.on_station_connected("CS1", "1.6", T0)
+    body = {
+        "response_url": f"{BASE}/2.2.1/commands/RESERVE_NOW/9",
+        "token": TOKENS_211[0],
+        "location_id": "LOC1",
+        "evse_uid": "CS1-1",
+    }
+    body |= {k: v for k, v in (("expiry_date", expiry), ("reservation_id", reservation_id)) if v is not None}
+    token = base64.b64encode(cpo._token_b.encode()).decode()
+    url = "http://cpo.test/ocpi/2.2.1/commands/RESERVE_NOW"
+    request = HttpRequest("POST", url, {"Authorization": f"Token {token}"}, dumps(body))
+    response = mock.handle_ocpi(request, T0)
+    assert loads(response.body or "{}")["data"]["result"] == result
+    frames = mock.take_output().frames
+    assert [json_frame[2] for json_frame in map(_frame, frames)] == (
+        ["ReserveNow"] if result == "ACCEPTED" else []
+    )
+    if frames:
+        assert _frame(frames[0])[3]["expiryDate"] == _EXPIRY
+
+
+def _frame(sent: tuple[str, str]) -> list[Any]:
+    frame: list[Any] = loads(sent[1])
+    return frame
