@@ -12,7 +12,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 T = TypeVar("T")
 
@@ -20,6 +28,27 @@ T = TypeVar("T")
 Ident36 = Annotated[str, StringConstraints(min_length=1, max_length=36, pattern=r"^[\x21-\x7e]+$")]
 CountryCode = Annotated[str, StringConstraints(min_length=2, max_length=2, pattern=r"^[A-Za-z]{2}$")]
 PartyId = Annotated[str, StringConstraints(min_length=3, max_length=3, pattern=r"^[A-Za-z0-9]{3}$")]
+
+# Characters a token uid may not hold although CiString allows them: the uid is a URL path segment
+# (ours `/api/v1/tokens/{uid}`, the CPO's mod_tokens PUT `.../{token_uid}`, our authorize
+# `{token_uid}/authorize`). '/' splits it (servers decode %2F before routing), '?' and '#' end the
+# path and '%' is re-decoded by some proxies when not escaped; '\\' reads as '/' in WHATWG URLs.
+URL_UNSAFE_UID = "/?#%\\"
+
+
+def addressable_uid(uid: str) -> str:
+    """A uid every party can reach by its URL: no URL delimiter, not a dot segment ('.', '..',
+    which clients remove from a path, RFC 3986 section 5.2.4)."""
+    bad = sorted({ch for ch in uid if ch in URL_UNSAFE_UID})
+    if bad:
+        shown = " ".join(repr(ch) for ch in bad)
+        raise ValueError(f"a token uid is a URL path segment: it may not contain {shown}")
+    if uid in (".", ".."):
+        raise ValueError("a token uid is a URL path segment: '.' and '..' are not addressable")
+    return uid
+
+
+TokenUid = Annotated[Ident36, AfterValidator(addressable_uid)]
 
 # Times outside these bounds are not a charging contract, and near year 1 / 9999 converting an
 # offset to UTC overflows; refusing them keeps every bad date a 422.
@@ -114,7 +143,7 @@ class TokenLocationOut(_Out):
 
 
 class TokenIssue(_In):
-    uid: Ident36
+    uid: TokenUid
     type: TokenType = TokenType.RFID
     contract_id: Ident36
     issuer: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
