@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, cast
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from emsp.bus import OWN, TokenChanged
 from emsp.core_settings import EmspSettings
@@ -113,13 +114,19 @@ class DriverTokens:
                 return None
             if if_changed and row.valid == valid:
                 return []
-            row.valid = valid
-            row.last_updated = now
-            event = _token_changed(row, change)
-            self.bus.write(db, [event], now)
-            pushed = token_push.push_token(cast("Services", self), db, row)
+            event, pushed = self._change_valid(db, row, valid, now, change)
         self.bus.committed([event])
         return pushed
+
+    def _change_valid(
+        self, db: Session, row: TokenRow, valid: bool, now: datetime, change: int
+    ) -> tuple[TokenChanged, list[str]]:
+        """In the caller's unit: the token's new state, its event and its pushes (queued)."""
+        row.valid = valid
+        row.last_updated = now
+        event = _token_changed(row, change)
+        self.bus.write(db, [event], now)
+        return event, token_push.push_token(cast("Services", self), db, row)
 
     # ---- federated identity: one driver, one token per partner (emsp.services.identity) ----
 
@@ -171,15 +178,22 @@ class DriverTokens:
         with self.db.unit() as db:
             rows = identity.driver_tokens(db, driver_id)
             newest = {row.partner: row.pk for row in rows}
-            targets = [
-                (r.uid, r.type) for r in rows if r.valid != valid and (not valid or newest[r.partner] == r.pk)
-            ]
-        for uid, token_type in targets:
-            if valid:
-                self.set_token_valid(uid, token_type, True, now, if_changed=False)
-            else:
-                self.block_token(uid, now=now, type=token_type)
-        return [uid for uid, _ in targets]
+            targets = [r.pk for r in rows if r.valid != valid and (not valid or newest[r.partner] == r.pk)]
+        changes = [self.db.counters.next("token_change") for _ in targets]  # before the unit (SQLite lock)
+        # One transaction for every token, their events and their pushes: a failure midway leaves
+        # the driver as it was (no token blocked, nothing pushed), so a retry redoes it all.
+        events: list[TokenChanged] = []
+        changed: list[str] = []
+        with self.outbound_on_commit(), self.db.unit() as db:
+            for pk, change in zip(targets, changes, strict=True):
+                row = db.get(TokenRow, pk)
+                if row is None or row.valid == valid:
+                    continue  # changed by another writer since it was read: nothing left to do
+                event, _ = self._change_valid(db, row, valid, now, change)
+                events.append(event)
+                changed.append(row.uid)
+        self.bus.committed(events)
+        return changed
 
     def replace_credentials(self, driver_id: str, *, now: datetime) -> list[str]:
         """A lost or cloned card: every current token of the driver is blocked and each partner
