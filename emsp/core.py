@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from emsp import pending_calls
 from emsp.bus import CdrReceived, Event, SessionUpserted
 from emsp.core_settings import EmspSettings
 from emsp.core_tokens import DriverTokens
@@ -57,6 +58,10 @@ from emsp.storage.tables import (
     SessionRow,
 )
 from emsp.wire import Deferred, HttpRequest, HttpResponse, OutboundRequest, loads
+
+# Calls stored until answered (emsp.pending_calls): a Token push lost in a crash would leave the
+# CPO authorizing from a stale copy of the token.
+DURABLE_PURPOSES = frozenset({token_push.PURPOSE})
 
 
 class RegistrationRefused(ValueError):
@@ -111,6 +116,9 @@ class EmspCore(DriverTokens):
         # `next_deadline` costs no query; loaded from the database at start, after a restart).
         with self.db.unit() as db:
             self._command_deadlines: dict[int, datetime] = command_send.deadlines(db)
+            for call, purpose in pending_calls.left_over(db):  # queued before a restart, unanswered
+                self._outbox.append(call)
+                self._in_flight[call.request_id] = (call.partner, purpose)
 
     # ---- inbound ----
 
@@ -285,6 +293,8 @@ class EmspCore(DriverTokens):
         outbound = OutboundRequest(
             request_id, partner, HttpRequest(request.method, request.url, headers, request.body)
         )
+        if purpose in DURABLE_PURPOSES:
+            pending_calls.remember(db, outbound, purpose)  # committed with the change, or not at all
         self._outbox.append(outbound)
         self._in_flight[request_id] = (partner, purpose)
         return outbound
@@ -322,6 +332,9 @@ class EmspCore(DriverTokens):
             return
         partner_id, purpose = flight
         log = self.log.bind(partner=partner_id, request_id=request_id, purpose=purpose)
+        if purpose in DURABLE_PURPOSES:
+            with self.db.unit() as db:
+                pending_calls.forget(db, request_id)  # answered: a restart does not send it again
         if purpose == token_push.PURPOSE:
             # The CPO can always re-read our tokens (Sender GET); a refused push is only logged.
             if 200 <= response.status < 300:

@@ -488,3 +488,18 @@ class CommandRow(Base):
     result_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # REQUESTED/ACCEPTED past this instant become TIMEOUT (the CommandResponse's timeout, or ours).
     deadline: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+
+
+class PendingCallRow(Base):
+    """A call to a partner that must survive a restart (a Token push, emsp.pending_calls): written in
+    the transaction of the change it tells, deleted when the partner's answer is handled."""
+
+    __tablename__ = "pending_calls"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)  # queue order
+    request_id: Mapped[str] = mapped_column(String(64), unique=True)
+    partner: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(8))
+    url: Mapped[str] = mapped_column(Text)
+    headers_json: Mapped[str] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
