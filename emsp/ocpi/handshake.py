@@ -91,6 +91,11 @@ def _version_refs(data: Any) -> list[tuple[str, str]]:
     return refs
 
 
+def _sendable_raw(token: str) -> bool:
+    """The token can go into an Authorization header as is (transport_and_format: printable ASCII)."""
+    return all(" " <= ch <= "~" for ch in token)
+
+
 class Handshake:
     """One handshake's calls in order: `start()`, then `on_response()` until it returns `Fetched`.
 
@@ -133,6 +138,11 @@ class Handshake:
     def on_response(self, response: HttpResponse) -> HttpRequest | Fetched:
         if self._step == "versions":
             if response.status == 401 and not self._raw_tried:
+                if not _sendable_raw(self._token):
+                    raise NoUsableAnswer(
+                        "versions: the partner answered HTTP 401 to the Base64-encoded token, and the "
+                        "raw token cannot be sent in a header (not printable ASCII)"
+                    )
                 self._raw_tried = True  # perhaps a 2.1.1 partner: it expects the token as is
                 return self.start()
             refs = _version_refs(_data(response, "versions"))

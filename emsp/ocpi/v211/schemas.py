@@ -18,6 +18,7 @@ from emsp.ocpi.v221.types import (
     CiString36,
     Currency,
     DateTime,
+    HeaderToken,
     Int,
     NonNegative,
     Number,
@@ -51,7 +52,7 @@ class BusinessDetails(_Open):
 class Credentials(_Open):
     # 2.1.1 transport_and_format, "Request format": the token goes into the Authorization header
     # as is, "printable, non-whitespace ASCII characters" (0x21-0x7E); anything else cannot be sent
-    token: Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[!-~]+$")]
+    token: HeaderToken
     url: Annotated[StrictStr, Field(min_length=1)]
     business_details: BusinessDetails
     party_id: Annotated[StrictStr, Field(min_length=3, max_length=3)]

@@ -20,6 +20,7 @@ from emsp.ocpi.v221.types import (
     CiString36,
     CiString39,
     CiString48,
+    CredentialsToken,
     Currency,
     DateTime,
     Int,
@@ -102,7 +103,9 @@ class CredentialsRole(_Open):
 
 
 class Credentials(_Open):
-    token: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    # Base64 encoded into the header, but a 2.1.1 partner takes it raw (the handshake's retry):
+    # a token not ASCII could never be sent there.
+    token: CredentialsToken
     url: Annotated[StrictStr, Field(min_length=1)]
     roles: Annotated[list[CredentialsRole], Field(min_length=1)]
 

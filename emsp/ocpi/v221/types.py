@@ -132,6 +132,27 @@ CiString36 = Annotated[StrictStr, Field(min_length=1, max_length=36), AfterValid
 CiString39 = Annotated[StrictStr, Field(min_length=1, max_length=39), AfterValidator(_ci)]
 CiString48 = Annotated[StrictStr, Field(min_length=1, max_length=48), AfterValidator(_ci)]
 
+
+def _ascii_token(value: str) -> str:
+    if not all(" " <= ch <= "~" for ch in value):
+        raise ValueError("a credentials token must be printable ASCII only (credentials object)")
+    return value
+
+
+def _header_token(value: str) -> str:
+    if not all("!" <= ch <= "~" for ch in value):
+        raise ValueError(
+            "a credentials token must be printable ASCII without whitespace: it goes into the"
+            " Authorization header as is"
+        )
+    return value
+
+
+# credentials object `token`, string(64): 2.2.1 says "ASCII only" (printable, types string); 2.1.1
+# sends it raw in the header, "printable, non-whitespace ASCII" (transport_and_format).
+CredentialsToken = Annotated[StrictStr, Field(min_length=1, max_length=64), AfterValidator(_ascii_token)]
+HeaderToken = Annotated[StrictStr, Field(min_length=1, max_length=64), AfterValidator(_header_token)]
+
 # string(n): case-sensitive printable UTF-8.
 String2 = Annotated[StrictStr, Field(max_length=2), AfterValidator(_string)]
 String3 = Annotated[StrictStr, Field(max_length=3), AfterValidator(_string)]
