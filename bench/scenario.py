@@ -6,10 +6,11 @@ tariffs, the demand, the links' latency — and the expectations the run is grad
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -279,7 +280,20 @@ class Expectation(_Strict):
         # YAML `true` would pass as the int 1 (bool is an int): say so instead of comparing with 1.
         if isinstance(value, bool):
             raise ValueError("a boolean is neither a number nor a summary path")
+        # YAML .inf/.nan or 1.0e400 (a float overflowing to infinity), or text such as `nan` or
+        # `Infinity` that reads as a number: no summary value compares with it meaningfully.
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"not a finite number ({value})")
+        if isinstance(value, str) and _non_finite_text(value):
+            raise ValueError(f"not a finite number ({value!r})")
         return value
+
+
+def _non_finite_text(text: str) -> bool:
+    try:
+        return not Decimal(text).is_finite()
+    except InvalidOperation:
+        return False  # not a number: a summary path
 
 
 class Scenario(_Strict):

@@ -25,7 +25,9 @@ class DialectError(Exception):
 
 
 class DialectProfile(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: YAML `.nan` or `.inf` (or 1.0e400) is refused as not a finite number
+    # instead of failing a bound check with a message that does not say why.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str
     description: str = ""

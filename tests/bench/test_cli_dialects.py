@@ -68,6 +68,8 @@ def test_a_profile_by_path_relative_to_the_scenario(tmp_path: Path) -> None:
     [
         ("session_updates: sometimes\n", "session_updates", "Input should be"),
         ("duplicate_cdrs: 1.5\n", "duplicate_cdrs", "less than or equal to 1"),
+        ("duplicate_cdrs: .nan\n", "duplicate_cdrs", "finite number"),  # was "less than or equal to 1"
+        ("duplicate_cdrs: -.inf\n", "duplicate_cdrs", "finite number"),
         ("no_such_knob: 1\n", "no_such_knob", "Extra inputs are not permitted"),
         ("- a list\n", "(file)", "mapping"),
     ],

@@ -64,6 +64,15 @@ def test_builtin_smoke_loads_by_name_and_by_path() -> None:
             "expectations[0].value",
             "a boolean is neither a number nor a summary path",
         ),
+        # 1e400 read as a float is infinity; `nan` and `Infinity` as text read as numbers too.
+        *(
+            (
+                lambda d, v=v: d.update(expectations=[{"metric": "sessions.started", "value": v}]),
+                "expectations[0].value",
+                "not a finite number",
+            )
+            for v in (float("1e400"), float("-inf"), float("nan"), "nan", "Infinity", "-inf")
+        ),
         (
             lambda d: d["cpos"][0]["tariffs"].update(STD="tariffs/nope.json"),
             "cpos[0].tariffs.STD",
