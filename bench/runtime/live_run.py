@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import ctypes
 import gc
+import ipaddress
 import resource
 import socket
 import tempfile
@@ -44,14 +45,40 @@ class LiveResult:
     applied: list[Applied] = field(default_factory=list)  # timeline steps, as really applied
 
 
+# `ports.host` values that listen on every interface, loopback included.
+WILDCARDS = ("0.0.0.0", "::", "")
+
+
+def listen_family(host: str) -> socket.AddressFamily:
+    """IPv6 for an IPv6 address (`::`, `::1`, ...), else IPv4 (an IPv4 address or a host name)."""
+    try:
+        return socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    except ValueError:
+        return socket.AF_INET
+
+
+def local_host(host: str) -> str:
+    """Where the parties (and stations) of this process reach a server listening on `host`."""
+    return "127.0.0.1" if host in WILDCARDS else host
+
+
+def url_host(host: str) -> str:
+    """`host` as a URL writes it: an IPv6 address in brackets (RFC 3986 section 3.2.2)."""
+    return f"[{host}]" if ":" in host else host
+
+
 def _bound_socket(
     host: str = "127.0.0.1", port: int = 0, where: tuple[str, str] | None = None
 ) -> socket.socket:
     # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and
     # accepted sockets inherit the listener's proto (and, on Linux, its TCP_NODELAY). With proto 0,
     # every response waited for Nagle + the peer's delayed ACK: ~40 ms per request on loopback.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    family = listen_family(host)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6 and host in WILDCARDS:
+        # Dual stack: `::` takes IPv4 too, so the parties reach each other on 127.0.0.1 as with 0.0.0.0.
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
@@ -147,7 +174,7 @@ def check_fixed_ports(scenario: Scenario, scenario_file: str) -> None:
     try:
         _bound_socket(host).close()  # any free port: whether this machine has the address at all
     except OSError as exc:  # an address of another machine, or no host name (gaierror)
-        reason = f"cannot listen on {host!r}: {exc.strerror}; an IPv4 address or host name of this machine"
+        reason = f"cannot listen on {host!r}: {exc.strerror}; an IP address or host name of this machine"
         raise ScenarioError(scenario_file, "ports.host", reason) from exc
     fixed = [("ports.emsp", scenario.ports.emsp)] + [
         (f"ports.cpos.{cid}.{name}", getattr(spec, name))
@@ -215,7 +242,7 @@ async def _run_live(
     hub_http = {hub.id: bind(None, f"hubs.{hub.id}") for hub in scenario.hubs}  # live_hub.py
     cpo_ocpp = {cid: bind(p.csms, f"ports.cpos.{cid}.csms") for cid, p in fixed.items()}
     certs = tempfile.TemporaryDirectory(prefix="emsp-bench-certs-")
-    security = make_security(scenario, Path(certs.name))
+    security = make_security(scenario, Path(certs.name), local_host(ports.host))
     cpo_tls = {
         cpo.id: bind(fixed[cpo.id].csms_tls, f"ports.cpos.{cpo.id}.csms_tls")
         for cpo in scenario.cpos
@@ -227,7 +254,7 @@ async def _run_live(
     try:
         # Where the parties reach each other (and a real box reaches them): a wildcard listens
         # everywhere, loopback included.
-        here = "127.0.0.1" if ports.host in ("0.0.0.0", "::", "") else ports.host
+        here = url_host(local_host(ports.host))
         emsp_url = f"http://{here}:{_port(emsp_sock)}/ocpi"
         cpo_urls = {cid: f"http://{here}:{_port(sock)}/ocpi" for cid, sock in cpo_http.items()}
         hub_urls = {hid: f"http://{here}:{_port(sock)}/ocpi" for hid, sock in hub_http.items()}
@@ -238,6 +265,7 @@ async def _run_live(
         clock = ScaledClock(scenario.start, speed)
         runtime = LiveRuntime(world, trace, clock, {cid: _port(s) for cid, s in cpo_ocpp.items()})
         runtime.milestone = milestone
+        runtime.station_host = here  # the stations connect where the mock CSMS listens
         runtime.security = security
         runtime.tls_ports = {cid: _port(sock) for cid, sock in cpo_tls.items()}
         if pushed_tokens:

@@ -102,7 +102,7 @@ class LiveSecurity:
         return check
 
 
-def make_security(scenario: Scenario, certs_dir: Path) -> LiveSecurity | None:
+def make_security(scenario: Scenario, certs_dir: Path, host: str = "127.0.0.1") -> LiveSecurity | None:
     """Fresh credentials for every station with a security profile; None when no station has one."""
     profiles = {
         station.id: station.security_profile
@@ -120,7 +120,7 @@ def make_security(scenario: Scenario, certs_dir: Path) -> LiveSecurity | None:
             security.expected[sid] = security.presented[sid] = secrets.token_urlsafe(24)
     if any(p >= 2 for p in profiles.values()):
         third = [sid for sid, p in profiles.items() if p == 3]
-        security.files = ensure_certs(certs_dir, hosts=["127.0.0.1"], stations=third)
+        security.files = ensure_certs(certs_dir, hosts=[host], stations=third)  # where stations connect
         security.client_certs = {sid: security.files.client(sid) for sid in third}
     return security
 

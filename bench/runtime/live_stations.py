@@ -148,6 +148,7 @@ class StationSide:
     # Security profiles (run_live sets them when a station has one): credentials and TLS listeners.
     security: LiveSecurity | None = None
     tls_ports: Mapping[str, int] = MappingProxyType({})
+    station_host: str = "127.0.0.1"  # the mock CSMS's address as a URL writes it
     # An external eMSP without a contract API: which token a driver presents at a station (run_live).
     token_source: Callable[[Arrival, str], str] | None = None
     world: World
@@ -216,13 +217,14 @@ class StationSide:
     async def _connect(self, station_id: str, on_text: Callable[[str], None]) -> ClientEnd:
         station = self.world.stations[station_id]
         port = self._ocpp_ports[self.world.cpo_of(station_id)]
-        uri = f"ws://127.0.0.1:{port}/ocpp/{station_id}"
+        uri = f"ws://{self.station_host}:{port}/ocpp/{station_id}"
         tls: ssl.SSLContext | None = None
         headers: dict[str, str] = {}
         if self.security is not None:  # a security profile (bench/runtime/live_security.py)
             tls, headers = self.security.station_options(station_id)
             if tls is not None:
-                uri = f"wss://127.0.0.1:{self.tls_ports[self.world.cpo_of(station_id)]}/ocpp/{station_id}"
+                port = self.tls_ports[self.world.cpo_of(station_id)]
+                uri = f"wss://{self.station_host}:{port}/ocpp/{station_id}"
         rng = random.Random(f"live-connect-{station_id}")  # back-off jitter only: no effect on models
         failure: BaseException | None = None
         for attempt in range(CONNECT_ATTEMPTS):
