@@ -479,6 +479,11 @@ def timeline_error(scenario: Scenario) -> tuple[str, str] | None:
             version = next(c.ocpi_version for c in scenario.cpos if c.id == event.cpo)
             if version == "2.1.1":
                 return f"{where}.cpo", "OCPI 2.1.1 has no credit CDRs: a cdr_correction needs a 2.2.1+ CPO"
+            if event.at == scenario.start:  # it corrects CDRs sent before `at`: it would do nothing
+                return f"{where}.at", (
+                    "a cdr_correction corrects CDRs the CPO sent before `at`; at the scenario's start "
+                    "none has been sent: put it after the sessions it should correct"
+                )
         for key in keys:
             assert isinstance(event, Window)
             for other_index, other in windows.get(key, []):

@@ -124,6 +124,15 @@ def _events(*events: dict[str, object]) -> object:
             "outside the scenario",
         ),
         (_events({"type": "token_block", "at": T0, "driver": 24}), "events[0].driver", "no driver 24"),
+        # A correction of the CDRs sent before the scenario's start: there are none (a no-op).
+        *(
+            (
+                _events({"type": "cdr_correction", "at": at, "cpo": "cpo-a"}),
+                "events[0].at",
+                "none has been sent",
+            )
+            for at in ("2026-03-02T07:00:00Z", "2026-03-02T08:00:00+01:00")
+        ),
         (
             # duplicate is a share of the CDRs POSTed at `until`; late: 1 leaves none (review3 F11)
             _events(
