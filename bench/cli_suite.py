@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,6 +13,9 @@ from bench.cli_output import count_progress, fancy, print_table
 from bench.cli_paths import check_output
 from bench.overrides import Override, OverrideError, parse_set
 from bench.scenario import ScenarioError
+
+if TYPE_CHECKING:
+    from bench.suite import RunResult
 
 SEEDS_HELP = "Seeds per scenario: 7, 1-3 or 1,5,9-10 (default: each scenario's own seed)."
 JOBS_HELP = "Runs at a time, each in its own process (default: the number of CPUs)."
@@ -66,19 +69,7 @@ def suite(
     input, 3 a bench fault). A directory yields its YAML files that are scenarios (a mapping with
     name, cpos and demand), recursively."""
     from bench.outdir import clear_suite_dir
-    from bench.suite import (
-        TABLE_COLUMNS,
-        RunSpec,
-        discover,
-        junit_suites,
-        load_all,
-        parse_seeds,
-        run_local,
-        table_rows,
-        worst,
-        write_table,
-    )
-    from reports import write_junit_suites
+    from bench.suite import RunSpec, SuiteInterrupted, discover, load_all, parse_seeds, run_local, worst
 
     overrides = parse_sets(set_)
     check_jobs(jobs)
@@ -123,20 +114,34 @@ def suite(
     try:
         with count_progress("suite", len(specs), enabled=progress and fancy()) as advance:
             results = run_local(specs, jobs, advance)
+    except SuiteInterrupted as stopped:
+        # What ran is reported (the runs cut short as INTERRUPTED, in junit as errors): a CI that
+        # cancelled the job still shows which runs held and where their directories are.
+        _report(out, stopped.results, f"suite: interrupted, {len(stopped.results)} of {len(specs)} runs")
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(130) from None
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         raise typer.Exit(130) from None
+    _report(out, results, f"suite: {len(specs)} runs")
+    code = worst(r.exit_code for r in results)
+    print(f"junit: {out / 'junit.xml'}  table: {out / 'suite.csv'}  exit {code}")
+    raise typer.Exit(code)
+
+
+def _report(out: Path, results: list[RunResult], title: str) -> None:
+    """suite.csv and junit.xml of these runs, the table on stdout, each run's reason on stderr."""
+    from bench.suite import TABLE_COLUMNS, junit_suites, table_rows, write_table
+    from reports import write_junit_suites
+
     rows = table_rows(results)
     write_table(out / "suite.csv", rows)
     write_junit_suites(out / "junit.xml", "emsp-bench suite", junit_suites(results))
     shown = [row[:-1] for row in rows]  # the run directory is in suite.csv
-    print_table(f"suite: {len(specs)} runs", TABLE_COLUMNS[:-1], shown)
-    code = worst(r.exit_code for r in results)
+    print_table(title, TABLE_COLUMNS[:-1], shown)
     for result in results:
         if result.message:
             typer.echo(f"{result.scenario} seed {result.seed}: {result.message}", err=True)
-    print(f"junit: {out / 'junit.xml'}  table: {out / 'suite.csv'}  exit {code}")
-    raise typer.Exit(code)
 
 
 def sweep(

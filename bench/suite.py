@@ -18,7 +18,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import forkserver
 from pathlib import Path
@@ -35,6 +35,7 @@ YAML_SUFFIXES = (".yaml", ".yml")
 MAX_SEEDS = 10_000
 
 EXIT_HELD, EXIT_FAILED, EXIT_INVALID, EXIT_FAULT = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # a run cut short by the suite's interrupt (its partial trace kept)
 _SEEDS = re.compile(r"^\d+(-\d+)?$")
 
 
@@ -201,14 +202,37 @@ def load_all(files: Sequence[Path], overrides: Sequence[Override] = ()) -> list[
     return [(path, load_scenario(str(path), overrides)[0]) for path in files]
 
 
+class SuiteInterrupted(KeyboardInterrupt):
+    """The suite was interrupted: `results` holds the runs that ended and those cut short (exit 130),
+    in spec order; runs that never started are not in it."""
+
+    def __init__(self, results: list[RunResult]) -> None:
+        super().__init__()
+        self.results = results
+
+
+def interrupted(spec: RunSpec) -> RunResult | None:
+    """A run the interrupt cut short, if it had started: it touches its directory only once its
+    input is valid (the suite cleared earlier ones), so a directory there means it was under way."""
+    if not Path(spec.out).exists():
+        return None
+    name = spec.name or Path(spec.scenario).stem
+    return RunResult(spec, EXIT_INTERRUPTED, name, spec.seed, "interrupted: no summary, partial trace kept")
+
+
 def run_local(
     specs: Sequence[RunSpec], jobs: int, on_done: Callable[[], None] | None = None
 ) -> list[RunResult]:
-    """Each run in a process of a pool of `jobs` (in this process when jobs is 1), results in spec order."""
+    """Each run in a process of a pool of `jobs` (in this process when jobs is 1), results in spec
+    order. Interrupted: SuiteInterrupted with what ran (a KeyboardInterrupt)."""
     if jobs <= 1 or len(specs) <= 1:
         results = []
         for spec in specs:
-            results.append(run_one(spec))
+            try:
+                results.append(run_one(spec))
+            except KeyboardInterrupt:
+                cut = interrupted(spec)
+                raise SuiteInterrupted([*results, *([cut] if cut is not None else [])]) from None
             if on_done is not None:
                 on_done()
         return results
@@ -219,6 +243,7 @@ def run_local(
     context.set_forkserver_preload([__name__])
     stop = context.Event()
     pool: ProcessPoolExecutor | None = None
+    futures: list[Future[RunResult]] = []
     try:
         with _interrupts_deferred():
             _start_forkserver()
@@ -241,10 +266,22 @@ def run_local(
             # earlier frees `stop` and the queues, whose semaphores a worker still starting then
             # cannot open (a FileNotFoundError traceback after "interrupted").
             pool.shutdown(wait=True, cancel_futures=True)
-        raise
+        raise SuiteInterrupted(_what_ran(specs, futures)) from None
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
+
+
+def _what_ran(specs: Sequence[RunSpec], futures: Sequence[Future[RunResult]]) -> list[RunResult]:
+    """After the pool shut down: each run that ended, and each cut short, in spec order."""
+    ran: list[RunResult] = []
+    for spec, future in zip(specs, futures, strict=False):  # none submitted past an early interrupt
+        outcome = None if future.cancelled() else future.exception()
+        if not future.cancelled() and outcome is None:
+            ran.append(future.result())
+        elif (cut := interrupted(spec)) is not None:
+            ran.append(cut)
+    return ran
 
 
 @contextlib.contextmanager
@@ -297,7 +334,7 @@ def junit_suites(results: Sequence[RunResult]) -> list[tuple[str, list[JunitCase
     for result in results:
         seed = result.seed if result.seed is not None else "default"
         classname = f"{result.scenario}.seed{seed}"
-        if result.exit_code in (EXIT_INVALID, EXIT_FAULT):
+        if result.exit_code in (EXIT_INVALID, EXIT_FAULT, EXIT_INTERRUPTED):
             cases = [JunitCase("run", False, result.message, classname, error=True)]
         else:
             cases = [
@@ -313,7 +350,13 @@ def junit_suites(results: Sequence[RunResult]) -> list[tuple[str, list[JunitCase
     return suites
 
 
-VERDICTS = {EXIT_HELD: "PASS", EXIT_FAILED: "FAIL", EXIT_INVALID: "INVALID", EXIT_FAULT: "FAULT"}
+VERDICTS = {
+    EXIT_HELD: "PASS",
+    EXIT_FAILED: "FAIL",
+    EXIT_INVALID: "INVALID",
+    EXIT_FAULT: "FAULT",
+    EXIT_INTERRUPTED: "INTERRUPTED",
+}
 TABLE_COLUMNS = (
     "scenario",
     "seed",

@@ -3,6 +3,7 @@ the partial trace kept, no result file, no worker process left behind."""
 
 from __future__ import annotations
 
+import csv
 import os
 import signal
 import subprocess
@@ -103,12 +104,18 @@ def test_a_suite_stops_on_the_signal_with_130_and_no_process_left(
     proc.send_signal(sig)
     assert proc.wait(timeout=60) == 130, (tmp_path / "log").read_text()
     assert _left_in_session(proc.pid) == []
-    assert not (out / "junit.xml").exists() and not (out / "suite.csv").exists()
     # The runs under way were interrupted (no result), not waited for; a finished one keeps its results.
     runs = [run for run in out.iterdir() if run.is_dir()]
     assert any(not (run / "summary.json").exists() for run in runs)
     for run in runs:
         assert (run / "junit.xml").exists() == (run / "summary.json").exists(), run
+    # The suite's report lists every run that got under way: INTERRUPTED without a summary.
+    with (out / "suite.csv").open(encoding="utf-8") as handle:
+        listed = {Path(row["run_dir"]).name: row["verdict"] for row in csv.DictReader(handle)}
+    assert sorted(listed) == sorted(run.name for run in runs)
+    for run in runs:
+        assert (listed[run.name] == "INTERRUPTED") == (not (run / "summary.json").exists()), listed
+    assert (out / "junit.xml").read_text().count("interrupted") >= 1
 
 
 def test_the_handler_is_only_there_while_inside_and_follows_sigint() -> None:
