@@ -63,8 +63,8 @@ def test_profile_1_2_and_3_stations_connect(tmp_path: Path) -> None:
 
 
 def _sabotaged(tmp_path: Path, how: str) -> Any:
-    def make(scenario: Any, certs_dir: Path) -> LiveSecurity | None:
-        security = make_security(scenario, certs_dir)
+    def make(scenario: Any, certs_dir: Path, host: str = "127.0.0.1") -> LiveSecurity | None:
+        security = make_security(scenario, certs_dir, host)
         assert security is not None and security.files is not None
         if how == "password":
             security.presented["S-P1"] = "Not-the-right-password-0123"
