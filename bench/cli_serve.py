@@ -88,7 +88,9 @@ def serve_emsp(
 
     def ready() -> None:
         typer.echo(f"OCPI versions: {core.settings.base_url}/versions", err=False)
-        typer.echo(f"listening on http://{host}:{bound} (contract API /api/v1, docs /docs, /metrics)")
+        typer.echo(
+            f"listening on http://{_url_host(host)}:{bound} (contract API /api/v1, docs /docs, /metrics)"
+        )
 
     if core.db.schema_upgrades:  # a database an older version created (emsp.storage.schema)
         structlog.get_logger("emsp").info(
@@ -218,12 +220,13 @@ def serve_csms(
     )
 
     def ready() -> None:
-        typer.echo(f"OCPP: ws://{host}:{bound}/ocpp/{{station_id}} (subprotocols ocpp1.6, ocpp2.0.1)")
-        typer.echo(f"control API: http://{host}:{bound}/api/v1/stations (docs /docs)", err=False)
+        shown = _url_host(host)
+        typer.echo(f"OCPP: ws://{shown}:{bound}/ocpp/{{station_id}} (subprotocols ocpp1.6, ocpp2.0.1)")
+        typer.echo(f"control API: http://{shown}:{bound}/api/v1/stations (docs /docs)", err=False)
         if tls_sock is not None:
             tls_bound = tls_sock.getsockname()[1]
             typer.echo(
-                f"OCPP over TLS: wss://{host}:{tls_bound}/ocpp/{{station_id}}"
+                f"OCPP over TLS: wss://{shown}:{tls_bound}/ocpp/{{station_id}}"
                 f" (certificates in {cfg.security.certs_dir})"
             )
         sys.stdout.flush()
@@ -239,6 +242,11 @@ def serve_csms(
         sock.close()
         if tls_sock is not None:
             tls_sock.close()
+
+
+def _url_host(host: str) -> str:
+    """`host` as a URL writes it: an IPv6 address (`::1`) in brackets (RFC 3986 section 3.2.2)."""
+    return f"[{host}]" if ":" in host else host
 
 
 def _tls_context(cfg: CsmsServiceConfig, host: str) -> ssl.SSLContext | None:

@@ -421,3 +421,18 @@ def test_serve_accepts_a_plain_token_only_from_the_partner_configured_to_send_on
         assert httpx.get(f"{base}/api/v1/partners/nope/findings", headers=admin).status_code == 404
     finally:
         _stop(proc)
+
+
+@pytest.mark.xdist_group("live")
+def test_serve_on_an_ipv6_address_prints_a_url_that_reaches_it(tmp_path: Path) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    config = tmp_path / "emsp.yaml"
+    config.write_text(GOOD)
+    proc, _, base = _start(config, f"sqlite:///{tmp_path / 'emsp.db'}", ["--host", "::1"])
+    try:
+        assert base.startswith("http://[::1]:")  # was http://::1:PORT, which no client can parse
+        health = httpx.get(f"{base}/api/v1/health", headers={"Authorization": "Bearer admin-secret"})
+        assert health.json()["status"] == "ok"
+    finally:
+        _stop(proc)
