@@ -104,7 +104,8 @@ Handler = Callable[["Csms", _Link, Payload, datetime, list[CsmsEvent]], Payload]
 
 
 def _time(payload: Payload, key: str, now: datetime) -> datetime:
-    """The payload's timestamp, or `now` when it is absent or no real instant (e.g. month 13)."""
+    """The payload's timestamp, or `now` when it is absent (an optional field). A present one names a
+    real instant: the codec refused month 13 or Feb 30 before the handler ran (timestamps.py)."""
     value = payload.get(key)
     return (parse_timestamp(value) if isinstance(value, str) else None) or now
 
