@@ -10,6 +10,8 @@ scenario `tags:` become markers (`-m quick`), and every item has the marker `ems
 
 An item passes when every expectation held; otherwise it fails with one line per broken
 expectation. Each expectation is also a JUnit property (`expectation: <name>` = PASS/FAIL ...).
+Two files with one `name:` are a collection error, as in `emsp-bench suite`: run directories
+(`--emsp-out`/<scenario>-<seed>) are named after scenarios.
 Invalid input (exit 2) and a fault of the bench (exit 3) are errors, not failures: the eMSP was not
 graded. So is a run the CLI grades inconclusive (exit 3: a live run whose timing is not valid, or whose
 only failures are latencies the machine's own stall can explain, bench/stall_grading.py); its error
@@ -29,6 +31,9 @@ YAML_SUFFIXES = (".yaml", ".yml")
 FAULT = "bench fault (exit 3), the eMSP was not graded"
 INCONCLUSIVE = "inconclusive (exit 3), the eMSP was not graded"
 EXIT_NOT_GRADED = 3  # bench.runner.RunOutcome.exit_code of a run that completed but cannot be graded
+# Scenario name -> the file collected under it, this session: run directories are named after
+# scenarios, so two files of one name would share one (and the second overwrite the first's records).
+_COLLECTED_NAMES = pytest.StashKey[dict[str, Path]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -104,6 +109,13 @@ class ScenarioFile(pytest.File):
             scenario, _ = load_scenario(str(self.path))
         except ScenarioError as exc:
             raise self.CollectError(f"invalid scenario: {exc}") from exc
+        names = self.config.stash.setdefault(_COLLECTED_NAMES, {})
+        first = names.setdefault(scenario.name, self.path)
+        if first != self.path:  # `emsp-bench suite`'s rule (cli_suite.py)
+            raise self.CollectError(
+                f"invalid scenario: {self.path}: name: {scenario.name!r} is also the name of {first} "
+                "(run directories are named after scenarios)"
+            )
         given = self.config.getoption("--emsp-seeds")
         seeds = parse_seeds(given, "--emsp-seeds") if given is not None else [scenario.seed]
         items: list[pytest.Item] = []

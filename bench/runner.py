@@ -254,7 +254,7 @@ def _run_scenario(
     *,
     runtime: Runtime = "sim",
     seed: int | None = None,
-    out: Path | None = None,
+    out: str | Path | None = None,
     speed: float | None = None,
     database_url: str = "sqlite://",
     progress: Callable[[float], None] | None = None,
@@ -271,10 +271,15 @@ def _run_scenario(
     and its plots (sweeps: hundreds of runs read as one table); `on_horizon(start, stop)`: told the
     scenario time span the progress fraction covers, once it is known (sim)."""
     # Validate everything first: invalid input (exit 2) must leave an earlier run directory untouched.
+    # The Python API gets the CLI's checks too: its types are not enforced at run time.
+    if runtime not in ("sim", "live"):
+        raise ScenarioError("emsp-bench run", "--runtime", f"must be 'sim' or 'live', not {runtime!r}")
+    if seed is not None and (type(seed) is not int or seed < 0):  # type(): True is no seed
+        raise ScenarioError("emsp-bench run", "--seed", f"must be a whole number >= 0, not {seed!r}")
+    if out is not None and not isinstance(out, str | Path):
+        raise ScenarioError("emsp-bench run", "--out", f"must be a path, not {out!r}")
     scenario, base_dir = load_scenario(name_or_path, overrides)
     if seed is not None:
-        if seed < 0:
-            raise ScenarioError("emsp-bench run", "--seed", "must be a whole number >= 0")
         scenario = scenario.model_copy(update={"seed": seed})
     from bench.external_csms import check_external
 
@@ -299,7 +304,7 @@ def _run_scenario(
         raise ScenarioError(
             "emsp-bench run", "--trace-gzip", "there is no trace to compress with --trace off"
         )
-    target = out or Path("runs") / f"{scenario.name}-{scenario.seed}"
+    target = Path(out) if out is not None else Path("runs") / f"{scenario.name}-{scenario.seed}"
     try:
         currencies = preflight(scenario, base_dir, database_url=database_url, scenario_file=name_or_path)
         hub_fees = hub_currencies(scenario, base_dir, name_or_path)

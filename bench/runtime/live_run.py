@@ -82,6 +82,11 @@ def _bound_socket(
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
+        # Listening here, not only binding: SO_REUSEADDR (kept, so that a re-run binds a port its
+        # predecessor left in TIME_WAIT) lets Linux bind one port twice while neither socket listens,
+        # so a port another run holds shows up only at listen(). The server's own listen() later
+        # just sets its backlog.
+        sock.listen()
     except OSError as exc:
         sock.close()
         if where is None:

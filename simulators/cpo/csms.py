@@ -104,7 +104,8 @@ Handler = Callable[["Csms", _Link, Payload, datetime, list[CsmsEvent]], Payload]
 
 
 def _time(payload: Payload, key: str, now: datetime) -> datetime:
-    """The payload's timestamp, or `now` when it is absent or no real instant (e.g. month 13)."""
+    """The payload's timestamp, or `now` when it is absent (an optional field). A present one names a
+    real instant: the codec refused month 13 or Feb 30 before the handler ran (timestamps.py)."""
     value = payload.get(key)
     return (parse_timestamp(value) if isinstance(value, str) else None) or now
 
@@ -158,6 +159,9 @@ class Csms:
         self.local_list_per_message = local_list_per_message
         self._calls = 0
         self._links: dict[str, _Link] = {}
+        # Station id -> whether its last BootNotification was Accepted. Kept across reconnections
+        # (a reconnected station does not boot again); a station not in it never booted here.
+        self._registered: dict[str, bool] = {}
         self._held: dict[str, _Held] = {}
         # Folded token uid -> latest decision of the OCPI side: an idTag (1.6 CiString20) and an
         # idToken (2.0.1) ignore case, as the eMSP does (Token.uid, CiString), so an Authorize and a
@@ -192,7 +196,13 @@ class Csms:
         events: list[CsmsEvent] = []
         answers: list[CallAnswered] = []
         call = incoming.message
-        if isinstance(call, Call) and call.action == "Authorize" and self.authorize is None:
+        if (
+            isinstance(call, Call)
+            and call.action != "BootNotification"
+            and not self._registered.get(station_id)
+        ):
+            frames.append(self._unregistered(link, call))
+        elif isinstance(call, Call) and call.action == "Authorize" and self.authorize is None:
             self._hold(link, call, now, events)  # answered by on_authorization
         elif isinstance(call, Call):
             handler = _HANDLERS[link.version].get(call.action)
@@ -211,6 +221,21 @@ class Csms:
         invalid = [str(incoming.error)] if incoming.error is not None else []
         notes, link.notes = link.notes, []
         return CsmsOutput([(station_id, f) for f in frames], events, answers, invalid, notes)
+
+    def _unregistered(self, link: _Link, call: Call) -> str:
+        """A request from a station this CSMS has not accepted: refused, nothing recorded. Admission
+        (BootNotification, `accept_boot`) must neither be skipped by not booting nor outlived by a
+        Rejected station that goes on. OCPP 2.0.1 B02.FR.09 / B03.FR.07 (test case TC_B_30_CSMS):
+        until Accepted, the CSMS answers other requests with CALLERROR SecurityError. 1.6 §4.2 forbids
+        such requests without naming the answer; OCPP-J 1.6 §4.2.3 table 7 defines the same
+        SecurityError, so both versions get it. Stricter than the spec for a station that never
+        booted here (e.g. one that booted with an earlier `serve csms` process): it must boot again."""
+        booted = self._registered.get(link.station_id)
+        why = "never booted here" if booted is None else "was Rejected at its last BootNotification"
+        link.notes.append(f"{call.action} refused (SecurityError): the station {why}")
+        return link.endpoint.reply_error(
+            call.unique_id, "SecurityError", f"{call.action} before an accepted boot"
+        )
 
     # -- CSMS-initiated CALLs --------------------------------------------------------------------
     def call(self, station_id: str, action: str, payload: Payload, now: datetime) -> tuple[str, CsmsOutput]:
@@ -272,7 +297,9 @@ class Csms:
     def _boot(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
         if self.accept_boot is not None and not self.accept_boot(link.station_id):
             # 1.6 §4.2 / 2.0.1 B03: Rejected, try again after `interval` (never 0 here).
+            self._registered[link.station_id] = False
             return {"currentTime": format_utc(now), "interval": _REJECTED_RETRY_S, "status": "Rejected"}
+        self._registered[link.station_id] = True
         events.append(StationBooted(link.station_id, link.version, now))
         if self.local_list is not None:
             # Queued behind the boot's answer (on_frame drains after replying): the list goes first

@@ -21,7 +21,7 @@ import fastjsonschema
 import simplejson
 
 from emsp.json_text import reused
-from simulators.ocppj.timestamps import DATE_TIME
+from simulators.ocppj.timestamps import is_date_time
 from simulators.ocppj.vouched import VOUCHED, Validator, reads_back_same
 
 OcppVersion = Literal["1.6", "2.0.1"]
@@ -150,8 +150,9 @@ def _validator(version: OcppVersion, action: str, response: bool) -> Callable[[A
         return None
     schema = _without_multiple_of(json.loads(entry.read_text(encoding="utf-8-sig")))
     # Formats as the `ocpp` package's validator reads them: a timestamp without a zone, or with a
-    # lower-case `z`, is schema-valid there, so it is here (see timestamps.py).
-    return fastjsonschema.compile(schema, formats={"date-time": DATE_TIME})
+    # lower-case `z`, is schema-valid there, so it is here; but it must name a real instant
+    # (timestamps.py), which a shape alone does not check.
+    return fastjsonschema.compile(schema, formats={"date-time": is_date_time})
 
 
 def _without_multiple_of(node: Any) -> Any:

@@ -12,16 +12,20 @@ import functools
 import re
 from datetime import UTC, datetime, timedelta
 
-# What the codec lets through as a date-time (a lenient RFC 3339): date, T/t/space, time, optional
-# fraction of any length, optional zone (Z/z, +hh:mm, +hhmm, +hh).
-DATE_TIME = (
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
-    r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?\Z"
-)
+# The shape of a date-time the codec lets through (a lenient RFC 3339): date, T/t/space, time,
+# optional fraction of any length, optional zone (Z/z, +hh:mm, +hhmm, +hh).
 _PARTS = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?"
     r"(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?\Z"
 )
+
+
+def is_date_time(text: str) -> bool:
+    """The codec's `date-time` format: the lenient shape above naming a real instant. Month 13,
+    Feb 30, hour 24 or 99, second 61, a zone offset beyond 23:59 are no RFC 3339 date-time: refused
+    (PropertyConstraintViolation), never read as some other instant or replaced by the receiver's
+    clock."""
+    return parse_timestamp(text) is not None
 
 
 def parse_timestamp(text: str) -> datetime | None:
@@ -41,6 +45,10 @@ def _parse(text: str) -> datetime | None:
     if match is None:
         return None
     year, month, day, hour, minute, second, fraction, _z, sign, off_h, off_m = match.groups()
+    # RFC 3339 §5.6: time-second 00-60 (60: a leap second), time-numoffset hours 00-23, minutes
+    # 00-59; datetime() checks the rest (month, day of that month, hour, minute).
+    if int(second) > 60 or (sign is not None and (int(off_h) > 23 or int(off_m or 0) > 59)):
+        return None
     micro = int((fraction or "0")[:6].ljust(6, "0"))
     try:
         # A leap second (:60) is read as the last instant of its minute.

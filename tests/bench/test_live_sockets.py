@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import socket
 
+import pytest
+
 from bench.runtime.live_run import _bound_socket
+from bench.scenario import ScenarioError
 
 
 def test_connections_accepted_on_a_live_listener_have_tcp_nodelay() -> None:
@@ -32,3 +35,18 @@ def test_connections_accepted_on_a_live_listener_have_tcp_nodelay() -> None:
     server_side, client = asyncio.run(scenario())
     assert server_side != 0
     assert client != 0
+
+
+def test_a_fixed_port_another_run_has_bound_is_invalid_input() -> None:
+    """Two live runs on one fixed port (G7): the second must get exit 2 naming the field, even when
+    the first has bound its socket but its server has not started yet (SO_REUSEADDR lets Linux bind
+    one port twice while neither socket listens)."""
+    first = _bound_socket()
+    port = first.getsockname()[1]
+    try:
+        with pytest.raises(ScenarioError) as raised:
+            _bound_socket("127.0.0.1", port, ("scenario.yaml", "ports.cpos.cpo-a.csms"))
+    finally:
+        first.close()
+    assert raised.value.field == "ports.cpos.cpo-a.csms"
+    assert f"cannot listen on 127.0.0.1:{port}" in raised.value.reason

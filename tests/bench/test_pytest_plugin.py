@@ -188,6 +188,16 @@ def test_an_invalid_scenario_is_a_collection_error_naming_file_and_field(stubbed
     result.stdout.fnmatch_lines(["*invalid scenario: *bad.yaml: demand.drivers: *greater than or equal*"])
 
 
+def test_two_files_of_one_name_are_a_collection_error_naming_both(stubbed: pytest.Pytester) -> None:
+    # Their run directories would be one (<out>/smoke-7): the second run overwrote the first's records.
+    first = _scenario(stubbed.path / "a", "scenario_smoke.yaml", "smoke")
+    second = _scenario(stubbed.path / "b", "scenario_smoke.yaml", "smoke")
+    _scenario(stubbed.path / "b", "other.yaml", "other")
+    result = stubbed.runpytest_inprocess("a", "b")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines([f"*invalid scenario: {second}: name: 'smoke' is also the name of {first}*"])
+
+
 def test_bad_seeds_are_a_usage_error(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_inprocess("--emsp-seeds", "3-1", ".")
     assert result.ret == pytest.ExitCode.USAGE_ERROR

@@ -9,6 +9,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from csms_boot import connect_booted
+
 from bench.serve_csms import CsmsService, StationRecord
 from bench.serve_csms_config import CsmsServiceConfig
 from simulators.cpo.csms import Csms
@@ -36,7 +38,7 @@ def _meter16(tx: int | None, wh: int) -> dict[str, Any]:
 
 def test_v16_meter_values_after_stop_are_ignored_and_noted() -> None:
     csms = Csms("cpo-a", authorize=lambda token: True)
-    csms.on_connected("CS-1", "1.6", T0)
+    connect_booted(csms, "CS-1", "1.6", T0)
     start = {"connectorId": 1, "idTag": "TOKEN-A", "meterStart": 1000, "timestamp": "2026-03-02T07:00:00Z"}
     _send(csms, "s", "StartTransaction", start)
     during, quiet = _send(csms, "m1", "MeterValues", _meter16(1, 1500))
@@ -64,7 +66,7 @@ def _event201(kind: str, tx: str, seq: int, wh: int, token: str | None = "TOKEN-
 
 def _run201(messages: list[dict[str, Any]]) -> tuple[list[CsmsEvent], list[str]]:
     csms = Csms("cpo-a", authorize=lambda token: True)
-    csms.on_connected("CS-1", "2.0.1", T0)
+    connect_booted(csms, "CS-1", "2.0.1", T0)
     events: list[CsmsEvent] = []
     notes: list[str] = []
     for n, payload in enumerate(messages):

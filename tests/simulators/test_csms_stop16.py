@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from csms_boot import connect_booted
 
 from simulators.cpo.csms import Csms
 from simulators.cpo.events import TransactionEnded
@@ -42,7 +43,7 @@ def test_stop_applies_once_and_answers_every_time(
     stops: list[dict[str, Any]], ended: list[int], noted: int
 ) -> None:
     csms = Csms("cpo-a", authorize=lambda token: True)
-    csms.on_connected("CS-1", "1.6", T0)
+    connect_booted(csms, "CS-1", "1.6", T0)
     start = {"connectorId": 1, "idTag": "TOKEN-A", "meterStart": 1000, "timestamp": "2026-03-02T07:00:00Z"}
     answer, _events, _notes = _send(csms, "s", "StartTransaction", start)
     assert answer["transactionId"] == 1
@@ -80,7 +81,7 @@ def _event201(kind: str, tx: str, seq: int, wh: float) -> dict[str, Any]:
 )
 def test_v201_ended_applies_once(ends: list[tuple[str, int]], ended: list[int], noted: int) -> None:
     csms = Csms("cpo-a", authorize=lambda token: True)
-    csms.on_connected("CS-1", "2.0.1", T0)
+    connect_booted(csms, "CS-1", "2.0.1", T0)
     _send(csms, "s", "TransactionEvent", _event201("Started", "T1", 0, 1000))
     stopped: list[int] = []
     notes: list[str] = []
@@ -96,7 +97,7 @@ def test_v201_ended_applies_once(ends: list[tuple[str, int]], ended: list[int], 
 def _start_and_end(version: str, end_wh: int, end_at: str) -> tuple[TransactionEnded, list[str]]:
     """A transaction started at 07:00 on register 1000 Wh, ended with `end_wh` at `end_at`."""
     csms = Csms("cpo-a", authorize=lambda token: True)
-    csms.on_connected("CS-1", "1.6" if version == "1.6" else "2.0.1", T0)
+    connect_booted(csms, "CS-1", "1.6" if version == "1.6" else "2.0.1", T0)
     if version == "1.6":
         start = {
             "connectorId": 1,
@@ -142,7 +143,7 @@ def test_a_start_on_connector_0_or_on_a_busy_connector_is_accepted_and_noted(
     connectors: list[int], noted: int
 ) -> None:
     csms = Csms("cpo-a", authorize=lambda token: True)
-    csms.on_connected("CS-1", "1.6", T0)
+    connect_booted(csms, "CS-1", "1.6", T0)
     notes: list[str] = []
     for n, cid in enumerate(connectors):
         start = {"connectorId": cid, "idTag": "TOKEN-A", "meterStart": 0, "timestamp": "2026-03-02T07:00:00Z"}

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from csms_boot import connect_booted
+
 from simulators.cpo.csms import Csms
 from simulators.cpo.events import AuthorizationRequested
 
@@ -16,7 +18,7 @@ def test_a_start_spelling_the_authorized_token_in_another_case_is_that_token() -
     """idTag (1.6 CiString20) and idToken ignore case, as the eMSP's Token.uid does: the OCPI side's
     answer for "abc001" is the answer for a start with "ABC001"."""
     csms = Csms("cpo-a")  # no local policy: Authorize waits for the OCPI side
-    csms.on_connected("CS-1", "1.6", T0)
+    connect_booted(csms, "CS-1", "1.6", T0)
     out = csms.on_frame("CS-1", json.dumps([2, "a", "Authorize", {"idTag": "abc001"}]), T0)
     [held] = out.events
     assert isinstance(held, AuthorizationRequested)

@@ -199,3 +199,55 @@ def test_an_unparseable_call_gets_a_callerror(
 @pytest.mark.parametrize("frame", ["[3,5,{}]", '[4,5,"GenericError","",{}]', "[3]"])
 def test_an_unparseable_answer_is_not_answered(version: OcppVersion, frame: str) -> None:
     assert Endpoint("CSMS", version).receive(frame).replies == ()
+
+
+# A StatusNotification's timestamp in either version: the shape is a date-time, the instant is not.
+_STATUS = {
+    "1.6": lambda at: {"connectorId": 1, "errorCode": "NoError", "status": "Available", "timestamp": at},
+    "2.0.1": lambda at: {"timestamp": at, "connectorStatus": "Available", "evseId": 1, "connectorId": 1},
+}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize(
+    "at",
+    [
+        "2025-13-45T99:00:00Z",  # month 13, day 45, hour 99
+        "2025-02-30T00:00:00Z",  # no Feb 30
+        "2025-02-29T00:00:00Z",  # not a leap year
+        "2025-99-99T99:99:99Z",
+        "2025-06-30T24:00:00Z",  # RFC 3339 hours are 00-23
+        "2025-06-30T10:60:00Z",
+        "2025-06-30T10:00:61Z",  # 60 is a leap second, 61 nothing
+        "2025-06-30T10:00:00+24:00",  # offsets are at most 23:59
+        "2025-06-30T10:00:00+01:60",
+        "0000-01-01T00:00:00Z",  # no year 0 in Python's calendar: no instant we can record
+    ],
+)
+def test_an_impossible_date_time_is_a_property_constraint_violation(version: OcppVersion, at: str) -> None:
+    """The codec's date-time check (review4 G9): the shape alone let these through, and the CSMS
+    then recorded its own clock in their place."""
+    frame = json.dumps([2, "u", "StatusNotification", _STATUS[version](at)])
+    with pytest.raises(FrameError) as info:
+        codec(version).decode(frame, pending={})
+    assert info.value.error_code == "PropertyConstraintViolation"
+    assert (info.value.unique_id, info.value.reply) == ("u", True)
+    assert "date-time" in info.value.description
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize(
+    "at",
+    [
+        "2024-02-29T23:59:59Z",  # a leap year's Feb 29
+        "2025-06-30T23:59:60Z",  # a leap second (read as :59)
+        "2025-06-30t10:00:00.123456789z",  # the leniency real chargers need stays
+        "2025-06-30 10:00:00+0100",
+        "2025-06-30T10:00:00-23:59",
+        "2025-06-30T10:00:00",
+    ],
+)
+def test_a_real_date_time_in_a_lenient_form_is_accepted(version: OcppVersion, at: str) -> None:
+    frame = json.dumps([2, "u", "StatusNotification", _STATUS[version](at)])
+    message = codec(version).decode(frame, pending={})
+    assert isinstance(message, Call) and message.payload["timestamp"] == at

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from ocpp.exceptions import SecurityError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
@@ -412,13 +413,22 @@ def test_unknown_station_policy_and_subprotocols() -> None:
         listed = CsmsServiceConfig.model_validate(
             {"stations": {"unknown": "accept_listed", "listed": ["CP-OK"]}}
         )
-        async with served(listed) as (address, _service):
+        async with served(listed) as (address, service):
             for station, status in (("CP-OK", "Accepted"), ("CP-OTHER", "Rejected")):
                 async with charger(Charger16, address, station, "ocpp1.6") as cp:
                     boot = await cp.call(
                         call16.BootNotification(charge_point_model="m", charge_point_vendor="v")
                     )
                     assert boot.status == status
+                    start = call16.StartTransaction(
+                        connector_id=1, id_tag="T1", meter_start=0, timestamp=now()
+                    )
+                    if status == "Rejected":  # admission is not skipped by going on (review4 G5)
+                        with pytest.raises(SecurityError):
+                            await cp.call(start, suppress=False)
+                    else:
+                        assert (await cp.call(start)).transaction_id == 1
+            assert [len(service.records[s].transactions) for s in ("CP-OK", "CP-OTHER")] == [1, 0]
 
     asyncio.run(main())
 
@@ -427,9 +437,12 @@ def test_unknown_station_policy_and_subprotocols() -> None:
 def test_serve_csms_answers_unparseable_frames_with_a_callerror(subprotocol: str) -> None:
     """The live path (a raw client, no OCPP library): each frame gets its CALLERROR, with messageId
     "-1" when none could be read (OCPP 2.0.1 part 4 §4.2.3), and the connection stays usable."""
-    from simulators.ocppj import ERROR_CODES
+    from csms_boot import BOOT
 
-    codes = ERROR_CODES["1.6" if subprotocol == "ocpp1.6" else "2.0.1"]
+    from simulators.ocppj import ERROR_CODES, OcppVersion
+
+    version: OcppVersion = "1.6" if subprotocol == "ocpp1.6" else "2.0.1"
+    codes = ERROR_CODES[version]
     frames = [
         ("not json", "-1", codes["rpc"]),
         ("{}", "-1", codes["rpc"]),
@@ -447,8 +460,10 @@ def test_serve_csms_answers_unparseable_frames_with_a_callerror(subprotocol: str
                     await ws.send(frame)
                     answer = json.loads(await asyncio.wait_for(ws.recv(), 10))
                     assert answer[:3] == [4, message_id, code], (frame, answer)
-                await ws.send('[2,"hb","Heartbeat",{}]')
-                answer = json.loads(await asyncio.wait_for(ws.recv(), 10))
-                assert answer[:2] == [3, "hb"] and "currentTime" in answer[2]
+                boot = json.dumps([2, "boot", "BootNotification", BOOT[version]])
+                for frame in (boot, '[2,"hb","Heartbeat",{}]'):
+                    await ws.send(frame)
+                    answer = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                    assert answer[:2] == [3, json.loads(frame)[1]] and "currentTime" in answer[2]
 
     asyncio.run(main())
