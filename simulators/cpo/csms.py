@@ -196,11 +196,7 @@ class Csms:
         events: list[CsmsEvent] = []
         answers: list[CallAnswered] = []
         call = incoming.message
-        if (
-            isinstance(call, Call)
-            and call.action != "BootNotification"
-            and not self._registered.get(station_id)
-        ):
+        if isinstance(call, Call) and call.action != "BootNotification" and not self._admitted(link):
             frames.append(self._unregistered(link, call))
         elif isinstance(call, Call) and call.action == "Authorize" and self.authorize is None:
             self._hold(link, call, now, events)  # answered by on_authorization
@@ -222,17 +218,32 @@ class Csms:
         notes, link.notes = link.notes, []
         return CsmsOutput([(station_id, f) for f in frames], events, answers, invalid, notes)
 
+    def _admitted(self, link: _Link) -> bool:
+        """Whether this station may send more than BootNotification: its last boot here was Accepted,
+        or it has not booted here and the admission policy would accept it. The latter is a station
+        that booted with an earlier CSMS process and reconnected (1.6 §4.2: a station boots once, not
+        per connection): refusing it would lock a real charger out until someone resets it."""
+        admitted = self._registered.get(link.station_id)
+        if admitted is None:
+            admitted = self.accept_boot is None or self.accept_boot(link.station_id)
+            if admitted:
+                link.notes.append(
+                    "served without a BootNotification seen here: its admission policy accepts it"
+                )
+            self._registered[link.station_id] = admitted
+        return admitted
+
     def _unregistered(self, link: _Link, call: Call) -> str:
         """A request from a station this CSMS has not accepted: refused, nothing recorded. Admission
         (BootNotification, `accept_boot`) must neither be skipped by not booting nor outlived by a
         Rejected station that goes on. OCPP 2.0.1 B02.FR.09 / B03.FR.07 (test case TC_B_30_CSMS):
         until Accepted, the CSMS answers other requests with CALLERROR SecurityError. 1.6 §4.2 forbids
         such requests without naming the answer; OCPP-J 1.6 §4.2.3 table 7 defines the same
-        SecurityError, so both versions get it. Stricter than the spec for a station that never
-        booted here (e.g. one that booted with an earlier `serve csms` process): it must boot again."""
-        booted = self._registered.get(link.station_id)
-        why = "never booted here" if booted is None else "was Rejected at its last BootNotification"
-        link.notes.append(f"{call.action} refused (SecurityError): the station {why}")
+        SecurityError, so both versions get it."""
+        link.notes.append(
+            f"{call.action} refused (SecurityError): the station is not admitted here "
+            "(its boot was Rejected, or it has not booted and the admission policy refuses it)"
+        )
         return link.endpoint.reply_error(
             call.unique_id, "SecurityError", f"{call.action} before an accepted boot"
         )

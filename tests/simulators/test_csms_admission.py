@@ -1,5 +1,6 @@
 """Admission at the mock CSMS (review4 G5): only a station whose last BootNotification was Accepted
-is served. A Rejected one (serve csms `unknown: accept_listed`) or one that never booted gets
+is served, or one that has not booted here and the policy admits. A Rejected one (serve csms
+`unknown: accept_listed`) or an unbooted one the policy refuses gets
 CALLERROR SecurityError for every other request (OCPP 2.0.1 B02.FR.09 / B03.FR.07; OCPP-J 1.6 §4.2.3
 defines the same code) and nothing is recorded: no authorization asked, no transaction started."""
 
@@ -77,8 +78,30 @@ def test_an_unadmitted_station_is_refused_and_nothing_is_recorded(
     answer, out = _send(csms, "CP-NOTLISTED", "x", action, payload)
     assert answer[:3] == [4, "x", "SecurityError"]
     assert out.events == []  # no AuthorizationRequested, TransactionStarted, status...
-    why = "was Rejected at its last BootNotification" if booted == "Rejected" else "never booted here"
-    assert out.notes == [f"{action} refused (SecurityError): the station {why}"]
+    assert out.notes == [
+        f"{action} refused (SecurityError): the station is not admitted here (its boot was Rejected, "
+        "or it has not booted and the admission policy refuses it)"
+    ]
+
+
+@pytest.mark.parametrize(("version", "action", "payload"), CASES)
+@pytest.mark.parametrize("listed", [None, {"CP-1"}])  # None: no admission list (every station)
+def test_a_station_the_policy_admits_is_served_without_a_boot_seen_here(
+    version: OcppVersion, action: str, payload: dict[str, Any], listed: set[str] | None
+) -> None:
+    """A station that booted with an earlier CSMS process and reconnects does not boot again
+    (1.6 §4.2): locking it out until someone resets it would be stricter than any real CSMS."""
+    csms = Csms(
+        "csms",
+        authorize=lambda token: True,
+        accept_boot=None if listed is None else (lambda station: station in listed),
+    )
+    csms.on_connected("CP-1", version, T0)
+    answer, out = _send(csms, "CP-1", "x", action, payload)
+    assert answer[:2] == [3, "x"]
+    assert out.notes[:1] == ["served without a BootNotification seen here: its admission policy accepts it"]
+    answer, out = _send(csms, "CP-1", "y", "Heartbeat", {})
+    assert answer[:2] == [3, "y"] and out.notes == []  # said once
 
 
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
