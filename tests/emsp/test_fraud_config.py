@@ -6,10 +6,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from emsp_helpers import FakePricer, V, cdr, location, register, tariff
+from sqlalchemy import select
 
+from emsp.core import EmspCore, EmspSettings
 from emsp.service.config import ConfigError, load_config
 from emsp.service.run import build_core
 from emsp.services.fraud import FraudConfig
+from emsp.storage.tables import ProcessedEventRow
 
 CONFIG = """
 emsp: {country_code: NL, party_id: EMS, business_name: Test eMSP, public_url: http://127.0.0.1:9}
@@ -61,12 +65,6 @@ def test_a_scenario_sets_the_thresholds_and_federation() -> None:
 def test_a_disabled_guard_runs_no_cdr_check(enabled: bool, handlers: list[str]) -> None:
     """Disabled, the CDR check could flag nothing: no unit of work or key is spent on it, and the
     CDR is still counted and billed."""
-    from emsp_helpers import FakePricer, V, cdr, location, register, tariff
-    from sqlalchemy import select
-
-    from emsp.core import EmspCore, EmspSettings
-    from emsp.storage.tables import ProcessedEventRow
-
     core = EmspCore(EmspSettings(fraud=FraudConfig(enabled=enabled)), pricer=FakePricer())
     cpo = register(core)
     cpo.call("PUT", f"{V}/locations/DE/CPA/LOC1", location())
