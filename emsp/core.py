@@ -101,7 +101,10 @@ class EmspCore(DriverTokens):
         )
         self.bus.subscribe(CdrReceived, "cdrs.count_received", cdrs.count_received)
         self.bus.subscribe(CdrReceived, "settlement.settle", cdrs.settle)
-        self.bus.subscribe(CdrReceived, "fraud.cdr_flags", fraud_service.CdrFlags(self.fraud).check)
+        if self.fraud.config.enabled:
+            # Disabled (a frozen config, fixed for the core's life), the check returns at once:
+            # subscribed, every CDR paid a unit of work and an idempotency key for nothing.
+            self.bus.subscribe(CdrReceived, "fraud.cdr_flags", fraud_service.CdrFlags(self.fraud).check)
         self.handshakes = Handshakes(self, settings.fetch_timeout)
         self._outbox: list[OutboundRequest] = []
         self._in_flight: dict[str, tuple[str, str]] = {}  # request_id -> (partner, purpose)

@@ -6,10 +6,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from emsp_helpers import FakePricer, V, cdr, location, register, tariff
+from sqlalchemy import select
 
+from emsp.core import EmspCore, EmspSettings
 from emsp.service.config import ConfigError, load_config
 from emsp.service.run import build_core
 from emsp.services.fraud import FraudConfig
+from emsp.storage.tables import ProcessedEventRow
 
 CONFIG = """
 emsp: {country_code: NL, party_id: EMS, business_name: Test eMSP, public_url: http://127.0.0.1:9}
@@ -52,3 +56,22 @@ def test_a_scenario_sets_the_thresholds_and_federation() -> None:
     smoke, _ = load_scenario("smoke")
     assert not smoke.emsp.federated_identity and smoke.emsp.fraud.config() == FraudConfig(enabled=False)
     assert FraudConfig().max_session_kwh == Decimal(150)
+
+
+@pytest.mark.parametrize(("enabled", "handlers"), [
+    (True, ["cdrs.count_received", "fraud.cdr_flags", "settlement.settle"]),
+    (False, ["cdrs.count_received", "settlement.settle"]),
+])  # fmt: skip
+def test_a_disabled_guard_runs_no_cdr_check(enabled: bool, handlers: list[str]) -> None:
+    """Disabled, the CDR check could flag nothing: no unit of work or key is spent on it, and the
+    CDR is still counted and billed."""
+    core = EmspCore(EmspSettings(fraud=FraudConfig(enabled=enabled)), pricer=FakePricer())
+    cpo = register(core)
+    cpo.call("PUT", f"{V}/locations/DE/CPA/LOC1", location())
+    cpo.call("PUT", f"{V}/tariffs/DE/CPA/TAR1", tariff())
+    assert cpo.call("POST", f"{V}/cdrs", cdr()).status == 201
+    with core.db.reading() as db:
+        keys = list(db.scalars(select(ProcessedEventRow.key)))
+    assert sorted(k.split("|")[0] for k in keys if k.endswith("|cdr:DE*CPA:CDR1")) == handlers
+    assert len(core.records().invoice_lines) == 1
+    assert [e.state for e in core.events_after(0, 100) if e.kind.startswith("cdr.")] == ["done", "done"]

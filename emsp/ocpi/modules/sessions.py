@@ -155,8 +155,8 @@ def handle(ctx: Ctx) -> OcpiResult:
         ctx.session_facts[key] = _Written(ctx.adapter.version, read, values, body)
     ended = False
     if info.status in TERMINAL_SESSION_STATUSES:  # a transition only: a later update is not a new end
-        if stored is None and row is not None:
-            stored = loads(row[1])
+        if stored is None and row is not None:  # a PUT: what the stored text parses to, known or read
+            stored = known.sent if known is not None else loads(row[1])
         ended = stored is None or stored.get("status") not in TERMINAL_SESSION_STATUSES
     if created:
         ctx.publish(SessionUpserted(ctx.partner_id, info, created=True))

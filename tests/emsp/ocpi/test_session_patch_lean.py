@@ -211,3 +211,45 @@ def test_a_patch_after_this_process_wrote_the_session_reads_no_stored_text(
     assert parsed == []
     stored = cpo.call("GET", url).json()["data"]
     assert stored["kwh"] == Decimal("5.5") and len(stored["charging_periods"]) == 6
+
+
+def _ended_by_put(monkeypatch: pytest.MonkeyPatch, known: bool) -> tuple[list[Any], list[str]]:
+    """PUT, a PATCH, then PUTs that end the session, replay the end and change it once ended; the
+    events written and the stored texts parsed. `known=False`: nothing remembered (general path)."""
+    parsed: list[str] = []
+    real = sessions_module.loads
+    with monkeypatch.context() as patched:
+        if not known:
+            patched.setattr(sessions_module, "_known", lambda ctx, key: None)
+        core = EmspCore(EmspSettings(), pricer=FakePricer())
+        cpo = register(core)
+        url = f"{V}/sessions/DE/CPA/S1"
+        assert cpo.call("PUT", url, STORED).status == 201
+        assert cpo.call("PATCH", url, {"kwh": 2, "last_updated": "2025-03-01T10:01:00Z"}).status == 200
+        patched.setattr(sessions_module, "loads", lambda text: parsed.append(text) or real(text))
+        ends = [
+            {"status": "COMPLETED", "end_date_time": "2025-03-01T10:02:00Z"},
+            {"status": "COMPLETED", "end_date_time": "2025-03-01T10:02:00Z"},  # the end replayed
+            {"status": "INVALID", "end_date_time": "2025-03-01T10:02:00Z"},  # ended already
+        ]
+        for minute, end in enumerate(ends, start=3):
+            body = {**STORED, **end, "kwh": 3, "last_updated": f"2025-03-01T10:{minute:02d}:00Z"}
+            assert cpo.call("PUT", url, body).status == 200
+        events = [(e.kind, e.payload, e.idempotency_key) for e in core.events_after(0, 1000)]
+    return events, parsed
+
+
+def test_a_put_that_ends_a_session_this_process_wrote_reads_no_stored_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whether a PUT ends the session is read from the body last written (remembered with it),
+    with the very outcome of parsing its stored text: one session.ended, then updates."""
+    known_events, known_parsed = _ended_by_put(monkeypatch, known=True)
+    general_events, general_parsed = _ended_by_put(monkeypatch, known=False)
+    assert known_events == general_events
+    kinds = [kind for kind, _, _ in known_events if kind.startswith("session.")]
+    assert kinds == ["session.started", "session.updated", "session.ended"] + ["session.updated"] * 2
+    assert len(general_parsed) == 3  # the general path parses the stored text for every PUT
+    # Remembered, the ending PUT parses nothing; an ended session is forgotten, so the PUTs after
+    # it read the stored text as before.
+    assert known_parsed == general_parsed[1:]
