@@ -349,7 +349,8 @@ class OcpiCpo(CpoTimeline):
         if periods:
             fields["charging_periods"] = periods
         body = self.wire.session_patch(fields)
-        self.published.patch("sessions", session.session_id, body)
+        delta = self.dialect.charging_periods_patch == "delta"
+        self.published.patch("sessions", session.session_id, body, ("charging_periods",) if delta else ())
         return CpoOutput(
             requests=[
                 self._send(

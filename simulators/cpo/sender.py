@@ -12,7 +12,7 @@ filtered list leaves it out, an unfiltered one lists it in its place; never a cr
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -144,11 +144,15 @@ class Published:
             body = dict(obj)
         self._objects.setdefault(module, {})[key] = _Entry(obj.get("last_updated"), body, packer)
 
-    def patch(self, module: str, key: str, fields: Mapping[str, Any]) -> None:
+    def patch(self, module: str, key: str, fields: Mapping[str, Any], appended: Collection[str] = ()) -> None:
+        """`appended`: list fields the PATCH adds to rather than replaces (a `delta` CPO's
+        charging_periods: each PATCH carries only the periods that ended since the last one, and
+        what the Sender lists serve is the whole session so far)."""
         entry = self._objects.get(module, {}).get(key)
         if entry is not None:
             current = entry.object()
-            current.update(fields)
+            for name, value in fields.items():
+                current[name] = [*(current.get(name) or ()), *value] if name in appended else value
             entry.body = current  # patched again soon (meter updates): stays a dict until its next PUT
             entry.updated = _micros(current.get("last_updated"))
 

@@ -359,3 +359,23 @@ def test_objects_published_at_one_instant_share_one_stamp() -> None:
     published.put("cdrs", "S1-CDR", {"id": "S1-CDR", "last_updated": stamp[:-1] + "Z"})  # an equal text
     session, cdr = published._objects["sessions"]["S1"], published._objects["cdrs"]["S1-CDR"]
     assert session.updated is cdr.updated and isinstance(session.updated, int)
+
+
+@pytest.mark.parametrize(
+    ("appended", "expected"),
+    [
+        # delta CPO: the PATCH carries the periods ended since the last one; the listed copy adds them.
+        (("charging_periods",), ["P1", "P2", "P3"]),
+        # full_list CPO: every PATCH carries all periods so far; the listed copy takes them as sent.
+        ((), ["P2", "P3"]),
+    ],
+)
+def test_a_patch_adds_appended_list_fields_and_replaces_the_rest(
+    appended: tuple[str, ...], expected: list[str]
+) -> None:
+    from simulators.cpo.sender import Published
+
+    published = Published()
+    published.put("sessions", "S1", {"id": "S1", "kwh": 1, "charging_periods": ["P1"]})
+    published.patch("sessions", "S1", {"kwh": 2, "charging_periods": ["P2", "P3"]}, appended)
+    assert published.get("sessions", "S1") == {"id": "S1", "kwh": 2, "charging_periods": expected}

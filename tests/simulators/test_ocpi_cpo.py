@@ -97,3 +97,28 @@ def test_a_garbage_response_is_recorded_not_raised() -> None:
     [versions] = cpo.start(T0).requests
     out = cpo.on_response(versions.request_id, HttpResponse(502, {}, "<html>bad gateway</html>"), T0)
     assert out.requests == [] and len(cpo.truth.failed_calls) == 1
+
+
+def test_the_sender_copy_of_a_charging_session_keeps_every_period_a_delta_cpo_patched() -> None:
+    """A `delta` CPO's PATCH carries only the periods ended since the last one (mod_sessions: the
+    receiver adds them); its own Sender copy, which the lists serve while the session charges, is
+    the whole session so far, not only the last PATCH's periods."""
+    cpo, emsp = _world()
+    _pump(cpo, emsp, cpo.start(T0), T0)
+    _pump(cpo, emsp, cpo.on_event(AuthorizationRequested("r1", "CS1", "AA11", T0), T0), T0)
+    _pump(cpo, emsp, cpo.on_event(TransactionStarted("CS1", 1, "7", "AA11", 1000, T0), T0), T0)
+    patched: list[object] = []
+    # Energy flows, stops, flows again: each change of flow ends a period.
+    for minutes, wh in ((10, 3000), (20, 3000), (30, 5000), (40, 5000)):
+        at = T0 + timedelta(minutes=minutes)
+        out = cpo.on_event(MeterSampled("CS1", "7", at, wh, Decimal(11000)), at)
+        patched += [
+            p for r in out.requests for p in (loads(r.request.body or "{}").get("charging_periods") or [])
+        ]
+        _pump(cpo, emsp, out, at)
+    [session_id] = cpo.truth.session_ids.values()
+    listed = cpo.published.get("sessions", session_id)
+    assert listed is not None and len(patched) >= 2  # more than one PATCH carried periods
+    assert [p["start_date_time"] for p in listed["charging_periods"]] == [
+        p["start_date_time"] for p in patched
+    ]
