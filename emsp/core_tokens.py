@@ -197,23 +197,39 @@ class DriverTokens:
 
     def replace_credentials(self, driver_id: str, *, now: datetime) -> list[str]:
         """A lost or cloned card: every current token of the driver is blocked and each partner
-        gets a new uid under the same contract id (the contract does not change, the card does)."""
+        gets a new uid under the same contract id (the contract does not change, the card does).
+        One transaction holds the blocks, the new tokens, their events and pushes: a failure midway
+        must not leave the driver with every card blocked and no new one, which a retry (it
+        replaces only valid tokens) would then never issue."""
         with self.db.unit() as db:
             current = identity.current_tokens(db, driver_id)
-            contracts = {p: row.contract_id for p, row in current.items()}
+            contracts = {p: row.contract_id for p, row in sorted(current.items())}
             battery = next(iter(current.values())).max_battery_kwh if current else None
-        self.set_driver_valid(driver_id, False, now=now)
-        issued = []
-        for partner, contract_id in sorted(contracts.items()):
-            serial = self.db.counters.next("federated_uid")
-            with self.db.unit() as db:
-                uid = identity.new_uid(db, driver_id, partner, serial, "RFID")
-            self.issue_token(
-                uid, contract_id=contract_id, now=now, driver_id=driver_id, partner=partner,
-                max_battery_kwh=battery,
-            )  # fmt: skip
-            self.push_token(uid, "RFID")
-            issued.append(uid)
+            blocked = [row.pk for row in identity.driver_tokens(db, driver_id) if row.valid]
+        # Drawn before the unit writes (SQLite lock); a rollback only leaves gaps in the counters.
+        block_changes = [self.db.counters.next("token_change") for _ in blocked]
+        serials = {p: self.db.counters.next("federated_uid") for p in contracts}
+        issue_changes = {p: self.db.counters.next("token_change") for p in contracts}
+        events: list[TokenChanged] = []
+        issued: list[str] = []
+        with self.outbound_on_commit(), self.db.unit() as db:
+            for pk, change in zip(blocked, block_changes, strict=True):
+                row = db.get(TokenRow, pk)
+                if row is not None and row.valid:
+                    events.append(self._change_valid(db, row, False, now, change)[0])
+            for partner, contract_id in contracts.items():
+                uid = identity.new_uid(db, driver_id, partner, serials[partner], "RFID")
+                spec = token_service.TokenSpec(
+                    uid=uid, contract_id=contract_id, issuer=self.settings.business_name,
+                    driver_id=driver_id, partner=partner, max_battery_kwh=battery,
+                )  # fmt: skip
+                row = token_service.upsert_token(db, spec, now, new=True)
+                event = _token_changed(row, issue_changes[partner])
+                self.bus.write(db, [event], now)
+                events.append(event)
+                token_push.push_token(cast("Services", self), db, row)
+                issued.append(uid)
+        self.bus.committed(events)
         return issued
 
     def driver_tokens(self, driver_id: str) -> list[TokenRow]:

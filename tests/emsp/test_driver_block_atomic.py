@@ -90,3 +90,39 @@ def test_a_failure_midway_changes_no_token(
     assert all(r.valid is valid for r in core.driver_tokens("driver-1"))
     assert sorted(p.partner for p in core.pending_requests()) == sorted(PARTNERS)
     assert len(core.events_after(0, limit=1000)) == events + len(PARTNERS)
+
+
+@pytest.mark.parametrize("crash_at", [1, 2, 3, 4])  # 2 blocks then 2 new tokens' pushes
+def test_replacing_the_cards_fails_whole_or_not_at_all(
+    core: EmspCore, monkeypatch: pytest.MonkeyPatch, crash_at: int
+) -> None:
+    """A lost card: blocking every token and issuing each partner a new one is one transaction.
+    A crash midway used to leave the driver with every card blocked and no new one, and the retry
+    (it replaces valid tokens only) then issued nothing: a driver locked out for good."""
+    before = {str(r.partner): (r.uid, r.valid) for r in core.driver_tokens("driver-1")}
+    events = len(core.events_after(0, limit=1000))
+    real = core_tokens.token_push.push_token
+    calls = 0
+
+    def push(*args: Any) -> list[str]:
+        nonlocal calls
+        calls += 1
+        if calls == crash_at:
+            raise Crash("the process died while replacing the cards")
+        return real(*args)
+
+    monkeypatch.setattr(core_tokens.token_push, "push_token", push)
+    with pytest.raises(Crash):
+        core.replace_credentials("driver-1", now=T0.replace(hour=10))
+    assert {str(r.partner): (r.uid, r.valid) for r in core.driver_tokens("driver-1")} == before
+    assert not core.has_pending_requests()
+    assert len(core.events_after(0, limit=1000)) == events
+
+    monkeypatch.undo()  # the retry replaces every card
+    issued = core.replace_credentials("driver-1", now=T0.replace(hour=10))
+    tokens = core.driver_tokens("driver-1")
+    assert sorted(r.uid for r in tokens if r.valid) == sorted(issued) and len(issued) == len(PARTNERS)
+    assert all(not r.valid for r in tokens if r.uid not in issued)
+    answers = {p: _allowed(core, p, uid) for p, (uid, _) in before.items()}
+    assert answers == dict.fromkeys(PARTNERS, "BLOCKED")
+    assert len(core.events_after(0, limit=1000)) == events + 2 * len(PARTNERS)
