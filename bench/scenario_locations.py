@@ -16,7 +16,7 @@ from simulators.cpo.locations import SiteSpec, StationSite, build_location
 from simulators.cpo.versions import wire_for
 
 if TYPE_CHECKING:
-    from bench.scenario import LocationSpec, Scenario
+    from bench.scenario_model import LocationSpec, Scenario
 
 # The eMSP's OCPI field -> the scenario's LocationSpec field it comes from.
 _SPEC_FIELD = {

@@ -11,7 +11,7 @@ from bench.events import CdrHold
 from emsp.timeutil import EARLIEST, LATEST
 
 if TYPE_CHECKING:
-    from bench.scenario import Scenario
+    from bench.scenario_model import Scenario
 
 
 def latest_moment(scenario: Scenario) -> datetime:
