@@ -11,6 +11,7 @@ filtered list leaves it out, an unfiltered one lists it in its place; never a cr
 
 from __future__ import annotations
 
+import struct
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from emsp.timeutil import format_utc, parse_utc
 from emsp.wire import dumps, loads
 from simulators.dialects.profile import DialectProfile
-from simulators.instants import from_micros, shared_micros
+from simulators.instants import from_micros, to_micros
 
 T = TypeVar("T")
 
@@ -82,36 +83,37 @@ class _Packer:
     def __init__(self, first: Mapping[str, Any]) -> None:
         self._zdict = dumps(first).encode("utf-8")
 
-    def pack(self, obj: Mapping[str, Any], text: str | None = None) -> bytes:
-        """`text`: dumps(obj), when the caller has it already."""
+    def pack(self, obj: Mapping[str, Any], text: str | None = None, header: bytes = b"") -> bytes:
+        """`text`: dumps(obj), when the caller has it already; `header`: bytes put before."""
         packer = zlib.compressobj(_ZLIB_LEVEL, zlib.DEFLATED, _RAW_DEFLATE, zdict=self._zdict)
-        return packer.compress((dumps(obj) if text is None else text).encode("utf-8")) + packer.flush()
+        data = (dumps(obj) if text is None else text).encode("utf-8")
+        return b"".join((header, packer.compress(data), packer.flush()))
 
-    def unpack(self, packed: bytes) -> dict[str, Any]:
+    def unpack(self, packed: bytes | memoryview) -> dict[str, Any]:
         unpacker = zlib.decompressobj(_RAW_DEFLATE, zdict=self._zdict)
         obj: dict[str, Any] = loads(unpacker.decompress(packed) + unpacker.flush())
         return obj
 
 
-class _Entry:
-    """One published object: when it was last updated as the lists filter on it (its `last_updated`
-    read as microseconds since 1970 UTC, None when it has no readable one: an int of ~32 bytes
-    where the text was ~72, per object all run long) and the object, a dict while it is being
-    patched, compressed canonical JSON once it is published whole again."""
+# A packed object is one bytes object, its own header first: when it was last updated as the lists
+# filter on it (its `last_updated` read as microseconds since 1970 UTC, NO_INSTANT when it has no
+# readable one) and the number of the module's packer it was packed with. Per session and CDR kept
+# all run long that is 9 bytes, where an entry object holding the three was ~90 (issue 7).
+_HEADER = struct.Struct("<qB")
 
-    __slots__ = ("body", "packer", "updated")
 
-    def __init__(self, last_updated: Any, body: dict[str, Any] | bytes, packer: _Packer | None) -> None:
-        self.updated = _micros(last_updated)
+class _Open:
+    """An object kept as a dict: one of a module not packed (few: locations, tariffs) or one being
+    patched (meter updates come often: it stays a dict until its next PUT); `updated` as above."""
+
+    __slots__ = ("body", "updated")
+
+    def __init__(self, body: dict[str, Any]) -> None:
         self.body = body
-        self.packer = packer
+        self.updated = to_micros(_updated(body.get("last_updated")))
 
-    def object(self) -> dict[str, Any]:
-        body = self.body
-        if isinstance(body, dict):
-            return body
-        assert self.packer is not None  # only a packer makes bytes
-        return self.packer.unpack(body)
+
+_Stored = bytes | _Open
 
 
 class Published:
@@ -122,42 +124,46 @@ class Published:
     keep their digits); a PATCH unpacks one until its next PUT."""
 
     def __init__(self) -> None:
-        self._objects: dict[str, dict[str, _Entry]] = {}
-        self._packers: dict[str, _Packer] = {}
-        self._reseeded: set[str] = set()
+        self._objects: dict[str, dict[str, _Stored]] = {}
+        # Per packed module: its first object's packer, then the one it was reseeded with (put).
+        self._packers: dict[str, list[_Packer]] = {}
 
     def put(self, module: str, key: str, obj: Mapping[str, Any], text: str | None = None) -> None:
         """`text`: dumps(obj), when the caller wrote it already (to send it): not encoded again."""
-        body: dict[str, Any] | bytes
-        packer = None
+        stored: _Stored
         if module in COMPACT_MODULES:
-            packer = self._packers.get(module)
-            if packer is None or (module not in self._reseeded and key in self._objects.get(module, {})):
+            packers = self._packers.setdefault(module, [])
+            if not packers or (len(packers) == 1 and key in self._objects.get(module, {})):
                 # The first object published again is in its final form (a session COMPLETED, with
                 # periods and cost), as most stored objects end up: a dictionary from it packs those
-                # ~0.1 KiB smaller than one from a session just started. Entries keep their packer.
-                if packer is not None:
-                    self._reseeded.add(module)
-                packer = self._packers[module] = _Packer(obj)
-            body = packer.pack(obj, text)
+                # ~0.1 KiB smaller than one from a session just started. Entries name their packer.
+                packers.append(_Packer(obj))
+            number = len(packers) - 1
+            header = _HEADER.pack(to_micros(_updated(obj.get("last_updated"))), number)
+            stored = packers[number].pack(obj, text, header)
         else:
-            body = dict(obj)
-        self._objects.setdefault(module, {})[key] = _Entry(obj.get("last_updated"), body, packer)
+            stored = _Open(dict(obj))
+        self._objects.setdefault(module, {})[key] = stored
 
     def patch(self, module: str, key: str, fields: Mapping[str, Any]) -> None:
-        entry = self._objects.get(module, {}).get(key)
-        if entry is not None:
-            current = entry.object()
+        objects = self._objects.get(module, {})
+        stored = objects.get(key)
+        if stored is None:
+            return
+        if isinstance(stored, _Open):
+            stored.body.update(fields)
+            stored.updated = to_micros(_updated(stored.body.get("last_updated")))
+        else:
+            current = self._unpacked(module, stored)
             current.update(fields)
-            entry.body = current  # patched again soon (meter updates): stays a dict until its next PUT
-            entry.updated = _micros(current.get("last_updated"))
+            objects[key] = _Open(current)
 
     def get(self, module: str, key: str) -> dict[str, Any] | None:
-        entry = self._objects.get(module, {}).get(key)
-        return None if entry is None else entry.object()
+        stored = self._objects.get(module, {}).get(key)
+        return None if stored is None else self._object(module, stored)
 
     def all(self, module: str) -> list[dict[str, Any]]:
-        return [entry.object() for entry in self._objects.get(module, {}).values()]
+        return [self._object(module, stored) for stored in self._objects.get(module, {}).values()]
 
     def page(
         self,
@@ -169,8 +175,21 @@ class Published:
     ) -> Page:
         """paginate(self.all(module), ...), unpacking only the objects on the page."""
         entries = list(self._objects.get(module, {}).values())
-        dates = [None if e.updated is None else from_micros(e.updated) for e in entries]
-        return _paginate(entries, dates, url, query, _Entry.object, paging or Paging(), now)
+        dates = [from_micros(_stored_micros(stored)) for stored in entries]
+        return _paginate(
+            entries, dates, url, query, lambda stored: self._object(module, stored), paging or Paging(), now
+        )
+
+    def _object(self, module: str, stored: _Stored) -> dict[str, Any]:
+        return stored.body if isinstance(stored, _Open) else self._unpacked(module, stored)
+
+    def _unpacked(self, module: str, packed: bytes) -> dict[str, Any]:
+        packer = self._packers[module][packed[_HEADER.size - 1]]
+        return packer.unpack(memoryview(packed)[_HEADER.size :])
+
+
+def _stored_micros(stored: _Stored) -> int:
+    return stored.updated if isinstance(stored, _Open) else int(_HEADER.unpack_from(stored)[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,11 +242,6 @@ def _updated(last_updated: Any) -> datetime | None:
         return parse_utc(last_updated)
     except ValueError:
         return None
-
-
-def _micros(last_updated: Any) -> int | None:
-    updated = _updated(last_updated)
-    return None if updated is None else shared_micros(updated)
 
 
 def _paginate(
