@@ -12,7 +12,6 @@ filtered list leaves it out, an unfiltered one lists it in its place; never a cr
 from __future__ import annotations
 
 import struct
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +19,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from emsp.timeutil import format_utc, parse_utc
-from emsp.wire import dumps, loads
+from simulators.cpo.packing import Packer
 from simulators.dialects.profile import DialectProfile
 from simulators.instants import from_micros, to_micros
 
@@ -65,35 +64,6 @@ class BadQuery(ValueError):
 # canonical JSON once published, so a long run's CPO holds ~0.2 KiB per session instead of ~17 KiB
 # of dicts. Locations and tariffs are few and read on every session: they stay dicts.
 COMPACT_MODULES = frozenset({"sessions", "cdrs"})
-# Level 6 over 1: a sim run's CDRs pack 185 -> 160 B and its sessions 123 -> 114 B (9 gains ~1%
-# more); ~20 us more per pack, a few packs per charging session: memory kept all run long wins.
-_ZLIB_LEVEL = 6
-_RAW_DEFLATE = -15  # no zlib header or checksum: the bytes never leave this process
-
-
-class _Packer:
-    """Compresses one module's objects against a preset dictionary: the module's first object.
-
-    A session or CDR repeats most of its neighbours' text (keys, party, location, tariff), which a
-    lone object of ~1 KiB cannot exploit: with that shared context each compresses ~3-4x smaller.
-    Lossless either way (the dictionary only primes the window), so what is read back is unchanged."""
-
-    __slots__ = ("_zdict",)
-
-    def __init__(self, first: Mapping[str, Any]) -> None:
-        self._zdict = dumps(first).encode("utf-8")
-
-    def pack(self, obj: Mapping[str, Any], text: str | None = None, header: bytes = b"") -> bytes:
-        """`text`: dumps(obj), when the caller has it already; `header`: bytes put before."""
-        packer = zlib.compressobj(_ZLIB_LEVEL, zlib.DEFLATED, _RAW_DEFLATE, zdict=self._zdict)
-        data = (dumps(obj) if text is None else text).encode("utf-8")
-        return b"".join((header, packer.compress(data), packer.flush()))
-
-    def unpack(self, packed: bytes | memoryview) -> dict[str, Any]:
-        unpacker = zlib.decompressobj(_RAW_DEFLATE, zdict=self._zdict)
-        obj: dict[str, Any] = loads(unpacker.decompress(packed) + unpacker.flush())
-        return obj
-
 
 # A packed object is one bytes object, its own header first: when it was last updated as the lists
 # filter on it (its `last_updated` read as microseconds since 1970 UTC, NO_INSTANT when it has no
@@ -126,7 +96,7 @@ class Published:
     def __init__(self) -> None:
         self._objects: dict[str, dict[str, _Stored]] = {}
         # Per packed module: its first object's packer, then the one it was reseeded with (put).
-        self._packers: dict[str, list[_Packer]] = {}
+        self._packers: dict[str, list[Packer]] = {}
 
     def put(self, module: str, key: str, obj: Mapping[str, Any], text: str | None = None) -> None:
         """`text`: dumps(obj), when the caller wrote it already (to send it): not encoded again."""
@@ -137,7 +107,7 @@ class Published:
                 # The first object published again is in its final form (a session COMPLETED, with
                 # periods and cost), as most stored objects end up: a dictionary from it packs those
                 # ~0.1 KiB smaller than one from a session just started. Entries name their packer.
-                packers.append(_Packer(obj))
+                packers.append(Packer(obj))
             number = len(packers) - 1
             header = _HEADER.pack(to_micros(_updated(obj.get("last_updated"))), number)
             stored = packers[number].pack(obj, text, header)

@@ -246,7 +246,8 @@ def test_sessions_packed_before_and_after_the_dictionary_changes_read_back_exact
     """The first session published again (completed) seeds the dictionary for the later ones; those
     packed before keep theirs: every object reads back as published, and completed sessions pack
     smaller than against a session just started."""
-    from simulators.cpo.sender import Published, _Packer
+    from simulators.cpo.packing import Packer
+    from simulators.cpo.sender import Published
 
     published = Published()
     latest: dict[str, dict[str, object]] = {}
@@ -257,7 +258,7 @@ def test_sessions_packed_before_and_after_the_dictionary_changes_read_back_exact
         assert [dumps(s) for s in published.all("sessions")] == [dumps(s) for s in latest.values()]
     body = published._objects["sessions"]["S4"]
     assert isinstance(body, bytes)
-    assert len(body) < len(_Packer(_session(1, False)).pack(_session(4, True))) - 40
+    assert len(body) < len(Packer(_session(1, False)).pack(_session(4, True))) - 40
 
 
 UNDATED = [
@@ -296,15 +297,15 @@ def test_published_objects_pack_smaller_than_the_fastest_compression_would() -> 
     CPU of a stronger compression level once to keep each of them ~10% smaller."""
     import zlib
 
-    from simulators.cpo.sender import _RAW_DEFLATE, _Packer
+    from simulators.cpo.packing import RAW_DEFLATE, Packer
 
-    packer = _Packer(_session(1, True))
+    packer = Packer(_session(1, True))
     first = dumps(_session(1, True)).encode("utf-8")
     fastest = 0
     packed = 0
     for n in range(2, 30):
         text = dumps(_session(n, True)).encode("utf-8")
-        quick = zlib.compressobj(1, zlib.DEFLATED, _RAW_DEFLATE, zdict=first)
+        quick = zlib.compressobj(1, zlib.DEFLATED, RAW_DEFLATE, zdict=first)
         fastest += len(quick.compress(text) + quick.flush())
         packed += len(packer.pack(_session(n, True)))
         assert dumps(packer.unpack(packer.pack(_session(n, True)))) == dumps(_session(n, True))
