@@ -92,6 +92,8 @@ def truth_sessions(world: World) -> list[TruthSession]:
                     cost_excl, cost_incl = total.excl_vat, total.incl_vat
                 currency = tariff.currency
             answer = _answer(answers, station_id, charge.token_uid, charge.plugged_at)
+            visit = world.visit_key(station_id, charge.connector_id, charge.plugged_at)
+            quoted = world.quotes.get(visit)
             sessions.append(
                 TruthSession(
                     key=f"{station_id}/{charge.connector_id}/{format_utc(charge.plugged_at)}",
@@ -120,11 +122,8 @@ def truth_sessions(world: World) -> list[TruthSession]:
                     station_refusal=charge.refused_by_station or None,
                     unanswered=None if charge.authorized or not unanswered(answer or "") else answer,
                     whitelisted=charge.authorized and answer == "WHITELIST",
-                    quoted=world.quotes.get(
-                        f"{station_id}/{charge.connector_id}/{format_utc(charge.plugged_at)}"
-                    ),
-                    fraudulent=f"{station_id}/{charge.connector_id}/{format_utc(charge.plugged_at)}"
-                    in world.fraud_keys,
+                    quoted=None if quoted is None else Decimal(quoted),
+                    fraudulent=visit in world.fraud_keys,
                 )
             )
     sessions.sort(key=lambda s: (s.plugged_at, s.station_id, s.connector_id))

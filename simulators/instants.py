@@ -6,7 +6,6 @@ and come back as the same instant, in UTC, when read: exact for every aware date
 
 from __future__ import annotations
 
-import functools
 from datetime import UTC, datetime, timedelta
 
 NO_INSTANT = -(2**63)  # None, in a signed 64-bit field
@@ -22,8 +21,3 @@ def to_micros(moment: datetime | None) -> int:
 
 def from_micros(micros: int) -> datetime | None:
     return None if micros == NO_INSTANT else _EPOCH + timedelta(microseconds=micros)
-
-
-# Records made at one instant (a CDR sent, the CDR and the session it ends published) keep one int
-# between them, as they shared one datetime or text before: pure, so remembering changes no value.
-shared_micros = functools.lru_cache(maxsize=1024)(to_micros)

@@ -405,7 +405,7 @@ class OcpiParty:
         return self._send("put", "PUT", url, now, body=body)
 
     def _location(self, site: SiteSpec, now: datetime) -> dict[str, Any]:
-        return build_location(site, self.country_code, self.party_id, now)
+        return build_location(site, self.country_code, self.party_id, now, self._evses)
 
     def _on_put(self, data: Any, pending: _Pending, now: datetime) -> CpoOutput:
         return CpoOutput()

@@ -183,7 +183,7 @@ class CpoOcpiServer:
         if request.method == "PUT":
             if body.get("uid") != uid:
                 return self._reply(400, 2001, "the Token's uid differs from the URL", None, now, headers)
-            self.tokens.put(body)
+            self.tokens.put(body, request.body)
         elif not self.tokens.patch(uid, body):
             return self._reply(404, 2004, "unknown token: PUT it first", None, now, headers)
         return self._reply(200, 1000, "", None, now, headers)

@@ -11,7 +11,7 @@ filtered list leaves it out, an unfiltered one lists it in its place; never a cr
 
 from __future__ import annotations
 
-import zlib
+import struct
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,9 +19,9 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from emsp.timeutil import format_utc, parse_utc
-from emsp.wire import dumps, loads
+from simulators.cpo.packing import Packer
 from simulators.dialects.profile import DialectProfile
-from simulators.instants import from_micros, shared_micros
+from simulators.instants import from_micros, to_micros
 
 T = TypeVar("T")
 
@@ -64,54 +64,26 @@ class BadQuery(ValueError):
 # canonical JSON once published, so a long run's CPO holds ~0.2 KiB per session instead of ~17 KiB
 # of dicts. Locations and tariffs are few and read on every session: they stay dicts.
 COMPACT_MODULES = frozenset({"sessions", "cdrs"})
-# Level 6 over 1: a sim run's CDRs pack 185 -> 160 B and its sessions 123 -> 114 B (9 gains ~1%
-# more); ~20 us more per pack, a few packs per charging session: memory kept all run long wins.
-_ZLIB_LEVEL = 6
-_RAW_DEFLATE = -15  # no zlib header or checksum: the bytes never leave this process
+
+# A packed object is one bytes object, its own header first: when it was last updated as the lists
+# filter on it (its `last_updated` read as microseconds since 1970 UTC, NO_INSTANT when it has no
+# readable one) and the number of the module's packer it was packed with. Per session and CDR kept
+# all run long that is 9 bytes, where an entry object holding the three was ~90 (issue 7).
+_HEADER = struct.Struct("<qB")
 
 
-class _Packer:
-    """Compresses one module's objects against a preset dictionary: the module's first object.
+class _Open:
+    """An object kept as a dict: one of a module not packed (few: locations, tariffs) or one being
+    patched (meter updates come often: it stays a dict until its next PUT); `updated` as above."""
 
-    A session or CDR repeats most of its neighbours' text (keys, party, location, tariff), which a
-    lone object of ~1 KiB cannot exploit: with that shared context each compresses ~3-4x smaller.
-    Lossless either way (the dictionary only primes the window), so what is read back is unchanged."""
+    __slots__ = ("body", "updated")
 
-    __slots__ = ("_zdict",)
-
-    def __init__(self, first: Mapping[str, Any]) -> None:
-        self._zdict = dumps(first).encode("utf-8")
-
-    def pack(self, obj: Mapping[str, Any], text: str | None = None) -> bytes:
-        """`text`: dumps(obj), when the caller has it already."""
-        packer = zlib.compressobj(_ZLIB_LEVEL, zlib.DEFLATED, _RAW_DEFLATE, zdict=self._zdict)
-        return packer.compress((dumps(obj) if text is None else text).encode("utf-8")) + packer.flush()
-
-    def unpack(self, packed: bytes) -> dict[str, Any]:
-        unpacker = zlib.decompressobj(_RAW_DEFLATE, zdict=self._zdict)
-        obj: dict[str, Any] = loads(unpacker.decompress(packed) + unpacker.flush())
-        return obj
-
-
-class _Entry:
-    """One published object: when it was last updated as the lists filter on it (its `last_updated`
-    read as microseconds since 1970 UTC, None when it has no readable one: an int of ~32 bytes
-    where the text was ~72, per object all run long) and the object, a dict while it is being
-    patched, compressed canonical JSON once it is published whole again."""
-
-    __slots__ = ("body", "packer", "updated")
-
-    def __init__(self, last_updated: Any, body: dict[str, Any] | bytes, packer: _Packer | None) -> None:
-        self.updated = _micros(last_updated)
+    def __init__(self, body: dict[str, Any]) -> None:
         self.body = body
-        self.packer = packer
+        self.updated = to_micros(_updated(body.get("last_updated")))
 
-    def object(self) -> dict[str, Any]:
-        body = self.body
-        if isinstance(body, dict):
-            return body
-        assert self.packer is not None  # only a packer makes bytes
-        return self.packer.unpack(body)
+
+_Stored = bytes | _Open
 
 
 class Published:
@@ -122,46 +94,49 @@ class Published:
     keep their digits); a PATCH unpacks one until its next PUT."""
 
     def __init__(self) -> None:
-        self._objects: dict[str, dict[str, _Entry]] = {}
-        self._packers: dict[str, _Packer] = {}
-        self._reseeded: set[str] = set()
+        self._objects: dict[str, dict[str, _Stored]] = {}
+        # Per packed module: its first object's packer, then the one it was reseeded with (put).
+        self._packers: dict[str, list[Packer]] = {}
 
     def put(self, module: str, key: str, obj: Mapping[str, Any], text: str | None = None) -> None:
         """`text`: dumps(obj), when the caller wrote it already (to send it): not encoded again."""
-        body: dict[str, Any] | bytes
-        packer = None
+        stored: _Stored
         if module in COMPACT_MODULES:
-            packer = self._packers.get(module)
-            if packer is None or (module not in self._reseeded and key in self._objects.get(module, {})):
+            packers = self._packers.setdefault(module, [])
+            if not packers or (len(packers) == 1 and key in self._objects.get(module, {})):
                 # The first object published again is in its final form (a session COMPLETED, with
                 # periods and cost), as most stored objects end up: a dictionary from it packs those
-                # ~0.1 KiB smaller than one from a session just started. Entries keep their packer.
-                if packer is not None:
-                    self._reseeded.add(module)
-                packer = self._packers[module] = _Packer(obj)
-            body = packer.pack(obj, text)
+                # ~0.1 KiB smaller than one from a session just started. Entries name their packer.
+                packers.append(Packer(obj))
+            number = len(packers) - 1
+            header = _HEADER.pack(to_micros(_updated(obj.get("last_updated"))), number)
+            stored = packers[number].pack(obj, text, header)
         else:
-            body = dict(obj)
-        self._objects.setdefault(module, {})[key] = _Entry(obj.get("last_updated"), body, packer)
+            stored = _Open(dict(obj))
+        self._objects.setdefault(module, {})[key] = stored
 
     def patch(self, module: str, key: str, fields: Mapping[str, Any], appended: Collection[str] = ()) -> None:
         """`appended`: list fields the PATCH adds to rather than replaces (a `delta` CPO's
         charging_periods: each PATCH carries only the periods that ended since the last one, and
         what the Sender lists serve is the whole session so far)."""
-        entry = self._objects.get(module, {}).get(key)
-        if entry is not None:
-            current = entry.object()
-            for name, value in fields.items():
-                current[name] = [*(current.get(name) or ()), *value] if name in appended else value
-            entry.body = current  # patched again soon (meter updates): stays a dict until its next PUT
-            entry.updated = _micros(current.get("last_updated"))
+        objects = self._objects.get(module, {})
+        stored = objects.get(key)
+        if stored is None:
+            return
+        current = stored.body if isinstance(stored, _Open) else self._unpacked(module, stored)
+        for name, value in fields.items():
+            current[name] = [*(current.get(name) or ()), *value] if name in appended else value
+        if isinstance(stored, _Open):
+            stored.updated = to_micros(_updated(current.get("last_updated")))
+        else:
+            objects[key] = _Open(current)
 
     def get(self, module: str, key: str) -> dict[str, Any] | None:
-        entry = self._objects.get(module, {}).get(key)
-        return None if entry is None else entry.object()
+        stored = self._objects.get(module, {}).get(key)
+        return None if stored is None else self._object(module, stored)
 
     def all(self, module: str) -> list[dict[str, Any]]:
-        return [entry.object() for entry in self._objects.get(module, {}).values()]
+        return [self._object(module, stored) for stored in self._objects.get(module, {}).values()]
 
     def page(
         self,
@@ -173,8 +148,21 @@ class Published:
     ) -> Page:
         """paginate(self.all(module), ...), unpacking only the objects on the page."""
         entries = list(self._objects.get(module, {}).values())
-        dates = [None if e.updated is None else from_micros(e.updated) for e in entries]
-        return _paginate(entries, dates, url, query, _Entry.object, paging or Paging(), now)
+        dates = [from_micros(_stored_micros(stored)) for stored in entries]
+        return _paginate(
+            entries, dates, url, query, lambda stored: self._object(module, stored), paging or Paging(), now
+        )
+
+    def _object(self, module: str, stored: _Stored) -> dict[str, Any]:
+        return stored.body if isinstance(stored, _Open) else self._unpacked(module, stored)
+
+    def _unpacked(self, module: str, packed: bytes) -> dict[str, Any]:
+        packer = self._packers[module][packed[_HEADER.size - 1]]
+        return packer.unpack(memoryview(packed)[_HEADER.size :])
+
+
+def _stored_micros(stored: _Stored) -> int:
+    return stored.updated if isinstance(stored, _Open) else int(_HEADER.unpack_from(stored)[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,11 +215,6 @@ def _updated(last_updated: Any) -> datetime | None:
         return parse_utc(last_updated)
     except ValueError:
         return None
-
-
-def _micros(last_updated: Any) -> int | None:
-    updated = _updated(last_updated)
-    return None if updated is None else shared_micros(updated)
 
 
 def _paginate(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from simulators.instants import from_micros, shared_micros
+from simulators.instants import from_micros, to_micros
 
 # A hub's own answer in the eMSP's stead (transport_and_format, Message Routing): it could not
 # forward (4002 timeout) or the eMSP is offline (4003). 4001 (unknown receiver) is a routing fault.
@@ -76,7 +76,7 @@ class SentCdr:
         put(self, "station_id", station_id)
         put(self, "transaction_id", transaction_id)
         put(self, "energy_wh", energy_wh)
-        put(self, "sent_micros", shared_micros(sent_at))
+        put(self, "sent_micros", to_micros(sent_at))
 
     @property
     def cdr_id(self) -> str:

@@ -59,3 +59,16 @@ def test_the_index_keys_share_the_cached_states_texts_and_still_find_any_case(co
             assert (key[0] is state.uid) == (uid == uid.upper())
             assert key[0] == uid.upper()
             assert core.tokens.lookup(session, uid, kind) is state  # found again in the index
+
+
+def test_tokens_updated_at_one_instant_share_one_datetime(core: EmspCore) -> None:
+    """Tokens issued in one batch (all at T0 here) keep one last_updated datetime between their
+    cached states, not a 48-byte copy each read from its row; a later instant is its own."""
+    from datetime import timedelta
+
+    core.issue_token("LATER1", contract_id="C-LATER1", type="RFID", now=T0 + timedelta(seconds=1))
+    with core.db.unit() as session:
+        states = [core.tokens.lookup(session, uid, kind) for uid, kind, *_ in [*TOKENS, ("LATER1", "RFID")]]
+    stamps = [state.last_updated for state in states if state is not None]
+    assert stamps == [T0] * 4 + [T0 + timedelta(seconds=1)]
+    assert all(stamp is stamps[0] for stamp in stamps[:4])

@@ -127,3 +127,16 @@ def test_a_sent_cdr_reads_back_the_id_and_instant_it_was_given(
         sent = SentCdr(cdr_id, session_id, "CS1", "T1", 10, at)
         assert (sent.cdr_id, sent.own_cdr_id, sent.sent_at) == (cdr_id, own, at)
         assert sent == SentCdr(cdr_id, session_id, "CS1", "T1", 10, at)
+
+
+def test_a_sent_cdr_keeps_its_instant_as_its_own_int_and_nothing_else_keeps_the_datetime() -> None:
+    """One record per CDR all run long: its instant is its int alone; no memo of sent instants holds
+    the datetimes given (and an entry for each) beside the records."""
+    import sys
+    from datetime import timedelta
+
+    moments = [T0 + timedelta(seconds=n) for n in range(3)]
+    counts = [sys.getrefcount(moment) for moment in moments]
+    sent = [SentCdr(f"S{n}-CDR", f"S{n}", "CS1", "T1", 10, m) for n, m in enumerate(moments)]
+    assert [sys.getrefcount(moment) for moment in moments] == counts
+    assert [s.sent_at for s in sent] == moments
