@@ -20,7 +20,7 @@ from emsp.ocpi.errors import invalid, method_not_allowed, not_found
 from emsp.ocpi.modules.common import check_owner, party_and_ids, stale_update, stored_last_updated, wire_of
 from emsp.storage.queries import find_location
 from emsp.storage.tables import LocationRow
-from emsp.wire import dumps, loads
+from emsp.wire import ci_key, dumps, loads
 
 ALLOWED = ["GET", "PUT", "PATCH"]
 
@@ -29,8 +29,13 @@ def find(ctx: Ctx, party: PartyRef, location_id: str) -> LocationRow | None:
     return find_location(ctx.db, party.country_code, party.party_id, location_id)
 
 
+def _same_id(stored: Any, wanted: str) -> bool:
+    """EVSE.uid and Connector.id are CiStrings: the same id in any case."""
+    return isinstance(stored, str) and ci_key(stored) == ci_key(wanted)
+
+
 def _pick(items: list[dict[str, Any]], key: str, value: str) -> dict[str, Any] | None:
-    return next((item for item in items if item.get(key) == value), None)
+    return next((item for item in items if _same_id(item.get(key), value)), None)
 
 
 def _save(ctx: Ctx, party: PartyRef, location_id: str, body: dict[str, Any], row: LocationRow | None) -> bool:
@@ -148,13 +153,13 @@ def _target(location: dict[str, Any], ids: list[str]) -> dict[str, Any]:
 def _check_ids(body: dict[str, Any], ids: list[str]) -> None:
     field = {1: "id", 2: "uid", 3: "id"}[len(ids)]
     value = body.get(field)
-    if value is not None and value != ids[-1]:
+    if value is not None and not _same_id(value, ids[-1]):
         raise invalid(f"'{field}' in body ({value}) differs from the URL ({ids[-1]})")
 
 
 def _replace(items: list[dict[str, Any]], key: str, value: str, new: dict[str, Any]) -> None:
     for index, item in enumerate(items):
-        if item.get(key) == value:
+        if _same_id(item.get(key), value):
             items[index] = new
             return
     items.append(new)

@@ -22,7 +22,7 @@ from emsp.ocpi.modules.common import check_owner, party_and_ids, stale_update
 from emsp.services.sessions import resolve_session, row_values
 from emsp.storage.packed import Plain
 from emsp.storage.queries import SessionKey, insert_session, session_raw, update_session
-from emsp.wire import dumps, loads
+from emsp.wire import ci_key, dumps, loads
 
 ALLOWED = ["GET", "PUT", "PATCH"]
 
@@ -32,13 +32,18 @@ def find(
 ) -> tuple[int, str, datetime] | None:
     """(row key, raw JSON, last_updated) of the stored session, or None. `remember=False`: a read
     that does not precede a write of the session (a CDR's check) is not kept in memory."""
-    stored, key = ctx.stored_sessions, (party.country_code, party.party_id, session_id)
+    stored, key = ctx.stored_sessions, _key(party, session_id)
     row = None if stored is None else stored.get(key)
     if row is None:
         row = session_raw(ctx.db, *key)
         if row is not None and stored is not None and remember:  # read before this unit wrote
             stored.update({key: row})
     return row
+
+
+def _key(party: PartyRef, session_id: str) -> SessionKey:
+    """A session's key in memory: its id in any case is the same session (CiString), as in the table."""
+    return party.country_code, party.party_id, ci_key(session_id)
 
 
 class _Written(NamedTuple):
@@ -106,7 +111,7 @@ def handle(ctx: Ctx) -> OcpiResult:
     body = ctx.json_object()
     check_owner(body, party, "id", session_id)
     stored: dict[str, Any] | None = None
-    key = (party.country_code, party.party_id, session_id)
+    key = _key(party, session_id)
     known = _known(ctx, key)
     lean = ctx.adapter.session_patch(body) if known is not None and method == "PATCH" else None
     if method == "PATCH":
