@@ -20,6 +20,7 @@ from emsp.model import CdrInfo, PartyRef
 from emsp.ocpi.context import Ctx
 from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, method_not_allowed, not_found
+from emsp.ocpi.modules.cdr_checks import note_cdr_money, note_foreign_token
 from emsp.ocpi.modules.common import party_and_ids, party_from, wire_of
 from emsp.ocpi.modules.sessions import find as stored_session
 from emsp.services.cdrs import resolve_cdr
@@ -167,6 +168,8 @@ def _notice(ctx: Ctx, info: CdrInfo, doc: dict[str, Any]) -> None:
     def note(kind: str, example: str) -> None:
         ctx.note(kind, example, party=party, module="cdrs", object_id=cdr_id)
 
+    note_cdr_money(ctx, party, cdr_id, doc, info.credit)
+    note_foreign_token(ctx, party, "cdrs", cdr_id, doc)
     cost = info.total_cost
     if not info.credit and info.total_energy_kwh > 0 and cost.excl_vat == 0 and not cost.incl_vat:
         note("zero_cost_cdr", f"CDR {cdr_id}: {info.total_energy_kwh} kWh, total_cost 0 {cost.currency}")

@@ -18,6 +18,7 @@ from emsp.model import PartyRef, SessionInfo
 from emsp.ocpi.context import Ctx
 from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, method_not_allowed, not_found
+from emsp.ocpi.modules.cdr_checks import note_foreign_token
 from emsp.ocpi.modules.common import check_owner, party_and_ids, stale_update
 from emsp.services.sessions import resolve_session, row_values
 from emsp.storage.packed import Plain
@@ -146,6 +147,7 @@ def handle(ctx: Ctx) -> OcpiResult:
     values = {**row_values(info), "raw": raw, "wire": None if doc is body else dumps(body)}
     created = row is None
     if row is None:
+        note_foreign_token(ctx, party, "sessions", session_id, doc)  # once, when the session is new
         identity = {"country_code": party.country_code, "party_id": party.party_id, "session_id": session_id}
         pk = insert_session(ctx.db, {**identity, **values})
     else:
