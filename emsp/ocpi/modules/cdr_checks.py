@@ -5,7 +5,7 @@ undo it), so a 2001 would leave the CPO re-POSTing it or dropping it, and the eM
 record it must dispute. Stored and billed as received, the finding is what the operator disputes.
 
 - Price (2.2.1/2.3.0 types, Price; 2.1.1 has plain decimals): incl_vat is excl_vat plus VAT, so
-  it is never below excl_vat (above it for a Credit CDR's negative amounts); the cost components
+  it is never below excl_vat (above it for a Credit CDR's negative total_cost); the cost components
   (total_energy_cost, ...) are parts of total_cost, so none exceeds it.
 - credit_reference_id (mod_cdrs CDR, 2.2.1/2.3.0) is the id of the CDR credited: one the party
   never sent us leaves nothing to reverse, and the credit's negative line would lower the partner's
@@ -44,8 +44,10 @@ def _amounts(price: Any) -> tuple[Decimal, Decimal | None] | None:
 def price_problems(doc: dict[str, Any], credit: bool) -> list[str]:
     """What the CDR's Prices say that no Price can: VAT of the wrong sign, a part above the total."""
     problems = []
-    sign = -1 if credit else 1  # a Credit CDR's amounts are negative: compared by size
     for name in ("total_cost", *COST_PARTS):
+        # A Credit CDR repeats its original's data; only its total_cost is negative (mod_cdrs,
+        # Credit CDRs), so that one Price is compared by size.
+        sign = -1 if credit and name == "total_cost" else 1
         amounts = _amounts(doc.get(name))
         if amounts is not None and amounts[1] is not None and sign * (amounts[1] - amounts[0]) < 0:
             problems.append(f"{name} incl_vat {amounts[1]} below excl_vat {amounts[0]} (negative VAT)")

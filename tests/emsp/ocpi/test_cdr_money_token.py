@@ -41,6 +41,8 @@ MONEY: list[tuple[str, list[dict[str, Any]], dict[str, int]]] = [
     ("credit of a known CDR", [cdr("C1"), _credit("C1-CR", "C1")], {}),
     ("credit naming it in another case", [cdr("C1"), _credit("C1-CR", "c1")], {}),
     ("credit of an unknown CDR", [_credit("C9-CR", "NOPE")], {"credit_unknown_cdr": 1}),
+    ("credit: parts stay positive (only total_cost is negative)",
+     [cdr("C1"), _credit("C1-CR", "C1", total_energy_cost=_price("2", "2.42"))], {}),
     ("credit with positive VAT", [cdr("C1"), _credit("C1-CR", "C1", total_cost=_price("-3.15", "-3"))],
      {"cdr_totals_mismatch": 1}),
 ]  # fmt: skip
