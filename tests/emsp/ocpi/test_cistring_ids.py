@@ -7,7 +7,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from emsp_helpers import Client, V, cdr, location, session, tariff
+import pytest
+from emsp_helpers import T0, Client, V, cdr, location, session, tariff
 
 from emsp.core import EmspCore
 from emsp.storage.tables import LocationRow, TariffRow
@@ -86,3 +87,18 @@ def test_a_tariff_put_in_another_case_replaces_the_stored_tariff(core: EmspCore,
     assert status(cpo.call("PUT", f"{V}/tariffs/DE/CPA/tar-a", later)) == (200, 1000)
     with core.db.unit() as db:
         assert [r.tariff_id for r in db.query(TariffRow)] == ["TAR-A"]
+
+
+def test_a_command_finds_its_location_and_session_in_any_case(core: EmspCore, cpo: Client) -> None:
+    """Found (the partner holding them is chosen): refused only because this test CPO has no
+    commands endpoint; before, "no location 'loc-a' is known"."""
+    from emsp.model import CommandRequest
+    from emsp.ocpi.command_send import CommandRefused
+
+    cpo.call("PUT", f"{V}/locations/DE/CPA/LOC-A", location("LOC-A"))
+    cpo.call("PUT", f"{V}/sessions/DE/CPA/SES-A", session("SES-A", location_id="LOC-A"))
+    start = CommandRequest(kind="START_SESSION", location_id="loc-a", evse_uid="EVSE1")
+    stop = CommandRequest(kind="STOP_SESSION", session_id="ses-a")
+    for request in (start, stop):
+        with pytest.raises(CommandRefused, match="partner 'cpo1' offers no commands endpoint"):
+            core.send_command(request, now=T0, token_uid="RFID1")
