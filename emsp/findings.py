@@ -33,9 +33,13 @@ NOTICED: dict[str, str] = {
     "second_cdr_for_session": "CDR with a new id for a session whose earlier CDR was not credited",
     "command_result_changed": "a second CommandResult with another result: the first one kept",
     "zero_cost_cdr": "CDR with energy but a total_cost of zero",
-    "cdr_totals_mismatch": "CDR total_energy differs from the energy of its charging periods",
+    "cdr_totals_mismatch": (
+        "CDR totals contradict each other: total_energy vs its periods' energy, a Price's incl_vat below "
+        "its excl_vat, a cost part above total_cost"
+    ),
     "session_left_pending": "CDR for a session the partner never moved out of PENDING",
     "credit_unknown_cdr": "credit CDR whose credit_reference_id names no CDR received from that party",
+    "foreign_token": "Session or CDR for a token another eMSP issued (cdr_token party), not one of ours",
     # Settlement (emsp.settlement.settle): the CDR is stored and has its line, priced as said there.
     "cdr_currency_mismatch": "CDR in another currency than a tariff it is priced with: not repriced",
     "negative_energy_cdr": "CDR with a negative ENERGY volume (fed back to the grid): that energy not priced",

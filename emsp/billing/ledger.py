@@ -30,8 +30,6 @@ from sqlalchemy.orm import Session
 from emsp.billing.contracts import ZERO, ContractTerms, SessionUsage, cents, retail_charge
 from emsp.billing.identity import driver_for
 from emsp.billing.jurisdictions import country_of, for_country
-from emsp.model import PartyRef
-from emsp.services.findings import NewFinding, record
 from emsp.settlement.facts import CdrFacts, LineFacts
 from emsp.settlement.fed_back import fed_back_kwh, import_only
 from emsp.settlement.tariff import TariffError, parse_tariff, price_cdr
@@ -310,22 +308,18 @@ def _fee_line(
 def _credit(db: Session, cdr_row: CdrFacts, cdr: Mapping[str, Any], now: datetime) -> list[RetailLineRow]:
     """Reverse the credited line; then bill the session's replacement if it is already here."""
     reference = cdr.get("credit_reference_id")
+    if isinstance(reference, str):  # as the credited CDR's id is stored (a CiString: any case)
+        credited = find_cdr(db, cdr_row.country_code, cdr_row.party_id, reference)
+        reference = reference if credited is None else credited.cdr_id
     target = live_line(db, cdr_row, cdr_id=reference) if isinstance(reference, str) else None
     note = ""
     if target is None and not isinstance(reference, str):
         target = live_line(db, cdr_row)  # no reference: the session's standing line
         note = "credit CDR without credit_reference_id: matched on its session"
     if target is None:
-        if (
-            isinstance(reference, str)
-            and find_cdr(db, cdr_row.country_code, cdr_row.party_id, reference) is None
-        ):
-            # Nothing to reverse because the credited CDR is unknown (e.g. a hub that renamed the
-            # original but not the reference): said, and counted, rather than lost in silence.
-            party = PartyRef(cdr_row.country_code, cdr_row.party_id)
-            example = f"credit CDR {cdr_row.cdr_id} names credit_reference_id {reference}: no such CDR"
-            finding = NewFinding("credit_unknown_cdr", party, example, "cdrs", cdr_row.cdr_id)
-            record(db, cdr_row.partner, [finding], now)
+        # Nothing to reverse. A reference naming no CDR of the party is the `credit_unknown_cdr`
+        # finding, raised where the CDR was accepted (emsp.ocpi.modules.cdr_checks) for every credit
+        # CDR, billed to a driver or not: not counted again here.
         return []
     detail = {k: _negate(v) for k, v in loads(target.detail_json).items()}
     if note:

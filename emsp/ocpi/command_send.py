@@ -34,7 +34,7 @@ from emsp.ocpi.ids import whole_number
 from emsp.ocpi.urls import refusal
 from emsp.ocpi.versions import adapter_for
 from emsp.storage.queries import find_token
-from emsp.storage.tables import CommandRow, LocationRow, PartnerRow, SessionRow
+from emsp.storage.tables import PARTY_OBJECT_KEYS, CommandRow, LocationRow, PartnerRow, SessionRow, same_id
 from emsp.timeutil import format_utc
 from emsp.wire import HttpRequest, HttpResponse, dumps, loads
 
@@ -62,7 +62,7 @@ def _target(db: Session, request: CommandRequest, partner_id: str | None, party:
     """The partner (and CPO party) holding the command's Location, or Session for STOP_SESSION."""
     query: Any
     if request.kind in ("STOP_SESSION",):
-        query = select(SessionRow).where(SessionRow.session_id == request.session_id)
+        query = select(SessionRow).where(PARTY_OBJECT_KEYS["sessions"] == same_id(request.session_id))
         model: Any = SessionRow
         what = f"session {request.session_id!r}"
     elif request.kind == "CANCEL_RESERVATION":
@@ -71,7 +71,7 @@ def _target(db: Session, request: CommandRequest, partner_id: str | None, party:
         assert partner is not None
         return Target(partner, PartyRef(row.country_code, row.party_id))
     else:
-        query = select(LocationRow).where(LocationRow.location_id == request.location_id)
+        query = select(LocationRow).where(PARTY_OBJECT_KEYS["locations"] == same_id(request.location_id))
         model = LocationRow
         what = f"location {request.location_id!r}"
     if partner_id is not None:

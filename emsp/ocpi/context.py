@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -146,7 +146,13 @@ class Ctx:
         return self.request.method.upper()
 
     def url_for(self, *segments: str) -> str:
-        return "/".join([self.services.settings.base_url.rstrip("/"), self.adapter.version, *segments])
+        """Our URL of an object: each segment percent-encoded as an RFC 3986 path segment (§3.3), so
+        an id holding `/ ? # %` or a space stays one segment the router decodes back; `.` and `..`
+        (dot-segments, which clients remove, §5.2.4) are encoded as %2E. A CDR POST's Location
+        header must resolve to the CDR (mod_cdrs, POST)."""
+        return "/".join(
+            [self.services.settings.base_url.rstrip("/"), self.adapter.version, *map(_segment, segments)]
+        )
 
     def json(self) -> Any:
         """The parsed body; invalid JSON is a transport error: HTTP 400 (status_codes). Deviations
@@ -179,6 +185,12 @@ class Ctx:
     def busy_check(self) -> None:
         if not self.services.bus.has_capacity(self.partner_id, len(self.events) + 1):
             raise busy("too many pending updates from this partner; retry later")
+
+
+def _segment(text: str) -> str:
+    if text in (".", ".."):
+        return text.replace(".", "%2E")
+    return quote(text, safe="")
 
 
 def require_segments(ctx: Ctx, minimum: int, maximum: int) -> list[str]:

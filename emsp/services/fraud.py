@@ -30,16 +30,18 @@ from emsp.bus import CdrReceived
 from emsp.model import FraudDecisionRecord
 from emsp.storage.db import Database
 from emsp.storage.tables import (
+    PARTY_OBJECT_KEYS,
     AuthorizationRow,
     FraudDecisionRow,
     LocationRow,
     SessionRow,
     TokenRow,
+    same_id,
     token_key,
     upper_token_uid,
 )
 from emsp.storage.weak_events import listen_weakly
-from emsp.wire import loads
+from emsp.wire import ci_key, loads
 
 REFUSE = "refuse"
 FLAG = "flag"
@@ -229,14 +231,14 @@ class FraudGuard:
         """`unit()` is only called (the request's transaction opened) when the location is not cached."""
         if party is None or location_id is None:
             return None
-        key = (party[0].upper(), party[1].upper(), location_id)
+        key = (party[0].upper(), party[1].upper(), ci_key(location_id))  # CiString: any case
         if key in self._coords:
             return self._coords[key]
         raw = unit().scalar(
             select(LocationRow.raw).where(
                 LocationRow.country_code == key[0],
                 LocationRow.party_id == key[1],
-                LocationRow.location_id == key[2],
+                PARTY_OBJECT_KEYS["locations"] == same_id(key[2]),  # any case: CiString
             )
         )
         # Remembered even when unknown (no SELECT per request for it): its first write evicts it.
@@ -246,7 +248,9 @@ class FraudGuard:
     def _after_flush(self, session: Session, _context: Any) -> None:
         for obj in (*session.new, *session.dirty, *session.deleted):
             if isinstance(obj, LocationRow):
-                self._coords.pop((obj.country_code.upper(), obj.party_id.upper(), obj.location_id), None)
+                self._coords.pop(
+                    (obj.country_code.upper(), obj.party_id.upper(), ci_key(obj.location_id)), None
+                )
 
     # -- history
 
@@ -291,7 +295,10 @@ class FraudGuard:
             # The authorization names its location but not whose: the partner's location of that id.
             raw = db.scalar(
                 select(LocationRow.raw)
-                .where(LocationRow.partner == row.partner, LocationRow.location_id == row.location_id)
+                .where(
+                    LocationRow.partner == row.partner,
+                    PARTY_OBJECT_KEYS["locations"] == same_id(row.location_id),
+                )
                 .limit(1)
             )
             coords = None if raw is None else location_coords(raw)

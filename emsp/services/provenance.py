@@ -19,7 +19,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from emsp.storage.tables import CdrRow, FindingRow, InvoiceLineRow, LocationRow, TariffVersionRow
+from emsp.storage.tables import (
+    PARTY_OBJECT_KEYS,
+    CdrRow,
+    FindingRow,
+    InvoiceLineRow,
+    LocationRow,
+    TariffVersionRow,
+    same_id,
+)
 from emsp.timeutil import format_utc
 from emsp.wire import loads
 
@@ -34,7 +42,7 @@ def _tariff_ids(db: Session, row: CdrRow, lines: list[InvoiceLineRow]) -> list[s
             select(LocationRow.raw).where(
                 LocationRow.country_code == row.country_code,
                 LocationRow.party_id == row.party_id,
-                LocationRow.location_id == row.location_id,
+                PARTY_OBJECT_KEYS["locations"] == same_id(row.location_id),  # any case: CiString
             )
         ).first()
         place: Any = loads(location) if location else {}

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from emsp.settlement.facts import StoredCdr, WrittenLine
 from emsp.storage.direct import DirectStatement
-from emsp.storage.tables import CdrRow, InvoiceLineRow, LocationRow, TariffRow
+from emsp.storage.tables import PARTY_OBJECT_KEYS, CdrRow, InvoiceLineRow, LocationRow, TariffRow, same_id
 
 _cdrs: Any = CdrRow.__table__
 _lines: Any = InvoiceLineRow.__table__
@@ -26,10 +26,12 @@ _tariffs: Any = TariffRow.__table__
 
 
 def _by_party(table: Table, id_column: str) -> tuple[Any, ...]:
+    """A party's object by id: in any case (CiString) where the table is keyed so."""
+    key = PARTY_OBJECT_KEYS.get(table.name)
     return (
         table.c.country_code == bindparam("cc"),
         table.c.party_id == bindparam("pid"),
-        table.c[id_column] == bindparam("oid"),
+        table.c[id_column] == bindparam("oid") if key is None else key == same_id(bindparam("oid")),
     )
 
 

@@ -15,12 +15,14 @@ from sqlalchemy.orm import Session
 
 from emsp.storage.direct import DirectStatement
 from emsp.storage.tables import (
+    PARTY_OBJECT_KEYS,
     CdrRow,
     InvoiceLineRow,
     LocationRow,
     SessionRow,
     TariffRow,
     TokenRow,
+    same_id,
     token_key,
     upper_token_uid,
 )
@@ -29,14 +31,18 @@ R = TypeVar("R")
 
 
 class PartyLookup(Generic[R]):
-    """The row of `model` with (country_code, party_id, <id column>), or None."""
+    """The row of `model` with (country_code, party_id, <id column>), or None. The id of a party's
+    object (a table of `PARTY_OBJECT_KEYS`) matches in any case: it is a CiString."""
 
     def __init__(self, model: type[R], id_column: str) -> None:
         table: Any = model
+        key = PARTY_OBJECT_KEYS.get(table.__tablename__)
         self._stmt: Select[Any] = select(model).where(
             table.country_code == bindparam("cc"),
             table.party_id == bindparam("pid"),
-            getattr(table, id_column) == bindparam("oid"),
+            getattr(table, id_column) == bindparam("oid")
+            if key is None
+            else key == same_id(bindparam("oid")),
         )
 
     def __call__(self, db: Session, country_code: str, party_id: str, object_id: str) -> R | None:
@@ -65,7 +71,7 @@ _sessions: Any = SessionRow.__table__
 _session_raw = select(_sessions.c.pk, _sessions.c.wire, _sessions.c.raw, _sessions.c.last_updated).where(
     _sessions.c.country_code == bindparam("cc"),
     _sessions.c.party_id == bindparam("pid"),
-    _sessions.c.session_id == bindparam("oid"),
+    PARTY_OBJECT_KEYS["sessions"] == same_id(bindparam("oid")),  # any case: CiString
 )
 _session_insert = insert(_sessions)
 _session_update = update(_sessions).where(_sessions.c.pk == bindparam("row_pk"))
@@ -167,7 +173,7 @@ _cdrs: Any = CdrRow.__table__
 _cdr_stored = select(_cdrs.c.wire, _cdrs.c.raw).where(
     _cdrs.c.country_code == bindparam("cc"),
     _cdrs.c.party_id == bindparam("pid"),
-    _cdrs.c.cdr_id == bindparam("oid"),
+    PARTY_OBJECT_KEYS["cdrs"] == same_id(bindparam("oid")),  # any case: CiString
 )
 _cdr_insert = insert(_cdrs)
 _direct_cdr_stored = DirectStatement(_cdr_stored)
@@ -226,7 +232,7 @@ _locations: Any = LocationRow.__table__
 _party_location = (
     _locations.c.country_code == bindparam("cc"),
     _locations.c.party_id == bindparam("pid"),
-    _locations.c.location_id == bindparam("oid"),
+    PARTY_OBJECT_KEYS["locations"] == same_id(bindparam("oid")),  # any case: CiString
 )
 _location_zone = select(_locations.c.time_zone).where(*_party_location)
 _location_raw = select(_locations.c.raw).where(*_party_location)

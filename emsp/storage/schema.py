@@ -33,7 +33,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import CreateIndex
 
-from emsp.storage.tables import Base, FindingRow, TokenRow, upper_token_uid
+from emsp.storage.tables import PARTY_OBJECT_KEYS, Base, FindingRow, TokenRow, upper_token_uid
 
 
 @dataclass(frozen=True)
@@ -180,10 +180,46 @@ def _refuse_tokens_differing_in_case(connection: Connection) -> None:
         )
 
 
+def _refuse_party_objects_differing_in_case(table_name: str) -> Callable[[Connection], None]:
+    """Before a party's object ids were compared without case (CiString), one party's `LOC-A` and
+    `loc-a` (sessions, CDRs, locations, tariffs) were stored as two objects, each maybe billed or
+    referenced since: which one is "the" object only the operator can tell, so the database is
+    refused, naming them, as for tokens (a silent merge could drop a billed CDR)."""
+
+    def refuse(connection: Connection) -> None:
+        t: Any = Base.metadata.tables[table_name]
+        object_id = t.c[_OBJECT_ID_COLUMNS[table_name]]
+        key = (t.c.country_code, t.c.party_id, PARTY_OBJECT_KEYS[table_name])
+        clashing = select(*key).group_by(*key).having(func.count() > 1).order_by(*key)
+        found = []
+        for cc, pid, upper_id in connection.execute(clashing).all():
+            same = (t.c.country_code == cc, t.c.party_id == pid, PARTY_OBJECT_KEYS[table_name] == upper_id)
+            ids = connection.scalars(select(object_id).where(*same).order_by(t.c.pk)).all()
+            found.append(f"{cc}/{pid} {' / '.join(ids)}")
+        if found:
+            raise SchemaMismatch(
+                f"{table_name} ids are case-insensitive (OCPI CiString) but the database holds {table_name} "
+                f"of one party whose ids differ only in case: {'; '.join(found)}. Resolve them (keep one "
+                "of each, or start on a new database with --database-url), then start again"
+            )
+
+    return refuse
+
+
+_OBJECT_ID_COLUMNS = {
+    "locations": "location_id",
+    "tariffs": "tariff_id",
+    "sessions": "session_id",
+    "cdrs": "cdr_id",
+}
+
 # Run before creating the unique index of that name: fold rows it would refuse, or refuse the database.
 MERGE_BEFORE: dict[str, Callable[[Connection], None]] = {
     "ux_findings_partner_party_kind": _merge_duplicate_findings,
     "ux_tokens_uid_ci_type": _refuse_tokens_differing_in_case,
+    **{
+        f"ux_{name}_party_id_ci": _refuse_party_objects_differing_in_case(name) for name in _OBJECT_ID_COLUMNS
+    },
 }
 
 

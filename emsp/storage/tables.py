@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Index, Integer, String, Text, UniqueConstraint, func, text
+from sqlalchemy import Boolean, ColumnElement, Index, Integer, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from emsp.storage.packed import CDRS, SESSIONS, PackedText
@@ -59,7 +59,6 @@ class PartyObject:
 
 class LocationRow(PartyObject, Base):
     __tablename__ = "locations"
-    __table_args__ = (UniqueConstraint("country_code", "party_id", "location_id"),)
     location_id: Mapped[str] = mapped_column(String(39))  # 2.1.1: string(39)
     time_zone: Mapped[str] = mapped_column(String(255))
     last_updated: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -70,7 +69,6 @@ class LocationRow(PartyObject, Base):
 
 class TariffRow(PartyObject, Base):
     __tablename__ = "tariffs"
-    __table_args__ = (UniqueConstraint("country_code", "party_id", "tariff_id"),)
     tariff_id: Mapped[str] = mapped_column(String(36))
     currency: Mapped[str] = mapped_column(String(3))
     last_updated: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -81,7 +79,6 @@ class TariffRow(PartyObject, Base):
 
 class SessionRow(PartyObject, Base):
     __tablename__ = "sessions"
-    __table_args__ = (UniqueConstraint("country_code", "party_id", "session_id"),)
     session_id: Mapped[str] = mapped_column(String(36))
     status: Mapped[str] = mapped_column(String(16))
     token_uid: Mapped[str] = mapped_column(String(36), index=True)  # a driver's sessions (fraud: overlap)
@@ -100,7 +97,6 @@ class SessionRow(PartyObject, Base):
 class CdrRow(PartyObject, Base):
     __tablename__ = "cdrs"
     __table_args__ = (
-        UniqueConstraint("country_code", "party_id", "cdr_id"),
         # A CDR's session's other CDRs (emsp.ocpi.modules.cdrs: second_cdr_for_session), per POST.
         Index("ix_cdrs_session", "country_code", "party_id", "session_id"),
     )
@@ -128,6 +124,34 @@ class CdrRow(PartyObject, Base):
     validation: Mapped[str | None] = mapped_column(String(16), default=None)
     validation_notes: Mapped[str | None] = mapped_column(Text, default=None)
     idempotency_key: Mapped[str | None] = mapped_column(String(160), default=None)
+
+
+# A party's object ids are CiStrings (OCPI types: case ignored): one object per (party, id in any
+# case), by a unique index on upper(id); the id column keeps the first spelling received. Every
+# lookup of such an object by id compares its key with `same_id(value)`: upper() on both sides in
+# SQL, so the two fold alike on every backend (PostgreSQL's upper() also folds non-ASCII letters,
+# which 2.1.1's string ids may hold; emsp.wire.ci_key folds ASCII only, as SQLite's upper() does).
+# Databases of earlier versions also keep their exact-case unique constraint, implied by this one.
+PARTY_OBJECT_KEYS: dict[str, ColumnElement[str]] = {
+    "locations": func.upper(LocationRow.location_id),
+    "tariffs": func.upper(TariffRow.tariff_id),
+    "sessions": func.upper(SessionRow.session_id),
+    "cdrs": func.upper(CdrRow.cdr_id),
+}
+for _model in (LocationRow, TariffRow, SessionRow, CdrRow):
+    _table = _model.__tablename__
+    Index(
+        f"ux_{_table}_party_id_ci",
+        _model.country_code,
+        _model.party_id,
+        PARTY_OBJECT_KEYS[_table],
+        unique=True,
+    )
+
+
+def same_id(value: object) -> ColumnElement[str]:
+    """What a `PARTY_OBJECT_KEYS` key equals for the id `value` (a bind parameter or a column)."""
+    return func.upper(value)
 
 
 class TariffVersionRow(Base):

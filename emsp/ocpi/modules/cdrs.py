@@ -13,18 +13,19 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from emsp.bus import CdrReceived
 from emsp.model import CdrInfo, PartyRef
 from emsp.ocpi.context import Ctx
 from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, method_not_allowed, not_found
+from emsp.ocpi.modules.cdr_checks import note_cdr_money, note_foreign_token
 from emsp.ocpi.modules.common import party_and_ids, party_from, wire_of
 from emsp.ocpi.modules.sessions import find as stored_session
 from emsp.services.cdrs import resolve_cdr
 from emsp.storage.queries import cdr_wire, find_cdr, insert_cdr, session_cdrs
-from emsp.storage.tables import CdrRow, DuplicateCdrRow, PulledCdrRow
+from emsp.storage.tables import CdrRow, DuplicateCdrRow, PulledCdrRow, same_id
 from emsp.wire import dumps, loads
 
 
@@ -60,7 +61,7 @@ def _first_push_after_pull(ctx: Ctx, party: PartyRef, cdr_id: str) -> bool:
         select(PulledCdrRow).where(
             PulledCdrRow.country_code == party.country_code,
             PulledCdrRow.party_id == party.party_id,
-            PulledCdrRow.cdr_id == cdr_id,
+            func.upper(PulledCdrRow.cdr_id) == same_id(cdr_id),  # any case: CiString
         )
     ).first()
     if marker is None:
@@ -78,12 +79,12 @@ def _post(ctx: Ctx) -> OcpiResult:
     where = (party.country_code, party.party_id) if ctx.adapter.cdr_url_has_party else ()
     location = {"Location": ctx.url_for("cdrs", *where, info.cdr_id)}
     stored = cdr_wire(ctx.db, party.country_code, party.party_id, info.cdr_id)
-    if stored is not None and loads(stored) == body and _first_push_after_pull(ctx, party, info.cdr_id):
+    identical = stored is not None and _same_cdr(loads(stored), body)
+    if identical and _first_push_after_pull(ctx, party, info.cdr_id):
         # We pulled it from the CPO's Sender before its POST got through: stored and billed once
         # already, and this is no repeat of the CPO's (emsp.ocpi.pull).
         return OcpiResult(message="CDR already received", headers=location)
     if stored is not None:
-        identical = loads(stored) == body
         ctx.db.add(
             DuplicateCdrRow(
                 partner=ctx.partner_id,
@@ -119,6 +120,11 @@ def _post(ctx: Ctx) -> OcpiResult:
     insert_cdr(ctx.db, values)
     ctx.publish(event)
     return OcpiResult(http_status=201, headers=location)
+
+
+def _same_cdr(stored: dict[str, Any], body: dict[str, Any]) -> bool:
+    """`body` is the stored CDR again: the same content, its id in any case (CiString: the same id)."""
+    return stored == body or stored == {**body, "id": stored.get("id")}
 
 
 def row_columns(info: CdrInfo, raw: str, wire: str | None) -> dict[str, Any]:
@@ -162,6 +168,8 @@ def _notice(ctx: Ctx, info: CdrInfo, doc: dict[str, Any]) -> None:
     def note(kind: str, example: str) -> None:
         ctx.note(kind, example, party=party, module="cdrs", object_id=cdr_id)
 
+    note_cdr_money(ctx, party, cdr_id, doc, info.credit)
+    note_foreign_token(ctx, party, "cdrs", cdr_id, doc)
     cost = info.total_cost
     if not info.credit and info.total_energy_kwh > 0 and cost.excl_vat == 0 and not cost.incl_vat:
         note("zero_cost_cdr", f"CDR {cdr_id}: {info.total_energy_kwh} kWh, total_cost 0 {cost.currency}")

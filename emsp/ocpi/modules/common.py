@@ -10,6 +10,7 @@ from emsp.ocpi.context import Ctx
 from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, not_found
 from emsp.timeutil import format_utc, parse_ocpi_datetime
+from emsp.wire import ci_key
 
 
 def party_and_ids(
@@ -65,8 +66,8 @@ def check_owner(body: dict[str, Any], party: PartyRef, id_field: str | None, obj
         if value is not None and (not isinstance(value, str) or value.upper() != expected):
             raise invalid(f"'{field}' in body ({value}) differs from the URL ({expected})")
     if id_field is not None and object_id is not None:
-        value = body.get(id_field)
-        if value is not None and value != object_id:
+        value = body.get(id_field)  # ids are CiStrings: the same in any case
+        if value is not None and (not isinstance(value, str) or ci_key(value) != ci_key(object_id)):
             raise invalid(f"'{id_field}' in body ({value}) differs from the URL ({object_id})")
 
 

@@ -20,7 +20,7 @@ from emsp.ocpi.errors import invalid, method_not_allowed, not_found
 from emsp.ocpi.modules.common import check_owner, party_and_ids, stale_update, stored_last_updated, wire_of
 from emsp.storage.queries import find_location
 from emsp.storage.tables import LocationRow
-from emsp.wire import dumps, loads
+from emsp.wire import ci_key, dumps, loads
 
 ALLOWED = ["GET", "PUT", "PATCH"]
 
@@ -29,11 +29,17 @@ def find(ctx: Ctx, party: PartyRef, location_id: str) -> LocationRow | None:
     return find_location(ctx.db, party.country_code, party.party_id, location_id)
 
 
+def _same_id(stored: Any, wanted: str) -> bool:
+    """EVSE.uid and Connector.id are CiStrings: the same id in any case."""
+    return isinstance(stored, str) and ci_key(stored) == ci_key(wanted)
+
+
 def _pick(items: list[dict[str, Any]], key: str, value: str) -> dict[str, Any] | None:
-    return next((item for item in items if item.get(key) == value), None)
+    return next((item for item in items if _same_id(item.get(key), value)), None)
 
 
 def _save(ctx: Ctx, party: PartyRef, location_id: str, body: dict[str, Any], row: LocationRow | None) -> bool:
+    _check_unique_ids(body)
     mapped = ctx.adapter.location(body, party)
     if row is None:
         row = LocationRow(country_code=party.country_code, party_id=party.party_id, location_id=location_id)
@@ -49,6 +55,42 @@ def _save(ctx: Ctx, party: PartyRef, location_id: str, body: dict[str, Any], row
     ctx.db.flush()
     ctx.publish(LocationUpserted(ctx.partner_id, party, location_id, mapped.last_updated))
     return created
+
+
+def _check_unique_ids(location: dict[str, Any]) -> None:
+    """The Location as it would be stored (after any PUT or PATCH, every version) names each EVSE
+    once and each Connector once within its EVSE: an EVSE's uid identifies it within the CPO's
+    platform and a Connector's id within its EVSE (mod_locations EVSE.uid, Connector.id; ids are
+    CiStrings, so in any case). Two of one id would make every later EVSE/Connector push, and a
+    Session's evse_uid/connector_id, ambiguous: refused (2001), naming the id."""
+    evse_uids: dict[str, str] = {}
+    for evse in _list(location.get("evses")):
+        uid = evse.get("uid")
+        first = _first_of(evse_uids, uid)
+        if first is not None:
+            raise invalid(
+                f"two EVSEs with uid {first!r} and {uid!r} in one Location: EVSE.uid must be unique"
+            )
+        connector_ids: dict[str, str] = {}
+        for connector in _list(evse.get("connectors")):
+            cid = connector.get("id")
+            first = _first_of(connector_ids, cid)
+            if first is not None:
+                raise invalid(
+                    f"two Connectors with id {first!r} and {cid!r} in EVSE {uid!r}: Connector.id must be "
+                    "unique within its EVSE"
+                )
+
+
+def _first_of(seen: dict[str, str], object_id: Any) -> str | None:
+    """The id seen before that equals `object_id` in any case (None: none; `object_id` is now seen)."""
+    if not isinstance(object_id, str):
+        return None  # not an id: the version's validation says so
+    key = ci_key(object_id)
+    if key in seen:
+        return seen[key]
+    seen[key] = object_id
+    return None
 
 
 def handle(ctx: Ctx) -> OcpiResult:
@@ -148,13 +190,13 @@ def _target(location: dict[str, Any], ids: list[str]) -> dict[str, Any]:
 def _check_ids(body: dict[str, Any], ids: list[str]) -> None:
     field = {1: "id", 2: "uid", 3: "id"}[len(ids)]
     value = body.get(field)
-    if value is not None and value != ids[-1]:
+    if value is not None and not _same_id(value, ids[-1]):
         raise invalid(f"'{field}' in body ({value}) differs from the URL ({ids[-1]})")
 
 
 def _replace(items: list[dict[str, Any]], key: str, value: str, new: dict[str, Any]) -> None:
     for index, item in enumerate(items):
-        if item.get(key) == value:
+        if _same_id(item.get(key), value):
             items[index] = new
             return
     items.append(new)

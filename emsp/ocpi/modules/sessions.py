@@ -18,11 +18,12 @@ from emsp.model import PartyRef, SessionInfo
 from emsp.ocpi.context import Ctx
 from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, method_not_allowed, not_found
+from emsp.ocpi.modules.cdr_checks import note_foreign_token
 from emsp.ocpi.modules.common import check_owner, party_and_ids, stale_update
 from emsp.services.sessions import resolve_session, row_values
 from emsp.storage.packed import Plain
 from emsp.storage.queries import SessionKey, insert_session, session_raw, update_session
-from emsp.wire import dumps, loads
+from emsp.wire import ci_key, dumps, loads
 
 ALLOWED = ["GET", "PUT", "PATCH"]
 
@@ -32,13 +33,18 @@ def find(
 ) -> tuple[int, str, datetime] | None:
     """(row key, raw JSON, last_updated) of the stored session, or None. `remember=False`: a read
     that does not precede a write of the session (a CDR's check) is not kept in memory."""
-    stored, key = ctx.stored_sessions, (party.country_code, party.party_id, session_id)
+    stored, key = ctx.stored_sessions, _key(party, session_id)
     row = None if stored is None else stored.get(key)
     if row is None:
         row = session_raw(ctx.db, *key)
         if row is not None and stored is not None and remember:  # read before this unit wrote
             stored.update({key: row})
     return row
+
+
+def _key(party: PartyRef, session_id: str) -> SessionKey:
+    """A session's key in memory: its id in any case is the same session (CiString), as in the table."""
+    return party.country_code, party.party_id, ci_key(session_id)
 
 
 class _Written(NamedTuple):
@@ -106,7 +112,7 @@ def handle(ctx: Ctx) -> OcpiResult:
     body = ctx.json_object()
     check_owner(body, party, "id", session_id)
     stored: dict[str, Any] | None = None
-    key = (party.country_code, party.party_id, session_id)
+    key = _key(party, session_id)
     known = _known(ctx, key)
     lean = ctx.adapter.session_patch(body) if known is not None and method == "PATCH" else None
     if method == "PATCH":
@@ -141,6 +147,7 @@ def handle(ctx: Ctx) -> OcpiResult:
     values = {**row_values(info), "raw": raw, "wire": None if doc is body else dumps(body)}
     created = row is None
     if row is None:
+        note_foreign_token(ctx, party, "sessions", session_id, doc)  # once, when the session is new
         identity = {"country_code": party.country_code, "party_id": party.party_id, "session_id": session_id}
         pk = insert_session(ctx.db, {**identity, **values})
     else:
