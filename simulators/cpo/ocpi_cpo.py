@@ -345,12 +345,11 @@ class OcpiCpo(CpoTimeline):
             )
             return CpoOutput(requests=[self._put_session(session, body, now)])
         fields: dict[str, Any] = {"kwh": kwh, "last_updated": format_utc(now)}
-        periods = self._patch_periods(session, at, changed)
+        periods, appended = self._patch_periods(session, at, changed)
         if periods:
             fields["charging_periods"] = periods
         body = self.wire.session_patch(fields)
-        delta = self.dialect.charging_periods_patch == "delta"
-        self.published.patch("sessions", session.session_id, body, ("charging_periods",) if delta else ())
+        self.published.patch("sessions", session.session_id, body, appended)
         return CpoOutput(
             requests=[
                 self._send(
@@ -364,28 +363,32 @@ class OcpiCpo(CpoTimeline):
             ]
         )
 
-    def _patch_periods(self, session: CpoSession, at: datetime, changed: bool) -> list[dict[str, Any]]:
+    def _patch_periods(
+        self, session: CpoSession, at: datetime, changed: bool
+    ) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
         """The ChargingPeriods a PATCH carries. mod_sessions, PATCH: the receiver *adds* the
         periods a PATCH holds, so `delta` sends each period once, when it has ended (a new one
         began: the energy flow stopped or resumed, or another tariff element applies); a
-        `full_list` CPO sends every period so far, the running one too, in every PATCH."""
+        `full_list` CPO sends every period so far, the running one too, in every PATCH. With them,
+        the fields its own Sender copy adds to rather than replaces (Published.patch)."""
         full = self.dialect.charging_periods_patch == "full_list"
+        appended = () if full else ("charging_periods",)
         if session.tariff_switches:
-            return []  # periods across a tariff switch go with the final PUT (tariff_switch.py)
+            return [], appended  # periods across a tariff switch go with the final PUT (tariff_switch.py)
         tariff = self._tariffs[session.tariff_id]
         restricted = any(element.restrictions is not None for element in tariff.elements)
         if not full and not changed and not restricted:
-            return []  # nothing can have ended: no need to cut the periods again
+            return [], appended  # nothing can have ended: no need to cut the periods again
         tz = self._site_tz[session.evse.location_id]
         periods = build_charging_periods(
             tariff, session.samples, start=session.start, end=at, tz=tz, policy=self._policy
         )
         wire = [p.to_ocpi(decimals=4) for p in periods]
         if full:
-            return wire
+            return wire, appended
         ended = wire[:-1]
         new, session.periods_sent = ended[session.periods_sent :], max(session.periods_sent, len(ended))
-        return new
+        return new, appended
 
     def _session_ended(self, event: TransactionEnded, now: datetime) -> CpoOutput:
         session = self._sessions.pop((event.station_id, event.transaction_id), None)
