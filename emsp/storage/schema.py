@@ -33,7 +33,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import CreateIndex
 
-from emsp.storage.tables import PARTY_OBJECT_KEYS, Base, FindingRow, TokenRow, upper_token_uid
+from emsp.storage.tables import (
+    PARTY_OBJECT_IDS,
+    PARTY_OBJECT_KEYS,
+    Base,
+    FindingRow,
+    TokenRow,
+    upper_token_uid,
+)
 
 
 @dataclass(frozen=True)
@@ -188,7 +195,7 @@ def _refuse_party_objects_differing_in_case(table_name: str) -> Callable[[Connec
 
     def refuse(connection: Connection) -> None:
         t: Any = Base.metadata.tables[table_name]
-        object_id = t.c[_OBJECT_ID_COLUMNS[table_name]]
+        object_id = t.c[PARTY_OBJECT_IDS[table_name]]
         key = (t.c.country_code, t.c.party_id, PARTY_OBJECT_KEYS[table_name])
         clashing = select(*key).group_by(*key).having(func.count() > 1).order_by(*key)
         found = []
@@ -206,20 +213,11 @@ def _refuse_party_objects_differing_in_case(table_name: str) -> Callable[[Connec
     return refuse
 
 
-_OBJECT_ID_COLUMNS = {
-    "locations": "location_id",
-    "tariffs": "tariff_id",
-    "sessions": "session_id",
-    "cdrs": "cdr_id",
-}
-
 # Run before creating the unique index of that name: fold rows it would refuse, or refuse the database.
 MERGE_BEFORE: dict[str, Callable[[Connection], None]] = {
     "ux_findings_partner_party_kind": _merge_duplicate_findings,
     "ux_tokens_uid_ci_type": _refuse_tokens_differing_in_case,
-    **{
-        f"ux_{name}_party_id_ci": _refuse_party_objects_differing_in_case(name) for name in _OBJECT_ID_COLUMNS
-    },
+    **{f"ux_{name}_party_id_ci": _refuse_party_objects_differing_in_case(name) for name in PARTY_OBJECT_IDS},
 }
 
 

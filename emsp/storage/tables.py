@@ -132,14 +132,16 @@ class CdrRow(PartyObject, Base):
 # SQL, so the two fold alike on every backend (PostgreSQL's upper() also folds non-ASCII letters,
 # which 2.1.1's string ids may hold; emsp.wire.ci_key folds ASCII only, as SQLite's upper() does).
 # Databases of earlier versions also keep their exact-case unique constraint, implied by this one.
-PARTY_OBJECT_KEYS: dict[str, ColumnElement[str]] = {
-    "locations": func.upper(LocationRow.location_id),
-    "tariffs": func.upper(TariffRow.tariff_id),
-    "sessions": func.upper(SessionRow.session_id),
-    "cdrs": func.upper(CdrRow.cdr_id),
+PARTY_OBJECT_IDS: dict[str, str] = {  # table -> its id column
+    "locations": "location_id",
+    "tariffs": "tariff_id",
+    "sessions": "session_id",
+    "cdrs": "cdr_id",
 }
+PARTY_OBJECT_KEYS: dict[str, ColumnElement[str]] = {}
 for _model in (LocationRow, TariffRow, SessionRow, CdrRow):
     _table = _model.__tablename__
+    PARTY_OBJECT_KEYS[_table] = func.upper(getattr(_model, PARTY_OBJECT_IDS[_table]))
     Index(
         f"ux_{_table}_party_id_ci",
         _model.country_code,
