@@ -41,6 +41,17 @@ UNAVAILABLE = HttpResponse(503, {"Content-Type": "text/plain", "Retry-After": "1
 
 
 RTO_MS = 200  # TCP's minimum retransmission timeout (RFC 6298 allows 200 ms as Linux uses)
+# Stations connect one after another, BOOT_GAP_MS apart, as a network powering up does. A large
+# world would take too long so (25,000 stations: 42 scenario minutes, longer than a driver's
+# patience, and its early drivers gave up on stations that had not booted): the whole stagger is at
+# most BOOT_SPREAD_MS, the stations closer together beyond BOOT_SPREAD_MS / BOOT_GAP_MS of them.
+BOOT_GAP_MS = 100
+BOOT_SPREAD_MS = 2 * 60_000
+
+
+def connect_delay_ms(offset: int, stations: int) -> int:
+    """When the station at `offset` (0-based) of `stations` connects, in ms after the start."""
+    return min(BOOT_GAP_MS * (offset + 1), (offset + 1) * BOOT_SPREAD_MS // stations)
 
 
 class Link:
@@ -546,6 +557,7 @@ class SimRuntime:
                 self._cpo_emit(cpo_id, cpo.start(self.now()))
         if self._hubs is not None:
             self._hubs.start()
+        stations = len(world.stations)
         for offset, station_id in enumerate(world.stations):
 
             def connect(_event: simpy.Event, sid: str = station_id) -> None:
@@ -554,7 +566,7 @@ class SimRuntime:
                 self._cpo_emit(cpo_id, world.cpos[cpo_id].on_station_connected(sid, st.version, self.now()))
                 self._station_send(sid, st.on_connected(self.now()))
 
-            call_after(self.env, 100 * (offset + 1), connect)
+            call_after(self.env, connect_delay_ms(offset, stations), connect)
         self._schedule_timeline()
         for index, arrival in enumerate(world.arrivals):
             call_after(self.env, self._at_ms(arrival.at), partial(self._on_arrival, index))
