@@ -124,9 +124,6 @@ def run(
     if runtime not in ("sim", "live"):
         typer.echo(f"error: --runtime: must be 'sim' or 'live', not {runtime!r}", err=True)
         raise typer.Exit(2)
-    if speed is not None and runtime != "live":  # a sim run is not paced by the wall clock
-        typer.echo("invalid input: --speed: only with --runtime live (a sim run takes no pace)", err=True)
-        raise typer.Exit(2)
     show = progress and fancy(sys.stderr)
     try:
         overrides = [parse_set(spec) for spec in set_ or []]

@@ -274,6 +274,10 @@ def _run_scenario(
     # The Python API gets the CLI's checks too: its types are not enforced at run time.
     if runtime not in ("sim", "live"):
         raise ScenarioError("emsp-bench run", "--runtime", f"must be 'sim' or 'live', not {runtime!r}")
+    if speed is not None and runtime != "live":  # a sim run is paced by nothing: speed would be ignored
+        raise ScenarioError(
+            "emsp-bench run", "--speed", f"only with --runtime live (a sim run takes no pace), not {speed!r}"
+        )
     if seed is not None and (type(seed) is not int or seed < 0):  # type(): True is no seed
         raise ScenarioError("emsp-bench run", "--seed", f"must be a whole number >= 0, not {seed!r}")
     if out is not None and not isinstance(out, str | Path):

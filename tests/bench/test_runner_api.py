@@ -22,6 +22,8 @@ from bench.scenario import ScenarioError
         ({"seed": 2.0}, "--seed"),
         ({"seed": -1}, "--seed"),
         ({"out": 7}, "--out"),
+        ({"speed": 5.0}, "--speed"),  # a sim run takes no pace: was silently ignored
+        ({"runtime": "sim", "speed": 600}, "--speed"),
     ],
 )
 def test_invalid_parameters_are_invalid_input_naming_the_parameter(
