@@ -21,7 +21,7 @@ from bench.runtime.live_security import LiveSecurity, make_security
 
 pytestmark = [pytest.mark.xdist_group("live"), pytest.mark.slow]
 TARIFF = Path(__file__).resolve().parents[2] / "scenarios" / "tariffs" / "standard.json"
-STATIONS = [
+STATIONS: list[dict[str, Any]] = [
     {"id": "S-P1", "ocpp": "1.6", "security_profile": 1},
     {"id": "S-P2", "ocpp": "2.0.1", "security_profile": 2},
     {"id": "S-P3", "ocpp": "1.6", "security_profile": 3},

@@ -130,8 +130,12 @@ def test_the_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.
 class _Cpo(BaseHTTPRequestHandler):
     """A CPO's versions and 2.2.1 details (what the eMSP fetches before answering credentials)."""
 
+    def _port(self) -> int:
+        assert isinstance(self.server, HTTPServer)  # the fixture's (typed as any socketserver)
+        return self.server.server_port
+
     def do_GET(self) -> None:
-        base = f"http://127.0.0.1:{self.server.server_address[1]}/ocpi"
+        base = f"http://127.0.0.1:{self._port()}/ocpi"
         data: Any = (
             [{"version": "2.2.1", "url": f"{base}/2.2.1"}]
             if self.path.endswith("/versions")
@@ -146,7 +150,7 @@ class _Cpo(BaseHTTPRequestHandler):
         """Our registration as Sender: the CPO answers with its credentials (for party FR/CPB)."""
         self.rfile.read(int(self.headers.get("Content-Length", "0")))
         role = {"role": "CPO", "business_details": {"name": "B"}, "party_id": "CPB", "country_code": "FR"}
-        port = self.server.server_address[1]
+        port = self._port()
         self._answer({"token": "their-c", "url": f"http://127.0.0.1:{port}/ocpi/versions", "roles": [role]})
 
     def _answer(self, data: Any) -> None:
@@ -280,7 +284,7 @@ def _nats_reachable() -> bool:
         return False
 
 
-async def _jetstream_subjects(stream: str) -> list[str]:
+async def _jetstream_subjects(stream: str) -> list[str | None]:
     import nats
 
     nc = await nats.connect("nats://127.0.0.1:4222")
@@ -329,7 +333,7 @@ def test_serve_with_a_bus_publishes_the_event_stream_to_jetstream(tmp_path: Path
         assert issued.status_code == 201, issued.text
         assert httpx.post(f"{base}/api/v1/tokens/U{tag}/block", headers=admin).status_code == 200
         deadline = time.monotonic() + 15
-        subjects: list[str] = []
+        subjects: list[str | None] = []  # nats types a stored message's subject as optional
         while time.monotonic() < deadline and len(subjects) < 2:
             subjects = asyncio.run(_jetstream_subjects(stream))
             time.sleep(0.2)
