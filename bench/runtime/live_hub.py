@@ -19,27 +19,50 @@ real time the receiver took, as live authorization latencies are measured (live.
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
+from collections.abc import Coroutine
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bench.hubs import EMSP_CONNECTION, emsp_registered
+from bench.runtime.live_clock import ScaledClock
 from bench.runtime.live_http import TRANSPORT_FAILED, HttpServer, send_http
 from bench.runtime.live_links import LiveLink, sleep_until
-from bench.runtime.live_timeline import outage_mode
+from bench.runtime.live_timeline import OutageSpan, outage_mode
+from bench.trace import WireTrace
+from bench.world import World
 from emsp.api import handler_app
 from emsp.wire import Deferred, HttpRequest, HttpResponse, OutboundRequest
+from simulators.cpo.mock_cpo import MockCpoOutput
 from simulators.hub import OcpiHub, Status
-
-if TYPE_CHECKING:
-    from bench.runtime.live import LiveRuntime
 
 EMSP = "emsp"
 PROTO = "ocpi2.2.1"  # the hub emulator speaks OCPI 2.2.1 only (so do the CPOs behind it)
+
+
+class HubHost(Protocol):
+    """What the hubs need from the live runtime (live.py's LiveRuntime): its clock, world, trace
+    and links' generator, the CPOs' OCPI links, the outages, and to run tasks and CPO output.
+    A protocol, so this module and live.py do not import each other."""
+
+    world: World
+    trace: WireTrace
+    clock: ScaledClock
+    _rng: random.Random
+    _outages: list[OutageSpan]
+    _to_emsp: dict[str, LiveLink]
+    _from_emsp: dict[str, LiveLink]
+
+    def _spawn(
+        self, what: str, coro: Coroutine[Any, Any, None], *, call: bool = False
+    ) -> asyncio.Task[None]: ...
+
+    def cpo_emit(self, cpo_id: str, output: MockCpoOutput) -> None: ...
 
 
 class _HubDelay:
@@ -55,7 +78,7 @@ class _HubDelay:
 
 
 class LiveHubs:
-    def __init__(self, runtime: LiveRuntime, unavailable: HttpResponse) -> None:
+    def __init__(self, runtime: HubHost, unavailable: HttpResponse) -> None:
         self._rt = runtime
         self._unavailable = unavailable
         world = runtime.world

@@ -1,7 +1,7 @@
 """The `sim` runtime: simpy drives virtual time in one process (principle 2).
 
 Time unit is the integer millisecond, so every timestamp in the run is exact and reproducible.
-Links are FIFO per direction (TCP keeps order) with latency + uniform jitter from the scenario,
+Links (sim_link.py) are FIFO per direction (TCP keeps order) with latency + uniform jitter from the scenario,
 drawn from the run's own seeded generator.
 """
 
@@ -24,6 +24,7 @@ from bench.runtime.faults import SimRuntimeError, describe_fault
 from bench.runtime.link_windows import link_windows
 from bench.runtime.sim_events import call_after, call_at, run_until
 from bench.runtime.sim_hub import SimHubs
+from bench.runtime.sim_link import Link
 from bench.scenario import LinkSpec
 from bench.trace import WireTrace
 from bench.world import AppStart, World, block_driver, horizon, known_driver, plug_in_token, quote_for
@@ -40,7 +41,6 @@ EMSP = "emsp"
 UNAVAILABLE = HttpResponse(503, {"Content-Type": "text/plain", "Retry-After": "1"}, "Service Unavailable")
 
 
-RTO_MS = 200  # TCP's minimum retransmission timeout (RFC 6298 allows 200 ms as Linux uses)
 # Stations connect one after another, BOOT_GAP_MS apart, as a network powering up does. A large
 # world would take too long so (25,000 stations: 42 scenario minutes, longer than a driver's
 # patience, and its early drivers gave up on stations that had not booted): the whole stagger is at
@@ -52,50 +52,6 @@ BOOT_SPREAD_MS = 2 * 60_000
 def connect_delay_ms(offset: int, stations: int) -> int:
     """When the station at `offset` (0-based) of `stations` connects, in ms after the start."""
     return min(BOOT_GAP_MS * (offset + 1), (offset + 1) * BOOT_SPREAD_MS // stations)
-
-
-class Link:
-    """One direction of a link; `windows` ([from ms, until ms), spec) override the base spec."""
-
-    def __init__(
-        self,
-        env: simpy.Environment,
-        spec: LinkSpec,
-        rng: random.Random,
-        windows: list[tuple[int, int, LinkSpec]] | None = None,
-    ) -> None:
-        self._env, self._spec, self._rng = env, spec, rng
-        self._windows = windows or []
-        self._last_arrival = 0
-
-    def spec_now(self) -> LinkSpec:
-        if not self._windows:
-            return self._spec
-        now = int(self._env.now)
-        for start, end, spec in self._windows:
-            if start <= now < end:
-                return spec
-        return self._spec
-
-    def send(self, deliver: Callable[[], None], *, request: bool = False) -> None:
-        """Deliver after the link's delay; an OCPI `request` may be duplicated or overtake others."""
-        spec = self.spec_now() if self._windows else self._spec
-        # jitter * random() is uniform(0, jitter): the same draw and the same float (0 + (j - 0) * r)
-        delay = spec.latency_ms + (spec.jitter_ms * self._rng.random() if spec.jitter_ms else 0)
-        rto = RTO_MS
-        while spec.loss and self._rng.random() < spec.loss and rto <= 64 * RTO_MS:
-            delay += rto  # lost segment: TCP resends it after the timeout, doubling it each time
-            rto *= 2
-        now = int(self._env._now)  # the clock itself (its `now` property is a call more; this is hot)
-        arrival = now + round(delay)
-        if not (request and spec.reorder and self._rng.random() < spec.reorder):
-            arrival = max(arrival, self._last_arrival)  # one stream: FIFO
-            self._last_arrival = arrival
-        call_at(self._env, arrival - now, deliver)
-
-    def duplicates(self) -> bool:
-        spec = self.spec_now()
-        return bool(spec.duplicate) and self._rng.random() < spec.duplicate
 
 
 @dataclass

@@ -13,28 +13,60 @@ host, the eMSP answers a hub, and the start (CPOs behind a hub start once the hu
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import simpy
 
 from bench.hubs import EMSP_CONNECTION, emsp_registered
 from bench.runtime.sim_events import call_after
+from bench.runtime.sim_link import Link
+from bench.scenario import LinkSpec
+from bench.trace import WireTrace
+from bench.world import World
 from emsp.wire import Deferred, HttpResponse, OutboundRequest
+from simulators.cpo.mock_cpo import MockCpoOutput
 from simulators.hub import OcpiHub
-
-if TYPE_CHECKING:
-    from bench.runtime.sim import Link, SimRuntime
-    from bench.scenario import LinkSpec
 
 EMSP = "emsp"
 PROTO = "ocpi2.2.1"  # the hub emulator speaks OCPI 2.2.1 only (so do the CPOs behind it)
 
 
+class HubHost(Protocol):
+    """What the hubs need from the sim runtime (sim.py's SimRuntime): its clock, world and trace,
+    the CPOs' OCPI links, its wakeup and deferred-answer books, and the calls the runtime makes
+    for the eMSP and the CPOs. A protocol, so this module and sim.py do not import each other."""
+
+    env: simpy.Environment
+    world: World
+    trace: WireTrace
+    _to_emsp: dict[str, Link]
+    _from_emsp: dict[str, Link]
+    _wakeup_at: dict[str, int]
+    _deferred: dict[str, tuple[str, OutboundRequest]]
+
+    def now(self) -> datetime: ...
+
+    def _at_ms(self, moment: datetime) -> int: ...
+
+    def _outage(self, *parties: str) -> str | None: ...
+
+    def _cpo_emit(self, cpo_id: str, output: MockCpoOutput) -> None: ...
+
+    def _cpo_unreachable(self, cpo_id: str, request_id: str) -> None: ...
+
+    def _emsp_got(self, request_id: str, response: HttpResponse) -> None: ...
+
+    def _emsp_outbound(self) -> None: ...
+
+    def _schedule_expiry(self) -> None: ...
+
+
 class SimHubs:
     def __init__(
-        self, runtime: SimRuntime, unavailable: HttpResponse, make_link: Callable[[LinkSpec], Link]
+        self, runtime: HubHost, unavailable: HttpResponse, make_link: Callable[[LinkSpec], Link]
     ) -> None:
         self._rt = runtime
         self._unavailable = unavailable

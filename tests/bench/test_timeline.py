@@ -13,7 +13,7 @@ import pytest
 import simpy
 from timeline_helpers import SCENARIOS, run_sim, trace, variant
 
-from bench.runtime.sim import RTO_MS, Link
+from bench.runtime.sim_link import RTO_MS, Link
 from bench.scenario import LinkSpec
 from emsp.timeutil import format_utc, parse_utc
 
