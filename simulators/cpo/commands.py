@@ -17,16 +17,34 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from emsp.wire import OutboundRequest
+from simulators.cpo.ocpi_party import CpoOutput
+from simulators.cpo.versions import CpoWire
+from simulators.dialects.profile import DialectProfile
 from simulators.ocppj import OcppVersion, Payload
 from simulators.ocppj.timestamps import parse_timestamp
 
-if TYPE_CHECKING:
-    from simulators.cpo.ocpi_cpo import OcpiCpo
-    from simulators.cpo.ocpi_party import CpoOutput
-
 COMMAND_TIMEOUT_S = 180  # the CommandResponse's timeout: the station answers well within it
+
+
+class CommandCpo(Protocol):
+    """What the Receiver needs of its CPO (ocpi_cpo.py's OcpiCpo): its wire form and dialect, where
+    its sessions and EVSEs are, and to remember a START_SESSION's Token and send a CommandResult.
+    A protocol, so this module and ocpi_cpo.py do not import each other."""
+
+    wire: CpoWire
+    dialect: DialectProfile
+    reservation_stations: dict[int, str]  # our reservation id -> its station
+
+    def transaction_of(self, session_id: str) -> tuple[str, str] | None: ...
+
+    def connector_at(self, location_id: str, evse_uid: Any) -> tuple[str, int] | None: ...
+
+    def remote_start_token(self, station_id: str, token: dict[str, Any], reference: Any) -> None: ...
+
+    def post_command_result(self, url: str, body: dict[str, Any], now: datetime) -> OutboundRequest: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +75,7 @@ class CommandSeen:
 
 @dataclass(slots=True)
 class CommandReceiver:
-    cpo: OcpiCpo
+    cpo: CommandCpo
     # Whether the action's station can be told to carry it out now (set by the mock CPO): it is
     # connected, and the action can be said in its OCPP version (`ocpp_call`).
     can_carry_out: Callable[[CommandAction], bool] = lambda _action: True
@@ -143,8 +161,6 @@ class CommandReceiver:
     # ------------------------------------------------------------------ OCPP answer -> result
     def answered(self, action: CommandAction, result: str, now: datetime) -> CpoOutput:
         """The station answered (or not): the CommandResult to the eMSP, as the dialect sends it."""
-        from simulators.cpo.ocpi_party import CpoOutput
-
         sent = self.cpo.dialect.command_result == "on_time"
         self.seen.append(CommandSeen(now, action.kind, "ACCEPTED", result, sent))
         if not sent:
