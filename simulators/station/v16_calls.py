@@ -11,18 +11,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from emsp.timeutil import format_utc
 from simulators.ocppj import Payload
 from simulators.ocppj.meter import meter_value, wire_number
 from simulators.ocppj.timestamps import parse_timestamp
 from simulators.station import smart
+from simulators.station.base import VirtualStation  # not Station16: v16.py imports this module
 from simulators.station.setting_values import seconds_text, setting_bool, setting_int, setting_seconds
 from simulators.station.upkeep import LOCAL_LIST_MAX, SEND_LIST_MAX
-
-if TYPE_CHECKING:
-    from simulators.station.v16 import Station16
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +28,8 @@ class Key:
     """A configuration key: how to read it and, unless read-only, to write it (raising ValueError
     on a value it cannot take)."""
 
-    get: Callable[[Station16], str]
-    put: Callable[[Station16, str, datetime], None] | None = None
+    get: Callable[[VirtualStation], str]
+    put: Callable[[VirtualStation, str, datetime], None] | None = None
 
 
 KEYS: Mapping[str, Key] = MappingProxyType(
@@ -79,11 +77,11 @@ KEYS: Mapping[str, Key] = MappingProxyType(
 )
 
 
-def change_availability(st: Station16, p: Payload, now: datetime) -> Payload:
+def change_availability(st: VirtualStation, p: Payload, now: datetime) -> Payload:
     return {"status": st.set_available(p["connectorId"], p["type"] == "Operative", now)}
 
 
-def change_configuration(st: Station16, p: Payload, now: datetime) -> Payload:
+def change_configuration(st: VirtualStation, p: Payload, now: datetime) -> Payload:
     key = KEYS.get(p["key"])
     if key is None:
         return {"status": "NotSupported"}
@@ -96,7 +94,7 @@ def change_configuration(st: Station16, p: Payload, now: datetime) -> Payload:
     return {"status": "Accepted"}
 
 
-def get_configuration(st: Station16, p: Payload, now: datetime) -> Payload:
+def get_configuration(st: VirtualStation, p: Payload, now: datetime) -> Payload:
     wanted = p.get("key") or list(KEYS)
     known = [
         {"key": k, "readonly": KEYS[k].put is None, "value": KEYS[k].get(st)} for k in wanted if k in KEYS
@@ -105,15 +103,15 @@ def get_configuration(st: Station16, p: Payload, now: datetime) -> Payload:
     return {"configurationKey": known, **({"unknownKey": unknown} if unknown else {})}
 
 
-def clear_cache(st: Station16, p: Payload, now: datetime) -> Payload:
+def clear_cache(st: VirtualStation, p: Payload, now: datetime) -> Payload:
     return {"status": "Accepted"}  # no authorization cache is kept: there is nothing to clear
 
 
-def data_transfer(st: Station16, p: Payload, now: datetime) -> Payload:
+def data_transfer(st: VirtualStation, p: Payload, now: datetime) -> Payload:
     return {"status": "UnknownVendorId"}  # no vendor extension
 
 
-def remote_start(st: Station16, p: Payload, now: datetime) -> Payload:
+def remote_start(st: VirtualStation, p: Payload, now: datetime) -> Payload:
     profile = p.get("chargingProfile")
     if profile is not None and profile["chargingProfilePurpose"] != "TxProfile":
         return {"status": "Rejected"}  # §5.11: only a TxProfile may come with a remote start
@@ -127,7 +125,7 @@ def remote_start(st: Station16, p: Payload, now: datetime) -> Payload:
     return {"status": "Accepted"}
 
 
-def remote_stop(st: Station16, p: Payload, now: datetime) -> Payload:
+def remote_stop(st: VirtualStation, p: Payload, now: datetime) -> Payload:
     conn = st.by_transaction(str(p["transactionId"]))
     if conn is None:
         return {"status": "Rejected"}
@@ -135,21 +133,21 @@ def remote_stop(st: Station16, p: Payload, now: datetime) -> Payload:
     return {"status": "Accepted"}
 
 
-def reset(st: Station16, p: Payload, now: datetime) -> Payload:
+def reset(st: VirtualStation, p: Payload, now: datetime) -> Payload:
     st.reset("hard_reset" if p["type"] == "Hard" else "soft_reset", now)
     return {"status": "Accepted"}
 
 
-def reserve_now(st: Station16, p: Payload, now: datetime) -> Payload:
+def reserve_now(st: VirtualStation, p: Payload, now: datetime) -> Payload:
     ends = parse_timestamp(p["expiryDate"]) or now  # an unreadable expiry: over at once
     return {"status": st.reserve(p["reservationId"], p["connectorId"], p["idTag"], now, ends)}
 
 
-def cancel_reservation(st: Station16, p: Payload, now: datetime) -> Payload:
+def cancel_reservation(st: VirtualStation, p: Payload, now: datetime) -> Payload:
     return {"status": st.cancel_reservation(p["reservationId"], now)}
 
 
-def unlock_connector(st: Station16, p: Payload, now: datetime) -> Payload:
+def unlock_connector(st: VirtualStation, p: Payload, now: datetime) -> Payload:
     conn = st.connectors.get(p["connectorId"])
     if conn is None:
         return {"status": "NotSupported"}
@@ -158,7 +156,7 @@ def unlock_connector(st: Station16, p: Payload, now: datetime) -> Payload:
     return {"status": "Unlocked"}
 
 
-def trigger_message(st: Station16, p: Payload, now: datetime) -> Payload:
+def trigger_message(st: VirtualStation, p: Payload, now: datetime) -> Payload:
     what, cid = p["requestedMessage"], p.get("connectorId")
     if cid is not None and cid not in st.connectors and cid != 0:
         return {"status": "Rejected"}
@@ -182,7 +180,7 @@ def trigger_message(st: Station16, p: Payload, now: datetime) -> Payload:
     return {"status": "Accepted"}
 
 
-def trigger_sample(st: Station16, cid: int, now: datetime) -> None:
+def trigger_sample(st: VirtualStation, cid: int, now: datetime) -> None:
     conn = st.connectors[cid]
     if conn.session is not None and conn.session.started_at is not None:
         st._sample(conn, conn.session, now, "trigger")
@@ -191,7 +189,7 @@ def trigger_sample(st: Station16, cid: int, now: datetime) -> None:
         st.queue("MeterValues", {"connectorId": cid, "meterValue": [value]})
 
 
-def set_charging_profile(st: Station16, p: Payload, now: datetime) -> Payload:
+def set_charging_profile(st: VirtualStation, p: Payload, now: datetime) -> Payload:
     cid, wire = p["connectorId"], p["csChargingProfiles"]
     if cid != 0 and cid not in st.connectors:
         return {"status": "Rejected"}
@@ -212,7 +210,7 @@ def set_charging_profile(st: Station16, p: Payload, now: datetime) -> Payload:
     return {"status": "Accepted"}
 
 
-def clear_charging_profile(st: Station16, p: Payload, now: datetime) -> Payload:
+def clear_charging_profile(st: VirtualStation, p: Payload, now: datetime) -> Payload:
     purpose = smart.PURPOSE.get(p.get("chargingProfilePurpose", ""))
 
     def keep(profile: smart.Profile) -> bool:
@@ -227,7 +225,7 @@ def clear_charging_profile(st: Station16, p: Payload, now: datetime) -> Payload:
     return {"status": "Accepted" if st.clear_profiles(keep, now) else "Unknown"}
 
 
-def get_composite_schedule(st: Station16, p: Payload, now: datetime) -> Payload:
+def get_composite_schedule(st: VirtualStation, p: Payload, now: datetime) -> Payload:
     cid = p["connectorId"]
     if cid != 0 and cid not in st.connectors:
         return {"status": "Rejected"}

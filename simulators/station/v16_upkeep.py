@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from emsp.timeutil import format_utc
 from simulators.ocppj import Payload
 from simulators.ocppj.timestamps import parse_timestamp
+from simulators.station.base import VirtualStation  # not Station16: v16.py imports this module
 from simulators.station.upkeep import (
     DOWNLOADING,
     INSTALL,
@@ -32,9 +33,6 @@ from simulators.station.upkeep import (
     steps,
 )
 
-if TYPE_CHECKING:
-    from simulators.station.v16 import Station16
-
 
 def _start_at(now: datetime, wanted: str | None) -> datetime:
     """When a job starts: at the requested instant, or now if that is past (or not given or not
@@ -43,7 +41,7 @@ def _start_at(now: datetime, wanted: str | None) -> datetime:
     return max(now, at) if at is not None else now
 
 
-def send_local_list(st: Station16, p: Payload, now: datetime) -> Payload:
+def send_local_list(st: VirtualStation, p: Payload, now: datetime) -> Payload:
     if not st.upkeep.local_list_enabled:
         return {"status": "NotSupported"}  # LocalAuthListEnabled is false
     items = [(e["idTag"], e.get("idTagInfo")) for e in p.get("localAuthorizationList", [])]
@@ -51,12 +49,12 @@ def send_local_list(st: Station16, p: Payload, now: datetime) -> Payload:
     return {"status": st.upkeep.local_list.update(p["listVersion"], full, items)}
 
 
-def get_local_list_version(st: Station16, p: Payload, now: datetime) -> Payload:
+def get_local_list_version(st: VirtualStation, p: Payload, now: datetime) -> Payload:
     # §5.10: -1 when the local list is disabled, 0 when it is empty.
     return {"listVersion": st.upkeep.local_list.version if st.upkeep.local_list_enabled else -1}
 
 
-def _install(st: Station16, image: str, notification: str, extra: Payload) -> list[Step]:
+def _install(st: VirtualStation, image: str, notification: str, extra: Payload) -> list[Step]:
     """Downloading … Installed, the install once no transaction runs, then the reboot that reports
     the new firmware version at boot (and, signed, a FirmwareUpdated security event)."""
 
@@ -76,13 +74,13 @@ def _install(st: Station16, image: str, notification: str, extra: Payload) -> li
     return [*job, installed]
 
 
-def update_firmware(st: Station16, p: Payload, now: datetime) -> Payload:
+def update_firmware(st: VirtualStation, p: Payload, now: datetime) -> Payload:
     job = _install(st, p["location"], "FirmwareStatusNotification", {})
     st.upkeep.start("firmware", _start_at(now, p["retrieveDate"]), job)
     return {}
 
 
-def signed_update_firmware(st: Station16, p: Payload, now: datetime) -> Payload:
+def signed_update_firmware(st: VirtualStation, p: Payload, now: datetime) -> Payload:
     firmware = p["firmware"]
     if certificate_hash_data(firmware["signingCertificate"]) is None:
         return {"status": "InvalidCertificate"}
@@ -93,24 +91,24 @@ def signed_update_firmware(st: Station16, p: Payload, now: datetime) -> Payload:
     return {"status": status}
 
 
-def get_diagnostics(st: Station16, p: Payload, now: datetime) -> Payload:
+def get_diagnostics(st: VirtualStation, p: Payload, now: datetime) -> Payload:
     name = f"{st.station_id}-diagnostics.log"
     job = steps("DiagnosticsStatusNotification", UPLOADING, {})
     st.upkeep.start("diagnostics", now, job)
     return {"fileName": name}
 
 
-def certificate_signed(st: Station16, p: Payload, now: datetime) -> Payload:
+def certificate_signed(st: VirtualStation, p: Payload, now: datetime) -> Payload:
     added = add_certificate(st.upkeep, "ChargePointCertificate", p["certificateChain"])
     return {"status": "Accepted" if added else "Rejected"}
 
 
-def get_installed_certificate_ids(st: Station16, p: Payload, now: datetime) -> Payload:
+def get_installed_certificate_ids(st: VirtualStation, p: Payload, now: datetime) -> Payload:
     found = [c.hash_data for c in st.upkeep.certificates if c.kind == p["certificateType"]]
     return {"status": "Accepted", "certificateHashData": found} if found else {"status": "NotFound"}
 
 
-def extended_trigger_message(st: Station16, p: Payload, now: datetime) -> Payload:
+def extended_trigger_message(st: VirtualStation, p: Payload, now: datetime) -> Payload:
     what = p["requestedMessage"]
     if what == "SignChargePointCertificate":
         st.queue("SignCertificate", {"csr": csr_pem(st.station_id, st.vendor)})

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from emsp.timeutil import format_utc
 from simulators.ocppj import Payload
@@ -22,10 +22,8 @@ from simulators.ocppj.timestamps import parse_timestamp
 from simulators.station import smart
 from simulators.station.setting_values import seconds_text, setting_bool, setting_int, setting_seconds
 from simulators.station.upkeep import csr_pem
+from simulators.station.v201_core import Station201Core
 from simulators.station.v201_report import get_report, report_entry
-
-if TYPE_CHECKING:
-    from simulators.station.v201 import Station201
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +32,11 @@ class Var:
     value it cannot take)."""
 
     data_type: str  # VariableCharacteristicsType.dataType
-    get: Callable[[Station201], str]
-    put: Callable[[Station201, str, datetime], None] | None = None
+    get: Callable[[Station201Core], str]
+    put: Callable[[Station201Core, str, datetime], None] | None = None
 
 
-def _timeout(st: Station201, value: str, now: datetime) -> None:
+def _timeout(st: Station201Core, value: str, now: datetime) -> None:
     seconds = setting_seconds(value)
     st.call_timeout = timedelta(seconds=seconds) if seconds else None
 
@@ -95,7 +93,7 @@ def _lookup(item: Payload) -> tuple[str, Var | None]:
     return ("Accepted", var) if var is not None else ("UnknownVariable", None)
 
 
-def get_variables(st: Station201, p: Payload, now: datetime) -> Payload:
+def get_variables(st: Station201Core, p: Payload, now: datetime) -> Payload:
     results = []
     for item in p["getVariableData"]:
         status, var = _lookup(item)
@@ -112,7 +110,7 @@ def get_variables(st: Station201, p: Payload, now: datetime) -> Payload:
     return {"getVariableResult": results}
 
 
-def set_variables(st: Station201, p: Payload, now: datetime) -> Payload:
+def set_variables(st: Station201Core, p: Payload, now: datetime) -> Payload:
     results = []
     for item in p["setVariableData"]:
         status, var = _lookup(item)
@@ -131,7 +129,7 @@ def set_variables(st: Station201, p: Payload, now: datetime) -> Payload:
     return {"setVariableResult": results}
 
 
-def get_base_report(st: Station201, p: Payload, now: datetime) -> Payload:
+def get_base_report(st: Station201Core, p: Payload, now: datetime) -> Payload:
     configurable = p["reportBase"] == "ConfigurationInventory"
     data = [
         report_entry(st, key, var) for key, var in VARIABLES.items() if not (configurable and var.put is None)
@@ -147,14 +145,14 @@ def get_base_report(st: Station201, p: Payload, now: datetime) -> Payload:
     return {"status": "Accepted"}
 
 
-def reset(st: Station201, p: Payload, now: datetime) -> Payload:
+def reset(st: Station201Core, p: Payload, now: datetime) -> Payload:
     if "evseId" in p:
         return {"status": "Rejected"}  # B12 (reset of one EVSE) is optional: not supported
     done = st.reset("soft_reset", now, on_idle=p["type"] == "OnIdle")
     return {"status": "Accepted" if done else "Scheduled"}
 
 
-def request_start(st: Station201, p: Payload, now: datetime) -> Payload:
+def request_start(st: Station201Core, p: Payload, now: datetime) -> Payload:
     profile = p.get("chargingProfile")
     if profile is not None and profile["chargingProfilePurpose"] != "TxProfile":
         return {"status": "Rejected"}  # F01.FR.12: only a TxProfile may come with a remote start
@@ -170,7 +168,7 @@ def request_start(st: Station201, p: Payload, now: datetime) -> Payload:
     return {"status": "Accepted", **({"transactionId": tx} if tx else {})}
 
 
-def request_stop(st: Station201, p: Payload, now: datetime) -> Payload:
+def request_stop(st: Station201Core, p: Payload, now: datetime) -> Payload:
     conn = st.by_transaction(p["transactionId"])
     if conn is None:
         return {"status": "Rejected"}
@@ -178,16 +176,16 @@ def request_stop(st: Station201, p: Payload, now: datetime) -> Payload:
     return {"status": "Accepted"}
 
 
-def reserve_now(st: Station201, p: Payload, now: datetime) -> Payload:
+def reserve_now(st: Station201Core, p: Payload, now: datetime) -> Payload:
     ends = parse_timestamp(p["expiryDateTime"]) or now  # an unreadable expiry: over at once
     return {"status": st.reserve(p["id"], p.get("evseId"), p["idToken"]["idToken"], now, ends)}
 
 
-def cancel_reservation(st: Station201, p: Payload, now: datetime) -> Payload:
+def cancel_reservation(st: Station201Core, p: Payload, now: datetime) -> Payload:
     return {"status": st.cancel_reservation(p["reservationId"], now)}
 
 
-def unlock_connector(st: Station201, p: Payload, now: datetime) -> Payload:
+def unlock_connector(st: Station201Core, p: Payload, now: datetime) -> Payload:
     conn = st.connectors.get(p["evseId"])
     if conn is None or p["connectorId"] != 1:
         return {"status": "UnknownConnector"}
@@ -196,20 +194,20 @@ def unlock_connector(st: Station201, p: Payload, now: datetime) -> Payload:
     return {"status": "Unlocked"}
 
 
-def change_availability(st: Station201, p: Payload, now: datetime) -> Payload:
+def change_availability(st: Station201Core, p: Payload, now: datetime) -> Payload:
     evse = p.get("evse", {}).get("id", 0)
     return {"status": st.set_available(evse, p["operationalStatus"] == "Operative", now)}
 
 
-def clear_cache(st: Station201, p: Payload, now: datetime) -> Payload:
+def clear_cache(st: Station201Core, p: Payload, now: datetime) -> Payload:
     return {"status": "Accepted"}  # no authorization cache is kept
 
 
-def data_transfer(st: Station201, p: Payload, now: datetime) -> Payload:
+def data_transfer(st: Station201Core, p: Payload, now: datetime) -> Payload:
     return {"status": "UnknownVendorId"}
 
 
-def trigger_message(st: Station201, p: Payload, now: datetime) -> Payload:
+def trigger_message(st: Station201Core, p: Payload, now: datetime) -> Payload:
     what, evse = p["requestedMessage"], p.get("evse", {}).get("id")
     if evse is not None and evse not in st.connectors:
         return {"status": "Rejected"}
@@ -250,7 +248,7 @@ def trigger_message(st: Station201, p: Payload, now: datetime) -> Payload:
     return {"status": "Accepted"}
 
 
-def set_charging_profile(st: Station201, p: Payload, now: datetime) -> Payload:
+def set_charging_profile(st: Station201Core, p: Payload, now: datetime) -> Payload:
     evse, wire = p["evseId"], p["chargingProfile"]
     purpose = wire["chargingProfilePurpose"]
     if evse != 0 and evse not in st.connectors:
@@ -275,7 +273,7 @@ def set_charging_profile(st: Station201, p: Payload, now: datetime) -> Payload:
     return {"status": "Accepted"}
 
 
-def clear_charging_profile(st: Station201, p: Payload, now: datetime) -> Payload:
+def clear_charging_profile(st: Station201Core, p: Payload, now: datetime) -> Payload:
     criteria = p.get("chargingProfileCriteria", {})
     purpose = smart.PURPOSE.get(criteria.get("chargingProfilePurpose", ""))
 
@@ -291,7 +289,7 @@ def clear_charging_profile(st: Station201, p: Payload, now: datetime) -> Payload
     return {"status": "Accepted" if st.clear_profiles(keep, now) else "Unknown"}
 
 
-def get_composite_schedule(st: Station201, p: Payload, now: datetime) -> Payload:
+def get_composite_schedule(st: Station201Core, p: Payload, now: datetime) -> Payload:
     evse = p["evseId"]
     if evse != 0 and evse not in st.connectors:
         return {"status": "Rejected"}
@@ -310,7 +308,7 @@ def get_composite_schedule(st: Station201, p: Payload, now: datetime) -> Payload
     return {"status": "Accepted", "schedule": schedule}
 
 
-def get_charging_profiles(st: Station201, p: Payload, now: datetime) -> Payload:
+def get_charging_profiles(st: Station201Core, p: Payload, now: datetime) -> Payload:
     wanted = p["chargingProfile"]
     purpose = smart.PURPOSE.get(wanted.get("chargingProfilePurpose", ""))
     sources = wanted.get("chargingLimitSource")

@@ -1,4 +1,6 @@
-"""OCPP 2.0.1 virtual station: the 2.0.1 wire form of the shared station.
+"""OCPP 2.0.1 virtual station: the 2.0.1 wire form of the shared station, all but the table of its
+CALL handlers (v201.py adds it). The handlers (v201_calls, v201_upkeep, v201_report) take this
+class: so they and the station module do not import each other.
 
 One connector per EVSE: the bench's connector id is the EVSE id and connectorId is always 1.
 Transactions use the default TxStartPoint/TxStopPoint (2.0.1 E01/E06: EVConnected + Authorized):
@@ -17,8 +19,6 @@ from simulators.ocppj import Call, OcppVersion, Payload, Tag
 from simulators.ocppj.meter import meter_value
 from simulators.station.base import Connector, SampleReason, Session, StopCause, VirtualStation
 from simulators.station.states import ConnectorState
-from simulators.station.v201_calls import HANDLERS
-from simulators.station.v201_upkeep import HANDLERS as UPKEEP
 
 S = ConnectorState
 # ConnectorStatusEnumType: all in-use states are "Occupied"; the detail goes in chargingState.
@@ -66,10 +66,9 @@ STOPPED: Mapping[StopCause, tuple[str, str]] = MappingProxyType(
 )
 
 
-class Station201(VirtualStation):
+class Station201Core(VirtualStation):
     version: ClassVar[OcppVersion] = "2.0.1"
     wire_status = STATUS
-    handlers = MappingProxyType({**HANDLERS, **UPKEEP})
     sends = frozenset(
         {
             "Authorize", "BootNotification", "Heartbeat", "MeterValues", "StatusNotification",

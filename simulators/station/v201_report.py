@@ -8,18 +8,16 @@ the criteria Active, Available and Enabled keep every variable, Problem none.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from emsp.timeutil import format_utc
 from simulators.ocppj import Payload
-
-if TYPE_CHECKING:
-    from simulators.station.v201 import Station201
+from simulators.station.v201_core import Station201Core
 
 _CRITERIA_KEEPING_ALL = frozenset({"Active", "Available", "Enabled"})
 
 
-def report_entry(st: Station201, key: tuple[str, str, str | None], var: Any) -> Payload:
+def report_entry(st: Station201Core, key: tuple[str, str, str | None], var: Any) -> Payload:
     """ReportDataType of one variable: its Actual value, mutability and characteristics."""
     component, name, instance = key
     variable: Payload = {"name": name, **({"instance": instance} if instance else {})}
@@ -47,7 +45,7 @@ def _asked(key: tuple[str, str, str | None], wanted: list[Payload]) -> bool:
     return False
 
 
-def get_report(st: Station201, p: Payload, now: datetime) -> Payload:
+def get_report(st: Station201Core, p: Payload, now: datetime) -> Payload:
     """B08: Accepted and a NotifyReport with the matching variables, or EmptyResultSet (nothing
     matched: no NotifyReport, B08.FR.15)."""
     from simulators.station.v201_calls import VARIABLES

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from emsp.timeutil import format_utc
 from simulators.ocppj import Payload
@@ -27,21 +27,19 @@ from simulators.station.upkeep import (
     install_certificate,
     steps,
 )
-
-if TYPE_CHECKING:
-    from simulators.station.v201 import Station201
+from simulators.station.v201_core import Station201Core
 
 _FORMATS = frozenset({"ASCII", "HTML", "URI", "UTF8"})
 
 
 # -- A: certificates ---------------------------------------------------------------------------
-def certificate_signed(st: Station201, p: Payload, now: datetime) -> Payload:
+def certificate_signed(st: Station201Core, p: Payload, now: datetime) -> Payload:
     kind = p.get("certificateType", "ChargingStationCertificate")
     added = add_certificate(st.upkeep, kind, p["certificateChain"])
     return {"status": "Accepted" if added else "Rejected"}  # A02.FR.05: Rejected, no valid certificate
 
 
-def get_installed_certificate_ids(st: Station201, p: Payload, now: datetime) -> Payload:
+def get_installed_certificate_ids(st: Station201Core, p: Payload, now: datetime) -> Payload:
     kinds = p.get("certificateType")
     chain = [
         {"certificateType": c.kind, "certificateHashData": c.hash_data}
@@ -52,19 +50,19 @@ def get_installed_certificate_ids(st: Station201, p: Payload, now: datetime) -> 
 
 
 # -- D: local authorization list ---------------------------------------------------------------
-def send_local_list(st: Station201, p: Payload, now: datetime) -> Payload:
+def send_local_list(st: Station201Core, p: Payload, now: datetime) -> Payload:
     if not st.upkeep.local_list_enabled:
         return {"status": "Failed"}  # LocalAuthListCtrlr.Enabled is false
     items = [(e["idToken"]["idToken"], e.get("idTokenInfo")) for e in p.get("localAuthorizationList", [])]
     return {"status": st.upkeep.local_list.update(p["versionNumber"], p["updateType"] == "Full", items)}
 
 
-def get_local_list_version(st: Station201, p: Payload, now: datetime) -> Payload:
+def get_local_list_version(st: Station201Core, p: Payload, now: datetime) -> Payload:
     return {"versionNumber": st.upkeep.local_list.version}  # D02: 0 when the list is empty
 
 
 # -- L: firmware --------------------------------------------------------------------------------
-def update_firmware(st: Station201, p: Payload, now: datetime) -> Payload:
+def update_firmware(st: Station201Core, p: Payload, now: datetime) -> Payload:
     firmware, request_id = p["firmware"], p["requestId"]
     signed = "signature" in firmware
     if "signingCertificate" in firmware and certificate_hash_data(firmware["signingCertificate"]) is None:
@@ -93,7 +91,7 @@ def update_firmware(st: Station201, p: Payload, now: datetime) -> Payload:
     return {"status": status}
 
 
-def publish_firmware(st: Station201, p: Payload, now: datetime) -> Payload:
+def publish_firmware(st: Station201Core, p: Payload, now: datetime) -> Payload:
     """L03: the station, as a Local Controller, downloads the image, checks it and publishes it for
     the stations behind it: Downloading, Downloaded, ChecksumVerified, Published (with the URI they
     fetch it from). Nothing is downloaded, so the checksum always verifies. A new request replaces
@@ -111,7 +109,7 @@ def publish_firmware(st: Station201, p: Payload, now: datetime) -> Payload:
     return {"status": "Accepted"}
 
 
-def unpublish_firmware(st: Station201, p: Payload, now: datetime) -> Payload:
+def unpublish_firmware(st: Station201Core, p: Payload, now: datetime) -> Payload:
     """L04: stop serving a published image; DownloadOngoing while one is still being fetched."""
     if st.upkeep.running("publish"):
         return {"status": "DownloadOngoing"}
@@ -130,7 +128,7 @@ def _known(component: str, variable: str) -> str:
     return "Accepted" if known else "UnknownVariable"
 
 
-def set_variable_monitoring(st: Station201, p: Payload, now: datetime) -> Payload:
+def set_variable_monitoring(st: Station201Core, p: Payload, now: datetime) -> Payload:
     results = []
     for data in p["setMonitoringData"]:
         status = _known(data["component"]["name"], data["variable"]["name"])
@@ -146,7 +144,7 @@ def set_variable_monitoring(st: Station201, p: Payload, now: datetime) -> Payloa
     return {"setMonitoringResult": results}
 
 
-def clear_variable_monitoring(st: Station201, p: Payload, now: datetime) -> Payload:
+def clear_variable_monitoring(st: Station201Core, p: Payload, now: datetime) -> Payload:
     results = []
     for monitor_id in p["id"]:
         found = st.upkeep.monitors.pop(monitor_id, None) is not None
@@ -154,7 +152,7 @@ def clear_variable_monitoring(st: Station201, p: Payload, now: datetime) -> Payl
     return {"clearMonitoringResult": results}
 
 
-def get_monitoring_report(st: Station201, p: Payload, now: datetime) -> Payload:
+def get_monitoring_report(st: Station201Core, p: Payload, now: datetime) -> Payload:
     asked = p.get("componentVariable", [])
     wanted = {(cv["component"]["name"], cv.get("variable", {}).get("name")) for cv in asked}
     found = [
@@ -178,20 +176,20 @@ def get_monitoring_report(st: Station201, p: Payload, now: datetime) -> Payload:
     return {"status": "Accepted"}
 
 
-def set_monitoring_base(st: Station201, p: Payload, now: datetime) -> Payload:
+def set_monitoring_base(st: Station201Core, p: Payload, now: datetime) -> Payload:
     if p["monitoringBase"] != "All":
         st.upkeep.monitors.clear()  # N03: back to the pre-configured (none) monitors
     return {"status": "Accepted"}
 
 
-def set_monitoring_level(st: Station201, p: Payload, now: datetime) -> Payload:
+def set_monitoring_level(st: Station201Core, p: Payload, now: datetime) -> Payload:
     if not 0 <= p["severity"] <= 9:
         return {"status": "Rejected"}
     st.upkeep.monitoring_level = p["severity"]
     return {"status": "Accepted"}
 
 
-def customer_information(st: Station201, p: Payload, now: datetime) -> Payload:
+def customer_information(st: Station201Core, p: Payload, now: datetime) -> Payload:
     if not (p.get("customerIdentifier") or p.get("idToken") or p.get("customerCertificate")):
         return {"status": "Invalid"}  # N09.FR.03: one way to tell the customer is needed
     if p["report"]:
@@ -209,7 +207,7 @@ def customer_information(st: Station201, p: Payload, now: datetime) -> Payload:
 
 
 # -- O: display messages ---------------------------------------------------------------------------
-def set_display_message(st: Station201, p: Payload, now: datetime) -> Payload:
+def set_display_message(st: Station201Core, p: Payload, now: datetime) -> Payload:
     message = p["message"]
     if message["message"]["format"] not in _FORMATS:
         return {"status": "NotSupportedMessageFormat"}
@@ -220,7 +218,7 @@ def set_display_message(st: Station201, p: Payload, now: datetime) -> Payload:
     return {"status": "Accepted"}
 
 
-def get_display_messages(st: Station201, p: Payload, now: datetime) -> Payload:
+def get_display_messages(st: Station201Core, p: Payload, now: datetime) -> Payload:
     ids = p.get("id")
     found = [
         m
@@ -235,12 +233,12 @@ def get_display_messages(st: Station201, p: Payload, now: datetime) -> Payload:
     return {"status": "Accepted"}
 
 
-def clear_display_message(st: Station201, p: Payload, now: datetime) -> Payload:
+def clear_display_message(st: Station201Core, p: Payload, now: datetime) -> Payload:
     return {"status": "Accepted" if st.upkeep.messages.pop(p["id"], None) is not None else "Unknown"}
 
 
 # -- E, B, I -----------------------------------------------------------------------------------------
-def get_transaction_status(st: Station201, p: Payload, now: datetime) -> Payload:
+def get_transaction_status(st: Station201Core, p: Payload, now: datetime) -> Payload:
     queued = any(a == "TransactionEvent" for a in st.endpoint.queued_actions())
     transaction = p.get("transactionId")
     if transaction is None:
@@ -248,13 +246,13 @@ def get_transaction_status(st: Station201, p: Payload, now: datetime) -> Payload
     return {"ongoingIndicator": st.by_transaction(transaction) is not None, "messagesInQueue": queued}
 
 
-def set_network_profile(st: Station201, p: Payload, now: datetime) -> Payload:
+def set_network_profile(st: Station201Core, p: Payload, now: datetime) -> Payload:
     # B09: the station stores the profile for a later switch; it keeps its current connection.
     st.upkeep.network_profiles[p["configurationSlot"]] = p["connectionData"]
     return {"status": "Accepted"}
 
 
-def cost_updated(st: Station201, p: Payload, now: datetime) -> Payload:
+def cost_updated(st: Station201Core, p: Payload, now: datetime) -> Payload:
     return {}  # I03: a display would show it; the virtual station has nothing to show it on
 
 
