@@ -13,6 +13,7 @@ from typing import Any
 from emsp.timeutil import format_utc
 from simulators.ocppj import Payload
 from simulators.station.v201_core import Station201Core
+from simulators.station.v201_variables import VARIABLES
 
 _CRITERIA_KEEPING_ALL = frozenset({"Active", "Available", "Enabled"})
 
@@ -48,8 +49,6 @@ def _asked(key: tuple[str, str, str | None], wanted: list[Payload]) -> bool:
 def get_report(st: Station201Core, p: Payload, now: datetime) -> Payload:
     """B08: Accepted and a NotifyReport with the matching variables, or EmptyResultSet (nothing
     matched: no NotifyReport, B08.FR.15)."""
-    from simulators.station.v201_calls import VARIABLES
-
     criteria = set(p.get("componentCriteria", []))
     wanted = p.get("componentVariable")
     keys = [

@@ -28,6 +28,7 @@ from simulators.station.upkeep import (
     steps,
 )
 from simulators.station.v201_core import Station201Core
+from simulators.station.v201_variables import VARIABLES
 
 _FORMATS = frozenset({"ASCII", "HTML", "URI", "UTF8"})
 
@@ -120,8 +121,6 @@ def unpublish_firmware(st: Station201Core, p: Payload, now: datetime) -> Payload
 
 # -- N: logs, monitoring, customer information ---------------------------------------------------
 def _known(component: str, variable: str) -> str:
-    from simulators.station.v201_calls import VARIABLES
-
     if not any(c == component for c, _v, _i in VARIABLES):
         return "UnknownComponent"
     known = any(c == component and v == variable for c, v, _i in VARIABLES)
