@@ -5,7 +5,9 @@ again while the eMSP runs, with a bounded backoff on the clock the runtime hands
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,6 +16,8 @@ from emsp_helpers import T0, V, cpo_credentials, register
 
 from emsp.call_retries import RETRY_MAX, backoff
 from emsp.core import EmspCore, EmspSettings
+from emsp.core_thread import CoreThread
+from emsp.service.run import pump_outbound
 from emsp.storage.tables import PartnerRow, PendingCallRow
 from emsp.wire import HttpResponse, OutboundRequest, dumps, loads
 
@@ -79,6 +83,19 @@ def test_a_push_sent_again_after_a_restart_carries_the_rotated_credentials(setti
     [call] = EmspCore(settings).pending_requests()
     assert call.request.headers["Authorization"] == token_header("token-B-rotated")
     assert call.request.headers["OCPI-from-party-id"] == "EMS" and not valid_of(call)
+
+
+def test_a_push_stored_with_its_credentials_by_an_older_version_gets_the_current_ones(
+    settings: EmspSettings,
+) -> None:
+    core = started(settings)
+    core.block_token("TOK1", now=T0)
+    with core.db.unit() as db:  # as older versions stored it
+        [row] = db.query(PendingCallRow).all()
+        row.headers_json = dumps({**loads(row.headers_json), "Authorization": token_header("token-B-old")})
+    core.db.engine.dispose()
+    [call] = EmspCore(settings).pending_requests()
+    assert call.request.headers["Authorization"] == token_header("token-B-cpo1")
 
 
 def test_a_push_without_an_answer_is_sent_again_with_a_growing_bounded_wait(settings: EmspSettings) -> None:
@@ -179,3 +196,49 @@ def test_a_credentials_put_by_the_partner_reaches_the_retry(settings: EmspSettin
     assert core.retry_due_calls(T0 + timedelta(seconds=10)) == 1
     [again] = core.pending_requests()
     assert again.request.headers["Authorization"] == token_header("token-B-new")
+
+
+def test_the_served_emsp_re_sends_a_push_that_got_no_answer(settings: EmspSettings) -> None:
+    """Through the served eMSP's pump (emsp.service.run): nothing listens at the CPO's URL, each send
+    fails in transport, and the pump sends again when the core's next deadline (the retry) is due
+    on the clock it is given."""
+    core = EmspCore(settings)
+    register(core)
+    with core.db.unit() as db:
+        row = db.get(PartnerRow, "cpo1")
+        assert row is not None
+        dead = "http://127.0.0.1:9/ocpi/2.2.1/tokens/"  # discard port: nothing listens, refused at once
+        row.endpoints_json = dumps([{"identifier": "tokens", "role": "RECEIVER", "url": dead}])
+    core.issue_token("TOK1", contract_id="NL-EMS-C1", now=T0)
+    core.pending_requests()  # the handshake's calls
+    core.block_token("TOK1", now=T0)
+    now = [T0]
+    answers: list[tuple[str, int]] = []
+    real = core.on_response
+
+    def on_response(request_id: str, response: HttpResponse, at: object) -> None:
+        answers.append((request_id, response.status))
+        real(request_id, response, now[0])
+        now[0] += timedelta(hours=1)  # the next retry is due at once on this clock
+
+    core.on_response = on_response  # type: ignore[method-assign]
+    thread = CoreThread()
+
+    async def scenario() -> None:
+        pump = asyncio.ensure_future(pump_outbound(core, lambda: now[0], thread))
+        try:
+            async with asyncio.timeout(20):
+                while len(answers) < 3:
+                    await asyncio.sleep(0.01)
+        finally:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        thread.close()
+    assert len({request_id for request_id, _ in answers}) == 1  # the same push, sent again
+    assert {status for _, status in answers} == {599}
+    assert len(stored_rows(core)) == 1  # still owed to the CPO
