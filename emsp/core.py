@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from emsp import pending_calls
 from emsp.bus import CdrReceived, Event, SessionUpserted
+from emsp.call_retries import CallRetries
 from emsp.core_settings import EmspSettings
 from emsp.core_tokens import DriverTokens
 from emsp.handshakes import PURPOSE as HANDSHAKE
@@ -119,9 +120,11 @@ class EmspCore(DriverTokens):
         # `next_deadline` costs no query; loaded from the database at start, after a restart).
         with self.db.unit() as db:
             self._command_deadlines: dict[int, datetime] = command_send.deadlines(db)
-            for call, purpose in pending_calls.left_over(db):  # queued before a restart, unanswered
-                self._outbox.append(call)
-                self._in_flight[call.request_id] = (call.partner, purpose)
+            self.retries = CallRetries()  # durable calls: the latest per target, transport retries
+            again, superseded = self.retries.resumed(pending_calls.left_over(db))  # before a restart
+            for request_id in superseded:
+                pending_calls.forget(db, request_id)
+            self._send_durable(db, again)
 
     # ---- inbound ----
 
@@ -298,6 +301,7 @@ class EmspCore(DriverTokens):
         )
         if purpose in DURABLE_PURPOSES:
             pending_calls.remember(db, outbound, purpose)  # committed with the change, or not at all
+            self.retries.queued(outbound, purpose)
         self._outbox.append(outbound)
         self._in_flight[request_id] = (partner, purpose)
         return outbound
@@ -312,6 +316,7 @@ class EmspCore(DriverTokens):
         except BaseException:
             for dropped in self._outbox[mark:]:
                 self._in_flight.pop(dropped.request_id, None)
+                self.retries.dropped(dropped.request_id)
             del self._outbox[mark:]
             raise
 
@@ -335,13 +340,18 @@ class EmspCore(DriverTokens):
             return
         partner_id, purpose = flight
         log = self.log.bind(partner=partner_id, request_id=request_id, purpose=purpose)
+        retry_at = None
         if purpose in DURABLE_PURPOSES:
-            with self.db.unit() as db:
-                pending_calls.forget(db, request_id)  # answered: a restart does not send it again
+            retry_at = self.retries.answered(request_id, response.status, now)  # no answer: again
+            if retry_at is None:
+                with self.db.unit() as db:
+                    pending_calls.forget(db, request_id)  # answered: a restart does not send it again
         if purpose == token_push.PURPOSE:
             # The CPO can always re-read our tokens (Sender GET); a refused push is only logged.
             if 200 <= response.status < 300:
                 log.info("token_pushed", http_status=response.status)
+            elif retry_at is not None:
+                log.warning("token_push_failed", http_status=response.status, retry_at=retry_at.isoformat())
             else:
                 log.warning("token_push_failed", http_status=response.status)
             return
@@ -420,17 +430,52 @@ class EmspCore(DriverTokens):
 
     def next_deadline(self) -> datetime | None:
         """When `expire_overdue` must next be called (a handshake waits on the partner until then,
-        or a command on its CommandResponse or CommandResult)."""
-        handshake, command = self.handshakes.next_deadline(), self.next_command_deadline()
-        if handshake is None or command is None:
-            return handshake if command is None else command
-        return min(handshake, command)
+        a command on its CommandResponse or CommandResult, or a Token push is to be re-sent)."""
+        due = [self.handshakes.next_deadline(), self.next_command_deadline(), self.next_call_retry()]
+        return min((at for at in due if at is not None), default=None)
 
     def expire_overdue(self, now: datetime) -> None:
         """Fail (3001) every handshake whose partner has not answered within `fetch_timeout`; make
-        TIMEOUT every command past its deadline."""
+        TIMEOUT every command past its deadline; queue again the Token pushes due (`retry_due_calls`)."""
         self.handshakes.expire_overdue(now)
         self.expire_commands(now)
+        self.retry_due_calls(now)
+
+    # ---- durable calls (Token pushes): re-sent after a transport failure (emsp.call_retries) ----
+
+    def next_call_retry(self) -> datetime | None:
+        """When `retry_due_calls` must next be called (a Token push got no answer at all)."""
+        return self.retries.next_due()
+
+    def retry_due_calls(self, now: datetime) -> int:
+        """Queue again each Token push whose retry is due, with the partner's current credentials;
+        one superseded by a later push to the same place, or to a partner no longer registered, is
+        dropped. Returns how many were queued; the runtime sends `pending_requests()`."""
+        again, superseded = self.retries.take_due(now)
+        if not again and not superseded:
+            return 0
+        with self.db.unit() as db:
+            for request_id in superseded:
+                pending_calls.forget(db, request_id)
+                self.log.info("token_push_superseded", request_id=request_id)
+            return self._send_durable(db, again)
+
+    def _send_durable(self, db: Session, calls: list[tuple[OutboundRequest, str]]) -> int:
+        """Queue stored calls (queued in `self.retries` already) with the current Authorization."""
+        sent = 0
+        for call, purpose in calls:
+            fresh = pending_calls.authorized(db, call)
+            if fresh is None:  # the partner is gone: it would refuse the call
+                pending_calls.forget(db, call.request_id)
+                self.retries.finish(call)
+                self.log.warning("token_push_dropped", partner=call.partner, request_id=call.request_id,
+                                 reason="partner not registered")  # fmt: skip
+                continue
+            self.retries.queued(fresh, purpose)
+            self._outbox.append(fresh)
+            self._in_flight[fresh.request_id] = (fresh.partner, purpose)
+            sent += 1
+        return sent
 
     def abort_deferred(self, deferred_id: str, now: datetime, reason: str = "no answer in time") -> None:
         """Fail one handshake now (3001): a runtime that gave up waiting on its own clock."""

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from emsp.model import CdrInfo, EmspRecords, FraudDecisionRecord, InvoiceLine, PartyRef
+from emsp.wire import ci_key
 
 # In order of precedence (but for the fraud classes at the end, see there): a row takes the first
 # class whose condition holds.
@@ -93,11 +94,13 @@ class TruthSession:
     whitelisted: bool = False
 
 
-Key = tuple[str, str, str]  # (country_code, party_id, id), party upper-cased (CiString)
+# (country_code, party_id, id), all compared without case: OCPI ids are CiStrings, so the truth's
+# session id and the eMSP's (each CDR's spelling of it) match in any case.
+Key = tuple[str, str, str]
 
 
 def _key(party: PartyRef, object_id: str) -> Key:
-    return (party.country_code.upper(), party.party_id.upper(), object_id)
+    return (party.country_code.upper(), party.party_id.upper(), ci_key(object_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +136,8 @@ class FraudIndex:
         by_object: dict[str, list[FraudDecisionRecord]] = defaultdict(list)
         for d in decisions:
             by_uid[d.token_uid.upper()].append(d)  # a token uid is a CiString: case ignored
-            if d.object_id is not None:
-                by_object[d.object_id].append(d)
+            if d.object_id is not None:  # a CDR's or authorization's id: CiStrings
+                by_object[ci_key(d.object_id)].append(d)
         return FraudIndex(by_uid, by_object)
 
     def refusal(self, truth: TruthSession) -> FraudDecisionRecord | None:
@@ -150,7 +153,7 @@ class FraudIndex:
             names = [f"cdr:{cdr.party.country_code}/{cdr.party.party_id}/{cdr.cdr_id}"]
             if cdr.authorization_reference:
                 names.append(cdr.authorization_reference)
-            for name in names:
+            for name in map(ci_key, names):
                 if self.by_object.get(name):
                     return self.by_object[name][0]
         return None
@@ -244,7 +247,7 @@ def reconcile(
             credits[_key(cdr.party, cdr.session_id)].append(cdr)
         elif cdr.session_id is not None:
             by_session[_key(cdr.party, cdr.session_id)].append(cdr)
-            by_bare_session[cdr.session_id].append(cdr)
+            by_bare_session[ci_key(cdr.session_id)].append(cdr)
     changed: dict[Key, int] = defaultdict(int)
     for dup in records.duplicate_cdrs:
         if not dup.identical:  # an identical resend is a retry, billed once: not a mismatch
@@ -260,7 +263,7 @@ def reconcile(
             found = (
                 by_session.get(_key(truth.party, truth.session_id), [])
                 if truth.party is not None
-                else by_bare_session.get(truth.session_id, [])
+                else by_bare_session.get(ci_key(truth.session_id), [])
             )
             cdrs = tuple(found)
         keys = [_key(c.party, c.cdr_id) for c in cdrs]

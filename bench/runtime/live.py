@@ -325,6 +325,9 @@ class LiveRuntime(StationSide):
             due = self.world.emsp.next_pull_at(now)
             if due is not None and due <= now:  # a failed pull's retry, the periodic catch-up
                 self.world.emsp.run_due_pulls(now)
+            retry = self.world.emsp.next_call_retry()
+            if retry is not None and retry <= now:  # a Token push that got no answer at all
+                self.world.emsp.retry_due_calls(now)
             for outbound in self.world.emsp.pending_requests():
                 cpo_id = hosts.get(outbound.request.url.split("/")[2], outbound.partner)
                 self._spawn(f"eMSP call to {cpo_id}", self._emsp_call(cpo_id, outbound), call=True)

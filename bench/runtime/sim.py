@@ -323,6 +323,28 @@ class SimRuntime:
             self._from_emsp[cpo_id].send(at_cpo, request=True)
 
         self._schedule_pulls()
+        self._schedule_call_retries()
+
+    def _schedule_call_retries(self) -> None:
+        """The eMSP's next re-send of a Token push that got no answer at all, on the sim clock
+        (none in a simulated run today: an outage answers 503)."""
+        due = self.world.emsp.next_call_retry()
+        if due is None:
+            return
+        key = "emsp:call_retry"
+        at = max(self._at_ms(due), int(self.env.now))
+        if self._wakeup_at.get(key) == at:
+            return
+        self._wakeup_at[key] = at
+
+        def fire(_event: simpy.Event) -> None:
+            if self._wakeup_at.get(key) != at:
+                return
+            del self._wakeup_at[key]
+            self.world.emsp.retry_due_calls(self.now())
+            self._emsp_outbound()
+
+        call_after(self.env, at - int(self.env.now), fire)
 
     def _schedule_pulls(self) -> None:
         """The eMSP's next pull (a failed pull's retry, the periodic catch-up), on the sim clock."""

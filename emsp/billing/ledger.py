@@ -41,6 +41,7 @@ from emsp.storage.tables import (
     InvoiceLineRow,
     PartnerRow,
     RetailLineRow,
+    same_id,
 )
 from emsp.wire import dumps, loads
 
@@ -102,7 +103,13 @@ def _lines(db: Session, *where: Any) -> list[RetailLineRow]:
 
 def live_line(db: Session, cdr: CdrFacts, *, cdr_id: str | None = None) -> RetailLineRow | None:
     """The charge or rebill still standing for this CDR id (or the CDR's session)."""
-    key = RetailLineRow.cdr_id == cdr_id if cdr_id is not None else RetailLineRow.session_id == cdr.session_id
+    # A CDR id here is the stored CDR's own (a line's cdr_id is written from it); a session id is
+    # as each CDR spelled it, a CiString: in any case.
+    key = (
+        RetailLineRow.cdr_id == cdr_id
+        if cdr_id is not None
+        else same_id(RetailLineRow.session_id) == same_id(cdr.session_id)
+    )
     if cdr_id is None and cdr.session_id is None:
         return None
     candidates = _lines(
@@ -169,7 +176,7 @@ def _credited_original(db: Session, cdr_row: CdrFacts) -> str | None:
         db,
         RetailLineRow.country_code == cdr_row.country_code,
         RetailLineRow.party_id == cdr_row.party_id,
-        RetailLineRow.session_id == cdr_row.session_id,
+        same_id(RetailLineRow.session_id) == same_id(cdr_row.session_id),  # any case: CiString
         RetailLineRow.kind == "reversal",
     )
     return reversals[-1].replaces_cdr if reversals else None
@@ -364,7 +371,7 @@ def _credit(db: Session, cdr_row: CdrFacts, cdr: Mapping[str, Any], now: datetim
             .where(
                 CdrRow.country_code == cdr_row.country_code,
                 CdrRow.party_id == cdr_row.party_id,
-                CdrRow.session_id == target.session_id,
+                same_id(CdrRow.session_id) == same_id(target.session_id),  # any case: CiString
                 CdrRow.credit.is_(False),
                 CdrRow.cdr_id != target.cdr_id,
             )

@@ -27,7 +27,7 @@ from emsp.billing.accounts import (
 )
 from emsp.billing.contracts import ContractKind, ContractTerms, FleetTerms, RetailTariff, SubscriptionTerms
 from emsp.billing.invoices import Line, build_invoices, from_row
-from emsp.contract.common import PageParams, invalid, not_found, page_params, paginate
+from emsp.contract.common import PageParams, any_case, filter_eq, invalid, not_found, page_params, paginate
 from emsp.contract.deps import Run, now
 from emsp.contract.guard import NOT_FOUND
 from emsp.contract.models import Page
@@ -409,14 +409,14 @@ def make_router(core: EmspCore) -> APIRouter:
         """Retail lines by line number: charges, reversals (credit CDRs), rebills, fees."""
 
         def work() -> Page[RetailLineOut]:
-            stmt = select(RetailLineRow)
-            for column, value in (
-                (RetailLineRow.account_id, account_id),
-                (RetailLineRow.session_id, session_id),
-                (RetailLineRow.cdr_id, cdr_id),
-            ):
-                if value is not None:
-                    stmt = stmt.where(column == value)
+            stmt = filter_eq(
+                select(RetailLineRow),
+                [
+                    (RetailLineRow.account_id, account_id),
+                    any_case(RetailLineRow.session_id, session_id),  # OCPI ids: CiStrings
+                    any_case(RetailLineRow.cdr_id, cdr_id),
+                ],
+            )
             with core.db.unit() as db:
                 return paginate(db, stmt, RetailLineRow.line_no, page, lambda r: _line(from_row(r)))
 

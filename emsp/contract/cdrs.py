@@ -10,6 +10,7 @@ from sqlalchemy import select
 from emsp.contract.common import (
     DateRange,
     PageParams,
+    any_case,
     date_range,
     filter_eq,
     filter_range,
@@ -75,7 +76,7 @@ def make_router(core: EmspCore) -> APIRouter:
                     (CdrRow.country_code, upper(country_code)),
                     (CdrRow.party_id, upper(party_id)),
                     (CdrRow.contract_id, contract_id),
-                    (CdrRow.session_id, session_id),
+                    any_case(CdrRow.session_id, session_id),  # as each CDR spells it
                 ],
             )
             with core.db.unit() as db:

@@ -13,6 +13,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from emsp.contract.models import Page, utc_in_range
+from emsp.storage.tables import same_id
 
 T = TypeVar("T")
 
@@ -97,6 +98,11 @@ def paginate(
         offset=page.offset,
         next_offset=following if following < total else None,
     )
+
+
+def any_case(column: Any, value: str | None) -> tuple[Any, Any]:
+    """A `filter_eq` pair matching an OCPI id (a CiString: a session's, a CDR's) in any case."""
+    return same_id(column), None if value is None else same_id(value)
 
 
 def filter_eq(stmt: Select[Any], pairs: list[tuple[Any, Any]]) -> Select[Any]:

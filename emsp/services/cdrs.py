@@ -16,7 +16,7 @@ from emsp.outbox import append
 from emsp.services.sessions import token_uid_of_contract
 from emsp.settlement.lookups import stored_cdr
 from emsp.settlement.settle import Pricer, settle_cdr
-from emsp.storage.tables import CdrRow, SessionRow
+from emsp.storage.tables import CdrRow, SessionRow, same_id
 
 
 def resolve_cdr(db: DbSession, info: CdrInfo) -> CdrInfo:
@@ -31,7 +31,7 @@ def resolve_cdr(db: DbSession, info: CdrInfo) -> CdrInfo:
                 SessionRow.country_code == info.party.country_code,
                 SessionRow.party_id == info.party.party_id,
                 SessionRow.contract_id == info.contract_id,
-                SessionRow.location_id == info.location_id,
+                same_id(SessionRow.location_id) == same_id(info.location_id),  # any case: CiString
                 SessionRow.start == info.start,
             )
             .order_by(SessionRow.pk)

@@ -406,8 +406,9 @@ class CdrFlags:
             )
             .order_by(SessionRow.pk)
         ).all()
-        own = (cdr.party.country_code, cdr.party.party_id, cdr.session_id)
-        clashing = [s for s in others if (s.country_code, s.party_id, s.session_id) != own]
+        # The CDR's own session, whichever case the CDR spells its id in (a CiString).
+        own = (cdr.party.country_code, cdr.party.party_id, ci_key(cdr.session_id or ""))
+        clashing = [s for s in others if (s.country_code, s.party_id, ci_key(s.session_id)) != own]
         if clashing:
             names = ", ".join(
                 f"{s.country_code}/{s.party_id}/{s.session_id} at {s.location_id}" for s in clashing[:3]

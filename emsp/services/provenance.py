@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from emsp.storage.tables import (
@@ -29,7 +29,7 @@ from emsp.storage.tables import (
     same_id,
 )
 from emsp.timeutil import format_utc
-from emsp.wire import loads
+from emsp.wire import ci_key, loads
 
 
 def _tariff_ids(db: Session, row: CdrRow, lines: list[InvoiceLineRow]) -> list[str]:
@@ -47,12 +47,21 @@ def _tariff_ids(db: Session, row: CdrRow, lines: list[InvoiceLineRow]) -> list[s
         ).first()
         place: Any = loads(location) if location else {}
         for evse in place.get("evses") or [] if isinstance(place, dict) else []:
-            if not isinstance(evse, dict) or evse.get("uid") != where.get("evse_uid"):
+            if not isinstance(evse, dict) or not _same(evse.get("uid"), where.get("evse_uid")):
                 continue
             for connector in evse.get("connectors") or []:
-                if isinstance(connector, dict) and connector.get("id") == where.get("connector_id"):
+                if isinstance(connector, dict) and _same(connector.get("id"), where.get("connector_id")):
                     ids += [str(t) for t in connector.get("tariff_ids") or []]
-    return list(dict.fromkeys(ids))
+    # One entry per tariff: the line, the CDR and the connector may spell its id in other cases.
+    first: dict[str, str] = {}
+    for tariff_id in ids:
+        first.setdefault(ci_key(tariff_id), tariff_id)
+    return list(first.values())
+
+
+def _same(a: object, b: object) -> bool:
+    """EVSE uids and Connector ids are CiStrings: equal in any case."""
+    return isinstance(a, str) and isinstance(b, str) and ci_key(a) == ci_key(b)
 
 
 def _version_at(db: Session, row: CdrRow, tariff_id: str, at: datetime) -> dict[str, Any]:
@@ -61,7 +70,7 @@ def _version_at(db: Session, row: CdrRow, tariff_id: str, at: datetime) -> dict[
         .where(
             TariffVersionRow.country_code == row.country_code,
             TariffVersionRow.party_id == row.party_id,
-            TariffVersionRow.tariff_id == tariff_id,
+            same_id(TariffVersionRow.tariff_id) == same_id(tariff_id),  # each PUT's spelling, any case
             TariffVersionRow.received_at <= at,
         )
         .order_by(TariffVersionRow.received_at.desc(), TariffVersionRow.pk.desc())
@@ -89,7 +98,7 @@ def cdr_provenance(db: Session, row: CdrRow) -> dict[str, Any]:
             FindingRow.country_code == row.country_code,
             FindingRow.party_id == row.party_id,
             FindingRow.module == "cdrs",
-            FindingRow.object_id == row.cdr_id,
+            func.upper(FindingRow.object_id) == same_id(row.cdr_id),  # as each POST spelled it
         )
         .order_by(FindingRow.pk)
     ).all()

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from emsp.settlement.lookups import location_zone_and_raw, tariff_raw
 from emsp.settlement.tariff import Tariff, TariffError, parse_tariff, quote
-from emsp.wire import loads
+from emsp.wire import ci_key, loads
 
 # Tariffs that apply to a contract driver (mod_tariffs TariffType): REGULAR or untyped; ad-hoc and
 # charging-preference profiles are not what a contract driver pays.
@@ -35,10 +35,10 @@ def in_effect(tariff: Tariff, at: datetime) -> bool:
 
 def connector_tariff_ids(location: dict[str, object], evse_uid: str, connector_id: str) -> list[str]:
     for evse in location.get("evses") or []:  # type: ignore[attr-defined]
-        if evse.get("uid") != evse_uid:
-            continue
+        if not isinstance(evse.get("uid"), str) or ci_key(evse["uid"]) != ci_key(evse_uid):
+            continue  # EVSE uids and Connector ids are CiStrings: any case
         for connector in evse.get("connectors") or []:
-            if connector.get("id") == connector_id:
+            if isinstance(connector.get("id"), str) and ci_key(connector["id"]) == ci_key(connector_id):
                 return [t for t in connector.get("tariff_ids") or [] if isinstance(t, str)]
     return []
 
@@ -49,12 +49,16 @@ def connector_tariff_ids(location: dict[str, object], evse_uid: str, connector_i
 
 
 def _connector_index(raw: str) -> dict[tuple[str, str], tuple[str, ...]]:
-    """(evse uid, connector id) -> tariff ids, as `connector_tariff_ids` finds them (first match)."""
+    """(evse uid, connector id) -> tariff ids, as `connector_tariff_ids` finds them (first match);
+    keyed by `ci_key` of both (CiStrings)."""
     index: dict[tuple[str, str], tuple[str, ...]] = {}
     for evse in loads(raw).get("evses") or []:
+        uid = evse.get("uid")
         for connector in evse.get("connectors") or []:
             ids = tuple(t for t in connector.get("tariff_ids") or [] if isinstance(t, str))
-            index.setdefault((evse.get("uid"), connector.get("id")), ids)
+            cid = connector.get("id")
+            if isinstance(uid, str) and isinstance(cid, str):
+                index.setdefault((ci_key(uid), ci_key(cid)), ids)
     return index
 
 
@@ -114,7 +118,7 @@ def quote_visit(
         return None
     time_zone, raw = found
     index = _INDEXES.get((country_code, party_id, location_id), raw)
-    tariff_ids = list(index.get((evse_uid, connector_id), ()))
+    tariff_ids = list(index.get((ci_key(evse_uid), ci_key(connector_id)), ()))
     tariff = _first_in_effect(db, country_code, party_id, tariff_ids, now)
     if tariff is None:
         return None

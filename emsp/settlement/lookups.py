@@ -26,7 +26,8 @@ _tariffs: Any = TariffRow.__table__
 
 
 def _by_party(table: Table, id_column: str) -> tuple[Any, ...]:
-    """A party's object by id: in any case (CiString) where the table is keyed so."""
+    """A party's object by id: in any case (CiString) where the table is keyed so. An invoice line
+    is found by its CDR's id as the CDR is stored (settlement passes the stored row's own)."""
     key = PARTY_OBJECT_KEYS.get(table.name)
     return (
         table.c.country_code == bindparam("cc"),

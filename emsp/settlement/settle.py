@@ -23,7 +23,7 @@ from emsp.settlement.fed_back import fed_back_kwh, import_only
 from emsp.settlement.invoice import Priced, write_line
 from emsp.settlement.lookups import location_time_zone, tariff_raw
 from emsp.storage.queries import location_raw
-from emsp.wire import dumps, loads
+from emsp.wire import ci_key, dumps, loads
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,12 +128,20 @@ def _tariff_ids(cdr: Mapping[str, Any], location: Callable[[], Mapping[str, Any]
     if site is not None:
         where = cdr.get("cdr_location") or {}
         for evse in site.get("evses") or []:
-            if evse.get("uid") != where.get("evse_uid"):
+            if not _same(evse.get("uid"), where.get("evse_uid")):
                 continue
             for connector in evse.get("connectors") or []:
-                if connector.get("id") == where.get("connector_id"):
+                if _same(connector.get("id"), where.get("connector_id")):
                     ids.extend(t for t in connector.get("tariff_ids") or [] if isinstance(t, str))
-    return list(dict.fromkeys(ids))  # ordered de-duplication (deterministic)
+    first: dict[str, str] = {}  # ordered de-duplication (deterministic), in any case (CiStrings)
+    for tariff_id in ids:
+        first.setdefault(ci_key(tariff_id), tariff_id)
+    return list(first.values())
+
+
+def _same(a: object, b: object) -> bool:
+    """Tariff ids, EVSE uids and Connector ids are CiStrings: the same id in any case."""
+    return isinstance(a, str) and isinstance(b, str) and ci_key(a) == ci_key(b)
 
 
 @functools.lru_cache(maxsize=256)
@@ -169,7 +177,7 @@ def reprice(db: Session, cdr_row: CdrFacts, pricer: Pricer) -> Priced:
     tariffs: dict[str, Mapping[str, Any]] = {}
     for tariff_id in ids:
         stored = tariff_raw(db, cdr_row.country_code, cdr_row.party_id, tariff_id)
-        embedded = next((t for t in cdr.get("tariffs") or [] if t.get("id") == tariff_id), None)
+        embedded = next((t for t in cdr.get("tariffs") or [] if _same(t.get("id"), tariff_id)), None)
         if stored is not None:
             tariffs[tariff_id] = _tariff_document(stored)
             if embedded is not None and _strip(embedded) != _strip(tariffs[tariff_id]):

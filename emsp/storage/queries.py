@@ -53,7 +53,28 @@ find_location = PartyLookup(LocationRow, "location_id")
 find_tariff = PartyLookup(TariffRow, "tariff_id")
 find_session = PartyLookup(SessionRow, "session_id")
 find_cdr = PartyLookup(CdrRow, "cdr_id")
-find_invoice_line = PartyLookup(InvoiceLineRow, "cdr_id")
+
+# An invoice line names its CDR as the CDR is stored (settlement writes the CDR row's own id): an
+# id in another case is looked up again as its CDR spells it (a CiString: the same CDR).
+_invoice_line_exact = PartyLookup(InvoiceLineRow, "cdr_id")
+_stored_cdr_id = select(CdrRow.cdr_id).where(
+    CdrRow.country_code == bindparam("cc"),
+    CdrRow.party_id == bindparam("pid"),
+    PARTY_OBJECT_KEYS["cdrs"] == same_id(bindparam("oid")),
+)
+
+
+def find_invoice_line(db: Session, country_code: str, party_id: str, cdr_id: str) -> InvoiceLineRow | None:
+    """The invoice line of a party's CDR, the CDR's id in any case."""
+    line = _invoice_line_exact(db, country_code, party_id, cdr_id)
+    if line is not None:
+        return line
+    params = {"cc": country_code, "pid": party_id, "oid": cdr_id}
+    stored = db.scalars(_stored_cdr_id, params).one_or_none()
+    if stored is None or stored == cdr_id:
+        return None
+    return _invoice_line_exact(db, country_code, party_id, stored)
+
 
 _token_stmt = select(TokenRow).where(upper_token_uid == bindparam("key"), TokenRow.type == bindparam("type"))
 
@@ -178,13 +199,14 @@ _cdr_stored = select(_cdrs.c.wire, _cdrs.c.raw).where(
 _cdr_insert = insert(_cdrs)
 _direct_cdr_stored = DirectStatement(_cdr_stored)
 _direct_cdr_insert = DirectStatement(_cdr_insert, writes=True)
-# A session's CDRs (index ix_cdrs_session), in the order stored, as the finding names them.
+# A session's CDRs, in the order stored, as the finding names them. Each CDR names its session as
+# it spelled it: the session id is a CiString, so matched in any case.
 _session_cdrs = (
     select(_cdrs.c.cdr_id, _cdrs.c.credit)
     .where(
         _cdrs.c.country_code == bindparam("cc"),
         _cdrs.c.party_id == bindparam("pid"),
-        _cdrs.c.session_id == bindparam("sid"),
+        same_id(_cdrs.c.session_id) == same_id(bindparam("sid")),  # any case (ix_cdrs_session_ci)
     )
     .order_by(_cdrs.c.pk)
 )

@@ -233,6 +233,10 @@ OBSOLETE_INDEXES: tuple[DropIndex, ...] = (
     DropIndex("outbox", "ix_outbox_state_seq", "ix_outbox_pending_seq, ix_outbox_dead_seq (partial)"),
     DropIndex("outbox", "ix_outbox_order_seq", "ix_outbox_pending_order_seq (partial: pending rows)"),
     DropIndex("outbox", "ix_outbox_published_seq", "ix_outbox_unpublished_seq (partial: unpublished rows)"),
+    DropIndex("cdrs", "ix_cdrs_session", "ix_cdrs_session_ci (upper(session_id): a CiString)"),
+    DropIndex(
+        "tariff_versions", "ix_tariff_versions_tariff", "ix_tariff_versions_tariff_ci (upper(tariff_id))"
+    ),
 )
 
 
@@ -243,7 +247,7 @@ def obsolete_indexes(bind: Engine | Connection) -> list[str]:
     have: dict[str, set[str | None]] = {}
     for drop in OBSOLETE_INDEXES:
         if drop.table in present and drop.table not in have:
-            have[drop.table] = {ix["name"] for ix in inspector.get_indexes(drop.table)}
+            have[drop.table] = _index_names(bind, inspector, drop.table)  # no warning on expressions
     return [drop.index for drop in OBSOLETE_INDEXES if drop.index in have.get(drop.table, ())]
 
 

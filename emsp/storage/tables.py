@@ -96,10 +96,6 @@ class SessionRow(PartyObject, Base):
 
 class CdrRow(PartyObject, Base):
     __tablename__ = "cdrs"
-    __table_args__ = (
-        # A CDR's session's other CDRs (emsp.ocpi.modules.cdrs: second_cdr_for_session), per POST.
-        Index("ix_cdrs_session", "country_code", "party_id", "session_id"),
-    )
     cdr_id: Mapped[str] = mapped_column(String(39))
     session_id: Mapped[str | None] = mapped_column(String(36))
     token_uid: Mapped[str] = mapped_column(String(36))
@@ -156,20 +152,33 @@ def same_id(value: object) -> ColumnElement[str]:
     return func.upper(value)
 
 
+# Columns that name a party's object by its id (a CDR's session, a tariff version's tariff, an
+# invoice line's CDR) hold it as that message spelled it: a lookup by them compares
+# `same_id(column) == same_id(value)`, served by an index on the same expression.
+Index("ix_cdrs_session_ci", CdrRow.country_code, CdrRow.party_id, same_id(CdrRow.session_id))
+
+
 class TariffVersionRow(Base):
     """Every version of a Tariff the eMSP stored, in the order received (the tariffs table keeps
     only the latest): which version was in effect at an instant, for a CDR's provenance."""
 
     __tablename__ = "tariff_versions"
-    __table_args__ = (Index("ix_tariff_versions_tariff", "country_code", "party_id", "tariff_id"),)
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     partner: Mapped[str] = mapped_column(String(64))
     country_code: Mapped[str] = mapped_column(String(2))
     party_id: Mapped[str] = mapped_column(String(3))
-    tariff_id: Mapped[str] = mapped_column(String(36))
+    tariff_id: Mapped[str] = mapped_column(String(36))  # as that version's PUT spelled it
     last_updated: Mapped[datetime] = mapped_column(UtcDateTime)  # the version's own stamp
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)  # when we stored it
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)  # a DELETE ended it here
+
+
+Index(
+    "ix_tariff_versions_tariff_ci",
+    TariffVersionRow.country_code,
+    TariffVersionRow.party_id,
+    same_id(TariffVersionRow.tariff_id),
+)
 
 
 class DuplicateCdrRow(PartyObject, Base):

@@ -5,6 +5,11 @@ carry last_updated; a PUT/PATCH on an EVSE or Connector also moves the parents' 
 A push older (last_updated) than the stored object it addresses is accepted but not applied.
 Every edit is made on the partner's wire form of the whole Location; the version's adapter then
 maps it to the canonical document stored beside it (`raw`; `wire` only where the two differ).
+
+EVSE.uid and Connector.id are CiStrings: a PUT or PATCH of an EVSE or Connector naming a stored one
+in another case is that object (one, never a second), which keeps its uid/id as first stored, as a
+Location keeps its id column's first spelling; sessions, CDRs, commands and quotes name it by that
+id. A Location PUT replaces the whole body, its EVSEs as sent.
 """
 
 from __future__ import annotations
@@ -121,7 +126,7 @@ def handle(ctx: Ctx) -> OcpiResult:
             kept = _stale(ctx, party, ids, patched_at, target)
             if kept is not None:
                 return kept
-        target.update(body)
+        target.update(_stored_spelling(body, target, ids))
         if patched_at is not None:
             _touch_parents(current, ids, body["last_updated"])
         _save(ctx, party, location_id, current, row)
@@ -195,11 +200,24 @@ def _check_ids(body: dict[str, Any], ids: list[str]) -> None:
 
 
 def _replace(items: list[dict[str, Any]], key: str, value: str, new: dict[str, Any]) -> None:
+    """Put `new` in place of the item whose `key` is `value` in any case (one object, never a
+    second), keeping the id as first stored; a new item is added as sent."""
     for index, item in enumerate(items):
-        if _same_id(item.get(key), value):
+        stored = item.get(key)
+        if _same_id(stored, value):
+            new[key] = stored
             items[index] = new
             return
     items.append(new)
+
+
+def _stored_spelling(body: dict[str, Any], target: dict[str, Any], ids: list[str]) -> dict[str, Any]:
+    """A PATCH of an EVSE or Connector naming its uid/id (in another case: `_check_ids`) changes no
+    id: the object keeps its uid/id as first stored, as on a PUT (`_replace`)."""
+    key = {2: "uid", 3: "id"}.get(len(ids))
+    if key is None or key not in body or not isinstance(target.get(key), str):
+        return body
+    return {**body, key: target[key]}
 
 
 def _touch_parents(location: dict[str, Any], ids: list[str], last_updated: Any) -> None:

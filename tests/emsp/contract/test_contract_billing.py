@@ -95,6 +95,12 @@ def test_credit_and_replacement_bill_once_visible_through_the_api(
                                    "tariff_id": "TAR1"}])  # fmt: skip
     assert cpo.call("POST", f"{V}/cdrs", fixed).status in (200, 201)
     lines = api.get("/api/v1/retail-lines", params={"session_id": "S1"}).json()["items"]
+    # OCPI ids are CiStrings: the operator finds them in any case too.
+    assert api.get("/api/v1/retail-lines", params={"session_id": "s1"}).json()["items"] == lines
+    assert [
+        x["kind"] for x in api.get("/api/v1/retail-lines", params={"cdr_id": "cdr1"}).json()["items"]
+    ] == ["charge"]
+    assert len(api.get("/api/v1/cdrs", params={"session_id": "s1"}).json()["items"]) == 3
     assert [(x["kind"], x["cdr_id"]) for x in lines] == [
         ("charge", "CDR1"), ("reversal", "CDR1-CR"), ("rebill", "CDR1-R1")
     ]  # fmt: skip

@@ -71,7 +71,8 @@ def test_evse_and_connector_ids_in_the_url_match_in_any_case(cpo: Client) -> Non
     }
     assert status(cpo.call("PUT", f"{V}/locations/DE/CPA/LOC1/evse1", evse)) == (200, 1000)
     stored = cpo.call("GET", f"{V}/locations/DE/CPA/loc1").json()["data"]
-    assert [(e["uid"], e["status"]) for e in stored["evses"]] == [("evse1", "CHARGING")]  # one EVSE, replaced
+    # One EVSE, replaced, keeping its uid as first stored (as a Location keeps its id).
+    assert [(e["uid"], e["status"]) for e in stored["evses"]] == [("EVSE1", "CHARGING")]
     patch = {"status": "AVAILABLE", "last_updated": "2025-03-01T08:20:00Z"}
     assert status(cpo.call("PATCH", f"{V}/locations/DE/CPA/LOC1/EVSE1", patch)) == (200, 1000)
     # The body's id may differ from the URL's in case only (the same CiString).
@@ -79,6 +80,21 @@ def test_evse_and_connector_ids_in_the_url_match_in_any_case(cpo: Client) -> Non
     assert status(cpo.call("PUT", f"{V}/locations/DE/CPA/LOC1/EVSE1/a", connector)) == (200, 1000)
     assert status(cpo.call("GET", f"{V}/locations/DE/CPA/LOC1/Evse1/A")) == (200, 1000)
     assert status(cpo.call("PUT", f"{V}/locations/DE/CPA/LOC1/EVSE1/b", connector)) == (200, 2001)
+
+
+def test_a_connector_put_or_patched_in_another_case_keeps_its_stored_id(cpo: Client) -> None:
+    site = location("LOC1")
+    site["evses"][0]["connectors"][0]["id"] = "CON-A"
+    cpo.call("PUT", f"{V}/locations/DE/CPA/LOC1", site)
+    connector = site["evses"][0]["connectors"][0] | {"id": "con-a", "last_updated": "2025-03-01T08:30:00Z"}
+    assert status(cpo.call("PUT", f"{V}/locations/DE/CPA/LOC1/EVSE1/con-a", connector)) == (200, 1000)
+    patch = {"id": "Con-A", "max_voltage": 400, "last_updated": "2025-03-01T08:40:00Z"}
+    assert status(cpo.call("PATCH", f"{V}/locations/DE/CPA/LOC1/evse1/CON-a", patch)) == (200, 1000)
+    evse_patch = {"uid": "evse1", "status": "CHARGING", "last_updated": "2025-03-01T08:50:00Z"}
+    assert status(cpo.call("PATCH", f"{V}/locations/DE/CPA/LOC1/evse1", evse_patch)) == (200, 1000)
+    [evse] = cpo.call("GET", f"{V}/locations/DE/CPA/LOC1").json()["data"]["evses"]
+    assert (evse["uid"], evse["status"]) == ("EVSE1", "CHARGING")
+    assert [(c["id"], c["max_voltage"]) for c in evse["connectors"]] == [("CON-A", 400)]
 
 
 def test_a_tariff_put_in_another_case_replaces_the_stored_tariff(core: EmspCore, cpo: Client) -> None:
