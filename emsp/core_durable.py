@@ -1,5 +1,5 @@
 """The core's durable calls (Token pushes): stored until answered (emsp.pending_calls) and re-sent
-after a transport failure while the core runs (emsp.call_retries). A mixin of `EmspCore`, kept
+after a transient failure while the core runs (emsp.call_retries). A mixin of `EmspCore`, kept
 apart so the core facade stays readable; it uses only the core's database, log and outbox."""
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from emsp import pending_calls
-from emsp.call_retries import CallRetries
+from emsp.call_retries import CallRetries, retry_after
 from emsp.ocpi import token_push
 from emsp.storage.db import Database
 from emsp.wire import HttpResponse, OutboundRequest
 
-# Calls stored until answered (emsp.pending_calls): a Token push lost in a crash would leave the
-# CPO authorizing from a stale copy of the token.
+# Calls stored until answered (emsp.pending_calls): a Token push lost in a crash or an outage of the
+# CPO's receiver would leave the CPO authorizing from a stale copy of the token.
 DURABLE_PURPOSES = frozenset({token_push.PURPOSE})
 
 
@@ -43,9 +43,10 @@ class DurableCalls:
         self.retries.queued(outbound, purpose)
 
     def _durable_answered(self, request_id: str, response: HttpResponse, now: datetime, log: Any) -> None:
-        """The answer to a durable call: forgotten when answered, else (a transport failure) re-sent
-        later. The CPO can always re-read our tokens (Sender GET): a refusal is only logged."""
-        retry_at = self.retries.answered(request_id, response.status, now)
+        """The answer to a durable call: forgotten when taken or refused, else (a transient failure)
+        re-sent later. The CPO can always re-read our tokens (Sender GET): a refusal is only logged."""
+        wait = retry_after(response.headers)
+        retry_at = self.retries.answered(request_id, response.status, now, wait)
         if retry_at is None:
             with self.db.unit() as db:
                 pending_calls.forget(db, request_id)  # a restart does not send it again
@@ -57,7 +58,7 @@ class DurableCalls:
             log.warning("token_push_failed", http_status=response.status)
 
     def next_call_retry(self) -> datetime | None:
-        """When `retry_due_calls` must next be called (a Token push got no answer at all)."""
+        """When `retry_due_calls` must next be called (a Token push met a transient failure)."""
         return self.retries.next_due()
 
     def retry_due_calls(self, now: datetime) -> int:
