@@ -1,12 +1,19 @@
-"""Durable calls (Token pushes, emsp.pending_calls) while the eMSP runs: re-sent after a transport
-failure, with a bounded backoff, until the partner answers.
+"""Durable calls (Token pushes, emsp.pending_calls) while the eMSP runs: re-sent after a transient
+failure, with a bounded backoff, until the partner takes or refuses them.
 
-A push that got no HTTP answer at all (599: refused, reset, timed out) may never have reached the
-CPO, which would keep authorizing from its stale copy of the token until our next restart re-sent
-it. It is re-sent after 10 s, 20 s, 40 s, ... at most 10 min apart, as long as the process runs
-(its row stays in `pending_calls`, so a restart still sends it). An answer, even a refusal, ends
-it: a partner that answers can always GET our tokens (Sender interface). Sans-IO: every instant
-comes in as `now` from the runtime's clock; nothing here reads a clock.
+A push that got no HTTP answer at all (599: refused, reset, timed out), or an answer saying the
+receiver cannot take it for now (502, 503, 504: a gateway or the receiver is down; 429: too many
+requests), never reached the CPO's Tokens receiver, which would keep authorizing from its stale
+copy of the token (a block made during its outage would never arrive). It is re-sent after 10 s,
+20 s, 40 s, ... at most 10 min apart, as long as the process runs (its row stays in
+`pending_calls`, so a restart still sends it). A Retry-After in seconds is the least wait before
+the next send (RFC 9110 10.2.3), still within the 10 min cap; the backoff keeps growing under it,
+so a receiver answering "Retry-After: 1" all through an outage is not called every second.
+
+Any other answer ends it: a 2xx (even with an OCPI error status_code in its body) or another 4xx/
+5xx is the receiver's verdict on this very request, which sending it again would not change; it is
+logged and counted. Sans-IO: every instant comes in as `now` from the runtime's clock; nothing here
+reads a clock.
 
 A push is a PUT of the token's whole state, so a later push to the same place (partner, URL, the
 CPO party it is routed to) supersedes it: an earlier one re-sent after it would overwrite the newer
@@ -17,12 +24,16 @@ One process per database sends them (emsp.pending_calls): this schedule is that 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from emsp.wire import OutboundRequest
 
 TRANSPORT_FAILED = 599  # what a runtime hands in for a call that got no HTTP answer
+# Failures of the moment, not of the request: no answer, bad gateway, unavailable, gateway timeout,
+# too many requests.
+TRANSIENT = frozenset({TRANSPORT_FAILED, 502, 503, 504, 429})
 RETRY_FIRST = timedelta(seconds=10)
 RETRY_MAX = timedelta(minutes=10)
 
@@ -34,6 +45,18 @@ def backoff(attempt: int) -> timedelta:
     if attempt >= 8:  # 10 s * 2**7 is past the cap already: no huge powers for a long outage
         return RETRY_MAX
     return min(RETRY_FIRST * 2 ** (attempt - 1), RETRY_MAX)
+
+
+def retry_after(headers: Mapping[str, str]) -> timedelta | None:
+    """The answer's Retry-After in seconds (a non-negative integer), None when absent or in another
+    form (an HTTP-date, garbage): the backoff alone decides then."""
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            text = value.strip()
+            if text.isascii() and text.isdigit():
+                return timedelta(seconds=min(int(text), int(RETRY_MAX.total_seconds())))
+            return None
+    return None
 
 
 def target_of(call: OutboundRequest) -> Target:
@@ -61,7 +84,7 @@ class CallRetries:
         self._latest: dict[Target, str] = {}  # target -> request id of the call queued last
         self._before: dict[str, str | None] = {}  # request id -> the target's latest before it
         self._flying: dict[str, tuple[OutboundRequest, str]] = {}  # sent, not answered yet
-        self._failures: dict[str, int] = {}  # request id -> transport failures in a row
+        self._failures: dict[str, int] = {}  # request id -> transient failures in a row
         self._waiting: dict[str, _Waiting] = {}  # failed, re-sent at `due`
 
     def queued(self, call: OutboundRequest, purpose: str) -> None:
@@ -105,17 +128,23 @@ class CallRetries:
     def superseded(self, call: OutboundRequest) -> bool:
         return self._latest.get(target_of(call)) != call.request_id
 
-    def answered(self, request_id: str, status: int, now: datetime) -> datetime | None:
-        """The answer to a durable call came: when it is re-sent (a transport failure of the
-        target's latest call), or None: done with (the caller forgets its stored row)."""
+    def answered(
+        self, request_id: str, status: int, now: datetime, wait_at_least: timedelta | None = None
+    ) -> datetime | None:
+        """The answer to a durable call came: when it is re-sent (a transient failure of the
+        target's latest call; not before `wait_at_least`, the answer's Retry-After), or None: done
+        with (the caller forgets its stored row)."""
         flight = self._flying.pop(request_id, None)
         if flight is None:
             return None
         call, purpose = flight
-        if status == TRANSPORT_FAILED and not self.superseded(call):
+        if status in TRANSIENT and not self.superseded(call):
             failures = self._failures.get(request_id, 0) + 1
             self._failures[request_id] = failures
-            due = now + backoff(failures)
+            wait = backoff(failures)
+            if wait_at_least is not None:
+                wait = min(max(wait, wait_at_least), RETRY_MAX)
+            due = now + wait
             self._waiting[request_id] = _Waiting(call, purpose, due)
             return due
         self.finish(call)

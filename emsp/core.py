@@ -16,16 +16,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from emsp import pending_calls
 from emsp.bus import CdrReceived, Event, SessionUpserted
-from emsp.call_retries import CallRetries
+from emsp.core_durable import DURABLE_PURPOSES, DurableCalls
 from emsp.core_settings import EmspSettings
 from emsp.core_tokens import DriverTokens
 from emsp.handshakes import PURPOSE as HANDSHAKE
 from emsp.handshakes import Handshakes, RegistrationOutcome
 from emsp.model import CommandRequest, DuplicateCdrRecord, EmspRecords, FindingRecord, PartyRef
 from emsp.observability import EmspMetrics, make_logger
-from emsp.ocpi import command_send, pull, token_push
+from emsp.ocpi import command_send, pull
 from emsp.ocpi.credentials_cache import CredentialsCache
 from emsp.ocpi.endpoints import refused_endpoints
 from emsp.ocpi.envelope import OcpiResult, Pending
@@ -60,16 +59,12 @@ from emsp.storage.tables import (
 )
 from emsp.wire import Deferred, HttpRequest, HttpResponse, OutboundRequest, loads
 
-# Calls stored until answered (emsp.pending_calls): a Token push lost in a crash would leave the
-# CPO authorizing from a stale copy of the token.
-DURABLE_PURPOSES = frozenset({token_push.PURPOSE})
-
 
 class RegistrationRefused(ValueError):
     """A registration cannot start (unknown partner, already registered, handshake running)."""
 
 
-class EmspCore(DriverTokens):
+class EmspCore(DriverTokens, DurableCalls):
     def __init__(self, settings: EmspSettings, *, pricer: Pricer | None = None) -> None:
         self.settings = settings
         self.db = Database(settings.database_url)
@@ -120,11 +115,7 @@ class EmspCore(DriverTokens):
         # `next_deadline` costs no query; loaded from the database at start, after a restart).
         with self.db.unit() as db:
             self._command_deadlines: dict[int, datetime] = command_send.deadlines(db)
-            self.retries = CallRetries()  # durable calls: the latest per target, transport retries
-            again, superseded = self.retries.resumed(pending_calls.left_over(db))  # before a restart
-            for request_id in superseded:
-                pending_calls.forget(db, request_id)
-            self._send_durable(db, again)
+            self._resume_durable(db)  # Token pushes a previous process left unanswered
 
     # ---- inbound ----
 
@@ -300,8 +291,7 @@ class EmspCore(DriverTokens):
             request_id, partner, HttpRequest(request.method, request.url, headers, request.body)
         )
         if purpose in DURABLE_PURPOSES:
-            pending_calls.remember(db, outbound, purpose)  # committed with the change, or not at all
-            self.retries.queued(outbound, purpose)
+            self._remember_durable(db, outbound, purpose)  # committed with the change, or not at all
         self._outbox.append(outbound)
         self._in_flight[request_id] = (partner, purpose)
         return outbound
@@ -340,20 +330,8 @@ class EmspCore(DriverTokens):
             return
         partner_id, purpose = flight
         log = self.log.bind(partner=partner_id, request_id=request_id, purpose=purpose)
-        retry_at = None
-        if purpose in DURABLE_PURPOSES:
-            retry_at = self.retries.answered(request_id, response.status, now)  # no answer: again
-            if retry_at is None:
-                with self.db.unit() as db:
-                    pending_calls.forget(db, request_id)  # answered: a restart does not send it again
-        if purpose == token_push.PURPOSE:
-            # The CPO can always re-read our tokens (Sender GET); a refused push is only logged.
-            if 200 <= response.status < 300:
-                log.info("token_pushed", http_status=response.status)
-            elif retry_at is not None:
-                log.warning("token_push_failed", http_status=response.status, retry_at=retry_at.isoformat())
-            else:
-                log.warning("token_push_failed", http_status=response.status)
+        if purpose in DURABLE_PURPOSES:  # Token pushes (emsp.core_durable)
+            self._durable_answered(request_id, response, now, log)
             return
         if purpose.startswith(pull.PURPOSE):
             self.puller.on_response(purpose[len(pull.PURPOSE) :], response, now)
@@ -440,42 +418,6 @@ class EmspCore(DriverTokens):
         self.handshakes.expire_overdue(now)
         self.expire_commands(now)
         self.retry_due_calls(now)
-
-    # ---- durable calls (Token pushes): re-sent after a transport failure (emsp.call_retries) ----
-
-    def next_call_retry(self) -> datetime | None:
-        """When `retry_due_calls` must next be called (a Token push got no answer at all)."""
-        return self.retries.next_due()
-
-    def retry_due_calls(self, now: datetime) -> int:
-        """Queue again each Token push whose retry is due, with the partner's current credentials;
-        one superseded by a later push to the same place, or to a partner no longer registered, is
-        dropped. Returns how many were queued; the runtime sends `pending_requests()`."""
-        again, superseded = self.retries.take_due(now)
-        if not again and not superseded:
-            return 0
-        with self.db.unit() as db:
-            for request_id in superseded:
-                pending_calls.forget(db, request_id)
-                self.log.info("token_push_superseded", request_id=request_id)
-            return self._send_durable(db, again)
-
-    def _send_durable(self, db: Session, calls: list[tuple[OutboundRequest, str]]) -> int:
-        """Queue stored calls (queued in `self.retries` already) with the current Authorization."""
-        sent = 0
-        for call, purpose in calls:
-            fresh = pending_calls.authorized(db, call)
-            if fresh is None:  # the partner is gone: it would refuse the call
-                pending_calls.forget(db, call.request_id)
-                self.retries.finish(call)
-                self.log.warning("token_push_dropped", partner=call.partner, request_id=call.request_id,
-                                 reason="partner not registered")  # fmt: skip
-                continue
-            self.retries.queued(fresh, purpose)
-            self._outbox.append(fresh)
-            self._in_flight[fresh.request_id] = (fresh.partner, purpose)
-            sent += 1
-        return sent
 
     def abort_deferred(self, deferred_id: str, now: datetime, reason: str = "no answer in time") -> None:
         """Fail one handshake now (3001): a runtime that gave up waiting on its own clock."""

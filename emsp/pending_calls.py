@@ -14,7 +14,7 @@ A call to a partner that is no longer registered is not sent (it would be refuse
 
 One process per database sends them: several eMSP processes on one PostgreSQL database would each
 queue the calls the others left (and the live ones have in flight) when they start. While it runs,
-that process re-sends one that failed in transport (emsp.call_retries).
+that process re-sends one that met a transient failure (emsp.call_retries).
 """
 
 from __future__ import annotations

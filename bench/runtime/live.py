@@ -326,7 +326,7 @@ class LiveRuntime(StationSide):
             if due is not None and due <= now:  # a failed pull's retry, the periodic catch-up
                 self.world.emsp.run_due_pulls(now)
             retry = self.world.emsp.next_call_retry()
-            if retry is not None and retry <= now:  # a Token push that got no answer at all
+            if retry is not None and retry <= now:  # a Token push that met a transient failure
                 self.world.emsp.retry_due_calls(now)
             for outbound in self.world.emsp.pending_requests():
                 cpo_id = hosts.get(outbound.request.url.split("/")[2], outbound.partner)

@@ -326,8 +326,8 @@ class SimRuntime:
         self._schedule_call_retries()
 
     def _schedule_call_retries(self) -> None:
-        """The eMSP's next re-send of a Token push that got no answer at all, on the sim clock
-        (none in a simulated run today: an outage answers 503)."""
+        """The eMSP's next re-send of a Token push that met a transient failure, on the sim clock
+        (an outage answers 503, a failure the push is re-sent after)."""
         due = self.world.emsp.next_call_retry()
         if due is None:
             return

@@ -23,14 +23,15 @@ def resolve_cdr(db: DbSession, info: CdrInfo) -> CdrInfo:
     """Fill in what a CDR's version leaves out (2.1.1: no session id, the contract id only).
 
     The session is the stored one of the same party, driver contract, location and start time
-    (a CDR describes one session, mod_cdrs); the token, ours of that contract."""
+    (a CDR describes one session, mod_cdrs); the token, ours of that contract. Contract and location
+    ids match in any case (CiStrings), as the objects' own ids do."""
     if info.session_id is None:
         session_id = db.scalar(
             select(SessionRow.session_id)
             .where(
                 SessionRow.country_code == info.party.country_code,
                 SessionRow.party_id == info.party.party_id,
-                SessionRow.contract_id == info.contract_id,
+                same_id(SessionRow.contract_id) == same_id(info.contract_id),  # any case: CiString
                 same_id(SessionRow.location_id) == same_id(info.location_id),  # any case: CiString
                 SessionRow.start == info.start,
             )

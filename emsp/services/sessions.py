@@ -11,13 +11,17 @@ from sqlalchemy.orm import Session as DbSession
 from emsp.bus import SessionUpserted
 from emsp.model import PartyRef, SessionInfo
 from emsp.observability import EmspMetrics
-from emsp.storage.tables import SessionRow, TokenRow
+from emsp.storage.tables import SessionRow, TokenRow, same_id
 
 
 def token_uid_of_contract(db: DbSession, contract_id: str) -> str | None:
-    """Our token's uid for a driver contract id (the oldest token of that contract), None if none."""
+    """Our token's uid for a driver contract id in any case (a CiString: the CPO may spell the id we
+    issued otherwise), the oldest token of that contract; None if none."""
     return db.scalar(
-        select(TokenRow.uid).where(TokenRow.contract_id == contract_id).order_by(TokenRow.pk).limit(1)
+        select(TokenRow.uid)
+        .where(same_id(TokenRow.contract_id) == same_id(contract_id))
+        .order_by(TokenRow.pk)
+        .limit(1)
     )
 
 

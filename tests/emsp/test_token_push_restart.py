@@ -78,9 +78,20 @@ def test_an_answered_push_is_not_sent_after_a_restart(settings: EmspSettings) ->
     core = _first_core(settings)
     core.block_token("TOK1", now=T0)
     [call] = core.pending_requests()
-    core.on_response(call.request_id, HttpResponse(503, {}, None), T0)  # refused: only logged, as before
+    core.on_response(call.request_id, HttpResponse(400, {}, None), T0)  # refused: only logged, as before
     _stop(core)
     assert _start(settings).pending_requests() == []
+
+
+def test_a_push_the_receiver_could_not_take_is_sent_after_a_restart(settings: EmspSettings) -> None:
+    """A 503 (the CPO's receiver down) is no answer to the push: still owed, also after a stop."""
+    core = _first_core(settings)
+    core.block_token("TOK1", now=T0)
+    [call] = core.pending_requests()
+    core.on_response(call.request_id, HttpResponse(503, {}, None), T0)
+    _stop(core)
+    [again] = _start(settings).pending_requests()
+    assert again.request_id == call.request_id and again.request.body == call.request.body
 
 
 def test_a_push_of_a_change_rolled_back_is_not_stored(

@@ -1,7 +1,8 @@
 """A stored Token push (emsp.pending_calls) carries the partner's credentials as they are when it is
-(re-)sent, never as they were when it was queued; one that got no HTTP answer at all (599) is sent
-again while the eMSP runs, with a bounded backoff on the clock the runtime hands in
-(emsp.call_retries), and a later push to the same place supersedes it."""
+(re-)sent, never as they were when it was queued; one that got no HTTP answer at all (599), or an
+answer saying the receiver cannot take it now (502, 503, 504, 429), is sent again while the eMSP
+runs, with a bounded backoff on the clock the runtime hands in (emsp.call_retries), and a later
+push to the same place supersedes it."""
 
 from __future__ import annotations
 
@@ -123,12 +124,81 @@ def test_a_push_without_an_answer_is_sent_again_with_a_growing_bounded_wait(sett
     assert core.next_call_retry() is None and stored_rows(core) == []
 
 
-def test_a_refused_push_is_not_sent_again(settings: EmspSettings) -> None:
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        HttpResponse(400, {}, None),
+        HttpResponse(401, {}, None),
+        HttpResponse(404, {}, None),
+        HttpResponse(500, {}, None),
+        HttpResponse(200, {}, dumps({"status_code": 2001, "status_message": "Invalid token"})),
+    ],
+    ids=["400", "401", "404", "500", "200 with OCPI 2001"],
+)
+def test_a_refused_push_is_not_sent_again(settings: EmspSettings, refusal: HttpResponse) -> None:
+    """The receiver's verdict on this very request: sending it again would not change it."""
     core = started(settings)
     core.block_token("TOK1", now=T0)
     [call] = core.pending_requests()
-    core.on_response(call.request_id, HttpResponse(503, {}, None), T0)
+    core.on_response(call.request_id, refusal, T0)
     assert core.next_call_retry() is None and stored_rows(core) == []
+    assert core.retry_due_calls(T0 + timedelta(days=1)) == 0 and core.pending_requests() == []
+
+
+@pytest.mark.parametrize("status", [502, 503, 504, 429])
+def test_a_push_the_receiver_cannot_take_now_is_sent_again(settings: EmspSettings, status: int) -> None:
+    """A block made while the CPO's Tokens receiver is down (a gateway's 502/504, its own 503) or
+    throttling (429) reaches the CPO once the receiver is back, as a push that got no answer does."""
+    core = started(settings)
+    core.block_token("TOK1", now=T0)
+    [call] = core.pending_requests()
+    core.on_response(call.request_id, HttpResponse(status, {}, None), T0)
+    assert core.next_call_retry() == T0 + timedelta(seconds=10)
+    assert [r.request_id for r in stored_rows(core)] == [call.request_id]  # a restart sends it too
+    at = T0 + timedelta(seconds=10)
+    assert core.retry_due_calls(at) == 1
+    [again] = core.pending_requests()
+    assert again.request_id == call.request_id and not valid_of(again)
+    core.on_response(again.request_id, HttpResponse(status, {}, None), at)
+    assert core.next_call_retry() == at + timedelta(seconds=20)  # the same growing wait
+    core.retry_due_calls(at + timedelta(seconds=20))
+    [third] = core.pending_requests()
+    core.on_response(third.request_id, OK, at + timedelta(seconds=21))
+    assert core.next_call_retry() is None and stored_rows(core) == []
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "wait"),
+    [
+        ("30", 30),
+        (" 120 ", 120),
+        ("1", 10),
+        ("86400", 600),
+        ("Wed, 21 Oct 2026 07:28:00 GMT", 10),
+        ("-5", 10),
+    ],
+)
+def test_a_retry_after_in_seconds_is_the_least_wait_within_the_bound(
+    settings: EmspSettings, retry_after: str, wait: int
+) -> None:
+    """Not sent before the receiver's Retry-After, nor more often than the backoff (a receiver
+    saying "1" all through an outage), nor later than the 10 min bound; other forms: the backoff."""
+    core = started(settings)
+    core.block_token("TOK1", now=T0)
+    [call] = core.pending_requests()
+    core.on_response(call.request_id, HttpResponse(503, {"retry-after": retry_after}, None), T0)
+    assert core.next_call_retry() == T0 + timedelta(seconds=wait)
+
+
+def test_a_superseded_push_the_receiver_could_not_take_is_not_sent_again(settings: EmspSettings) -> None:
+    core = started(settings)
+    core.block_token("TOK1", now=T0)
+    [blocked] = core.pending_requests()
+    core.set_token_valid("TOK1", "RFID", True, T0 + timedelta(seconds=1))
+    [unblocked] = core.pending_requests()
+    core.on_response(blocked.request_id, HttpResponse(503, {}, None), T0 + timedelta(seconds=2))
+    assert core.next_call_retry() is None  # its block would undo the unblock sent after it
+    assert [r.request_id for r in stored_rows(core)] == [unblocked.request_id]
 
 
 def test_a_later_push_to_the_same_place_supersedes_a_failed_one(settings: EmspSettings) -> None:

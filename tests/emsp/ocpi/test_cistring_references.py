@@ -16,6 +16,7 @@ from emsp.core import EmspCore
 from emsp.model import CdrInfo, Money, PartyRef
 from emsp.services.cdrs import resolve_cdr
 from emsp.services.provenance import cdr_provenance
+from emsp.services.sessions import token_uid_of_contract
 from emsp.storage.queries import find_cdr, find_invoice_line
 
 
@@ -110,3 +111,33 @@ def test_a_211_cdr_finds_its_session_by_location_in_any_case(core: EmspCore, cpo
     with core.db.unit() as db:
         assert resolve_cdr(db, info).session_id == "S1"
         assert resolve_cdr(db, dataclasses.replace(info, location_id="LOC2")).session_id is None
+
+
+def _contract_cdr(contract_id: str, token_uid: str = "RFID1") -> CdrInfo:
+    """A 2.1.1 CDR as its adapter reads it: no session id, the driver's contract (auth_id) only."""
+    return CdrInfo(
+        partner="cpo1", party=PartyRef("DE", "CPA"), cdr_id="C1", session_id=None, token_uid=token_uid,
+        contract_id=contract_id, authorization_reference=None, location_id="LOC1",
+        total_energy_kwh=Decimal(1), total_cost=Money(Decimal(1), None, "EUR"), start=T0,
+        end=T0 + timedelta(hours=1), received_at=T0 + timedelta(hours=1), credit=False,
+    )  # fmt: skip
+
+
+def test_a_211_cdr_finds_its_session_by_contract_in_any_case(core: EmspCore, cpo: Client) -> None:
+    """The session was pushed with contract NL-EMS-C00000001-X; the CDR spells it in lower case."""
+    cpo.call("PUT", f"{V}/sessions/DE/CPA/S1", session("S1", location_id="LOC1"))
+    with core.db.unit() as db:
+        assert resolve_cdr(db, _contract_cdr("nl-ems-c00000001-x")).session_id == "S1"
+        assert resolve_cdr(db, _contract_cdr("NL-EMS-C00000002-X")).session_id is None
+
+
+def test_a_cdr_or_session_naming_only_the_contract_gets_our_token_in_any_case(core: EmspCore) -> None:
+    """2.1.1 names the driver by contract (auth_id) only: our token of that contract, whichever
+    case the CPO writes it in, not the contract id standing in for a token uid."""
+    core.issue_token("TOKU", contract_id="NL-EMS-C00000009-Y", now=T0)
+    with core.db.unit() as db:
+        assert resolve_cdr(db, _contract_cdr("nl-ems-c00000009-y", token_uid="")).token_uid == "TOKU"
+        assert resolve_cdr(db, _contract_cdr("NL-EMS-C00000008-Y", token_uid="")).token_uid == (
+            "NL-EMS-C00000008-Y"
+        )
+        assert token_uid_of_contract(db, "Nl-Ems-C00000009-y") == "TOKU"

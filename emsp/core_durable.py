@@ -1,0 +1,92 @@
+"""The core's durable calls (Token pushes): stored until answered (emsp.pending_calls) and re-sent
+after a transient failure while the core runs (emsp.call_retries). A mixin of `EmspCore`, kept
+apart so the core facade stays readable; it uses only the core's database, log and outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from emsp import pending_calls
+from emsp.call_retries import CallRetries, retry_after
+from emsp.ocpi import token_push
+from emsp.storage.db import Database
+from emsp.wire import HttpResponse, OutboundRequest
+
+# Calls stored until answered (emsp.pending_calls): a Token push lost in a crash or an outage of the
+# CPO's receiver would leave the CPO authorizing from a stale copy of the token.
+DURABLE_PURPOSES = frozenset({token_push.PURPOSE})
+
+
+class DurableCalls:
+    db: Database
+    log: Any
+    retries: CallRetries
+    _outbox: list[OutboundRequest]
+    _in_flight: dict[str, tuple[str, str]]  # request_id -> (partner, purpose)
+
+    def _resume_durable(self, db: Session) -> None:
+        """At start: send again the calls a previous process left unanswered (the latest to each
+        target; the ones they superseded are forgotten)."""
+        self.retries = CallRetries()
+        again, superseded = self.retries.resumed(pending_calls.left_over(db))
+        for request_id in superseded:
+            pending_calls.forget(db, request_id)
+        self._send_durable(db, again)
+
+    def _remember_durable(self, db: Session, outbound: OutboundRequest, purpose: str) -> None:
+        """A durable call being queued in `db`'s transaction: stored with the change it tells, or
+        not at all."""
+        pending_calls.remember(db, outbound, purpose)
+        self.retries.queued(outbound, purpose)
+
+    def _durable_answered(self, request_id: str, response: HttpResponse, now: datetime, log: Any) -> None:
+        """The answer to a durable call: forgotten when taken or refused, else (a transient failure)
+        re-sent later. The CPO can always re-read our tokens (Sender GET): a refusal is only logged."""
+        wait = retry_after(response.headers)
+        retry_at = self.retries.answered(request_id, response.status, now, wait)
+        if retry_at is None:
+            with self.db.unit() as db:
+                pending_calls.forget(db, request_id)  # a restart does not send it again
+        if 200 <= response.status < 300:
+            log.info("token_pushed", http_status=response.status)
+        elif retry_at is not None:
+            log.warning("token_push_failed", http_status=response.status, retry_at=retry_at.isoformat())
+        else:
+            log.warning("token_push_failed", http_status=response.status)
+
+    def next_call_retry(self) -> datetime | None:
+        """When `retry_due_calls` must next be called (a Token push met a transient failure)."""
+        return self.retries.next_due()
+
+    def retry_due_calls(self, now: datetime) -> int:
+        """Queue again each Token push whose retry is due, with the partner's current credentials;
+        one superseded by a later push to the same place, or to a partner no longer registered, is
+        dropped. Returns how many were queued; the runtime sends `pending_requests()`."""
+        again, superseded = self.retries.take_due(now)
+        if not again and not superseded:
+            return 0
+        with self.db.unit() as db:
+            for request_id in superseded:
+                pending_calls.forget(db, request_id)
+                self.log.info("token_push_superseded", request_id=request_id)
+            return self._send_durable(db, again)
+
+    def _send_durable(self, db: Session, calls: list[tuple[OutboundRequest, str]]) -> int:
+        """Queue stored calls (queued in `self.retries` already) with the current Authorization."""
+        sent = 0
+        for call, purpose in calls:
+            fresh = pending_calls.authorized(db, call)
+            if fresh is None:  # the partner is gone: it would refuse the call
+                pending_calls.forget(db, call.request_id)
+                self.retries.finish(call)
+                self.log.warning("token_push_dropped", partner=call.partner, request_id=call.request_id,
+                                 reason="partner not registered")  # fmt: skip
+                continue
+            self.retries.queued(fresh, purpose)
+            self._outbox.append(fresh)
+            self._in_flight[fresh.request_id] = (fresh.partner, purpose)
+            sent += 1
+        return sent
