@@ -331,7 +331,7 @@ class EmspCore(DriverTokens, DurableCalls):
         partner_id, purpose = flight
         log = self.log.bind(partner=partner_id, request_id=request_id, purpose=purpose)
         if purpose in DURABLE_PURPOSES:  # Token pushes (emsp.core_durable)
-            self._durable_answered(request_id, response, now, log)
+            self._durable_answered(partner_id, request_id, response, now, log)
             return
         if purpose.startswith(pull.PURPOSE):
             self.puller.on_response(purpose[len(pull.PURPOSE) :], response, now)

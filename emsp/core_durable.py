@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from emsp import pending_calls
 from emsp.call_retries import CallRetries, retry_after
+from emsp.observability import EmspMetrics
 from emsp.ocpi import token_push
 from emsp.storage.db import Database
 from emsp.wire import HttpResponse, OutboundRequest
@@ -23,6 +24,7 @@ DURABLE_PURPOSES = frozenset({token_push.PURPOSE})
 class DurableCalls:
     db: Database
     log: Any
+    metrics: EmspMetrics
     retries: CallRetries
     _outbox: list[OutboundRequest]
     _in_flight: dict[str, tuple[str, str]]  # request_id -> (partner, purpose)
@@ -42,7 +44,9 @@ class DurableCalls:
         pending_calls.remember(db, outbound, purpose)
         self.retries.queued(outbound, purpose)
 
-    def _durable_answered(self, request_id: str, response: HttpResponse, now: datetime, log: Any) -> None:
+    def _durable_answered(
+        self, partner: str, request_id: str, response: HttpResponse, now: datetime, log: Any
+    ) -> None:
         """The answer to a durable call: forgotten when taken or refused, else (a transient failure)
         re-sent later. The CPO can always re-read our tokens (Sender GET): a refusal is only logged."""
         wait = retry_after(response.headers)
@@ -51,11 +55,15 @@ class DurableCalls:
             with self.db.unit() as db:
                 pending_calls.forget(db, request_id)  # a restart does not send it again
         if 200 <= response.status < 300:
+            outcome = "taken"
             log.info("token_pushed", http_status=response.status)
         elif retry_at is not None:
+            outcome = "retry"
             log.warning("token_push_failed", http_status=response.status, retry_at=retry_at.isoformat())
         else:
+            outcome = "refused"
             log.warning("token_push_failed", http_status=response.status)
+        self.metrics.token_pushes.labels(partner=partner, outcome=outcome).inc()
 
     def next_call_retry(self) -> datetime | None:
         """When `retry_due_calls` must next be called (a Token push met a transient failure)."""
@@ -82,6 +90,7 @@ class DurableCalls:
             if fresh is None:  # the partner is gone: it would refuse the call
                 pending_calls.forget(db, call.request_id)
                 self.retries.finish(call)
+                self.metrics.token_pushes.labels(partner=call.partner, outcome="dropped").inc()
                 self.log.warning("token_push_dropped", partner=call.partner, request_id=call.request_id,
                                  reason="partner not registered")  # fmt: skip
                 continue

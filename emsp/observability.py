@@ -58,6 +58,10 @@ class EmspMetrics:
             "emsp_bus_handler_failures", "Bus handler attempts that failed (retried with backoff)",
             ["partner", "handler"], registry=self.registry,
         )  # fmt: skip
+        self.token_pushes = Counter(
+            "emsp_token_pushes", "Token push answers (taken, retry, refused), pushes dropped (partner gone)",
+            ["partner", "outcome"], registry=self.registry,
+        )  # fmt: skip
         self.bus_dead_letters = Counter(
             "emsp_bus_dead_letters", "Events dead-lettered after their last attempt",
             ["partner", "kind"], registry=self.registry,

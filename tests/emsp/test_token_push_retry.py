@@ -312,3 +312,29 @@ def test_the_served_emsp_re_sends_a_push_that_got_no_answer(settings: EmspSettin
     assert len({request_id for request_id, _ in answers}) == 1  # the same push, sent again
     assert {status for _, status in answers} == {599}
     assert len(stored_rows(core)) == 1  # still owed to the CPO
+
+
+def pushes_counted(core: EmspCore) -> dict[str, float]:
+    """`emsp_token_pushes` of partner cpo1, by outcome, as the metrics file shows them."""
+    prefix = 'emsp_token_pushes_total{outcome="'
+    counted = {}
+    for line in core.metrics.text().splitlines():
+        if line.startswith(prefix) and 'partner="cpo1"' in line:
+            outcome = line[len(prefix) :].split('"', 1)[0]
+            counted[outcome] = float(line.rsplit(" ", 1)[1])
+    return counted
+
+
+def test_the_fate_of_each_push_is_counted_per_partner(settings: EmspSettings) -> None:
+    """A push that failed and one the partner will never take show in the metrics, not only the log."""
+    core = started(settings)
+    core.block_token("TOK1", now=T0)
+    [call] = core.pending_requests()
+    core.on_response(call.request_id, HttpResponse(503, {}, None), T0)
+    core.retry_due_calls(T0 + timedelta(seconds=10))
+    [again] = core.pending_requests()
+    core.on_response(again.request_id, OK, T0 + timedelta(seconds=11))
+    core.block_token("TOK1", now=T0 + timedelta(seconds=12))
+    [refused] = core.pending_requests()
+    core.on_response(refused.request_id, HttpResponse(400, {}, None), T0 + timedelta(seconds=13))
+    assert pushes_counted(core) == {"retry": 1.0, "taken": 1.0, "refused": 1.0}
