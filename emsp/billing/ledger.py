@@ -265,11 +265,23 @@ def _fee_line(
     period: str,
     now: datetime,
 ) -> None:
-    """The subscription's monthly fee, once per contract and period (with its first session)."""
-    fee_id = f"FEE-{contract.contract_ref}-{period}"[:39]
-    exists = _lines(db, RetailLineRow.cdr_id == fee_id, RetailLineRow.kind == "fee")
-    if exists or terms.subscription is None:
+    """The subscription's monthly fee, once per contract and period (with its first session).
+
+    Found by contract and period, not by its id: a database written before fee ids were whole
+    (they were cut at 39 characters, so a long contract_ref lost its period or matched another
+    contract's fee) keeps its fees, and none is billed twice."""
+    if terms.subscription is None:
         return
+    exists = _lines(
+        db,
+        RetailLineRow.account_id == account.account_id,  # indexed
+        RetailLineRow.kind == "fee",
+        RetailLineRow.contract_ref == contract.contract_ref,
+        RetailLineRow.period == period,
+    )
+    if exists:
+        return
+    fee_id = f"FEE-{contract.contract_ref}-{period}"  # at most 48 characters: the column's width
     jurisdiction = for_country(account.country)
     excl = cents(terms.subscription.monthly_fee)
     vat = jurisdiction.vat(excl) if jurisdiction.fee_taxable else Decimal("0.00")
