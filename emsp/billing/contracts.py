@@ -130,7 +130,9 @@ def retail_charge(terms: ContractTerms, usage: SessionUsage) -> RetailCharge:
         sub = terms.subscription
         assert sub is not None  # validated
         if sub.discount_pct:
-            amount = cents(listed * (100 - sub.discount_pct) / 100)
+            # Off the exact list price: rounding `listed` first rounded twice (2.9624 -> 2.96 -> 2.66
+            # at 10 % off, where once gives 2.67); `list_excl` shows the list price to the cent.
+            amount = cents(usage.retail_list_excl * (100 - sub.discount_pct) / 100)
             return RetailCharge(
                 amount, {"rule": "discount", "list_excl": str(listed), "discount_pct": str(sub.discount_pct)}
             )
