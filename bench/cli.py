@@ -15,7 +15,7 @@ from bench.cli_conformance import conformance_app
 from bench.cli_dialects import dialects
 from bench.cli_diff import diff
 from bench.cli_output import fancy, print_table, run_progress
-from bench.cli_paths import check_output
+from bench.cli_paths import check_output, write_output
 from bench.cli_serve import serve_app
 from bench.cli_suite import suite, sweep
 from bench.cli_tariff import tariff_app
@@ -318,8 +318,7 @@ def infer_dialect(
     if out_file is None:
         typer.echo(text, nl=False)
     else:
-        out_file.parent.mkdir(parents=True, exist_ok=True)
-        out_file.write_text(text, encoding="utf-8")
+        write_output(out_file, text, "--out")
         out.print(f"profile: {out_file}")
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from bench.cli_output import print_table
-from bench.cli_paths import check_output
+from bench.cli_paths import check_output, write_output
 
 
 def diff(
@@ -76,8 +76,7 @@ def diff(
     for outcome in outcomes:
         print(outcome.line())
     if html_file is not None:
-        html_file.parent.mkdir(parents=True, exist_ok=True)
-        html_file.write_text(render_html(result, outcomes), encoding="utf-8")
+        write_output(html_file, render_html(result, outcomes), "--html")
         print(f"html: {html_file}")
     raise typer.Exit(1 if any(o.regressed for o in outcomes) else 0)
 

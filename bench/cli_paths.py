@@ -2,7 +2,9 @@
 
 A path the command cannot write (a file where a directory is wanted, a directory where a file is,
 a parent that is a file or not writable) is invalid input: exit 2 naming the option, before a run
-starts, never a traceback and exit 1 after it (1 grades the eMSP as failed in CI).
+starts, never a traceback and exit 1 after it (1 grades the eMSP as failed in CI). The check
+cannot foresee everything (a read-only mount, a full disk, /proc: root passes every `os.access`),
+so a file written at the end goes through `write_output`, which says the same on failure.
 """
 
 from __future__ import annotations
@@ -49,3 +51,14 @@ def check_output(path: Path, option: str, *, directory: bool) -> None:
     if problem is not None:
         typer.echo(f"invalid input: {path}: {option}: {problem}", err=True)
         raise typer.Exit(2)
+
+
+def write_output(path: Path, text: str, option: str) -> None:
+    """Write `text` to `path`, creating its parents; a failure is invalid input: exit 2 naming
+    `option` (`run --out` does the same when its directory cannot be made), never a traceback."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        typer.echo(f"invalid input: {path}: {option}: cannot be written: {exc.strerror or exc}", err=True)
+        raise typer.Exit(2) from exc

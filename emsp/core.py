@@ -90,7 +90,7 @@ class EmspCore(DriverTokens, DurableCalls):
             self.db, policy, on_error=self._handler_failed, on_dead=self._dead_lettered, memory=memory
         )
         sessions = SessionHandlers(self.metrics)
-        cdrs = CdrHandlers(self.metrics, self.pricer)
+        cdrs = CdrHandlers(self.metrics, self.pricer, self.log)
         # Only a start counts: updates and ends of a session are acknowledged without a handler run.
         self.bus.subscribe(
             SessionUpserted, "sessions.count_started", sessions.count_started, kinds=["session.started"]

@@ -26,6 +26,12 @@ ContractKind = Literal["subscription", "pay_as_you_go", "fleet"]
 CONTRACT_KINDS: tuple[ContractKind, ...] = ("subscription", "pay_as_you_go", "fleet")
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
+# The upper bound of every price, fee and cap (in the contract's currency) and of included kWh.
+# A line amount is quantized to the cent within Decimal's 28 significant digits, so it must stay
+# below 10**26 (beyond, quantize fails and the CDR could not be billed): a price up to 10**6 leaves
+# room for 10**20 kWh or hours, far beyond any session, and is far beyond any real tariff.
+MAX_PRICE = Decimal(10**6)
+MAX_KWH = Decimal(10**6)
 
 
 def cents(amount: Decimal) -> Decimal:
@@ -40,9 +46,9 @@ class RetailTariff(_Terms):
     """The eMSP's own retail price, excl. VAT: per kWh, per charging hour and per session."""
 
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
-    price_per_kwh: Decimal = Field(ge=0)
-    price_per_hour: Decimal = Field(default=ZERO, ge=0)
-    session_fee: Decimal = Field(default=ZERO, ge=0)
+    price_per_kwh: Decimal = Field(ge=0, le=MAX_PRICE)
+    price_per_hour: Decimal = Field(default=ZERO, ge=0, le=MAX_PRICE)
+    session_fee: Decimal = Field(default=ZERO, ge=0, le=MAX_PRICE)
 
     def to_ocpi(self, tariff_id: str) -> dict[str, Any]:
         """The same price as an OCPI 2.2.1 Tariff (VAT left to the jurisdiction: none in the tariff)."""
@@ -62,9 +68,9 @@ class RetailTariff(_Terms):
 
 
 class SubscriptionTerms(_Terms):
-    monthly_fee: Decimal = Field(ge=0)
-    included_kwh: Decimal = Field(default=ZERO, ge=0)  # per billing period, at no charge
-    overage_per_kwh: Decimal | None = Field(default=None, ge=0)  # beyond included_kwh (else retail)
+    monthly_fee: Decimal = Field(ge=0, le=MAX_PRICE)
+    included_kwh: Decimal = Field(default=ZERO, ge=0, le=MAX_KWH)  # per billing period, at no charge
+    overage_per_kwh: Decimal | None = Field(default=None, ge=0, le=MAX_PRICE)  # beyond included_kwh
     discount_pct: Decimal = Field(default=ZERO, ge=0, le=100)  # off the retail price
 
     @model_validator(mode="after")
@@ -78,7 +84,8 @@ class SubscriptionTerms(_Terms):
 
 class FleetTerms(_Terms):
     reimbursed_pct: Decimal = Field(default=Decimal(100), ge=0, le=100)
-    cap_per_vehicle_period: Decimal | None = Field(default=None, ge=0)  # excl. VAT; None: no cap
+    # excl. VAT; None: no cap
+    cap_per_vehicle_period: Decimal | None = Field(default=None, ge=0, le=MAX_PRICE)
 
 
 class ContractTerms(_Terms):
@@ -123,7 +130,9 @@ def retail_charge(terms: ContractTerms, usage: SessionUsage) -> RetailCharge:
         sub = terms.subscription
         assert sub is not None  # validated
         if sub.discount_pct:
-            amount = cents(listed * (100 - sub.discount_pct) / 100)
+            # Off the exact list price: rounding `listed` first rounded twice (2.9624 -> 2.96 -> 2.66
+            # at 10 % off, where once gives 2.67); `list_excl` shows the list price to the cent.
+            amount = cents(usage.retail_list_excl * (100 - sub.discount_pct) / 100)
             return RetailCharge(
                 amount, {"rule": "discount", "list_excl": str(listed), "discount_pct": str(sub.discount_pct)}
             )

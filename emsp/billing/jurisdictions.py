@@ -143,15 +143,3 @@ register(
         label="Netherlands: 21% VAT; no signed meter data required",
     )
 )
-
-
-def energy_price(tariff: Mapping[str, Any]) -> Decimal | None:
-    """The first ENERGY price component of an OCPI tariff (excl. VAT), what a per-kWh display shows."""
-    for element in tariff.get("elements") or []:
-        for component in (element or {}).get("price_components") or []:
-            if isinstance(component, Mapping) and component.get("type") == "ENERGY":
-                try:
-                    return Decimal(str(component.get("price")))
-                except ArithmeticError:
-                    return None
-    return None

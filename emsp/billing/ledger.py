@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from emsp.billing.contracts import ZERO, ContractTerms, SessionUsage, cents, retail_charge
 from emsp.billing.identity import driver_for
-from emsp.billing.jurisdictions import country_of, for_country
+from emsp.billing.jurisdictions import Jurisdiction, country_of, for_country
 from emsp.settlement.facts import CdrFacts, LineFacts
 from emsp.settlement.fed_back import fed_back_kwh, import_only
 from emsp.settlement.tariff import TariffError, parse_tariff, price_cdr
@@ -131,15 +131,23 @@ def live_line(db: Session, cdr: CdrFacts, *, cdr_id: str | None = None) -> Retai
     return standing[-1] if standing else None
 
 
-def _retail_list(terms: ContractTerms, cdr: Mapping[str, Any], tz: str) -> tuple[Decimal | None, str]:
+class RetailUnbillable(Exception):
+    """A CDR's retail charge cannot be computed: no retail line is written (the session counts as
+    `sessions_unbilled`), the CDR's wholesale line stays; the caller logs it (a warning)."""
+
+
+def _retail_list(terms: ContractTerms, cdr: Mapping[str, Any], tz: str) -> Decimal:
     tariff = parse_tariff(terms.retail.to_ocpi(f"RETAIL-{terms.kind}"))
     if fed_back_kwh(cdr):  # V2G: the retail price, like the wholesale one, is of what was charged
         cdr = import_only(cdr)
+    # The contract's price applies to the session's kWh, time and start, which have no currency;
+    # the CDR's currency is that of the CPO's cost. So a CDR in DKK is billed at the EUR contract's
+    # price, in EUR (it was refused by the engine's currency check and billed 0.00).
     try:
-        result = price_cdr(tariff, cdr, tz=tz)
-    except TariffError as exc:
-        return None, f"retail pricing failed: {exc}"
-    return result.totals.total_cost.excl_vat, ""
+        result = price_cdr(tariff, {**cdr, "currency": terms.retail.currency}, tz=tz)
+    except (TariffError, ArithmeticError) as exc:
+        raise RetailUnbillable(f"retail pricing failed: {exc}") from exc
+    return result.totals.total_cost.excl_vat
 
 
 def bill_cdr(db: Session, cdr_row: CdrFacts, wholesale: LineFacts, now: datetime) -> list[RetailLineRow]:
@@ -198,13 +206,16 @@ def _charge(
     account = db.get(AccountRow, driver.account_id)
     contract = db.get(BillingContractRow, driver.contract_ref)
     assert account is not None and contract is not None, "driver without account or contract"
-    terms = terms_of(contract)
+    try:
+        terms = terms_of(contract)
+    except ValueError as exc:  # terms an older version accepted beyond today's bounds
+        raise RetailUnbillable(f"contract {contract.contract_ref}: {exc}") from exc
     where = cdr.get("cdr_location") or {}
     jurisdiction = for_country(where.get("country") or cdr_row.country_code)
     zone = location_time_zone(db, cdr_row.country_code, cdr_row.party_id, cdr_row.location_id)
     tz = zone[0] if zone is not None and zone[0] else "UTC"
     period = period_of(cdr_row.start, account.time_zone)
-    listed, problem = _retail_list(terms, cdr, tz)
+    listed = _retail_list(terms, cdr, tz)
     account_lines = _lines(db, RetailLineRow.account_id == account.account_id, RetailLineRow.period == period)
     used_kwh = sum((line.energy_kwh for line in account_lines if line.kind != "fee"), ZERO)
     reimbursed = sum(
@@ -215,20 +226,23 @@ def _charge(
         ),
         ZERO,
     )
-    charge = retail_charge(
-        terms,
-        SessionUsage(cdr_row.total_energy, listed or ZERO, used_kwh, reimbursed),
-    )
+    try:  # every amount before anything is written: a failure leaves no retail line half made
+        charge = retail_charge(terms, SessionUsage(cdr_row.total_energy, listed, used_kwh, reimbursed))
+        vat = jurisdiction.vat(charge.excl_vat)
+        fee = _fee_amounts(account, terms) if terms.kind == "subscription" else None
+    except ArithmeticError as exc:  # beyond Decimal's precision (contract terms of an older database)
+        raise RetailUnbillable(f"retail charge failed: {exc!r}") from exc
+    currency = terms.retail.currency  # the contract's: the driver's invoice is in it
     detail = dict(charge.detail)
-    if problem:
-        detail["problem"] = problem
-    if terms.kind == "subscription":
-        _fee_line(db, account, contract, terms, period, now)
+    if fee is not None:
+        _fee_line(db, account, contract, fee, period, now)
     fields, missing = jurisdiction.evidence(cdr)
     channel = channel_of(db, cdr_row.partner)
     costs = [c for source in COST_SOURCES for c in source(db, cdr_row, wholesale, channel)]
+    unconverted = sorted({c.currency for c in costs if c.currency != currency})
+    if unconverted:  # no exchange rate: those costs stay cost lines, outside wholesale_excl and margin
+        detail["costs_unconverted"] = ",".join(unconverted)
     verified = wholesale.delta_excl_vat is not None and abs(wholesale.delta_excl_vat) <= PRICE_TOLERANCE
-    vat = jurisdiction.vat(charge.excl_vat)
     line = RetailLineRow(
         kind=kind,
         account_id=account.account_id,
@@ -245,10 +259,10 @@ def _charge(
         reverses_line=None,
         replaces_cdr=replaces,
         jurisdiction=jurisdiction.country or country_of(where.get("country")),
-        currency=cdr_row.currency,
+        currency=currency,
         energy_kwh=cdr_row.total_energy,
         # In the line's currency only: a cost in another (a hub fee in its own) stays in cost_lines.
-        wholesale_excl=sum((c.amount_excl for c in costs if c.currency == cdr_row.currency), ZERO),
+        wholesale_excl=sum((c.amount_excl for c in costs if c.currency == currency), ZERO),
         wholesale_verified=verified,
         cost_lines_json=dumps([c.to_json() for c in costs]),
         retail_excl=charge.excl_vat,
@@ -264,22 +278,46 @@ def _charge(
     return line
 
 
+@dataclass(frozen=True, slots=True)
+class _Fee:
+    jurisdiction: Jurisdiction
+    excl: Decimal
+    vat: Decimal
+
+
+def _fee_amounts(account: AccountRow, terms: ContractTerms) -> _Fee:
+    """The monthly fee's amounts (VAT at the account's country rate, if the fee is taxable there)."""
+    assert terms.subscription is not None  # validated
+    jurisdiction = for_country(account.country)
+    excl = cents(terms.subscription.monthly_fee)
+    vat = jurisdiction.vat(excl) if jurisdiction.fee_taxable else Decimal("0.00")
+    return _Fee(jurisdiction, excl, vat)
+
+
 def _fee_line(
     db: Session,
     account: AccountRow,
     contract: BillingContractRow,
-    terms: ContractTerms,
+    fee: _Fee,
     period: str,
     now: datetime,
 ) -> None:
-    """The subscription's monthly fee, once per contract and period (with its first session)."""
-    fee_id = f"FEE-{contract.contract_ref}-{period}"[:39]
-    exists = _lines(db, RetailLineRow.cdr_id == fee_id, RetailLineRow.kind == "fee")
-    if exists or terms.subscription is None:
+    """The subscription's monthly fee, once per contract and period (with its first session).
+
+    Found by contract and period, not by its id: a database written before fee ids were whole
+    (they were cut at 39 characters, so a long contract_ref lost its period or matched another
+    contract's fee) keeps its fees, and none is billed twice."""
+    exists = _lines(
+        db,
+        RetailLineRow.account_id == account.account_id,  # indexed
+        RetailLineRow.kind == "fee",
+        RetailLineRow.contract_ref == contract.contract_ref,
+        RetailLineRow.period == period,
+    )
+    if exists:
         return
-    jurisdiction = for_country(account.country)
-    excl = cents(terms.subscription.monthly_fee)
-    vat = jurisdiction.vat(excl) if jurisdiction.fee_taxable else Decimal("0.00")
+    fee_id = f"FEE-{contract.contract_ref}-{period}"  # at most 48 characters: the column's width
+    jurisdiction, excl, vat = fee.jurisdiction, fee.excl, fee.vat
     db.add(
         RetailLineRow(
             kind="fee",

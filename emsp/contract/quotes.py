@@ -5,6 +5,9 @@ location's party, that is active at the start (`start_date_time` <= start < `end
 applies to a contract driver: `type` REGULAR or absent (mod_tariffs TariffType; AD_HOC_PAYMENT and
 the PROFILE_* types need ad-hoc payment or charging preferences). A connector without
 `tariff_ids` falls back to the party's default: its only such tariff in effect, if it has one.
+The per-kWh price displayed is that tariff's ENERGY component in force at the quote's start, chosen
+by the engine's own element selection (`component_at`): a time-of-use tariff shows the off-peak
+price at 11:00, the price the quote itself bills, not its first ENERGY component whatever it says.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from emsp.billing.jurisdictions import energy_price, for_country
+from emsp.billing.jurisdictions import for_country
 from emsp.contract.common import invalid, not_found
 from emsp.contract.deps import Run, now
 from emsp.contract.guard import NOT_FOUND
@@ -33,7 +36,7 @@ from emsp.contract.models import (
 )
 from emsp.core import EmspCore
 from emsp.services.quotes import in_effect
-from emsp.settlement.tariff import PriceResult, Tariff, TariffError, parse_tariff, quote
+from emsp.settlement.tariff import PriceResult, Tariff, TariffError, component_at, parse_tariff, quote
 from emsp.storage.queries import find_location
 from emsp.storage.tables import TariffRow
 from emsp.wire import loads
@@ -152,6 +155,12 @@ def _priced(
     return _tariff_quote(stored, where, result)
 
 
+def _energy_price(tariff: Tariff, start: datetime, tz: str, power_kw: Decimal | None) -> Decimal | None:
+    """The per-kWh price (excl. VAT) in force at the quote's start, as the tariff engine selects it."""
+    component = component_at(tariff, "ENERGY", start, tz=tz, power_kw=power_kw)
+    return None if component is None else component.price
+
+
 def make_router(core: EmspCore) -> APIRouter:
     router = APIRouter(tags=["quotes"])
 
@@ -199,7 +208,8 @@ def make_router(core: EmspCore) -> APIRouter:
             unpriced=unpriced,
             price_display=[
                 for_country(location.get("country")).price_display(
-                    energy_price(tariffs.by_id[t].raw), tariffs.by_id[t].tariff.currency
+                    _energy_price(tariffs.by_id[t].tariff, start, tz, req.power_kw),
+                    tariffs.by_id[t].tariff.currency,
                 )
                 | {"tariff_id": t}
                 for t in groups

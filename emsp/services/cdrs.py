@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session as DbSession
 
-from emsp.billing.ledger import bill_cdr
+from emsp.billing.ledger import RetailUnbillable, bill_cdr
 from emsp.bus import CdrReceived, CdrSettled
 from emsp.model import CdrInfo, Money, PartyRef
-from emsp.observability import EmspMetrics
+from emsp.observability import EmspMetrics, make_logger
 from emsp.outbox import append
 from emsp.services.sessions import token_uid_of_contract
 from emsp.settlement.lookups import stored_cdr
@@ -90,9 +91,10 @@ def row_to_info(row: CdrRow) -> CdrInfo:
 
 
 class CdrHandlers:
-    def __init__(self, metrics: EmspMetrics, pricer: Pricer) -> None:
+    def __init__(self, metrics: EmspMetrics, pricer: Pricer, log: Any = None) -> None:
         self.metrics = metrics
         self.pricer = pricer
+        self.log = log if log is not None else make_logger()
 
     def count_received(self, event: CdrReceived, db: DbSession) -> None:
         self.metrics.cdrs_received.labels(partner=event.partner).inc()
@@ -105,7 +107,18 @@ class CdrHandlers:
         if row is None:
             raise NoResultFound("No row was found when one was required")  # as Result.one() says it
         line = settle_cdr(db, row, self.pricer, c.received_at)
-        bill_cdr(db, row, line, c.received_at)  # retail lines of billing drivers (none without contracts)
+        try:
+            bill_cdr(db, row, line, c.received_at)  # retail lines of billing drivers (none without contracts)
+        except RetailUnbillable as exc:
+            # The wholesale line stands on its own: a retail failure (no line written) must not take
+            # it down with it (retried, then dead-lettered). The session counts as unbilled.
+            self.log.warning(
+                "retail_line_held",
+                partner=c.partner,
+                cdr_id=c.cdr_id,
+                session_id=c.session_id,
+                reason=str(exc),
+            )
         settled = CdrSettled(
             event.partner, c.party, c.cdr_id, c.session_id, line.line_no, line.currency, line.energy_kwh,
             line.amount_excl_vat, line.amount_incl_vat,

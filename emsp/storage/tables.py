@@ -435,7 +435,9 @@ class RetailLineRow(Base):
     channel: Mapped[str] = mapped_column(String(64))  # "bilateral" or the hub's partner id
     country_code: Mapped[str] = mapped_column(String(2))
     party_id: Mapped[str] = mapped_column(String(3))
-    cdr_id: Mapped[str] = mapped_column(String(39))
+    # A CDR id (39) or a fee's FEE-<contract_ref 36>-<YYYY-MM>: 48, so no fee id is ever cut short
+    # (older databases had 39, widened at start on PostgreSQL: emsp.storage.schema).
+    cdr_id: Mapped[str] = mapped_column(String(48))
     session_id: Mapped[str | None] = mapped_column(String(36))
     reverses_line: Mapped[int | None] = mapped_column(Integer)  # reversal: the line it cancels
     replaces_cdr: Mapped[str | None] = mapped_column(String(39))  # rebill: the original CDR id

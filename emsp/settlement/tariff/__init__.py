@@ -1,7 +1,7 @@
 """OCPI 2.2.1 tariff engine: pure functions, no IO (see engine.py for the rules implemented)."""
 
 from .cdr import CdrDimension, CdrTotals, ChargingPeriod, MeterSample, PricedLine, PriceResult
-from .engine import price_cdr, price_charging_periods
+from .engine import component_at, price_cdr, price_charging_periods
 from .lint import LintReport, lint_tariff
 from .model import (
     Price,
@@ -38,6 +38,7 @@ __all__ = [
     "TariffError",
     "TariffRestrictions",
     "build_charging_periods",
+    "component_at",
     "lint_tariff",
     "parse_tariff",
     "parse_tariff_211",

@@ -476,3 +476,31 @@ def price_cdr(
     if periods[0].start_date_time < start:
         raise TariffError("charging_periods[0].start_date_time", "must not be before the CDR start_date_time")
     return price_charging_periods(tariff, periods, end=end, tz=tz, policy=policy, start=start)
+
+
+def component_at(
+    tariff: Tariff,
+    dimension: str,
+    at: datetime,
+    *,
+    tz: str | ZoneInfo,
+    power_kw: Decimal | None = None,
+    policy: PricingPolicy = DEFAULT_POLICY,
+) -> PriceComponent | None:
+    """The `dimension` component that prices a charging session starting at `at`: its first
+    instant (no energy yet, no duration), by the first-match scan `price_charging_periods` uses, so
+    a price shown before authorization is the one the session's first period is billed at (an
+    element restricted to 17:00-21:00 is not shown at 11:00). None when no element applies."""
+    reading = policy.reading
+    local = at.astimezone(zone("UTC" if reading.restriction_clock == "utc" else tz))
+    ctx = MatchContext(
+        local.date(),
+        local.weekday(),
+        local.hour * 3600 + local.minute * 60 + local.second,
+        _ZERO,
+        0,
+        power_kw,
+        power_kw,
+    )
+    scan = tariff.scan[None][dimension]
+    return _first_match(scan, ctx, {}, policy.unknown_measure_matches, reading)[1]

@@ -61,6 +61,13 @@ PAYG = ContractTerms(kind="pay_as_you_go", retail=RETAIL)
         # discount off the list price
         (_sub(monthly_fee=D("4.99"), discount_pct=D("20")), SessionUsage(D("10"), D("5")), D("4.00"), {}),
         (_sub(monthly_fee=D("4.99"), discount_pct=D("15")), SessionUsage(D("1"), D("0.33")), D("0.28"), {}),
+        # rounded once (BILLING.md): 2.9624 x 90% = 2.66616 -> 2.67, not 2.96 x 90% = 2.664 -> 2.66
+        (
+            _sub(monthly_fee=D("9.99"), discount_pct=D("10")),
+            SessionUsage(D("7.406"), D("2.9624")),
+            D("2.67"),
+            {"list_excl": "2.96"},
+        ),
         # fleet: full reimbursement, under the cap, reaching the cap, past the cap
         (
             _fleet(),

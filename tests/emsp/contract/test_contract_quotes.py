@@ -170,3 +170,32 @@ def test_quote_without_start_uses_now(api: TestClient, site: Client) -> None:
     fields = {k: v for k, v in ASK.items() if k != "start"}
     resp = api.post("/api/v1/quotes", json={**fields, "evse_uid": "EVSE1", "connector_id": "1"})
     assert resp.status_code == 200 and resp.json()["start"].startswith("2025-03-01T09:00")
+
+
+@pytest.mark.parametrize(
+    ("start", "shown", "energy_cost"),
+    [
+        ("2025-03-03T10:00:00Z", "0.39", "3.90"),  # 11:00 in Berlin: off-peak (was the peak 0.59 shown)
+        ("2025-03-03T17:00:00Z", "0.59", "5.90"),  # 18:00 in Berlin: the peak element applies
+    ],
+)
+def test_price_display_shows_the_energy_price_in_force_at_the_quote_start(
+    api: TestClient, cpo: Client, start: str, shown: str, energy_cost: str
+) -> None:
+    """Time of use, the peak element first (mod_tariffs: the first element whose restrictions hold)."""
+    peak = {"type": "ENERGY", "price": Decimal("0.59"), "vat": 21, "step_size": 1}
+    off_peak = {"type": "ENERGY", "price": Decimal("0.39"), "vat": 21, "step_size": 1}
+    tou = tariff("TOU", "0.39")
+    tou["elements"] = [
+        {"price_components": [peak], "restrictions": {"start_time": "17:00", "end_time": "21:00"}},
+        {"price_components": [off_peak]},
+    ]
+    put(cpo, "tariffs", tou)
+    loc = location()
+    loc["evses"][0]["connectors"] = [connector("1", ["TOU"])]
+    put(cpo, "locations", loc)
+    resp = ask(api, evse_uid="EVSE1", connector_id="1", energy_kwh="10", duration_minutes=30, start=start)
+    assert resp.status_code == 200, resp.text
+    [q], [display] = resp.json()["quotes"], resp.json()["price_display"]
+    assert Decimal(q["total_energy_cost"]["excl_vat"]) == Decimal(energy_cost)
+    assert display["price_per_kwh_excl_vat"] == shown and display["tariff_id"] == "TOU"
