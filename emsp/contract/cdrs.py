@@ -75,7 +75,7 @@ def make_router(core: EmspCore) -> APIRouter:
                     (CdrRow.partner, partner),
                     (CdrRow.country_code, upper(country_code)),
                     (CdrRow.party_id, upper(party_id)),
-                    (CdrRow.contract_id, contract_id),
+                    any_case(CdrRow.contract_id, contract_id),
                     any_case(CdrRow.session_id, session_id),  # as each CDR spells it
                 ],
             )

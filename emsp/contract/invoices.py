@@ -10,6 +10,7 @@ from sqlalchemy import select
 from emsp.contract.common import (
     DateRange,
     PageParams,
+    any_case,
     date_range,
     filter_eq,
     filter_range,
@@ -70,7 +71,7 @@ def make_router(core: EmspCore) -> APIRouter:
                     (InvoiceLineRow.partner, partner),
                     (InvoiceLineRow.country_code, upper(country_code)),
                     (InvoiceLineRow.party_id, upper(party_id)),
-                    (InvoiceLineRow.contract_id, contract_id),
+                    any_case(InvoiceLineRow.contract_id, contract_id),  # eMA ids: CiStrings
                 ],
             )
             stmt = filter_range(stmt, InvoiceLineRow.at, span)

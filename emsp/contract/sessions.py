@@ -11,6 +11,7 @@ from sqlalchemy import select
 from emsp.contract.common import (
     DateRange,
     PageParams,
+    any_case,
     date_range,
     filter_eq,
     filter_range,
@@ -92,7 +93,7 @@ def make_router(core: EmspCore) -> APIRouter:
                     (SessionRow.country_code, upper(country_code)),
                     (SessionRow.party_id, upper(party_id)),
                     (SessionRow.status, upper(status)),
-                    (SessionRow.contract_id, contract_id),
+                    any_case(SessionRow.contract_id, contract_id),  # eMA ids: CiStrings
                 ],
             )
             with core.db.unit() as db:

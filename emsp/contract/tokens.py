@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from emsp.contract.common import PageParams, filter_eq, invalid, not_found, page_params, paginate
+from emsp.contract.common import PageParams, any_case, filter_eq, invalid, not_found, page_params, paginate
 from emsp.contract.deps import Run, now
 from emsp.contract.guard import CONFLICT, NOT_FOUND
 from emsp.contract.models import (
@@ -29,7 +29,7 @@ from emsp.core import EmspCore
 from emsp.services import identity
 from emsp.services.tokens import TokenExists, parse_allowed_locations
 from emsp.storage.queries import find_token
-from emsp.storage.tables import DriverRow, TokenRow
+from emsp.storage.tables import DriverRow, TokenRow, same_id
 
 Now = Annotated[datetime, Depends(now)]
 TypeQuery = Annotated[TokenType, Query(description="Token type (default RFID, as in OCPI).")]
@@ -145,7 +145,7 @@ def make_router(core: EmspCore) -> APIRouter:
         stmt = filter_eq(
             select(TokenRow),
             [
-                (TokenRow.contract_id, contract_id),
+                any_case(TokenRow.contract_id, contract_id),  # eMA ids: CiStrings
                 (TokenRow.type, None if type is None else type.value),
                 (TokenRow.valid, valid),
                 (TokenRow.whitelist, None if whitelist is None else whitelist.value),
@@ -193,7 +193,7 @@ def make_router(core: EmspCore) -> APIRouter:
                 if federated or canonical is not None:
                     account = canonical.account_id if canonical is not None else None
                     return driver_out(contract_id, federated, account)
-                stmt = select(TokenRow).where(TokenRow.contract_id == contract_id).order_by(TokenRow.pk)
+                stmt = select(TokenRow).where(same_id(TokenRow.contract_id) == same_id(contract_id)).order_by(TokenRow.pk)
                 tokens = [token_out(r) for r in db.scalars(stmt)]
                 return DriverOut(contract_id=contract_id, tokens=tokens) if tokens else None
 

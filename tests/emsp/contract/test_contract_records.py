@@ -61,6 +61,7 @@ def filled(cpo: Client) -> Client:
         ("?country_code=de&party_id=cpa", ["S1", "S2", "S3"]),
         ("?party_id=XXX", []),
         ("?contract_id=NL-EMS-C00000002-X", ["S2"]),
+        ("?contract_id=nl-ems-c00000002-x", ["S2"]),  # eMA ids are CiStrings
         ("?date_from=2025-03-02T00:00:00Z", ["S2", "S3"]),
         ("?date_to=2025-03-02T09:00:00Z", ["S1"]),  # exclusive
         ("?date_from=2025-03-02T09:00:00%2B00:00&date_to=2025-03-02T10:00:00Z", ["S2"]),
@@ -78,6 +79,7 @@ def test_session_filters(api: TestClient, filled: Client, query: str, ids: list[
         ("", ["CDR1", "CDR3"]),
         ("?session_id=S3", ["CDR3"]),
         ("?contract_id=NL-EMS-C00000001-X", ["CDR1", "CDR3"]),
+        ("?contract_id=nl-ems-c00000001-x", ["CDR1", "CDR3"]),
         ("?date_from=2025-03-02T00:00:00Z", ["CDR3"]),
         ("?partner=other", []),
     ],

@@ -165,6 +165,7 @@ def test_list_filters_and_driver_view(api: TestClient) -> None:
         "?valid=false": ["B1"],
         "?whitelist=NEVER": ["A2"],
         "?contract_id=C-1&valid=false": [],
+        "?contract_id=c-1": ["A1", "A2"],  # eMA ids are CiStrings
     }
     for query, uids in cases.items():
         page = api.get(f"/api/v1/tokens{query}").json()
@@ -172,6 +173,7 @@ def test_list_filters_and_driver_view(api: TestClient) -> None:
         assert page["total"] == len(uids)
     driver = api.get("/api/v1/drivers/C-1").json()
     assert driver["contract_id"] == "C-1" and [t["uid"] for t in driver["tokens"]] == ["A1", "A2"]
+    assert [t["uid"] for t in api.get("/api/v1/drivers/c-1").json()["tokens"]] == ["A1", "A2"]
 
 
 def _give_tokens_receiver(core: EmspCore, partner: str = "cpo1") -> None:
