@@ -193,7 +193,8 @@ def make_router(core: EmspCore) -> APIRouter:
                 if federated or canonical is not None:
                     account = canonical.account_id if canonical is not None else None
                     return driver_out(contract_id, federated, account)
-                stmt = select(TokenRow).where(same_id(TokenRow.contract_id) == same_id(contract_id)).order_by(TokenRow.pk)
+                issued = same_id(TokenRow.contract_id) == same_id(contract_id)  # a CiString
+                stmt = select(TokenRow).where(issued).order_by(TokenRow.pk)
                 tokens = [token_out(r) for r in db.scalars(stmt)]
                 return DriverOut(contract_id=contract_id, tokens=tokens) if tokens else None
 
