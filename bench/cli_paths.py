@@ -3,13 +3,15 @@
 A path the command cannot write (a file where a directory is wanted, a directory where a file is,
 a parent that is a file or not writable) is invalid input: exit 2 naming the option, before a run
 starts, never a traceback and exit 1 after it (1 grades the eMSP as failed in CI). The check
-cannot foresee everything (a read-only mount, a full disk, /proc: root passes every `os.access`),
-so a file written at the end goes through `write_output`, which says the same on failure.
+tries what it can (a file created and removed in the directory that would hold the output: root
+passes every `os.access`, but not a read-only mount or /proc); it cannot foresee a full disk, so a
+file written at the end goes through `write_output`, which says the same on failure.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import typer
@@ -24,7 +26,16 @@ def _creatable(path: Path) -> str | None:
         return f"{ancestor} is a file, not a directory"
     if not os.access(ancestor, os.W_OK | os.X_OK):
         return f"cannot create it: {ancestor} is not writable"
-    return None
+    return _cannot_write_in(ancestor)
+
+
+def _cannot_write_in(directory: Path) -> str | None:
+    """Why no file can be created in `directory` (an existing one), found by trying, or None."""
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            return None
+    except OSError as exc:
+        return f"cannot write in {directory}: {exc.strerror or exc}"
 
 
 def dir_problem(path: Path) -> str | None:
@@ -32,7 +43,7 @@ def dir_problem(path: Path) -> str | None:
     if path.exists():
         if not path.is_dir():
             return "is a file, not a directory"
-        return None if os.access(path, os.W_OK | os.X_OK) else "is not writable"
+        return _cannot_write_in(path) if os.access(path, os.W_OK | os.X_OK) else "is not writable"
     return _creatable(path)
 
 
@@ -41,7 +52,13 @@ def file_problem(path: Path) -> str | None:
     if path.is_dir():
         return "is a directory, not a file"
     if path.exists():
-        return None if os.access(path, os.W_OK) else "is not writable"
+        if not os.access(path, os.W_OK):
+            return "is not writable"
+        try:
+            with path.open("a"):  # opened to append, nothing written: its content stays
+                return None
+        except OSError as exc:
+            return f"cannot be written: {exc.strerror or exc}"
     return _creatable(path)
 
 

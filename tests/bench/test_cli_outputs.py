@@ -31,7 +31,8 @@ def places(tmp_path: Path) -> dict[str, Path]:
     (run_dir / "report.html").mkdir()  # report must write a file there
     suite_dir = tmp_path / "suite"
     (suite_dir / "junit.xml").mkdir(parents=True)
-    return {"file": a_file, "dir": a_dir, "run": run_dir, "suite": suite_dir}
+    # /proc: every permission check passes for root (CI), yet no file can be made there
+    return {"file": a_file, "dir": a_dir, "run": run_dir, "suite": suite_dir, "proc": Path("/proc")}
 
 
 # (command line with {file}/{dir}/... placeholders, the option the message must name)
@@ -39,6 +40,8 @@ CASES = [
     (["suite", "smoke", "--seeds", "1", "--jobs", "1", "--out", "{file}"], "--out"),
     (["suite", "smoke", "--seeds", "1", "--jobs", "1", "--out", "{file}/sub"], "--out"),
     (["suite", "smoke", "--seeds", "1", "--jobs", "1", "--out", "{suite}"], "--out"),
+    (["suite", "smoke", "--seeds", "1", "--jobs", "1", "--out", "{proc}/suite"], "--out"),
+    (["sweep", "smoke", "--set", "demand.drivers=10,20", "--seeds", "1", "--out", "{proc}/s"], "--out"),
     (["sweep", "smoke", "--set", "demand.drivers=10,20", "--seeds", "1", "--out", "{file}"], "--out"),
     (["diff", "{run}", "{run}", "--html", "{dir}"], "--html"),
     (["diff", "{run}", "{run}", "--html", "{file}/page.html"], "--html"),
@@ -57,6 +60,11 @@ CASES = [
             "--junit",
             "{dir}",
         ],
+        "--junit",
+    ),
+    (
+        ["conformance", "ocpp", "--role", "csms", "--version", "1.6", "--target", "ws://127.0.0.1:1",
+         "--junit", "{proc}/junit.xml"],  # fmt: skip
         "--junit",
     ),
 ]
@@ -100,3 +108,11 @@ def test_a_parent_that_is_a_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("x")
     for check in (dir_problem, file_problem):
         assert check(tmp_path / "afile" / "a" / "b") == f"{tmp_path / 'afile'} is a file, not a directory"
+
+
+def test_an_output_file_checked_keeps_its_content(tmp_path: Path) -> None:
+    """The check tries to open the file (to append, writing nothing): an earlier run's file stays."""
+    path = tmp_path / "junit.xml"
+    path.write_text("<testsuites/>")
+    assert file_problem(path) is None and path.read_text() == "<testsuites/>"
+    assert dir_problem(tmp_path) is None and [p.name for p in tmp_path.iterdir()] == ["junit.xml"]
