@@ -35,6 +35,17 @@ def places(tmp_path: Path) -> dict[str, Path]:
     return {"file": a_file, "dir": a_dir, "run": run_dir, "suite": suite_dir, "proc": Path("/proc")}
 
 
+CONFORMANCE_CSMS_16 = [
+    "conformance",
+    "ocpp",
+    "--role",
+    "csms",
+    "--version",
+    "1.6",
+    "--target",
+    "ws://127.0.0.1:1",
+]
+
 # (command line with {file}/{dir}/... placeholders, the option the message must name)
 CASES = [
     (["suite", "smoke", "--seeds", "1", "--jobs", "1", "--out", "{file}"], "--out"),
@@ -63,8 +74,7 @@ CASES = [
         "--junit",
     ),
     (
-        ["conformance", "ocpp", "--role", "csms", "--version", "1.6", "--target", "ws://127.0.0.1:1",
-         "--junit", "{proc}/junit.xml"],  # fmt: skip
+        [*CONFORMANCE_CSMS_16, "--junit", "{proc}/junit.xml"],
         "--junit",
     ),
 ]
