@@ -328,10 +328,17 @@ class SimRuntime:
     def _schedule_call_retries(self) -> None:
         """The eMSP's next re-send of a Token push that met a transient failure, on the sim clock
         (an outage answers 503, a failure the push is re-sent after)."""
-        due = self.world.emsp.next_call_retry()
+        self._wake_emsp("emsp:call_retry", self.world.emsp.next_call_retry(), self.world.emsp.retry_due_calls)
+
+    def _schedule_pulls(self) -> None:
+        """The eMSP's next pull (a failed pull's retry, the periodic catch-up), on the sim clock."""
+        self._wake_emsp("emsp:pull", self.world.emsp.next_pull_at(self.now()), self.world.emsp.run_due_pulls)
+
+    def _wake_emsp(self, key: str, due: datetime | None, work: Callable[[datetime], object]) -> None:
+        """Call `work(now)` at `due` (one pending wakeup per `key`: a later schedule replaces it),
+        then send what it queued."""
         if due is None:
             return
-        key = "emsp:call_retry"
         at = max(self._at_ms(due), int(self.env.now))
         if self._wakeup_at.get(key) == at:
             return
@@ -341,27 +348,7 @@ class SimRuntime:
             if self._wakeup_at.get(key) != at:
                 return
             del self._wakeup_at[key]
-            self.world.emsp.retry_due_calls(self.now())
-            self._emsp_outbound()
-
-        call_after(self.env, at - int(self.env.now), fire)
-
-    def _schedule_pulls(self) -> None:
-        """The eMSP's next pull (a failed pull's retry, the periodic catch-up), on the sim clock."""
-        deadline = self.world.emsp.next_pull_at(self.now())
-        if deadline is None:
-            return
-        key = "emsp:pull"
-        at = max(self._at_ms(deadline), int(self.env.now))
-        if self._wakeup_at.get(key) == at:
-            return
-        self._wakeup_at[key] = at
-
-        def fire(_event: simpy.Event) -> None:
-            if self._wakeup_at.get(key) != at:
-                return
-            del self._wakeup_at[key]
-            self.world.emsp.run_due_pulls(self.now())
+            work(self.now())
             self._emsp_outbound()
 
         call_after(self.env, at - int(self.env.now), fire)
