@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 
 
 def encode_token(token: str) -> str:
@@ -18,6 +19,12 @@ def encode_token(token: str) -> str:
 
 def decode_authorization(header: str | None) -> str | None:
     """The credentials token of a well-formed header, else None (which answers HTTP 401)."""
+    if header is not None and len(header) <= _REMEMBERED_HEADER_MAX:
+        return _decode_remembered(header)
+    return _decode(header)
+
+
+def _decode(header: str | None) -> str | None:
     if not header:
         return None
     scheme, _, value = header.strip().partition(" ")
@@ -32,3 +39,9 @@ def decode_authorization(header: str | None) -> str | None:
     if not token or not token.isprintable():
         return None
     return token
+
+
+# A partner sends the same header on every request: its decoding, a pure function of the text, is
+# remembered for the few headers in use (longer texts, which no token of ours makes, are not kept).
+_REMEMBERED_HEADER_MAX = 512
+_decode_remembered = functools.lru_cache(maxsize=256)(_decode)

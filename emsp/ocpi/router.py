@@ -55,10 +55,10 @@ class RouterHost(Services, Protocol):
     ) -> Deferred: ...
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Route:
     module: str  # "versions", "details", or an OCPI module id; "unknown" when nothing matched
-    segments: list[str]
+    segments: tuple[str, ...]
     adapter: VersionAdapter | None = None  # of the version in the path (None: /versions)
     trailing_slash: bool = False  # the path ends in a "/" no URL we publish has
 
@@ -70,25 +70,27 @@ _MODULES = {version: {m for m, _role in a.endpoints} for version, a in ADAPTERS.
 def _route(base_path: str, path: str) -> _Route:
     base = base_path.rstrip("/")
     if path != base and not path.startswith(base + "/"):
-        return _Route("unknown", [])
+        return _Route("unknown", ())
     rest = (
-        [unquote(s) for s in path[len(base) :].strip("/").split("/")] if path[len(base) :].strip("/") else []
+        tuple([unquote(s) for s in path[len(base) :].strip("/").split("/")])
+        if path[len(base) :].strip("/")
+        else ()
     )
     if any(segment.isascii() and not segment.isprintable() for segment in rest):
-        return _Route("unknown", [])  # a %00 or another ASCII control character names no resource
+        return _Route("unknown", ())  # a %00 or another ASCII control character names no resource
     # Any other character reaches the module, which knows what its ids may hold: a non-ASCII token
     # uid is 2001 "must be a CiString" there, however unprintable (a no-break space, U+200B).
     trailing = bool(rest) and path.endswith("/")
-    if rest == ["versions"]:
-        return _Route("versions", [], None, trailing)
+    if rest == ("versions",):
+        return _Route("versions", (), None, trailing)
     adapter = ADAPTERS.get(rest[0]) if rest else None
     if adapter is None:
-        return _Route("unknown", [])
+        return _Route("unknown", ())
     if len(rest) == 1:
-        return _Route("details", [], adapter, trailing)
+        return _Route("details", (), adapter, trailing)
     if rest[1] in _MODULES[adapter.version]:
         return _Route(rest[1], rest[2:], adapter, trailing)
-    return _Route("unknown", [])
+    return _Route("unknown", ())
 
 
 class _Unit:
@@ -133,10 +135,25 @@ def _find(host: RouterHost, unit: _Unit, token: str | None) -> tuple[str, str, P
     return cache.cached(token) or cache.lookup(unit(), token)
 
 
+# URLs and Authorization headers remembered (below) are at most this long; no URL we publish nor
+# token header we issue is longer, and a longer text is worked out afresh, never kept.
+_REMEMBERED_TEXT_MAX = 512
+
+
 def _raw_token(header: str | None) -> str | None:
+    if header is not None and len(header) <= _REMEMBERED_TEXT_MAX:
+        return _raw_token_remembered(header)
+    return _raw_token_afresh(header)
+
+
+def _raw_token_afresh(header: str | None) -> str | None:
     scheme, _, value = (header or "").strip().partition(" ")
     value = value.strip()
     return value if scheme.lower() == "token" and value and value.isprintable() else None
+
+
+# The same few headers on every request (one per partner): read once, as decode_authorization's.
+_raw_token_remembered = lru_cache(maxsize=256)(_raw_token_afresh)
 
 
 def _authenticate(
@@ -189,10 +206,26 @@ def _base(base_url: str) -> SplitResult:
     return urlsplit(base_url)  # the same few settings strings on every request: split once
 
 
-def _public(base: SplitResult, url: SplitResult, request: HttpRequest) -> HttpRequest:
-    """The request as addressed under our public base URL (the Host header is the client's say)."""
-    public = urlunsplit((base.scheme, base.netloc, url.path, url.query, ""))  # path: routed under base
-    return HttpRequest(request.method, public, request.headers, request.body)
+def _resolve(base_url: str, url: str) -> tuple[_Route, str | None]:
+    """The route of `url` and the URL as addressed under our public base URL (None: unknown route;
+    the Host header is the client's say, the path is routed under our base)."""
+    if len(url) > _REMEMBERED_TEXT_MAX:
+        return _resolve_afresh(base_url, url)
+    return _resolve_remembered(base_url, url)
+
+
+def _resolve_afresh(base_url: str, url: str) -> tuple[_Route, str | None]:
+    base, parts = _base(base_url), urlsplit(url)
+    route = _route(base.path, parts.path)
+    if route.module == "unknown":
+        return route, None
+    return route, urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
+
+
+# A CPO sends every update of a session to one URL (a PATCH per meter sample): the URL's route and
+# public form, a pure function of the two strings (_Route is frozen), are worked out once while the
+# URL is in use.
+_resolve_remembered = lru_cache(maxsize=4096)(_resolve_afresh)
 
 
 def _too_large(body: str | None, limit: int) -> bool:
@@ -202,10 +235,9 @@ def _too_large(body: str | None, limit: int) -> bool:
 
 
 def handle_request(host: RouterHost, request: HttpRequest, now: datetime) -> HttpResponse | Deferred:
-    base, url = _base(host.settings.base_url), urlsplit(request.url)
-    route = _route(base.path, url.path)
-    if route.module != "unknown":
-        request = _public(base, url, request)
+    route, public = _resolve(host.settings.base_url, request.url)
+    if public is not None:
+        request = HttpRequest(request.method, public, request.headers, request.body)
     # One session for the whole request: authentication + module, then the bus drain's units.
     with host.db.scope():
         return _handle(host, request, now, route)
@@ -308,7 +340,7 @@ def _dispatch(
         ctx = Ctx(
             request,
             now,
-            route.segments,
+            list(route.segments),
             partner_id,
             unit,
             host,

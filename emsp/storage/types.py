@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -18,11 +19,22 @@ _SQLITE_TEXT_FORMAT = SQLITE_DATETIME._storage_format
 def _sqlite_utc_text(value: datetime) -> str:
     """UtcDateTime's bind value on SQLite (process_bind_param, then DATETIME's text) in one step."""
     zone = value.tzinfo
-    if zone is UTC:  # the core's own times: its text up to the "+00:00", without two new datetimes
-        return value.isoformat(" ", "microseconds")[:-6]
+    if zone is UTC and type(value) is datetime:
+        return _utc_text(value)
     if zone is None:
         raise ValueError("naive datetime: times at the core are aware UTC")
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _plain_utc_text(value: datetime) -> str:
+    # The core's own times: the text up to the "+00:00", without two new datetimes.
+    return value.isoformat(" ", "microseconds")[:-6]
+
+
+# A request stores its instant in several columns (the row's time, its outbox events' created_at),
+# and a simulated instant serves many requests. Pure: the keys are plain datetimes in UTC itself,
+# whose equality is the instant's (as emsp.timeutil's memo of format_utc).
+_utc_text = functools.lru_cache(maxsize=1024)(_plain_utc_text)
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -3,6 +3,7 @@ second validation: what the reader gets (message or error) is what the general p
 
 from __future__ import annotations
 
+import sys
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -135,3 +136,40 @@ def test_reads_back_same_is_json_round_trip_type_stable(value: Any, same: bool) 
     if same:
         back = _DECODE(_ENCODE(value))
         assert _DECODE(_ENCODE(back)) == back and _ENCODE(back) == _ENCODE(value)
+
+
+@pytest.mark.parametrize("keys", [{Status.ACCEPTED: "str subclass key"}, {"a": 1, 2: "b"}, {("a",): 1}])
+def test_a_dict_with_any_key_not_a_plain_str_is_left_to_the_reader(keys: dict[Any, Any]) -> None:
+    assert reads_back_same({"outer": [keys]}) is False
+
+
+def test_checking_a_frame_makes_one_call_per_container() -> None:
+    """Every frame written in a run is checked: a dict's keys are checked without a generator (one
+    frame per key), so a MeterValues-like payload costs a call per dict or list and no more."""
+    payload = _meter201(Decimal("1234.5"))
+    containers = 0
+
+    def count(value: Any) -> None:
+        nonlocal containers
+        if type(value) is dict:
+            containers += 1
+            for item in value.values():
+                count(item)
+        elif type(value) is list:
+            containers += 1
+            for item in value:
+                count(item)
+
+    count(payload)
+    calls = 0
+
+    def profile(_frame: Any, event: str, _arg: Any) -> None:
+        nonlocal calls
+        calls += event == "call"
+
+    sys.setprofile(profile)
+    try:
+        assert reads_back_same(payload) is True
+    finally:
+        sys.setprofile(None)
+    assert calls <= 2 * containers  # reads_back_same and _all_same per container
