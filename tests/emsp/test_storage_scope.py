@@ -1,5 +1,5 @@
-"""`Database.scope()` and `unit()` are entered several times per OCPI request: what they do stays
-the same (see test_storage_direct) while costing few Python calls (emsp.storage.db)."""
+"""`Database.scope()` and `unit()`, entered several times per OCPI request, as small classes
+(emsp.storage.db): a request's write commits, a failing unit rolls back, a nested unit is its own."""
 
 from __future__ import annotations
 
