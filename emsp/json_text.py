@@ -17,7 +17,9 @@ import simplejson
 from simplejson import encoder as _encoder
 
 _KEY_MEMO_MAX = 4096  # keys' encoded forms kept between calls (bounded: a payload may bring new keys)
-_WRITTEN_MAX = 1024
+# Texts `wrote_compact` keeps (see there): the trace asks about a text right after it was written,
+# so few suffice; each is a whole OCPI body (~1 KiB) held until it leaves.
+_WRITTEN_MAX = 128
 
 
 def reused(encoder: simplejson.JSONEncoder) -> Callable[[Any], str]:
@@ -79,14 +81,16 @@ def reused(encoder: simplejson.JSONEncoder) -> Callable[[Any], str]:
 # line with nothing around it. A reader that must know that (the sim's wire trace) takes such a text
 # as it is instead of parsing it again. Holding the text keeps its id from being reused while it is
 # listed; bounded, and a text no longer listed is only checked as before. Identity, not equality:
-# an equal text from elsewhere is no proof of where it came from.
+# an equal text from elsewhere is no proof of where it came from. The oldest text leaves first (a
+# dict keeps insertion order), so the list stays full once filled instead of swinging between empty
+# and ~1 MB (1,024 texts emptied when full), and a text just written is always there.
 _written: dict[int, str] = {}
 
 
 def wrote_compact(text: str) -> str:
     """Remember that `text` (this very object) is compact JSON one of our encoders wrote; returns it."""
     if len(_written) >= _WRITTEN_MAX:
-        _written.clear()
+        del _written[next(iter(_written))]
     _written[id(text)] = text
     return text
 

@@ -19,7 +19,10 @@ run (the machine is shared: absolute figures move with its load, same-run ratios
 
 Memory per completed session is the RSS the run kept (after it, with the world still alive, minus
 after building the world) divided by the sessions completed; the marginal figure between sizes
-also removes one-off costs such as compiled schemas and caches. With `--database file` the eMSP
+also removes one-off costs such as compiled schemas and caches. The sweep's worlds grow with their
+sessions (stations, arrival rate), so its marginal also counts what is kept per station and per
+session in flight; what completed sessions alone keep, the same world run longer, is
+`bench.perf.sim_memory`'s default figure. With `--database file` the eMSP
 stores in a SQLite file (as `emsp-bench run --database-url sqlite:///...`): the RSS kept is then
 the process's own objects, and what the eMSP stored per session is printed apart (file size).
 """

@@ -1,14 +1,28 @@
 """Where the memory a `sim` run keeps per completed session goes, by source line (issue 7).
 
-    python -m bench.perf.sim_memory [--sizes 500,1500] [--database file|memory] [--top 40]
+    python -m bench.perf.sim_memory [--sizes 1000,3000] [--grow duration|world]
+                                    [--database file|memory] [--top 40]
 
 Each size runs in a fresh child process under tracemalloc: a snapshot after building the world and
 one after the run (world alive, garbage collected); their difference per source line, minus the
 same at the smaller size, divided by the sessions completed in between, is what one more completed
-session keeps, allocation site by allocation site (one-off costs such as caches cancel out). With
-`--database file` (the default) SQLite's pages are on disk, so this is the process's own objects.
-tracemalloc counts Python allocations only: the RSS figure of `bench.perf.sim --sweep` also has
-the allocator's slack and, with a memory database, SQLite's pages.
+session keeps, allocation site by allocation site. With `--database file` (the default) SQLite's
+pages are on disk, so this is the process's own objects. tracemalloc counts Python allocations
+only: the RSS figure of `bench.perf.sim --sweep` also has the allocator's slack and, with a memory
+database, SQLite's pages.
+
+What the difference cancels depends on how the larger run is larger (`--grow`):
+- duration (the default): both runs have the smaller size's world (a station per 4 sessions, one
+  driver per session, its arrival rate: the smaller size over 2 hours) and the larger one runs
+  longer (2 h x larger / smaller), so it differs by completed sessions only. Cancelled: one-off
+  costs (compiled schemas, first-use imports), what is kept per station (its connection, its
+  published Location) and per session in progress (as many in flight in both), and caches, which
+  are full at both sizes (the ones that fill with the run's instants or bodies hold at most a few
+  thousand entries, filled within the first few hundred sessions). Left: what each completed
+  session adds for good, which is what a long run grows by (issue 7, item 7: <= 2 KiB).
+- world: as `bench.perf.sim --sweep` does, stations and arrival rate grow with the sessions (2 hours
+  each), so what is kept per station and per session in flight counts as per session too: an upper
+  bound that mixes a bigger world into the growth of a longer run.
 """
 
 from __future__ import annotations
@@ -54,9 +68,16 @@ def _short(filename: str) -> str:
     return filename.removeprefix(root)
 
 
-def _kept(sessions: int, database: str) -> Kept:
+def _world_size(sessions: int, smaller: int, grow: str) -> tuple[int, int, float]:
+    """(stations, sessions, hours) of the run of `sessions` when the smaller run has `smaller`."""
+    if grow == "world":
+        return max(sessions // 4, 4), sessions, 2
+    return max(smaller // 4, 4), sessions, 2 * sessions / smaller
+
+
+def _kept(sessions: int, smaller: int, grow: str, database: str) -> Kept:
     with logs_dropped(), tempfile.TemporaryDirectory() as tmp:
-        scenario, base = sized(max(sessions // 4, 4), sessions)
+        scenario, base = sized(*_world_size(sessions, smaller, grow))
         world = build_world(
             scenario,
             base,
@@ -91,18 +112,26 @@ def _kept(sessions: int, database: str) -> Kept:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--sizes", default="500,1500", help="two sessions counts: small,large")
+    parser.add_argument("--sizes", default="1000,3000", help="two sessions counts: smaller,larger")
+    parser.add_argument(
+        "--grow",
+        choices=["duration", "world"],
+        default="duration",
+        help="the larger run: the same world for longer (default), or a larger world",
+    )
     parser.add_argument("--database", choices=["memory", "file"], default="file")
     parser.add_argument("--top", type=int, default=40, help="lines to print")
     parser.add_argument("--child", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    smaller = int(args.sizes.split(",")[0])
     if args.child:
-        print(json.dumps(_kept(args.child, args.database)))
+        print(json.dumps(_kept(args.child, smaller, args.grow, args.database)))
         return
+    options = ["--sizes", args.sizes, "--grow", args.grow, "--database", args.database]
     small, large = [
         json.loads(
             subprocess.run(
-                [sys.executable, "-m", "bench.perf.sim_memory", "--child", size, "--database", args.database],
+                [sys.executable, "-m", "bench.perf.sim_memory", "--child", size, *options],
                 check=True,
                 capture_output=True,
                 text=True,
@@ -114,8 +143,9 @@ def main() -> None:
     ]
     rows = marginal_by_line(small, large)
     print(
-        f"tracemalloc, {args.database} database: {sum(r[0] for r in rows):.0f} B kept per completed "
-        f"session ({small['completed']} -> {large['completed']} completed)"
+        f"tracemalloc, {args.database} database, larger run grown by {args.grow}: "
+        f"{sum(r[0] for r in rows):.0f} B kept per completed session "
+        f"({small['completed']} -> {large['completed']} completed)"
     )
     for size, count, where in rows[: args.top]:
         print(f"{size:8.0f} B {count:6.2f} objects  {where}")

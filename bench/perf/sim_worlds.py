@@ -36,8 +36,9 @@ def scaled(scale: int) -> tuple[Scenario, Path]:
     return scenario.model_copy(update={"cpos": [cpo], "demand": demand}), base
 
 
-def sized(stations: int, sessions: int, hours: int = 2) -> tuple[Scenario, Path]:
-    """About `sessions` visits over `hours` on `stations` stations (smoke's four-station site, copied).
+def sized(stations: int, sessions: int, hours: float = 2) -> tuple[Scenario, Path]:
+    """About `sessions` visits over `hours` (whole minutes) on `stations` stations (smoke's
+    four-station site, copied).
 
     Each driver comes about once (as many drivers as visits), so driver choice never limits arrivals.
     """
@@ -54,7 +55,7 @@ def sized(stations: int, sessions: int, hours: int = 2) -> tuple[Scenario, Path]
             update={
                 "cpos": [cpo.model_copy(update={"locations": locations})],
                 "demand": demand,
-                "duration_minutes": hours * 60,
+                "duration_minutes": round(hours * 60),
             }
         ),
         base,

@@ -8,6 +8,7 @@ import sys
 import time
 
 from bench.perf.sim import _fit, _marginal_memory
+from bench.perf.sim_memory import _world_size
 from bench.perf.sim_worlds import codec_round_trips, sized
 
 
@@ -37,6 +38,17 @@ def test_a_sized_world_spreads_stations_over_sites_with_one_driver_per_visit() -
     ids = [s.id for loc in cpo.locations for s in loc.stations]
     assert len(set(ids)) == 40
     assert (scenario.demand.drivers, scenario.demand.arrivals_per_hour) == (200, 100)
+
+
+def test_the_memory_breakdown_grows_a_run_by_its_duration_unless_told_to_grow_the_world() -> None:
+    # Same world and arrival rate, three times as long: only completed sessions differ.
+    small, large = (sized(*_world_size(n, 500, "duration")) for n in (500, 1500))
+    assert [len(loc.stations) for loc in small[0].cpos[0].locations] == [
+        len(loc.stations) for loc in large[0].cpos[0].locations
+    ]
+    assert small[0].demand.arrivals_per_hour == large[0].demand.arrivals_per_hour == 250
+    assert (small[0].duration_minutes, large[0].duration_minutes) == (120, 360)
+    assert _world_size(1500, 500, "world") == (375, 1500, 2)
 
 
 def test_the_codec_baseline_counts_validated_round_trips() -> None:

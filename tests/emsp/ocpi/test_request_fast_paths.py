@@ -71,3 +71,14 @@ def test_a_bad_datetime_is_refused_every_time() -> None:
         with pytest.raises(ValueError):
             types._datetime("2026-13-02T03:04:05Z")
     assert "2026-13-02T03:04:05Z" not in types._PARSED_DATETIMES
+
+
+def test_remembered_datetimes_once_full_let_only_the_oldest_go(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Emptied when full, the memo's size swung with the run's length (and so did memory per session).
+    monkeypatch.setattr(types, "_PARSED_DATETIMES", {})
+    monkeypatch.setattr(types, "_MAX_PARSED_DATETIMES", 3)
+    texts = [f"2026-01-02T03:04:0{n}Z" for n in range(5)]
+    for text in texts:
+        types._datetime(text)
+    assert list(types._PARSED_DATETIMES) == texts[2:]
+    assert types._PARSED_DATETIMES[texts[4]] == types.parse_ocpi_datetime(texts[4])
