@@ -54,6 +54,8 @@ def file_problem(path: Path) -> str | None:
     if path.exists():
         if not os.access(path, os.W_OK):
             return "is not writable"
+        if not path.is_file():  # a pipe or device: opening it may block (a FIFO without a reader)
+            return None
         try:
             with path.open("a"):  # opened to append, nothing written: its content stays
                 return None

@@ -3,6 +3,8 @@ starts; never a traceback and exit 1 (which CI reads as an expectation failed or
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -126,3 +128,14 @@ def test_an_output_file_checked_keeps_its_content(tmp_path: Path) -> None:
     path.write_text("<testsuites/>")
     assert file_problem(path) is None and path.read_text() == "<testsuites/>"
     assert dir_problem(tmp_path) is None and [p.name for p in tmp_path.iterdir()] == ["junit.xml"]
+
+
+def test_an_output_that_is_a_named_pipe_is_not_opened_by_the_check(tmp_path: Path) -> None:
+    """Opening a FIFO without a reader blocks: the check must not hang before the command runs."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    verdict: list[str | None] = []
+    checker = threading.Thread(target=lambda: verdict.append(file_problem(fifo)), daemon=True)
+    checker.start()
+    checker.join(30)  # not a timing assertion: a hung check never returns at all
+    assert verdict == [None]
