@@ -38,6 +38,7 @@ RETRY_FIRST = timedelta(seconds=10)
 RETRY_MAX = timedelta(minutes=10)
 
 Target = tuple[str, str, str, str, str]  # partner, method, url, OCPI-to-country-code, OCPI-to-party-id
+RETRY_AFTER_DIGITS = len(str(int(RETRY_MAX.total_seconds())))  # more digits are past the cap anyway
 
 
 def backoff(attempt: int) -> timedelta:
@@ -54,6 +55,10 @@ def retry_after(headers: Mapping[str, str]) -> timedelta | None:
         if name.lower() == "retry-after":
             text = value.strip()
             if text.isascii() and text.isdigit():
+                # A longer number is past the cap; never int() it: Python refuses (ValueError)
+                # strings of over 4300 digits, which fit in an 8 KiB header.
+                if len(text.lstrip("0")) > RETRY_AFTER_DIGITS:
+                    return RETRY_MAX
                 return timedelta(seconds=min(int(text), int(RETRY_MAX.total_seconds())))
             return None
     return None
