@@ -38,8 +38,8 @@ class DurableCalls:
     _in_flight: dict[str, tuple[str, str]]  # request_id -> (partner, purpose)
 
     def _resume_durable(self, db: Session) -> None:
-        """At start: send again the calls a previous process left unanswered (the latest to each
-        target; the ones they superseded are forgotten)."""
+        """At start: send again the calls a previous process left unanswered (those no later
+        push of the same token superseded; the others are forgotten)."""
         self.retries = CallRetries()
         again, superseded = self.retries.resumed(pending_calls.left_over(db))
         for request_id in superseded:
