@@ -15,19 +15,27 @@ Any other answer ends it: a 2xx (even with an OCPI error status_code in its body
 logged and counted. Sans-IO: every instant comes in as `now` from the runtime's clock; nothing here
 reads a clock.
 
-A push is a PUT of the token's whole state, so a later push to the same place (partner, URL, the
-CPO party it is routed to) supersedes it: an earlier one re-sent after it would overwrite the newer
-state at the CPO. Such a push is dropped, not re-sent (nor re-sent after a restart).
+A push is a PUT of the token's whole state, so a later push of the same token (our country_code,
+party_id, uid and type) to the same partner and CPO party supersedes it: an earlier one re-sent
+after it would overwrite the newer state at the CPO. Such a push is dropped, not re-sent (nor
+re-sent after a restart). The token, not the URL, is compared: the partner's Tokens URL changes
+with its version or a credentials update, and the newer push is no less newer for it. A push
+without CPO party (OCPI 2.1.1, or a hub that has not told its parties) reaches the whole platform:
+it supersedes, and is superseded by, a push to any of the partner's parties.
+
+A push refused 401/403 although sent with credentials the partner has replaced since is sent once
+more with the current ones (`reauthorize`); refused again, it is done with.
 
 One process per database sends them (emsp.pending_calls): this schedule is that process's memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from emsp.ocpi.token_push import pushed_token
 from emsp.wire import OutboundRequest
 
 TRANSPORT_FAILED = 599  # what a runtime hands in for a call that got no HTTP answer
@@ -37,7 +45,10 @@ TRANSIENT = frozenset({TRANSPORT_FAILED, 502, 503, 504, 429})
 RETRY_FIRST = timedelta(seconds=10)
 RETRY_MAX = timedelta(minutes=10)
 
-Target = tuple[str, str, str, str, str]  # partner, method, url, OCPI-to-country-code, OCPI-to-party-id
+Key = tuple[str, ...]  # what a push is about: partner and token (emsp.ocpi.token_push.pushed_token)
+Party = tuple[str, str]  # the CPO party it is routed to (OCPI-to-*), ("", "") for the whole platform
+WHOLE_PLATFORM: Party = ("", "")
+RETRY_AFTER_DIGITS = len(str(int(RETRY_MAX.total_seconds())))  # more digits are past the cap anyway
 
 
 def backoff(attempt: int) -> timedelta:
@@ -54,20 +65,37 @@ def retry_after(headers: Mapping[str, str]) -> timedelta | None:
         if name.lower() == "retry-after":
             text = value.strip()
             if text.isascii() and text.isdigit():
+                # A longer number is past the cap; never int() it: Python refuses (ValueError)
+                # strings of over 4300 digits, which fit in an 8 KiB header.
+                if len(text.lstrip("0")) > RETRY_AFTER_DIGITS:
+                    return RETRY_MAX
                 return timedelta(seconds=min(int(text), int(RETRY_MAX.total_seconds())))
             return None
     return None
 
 
-def target_of(call: OutboundRequest) -> Target:
+def key_of(call: OutboundRequest) -> Key:
+    """(partner, token pushed); a call that is no Token PUT is keyed by its method and URL."""
+    token = pushed_token(call.request)
+    if token is None:
+        return (call.partner, call.request.method, call.request.url)
+    return (call.partner, *token)
+
+
+def party_of(call: OutboundRequest) -> Party:
     headers = call.request.headers
-    return (
-        call.partner,
-        call.request.method,
-        call.request.url,
-        headers.get("OCPI-to-country-code", ""),
-        headers.get("OCPI-to-party-id", ""),
-    )
+    return headers.get("OCPI-to-country-code", ""), headers.get("OCPI-to-party-id", "")
+
+
+def _overlap(a: Party, b: Party) -> bool:
+    return a == b or WHOLE_PLATFORM in (a, b)
+
+
+@dataclass(slots=True)
+class _Queued:
+    order: int  # queue order in this process
+    party: Party
+    live: bool = True  # not finished yet
 
 
 @dataclass(slots=True)
@@ -78,61 +106,68 @@ class _Waiting:
 
 
 class CallRetries:
-    """Which durable call is the latest to each target, and when each failed one is re-sent."""
+    """Which durable call supersedes which, and when each failed one is re-sent."""
 
     def __init__(self) -> None:
-        self._latest: dict[Target, str] = {}  # target -> request id of the call queued last
-        self._before: dict[str, str | None] = {}  # request id -> the target's latest before it
+        self._order = 0
+        # key -> request id -> its calls queued here, kept while one of them is live (an earlier
+        # live one is superseded by a later one even when that one is answered already)
+        self._by_key: dict[Key, dict[str, _Queued]] = {}
+        self._key: dict[str, Key] = {}  # request id -> its key, while in _by_key
         self._flying: dict[str, tuple[OutboundRequest, str]] = {}  # sent, not answered yet
         self._failures: dict[str, int] = {}  # request id -> transient failures in a row
         self._waiting: dict[str, _Waiting] = {}  # failed, re-sent at `due`
+        self._reauthorized: set[str] = set()  # sent again after a refusal of old credentials
 
     def queued(self, call: OutboundRequest, purpose: str) -> None:
-        """`call` is being sent (first time or again); it is the latest to its target when new."""
-        if call.request_id not in self._before:
-            target = target_of(call)
-            self._before[call.request_id] = self._latest.get(target)
-            self._latest[target] = call.request_id
+        """`call` is being sent (first time or again); it is the latest of its key when new."""
+        if call.request_id not in self._key:
+            key = key_of(call)
+            self._order += 1
+            self._by_key.setdefault(key, {})[call.request_id] = _Queued(self._order, party_of(call))
+            self._key[call.request_id] = key
         self._flying[call.request_id] = (call, purpose)
 
     def resumed(
         self, calls: list[tuple[OutboundRequest, str]]
     ) -> tuple[list[tuple[OutboundRequest, str]], list[str]]:
-        """Calls a previous process left unanswered, in the order it queued them: (the latest to
-        each target, to send again, now queued here; request ids of those they superseded)."""
-        latest = {target_of(call): call.request_id for call, _ in calls}
+        """Calls a previous process left unanswered, in the order it queued them: (those no later
+        one supersedes, to send again, now queued here; request ids of the others)."""
+        for call, purpose in calls:
+            self.queued(call, purpose)
         again: list[tuple[OutboundRequest, str]] = []
         superseded: list[str] = []
         for call, purpose in calls:
-            if latest[target_of(call)] == call.request_id:
-                self.queued(call, purpose)
-                again.append((call, purpose))
-            else:
+            if self.superseded(call):
                 superseded.append(call.request_id)
+            else:
+                again.append((call, purpose))
+        for request_id in superseded:  # after the checks: a finished key may be pruned
+            self.finish(self._flying[request_id][0])
         return again, superseded
 
     def dropped(self, request_id: str) -> None:
-        """A queued call that is never sent (its transaction rolled back): the target's latest
-        is again the one before it."""
-        flight = self._flying.pop(request_id, None)
-        before = self._before.pop(request_id, None)
-        if flight is None:
-            return
-        target = target_of(flight[0])
-        if self._latest.get(target) == request_id:
-            if before is None:
-                del self._latest[target]
-            else:
-                self._latest[target] = before
+        """A queued call that is never sent (its transaction rolled back): as if never queued."""
+        self._flying.pop(request_id, None)
+        key = self._key.pop(request_id, None)
+        if key is not None:
+            del self._by_key[key][request_id]
+            self._prune(key)
 
     def superseded(self, call: OutboundRequest) -> bool:
-        return self._latest.get(target_of(call)) != call.request_id
+        """A later call of the same key reaches the same CPO party (or a finished, unknown call)."""
+        key = self._key.get(call.request_id)
+        if key is None:
+            return True
+        calls = self._by_key[key]
+        mine = calls[call.request_id]
+        return any(o.order > mine.order and _overlap(o.party, mine.party) for o in calls.values())
 
     def answered(
         self, request_id: str, status: int, now: datetime, wait_at_least: timedelta | None = None
     ) -> datetime | None:
-        """The answer to a durable call came: when it is re-sent (a transient failure of the
-        target's latest call; not before `wait_at_least`, the answer's Retry-After), or None: done
+        """The answer to a durable call came: when it is re-sent (a transient failure of a call no
+        later one superseded; not before `wait_at_least`, the answer's Retry-After), or None: done
         with (the caller forgets its stored row)."""
         flight = self._flying.pop(request_id, None)
         if flight is None:
@@ -150,15 +185,40 @@ class CallRetries:
         self.finish(call)
         return None
 
+    def flying(self, request_id: str) -> tuple[OutboundRequest, str] | None:
+        """The call as sent (with its Authorization) and its purpose, while unanswered."""
+        return self._flying.get(request_id)
+
+    def reauthorize(self, request_id: str) -> bool:
+        """A refusal (401/403) of credentials the partner replaced since: True the first time for
+        this call (the caller sends it again now, `queued`), False after (a refusal as any) or when
+        a later push superseded it (sent again, it would overwrite the newer state)."""
+        flight = self._flying.get(request_id)
+        if flight is None or request_id in self._reauthorized or self.superseded(flight[0]):
+            return False
+        self._reauthorized.add(request_id)
+        del self._flying[request_id]
+        return True
+
     def finish(self, call: OutboundRequest) -> None:
         """Done with `call` (answered, superseded, or its partner gone): never re-sent."""
-        self._flying.pop(call.request_id, None)
-        self._waiting.pop(call.request_id, None)
-        self._failures.pop(call.request_id, None)
-        self._before.pop(call.request_id, None)
-        target = target_of(call)
-        if self._latest.get(target) == call.request_id:
-            del self._latest[target]
+        request_id = call.request_id
+        self._flying.pop(request_id, None)
+        self._waiting.pop(request_id, None)
+        self._failures.pop(request_id, None)
+        self._reauthorized.discard(request_id)
+        key = self._key.get(request_id)
+        if key is not None:
+            self._by_key[key][request_id].live = False
+            self._prune(key)
+
+    def _prune(self, key: Key) -> None:
+        """Forget a key's calls once none is live: nothing is left for them to supersede."""
+        calls = self._by_key.get(key)
+        if calls is not None and not any(c.live for c in calls.values()):
+            for request_id in calls:
+                del self._key[request_id]
+            del self._by_key[key]
 
     def next_due(self) -> datetime | None:
         return min((w.due for w in self._waiting.values()), default=None)
@@ -166,10 +226,20 @@ class CallRetries:
     def take_due(self, now: datetime) -> tuple[list[tuple[OutboundRequest, str]], list[str]]:
         """(calls to re-send now with their purpose, request ids of due calls superseded meanwhile:
         the caller forgets their rows)."""
+        return self._take(lambda waiting: waiting.due <= now)
+
+    def take_partner(self, partner: str | None) -> tuple[list[tuple[OutboundRequest, str]], list[str]]:
+        """As `take_due`, for every waiting call to `partner` (None: to any) whatever its due time:
+        the link to it is back, a backoff of up to RETRY_MAX would only delay the news."""
+        return self._take(lambda waiting: partner is None or waiting.call.partner == partner)
+
+    def _take(
+        self, wanted: Callable[[_Waiting], bool]
+    ) -> tuple[list[tuple[OutboundRequest, str]], list[str]]:
         resend: list[tuple[OutboundRequest, str]] = []
         superseded: list[str] = []
         for request_id, waiting in sorted(self._waiting.items(), key=lambda item: item[1].due):
-            if waiting.due > now:
+            if not wanted(waiting):
                 continue
             del self._waiting[request_id]
             if self.superseded(waiting.call):

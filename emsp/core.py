@@ -366,7 +366,9 @@ class EmspCore(DriverTokens, DurableCalls):
 
     def link_restored(self, partner_id: str | None, now: datetime) -> list[str]:
         """The link to `partner_id` (None: to every partner) is back after an outage: what it
-        pushed meanwhile may be lost, so catch up from the last sync."""
+        pushed meanwhile may be lost, so catch up from the last sync; and what we failed to push
+        to it (Token pushes waiting for a retry) is sent now."""
+        self.resend_waiting(partner_id)
         if partner_id is None:
             return self.puller.start_all(now, "link restored")
         return self.puller.start(partner_id, now, "link restored")

@@ -5,7 +5,7 @@ apart so the core facade stays readable; it uses only the core's database, log a
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy.orm import Session
 
@@ -16,9 +16,17 @@ from emsp.ocpi import token_push
 from emsp.storage.db import Database
 from emsp.wire import HttpResponse, OutboundRequest
 
+if TYPE_CHECKING:
+    from emsp.ocpi.context import Services
+
 # Calls stored until answered (emsp.pending_calls): a Token push lost in a crash or an outage of the
 # CPO's receiver would leave the CPO authorizing from a stale copy of the token.
 DURABLE_PURPOSES = frozenset({token_push.PURPOSE})
+REFUSED_CREDENTIALS = frozenset({401, 403})
+
+
+def _authorization(call: OutboundRequest) -> str | None:
+    return next((v for k, v in call.request.headers.items() if k.lower() == "authorization"), None)
 
 
 class DurableCalls:
@@ -30,8 +38,8 @@ class DurableCalls:
     _in_flight: dict[str, tuple[str, str]]  # request_id -> (partner, purpose)
 
     def _resume_durable(self, db: Session) -> None:
-        """At start: send again the calls a previous process left unanswered (the latest to each
-        target; the ones they superseded are forgotten)."""
+        """At start: send again the calls a previous process left unanswered (those no later
+        push of the same token superseded; the others are forgotten)."""
         self.retries = CallRetries()
         again, superseded = self.retries.resumed(pending_calls.left_over(db))
         for request_id in superseded:
@@ -48,7 +56,14 @@ class DurableCalls:
         self, partner: str, request_id: str, response: HttpResponse, now: datetime, log: Any
     ) -> None:
         """The answer to a durable call: forgotten when taken or refused, else (a transient failure)
-        re-sent later. The CPO can always re-read our tokens (Sender GET): a refusal is only logged."""
+        re-sent later. The CPO can always re-read our tokens (Sender GET): a refusal is only logged.
+        A refusal of credentials the partner replaced while the call was on the wire is no verdict
+        on the push: it is sent once more, with the current ones."""
+        if response.status in REFUSED_CREDENTIALS and self._reauthorized(request_id):
+            log.warning("token_push_failed", http_status=response.status, retry_at=now.isoformat(),
+                        reason="sent with the partner's former credentials")  # fmt: skip
+            self.metrics.token_pushes.labels(partner=partner, outcome="retry").inc()
+            return
         wait = retry_after(response.headers)
         retry_at = self.retries.answered(request_id, response.status, now, wait)
         if retry_at is None:
@@ -65,15 +80,39 @@ class DurableCalls:
             log.warning("token_push_failed", http_status=response.status)
         self.metrics.token_pushes.labels(partner=partner, outcome=outcome).inc()
 
+    def _reauthorized(self, request_id: str) -> bool:
+        """Queue the call again with the partner's current credentials if they are not the ones it
+        was sent with (once per call); False: its refusal stands."""
+        flight = self.retries.flying(request_id)
+        if flight is None:
+            return False
+        call, purpose = flight
+        with self.db.unit() as db:
+            current = pending_calls.authorized(db, call)
+            if current is None or _authorization(current) == _authorization(call):
+                return False
+            if not self.retries.reauthorize(request_id):
+                return False
+            self._send_durable(db, [(call, purpose)])
+        return True
+
+    def resend_waiting(self, partner: str | None) -> int:
+        """The link to `partner` (None: to every partner) is back: its Token pushes waiting for a
+        retry are queued now, not after their backoff (up to 10 min). How many were queued."""
+        return self._resend(self.retries.take_partner(partner))
+
     def next_call_retry(self) -> datetime | None:
         """When `retry_due_calls` must next be called (a Token push met a transient failure)."""
         return self.retries.next_due()
 
     def retry_due_calls(self, now: datetime) -> int:
         """Queue again each Token push whose retry is due, with the partner's current credentials;
-        one superseded by a later push to the same place, or to a partner no longer registered, is
+        one superseded by a later push of the same token, or to a partner no longer registered, is
         dropped. Returns how many were queued; the runtime sends `pending_requests()`."""
-        again, superseded = self.retries.take_due(now)
+        return self._resend(self.retries.take_due(now))
+
+    def _resend(self, taken: tuple[list[tuple[OutboundRequest, str]], list[str]]) -> int:
+        again, superseded = taken
         if not again and not superseded:
             return 0
         with self.db.unit() as db:
@@ -83,10 +122,21 @@ class DurableCalls:
             return self._send_durable(db, again)
 
     def _send_durable(self, db: Session, calls: list[tuple[OutboundRequest, str]]) -> int:
-        """Queue stored calls (queued in `self.retries` already) with the current Authorization."""
+        """Queue stored calls (queued in `self.retries` already) with the current Authorization; a
+        push built for a version or Tokens URL the partner no longer has is replaced by a push of
+        the token's current state (token_push.renew_if_outdated)."""
         sent = 0
         for call, purpose in calls:
             fresh = pending_calls.authorized(db, call)
+            if fresh is not None and purpose == token_push.PURPOSE:
+                queued = len(self._outbox)
+                if token_push.renew_if_outdated(cast("Services", self), db, call):
+                    pending_calls.forget(db, call.request_id)
+                    self.retries.finish(call)
+                    self.log.info("token_push_renewed", partner=call.partner, request_id=call.request_id,
+                                  queued=[c.request_id for c in self._outbox[queued:]])  # fmt: skip
+                    sent += len(self._outbox) - queued
+                    continue
             if fresh is None:  # the partner is gone: it would refuse the call
                 pending_calls.forget(db, call.request_id)
                 self.retries.finish(call)

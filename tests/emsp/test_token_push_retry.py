@@ -263,6 +263,10 @@ def test_a_credentials_put_by_the_partner_reaches_the_retry(settings: EmspSettin
     core.on_response(call.request_id, NO_ANSWER, T0)
     resp = cpo.call("PUT", f"{V}/credentials", cpo_credentials("token-B-new"))
     assert resp.status == 200, resp.body
+    with core.db.unit() as db:  # the test CPO's details list no Tokens receiver: the same one again
+        row = db.get(PartnerRow, "cpo1")
+        assert row is not None
+        row.endpoints_json = dumps([{"identifier": "tokens", "role": "RECEIVER", "url": RECEIVER}])
     assert core.retry_due_calls(T0 + timedelta(seconds=10)) == 1
     [again] = core.pending_requests()
     assert again.request.headers["Authorization"] == token_header("token-B-new")
