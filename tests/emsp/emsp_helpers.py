@@ -10,6 +10,7 @@ from typing import Any
 
 from emsp.core import EmspCore
 from emsp.settlement.settle import PricedTotal
+from emsp.storage.tables import PartnerRow
 from emsp.wire import Deferred, HttpRequest, HttpResponse, dumps
 
 BASE = "http://emsp.local/ocpi"
@@ -121,6 +122,27 @@ def register(
     assert resp.status == 200, resp.body
     client.token = resp.json()["data"]["token"]
     return client
+
+
+TOKENS_RECEIVER = "http://cpo1.test/ocpi/2.2.1/tokens/"
+
+
+def tokens_receiver(core: EmspCore, version: str = "2.2.1", url: str = TOKENS_RECEIVER) -> None:
+    """cpo1's version and Tokens receiver (as a new registration or credentials PUT sets them)."""
+    with core.db.unit() as db:
+        row = db.get(PartnerRow, "cpo1")
+        assert row is not None
+        row.version = version
+        row.endpoints_json = dumps([{"identifier": "tokens", "role": "RECEIVER", "url": url}])
+
+
+def with_pushed_token(core: EmspCore) -> EmspCore:
+    """`core` with cpo1 registered (2.2.1, a Tokens receiver) and TOK1 issued; its calls so far taken."""
+    register(core)
+    tokens_receiver(core)
+    core.issue_token("TOK1", contract_id="NL-EMS-C1", now=T0)
+    core.pending_requests()  # the handshake's calls and TOK1's push
+    return core
 
 
 def location(loc_id: str = "LOC1", tz: str = "Europe/Berlin") -> dict[str, Any]:

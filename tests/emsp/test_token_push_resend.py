@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from emsp_helpers import T0, register
+from emsp_helpers import T0, tokens_receiver, with_pushed_token
 
 from emsp.call_retries import RETRY_MAX, CallRetries, retry_after
 from emsp.core import EmspCore, EmspSettings
@@ -29,22 +29,8 @@ def settings(tmp_path: Path) -> EmspSettings:
     return EmspSettings(database_url=f"sqlite:///{tmp_path / 'emsp.db'}")
 
 
-def tokens_receiver(core: EmspCore, version: str, url: str) -> None:
-    """The partner's version and Tokens receiver (as a new registration or credentials PUT sets)."""
-    with core.db.unit() as db:
-        row = db.get(PartnerRow, "cpo1")
-        assert row is not None
-        row.version = version
-        row.endpoints_json = dumps([{"identifier": "tokens", "role": "RECEIVER", "url": url}])
-
-
 def started(settings: EmspSettings) -> EmspCore:
-    core = EmspCore(settings)
-    register(core)
-    tokens_receiver(core, "2.2.1", V221)
-    core.issue_token("TOK1", contract_id="NL-EMS-C1", now=T0)
-    core.pending_requests()  # the handshake's calls
-    return core
+    return with_pushed_token(EmspCore(settings))
 
 
 def pushes(core: EmspCore) -> list[OutboundRequest]:

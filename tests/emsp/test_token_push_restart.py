@@ -8,14 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from emsp_helpers import T0, register
+from emsp_helpers import T0, with_pushed_token
+from emsp_helpers import TOKENS_RECEIVER as RECEIVER
 
 from emsp import core_tokens
 from emsp.core import EmspCore, EmspSettings
-from emsp.storage.tables import PartnerRow
 from emsp.wire import HttpResponse, OutboundRequest, dumps, loads
-
-RECEIVER = "http://cpo1.test/ocpi/2.2.1/tokens/"
 
 
 @pytest.fixture
@@ -32,15 +30,7 @@ def _stop(core: EmspCore) -> None:
 
 
 def _first_core(settings: EmspSettings) -> EmspCore:
-    core = _start(settings)
-    register(core)
-    with core.db.unit() as db:
-        row = db.get(PartnerRow, "cpo1")
-        assert row is not None
-        row.endpoints_json = dumps([{"identifier": "tokens", "role": "RECEIVER", "url": RECEIVER}])
-    core.issue_token("TOK1", contract_id="NL-EMS-C1", now=T0)
-    core.pending_requests()  # the handshake's calls
-    return core
+    return with_pushed_token(_start(settings))
 
 
 def _pushes(calls: list[OutboundRequest]) -> list[tuple[str, str, bool]]:

@@ -13,7 +13,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from emsp_helpers import T0, V, cpo_credentials, register
+from emsp_helpers import T0, V, cpo_credentials, register, with_pushed_token
+from emsp_helpers import TOKENS_RECEIVER as RECEIVER
 
 from emsp.call_retries import RETRY_MAX, backoff
 from emsp.core import EmspCore, EmspSettings
@@ -22,7 +23,6 @@ from emsp.service.run import pump_outbound
 from emsp.storage.tables import PartnerRow, PendingCallRow
 from emsp.wire import HttpResponse, OutboundRequest, dumps, loads
 
-RECEIVER = "http://cpo1.test/ocpi/2.2.1/tokens/"
 NO_ANSWER = HttpResponse(599, {}, None)
 OK = HttpResponse(200, {}, dumps({"status_code": 1000}))
 
@@ -37,15 +37,7 @@ def settings(tmp_path: Path) -> EmspSettings:
 
 
 def started(settings: EmspSettings) -> EmspCore:
-    core = EmspCore(settings)
-    register(core)
-    with core.db.unit() as db:
-        row = db.get(PartnerRow, "cpo1")
-        assert row is not None
-        row.endpoints_json = dumps([{"identifier": "tokens", "role": "RECEIVER", "url": RECEIVER}])
-    core.issue_token("TOK1", contract_id="NL-EMS-C1", now=T0)
-    core.pending_requests()  # the handshake's calls
-    return core
+    return with_pushed_token(EmspCore(settings))
 
 
 def rotate(core: EmspCore, token_b: str) -> None:
@@ -295,7 +287,7 @@ def test_the_served_emsp_re_sends_a_push_that_got_no_answer(settings: EmspSettin
         real(request_id, response, now[0])
         now[0] += timedelta(hours=1)  # the next retry is due at once on this clock
 
-    core.on_response = on_response  # type: ignore[method-assign]
+    core.on_response = on_response  # type: ignore[method-assign,assignment]
     thread = CoreThread()
 
     async def scenario() -> None:
