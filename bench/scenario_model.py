@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from bench.events import MAX_LINK_MS, Event, TariffPolicy
 from bench.scenario_demand import STRICT, WEEK_MINUTES, DemandSpec
 from emsp.ocpi.tolerance import Tolerance
-from emsp.services.fraud import FraudConfig
+from emsp.service.config import FraudSettings
 from emsp.timeutil import known_zone
 from simulators.cpo.csms_local_list import TOKEN_MAX
 
@@ -156,23 +156,14 @@ class HubSpec(_Strict):
     link: LinkSpec = LinkSpec(latency_ms=40, jitter_ms=10)  # the hub <-> eMSP link
 
 
-class FraudSpec(_Strict):
-    """Thresholds of the eMSP's fraud rules (emsp/services/FRAUD.md); the defaults are the core's,
-    but for `enabled`: a scenario opts in. The demand model draws every visit's station anywhere in
-    the scenario, so a driver "travels" between its cities at any speed (peak-hour's Berlin, Munich
-    and Amsterdam): the velocity rules would refuse honest drivers the world cannot make honest.
-    (A served eMSP has them on by default.)"""
+class FraudSpec(FraudSettings):
+    """Thresholds of the eMSP's fraud rules (emsp/services/FRAUD.md): the served eMSP's settings,
+    whose defaults are the core's, but for `enabled`: a scenario opts in. The demand model draws every
+    visit's station anywhere in the scenario, so a driver "travels" between its cities at any speed
+    (peak-hour's Berlin, Munich and Amsterdam): the velocity rules would refuse honest drivers the
+    world cannot make honest. (A served eMSP has them on by default.)"""
 
     enabled: bool = False
-    max_speed_kmh: Annotated[float, Field(gt=0)] = 120.0
-    travel_slack_km: Annotated[float, Field(ge=0)] = 1.0
-    travel_horizon_hours: Annotated[float, Field(gt=0)] = 24.0
-    max_authorizations_per_hour: Annotated[int, Field(ge=1)] = 6
-    blocked_retries: Annotated[int, Field(ge=1)] = 3
-    max_session_kwh: Annotated[Decimal, Field(gt=0)] = Decimal(150)
-
-    def config(self) -> FraudConfig:
-        return FraudConfig(**self.model_dump())
 
 
 class PullSpec(_Strict):
