@@ -221,7 +221,9 @@ class CallRetries:
             del self._by_key[key]
 
     def next_due(self) -> datetime | None:
-        return min((w.due for w in self._waiting.values()), default=None)
+        if not self._waiting:  # asked after every eMSP send (both runtimes); almost always empty
+            return None
+        return min(w.due for w in self._waiting.values())
 
     def take_due(self, now: datetime) -> tuple[list[tuple[OutboundRequest, str]], list[str]]:
         """(calls to re-send now with their purpose, request ids of due calls superseded meanwhile:
