@@ -155,7 +155,15 @@ def figures(
         for fee_currency, amount in foreign_hub_fees_of(x):
             per_currency = unconverted.setdefault(x.channel, {})
             per_currency[fee_currency] = per_currency.get(fee_currency, ZERO) + amount
+    # The CPO's cost in another currency than the line's (a DKK CDR on an EUR contract): no rate to
+    # convert it, so such a line's margin is unknown. It stays out of every margin and its parts (it
+    # would show its whole retail as margin) and its cost shows per currency, net of credits.
+    wholesale_unconverted: dict[str, Decimal] = {}
     for x in sessions:
+        for cost_currency, amount in foreign_wholesale_of(x):
+            wholesale_unconverted[cost_currency] = wholesale_unconverted.get(cost_currency, ZERO) + amount
+    margined = [x for x in sessions if not foreign_wholesale_of(x)]
+    for x in margined:
         who = owner(x.partner, _party(x))
         margin[who] = margin.get(who, ZERO) + x.margin
         by_channel[x.channel] = by_channel.get(x.channel, ZERO) + x.margin
@@ -178,7 +186,8 @@ def figures(
         "vat_total": str(sum((x.vat_amount for x in mine), ZERO)),
         "invoiced_total": str(sum((i.total_incl for i in invoices), ZERO)),
         "wholesale_total": str(wholesale),
-        "margin": str(retail - wholesale),
+        "wholesale_unconverted": {cur: str(a) for cur, a in sorted(wholesale_unconverted.items())},
+        "margin": str(sum((x.margin for x in margined), ZERO)),
         "channel_margin": {c: str(m) for c, m in sorted(by_channel.items())},  # bilateral or a hub id
         "channel_margin_total": str(sum(by_channel.values(), ZERO)),
         **{f"channel_{part}": {c: str(a) for c, a in sorted(of.items())} for part, of in parts.items()},
@@ -203,6 +212,15 @@ def hub_fee_of(line: Line) -> Decimal:
         ),
         ZERO,
     )
+
+
+def foreign_wholesale_of(line: Line) -> list[tuple[str, Decimal]]:
+    """The CPO's cost lines in another currency than the line's: (currency, amount)."""
+    return [
+        (cost["currency"], Decimal(cost["amount_excl"]))
+        for cost in line.cost_lines
+        if cost["kind"] == "wholesale" and cost["currency"] != line.currency
+    ]
 
 
 def foreign_hub_fees_of(line: Line) -> list[tuple[str, Decimal]]:
