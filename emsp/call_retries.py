@@ -32,7 +32,7 @@ One process per database sends them (emsp.pending_calls): this schedule is that 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from emsp.ocpi.token_push import pushed_token
@@ -146,9 +146,34 @@ class CallRetries:
             self.finish(self._flying[request_id][0])
         return again, superseded
 
+    def copy(self) -> CallRetries:
+        """An independent copy of this schedule: what to put back when a transaction that re-sent
+        stored calls rolls back, so that memory follows the store (`_Waiting` entries are replaced,
+        never changed in place: shared; `_Queued` ones are changed: copied)."""
+        other = CallRetries()
+        other._order = self._order
+        other._by_key = {k: {r: replace(q) for r, q in calls.items()} for k, calls in self._by_key.items()}
+        other._key = dict(self._key)
+        other._flying = dict(self._flying)
+        other._failures = dict(self._failures)
+        other._waiting = dict(self._waiting)
+        other._reauthorized = set(self._reauthorized)
+        return other
+
+    def failures(self, request_id: str) -> int:
+        """Transient failures in a row of this call (0: none, or not known here)."""
+        return self._failures.get(request_id, 0)
+
+    def inherit(self, request_id: str, failures: int) -> None:
+        """`request_id` is a push rebuilt from one that failed `failures` times in a row (a renewal
+        for the partner's current version): its backoff goes on from there, not from 10 s again."""
+        if failures > 0 and request_id in self._key:
+            self._failures[request_id] = failures
+
     def dropped(self, request_id: str) -> None:
         """A queued call that is never sent (its transaction rolled back): as if never queued."""
         self._flying.pop(request_id, None)
+        self._failures.pop(request_id, None)
         key = self._key.pop(request_id, None)
         if key is not None:
             del self._by_key[key][request_id]

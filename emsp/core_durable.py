@@ -4,6 +4,8 @@ apart so the core facade stays readable; it uses only the core's database, log a
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -87,7 +89,7 @@ class DurableCalls:
         if flight is None:
             return False
         call, purpose = flight
-        with self.db.unit() as db:
+        with self._memory_follows_store(), self.db.unit() as db:
             current = pending_calls.authorized(db, call)
             if current is None or _authorization(current) == _authorization(call):
                 return False
@@ -99,7 +101,7 @@ class DurableCalls:
     def resend_waiting(self, partner: str | None) -> int:
         """The link to `partner` (None: to every partner) is back: its Token pushes waiting for a
         retry are queued now, not after their backoff (up to 10 min). How many were queued."""
-        return self._resend(self.retries.take_partner(partner))
+        return self._resend(lambda: self.retries.take_partner(partner))
 
     def next_call_retry(self) -> datetime | None:
         """When `retry_due_calls` must next be called (a Token push met a transient failure)."""
@@ -109,17 +111,36 @@ class DurableCalls:
         """Queue again each Token push whose retry is due, with the partner's current credentials;
         one superseded by a later push of the same token, or to a partner no longer registered, is
         dropped. Returns how many were queued; the runtime sends `pending_requests()`."""
-        return self._resend(self.retries.take_due(now))
+        return self._resend(lambda: self.retries.take_due(now))
 
-    def _resend(self, taken: tuple[list[tuple[OutboundRequest, str]], list[str]]) -> int:
-        again, superseded = taken
-        if not again and not superseded:
+    def _resend(self, take: Callable[[], tuple[list[tuple[OutboundRequest, str]], list[str]]]) -> int:
+        if self.retries.next_due() is None:  # nothing waits: nothing to take
             return 0
-        with self.db.unit() as db:
-            for request_id in superseded:
-                pending_calls.forget(db, request_id)
-                self.log.info("token_push_superseded", request_id=request_id)
-            return self._send_durable(db, again)
+        with self._memory_follows_store():
+            again, superseded = take()
+            if not again and not superseded:
+                return 0
+            with self.db.unit() as db:
+                for request_id in superseded:
+                    pending_calls.forget(db, request_id)
+                    self.log.info("token_push_superseded", request_id=request_id)
+                return self._send_durable(db, again)
+
+    @contextmanager
+    def _memory_follows_store(self) -> Iterator[None]:
+        """Around a unit that sends stored calls again: if it rolls back, the store is as it was
+        (the taken calls' rows stand, no row of a push rebuilt for them was written), so the retry
+        schedule and the outbox are put back as they were too: no push is sent without its row,
+        and the taken calls wait again, to be renewed or forgotten by the next try."""
+        saved, mark = self.retries.copy(), len(self._outbox)
+        try:
+            yield
+        except BaseException:
+            for dropped in self._outbox[mark:]:
+                self._in_flight.pop(dropped.request_id, None)
+            del self._outbox[mark:]
+            self.retries = saved
+            raise
 
     def _send_durable(self, db: Session, calls: list[tuple[OutboundRequest, str]]) -> int:
         """Queue stored calls (queued in `self.retries` already) with the current Authorization; a
@@ -129,10 +150,12 @@ class DurableCalls:
         for call, purpose in calls:
             fresh = pending_calls.authorized(db, call)
             if fresh is not None and purpose == token_push.PURPOSE:
-                queued = len(self._outbox)
+                queued, failures = len(self._outbox), self.retries.failures(call.request_id)
                 if token_push.renew_if_outdated(cast("Services", self), db, call):
                     pending_calls.forget(db, call.request_id)
                     self.retries.finish(call)
+                    for renewal in self._outbox[queued:]:  # the same news: its backoff goes on
+                        self.retries.inherit(renewal.request_id, failures)
                     self.log.info("token_push_renewed", partner=call.partner, request_id=call.request_id,
                                   queued=[c.request_id for c in self._outbox[queued:]])  # fmt: skip
                     sent += len(self._outbox) - queued
