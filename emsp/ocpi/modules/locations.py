@@ -143,25 +143,31 @@ def handle(ctx: Ctx) -> OcpiResult:
     if current is None:
         raise not_found("unknown location; PUT the location first", status_code=2003)
     _check_ids(body, ids)
-    if len(ids) == 2:
-        evse_at = ctx.adapter.evse(body).last_updated
-        evses = current.setdefault("evses", [])
-        kept = _stale(ctx, party, ids, evse_at, _pick(_list(evses), "uid", ids[1]))
-        if kept is not None:
-            return kept
-        _replace(evses, "uid", ids[1], body)
-    else:
-        connector_at = ctx.adapter.connector(body).last_updated
-        evse = _target(current, ids[:2])
-        connectors = evse.setdefault("connectors", [])
-        stored = _pick(_list(connectors), "id", ids[2])
-        kept = _stale(ctx, party, ids, connector_at, stored)
-        if kept is not None:
-            return kept
-        _replace(connectors, "id", ids[2], body)
+    kept = _put_child(ctx, party, ids, current, body)
+    if kept is not None:
+        return kept
     _touch_parents(current, ids, body["last_updated"])
     _save(ctx, party, location_id, current, row)
     return OcpiResult()
+
+
+def _put_child(
+    ctx: Ctx, party: PartyRef, ids: list[str], location: dict[str, Any], body: dict[str, Any]
+) -> OcpiResult | None:
+    """An EVSE PUT (ids: location, uid) or Connector PUT (location, uid, id) merged into the stored
+    Location: in place of the stored one of that uid/id in any case, else added; None when merged,
+    the answer when the stored one is newer (not applied)."""
+    if len(ids) == 2:
+        at = ctx.adapter.evse(body).last_updated
+        parent, field, key = location, "evses", "uid"
+    else:  # validated before the EVSE is looked up: a bad body is a 2001 even at an unknown EVSE
+        at = ctx.adapter.connector(body).last_updated
+        parent, field, key = _target(location, ids[:2]), "connectors", "id"
+    items = parent.setdefault(field, [])
+    kept = _stale(ctx, party, ids, at, _pick(_list(items), key, ids[-1]))
+    if kept is None:
+        _replace(items, key, ids[-1], body)
+    return kept
 
 
 def _list(value: Any) -> list[dict[str, Any]]:
