@@ -245,6 +245,12 @@ def add_to_summary(summary: dict[str, Any], billing: dict[str, Any], margins: Ma
         for fee_currency in hub.get("fees", {}):
             if fee_currency != billing["currency"]:
                 unconverted.setdefault(hub_id, {}).setdefault(fee_currency, str(ZERO))
+    # Likewise the CPOs' cost in each other currency their tariffs (the revenue's currencies) name.
+    foreign = billing["wholesale_unconverted"]
+    for cdr_currency in summary.get("revenue", {}):
+        if cdr_currency != billing["currency"]:
+            foreign.setdefault(cdr_currency, str(ZERO))
+    billing["wholesale_unconverted"] = dict(sorted(foreign.items()))
     summary["billing"] = billing
     for cid, margin in margins.items():
         if cid in summary["partners"]:

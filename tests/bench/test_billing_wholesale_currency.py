@@ -5,9 +5,15 @@ stays out of every margin, which would otherwise count its whole retail charge a
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from timeline_helpers import variant
 
 from bench.billing import figures
+from bench.runner import run_scenario
 from emsp.billing.invoices import Line
+from emsp.wire import dumps, loads
 
 D = Decimal
 
@@ -59,3 +65,28 @@ def test_same_currency_lines_have_no_unconverted_figure() -> None:
     billing, _ = _figures([_line(1, "charge", ("3.00", "EUR"))])
     assert billing["wholesale_unconverted"] == {}
     assert billing["margin"] == "2.00"
+
+
+def test_billing_mix_with_a_cpo_charging_in_kroner(tmp_path: Path) -> None:
+    """cpo-nl's tariff in DKK: its cost shows in kroner, from the load on (an expectation names
+    the path), and its sessions are in no margin (billing.margin is over the EUR-cost lines only)."""
+
+    def mutate(data: dict[str, Any]) -> None:
+        nl = next(c for c in data["cpos"] if c["id"] == "cpo-nl")
+        nl["tariffs"] = {"STD": "tariffs/standard-dkk.json"}
+        data["expectations"].append({"metric": "billing.wholesale_unconverted.DKK", "op": ">", "value": 0})
+
+    path = variant(tmp_path, "billing-mix", mutate)
+    tariff = loads((tmp_path / "tariffs/standard.json").read_text(encoding="utf-8"))
+    (tmp_path / "tariffs/standard-dkk.json").write_text(dumps(tariff | {"currency": "DKK"}), encoding="utf-8")
+    outcome = run_scenario(str(path), out=tmp_path / "run", report=False)
+    assert outcome.exit_code == 0, [r for r in outcome.expectations if not r.passed]
+    billing = outcome.summary["billing"]
+    lines = [x for invoice in loads((tmp_path / "run/invoices.json").read_text()) for x in invoice["lines"]]
+    dkk = [x for x in lines if x["detail"].get("costs_unconverted") == "DKK"]
+    assert dkk and {x["party"] for x in dkk} == {"NL*CPN"}
+    cost = sum((D(c["amount_excl"]) for x in dkk for c in x["cost_lines"] if c["currency"] == "DKK"), D(0))
+    assert D(billing["wholesale_unconverted"]["DKK"]) == cost > 0
+    margined = [x for x in lines if x["kind"] != "fee" and x not in dkk]
+    assert D(billing["margin"]) == sum((D(x["margin"]) for x in margined), D(0))
+    assert D(outcome.summary["partners"]["cpo-nl"]["margin"]) == 0
