@@ -17,9 +17,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from bench.ocpp_security import authorization_key_problem, password_problem
+from emsp.service.config import environment_error
 
 
 class CsmsConfigError(ValueError):
@@ -203,6 +204,8 @@ def load_csms_config(path: Path | None) -> CsmsServiceConfig:
             raise CsmsConfigError(source, "(top level)", "must be a mapping")
     try:
         return CsmsServiceConfig(**data)
+    except SettingsError as exc:
+        raise CsmsConfigError("environment", *environment_error(exc, "EMSP_CSMS_")) from None
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(part) for part in error["loc"]) or "(top level)"

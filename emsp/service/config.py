@@ -7,13 +7,14 @@ decides who may connect, as which parties (a party belongs to one partner; HUB o
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from emsp.ocpi.tolerance import Tolerance
 from emsp.services.fraud import FraudConfig
@@ -138,6 +139,15 @@ class ServiceConfig(BaseSettings):
         return self
 
 
+def environment_error(exc: SettingsError, prefix: str) -> tuple[str, str]:
+    """(variable, reason) of an environment override pydantic-settings could not parse (a complex
+    field's value must be JSON): its message names the field, its cause the parse error."""
+    named = re.search(r'field "([^"]+)"', str(exc))
+    variable = f"{prefix}{named.group(1).upper()}" if named else f"{prefix}*"
+    cause = exc.__cause__
+    return variable, f"not valid JSON ({cause})" if cause is not None else str(exc)
+
+
 def _field_path(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
@@ -159,6 +169,8 @@ def load_config(path: Path) -> ServiceConfig:
         raise ConfigError(str(path), "(root)", "must be a mapping with emsp, admin_token and partners")
     try:
         return ServiceConfig(**raw)
+    except SettingsError as exc:
+        raise ConfigError("environment", *environment_error(exc, "EMSP_")) from exc
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = tuple(first["loc"])

@@ -127,6 +127,17 @@ def test_the_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.
     assert (loaded.admin_token, loaded.database_url) == ("from-env", "sqlite:///x.db")
 
 
+def test_an_environment_value_that_is_not_json_exits_2_naming_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "emsp.yaml"
+    config.write_text(GOOD)
+    monkeypatch.setenv("EMSP_PARTNERS", "notjson")  # a list field: its override must be JSON
+    result = CliRunner().invoke(app, ["serve", "emsp", "--config", str(config)])
+    assert result.exit_code == 2, result.output
+    assert "environment: EMSP_PARTNERS: not valid JSON" in result.output
+
+
 class _Cpo(BaseHTTPRequestHandler):
     """A CPO's versions and 2.2.1 details (what the eMSP fetches before answering credentials)."""
 

@@ -74,6 +74,15 @@ def test_missing_config_file_and_taken_port_exit_2(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "--port: cannot listen" in result.output
 
 
+def test_an_environment_value_that_is_not_json_exits_2_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EMSP_CSMS_STATIONS", "notjson")  # a list field: its override must be JSON
+    result = CliRunner().invoke(app, ["serve", "csms", "--port", "0"])
+    assert result.exit_code == 2, result.output
+    assert "environment: EMSP_CSMS_STATIONS: not valid JSON" in result.output
+
+
 def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from bench.serve_csms_config import load_csms_config
 
