@@ -32,9 +32,10 @@ from emsp.model import CommandRequest, PartyRef
 from emsp.ocpi.command_send import CommandRefused
 from emsp.timeutil import format_utc
 from emsp.wire import Deferred, HttpResponse, OutboundRequest
-from simulators.cpo.mock_cpo import MockCpoOutput
+from simulators.cpo.mock_cpo import MockCpo, MockCpoOutput
 from simulators.ocppj import subprotocol
 from simulators.ocppj.vouched import vouched_frames
+from simulators.station.base import VirtualStation
 
 EMSP = "emsp"
 # What a party in an `http_503` outage answers (its load balancer, really): no OCPI envelope.
@@ -52,6 +53,22 @@ BOOT_SPREAD_MS = 2 * 60_000
 def connect_delay_ms(offset: int, stations: int) -> int:
     """When the station at `offset` (0-based) of `stations` connects, in ms after the start."""
     return min(BOOT_GAP_MS * (offset + 1), (offset + 1) * BOOT_SPREAD_MS // stations)
+
+
+@dataclass(slots=True, eq=False)
+class _StationWire:
+    """What every frame of one station needs (its CPO, trace proto, links), looked up once, and
+    its pending wakeup: the deadline it was asked for and its instant (ms; None: none pending)."""
+
+    station_id: str
+    station: VirtualStation
+    cpo: MockCpo
+    cpo_id: str
+    proto: str
+    up: Link
+    down: Link
+    wakeup_deadline: datetime | None = None
+    wakeup_at: int | None = None
 
 
 @dataclass
@@ -110,6 +127,13 @@ class SimRuntime:
         self._ocpp_proto = {sid: subprotocol(st.version) for sid, st in world.stations.items()}
         # the trace's `proto` per partner: the OCPI version its CPO speaks
         self._proto = {cid: f"ocpi{cpo.ocpi.version}" for cid, cpo in world.cpos.items()}
+        self._wires = {
+            sid: _StationWire(
+                sid, st, world.cpos[cid], cid, self._ocpp_proto[sid], self._up[sid], self._down[sid]
+            )
+            for sid, st in world.stations.items()
+            for cid in [world.cpo_of(sid)]
+        }
         self._wakeup_at: dict[str, int] = {}
         # Drivers who took a bay at a station that has not booted yet: they plug in once it has.
         self._awaiting_boot: dict[str, list[Callable[[], None]]] = {}
@@ -135,7 +159,8 @@ class SimRuntime:
     def now(self) -> datetime:
         ms = self.env._now  # the clock itself: its `now` property is one call more, and this is hot
         if ms != self._now_ms:  # many messages share an instant: one datetime per instant
-            self._now_ms, self._now = int(ms), self._start + timedelta(milliseconds=ms)
+            # timedelta's positional milliseconds: the same value as milliseconds=ms, without the keywords
+            self._now_ms, self._now = int(ms), self._start + timedelta(0, 0, 0, ms)
         return self._now
 
     def _at_ms(self, moment: datetime) -> int:
@@ -147,48 +172,56 @@ class SimRuntime:
 
     # ------------------------------------------------------------------ OCPP
     def _station_send(self, station_id: str, frames: list[str]) -> None:
+        self._send_frames(self._wires[station_id], frames)
+
+    def _send_frames(self, wire: _StationWire, frames: list[str]) -> None:
         if frames:
-            cpo_id = self.world.cpo_of(station_id)
-            now, proto, link = self.now(), self._ocpp_proto[station_id], self._up[station_id]
+            now = self.now()
             for frame in frames:
-                self.trace.ocpp(now, proto, station_id, cpo_id, frame)
-                link.send(partial(self._at_cpo, station_id, frame))
-        self._schedule_wakeup(station_id)
+                self.trace.ocpp(now, wire.proto, wire.station_id, wire.cpo_id, frame)
+                wire.up.send(partial(self._at_cpo, wire, frame))
+        self._schedule_wakeup(wire)
 
-    def _at_cpo(self, station_id: str, frame: str) -> None:
-        cpo = self.world.cpos[self.world.cpo_of(station_id)]
-        self._cpo_emit(cpo.cpo_id, cpo.on_station_frame(station_id, frame, self.now()))
+    def _at_cpo(self, wire: _StationWire, frame: str) -> None:
+        self._cpo_emit(wire.cpo_id, wire.cpo.on_station_frame(wire.station_id, frame, self.now()))
 
-    def _at_station(self, station_id: str, frame: str) -> None:
-        station = self.world.stations[station_id]
-        self._station_send(station_id, station.on_frame(frame, self.now()))
-        if station.booted and station_id in self._awaiting_boot:
-            for plug in self._awaiting_boot.pop(station_id):
+    def _at_station(self, wire: _StationWire, frame: str) -> None:
+        station = wire.station
+        self._send_frames(wire, station.on_frame(frame, self.now()))
+        if station.booted and wire.station_id in self._awaiting_boot:
+            for plug in self._awaiting_boot.pop(wire.station_id):
                 plug()
 
-    def _schedule_wakeup(self, station_id: str) -> None:
-        deadline = self.world.stations[station_id].next_wakeup()
+    def _schedule_wakeup(self, wire: _StationWire) -> None:
+        deadline = wire.station.next_wakeup()
         if deadline is None:
             return
-        at = max(self._at_ms(deadline), int(self.env.now))
-        if self._wakeup_at.get(station_id) == at:
+        if deadline == wire.wakeup_deadline and wire.wakeup_at is not None:
+            # The wakeup pending is for this very deadline: it is due at the instant computed
+            # below (its own instant was the deadline's, or it was now and is still to come).
             return
-        self._wakeup_at[station_id] = at
+        now = int(self.env._now)
+        at = max(self._at_ms(deadline), now)
+        wire.wakeup_deadline = deadline
+        if wire.wakeup_at == at:
+            return
+        wire.wakeup_at = at
 
         def fire() -> None:
-            if self._wakeup_at.get(station_id) != at:
+            if wire.wakeup_at != at:
                 return  # superseded by a later schedule
-            del self._wakeup_at[station_id]
-            self._station_send(station_id, self.world.stations[station_id].on_wakeup(self.now()))
+            wire.wakeup_at = None
+            self._send_frames(wire, wire.station.on_wakeup(self.now()))
 
-        call_at(self.env, at - int(self.env.now), fire)
+        call_at(self.env, at - now, fire)
 
     # ------------------------------------------------------------------ OCPI
     def _cpo_emit(self, cpo_id: str, output: MockCpoOutput) -> None:
         now = self.now()  # one instant for the whole output
         for station_id, frame in output.frames:
-            self.trace.ocpp(now, self._ocpp_proto[station_id], cpo_id, station_id, frame)
-            self._down[station_id].send(partial(self._at_station, station_id, frame))
+            wire = self._wires[station_id]
+            self.trace.ocpp(now, wire.proto, cpo_id, station_id, frame)
+            wire.down.send(partial(self._at_station, wire, frame))
         for outbound in output.requests:
             self._cpo_to_emsp(cpo_id, outbound)
         # retries after an outage; a dialect's delayed sends (late CDRs, a stale PATCH)
@@ -210,6 +243,8 @@ class SimRuntime:
 
     def _outage(self, *parties: str) -> str | None:
         """The mode of an outage of any of `parties` now (requests between them cannot get through)."""
+        if not self._outages:  # asked for every OCPI message; most scenarios have none
+            return None
         now = int(self.env.now)
         for party, start, end, mode in self._outages:
             if party in parties and start <= now < end:

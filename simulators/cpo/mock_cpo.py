@@ -117,25 +117,33 @@ class MockCpo:
 
     def _from_csms(self, output: CsmsOutput, now: datetime) -> MockCpoOutput:
         result = MockCpoOutput(frames=output.frames)  # a fresh list of on_frame's, used only here
-        if not output.answers and not output.events:
-            return result  # most frames (heartbeats, acks) cause nothing on the OCPI side
+        if output.answers or output.events:  # most frames (heartbeats, acks) cause nothing on the OCPI side
+            self._csms_effects(result, output, now)
+        return result
+
+    def _from_ocpi(self, output: CpoOutput, now: datetime) -> MockCpoOutput:
+        result = MockCpoOutput()
+        self._add_ocpi(result, output, now)
+        return result
+
+    # What an output causes is added to the one MockCpoOutput of the input, in order: no
+    # intermediate output per event or decision.
+    def _csms_effects(self, into: MockCpoOutput, output: CsmsOutput, now: datetime) -> None:
+        """The OCPI side of a CSMS output (its frames are in `into` already)."""
         self.call_answers.extend(a for a in output.answers if a.ref in self._scenario_calls)
         for answer in output.answers:
             action = self._commands.pop(answer.ref, None)
             if action is not None:
                 outcome = result_of(action.kind, answer.payload, answer.error)
                 sent = self.ocpi.commands.answered(action, outcome, now)
-                result.requests.extend(self.ocpi.gate(sent.requests))
+                into.requests.extend(self.ocpi.gate(sent.requests))
         for event in output.events:
-            more = self._from_ocpi(self.ocpi.on_event(event, now), now)
-            result.frames.extend(more.frames)
-            result.requests.extend(more.requests)
-        return result
+            self._add_ocpi(into, self.ocpi.on_event(event, now), now)
 
-    def _from_ocpi(self, output: CpoOutput, now: datetime) -> MockCpoOutput:
-        result = MockCpoOutput(requests=self.ocpi.gate(list(output.requests)))
+    def _add_ocpi(self, into: MockCpoOutput, output: CpoOutput, now: datetime) -> None:
+        into.requests.extend(self.ocpi.gate(output.requests))
         for decision in output.decisions:
-            more = self._from_csms(self.csms.on_authorization(decision.ref, decision.accepted, now), now)
-            result.frames.extend(more.frames)
-            result.requests.extend(more.requests)
-        return result
+            answer = self.csms.on_authorization(decision.ref, decision.accepted, now)
+            into.frames.extend(answer.frames)
+            if answer.answers or answer.events:
+                self._csms_effects(into, answer, now)

@@ -308,7 +308,8 @@ class OcpiCpo(CpoTimeline):
         body = session_object(
             self._party, session, self._currency(session), now, status=session.status, kwh=Decimal(0)
         )
-        out = CpoOutput(requests=[self._put_session(session, body, now)])
+        patched = self.dialect.session_updates not in ("none", "put_only")  # as _sampled sends them
+        out = CpoOutput(requests=[self._put_session(session, body, now, patched=patched)])
         if self.dialect.last_updated_on_noop == "bump":
             # Its back office re-sends the Location, unchanged but for a new last_updated.
             out.requests.append(self._put_location(site, now))
@@ -549,10 +550,12 @@ class OcpiCpo(CpoTimeline):
     def _published_location(self, session: CpoSession) -> dict[str, Any]:
         return self.published.get("locations", session.evse.location_id) or {}
 
-    def _put_session(self, session: CpoSession, body: dict[str, Any], now: datetime) -> OutboundRequest:
+    def _put_session(
+        self, session: CpoSession, body: dict[str, Any], now: datetime, *, patched: bool = False
+    ) -> OutboundRequest:
         wire = self.wire.session(body, self._published_location(session))
         text = dumps(wire)  # stored and sent: written once
-        self.published.put("sessions", session.session_id, wire, text)
+        self.published.put("sessions", session.session_id, wire, text, patched=patched)
         url = self._session_url(session)
         return self._send("put", "PUT", url, now, body=wire, body_text=text, correlation=session.session_id)
 

@@ -98,15 +98,21 @@ class Published:
         # Per packed module: its first object's packer, then the one it was reseeded with (put).
         self._packers: dict[str, list[Packer]] = {}
 
-    def put(self, module: str, key: str, obj: Mapping[str, Any], text: str | None = None) -> None:
-        """`text`: dumps(obj), when the caller wrote it already (to send it): not encoded again."""
+    def put(
+        self, module: str, key: str, obj: Mapping[str, Any], text: str | None = None, *, patched: bool = False
+    ) -> None:
+        """`text`: dumps(obj), when the caller wrote it already (to send it): not encoded again.
+        `patched`: PATCHes follow (a session just started): it is kept as a dict, as the first
+        PATCH would make it, rather than packed only to be unpacked again."""
         stored: _Stored
-        if module in COMPACT_MODULES:
+        if module in COMPACT_MODULES and not patched:
             packers = self._packers.setdefault(module, [])
-            if not packers or (len(packers) == 1 and key in self._objects.get(module, {})):
-                # The first object published again is in its final form (a session COMPLETED, with
+            packed_before = isinstance(self._objects.get(module, {}).get(key), bytes)
+            if not packers or (len(packers) == 1 and packed_before):
+                # The first object packed again is in its final form (a session COMPLETED, with
                 # periods and cost), as most stored objects end up: a dictionary from it packs those
                 # ~0.1 KiB smaller than one from a session just started. Entries name their packer.
+                # (A session kept as a dict while patched is packed first in its final form.)
                 packers.append(Packer(obj))
             number = len(packers) - 1
             header = _HEADER.pack(to_micros(_updated(obj.get("last_updated"))), number)

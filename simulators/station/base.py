@@ -478,7 +478,9 @@ class VirtualStation(CsmsControl):
 def _whole_second(now: datetime) -> datetime:
     """now.replace(microsecond=0), without a new object when it is on a whole second already (a
     wakeup at a sample's instant): equal either way, and records then share the runtime's instant."""
-    return now.replace(microsecond=0) if now.microsecond else now
+    # Subtracting the microseconds gives the same instant as replace(microsecond=0), in about half
+    # the time (no keyword parsing); every input of a station comes through here.
+    return now - timedelta(0, 0, now.microsecond) if now.microsecond else now
 
 
 # simplejson.dumps(payload, sort_keys=True, use_decimal=True) with its encoder built once (same text).

@@ -37,12 +37,16 @@ class PowerCurve:
 
     def __init__(self, target: int, segments: list[tuple[Decimal, Decimal]]) -> None:
         self.target_wh = target
-        self._segments = [(e, p) for e, p in segments if e > 0]
+        # Each segment with the seconds it lasts (None: no power, it never ends), computed once:
+        # every meter value reads the curve, and a tapering DC curve has a hundred segments.
+        self._segments = [(e, p, e * 3600 / p if p > 0 else None) for e, p in segments if e > 0]
         self.power_w = self._segments[0][1] if self._segments else Decimal(0)  # the initial power
-        if any(p <= 0 for _e, p in self._segments):
+        if any(needed is None for _e, _p, needed in self._segments):
             self._total_s: Decimal | None = None
         else:
-            self._total_s = sum((e * 3600 / p for e, p in self._segments), Decimal(0))
+            self._total_s = sum(
+                (needed for _e, _p, needed in self._segments if needed is not None), Decimal(0)
+            )
 
     def energy_wh(self, seconds: Decimal) -> int:
         if seconds <= 0:
@@ -50,10 +54,9 @@ class PowerCurve:
         if self._total_s is not None and seconds >= self._total_s:
             return self.target_wh
         done, left = Decimal(0), seconds
-        for energy, power in self._segments:
-            if power <= 0:
+        for energy, power, needed in self._segments:
+            if needed is None:
                 break
-            needed = energy * 3600 / power
             if left < needed:
                 done += power * left / 3600
                 break
@@ -63,11 +66,8 @@ class PowerCurve:
     def power_at(self, seconds: Decimal) -> Decimal:
         """The power drawn at `seconds` after the start (0 once full)."""
         left = seconds
-        for energy, power in self._segments:
-            if power <= 0:
-                return power
-            needed = energy * 3600 / power
-            if left < needed:
+        for _energy, power, needed in self._segments:
+            if needed is None or left < needed:
                 return power
             left -= needed
         return Decimal(0)
@@ -75,10 +75,10 @@ class PowerCurve:
     def breakpoints(self) -> list[tuple[Decimal, Decimal]]:
         """(seconds, cumulative Wh) at every change of power: the exact energy curve's corners."""
         out, t, e = [(Decimal(0), Decimal(0))], Decimal(0), Decimal(0)
-        for energy, power in self._segments:
-            if power <= 0:
+        for energy, _power, needed in self._segments:
+            if needed is None:
                 break
-            t, e = t + energy * 3600 / power, e + energy
+            t, e = t + needed, e + energy
             out.append((t, e))
         return out
 

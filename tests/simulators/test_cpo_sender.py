@@ -261,6 +261,33 @@ def test_sessions_packed_before_and_after_the_dictionary_changes_read_back_exact
     assert len(body) < len(Packer(_session(1, False)).pack(_session(4, True))) - 40
 
 
+def test_a_session_put_to_be_patched_stays_a_dict_and_packs_in_its_final_form() -> None:
+    """A session the CPO will PATCH is kept as a dict from its first PUT (not packed only to be
+    unpacked by the first PATCH); it reads back as published and patched, and the first one packed
+    (completed) seeds the only dictionary, against which the later completed ones pack small."""
+    from decimal import Decimal
+
+    from simulators.cpo.packing import Packer
+    from simulators.cpo.sender import Published
+
+    published = Published()
+    latest: dict[str, dict[str, object]] = {}
+    order = [(1, False), (2, False), (2, True), (3, False), (1, True), (3, True)]
+    for n, completed in order:
+        latest[f"S{n}"] = _session(n, completed)
+        published.put("sessions", f"S{n}", latest[f"S{n}"], patched=not completed)
+        if not completed:
+            assert not isinstance(published._objects["sessions"][f"S{n}"], bytes)
+            update = {"kwh": Decimal("0.5"), "last_updated": format_utc(T0 + timedelta(minutes=n + 5))}
+            published.patch("sessions", f"S{n}", update)
+            latest[f"S{n}"] = latest[f"S{n}"] | update
+        assert [dumps(s) for s in published.all("sessions")] == [dumps(s) for s in latest.values()]
+    assert len(published._packers["sessions"]) == 1  # seeded by S2 completed, never reseeded
+    body = published._objects["sessions"]["S3"]
+    assert isinstance(body, bytes)
+    assert len(body) < len(Packer(_session(1, False)).pack(_session(3, True))) - 40
+
+
 UNDATED = [
     {"id": "A", "last_updated": format_utc(T0)},
     {"id": "B"},  # no last_updated at all
