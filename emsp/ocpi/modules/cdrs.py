@@ -118,6 +118,7 @@ def _post(ctx: Ctx) -> OcpiResult:
     values = row_columns(info, dumps(doc), None if doc is body else dumps(body))
     values.update(ocpi_version=ctx.adapter.version, validation="valid", idempotency_key=event.idempotency_key)
     insert_cdr(ctx.db, values)
+    ctx.written_cdrs.append(values)
     ctx.publish(event)
     return OcpiResult(http_status=201, headers=location)
 
