@@ -38,7 +38,7 @@ from emsp.services import cdrs as cdr_service
 from emsp.services import fraud as fraud_service
 from emsp.services import sessions as session_service
 from emsp.services import tokens as token_service
-from emsp.services.cdrs import CdrHandlers
+from emsp.services.cdrs import CdrHandlers, FreshCdrs
 from emsp.services.fraud import FraudGuard
 from emsp.services.partners import PartyRole, normalize_parties, upsert_partner
 from emsp.services.quotes import quote_visit
@@ -90,7 +90,9 @@ class EmspCore(DriverTokens, DurableCalls):
             self.db, policy, on_error=self._handler_failed, on_dead=self._dead_lettered, memory=memory
         )
         sessions = SessionHandlers(self.metrics)
-        cdrs = CdrHandlers(self.metrics, self.pricer, self.log)
+        # Only this process writes an in-memory database: a CDR just stored is settled from memory.
+        self.fresh_cdrs = FreshCdrs() if self.db.stored_sessions is not None else None
+        cdrs = CdrHandlers(self.metrics, self.pricer, self.log, self.fresh_cdrs)
         # Only a start counts: updates and ends of a session are acknowledged without a handler run.
         self.bus.subscribe(
             SessionUpserted, "sessions.count_started", sessions.count_started, kinds=["session.started"]

@@ -104,6 +104,9 @@ class Ctx:
     stored_sessions: StoredSessions | None = None
     written_sessions: dict[SessionKey, StoredSession | None] = field(default_factory=dict)
     session_facts: dict[SessionKey, object] = field(default_factory=dict)  # remembered with them
+    # The columns of the CDRs this request inserted: settled from memory once its unit committed
+    # (emsp.services.cdrs.FreshCdrs; in-memory SQLite only).
+    written_cdrs: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def tolerance(self) -> Tolerance:

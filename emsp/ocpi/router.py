@@ -32,6 +32,7 @@ from emsp.ocpi.errors import OcpiError, invalid, method_not_allowed, not_found, 
 from emsp.ocpi.modules import CONFIGURATION_MODULES, HANDLERS
 from emsp.ocpi.versions import ADAPTERS, version_details, versions_list
 from emsp.services import findings
+from emsp.services.cdrs import FreshCdrs
 from emsp.services.findings import NewFinding
 from emsp.services.partners import parties_of
 from emsp.storage.db import Database
@@ -50,6 +51,8 @@ class RouterHost(Services, Protocol):
     def log(self) -> Any: ...
     @property
     def credentials_cache(self) -> CredentialsCache: ...
+    @property
+    def fresh_cdrs(self) -> FreshCdrs | None: ...
     def defer(
         self, pending: Pending, answer: Callable[[OcpiResult, datetime], HttpResponse], now: datetime
     ) -> Deferred: ...
@@ -366,6 +369,8 @@ def _dispatch(
     if ctx.written_sessions and ctx.stored_sessions is not None:
         # Committed: now what a read would give.
         ctx.stored_sessions.update(ctx.written_sessions, ctx.session_facts)
+    if ctx.written_cdrs and host.fresh_cdrs is not None:  # committed: settled from memory next
+        host.fresh_cdrs.add(ctx.written_cdrs)
     if refused is not None:
         raise refused
     return result

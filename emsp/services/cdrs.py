@@ -15,9 +15,11 @@ from emsp.model import CdrInfo, Money, PartyRef
 from emsp.observability import EmspMetrics, make_logger
 from emsp.outbox import append
 from emsp.services.sessions import token_uid_of_contract
-from emsp.settlement.lookups import stored_cdr
+from emsp.settlement.facts import StoredCdr
+from emsp.settlement.lookups import stored_cdr, stored_cdr_of
 from emsp.settlement.settle import Pricer, settle_cdr
 from emsp.storage.tables import CdrRow, SessionRow, same_id
+from emsp.wire import ci_key
 
 
 def resolve_cdr(db: DbSession, info: CdrInfo) -> CdrInfo:
@@ -90,8 +92,39 @@ def row_to_info(row: CdrRow) -> CdrInfo:
     )
 
 
+class FreshCdrs:
+    """CDRs the receiver stored a moment ago, by their columns, until settlement takes them.
+
+    For a database only this process writes (in-memory SQLite), where a CDR is settled right after
+    the POST that stored it: settlement takes the receiver's own values (as reading the row back
+    gives them, `stored_cdr_of`) instead of reading back and unpacking the row just written. Added
+    once the receiver's unit has committed; each taken once. A miss (a retry, a pulled CDR, a memo
+    emptied when full) reads the table as before; what is committed is the same either way."""
+
+    LIMIT = 1000  # CDRs stored and not yet settled: the drain after each request takes them
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+    def add(self, written: list[dict[str, Any]]) -> None:
+        for values in written:
+            if len(self._values) >= self.LIMIT:
+                self._values.clear()
+            self._values[(values["country_code"], values["party_id"], ci_key(values["cdr_id"]))] = values
+
+    def take(self, country_code: str, party_id: str, cdr_id: str) -> StoredCdr | None:
+        values = self._values.pop((country_code, party_id, ci_key(cdr_id)), None)
+        return None if values is None else stored_cdr_of(values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
 class CdrHandlers:
-    def __init__(self, metrics: EmspMetrics, pricer: Pricer, log: Any = None) -> None:
+    def __init__(
+        self, metrics: EmspMetrics, pricer: Pricer, log: Any = None, fresh: FreshCdrs | None = None
+    ) -> None:
+        self.fresh = fresh  # CDRs just stored by this process (in-memory SQLite), or None
         self.metrics = metrics
         self.pricer = pricer
         self.log = log if log is not None else make_logger()
@@ -103,7 +136,10 @@ class CdrHandlers:
 
     def settle(self, event: CdrReceived, db: DbSession) -> None:
         c = event.cdr
-        row = stored_cdr(db, c.party.country_code, c.party.party_id, c.cdr_id)
+        where = (c.party.country_code, c.party.party_id, c.cdr_id)
+        row = None if self.fresh is None else self.fresh.take(*where)
+        if row is None:
+            row = stored_cdr(db, *where)
         if row is None:
             raise NoResultFound("No row was found when one was required")  # as Result.one() says it
         line = settle_cdr(db, row, self.pricer, c.received_at)

@@ -10,6 +10,8 @@ through Core. The values handed back are those the ORM would load (emsp.settleme
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, Table, bindparam, insert, select
@@ -82,6 +84,23 @@ def stored_cdr(db: Session, country_code: str, party_id: str, cdr_id: str) -> St
     """The stored CDR (the columns settlement reads), or None."""
     row = _cdr.one(db, _params(country_code, party_id, cdr_id))
     return None if row is None else StoredCdr(*row)
+
+
+def stored_cdr_of(values: Mapping[str, Any]) -> StoredCdr:
+    """What `stored_cdr` reads back of a row inserted with `values` (its columns): each value as
+    its column type returns it (a Decimal from its text, aware UTC, a bool, the document's text)."""
+    v = values
+    return StoredCdr(
+        v["partner"], v["country_code"], v["party_id"], v["cdr_id"], v["session_id"], v["token_uid"],
+        v["contract_id"], v["authorization_reference"], v["location_id"], v["currency"],
+        _decimal(v["total_energy"]), _decimal(v["total_cost_excl"]), _decimal(v["total_cost_incl"]),
+        v["start"].astimezone(UTC), v["end"].astimezone(UTC), v["received_at"].astimezone(UTC),
+        bool(v["credit"]), str(v["raw"]),
+    )  # fmt: skip
+
+
+def _decimal(value: Any) -> Any:
+    return None if value is None else Decimal(str(value))  # DecimalText stores the text
 
 
 def has_invoice_line(db: Session, country_code: str, party_id: str, cdr_id: str) -> bool:

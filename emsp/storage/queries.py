@@ -94,10 +94,17 @@ _session_raw = select(_sessions.c.pk, _sessions.c.wire, _sessions.c.raw, _sessio
     _sessions.c.party_id == bindparam("pid"),
     PARTY_OBJECT_KEYS["sessions"] == same_id(bindparam("oid")),  # any case: CiString
 )
+# The status column is the stored document's own status (both are written from one validated Session).
+_session_status = select(_sessions.c.status).where(
+    _sessions.c.country_code == bindparam("cc"),
+    _sessions.c.party_id == bindparam("pid"),
+    PARTY_OBJECT_KEYS["sessions"] == same_id(bindparam("oid")),  # any case: CiString
+)
 _session_insert = insert(_sessions)
 _session_update = update(_sessions).where(_sessions.c.pk == bindparam("row_pk"))
 # The receiver's every PUT/PATCH runs these: on SQLite straight on the cursor (emsp.storage.direct).
 _direct_session_raw = DirectStatement(_session_raw)
+_direct_session_status = DirectStatement(_session_status)
 _direct_session_insert = DirectStatement(_session_insert, writes=True)
 _direct_session_update = DirectStatement(_session_update, writes=True)
 
@@ -114,6 +121,19 @@ def session_raw(
         else next(iter(rows), None)
     )
     return None if row is None else (row[0], row[1] if row[1] is not None else row[2], row[3])
+
+
+def session_status(db: Session, country_code: str, party_id: str, session_id: str) -> str | None:
+    """The status of a stored session, or None: one column, where `session_raw` would read (and
+    its caller parse) the whole document to learn it."""
+    params = {"cc": country_code, "pid": party_id, "oid": session_id}
+    rows = _direct_session_status.rows(db, params)  # at most one: the key is unique
+    row = (
+        db.connection().execute(_session_status, params).one_or_none()
+        if rows is None
+        else next(iter(rows), None)
+    )
+    return None if row is None else str(row[0])
 
 
 SessionKey = tuple[str, str, str]  # (country_code, party_id, session_id)

@@ -22,7 +22,7 @@ from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, method_not_allowed, not_found
 from emsp.ocpi.modules.cdr_checks import note_cdr_money, note_foreign_token
 from emsp.ocpi.modules.common import party_and_ids, party_from, wire_of
-from emsp.ocpi.modules.sessions import find as stored_session
+from emsp.ocpi.modules.sessions import stored_status
 from emsp.services.cdrs import resolve_cdr
 from emsp.storage.queries import cdr_wire, find_cdr, insert_cdr, session_cdrs
 from emsp.storage.tables import CdrRow, DuplicateCdrRow, PulledCdrRow, same_id
@@ -118,6 +118,7 @@ def _post(ctx: Ctx) -> OcpiResult:
     values = row_columns(info, dumps(doc), None if doc is body else dumps(body))
     values.update(ocpi_version=ctx.adapter.version, validation="valid", idempotency_key=event.idempotency_key)
     insert_cdr(ctx.db, values)
+    ctx.written_cdrs.append(values)
     ctx.publish(event)
     return OcpiResult(http_status=201, headers=location)
 
@@ -179,10 +180,8 @@ def _notice(ctx: Ctx, info: CdrInfo, doc: dict[str, Any]) -> None:
             "cdr_totals_mismatch",
             f"CDR {cdr_id}: total_energy {info.total_energy_kwh}, periods {periods_kwh}",
         )
-    if info.session_id:
-        stored = stored_session(ctx, party, info.session_id, remember=False)  # ended: not kept
-        if stored is not None and loads(stored[1]).get("status") == "PENDING":
-            note("session_left_pending", f"CDR {cdr_id} for session {info.session_id}, still PENDING")
+    if info.session_id and stored_status(ctx, party, info.session_id) == "PENDING":
+        note("session_left_pending", f"CDR {cdr_id} for session {info.session_id}, still PENDING")
 
 
 def _periods_energy(periods: Any) -> Decimal | None:

@@ -22,24 +22,33 @@ from emsp.ocpi.modules.cdr_checks import note_foreign_token
 from emsp.ocpi.modules.common import check_owner, party_and_ids, stale_update
 from emsp.services.sessions import resolve_session, row_values
 from emsp.storage.packed import Plain
-from emsp.storage.queries import SessionKey, insert_session, session_raw, update_session
+from emsp.storage.queries import SessionKey, insert_session, session_raw, session_status, update_session
 from emsp.wire import ci_key, dumps, loads
 
 ALLOWED = ["GET", "PUT", "PATCH"]
 
 
-def find(
-    ctx: Ctx, party: PartyRef, session_id: str, *, remember: bool = True
-) -> tuple[int, str, datetime] | None:
-    """(row key, raw JSON, last_updated) of the stored session, or None. `remember=False`: a read
-    that does not precede a write of the session (a CDR's check) is not kept in memory."""
+def find(ctx: Ctx, party: PartyRef, session_id: str) -> tuple[int, str, datetime] | None:
+    """(row key, raw JSON, last_updated) of the stored session, or None; a read is kept in memory
+    (it precedes a write of the session)."""
     stored, key = ctx.stored_sessions, _key(party, session_id)
     row = None if stored is None else stored.get(key)
     if row is None:
         row = session_raw(ctx.db, *key)
-        if row is not None and stored is not None and remember:  # read before this unit wrote
+        if row is not None and stored is not None:  # read before this unit wrote
             stored.update({key: row})
     return row
+
+
+def stored_status(ctx: Ctx, party: PartyRef, session_id: str) -> str | None:
+    """The stored session's status, or None (no such session): a CDR's check, which comes once the
+    session has ended and is no longer remembered, reads the status column rather than the document."""
+    key = _key(party, session_id)
+    row = None if ctx.stored_sessions is None else ctx.stored_sessions.get(key)
+    if row is not None:  # still running (remembered): its text is at hand
+        status = loads(row[1]).get("status")
+        return status if isinstance(status, str) else None
+    return session_status(ctx.db, *key)
 
 
 def _key(party: PartyRef, session_id: str) -> SessionKey:
