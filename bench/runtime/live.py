@@ -410,7 +410,7 @@ class LiveRuntime(StationSide):
         start: scenario time stands still (clock held) while thousands of stations connect and boot
         in wall time, instead of the boot storm eating the first scenario hours at a high speed.
         A station still not booted once boots stop progressing (a CSMS answering Pending, say)
-        boots in scenario time; its drivers wait for it."""
+        boots in scenario time; its drivers wait for it up to their patience."""
         loop = asyncio.get_running_loop()
         last_progress, last_count = loop.time(), (-1, -1)
         # Hubs too: each reached the eMSP and the CPOs behind it registered (a chain of handshakes
