@@ -322,7 +322,9 @@ class LiveRuntime(StationSide):
             link_ms = self._to_emsp[cpo_id].scenario_ms(up_at - sent) + self._from_emsp[cpo_id].scenario_ms(
                 down_at - answered
             )
-            answer_ms = max(0.0, answered - asked - stalled) * 1000
+            # A hub on the way held the request for scenario time inside that answer: in scenario ms.
+            held = self.hubs.holds.take(outbound.request.header("X-Correlation-ID")) if self.hubs else 0.0
+            answer_ms = max(0.0, answered - asked - stalled - held) * 1000 + held * self.clock.speed * 1000
             latency = Decimal(link_ms + answer_ms).quantize(Decimal("0.001"))
             records[before] = dataclasses.replace(records[before], latency_ms=latency)
 
