@@ -130,13 +130,14 @@ class ExternalCsmsRuntime:
             return
         station_id, connector = key
         link = self.links[station_id]
-        if not link.booted.is_set():
-            try:  # a station the CSMS has not (yet) let in serves no driver
-                await asyncio.wait_for(link.booted.wait(), self.clock.wall_seconds_until(until))
-            except TimeoutError:
-                self._allocator.release(key)
+        # A station the CSMS has not (yet) let in serves no driver: they wait for it up to their
+        # patience, as in sim, and are counted unserved as sim counts them (patience out before the end).
+        patience_ends = self.clock.now() + timedelta(minutes=self.world.scenario.demand.patience_minutes)
+        if not await self.clock.wait_until(link.booted, min(patience_ends, until)):
+            self._allocator.release(key)
+            if patience_ends < until:
                 self.unserved += 1
-                return
+            return
         station, ev, token = self.world.stations[station_id], arrival.ev(), arrival.driver.token_uid
         await link.act(lambda now: station.plug_in(connector, token_uid=token, ev=ev, now=now))
         await self.clock.sleep_until(self.clock.now() + arrival.stay)

@@ -5,6 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import datetime, timedelta
+from typing import Protocol
+
+
+class Signal(Protocol):
+    """asyncio.Event's is_set and wait (a live Flag's too)."""
+
+    def is_set(self) -> bool: ...
+    async def wait(self) -> object: ...
 
 
 class ScaledClock:
@@ -34,3 +42,13 @@ class ScaledClock:
 
     async def sleep_until(self, moment: datetime) -> None:
         await asyncio.sleep(self.wall_seconds_until(moment))
+
+    async def wait_until(self, flag: Signal, moment: datetime) -> bool:
+        """Until `flag` is set (True) or scenario time reaches `moment` (False, flag still unset)."""
+        if flag.is_set():
+            return True
+        try:
+            await asyncio.wait_for(flag.wait(), self.wall_seconds_until(moment))
+        except TimeoutError:
+            return flag.is_set()
+        return True

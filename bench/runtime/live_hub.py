@@ -65,14 +65,39 @@ class HubHost(Protocol):
     def cpo_emit(self, cpo_id: str, output: MockCpoOutput) -> None: ...
 
 
+AUTHORIZE = "/authorize"  # a CPO's real-time authorization: its latency is measured (live.py)
+
+
+class Holds:
+    """Wall seconds the hub held a CPO's authorization for scenario time (its added latency, its
+    link to the eMSP) inside the CPO's wait for the answer, by the request's X-Correlation-ID, which
+    the hub's forward keeps: the CPO counts them in scenario ms, not as real processing time."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, float] = {}
+
+    def add(self, correlation: str | None, seconds: float) -> None:
+        if correlation:
+            self._held[correlation] = self._held.get(correlation, 0.0) + seconds
+
+    def take(self, correlation: str | None) -> float:
+        return self._held.pop(correlation, 0.0) if correlation else 0.0
+
+
+def _correlation(scope: Scope) -> str | None:
+    return next((v.decode("latin-1") for k, v in scope["headers"] if k.lower() == b"x-correlation-id"), None)
+
+
 class _HubDelay:
     """ASGI front: the hub's own processing time before it handles a request (scenario ms / speed)."""
 
-    def __init__(self, app: ASGIApp, seconds: float) -> None:
-        self.app, self.seconds = app, seconds
+    def __init__(self, app: ASGIApp, seconds: float, holds: Holds) -> None:
+        self.app, self.seconds, self.holds = app, seconds, holds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.seconds > 0:
+            if AUTHORIZE in scope["path"]:
+                self.holds.add(_correlation(scope), self.seconds)
             await asyncio.sleep(self.seconds)
         await self.app(scope, receive, send)
 
@@ -91,6 +116,7 @@ class LiveHubs:
         self.to_emsp = {h: LiveLink(specs[h], runtime._rng, speed, now=now) for h in self.hubs}
         self.from_emsp = {h: LiveLink(specs[h], runtime._rng, speed, now=now) for h in self.hubs}
         self._clients = {hub_id: httpx.AsyncClient(timeout=30.0) for hub_id in self.hubs}
+        self.holds = Holds()
         self._pokes = {hub_id: asyncio.Event() for hub_id in self.hubs}
         self._not_started = {
             hub_id: [c for c, h in self.channels.items() if h == hub_id] for hub_id in self.hubs
@@ -113,7 +139,7 @@ class LiveHubs:
 
         app = handler_app(handle, clock.now, title=f"roaming hub {hub_id}", deferred=hub)
         delay = hub.added_latency.total_seconds() / clock.speed
-        return HttpServer(_HubDelay(app, delay), sock)
+        return HttpServer(_HubDelay(app, delay, self.holds), sock)
 
     # ------------------------------------------------------------------ run
     def start(self) -> None:
@@ -178,7 +204,8 @@ class LiveHubs:
     async def _send(self, hub_id: str, outbound: OutboundRequest) -> None:
         rt, hub, clock = self._rt, self.hubs[hub_id], self._rt.clock
         peer = EMSP if outbound.partner == EMSP_CONNECTION else outbound.partner
-        await asyncio.sleep(hub.added_latency.total_seconds() / clock.speed)
+        added = hub.added_latency.total_seconds() / clock.speed
+        await asyncio.sleep(added)
         out, back = self._links(hub_id, outbound.partner)
         loop = asyncio.get_running_loop()
         rt.trace.ocpi_request(clock.now(), PROTO, hub_id, peer, outbound.request)
@@ -201,6 +228,9 @@ class LiveHubs:
             rt.trace.ocpi_response(clock.now(), PROTO, peer, hub_id, outbound.request, response)
         down_at = back.arrival()
         await sleep_until(down_at)
+        if AUTHORIZE in outbound.request.url:  # a forward a CPO waits on: it counts these in scenario ms
+            held = added + (up_at - sent) + (down_at - answered)
+            self.holds.add(outbound.request.header("X-Correlation-ID"), held)
         now = clock.now()
         if response.status == TRANSPORT_FAILED:
             hub.on_unreachable(outbound.request_id, now)

@@ -93,6 +93,11 @@ class CpuWait:
         except OSError:
             self._fd = None
 
+    @property
+    def exact(self) -> bool:
+        """Reads the run-queue wait itself (Linux), not the fallback's off-CPU time."""
+        return self._fd is not None
+
     def __call__(self) -> float:
         if self._fd is None:
             return time.monotonic() - time.thread_time()

@@ -270,6 +270,7 @@ async def _run_live(
         clock = ScaledClock(scenario.start, speed)
         runtime = LiveRuntime(world, trace, clock, {cid: _port(s) for cid, s in cpo_ocpp.items()})
         runtime.milestone = milestone
+        runtime.emsp_in_process = external_emsp is None
         runtime.station_host = here  # the stations connect where the mock CSMS listens
         runtime.security = security
         runtime.tls_ports = {cid: _port(sock) for cid, sock in cpo_tls.items()}

@@ -12,7 +12,7 @@ import asyncio
 import random
 import ssl
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from websockets.exceptions import InvalidHandshake, InvalidStatus
@@ -388,15 +388,15 @@ class StationSide:
             return
         station_id, connector = key
         station = self.world.stations[station_id]
-        if not self._booted[station_id].is_set():
-            # An early arrival waits for its station to connect and boot, as a driver would; the
-            # link may not even be up yet (thousands of stations connect at the start).
-            try:
-                await asyncio.wait_for(self._booted[station_id].wait(), self.clock.wall_seconds_until(until))
-            except TimeoutError:
-                self._allocator.release(key)
+        # An early arrival waits for its station to connect and boot, as a driver would (the link
+        # may not even be up yet: thousands of stations connect at the start), up to their patience
+        # as in sim; counted unserved as sim counts it, once that ran out before the end of the run.
+        patience_ends = self.clock.now() + timedelta(minutes=self.world.scenario.demand.patience_minutes)
+        if not await self.clock.wait_until(self._booted[station_id], min(patience_ends, until)):
+            self._allocator.release(key)
+            if patience_ends < until:
                 self._unserved += 1
-                return
+            return
         ev = arrival.ev()
         # One instant for both: the quote is filed under the plug-in time the truth looks it up by.
         now = self.clock.now()

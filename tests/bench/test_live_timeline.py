@@ -274,12 +274,13 @@ def test_partner_latency_slows_one_partner_in_both_runtimes(
     monkeypatch.setattr(bench.runner, "write_report", lambda run_dir: None)
     sim = run_scenario("partner-latency", seed=1, out=tmp_path / "sim")
     assert sim.summary["runtime"] == "sim"
-    # A quarter of the usual speed: the others' "p99 within 5% of their first hour" reads real answer
-    # times, which a loaded machine stretches, times the speed in scenario time (at half speed it
-    # missed twice in a full parallel suite, and held when run alone). If the run fell behind its
-    # clock, or the machine stalled the loop by more than a latency expectation missed, it must say
-    # so and exit 3 (the bench's fault), never 1: the eMSP is not graded on timing the bench could
-    # not keep (bench/stall_grading.py).
+    # A quarter of the usual speed: the others' "p99 within 5% of their first hour" reads the eMSP's
+    # real answer times (2.5-5 ms of ~125-210 ms), less the machine's run-queue waits, which made it
+    # miss under load (one 23-26 ms wait in a second-hour answer is over 5%); what a stall leaves
+    # behind (the loop's backlog, up to ~9 ms of CPU in one answer) still counts. If the run fell
+    # behind its clock, or the machine stalled the loop by more than a latency expectation missed, it
+    # must say so and exit 3 (the bench's fault), never 1: the eMSP is not graded on timing the
+    # bench could not keep (bench/stall_grading.py).
     live = run_live(monkeypatch, "partner-latency", 1, tmp_path / "live", speed=LIVE_SPEED / 4)
     failed = [e for e in live.summary["expectations"] if not e["passed"]]
     lost = live.summary["timing"]["valid"] is False
