@@ -120,6 +120,7 @@ def handle(ctx: Ctx) -> OcpiResult:
             raise not_found("unknown location; PUT it first", status_code=2003)
         target = _target(current, ids)
         _check_ids(body, ids)
+        _check_not_nulled(ctx, body, ids)
         if len(ids) == 1:
             check_owner(body, party, None, None)
         if patched_at is not None:
@@ -197,6 +198,19 @@ def _check_ids(body: dict[str, Any], ids: list[str]) -> None:
     value = body.get(field)
     if value is not None and not _same_id(value, ids[-1]):
         raise invalid(f"'{field}' in body ({value}) differs from the URL ({ids[-1]})")
+
+
+def _check_not_nulled(ctx: Ctx, body: dict[str, Any], ids: list[str]) -> None:
+    """A PATCH changes the fields it carries (transport_and_format, PATCH): a null in a field of
+    cardinality 1 would remove what the version's table requires, and the stored Location would no
+    longer be one. Refused (2001) naming the field; nothing is changed."""
+    required = ctx.adapter.location_required[len(ids) - 1]
+    what = ("Location", "EVSE", "Connector")[len(ids) - 1]
+    for field, value in body.items():
+        if value is None and field in required:
+            raise invalid(
+                f"invalid field '{field}': required in a {what} (cardinality 1), a PATCH may not null it"
+            )
 
 
 def _replace(items: list[dict[str, Any]], key: str, value: str, new: dict[str, Any]) -> None:
