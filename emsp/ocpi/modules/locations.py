@@ -22,7 +22,14 @@ from emsp.model import PartyRef
 from emsp.ocpi.context import Ctx
 from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, method_not_allowed, not_found
-from emsp.ocpi.modules.common import check_owner, party_and_ids, stale_update, stored_last_updated, wire_of
+from emsp.ocpi.modules.common import (
+    check_not_ahead,
+    check_owner,
+    party_and_ids,
+    stale_update,
+    stored_last_updated,
+    wire_of,
+)
 from emsp.storage.queries import find_location
 from emsp.storage.tables import LocationRow
 from emsp.wire import ci_key, dumps, loads
@@ -172,7 +179,9 @@ def _list(value: Any) -> list[dict[str, Any]]:
 def _stale(
     ctx: Ctx, party: PartyRef, ids: list[str], incoming: datetime, stored: dict[str, Any] | None
 ) -> OcpiResult | None:
-    """An older Location, EVSE or Connector than the one stored is not applied (a finding)."""
+    """An older Location, EVSE or Connector than the one stored is not applied (a finding); one
+    from beyond our clock is refused (check_not_ahead)."""
+    check_not_ahead(ctx, incoming)
     return stale_update(ctx, party, "locations", "/".join(ids), incoming, stored_last_updated(stored))
 
 

@@ -19,7 +19,7 @@ from emsp.ocpi.context import Ctx
 from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, method_not_allowed, not_found
 from emsp.ocpi.modules.cdr_checks import note_foreign_token
-from emsp.ocpi.modules.common import check_owner, party_and_ids, stale_update
+from emsp.ocpi.modules.common import check_not_ahead, check_owner, party_and_ids, stale_update
 from emsp.services.sessions import resolve_session, row_values
 from emsp.storage.packed import Plain
 from emsp.storage.queries import SessionKey, insert_session, session_raw, update_session
@@ -135,6 +135,7 @@ def handle(ctx: Ctx) -> OcpiResult:
     lean = ctx.adapter.session_patch(body) if known is not None and method == "PATCH" else None
     if method == "PATCH":
         patched_at = lean.last_updated if lean is not None else ctx.adapter.patch_last_updated(body)
+        check_not_ahead(ctx, patched_at)
         if row is None:
             raise not_found("unknown session; PUT the full Session first")
         stored = known.sent if known is not None else loads(row[1])
@@ -155,6 +156,8 @@ def handle(ctx: Ctx) -> OcpiResult:
     else:
         info, doc = ctx.adapter.session(body, party, ctx.partner_id)
     read = info  # what this version reads from the Session now stored (before resolve_session)
+    if method == "PUT":
+        check_not_ahead(ctx, info.last_updated)
     if method == "PUT" and row is not None:
         kept = stale_update(ctx, party, "sessions", session_id, info.last_updated, row[2])
         if kept is not None:
