@@ -133,6 +133,9 @@ class VersionAdapter(Protocol):
     # A DateTime may carry a UTC offset: 2.1.1 (ISO 8601; its own examples do). From 2.2.1 on only
     # a Z or no designator (types, DateTime: "other formats/patterns are not allowed").
     datetime_offsets: bool
+    # The fields of cardinality 1 in this version's Location, EVSE and Connector tables (in that
+    # order): a PATCH may not set them to null, which would leave an object the spec cannot hold.
+    location_required: tuple[frozenset[str], frozenset[str], frozenset[str]]
 
     def decode_authorization(self, header: str | None) -> str | None: ...
     def price_from_number(self, value: Any) -> Doc | None:

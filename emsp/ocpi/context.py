@@ -126,9 +126,19 @@ class Ctx:
     def require_owner(self, country_code: str, party_id: str) -> None:
         """A client pushes objects only for its own parties (transport_and_format, client owned
         object push, errors): any other party is answered 404, so no partner can touch another's data."""
-        if self.parties is not None and not self.parties.allows(country_code, party_id):
+        if self.parties is None:
+            return
+        if not self.parties.allows(country_code, party_id):
             raise OcpiError(
                 2001, f"{country_code}/{party_id} is not a party configured for you", http_status=404
+            )
+        if not self.parties.acts_as_cpo(country_code, party_id):
+            # Every module that asks for an owner is a CPO's (emsp.ocpi.modules.CPO_MODULES).
+            raise OcpiError(
+                2001,
+                f"{country_code.upper()}/{party_id.upper()} is not configured as a CPO party: "
+                f"only a CPO uses {self.module or 'this module'}",
+                http_status=403,
             )
 
     @property

@@ -48,6 +48,12 @@ class PartyScope:
         """The partner's CPO party when it has exactly one (then a request can only be about it)."""
         return next(iter(self.cpo)) if len(self.cpo) == 1 else None
 
+    def acts_as_cpo(self, country_code: str, party_id: str) -> bool:
+        """The party may use a CPO's modules: one of ours configured as CPO, or a party a hub
+        forwards for (its role is the hub's to know; its ownership is `allows`')."""
+        party = (country_code.upper(), party_id.upper())
+        return party in self.cpo or party not in self.own
+
     def allows(self, country_code: str, party_id: str) -> bool:
         party = (country_code.upper(), party_id.upper())
         return party in self.own or (self.hub and party not in self.others)

@@ -29,7 +29,7 @@ from emsp.ocpi.context import Ctx, Noted, Services
 from emsp.ocpi.credentials_cache import CredentialsCache, Parties
 from emsp.ocpi.envelope import MISSING, OcpiResult, Pending, respond
 from emsp.ocpi.errors import OcpiError, invalid, method_not_allowed, not_found, unauthorized
-from emsp.ocpi.modules import CONFIGURATION_MODULES, HANDLERS
+from emsp.ocpi.modules import CONFIGURATION_MODULES, CPO_MODULES, HANDLERS
 from emsp.ocpi.versions import ADAPTERS, version_details, versions_list
 from emsp.services import findings
 from emsp.services.cdrs import FreshCdrs
@@ -333,6 +333,15 @@ def _dispatch(
             # its API (a credentials PUT under that version moves it there, credentials PUT).
             raise not_found(f"unknown endpoint: this partner registered on OCPI {parties.version}", 2000)
         _check_receiver(route, headers, (host.settings.country_code, host.settings.party_id))
+        if route.module in CPO_MODULES and parties.own and not parties.cpo and not parties.hub:
+            # A partner whose parties are none of them a CPO (a peer eMSP) has no use of a CPO's
+            # module, whatever party a request names (a GET of our tokens names none); as
+            # hubclientinfo refuses a non-hub. Without any party of its own, ownership answers (404).
+            raise OcpiError(
+                2001,
+                f"{route.module}: only a CPO uses this endpoint, and no party of yours is one",
+                http_status=403,
+            )
         if route.module in ("versions", "details"):
             if request.method.upper() != "GET":
                 raise method_not_allowed("only GET", ["GET"])

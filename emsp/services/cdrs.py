@@ -18,35 +18,56 @@ from emsp.services.sessions import token_uid_of_contract
 from emsp.settlement.facts import StoredCdr
 from emsp.settlement.lookups import stored_cdr, stored_cdr_of
 from emsp.settlement.settle import Pricer, settle_cdr
+from emsp.storage.queries import session_cdrs
 from emsp.storage.tables import CdrRow, SessionRow, same_id
-from emsp.wire import ci_key
+from emsp.wire import ci_key, loads
 
 
-def resolve_cdr(db: DbSession, info: CdrInfo) -> CdrInfo:
+def resolve_cdr(db: DbSession, info: CdrInfo, evse_uid: str | None = None) -> CdrInfo:
     """Fill in what a CDR's version leaves out (2.1.1: no session id, the contract id only).
 
-    The session is the stored one of the same party, driver contract, location and start time
-    (a CDR describes one session, mod_cdrs); the token, ours of that contract. Contract and location
-    ids match in any case (CiStrings), as the objects' own ids do."""
+    The session is a stored one of the same party, driver contract, location and start time (a CDR
+    describes one session, mod_cdrs); the token, ours of that contract. Contract and location ids
+    match in any case (CiStrings), as the objects' own ids do. One contract may start at two EVSEs
+    of a site in the same second (a fleet card; CPOs that round to the minute), so among several
+    the one at the CDR's `evse_uid` wins, then one not billed yet, then the first stored."""
     if info.session_id is None:
-        session_id = db.scalar(
-            select(SessionRow.session_id)
-            .where(
-                SessionRow.country_code == info.party.country_code,
-                SessionRow.party_id == info.party.party_id,
-                same_id(SessionRow.contract_id) == same_id(info.contract_id),  # any case: CiString
-                same_id(SessionRow.location_id) == same_id(info.location_id),  # any case: CiString
-                SessionRow.start == info.start,
-            )
-            .order_by(SessionRow.pk)
-            .limit(1)
-        )
+        session_id = _session_of(db, info, evse_uid)
         if session_id is not None:
             info = dataclasses.replace(info, session_id=session_id)
     if not info.token_uid:
         uid = token_uid_of_contract(db, info.contract_id)
         info = dataclasses.replace(info, token_uid=uid if uid is not None else info.contract_id)
     return info
+
+
+def _session_of(db: DbSession, info: CdrInfo, evse_uid: str | None) -> str | None:
+    match = (
+        SessionRow.country_code == info.party.country_code,
+        SessionRow.party_id == info.party.party_id,
+        same_id(SessionRow.contract_id) == same_id(info.contract_id),  # any case: CiString
+        same_id(SessionRow.location_id) == same_id(info.location_id),  # any case: CiString
+        SessionRow.start == info.start,
+    )
+    same = db.scalars(select(SessionRow.session_id).where(*match).order_by(SessionRow.pk).limit(2)).all()
+    if len(same) <= 1:  # unambiguous: as it always was (no document read)
+        return same[0] if same else None
+    documents = select(SessionRow.session_id, SessionRow.raw).where(*match).order_by(SessionRow.pk)
+    candidates = db.execute(documents)
+
+    def rank(candidate: tuple[str, str]) -> tuple[bool, bool]:
+        sid, raw = candidate
+        at = loads(raw).get("evse_uid")
+        elsewhere = evse_uid is not None and not (isinstance(at, str) and ci_key(at) == ci_key(evse_uid))
+        return elsewhere, _billed(db, info.party, sid)
+
+    return str(min(candidates.tuples(), key=rank)[0])  # min is stable: the first stored among equals
+
+
+def _billed(db: DbSession, party: PartyRef, session_id: str) -> bool:
+    """The session has a CDR not credited since (as second_cdr_for_session counts them)."""
+    earlier = session_cdrs(db, party.country_code, party.party_id, session_id)
+    return sum(-1 if credit else 1 for _cdr_id, credit in earlier) > 0
 
 
 def new_row(info: CdrInfo, raw: str, wire: str | None = None) -> CdrRow:

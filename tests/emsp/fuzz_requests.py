@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from emsp_helpers import BASE, Client, V, auth, cdr, location, period, session, tariff
 from hypothesis import strategies as st
 
+from emsp.timeutil import format_utc
 from emsp.wire import dumps
 
 MAX_BODY = 64 * 1024  # the fuzzed core's body limit: huge strings cross it (HTTP 413)
@@ -286,7 +288,7 @@ def fuzz_request(draw: st.DrawFn, *, http: bool = False) -> FuzzRequest:
 
 def assert_still_serves(cpo: Client) -> None:
     """After the storm: a valid session and CDR are stored, read back and invoiced."""
-    later = "2030-01-01T00:00:00Z"
+    later = format_utc(cpo.now + timedelta(hours=1))  # valid, ahead of what the storm sent
     resp = cpo.call("PUT", f"{V}/sessions/DE/CPA/AFTER-1", session("AFTER-1", last_updated=later))
     assert resp.status == 201 and resp.json()["status_code"] == 1000, resp.body
     resp = cpo.call("GET", f"{V}/sessions/DE/CPA/AFTER-1")

@@ -21,3 +21,9 @@ HANDLERS: dict[str, Callable[[Ctx], OcpiResult | Pending]] = {
 
 # Configuration modules: reachable with token A, never routed (transport_and_format, message routing).
 CONFIGURATION_MODULES = frozenset({"credentials"})
+
+# The functional modules of ours only a CPO uses (2.2.1 mod_locations, mod_tariffs, mod_sessions,
+# mod_cdrs: the CPO is Sender, we Receiver; mod_tokens: we are Sender, the CPO Receiver; mod_commands:
+# the CPO answers our commands). A party configured with any other role (a peer eMSP, a hub's own
+# HUB party) is refused there like a non-hub at hubclientinfo: HTTP 403 + 2001, nothing stored.
+CPO_MODULES = frozenset({"locations", "tariffs", "sessions", "cdrs", "tokens", "commands"})

@@ -110,7 +110,8 @@ def _post(ctx: Ctx) -> OcpiResult:
         err.commit = True  # the duplicate must be recorded even though the request is refused
         raise err
     _notice(ctx, info, doc)
-    info = resolve_cdr(ctx.db, info)
+    at = doc.get("cdr_location")
+    info = resolve_cdr(ctx.db, info, at.get("evse_uid") if isinstance(at, dict) else None)
     _notice_second(ctx, info)
     event = CdrReceived(ctx.partner_id, info)
     # One Core INSERT: an ORM object and its flush cost several times the statement itself.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from emsp.model import PartyRef
@@ -80,6 +80,24 @@ def stored_last_updated(obj: dict[str, Any] | None) -> datetime | None:
         return parse_ocpi_datetime(value)
     except ValueError:
         return None
+
+
+# How far a pushed last_updated may lie ahead of this platform's clock. The rule is there for the
+# clock fault no later update can follow (a wrong year, a 2999 placeholder), not to police offsets a
+# sender keeps consistently: local time sent as UTC (up to 14 hours ahead) still orders its own
+# pushes, and refusing them all would cut the partner off. A day covers every zone with room.
+CLOCK_SKEW = timedelta(days=1)
+
+
+def check_not_ahead(ctx: Ctx, when: datetime | None, field: str = "last_updated") -> None:
+    """A last_updated beyond our clock plus CLOCK_SKEW is refused (2001). last_updated is the only
+    order of pushes (`stale_update`): one from the future (a clock fault, 2999) would outrank every
+    genuine update after it, each then answered "accepted, not applied" while nothing changes."""
+    if when is not None and when > ctx.now + CLOCK_SKEW:
+        raise invalid(
+            f"invalid field '{field}': {format_utc(when)} is more than a day ahead of this "
+            f"platform's clock ({format_utc(ctx.now)})"
+        )
 
 
 def stale_update(

@@ -15,6 +15,7 @@ from typing import Any
 from emsp.ocpi.context import Ctx
 from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import OcpiError, invalid, method_not_allowed, not_found
+from emsp.ocpi.modules.common import check_not_ahead
 from emsp.storage.tables import ClientInfoRow
 from emsp.timeutil import format_utc, parse_ocpi_datetime
 
@@ -64,6 +65,7 @@ def handle(ctx: Ctx) -> OcpiResult:
         updated = parse_ocpi_datetime(str(body.get("last_updated")))
     except ValueError:
         raise invalid("invalid field 'last_updated': a DateTime is required") from None
+    check_not_ahead(ctx, updated)
     if row is not None and updated < row.last_updated:
         return OcpiResult(message="accepted, not applied: older than the ClientInfo we hold")
     if row is None:

@@ -22,7 +22,14 @@ from emsp.model import PartyRef
 from emsp.ocpi.context import Ctx
 from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, method_not_allowed, not_found
-from emsp.ocpi.modules.common import check_owner, party_and_ids, stale_update, stored_last_updated, wire_of
+from emsp.ocpi.modules.common import (
+    check_not_ahead,
+    check_owner,
+    party_and_ids,
+    stale_update,
+    stored_last_updated,
+    wire_of,
+)
 from emsp.storage.queries import find_location
 from emsp.storage.tables import LocationRow
 from emsp.wire import ci_key, dumps, loads
@@ -120,6 +127,7 @@ def handle(ctx: Ctx) -> OcpiResult:
             raise not_found("unknown location; PUT it first", status_code=2003)
         target = _target(current, ids)
         _check_ids(body, ids)
+        _check_not_nulled(ctx, body, ids)
         if len(ids) == 1:
             check_owner(body, party, None, None)
         if patched_at is not None:
@@ -177,7 +185,9 @@ def _list(value: Any) -> list[dict[str, Any]]:
 def _stale(
     ctx: Ctx, party: PartyRef, ids: list[str], incoming: datetime, stored: dict[str, Any] | None
 ) -> OcpiResult | None:
-    """An older Location, EVSE or Connector than the one stored is not applied (a finding)."""
+    """An older Location, EVSE or Connector than the one stored is not applied (a finding); one
+    from beyond our clock is refused (check_not_ahead)."""
+    check_not_ahead(ctx, incoming)
     return stale_update(ctx, party, "locations", "/".join(ids), incoming, stored_last_updated(stored))
 
 
@@ -203,6 +213,19 @@ def _check_ids(body: dict[str, Any], ids: list[str]) -> None:
     value = body.get(field)
     if value is not None and not _same_id(value, ids[-1]):
         raise invalid(f"'{field}' in body ({value}) differs from the URL ({ids[-1]})")
+
+
+def _check_not_nulled(ctx: Ctx, body: dict[str, Any], ids: list[str]) -> None:
+    """A PATCH changes the fields it carries (transport_and_format, PATCH): a null in a field of
+    cardinality 1 would remove what the version's table requires, and the stored Location would no
+    longer be one. Refused (2001) naming the field; nothing is changed."""
+    required = ctx.adapter.location_required[len(ids) - 1]
+    what = ("Location", "EVSE", "Connector")[len(ids) - 1]
+    for field, value in body.items():
+        if value is None and field in required:
+            raise invalid(
+                f"invalid field '{field}': required in a {what} (cardinality 1), a PATCH may not null it"
+            )
 
 
 def _replace(items: list[dict[str, Any]], key: str, value: str, new: dict[str, Any]) -> None:

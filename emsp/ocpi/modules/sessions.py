@@ -19,10 +19,11 @@ from emsp.ocpi.context import Ctx
 from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, method_not_allowed, not_found
 from emsp.ocpi.modules.cdr_checks import note_foreign_token
-from emsp.ocpi.modules.common import check_owner, party_and_ids, stale_update
+from emsp.ocpi.modules.common import check_not_ahead, check_owner, party_and_ids, stale_update
 from emsp.services.sessions import resolve_session, row_values
 from emsp.storage.packed import Plain
 from emsp.storage.queries import SessionKey, insert_session, session_raw, session_status, update_session
+from emsp.storage.tables import SessionRow
 from emsp.wire import ci_key, dumps, loads
 
 ALLOWED = ["GET", "PUT", "PATCH"]
@@ -107,6 +108,23 @@ def merge_patch(current: dict[str, Any], patch: dict[str, Any], *, append_period
     return merged
 
 
+def _check_final(ctx: Ctx, pk: int, final: str, info: SessionInfo) -> None:
+    """A Session that has ended stays ended and stays the driver's: SessionStatus COMPLETED and
+    INVALID make no more changes to it, and cdr_token names who charged (2.2.1 mod_sessions). An
+    update that reopens it, or moves it to another token, would undo an end already settled and
+    billed against one contract, unseen: refused (2001), nothing stored. Other late updates (kwh,
+    periods) still apply in order, PATCHes noticed as patch_after_final."""
+    if info.status not in TERMINAL_SESSION_STATUSES:
+        raise invalid(f"invalid field 'status': the session is {final}; an ended Session is not reopened")
+    row = ctx.db.get(SessionRow, pk)
+    if row is None:
+        return
+    if ci_key(info.contract_id) != ci_key(row.contract_id) or ci_key(info.token_uid) != ci_key(row.token_uid):
+        raise invalid(
+            f"invalid field 'cdr_token': the session is {final}; the token it was charged on cannot change"
+        )
+
+
 def handle(ctx: Ctx) -> OcpiResult:
     method = ctx.method
     if method not in ALLOWED:
@@ -126,6 +144,7 @@ def handle(ctx: Ctx) -> OcpiResult:
     lean = ctx.adapter.session_patch(body) if known is not None and method == "PATCH" else None
     if method == "PATCH":
         patched_at = lean.last_updated if lean is not None else ctx.adapter.patch_last_updated(body)
+        check_not_ahead(ctx, patched_at)
         if row is None:
             raise not_found("unknown session; PUT the full Session first")
         stored = known.sent if known is not None else loads(row[1])
@@ -146,11 +165,16 @@ def handle(ctx: Ctx) -> OcpiResult:
     else:
         info, doc = ctx.adapter.session(body, party, ctx.partner_id)
     read = info  # what this version reads from the Session now stored (before resolve_session)
+    if method == "PUT":
+        check_not_ahead(ctx, info.last_updated)
     if method == "PUT" and row is not None:
         kept = stale_update(ctx, party, "sessions", session_id, info.last_updated, row[2])
         if kept is not None:
             return kept
+        stored = known.sent if known is not None else loads(row[1])  # what the stored text parses to
     info = resolve_session(ctx.db, info)
+    if row is not None and stored is not None and stored.get("status") in TERMINAL_SESSION_STATUSES:
+        _check_final(ctx, row[0], str(stored["status"]), info)
     ended_now = info.status in TERMINAL_SESSION_STATUSES  # forgotten: no more PATCHes expected
     raw = dumps(doc) if ended_now else Plain(dumps(doc))  # packed once, when it is kept for good
     values = {**row_values(info), "raw": raw, "wire": None if doc is body else dumps(body)}

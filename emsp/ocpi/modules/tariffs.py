@@ -14,7 +14,7 @@ from emsp.model import PartyRef
 from emsp.ocpi.context import Ctx
 from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, method_not_allowed, not_found
-from emsp.ocpi.modules.common import check_owner, party_and_ids, stale_update, wire_of
+from emsp.ocpi.modules.common import check_not_ahead, check_owner, party_and_ids, stale_update, wire_of
 from emsp.storage.queries import find_tariff
 from emsp.storage.tables import TariffRow, TariffVersionRow
 from emsp.wire import dumps, loads
@@ -47,6 +47,7 @@ def handle(ctx: Ctx) -> OcpiResult:
     body = ctx.json_object()
     check_owner(body, party, "id", tariff_id)
     mapped = ctx.adapter.tariff(body, party)
+    check_not_ahead(ctx, mapped.last_updated)
     problem = ctx.services.check_tariff(mapped.doc)
     if problem is not None:
         raise invalid(f"tariff rejected: {problem}")

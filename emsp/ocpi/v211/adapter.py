@@ -118,6 +118,12 @@ class V211Adapter:
     patch_needs_last_updated = False
     datetime_offsets = True  # types: ISO 8601 combined date and time; the spec examples use offsets
     cdr_url_has_party = False
+    # 2.1.1 mod_locations: Location, EVSE and Connector fields of cardinality 1 (+ for connectors).
+    location_required = (
+        frozenset({"id", "type", "address", "city", "postal_code", "country", "coordinates", "last_updated"}),
+        frozenset({"uid", "status", "connectors", "last_updated"}),
+        frozenset({"id", "standard", "format", "power_type", "voltage", "amperage", "last_updated"}),
+    )
     # 2.1.1 tables: Location.id and EVSE.uid string(39), Connector.id, Tariff.id and Session.id
     # string(36) (case-sensitive, any printable UTF-8), CDR.id CiString(36).
     url_ids: Mapping[str, tuple[tuple[int, bool], ...]] = MappingProxyType(

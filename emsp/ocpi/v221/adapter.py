@@ -160,6 +160,16 @@ class V221Adapter:
     patch_needs_last_updated = True
     datetime_offsets = False  # types, DateTime: Z or no designator only
     cdr_url_has_party = True
+    # 2.2.1 and 2.3.0 mod_locations: Location, EVSE and Connector fields of cardinality 1 (+ for
+    # connectors).
+    location_required = (
+        frozenset(
+            {"country_code", "party_id", "id", "publish", "address", "city", "country", "coordinates"}
+            | {"time_zone", "last_updated"}
+        ),
+        frozenset({"uid", "status", "connectors", "last_updated"}),
+        frozenset({"id", "standard", "format", "power_type", "max_voltage", "max_amperage", "last_updated"}),
+    )
     # 2.2.1 and 2.3.0 tables: every id CiString(36), a CDR's CiString(39).
     url_ids: Mapping[str, tuple[tuple[int, bool], ...]] = MappingProxyType(
         {

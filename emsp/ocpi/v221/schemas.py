@@ -305,6 +305,14 @@ class Cdr(_Open):
             raise ValueError(f"total_cost must not be {sign}")
         return self
 
+    @model_validator(mode="after")
+    def _credit_reference(self) -> Cdr:
+        """A Credit CDR names the CDR it credits: credit_reference_id "is required to be filled for a
+        Credit CDR" (2.2.1 and 2.3.0 mod_cdrs, CDR object); without it nothing says what is reversed."""
+        if self.credit and self.credit_reference_id is None:
+            raise ValueError("credit_reference_id required for a Credit CDR")
+        return self
+
 
 class LocationReferences(_Open):
     location_id: CiString

@@ -4,6 +4,7 @@ is 422, and a command id beyond a 64-bit key is 404; both were HTTP 500."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ from emsp.wire import Deferred, HttpRequest, HttpResponse, dumps
 
 DETAILS = "http://cpo.test/ocpi/2.1.1"
 EXAMPLE = Path(__file__).parents[1] / "ocpi" / "spec_examples_211" / "location.json"
+# After the example's last_updated values (one over a day ahead of the eMSP's clock is refused).
+PUSHED = datetime(2025, 7, 1, tzinfo=UTC)
 
 
 def _cpo_side(request: HttpRequest) -> HttpResponse:
@@ -27,9 +30,9 @@ def _cpo_side(request: HttpRequest) -> HttpResponse:
 
 def _call(core: EmspCore, token: str, method: str, path: str, body: Any) -> HttpResponse:
     headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}  # 2.1.1: as is
-    answer = core.handle(HttpRequest(method, f"{BASE}/2.1.1/{path}", headers, dumps(body)), T0)
+    answer = core.handle(HttpRequest(method, f"{BASE}/2.1.1/{path}", headers, dumps(body)), PUSHED)
     if isinstance(answer, Deferred):
-        answer_outbound(core, T0, _cpo_side)
+        answer_outbound(core, PUSHED, _cpo_side)
         final = core.take_response(answer.deferred_id)
         assert final is not None
         return final

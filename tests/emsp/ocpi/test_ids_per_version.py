@@ -15,13 +15,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from version_helpers import register_as
+from version_helpers import VersionClient, register_as
 
 from emsp.core import EmspCore, EmspSettings
 from emsp.timeutil import parse_utc
 
 HERE = Path(__file__).parent
 UID, CONTRACT = "RFID-IDS", "NL-EMS-C00000777-X"
+# The examples carry the spec's own last_updated values, up to 2029: pushed at a time after them
+# (one over a day ahead of the eMSP's clock is refused).
+PUSHED = parse_utc("2030-01-01T00:00:00Z")
+
+
+def _registered(core: EmspCore, version: str) -> VersionClient:
+    cpo = register_as(core, version)
+    cpo.now = PUSHED
+    return cpo
 
 
 def _json(path: Path) -> Any:
@@ -103,7 +112,7 @@ LOCATIONS = [  # (version, location id, accepted)
 
 @pytest.mark.parametrize(("version", "location_id", "allowed"), LOCATIONS)
 def test_location_ids(core: EmspCore, version: str, location_id: str, allowed: bool) -> None:
-    cpo = register_as(core, version)
+    cpo = _registered(core, version)
     path = f"locations/DE/CPA/{location_id}"
     resp = cpo.call("PUT", path, location(version, location_id))
     assert ok(resp) is allowed, resp.body
@@ -136,7 +145,7 @@ TARIFFS = [  # Tariff.id is string(36) in 2.1.1, CiString(36) since
 
 @pytest.mark.parametrize(("version", "tariff_id", "allowed"), TARIFFS)
 def test_tariff_ids(core: EmspCore, version: str, tariff_id: str, allowed: bool) -> None:
-    cpo = register_as(core, version)
+    cpo = _registered(core, version)
     resp = cpo.call("PUT", f"tariffs/DE/CPA/{tariff_id}", tariff(version, tariff_id))
     assert ok(resp) is allowed, resp.body
 
@@ -152,7 +161,7 @@ CDRS = [  # CDR.id: CiString(36) in 2.1.1, CiString(39) in 2.2.1 and 2.3.0 (a bo
 
 @pytest.mark.parametrize(("version", "cdr_id", "allowed"), CDRS)
 def test_cdr_ids(core: EmspCore, version: str, cdr_id: str, allowed: bool) -> None:
-    cpo = register_as(core, version)
+    cpo = _registered(core, version)
     body = cdr_211(cdr_id) if version == "2.1.1" else cdr_230(cdr_id)
     resp = cpo.call("POST", "cdrs", body)
     assert ok(resp) is allowed, resp.body

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -82,6 +83,7 @@ def test_bad_input_is_the_same_client_error_on_every_database(
 
 
 def test_valid_unicode_and_boundary_dates_are_stored(any_db: Client) -> None:
+    any_db.now = datetime(9998, 12, 31, 12, tzinfo=UTC)  # a last_updated over a day ahead is refused
     body = {**location(), "city": "Zürich 🚗", "last_updated": "9998-12-31T23:59:59.123456789Z"}
     assert any_db.call("PUT", f"{V}/locations/DE/CPA/LOC1", body).status == 201
     stored = any_db.call("GET", f"{V}/locations/DE/CPA/LOC1").json()["data"]

@@ -9,12 +9,20 @@ from typing import Any
 
 import pytest
 from test_ids_per_version import location
-from version_helpers import register_as
+from version_helpers import VersionClient, register_as
 
 from emsp.core import EmspCore
+from emsp.timeutil import parse_utc
 
 VERSIONS = ["2.1.1", "2.2.1", "2.3.0"]
 LATER = "2026-01-01T00:00:00Z"
+PUSHED = parse_utc("2026-01-01T12:00:00Z")  # after every last_updated here (over a day ahead: 2001)
+
+
+def _registered(core: EmspCore, version: str) -> VersionClient:
+    cpo = register_as(core, version)
+    cpo.now = PUSHED
+    return cpo
 
 
 def _evse(body: dict[str, Any], uid: str) -> dict[str, Any]:
@@ -60,7 +68,7 @@ def _cases(version: str) -> list[tuple[str, str, str, Any, str]]:
 @pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("case", range(5))
 def test_duplicate_evse_or_connector_ids_are_refused(core: EmspCore, version: str, case: int) -> None:
-    cpo = register_as(core, version)
+    cpo = _registered(core, version)
     name, method, below, body, duplicate = _cases(version)[case]
     path = "locations/DE/CPA/LOC-U"
     if method == "PATCH" or below:
@@ -74,7 +82,7 @@ def test_duplicate_evse_or_connector_ids_are_refused(core: EmspCore, version: st
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_two_evses_and_connectors_of_distinct_ids_are_stored(core: EmspCore, version: str) -> None:
-    cpo = register_as(core, version)
+    cpo = _registered(core, version)
     loc = location(version, "LOC-U")
     evse = loc["evses"][0]
     loc["evses"] = [evse | {"connectors": _twice(evse["connectors"], "id", "2")}, _evse(loc, "EVSE-2")]
