@@ -7,6 +7,7 @@ decides who may connect, as which parties (a party belongs to one partner; HUB o
 
 from __future__ import annotations
 
+import os
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -141,9 +142,12 @@ class ServiceConfig(BaseSettings):
 
 def environment_error(exc: SettingsError, prefix: str) -> tuple[str, str]:
     """(variable, reason) of an environment override pydantic-settings could not parse (a complex
-    field's value must be JSON): its message names the field, its cause the parse error."""
+    field's value must be JSON): its message names the field, its cause the parse error. The
+    variable named is the one set: the field's own, or one nested in it (FIELD__PART)."""
     named = re.search(r'field "([^"]+)"', str(exc))
-    variable = f"{prefix}{named.group(1).upper()}" if named else f"{prefix}*"
+    field = f"{prefix}{named.group(1)}".upper() if named else prefix
+    set_here = sorted(k for k in os.environ if k.upper() == field or k.upper().startswith(f"{field}__"))
+    variable = " or ".join(set_here) or (field if named else f"{prefix}*")
     cause = exc.__cause__
     return variable, f"not valid JSON ({cause})" if cause is not None else str(exc)
 

@@ -81,6 +81,11 @@ def test_an_environment_value_that_is_not_json_exits_2_naming_the_variable(
     result = CliRunner().invoke(app, ["serve", "csms", "--port", "0"])
     assert result.exit_code == 2, result.output
     assert "environment: EMSP_CSMS_STATIONS: not valid JSON" in result.output
+    monkeypatch.delenv("EMSP_CSMS_STATIONS")
+    monkeypatch.setenv("EMSP_CSMS_STATIONS__LISTED", "notjson")  # nested: the variable set is named
+    result = CliRunner().invoke(app, ["serve", "csms", "--port", "0"])
+    assert result.exit_code == 2, result.output
+    assert "environment: EMSP_CSMS_STATIONS__LISTED: not valid JSON" in result.output
 
 
 def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
