@@ -17,6 +17,7 @@ from emsp.settlement.tariff import MeterSample, price_session
 from emsp.timeutil import format_utc
 from simulators.cpo.tariff_switch import price_with_switches
 from simulators.cpo.truth import unanswered
+from simulators.station.charge_truth import ChargeTruth
 
 KWH = Decimal(1000)
 
@@ -45,6 +46,17 @@ def _answer(
     return None
 
 
+def _left_first(charge: ChargeTruth, answer: str | None) -> str | None:
+    """The refusal detail `driver_left` for a visit whose driver unplugged before the station could
+    start it although the eMSP allowed the token (its ALLOWED reached the CPO in time for the CPO, but
+    after the driver had gone): no charge, and not the eMSP's failure, so graded refused_at_station.
+    None otherwise: a refusal, or no answer at all, is graded as before (an app start the eMSP never
+    sent keeps counting against it)."""
+    if charge.authorized or charge.unplugged_at is None or answer not in ("ALLOWED", "WHITELIST"):
+        return None
+    return "driver_left"
+
+
 def truth_sessions(world: World) -> list[TruthSession]:
     known = {uid for d in world.drivers if d.known for uid in d.uids()}
     answers = _answers(world)
@@ -68,7 +80,9 @@ def truth_sessions(world: World) -> list[TruthSession]:
                     for at, kwh in charge.power_corners
                     if at < full_at and kwh < energy
                 ]
-                if full_at < charge.unplugged_at:
+                # An EV that wants nothing is full the instant it starts (full_at == started_at):
+                # that instant is already the first sample.
+                if charge.started_at < full_at < charge.unplugged_at:
                     samples.append(MeterSample(timestamp=full_at, energy_kwh=energy))
                 samples.append(MeterSample(timestamp=charge.unplugged_at, energy_kwh=energy))
                 switches = cpo.ocpi.truth.tariff_switches.get(session_id)
@@ -119,7 +133,7 @@ def truth_sessions(world: World) -> list[TruthSession]:
                     currency=currency,
                     party=PartyRef(cpo.ocpi.country_code, cpo.ocpi.party_id),
                     correction=cpo.ocpi.truth.corrections.get(session_id or "", ""),
-                    station_refusal=charge.refused_by_station or None,
+                    station_refusal=charge.refused_by_station or _left_first(charge, answer),
                     unanswered=None if charge.authorized or not unanswered(answer or "") else answer,
                     whitelisted=charge.authorized and answer == "WHITELIST",
                     quoted=None if quoted is None else Decimal(quoted),
