@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from bench.world import World
 from emsp.model import PartyRef
-from emsp.reconciliation import TruthSession
+from emsp.reconciliation import DEFAULT_PRICE_TOLERANCE, TruthSession
 from emsp.settlement.tariff import MeterSample, price_session
 from emsp.timeutil import format_utc
 from simulators.cpo.tariff_switch import price_with_switches
@@ -44,6 +44,22 @@ def _answer(
         if at >= plugged:
             return result
     return None
+
+
+class BenchDisagreement(RuntimeError):
+    """The mock CPO, pricing as the spec reads its tariff, and the ground truth came to different
+    costs for one session: the bench disagrees with itself. The run is aborted (exit 3): a CDR the
+    eMSP billed faithfully must never be graded as the eMSP's price_mismatch."""
+
+
+def _check_agreement(cpo_id: str, session_id: str, cpo_cost: Decimal | None, truth_cost: Decimal) -> None:
+    """`cpo_cost`: what the mock CPO's CDR costs excl. VAT, None where its dialect reads its tariffs
+    otherwise (a difference is then intended, and graded)."""
+    if cpo_cost is not None and abs(cpo_cost - truth_cost) > DEFAULT_PRICE_TOLERANCE:
+        raise BenchDisagreement(
+            f"mock CPO {cpo_id} priced session {session_id} at {cpo_cost} excl. VAT, the ground truth "
+            f"at {truth_cost}: the bench's CPO and truth read the physics differently"
+        )
 
 
 def _left_first(charge: ChargeTruth, answer: str | None) -> str | None:
@@ -104,6 +120,9 @@ def truth_sessions(world: World) -> list[TruthSession]:
                 total = priced.totals.total_cost
                 if total is not None:
                     cost_excl, cost_incl = total.excl_vat, total.incl_vat
+                    _check_agreement(
+                        cpo.cpo_id, session_id, cpo.ocpi.truth.spec_costs.get(session_id), total.excl_vat
+                    )
                 currency = tariff.currency
             answer = _answer(answers, station_id, charge.token_uid, charge.plugged_at)
             visit = world.visit_key(station_id, charge.connector_id, charge.plugged_at)
