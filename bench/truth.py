@@ -35,14 +35,14 @@ def _answers(world: World) -> dict[tuple[str, str], list[tuple[datetime, str]]]:
 
 def _answer(
     answers: dict[tuple[str, str], list[tuple[datetime, str]]], station_id: str, token: str, plugged: datetime
-) -> str | None:
-    """How this visit's authorization was answered ("ALLOWED", "UNREACHABLE", "ERROR_HTTP503", a
-    hub's "ERROR_4003", the CPO's own "WHITELIST", ...), None if it was never asked. The visit's
-    authorization is the first of its station and token at or after the plug-in (a driver waits for
-    it before charging or leaving)."""
+) -> tuple[datetime, str] | None:
+    """When and how this visit's authorization was answered ("ALLOWED", "UNREACHABLE",
+    "ERROR_HTTP503", a hub's "ERROR_4003", the CPO's own "WHITELIST", ...), None if it was never
+    asked. The visit's authorization is the first of its station and token at or after the plug-in
+    (a driver waits for it before charging or leaving)."""
     for at, result in answers.get((station_id, token), ()):
         if at >= plugged:
-            return result
+            return at, result
     return None
 
 
@@ -62,15 +62,21 @@ def _check_agreement(cpo_id: str, session_id: str, cpo_cost: Decimal | None, tru
         )
 
 
-def _left_first(charge: ChargeTruth, answer: str | None) -> str | None:
-    """The refusal detail `driver_left` for a visit whose driver unplugged before the station could
-    start it although the eMSP allowed the token (its ALLOWED reached the CPO in time for the CPO, but
-    after the driver had gone): no charge, and not the eMSP's failure, so graded refused_at_station.
-    None otherwise: a refusal, or no answer at all, is graded as before (an app start the eMSP never
-    sent keeps counting against it)."""
-    if charge.authorized or charge.unplugged_at is None or answer not in ("ALLOWED", "WHITELIST"):
+def _left_first(charge: ChargeTruth, answered: tuple[datetime, str] | None) -> str | None:
+    """The refusal detail (`driver_left ...`) of a visit whose driver unplugged before the station
+    could start it although the eMSP allowed the token (its ALLOWED reached the CPO, after the driver
+    had gone): no charge, and not the eMSP's failure, so graded refused_at_station; the detail says
+    how long each took (a slow answer is for the latency figures to grade). None otherwise: a
+    refusal, or no answer at all, is graded as before (an app start the eMSP never sent keeps
+    counting against it)."""
+    if charge.authorized or charge.unplugged_at is None or answered is None:
         return None
-    return "driver_left"
+    at, result = answered
+    if result not in ("ALLOWED", "WHITELIST"):
+        return None
+    stayed = (charge.unplugged_at - charge.plugged_at).total_seconds()
+    took = (at - charge.plugged_at).total_seconds()
+    return f"driver_left: unplugged after {stayed:g} s, {result} reached the CPO after {took:g} s"
 
 
 def truth_sessions(world: World) -> list[TruthSession]:
@@ -124,7 +130,8 @@ def truth_sessions(world: World) -> list[TruthSession]:
                         cpo.cpo_id, session_id, cpo.ocpi.truth.spec_costs.get(session_id), total.excl_vat
                     )
                 currency = tariff.currency
-            answer = _answer(answers, station_id, charge.token_uid, charge.plugged_at)
+            answered = _answer(answers, station_id, charge.token_uid, charge.plugged_at)
+            answer = None if answered is None else answered[1]
             visit = world.visit_key(station_id, charge.connector_id, charge.plugged_at)
             quoted = world.quotes.get(visit)
             sessions.append(
@@ -152,7 +159,7 @@ def truth_sessions(world: World) -> list[TruthSession]:
                     currency=currency,
                     party=PartyRef(cpo.ocpi.country_code, cpo.ocpi.party_id),
                     correction=cpo.ocpi.truth.corrections.get(session_id or "", ""),
-                    station_refusal=charge.refused_by_station or _left_first(charge, answer),
+                    station_refusal=charge.refused_by_station or _left_first(charge, answered),
                     unanswered=None if charge.authorized or not unanswered(answer or "") else answer,
                     whitelisted=charge.authorized and answer == "WHITELIST",
                     quoted=None if quoted is None else Decimal(quoted),

@@ -92,4 +92,8 @@ def test_a_driver_who_leaves_before_the_allowed_answer_is_not_the_emsps_failure(
     rows = list(csv.DictReader((outcome.run_dir / "reconciliation.csv").open(encoding="utf-8")))
     left = [r for r in rows if r["class"] == "refused_at_station"]
     assert len(left) == s["authorizations"]["accepted"]
-    assert {r["detail"] for r in left} == {"driver_left"}
+    assert {r["detail"].split(", ")[0] for r in left} == {"driver_left: unplugged after 6 s"}
+    assert all(
+        r["detail"].startswith("driver_left") and "ALLOWED reached the CPO after 10" in r["detail"]
+        for r in left
+    )
