@@ -120,6 +120,7 @@ def run(
     from bench.runner import run_scenario
     from bench.runtime.faults import SimRuntimeError
     from bench.runtime.live import LiveRuntimeError
+    from bench.truth import BenchDisagreement
 
     if runtime not in ("sim", "live"):
         typer.echo(f"error: --runtime: must be 'sim' or 'live', not {runtime!r}", err=True)
@@ -153,7 +154,7 @@ def run(
         # Plain, unwrapped text: one line a CI log or a script can grep.
         typer.echo(f"invalid input: {exc}", err=True)
         raise typer.Exit(2) from exc
-    except (LiveRuntimeError, SimRuntimeError) as exc:
+    except (LiveRuntimeError, SimRuntimeError, BenchDisagreement) as exc:
         typer.echo(f"run aborted (a fault of the bench, not of the eMSP): {exc}", err=True)
         raise typer.Exit(3) from exc
     except KeyboardInterrupt:

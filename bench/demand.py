@@ -80,6 +80,13 @@ def _draw(rng: random.Random, span: Range, quantum: Decimal) -> Decimal:
     return Decimal(rng.randint(low, high)) * quantum
 
 
+def _draw_fine(rng: random.Random, span: Range, coarsest: Decimal) -> Decimal:
+    """A draw in steps of `coarsest`, or finer where the bounds are: 0.01-0.02 kWh in steps of 0.1
+    was always 0 kWh, outside the range asked for (an EV that wants nothing)."""
+    digits = min(int(bound.normalize().as_tuple().exponent) for bound in (span.min, span.max))
+    return _draw(rng, span, min(coarsest, Decimal(1).scaleb(digits)))
+
+
 def make_drivers(spec: DemandSpec, rng: random.Random, emsp_country: str, emsp_party: str) -> list[Driver]:
     drivers: list[Driver] = []
     uids: set[str] = set()
@@ -189,8 +196,8 @@ def _arrival_times(spec: DemandSpec, start: datetime, window: int, rng: random.R
 
 def _arrival(at: datetime, driver: Driver, stay: timedelta, spec: DemandSpec, rng: random.Random) -> Arrival:
     choice = rng.getrandbits(CHOICE_BITS)
-    power = _draw(rng, spec.ev_power_kw, Decimal("0.1"))
-    energy = _draw(rng, spec.energy_kwh, Decimal("0.1"))
+    power = _draw_fine(rng, spec.ev_power_kw, Decimal("0.1"))
+    energy = _draw_fine(rng, spec.energy_kwh, Decimal("0.1"))
     if not spec.ev_models:
         return Arrival(at, driver, power, energy, stay, choice)
     model = rng.choices(spec.ev_models, weights=[m.share for m in spec.ev_models])[0]

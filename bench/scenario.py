@@ -21,7 +21,7 @@ from bench.scenario_demand import DemandSpec as DemandSpec
 from bench.scenario_demand import EvModel as EvModel
 from bench.scenario_demand import Range as Range
 from bench.scenario_demand import RateStep as RateStep
-from bench.scenario_demand import arrival_bound_error
+from bench.scenario_demand import arrival_bound_error, demand_range_error
 from bench.scenario_locations import location_error
 from bench.scenario_model import CpoPorts as CpoPorts
 from bench.scenario_model import CpoSpec as CpoSpec
@@ -221,6 +221,7 @@ def load_scenario(name_or_path: str, overrides: Sequence[Override] = ()) -> tupl
         span_error(scenario)  # first: the timeline's checks compute the scenario's end
         or location_error(scenario)
         or timeline_error(scenario)
+        or demand_range_error(scenario.demand)
         or arrival_bound_error(scenario.demand, scenario.duration_minutes)
     )
     if problem is not None:

@@ -164,6 +164,26 @@ class DemandSpec(Strict):
         return self
 
 
+# The finest stay a plan draws (bench/demand.py: tenths of a minute); a shorter one would be drawn as 0 s,
+# a driver who unplugs the instant they plugged in: no visit that can charge.
+STAY_QUANTUM_MINUTES = Decimal("0.1")
+
+
+def demand_range_error(demand: DemandSpec) -> tuple[str, str] | None:
+    """(field, reason) for a demand range that cannot describe a charging visit: an EV that accepts
+    no power or wants no energy, or a driver who does not stay. Range itself checks min <= max."""
+    for name in ("ev_power_kw", "energy_kwh"):
+        low = getattr(demand, name).min
+        if low <= 0:
+            return f"demand.{name}.min", f"must be greater than 0 (got {low}): an EV that charges needs some"
+    if demand.stay_minutes.min < STAY_QUANTUM_MINUTES:
+        return "demand.stay_minutes.min", (
+            f"must be at least {STAY_QUANTUM_MINUTES} (6 seconds, the resolution stays are drawn in; "
+            f"got {demand.stay_minutes.min}): a driver who does not stay cannot charge"
+        )
+    return None
+
+
 def arrival_bound_error(demand: DemandSpec, duration_minutes: int) -> tuple[str, str] | None:
     """(field, reason) when the peak rate over the run would draw more than MAX_ARRIVALS_DRAWN."""
     if demand.arrival_profile:

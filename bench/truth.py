@@ -12,11 +12,12 @@ from decimal import Decimal
 
 from bench.world import World
 from emsp.model import PartyRef
-from emsp.reconciliation import TruthSession
+from emsp.reconciliation import DEFAULT_PRICE_TOLERANCE, TruthSession
 from emsp.settlement.tariff import MeterSample, price_session
 from emsp.timeutil import format_utc
 from simulators.cpo.tariff_switch import price_with_switches
 from simulators.cpo.truth import unanswered
+from simulators.station.charge_truth import ChargeTruth
 
 KWH = Decimal(1000)
 
@@ -34,15 +35,48 @@ def _answers(world: World) -> dict[tuple[str, str], list[tuple[datetime, str]]]:
 
 def _answer(
     answers: dict[tuple[str, str], list[tuple[datetime, str]]], station_id: str, token: str, plugged: datetime
-) -> str | None:
-    """How this visit's authorization was answered ("ALLOWED", "UNREACHABLE", "ERROR_HTTP503", a
-    hub's "ERROR_4003", the CPO's own "WHITELIST", ...), None if it was never asked. The visit's
-    authorization is the first of its station and token at or after the plug-in (a driver waits for
-    it before charging or leaving)."""
+) -> tuple[datetime, str] | None:
+    """When and how this visit's authorization was answered ("ALLOWED", "UNREACHABLE",
+    "ERROR_HTTP503", a hub's "ERROR_4003", the CPO's own "WHITELIST", ...), None if it was never
+    asked. The visit's authorization is the first of its station and token at or after the plug-in
+    (a driver waits for it before charging or leaving)."""
     for at, result in answers.get((station_id, token), ()):
         if at >= plugged:
-            return result
+            return at, result
     return None
+
+
+class BenchDisagreement(RuntimeError):
+    """The mock CPO, pricing as the spec reads its tariff, and the ground truth came to different
+    costs for one session: the bench disagrees with itself. The run is aborted (exit 3): a CDR the
+    eMSP billed faithfully must never be graded as the eMSP's price_mismatch."""
+
+
+def _check_agreement(cpo_id: str, session_id: str, cpo_cost: Decimal | None, truth_cost: Decimal) -> None:
+    """`cpo_cost`: what the mock CPO's CDR costs excl. VAT, None where its dialect reads its tariffs
+    otherwise (a difference is then intended, and graded)."""
+    if cpo_cost is not None and abs(cpo_cost - truth_cost) > DEFAULT_PRICE_TOLERANCE:
+        raise BenchDisagreement(
+            f"mock CPO {cpo_id} priced session {session_id} at {cpo_cost} excl. VAT, the ground truth "
+            f"at {truth_cost}: the bench's CPO and truth read the physics differently"
+        )
+
+
+def _left_first(charge: ChargeTruth, answered: tuple[datetime, str] | None) -> str | None:
+    """The refusal detail (`driver_left ...`) of a visit whose driver unplugged before the station
+    could start it although the eMSP allowed the token (its ALLOWED reached the CPO, after the driver
+    had gone): no charge, and not the eMSP's failure, so graded refused_at_station; the detail says
+    how long each took (a slow answer is for the latency figures to grade). None otherwise: a
+    refusal, or no answer at all, is graded as before (an app start the eMSP never sent keeps
+    counting against it)."""
+    if charge.authorized or charge.unplugged_at is None or answered is None:
+        return None
+    at, result = answered
+    if result not in ("ALLOWED", "WHITELIST"):
+        return None
+    stayed = (charge.unplugged_at - charge.plugged_at).total_seconds()
+    took = (at - charge.plugged_at).total_seconds()
+    return f"driver_left: unplugged after {stayed:g} s, {result} reached the CPO after {took:g} s"
 
 
 def truth_sessions(world: World) -> list[TruthSession]:
@@ -68,7 +102,9 @@ def truth_sessions(world: World) -> list[TruthSession]:
                     for at, kwh in charge.power_corners
                     if at < full_at and kwh < energy
                 ]
-                if full_at < charge.unplugged_at:
+                # An EV that wants nothing is full the instant it starts (full_at == started_at):
+                # that instant is already the first sample.
+                if charge.started_at < full_at < charge.unplugged_at:
                     samples.append(MeterSample(timestamp=full_at, energy_kwh=energy))
                 samples.append(MeterSample(timestamp=charge.unplugged_at, energy_kwh=energy))
                 switches = cpo.ocpi.truth.tariff_switches.get(session_id)
@@ -90,8 +126,12 @@ def truth_sessions(world: World) -> list[TruthSession]:
                 total = priced.totals.total_cost
                 if total is not None:
                     cost_excl, cost_incl = total.excl_vat, total.incl_vat
+                    _check_agreement(
+                        cpo.cpo_id, session_id, cpo.ocpi.truth.spec_costs.get(session_id), total.excl_vat
+                    )
                 currency = tariff.currency
-            answer = _answer(answers, station_id, charge.token_uid, charge.plugged_at)
+            answered = _answer(answers, station_id, charge.token_uid, charge.plugged_at)
+            answer = None if answered is None else answered[1]
             visit = world.visit_key(station_id, charge.connector_id, charge.plugged_at)
             quoted = world.quotes.get(visit)
             sessions.append(
@@ -119,7 +159,7 @@ def truth_sessions(world: World) -> list[TruthSession]:
                     currency=currency,
                     party=PartyRef(cpo.ocpi.country_code, cpo.ocpi.party_id),
                     correction=cpo.ocpi.truth.corrections.get(session_id or "", ""),
-                    station_refusal=charge.refused_by_station or None,
+                    station_refusal=charge.refused_by_station or _left_first(charge, answered),
                     unanswered=None if charge.authorized or not unanswered(answer or "") else answer,
                     whitelisted=charge.authorized and answer == "WHITELIST",
                     quoted=None if quoted is None else Decimal(quoted),

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from emsp.settlement.tariff import (
     DEFAULT_POLICY,
+    SPEC_READING,
     MeterSample,
     PricingPolicy,
     Reading,
@@ -36,6 +37,7 @@ from simulators.cpo.events import (
     TransactionEnded,
     TransactionStarted,
 )
+from simulators.cpo.flow import pricing_samples
 from simulators.cpo.locations import SiteSpec
 from simulators.cpo.ocpi_objects import CpoSession, cdr_object, session_object
 from simulators.cpo.ocpi_party import VERSION, AuthorizationDecision, CpoOutput, _Pending
@@ -382,7 +384,7 @@ class OcpiCpo(CpoTimeline):
             return [], appended  # nothing can have ended: no need to cut the periods again
         tz = self._site_tz[session.evse.location_id]
         periods = build_charging_periods(
-            tariff, session.samples, start=session.start, end=at, tz=tz, policy=self._policy
+            tariff, pricing_samples(session.samples), start=session.start, end=at, tz=tz, policy=self._policy
         )
         wire = [p.to_ocpi(decimals=4) for p in periods]
         if full:
@@ -402,20 +404,24 @@ class OcpiCpo(CpoTimeline):
             session.samples.append(MeterSample(timestamp=event.at, energy_kwh=kwh))
         tariff = self._tariffs[session.tariff_id]
         tz = self._site_tz[session.evse.location_id]
+        samples = pricing_samples(session.samples)  # periods charge while the station drew power
         if session.tariff_switches:
             periods, priced = price_with_switches(
                 self._tariffs,
                 session.tariff_id,
                 session.tariff_switches,
-                session.samples,
+                samples,
                 start=session.start,
                 end=event.at,
                 tz=tz,
             )
         else:
             periods, priced = price_session(
-                tariff, session.samples, start=session.start, end=event.at, tz=tz, policy=self._policy
+                tariff, samples, start=session.start, end=event.at, tz=tz, policy=self._policy
             )
+        if session.tariff_switches or self._policy.reading == SPEC_READING:
+            # Priced as the spec reads the tariff: the truth must come to the same (bench/truth.py).
+            self.truth.spec_costs[session.session_id] = priced.totals.total_cost.excl_vat
         totals = priced.totals.to_ocpi()
         out = CpoOutput()
         body = session_object(self._party, session, self._currency(session), now, status="COMPLETED", kwh=kwh)
