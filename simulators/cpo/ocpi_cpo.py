@@ -310,7 +310,7 @@ class OcpiCpo(CpoTimeline):
         body = session_object(
             self._party, session, self._currency(session), now, status=session.status, kwh=Decimal(0)
         )
-        patched = self.dialect.session_updates not in ("none", "put_only")  # as _sampled sends them
+        patched = self.dialect.patches_sessions  # PATCHes follow: the store keeps it as a dict
         out = CpoOutput(requests=[self._put_session(session, body, now, patched=patched)])
         if self.dialect.last_updated_on_noop == "bump":
             # Its back office re-sends the Location, unchanged but for a new last_updated.

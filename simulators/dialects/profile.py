@@ -89,6 +89,12 @@ class DialectProfile(BaseModel):
     # Read in OcpiCpo._whitelisted.
     whitelist_allowed: Literal["realtime", "offline_fallback"] = "realtime"
 
+    @property
+    def patches_sessions(self) -> bool:
+        """Sessions get PATCHes between their PUTs (session_updates every_sample): what the CPO's
+        store needs to know at a session's first PUT; the knob itself is read in OcpiCpo._sampled."""
+        return self.session_updates == "every_sample"
+
     def non_default(self) -> dict[str, object]:
         """The knobs this profile sets away from spec-strict (name and description excluded)."""
         out: dict[str, object] = {}

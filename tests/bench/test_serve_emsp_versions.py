@@ -12,6 +12,7 @@ import base64
 import json
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -40,6 +41,18 @@ partners:
 def _load(path: Path) -> Any:
     text = path.read_text().replace("{{CONTRACT_ID}}", CONTRACT).replace("{{TOKEN_UID}}", UID)
     return json.loads(text)
+
+
+def _as_of_now(obj: Any) -> Any:
+    """The example with each last_updated after now set to now: the served eMSP runs on the wall
+    clock and refuses a last_updated more than a day ahead of it (the spec's examples run to 2029)."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(obj, dict):
+        return {
+            k: now if k == "last_updated" and isinstance(v, str) and v > now else _as_of_now(v)
+            for k, v in obj.items()
+        }
+    return [_as_of_now(v) for v in obj] if isinstance(obj, list) else obj
 
 
 class _CpoVersions(BaseHTTPRequestHandler):
@@ -188,18 +201,21 @@ def test_a_230_cpo_registers_and_its_examples_are_accepted_or_refused_by_the_tab
         _issue_token(served)
         cpo = SpecCpo(served, "2.3.0", "token-a-x")
         cpo.register(f"http://127.0.0.1:{cpo_server.server_address[1]}/ocpi/versions")
+        ahead = _load(examples / "tariff" / "tariff_10_025kwh_parking_start.json")
+        code, message = cpo.push("PUT", "tariffs", f"DE/CPA/{ahead['id']}", ahead)
+        assert code == 2001 and "more than a day ahead" in message  # its last_updated is in 2028
         for path in sorted((examples / "tariff").glob("*.json")):
-            tariff = _load(path)
+            tariff = _as_of_now(_load(path))
             code, message = cpo.push("PUT", "tariffs", f"DE/CPA/{tariff['id']}", tariff)
             if path.stem == "tariff_put":  # the PUT example has no last_updated (required)
                 assert code == 2001 and "last_updated" in message
             else:
                 assert code == 1000, (path.stem, message)
-        location = _load(examples / "location" / "location.json")
+        location = _as_of_now(_load(examples / "location" / "location.json"))
         assert cpo.push("PUT", "locations", f"DE/CPA/{location['id']}", location)[0] == 1000
-        session = _load(examples / "session" / "session_1_simple_start.json")
+        session = _as_of_now(_load(examples / "session" / "session_1_simple_start.json"))
         assert cpo.push("PUT", "sessions", f"DE/CPA/{session['id']}", session)[0] == 1000
-        cdr = _load(examples / "cdr" / "cdr.json")
+        cdr = _as_of_now(_load(examples / "cdr" / "cdr.json"))
         code, message = cpo.push("POST", "cdrs", "", cdr)
         assert code == 2001 and "tax_included" in message  # the example's tariffs lack it
         for tariff in cdr["tariffs"]:
