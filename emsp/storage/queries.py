@@ -113,27 +113,32 @@ def session_raw(
     db: Session, country_code: str, party_id: str, session_id: str
 ) -> tuple[int, str, datetime] | None:
     """(primary key, JSON as the partner sent it, last_updated) of a stored session, or None."""
-    params = {"cc": country_code, "pid": party_id, "oid": session_id}
-    rows = _direct_session_raw.rows(db, params)  # at most one: the key is unique
-    row = (
-        db.connection().execute(_session_raw, params).one_or_none()
-        if rows is None
-        else next(iter(rows), None)
-    )
+    row = _one_session_row(db, _direct_session_raw, _session_raw, country_code, party_id, session_id)
     return None if row is None else (row[0], row[1] if row[1] is not None else row[2], row[3])
 
 
 def session_status(db: Session, country_code: str, party_id: str, session_id: str) -> str | None:
     """The status of a stored session, or None: one column, where `session_raw` would read (and
     its caller parse) the whole document to learn it."""
-    params = {"cc": country_code, "pid": party_id, "oid": session_id}
-    rows = _direct_session_status.rows(db, params)  # at most one: the key is unique
-    row = (
-        db.connection().execute(_session_status, params).one_or_none()
-        if rows is None
-        else next(iter(rows), None)
-    )
+    row = _one_session_row(db, _direct_session_status, _session_status, country_code, party_id, session_id)
     return None if row is None else str(row[0])
+
+
+def _one_session_row(
+    db: Session,
+    direct: DirectStatement,
+    statement: Select[Any],
+    country_code: str,
+    party_id: str,
+    session_id: str,
+) -> Any:
+    """The row of one stored session by its key (unique: at most one), through the direct cursor
+    when the database has one, else through SQLAlchemy; None when there is none."""
+    params = {"cc": country_code, "pid": party_id, "oid": session_id}
+    rows = direct.rows(db, params)
+    return (
+        db.connection().execute(statement, params).one_or_none() if rows is None else next(iter(rows), None)
+    )
 
 
 SessionKey = tuple[str, str, str]  # (country_code, party_id, session_id)
