@@ -31,9 +31,11 @@ One process per database sends them (emsp.pending_calls): this schedule is that 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from emsp.ocpi.token_push import pushed_token
 from emsp.wire import OutboundRequest
@@ -105,6 +107,26 @@ class _Waiting:
     due: datetime
 
 
+@dataclass(slots=True)
+class _Before:
+    """A request id's entries as they were when a transaction first changed them (None: absent)."""
+
+    key: Key | None
+    flying: tuple[OutboundRequest, str] | None
+    failures: int | None
+    waiting: _Waiting | None
+    reauthorized: bool
+
+
+@dataclass(slots=True)
+class _Journal:
+    """What a transaction changed, as it was before: the entries it touched, not the schedule."""
+
+    order: int
+    ids: dict[str, _Before] = field(default_factory=dict)
+    keys: dict[Key, dict[str, _Queued] | None] = field(default_factory=dict)  # copies: changed in place
+
+
 class CallRetries:
     """Which durable call supersedes which, and when each failed one is re-sent."""
 
@@ -118,11 +140,14 @@ class CallRetries:
         self._failures: dict[str, int] = {}  # request id -> transient failures in a row
         self._waiting: dict[str, _Waiting] = {}  # failed, re-sent at `due`
         self._reauthorized: set[str] = set()  # sent again after a refusal of old credentials
+        self._journals: list[_Journal] = []  # open `undone_on_error` blocks, innermost last
 
     def queued(self, call: OutboundRequest, purpose: str) -> None:
         """`call` is being sent (first time or again); it is the latest of its key when new."""
+        self._touch(call.request_id)
         if call.request_id not in self._key:
             key = key_of(call)
+            self._touch_key(key)
             self._order += 1
             self._by_key.setdefault(key, {})[call.request_id] = _Queued(self._order, party_of(call))
             self._key[call.request_id] = key
@@ -146,19 +171,61 @@ class CallRetries:
             self.finish(self._flying[request_id][0])
         return again, superseded
 
-    def copy(self) -> CallRetries:
-        """An independent copy of this schedule: what to put back when a transaction that re-sent
-        stored calls rolls back, so that memory follows the store (`_Waiting` entries are replaced,
-        never changed in place: shared; `_Queued` ones are changed: copied)."""
-        other = CallRetries()
-        other._order = self._order
-        other._by_key = {k: {r: replace(q) for r, q in calls.items()} for k, calls in self._by_key.items()}
-        other._key = dict(self._key)
-        other._flying = dict(self._flying)
-        other._failures = dict(self._failures)
-        other._waiting = dict(self._waiting)
-        other._reauthorized = set(self._reauthorized)
-        return other
+    @contextmanager
+    def undone_on_error(self) -> Iterator[None]:
+        """Around a transaction that re-sends stored calls: if it raises (rolls back), the schedule
+        is put back as it was, so that memory follows the store. Only the entries changed inside are
+        noted and put back (the calls it took, queued, finished), not a copy of the whole schedule:
+        each retry tick of a long queue would copy all of it. Blocks nest."""
+        journal = _Journal(self._order)
+        self._journals.append(journal)
+        try:
+            yield
+        except BaseException:
+            self._journals.pop()
+            self._restore(journal)
+            raise
+        self._journals.pop()
+        if self._journals:  # the enclosing block may still roll back: it takes the notes over
+            outer = self._journals[-1]
+            for request_id, before in journal.ids.items():
+                outer.ids.setdefault(request_id, before)
+            for key, calls in journal.keys.items():
+                outer.keys.setdefault(key, calls)
+
+    def _touch(self, request_id: str) -> None:
+        """Note the request id's entries before a change, once per open transaction."""
+        if self._journals and request_id not in self._journals[-1].ids:
+            self._journals[-1].ids[request_id] = _Before(
+                self._key.get(request_id),
+                self._flying.get(request_id),
+                self._failures.get(request_id),
+                self._waiting.get(request_id),
+                request_id in self._reauthorized,
+            )
+
+    def _touch_key(self, key: Key) -> None:
+        """Note a key's calls before a change, once per open transaction (pruning forgets them all)."""
+        if not self._journals or key in self._journals[-1].keys:
+            return
+        calls = self._by_key.get(key)
+        self._journals[-1].keys[key] = None if calls is None else {r: replace(q) for r, q in calls.items()}
+        for request_id in calls or ():
+            self._touch(request_id)
+
+    def _restore(self, journal: _Journal) -> None:
+        self._order = journal.order
+        for key, calls in journal.keys.items():
+            _put(self._by_key, key, calls)
+        for request_id, before in journal.ids.items():
+            _put(self._key, request_id, before.key)
+            _put(self._flying, request_id, before.flying)
+            _put(self._failures, request_id, before.failures)
+            _put(self._waiting, request_id, before.waiting)
+            if before.reauthorized:
+                self._reauthorized.add(request_id)
+            else:
+                self._reauthorized.discard(request_id)
 
     def failures(self, request_id: str) -> int:
         """Transient failures in a row of this call (0: none, or not known here)."""
@@ -168,14 +235,18 @@ class CallRetries:
         """`request_id` is a push rebuilt from one that failed `failures` times in a row (a renewal
         for the partner's current version): its backoff goes on from there, not from 10 s again."""
         if failures > 0 and request_id in self._key:
+            self._touch(request_id)
             self._failures[request_id] = failures
 
     def dropped(self, request_id: str) -> None:
         """A queued call that is never sent (its transaction rolled back): as if never queued."""
+        self._touch(request_id)
         self._flying.pop(request_id, None)
         self._failures.pop(request_id, None)
-        key = self._key.pop(request_id, None)
+        key = self._key.get(request_id)
         if key is not None:
+            self._touch_key(key)
+            del self._key[request_id]
             del self._by_key[key][request_id]
             self._prune(key)
 
@@ -194,6 +265,7 @@ class CallRetries:
         """The answer to a durable call came: when it is re-sent (a transient failure of a call no
         later one superseded; not before `wait_at_least`, the answer's Retry-After), or None: done
         with (the caller forgets its stored row)."""
+        self._touch(request_id)
         flight = self._flying.pop(request_id, None)
         if flight is None:
             return None
@@ -221,6 +293,7 @@ class CallRetries:
         flight = self._flying.get(request_id)
         if flight is None or request_id in self._reauthorized or self.superseded(flight[0]):
             return False
+        self._touch(request_id)
         self._reauthorized.add(request_id)
         del self._flying[request_id]
         return True
@@ -228,12 +301,14 @@ class CallRetries:
     def finish(self, call: OutboundRequest) -> None:
         """Done with `call` (answered, superseded, or its partner gone): never re-sent."""
         request_id = call.request_id
+        self._touch(request_id)
         self._flying.pop(request_id, None)
         self._waiting.pop(request_id, None)
         self._failures.pop(request_id, None)
         self._reauthorized.discard(request_id)
         key = self._key.get(request_id)
         if key is not None:
+            self._touch_key(key)
             self._by_key[key][request_id].live = False
             self._prune(key)
 
@@ -268,6 +343,7 @@ class CallRetries:
         for request_id, waiting in sorted(self._waiting.items(), key=lambda item: item[1].due):
             if not wanted(waiting):
                 continue
+            self._touch(request_id)
             del self._waiting[request_id]
             if self.superseded(waiting.call):
                 self.finish(waiting.call)
@@ -275,3 +351,15 @@ class CallRetries:
             else:
                 resend.append((waiting.call, waiting.purpose))
         return resend, superseded
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _put(table: dict[_K, _V], key: _K, value: _V | None) -> None:
+    """Set `table[key]`, or remove it when `value` is None (it was absent)."""
+    if value is None:
+        table.pop(key, None)
+    else:
+        table[key] = value

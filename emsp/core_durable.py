@@ -132,14 +132,14 @@ class DurableCalls:
         (the taken calls' rows stand, no row of a push rebuilt for them was written), so the retry
         schedule and the outbox are put back as they were too: no push is sent without its row,
         and the taken calls wait again, to be renewed or forgotten by the next try."""
-        saved, mark = self.retries.copy(), len(self._outbox)
+        mark = len(self._outbox)
         try:
-            yield
+            with self.retries.undone_on_error():  # only what the unit changed, not a copy of all
+                yield
         except BaseException:
             for dropped in self._outbox[mark:]:
                 self._in_flight.pop(dropped.request_id, None)
             del self._outbox[mark:]
-            self.retries = saved
             raise
 
     def _send_durable(self, db: Session, calls: list[tuple[OutboundRequest, str]]) -> int:

@@ -53,7 +53,7 @@ def _session_of(db: DbSession, info: CdrInfo, evse_uid: str | None) -> str | Non
     if len(same) <= 1:  # unambiguous: as it always was (no document read)
         return same[0] if same else None
     documents = select(SessionRow.session_id, SessionRow.raw).where(*match).order_by(SessionRow.pk)
-    candidates = db.execute(documents)
+    candidates = [(sid, raw) for sid, raw in db.execute(documents)]  # rows unpack as tuples
 
     def rank(candidate: tuple[str, str]) -> tuple[bool, bool]:
         sid, raw = candidate
@@ -61,7 +61,7 @@ def _session_of(db: DbSession, info: CdrInfo, evse_uid: str | None) -> str | Non
         elsewhere = evse_uid is not None and not (isinstance(at, str) and ci_key(at) == ci_key(evse_uid))
         return elsewhere, _billed(db, info.party, sid)
 
-    return str(min(candidates.tuples(), key=rank)[0])  # min is stable: the first stored among equals
+    return str(min(candidates, key=rank)[0])  # min is stable: the first stored among equals
 
 
 def _billed(db: DbSession, party: PartyRef, session_id: str) -> bool:

@@ -128,6 +128,7 @@ def handle(ctx: Ctx) -> OcpiResult:
         target = _target(current, ids)
         _check_ids(body, ids)
         _check_not_nulled(ctx, body, ids)
+        _check_nested_not_ahead(ctx, body, len(ids))
         if len(ids) == 1:
             check_owner(body, party, None, None)
         if patched_at is not None:
@@ -143,7 +144,7 @@ def handle(ctx: Ctx) -> OcpiResult:
     # PUT
     if len(ids) == 1:
         check_owner(body, party, "id", location_id)
-        kept = _stale(ctx, party, ids, ctx.adapter.location(body, party).last_updated, current)
+        kept = _stale(ctx, party, ids, ctx.adapter.location(body, party).last_updated, current, body)
         if kept is not None:
             return kept
         created = _save(ctx, party, location_id, body, row)
@@ -172,7 +173,7 @@ def _put_child(
         at = ctx.adapter.connector(body).last_updated
         parent, field, key = _target(location, ids[:2]), "connectors", "id"
     items = parent.setdefault(field, [])
-    kept = _stale(ctx, party, ids, at, _pick(_list(items), key, ids[-1]))
+    kept = _stale(ctx, party, ids, at, _pick(_list(items), key, ids[-1]), body)
     if kept is None:
         _replace(items, key, ids[-1], body)
     return kept
@@ -183,12 +184,43 @@ def _list(value: Any) -> list[dict[str, Any]]:
 
 
 def _stale(
-    ctx: Ctx, party: PartyRef, ids: list[str], incoming: datetime, stored: dict[str, Any] | None
+    ctx: Ctx,
+    party: PartyRef,
+    ids: list[str],
+    incoming: datetime,
+    stored: dict[str, Any] | None,
+    pushed: dict[str, Any] | None = None,
 ) -> OcpiResult | None:
     """An older Location, EVSE or Connector than the one stored is not applied (a finding); one
-    from beyond our clock is refused (check_not_ahead)."""
+    from beyond our clock is refused (check_not_ahead), as is a PUT (`pushed`) with an EVSE or
+    Connector inside it from beyond our clock."""
     check_not_ahead(ctx, incoming)
+    if pushed is not None:
+        _check_nested_not_ahead(ctx, pushed, len(ids))
     return stale_update(ctx, party, "locations", "/".join(ids), incoming, stored_last_updated(stored))
+
+
+def _check_nested_not_ahead(ctx: Ctx, pushed: dict[str, Any], level: int) -> None:
+    """The EVSEs and Connectors inside a pushed Location (level 1) or EVSE (2), a PUT or a PATCH of
+    the list: each one's last_updated orders the later pushes to it as its own PUT's does, so one
+    from beyond our clock would freeze it as well (r8 L2): refused (2001) alike, naming it."""
+    for path, child in _nested(pushed, level):
+        check_not_ahead(ctx, stored_last_updated(child), f"{path}.last_updated")
+
+
+def _nested(parent: dict[str, Any], level: int) -> list[tuple[str, dict[str, Any]]]:
+    """(path, object) of every EVSE and Connector inside `parent` (a Location: 1, an EVSE: 2)."""
+    if level >= 3:
+        return []
+    field = "evses" if level == 1 else "connectors"
+    items = parent.get(field)
+    found: list[tuple[str, dict[str, Any]]] = []
+    for index, child in enumerate(items if isinstance(items, list) else []):
+        if isinstance(child, dict):
+            path = f"{field}[{index}]"
+            found.append((path, child))
+            found.extend((f"{path}.{inner}", grandchild) for inner, grandchild in _nested(child, level + 1))
+    return found
 
 
 def _target(location: dict[str, Any], ids: list[str]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ whose last_updated is older than the stored session's is accepted but not applie
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -108,21 +109,37 @@ def merge_patch(current: dict[str, Any], patch: dict[str, Any], *, append_period
     return merged
 
 
-def _check_final(ctx: Ctx, pk: int, final: str, info: SessionInfo) -> None:
+def _check_final(
+    ctx: Ctx, pk: int, final: str, info: SessionInfo, doc: dict[str, Any], stored: dict[str, Any]
+) -> SessionInfo:
     """A Session that has ended stays ended and stays the driver's: SessionStatus COMPLETED and
     INVALID make no more changes to it, and cdr_token names who charged (2.2.1 mod_sessions). An
     update that reopens it, or moves it to another token, would undo an end already settled and
     billed against one contract, unseen: refused (2001), nothing stored. Other late updates (kwh,
-    periods) still apply in order, PATCHes noticed as patch_after_final."""
+    periods) still apply in order, PATCHes noticed as patch_after_final. `doc`: the canonical
+    document now sent; `stored`: what the stored text parses to. Returns `info` charged on the
+    stored token."""
     if info.status not in TERMINAL_SESSION_STATUSES:
         raise invalid(f"invalid field 'status': the session is {final}; an ended Session is not reopened")
     row = ctx.db.get(SessionRow, pk)
     if row is None:
-        return
-    if ci_key(info.contract_id) != ci_key(row.contract_id) or ci_key(info.token_uid) != ci_key(row.token_uid):
+        return info
+    # What the CPO sent, in the canonical form every adapter maps its wire token to (2.1.1: the
+    # auth_id as contract_id), not our token_uid: for a 2.1.1 contract that is resolved anew per
+    # request and moves once we issue a token for the contract after the session was stored (r8 L1).
+    before = stored if row.wire is None else loads(row.raw)  # the stored text is the canonical one
+    if _charged_on(doc) != _charged_on(before):
         raise invalid(
             f"invalid field 'cdr_token': the session is {final}; the token it was charged on cannot change"
         )
+    return dataclasses.replace(info, token_uid=row.token_uid)  # the same token: not re-attributed
+
+
+def _charged_on(doc: dict[str, Any]) -> tuple[str, ...]:
+    """The canonical document's cdr_token as who charged: uid, type, contract_id, any case (CiString)."""
+    token = doc.get("cdr_token")
+    token = token if isinstance(token, dict) else {}
+    return tuple(ci_key(str(token.get(name) or "")) for name in ("uid", "type", "contract_id"))
 
 
 def handle(ctx: Ctx) -> OcpiResult:
@@ -174,7 +191,7 @@ def handle(ctx: Ctx) -> OcpiResult:
         stored = known.sent if known is not None else loads(row[1])  # what the stored text parses to
     info = resolve_session(ctx.db, info)
     if row is not None and stored is not None and stored.get("status") in TERMINAL_SESSION_STATUSES:
-        _check_final(ctx, row[0], str(stored["status"]), info)
+        info = _check_final(ctx, row[0], str(stored["status"]), info, doc, stored)
     ended_now = info.status in TERMINAL_SESSION_STATUSES  # forgotten: no more PATCHes expected
     raw = dumps(doc) if ended_now else Plain(dumps(doc))  # packed once, when it is kept for good
     values = {**row_values(info), "raw": raw, "wire": None if doc is body else dumps(body)}

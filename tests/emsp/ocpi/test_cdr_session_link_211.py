@@ -82,3 +82,14 @@ def test_an_unambiguous_cdr_is_linked_as_before(core: EmspCore) -> None:
     assert cpo.call("POST", "cdrs", cdr_211(id="C2")).status == 201
     assert _links(core) == {"C1": "S1", "C2": "S1"}
     assert _second_cdr_findings(core) == 1
+
+
+@pytest.mark.filterwarnings("error::DeprecationWarning")
+def test_the_ambiguous_link_uses_no_deprecated_api(core: EmspCore) -> None:
+    """Where warnings are errors (review r8 L4: Result.tuples(), deprecated in SQLAlchemy 2.1),
+    a CDR with two candidate sessions must still be linked, not answered 500."""
+    cpo = register_as(core, "2.1.1")
+    for sid in ("S1", "S2"):
+        assert cpo.call("PUT", f"sessions/{PATH}/{sid}", session_211(id=sid)).status == 201
+    assert cpo.call("POST", "cdrs", cdr_211(id="C1")).status == 201
+    assert _links(core) == {"C1": "S1"}

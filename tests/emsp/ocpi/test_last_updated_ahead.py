@@ -89,3 +89,48 @@ def test_a_hub_client_info_from_the_future_is_refused(core: EmspCore) -> None:
     }
     answer = hub.call("PUT", f"{V}/hubclientinfo/DE/HBA", info)
     assert answer.json()["status_code"] == 2001, answer.body
+
+
+def _location_nesting(evse_at: str, connector_at: str) -> dict[str, Any]:
+    loc = location()
+    evse = loc["evses"][0]
+    evse["last_updated"] = evse_at
+    evse["connectors"][0]["last_updated"] = connector_at
+    return loc
+
+
+LATE = "2025-03-01T08:59:00Z"  # genuine: after the stored Location (08:00), before our clock
+NESTED = [
+    ("PUT", L, lambda t: _location_nesting(t, LATE), "evses[0].last_updated"),
+    ("PUT", L, lambda t: _location_nesting(LATE, t), "evses[0].connectors[0].last_updated"),
+    ("PATCH", L, lambda t: {"evses": _location_nesting(t, LATE)["evses"], "last_updated": LATE}, "evses[0]"),
+    ("PUT", f"{L}/EVSE1", lambda t: _location_nesting(LATE, t)["evses"][0], "connectors[0].last_updated"),
+    (
+        "PATCH",
+        f"{L}/EVSE1",
+        lambda t: {"connectors": _location_nesting(LATE, t)["evses"][0]["connectors"], "last_updated": LATE},
+        "connectors[0].last_updated",
+    ),
+]
+
+
+@pytest.mark.parametrize(("method", "url", "body", "field"), NESTED)
+def test_an_evse_or_connector_from_the_future_inside_a_push_is_refused(
+    cpo: Client, method: str, url: str, body: Any, field: str
+) -> None:
+    """Their last_updated orders the later pushes to them as a top-level one does (review r8 L2)."""
+    answer = cpo.call(method, url, body(FAR))
+    assert (answer.status, answer.json()["status_code"]) == (200, 2001), answer.body
+    assert f"'{field}" in answer.json()["status_message"]
+    assert FAR not in str(cpo.call("GET", L).json()["data"])  # nothing stored
+    evse = location()["evses"][0] | {"status": "CHARGING", "last_updated": "2025-03-01T09:05:00Z"}
+    assert cpo.call("PUT", f"{L}/EVSE1", evse).json()["status_message"] == "Success"  # not frozen
+    assert cpo.call("GET", f"{L}/EVSE1").json()["data"]["status"] == "CHARGING"
+
+
+@pytest.mark.parametrize(("method", "url", "body", "field"), NESTED)
+def test_nested_within_a_day_ahead_is_accepted(
+    cpo: Client, method: str, url: str, body: Any, field: str
+) -> None:
+    ahead = format_utc(cpo.now + timedelta(hours=23))
+    assert cpo.call(method, url, body(ahead)).json()["status_code"] == 1000

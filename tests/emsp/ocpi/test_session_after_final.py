@@ -5,6 +5,8 @@ updates that keep it ended still apply in order, as before."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -83,3 +85,35 @@ def test_211_an_ended_session_is_not_reopened(core: EmspCore) -> None:
     assert cpo.call("PUT", "sessions/DE/CPA/S2", reopened).json()["status_code"] == 2001
     (s,) = core.records().sessions
     assert s.status == "COMPLETED"
+
+
+@pytest.mark.parametrize("method", ["PATCH", "PUT"])
+def test_211_a_late_update_is_judged_on_what_the_cpo_sent(core: EmspCore, method: str) -> None:
+    """2.1.1 sends no token uid: ours is looked up from the auth_id per request, and moves once we
+    issue a token for that contract after the session was stored. The CPO's auth_id (any case:
+    CiString) is unchanged, so the late update applies, on the token the session was stored with
+    (review r8 L1)."""
+    cpo = register_as(core, "2.1.1")
+    contract = "NL-EMS-C00000077-X"
+    done = {"id": "S7", "auth_id": contract, "status": "COMPLETED", "end_datetime": "2025-03-01T10:00:00Z"}
+    assert cpo.call("PUT", "sessions/DE/CPA/S7", session_211(**done, kwh=12)).status == 201
+    core.issue_token("RFID77", contract_id=contract, now=datetime(2025, 3, 1, 10, 1, tzinfo=UTC))
+    late = {"kwh": 12.5, "last_updated": LATER}
+    body = late if method == "PATCH" else session_211(**done | {"auth_id": contract.lower()}, **late)
+    answer = cpo.call(method, "sessions/DE/CPA/S7", body)
+    assert answer.json()["status_code"] == 1000, answer.body
+    (s,) = core.records().sessions
+    assert (s.kwh, s.token_uid) == (Decimal("12.5"), contract)  # not moved to RFID77
+
+
+def test_a_late_put_may_not_change_the_token_type(core: EmspCore, cpo: Client) -> None:
+    """cdr_token is uid and type (2.2.1 mod_tokens: the pair names a Token): another type is another
+    token. The uid in another case is the same one (CiString)."""
+    body = session("S2", **ENDED, last_updated=LATER)
+    other_type = body | {"cdr_token": body["cdr_token"] | {"type": "APP_USER"}}
+    answer = cpo.call("PUT", U, other_type)
+    assert (answer.json()["status_code"], "'cdr_token'" in answer.json()["status_message"]) == (2001, True)
+    same = body | {"cdr_token": body["cdr_token"] | {"uid": body["cdr_token"]["uid"].lower()}, "kwh": 13}
+    assert cpo.call("PUT", U, same).json()["status_code"] == 1000
+    (s,) = core.records().sessions
+    assert (s.token_uid, s.kwh) == ("RFID1", 13)
