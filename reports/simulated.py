@@ -20,7 +20,10 @@ PLAIN_REASONS: dict[str, str] = {
     "refused": "an unknown token was rightly refused",
     "wrongly_refused": "the eMSP refused a token it had issued: the driver could not charge",
     "refused_unreachable": "the eMSP could not be reached to authorize an issued token: the CPO refused",
-    "refused_at_station": "the station turned the driver away itself (out of service, or reserved)",
+    "refused_at_station": (
+        "the station turned the driver away itself (out of service, or reserved),"
+        " or the driver left before the eMSP's answer arrived"
+    ),
     "wrongly_authorized": "the eMSP let a token it never issued charge",
     "whitelisted_after_block": "the CPO let a token the eMSP had blocked charge from its whitelist copy",
     "open_session": "the session never ended at the eMSP",
