@@ -17,13 +17,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from world_helpers import simulated_world
 
 from bench.runtime.live import LiveRuntime
 from bench.runtime.live_clock import ScaledClock
 from bench.runtime.live_links import LiveLink
-from bench.scenario import LinkSpec, load_scenario
+from bench.scenario import LinkSpec
 from bench.trace import WireTrace
-from bench.world import World, build_world
+from bench.world import World
 from emsp.wire import HttpRequest, HttpResponse, OutboundRequest
 from simulators.cpo.truth import AuthorizationRecord
 
@@ -33,9 +34,7 @@ STALL_S = 0.05  # the machine runs another process this long in the middle of th
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    scenario, base = load_scenario("smoke")
-    urls = {c.id: f"http://{c.id}.local/ocpi" for c in scenario.cpos}
-    built = build_world(scenario, base, emsp_base_url="http://emsp.local/ocpi", cpo_base_urls=urls)
+    built = simulated_world("smoke")
     yield built
     built.emsp.db.engine.dispose()
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from world_helpers import simulated_world
 
-from bench.scenario import load_scenario
-from bench.world import World, build_world
+from bench.world import World
 from emsp.timeutil import format_utc
 
 T0 = datetime(2026, 3, 2, 7, 5, 10, tzinfo=UTC)
@@ -17,9 +17,7 @@ T0 = datetime(2026, 3, 2, 7, 5, 10, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    scenario, base = load_scenario("smoke")
-    urls = {c.id: f"http://{c.id}.local/ocpi" for c in scenario.cpos}
-    built = build_world(scenario, base, emsp_base_url="http://emsp.local/ocpi", cpo_base_urls=urls)
+    built = simulated_world("smoke")
     yield built
     built.emsp.db.engine.dispose()
 

@@ -4,18 +4,12 @@ unkeyed, deterministic per seed, where every party is simulated (`sim`)."""
 from __future__ import annotations
 
 import pytest
-
-from bench.scenario import load_scenario
-from bench.world import build_world
+from world_helpers import simulated_world
 
 
 @pytest.mark.parametrize(("keyed", "secret_set"), [(False, False), (True, True)])
 def test_the_in_run_emsp_keys_its_tokens_only_when_asked(keyed: bool, secret_set: bool) -> None:
-    scenario, base = load_scenario("smoke")
-    urls = {c.id: f"http://{c.id}.local/ocpi" for c in scenario.cpos}
-    world = build_world(
-        scenario, base, emsp_base_url="http://emsp.local/ocpi", cpo_base_urls=urls, keyed_tokens=keyed
-    )
+    world = simulated_world("smoke", keyed_tokens=keyed)
     try:
         assert (world.emsp.settings.token_secret is not None) is secret_set
     finally:

@@ -10,8 +10,8 @@ from typing import Any
 
 from emsp.core import EmspCore
 from emsp.settlement.settle import PricedTotal
-from emsp.storage.tables import PartnerRow
-from emsp.wire import Deferred, HttpRequest, HttpResponse, dumps
+from emsp.storage.tables import PartnerRow, PendingCallRow
+from emsp.wire import Deferred, HttpRequest, HttpResponse, OutboundRequest, dumps
 
 BASE = "http://emsp.local/ocpi"
 V = f"{BASE}/2.2.1"
@@ -143,6 +143,17 @@ def with_pushed_token(core: EmspCore) -> EmspCore:
     core.issue_token("TOK1", contract_id="NL-EMS-C1", now=T0)
     core.pending_requests()  # the handshake's calls and TOK1's push
     return core
+
+
+def token_pushes(core: EmspCore) -> list[OutboundRequest]:
+    """The Token PUTs the core has queued to send."""
+    return [c for c in core.pending_requests() if c.request.method == "PUT"]
+
+
+def stored_call_ids(core: EmspCore) -> list[str]:
+    """Request ids of the stored calls awaiting a retry, in the order they were stored."""
+    with core.db.unit() as db:
+        return [row.request_id for row in db.query(PendingCallRow).order_by(PendingCallRow.seq)]
 
 
 def location(loc_id: str = "LOC1", tz: str = "Europe/Berlin") -> dict[str, Any]:

@@ -9,12 +9,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from emsp_helpers import T0, tokens_receiver, with_pushed_token
+from emsp_helpers import T0, stored_call_ids, token_pushes, tokens_receiver, with_pushed_token
 
 from emsp import pending_calls
 from emsp.core import EmspCore, EmspSettings
-from emsp.storage.tables import PendingCallRow
-from emsp.wire import HttpResponse, OutboundRequest
+from emsp.wire import HttpResponse
 
 V211 = "http://cpo1.test/ocpi/2.1.1/tokens/"
 NO_ANSWER = HttpResponse(599, {}, None)
@@ -25,27 +24,18 @@ def settings(tmp_path: Path) -> EmspSettings:
     return EmspSettings(database_url=f"sqlite:///{tmp_path / 'emsp.db'}")
 
 
-def pushes(core: EmspCore) -> list[OutboundRequest]:
-    return [c for c in core.pending_requests() if c.request.method == "PUT"]
-
-
-def stored(core: EmspCore) -> list[str]:
-    with core.db.unit() as db:
-        return [row.request_id for row in db.query(PendingCallRow).order_by(PendingCallRow.seq)]
-
-
 def test_a_renewed_push_keeps_the_backoff_of_the_one_it_replaces(settings: EmspSettings) -> None:
     core = with_pushed_token(EmspCore(settings))
     core.block_token("TOK1", now=T0)
-    [block] = pushes(core)
+    [block] = token_pushes(core)
     core.on_response(block.request_id, NO_ANSWER, T0)  # 1st failure: again after 10 s
     assert core.retry_due_calls(T0 + timedelta(seconds=10)) == 1
-    [block] = pushes(core)
+    [block] = token_pushes(core)
     core.on_response(block.request_id, NO_ANSWER, T0 + timedelta(seconds=10))  # 2nd: 20 s
     tokens_receiver(core, "2.1.1", V211)
     at = T0 + timedelta(seconds=30)
     assert core.retry_due_calls(at) == 1
-    [renewed] = pushes(core)
+    [renewed] = token_pushes(core)
     assert renewed.request_id != block.request_id and renewed.request.url.startswith(V211)
     core.on_response(renewed.request_id, NO_ANSWER, at)
     assert core.next_call_retry() == at + timedelta(seconds=40)  # 3rd failure in a row, not a 1st
@@ -56,7 +46,7 @@ def test_a_renewal_rolled_back_leaves_no_push_without_its_row(
 ) -> None:
     core = with_pushed_token(EmspCore(settings))
     core.block_token("TOK1", now=T0)
-    [block] = pushes(core)
+    [block] = token_pushes(core)
     core.on_response(block.request_id, NO_ANSWER, T0)
     tokens_receiver(core, "2.1.1", V211)
     forget = pending_calls.forget
@@ -67,10 +57,10 @@ def test_a_renewal_rolled_back_leaves_no_push_without_its_row(
     monkeypatch.setattr(pending_calls, "forget", broken)  # fails after the renewal was queued
     with pytest.raises(RuntimeError):
         core.retry_due_calls(T0 + timedelta(seconds=10))
-    assert pushes(core) == []  # the renewal's row was rolled back: it is not sent either
-    assert stored(core) == [block.request_id]
+    assert token_pushes(core) == []  # the renewal's row was rolled back: it is not sent either
+    assert stored_call_ids(core) == [block.request_id]
     assert core.next_call_retry() == T0 + timedelta(seconds=10)  # the stored push waits again
     monkeypatch.setattr(pending_calls, "forget", forget)
     assert core.retry_due_calls(T0 + timedelta(seconds=11)) == 1
-    [renewed] = pushes(core)
-    assert renewed.request.url.startswith(V211) and stored(core) == [renewed.request_id]
+    [renewed] = token_pushes(core)
+    assert renewed.request.url.startswith(V211) and stored_call_ids(core) == [renewed.request_id]

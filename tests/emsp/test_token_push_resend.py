@@ -11,11 +11,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from emsp_helpers import T0, tokens_receiver, with_pushed_token
+from emsp_helpers import T0, stored_call_ids, token_pushes, tokens_receiver, with_pushed_token
 
 from emsp.call_retries import RETRY_MAX, CallRetries, retry_after
 from emsp.core import EmspCore, EmspSettings
-from emsp.storage.tables import PartnerRow, PendingCallRow
+from emsp.storage.tables import PartnerRow
 from emsp.wire import HttpRequest, HttpResponse, OutboundRequest, dumps, loads
 
 V221 = "http://cpo1.test/ocpi/2.2.1/tokens/"
@@ -31,15 +31,6 @@ def settings(tmp_path: Path) -> EmspSettings:
 
 def started(settings: EmspSettings) -> EmspCore:
     return with_pushed_token(EmspCore(settings))
-
-
-def pushes(core: EmspCore) -> list[OutboundRequest]:
-    return [c for c in core.pending_requests() if c.request.method == "PUT"]
-
-
-def stored(core: EmspCore) -> list[str]:
-    with core.db.unit() as db:
-        return [row.request_id for row in db.query(PendingCallRow).order_by(PendingCallRow.seq)]
 
 
 def valid_of(call: OutboundRequest) -> bool:
@@ -65,7 +56,7 @@ def test_a_retry_after_of_any_length_is_read_within_the_bound(text: str, seconds
 def test_a_push_answered_with_a_huge_retry_after_is_sent_again_at_the_bound(settings: EmspSettings) -> None:
     core = started(settings)
     core.block_token("TOK1", now=T0)
-    [call] = pushes(core)
+    [call] = token_pushes(core)
     core.on_response(call.request_id, HttpResponse(503, {"Retry-After": "9" * 5000}, None), T0)
     assert core.next_call_retry() == T0 + RETRY_MAX
     assert core.retry_due_calls(T0 + RETRY_MAX) == 1
@@ -79,16 +70,16 @@ def test_a_newer_push_to_the_partners_new_url_supersedes_the_waiting_one(setting
     its 2.1.1 URL (the whole platform) and is taken: the block must never follow it."""
     core = started(settings)
     core.block_token("TOK1", now=T0)
-    [block] = pushes(core)
+    [block] = token_pushes(core)
     assert block.request.headers["OCPI-to-party-id"] == "CPA"
     core.on_response(block.request_id, NO_ANSWER, T0)
     tokens_receiver(core, "2.1.1", V211)
     core.set_token_valid("TOK1", "RFID", True, T0 + timedelta(seconds=1))
-    [unblock] = pushes(core)
+    [unblock] = token_pushes(core)
     assert unblock.request.url.startswith(V211) and valid_of(unblock)
     core.on_response(unblock.request_id, OK, T0 + timedelta(seconds=1))
     assert core.retry_due_calls(T0 + timedelta(hours=1)) == 0
-    assert pushes(core) == [] and stored(core) == []
+    assert token_pushes(core) == [] and stored_call_ids(core) == []
 
 
 def test_a_waiting_push_for_a_former_version_is_renewed_for_the_current_one(settings: EmspSettings) -> None:
@@ -96,33 +87,33 @@ def test_a_waiting_push_for_a_former_version_is_renewed_for_the_current_one(sett
     URL, body and credentials' encoding), never in the former version's form."""
     core = started(settings)
     core.block_token("TOK1", now=T0)
-    [block] = pushes(core)
+    [block] = token_pushes(core)
     core.on_response(block.request_id, NO_ANSWER, T0)
     tokens_receiver(core, "2.1.1", V211)
     assert core.retry_due_calls(T0 + timedelta(seconds=10)) == 1
-    [again] = pushes(core)
+    [again] = token_pushes(core)
     assert again.request.url == f"{V211}NL/EMS/TOK1" and not valid_of(again)
     assert "country_code" not in loads(again.request.body or "{}")  # the 2.1.1 Token object
     assert again.request.headers["Authorization"] == "Token token-B-cpo1"  # 2.1.1: not base64
-    assert stored(core) == [again.request_id]  # the former one's row is gone
+    assert stored_call_ids(core) == [again.request_id]  # the former one's row is gone
 
 
 def test_after_a_restart_a_push_for_a_former_version_is_renewed(settings: EmspSettings) -> None:
     core = started(settings)
     core.block_token("TOK1", now=T0)
-    pushes(core)  # never answered: the process stops
+    token_pushes(core)  # never answered: the process stops
     tokens_receiver(core, "2.1.1", V211)
-    [again] = pushes(EmspCore(settings))
+    [again] = token_pushes(EmspCore(settings))
     assert again.request.url == f"{V211}NL/EMS/TOK1" and not valid_of(again)
 
 
 def test_a_push_still_in_the_current_form_is_sent_again_as_it_was(settings: EmspSettings) -> None:
     core = started(settings)
     core.block_token("TOK1", now=T0)
-    [block] = pushes(core)
+    [block] = token_pushes(core)
     core.on_response(block.request_id, NO_ANSWER, T0)
     assert core.retry_due_calls(T0 + timedelta(seconds=10)) == 1
-    [again] = pushes(core)
+    [again] = token_pushes(core)
     assert (again.request_id, again.request.url, again.request.body) == (
         block.request_id,
         block.request.url,
@@ -176,17 +167,17 @@ def test_a_push_refused_for_replaced_credentials_is_sent_once_more(
 ) -> None:
     core = started(settings)
     core.block_token("TOK1", now=T0)
-    [block] = pushes(core)
+    [block] = token_pushes(core)
     with core.db.unit() as db:  # the CPO rotates its credentials while the push is on the wire
         row = db.get(PartnerRow, "cpo1")
         assert row is not None
         row.token_b = "token-B-rotated"
     core.on_response(block.request_id, HttpResponse(status, {}, None), T0)
-    [again] = pushes(core)
+    [again] = token_pushes(core)
     assert again.request.headers["Authorization"] == token_header("token-B-rotated")
-    assert not valid_of(again) and stored(core) == [again.request_id]
+    assert not valid_of(again) and stored_call_ids(core) == [again.request_id]
     core.on_response(again.request_id, HttpResponse(status, {}, None), T0)  # refused again: final
-    assert pushes(core) == [] and stored(core) == [] and core.next_call_retry() is None
+    assert token_pushes(core) == [] and stored_call_ids(core) == [] and core.next_call_retry() is None
 
 
 # ---- J4: link restored ----
@@ -197,19 +188,19 @@ def test_a_restored_link_sends_the_waiting_pushes_of_that_partner_now(settings: 
     core.block_token("TOK1", now=T0)
     now = T0
     for _ in range(8):  # a long outage: the backoff reaches its bound
-        [call] = pushes(core)
+        [call] = token_pushes(core)
         core.on_response(call.request_id, HttpResponse(503, {}, None), now)
         retry_at = core.next_call_retry()
         assert retry_at is not None
         now = retry_at
         core.retry_due_calls(now)
-    [call] = pushes(core)
+    [call] = token_pushes(core)
     core.on_response(call.request_id, NO_ANSWER, now)
     assert core.next_call_retry() == now + RETRY_MAX
     core.link_restored("other-partner", now + timedelta(seconds=5))
-    assert pushes(core) == []  # another partner's link: nothing of cpo1's moves
+    assert token_pushes(core) == []  # another partner's link: nothing of cpo1's moves
     core.link_restored("cpo1", now + timedelta(seconds=5))
-    [again] = pushes(core)
+    [again] = token_pushes(core)
     assert again.request_id == call.request_id and not valid_of(again)
     assert core.next_call_retry() is None
 
@@ -218,12 +209,12 @@ def test_a_superseded_push_refused_for_replaced_credentials_is_not_sent_again(se
     """The unblock queued after it carries the newer state: the block, sent again, would overwrite it."""
     core = started(settings)
     core.block_token("TOK1", now=T0)
-    [block] = pushes(core)
+    [block] = token_pushes(core)
     core.set_token_valid("TOK1", "RFID", True, T0)
-    [unblock] = pushes(core)
+    [unblock] = token_pushes(core)
     with core.db.unit() as db:
         row = db.get(PartnerRow, "cpo1")
         assert row is not None
         row.token_b = "token-B-rotated"
     core.on_response(block.request_id, HttpResponse(401, {}, None), T0)
-    assert pushes(core) == [] and stored(core) == [unblock.request_id]
+    assert token_pushes(core) == [] and stored_call_ids(core) == [unblock.request_id]
