@@ -315,6 +315,9 @@ class LiveRuntime(StationSide):
         records = self.world.cpos[cpo_id].ocpi.truth.authorizations
         before = len(records)
         self._cpo_answered(cpo_id, outbound, response)
+        # A hub on the way held the request for scenario time inside that answer (taken whether or
+        # not the answer made a record, so no hold is left behind).
+        held = self.hubs.holds.take(outbound.request.header("X-Correlation-ID")) if self.hubs else 0.0
         if len(records) > before:
             # Scenario time magnifies the partner's real processing time by `speed`: report the
             # link's holds in scenario ms plus the time the eMSP really took to answer (less what
@@ -322,8 +325,7 @@ class LiveRuntime(StationSide):
             link_ms = self._to_emsp[cpo_id].scenario_ms(up_at - sent) + self._from_emsp[cpo_id].scenario_ms(
                 down_at - answered
             )
-            # A hub on the way held the request for scenario time inside that answer: in scenario ms.
-            held = self.hubs.holds.take(outbound.request.header("X-Correlation-ID")) if self.hubs else 0.0
+            # The hub's holds in scenario ms, the rest in real ones.
             answer_ms = max(0.0, answered - asked - stalled - held) * 1000 + held * self.clock.speed * 1000
             latency = Decimal(link_ms + answer_ms).quantize(Decimal("0.001"))
             records[before] = dataclasses.replace(records[before], latency_ms=latency)
