@@ -30,6 +30,7 @@ from starlette.types import Receive, Scope, Send
 from emsp.core import EmspCore
 from emsp.core_thread import CoreThread
 from emsp.ocpi.envelope import respond
+from emsp.pulse import Pulse
 from emsp.wire import Deferred, HttpRequest, HttpResponse
 
 Handler = Callable[[HttpRequest, datetime], HttpResponse | Deferred]
@@ -58,18 +59,23 @@ async def await_deferred(
     clock: Callable[[], datetime],
     timeout_s: float,
     core_thread: CoreThread | None = None,
+    pulse: Pulse | None = None,
 ) -> HttpResponse:
     """Wait for a deferred response; past `timeout_s` the handshake is failed (3001) and answered.
 
     With a core thread it looks again only after another core call ran (the pump feeding the
-    partner's answers in); inline, it polls while the runtime's pump sends the outbound calls."""
+    partner's answers in); inline, it looks again after each `pulse` (every 5 ms without one) while
+    the runtime's pump sends the outbound calls."""
     loop = asyncio.get_running_loop()
     if core_thread is not None:
         resp = await core_thread.poll(source.take_response, deferred_id, timeout=timeout_s)
     else:
         give_up = loop.time() + timeout_s
         while (resp := source.take_response(deferred_id)) is None and loop.time() < give_up:
-            await asyncio.sleep(_POLL_S)
+            if pulse is None:
+                await asyncio.sleep(_POLL_S)
+            else:
+                await pulse.wait(give_up - loop.time())
     if resp is None:
         reason = f"no answer within {timeout_s:g} s"
         await _run(core_thread, source.abort_deferred, deferred_id, clock(), reason)
@@ -94,6 +100,7 @@ class OcpiAsgi:
         core_thread: CoreThread | None = None,
         deferred: DeferredResponses | None = None,
         deferred_timeout_s: float = DEFERRED_TIMEOUT_S,
+        pulse: Pulse | None = None,
     ) -> None:
         self.handle = handle
         self.clock = clock
@@ -101,6 +108,7 @@ class OcpiAsgi:
         self.core_thread = core_thread
         self.deferred = deferred
         self.deferred_timeout_s = deferred_timeout_s
+        self.pulse = pulse
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -130,8 +138,9 @@ class OcpiAsgi:
         if self.deferred is None:
             raise RuntimeError("the handler deferred a response but nothing delivers it")
         return await await_deferred(
-            self.deferred, answer.deferred_id, self.clock, self.deferred_timeout_s, self.core_thread
-        )
+            self.deferred, answer.deferred_id, self.clock, self.deferred_timeout_s, self.core_thread,
+            pulse=self.pulse,
+        )  # fmt: skip
 
     async def _body(self, scope: Scope, receive: Receive) -> bytes:
         for name, value in scope["headers"]:
@@ -189,9 +198,12 @@ def handler_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     deferred: DeferredResponses | None = None,
     deferred_timeout_s: float = DEFERRED_TIMEOUT_S,
+    pulse: Pulse | None = None,
 ) -> FastAPI:
+    """`pulse`: pulsed after every call into `deferred` (inline, no core thread), so a deferred
+    answer is taken as soon as it is there."""
     app = app or FastAPI(title=title, openapi_url=None, docs_url=None, redoc_url=None)
-    ocpi = OcpiAsgi(handle, clock, max_body_bytes, core_thread, deferred, deferred_timeout_s)
+    ocpi = OcpiAsgi(handle, clock, max_body_bytes, core_thread, deferred, deferred_timeout_s, pulse)
     # Mounted at "" after every other route: it takes whatever they do not (any path, any method).
     app.mount("", ocpi)
     app.state.ocpi_asgi = ocpi  # for `ocpi_first`

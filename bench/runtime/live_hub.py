@@ -37,6 +37,7 @@ from bench.runtime.live_timeline import OutageSpan, outage_mode
 from bench.trace import WireTrace
 from bench.world import World
 from emsp.api import handler_app
+from emsp.pulse import Pulse
 from emsp.wire import Deferred, HttpRequest, HttpResponse, OutboundRequest
 from simulators.cpo.mock_cpo import MockCpoOutput
 from simulators.hub import OcpiHub, Status
@@ -118,6 +119,7 @@ class LiveHubs:
         self._clients = {hub_id: httpx.AsyncClient(timeout=30.0) for hub_id in self.hubs}
         self.holds = Holds()
         self._pokes = {hub_id: asyncio.Event() for hub_id in self.hubs}
+        self._answered = {hub_id: Pulse() for hub_id in self.hubs}  # wakes the ASGI front's deferred waits
         self._not_started = {
             hub_id: [c for c, h in self.channels.items() if h == hub_id] for hub_id in self.hubs
         }
@@ -137,7 +139,9 @@ class LiveHubs:
             self._drain(hub_id)  # a forward goes out now; its answer comes through take_response
             return answer
 
-        app = handler_app(handle, clock.now, title=f"roaming hub {hub_id}", deferred=hub)
+        app = handler_app(
+            handle, clock.now, title=f"roaming hub {hub_id}", deferred=hub, pulse=self._answered[hub_id]
+        )
         delay = hub.added_latency.total_seconds() / clock.speed
         return HttpServer(_HubDelay(app, delay, self.holds), sock)
 
@@ -170,6 +174,7 @@ class LiveHubs:
                 f"hub {hub_id} call to {outbound.partner}", self._send(hub_id, outbound), call=True
             )
         self._pokes[hub_id].set()
+        self._answered[hub_id].pulse()
         waiting = self._not_started[hub_id]
         if waiting and emsp_registered(self.hubs[hub_id]):
             self._not_started[hub_id] = []
