@@ -171,6 +171,12 @@ def figures(
         amounts = {"retail": x.retail_excl, "wholesale": x.wholesale_excl - fee, "hub_fees": fee}
         for part, amount in amounts.items():
             parts[part][x.channel] = parts[part].get(x.channel, ZERO) + amount
+    # A hub fee in the retail currency on a line whose CPO cost is in another currency (its margin
+    # unknown) is still a known cost of its channel: counted in the channel's hub fees, never dropped,
+    # though outside its margin (whose parts are then the margined lines' retail, wholesale and fees).
+    for x in sessions:
+        if (fee := hub_fee_of(x)) and foreign_wholesale_of(x):
+            parts["hub_fees"][x.channel] = parts["hub_fees"].get(x.channel, ZERO) + fee
     out = {
         "currency": currency,
         "accounts": accounts,

@@ -184,6 +184,8 @@ def _deliveries(world: World) -> dict[str, CdrDelivery]:
         party = (cpo.ocpi.country_code, cpo.ocpi.party_id)
         resent = cdr_ids_through_hubs(cpo.ocpi.truth.cdrs_resent, party, world.hubs)
         resent += ("(hub resend)",) * resends.get(f"{party[0]}/{party[1]}", 0)
+        # a link's `duplicate` served a CDR POST twice: the eMSP got that CDR again, as after a resend
+        resent += cdr_ids_through_hubs(cpo.ocpi.truth.cdrs_link_duplicated, party, world.hubs)
         late = cdr_ids_through_hubs(cpo.ocpi.truth.cdrs_late, party, world.hubs)
         out[cid] = CdrDelivery(resent, late)
     return out

@@ -29,6 +29,7 @@ import yaml
 from bench.overrides import Override
 from bench.scenario import Scenario, ScenarioError, load_scenario
 from reports.junit import JunitCase
+from reports.outcomes import is_mismatch
 
 SCENARIO_KEYS = frozenset({"name", "cpos", "demand"})
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -376,9 +377,8 @@ def table_rows(results: Sequence[RunResult]) -> list[tuple[object, ...]]:
     for r in results:
         s = r.summary
         if s:
-            bad = sum(
-                n for k, n in s["reconciliation"].items() if k not in ("matched", "refused", "fraud_caught")
-            )
+            # as the report's "Mismatched sessions": expected refusals (an outage's) are not mismatches
+            bad = sum(n for k, n in s["reconciliation"].items() if is_mismatch(k))
             failed = "; ".join(str(e["name"]) for e in r.expectations if not e["passed"])
             figures: tuple[object, ...] = (
                 s["sessions"]["started"],

@@ -141,7 +141,8 @@ def _figures(
         ),
         "reconciliation": classes,
         # Repeats the eMSP recognised (same id, same content: answered, not stored or billed again)
-        # against those the CPO really sent; late CDRs against those that still reconciled.
+        # against those that really reached it (the CPO's or a hub's resends, a duplicating link's
+        # second copy); late CDRs against those that still reconciled.
         "cdr_delivery": {
             "resent": sum(len(d.resent) for p, d in deliveries.items() if mine(p)),
             "resent_recognised": sum(

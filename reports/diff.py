@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from reports.load import RunRecordsError, load_run
-from reports.tables import GOOD_CLASSES
+from reports.outcomes import is_mismatch
 
 _UP_IS_WORSE = (
     "latency",
@@ -184,7 +184,11 @@ def parse_gate(spec: str, max_pct: Decimal) -> Gate:
     if direction:
         up = direction == "up"
     else:
-        bad_class = f".{path}".find(".reconciliation.") >= 0 and path.rsplit(".", 1)[-1] not in GOOD_CLASSES
+        klass = path.rsplit(".", 1)[-1]
+        # every mismatch class, and drivers an outage turned away: expected, yet fewer is better
+        bad_class = f".{path}".find(".reconciliation.") >= 0 and (
+            is_mismatch(klass) or klass == "refused_unreachable"
+        )
         up = bad_class or any(word in path.lower() for word in _UP_IS_WORSE)
     return Gate(path, max_pct, up)
 

@@ -256,7 +256,11 @@ class LiveRuntime(StationSide):
         elif self._to_emsp[cpo_id].duplicates():
             # The client got no answer to a first copy and sent it again: the eMSP serves both,
             # the client only ever sees the second answer (as sim's Link.duplicates).
-            await send_http(self._cpo_clients[cpo_id], request)
+            cpo = self.world.cpos.get(cpo_id)
+            cdr_id = cpo.ocpi.cdr_posted_by(outbound.request_id) if cpo is not None else None
+            copy = await send_http(self._cpo_clients[cpo_id], request)
+            if cpo is not None and cdr_id is not None and copy.status != TRANSPORT_FAILED:
+                cpo.ocpi.truth.cdrs_link_duplicated.append(cdr_id)  # served twice: a repeat
             self.trace.ocpi_request(self.clock.now(), self._proto(cpo_id), cpo_id, peer, request)
         response = await send_http(self._cpo_clients[cpo_id], request)
         if response.status == TRANSPORT_FAILED:

@@ -238,7 +238,8 @@ class SimRuntime:
             # The client got no answer to a first copy and sent the same request again: the eMSP
             # serves both, the client only ever sees the second answer.
             self.trace.ocpi_request(self.now(), self._proto[cpo_id], cpo_id, EMSP, request)
-            link.send(partial(self._at_emsp, cpo_id, outbound, False), request=True)
+            cdr_id = self.world.cpos[cpo_id].ocpi.cdr_posted_by(outbound.request_id)
+            link.send(partial(self._at_emsp, cpo_id, outbound, False, cdr_id), request=True)
         link.send(partial(self._at_emsp, cpo_id, outbound, True), request=True)
 
     def _outage(self, *parties: str) -> str | None:
@@ -251,7 +252,10 @@ class SimRuntime:
                 return mode
         return None
 
-    def _at_emsp(self, cpo_id: str, outbound: OutboundRequest, answered: bool) -> None:
+    def _at_emsp(
+        self, cpo_id: str, outbound: OutboundRequest, answered: bool, copy_of_cdr: str | None = None
+    ) -> None:
+        """`copy_of_cdr`: this is the link's extra copy of that CDR's POST (served: a repeat)."""
         mode = self._outage(EMSP, cpo_id)
         if mode == "refused":
             if answered:  # the refusal travels back as a TCP reset
@@ -261,6 +265,8 @@ class SimRuntime:
             if answered:
                 self._emsp_answers(cpo_id, outbound, UNAVAILABLE)
             return
+        if copy_of_cdr is not None:
+            self.world.cpos[cpo_id].ocpi.truth.cdrs_link_duplicated.append(copy_of_cdr)
         response = self.world.emsp.handle(outbound.request, self.now())
         if isinstance(response, Deferred):
             if answered:  # answered once the eMSP's own calls to the CPO are done (credentials POST/PUT)

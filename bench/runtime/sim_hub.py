@@ -160,10 +160,19 @@ class SimHubs:
         link = rt._to_emsp[cpo_id]
         if link.duplicates():  # as toward the eMSP: a client retry, the hub serves both copies
             rt.trace.ocpi_request(rt.now(), PROTO, cpo_id, hub_id, outbound.request)
-            link.send(partial(self._at_hub_from_cpo, hub_id, cpo_id, outbound, False), request=True)
+            cdr_id = rt.world.cpos[cpo_id].ocpi.cdr_posted_by(outbound.request_id)
+            link.send(partial(self._at_hub_from_cpo, hub_id, cpo_id, outbound, False, cdr_id), request=True)
         link.send(partial(self._at_hub_from_cpo, hub_id, cpo_id, outbound, True), request=True)
 
-    def _at_hub_from_cpo(self, hub_id: str, cpo_id: str, outbound: OutboundRequest, answered: bool) -> None:
+    def _at_hub_from_cpo(
+        self,
+        hub_id: str,
+        cpo_id: str,
+        outbound: OutboundRequest,
+        answered: bool,
+        copy_of_cdr: str | None = None,
+    ) -> None:
+        """`copy_of_cdr`: the link's extra copy of that CDR's POST; served, the hub forwards it again."""
         rt = self._rt
         mode = rt._outage(hub_id, cpo_id)
         if mode == "refused":
@@ -174,6 +183,8 @@ class SimHubs:
             if answered:
                 self._answer_cpo(hub_id, cpo_id, outbound, self._unavailable, delayed=False)
             return
+        if copy_of_cdr is not None:
+            rt.world.cpos[cpo_id].ocpi.truth.cdrs_link_duplicated.append(copy_of_cdr)
         response = self._accept(hub_id, cpo_id if answered else "", outbound)
         if response is not None and answered:
             self._answer_cpo(hub_id, cpo_id, outbound, response)

@@ -19,14 +19,26 @@ MAX_CREDIT_ID = 39  # a Credit CDR's id: CiString(39), room for a suffix
 MAX_ID = 36  # any other CDR's id
 
 
+def _minus(value: Any) -> Any:
+    if value is None or Decimal(str(value)) == 0:
+        return value
+    return -Decimal(str(value))
+
+
 def _negate(price: Any) -> Any:
+    """A Price with every amount negated, in the CDR's wire form: 2.2.1 `excl_vat`/`incl_vat`, 2.3.0
+    `before_taxes` and each of its `taxes` (types: Price, TaxAmount)."""
     if not isinstance(price, Mapping):
         return price
     out = dict(price)
-    for key in ("excl_vat", "incl_vat"):
-        value = out.get(key)
-        if value is not None and Decimal(str(value)) != 0:
-            out[key] = -Decimal(str(value))
+    for key in ("excl_vat", "incl_vat", "before_taxes"):
+        if key in out:
+            out[key] = _minus(out[key])
+    if isinstance(out.get("taxes"), list):
+        out["taxes"] = [
+            {**tax, "amount": _minus(tax.get("amount"))} if isinstance(tax, Mapping) else tax
+            for tax in out["taxes"]
+        ]
     return out
 
 

@@ -247,6 +247,13 @@ class OcpiParty:
                 out.requests.append(request)
         return out
 
+    def cdr_posted_by(self, request_id: str) -> str | None:
+        """The id of the CDR this pending request POSTs; None for any other request."""
+        pending = self._pending.get(request_id)
+        if pending is None or "cdr_id" not in pending.context:
+            return None
+        return str(pending.context["cdr_id"])
+
     def _send_later(self, due: datetime, build: Callable[[datetime], OutboundRequest | None]) -> None:
         """Send what `build` makes at `due` (scenario time; the runtime wakes us via next_wakeup)."""
         self._later_seq += 1

@@ -4,6 +4,7 @@ margin exactly as before (margin = retail - wholesale - hub fees)."""
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,33 @@ def test_a_hub_fee_in_another_currency_is_shown_apart_never_dropped(
     parts = (billing["channel_retail"]["hub-eu"], billing["channel_wholesale"]["hub-eu"], hub_fees)
     assert D(parts[0]) - D(parts[1]) - D(parts[2]) == D(margin)
     assert billing["channel_hub_fees_unconverted"] == unconverted
+
+
+def _dkk_cost(line: Line) -> Line:
+    """The same line whose CPO billed in DKK: that cost leaves wholesale_excl, the EUR fee stays."""
+    costs = [c | {"currency": "DKK"} if c["kind"] == "wholesale" else c for c in line.cost_lines]
+    eur = sum((D(c["amount_excl"]) for c in costs if c["currency"] == "EUR"), D(0))
+    return dataclasses.replace(line, cost_lines=costs, wholesale_excl=eur)
+
+
+def test_a_retail_currency_hub_fee_counts_when_the_cpo_bills_in_another_currency() -> None:
+    """A hub-routed CPO billing DKK on EUR contracts: the line's margin is unknown, but its EUR hub fee
+    is a known cost of the channel. It vanished from every billing figure (review9 M4)."""
+    margined = _line(1, "charge", ("0.25", "EUR"))
+    foreign = [_dkk_cost(_line(n, "charge", ("0.25", "EUR"))) for n in (2, 3)]
+    billing, _ = figures(
+        [margined, *foreign], currency="EUR", accounts=1, drivers={}, sessions_with_cdr=3,
+        cpo_ids=["cpo-nl2"], owner=lambda partner, party: "cpo-nl2", channels=("bilateral", "hub-eu"),
+    )  # fmt: skip
+    assert billing["channel_hub_fees"]["hub-eu"] == billing["hub_fees_total"] == "0.75"  # one fee a session
+    assert billing["channel_hub_fees_unconverted"] == {}
+    assert billing["wholesale_unconverted"] == {"DKK": "6.00"}
+    # The margin and its retail and wholesale stay the margined line's; the CPOs' cost plus every fee
+    # is the wholesale total.
+    channel = billing["channel_retail"]["hub-eu"], billing["channel_wholesale"]["hub-eu"]
+    assert (billing["margin"], *channel) == ("1.75", "5.00", "3.00")
+    fees, wholesale = D(billing["hub_fees_total"]), D(billing["channel_wholesale"]["hub-eu"])
+    assert D(billing["wholesale_total"]) == wholesale + fees
 
 
 def test_billing_mix_with_a_hub_charging_in_dollars_shows_its_fees_in_dollars(tmp_path: Path) -> None:

@@ -100,6 +100,9 @@ def test_a_link_window_duplicates_reorders_and_delays_requests_and_loses_nothing
     _nothing_lost(outcome.summary, every_session=False)
     counts = outcome.summary["reconciliation"]
     assert counts["matched"] + counts["duplicate_cdr"] == outcome.summary["sessions"]["completed"]
+    # A CDR POST served twice is a repeat that reached the eMSP: in `resent` as in sim (review10 N3).
+    delivery = outcome.summary["cdr_delivery"]
+    assert delivery["resent"] > 0 and delivery["resent_recognised"] == delivery["resent"]
 
 
 @pytest.mark.parametrize(("mode", "runtime"), [("http_503", "live"), ("refused", "live"), ("refused", "sim")])

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 import bench.runner
 from bench.cli import app
 from bench.scenario import BUILTIN_DIR, ScenarioError
-from bench.suite import RunSpec, discover, junit_suites, parse_seeds, run_one, worst
+from bench.suite import RunResult, RunSpec, discover, junit_suites, parse_seeds, run_one, table_rows, worst
+from reports.tables import is_good
 
 runner = CliRunner()
 
@@ -186,3 +187,26 @@ def test_a_suite_runs_in_processes_with_one_junit_and_one_table(tmp_path: Path) 
         assert ["run", "energy_kwh.truth"] in rows
     gate = runner.invoke(app, ["diff", str(out / "good-1"), str(out / "good-1"), "--metric", "cdrs"])
     assert gate.exit_code == 0 and "ok cdrs" in gate.stdout
+
+
+def test_the_tables_mismatched_counts_only_mismatches_as_the_report_does() -> None:
+    """Drivers an outage turned away, a driver the station turned away, a clone caught: expected, so a
+    green outage run showed 'mismatched 8' (review9 M7). The report's Mismatched sessions agree."""
+    expected = {
+        "matched": 40,
+        "refused": 2,
+        "refused_unreachable": 5,
+        "refused_at_station": 3,
+        "fraud_caught": 1,
+    }
+    wrong = {"wrongly_refused": 1, "missing_cdr": 2, "fraud_missed": 4}
+    summary = {
+        "sessions": {"started": 50},
+        "reconciliation": expected | wrong,
+        "authorizations": {"latency_ms": {"p99": "12.000"}},
+        "energy_kwh": {"invoiced": "100"},
+    }
+    result = RunResult(RunSpec("hub-outage", 101, "out"), 0, "hub-outage", 101, summary=summary)
+    [row] = table_rows([result])
+    assert row[4] == sum(wrong.values())
+    assert all(is_good(k) for k in expected) and not any(is_good(k) for k in wrong)

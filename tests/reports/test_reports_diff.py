@@ -54,6 +54,8 @@ def test_the_diff_names_what_changed_by_section(make_run: RunFactory) -> None:
         ("partners.cpo-a.reconciliation.price_mismatch", True),
         ("authorizations.rejected", True),
         ("reconciliation.matched", False),
+        ("reconciliation.refused_unreachable", True),  # expected in an outage, yet fewer is better
+        ("partners.cpo-a.reconciliation.fraud_caught", False),  # more clones caught is better
         ("sessions.completed", False),
         ("revenue.EUR", False),
         ("sessions.completed:up", True),

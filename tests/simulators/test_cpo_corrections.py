@@ -45,3 +45,33 @@ def test_correction_styles(style: str, credit_ids: list[str], reference: bool, t
     _pump(cpo, emsp, out, later)
     held = [c.cdr_id.removeprefix(original) for c in emsp.records().cdrs]
     assert held[0] == "" and held[-1] == "-R1"
+
+
+def _amounts(price: dict[str, object]) -> list[Decimal]:
+    """Every amount of a Price in its wire form (2.2.1 excl/incl VAT, 2.3.0 before taxes + taxes)."""
+    keys = ("excl_vat", "incl_vat", "before_taxes")
+    taxes = price.get("taxes") or []
+    assert isinstance(taxes, list)
+    return [Decimal(str(price[k])) for k in keys if k in price] + [Decimal(str(t["amount"])) for t in taxes]
+
+
+@pytest.mark.parametrize("version", ["2.2.1", "2.3.0"])
+def test_a_credit_negates_every_amount_of_total_cost_in_the_versions_price_form(version: str) -> None:
+    """2.3.0's Price is before_taxes plus taxes[].amount (types: Price): a credit that left them positive
+    was refused by a correct eMSP, and the replacement was then billed as a second CDR (review9 M8)."""
+    cpo, emsp = _world(version)
+    cpo.dialect = cpo.dialect.model_copy(update={"credit_cdrs": "with_reference"})
+    _pump(cpo, emsp, cpo.start(T0), T0)
+    _pump(cpo, emsp, cpo.on_event(AuthorizationRequested("r1", "CS1", "AA11", T0), T0), T0)
+    end = T0 + timedelta(hours=1)
+    _pump(cpo, emsp, cpo.on_event(TransactionStarted("CS1", 1, "7", "AA11", 1000, T0), T0), T0)
+    _pump(cpo, emsp, cpo.on_event(TransactionEnded("CS1", "7", end, 12000, "EVDisconnected"), end), end)
+    later = end + timedelta(minutes=5)
+    out = cpo.correct_cdrs(later, share=1.0, rng=random.Random(1))
+    credit, replacement = (loads(r.request.body or "{}") for r in out.requests)
+    sent = _amounts(replacement["total_cost"])
+    assert len(sent) >= 2 and all(a > 0 for a in sent)  # the VAT is there to negate, in either form
+    assert _amounts(credit["total_cost"]) == [-a for a in sent]
+    _pump(cpo, emsp, out, later)
+    kept = sorted(c.cdr_id.removeprefix(replacement["id"].removesuffix("-R1")) for c in emsp.records().cdrs)
+    assert kept == ["", "-CR", "-R1"]  # the eMSP took the credit: nothing billed twice

@@ -19,7 +19,7 @@ SITE = SiteSpec("LOC1", "Site", "Street 1", "Utrecht", "NLD", "52.090736", "5.12
                 "STD", (StationSite("CS1", 2, Decimal(22)),))  # fmt: skip
 
 
-def _world() -> tuple[OcpiCpo, EmspCore]:
+def _world(ocpi_version: str = "2.2.1") -> tuple[OcpiCpo, EmspCore]:
     emsp = EmspCore(EmspSettings(base_url="http://emsp.local/ocpi"))
     emsp.register_partner("cpo-a", "token-a", parties=[("DE", "CPA", "CPO")])
     emsp.issue_token("AA11", contract_id="NL-EMS-C00000001", now=T0)
@@ -34,6 +34,7 @@ def _world() -> tuple[OcpiCpo, EmspCore]:
         dialect=load_profile("spec-strict"),
         tariffs={"STD": TARIFF | {"country_code": "DE", "party_id": "CPA"}},
         sites=[SITE],
+        ocpi_version=ocpi_version,
     )
     return cpo, emsp
 
