@@ -185,9 +185,10 @@ def parse_gate(spec: str, max_pct: Decimal) -> Gate:
         up = direction == "up"
     else:
         klass = path.rsplit(".", 1)[-1]
-        # every mismatch class, and drivers an outage turned away: expected, yet fewer is better
+        # every mismatch class, and drivers an outage or the station turned away: expected, yet
+        # fewer is better (an unknown token `refused` has no bad direction: it follows the demand)
         bad_class = f".{path}".find(".reconciliation.") >= 0 and (
-            is_mismatch(klass) or klass == "refused_unreachable"
+            is_mismatch(klass) or klass in ("refused_unreachable", "refused_at_station")
         )
         up = bad_class or any(word in path.lower() for word in _UP_IS_WORSE)
     return Gate(path, max_pct, up)

@@ -55,6 +55,7 @@ def test_the_diff_names_what_changed_by_section(make_run: RunFactory) -> None:
         ("authorizations.rejected", True),
         ("reconciliation.matched", False),
         ("reconciliation.refused_unreachable", True),  # expected in an outage, yet fewer is better
+        ("partners.cpo-a.reconciliation.refused_at_station", True),  # drivers turned away
         ("partners.cpo-a.reconciliation.fraud_caught", False),  # more clones caught is better
         ("sessions.completed", False),
         ("revenue.EUR", False),
