@@ -21,6 +21,7 @@ import fastjsonschema
 import simplejson
 
 from emsp.json_text import reused
+from simulators.ocppj.schema_check import compiled
 from simulators.ocppj.timestamps import is_date_time
 from simulators.ocppj.vouched import VOUCHED, Validator, reads_back_same
 
@@ -152,7 +153,7 @@ def _validator(version: OcppVersion, action: str, response: bool) -> Callable[[A
     # Formats as the `ocpp` package's validator reads them: a timestamp without a zone, or with a
     # lower-case `z`, is schema-valid there, so it is here; but it must name a real instant
     # (timestamps.py), which a shape alone does not check.
-    return fastjsonschema.compile(schema, formats={"date-time": is_date_time})
+    return compiled(schema, formats={"date-time": is_date_time})
 
 
 def _without_multiple_of(node: Any) -> Any:
