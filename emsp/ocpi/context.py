@@ -21,6 +21,7 @@ from emsp.ocpi.errors import OcpiError, busy, invalid
 from emsp.ocpi.tolerance import STRICT, Tolerance, needs_normalising, normalise_body
 from emsp.ocpi.validation import validate
 from emsp.outbox import Outbox
+from emsp.services.cdrs import FreshCdrs
 from emsp.services.tokens import TokenAuthority
 from emsp.storage.queries import SessionKey, StoredSession, StoredSessions
 from emsp.storage.tables import PartnerRow
@@ -107,6 +108,16 @@ class Ctx:
     # The columns of the CDRs this request inserted: settled from memory once its unit committed
     # (emsp.services.cdrs.FreshCdrs; in-memory SQLite only).
     written_cdrs: list[dict[str, Any]] = field(default_factory=list)
+
+    def remember_committed(self, fresh_cdrs: FreshCdrs | None) -> None:
+        """Once this request's unit has committed: what it wrote becomes what the next read gives
+        (the remembered sessions; the CDRs settled from memory). Whoever runs a handler and commits
+        calls it, the router and the catch-up pull alike: a write left out keeps an older row in
+        memory, and the next push of that session is checked against it."""
+        if self.written_sessions and self.stored_sessions is not None:
+            self.stored_sessions.update(self.written_sessions, self.session_facts)
+        if self.written_cdrs and fresh_cdrs is not None:
+            fresh_cdrs.add(self.written_cdrs)
 
     @property
     def tolerance(self) -> Tolerance:

@@ -42,6 +42,7 @@ from emsp.ocpi.modules import HANDLERS
 from emsp.ocpi.modules.common import stored_last_updated
 from emsp.ocpi.versions import adapter_for
 from emsp.services import findings
+from emsp.services.cdrs import FreshCdrs
 from emsp.services.findings import NewFinding
 from emsp.storage.db import Database
 from emsp.storage.queries import find_cdr, find_location, find_tariff, session_raw
@@ -79,6 +80,8 @@ def with_query(url: str, **params: str) -> str:
 class PullHost(Services, Protocol):
     @property
     def db(self) -> Database: ...
+    @property
+    def fresh_cdrs(self) -> FreshCdrs | None: ...
     @property
     def log(self) -> Any: ...
 
@@ -400,6 +403,7 @@ class Puller:
                 HttpRequest(method, url, {"Content-Type": "application/json"}, dumps(item)),
                 now, segments, run.partner_id, _fixed(db), host,
                 host.log.bind(partner=run.partner_id, pulled=True), adapter, parties=scope,
+                stored_sessions=host.db.stored_sessions,
             )  # fmt: skip
             HANDLERS[run.module](ctx)
             if run.module == "cdrs":
@@ -414,6 +418,7 @@ class Puller:
                 host.bus.write(db, events, now)
         if events:
             host.bus.committed(events)
+        ctx.remember_committed(host.fresh_cdrs)  # else the next push reads the session as before the pull
         return True
 
 

@@ -375,11 +375,7 @@ def _dispatch(
             host.bus.write(unit(), ctx.events, now)
     if ctx.events:
         host.bus.committed(ctx.events)  # processed after the response (EmspCore.handle, or a worker)
-    if ctx.written_sessions and ctx.stored_sessions is not None:
-        # Committed: now what a read would give.
-        ctx.stored_sessions.update(ctx.written_sessions, ctx.session_facts)
-    if ctx.written_cdrs and host.fresh_cdrs is not None:  # committed: settled from memory next
-        host.fresh_cdrs.add(ctx.written_cdrs)
+    ctx.remember_committed(host.fresh_cdrs)
     if refused is not None:
         raise refused
     return result

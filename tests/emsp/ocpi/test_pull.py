@@ -306,3 +306,25 @@ def test_unreachable_sender_is_retried(emsp: EmspCore, monkeypatch: pytest.Monke
     run(emsp, cpo, due)
     assert [s.session_id for s in emsp.records().sessions] == ["LATE"]
     assert emsp.next_pull_at(due) is None
+
+
+def test_a_pulled_session_is_what_the_next_push_is_checked_against(
+    emsp: EmspCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """review9 M12: the pull stored a newer, ended Session, yet the next push was checked against
+    the session as the previous push left it in memory (in-memory SQLite): an older PUT was applied
+    over it and reopened it. Every database must answer it the same: not applied."""
+    cpo = Cpo()
+    client = _registered(emsp, cpo, monkeypatch)
+    pushed = session("S1", kwh=1, last_updated="2025-03-01T09:10:00Z")
+    assert client.call("PUT", f"{V}/sessions/DE/CPA/S1", pushed).status == 201  # remembered
+    ended = session("S1", status="COMPLETED", kwh=5, last_updated="2025-03-01T09:30:00Z")
+    cpo.published.put("sessions", "S1", ended)
+    emsp.pull_from("cpo1", client.now)
+    run(emsp, cpo, client.now)
+    # The CPO's stored push of 09:20 arrives after the pull.
+    late = session("S1", kwh=3, last_updated="2025-03-01T09:20:00Z")
+    client.call("PUT", f"{V}/sessions/DE/CPA/S1", late)
+    client.call("PATCH", f"{V}/sessions/DE/CPA/S1", {"kwh": 4, "last_updated": "2025-03-01T09:25:00Z"})
+    [stored] = emsp.records().sessions
+    assert (stored.status, stored.kwh) == ("COMPLETED", 5)
