@@ -43,6 +43,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bench.field_error import FieldError
+
 TariffPolicy = Literal["price_at_start", "split_periods"]
 Share = Annotated[float, Field(ge=0, le=1)]
 MAX_LINK_MS = 3_600_000  # the longest latency or jitter of a link: an hour (bench/scenario.py LinkSpec)
@@ -69,7 +71,7 @@ class Window(_Event):
     @model_validator(mode="after")
     def _ordered(self) -> Window:
         if self.end <= self.start:
-            raise ValueError("`until` must be after `from`")
+            raise FieldError(("until", "from"), "`until` must be after `from`")
         return self
 
     def overlaps(self, other: Window) -> bool:

@@ -15,6 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from bench.events import EVENT_TYPES, Event, Window
+from bench.field_error import FieldError
 from bench.overrides import SET_FIELD, Override, OverrideError, apply_all
 from bench.scenario_demand import CloneSpec as CloneSpec  # the demand models are part of this module's API
 from bench.scenario_demand import DemandSpec as DemandSpec
@@ -177,6 +178,14 @@ def _field_path(location: tuple[Any, ...]) -> str:
     return "".join(parts) or "(root)"
 
 
+def _exact_field(model: str, fields: tuple[str, ...], overrides: Sequence[Override]) -> str:
+    """Which of `fields` (below `model`) an error names: the last one a --set changed, else the first
+    (a range set to min > max by `--set demand.energy_kwh.max=1` is at fault in its max)."""
+    paths = [field if model == "(root)" else f"{model}.{field}" for field in fields]
+    changed = [o.path for o in overrides if o.path in paths]
+    return changed[-1] if changed else paths[0]
+
+
 def load_scenario(name_or_path: str, overrides: Sequence[Override] = ()) -> tuple[Scenario, Path]:
     """Parse and validate; returns the scenario and the directory its relative paths resolve from.
 
@@ -202,10 +211,14 @@ def load_scenario(name_or_path: str, overrides: Sequence[Override] = ()) -> tupl
     except ValidationError as exc:
         first = exc.errors()[0]
         where = _field_path(tuple(first["loc"]))
+        reason = first["msg"]
+        error = first.get("ctx", {}).get("error")
+        if isinstance(error, FieldError):  # the exact field below the model pydantic names
+            where, reason = _exact_field(where, error.fields, overrides), error.reason
         set_here = [
             str(o) for o in overrides if where == o.path or where.startswith((o.path + ".", o.path + "["))
         ]
-        reason = first["msg"] + (f" (set by {SET_FIELD} {set_here[-1]})" if set_here else "")
+        reason += f" (set by {SET_FIELD} {set_here[-1]})" if set_here else ""
         raise ScenarioError(str(path), where, reason) from exc
     for cpo_index, cpo in enumerate(scenario.cpos):
         for tariff_id, rel in cpo.tariffs.items():

@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bench.billing_spec import RetailSpec, Share, check_contracts
+from bench.field_error import FieldError
 from emsp.billing.contracts import ContractKind
 from emsp.timeutil import known_zone
 
@@ -37,13 +38,13 @@ class Range(Strict):
     @model_validator(mode="after")
     def _ordered(self) -> Range:
         if self.min > self.max:
-            raise ValueError(f"min {self.min} is greater than max {self.max}")
+            raise FieldError(("min", "max"), f"min {self.min} is greater than max {self.max}")
         return self
 
 
 def _within_week(span: Range) -> Range:
     if span.max > WEEK_MINUTES:
-        raise ValueError(f"max {span.max} exceeds {WEEK_MINUTES} minutes (a week)")
+        raise FieldError("max", f"max {span.max} exceeds {WEEK_MINUTES} minutes (a week)")
     return span
 
 
@@ -91,15 +92,15 @@ class CloneSpec(Strict):
     @classmethod
     def _finishable(cls, value: Range) -> Range:
         if value.max > MAX_CLONE_SESSIONS:
-            raise ValueError(f"max {value.max} exceeds {MAX_CLONE_SESSIONS} sessions per victim")
+            raise FieldError("max", f"max {value.max} exceeds {MAX_CLONE_SESSIONS} sessions per victim")
         return value
 
     @model_validator(mode="after")
     def _sane(self) -> CloneSpec:
-        if self.sessions.min < 1 or self.delay_minutes.min < 0 or self.gap_minutes.min < 1:
-            raise ValueError("sessions >= 1, delay_minutes >= 0 and gap_minutes >= 1")
-        if self.stay_minutes.min < 1:
-            raise ValueError("stay_minutes >= 1")
+        for name, least in (("sessions", 1), ("delay_minutes", 0), ("gap_minutes", 1), ("stay_minutes", 1)):
+            low = getattr(self, name).min
+            if low < least:
+                raise FieldError(f"{name}.min", f"must be at least {least} (got {low})")
         if self.skim_location in self.locations:
             raise ValueError("skim_location cannot also be one of the locations the clones are used at")
         return self
@@ -153,13 +154,17 @@ class DemandSpec(Strict):
             raise ValueError("give arrivals_per_hour or arrival_profile, not both")
         if len({m.name for m in self.ev_models}) != len(self.ev_models):
             raise ValueError("ev_models: names must be unique")
-        for bound in ("min", "max"):
-            if not Decimal(0) <= getattr(self.soc_at_arrival, bound) <= Decimal(100):
-                raise ValueError("soc_at_arrival is a percentage (0-100)")
-            if not Decimal(0) <= getattr(self.soc_target, bound) <= Decimal(100):
-                raise ValueError("soc_target is a percentage (0-100)")
+        for name in ("soc_at_arrival", "soc_target"):
+            for bound in ("min", "max"):
+                value = getattr(getattr(self, name), bound)
+                if not Decimal(0) <= value <= Decimal(100):
+                    raise FieldError(f"{name}.{bound}", f"is a percentage (0-100), got {value}")
         if self.ev_models and self.soc_at_arrival.max > self.soc_target.min:
-            raise ValueError("soc_at_arrival.max must not exceed soc_target.min (an EV arrives to charge)")
+            raise FieldError(
+                ("soc_at_arrival.max", "soc_target.min"),
+                f"soc_at_arrival.max {self.soc_at_arrival.max} exceeds soc_target.min {self.soc_target.min}"
+                " (an EV arrives to charge)",
+            )
         check_contracts(self.contracts, self.retail)
         return self
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from bench.spec_guard import BenchDisagreement, physical_price
 from bench.world import World
 from emsp.model import PartyRef
-from emsp.reconciliation import DEFAULT_PRICE_TOLERANCE, TruthSession
-from emsp.settlement.tariff import MeterSample, price_session
+from emsp.reconciliation import TruthSession
 from emsp.timeutil import format_utc
-from simulators.cpo.tariff_switch import price_with_switches
 from simulators.cpo.truth import unanswered
 from simulators.station.charge_truth import ChargeTruth
 
@@ -46,22 +45,6 @@ def _answer(
     return None
 
 
-class BenchDisagreement(RuntimeError):
-    """The mock CPO, pricing as the spec reads its tariff, and the ground truth came to different
-    costs for one session: the bench disagrees with itself. The run is aborted (exit 3): a CDR the
-    eMSP billed faithfully must never be graded as the eMSP's price_mismatch."""
-
-
-def _check_agreement(cpo_id: str, session_id: str, cpo_cost: Decimal | None, truth_cost: Decimal) -> None:
-    """`cpo_cost`: what the mock CPO's CDR costs excl. VAT, None where its dialect reads its tariffs
-    otherwise (a difference is then intended, and graded)."""
-    if cpo_cost is not None and abs(cpo_cost - truth_cost) > DEFAULT_PRICE_TOLERANCE:
-        raise BenchDisagreement(
-            f"mock CPO {cpo_id} priced session {session_id} at {cpo_cost} excl. VAT, the ground truth "
-            f"at {truth_cost}: the bench's CPO and truth read the physics differently"
-        )
-
-
 def _left_first(charge: ChargeTruth, answered: tuple[datetime, str] | None) -> str | None:
     """The refusal detail (`driver_left ...`) of a visit whose driver unplugged before the station
     could start it although the eMSP allowed the token (its ALLOWED reached the CPO, after the driver
@@ -80,6 +63,11 @@ def _left_first(charge: ChargeTruth, answered: tuple[datetime, str] | None) -> s
 
 
 def truth_sessions(world: World) -> list[TruthSession]:
+    """The ground truth of every visit. Raises BenchDisagreement when a mock CPO priced a session
+    as the spec reads its tariff and the truth came to another cost (bench/spec_guard.py)."""
+    for cpo in world.cpos.values():
+        if cpo.ocpi.truth.disagreements:
+            raise BenchDisagreement(cpo.ocpi.truth.disagreements[0])
     known = {uid for d in world.drivers if d.known for uid in d.uids()}
     answers = _answers(world)
     sessions: list[TruthSession] = []
@@ -93,43 +81,11 @@ def truth_sessions(world: World) -> list[TruthSession]:
             cost_excl = cost_incl = None
             currency = ""
             if session_id is not None and charge.started_at is not None and charge.unplugged_at is not None:
-                tariff_id, tz = cpo.ocpi.truth.tariff_in_effect[session_id]
-                tariff = cpo.ocpi.tariff(tariff_id)
-                full_at = charge.charging_ended_at or charge.unplugged_at
-                samples = [MeterSample(timestamp=charge.started_at, energy_kwh=Decimal(0))]
-                samples += [
-                    MeterSample(timestamp=at, energy_kwh=kwh)
-                    for at, kwh in charge.power_corners
-                    if at < full_at and kwh < energy
-                ]
-                # An EV that wants nothing is full the instant it starts (full_at == started_at):
-                # that instant is already the first sample.
-                if charge.started_at < full_at < charge.unplugged_at:
-                    samples.append(MeterSample(timestamp=full_at, energy_kwh=energy))
-                samples.append(MeterSample(timestamp=charge.unplugged_at, energy_kwh=energy))
-                switches = cpo.ocpi.truth.tariff_switches.get(session_id)
-                if switches:
-                    tariffs = {tid: cpo.ocpi.tariff(tid) for tid in [tariff_id, *(t for _a, t in switches)]}
-                    _, priced = price_with_switches(
-                        tariffs,
-                        tariff_id,
-                        switches,
-                        samples,
-                        start=charge.started_at,
-                        end=charge.unplugged_at,
-                        tz=tz,
-                    )
-                else:
-                    _, priced = price_session(
-                        tariff, samples, start=charge.started_at, end=charge.unplugged_at, tz=tz
-                    )
+                priced = physical_price(cpo.ocpi, session_id, charge)
                 total = priced.totals.total_cost
                 if total is not None:
                     cost_excl, cost_incl = total.excl_vat, total.incl_vat
-                    _check_agreement(
-                        cpo.cpo_id, session_id, cpo.ocpi.truth.spec_costs.get(session_id), total.excl_vat
-                    )
-                currency = tariff.currency
+                currency = cpo.ocpi.tariff(cpo.ocpi.truth.tariff_in_effect[session_id][0]).currency
             answered = _answer(answers, station_id, charge.token_uid, charge.plugged_at)
             answer = None if answered is None else answered[1]
             visit = world.visit_key(station_id, charge.connector_id, charge.plugged_at)

@@ -20,6 +20,7 @@ from bench.expectations import ExpectationResult
 from bench.hubs import build_hubs, hub_token_a, load_hub_persona
 from bench.scenario import CpoSpec, Scenario, ScenarioError
 from bench.scenario_locations import site_of
+from bench.spec_guard import spec_guard
 from emsp.core import EmspCore, EmspSettings
 from emsp.storage.db import Database
 from emsp.wire import loads
@@ -276,6 +277,7 @@ def build_world(
             hub_client_info=cpo.hub is not None,
             seed=scenario.seed,  # the dialect's draws (duplicate CDRs) follow the run's seed
         )
+        ocpi.spec_priced = spec_guard(ocpi, stations)  # the bench checks itself as the CPO prices
         cpos[cpo.id] = MockCpo(Csms(cpo.id, local_list=cpo.local_list), ocpi)
 
     if federated:  # every partner is configured now: one token per driver and partner

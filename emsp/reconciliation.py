@@ -167,8 +167,21 @@ def _corrected(cdrs: Sequence[CdrInfo], credits: int, correction: str) -> tuple[
         return "credit_without_rebill", f"{credits} credit CDR(s) and no replacement: the session is unbilled"
     if len(cdrs) > 1 and not credits and correction:
         ids = ", ".join(c.cdr_id for c in cdrs)
-        return "rebill_without_credit", f"{len(cdrs)} CDRs [{ids}] and no credit CDR for the first"
+        why = _NO_CREDIT.get(correction, "")
+        return "rebill_without_credit", f"{len(cdrs)} CDRs [{ids}] and no credit CDR for the first{why}"
     return None
+
+
+# Why the eMSP holds no credit CDR, where the correction says more than "it has none": the CPO sent
+# a credit the spec does not allow, or sent none. (A credit with its reference that went missing
+# keeps the bare detail: nothing here knows why.)
+_NO_CREDIT = {
+    "credit_and_rebill_without_reference": (
+        ": the CPO's credit CDR named no credit_reference_id, which mod_cdrs requires of a Credit CDR,"
+        " and the eMSP holds none (a spec-strict eMSP refuses it, 2001)"
+    ),
+    "rebill_only": ": the CPO sent the replacement without crediting the first",
+}
 
 
 def _classify(

@@ -29,6 +29,10 @@ PLAIN_REASONS: dict[str, str] = {
     "open_session": "the session never ended at the eMSP",
     "missing_cdr": "the eMSP never received a CDR for this charge: nothing was billed",
     "duplicate_cdr": "the eMSP stored the same charge twice: billed twice",
+    "credit_without_rebill": "the CPO credited the CDR and sent no replacement: the charge is unbilled",
+    "rebill_without_credit": (
+        "the CPO sent a corrected CDR but the eMSP holds no credit of the first: the first stays billed"
+    ),
     "orphan_cdr": "the eMSP holds a CDR for a charge that never happened",
     "energy_mismatch": "the CDR's energy differs from what the station delivered",
     "missing_invoice": "a CDR arrived but no invoice line was written: not billed",

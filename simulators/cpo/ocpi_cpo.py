@@ -9,7 +9,7 @@ timeline's effects on a CPO (a new tariff version, a CDR batch) are in its base,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -108,6 +108,10 @@ class OcpiCpo(CpoTimeline):
             seed=seed,
         )
         self._policy = _own_reading(dialect)
+        # Called with (station, transaction, session, total_cost excl. VAT) when this CPO prices a
+        # session as the spec reads its tariff: the bench compares it with the ground truth right then
+        # (bench/spec_guard.py), so no cost is kept per session for a comparison at the end of the run.
+        self.spec_priced: Callable[[str, str, str, Decimal], None] | None = None
         # (station, token) -> the session's CdrToken, authorization_reference and AuthMethod
         self._authorized: dict[tuple[str, str], tuple[dict[str, Any], str | None, str]] = {}
         # Transactions in progress; a session leaves once its CDR is out (the truth keeps what counts).
@@ -419,9 +423,11 @@ class OcpiCpo(CpoTimeline):
             periods, priced = price_session(
                 tariff, samples, start=session.start, end=event.at, tz=tz, policy=self._policy
             )
-        if session.tariff_switches or self._policy.reading == SPEC_READING:
-            # Priced as the spec reads the tariff: the truth must come to the same (bench/truth.py).
-            self.truth.spec_costs[session.session_id] = priced.totals.total_cost.excl_vat
+        spec_read = session.tariff_switches or self._policy.reading == SPEC_READING
+        if spec_read and self.spec_priced is not None:
+            # Priced as the spec reads the tariff: the truth must come to the same (bench/spec_guard.py).
+            excl_vat = priced.totals.total_cost.excl_vat
+            self.spec_priced(event.station_id, session.transaction_id, session.session_id, excl_vat)
         totals = priced.totals.to_ocpi()
         out = CpoOutput()
         body = session_object(self._party, session, self._currency(session), now, status="COMPLETED", kwh=kwh)

@@ -139,10 +139,12 @@ class CpoTruth:
     # session -> [(instant, tariff id)]: a split_periods CPO's tariff changes during that session
     tariff_switches: dict[str, list[tuple[datetime, str]]] = field(default_factory=dict)
     cdrs: list[SentCdr] = field(default_factory=list)
-    # session -> its CDR's total_cost excl. VAT where this CPO priced it as the spec reads its tariff
-    # (its dialect's reading is the spec's, or across a tariff switch, priced per spec): the ground
-    # truth must agree, or the bench disagrees with itself (one Decimal a session)
-    spec_costs: dict[str, Decimal] = field(default_factory=dict)
+    # Sessions this CPO priced as the spec reads its tariff (its dialect's reading is the spec's, or
+    # across a tariff switch), compared with the ground truth as they were priced (bench/spec_guard.py):
+    # how many, and a sentence for each that disagreed beyond the tolerance (the run is then aborted).
+    # Nothing is kept for a session that agreed.
+    spec_checked: int = 0
+    disagreements: list[str] = field(default_factory=list)
     # session -> how its CDR was corrected (cdr_correction): credit_and_rebill, credit_and_rebill
     # without a credit_reference_id, or rebill_only (a CPO that sends no credit CDRs)
     corrections: dict[str, str] = field(default_factory=dict)

@@ -56,7 +56,11 @@ def test_builtin_smoke_loads_by_name_and_by_path() -> None:
             "unknown IANA time zone",
         ),
         (lambda d: d["demand"].update(drivers=0), "demand.drivers", "greater than or equal to 1"),
-        (lambda d: d["demand"]["energy_kwh"].update(min=50), "demand.energy_kwh", "greater than max"),
+        (
+            lambda d: d["demand"]["energy_kwh"].update(min=50),
+            "demand.energy_kwh.min",
+            "min 50 is greater than max",
+        ),
         (lambda d: d.update(start="2026-03-02T07:00:00"), "start", "time zone"),
         (lambda d: d.update(surprise=1), "surprise", "Extra inputs are not permitted"),
         (
@@ -169,7 +173,7 @@ def _events(*events: dict[str, object]) -> object:
         ),
         (
             _events({"type": "link", "cpo": "cpo-a", "link": "ocpi", "from": T1, "until": T0}),
-            "events[0]",
+            "events[0].until",
             "must be after",
         ),
         (
@@ -244,8 +248,8 @@ def _events(*events: dict[str, object]) -> object:
             lambda d: d["demand"].update(
                 ev_models=[{"name": "x", "battery_kwh": 50}], soc_at_arrival={"min": 10, "max": 90}
             ),
-            "demand",
-            "soc_at_arrival.max",
+            "demand.soc_at_arrival.max",
+            "soc_at_arrival.max 90 exceeds soc_target.min 80",
         ),
         (lambda d: d["cpos"][0].update(mid_session_tariff="whatever"), "cpos[0].mid_session_tariff", "Input"),
     ],

@@ -127,3 +127,11 @@ def test_log_events_keep_handshake_outcomes_and_warnings_only(full_run: Path) ->
 def test_every_class_has_plain_words(klass: str, detail: str) -> None:
     text = reason(klass, detail)
     assert text and "_" not in text.split(" (")[0]
+
+
+@pytest.mark.parametrize("klass", ["credit_without_rebill", "rebill_without_credit"])
+def test_a_correction_gone_wrong_is_said_in_plain_words(klass: str) -> None:
+    # A refused credit CDR (no credit_reference_id) leaves its session rebill_without_credit: the
+    # report says what that means, then the reconciliation's detail of why.
+    assert klass in PLAIN_REASONS
+    assert reason(klass, "why").startswith("the CPO ") and reason(klass, "why").endswith(" (why)")

@@ -10,6 +10,8 @@ from decimal import Decimal
 import pytest
 from test_ocpi_cpo import T0, _pump, _world
 
+from emsp.model import PartyRef
+from emsp.reconciliation import TruthSession, reconcile
 from emsp.wire import loads
 from simulators.cpo.events import AuthorizationRequested, TransactionEnded, TransactionStarted
 
@@ -75,3 +77,30 @@ def test_a_credit_negates_every_amount_of_total_cost_in_the_versions_price_form(
     _pump(cpo, emsp, out, later)
     kept = sorted(c.cdr_id.removeprefix(replacement["id"].removesuffix("-R1")) for c in emsp.records().cdrs)
     assert kept == ["", "-CR", "-R1"]  # the eMSP took the credit: nothing billed twice
+
+
+def test_a_credit_without_its_reference_is_refused_and_its_session_says_why() -> None:
+    # credit_cdrs: without_reference. The eMSP refuses the credit (2001: mod_cdrs requires
+    # credit_reference_id on a Credit CDR) and keeps the original and the replacement; the session's
+    # row names that, not only "no credit CDR" (which also reads as a credit the eMSP lost).
+    cpo, emsp = _world()
+    cpo.dialect = cpo.dialect.model_copy(update={"credit_cdrs": "without_reference"})
+    _pump(cpo, emsp, cpo.start(T0), T0)
+    _pump(cpo, emsp, cpo.on_event(AuthorizationRequested("r1", "CS1", "AA11", T0), T0), T0)
+    end = T0 + timedelta(hours=1)
+    _pump(cpo, emsp, cpo.on_event(TransactionStarted("CS1", 1, "7", "AA11", 1000, T0), T0), T0)
+    _pump(cpo, emsp, cpo.on_event(TransactionEnded("CS1", "7", end, 12000, "EVDisconnected"), end), end)
+    later = end + timedelta(minutes=5)
+    _pump(cpo, emsp, cpo.correct_cdrs(later, share=1.0, rng=random.Random(1)), later)
+    refused = [(kind, code, text) for _at, kind, code, text in cpo.truth.failed_calls]
+    assert len(refused) == 1 and refused[0][:2] == ("cdr", 2001) and "credit_reference_id" in refused[0][2]
+    (session_id,) = cpo.truth.corrections
+    truth = TruthSession(
+        key="CS1/1", cpo="cpo-a", station_id="CS1", connector_id=1, token_uid="AA11", token_known=True,
+        authorized=True, transaction_id="7", session_id=session_id, plugged_at=T0, started_at=T0,
+        ended_at=end, energy_kwh=Decimal(11), cost_excl_vat=None, cost_incl_vat=None, currency="EUR",
+        party=PartyRef("DE", "CPA"), correction=cpo.truth.corrections[session_id],
+    )  # fmt: skip
+    (row,) = reconcile([truth], emsp.records()).rows
+    assert row.klass == "rebill_without_credit"
+    assert "named no credit_reference_id" in row.detail and "2001" in row.detail

@@ -41,3 +41,18 @@ def test_the_replacement_is_graded_against_the_truth() -> None:
         [replace(TRUTH, correction="credit_and_rebill")], _records((CDR, CREDIT, wrong), (LINE,))
     )
     assert [row.klass for row in result.rows] == ["energy_mismatch"]
+
+
+@pytest.mark.parametrize(
+    ("correction", "why"),
+    [
+        ("credit_and_rebill_without_reference", "named no credit_reference_id"),
+        ("rebill_only", "without crediting the first"),
+        ("credit_and_rebill", ""),  # a credit with its reference the eMSP does not hold: no more is known
+    ],
+)
+def test_rebill_without_credit_says_why_there_is_no_credit(correction: str, why: str) -> None:
+    (row,) = reconcile([replace(TRUTH, correction=correction)], _records((CDR, FIXED), (LINE,))).rows
+    bare = "2 CDRs [S1-CDR, S1-CDR-R1] and no credit CDR for the first"
+    assert (row.klass, row.detail.startswith(bare)) == ("rebill_without_credit", True)
+    assert why in row.detail if why else row.detail == bare
