@@ -96,6 +96,7 @@ class LiveRuntime(StationSide):
         self._refusing.bind(("127.0.0.1", 0))
         self._cpo_pokes = {cid: asyncio.Event() for cid in world.cpos}
         self._want_online = dict.fromkeys(world.stations, True)
+        self._cut: set[str] = set()
         self._back_online: dict[str, Callable[[datetime], None]] = {}
         self.timeline = LiveTimeline(self, clock)
         self.lag = LagProbe(clock)

@@ -77,6 +77,22 @@ class _StationFrames:
         self.side._station_frame(self.station_id, text)
 
 
+class _LineCut:
+    """What a station's end does when its connection closes under it (its on_close)."""
+
+    __slots__ = ("side", "station_id")
+
+    def __init__(self, side: StationSide, station_id: str) -> None:
+        self.side, self.station_id = side, station_id
+
+    def __call__(self) -> None:
+        self.side._line_cut(self.station_id)
+
+
+def _nothing() -> None:
+    return None
+
+
 class StationWakeups:
     """A station's wakeups while it waits in one state (online or not): the event loop's timer
     calls it when it is due, a poke (its next wakeup moved, or the wait may be over) on the loop's
@@ -95,7 +111,12 @@ class StationWakeups:
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def _waiting(self) -> bool:
-        return not self._stop.is_set() and self._side._want_online[self._station_id] == self._online
+        side, station_id = self._side, self._station_id
+        return (
+            not self._stop.is_set()
+            and side._want_online[station_id] == self._online
+            and station_id not in side._cut
+        )
 
     def start(self) -> None:
         if self._waiting():
@@ -166,6 +187,7 @@ class StationSide:
     _handshakes: asyncio.Semaphore
     _failures: list[tuple[str, BaseException]]
     _want_online: dict[str, bool]
+    _cut: set[str]  # stations whose connection closed under them, until they reconnect
     _back_online: dict[str, Callable[[datetime], None]]
 
     def cpo_emit(self, cpo_id: str, output: MockCpoOutput) -> None:
@@ -260,12 +282,13 @@ class StationSide:
         """Connect, boot, and live until the end; a `station_offline` window really drops the
         WebSocket (after the exchange under way, as sim's set_online says) and reconnects."""
         station = self.world.stations[station_id]
-        first = True
+        first, cut = True, False
         while not stop.is_set():
             self._connected[station_id].clear()
             # What the CSMS sends before this station's writer is in place waits here, in order.
             early: list[str] = []
             end = await self._connect(station_id, early.append)
+            end.on_close = _LineCut(self, station_id)
             try:
                 try:
                     await asyncio.wait_for(self._connected[station_id].wait(), CONNECT_TIMEOUT_S)
@@ -276,6 +299,12 @@ class StationSide:
                 if first:
                     self.station_emit(station_id, station.on_connected(self.clock.now()))
                     first = False
+                elif cut:
+                    # A new OCPP-J session, as StationLink after a lost connection: what was in
+                    # flight is given up (a transaction message goes again) and the station boots
+                    # first; then what it queued meanwhile follows.
+                    self.station_emit(station_id, station.on_connected(self.clock.now()))
+                    self._reconnected(station_id)
                 else:
                     self._reconnected(station_id)
                 end.on_text = _StationFrames(self, station_id)
@@ -291,15 +320,18 @@ class StationSide:
                         if stop.is_set():
                             await self._station_settled(station_id, writer)
                             return
-                        if await self._line_drops(station_id, writer, stop):
+                        if station_id in self._cut or await self._line_drops(station_id, writer, stop):
                             break
                         self._reconnected(station_id)  # the window closed before the line dropped
                 finally:
+                    end.on_close = _nothing  # hanging up ourselves is no cut
                     end.on_text = _dropped  # as a hung-up line: what the CSMS still sends is lost
                     writer.close()
                     await writer.flushed()
             finally:
                 await end.close()
+            cut = station_id in self._cut
+            self._cut.discard(station_id)
             wakeups = self._station_timer(station_id, stop, online=False)  # metering goes on, offline
             try:
                 await wakeups.done
@@ -318,6 +350,14 @@ class StationSide:
         self._back_online[station_id] = applied
         self._poke(station_id)
 
+    def _line_cut(self, station_id: str) -> None:
+        """The station's connection closed under it (a network blip, the CSMS hung up): as a real
+        charger it queues what it sends from now on, then reconnects and boots again. Ended without
+        that, the run would go on with a deaf station and grade what it missed as the eMSP's."""
+        self._cut.add(station_id)
+        station = self.world.stations[station_id]
+        self.station_emit(station_id, station.set_online(False, self.clock.now()))
+
     def _reconnected(self, station_id: str) -> None:
         now = self.clock.now()
         self._allocator.set_online(station_id, True)
@@ -331,6 +371,8 @@ class StationSide:
         ended (or the run) first, and the connection simply stays up."""
         endpoint = self.world.stations[station_id].endpoint
         while endpoint.in_flight is not None or writer.pending():
+            if station_id in self._cut:
+                return True  # already dropped: no answer is coming on that line
             if stop.is_set() or self._want_online[station_id]:
                 return False
             await asyncio.sleep(0.005)

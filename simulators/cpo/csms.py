@@ -84,6 +84,9 @@ class _Link:
     charging: dict[str, bool] = field(default_factory=dict)  # transaction id -> EV drawing power
     by_connector: dict[int, str] = field(default_factory=dict)  # 1.6: connector -> transaction id
     last_energy: dict[str, int] = field(default_factory=dict)  # transaction id -> last register
+    # Transaction id -> instant of its latest sample: an older one arriving late (an offline replay
+    # out of order, a resend) must not move the register back.
+    sampled_at: dict[str, datetime] = field(default_factory=dict)
     # Transaction id -> (register, time) at its start, while in progress: an end is checked against
     # it (and in 1.6 applied once, to one of these)
     begun: dict[str, tuple[int, datetime]] = field(default_factory=dict)
@@ -186,6 +189,7 @@ class Csms:
                 old.unidentified,
                 old.begun,
             )
+            link.sampled_at = old.sampled_at
         self._links[station_id] = link
         return CsmsOutput()
 
@@ -363,10 +367,18 @@ class Csms:
         for value in values:
             energy, power = read_sample(link.version, value)
             if energy is not None:
-                link.last_energy[tx] = energy
                 at = _time(value, "timestamp", datetime.min)
                 if at is not datetime.min:  # a sample that names no real instant is not evidence
+                    latest = link.sampled_at.get(tx)
+                    if latest is not None and at < latest:
+                        link.notes.append(
+                            f"meter value of {format_utc(at)} for transaction {tx}, older than one"
+                            " already received: ignored"
+                        )
+                        continue
+                    link.sampled_at[tx] = at
                     events.append(MeterSampled(link.station_id, tx, at, energy, power))
+                link.last_energy[tx] = energy
 
     def _charging(self, link: _Link, tx: str, charging: bool, at: datetime, events: list[CsmsEvent]) -> None:
         if link.charging.get(tx, True) != charging:
@@ -422,6 +434,7 @@ class Csms:
         link.by_connector = {c: t for c, t in link.by_connector.items() if t != tx}
         link.charging.pop(tx, None)  # the transaction is over: keep nothing per ended transaction
         link.last_energy.pop(tx, None)
+        link.sampled_at.pop(tx, None)
         at, meter_stop = _end_after_start(link, tx, _time(payload, "timestamp", now), payload["meterStop"])
         # 1.6 §6.49: an absent reason means "Local".
         signed = tuple(r for v in payload.get("transactionData", []) for r in read_signed("1.6", v))
@@ -489,6 +502,7 @@ class Csms:
             meter_stop = stops[-1] if stops else link.last_energy.pop(tx, 0)
             link.charging.pop(tx, None)
             link.last_energy.pop(tx, None)
+            link.sampled_at.pop(tx, None)
             at, meter_stop = _end_after_start(link, tx, at, meter_stop)
             # 2.0.1 TransactionType.stoppedReason: may only be omitted when the reason is "Local".
             signed = tuple(r for v in values for r in read_signed("2.0.1", v))

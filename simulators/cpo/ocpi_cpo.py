@@ -331,7 +331,9 @@ class OcpiCpo(CpoTimeline):
         now: datetime,
     ) -> CpoOutput:
         session = self._sessions.get((station_id, transaction_id))
-        if session is None:
+        if session is None or (session.samples and at < session.samples[-1].timestamp):
+            # An older sample arriving late changes nothing: the curve stays in time order and
+            # the session's kWh never goes back.
             return CpoOutput()
         kwh = Decimal(energy_wh - session.meter_start_wh) / KWH
         power_kw = power_w / KWH if power_w is not None else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from types import MappingProxyType
 from typing import Any
 
 from emsp.timeutil import format_utc
@@ -75,15 +76,36 @@ def _scaled(version: OcppVersion, sample: Mapping[str, Any], base_unit: str) -> 
     return scaled if abs(scaled) < _MAX_VALUE else None
 
 
+# A sample's `phase` (1.6 §7.45 Phase, 2.0.1 PhaseEnumType): when absent, the value is the overall
+# one. Per-phase energy/power is measured line to neutral: L1 and L1-N name the same phase. N (the
+# neutral conductor) and line-to-line values (L1-L2, ...) are no part of a sum over the phases.
+_PHASE_OF = MappingProxyType({"L1": 1, "L2": 2, "L3": 3, "L1-N": 1, "L2-N": 2, "L3-N": 3})
+
+
 def read_sample(version: OcppVersion, value: Mapping[str, Any]) -> tuple[int | None, Decimal | None]:
-    """(energy register in whole Wh, active import power in W) of one MeterValue, when present."""
-    energy: int | None = None
-    power: Decimal | None = None
+    """(energy register in whole Wh, active import power in W) of one MeterValue, when present: the
+    overall sample (no `phase`), else the sum of the per-phase ones (a charger may send only those)."""
+    totals: dict[str, Decimal] = {}
+    phases: dict[str, dict[int, Decimal]] = {}
     for sample in value.get("sampledValue", []):
         measurand = sample.get("measurand", ENERGY)
-        if measurand == ENERGY and energy is None:
-            wh = _scaled(version, sample, "Wh")
-            energy = None if wh is None else int(wh.to_integral_value(rounding=ROUND_FLOOR))
-        elif measurand == POWER and power is None:
-            power = _scaled(version, sample, "W")
-    return energy, power
+        if measurand != ENERGY and measurand != POWER:
+            continue
+        phase = sample.get("phase")
+        if phase is None:
+            if measurand not in totals:
+                reading = _scaled(version, sample, "Wh" if measurand == ENERGY else "W")
+                if reading is not None:
+                    totals[measurand] = reading
+        elif (line := _PHASE_OF.get(phase)) is not None:
+            per_line = phases.setdefault(measurand, {})
+            if line not in per_line:
+                reading = _scaled(version, sample, "Wh" if measurand == ENERGY else "W")
+                if reading is not None:
+                    per_line[line] = reading
+    for measurand, per_line in phases.items():
+        if measurand not in totals:
+            totals[measurand] = sum(per_line.values(), Decimal(0))
+    wh = totals.get(ENERGY)
+    energy = None if wh is None else int(wh.to_integral_value(rounding=ROUND_FLOOR))
+    return energy, totals.get(POWER)

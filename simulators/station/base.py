@@ -339,6 +339,9 @@ class VirtualStation(CsmsControl):
             # 1.6 §4.2 / 2.0.1 B02: Pending or Rejected -> boot again after `interval`.
             self._boot_retry_at = now + (interval or _BOOT_RETRY)
             return
+        # Accepted (perhaps a boot the CSMS triggered while Pending): the retry is off, or the
+        # station would boot again at the Pending answer's interval, which a CSMS reads as a reboot.
+        self._boot_retry_at = None
         self.booted = True
         self.boots += 1
         if interval > timedelta(0):

@@ -74,6 +74,14 @@ class ChargeTruth:
         packed = _PACKED.pack(*map(to_micros, instants), meter_start_wh, meter_stop_wh, energy_wh)
         put(self, "_packed", packed)
 
+    def with_transaction(self, transaction_id: str | None) -> ChargeTruth:
+        """This record with the transaction id the CSMS gave after the visit had ended."""
+        copy = object.__new__(ChargeTruth)
+        for name in self.__slots__:
+            object.__setattr__(copy, name, getattr(self, name))
+        object.__setattr__(copy, "transaction_id", transaction_id)
+        return copy
+
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"ChargeTruth is read-only ({name})")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import cached_property
 from types import MappingProxyType
 from typing import ClassVar
 
@@ -57,6 +58,13 @@ class Station16(VirtualStation):
         }
     )  # fmt: skip
 
+    @cached_property
+    def _starting(self) -> dict[int, list[Session]]:
+        """Per connector, the sessions whose StartTransaction is not answered yet, in sending order:
+        an answer belongs to the session that sent it, which may have ended meanwhile (the driver
+        left before a slow or offline CSMS answered) or been followed by another driver's."""
+        return {}
+
     def _boot_payload(self, *, reset: bool = False) -> Payload:
         firmware = self.upkeep.firmware_version
         return {
@@ -88,17 +96,38 @@ class Station16(VirtualStation):
         }
         if session.reservation_id is not None:
             payload["reservationId"] = session.reservation_id  # §5.13: the reservation this start uses
+        self._starting.setdefault(conn.connector_id, []).append(session)
         self.endpoint.call("StartTransaction", payload, tag=conn.connector_id)
 
     def _on_result(self, call: Call, payload: Payload | None, tag: Tag, now: datetime) -> None:
         # 1.6: the transaction id is the Central System's (StartTransaction.conf). Calls queued behind
-        # StartTransaction build their payload when sent, so they see it.
-        if call.action == "StartTransaction" and payload is not None and isinstance(tag, int):
-            session = self.connectors[tag].session
-            if session is not None and session.started_at is not None:
-                session.transaction_id = str(payload["transactionId"])
-                if payload["idTagInfo"]["status"] != "Accepted":
-                    self.on_deauthorized(self.connectors[tag], now)
+        # StartTransaction build their payload when sent, so they see it. One connector's
+        # StartTransactions are answered (or given up) in the order sent: a retry goes out first.
+        if call.action != "StartTransaction" or not isinstance(tag, int):
+            return
+        waiting = self._starting.get(tag)
+        if not waiting:
+            return
+        session = waiting.pop(0)
+        if payload is None:
+            return  # refused or given up: the transaction never existed for the CSMS
+        session.transaction_id = str(payload["transactionId"])
+        conn = self.connectors[tag]
+        if conn.session is not session:
+            # Already ended (its StopTransaction and MeterValues wait in the queue and now carry the id).
+            self._late_transaction_id(tag, session)
+        elif payload["idTagInfo"]["status"] != "Accepted":
+            self.on_deauthorized(conn, now)
+
+    def _late_transaction_id(self, connector_id: int, session: Session) -> None:
+        # The visit's truth was recorded without a transaction id: it learns the CSMS's (the latest
+        # record of that connector and plug-in; a late answer comes soon after the visit).
+        for i in range(len(self.truth) - 1, -1, -1):
+            t = self.truth[i]
+            if t.connector_id == connector_id and t.plugged_at == session.plugged_at and t.authorized:
+                if t.transaction_id is None:
+                    self.truth[i] = t.with_transaction(session.transaction_id)
+                return
 
     def _sample(self, conn: Connector, session: Session, at: datetime, reason: SampleReason) -> None:
         value = meter_value(self.version, at, session.reading_wh(at), session.power_at(at), CONTEXT[reason])

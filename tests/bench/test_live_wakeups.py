@@ -40,6 +40,7 @@ class _Side(StationSide):
         self.world = _World(station)  # type: ignore[assignment]
         self.clock = ScaledClock(START, 200.0)  # a scenario second is 5 wall ms
         self._want_online = {"CS-1": True}
+        self._cut: set[str] = set()
         self._wakeups = {}
         self.sent: list[str] = []
 
