@@ -8,7 +8,8 @@ time (PARKING_TIME) minute by minute, so between two points where some restricti
 changes it is monotone: its maximum is at one of those points or at an end. The points are the
 stay's crossings of the tariff's clock and calendar limits (start/end_time, midnight when a
 day or date matters), its duration limits and the charging times at its power limits. Between
-them step_size rounds the billed time and parking up at other places: one step of each is added.
+them step_size rounds the billed time and parking up at other places: where a tariff prices both,
+one step of each is added.
 Not covered: energy prices by the clock that rise later in the charging while parking is dearer
 than charging (the cost then may peak between two points), and an EV whose power varies while the
 price depends on the power or on when the energy flows.
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from zoneinfo import ZoneInfo
 
 from .cdr import PriceResult
@@ -27,6 +28,7 @@ from .periods import quote
 from .policy import DEFAULT_POLICY, PricingPolicy
 
 _US_PER_HOUR = 3_600_000_000
+_CENT_HUNDREDTH = Decimal("0.0001")
 
 
 def quote_bound(
@@ -73,27 +75,31 @@ def quote_bound(
 
 def _with_steps(tariff: Tariff, total: Price) -> Price:
     """Between two charging times tried, the billed time and parking are rounded up to their steps
-    (mod_cdrs step_size) at other places: at most one step of each more, at its dearest price;
-    never above the tariff's max_price."""
+    (mod_cdrs step_size) at other places. With only one of TIME and PARKING_TIME priced the cost
+    there is a staircase rising toward one of the two (tried): nothing to add. With both, a rising
+    and a falling staircase may peak in between: at most one step of each more, at its dearest
+    price (rounded up to 0.0001); never above the tariff's max_price."""
+    steps: dict[str, list[tuple[Decimal, Decimal]]] = {"TIME": [], "PARKING_TIME": []}
+    for element in tariff.elements:
+        for c in element.price_components:
+            if c.type in steps:
+                incl_price = c.price_incl_vat if c.price_incl_vat is not None else c.price
+                steps[c.type].append((c.price * c.step_size / 3600, incl_price * c.step_size / 3600))
+    if not all(steps.values()):
+        return total
     excl, incl = total.excl_vat, total.incl_vat
-    for dimension in ("TIME", "PARKING_TIME"):
-        steps = [
-            (
-                c.price * c.step_size / 3600,
-                (c.price_incl_vat if c.price_incl_vat is not None else c.price) * c.step_size / 3600,
-            )
-            for e in tariff.elements
-            for c in e.price_components
-            if c.type == dimension and c.step_size > 1
-        ]
-        if steps:
-            excl += max(step[0] for step in steps)
-            incl = None if incl is None else incl + max(step[1] for step in steps)
+    for found in steps.values():
+        excl += _up(max(step[0] for step in found))
+        incl = None if incl is None else incl + _up(max(step[1] for step in found))
     cap = tariff.max_price
     if cap is not None:
         excl = min(excl, cap.excl_vat)
         incl = incl if incl is None or cap.incl_vat is None else min(incl, cap.incl_vat)
     return Price(excl, incl)
+
+
+def _up(amount: Decimal) -> Decimal:
+    return amount.quantize(_CENT_HUNDREDTH, ROUND_CEILING)
 
 
 def _hours(hours: Decimal) -> timedelta:

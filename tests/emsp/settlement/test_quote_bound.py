@@ -50,8 +50,10 @@ LATE_FEE = _tariff(
 
 
 # What step_size may add between two charging times tried: one step at the dearest price, incl. VAT.
-PARKING_STEP = {"BLK": Decimal("0.238"), "LATE": Decimal("0.119")}  # 60 s at 12.00 / 6.00 per hour
-TIME_STEP = {"BLK": Decimal(0), "LATE": Decimal("0.2975")}  # 300 s at 3.00 (1 s steps: none)
+# Only where both TIME and PARKING_TIME are priced (BLOCKING has no TIME: its cost falls with the
+# charging time, staircase and all, so the fastest charge is the most).
+PARKING_STEP = {"BLK": Decimal(0), "LATE": Decimal("0.119")}  # 60 s at 6.00 per hour
+TIME_STEP = {"BLK": Decimal(0), "LATE": Decimal("0.2975")}  # the dearest TIME step: 300 s at 3.00
 
 
 def _total(tariff: Tariff, power_kw: Decimal | None, energy: Decimal, stay: timedelta) -> Decimal:
