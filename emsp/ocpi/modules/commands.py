@@ -15,7 +15,7 @@ def handle(ctx: Ctx) -> OcpiResult:
         raise method_not_allowed(f"{ctx.method} not supported on the commands endpoint", ["POST"])
     kind, command_id = require_segments(ctx, 2, 2)
     row, ignored = command_send.on_result(
-        ctx.db, ctx.partner_id, kind, command_id, ctx.json_object(), ctx.now, _sender(ctx)
+        ctx.db, ctx.partner_id, kind, command_id, ctx.json_object(), ctx.now, ctx.routing_from()
     )
     if ignored is not None:
         detail = f"{row.kind} {row.pk}: {ignored} after {row.result}"
@@ -23,12 +23,3 @@ def handle(ctx: Ctx) -> OcpiResult:
         ctx.note("command_result_changed", detail, party=party, module="commands", object_id=str(row.pk))
     ctx.log.info("command_result", command_id=row.pk, kind=row.kind, result=row.result, state=row.state)
     return OcpiResult()
-
-
-def _sender(ctx: Ctx) -> tuple[str, str] | None:
-    """The party the OCPI-from-* headers name, in versions that have them; None when not both given."""
-    if not ctx.adapter.routing_headers:
-        return None
-    headers = {key.lower(): value.strip() for key, value in ctx.request.headers.items()}
-    country_code, party_id = headers.get("ocpi-from-country-code"), headers.get("ocpi-from-party-id")
-    return (country_code, party_id) if country_code and party_id else None
