@@ -44,7 +44,7 @@ from emsp.ocpi.versions import adapter_for
 from emsp.services import findings
 from emsp.services.findings import NewFinding
 from emsp.storage.db import Database
-from emsp.storage.queries import SessionKey, StoredSession, find_cdr, find_location, find_tariff, session_raw
+from emsp.storage.queries import find_cdr, find_location, find_tariff, session_raw
 from emsp.storage.tables import PartnerRow, PulledCdrRow, SyncStateRow
 from emsp.timeutil import format_utc
 from emsp.wire import HttpRequest, HttpResponse, dumps, loads
@@ -377,12 +377,6 @@ class Puller:
     def _store(self, run: PullRun, item: dict[str, Any], now: datetime) -> bool:
         host = self._host
         events: list[Any] = []
-        # The sessions the router remembers (in-memory SQLite): the pull reads and writes through
-        # them as a push does, else the next push of a pulled session read the row from before
-        # the pull, and an older PUT replaced the newer pulled session, or reopened an ended one.
-        stored = host.db.stored_sessions
-        written: dict[SessionKey, StoredSession | None] = {}
-        facts: dict[SessionKey, object] = {}
         with host.db.unit() as db:
             partner = db.get(PartnerRow, run.partner_id)
             if partner is None:
@@ -406,10 +400,8 @@ class Puller:
                 HttpRequest(method, url, {"Content-Type": "application/json"}, dumps(item)),
                 now, segments, run.partner_id, _fixed(db), host,
                 host.log.bind(partner=run.partner_id, pulled=True), adapter, parties=scope,
-                stored_sessions=stored,
             )  # fmt: skip
             HANDLERS[run.module](ctx)
-            written, facts = ctx.written_sessions, ctx.session_facts
             if run.module == "cdrs":
                 db.add(
                     PulledCdrRow(
@@ -420,8 +412,6 @@ class Puller:
             events = ctx.events
             if events:
                 host.bus.write(db, events, now)
-        if written and stored is not None:  # committed: now what a read would give
-            stored.update(written, facts)
         if events:
             host.bus.committed(events)
         return True

@@ -306,25 +306,3 @@ def test_unreachable_sender_is_retried(emsp: EmspCore, monkeypatch: pytest.Monke
     run(emsp, cpo, due)
     assert [s.session_id for s in emsp.records().sessions] == ["LATE"]
     assert emsp.next_pull_at(due) is None
-
-
-def test_a_push_sees_the_session_a_pull_stored(emsp: EmspCore, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The default storage remembers sessions in progress (StoredSessions); a pull that stored a
-    newer version of one left the memory at the older one, so an older push that came after was
-    applied over the pulled session and reopened it (review9 M12: hub-outage's held PUTs)."""
-    assert emsp.db.stored_sessions is not None
-    cpo = Cpo()
-    client = _registered(emsp, cpo, monkeypatch)
-    url = f"{V}/sessions/DE/CPA/S1"
-    active = session("S1", status="ACTIVE", kwh=1, last_updated="2025-03-01T09:05:00Z")
-    assert client.call("PUT", url, active).status == 201  # remembered: a session in progress
-    ended = session("S1", status="COMPLETED", kwh=9, last_updated="2025-03-01T09:40:00Z")
-    cpo.published.put("sessions", "S1", ended)
-    emsp.pull_from("cpo1", client.now)
-    run(emsp, cpo, client.now)
-    assert [(s.status, s.kwh) for s in emsp.records().sessions] == [("COMPLETED", 9)]
-    late = session("S1", status="ACTIVE", kwh=3, last_updated="2025-03-01T09:20:00Z")  # held, then sent
-    answer = client.call("PUT", url, late)
-    assert answer.json()["status_message"] != "Success"  # accepted, not applied (as on every database)
-    assert [(s.status, s.kwh) for s in emsp.records().sessions] == [("COMPLETED", 9)]
-    assert [f.kind for f in emsp.records().findings] == ["stale_update"]
