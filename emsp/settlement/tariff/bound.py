@@ -46,8 +46,9 @@ def quote_bound(
     (`max_power_kw` None) the EV may charge at any power."""
     dearest = quote(tariff, start=start, energy_kwh=energy_kwh, duration=duration, tz=tz, policy=policy)
     fastest = timedelta(0) if max_power_kw is None or max_power_kw <= 0 else _hours(energy_kwh / max_power_kw)
-    if energy_kwh <= 0 or fastest >= duration:
-        # Nothing to charge (parked all stay), or the EV charges all of the stay: one profile.
+    if energy_kwh <= 0 or fastest >= duration or _spread_is_dearest(tariff):
+        # Nothing to charge (parked all stay), the EV charges all of the stay (one profile), or
+        # nothing the tariff prices gets dearer by charging faster.
         return dearest.totals.total_cost
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
     charging_times = {max(fastest, timedelta(seconds=1))} | {
@@ -71,6 +72,15 @@ def quote_bound(
             dearest = priced
     total = dearest.totals.total_cost
     return None if total is None else _with_steps(tariff, total)
+
+
+def _spread_is_dearest(tariff: Tariff) -> bool:
+    """No parking price and no restriction: the cost is the energy's (the same however it flows)
+    plus the charging time's, which only grows with the charging time (a common tariff)."""
+    return all(
+        element.restrictions is None and all(c.type != "PARKING_TIME" for c in element.price_components)
+        for element in tariff.elements
+    )
 
 
 def _with_steps(tariff: Tariff, total: Price) -> Price:

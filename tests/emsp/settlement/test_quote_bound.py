@@ -35,6 +35,10 @@ def _component(kind: str, price: str, step: int = 1) -> dict[str, Any]:
 BLOCKING = _tariff(
     "BLK", [{"price_components": [_component("ENERGY", "0.35"), _component("PARKING_TIME", "12.00", 60)]}]
 )
+# No parking price, no restriction (the built-ins' tariff): the energy spread over the stay is the most.
+CHARGING_TIME = _tariff(
+    "STD", [{"price_components": [_component("ENERGY", "0.35"), _component("TIME", "2.00", 60)]}]
+)
 AFTER_30_MIN = {"min_duration": 1800}
 MORNING = {"start_time": "07:30", "end_time": "08:15"}
 # Charging time costs before 30 min, parking after: the dearest visit charges for exactly 30 min.
@@ -52,8 +56,12 @@ LATE_FEE = _tariff(
 # What step_size may add between two charging times tried: one step at the dearest price, incl. VAT.
 # Only where both TIME and PARKING_TIME are priced (BLOCKING has no TIME: its cost falls with the
 # charging time, staircase and all, so the fastest charge is the most).
-PARKING_STEP = {"BLK": Decimal(0), "LATE": Decimal("0.119")}  # 60 s at 6.00 per hour
-TIME_STEP = {"BLK": Decimal(0), "LATE": Decimal("0.2975")}  # the dearest TIME step: 300 s at 3.00
+PARKING_STEP = {"BLK": Decimal(0), "LATE": Decimal("0.119"), "STD": Decimal(0)}  # 60 s at 6.00 per hour
+TIME_STEP = {
+    "BLK": Decimal(0),
+    "LATE": Decimal("0.2975"),
+    "STD": Decimal(0),
+}  # the dearest TIME step: 300 s at 3.00
 
 
 def _total(tariff: Tariff, power_kw: Decimal | None, energy: Decimal, stay: timedelta) -> Decimal:
@@ -70,7 +78,7 @@ def _bound(tariff: Tariff, energy: Decimal, stay: timedelta, max_power: Decimal 
     return total.incl_vat
 
 
-@pytest.mark.parametrize("tariff", [BLOCKING, LATE_FEE], ids=["blocking", "late-fee"])
+@pytest.mark.parametrize("tariff", [BLOCKING, LATE_FEE, CHARGING_TIME], ids=["blocking", "late-fee", "time"])
 @pytest.mark.parametrize(("energy", "minutes"), [("4", 15), ("10", 60), ("20", 60), ("6", 90)])
 def test_no_constant_power_visit_costs_more_than_the_quote(tariff: Tariff, energy: str, minutes: int) -> None:
     """Every EV that charges from plug-in at a power up to the connector's, then parks, is billed
@@ -112,3 +120,9 @@ def test_without_the_connectors_power_any_power_is_possible() -> None:
         > _bound(BLOCKING, Decimal(10), stay, Decimal(22))
     )
     assert _bound(BLOCKING, Decimal(0), stay, Decimal(22)) == Decimal("14.28")  # parked all hour
+
+
+def test_with_no_parking_price_and_no_restriction_the_spread_is_the_quote() -> None:
+    stay = timedelta(minutes=50)
+    spread = _total(CHARGING_TIME, None, Decimal("12.5"), stay)
+    assert _bound(CHARGING_TIME, Decimal("12.5"), stay, Decimal(22)) == spread
