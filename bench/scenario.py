@@ -91,6 +91,14 @@ def timeline_error(scenario: Scenario) -> tuple[str, str] | None:
             if new_id in known:
                 return f"{where}.new_id", f"tariff id {new_id!r} is already taken at CPO {event.cpo!r}"
             known.add(new_id)
+            spec = next(c for c in scenario.cpos if c.id == event.cpo)
+            if spec.ocpi_version == "2.1.1" and spec.tariff_policy(event.tariff) == "split_periods":
+                # A 2.1.1 charging period names no tariff: a CDR cannot say which periods the new
+                # version prices, so the eMSP cannot re-price it (README: not covered).
+                return f"{where}.cpo", (
+                    f"OCPI 2.1.1 charging periods name no tariff: {event.cpo}'s mid_session_tariff "
+                    f"split_periods for {event.tariff!r} needs a 2.2.1+ CPO (or price_at_start)"
+                )
         elif event.type == "token_block":
             if event.driver >= scenario.demand.drivers:
                 return f"{where}.driver", f"no driver {event.driver} (0..{scenario.demand.drivers - 1})"

@@ -7,6 +7,7 @@ physical delivery — constant power while charging, then parked — through the
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 
@@ -62,6 +63,26 @@ def _left_first(charge: ChargeTruth, answered: tuple[datetime, str] | None) -> s
     return f"driver_left: unplugged after {stayed:g} s, {result} reached the CPO after {took:g} s"
 
 
+# A CommandResponse that never came from the CPO: no connection (599), a 5xx (an outage's 503), or
+# a hub's own answer that it could not reach the party (4002 timeout, 4003 offline).
+_NOT_REACHED = re.compile(r"HTTP (599|5\d\d)(, OCPI \d+)?|HTTP \d+, OCPI 400[23]")
+
+
+def _start_unreachable(world: World) -> dict[tuple[str, int, str, datetime], str]:
+    """(station, connector, token, plug-in second) -> why the visit's app start (START_SESSION)
+    failed without reaching the CPO, as the eMSP recorded it."""
+    out = {}
+    for start in world.app_starts:
+        if start.command_id is None:
+            continue
+        command = world.emsp.command(start.command_id)
+        message = str(command.get("message") or "") if command is not None else ""
+        if command is not None and command["state"] == "FAILED" and _NOT_REACHED.fullmatch(message):
+            key = (start.station_id, start.connector_id, start.token_uid, start.at.replace(microsecond=0))
+            out[key] = f"START_SESSION {start.command_id} FAILED: {message}"
+    return out
+
+
 def truth_sessions(world: World) -> list[TruthSession]:
     """The ground truth of every visit. Raises BenchDisagreement when a mock CPO priced a session
     as the spec reads its tariff and the truth came to another cost (bench/spec_guard.py)."""
@@ -70,6 +91,7 @@ def truth_sessions(world: World) -> list[TruthSession]:
             raise BenchDisagreement(cpo.ocpi.truth.disagreements[0])
     known = {uid for d in world.drivers if d.known for uid in d.uids()}
     answers = _answers(world)
+    lost_starts = _start_unreachable(world)
     sessions: list[TruthSession] = []
     for station_id, station in world.stations.items():
         cpo = world.cpos[world.cpo_of(station_id)]
@@ -89,6 +111,7 @@ def truth_sessions(world: World) -> list[TruthSession]:
             answered = _answer(answers, station_id, charge.token_uid, charge.plugged_at)
             answer = None if answered is None else answered[1]
             visit = world.visit_key(station_id, charge.connector_id, charge.plugged_at)
+            visit_of = (station_id, charge.connector_id, charge.token_uid, charge.plugged_at)
             quoted = world.quotes.get(visit)
             sessions.append(
                 TruthSession(
@@ -118,6 +141,7 @@ def truth_sessions(world: World) -> list[TruthSession]:
                     station_refusal=charge.refused_by_station or _left_first(charge, answered),
                     unanswered=None if charge.authorized or not unanswered(answer or "") else answer,
                     whitelisted=charge.authorized and answer == "WHITELIST",
+                    start_unreachable=None if charge.authorized else lost_starts.get(visit_of),
                     quoted=None if quoted is None else Decimal(quoted),
                     fraudulent=visit in world.fraud_keys,
                 )

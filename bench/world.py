@@ -17,7 +17,7 @@ from bench.billing import provision as provision_billing
 from bench.demand import Arrival, Driver, make_drivers, mark_app_starts, plan_arrivals, plan_clones
 from bench.events import CdrHold, TariffChange, Window
 from bench.expectations import ExpectationResult
-from bench.hubs import build_hubs, hub_token_a, load_hub_persona
+from bench.hubs import EMSP_CONNECTION, build_hubs, hub_token_a, load_hub_persona
 from bench.scenario import CpoSpec, Scenario, ScenarioError
 from bench.scenario_locations import site_of
 from bench.spec_guard import spec_guard
@@ -388,10 +388,27 @@ def horizon(world: World) -> datetime:
 def registration_failures(world: World) -> list[ExpectationResult]:
     """A CPO that never registered with the eMSP on its OCPI version fails the run, naming why
     (the eMSP offers no such version, refused the credentials...): never a silent pass. Registered
-    CPOs add nothing, so a healthy run's summary is unchanged."""
+    CPOs add nothing, so a healthy run's summary is unchanged. A hub that never registered with
+    the eMSP is named (its CPOs cannot start without it: they are listed there, not failed each)."""
     failures = []
+    idle_hubs = set()
+    for hub_id, hub in world.hubs.items():
+        if any(connection == EMSP_CONNECTION for _at, connection in hub.truth.registered):
+            continue
+        idle_hubs.add(hub_id)
+        answers = [f"{code} {text}" for _at, conn, code, text in hub.truth.refused if conn == EMSP_CONNECTION]
+        why = "; ".join(dict.fromkeys(answers)) + (f" ({len(answers)} attempts)" if len(answers) > 1 else "")
+        behind = ", ".join(sorted(cpo_id for cpo_id, via in world.channels.items() if via == hub_id))
+        failures.append(
+            ExpectationResult(
+                f"bench: {hub_id} registered", f"hubs.{hub_id}", "registered with the eMSP on OCPI", "2.2.1",
+                f"{why or 'no answer to its registration'}; not started behind it: {behind or 'none'}", False,
+            )
+        )  # fmt: skip
     for cpo_id, cpo in world.cpos.items():
         ocpi = cpo.ocpi
+        if world.channels.get(cpo_id) in idle_hubs and ocpi.truth.registered_at is None:
+            continue  # its hub's failure above
         if ocpi.truth.registered_at is not None:
             refused = [call for call in ocpi.truth.failed_calls if call[1] in PUSHES]
             if refused and not ocpi.truth.pushes_accepted:

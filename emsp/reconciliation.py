@@ -92,6 +92,9 @@ class TruthSession:
     # The CPO let the driver charge on its own copy of the token (mod_tokens whitelist) without an
     # answer from the eMSP: a block it had not received yet is the CPO's risk, not the eMSP's fault.
     whitelisted: bool = False
+    # An app start whose START_SESSION never reached the CPO (its partner or hub unreachable): why,
+    # as the eMSP recorded it. Nobody refused the token: the visit is refused_unreachable.
+    start_unreachable: str | None = None
 
 
 # (country_code, party_id, id), all compared without case: OCPI ids are CiStrings, so the truth's
@@ -208,6 +211,8 @@ def _classify(
             return "refused_at_station", truth.station_refusal
         if truth.token_known and truth.unanswered is not None:
             return "refused_unreachable", f"the eMSP did not answer the authorization ({truth.unanswered})"
+        if truth.token_known and truth.start_unreachable is not None:
+            return "refused_unreachable", f"the app start did not reach the CPO ({truth.start_unreachable})"
         if truth.token_known:
             refusal = fraud.refusal(truth)
             if refusal is not None:

@@ -19,7 +19,10 @@ PLAIN_REASONS: dict[str, str] = {
     "matched": "billed exactly as charged",
     "refused": "an unknown token was rightly refused",
     "wrongly_refused": "the eMSP refused a token it had issued: the driver could not charge",
-    "refused_unreachable": "the eMSP could not be reached to authorize an issued token: the CPO refused",
+    "refused_unreachable": (
+        "the eMSP and the CPO could not reach each other (an authorization or an app start): "
+        "the driver of an issued token was turned away"
+    ),
     "refused_at_station": (
         "the station turned the driver away itself (out of service, or reserved),"
         " or the driver left before the eMSP's answer arrived"

@@ -246,7 +246,7 @@ class LiveHubs:
             # Scenario time of the call: the links' holds plus the receiver's real processing time.
             took_ms = out.scenario_ms(up_at - sent) + back.scenario_ms(down_at - answered)
             took_ms += (answered - asked) * 1000
-            if took_ms > hub.forward_timeout().total_seconds() * 1000:
+            if took_ms > hub.call_timeout(outbound.request_id).total_seconds() * 1000:
                 hub.on_timeout(outbound.request_id, now)  # its answer is then recorded as late
             hub.on_response(outbound.request_id, response, now)
         self._drain(hub_id)

@@ -13,7 +13,8 @@ The request goes through `services.queue_outbound` like every other call to a pa
 over the channel `emsp.ocpi.channels` resolves for the CPO party (as token pushes and pulls do): a
 bilateral partner holding it, else the hub that routes to it, with routing headers naming the party;
 a party its hub reports unreachable is not sent a command. Through a hub the CPO posts the
-CommandResult to the hub, which forwards it to our response_url: it comes from the hub partner.
+CommandResult to the hub, which forwards it to our response_url: it comes from the hub partner,
+its OCPI-from-* headers naming the party, which must be the command's (`on_result`).
 """
 
 from __future__ import annotations
@@ -261,10 +262,21 @@ def _response_of(version: str, response: HttpResponse) -> str | None:
 
 
 def on_result(
-    db: Session, partner_id: str, kind: str, command_id: str, body: Any, now: datetime
+    db: Session,
+    partner_id: str,
+    kind: str,
+    command_id: str,
+    body: Any,
+    now: datetime,
+    sender: tuple[str, str] | None = None,
 ) -> tuple[CommandRow, str | None]:
     """A CommandResult POSTed on a response_url of ours (OcpiError when it is not one we gave):
     the command's row, and the result that was ignored (None: taken, or the same again).
+
+    `sender`: the party the request's OCPI-from-* headers name (None: not given). Behind a hub
+    every party posts as the hub's partner; the headers name the party that sent the message
+    (transport_and_format, message routing headers), so a result from another party than the
+    command's is no answer to it: refused like an unknown command, nothing changed.
 
     mod_commands (2.2.1, 2.3.0; 2.1.1's CommandResponse on the response_url alike): the
     CommandResult is the outcome of one command request, sent once to the response_url made for it.
@@ -273,7 +285,7 @@ def on_result(
     (the sender cannot do better by retrying) but not taken, and the caller records it."""
     pk = whole_number(command_id)  # anything else is no id we gave: 404, never a server error
     row = db.get(CommandRow, pk) if pk is not None else None
-    if row is None or row.partner != partner_id or row.kind != kind:
+    if row is None or row.partner != partner_id or row.kind != kind or not _from_party(row, sender):
         raise not_found("unknown command")
     result, message = adapter_for(row.version).command_result(body)
     if row.result is not None:
@@ -284,6 +296,12 @@ def on_result(
     if row.state in ("REQUESTED", "ACCEPTED", "COMPLETED"):
         row.state, row.deadline = "COMPLETED", None
     return row, None
+
+
+def _from_party(row: CommandRow, sender: tuple[str, str] | None) -> bool:
+    if sender is None:
+        return True
+    return (sender[0].upper(), sender[1].upper()) == (row.country_code.upper(), row.party_id.upper())
 
 
 def expire(db: Session, now: datetime) -> list[CommandRow]:

@@ -143,6 +143,17 @@ class Ctx:
             raise OcpiError(
                 2001, f"{country_code}/{party_id} is not a party configured for you", http_status=404
             )
+        sender = self.routing_from() if self.parties.hub else None
+        if sender is not None and sender != (country_code.upper(), party_id.upper()):
+            # Behind a hub every party is the hub's partner; the OCPI-from headers name the party
+            # that sent the message (transport_and_format, message routing headers): one party
+            # may not push or read another's objects through the hub.
+            raise OcpiError(
+                2001,
+                f"OCPI-from-country-code/OCPI-from-party-id name {sender[0]}/{sender[1]}, not "
+                f"{country_code.upper()}/{party_id.upper()} whose object this is",
+                http_status=404,
+            )
         if not self.parties.acts_as_cpo(country_code, party_id):
             # Every module that asks for an owner is a CPO's (emsp.ocpi.modules.CPO_MODULES).
             raise OcpiError(
@@ -151,6 +162,15 @@ class Ctx:
                 f"only a CPO uses {self.module or 'this module'}",
                 http_status=403,
             )
+
+    def routing_from(self) -> tuple[str, str] | None:
+        """The party the OCPI-from-* headers name (upper-cased, CiStrings), in versions that have
+        them; None when either is not given."""
+        if not self.adapter.routing_headers:
+            return None
+        headers = {key.lower(): value.strip() for key, value in self.request.headers.items()}
+        country_code, party_id = headers.get("ocpi-from-country-code"), headers.get("ocpi-from-party-id")
+        return (country_code.upper(), party_id.upper()) if country_code and party_id else None
 
     @property
     def partner(self) -> PartnerRow:

@@ -1,8 +1,10 @@
 """What a driver is told before authorizing: the most a planned session can cost at a connector.
 
-The quote prices the planned energy spread over the whole planned stay (every minute counted as
-charging time) with the tariff the eMSP holds for that connector now, so under an unchanged tariff
-with non-negative prices the CDR of that visit never exceeds it; reconciliation names a CDR that does
+The quote prices the planned energy and stay with the tariff the eMSP holds for that connector now,
+at the dearest way the visit can go: the EV charging all of the stay, or as fast as the connector
+allows and parking after, or in between where a restriction makes that dearer
+(emsp.settlement.tariff.bound). So under an unchanged tariff with non-negative prices the CDR of a
+visit charged from plug-in then parked never exceeds it; reconciliation names a CDR that does
 (`quote_exceeded`), e.g. after a mid-session tariff change.
 """
 
@@ -12,11 +14,13 @@ import functools
 import hashlib
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
 from emsp.settlement.lookups import location_zone_and_raw, tariff_raw
-from emsp.settlement.tariff import Tariff, TariffError, parse_tariff, quote
+from emsp.settlement.tariff import Tariff, TariffError, parse_tariff
+from emsp.settlement.tariff.bound import quote_bound
 from emsp.wire import ci_key, loads
 
 # Tariffs that apply to a contract driver (mod_tariffs TariffType): REGULAR or untyped; ad-hoc and
@@ -48,17 +52,41 @@ def connector_tariff_ids(location: dict[str, object], evse_uid: str, connector_i
 # parsing it for every driver made a quote's cost grow with the site. The values are never mutated.
 
 
-def _connector_index(raw: str) -> dict[tuple[str, str], tuple[str, ...]]:
-    """(evse uid, connector id) -> tariff ids, as `connector_tariff_ids` finds them (first match);
-    keyed by `ci_key` of both (CiStrings)."""
-    index: dict[tuple[str, str], tuple[str, ...]] = {}
+class Connector(NamedTuple):
+    tariff_ids: tuple[str, ...]
+    power_kw: Decimal | None  # the most it delivers, None when the location does not tell
+
+
+def connector_power_kw(connector: dict[str, Any]) -> Decimal | None:
+    """max_electric_power (W, 2.2.1 on), else voltage x amperage (x3 on AC_3_PHASE, whose voltage is
+    line to neutral; 2.1.1's voltage/amperage alike); None when not given."""
+    watts = _positive(connector.get("max_electric_power"))
+    if watts is None:
+        volts = _positive(connector.get("max_voltage", connector.get("voltage")))
+        amps = _positive(connector.get("max_amperage", connector.get("amperage")))
+        if volts is None or amps is None:
+            return None
+        watts = volts * amps * (3 if connector.get("power_type") == "AC_3_PHASE" else 1)
+    return watts / 1000
+
+
+def _positive(value: object) -> Decimal | None:
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool) and value > 0:
+        return Decimal(value)
+    return None
+
+
+def _connector_index(raw: str) -> dict[tuple[str, str], Connector]:
+    """(evse uid, connector id) -> its tariff ids and power, as `connector_tariff_ids` finds them
+    (first match); keyed by `ci_key` of both (CiStrings)."""
+    index: dict[tuple[str, str], Connector] = {}
     for evse in loads(raw).get("evses") or []:
         uid = evse.get("uid")
         for connector in evse.get("connectors") or []:
             ids = tuple(t for t in connector.get("tariff_ids") or [] if isinstance(t, str))
             cid = connector.get("id")
             if isinstance(uid, str) and isinstance(cid, str):
-                index.setdefault((ci_key(uid), ci_key(cid)), ids)
+                index.setdefault((ci_key(uid), ci_key(cid)), Connector(ids, connector_power_kw(connector)))
     return index
 
 
@@ -74,9 +102,9 @@ class ConnectorIndexes:
     LIMIT = 50_000
 
     def __init__(self) -> None:
-        self._slots: dict[tuple[str, str, str], tuple[bytes, dict[tuple[str, str], tuple[str, ...]]]] = {}
+        self._slots: dict[tuple[str, str, str], tuple[bytes, dict[tuple[str, str], Connector]]] = {}
 
-    def get(self, location: tuple[str, str, str], raw: str) -> dict[tuple[str, str], tuple[str, ...]]:
+    def get(self, location: tuple[str, str, str], raw: str) -> dict[tuple[str, str], Connector]:
         digest = hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=16).digest()
         slot = self._slots.get(location)
         if slot is not None and slot[0] == digest:
@@ -118,21 +146,21 @@ def quote_visit(
         return None
     time_zone, raw = found
     index = _INDEXES.get((country_code, party_id, location_id), raw)
-    tariff_ids = list(index.get((ci_key(evse_uid), ci_key(connector_id)), ()))
-    tariff = _first_in_effect(db, country_code, party_id, tariff_ids, now)
+    connector = index.get((ci_key(evse_uid), ci_key(connector_id)), Connector((), None))
+    tariff = _first_in_effect(db, country_code, party_id, list(connector.tariff_ids), now)
     if tariff is None:
         return None
     try:
-        result = quote(
+        total = quote_bound(
             tariff,
             start=now,
             energy_kwh=energy_kwh,
             duration=stay,
+            max_power_kw=connector.power_kw,
             tz=time_zone or "UTC",
         )
     except TariffError:
         return None
-    total = result.totals.total_cost
     if total is None:
         return None
     return total.incl_vat if total.incl_vat is not None else total.excl_vat

@@ -37,6 +37,7 @@ class Call:
     request: HttpRequest
     deadline: datetime
     context: dict[str, Any] = field(default_factory=dict)
+    wait: timedelta = timedelta(0)  # how long the hub waits for its answer (deadline - sent)
 
 
 class HubBase:
@@ -149,9 +150,17 @@ class HubBase:
         return f"{self._next_id()}-token"
 
     def send(
-        self, kind: str, connection: Connection, request: HttpRequest, now: datetime, **context: Any
+        self,
+        kind: str,
+        connection: Connection,
+        request: HttpRequest,
+        now: datetime,
+        *,
+        wait: timedelta | None = None,
+        **context: Any,
     ) -> str:
-        """Queue a request with a fresh X-Request-ID (transport_and_format, Unique message IDs)."""
+        """Queue a request with a fresh X-Request-ID (transport_and_format, Unique message IDs),
+        answered within `wait` (None: the persona's forward timeout)."""
         request_id = self._next_id()
         headers = dict(request.headers)
         headers["X-Request-ID"] = request_id
@@ -160,7 +169,8 @@ class HubBase:
             headers["Authorization"] = authorization(connection.token_out)
         outbound = HttpRequest(request.method, request.url, headers, request.body)
         self._outbox.append(OutboundRequest(request_id, connection.id, outbound))
-        self._calls[request_id] = Call(kind, connection.id, outbound, now + self._timeout, context)
+        wait = self._timeout if wait is None else wait
+        self._calls[request_id] = Call(kind, connection.id, outbound, now + wait, context, wait)
         return request_id
 
     def complete(self, deferred_id: str, response: HttpResponse) -> None:
@@ -188,6 +198,12 @@ class HubBase:
     def forward_timeout(self) -> timedelta:
         """How long the hub waits for an answer to a call it sent (the persona's forward_timeout_s)."""
         return self._timeout
+
+    def call_timeout(self, request_id: str) -> timedelta:
+        """How long the hub waits for the answer to this call (a credentials POST of its own
+        registration waits longer: `_handshake_step`); the forward timeout for one it forgot."""
+        call = self._calls.get(request_id)
+        return self._timeout if call is None else call.wait
 
     # ------------------------------------------------------------------ status
     def _set_status(self, connection: Connection, status: Status, now: datetime) -> None:
@@ -276,7 +292,13 @@ class HubBase:
                 self._register_step[connection.id] = min(backoff + 1, len(REGISTER_BACKOFF) - 1)
             return
         if isinstance(step, HttpRequest):  # it carries the handshake's own token (A, or the party's)
-            self.send(call.kind, connection, step, now, **call.context)
+            # The party answers our credentials POST only once it has fetched our versions and
+            # details (credentials, Registration): two calls of its own to us, each of which may
+            # take as long as a call of ours. A bilateral CPO waits for that answer whatever it takes.
+            nested = step.method == "POST" and call.kind == "register"
+            self.send(
+                call.kind, connection, step, now, wait=self._timeout * 3 if nested else None, **call.context
+            )
             return
         self._registered(connection, call, step, now)
 
@@ -297,5 +319,6 @@ class HubBase:
             assert learnt.credentials is not None
             connection.token_out, connection.roles = learnt.credentials.token, learnt.credentials.roles
         connection.registered = True
+        self.truth.registered.append((format_utc(now), connection.id))
         self._register_step.pop(connection.id, None)
         self._set_status(connection, Status.CONNECTED, now)

@@ -64,3 +64,4 @@ class HubTruth:
     fees: list[Fee] = field(default_factory=list)
     id_map: list[tuple[str, str, str, str]] = field(default_factory=list)  # (kind, owner, original, hub id)
     refused: list[tuple[str, str, int, str]] = field(default_factory=list)  # (at, connection, code, why)
+    registered: list[tuple[str, str]] = field(default_factory=list)  # (at, connection): handshakes done

@@ -100,3 +100,27 @@ def test_run_with_invalid_tariff_exits_2_and_leaves_the_run_directory(tmp_path: 
     assert "cpos[0].tariffs.STD" in result.output and "Traceback" not in result.output
     assert sorted(p.name for p in out.iterdir()) == ["junit.xml"]
     assert (out / "junit.xml").read_text() == "earlier"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("policy", ["split_periods", {"STD": "split_periods"}, "price_at_start"])
+def test_a_split_periods_change_needs_periods_that_name_their_tariff(
+    tmp_path: Path, version: str, policy: Any
+) -> None:
+    """2.1.1 charging periods name no tariff: a split_periods CDR cannot tell the eMSP which periods
+    the new version prices. Refused at load, as a 2.1.1 cdr_correction is, not run and graded as
+    the eMSP's price_mismatch (review9 M9)."""
+    path = _scenario(tmp_path, STANDARD, version, as_change=True)
+    data = yaml.safe_load(path.read_text())
+    data["cpos"][0]["mid_session_tariff"] = policy
+    path.write_text(yaml.safe_dump(data))
+    if version != "2.1.1" or policy == "price_at_start":
+        assert load_scenario(str(path))[0].cpos[0].ocpi_version == version
+        return
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(str(path))
+    assert err.value.field == "events[0].cpo"
+    assert (
+        "OCPI 2.1.1 charging periods name no tariff" in err.value.reason
+        and "split_periods" in err.value.reason
+    )

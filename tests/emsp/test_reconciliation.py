@@ -99,6 +99,20 @@ CASES = [
         ["refused_unreachable"],
     ),
     (
+        "an app start whose START_SESSION never reached the CPO (review9 M11: was wrongly_refused)",
+        [
+            replace(
+                TRUTH,
+                authorized=False,
+                transaction_id=None,
+                session_id=None,
+                start_unreachable="START_SESSION 16 FAILED: HTTP 503",
+            )
+        ],
+        _records((), ()),
+        ["refused_unreachable"],
+    ),
+    (
         "known token turned away by the station itself (a reservation for another token)",
         [replace(TRUTH, authorized=False, transaction_id=None, session_id=None, station_refusal="reserved")],
         _records((), ()),

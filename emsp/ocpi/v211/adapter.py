@@ -108,6 +108,19 @@ def _where(location: schemas.Location) -> tuple[str, str]:
     return evse.uid, evse.connectors[0].id
 
 
+def _used(location: Doc) -> Doc:
+    """What the canonical (2.2.1) CdrLocation says of the EVSE and Connector used, from the one
+    EVSE and Connector a 2.1.1 CDR's Location holds: its evse_id (billing's evidence) and the
+    connector's standard, format and power type (CdrLocation)."""
+    evse = location["evses"][0]
+    connector = evse["connectors"][0]
+    out: Doc = {"evse_id": evse["evse_id"]} if evse.get("evse_id") is not None else {}
+    for field in ("standard", "format", "power_type"):
+        if connector.get(field) is not None:
+            out[f"connector_{field}"] = connector[field]
+    return out
+
+
 class V211Adapter:
     version = VERSION
     endpoints = ENDPOINTS
@@ -231,7 +244,7 @@ class V211Adapter:
             raise invalid("a 2.1.1 CDR names no party, and this partner acts for more than one CPO party")
         evse_uid, connector_id = _where(c.location)
         where: Doc = {k: v for k, v in body["location"].items() if k not in ("evses", "last_updated", "type")}
-        where.update({"evse_uid": evse_uid, "connector_id": connector_id})
+        where.update({"evse_uid": evse_uid, "connector_id": connector_id} | _used(body["location"]))
         doc: Doc = {
             "country_code": party.country_code,
             "party_id": party.party_id,

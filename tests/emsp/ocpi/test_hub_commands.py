@@ -32,12 +32,16 @@ def _info(status: str, at: str) -> dict[str, Any]:
 
 
 def _world(monkeypatch: pytest.MonkeyPatch) -> tuple[EmspCore, Client]:
-    """An eMSP with a bilateral CPO (DE/CPA) and a hub routing to DE/HBA, whose Location came through it."""
+    """An eMSP with a bilateral CPO (DE/CPA) and a hub routing to DE/HBA, whose Location came through
+    it, and to DE/HBB."""
     monkeypatch.setattr(emsp_helpers, "CPO_ENDPOINTS", ENDPOINTS)
     emsp = EmspCore(EmspSettings(pull_initial=False))
     direct = register(emsp)
     emsp.register_partner(
-        "hub", "token-A-hub", parties=[("NL", "HUB", "HUB"), ("DE", "HBA", "CPO")], hub=True
+        "hub",
+        "token-A-hub",
+        parties=[("NL", "HUB", "HUB"), ("DE", "HBA", "CPO"), ("DE", "HBB", "CPO")],
+        hub=True,
     )
     hub = Client(emsp, "token-A-hub")
     resp = hub.call("POST", f"{V}/credentials", cpo_credentials("token-B-hub", ("NL", "HUB"), "HUB"))
@@ -91,6 +95,31 @@ def test_the_command_result_comes_back_through_the_hub(monkeypatch: pytest.Monke
     answer = hub.call("POST", url, {"result": "ACCEPTED"}, headers=FROM_HBA)
     assert answer.json()["status_code"] == 1000
     assert emsp.command(view["id"])["state"] == "COMPLETED"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("sender", ["HBB", "HUB"])
+def test_a_result_from_another_party_behind_the_hub_is_no_answer(
+    monkeypatch: pytest.MonkeyPatch, sender: str
+) -> None:
+    """Every party behind the hub posts as the hub's partner: the OCPI-from headers tell them apart
+    (transport_and_format, message routing headers). Another party's result on DE/HBA's
+    response_url (ids are guessable) is refused as an unknown command; DE/HBA's own still counts."""
+    emsp, hub = _world(monkeypatch)
+    view = _start(emsp, "LOC-H")
+    [sent] = [o for o in emsp.pending_requests() if o.request.method == "POST"]
+    accepted = emsp_helpers.ocpi_ok({"result": "ACCEPTED", "timeout": 30})
+    emsp.on_response(sent.request_id, accepted, emsp_helpers.T0)
+    url = f"{V}/commands/START_SESSION/{view['id']}"
+    country = "NL" if sender == "HUB" else "DE"
+    other = FROM_HBA | {"OCPI-from-country-code": country, "OCPI-from-party-id": sender}
+    answer = hub.call("POST", url, {"result": "REJECTED"}, headers=other)
+    assert (answer.status, answer.json()["status_code"]) == (404, 2001)
+    state = emsp.command(view["id"])
+    assert state is not None and (state["state"], state["result"]) == ("ACCEPTED", None)
+    lower = FROM_HBA | {"OCPI-from-country-code": "de", "OCPI-from-party-id": "hba"}  # CiString
+    assert hub.call("POST", url, {"result": "ACCEPTED"}, headers=lower).json()["status_code"] == 1000
+    state = emsp.command(view["id"])
+    assert state is not None and (state["state"], state["result"]) == ("COMPLETED", "ACCEPTED")
 
 
 @pytest.mark.parametrize("status", ["OFFLINE", "SUSPENDED", "PLANNED"])

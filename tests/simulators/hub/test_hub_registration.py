@@ -209,3 +209,27 @@ def test_a_party_that_answers_and_refuses_the_registration_is_not_asked_again() 
     world.net.run(T0)
     _settle(world, 300)
     assert len(world.hub.truth.refused) == 1 and not world.hub.registry["cpo-b"].registered
+
+
+def test_the_hubs_credentials_post_waits_for_the_partys_calls_back() -> None:
+    """The party answers the hub's credentials POST only after fetching the hub's versions and
+    details (credentials, Registration): the hub waits for that answer three times its forward
+    timeout. With its forward timeout it gave up on a party behind a 2 s link, which had already
+    taken token A: every later attempt got 401 (review9 M3)."""
+    world = build(register=False)
+    hub, party = world.hub, world.cpo_b
+    hub.register("cpo-b", T0)
+    for _get in ("versions", "details"):
+        [out] = hub.pending_requests()
+        assert hub.call_timeout(out.request_id) == hub.forward_timeout()
+        hub.on_response(out.request_id, party.handle(out.request, T0), T0)
+    [post] = hub.pending_requests()
+    assert (post.request.method, hub.call_timeout(post.request_id)) == ("POST", hub.forward_timeout() * 3)
+    late = T0 + hub.forward_timeout() * 2  # past one forward timeout, within the handshake's
+    hub.on_wakeup(late)
+    assert hub.truth.refused == [] and hub.pending_requests() == []
+    hub.on_response(post.request_id, party.handle(post.request, late), late)
+    assert hub.registry["cpo-b"].registered
+    assert hub.truth.registered == [("2026-03-02T08:00:20Z", "cpo-b")]
+    hub.on_wakeup(T0 + hub.forward_timeout() * 4)
+    assert hub.truth.refused == []
