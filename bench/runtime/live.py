@@ -260,8 +260,8 @@ class LiveRuntime(StationSide):
             cpo = self.world.cpos.get(cpo_id)
             cdr_id = cpo.ocpi.cdr_posted_by(outbound.request_id) if cpo is not None else None
             copy = await send_http(self._cpo_clients[cpo_id], request)
-            if cpo is not None and cdr_id is not None and copy.status != TRANSPORT_FAILED:
-                cpo.ocpi.truth.cdrs_link_duplicated.append(cdr_id)  # served twice: a repeat
+            if cpo is not None and cdr_id is not None:  # from the eMSP, or from a hub that forwarded it
+                cpo.ocpi.link_copy_answered(cdr_id, copy)
             self.trace.ocpi_request(self.clock.now(), self._proto(cpo_id), cpo_id, peer, request)
         response = await send_http(self._cpo_clients[cpo_id], request)
         if response.status == TRANSPORT_FAILED:

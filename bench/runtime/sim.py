@@ -255,7 +255,7 @@ class SimRuntime:
     def _at_emsp(
         self, cpo_id: str, outbound: OutboundRequest, answered: bool, copy_of_cdr: str | None = None
     ) -> None:
-        """`copy_of_cdr`: this is the link's extra copy of that CDR's POST (served: a repeat)."""
+        """`copy_of_cdr`: this is the link's extra copy of that CDR's POST (taken: a repeat)."""
         mode = self._outage(EMSP, cpo_id)
         if mode == "refused":
             if answered:  # the refusal travels back as a TCP reset
@@ -265,9 +265,9 @@ class SimRuntime:
             if answered:
                 self._emsp_answers(cpo_id, outbound, UNAVAILABLE)
             return
-        if copy_of_cdr is not None:
-            self.world.cpos[cpo_id].ocpi.truth.cdrs_link_duplicated.append(copy_of_cdr)
         response = self.world.emsp.handle(outbound.request, self.now())
+        if copy_of_cdr is not None and not isinstance(response, Deferred):
+            self.world.cpos[cpo_id].ocpi.link_copy_answered(copy_of_cdr, response)
         if isinstance(response, Deferred):
             if answered:  # answered once the eMSP's own calls to the CPO are done (credentials POST/PUT)
                 self._deferred[response.deferred_id] = (cpo_id, outbound)

@@ -79,6 +79,7 @@ class SimHubs:
         self._from_emsp = {hub_id: make_link(links[hub_id]) for hub_id in self.hubs}
         # deferred id -> who waits for the hub's answer: a CPO (its id and request) or the eMSP
         self._waiting: dict[tuple[str, str], tuple[str, OutboundRequest]] = {}
+        self._copies: dict[tuple[str, str], tuple[str, str]] = {}  # deferred id -> a link copy's (CPO, CDR)
         self._not_started = {
             hub_id: [c for c, h in self.channels.items() if h == hub_id] for hub_id in self.hubs
         }
@@ -112,6 +113,9 @@ class SimHubs:
         hub = self.hubs[hub_id]
         for deferred_id, response in hub.completed_responses():
             waiter, outbound = self._waiting.pop((hub_id, deferred_id))
+            copy = self._copies.pop((hub_id, deferred_id), None)
+            if copy is not None:  # a routing hub answers a copy once the eMSP answered its forward
+                self._copy_answered(copy, response)
             if waiter == EMSP:
                 self._answer_emsp(hub_id, outbound, response)
             else:
@@ -144,13 +148,24 @@ class SimHubs:
 
         call_after(rt.env, at - int(rt.env.now), fire)
 
-    def _accept(self, hub_id: str, waiter: str, outbound: OutboundRequest) -> HttpResponse | None:
-        """The hub handles a request; a deferred answer waits for `_drain` to find it."""
+    def _accept(
+        self, hub_id: str, waiter: str, outbound: OutboundRequest, copy: tuple[str, str] | None = None
+    ) -> HttpResponse | None:
+        """The hub handles a request; a deferred answer waits for `_drain` to find it. `copy`:
+        (CPO, CDR id) of a link's duplicate CDR POST, whose answer tells if it was taken."""
         response = self.hubs[hub_id].handle(outbound.request, self._rt.now())
         if isinstance(response, Deferred):
             self._waiting[(hub_id, response.deferred_id)] = (waiter, outbound)
+            if copy is not None:
+                self._copies[(hub_id, response.deferred_id)] = copy
             return None
+        if copy is not None:
+            self._copy_answered(copy, response)
         return response
+
+    def _copy_answered(self, copy: tuple[str, str], response: HttpResponse) -> None:
+        cpo_id, cdr_id = copy
+        self._rt.world.cpos[cpo_id].ocpi.link_copy_answered(cdr_id, response)
 
     # ------------------------------------------------------------------ CPO <-> hub
     def cpo_sends(self, cpo_id: str, outbound: OutboundRequest) -> None:
@@ -172,7 +187,8 @@ class SimHubs:
         answered: bool,
         copy_of_cdr: str | None = None,
     ) -> None:
-        """`copy_of_cdr`: the link's extra copy of that CDR's POST; served, the hub forwards it again."""
+        """`copy_of_cdr`: the link's extra copy of that CDR's POST; a repeat at the eMSP if the hub's
+        answer to it says it was taken (it forwarded it, or stored it to deliver)."""
         rt = self._rt
         mode = rt._outage(hub_id, cpo_id)
         if mode == "refused":
@@ -183,9 +199,8 @@ class SimHubs:
             if answered:
                 self._answer_cpo(hub_id, cpo_id, outbound, self._unavailable, delayed=False)
             return
-        if copy_of_cdr is not None:
-            rt.world.cpos[cpo_id].ocpi.truth.cdrs_link_duplicated.append(copy_of_cdr)
-        response = self._accept(hub_id, cpo_id if answered else "", outbound)
+        copy = None if copy_of_cdr is None else (cpo_id, copy_of_cdr)
+        response = self._accept(hub_id, cpo_id if answered else "", outbound, copy)
         if response is not None and answered:
             self._answer_cpo(hub_id, cpo_id, outbound, response)
         self._drain(hub_id)

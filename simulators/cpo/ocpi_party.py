@@ -254,6 +254,14 @@ class OcpiParty:
             return None
         return str(pending.context["cdr_id"])
 
+    def link_copy_answered(self, cdr_id: str, response: HttpResponse) -> None:
+        """A link's `duplicate` served the POST of CDR `cdr_id` a second time and this is that copy's
+        answer (which the CPO never sees). Taken (2xx, 1000), the copy reached the eMSP, which got
+        the CDR twice and must recognise the repeat; refused or unavailable (an outage, a hub that
+        could not deliver it, a CDR the eMSP refuses either way), it is no repeat it could recognise."""
+        if read_envelope(response).ok:
+            self.truth.cdrs_link_duplicated.append(cdr_id)
+
     def _send_later(self, due: datetime, build: Callable[[datetime], OutboundRequest | None]) -> None:
         """Send what `build` makes at `due` (scenario time; the runtime wakes us via next_wakeup)."""
         self._later_seq += 1

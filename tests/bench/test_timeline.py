@@ -158,6 +158,31 @@ def test_duplicated_requests_are_served_twice_and_the_emsp_stays_idempotent(
     assert delivery["resent_recognised"] == delivery["resent"]
 
 
+def test_a_duplicate_a_routing_hub_could_not_deliver_is_no_repeat(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """review11 P5: behind a routing-only hub, while the eMSP answers 503, the link's second copy of a
+    CDR POST reaches the hub but never the eMSP. It was counted as a repeat when it reached the hub,
+    so 'every repeat recognised' failed (resent 9, recognised 0) on an eMSP that got each CDR once."""
+    window = {"from": "2026-03-02T08:00:00Z", "until": "2026-03-02T08:30:00Z"}
+
+    def duplicate_into_an_outage(data: dict[str, Any]) -> None:
+        data["hubs"][0]["persona"] = "routing-only"
+        data["expectations"] = [e for e in data["expectations"] if "fee" not in e["name"]]
+        hub_cpos = [c["id"] for c in data["cpos"] if c.get("connection") == "hub"]
+        data["events"] = [{"type": "outage", "party": "emsp", "mode": "http_503", **window}] + [
+            {"type": "link", "cpo": cpo, "link": "ocpi", "duplicate": 1.0, **window} for cpo in hub_cpos
+        ]
+
+    path = variant(tmp_path, "hub-outage", duplicate_into_an_outage)
+    outcome = run_sim(monkeypatch, path, 1, tmp_path / "run")
+    at_emsp = [r["body"]["id"] for r in _cdr_posts(trace(tmp_path / "run")) if r["dst"] == "emsp"]
+    repeats = len(at_emsp) - len(set(at_emsp))
+    delivery = outcome.summary["cdr_delivery"]
+    assert delivery["resent"] == delivery["resent_recognised"] == repeats
+    assert outcome.exit_code == 0
+
+
 def test_a_blocked_token_is_refused_from_then_on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     def block(data: dict[str, Any]) -> None:
         data["demand"].update(drivers=3, arrivals_per_hour=30)
