@@ -56,14 +56,13 @@ def quote_bound(
         # nothing the tariff prices gets dearer by charging faster.
         return dearest.totals.total_cost
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
-    charging_times = {max(fastest, timedelta(seconds=1))} | {
-        c for c in _turning_points(tariff, start, energy_kwh, duration, zone) if fastest < c < duration
-    }
+    points = set(_turning_points(tariff, start, energy_kwh, duration, zone))
+    charging_times = {max(fastest, timedelta(seconds=1))} | {c for c in points if fastest < c < duration}
     if len(charging_times) > MAX_CHARGING_TIMES:
         # Each try prices the whole visit: a tariff with many clock limits over a long stay (a
         # 15-minute time-of-use tariff, a multi-day stay) would cost hundreds of pricings, in the
         # driver's path. Past the cap the bound is the coarse one instead: higher, never lower.
-        coarse = _coarse_bound(tariff, energy_kwh, duration, len(charging_times), policy)
+        coarse = _coarse_bound(tariff, energy_kwh, duration, len(points), policy)
         spread = dearest.totals.total_cost
         if spread is None or coarse is None:
             return spread if coarse is None else coarse
@@ -94,9 +93,9 @@ def _coarse_bound(
     """What no pricing of the visit can exceed, without pricing it: all the energy at the dearest
     energy price, the whole stay at the dearer of the dearest charging-time and parking prices
     (each instant is one or the other), the dearest FLAT fee (billed once), one step of each
-    dimension more (one per period, `periods`, where steps round each period), the tariff's
-    min_price and max_price applied. incl_vat None when a component has none (2.1.1); None when
-    the tariff prices nothing."""
+    dimension more (one per period where steps round each period: `periods` is at least the limits
+    the stay crosses), the tariff's min_price and max_price applied. incl_vat None when a
+    component has none (2.1.1); None when the tariff prices nothing."""
     dearest: dict[str, tuple[Decimal, Decimal | None, int]] = {}
     flat_excl, flat_incl = Decimal(0), Decimal(0)
     incl_known = True
