@@ -108,3 +108,23 @@ def test_a_211_hub_has_no_routing_headers_and_keeps_pushing() -> None:
     body = json.loads((Path(__file__).parent / "spec_examples_211" / "tariff_simple.json").read_text())
     put = hub.call("PUT", f"tariffs/DE/HBB/{body['id']}", body)
     assert (put.json()["status_code"], put.json().get("status_message")) == (1000, "Success")
+
+
+def test_a_230_hub_broadcasting_as_its_hub_party_id_is_taken() -> None:
+    """2.3.0 has no HUB role: a hub names its own party in hub_party_id (credentials), not in its
+    roles. Its Broadcast Push names that party in OCPI-from all the same."""
+    emsp = EmspCore(EmspSettings(pull_initial=False))
+    emsp.register_partner(
+        "hub", "token-A-hub", parties=[("NL", "HUB", "HUB"), ("DE", "CPA", "CPO")], hub=True
+    )
+    registering = VersionClient(emsp, "2.3.0", "token-A-hub")
+    creds = credentials("2.3.0", "token-B-hub") | {"hub_party_id": "NLHUB"}
+    answer = registering.call("POST", "credentials", creds)
+    assert answer.json()["status_code"] == 1000, answer.body
+    hub = Client(emsp, answer.json()["data"]["token"])
+    hub.now = parse_utc("2030-01-01T00:00:00Z")  # after the example's last_updated
+    path = Path(__file__).parent / "spec_examples_230" / "location" / "location.json"
+    body = json.loads(path.read_text()) | {"country_code": "DE", "party_id": "HBB", "id": "LOC-B"}
+    hub_itself = _from("HUB") | {"OCPI-from-country-code": "NL"}
+    put = hub.call("PUT", f"{V.replace('2.2.1', '2.3.0')}/locations/DE/HBB/LOC-B", body, headers=hub_itself)
+    assert put.json()["status_code"] == 1000, put.body
