@@ -172,3 +172,28 @@ def test_many_clock_limits_over_a_long_stay_cost_a_few_pricings_and_stay_a_bound
     powers = [slowest + (evse - slowest) * k / 40 for k in range(1, 41)]  # to the connector's 11 kW
     dearest = max(_total(tariff, None, kwh, stay), *(_total(tariff, p, kwh, stay) for p in powers))
     assert dearest <= cap <= 2 * dearest  # coarse, but a bound
+
+
+def test_the_coarse_bound_covers_steps_rounded_per_period() -> None:
+    """A CPO reading step_size per period rounds each period up: the coarse bound counts a step per
+    limit the stay crosses, so no constant-power visit costs more under that reading either."""
+    from dataclasses import replace
+
+    from emsp.settlement.tariff.policy import DEFAULT_POLICY
+    from emsp.settlement.tariff.reading import Reading
+
+    policy = replace(DEFAULT_POLICY, reading=Reading(step_size="per_period"))
+    tariff, kwh, stay, evse = _quarter_hours(), Decimal(30), timedelta(hours=12), Decimal(11)
+    cap = quote_bound(
+        tariff, start=START, energy_kwh=kwh, duration=stay, max_power_kw=evse, tz=AMS, policy=policy
+    )
+    assert cap is not None and cap.incl_vat is not None
+    slowest = kwh / 12
+    powers = [None, *(slowest + (evse - slowest) * k / 20 for k in range(1, 21))]
+    costs = [
+        quote(
+            tariff, start=START, energy_kwh=kwh, duration=stay, power_kw=p, tz=AMS, policy=policy
+        ).totals.total_cost
+        for p in powers
+    ]
+    assert all(c is not None and c.incl_vat is not None and c.incl_vat <= cap.incl_vat for c in costs)
