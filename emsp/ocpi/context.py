@@ -143,15 +143,17 @@ class Ctx:
             raise OcpiError(
                 2001, f"{country_code}/{party_id} is not a party configured for you", http_status=404
             )
-        sender = self.routing_from() if self.parties.hub else None
-        if sender is not None and sender != (country_code.upper(), party_id.upper()):
+        sender = self.hub_sender()
+        owner = (country_code.upper(), party_id.upper())
+        if sender is not None and sender != owner and sender not in self.parties.hubs:
             # Behind a hub every party is the hub's partner; the OCPI-from headers name the party
             # that sent the message (transport_and_format, message routing headers): one party
-            # may not push or read another's objects through the hub.
+            # may not push or read another's objects through the hub. The hub's own party is the
+            # hub speaking for itself: a Broadcast Push is sent as the hub (ibid., Broadcast Push).
             raise OcpiError(
                 2001,
                 f"OCPI-from-country-code/OCPI-from-party-id name {sender[0]}/{sender[1]}, not "
-                f"{country_code.upper()}/{party_id.upper()} whose object this is",
+                f"{owner[0]}/{owner[1]} whose object this is",
                 http_status=404,
             )
         if not self.parties.acts_as_cpo(country_code, party_id):
@@ -162,6 +164,19 @@ class Ctx:
                 f"only a CPO uses {self.module or 'this module'}",
                 http_status=403,
             )
+
+    def hub_sender(self) -> tuple[str, str] | None:
+        """The party a hub says sent this request (OCPI-from-*); None from a partner that is no hub,
+        and behind a 2.1.1 hub, which has no routing headers (ownership is then the URL's alone).
+        A message via a hub carries the routing headers (2.2.1/2.3.0 transport_and_format, message
+        routing): without them nobody can tell which party behind the hub sent it, so it is refused
+        rather than taken for whichever party the URL names."""
+        if self.parties is None or not self.parties.hub or not self.adapter.routing_headers:
+            return None
+        sender = self.routing_from()
+        if sender is None:
+            raise invalid("a request via a hub names its sender in OCPI-from-country-code/OCPI-from-party-id")
+        return sender
 
     def routing_from(self) -> tuple[str, str] | None:
         """The party the OCPI-from-* headers name (upper-cased, CiStrings), in versions that have

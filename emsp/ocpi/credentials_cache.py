@@ -34,7 +34,9 @@ class PartyScope:
     operator removed, or the partner no longer declares, is out). A hub (configured as one) may also
     forward objects of any party that is not configured for another partner and is not the eMSP's
     own (`others` holds both: nobody may store objects "of the eMSP" through a hub). `cpo`: those of `own`
-    configured with the CPO role. `version`: the OCPI version the partner registered on (None before).
+    configured with the CPO role. `hubs`: of a hub, its parties configured with the HUB role, the
+    hub's own (a Broadcast Push names it as sender). `version`: the OCPI version the partner registered on
+    (None before).
     """
 
     own: frozenset[tuple[str, str]]
@@ -43,6 +45,7 @@ class PartyScope:
     cpo: frozenset[tuple[str, str]] = frozenset()
     version: str | None = None
     tolerate: Tolerance = STRICT  # the operator's tolerance options for this partner
+    hubs: frozenset[tuple[str, str]] = frozenset()
 
     def single_cpo(self) -> tuple[str, str] | None:
         """The partner's CPO party when it has exactly one (then a request can only be about it)."""
@@ -84,9 +87,11 @@ def _scope(row: PartnerRow, db: Session, ours: tuple[str, str]) -> PartyScope:
             others |= {(cc, pid) for cc, pid, _role in loads(parties_json or "[]")}
     own = frozenset(configured & declared)
     cpo = frozenset((cc, pid) for cc, pid, role in entries if role == "CPO" and (cc, pid) in own)
+    # Not only declared ones: a 2.3.0 hub names its party in hub_party_id, not in its roles.
+    hubs = frozenset((cc, pid) for cc, pid, role in entries if role == "HUB") if row.hub else frozenset()
     version = row.version if row.registered else None
     tolerate = tolerance_of_json(row.tolerate_json)
-    return PartyScope(own, row.hub, frozenset(others), cpo, version, tolerate)
+    return PartyScope(own, row.hub, frozenset(others), cpo, version, tolerate, hubs)
 
 
 _TOUCHED = "emsp.partners_touched"

@@ -387,9 +387,11 @@ def _check_routing_headers(
     """A functional module's request names its parties in the OCPI-from/to-* headers
     (transport_and_format, message routing; versions with routing). Between two platforms of one
     party each (the spec's peer-to-peer exception; we are one party) they may be left out. A hub or
-    a partner of several parties that leaves them out is noted, not refused: every push names its
-    party in the URL or body, which is what ownership is checked on, and a request whose party only
-    the headers could tell is refused where that matters (tokens authorize: 2002)."""
+    a partner of several parties that leaves them out is noted here; a partner of several parties
+    is not refused: every push names its party in the URL or body, which is what ownership is
+    checked on, and a request whose party only the headers could tell is refused where that matters
+    (tokens authorize: 2002). Behind a hub the headers are the only word on which party sent it: an
+    owner-checked request without OCPI-from is refused there (Ctx.hub_sender)."""
     if route.adapter is None or not route.adapter.routing_headers or route.module in CONFIGURATION_MODULES:
         return
     if route.module not in HANDLERS or (not parties.hub and len(parties.own) <= 1):

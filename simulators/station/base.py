@@ -118,6 +118,12 @@ class VirtualStation(CsmsControl):
         self.endpoint.reset()
         if lost is not None and lost[0].action in _TRANSACTIONAL:
             self.endpoint.call(lost[0].action, lost[0].payload, tag=lost[1], first=True)
+        elif lost is not None and lost[0].action != "BootNotification":
+            # Any other message is not queued for a new connection (1.6 §4.1 / 2.0.1 E04 keep only
+            # transaction messages): it failed, as on a timeout, so whoever waits on it carries on
+            # (an Authorize in flight refuses the driver rather than leaving them waiting forever).
+            # A lost boot needs nothing: the new connection boots first anyway.
+            self._on_answer(lost[0], None, lost[1], now)
         if not self._boot_queued():
             self.endpoint.call("BootNotification", self._boot_payload())
         # A new connection starts with the boot (2.0.1 B01); what waited goes after it, in order.

@@ -15,7 +15,13 @@ def handle(ctx: Ctx) -> OcpiResult:
         raise method_not_allowed(f"{ctx.method} not supported on the commands endpoint", ["POST"])
     kind, command_id = require_segments(ctx, 2, 2)
     row, ignored = command_send.on_result(
-        ctx.db, ctx.partner_id, kind, command_id, ctx.json_object(), ctx.now, ctx.routing_from()
+        ctx.db,
+        ctx.partner_id,
+        kind,
+        command_id,
+        ctx.json_object(),
+        ctx.now,
+        ctx.hub_sender() or ctx.routing_from(),
     )
     if ignored is not None:
         detail = f"{row.kind} {row.pk}: {ignored} after {row.result}"

@@ -9,7 +9,9 @@ changes it is monotone: its maximum is at one of those points or at an end. The 
 stay's crossings of the tariff's clock and calendar limits (start/end_time, midnight when a
 day or date matters), its duration limits and the charging times at its power limits. Between
 them step_size rounds the billed time and parking up at other places: where a tariff prices both,
-one step of each is added.
+one step of each is added. Each charging time tried prices the whole visit: past
+MAX_CHARGING_TIMES of them (many clock limits over a long stay) a coarse bound is quoted instead,
+which no pricing of the visit exceeds but which may be well above the dearest one.
 Not covered: energy prices by the clock that rise later in the charging while parking is dearer
 than charging (the cost then may peak between two points), and an EV whose power varies while the
 price depends on the power or on when the energy flows.
@@ -28,6 +30,9 @@ from .periods import quote
 from .policy import DEFAULT_POLICY, PricingPolicy
 
 _US_PER_HOUR = 3_600_000_000
+# The most charging times priced one by one (each prices the whole visit); past it, _coarse_bound.
+# 24 covers a day of hourly limits (a common time-of-use tariff) for a stay of a few hours.
+MAX_CHARGING_TIMES = 24
 _CENT_HUNDREDTH = Decimal("0.0001")
 
 
@@ -51,9 +56,17 @@ def quote_bound(
         # nothing the tariff prices gets dearer by charging faster.
         return dearest.totals.total_cost
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
-    charging_times = {max(fastest, timedelta(seconds=1))} | {
-        c for c in _turning_points(tariff, start, energy_kwh, duration, zone) if fastest < c < duration
-    }
+    points = set(_turning_points(tariff, start, energy_kwh, duration, zone))
+    charging_times = {max(fastest, timedelta(seconds=1))} | {c for c in points if fastest < c < duration}
+    if len(charging_times) > MAX_CHARGING_TIMES:
+        # Each try prices the whole visit: a tariff with many clock limits over a long stay (a
+        # 15-minute time-of-use tariff, a multi-day stay) would cost hundreds of pricings, in the
+        # driver's path. Past the cap the bound is the coarse one instead: higher, never lower.
+        coarse = _coarse_bound(tariff, energy_kwh, duration, len(points), policy)
+        spread = dearest.totals.total_cost
+        if spread is None or coarse is None:
+            return spread if coarse is None else coarse
+        return coarse if _amount(coarse) >= _amount(spread) else spread
     for charging in sorted(charging_times):
         power = energy_kwh * _US_PER_HOUR / (charging // timedelta(microseconds=1))
         try:
@@ -72,6 +85,66 @@ def quote_bound(
             dearest = priced
     total = dearest.totals.total_cost
     return None if total is None else _with_steps(tariff, total)
+
+
+def _coarse_bound(
+    tariff: Tariff, energy_kwh: Decimal, duration: timedelta, periods: int, policy: PricingPolicy
+) -> Price | None:
+    """What no pricing of the visit can exceed, without pricing it: all the energy at the dearest
+    energy price, the whole stay at the dearer of the dearest charging-time and parking prices
+    (each instant is one or the other), the dearest FLAT fee (billed once), one step of each
+    dimension more (one per period where steps round each period: `periods` is at least the limits
+    the stay crosses), the tariff's min_price and max_price applied. incl_vat None when a
+    component has none (2.1.1); None when the tariff prices nothing."""
+    dearest: dict[str, tuple[Decimal, Decimal | None, int]] = {}
+    flat_excl, flat_incl = Decimal(0), Decimal(0)
+    incl_known = True
+    for element in tariff.elements:
+        for c in element.price_components:
+            incl = c.price_incl_vat
+            incl_known = incl_known and incl is not None
+            if c.type == "FLAT":
+                flat_excl, flat_incl = max(flat_excl, c.price), max(flat_incl, incl or Decimal(0))
+                continue
+            was = dearest.get(c.type)
+            if was is None:
+                dearest[c.type] = (c.price, incl, c.step_size)
+            else:
+                top = was[1] if was[1] is not None and incl is not None and was[1] > incl else incl
+                dearest[c.type] = (max(was[0], c.price), top, max(was[2], c.step_size))
+    if not dearest and not flat_excl:
+        return None
+    steps = periods + 2 if policy.reading.step_size == "per_period" else 1
+    hours = Decimal(duration // timedelta(microseconds=1)) / _US_PER_HOUR
+    excl, incl_total = flat_excl, flat_incl
+    clock = [dearest[d] for d in ("TIME", "PARKING_TIME") if d in dearest]
+    if clock:  # the stay at the dearer price, plus the steps of both
+        excl += _up(hours * max(p for p, _i, _s in clock))
+        incl_total += _up(hours * max((i or Decimal(0)) for _p, i, _s in clock))
+    for dimension, (price, incl, step) in dearest.items():
+        volume = energy_kwh if dimension == "ENERGY" else Decimal(0)
+        volume += Decimal(step * steps) / (1000 if dimension == "ENERGY" else 3600)
+        excl += _up(volume * price)
+        incl_total += _up(volume * (incl or Decimal(0)))
+    total = Price(excl, incl_total if incl_known else None)
+    floor, cap = tariff.min_price, tariff.max_price
+    if floor is not None:
+        total = Price(
+            max(total.excl_vat, floor.excl_vat),
+            None if total.incl_vat is None or floor.incl_vat is None else max(total.incl_vat, floor.incl_vat),
+        )
+    if cap is not None:
+        total = Price(
+            min(total.excl_vat, cap.excl_vat),
+            total.incl_vat
+            if total.incl_vat is None or cap.incl_vat is None
+            else min(total.incl_vat, cap.incl_vat),
+        )
+    return total
+
+
+def _amount(price: Price) -> Decimal:
+    return price.incl_vat if price.incl_vat is not None else price.excl_vat
 
 
 def _spread_is_dearest(tariff: Tariff) -> bool:

@@ -122,6 +122,22 @@ def test_a_result_from_another_party_behind_the_hub_is_no_answer(
     assert state is not None and (state["state"], state["result"]) == ("COMPLETED", "ACCEPTED")
 
 
+def test_a_result_via_the_hub_without_ocpi_from_is_no_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Via a hub the routing headers are the only word on which party sent a result: without
+    OCPI-from it is refused, not taken for DE/HBA's (review11 P3)."""
+    emsp, hub = _world(monkeypatch)
+    view = _start(emsp, "LOC-H")
+    [sent] = [o for o in emsp.pending_requests() if o.request.method == "POST"]
+    emsp.on_response(
+        sent.request_id, emsp_helpers.ocpi_ok({"result": "ACCEPTED", "timeout": 30}), emsp_helpers.T0
+    )
+    url = f"{V}/commands/START_SESSION/{view['id']}"
+    to_only = {"OCPI-to-country-code": "NL", "OCPI-to-party-id": "EMS"}
+    assert hub.call("POST", url, {"result": "REJECTED"}, headers=to_only).json()["status_code"] == 2001
+    state = emsp.command(view["id"])
+    assert state is not None and (state["state"], state["result"]) == ("ACCEPTED", None)
+
+
 @pytest.mark.parametrize("status", ["OFFLINE", "SUSPENDED", "PLANNED"])
 def test_no_command_to_a_party_the_hub_reports_unreachable(
     monkeypatch: pytest.MonkeyPatch, status: str

@@ -55,7 +55,9 @@ def test_a_hub_cannot_push_for_our_party_or_another_partners(emsp: EmspCore, cc:
 def test_a_hub_still_pushes_for_a_party_nobody_else_has(emsp: EmspCore) -> None:
     hub = _hub(emsp)
     assert _put(hub, "DE", "HBA", _from("DE", "HBA")).json()["status_code"] == 1000
-    assert hub.call("GET", f"{V}/locations/DE/HBA/LOC-X").json()["data"]["id"] == "LOC-X"
+    # Read back as the party: via a hub a request names its sender (review11 P3).
+    got = hub.call("GET", f"{V}/locations/DE/HBA/LOC-X", headers=_from("DE", "HBA"))
+    assert got.json()["data"]["id"] == "LOC-X"
 
 
 @pytest.mark.parametrize("to", [("BE", "OTH"), ("NL", "HUB"), ("NL", "EMX")])

@@ -148,7 +148,9 @@ def test_a_hub_forwards_other_parties_but_never_a_directly_connected_one(
     hub = register_hub(core, http)
     assert {(s[2], s[3]) for s in _attacks(http, hub)} == {(404, 2001)}
     forwarded = session("S9") | {"country_code": "BE", "party_id": "BCP"}
-    resp = http.put(f"{V}/sessions/BE/BCP/S9", json=_json(forwarded), headers=auth(hub))
+    # Via a hub a message names its sender in the routing headers (review11 P3).
+    sender = {"OCPI-from-country-code": "BE", "OCPI-from-party-id": "BCP"}
+    resp = http.put(f"{V}/sessions/BE/BCP/S9", json=_json(forwarded), headers=auth(hub) | sender)
     assert resp.status_code == 201
     _victim_data_untouched(http, victim_token)
 

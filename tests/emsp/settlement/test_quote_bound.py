@@ -126,3 +126,74 @@ def test_with_no_parking_price_and_no_restriction_the_spread_is_the_quote() -> N
     stay = timedelta(minutes=50)
     spread = _total(CHARGING_TIME, None, Decimal("12.5"), stay)
     assert _bound(CHARGING_TIME, Decimal("12.5"), stay, Decimal(22)) == spread
+
+
+def _quarter_hours() -> Tariff:
+    """A dynamic time-of-use tariff: 96 quarter-hours on weekdays, each its own energy price; parking
+    dearer than charging time (review11 P2)."""
+    elements: list[dict[str, Any]] = []
+    for q in range(96):
+        start, end = q * 15, (q + 1) * 15 % 1440
+        restrictions = {
+            "start_time": f"{start // 60:02d}:{start % 60:02d}",
+            "end_time": f"{end // 60:02d}:{end % 60:02d}",
+            "day_of_week": ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY"],
+        }
+        components = [
+            _component("ENERGY", str(Decimal("0.30") + Decimal(q) / 100)),
+            _component("TIME", "1.00", 60),
+            _component("PARKING_TIME", "2.00", 60),
+        ]
+        elements.append({"price_components": components, "restrictions": restrictions})
+    elements.append({"price_components": [_component("ENERGY", "0.50")]})
+    return _tariff("TOU", elements)
+
+
+def test_many_clock_limits_over_a_long_stay_cost_a_few_pricings_and_stay_a_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each charging time tried prices the whole visit: a quarter-hour tariff over a day was 87
+    pricings (0.8 s, in the driver's path). Past MAX_CHARGING_TIMES the coarse bound is used, and
+    no constant-power visit costs more."""
+    from emsp.settlement.tariff import bound
+
+    tariff, kwh, stay, evse = _quarter_hours(), Decimal(30), timedelta(hours=24), Decimal(11)
+    calls: list[object] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(None)
+        return quote(*args, **kwargs)
+
+    monkeypatch.setattr(bound, "quote", counted)
+    cap = _bound(tariff, kwh, stay, evse)
+    assert len(calls) <= 2
+    monkeypatch.undo()
+    slowest = kwh / 24
+    powers = [slowest + (evse - slowest) * k / 40 for k in range(1, 41)]  # to the connector's 11 kW
+    dearest = max(_total(tariff, None, kwh, stay), *(_total(tariff, p, kwh, stay) for p in powers))
+    assert dearest <= cap <= 2 * dearest  # coarse, but a bound
+
+
+def test_the_coarse_bound_covers_steps_rounded_per_period() -> None:
+    """A CPO reading step_size per period rounds each period up: the coarse bound counts a step per
+    limit the stay crosses, so no constant-power visit costs more under that reading either."""
+    from dataclasses import replace
+
+    from emsp.settlement.tariff.policy import DEFAULT_POLICY
+    from emsp.settlement.tariff.reading import Reading
+
+    policy = replace(DEFAULT_POLICY, reading=Reading(step_size="per_period"))
+    tariff, kwh, stay, evse = _quarter_hours(), Decimal(30), timedelta(hours=12), Decimal(11)
+    cap = quote_bound(
+        tariff, start=START, energy_kwh=kwh, duration=stay, max_power_kw=evse, tz=AMS, policy=policy
+    )
+    assert cap is not None and cap.incl_vat is not None
+    slowest = kwh / 12
+    powers = [None, *(slowest + (evse - slowest) * k / 20 for k in range(1, 21))]
+    costs = [
+        quote(
+            tariff, start=START, energy_kwh=kwh, duration=stay, power_kw=p, tz=AMS, policy=policy
+        ).totals.total_cost
+        for p in powers
+    ]
+    assert all(c is not None and c.incl_vat is not None and c.incl_vat <= cap.incl_vat for c in costs)

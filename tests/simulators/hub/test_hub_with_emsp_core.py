@@ -6,14 +6,16 @@ from __future__ import annotations
 import pytest
 from hub_parties import FakeParty, Net
 from hub_world import CPO_A, EMSP, HUB, T0
+from sqlalchemy import select
 
 from emsp.core import EmspCore, EmspSettings
+from emsp.storage.tables import LocationRow
 from simulators.hub import OcpiHub, PartyRole, Status, load_persona
 
 EMSP_VERSIONS = "http://emsp.local/ocpi/versions"
 
 
-def _world(direction: str) -> tuple[Net, OcpiHub, EmspCore, FakeParty]:
+def _world(direction: str, persona: str = "routing-only") -> tuple[Net, OcpiHub, EmspCore, FakeParty]:
     core = EmspCore(EmspSettings(base_url="http://emsp.local/ocpi"))
     core.register_partner("hub", "emsp-gives-hub-a", parties=[(*HUB, "HUB")], hub=True)
     core.issue_token("AA11", contract_id="NL-EMS-C00000001", now=T0)
@@ -22,7 +24,7 @@ def _world(direction: str) -> tuple[Net, OcpiHub, EmspCore, FakeParty]:
         country_code=HUB[0],
         party_id=HUB[1],
         base_url="http://hub.local/ocpi",
-        persona=load_persona("routing-only"),
+        persona=load_persona(persona),
     )
     if direction == "hub registers":
         hub.add_connection(
@@ -93,3 +95,16 @@ def test_a_location_pushed_through_the_hub_is_stored_by_the_emsp_for_the_cpo() -
     net.run(T0)
     answer = cpo.answers[read]
     assert answer.json()["status_code"] == 1000 and answer.json()["data"]["id"] == "LOC1"
+
+
+def test_a_location_broadcast_by_the_hub_is_stored_by_the_emsp() -> None:
+    """Broadcast Push: the CPO addresses the hub, the hub pushes to every eMSP as itself (OCPI-from
+    names the hub, transport_and_format). The eMSP takes the hub's own party as a sender for any
+    party behind it (review11 P1: fixr9's owner check answered 404/2001 and the Location was lost)."""
+    net, _hub, core, cpo = _world("hub registers", persona="aggregating")
+    pushed = cpo.call("PUT", "locations", "RECEIVER", "/DE/CPA/LOC1", T0, body=LOCATION, to=HUB)
+    net.run(T0)
+    assert cpo.answers[pushed].json()["status_code"] == 1000
+    with core.db.unit() as db:
+        stored = [(r.country_code, r.party_id, r.location_id) for r in db.scalars(select(LocationRow))]
+    assert stored == [("DE", "CPA", "LOC1")]
