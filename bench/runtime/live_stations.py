@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
+import structlog
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 from websockets.http11 import Request
 
@@ -29,6 +30,8 @@ from bench.trace import WireTrace
 from bench.world import World, plug_in_token, quote_for
 from simulators.cpo.mock_cpo import MockCpoOutput
 from simulators.ocppj import subprotocol
+
+log = structlog.get_logger("bench.live")
 
 CONNECT_TIMEOUT_S = 10.0  # wall seconds for one attempt of a station to reach its CSMS
 # Thousands of stations dialling at once overflow the accept queue and time out in their handshakes
@@ -355,6 +358,9 @@ class StationSide:
         charger it queues what it sends from now on, then reconnects and boots again. Ended without
         that, the run would go on with a deaf station and grade what it missed as the eMSP's."""
         self._cut.add(station_id)
+        log.warning(
+            "station connection lost: reconnecting", station_id=station_id, at=self.clock.now().isoformat()
+        )
         station = self.world.stations[station_id]
         self.station_emit(station_id, station.set_online(False, self.clock.now()))
 

@@ -45,3 +45,6 @@ def test_a_cut_connection_is_reopened_and_nothing_is_lost(
                 boots[record["src"]] = boots.get(record["src"], 0) + 1
     assert boots == dict.fromkeys(connections, 2)  # a new OCPP-J session starts with its boot
     _nothing_lost(outcome.summary)
+    logged = [json.loads(line) for line in (tmp_path / "out" / "log.jsonl").read_text().splitlines()]
+    lost = [e["station_id"] for e in logged if e["event"] == "station connection lost: reconnecting"]
+    assert sorted(lost) == sorted(connections)  # the run's log says so: not silent
