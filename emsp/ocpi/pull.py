@@ -399,8 +399,15 @@ class Puller:
             else:
                 method, segments = "PUT", [party.country_code, party.party_id, object_id]
             url = "/".join([host.settings.base_url.rstrip("/"), adapter.version, run.module, *segments])
+            # As if the object's party had pushed it: through a hub, a push names its sender in
+            # OCPI-from-* (or is refused), and the pulled object's party is who it came from.
+            headers = {
+                "Content-Type": "application/json",
+                "OCPI-from-country-code": party.country_code,
+                "OCPI-from-party-id": party.party_id,
+            }
             ctx = Ctx(
-                HttpRequest(method, url, {"Content-Type": "application/json"}, dumps(item)),
+                HttpRequest(method, url, headers, dumps(item)),
                 now, segments, run.partner_id, _fixed(db), host,
                 host.log.bind(partner=run.partner_id, pulled=True), adapter, parties=scope,
                 stored_sessions=host.db.stored_sessions,

@@ -180,6 +180,9 @@ def test_a_duplicate_a_routing_hub_could_not_deliver_is_no_repeat(
     repeats = len(at_emsp) - len(set(at_emsp))
     delivery = outcome.summary["cdr_delivery"]
     assert delivery["resent"] == delivery["resent_recognised"] == repeats
+    # The CDRs the hub answered 4003 for come by the eMSP's catch-up pull through the hub, stored as
+    # their party's push (a pull once named no sender, and every pulled object was refused).
+    assert outcome.summary["reconciliation"]["missing_cdr"] == 0
     assert outcome.exit_code == 0
 
 
