@@ -28,7 +28,10 @@ START = datetime(2026, 3, 2, 7, tzinfo=UTC)
         (["demand.ev_power_kw.min=-7.4"], "demand.ev_power_kw.min"),
         (["demand.stay_minutes.min=0", "demand.stay_minutes.max=0"], "demand.stay_minutes.min"),
         (["demand.stay_minutes.min=0.05"], "demand.stay_minutes.min"),
-        (["demand.energy_kwh.min=5", "demand.energy_kwh.max=1"], "demand.energy_kwh"),
+        (
+            ["demand.energy_kwh.min=5", "demand.energy_kwh.max=1"],
+            "demand.energy_kwh.max",
+        ),  # a --set changed it
     ],
 )
 def test_a_range_no_visit_can_have_is_refused_naming_its_field(sets: list[str], field: str) -> None:
