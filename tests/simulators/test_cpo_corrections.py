@@ -4,16 +4,31 @@ the real eMSP: the credit CDR (only total_cost negated) and the replacement, and
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from test_ocpi_cpo import T0, _pump, _world
 
+from emsp.core import EmspCore
 from emsp.model import PartyRef
 from emsp.reconciliation import TruthSession, reconcile
 from emsp.wire import loads
 from simulators.cpo.events import AuthorizationRequested, TransactionEnded, TransactionStarted
+from simulators.cpo.ocpi_cpo import OcpiCpo
+
+
+def _one_session(credit_cdrs: str, version: str = "2.2.1") -> tuple[OcpiCpo, EmspCore, datetime]:
+    """A CPO whose dialect corrects CDRs the `credit_cdrs` way, and the eMSP, after one session of
+    11 kWh that ended and was billed; and when it ended."""
+    cpo, emsp = _world(version)
+    cpo.dialect = cpo.dialect.model_copy(update={"credit_cdrs": credit_cdrs})
+    _pump(cpo, emsp, cpo.start(T0), T0)
+    _pump(cpo, emsp, cpo.on_event(AuthorizationRequested("r1", "CS1", "AA11", T0), T0), T0)
+    end = T0 + timedelta(hours=1)
+    _pump(cpo, emsp, cpo.on_event(TransactionStarted("CS1", 1, "7", "AA11", 1000, T0), T0), T0)
+    _pump(cpo, emsp, cpo.on_event(TransactionEnded("CS1", "7", end, 12000, "EVDisconnected"), end), end)
+    return cpo, emsp, end
 
 
 @pytest.mark.parametrize(
@@ -25,13 +40,7 @@ from simulators.cpo.events import AuthorizationRequested, TransactionEnded, Tran
     ],
 )
 def test_correction_styles(style: str, credit_ids: list[str], reference: bool, truth: str) -> None:
-    cpo, emsp = _world()
-    cpo.dialect = cpo.dialect.model_copy(update={"credit_cdrs": style})
-    _pump(cpo, emsp, cpo.start(T0), T0)
-    _pump(cpo, emsp, cpo.on_event(AuthorizationRequested("r1", "CS1", "AA11", T0), T0), T0)
-    end = T0 + timedelta(hours=1)
-    _pump(cpo, emsp, cpo.on_event(TransactionStarted("CS1", 1, "7", "AA11", 1000, T0), T0), T0)
-    _pump(cpo, emsp, cpo.on_event(TransactionEnded("CS1", "7", end, 12000, "EVDisconnected"), end), end)
+    cpo, emsp, end = _one_session(style)
     later = end + timedelta(minutes=5)
     out = cpo.correct_cdrs(later, share=1.0, rng=random.Random(1))
     bodies = [loads(r.request.body or "{}") for r in out.requests]
@@ -61,13 +70,7 @@ def _amounts(price: dict[str, object]) -> list[Decimal]:
 def test_a_credit_negates_every_amount_of_total_cost_in_the_versions_price_form(version: str) -> None:
     """2.3.0's Price is before_taxes plus taxes[].amount (types: Price): a credit that left them positive
     was refused by a correct eMSP, and the replacement was then billed as a second CDR (review9 M8)."""
-    cpo, emsp = _world(version)
-    cpo.dialect = cpo.dialect.model_copy(update={"credit_cdrs": "with_reference"})
-    _pump(cpo, emsp, cpo.start(T0), T0)
-    _pump(cpo, emsp, cpo.on_event(AuthorizationRequested("r1", "CS1", "AA11", T0), T0), T0)
-    end = T0 + timedelta(hours=1)
-    _pump(cpo, emsp, cpo.on_event(TransactionStarted("CS1", 1, "7", "AA11", 1000, T0), T0), T0)
-    _pump(cpo, emsp, cpo.on_event(TransactionEnded("CS1", "7", end, 12000, "EVDisconnected"), end), end)
+    cpo, emsp, end = _one_session("with_reference", version)
     later = end + timedelta(minutes=5)
     out = cpo.correct_cdrs(later, share=1.0, rng=random.Random(1))
     credit, replacement = (loads(r.request.body or "{}") for r in out.requests)
@@ -83,13 +86,7 @@ def test_a_credit_without_its_reference_is_refused_and_its_session_says_why() ->
     # credit_cdrs: without_reference. The eMSP refuses the credit (2001: mod_cdrs requires
     # credit_reference_id on a Credit CDR) and keeps the original and the replacement; the session's
     # row names that, not only "no credit CDR" (which also reads as a credit the eMSP lost).
-    cpo, emsp = _world()
-    cpo.dialect = cpo.dialect.model_copy(update={"credit_cdrs": "without_reference"})
-    _pump(cpo, emsp, cpo.start(T0), T0)
-    _pump(cpo, emsp, cpo.on_event(AuthorizationRequested("r1", "CS1", "AA11", T0), T0), T0)
-    end = T0 + timedelta(hours=1)
-    _pump(cpo, emsp, cpo.on_event(TransactionStarted("CS1", 1, "7", "AA11", 1000, T0), T0), T0)
-    _pump(cpo, emsp, cpo.on_event(TransactionEnded("CS1", "7", end, 12000, "EVDisconnected"), end), end)
+    cpo, emsp, end = _one_session("without_reference")
     later = end + timedelta(minutes=5)
     _pump(cpo, emsp, cpo.correct_cdrs(later, share=1.0, rng=random.Random(1)), later)
     refused = [(kind, code, text) for _at, kind, code, text in cpo.truth.failed_calls]
