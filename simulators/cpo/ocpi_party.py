@@ -32,6 +32,7 @@ from simulators.cpo.versions import TokenInfo, wire_for
 from simulators.dialects.profile import DialectProfile
 
 PUSHES = frozenset({"put", "patch", "cdr"})  # what the CPO sends the eMSP's Receiver interfaces
+HUB_NOT_DELIVERED = frozenset({4002, 4003})
 VERSION = "2.2.1"  # the default; a CPO speaks the `ocpi_version` its scenario gives
 
 
@@ -327,6 +328,8 @@ class OcpiParty:
     def on_response(self, request_id: str, response: HttpResponse, now: datetime) -> CpoOutput:
         if response.status in RETRYABLE_HTTP:
             return self._on_failure(request_id, read_envelope(response), now)
+        if self._hub_did_not_deliver(request_id, response):
+            return self._on_failure(request_id, read_envelope(response), now)
         pending = self._pending.pop(request_id, None)
         if pending is None:
             return CpoOutput()
@@ -336,6 +339,16 @@ class OcpiParty:
             out.requests[:0] = released
             return out
         return self._dispatch(request_id, pending, response, now)
+
+    def _hub_did_not_deliver(self, request_id: str, response: HttpResponse) -> bool:
+        """A push a hub answered 4002 (the receiver did not answer in time) or 4003 (not reachable):
+        it was not delivered, and a client sends it again as after a 503 (OCPI status codes, hub
+        errors). Dropped, a CDR was lost for good, graded as the eMSP's missing_cdr. An authorization
+        keeps its answer: it cannot wait for a retry."""
+        pending = self._pending.get(request_id)
+        if pending is None or pending.kind not in PUSHES or "400" not in (response.body or ""):
+            return False  # the text test spares parsing every answer twice (the eMSP's are 1000s)
+        return read_envelope(response).status_code in HUB_NOT_DELIVERED
 
     def _dispatch(
         self, request_id: str, pending: _Pending, response: HttpResponse, now: datetime
