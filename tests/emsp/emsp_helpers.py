@@ -109,6 +109,20 @@ def cpo_credentials(
     }
 
 
+def register_hub(
+    core: EmspCore, behind: tuple[tuple[str, str], ...] = (("DE", "HBA"), ("DE", "HBB"))
+) -> Client:
+    """Configure partner "hub" (NL/HUB, a hub) routing to the CPO parties `behind`, do the full
+    handshake as the hub; a client using token C."""
+    parties = [("NL", "HUB", "HUB"), *((cc, pid, "CPO") for cc, pid in behind)]
+    core.register_partner("hub", "token-A-hub", parties=parties, hub=True)
+    client = Client(core, "token-A-hub")
+    resp = client.call("POST", f"{V}/credentials", cpo_credentials("token-B-hub", ("NL", "HUB"), "HUB"))
+    assert resp.status == 200, resp.body
+    client.token = resp.json()["data"]["token"]
+    return client
+
+
 def register(
     core: EmspCore,
     partner: str = "cpo1",

@@ -3,12 +3,12 @@ changes nothing: the mock CSMS's register and the CPO's session kWh never go bac
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from csms_boot import connect_booted
+from test_csms_late_messages import _send
 from test_ocpi_cpo import _pump, _world
 
 from simulators.cpo.csms import Csms
@@ -21,11 +21,6 @@ from simulators.cpo.events import (
 )
 
 T0 = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
-
-
-def _send(csms: Csms, uid: str, action: str, payload: dict[str, Any]) -> tuple[list[CsmsEvent], list[str]]:
-    out = csms.on_frame("CS-1", json.dumps([2, uid, action, payload]), T0)
-    return out.events, out.notes
 
 
 def _value16(at: str, wh: int) -> dict[str, Any]:

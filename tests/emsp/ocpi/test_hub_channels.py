@@ -8,7 +8,7 @@ from typing import Any
 
 import emsp_helpers
 import pytest
-from emsp_helpers import CPO_V221, Client, V, cpo_credentials, register
+from emsp_helpers import CPO_V221, Client, V, register, register_hub
 
 from emsp.core import EmspCore, EmspSettings
 from emsp.ocpi.channels import resolve
@@ -31,17 +31,7 @@ def emsp() -> EmspCore:
 
 def _hub(emsp: EmspCore, monkeypatch: pytest.MonkeyPatch) -> Client:
     monkeypatch.setattr(emsp_helpers, "CPO_ENDPOINTS", HUB_ENDPOINTS)
-    emsp.register_partner(
-        "hub",
-        "token-A-hub",
-        parties=[("NL", "HUB", "HUB"), ("DE", "HBA", "CPO"), ("BE", "HBB", "CPO")],
-        hub=True,
-    )
-    client = Client(emsp, "token-A-hub")
-    resp = client.call("POST", f"{V}/credentials", cpo_credentials("token-B-hub", ("NL", "HUB"), "HUB"))
-    assert resp.status == 200, resp.body
-    client.token = resp.json()["data"]["token"]
-    return client
+    return register_hub(emsp, (("DE", "HBA"), ("BE", "HBB")))
 
 
 def _token_puts(emsp: EmspCore) -> list[tuple[str, str | None]]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import emsp_helpers
 import pytest
-from emsp_helpers import CPO_V221, Client, V, cpo_credentials, location, register
+from emsp_helpers import CPO_V221, Client, V, location, register, register_hub
 
 from emsp.core import EmspCore, EmspSettings
 from emsp.model import CommandRequest
@@ -37,16 +37,7 @@ def _world(monkeypatch: pytest.MonkeyPatch) -> tuple[EmspCore, Client]:
     monkeypatch.setattr(emsp_helpers, "CPO_ENDPOINTS", ENDPOINTS)
     emsp = EmspCore(EmspSettings(pull_initial=False))
     direct = register(emsp)
-    emsp.register_partner(
-        "hub",
-        "token-A-hub",
-        parties=[("NL", "HUB", "HUB"), ("DE", "HBA", "CPO"), ("DE", "HBB", "CPO")],
-        hub=True,
-    )
-    hub = Client(emsp, "token-A-hub")
-    resp = hub.call("POST", f"{V}/credentials", cpo_credentials("token-B-hub", ("NL", "HUB"), "HUB"))
-    assert resp.status == 200, resp.body
-    hub.token = resp.json()["data"]["token"]
+    hub = register_hub(emsp)
     behind = location("LOC-H") | {"party_id": "HBA"}
     assert (
         hub.call("PUT", f"{V}/locations/DE/HBA/LOC-H", behind, headers=FROM_HBA).json()["status_code"] == 1000

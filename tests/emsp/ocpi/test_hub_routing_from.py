@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from emsp_helpers import Client, V, cdr, cpo_credentials, location, session
+from emsp_helpers import Client, V, cdr, location, register_hub, session
 from version_helpers import VersionClient, credentials
 
 from emsp.core import EmspCore, EmspSettings
@@ -23,15 +23,7 @@ def _from(party_id: str) -> dict[str, str]:
 
 def _hub() -> tuple[EmspCore, Client]:
     emsp = EmspCore(EmspSettings(pull_initial=False))
-    emsp.register_partner(
-        "hub",
-        "token-A-hub",
-        parties=[("NL", "HUB", "HUB"), ("DE", "HBA", "CPO"), ("DE", "HBB", "CPO")],
-        hub=True,
-    )
-    hub = Client(emsp, "token-A-hub")
-    answer = hub.call("POST", f"{V}/credentials", cpo_credentials("token-B-hub", ("NL", "HUB"), "HUB"))
-    hub.token = answer.json()["data"]["token"]
+    hub = register_hub(emsp)
     put = hub.call(
         "PUT", f"{V}/locations/DE/HBA/LOC-A", location("LOC-A") | {"party_id": "HBA"}, headers=_from("HBA")
     )
