@@ -18,6 +18,9 @@ from emsp.timeutil import format_utc
 from simulators.ocppj.codec import OcppVersion, Payload
 
 ENERGY = "Energy.Active.Import.Register"
+# SampledValue.location (1.6 Location, 2.0.1 LocationEnumType), "Outlet" when absent: what went
+# out to the EV is measured at the outlet; an Inlet register counts the station's own draw as well.
+OUTLET = "Outlet"
 POWER = "Power.Active.Import"
 _MAX_EXP = 24
 _MAX_VALUE = Decimal(10) ** 18  # no meter reads an exawatt-hour; beyond it a value is noise
@@ -84,13 +87,16 @@ _PHASE_OF = MappingProxyType({"L1": 1, "L2": 2, "L3": 3, "L1-N": 1, "L2-N": 2, "
 
 def read_sample(version: OcppVersion, value: Mapping[str, Any]) -> tuple[int | None, Decimal | None]:
     """(energy register in whole Wh, active import power in W) of one MeterValue, when present: the
-    overall sample (no `phase`), else the sum of the per-phase ones (a charger may send only those)."""
+    overall sample (no `phase`), else the sum of the per-phase ones (a charger may send only those).
+    Only Outlet samples count: delivered energy is what left the outlet, never an Inlet reading."""
     totals: dict[str, Decimal] = {}
     phases: dict[str, dict[int, Decimal]] = {}
     for sample in value.get("sampledValue", []):
         measurand = sample.get("measurand", ENERGY)
         if measurand != ENERGY and measurand != POWER:
             continue
+        if sample.get("location", OUTLET) != OUTLET:
+            continue  # the grid side (Inlet), the EV's own or the station's (Body) reading: not delivered
         phase = sample.get("phase")
         if phase is None:
             if measurand not in totals:
