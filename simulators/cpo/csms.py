@@ -93,6 +93,12 @@ class _Link:
     notes: list[str] = field(default_factory=list)  # for the next CsmsOutput
     # 2.0.1: transactions started without an idToken (TxStartPoint EVConnected), reported once it comes
     unidentified: dict[str, TransactionStarted] = field(default_factory=dict)
+    # 2.0.1: transactions ended here. A later event for one is a repeat, never a transaction to learn
+    # (a transaction whose Started was not seen is learned from its other events: _learn).
+    ended: set[str] = field(default_factory=set)
+    # 2.0.1: EVSE id -> its connectors' latest status; transaction id -> its EVSE (for _learn)
+    evse_status: dict[int, str] = field(default_factory=dict)
+    evse_of: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +187,7 @@ class Csms:
         # transactions in progress carry over (their messages arrive on the new connection).
         old = self._links.get(station_id)
         link = _Link(station_id, version, Endpoint(f"{self.cpo_id}", version))
+        self._links[station_id] = link
         if old is not None:
             link.charging, link.by_connector, link.last_energy, link.unidentified, link.begun = (
                 old.charging,
@@ -190,7 +197,7 @@ class Csms:
                 old.begun,
             )
             link.sampled_at = old.sampled_at
-        self._links[station_id] = link
+            link.ended, link.evse_status, link.evse_of = old.ended, old.evse_status, old.evse_of
         return CsmsOutput()
 
     def on_frame(self, station_id: str, text: str, now: datetime) -> CsmsOutput:
@@ -368,6 +375,18 @@ class Csms:
             energy, power = read_sample(link.version, value)
             if energy is not None:
                 at = _time(value, "timestamp", datetime.min)
+                begun = link.begun.get(tx)
+                if begun is not None and at is not datetime.min and at < begun[1]:
+                    # 2.0.1 E01/E02 (1.6 StartTransaction alike): the transaction begins at its
+                    # start's timestamp, its register then the start reading (Transaction.Begin); a
+                    # reading taken before is no energy of the transaction (J02: samples taken during
+                    # it). Counted, it would put the session's first period before its start (and a
+                    # register below the start reading would make its energy negative).
+                    link.notes.append(
+                        f"meter value of {format_utc(at)} for transaction {tx}, before its start"
+                        f" {format_utc(begun[1])}: not counted"
+                    )
+                    continue
                 if at is not datetime.min:  # a sample that names no real instant is not evidence
                     latest = link.sampled_at.get(tx)
                     if latest is not None and at < latest:
@@ -449,10 +468,74 @@ class Csms:
 
     def _status201(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
         at = _time(payload, "timestamp", now)
+        link.evse_status[payload["evseId"]] = payload["connectorStatus"]
         events.append(
             ConnectorStatusChanged(link.station_id, payload["evseId"], payload["connectorStatus"], at)
         )
         return {}
+
+    def _learn(
+        self, link: _Link, payload: Payload, tx: str, at: datetime, token: str | None, events: list[CsmsEvent]
+    ) -> bool:
+        """Take up a transaction from an Updated or Ended event whose Started never came here (lost, or
+        sent before this CSMS ran). Our reading of 2.0.1 E01-E07: every TransactionEvent carries the
+        transactionInfo naming its transaction, and seqNo is there so a CSMS can tell it missed one;
+        nothing makes the Started a precondition. The session and its energy are real, so it is
+        reported. Its start is the best evidence at hand: the Transaction.Begin reading if the event
+        carries one (an Ended may hold all the transaction's samples, SampledDataTxEndedMeasurands),
+        else the earliest reading in the event (energy before it is unknown, so not billed). True:
+        taken up; False: an Updated with no energy reading, nothing to start from (a later event will
+        do)."""
+        readings: list[tuple[bool, datetime, int]] = []
+        for value in payload.get("meterValue", []):
+            energy = read_sample("2.0.1", value)[0]
+            if energy is not None:
+                begin = any(v.get("context") == "Transaction.Begin" for v in value["sampledValue"])
+                readings.append((not begin, _time(value, "timestamp", at), energy))
+        if not readings and payload["eventType"] == "Updated":
+            link.notes.append(
+                f"TransactionEvent Updated for unknown transaction {tx}, without a register: ignored"
+            )
+            return False
+        # No reading at all (an Ended without meter values): it happened, its energy is unknown.
+        _later, start_at, start = min(readings) if readings else (True, at, 0)
+        evse = payload["evse"]["id"] if "evse" in payload else self._free_evse(link)
+        link.notes.append(
+            f"TransactionEvent {payload['eventType']} (seqNo {payload['seqNo']}) for transaction {tx},"
+            f" whose Started never came: taken up, started {format_utc(start_at)} at {start} Wh"
+        )
+        self._begin201(link, tx, evse, token, start, start_at, payload["transactionInfo"], events)
+        return True
+
+    def _free_evse(self, link: _Link) -> int:
+        """The EVSE of a transaction learned without one (2.0.1 sends `evse` once, with the first
+        event on it): the one Occupied EVSE that holds no known transaction; 0 (the station) if none
+        or several."""
+        busy = set(link.evse_of.values())
+        free = [e for e, status in link.evse_status.items() if status == "Occupied" and e not in busy]
+        return free[0] if len(free) == 1 else 0
+
+    def _begin201(
+        self,
+        link: _Link,
+        tx: str,
+        evse: int,
+        token: str | None,
+        start: int,
+        at: datetime,
+        info: Payload,
+        events: list[CsmsEvent],
+    ) -> None:
+        link.charging[tx] = info.get("chargingState") in (None, "Charging")
+        link.last_energy[tx] = start
+        link.begun[tx] = (start, at)
+        link.evse_of[tx] = evse
+        started = TransactionStarted(link.station_id, evse, tx, token or "", start, at)
+        if token is not None:
+            events.append(started)
+        else:
+            # E03 (start at plug-in): the idToken comes with a later event; report the start then.
+            link.unidentified[tx] = started
 
     def _transaction_event(
         self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]
@@ -465,26 +548,20 @@ class Csms:
         # idToken is empty: only a start without any (E03, at plug-in) waits for a later one.
         token = payload["idToken"]["idToken"] if "idToken" in payload else None
         in_progress = tx in link.last_energy or tx in link.unidentified
+        if kind != "Started" and not in_progress and tx not in link.ended:
+            in_progress = self._learn(link, payload, tx, at, token, events)
         if kind == "Started" and in_progress:
             # A repeated Started (a retry after a lost answer): the transaction keeps its first start
             # (an idToken it brings still identifies a start at plug-in, below).
             link.notes.append(f"TransactionEvent Started for transaction {tx}, already in progress: ignored")
         if kind == "Started" and not in_progress:
             start = next((e for e in (read_sample("2.0.1", v)[0] for v in values) if e is not None), 0)
-            link.charging[tx] = state in (None, "Charging")
-            link.last_energy[tx] = start
-            link.begun[tx] = (start, at)
             evse = payload.get("evse", {}).get("id", 0)
             if "evse" in payload and evse <= 0:  # EVSEType.id: "a number (> 0)"; 0 is the station
                 link.notes.append(f"TransactionEvent Started on EVSE {evse}: a transaction needs an EVSE > 0")
-            started = TransactionStarted(link.station_id, evse, tx, token or "", start, at)
-            if token is not None:
-                events.append(started)
-            else:
-                # E03 (start at plug-in): the idToken comes with a later event; report the start then.
-                link.unidentified[tx] = started
-        elif kind == "Updated" and not in_progress:
-            # Samples of an ended (or never started) transaction: its stop is final.
+            self._begin201(link, tx, evse, token, start, at, info, events)
+        elif kind == "Updated" and not in_progress and tx in link.ended:
+            # Samples of an ended transaction: its stop is final.
             link.notes.append(f"TransactionEvent Updated for transaction {tx}, not in progress: ignored")
         elif token is not None and tx in link.unidentified:
             events.append(replace(link.unidentified.pop(tx), token_uid=token))
@@ -493,7 +570,7 @@ class Csms:
                 self._charging(link, tx, state == "Charging", at, events)
             self._samples(link, tx, values, events)
         elif kind == "Ended" and not in_progress:
-            # Not in progress (a repeat after a lost answer, or never started here): answered, no effect.
+            # Ended here already (a repeat after a lost answer): answered, no effect.
             link.notes.append(f"TransactionEvent Ended for transaction {tx}, not in progress: ignored")
         elif kind == "Ended":
             if tx in link.unidentified:  # never identified: still a transaction that happened
@@ -503,6 +580,8 @@ class Csms:
             link.charging.pop(tx, None)
             link.last_energy.pop(tx, None)
             link.sampled_at.pop(tx, None)
+            link.evse_of.pop(tx, None)
+            link.ended.add(tx)
             at, meter_stop = _end_after_start(link, tx, at, meter_stop)
             # 2.0.1 TransactionType.stoppedReason: may only be omitted when the reason is "Local".
             signed = tuple(r for v in values for r in read_signed("2.0.1", v))

@@ -281,7 +281,15 @@ class OcpiCpo(CpoTimeline):
         return CpoOutput(decisions=[AuthorizationDecision(ctx["ref"], allowed)])
 
     def _session_started(self, event: TransactionStarted, now: datetime) -> CpoOutput:
-        evse = self._evses[(event.station_id, event.connector_id)]
+        evse = self._evses.get((event.station_id, event.connector_id))
+        if evse is None:
+            # A transaction the CSMS learned without its EVSE (2.0.1 names it once, in the event
+            # that may have been lost): the session is real, so it goes on the station's first EVSE.
+            # A station of no site of ours has nothing to report it on.
+            ours = sorted(k for k in self._evses if k[0] == event.station_id)
+            if not ours:
+                return CpoOutput()
+            evse = self._evses[ours[0]]
         # Never authorized over OCPI (e.g. a station that starts before it asks): the token can
         # only belong to the eMSP we are registered with.
         unasked = (self._cdr_token(event.token_uid, None), None, "AUTH_REQUEST")

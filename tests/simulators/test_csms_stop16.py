@@ -76,7 +76,9 @@ def _event201(kind: str, tx: str, seq: int, wh: float) -> dict[str, Any]:
     [
         ([("T1", 5000)], [5000], 0),
         ([("T1", 5000), ("T1", 10)], [5000], 1),  # a repeated Ended keeps the first
-        ([("NOPE", 5000), ("T1", 4000)], [4000], 1),  # an unknown transaction changes nothing
+        # A transaction whose Started never came is taken up (test_csms_learned_transaction.py)
+        # without touching the others; a repeated Ended of it keeps its first.
+        ([("NOPE", 5000), ("T1", 4000), ("NOPE", 9)], [5000, 4000], 2),
     ],
 )
 def test_v201_ended_applies_once(ends: list[tuple[str, int]], ended: list[int], noted: int) -> None:
