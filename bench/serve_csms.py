@@ -158,8 +158,15 @@ class CsmsService:
         await ws.accept(subprotocol=f"ocpp{version}")
         self._sockets[station_id] = ws
         record = self.records.get(station_id)
-        if record is None or record.version != version:
+        if record is None:
             record = self.records[station_id] = StationRecord(station_id, version)
+        elif record.version != version:
+            # Back on the other OCPP version (a firmware update): what it did stays on record (the Csms
+            # ends its open transactions, below); its connector ids and device model are the old
+            # version's, so they start afresh.
+            log.warning("station changed OCPP version", was=record.version, now=version)
+            record.version, record.connectors, record.device_model = version, {}, {}
+            record.exercised = False  # --exercise: the new version's steps are others
         record.connected, record.last_seen = True, wall_clock()
         lock = self._locks.setdefault(station_id, asyncio.Lock())
         log.info("station connected", version=version)

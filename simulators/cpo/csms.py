@@ -188,6 +188,8 @@ class Csms:
         old = self._links.get(station_id)
         link = _Link(station_id, version, Endpoint(f"{self.cpo_id}", version))
         self._links[station_id] = link
+        if old is not None and old.version != version:
+            return self._version_changed(old, link)
         if old is not None:
             link.charging, link.by_connector, link.last_energy, link.unidentified, link.begun = (
                 old.charging,
@@ -199,6 +201,28 @@ class Csms:
             link.sampled_at = old.sampled_at
             link.ended, link.evse_status, link.evse_of = old.ended, old.evse_status, old.evse_of
         return CsmsOutput()
+
+    def _version_changed(self, old: _Link, link: _Link) -> CsmsOutput:
+        """A station back on the other OCPP version (a firmware update, 1.6J <-> 2.0.1): nothing of
+        its transactions in progress can come any more, since the ids of one version mean nothing in
+        the other (1.6: the CSMS's integers; 2.0.1: the station's strings) and a stop queued in the
+        old version is never sent in the new. Each is ended now, so its session and energy get their
+        CDR instead of staying open for ever (or a new transaction reusing its id being ignored):
+        at its last evidence (latest sample, else its start; no time is billed that nothing shows),
+        with its latest register, reason Other (in both versions' reason lists)."""
+        events: list[CsmsEvent] = []
+        notes = [f"reconnected speaking OCPP {link.version} (was {old.version})"]
+        for started in old.unidentified.values():
+            events.append(started)  # never identified: still a transaction that happened
+        for tx, (meter_start, started_at) in old.begun.items():
+            meter_stop = max(old.last_energy.get(tx, meter_start), meter_start)
+            at = max(old.sampled_at.get(tx, started_at), started_at)
+            events.append(TransactionEnded(old.station_id, tx, at, meter_stop, "Other"))
+            notes.append(
+                f"transaction {tx} (OCPP {old.version}) ended at {format_utc(at)}, {meter_stop} Wh:"
+                f" the station now speaks OCPP {link.version}, its stop can no longer come"
+            )
+        return CsmsOutput(events=events, notes=notes)
 
     def on_frame(self, station_id: str, text: str, now: datetime) -> CsmsOutput:
         link = self._links[station_id]
