@@ -12,14 +12,13 @@ now refused too. A 2.1.1 hub has no headers to send and keeps authorizing.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from emsp_helpers import BASE, T0, Client, register_hub
 from test_cdr_session_bounds import cdr_221, cdr_230
-from version_helpers import VersionClient, credentials, register_as
+from version_helpers import VersionClient, credentials, header, register_as
 
 from emsp.core import EmspCore, EmspSettings
+from emsp.wire import HttpRequest, HttpResponse
 
 ROUTED = ("2.2.1", "2.3.0")
 
@@ -74,19 +73,9 @@ def test_a_bilateral_partner_naming_its_own_party_or_none_is_taken(core: EmspCor
 
 def test_211_has_no_routing_headers_to_check(core: EmspCore) -> None:
     cpo = register_as(core, "2.1.1")
-    resp = core.handle(
-        _with_headers(cpo, "GET", f"{BASE}/2.1.1/tokens", _from("FR", "XYZ")),
-        T0,
-    )
-    assert resp.json()["status_code"] == 1000  # type: ignore[union-attr]
-
-
-def _with_headers(cpo: VersionClient, method: str, url: str, headers: dict[str, str]) -> Any:
-    from version_helpers import header
-
-    from emsp.wire import HttpRequest
-
-    return HttpRequest(method, url, {"Authorization": header(cpo.version, cpo.token), **headers}, None)
+    headers = {"Authorization": header("2.1.1", cpo.token), **_from("FR", "XYZ")}
+    resp = core.handle(HttpRequest("GET", f"{BASE}/2.1.1/tokens", headers, None), T0)
+    assert isinstance(resp, HttpResponse) and resp.json()["status_code"] == 1000, resp
 
 
 def _hub(core: EmspCore, version: str) -> Client:
