@@ -333,6 +333,7 @@ def _dispatch(
             # its API (a credentials PUT under that version moves it there, credentials PUT).
             raise not_found(f"unknown endpoint: this partner registered on OCPI {parties.version}", 2000)
         _check_receiver(route, headers, (host.settings.country_code, host.settings.party_id))
+        _check_sender(route, headers, parties)
         if route.module in CPO_MODULES and parties.own and not parties.cpo and not parties.hub:
             # A partner whose parties are none of them a CPO (a peer eMSP) has no use of a CPO's
             # module, whatever party a request names (a GET of our tokens names none); as
@@ -415,6 +416,28 @@ def _check_receiver(route: _Route, headers: dict[str, str], ours: tuple[str, str
     if all(to) and (to[0].upper(), to[1].upper()) != (ours[0].upper(), ours[1].upper()):
         named = f"{to[0][:8]!r}/{to[1][:8]!r}"
         raise invalid(f"OCPI-to-country-code/OCPI-to-party-id name {named}, not this platform's party")
+
+
+def _check_sender(route: _Route, headers: dict[str, str], parties: Parties) -> None:
+    """Without a hub, OCPI-from-* name one of the connected platform's own parties: "the party
+    this message is sent from" (2.2.1/2.3.0 transport_and_format, message routing headers; Party
+    to Party without Hub), and a platform's parties are the roles of its credentials (credentials,
+    roles) as far as the operator configured them (`own`). Naming any other is speaking for a
+    party it is not: refused before anything is read or stored, with the 404 transport_and_format
+    (errors) allows for another party's objects, as Ctx.require_owner answers a hub's sender.
+    A hub may name any party it forwards for (its ownership checks are Ctx.require_owner's)."""
+    if route.adapter is None or not route.adapter.routing_headers or route.module in CONFIGURATION_MODULES:
+        return
+    if route.module not in HANDLERS or parties.hub:
+        return
+    cc, pid = headers.get("ocpi-from-country-code", "").strip(), headers.get("ocpi-from-party-id", "").strip()
+    if cc and pid and (cc.upper(), pid.upper()) not in parties.own:
+        raise OcpiError(
+            2001,
+            f"OCPI-from-country-code/OCPI-from-party-id name {cc[:8]!r}/{pid[:8]!r}, "
+            "not a party of yours (your credentials roles)",
+            http_status=404,
+        )
 
 
 def _party_of(headers: dict[str, str], parties: Parties) -> PartyRef:

@@ -68,6 +68,10 @@ def _requesting_party(ctx: Ctx) -> tuple[str, str] | None:
     if country_code is not None and party_id is not None:
         ctx.require_owner(country_code, party_id)  # another partner's party: 2001 / 404, as for pushes
         return (country_code.upper(), party_id.upper())
+    # Via a 2.2.1/2.3.0 hub the sender is named or the request is refused, as every owner-checked
+    # request through a hub (Ctx.hub_sender): the hub's one CPO party is not whoever sent it.
+    # A 2.1.1 hub has no routing headers and a bilateral partner may leave them out: its one party.
+    ctx.hub_sender()
     return None if ctx.parties is None else ctx.parties.single_cpo()
 
 

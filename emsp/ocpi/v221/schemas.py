@@ -245,17 +245,25 @@ SESSION_WINDOW_FIELDS = frozenset({"start_date_time", "end_date_time"})
 
 
 class CdrLocation(_Open):
+    """mod_cdrs CdrLocation (2.2.1 and 2.3.0 alike): every field of cardinality 1 is required.
+    Billing and the invoice read address, country and evse_id; without them a CDR could not be
+    traced to where it was charged."""
+
     id: CiString
     name: String255 | None = None
-    address: String45 | None = None
-    city: String45 | None = None
+    address: String45
+    city: String45
     postal_code: String10 | None = None
     state: String20 | None = None
-    country: String3 | None = None
-    coordinates: GeoLocation | None = None
+    country: String3
+    coordinates: GeoLocation
     evse_uid: CiString
-    evse_id: CiString48 | None = None
+    evse_id: CiString48
     connector_id: CiString
+    # Enums in the spec (ConnectorType, ConnectorFormat, PowerType); the eMSP only stores them.
+    connector_standard: StrictStr
+    connector_format: StrictStr
+    connector_power_type: StrictStr
 
 
 class Cdr(_Open):
