@@ -40,7 +40,7 @@ from bench.rundir import (
 )
 from bench.scenario import CpoPorts, PortsSpec, Scenario, ScenarioError, load_scenario, resolve
 from bench.stall_grading import grade_stalls, inconclusive_line
-from bench.summary import CdrDelivery, build_summary
+from bench.summary import CdrDelivery, build_summary, split_refused
 from bench.trace import TRACE_FILES, TRACE_MODES, TraceMode, WireTrace, trace_path
 from bench.truth import truth_sessions
 from bench.world import World, build_world, horizon, preflight, registration_failures
@@ -172,22 +172,28 @@ def prepare_run_dir(run_dir: Path) -> Path:
     return run_dir
 
 
-def _deliveries(world: World) -> dict[str, CdrDelivery]:
+def _deliveries(world: World, records: EmspRecords) -> dict[str, CdrDelivery]:
     """Per CPO, the CDRs it sent twice and late, under the ids the eMSP knows them by. A hub that
-    sent a CDR again after a timeout adds a repeat the eMSP should recognise too."""
+    sent a CDR again after a timeout adds a repeat the eMSP should recognise too; a repeat of a CDR
+    the eMSP refused is kept apart (nothing stored to recognise it by)."""
     resends: dict[str, int] = {}
     for hub in world.hubs.values():
         for sender, count in hub_cdr_resends(hub).items():
             resends[sender] = resends.get(sender, 0) + count
+    held: dict[tuple[str, str], set[str]] = {}  # per party, the CDR ids the eMSP holds
+    for cdr in records.cdrs:
+        held.setdefault((cdr.party.country_code.upper(), cdr.party.party_id.upper()), set()).add(cdr.cdr_id)
     out = {}
     for cid, cpo in world.cpos.items():
         party = (cpo.ocpi.country_code, cpo.ocpi.party_id)
-        resent = cdr_ids_through_hubs(cpo.ocpi.truth.cdrs_resent, party, world.hubs)
-        resent += ("(hub resend)",) * resends.get(f"{party[0]}/{party[1]}", 0)
+        truth = cpo.ocpi.truth
         # a link's `duplicate` served a CDR POST twice: the eMSP got that CDR again, as after a resend
-        resent += cdr_ids_through_hubs(cpo.ocpi.truth.cdrs_link_duplicated, party, world.hubs)
-        late = cdr_ids_through_hubs(cpo.ocpi.truth.cdrs_late, party, world.hubs)
-        out[cid] = CdrDelivery(resent, late)
+        again = cdr_ids_through_hubs([*truth.cdrs_resent, *truth.cdrs_link_duplicated], party, world.hubs)
+        refused = cdr_ids_through_hubs(truth.cdrs_refused, party, world.hubs)
+        kept, of_refused = split_refused(again, refused, held.get((party[0].upper(), party[1].upper()), ()))
+        resent = (*kept, *("(hub resend)",) * resends.get(f"{party[0]}/{party[1]}", 0))
+        late = cdr_ids_through_hubs(truth.cdrs_late, party, world.hubs)
+        out[cid] = CdrDelivery(resent, late, tuple(of_refused))
     return out
 
 
@@ -443,7 +449,7 @@ def _run_scenario(
         unserved_arrivals=unserved,
         currencies=currencies,
         start=scenario.start,
-        deliveries=_deliveries(world),
+        deliveries=_deliveries(world, records),
         owner=owner,
         hubs={hub_id: hub_figures(world.hubs[hub_id], fees) for hub_id, fees in hub_fees.items()},
         pulls=world.emsp.pull_stats(),

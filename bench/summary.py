@@ -6,7 +6,7 @@ expectation can say "the other partners did not move". Key order is fixed (deter
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -38,10 +38,27 @@ def _as_partner(partner: str, _party: PartyRef) -> str:
 
 @dataclass(frozen=True, slots=True)
 class CdrDelivery:
-    """What a CPO did beyond POSTing each CDR once (cdr_hold): ids it sent twice, ids it sent late."""
+    """What a CPO did beyond POSTing each CDR once (cdr_hold): ids it sent twice, ids it sent late,
+    and ids it sent again of a CDR the eMSP had refused every copy of so far (`resent_refused`)."""
 
     resent: tuple[str, ...] = ()
     late: tuple[str, ...] = ()
+    resent_refused: tuple[str, ...] = ()
+
+
+def split_refused(
+    resent: Iterable[str], refused: Iterable[str], held: Container[str]
+) -> tuple[list[str], list[str]]:
+    """(repeats the eMSP should recognise, repeats of a CDR it refused): a CDR whose copies it
+    refused and of which it holds none (it took no copy, by the answers the CPO saw or lost) gives it
+    nothing to recognise a repeat by. One it holds is a repeat to recognise however it answered
+    (a copy whose refusal the CPO saw after an earlier copy was stored: the repeat was not known)."""
+    refused_ids = set(refused)
+    kept: list[str] = []
+    of_refused: list[str] = []
+    for cdr_id in resent:
+        (of_refused if cdr_id in refused_ids and cdr_id not in held else kept).append(cdr_id)
+    return kept, of_refused
 
 
 def plain(value: Decimal) -> str:
@@ -142,12 +159,14 @@ def _figures(
         "reconciliation": classes,
         # Repeats the eMSP recognised (same id, same content: answered, not stored or billed again)
         # against those that really reached it (the CPO's or a hub's resends, a duplicating link's
-        # second copy); late CDRs against those that still reconciled.
+        # second copy); apart, repeats of a CDR the eMSP had refused (it held no copy to recognise
+        # them by); late CDRs against those that still reconciled.
         "cdr_delivery": {
             "resent": sum(len(d.resent) for p, d in deliveries.items() if mine(p)),
             "resent_recognised": sum(
                 1 for d in records.duplicate_cdrs if d.identical and mine(owner(d.partner, d.party))
             ),
+            "resent_refused": sum(len(d.resent_refused) for p, d in deliveries.items() if mine(p)),
             "late": len(late),
             "late_matched": late_matched,
         },

@@ -61,6 +61,7 @@ from bench.truth import truth_sessions
 from bench.world import World
 from emsp.reconciliation import reconcile
 from emsp.wire import HttpRequest, HttpResponse
+from reports.outcomes import is_mismatch
 from simulators.ocppj import subprotocol
 
 KIB = 1024
@@ -198,7 +199,8 @@ def traffic(world: World, messages: int) -> dict[str, Any]:
     classes = {k: v for k, v in reconcile(truths, records).counts().items() if v}
     completed = sum(1 for t in truths if t.transaction_id is not None and t.ended_at is not None)
     cdrs = sum(1 for c in records.cdrs if not c.credit)
-    wrong = {k: v for k, v in classes.items() if k not in ("matched", "refused", "fraud_caught")}
+    # What the report and the suite count as mismatches (one list: reports/outcomes.py)
+    wrong = {k: v for k, v in classes.items() if is_mismatch(k)}
     results = Counter(a.result for cpo in world.cpos.values() for a in cpo.ocpi.truth.authorizations)
     return {
         "booted": sum(1 for s in world.stations.values() if s.booted),

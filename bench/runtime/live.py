@@ -272,9 +272,14 @@ class LiveRuntime(StationSide):
         return response
 
     def _cpo_answered(self, cpo_id: str, outbound: OutboundRequest, response: HttpResponse | None) -> None:
+        cpo, now = self.world.cpos[cpo_id], self.clock.now()
         if response is None:
-            cpo = self.world.cpos[cpo_id]
-            self.cpo_emit(cpo_id, cpo.on_ocpi_unreachable(outbound.request_id, self.clock.now()))
+            self.cpo_emit(cpo_id, cpo.on_ocpi_unreachable(outbound.request_id, now))
+        elif outage_mode(self._outages, now, self._peer(cpo_id), cpo_id) == "refused":
+            # The line was cut while the answer travelled back (as sim's _cpo_got): the CPO sees its
+            # connection reset though the eMSP or hub served the request, so its resend may reach
+            # the receiver twice (a CDR's counts in cdr_delivery.resent, as in sim).
+            self.cpo_emit(cpo_id, cpo.on_ocpi_lost(outbound.request_id, now))
         else:
             self._cpo_got(cpo_id, outbound, response)
 

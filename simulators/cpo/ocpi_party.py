@@ -358,6 +358,8 @@ class OcpiParty:
         if pending.kind == "authorize":
             return handler(envelope, pending, now)
         if not envelope.ok:
+            if pending.kind == "cdr":
+                self.truth.cdrs_refused.append(str(pending.context.get("cdr_id")))
             self.truth.failed_calls.append(
                 (format_utc(now), pending.kind, envelope.status_code, envelope.status_message)
             )

@@ -155,6 +155,9 @@ class CpoTruth:
     # ids of CDR POSTs the runtime's link served twice (a `link` event's `duplicate`: a client retry
     # below this party's OCPI logic); the receiver got the same content twice, as for cdrs_resent
     cdrs_link_duplicated: list[str] = field(default_factory=list)
+    # ids of CDR POSTs the receiver answered with a refusal (an OCPI error, not a failure sent
+    # again), once per refused copy: a repeat of a CDR it holds no copy of is none it could recognise
+    cdrs_refused: list[str] = field(default_factory=list)
     cdrs_withheld: list[str] = field(default_factory=list)  # never sent (a free session's CDR)
     cdr_urls: CdrUrls = field(default_factory=CdrUrls)  # CDR id -> URL the eMSP said it has it at
     failed_calls: list[tuple[str, str, int | None, str]] = field(default_factory=list)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from emsp.timeutil import parse_utc
 from emsp.wire import HttpResponse, dumps, loads
 from simulators.hub.envelope import HubRefusal, Party, party
 from simulators.hub.ids import IdRewriter
@@ -35,6 +36,7 @@ class Transformer:
         self._ids = ids if persona.hub_ids else None
         self._patch_as_put = persona.session_patch == "as_put"
         self._sessions: dict[tuple[Party, str], dict[str, Any]] = {}  # last whole Session, for PATCH
+        self._patched: dict[tuple[Party, str], dict[str, Any]] = {}  # the last PATCH merged into it
 
     @property
     def ids(self) -> IdRewriter | None:
@@ -93,18 +95,30 @@ class Transformer:
         self, method: str, body: Any, target: Target, segments: list[str]
     ) -> tuple[str, Any, Target]:
         owner, session_id = party(segments[0], segments[1]), segments[2]
+        key = (owner, session_id)
         if not isinstance(body, dict):
             raise HubRefusal(2001, "a Session push needs a Session object as its body")
         if method == "PUT":
-            self._sessions[(owner, session_id)] = dict(body)
+            # A sender's resend of an older Session (its answer was lost, a newer update got through
+            # meanwhile) is passed on, but the next PATCH is merged into the newest one, not into it.
+            base = self._sessions.get(key)
+            if base is None or not _older(body, base):
+                self._sessions[key] = dict(body)
+                self._patched.pop(key, None)
         elif method == "PATCH" and self._patch_as_put:
-            base = self._sessions.get((owner, session_id))
+            base = self._sessions.get(key)
             if base is None:
                 raise HubRefusal(
                     2001, f"this hub takes whole Sessions only (PUT): it has no Session {session_id} to patch"
                 )
-            body = _merge_session(base, body)
-            self._sessions[(owner, session_id)] = body
+            if _older(body, base) or body == self._patched.get(key):
+                # A repeat of a PATCH merged already (the sender resent it), or an older one: merged
+                # again, its charging_periods would be added twice. The Session as it stands goes on.
+                body = dict(base)
+            else:
+                self._patched[key] = dict(body)
+                body = _merge_session(base, body)
+                self._sessions[key] = body
             method = "PUT"
         if self._ids is not None:
             hub_id = self._ids.outward("session", owner, session_id)
@@ -174,6 +188,14 @@ def _owner(item: dict[str, Any], fallback: Party) -> Party:
     if isinstance(country, str) and isinstance(party_id, str):
         return party(country, party_id)
     return fallback
+
+
+def _older(update: dict[str, Any], stored: dict[str, Any]) -> bool:
+    """Is `update` older (last_updated) than the Session `stored`? Unknown when either lacks one."""
+    try:
+        return parse_utc(str(update["last_updated"])) < parse_utc(str(stored["last_updated"]))
+    except (KeyError, ValueError):
+        return False
 
 
 def _merge_session(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:

@@ -115,6 +115,15 @@ def test_cdr_delivery_counts_recognised_repeats_and_reconciled_late_cdrs_per_par
         records=records, reconciliation=Reconciliation(rows), messages={}, unserved_arrivals=0,
         deliveries={"cpo-b": CdrDelivery(resent=("C1", "C2"), late=("C3", "C4"))},
     )  # fmt: skip
-    expected = {"resent": 2, "resent_recognised": 1, "late": 2, "late_matched": 1}
+    expected = {"resent": 2, "resent_recognised": 1, "resent_refused": 0, "late": 2, "late_matched": 1}
     assert summary["cdr_delivery"] == summary["partners"]["cpo-b"]["cdr_delivery"] == expected
     assert summary["partners"]["cpo-a"]["cdr_delivery"] == dict.fromkeys(expected, 0)
+
+
+def test_a_repeat_of_a_cdr_the_emsp_refused_is_no_repeat_it_could_recognise() -> None:
+    from bench.summary import split_refused
+
+    # C1: every copy refused, none held; C2: a copy refused after the first was stored (its answer
+    # lost): held, so a repeat to recognise; C3: taken twice; C4: refused once, never sent again.
+    kept, of_refused = split_refused(["C1", "C2", "C3"], ["C1", "C1", "C2", "C4"], {"C2", "C3"})
+    assert (kept, of_refused) == (["C2", "C3"], ["C1"])

@@ -390,6 +390,19 @@ def test_duplicate_cdrs_seeded(tmp_path: Path) -> None:
     _clean(r)  # identical repeats are recognised, billed once
 
 
+def test_repeats_of_cdrs_the_emsp_refused_are_counted_apart(tmp_path: Path) -> None:
+    # Every CDR POSTed twice, and refused both times (a 2.2.1 total_cost that is no Price): the
+    # eMSP stored no copy to recognise the repeat by. Counted in `resent`, every one looked like a
+    # repeat it failed to recognise (here resent 4, resent_recognised 0).
+    r = run(tmp_path, {"duplicate_cdrs": 1.0, "total_cost_format": "number"})
+    posts = [e["body"]["id"] for e in r.requests(method="POST", module="cdrs")]
+    assert posts and len(posts) == 2 * len(set(posts))
+    assert all(e["body"]["status_code"] != 1000 for e in r.responses(module="cdrs"))
+    delivery = r.summary["cdr_delivery"]
+    assert (delivery["resent"], delivery["resent_recognised"]) == (0, 0)
+    assert delivery["resent_refused"] == len(set(posts))
+
+
 def test_cdr_delay_a_day(tmp_path: Path) -> None:
     r = run(tmp_path, {"cdr_delay_minutes": 1440}, settle=1450)
     posts = r.requests(method="POST", module="cdrs")

@@ -98,6 +98,45 @@ def test_put_only_hub_turns_a_session_patch_into_a_put_of_the_merged_session() -
     ]
 
 
+def _periods(body: dict[str, object]) -> list[str]:
+    return [str(p["start_date_time"]) for p in body["charging_periods"]]  # type: ignore[attr-defined]
+
+
+def test_put_only_hub_merges_a_resent_patch_once() -> None:
+    # The sender resends a PATCH whose answer it lost: merged again, its charging period was added
+    # twice to the Session the hub PUT to the eMSP.
+    world = build("aggregating")
+    world.cpo_a.call("PUT", "sessions", "RECEIVER", "/DE/CPA/S1", T0, body=SESSION, to=EMSP)
+    patch = {
+        "charging_periods": [{"start_date_time": "2026-03-02T08:15:00Z"}],
+        "last_updated": "2026-03-02T08:15:00Z",
+    }
+    for _ in range(2):
+        world.cpo_a.call("PATCH", "sessions", "RECEIVER", "/DE/CPA/S1", T0, body=patch, to=EMSP)
+    world.net.run(T0)
+    _put, merged, again = [r for r in world.emsp.received if r.module == "sessions"]
+    assert _periods(merged.body) == _periods(again.body) == ["2026-03-02T08:00:00Z", "2026-03-02T08:15:00Z"]
+    assert again.body == merged.body
+
+
+def test_put_only_hub_merges_the_next_patch_into_the_newest_session_not_a_resent_older_put() -> None:
+    # The sender resends its first PUT after a PATCH got through: the hub passes it on (the eMSP
+    # keeps the newer Session), but the next PATCH must not be merged into that older Session.
+    world = build("aggregating")
+    world.cpo_a.call("PUT", "sessions", "RECEIVER", "/DE/CPA/S1", T0, body=SESSION, to=EMSP)
+    first = {"kwh": 2, "charging_periods": [{"start_date_time": "2026-03-02T08:15:00Z"}],
+             "last_updated": "2026-03-02T08:15:00Z"}  # fmt: skip
+    world.cpo_a.call("PATCH", "sessions", "RECEIVER", "/DE/CPA/S1", T0, body=first, to=EMSP)
+    world.cpo_a.call("PUT", "sessions", "RECEIVER", "/DE/CPA/S1", T0, body=SESSION, to=EMSP)
+    second = {"kwh": 4, "last_updated": "2026-03-02T08:30:00Z"}
+    world.cpo_a.call("PATCH", "sessions", "RECEIVER", "/DE/CPA/S1", T0, body=second, to=EMSP)
+    world.net.run(T0)
+    *_, resent, latest = [r for r in world.emsp.received if r.module == "sessions"]
+    assert resent.body["last_updated"] == "2026-03-02T08:00:00Z"  # passed on as sent
+    assert latest.body["kwh"] == 4 and latest.body["last_updated"] == "2026-03-02T08:30:00Z"
+    assert _periods(latest.body) == ["2026-03-02T08:00:00Z", "2026-03-02T08:15:00Z"]
+
+
 def test_put_only_hub_refuses_a_patch_of_a_session_it_never_saw() -> None:
     world = build("aggregating")
     rid = world.cpo_a.call("PATCH", "sessions", "RECEIVER", "/DE/CPA/S9", T0, body={"kwh": 1}, to=EMSP)
