@@ -29,7 +29,7 @@ from emsp.ocpi.context import Ctx, Noted, Services
 from emsp.ocpi.credentials_cache import CredentialsCache, Parties
 from emsp.ocpi.envelope import MISSING, OcpiResult, Pending, respond
 from emsp.ocpi.errors import OcpiError, invalid, method_not_allowed, not_found, unauthorized
-from emsp.ocpi.modules import CONFIGURATION_MODULES, CPO_MODULES, HANDLERS
+from emsp.ocpi.modules import CONFIGURATION_MODULES, CPO_MODULES, HANDLERS, REGISTRATION_MODULES
 from emsp.ocpi.versions import ADAPTERS, version_details, versions_list
 from emsp.services import findings
 from emsp.services.cdrs import FreshCdrs
@@ -323,12 +323,12 @@ def _dispatch(
                 raise not_found("unknown endpoint: the URL ends in a slash (no endpoint URL does)", 2000)
             notes.append(Noted("trailing_slash", f"{request.method.upper()} {urlsplit(request.url).path}"))
         _check_routing_headers(route, headers, parties, notes)
-        if kind == "A" and route.module not in ("versions", "details", *CONFIGURATION_MODULES):
+        if kind == "A" and route.module not in ("versions", "details", *REGISTRATION_MODULES):
             # Token A only opens versions and credentials (transport_and_format, authorization header).
             raise unauthorized("credentials token A is only valid for versions and credentials")
         version = route.adapter.version if route.adapter is not None else None
         other_version = kind == "C" and version and parties.version and version != parties.version
-        if other_version and route.module not in ("details", *CONFIGURATION_MODULES):
+        if other_version and route.module not in ("details", *REGISTRATION_MODULES):
             # The partner's adapter was chosen at its handshake; another version's modules are not
             # its API (a credentials PUT under that version moves it there, credentials PUT).
             raise not_found(f"unknown endpoint: this partner registered on OCPI {parties.version}", 2000)

@@ -178,3 +178,21 @@ def test_a_hub_naming_a_party_behind_it_or_itself_is_taken(core: EmspCore, versi
         == 1000
     )
     assert [c.party for c in core.records().cdrs] == [PartyRef("FR", "XYZ")]
+
+
+@pytest.mark.parametrize("version", ROUTED)
+def test_hubclientinfo_is_a_configuration_module_never_routed(core: EmspCore, version: str) -> None:
+    """Hub Client Info is a Configuration Module: "not to be routed ... routing headers SHALL NOT be
+    used with these modules" (transport_and_format, message routing headers). A hub's ClientInfo PUT
+    without them was noted as `routing_headers_missing` (the hub's conduct, wrongly) and answered
+    with OCPI-from/to-* headers; now neither. A token A still does not open it."""
+    hub = _hub(core, version)
+    url = f"{BASE}/{version}/hubclientinfo/FR/XYZ"
+    answer = hub.call("PUT", url, _client_info("FR", "XYZ"))
+    assert answer.json()["status_code"] == 1000, answer.body
+    assert not {name.lower() for name in answer.headers} & {"ocpi-from-country-code", "ocpi-to-party-id"}
+    assert [f.kind for f in core.records().findings] == []
+    core.register_partner("hub2", "token-A-hub2", parties=[("BE", "HB2", "HUB")], hub=True)
+    with_a = Client(core, "token-A-hub2")  # configured, not registered: its token A
+    refused = with_a.call("PUT", url, _client_info("FR", "XYZ", "OFFLINE"))
+    assert refused.status == 401 and "token A" in refused.json()["status_message"], refused.body
