@@ -334,6 +334,8 @@ def _dispatch(
             raise not_found(f"unknown endpoint: this partner registered on OCPI {parties.version}", 2000)
         _check_receiver(route, headers, (host.settings.country_code, host.settings.party_id))
         _check_sender(route, headers, parties, unit, partner_id)
+        # Findings go to the OCPI-from party only where _check_sender vouched for it.
+        named = headers if _sender_checked(route) else {}
         if route.module in CPO_MODULES and parties.own and not parties.cpo and not parties.hub:
             # A partner whose parties are none of them a CPO (a peer eMSP) has no use of a CPO's
             # module, whatever party a request names (a GET of our tokens names none); as
@@ -347,7 +349,7 @@ def _dispatch(
             if request.method.upper() != "GET":
                 raise method_not_allowed("only GET", ["GET"])
             base = host.settings.base_url
-            _record(host, unit, partner_id, parties, headers, notes, now)
+            _record(host, unit, partner_id, parties, named, notes, now)
             if route.adapter is None:
                 return OcpiResult(versions_list(base))
             return OcpiResult(version_details(base, route.adapter.version))
@@ -371,7 +373,7 @@ def _dispatch(
             if not err.commit:
                 raise  # the unit of work rolls back: a refused request changes nothing
             refused = err
-        _record(host, unit, partner_id, parties, headers, ctx.notes, now)
+        _record(host, unit, partner_id, parties, named, ctx.notes, now)
         if ctx.events:  # the transactional outbox: the events commit with their cause, or not at all
             host.bus.write(unit(), ctx.events, now)
     if ctx.events:
@@ -431,9 +433,7 @@ def _check_sender(
     a party the sender is not: refused before anything is read or stored, with the 404
     transport_and_format (errors) allows for another party's objects, as Ctx.require_owner answers.
     Where no owner is checked (a GET of our tokens) this is the only check of the sender."""
-    if route.adapter is None or not route.adapter.routing_headers or route.module in CONFIGURATION_MODULES:
-        return
-    if route.module not in HANDLERS:
+    if not _sender_checked(route):
         return
     cc, pid = headers.get("ocpi-from-country-code", "").strip(), headers.get("ocpi-from-party-id", "").strip()
     if not (cc and pid):
@@ -462,9 +462,16 @@ def _check_sender(
     )
 
 
+def _sender_checked(route: _Route) -> bool:
+    """A functional module of a version with routing headers: where OCPI-from-* mean something and
+    _check_sender checks them (versions, details and the configuration modules are not routed)."""
+    routed = route.adapter is not None and route.adapter.routing_headers
+    return routed and route.module in HANDLERS and route.module not in CONFIGURATION_MODULES
+
+
 def _party_of(headers: dict[str, str], parties: Parties) -> PartyRef:
-    """Whose conduct a finding is: the request's OCPI-from party, else the partner's one CPO party,
-    else its first configured party."""
+    """Whose conduct a finding is: the request's OCPI-from party (`headers`: only where checked,
+    _sender_checked), else the partner's one CPO party, else its first configured party."""
     cc, pid = headers.get("ocpi-from-country-code"), headers.get("ocpi-from-party-id")
     if cc and pid and len(cc) == 2 and len(pid) == 3 and (cc + pid).isascii():
         return PartyRef(cc.upper(), pid.upper())

@@ -196,3 +196,16 @@ def test_hubclientinfo_is_a_configuration_module_never_routed(core: EmspCore, ve
     with_a = Client(core, "token-A-hub2")  # configured, not registered: its token A
     refused = with_a.call("PUT", url, _client_info("FR", "XYZ", "OFFLINE"))
     assert refused.status == 401 and "token A" in refused.json()["status_message"], refused.body
+
+
+def test_a_finding_where_no_sender_is_checked_is_the_partners_not_the_party_it_names(core: EmspCore) -> None:
+    """Versions, version details and the configuration modules are not routed: OCPI-from there
+    names nobody we checked, and a finding was put on whatever party it named (another partner's
+    DE/CPB). Now the partner's own (its one CPO party), as without the headers."""
+    core.register_partner("cpo2", "token-A-cpo2", parties=[("DE", "CPB", "CPO")])
+    core.register_partner(
+        "cpo1", "token-A-cpo1", parties=[("DE", "CPA", "CPO")], tolerate={"trailing_slash": True}
+    )
+    answer = Client(core, "token-A-cpo1").call("GET", f"{BASE}/versions/", headers=_from("DE", "CPB"))
+    assert answer.json()["status_code"] == 1000, answer.body
+    assert [(f.kind, f.party) for f in core.records().findings] == [("trailing_slash", PartyRef("DE", "CPA"))]
