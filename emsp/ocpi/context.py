@@ -145,11 +145,13 @@ class Ctx:
             )
         sender = self.hub_sender()
         owner = (country_code.upper(), party_id.upper())
-        if sender is not None and sender != owner and sender not in self.parties.hubs:
+        broadcast = sender in self.parties.hubs and self.method != "GET"
+        if sender is not None and sender != owner and not broadcast:
             # Behind a hub every party is the hub's partner; the OCPI-from headers name the party
             # that sent the message (transport_and_format, message routing headers): one party
             # may not push or read another's objects through the hub. The hub's own party is the
-            # hub speaking for itself: a Broadcast Push is sent as the hub (ibid., Broadcast Push).
+            # hub speaking for itself: a Broadcast Push is sent as the hub (ibid., Broadcast Push),
+            # a push only: "GET SHALL NOT be used in combination with Broadcast Push" (ibid.).
             raise OcpiError(
                 2001,
                 f"OCPI-from-country-code/OCPI-from-party-id name {sender[0]}/{sender[1]}, not "

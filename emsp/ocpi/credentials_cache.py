@@ -36,7 +36,9 @@ class PartyScope:
     own (`others` holds both: nobody may store objects "of the eMSP" through a hub). `cpo`: those of `own`
     configured with the CPO role. `hubs`: of a hub, its parties configured with the HUB role, the
     hub's own (a Broadcast Push names it as sender). `version`: the OCPI version the partner registered on
-    (None before).
+    (None before). `behind`: of a hub, every party its configuration lists, declared in its credentials
+    or not (a hub declares its own party; those behind it the operator lists, emsp.ocpi.channels):
+    with those its HubClientInfo reports, the parties it may name as sender (router._check_sender).
     """
 
     own: frozenset[tuple[str, str]]
@@ -46,6 +48,7 @@ class PartyScope:
     version: str | None = None
     tolerate: Tolerance = STRICT  # the operator's tolerance options for this partner
     hubs: frozenset[tuple[str, str]] = frozenset()
+    behind: frozenset[tuple[str, str]] = frozenset()
 
     def single_cpo(self) -> tuple[str, str] | None:
         """The partner's CPO party when it has exactly one (then a request can only be about it)."""
@@ -89,9 +92,10 @@ def _scope(row: PartnerRow, db: Session, ours: tuple[str, str]) -> PartyScope:
     cpo = frozenset((cc, pid) for cc, pid, role in entries if role == "CPO" and (cc, pid) in own)
     # Not only declared ones: a 2.3.0 hub names its party in hub_party_id, not in its roles.
     hubs = frozenset((cc, pid) for cc, pid, role in entries if role == "HUB") if row.hub else frozenset()
+    behind = frozenset(configured) if row.hub else frozenset()
     version = row.version if row.registered else None
     tolerate = tolerance_of_json(row.tolerate_json)
-    return PartyScope(own, row.hub, frozenset(others), cpo, version, tolerate, hubs)
+    return PartyScope(own, row.hub, frozenset(others), cpo, version, tolerate, hubs, behind)
 
 
 _TOUCHED = "emsp.partners_touched"

@@ -29,14 +29,14 @@ from emsp.ocpi.context import Ctx, Noted, Services
 from emsp.ocpi.credentials_cache import CredentialsCache, Parties
 from emsp.ocpi.envelope import MISSING, OcpiResult, Pending, respond
 from emsp.ocpi.errors import OcpiError, invalid, method_not_allowed, not_found, unauthorized
-from emsp.ocpi.modules import CONFIGURATION_MODULES, CPO_MODULES, HANDLERS
+from emsp.ocpi.modules import CONFIGURATION_MODULES, CPO_MODULES, HANDLERS, REGISTRATION_MODULES
 from emsp.ocpi.versions import ADAPTERS, version_details, versions_list
 from emsp.services import findings
 from emsp.services.cdrs import FreshCdrs
 from emsp.services.findings import NewFinding
 from emsp.services.partners import parties_of
 from emsp.storage.db import Database
-from emsp.storage.tables import PartnerRow
+from emsp.storage.tables import ClientInfoRow, PartnerRow
 from emsp.timeutil import format_utc
 from emsp.wire import Deferred, HttpRequest, HttpResponse
 
@@ -323,17 +323,19 @@ def _dispatch(
                 raise not_found("unknown endpoint: the URL ends in a slash (no endpoint URL does)", 2000)
             notes.append(Noted("trailing_slash", f"{request.method.upper()} {urlsplit(request.url).path}"))
         _check_routing_headers(route, headers, parties, notes)
-        if kind == "A" and route.module not in ("versions", "details", *CONFIGURATION_MODULES):
+        if kind == "A" and route.module not in ("versions", "details", *REGISTRATION_MODULES):
             # Token A only opens versions and credentials (transport_and_format, authorization header).
             raise unauthorized("credentials token A is only valid for versions and credentials")
         version = route.adapter.version if route.adapter is not None else None
         other_version = kind == "C" and version and parties.version and version != parties.version
-        if other_version and route.module not in ("details", *CONFIGURATION_MODULES):
+        if other_version and route.module not in ("details", *REGISTRATION_MODULES):
             # The partner's adapter was chosen at its handshake; another version's modules are not
             # its API (a credentials PUT under that version moves it there, credentials PUT).
             raise not_found(f"unknown endpoint: this partner registered on OCPI {parties.version}", 2000)
         _check_receiver(route, headers, (host.settings.country_code, host.settings.party_id))
-        _check_sender(route, headers, parties)
+        _check_sender(route, headers, parties, unit, partner_id)
+        # Findings go to the OCPI-from party only where _check_sender vouched for it.
+        named = headers if _sender_checked(route) else {}
         if route.module in CPO_MODULES and parties.own and not parties.cpo and not parties.hub:
             # A partner whose parties are none of them a CPO (a peer eMSP) has no use of a CPO's
             # module, whatever party a request names (a GET of our tokens names none); as
@@ -347,7 +349,7 @@ def _dispatch(
             if request.method.upper() != "GET":
                 raise method_not_allowed("only GET", ["GET"])
             base = host.settings.base_url
-            _record(host, unit, partner_id, parties, headers, notes, now)
+            _record(host, unit, partner_id, parties, named, notes, now)
             if route.adapter is None:
                 return OcpiResult(versions_list(base))
             return OcpiResult(version_details(base, route.adapter.version))
@@ -371,7 +373,7 @@ def _dispatch(
             if not err.commit:
                 raise  # the unit of work rolls back: a refused request changes nothing
             refused = err
-        _record(host, unit, partner_id, parties, headers, ctx.notes, now)
+        _record(host, unit, partner_id, parties, named, ctx.notes, now)
         if ctx.events:  # the transactional outbox: the events commit with their cause, or not at all
             host.bus.write(unit(), ctx.events, now)
     if ctx.events:
@@ -418,31 +420,58 @@ def _check_receiver(route: _Route, headers: dict[str, str], ours: tuple[str, str
         raise invalid(f"OCPI-to-country-code/OCPI-to-party-id name {named}, not this platform's party")
 
 
-def _check_sender(route: _Route, headers: dict[str, str], parties: Parties) -> None:
-    """Without a hub, OCPI-from-* name one of the connected platform's own parties: "the party
-    this message is sent from" (2.2.1/2.3.0 transport_and_format, message routing headers; Party
-    to Party without Hub), and a platform's parties are the roles of its credentials (credentials,
-    roles) as far as the operator configured them (`own`). Naming any other is speaking for a
-    party it is not: refused before anything is read or stored, with the 404 transport_and_format
-    (errors) allows for another party's objects, as Ctx.require_owner answers a hub's sender.
-    A hub may name any party it forwards for (its ownership checks are Ctx.require_owner's)."""
-    if route.adapter is None or not route.adapter.routing_headers or route.module in CONFIGURATION_MODULES:
-        return
-    if route.module not in HANDLERS or parties.hub:
+def _check_sender(
+    route: _Route, headers: dict[str, str], parties: Parties, unit: _Unit, partner_id: str
+) -> None:
+    """OCPI-from-* name "the connected party this message is sent from" (2.2.1/2.3.0
+    transport_and_format, message routing headers). Without a hub (Party to Party without Hub) that
+    is one of the connected platform's own parties: the roles of its credentials (credentials,
+    roles) as far as the operator configured them (`own`). Via a hub it is a party the hub forwards
+    for: one we know behind it (configured for the hub, else reported in its HubClientInfo) and
+    may take from it (`allows`: not another partner's, never ours), or the hub's own HUB party,
+    which is how a Broadcast Push arrives (ibid., Broadcast Push). Naming any other is speaking for
+    a party the sender is not: refused before anything is read or stored, with the 404
+    transport_and_format (errors) allows for another party's objects, as Ctx.require_owner answers.
+    Where no owner is checked (a GET of our tokens) this is the only check of the sender."""
+    if not _sender_checked(route):
         return
     cc, pid = headers.get("ocpi-from-country-code", "").strip(), headers.get("ocpi-from-party-id", "").strip()
-    if cc and pid and (cc.upper(), pid.upper()) not in parties.own:
-        raise OcpiError(
-            2001,
-            f"OCPI-from-country-code/OCPI-from-party-id name {cc[:8]!r}/{pid[:8]!r}, "
-            "not a party of yours (your credentials roles)",
-            http_status=404,
+    if not (cc and pid):
+        return  # left out: _check_routing_headers' case (and Ctx.hub_sender's where an owner is checked)
+    sender = (cc.upper(), pid.upper())
+    if not parties.hub:
+        if sender in parties.own:
+            return
+        whose = "not a party of yours (your credentials roles)"
+    else:
+        if sender in parties.hubs:
+            return
+        # A ClientInfo is kept only for a CiString(2)/(3) party (hubclientinfo): no other is read for.
+        known = sender in parties.behind or (
+            len(sender[0]) == 2
+            and len(sender[1]) == 3
+            and unit().get(ClientInfoRow, (partner_id, *sender)) is not None
         )
+        if known and parties.allows(*sender):
+            return
+        whose = "not a party you forward for (configured for you or in your HubClientInfo)"
+    raise OcpiError(
+        2001,
+        f"OCPI-from-country-code/OCPI-from-party-id name {cc[:8]!r}/{pid[:8]!r}, {whose}",
+        http_status=404,
+    )
+
+
+def _sender_checked(route: _Route) -> bool:
+    """A functional module of a version with routing headers: where OCPI-from-* mean something and
+    _check_sender checks them (versions, details and the configuration modules are not routed)."""
+    routed = route.adapter is not None and route.adapter.routing_headers
+    return routed and route.module in HANDLERS and route.module not in CONFIGURATION_MODULES
 
 
 def _party_of(headers: dict[str, str], parties: Parties) -> PartyRef:
-    """Whose conduct a finding is: the request's OCPI-from party, else the partner's one CPO party,
-    else its first configured party."""
+    """Whose conduct a finding is: the request's OCPI-from party (`headers`: only where checked,
+    _sender_checked), else the partner's one CPO party, else its first configured party."""
     cc, pid = headers.get("ocpi-from-country-code"), headers.get("ocpi-from-party-id")
     if cc and pid and len(cc) == 2 and len(pid) == 3 and (cc + pid).isascii():
         return PartyRef(cc.upper(), pid.upper())

@@ -19,8 +19,12 @@ HANDLERS: dict[str, Callable[[Ctx], OcpiResult | Pending]] = {
     "commands": commands.handle,
 }
 
-# Configuration modules: reachable with token A, never routed (transport_and_format, message routing).
-CONFIGURATION_MODULES = frozenset({"credentials"})
+# Configuration modules, never routed: "Credentials, Versions and Hub Client Info are not to be
+# routed ... routing headers SHALL NOT be used with these modules" (2.2.1/2.3.0 transport_and_format,
+# message routing headers; mod_hub_client_info: "Type: Configuration Module"). Versions are routed apart.
+CONFIGURATION_MODULES = frozenset({"credentials", "hubclientinfo"})
+# Of them, what a token A opens besides the versions (transport_and_format, authorization): credentials.
+REGISTRATION_MODULES = frozenset({"credentials"})
 
 # The functional modules of ours only a CPO uses (2.2.1 mod_locations, mod_tariffs, mod_sessions,
 # mod_cdrs: the CPO is Sender, we Receiver; mod_tokens: we are Sender, the CPO Receiver; mod_commands:

@@ -1,5 +1,6 @@
 """What a hub may push for (review F4, F5): any party not configured for another partner (PartyScope),
-but never the eMSP's own party, whose locations, sessions and CDRs nobody else may create."""
+but never the eMSP's own party, whose locations, sessions and CDRs nobody else may create. The party
+naming itself as sender is one the hub told us is behind it: here in its HubClientInfo (fixE)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ def _hub(emsp: EmspCore) -> Client:
     resp = hub.call("POST", f"{V}/credentials", cpo_credentials("token-B-hub", ("NL", "HUB"), "HUB"))
     assert resp.status == 200, resp.body
     hub.token = resp.json()["data"]["token"]
+    info = {"country_code": "DE", "party_id": "HBA", "role": "CPO", "status": "CONNECTED"}
+    reported = hub.call("PUT", f"{V}/hubclientinfo/DE/HBA", info | {"last_updated": "2025-03-01T08:00:00Z"})
+    assert reported.json()["status_code"] == 1000, reported.body
     return hub
 
 

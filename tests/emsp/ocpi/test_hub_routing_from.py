@@ -120,3 +120,18 @@ def test_a_230_hub_broadcasting_as_its_hub_party_id_is_taken() -> None:
     hub_itself = _from("HUB") | {"OCPI-from-country-code": "NL"}
     put = hub.call("PUT", f"{V.replace('2.2.1', '2.3.0')}/locations/DE/HBB/LOC-B", body, headers=hub_itself)
     assert put.json()["status_code"] == 1000, put.body
+
+
+def test_the_hub_as_itself_reads_no_partys_objects() -> None:
+    """The hub's own party is taken as sender for a Broadcast Push, a push; "GET SHALL NOT be used
+    in combination with Broadcast Push" (2.2.1 transport_and_format). A GET of a party's Session or
+    Location naming the hub as sender read it all the same: it is no party's own read, now 404/2001."""
+    _emsp, hub = _hub()
+    url = f"{V}/sessions/DE/HBA/S1"
+    mine = session("S1", party_id="HBA", location_id="LOC-A")
+    assert hub.call("PUT", url, mine, headers=_from("HBA")).json()["status_code"] == 1000
+    hub_itself = _from("HUB") | {"OCPI-from-country-code": "NL"}
+    for read in (url, f"{V}/locations/DE/HBA/LOC-A"):
+        refused = hub.call("GET", read, headers=hub_itself)
+        assert (refused.status, refused.json()["status_code"]) == (404, 2001), refused.body
+        assert hub.call("GET", read, headers=_from("HBA")).json()["status_code"] == 1000

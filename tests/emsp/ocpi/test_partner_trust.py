@@ -147,6 +147,10 @@ def test_a_hub_forwards_other_parties_but_never_a_directly_connected_one(
     core.register_partner("hub", "token-A-hub", parties=[("NL", "HUB", "HUB")], hub=True)
     hub = register_hub(core, http)
     assert {(s[2], s[3]) for s in _attacks(http, hub)} == {(404, 2001)}
+    # BE/BCP is behind the hub as its HubClientInfo says (not configured one by one).
+    info = {"country_code": "BE", "party_id": "BCP", "role": "CPO", "status": "CONNECTED"}
+    info["last_updated"] = "2025-03-01T08:00:00Z"
+    assert http.put(f"{V}/hubclientinfo/BE/BCP", json=info, headers=auth(hub)).status_code == 200
     forwarded = session("S9") | {"country_code": "BE", "party_id": "BCP"}
     # Via a hub a message names its sender in the routing headers (review11 P3).
     sender = {"OCPI-from-country-code": "BE", "OCPI-from-party-id": "BCP"}

@@ -79,6 +79,10 @@ def test_a_hubs_own_hub_party_pushes_nothing_as_a_cpo(emsp: EmspCore, call: int)
 
 def test_a_hub_still_forwards_for_a_cpo_party(emsp: EmspCore) -> None:
     hub = _partner(emsp, "hub", ("NL", "HUB"), "HUB", hub=True)
+    # The sender is one the hub reported behind it (not configured one by one).
+    info = {"country_code": "DE", "party_id": "HBA", "role": "CPO", "status": "CONNECTED"}
+    reported = hub.call("PUT", f"{V}/hubclientinfo/DE/HBA", info | {"last_updated": "2025-03-01T08:00:00Z"})
+    assert reported.json()["status_code"] == 1000, reported.body
     method, url, body = _calls(("DE", "HBA"))[1]
     assert hub.call(method, url, body, headers=_headers(("DE", "HBA"))).json()["status_code"] == 1000
 
