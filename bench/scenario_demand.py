@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from bench.billing_spec import RetailSpec, Share, check_contracts
 from bench.field_error import FieldError
+from bench.no_boolean_numbers import NoBooleanNumbers
 from emsp.billing.contracts import ContractKind
 from emsp.timeutil import known_zone
 
@@ -27,7 +28,7 @@ MAX_CLONE_SESSIONS = 1_000
 WEEK_MINUTES = 7 * 24 * 60  # the longest duration_minutes; also the bound of every other span in minutes
 
 
-class Strict(BaseModel):
+class Strict(NoBooleanNumbers, BaseModel):
     model_config = STRICT
 
 

@@ -58,6 +58,16 @@ OUT_OF_LIMITS = [
     ("peak-hour", "demand.soc_target.min=50", "exceeds soc_target.min 50"),
     ("cdr-storm", "events[0].until=2026-03-02T07:00:00Z", "`until` must be after `from`"),
     ("cdr-storm", "events[0].from=2026-03-02T20:00:00Z", "`until` must be after `from`"),
+    # review r12: a boolean read as 1 (R4), a second result of a name masking the first (R5)
+    ("smoke", "demand.drivers=true", "a boolean"),  # read as 1 driver
+    ("smoke", "demand.patience_minutes=no", "a boolean"),
+    ("smoke", "demand.app_start_share=on", "a boolean"),
+    ("smoke", "seed=yes", "a boolean"),
+    ("smoke", "cpos[0].locations[0].stations[0].connectors=true", "a boolean"),
+    ("smoke", "cpos[0].ocpi_link.latency_ms=true", "a boolean"),
+    ("billing-mix", "demand.retail.fleet.drivers_per_account=true", "a boolean"),
+    ("cdr-storm", "events[0].late_minutes=true", "a boolean"),
+    ("smoke", "expectations[1].name=every started session completed", "also the name of expectations[0]"),
 ]
 
 
@@ -72,3 +82,12 @@ def test_the_command_line_exits_2_naming_file_field_and_reason() -> None:
     result = CliRunner().invoke(app, ["run", "smoke", "--set", "demand.energy_kwh.max=1", "--no-progress"])
     assert result.exit_code == 2
     assert "smoke.yaml: demand.energy_kwh.max: min 4 is greater than max 1" in result.output
+
+
+def test_two_unnamed_expectations_of_the_same_comparison_are_refused() -> None:
+    # An unnamed expectation is named `metric op value` in junit.xml and the report: the same twice.
+    error = _error("smoke", "expectations=[{metric: cdrs, value: 1}, {metric: cdrs, value: 1}]")
+    assert (error.field, error.reason.split(" (set by")[0]) == (
+        "expectations[1].name",
+        "'cdrs == 1' is also the name of expectations[0]; each result needs its own",
+    )
