@@ -68,6 +68,7 @@ OUT_OF_LIMITS = [
     ("peak-hour", "demand.soc_at_arrival.max=70", "equals soc_target.min 70"),  # some visits want 0
     ("peak-hour", "demand.soc_target.min=60", "equals soc_target.min 60"),
     ("peak-hour", "demand.soc_target.min=60.05", "is in the step of soc_target.min 60.05"),  # both 60.0
+    # review r12: a boolean read as 1, a second result of a name masking the first
     ("smoke", "demand.drivers=true", "a boolean"),  # read as 1 driver
     ("smoke", "demand.patience_minutes=no", "a boolean"),
     ("smoke", "demand.app_start_share=on", "a boolean"),
