@@ -8,15 +8,16 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bench.no_boolean_numbers import NoBooleanNumbers
 from emsp.billing.contracts import CONTRACT_KINDS, ContractKind, FleetTerms, RetailTariff, SubscriptionTerms
 from emsp.timeutil import known_zone
 
 
-class _Strict(BaseModel):
+class _Strict(NoBooleanNumbers, BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-class FleetSpec(FleetTerms):
+class FleetSpec(NoBooleanNumbers, FleetTerms):
     drivers_per_account: Annotated[int, Field(ge=1, le=1000)] = 3  # each with a vehicle of their own
 
 

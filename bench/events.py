@@ -44,13 +44,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bench.field_error import FieldError
+from bench.no_boolean_numbers import NoBooleanNumbers
 
 TariffPolicy = Literal["price_at_start", "split_periods"]
 Share = Annotated[float, Field(ge=0, le=1)]
 MAX_LINK_MS = 3_600_000  # the longest latency or jitter of a link: an hour (bench/scenario.py LinkSpec)
 
 
-class _Event(BaseModel):
+class _Event(NoBooleanNumbers, BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     @field_validator("at", "start", "end", mode="after", check_fields=False)

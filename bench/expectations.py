@@ -73,7 +73,7 @@ def check_paths(expectations: Sequence[Expectation], skeleton: dict[str, Any], s
 
 
 def _name(exp: Expectation) -> str:
-    return exp.name or f"{exp.metric} {exp.op} {exp.value}"
+    return exp.label
 
 
 NO_SESSIONS = "bench: sessions started"

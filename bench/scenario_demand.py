@@ -5,13 +5,14 @@ Split from bench/scenario.py (which re-exports these models) to keep each module
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bench.billing_spec import RetailSpec, Share, check_contracts
 from bench.field_error import FieldError
+from bench.no_boolean_numbers import NoBooleanNumbers
 from emsp.billing.contracts import ContractKind
 from emsp.timeutil import known_zone
 
@@ -25,9 +26,15 @@ MAX_ARRIVALS_DRAWN = 1_000_000
 MAX_DRIVERS = 100_000
 MAX_CLONE_SESSIONS = 1_000
 WEEK_MINUTES = 7 * 24 * 60  # the longest duration_minutes; also the bound of every other span in minutes
+# The most energy one visit may want: a heavy truck's battery. The wanted energy feeds the times a
+# station plans (1e9 kWh overflowed a datetime) and the tariff's Decimal arithmetic (1e20 overflowed it).
+MAX_ENERGY_KWH = 1000
+# The largest ev_models share: shares are relative weights (a fleet's counts fit), and 1e308 each summed
+# to infinity, which the model draw cannot weigh by.
+MAX_SHARE = 1_000_000
 
 
-class Strict(BaseModel):
+class Strict(NoBooleanNumbers, BaseModel):
     model_config = STRICT
 
 
@@ -63,7 +70,7 @@ class EvModel(Strict):
     """A kind of EV: its battery, its limits, and (DC) the state of charge its power tapers from."""
 
     name: Annotated[str, Field(min_length=1, max_length=40)]
-    share: Annotated[float, Field(gt=0)] = 1.0  # relative weight among the models
+    share: Annotated[float, Field(gt=0, le=MAX_SHARE)] = 1.0  # relative weight among the models
     battery_kwh: Annotated[Decimal, Field(gt=0, le=300)]
     ac_max_kw: Annotated[Decimal, Field(gt=0)] = Decimal("11")  # onboard charger limit
     dc_max_kw: Annotated[Decimal, Field(gt=0)] = Decimal("50")
@@ -138,6 +145,15 @@ class DemandSpec(Strict):
 
     _stay_within_week = field_validator("stay_minutes")(_within_week)
 
+    @field_validator("energy_kwh")
+    @classmethod
+    def _a_battery_full(cls, value: Range) -> Range:
+        if value.max > MAX_ENERGY_KWH:
+            raise FieldError(
+                "max", f"max {value.max} exceeds {MAX_ENERGY_KWH} kWh a visit (a truck's battery)"
+            )
+        return value
+
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -159,14 +175,37 @@ class DemandSpec(Strict):
                 value = getattr(getattr(self, name), bound)
                 if not Decimal(0) <= value <= Decimal(100):
                     raise FieldError(f"{name}.{bound}", f"is a percentage (0-100), got {value}")
-        if self.ev_models and self.soc_at_arrival.max > self.soc_target.min:
+        arrival, target = self.soc_at_arrival.max, self.soc_target.min
+        if self.ev_models and soc_gap(self) <= 0:
+            # Equal bounds drew visits that want nothing (every one, with both ranges at 100).
+            relation = (
+                "exceeds" if arrival > target else "equals" if arrival == target else "is in the step of"
+            )
             raise FieldError(
                 ("soc_at_arrival.max", "soc_target.min"),
-                f"soc_at_arrival.max {self.soc_at_arrival.max} exceeds soc_target.min {self.soc_target.min}"
-                " (an EV arrives to charge)",
+                f"soc_at_arrival.max {arrival} {relation} soc_target.min {target}"
+                f" (an EV arrives to charge: below the target, in the {SOC_QUANTUM}% steps SoC is drawn in)",
             )
         check_contracts(self.contracts, self.retail)
         return self
+
+
+# Steps of the draws in bench/demand.py: SoC in tenths of a percent, an ev_models visit's energy in
+# tenths of a kWh (floored: less is a visit that wants nothing). A draw's low end is its min floored.
+SOC_QUANTUM = Decimal("0.1")
+MODEL_ENERGY_QUANTUM = Decimal("0.1")
+# The whole Wh a meter counts: an EV drawing less over the shortest stay got 0 kWh on every visit.
+LEAST_KWH = Decimal("0.001")
+
+
+def _floor(value: Decimal, quantum: Decimal) -> Decimal:
+    return (value / quantum).to_integral_value(rounding=ROUND_FLOOR) * quantum
+
+
+def soc_gap(demand: DemandSpec) -> Decimal:
+    """The least percentage of its battery an ev_models visit charges (the highest SoC drawn at arrival
+    to the lowest target drawn)."""
+    return _floor(demand.soc_target.min, SOC_QUANTUM) - _floor(demand.soc_at_arrival.max, SOC_QUANTUM)
 
 
 # The finest stay a plan draws (bench/demand.py: tenths of a minute); a shorter one would be drawn as 0 s,
@@ -186,6 +225,32 @@ def demand_range_error(demand: DemandSpec) -> tuple[str, str] | None:
             f"must be at least {STAY_QUANTUM_MINUTES} (6 seconds, the resolution stays are drawn in; "
             f"got {demand.stay_minutes.min}): a driver who does not stay cannot charge"
         )
+    return _ev_error(demand)
+
+
+def _ev_error(demand: DemandSpec) -> tuple[str, str] | None:
+    """(field, reason) for an EV whose power over the shortest stay reaches no whole Wh, or an ev_models
+    EV whose battery between the SoC bounds holds less than the energy step (it wants nothing)."""
+    minutes = _floor(demand.stay_minutes.min, STAY_QUANTUM_MINUTES)
+    powers = [
+        (f"demand.ev_models[{i}].{n}", getattr(m, n))
+        for i, m in enumerate(demand.ev_models)
+        for n in ("ac_max_kw", "dc_max_kw")
+    ]
+    for field, kw in powers or [("demand.ev_power_kw.min", demand.ev_power_kw.min)]:
+        if kw * minutes / 60 < LEAST_KWH:
+            return field, (
+                f"{kw} kW over the shortest stay ({minutes} minutes) is less than the 1 Wh a meter counts:"
+                " an EV that charges needs more"
+            )
+    gap = soc_gap(demand)
+    for index, model in enumerate(demand.ev_models):
+        if _floor(model.battery_kwh * gap / 100, MODEL_ENERGY_QUANTUM) < MODEL_ENERGY_QUANTUM:
+            return f"demand.ev_models[{index}].battery_kwh", (
+                f"{model.battery_kwh} kWh charged from soc_at_arrival.max to soc_target.min ({gap}%) is"
+                f" less than the {MODEL_ENERGY_QUANTUM} kWh steps its energy is drawn in:"
+                " an EV that wants nothing"
+            )
     return None
 
 

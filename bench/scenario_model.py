@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from bench.events import MAX_LINK_MS, Event, TariffPolicy
+from bench.field_error import FieldError
+from bench.no_boolean_numbers import NoBooleanNumbers
 from bench.scenario_demand import STRICT, WEEK_MINUTES, DemandSpec
 from emsp.ocpi.tolerance import Tolerance
 from emsp.service.config import FraudSettings
@@ -26,7 +28,7 @@ OcppVersionName = Literal["1.6", "2.0.1"]
 OcpiVersionName = Literal["2.1.1", "2.2.1", "2.3.0"]  # the CPO speaks it (simulators/cpo/versions)
 
 
-class _Strict(BaseModel):
+class _Strict(NoBooleanNumbers, BaseModel):
     model_config = STRICT
 
 
@@ -258,6 +260,11 @@ class Expectation(_Strict):
             raise ValueError(f"not a finite number ({value!r})")
         return value
 
+    @property
+    def label(self) -> str:
+        """The name results carry (junit test case, report, `diff`): the name, or the comparison."""
+        return self.name or f"{self.metric} {self.op} {self.value}"
+
 
 def _non_finite_text(text: str) -> bool:
     try:
@@ -309,6 +316,21 @@ class Scenario(_Strict):
                     seen.add(station.id)
         if len({cpo.id for cpo in self.cpos}) != len(self.cpos):
             raise ValueError("cpo ids must be unique")
+        return self
+
+    @model_validator(mode="after")
+    def _unique_expectations(self) -> Scenario:
+        # Results are keyed by name (junit.xml test cases, `emsp-bench diff`, the pytest plugin's
+        # property): a second one of a name would mask the first's verdict.
+        first: dict[str, int] = {}
+        for index, expectation in enumerate(self.expectations):
+            label = expectation.label
+            if label in first:
+                raise FieldError(
+                    f"expectations[{index}].name",
+                    f"{label!r} is also the name of expectations[{first[label]}]; each result needs its own",
+                )
+            first[label] = index
         return self
 
     @model_validator(mode="after")

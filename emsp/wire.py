@@ -7,6 +7,8 @@ parsed is exactly what would cross the network.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -107,3 +109,31 @@ def ci_key(text: str) -> str:
     """The comparison key of an OCPI CiString (printable ASCII, case ignored), e.g. Token.uid: every
     party compares them alike. ASCII letters only fold, as SQL upper() does on SQLite and PostgreSQL."""
     return text.translate(_ASCII_UPPER)
+
+
+# An OCPI int in a query (transport_and_format, Paginated Request: offset, limit): ASCII digits, with
+# a sign so that -1 is answered as negative. int() alone also reads "\u0663" (an Arabic-Indic 3),
+# "1_0" and " 7 ", which a partner's server may refuse: a client must not learn they work here.
+_QUERY_INT = re.compile(r"-?[0-9]+")
+
+
+def query_int(query: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    """The int in query parameter `name` (`default` when absent or empty); ValueError, with the
+    message to answer, for anything else or a value below `minimum`. Each OCPI server maps the
+    error to its 2001 answer."""
+    text = query.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text) if _QUERY_INT.fullmatch(text) else None
+    except ValueError:  # more digits than int() reads (sys.get_int_max_str_digits)
+        value = None
+    if value is None:
+        raise ValueError(f"query parameter '{name}' must be an integer")
+    if value < minimum:
+        raise ValueError(
+            f"query parameter '{name}' must not be negative"
+            if minimum == 0
+            else f"query parameter '{name}' must be at least {minimum}"
+        )
+    return value

@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from emsp.ocpi.errors import invalid
 from emsp.timeutil import parse_ocpi_datetime
+from emsp.wire import query_int
 
 T = TypeVar("T")
 
@@ -22,20 +23,10 @@ class Page(Generic[T]):
 
 
 def _int_param(query: dict[str, str], name: str, default: int, *, minimum: int = 0) -> int:
-    text = query.get(name)
-    if text is None or text == "":
-        return default
     try:
-        value = int(text)
-    except ValueError:
-        raise invalid(f"query parameter '{name}' must be an integer") from None
-    if value < minimum:
-        raise invalid(
-            f"query parameter '{name}' must not be negative"
-            if minimum == 0
-            else f"query parameter '{name}' must be at least {minimum}"
-        )
-    return value
+        return query_int(query, name, default, minimum=minimum)
+    except ValueError as exc:
+        raise invalid(str(exc)) from None
 
 
 def _date_param(query: dict[str, str], name: str) -> datetime | None:

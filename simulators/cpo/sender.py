@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from emsp.timeutil import format_utc, parse_utc
+from emsp.wire import query_int
 from simulators.cpo.packing import Packer
 from simulators.dialects.profile import DialectProfile
 from simulators.instants import from_micros, to_micros
@@ -178,16 +179,10 @@ class Page:
 
 
 def _int(query: Mapping[str, str], name: str, default: int) -> int:
-    text = query.get(name)
-    if text is None or text == "":
-        return default
     try:
-        value = int(text)
-    except ValueError:
-        raise BadQuery(f"query parameter '{name}' must be an integer") from None
-    if value < 0:
-        raise BadQuery(f"query parameter '{name}' must not be negative")
-    return value
+        return query_int(query, name, default)
+    except ValueError as exc:
+        raise BadQuery(str(exc)) from None
 
 
 def _date(query: Mapping[str, str], name: str) -> datetime | None:

@@ -22,6 +22,9 @@ START = datetime(2026, 3, 2, 7, tzinfo=UTC)
 @pytest.mark.parametrize(
     ("sets", "field"),
     [
+        # an EV whose power over the shortest stay reaches no whole Wh (review r12 R3: 0 kWh a visit)
+        (["demand.ev_power_kw.min=0.0001"], "demand.ev_power_kw.min"),  # 0.025 Wh in 15 minutes
+        (["demand.stay_minutes.min=0.1", "demand.ev_power_kw.min=0.5"], "demand.ev_power_kw.min"),
         (["demand.energy_kwh.min=-1", "demand.energy_kwh.max=1"], "demand.energy_kwh.min"),
         (["demand.energy_kwh.min=0"], "demand.energy_kwh.min"),
         (["demand.ev_power_kw.min=0"], "demand.ev_power_kw.min"),
@@ -38,6 +41,34 @@ def test_a_range_no_visit_can_have_is_refused_naming_its_field(sets: list[str], 
     with pytest.raises(ScenarioError) as caught:
         load_scenario("smoke", [parse_set(s) for s in sets])
     assert caught.value.field == field, caught.value
+
+
+@pytest.mark.parametrize(
+    ("set_to", "reason"),
+    [  # peak-hour's fleet: SoC 10-60% at arrival, 70-100% targets, stays of 20 minutes and more
+        ("demand.ev_models[0].battery_kwh=0.5", "(10%) is less than the 0.1 kWh steps"),  # 0.05 kWh: 0
+        ("demand.ev_models[0].battery_kwh=0.99", "(10%) is less than the 0.1 kWh steps"),
+        ("demand.ev_models[1].ac_max_kw=0.0001", "over the shortest stay (20 minutes) is less than the 1 Wh"),
+        ("demand.ev_models[2].dc_max_kw=0.001", "over the shortest stay (20 minutes) is less than the 1 Wh"),
+    ],
+)
+def test_an_ev_model_that_cannot_charge_is_refused_naming_its_field(set_to: str, reason: str) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario("peak-hour", [parse_set(set_to)])
+    assert (caught.value.field, reason in caught.value.reason) == (set_to.split("=")[0], True), caught.value
+
+
+@pytest.mark.parametrize(
+    "set_to",
+    [
+        "demand.ev_models[0].battery_kwh=1",
+        "demand.ev_models[1].ac_max_kw=0.003",
+        "demand.ev_power_kw.min=0.004",
+    ],
+)
+def test_the_least_ev_that_charges_loads(set_to: str) -> None:
+    # 1 kWh x 10% is 0.1 kWh; 0.003 kW x 20 minutes and 0.004 kW x 15 minutes are 1 Wh
+    load_scenario("smoke" if "ev_power" in set_to else "peak-hour", [parse_set(set_to)])
 
 
 def test_tiny_energies_are_drawn_inside_their_range() -> None:

@@ -64,7 +64,16 @@ def test_date_filters_and_get_one_location() -> None:
 
 @pytest.mark.parametrize(
     ("query", "reason"),
-    [("limit=-1", "limit"), ("offset=x", "offset"), ("date_from=yesterday", "date_from")],
+    [
+        ("limit=-1", "limit"),
+        ("offset=x", "offset"),
+        ("date_from=yesterday", "date_from"),
+        # as the eMSP's lists (tests/emsp/ocpi/test_pagination.py): ASCII digits only, no "3" read
+        # from an Arabic-Indic digit, no "1_0" or " 7 "
+        ("offset=%D9%A3", "offset"),
+        ("limit=1_0", "limit"),
+        ("offset=%207%20", "offset"),
+    ],
 )
 def test_a_bad_query_is_2001_not_a_crash(query: str, reason: str) -> None:
     cpo, _ = charge("2.2.1")

@@ -45,7 +45,14 @@ def test_link_keeps_every_filter(query: str, count: int, link: str | None) -> No
     assert headers.get("Link") == (None if link is None else f'<{BASE}?{link}>; rel="next"')
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=-1", "limit=x", "offset=-1", "offset=1&limit=0"])
+# int() alone read an Arabic-Indic or fullwidth digit, an underscore and spaces (+ is a space in a
+# query) as a number: offset/limit are ASCII digits (transport_and_format, Paginated Request: int).
+NOT_ASCII_INTS = ["offset=%D9%A3", "limit=%EF%BC%93", "offset=1_0", "limit=%207%20", "offset=+3", "limit=1e2"]
+
+
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=-1", "limit=x", "offset=-1", "offset=1&limit=0", *NOT_ASCII_INTS]
+)
 def test_bad_limit_or_offset_is_2001(query: str) -> None:
     with pytest.raises(OcpiError) as err:
         _page(query)
