@@ -50,6 +50,12 @@ _UNDECIDED: Mapping[OcppVersion, str] = {"1.6": "Invalid", "2.0.1": "Unknown"}
 _REFUSED = "Invalid"
 _REJECTED_RETRY_S = 300
 _INFO_KEY: Mapping[OcppVersion, str] = {"1.6": "idTagInfo", "2.0.1": "idTokenInfo"}
+# How many of a station's latest ended transactions are remembered (_Link.ended). A repeat is a
+# station resending a transaction message whose answer it lost; a station delivers its transaction
+# messages in order, retrying each until answered (1.6 and 2.0.1 alike), so a repeat comes
+# before the messages of its later transactions, and eight later ends are a wide margin. Bounded so
+# a station's record does not grow with every transaction it ever had.
+ENDED_KEPT = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +99,10 @@ class _Link:
     notes: list[str] = field(default_factory=list)  # for the next CsmsOutput
     # 2.0.1: transactions started without an idToken (TxStartPoint EVConnected), reported once it comes
     unidentified: dict[str, TransactionStarted] = field(default_factory=dict)
-    # 2.0.1: transactions ended here. A later event for one is a repeat, never a transaction to learn
-    # (a transaction whose Started was not seen is learned from its other events: _learn).
-    ended: set[str] = field(default_factory=set)
+    # The latest transactions ended here (at most ENDED_KEPT, oldest first; dict as an ordered set).
+    # A later message for one is a repeat, never a transaction to take up (2.0.1: one whose Started
+    # was not seen is learned from its other events, _learn; 1.6: _stop16).
+    ended: dict[str, None] = field(default_factory=dict)
     # 2.0.1: EVSE id -> its connectors' latest status; transaction id -> its EVSE (for _learn)
     evse_status: dict[int, str] = field(default_factory=dict)
     evse_of: dict[str, int] = field(default_factory=dict)
@@ -136,6 +143,12 @@ def _end_after_start(link: _Link, tx: str, at: datetime, meter_stop: int) -> tup
         )
         at = started_at
     return at, meter_stop
+
+
+def _ended(link: _Link, tx: str) -> None:
+    link.ended[tx] = None
+    if len(link.ended) > ENDED_KEPT:
+        del link.ended[next(iter(link.ended))]
 
 
 def _remote_token(action: str, payload: Payload) -> str | None:
@@ -605,7 +618,7 @@ class Csms:
             link.last_energy.pop(tx, None)
             link.sampled_at.pop(tx, None)
             link.evse_of.pop(tx, None)
-            link.ended.add(tx)
+            _ended(link, tx)
             at, meter_stop = _end_after_start(link, tx, at, meter_stop)
             # 2.0.1 TransactionType.stoppedReason: may only be omitted when the reason is "Local".
             signed = tuple(r for v in values for r in read_signed("2.0.1", v))
