@@ -169,6 +169,7 @@ class Csms:
         accept_boot: Callable[[str], bool] | None = None,
         local_list: Sequence[str] | None = None,
         local_list_per_message: int = PER_MESSAGE,
+        first_transaction_id: int = 1,
     ) -> None:
         self.cpo_id = cpo_id
         self.heartbeat_interval_s = heartbeat_interval_s
@@ -190,7 +191,11 @@ class Csms:
         # start that spell the token differently are one token.
         self._decisions: dict[str, bool] = {}
         self._refs = 0
-        self._transactions = 0  # 1.6: the CSMS assigns transaction ids
+        # 1.6: the CSMS assigns transaction ids, from `first_transaction_id` on. A CSMS that restarts
+        # must not give again an id its previous run gave (serve csms seeds it from the time): the
+        # station's messages for the old transaction would merge into the new one.
+        self._first_transaction = first_transaction_id
+        self._transactions = first_transaction_id - 1
         self.ca = StationCa(cpo_id)  # signs the stations' certificate requests
         self._clock_at: datetime | None = None  # the last heartbeat's instant and its text
         self._clock_text = ""
@@ -480,12 +485,17 @@ class Csms:
         return {}
 
     def _stop16(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
-        tx = str(payload["transactionId"])
+        tx_id = payload["transactionId"]
+        tx = str(tx_id)
         answer = {"idTagInfo": self._id_info("1.6", payload["idTag"])} if "idTag" in payload else {}
-        if tx not in link.begun:
-            # A repeat (a station retrying after a lost answer) or an id never given: it is answered,
-            # so the station can go on, but the transaction keeps its first stop.
+        given = self._first_transaction <= tx_id <= self._transactions
+        if tx not in link.begun and (given or tx in link.ended):
+            # A repeat (a station retrying after a lost answer): it is answered, so the station can
+            # go on, but the transaction keeps its first stop.
             link.notes.append(f"StopTransaction for transaction {tx}, not in progress: ignored")
+            return answer
+        if tx not in link.begun:
+            self._learn16(link, tx, payload, events)
             return answer
         link.by_connector = {c: t for c, t in link.by_connector.items() if t != tx}
         link.charging.pop(tx, None)  # the transaction is over: keep nothing per ended transaction
@@ -498,6 +508,43 @@ class Csms:
             TransactionEnded(link.station_id, tx, at, meter_stop, payload.get("reason", "Local"), signed)
         )
         return answer
+
+    def _learn16(self, link: _Link, tx: str, payload: Payload, events: list[CsmsEvent]) -> None:
+        """A StopTransaction for an id this CSMS never gave (it restarted since, or the station's
+        StartTransaction or its answer was lost and the station went on with its own id): the
+        transaction still happened at the station. Answered all the same (else the station retries
+        it for ever); its session is taken up when its transactionData holds a start: the
+        Transaction.Begin reading, else the earliest (energy before it is unknown, so not billed).
+        Without one it is only noted: no register to bill from. The connector is not in a stop:
+        0, reported on the station's first EVSE."""
+        readings: list[tuple[bool, datetime, int]] = []
+        for value in payload.get("transactionData", []):
+            energy = read_sample("1.6", value)[0]
+            if energy is not None:
+                begin = any(v.get("context") == "Transaction.Begin" for v in value["sampledValue"])
+                readings.append((not begin, _time(value, "timestamp", datetime.min), energy))
+        _ended(link, tx)  # a repeat of this stop changes nothing more
+        if not readings:
+            link.notes.append(
+                f"StopTransaction for transaction {tx}, unknown here and without a start reading in its"
+                " transactionData: answered, no session"
+            )
+            return
+        _later, start_at, start = min(readings)
+        at = _time(payload, "timestamp", start_at)
+        start_at = at if start_at is datetime.min else start_at
+        token = payload.get("idTag", "")
+        link.notes.append(
+            f"StopTransaction for transaction {tx}, unknown here: taken up from its transactionData,"
+            f" started {format_utc(start_at)} at {start} Wh"
+        )
+        events.append(TransactionStarted(link.station_id, 0, tx, token, start, start_at))
+        link.begun[tx] = (start, start_at)
+        at, meter_stop = _end_after_start(link, tx, at, payload["meterStop"])
+        signed = tuple(r for v in payload["transactionData"] for r in read_signed("1.6", v))
+        events.append(
+            TransactionEnded(link.station_id, tx, at, meter_stop, payload.get("reason", "Local"), signed)
+        )
 
     # -- OCPP 2.0.1 ------------------------------------------------------------------------------
     def _meter201(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
