@@ -56,6 +56,18 @@ def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
+# 1.6 transaction ids: tenths of a second since this instant, when the service starts. Nothing is kept
+# across restarts, so the clock is what tells a restarted service from the one before: its ids start
+# above all the earlier run gave unless that run started more than ten transactions a second.
+_ID_EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
+_ID_SPAN = 2_000_000_000  # within a signed 32-bit integer, what many stations store an id in
+
+
+def first_transaction_id(now: datetime) -> int:
+    """The first 1.6 transactionId of a service started at `now` (1 up to about 2.1e9)."""
+    return 1 + int((now - _ID_EPOCH).total_seconds() * 10) % _ID_SPAN
+
+
 @dataclass
 class StationRecord:
     """What the CSMS saw of one station (the control API's view)."""
@@ -107,6 +119,7 @@ class CsmsService:
             accept_boot=config.knows if listed else None,
             local_list=config.local_list_tokens(),
             local_list_per_message=config.local_list.per_message,
+            first_transaction_id=first_transaction_id(wall_clock()),
         )
         self.records: dict[str, StationRecord] = {}
         self._sockets: dict[str, WebSocket] = {}

@@ -50,6 +50,12 @@ _UNDECIDED: Mapping[OcppVersion, str] = {"1.6": "Invalid", "2.0.1": "Unknown"}
 _REFUSED = "Invalid"
 _REJECTED_RETRY_S = 300
 _INFO_KEY: Mapping[OcppVersion, str] = {"1.6": "idTagInfo", "2.0.1": "idTokenInfo"}
+# How many of a station's latest ended transactions are remembered (_Link.ended). A repeat is a
+# station resending a transaction message whose answer it lost; a station delivers its transaction
+# messages in order, retrying each until answered (1.6 and 2.0.1 alike), so a repeat comes
+# before the messages of its later transactions, and eight later ends are a wide margin. Bounded so
+# a station's record does not grow with every transaction it ever had.
+ENDED_KEPT = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +99,10 @@ class _Link:
     notes: list[str] = field(default_factory=list)  # for the next CsmsOutput
     # 2.0.1: transactions started without an idToken (TxStartPoint EVConnected), reported once it comes
     unidentified: dict[str, TransactionStarted] = field(default_factory=dict)
-    # 2.0.1: transactions ended here. A later event for one is a repeat, never a transaction to learn
-    # (a transaction whose Started was not seen is learned from its other events: _learn).
-    ended: set[str] = field(default_factory=set)
+    # The latest transactions ended here (at most ENDED_KEPT, oldest first; dict as an ordered set).
+    # A later message for one is a repeat, never a transaction to take up (2.0.1: one whose Started
+    # was not seen is learned from its other events, _learn; 1.6: _stop16).
+    ended: dict[str, None] = field(default_factory=dict)
     # 2.0.1: EVSE id -> its connectors' latest status; transaction id -> its EVSE (for _learn)
     evse_status: dict[int, str] = field(default_factory=dict)
     evse_of: dict[str, int] = field(default_factory=dict)
@@ -138,6 +145,12 @@ def _end_after_start(link: _Link, tx: str, at: datetime, meter_stop: int) -> tup
     return at, meter_stop
 
 
+def _ended(link: _Link, tx: str) -> None:
+    link.ended[tx] = None
+    if len(link.ended) > ENDED_KEPT:
+        del link.ended[next(iter(link.ended))]
+
+
 def _remote_token(action: str, payload: Payload) -> str | None:
     if action == "RemoteStartTransaction":
         return str(payload["idTag"])
@@ -156,6 +169,7 @@ class Csms:
         accept_boot: Callable[[str], bool] | None = None,
         local_list: Sequence[str] | None = None,
         local_list_per_message: int = PER_MESSAGE,
+        first_transaction_id: int = 1,
     ) -> None:
         self.cpo_id = cpo_id
         self.heartbeat_interval_s = heartbeat_interval_s
@@ -177,7 +191,11 @@ class Csms:
         # start that spell the token differently are one token.
         self._decisions: dict[str, bool] = {}
         self._refs = 0
-        self._transactions = 0  # 1.6: the CSMS assigns transaction ids
+        # 1.6: the CSMS assigns transaction ids, from `first_transaction_id` on. A CSMS that restarts
+        # must not give again an id its previous run gave (serve csms seeds it from the time): the
+        # station's messages for the old transaction would merge into the new one.
+        self._first_transaction = first_transaction_id
+        self._transactions = first_transaction_id - 1
         self.ca = StationCa(cpo_id)  # signs the stations' certificate requests
         self._clock_at: datetime | None = None  # the last heartbeat's instant and its text
         self._clock_text = ""
@@ -467,12 +485,17 @@ class Csms:
         return {}
 
     def _stop16(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
-        tx = str(payload["transactionId"])
+        tx_id = payload["transactionId"]
+        tx = str(tx_id)
         answer = {"idTagInfo": self._id_info("1.6", payload["idTag"])} if "idTag" in payload else {}
-        if tx not in link.begun:
-            # A repeat (a station retrying after a lost answer) or an id never given: it is answered,
-            # so the station can go on, but the transaction keeps its first stop.
+        given = self._first_transaction <= tx_id <= self._transactions
+        if tx not in link.begun and (given or tx in link.ended):
+            # A repeat (a station retrying after a lost answer): it is answered, so the station can
+            # go on, but the transaction keeps its first stop.
             link.notes.append(f"StopTransaction for transaction {tx}, not in progress: ignored")
+            return answer
+        if tx not in link.begun:
+            self._learn16(link, tx, payload, events)
             return answer
         link.by_connector = {c: t for c, t in link.by_connector.items() if t != tx}
         link.charging.pop(tx, None)  # the transaction is over: keep nothing per ended transaction
@@ -485,6 +508,42 @@ class Csms:
             TransactionEnded(link.station_id, tx, at, meter_stop, payload.get("reason", "Local"), signed)
         )
         return answer
+
+    def _learn16(self, link: _Link, tx: str, payload: Payload, events: list[CsmsEvent]) -> None:
+        """A StopTransaction for an id this CSMS never gave (it restarted since, or the
+        StartTransaction never reached it): the transaction still happened at the station. Answered all the same (else the station retries
+        it for ever); its session is taken up when its transactionData holds a start: the
+        Transaction.Begin reading, else the earliest (energy before it is unknown, so not billed).
+        Without one it is only noted: no register to bill from. The connector is not in a stop:
+        0, reported on the station's first EVSE."""
+        readings: list[tuple[bool, datetime, int]] = []
+        for value in payload.get("transactionData", []):
+            energy = read_sample("1.6", value)[0]
+            if energy is not None:
+                begin = any(v.get("context") == "Transaction.Begin" for v in value["sampledValue"])
+                readings.append((not begin, _time(value, "timestamp", datetime.min), energy))
+        _ended(link, tx)  # a repeat of this stop changes nothing more
+        if not readings:
+            link.notes.append(
+                f"StopTransaction for transaction {tx}, unknown here and without a start reading in its"
+                " transactionData: answered, no session"
+            )
+            return
+        _later, start_at, start = min(readings)
+        at = _time(payload, "timestamp", start_at)
+        start_at = at if start_at is datetime.min else start_at
+        token = payload.get("idTag", "")
+        link.notes.append(
+            f"StopTransaction for transaction {tx}, unknown here: taken up from its transactionData,"
+            f" started {format_utc(start_at)} at {start} Wh"
+        )
+        events.append(TransactionStarted(link.station_id, 0, tx, token, start, start_at))
+        link.begun[tx] = (start, start_at)
+        at, meter_stop = _end_after_start(link, tx, at, payload["meterStop"])
+        signed = tuple(r for v in payload["transactionData"] for r in read_signed("1.6", v))
+        events.append(
+            TransactionEnded(link.station_id, tx, at, meter_stop, payload.get("reason", "Local"), signed)
+        )
 
     # -- OCPP 2.0.1 ------------------------------------------------------------------------------
     def _meter201(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
@@ -605,7 +664,7 @@ class Csms:
             link.last_energy.pop(tx, None)
             link.sampled_at.pop(tx, None)
             link.evse_of.pop(tx, None)
-            link.ended.add(tx)
+            _ended(link, tx)
             at, meter_stop = _end_after_start(link, tx, at, meter_stop)
             # 2.0.1 TransactionType.stoppedReason: may only be omitted when the reason is "Local".
             signed = tuple(r for v in values for r in read_signed("2.0.1", v))

@@ -12,11 +12,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import structlog
+
+from emsp.timeutil import format_utc
 from emsp.wire import HttpRequest, HttpResponse, OutboundRequest
 from simulators.cpo.commands import CommandAction, ocpp_call, result_of
 from simulators.cpo.csms import CallAnswered, Csms, CsmsOutput
 from simulators.cpo.ocpi_cpo import CpoOutput, OcpiCpo
 from simulators.ocppj import OcppVersion
+
+_log = structlog.get_logger("simulators.cpo")
 
 
 @dataclass(slots=True)
@@ -42,10 +47,10 @@ class MockCpo:
         return self._from_ocpi(self.ocpi.start(now), now)
 
     def on_station_connected(self, station_id: str, version: OcppVersion, now: datetime) -> MockCpoOutput:
-        return self._from_csms(self.csms.on_connected(station_id, version, now), now)
+        return self._from_csms(self.csms.on_connected(station_id, version, now), now, station_id)
 
     def on_station_frame(self, station_id: str, text: str, now: datetime) -> MockCpoOutput:
-        return self._from_csms(self.csms.on_frame(station_id, text, now), now)
+        return self._from_csms(self.csms.on_frame(station_id, text, now), now, station_id)
 
     def on_ocpi_response(self, request_id: str, response: HttpResponse, now: datetime) -> MockCpoOutput:
         return self._from_ocpi(self.ocpi.on_response(request_id, response, now), now)
@@ -74,7 +79,7 @@ class MockCpo:
         """The CSMS sends a CALL of the scenario's timeline (`ocpp_call`); its answer is kept."""
         ref, output = self.csms.call(station_id, action, dict(payload), now)
         self._scenario_calls.add(ref)
-        return self._from_csms(output, now)
+        return self._from_csms(output, now, station_id)
 
     def on_ocpi_unreachable(self, request_id: str, now: datetime) -> MockCpoOutput:
         """A request of ours found the eMSP unreachable (connection refused); it will be retried."""
@@ -102,7 +107,7 @@ class MockCpo:
                 continue
             ref, output = self.csms.call(action.station_id, *call, now)
             self._commands[ref] = action
-            more = self._from_csms(output, now)
+            more = self._from_csms(output, now, action.station_id)
             self._held.frames.extend(more.frames)
             self._held.requests.extend(more.requests)
         return response
@@ -115,11 +120,25 @@ class MockCpo:
         out, self._held = self._held, MockCpoOutput()
         return out
 
-    def _from_csms(self, output: CsmsOutput, now: datetime) -> MockCpoOutput:
+    def _from_csms(self, output: CsmsOutput, now: datetime, station_id: str) -> MockCpoOutput:
         result = MockCpoOutput(frames=output.frames)  # a fresh list of on_frame's, used only here
+        if output.notes or output.invalid:
+            self._log_notes(output, now, station_id)
         if output.answers or output.events:  # most frames (heartbeats, acks) cause nothing on the OCPI side
             self._csms_effects(result, output, now)
         return result
+
+    def _log_notes(self, output: CsmsOutput, now: datetime, station: str) -> None:
+        """What the CSMS refused, ignored or took up from a station's imperfect messages (a repeat,
+        a transaction whose start it never saw): in the run's log, as serve csms logs it, so a
+        run's user sees what the CPO made of them. `at`: the run's time, not the wall clock."""
+        at = format_utc(now)
+        for reason in output.invalid:
+            _log.warning(
+                "invalid frame from station", cpo_id=self.cpo_id, station_id=station, reason=reason, at=at
+            )
+        for note in output.notes:
+            _log.warning("csms note", cpo_id=self.cpo_id, station_id=station, note=note, at=at)
 
     def _from_ocpi(self, output: CpoOutput, now: datetime) -> MockCpoOutput:
         result = MockCpoOutput()
