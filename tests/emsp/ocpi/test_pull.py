@@ -390,3 +390,24 @@ def test_a_late_tariff_push_behind_the_pulled_version_is_no_stale_update(
     )
     assert "not applied" in late.json()["status_message"]
     assert _kinds(emsp) == []  # the CPO had pushed nothing before: any older push is a late one
+
+
+def test_a_late_patch_behind_the_pulled_end_is_no_patch_after_final(
+    emsp: EmspCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """partner-outage: the pull fetched a COMPLETED Session, then the CPO's PATCH queued before the
+    end arrived and was charged as patch_after_final. Sent before the end, it is neither that nor
+    stale; a PATCH newer than the end still is patch_after_final."""
+    cpo = Cpo()
+    client = _registered(emsp, cpo, monkeypatch)
+    path = f"{V}/sessions/DE/CPA/S1"
+    assert client.call("PUT", path, session("S1", kwh=1, last_updated="2025-03-01T09:10:00Z")).status == 201
+    ended = session("S1", status="COMPLETED", kwh=5, last_updated="2025-03-01T09:30:00Z")
+    cpo.published.put("sessions", "S1", ended)
+    emsp.pull_from("cpo1", client.now)
+    run(emsp, cpo, client.now)
+    late = client.call("PATCH", path, {"kwh": 4, "last_updated": "2025-03-01T09:20:00Z"})
+    assert "not applied" in late.json()["status_message"]
+    assert _kinds(emsp) == []
+    client.call("PATCH", path, {"kwh": 5, "last_updated": "2025-03-01T09:40:00Z"})
+    assert _kinds(emsp) == [("patch_after_final", "S1", 1)]
