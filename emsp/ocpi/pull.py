@@ -46,7 +46,7 @@ from emsp.services.cdrs import FreshCdrs
 from emsp.services.findings import NewFinding
 from emsp.storage.db import Database
 from emsp.storage.queries import find_cdr, find_location, find_tariff, session_raw
-from emsp.storage.tables import PartnerRow, PulledCdrRow, SyncStateRow
+from emsp.storage.tables import PartnerRow, PulledCdrRow, PulledVersionRow, SyncStateRow, same_id
 from emsp.timeutil import format_utc
 from emsp.wire import HttpRequest, HttpResponse, dumps, loads
 
@@ -392,7 +392,8 @@ class Puller:
                 return False
             if not scope.allows(party.country_code, party.party_id):
                 return False  # never another partner's party, whatever its Sender lists
-            if _held(db, run.module, party, object_id, item):
+            before = None if run.module == "cdrs" else _stored_at(db, run.module, party, object_id)
+            if _held(db, run.module, party, object_id, item, before):
                 return False
             if run.module == "cdrs":
                 method, segments = "POST", []
@@ -420,6 +421,8 @@ class Puller:
                         party_id=party.party_id, cdr_id=object_id,
                     )
                 )  # fmt: skip
+            else:
+                _note_pulled(db, run, run.module, party, object_id, before)
             events = ctx.events
             if events:
                 host.bus.write(db, events, now)
@@ -449,25 +452,58 @@ def _party_of(item: dict[str, Any], single: tuple[str, str] | None) -> PartyRef 
     return None if single is None else PartyRef(*single)  # 2.1.1 objects name no party
 
 
-def _held(db: Session, module: str, party: PartyRef, object_id: str, item: dict[str, Any]) -> bool:
-    """We hold this object already, at its last_updated or newer (a CDR never changes)."""
-    cc, pid = party.country_code, party.party_id
+def _held(
+    db: Session, module: str, party: PartyRef, object_id: str, item: dict[str, Any], stored: datetime | None
+) -> bool:
+    """We hold this object already, at its last_updated or newer (`stored`; a CDR never changes)."""
     if module == "cdrs":
-        return find_cdr(db, cc, pid, object_id) is not None
-    stored: datetime | None
-    if module == "sessions":
-        row = session_raw(db, cc, pid, object_id)
-        stored = None if row is None else row[2]
-    elif module == "locations":
-        location = find_location(db, cc, pid, object_id)
-        stored = None if location is None else location.last_updated
-    else:
-        tariff = find_tariff(db, cc, pid, object_id)
-        stored = None if tariff is None else tariff.last_updated
+        return find_cdr(db, party.country_code, party.party_id, object_id) is not None
     if stored is None:
         return False
     listed = stored_last_updated(item)
     return listed is None or listed <= stored
+
+
+def _stored_at(db: Session, module: str, party: PartyRef, object_id: str) -> datetime | None:
+    """last_updated of the stored Location, Tariff or Session; None: not stored."""
+    cc, pid = party.country_code, party.party_id
+    if module == "sessions":
+        row = session_raw(db, cc, pid, object_id)
+        return None if row is None else row[2]
+    if module == "locations":
+        location = find_location(db, cc, pid, object_id)
+        return None if location is None else location.last_updated
+    tariff = find_tariff(db, cc, pid, object_id)
+    return None if tariff is None else tariff.last_updated
+
+
+def _note_pulled(
+    db: Session, run: PullRun, module: str, party: PartyRef, object_id: str, before: datetime | None
+) -> None:
+    """Remember the version just stored as pulled (`PulledVersionRow`), with the newest the party
+    had pushed: what was stored before, unless that was an earlier pull's (then what it knew)."""
+    stored = _stored_at(db, module, party, object_id)
+    if stored is None:  # the handler kept nothing (cannot happen for an accepted object)
+        return
+    row = db.scalars(
+        select(PulledVersionRow).where(
+            PulledVersionRow.country_code == party.country_code,
+            PulledVersionRow.party_id == party.party_id,
+            PulledVersionRow.module == module,
+            same_id(PulledVersionRow.object_id) == same_id(object_id),
+        )
+    ).first()
+    if row is None:
+        db.add(
+            PulledVersionRow(
+                partner=run.partner_id, country_code=party.country_code, party_id=party.party_id,
+                module=module, object_id=object_id, last_updated=stored, pushed_before=before,
+            )
+        )  # fmt: skip
+        return
+    if before is not None and before != row.last_updated:  # a push replaced the earlier pulled one
+        row.pushed_before = before
+    row.partner, row.last_updated = run.partner_id, stored
 
 
 def _key(item: Any) -> tuple[str, str, str] | None:

@@ -483,6 +483,29 @@ class PulledCdrRow(PartyObject, Base):
     cdr_id: Mapped[str] = mapped_column(String(39))
 
 
+class PulledVersionRow(PartyObject, Base):
+    """The newest version of a Location, Tariff or Session our own pull stored, and the newest the
+    party had pushed before it (None: none). A push older than the pulled version is then not
+    applied, yet is no stale_update of the party's while it is not older than its own last push:
+    after an outage its queued updates arrive late, behind what the catch-up pull fetched."""
+
+    __tablename__ = "pulled_versions"
+    module: Mapped[str] = mapped_column(String(16))
+    object_id: Mapped[str] = mapped_column(String(39))
+    last_updated: Mapped[datetime] = mapped_column(UtcDateTime)
+    pushed_before: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+Index(
+    "ux_pulled_versions_object_ci",
+    PulledVersionRow.country_code,
+    PulledVersionRow.party_id,
+    PulledVersionRow.module,
+    same_id(PulledVersionRow.object_id),
+    unique=True,
+)
+
+
 class ClientInfoRow(Base):
     """A party's connection status as a hub reports it (mod_hub_client_info ClientInfo, Receiver)."""
 

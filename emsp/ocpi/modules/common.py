@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from sqlalchemy import select
+
 from emsp.model import PartyRef
 from emsp.ocpi.context import Ctx
 from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, not_found
+from emsp.storage.tables import PulledVersionRow, same_id
 from emsp.timeutil import format_utc, parse_ocpi_datetime
 from emsp.wire import ci_key
 
@@ -114,11 +117,35 @@ def stale_update(
     only order OCPI gives (transport_and_format: the Hub SHALL NOT change it), so an older object
     must never replace a newer one. Equal times are a replay and apply again (idempotent). The push
     itself is a valid object, so it is answered as accepted (status_codes: HTTP 200 + 1000; an
-    error would only make the CPO resend it) and kept as a finding on the partner.
+    error would only make the CPO resend it) and kept as a finding on the partner, unless it is
+    only behind a version our own pull fetched (`superseded_by_pull`).
     """
     if stored is None or incoming >= stored:
         return None
     detail = f"last_updated {format_utc(incoming)} is older than the stored {format_utc(stored)}: not applied"
+    if superseded_by_pull(ctx, party, module, object_id, incoming, stored):
+        ctx.log.info("superseded_by_pull", module=module, object_id=object_id, detail=detail)
+        return OcpiResult(message=f"accepted, not applied: {detail} (fetched by our pull)")
     ctx.note("stale_update", detail, party=party, module=module, object_id=object_id)
     ctx.log.warning("stale_update", module=module, object_id=object_id, detail=detail)
     return OcpiResult(message=f"accepted, not applied: {detail}")
+
+
+def superseded_by_pull(
+    ctx: Ctx, party: PartyRef, module: str, object_id: str, incoming: datetime, stored: datetime
+) -> bool:
+    """The stored version is one our pull fetched, and `incoming` is not older than what the party
+    had pushed before that pull: a push queued during an outage (store-and-forward) that arrives
+    after the catch-up pull. Not applied, as any older object, but no fault of the party's, so no
+    finding; one older than the party's own earlier push still is one."""
+    pulled = ctx.db.scalars(
+        select(PulledVersionRow).where(
+            PulledVersionRow.country_code == party.country_code,
+            PulledVersionRow.party_id == party.party_id,
+            PulledVersionRow.module == module,
+            same_id(PulledVersionRow.object_id) == same_id(object_id),  # any case: CiString
+        )
+    ).first()
+    if pulled is None or pulled.last_updated != stored:  # a push replaced the pulled version since
+        return False
+    return pulled.pushed_before is None or incoming >= pulled.pushed_before

@@ -20,7 +20,13 @@ from emsp.ocpi.context import Ctx
 from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, method_not_allowed, not_found
 from emsp.ocpi.modules.cdr_checks import note_foreign_token
-from emsp.ocpi.modules.common import check_not_ahead, check_owner, party_and_ids, stale_update
+from emsp.ocpi.modules.common import (
+    check_not_ahead,
+    check_owner,
+    party_and_ids,
+    stale_update,
+    superseded_by_pull,
+)
 from emsp.services.sessions import resolve_session, row_values
 from emsp.storage.packed import Plain
 from emsp.storage.queries import SessionKey, insert_session, session_raw, session_status, update_session
@@ -166,7 +172,13 @@ def handle(ctx: Ctx) -> OcpiResult:
             raise not_found("unknown session; PUT the full Session first")
         stored = known.sent if known is not None else loads(row[1])
         final = stored.get("status")
-        if final in TERMINAL_SESSION_STATUSES:  # noticed: the session had ended (still applied in order)
+        # Noticed: the session had ended (still applied in order). Not so a PATCH older than the
+        # ended version our pull fetched: queued before the end and delivered late, as after an outage.
+        if final in TERMINAL_SESSION_STATUSES and not (
+            patched_at is not None
+            and patched_at < row[2]
+            and superseded_by_pull(ctx, party, "sessions", session_id, patched_at, row[2])
+        ):
             fields = ", ".join(sorted(str(k) for k in body))
             ctx.note(
                 "patch_after_final", f"PATCH {{{fields}}} after {final}", party=party, module="sessions",

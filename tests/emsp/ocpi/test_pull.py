@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
-from emsp_helpers import CPO_V221, CPO_VERSIONS, T0, V, cdr, ocpi_ok, register, session
+from emsp_helpers import CPO_V221, CPO_VERSIONS, T0, V, cdr, ocpi_ok, register, session, tariff
 
 from emsp.core import EmspCore, EmspSettings
 from emsp.ocpi.pull import next_link
@@ -328,3 +329,85 @@ def test_a_pulled_session_is_what_the_next_push_is_checked_against(
     client.call("PATCH", f"{V}/sessions/DE/CPA/S1", {"kwh": 4, "last_updated": "2025-03-01T09:25:00Z"})
     [stored] = emsp.records().sessions
     assert (stored.status, stored.kwh) == ("COMPLETED", 5)
+
+
+def _kinds(emsp: EmspCore) -> list[tuple[str, str, int]]:
+    with emsp.db.unit() as db:
+        return [(f.kind, f.object_id, f.count) for f in db.query(FindingRow).order_by(FindingRow.kind)]
+
+
+@pytest.mark.parametrize("where", ["memory", "file"])
+def test_a_late_push_behind_the_pulled_version_is_no_stale_update(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, where: str
+) -> None:
+    """hub-outage: the catch-up pull fetched newer Sessions, then the CPOs' pushes queued during the
+    outage arrived (10 stale_update findings on three CPOs that did nothing wrong). Behind what our
+    own pull fetched, a push is not applied and is no finding; older than the CPO's own earlier
+    push, or than a push that replaced the pulled version, it still is one. A file database has no
+    sessions kept in memory: the times compared are read back from the table."""
+    url = "sqlite://" if where == "memory" else f"sqlite:///{tmp_path / 'emsp.db'}"
+    emsp = EmspCore(EmspSettings(database_url=url))
+    cpo = Cpo()
+    client = _registered(emsp, cpo, monkeypatch)
+    path = f"{V}/sessions/DE/CPA/S1"
+    assert client.call("PUT", path, session("S1", kwh=1, last_updated="2025-03-01T09:10:00Z")).status == 201
+    cpo.published.put("sessions", "S1", session("S1", kwh=5, last_updated="2025-03-01T09:30:00Z"))
+    emsp.pull_from("cpo1", client.now)
+    run(emsp, cpo, client.now)
+    cpo.published.put("sessions", "S1", session("S1", kwh=6, last_updated="2025-03-01T09:40:00Z"))
+    emsp.pull_from("cpo1", client.now + timedelta(minutes=1))  # pulled again: still what it pushed last
+    run(emsp, cpo, client.now)
+    # The CPO's queued pushes of 09:20 and 09:25 arrive: behind the pull, in the CPO's own order.
+    for late in (
+        client.call("PUT", path, session("S1", kwh=3, last_updated="2025-03-01T09:20:00Z")),
+        client.call("PATCH", path, {"kwh": 4, "last_updated": "2025-03-01T09:25:00Z"}),
+        client.call("PUT", path, session("S1", kwh=1, last_updated="2025-03-01T09:10:00Z")),  # a replay
+    ):
+        assert (late.status, late.json()["status_code"]) == (200, 1000)
+        assert "not applied" in late.json()["status_message"]
+    assert [s.kwh for s in emsp.records().sessions] == [6]
+    assert _kinds(emsp) == []
+    # Older than the CPO's own push of 09:10: its fault, pull or not.
+    client.call("PUT", path, session("S1", kwh=2, last_updated="2025-03-01T09:05:00Z"))
+    assert _kinds(emsp) == [("stale_update", "S1", 1)]
+    # A push replaces the pulled version: an older one after it is stale again.
+    assert client.call("PUT", path, session("S1", kwh=7, last_updated="2025-03-01T09:50:00Z")).status == 200
+    client.call("PUT", path, session("S1", kwh=6, last_updated="2025-03-01T09:45:00Z"))
+    assert _kinds(emsp) == [("stale_update", "S1", 2)]
+    assert [s.kwh for s in emsp.records().sessions] == [7]
+
+
+def test_a_late_tariff_push_behind_the_pulled_version_is_no_stale_update(
+    emsp: EmspCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cpo = Cpo()
+    client = _registered(emsp, cpo, monkeypatch)
+    cpo.published.put("tariffs", "TAR1", {**tariff(), "last_updated": "2025-03-01T09:30:00Z"})
+    emsp.pull_from("cpo1", client.now)
+    run(emsp, cpo, client.now)
+    late = client.call(
+        "PUT", f"{V}/tariffs/DE/CPA/TAR1", {**tariff(), "last_updated": "2025-03-01T09:20:00Z"}
+    )
+    assert "not applied" in late.json()["status_message"]
+    assert _kinds(emsp) == []  # the CPO had pushed nothing before: any older push is a late one
+
+
+def test_a_late_patch_behind_the_pulled_end_is_no_patch_after_final(
+    emsp: EmspCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """partner-outage: the pull fetched a COMPLETED Session, then the CPO's PATCH queued before the
+    end arrived and was charged as patch_after_final. Sent before the end, it is neither that nor
+    stale; a PATCH newer than the end still is patch_after_final."""
+    cpo = Cpo()
+    client = _registered(emsp, cpo, monkeypatch)
+    path = f"{V}/sessions/DE/CPA/S1"
+    assert client.call("PUT", path, session("S1", kwh=1, last_updated="2025-03-01T09:10:00Z")).status == 201
+    ended = session("S1", status="COMPLETED", kwh=5, last_updated="2025-03-01T09:30:00Z")
+    cpo.published.put("sessions", "S1", ended)
+    emsp.pull_from("cpo1", client.now)
+    run(emsp, cpo, client.now)
+    late = client.call("PATCH", path, {"kwh": 4, "last_updated": "2025-03-01T09:20:00Z"})
+    assert "not applied" in late.json()["status_message"]
+    assert _kinds(emsp) == []
+    client.call("PATCH", path, {"kwh": 5, "last_updated": "2025-03-01T09:40:00Z"})
+    assert _kinds(emsp) == [("patch_after_final", "S1", 1)]
