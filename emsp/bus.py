@@ -13,11 +13,12 @@ key twice sees the same fact twice). Its payload is the event's fields as JSON (
 from __future__ import annotations
 
 import functools
+import operator
 import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, fields, is_dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Union
 
@@ -275,6 +276,11 @@ def encode_text(value: Any) -> str:
     members = _members(cls)
     if members is None:
         return _dumps(encode(value))
+    return _members_text(value, members)
+
+
+def _members_text(value: Any, members: tuple[tuple[str, str], ...]) -> str:
+    """encode_text of a dataclass `value` whose `_members` are `members`."""
     parts = []
     for name, key in members:
         field_value = getattr(value, name)
@@ -284,13 +290,15 @@ def encode_text(value: Any) -> str:
         elif field_value is None:
             parts.append(key + "null")
         elif kind is datetime:  # its text is digits and -:.T+ (nothing to escape), as below
-            parts.append(key + '"' + field_value.isoformat() + '"')
+            parts.append(key + '"' + _iso(field_value) + '"')
         elif kind is Decimal:  # digits, -.E+ or NaN/Infinity: nothing to escape
             parts.append(key + '"' + str(field_value) + '"')
         elif kind is bool:
             parts.append(key + ("true" if field_value else "false"))
         elif kind is PartyRef:
             parts.append(key + _party_text(field_value))
+        elif kind is SessionInfo:
+            parts.append(key + _session_text(field_value))
         else:
             parts.append(key + encode_text(field_value))
     return "{" + ",".join(parts) + "}"
@@ -310,6 +318,70 @@ def _party_text(party: PartyRef) -> str:
                 _PARTY_TEXTS.clear()
             _PARTY_TEXTS[party] = text
     return text
+
+
+def _iso_afresh(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+# An event's times repeat (a scenario instant serves many requests; a session's start is in each of
+# its events). Only datetimes in UTC itself are keys, whose equality is the instant's and so their
+# text's (an equal instant in another zone writes another offset: not cached, as timeutil's memo).
+_iso_cached = functools.lru_cache(maxsize=4096)(_iso_afresh)
+
+
+def _iso(moment: datetime) -> str:
+    """`moment.isoformat()`, remembered for plain datetimes in UTC."""
+    return _iso_cached(moment) if moment.tzinfo is UTC and type(moment) is datetime else moment.isoformat()
+
+
+# A running session's events (one per PATCH) repeat every field of its SessionInfo but the last
+# ones, which its updates change: the text of the fields before them is remembered by their values.
+_SESSION_TAIL = ("kwh", "start", "end", "last_updated")
+_SESSION_HEAD: tuple[str, ...] = tuple(f.name for f in fields(SessionInfo))[: -len(_SESSION_TAIL)]
+assert tuple(f.name for f in fields(SessionInfo))[len(_SESSION_HEAD) :] == _SESSION_TAIL
+_session_head_values = operator.attrgetter(*_SESSION_HEAD)
+_SESSION_MEMBERS = tuple((f.name, _quote(f.name) + ":") for f in fields(SessionInfo))
+_SESSION_HEADS: dict[tuple[Any, ...], str] = {}  # bounded below: a run's sessions in flight
+_SESSION_HEADS_MAX = 4096
+
+
+def _session_text(info: SessionInfo) -> str:
+    """encode_text(info), its head (the fields before kwh) remembered while its values are plain
+    (exact str, None, a PartyRef of str): equal values then have equal text."""
+    values = _session_head_values(info)
+    try:
+        head = _SESSION_HEADS.get(values)
+    except TypeError:  # a value that is no key (unhashable): not a plain one either
+        head = None
+    if head is None:
+        if not all(_plain_head_value(v) for v in values):
+            return _members_text(info, _SESSION_MEMBERS)
+        head = _members_text(info, _SESSION_MEMBERS[: len(_SESSION_HEAD)])[:-1] + ","  # "{...,"
+        if len(_SESSION_HEADS) >= _SESSION_HEADS_MAX:
+            _SESSION_HEADS.clear()
+        _SESSION_HEADS[values] = head
+    kwh, start, end, last_updated = info.kwh, info.start, info.end, info.last_updated
+    if not (type(kwh) is Decimal and type(start) is datetime and type(last_updated) is datetime):
+        return _members_text(info, _SESSION_MEMBERS)
+    if end is None:
+        end_text = "null"
+    elif type(end) is datetime:
+        end_text = '"' + _iso(end) + '"'
+    else:
+        return _members_text(info, _SESSION_MEMBERS)
+    # Decimal's text is digits, -.E+ or NaN/Infinity; a datetime's digits and -:.T+: nothing to escape.
+    return (
+        f'{head}"kwh":"{kwh}","start":"{_iso(start)}","end":{end_text},'
+        f'"last_updated":"{_iso(last_updated)}"}}'
+    )
+
+
+def _plain_head_value(value: Any) -> bool:
+    kind = type(value)
+    if kind is PartyRef:
+        return type(value.country_code) is str and type(value.party_id) is str
+    return kind is str or value is None
 
 
 @functools.cache

@@ -15,6 +15,18 @@ from emsp.wire import _ENCODER, dumps
 
 Pair = namedtuple("Pair", "a b")
 
+
+class AsDict:
+    """Not a tuple, but written as the dict its `_asdict` gives (simplejson's namedtuple_as_object)."""
+
+    def _asdict(self) -> dict[str, Any]:
+        return {"as": "dict", "pair": Pair(Decimal("1.0"), [])}
+
+
+class NotCallable(dict[str, Any]):
+    _asdict = "an attribute, not a method: written as the dict it is"
+
+
 VALUES: list[Any] = [
     [2, "id-1", "MeterValues", {"connectorId": 1, "meterValue": [{"value": Decimal("12.50")}]}],
     [3, "id-2", {}],
@@ -26,6 +38,7 @@ VALUES: list[Any] = [
     {"b": 1, "a": [True, False, None, 1.5, -0.0, 10**30]},
     {"ünïcode": 'ε\u2028\n"\\', 1: "int key", 2.5: "float key", None: "null key", False: "bool key"},
     (1, 2, Pair(1, 2)),
+    {"pair": Pair(Pair(1, ()), {"t": (Decimal("2.50"), None)}), "obj": [AsDict(), NotCallable(k=1)]},
     "just a string",
     Decimal("1E+3"),
     [],
@@ -44,6 +57,7 @@ def test_wire_dumps_is_the_encoders_text() -> None:
         _ENCODER,
         simplejson.JSONEncoder(separators=(",", ":"), use_decimal=True, ensure_ascii=False),  # OCPP-J
         simplejson.JSONEncoder(sort_keys=True, use_decimal=True),
+        simplejson.JSONEncoder(iterable_as_array=True, use_decimal=True),  # tuples: iterated
     ],
 )
 def test_reused_encoder_writes_what_encode_writes(encoder: simplejson.JSONEncoder) -> None:
@@ -63,3 +77,21 @@ def test_reused_encoder_errors_leave_nothing_behind() -> None:
         fast({"list": inner["ok"], "bad": object()})
     assert fast(inner) == _ENCODER.encode(inner)
     assert fast([inner["ok"], inner["ok"]]) == _ENCODER.encode([inner["ok"], inner["ok"]])
+
+
+def test_reused_encoder_refuses_what_encode_refuses() -> None:
+    class BadAsDict:
+        def _asdict(self) -> list[int]:
+            return [1]
+
+    for encoder in (_ENCODER, simplejson.JSONEncoder(namedtuple_as_object=False, tuple_as_array=False)):
+        for value in ([BadAsDict()], {"t": (1, 2)}, Pair(1, 2)):
+            try:
+                expected: Any = encoder.encode(value)
+            except TypeError as exc:
+                expected = type(exc)
+            try:
+                got: Any = reused(encoder)(value)
+            except TypeError as exc:
+                got = type(exc)
+            assert got == expected
