@@ -23,6 +23,7 @@ from emsp.settlement.tariff import (
     MeterSample,
     PricingPolicy,
     Reading,
+    Tariff,
     build_charging_periods,
     price_session,
 )
@@ -121,6 +122,10 @@ class OcpiCpo(CpoTimeline):
         self._tariff_pairs: dict[tuple[str, str], tuple[str, str]] = {}
         # Each tariff_change as published, in order (tariff_switch.tariff_at_start reads them).
         self._tariff_changes: list[TariffChange] = []
+        # Tariff id -> (that Tariff, whether any element has restrictions), asked for every meter
+        # sample's PATCH (_patch_periods). A Tariff is frozen; one published again under its id is
+        # another object, read again.
+        self._restricted: dict[str, tuple[Tariff, bool]] = {}
         # cdr_hold: CDRs wait for the end-of-day batch
         self._batch = CdrBatch(resent=self.truth.cdrs_resent, late=self.truth.cdrs_late)
         # mod_commands Receiver (simulators/cpo/commands.py); our reservation id -> its station
@@ -393,8 +398,7 @@ class OcpiCpo(CpoTimeline):
         if session.tariff_switches:
             return [], appended  # periods across a tariff switch go with the final PUT (tariff_switch.py)
         tariff = self._tariffs[session.tariff_id]
-        restricted = any(element.restrictions is not None for element in tariff.elements)
-        if not full and not changed and not restricted:
+        if not full and not changed and not self._has_restrictions(session.tariff_id, tariff):
             return [], appended  # nothing can have ended: no need to cut the periods again
         tz = self._site_tz[session.evse.location_id]
         periods = build_charging_periods(
@@ -406,6 +410,13 @@ class OcpiCpo(CpoTimeline):
         ended = wire[:-1]
         new, session.periods_sent = ended[session.periods_sent :], max(session.periods_sent, len(ended))
         return new, appended
+
+    def _has_restrictions(self, tariff_id: str, tariff: Tariff) -> bool:
+        known = self._restricted.get(tariff_id)
+        if known is None or known[0] is not tariff:
+            known = (tariff, any(element.restrictions is not None for element in tariff.elements))
+            self._restricted[tariff_id] = known
+        return known[1]
 
     def _session_ended(self, event: TransactionEnded, now: datetime) -> CpoOutput:
         session = self._sessions.pop((event.station_id, event.transaction_id), None)

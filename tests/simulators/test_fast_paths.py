@@ -226,6 +226,31 @@ def test_cached_timestamp_reading_is_the_reading(text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "2026-01-02T03:04:05Z",
+        "2026-01-02T03:04:05.120Z",
+        "2024-02-29T23:59:59.999Z",
+        "2023-02-29T00:00:00Z",  # no such day
+        "2026-13-01T00:00:00Z",
+        "2026-01-01T24:00:00Z",
+        "2026-01-01T23:59:60Z",  # a leap second: the last instant of its minute
+        "2026-01-01T23:59:60.500Z",
+        "0000-01-01T00:00:00Z",
+        "9999-12-31T23:59:59.999Z",
+    ],
+)
+def test_our_own_timestamps_read_as_the_general_reading_reads_them(text: str) -> None:
+    """format_utc's shape goes through datetime's parser; what it refuses, the general one decides."""
+    from simulators.ocppj.timestamps import _OURS, _parse, _read
+
+    assert _OURS.fullmatch(text)
+    assert _parse(text) == _read(text)
+    if _read(text) is not None:
+        assert _parse(text).tzinfo is UTC  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
     "moment",
     [
         datetime(2026, 3, 2, 7, 0, 0, tzinfo=UTC),
