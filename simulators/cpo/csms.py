@@ -511,8 +511,9 @@ class Csms:
 
     def _learn16(self, link: _Link, tx: str, payload: Payload, events: list[CsmsEvent]) -> None:
         """A StopTransaction for an id this CSMS never gave (it restarted since, or the
-        StartTransaction never reached it): the transaction still happened at the station. Answered all the same (else the station retries
-        it for ever); its session is taken up when its transactionData holds a start: the
+        StartTransaction never reached it): the transaction still happened at the station.
+        Answered all the same (else the station retries it for ever); its session is taken up
+        when its transactionData holds a start: the
         Transaction.Begin reading, else the earliest (energy before it is unknown, so not billed).
         Without one it is only noted: no register to bill from. The connector is not in a stop:
         0, reported on the station's first EVSE."""
