@@ -110,6 +110,7 @@ def stale_update(
     object_id: str,
     incoming: datetime,
     stored: datetime | None,
+    part_of: tuple[str, datetime | None] | None = None,
 ) -> OcpiResult | None:
     """The answer to a push older than what is stored, which is then not applied; None: apply it.
 
@@ -118,12 +119,15 @@ def stale_update(
     must never replace a newer one. Equal times are a replay and apply again (idempotent). The push
     itself is a valid object, so it is answered as accepted (status_codes: HTTP 200 + 1000; an
     error would only make the CPO resend it) and kept as a finding on the partner, unless it is
-    only behind a version our own pull fetched (`superseded_by_pull`).
+    only behind a version our own pull fetched (`superseded_by_pull`). `part_of`: the pulled object
+    this one is inside (an EVSE or Connector's Location: its id and stored last_updated), the one our
+    pull recorded.
     """
     if stored is None or incoming >= stored:
         return None
     detail = f"last_updated {format_utc(incoming)} is older than the stored {format_utc(stored)}: not applied"
-    if superseded_by_pull(ctx, party, module, object_id, incoming, stored):
+    pulled_id, pulled_at = (object_id, stored) if part_of is None else part_of
+    if pulled_at is not None and superseded_by_pull(ctx, party, module, pulled_id, incoming, pulled_at):
         ctx.log.info("superseded_by_pull", module=module, object_id=object_id, detail=detail)
         return OcpiResult(message=f"accepted, not applied: {detail} (fetched by our pull)")
     ctx.note("stale_update", detail, party=party, module=module, object_id=object_id)

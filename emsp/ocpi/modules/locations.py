@@ -132,7 +132,7 @@ def handle(ctx: Ctx) -> OcpiResult:
         if len(ids) == 1:
             check_owner(body, party, None, None)
         if patched_at is not None:
-            kept = _stale(ctx, party, ids, patched_at, target)
+            kept = _stale(ctx, party, ids, patched_at, target, location=current)
             if kept is not None:
                 return kept
         target.update(_stored_spelling(body, target, ids))
@@ -177,7 +177,7 @@ def _put_child(
         _check_complete(ctx, body, 3)
         parent, field, key = _target(location, ids[:2]), "connectors", "id"
     items = parent.setdefault(field, [])
-    kept = _stale(ctx, party, ids, at, _pick(_list(items), key, ids[-1]), body)
+    kept = _stale(ctx, party, ids, at, _pick(_list(items), key, ids[-1]), body, location=location)
     if kept is None:
         _replace(items, key, ids[-1], body)
     return kept
@@ -194,14 +194,21 @@ def _stale(
     incoming: datetime,
     stored: dict[str, Any] | None,
     pushed: dict[str, Any] | None = None,
+    *,
+    location: dict[str, Any] | None = None,
 ) -> OcpiResult | None:
     """An older Location, EVSE or Connector than the one stored is not applied (a finding); one
     from beyond our clock is refused (check_not_ahead), as is a PUT (`pushed`) with an EVSE or
-    Connector inside it from beyond our clock."""
+    Connector inside it from beyond our clock. An EVSE or Connector is judged against its stored
+    `location` as well: our pull records whole Locations, so one behind the pulled Location is no
+    finding while not older than what the party pushed before the pull (r13 Q8)."""
     check_not_ahead(ctx, incoming)
     if pushed is not None:
         _check_nested_not_ahead(ctx, pushed, len(ids))
-    return stale_update(ctx, party, "locations", "/".join(ids), incoming, stored_last_updated(stored))
+    part_of = None if len(ids) == 1 or location is None else (ids[0], stored_last_updated(location))
+    return stale_update(
+        ctx, party, "locations", "/".join(ids), incoming, stored_last_updated(stored), part_of=part_of
+    )
 
 
 def _check_nested_not_ahead(ctx: Ctx, pushed: dict[str, Any], level: int) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
-from emsp_helpers import CPO_V221, CPO_VERSIONS, T0, V, cdr, ocpi_ok, register, session, tariff
+from emsp_helpers import CPO_V221, CPO_VERSIONS, T0, V, cdr, location, ocpi_ok, register, session, tariff
 
 from emsp.core import EmspCore, EmspSettings
 from emsp.ocpi.pull import next_link
@@ -390,6 +390,45 @@ def test_a_late_tariff_push_behind_the_pulled_version_is_no_stale_update(
     )
     assert "not applied" in late.json()["status_message"]
     assert _kinds(emsp) == []  # the CPO had pushed nothing before: any older push is a late one
+
+
+def _location_at(when: str) -> dict[str, Any]:
+    """LOC1 with its Location, EVSE and Connector all last updated `when`."""
+    loc = location()
+    evse = loc["evses"][0]
+    loc["last_updated"] = evse["last_updated"] = evse["connectors"][0]["last_updated"] = when
+    return loc
+
+
+def test_a_late_evse_push_behind_the_pulled_location_is_no_stale_update(
+    emsp: EmspCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """r13 Q8: our pull records whole Locations, so the CPO's EVSE status PATCH and Connector PUT
+    queued during an outage, arriving behind the pulled Location, were charged as stale_update
+    (the whole-Location push of the same age was not). Neutral alike; an EVSE push older than the
+    CPO's own pre-pull push, or behind a push that replaced the pulled Location, still is one."""
+    cpo = Cpo()
+    client = _registered(emsp, cpo, monkeypatch)
+    path = f"{V}/locations/DE/CPA/LOC1"
+    assert client.call("PUT", path, _location_at("2025-03-01T09:10:00Z")).status in (200, 201)
+    cpo.published.put("locations", "LOC1", _location_at("2025-03-01T09:30:00Z"))
+    emsp.pull_from("cpo1", client.now)
+    run(emsp, cpo, client.now)
+    connector = _location_at("2025-03-01T09:15:00Z")["evses"][0]["connectors"][0]
+    for late in (
+        client.call("PATCH", f"{path}/EVSE1", {"status": "CHARGING", "last_updated": "2025-03-01T09:20:00Z"}),
+        client.call("PUT", f"{path}/EVSE1/1", connector),
+    ):
+        assert late.json()["status_code"] == 1000
+        assert "(fetched by our pull)" in late.json()["status_message"]
+    assert _kinds(emsp) == []
+    # Older than the CPO's own push of 09:10: its fault, pull or not.
+    client.call("PATCH", f"{path}/EVSE1", {"status": "CHARGING", "last_updated": "2025-03-01T09:05:00Z"})
+    assert _kinds(emsp) == [("stale_update", "LOC1/EVSE1", 1)]
+    # An EVSE push replaces the pulled version: an older one after it is stale again.
+    client.call("PATCH", f"{path}/EVSE1", {"status": "CHARGING", "last_updated": "2025-03-01T09:40:00Z"})
+    client.call("PATCH", f"{path}/EVSE1", {"status": "AVAILABLE", "last_updated": "2025-03-01T09:35:00Z"})
+    assert _kinds(emsp) == [("stale_update", "LOC1/EVSE1", 2)]
 
 
 def test_a_late_patch_behind_the_pulled_end_is_no_patch_after_final(
