@@ -31,6 +31,23 @@ def _numeric(annotation: Any) -> bool:
     return bool(args) and all(_numeric(a) for a in args)
 
 
+def _boolean_at(key: str, value: Any, annotation: Any) -> str | None:
+    """The path of a boolean given where `annotation` wants a number: the value itself, or one of a
+    dict's values or a list's items of numbers (`contracts: {pay_as_you_go: true}`); None: none."""
+    if isinstance(value, bool):
+        return key if _numeric(annotation) else None
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is dict and len(args) == 2 and isinstance(value, dict):
+        return next(
+            (f"{key}.{k}" for k, v in value.items() if isinstance(v, bool) and _numeric(args[1])), None
+        )
+    if origin is list and len(args) == 1 and isinstance(value, list):
+        return next(
+            (f"{key}[{i}]" for i, v in enumerate(value) if isinstance(v, bool) and _numeric(args[0])), None
+        )
+    return None
+
+
 class NoBooleanNumbers(BaseModel):
     @model_validator(mode="before")
     @classmethod
@@ -39,6 +56,9 @@ class NoBooleanNumbers(BaseModel):
             return data
         for name, field in cls.model_fields.items():
             key = field.alias if field.alias is not None and field.alias in data else name
-            if isinstance(data.get(key), bool) and _numeric(field.annotation):
-                raise FieldError(key, "a boolean (YAML reads true/false/yes/no/on/off as one), not a number")
+            where = _boolean_at(key, data.get(key), field.annotation)
+            if where is not None:
+                raise FieldError(
+                    where, "a boolean (YAML reads true/false/yes/no/on/off as one), not a number"
+                )
         return data

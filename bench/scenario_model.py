@@ -158,7 +158,7 @@ class HubSpec(_Strict):
     link: LinkSpec = LinkSpec(latency_ms=40, jitter_ms=10)  # the hub <-> eMSP link
 
 
-class FraudSpec(FraudSettings):
+class FraudSpec(NoBooleanNumbers, FraudSettings):
     """Thresholds of the eMSP's fraud rules (emsp/services/FRAUD.md): the served eMSP's settings,
     whose defaults are the core's, but for `enabled`: a scenario opts in. The demand model draws every
     visit's station anywhere in the scenario, so a driver "travels" between its cities at any speed
