@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.scenario import Expectation, ScenarioError
+from bench.scenario_model import BENCH_RESULTS
 from bench.summary import known_paths, lookup
 from reports import JunitCase, write_junit
 
@@ -76,7 +77,7 @@ def _name(exp: Expectation) -> str:
     return exp.label
 
 
-NO_SESSIONS = "bench: sessions started"
+NO_SESSIONS = f"{BENCH_RESULTS} sessions started"
 
 
 def sessions_check(summary: dict[str, Any]) -> ExpectationResult:

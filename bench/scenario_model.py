@@ -158,6 +158,11 @@ class HubSpec(_Strict):
     link: LinkSpec = LinkSpec(latency_ms=40, jitter_ms=10)  # the hub <-> eMSP link
 
 
+# The bench's own results (bench/expectations.py NO_SESSIONS, bench/world.py's registration checks)
+# are named with this prefix: an expectation of such a name would share its junit.xml test case.
+BENCH_RESULTS = "bench:"
+
+
 class FraudSpec(NoBooleanNumbers, FraudSettings):
     """Thresholds of the eMSP's fraud rules (emsp/services/FRAUD.md): the served eMSP's settings,
     whose defaults are the core's, but for `enabled`: a scenario opts in. The demand model draws every
@@ -325,6 +330,11 @@ class Scenario(_Strict):
         first: dict[str, int] = {}
         for index, expectation in enumerate(self.expectations):
             label = expectation.label
+            if label.strip().casefold().startswith(BENCH_RESULTS):
+                raise FieldError(
+                    f"expectations[{index}].name",
+                    f"{label!r}: a name beginning {BENCH_RESULTS!r} is kept for the bench's own results",
+                )
             if label in first:
                 raise FieldError(
                     f"expectations[{index}].name",
