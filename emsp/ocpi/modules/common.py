@@ -127,7 +127,9 @@ def stale_update(
         return None
     detail = f"last_updated {format_utc(incoming)} is older than the stored {format_utc(stored)}: not applied"
     pulled_id, pulled_at = (object_id, stored) if part_of is None else part_of
-    if pulled_at is not None and superseded_by_pull(ctx, party, module, pulled_id, incoming, pulled_at):
+    if pulled_at is not None and superseded_by_pull(
+        ctx, party, module, pulled_id, incoming, pulled_at, advance=part_of is None
+    ):
         ctx.log.info("superseded_by_pull", module=module, object_id=object_id, detail=detail)
         return OcpiResult(message=f"accepted, not applied: {detail} (fetched by our pull)")
     ctx.note("stale_update", detail, party=party, module=module, object_id=object_id)
@@ -136,12 +138,20 @@ def stale_update(
 
 
 def superseded_by_pull(
-    ctx: Ctx, party: PartyRef, module: str, object_id: str, incoming: datetime, stored: datetime
+    ctx: Ctx,
+    party: PartyRef,
+    module: str,
+    object_id: str,
+    incoming: datetime,
+    stored: datetime,
+    advance: bool = True,
 ) -> bool:
     """The stored version is one our pull fetched, and `incoming` is not older than what the party
     had pushed before that pull: a push queued during an outage (store-and-forward) that arrives
     after the catch-up pull. Not applied, as any older object, but no fault of the party's, so no
-    finding; one older than the party's own earlier push still is one."""
+    finding; one older than the party's own earlier push, before the pull or since, still is one.
+    `advance`: a neutral push moves the party's own order on (False for an EVSE or Connector, whose
+    order is its own, not the Location's the pull recorded)."""
     pulled = ctx.db.scalars(
         select(PulledVersionRow).where(
             PulledVersionRow.country_code == party.country_code,
@@ -152,4 +162,8 @@ def superseded_by_pull(
     ).first()
     if pulled is None or pulled.last_updated != stored:  # a push replaced the pulled version since
         return False
-    return pulled.pushed_before is None or incoming >= pulled.pushed_before
+    if pulled.pushed_before is not None and incoming < pulled.pushed_before:
+        return False
+    if advance:  # the party's own order goes on: a later push older than this one is its fault
+        pulled.pushed_before = incoming
+    return True

@@ -357,23 +357,27 @@ def test_a_late_push_behind_the_pulled_version_is_no_stale_update(
     cpo.published.put("sessions", "S1", session("S1", kwh=6, last_updated="2025-03-01T09:40:00Z"))
     emsp.pull_from("cpo1", client.now + timedelta(minutes=1))  # pulled again: still what it pushed last
     run(emsp, cpo, client.now)
-    # The CPO's queued pushes of 09:20 and 09:25 arrive: behind the pull, in the CPO's own order.
+    # A replay of its 09:10 push, then its queued pushes of 09:20 and 09:25 arrive: behind the
+    # pull, in the CPO's own order.
     for late in (
+        client.call("PUT", path, session("S1", kwh=1, last_updated="2025-03-01T09:10:00Z")),
         client.call("PUT", path, session("S1", kwh=3, last_updated="2025-03-01T09:20:00Z")),
         client.call("PATCH", path, {"kwh": 4, "last_updated": "2025-03-01T09:25:00Z"}),
-        client.call("PUT", path, session("S1", kwh=1, last_updated="2025-03-01T09:10:00Z")),  # a replay
     ):
         assert (late.status, late.json()["status_code"]) == (200, 1000)
         assert "not applied" in late.json()["status_message"]
     assert [s.kwh for s in emsp.records().sessions] == [6]
     assert _kinds(emsp) == []
-    # Older than the CPO's own push of 09:10: its fault, pull or not.
-    client.call("PUT", path, session("S1", kwh=2, last_updated="2025-03-01T09:05:00Z"))
+    # r13 Q3: older than the CPO's own push of 09:25, which came after the pull: its fault.
+    client.call("PUT", path, session("S1", kwh=3, last_updated="2025-03-01T09:22:00Z"))
     assert _kinds(emsp) == [("stale_update", "S1", 1)]
+    # Older than the CPO's own push of 09:10, before the pull: its fault, pull or not.
+    client.call("PUT", path, session("S1", kwh=2, last_updated="2025-03-01T09:05:00Z"))
+    assert _kinds(emsp) == [("stale_update", "S1", 2)]
     # A push replaces the pulled version: an older one after it is stale again.
     assert client.call("PUT", path, session("S1", kwh=7, last_updated="2025-03-01T09:50:00Z")).status == 200
     client.call("PUT", path, session("S1", kwh=6, last_updated="2025-03-01T09:45:00Z"))
-    assert _kinds(emsp) == [("stale_update", "S1", 2)]
+    assert _kinds(emsp) == [("stale_update", "S1", 3)]
     assert [s.kwh for s in emsp.records().sessions] == [7]
 
 
