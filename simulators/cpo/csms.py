@@ -78,7 +78,8 @@ class CsmsOutput:
     events: list[CsmsEvent] = field(default_factory=list)
     answers: list[CallAnswered] = field(default_factory=list)
     invalid: list[str] = field(default_factory=list)  # why a frame from the station was refused
-    # What a station sent that was answered but changed nothing (e.g. a repeated StopTransaction)
+    # What the CSMS noticed of what a station sent or did: a message answered but changing nothing (a
+    # repeated StopTransaction), a transaction taken up or ended by a version change, ...
     notes: list[str] = field(default_factory=list)
 
 
