@@ -107,6 +107,9 @@ class _Link:
     # 2.0.1: EVSE id -> its connectors' latest status; transaction id -> its EVSE (for _learn)
     evse_status: dict[int, str] = field(default_factory=dict)
     evse_of: dict[str, int] = field(default_factory=dict)
+    # Version -> `ended` of the version the station spoke before (its ids mean nothing in the
+    # other), back in use when it returns to that version (_version_changed).
+    ended_before: dict[OcppVersion, dict[str, None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +222,7 @@ class Csms:
             )
             link.sampled_at = old.sampled_at
             link.ended, link.evse_status, link.evse_of = old.ended, old.evse_status, old.evse_of
+            link.ended_before = old.ended_before
         return CsmsOutput()
 
     def _version_changed(self, old: _Link, link: _Link) -> CsmsOutput:
@@ -228,7 +232,9 @@ class Csms:
         old version is never sent in the new. Each is ended now, so its session and energy get their
         CDR instead of staying open for ever (or a new transaction reusing its id being ignored):
         at its last evidence (latest sample, else its start; no time is billed that nothing shows),
-        with its latest register, reason Other (in both versions' reason lists)."""
+        with its latest register, reason Other (in both versions' reason lists). Its id is kept as
+        ended in the old version: a station back on it (an update rolled back) that sends its queued
+        messages for it has them noted as repeats, not taken up as a second transaction."""
         events: list[CsmsEvent] = []
         notes = [f"reconnected speaking OCPP {link.version} (was {old.version})"]
         for started in old.unidentified.values():
@@ -241,6 +247,10 @@ class Csms:
                 f"transaction {tx} (OCPP {old.version}) ended at {format_utc(at)}, {meter_stop} Wh:"
                 f" the station now speaks OCPP {link.version}, its stop can no longer come"
             )
+            _ended(old, tx)
+        link.ended_before = old.ended_before
+        link.ended_before[old.version] = old.ended
+        link.ended = link.ended_before.pop(link.version, {})
         return CsmsOutput(events=events, notes=notes)
 
     def on_frame(self, station_id: str, text: str, now: datetime) -> CsmsOutput:
