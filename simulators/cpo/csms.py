@@ -40,7 +40,7 @@ from simulators.ocppj import (
     OcppVersion,
     Payload,
 )
-from simulators.ocppj.meter import read_sample
+from simulators.ocppj.meter import off_outlet_energy, read_sample
 from simulators.ocppj.signed import read_signed
 from simulators.ocppj.timestamps import parse_timestamp
 
@@ -147,6 +147,20 @@ def _end_after_start(link: _Link, tx: str, at: datetime, meter_stop: int) -> tup
         )
         at = started_at
     return at, meter_stop
+
+
+def _note_off_outlet(link: _Link, what: str, values: Sequence[Payload]) -> None:
+    """Note a message whose energy register is only off the Outlet (e.g. Inlet): it is not counted
+    (delivered energy is the Outlet register, meter.py), so its transaction shows no energy, and
+    the user must see why."""
+    for value in values:
+        location = off_outlet_energy(value)
+        if location is not None:
+            link.notes.append(
+                f"{what}: its energy register is at {location}, not at the Outlet: not counted as"
+                " delivered energy"
+            )
+            return
 
 
 def _ended(link: _Link, tx: str) -> None:
@@ -492,6 +506,7 @@ class Csms:
             # Samples of an ended (or never started) transaction: its meterStop is final.
             link.notes.append(f"MeterValues for transaction {tx}, not in progress: ignored")
         elif tx is not None:
+            _note_off_outlet(link, f"MeterValues for transaction {tx}", payload["meterValue"])
             self._samples(link, tx, payload["meterValue"], events)
         return {}
 
@@ -642,6 +657,7 @@ class Csms:
         # An idToken identifies the transaction, also one of type NoAuthorization (free vend), whose
         # idToken is empty: only a start without any (E03, at plug-in) waits for a later one.
         token = payload["idToken"]["idToken"] if "idToken" in payload else None
+        _note_off_outlet(link, f"TransactionEvent {kind} for transaction {tx}", values)
         in_progress = tx in link.last_energy or tx in link.unidentified
         if kind != "Started" and not in_progress and tx not in link.ended:
             in_progress = self._learn(link, payload, tx, at, token, events)
