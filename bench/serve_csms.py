@@ -254,7 +254,9 @@ class CsmsService:
         for reason in output.invalid:
             self.log.warning("invalid frame from station", station_id=station_id, reason=reason)
         for note in output.notes:
-            self.log.warning("station message changed nothing", station_id=station_id, note=note)
+            # A note may say a message changed nothing (a repeat) or that it did (a transaction taken
+            # up, ended by a version change): the same neutral text as the mock CPO's log.
+            self.log.warning("csms note", station_id=station_id, note=note)
         self._watch(station_id)
 
     def _note(self, event: object) -> None:

@@ -40,7 +40,7 @@ from simulators.ocppj import (
     OcppVersion,
     Payload,
 )
-from simulators.ocppj.meter import read_sample
+from simulators.ocppj.meter import off_outlet_energy, read_sample
 from simulators.ocppj.signed import read_signed
 from simulators.ocppj.timestamps import parse_timestamp
 
@@ -78,7 +78,8 @@ class CsmsOutput:
     events: list[CsmsEvent] = field(default_factory=list)
     answers: list[CallAnswered] = field(default_factory=list)
     invalid: list[str] = field(default_factory=list)  # why a frame from the station was refused
-    # What a station sent that was answered but changed nothing (e.g. a repeated StopTransaction)
+    # What the CSMS noticed of what a station sent or did: a message answered but changing nothing (a
+    # repeated StopTransaction), a transaction taken up or ended by a version change, ...
     notes: list[str] = field(default_factory=list)
 
 
@@ -106,6 +107,9 @@ class _Link:
     # 2.0.1: EVSE id -> its connectors' latest status; transaction id -> its EVSE (for _learn)
     evse_status: dict[int, str] = field(default_factory=dict)
     evse_of: dict[str, int] = field(default_factory=dict)
+    # Version -> `ended` of the version the station spoke before (its ids mean nothing in the
+    # other), back in use when it returns to that version (_version_changed).
+    ended_before: dict[OcppVersion, dict[str, None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +147,20 @@ def _end_after_start(link: _Link, tx: str, at: datetime, meter_stop: int) -> tup
         )
         at = started_at
     return at, meter_stop
+
+
+def _note_off_outlet(link: _Link, what: str, values: Sequence[Payload]) -> None:
+    """Note a message whose energy register is only off the Outlet (e.g. Inlet): it is not counted
+    (delivered energy is the Outlet register, meter.py), so its transaction shows no energy, and
+    the user must see why."""
+    for value in values:
+        location = off_outlet_energy(value)
+        if location is not None:
+            link.notes.append(
+                f"{what}: its energy register is at {location}, not at the Outlet: not counted as"
+                " delivered energy"
+            )
+            return
 
 
 def _ended(link: _Link, tx: str) -> None:
@@ -218,6 +236,7 @@ class Csms:
             )
             link.sampled_at = old.sampled_at
             link.ended, link.evse_status, link.evse_of = old.ended, old.evse_status, old.evse_of
+            link.ended_before = old.ended_before
         return CsmsOutput()
 
     def _version_changed(self, old: _Link, link: _Link) -> CsmsOutput:
@@ -227,7 +246,9 @@ class Csms:
         old version is never sent in the new. Each is ended now, so its session and energy get their
         CDR instead of staying open for ever (or a new transaction reusing its id being ignored):
         at its last evidence (latest sample, else its start; no time is billed that nothing shows),
-        with its latest register, reason Other (in both versions' reason lists)."""
+        with its latest register, reason Other (in both versions' reason lists). Its id is kept as
+        ended in the old version: a station back on it (an update rolled back) that sends its queued
+        messages for it has them noted as repeats, not taken up as a second transaction."""
         events: list[CsmsEvent] = []
         notes = [f"reconnected speaking OCPP {link.version} (was {old.version})"]
         for started in old.unidentified.values():
@@ -240,6 +261,10 @@ class Csms:
                 f"transaction {tx} (OCPP {old.version}) ended at {format_utc(at)}, {meter_stop} Wh:"
                 f" the station now speaks OCPP {link.version}, its stop can no longer come"
             )
+            _ended(old, tx)
+        link.ended_before = old.ended_before
+        link.ended_before[old.version] = old.ended
+        link.ended = link.ended_before.pop(link.version, {})
         return CsmsOutput(events=events, notes=notes)
 
     def on_frame(self, station_id: str, text: str, now: datetime) -> CsmsOutput:
@@ -481,6 +506,7 @@ class Csms:
             # Samples of an ended (or never started) transaction: its meterStop is final.
             link.notes.append(f"MeterValues for transaction {tx}, not in progress: ignored")
         elif tx is not None:
+            _note_off_outlet(link, f"MeterValues for transaction {tx}", payload["meterValue"])
             self._samples(link, tx, payload["meterValue"], events)
         return {}
 
@@ -631,6 +657,7 @@ class Csms:
         # An idToken identifies the transaction, also one of type NoAuthorization (free vend), whose
         # idToken is empty: only a start without any (E03, at plug-in) waits for a later one.
         token = payload["idToken"]["idToken"] if "idToken" in payload else None
+        _note_off_outlet(link, f"TransactionEvent {kind} for transaction {tx}", values)
         in_progress = tx in link.last_energy or tx in link.unidentified
         if kind != "Started" and not in_progress and tx not in link.ended:
             in_progress = self._learn(link, payload, tx, at, token, events)

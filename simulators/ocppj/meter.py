@@ -115,3 +115,18 @@ def read_sample(version: OcppVersion, value: Mapping[str, Any]) -> tuple[int | N
     wh = totals.get(ENERGY)
     energy = None if wh is None else int(wh.to_integral_value(rounding=ROUND_FLOOR))
     return energy, totals.get(POWER)
+
+
+def off_outlet_energy(value: Mapping[str, Any]) -> str | None:
+    """The location of the energy register read_sample leaves out of this MeterValue when it holds no
+    Outlet one (a station metering only at its Inlet): None if an Outlet register is there, or none
+    at all. Lets the CSMS say why such a transaction counts no energy."""
+    other = None
+    for sample in value.get("sampledValue", []):
+        if sample.get("measurand", ENERGY) != ENERGY:
+            continue
+        location = sample.get("location", OUTLET)
+        if location == OUTLET:
+            return None
+        other = other or location
+    return other

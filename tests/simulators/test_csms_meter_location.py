@@ -14,7 +14,7 @@ from csms_boot import connect_booted
 from simulators.cpo.csms import Csms
 from simulators.cpo.events import CsmsEvent, MeterSampled, TransactionEnded, TransactionStarted
 from simulators.ocppj import OcppVersion
-from simulators.ocppj.meter import read_sample
+from simulators.ocppj.meter import off_outlet_energy, read_sample
 
 T0 = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
 
@@ -83,3 +83,56 @@ def test_v201_inlet_registers_neither_start_nor_stop_a_transaction() -> None:
     [started] = [e for e in events if isinstance(e, TransactionStarted)]
     [ended] = [e for e in events if isinstance(e, TransactionEnded)]
     assert (started.meter_start_wh, ended.meter_stop_wh) == (1000, 9000)
+
+
+def test_v201_an_inlet_only_station_is_noted_not_counted() -> None:
+    # Its transaction counts no energy (only Outlet energy is delivered), and the notes say why.
+    csms = Csms("cpo-a", authorize=lambda token: True)
+    connect_booted(csms, "CS-1", "2.0.1", T0)
+    notes: list[str] = []
+    events: list[CsmsEvent] = []
+    for seq, (kind, wh) in enumerate([("Started", 1000), ("Updated", 3000), ("Ended", 5000)]):
+        at = f"2026-03-02T07:{seq}0:00Z"
+        payload = {
+            "eventType": kind,
+            "timestamp": at,
+            "triggerReason": "Authorized" if kind == "Started" else "MeterValuePeriodic",
+            "seqNo": seq,
+            "transactionInfo": {"transactionId": "T1"},
+            "idToken": {"idToken": "TOKEN-A", "type": "ISO14443"},
+            "evse": {"id": 1, "connectorId": 1},
+            "meterValue": [{"timestamp": at, "sampledValue": _sampled("2.0.1", [("Inlet", wh)])}],
+        }
+        out = csms.on_frame("CS-1", json.dumps([2, f"m{seq}", "TransactionEvent", payload]), T0)
+        events += out.events
+        notes += out.notes
+    [started] = [e for e in events if isinstance(e, TransactionStarted)]
+    [ended] = [e for e in events if isinstance(e, TransactionEnded)]
+    assert (started.meter_start_wh, ended.meter_stop_wh) == (0, 0)
+    assert notes == [
+        f"TransactionEvent {kind} for transaction T1: its energy register is at Inlet, not at the Outlet:"
+        " not counted as delivered energy"
+        for kind in ("Started", "Updated", "Ended")
+    ]
+
+
+def test_v16_inlet_only_meter_values_are_noted() -> None:
+    csms = Csms("cpo-a", authorize=lambda token: True)
+    connect_booted(csms, "CS-1", "1.6", T0)
+    start = {"connectorId": 1, "idTag": "TOKEN-A", "meterStart": 1000, "timestamp": "2026-03-02T07:00:00Z"}
+    _send(csms, "s", "StartTransaction", start)
+    value = {"timestamp": "2026-03-02T07:10:00Z", "sampledValue": _sampled("1.6", [("Inlet", 250000)])}
+    payload = {"connectorId": 1, "transactionId": 1, "meterValue": [value]}
+    out = csms.on_frame("CS-1", json.dumps([2, "m", "MeterValues", payload]), T0)
+    assert not [e for e in out.events if isinstance(e, MeterSampled)]
+    assert [n for n in out.notes if "at Inlet, not at the Outlet" in n] == [
+        "MeterValues for transaction 1: its energy register is at Inlet, not at the Outlet: not counted as"
+        " delivered energy"
+    ]
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_an_outlet_register_beside_an_inlet_one_is_no_note(version: OcppVersion) -> None:
+    both = {"sampledValue": _sampled(version, [("Inlet", 99000), (None, 2000)])}
+    assert off_outlet_energy(both) is None
+    assert off_outlet_energy({"sampledValue": _sampled(version, [("Body", 5)])}) == "Body"
