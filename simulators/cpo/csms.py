@@ -12,12 +12,22 @@ answer (or CALLERROR, or a timeout through `expire`) comes out as a `CallAnswere
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 
 from emsp.timeutil import format_utc
 from simulators.cpo.csms_acks import ACKS
 from simulators.cpo.csms_ca import StationCa
+from simulators.cpo.csms_link import (
+    CallAnswered,
+    CsmsOutput,
+    Held,
+    Link,
+    end_after_start,
+    event_time,
+    mark_ended,
+    note_off_outlet,
+)
 from simulators.cpo.csms_local_list import PER_MESSAGE, local_list_requests
 from simulators.cpo.csms_upkeep import UPKEEP
 from simulators.cpo.events import (
@@ -40,9 +50,8 @@ from simulators.ocppj import (
     OcppVersion,
     Payload,
 )
-from simulators.ocppj.meter import off_outlet_energy, read_sample
+from simulators.ocppj.meter import read_sample
 from simulators.ocppj.signed import read_signed
-from simulators.ocppj.timestamps import parse_timestamp
 
 # Status for a token the CSMS never asked about: 1.6 has no "Unknown"; 2.0.1 C01 does.
 _UNDECIDED: Mapping[OcppVersion, str] = {"1.6": "Invalid", "2.0.1": "Unknown"}
@@ -50,123 +59,9 @@ _UNDECIDED: Mapping[OcppVersion, str] = {"1.6": "Invalid", "2.0.1": "Unknown"}
 _REFUSED = "Invalid"
 _REJECTED_RETRY_S = 300
 _INFO_KEY: Mapping[OcppVersion, str] = {"1.6": "idTagInfo", "2.0.1": "idTokenInfo"}
-# How many of a station's latest ended transactions are remembered (_Link.ended). A repeat is a
-# station resending a transaction message whose answer it lost; a station delivers its transaction
-# messages in order, retrying each until answered (1.6 and 2.0.1 alike), so a repeat comes
-# before the messages of its later transactions, and eight later ends are a wide margin. Bounded so
-# a station's record does not grow with every transaction it ever had.
-ENDED_KEPT = 8
 
 
-@dataclass(frozen=True, slots=True)
-class CallAnswered:
-    """The station's answer to a CSMS-initiated CALL: `payload` (CALLRESULT) or `error` (the
-    CALLERROR code, "InvalidAnswer" for an answer that failed its schema, "Timeout")."""
-
-    ref: str
-    station_id: str
-    action: str
-    payload: Payload | None
-    error: str | None
-    description: str
-    at: datetime
-
-
-@dataclass(slots=True)  # not frozen: one per frame, and a frozen init costs a setattr per field
-class CsmsOutput:
-    frames: list[tuple[str, str]] = field(default_factory=list)  # (station_id, frame text)
-    events: list[CsmsEvent] = field(default_factory=list)
-    answers: list[CallAnswered] = field(default_factory=list)
-    invalid: list[str] = field(default_factory=list)  # why a frame from the station was refused
-    # What the CSMS noticed of what a station sent or did: a message answered but changing nothing (a
-    # repeated StopTransaction), a transaction taken up or ended by a version change, ...
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class _Link:
-    station_id: str
-    version: OcppVersion
-    endpoint: Endpoint
-    charging: dict[str, bool] = field(default_factory=dict)  # transaction id -> EV drawing power
-    by_connector: dict[int, str] = field(default_factory=dict)  # 1.6: connector -> transaction id
-    last_energy: dict[str, int] = field(default_factory=dict)  # transaction id -> last register
-    # Transaction id -> instant of its latest sample: an older one arriving late (an offline replay
-    # out of order, a resend) must not move the register back.
-    sampled_at: dict[str, datetime] = field(default_factory=dict)
-    # Transaction id -> (register, time) at its start, while in progress: an end is checked against
-    # it (and in 1.6 applied once, to one of these)
-    begun: dict[str, tuple[int, datetime]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)  # for the next CsmsOutput
-    # 2.0.1: transactions started without an idToken (TxStartPoint EVConnected), reported once it comes
-    unidentified: dict[str, TransactionStarted] = field(default_factory=dict)
-    # The latest transactions ended here (at most ENDED_KEPT, oldest first; dict as an ordered set).
-    # A later message for one is a repeat, never a transaction to take up (2.0.1: one whose Started
-    # was not seen is learned from its other events, _learn; 1.6: _stop16).
-    ended: dict[str, None] = field(default_factory=dict)
-    # 2.0.1: EVSE id -> its connectors' latest status; transaction id -> its EVSE (for _learn)
-    evse_status: dict[int, str] = field(default_factory=dict)
-    evse_of: dict[str, int] = field(default_factory=dict)
-    # Version -> `ended` of the version the station spoke before (its ids mean nothing in the
-    # other), back in use when it returns to that version (_version_changed).
-    ended_before: dict[OcppVersion, dict[str, None]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class _Held:
-    station_id: str
-    endpoint: Endpoint
-    unique_id: str
-    token_uid: str
-
-
-Handler = Callable[["Csms", _Link, Payload, datetime, list[CsmsEvent]], Payload]
-
-
-def _time(payload: Payload, key: str, now: datetime) -> datetime:
-    """The payload's timestamp, or `now` when it is absent (an optional field). A present one names a
-    real instant: the codec refused month 13 or Feb 30 before the handler ran (timestamps.py)."""
-    value = payload.get(key)
-    return (parse_timestamp(value) if isinstance(value, str) else None) or now
-
-
-def _end_after_start(link: _Link, tx: str, at: datetime, meter_stop: int) -> tuple[datetime, int]:
-    """The end of a transaction as recorded: a register never runs back and a transaction never ends
-    before it began, so a stop below the start register or before the start time is noted and taken
-    as the start (no energy, no duration; never a negative one). The message is answered anyway."""
-    begun = link.begun.pop(tx, None)
-    if begun is None:
-        return at, meter_stop
-    meter_start, started_at = begun
-    if meter_stop < meter_start:
-        link.notes.append(f"transaction {tx}: stop register {meter_stop} Wh below its start {meter_start} Wh")
-        meter_stop = meter_start
-    if at < started_at:
-        link.notes.append(
-            f"transaction {tx}: ends at {at.isoformat()}, before its start {started_at.isoformat()}"
-        )
-        at = started_at
-    return at, meter_stop
-
-
-def _note_off_outlet(link: _Link, what: str, values: Sequence[Payload]) -> None:
-    """Note a message whose energy register is only off the Outlet (e.g. Inlet): it is not counted
-    (delivered energy is the Outlet register, meter.py), so its transaction shows no energy, and
-    the user must see why."""
-    for value in values:
-        location = off_outlet_energy(value)
-        if location is not None:
-            link.notes.append(
-                f"{what}: its energy register is at {location}, not at the Outlet: not counted as"
-                " delivered energy"
-            )
-            return
-
-
-def _ended(link: _Link, tx: str) -> None:
-    link.ended[tx] = None
-    if len(link.ended) > ENDED_KEPT:
-        del link.ended[next(iter(link.ended))]
+Handler = Callable[["Csms", Link, Payload, datetime, list[CsmsEvent]], Payload]
 
 
 def _remote_token(action: str, payload: Payload) -> str | None:
@@ -199,11 +94,11 @@ class Csms:
         self.local_list = local_list
         self.local_list_per_message = local_list_per_message
         self._calls = 0
-        self._links: dict[str, _Link] = {}
+        self._links: dict[str, Link] = {}
         # Station id -> whether its last BootNotification was Accepted. Kept across reconnections
         # (a reconnected station does not boot again); a station not in it never booted here.
         self._registered: dict[str, bool] = {}
-        self._held: dict[str, _Held] = {}
+        self._held: dict[str, Held] = {}
         # Folded token uid -> latest decision of the OCPI side: an idTag (1.6 CiString20) and an
         # idToken (2.0.1) ignore case, as the eMSP does (Token.uid, CiString), so an Authorize and a
         # start that spell the token differently are one token.
@@ -222,7 +117,7 @@ class Csms:
         # A reconnection starts a new OCPP-J session: a fresh endpoint, nothing in flight; the
         # transactions in progress carry over (their messages arrive on the new connection).
         old = self._links.get(station_id)
-        link = _Link(station_id, version, Endpoint(f"{self.cpo_id}", version))
+        link = Link(station_id, version, Endpoint(f"{self.cpo_id}", version))
         self._links[station_id] = link
         if old is not None and old.version != version:
             return self._version_changed(old, link)
@@ -239,7 +134,7 @@ class Csms:
             link.ended_before = old.ended_before
         return CsmsOutput()
 
-    def _version_changed(self, old: _Link, link: _Link) -> CsmsOutput:
+    def _version_changed(self, old: Link, link: Link) -> CsmsOutput:
         """A station back on the other OCPP version (a firmware update, 1.6J <-> 2.0.1): nothing of
         its transactions in progress can come any more, since the ids of one version mean nothing in
         the other (1.6: the CSMS's integers; 2.0.1: the station's strings) and a stop queued in the
@@ -261,7 +156,7 @@ class Csms:
                 f"transaction {tx} (OCPP {old.version}) ended at {format_utc(at)}, {meter_stop} Wh:"
                 f" the station now speaks OCPP {link.version}, its stop can no longer come"
             )
-            _ended(old, tx)
+            mark_ended(old, tx)
         link.ended_before = old.ended_before
         link.ended_before[old.version] = old.ended
         link.ended = link.ended_before.pop(link.version, {})
@@ -296,7 +191,7 @@ class Csms:
         notes, link.notes = link.notes, []
         return CsmsOutput([(station_id, f) for f in frames], events, answers, invalid, notes)
 
-    def _admitted(self, link: _Link) -> bool:
+    def _admitted(self, link: Link) -> bool:
         """Whether this station may send more than BootNotification: its last boot here was Accepted,
         or it has not booted here and the admission policy would accept it. The latter is a station
         that booted with an earlier CSMS process and reconnected (1.6 §4.2: a station boots once, not
@@ -311,7 +206,7 @@ class Csms:
             self._registered[link.station_id] = admitted
         return admitted
 
-    def _unregistered(self, link: _Link, call: Call) -> str:
+    def _unregistered(self, link: Link, call: Call) -> str:
         """A request from a station this CSMS has not accepted: refused, nothing recorded. Admission
         (BootNotification, `accept_boot`) must neither be skipped by not booting nor outlived by a
         Rejected station that goes on. OCPP 2.0.1 B02.FR.09 / B03.FR.07 (test case TC_B_30_CSMS):
@@ -364,7 +259,7 @@ class Csms:
             answers.append(CallAnswered(tag, station_id, call.action, None, "Timeout", "no answer", now))
         return CsmsOutput([(station_id, f) for f in link.endpoint.drain(now)], answers=answers)
 
-    def _answered(self, link: _Link, call: Call, ref: str, message: object, now: datetime) -> CallAnswered:
+    def _answered(self, link: Link, call: Call, ref: str, message: object, now: datetime) -> CallAnswered:
         if isinstance(message, CallResult):
             return CallAnswered(ref, link.station_id, call.action, message.payload, None, "", now)
         if isinstance(message, CallError):
@@ -383,7 +278,7 @@ class Csms:
         return CsmsOutput([(held.station_id, f) for f in [frame, *link.endpoint.drain(now)]])
 
     # -- handlers shared by both versions --------------------------------------------------------
-    def _boot(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
+    def _boot(self, link: Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
         if self.accept_boot is not None and not self.accept_boot(link.station_id):
             # 1.6 §4.2 / 2.0.1 B03: Rejected, try again after `interval` (never 0 here).
             self._registered[link.station_id] = False
@@ -398,13 +293,13 @@ class Csms:
                 link.endpoint.call("SendLocalList", payload, tag=f"{self.cpo_id[-20:]}-L{self._calls}")
         return {"currentTime": format_utc(now), "interval": self.heartbeat_interval_s, "status": "Accepted"}
 
-    def _heartbeat(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
+    def _heartbeat(self, link: Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
         if now != self._clock_at:  # heartbeats bunch at instants: format each instant once
             self._clock_at, self._clock_text = now, format_utc(now)
         return {"currentTime": self._clock_text}
 
     def _sign_certificate(
-        self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]
+        self, link: Link, payload: Payload, now: datetime, events: list[CsmsEvent]
     ) -> Payload:
         """Sign the station's CSR and send the chain with CertificateSigned after this answer
         (1.6 security extension; 2.0.1 A02.FR.06 / A03): Rejected when it is no valid request."""
@@ -415,14 +310,14 @@ class Csms:
         link.endpoint.call("CertificateSigned", {"certificateChain": chain, **kind})
         return {"status": "Accepted"}
 
-    def _hold(self, link: _Link, call: Call, now: datetime, events: list[CsmsEvent]) -> None:
+    def _hold(self, link: Link, call: Call, now: datetime, events: list[CsmsEvent]) -> None:
         token = call.payload["idTag"] if link.version == "1.6" else call.payload["idToken"]["idToken"]
         self._refs += 1
         ref = f"{self.cpo_id}-A{self._refs}"
-        self._held[ref] = _Held(link.station_id, link.endpoint, call.unique_id, token)
+        self._held[ref] = Held(link.station_id, link.endpoint, call.unique_id, token)
         events.append(AuthorizationRequested(ref, link.station_id, token, now))
 
-    def _authorize(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
+    def _authorize(self, link: Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
         """Authorize under the local policy (no eMSP attached)."""
         token = payload["idTag"] if link.version == "1.6" else payload["idToken"]["idToken"]
         assert self.authorize is not None
@@ -437,11 +332,11 @@ class Csms:
         status = _UNDECIDED[version] if decision is None else ("Accepted" if decision else _REFUSED)
         return {"status": status}
 
-    def _samples(self, link: _Link, tx: str, values: list[Payload], events: list[CsmsEvent]) -> None:
+    def _samples(self, link: Link, tx: str, values: list[Payload], events: list[CsmsEvent]) -> None:
         for value in values:
             energy, power = read_sample(link.version, value)
             if energy is not None:
-                at = _time(value, "timestamp", datetime.min)
+                at = event_time(value, "timestamp", datetime.min)
                 begun = link.begun.get(tx)
                 if begun is not None and at is not datetime.min and at < begun[1]:
                     # 2.0.1 E01/E02 (1.6 StartTransaction alike): the transaction begins at its
@@ -466,14 +361,14 @@ class Csms:
                     events.append(MeterSampled(link.station_id, tx, at, energy, power))
                 link.last_energy[tx] = energy
 
-    def _charging(self, link: _Link, tx: str, charging: bool, at: datetime, events: list[CsmsEvent]) -> None:
+    def _charging(self, link: Link, tx: str, charging: bool, at: datetime, events: list[CsmsEvent]) -> None:
         if link.charging.get(tx, True) != charging:
             events.append(ChargingStateChanged(link.station_id, tx, charging, at))
         link.charging[tx] = charging
 
     # -- OCPP 1.6 -------------------------------------------------------------------------------
-    def _status16(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
-        at = _time(payload, "timestamp", now)
+    def _status16(self, link: Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
+        at = event_time(payload, "timestamp", now)
         cid, status = payload["connectorId"], payload["status"]
         events.append(ConnectorStatusChanged(link.station_id, cid, status, at))
         tx = link.by_connector.get(cid)
@@ -481,7 +376,7 @@ class Csms:
             self._charging(link, tx, status == "Charging", at, events)
         return {}
 
-    def _start16(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
+    def _start16(self, link: Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
         self._transactions += 1
         tx = str(self._transactions)
         cid, token = payload["connectorId"], payload["idTag"]
@@ -494,23 +389,23 @@ class Csms:
             link.notes.append(f"StartTransaction on connector {cid}, where transaction {busy} is in progress")
         link.by_connector[cid] = tx
         link.charging[tx] = True
-        at = _time(payload, "timestamp", now)
+        at = event_time(payload, "timestamp", now)
         link.begun[tx] = (payload["meterStart"], at)
         events.append(TransactionStarted(link.station_id, cid, tx, token, payload["meterStart"], at))
         return {"idTagInfo": self._id_info("1.6", token), "transactionId": self._transactions}
 
-    def _meter16(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
+    def _meter16(self, link: Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
         tx_id = payload.get("transactionId")
         tx = str(tx_id) if tx_id is not None else link.by_connector.get(payload["connectorId"])
         if tx is not None and tx not in link.begun:
             # Samples of an ended (or never started) transaction: its meterStop is final.
             link.notes.append(f"MeterValues for transaction {tx}, not in progress: ignored")
         elif tx is not None:
-            _note_off_outlet(link, f"MeterValues for transaction {tx}", payload["meterValue"])
+            note_off_outlet(link, f"MeterValues for transaction {tx}", payload["meterValue"])
             self._samples(link, tx, payload["meterValue"], events)
         return {}
 
-    def _stop16(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
+    def _stop16(self, link: Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
         tx_id = payload["transactionId"]
         tx = str(tx_id)
         answer = {"idTagInfo": self._id_info("1.6", payload["idTag"])} if "idTag" in payload else {}
@@ -527,7 +422,9 @@ class Csms:
         link.charging.pop(tx, None)  # the transaction is over: keep nothing per ended transaction
         link.last_energy.pop(tx, None)
         link.sampled_at.pop(tx, None)
-        at, meter_stop = _end_after_start(link, tx, _time(payload, "timestamp", now), payload["meterStop"])
+        at, meter_stop = end_after_start(
+            link, tx, event_time(payload, "timestamp", now), payload["meterStop"]
+        )
         # 1.6 §6.49: an absent reason means "Local".
         signed = tuple(r for v in payload.get("transactionData", []) for r in read_signed("1.6", v))
         events.append(
@@ -535,7 +432,7 @@ class Csms:
         )
         return answer
 
-    def _learn16(self, link: _Link, tx: str, payload: Payload, events: list[CsmsEvent]) -> None:
+    def _learn16(self, link: Link, tx: str, payload: Payload, events: list[CsmsEvent]) -> None:
         """A StopTransaction for an id this CSMS never gave (it restarted since, or the
         StartTransaction never reached it): the transaction still happened at the station.
         Answered all the same (else the station retries it for ever); its session is taken up
@@ -548,8 +445,8 @@ class Csms:
             energy = read_sample("1.6", value)[0]
             if energy is not None:
                 begin = any(v.get("context") == "Transaction.Begin" for v in value["sampledValue"])
-                readings.append((not begin, _time(value, "timestamp", datetime.min), energy))
-        _ended(link, tx)  # a repeat of this stop changes nothing more
+                readings.append((not begin, event_time(value, "timestamp", datetime.min), energy))
+        mark_ended(link, tx)  # a repeat of this stop changes nothing more
         if not readings:
             link.notes.append(
                 f"StopTransaction for transaction {tx}, unknown here and without a start reading in its"
@@ -557,7 +454,7 @@ class Csms:
             )
             return
         _later, start_at, start = min(readings)
-        at = _time(payload, "timestamp", start_at)
+        at = event_time(payload, "timestamp", start_at)
         start_at = at if start_at is datetime.min else start_at
         token = payload.get("idTag", "")
         link.notes.append(
@@ -566,18 +463,18 @@ class Csms:
         )
         events.append(TransactionStarted(link.station_id, 0, tx, token, start, start_at))
         link.begun[tx] = (start, start_at)
-        at, meter_stop = _end_after_start(link, tx, at, payload["meterStop"])
+        at, meter_stop = end_after_start(link, tx, at, payload["meterStop"])
         signed = tuple(r for v in payload["transactionData"] for r in read_signed("1.6", v))
         events.append(
             TransactionEnded(link.station_id, tx, at, meter_stop, payload.get("reason", "Local"), signed)
         )
 
     # -- OCPP 2.0.1 ------------------------------------------------------------------------------
-    def _meter201(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
+    def _meter201(self, link: Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
         return {}  # 2.0.1 MeterValues carry no transaction (those go in TransactionEvent): nothing to report
 
-    def _status201(self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
-        at = _time(payload, "timestamp", now)
+    def _status201(self, link: Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
+        at = event_time(payload, "timestamp", now)
         link.evse_status[payload["evseId"]] = payload["connectorStatus"]
         events.append(
             ConnectorStatusChanged(link.station_id, payload["evseId"], payload["connectorStatus"], at)
@@ -585,7 +482,7 @@ class Csms:
         return {}
 
     def _learn(
-        self, link: _Link, payload: Payload, tx: str, at: datetime, token: str | None, events: list[CsmsEvent]
+        self, link: Link, payload: Payload, tx: str, at: datetime, token: str | None, events: list[CsmsEvent]
     ) -> bool:
         """Take up a transaction from an Updated or Ended event whose Started never came here (lost, or
         sent before this CSMS ran). Our reading of 2.0.1 E01-E07: every TransactionEvent carries the
@@ -601,7 +498,7 @@ class Csms:
             energy = read_sample("2.0.1", value)[0]
             if energy is not None:
                 begin = any(v.get("context") == "Transaction.Begin" for v in value["sampledValue"])
-                readings.append((not begin, _time(value, "timestamp", at), energy))
+                readings.append((not begin, event_time(value, "timestamp", at), energy))
         if not readings and payload["eventType"] == "Updated":
             link.notes.append(
                 f"TransactionEvent Updated for unknown transaction {tx}, without a register: ignored"
@@ -617,7 +514,7 @@ class Csms:
         self._begin201(link, tx, evse, token, start, start_at, payload["transactionInfo"], events)
         return True
 
-    def _free_evse(self, link: _Link) -> int:
+    def _free_evse(self, link: Link) -> int:
         """The EVSE of a transaction learned without one (2.0.1 sends `evse` once, with the first
         event on it): the one Occupied EVSE that holds no known transaction; 0 (the station) if none
         or several."""
@@ -627,7 +524,7 @@ class Csms:
 
     def _begin201(
         self,
-        link: _Link,
+        link: Link,
         tx: str,
         evse: int,
         token: str | None,
@@ -648,16 +545,16 @@ class Csms:
             link.unidentified[tx] = started
 
     def _transaction_event(
-        self, link: _Link, payload: Payload, now: datetime, events: list[CsmsEvent]
+        self, link: Link, payload: Payload, now: datetime, events: list[CsmsEvent]
     ) -> Payload:
         info, kind = payload["transactionInfo"], payload["eventType"]
-        tx, at = info["transactionId"], _time(payload, "timestamp", now)
+        tx, at = info["transactionId"], event_time(payload, "timestamp", now)
         values: list[Payload] = payload.get("meterValue", [])
         state = info.get("chargingState")
         # An idToken identifies the transaction, also one of type NoAuthorization (free vend), whose
         # idToken is empty: only a start without any (E03, at plug-in) waits for a later one.
         token = payload["idToken"]["idToken"] if "idToken" in payload else None
-        _note_off_outlet(link, f"TransactionEvent {kind} for transaction {tx}", values)
+        note_off_outlet(link, f"TransactionEvent {kind} for transaction {tx}", values)
         in_progress = tx in link.last_energy or tx in link.unidentified
         if kind != "Started" and not in_progress and tx not in link.ended:
             in_progress = self._learn(link, payload, tx, at, token, events)
@@ -692,8 +589,8 @@ class Csms:
             link.last_energy.pop(tx, None)
             link.sampled_at.pop(tx, None)
             link.evse_of.pop(tx, None)
-            _ended(link, tx)
-            at, meter_stop = _end_after_start(link, tx, at, meter_stop)
+            mark_ended(link, tx)
+            at, meter_stop = end_after_start(link, tx, at, meter_stop)
             # 2.0.1 TransactionType.stoppedReason: may only be omitted when the reason is "Local".
             signed = tuple(r for v in values for r in read_signed("2.0.1", v))
             reason = info.get("stoppedReason", "Local")
