@@ -12,7 +12,6 @@ answer (or CALLERROR, or a timeout through `expire`) comes out as a `CallAnswere
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 
 from emsp.timeutil import format_utc
@@ -30,6 +29,7 @@ from simulators.cpo.csms_link import (
 )
 from simulators.cpo.csms_local_list import PER_MESSAGE, local_list_requests
 from simulators.cpo.csms_upkeep import UPKEEP
+from simulators.cpo.csms_v201 import meter201, status201, transaction_event
 from simulators.cpo.events import (
     AuthorizationRequested,
     ChargingStateChanged,
@@ -322,9 +322,9 @@ class Csms:
         token = payload["idTag"] if link.version == "1.6" else payload["idToken"]["idToken"]
         assert self.authorize is not None
         self._decisions[token.casefold()] = self.authorize(token)
-        return {_INFO_KEY[link.version]: self._id_info(link.version, token)}
+        return {_INFO_KEY[link.version]: self.id_info(link.version, token)}
 
-    def _id_info(self, version: OcppVersion, token: str) -> Payload:
+    def id_info(self, version: OcppVersion, token: str) -> Payload:
         decision = self._decisions.get(token.casefold())
         if decision is None and self.authorize is not None:
             # A start without a prior Authorize (local cache, offline start): the policy decides.
@@ -332,7 +332,7 @@ class Csms:
         status = _UNDECIDED[version] if decision is None else ("Accepted" if decision else _REFUSED)
         return {"status": status}
 
-    def _samples(self, link: Link, tx: str, values: list[Payload], events: list[CsmsEvent]) -> None:
+    def take_samples(self, link: Link, tx: str, values: list[Payload], events: list[CsmsEvent]) -> None:
         for value in values:
             energy, power = read_sample(link.version, value)
             if energy is not None:
@@ -361,7 +361,9 @@ class Csms:
                     events.append(MeterSampled(link.station_id, tx, at, energy, power))
                 link.last_energy[tx] = energy
 
-    def _charging(self, link: Link, tx: str, charging: bool, at: datetime, events: list[CsmsEvent]) -> None:
+    def charging_changed(
+        self, link: Link, tx: str, charging: bool, at: datetime, events: list[CsmsEvent]
+    ) -> None:
         if link.charging.get(tx, True) != charging:
             events.append(ChargingStateChanged(link.station_id, tx, charging, at))
         link.charging[tx] = charging
@@ -373,7 +375,7 @@ class Csms:
         events.append(ConnectorStatusChanged(link.station_id, cid, status, at))
         tx = link.by_connector.get(cid)
         if tx is not None and status in ("Charging", "SuspendedEV"):
-            self._charging(link, tx, status == "Charging", at, events)
+            self.charging_changed(link, tx, status == "Charging", at, events)
         return {}
 
     def _start16(self, link: Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
@@ -392,7 +394,7 @@ class Csms:
         at = event_time(payload, "timestamp", now)
         link.begun[tx] = (payload["meterStart"], at)
         events.append(TransactionStarted(link.station_id, cid, tx, token, payload["meterStart"], at))
-        return {"idTagInfo": self._id_info("1.6", token), "transactionId": self._transactions}
+        return {"idTagInfo": self.id_info("1.6", token), "transactionId": self._transactions}
 
     def _meter16(self, link: Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
         tx_id = payload.get("transactionId")
@@ -402,13 +404,13 @@ class Csms:
             link.notes.append(f"MeterValues for transaction {tx}, not in progress: ignored")
         elif tx is not None:
             note_off_outlet(link, f"MeterValues for transaction {tx}", payload["meterValue"])
-            self._samples(link, tx, payload["meterValue"], events)
+            self.take_samples(link, tx, payload["meterValue"], events)
         return {}
 
     def _stop16(self, link: Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
         tx_id = payload["transactionId"]
         tx = str(tx_id)
-        answer = {"idTagInfo": self._id_info("1.6", payload["idTag"])} if "idTag" in payload else {}
+        answer = {"idTagInfo": self.id_info("1.6", payload["idTag"])} if "idTag" in payload else {}
         given = self._first_transaction <= tx_id <= self._transactions
         if tx not in link.begun and (given or tx in link.ended):
             # A repeat (a station retrying after a lost answer): it is answered, so the station can
@@ -470,134 +472,6 @@ class Csms:
         )
 
     # -- OCPP 2.0.1 ------------------------------------------------------------------------------
-    def _meter201(self, link: Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
-        return {}  # 2.0.1 MeterValues carry no transaction (those go in TransactionEvent): nothing to report
-
-    def _status201(self, link: Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
-        at = event_time(payload, "timestamp", now)
-        link.evse_status[payload["evseId"]] = payload["connectorStatus"]
-        events.append(
-            ConnectorStatusChanged(link.station_id, payload["evseId"], payload["connectorStatus"], at)
-        )
-        return {}
-
-    def _learn(
-        self, link: Link, payload: Payload, tx: str, at: datetime, token: str | None, events: list[CsmsEvent]
-    ) -> bool:
-        """Take up a transaction from an Updated or Ended event whose Started never came here (lost, or
-        sent before this CSMS ran). Our reading of 2.0.1 E01-E07: every TransactionEvent carries the
-        transactionInfo naming its transaction, and seqNo is there so a CSMS can tell it missed one;
-        nothing makes the Started a precondition. The session and its energy are real, so it is
-        reported. Its start is the best evidence at hand: the Transaction.Begin reading if the event
-        carries one (an Ended may hold all the transaction's samples, SampledDataTxEndedMeasurands),
-        else the earliest reading in the event (energy before it is unknown, so not billed). True:
-        taken up; False: an Updated with no energy reading, nothing to start from (a later event will
-        do)."""
-        readings: list[tuple[bool, datetime, int]] = []
-        for value in payload.get("meterValue", []):
-            energy = read_sample("2.0.1", value)[0]
-            if energy is not None:
-                begin = any(v.get("context") == "Transaction.Begin" for v in value["sampledValue"])
-                readings.append((not begin, event_time(value, "timestamp", at), energy))
-        if not readings and payload["eventType"] == "Updated":
-            link.notes.append(
-                f"TransactionEvent Updated for unknown transaction {tx}, without a register: ignored"
-            )
-            return False
-        # No reading at all (an Ended without meter values): it happened, its energy is unknown.
-        _later, start_at, start = min(readings) if readings else (True, at, 0)
-        evse = payload["evse"]["id"] if "evse" in payload else self._free_evse(link)
-        link.notes.append(
-            f"TransactionEvent {payload['eventType']} (seqNo {payload['seqNo']}) for transaction {tx},"
-            f" whose Started never came: taken up, started {format_utc(start_at)} at {start} Wh"
-        )
-        self._begin201(link, tx, evse, token, start, start_at, payload["transactionInfo"], events)
-        return True
-
-    def _free_evse(self, link: Link) -> int:
-        """The EVSE of a transaction learned without one (2.0.1 sends `evse` once, with the first
-        event on it): the one Occupied EVSE that holds no known transaction; 0 (the station) if none
-        or several."""
-        busy = set(link.evse_of.values())
-        free = [e for e, status in link.evse_status.items() if status == "Occupied" and e not in busy]
-        return free[0] if len(free) == 1 else 0
-
-    def _begin201(
-        self,
-        link: Link,
-        tx: str,
-        evse: int,
-        token: str | None,
-        start: int,
-        at: datetime,
-        info: Payload,
-        events: list[CsmsEvent],
-    ) -> None:
-        link.charging[tx] = info.get("chargingState") in (None, "Charging")
-        link.last_energy[tx] = start
-        link.begun[tx] = (start, at)
-        link.evse_of[tx] = evse
-        started = TransactionStarted(link.station_id, evse, tx, token or "", start, at)
-        if token is not None:
-            events.append(started)
-        else:
-            # E03 (start at plug-in): the idToken comes with a later event; report the start then.
-            link.unidentified[tx] = started
-
-    def _transaction_event(
-        self, link: Link, payload: Payload, now: datetime, events: list[CsmsEvent]
-    ) -> Payload:
-        info, kind = payload["transactionInfo"], payload["eventType"]
-        tx, at = info["transactionId"], event_time(payload, "timestamp", now)
-        values: list[Payload] = payload.get("meterValue", [])
-        state = info.get("chargingState")
-        # An idToken identifies the transaction, also one of type NoAuthorization (free vend), whose
-        # idToken is empty: only a start without any (E03, at plug-in) waits for a later one.
-        token = payload["idToken"]["idToken"] if "idToken" in payload else None
-        note_off_outlet(link, f"TransactionEvent {kind} for transaction {tx}", values)
-        in_progress = tx in link.last_energy or tx in link.unidentified
-        if kind != "Started" and not in_progress and tx not in link.ended:
-            in_progress = self._learn(link, payload, tx, at, token, events)
-        if kind == "Started" and in_progress:
-            # A repeated Started (a retry after a lost answer): the transaction keeps its first start
-            # (an idToken it brings still identifies a start at plug-in, below).
-            link.notes.append(f"TransactionEvent Started for transaction {tx}, already in progress: ignored")
-        if kind == "Started" and not in_progress:
-            start = next((e for e in (read_sample("2.0.1", v)[0] for v in values) if e is not None), 0)
-            evse = payload.get("evse", {}).get("id", 0)
-            if "evse" in payload and evse <= 0:  # EVSEType.id: "a number (> 0)"; 0 is the station
-                link.notes.append(f"TransactionEvent Started on EVSE {evse}: a transaction needs an EVSE > 0")
-            self._begin201(link, tx, evse, token, start, at, info, events)
-        elif kind == "Updated" and not in_progress and tx in link.ended:
-            # Samples of an ended transaction: its stop is final.
-            link.notes.append(f"TransactionEvent Updated for transaction {tx}, not in progress: ignored")
-        elif token is not None and tx in link.unidentified:
-            events.append(replace(link.unidentified.pop(tx), token_uid=token))
-        if kind == "Updated" and in_progress:
-            if state is not None:
-                self._charging(link, tx, state == "Charging", at, events)
-            self._samples(link, tx, values, events)
-        elif kind == "Ended" and not in_progress:
-            # Ended here already (a repeat after a lost answer): answered, no effect.
-            link.notes.append(f"TransactionEvent Ended for transaction {tx}, not in progress: ignored")
-        elif kind == "Ended":
-            if tx in link.unidentified:  # never identified: still a transaction that happened
-                events.append(link.unidentified.pop(tx))
-            stops = [e for e in (read_sample("2.0.1", v)[0] for v in values) if e is not None]
-            meter_stop = stops[-1] if stops else link.last_energy.pop(tx, 0)
-            link.charging.pop(tx, None)
-            link.last_energy.pop(tx, None)
-            link.sampled_at.pop(tx, None)
-            link.evse_of.pop(tx, None)
-            mark_ended(link, tx)
-            at, meter_stop = end_after_start(link, tx, at, meter_stop)
-            # 2.0.1 TransactionType.stoppedReason: may only be omitted when the reason is "Local".
-            signed = tuple(r for v in values for r in read_signed("2.0.1", v))
-            reason = info.get("stoppedReason", "Local")
-            events.append(TransactionEnded(link.station_id, tx, at, meter_stop, reason, signed))
-        if "idToken" in payload:
-            return {"idTokenInfo": self._id_info("2.0.1", payload["idToken"]["idToken"])}
-        return {}
 
 
 _COMMON: dict[str, Handler] = {
@@ -618,9 +492,9 @@ _HANDLERS: Mapping[OcppVersion, Mapping[str, Handler]] = {
     "2.0.1": {
         **_COMMON,
         **UPKEEP["2.0.1"],
-        "StatusNotification": Csms._status201,
-        "TransactionEvent": Csms._transaction_event,
-        "MeterValues": Csms._meter201,
+        "StatusNotification": status201,
+        "TransactionEvent": transaction_event,
+        "MeterValues": meter201,
     },
 }
 
