@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from simulators.cpo.events import CsmsEvent, TransactionStarted
 from simulators.ocppj import Endpoint, OcppVersion, Payload
@@ -126,3 +127,16 @@ def mark_ended(link: Link, tx: str) -> None:
     link.ended[tx] = None
     if len(link.ended) > ENDED_KEPT:
         del link.ended[next(iter(link.ended))]
+
+
+class CsmsCalls(Protocol):
+    """What a version's handlers outside csms.py (csms_v201.py) call on the CSMS: typed here so that
+    module need not import csms.py, which imports it for its handler table."""
+
+    def take_samples(self, link: Link, tx: str, values: list[Payload], events: list[CsmsEvent]) -> None: ...
+
+    def charging_changed(
+        self, link: Link, tx: str, charging: bool, at: datetime, events: list[CsmsEvent]
+    ) -> None: ...
+
+    def id_info(self, version: OcppVersion, token: str) -> Payload: ...

@@ -5,24 +5,24 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from emsp.timeutil import format_utc
-from simulators.cpo.csms_link import Link, end_after_start, event_time, mark_ended, note_off_outlet
+from simulators.cpo.csms_link import CsmsCalls, Link, end_after_start, event_time, mark_ended, note_off_outlet
 from simulators.cpo.events import ConnectorStatusChanged, CsmsEvent, TransactionEnded, TransactionStarted
 from simulators.ocppj import Payload
 from simulators.ocppj.meter import read_sample
 from simulators.ocppj.signed import read_signed
 
-if TYPE_CHECKING:
-    from simulators.cpo.csms import Csms
 
-
-def meter201(csms: Csms, link: Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
+def meter201(
+    csms: CsmsCalls, link: Link, payload: Payload, now: datetime, events: list[CsmsEvent]
+) -> Payload:
     return {}  # 2.0.1 MeterValues carry no transaction (those go in TransactionEvent): nothing to report
 
 
-def status201(csms: Csms, link: Link, payload: Payload, now: datetime, events: list[CsmsEvent]) -> Payload:
+def status201(
+    csms: CsmsCalls, link: Link, payload: Payload, now: datetime, events: list[CsmsEvent]
+) -> Payload:
     at = event_time(payload, "timestamp", now)
     link.evse_status[payload["evseId"]] = payload["connectorStatus"]
     events.append(ConnectorStatusChanged(link.station_id, payload["evseId"], payload["connectorStatus"], at))
@@ -95,7 +95,7 @@ def _begin201(
 
 
 def transaction_event(
-    csms: Csms, link: Link, payload: Payload, now: datetime, events: list[CsmsEvent]
+    csms: CsmsCalls, link: Link, payload: Payload, now: datetime, events: list[CsmsEvent]
 ) -> Payload:
     info, kind = payload["transactionInfo"], payload["eventType"]
     tx, at = info["transactionId"], event_time(payload, "timestamp", now)
