@@ -13,10 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
-import structlog
-import structlog.testing
 import websockets
 from csms_boot import BOOT, connect_booted
+from run_logs import logs_of
 from test_serve_csms import served
 
 from bench.serve_csms_config import CsmsServiceConfig
@@ -171,15 +170,7 @@ def test_serve_csms_round_trip_logs_its_notes_truthfully() -> None:
             [tx] = service.records["CP-RT"].transactions.values()
             assert (tx["transaction_id"], tx["reason"]) == ("TX-9", "Other")
 
-    # capture_logs swaps the processors only: a filtering wrapper another test left configured in
-    # this worker would drop the warnings first (as in test_serve_csms_security).
-    saved = structlog.get_config()
-    structlog.reset_defaults()
-    try:
-        with structlog.testing.capture_logs() as logs:
-            asyncio.run(main())
-    finally:
-        structlog.configure(**saved)
+    logs = logs_of(main)
     notes = [e["note"] for e in logs if e["event"] == "csms note"]
     assert any("transaction TX-9 (OCPP 2.0.1) ended at" in note for note in notes), notes
     assert "TransactionEvent Ended for transaction TX-9, not in progress: ignored" in notes

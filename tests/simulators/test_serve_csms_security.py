@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog.testing
 import websockets
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -23,6 +22,7 @@ from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
 from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as call201
+from run_logs import logs_of
 from typer.testing import CliRunner
 
 from bench.cli import app
@@ -147,15 +147,7 @@ def test_profile_1_basic_auth_over_ws(certs: CertFiles) -> None:
             assert "CP-1X" not in service.records
             assert service.records["CP-1B"].boots == 1
 
-    # capture_logs swaps the processors only: a filtering wrapper another test left configured in
-    # this worker (e.g. configure_run_logging(None): CRITICAL only) would drop the warnings first.
-    saved = structlog.get_config()
-    structlog.reset_defaults()
-    try:
-        with structlog.testing.capture_logs() as logs:
-            asyncio.run(main())
-    finally:
-        structlog.configure(**saved)
+    logs = logs_of(main)
     refusals = [e for e in logs if e["event"] == "station refused"]
     assert [e["status"] for e in refusals] == [401, 401, 401]
     sent = (PASSWORD, "Not-the-password-42", basic_authorization("CP-1", PASSWORD).split()[1])
