@@ -87,6 +87,22 @@ class FraudSettings(_Strict):
     blocked_retries: Annotated[int, Field(ge=1)] = 3
     max_session_kwh: Annotated[Decimal, Field(gt=0)] = Decimal(150)
 
+    @field_validator(
+        "max_speed_kmh",
+        "travel_slack_km",
+        "travel_horizon_hours",
+        "max_authorizations_per_hour",
+        "blocked_retries",
+        "max_session_kwh",
+        mode="before",
+    )
+    @classmethod
+    def _not_a_boolean(cls, value: object) -> object:
+        # Lax mode reads a YAML 1.1 `yes`/`on`/`true` as 1 (bool is an int): a threshold of 1.
+        if isinstance(value, bool):
+            raise ValueError("a boolean (true/yes/on), not a number")
+        return value
+
     def config(self) -> FraudConfig:
         return FraudConfig(**self.model_dump())
 

@@ -38,7 +38,10 @@ def test_without_a_fraud_section_the_defaults_hold(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("section", "field"),
     [("{max_speed_kmh: 0}", "fraud.max_speed_kmh"), ("{speed: 3}", "fraud.speed"),
-     ("{max_session_kwh: .nan}", "fraud.max_session_kwh")],
+     ("{max_session_kwh: .nan}", "fraud.max_session_kwh"),
+     # YAML 1.1 booleans were read as 1: one authorization an hour, a 1 km/h speed limit
+     ("{max_authorizations_per_hour: yes}", "fraud.max_authorizations_per_hour"),
+     ("{max_speed_kmh: true}", "fraud.max_speed_kmh"), ("{max_session_kwh: on}", "fraud.max_session_kwh")],
 )  # fmt: skip
 def test_bad_thresholds_name_their_field(tmp_path: Path, section: str, field: str) -> None:
     path = tmp_path / "emsp.yaml"
