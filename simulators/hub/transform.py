@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from emsp.timeutil import parse_utc
-from emsp.wire import HttpResponse, dumps, loads
+from emsp.wire import HttpResponse, dumps, loads, query_int
 from simulators.hub.envelope import HubRefusal, Party, party
 from simulators.hub.ids import IdRewriter
 from simulators.hub.persona import HubPersona
@@ -84,8 +84,8 @@ class Transformer:
         if self._page_cap is None:
             return target
         query = dict(parse_qsl(target.query))
-        try:
-            asked = int(query.get("limit", ""))
+        try:  # as the eMSP and the CPO read it: ASCII digits only (int() also took "٣", "1_0", " 7 ")
+            asked = query_int(query, "limit", self._page_cap)
         except ValueError:
             asked = self._page_cap
         query["limit"] = str(min(asked, self._page_cap))

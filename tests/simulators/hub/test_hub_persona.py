@@ -184,8 +184,11 @@ def test_hub_scoped_ids_in_a_pulled_list_of_cdrs() -> None:
 
 
 @pytest.mark.parametrize(
-    ("asked", "sent"), [("", "limit=20"), ("?limit=100", "limit=20"), ("?limit=5", "limit=5")]
-)
+    ("asked", "sent"),
+    [("", "limit=20"), ("?limit=100", "limit=20"), ("?limit=5", "limit=5"),
+     # not an OCPI integer: the cap, as for "abc" (int() read an Arabic-Indic 3 as 3, and -5 went on)
+     ("?limit=%D9%A3", "limit=20"), ("?limit=-5", "limit=20"), ("?limit=1_0", "limit=20")],
+)  # fmt: skip
 def test_page_cap_limits_what_a_list_get_asks_for(asked: str, sent: str) -> None:
     world = build("aggregating")
     world.emsp.call("GET", "locations", "SENDER", asked, T0, to=CPO_A)
