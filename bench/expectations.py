@@ -69,12 +69,8 @@ def check_paths(expectations: Sequence[Expectation], skeleton: dict[str, Any], s
                 raise ScenarioError(
                     scenario_file,
                     f"expectations[{index}].{what}",
-                    f"expectation {_name(exp)!r} names {path!r}, which is not a summary path{hint}",
+                    f"expectation {exp.label!r} names {path!r}, which is not a summary path{hint}",
                 )
-
-
-def _name(exp: Expectation) -> str:
-    return exp.label
 
 
 NO_SESSIONS = f"{BENCH_RESULTS} sessions started"
@@ -104,7 +100,7 @@ def _resolve(summary: dict[str, Any], value: Any) -> Any:
 def evaluate(expectations: Sequence[Expectation], summary: dict[str, Any]) -> list[ExpectationResult]:
     results = []
     for exp in expectations:
-        name = _name(exp)
+        name = exp.label
         try:
             actual, expected = lookup(summary, exp.metric), _resolve(summary, exp.value)
         except KeyError as missing:

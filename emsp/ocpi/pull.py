@@ -45,8 +45,8 @@ from emsp.services import findings
 from emsp.services.cdrs import FreshCdrs
 from emsp.services.findings import NewFinding
 from emsp.storage.db import Database
-from emsp.storage.queries import find_cdr, find_location, find_tariff, session_raw
-from emsp.storage.tables import PartnerRow, PulledCdrRow, PulledVersionRow, SyncStateRow, same_id
+from emsp.storage.queries import find_cdr, find_location, find_pulled_version, find_tariff, session_raw
+from emsp.storage.tables import PartnerRow, PulledCdrRow, PulledVersionRow, SyncStateRow
 from emsp.timeutil import format_utc
 from emsp.wire import HttpRequest, HttpResponse, dumps, loads
 
@@ -485,14 +485,7 @@ def _note_pulled(
     stored = _stored_at(db, module, party, object_id)
     if stored is None:  # the handler kept nothing (cannot happen for an accepted object)
         return
-    row = db.scalars(
-        select(PulledVersionRow).where(
-            PulledVersionRow.country_code == party.country_code,
-            PulledVersionRow.party_id == party.party_id,
-            PulledVersionRow.module == module,
-            same_id(PulledVersionRow.object_id) == same_id(object_id),
-        )
-    ).first()
+    row = find_pulled_version(db, party.country_code, party.party_id, module, object_id)
     if row is None:
         db.add(
             PulledVersionRow(

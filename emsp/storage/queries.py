@@ -19,6 +19,7 @@ from emsp.storage.tables import (
     CdrRow,
     InvoiceLineRow,
     LocationRow,
+    PulledVersionRow,
     SessionRow,
     TariffRow,
     TokenRow,
@@ -53,6 +54,22 @@ find_location = PartyLookup(LocationRow, "location_id")
 find_tariff = PartyLookup(TariffRow, "tariff_id")
 find_session = PartyLookup(SessionRow, "session_id")
 find_cdr = PartyLookup(CdrRow, "cdr_id")
+
+_pulled_version = select(PulledVersionRow).where(
+    PulledVersionRow.country_code == bindparam("cc"),
+    PulledVersionRow.party_id == bindparam("pid"),
+    PulledVersionRow.module == bindparam("module"),
+    same_id(PulledVersionRow.object_id) == same_id(bindparam("oid")),  # any case: CiString
+)
+
+
+def find_pulled_version(
+    db: Session, country_code: str, party_id: str, module: str, object_id: str
+) -> PulledVersionRow | None:
+    """What our pull recorded of a party's Location, Tariff or Session (PulledVersionRow)."""
+    params = {"cc": country_code, "pid": party_id, "module": module, "oid": object_id}
+    return db.scalars(_pulled_version, params).one_or_none()
+
 
 # An invoice line names its CDR as the CDR is stored (settlement writes the CDR row's own id): an
 # id in another case is looked up again as its CDR spells it (a CiString: the same CDR).

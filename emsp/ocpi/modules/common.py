@@ -5,13 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select
-
 from emsp.model import PartyRef
 from emsp.ocpi.context import Ctx
 from emsp.ocpi.envelope import OcpiResult
 from emsp.ocpi.errors import invalid, not_found
-from emsp.storage.tables import PulledVersionRow, same_id
+from emsp.storage.queries import find_pulled_version
 from emsp.timeutil import format_utc, parse_ocpi_datetime
 from emsp.wire import ci_key
 
@@ -152,14 +150,7 @@ def superseded_by_pull(
     finding; one older than the party's own earlier push, before the pull or since, still is one.
     `advance`: a neutral push moves the party's own order on (False for an EVSE or Connector, whose
     order is its own, not the Location's the pull recorded)."""
-    pulled = ctx.db.scalars(
-        select(PulledVersionRow).where(
-            PulledVersionRow.country_code == party.country_code,
-            PulledVersionRow.party_id == party.party_id,
-            PulledVersionRow.module == module,
-            same_id(PulledVersionRow.object_id) == same_id(object_id),  # any case: CiString
-        )
-    ).first()
+    pulled = find_pulled_version(ctx.db, party.country_code, party.party_id, module, object_id)
     if pulled is None or pulled.last_updated != stored:  # a push replaced the pulled version since
         return False
     if pulled.pushed_before is not None and incoming < pulled.pushed_before:
