@@ -61,22 +61,30 @@ def test_v16_an_inlet_register_is_not_the_session_energy() -> None:
     assert [e.energy_wh for e in events if isinstance(e, MeterSampled)] == [4000]
 
 
+def _transaction_event(
+    kind: str, seq: int, at: str, readings: list[dict[str, Any]], trigger: str
+) -> dict[str, Any]:
+    """TransactionEvent `kind` of T1 (TOKEN-A, EVSE 1) with one meter value of `readings`;
+    `trigger`: the triggerReason of an event other than Started."""
+    return {
+        "eventType": kind,
+        "timestamp": at,
+        "triggerReason": "Authorized" if kind == "Started" else trigger,
+        "seqNo": seq,
+        "transactionInfo": {"transactionId": "T1"},
+        "idToken": {"idToken": "TOKEN-A", "type": "ISO14443"},
+        "evse": {"id": 1, "connectorId": 1},
+        "meterValue": [{"timestamp": at, "sampledValue": readings}],
+    }
+
+
 def test_v201_inlet_registers_neither_start_nor_stop_a_transaction() -> None:
     csms = Csms("cpo-a", authorize=lambda token: True)
     connect_booted(csms, "CS-1", "2.0.1", T0)
 
     def event(kind: str, seq: int, at: str, inlet: int, outlet: int) -> dict[str, Any]:
         readings = _sampled("2.0.1", [("Inlet", inlet), ("Outlet", outlet)])
-        return {
-            "eventType": kind,
-            "timestamp": at,
-            "triggerReason": "Authorized" if kind == "Started" else "EVCommunicationLost",
-            "seqNo": seq,
-            "transactionInfo": {"transactionId": "T1"},
-            "idToken": {"idToken": "TOKEN-A", "type": "ISO14443"},
-            "evse": {"id": 1, "connectorId": 1},
-            "meterValue": [{"timestamp": at, "sampledValue": readings}],
-        }
+        return _transaction_event(kind, seq, at, readings, "EVCommunicationLost")
 
     events = _send(csms, "a", "TransactionEvent", event("Started", 0, "2026-03-02T07:00:00Z", 500000, 1000))
     events += _send(csms, "b", "TransactionEvent", event("Ended", 1, "2026-03-02T07:30:00Z", 520000, 9000))
@@ -93,16 +101,8 @@ def test_v201_an_inlet_only_station_is_noted_not_counted() -> None:
     events: list[CsmsEvent] = []
     for seq, (kind, wh) in enumerate([("Started", 1000), ("Updated", 3000), ("Ended", 5000)]):
         at = f"2026-03-02T07:{seq}0:00Z"
-        payload = {
-            "eventType": kind,
-            "timestamp": at,
-            "triggerReason": "Authorized" if kind == "Started" else "MeterValuePeriodic",
-            "seqNo": seq,
-            "transactionInfo": {"transactionId": "T1"},
-            "idToken": {"idToken": "TOKEN-A", "type": "ISO14443"},
-            "evse": {"id": 1, "connectorId": 1},
-            "meterValue": [{"timestamp": at, "sampledValue": _sampled("2.0.1", [("Inlet", wh)])}],
-        }
+        readings = _sampled("2.0.1", [("Inlet", wh)])
+        payload = _transaction_event(kind, seq, at, readings, "MeterValuePeriodic")
         out = csms.on_frame("CS-1", json.dumps([2, f"m{seq}", "TransactionEvent", payload]), T0)
         events += out.events
         notes += out.notes
